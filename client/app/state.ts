@@ -1,0 +1,43 @@
+// App-wide state: who I am, toasts, and the update banner. Views read these signals; logic lives in client/app.
+import { signal } from '@preact/signals'
+import { ApiError, get, post } from './api'
+import { conn } from './connection'
+import { navigate } from './router'
+
+export interface Me { id: number; username: string; displayName: string; avatar: string | null; role: 'member' | 'admin'; bio: string; inviteQuota: number }
+
+export const me = signal<Me | null | undefined>(undefined) // undefined: still loading
+export const toast = signal<{ text: string; kind: 'info' | 'error' } | null>(null)
+export const updateReady = signal(false)
+
+let toastTimer: ReturnType<typeof setTimeout> | undefined
+export function notify(text: string, kind: 'info' | 'error' = 'info') {
+  toast.value = { text, kind }
+  clearTimeout(toastTimer)
+  toastTimer = setTimeout(() => (toast.value = null), 4000)
+}
+export const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+export async function loadMe() {
+  try {
+    me.value = (await get<{ user: Me }>('/me')).user
+    conn.connect()
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) me.value = null
+    else if (e instanceof ApiError && e.code === 'offline') me.value = me.value ?? null
+    else me.value = null
+  }
+}
+
+export function signedIn(user: Me) {
+  me.value = user
+  conn.connect()
+}
+
+export async function signOut() {
+  try { await post('/auth/logout') } finally {
+    conn.close()
+    me.value = null
+    navigate('/')
+  }
+}

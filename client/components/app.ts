@@ -1,0 +1,49 @@
+// The screens by path. Signed-out visitors see sign-in, setup and invite screens; members the shell.
+import { html } from 'htm/preact'
+import { match, path } from '../app/router'
+import { me } from '../app/state'
+import { Register, Setup, SignIn } from './auth'
+import { Shell } from './shell'
+import { Profile, MyProfile } from './profile'
+import { People } from './people'
+import { Admin, MyInvites } from './admin'
+import { Header, Toast } from './ui'
+
+type Screen = [pattern: string, view: (params: Record<string, string>) => any]
+
+const Placeholder = (title: string, text: string) => () => html`<${Header} title=${title} /><p class="empty">${text}</p>`
+
+/** Screens for members. Domains add theirs here (rooms, backchannel, admin). */
+export const SCREENS: Screen[] = [
+  ['/', Placeholder('Hallway', 'No live rooms yet.')],
+  ['/backchannel', Placeholder('Backchannel', 'No messages yet.')],
+  ['/people', () => html`<${People} />`],
+  ['/u/:username', (p) => html`<${Profile} username=${p.username} />`],
+  ['/me', () => html`<${MyProfile} />`],
+  ['/invites', () => html`<${MyInvites} />`],
+  ['/admin', () => html`<${Admin} />`],
+]
+
+const PUBLIC: Screen[] = [
+  ['/setup/:token', (p) => html`<${Setup} token=${p.token} />`],
+  ['/invite/:token', (p) => html`<${Register} token=${p.token} />`],
+  ['/join', () => html`<${Register} />`],
+]
+
+function route(list: Screen[], p: string) {
+  for (const [pattern, view] of list) {
+    const params = match(pattern, p)
+    if (params) return view(params)
+  }
+  return null
+}
+
+export function App() {
+  const p = path.value
+  const user = me.value
+  let body
+  if (user === undefined) body = html`<div class="loading" aria-busy="true">Loading Townhall…</div>`
+  else if (!user || p.startsWith('/setup/') || p.startsWith('/invite/')) body = route(PUBLIC, p) ?? (user ? html`<${Shell}>${route(SCREENS, '/')}</${Shell}>` : html`<${SignIn} />`)
+  else body = html`<${Shell}>${route(SCREENS, p) ?? html`<${Header} title="Not found" /><p class="empty">This page does not exist.</p>`}</${Shell}>`
+  return html`${body}<${Toast} />`
+}

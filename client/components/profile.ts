@@ -1,0 +1,82 @@
+// Profiles: mine (edit, avatar, password, sign out) and others' (follow, block, message, invited by).
+import { html } from 'htm/preact'
+import { useEffect, useState } from 'preact/hooks'
+import { api, del, get, patch, post, put } from '../app/api'
+import { errorText, loadMe, me, notify, signOut } from '../app/state'
+import { Avatar, Empty, Field, Header } from './ui'
+
+export function Profile({ username }: { username: string }) {
+  const [p, setP] = useState<any>(null)
+  const [err, setErr] = useState('')
+  const load = () => get(`/users/${encodeURIComponent(username)}`).then((r) => setP(r.profile), (e) => setErr(errorText(e)))
+  useEffect(() => { setP(null); setErr(''); load() }, [username])
+  if (err) return html`<${Header} title="Profile" back="/people" /><${Empty}>${err}</${Empty}>`
+  if (!p) return html`<${Header} title="Profile" /><p class="muted pad">Loading…</p>`
+  const act = async (fn: () => Promise<unknown>, ok: string) => { try { await fn(); notify(ok); load() } catch (e) { notify(errorText(e), 'error') } }
+  const name = encodeURIComponent(p.username)
+  return html`<${Header} title=${p.displayName} back="/people" />
+  <section class="profile card">
+    <div class="profile-top"><${Avatar} user=${p} size=${88} />
+      <div><h2>${p.displayName}</h2><p class="muted">@${p.username}${p.role === 'admin' ? html` <span class="badge">admin</span>` : ''}</p>
+      ${p.invitedBy && html`<p class="muted small">invited by <a href=${'/u/' + p.invitedBy}>@${p.invitedBy}</a></p>`}
+      ${p.followsYou && html`<p class="muted small">Follows you</p>`}</div>
+    </div>
+    ${p.bio && html`<p class="bio">${p.bio}</p>`}
+    <p class="counts"><strong>${p.followers}</strong> followers · <strong>${p.following}</strong> following</p>
+    ${p.isSelf ? html`<a class="btn" href="/me">Edit profile</a>` : html`<div class="row gap">
+      ${p.isFollowing
+        ? html`<button class="btn" onClick=${() => act(() => del(`/users/${name}/follow`), `Unfollowed @${p.username}`)}>Unfollow</button>`
+        : html`<button class="btn primary" disabled=${p.blocked} onClick=${() => act(() => put(`/users/${name}/follow`), `Following @${p.username}`)}>Follow</button>`}
+      <a class="btn" href=${'/backchannel/new/' + name} aria-label="Message">Message</a>
+      ${p.blocked
+        ? html`<button class="btn" onClick=${() => act(() => del(`/users/${name}/block`), 'Unblocked')}>Unblock</button>`
+        : html`<button class="btn danger-text" onClick=${() => confirm(`Block @${p.username}? You will not see each other's messages or rooms.`) && act(() => put(`/users/${name}/block`), 'Blocked')}>Block</button>`}
+    </div>`}
+  </section>`
+}
+
+export function MyProfile() {
+  const user = me.value!
+  const [displayName, setName] = useState(user.displayName === user.username ? '' : user.displayName)
+  const [bio, setBio] = useState(user.bio)
+  const [pw, setPw] = useState({ current: '', next: '' })
+  const save = async (e: Event) => {
+    e.preventDefault()
+    try { me.value = (await patch('/me', { displayName, bio })).user; notify('Profile saved') } catch (err) { notify(errorText(err), 'error') }
+  }
+  const upload = async (e: any) => {
+    const file = e.target.files?.[0]
+    if (!file) return
+    try { me.value = (await api('PUT', '/me/avatar', file)).user; notify('Avatar updated') } catch (err) { notify(errorText(err), 'error') }
+    e.target.value = ''
+  }
+  const changePw = async (e: Event) => {
+    e.preventDefault()
+    try { await post('/auth/password', pw); setPw({ current: '', next: '' }); notify('Password changed; other devices were signed out') } catch (err) { notify(errorText(err), 'error') }
+  }
+  return html`<${Header} title="Your profile"><a class="btn small" href=${'/u/' + user.username}>View</a></${Header}>
+  <section class="card stack">
+    <div class="row gap center"><${Avatar} user=${user} size=${72} />
+      <label class="btn small">Change avatar<input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp" onChange=${upload} aria-label="Upload avatar" /></label>
+      ${user.avatar && html`<button class="btn small" onClick=${async () => { await del('/me/avatar'); await loadMe() }}>Remove</button>`}
+    </div>
+    <form class="stack" onSubmit=${save}>
+      <${Field} label="Display name"><input maxlength="50" value=${displayName} placeholder=${user.username} onInput=${(e: any) => setName(e.target.value)} /></${Field}>
+      <${Field} label="Bio" hint=${`${bio.length}/300`}><textarea maxlength="300" rows="3" value=${bio} onInput=${(e: any) => setBio(e.target.value)}></textarea></${Field}>
+      <button class="btn primary" type="submit">Save profile</button>
+    </form>
+  </section>
+  <section class="card stack">
+    <h2>Password</h2>
+    <form class="stack" onSubmit=${changePw}>
+      <${Field} label="Current password"><input type="password" autocomplete="current-password" required value=${pw.current} onInput=${(e: any) => setPw({ ...pw, current: e.target.value })} /></${Field}>
+      <${Field} label="New password" hint="At least 10 characters"><input type="password" autocomplete="new-password" minlength="10" required value=${pw.next} onInput=${(e: any) => setPw({ ...pw, next: e.target.value })} /></${Field}>
+      <button class="btn" type="submit">Change password</button>
+    </form>
+  </section>
+  <section class="card row gap wrap">
+    <a class="btn" href="/invites">My invites (${user.inviteQuota} left)</a>
+    <button class="btn" onClick=${() => signOut()}>Sign out</button>
+    <button class="btn danger-text" onClick=${async () => { await post('/auth/logout-all'); await signOut() }}>Sign out everywhere</button>
+  </section>`
+}

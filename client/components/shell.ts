@@ -1,0 +1,38 @@
+// The signed-in frame: a top bar, the navigation (bottom bar on phones, side bar on desktops) and the screen.
+import { html } from 'htm/preact'
+import { conn } from '../app/connection'
+import { path } from '../app/router'
+import { me, updateReady } from '../app/state'
+import { Avatar } from './ui'
+
+const NAV = [
+  { href: '/', label: 'Hallway', icon: '◉', match: (p: string) => p === '/' || p.startsWith('/rooms') },
+  { href: '/backchannel', label: 'Backchannel', icon: '✉', match: (p: string) => p.startsWith('/backchannel') },
+  { href: '/people', label: 'People', icon: '☺', match: (p: string) => p.startsWith('/people') || p.startsWith('/u/') },
+  { href: '/me', label: 'Profile', icon: '●', match: (p: string) => p === '/me' || p.startsWith('/settings') },
+  { href: '/admin', label: 'Admin', icon: '⚙', match: (p: string) => p.startsWith('/admin'), admin: true },
+]
+
+export function Shell({ children }: { children: any }) {
+  const user = me.value!
+  const p = path.value
+  const items = NAV.filter((n) => !n.admin || user.role === 'admin')
+  return html`<div class="shell">
+    <a class="skip" href="#main">Skip to content</a>
+    <header class="topbar">
+      <a class="brand" href="/" aria-label="Townhall home"><img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span></a>
+      <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
+    </header>
+    ${conn.state.value === 'reconnecting' && html`<div class="banner warn" role="status">Reconnecting…</div>`}
+    ${updateReady.value && html`<div class="banner info" role="status">Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button></div>`}
+    <nav class="nav" aria-label="Main">
+      ${items.map((n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')} aria-current=${n.match(p) ? 'page' : undefined}>
+        <span class="nav-icon" aria-hidden="true">${n.icon}</span><span class="nav-label">${n.label}</span></a>`)}
+    </nav>
+    <main id="main" class="content">${children}</main>
+  </div>`
+}
+
+export function applyUpdate() {
+  navigator.serviceWorker?.getRegistration().then((r) => r?.waiting?.postMessage('skip-waiting'))
+}

@@ -1,0 +1,30 @@
+import { t } from 'elysia'
+
+export const Username = t.String({ minLength: 3, maxLength: 20, pattern: '^[A-Za-z0-9_]+$', description: '3–20 of a-z, 0-9, _ (case is ignored)' })
+export const Password = t.String({ minLength: 10, maxLength: 256 })
+export const DisplayName = t.String({ maxLength: 50 })
+export const Bio = t.String({ maxLength: 300 })
+
+export const RegisterBody = t.Object({ username: Username, password: Password, invite: t.Optional(t.String({ minLength: 1, maxLength: 128 })), displayName: t.Optional(DisplayName) })
+export const LoginBody = t.Object({ username: t.String({ minLength: 1, maxLength: 64 }), password: t.String({ minLength: 1, maxLength: 256 }) })
+export const SetupBody = t.Object({ token: t.String({ minLength: 1, maxLength: 128 }), username: Username, password: Password })
+export const PasswordBody = t.Object({ current: t.String({ minLength: 1, maxLength: 256 }), next: Password })
+export const ProfileBody = t.Object({ displayName: t.Optional(DisplayName), bio: t.Optional(Bio) }, { minProperties: 1 })
+export const UsernameParams = t.Object({ username: t.String({ minLength: 1, maxLength: 20 }) })
+export const SearchQuery = t.Object({ q: t.String({ maxLength: 50 }), limit: t.Optional(t.Numeric({ minimum: 1, maximum: 50 })) })
+
+export type Role = 'member' | 'admin'
+export type Status = 'active' | 'suspended' | 'banned'
+
+export interface UserRow {
+  id: number; username: string; display_name: string; bio: string; avatar: string | null; password_hash: string
+  role: Role; status: Status; invited_by: number | null; invite_id: number | null; invite_quota: number; created_at: number
+}
+
+/** What anyone who may see a user sees. */
+export interface PublicUser { id: number; username: string; displayName: string; avatar: string | null; role: Role }
+
+export const publicUser = (u: Pick<UserRow, 'id' | 'username' | 'display_name' | 'avatar' | 'role'>): PublicUser => ({
+  id: u.id, username: u.username, displayName: u.display_name || u.username,
+  avatar: u.avatar ? `/api/avatars/${u.avatar}` : null, role: u.role,
+})

@@ -1,0 +1,121 @@
+// The composition: one Bun process serving the API, the WebSocket gateway and the PWA. Domains plug in here.
+import { Elysia } from 'elysia'
+import { openapi } from '@elysiajs/openapi'
+import pkg from '../package.json'
+import { publicOrigin, type Config } from './config'
+import { DEFAULT_LIMITS, makeLimits, type Ctx, type LimitSettings } from './context'
+import { openDatabase } from './db/open'
+import { AppError, ERRORS, errorBody } from './errors'
+import { createLogger, type Logger } from './lib/log'
+import { Hub } from './realtime/hub'
+import { SettingsService } from './settings'
+import { AccountsService } from './accounts/service'
+import { InvitesService } from './invites/service'
+import { accountsRoutes } from './accounts/routes'
+import { invitesRoutes } from './invites/routes'
+import { realtimeRoutes } from './realtime/routes'
+import { registerPresence } from './realtime/presence'
+import { needsOriginCheck, originAllowed } from './http/guard'
+import { staticRoutes } from './http/static'
+
+export const VERSION: string = pkg.version
+
+export interface StartOptions { log?: Logger; limits?: Partial<LimitSettings> }
+
+export function createContext(config: Config, opts: StartOptions = {}): Ctx {
+  const log = opts.log ?? createLogger(config.logLevel)
+  const db = openDatabase(config.dataDir)
+  const settings = new SettingsService(db, config)
+  let boundPort = config.port
+  const origin = () => publicOrigin(config, boundPort)
+  const accounts = new AccountsService(db, settings, { dataDir: config.dataDir, sessionDays: config.sessionDays })
+  const invites = new InvitesService(accounts.store, settings, origin)
+  accounts.invites = invites
+  const hub = new Hub(log)
+  const ctx: Ctx = {
+    id: crypto.randomUUID(), config, db, log, hub, settings, accounts, invites, origin,
+    secure: config.publicUrl.startsWith('https:'),
+    limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }),
+    cleanup: [],
+    setPort: (p: number) => { boundPort = p },
+  }
+  accounts.onSessionsEnded = ({ userId, sessionId }) =>
+    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId)
+  return ctx
+}
+
+export function createApp(ctx: Ctx) {
+  registerPresence(ctx)
+  const maxBody = ctx.config.maxBodyKb * 1024
+  return new Elysia({ serve: { maxRequestBodySize: maxBody } })
+    .onRequest(({ request, set }) => {
+      const len = Number(request.headers.get('content-length') ?? 0)
+      if (len > maxBody) { set.status = 413; return errorBody('payload_too_large') }
+      if (needsOriginCheck(request.method) && !originAllowed(ctx, request)) { set.status = 403; return errorBody('bad_origin') }
+    })
+    .onError(({ code, error, set, request }) => {
+      if (error instanceof AppError) {
+        set.status = error.status
+        if (error.retryAfter) set.headers['retry-after'] = String(error.retryAfter)
+        return { error: error.toJSON() }
+      }
+      switch (code) {
+        case 'VALIDATION': {
+          set.status = 422
+          const first = (error as any).all?.[0]
+          const where = first?.path ? first.path.replace(/^\//, '') : (error as any).type
+          return errorBody('validation', first ? `${where}: ${first.summary ?? first.message}` : undefined)
+        }
+        case 'PARSE': set.status = 400; return errorBody('bad_json')
+        case 'NOT_FOUND': set.status = 404; return errorBody('not_found')
+        case 'INVALID_COOKIE_SIGNATURE': set.status = 400; return errorBody('bad_request')
+      }
+      const status = (error as { status?: number }).status
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        set.status = status
+        return errorBody(status === 413 ? 'payload_too_large' : 'bad_request')
+      }
+      ctx.log.error('http: unhandled error', { method: request.method, url: request.url, error })
+      set.status = 500
+      return errorBody('internal')
+    })
+    .use(openapi({ path: '/openapi', documentation: { info: { title: 'Townhall API', version: VERSION } }, exclude: { paths: ['/*', '/ws'] } }))
+    .get('/healthz', ({ set }) => {
+      let database = 'ok'
+      try { ctx.db.query('SELECT 1').get() } catch { database = 'error'; set.status = 503 }
+      return { status: database === 'ok' ? 'ok' : 'degraded', version: VERSION, database }
+    }, { detail: { summary: 'Health: status, version and a database check' } })
+    .use(accountsRoutes(ctx))
+    .use(invitesRoutes(ctx))
+    .use(realtimeRoutes(ctx))
+    .all('/api/*', () => { throw new AppError('not_found') })
+    .use(staticRoutes())
+}
+
+export interface Running { ctx: Ctx; url: string; port: number; stop(): Promise<void> }
+
+/** Builds everything and listens. Used by `townhall serve` and by the tests (port 0, a fresh data folder). */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
+  const ctx = createContext(config, opts)
+  const app = createApp(ctx)
+  app.listen({ port: config.port, hostname: config.host })
+  const port = app.server!.port!
+  ;(ctx.setPort as (p: number) => void)(port)
+  const sweep = setInterval(() => { ctx.hub.sweep(); ctx.accounts.store.deleteExpiredSessions(); for (const l of Object.values(ctx.limits)) l.sweep() }, 60_000)
+  let stopped = false
+  return {
+    ctx, port, url: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (stopped) return
+      stopped = true
+      clearInterval(sweep)
+      for (const fn of ctx.cleanup.reverse()) {
+        try { await fn() } catch (e) { ctx.log.error('stop: cleanup failed', { error: e }) }
+      }
+      await app.stop(true)
+      ctx.db.close()
+    },
+  }
+}
+
+export { ERRORS }

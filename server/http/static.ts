@@ -1,0 +1,51 @@
+// Serves the PWA: from the files embedded in the binary, or, when run from source, from a bundle built in memory.
+import { Elysia } from 'elysia'
+
+interface Served { body: Uint8Array | Blob; type: string; etag: string }
+const EMBED_PREFIX = 'client/dist/'
+let loading: Promise<Map<string, Served>> | null = null
+
+const typeOf = (p: string) =>
+  p.endsWith('.js') ? 'text/javascript; charset=utf-8' : p.endsWith('.css') ? 'text/css; charset=utf-8'
+  : p.endsWith('.html') ? 'text/html; charset=utf-8' : p.endsWith('.webmanifest') ? 'application/manifest+json'
+  : p.endsWith('.png') ? 'image/png' : p.endsWith('.svg') ? 'image/svg+xml' : 'application/octet-stream'
+
+async function load(): Promise<Map<string, Served>> {
+  const files = new Map<string, Served>()
+  const embedded = (Bun.embeddedFiles as (Blob & { name: string })[]).filter((f) => f.name.startsWith(EMBED_PREFIX))
+  if (embedded.length) {
+    for (const f of embedded) {
+      const bytes = new Uint8Array(await f.arrayBuffer())
+      files.set('/' + f.name.slice(EMBED_PREFIX.length), { body: bytes, type: typeOf(f.name), etag: `"${Bun.hash(bytes).toString(36)}"` })
+    }
+  } else {
+    const { buildClient } = await import('../../scripts/client')
+    for (const a of await buildClient({ minify: false })) files.set('/' + a.path, { body: a.bytes, type: typeOf(a.path), etag: `"${Bun.hash(a.bytes).toString(36)}"` })
+  }
+  return files
+}
+
+/** The client's files, loaded once per process. */
+export const clientFiles = () => (loading ??= load())
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+}
+
+export const staticRoutes = () => new Elysia().get('/*', async ({ request }) => {
+  const files = await clientFiles()
+  const path = new URL(request.url).pathname
+  // Any other path is a screen of the single-page app.
+  const f = files.get(path) ?? files.get('/index.html')!
+  const isShell = !files.has(path) || path === '/index.html' || path === '/sw.js'
+  if (request.headers.get('if-none-match') === f.etag) return new Response(null, { status: 304, headers: { etag: f.etag } })
+  return new Response(f.body as BodyInit, {
+    headers: {
+      'content-type': f.type, etag: f.etag, ...SECURITY_HEADERS,
+      'cache-control': isShell ? 'no-cache' : path.startsWith('/icons/') ? 'public, max-age=86400' : 'no-cache',
+    },
+  })
+}, { detail: { hide: true } } as any)

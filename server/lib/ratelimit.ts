@@ -1,0 +1,25 @@
+/**
+ * Token buckets keyed by a string (an IP, a user id, a socket). `take(key)` returns 0 when allowed,
+ * otherwise the seconds to wait. Buckets that have refilled are forgotten by `sweep()` so memory stays bounded.
+ */
+export class RateLimiter {
+  private buckets = new Map<string, { tokens: number; at: number }>()
+  constructor(readonly capacity: number, readonly refillPerSecond: number) {}
+
+  take(key: string, cost = 1, now = Date.now()): number {
+    let b = this.buckets.get(key)
+    if (!b) { b = { tokens: this.capacity, at: now }; this.buckets.set(key, b) }
+    b.tokens = Math.min(this.capacity, b.tokens + ((now - b.at) / 1000) * this.refillPerSecond)
+    b.at = now
+    if (b.tokens >= cost) { b.tokens -= cost; return 0 }
+    return Math.max(1, Math.ceil((cost - b.tokens) / this.refillPerSecond))
+  }
+
+  sweep(now = Date.now()) {
+    for (const [k, b] of this.buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.refillPerSecond >= this.capacity) this.buckets.delete(k)
+    }
+  }
+
+  get size() { return this.buckets.size }
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bun
+// The townhall command: serve (default) | admin create | invite create | backup | healthcheck | migrate | --help
+import { parseArgs } from 'node:util'
+import { ConfigError, helpTable, loadConfig, publicOrigin, type Config } from './config'
+import { createContext, startServer, VERSION } from './app'
+import { openDatabase } from './db/open'
+import { latestVersion, migrate, schemaVersion, SchemaTooNewError } from './db/migrate'
+import { AppError } from './errors'
+import { parseDuration } from './invites/model'
+import { createBackup } from './db/backup'
+
+const USAGE = `Townhall ${VERSION}: live audio rooms and Backchannel for your community.
+
+Usage: townhall [command] [options]
+
+Commands:
+  serve                                  Run the server (default)
+  admin create --username NAME           Create an admin; password from --password-file F or stdin
+  invite create [--uses N] [--expires 7d] [--note TEXT]
+                                         Create an invite link (printed as the last line)
+  backup                                 Write a consistent copy of the database to DATA_DIR/backups
+  migrate                                Apply database migrations and exit
+  healthcheck                            Exit 0 when the server on PORT answers /healthz, 1 otherwise
+  --help, --version
+
+`
+
+async function readSecret(file: string | undefined): Promise<string> {
+  const text = file ? await Bun.file(file).text() : await new Response(Bun.stdin.stream()).text()
+  return text.replace(/\r?\n$/, '')
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
+      username: { type: 'string' }, 'password-file': { type: 'string' },
+      uses: { type: 'string' }, expires: { type: 'string' }, note: { type: 'string' },
+    },
+  })
+  if (values.help) { console.log(USAGE + helpTable()); return 0 }
+  if (values.version) { console.log(VERSION); return 0 }
+  const [cmd = 'serve', sub] = positionals
+  const config = loadConfig()
+
+  switch (cmd) {
+    case 'serve': return serve(config)
+    case 'healthcheck': {
+      try {
+        const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
+        const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${config.port}/healthz`, { signal: AbortSignal.timeout(3000) })
+        const body = (await res.json()) as { status?: string }
+        console.log(`healthcheck: ${res.status} ${body.status}`)
+        return res.ok && body.status === 'ok' ? 0 : 1
+      } catch (e) {
+        console.error(`healthcheck: no answer on port ${config.port}: ${(e as Error).message}`)
+        return 1
+      }
+    }
+    case 'migrate': {
+      const db = openDatabase(config.dataDir, { migrate: false })
+      const before = schemaVersion(db)
+      const applied = migrate(db)
+      console.log(applied.length ? `migrated from version ${before} to ${latestVersion()}` : `database is up to date (version ${before})`)
+      db.close()
+      return 0
+    }
+    case 'backup': {
+      const db = openDatabase(config.dataDir)
+      const file = createBackup(db, config.dataDir)
+      db.close()
+      console.log(file)
+      return 0
+    }
+    case 'admin': {
+      if (sub !== 'create' || !values.username) throw new UsageError('usage: townhall admin create --username NAME [--password-file FILE]')
+      const password = await readSecret(values['password-file'])
+      const ctx = createContext(config)
+      try {
+        const id = await ctx.accounts.createAdmin(values.username, validatePassword(password))
+        console.log(`admin @${values.username} created (id ${id})`)
+      } finally { ctx.db.close() }
+      return 0
+    }
+    case 'invite': {
+      if (sub !== 'create') throw new UsageError('usage: townhall invite create [--uses N] [--expires 7d] [--note TEXT]')
+      const uses = values.uses === undefined ? 1 : Number(values.uses)
+      if (!Number.isInteger(uses) || uses < 1 || uses > 1000) throw new UsageError('--uses must be an integer from 1 to 1000')
+      let expiresInMs: number | undefined
+      try { expiresInMs = values.expires ? parseDuration(values.expires) : undefined } catch (e) { throw new UsageError(`--expires: ${(e as Error).message}`) }
+      if ((values.note ?? '').length > 200) throw new UsageError('--note may be at most 200 characters')
+      const ctx = createContext(config)
+      try {
+        const inv = ctx.invites.create(null, { uses, expiresInMs, note: values.note })
+        console.log(`invite created: ${uses} use${uses === 1 ? '' : 's'}${values.expires ? `, expires in ${values.expires}` : ''}`)
+        console.log(inv.url)
+      } finally { ctx.db.close() }
+      return 0
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}"; see townhall --help`)
+  }
+}
+
+class UsageError extends Error {}
+
+function validatePassword(pw: string) {
+  if (pw.length < 10 || pw.length > 256) throw new UsageError('the password must be 10 to 256 characters')
+  return pw
+}
+
+async function serve(config: Config): Promise<number> {
+  const t0 = performance.now()
+  const server = await startServer(config)
+  const { ctx } = server
+  const origin = publicOrigin(config, server.port)
+  ctx.log.info(`townhall ${VERSION} listening on ${config.host}:${server.port} (${origin}), data in ${config.dataDir}, ready in ${Math.round(performance.now() - t0)} ms`)
+  const token = ctx.accounts.setupTokenFor()
+  if (token) {
+    console.log(`\n  No admin yet. Open this one-time link to create the admin account:\n\n    ${origin}/setup/${token}\n`)
+  }
+  let stopping = false
+  const stop = async (sig: string) => {
+    if (stopping) return
+    stopping = true
+    ctx.log.info(`received ${sig}, stopping`)
+    await server.stop()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  return -1 // keep running
+}
+
+if (import.meta.main) {
+  run(process.argv.slice(2)).then(
+    (code) => { if (code >= 0) process.exit(code) },
+    (e) => {
+      if (e instanceof ConfigError || e instanceof UsageError || e instanceof SchemaTooNewError) console.error(`townhall: ${e.message}`)
+      else if (e instanceof AppError) console.error(`townhall: ${e.message}`)
+      else if ((e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) console.error(`townhall: ${(e as Error).message}`)
+      else console.error(e)
+      process.exit(2)
+    },
+  )
+}
+
+export { run }

@@ -1,0 +1,21 @@
+// The WebSocket protocol shared by server and client (the client imports these types).
+// A request: {id, type, ...fields} → exactly one reply {re: id, ok: true, ...} or {re: id, ok: false, error}.
+// An event: {type, ...} from the server, never answered. Domains declare their request schemas beside their
+// handlers (server/<domain>/ws.ts) and list their event types here.
+import { Type as t } from '@sinclair/typebox'
+
+export const PROTOCOL_VERSION = 1
+
+/** Every client message must at least look like this. */
+export const Envelope = t.Object({
+  id: t.Union([t.String({ maxLength: 64 }), t.Integer()]),
+  type: t.String({ minLength: 1, maxLength: 64 }),
+})
+
+export interface ErrorBody { code: string; message: string }
+export type Reply = { re: string | number | null; ok: true; [k: string]: unknown } | { re: string | number | null; ok: false; error: ErrorBody }
+
+export type ServerEvent =
+  | { type: 'hello'; v: number; conn: number; user: { id: number; username: string; role: string } | null }
+  | { type: 'presence'; userId: number; online: boolean }
+  | { type: 'session.revoked' }

@@ -1,0 +1,155 @@
+// The realtime hub: the connections of the /ws gateway, their topics, and the typed request handlers that the
+// domains register. Every request gets exactly one reply; events are published on topics after commit.
+import type { TSchema, Static } from '@sinclair/typebox'
+import { AppError } from '../errors'
+import type { Logger } from '../lib/log'
+import { RateLimiter } from '../lib/ratelimit'
+import { check } from '../lib/validate'
+import { Envelope, PROTOCOL_VERSION, type ServerEvent } from '../protocol'
+
+/** What the gateway needs of a socket (Bun's ServerWebSocket fits). */
+export interface RawSocket {
+  send(data: string): number | void
+  close(code?: number, reason?: string): void
+}
+
+export interface Viewer { id: number; username: string; role: 'member' | 'admin' }
+
+export class Conn {
+  readonly topics = new Set<string>()
+  /** Per-domain state (e.g. the room this tab is in). */
+  readonly state = new Map<string, unknown>()
+  closed = false
+  constructor(readonly id: number, readonly raw: RawSocket, readonly user: Viewer | null, readonly sessionId: number | null) {}
+  get userId() { return this.user?.id ?? null }
+  send(msg: object) {
+    if (this.closed) return
+    this.raw.send(JSON.stringify(msg))
+  }
+}
+
+interface Handler { schema: TSchema; guest: boolean; run: (conn: Conn, msg: any) => unknown }
+type Hook = (conn: Conn) => void
+
+/** Messages per second a socket may send, with a burst. */
+export const SOCKET_RATE = { burst: 60, perSecond: 20 } as const
+
+export class Hub {
+  private handlers = new Map<string, Handler>()
+  private topics = new Map<string, Set<Conn>>()
+  private byUser = new Map<number, Set<Conn>>()
+  private nextId = 1
+  private limiter = new RateLimiter(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
+  private openHooks: Hook[] = []
+  private closeHooks: Hook[] = []
+  readonly conns = new Set<Conn>()
+  messagesIn = 0
+
+  constructor(private log: Logger) {}
+
+  /** Registers a request type. `run` returns the reply's payload (an object) or throws a catalog error. */
+  handle<S extends TSchema>(type: string, schema: S, run: (conn: Conn, msg: Static<S>) => unknown, opts: { guest?: boolean } = {}) {
+    if (this.handlers.has(type)) throw new Error(`hub: handler for "${type}" registered twice`)
+    this.handlers.set(type, { schema, run, guest: opts.guest ?? false })
+  }
+
+  onOpen(h: Hook) { this.openHooks.push(h) }
+  onClose(h: Hook) { this.closeHooks.push(h) }
+
+  open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
+    const conn = new Conn(this.nextId++, raw, user, sessionId)
+    this.conns.add(conn)
+    if (user) {
+      let set = this.byUser.get(user.id)
+      if (!set) this.byUser.set(user.id, (set = new Set()))
+      set.add(conn)
+      this.subscribe(conn, `user:${user.id}`)
+    }
+    conn.send({ type: 'hello', v: PROTOCOL_VERSION, conn: conn.id, user } satisfies ServerEvent)
+    for (const h of this.openHooks) this.safe(() => h(conn), 'open hook')
+    return conn
+  }
+
+  close(conn: Conn) {
+    if (conn.closed) return
+    conn.closed = true
+    this.conns.delete(conn)
+    for (const t of [...conn.topics]) this.unsubscribe(conn, t)
+    if (conn.user) {
+      const set = this.byUser.get(conn.user.id)
+      set?.delete(conn)
+      if (set?.size === 0) this.byUser.delete(conn.user.id)
+    }
+    for (const h of this.closeHooks) this.safe(() => h(conn), 'close hook')
+  }
+
+  /** Dispatches one arrived message; always answers a request exactly once. */
+  async message(conn: Conn, data: unknown) {
+    this.messagesIn++
+    const reqId = typeof data === 'object' && data !== null && 'id' in data ? (data as { id: unknown }).id : null
+    const re = typeof reqId === 'string' || typeof reqId === 'number' ? reqId : null
+    const wait = this.limiter.take(`c${conn.id}`)
+    if (wait) return conn.send({ re, ok: false, error: { code: 'rate_limited', message: `Too many messages; wait ${wait}s.` } })
+    try {
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new AppError('bad_json', 'A message must be a JSON object.')
+      const env = check(Envelope, data)
+      const h = this.handlers.get(env.type)
+      if (!h) throw new AppError('unknown_message', `Unknown message type "${env.type.slice(0, 64)}".`)
+      if (!h.guest && !conn.user) throw new AppError('unauthorized')
+      const msg = check(h.schema, data)
+      const result = await h.run(conn, msg)
+      conn.send({ re, ok: true, ...(result && typeof result === 'object' ? result : {}) })
+    } catch (e) {
+      if (e instanceof AppError) conn.send({ re, ok: false, error: e.toJSON() })
+      else {
+        this.log.error('ws: handler failed', { conn: conn.id, type: (data as { type?: unknown })?.type, error: e })
+        conn.send({ re, ok: false, error: { code: 'internal', message: 'Something went wrong on the server.' } })
+      }
+    }
+  }
+
+  subscribe(conn: Conn, topic: string) {
+    if (conn.closed) return
+    let set = this.topics.get(topic)
+    if (!set) this.topics.set(topic, (set = new Set()))
+    set.add(conn)
+    conn.topics.add(topic)
+  }
+
+  unsubscribe(conn: Conn, topic: string) {
+    conn.topics.delete(topic)
+    const set = this.topics.get(topic)
+    set?.delete(conn)
+    if (set?.size === 0) this.topics.delete(topic)
+  }
+
+  /** Sends an event to every connection on a topic (call only after the write it describes has committed). */
+  publish(topic: string, event: ServerEvent | { type: string; [k: string]: unknown }, except?: Conn) {
+    const set = this.topics.get(topic)
+    if (!set) return 0
+    const text = JSON.stringify(event)
+    for (const c of set) if (c !== except && !c.closed) c.raw.send(text)
+    return set.size
+  }
+
+  toUser(userId: number, event: { type: string; [k: string]: unknown }) { return this.publish(`user:${userId}`, event) }
+  connectionsOf(userId: number): Conn[] { return [...(this.byUser.get(userId) ?? [])] }
+  isOnline(userId: number) { return this.byUser.has(userId) }
+  subscribers(topic: string): Conn[] { return [...(this.topics.get(topic) ?? [])] }
+  get onlineUsers() { return this.byUser.size }
+
+  /** Closes every socket of a user (logout everywhere, suspension, ban). */
+  disconnectUser(userId: number, code = 4001, reason = 'signed out') {
+    for (const c of this.connectionsOf(userId)) { c.raw.close(code, reason); this.close(c) }
+  }
+
+  disconnectSession(sessionId: number, code = 4001, reason = 'signed out') {
+    for (const c of [...this.conns]) if (c.sessionId === sessionId) { c.raw.close(code, reason); this.close(c) }
+  }
+
+  sweep() { this.limiter.sweep() }
+
+  private safe(fn: () => void, what: string) {
+    try { fn() } catch (e) { this.log.error(`ws: ${what} failed`, { error: e }) }
+  }
+}

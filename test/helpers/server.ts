@@ -1,0 +1,66 @@
+// A real Townhall for a test: its own data folder, port 0, real SQLite. Clients speak real HTTP and WebSocket.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../../server/config'
+import { startServer, type Running } from '../../server/app'
+import { createLogger } from '../../server/lib/log'
+import type { LimitSettings } from '../../server/context'
+
+export interface TestServer extends Running { dataDir: string; origin: string }
+
+const LOOSE: LimitSettings = { login: [1e6, 1e6], register: [1e6, 1e6], inviteLookup: [1e6, 1e6] }
+
+export async function startTestServer(env: Record<string, string> = {}, opts: { limits?: Partial<LimitSettings>; keepDir?: string } = {}): Promise<TestServer> {
+  const dataDir = opts.keepDir ?? mkdtempSync(join(tmpdir(), 'townhall-test-'))
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env })
+  const running = await startServer(config, { limits: { ...LOOSE, ...opts.limits }, log: createLogger('error', () => {}) })
+  const stop = running.stop
+  return {
+    ...running, dataDir, origin: running.ctx.origin(),
+    async stop() { await stop(); if (!opts.keepDir) rmSync(dataDir, { recursive: true, force: true }) },
+  }
+}
+
+/** An HTTP client with a cookie jar that sends the site's Origin like a browser would. */
+export class Client {
+  cookie = ''
+  constructor(readonly server: { url: string; origin: string }) {}
+
+  async req(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const h: Record<string, string> = { origin: this.server.origin, ...headers }
+    if (this.cookie) h.cookie = this.cookie
+    let payload: BodyInit | undefined
+    if (typeof body === 'string' || body instanceof Uint8Array || body instanceof Blob) payload = body as BodyInit
+    else if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] ??= 'application/json' }
+    const res = await fetch(this.server.url + path, { method, headers: h, body: payload, redirect: 'manual' })
+    const set = res.headers.get('set-cookie')
+    if (set) this.cookie = set.split(';')[0]!.endsWith('=') ? '' : set.split(';')[0]!
+    const text = await res.text()
+    let json: any = null
+    try { json = JSON.parse(text) } catch { /* not JSON */ }
+    return { status: res.status, json, text, headers: res.headers }
+  }
+  get(path: string) { return this.req('GET', path) }
+  post(path: string, body: unknown = {}) { return this.req('POST', path, body) }
+  put(path: string, body: unknown = {}) { return this.req('PUT', path, body) }
+  patch(path: string, body: unknown) { return this.req('PATCH', path, body) }
+  del(path: string) { return this.req('DELETE', path) }
+}
+
+export const PASSWORD = 'correct horse battery'
+
+/** Creates a member (or admin) directly and signs them in over HTTP. */
+export async function signedInClient(s: TestServer, username: string, role: 'member' | 'admin' = 'member') {
+  if (role === 'admin') await s.ctx.accounts.createAdmin(username, PASSWORD)
+  else {
+    const mode = s.ctx.settings.get().registration
+    s.ctx.settings.update({ registration: 'open' })
+    await s.ctx.accounts.register({ username, password: PASSWORD })
+    s.ctx.settings.update({ registration: mode })
+  }
+  const c = new Client(s)
+  const r = await c.post('/api/auth/login', { username, password: PASSWORD })
+  if (r.status !== 200) throw new Error(`login of ${username} failed: ${r.status} ${r.text}`)
+  return Object.assign(c, { user: r.json.user as { id: number; username: string } })
+}

@@ -1,0 +1,72 @@
+// A real WebSocket client for /ws: request() awaits the reply with the same id; events are queued for next().
+export class WsClient {
+  private ws: WebSocket
+  private nextId = 1
+  private waiting = new Map<string | number, (m: any) => void>()
+  readonly events: any[] = []
+  private eventWaiters: { pred: (m: any) => boolean; resolve: (m: any) => void }[] = []
+  readonly replies: any[] = []
+  closed: { code: number; reason: string } | null = null
+  readonly opened: Promise<any>
+
+  constructor(url: string, opts: { cookie?: string; origin?: string } = {}) {
+    const headers: Record<string, string> = {}
+    if (opts.cookie) headers.cookie = opts.cookie
+    if (opts.origin) headers.origin = opts.origin
+    this.ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws', { headers } as any)
+    this.ws.onmessage = (e) => {
+      const m = JSON.parse(String(e.data))
+      if ('re' in m) {
+        this.replies.push(m)
+        const w = this.waiting.get(m.re)
+        if (w) { this.waiting.delete(m.re); w(m) }
+        return
+      }
+      const i = this.eventWaiters.findIndex((w) => w.pred(m))
+      if (i >= 0) this.eventWaiters.splice(i, 1)[0]!.resolve(m)
+      else this.events.push(m)
+    }
+    this.ws.onclose = (e) => { this.closed = { code: e.code, reason: e.reason } }
+    this.opened = this.next((m) => m.type === 'hello')
+  }
+
+  /** Sends a raw frame (for malformed-input tests). */
+  raw(data: string) { this.ws.send(data) }
+
+  request(type: string, fields: Record<string, unknown> = {}, timeout = 5000): Promise<any> {
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no reply to ${type} within ${timeout} ms`)), timeout)
+      this.waiting.set(id, (m) => { clearTimeout(t); resolve(m) })
+      this.ws.send(JSON.stringify({ ...fields, id, type }))
+    })
+  }
+
+  /** The next event matching pred (already queued or still to come). */
+  next(pred: (m: any) => boolean = () => true, timeout = 5000): Promise<any> {
+    const i = this.events.findIndex(pred)
+    if (i >= 0) return Promise.resolve(this.events.splice(i, 1)[0])
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve: (m: any) => { clearTimeout(t); resolve(m) } }
+      const t = setTimeout(() => { this.eventWaiters.splice(this.eventWaiters.indexOf(w), 1); reject(new Error(`no matching event within ${timeout} ms`)) }, timeout)
+      this.eventWaiters.push(w)
+    })
+  }
+
+  waitClosed(timeout = 3000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed)
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('socket did not close')), timeout)
+      this.ws.addEventListener('close', (e) => { clearTimeout(t); resolve({ code: e.code, reason: e.reason }) })
+    })
+  }
+
+  close() { this.ws.close() }
+}
+
+/** Connects and waits for the hello; rejects if the upgrade is refused. */
+export async function connectWs(url: string, opts: { cookie?: string; origin?: string } = {}) {
+  const c = new WsClient(url, opts)
+  const hello = await Promise.race([c.opened, c.waitClosed(5000).then((e) => { throw new Error(`refused: ${e.code}`) })])
+  return Object.assign(c, { hello })
+}
