@@ -1,0 +1,2 @@
+-- reserved: filled in by the rooms domain
+SELECT 1;

@@ -1,0 +1,2 @@
+-- reserved: filled in by the backchannel domain
+SELECT 1;

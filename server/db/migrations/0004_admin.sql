@@ -1,0 +1,2 @@
+-- reserved: filled in by the admin domain
+SELECT 1;

@@ -1,0 +1,40 @@
+// Debian's Chromium driven by playwright-core, with a fake microphone. One browser per test file; a context per user.
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+export const hasChromium = existsSync(CHROMIUM)
+
+export const CHROME_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+]
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROME_ARGS })
+}
+
+/** A persistent context (needed for service workers and the installability check); returns a cleanup too. */
+export async function launchPersistent(opts: { viewport?: { width: number; height: number } } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'townhall-chrome-'))
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROME_ARGS, viewport: opts.viewport ?? { width: 390, height: 844 } })
+  return { context, async close() { await context.close(); rmSync(dir, { recursive: true, force: true }) } }
+}
+
+/** A signed-in page: cookies from a test Client are copied into a new browser context. */
+export async function pageFor(browser: Browser, baseUrl: string, cookie?: string, viewport = { width: 390, height: 844 }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, baseURL: baseUrl, permissions: ['microphone'] })
+  if (cookie) {
+    const [name, value] = cookie.split('=') as [string, string]
+    await context.addCookies([{ name, value, url: baseUrl, httpOnly: true, sameSite: 'Lax' }])
+  }
+  const page = await context.newPage()
+  page.on('pageerror', (e) => console.error('[page error]', e.message))
+  return { context, page }
+}
+
+/** Where screenshots go (looked at by developers, not asserted). */
+export const SHOTS = join(import.meta.dir, '..', '.tmp', 'shots')
