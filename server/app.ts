@@ -100,7 +100,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const app = createApp(ctx)
   app.listen({ port: config.port, hostname: config.host })
   const port = app.server!.port!
-  ;(ctx.setPort as (p: number) => void)(port)
+  ctx.setPort(port)
   const sweep = setInterval(() => { ctx.hub.sweep(); ctx.accounts.store.deleteExpiredSessions(); for (const l of Object.values(ctx.limits)) l.sweep() }, 60_000)
   let stopped = false
   return {

@@ -6,6 +6,7 @@ import type { Hub } from './realtime/hub'
 import type { SettingsService } from './settings'
 import type { AccountsService } from './accounts/service'
 import type { InvitesService } from './invites/service'
+import type { AuditFn, BackchannelApi, MediaApi, PushApi, RoomsApi } from './contracts'
 
 /** Everything a domain needs, built once in app.ts and passed down. Domains add their services here. */
 export interface Ctx {
@@ -23,7 +24,13 @@ export interface Ctx {
   limits: Limits
   /** Functions run when the server stops (timers, peers, sockets). */
   cleanup: (() => void | Promise<void>)[]
-  [domain: string]: unknown
+  // The other domains (see contracts.ts); set in app.ts when built.
+  rooms?: RoomsApi
+  media?: MediaApi
+  backchannel?: BackchannelApi
+  push?: PushApi
+  audit?: AuditFn
+  setPort: (port: number) => void
 }
 
 export interface LimitSettings { login: [number, number]; register: [number, number]; inviteLookup: [number, number] }
