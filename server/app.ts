@@ -47,10 +47,13 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
 export function createApp(ctx: Ctx) {
   registerPresence(ctx)
   const maxBody = ctx.config.maxBodyKb * 1024
-  return new Elysia({ serve: { maxRequestBodySize: maxBody } })
+  // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
+  // Bun's own hard cap sits well above MAX_BODY_KB; past it Bun answers a bare 413 itself.
+  return new Elysia({ serve: { maxRequestBodySize: maxBody * 4 } })
     .onRequest(({ request, set }) => {
       const len = Number(request.headers.get('content-length') ?? 0)
       if (len > maxBody) { set.status = 413; return errorBody('payload_too_large') }
+      if (request.headers.has('transfer-encoding')) { set.status = 411; return errorBody('length_required') }
       if (needsOriginCheck(request.method) && !originAllowed(ctx, request)) { set.status = 403; return errorBody('bad_origin') }
     })
     .onError(({ code, error, set, request }) => {

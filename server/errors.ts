@@ -6,6 +6,7 @@ export const ERRORS = {
   validation: [422, 'A field is missing or has a wrong value.'],
   bad_json: [400, 'The body is not valid JSON.'],
   payload_too_large: [413, 'The request body is too large.'],
+  length_required: [411, 'The request body must declare its length.'],
   unsupported_media: [415, 'This file type is not accepted.'],
   unauthorized: [401, 'Sign in first.'],
   bad_credentials: [401, 'Wrong username or password.'],

@@ -8,6 +8,8 @@ import { latestVersion, migrate, schemaVersion, SchemaTooNewError } from './db/m
 import { AppError } from './errors'
 import { parseDuration } from './invites/model'
 import { createBackup } from './db/backup'
+import { Value } from '@sinclair/typebox/value'
+import { Username } from './accounts/model'
 
 const USAGE = `Townhall ${VERSION}: live audio rooms and Backchannel for your community.
 
@@ -75,6 +77,7 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'admin': {
       if (sub !== 'create' || !values.username) throw new UsageError('usage: townhall admin create --username NAME [--password-file FILE]')
+      if (!Value.Check(Username, values.username)) throw new UsageError('--username must be 3 to 20 of a-z, 0-9 and _')
       const password = await readSecret(values['password-file'])
       const ctx = createContext(config)
       try {

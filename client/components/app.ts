@@ -5,7 +5,7 @@ import { me } from '../app/state'
 import { Register, Setup, SignIn } from './auth'
 import { Shell } from './shell'
 import { Profile, MyProfile } from './profile'
-import { People } from './people'
+import { FollowList, People } from './people'
 import { Admin, MyInvites } from './admin'
 import { Header, Toast } from './ui'
 
@@ -19,6 +19,8 @@ export const SCREENS: Screen[] = [
   ['/backchannel', Placeholder('Backchannel', 'No messages yet.')],
   ['/people', () => html`<${People} />`],
   ['/u/:username', (p) => html`<${Profile} username=${p.username} />`],
+  ['/u/:username/followers', (p) => html`<${FollowList} username=${p.username} which="followers" />`],
+  ['/u/:username/following', (p) => html`<${FollowList} username=${p.username} which="following" />`],
   ['/me', () => html`<${MyProfile} />`],
   ['/invites', () => html`<${MyInvites} />`],
   ['/admin', () => html`<${Admin} />`],

@@ -88,6 +88,8 @@ export function Register({ token }: { token?: string }) {
 }
 
 export function Setup({ token }: { token: string }) {
+  const [status, setStatus] = useState<{ needed: boolean; valid: boolean } | null>(null)
+  useEffect(() => { get(`/setup/${encodeURIComponent(token)}`).then(setStatus, () => setStatus({ needed: true, valid: false })) }, [token])
   const [creds, setCreds] = useState<[string, string] | null>(null)
   const { busy, error, submit } = useSubmit(async () => {
     const r = await post('/setup', { token, username: creds![0], password: creds![1] })
@@ -95,6 +97,9 @@ export function Setup({ token }: { token: string }) {
     navigate('/admin', true)
   })
   useEffect(() => { if (creds) submit(new Event('submit')) }, [creds])
+  if (!status) return html`<${AuthCard} title="Set up your Townhall" subtitle="Checking your setup link…" />`
+  if (!status.needed) return html`<${AuthCard} title="Townhall is set up" subtitle="This server already has an admin."><a class="btn primary" href="/">Go to sign in</a></${AuthCard}>`
+  if (!status.valid) return html`<${AuthCard} title="This setup link is not valid" subtitle="Use the newest link the server printed when it started, or run: townhall admin create --username NAME"><a class="btn" href="/">Go to sign in</a></${AuthCard}>`
   return html`<${AuthCard} title="Set up your Townhall" subtitle="Create the admin account. This link works once.">
     <${AccountForm} submitLabel="Create admin account" busy=${busy} error=${error} onSubmit=${(u: string, p: string) => setCreds([u, p])} />
   </${AuthCard}>`

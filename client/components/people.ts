@@ -1,4 +1,4 @@
-// Find people by name and follow them.
+// Find people by name and follow them; someone's followers and following.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { del, get, put } from '../app/api'
@@ -24,5 +24,24 @@ export function People() {
     ${users.map((u) => html`<li class="list-item">
       <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} /><span><strong>${u.displayName}</strong><br/><span class="muted small">@${u.username}</span></span></a>
       <button class=${'btn small' + (u.isFollowing ? '' : ' primary')} aria-label=${(u.isFollowing ? 'Unfollow @' : 'Follow @') + u.username} onClick=${() => toggle(u)}>${u.isFollowing ? 'Following' : 'Follow'}</button>
+    </li>`)}</ul>`}`
+}
+
+/** Someone's followers or the people they follow, with a follow button for each. */
+export function FollowList({ username, which }: { username: string; which: 'followers' | 'following' }) {
+  const [users, setUsers] = useState<any[] | null>(null)
+  const [err, setErr] = useState('')
+  useEffect(() => {
+    setUsers(null); setErr('')
+    get(`/users/${encodeURIComponent(username)}/${which}`).then((r) => setUsers(r.users), (e) => setErr(errorText(e)))
+  }, [username, which])
+  const title = which === 'followers' ? `Followers of @${username}` : `@${username} follows`
+  const back = '/u/' + encodeURIComponent(username)
+  if (err) return html`<${Header} title=${title} back=${back} /><${Empty}>${err}</${Empty}>`
+  return html`<${Header} title=${title} back=${back} />
+  ${users === null ? html`<p class="muted pad">Loading…</p>` : users.length === 0
+    ? html`<${Empty}>${which === 'followers' ? 'No followers yet.' : 'Not following anyone yet.'}</${Empty}>`
+    : html`<ul class="list" aria-label=${title}>${users.map((u) => html`<li class="list-item">
+      <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} /><span><strong>${u.displayName}</strong><br/><span class="muted small">@${u.username}</span></span></a>
     </li>`)}</ul>`}`
 }

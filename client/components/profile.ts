@@ -22,7 +22,7 @@ export function Profile({ username }: { username: string }) {
       ${p.followsYou && html`<p class="muted small">Follows you</p>`}</div>
     </div>
     ${p.bio && html`<p class="bio">${p.bio}</p>`}
-    <p class="counts"><strong>${p.followers}</strong> followers · <strong>${p.following}</strong> following</p>
+    <p class="counts"><a href=${`/u/${name}/followers`}><strong>${p.followers}</strong> followers</a> · <a href=${`/u/${name}/following`}><strong>${p.following}</strong> following</a></p>
     ${p.isSelf ? html`<a class="btn" href="/me">Edit profile</a>` : html`<div class="row gap">
       ${p.isFollowing
         ? html`<button class="btn" onClick=${() => act(() => del(`/users/${name}/follow`), `Unfollowed @${p.username}`)}>Unfollow</button>`

@@ -17,6 +17,8 @@ export const accountsRoutes = (ctx: Ctx) => {
     .use(sessionPlugin(ctx))
     .post('/auth/register', async ({ body, set, ip, request }) => {
       limit(ctx.limits.register, ip)
+      // Redeeming an invite also counts against the invite-check limit, so tokens cannot be guessed through sign-up.
+      if (body.invite) limit(ctx.limits.inviteLookup, ip)
       const id = await a.register(body)
       set.status = 201
       return signedIn(set, a.store.byId(id)!, request.headers.get('user-agent') ?? '')
@@ -44,6 +46,10 @@ export const accountsRoutes = (ctx: Ctx) => {
       return { ok: true }
     }, { body: PasswordBody, detail: { summary: 'Change password; other sessions end' } })
     .get('/setup', () => ({ needed: a.needsSetup() }), { detail: { summary: 'Whether the first-run admin setup is open' } })
+    .get('/setup/:token', ({ params, ip }) => {
+      limit(ctx.limits.inviteLookup, ip)
+      return { needed: a.needsSetup(), valid: a.setupTokenValid(params.token) }
+    }, { params: t.Object({ token: t.String({ minLength: 1, maxLength: 128 }) }), detail: { summary: 'Whether a setup link can still be used' } })
     .post('/setup', async ({ body, set, ip, request }) => {
       limit(ctx.limits.login, ip)
       const id = await a.setup(body.token, body.username, body.password)

@@ -63,9 +63,11 @@ export class AccountsService {
     return (this.setupToken ??= newToken(24))
   }
 
+  setupTokenValid(token: string) { return this.needsSetup() && !!this.setupToken && safeEqual(token, this.setupToken) }
+
   async setup(token: string, username: string, password: string) {
     if (!this.needsSetup()) fail('setup_done')
-    if (!this.setupToken || !safeEqual(token, this.setupToken)) fail('setup_token_invalid')
+    if (!this.setupTokenValid(token)) fail('setup_token_invalid')
     const id = await this.createAdmin(username, password)
     this.setupToken = null
     return id

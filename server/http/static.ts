@@ -1,5 +1,6 @@
 // Serves the PWA: from the files embedded in the binary, or, when run from source, from a bundle built in memory.
 import { Elysia } from 'elysia'
+import { errorBody } from '../errors'
 
 interface Served { body: Uint8Array | Blob; type: string; etag: string }
 const EMBED_PREFIX = 'client/dist/'
@@ -38,7 +39,10 @@ const SECURITY_HEADERS = {
 export const staticRoutes = () => new Elysia().get('/*', async ({ request }) => {
   const files = await clientFiles()
   const path = new URL(request.url).pathname
-  // Any other path is a screen of the single-page app.
+  // An unknown API path or a missing file (a name with an extension) is a 404; any other path is a screen of the app.
+  if (!files.has(path) && (path.startsWith('/api/') || path === '/api' || /\.[a-z0-9]+$/i.test(path))) {
+    return Response.json(errorBody('not_found'), { status: 404, headers: { 'x-content-type-options': 'nosniff' } })
+  }
   const f = files.get(path) ?? files.get('/index.html')!
   const isShell = !files.has(path) || path === '/index.html' || path === '/sw.js'
   if (request.headers.get('if-none-match') === f.etag) return new Response(null, { status: 304, headers: { etag: f.etag } })
