@@ -17,6 +17,7 @@ import { realtimeRoutes } from './realtime/routes'
 import { registerPresence } from './realtime/presence'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
+import { adminPlugin, installAdmin } from './admin'
 
 export const VERSION: string = pkg.version
 
@@ -41,6 +42,7 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
   }
   accounts.onSessionsEnded = ({ userId, sessionId }) =>
     sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId)
+  installAdmin(ctx)
   return ctx
 }
 
@@ -91,6 +93,7 @@ export function createApp(ctx: Ctx) {
     .use(accountsRoutes(ctx))
     .use(invitesRoutes(ctx))
     .use(realtimeRoutes(ctx))
+    .use(adminPlugin(ctx, VERSION))
     .all('/api/*', () => { throw new AppError('not_found') })
     .use(staticRoutes())
 }

@@ -26,6 +26,7 @@ export const ERRORS = {
   registration_closed: [403, 'Sign-ups are closed on this server.'],
   account_suspended: [403, 'This account is suspended.'],
   blocked: [403, 'You cannot interact with this person.'],
+  reset_invalid: [410, 'This password-reset link is not valid or has expired.'],
   rate_limited: [429, 'Too many requests. Try again shortly.'],
   unknown_message: [400, 'Unknown message type.'],
   internal: [500, 'Something went wrong on the server.'],

@@ -1,0 +1,154 @@
+// Web Push (VAPID, aes128gcm): the server's keys, each member's device subscriptions and settings, sending, and the
+// 10-minute reminder for scheduled rooms. web-push builds the signed, encrypted request; we send it with fetch.
+import webpush from 'web-push'
+import type { Ctx } from '../context'
+import type { PushApi, PushKind } from '../contracts'
+import { fail } from '../errors'
+import { PushStore, type SubscriptionRow } from './store'
+
+export const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite']
+export const REMINDER_LEAD_MS = 10 * 60_000
+const REMINDER_EVERY_MS = 30_000
+const SEND_TIMEOUT_MS = 10_000
+
+/** How long a push service keeps trying, and how urgent it is, per kind. */
+const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'high' }> = {
+  dm: { ttl: 86_400, urgency: 'high' },
+  room_started: { ttl: 3_600, urgency: 'normal' },
+  room_reminder: { ttl: 600, urgency: 'normal' },
+  speak_invite: { ttl: 120, urgency: 'high' },
+  test: { ttl: 600, urgency: 'normal' },
+}
+
+export interface PushMessage { title: string; body: string; url: string; tag?: string }
+export interface VapidKeys { publicKey: string; privateKey: string }
+
+const SETTINGS_KEY = 'vapid_keys'
+
+export class PushService implements PushApi {
+  readonly store: PushStore
+  readonly keys: VapidKeys
+  /** Sends that reached a push service (counted for /metrics). */
+  sent = 0
+  failed = 0
+  private timer: ReturnType<typeof setInterval> | null = null
+
+  constructor(private ctx: Ctx) {
+    this.store = new PushStore(ctx.db)
+    this.keys = PushService.loadKeys(ctx)
+  }
+
+  /** The VAPID key pair: made on first run and kept in the database (in DATA_DIR), so subscriptions survive restarts. */
+  static loadKeys(ctx: Ctx): VapidKeys {
+    const raw = ctx.settings.raw(SETTINGS_KEY)
+    if (raw) return JSON.parse(raw) as VapidKeys
+    const keys = webpush.generateVAPIDKeys()
+    ctx.settings.setRaw(SETTINGS_KEY, JSON.stringify(keys))
+    ctx.log.info('push: VAPID keys created')
+    return keys
+  }
+
+  subscribe(userId: number, sub: { endpoint: string; keys: { p256dh: string; auth: string } }, userAgent: string) {
+    let u: URL
+    try { u = new URL(sub.endpoint) } catch { fail('validation', 'endpoint: expected a URL') }
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && this.ctx.config.pushAllowHttp)) fail('validation', 'endpoint: a push service URL must use https')
+    const p256dh = Buffer.from(sub.keys.p256dh, 'base64url')
+    const auth = Buffer.from(sub.keys.auth, 'base64url')
+    if (p256dh.length !== 65 || p256dh[0] !== 4) fail('validation', 'keys.p256dh: expected an uncompressed P-256 public key')
+    if (auth.length !== 16) fail('validation', 'keys.auth: expected 16 bytes')
+    this.store.upsert(userId, sub.endpoint, sub.keys.p256dh, sub.keys.auth, userAgent.slice(0, 200))
+  }
+
+  unsubscribe(userId: number, endpoint: string) { return this.store.remove(userId, endpoint) }
+
+  settings(userId: number): Record<PushKind, boolean> {
+    const out = Object.fromEntries(PUSH_KINDS.map((k) => [k, true])) as Record<PushKind, boolean>
+    for (const p of this.store.prefs(userId)) out[p.kind] = p.enabled === 1
+    return out
+  }
+
+  updateSettings(userId: number, patch: Partial<Record<PushKind, boolean>>) {
+    this.ctx.db.transaction(() => {
+      for (const k of PUSH_KINDS) if (typeof patch[k] === 'boolean') this.store.setPref(userId, k, patch[k]!)
+    })()
+    return this.settings(userId)
+  }
+
+  devices(userId: number) {
+    return this.store.byUser(userId).map((s) => ({ id: s.id, endpointHost: new URL(s.endpoint).host, userAgent: s.user_agent, createdAt: s.created_at, lastUsedAt: s.last_used_at }))
+  }
+
+  /** PushApi: sends to each of the member's devices unless they turned this kind off. Never throws. */
+  async notify(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
+    try {
+      const user = this.ctx.accounts.store.byId(userId)
+      if (!user || user.status !== 'active') return
+      if (!this.store.enabled(userId, kind)) return
+      await this.sendAll(userId, kind, message)
+    } catch (e) {
+      this.ctx.log.error('push: notify failed', { userId, kind, error: e })
+    }
+  }
+
+  /** A test notification to all of my devices (the settings screen's button); ignores the settings. */
+  async test(userId: number) {
+    const n = await this.sendAll(userId, 'test', { title: 'Townhall', body: 'Notifications work on this device.', url: '/settings/notifications', tag: 'test' })
+    return n
+  }
+
+  private async sendAll(userId: number, kind: PushKind | 'test', m: PushMessage) {
+    const subs = this.store.byUser(userId)
+    const payload = JSON.stringify({
+      kind, title: m.title.slice(0, 120), body: m.body.slice(0, 400),
+      url: m.url.startsWith('/') && !m.url.startsWith('//') ? m.url : '/', tag: m.tag?.slice(0, 64),
+    })
+    const results = await Promise.all(subs.map((s) => this.send(s, payload, DELIVERY[kind])))
+    return results.filter(Boolean).length
+  }
+
+  /** One signed, encrypted POST to a push service. 404/410: the subscription is gone and is dropped. */
+  private async send(s: SubscriptionRow, payload: string, d: { ttl: number; urgency: 'normal' | 'high' }): Promise<boolean> {
+    try {
+      const req = webpush.generateRequestDetails({ endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } }, payload, {
+        vapidDetails: { subject: this.ctx.config.vapidSubject, ...this.keys }, TTL: d.ttl, urgency: d.urgency, contentEncoding: 'aes128gcm',
+      })
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]))
+      const res = await fetch(req.endpoint, { method: 'POST', headers, body: req.body ? new Uint8Array(req.body) : undefined, redirect: 'manual', signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+      await res.arrayBuffer().catch(() => {})
+      if (res.status === 404 || res.status === 410) {
+        this.store.removeId(s.id)
+        this.ctx.log.info('push: dropped an expired subscription', { userId: s.user_id, status: res.status })
+        return false
+      }
+      if (!res.ok) { this.failed++; this.ctx.log.warn('push: push service refused', { status: res.status, host: new URL(s.endpoint).host }); return false }
+      this.store.used(s.id)
+      this.sent++
+      return true
+    } catch (e) {
+      this.failed++
+      this.ctx.log.warn('push: send failed', { host: new URL(s.endpoint).host, error: (e as Error).message })
+      return false
+    }
+  }
+
+  /** Reminds the host and their followers of each scheduled room starting within 10 minutes, once per room. */
+  async runReminders(now = Date.now()) {
+    const rooms = this.ctx.rooms?.scheduledBetween(now, now + REMINDER_LEAD_MS) ?? []
+    const sends: Promise<void>[] = []
+    for (const r of rooms) {
+      if (r.state !== 'scheduled' || !this.store.markReminded(r.id)) continue
+      const host = this.ctx.accounts.store.byId(r.hostId)
+      const mins = Math.max(1, Math.round(((r.startsAt ?? now) - now) / 60_000))
+      const msg = { title: r.title, body: `Starts in ${mins} minute${mins === 1 ? '' : 's'}${host ? ` · hosted by @${host.username}` : ''}`, url: `/rooms/${r.id}`, tag: `room-${r.id}` }
+      const who = new Set([r.hostId, ...this.ctx.accounts.store.followers(r.hostId).map((u) => u.id)])
+      for (const id of who) sends.push(this.notify(id, 'room_reminder', msg))
+    }
+    await Promise.all(sends)
+    return rooms.length
+  }
+
+  start() {
+    this.timer = setInterval(() => { void this.runReminders() }, REMINDER_EVERY_MS)
+    this.ctx.cleanup.push(() => { if (this.timer) clearInterval(this.timer) })
+  }
+}
