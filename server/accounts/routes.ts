@@ -53,6 +53,7 @@ export const accountsRoutes = (ctx: Ctx) => {
     .post('/setup', async ({ body, set, ip, request }) => {
       limit(ctx.limits.login, ip)
       const id = await a.setup(body.token, body.username, body.password)
+      ctx.audit?.({ actorId: id, action: 'server.setup', targetType: 'member', targetId: id, details: { username: body.username } })
       set.status = 201
       return signedIn(set, a.store.byId(id)!, request.headers.get('user-agent') ?? '')
     }, { body: SetupBody, detail: { summary: 'Create the first admin with the one-time setup token' } })

@@ -16,6 +16,7 @@ export const invitesRoutes = (ctx: Ctx) => {
       const v = requireUser(viewer)
       const created = inv.create(v.user.id, { uses: body.uses, note: body.note, expiresInMs: body.expiresInHours ? body.expiresInHours * 3_600_000 : undefined })
       set.status = 201
+      if (v.user.role === 'admin') ctx.audit?.({ actorId: v.user.id, action: 'invite.create', targetType: 'invite', targetId: created.id, details: { uses: body.uses ?? 1 } })
       return { invite: inv.list(v.user.id, v.user.role === 'admin').find((i) => i.id === created.id), url: created.url, token: created.token }
     }, { body: CreateInviteBody, detail: { summary: 'Create an invite link (members spend their quota)' } })
     .get('/invites', ({ viewer }) => {
@@ -24,7 +25,9 @@ export const invitesRoutes = (ctx: Ctx) => {
     }, { detail: { summary: 'My invites (admins: all invites) with their state' } })
     .delete('/invites/:id', ({ viewer, params }) => {
       const v = requireUser(viewer)
-      return { revoked: inv.revoke(params.id, v.user) }
+      const revoked = inv.revoke(params.id, v.user)
+      if (revoked && v.user.role === 'admin') ctx.audit?.({ actorId: v.user.id, action: 'invite.revoke', targetType: 'invite', targetId: params.id })
+      return { revoked }
     }, { params: InviteIdParams, detail: { summary: 'Revoke an invite' } })
     .get('/admin/invite-tree', ({ viewer }) => { requireAdmin(viewer); return { tree: inv.tree() } }, { detail: { summary: 'Who invited whom (admins)' } })
 }
