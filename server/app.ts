@@ -18,6 +18,7 @@ import { registerPresence } from './realtime/presence'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
 import { adminPlugin, installAdmin } from './admin'
+import { installRooms, roomsPlugin } from './rooms'
 
 export const VERSION: string = pkg.version
 
@@ -43,6 +44,7 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
   accounts.onSessionsEnded = ({ userId, sessionId }) =>
     sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId)
   installAdmin(ctx)
+  installRooms(ctx)
   return ctx
 }
 
@@ -94,6 +96,7 @@ export function createApp(ctx: Ctx) {
     .use(invitesRoutes(ctx))
     .use(realtimeRoutes(ctx))
     .use(adminPlugin(ctx, VERSION))
+    .use(roomsPlugin(ctx))
     .all('/api/*', () => { throw new AppError('not_found') })
     .use(staticRoutes())
 }

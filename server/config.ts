@@ -54,6 +54,7 @@ export const OPTIONS = {
   allowedOrigins: opt({ env: 'ALLOWED_ORIGINS', default: '', parse: list, description: 'Extra origins allowed to make state-changing requests (comma-separated)' }),
   maxBodyKb: opt({ env: 'MAX_BODY_KB', default: '12288', parse: int(16, 1048576), description: 'Largest request body in KiB (uploads included)' }),
   guests: opt({ env: 'GUESTS', default: 'false', parse: bool, description: 'Let signed-out visitors listen to open rooms (default for the admin setting)' }),
+  roomGraceMs: opt({ env: 'ROOM_GRACE_MS', default: '20000', parse: int(100, 600000), description: 'How long a room keeps the seat of someone whose connection dropped (ms)' }),
   publicIp: opt({ env: 'PUBLIC_IP', default: '', parse: ip, description: 'Public IP announced to WebRTC peers (behind NAT)' }),
   rtcPortMin: opt({ env: 'RTC_PORT_MIN', default: '40000', parse: int(1024, 65535), description: 'Lowest UDP port for audio' }),
   rtcPortMax: opt({ env: 'RTC_PORT_MAX', default: '40999', parse: int(1024, 65535), description: 'Highest UDP port for audio' }),

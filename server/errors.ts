@@ -29,6 +29,15 @@ export const ERRORS = {
   reset_invalid: [410, 'This password-reset link is not valid or has expired.'],
   rate_limited: [429, 'Too many requests. Try again shortly.'],
   unknown_message: [400, 'Unknown message type.'],
+  room_not_live: [409, 'This room has not started yet.'],
+  room_ended: [410, 'This room has ended.'],
+  room_invite_only: [403, 'This room is for invited members only.'],
+  room_followers_only: [403, 'This room is for people the moderators follow.'],
+  removed_from_room: [403, 'You were removed from this room.'],
+  not_in_room: [409, 'Join the room first.'],
+  on_stage: [409, 'Already on the stage.'],
+  not_on_stage: [409, 'Only people on the stage can do that.'],
+  no_invitation: [409, 'There is no invitation to speak to answer.'],
   internal: [500, 'Something went wrong on the server.'],
 } as const satisfies Record<string, readonly [number, string]>
 

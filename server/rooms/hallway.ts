@@ -1,0 +1,65 @@
+// The hallway: the live and upcoming rooms a viewer may join, rooms with people they follow on stage first,
+// then by size; and a coalesced "hallway changed" notice on the hallway topic so open hallways refresh.
+import { publicUser, type PublicUser } from '../accounts/model'
+import type { Ctx } from '../context'
+import { roomView, type RoomRow, type RoomView } from './model'
+import { HALLWAY_TOPIC, type RoomsService } from './service'
+import { HALLWAY_THROTTLE_MS, onStage } from './session'
+
+/** Speakers' avatars shown on a hallway card. */
+export const CARD_SPEAKERS = 6
+/** Scheduled rooms stay listed this long after their planned start if nobody started them. */
+export const UPCOMING_STALE_MS = 6 * 3600_000
+
+export interface HallwayRoom extends RoomView {
+  host: PublicUser
+  speakers: PublicUser[]
+  speakerCount: number
+  listenerCount: number
+  /** How many people the viewer follows are on stage. */
+  followedOnStage: number
+}
+
+export class Hallway {
+  private timer: ReturnType<typeof setTimeout> | null = null
+
+  constructor(private ctx: Ctx, private rooms: RoomsService) {
+    rooms.onHallwayChange = () => this.changed()
+  }
+
+  /** Publishes one `hallway.changed` per interval however many changes happened in it. */
+  changed() {
+    if (this.timer) return
+    this.timer = setTimeout(() => { this.timer = null; this.ctx.hub.publish(HALLWAY_TOPIC, { type: 'hallway.changed' }) }, HALLWAY_THROTTLE_MS)
+  }
+
+  close() { if (this.timer) { clearTimeout(this.timer); this.timer = null } }
+
+  list(viewerId: number | null): { live: HallwayRoom[]; upcoming: HallwayRoom[] } {
+    const following = viewerId === null ? new Set<number>() : this.ctx.accounts.store.followingIds(viewerId)
+    const users = new Map<number, PublicUser>()
+    const user = (id: number) => {
+      let u = users.get(id)
+      if (!u) { const row = this.ctx.accounts.store.byId(id); u = row ? publicUser(row) : { id, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }; users.set(id, u) }
+      return u
+    }
+    const visible = (r: RoomRow) => this.rooms.joinRefusal(r, viewerId) === null
+    const live = this.rooms.store.live().filter(visible).map((r) => {
+      const seats = [...(this.rooms.session(r.id)?.seats.values() ?? [])]
+      const stage = seats.filter((s) => s.userId !== null && onStage(s.role))
+        .sort((a, b) => (b.role === 'host' ? 1 : 0) - (a.role === 'host' ? 1 : 0) || a.since - b.since)
+      return {
+        ...roomView(r), host: user(r.host_id),
+        speakers: stage.slice(0, CARD_SPEAKERS).map((s) => s.user!),
+        speakerCount: stage.length, listenerCount: seats.length - stage.length,
+        followedOnStage: stage.filter((s) => following.has(s.userId!)).length,
+      }
+    }).sort((a, b) => Number(b.followedOnStage > 0) - Number(a.followedOnStage > 0)
+      || (b.speakerCount + b.listenerCount) - (a.speakerCount + a.listenerCount) || b.id - a.id)
+    const upcoming = viewerId === null ? [] : this.rooms.store.upcoming(Date.now() - UPCOMING_STALE_MS).filter(visible).map((r) => ({
+      ...roomView(r), host: user(r.host_id), speakers: [user(r.host_id)], speakerCount: 0, listenerCount: 0,
+      followedOnStage: following.has(r.host_id) ? 1 : 0,
+    }))
+    return { live, upcoming }
+  }
+}

@@ -1,0 +1,474 @@
+// Rooms: creating and scheduling, who may join, the live sessions (seats, roles, hands, mutes), moderation,
+// host succession, and the events other domains and clients follow. Persisted first, published after commit.
+import { publicUser, type PublicUser } from '../accounts/model'
+import type { Ctx } from '../context'
+import { guestKey, memberKey, type ParticipantInfo, type ParticipantKey, type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi } from '../contracts'
+import { fail, type ErrorCode } from '../errors'
+import type { Conn } from '../realtime/hub'
+import { roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, type CreateRoomInput, type RoomRow } from './model'
+import { canTransition, EMPTY_ROOM_MS, GRACE_MS, isModerator, onStage, RANK, RoomSession, type Seat, type Timing } from './session'
+import { RoomsStore } from './store'
+
+export const roomTopic = (roomId: number) => `room:${roomId}`
+export const HALLWAY_TOPIC = 'hallway'
+/** conn.state key: the room this socket has joined. */
+const CONN_ROOM = 'rooms.room'
+
+type LeaveReason = 'left' | 'removed' | 'timeout' | 'ended'
+type Listener = (e: any) => void
+
+export class RoomsService implements RoomsApi {
+  readonly store: RoomsStore
+  readonly timing: Timing
+  private sessions = new Map<number, RoomSession>()
+  private listeners = new Map<keyof RoomEvents, Set<Listener>>()
+  /** Called when the hallway may have changed (the hallway module coalesces and publishes). */
+  onHallwayChange: () => void = () => {}
+
+  constructor(private ctx: Ctx, timing: Partial<Timing> = {}) {
+    this.store = new RoomsStore(ctx.db)
+    this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, ...timing }
+    this.store.endOrphans()
+    ctx.hub.onClose((conn) => this.socketClosed(conn))
+  }
+
+  // ── RoomsApi ──────────────────────────────────────────────────────────────────────────────────────────
+  on<E extends keyof RoomEvents>(event: E, fn: (e: RoomEvents[E]) => void) {
+    let set = this.listeners.get(event)
+    if (!set) this.listeners.set(event, (set = new Set()))
+    set.add(fn)
+  }
+
+  room(roomId: number): RoomSummary | null {
+    const r = this.store.byId(roomId)
+    return r ? { id: r.id, title: r.title, state: r.state, kind: r.kind, hostId: r.host_id, startsAt: r.starts_at } : null
+  }
+
+  participant(roomId: number, key: ParticipantKey): ParticipantInfo | null {
+    const s = this.sessions.get(roomId)?.seat(key)
+    return s ? info(s) : null
+  }
+
+  participants(roomId: number): ParticipantInfo[] {
+    return [...(this.sessions.get(roomId)?.seats.values() ?? [])].map(info)
+  }
+
+  wasParticipant(roomId: number, userId: number) { return this.store.wasParticipant(roomId, userId) }
+
+  inviteToSpeak(roomId: number, byUserId: number, userId: number) {
+    const { session, seat: by } = this.actor(roomId, byUserId)
+    if (!isModerator(by.role)) fail('forbidden', 'Only moderators invite people to speak.')
+    const target = this.target(session, userId)
+    if (onStage(target.role)) fail('on_stage')
+    if (target.invited) return
+    target.invited = true
+    this.changed(session, target)
+    if (!this.ctx.hub.isOnline(userId)) {
+      const room = this.store.byId(roomId)!
+      this.notify(userId, 'speak_invite', { title: `${by.user!.displayName} invites you to speak`, body: room.title, url: `/rooms/${roomId}` })
+    }
+  }
+
+  pin(roomId: number, pinned: RoomSession['pinned']) {
+    const session = this.sessions.get(roomId)
+    if (!session) fail('room_not_live')
+    session.pinned = pinned
+    this.ctx.hub.publish(roomTopic(roomId), { type: 'room.pinned', roomId, pinned })
+  }
+
+  removeUserEverywhere(userId: number) {
+    for (const session of [...this.sessions.values()]) {
+      const seat = session.seat(memberKey(userId))
+      if (seat) this.leave(session, seat, 'removed')
+    }
+  }
+
+  scheduledBetween(from: number, to: number): RoomSummary[] {
+    return this.store.scheduledBetween(from, to).map((r) => this.room(r.id)!)
+  }
+
+  stats() {
+    let participants = 0
+    for (const s of this.sessions.values()) participants += s.seats.size
+    return { liveRooms: this.sessions.size, participants }
+  }
+
+  // ── Creating, starting, ending ────────────────────────────────────────────────────────────────────────
+  create(creatorId: number, input: CreateRoomInput) {
+    const now = Date.now()
+    const startsAt = input.startsAt ?? null
+    const scheduled = startsAt !== null && startsAt > now + SCHEDULE_MIN_LEAD_MS
+    if (startsAt !== null && startsAt > now + SCHEDULE_AHEAD_MAX_MS) fail('validation', 'startsAt: at most a year ahead')
+    const title = input.title.trim()
+    if (!title) fail('validation', 'title: must not be blank')
+    const link = input.link ? safeLink(input.link) : null
+    const kind = input.kind ?? 'open'
+    const named = (names: string[] | undefined, field: string) => [...new Set((names ?? []).map((n) => n.toLowerCase()))].map((n) => {
+      const u = this.ctx.accounts.store.byName(n)
+      if (!u || u.status !== 'active') fail('validation', `${field}: no member @${n}`)
+      return u.id
+    }).filter((id) => id !== creatorId)
+    const invited = named(input.invited, 'invited')
+    const cohosts = named(input.cohosts, 'cohosts')
+    const id = this.ctx.db.transaction(() => {
+      const id = this.store.insert({ creatorId, title, description: (input.description ?? '').trim(), link, kind, startsAt: scheduled ? startsAt : null, live: !scheduled })
+      for (const u of invited) this.store.addPerson(id, u, 'invited')
+      for (const u of cohosts) this.store.addPerson(id, u, 'cohost')
+      return id
+    })()
+    if (!scheduled) this.wentLive(id)
+    this.onHallwayChange()
+    return roomView(this.store.byId(id)!)
+  }
+
+  /** A host or co-host starts a scheduled room. */
+  start(userId: number, roomId: number) {
+    const room = this.store.byId(roomId)
+    if (!room || !this.mayKnow(room, userId)) fail('not_found')
+    if (room.creator_id !== userId && this.store.person(roomId, userId) !== 'cohost') fail('forbidden', 'Only the host or a co-host starts this room.')
+    if (room.state === 'live') return roomView(room)
+    if (!canTransition(room.state, 'live')) fail('room_ended')
+    this.store.start(roomId)
+    this.wentLive(roomId)
+    this.onHallwayChange()
+    return roomView(this.store.byId(roomId)!)
+  }
+
+  private wentLive(roomId: number) {
+    const session = new RoomSession(roomId, this.timing)
+    this.sessions.set(roomId, session)
+    session.armEmpty(() => this.end(roomId, null))
+    const room = this.store.byId(roomId)!
+    const host = this.ctx.accounts.store.byId(room.creator_id)!
+    for (const f of this.ctx.accounts.store.followers(host.id)) {
+      if (f.status !== 'active' || this.joinRefusal(room, f.id)) continue
+      this.notify(f.id, 'room_started', { title: `${host.display_name || host.username} started a room`, body: room.title, url: `/rooms/${roomId}` })
+    }
+  }
+
+  /** Ends a live room (or cancels a scheduled one): everyone leaves, history is closed, `ended` is emitted. */
+  end(roomId: number, byUserId: number | null) {
+    const room = this.store.byId(roomId)
+    if (!room || room.state === 'ended') return
+    const session = this.sessions.get(roomId)
+    session?.close()
+    this.sessions.delete(roomId)
+    this.store.db.transaction(() => this.store.end(roomId))()
+    if (session) {
+      this.ctx.hub.publish(roomTopic(roomId), { type: 'room.ended', roomId })
+      for (const seat of session.seats.values()) {
+        this.detach(roomId, seat)
+        this.emit('left', { roomId, key: seat.key, userId: seat.userId })
+      }
+    }
+    this.emit('ended', { roomId })
+    if (byUserId !== null) this.ctx.audit?.({ actorId: byUserId, action: 'room.end', targetType: 'room', targetId: roomId })
+    this.onHallwayChange()
+  }
+
+  // ── Who may join ──────────────────────────────────────────────────────────────────────────────────────
+  /** The host, co-hosts and the moderators on stage now. */
+  moderatorIds(room: RoomRow): number[] {
+    const ids = new Set([room.creator_id, room.host_id])
+    for (const p of this.store.people(room.id)) if (p.kind === 'cohost') ids.add(p.user_id)
+    for (const s of this.sessions.get(room.id)?.seats.values() ?? []) if (s.userId && isModerator(s.role)) ids.add(s.userId)
+    return [...ids]
+  }
+
+  /** Why a member (or a guest: null) may not join a room, or null when they may. Ignores the room's state. */
+  joinRefusal(room: RoomRow, userId: number | null): ErrorCode | null {
+    if (userId === null) return this.ctx.settings.get().guests && room.kind === 'open' ? null : 'unauthorized'
+    if (this.store.isRemoved(room.id, userId)) return 'removed_from_room'
+    const mods = this.moderatorIds(room)
+    if (mods.includes(userId)) return null
+    const a = this.ctx.accounts.store
+    if (mods.some((m) => a.hasBlocked(m, userId))) return 'blocked'
+    if (room.kind === 'open') return null
+    if (room.kind === 'social') return mods.some((m) => a.isFollowing(m, userId)) ? null : 'room_followers_only'
+    return this.store.person(room.id, userId) ? null : 'room_invite_only'
+  }
+
+  /** Whether someone may see a room at all (its page, its hallway card). */
+  mayKnow(room: RoomRow, userId: number | null) {
+    if (userId !== null && this.store.wasParticipant(room.id, userId)) return true
+    const refusal = this.joinRefusal(room, userId)
+    return refusal === null || refusal === 'removed_from_room'
+  }
+
+  // ── Joining, leaving, the grace period ────────────────────────────────────────────────────────────────
+  join(conn: Conn, roomId: number) {
+    const room = this.store.byId(roomId)
+    if (!room) fail('not_found')
+    const session = this.sessions.get(roomId)
+    if (!session) fail(room.state === 'ended' ? 'room_ended' : 'room_not_live')
+    const userId = conn.userId
+    const key = userId === null ? guestKey(conn.id) : memberKey(userId)
+    let seat = session.seat(key)
+    if (seat) {
+      const wasAway = seat.state === 'away'
+      session.back(seat, conn)
+      if (wasAway) this.changed(session, seat)
+    } else {
+      const refusal = this.joinRefusal(room, userId)
+      if (refusal) fail(refusal, refusal === 'unauthorized' ? 'Sign in to join this room.' : undefined)
+      if (userId !== null) this.leaveOtherRooms(userId, roomId)
+      const previous = conn.state.get(CONN_ROOM) as number | undefined
+      if (previous !== undefined && previous !== roomId) this.leaveConn(conn, previous)
+      const role: RoomRole = userId === null ? 'audience'
+        : this.isHostly(room, userId) ? (session.host() ? 'moderator' : 'host') : 'audience'
+      const user = userId === null ? null : publicUser(this.ctx.accounts.store.byId(userId)!)
+      seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
+      if (userId !== null) {
+        this.store.db.transaction(() => {
+          this.store.openStint(roomId, userId, role)
+          if (role === 'host' && room.host_id !== userId) this.store.setHost(roomId, userId)
+        })()
+        this.ctx.hub.publish(roomTopic(roomId), { type: 'room.joined', roomId, participant: session.view(seat) })
+      } else this.publishGuests(session)
+      this.emit('role', { roomId, key, userId, role })
+      this.onHallwayChange()
+    }
+    conn.state.set(CONN_ROOM, roomId)
+    this.ctx.hub.subscribe(conn, roomTopic(roomId))
+    return this.snapshot(session, room, seat)
+  }
+
+  private isHostly(room: RoomRow, userId: number) {
+    return room.creator_id === userId || this.store.person(room.id, userId) === 'cohost'
+  }
+
+  snapshot(session: RoomSession, room: RoomRow, seat: Seat | null) {
+    return {
+      room: roomView(this.store.byId(room.id)!),
+      participants: session.members().map((s) => session.view(s)),
+      guests: session.guests(),
+      pinned: session.pinned,
+      me: seat ? { key: seat.key, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited } : null,
+    }
+  }
+
+  /** Leave quietly (all of this member's tabs leave the room). */
+  leaveRequest(conn: Conn, roomId: number) {
+    const session = this.sessions.get(roomId)
+    const seat = session?.seat(conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId))
+    if (!session || !seat) fail('not_in_room')
+    this.leave(session, seat, 'left')
+    return {}
+  }
+
+  private leaveConn(conn: Conn, roomId: number) {
+    const session = this.sessions.get(roomId)
+    const seat = session?.seat(conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId))
+    if (session && seat) this.leave(session, seat, 'left')
+    else { conn.state.delete(CONN_ROOM); this.ctx.hub.unsubscribe(conn, roomTopic(roomId)) }
+  }
+
+  private leaveOtherRooms(userId: number, except: number) {
+    for (const s of [...this.sessions.values()]) {
+      const seat = s.roomId !== except ? s.seat(memberKey(userId)) : null
+      if (seat) this.leave(s, seat, 'left')
+    }
+  }
+
+  /** A seat is gone for good: history closed, succession if it held the room, the room ends when nobody is left. */
+  private leave(session: RoomSession, seat: Seat, reason: LeaveReason) {
+    const roomId = session.roomId
+    session.drop(seat)
+    const wasHost = seat.role === 'host'
+    const next = wasHost ? session.successor() : null
+    if (seat.userId !== null) {
+      this.store.db.transaction(() => {
+        this.store.closeStint(roomId, seat.userId!, reason)
+        if (next) { this.store.changeRole(roomId, next.userId!, 'host'); this.store.setHost(roomId, next.userId!) }
+      })()
+    }
+    this.detach(roomId, seat)
+    if (seat.userId !== null) this.ctx.hub.publish(roomTopic(roomId), { type: 'room.left', roomId, key: seat.key, userId: seat.userId, reason })
+    else this.publishGuests(session)
+    this.emit('left', { roomId, key: seat.key, userId: seat.userId })
+    if (next) {
+      session.setRole(next, 'host')
+      this.changed(session, next)
+      this.emit('role', { roomId, key: next.key, userId: next.userId, role: 'host' })
+    }
+    const stageLeft = [...session.seats.values()].some((s) => s.userId !== null && onStage(s.role))
+    if ((wasHost && !next) || (session.hadHost && !stageLeft)) this.end(roomId, null)
+    else if (session.members().length === 0) session.armEmpty(() => this.end(roomId, null))
+    this.onHallwayChange()
+  }
+
+  /** Unsubscribes a seat's sockets from the room. */
+  private detach(roomId: number, seat: Seat) {
+    for (const c of seat.conns) {
+      if (c.state.get(CONN_ROOM) === roomId) c.state.delete(CONN_ROOM)
+      this.ctx.hub.unsubscribe(c, roomTopic(roomId))
+    }
+    seat.conns.clear()
+  }
+
+  private socketClosed(conn: Conn) {
+    const roomId = conn.state.get(CONN_ROOM) as number | undefined
+    if (roomId === undefined) return
+    const session = this.sessions.get(roomId)
+    const seat = session?.seat(conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId))
+    if (!session || !seat) return
+    seat.conns.delete(conn)
+    if (seat.conns.size > 0) return
+    if (seat.userId === null) return this.leave(session, seat, 'left')
+    session.away(seat, () => { if (session.seat(seat.key) === seat) this.leave(session, seat, 'timeout') })
+    this.changed(session, seat)
+  }
+
+  // ── Actions in a room ─────────────────────────────────────────────────────────────────────────────────
+  /** The live session and the acting member's seat. */
+  actor(roomId: number, userId: number) {
+    const session = this.sessions.get(roomId)
+    if (!session) {
+      const room = this.store.byId(roomId)
+      fail(!room ? 'not_found' : room.state === 'ended' ? 'room_ended' : 'room_not_live')
+    }
+    const seat = session.seat(memberKey(userId))
+    if (!seat) fail('not_in_room')
+    return { session, seat }
+  }
+
+  private target(session: RoomSession, userId: number) {
+    const seat = session.seat(memberKey(userId))
+    if (!seat) fail('not_in_room', 'They are not in this room.')
+    return seat
+  }
+
+  /** A moderator acting on someone of lower rank (a moderator on speakers and audience, the host on moderators too). */
+  private over(by: Seat, target: Seat, what: string) {
+    if (!isModerator(by.role)) fail('forbidden', `Only moderators ${what}.`)
+    if (target === by) fail('conflict', 'That is you.')
+    if (RANK[by.role] <= RANK[target.role]) fail('forbidden', `You may not ${what.replace(/ people$/, '')} a ${target.role}.`)
+  }
+
+  hand(userId: number, roomId: number, up: boolean) {
+    const { session, seat } = this.actor(roomId, userId)
+    if (up && onStage(seat.role)) fail('on_stage')
+    session.raiseHand(seat, up)
+    this.changed(session, seat)
+  }
+
+  respond(userId: number, roomId: number, accept: boolean) {
+    const { session, seat } = this.actor(roomId, userId)
+    if (!seat.invited) fail('no_invitation')
+    if (!accept) { seat.invited = false; return this.changed(session, seat) }
+    this.setRole(session, seat, 'speaker')
+  }
+
+  move(userId: number, roomId: number, targetId: number) {
+    const { session, seat: by } = this.actor(roomId, userId)
+    const target = this.target(session, targetId)
+    if (target === by) {
+      if (by.role === 'host') fail('forbidden', 'The host leaves the stage by leaving the room.')
+    } else this.over(by, target, 'move people')
+    if (!onStage(target.role)) fail('not_on_stage')
+    this.setRole(session, target, 'audience')
+    if (target !== by) this.audit(userId, 'room.move', targetId, roomId)
+  }
+
+  mute(userId: number, roomId: number, muted: boolean, targetId = userId) {
+    const { session, seat: by } = this.actor(roomId, userId)
+    const target = this.target(session, targetId)
+    if (target !== by) {
+      this.over(by, target, 'mute people')
+      if (!muted) fail('forbidden', 'Only they can unmute themselves.')
+    }
+    if (!onStage(target.role)) fail('not_on_stage')
+    if (target.muted === muted) return
+    target.muted = muted
+    this.changed(session, target)
+    this.emit('muted', { roomId, key: target.key, muted })
+    if (target !== by) this.audit(userId, 'room.mute', targetId, roomId)
+  }
+
+  setModerator(userId: number, roomId: number, targetId: number, on: boolean) {
+    const { session, seat: by } = this.actor(roomId, userId)
+    const target = this.target(session, targetId)
+    if (on) {
+      if (!isModerator(by.role)) fail('forbidden', 'Only moderators make moderators.')
+      if (isModerator(target.role)) return
+    } else {
+      this.over(by, target, 'unmake moderators')
+      if (target.role !== 'moderator') fail('conflict', 'They are not a moderator.')
+    }
+    this.setRole(session, target, on ? 'moderator' : 'speaker')
+    this.audit(userId, on ? 'room.mod' : 'room.unmod', targetId, roomId)
+  }
+
+  remove(userId: number, roomId: number, targetId: number) {
+    const { session, seat: by } = this.actor(roomId, userId)
+    const target = this.target(session, targetId)
+    this.over(by, target, 'remove people')
+    this.store.markRemoved(roomId, targetId, userId)
+    for (const c of target.conns) c.send({ type: 'room.removed', roomId })
+    this.leave(session, target, 'removed')
+    this.audit(userId, 'room.remove', targetId, roomId)
+  }
+
+  endRequest(userId: number, roomId: number) {
+    const { seat } = this.actor(roomId, userId)
+    if (!isModerator(seat.role)) fail('forbidden', 'Only moderators end the room.')
+    this.end(roomId, userId)
+  }
+
+  private setRole(session: RoomSession, seat: Seat, role: RoomRole) {
+    const wasMuted = seat.muted
+    this.store.db.transaction(() => this.store.changeRole(session.roomId, seat.userId!, role))()
+    const fromAudience = !onStage(seat.role)
+    session.setRole(seat, role)
+    // Coming up from the audience by accepting an invitation: the mic is live; made moderator from the audience: muted.
+    if (fromAudience && role === 'speaker') seat.muted = false
+    this.changed(session, seat)
+    this.emit('role', { roomId: session.roomId, key: seat.key, userId: seat.userId, role })
+    if (seat.muted !== wasMuted) this.emit('muted', { roomId: session.roomId, key: seat.key, muted: seat.muted })
+    this.onHallwayChange()
+  }
+
+  // ── Events ────────────────────────────────────────────────────────────────────────────────────────────
+  private changed(session: RoomSession, seat: Seat) {
+    if (seat.userId !== null) this.ctx.hub.publish(roomTopic(session.roomId), { type: 'room.participant', roomId: session.roomId, participant: session.view(seat) })
+  }
+
+  private publishGuests(session: RoomSession) {
+    this.ctx.hub.publish(roomTopic(session.roomId), { type: 'room.guests', roomId: session.roomId, count: session.guests() })
+  }
+
+  private emit<E extends keyof RoomEvents>(event: E, e: RoomEvents[E]) {
+    for (const fn of this.listeners.get(event) ?? []) {
+      try { fn(e) } catch (err) { this.ctx.log.error(`rooms: a "${event}" listener failed`, { roomId: e.roomId, error: err }) }
+    }
+  }
+
+  private notify(userId: number, kind: 'room_started' | 'speak_invite', message: { title: string; body: string; url: string }) {
+    this.ctx.push?.notify(userId, kind, { ...message, tag: `${kind}:${message.url}` })
+      .catch((error) => this.ctx.log.error('rooms: push failed', { userId, kind, error }))
+  }
+
+  private audit(actorId: number, action: string, targetId: number, roomId: number) {
+    this.ctx.audit?.({ actorId, action, targetType: 'user', targetId, details: { roomId } })
+  }
+
+  // ── Reading ───────────────────────────────────────────────────────────────────────────────────────────
+  session(roomId: number) { return this.sessions.get(roomId) ?? null }
+  liveSessions() { return [...this.sessions.values()] }
+  timers() { let n = 0; for (const s of this.sessions.values()) n += s.timers(); return n }
+
+  /** Releases every timer (server stop). Rooms left live are ended at the next start. */
+  close() { for (const s of this.sessions.values()) s.close() }
+}
+
+const info = (s: Seat): ParticipantInfo => ({ key: s.key, userId: s.userId, role: s.role, muted: s.muted })
+
+/** Only http(s) links are kept, normalised by the URL parser. */
+export function safeLink(raw: string): string {
+  let u: URL
+  try { u = new URL(raw.trim()) } catch { fail('validation', 'link: not a valid URL') }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail('validation', 'link: only http and https links')
+  return u.href
+}
+
+export type { PublicUser }

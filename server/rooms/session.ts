@@ -1,0 +1,141 @@
+// One live room in memory: its participants (seats), their roles, the hand queue, and the timers it owns.
+// The room's lifecycle is a named state machine; a seat is 'present' or 'away' (socket dropped, kept for a grace
+// period). `close()` releases every timer; the service persists what must outlive the process.
+import type { PublicUser } from '../accounts/model'
+import type { ParticipantKey, RoomRole } from '../contracts'
+import type { Conn } from '../realtime/hub'
+import type { ParticipantView, RoomState } from './model'
+
+/** A dropped socket keeps its seat and role this long, waiting for the client to resume. */
+export const GRACE_MS = 20_000
+/** A live room that nobody has joined (just created or started) ends after this. */
+export const EMPTY_ROOM_MS = 120_000
+/** Hallway change notices are coalesced into one per this interval. */
+export const HALLWAY_THROTTLE_MS = 400
+
+/** The room lifecycle: which state may follow which. */
+export const ROOM_TRANSITIONS: Record<RoomState, readonly RoomState[]> = {
+  scheduled: ['live', 'ended'],
+  live: ['ended'],
+  ended: [],
+}
+export const canTransition = (from: RoomState, to: RoomState) => ROOM_TRANSITIONS[from].includes(to)
+
+export type SeatState = 'present' | 'away'
+
+/** Rank decides who may act on whom: a moderator acts on speakers and audience, the host on moderators too. */
+export const RANK: Record<RoomRole, number> = { host: 3, moderator: 2, speaker: 1, audience: 0 }
+export const onStage = (role: RoomRole) => role !== 'audience'
+export const isModerator = (role: RoomRole) => RANK[role] >= RANK.moderator
+
+export interface Seat {
+  key: ParticipantKey
+  userId: number | null
+  user: PublicUser | null
+  role: RoomRole
+  muted: boolean
+  hand: number | null
+  invited: boolean
+  state: SeatState
+  /** When the current role began (seniority for succession). */
+  since: number
+  conns: Set<Conn>
+  graceTimer: ReturnType<typeof setTimeout> | null
+}
+
+export interface Timing { graceMs: number; emptyMs: number }
+
+export class RoomSession {
+  state: 'live' | 'ended' = 'live'
+  readonly seats = new Map<ParticipantKey, Seat>()
+  pinned: { kind: 'question'; id: number; text: string; by: string } | null = null
+  /** Whether a host has ever been seated (an empty room ends at once only after that). */
+  hadHost = false
+  private handSeq = 0
+  private emptyTimer: ReturnType<typeof setTimeout> | null = null
+
+  constructor(readonly roomId: number, private timing: Timing) {}
+
+  seat(key: ParticipantKey) { return this.seats.get(key) ?? null }
+
+  add(s: Omit<Seat, 'hand' | 'invited' | 'state' | 'since' | 'graceTimer'>): Seat {
+    const seat: Seat = { ...s, hand: null, invited: false, state: 'present', since: Date.now(), graceTimer: null }
+    this.seats.set(seat.key, seat)
+    if (seat.role === 'host') this.hadHost = true
+    this.disarmEmpty()
+    return seat
+  }
+
+  /** Gives a seat a new role: the hand goes down, a pending invitation lapses; the audience is always muted. */
+  setRole(seat: Seat, role: RoomRole) {
+    seat.role = role
+    seat.since = Date.now()
+    seat.hand = null
+    seat.invited = false
+    if (!onStage(role)) seat.muted = true
+    if (role === 'host') this.hadHost = true
+  }
+
+  raiseHand(seat: Seat, up: boolean) {
+    if (up) seat.hand ??= ++this.handSeq
+    else seat.hand = null
+  }
+
+  /** The hand queue, first raised first. */
+  hands(): Seat[] { return [...this.seats.values()].filter((s) => s.hand !== null).sort((a, b) => a.hand! - b.hand!) }
+
+  host(): Seat | null {
+    for (const s of this.seats.values()) if (s.role === 'host') return s
+    return null
+  }
+
+  /** Who takes over from a host who is gone: a moderator, else the longest-serving speaker; present before away. */
+  successor(): Seat | null {
+    const order = (a: Seat, b: Seat) => (a.state === b.state ? a.since - b.since : a.state === 'present' ? -1 : 1)
+    const members = [...this.seats.values()].filter((s) => s.userId !== null)
+    return members.filter((s) => s.role === 'moderator').sort(order)[0]
+      ?? members.filter((s) => s.role === 'speaker').sort(order)[0] ?? null
+  }
+
+  members(): Seat[] { return [...this.seats.values()].filter((s) => s.userId !== null) }
+  guests(): number { let n = 0; for (const s of this.seats.values()) if (s.userId === null) n++; return n }
+
+  /** The socket(s) of a seat are gone: keep it for the grace period, then `expire` runs. */
+  away(seat: Seat, expire: () => void) {
+    seat.state = 'away'
+    if (seat.graceTimer) clearTimeout(seat.graceTimer)
+    seat.graceTimer = setTimeout(() => { seat.graceTimer = null; expire() }, this.timing.graceMs)
+  }
+
+  /** A socket came back for a seat. */
+  back(seat: Seat, conn: Conn) {
+    seat.conns.add(conn)
+    seat.state = 'present'
+    if (seat.graceTimer) { clearTimeout(seat.graceTimer); seat.graceTimer = null }
+  }
+
+  drop(seat: Seat) {
+    if (seat.graceTimer) { clearTimeout(seat.graceTimer); seat.graceTimer = null }
+    this.seats.delete(seat.key)
+  }
+
+  armEmpty(onEmpty: () => void) {
+    this.disarmEmpty()
+    this.emptyTimer = setTimeout(() => { this.emptyTimer = null; onEmpty() }, this.timing.emptyMs)
+  }
+  disarmEmpty() { if (this.emptyTimer) { clearTimeout(this.emptyTimer); this.emptyTimer = null } }
+
+  /** Timers owned by this session (0 after close). */
+  timers() { let n = this.emptyTimer ? 1 : 0; for (const s of this.seats.values()) if (s.graceTimer) n++; return n }
+
+  /** Ends the session: releases every timer; the seats stay readable for the final events. */
+  close() {
+    this.state = 'ended'
+    this.disarmEmpty()
+    for (const s of this.seats.values()) if (s.graceTimer) { clearTimeout(s.graceTimer); s.graceTimer = null }
+  }
+
+  view(seat: Seat): ParticipantView {
+    return { key: seat.key, user: seat.user!, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited, away: seat.state === 'away', since: seat.since }
+  }
+}
