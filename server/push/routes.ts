@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import type { Ctx } from '../context'
-import { requireUser, sessionPlugin } from '../http/session'
+import { limit, requireUser, sessionPlugin } from '../http/session'
 import type { PushService } from './service'
 
 const B64 = (min: number, max: number) => t.String({ minLength: min, maxLength: max, pattern: '^[A-Za-z0-9_-]+={0,2}$' })
@@ -32,4 +32,8 @@ export const pushRoutes = (ctx: Ctx, push: PushService) =>
     }, { detail: { summary: 'My notification settings per kind, and my subscribed devices' } })
     .patch('/settings', ({ viewer, body }) => ({ settings: push.updateSettings(requireUser(viewer).user.id, body) }),
       { body: PushSettingsBody, detail: { summary: 'Turn kinds of notification on or off' } })
-    .post('/test', async ({ viewer }) => ({ sent: await push.test(requireUser(viewer).user.id) }), { detail: { summary: 'Send a test notification to my devices' } })
+    .post('/test', async ({ viewer }) => {
+      const v = requireUser(viewer)
+      limit(push.testLimit, `u${v.user.id}`)
+      return { sent: await push.test(v.user.id) }
+    }, { detail: { summary: 'Send a test notification to my devices' } })

@@ -4,6 +4,7 @@ import webpush from 'web-push'
 import type { Ctx } from '../context'
 import type { PushApi, PushKind } from '../contracts'
 import { fail } from '../errors'
+import { RateLimiter } from '../lib/ratelimit'
 import { PushStore, type SubscriptionRow } from './store'
 
 export const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite']
@@ -31,6 +32,8 @@ export class PushService implements PushApi {
   /** Sends that reached a push service (counted for /metrics). */
   sent = 0
   failed = 0
+  /** Test notifications a member may ask for: 5, then one every 12 s. */
+  readonly testLimit = new RateLimiter(5, 1 / 12)
   private timer: ReturnType<typeof setInterval> | null = null
 
   constructor(private ctx: Ctx) {

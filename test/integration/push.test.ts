@@ -1,0 +1,179 @@
+// Web Push end to end: a local push service receives what the server sends; the test checks the VAPID JWT
+// (ES256 signed with the server's key; aud, exp, sub) and decrypts the aes128gcm body with the subscription's key.
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { createECDH, randomBytes } from 'node:crypto'
+import * as ece from 'http_ece'
+import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { adminDomain } from '../../server/admin'
+import type { PushKind } from '../../server/contracts'
+
+interface Received { path: string; headers: Headers; body: Buffer }
+let s: TestServer
+let pushService: ReturnType<typeof Bun.serve>
+const received: Received[] = []
+const statusFor = new Map<string, number>() // path → status the fake push service answers
+
+beforeAll(async () => {
+  s = await startTestServer({ PUSH_ALLOW_HTTP: 'true', VAPID_SUBJECT: 'mailto:ops@town.example' })
+  pushService = Bun.serve({
+    port: 0, hostname: '127.0.0.1',
+    async fetch(req) {
+      const path = new URL(req.url).pathname
+      received.push({ path, headers: req.headers, body: Buffer.from(await req.arrayBuffer()) })
+      return new Response(null, { status: statusFor.get(path) ?? 201 })
+    },
+  })
+})
+afterAll(async () => { pushService.stop(true); await s.stop() })
+
+/** A browser's side of a subscription: a P-256 key pair and a 16-byte auth secret. */
+function device(path: string) {
+  const ecdh = createECDH('prime256v1')
+  ecdh.generateKeys()
+  const auth = randomBytes(16)
+  const endpoint = `http://127.0.0.1:${pushService.port}${path}`
+  return { ecdh, auth, endpoint, sub: { endpoint, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } } }
+}
+
+const b64json = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
+
+/** Checks the VAPID Authorization header and decrypts the body; returns the notification. */
+async function open(r: Received, d: ReturnType<typeof device>) {
+  const auth = r.headers.get('authorization')!
+  const m = /^vapid t=([^,]+), k=(.+)$/.exec(auth)
+  expect(m).not.toBeNull()
+  const [jwt, k] = [m![1]!, m![2]!]
+  const serverKey = (await new Client(s).get('/api/push/key')).json.publicKey
+  expect(k).toBe(serverKey)
+  const [h, p, sig] = jwt.split('.') as [string, string, string]
+  expect(b64json(h)).toMatchObject({ typ: 'JWT', alg: 'ES256' })
+  const claims = b64json(p)
+  expect(claims.aud).toBe(new URL(d.endpoint).origin)
+  expect(claims.sub).toBe('mailto:ops@town.example')
+  expect(claims.exp).toBeGreaterThan(Date.now() / 1000)
+  expect(claims.exp).toBeLessThanOrEqual(Date.now() / 1000 + 24 * 3600)
+  const key = await crypto.subtle.importKey('raw', Buffer.from(k, 'base64url'), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
+  const ok = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, Buffer.from(sig, 'base64url'), Buffer.from(`${h}.${p}`))
+  expect(ok).toBe(true)
+  expect(r.headers.get('content-encoding')).toBe('aes128gcm')
+  expect(Number(r.headers.get('ttl'))).toBeGreaterThan(0)
+  const plain = ece.decrypt(r.body, { version: 'aes128gcm', privateKey: d.ecdh, authSecret: d.auth })
+  return JSON.parse(plain.toString('utf8'))
+}
+
+test('[P1] the VAPID key pair is made on first run and kept across restarts', async () => {
+  const dir = (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/townhall-push-`)
+  const a = await startTestServer({}, { keepDir: dir })
+  const k1 = (await new Client(a).get('/api/push/key')).json.publicKey
+  await a.stop()
+  const b = await startTestServer({}, { keepDir: dir })
+  const k2 = (await new Client(b).get('/api/push/key')).json.publicKey
+  await b.stop()
+  ;(await import('node:fs')).rmSync(dir, { recursive: true, force: true })
+  expect(k1).toMatch(/^[A-Za-z0-9_-]{86,88}$/)
+  expect(Buffer.from(k1, 'base64url')[0]).toBe(4)
+  expect(k2).toBe(k1)
+})
+
+test('[P2] subscribing validates the subscription; guests may not subscribe', async () => {
+  const alice = await signedInClient(s, 'p2alice')
+  const d = device('/p2')
+  expect((await new Client(s).post('/api/push/subscribe', d.sub)).status).toBe(401)
+  const bad = [
+    { ...d.sub, endpoint: 'not a url at all' },
+    { ...d.sub, keys: { ...d.sub.keys, p256dh: 'AAAA' } },
+    { ...d.sub, keys: { ...d.sub.keys, auth: randomBytes(8).toString('base64url') } },
+    { ...d.sub, keys: { ...d.sub.keys, p256dh: randomBytes(65).toString('base64url') } },
+    { endpoint: d.endpoint },
+  ]
+  for (const body of bad) {
+    const r = await alice.post('/api/push/subscribe', body)
+    expect(r.status).toBe(422)
+    expect(r.json.error.code).toBe('validation')
+  }
+  expect((await alice.post('/api/push/subscribe', d.sub)).status).toBe(201)
+  expect((await alice.post('/api/push/subscribe', d.sub)).status).toBe(201) // the same device again: still one
+  expect((await alice.get('/api/push/settings')).json.devices).toHaveLength(1)
+  expect((await alice.post('/api/push/unsubscribe', { endpoint: d.endpoint })).json.removed).toBe(true)
+  expect((await alice.get('/api/push/settings')).json.devices).toHaveLength(0)
+})
+
+test('[P3] plain-http push endpoints are refused unless PUSH_ALLOW_HTTP is set', async () => {
+  const strict = await startTestServer()
+  const bob = await signedInClient(strict, 'p3bob')
+  const r = await bob.post('/api/push/subscribe', device('/p3').sub)
+  await strict.stop()
+  expect(r.status).toBe(422)
+  expect(r.json.error.message).toContain('https')
+})
+
+const KINDS: [PushKind, { title: string; body: string; url: string }][] = [
+  ['dm', { title: '@bob', body: 'hello there', url: '/backchannel/1' }],
+  ['room_started', { title: 'Friday jam', body: '@bob started a room', url: '/rooms/7' }],
+  ['room_reminder', { title: 'Book club', body: 'Starts in 10 minutes', url: '/rooms/8' }],
+  ['speak_invite', { title: 'Friday jam', body: 'You are invited to speak', url: '/rooms/7' }],
+]
+
+test('[P4] each kind of notification arrives signed (VAPID ES256) and encrypted (aes128gcm) on every device', async () => {
+  const carol = await signedInClient(s, 'p4carol')
+  const phone = device('/p4-phone'), laptop = device('/p4-laptop')
+  await carol.post('/api/push/subscribe', phone.sub)
+  await carol.post('/api/push/subscribe', laptop.sub)
+  const push = adminDomain(s.ctx).push
+  for (const [kind, msg] of KINDS) {
+    received.length = 0
+    await s.ctx.push!.notify(carol.user.id, kind, msg)
+    expect(received.map((r) => r.path).sort()).toEqual(['/p4-laptop', '/p4-phone'])
+    for (const r of received) {
+      const n = await open(r, r.path === '/p4-phone' ? phone : laptop)
+      expect(n).toMatchObject({ kind, title: msg.title, body: msg.body, url: msg.url })
+      expect(r.headers.get('urgency')).toBe(kind === 'dm' || kind === 'speak_invite' ? 'high' : 'normal')
+    }
+  }
+  expect(push.store.byUser(carol.user.id).every((x) => x.last_used_at !== null)).toBe(true)
+})
+
+test('[P5] a member\'s settings turn each kind off; suspended members get nothing', async () => {
+  const dan = await signedInClient(s, 'p5dan')
+  const d = device('/p5')
+  await dan.post('/api/push/subscribe', d.sub)
+  expect((await dan.get('/api/push/settings')).json.settings).toEqual({ dm: true, room_started: true, room_reminder: true, speak_invite: true })
+  expect((await dan.patch('/api/push/settings', {})).status).toBe(422)
+  expect((await dan.patch('/api/push/settings', { dm: 'no' })).status).toBe(422)
+  expect((await dan.patch('/api/push/settings', { nope: true })).status).toBe(422)
+  const r = await dan.patch('/api/push/settings', { dm: false, room_started: false })
+  expect(r.json.settings).toEqual({ dm: false, room_started: false, room_reminder: true, speak_invite: true })
+  received.length = 0
+  for (const [kind, msg] of KINDS) await s.ctx.push!.notify(dan.user.id, kind, msg)
+  const kinds = await Promise.all(received.map(async (x) => (await open(x, d)).kind))
+  expect(kinds.sort()).toEqual(['room_reminder', 'speak_invite'])
+  s.ctx.accounts.store.db.query(`UPDATE users SET status = 'suspended' WHERE id = ?`).run(dan.user.id)
+  received.length = 0
+  await s.ctx.push!.notify(dan.user.id, 'speak_invite', KINDS[3]![1])
+  expect(received).toHaveLength(0)
+})
+
+test('[P6] a subscription the push service reports gone (404/410) is dropped; other failures keep it', async () => {
+  const erin = await signedInClient(s, 'p6erin')
+  const gone = device('/p6-gone'), missing = device('/p6-missing'), flaky = device('/p6-flaky'), fine = device('/p6-fine')
+  statusFor.set('/p6-gone', 410); statusFor.set('/p6-missing', 404); statusFor.set('/p6-flaky', 503)
+  for (const d of [gone, missing, flaky, fine]) await erin.post('/api/push/subscribe', d.sub)
+  await s.ctx.push!.notify(erin.user.id, 'dm', KINDS[0]![1])
+  const left = (await erin.get('/api/push/settings')).json.devices.length
+  expect(left).toBe(2)
+  const endpoints = adminDomain(s.ctx).push.store.byUser(erin.user.id).map((x) => new URL(x.endpoint).pathname).sort()
+  expect(endpoints).toEqual(['/p6-fine', '/p6-flaky'])
+})
+
+test('[P7] the test button sends to my devices only, and a URL outside the app becomes /', async () => {
+  const fay = await signedInClient(s, 'p7fay')
+  const d = device('/p7')
+  await fay.post('/api/push/subscribe', d.sub)
+  received.length = 0
+  expect((await fay.post('/api/push/test')).json.sent).toBe(1)
+  expect(received).toHaveLength(1)
+  expect((await open(received[0]!, d)).url).toBe('/settings/notifications')
+  received.length = 0
+  await s.ctx.push!.notify(fay.user.id, 'dm', { title: 'x', body: 'y', url: 'https://evil.example/' })
+  expect((await open(received[0]!, d)).url).toBe('/')
+})
