@@ -17,6 +17,7 @@ import { realtimeRoutes } from './realtime/routes'
 import { registerPresence } from './realtime/presence'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
+import { MediaService } from './media/service'
 import { adminPlugin, installAdmin } from './admin'
 import { installRooms, roomsPlugin } from './rooms'
 
@@ -50,6 +51,7 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
 
 export function createApp(ctx: Ctx) {
   registerPresence(ctx)
+  ctx.media = new MediaService(ctx)
   const maxBody = ctx.config.maxBodyKb * 1024
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
   // Bun's own hard cap sits well above MAX_BODY_KB; past it Bun answers a bare 413 itself.

@@ -38,6 +38,7 @@ export const ERRORS = {
   on_stage: [409, 'Already on the stage.'],
   not_on_stage: [409, 'Only people on the stage can do that.'],
   no_invitation: [409, 'There is no invitation to speak to answer.'],
+  media_unavailable: [503, 'Audio is not available right now.'],
   internal: [500, 'Something went wrong on the server.'],
 } as const satisfies Record<string, readonly [number, string]>
 

@@ -234,6 +234,7 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
   const after = (await viewer.http.get('/api/rooms')).json
   expect(after.live.map((r: any) => r.id)).toContain(later.id)
   expect(after.upcoming.map((r: any) => r.id)).not.toContain(later.id)
+  await ok(z, 'room.join', { roomId: later.id })
   for (const [m, r] of [[friend, small], [x, big], [z, later]] as const) await ok(m, 'room.end', { roomId: r.id })
 })
 

@@ -1,0 +1,75 @@
+// ICE settings of the server's peers and the ICE servers handed to browsers: which host addresses are announced
+// (PUBLIC_IP first), the UDP port range with a cursor so concurrent peers never race for a port, ICE over TCP,
+// and coturn's shared-secret TURN credentials (RFC-less "TURN REST API": username `<expiry>:<id>`,
+// password = base64(HMAC-SHA1(secret, username))).
+import { createHmac } from 'node:crypto'
+import { networkInterfaces } from 'node:os'
+import type { Config } from '../config'
+
+export interface IceServer { urls: string[]; username?: string; credential?: string }
+
+/** How long TURN credentials handed to a browser stay valid. */
+export const TURN_TTL_SECONDS = 12 * 3600
+
+export function turnCredentials(secret: string, id: string, now = Date.now(), ttl = TURN_TTL_SECONDS) {
+  const username = `${Math.floor(now / 1000) + ttl}:${id}`
+  const credential = createHmac('sha1', secret).update(username).digest('base64')
+  return { username, credential }
+}
+
+/** The ICE servers for a browser: STUN URLs as given, TURN URLs with fresh credentials (only with TURN_SECRET). */
+export function iceServersFor(config: Pick<Config, 'turnUrls' | 'turnSecret'>, id: string, now = Date.now()): IceServer[] {
+  const stun = config.turnUrls.filter((u) => /^stuns?:/i.test(u))
+  const turn = config.turnUrls.filter((u) => /^turns?:/i.test(u))
+  const out: IceServer[] = []
+  if (stun.length) out.push({ urls: stun })
+  if (turn.length && config.turnSecret) out.push({ urls: turn, ...turnCredentials(config.turnSecret, id, now) })
+  return out
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host.startsWith('127.') || host === '::1'
+
+/**
+ * The addresses announced as host candidates, PUBLIC_IP first. A server listening on loopback only announces
+ * 127.0.0.1 (it is reachable from this machine only). Each address costs one UDP socket per peer.
+ */
+export function hostAddresses(config: Pick<Config, 'publicIp' | 'host'>): string[] {
+  if (isLoopback(config.host)) return ['127.0.0.1']
+  const lan: string[] = []
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) lan.push(a.address)
+  }
+  const out = config.publicIp ? [config.publicIp, ...lan] : lan
+  const unique = [...new Set(out)]
+  return unique.length ? unique.slice(0, config.publicIp ? 2 : 1) : ['127.0.0.1']
+}
+
+/**
+ * Hands each new peer its own window of the RTC port range. werift looks for a free port from the start of the
+ * range it is given and releases it before binding, so peers gathering at the same time would race for the same
+ * port; a cursor that skips the ports of live peers avoids that. A window is two ports wide (werift refuses a
+ * range of one); the second port is a fallback when something else holds the first.
+ */
+export class PortCursor {
+  private next: number
+  private used = new Set<number>()
+  constructor(readonly min: number, readonly max: number) { this.next = min }
+
+  take(): { port: number; range: [number, number] } | null {
+    const size = this.max - this.min + 1
+    for (let i = 0; i < size; i++) {
+      const p = this.next
+      this.next = p >= this.max ? this.min : p + 1
+      if (this.used.has(p)) continue
+      this.used.add(p)
+      return { port: p, range: p < this.max ? [p, p + 1] : [p - 1, p] }
+    }
+    return null
+  }
+
+  release(port: number | null) {
+    if (port !== null) this.used.delete(port)
+  }
+
+  get inUse() { return this.used.size }
+}

@@ -1,0 +1,395 @@
+// The SFU (ctx.media): one werift RTCPeerConnection per participant, offered by the server over /ws. werift does
+// ICE, DTLS and SDP; the forwarding path (one uplink packet in, up to one packet per listener out) is our own:
+// it rewrites into a per-(listener, slot) header object that is reused, encrypts with the listener's SRTP session
+// and writes to the selected ICE pair, bypassing werift's RTCRtpSender (which clones and re-parses every packet).
+import { Type as t } from '@sinclair/typebox'
+import {
+  RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RtpHeader, RTP_EXTENSION_URI,
+  type RTCRtpTransceiver, type RtpPacket,
+} from 'werift'
+import type { Ctx } from '../context'
+import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole } from '../contracts'
+import { guestKey, memberKey } from '../contracts'
+import { fail } from '../errors'
+import type { Conn } from '../realtime/hub'
+import { K_SLOTS, SlotRewriter, assignSlots, audioLevelOfExtensions, levelFromDbov } from './forwarder'
+import { PortCursor, hostAddresses, iceServersFor } from './ice'
+
+export const OPUS_PT = 111
+/** Opus with in-band FEC and DTX (the browser's encoder honours the answerer's fmtp for what it sends us). */
+export const OPUS_FMTP = 'minptime=10;useinbandfec=1;usedtx=1'
+/** Room tick: levels are smoothed and the K loudest chosen every TICK_MS; levels go out every LEVELS_EVERY ticks. */
+export const TICK_MS = 100
+export const LEVELS_EVERY = 3
+/** A speaker who sent nothing for this long (not even DTX comfort noise) leaves the ranking. */
+export const SPEAKER_IDLE_MS = 1500
+/** A peer that never connects, or stays failed/disconnected this long, is closed. */
+export const CONNECT_TIMEOUT_MS = 30_000
+export const FAILED_TIMEOUT_MS = 60_000
+/** A speaker already in the top K keeps their place unless someone is louder by this much. */
+const HOLD_BONUS = 0.05
+
+const SPEAKING_ROLES: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'speaker'])
+
+interface Slot { rw: SlotRewriter; header: RtpHeader; transceiver: RTCRtpTransceiver }
+interface Target { peer: Peer; slot: Slot }
+
+class Peer {
+  closed = false
+  ready = false
+  canSpeak = false
+  role: RoomRole = 'audience'
+  muted = false
+  /** Speaking state: the loudest level heard this tick, the smoothed level, when the last packet came. */
+  acc = 0
+  level = 0
+  active = false
+  lastPacketAt = 0
+  levelExtId = 0
+  restarting = false
+  /** Who receives this peer's voice now (rebuilt on every slot change). */
+  targets: Target[] = []
+  /** The speaker key in each of this peer's slots. */
+  assigned: (string | null)[] = Array(K_SLOTS).fill(null)
+  timer: ReturnType<typeof setTimeout> | null = null
+  dtls: any = null
+  sendPacket: ((data: Buffer) => unknown) | null = null
+
+  constructor(
+    readonly room: RoomMedia, readonly key: ParticipantKey, readonly userId: number | null,
+    readonly pc: RTCPeerConnection, readonly uplink: RTCRtpTransceiver, readonly slots: Slot[], readonly port: number | null,
+  ) {}
+}
+
+class RoomMedia {
+  readonly peers = new Map<ParticipantKey, Peer>()
+  ranking: string[] = []
+  ticks = 0
+  levelsShown = false
+  ticker: ReturnType<typeof setInterval> | null = null
+  constructor(readonly id: number) {}
+}
+
+const keyOf = (conn: Conn): ParticipantKey => (conn.user ? memberKey(conn.user.id) : guestKey(conn.id))
+
+export class MediaService implements MediaApi {
+  private rooms = new Map<number, RoomMedia>()
+  private ports: PortCursor
+  private closing = new Set<Promise<unknown>>()
+  private hosts: string[]
+  forwardedPackets = 0
+  forwardedBytes = 0
+  droppedPackets = 0
+  private attached = false
+
+  constructor(private ctx: Ctx) {
+    this.ports = new PortCursor(ctx.config.rtcPortMin, ctx.config.rtcPortMax)
+    this.hosts = hostAddresses(ctx.config)
+    this.registerHandlers()
+    this.attach()
+    ctx.cleanup.push(() => this.closeAll())
+  }
+
+  /** Subscribes to the rooms' events (called again lazily if rooms was built after media). */
+  attach() {
+    const rooms = this.ctx.rooms
+    if (this.attached || !rooms) return
+    this.attached = true
+    rooms.on('role', (e) => this.update(e.roomId, e.key, { role: e.role }))
+    rooms.on('muted', (e) => this.update(e.roomId, e.key, { muted: e.muted }))
+    rooms.on('left', (e) => this.closePeer(e.roomId, e.key))
+    rooms.on('ended', (e) => this.closeRoom(e.roomId))
+  }
+
+  stats() {
+    let peers = 0
+    for (const r of this.rooms.values()) peers += r.peers.size
+    return { peers, forwardedPackets: this.forwardedPackets, forwardedBytes: this.forwardedBytes }
+  }
+
+  /** For tests: what is still held. */
+  debug() {
+    let timers = 0
+    for (const r of this.rooms.values()) {
+      if (r.ticker) timers++
+      for (const p of r.peers.values()) if (p.timer) timers++
+    }
+    return { rooms: this.rooms.size, ...this.stats(), timers, ports: this.ports.inUse, closing: this.closing.size, dropped: this.droppedPackets }
+  }
+
+  // ── signalling ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  private registerHandlers() {
+    const hub = this.ctx.hub
+    const RoomId = t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
+    hub.handle('rtc.connect', t.Object({ id: t.Any(), type: t.Literal('rtc.connect'), roomId: RoomId }),
+      (conn, msg) => this.connect(conn, msg.roomId), { guest: true })
+    hub.handle('rtc.answer', t.Object({ id: t.Any(), type: t.Literal('rtc.answer'), roomId: RoomId, sdp: t.String({ minLength: 10, maxLength: 64_000 }) }),
+      (conn, msg) => this.answer(conn, msg.roomId, msg.sdp), { guest: true })
+    hub.handle('rtc.restart', t.Object({ id: t.Any(), type: t.Literal('rtc.restart'), roomId: RoomId }),
+      (conn, msg) => this.restart(conn, msg.roomId), { guest: true })
+    hub.handle('rtc.leave', t.Object({ id: t.Any(), type: t.Literal('rtc.leave'), roomId: RoomId }),
+      (conn, msg) => { this.closePeer(msg.roomId, keyOf(conn)); return {} }, { guest: true })
+  }
+
+  private participant(conn: Conn, roomId: number): ParticipantInfo {
+    this.attach()
+    const rooms = this.ctx.rooms
+    if (!rooms) fail('not_found', 'Rooms are not available on this server.')
+    const room = rooms.room(roomId)
+    if (!room || room.state !== 'live') fail('not_found', 'This room is not live.')
+    const p = rooms.participant(roomId, keyOf(conn))
+    if (!p) fail('forbidden', 'Join the room before connecting its audio.')
+    return p
+  }
+
+  private async connect(conn: Conn, roomId: number) {
+    const info = this.participant(conn, roomId)
+    this.closePeer(roomId, info.key)
+    const peer = this.createPeer(roomId, info)
+    const offer = await peer.pc.createOffer()
+    await peer.pc.setLocalDescription(offer)
+    if (peer.closed) fail('conflict', 'The audio connection was replaced or closed.')
+    const id = conn.user ? String(conn.user.id) : `guest-${conn.id}`
+    return { sdp: peer.pc.localDescription!.sdp, iceServers: iceServersFor(this.ctx.config, id) }
+  }
+
+  private peerOf(conn: Conn, roomId: number): Peer {
+    const peer = this.rooms.get(roomId)?.peers.get(keyOf(conn))
+    if (!peer || peer.closed) fail('conflict', 'No audio connection in this room; send rtc.connect first.')
+    return peer
+  }
+
+  private async answer(conn: Conn, roomId: number, sdp: string) {
+    const peer = this.peerOf(conn, roomId)
+    if (peer.pc.signalingState !== 'have-local-offer') fail('conflict', 'There is no offer waiting for an answer.')
+    try {
+      await peer.pc.setRemoteDescription({ type: 'answer', sdp })
+    } catch (e) {
+      fail('validation', `sdp: the answer could not be applied (${String((e as Error)?.message ?? e).slice(0, 120)})`)
+    }
+    if (peer.restarting) {
+      peer.restarting = false
+      // werift skips the ICE checks when DTLS is already up, so after an ICE restart the offerer has to start them.
+      for (const d of peer.pc.dtlsTransports) {
+        const ice = d.iceTransport
+        if (ice.state !== 'closed' && !ice.connection.nominated) ice.start().catch(() => {})
+      }
+    }
+    for (const [id, uri] of Object.entries(peer.pc.extIdUriMap)) {
+      if (uri === RTP_EXTENSION_URI.audioLevelIndication) peer.levelExtId = Number(id)
+    }
+    return {}
+  }
+
+  /** A network change: a new offer with fresh ICE credentials on the same peer (no new tracks, same slots). */
+  private async restart(conn: Conn, roomId: number) {
+    const peer = this.peerOf(conn, roomId)
+    if (peer.pc.signalingState === 'have-local-offer') await peer.pc.setLocalDescription({ type: 'rollback' })
+    const offer = await peer.pc.createOffer({ iceRestart: true })
+    await peer.pc.setLocalDescription(offer)
+    peer.restarting = true
+    const id = conn.user ? String(conn.user.id) : `guest-${conn.id}`
+    return { sdp: peer.pc.localDescription!.sdp, iceServers: iceServersFor(this.ctx.config, id) }
+  }
+
+  // ── peers ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+  private createPeer(roomId: number, info: ParticipantInfo): Peer {
+    const window = this.ports.take()
+    if (!window) fail('media_unavailable', 'No audio ports are free on the server; try again shortly.')
+    const pc = new RTCPeerConnection({
+      codecs: { audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: OPUS_PT, parameters: OPUS_FMTP })] },
+      headerExtensions: { audio: [new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.sdesMid }), new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.audioLevelIndication })] },
+      iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: this.hosts,
+      icePortRange: window.range,
+      iceUseTcp: this.ctx.config.iceTcp,
+      bundlePolicy: 'max-bundle',
+    })
+    const uplink = pc.addTransceiver('audio', { direction: 'recvonly' })
+    const slots: Slot[] = []
+    for (let i = 0; i < K_SLOTS; i++) {
+      const tr = pc.addTransceiver('audio', { direction: 'sendonly' })
+      const ssrc = tr.sender.ssrc
+      slots.push({ transceiver: tr, rw: new SlotRewriter(ssrc), header: new RtpHeader({ ssrc, payloadType: OPUS_PT, extensions: [] }) })
+    }
+    let room = this.rooms.get(roomId)
+    if (!room) {
+      room = new RoomMedia(roomId)
+      this.rooms.set(roomId, room)
+      const r = room
+      room.ticker = setInterval(() => this.tick(r), TICK_MS)
+    }
+    const peer = new Peer(room, info.key, info.userId, pc, uplink, slots, window.port)
+    peer.role = info.role
+    peer.muted = info.muted
+    peer.canSpeak = SPEAKING_ROLES.has(info.role) && !info.muted
+    room.peers.set(info.key, peer)
+    peer.timer = setTimeout(() => this.closePeer(roomId, info.key, peer), CONNECT_TIMEOUT_MS)
+
+    uplink.onTrack.subscribe((track) => {
+      track.onReceiveRtp.subscribe((rtp) => this.onUplink(peer, rtp))
+    })
+    pc.connectionStateChange.subscribe((state) => {
+      if (peer.closed) return
+      if (state === 'connected') {
+        peer.dtls = slots[0]!.transceiver.sender.dtlsTransport
+        const conn = peer.dtls.iceTransport.connection
+        peer.sendPacket = (data) => conn.send(data)
+        for (const s of slots) s.header.payloadType = s.transceiver.sender.codec?.payloadType ?? OPUS_PT
+        peer.ready = true
+        if (peer.timer) clearTimeout(peer.timer)
+        peer.timer = null
+      } else {
+        if (state === 'failed' || state === 'closed') peer.ready = false
+        if ((state === 'failed' || state === 'disconnected') && !peer.timer) {
+          peer.timer = setTimeout(() => this.closePeer(roomId, info.key, peer), FAILED_TIMEOUT_MS)
+        }
+      }
+    })
+    this.reselect(room)
+    return peer
+  }
+
+  private update(roomId: number, key: ParticipantKey, change: { role?: RoomRole; muted?: boolean }) {
+    const peer = this.rooms.get(roomId)?.peers.get(key)
+    if (!peer) return
+    if (change.role !== undefined) peer.role = change.role
+    if (change.muted !== undefined) peer.muted = change.muted
+    const can = SPEAKING_ROLES.has(peer.role) && !peer.muted
+    if (can === peer.canSpeak) return
+    peer.canSpeak = can
+    if (!can) {
+      peer.active = false
+      peer.level = 0
+      peer.acc = 0
+      this.rank(peer.room)
+    }
+  }
+
+  /** Closes a participant's peer (left, removed, replaced) and frees its socket, port and timers. */
+  closePeer(roomId: number, key: ParticipantKey, only?: Peer) {
+    const room = this.rooms.get(roomId)
+    const peer = room?.peers.get(key)
+    if (!room || !peer || (only && peer !== only)) return
+    peer.closed = true
+    peer.ready = false
+    if (peer.timer) clearTimeout(peer.timer)
+    peer.timer = null
+    room.peers.delete(key)
+    const done = peer.pc.close().catch(() => {}).finally(() => { this.ports.release(peer.port); this.closing.delete(done) })
+    this.closing.add(done)
+    if (room.peers.size === 0) {
+      if (room.ticker) clearInterval(room.ticker)
+      room.ticker = null
+      this.rooms.delete(roomId)
+      if (room.levelsShown) this.ctx.hub.publish(`room:${roomId}`, { type: 'room.levels', roomId, levels: {} })
+    } else this.rank(room, true)
+  }
+
+  closeRoom(roomId: number) {
+    const room = this.rooms.get(roomId)
+    if (!room) return
+    for (const key of [...room.peers.keys()]) this.closePeer(roomId, key)
+  }
+
+  /** Closes every peer and waits until their sockets are closed. */
+  async closeAll() {
+    for (const id of [...this.rooms.keys()]) this.closeRoom(id)
+    await Promise.all([...this.closing])
+  }
+
+  // ── the hot path ────────────────────────────────────────────────────────────────────────────────────────────
+
+  private onUplink(peer: Peer, rtp: RtpPacket) {
+    if (!peer.canSpeak || peer.closed) { this.droppedPackets++; return }
+    const h = rtp.header
+    const dbov = peer.levelExtId ? audioLevelOfExtensions(h.extensions, peer.levelExtId) : -1
+    const v = levelFromDbov(dbov)
+    if (v > peer.acc) peer.acc = v
+    const now = performance.now()
+    peer.lastPacketAt = now
+    if (!peer.active) {
+      peer.active = true
+      this.rank(peer.room)
+    }
+    const targets = peer.targets
+    const payload = rtp.payload
+    for (let i = 0; i < targets.length; i++) {
+      const tg = targets[i]!
+      const l = tg.peer
+      if (!l.ready) continue
+      const slot = tg.slot
+      const rw = slot.rw
+      rw.map(h.sequenceNumber, h.timestamp, now)
+      const out = slot.header
+      out.sequenceNumber = rw.seq
+      out.timestamp = rw.ts
+      out.marker = rw.marker
+      const srtp = l.dtls.srtp
+      if (!srtp) continue
+      const enc: Buffer = srtp.encrypt(payload, out)
+      l.sendPacket!(enc)
+      this.forwardedPackets++
+      this.forwardedBytes += enc.length
+    }
+  }
+
+  // ── choosing the K loudest ─────────────────────────────────────────────────────────────────────────────────
+
+  private tick(room: RoomMedia) {
+    const now = performance.now()
+    for (const p of room.peers.values()) {
+      if (!p.active) continue
+      if (!p.canSpeak || now - p.lastPacketAt > SPEAKER_IDLE_MS) { p.active = false; p.level = 0; p.acc = 0; continue }
+      p.level = Math.round((p.level * 0.5 + p.acc * 0.5) * 1000) / 1000
+      p.acc = 0
+    }
+    this.rank(room)
+    if (++room.ticks % LEVELS_EVERY === 0) this.publishLevels(room)
+  }
+
+  /** Orders the active speakers by level (holders of the top K get a small bonus) and reassigns slots if needed. */
+  private rank(room: RoomMedia, force = false) {
+    const top = new Set(room.ranking.slice(0, K_SLOTS + 1))
+    const speakers: Peer[] = []
+    for (const p of room.peers.values()) if (p.active && p.canSpeak) speakers.push(p)
+    const score = (p: Peer) => p.level + (top.has(p.key) ? HOLD_BONUS : 0)
+    speakers.sort((a, b) => score(b) - score(a))
+    const ranking = speakers.map((p) => p.key)
+    const same = ranking.length === room.ranking.length && ranking.every((k, i) => k === room.ranking[i])
+    room.ranking = ranking
+    if (!same || force) this.reselect(room)
+  }
+
+  private reselect(room: RoomMedia) {
+    let changed = false
+    for (const l of room.peers.values()) {
+      const next = assignSlots(l.assigned, room.ranking, l.key)
+      if (next === l.assigned) continue
+      changed = true
+      for (let i = 0; i < K_SLOTS; i++) l.slots[i]!.rw.setSource(next[i] ?? null)
+      l.assigned = next
+    }
+    if (!changed) return
+    for (const p of room.peers.values()) p.targets = []
+    for (const l of room.peers.values()) {
+      for (let i = 0; i < K_SLOTS; i++) {
+        const key = l.assigned[i]
+        const s = key ? room.peers.get(key) : undefined
+        if (s) s.targets.push({ peer: l, slot: l.slots[i]! })
+      }
+    }
+  }
+
+  private publishLevels(room: RoomMedia) {
+    const levels: Record<string, number> = {}
+    let any = false
+    for (const p of room.peers.values()) {
+      if (p.active && p.level > 0.01) { levels[p.key] = Math.round(p.level * 100) / 100; any = true }
+    }
+    if (!any && !room.levelsShown) return
+    room.levelsShown = any
+    this.ctx.hub.publish(`room:${room.id}`, { type: 'room.levels', roomId: room.id, levels })
+  }
+}
