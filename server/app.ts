@@ -20,6 +20,7 @@ import { staticRoutes } from './http/static'
 import { MediaService } from './media/service'
 import { adminPlugin, installAdmin } from './admin'
 import { installRooms, roomsPlugin } from './rooms'
+import { backchannelPlugin, installBackchannel } from './backchannel'
 
 export const VERSION: string = pkg.version
 
@@ -46,6 +47,7 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
     sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId)
   installAdmin(ctx)
   installRooms(ctx)
+  installBackchannel(ctx)
   return ctx
 }
 
@@ -99,6 +101,7 @@ export function createApp(ctx: Ctx) {
     .use(realtimeRoutes(ctx))
     .use(adminPlugin(ctx, VERSION))
     .use(roomsPlugin(ctx))
+    .use(backchannelPlugin(ctx))
     .all('/api/*', () => { throw new AppError('not_found') })
     .use(staticRoutes())
 }

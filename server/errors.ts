@@ -39,6 +39,9 @@ export const ERRORS = {
   not_on_stage: [409, 'Only people on the stage can do that.'],
   no_invitation: [409, 'There is no invitation to speak to answer.'],
   media_unavailable: [503, 'Audio is not available right now.'],
+  followers_only: [403, 'This member accepts messages only from people they follow.'],
+  group_full: [409, 'A group has at most 50 members.'],
+  chat_off: [403, 'The chat of this room is turned off.'],
   internal: [500, 'Something went wrong on the server.'],
 } as const satisfies Record<string, readonly [number, string]>
 

@@ -29,3 +29,11 @@ export type ServerEvent =
   | { type: 'room.ended'; roomId: number }
   | { type: 'room.removed'; roomId: number }
   | { type: 'hallway.changed' }
+  // backchannel (server/backchannel): to every open tab of each member of the thread, after commit. `seq` is the
+  // global change counter: a client syncs (`bc.sync {after}`) from the highest seq it has seen.
+  | { type: 'bc.message'; seq: number; message: import('./backchannel/model').Message }
+  | { type: 'bc.thread'; seq: number; thread: import('./backchannel/model').Thread }
+  | { type: 'bc.read'; seq: number; threadId: number; userId: number; messageId: number }
+  | { type: 'bc.typing'; threadId: number; userId: number; username: string }
+  | { type: 'bc.question'; seq: number; question: Omit<import('./backchannel/model').Question, 'voted'> }
+  | { type: 'bc.chat'; seq: number; roomId: number; threadId: number; enabled: boolean }

@@ -1,0 +1,43 @@
+// Backchannel over HTTP: the inbox (cached by the service worker for offline), search, and images.
+// Everything else is a WebSocket request (ws.ts).
+import { Elysia, t } from 'elysia'
+import type { Ctx } from '../context'
+import { fail } from '../errors'
+import { requireUser, sessionPlugin } from '../http/session'
+import { LIMITS } from './model'
+import type { BackchannelService } from './service'
+import type { Uploads } from './uploads'
+
+const ThreadParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) })
+
+export const backchannelRoutes = (ctx: Ctx, bc: BackchannelService, uploads: Uploads) =>
+  new Elysia({ prefix: '/api', tags: ['backchannel'] } as any)
+    .use(sessionPlugin(ctx))
+    .get('/threads', ({ viewer, set }) => {
+      set.headers['cache-control'] = 'private, no-cache'
+      return bc.inbox(requireUser(viewer).user.id)
+    }, { detail: { summary: 'My inbox: threads and requests with unread counts and the last message' } })
+    .get('/threads/search', ({ viewer, query }) => bc.search(requireUser(viewer).user.id, query.q),
+      { query: t.Object({ q: t.String({ minLength: 1, maxLength: 200 }) }), detail: { summary: 'Search my messages (FTS5, with snippets)' } })
+    .get('/threads/:id', ({ viewer, params }) => {
+      const uid = requireUser(viewer).user.id
+      bc.readable(params.id, uid)
+      return { thread: bc.threadFor(params.id, uid), ...bc.history(uid, params.id, undefined, LIMITS.page) }
+    }, { params: ThreadParams, detail: { summary: 'A thread with its latest messages' } })
+    .post('/threads/:id/images', async ({ viewer, params, request, set }) => {
+      const uid = requireUser(viewer).user.id
+      const len = Number(request.headers.get('content-length') ?? 0)
+      if (len > LIMITS.imageBytes) fail('payload_too_large', 'An image may be at most 10 MB.')
+      const bytes = new Uint8Array(await request.arrayBuffer())
+      set.status = 201
+      return { image: await uploads.save(uid, Number(params.id), bytes) }
+    }, { params: ThreadParams, parse: 'none', detail: { summary: 'Upload an image (raw PNG, JPEG, WebP or GIF bytes, ≤10 MB) to send in a thread' } } as any)
+    .get('/threads/:id/images/:name', async ({ viewer, params, set }) => {
+      const { file, mime } = uploads.open(requireUser(viewer).user.id, params.id, params.name)
+      if (!(await file.exists())) fail('not_found')
+      set.headers['content-type'] = mime
+      set.headers['cache-control'] = 'private, max-age=31536000, immutable'
+      set.headers['x-content-type-options'] = 'nosniff'
+      set.headers['content-security-policy'] = "default-src 'none'; sandbox"
+      return file
+    }, { params: t.Object({ id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), name: t.String({ maxLength: 80 }) }), detail: { summary: 'An image sent in a thread (members only)' } })

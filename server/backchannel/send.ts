@@ -1,0 +1,74 @@
+// Group commit for sends: the sends that arrive in the same tick share one transaction (synchronous=FULL), and each
+// is acknowledged only after that transaction committed. A retry with the same client id while the first is still
+// queued gets the same promise; after it committed, the service answers with the stored message.
+import type { Message } from './model'
+
+export interface SendItem {
+  threadId: number; authorId: number; clientId: string; body: string; image: string | null; replyTo: number | null
+}
+
+interface Pending extends SendItem { key: string; resolve: (m: Message) => void; reject: (e: unknown) => void }
+
+export interface SendSink {
+  /** Runs `fn` in one write transaction that also saves the seq counter. */
+  write<T>(fn: () => T): T
+  /** Inserts one message inside the running transaction; returns its id. */
+  insert(item: SendItem): number
+  /** After commit: builds the wire message, delivers it and notifies. */
+  committed(id: number): Message
+  logError(msg: string, ctx: object): void
+}
+
+export class SendQueue {
+  private queue: Pending[] = []
+  private inflight = new Map<string, Promise<Message>>()
+  private scheduled = false
+  commits = 0
+  messages = 0
+  maxBatch = 0
+
+  constructor(private sink: SendSink) {}
+
+  send(item: SendItem): Promise<Message> {
+    const key = `${item.authorId}:${item.clientId}`
+    const same = this.inflight.get(key)
+    if (same) return same
+    const p = new Promise<Message>((resolve, reject) => this.queue.push({ ...item, key, resolve, reject }))
+    this.inflight.set(key, p)
+    if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()) }
+    return p
+  }
+
+  get pending() { return this.queue.length }
+
+  /** Commits everything queued in one transaction, then acknowledges. */
+  flush() {
+    this.scheduled = false
+    const batch = this.queue
+    this.queue = []
+    if (!batch.length) return
+    const ids = new Map<Pending, number>()
+    const errors = new Map<Pending, unknown>()
+    try {
+      this.sink.write(() => {
+        for (const item of batch) {
+          try { ids.set(item, this.sink.insert(item)) } catch (e) { errors.set(item, e) }
+        }
+      })
+    } catch (e) {
+      // The commit itself failed: nothing of this batch is stored, nothing is acknowledged.
+      this.sink.logError('backchannel: batch commit failed', { size: batch.length, error: e })
+      ids.clear()
+      for (const item of batch) errors.set(item, e)
+    }
+    this.commits++
+    this.messages += ids.size
+    this.maxBatch = Math.max(this.maxBatch, batch.length)
+    for (const item of batch) {
+      this.inflight.delete(item.key)
+      const id = ids.get(item)
+      if (id === undefined) { item.reject(errors.get(item)); continue }
+      try { item.resolve(this.sink.committed(id)) } catch (e) { item.reject(e) }
+    }
+  }
+}

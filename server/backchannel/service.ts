@@ -1,0 +1,490 @@
+// Backchannel: threads (1:1 and groups), requests, messages, read state, sync and search. Room threads and Q&A are
+// in rooms.ts, images in uploads.ts. Every change takes the next global seq inside its transaction; events go out
+// after the commit to every open tab of every member.
+import type { Ctx } from '../context'
+import type { BackchannelApi } from '../contracts'
+import { fail } from '../errors'
+import type { Viewer } from '../realtime/hub'
+import { isEmoji, LIMITS, type MemberRow, type MemberState, type Message, type MyThreadRow, type Thread, type ThreadRow } from './model'
+import { SendQueue, type SendItem } from './send'
+import { BackchannelStore } from './store'
+import { Views } from './views'
+
+/** How the room part answers for room threads (set by rooms.ts). */
+export interface RoomPolicy {
+  canRead(thread: ThreadRow, userId: number): boolean
+  checkPost(thread: ThreadRow, userId: number): void
+  isModerator(thread: ThreadRow, userId: number): boolean
+}
+
+const dmKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`)
+const LIVE_STATES: MemberState[] = ['active', 'request']
+
+export class BackchannelService implements BackchannelApi {
+  readonly store: BackchannelStore
+  readonly views: Views
+  readonly sends: SendQueue
+  roomPolicy: RoomPolicy | null = null
+  private seq: number
+  private memberCache = new Map<number, Map<number, MemberRow>>()
+
+  constructor(private ctx: Ctx) {
+    this.store = new BackchannelStore(ctx.db)
+    this.views = new Views(this.store, ctx.accounts.store)
+    this.seq = this.store.q.getSeq.get()!.seq
+    this.sends = new SendQueue({
+      write: (fn) => this.write(fn),
+      insert: (item) => this.insertMessage(item),
+      committed: (id) => this.afterSend(id),
+      logError: (msg, c) => ctx.log.error(msg, c),
+    })
+  }
+
+  // ——— seq and transactions ———
+
+  get currentSeq() { return this.seq }
+  nextSeq() { return ++this.seq }
+
+  /** One write transaction; the seq counter is saved with it (and rolled back with it). */
+  write<T>(fn: () => T): T {
+    const before = this.seq
+    try {
+      return this.ctx.db.transaction(() => {
+        const r = fn()
+        if (this.seq !== before) this.store.q.setSeq.run(this.seq)
+        return r
+      })()
+    } catch (e) {
+      this.seq = before
+      throw e
+    }
+  }
+
+  // ——— access ———
+
+  threadRow(id: number): ThreadRow {
+    const t = this.store.q.thread.get(id)
+    if (!t) fail('not_found', 'No such thread.')
+    return t
+  }
+
+  members(threadId: number): Map<number, MemberRow> {
+    let m = this.memberCache.get(threadId)
+    if (!m) {
+      m = new Map(this.store.q.members.all(threadId).map((r) => [r.user_id, r]))
+      if (this.memberCache.size > 5000) this.memberCache.clear()
+      this.memberCache.set(threadId, m)
+    }
+    return m
+  }
+  invalidate(threadId: number) { this.memberCache.delete(threadId) }
+
+  canRead(t: ThreadRow, userId: number): boolean {
+    if (t.kind === 'room_chat' || t.kind === 'backstage') return this.roomPolicy?.canRead(t, userId) ?? false
+    const m = this.members(t.id).get(userId)
+    return !!m && LIVE_STATES.includes(m.state)
+  }
+
+  /** The thread, if the member may read it; otherwise not_found (a thread's existence is not revealed). */
+  readable(threadId: number, userId: number): ThreadRow {
+    const t = this.store.q.thread.get(threadId)
+    if (!t || !this.canRead(t, userId)) fail('not_found', 'No such thread.')
+    return t
+  }
+
+  /** Checks that the member may post in the thread now (membership, blocks, requests, room rules). */
+  checkPost(t: ThreadRow, userId: number) {
+    if (t.kind === 'room_chat' || t.kind === 'backstage') {
+      if (!this.roomPolicy) fail('not_found', 'No such thread.')
+      return this.roomPolicy.checkPost(t, userId)
+    }
+    const mine = this.members(t.id).get(userId)
+    if (!mine || mine.state === 'left') fail('not_found', 'No such thread.')
+    if (t.kind === 'dm') {
+      const other = [...this.members(t.id).values()].find((m) => m.user_id !== userId)
+      if (!other) fail('not_found', 'No such thread.')
+      if (this.ctx.accounts.blockedEither(userId, other.user_id)) fail('blocked')
+      if (other.state === 'request' && this.followersOnly(other.user_id) && !this.ctx.accounts.isFollowing(other.user_id, userId)) fail('followers_only')
+    }
+  }
+
+  // ——— settings ———
+
+  followersOnly(userId: number) { return !!this.store.q.prefs.get(userId)?.followers_only }
+  prefs(userId: number) { return { followersOnly: this.followersOnly(userId) } }
+  setPrefs(userId: number, followersOnly: boolean) {
+    this.store.q.setPrefs.run(userId, followersOnly ? 1 : 0)
+    return this.prefs(userId)
+  }
+
+  // ——— 1:1 and groups ———
+
+  /** The state a new member starts in: a request unless they follow the one who adds them. */
+  private entryState(byId: number, user: { id: number; username: string }): MemberState {
+    if (this.ctx.accounts.blockedEither(byId, user.id)) fail('blocked', `You cannot message @${user.username}.`)
+    if (this.ctx.accounts.isFollowing(user.id, byId)) return 'active'
+    if (this.followersOnly(user.id)) fail('followers_only', `@${user.username} accepts messages only from people they follow.`)
+    return 'request'
+  }
+
+  /** The 1:1 thread with someone, created (empty) if needed. It reaches their inbox or Requests with the first message. */
+  openDm(userId: number, username: string): Thread {
+    const other = this.ctx.accounts.target(userId, username)
+    const key = dmKey(userId, other.id)
+    const existing = this.store.q.threadByDmKey.get(key)
+    if (existing) {
+      if (this.ctx.accounts.blockedEither(userId, other.id)) fail('blocked')
+      const mine = this.members(existing.id).get(userId)
+      if (mine && mine.state === 'declined') this.setMemberState(existing.id, userId, 'active')
+      return this.threadFor(existing.id, userId)
+    }
+    const state = this.entryState(userId, other)
+    const id = this.write(() => {
+      const seq = this.nextSeq()
+      const tid = this.store.insertThread('dm', '', userId, key, null, seq)
+      this.store.upsertMember(tid, userId, 'active', seq)
+      this.store.upsertMember(tid, other.id, state, seq)
+      return tid
+    })
+    this.invalidate(id)
+    return this.threadFor(id, userId)
+  }
+
+  createGroup(userId: number, title: string, usernames: string[]): Thread {
+    const people = this.resolveNew(userId, usernames, 1)
+    const id = this.write(() => {
+      const seq = this.nextSeq()
+      const tid = this.store.insertThread('group', title.trim(), userId, null, null, seq)
+      this.store.upsertMember(tid, userId, 'active', seq)
+      for (const p of people) this.store.upsertMember(tid, p.id, p.state, seq)
+      return tid
+    })
+    this.invalidate(id)
+    this.tellThread(id)
+    return this.threadFor(id, userId)
+  }
+
+  private resolveNew(byId: number, usernames: string[], current: number) {
+    const unique = [...new Set(usernames.map((u) => u.toLowerCase()))]
+    if (current + unique.length > LIMITS.groupMembers) fail('group_full', `A group has at most ${LIMITS.groupMembers} members.`)
+    return unique.map((name) => {
+      const u = this.ctx.accounts.target(byId, name)
+      return { id: u.id, state: this.entryState(byId, u) }
+    })
+  }
+
+  private group(threadId: number, userId: number, creatorOnly: boolean) {
+    const t = this.readable(threadId, userId)
+    if (t.kind !== 'group') fail('conflict', 'This is not a group.')
+    if (creatorOnly && t.creator_id !== userId) fail('forbidden', 'Only the creator of the group may do that.')
+    return t
+  }
+
+  addMembers(userId: number, threadId: number, usernames: string[]): Thread {
+    this.group(threadId, userId, true)
+    const current = [...this.members(threadId).values()].filter((m) => m.state !== 'left' && m.state !== 'declined')
+    const people = this.resolveNew(userId, usernames.filter((n) => !current.some((m) => this.views.person(m.user_id)?.username.toLowerCase() === n.toLowerCase())), current.length)
+    this.write(() => {
+      const seq = this.nextSeq()
+      for (const p of people) this.store.upsertMember(threadId, p.id, p.state, seq)
+      this.store.q.touchMeta.run(seq, seq, threadId)
+    })
+    this.invalidate(threadId)
+    this.tellThread(threadId)
+    return this.threadFor(threadId, userId)
+  }
+
+  removeMember(userId: number, threadId: number, targetId: number): Thread {
+    this.group(threadId, userId, true)
+    if (targetId === userId) fail('conflict', 'Leave the group instead.')
+    const m = this.members(threadId).get(targetId)
+    if (!m || m.state === 'left') fail('not_found', 'Not a member of this group.')
+    this.setMemberState(threadId, targetId, 'left')
+    return this.threadFor(threadId, userId)
+  }
+
+  leave(userId: number, threadId: number) {
+    this.group(threadId, userId, false)
+    this.setMemberState(threadId, userId, 'left')
+  }
+
+  rename(userId: number, threadId: number, title: string): Thread {
+    this.group(threadId, userId, false)
+    this.write(() => {
+      const seq = this.nextSeq()
+      this.store.q.setTitle.run(title.trim(), threadId)
+      this.store.q.touchMeta.run(seq, seq, threadId)
+    })
+    this.tellThread(threadId)
+    return this.threadFor(threadId, userId)
+  }
+
+  accept(userId: number, threadId: number): Thread {
+    const m = this.members(threadId).get(userId)
+    if (!m || (m.state !== 'request' && m.state !== 'declined')) fail('not_found', 'No such request.')
+    this.setMemberState(threadId, userId, 'active')
+    return this.threadFor(threadId, userId)
+  }
+
+  decline(userId: number, threadId: number) {
+    const m = this.members(threadId).get(userId)
+    if (!m || m.state !== 'request') fail('not_found', 'No such request.')
+    this.setMemberState(threadId, userId, 'declined')
+  }
+
+  /** Changes one member's state; everyone in the thread (and that member) hears of it. */
+  setMemberState(threadId: number, userId: number, state: MemberState) {
+    this.write(() => {
+      const seq = this.nextSeq()
+      this.store.q.setMemberState.run(state, seq, threadId, userId)
+      this.store.q.touchMeta.run(seq, seq, threadId)
+    })
+    this.invalidate(threadId)
+    this.tellThread(threadId, [userId])
+  }
+
+  setMuted(userId: number, threadId: number, muted: boolean): Thread {
+    this.readable(threadId, userId)
+    this.write(() => this.store.q.setMuted.run(muted ? 1 : 0, this.nextSeq(), threadId, userId))
+    this.invalidate(threadId)
+    this.tellThread(threadId, [userId], true)
+    return this.threadFor(threadId, userId)
+  }
+
+  // ——— messages ———
+
+  /** Sends a message; resolves after its transaction committed. A retried client id returns the stored message. */
+  async send(user: Viewer, input: { threadId: number; clientId: string; body?: string; image?: string; replyTo?: number }): Promise<Message> {
+    const stored = this.store.q.messageByClient.get(user.id, input.clientId)
+    if (stored) {
+      if (stored.thread_id !== input.threadId) fail('conflict', 'This client id was used for another message.')
+      return this.views.message(stored)
+    }
+    const t = this.readable(input.threadId, user.id)
+    this.checkPost(t, user.id)
+    const body = (input.body ?? '').trim()
+    if (!body && !input.image) fail('validation', 'body: a message needs text or an image')
+    if (input.image) {
+      const up = this.store.q.upload.get(input.image)
+      if (!up || up.thread_id !== t.id || up.user_id !== user.id) fail('validation', 'image: upload the image to this thread first')
+    }
+    if (input.replyTo) {
+      const r = this.store.q.message.get(input.replyTo)
+      if (!r || r.thread_id !== t.id) fail('validation', 'replyTo: no such message in this thread')
+    }
+    const mine = this.members(t.id).get(user.id)
+    if (mine && (mine.state === 'request' || mine.state === 'declined')) this.setMemberState(t.id, user.id, 'active')
+    return this.sends.send({ threadId: t.id, authorId: user.id, clientId: input.clientId, body, image: input.image ?? null, replyTo: input.replyTo ?? null })
+  }
+
+  private insertMessage(item: SendItem) {
+    return this.store.insertMessage({ ...item, seq: this.nextSeq() })
+  }
+
+  /** After the commit of a send: deliver to every member's tabs and notify those who want it. */
+  private afterSend(id: number): Message {
+    const row = this.store.q.message.get(id)!
+    const msg = this.views.message(row, {})
+    const t = this.store.q.thread.get(row.thread_id)!
+    this.deliver(this.recipients(t), { type: 'bc.message', seq: msg.seq, message: msg })
+    if ((t.kind === 'dm' || t.kind === 'group') && this.ctx.push) this.notifyPush(t, msg)
+    return msg
+  }
+
+  private notifyPush(t: ThreadRow, msg: Message) {
+    const from = msg.author?.displayName ?? 'Someone'
+    const title = t.kind === 'group' ? `${from} in ${t.title}` : from
+    const body = msg.body ? msg.body.slice(0, 140) : '📷 Photo'
+    for (const m of this.members(t.id).values()) {
+      if (m.user_id === msg.author?.id || m.state !== 'active' || m.muted) continue
+      this.ctx.push!.notify(m.user_id, 'dm', { title, body, url: `/backchannel/${t.id}`, tag: `bc-${t.id}` })
+        .catch((e) => this.ctx.log.warn('backchannel: push failed', { userId: m.user_id, error: e }))
+    }
+  }
+
+  private ownMessage(userId: number, messageId: number) {
+    const m = this.store.q.message.get(messageId)
+    if (!m) fail('not_found', 'No such message.')
+    const t = this.readable(m.thread_id, userId)
+    return { m, t }
+  }
+
+  edit(userId: number, messageId: number, body: string): Message {
+    const { m, t } = this.ownMessage(userId, messageId)
+    if (m.author_id !== userId) fail('forbidden', 'You may edit only your own messages.')
+    if (m.deleted_at) fail('conflict', 'This message was deleted.')
+    const text = body.trim()
+    if (!text && !m.image) fail('validation', 'body: a message needs text or an image')
+    this.write(() => { const seq = this.nextSeq(); this.store.q.editMessage.run(text, Date.now(), seq, m.id); this.store.q.touchThread.run(seq, t.id) })
+    return this.tellMessage(t, m.id)
+  }
+
+  /** Deletes a message (its author, or a room's moderator in room chat), leaving a tombstone. */
+  remove(userId: number, messageId: number): Message {
+    const { m, t } = this.ownMessage(userId, messageId)
+    const moderating = m.author_id !== userId
+    if (moderating && !(t.kind === 'room_chat' && this.roomPolicy?.isModerator(t, userId))) fail('forbidden', 'You may delete only your own messages.')
+    if (m.deleted_at) return this.views.message(m)
+    this.write(() => { const seq = this.nextSeq(); this.store.q.deleteMessage.run(Date.now(), seq, m.id); this.store.q.touchThread.run(seq, t.id) })
+    if (moderating) this.ctx.audit?.({ actorId: userId, action: 'backchannel.message.delete', targetType: 'message', targetId: m.id, details: { roomId: t.room_id, authorId: m.author_id } })
+    return this.tellMessage(t, m.id)
+  }
+
+  react(userId: number, messageId: number, emoji: string, on: boolean): Message {
+    if (!isEmoji(emoji)) fail('validation', 'emoji: not an emoji')
+    const { m, t } = this.ownMessage(userId, messageId)
+    if (m.deleted_at) fail('conflict', 'This message was deleted.')
+    if (t.kind !== 'room_chat' && t.kind !== 'backstage') this.checkPost(t, userId)
+    if (on && this.store.q.reactionKinds.get(m.id, userId)!.n >= 10) fail('conflict', 'At most 10 reactions per message.')
+    this.write(() => {
+      const seq = this.nextSeq()
+      if (on) this.store.q.addReaction.run(m.id, userId, emoji, Date.now())
+      else this.store.q.removeReaction.run(m.id, userId, emoji)
+      this.store.q.bumpMessage.run(seq, m.id)
+      this.store.q.touchThread.run(seq, t.id)
+    })
+    return this.tellMessage(t, m.id)
+  }
+
+  private tellMessage(t: ThreadRow, id: number): Message {
+    const msg = this.views.message(this.store.q.message.get(id)!)
+    this.deliver(this.recipients(t), { type: 'bc.message', seq: msg.seq, message: msg })
+    return msg
+  }
+
+  /** Marks the thread read up to a message; the member's other tabs and the other members (read receipts) hear it. */
+  read(userId: number, threadId: number, messageId: number) {
+    const t = this.readable(threadId, userId)
+    const mine = this.store.q.member.get(threadId, userId)
+    if (!mine || mine.last_read_id >= messageId) return { lastReadId: mine?.last_read_id ?? 0 }
+    const last = t.last_message_id ?? 0
+    const upTo = Math.min(messageId, last)
+    if (upTo <= mine.last_read_id) return { lastReadId: mine.last_read_id }
+    const seq = this.write(() => {
+      const s = this.nextSeq()
+      this.store.q.setRead.run(upTo, s, threadId, userId, upTo)
+      if (t.kind === 'dm' || t.kind === 'group') this.store.q.touchThread.run(s, threadId)
+      return s
+    })
+    const ev = { type: 'bc.read', seq, threadId, userId, messageId: upTo }
+    this.deliver(t.kind === 'dm' || t.kind === 'group' ? this.recipients(t) : [userId], ev)
+    return { lastReadId: upTo }
+  }
+
+  typing(user: Viewer, threadId: number) {
+    const t = this.readable(threadId, user.id)
+    if (t.kind !== 'dm' && t.kind !== 'group') return
+    this.deliver(this.recipients(t).filter((id) => id !== user.id), { type: 'bc.typing', threadId, userId: user.id, username: user.username })
+  }
+
+  // ——— reading ———
+
+  threadFor(threadId: number, userId: number): Thread {
+    const row = this.store.q.myThread.get(userId, threadId)
+    if (!row) fail('not_found', 'No such thread.')
+    return this.views.thread(row, userId)
+  }
+
+  /** The inbox: my 1:1 and group threads (accepted and requests), newest first, with unread counts and previews. */
+  inbox(userId: number) {
+    const threads = this.store.q.inbox.all(userId).map((r) => this.views.thread(r, userId))
+    return {
+      seq: this.seq,
+      threads: threads.filter((t) => t.state === 'active'),
+      requests: threads.filter((t) => t.state === 'request'),
+      prefs: this.prefs(userId),
+    }
+  }
+
+  history(userId: number, threadId: number, before: number | undefined, limit: number) {
+    this.readable(threadId, userId)
+    const rows = this.store.q.history.all(threadId, before ?? Number.MAX_SAFE_INTEGER, limit + 1)
+    const more = rows.length > limit
+    return { messages: rows.slice(0, limit).reverse().map((m) => this.views.message(m)), more }
+  }
+
+  /**
+   * Everything after `after` in the threads I may read: changed thread summaries, messages and questions, in seq
+   * order. When there is more than a page, `seq` is where the page ends and `more` is true: ask again from there.
+   */
+  sync(userId: number, after: number, limit: number) {
+    const upTo = this.seq
+    const rows = this.store.q.changedThreads.all(userId, after, after)
+    type Item = { seq: number; kind: 'message' | 'question'; row: any; thread: MyThreadRow }
+    const items: Item[] = []
+    const threads: Thread[] = []
+    for (const r of rows) {
+      const room = r.kind === 'room_chat' || r.kind === 'backstage'
+      const readable = room ? this.canRead(r, userId) : LIVE_STATES.includes(r.my_state)
+      if (r.my_state === 'declined' && !room) continue
+      threads.push(this.views.thread(r, userId))
+      if (!readable || r.last_seq <= after) continue
+      for (const m of this.store.q.messagesAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: m.seq, kind: 'message', row: m, thread: r })
+      if (r.kind === 'room_chat') for (const q of this.store.q.questionsAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: q.seq, kind: 'question', row: q, thread: r })
+    }
+    items.sort((a, b) => a.seq - b.seq)
+    const more = items.length > limit
+    const page = items.slice(0, limit)
+    const seq = more ? page[page.length - 1]!.seq : upTo
+    const voted = new Set<number>()
+    for (const tid of new Set(page.filter((i) => i.kind === 'question').map((i) => i.thread.id))) {
+      for (const v of this.store.q.myVotes.all(tid, userId)) voted.add(v.question_id)
+    }
+    return {
+      seq, more, threads,
+      messages: page.filter((i) => i.kind === 'message').map((i) => this.views.message(i.row)),
+      questions: page.filter((i) => i.kind === 'question').map((i) => this.views.question(i.row, voted.has(i.row.id))),
+    }
+  }
+
+  /** Full-text search in the threads I may read, with snippets (highlights between \u0002 and \u0003). */
+  search(userId: number, q: string, limit = 30) {
+    const terms = (q.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, 8)
+    if (!terms.length) return { results: [] }
+    const match = terms.map((w, i) => `"${w}"${i === terms.length - 1 ? '*' : ''}`).join(' ')
+    const rows = this.store.q.search.all(userId, match, limit)
+    const titles = new Map<number, Thread>()
+    const results = rows.flatMap((r) => {
+      const t = titles.get(r.thread_id) ?? this.threadFor(r.thread_id, userId)
+      titles.set(r.thread_id, t)
+      if (t.kind === 'room_chat' || t.kind === 'backstage') { if (!this.canRead(this.threadRow(t.id), userId)) return [] }
+      return [{ message: this.views.message(r, {}), snippet: r.snip, thread: { id: t.id, kind: t.kind, title: t.title, roomId: t.roomId, members: t.members.map((m) => ({ id: m.id, username: m.username, displayName: m.displayName })) } }]
+    })
+    return { results }
+  }
+
+  // ——— delivery ———
+
+  /** Who hears live about a thread: its members who can see it now. */
+  recipients(t: ThreadRow): number[] {
+    const out: number[] = []
+    const live: MemberState[] = t.kind === 'room_chat' || t.kind === 'backstage' ? ['active'] : LIVE_STATES
+    for (const m of this.members(t.id).values()) if (live.includes(m.state)) out.push(m.user_id)
+    return out
+  }
+
+  /** Sends one event (serialised once) to every open tab of each user. */
+  deliver(userIds: Iterable<number>, event: { type: string; [k: string]: unknown }) {
+    const text = JSON.stringify(event)
+    let n = 0
+    for (const uid of userIds) for (const c of this.ctx.hub.connectionsOf(uid)) if (!c.closed) { c.raw.send(text); n++ }
+    return n
+  }
+
+  /** Tells members (and `also`, e.g. someone who left) their own view of the thread. */
+  tellThread(threadId: number, also: number[] = [], onlyAlso = false) {
+    const ids = new Set(also)
+    if (!onlyAlso) for (const m of this.members(threadId).values()) if (m.state !== 'left' && m.state !== 'declined') ids.add(m.user_id)
+    for (const uid of ids) {
+      if (!this.ctx.hub.isOnline(uid)) continue
+      const row = this.store.q.myThread.get(uid, threadId)
+      if (row) this.deliver([uid], { type: 'bc.thread', seq: Math.max(row.last_seq, row.my_seq), thread: this.views.thread(row, uid) })
+    }
+  }
+
+  stats() {
+    const day = new Date()
+    day.setUTCHours(0, 0, 0, 0)
+    return { messages: this.store.q.countMessages.get()!.n, messagesToday: this.store.q.countSince.get(day.getTime())!.n }
+  }
+}

@@ -1,0 +1,43 @@
+// Images in threads: checked by their bytes (PNG, JPEG, WebP, GIF ≤ 10 MB), stored under DATA_DIR/uploads/backchannel,
+// served only to those who may read the thread.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileTypeFromBuffer } from 'file-type'
+import { fail } from '../errors'
+import { newToken } from '../lib/crypto'
+import { IMAGE_TYPES, LIMITS } from './model'
+import type { BackchannelService } from './service'
+
+const NAME = /^\d+-[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif)$/
+
+export class Uploads {
+  private dir: string
+  constructor(private svc: BackchannelService, dataDir: string) {
+    this.dir = join(dataDir, 'uploads', 'backchannel')
+    mkdirSync(this.dir, { recursive: true })
+  }
+
+  /** Stores an image for a thread the member may post in; returns its name (to send with a message) and URL. */
+  async save(userId: number, threadId: number, bytes: Uint8Array) {
+    const t = this.svc.readable(threadId, userId)
+    this.svc.checkPost(t, userId)
+    if (bytes.byteLength === 0) fail('validation', 'body: an image is required')
+    if (bytes.byteLength > LIMITS.imageBytes) fail('payload_too_large', 'An image may be at most 10 MB.')
+    const type = await fileTypeFromBuffer(bytes)
+    const ext = type ? IMAGE_TYPES[type.mime] : undefined
+    if (!type || !ext) fail('unsupported_media', 'An image must be a PNG, JPEG, WebP or GIF.')
+    const name = `${threadId}-${newToken(12)}.${ext}`
+    await Bun.write(join(this.dir, name), bytes)
+    this.svc.store.q.insertUpload.run(name, threadId, userId, type.mime, bytes.byteLength, Date.now())
+    return { name, url: this.svc.views.imageUrl(threadId, name), mime: type.mime, size: bytes.byteLength }
+  }
+
+  /** The file and its type, for a member who may read the thread it was sent to. */
+  open(userId: number, threadId: number, name: string) {
+    this.svc.readable(threadId, userId)
+    if (!NAME.test(name)) fail('not_found')
+    const up = this.svc.store.q.upload.get(name)
+    if (!up || up.thread_id !== threadId) fail('not_found')
+    return { file: Bun.file(join(this.dir, name)), mime: up.mime }
+  }
+}
