@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { startTestServer, type TestServer } from '../helpers/server'
+import { bringUp, roomWith } from './rooms-kit'
+import { clientId, closeAll, ok, outcome, person, send, type Person } from './backchannel-kit'
+
+let s: TestServer
+const people: Person[] = []
+const mk = async (prefix = 'r') => { const p = await person(s, prefix); people.push(p); return p }
+beforeAll(async () => { s = await startTestServer() })
+afterAll(async () => { closeAll(people); await s.stop() })
+
+test('[B12] room chat: everyone in the room posts and hears it; moderators delete; the host turns chat off', async () => {
+  const host = await mk(), aud = await mk(), aud2 = await mk(), outsider = await mk()
+  const room = await roomWith(host, [aud, aud2])
+  const opened = await ok(aud, 'bc.room.open', { roomId: room.id })
+  expect(opened).toMatchObject({ role: 'audience', canModerate: false, backstage: null, chat: { kind: 'room_chat', roomId: room.id } })
+  const chat = opened.chat.id
+  const m = await send(aud, chat, 'hello room')
+  await host.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
+  await aud2.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
+  // Outsiders neither read nor post.
+  expect(await outcome(outsider, 'bc.room.open', { roomId: room.id })).toBe('not_found')
+  expect(await outcome(outsider, 'bc.history', { threadId: chat })).toBe('not_found')
+  expect(await outcome(outsider, 'bc.send', { threadId: chat, clientId: clientId(), body: 'x' })).toBe('not_found')
+  // Moderation: the audience deletes only its own; a moderator deletes anyone's.
+  expect(await outcome(aud2, 'bc.delete', { messageId: m.id })).toBe('forbidden')
+  expect((await ok(host, 'bc.delete', { messageId: m.id })).message.deleted).toBe(true)
+  // Chat off: the audience cannot post, moderators still can; only moderators switch it.
+  expect(await outcome(aud, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('forbidden')
+  await ok(host, 'bc.room.chat', { roomId: room.id, enabled: false })
+  expect(await aud.ws.next((e) => e.type === 'bc.chat' && e.roomId === room.id)).toMatchObject({ enabled: false })
+  expect(await outcome(aud, 'bc.send', { threadId: chat, clientId: clientId(), body: 'muted?' })).toBe('chat_off')
+  await send(host, chat, 'announcements only')
+  await ok(host, 'bc.room.chat', { roomId: room.id, enabled: true })
+  await send(aud, chat, 'back again')
+})
+
+test('[B13] only the stage (host, moderators, speakers) sees backstage', async () => {
+  const host = await mk(), speaker = await mk(), aud = await mk()
+  const room = await roomWith(host, [speaker, aud])
+  const hostView = await ok(host, 'bc.room.open', { roomId: room.id })
+  expect(hostView.backstage).toMatchObject({ kind: 'backstage' })
+  const back = hostView.backstage.id
+  await send(host, back, 'speaker notes: keep it short')
+  expect((await ok(aud, 'bc.room.open', { roomId: room.id })).backstage).toBeNull()
+  expect(await outcome(aud, 'bc.history', { threadId: back })).toBe('not_found')
+  expect(await outcome(aud, 'bc.send', { threadId: back, clientId: clientId(), body: 'let me in' })).toBe('not_found')
+  expect((await ok(aud, 'bc.search', { q: 'speaker notes' })).results).toHaveLength(0)
+  await bringUp(host, speaker, room.id)
+  const sp = await ok(speaker, 'bc.room.open', { roomId: room.id })
+  expect(sp.backstage?.id).toBe(back)
+  expect((await ok(speaker, 'bc.history', { threadId: back })).messages.map((m: any) => m.body)).toEqual(['speaker notes: keep it short'])
+  const m = await send(speaker, back, 'ready')
+  await host.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
+})
+
+test('[B14] Q&A: the audience asks (≤500), everyone upvotes once, only moderators answer, dismiss or bring to stage', async () => {
+  const host = await mk(), asker = await mk(), voter = await mk()
+  const room = await roomWith(host, [asker, voter])
+  expect(await outcome(asker, 'bc.q.ask', { roomId: room.id, clientId: clientId(), body: 'x'.repeat(501) })).toBe('validation')
+  const cid = clientId()
+  const q = (await ok(asker, 'bc.q.ask', { roomId: room.id, clientId: cid, body: 'How do you scale SQLite?' })).question
+  expect((await ok(asker, 'bc.q.ask', { roomId: room.id, clientId: cid, body: 'How do you scale SQLite?' })).question.id).toBe(q.id)
+  await host.ws.next((e) => e.type === 'bc.question' && e.question.id === q.id)
+  expect((await ok(voter, 'bc.q.upvote', { questionId: q.id })).question).toMatchObject({ votes: 1, voted: true })
+  expect((await ok(voter, 'bc.q.upvote', { questionId: q.id })).question.votes).toBe(1)
+  expect((await ok(host, 'bc.q.upvote', { questionId: q.id })).question.votes).toBe(2)
+  for (const state of ['answered', 'dismissed']) expect(await outcome(voter, 'bc.q.mark', { questionId: q.id, state })).toBe('forbidden')
+  expect(await outcome(asker, 'bc.q.stage', { questionId: q.id })).toBe('forbidden')
+  const q2 = (await ok(voter, 'bc.q.ask', { roomId: room.id, clientId: clientId(), body: 'Off-topic' })).question
+  expect((await ok(host, 'bc.q.mark', { questionId: q2.id, state: 'dismissed' })).question.state).toBe('dismissed')
+  // Bring to stage: the asker is invited to speak and the question is pinned on the room.
+  const staged = (await ok(host, 'bc.q.stage', { questionId: q.id })).question
+  expect(staged.stagedAt).toBeGreaterThan(0)
+  const pin = await voter.ws.next((e) => e.type === 'room.pinned' && e.roomId === room.id)
+  expect(pin.pinned).toMatchObject({ kind: 'question', id: q.id, text: 'How do you scale SQLite?', by: asker.name })
+  await ok(asker, 'room.respond', { roomId: room.id, accept: true })
+  expect((await ok(host, 'bc.q.mark', { questionId: q.id, state: 'answered' })).question.state).toBe('answered')
+  const list = (await ok(voter, 'bc.room.open', { roomId: room.id })).questions
+  expect(list.find((x: any) => x.id === q.id)).toMatchObject({ state: 'answered', votes: 2, voted: true })
+})
+
+test('[B15] after the room ends, its chat, backstage and Q&A stay readable to those who were in it, and to no one else', async () => {
+  const host = await mk(), aud = await mk(), outsider = await mk()
+  const room = await roomWith(host, [aud])
+  const { chat, backstage } = await ok(host, 'bc.room.open', { roomId: room.id })
+  await send(aud, chat.id, 'great room')
+  await send(host, backstage.id, 'wrap up in 5')
+  await ok(aud, 'bc.q.ask', { roomId: room.id, clientId: clientId(), body: 'Will there be a replay?' })
+  await ok(host, 'room.end', { roomId: room.id })
+  await aud.ws.next((e) => e.type === 'room.ended' && e.roomId === room.id)
+  const after = await ok(aud, 'bc.room.open', { roomId: room.id })
+  expect(after.role).toBeNull()
+  expect((await ok(aud, 'bc.history', { threadId: chat.id })).messages.map((m: any) => m.body)).toEqual(['great room'])
+  expect(after.questions.map((q: any) => q.body)).toEqual(['Will there be a replay?'])
+  expect((await ok(host, 'bc.history', { threadId: backstage.id })).messages.map((m: any) => m.body)).toEqual(['wrap up in 5'])
+  expect(await outcome(aud, 'bc.send', { threadId: chat.id, clientId: clientId(), body: 'late' })).toBe('room_ended')
+  expect(await outcome(aud, 'bc.q.ask', { roomId: room.id, clientId: clientId(), body: 'late?' })).toBe('room_ended')
+  expect(await outcome(outsider, 'bc.room.open', { roomId: room.id })).toBe('not_found')
+  expect(await outcome(outsider, 'bc.history', { threadId: chat.id })).toBe('not_found')
+  expect(await outcome(aud, 'bc.history', { threadId: backstage.id })).toBe('not_found')
+})
