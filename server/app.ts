@@ -13,7 +13,7 @@ import { AccountsService } from './accounts/service'
 import { InvitesService } from './invites/service'
 import { accountsRoutes } from './accounts/routes'
 import { invitesRoutes } from './invites/routes'
-import { realtimeRoutes } from './realtime/routes'
+import { realtimeRoutes, WS_IDLE_SECONDS, WS_MAX_MESSAGE } from './realtime/routes'
 import { registerPresence } from './realtime/presence'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
@@ -43,8 +43,8 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
     cleanup: [],
     setPort: (p: number) => { boundPort = p },
   }
-  accounts.onSessionsEnded = ({ userId, sessionId }) =>
-    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId)
+  accounts.onSessionsEnded = ({ userId, sessionId, exceptSession }) =>
+    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession)
   installAdmin(ctx)
   installRooms(ctx)
   installBackchannel(ctx)
@@ -57,7 +57,11 @@ export function createApp(ctx: Ctx) {
   const maxBody = ctx.config.maxBodyKb * 1024
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
   // Bun's own hard cap sits well above MAX_BODY_KB; past it Bun answers a bare 413 itself.
-  return new Elysia({ serve: { maxRequestBodySize: maxBody * 4 } })
+  // The WebSocket limits are server-wide in Bun; reusePort off so a second server on the same port fails loudly.
+  return new Elysia({
+    serve: { maxRequestBodySize: maxBody * 4, reusePort: false },
+    websocket: { maxPayloadLength: WS_MAX_MESSAGE, idleTimeout: WS_IDLE_SECONDS, sendPings: true },
+  })
     .onRequest(({ request, set }) => {
       const len = Number(request.headers.get('content-length') ?? 0)
       if (len > maxBody) { set.status = 413; return errorBody('payload_too_large') }

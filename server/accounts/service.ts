@@ -24,7 +24,7 @@ export class AccountsService {
   invites!: InvitesService
   private setupToken: string | null = null
   /** Called after a session or a user's sessions end, so the gateway can close their sockets. */
-  onSessionsEnded: (e: { userId: number; sessionId?: number }) => void = () => {}
+  onSessionsEnded: (e: { userId: number; sessionId?: number; exceptSession?: number }) => void = () => {}
 
   constructor(db: AccountsStore['db'], private settings: SettingsService, private opts: { dataDir: string; sessionDays: number }) {
     this.store = new AccountsStore(db)
@@ -123,7 +123,7 @@ export class AccountsService {
     if (!(await Bun.password.verify(current, user.password_hash))) fail('bad_credentials', 'The current password is wrong.')
     this.store.setPassword(userId, await this.hashPassword(next))
     this.store.deleteOtherSessions(userId, sessionId)
-    this.onSessionsEnded({ userId })
+    this.onSessionsEnded({ userId, exceptSession: sessionId })
   }
 
   /** Sets a new password from an admin's reset link; all sessions end. */
@@ -202,7 +202,9 @@ export class AccountsService {
 
   follow(viewerId: number, username: string) {
     const u = this.target(viewerId, username)
-    if (this.store.blockedEither(viewerId, u.id)) fail('blocked')
+    // Someone who blocked the viewer is not found for them (as with their profile); one the viewer blocked is 'blocked'.
+    if (this.store.hasBlocked(u.id, viewerId)) fail('not_found')
+    if (this.store.hasBlocked(viewerId, u.id)) fail('blocked', 'Unblock them first.')
     this.store.follow(viewerId, u.id)
     return u
   }

@@ -26,8 +26,8 @@ async function load(): Promise<Map<string, Served>> {
   return files
 }
 
-/** The client's files, loaded once per process. */
-export const clientFiles = () => (loading ??= load())
+/** The client's files, loaded once per process (a failed build from source is retried on the next request). */
+export const clientFiles = () => (loading ??= load().catch((e) => { loading = null; throw e }))
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',

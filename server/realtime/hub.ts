@@ -138,9 +138,9 @@ export class Hub {
   subscribers(topic: string): Conn[] { return [...(this.topics.get(topic) ?? [])] }
   get onlineUsers() { return this.byUser.size }
 
-  /** Closes every socket of a user (logout everywhere, suspension, ban). */
-  disconnectUser(userId: number, code = 4001, reason = 'signed out') {
-    for (const c of this.connectionsOf(userId)) { c.raw.close(code, reason); this.close(c) }
+  /** Closes every socket of a user (logout everywhere, suspension, ban), except those of one session if given. */
+  disconnectUser(userId: number, code = 4001, reason = 'signed out', exceptSession?: number) {
+    for (const c of this.connectionsOf(userId)) if (c.sessionId !== exceptSession || exceptSession === undefined) { c.raw.close(code, reason); this.close(c) }
   }
 
   disconnectSession(sessionId: number, code = 4001, reason = 'signed out') {

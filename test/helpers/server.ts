@@ -64,3 +64,11 @@ export async function signedInClient(s: TestServer, username: string, role: 'mem
   if (r.status !== 200) throw new Error(`login of ${username} failed: ${r.status} ${r.text}`)
   return Object.assign(c, { user: r.json.user as { id: number; username: string } })
 }
+
+/** Signs an existing member in again: a new session (a second device). */
+export async function signIn(s: TestServer, username: string, password = PASSWORD) {
+  const c = new Client(s)
+  const r = await c.post('/api/auth/login', { username, password })
+  if (r.status !== 200) throw new Error(`login of ${username} failed: ${r.status} ${r.text}`)
+  return Object.assign(c, { user: r.json.user as { id: number; username: string } })
+}

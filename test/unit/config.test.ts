@@ -1,0 +1,60 @@
+// [H8] The options table: defaults, parsers, NAME_FILE for secrets, errors that name the variable.
+import { afterAll, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ConfigError, helpTable, loadConfig, OPTIONS, publicOrigin } from '../../server/config'
+
+const dir = mkdtempSync(join(tmpdir(), 'townhall-config-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+test('[H8] the defaults: port 3000, ./data, invite-only registration', () => {
+  const c = loadConfig({})
+  expect(c).toMatchObject({ port: 3000, host: '0.0.0.0', dataDir: './data', registration: 'invite', inviteQuota: 5, sessionDays: 30, trustProxy: false, publicUrl: '' })
+  expect(publicOrigin(c, 3000)).toBe('http://localhost:3000')
+  expect(publicOrigin(loadConfig({ PUBLIC_URL: 'https://town.example.org/' }), 3000)).toBe('https://town.example.org')
+})
+
+test('[H8] a bad value is refused with a message naming the variable', () => {
+  const cases: [Record<string, string>, string, string][] = [
+    [{ PORT: 'abc' }, 'PORT', 'integer'],
+    [{ PORT: '70000' }, 'PORT', '0..65535'],
+    [{ REGISTRATION: 'maybe' }, 'REGISTRATION', 'invite, open, closed'],
+    [{ TRUST_PROXY: 'perhaps' }, 'TRUST_PROXY', 'true or false'],
+    [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL', 'http(s) URL'],
+    [{ PUBLIC_URL: 'not a url' }, 'PUBLIC_URL', 'http(s) URL'],
+    [{ SESSION_DAYS: '0' }, 'SESSION_DAYS', '1..3650'],
+    [{ INVITE_QUOTA: '-1' }, 'INVITE_QUOTA', '0..1000'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'debug'],
+    [{ PUBLIC_IP: 'example.org' }, 'PUBLIC_IP', 'IP address'],
+    [{ RTC_PORT_MIN: '50000', RTC_PORT_MAX: '40000' }, 'RTC_PORT_MIN', 'RTC_PORT_MAX'],
+    [{ PORT_FILE: '/etc/hostname' }, 'PORT_FILE', 'only secrets'],
+    [{ TURN_SECRET_FILE: join(dir, 'missing') }, 'TURN_SECRET_FILE', 'cannot read'],
+  ]
+  for (const [env, variable, words] of cases) {
+    let err: unknown
+    try { loadConfig(env) } catch (e) { err = e }
+    expect(err).toBeInstanceOf(ConfigError)
+    expect((err as ConfigError).variable).toBe(variable)
+    expect((err as ConfigError).message).toStartWith(`config: ${variable}: `)
+    expect((err as ConfigError).message).toContain(words)
+  }
+})
+
+test('[H8] secrets may be given as NAME_FILE; the variable itself wins', () => {
+  const f = join(dir, 'turn-secret')
+  writeFileSync(f, 's3cret-from-file\n')
+  expect(loadConfig({ TURN_SECRET_FILE: f }).turnSecret).toBe('s3cret-from-file')
+  expect(loadConfig({ METRICS_TOKEN_FILE: f }).metricsToken).toBe('s3cret-from-file')
+  expect(loadConfig({ TURN_SECRET: 'direct', TURN_SECRET_FILE: f }).turnSecret).toBe('direct')
+})
+
+test('[H8] lists, booleans and the help table', () => {
+  const c = loadConfig({ TURN_URLS: 'turn:a:3478, turn:b:3478 ,', TRUST_PROXY: 'yes', ALLOWED_ORIGINS: 'https://a.example' })
+  expect(c.turnUrls).toEqual(['turn:a:3478', 'turn:b:3478'])
+  expect(c.trustProxy).toBe(true)
+  expect(c.allowedOrigins).toEqual(['https://a.example'])
+  const help = helpTable()
+  for (const o of Object.values(OPTIONS)) expect(help).toContain(o.env)
+  expect(help).toContain('TURN_SECRET (+_FILE)')
+})
