@@ -2,7 +2,8 @@
 import { html } from 'htm/preact'
 import { render } from 'preact'
 import { App } from './components/app'
-import { loadMe, updateReady } from './app/state'
+import { loadMe, notify, updateReady } from './app/state'
+import { navigate } from './app/router'
 
 render(html`<${App} />`, document.getElementById('app')!)
 void loadMe()
@@ -15,7 +16,15 @@ if ('serviceWorker' in navigator) {
     if (reg.waiting && navigator.serviceWorker.controller) updateReady.value = true
     reg.addEventListener('updatefound', () => watch(reg.installing))
     setInterval(() => reg.update().catch(() => {}), 30 * 60_000)
+    // Coming back to the app is a good moment to look for a new version.
+    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') reg.update().catch(() => {}) })
   }).catch((e) => console.warn('service worker not registered', e))
+  // From the service worker: a notification was clicked (open its screen), or a push arrived while the app is in front.
+  navigator.serviceWorker.addEventListener('message', (e) => {
+    const m = e.data as { type?: string; url?: string; kind?: string; title?: string; body?: string }
+    if (m?.type === 'open' && typeof m.url === 'string' && m.url.startsWith('/')) navigate(m.url)
+    else if (m?.type === 'push' && (m.kind === 'room_started' || m.kind === 'room_reminder')) notify(`${m.title}: ${m.body}`)
+  })
   let reloading = false
   navigator.serviceWorker.addEventListener('controllerchange', () => {
     if (updateReady.value && !reloading) { reloading = true; location.reload() }

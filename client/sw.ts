@@ -25,8 +25,12 @@ sw.addEventListener('message', (e) => {
 // Last-seen lists the app shows offline (hallway, inbox): network first, cached copy when offline.
 const OFFLINE_API = [/^\/api\/me$/, /^\/api\/rooms$/, /^\/api\/threads$/]
 
+// Signing in or out changes whose lists these are: forget the cached copies.
+const SESSION_CHANGE = /^\/api\/(auth\/(login|logout|logout-all|register)|setup|reset\/)/
+
 sw.addEventListener('fetch', (e) => {
   const url = new URL(e.request.url)
+  if (url.origin === sw.location.origin && e.request.method === 'POST' && SESSION_CHANGE.test(url.pathname)) e.waitUntil(caches.delete(DATA))
   if (e.request.method !== 'GET' || url.origin !== sw.location.origin) return
   if (url.pathname.startsWith('/api/')) {
     if (!OFFLINE_API.some((r) => r.test(url.pathname))) return
@@ -55,19 +59,34 @@ sw.addEventListener('fetch', (e) => {
   })())
 })
 
+// A push: {kind, title, body, url, tag}. When Townhall is open and in front, the app already shows it (the
+// WebSocket delivers the same event), so the notification is only for when the app is in the background.
 sw.addEventListener('push', (e) => {
   const data = (() => { try { return e.data?.json() ?? {} } catch { return { title: 'Townhall', body: e.data?.text() } } })()
-  e.waitUntil(sw.registration.showNotification(data.title ?? 'Townhall', {
-    body: data.body ?? '', icon: '/icons/icon-192.png', badge: '/icons/icon-192.png', tag: data.tag, data: { url: data.url ?? '/' },
-  }))
+  e.waitUntil((async () => {
+    const windows = await sw.clients.matchAll({ type: 'window', includeUncontrolled: true })
+    const front = windows.find((c) => (c as WindowClient).focused && (c as WindowClient).visibilityState === 'visible')
+    if (front && data.kind && data.kind !== 'test') { front.postMessage({ type: 'push', ...data }); return }
+    const url = typeof data.url === 'string' && data.url.startsWith('/') && !data.url.startsWith('//') ? data.url : '/'
+    await sw.registration.showNotification(data.title ?? 'Townhall', {
+      body: data.body ?? '', icon: '/icons/icon-192.png', badge: '/icons/icon-192.png', tag: data.tag,
+      renotify: !!data.tag, data: { url }, requireInteraction: data.kind === 'speak_invite',
+    } as NotificationOptions)
+  })())
 })
 
 sw.addEventListener('notificationclick', (e) => {
   e.notification.close()
-  const url = (e.notification.data as { url?: string })?.url ?? '/'
+  const url = new URL((e.notification.data as { url?: string })?.url ?? '/', sw.location.origin)
+  if (url.origin !== sw.location.origin) return
   e.waitUntil((async () => {
     const all = await sw.clients.matchAll({ type: 'window', includeUncontrolled: true })
-    for (const c of all) if ('focus' in c) { await (c as WindowClient).navigate(url).catch(() => {}); return (c as WindowClient).focus() }
-    return sw.clients.openWindow(url)
+    const c = (all.find((w) => (w as WindowClient).focused) ?? all[0]) as WindowClient | undefined
+    if (c) {
+      // The app routes in place: tell it where to go (navigate() would reload the page and drop a live room).
+      c.postMessage({ type: 'open', url: url.pathname + url.search })
+      return c.focus()
+    }
+    return sw.clients.openWindow(url.href)
   })())
 })

@@ -1,28 +1,34 @@
-// The admin console: invites and the invite tree. (Members, reports, settings, backups plug in here.)
+// The admin console: a tab per area (dashboard, members, invite tree, reports, settings, backups, audit log).
 import { html } from 'htm/preact'
-import { useEffect, useState } from 'preact/hooks'
-import { get } from '../app/api'
-import { errorText, notify } from '../app/state'
 import { InviteManager } from './invites'
 import { Header } from './ui'
+import { Dashboard } from './admin/dashboard'
+import { Members } from './admin/members'
+import { InviteTree } from './admin/tree'
+import { Reports } from './admin/reports'
+import { ServerSettings } from './admin/settings'
+import { Backups } from './admin/backups'
+import { AuditLog } from './admin/audit'
 
-function TreeNode({ node }: { node: any }) {
-  return html`<li><a href=${'/u/' + node.username}>@${node.username}</a>
-    ${node.role === 'admin' && html` <span class="badge">admin</span>`}${node.status !== 'active' && html` <span class="badge warn">${node.status}</span>`}
-    ${node.children.length > 0 && html`<ul>${node.children.map((c: any) => html`<${TreeNode} node=${c} />`)}</ul>`}</li>`
-}
+const TABS: { id: string; label: string; view: () => any }[] = [
+  { id: '', label: 'Dashboard', view: () => html`<${Dashboard} /><${InviteManager} />` },
+  { id: 'members', label: 'Members', view: () => html`<${Members} />` },
+  { id: 'tree', label: 'Invite tree', view: () => html`<${InviteTree} />` },
+  { id: 'reports', label: 'Reports', view: () => html`<${Reports} />` },
+  { id: 'settings', label: 'Settings', view: () => html`<${ServerSettings} />` },
+  { id: 'backups', label: 'Backups', view: () => html`<${Backups} />` },
+  { id: 'audit', label: 'Audit log', view: () => html`<${AuditLog} />` },
+]
 
-export function InviteTree() {
-  const [tree, setTree] = useState<any[] | null>(null)
-  useEffect(() => { get('/admin/invite-tree').then((r) => setTree(r.tree), (e) => notify(errorText(e), 'error')) }, [])
-  return html`<section class="card"><h2>Invite tree</h2>
-    ${tree ? html`<ul class="tree" aria-label="Invite tree">${tree.map((n) => html`<${TreeNode} node=${n} />`)}</ul>` : html`<p class="muted">Loading…</p>`}</section>`
-}
-
-export function Admin() {
+export function Admin({ tab = '' }: { tab?: string }) {
+  const current = TABS.find((t) => t.id === tab)
   return html`<${Header} title="Admin" />
-    <${InviteManager} />
-    <${InviteTree} />`
+    <nav class="admin-tabs" aria-label="Admin sections">
+      ${TABS.map((t) => html`<a href=${t.id ? `/admin/${t.id}` : '/admin'} class=${'admin-tab' + (t === current ? ' active' : '')}
+        aria-current=${t === current ? 'page' : undefined}>${t.label}</a>`)}
+    </nav>
+    ${current ? current.view() : html`<p class="empty">No such section.</p>`}`
 }
 
+export { InviteTree }
 export const MyInvites = () => html`<${Header} title="Invites" back="/me" /><${InviteManager} />`

@@ -7,6 +7,8 @@ import { Shell } from './shell'
 import { Profile, MyProfile } from './profile'
 import { FollowList, People } from './people'
 import { Admin, MyInvites } from './admin'
+import { ResetPassword } from './admin/reset'
+import { NotificationSettings } from './settings'
 import { Header, Toast } from './ui'
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
@@ -24,12 +26,15 @@ export const SCREENS: Screen[] = [
   ['/me', () => html`<${MyProfile} />`],
   ['/invites', () => html`<${MyInvites} />`],
   ['/admin', () => html`<${Admin} />`],
+  ['/admin/:tab', (p) => html`<${Admin} tab=${p.tab} />`],
+  ['/settings/notifications', () => html`<${NotificationSettings} />`],
 ]
 
 const PUBLIC: Screen[] = [
   ['/setup/:token', (p) => html`<${Setup} token=${p.token} />`],
   ['/invite/:token', (p) => html`<${Register} token=${p.token} />`],
   ['/join', () => html`<${Register} />`],
+  ['/reset/:token', (p) => html`<${ResetPassword} token=${p.token} />`],
 ]
 
 function route(list: Screen[], p: string) {
@@ -45,7 +50,7 @@ export function App() {
   const user = me.value
   let body
   if (user === undefined) body = html`<div class="loading" aria-busy="true">Loading Townhall…</div>`
-  else if (!user || p.startsWith('/setup/') || p.startsWith('/invite/')) body = route(PUBLIC, p) ?? (user ? html`<${Shell}>${route(SCREENS, '/')}</${Shell}>` : html`<${SignIn} />`)
+  else if (!user || p.startsWith('/setup/') || p.startsWith('/invite/') || p.startsWith('/reset/')) body = route(PUBLIC, p) ?? (user ? html`<${Shell}>${route(SCREENS, '/')}</${Shell}>` : html`<${SignIn} />`)
   else body = html`<${Shell}>${route(SCREENS, p) ?? html`<${Header} title="Not found" /><p class="empty">This page does not exist.</p>`}</${Shell}>`
   return html`${body}<${Toast} />`
 }

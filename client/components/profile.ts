@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { api, del, get, patch, post, put } from '../app/api'
 import { errorText, loadMe, me, notify, signOut } from '../app/state'
 import { Avatar, Empty, Field, Header } from './ui'
+import { ReportButton } from './admin/report'
 
 export function Profile({ username }: { username: string }) {
   const [p, setP] = useState<any>(null)
@@ -23,7 +24,7 @@ export function Profile({ username }: { username: string }) {
     </div>
     ${p.bio && html`<p class="bio">${p.bio}</p>`}
     <p class="counts"><a href=${`/u/${name}/followers`}><strong>${p.followers}</strong> followers</a> · <a href=${`/u/${name}/following`}><strong>${p.following}</strong> following</a></p>
-    ${p.isSelf ? html`<a class="btn" href="/me">Edit profile</a>` : html`<div class="row gap">
+    ${p.isSelf ? html`<a class="btn" href="/me">Edit profile</a>` : html`<div class="row gap wrap">
       ${p.isFollowing
         ? html`<button class="btn" onClick=${() => act(() => del(`/users/${name}/follow`), `Unfollowed @${p.username}`)}>Unfollow</button>`
         : html`<button class="btn primary" disabled=${p.blocked} onClick=${() => act(() => put(`/users/${name}/follow`), `Following @${p.username}`)}>Follow</button>`}
@@ -31,6 +32,7 @@ export function Profile({ username }: { username: string }) {
       ${p.blocked
         ? html`<button class="btn" onClick=${() => act(() => del(`/users/${name}/block`), 'Unblocked')}>Unblock</button>`
         : html`<button class="btn danger-text" onClick=${() => confirm(`Block @${p.username}? You will not see each other's messages or rooms.`) && act(() => put(`/users/${name}/block`), 'Blocked')}>Block</button>`}
+      <${ReportButton} type="member" id=${p.id} label=${'@' + p.username} className="btn" />
     </div>`}
   </section>`
 }
@@ -76,6 +78,7 @@ export function MyProfile() {
   </section>
   <section class="card row gap wrap">
     <a class="btn" href="/invites">My invites (${user.inviteQuota} left)</a>
+    <a class="btn" href="/settings/notifications">Notifications</a>
     <button class="btn" onClick=${() => signOut()}>Sign out</button>
     <button class="btn danger-text" onClick=${async () => { await post('/auth/logout-all'); await signOut() }}>Sign out everywhere</button>
   </section>`

@@ -1,0 +1,34 @@
+// Backups: make a consistent copy of the database now, list and download them.
+import { html } from 'htm/preact'
+import { useEffect, useState } from 'preact/hooks'
+import { del, get, post } from '../../app/api'
+import { errorText, notify } from '../../app/state'
+import { Empty } from '../ui'
+
+const size = (n: number) => n > 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n > 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} KB`
+
+export function Backups() {
+  const [list, setList] = useState<any[] | null>(null)
+  const [busy, setBusy] = useState(false)
+  const load = () => get('/admin/backups').then((r) => setList(r.backups), (e) => notify(errorText(e), 'error'))
+  useEffect(() => { load() }, [])
+  const create = async () => {
+    setBusy(true)
+    try { const r = await post('/admin/backups'); notify(`Backup ${r.backup.name} written (${size(r.backup.size)}, integrity ${r.backup.integrity})`); load() } catch (e) { notify(errorText(e), 'error') } finally { setBusy(false) }
+  }
+  const remove = async (name: string) => {
+    if (!confirm(`Delete ${name}?`)) return
+    try { await del(`/admin/backups/${encodeURIComponent(name)}`); notify('Backup deleted'); load() } catch (e) { notify(errorText(e), 'error') }
+  }
+  return html`<section class="card stack">
+    <div class="row gap center wrap"><h2 class="grow">Backups</h2>
+      <button class="btn primary" disabled=${busy} onClick=${create} aria-busy=${busy}>${busy ? 'Backing up…' : 'Back up now'}</button></div>
+    <p class="muted small">A backup is a consistent copy of the database taken while the server runs (uploads are not included). On the server, <code>townhall backup</code> does the same. Keep copies somewhere else too.</p>
+    ${list === null ? html`<p class="muted">Loading…</p>` : list.length === 0 ? html`<${Empty}>No backups yet.</${Empty}>` : html`<ul class="list" aria-label="Backups">
+      ${list.map((b) => html`<li class="list-item backup-row">
+        <div class="grow"><div class="mono">${b.name}</div><div class="muted small">${new Date(b.createdAt).toLocaleString()} · ${size(b.size)}</div></div>
+        <a class="btn small" href=${`/api/admin/backups/${encodeURIComponent(b.name)}`} download=${b.name} aria-label=${`Download ${b.name}`}>Download</a>
+        <button class="btn small danger-text" aria-label=${`Delete ${b.name}`} onClick=${() => remove(b.name)}>Delete</button>
+      </li>`)}</ul>`}
+  </section>`
+}

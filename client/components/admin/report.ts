@@ -1,0 +1,26 @@
+// "Report": a member reports a member, a room or a message to the admins with a reason.
+import { html } from 'htm/preact'
+import { useState } from 'preact/hooks'
+import { post } from '../../app/api'
+import { errorText, notify } from '../../app/state'
+
+export type ReportKind = 'member' | 'room' | 'message'
+
+/** A button that opens a small form; `label` names what is reported (e.g. "@bob"). */
+export function ReportButton({ type, id, label, className = 'btn small' }: { type: ReportKind; id: number; label: string; className?: string }) {
+  const [open, setOpen] = useState(false)
+  const [reason, setReason] = useState('')
+  const send = async (e: Event) => {
+    e.preventDefault()
+    try {
+      await post('/reports', { targetType: type, targetId: id, reason: reason.trim() })
+      notify('Thanks. The admins will look at it.'); setOpen(false); setReason('')
+    } catch (x) { notify(errorText(x), 'error') }
+  }
+  if (!open) return html`<button class=${className} aria-label=${`Report ${label}`} onClick=${() => setOpen(true)}>Report</button>`
+  return html`<form class="confirm stack report-form" onSubmit=${send} aria-label=${`Report ${label}`}>
+    <label class="field"><span class="field-label">What is wrong with ${label}?</span>
+      <textarea rows="3" minlength="3" maxlength="1000" required value=${reason} onInput=${(e: any) => setReason(e.target.value)} placeholder="Only the admins see this."></textarea></label>
+    <div class="row gap"><button class="btn small primary" type="submit">Send report</button><button class="btn small" type="button" onClick=${() => setOpen(false)}>Cancel</button></div>
+  </form>`
+}
