@@ -3,7 +3,8 @@ import { Elysia } from 'elysia'
 import { errorBody } from '../errors'
 
 interface Served { body: Uint8Array | Blob; type: string; etag: string }
-const EMBED_PREFIX = 'client/dist/'
+// `bun build --compile --asset=client/dist` names the files relative to the asset folder's parent: dist/…
+const EMBED_PREFIXES = ['client/dist/', 'dist/']
 let loading: Promise<Map<string, Served>> | null = null
 
 const typeOf = (p: string) =>
@@ -13,11 +14,12 @@ const typeOf = (p: string) =>
 
 async function load(): Promise<Map<string, Served>> {
   const files = new Map<string, Served>()
-  const embedded = (Bun.embeddedFiles as (Blob & { name: string })[]).filter((f) => f.name.startsWith(EMBED_PREFIX))
-  if (embedded.length) {
-    for (const f of embedded) {
+  const all = Bun.embeddedFiles as (Blob & { name: string })[]
+  const prefix = EMBED_PREFIXES.find((p) => all.some((f) => f.name === p + 'index.html'))
+  if (prefix) {
+    for (const f of all.filter((x) => x.name.startsWith(prefix))) {
       const bytes = new Uint8Array(await f.arrayBuffer())
-      files.set('/' + f.name.slice(EMBED_PREFIX.length), { body: bytes, type: typeOf(f.name), etag: `"${Bun.hash(bytes).toString(36)}"` })
+      files.set('/' + f.name.slice(prefix.length), { body: bytes, type: typeOf(f.name), etag: `"${Bun.hash(bytes).toString(36)}"` })
     }
   } else {
     const { buildClient } = await import('../../scripts/client')

@@ -1,0 +1,93 @@
+// [H11] One binary: `npm run build` makes dist/townhall; copied alone into an empty folder it starts, creates its
+// data folder, serves the app and answers `townhall healthcheck`. Figures (size, start-up, memory) are printed.
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { build } from '../../scripts/build'
+import { MIGRATIONS } from '../../server/db/migrations'
+
+const work = mkdtempSync(join(tmpdir(), 'townhall-binary-'))
+const folder = join(work, 'empty')
+const bin = join(folder, 'townhall')
+let proc: ReturnType<typeof Bun.spawn> | null = null
+let base = ''
+let startupMs = 0
+
+const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, HOST: '127.0.0.1', ...extra })
+
+beforeAll(async () => {
+  const { outfile } = await build({ outfile: join(work, 'build', 'townhall'), quiet: true })
+  await Bun.$`mkdir -p ${folder}`
+  copyFileSync(outfile, bin)
+  await Bun.$`chmod +x ${bin}`
+  const t0 = performance.now()
+  proc = Bun.spawn([bin], { cwd: folder, env: env({ PORT: '0' }), stdout: 'pipe', stderr: 'pipe' })
+  // The log line "listening on 127.0.0.1:PORT" (stderr) tells the port.
+  const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader()
+  let log = ''
+  while (!/listening on [\d.]+:(\d+)/.test(log)) {
+    const { value, done } = await reader.read()
+    if (done) throw new Error(`the binary exited: ${log}`)
+    log += new TextDecoder().decode(value)
+  }
+  reader.releaseLock()
+  base = `http://127.0.0.1:${/listening on [\d.]+:(\d+)/.exec(log)![1]}`
+  while ((await fetch(base + '/healthz').catch(() => null))?.status !== 200) await Bun.sleep(10)
+  startupMs = performance.now() - t0
+}, 120_000)
+
+afterAll(async () => {
+  if (proc) { proc.kill('SIGTERM'); await proc.exited }
+  rmSync(work, { recursive: true, force: true })
+})
+
+test('[H11] the binary, alone in an empty folder, serves /healthz, the app and its files', async () => {
+  const health = await (await fetch(base + '/healthz')).json()
+  expect(health).toMatchObject({ status: 'ok', database: 'ok' })
+  const index = await fetch(base + '/')
+  expect(index.status).toBe(200)
+  const html = await index.text()
+  expect(html).toContain('<script type="module" src="/app.js">')
+  expect(html).toContain('rel="manifest"')
+  const app = await fetch(base + '/app.js')
+  expect(app.status).toBe(200)
+  expect(app.headers.get('content-type')).toContain('javascript')
+  expect((await app.text()).length).toBeGreaterThan(10_000)
+  const sw = await fetch(base + '/sw.js')
+  expect(sw.status).toBe(200)
+  expect(await sw.text()).toContain('townhall-shell-')
+  const manifest = await (await fetch(base + '/manifest.webmanifest')).json()
+  for (const icon of manifest.icons) {
+    const r = await fetch(base + icon.src)
+    expect(r.status).toBe(200)
+    expect(r.headers.get('content-type')).toBe('image/png')
+  }
+  // A screen of the app, and the API behind it.
+  expect(await (await fetch(base + '/invite/abc')).text()).toContain('<div id="app">')
+  expect((await fetch(base + '/api/me')).status).toBe(401)
+
+  // It made its data folder next to it, migrated to the embedded schema.
+  expect(readdirSync(join(folder, 'data'))).toEqual(expect.arrayContaining(['townhall.db', 'uploads', 'backups']))
+  const { Database } = await import('bun:sqlite')
+  const db = new Database(join(folder, 'data', 'townhall.db'), { readonly: true })
+  expect(db.query<{ v: number }, []>('SELECT MAX(version) AS v FROM schema_version').get()!.v).toBe(MIGRATIONS.length)
+  db.close()
+})
+
+test('[H11] `townhall healthcheck` from the binary exits 0 against it', async () => {
+  const port = new URL(base).port
+  const p = Bun.spawn([bin, 'healthcheck'], { cwd: folder, env: env({ PORT: port }), stdout: 'pipe', stderr: 'pipe' })
+  expect(await p.exited).toBe(0)
+  const v = Bun.spawn([bin, '--version'], { cwd: folder, env: env(), stdout: 'pipe' })
+  expect((await new Response(v.stdout).text()).trim()).toMatch(/^\d+\.\d+\.\d+/)
+})
+
+test('[H11] figures: binary size, start-up time, idle memory (reported, not asserted)', async () => {
+  await Bun.sleep(200)
+  const status = existsSync(`/proc/${proc!.pid}/status`) ? await Bun.file(`/proc/${proc!.pid}/status`).text() : ''
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  const size = statSync(bin).size
+  console.log(`binary ${(size / 1024 / 1024).toFixed(1)} MiB, start-up to /healthz ${Math.round(startupMs)} ms, RSS after serving the app ${(rssKb / 1024).toFixed(0)} MiB`)
+  expect(size).toBeGreaterThan(0)
+})
