@@ -6,6 +6,7 @@ import * as ece from 'http_ece'
 import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { adminDomain } from '../../server/admin'
 import type { PushKind } from '../../server/contracts'
+import { createRoom, member, ok, type Member } from './rooms-kit'
 
 interface Received { path: string; headers: Headers; body: Buffer }
 let s: TestServer
@@ -176,4 +177,89 @@ test('[P7] the test button sends to my devices only, and a URL outside the app b
   received.length = 0
   await s.ctx.push!.notify(fay.user.id, 'dm', { title: 'x', body: 'y', url: 'https://evil.example/' })
   expect((await open(received[0]!, d)).url).toBe('/')
+})
+
+// ── End to end with the rooms and Backchannel domains: they call ctx.push.notify; we receive and decrypt. ──
+
+async function subscribed(m: Member, path: string) {
+  const d = device(path)
+  expect((await m.http.post('/api/push/subscribe', d.sub)).status).toBe(201)
+  return d
+}
+/** Waits for the next push to `path` (the senders do not await notify) and opens it. */
+async function nextPush(path: string, d: ReturnType<typeof device>, timeout = 5000) {
+  const until = Date.now() + timeout
+  while (Date.now() < until) {
+    const i = received.findIndex((r) => r.path === path)
+    if (i >= 0) return open(received.splice(i, 1)[0]!, d)
+    await Bun.sleep(10)
+  }
+  throw new Error(`no push to ${path}`)
+}
+
+test('[P8] a direct message notifies the recipient; none for a muted thread or a declined request', async () => {
+  const bob = await member(s, 'pb'), carol = await member(s, 'pc'), dora = await member(s, 'pd'), eve = await member(s, 'pe')
+  const dc = await subscribed(carol, '/p8-carol'), dd = await subscribed(dora, '/p8-dora')
+  for (const who of [bob, eve]) await carol.http.put(`/api/users/${who.name}/follow`) // carol takes their messages directly
+  await dora.http.put(`/api/users/${eve.name}/follow`)
+  received.length = 0
+  const t1 = (await ok(bob, 'bc.dm', { username: carol.name })).thread.id
+  await ok(bob, 'bc.send', { threadId: t1, clientId: 'p8-1', body: 'hi carol' })
+  expect(await nextPush('/p8-carol', dc)).toMatchObject({ kind: 'dm', title: bob.name, body: 'hi carol', url: `/backchannel/${t1}` })
+  // muted thread: nothing
+  await ok(carol, 'bc.mute', { threadId: t1, muted: true })
+  await ok(bob, 'bc.send', { threadId: t1, clientId: 'p8-2', body: 'muted one' })
+  // dora does not follow bob: his first message is a request (no push); she declines; later messages stay silent
+  const t2 = (await ok(bob, 'bc.dm', { username: dora.name })).thread.id
+  await ok(bob, 'bc.send', { threadId: t2, clientId: 'p8-3', body: 'may I?' })
+  await ok(dora, 'bc.request.decline', { threadId: t2 })
+  await bob.ws.request('bc.send', { threadId: t2, clientId: 'p8-4', body: 'please?' })
+  // controls sent after those: they arrive, so the silence above is not a slow push service
+  const carolEve = (await ok(eve, 'bc.dm', { username: carol.name })).thread.id
+  const doraEve = (await ok(eve, 'bc.dm', { username: dora.name })).thread.id
+  await ok(eve, 'bc.send', { threadId: carolEve, clientId: 'p8-5', body: 'control for carol' })
+  await ok(eve, 'bc.send', { threadId: doraEve, clientId: 'p8-6', body: 'control for dora' })
+  expect((await nextPush('/p8-carol', dc)).body).toBe('control for carol')
+  expect((await nextPush('/p8-dora', dd)).body).toBe('control for dora')
+  expect(received.filter((r) => r.path.startsWith('/p8-'))).toHaveLength(0)
+  for (const m of [bob, carol, dora, eve]) m.ws.close()
+})
+
+test('[P9] a room started by someone I follow, and an invitation to speak, notify me', async () => {
+  const host = await member(s, 'ph'), fan = await member(s, 'pf')
+  const df = await subscribed(fan, '/p9-fan')
+  await fan.http.put(`/api/users/${host.name}/follow`)
+  received.length = 0
+  const room = await createRoom(host, { title: 'Morning show' })
+  expect(await nextPush('/p9-fan', df)).toMatchObject({ kind: 'room_started', body: 'Morning show', url: `/rooms/${room.id}` })
+  await ok(host, 'room.join', { roomId: room.id })
+  await ok(fan, 'room.join', { roomId: room.id })
+  // The rooms domain sends the invitation as a push when the member has no open socket (the app is in the
+  // background or the phone asleep); their seat waits out the grace period meanwhile.
+  fan.ws.close()
+  await fan.ws.waitClosed()
+  while (s.ctx.hub.isOnline(fan.id)) await Bun.sleep(10)
+  await ok(host, 'room.invite', { roomId: room.id, userId: fan.id })
+  expect(await nextPush('/p9-fan', df)).toMatchObject({ kind: 'speak_invite', body: 'Morning show', url: `/rooms/${room.id}` })
+  host.ws.close(); fan.ws.close()
+})
+
+test('[P10] a scheduled room reminds the host and their followers once, 10 minutes before', async () => {
+  const host = await member(s, 'pr'), fan = await member(s, 'pq'), other = await member(s, 'po')
+  const dh = await subscribed(host, '/p10-host'), df = await subscribed(fan, '/p10-fan')
+  await subscribed(other, '/p10-other')
+  await fan.http.put(`/api/users/${host.name}/follow`)
+  const startsAt = Date.now() + 30 * 60_000
+  const room = await createRoom(host, { title: 'Book club', startsAt })
+  received.length = 0
+  const push = adminDomain(s.ctx).push
+  await push.runReminders(startsAt - 11 * 60_000) // too early
+  expect(received).toHaveLength(0)
+  await push.runReminders(startsAt - 9 * 60_000)
+  expect((await nextPush('/p10-fan', df))).toMatchObject({ kind: 'room_reminder', title: 'Book club', url: `/rooms/${room.id}` })
+  expect((await nextPush('/p10-host', dh)).kind).toBe('room_reminder')
+  expect(received.filter((r) => r.path === '/p10-other')).toHaveLength(0)
+  await push.runReminders(startsAt - 8 * 60_000)
+  expect(received.filter((r) => r.path.startsWith('/p10'))).toHaveLength(0)
+  for (const m of [host, fan, other]) m.ws.close()
 })
