@@ -70,6 +70,17 @@ class RoomMedia {
   constructor(readonly id: number) {}
 }
 
+/** What is wrong with an answer to our offer (werift applies almost anything), or null. */
+export function answerProblem(sdp: string): string | null {
+  if (!sdp.startsWith('v=0')) return 'not a session description'
+  const sections = sdp.split(/\r?\nm=/).length - 1
+  if (sections !== 1 + K_SLOTS) return `expected ${1 + K_SLOTS} media sections, got ${sections}`
+  if (!/^m=audio/m.test(sdp) || /^m=(?!audio)/m.test(sdp)) return 'audio sections only'
+  if (!/^a=ice-ufrag:/m.test(sdp) || !/^a=ice-pwd:/m.test(sdp)) return 'ICE credentials missing'
+  if (!/^a=fingerprint:/m.test(sdp)) return 'DTLS fingerprint missing'
+  return null
+}
+
 const keyOf = (conn: Conn): ParticipantKey => (conn.user ? memberKey(conn.user.id) : guestKey(conn.id))
 
 export class MediaService implements MediaApi {
@@ -124,7 +135,7 @@ export class MediaService implements MediaApi {
     const RoomId = t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
     hub.handle('rtc.connect', t.Object({ id: t.Any(), type: t.Literal('rtc.connect'), roomId: RoomId }),
       (conn, msg) => this.connect(conn, msg.roomId), { guest: true })
-    hub.handle('rtc.answer', t.Object({ id: t.Any(), type: t.Literal('rtc.answer'), roomId: RoomId, sdp: t.String({ minLength: 10, maxLength: 64_000 }) }),
+    hub.handle('rtc.answer', t.Object({ id: t.Any(), type: t.Literal('rtc.answer'), roomId: RoomId, sdp: t.String({ minLength: 10, maxLength: 32_000 }) }),
       (conn, msg) => this.answer(conn, msg.roomId, msg.sdp), { guest: true })
     hub.handle('rtc.restart', t.Object({ id: t.Any(), type: t.Literal('rtc.restart'), roomId: RoomId }),
       (conn, msg) => this.restart(conn, msg.roomId), { guest: true })
@@ -151,7 +162,7 @@ export class MediaService implements MediaApi {
     await peer.pc.setLocalDescription(offer)
     if (peer.closed) fail('conflict', 'The audio connection was replaced or closed.')
     const id = conn.user ? String(conn.user.id) : `guest-${conn.id}`
-    return { sdp: peer.pc.localDescription!.sdp, iceServers: iceServersFor(this.ctx.config, id) }
+    return { sdp: peer.pc.localDescription!.sdp, iceServers: this.iceServers(id) }
   }
 
   private peerOf(conn: Conn, roomId: number): Peer {
@@ -163,6 +174,8 @@ export class MediaService implements MediaApi {
   private async answer(conn: Conn, roomId: number, sdp: string) {
     const peer = this.peerOf(conn, roomId)
     if (peer.pc.signalingState !== 'have-local-offer') fail('conflict', 'There is no offer waiting for an answer.')
+    const problem = answerProblem(sdp)
+    if (problem) fail('validation', `sdp: ${problem}`)
     try {
       await peer.pc.setRemoteDescription({ type: 'answer', sdp })
     } catch (e) {
@@ -190,7 +203,12 @@ export class MediaService implements MediaApi {
     await peer.pc.setLocalDescription(offer)
     peer.restarting = true
     const id = conn.user ? String(conn.user.id) : `guest-${conn.id}`
-    return { sdp: peer.pc.localDescription!.sdp, iceServers: iceServersFor(this.ctx.config, id) }
+    return { sdp: peer.pc.localDescription!.sdp, iceServers: this.iceServers(id) }
+  }
+
+  /** TURN URLs are an admin setting (TURN_URLS is its default); the secret stays in the config. */
+  private iceServers(id: string) {
+    return iceServersFor({ turnUrls: this.ctx.settings.get().turnUrls ?? this.ctx.config.turnUrls, turnSecret: this.ctx.config.turnSecret }, id)
   }
 
   // ── peers ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -256,6 +274,9 @@ export class MediaService implements MediaApi {
     if (!peer) return
     if (change.role !== undefined) peer.role = change.role
     if (change.muted !== undefined) peer.muted = change.muted
+    // The rooms' own state is the truth (a role change may also mute, e.g. back to the audience).
+    const info = this.ctx.rooms?.participant(roomId, key)
+    if (info) { peer.role = info.role; peer.muted = info.muted }
     const can = SPEAKING_ROLES.has(peer.role) && !peer.muted
     if (can === peer.canSpeak) return
     peer.canSpeak = can

@@ -1,0 +1,255 @@
+// The SFU with real WebRTC: werift bots over loopback join real rooms over /ws, answer the server's offer and
+// send synthesised Opus RTP with RFC 6464 levels; the server forwards through its K=3 slots.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readdirSync, readFileSync } from 'node:fs'
+import { startTestServer, type TestServer } from '../helpers/server'
+import { connectWs } from '../helpers/ws'
+import { Bot, sleep, until, type Received } from '../helpers/bot'
+import type { MediaService } from '../../server/media/service'
+import { bringUp, createRoom, member, ok, outcome, type Member } from './rooms-kit'
+
+const PORT_MIN = 42100, PORT_MAX = 42399
+let s: TestServer
+let media: MediaService
+const bots: Bot[] = []
+const members: Member[] = []
+
+beforeAll(async () => {
+  s = await startTestServer({ RTC_PORT_MIN: String(PORT_MIN), RTC_PORT_MAX: String(PORT_MAX), ROOM_GRACE_MS: '500', GUESTS: 'true' })
+  media = s.ctx.media as MediaService
+})
+afterAll(async () => {
+  for (const b of bots) await b.close().catch(() => {})
+  for (const m of members) m.ws.close()
+  await s.stop()
+})
+
+async function person(tag: string) {
+  const m = await member(s, tag.toLowerCase())
+  members.push(m)
+  const bot = new Bot(m.ws, tag)
+  bots.push(bot)
+  return Object.assign(m, { bot })
+}
+type Person = Awaited<ReturnType<typeof person>>
+
+/** A live room: the host (speaking), then the others joined as audience; everyone's audio connected. */
+async function liveRoom(host: Person, others: Person[], speakers: Person[] = []) {
+  const room = await createRoom(host)
+  await ok(host, 'room.join', { roomId: room.id })
+  await ok(host, 'room.mute', { roomId: room.id, muted: false })
+  for (const p of others) await ok(p, 'room.join', { roomId: room.id })
+  for (const p of speakers) await bringUp(host, p, room.id)
+  for (const p of [host, ...others]) await p.bot.connectAudio(room.id)
+  return room.id
+}
+
+/** UDP sockets of this process bound inside the server's RTC port range. */
+function udpSocketsInRange() {
+  let n = 0
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const local = line.trim().split(/\s+/)[1]
+    if (!local) continue
+    const port = parseInt(local.split(':')[1]!, 16)
+    if (port >= PORT_MIN && port <= PORT_MAX) n++
+  }
+  return n
+}
+const openFds = () => readdirSync('/proc/self/fd').length
+
+const from = (rs: Received[], since: number) => new Set(rs.filter((r) => r.at >= since).map((r) => r.from))
+
+describe('[M1] who may connect audio', () => {
+  test('[M1] only a participant of a live room gets an offer; input is validated; answer and restart need a peer', async () => {
+    const host = await person('H1'), outsider = await person('O1')
+    const room = await createRoom(host)
+    await ok(host, 'room.join', { roomId: room.id })
+    const table: [string, Person | Member, Record<string, unknown>, string][] = [
+      ['outsider', outsider, { roomId: room.id }, 'forbidden'],
+      ['unknown room', host, { roomId: 987654 }, 'not_found'],
+      ['roomId a string', host, { roomId: 'x' }, 'validation'],
+      ['roomId 0', host, { roomId: 0 }, 'validation'],
+    ]
+    for (const [what, who, fields, code] of table) expect([what, await outcome(who, 'rtc.connect', fields)]).toEqual([what, code])
+    expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'v=0 no peer yet' })).toBe('conflict')
+    expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'x'.repeat(40_000) })).toBe('validation')
+    expect(await outcome(host, 'rtc.restart', { roomId: room.id })).toBe('conflict')
+
+    const r = await ok(host, 'rtc.connect', { roomId: room.id })
+    expect(r.sdp).toContain('a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1')
+    expect(r.sdp).toContain('urn:ietf:params:rtp-hdrext:ssrc-audio-level')
+    expect(r.sdp.match(/^m=audio/gm)).toHaveLength(4)
+    expect(r.sdp.match(/a=recvonly/g)).toHaveLength(1)
+    expect(r.sdp.match(/a=sendonly/g)).toHaveLength(3)
+    const port = Number(/a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host/.exec(r.sdp)?.[1])
+    expect(port).toBeGreaterThanOrEqual(PORT_MIN)
+    expect(port).toBeLessThanOrEqual(PORT_MAX)
+    expect(r.iceServers).toEqual([])
+    expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'v=0\r\nthis is not an answer\r\n' })).toBe('validation')
+    await ok(host, 'rtc.leave', { roomId: room.id })
+    expect(await outcome(host, 'rtc.restart', { roomId: room.id })).toBe('conflict')
+
+    // A guest may listen to an open room when the admin allows guests.
+    const guestWs = await connectWs(s.url, { origin: s.origin })
+    const guest = { ws: guestWs }
+    expect(await outcome(guest, 'rtc.connect', { roomId: room.id })).toBe('forbidden')
+    expect(await outcome(guest, 'room.join', { roomId: room.id })).toBe('ok')
+    const g = new Bot(guestWs, 'G')
+    bots.push(g)
+    await g.connectAudio(room.id)
+    expect(media.stats().peers).toBe(1)
+    await g.close()
+    await ok(host, 'room.end', { roomId: room.id })
+    await until(() => media.stats().peers === 0, 3000, 'peers closed after the room ended')
+  }, 30_000)
+})
+
+describe('[M2] forwarding', () => {
+  test('[M2] a speaker\'s stream reaches every listener; an audience member\'s uplink reaches nobody', async () => {
+    const host = await person('HOST'), l1 = await person('L1'), l2 = await person('L2'), l3 = await person('L3')
+    const roomId = await liveRoom(host, [l1, l2, l3])
+    const dropped = media.debug().dropped
+    host.bot.speak(20)
+    l1.bot.speak(5) // audience: loud, but not on stage
+    await until(() => [l1, l2, l3].every((p) => p.bot.received.filter((r) => r.from === 'HOST').length >= 20), 5000, 'every listener hears the host')
+    await sleep(300)
+    for (const p of [host, l1, l2, l3]) expect(p.bot.received.some((r) => r.from === 'L1')).toBe(false)
+    expect(host.bot.received.some((r) => r.from === 'HOST')).toBe(false) // never your own voice back
+    expect(media.debug().dropped).toBeGreaterThan(dropped)
+    // What arrives is the host's packets, on one slot per listener, in order.
+    const got = l2.bot.received.filter((r) => r.from === 'HOST')
+    expect(new Set(got.map((r) => r.ssrc)).size).toBe(1)
+    expect(media.stats().forwardedPackets).toBeGreaterThan(60)
+    expect(media.stats().forwardedBytes).toBeGreaterThan(60 * 60)
+    host.bot.silence(); l1.bot.silence()
+    await ok(host, 'room.end', { roomId })
+  }, 30_000)
+
+  test('[M6] speaking levels reach the room a few times a second; [M8] a muted or demoted speaker is not forwarded', async () => {
+    const host = await person('HOST'), sp = await person('SP'), l = await person('LS')
+    const roomId = await liveRoom(host, [sp, l], [sp])
+    sp.bot.speak(10)
+    const ev = await l.ws.next((e) => e.type === 'room.levels' && e.roomId === roomId && (e.levels[`u:${sp.id}`] ?? 0) > 0, 5000)
+    expect(ev.levels[`u:${sp.id}`]).toBeLessThanOrEqual(1)
+    await until(() => l.bot.received.some((r) => r.from === 'SP'), 3000, 'the speaker is heard')
+
+    await ok(sp, 'room.mute', { roomId, muted: true })
+    await sleep(200)
+    let t0 = Date.now()
+    await sleep(400)
+    expect(from(l.bot.received, t0).has('SP')).toBe(false)
+    await ok(sp, 'room.mute', { roomId, muted: false })
+    await sleep(200)
+    t0 = Date.now()
+    await until(() => from(l.bot.received, t0).has('SP'), 3000, 'heard again after unmute')
+
+    await ok(host, 'room.move', { roomId, userId: sp.id })
+    await sleep(200)
+    t0 = Date.now()
+    await sleep(400)
+    expect(from(l.bot.received, t0).has('SP')).toBe(false)
+    sp.bot.silence()
+    await ok(host, 'room.end', { roomId })
+  }, 30_000)
+})
+
+describe('[M4] the three loudest', () => {
+  test('[M4] with five speakers at different levels only the three loudest are forwarded; [M5] a slot that changes speaker stays continuous', async () => {
+    const host = await person('S0'), speakers = await Promise.all(['S1', 'S2', 'S3', 'S4'].map(person)), l = await person('LX')
+    const roomId = await liveRoom(host, [...speakers, l], speakers)
+    const all = [host, ...speakers]
+    // -dBov: S0 is the quietest … S4 the loudest.
+    all.forEach((p, i) => p.bot.speak(60 - i * 10))
+    await sleep(1000)
+    let t0 = Date.now()
+    await sleep(1200)
+    expect([...from(l.bot.received, t0)].sort()).toEqual(['S2', 'S3', 'S4'])
+    // A speaker hears the three loudest of the others.
+    expect([...from(speakers[3]!.bot.received, t0)].sort()).toEqual(['S1', 'S2', 'S3'])
+
+    // S0 gets loud and S4 falls silent: S0 takes over S4's slot.
+    const before = l.bot.received.length
+    host.bot.speak(0)
+    speakers[3]!.bot.silence()
+    await sleep(2200)
+    t0 = Date.now()
+    await sleep(800)
+    expect([...from(l.bot.received, t0)].sort()).toEqual(['S0', 'S2', 'S3'])
+
+    // Every slot of the listener is one stream: same SSRC per slot, sequence numbers +1 each, timestamps forward,
+    // the marker on the first packet after a change of speaker.
+    const bySlot = new Map<string, Received[]>()
+    for (const r of l.bot.received) (bySlot.get(r.mid) ?? bySlot.set(r.mid, []).get(r.mid)!).push(r)
+    expect(bySlot.size).toBe(3)
+    let changes = 0
+    for (const list of bySlot.values()) {
+      expect(new Set(list.map((r) => r.ssrc)).size).toBe(1)
+      for (let i = 1; i < list.length; i++) {
+        const a = list[i - 1]!, b = list[i]!
+        expect((b.seq - a.seq) & 0xffff).toBe(1)
+        const dts = (b.ts - a.ts) >>> 0
+        expect(dts).toBeGreaterThan(0)
+        expect(dts).toBeLessThan(0x80000000)
+        if (a.from !== b.from) { changes++; expect(b.marker).toBe(true) }
+      }
+    }
+    expect(changes).toBeGreaterThanOrEqual(1)
+    expect(l.bot.received.length).toBeGreaterThan(before)
+    for (const p of all) p.bot.silence()
+    await ok(host, 'room.end', { roomId })
+  }, 30_000)
+})
+
+describe('[M9] network change', () => {
+  test('[M9] an ICE restart keeps the same peer and slots, and audio flows again', async () => {
+    const host = await person('HR'), l = await person('LR')
+    const roomId = await liveRoom(host, [l])
+    host.bot.speak(20)
+    await until(() => l.bot.received.length > 10, 3000, 'audio before the restart')
+    const ssrc = l.bot.received.at(-1)!.ssrc
+    const r = await l.bot.restart()
+    expect(r.sdp).toContain('a=ice-ufrag')
+    const n = l.bot.received.length
+    await until(() => l.bot.received.length > n + 10, 5000, 'audio after the restart')
+    expect(l.bot.received.at(-1)!.ssrc).toBe(ssrc)
+    host.bot.silence()
+    await ok(host, 'room.end', { roomId })
+  }, 30_000)
+})
+
+describe('[M10] nothing is left behind', () => {
+  test('[M10] 100 join/leave cycles leave no peer connection, UDP socket or timer behind', async () => {
+    await until(() => media.debug().rooms === 0, 5000, 'earlier rooms closed')
+    const host = await person('HC'), l = await person('LC')
+    const room = await createRoom(host)
+    await ok(host, 'room.join', { roomId: room.id })
+    await ok(host, 'room.mute', { roomId: room.id, muted: false })
+    await host.bot.connectAudio(room.id)
+    host.bot.speak(30)
+    await sleep(300)
+    const fds = openFds()
+    const udp = udpSocketsInRange()
+    expect(udp).toBe(1)
+    l.ws.close()
+    for (let i = 0; i < 100; i++) {
+      // A fresh socket each time (one socket may send 20 messages a second).
+      const ws = await connectWs(s.url, { cookie: l.http.cookie, origin: s.origin })
+      const bot = new Bot(ws, 'LC')
+      await ok({ ...l, ws }, 'room.join', { roomId: room.id })
+      await bot.connectAudio(room.id)
+      if (i % 25 === 0) await until(() => bot.received.length > 0, 3000, 'the listener hears the host')
+      await ok({ ...l, ws }, 'room.leave', { roomId: room.id })
+      await bot.close()
+    }
+    await until(() => media.debug().closing === 0, 5000, 'peers closed')
+    expect(media.stats().peers).toBe(1)
+    expect(media.debug()).toMatchObject({ rooms: 1, peers: 1, timers: 1, ports: 1, closing: 0 })
+    expect(udpSocketsInRange()).toBe(1)
+    expect(Math.abs(openFds() - fds)).toBeLessThanOrEqual(4)
+    host.bot.silence()
+    await ok(host, 'room.end', { roomId: room.id })
+    await until(() => media.debug().closing === 0 && media.debug().rooms === 0, 5000, 'the room closed')
+    expect(media.debug()).toMatchObject({ rooms: 0, peers: 0, timers: 0, ports: 0 })
+    expect(udpSocketsInRange()).toBe(0)
+  }, 120_000)
+})

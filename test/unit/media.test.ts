@@ -1,0 +1,118 @@
+// The SFU's pure parts: audio levels, slot assignment, sequence/timestamp rewriting, ICE settings, TURN credentials.
+import { describe, expect, test } from 'bun:test'
+import { createHmac } from 'node:crypto'
+import { RtpHeader, RtpPacket } from 'werift'
+import { K_SLOTS, OPUS_FRAME_TS, SlotRewriter, assignSlots, audioLevelDbov, audioLevelOfExtensions, levelFromDbov } from '../../server/media/forwarder'
+import { PortCursor, hostAddresses, iceServersFor, turnCredentials } from '../../server/media/ice'
+
+const packetWithLevel = (id: number, dbov: number, extra: { id: number; payload: Buffer }[] = []) =>
+  new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: 7, timestamp: 9, ssrc: 1, extensions: [...extra, { id, payload: Buffer.from([0x80 | dbov]) }] }), Buffer.from('opus')).serialize()
+
+describe('[M3] audio levels (RFC 6464)', () => {
+  test('[M3] the level is read from the one-byte extension with the negotiated id, ignoring the voice bit', () => {
+    expect(audioLevelDbov(packetWithLevel(2, 30), 2)).toBe(30)
+    expect(audioLevelDbov(packetWithLevel(2, 0), 2)).toBe(0)
+    expect(audioLevelDbov(packetWithLevel(3, 45, [{ id: 1, payload: Buffer.from('0') }]), 3)).toBe(45)
+    expect(audioLevelDbov(packetWithLevel(2, 30), 5)).toBe(-1)
+    expect(audioLevelDbov(new RtpPacket(new RtpHeader({ payloadType: 111 }), Buffer.from('x')).serialize(), 2)).toBe(-1)
+    expect(audioLevelDbov(new Uint8Array(5), 1)).toBe(-1)
+  })
+
+  test('[M3] parsed extensions give the same level; louder (fewer -dBov) maps higher, silence to 0', () => {
+    expect(audioLevelOfExtensions([{ id: 1, payload: Buffer.from([0x80 | 20]) }], 1)).toBe(20)
+    expect(audioLevelOfExtensions([], 1)).toBe(-1)
+    expect(levelFromDbov(0)).toBe(1)
+    expect(levelFromDbov(10)).toBeGreaterThan(levelFromDbov(30))
+    expect(levelFromDbov(127)).toBe(0)
+    expect(levelFromDbov(-1)).toBe(0)
+    for (let d = 0; d <= 127; d++) { expect(levelFromDbov(d)).toBeGreaterThanOrEqual(0); expect(levelFromDbov(d)).toBeLessThanOrEqual(1) }
+  })
+})
+
+describe('[M4] the K loudest speakers in K slots', () => {
+  const empty = Array(K_SLOTS).fill(null)
+  test('[M4] a listener gets the first K of the ranking, never themselves', () => {
+    expect(assignSlots(empty, ['a', 'b', 'c', 'd', 'e'], 'x')).toEqual(['a', 'b', 'c'])
+    expect(assignSlots(empty, ['a', 'b', 'c', 'd'], 'b')).toEqual(['a', 'c', 'd'])
+    expect(assignSlots(empty, ['a'], 'a')).toEqual([null, null, null])
+  })
+  test('[M4] a speaker keeps their slot; only the slot of someone who dropped out changes', () => {
+    const cur = ['a', 'b', 'c']
+    expect(assignSlots(cur, ['c', 'b', 'a'], 'x')).toBe(cur)
+    expect(assignSlots(cur, ['d', 'a', 'c', 'b'], 'x')).toEqual(['a', 'd', 'c'])
+    expect(assignSlots(cur, ['c'], 'x')).toEqual([null, null, 'c'])
+  })
+})
+
+describe('[M5] a slot is one continuous stream', () => {
+  test('[M5] within one speaker the numbers are the speaker\'s own (offset 0 for the first)', () => {
+    const s = new SlotRewriter(1234)
+    s.setSource('a')
+    s.map(100, 5000, 0)
+    expect([s.seq, s.ts, s.marker]).toEqual([100, 5000, true])
+    s.map(101, 5960, 20)
+    expect([s.seq, s.ts, s.marker]).toEqual([101, 5960, false])
+  })
+
+  test('[M5] a speaker change continues the sequence by one, moves the timestamp forward, sets the marker', () => {
+    const s = new SlotRewriter(1)
+    s.setSource('a')
+    for (let i = 0; i < 10; i++) s.map(65530 + i, 4294960000 + i * 960, i * 20) // wraps both counters
+    const [lastSeq, lastTs] = [s.seq, s.ts]
+    expect(lastSeq).toBe((65539) & 0xffff)
+    s.setSource('b')
+    s.map(17, 123, 200 + 180)
+    expect(s.seq).toBe((lastSeq + 1) & 0xffff)
+    expect(s.marker).toBe(true)
+    const step = (s.ts - lastTs) >>> 0
+    expect(step).toBeGreaterThanOrEqual(OPUS_FRAME_TS)
+    expect(step).toBe(200 * 48) // the wall time that passed, in 48 kHz ticks
+    s.map(18, 1083, 400)
+    expect(s.seq).toBe((lastSeq + 2) & 0xffff)
+    expect((s.ts - lastTs) >>> 0).toBe(200 * 48 + 960)
+    expect(s.marker).toBe(false)
+  })
+
+  test('[M5] a late packet of the same speaker keeps its place without moving the continuity point back', () => {
+    const s = new SlotRewriter(1)
+    s.setSource('a')
+    s.map(10, 0, 0); s.map(12, 1920, 40); s.map(11, 960, 41)
+    expect(s.seq).toBe(11)
+    s.setSource('b')
+    s.map(500, 0, 60)
+    expect(s.seq).toBe(13)
+  })
+})
+
+describe('[M7] NAT: ports, addresses, TURN', () => {
+  test('[M7] each peer gets its own port window inside the range; freed ports are reused; a full range says so', () => {
+    const c = new PortCursor(40000, 40002)
+    const a = c.take()!, b = c.take()!, d = c.take()!
+    expect([a.port, b.port, d.port]).toEqual([40000, 40001, 40002])
+    for (const w of [a, b, d]) { expect(w.range[0]).toBeGreaterThanOrEqual(40000); expect(w.range[1]).toBeLessThanOrEqual(40002); expect(w.range[1] - w.range[0]).toBe(1) }
+    expect(c.take()).toBeNull()
+    c.release(b.port)
+    expect(c.take()!.port).toBe(40001)
+    expect(c.inUse).toBe(3)
+  })
+
+  test('[M7] PUBLIC_IP is announced first; a loopback-only server announces 127.0.0.1', () => {
+    expect(hostAddresses({ publicIp: '', host: '127.0.0.1' })).toEqual(['127.0.0.1'])
+    expect(hostAddresses({ publicIp: '203.0.113.7', host: '0.0.0.0' })[0]).toBe('203.0.113.7')
+    expect(hostAddresses({ publicIp: '', host: '0.0.0.0' }).length).toBe(1)
+  })
+
+  test('[M7] TURN credentials follow coturn\'s shared-secret scheme: <expiry>:<id> and base64 HMAC-SHA1', () => {
+    const now = 1_700_000_000_000
+    const c = turnCredentials('s3cret', '42', now, 3600)
+    expect(c.username).toBe(`${1_700_000_000 + 3600}:42`)
+    expect(c.credential).toBe(createHmac('sha1', 's3cret').update(c.username).digest('base64'))
+    const servers = iceServersFor({ turnUrls: ['stun:stun.example.org:3478', 'turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'], turnSecret: 's3cret' }, '42', now)
+    expect(servers).toEqual([
+      { urls: ['stun:stun.example.org:3478'] },
+      { urls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'], ...turnCredentials('s3cret', '42', now) },
+    ])
+    expect(iceServersFor({ turnUrls: ['turn:t.example.org'], turnSecret: '' }, '1')).toEqual([])
+    expect(iceServersFor({ turnUrls: [], turnSecret: 'x' }, '1')).toEqual([])
+  })
+})
