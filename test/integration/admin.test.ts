@@ -5,6 +5,8 @@ import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
+import { member as roomMember, ok, roomWith } from './rooms-kit'
+import { memberKey } from '../../server/contracts'
 
 let s: TestServer
 let admin: Awaited<ReturnType<typeof signedInClient>>
@@ -77,6 +79,18 @@ test('[D3] a ban closes every socket of the member within a second and hides the
   expect((await member.get('/api/users/bart')).status).toBe(404)
   expect((await new Client(s).post('/api/auth/login', { username: 'bart', password: PASSWORD })).status).toBe(403)
   expect((await audit('member.ban')).some((e) => e.targetId === String(bart.user.id))).toBe(true)
+})
+
+test('[D3] a ban removes the member from the rooms they are in at once', async () => {
+  const host = await roomMember(s, 'dh'), guest = await roomMember(s, 'dg')
+  const room = await roomWith(host, [guest])
+  expect(s.ctx.rooms!.participant(room.id, memberKey(guest.id))).not.toBeNull()
+  const left = host.ws.next((e) => JSON.stringify(e).includes(`u:${guest.id}`) || e.userId === guest.id, 3000)
+  await admin.post(`/api/admin/members/${guest.id}/ban`, {})
+  expect(s.ctx.rooms!.participant(room.id, memberKey(guest.id))).toBeNull()
+  expect(s.ctx.rooms!.participants(room.id).map((p) => p.userId)).toEqual([host.id])
+  await left // the others in the room hear about it
+  host.ws.close()
 })
 
 test('[D4] admins cannot be suspended or banned, nobody acts on themselves, and unknown ids are not found', async () => {
@@ -208,12 +222,14 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
 })
 
 test('[D10] a backup taken while messages are being written opens and passes integrity_check; list, download and delete', async () => {
-  const writer = await signedInClient(s, 'writer')
+  const a = await roomMember(s, 'wa'), b = await roomMember(s, 'wb')
+  await b.http.put(`/api/users/${a.name}/follow`)
+  const thread = (await ok(a, 'bc.dm', { username: b.name })).thread.id
   let writing = true, writes = 0
   const loop = (async () => {
-    while (writing) { await writer.patch('/api/me', { bio: `bio ${writes++}` }); await writer.post('/api/reports', { targetType: 'member', targetId: admin.user.id, reason: `r${writes}` }).catch(() => {}) }
+    while (writing) await ok(a, 'bc.send', { threadId: thread, clientId: `bk${writes}`, body: `message ${writes++}` })
   })()
-  await Bun.sleep(30)
+  while (writes < 20) await Bun.sleep(5)
   const made = await admin.post('/api/admin/backups')
   writing = false
   await loop
@@ -224,7 +240,11 @@ test('[D10] a backup taken while messages are being written opens and passes int
   const db = new Database(file, { readonly: true })
   expect(db.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
   expect((db.query('SELECT COUNT(*) AS n FROM users').get() as any).n).toBeGreaterThan(3)
+  const copied = (db.query('SELECT COUNT(*) AS n FROM bc_messages WHERE thread_id = ?').get(thread) as any).n
+  expect(copied).toBeGreaterThanOrEqual(20)
+  expect(copied).toBeLessThanOrEqual(writes)
   db.close()
+  a.ws.close(); b.ws.close()
   const list = (await admin.get('/api/admin/backups')).json.backups as any[]
   expect(list.some((b) => b.name === made.json.backup.name)).toBe(true)
   const dl = await fetch(`${s.url}/api/admin/backups/${made.json.backup.name}`, { headers: { cookie: admin.cookie } })
