@@ -10,6 +10,8 @@ import { Admin, MyInvites } from './admin'
 import { ResetPassword } from './admin/reset'
 import { NotificationSettings } from './settings'
 import { Header, Toast } from './ui'
+import { Hallway } from './rooms/hallway'
+import { GuestRoom, Room } from './rooms/room'
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
 
@@ -17,7 +19,8 @@ const Placeholder = (title: string, text: string) => () => html`<${Header} title
 
 /** Screens for members. Domains add theirs here (rooms, backchannel, admin). */
 export const SCREENS: Screen[] = [
-  ['/', Placeholder('Hallway', 'No live rooms yet.')],
+  ['/', () => html`<${Hallway} />`],
+  ['/rooms/:id', (p) => html`<${Room} key=${p.id} id=${p.id} />`],
   ['/backchannel', Placeholder('Backchannel', 'No messages yet.')],
   ['/people', () => html`<${People} />`],
   ['/u/:username', (p) => html`<${Profile} username=${p.username} />`],
@@ -34,6 +37,7 @@ const PUBLIC: Screen[] = [
   ['/setup/:token', (p) => html`<${Setup} token=${p.token} />`],
   ['/invite/:token', (p) => html`<${Register} token=${p.token} />`],
   ['/join', () => html`<${Register} />`],
+  ['/rooms/:id', (p) => html`<${GuestRoom} key=${p.id} id=${p.id} />`],
   ['/reset/:token', (p) => html`<${ResetPassword} token=${p.token} />`],
 ]
 

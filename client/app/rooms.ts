@@ -1,0 +1,189 @@
+// Room state over the WebSocket (no markup): the hallway, the room I am in (snapshot on join, events after),
+// my role, the actions, the microphone and audio hooks, and resuming after a reconnect.
+import { computed, effect, signal } from '@preact/signals'
+import { get, post } from './api'
+import { conn } from './connection'
+import { joinAudio, leaveAudio, setMicrophone } from './rtc'
+
+export type RoomRole = 'host' | 'moderator' | 'speaker' | 'audience'
+export interface PublicUser { id: number; username: string; displayName: string; avatar: string | null; role: string }
+export interface RoomView {
+  id: number; title: string; description: string; link: string | null; kind: 'open' | 'social' | 'closed'
+  state: 'scheduled' | 'live' | 'ended'; startsAt: number | null; startedAt: number | null; endedAt: number | null; hostId: number; creatorId: number
+}
+export interface Participant { key: string; user: PublicUser; role: RoomRole; muted: boolean; hand: number | null; invited: boolean; away: boolean; since: number }
+export interface HallwayRoom extends RoomView { host: PublicUser; speakers: PublicUser[]; speakerCount: number; listenerCount: number; followedOnStage: number }
+export interface Pinned { kind: 'question'; id: number; text: string; by: string }
+
+/** What a room screen shows. */
+export type RoomStatus = 'idle' | 'joining' | 'joined' | 'ended' | 'removed' | 'error'
+
+export const RANK: Record<RoomRole, number> = { host: 3, moderator: 2, speaker: 1, audience: 0 }
+export const onStage = (r: RoomRole) => r !== 'audience'
+export const isMod = (r: RoomRole | null | undefined) => !!r && RANK[r] >= 2
+
+// ── the room I am in ────────────────────────────────────────────────────────────────────────────────────
+/** The room this tab is in (the Backchannel panels read it). */
+export const currentRoomId = signal<number | null>(null)
+export const roomStatus = signal<RoomStatus>('idle')
+export const roomError = signal<{ code: string; message: string } | null>(null)
+export const roomInfo = signal<RoomView | null>(null)
+export const participants = signal<Record<string, Participant>>({})
+export const guestCount = signal(0)
+export const pinned = signal<Pinned | null>(null)
+/** My participant key (`u:<id>` or `g:<connId>` for a guest). */
+export const myKey = signal<string | null>(null)
+const guestMe = signal<{ role: RoomRole } | null>(null)
+
+export const me = computed(() => (myKey.value ? participants.value[myKey.value] ?? null : null))
+/** My role in the current room (null when not in one). The Backchannel panels read it. */
+export const myRole = computed<RoomRole | null>(() => me.value?.role ?? guestMe.value?.role ?? null)
+export const amGuest = computed(() => !!myKey.value?.startsWith('g:'))
+
+const byStage = (a: Participant, b: Participant) => RANK[b.role] - RANK[a.role] || a.since - b.since
+export const stage = computed(() => Object.values(participants.value).filter((p) => onStage(p.role)).sort(byStage))
+export const audience = computed(() => Object.values(participants.value).filter((p) => !onStage(p.role)).sort((a, b) => a.since - b.since))
+export const handQueue = computed(() => Object.values(participants.value).filter((p) => p.hand !== null).sort((a, b) => a.hand! - b.hand!))
+
+/** Panels other domains mount in the room screen (Backchannel: Chat, Backstage, Q&A). */
+export interface RoomPanel { id: string; label: string; view: (roomId: number) => unknown; visible?: (role: RoomRole | null) => boolean }
+export const roomPanels = signal<RoomPanel[]>([])
+export function registerRoomPanel(panel: RoomPanel) {
+  roomPanels.value = [...roomPanels.value.filter((p) => p.id !== panel.id), panel]
+}
+
+function reset() {
+  participants.value = {}
+  guestCount.value = 0
+  pinned.value = null
+  myKey.value = null
+  guestMe.value = null
+}
+
+function applySnapshot(s: any) {
+  roomInfo.value = s.room
+  participants.value = Object.fromEntries((s.participants as Participant[]).map((p) => [p.key, p]))
+  guestCount.value = s.guests
+  pinned.value = s.pinned
+  myKey.value = s.me?.key ?? null
+  guestMe.value = s.me?.key?.startsWith('g:') ? { role: s.me.role } : null
+  roomStatus.value = 'joined'
+  roomError.value = null
+}
+
+async function requestJoin(roomId: number) {
+  try {
+    applySnapshot(await conn.request('room.join', { roomId }))
+    await joinAudio(roomId)
+  } catch (e: any) {
+    if (currentRoomId.value !== roomId) return
+    if (e?.code === 'offline' || e?.code === 'timeout') return // the resume after reconnecting tries again
+    roomStatus.value = e?.code === 'room_ended' ? 'ended' : e?.code === 'removed_from_room' ? 'removed' : 'error'
+    roomError.value = { code: e?.code ?? 'error', message: e?.message ?? String(e) }
+  }
+}
+
+/** Enters a room: joins now if the socket is open, else when it opens (the resume hook). */
+export function enterRoom(roomId: number) {
+  if (currentRoomId.value === roomId && (roomStatus.value === 'joined' || roomStatus.value === 'joining')) return
+  if (currentRoomId.value !== null && currentRoomId.value !== roomId) leaveAudio()
+  currentRoomId.value = roomId
+  roomStatus.value = 'joining'
+  roomError.value = null
+  roomInfo.value = null
+  reset()
+  if (conn.state.value === 'open') void requestJoin(roomId)
+  else conn.connect()
+}
+
+/** Leave quietly: the server hears it, audio stops, the screen forgets the room. */
+export async function leaveRoom() {
+  const id = currentRoomId.value
+  forget()
+  if (id !== null) await conn.request('room.leave', { roomId: id }).catch(() => {})
+}
+
+/** Stops following the room locally. */
+function forget() {
+  leaveAudio()
+  currentRoomId.value = null
+  roomStatus.value = 'idle'
+  roomInfo.value = null
+  reset()
+}
+
+conn.onResume(() => {
+  const id = currentRoomId.value
+  if (id !== null && (roomStatus.value === 'joined' || roomStatus.value === 'joining')) void requestJoin(id)
+  if (hallwayWatched) conn.request('hallway.watch', { on: true }).catch(() => {})
+})
+
+const forRoom = (fn: (e: any) => void) => (e: any) => { if (e.roomId === currentRoomId.value) fn(e) }
+const put = (p: Participant) => { participants.value = { ...participants.value, [p.key]: p } }
+conn.on('room.joined', forRoom((e) => put(e.participant)))
+conn.on('room.participant', forRoom((e) => put(e.participant)))
+conn.on('room.left', forRoom((e) => {
+  const { [e.key]: _gone, ...rest } = participants.value
+  participants.value = rest
+}))
+conn.on('room.guests', forRoom((e) => { guestCount.value = e.count }))
+conn.on('room.pinned', forRoom((e) => { pinned.value = e.pinned }))
+// The room stays current (its chat stays readable) but audio stops and nothing rejoins it.
+const stopped = (status: RoomStatus) => () => {
+  leaveAudio()
+  reset()
+  roomStatus.value = status
+  if (roomInfo.value && status === 'ended') roomInfo.value = { ...roomInfo.value, state: 'ended' }
+}
+conn.on('room.ended', forRoom(stopped('ended')))
+conn.on('room.removed', forRoom(stopped('removed')))
+
+// The microphone is asked for only when I am on stage, and sends only while I am unmuted.
+let micOn = false
+effect(() => {
+  const p = me.value
+  const want = !!p && onStage(p.role) && !p.muted && roomStatus.value === 'joined'
+  if (want === micOn) return
+  micOn = want
+  void setMicrophone(want)
+})
+
+// ── actions ─────────────────────────────────────────────────────────────────────────────────────────────
+const act = (type: string, fields: Record<string, unknown> = {}) => conn.request(type, { roomId: currentRoomId.value, ...fields })
+export const raiseHand = (up: boolean) => act('room.hand', { up })
+export const respond = (accept: boolean) => act('room.respond', { accept })
+export const inviteToSpeak = (userId: number) => act('room.invite', { userId })
+export const moveToAudience = (userId: number) => act('room.move', { userId })
+export const setMuted = (muted: boolean, userId?: number) => act('room.mute', userId === undefined ? { muted } : { muted, userId })
+export const setModerator = (userId: number, on: boolean) => act('room.mod', { userId, on })
+export const removeFromRoom = (userId: number) => act('room.remove', { userId })
+export const endRoom = () => act('room.end')
+
+// ── the hallway ─────────────────────────────────────────────────────────────────────────────────────────
+export const hallway = signal<{ live: HallwayRoom[]; upcoming: HallwayRoom[] } | null>(null)
+export const hallwayError = signal<string | null>(null)
+let hallwayWatched = false
+let reloadTimer: ReturnType<typeof setTimeout> | undefined
+
+export async function loadHallway() {
+  try { hallway.value = await get('/rooms'); hallwayError.value = null } catch (e: any) { hallwayError.value = e?.message ?? String(e) }
+}
+
+/** Keeps the hallway fresh while a hallway screen is shown; returns the function that stops it. */
+export function watchHallway() {
+  hallwayWatched = true
+  void loadHallway()
+  if (conn.state.value === 'open') conn.request('hallway.watch', { on: true }).catch(() => {})
+  const off = conn.on('hallway.changed', () => { clearTimeout(reloadTimer); reloadTimer = setTimeout(loadHallway, 150) })
+  return () => {
+    hallwayWatched = false
+    off()
+    clearTimeout(reloadTimer)
+    if (conn.state.value === 'open') conn.request('hallway.watch', { on: false }).catch(() => {})
+  }
+}
+
+export interface CreateRoom { title: string; description?: string; link?: string; kind: 'open' | 'social' | 'closed'; invited?: string[]; startsAt?: number | null }
+export const createRoom = (body: CreateRoom) => post<{ room: RoomView }>('/rooms', body).then((r) => r.room)
+export const startRoom = (id: number) => post<{ room: RoomView }>(`/rooms/${id}/start`).then((r) => r.room)
+export const roomPage = (id: number) => get<{ room: RoomView; host: PublicUser | null; mayJoin: boolean; mayStart: boolean; participants: Participant[]; guests: number; history: any[] }>(`/rooms/${id}`)

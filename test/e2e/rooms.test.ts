@@ -1,0 +1,106 @@
+// Two members in Chromium: A starts a room from the hallway, B joins from the hallway card, raises a hand, A invites
+// B to speak, B accepts (the microphone is asked for only then), A mutes B, then removes B. Screenshots on the way.
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+
+let s: TestServer
+let browser: Browser
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `rooms-${name}.png`), fullPage: false })
+
+/** Counts getUserMedia calls in the page (the microphone must be asked for only on going on stage). */
+const COUNT_MIC = () => {
+  const md = navigator.mediaDevices
+  const orig = md.getUserMedia.bind(md)
+  ;(window as any).__micAsks = 0
+  md.getUserMedia = (c?: MediaStreamConstraints) => { (window as any).__micAsks++; return orig(c) }
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true })
+  s = await startTestServer()
+  if (hasChromium) browser = await launch()
+})
+afterAll(async () => { await browser?.close(); await s.stop() })
+
+test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, join, raise hand, invite, accept, mute, remove', async () => {
+  const alice = await signedInClient(s, 'alice_r')
+  const bob = await signedInClient(s, 'bob_r')
+  await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Builder', bob.user.id)
+  await bob.put('/api/users/alice_r/follow')
+  const A = await pageFor(browser, s.url, alice.cookie)
+  const B = await pageFor(browser, s.url, bob.cookie)
+  await B.context.addInitScript(COUNT_MIC)
+  try {
+    const a = A.page, b = B.page
+    await a.goto('/')
+    await a.getByRole('button', { name: 'Start a room' }).click()
+    await a.getByLabel('Title').fill('Friday town hall')
+    await a.getByLabel('Description').fill('Plans for the weekend market. Bring questions!')
+    await a.getByLabel('Pinned link (optional)').fill('https://example.org/market')
+    await shot(a, 'create-sheet-390')
+    await a.getByRole('button', { name: 'Start now' }).click()
+    await a.waitForURL(/\/rooms\/\d+$/)
+    await a.getByRole('heading', { name: /On stage/ }).waitFor()
+    const roomId = Number(a.url().split('/').pop())
+
+    await b.goto('/')
+    const card = b.locator('.room-card', { hasText: 'Friday town hall' })
+    await card.waitFor()
+    await expect(card.getByText('alice_r')).toBeTruthy()
+    await shot(b, 'hallway-390')
+    await card.getByRole('link', { name: 'Join' }).click()
+    await b.getByRole('button', { name: 'Raise hand' }).waitFor()
+    expect(await b.evaluate(() => (window as any).__micAsks)).toBe(0)
+    await b.getByRole('button', { name: 'Raise hand' }).click()
+    await b.getByRole('button', { name: 'Lower hand' }).waitFor()
+
+    // A sees the hand queue and invites B
+    await a.getByRole('heading', { name: /Raised hands/ }).waitFor()
+    await shot(a, 'room-hands-390')
+    await a.locator('.hands').getByRole('button', { name: 'Invite to speak' }).click()
+    await b.getByRole('button', { name: 'Accept' }).waitFor()
+    expect(await b.getByRole('button', { name: 'Decline' }).count()).toBe(1)
+    await shot(b, 'room-invited-390')
+    expect(await b.evaluate(() => (window as any).__micAsks)).toBe(0)
+    await b.getByRole('button', { name: 'Accept' }).click()
+    await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
+    expect(s.ctx.rooms!.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
+
+    // A mutes B from the person menu; B may unmute
+    await a.getByRole('button', { name: /^Bob Builder, speaker/ }).click()
+    const menu = a.getByRole('dialog', { name: 'Bob Builder' })
+    for (const name of ['Move to audience', 'Mute', 'Make moderator', 'Remove from room', 'View profile', 'Message']) expect(await menu.getByRole(/View|Message/.test(name) ? 'link' : 'button', { name, exact: true }).count()).toBe(1)
+    expect(await menu.getByRole('link', { name: 'Message' }).getAttribute('href')).toBe('/backchannel/new/bob_r')
+    await shot(a, 'person-menu-390')
+    await menu.getByRole('button', { name: 'Mute', exact: true }).click()
+    await b.getByRole('button', { name: 'Unmute', exact: true }).waitFor()
+    await shot(b, 'room-speaker-390')
+    await a.setViewportSize({ width: 1280, height: 800 })
+    await shot(a, 'room-desktop')
+    await b.getByRole('button', { name: 'Unmute', exact: true }).click()
+    await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
+
+    // A removes B; B cannot come back
+    await a.getByRole('button', { name: /^Bob Builder, speaker/ }).click()
+    await a.getByRole('dialog', { name: 'Bob Builder' }).getByRole('button', { name: 'Remove from room' }).click()
+    await b.getByText('You were removed from this room.').waitFor()
+    await b.goto('/')
+    await b.getByRole('button', { name: 'Start a room' }).waitFor()
+    expect(await b.locator('.room-card', { hasText: 'Friday town hall' }).count()).toBe(0)
+    await b.setViewportSize({ width: 1280, height: 800 })
+    await shot(b, 'hallway-desktop')
+
+    // A ends the room
+    a.once('dialog', (d) => d.accept())
+    await a.getByRole('button', { name: 'End room' }).click()
+    await a.getByText('This room has ended.').waitFor()
+    expect(s.ctx.rooms!.room(roomId)!.state).toBe('ended')
+  } finally {
+    await A.context.close()
+    await B.context.close()
+  }
+}, 60_000)
