@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { del, get, put } from '../app/api'
-import { errorText, notify } from '../app/state'
+import { errorText, me, notify } from '../app/state'
 import { Avatar, Empty, Header } from './ui'
 
 export function People() {
@@ -23,7 +23,7 @@ export function People() {
   ${users === null ? html`<p class="muted pad">Loading…</p>` : users.length === 0 ? html`<${Empty}>Nobody found.</${Empty}>` : html`<ul class="list">
     ${users.map((u) => html`<li class="list-item">
       <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} /><span><strong>${u.displayName}</strong><br/><span class="muted small">@${u.username}</span></span></a>
-      <button class=${'btn small' + (u.isFollowing ? '' : ' primary')} aria-label=${(u.isFollowing ? 'Unfollow @' : 'Follow @') + u.username} onClick=${() => toggle(u)}>${u.isFollowing ? 'Following' : 'Follow'}</button>
+      ${u.id === me.value?.id ? html`<span class="badge">You</span>` : html`<button class=${'btn small' + (u.isFollowing ? '' : ' primary')} aria-label=${(u.isFollowing ? 'Unfollow @' : 'Follow @') + u.username} onClick=${() => toggle(u)}>${u.isFollowing ? 'Following' : 'Follow'}</button>`}
     </li>`)}</ul>`}`
 }
 

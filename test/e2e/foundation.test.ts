@@ -1,0 +1,152 @@
+// The foundation in a real Chromium (one browser, one persistent context, used in turn by the owner and a newcomer):
+// [A6] first-run setup creates the admin; [I1] the admin creates, copies and revokes invites in the UI; a newcomer
+// redeems an invite, registers, signs out and signs in; [H14] Chrome's own installability check finds no errors.
+// Screenshots of sign-in, register, profile and people at 390×844 and 1280×800 go to test/.tmp/shots.
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { BrowserContext, Page } from 'playwright-core'
+import { hasChromium, launchPersistent, SHOTS } from '../helpers/browser'
+import { PASSWORD, startTestServer, type TestServer } from '../helpers/server'
+
+const PHONE = { width: 390, height: 844 }
+const DESKTOP = { width: 1280, height: 800 }
+
+let s: TestServer
+let browser: Awaited<ReturnType<typeof launchPersistent>>
+let context: BrowserContext
+let page: Page
+const errors: string[] = []
+
+beforeAll(async () => {
+  s = await startTestServer()
+  browser = await launchPersistent({ viewport: PHONE })
+  context = browser.context
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: s.origin })
+  page = context.pages()[0] ?? await context.newPage()
+  page.on('pageerror', (e) => errors.push(e.message))
+  mkdirSync(SHOTS, { recursive: true })
+}, 60_000)
+afterAll(async () => { await browser?.close(); await s?.stop() })
+
+const shot = async (name: string) => {
+  for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
+    await page.setViewportSize(size)
+    await page.waitForTimeout(150)
+    await page.screenshot({ path: join(SHOTS, `foundation-${name}-${label}.png`), fullPage: true })
+  }
+  await page.setViewportSize(PHONE)
+}
+
+const signOut = async () => {
+  await page.goto(s.origin + '/me')
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+  await page.getByRole('heading', { name: 'Sign in to Townhall' }).waitFor()
+}
+
+test.skipIf(!hasChromium)('[A6] the first-run setup link creates the admin account', async () => {
+  const token = s.ctx.accounts.setupTokenFor()!
+  await page.goto(`${s.origin}/setup/nope`)
+  await page.getByRole('heading', { name: 'This setup link is not valid' }).waitFor()
+  await page.goto(`${s.origin}/setup/${token}`)
+  await page.getByRole('heading', { name: 'Set up your Townhall' }).waitFor()
+  await page.getByLabel('Username').fill('owner')
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Create admin account' }).click()
+  await page.getByRole('heading', { name: 'Admin', exact: true }).waitFor()
+  expect(new URL(page.url()).pathname).toBe('/admin')
+  expect(s.ctx.accounts.store.byName('owner')!.role).toBe('admin')
+  // The link is spent.
+  await page.goto(`${s.origin}/setup/${token}`)
+  await page.getByRole('heading', { name: 'Townhall is set up' }).waitFor()
+}, 60_000)
+
+let inviteUrl = ''
+test.skipIf(!hasChromium)('[I6] the admin creates, copies and revokes invite links in the UI', async () => {
+  await page.goto(s.origin + '/admin')
+  await page.getByRole('button', { name: 'Create invite link' }).click()
+  const link = page.getByLabel('New invite link')
+  await link.waitFor()
+  inviteUrl = await link.inputValue()
+  expect(inviteUrl).toStartWith(`${s.origin}/invite/`)
+  await page.getByRole('button', { name: 'Copy link' }).click()
+  await page.getByText('Link copied').waitFor()
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(inviteUrl)
+
+  // A second one, revoked at once.
+  await page.getByRole('button', { name: 'Create invite link' }).click()
+  await page.waitForFunction((first) => (document.querySelector('input[aria-label="New invite link"]') as HTMLInputElement)?.value !== first, inviteUrl)
+  const second = s.ctx.invites.list(0, true)[0]!
+  await page.getByRole('button', { name: `Revoke invite ${second.id}` }).click()
+  await page.getByText('Invite revoked').waitFor()
+  await page.locator('.invite-row[data-state="revoked"]').first().waitFor()
+  expect(s.ctx.invites.store.byId(second.id)!.revoked_at).not.toBeNull()
+  expect(await page.getByRole('button', { name: `Revoke invite ${second.id}` }).count()).toBe(0)
+  await signOut()
+}, 60_000)
+
+test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs out and signs in again', async () => {
+  await page.goto(inviteUrl)
+  await page.getByRole('heading', { name: 'Join Townhall' }).waitFor()
+  await page.getByText('@owner').waitFor() // "@owner invited you to join."
+  await shot('register')
+  await page.getByLabel('Username').fill('newbie')
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.getByRole('navigation', { name: 'Main' }).waitFor()
+  expect(s.ctx.accounts.store.byName('newbie')!.invited_by).toBe(s.ctx.accounts.store.byName('owner')!.id)
+
+  // The spent link now explains itself.
+  await page.goto(inviteUrl)
+  await page.getByRole('heading', { name: "This invite can't be used" }).waitFor()
+  await page.getByText('This invite has been used up.').waitFor()
+
+  await page.goto(s.origin + '/u/newbie')
+  await page.getByText('invited by').waitFor()
+  await page.getByRole('link', { name: '@owner' }).waitFor()
+  await page.goto(s.origin + '/me')
+  await page.getByLabel('Display name').fill('New Bie')
+  await page.getByLabel(/^Bio/).fill('Here for the Thursday rooms.')
+  await page.getByRole('button', { name: 'Save profile' }).click()
+  await page.getByText('Profile saved').waitFor()
+  await shot('profile')
+  await page.goto(s.origin + '/people')
+  await page.getByRole('button', { name: 'Follow @owner' }).click()
+  await page.getByRole('button', { name: 'Unfollow @owner' }).waitFor()
+  // I am in the list too, without a button to follow myself.
+  expect(await page.getByRole('button', { name: 'Follow @newbie' }).count()).toBe(0)
+  expect(s.ctx.accounts.isFollowing(s.ctx.accounts.store.byName('newbie')!.id, s.ctx.accounts.store.byName('owner')!.id)).toBe(true)
+  await shot('people')
+
+  await signOut()
+  await shot('signin')
+  await page.getByLabel('Username').fill('newbie')
+  await page.getByLabel('Password').fill('a wrong password')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByText('Wrong username or password.').waitFor()
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('navigation', { name: 'Main' }).waitFor()
+  await page.goto(s.origin + '/u/owner/followers')
+  await page.getByRole('link', { name: /@newbie/ }).waitFor()
+}, 90_000)
+
+test.skipIf(!hasChromium)("[H14] Chrome's installability check finds no errors once the service worker is active", async () => {
+  await page.goto(s.origin + '/')
+  const active = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready
+    return reg.active?.scriptURL ?? null
+  })
+  expect(active).toBe(`${s.origin}/sw.js`)
+  // A reload so the page is controlled by the worker.
+  await page.reload()
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller)
+  const cdp = await context.newCDPSession(page)
+  const manifest = await cdp.send('Page.getAppManifest') as { errors: unknown[]; url: string }
+  expect(manifest.url).toBe(`${s.origin}/manifest.webmanifest`)
+  expect(manifest.errors).toEqual([])
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
+  expect(installabilityErrors).toEqual([])
+  await cdp.detach()
+  expect(errors).toEqual([])
+}, 60_000)
