@@ -1,0 +1,31 @@
+// The README documents every configuration variable, every CLI command, and the commands CI runs.
+import { expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { OPTIONS } from '../../server/config'
+import { configTable } from '../../scripts/config-table'
+
+const ROOT = join(import.meta.dir, '..', '..')
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+
+test('[H15] every variable of server/config.ts is in the README table with its default (bun scripts/config-table.ts)', () => {
+  const missing = Object.values(OPTIONS).filter((o) => !readme.includes(`| \`${o.env}\``)).map((o) => o.env)
+  expect(missing).toEqual([])
+  expect(readme).toContain(configTable())
+})
+
+test('[H15] the README names every CLI command and the quick-start commands', () => {
+  for (const c of ['townhall serve', 'townhall admin create', 'townhall invite create', 'townhall backup', 'townhall migrate', 'townhall healthcheck', 'townhall --help'])
+    expect(readme).toContain(c)
+  expect(readme).toContain('npm install && npm start')
+  expect(readme).toContain('npm install && npm test')
+  expect(readme).toContain('docker run ')
+})
+
+test('[H15] CI runs the README test command', () => {
+  const ci = readFileSync(join(ROOT, '.ci', 'run'), 'utf8')
+  expect(ci).toContain('npm test')
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+  expect(pkg.scripts.test).toContain('bun test')
+  expect(pkg.devDependencies.bun).toMatch(/^\d+\.\d+\.\d+$/)
+})
