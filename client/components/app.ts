@@ -10,6 +10,10 @@ import { Admin, MyInvites } from './admin'
 import { ResetPassword } from './admin/reset'
 import { NotificationSettings } from './settings'
 import { Header, Toast } from './ui'
+import { Inbox, OpenDm } from './backchannel/inbox'
+import { NewGroup, NewMessage } from './backchannel/new'
+import { ThreadScreen } from './backchannel/thread'
+import './backchannel/room'
 import { Hallway } from './rooms/hallway'
 import { GuestRoom, Room } from './rooms/room'
 
@@ -21,7 +25,12 @@ const Placeholder = (title: string, text: string) => () => html`<${Header} title
 export const SCREENS: Screen[] = [
   ['/', () => html`<${Hallway} />`],
   ['/rooms/:id', (p) => html`<${Room} key=${p.id} id=${p.id} />`],
-  ['/backchannel', Placeholder('Backchannel', 'No messages yet.')],
+  ['/backchannel', () => html`<${Inbox} />`],
+  ['/backchannel/requests', () => html`<${Inbox} tab="requests" />`],
+  ['/backchannel/new', () => html`<${NewMessage} />`],
+  ['/backchannel/group', () => html`<${NewGroup} />`],
+  ['/backchannel/new/:username', (p) => html`<${OpenDm} key=${p.username} username=${p.username} />`],
+  ['/backchannel/:threadId', (p) => html`<${ThreadScreen} key=${p.threadId} id=${Number(p.threadId)} />`],
   ['/people', () => html`<${People} />`],
   ['/u/:username', (p) => html`<${Profile} username=${p.username} />`],
   ['/u/:username/followers', (p) => html`<${FollowList} username=${p.username} which="followers" />`],

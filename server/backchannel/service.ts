@@ -367,7 +367,9 @@ export class BackchannelService implements BackchannelApi {
       return s
     })
     const ev = { type: 'bc.read', seq, threadId, userId, messageId: upTo }
-    this.deliver(t.kind === 'dm' || t.kind === 'group' ? this.recipients(t) : [userId], ev)
+    // Read receipts go to the other members, except while the reader has not accepted the request.
+    const shared = (t.kind === 'dm' || t.kind === 'group') && mine.state === 'active'
+    this.deliver(shared ? this.recipients(t) : [userId], ev)
     return { lastReadId: upTo }
   }
 

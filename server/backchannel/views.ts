@@ -47,7 +47,9 @@ export class Views {
     const room = row.kind === 'room_chat' || row.kind === 'backstage'
     const members = room ? [] : this.store.q.memberUsers.all(row.id).map((m) => ({
       id: m.user_id, username: m.username, displayName: m.display_name || m.username,
-      avatar: m.avatar ? `/api/avatars/${m.avatar}` : null, state: m.state, lastReadId: m.last_read_id,
+      avatar: m.avatar ? `/api/avatars/${m.avatar}` : null, state: m.state,
+      // Someone who has not accepted a request does not reveal what they read.
+      lastReadId: m.state === 'request' && m.user_id !== viewerId ? 0 : m.last_read_id,
     }))
     const readable = row.my_state === 'active' || row.my_state === 'request' || room
     const last = readable && row.last_message_id ? this.store.q.message.get(row.last_message_id) : null

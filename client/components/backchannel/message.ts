@@ -1,0 +1,172 @@
+// One message, a list of them, and the composer: shared by the thread screen and the room's panels.
+// User text is always rendered as text; only http(s) URLs become links (new tab, no referrer, no follow).
+import { html } from 'htm/preact'
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
+import * as bc from '../../app/backchannel'
+import { errorText, me, notify } from '../../app/state'
+import { Avatar } from '../ui'
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi
+const TRAILING = /[.,;:!?)\]}'"]+$/
+export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏']
+
+/** Splits text into strings and safe links. Anything that is not a plain http(s) URL stays text. */
+export function linkify(text: string): any[] {
+  const out: any[] = []
+  let last = 0
+  for (const m of text.matchAll(URL_RE)) {
+    let url = m[0]
+    const trail = url.match(TRAILING)?.[0] ?? ''
+    if (trail && !(trail.startsWith(')') && url.includes('('))) url = url.slice(0, url.length - trail.length)
+    let ok = false
+    try { const u = new URL(url); ok = u.protocol === 'http:' || u.protocol === 'https:' } catch { ok = false }
+    if (!ok) continue
+    if (m.index! > last) out.push(text.slice(last, m.index))
+    out.push(html`<a href=${url} target="_blank" rel="noopener noreferrer nofollow">${url}</a>`)
+    last = m.index! + url.length
+  }
+  if (last < text.length) out.push(text.slice(last))
+  return out
+}
+
+/** Search snippets: highlights come between \u0002 and \u0003; the rest is text. */
+export function highlighted(snippet: string) {
+  return snippet.split('\u0002').map((part, i) => {
+    if (i === 0) return part
+    const [hit, rest = ''] = part.split('\u0003')
+    return html`<mark>${hit}</mark>${rest}`
+  })
+}
+
+/** Small line icons (emoji glyphs are not on every system). */
+export const icon = (name: 'clip' | 'bell' | 'bell-off' | 'plus' | 'pen') => {
+  const d = {
+    clip: 'M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6',
+    bell: 'M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.9 1.9 0 0 0 3.4 0',
+    'bell-off': 'M6 8a6 6 0 0 1 9.3-5M18 8c0 7 3 9 3 9H7M10.3 21a1.9 1.9 0 0 0 3.4 0M3 3l18 18',
+    plus: 'M12 5v14M5 12h14',
+    pen: 'M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z',
+  }[name]
+  return html`<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d=${d} /></svg>`
+}
+
+const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+
+interface ItemProps { m: bc.Shown; showAuthor: boolean; canModerate?: boolean; onReply: (m: bc.Message) => void; seenBy?: string }
+
+export function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps) {
+  const mine = m.author?.id === me.value?.id
+  const [editing, setEditing] = useState(false)
+  const [draft, setDraft] = useState(m.body)
+  const [picking, setPicking] = useState(false)
+  const act = (p: Promise<unknown>) => p.catch((e) => notify(errorText(e), 'error'))
+  const saveEdit = (e: Event) => {
+    e.preventDefault()
+    if (draft.trim() && draft !== m.body) act(bc.edit(m.id, draft))
+    setEditing(false)
+  }
+  const stored = !m.pending && !m.failed
+  const name = m.author?.displayName ?? 'Someone'
+  return html`<li class=${'msg' + (mine ? ' mine' : '') + (m.pending ? ' pending' : '') + (m.failed ? ' failed' : '')} data-id=${m.id}>
+    ${showAuthor && !mine && html`<div class="msg-author">${m.author ? html`<a href=${'/u/' + m.author.username}><${Avatar} user=${m.author} size=${22} /> ${name}</a>` : name}</div>`}
+    <div class="msg-bubble">
+      ${m.replyTo && html`<div class="msg-quote"><span class="muted small">↩ ${m.replyTo.author ? '@' + m.replyTo.author : ''}</span> ${m.replyTo.deleted ? html`<em>deleted message</em>` : m.replyTo.body}</div>`}
+      ${m.deleted ? html`<p class="msg-text muted"><em>Message deleted</em></p>`
+        : editing ? html`<form class="msg-edit" onSubmit=${saveEdit}>
+            <textarea aria-label="Edit message" maxlength="4000" rows="2" value=${draft} onInput=${(e: any) => setDraft(e.target.value)}
+              onKeyDown=${(e: KeyboardEvent) => { if (e.key === 'Enter' && !e.shiftKey) saveEdit(e); if (e.key === 'Escape') setEditing(false) }}></textarea>
+            <div class="row gap"><button class="btn small primary" type="submit">Save</button><button class="btn small" type="button" onClick=${() => setEditing(false)}>Cancel</button></div>
+          </form>`
+        : html`${m.image && html`<a href=${m.image} target="_blank" rel="noopener noreferrer"><img class="msg-image" src=${m.image} alt=${'Image from ' + name} loading="lazy" /></a>`}
+            ${m.body && html`<p class="msg-text">${linkify(m.body)}</p>`}`}
+      <div class="msg-meta">${time(m.createdAt)}${m.editedAt && !m.deleted ? ' · edited' : ''}${m.pending ? ' · sending…' : ''}${seenBy ? ` · ${seenBy}` : ''}</div>
+    </div>
+    ${Object.keys(m.reactions).length > 0 && html`<div class="msg-reactions">
+      ${Object.entries(m.reactions).map(([emoji, users]) => {
+        const on = users.includes(me.value!.id)
+        return html`<button class=${'chip' + (on ? ' on' : '')} aria-pressed=${on} aria-label=${`${emoji} ${users.length}${on ? ', remove your reaction' : ''}`} onClick=${() => act(bc.react(m.id, emoji, !on))}>${emoji} ${users.length}</button>`
+      })}</div>`}
+    ${m.failed && html`<div class="msg-failed" role="alert">Not sent: ${m.failed} <button class="btn small" onClick=${() => bc.discardFailed(m.threadId, m.clientId)}>Remove</button></div>`}
+    ${stored && !m.deleted && !editing && html`<div class="msg-actions">
+      <button class="link-btn" aria-label="Reply" onClick=${() => onReply(m)}>Reply</button>
+      <button class="link-btn" aria-label="React" aria-expanded=${picking} onClick=${() => setPicking(!picking)}>React</button>
+      ${mine && !m.image && html`<button class="link-btn" aria-label="Edit" onClick=${() => { setDraft(m.body); setEditing(true) }}>Edit</button>`}
+      ${(mine || canModerate) && html`<button class="link-btn danger-text" aria-label="Delete" onClick=${() => confirm('Delete this message?') && act(bc.remove(m.id))}>Delete</button>`}
+      ${picking && html`<span class="emoji-pick" role="group" aria-label="Reactions">${REACTIONS.map((e) => html`<button class="chip" aria-label=${'React ' + e} onClick=${() => { setPicking(false); act(bc.react(m.id, e, true)) }}>${e}</button>`)}</span>`}
+    </div>`}
+  </li>`
+}
+
+/** The messages of a thread, oldest first, with "load earlier" and stick-to-bottom scrolling. */
+export function MessageList({ threadId, canModerate, onReply, seen, compact }: { threadId: number; canModerate?: boolean; onReply: (m: bc.Message) => void; seen?: (m: bc.Message) => string | undefined; compact?: boolean }) {
+  const list = bc.messages.value.get(threadId)
+  const ref = useRef<HTMLDivElement>(null)
+  const atBottom = useRef(true)
+  const count = list?.length ?? 0
+  const lastId = list?.at(-1)?.id
+  useLayoutEffect(() => {
+    const el = ref.current
+    if (el && atBottom.current) el.scrollTop = el.scrollHeight
+  }, [count, lastId])
+  if (!list) return html`<div class="msgs" ref=${ref}><p class="muted pad">Loading…</p></div>`
+  const earlier = async () => {
+    const el = ref.current!
+    const before = el.scrollHeight
+    atBottom.current = false
+    try { await bc.loadEarlier(threadId) } catch (e) { notify(errorText(e), 'error') }
+    requestAnimationFrame(() => { el.scrollTop = el.scrollHeight - before })
+  }
+  return html`<div class=${'msgs' + (compact ? ' compact' : '')} ref=${ref} onScroll=${(e: any) => { const el = e.currentTarget; atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80 }}>
+    ${bc.hasMore.value.get(threadId) && html`<div class="center-text"><button class="btn small" onClick=${earlier}>Load earlier messages</button></div>`}
+    ${list.length === 0 && html`<p class="empty">No messages yet. Say hello!</p>`}
+    <ol class="msg-list" aria-live="polite" aria-relevant="additions">
+      ${list.map((m, i) => html`<${MessageItem} key=${m.clientId + m.id} m=${m} canModerate=${canModerate}
+        showAuthor=${i === 0 || list[i - 1]!.author?.id !== m.author?.id} onReply=${onReply} seenBy=${seen?.(m)} />`)}
+    </ol>
+  </div>`
+}
+
+/** The composer: Enter sends, Shift+Enter is a new line; an image can be attached; a reply shows above. */
+export function Composer({ threadId, replyTo, onCancelReply, disabled, placeholder = 'Message', allowImages = true }:
+  { threadId: number; replyTo: bc.Message | null; onCancelReply: () => void; disabled?: string; placeholder?: string; allowImages?: boolean }) {
+  const [text, setText] = useState('')
+  const [image, setImage] = useState<{ name: string; url: string } | null>(null)
+  const [busy, setBusy] = useState(false)
+  const input = useRef<HTMLTextAreaElement>(null)
+  useEffect(() => { if (replyTo) input.current?.focus() }, [replyTo])
+  if (disabled) return html`<div class="composer disabled"><p class="muted small">${disabled}</p></div>`
+  const submit = (e?: Event) => {
+    e?.preventDefault()
+    const body = text.trim()
+    if ((!body && !image) || body.length > 4000) return
+    bc.send(threadId, body, { image: image?.name, imageUrl: image?.url, replyTo }).catch((err) => notify(errorText(err), 'error'))
+    setText(''); setImage(null); onCancelReply()
+    input.current?.focus()
+  }
+  const attach = async (e: any) => {
+    const file = e.target.files?.[0] as File | undefined
+    e.target.value = ''
+    if (!file) return
+    if (file.size > 10 * 1024 * 1024) return notify('An image may be at most 10 MB.', 'error')
+    setBusy(true)
+    try { setImage(await bc.uploadImage(threadId, file)) } catch (err) { notify(errorText(err), 'error') } finally { setBusy(false) }
+  }
+  return html`<form class="composer" onSubmit=${submit}>
+    ${replyTo && html`<div class="composer-reply"><span class="grow">Replying to ${replyTo.author ? '@' + replyTo.author.username : 'a message'}: <span class="muted">${replyTo.body.slice(0, 80)}</span></span>
+      <button type="button" class="link-btn" aria-label="Cancel reply" onClick=${onCancelReply}>✕</button></div>`}
+    ${image && html`<div class="composer-reply"><img src=${image.url} alt="Image to send" class="composer-thumb" /><span class="grow muted small">Image attached</span>
+      <button type="button" class="link-btn" aria-label="Remove image" onClick=${() => setImage(null)}>✕</button></div>`}
+    <div class="composer-row">
+      ${allowImages && html`<label class="icon-btn attach" title="Attach image" aria-busy=${busy}>${icon('clip')}<input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp,image/gif" aria-label="Attach image" onChange=${attach} /></label>`}
+      <textarea ref=${input} class="grow" rows="1" maxlength="4000" aria-label=${placeholder} placeholder=${placeholder} value=${text}
+        onInput=${(e: any) => { setText(e.target.value); if (e.target.value) bc.sendTyping(threadId) }}
+        onKeyDown=${(e: KeyboardEvent) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) submit(e) }}></textarea>
+      <button class="btn primary send" type="submit" aria-label="Send" disabled=${busy || (!text.trim() && !image)}>Send</button>
+    </div>
+  </form>`
+}
+
+export function Typing({ threadId }: { threadId: number }) {
+  const who = (bc.typing.value.get(threadId) ?? []).filter((x) => x.until > Date.now())
+  return html`<div class="typing" aria-live="polite">${who.length ? `${who.map((w) => '@' + w.username).join(', ')} ${who.length > 1 ? 'are' : 'is'} typing…` : ''}</div>`
+}

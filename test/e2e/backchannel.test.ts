@@ -1,0 +1,153 @@
+// Two (then three) members in Chromium: a conversation with hostile text, a safe https link and an image; Requests
+// with Accept; the room's Chat and Q&A panels. Screenshots of the inbox and a thread at 390×844 and on a desktop.
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+
+let s: TestServer
+let browser: Browser
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `backchannel-${name}.png`), fullPage: false })
+const DESKTOP = { width: 1280, height: 800 }
+const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
+
+/** Records anything a payload could do: a global flag, a dialog, a script error. */
+const TRAP = () => {
+  ;(window as any).__pwned = 0
+  ;(window as any).__alerts = 0
+  window.alert = () => { (window as any).__alerts++ }
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true })
+  s = await startTestServer()
+  if (hasChromium) browser = await launch()
+})
+afterAll(async () => { await browser?.close(); await s.stop() })
+
+const HOSTILE = [
+  'look <img src=x onerror="window.__pwned=1;alert(1)">',
+  '<script>window.__pwned=2</script>',
+  'javascript:window.__pwned=3',
+  '[click me](javascript:window.__pwned=4)',
+  'and the real one https://example.org/agenda?day=1.',
+].join(' ')
+
+test.skipIf(!hasChromium)('[B16] hostile text shows as text and runs nothing in the other page; an https link is clickable and safe', async () => {
+  const alice = await signedInClient(s, 'alice_b')
+  const bob = await signedInClient(s, 'bob_b')
+  await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Alice Archer', alice.user.id)
+  await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Baker', bob.user.id)
+  await bob.put('/api/users/alice_b/follow')
+  const A = await pageFor(browser, s.url, alice.cookie)
+  const B = await pageFor(browser, s.url, bob.cookie)
+  await B.context.addInitScript(TRAP)
+  let dialogs = 0
+  B.page.on('dialog', (d) => { dialogs++; void d.dismiss() })
+  try {
+    const a = A.page, b = B.page
+    // Alice starts from Bob's profile: the "Message" button opens their thread.
+    await a.goto('/u/bob_b')
+    await a.getByRole('link', { name: 'Message' }).click()
+    await a.waitForURL(/\/backchannel\/\d+$/)
+    const threadUrl = new URL(a.url()).pathname
+    const box = a.getByRole('textbox', { name: 'Message' })
+    await box.fill('Hi Bob! Are you coming to the town hall on Friday?')
+    await box.press('Enter')
+    await a.locator('.msg:not(.pending)', { hasText: 'town hall on Friday' }).waitFor()
+
+    await b.goto('/backchannel')
+    const row = b.locator('.thread-row', { hasText: 'Alice Archer' })
+    await row.waitFor()
+    await expect(await row.locator('.unread-badge').textContent()).toBe('1')
+    await shot(b, 'inbox-390')
+    await row.getByRole('link').click()
+    await b.waitForURL(threadUrl)
+    await b.getByRole('textbox', { name: 'Message' }).fill('Yes! I will bring questions.')
+    await b.getByRole('button', { name: 'Send' }).click()
+    await a.locator('.msg', { hasText: 'I will bring questions' }).waitFor()
+
+    // The hostile message, typed in the real composer and sent with Enter.
+    await box.fill(HOSTILE)
+    await box.press('Enter')
+    const got = b.locator('.msg', { hasText: 'onerror' })
+    await got.waitFor()
+    const text = await got.locator('.msg-text').textContent()
+    expect(text).toContain('<img src=x onerror="window.__pwned=1;alert(1)">')
+    expect(text).toContain('<script>window.__pwned=2</script>')
+    expect(await b.locator('.msgs img[src="x"], .msgs script').count()).toBe(0)
+    expect(await b.locator('a[href^="javascript:"]').count()).toBe(0)
+    const links = got.locator('.msg-text a')
+    expect(await links.count()).toBe(1)
+    expect(await links.getAttribute('href')).toBe('https://example.org/agenda?day=1')
+    expect(await links.getAttribute('rel')).toBe('noopener noreferrer nofollow')
+    expect(await links.getAttribute('target')).toBe('_blank')
+    // Clicking it opens a new tab (blocked from the network here), not the app and not a script.
+    await b.route('https://example.org/**', (r) => r.fulfill({ status: 200, body: 'ok' }))
+    await B.context.route('https://example.org/**', (r) => r.fulfill({ status: 200, body: 'ok' }))
+    const [popup] = await Promise.all([B.context.waitForEvent('page'), links.click()])
+    expect(popup.url()).toBe('https://example.org/agenda?day=1')
+    expect(await popup.evaluate(() => window.opener)).toBeNull()
+    await popup.close()
+    expect(await b.evaluate(() => [(window as any).__pwned, (window as any).__alerts])).toEqual([0, 0])
+    expect(dialogs).toBe(0)
+
+    // An image: uploaded over HTTP as Alice, sent with the composer's attach button.
+    await a.locator('input[type=file][aria-label="Attach image"]').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: Buffer.from(PNG) })
+    await a.getByAltText('Image to send').waitFor()
+    await box.fill('the venue map')
+    await box.press('Enter')
+    const img = b.locator('.msg img.msg-image')
+    await img.waitFor()
+    expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(1)
+
+    // Reactions and replies from Bob; Alice sees both live.
+    const first = b.locator('.msg', { hasText: 'town hall on Friday' })
+    await first.getByRole('button', { name: 'React', exact: true }).click()
+    await first.getByRole('button', { name: 'React 🎉' }).click()
+    await a.locator('.msg', { hasText: 'town hall on Friday' }).getByRole('button', { name: /🎉 1/ }).waitFor()
+    await first.getByRole('button', { name: 'Reply' }).click()
+    await b.getByRole('textbox', { name: 'Message' }).fill('Friday works, see the link above')
+    await b.getByRole('textbox', { name: 'Message' }).press('Enter')
+    await a.locator('.msg', { hasText: 'Friday works' }).locator('.msg-quote').waitFor()
+    await a.locator('.msg-meta', { hasText: 'Seen' }).waitFor()
+    await shot(b, 'thread-390')
+    await b.setViewportSize(DESKTOP)
+    await shot(b, 'thread-desktop')
+    await b.goto('/backchannel')
+    await b.locator('.thread-row').first().waitFor()
+    await shot(b, 'inbox-desktop')
+    expect(await b.evaluate(() => [(window as any).__pwned, (window as any).__alerts])).toEqual([0, 0])
+  } finally {
+    await A.context.close(); await B.context.close()
+  }
+}, 60_000)
+
+test.skipIf(!hasChromium)('[B3] a request waits in the Requests tab until "Accept request"', async () => {
+  const carol = await signedInClient(s, 'carol_b')
+  const dave = await signedInClient(s, 'dave_b')
+  const C = await pageFor(browser, s.url, carol.cookie)
+  const D = await pageFor(browser, s.url, dave.cookie)
+  try {
+    await C.page.goto('/backchannel/new/dave_b')
+    await C.page.waitForURL(/\/backchannel\/\d+$/)
+    await C.page.getByRole('textbox', { name: 'Message' }).fill('Hello Dave, we have not met yet')
+    await C.page.getByRole('button', { name: 'Send' }).click()
+    await C.page.locator('.msg:not(.pending)', { hasText: 'not met yet' }).waitFor()
+    const d = D.page
+    await d.goto('/backchannel')
+    await d.getByRole('tab', { name: /Requests/ }).click()
+    const req = d.locator('.thread-row', { hasText: 'carol_b' })
+    await req.waitFor()
+    await shot(d, 'requests-390')
+    expect(await d.getByRole('button', { name: 'Decline request' }).count()).toBe(1)
+    await req.getByRole('button', { name: 'Accept request' }).click()
+    await d.getByText('No message requests.').waitFor()
+    await d.getByRole('tab', { name: 'Inbox' }).click()
+    await d.locator('.thread-row', { hasText: 'carol_b' }).waitFor()
+  } finally {
+    await C.context.close(); await D.context.close()
+  }
+}, 60_000)
