@@ -4,6 +4,12 @@ import { conn } from '../app/connection'
 import { path } from '../app/router'
 import { me, updateReady } from '../app/state'
 import { Avatar } from './ui'
+import { signal } from '@preact/signals'
+
+// Offline: the app still opens (the service worker) and shows the lists it saw last.
+const online = signal(typeof navigator === 'undefined' ? true : navigator.onLine)
+addEventListener('online', () => { online.value = true })
+addEventListener('offline', () => { online.value = false })
 
 const NAV = [
   { href: '/', label: 'Hallway', icon: '◉', match: (p: string) => p === '/' || p.startsWith('/rooms') },
@@ -23,7 +29,8 @@ export function Shell({ children }: { children: any }) {
       <a class="brand" href="/" aria-label="Townhall home"><img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span></a>
       <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
     </header>
-    ${conn.state.value === 'reconnecting' && html`<div class="banner warn" role="status">Reconnecting…</div>`}
+    ${!online.value ? html`<div class="banner warn" role="status">You are offline. Showing what you saw last.</div>`
+      : conn.state.value === 'reconnecting' && html`<div class="banner warn" role="status">Reconnecting…</div>`}
     ${updateReady.value && html`<div class="banner info" role="status">Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button></div>`}
     <nav class="nav" aria-label="Main">
       ${items.map((n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')} aria-current=${n.match(p) ? 'page' : undefined}>

@@ -1,0 +1,109 @@
+// The installable app in a real Chromium (persistent profile, so the service worker runs): offline shell with
+// the last-seen hallway and inbox, the installability check, and the "Update available" flow.
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import type { BrowserContext, Page } from 'playwright-core'
+import { hasChromium, launchPersistent, SHOTS } from '../helpers/browser'
+import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { connectWs } from '../helpers/ws'
+import { clientFiles } from '../../server/http/static'
+
+let s: TestServer
+let browser: Awaited<ReturnType<typeof launchPersistent>>
+let context: BrowserContext
+let page: Page
+let alice: Awaited<ReturnType<typeof signedInClient>>
+const ROOM = 'Offline lounge'
+
+beforeAll(async () => {
+  s = await startTestServer()
+  alice = await signedInClient(s, 'alice')
+  const bob = await signedInClient(s, 'bobby')
+  await alice.put('/api/users/bobby/follow')
+  await bob.put('/api/users/alice/follow')
+  expect((await bob.post('/api/rooms', { title: ROOM, kind: 'open' })).status).toBe(201)
+  const ws = await connectWs(s.url, { cookie: bob.cookie, origin: s.origin })
+  const t = await ws.request('bc.dm', { username: 'alice' })
+  await ws.request('bc.send', { threadId: t.thread.id, clientId: 'e2e-1', body: 'see you offline' })
+  ws.close()
+  browser = await launchPersistent({ viewport: { width: 390, height: 844 } })
+  context = browser.context
+  const [name, value] = alice.cookie.split('=') as [string, string]
+  await context.addCookies([{ name, value, url: s.url, httpOnly: true, sameSite: 'Lax' }])
+  page = context.pages()[0] ?? await context.newPage()
+  page.on('pageerror', (e) => console.error('[page error]', e.message))
+}, 60_000)
+afterAll(async () => { await browser?.close(); await s?.stop() })
+
+const controlled = () => page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15_000 })
+
+test.skipIf(!hasChromium)('[P11] the service worker serves the shell, the last-seen hallway and the inbox with no network', async () => {
+  await page.goto(s.url + '/')
+  await controlled()
+  // Online once through the worker, so it keeps the lists it saw.
+  await page.reload()
+  await expect(page.getByText(ROOM).first().waitFor({ timeout: 10_000 })).resolves.toBeUndefined()
+  await page.goto(s.url + '/backchannel')
+  await page.getByText('bobby').first().waitFor({ timeout: 10_000 })
+  await context.setOffline(true)
+  try {
+    await page.goto(s.url + '/')
+    await page.getByRole('navigation', { name: 'Main' }).waitFor()
+    await page.getByText(ROOM).first().waitFor({ timeout: 10_000 })
+    // Playwright's offline mode leaves navigator.onLine alone; a real browser fires this event.
+    await page.evaluate(() => dispatchEvent(new Event('offline')))
+    await page.getByRole('status').filter({ hasText: 'You are offline' }).waitFor()
+    await page.screenshot({ path: `${SHOTS}/app-offline-hallway-phone.png` })
+    await page.goto(s.url + '/backchannel')
+    await page.getByText('bobby').first().waitFor({ timeout: 10_000 })
+    await page.screenshot({ path: `${SHOTS}/app-offline-inbox-phone.png` })
+    const offline = await page.evaluate(async () => {
+      const r = await fetch('/api/rooms')
+      return { status: r.status, text: await r.text(), other: await fetch('/api/users?q=a').then((x) => x.status, () => 'network error') }
+    })
+    expect(offline.status).toBe(200)
+    expect(offline.text).toContain(ROOM)
+    expect(offline.other).toBe('network error') // only the lists the app shows offline are kept
+  } finally {
+    await context.setOffline(false)
+  }
+}, 60_000)
+
+test.skipIf(!hasChromium)('[P12] Chrome\'s installability check finds no errors', async () => {
+  await page.goto(s.url + '/')
+  await controlled()
+  const cdp = await context.newCDPSession(page)
+  const manifest = await cdp.send('Page.getAppManifest') as { errors: unknown[]; url: string; data?: string }
+  expect(manifest.errors).toEqual([])
+  expect(JSON.parse(manifest.data!)).toMatchObject({ display: 'standalone', start_url: '/' })
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors') as { installabilityErrors: unknown[] }
+  expect(installabilityErrors).toEqual([])
+  await cdp.detach()
+}, 30_000)
+
+test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and reloads into it on request', async () => {
+  await page.goto(s.url + '/')
+  await controlled()
+  const files = await clientFiles()
+  const original = files.get('/sw.js')!
+  const next = new TextEncoder().encode(new TextDecoder().decode(original.body as Uint8Array) + '\n// next version\n')
+  files.set('/sw.js', { ...original, body: next, etag: '"next-version"' })
+  try {
+    await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r!.update()))
+    const banner = page.getByRole('status').filter({ hasText: 'Update available' })
+    await banner.waitFor({ timeout: 15_000 })
+    await page.screenshot({ path: `${SHOTS}/app-update-banner-phone.png` })
+    const before = await page.evaluate(() => performance.timeOrigin)
+    await Promise.all([page.waitForEvent('load', { timeout: 15_000 }), banner.getByRole('button', { name: 'Reload' }).click()])
+    await page.getByRole('navigation', { name: 'Main' }).waitFor()
+    expect(await page.evaluate(() => performance.timeOrigin)).not.toBe(before)
+    expect(await banner.count()).toBe(0)
+    const sw = await page.evaluate(async () => {
+      const r = await navigator.serviceWorker.getRegistration()
+      return { waiting: !!r!.waiting, text: await (await fetch('/sw.js', { cache: 'no-store' })).text() }
+    })
+    expect(sw.waiting).toBe(false)
+    expect(sw.text).toContain('next version')
+  } finally {
+    files.set('/sw.js', original)
+  }
+}, 60_000)
