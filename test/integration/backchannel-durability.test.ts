@@ -1,0 +1,116 @@
+// Durability: the real server in a child process is killed with SIGKILL in the middle of a burst of sends; after a
+// restart on the same data folder, every message that had been acknowledged is there, once.
+import { afterAll, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Client, PASSWORD } from '../helpers/server'
+import { connectWs, type WsClient } from '../helpers/ws'
+
+const ROOT = join(import.meta.dir, '..', '..')
+const dataDir = mkdtempSync(join(tmpdir(), 'townhall-durability-'))
+const port = 20000 + Math.floor(Math.random() * 30000)
+const server = { url: `http://127.0.0.1:${port}`, origin: `http://localhost:${port}` }
+let proc: ReturnType<typeof Bun.spawn> | null = null
+const sockets: WsClient[] = []
+
+async function start() {
+  proc = Bun.spawn([process.execPath, 'server/main.ts', 'serve'], {
+    cwd: ROOT, stdout: 'ignore', stderr: 'ignore',
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', REGISTRATION: 'open' },
+  })
+  for (let i = 0; i < 200; i++) {
+    try { if ((await fetch(`${server.url}/healthz`)).ok) return } catch { /* not up yet */ }
+    await Bun.sleep(100)
+  }
+  throw new Error('server did not start')
+}
+
+afterAll(async () => {
+  for (const s of sockets) s.close()
+  proc?.kill('SIGKILL')
+  await proc?.exited
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+async function member(name: string) {
+  const c = new Client(server)
+  const r = await c.post('/api/auth/register', { username: name, password: PASSWORD })
+  if (r.status !== 201) throw new Error(`register ${name}: ${r.status} ${r.text}`)
+  return Object.assign(c, { id: r.json.user.id as number })
+}
+const ws = async (c: Client) => { const w = await connectWs(server.url, { cookie: c.cookie, origin: server.origin }); sockets.push(w); return w }
+
+test('[B8] SIGKILL in the middle of a burst: every acknowledged message survives the restart, none twice', async () => {
+  await start()
+  const alice = await member('alice_d'), bob = await member('bob_d')
+  await bob.put('/api/users/alice_d/follow')
+  const TABS = 16
+  const tabs = await Promise.all(Array.from({ length: TABS }, () => ws(alice)))
+  const threadId = (await tabs[0]!.request('bc.dm', { username: 'bob_d' })).thread.id
+  const acked = new Map<string, number>()
+  const PER_TAB = 80 // over ~1.2 s: within the per-socket burst and rate
+  let n = 0
+  // Every tab streams its sends without waiting for replies; acknowledgements are recorded as they come.
+  const sends: Promise<void>[] = []
+  const stream = (async () => {
+    for (let i = 0; i < PER_TAB && proc && !proc.killed; i++) {
+      tabs.forEach((t, ti) => {
+        const clientId = `t${ti}-m${i}`
+        sends.push(t.request('bc.send', { threadId, clientId, body: `burst ${ti}/${i}` }, 20_000)
+          .then((r) => { if (r.ok) { acked.set(clientId, r.message.id); n++ } }, () => { /* no answer: the server died first */ }))
+      })
+      await Bun.sleep(15)
+    }
+  })()
+  // Kill once some (but not all) acknowledgements arrived.
+  const total = tabs.length * PER_TAB
+  for (let i = 0; i < 5000 && n < 300; i++) await Bun.sleep(1)
+  proc!.kill('SIGKILL')
+  await proc!.exited
+  await stream
+  await Promise.all(sends.map((p) => Promise.race([p, Bun.sleep(3000)])))
+  const ackedAtKill = new Map(acked)
+  expect(ackedAtKill.size).toBeGreaterThan(0)
+  expect(ackedAtKill.size).toBeLessThan(total) // killed mid-burst
+
+  await start()
+  const again = new Client(server)
+  await again.post('/api/auth/login', { username: 'bob_d', password: PASSWORD })
+  const w = await ws(again)
+  const stored: any[] = []
+  let after = 0
+  for (;;) {
+    const r = await w.request('bc.sync', { after, limit: 500 })
+    stored.push(...r.messages)
+    after = r.seq
+    if (!r.more) break
+  }
+  const byClient = new Map(stored.map((m) => [m.clientId, m]))
+  for (const [clientId, id] of ackedAtKill) {
+    expect(byClient.get(clientId)?.id).toBe(id)
+  }
+  expect(new Set(stored.map((m) => m.clientId)).size).toBe(stored.length)
+  console.log(`durability: ${ackedAtKill.size} of ${total} acknowledged before SIGKILL, ${stored.length} stored after restart`)
+  // A client retrying the unacknowledged ones after the restart gets each stored exactly once.
+  const aliceAgain = new Client(server)
+  await aliceAgain.post('/api/auth/login', { username: 'alice_d', password: PASSWORD })
+  const missing = tabs.flatMap((_, ti) => Array.from({ length: PER_TAB }, (_, i) => `t${ti}-m${i}`)).filter((c) => !ackedAtKill.has(c))
+  const retryTabs = await Promise.all(Array.from({ length: Math.ceil(missing.length / 50) }, () => ws(aliceAgain)))
+  const retried = await Promise.all(missing.map((clientId, k) => retryTabs[k % retryTabs.length]!.request('bc.send', { threadId, clientId, body: 'retry' }, 20_000)))
+  expect(retried.every((r) => r.ok)).toBe(true)
+  const count = await w.request('bc.history', { threadId, limit: 100 })
+  expect(count.ok).toBe(true)
+  let all = 0
+  let before: number | undefined
+  const seen = new Set<string>()
+  for (;;) {
+    const h = await w.request('bc.history', { threadId, limit: 100, ...(before ? { before } : {}) })
+    for (const m of h.messages) seen.add(m.clientId)
+    all += h.messages.length
+    if (!h.more) break
+    before = h.messages[0].id
+  }
+  expect(all).toBe(total)
+  expect(seen.size).toBe(total)
+}, 120_000)
