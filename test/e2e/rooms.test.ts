@@ -26,28 +26,32 @@ beforeAll(async () => {
 })
 afterAll(async () => { await browser?.close(); await s.stop() })
 
-test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, join, raise hand, invite, accept, mute, remove', async () => {
+test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, live hallway, join, raise hand, guest, invite, accept, mute, remove, end', async () => {
   const alice = await signedInClient(s, 'alice_r')
   const bob = await signedInClient(s, 'bob_r')
   await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Builder', bob.user.id)
   await bob.put('/api/users/alice_r/follow')
+  await alice.post('/api/rooms', { title: 'Book club: The Dispossessed', kind: 'open', startsAt: Date.now() + 26 * 3600_000 })
   const A = await pageFor(browser, s.url, alice.cookie)
   const B = await pageFor(browser, s.url, bob.cookie)
   await B.context.addInitScript(COUNT_MIC)
   try {
     const a = A.page, b = B.page
+    await b.goto('/')
+    await b.getByText('No live rooms right now. Start one!').waitFor()
+    await b.getByRole('heading', { name: 'Upcoming' }).waitFor()
     await a.goto('/')
     await a.getByRole('button', { name: 'Start a room' }).click()
     await a.getByLabel('Title').fill('Friday town hall')
     await a.getByLabel('Description').fill('Plans for the weekend market. Bring questions!')
     await a.getByLabel('Pinned link (optional)').fill('https://example.org/market')
     await shot(a, 'create-sheet-390')
-    await a.getByRole('button', { name: 'Start now' }).click()
+    await a.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
     await a.waitForURL(/\/rooms\/\d+$/)
     await a.getByRole('heading', { name: /On stage/ }).waitFor()
     const roomId = Number(a.url().split('/').pop())
 
-    await b.goto('/')
+    // B's open hallway shows the new room without a reload
     const card = b.locator('.room-card', { hasText: 'Friday town hall' })
     await card.waitFor()
     await expect(card.getByText('alice_r')).toBeTruthy()
@@ -57,6 +61,18 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, j
     expect(await b.evaluate(() => (window as any).__micAsks)).toBe(0)
     await b.getByRole('button', { name: 'Raise hand' }).click()
     await b.getByRole('button', { name: 'Lower hand' }).waitFor()
+
+    // a signed-out guest listens when the admin allows guests: counted, not listed
+    s.ctx.settings.update({ guests: true })
+    const G = await pageFor(browser, s.url)
+    await G.page.goto(`/rooms/${roomId}`)
+    await G.page.getByRole('heading', { name: /On stage/ }).waitFor()
+    expect(await G.page.getByRole('button', { name: 'Raise hand' }).count()).toBe(0)
+    await a.getByText('and 1 guest').waitFor()
+    await shot(G.page, 'room-guest-390')
+    await G.context.close()
+    await a.getByText('and 1 guest').waitFor({ state: 'detached' })
+    s.ctx.settings.update({ guests: false })
 
     // A sees the hand queue and invites B
     await a.getByRole('heading', { name: /Raised hands/ }).waitFor()

@@ -28,7 +28,7 @@ function LiveCard({ r }: { r: HallwayRoom }) {
       <div class="faces" aria-hidden="true">${r.speakers.map((u) => html`<${Avatar} user=${u} size=${36} />`)}</div>
       <div class="grow small">
         <div class="room-card-names">${names(r)}</div>
-        <div class="muted counts-line"><span><${Icon} name="mic" size=${14} /> ${r.speakerCount}<span class="visually-hidden"> on stage</span></span> <span><${Icon} name="headphones" size=${14} /> ${r.listenerCount}<span class="visually-hidden"> listening</span></span>${r.followedOnStage > 0 ? html` · <span class="follow-note">People you follow</span>` : ''}</div>
+        <div class="muted counts-line"><span><${Icon} name="mic" size=${14} /> ${r.speakerCount}<span class="visually-hidden"> on stage</span></span> <span><${Icon} name="headphones" size=${14} /> ${r.listenerCount}<span class="visually-hidden"> listening</span></span>${r.followedOnStage > 0 && html`<span class="follow-note">People you follow</span>`}</div>
       </div>
       <a class="btn primary small" href=${'/rooms/' + r.id} aria-describedby=${id}>Join</a>
     </div>
@@ -43,8 +43,8 @@ function UpcomingCard({ r }: { r: HallwayRoom }) {
   const when = r.startsAt ? new Date(r.startsAt) : null
   return html`<li class="list-item upcoming">
     <time class="when" datetime=${when?.toISOString()}>${when ? html`<strong>${when.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' })}</strong><span>${when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</span>` : ''}</time>
-    <div class="grow"><strong>${r.title}</strong>${KIND_LABEL[r.kind] && html` <span class="badge">${KIND_LABEL[r.kind]}</span>`}<br/><span class="muted small">with ${r.host.displayName}</span></div>
-    ${mine && html`<button class="btn small" onClick=${start}>Start now</button>`}
+    <div class="grow"><strong id=${'up-' + r.id}>${r.title}</strong>${KIND_LABEL[r.kind] && html` <span class="badge">${KIND_LABEL[r.kind]}</span>`}<br/><span class="muted small">with ${r.host.displayName}</span></div>
+    ${mine && html`<button class="btn small" aria-describedby=${'up-' + r.id} onClick=${start}>Start</button>`}
   </li>`
 }
 

@@ -121,7 +121,10 @@ export function Room({ id }: { id: string }) {
 export function GuestRoom({ id }: { id: string }) {
   const [gate, setGate] = useState<'checking' | 'ok' | string>('checking')
   useEffect(() => { roomPage(Number(id)).then(() => setGate('ok'), (e) => setGate(errorText(e))) }, [id])
-  if (gate === 'ok') return html`<div class="guest-room"><${Room} id=${id} /></div>`
+  if (gate === 'ok') return html`<div class="guest-room">
+    <header class="topbar"><a class="brand" href="/" aria-label="Townhall home"><img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span></a>
+      <a class="btn small" href="/">Sign in</a></header>
+    <${Room} id=${id} /></div>`
   return html`<div class="auth"><div class="auth-card">
     <h1>Townhall</h1>
     <p class="muted">${gate === 'checking' ? 'Looking for the room…' : gate}</p>
