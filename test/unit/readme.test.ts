@@ -28,4 +28,7 @@ test('[H15] CI runs the README test command', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   expect(pkg.scripts.test).toContain('bun test')
   expect(pkg.devDependencies.bun).toMatch(/^\d+\.\d+\.\d+$/)
+  // npm blocks dependency install scripts unless allowed; bun's only moves its platform binary into place
+  // (@oven/bun-<platform>, an optional dependency). Without it, `npm test` in a fresh clone has no bun to run.
+  expect(pkg.allowScripts?.bun).toBe(true)
 })
