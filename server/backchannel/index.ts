@@ -19,7 +19,7 @@ export function installBackchannel(ctx: Ctx): BackchannelDomain {
   registerBackchannelWs(ctx.hub, service)
   registerRoomBackchannelWs(ctx.hub, rooms)
   // Acknowledged sends are committed; anything still queued is committed before the database closes.
-  ctx.cleanup.push(() => service.sends.flush())
+  ctx.cleanup.push(() => { while (service.sends.pending) service.sends.flush() })
   ctx.backchannel = service
   installed.set(ctx, (d = { service, rooms, uploads }))
   return d

@@ -7,6 +7,9 @@ export interface SendItem {
   threadId: number; authorId: number; clientId: string; body: string; image: string | null; replyTo: number | null
 }
 
+/** At most this many sends share one transaction; the rest go in the next tick (bounds a commit's time and size). */
+export const MAX_BATCH = 1000
+
 interface Pending extends SendItem { key: string; resolve: (m: Message) => void; reject: (e: unknown) => void }
 
 export interface SendSink {
@@ -44,8 +47,8 @@ export class SendQueue {
   /** Commits everything queued in one transaction, then acknowledges. */
   flush() {
     this.scheduled = false
-    const batch = this.queue
-    this.queue = []
+    const batch = this.queue.splice(0, MAX_BATCH)
+    if (this.queue.length) { this.scheduled = true; setImmediate(() => this.flush()) }
     if (!batch.length) return
     const ids = new Map<Pending, number>()
     const errors = new Map<Pending, unknown>()

@@ -5,38 +5,10 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
 import { errorText, me, notify } from '../../app/state'
 import { Avatar } from '../ui'
+import { highlighted, linkify } from './text'
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi
-const TRAILING = /[.,;:!?)\]}'"]+$/
+export { highlighted, linkify }
 export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏']
-
-/** Splits text into strings and safe links. Anything that is not a plain http(s) URL stays text. */
-export function linkify(text: string): any[] {
-  const out: any[] = []
-  let last = 0
-  for (const m of text.matchAll(URL_RE)) {
-    let url = m[0]
-    const trail = url.match(TRAILING)?.[0] ?? ''
-    if (trail && !(trail.startsWith(')') && url.includes('('))) url = url.slice(0, url.length - trail.length)
-    let ok = false
-    try { const u = new URL(url); ok = u.protocol === 'http:' || u.protocol === 'https:' } catch { ok = false }
-    if (!ok) continue
-    if (m.index! > last) out.push(text.slice(last, m.index))
-    out.push(html`<a href=${url} target="_blank" rel="noopener noreferrer nofollow">${url}</a>`)
-    last = m.index! + url.length
-  }
-  if (last < text.length) out.push(text.slice(last))
-  return out
-}
-
-/** Search snippets: highlights come between \u0002 and \u0003; the rest is text. */
-export function highlighted(snippet: string) {
-  return snippet.split('\u0002').map((part, i) => {
-    if (i === 0) return part
-    const [hit, rest = ''] = part.split('\u0003')
-    return html`<mark>${hit}</mark>${rest}`
-  })
-}
 
 /** Small line icons (emoji glyphs are not on every system). */
 export const icon = (name: 'clip' | 'bell' | 'bell-off' | 'plus' | 'pen') => {

@@ -1,0 +1,49 @@
+import { expect, test } from 'bun:test'
+import { linkify, highlighted } from '../../client/components/backchannel/text'
+import { isEmoji } from '../../server/backchannel/model'
+import { MAX_BATCH, SendQueue, type SendItem } from '../../server/backchannel/send'
+
+const links = (text: string) => linkify(text).filter((x) => typeof x !== 'string').map((v: any) => v.props)
+
+test('[B16] only http(s) URLs become links, opened in a new tab without referrer or follow', () => {
+  expect(links('see https://example.org/a?b=1.')).toEqual([{ href: 'https://example.org/a?b=1', target: '_blank', rel: 'noopener noreferrer nofollow', children: 'https://example.org/a?b=1' }])
+  expect(links('javascript:alert(1) data:text/html,<b>x</b> vbscript:x file:///etc/passwd ftp://x.org')).toEqual([])
+  expect(links('<a href="javascript:alert(1)">https://ok.example</a>').map((l) => l.href)).toEqual(['https://ok.example'])
+  expect(links('(see https://en.wikipedia.org/wiki/Foo_(bar))').map((l) => l.href)).toEqual(['https://en.wikipedia.org/wiki/Foo_(bar)'])
+  // The text around links stays text, character for character.
+  const parts = linkify('<img src=x onerror=alert(1)> http://a.example b')
+  expect(parts[0]).toBe('<img src=x onerror=alert(1)> ')
+  expect(parts[2]).toBe(' b')
+})
+
+test('[B9] search snippets mark hits without HTML', () => {
+  const parts = highlighted('a \u0002hit\u0003 <b>b</b>')
+  expect(parts[0]).toBe('a ')
+  expect(JSON.stringify(parts)).toContain('<b>b</b>')
+})
+
+test('[B2] reactions must be emoji', () => {
+  for (const e of ['👍', '❤️', '👍🏽', '🏳️‍🌈', '🎉']) expect([e, isEmoji(e)]).toEqual([e, true])
+  for (const e of ['a', '<b>', '1', '#', ' ', '👍 x']) expect([e, isEmoji(e)]).toEqual([e, false])
+})
+
+test('[B8] sends of one tick share one commit; a duplicate in flight shares the promise; a failed commit acknowledges nothing', async () => {
+  const batches: number[] = []
+  let fail = false
+  let current = 0
+  const q = new SendQueue({
+    write: (fn) => { current = 0; const r = fn(); if (fail) throw new Error('disk full'); batches.push(current); return r },
+    insert: () => ++current,
+    committed: (id) => ({ id }) as any,
+    logError: () => {},
+  })
+  const item = (i: number): SendItem => ({ threadId: 1, authorId: 1, clientId: `c${i}`, body: 'x', image: null, replyTo: null })
+  const all = await Promise.all([...Array.from({ length: 10 }, (_, i) => q.send(item(i))), q.send(item(3))])
+  expect(batches).toEqual([10])
+  expect(all[10]).toBe(all[3])
+  await Promise.all(Array.from({ length: MAX_BATCH + 5 }, (_, i) => q.send(item(100 + i))))
+  expect(batches.slice(1)).toEqual([MAX_BATCH, 5])
+  fail = true
+  const r = await Promise.allSettled([q.send(item(9000)), q.send(item(9001))])
+  expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected'])
+})
