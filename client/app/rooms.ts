@@ -16,7 +16,7 @@ export interface HallwayRoom extends RoomView { host: PublicUser; speakers: Publ
 export interface Pinned { kind: 'question'; id: number; text: string; by: string }
 
 /** What a room screen shows. */
-export type RoomStatus = 'idle' | 'joining' | 'joined' | 'ended' | 'removed' | 'error'
+export type RoomStatus = 'idle' | 'joining' | 'joined' | 'left' | 'ended' | 'removed' | 'error'
 
 export const RANK: Record<RoomRole, number> = { host: 3, moderator: 2, speaker: 1, audience: 0 }
 export const onStage = (r: RoomRole) => r !== 'audience'
@@ -84,8 +84,8 @@ async function requestJoin(roomId: number) {
 }
 
 /** Enters a room: joins now if the socket is open, else when it opens (the resume hook). */
-export function enterRoom(roomId: number) {
-  if (currentRoomId.value === roomId && (roomStatus.value === 'joined' || roomStatus.value === 'joining')) return
+export function enterRoom(roomId: number, again = false) {
+  if (!again && currentRoomId.value === roomId && roomStatus.value !== 'idle' && roomStatus.value !== 'error') return
   if (currentRoomId.value !== null && currentRoomId.value !== roomId) leaveAudio()
   currentRoomId.value = roomId
   roomStatus.value = 'joining'
@@ -118,16 +118,6 @@ conn.onResume(() => {
   if (hallwayWatched) conn.request('hallway.watch', { on: true }).catch(() => {})
 })
 
-const forRoom = (fn: (e: any) => void) => (e: any) => { if (e.roomId === currentRoomId.value) fn(e) }
-const put = (p: Participant) => { participants.value = { ...participants.value, [p.key]: p } }
-conn.on('room.joined', forRoom((e) => put(e.participant)))
-conn.on('room.participant', forRoom((e) => put(e.participant)))
-conn.on('room.left', forRoom((e) => {
-  const { [e.key]: _gone, ...rest } = participants.value
-  participants.value = rest
-}))
-conn.on('room.guests', forRoom((e) => { guestCount.value = e.count }))
-conn.on('room.pinned', forRoom((e) => { pinned.value = e.pinned }))
 // The room stays current (its chat stays readable) but audio stops and nothing rejoins it.
 const stopped = (status: RoomStatus) => () => {
   leaveAudio()
@@ -135,6 +125,17 @@ const stopped = (status: RoomStatus) => () => {
   roomStatus.value = status
   if (roomInfo.value && status === 'ended') roomInfo.value = { ...roomInfo.value, state: 'ended' }
 }
+const forRoom = (fn: (e: any) => void) => (e: any) => { if (e.roomId === currentRoomId.value) fn(e) }
+const put = (p: Participant) => { participants.value = { ...participants.value, [p.key]: p } }
+conn.on('room.joined', forRoom((e) => put(e.participant)))
+conn.on('room.participant', forRoom((e) => put(e.participant)))
+conn.on('room.left', forRoom((e) => {
+  if (e.key === myKey.value) return stopped('left')() // left from another tab, or the seat timed out
+  const { [e.key]: _gone, ...rest } = participants.value
+  participants.value = rest
+}))
+conn.on('room.guests', forRoom((e) => { guestCount.value = e.count }))
+conn.on('room.pinned', forRoom((e) => { pinned.value = e.pinned }))
 conn.on('room.ended', forRoom(stopped('ended')))
 conn.on('room.removed', forRoom(stopped('removed')))
 

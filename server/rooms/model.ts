@@ -11,6 +11,9 @@ export const NAMED_MAX = 100
 export const SCHEDULE_AHEAD_MAX_MS = 366 * 86_400_000
 /** A start time closer than this is "now". */
 export const SCHEDULE_MIN_LEAD_MS = 60_000
+/** How many live rooms one member may have started and still host, and how many upcoming rooms they may schedule. */
+export const LIVE_PER_HOST_MAX = 1
+export const SCHEDULED_PER_HOST_MAX = 20
 
 export const RoomKind = t.Union([t.Literal('open'), t.Literal('social'), t.Literal('closed')])
 const Usernames = t.Array(t.String({ minLength: 1, maxLength: 20 }), { maxItems: NAMED_MAX })

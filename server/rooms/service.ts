@@ -5,7 +5,7 @@ import type { Ctx } from '../context'
 import { guestKey, memberKey, type ParticipantInfo, type ParticipantKey, type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi } from '../contracts'
 import { fail, type ErrorCode } from '../errors'
 import type { Conn } from '../realtime/hub'
-import { roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, type CreateRoomInput, type RoomRow } from './model'
+import { LIVE_PER_HOST_MAX, roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, SCHEDULED_PER_HOST_MAX, type CreateRoomInput, type RoomRow } from './model'
 import { canTransition, EMPTY_ROOM_MS, GRACE_MS, isModerator, onStage, RANK, RoomSession, type Seat, type Timing } from './session'
 import { RoomsStore } from './store'
 
@@ -108,6 +108,8 @@ export class RoomsService implements RoomsApi {
       if (!u || u.status !== 'active') fail('validation', `${field}: no member @${n}`)
       return u.id
     }).filter((id) => id !== creatorId)
+    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX) fail('conflict', `You can have at most ${SCHEDULED_PER_HOST_MAX} upcoming rooms.`)
+    if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('conflict', 'You already host a live room: leave or end it first.')
     const invited = named(input.invited, 'invited')
     const cohosts = named(input.cohosts, 'cohosts')
     const id = this.ctx.db.transaction(() => {

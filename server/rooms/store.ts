@@ -28,6 +28,7 @@ const statements = (db: Database) => ({
     `SELECT p.user_id, u.username, u.display_name, u.avatar, p.role, p.from_at, p.to_at, p.end_reason
      FROM room_participation p JOIN users u ON u.id = p.user_id WHERE p.room_id = ? ORDER BY p.id LIMIT 5000`),
   orphanLive: db.prepare<{ id: number }, []>(`SELECT id FROM rooms WHERE state = 'live'`),
+  countByHost: db.prepare<{ n: number }, [number, string]>('SELECT COUNT(*) AS n FROM rooms WHERE host_id = ? AND state = ?'),
 })
 
 export class RoomsStore {
@@ -64,6 +65,8 @@ export class RoomsStore {
   }
   wasParticipant(roomId: number, userId: number) { return !!this.q.wasParticipant.get(roomId, userId) }
   history(roomId: number) { return this.q.history.all(roomId) }
+  /** Rooms a member hosts in a state (live or scheduled). */
+  countByHost(userId: number, state: 'live' | 'scheduled') { return this.q.countByHost.get(userId, state)!.n }
 
   /** Rooms left 'live' by a previous process that stopped: nobody is in them any more. */
   endOrphans() {

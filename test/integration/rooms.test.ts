@@ -37,6 +37,14 @@ test('[R2] room input is validated: title ≤120, description ≤1000, http(s) l
   expect(await bad({ kind: 'closed', invited: ['nobody_here_xyz'] })).toBe('validation')
   expect(await bad({ startsAt: Date.now() + 2 * 366 * 86_400_000 })).toBe('validation')
   expect((await new Client(s).post('/api/rooms', { title: 'x' })).json.error.code).toBe('unauthorized')
+  // one live room per host at a time
+  const first = await createRoom(host)
+  expect(await bad({})).toBe('conflict')
+  await ok(host, 'room.join', { roomId: first.id })
+  await ok(host, 'room.end', { roomId: first.id })
+  const again = await host.http.post('/api/rooms', { title: 'again' })
+  expect(again.status).toBe(201)
+  roomsDomain(s.ctx).rooms.end(again.json.room.id, null)
   // WebSocket input too
   expect(await outcome(host, 'room.join', { roomId: 'abc' })).toBe('validation')
   expect(await outcome(host, 'room.hand', { roomId: 1 })).toBe('validation')
@@ -217,6 +225,10 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
   const list = (await viewer.http.get('/api/rooms')).json
   const ids = list.live.map((r: any) => r.id)
   expect(ids.indexOf(small.id)).toBeLessThan(ids.indexOf(big.id))
+  const tiny = await createRoom(y, { title: 'Tiny' })
+  await viewer.ws.next((e) => e.type === 'hallway.changed')
+  const bySize = (await viewer.http.get('/api/rooms')).json.live.map((r: any) => r.id)
+  expect(bySize.indexOf(big.id)).toBeLessThan(bySize.indexOf(tiny.id)) // unfollowed rooms: bigger first
   const card = list.live.find((r: any) => r.id === big.id)
   expect(card).toMatchObject({ speakerCount: 1, listenerCount: 2, followedOnStage: 0 })
   expect(card.speakers[0].username).toBe(x.name)
@@ -236,6 +248,7 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
   expect(after.upcoming.map((r: any) => r.id)).not.toContain(later.id)
   await ok(z, 'room.join', { roomId: later.id })
   for (const [m, r] of [[friend, small], [x, big], [z, later]] as const) await ok(m, 'room.end', { roomId: r.id })
+  roomsDomain(s.ctx).rooms.end(tiny.id, null)
 })
 
 test('[R12] the host\'s followers are notified when a room goes live; an offline invitee gets a push', async () => {

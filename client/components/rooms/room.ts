@@ -70,6 +70,8 @@ export function Room({ id }: { id: string }) {
   const status = currentRoomId.value === roomId ? roomStatus.value : 'joining'
   const info = roomInfo.value?.id === roomId ? roomInfo.value : null
   if (!Number.isSafeInteger(roomId) || roomId <= 0) return html`<${Header} title="Room" back="/" /><${Empty}>This room does not exist.</${Empty}>`
+  if (status === 'left') return html`<${Header} title=${info?.title ?? 'Room'} back="/" />
+    <div class="empty stack center"><p>You left this room.</p><button class="btn primary" onClick=${() => enterRoom(roomId, true)}>Join</button></div>`
   if (status === 'error' || status === 'ended' || status === 'removed') {
     const text = status === 'ended' ? 'This room has ended.' : status === 'removed' ? 'You were removed from this room.' : roomError.value?.message ?? 'Could not join.'
     return html`<${Header} title=${info?.title ?? 'Room'} back="/" />
