@@ -50,7 +50,7 @@ export const OPTIONS = {
   registration: opt({ env: 'REGISTRATION', default: 'invite', parse: oneOf('invite', 'open', 'closed'), description: 'Who may sign up: invite, open or closed (the admin can change it later)' }),
   inviteQuota: opt({ env: 'INVITE_QUOTA', default: '5', parse: int(0, 1000), description: 'Invites a new member may create' }),
   sessionDays: opt({ env: 'SESSION_DAYS', default: '30', parse: int(1, 3650), description: 'Days a session stays valid' }),
-  trustProxy: opt({ env: 'TRUST_PROXY', default: 'false', parse: bool, description: 'Take the client address from X-Forwarded-For (behind a reverse proxy)' }),
+  trustProxy: opt({ env: 'TRUST_PROXY', default: 'false', parse: bool, description: 'Behind one reverse proxy: take the client address from the last X-Forwarded-For entry' }),
   allowedOrigins: opt({ env: 'ALLOWED_ORIGINS', default: '', parse: list, description: 'Extra origins allowed to make state-changing requests (comma-separated)' }),
   maxBodyKb: opt({ env: 'MAX_BODY_KB', default: '12288', parse: int(16, 1048576), description: 'Largest request body in KiB (uploads included)' }),
   guests: opt({ env: 'GUESTS', default: 'false', parse: bool, description: 'Let signed-out visitors listen to open rooms (default for the admin setting)' }),

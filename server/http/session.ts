@@ -25,8 +25,10 @@ export function clearCookie(ctx: Ctx) {
 
 export function clientIp(ctx: Ctx, request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string {
   if (ctx.config.trustProxy) {
+    // The proxy appends the address it saw; anything left of it came from the client and could be forged.
     const fwd = request.headers.get('x-forwarded-for')
-    if (fwd) return fwd.split(',')[0]!.trim()
+    const last = fwd?.split(',').map((s) => s.trim()).filter(Boolean).at(-1)
+    if (last) return last
   }
   return server?.requestIP(request)?.address ?? 'unknown'
 }

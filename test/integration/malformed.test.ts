@@ -179,3 +179,15 @@ test('[W3] a frame over 64 KB closes the socket; the server stays up', async () 
   expect((await again.request('ping')).ok).toBe(true)
   again.close()
 })
+
+test('[H5] behind a proxy (TRUST_PROXY) the limit keys on the address the proxy saw, not on forged entries', async () => {
+  const t = await startTestServer({ TRUST_PROXY: 'true' }, { limits: { login: [2, 0.001] } })
+  try {
+    const c = new Client(t)
+    const attempt = (xff: string) => c.req('POST', '/api/auth/login', { username: 'nobody', password: 'wrong password' }, { 'x-forwarded-for': xff })
+    const codes = [(await attempt('1.1.1.1, 10.0.0.7')).status, (await attempt('2.2.2.2, 10.0.0.7')).status, (await attempt('3.3.3.3, 10.0.0.7')).status]
+    expect(codes).toEqual([401, 401, 429])
+    // Another client behind the same proxy has its own bucket.
+    expect((await attempt('10.0.0.8')).status).toBe(401)
+  } finally { await t.stop() }
+})
