@@ -45,3 +45,19 @@ export function FollowList({ username, which }: { username: string; which: 'foll
       <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} /><span><strong>${u.displayName}</strong><br/><span class="muted small">@${u.username}</span></span></a>
     </li>`)}</ul>`}`
 }
+
+/** The people I blocked, each with an Unblock button (on my profile page). */
+export function BlockedList() {
+  const [users, setUsers] = useState<any[] | null>(null)
+  const load = () => get('/me/blocks').then((r) => setUsers(r.users), (e) => notify(errorText(e), 'error'))
+  useEffect(() => { load() }, [])
+  const unblock = async (u: any) => {
+    try { await del(`/users/${encodeURIComponent(u.username)}/block`); notify(`Unblocked @${u.username}`); load() } catch (e) { notify(errorText(e), 'error') }
+  }
+  if (!users || users.length === 0) return null
+  return html`<section class="card"><h2>Blocked</h2>
+    <ul class="list" aria-label="Blocked people">${users.map((u) => html`<li class="list-item">
+      <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} size=${32} /><span>@${u.username}</span></a>
+      <button class="btn small" aria-label=${'Unblock @' + u.username} onClick=${() => unblock(u)}>Unblock</button>
+    </li>`)}</ul></section>`
+}

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { api, del, get, patch, post, put } from '../app/api'
 import { errorText, loadMe, me, notify, signOut } from '../app/state'
 import { Avatar, Empty, Field, Header } from './ui'
+import { BlockedList } from './people'
 import { ReportButton } from './admin/report'
 
 export function Profile({ username }: { username: string }) {
@@ -60,7 +61,7 @@ export function MyProfile() {
   <section class="card stack">
     <div class="row gap center"><${Avatar} user=${user} size=${72} />
       <label class="btn small">Change avatar<input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp" onChange=${upload} aria-label="Upload avatar" /></label>
-      ${user.avatar && html`<button class="btn small" onClick=${async () => { await del('/me/avatar'); await loadMe() }}>Remove</button>`}
+      ${user.avatar && html`<button class="btn small" aria-label="Remove avatar" onClick=${async () => { await del('/me/avatar'); await loadMe() }}>Remove</button>`}
     </div>
     <form class="stack" onSubmit=${save}>
       <${Field} label="Display name"><input maxlength="50" value=${displayName} placeholder=${user.username} onInput=${(e: any) => setName(e.target.value)} /></${Field}>
@@ -76,6 +77,7 @@ export function MyProfile() {
       <button class="btn" type="submit">Change password</button>
     </form>
   </section>
+  <${BlockedList} />
   <section class="card row gap wrap">
     <a class="btn" href="/invites">My invites (${user.inviteQuota} left)</a>
     <a class="btn" href="/settings/notifications">Notifications</a>

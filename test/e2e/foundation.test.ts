@@ -131,6 +131,21 @@ test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs o
   await page.getByRole('link', { name: /@newbie/ }).waitFor()
 }, 90_000)
 
+test.skipIf(!hasChromium)('[A5] block from a profile, see it on my profile page, unblock there', async () => {
+  page.once('dialog', (d) => void d.accept())
+  await page.goto(s.origin + '/u/owner')
+  await page.getByRole('button', { name: 'Block', exact: true }).click()
+  await page.getByText('Blocked', { exact: true }).waitFor()
+  const [me, owner] = ['newbie', 'owner'].map((n) => s.ctx.accounts.store.byName(n)!.id)
+  expect(s.ctx.accounts.store.hasBlocked(me!, owner!)).toBe(true)
+  await page.goto(s.origin + '/me')
+  await page.getByRole('list', { name: 'Blocked people' }).waitFor()
+  await page.getByRole('button', { name: 'Unblock @owner' }).click()
+  await page.getByText('Unblocked @owner').waitFor()
+  expect(await page.getByRole('list', { name: 'Blocked people' }).count()).toBe(0)
+  expect(s.ctx.accounts.store.hasBlocked(me!, owner!)).toBe(false)
+}, 60_000)
+
 test.skipIf(!hasChromium)("[H14] Chrome's installability check finds no errors once the service worker is active", async () => {
   await page.goto(s.origin + '/')
   const active = await page.evaluate(async () => {
