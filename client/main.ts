@@ -4,9 +4,11 @@ import { render } from 'preact'
 import { App } from './components/app'
 import { loadMe, notify, updateReady } from './app/state'
 import { navigate } from './app/router'
+import { bindRoomSession } from './app/mediasession'
 
 render(html`<${App} />`, document.getElementById('app')!)
 void loadMe()
+bindRoomSession()
 
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('/sw.js').then((reg) => {

@@ -1,5 +1,10 @@
 // Media Session: the room's title and the current speaker on the lock screen and in the notification shade,
 // with mute and leave as the controls (hang up / toggle microphone where the platform has them).
+import { effect } from '@preact/signals'
+import * as rooms from './rooms'
+import * as rtc from './rtc'
+import * as router from './router'
+
 export interface RoomSession { title: string; speaker?: string | null; onMute?: () => void; onLeave?: () => void; muted?: boolean }
 
 const ms = () => (typeof navigator !== 'undefined' && 'mediaSession' in navigator ? navigator.mediaSession : null)
@@ -29,8 +34,10 @@ export function setRoomSession(s: RoomSession) {
   setHandler('pause', s.onMute ?? s.onLeave ?? null)
   setHandler('play', s.onMute ?? null)
   setHandler('stop', s.onLeave ?? null)
-  const setMic = (m as MediaSession & { setMicrophoneActive?: (on: boolean) => Promise<void> }).setMicrophoneActive
-  if (setMic && s.muted !== undefined) void setMic.call(m, !s.muted).catch(() => {})
+  const setMic = (m as MediaSession & { setMicrophoneActive?: (on: boolean) => unknown }).setMicrophoneActive
+  if (setMic && s.muted !== undefined) {
+    try { void Promise.resolve(setMic.call(m, !s.muted)).catch(() => {}) } catch { /* not supported here */ }
+  }
 }
 
 /** Removes the room from the lock screen (after leaving). */
@@ -40,4 +47,42 @@ export function clearRoomSession() {
   m.metadata = null
   m.playbackState = 'none'
   for (const a of ACTIONS) setHandler(a, null)
+}
+
+/**
+ * Keeps the lock screen in step with the room I am in, on whatever screen the app shows: the room's title, who is
+ * speaking (the loudest voice on stage; the last one stays while it is quiet), and mute (on stage) or leave.
+ * Returns a function that stops watching.
+ */
+export function bindRoomSession(): () => void {
+  let lastSpeaker: string | null = null
+  let shown = ''
+  return effect(() => {
+    const info = rooms.roomInfo.value
+    const joined = rooms.roomStatus.value === 'joined' && info && rooms.currentRoomId.value === info.id
+    if (!joined) {
+      lastSpeaker = null
+      if (shown) { shown = ''; clearRoomSession() }
+      return
+    }
+    const lv = rtc.levels.value
+    let loudest: { name: string; level: number } | null = null
+    for (const p of rooms.stage.value) {
+      const level = p.muted ? 0 : lv[p.key] ?? 0
+      if (level > 0.04 && (!loudest || level > loudest.level)) loudest = { name: p.user.displayName, level }
+    }
+    if (loudest) lastSpeaker = loudest.name
+    const mine = rooms.me.value
+    const muted = mine && rooms.onStage(mine.role) ? mine.muted : undefined
+    const key = JSON.stringify([info.id, info.title, lastSpeaker, muted])
+    if (key === shown) return
+    shown = key
+    try {
+      setRoomSession({
+        title: info.title, speaker: lastSpeaker, muted,
+        onMute: muted === undefined ? undefined : () => { void rooms.setMuted(!rooms.me.value?.muted).catch(() => {}) },
+        onLeave: () => { void rooms.leaveRoom().then(() => { if (location.pathname.startsWith('/rooms/')) router.navigate('/') }) },
+      })
+    } catch (e) { console.warn('media session', e) }
+  })
 }

@@ -107,3 +107,36 @@ test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and relo
     files.set('/sw.js', original)
   }
 }, 60_000)
+
+test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and offers mute and leave', async () => {
+  const room = (await alice.post('/api/rooms', { title: 'Screen-off talk', kind: 'open' })).json.room
+  const p = await context.newPage()
+  // Record the handlers the app gives the platform, so the test can press the lock-screen buttons.
+  await p.addInitScript(() => {
+    const handlers: Record<string, (() => void) | null> = {}
+    ;(window as any).__ms = handlers
+    const orig = navigator.mediaSession.setActionHandler.bind(navigator.mediaSession)
+    navigator.mediaSession.setActionHandler = (action: any, fn: any) => { handlers[action] = fn; try { orig(action, fn) } catch { /* unknown action */ } }
+  })
+  try {
+    await p.goto(`${s.url}/rooms/${room.id}`)
+    await p.getByRole('toolbar', { name: 'Room controls' }).waitFor({ timeout: 20_000 })
+    const session = () => p.evaluate(() => ({ title: navigator.mediaSession.metadata?.title ?? null, album: navigator.mediaSession.metadata?.album ?? null, state: navigator.mediaSession.playbackState }))
+    await p.waitForFunction(() => navigator.mediaSession.metadata?.title === 'Screen-off talk', null, { timeout: 10_000 })
+    expect(await session()).toEqual({ title: 'Screen-off talk', album: 'Townhall', state: 'playing' })
+    // The host is on stage (joining muted): the lock screen's microphone button unmutes and mutes.
+    await p.getByRole('button', { name: 'Unmute' }).waitFor()
+    await p.evaluate(() => (window as any).__ms.togglemicrophone())
+    await p.getByRole('button', { name: 'Mute', exact: true }).waitFor()
+    await p.evaluate(() => (window as any).__ms.togglemicrophone())
+    await p.getByRole('button', { name: 'Unmute' }).waitFor()
+    // Hang up leaves the room and clears the lock screen.
+    await p.evaluate(() => (window as any).__ms.hangup())
+    await p.waitForFunction(() => navigator.mediaSession.metadata === null, null, { timeout: 10_000 })
+    expect((await session()).state).toBe('none')
+    expect(s.ctx.rooms!.participants(room.id).some((x) => x.userId === alice.user.id)).toBe(false)
+  } finally {
+    await p.screenshot({ path: `${SHOTS}/app-room-phone.png` }).catch(() => {})
+    await p.close()
+  }
+}, 60_000)
