@@ -29,8 +29,8 @@ export function InviteManager() {
     try { await del(`/invites/${id}`); notify('Invite revoked'); load(); if (!isAdmin) loadMe() } catch (err) { notify(errorText(err), 'error') }
   }
   return html`<section class="card stack">
-    <h2>Create an invite</h2>
-    ${!isAdmin && html`<p class="muted small">You have ${quota ?? '…'} invite${quota === 1 ? '' : 's'} left.</p>`}
+    <h2 style="margin:0">Create an invite</h2>
+    ${!isAdmin && html`<p class="muted small" style="margin:0">You have ${quota ?? '…'} invite${quota === 1 ? '' : 's'} left.</p>`}
     <form class="stack" onSubmit=${create}>
       <div class="row gap wrap">
         <${Field} label="Uses"><input type="number" min="1" max=${isAdmin ? 1000 : Math.max(1, quota ?? 1)} value=${form.uses} onInput=${(e: any) => setForm({ ...form, uses: e.target.value })} /></${Field}>
@@ -43,7 +43,8 @@ export function InviteManager() {
       <button class="btn primary" type="submit">Create invite link</button>
     </form>
     ${fresh && html`<div class="invite-link"><input readonly value=${fresh} aria-label="New invite link" onFocus=${(e: any) => e.target.select()} />
-      <button class="btn small" onClick=${() => copy(fresh)}>Copy link</button></div>`}
+      <button class="btn small" onClick=${() => copy(fresh)}>Copy link</button></div>
+      <p class="muted small" style="margin:0">Copy it now: only a fingerprint of the link is kept, so it cannot be shown again.</p>`}
   </section>
   <section class="card">
     <h2>${isAdmin ? 'All invites' : 'Your invites'}</h2>
