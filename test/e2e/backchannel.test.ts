@@ -151,3 +151,48 @@ test.skipIf(!hasChromium)('[B3] a request waits in the Requests tab until "Accep
     await C.context.close(); await D.context.close()
   }
 }, 60_000)
+
+test.skipIf(!hasChromium)('[B14] in a room: chat, Q&A with "Ask a question", "Upvote", "Bring to stage" and "Mark answered"', async () => {
+  const host = await signedInClient(s, 'host_b')
+  const guest = await signedInClient(s, 'erin_b')
+  const room = (await host.post('/api/rooms', { title: 'Open mic night', kind: 'open' })).json.room
+  const H = await pageFor(browser, s.url, host.cookie)
+  const E = await pageFor(browser, s.url, guest.cookie)
+  try {
+    const h = H.page, e = E.page
+    await h.goto(`/rooms/${room.id}`)
+    await h.getByRole('heading', { name: /On stage/ }).waitFor()
+    await e.goto(`/rooms/${room.id}`)
+    const panels = e.locator('[data-room-panels]')
+    await panels.getByRole('tab', { name: 'Chat' }).waitFor()
+    expect(await panels.getByRole('tab', { name: 'Backstage' }).count()).toBe(0)
+    await panels.getByRole('textbox', { name: 'Message the room' }).fill('Hello everyone 👋 https://example.org/slides')
+    await panels.getByRole('textbox', { name: 'Message the room' }).press('Enter')
+    await h.locator('[data-room-panels] .msg', { hasText: 'Hello everyone' }).waitFor()
+    expect(await h.locator('[data-room-panels]').getByRole('tab', { name: 'Backstage' }).count()).toBe(1)
+    await panels.scrollIntoViewIfNeeded()
+    await e.screenshot({ path: join(SHOTS, 'backchannel-room-chat-390.png') })
+
+    await panels.getByRole('tab', { name: 'Q&A' }).click()
+    await panels.getByRole('textbox', { name: 'Your question' }).fill('What got you started?')
+    await panels.getByRole('button', { name: 'Ask a question' }).click()
+    await panels.locator('.question', { hasText: 'What got you started?' }).waitFor()
+    expect(await panels.getByRole('button', { name: 'Bring to stage' }).count()).toBe(0)
+    await panels.locator('.vote').first().scrollIntoViewIfNeeded()
+    await e.screenshot({ path: join(SHOTS, 'backchannel-room-qa-390.png') })
+
+    const hp = h.locator('[data-room-panels]')
+    await hp.getByRole('tab', { name: 'Q&A' }).click()
+    const q = hp.locator('.question', { hasText: 'What got you started?' })
+    await q.getByRole('button', { name: 'Upvote' }).click()
+    await panels.locator('.question', { hasText: 'What got you started?' }).locator('.vote span', { hasText: '1' }).waitFor()
+    await q.getByRole('button', { name: 'Bring to stage' }).click()
+    await e.getByText('You are invited to speak.').waitFor()
+    await e.locator('.room-pinned', { hasText: 'What got you started?' }).waitFor()
+    await q.getByRole('button', { name: 'Mark answered' }).click()
+    await hp.getByText('No open questions.').waitFor()
+    await h.screenshot({ path: join(SHOTS, 'backchannel-room-host-390.png') })
+  } finally {
+    await H.context.close(); await E.context.close()
+  }
+}, 60_000)

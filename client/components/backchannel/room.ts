@@ -86,7 +86,7 @@ function QuestionsPanel({ roomId }: { roomId: number }) {
   </li>`
   return html`<div class="qa">
     ${live && html`<form class="composer" onSubmit=${submit}><div class="composer-row">
-      <textarea class="grow" rows="1" maxlength="500" aria-label="Your question" placeholder="Ask the speakers a question" value=${text}
+      <textarea class="grow" rows="1" maxlength="500" aria-label="Your question" placeholder="Your question" value=${text}
         onInput=${(e: any) => setText(e.target.value)} onKeyDown=${(e: KeyboardEvent) => { if (e.key === 'Enter' && !e.shiftKey) submit(e) }}></textarea>
       <button class="btn primary" type="submit" aria-label="Ask a question" disabled=${!text.trim()}>Ask</button>
     </div><p class="muted small counter">${text.length}/500</p></form>`}
