@@ -140,3 +140,19 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
     await p.close()
   }
 }, 60_000)
+
+test.skipIf(!hasChromium)('[P11] signing out forgets the cached lists: offline, the next visitor sees the sign-in screen', async () => {
+  await page.goto(s.url + '/me')
+  await controlled()
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+  await page.getByRole('button', { name: /sign in/i }).first().waitFor({ timeout: 10_000 })
+  await context.setOffline(true)
+  try {
+    await page.goto(s.url + '/')
+    await page.getByRole('button', { name: /sign in/i }).first().waitFor({ timeout: 10_000 })
+    expect(await page.getByText(ROOM).count()).toBe(0)
+    expect(await page.evaluate(async () => (await fetch('/api/me')).status)).toBe(503)
+  } finally {
+    await context.setOffline(false)
+  }
+}, 60_000)

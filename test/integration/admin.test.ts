@@ -7,6 +7,7 @@ import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } fr
 import { connectWs } from '../helpers/ws'
 import { member as roomMember, ok, roomWith } from './rooms-kit'
 import { memberKey } from '../../server/contracts'
+import { adminDomain } from '../../server/admin'
 
 let s: TestServer
 let admin: Awaited<ReturnType<typeof signedInClient>>
@@ -72,10 +73,13 @@ test('[D3] a ban closes every socket of the member within a second and hides the
   const bart = await signedInClient(s, 'bart')
   const tab1 = await connectWs(s.url, { cookie: bart.cookie, origin: s.origin })
   const tab2 = await connectWs(s.url, { cookie: bart.cookie, origin: s.origin })
+  const p256dh = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url')
+  adminDomain(s.ctx).push.store.upsert(bart.user.id, 'https://push.example/bart', p256dh, Buffer.alloc(16, 1).toString('base64url'), 'test')
   await admin.post(`/api/admin/members/${bart.user.id}/ban`, { reason: 'spam' })
   const closed = await Promise.all([tab1.waitClosed(1000), tab2.waitClosed(1000)])
   expect(closed.map((c) => c.code)).toEqual([4001, 4001])
   expect(s.ctx.hub.isOnline(bart.user.id)).toBe(false)
+  expect(adminDomain(s.ctx).push.store.byUser(bart.user.id)).toHaveLength(0)
   expect((await member.get('/api/users/bart')).status).toBe(404)
   expect((await new Client(s).post('/api/auth/login', { username: 'bart', password: PASSWORD })).status).toBe(403)
   expect((await audit('member.ban')).some((e) => e.targetId === String(bart.user.id))).toBe(true)
