@@ -344,7 +344,7 @@ export class RoomsService implements RoomsApi {
   private over(by: Seat, target: Seat, what: string) {
     if (!isModerator(by.role)) fail('forbidden', `Only moderators ${what}.`)
     if (target === by) fail('conflict', 'That is you.')
-    if (RANK[by.role] <= RANK[target.role]) fail('forbidden', `You may not ${what.replace(/ people$/, '')} a ${target.role}.`)
+    if (RANK[by.role] <= RANK[target.role]) fail('forbidden', `Only someone above a ${target.role} may do that.`)
   }
 
   hand(userId: number, roomId: number, up: boolean) {
