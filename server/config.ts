@@ -62,7 +62,7 @@ export const OPTIONS = {
   turnUrls: opt({ env: 'TURN_URLS', default: '', parse: list, description: 'TURN servers, comma-separated (turn:host:3478?transport=udp)' }),
   turnSecret: opt({ env: 'TURN_SECRET', default: '', parse: str, secret: true, description: 'coturn static-auth-secret for short-lived TURN credentials' }),
   metricsToken: opt({ env: 'METRICS_TOKEN', default: '', parse: str, secret: true, description: 'Bearer token for /metrics (empty: /metrics is off)' }),
-  pushAllowHttp: opt({ env: 'PUSH_ALLOW_HTTP', default: 'false', parse: bool, description: 'Accept push endpoints over plain http (for tests; push services use https)' }),
+  pushAllowHttp: opt({ env: 'PUSH_ALLOW_HTTP', default: 'false', parse: bool, description: 'Accept push endpoints over plain http and on private addresses (for tests; push services use public https)' }),
   vapidSubject: opt({ env: 'VAPID_SUBJECT', default: 'mailto:admin@localhost', parse: str, description: 'Contact for Web Push services (mailto: or https:)' }),
   logLevel: opt({ env: 'LOG_LEVEL', default: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), description: 'Log verbosity' }),
 } as const

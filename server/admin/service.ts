@@ -93,7 +93,7 @@ export class AdminService {
   /** Ends every session, closes every socket and removes the member from rooms (and, for a ban, their push devices). */
   private cutOff(userId: number, ban: boolean) {
     this.ctx.accounts.logoutEverywhere(userId)
-    this.ctx.hub.disconnectUser(userId, 4003, ban ? 'banned' : 'suspended')
+    this.ctx.hub.disconnectUser(userId) // already done through the sessions ending; kept for sockets of sessions being resolved right now
     try { this.ctx.rooms?.removeUserEverywhere(userId) } catch (e) { this.ctx.log.error('admin: removing from rooms failed', { userId, error: e }) }
     if (ban) this.push?.store.removeUser(userId)
   }

@@ -21,6 +21,19 @@ const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'hi
   test: { ttl: 600, urgency: 'normal' },
 }
 
+/** Loopback, private and link-local addresses (and localhost): no push service lives there, so the server never posts to them. */
+export function isPrivateHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal')) return true
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h)
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])]
+    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)
+  }
+  if (h.includes(':')) return h === '::1' || h === '::' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80') || h.startsWith('::ffff:')
+  return false
+}
+
 export interface PushMessage { title: string; body: string; url: string; tag?: string }
 export interface VapidKeys { publicKey: string; privateKey: string }
 
@@ -55,6 +68,7 @@ export class PushService implements PushApi {
     let u: URL
     try { u = new URL(sub.endpoint) } catch { fail('validation', 'endpoint: expected a URL') }
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && this.ctx.config.pushAllowHttp)) fail('validation', 'endpoint: a push service URL must use https')
+    if (!this.ctx.config.pushAllowHttp && isPrivateHost(u.hostname)) fail('validation', 'endpoint: a push service must be on the public internet')
     const p256dh = Buffer.from(sub.keys.p256dh, 'base64url')
     const auth = Buffer.from(sub.keys.auth, 'base64url')
     if (p256dh.length !== 65 || p256dh[0] !== 4) fail('validation', 'keys.p256dh: expected an uncompressed P-256 public key')

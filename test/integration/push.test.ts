@@ -108,6 +108,17 @@ test('[P3] plain-http push endpoints are refused unless PUSH_ALLOW_HTTP is set',
   expect(r.json.error.message).toContain('https')
 })
 
+test('[P3] push endpoints on private or loopback addresses are refused', async () => {
+  const strict = await startTestServer()
+  const bob = await signedInClient(strict, 'p3priv')
+  const keys = device('/x').sub.keys
+  const codes = []
+  for (const endpoint of ['https://127.0.0.1/push', 'https://localhost:8443/push', 'https://10.1.2.3/p', 'https://192.168.1.1/p', 'https://[::1]/p', 'https://169.254.169.254/latest', 'https://fcm.googleapis.com/fcm/send/abc'])
+    codes.push((await bob.post('/api/push/subscribe', { endpoint, keys })).status)
+  await strict.stop()
+  expect(codes).toEqual([422, 422, 422, 422, 422, 422, 201])
+})
+
 const KINDS: [PushKind, { title: string; body: string; url: string }][] = [
   ['dm', { title: '@bob', body: 'hello there', url: '/backchannel/1' }],
   ['room_started', { title: 'Friday jam', body: '@bob started a room', url: '/rooms/7' }],
