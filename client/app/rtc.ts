@@ -1,6 +1,9 @@
-// Room audio in the browser (owned by the media domain). This is the API the room screen calls; the media
-// engineer replaces the bodies with the werift SFU client: one RTCPeerConnection per room, offered by the server.
+// Room audio in the browser (owned by the media domain): one RTCPeerConnection per room, offered by the server
+// (rtc.connect), answered here. The first m-line is our microphone uplink (sendonly; a track is put on it with
+// replaceTrack when we go on stage, so no renegotiation); the other three are the server's downlink slots, each
+// played by its own <audio> element. ICE restarts on a network change; the connection is redone after a reconnect.
 import { signal } from '@preact/signals'
+import { conn } from './connection'
 
 /** Audio levels (0..1) per participant key, a few times a second. */
 export const levels = signal<Record<string, number>>({})
@@ -9,11 +12,173 @@ export const audioBlocked = signal(false)
 /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' */
 export const audioState = signal<'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed'>('idle')
 
-/** Connects this tab's audio to a room it has joined (listening). */
-export async function joinAudio(_roomId: number): Promise<void> {}
+interface OfferReply { sdp: string; iceServers: RTCIceServer[] }
+
+let roomId: number | null = null
+let pc: RTCPeerConnection | null = null
+let uplink: RTCRtpTransceiver | null = null
+let players: HTMLAudioElement[] = []
+let mic: MediaStream | null = null
+let micWanted = false
+let busy: Promise<void> | null = null
+let restarting = false
+let disconnectTimer: ReturnType<typeof setTimeout> | null = null
+/** Bumped on every leave, so that work for an old connection stops. */
+let generation = 0
+
+const GATHER_WAIT_MS = 2000
+const DISCONNECTED_GRACE_MS = 2500
+
+/** Connects this tab's audio to a room it has joined (listening). Safe to call again (after a re-join). */
+export async function joinAudio(id: number): Promise<void> {
+  if (roomId === id && pc) {
+    if (busy) return busy
+    if (pc.connectionState === 'connected' || pc.connectionState === 'connecting' || pc.connectionState === 'new') return
+    return restart()
+  }
+  if (roomId !== null) leaveAudio()
+  roomId = id
+  audioState.value = 'connecting'
+  busy = connect(id, generation).finally(() => { busy = null })
+  return busy
+}
+
+async function connect(id: number, gen: number) {
+  try {
+    const offer = await conn.request<OfferReply>('rtc.connect', { roomId: id })
+    if (gen !== generation) return
+    pc?.close()
+    const peer = new RTCPeerConnection({ iceServers: offer.iceServers, bundlePolicy: 'max-bundle' })
+    pc = peer
+    peer.ontrack = (e) => play(e.track)
+    peer.onconnectionstatechange = () => onState(peer)
+    await peer.setRemoteDescription({ type: 'offer', sdp: offer.sdp })
+    uplink = peer.getTransceivers()[0] ?? null
+    if (uplink) uplink.direction = 'sendonly'
+    await answer(peer, id)
+    if (micWanted) await applyMicrophone()
+  } catch (e) {
+    if (gen !== generation) return
+    audioState.value = 'failed'
+    throw e
+  }
+}
+
+/** Answers the current offer once our candidates are gathered (non-trickle: the server takes them from the SDP). */
+async function answer(peer: RTCPeerConnection, id: number) {
+  await peer.setLocalDescription(await peer.createAnswer())
+  if (peer.iceGatheringState !== 'complete') {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, GATHER_WAIT_MS)
+      peer.addEventListener('icegatheringstatechange', () => { if (peer.iceGatheringState === 'complete') { clearTimeout(t); resolve() } })
+    })
+  }
+  await conn.request('rtc.answer', { roomId: id, sdp: peer.localDescription!.sdp })
+}
+
+function onState(peer: RTCPeerConnection) {
+  if (peer !== pc) return
+  const s = peer.connectionState
+  if (disconnectTimer) { clearTimeout(disconnectTimer); disconnectTimer = null }
+  if (s === 'connected') { audioState.value = 'connected'; restarting = false }
+  else if (s === 'failed') void restart()
+  else if (s === 'disconnected') {
+    audioState.value = 'reconnecting'
+    disconnectTimer = setTimeout(() => { if (peer === pc && peer.connectionState === 'disconnected') void restart() }, DISCONNECTED_GRACE_MS)
+  }
+}
+
+/** A network change: the server sends a new offer with fresh ICE credentials; if the peer is gone, connect anew. */
+async function restart(): Promise<void> {
+  const id = roomId, peer = pc, gen = generation
+  if (id === null || !peer || restarting) return
+  restarting = true
+  audioState.value = 'reconnecting'
+  try {
+    const offer = await conn.request<OfferReply>('rtc.restart', { roomId: id })
+    if (gen !== generation || peer !== pc) return
+    try { peer.setConfiguration({ ...peer.getConfiguration(), iceServers: offer.iceServers }) } catch { /* keep the old servers */ }
+    await peer.setRemoteDescription({ type: 'offer', sdp: offer.sdp })
+    await answer(peer, id)
+  } catch (e: any) {
+    if (gen !== generation) return
+    restarting = false
+    if (e?.code === 'offline' || e?.code === 'timeout') return // the resume hook tries again
+    // The server no longer has our peer: start over.
+    pc?.close(); pc = null
+    roomId = null
+    await joinAudio(id).catch(() => { audioState.value = 'failed' })
+    return
+  }
+  setTimeout(() => { if (peer === pc && peer.connectionState !== 'connected') restarting = false }, 5000)
+}
+
+function play(track: MediaStreamTrack) {
+  const el = new Audio()
+  el.autoplay = true
+  el.srcObject = new MediaStream([track])
+  players.push(el)
+  el.play().catch((e) => { if (e?.name === 'NotAllowedError') audioBlocked.value = true })
+}
+
 /** Closes the peer connection and releases the microphone. */
-export function leaveAudio(): void {}
+export function leaveAudio(): void {
+  generation++
+  const id = roomId
+  if (id !== null && conn.state.value === 'open') conn.request('rtc.leave', { roomId: id }).catch(() => {})
+  roomId = null
+  busy = null
+  restarting = false
+  if (disconnectTimer) clearTimeout(disconnectTimer)
+  disconnectTimer = null
+  pc?.close()
+  pc = null
+  uplink = null
+  for (const el of players) { el.pause(); el.srcObject = null }
+  players = []
+  stopMic()
+  micWanted = false
+  levels.value = {}
+  audioBlocked.value = false
+  audioState.value = 'idle'
+}
+
+function stopMic() {
+  for (const t of mic?.getTracks() ?? []) t.stop()
+  mic = null
+}
+
 /** On stage: asks for the microphone the first time, then sends or stops sending it. */
-export async function setMicrophone(_on: boolean): Promise<void> {}
+export async function setMicrophone(on: boolean): Promise<void> {
+  micWanted = on
+  await applyMicrophone()
+}
+
+async function applyMicrophone() {
+  if (!micWanted) {
+    await uplink?.sender.replaceTrack(null).catch(() => {})
+    stopMic() // the browser's recording indicator goes off while muted
+    return
+  }
+  if (!mic) {
+    mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } })
+    if (!micWanted) { stopMic(); return }
+  }
+  const track = mic.getAudioTracks()[0] ?? null
+  if (uplink && track) await uplink.sender.replaceTrack(track)
+}
+
 /** After a user gesture, starts playback that autoplay blocked. */
-export async function resumeAudio(): Promise<void> {}
+export async function resumeAudio(): Promise<void> {
+  await Promise.all(players.map((el) => el.play().catch(() => {})))
+  audioBlocked.value = players.some((el) => el.paused)
+}
+
+// Speaking levels for the rings.
+conn.on('room.levels', (e: { roomId: number; levels: Record<string, number> }) => {
+  if (e.roomId === roomId) levels.value = e.levels
+})
+// Network back or socket reconnected: make sure the audio is up (the rooms code re-joins and calls joinAudio too).
+const recover = () => { if (roomId !== null && pc && pc.connectionState !== 'connected' && !busy) void restart() }
+conn.onResume(() => setTimeout(recover, 500))
+if (typeof window !== 'undefined') window.addEventListener('online', () => { if (roomId !== null && pc) void restart() })

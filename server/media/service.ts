@@ -4,7 +4,7 @@
 // and writes to the selected ICE pair, bypassing werift's RTCRtpSender (which clones and re-parses every packet).
 import { Type as t } from '@sinclair/typebox'
 import {
-  RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RtpHeader, RTP_EXTENSION_URI,
+  RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTP_EXTENSION_URI,
   type RTCRtpTransceiver, type RtpPacket,
 } from 'werift'
 import type { Ctx } from '../context'
@@ -14,6 +14,7 @@ import { fail } from '../errors'
 import type { Conn } from '../realtime/hub'
 import { K_SLOTS, SlotRewriter, assignSlots, audioLevelOfExtensions, levelFromDbov } from './forwarder'
 import { PortCursor, hostAddresses, iceServersFor } from './ice'
+import { SrtpWriter, writeRtpHeader } from './srtp'
 
 export const OPUS_PT = 111
 /** Opus with in-band FEC and DTX (the browser's encoder honours the answerer's fmtp for what it sends us). */
@@ -31,7 +32,13 @@ const HOLD_BONUS = 0.05
 
 const SPEAKING_ROLES: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'speaker'])
 
-interface Slot { rw: SlotRewriter; header: RtpHeader; transceiver: RTCRtpTransceiver }
+interface Slot {
+  rw: SlotRewriter; transceiver: RTCRtpTransceiver; ssrc: number; pt: number
+  /** The slot's RTP header, rewritten in place for every packet. */
+  header: Buffer
+  /** SRTP rollover counter and the highest sequence number sent (-1: none yet). */
+  roc: number; top: number
+}
 interface Target { peer: Peer; slot: Slot }
 
 class Peer {
@@ -52,8 +59,17 @@ class Peer {
   /** The speaker key in each of this peer's slots. */
   assigned: (string | null)[] = Array(K_SLOTS).fill(null)
   timer: ReturnType<typeof setTimeout> | null = null
+  /** werift's DTLS transport and ICE connection, read once connected. */
   dtls: any = null
-  sendPacket: ((data: Buffer) => unknown) | null = null
+  ice: any = null
+  /** The SRTP writer for werift's current session keys (rebuilt if the session object changes). */
+  srtpRef: unknown = null
+  writer: SrtpWriter | null = null
+  /** The selected ICE pair and, for UDP, its socket and remote address (sent to directly). */
+  pair: any = null
+  sock: UdpSend | null = null
+  rip = ''
+  rport = 0
 
   constructor(
     readonly room: RoomMedia, readonly key: ParticipantKey, readonly userId: number | null,
@@ -79,6 +95,17 @@ export function answerProblem(sdp: string): string | null {
   if (!/^a=ice-ufrag:/m.test(sdp) || !/^a=ice-pwd:/m.test(sdp)) return 'ICE credentials missing'
   if (!/^a=fingerprint:/m.test(sdp)) return 'DTLS fingerprint missing'
   return null
+}
+
+type UdpSend = { send(b: Buffer, port: number, ip: string): unknown }
+/**
+ * The fastest way to write to a node:dgram socket of werift's: Bun's native UDP handle under it when present
+ * (synchronous, no per-packet address lookup), else the dgram socket itself.
+ */
+function udpSender(sock: any): UdpSend {
+  const sym = Object.getOwnPropertySymbols(sock).find((x) => x.description === 'state symbol')
+  const native = sym ? sock[sym]?.handle?.socket : null
+  return native && typeof native.send === 'function' ? native : sock
 }
 
 const keyOf = (conn: Conn): ParticipantKey => (conn.user ? memberKey(conn.user.id) : guestKey(conn.id))
@@ -229,7 +256,7 @@ export class MediaService implements MediaApi {
     for (let i = 0; i < K_SLOTS; i++) {
       const tr = pc.addTransceiver('audio', { direction: 'sendonly' })
       const ssrc = tr.sender.ssrc
-      slots.push({ transceiver: tr, rw: new SlotRewriter(ssrc), header: new RtpHeader({ ssrc, payloadType: OPUS_PT, extensions: [] }) })
+      slots.push({ transceiver: tr, rw: new SlotRewriter(ssrc), ssrc, pt: OPUS_PT, header: Buffer.alloc(12), roc: 0, top: -1 })
     }
     let room = this.rooms.get(roomId)
     if (!room) {
@@ -252,9 +279,8 @@ export class MediaService implements MediaApi {
       if (peer.closed) return
       if (state === 'connected') {
         peer.dtls = slots[0]!.transceiver.sender.dtlsTransport
-        const conn = peer.dtls.iceTransport.connection
-        peer.sendPacket = (data) => conn.send(data)
-        for (const s of slots) s.header.payloadType = s.transceiver.sender.codec?.payloadType ?? OPUS_PT
+        peer.ice = peer.dtls.iceTransport.connection
+        for (const s of slots) s.pt = s.transceiver.sender.codec?.payloadType ?? OPUS_PT
         peer.ready = true
         if (peer.timer) clearTimeout(peer.timer)
         peer.timer = null
@@ -265,7 +291,7 @@ export class MediaService implements MediaApi {
         }
       }
     })
-    this.reselect(room)
+    this.addListener(room, peer)
     return peer
   }
 
@@ -305,7 +331,10 @@ export class MediaService implements MediaApi {
       room.ticker = null
       this.rooms.delete(roomId)
       if (room.levelsShown) this.ctx.hub.publish(`room:${roomId}`, { type: 'room.levels', roomId, levels: {} })
-    } else this.rank(room, true)
+    } else {
+      this.removeListener(room, peer)
+      if (room.ranking.includes(key)) this.rank(room)
+    }
   }
 
   closeRoom(roomId: number) {
@@ -336,24 +365,50 @@ export class MediaService implements MediaApi {
     }
     const targets = peer.targets
     const payload = rtp.payload
+    const seqIn = h.sequenceNumber, tsIn = h.timestamp
     for (let i = 0; i < targets.length; i++) {
       const tg = targets[i]!
       const l = tg.peer
       if (!l.ready) continue
       const slot = tg.slot
       const rw = slot.rw
-      rw.map(h.sequenceNumber, h.timestamp, now)
-      const out = slot.header
-      out.sequenceNumber = rw.seq
-      out.timestamp = rw.ts
-      out.marker = rw.marker
-      const srtp = l.dtls.srtp
-      if (!srtp) continue
-      const enc: Buffer = srtp.encrypt(payload, out)
-      l.sendPacket!(enc)
-      this.forwardedPackets++
-      this.forwardedBytes += enc.length
+      rw.map(seqIn, tsIn, now)
+      if (this.forward(l, slot, rw.seq, rw.ts, rw.marker, payload)) this.forwardedPackets++
     }
+  }
+
+  /** Protects one packet for a listener's slot and writes it to the listener's selected ICE pair. */
+  private forward(l: Peer, slot: Slot, seq: number, ts: number, marker: boolean, payload: Buffer): boolean {
+    const srtp = l.dtls.srtp
+    if (srtp !== l.srtpRef) { l.srtpRef = srtp; l.writer = SrtpWriter.fromWerift(srtp) }
+    const writer = l.writer
+    if (!writer) return false
+    const ice = l.ice
+    const pair = ice.nominated
+    if (!pair || !ice.canSendApplicationData()) return false
+    if (pair !== l.pair) {
+      l.pair = pair
+      const t = pair.protocol?.transport
+      l.sock = t && (t.socketType === 'udp4' || t.socketType === 'udp6') && !t.closed ? udpSender(t.socket) : null
+      l.rip = pair.remoteAddr[0]
+      l.rport = pair.remoteAddr[1]
+    }
+    // SRTP index: the rollover counter goes up when the slot's sequence wraps; a late packet from before a wrap
+    // is protected with the previous one.
+    let roc = slot.roc
+    if (slot.top < 0) slot.top = seq
+    else {
+      const d = (seq - slot.top) & 0xffff
+      if (d < 0x8000) { if (seq < slot.top) roc = ++slot.roc; slot.top = seq } else if (seq > slot.top) roc = slot.roc - 1
+    }
+    writeRtpHeader(slot.header, marker, slot.pt, seq, ts, slot.ssrc)
+    const enc = writer.protect(slot.header, payload, slot.ssrc, seq, roc)
+    if (l.sock) l.sock.send(enc, l.rport, l.rip)
+    else pair.protocol.sendData(enc, pair.remoteAddr).catch(() => {})
+    pair.packetsSent++
+    pair.bytesSent += enc.length
+    this.forwardedBytes += enc.length
+    return true
   }
 
   // ── choosing the K loudest ─────────────────────────────────────────────────────────────────────────────────
@@ -371,7 +426,7 @@ export class MediaService implements MediaApi {
   }
 
   /** Orders the active speakers by level (holders of the top K get a small bonus) and reassigns slots if needed. */
-  private rank(room: RoomMedia, force = false) {
+  private rank(room: RoomMedia) {
     const top = new Set(room.ranking.slice(0, K_SLOTS + 1))
     const speakers: Peer[] = []
     for (const p of room.peers.values()) if (p.active && p.canSpeak) speakers.push(p)
@@ -380,7 +435,27 @@ export class MediaService implements MediaApi {
     const ranking = speakers.map((p) => p.key)
     const same = ranking.length === room.ranking.length && ranking.every((k, i) => k === room.ranking[i])
     room.ranking = ranking
-    if (!same || force) this.reselect(room)
+    if (!same) this.reselect(room)
+  }
+
+  /** A new peer: its slots from the current ranking; nobody else's slots change. */
+  private addListener(room: RoomMedia, l: Peer) {
+    const next = assignSlots(l.assigned, room.ranking, l.key)
+    if (next === l.assigned) return
+    l.assigned = next
+    for (let i = 0; i < K_SLOTS; i++) {
+      l.slots[i]!.rw.setSource(next[i] ?? null)
+      const s = next[i] ? room.peers.get(next[i]!) : undefined
+      if (s) s.targets.push({ peer: l, slot: l.slots[i]! })
+    }
+  }
+
+  /** A peer that is gone stops being a target of the speakers it heard. */
+  private removeListener(room: RoomMedia, l: Peer) {
+    for (const key of l.assigned) {
+      const s = key ? room.peers.get(key) : undefined
+      if (s) s.targets = s.targets.filter((t) => t.peer !== l)
+    }
   }
 
   private reselect(room: RoomMedia) {
