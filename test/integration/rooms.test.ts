@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
@@ -287,4 +289,26 @@ test('[R13] guests (when allowed) listen to open rooms: counted, not listed, and
     expect((await host.ws.next((e) => e.type === 'room.guests')).count).toBe(0)
   } finally { s.ctx.settings.update({ guests: false }) }
   await ok(host, 'room.end', { roomId: room.id })
+})
+
+test('[R14] a server that stops releases the rooms\' timers; rooms it left live are ended at the next start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'townhall-rooms-'))
+  const first = await startTestServer({ ROOM_GRACE_MS: '60000' }, { keepDir: dir })
+  const host = await member(first, 'r')
+  const room = await createRoom(host)
+  await ok(host, 'room.join', { roomId: room.id })
+  host.ws.close()
+  await Bun.sleep(100)
+  expect(roomsDomain(first.ctx).rooms.timers()).toBe(1) // the host's grace timer
+  await first.stop()
+  expect(roomsDomain(first.ctx).rooms.timers()).toBe(0)
+  const second = await startTestServer({}, { keepDir: dir })
+  try {
+    expect(second.ctx.rooms!.room(room.id)!.state).toBe('ended')
+    const open = second.ctx.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM room_participation WHERE room_id = ? AND to_at IS NULL').get(room.id)!.n
+    expect(open).toBe(0)
+  } finally {
+    await second.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
