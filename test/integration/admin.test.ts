@@ -211,6 +211,22 @@ test('[D8] members report a member, a room or a message with a reason; admins wo
   expect((await member.post('/api/reports', { targetType: 'member', targetId: rex.user.id, reason: 'still spamming' })).status).toBe(201)
 })
 
+test('[D8] a room, and a message the reporter can see, can be reported; the queue shows what they are', async () => {
+  const host = await roomMember(s, 'rh'), fan = await roomMember(s, 'rf'), outsider = await roomMember(s, 'ro')
+  const room = await roomWith(host, [fan], { title: 'Loud room' })
+  await fan.http.put(`/api/users/${host.name}/follow`)
+  const thread = (await ok(host, 'bc.dm', { username: fan.name })).thread.id
+  const msg = (await ok(host, 'bc.send', { threadId: thread, clientId: 'rep-1', body: 'buy my coins' })).message
+  const rr = await fan.http.post('/api/reports', { targetType: 'room', targetId: room.id, reason: 'shouting' })
+  const mr = await fan.http.post('/api/reports', { targetType: 'message', targetId: msg.id, reason: 'scam' })
+  expect([rr.status, mr.status]).toEqual([201, 201])
+  expect((await outsider.http.post('/api/reports', { targetType: 'message', targetId: msg.id, reason: 'not mine to see' })).status).toBe(404)
+  const queue = (await admin.get('/api/admin/reports')).json.reports as any[]
+  expect(queue.find((x) => x.id === rr.json.report.id).target).toMatchObject({ type: 'room', title: 'Loud room', host: host.name })
+  expect(queue.find((x) => x.id === mr.json.report.id).target).toMatchObject({ type: 'message', body: 'buy my coins', author: host.name, authorId: host.id })
+  for (const m of [host, fan, outsider]) m.ws.close()
+})
+
 test('[D9] settings: validated, applied at once and audited with what changed', async () => {
   for (const b of [{}, { registration: 'sometimes' }, { inviteQuota: -1 }, { inviteQuota: 1001 }, { turnUrls: ['http://x'] }, { guests: 'yes' }, { other: 1 }]) {
     expect((await admin.patch('/api/admin/settings', b)).status).toBe(422)

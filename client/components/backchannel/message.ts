@@ -6,6 +6,7 @@ import * as bc from '../../app/backchannel'
 import { errorText, me, notify } from '../../app/state'
 import { Avatar } from '../ui'
 import { highlighted, linkify } from './text'
+import { ReportButton } from '../admin/report'
 
 export { highlighted, linkify }
 export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏']
@@ -64,6 +65,7 @@ export function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: Ite
       <button class="link-btn" aria-label="React" aria-expanded=${picking} onClick=${() => setPicking(!picking)}>React</button>
       ${mine && !m.image && html`<button class="link-btn" aria-label="Edit" onClick=${() => { setDraft(m.body); setEditing(true) }}>Edit</button>`}
       ${(mine || canModerate) && html`<button class="link-btn danger-text" aria-label="Delete" onClick=${() => confirm('Delete this message?') && act(bc.remove(m.id))}>Delete</button>`}
+      ${!mine && html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`} className="link-btn" />`}
       ${picking && html`<span class="emoji-pick" role="group" aria-label="Reactions">${REACTIONS.map((e) => html`<button class="chip" aria-label=${'React ' + e} onClick=${() => { setPicking(false); act(bc.react(m.id, e, true)) }}>${e}</button>`)}</span>`}
     </div>`}
   </li>`

@@ -14,6 +14,7 @@ import { errorText, me as meUser, notify } from '../../app/state'
 import { Avatar, Empty, Header } from '../ui'
 import { Icon } from './icons'
 import { PersonMenu } from './person-menu'
+import { ReportButton } from '../admin/report'
 
 /** Audio level above which a ring shows that someone is speaking. */
 const SPEAKING_LEVEL = 0.04
@@ -85,7 +86,8 @@ export function Room({ id }: { id: string }) {
   const reconnecting = audioState.value === 'reconnecting' || (amGuest.value && conn.state.value === 'reconnecting')
   return html`<div class="room-screen">
     <${Header} title=${info.title} back="/">${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
-      ${mod && html`<button class="btn small danger-text" onClick=${() => { if (confirm('End the room for everyone?')) endRoom().catch((e) => notify(errorText(e), 'error')) }}>End room</button>`}</${Header}>
+      ${mod && html`<button class="btn small danger-text" onClick=${() => { if (confirm('End the room for everyone?')) endRoom().catch((e) => notify(errorText(e), 'error')) }}>End room</button>`}
+      ${!mod && !amGuest.value && html`<${ReportButton} type="room" id=${info.id} label="this room" className="btn small" />`}</${Header}>
     ${reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`}
     ${audioState.value === 'failed' && html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`}
     ${audioBlocked.value && html`<div class="pad"><button class="btn primary tap-audio" onClick=${() => resumeAudio()}><${Icon} name="speaker" /> Tap to start audio</button></div>`}
