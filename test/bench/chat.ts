@@ -25,6 +25,14 @@ const freePort = () => { const l = Bun.listen({ hostname: '127.0.0.1', port: 0, 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0)
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 const quiet = () => createLogger('error', () => {})
+/** CPU seconds (user + system) a process has used, from /proc (Linux); null elsewhere. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const f = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string
+    const parts = f.slice(f.lastIndexOf(')') + 2).split(' ')
+    return (Number(parts[11]) + Number(parts[12])) / 100
+  } catch { return null }
+}
 
 // `--serve`: the server, in its own process. On SIGTERM it prints its commit counters as one JSON line.
 if (process.argv.includes('--serve')) {
@@ -113,7 +121,7 @@ async function main() {
     const sentAt = new Map<string, number>()
     const deliveries: number[] = []
     const acks: number[] = []
-    let sent = 0, acked = 0, errors = 0, measuring = false
+    let sent = 0, acked = 0, errors = 0, measuring = false, lastAck = 0, lastDelivery = 0
     const errorCodes = new Map<string, number>()
 
     // Connect in waves so the upgrade backlog stays small.
@@ -126,11 +134,11 @@ async function main() {
           if (m.type === 'hello') return resolve()
           if (m.type === 'bc.message') {
             const t = sentAt.get(m.message.clientId)
-            if (t !== undefined && m.message.author.username !== `u${me}`) deliveries.push(performance.now() - t)
+            if (t !== undefined && m.message.author.username !== `u${me}`) { lastDelivery = performance.now(); deliveries.push(lastDelivery - t) }
             return
           }
           if ('re' in m) {
-            if (m.ok) { acked++; acks.push(performance.now() - sentAt.get(m.message.clientId)!) }
+            if (m.ok) { acked++; lastAck = performance.now(); acks.push(lastAck - sentAt.get(m.message.clientId)!) }
             else { errors++; errorCodes.set(m.error.code, (errorCodes.get(m.error.code) ?? 0) + 1) }
           }
         }
@@ -141,6 +149,7 @@ async function main() {
     console.log(`${CLIENTS} clients connected in ${THREADS} threads of ${perThread}; each sends ${RATE}/s for ${SECONDS} s`)
 
     measuring = true
+    const cpu0 = cpuSeconds(server.pid)
     const t0 = performance.now()
     const timers = sockets.map((ws, i) => {
       let n = 0
@@ -163,13 +172,18 @@ async function main() {
     // Let what is in flight arrive.
     for (let i = 0, last = -1; i < 300 && (acked + errors < sent || deliveries.length !== last); i++) { last = deliveries.length; await Bun.sleep(100) }
 
+    const cpu1 = cpuSeconds(server.pid)
+    const serverCpu = cpu0 !== null && cpu1 !== null ? round(cpu1 - cpu0, 2) : null
+    // Throughput over the time until the last acknowledgement / delivery (past the sending window when saturated).
+    const ackSecs = Math.max(elapsed, (lastAck - t0) / 1000), delSecs = Math.max(elapsed, (lastDelivery - t0) / 1000)
     deliveries.sort((a, b) => a - b)
     acks.sort((a, b) => a - b)
     const expected = acked * (perThread - 1)
     const result = {
       bench: 'chat', clients: CLIENTS, threads: THREADS, perThread, ratePerClient: RATE, seconds: round(elapsed, 2),
       sent, acked, errors: Object.fromEntries(errorCodes),
-      ackedPerSec: Math.round(acked / elapsed), delivered: deliveries.length, deliveredPerSec: Math.round(deliveries.length / elapsed),
+      offeredPerSec: Math.round(sent / elapsed), ackedPerSec: Math.round(acked / ackSecs), delivered: deliveries.length, deliveredPerSec: Math.round(deliveries.length / delSecs),
+      serverCpuSeconds: serverCpu, serverCpuMsPerMessage: serverCpu !== null && acked ? round((serverCpu * 1000) / acked, 3) : null,
       expectedDeliveries: expected, missingDeliveries: Math.max(0, expected - deliveries.length),
       deliveryP50Ms: round(pct(deliveries, 50)), deliveryP99Ms: round(pct(deliveries, 99)),
       ackP50Ms: round(pct(acks, 50)), ackP99Ms: round(pct(acks, 99)),
@@ -179,7 +193,8 @@ async function main() {
     server.kill('SIGTERM')
     const out = await new Response(server.stdout).text()
     const serverStats = out.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) } catch { return null } }).find((x) => x?.server)?.server
-    console.log(`acknowledged ${result.acked} of ${result.sent} (${result.ackedPerSec}/s); delivered ${result.delivered} of ${expected} expected (${result.deliveredPerSec}/s)`)
+    console.log(`offered ${result.offeredPerSec}/s; acknowledged ${result.acked} of ${result.sent} (${result.ackedPerSec}/s); delivered ${result.delivered} of ${expected} expected (${result.deliveredPerSec}/s)`)
+    if (serverCpu !== null) console.log(`server CPU ${serverCpu} s for ${acked} messages: ${result.serverCpuMsPerMessage} ms per message (with ${perThread - 1} deliveries each)`)
     console.log(`send → delivery p50 ${result.deliveryP50Ms} ms, p99 ${result.deliveryP99Ms} ms; send → acknowledgement p50 ${result.ackP50Ms} ms, p99 ${result.ackP99Ms} ms`)
     if (serverStats) console.log(`server: ${serverStats.messages} messages in ${serverStats.commits} commits (${serverStats.avgBatch} per commit on average, ${serverStats.maxBatch} at most), synchronous=${serverStats.synchronous}`)
     console.log(JSON.stringify({ ...result, server: serverStats ?? null }))
