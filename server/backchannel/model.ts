@@ -16,6 +16,8 @@ export const IMAGE_TYPES: Record<string, string> = { 'image/png': 'png', 'image/
 export type ThreadKind = 'dm' | 'group' | 'room_chat' | 'backstage'
 export type MemberState = 'active' | 'request' | 'declined' | 'left'
 export type QuestionState = 'open' | 'answered' | 'dismissed'
+/** Member states that read a 1:1 or group thread and hear of it live. */
+export const LIVE_STATES: MemberState[] = ['active', 'request']
 
 export interface ThreadRow {
   id: number; kind: ThreadKind; title: string; creator_id: number | null; dm_key: string | null; room_id: number | null

@@ -15,14 +15,14 @@ export const backchannelRoutes = (ctx: Ctx, bc: BackchannelService, uploads: Upl
     .use(sessionPlugin(ctx))
     .get('/threads', ({ viewer, set }) => {
       set.headers['cache-control'] = 'private, no-cache'
-      return bc.inbox(requireUser(viewer).user.id)
+      return bc.reader.inbox(requireUser(viewer).user.id)
     }, { detail: { summary: 'My inbox: threads and requests with unread counts and the last message' } })
-    .get('/threads/search', ({ viewer, query }) => bc.search(requireUser(viewer).user.id, query.q),
+    .get('/threads/search', ({ viewer, query }) => bc.reader.search(requireUser(viewer).user.id, query.q),
       { query: t.Object({ q: t.String({ minLength: 1, maxLength: 200 }) }), detail: { summary: 'Search my messages (FTS5, with snippets)' } })
     .get('/threads/:id', ({ viewer, params }) => {
       const uid = requireUser(viewer).user.id
       bc.readable(params.id, uid)
-      return { thread: bc.threadFor(params.id, uid), ...bc.history(uid, params.id, undefined, LIMITS.page) }
+      return { thread: bc.threadFor(params.id, uid), ...bc.reader.history(uid, params.id, undefined, LIMITS.page) }
     }, { params: ThreadParams, detail: { summary: 'A thread with its latest messages' } })
     .post('/threads/:id/images', async ({ viewer, params, request, set }) => {
       const uid = requireUser(viewer).user.id

@@ -5,7 +5,8 @@ import type { Ctx } from '../context'
 import type { BackchannelApi } from '../contracts'
 import { fail } from '../errors'
 import type { Viewer } from '../realtime/hub'
-import { isEmoji, LIMITS, type MemberRow, type MemberState, type Message, type MyThreadRow, type Thread, type ThreadRow } from './model'
+import { isEmoji, LIMITS, LIVE_STATES, type MemberRow, type MemberState, type Message, type Thread, type ThreadRow } from './model'
+import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem } from './send'
 import { BackchannelStore } from './store'
 import { Views } from './views'
@@ -18,12 +19,13 @@ export interface RoomPolicy {
 }
 
 const dmKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`)
-const LIVE_STATES: MemberState[] = ['active', 'request']
 
 export class BackchannelService implements BackchannelApi {
   readonly store: BackchannelStore
   readonly views: Views
   readonly sends: SendQueue
+  /** Inbox, history, sync and search. */
+  readonly reader: BackchannelReader
   roomPolicy: RoomPolicy | null = null
   private seq: number
   private memberCache = new Map<number, Map<number, MemberRow>>()
@@ -32,6 +34,7 @@ export class BackchannelService implements BackchannelApi {
     this.store = new BackchannelStore(ctx.db)
     this.views = new Views(this.store, ctx.accounts.store)
     this.seq = this.store.q.getSeq.get()!.seq
+    this.reader = new BackchannelReader(this)
     this.sends = new SendQueue({
       write: (fn) => this.write(fn),
       insert: (item) => this.insertMessage(item),
@@ -385,74 +388,6 @@ export class BackchannelService implements BackchannelApi {
     const row = this.store.q.myThread.get(userId, threadId)
     if (!row) fail('not_found', 'No such thread.')
     return this.views.thread(row, userId)
-  }
-
-  /** The inbox: my 1:1 and group threads (accepted and requests), newest first, with unread counts and previews. */
-  inbox(userId: number) {
-    const threads = this.store.q.inbox.all(userId).map((r) => this.views.thread(r, userId))
-    return {
-      seq: this.seq,
-      threads: threads.filter((t) => t.state === 'active'),
-      requests: threads.filter((t) => t.state === 'request'),
-      prefs: this.prefs(userId),
-    }
-  }
-
-  history(userId: number, threadId: number, before: number | undefined, limit: number) {
-    this.readable(threadId, userId)
-    const rows = this.store.q.history.all(threadId, before ?? Number.MAX_SAFE_INTEGER, limit + 1)
-    const more = rows.length > limit
-    return { messages: rows.slice(0, limit).reverse().map((m) => this.views.message(m)), more }
-  }
-
-  /**
-   * Everything after `after` in the threads I may read: changed thread summaries, messages and questions, in seq
-   * order. When there is more than a page, `seq` is where the page ends and `more` is true: ask again from there.
-   */
-  sync(userId: number, after: number, limit: number) {
-    const upTo = this.seq
-    const rows = this.store.q.changedThreads.all(userId, after, after)
-    type Item = { seq: number; kind: 'message' | 'question'; row: any; thread: MyThreadRow }
-    const items: Item[] = []
-    const threads: Thread[] = []
-    for (const r of rows) {
-      const room = r.kind === 'room_chat' || r.kind === 'backstage'
-      const readable = room ? this.canRead(r, userId) : LIVE_STATES.includes(r.my_state)
-      if (r.my_state === 'declined' && !room) continue
-      threads.push(this.views.thread(r, userId))
-      if (!readable || r.last_seq <= after) continue
-      for (const m of this.store.q.messagesAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: m.seq, kind: 'message', row: m, thread: r })
-      if (r.kind === 'room_chat') for (const q of this.store.q.questionsAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: q.seq, kind: 'question', row: q, thread: r })
-    }
-    items.sort((a, b) => a.seq - b.seq)
-    const more = items.length > limit
-    const page = items.slice(0, limit)
-    const seq = more ? page[page.length - 1]!.seq : upTo
-    const voted = new Set<number>()
-    for (const tid of new Set(page.filter((i) => i.kind === 'question').map((i) => i.thread.id))) {
-      for (const v of this.store.q.myVotes.all(tid, userId)) voted.add(v.question_id)
-    }
-    return {
-      seq, more, threads,
-      messages: page.filter((i) => i.kind === 'message').map((i) => this.views.message(i.row)),
-      questions: page.filter((i) => i.kind === 'question').map((i) => this.views.question(i.row, voted.has(i.row.id))),
-    }
-  }
-
-  /** Full-text search in the threads I may read, with snippets (highlights between \u0002 and \u0003). */
-  search(userId: number, q: string, limit = 30) {
-    const terms = (q.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, 8)
-    if (!terms.length) return { results: [] }
-    const match = terms.map((w, i) => `"${w}"${i === terms.length - 1 ? '*' : ''}`).join(' ')
-    const rows = this.store.q.search.all(userId, match, limit)
-    const titles = new Map<number, Thread>()
-    const results = rows.flatMap((r) => {
-      const t = titles.get(r.thread_id) ?? this.threadFor(r.thread_id, userId)
-      titles.set(r.thread_id, t)
-      if (t.kind === 'room_chat' || t.kind === 'backstage') { if (!this.canRead(this.threadRow(t.id), userId)) return [] }
-      return [{ message: this.views.message(r, {}), snippet: r.snip, thread: { id: t.id, kind: t.kind, title: t.title, roomId: t.roomId, members: t.members.map((m) => ({ id: m.id, username: m.username, displayName: m.displayName })) } }]
-    })
-    return { results }
   }
 
   // ——— delivery ———

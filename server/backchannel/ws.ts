@@ -11,15 +11,15 @@ const req = <T extends string, P extends TProperties>(type: T, props: P) => t.Ob
 const TYPING_EVERY_MS = 2000
 
 export function registerBackchannelWs(hub: Hub, bc: BackchannelService) {
-  hub.handle('bc.inbox', req('bc.inbox', {}), (c) => bc.inbox(c.user!.id))
+  hub.handle('bc.inbox', req('bc.inbox', {}), (c) => bc.reader.inbox(c.user!.id))
   hub.handle('bc.sync', req('bc.sync', { after: t.Integer({ minimum: 0 }), limit: t.Optional(t.Integer({ minimum: 1, maximum: LIMITS.syncPage })) }),
-    (c, m) => bc.sync(c.user!.id, m.after, m.limit ?? LIMITS.syncPage))
+    (c, m) => bc.reader.sync(c.user!.id, m.after, m.limit ?? LIMITS.syncPage))
   hub.handle('bc.thread', req('bc.thread', { threadId: Id }), (c, m) => {
     bc.readable(m.threadId, c.user!.id)
     return { thread: bc.threadFor(m.threadId, c.user!.id) }
   })
   hub.handle('bc.history', req('bc.history', { threadId: Id, before: t.Optional(Id), limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })) }),
-    (c, m) => bc.history(c.user!.id, m.threadId, m.before, m.limit ?? LIMITS.page))
+    (c, m) => bc.reader.history(c.user!.id, m.threadId, m.before, m.limit ?? LIMITS.page))
 
   hub.handle('bc.send', req('bc.send', {
     threadId: Id, clientId: ClientId, body: t.Optional(Body), image: t.Optional(t.String({ maxLength: 80 })), replyTo: t.Optional(Id),
@@ -48,7 +48,7 @@ export function registerBackchannelWs(hub: Hub, bc: BackchannelService) {
   hub.handle('bc.request.decline', req('bc.request.decline', { threadId: Id }), (c, m) => { bc.decline(c.user!.id, m.threadId); return {} })
   hub.handle('bc.prefs', req('bc.prefs', { followersOnly: t.Optional(t.Boolean()) }), (c, m) =>
     ({ prefs: m.followersOnly === undefined ? bc.prefs(c.user!.id) : bc.setPrefs(c.user!.id, m.followersOnly) }))
-  hub.handle('bc.search', req('bc.search', { q: t.String({ minLength: 1, maxLength: 200 }) }), (c, m) => bc.search(c.user!.id, m.q))
+  hub.handle('bc.search', req('bc.search', { q: t.String({ minLength: 1, maxLength: 200 }) }), (c, m) => bc.reader.search(c.user!.id, m.q))
 }
 
 /** Room chat on/off and the Q&A queue (room chat and backstage messages go through bc.send). */

@@ -1,0 +1,76 @@
+// Reading Backchannel: the inbox, a thread's history, sync from a seq, and search — all limited to what the member
+// may read.
+import type { BackchannelService } from './service'
+import { LIVE_STATES, type MyThreadRow, type Thread } from './model'
+
+export class BackchannelReader {
+  constructor(private bc: BackchannelService) {}
+
+  /** The inbox: my 1:1 and group threads (accepted and requests), newest first, with unread counts and previews. */
+  inbox(userId: number) {
+    const threads = this.bc.store.q.inbox.all(userId).map((r) => this.bc.views.thread(r, userId))
+    return {
+      seq: this.bc.currentSeq,
+      threads: threads.filter((t) => t.state === 'active'),
+      requests: threads.filter((t) => t.state === 'request'),
+      prefs: this.bc.prefs(userId),
+    }
+  }
+
+  history(userId: number, threadId: number, before: number | undefined, limit: number) {
+    this.bc.readable(threadId, userId)
+    const rows = this.bc.store.q.history.all(threadId, before ?? Number.MAX_SAFE_INTEGER, limit + 1)
+    const more = rows.length > limit
+    return { messages: rows.slice(0, limit).reverse().map((m) => this.bc.views.message(m)), more }
+  }
+
+  /**
+   * Everything after `after` in the threads I may read: changed thread summaries, messages and questions, in seq
+   * order. When there is more than a page, `seq` is where the page ends and `more` is true: ask again from there.
+   */
+  sync(userId: number, after: number, limit: number) {
+    const upTo = this.bc.currentSeq
+    const rows = this.bc.store.q.changedThreads.all(userId, after, after)
+    type Item = { seq: number; kind: 'message' | 'question'; row: any; thread: MyThreadRow }
+    const items: Item[] = []
+    const threads: Thread[] = []
+    for (const r of rows) {
+      const room = r.kind === 'room_chat' || r.kind === 'backstage'
+      const readable = room ? this.bc.canRead(r, userId) : LIVE_STATES.includes(r.my_state)
+      if (r.my_state === 'declined' && !room) continue
+      threads.push(this.bc.views.thread(r, userId))
+      if (!readable || r.last_seq <= after) continue
+      for (const m of this.bc.store.q.messagesAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: m.seq, kind: 'message', row: m, thread: r })
+      if (r.kind === 'room_chat') for (const q of this.bc.store.q.questionsAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: q.seq, kind: 'question', row: q, thread: r })
+    }
+    items.sort((a, b) => a.seq - b.seq)
+    const more = items.length > limit
+    const page = items.slice(0, limit)
+    const seq = more ? page[page.length - 1]!.seq : upTo
+    const voted = new Set<number>()
+    for (const tid of new Set(page.filter((i) => i.kind === 'question').map((i) => i.thread.id))) {
+      for (const v of this.bc.store.q.myVotes.all(tid, userId)) voted.add(v.question_id)
+    }
+    return {
+      seq, more, threads,
+      messages: page.filter((i) => i.kind === 'message').map((i) => this.bc.views.message(i.row)),
+      questions: page.filter((i) => i.kind === 'question').map((i) => this.bc.views.question(i.row, voted.has(i.row.id))),
+    }
+  }
+
+  /** Full-text search in the threads I may read, with snippets (highlights between \u0002 and \u0003). */
+  search(userId: number, q: string, limit = 30) {
+    const terms = (q.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, 8)
+    if (!terms.length) return { results: [] }
+    const match = terms.map((w, i) => `"${w}"${i === terms.length - 1 ? '*' : ''}`).join(' ')
+    const rows = this.bc.store.q.search.all(userId, match, limit)
+    const titles = new Map<number, Thread>()
+    const results = rows.flatMap((r) => {
+      const t = titles.get(r.thread_id) ?? this.bc.threadFor(r.thread_id, userId)
+      titles.set(r.thread_id, t)
+      if (t.kind === 'room_chat' || t.kind === 'backstage') { if (!this.bc.canRead(this.bc.threadRow(t.id), userId)) return [] }
+      return [{ message: this.bc.views.message(r, {}), snippet: r.snip, thread: { id: t.id, kind: t.kind, title: t.title, roomId: t.roomId, members: t.members.map((m) => ({ id: m.id, username: m.username, displayName: m.displayName })) } }]
+    })
+    return { results }
+  }
+}
