@@ -1,9 +1,11 @@
 // The signed-in frame: a top bar, the navigation (bottom bar on phones, side bar on desktops) and the screen.
 import { html } from 'htm/preact'
+import { useEffect } from 'preact/hooks'
 import { conn } from '../app/connection'
 import { path } from '../app/router'
 import { me, updateReady } from '../app/state'
 import { Avatar } from './ui'
+import { startBackchannel, unreadTotal } from '../app/backchannel'
 import { signal } from '@preact/signals'
 
 // Offline: the app still opens (the service worker) and shows the lists it saw last.
@@ -23,6 +25,8 @@ export function Shell({ children }: { children: any }) {
   const user = me.value!
   const p = path.value
   const items = NAV.filter((n) => !n.admin || user.role === 'admin')
+  useEffect(() => startBackchannel(), []) // keeps the unread count below in step
+  const unread = unreadTotal()
   return html`<div class="shell">
     <a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
@@ -34,7 +38,7 @@ export function Shell({ children }: { children: any }) {
     ${updateReady.value && html`<div class="banner info" role="status">Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button></div>`}
     <nav class="nav" aria-label="Main">
       ${items.map((n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')} aria-current=${n.match(p) ? 'page' : undefined}>
-        <span class="nav-icon" aria-hidden="true">${n.icon}</span><span class="nav-label">${n.label}</span></a>`)}
+        <span class="nav-icon" aria-hidden="true">${n.icon}</span><span class="nav-label">${n.label}</span>${n.href === '/backchannel' && unread > 0 && html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`}</a>`)}
     </nav>
     <main id="main" class="content">${children}</main>
   </div>`

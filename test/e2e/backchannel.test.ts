@@ -58,7 +58,9 @@ test.skipIf(!hasChromium)('[B16] hostile text shows as text and runs nothing in 
     await box.press('Enter')
     await a.locator('.msg:not(.pending)', { hasText: 'town hall on Friday' }).waitFor()
 
-    await b.goto('/backchannel')
+    await b.goto('/people')
+    await b.locator('.nav-badge', { hasText: '1' }).waitFor() // the unread count shows on the navigation anywhere
+    await b.getByRole('link', { name: /Backchannel/ }).click()
     const row = b.locator('.thread-row', { hasText: 'Alice Archer' })
     await row.waitFor()
     await expect(await row.locator('.unread-badge').textContent()).toBe('1')
