@@ -1,10 +1,13 @@
 // The permission tables: who (audience, speaker, moderator, host, non-member, guest, blocked, removed) × every room
 // action → allowed or the catalog error, each cell in a fresh room over real WebSockets; and who may join by kind.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 import { roomsDomain } from '../../server/rooms'
 import { closeAll, createRoom, member, ok, outcome, reconnect, type Member } from './rooms-kit'
+
+// A loaded CI machine (argon2 sign-ups, real sockets) can take longer than bun's 5 s default per test.
+setDefaultTimeout(30_000)
 
 let s: TestServer
 let H: Member, M: Member, TM: Member, S: Member, TS: Member, A: Member, TA: Member, X: Member, B: Member, R: Member
