@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { roomsDomain } from '../../server/rooms'
 
 let s: TestServer
 let browser: Browser
@@ -26,7 +27,7 @@ beforeAll(async () => {
 })
 afterAll(async () => { await browser?.close(); await s.stop() })
 
-test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, live hallway, join, raise hand, guest, invite, accept, mute, remove, end', async () => {
+test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, live hallway, join, raise hand, guest, invite, accept, resume, mute, remove, end', async () => {
   const alice = await signedInClient(s, 'alice_r')
   const bob = await signedInClient(s, 'bob_r')
   await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Builder', bob.user.id)
@@ -85,6 +86,15 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     await b.getByRole('button', { name: 'Accept' }).click()
     await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
     expect(s.ctx.rooms!.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
+
+    // B's socket drops (a server restart of the socket, a network change): the app reconnects and resumes the seat
+    const before = new Set(s.ctx.hub.connectionsOf(bob.user.id).map((c) => c.id))
+    for (const c of s.ctx.hub.connectionsOf(bob.user.id)) c.raw.close(1012, 'try again')
+    const seat = () => roomsDomain(s.ctx).rooms.session(roomId)?.seat(`u:${bob.user.id}`)
+    for (let i = 0; i < 100 && !(seat()?.state === 'present' && [...seat()!.conns].some((c) => !before.has(c.id))); i++) await Bun.sleep(100)
+    expect([...seat()!.conns].some((c) => !before.has(c.id))).toBe(true)
+    expect(seat()).toMatchObject({ state: 'present', role: 'speaker' })
+    await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
 
     // A mutes B from the person menu; B may unmute
     await a.getByRole('button', { name: /^Bob Builder, speaker/ }).click()
