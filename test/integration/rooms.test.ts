@@ -324,3 +324,23 @@ test('[R14] a server that stops releases the rooms\' timers; rooms it left live 
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('[R15] a pinned question reaches everyone in the room and is in the snapshot; a server ban takes a member out of every room', async () => {
+  const host = await make('h'), a = await make('a'), host2 = await make('h')
+  const room = await roomWith(host, [a])
+  s.ctx.rooms!.pin(room.id, { kind: 'question', id: 7, text: 'What about Sundays?', by: a.name })
+  expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toMatchObject({ id: 7, text: 'What about Sundays?' })
+  expect((await ok(a, 'room.join', { roomId: room.id })).pinned).toMatchObject({ id: 7 })
+  s.ctx.rooms!.pin(room.id, null)
+  expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toBeNull()
+  // joining a second room leaves the first: one room at a time
+  const other = await createRoom(host2)
+  await ok(host2, 'room.join', { roomId: other.id })
+  await ok(a, 'room.join', { roomId: other.id })
+  expect((await host.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('left')
+  s.ctx.rooms!.removeUserEverywhere(a.id)
+  expect((await host2.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('removed')
+  expect(s.ctx.rooms!.participant(other.id, `u:${a.id}`)).toBeNull()
+  await ok(host, 'room.end', { roomId: room.id })
+  await ok(host2, 'room.end', { roomId: other.id })
+})
