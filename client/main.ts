@@ -2,12 +2,14 @@
 import { html } from 'htm/preact'
 import { render } from 'preact'
 import { App } from './components/app'
-import { loadMe, notify, updateReady } from './app/state'
+import { loadMe, me, notify, updateReady } from './app/state'
 import { navigate } from './app/router'
 import { bindRoomSession } from './app/mediasession'
+import { refreshPush } from './app/push'
 
 render(html`<${App} />`, document.getElementById('app')!)
-void loadMe()
+// Once signed in, make sure the server still has this device's push subscription (if notifications are on).
+void loadMe().then(() => { if (me.value && 'Notification' in window && Notification.permission === 'granted') void refreshPush().catch(() => {}) })
 bindRoomSession()
 
 if ('serviceWorker' in navigator) {

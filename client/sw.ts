@@ -30,7 +30,18 @@ const SESSION_CHANGE = /^\/api\/(auth\/(login|logout|logout-all|register)|setup|
 
 sw.addEventListener('fetch', (e) => {
   const url = new URL(e.request.url)
-  if (url.origin === sw.location.origin && e.request.method === 'POST' && SESSION_CHANGE.test(url.pathname)) e.waitUntil(caches.delete(DATA))
+  if (url.origin === sw.location.origin && e.request.method === 'POST' && SESSION_CHANGE.test(url.pathname)) {
+    e.waitUntil(caches.delete(DATA))
+    // Signing out: this device stops getting the member's notifications (asked while the session still works).
+    if (/^\/api\/auth\/logout/.test(url.pathname)) {
+      e.respondWith((async () => {
+        const sub = await sw.registration.pushManager?.getSubscription().catch(() => null)
+        if (sub) await fetch('/api/push/unsubscribe', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ endpoint: sub.endpoint }) }).catch(() => {})
+        return fetch(e.request)
+      })())
+      return
+    }
+  }
   if (e.request.method !== 'GET' || url.origin !== sw.location.origin) return
   if (url.pathname.startsWith('/api/')) {
     if (!OFFLINE_API.some((r) => r.test(url.pathname))) return
@@ -73,6 +84,18 @@ sw.addEventListener('push', (e) => {
       renotify: !!data.tag, data: { url }, requireInteraction: data.kind === 'speak_invite',
     } as NotificationOptions)
   })())
+})
+
+// The browser replaced the subscription (expired keys, a reset push service): subscribe again and tell the server.
+sw.addEventListener('pushsubscriptionchange', (e) => {
+  const ev = e as Event & { oldSubscription?: PushSubscription | null; newSubscription?: PushSubscription | null; waitUntil(p: Promise<unknown>): void }
+  ev.waitUntil((async () => {
+    const key = ev.oldSubscription?.options.applicationServerKey
+      ?? await fetch('/api/push/key').then((r) => r.json()).then((j: { publicKey: string }) => Uint8Array.from(atob(j.publicKey.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (j.publicKey.length % 4)) % 4)), (c) => c.charCodeAt(0)))
+    const sub = ev.newSubscription ?? await sw.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key })
+    await fetch('/api/push/subscribe', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sub.toJSON()) })
+    if (ev.oldSubscription) await fetch('/api/push/unsubscribe', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ endpoint: ev.oldSubscription.endpoint }) })
+  })().catch(() => {}))
 })
 
 sw.addEventListener('notificationclick', (e) => {

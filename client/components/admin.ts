@@ -2,6 +2,7 @@
 import { html } from 'htm/preact'
 import { InviteManager } from './invites'
 import { Header } from './ui'
+import { me } from '../app/state'
 import { Dashboard } from './admin/dashboard'
 import { Members } from './admin/members'
 import { InviteTree } from './admin/tree'
@@ -21,6 +22,7 @@ const TABS: { id: string; label: string; view: () => any }[] = [
 ]
 
 export function Admin({ tab = '' }: { tab?: string }) {
+  if (me.value?.role !== 'admin') return html`<${Header} title="Admin" /><p class="empty">Only admins can open the console.</p>`
   const current = TABS.find((t) => t.id === tab)
   return html`<${Header} title="Admin" />
     <nav class="admin-tabs" aria-label="Admin sections">

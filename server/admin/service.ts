@@ -1,6 +1,6 @@
 // The admin console's logic: the audit log, members (suspend, ban, roles, reset links), the invite tree's branches,
 // the reports queue, server settings and backups. Every action an admin takes is written to the audit log.
-import { Database } from 'bun:sqlite'
+import type { Database } from 'bun:sqlite'
 import { readdirSync, statSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Ctx } from '../context'
@@ -8,7 +8,7 @@ import type { AuditEntry } from '../contracts'
 import { fail } from '../errors'
 import { hashToken, newToken } from '../lib/crypto'
 import { RateLimiter } from '../lib/ratelimit'
-import { createBackup } from '../db/backup'
+import { createBackup, verifyBackup } from '../db/backup'
 import { publicUser, type Status, type UserRow } from '../accounts/model'
 import type { TreeNode } from '../invites/service'
 import type { Settings } from '../settings'
@@ -42,6 +42,7 @@ export class AdminService {
   auditLog(opts: { before?: number; action?: string; limit?: number }) {
     return this.store.auditList(opts.before ?? Number.MAX_SAFE_INTEGER, opts.action ?? '', opts.limit ?? 50).map((r) => ({
       id: r.id, actor: r.actor, actorId: r.actor_id, action: r.action, targetType: r.target_type, targetId: r.target_id,
+      targetName: (r.target_type === 'member' || r.target_type === 'user') && r.target_id ? this.ctx.accounts.store.byId(Number(r.target_id))?.username ?? null : null,
       details: JSON.parse(r.details), createdAt: r.created_at,
     }))
   }
@@ -253,9 +254,7 @@ export class AdminService {
 
   createBackup(actor: Actor | null) {
     const file = createBackup(this.ctx.db, this.ctx.config.dataDir)
-    const check = new Database(file, { readonly: true })
-    let integrity = 'unknown'
-    try { integrity = check.query<{ integrity_check: string }, []>('PRAGMA integrity_check').get()?.integrity_check ?? 'unknown' } finally { check.close() }
+    const integrity = verifyBackup(file)
     const name = file.split(/[\\/]/).pop()!
     this.audit({ actorId: actor?.id ?? null, action: 'backup.create', targetType: 'backup', targetId: name, details: { integrity, bytes: statSync(file).size } })
     return { ...this.backupInfo(name), integrity }

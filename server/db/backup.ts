@@ -1,4 +1,4 @@
-import type { Database } from 'bun:sqlite'
+import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 
@@ -10,4 +10,12 @@ export function createBackup(db: Database, dataDir: string): string {
   const file = join(dir, `townhall-${stamp}.db`)
   db.query('VACUUM INTO ?').run(file)
   return file
+}
+
+/** Opens a backup read-only and runs `PRAGMA integrity_check`; "ok" when the copy is sound. */
+export function verifyBackup(file: string): string {
+  const db = new Database(file, { readonly: true })
+  try {
+    return db.query<{ integrity_check: string }, []>('PRAGMA integrity_check').all().map((r) => r.integrity_check).join('; ')
+  } finally { db.close() }
 }

@@ -31,7 +31,7 @@ export function AuditLog() {
     ${entries === null ? html`<p class="muted">Loading…</p>` : entries.length === 0 ? html`<${Empty}>Nothing recorded yet.</${Empty}>` : html`<ol class="list audit" aria-label="Audit log">
       ${entries.map((e) => html`<li class="list-item audit-row" data-action=${e.action}>
         <div class="grow"><div><strong>${e.actor ? `@${e.actor}` : 'system'}</strong> <code class="action">${e.action}</code>
-          ${e.targetType && html` <span class="muted">${e.targetType}${e.targetId ? ` ${e.targetId}` : ''}</span>`}</div>
+          ${e.targetType && html` <span class="muted">${e.targetName ? html`<a href=${'/u/' + e.targetName}>@${e.targetName}</a>` : `${e.targetType}${e.targetId ? ` ${e.targetId}` : ''}`}</span>`}</div>
           ${Object.keys(e.details ?? {}).length > 0 && html`<div class="muted small details">${detailText(e.details)}</div>`}</div>
         <time class="muted small" datetime=${new Date(e.createdAt).toISOString()} title=${new Date(e.createdAt).toLocaleString()}>${timeAgo(e.createdAt)}</time>
       </li>`)}</ol>`}
