@@ -127,6 +127,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (stopped) return
       stopped = true
       clearInterval(sweep)
+      // Sockets first, so the close hooks (rooms' grace timers, presence…) run before the domains' cleanup, not
+      // after it against a closed database.
+      ctx.hub.closeAll(1001, 'server stopping')
       for (const fn of ctx.cleanup.reverse()) {
         try { await fn() } catch (e) { ctx.log.error('stop: cleanup failed', { error: e }) }
       }

@@ -147,6 +147,14 @@ export class Hub {
     for (const c of [...this.conns]) if (c.sessionId === sessionId) { c.raw.close(code, reason); this.close(c) }
   }
 
+  /** Closes every socket (server shutdown), running the close hooks for each. */
+  closeAll(code = 1001, reason = 'server stopping') {
+    for (const c of [...this.conns]) {
+      try { c.raw.close(code, reason) } catch { /* the socket is already gone: only the hub's state is left */ }
+      this.close(c)
+    }
+  }
+
   sweep() { this.limiter.sweep() }
 
   private safe(fn: () => void, what: string) {
