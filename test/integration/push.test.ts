@@ -274,3 +274,19 @@ test('[P10] a scheduled room reminds the host and their followers once, 10 minut
   expect(received.filter((r) => r.path.startsWith('/p10'))).toHaveLength(0)
   for (const m of [host, fan, other]) m.ws.close()
 })
+
+test('[P2] permission table of the push routes: the key is public, the rest is for members', async () => {
+  const m = await signedInClient(s, 'p2table')
+  const d = device('/p2-table')
+  const routes: [string, string, unknown?][] = [
+    ['POST', '/api/push/subscribe', d.sub], ['POST', '/api/push/unsubscribe', { endpoint: d.endpoint }],
+    ['GET', '/api/push/settings'], ['PATCH', '/api/push/settings', { dm: true }], ['POST', '/api/push/test'],
+  ]
+  expect((await new Client(s).get('/api/push/key')).status).toBe(200)
+  for (const [method, path, body] of routes) {
+    const guest = await new Client(s).req(method, path, body)
+    expect([path, guest.status, guest.json.error.code]).toEqual([path, 401, 'unauthorized'])
+    const member = await m.req(method, path, body)
+    expect([path, member.status < 300]).toEqual([path, true])
+  }
+})
