@@ -37,7 +37,6 @@ export class BackchannelReader {
     for (const r of rows) {
       const room = r.kind === 'room_chat' || r.kind === 'backstage'
       const readable = room ? this.bc.canRead(r, userId) : LIVE_STATES.includes(r.my_state)
-      if (r.my_state === 'declined' && !room) continue
       threads.push(this.bc.views.thread(r, userId))
       if (!readable || r.last_seq <= after) continue
       for (const m of this.bc.store.q.messagesAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: m.seq, kind: 'message', row: m, thread: r })

@@ -45,13 +45,14 @@ export class Views {
 
   thread(row: MyThreadRow, viewerId: number): Thread {
     const room = row.kind === 'room_chat' || row.kind === 'backstage'
-    const members = room ? [] : this.store.q.memberUsers.all(row.id).map((m) => ({
+    const readable = row.my_state === 'active' || row.my_state === 'request' || room
+    // Someone who left, was removed or declined learns nothing more about who is in it.
+    const members = room || !readable ? [] : this.store.q.memberUsers.all(row.id).map((m) => ({
       id: m.user_id, username: m.username, displayName: m.display_name || m.username,
       avatar: m.avatar ? `/api/avatars/${m.avatar}` : null, state: m.state,
       // Someone who has not accepted a request does not reveal what they read.
       lastReadId: m.state === 'request' && m.user_id !== viewerId ? 0 : m.last_read_id,
     }))
-    const readable = row.my_state === 'active' || row.my_state === 'request' || room
     const last = readable && row.last_message_id ? this.store.q.message.get(row.last_message_id) : null
     return {
       id: row.id, kind: row.kind, title: row.title, creatorId: row.creator_id, roomId: row.room_id, chatEnabled: !!row.chat_enabled,

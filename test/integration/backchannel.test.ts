@@ -82,7 +82,11 @@ test('[B3] a first message from someone I do not follow lands in Requests; accep
   expect([...inbox.threads, ...inbox.requests].map((x: any) => x.id)).not.toContain(t2)
   expect(await outcome(b, 'bc.history', { threadId: t2 })).toBe('not_found')
   // The sender is not told; their message goes nowhere.
-  await send(c, t2, 'hello?')
+  const before = (await ok(b, 'bc.sync', { after: 0 })).seq
+  const later = await send(c, t2, 'hello?')
+  const sync = await ok(b, 'bc.sync', { after: before })
+  expect(sync.messages.map((m: any) => m.id)).not.toContain(later.id)
+  expect(sync.threads.find((x: any) => x.id === t2)).toMatchObject({ state: 'declined', lastMessage: null, unread: 0 })
   inbox = (await b.http.get('/api/threads')).json
   expect(inbox.requests.map((x: any) => x.id)).not.toContain(t2)
 })
@@ -122,7 +126,8 @@ test('[B1] groups: ≤50 members, a title; the creator adds and removes; anyone 
   const m = await send(z, g.id, 'glad to be here')
   await x.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
   await ok(owner, 'bc.group.remove', { threadId: g.id, userId: y.id })
-  await y.ws.next((e) => e.type === 'bc.thread' && e.thread.id === g.id && e.thread.state === 'left')
+  const gone = await y.ws.next((e) => e.type === 'bc.thread' && e.thread.id === g.id && e.thread.state === 'left')
+  expect(gone.thread.members).toEqual([]) // who is in it now is no longer theirs to see
   expect(await outcome(y, 'bc.history', { threadId: g.id })).toBe('not_found')
   expect(await outcome(y, 'bc.send', { threadId: g.id, clientId: clientId(), body: 'hey' })).toBe('not_found')
   await ok(x, 'bc.group.leave', { threadId: g.id })
