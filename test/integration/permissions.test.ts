@@ -134,3 +134,13 @@ test('[A7] a suspended member is treated as a guest and cannot sign in', async (
   expect(r.status).toBe(403)
   expect(r.json.error.code).toBe('account_suspended')
 })
+
+test('[H13] /openapi documents the API with each route’s schema', async () => {
+  const doc = (await new Client(s).get('/openapi/json')).json
+  expect(doc.info.title).toBe('Townhall API')
+  for (const [path, method] of [['/api/auth/register', 'post'], ['/api/auth/login', 'post'], ['/api/auth/logout', 'post'], ['/api/me', 'get'], ['/healthz', 'get'], ['/api/invites', 'post']])
+    expect(doc.paths[path]?.[method]).toBeDefined()
+  const register = JSON.stringify(doc.paths['/api/auth/register'].post)
+  for (const field of ['username', 'password', 'invite']) expect(register).toContain(`"${field}"`)
+  expect((await new Client(s).get('/openapi')).text).toContain('<html')
+})
