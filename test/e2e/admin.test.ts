@@ -187,6 +187,7 @@ test.skipIf(!hasChromium)('[D14] the audit log lists every action above; screens
     for (const tab of ['', 'members', 'tree', 'reports', 'settings', 'backups', 'audit']) {
       await page.goto(s.url + '/admin' + (tab ? '/' + tab : ''))
       await page.locator('.card').first().waitFor()
+      await page.waitForFunction(() => !document.querySelector('main')?.textContent?.includes('Loading…'))
       await page.screenshot({ path: `${SHOTS}/admin-${tab || 'dashboard'}-${tag}.png` })
     }
   }

@@ -26,9 +26,10 @@ export function Backups() {
     <p class="muted small">A backup is a consistent copy of the database taken while the server runs (uploads are not included). On the server, <code>townhall backup</code> does the same. Keep copies somewhere else too.</p>
     ${list === null ? html`<p class="muted">Loading…</p>` : list.length === 0 ? html`<${Empty}>No backups yet.</${Empty}>` : html`<ul class="list" aria-label="Backups">
       ${list.map((b) => html`<li class="list-item backup-row">
-        <div class="grow"><div class="mono">${b.name}</div><div class="muted small">${new Date(b.createdAt).toLocaleString()} · ${size(b.size)}</div></div>
-        <a class="btn small" href=${`/api/admin/backups/${encodeURIComponent(b.name)}`} download=${b.name} aria-label=${`Download ${b.name}`}>Download</a>
-        <button class="btn small danger-text" aria-label=${`Delete ${b.name}`} onClick=${() => remove(b.name)}>Delete</button>
+        <div class="grow"><strong>${new Date(b.createdAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}</strong> <span class="muted small">· ${size(b.size)}</span>
+          <div class="mono muted small">${b.name}</div></div>
+        <div class="row gap backup-actions"><a class="btn small" href=${`/api/admin/backups/${encodeURIComponent(b.name)}`} download=${b.name} aria-label=${`Download ${b.name}`}>Download</a>
+        <button class="btn small danger-text" aria-label=${`Delete ${b.name}`} onClick=${() => remove(b.name)}>Delete</button></div>
       </li>`)}</ul>`}
   </section>`
 }
