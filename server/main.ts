@@ -143,6 +143,8 @@ if (import.meta.main) {
       if (e instanceof ConfigError || e instanceof UsageError || e instanceof SchemaTooNewError) console.error(`townhall: ${e.message}`)
       else if (e instanceof AppError) console.error(`townhall: ${e.message}`)
       else if ((e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) console.error(`townhall: ${(e as Error).message}`)
+      // System errors (a port in use, a data folder that cannot be written): the message says it all.
+      else if (/^E[A-Z]+$/.test(String((e as { code?: unknown }).code ?? ''))) console.error(`townhall: ${(e as Error).message} (${(e as { code: string }).code})`)
       else console.error(e)
       process.exit(2)
     },

@@ -163,6 +163,17 @@ test('[H10] backup writes a consistent copy while the server runs', async () => 
   db.close()
 })
 
+test('[H10] a port in use or a data folder that cannot be written stops start-up with a one-line reason', async () => {
+  const busy = await townhall(['serve'], { DATA_DIR: join(tmp, 'busy'), PORT: String(s.port), HOST: '127.0.0.1' })
+  expect(busy.code).toBe(2)
+  expect(busy.err).toContain('EADDRINUSE')
+  expect(busy.err.trim().split('\n').length).toBeLessThanOrEqual(3)
+  writeFileSync(join(tmp, 'a-file'), 'not a folder')
+  const bad = await townhall(['migrate'], { DATA_DIR: join(tmp, 'a-file', 'data') })
+  expect(bad.code).toBe(2)
+  expect(bad.err).toMatch(/^townhall: .*(ENOTDIR|EEXIST)/m)
+})
+
 test('[H10] healthcheck exits 0 when the server on PORT answers and 1 when none does', async () => {
   const up = await townhall(['healthcheck'], { PORT: String(s.port), HOST: '127.0.0.1' })
   expect(up.code).toBe(0)
