@@ -29,7 +29,25 @@ let cursor = 0
 let localId = Number.MAX_SAFE_INTEGER
 let syncing = false
 let started = false
-const outbox = new Map<string, { threadId: number; body: string; image?: string; replyTo?: number }>()
+/** Sends not yet acknowledged, by client id; kept in localStorage so that a reload or a closed tab loses none. */
+interface Outgoing { threadId: number; body: string; image?: string; imageUrl?: string; replyTo?: number; reply?: Message['replyTo']; createdAt: number }
+const outbox = new Map<string, Outgoing>()
+const outboxKey = () => `townhall.bc.outbox.${me.value?.id ?? 0}`
+function saveOutbox() {
+  try { localStorage.setItem(outboxKey(), JSON.stringify([...outbox])) } catch { /* storage full or blocked: the outbox still lives in memory */ }
+}
+function loadOutbox() {
+  try { for (const [k, v] of JSON.parse(localStorage.getItem(outboxKey()) ?? '[]') as [string, Outgoing][]) outbox.set(k, v) } catch { /* nothing saved */ }
+}
+/** How a send of mine shows until the server has it. */
+function pendingMessage(clientId: string, o: Outgoing): Shown {
+  const user = me.value!
+  return {
+    id: localId--, threadId: o.threadId, seq: 0, clientId, pending: true,
+    author: { id: user.id, username: user.username, displayName: user.displayName, avatar: user.avatar },
+    body: o.body, image: o.imageUrl ?? null, reactions: {}, createdAt: o.createdAt, editedAt: null, deleted: false, replyTo: o.reply ?? null,
+  }
+}
 
 const mutate = <K, V>(s: { value: ReadonlyMap<K, V> }, fn: (m: Map<K, V>) => void) => {
   const m = new Map(s.value)
@@ -112,6 +130,7 @@ async function refreshThread(id: number) {
 export function startBackchannel() {
   if (started) return
   started = true
+  loadOutbox()
   conn.on('bc.message', (e) => { putMessage(e.message); seen(e.seq) })
   conn.on('bc.thread', (e) => { putThread(e.thread); seen(e.seq) })
   conn.on('bc.read', (e) => {
@@ -190,7 +209,13 @@ export async function openThread(id: number) {
   putThread(r.thread)
   if (!messages.value.has(id)) {
     const h = await rq('bc.history', { threadId: id })
-    mutate(messages, (m) => m.set(id, [...h.messages, ...(m.get(id) ?? []).filter((x) => x.pending || x.failed)]))
+    // Sends of mine the server already has are done; the others show as pending until they go through.
+    const stored = new Set((h.messages as Message[]).filter((x) => x.author?.id === me.value?.id).map((x) => x.clientId))
+    for (const [cid, o] of outbox) if (o.threadId === id && stored.has(cid)) outbox.delete(cid)
+    saveOutbox()
+    const local = (messages.value.get(id) ?? []).filter((x) => (x.pending || x.failed) && !stored.has(x.clientId))
+    const held = [...outbox].filter(([cid, o]) => o.threadId === id && !local.some((x) => x.clientId === cid)).map(([cid, o]) => pendingMessage(cid, o))
+    mutate(messages, (m) => m.set(id, [...h.messages, ...local, ...held]))
     mutate(hasMore, (m) => m.set(id, h.more))
   }
   markRead(id)
@@ -220,23 +245,22 @@ export function markRead(id: number) {
 /** Shows the message at once, sends it, and keeps it in the outbox until the server has stored it. */
 export function send(threadId: number, body: string, opts: { image?: string; imageUrl?: string; replyTo?: Message | null } = {}) {
   const clientId = newClientId()
-  const user = me.value!
-  const local: Shown = {
-    id: localId--, threadId, seq: 0, clientId, pending: true,
-    author: { id: user.id, username: user.username, displayName: user.displayName, avatar: user.avatar },
-    body, image: opts.imageUrl ?? null, reactions: {}, createdAt: Date.now(), editedAt: null, deleted: false,
-    replyTo: opts.replyTo ? { id: opts.replyTo.id, author: opts.replyTo.author?.username ?? null, body: opts.replyTo.body.slice(0, 140), deleted: opts.replyTo.deleted } : null,
+  const r = opts.replyTo
+  const o: Outgoing = {
+    threadId, body, image: opts.image, imageUrl: opts.imageUrl, replyTo: r?.id, createdAt: Date.now(),
+    reply: r ? { id: r.id, author: r.author?.username ?? null, body: r.body.slice(0, 140), deleted: r.deleted } : null,
   }
-  mutate(messages, (m) => m.set(threadId, [...(m.get(threadId) ?? []), local]))
-  const o = { threadId, body, image: opts.image, replyTo: opts.replyTo?.id }
+  mutate(messages, (m) => m.set(threadId, [...(m.get(threadId) ?? []), pendingMessage(clientId, o)]))
   outbox.set(clientId, o)
+  saveOutbox()
   return deliver(clientId, o)
 }
 
-async function deliver(clientId: string, o: { threadId: number; body: string; image?: string; replyTo?: number }) {
+async function deliver(clientId: string, o: Outgoing) {
   try {
     const r = await conn.request('bc.send', { threadId: o.threadId, clientId, body: o.body, ...(o.image ? { image: o.image } : {}), ...(o.replyTo ? { replyTo: o.replyTo } : {}) })
     outbox.delete(clientId)
+    saveOutbox()
     putMessage(r.message)
     return r.message as Message
   } catch (e) {
@@ -244,6 +268,7 @@ async function deliver(clientId: string, o: { threadId: number; body: string; im
     // Offline or no answer: it stays in the outbox and goes again after the reconnect, with the same client id.
     if (code === 'offline' || code === 'timeout' || code === 'internal') return null
     outbox.delete(clientId)
+    saveOutbox()
     mutate(messages, (m) => m.set(o.threadId, (m.get(o.threadId) ?? []).map((x) => (x.clientId === clientId && x.pending ? { ...x, pending: false, failed: (e as Error).message } : x))))
     throw e
   }

@@ -198,3 +198,50 @@ test.skipIf(!hasChromium)('[B14] in a room: chat, Q&A with "Ask a question", "Up
     await H.context.close(); await E.context.close()
   }
 }, 60_000)
+
+test.skipIf(!hasChromium)('[B6] a page that was offline catches up in order; a message typed offline is sent once when back', async () => {
+  const fay = await signedInClient(s, 'fay_b')
+  const gus = await signedInClient(s, 'gus_b')
+  await gus.put('/api/users/fay_b/follow')
+  await fay.put('/api/users/gus_b/follow')
+  const F = await pageFor(browser, s.url, fay.cookie)
+  const G = await pageFor(browser, s.url, gus.cookie)
+  try {
+    const f = F.page, g = G.page
+    await f.goto('/backchannel/new/gus_b')
+    await f.waitForURL(/\/backchannel\/\d+$/)
+    const url = new URL(f.url()).pathname
+    const fBox = f.getByRole('textbox', { name: 'Message' })
+    await fBox.fill('first')
+    await fBox.press('Enter')
+    await g.goto(url)
+    await g.locator('.msg', { hasText: 'first' }).waitFor()
+    // Gus drops off the network; Fay writes five messages meanwhile.
+    await G.context.setOffline(true)
+    s.ctx.hub.disconnectUser(gus.user.id, 4000, 'network change')
+    for (let i = 1; i <= 5; i++) { await fBox.fill(`while away ${i}`); await fBox.press('Enter') }
+    await f.locator('.msg:not(.pending)', { hasText: 'while away 5' }).waitFor()
+    await G.context.setOffline(false)
+    await g.locator('.msg', { hasText: 'while away 5' }).waitFor({ timeout: 20_000 })
+    const texts = await g.locator('.msg-text').allTextContents()
+    expect(texts.filter((t) => t.startsWith('while away'))).toEqual([1, 2, 3, 4, 5].map((i) => `while away ${i}`))
+
+    // Gus types while offline: the message waits (pending, kept in localStorage) and goes once when he is back.
+    await G.context.setOffline(true)
+    s.ctx.hub.disconnectUser(gus.user.id, 4000, 'network change')
+    const gBox = g.getByRole('textbox', { name: 'Message' })
+    await gBox.fill('typed in a tunnel')
+    await gBox.press('Enter')
+    await g.locator('.msg.pending', { hasText: 'typed in a tunnel' }).waitFor()
+    const saved = await g.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('townhall.bc.outbox')).map((k) => localStorage.getItem(k)).join(''))
+    expect(saved).toContain('typed in a tunnel')
+    await G.context.setOffline(false)
+    await f.locator('.msg', { hasText: 'typed in a tunnel' }).waitFor({ timeout: 20_000 })
+    await g.locator('.msg:not(.pending)', { hasText: 'typed in a tunnel' }).waitFor()
+    expect(await f.locator('.msg', { hasText: 'typed in a tunnel' }).count()).toBe(1)
+    const stored = s.ctx.db.query("SELECT COUNT(*) AS n FROM bc_messages WHERE body = 'typed in a tunnel'").get() as { n: number }
+    expect(stored.n).toBe(1)
+  } finally {
+    await F.context.close(); await G.context.close()
+  }
+}, 90_000)
