@@ -43,7 +43,7 @@ export class Hallway {
       if (!u) { const row = this.ctx.accounts.store.byId(id); u = row ? publicUser(row) : { id, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }; users.set(id, u) }
       return u
     }
-    const visible = (r: RoomRow) => this.rooms.joinRefusal(r, viewerId) === null
+    const visible = (r: RoomRow) => this.rooms.access.joinRefusal(r, viewerId) === null
     const live = this.rooms.store.live().filter(visible).map((r) => {
       const seats = [...(this.rooms.session(r.id)?.seats.values() ?? [])]
       const stage = seats.filter((s) => s.userId !== null && onStage(s.role))

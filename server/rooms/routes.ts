@@ -24,15 +24,15 @@ export const roomsRoutes = (ctx: Ctx, rooms: RoomsService, hallway: Hallway) =>
       const userId = viewer?.user.id ?? null
       if (userId === null && !ctx.settings.get().guests) fail('unauthorized')
       const room = rooms.store.byId(params.id)
-      if (!room || !rooms.mayKnow(room, userId)) fail('not_found')
+      if (!room || !rooms.access.mayKnow(room, userId)) fail('not_found')
       const host = ctx.accounts.store.byId(room.host_id)
       const session = rooms.session(room.id)
-      const canSeeHistory = userId !== null && (rooms.wasParticipant(room.id, userId) || rooms.moderatorIds(room).includes(userId))
+      const canSeeHistory = userId !== null && (rooms.wasParticipant(room.id, userId) || rooms.access.moderatorIds(room).includes(userId))
       return {
         room: roomView(room),
         host: host ? publicUser(host) : null,
-        mayJoin: rooms.joinRefusal(room, userId) === null,
-        mayStart: room.state === 'scheduled' && userId !== null && (room.creator_id === userId || rooms.store.person(room.id, userId) === 'cohost'),
+        mayJoin: rooms.access.joinRefusal(room, userId) === null,
+        mayStart: room.state === 'scheduled' && userId !== null && rooms.access.isHostly(room, userId),
         participants: session ? session.members().map((s) => session.view(s)) : [],
         guests: session?.guests() ?? 0,
         history: room.state === 'ended' && canSeeHistory ? rooms.store.history(room.id).map((h) => ({
@@ -46,7 +46,7 @@ export const roomsRoutes = (ctx: Ctx, rooms: RoomsService, hallway: Hallway) =>
     .delete('/rooms/:id', ({ viewer, params }) => {
       const v = requireUser(viewer)
       const room = rooms.store.byId(params.id)
-      if (!room || !rooms.mayKnow(room, v.user.id)) fail('not_found')
+      if (!room || !rooms.access.mayKnow(room, v.user.id)) fail('not_found')
       if (room.state !== 'scheduled') fail('conflict', 'Only a scheduled room can be cancelled; end a live room from inside it.')
       if (room.creator_id !== v.user.id) fail('forbidden', 'Only the host cancels a scheduled room.')
       rooms.end(room.id, v.user.id)

@@ -3,11 +3,12 @@
 import { publicUser, type PublicUser } from '../accounts/model'
 import type { Ctx } from '../context'
 import { guestKey, memberKey, type ParticipantInfo, type ParticipantKey, type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi } from '../contracts'
-import { fail, type ErrorCode } from '../errors'
+import { fail } from '../errors'
 import type { Conn } from '../realtime/hub'
 import { LIVE_PER_HOST_MAX, roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, SCHEDULED_PER_HOST_MAX, type CreateRoomInput, type RoomRow } from './model'
 import { canTransition, EMPTY_ROOM_MS, GRACE_MS, isModerator, onStage, RANK, RoomSession, type Seat, type Timing } from './session'
 import { RoomsStore } from './store'
+import { RoomAccess } from './access'
 
 export const roomTopic = (roomId: number) => `room:${roomId}`
 export const HALLWAY_TOPIC = 'hallway'
@@ -20,6 +21,7 @@ type Listener = (e: any) => void
 export class RoomsService implements RoomsApi {
   readonly store: RoomsStore
   readonly timing: Timing
+  readonly access: RoomAccess
   private sessions = new Map<number, RoomSession>()
   private listeners = new Map<keyof RoomEvents, Set<Listener>>()
   /** Called when the hallway may have changed (the hallway module coalesces and publishes). */
@@ -28,6 +30,7 @@ export class RoomsService implements RoomsApi {
   constructor(private ctx: Ctx, timing: Partial<Timing> = {}) {
     this.store = new RoomsStore(ctx.db)
     this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, ...timing }
+    this.access = new RoomAccess(ctx, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
     this.store.endOrphans()
     ctx.hub.onClose((conn) => this.socketClosed(conn))
   }
@@ -126,8 +129,8 @@ export class RoomsService implements RoomsApi {
   /** A host or co-host starts a scheduled room. */
   start(userId: number, roomId: number) {
     const room = this.store.byId(roomId)
-    if (!room || !this.mayKnow(room, userId)) fail('not_found')
-    if (room.creator_id !== userId && this.store.person(roomId, userId) !== 'cohost') fail('forbidden', 'Only the host or a co-host starts this room.')
+    if (!room || !this.access.mayKnow(room, userId)) fail('not_found')
+    if (!this.access.isHostly(room, userId)) fail('forbidden', 'Only the host or a co-host starts this room.')
     if (room.state === 'live') return roomView(room)
     if (!canTransition(room.state, 'live')) fail('room_ended')
     this.store.start(roomId)
@@ -143,7 +146,7 @@ export class RoomsService implements RoomsApi {
     const room = this.store.byId(roomId)!
     const host = this.ctx.accounts.store.byId(room.creator_id)!
     for (const f of this.ctx.accounts.store.followers(host.id)) {
-      if (f.status !== 'active' || this.joinRefusal(room, f.id)) continue
+      if (f.status !== 'active' || this.access.joinRefusal(room, f.id)) continue
       this.notify(f.id, 'room_started', { title: `${host.display_name || host.username} started a room`, body: room.title, url: `/rooms/${roomId}` })
     }
   }
@@ -168,35 +171,6 @@ export class RoomsService implements RoomsApi {
     this.onHallwayChange()
   }
 
-  // ── Who may join ──────────────────────────────────────────────────────────────────────────────────────
-  /** The host, co-hosts and the moderators on stage now. */
-  moderatorIds(room: RoomRow): number[] {
-    const ids = new Set([room.creator_id, room.host_id])
-    for (const p of this.store.people(room.id)) if (p.kind === 'cohost') ids.add(p.user_id)
-    for (const s of this.sessions.get(room.id)?.seats.values() ?? []) if (s.userId && isModerator(s.role)) ids.add(s.userId)
-    return [...ids]
-  }
-
-  /** Why a member (or a guest: null) may not join a room, or null when they may. Ignores the room's state. */
-  joinRefusal(room: RoomRow, userId: number | null): ErrorCode | null {
-    if (userId === null) return this.ctx.settings.get().guests && room.kind === 'open' ? null : 'unauthorized'
-    if (this.store.isRemoved(room.id, userId)) return 'removed_from_room'
-    const mods = this.moderatorIds(room)
-    if (mods.includes(userId)) return null
-    const a = this.ctx.accounts.store
-    if (mods.some((m) => a.hasBlocked(m, userId))) return 'blocked'
-    if (room.kind === 'open') return null
-    if (room.kind === 'social') return mods.some((m) => a.isFollowing(m, userId)) ? null : 'room_followers_only'
-    return this.store.person(room.id, userId) ? null : 'room_invite_only'
-  }
-
-  /** Whether someone may see a room at all (its page, its hallway card). */
-  mayKnow(room: RoomRow, userId: number | null) {
-    if (userId !== null && this.store.wasParticipant(room.id, userId)) return true
-    const refusal = this.joinRefusal(room, userId)
-    return refusal === null || refusal === 'removed_from_room'
-  }
-
   // ── Joining, leaving, the grace period ────────────────────────────────────────────────────────────────
   join(conn: Conn, roomId: number) {
     const room = this.store.byId(roomId)
@@ -211,13 +185,13 @@ export class RoomsService implements RoomsApi {
       session.back(seat, conn)
       if (wasAway) this.changed(session, seat)
     } else {
-      const refusal = this.joinRefusal(room, userId)
+      const refusal = this.access.joinRefusal(room, userId)
       if (refusal) fail(refusal, refusal === 'unauthorized' ? 'Sign in to join this room.' : undefined)
       if (userId !== null) this.leaveOtherRooms(userId, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
       if (previous !== undefined && previous !== roomId) this.leaveConn(conn, previous)
       const role: RoomRole = userId === null ? 'audience'
-        : this.isHostly(room, userId) ? (session.host() ? 'moderator' : 'host') : 'audience'
+        : this.access.isHostly(room, userId) ? (session.host() ? 'moderator' : 'host') : 'audience'
       const user = userId === null ? null : publicUser(this.ctx.accounts.store.byId(userId)!)
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
       if (userId !== null) {
@@ -233,10 +207,6 @@ export class RoomsService implements RoomsApi {
     conn.state.set(CONN_ROOM, roomId)
     this.ctx.hub.subscribe(conn, roomTopic(roomId))
     return this.snapshot(session, room, seat)
-  }
-
-  private isHostly(room: RoomRow, userId: number) {
-    return room.creator_id === userId || this.store.person(room.id, userId) === 'cohost'
   }
 
   snapshot(session: RoomSession, room: RoomRow, seat: Seat | null) {
