@@ -2,8 +2,8 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { navigate } from '../../app/router'
-import { currentRoomId, hallway, hallwayError, roomInfo, roomStatus, startRoom, watchHallway, type HallwayRoom } from '../../app/rooms'
-import { errorText, me, notify } from '../../app/state'
+import { currentRoomId, hallway, hallwayError, me, roomInfo, roomStatus, startRoom, watchHallway, type HallwayRoom } from '../../app/rooms'
+import { errorText, me as meUser, notify } from '../../app/state'
 import { Avatar, Empty, Header } from '../ui'
 import { CreateRoomSheet } from './create'
 import { Icon } from './icons'
@@ -36,7 +36,7 @@ function LiveCard({ r }: { r: HallwayRoom }) {
 }
 
 function UpcomingCard({ r }: { r: HallwayRoom }) {
-  const mine = me.value?.id === r.creatorId
+  const mine = meUser.value?.id === r.creatorId
   const start = async () => {
     try { await startRoom(r.id); navigate(`/rooms/${r.id}`) } catch (e) { notify(errorText(e), 'error') }
   }
@@ -52,7 +52,10 @@ function UpcomingCard({ r }: { r: HallwayRoom }) {
 export function CurrentRoomBar() {
   const id = currentRoomId.value
   if (id === null || roomStatus.value !== 'joined' || !roomInfo.value) return null
-  return html`<a class="current-room" href=${'/rooms/' + id}><span class="live-dot" aria-hidden="true"></span><span class="grow">You are in <strong>${roomInfo.value.title}</strong></span><span class="btn small">Return</span></a>`
+  const invited = me.value?.invited
+  return html`<a class="current-room" href=${'/rooms/' + id}><span class="live-dot" aria-hidden="true"></span>
+    <span class="grow">${invited ? html`<strong>You are invited to speak</strong> in ${roomInfo.value.title}` : html`You are in <strong>${roomInfo.value.title}</strong>`}</span>
+    <span class="btn small">Return</span></a>`
 }
 
 export function Hallway() {
