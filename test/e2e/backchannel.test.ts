@@ -245,3 +245,38 @@ test.skipIf(!hasChromium)('[B6] a page that was offline catches up in order; a m
     await F.context.close(); await G.context.close()
   }
 }, 90_000)
+
+test.skipIf(!hasChromium)('[B1] a group made in the New group screen reaches its members', async () => {
+  const hana = await signedInClient(s, 'hana_b')
+  const ivan = await signedInClient(s, 'ivan_b')
+  const jo = await signedInClient(s, 'jo_b')
+  for (const c of [ivan, jo]) await c.put('/api/users/hana_b/follow')
+  const H = await pageFor(browser, s.url, hana.cookie)
+  const I = await pageFor(browser, s.url, ivan.cookie)
+  try {
+    const h = H.page
+    await h.goto('/backchannel')
+    await h.getByRole('link', { name: 'New group' }).click()
+    await h.getByLabel('Title').fill('Friday speakers')
+    const find = h.getByRole('searchbox', { name: 'Search people to add' })
+    await find.fill('ivan')
+    await h.getByRole('button', { name: 'Add @ivan_b' }).click()
+    await find.fill('jo')
+    await h.getByRole('button', { name: 'Add @jo_b' }).click()
+    await h.screenshot({ path: join(SHOTS, 'backchannel-new-group-390.png') })
+    await h.getByRole('button', { name: /Create group \(3\)/ }).click()
+    await h.waitForURL(/\/backchannel\/\d+$/)
+    await h.getByText('3 members').waitFor()
+    await h.getByRole('textbox', { name: 'Message' }).fill('Welcome! Agenda: https://example.org/friday')
+    await h.getByRole('textbox', { name: 'Message' }).press('Enter')
+    await I.page.goto('/backchannel')
+    const row = I.page.locator('.thread-row', { hasText: 'Friday speakers' })
+    await row.waitFor()
+    expect(await row.textContent()).toContain('hana_b: Welcome!') // in a group the preview names its author
+    await row.getByRole('link').click()
+    await I.page.locator('.msg', { hasText: 'Welcome!' }).waitFor()
+    await I.page.screenshot({ path: join(SHOTS, 'backchannel-group-thread-390.png') })
+  } finally {
+    await H.context.close(); await I.context.close()
+  }
+}, 60_000)
