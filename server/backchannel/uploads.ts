@@ -5,13 +5,18 @@ import { join } from 'node:path'
 import { fileTypeFromBuffer } from 'file-type'
 import { fail } from '../errors'
 import { newToken } from '../lib/crypto'
+import { RateLimiter } from '../lib/ratelimit'
 import { IMAGE_TYPES, LIMITS } from './model'
 import type { BackchannelService } from './service'
 
 const NAME = /^\d+-[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif)$/
+/** Images a member may upload: a burst of 20, then one every 3 s. */
+export const UPLOAD_RATE = { burst: 20, perSecond: 1 / 3 } as const
 
 export class Uploads {
   private dir: string
+  private limiter = new RateLimiter(UPLOAD_RATE.burst, UPLOAD_RATE.perSecond)
+  private calls = 0
   constructor(private svc: BackchannelService, dataDir: string) {
     this.dir = join(dataDir, 'uploads', 'backchannel')
     mkdirSync(this.dir, { recursive: true })
@@ -21,6 +26,9 @@ export class Uploads {
   async save(userId: number, threadId: number, bytes: Uint8Array) {
     const t = this.svc.readable(threadId, userId)
     this.svc.checkPost(t, userId)
+    if (++this.calls % 256 === 0) this.limiter.sweep()
+    const wait = this.limiter.take(`u${userId}`)
+    if (wait) fail('rate_limited', `Too many images; try again in ${wait} s.`, wait)
     if (bytes.byteLength === 0) fail('validation', 'body: an image is required')
     if (bytes.byteLength > LIMITS.imageBytes) fail('payload_too_large', 'An image may be at most 10 MB.')
     const type = await fileTypeFromBuffer(bytes)

@@ -264,6 +264,14 @@ test('[B10] images are checked by content (PNG, JPEG, WebP, GIF ≤ 10 MB) and s
   expect((await new Client(s).get(m.image)).status).toBe(401)
   // An upload belongs to its thread and its uploader.
   expect(await outcome(b, 'bc.send', { threadId: t, clientId: clientId(), image: up.json.image.name })).toBe('validation')
+  // Over 10 MB is refused, whatever it is.
+  const big = new Uint8Array(10 * 1024 * 1024 + 1)
+  big.set(PNG)
+  expect((await a.http.req('POST', `/api/threads/${t}/images`, big, { 'content-type': 'image/png' })).status).toBe(413)
+  // A member uploads at most a burst of 20 images, then waits.
+  let last = 0
+  for (let i = 0; i < 21 && last !== 429; i++) last = (await b.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })).status
+  expect(last).toBe(429)
 })
 
 test('[B11] permission table: a non-member cannot read, post, sync, search or see images of a thread', async () => {
