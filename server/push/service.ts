@@ -11,6 +11,8 @@ export const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 's
 export const REMINDER_LEAD_MS = 10 * 60_000
 const REMINDER_EVERY_MS = 30_000
 const SEND_TIMEOUT_MS = 10_000
+/** Sends in flight at once (a room start can notify hundreds of followers). */
+const MAX_IN_FLIGHT = 16
 
 /** How long a push service keeps trying, and how urgent it is, per kind. */
 const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'high' }> = {
@@ -48,6 +50,8 @@ export class PushService implements PushApi {
   /** Test notifications a member may ask for: 5, then one every 12 s. */
   readonly testLimit = new RateLimiter(5, 1 / 12)
   private timer: ReturnType<typeof setInterval> | null = null
+  private inFlight = 0
+  private queue: (() => void)[] = []
 
   constructor(private ctx: Ctx) {
     this.store = new PushStore(ctx.db)
@@ -125,6 +129,17 @@ export class PushService implements PushApi {
 
   /** One signed, encrypted POST to a push service. 404/410: the subscription is gone and is dropped. */
   private async send(s: SubscriptionRow, payload: string, d: { ttl: number; urgency: 'normal' | 'high' }): Promise<boolean> {
+    if (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((go) => this.queue.push(go))
+    this.inFlight++
+    try {
+      return await this.post(s, payload, d)
+    } finally {
+      this.inFlight--
+      this.queue.shift()?.()
+    }
+  }
+
+  private async post(s: SubscriptionRow, payload: string, d: { ttl: number; urgency: 'normal' | 'high' }): Promise<boolean> {
     try {
       const req = webpush.generateRequestDetails({ endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } }, payload, {
         vapidDetails: { subject: this.ctx.config.vapidSubject, ...this.keys }, TTL: d.ttl, urgency: d.urgency, contentEncoding: 'aes128gcm',

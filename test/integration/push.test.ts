@@ -13,6 +13,7 @@ let s: TestServer
 let pushService: ReturnType<typeof Bun.serve>
 const received: Received[] = []
 const statusFor = new Map<string, number>() // path → status the fake push service answers
+let concurrent = 0, maxConcurrent = 0
 
 beforeAll(async () => {
   s = await startTestServer({ PUSH_ALLOW_HTTP: 'true', VAPID_SUBJECT: 'mailto:ops@town.example' })
@@ -21,6 +22,11 @@ beforeAll(async () => {
     async fetch(req) {
       const path = new URL(req.url).pathname
       received.push({ path, headers: req.headers, body: Buffer.from(await req.arrayBuffer()) })
+      if (path.startsWith('/slow')) {
+        maxConcurrent = Math.max(maxConcurrent, ++concurrent)
+        await Bun.sleep(20)
+        concurrent--
+      }
       return new Response(null, { status: statusFor.get(path) ?? 201 })
     },
   })
@@ -289,4 +295,16 @@ test('[P2] permission table of the push routes: the key is public, the rest is f
     const member = await m.req(method, path, body)
     expect([path, member.status < 300]).toEqual([path, true])
   }
+})
+
+test('[P15] at most 16 sends are in flight at once, and every device still gets its notification', async () => {
+  const many = await signedInClient(s, 'p15many')
+  const devices = Array.from({ length: 40 }, (_, i) => device(`/slow-${i}`))
+  for (const d of devices) await many.post('/api/push/subscribe', d.sub)
+  received.length = 0
+  maxConcurrent = 0
+  await s.ctx.push!.notify(many.user.id, 'dm', KINDS[0]![1])
+  expect(received.filter((r) => r.path.startsWith('/slow-')).length).toBe(40)
+  expect(maxConcurrent).toBeGreaterThan(1)
+  expect(maxConcurrent).toBeLessThanOrEqual(16)
 })
