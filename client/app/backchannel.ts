@@ -130,7 +130,7 @@ async function refreshThread(id: number) {
 export function startBackchannel() {
   if (started) return
   started = true
-  loadOutbox()
+  ownState()
   conn.on('bc.message', (e) => { putMessage(e.message); seen(e.seq) })
   conn.on('bc.thread', (e) => { putThread(e.thread); seen(e.seq) })
   conn.on('bc.read', (e) => {
@@ -160,8 +160,22 @@ export function startBackchannel() {
   document.addEventListener('visibilitychange', () => { const id = openThreadId.value; if (id && visible()) markRead(id) })
 }
 
+/** Another member signed in on this tab: forget everything of the previous one. */
+let stateOf: number | null = null
+function ownState() {
+  const id = me.value?.id ?? null
+  if (id === stateOf) return
+  stateOf = id
+  cursor = 0
+  threads.value = new Map(); messages.value = new Map(); hasMore.value = new Map(); typing.value = new Map(); questions.value = new Map()
+  inboxState.value = 'loading'
+  outbox.clear()
+  loadOutbox()
+}
+
 /** After a (re)connect: catch up from the last seq (or load the inbox the first time), then resend the outbox. */
 async function resume() {
+  ownState()
   try {
     if (cursor === 0) await loadInbox()
     else await syncFrom(cursor)
@@ -186,6 +200,7 @@ async function syncFrom(after: number) {
 
 /** The inbox over HTTP (the service worker keeps the last copy for offline use). */
 export async function loadInbox() {
+  ownState()
   try {
     const r = await get<{ seq: number; threads: Thread[]; requests: Thread[]; prefs: { followersOnly: boolean } }>('/threads')
     mutate(threads, (m) => {
