@@ -185,7 +185,8 @@ export class BackchannelService implements BackchannelApi {
 
   addMembers(userId: number, threadId: number, usernames: string[]): Thread {
     this.group(threadId, userId, true)
-    const current = [...this.members(threadId).values()].filter((m) => m.state !== 'left' && m.state !== 'declined')
+    // Someone who declined is not asked again.
+    const current = [...this.members(threadId).values()].filter((m) => m.state !== 'left')
     const people = this.resolveNew(userId, usernames.filter((n) => !current.some((m) => this.views.person(m.user_id)?.username.toLowerCase() === n.toLowerCase())), current.length)
     this.write(() => {
       const seq = this.nextSeq()
@@ -213,6 +214,7 @@ export class BackchannelService implements BackchannelApi {
 
   rename(userId: number, threadId: number, title: string): Thread {
     this.group(threadId, userId, false)
+    if (this.members(threadId).get(userId)?.state !== 'active') fail('forbidden', 'Accept the invitation first.')
     this.write(() => {
       const seq = this.nextSeq()
       this.store.q.setTitle.run(title.trim(), threadId)
