@@ -112,9 +112,8 @@ export class PushService implements PushApi {
   }
 
   /** A test notification to all of my devices (the settings screen's button); ignores the settings. */
-  async test(userId: number) {
-    const n = await this.sendAll(userId, 'test', { title: 'Townhall', body: 'Notifications work on this device.', url: '/settings/notifications', tag: 'test' })
-    return n
+  test(userId: number) {
+    return this.sendAll(userId, 'test', { title: 'Townhall', body: 'Notifications work on this device.', url: '/settings/notifications', tag: 'test' })
   }
 
   private async sendAll(userId: number, kind: PushKind | 'test', m: PushMessage) {
@@ -180,7 +179,7 @@ export class PushService implements PushApi {
   }
 
   start() {
-    this.timer = setInterval(() => { void this.runReminders() }, REMINDER_EVERY_MS)
+    this.timer = setInterval(() => { this.runReminders().catch((e) => this.ctx.log.error('push: reminders failed', { error: e })) }, REMINDER_EVERY_MS)
     this.ctx.cleanup.push(() => { if (this.timer) clearInterval(this.timer) })
   }
 }
