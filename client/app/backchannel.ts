@@ -202,9 +202,9 @@ async function syncFrom(after: number) {
 export async function loadInbox() {
   ownState()
   try {
-    const r = await get<{ seq: number; threads: Thread[]; requests: Thread[]; prefs: { followersOnly: boolean } }>('/threads')
+    const r = await get<{ seq: number; threads: Thread[]; requests: Thread[]; rooms?: Thread[]; prefs: { followersOnly: boolean } }>('/threads')
     mutate(threads, (m) => {
-      for (const t of [...r.threads, ...r.requests]) m.set(t.id, openThreadId.value === t.id ? { ...t, unread: 0 } : t)
+      for (const t of [...r.threads, ...r.requests, ...(r.rooms ?? [])]) m.set(t.id, openThreadId.value === t.id ? { ...t, unread: 0 } : t)
     })
     prefs.value = r.prefs
     if (r.seq > cursor && !syncing) cursor = r.seq
@@ -360,7 +360,9 @@ export const bringToStage = (questionId: number) => rq('bc.q.stage', { questionI
 export function inboxLists() {
   const all = [...threads.value.values()].filter((t) => (t.kind === 'dm' || t.kind === 'group') && (t.kind === 'group' || t.lastMessage))
   all.sort((a, b) => b.lastAt - a.lastAt || b.id - a.id)
-  return { inbox: all.filter((t) => t.state === 'active'), requests: all.filter((t) => t.state === 'request') }
+  const rooms = [...threads.value.values()].filter((t) => (t.kind === 'room_chat' || t.kind === 'backstage') && t.lastMessage)
+  rooms.sort((a, b) => b.lastAt - a.lastAt || b.id - a.id)
+  return { inbox: all.filter((t) => t.state === 'active'), requests: all.filter((t) => t.state === 'request'), rooms }
 }
 
 export const unreadTotal = () => inboxLists().inbox.reduce((n, t) => n + (t.muted ? 0 : t.unread), 0)

@@ -27,6 +27,7 @@ export const SCREENS: Screen[] = [
   ['/rooms/:id', (p) => html`<${Room} key=${p.id} id=${p.id} />`],
   ['/backchannel', () => html`<${Inbox} />`],
   ['/backchannel/requests', () => html`<${Inbox} tab="requests" />`],
+  ['/backchannel/rooms', () => html`<${Inbox} tab="rooms" />`],
   ['/backchannel/new', () => html`<${NewMessage} />`],
   ['/backchannel/group', () => html`<${NewGroup} />`],
   ['/backchannel/new/:username', (p) => html`<${OpenDm} key=${p.username} username=${p.username} />`],

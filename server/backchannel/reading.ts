@@ -6,13 +6,15 @@ import { LIVE_STATES, type MyThreadRow, type Thread } from './model'
 export class BackchannelReader {
   constructor(private bc: BackchannelService) {}
 
-  /** The inbox: my 1:1 and group threads (accepted and requests), newest first, with unread counts and previews. */
+  /** The inbox: my 1:1 and group threads (accepted and requests), newest first, with unread counts and previews; my rooms' threads. */
   inbox(userId: number) {
     const threads = this.bc.store.q.inbox.all(userId).map((r) => this.bc.views.thread(r, userId))
     return {
       seq: this.bc.currentSeq,
       threads: threads.filter((t) => t.state === 'active'),
       requests: threads.filter((t) => t.state === 'request'),
+      // The chats and backstage threads of rooms I was in, readable after the room (newest first).
+      rooms: this.bc.store.q.roomThreads.all(userId).map((r) => this.bc.views.thread(r, userId)),
       prefs: this.bc.prefs(userId),
     }
   }

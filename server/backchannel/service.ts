@@ -339,7 +339,7 @@ export class BackchannelService implements BackchannelApi {
     if (!isEmoji(emoji)) fail('validation', 'emoji: not an emoji')
     const { m, t } = this.ownMessage(userId, messageId)
     if (m.deleted_at) fail('conflict', 'This message was deleted.')
-    if (t.kind !== 'room_chat' && t.kind !== 'backstage') this.checkPost(t, userId)
+    this.checkPost(t, userId)
     if (on && this.store.q.reactionKinds.get(m.id, userId)!.n >= 10) fail('conflict', 'At most 10 reactions per message.')
     this.write(() => {
       const seq = this.nextSeq()

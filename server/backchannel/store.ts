@@ -41,6 +41,11 @@ const statements = (db: Database) => ({
      WHERE m.user_id = ? AND t.kind IN ('dm', 'group') AND m.state IN ('active', 'request')
        AND (t.kind = 'group' OR t.last_message_id IS NOT NULL)
      ORDER BY t.last_at DESC, t.id DESC LIMIT 500`),
+  roomThreads: db.prepare<MyThreadRow, [number]>(
+    `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq
+     FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id
+     WHERE m.user_id = ? AND t.kind IN ('room_chat', 'backstage') AND (t.last_message_id IS NOT NULL OR t.last_seq > t.meta_seq)
+     ORDER BY t.last_at DESC, t.id DESC LIMIT 100`),
   changedThreads: db.prepare<MyThreadRow, [number, number, number]>(
     `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq
      FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id

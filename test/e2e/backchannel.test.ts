@@ -194,6 +194,19 @@ test.skipIf(!hasChromium)('[B14] in a room: chat, Q&A with "Ask a question", "Up
     await q.getByRole('button', { name: 'Mark answered' }).click()
     await hp.getByText('No open questions.').waitFor()
     await h.screenshot({ path: join(SHOTS, 'backchannel-room-host-390.png') })
+
+    // After the room: its chat and questions stay readable from Backchannel › Rooms.
+    h.once('dialog', (d) => void d.accept())
+    await h.getByRole('button', { name: 'End room' }).click()
+    await e.getByText('This room has ended.').waitFor()
+    await e.goto('/backchannel/rooms')
+    const roomRow = e.locator('.thread-row', { hasText: 'Open mic night' })
+    await roomRow.waitFor()
+    await roomRow.getByRole('link').click()
+    await e.locator('.msg', { hasText: 'Hello everyone' }).waitFor()
+    await e.getByRole('button', { name: /Show questions \(1\)/ }).click()
+    await e.getByText('What got you started?').waitFor()
+    await e.screenshot({ path: join(SHOTS, 'backchannel-room-after-390.png') })
   } finally {
     await H.context.close(); await E.context.close()
   }

@@ -24,7 +24,7 @@ export function ThreadAvatar({ t, size = 44 }: { t: bc.Thread; size?: number }) 
 function preview(t: bc.Thread) {
   const m = t.lastMessage
   if (!m) return 'No messages yet'
-  const who = m.author?.id === me.value?.id ? 'You: ' : t.kind === 'group' && m.author ? `${m.author.displayName}: ` : ''
+  const who = m.author?.id === me.value?.id ? 'You: ' : t.kind !== 'dm' && m.author ? `${m.author.displayName}: ` : ''
   return who + (m.deleted ? 'Message deleted' : m.body || (m.image ? '📷 Photo' : ''))
 }
 
@@ -58,17 +58,17 @@ function Search() {
   }, [q])
   return html`<div class="pad"><input type="search" class="search" placeholder="Search messages" aria-label="Search messages" value=${q} onInput=${(e: any) => setQ(e.target.value)} /></div>
     ${results && (results.length === 0 ? html`<${Empty}>No messages match.</${Empty}>` : html`<ul class="list search-results" aria-label="Search results">
-      ${results.map((r) => html`<li class="list-item"><a class="grow" href=${r.thread.roomId ? `/rooms/${r.thread.roomId}` : '/backchannel/' + r.thread.id}>
+      ${results.map((r) => html`<li class="list-item"><a class="grow" href=${'/backchannel/' + r.thread.id}>
         <span class="row gap center"><strong class="grow ellipsis">${r.thread.kind === 'dm' ? r.thread.members.filter((m) => m.id !== me.value?.id)[0]?.displayName ?? 'Conversation' : r.thread.title}</strong><span class="muted small">${timeAgo(r.message.createdAt)}</span></span>
         <span class="small">${r.message.author ? html`<span class="muted">${r.message.author.displayName}: </span>` : ''}${highlighted(r.snippet)}</span>
       </a></li>`)}</ul>`)}`
 }
 
-export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' }) {
+export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' | 'rooms' }) {
   useEffect(() => { bc.startBackchannel(); bc.loadInbox().catch((e) => notify(errorText(e), 'error')) }, [])
-  const { inbox, requests } = bc.inboxLists()
+  const { inbox, requests, rooms } = bc.inboxLists()
   const state = bc.inboxState.value
-  const list = tab === 'inbox' ? inbox : requests
+  const list = tab === 'inbox' ? inbox : tab === 'requests' ? requests : rooms
   return html`<${Header} title="Backchannel">
       <a class="btn small" href="/backchannel/group" aria-label="New group">${icon('plus')} Group</a>
       <a class="btn small primary" href="/backchannel/new" aria-label="New message">${icon('pen')} New</a>
@@ -77,11 +77,12 @@ export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' }) {
       <a role="tab" class=${'tab' + (tab === 'inbox' ? ' active' : '')} aria-selected=${tab === 'inbox'} href="/backchannel">Inbox</a>
       <a role="tab" class=${'tab' + (tab === 'requests' ? ' active' : '')} aria-selected=${tab === 'requests'} href="/backchannel/requests">
         Requests${requests.length ? html` <span class="unread-badge">${requests.length}</span>` : ''}</a>
+      <a role="tab" class=${'tab' + (tab === 'rooms' ? ' active' : '')} aria-selected=${tab === 'rooms'} href="/backchannel/rooms">Rooms</a>
     </div>
     ${tab === 'inbox' && html`<${Search} />`}
     ${state === 'loading' && list.length === 0 ? html`<p class="muted pad">Loading…</p>`
       : state === 'offline' && list.length === 0 ? html`<${Empty}>You are offline.</${Empty}>`
-      : list.length === 0 ? html`<${Empty}>${tab === 'inbox' ? 'No conversations yet. Start one from someone\'s profile or with “New message”.' : 'No message requests.'}</${Empty}>`
+      : list.length === 0 ? html`<${Empty}>${tab === 'inbox' ? 'No conversations yet. Start one from someone\'s profile or with “New message”.' : tab === 'requests' ? 'No message requests.' : 'The chats of rooms you were in show here.'}</${Empty}>`
       : html`<ul class="list thread-list">${list.map((t) => html`<${ThreadRow} key=${t.id} t=${t} request=${tab === 'requests'} />`)}</ul>`}
     ${tab === 'requests' && html`<section class="card">
       <label class="switch-row"><input type="checkbox" class="switch" checked=${bc.prefs.value.followersOnly}

@@ -45,6 +45,7 @@ export function ThreadScreen({ id }: { id: number }) {
   const t = bc.threads.value.get(id)
   if (err) return html`<${Header} title="Conversation" back="/backchannel" /><${Empty}>${err}</${Empty}>`
   if (!t) return html`<${Header} title="Conversation" back="/backchannel" /><p class="muted pad">Loading…</p>`
+  if (t.kind === 'room_chat' || t.kind === 'backstage') return html`<${RoomThread} t=${t} />`
   const other = t.kind === 'dm' ? others(t)[0] : undefined
   const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), (e) => notify(errorText(e), 'error'))
   // "Seen" under my latest message that the other person (1:1) or everyone (group) has read.
@@ -67,5 +68,23 @@ export function ThreadScreen({ id }: { id: number }) {
     <${MessageList} threadId=${id} onReply=${setReplyTo} seen=${seen} />
     <${Typing} threadId=${id} />
     <${Composer} threadId=${id} replyTo=${replyTo} onCancelReply=${() => setReplyTo(null)} disabled=${t.state === 'left' ? 'You are no longer in this conversation.' : undefined} />
+  </div>`
+}
+
+/** A room's chat or backstage outside the room: readable (after the room too) by those who were in it. */
+function RoomThread({ t }: { t: bc.Thread }) {
+  const [showQa, setShowQa] = useState(false)
+  useEffect(() => { if (t.kind === 'room_chat' && t.roomId) bc.openRoom(t.roomId).catch(() => { /* questions are optional here */ }) }, [t.id])
+  const qs = (t.roomId && bc.questions.value.get(t.roomId)) || []
+  return html`<div class="thread-screen">
+    <${Header} title=${threadTitle(t)} back="/backchannel/rooms" />
+    <p class="thread-sub muted small">From the room · <a href=${'/rooms/' + t.roomId}>Open the room</a></p>
+    ${qs.length > 0 && html`<section class="card">
+      <button class="link-btn" aria-expanded=${showQa} onClick=${() => setShowQa(!showQa)}>${showQa ? 'Hide' : 'Show'} questions (${qs.length})</button>
+      ${showQa && html`<ol class="list">${[...qs].sort((a, b) => b.votes - a.votes).map((q) => html`<li class="list-item question"><span class="vote" aria-label=${q.votes + ' upvotes'}>▲<span>${q.votes}</span></span>
+        <div class="grow"><p class="q-text">${q.body}</p><p class="muted small">${q.author?.displayName ?? 'Someone'} · ${q.state}${q.stagedAt ? ' · brought to stage' : ''}</p></div></li>`)}</ol>`}
+    </section>`}
+    <${MessageList} threadId=${t.id} onReply=${() => {}} />
+    <${Composer} threadId=${t.id} replyTo=${null} onCancelReply=${() => {}} disabled="Room conversations are read here; write in the room while it is live." />
   </div>`
 }
