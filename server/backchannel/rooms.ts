@@ -3,7 +3,7 @@
 // Membership rows follow the room's events; whoever was in the room keeps reading after it ends.
 import type { Ctx } from '../context'
 import { memberKey, type RoomRole } from '../contracts'
-import { fail } from '../errors'
+import { AppError, fail } from '../errors'
 import { LIMITS, type Question, type QuestionState, type ThreadKind, type ThreadRow } from './model'
 import type { BackchannelService, RoomPolicy } from './service'
 
@@ -177,7 +177,8 @@ export class RoomBackchannel implements RoomPolicy {
   bringToStage(userId: number, questionId: number): Question {
     const { q, chat } = this.question(userId, questionId, true)
     if (q.author_id === null) fail('not_found', 'The asker is gone.')
-    this.ctx.rooms!.inviteToSpeak(q.room_id, userId, q.author_id)
+    // Someone already on the stage needs no invitation: their question is pinned all the same.
+    try { this.ctx.rooms!.inviteToSpeak(q.room_id, userId, q.author_id) } catch (e) { if (!(e instanceof AppError && e.code === 'on_stage')) throw e }
     const by = this.bc.views.person(q.author_id)
     this.ctx.rooms!.pin(q.room_id, { kind: 'question', id: q.id, text: q.body, by: by?.username ?? '' })
     this.bc.write(() => {

@@ -79,6 +79,9 @@ test('[B14] Q&A: the audience asks (≤500), everyone upvotes once, only moderat
   expect(pin.pinned).toMatchObject({ kind: 'question', id: q.id, text: 'How do you scale SQLite?', by: asker.name })
   await ok(asker, 'room.respond', { roomId: room.id, accept: true })
   expect((await ok(host, 'bc.q.mark', { questionId: q.id, state: 'answered' })).question.state).toBe('answered')
+  // A question from someone already on the stage is pinned without a new invitation.
+  const q3 = (await ok(asker, 'bc.q.ask', { roomId: room.id, clientId: clientId(), body: 'Follow-up from the stage' })).question
+  expect((await ok(host, 'bc.q.stage', { questionId: q3.id })).question.stagedAt).toBeGreaterThan(0)
   const list = (await ok(voter, 'bc.room.open', { roomId: room.id })).questions
   expect(list.find((x: any) => x.id === q.id)).toMatchObject({ state: 'answered', votes: 2, voted: true })
 })
