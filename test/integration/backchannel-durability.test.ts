@@ -19,7 +19,7 @@ async function start() {
     cwd: ROOT, stdout: 'ignore', stderr: 'ignore',
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', REGISTRATION: 'open' },
   })
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     try { if ((await fetch(`${server.url}/healthz`)).ok) return } catch { /* not up yet */ }
     await Bun.sleep(100)
   }
