@@ -73,3 +73,12 @@ export class PortCursor {
 
   get inUse() { return this.used.size }
 }
+
+/**
+ * werift falls back to Google's public STUN server when none is configured and asks it for every peer during
+ * gathering (a DNS lookup and a request to a third party, up to 5 s when DNS hangs). The server announces
+ * PUBLIC_IP instead, so it must not: call after the transceivers are added, before setLocalDescription.
+ */
+export function withoutDefaultStun(pc: { iceTransports: { connection: { stunServer?: unknown } }[] }) {
+  for (const t of pc.iceTransports) t.connection.stunServer = undefined
+}

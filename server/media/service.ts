@@ -13,7 +13,7 @@ import { guestKey, memberKey } from '../contracts'
 import { fail } from '../errors'
 import type { Conn } from '../realtime/hub'
 import { K_SLOTS, SlotRewriter, assignSlots, audioLevelOfExtensions, levelFromDbov } from './forwarder'
-import { PortCursor, hostAddresses, iceServersFor } from './ice'
+import { PortCursor, hostAddresses, iceServersFor, withoutDefaultStun } from './ice'
 import { SrtpWriter, writeRtpHeader } from './srtp'
 
 export const OPUS_PT = 111
@@ -250,6 +250,7 @@ export class MediaService implements MediaApi {
       icePortRange: window.range,
       iceUseTcp: this.ctx.config.iceTcp,
       bundlePolicy: 'max-bundle',
+      iceServers: [],
     })
     const uplink = pc.addTransceiver('audio', { direction: 'recvonly' })
     const slots: Slot[] = []
@@ -258,6 +259,7 @@ export class MediaService implements MediaApi {
       const ssrc = tr.sender.ssrc
       slots.push({ transceiver: tr, rw: new SlotRewriter(ssrc), ssrc, pt: OPUS_PT, header: Buffer.alloc(12), roc: 0, top: -1 })
     }
+    withoutDefaultStun(pc as any)
     let room = this.rooms.get(roomId)
     if (!room) {
       room = new RoomMedia(roomId)

@@ -3,6 +3,7 @@
 // and records every packet it receives per slot. The payload names the speaker, so tests can tell who is heard.
 import { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RtpHeader, RtpPacket, RTP_EXTENSION_URI, type RTCRtpTransceiver } from 'werift'
 import { connectWs, type WsClient } from './ws'
+import { withoutDefaultStun } from '../../server/media/ice'
 
 export interface Received { mid: string; ssrc: number; seq: number; ts: number; marker: boolean; from: string; at: number }
 
@@ -47,11 +48,12 @@ export class Bot {
     const pc = new RTCPeerConnection({
       codecs: { audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, parameters: 'minptime=10;useinbandfec=1;usedtx=1' })] },
       headerExtensions: { audio: [new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.sdesMid }), new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.audioLevelIndication })] },
-      iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'],
+      iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceServers: [],
     })
     this.pc = pc
     pc.onTransceiverAdded.subscribe((tr) => this.watch(tr))
     await pc.setRemoteDescription({ type: 'offer', sdp: r.sdp })
+    withoutDefaultStun(pc as any) // loopback only: no third-party STUN query while gathering
     for (const tr of pc.getTransceivers()) {
       if (tr.mid === '0') { tr.setDirection('sendonly'); this.uplink = tr }
       this.watch(tr)
@@ -82,6 +84,19 @@ export class Bot {
     const a = await this.ws.request('rtc.answer', { roomId: this.roomId, sdp: pc.localDescription!.sdp }, timeout)
     if (!a.ok) throw new Error(`rtc.answer: ${a.error.code} ${a.error.message}`)
     await this.connected(timeout)
+  }
+
+  /**
+   * For benchmarks: stop werift's SRTP processing of what arrives and only count the RTP datagrams (an SRTP packet
+   * keeps its RTP header in the clear), so that hundreds of listeners fit in one process beside the server.
+   */
+  countRawOnly() {
+    const conn = (this.pc as any).iceTransports[0].connection
+    conn.onData.allUnsubscribe()
+    conn.onData.subscribe((d: Buffer) => {
+      const pt = d.length > 12 ? d[1]! & 0x7f : 0
+      if (d[0]! >> 6 === 2 && (pt < 64 || pt > 95)) this.count++ // RTP, not RTCP (RFC 5761)
+    })
   }
 
   /** rtc.restart: a new offer with ICE restart, answered; resolves when connected again. */

@@ -1,9 +1,9 @@
 // The SFU's pure parts: audio levels, slot assignment, sequence/timestamp rewriting, ICE settings, TURN credentials.
 import { describe, expect, test } from 'bun:test'
 import { createHmac, randomBytes } from 'node:crypto'
-import { RtpHeader, RtpPacket, SrtpSession } from 'werift'
+import { RTCPeerConnection, RtpHeader, RtpPacket, SrtpSession } from 'werift'
 import { K_SLOTS, OPUS_FRAME_TS, SlotRewriter, assignSlots, audioLevelDbov, audioLevelOfExtensions, levelFromDbov } from '../../server/media/forwarder'
-import { PortCursor, hostAddresses, iceServersFor, turnCredentials } from '../../server/media/ice'
+import { PortCursor, hostAddresses, iceServersFor, turnCredentials, withoutDefaultStun } from '../../server/media/ice'
 import { SrtpWriter, writeRtpHeader } from '../../server/media/srtp'
 
 const packetWithLevel = (id: number, dbov: number, extra: { id: number; payload: Buffer }[] = []) =>
@@ -144,4 +144,13 @@ describe('[M11] lean SRTP matches werift', () => {
       }
     })
   }
+})
+
+test('[M7] the server asks no third-party STUN server (werift would default to Google\'s)', async () => {
+  const pc = new RTCPeerConnection({ iceServers: [] })
+  pc.addTransceiver('audio', { direction: 'recvonly' })
+  expect((pc.iceTransports[0]!.connection as any).stunServer).toBeDefined()
+  withoutDefaultStun(pc as any)
+  expect((pc.iceTransports[0]!.connection as any).stunServer).toBeUndefined()
+  await pc.close()
 })
