@@ -29,7 +29,7 @@ let generation = 0
 const GATHER_WAIT_MS = 2000
 const DISCONNECTED_GRACE_MS = 2500
 
-/** Connects this tab's audio to a room it has joined (listening). Safe to call again (after a re-join). */
+/** Connects this tab's audio to a room it has joined (listening). Safe to call again (after a re-join); never throws. */
 export async function joinAudio(id: number): Promise<void> {
   if (roomId === id && pc) {
     if (busy) return busy
@@ -58,9 +58,10 @@ async function connect(id: number, gen: number) {
     await answer(peer, id)
     if (micWanted) await applyMicrophone()
   } catch (e) {
+    // Audio failing must not fail the room: the state says so, and a restart or re-join tries again.
     if (gen !== generation) return
     audioState.value = 'failed'
-    throw e
+    console.warn('audio: could not connect', e)
   }
 }
 

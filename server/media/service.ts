@@ -4,8 +4,8 @@
 // and writes to the selected ICE pair, bypassing werift's RTCRtpSender (which clones and re-parses every packet).
 import { Type as t } from '@sinclair/typebox'
 import {
-  RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTP_EXTENSION_URI,
-  type RTCRtpTransceiver, type RtpPacket,
+  RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTP_EXTENSION_URI, RtpHeader, RtpPacket,
+  type RTCRtpTransceiver,
 } from 'werift'
 import type { Ctx } from '../context'
 import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole } from '../contracts'
@@ -118,6 +118,8 @@ export class MediaService implements MediaApi {
   forwardedPackets = 0
   forwardedBytes = 0
   droppedPackets = 0
+  /** Benchmarks only: send through werift's RTCRtpSender (the stock path) instead of our own, for comparison. */
+  stockSend = false
   private attached = false
 
   constructor(private ctx: Ctx) {
@@ -381,6 +383,12 @@ export class MediaService implements MediaApi {
 
   /** Protects one packet for a listener's slot and writes it to the listener's selected ICE pair. */
   private forward(l: Peer, slot: Slot, seq: number, ts: number, marker: boolean, payload: Buffer): boolean {
+    if (this.stockSend) {
+      const h = new RtpHeader({ payloadType: slot.pt, sequenceNumber: seq, timestamp: ts, marker, ssrc: slot.ssrc })
+      slot.transceiver.sender.sendRtp(new RtpPacket(h, payload)).catch(() => {})
+      this.forwardedBytes += 12 + payload.length + 16
+      return true
+    }
     const srtp = l.dtls.srtp
     if (srtp !== l.srtpRef) { l.srtpRef = srtp; l.writer = SrtpWriter.fromWerift(srtp) }
     const writer = l.writer

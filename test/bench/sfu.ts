@@ -1,6 +1,7 @@
 // bench:sfu — one bot speaker to N bot listeners through the SFU, over loopback. The server runs in a child
 // process (test/bench/sfu-server.ts) so its CPU time and RSS come from /proc. Listeners are guests of an open room.
-// Usage: bun test/bench/sfu.ts [N …]   (default 50 200 500; or SFU_N=50,200). SFU_SECONDS sets the window (5).
+// Usage: bun test/bench/sfu.ts [N …]   (default 50 200 500; or SFU_N=50,200). SFU_SECONDS sets the window (5);
+// SFU_STOCK=1 forwards through werift's own RTCRtpSender instead of our path, for comparison.
 // Reports per N: server CPU µs per forwarded packet, forwarded packets/s, loss %, server RSS per listener,
 // join time p50/p99. The last line is one JSON object for the largest N.
 import { spawn } from 'node:child_process'
