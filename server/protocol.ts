@@ -29,6 +29,8 @@ export type ServerEvent =
   | { type: 'room.ended'; roomId: number }
   | { type: 'room.removed'; roomId: number }
   | { type: 'hallway.changed' }
+  // media (server/media): speaking levels 0..1 by participant key, on topic `room:<id>` a few times a second
+  | { type: 'room.levels'; roomId: number; levels: Record<string, number> }
   // backchannel (server/backchannel): to every open tab of each member of the thread, after commit. `seq` is the
   // global change counter: a client syncs (`bc.sync {after}`) from the highest seq it has seen.
   | { type: 'bc.message'; seq: number; message: import('./backchannel/model').Message }
