@@ -57,7 +57,7 @@ beforeAll(async () => {
 })
 afterAll(async () => { await browser?.close(); await s.stop() })
 
-test.skipIf(!hasChromium)('[M12] two people talk in Chromium: B hears A; after raise hand, invite and accept, A hears B', async () => {
+test.skipIf(!hasChromium)('[M12] two people talk in Chromium: B hears A; after raise hand, invite and accept, A hears B; [M9] after a network change too', async () => {
   const alice = await signedInClient(s, 'alice_a')
   const bob = await signedInClient(s, 'bob_a')
   const A = await pageFor(browser, s.url, alice.cookie)
@@ -91,6 +91,16 @@ test.skipIf(!hasChromium)('[M12] two people talk in Chromium: B hears A; after r
     const heardB = await hears(a)
     expect(heardB.level).toBeGreaterThan(0)
     await b.screenshot({ path: join(SHOTS, 'audio-room-speaker-390.png') })
+
+    // A network change on B's side: the server sends a new offer with fresh ICE credentials; audio flows again both ways.
+    const ufrag = () => b.evaluate(() => /a=ice-ufrag:(\S+)/.exec((window as any).__pcs.at(-1).remoteDescription.sdp)?.[1])
+    const before = await ufrag()
+    await b.evaluate(() => window.dispatchEvent(new Event('online')))
+    const deadline = Date.now() + 10_000
+    while ((await ufrag()) === before && Date.now() < deadline) await b.waitForTimeout(100)
+    expect(await ufrag()).not.toBe(before)
+    expect((await hears(b)).state).toBe('connected')
+    await hears(a)
 
     // B leaves quietly: the server closes B's peer.
     await b.getByRole('button', { name: 'Leave quietly' }).click()
