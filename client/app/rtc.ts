@@ -48,6 +48,7 @@ async function connect(id: number, gen: number) {
     const offer = await conn.request<OfferReply>('rtc.connect', { roomId: id })
     if (gen !== generation) return
     pc?.close()
+    stopPlayers()
     const peer = new RTCPeerConnection({ iceServers: offer.iceServers, bundlePolicy: 'max-bundle' })
     pc = peer
     peer.ontrack = (e) => play(e.track)
@@ -135,13 +136,17 @@ export function leaveAudio(): void {
   pc?.close()
   pc = null
   uplink = null
-  for (const el of players) { el.pause(); el.srcObject = null }
-  players = []
+  stopPlayers()
   stopMic()
   micWanted = false
   levels.value = {}
   audioBlocked.value = false
   audioState.value = 'idle'
+}
+
+function stopPlayers() {
+  for (const el of players) { el.pause(); el.srcObject = null }
+  players = []
 }
 
 function stopMic() {
