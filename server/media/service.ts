@@ -187,9 +187,7 @@ export class MediaService implements MediaApi {
     const info = this.participant(conn, roomId)
     this.closePeer(roomId, info.key)
     const peer = this.createPeer(roomId, info)
-    const offer = await peer.pc.createOffer()
-    await peer.pc.setLocalDescription(offer)
-    if (peer.closed) fail('conflict', 'The audio connection was replaced or closed.')
+    await this.offer(peer, false)
     const id = conn.user ? String(conn.user.id) : `guest-${conn.id}`
     return { sdp: peer.pc.localDescription!.sdp, iceServers: this.iceServers(id) }
   }
@@ -227,12 +225,21 @@ export class MediaService implements MediaApi {
   /** A network change: a new offer with fresh ICE credentials on the same peer (no new tracks, same slots). */
   private async restart(conn: Conn, roomId: number) {
     const peer = this.peerOf(conn, roomId)
-    if (peer.pc.signalingState === 'have-local-offer') await peer.pc.setLocalDescription({ type: 'rollback' })
-    const offer = await peer.pc.createOffer({ iceRestart: true })
-    await peer.pc.setLocalDescription(offer)
+    await this.offer(peer, true)
     peer.restarting = true
     const id = conn.user ? String(conn.user.id) : `guest-${conn.id}`
     return { sdp: peer.pc.localDescription!.sdp, iceServers: this.iceServers(id) }
+  }
+
+  /** Creates and applies an offer (with ICE restart: after dropping an unanswered one); a peer closed meanwhile is a conflict. */
+  private async offer(peer: Peer, iceRestart: boolean) {
+    try {
+      if (iceRestart && peer.pc.signalingState === 'have-local-offer') await peer.pc.setLocalDescription({ type: 'rollback' })
+      await peer.pc.setLocalDescription(await peer.pc.createOffer({ iceRestart }))
+    } catch (e) {
+      if (!peer.closed) throw e
+    }
+    if (peer.closed) fail('conflict', 'The audio connection was replaced or closed.')
   }
 
   /** TURN URLs are an admin setting (TURN_URLS is its default); the secret stays in the config. */
