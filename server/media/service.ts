@@ -27,6 +27,8 @@ export const SPEAKER_IDLE_MS = 1500
 /** A peer that never connects, or stays failed/disconnected this long, is closed. */
 export const CONNECT_TIMEOUT_MS = 30_000
 export const FAILED_TIMEOUT_MS = 60_000
+/** An uplink forwards at most this many packets a second (Opus sends 50, at most 100 with 10 ms frames). */
+export const UPLINK_MAX_PPS = 150
 /** A speaker already in the top K keeps their place unless someone is louder by this much. */
 const HOLD_BONUS = 0.05
 
@@ -52,6 +54,9 @@ class Peer {
   level = 0
   active = false
   lastPacketAt = 0
+  /** Uplink flood guard: packets in the current one-second window. */
+  windowStart = 0
+  windowCount = 0
   levelExtId = 0
   restarting = false
   /** Who receives this peer's voice now (rebuilt on every slot change). */
@@ -369,6 +374,8 @@ export class MediaService implements MediaApi {
     const v = levelFromDbov(dbov)
     if (v > peer.acc) peer.acc = v
     const now = performance.now()
+    if (now - peer.windowStart >= 1000) { peer.windowStart = now; peer.windowCount = 0 }
+    if (++peer.windowCount > UPLINK_MAX_PPS) { this.droppedPackets++; return }
     peer.lastPacketAt = now
     if (!peer.active) {
       peer.active = true

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { Bot, sleep, until, type Received } from '../helpers/bot'
-import type { MediaService } from '../../server/media/service'
+import { UPLINK_MAX_PPS, type MediaService } from '../../server/media/service'
 import { bringUp, createRoom, member, ok, outcome, type Member } from './rooms-kit'
 
 const PORT_MIN = 42100, PORT_MAX = 42399
@@ -105,7 +105,7 @@ describe('[M1] who may connect audio', () => {
 })
 
 describe('[M2] forwarding', () => {
-  test('[M2] a speaker\'s stream reaches every listener; an audience member\'s uplink reaches nobody', async () => {
+  test('[M2] a speaker\'s stream reaches every listener; an audience member\'s uplink reaches nobody; a flood is cut', async () => {
     const host = await person('HOST'), l1 = await person('L1'), l2 = await person('L2'), l3 = await person('L3')
     const roomId = await liveRoom(host, [l1, l2, l3])
     const dropped = media.debug().dropped
@@ -122,6 +122,16 @@ describe('[M2] forwarding', () => {
     expect(media.stats().forwardedPackets).toBeGreaterThan(60)
     expect(media.stats().forwardedBytes).toBeGreaterThan(60 * 60)
     host.bot.silence(); l1.bot.silence()
+
+    // A flood on the uplink is cut at UPLINK_MAX_PPS a second.
+    await sleep(1100)
+    const n0 = l2.bot.received.length
+    const burst = Array.from({ length: 600 }, () => host.bot.sendPacket(20))
+    await Promise.all(burst)
+    await sleep(500)
+    const got2 = l2.bot.received.length - n0
+    expect(got2).toBeGreaterThan(50)
+    expect(got2).toBeLessThanOrEqual(2 * UPLINK_MAX_PPS)
     await ok(host, 'room.end', { roomId })
   }, 30_000)
 
