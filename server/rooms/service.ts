@@ -66,10 +66,10 @@ export class RoomsService implements RoomsApi {
     if (target.invited) return
     target.invited = true
     this.changed(session, target)
-    if (!this.ctx.hub.isOnline(userId)) {
-      const room = this.store.byId(roomId)!
-      this.notify(userId, 'speak_invite', { title: `${by.user!.displayName} invites you to speak`, body: room.title, url: `/rooms/${roomId}` })
-    }
+    // Always pushed: a phone in the background may still hold its socket; the service worker shows nothing
+    // when the app is open and in front (the page gets the invitation over the socket).
+    const room = this.store.byId(roomId)!
+    this.notify(userId, 'speak_invite', { title: `${by.user!.displayName} invites you to speak`, body: room.title, url: `/rooms/${roomId}` })
   }
 
   pin(roomId: number, pinned: RoomSession['pinned']) {

@@ -265,7 +265,7 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
   roomsDomain(s.ctx).rooms.end(tiny.id, null)
 })
 
-test('[R12] the host\'s followers are notified when a room goes live; an offline invitee gets a push', async () => {
+test('[R12] the host\'s followers are notified when a room goes live; an invitee gets a push (the service worker hides it when the app is in front)', async () => {
   const push = s.ctx.push
   const sent: [number, string, any][] = []
   s.ctx.push = { notify: async (userId, kind, msg) => { sent.push([userId, kind, msg]) } }
