@@ -131,6 +131,10 @@ async function serve(config: Config): Promise<number> {
     await server.stop()
     process.exit(0)
   }
+  // A library's stray error (a UDP socket's, a promise nobody awaited) must not take every room down with it:
+  // it is logged with its stack, and the process keeps serving.
+  process.on('uncaughtException', (error) => ctx.log.error('process: uncaught exception', { error }))
+  process.on('unhandledRejection', (error) => ctx.log.error('process: unhandled rejection', { error }))
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
   return -1 // keep running

@@ -245,6 +245,22 @@ export class MediaService implements MediaApi {
       if (!peer.closed) throw e
     }
     if (peer.closed) fail('conflict', 'The audio connection was replaced or closed.')
+    this.guardSockets(peer)
+  }
+
+  /**
+   * werift's UDP sockets have no 'error' listener, and an unheard dgram error (e.g. recvmsg ECONNREFUSED after an
+   * ICMP port-unreachable from a peer that went away) is thrown as an uncaught exception: log it instead.
+   */
+  private guardSockets(peer: Peer) {
+    for (const t of peer.pc.iceTransports) {
+      for (const protocol of (t.connection as any).protocols ?? []) {
+        const sock = protocol.transport?.socket
+        if (!sock || typeof sock.on !== 'function' || sock.__townhallGuard) continue
+        sock.__townhallGuard = true
+        sock.on('error', (error: Error) => this.ctx.log.debug('media: socket error', { key: peer.key, error: error.message }))
+      }
+    }
   }
 
   /** TURN URLs are an admin setting (TURN_URLS is its default); the secret stays in the config. */
