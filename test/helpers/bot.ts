@@ -33,6 +33,12 @@ export class Bot {
   private levelId = 0
   roomId = 0
 
+  /**
+   * Where bots bind their UDP sockets. Unset: an ephemeral port, which may land inside a server's RTC range; a test
+   * that counts the server's sockets in its range sets a range of its own here.
+   */
+  static portRange: [number, number] | undefined
+
   constructor(readonly ws: WsClient, readonly tag: string) {}
 
   static async connect(url: string, opts: { cookie?: string; origin?: string }, tag: string) {
@@ -49,6 +55,7 @@ export class Bot {
       codecs: { audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, parameters: 'minptime=10;useinbandfec=1;usedtx=1' })] },
       headerExtensions: { audio: [new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.sdesMid }), new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.audioLevelIndication })] },
       iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceServers: [],
+      ...(Bot.portRange ? { icePortRange: Bot.portRange } : {}),
     })
     this.pc = pc
     pc.onTransceiverAdded.subscribe((tr) => this.watch(tr))

@@ -15,6 +15,7 @@ const bots: Bot[] = []
 const members: Member[] = []
 
 beforeAll(async () => {
+  Bot.portRange = [43000, 43999] // bots' sockets stay out of the server's range counted in M10
   s = await startTestServer({ RTC_PORT_MIN: String(PORT_MIN), RTC_PORT_MAX: String(PORT_MAX), ROOM_GRACE_MS: '500', GUESTS: 'true' })
   media = s.ctx.media as MediaService
 })
@@ -22,6 +23,7 @@ afterAll(async () => {
   for (const b of bots) await b.close().catch(() => {})
   for (const m of members) m.ws.close()
   await s.stop()
+  Bot.portRange = undefined
 })
 
 async function person(tag: string) {
