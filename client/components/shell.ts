@@ -5,6 +5,7 @@ import { conn } from '../app/connection'
 import { path } from '../app/router'
 import { me, updateReady } from '../app/state'
 import { Avatar } from './ui'
+import { Icon, type IconName } from './icons'
 import { startBackchannel, unreadTotal } from '../app/backchannel'
 import { signal } from '@preact/signals'
 
@@ -14,11 +15,11 @@ addEventListener('online', () => { online.value = true })
 addEventListener('offline', () => { online.value = false })
 
 const NAV = [
-  { href: '/', label: 'Hallway', icon: '◉', match: (p: string) => p === '/' || p.startsWith('/rooms') },
-  { href: '/backchannel', label: 'Backchannel', icon: '✉', match: (p: string) => p.startsWith('/backchannel') },
-  { href: '/people', label: 'People', icon: '☺', match: (p: string) => p.startsWith('/people') || p.startsWith('/u/') },
-  { href: '/me', label: 'Profile', icon: '●', match: (p: string) => p === '/me' || p.startsWith('/settings') },
-  { href: '/admin', label: 'Admin', icon: '⚙', match: (p: string) => p.startsWith('/admin'), admin: true },
+  { href: '/', label: 'Hallway', icon: 'hallway' as IconName, match: (p: string) => p === '/' || p.startsWith('/rooms') },
+  { href: '/backchannel', label: 'Backchannel', icon: 'chat' as IconName, match: (p: string) => p.startsWith('/backchannel') },
+  { href: '/people', label: 'People', icon: 'people' as IconName, match: (p: string) => p.startsWith('/people') || p.startsWith('/u/') },
+  { href: '/me', label: 'Profile', icon: 'profile' as IconName, match: (p: string) => p === '/me' || p.startsWith('/settings') },
+  { href: '/admin', label: 'Admin', icon: 'settings' as IconName, match: (p: string) => p.startsWith('/admin'), admin: true },
 ]
 
 export function Shell({ children }: { children: any }) {
@@ -38,7 +39,7 @@ export function Shell({ children }: { children: any }) {
     ${updateReady.value && html`<div class="banner info" role="status">Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button></div>`}
     <nav class="nav" aria-label="Main">
       ${items.map((n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')} aria-current=${n.match(p) ? 'page' : undefined}>
-        <span class="nav-icon" aria-hidden="true">${n.icon}</span><span class="nav-label">${n.label}</span>${n.href === '/backchannel' && unread > 0 && html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`}</a>`)}
+        <span class="nav-icon" aria-hidden="true"><${Icon} name=${n.icon} size=${24} /></span><span class="nav-label">${n.label}</span>${n.href === '/backchannel' && unread > 0 && html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`}</a>`)}
     </nav>
     <main id="main" class="content">${children}</main>
   </div>`

@@ -6,7 +6,7 @@ import { currentRoomId, hallway, hallwayError, me, roomInfo, roomStatus, startRo
 import { errorText, me as meUser, notify } from '../../app/state'
 import { Avatar, Empty, Header } from '../ui'
 import { CreateRoomSheet } from './create'
-import { Icon } from './icons'
+import { Icon } from '../icons'
 
 const KIND_LABEL = { open: '', social: 'Social', closed: 'Closed' } as const
 

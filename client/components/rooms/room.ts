@@ -12,7 +12,7 @@ import {
 import { audioBlocked, audioState, levels, resumeAudio } from '../../app/rtc'
 import { errorText, me as meUser, notify } from '../../app/state'
 import { Avatar, Empty, Header } from '../ui'
-import { Icon } from './icons'
+import { Icon } from '../icons'
 import { PersonMenu } from './person-menu'
 import { ReportButton } from '../admin/report'
 

@@ -1,4 +1,5 @@
-// Small inline icons for the room screens (no emoji: not every system has an emoji font). Decorative: aria-hidden.
+// Small inline icons for the navigation and the room screens (no emoji: not every system has an emoji font).
+// Decorative: aria-hidden; the control beside them carries the name.
 import { html } from 'htm/preact'
 
 const PATHS = {
@@ -10,6 +11,12 @@ const PATHS = {
   leave: 'M10 17v-3H3v-4h7V7l5 5-5 5Zm3-14h6a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2h-6v-2h6V5h-6V3Z',
   speaker: 'M3 9v6h4l5 5V4L7 9H3Zm13.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4ZM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6Z',
   star: 'M12 17.3 18.2 21l-1.6-7 5.4-4.7-7.2-.6L12 2 9.2 8.7 2 9.3 7.4 14l-1.6 7L12 17.3Z',
+  // navigation
+  hallway: 'M12 10a2 2 0 1 0 0 4 2 2 0 0 0 0-4Zm-4.2-2.2 1.4 1.4a4 4 0 0 0 0 5.6l-1.4 1.4a6 6 0 0 1 0-8.4Zm8.4 0a6 6 0 0 1 0 8.4l-1.4-1.4a4 4 0 0 0 0-5.6l1.4-1.4ZM5 5l1.4 1.4a8 8 0 0 0 0 11.2L5 19A10 10 0 0 1 5 5Zm14 0a10 10 0 0 1 0 14l-1.4-1.4a8 8 0 0 0 0-11.2L19 5Z',
+  chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2Zm0 2v11.2L7.2 16H20V6H4Zm3 3h10v2H7V9Zm0 3h7v2H7v-2Z',
+  people: 'M9 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8Zm0 2c-3.3 0-7 1.7-7 4v2h14v-2c0-2.3-3.7-4-7-4Zm7-2a3 3 0 1 0 0-6v6Zm1.5 2.1c1.6.8 2.5 2 2.5 3.9v2h2v-2c0-1.9-1.8-3.3-4.5-3.9Z',
+  profile: 'M12 12a5 5 0 1 0 0-10 5 5 0 0 0 0 10Zm0 2c-4.4 0-8 2.2-8 5v3h16v-3c0-2.8-3.6-5-8-5Z',
+  settings: 'M3 6h10v2H3V6Zm14 0h4v2h-4V6Zm-2-2h2v6h-2V4ZM3 16h4v2H3v-2Zm8 0h10v2H11v-2Zm-2-2h2v6H9v-6ZM3 11h6v2H3v-2Zm10 0h8v2h-8v-2Zm-2-2h2v6h-2V9Z',
 } as const
 
 export type IconName = keyof typeof PATHS
