@@ -81,12 +81,13 @@ export const accountsRoutes = (ctx: Ctx) => {
     .get('/users/:username/followers', ({ viewer, params }) => {
       const v = requireUser(viewer)
       const p = a.profile(v.user.id, params.username)
-      return { users: a.store.followers(p.id).filter((u) => u.status !== 'banned').map(publicUser) }
+      // Someone who blocked the viewer is not found for them, in lists too (A5).
+      return { users: a.store.followers(p.id).filter((u) => u.status !== 'banned' && !a.store.hasBlocked(u.id, v.user.id)).map(publicUser) }
     }, { params: UsernameParams })
     .get('/users/:username/following', ({ viewer, params }) => {
       const v = requireUser(viewer)
       const p = a.profile(v.user.id, params.username)
-      return { users: a.store.following(p.id).filter((u) => u.status !== 'banned').map(publicUser) }
+      return { users: a.store.following(p.id).filter((u) => u.status !== 'banned' && !a.store.hasBlocked(u.id, v.user.id)).map(publicUser) }
     }, { params: UsernameParams })
     .put('/users/:username/follow', ({ viewer, params }) => { a.follow(requireUser(viewer).user.id, params.username); return { following: true } }, { params: UsernameParams })
     .delete('/users/:username/follow', ({ viewer, params }) => { a.unfollow(requireUser(viewer).user.id, params.username); return { following: false } }, { params: UsernameParams })

@@ -9,6 +9,7 @@ export function registerPresence(ctx: Ctx) {
   ctx.hub.onOpen((c) => { if (c.user && ctx.hub.connectionsOf(c.user.id).length === 1) tell(c.user.id, true) })
   ctx.hub.onClose((c) => { if (c.user && !ctx.hub.isOnline(c.user.id)) tell(c.user.id, false) })
   ctx.hub.handle('presence.query', t.Object({ id: t.Any(), type: t.Literal('presence.query'), userIds: t.Array(t.Integer({ minimum: 1 }), { maxItems: 200 }) }),
-    (_c, m) => ({ online: m.userIds.filter((id) => ctx.hub.isOnline(id)) }))
+    // Someone who blocked the asker is not found for them (A5): never reported online.
+    (c, m) => ({ online: m.userIds.filter((id) => ctx.hub.isOnline(id) && (id === c.user!.id || !ctx.accounts.store.hasBlocked(id, c.user!.id))) }))
   ctx.hub.handle('ping', t.Object({ id: t.Any(), type: t.Literal('ping') }), () => ({ now: Date.now() }), { guest: true })
 }

@@ -188,3 +188,28 @@ test('[W4] followers hear when a member comes online and goes offline', async ()
   expect(await wsJ.next((m) => m.type === 'presence')).toEqual({ type: 'presence', userId: k.user.id, online: false })
   wsJ.close()
 })
+
+test('[A5] someone who blocked me is not in the followers or following lists I see', async () => {
+  const l = await signedInClient(s, 'lena')
+  const m = await signedInClient(s, 'milo')
+  const n = await signedInClient(s, 'nora')
+  // milo and lena both follow nora, and nora follows both; then milo blocks lena.
+  for (const [c, who] of [[l, 'nora'], [m, 'nora'], [n, 'lena'], [n, 'milo']] as const) expect((await c.put(`/api/users/${who}/follow`)).status).toBe(200)
+  expect((await m.put('/api/users/lena/block')).status).toBe(200)
+  const names = async (path: string) => (await l.get(path)).json.users.map((u: any) => u.username)
+  expect(await names('/api/users/nora/followers')).toEqual(['lena'])
+  expect(await names('/api/users/nora/following')).toEqual(['lena'])
+  // milo still sees lena there: only the blocker is hidden, from the one they blocked.
+  expect((await m.get('/api/users/nora/followers')).json.users.map((u: any) => u.username).sort()).toEqual(['lena', 'milo'])
+})
+
+test('[W4] presence.query does not tell me whether someone who blocked me is online', async () => {
+  const o = await signedInClient(s, 'olga')
+  const p = await signedInClient(s, 'pete')
+  expect((await p.put('/api/users/olga/block')).status).toBe(200)
+  const wsO = await connectWs(s.url, { cookie: o.cookie, origin: s.origin })
+  const wsP = await connectWs(s.url, { cookie: p.cookie, origin: s.origin })
+  expect((await wsO.request('presence.query', { userIds: [p.user.id, o.user.id] })).online).toEqual([o.user.id])
+  expect((await wsP.request('presence.query', { userIds: [o.user.id] })).online).toEqual([o.user.id])
+  wsO.close(); wsP.close()
+})
