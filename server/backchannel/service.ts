@@ -381,6 +381,10 @@ export class BackchannelService implements BackchannelApi {
   typing(user: Viewer, threadId: number) {
     const t = this.readable(threadId, user.id)
     if (t.kind !== 'dm' && t.kind !== 'group') return
+    // Only someone who may post types: never towards someone who blocked them (or whom they blocked).
+    this.checkPost(t, user.id)
+    // Someone who has not accepted a request does not reveal that they are reading it.
+    if (this.members(t.id).get(user.id)?.state !== 'active') return
     this.deliver(this.recipients(t).filter((id) => id !== user.id), { type: 'bc.typing', threadId, userId: user.id, username: user.username })
   }
 

@@ -31,7 +31,8 @@ export function registerBackchannelWs(hub: Hub, bc: BackchannelService) {
   hub.handle('bc.typing', req('bc.typing', { threadId: Id }), (c, m) => {
     const key = `bc.typing:${m.threadId}`
     const last = (c.state.get(key) as number | undefined) ?? 0
-    if (Date.now() - last >= TYPING_EVERY_MS) { c.state.set(key, Date.now()); bc.typing(c.user!, m.threadId) }
+    // Remembered only once typing was allowed, so threads the socket cannot read leave nothing behind.
+    if (Date.now() - last >= TYPING_EVERY_MS) { bc.typing(c.user!, m.threadId); c.state.set(key, Date.now()) }
     return {}
   })
   hub.handle('bc.mute', req('bc.mute', { threadId: Id, muted: t.Boolean() }), (c, m) => ({ thread: bc.setMuted(c.user!.id, m.threadId, m.muted) }))

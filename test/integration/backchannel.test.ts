@@ -156,6 +156,23 @@ test('[B5] typing, unread counts and read state reach the other members', async 
   expect(muted.muted).toBe(true)
 })
 
+test('[B5] typing reaches no one who blocked the typist, and nothing is kept for threads the socket cannot read', async () => {
+  const a = await mk(), b = await mk()
+  await follow(b, a)
+  const t = await dm(a, b)
+  await send(a, t, 'hi')
+  await b.http.put(`/api/users/${a.name}/block`)
+  expect(await outcome(a, 'bc.typing', { threadId: t })).toBe('blocked')
+  // b's reply leaves the server after any typing event it would have been sent: none came before it.
+  await ok(b, 'bc.inbox', {})
+  expect(b.ws.events.some((e) => e.type === 'bc.typing' && e.threadId === t)).toBe(false)
+  // Typing in threads one cannot read is refused and leaves no per-socket state behind.
+  const conn = s.ctx.hub.connectionsOf(a.id)[0]!
+  const before = conn.state.size
+  for (let i = 0; i < 30; i++) expect(await outcome(a, 'bc.typing', { threadId: 1_000_000 + i })).toBe('not_found')
+  expect(conn.state.size).toBe(before)
+})
+
 test('[B6] every change gets a global increasing seq; sync after a seq returns exactly the changes after it, in order', async () => {
   const a = await mk(), b = await mk()
   await follow(b, a)
