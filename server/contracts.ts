@@ -7,6 +7,9 @@ export type RoomRole = 'host' | 'moderator' | 'speaker' | 'audience'
 export type ParticipantKey = string
 export const memberKey = (userId: number): ParticipantKey => `u:${userId}`
 export const guestKey = (connId: number): ParticipantKey => `g:${connId}`
+/** The key of whoever holds a socket: the member, or the guest of that one connection. */
+export const connKey = (conn: { id: number; userId: number | null }): ParticipantKey =>
+  conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId)
 
 export interface ParticipantInfo { key: ParticipantKey; userId: number | null; role: RoomRole; muted: boolean }
 export interface RoomSummary { id: number; title: string; state: 'scheduled' | 'live' | 'ended'; kind: 'open' | 'social' | 'closed'; hostId: number; startsAt: number | null }
@@ -29,6 +32,8 @@ export interface RoomsApi {
   participants(roomId: number): ParticipantInfo[]
   /** Whether a member is or ever was in the room (for reading its chat, backstage and Q&A after it ends). */
   wasParticipant(roomId: number, userId: number): boolean
+  /** Whether a member may see a room at all (its page); false for an unknown room. */
+  mayKnow(roomId: number, userId: number): boolean
   /** A moderator invites a member to the stage (Q&A "Bring to stage" uses it). Throws catalog errors. */
   inviteToSpeak(roomId: number, byUserId: number, userId: number): void
   /** Pins a text (a Q&A question) on the room for everyone in it; null unpins. */

@@ -190,7 +190,8 @@ export class AdminService {
       if (!u || u.status === 'banned') fail('not_found')
       if (u.id === reporter.id) fail('conflict', 'You cannot report yourself.')
     } else if (type === 'room') {
-      if (!this.ctx.rooms?.room(targetId)) fail('not_found')
+      // A room the reporter may not see is not found, as for no room (its existence is not revealed).
+      if (!this.ctx.rooms?.room(targetId) || !this.ctx.rooms.mayKnow(targetId, reporter.id)) fail('not_found')
     } else if (!this.message(targetId, reporter.id)) fail('not_found')
     if (this.store.openReportBy(reporter.id, type, targetId)) fail('conflict', 'You already reported this; an admin will look at it.')
     const id = this.store.insertReport(reporter.id, type, targetId, reason.trim())
@@ -203,7 +204,8 @@ export class AdminService {
       try {
         this.messageLookup = this.ctx.db.prepare(
           `SELECT m.id, m.body, m.thread_id, u.username AS author FROM bc_messages m LEFT JOIN users u ON u.id = m.author_id
-           WHERE m.id = ?1 AND (?2 IS NULL OR EXISTS (SELECT 1 FROM bc_members b WHERE b.thread_id = m.thread_id AND b.user_id = ?2))`)
+           WHERE m.id = ?1 AND (?2 IS NULL OR EXISTS (SELECT 1 FROM bc_members b JOIN bc_threads t ON t.id = b.thread_id
+             WHERE b.thread_id = m.thread_id AND b.user_id = ?2 AND (b.state IN ('active', 'request') OR t.kind IN ('room_chat', 'backstage'))))`)
       } catch { this.messageLookup = null }
     }
     return (this.messageLookup?.get(id, viewerId) as any) ?? null

@@ -2,7 +2,7 @@
 // host succession, and the events other domains and clients follow. Persisted first, published after commit.
 import { publicUser, type PublicUser } from '../accounts/model'
 import type { Ctx } from '../context'
-import { guestKey, memberKey, type ParticipantInfo, type ParticipantKey, type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi } from '../contracts'
+import { connKey, memberKey, type ParticipantInfo, type ParticipantKey, type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi } from '../contracts'
 import { fail } from '../errors'
 import type { Conn } from '../realtime/hub'
 import { LIVE_PER_HOST_MAX, roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, SCHEDULED_PER_HOST_MAX, type CreateRoomInput, type RoomRow } from './model'
@@ -57,6 +57,11 @@ export class RoomsService implements RoomsApi {
   }
 
   wasParticipant(roomId: number, userId: number) { return this.store.wasParticipant(roomId, userId) }
+
+  mayKnow(roomId: number, userId: number) {
+    const r = this.store.byId(roomId)
+    return !!r && this.access.mayKnow(r, userId)
+  }
 
   inviteToSpeak(roomId: number, byUserId: number, userId: number) {
     const { session, seat: by } = this.actor(roomId, byUserId)
@@ -178,7 +183,7 @@ export class RoomsService implements RoomsApi {
     const session = this.sessions.get(roomId)
     if (!session) fail(room.state === 'ended' ? 'room_ended' : 'room_not_live')
     const userId = conn.userId
-    const key = userId === null ? guestKey(conn.id) : memberKey(userId)
+    const key = connKey(conn)
     let seat = session.seat(key)
     if (seat) {
       const wasAway = seat.state === 'away'
@@ -221,18 +226,23 @@ export class RoomsService implements RoomsApi {
 
   /** Leave quietly (all of this member's tabs leave the room). */
   leaveRequest(conn: Conn, roomId: number) {
-    const session = this.sessions.get(roomId)
-    const seat = session?.seat(conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId))
-    if (!session || !seat) fail('not_in_room')
-    this.leave(session, seat, 'left')
+    const held = this.seatOf(conn, roomId)
+    if (!held) fail('not_in_room')
+    this.leave(held.session, held.seat, 'left')
     return {}
   }
 
   private leaveConn(conn: Conn, roomId: number) {
-    const session = this.sessions.get(roomId)
-    const seat = session?.seat(conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId))
-    if (session && seat) this.leave(session, seat, 'left')
+    const held = this.seatOf(conn, roomId)
+    if (held) this.leave(held.session, held.seat, 'left')
     else { conn.state.delete(CONN_ROOM); this.ctx.hub.unsubscribe(conn, roomTopic(roomId)) }
+  }
+
+  /** The live session and the seat of whoever holds this socket, if they are in the room. */
+  private seatOf(conn: Conn, roomId: number) {
+    const session = this.sessions.get(roomId)
+    const seat = session?.seat(connKey(conn))
+    return session && seat ? { session, seat } : null
   }
 
   private leaveOtherRooms(userId: number, except: number) {
@@ -280,10 +290,9 @@ export class RoomsService implements RoomsApi {
 
   private socketClosed(conn: Conn) {
     const roomId = conn.state.get(CONN_ROOM) as number | undefined
-    if (roomId === undefined) return
-    const session = this.sessions.get(roomId)
-    const seat = session?.seat(conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId))
-    if (!session || !seat) return
+    const held = roomId === undefined ? null : this.seatOf(conn, roomId)
+    if (!held) return
+    const { session, seat } = held
     seat.conns.delete(conn)
     if (seat.conns.size > 0) return
     if (seat.userId === null) return this.leave(session, seat, 'left')

@@ -227,6 +227,24 @@ test('[D8] a room, and a message the reporter can see, can be reported; the queu
   for (const m of [host, fan, outsider]) m.ws.close()
 })
 
+test('[D8] a room the reporter may not see (closed, not invited) cannot be reported: not found, as for no room', async () => {
+  const host = await signedInClient(s, 'secrethost'), stranger = await signedInClient(s, 'stranger')
+  const room = (await host.post('/api/rooms', { title: 'Closed door', kind: 'closed', startsAt: Date.now() + 3_600_000 })).json.room
+  expect((await stranger.get(`/api/rooms/${room.id}`)).status).toBe(404)
+  expect((await stranger.post('/api/reports', { targetType: 'room', targetId: room.id, reason: 'what is behind it' })).status).toBe(404)
+  expect((await host.post('/api/reports', { targetType: 'room', targetId: room.id, reason: 'my own room, seen' })).status).toBe(201)
+})
+
+test('[D8] a message of a group I was removed from cannot be reported any more', async () => {
+  const owner = await roomMember(s, 'go'), gone = await roomMember(s, 'gx')
+  await gone.http.put(`/api/users/${owner.name}/follow`)
+  const g = (await ok(owner, 'bc.group.create', { title: 'Crew', usernames: [gone.name] })).thread.id
+  const msg = (await ok(owner, 'bc.send', { threadId: g, clientId: 'rep-g1', body: 'after you are out' })).message
+  await ok(owner, 'bc.group.remove', { threadId: g, userId: gone.id })
+  expect((await gone.http.post('/api/reports', { targetType: 'message', targetId: msg.id, reason: 'cannot see it' })).status).toBe(404)
+  for (const m of [owner, gone]) m.ws.close()
+})
+
 test('[D9] settings: validated, applied at once and audited with what changed', async () => {
   for (const b of [{}, { registration: 'sometimes' }, { inviteQuota: -1 }, { inviteQuota: 1001 }, { turnUrls: ['http://x'] }, { guests: 'yes' }, { other: 1 }]) {
     expect((await admin.patch('/api/admin/settings', b)).status).toBe(422)
