@@ -1,6 +1,8 @@
 // Backchannel: threads (1:1 and groups), requests, messages, read state, sync and search. Room threads and Q&A are
 // in rooms.ts, images in uploads.ts. Every change takes the next global seq inside its transaction; events go out
 // after the commit to every open tab of every member.
+import { unlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Ctx } from '../context'
 import type { BackchannelApi } from '../contracts'
 import { fail } from '../errors'
@@ -330,7 +332,18 @@ export class BackchannelService implements BackchannelApi {
     const moderating = m.author_id !== userId
     if (moderating && !(t.kind === 'room_chat' && this.roomPolicy?.isModerator(t, userId))) fail('forbidden', 'You may delete only your own messages.')
     if (m.deleted_at) return this.views.message(m)
-    this.write(() => { const seq = this.nextSeq(); this.store.q.deleteMessage.run(Date.now(), seq, m.id); this.store.q.touchThread.run(seq, t.id) })
+    // The image goes with the message (unless another message still shows it): no longer served, file removed.
+    const imageGone = this.write(() => {
+      const seq = this.nextSeq()
+      this.store.q.deleteMessage.run(Date.now(), seq, m.id)
+      this.store.q.touchThread.run(seq, t.id)
+      if (!m.image || this.store.q.imageInUse.get(m.image)) return null
+      this.store.q.deleteUpload.run(m.image)
+      return m.image
+    })
+    if (imageGone) {
+      try { unlinkSync(join(this.ctx.config.dataDir, 'uploads', 'backchannel', imageGone)) } catch { /* already gone */ }
+    }
     if (moderating) this.ctx.audit?.({ actorId: userId, action: 'backchannel.message.delete', targetType: 'message', targetId: m.id, details: { roomId: t.room_id, authorId: m.author_id } })
     return this.tellMessage(t, m.id)
   }

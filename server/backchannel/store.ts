@@ -74,6 +74,8 @@ const statements = (db: Database) => ({
   insertUpload: db.prepare<never, [string, number, number, string, number, number]>(
     'INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
   upload: db.prepare<UploadRow, [string]>('SELECT * FROM bc_uploads WHERE name = ?'),
+  deleteUpload: db.prepare<never, [string]>('DELETE FROM bc_uploads WHERE name = ?'),
+  imageInUse: db.prepare<{ x: number }, [string]>('SELECT 1 AS x FROM bc_messages WHERE image = ? LIMIT 1'),
 
   prefs: db.prepare<{ followers_only: number }, [number]>('SELECT followers_only FROM bc_prefs WHERE user_id = ?'),
   setPrefs: db.prepare<never, [number, number]>(

@@ -291,6 +291,20 @@ test('[B10] images are checked by content (PNG, JPEG, WebP, GIF ≤ 10 MB) and s
   expect(last).toBe(429)
 })
 
+test('[B10] a deleted message takes its image with it: the image is no longer served, not even to members', async () => {
+  const a = await mk(), b = await mk()
+  await follow(b, a)
+  const t = await dm(a, b)
+  const up = await a.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
+  const m = await send(a, t, 'look', { image: up.json.image.name })
+  expect((await b.http.get(m.image)).status).toBe(200)
+  const gone = (await ok(a, 'bc.delete', { messageId: m.id })).message
+  expect(gone).toMatchObject({ deleted: true, image: null })
+  expect((await b.http.get(m.image)).status).toBe(404)
+  expect((await a.http.get(m.image)).status).toBe(404)
+  expect(await outcome(a, 'bc.send', { threadId: t, clientId: clientId(), body: 'again', image: up.json.image.name })).toBe('validation')
+})
+
 test('[B11] permission table: a non-member cannot read, post, sync, search or see images of a thread', async () => {
   const a = await mk(), b = await mk(), outsider = await mk()
   await follow(b, a)
