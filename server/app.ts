@@ -48,12 +48,13 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
   installAdmin(ctx)
   installRooms(ctx)
   installBackchannel(ctx)
+  registerPresence(ctx)
+  // The SFU follows the rooms' events (so it comes after them); it opens no socket until a participant connects.
+  ctx.media = new MediaService(ctx)
   return ctx
 }
 
 export function createApp(ctx: Ctx) {
-  registerPresence(ctx)
-  ctx.media = new MediaService(ctx)
   const maxBody = ctx.config.maxBodyKb * 1024
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
   // Bun's own hard cap sits well above MAX_BODY_KB; past it Bun answers a bare 413 itself.

@@ -9,7 +9,7 @@ import {
 } from 'werift'
 import type { Ctx } from '../context'
 import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole } from '../contracts'
-import { guestKey, memberKey } from '../contracts'
+import { connKey } from '../contracts'
 import { fail } from '../errors'
 import type { Conn } from '../realtime/hub'
 import { K_SLOTS, SlotRewriter, assignSlots, audioLevelOfExtensions, levelFromDbov } from './forwarder'
@@ -113,8 +113,6 @@ function udpSender(sock: any): UdpSend {
   return native && typeof native.send === 'function' ? native : sock
 }
 
-const keyOf = (conn: Conn): ParticipantKey => (conn.user ? memberKey(conn.user.id) : guestKey(conn.id))
-
 export class MediaService implements MediaApi {
   private rooms = new Map<number, RoomMedia>()
   private ports: PortCursor
@@ -125,25 +123,20 @@ export class MediaService implements MediaApi {
   droppedPackets = 0
   /** Benchmarks only: send through werift's RTCRtpSender (the stock path) instead of our own, for comparison. */
   stockSend = false
-  private attached = false
 
+  /** Built in createContext after the rooms domain, whose events it follows. */
   constructor(private ctx: Ctx) {
     this.ports = new PortCursor(ctx.config.rtcPortMin, ctx.config.rtcPortMax)
     this.hosts = hostAddresses(ctx.config)
     this.registerHandlers()
-    this.attach()
+    const rooms = ctx.rooms
+    if (rooms) {
+      rooms.on('role', (e) => this.update(e.roomId, e.key, { role: e.role }))
+      rooms.on('muted', (e) => this.update(e.roomId, e.key, { muted: e.muted }))
+      rooms.on('left', (e) => this.closePeer(e.roomId, e.key))
+      rooms.on('ended', (e) => this.closeRoom(e.roomId))
+    }
     ctx.cleanup.push(() => this.closeAll())
-  }
-
-  /** Subscribes to the rooms' events (called again lazily if rooms was built after media). */
-  attach() {
-    const rooms = this.ctx.rooms
-    if (this.attached || !rooms) return
-    this.attached = true
-    rooms.on('role', (e) => this.update(e.roomId, e.key, { role: e.role }))
-    rooms.on('muted', (e) => this.update(e.roomId, e.key, { muted: e.muted }))
-    rooms.on('left', (e) => this.closePeer(e.roomId, e.key))
-    rooms.on('ended', (e) => this.closeRoom(e.roomId))
   }
 
   stats() {
@@ -174,16 +167,15 @@ export class MediaService implements MediaApi {
     hub.handle('rtc.restart', t.Object({ id: t.Any(), type: t.Literal('rtc.restart'), roomId: RoomId }),
       (conn, msg) => this.restart(conn, msg.roomId), { guest: true })
     hub.handle('rtc.leave', t.Object({ id: t.Any(), type: t.Literal('rtc.leave'), roomId: RoomId }),
-      (conn, msg) => { this.closePeer(msg.roomId, keyOf(conn)); return {} }, { guest: true })
+      (conn, msg) => { this.closePeer(msg.roomId, connKey(conn)); return {} }, { guest: true })
   }
 
   private participant(conn: Conn, roomId: number): ParticipantInfo {
-    this.attach()
     const rooms = this.ctx.rooms
     if (!rooms) fail('not_found', 'Rooms are not available on this server.')
     const room = rooms.room(roomId)
     if (!room || room.state !== 'live') fail('not_found', 'This room is not live.')
-    const p = rooms.participant(roomId, keyOf(conn))
+    const p = rooms.participant(roomId, connKey(conn))
     if (!p) fail('forbidden', 'Join the room before connecting its audio.')
     return p
   }
@@ -193,12 +185,11 @@ export class MediaService implements MediaApi {
     this.closePeer(roomId, info.key)
     const peer = this.createPeer(roomId, info)
     await this.offer(peer, false)
-    const id = conn.user ? String(conn.user.id) : `guest-${conn.id}`
-    return { sdp: peer.pc.localDescription!.sdp, iceServers: this.iceServers(id) }
+    return this.offerReply(conn, peer)
   }
 
   private peerOf(conn: Conn, roomId: number): Peer {
-    const peer = this.rooms.get(roomId)?.peers.get(keyOf(conn))
+    const peer = this.rooms.get(roomId)?.peers.get(connKey(conn))
     if (!peer || peer.closed) fail('conflict', 'No audio connection in this room; send rtc.connect first.')
     return peer
   }
@@ -232,8 +223,12 @@ export class MediaService implements MediaApi {
     const peer = this.peerOf(conn, roomId)
     await this.offer(peer, true)
     peer.restarting = true
-    const id = conn.user ? String(conn.user.id) : `guest-${conn.id}`
-    return { sdp: peer.pc.localDescription!.sdp, iceServers: this.iceServers(id) }
+    return this.offerReply(conn, peer)
+  }
+
+  /** The offer to answer, with the ICE servers (and TURN credentials) for this member or guest. */
+  private offerReply(conn: Conn, peer: Peer) {
+    return { sdp: peer.pc.localDescription!.sdp, iceServers: this.iceServers(conn.user ? String(conn.user.id) : `guest-${conn.id}`) }
   }
 
   /** Creates and applies an offer (with ICE restart: after dropping an unanswered one); a peer closed meanwhile is a conflict. */
