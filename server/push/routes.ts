@@ -18,9 +18,9 @@ export const pushRoutes = (ctx: Ctx, push: PushService) =>
   new Elysia({ prefix: '/api/push', tags: ['push'] } as any)
     .use(sessionPlugin(ctx))
     .get('/key', () => ({ publicKey: push.keys.publicKey }), { detail: { summary: 'The server\'s VAPID public key (applicationServerKey)' } })
-    .post('/subscribe', ({ viewer, body, request, set }) => {
+    .post('/subscribe', async ({ viewer, body, request, set }) => {
       const v = requireUser(viewer)
-      push.subscribe(v.user.id, body, request.headers.get('user-agent') ?? '')
+      await push.subscribe(v.user.id, body, request.headers.get('user-agent') ?? '')
       set.status = 201
       return { ok: true }
     }, { body: SubscribeBody, detail: { summary: 'Register this device\'s push subscription' } })

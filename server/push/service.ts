@@ -1,5 +1,6 @@
 // Web Push (VAPID, aes128gcm): the server's keys, each member's device subscriptions and settings, sending, and the
 // 10-minute reminder for scheduled rooms. web-push builds the signed, encrypted request; we send it with fetch.
+import { lookup } from 'node:dns/promises'
 import webpush from 'web-push'
 import type { Ctx } from '../context'
 import type { PushApi, PushKind } from '../contracts'
@@ -25,7 +26,8 @@ const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'hi
 
 /** Loopback, private and link-local addresses (and localhost): no push service lives there, so the server never posts to them. */
 export function isPrivateHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  // "localhost." is localhost: trailing dots of a fully qualified name are dropped first.
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.+$/, '')
   if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal')) return true
   const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h)
   if (v4) {
@@ -35,6 +37,24 @@ export function isPrivateHost(host: string): boolean {
   if (h.includes(':')) return h === '::1' || h === '::' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80') || h.startsWith('::ffff:')
   return false
 }
+
+/**
+ * Whether a host is private or any address its name resolves to is (a public-looking name pointing into our network).
+ * A name that does not resolve is not private: sending to it fails anyway.
+ */
+export async function resolvesPrivate(host: string): Promise<boolean> {
+  if (isPrivateHost(host)) return true
+  const name = host.replace(/^\[|\]$/g, '')
+  if (/^[\d.]+$/.test(name) || name.includes(':')) return false
+  try {
+    return (await lookup(name, { all: true })).some((a) => isPrivateHost(a.address))
+  } catch {
+    return false
+  }
+}
+
+/** Devices a member keeps; subscribing one more replaces the oldest (bounds the fan-out of one notification). */
+export const MAX_DEVICES = 10
 
 export interface PushMessage { title: string; body: string; url: string; tag?: string }
 export interface VapidKeys { publicKey: string; privateKey: string }
@@ -68,16 +88,20 @@ export class PushService implements PushApi {
     return keys
   }
 
-  subscribe(userId: number, sub: { endpoint: string; keys: { p256dh: string; auth: string } }, userAgent: string) {
+  async subscribe(userId: number, sub: { endpoint: string; keys: { p256dh: string; auth: string } }, userAgent: string) {
     let u: URL
     try { u = new URL(sub.endpoint) } catch { fail('validation', 'endpoint: expected a URL') }
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && this.ctx.config.pushAllowHttp)) fail('validation', 'endpoint: a push service URL must use https')
-    if (!this.ctx.config.pushAllowHttp && isPrivateHost(u.hostname)) fail('validation', 'endpoint: a push service must be on the public internet')
+    if (!this.ctx.config.pushAllowHttp && await resolvesPrivate(u.hostname)) fail('validation', 'endpoint: a push service must be on the public internet')
     const p256dh = Buffer.from(sub.keys.p256dh, 'base64url')
     const auth = Buffer.from(sub.keys.auth, 'base64url')
     if (p256dh.length !== 65 || p256dh[0] !== 4) fail('validation', 'keys.p256dh: expected an uncompressed P-256 public key')
     if (auth.length !== 16) fail('validation', 'keys.auth: expected 16 bytes')
-    this.store.upsert(userId, sub.endpoint, sub.keys.p256dh, sub.keys.auth, userAgent.slice(0, 200))
+    this.ctx.db.transaction(() => {
+      this.store.upsert(userId, sub.endpoint, sub.keys.p256dh, sub.keys.auth, userAgent.slice(0, 200))
+      const subs = this.store.byUser(userId)
+      for (const old of subs.slice(0, Math.max(0, subs.length - MAX_DEVICES))) this.store.removeId(old.id)
+    })()
   }
 
   unsubscribe(userId: number, endpoint: string) { return this.store.remove(userId, endpoint) }
@@ -140,6 +164,12 @@ export class PushService implements PushApi {
 
   private async post(s: SubscriptionRow, payload: string, d: { ttl: number; urgency: 'normal' | 'high' }): Promise<boolean> {
     try {
+      // Checked again at each send: a name may have been pointed into our network since it was subscribed.
+      if (!this.ctx.config.pushAllowHttp && await resolvesPrivate(new URL(s.endpoint).hostname)) {
+        this.failed++
+        this.ctx.log.warn('push: endpoint resolves to a private address; not sent', { host: new URL(s.endpoint).host })
+        return false
+      }
       const req = webpush.generateRequestDetails({ endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } }, payload, {
         vapidDetails: { subject: this.ctx.config.vapidSubject, ...this.keys }, TTL: d.ttl, urgency: d.urgency, contentEncoding: 'aes128gcm',
       })

@@ -2,9 +2,12 @@
 // (ES256 signed with the server's key; aud, exp, sub) and decrypts the aes128gcm body with the subscription's key.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { createECDH, randomBytes } from 'node:crypto'
+import { lookup } from 'node:dns/promises'
+import { hostname } from 'node:os'
 import * as ece from 'http_ece'
 import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { adminDomain } from '../../server/admin'
+import { isPrivateHost } from '../../server/push/service'
 import type { PushKind } from '../../server/contracts'
 import { createRoom, member, ok, type Member } from './rooms-kit'
 
@@ -123,6 +126,34 @@ test('[P3] push endpoints on private or loopback addresses are refused', async (
     codes.push((await bob.post('/api/push/subscribe', { endpoint, keys })).status)
   await strict.stop()
   expect(codes).toEqual([422, 422, 422, 422, 422, 422, 201])
+})
+
+test('[P3] a host name that is private in disguise is refused too: a trailing dot, or a name that resolves to a private address', async () => {
+  const strict = await startTestServer()
+  const bob = await signedInClient(strict, 'p3dns')
+  const keys = device('/x').sub.keys
+  const codes: number[] = []
+  for (const endpoint of ['https://localhost./push', 'https://LOCALHOST../push', 'https://127.0.0.1./p'])
+    codes.push((await bob.post('/api/push/subscribe', { endpoint, keys })).status)
+  // This machine's own name resolves (through /etc/hosts) to one of its addresses: loopback or private almost everywhere.
+  const own = await lookup(hostname(), { all: true }).catch(() => [])
+  const ownIsPrivate = own.length > 0 && own.some((a) => isPrivateHost(a.address))
+  const ownCode = ownIsPrivate ? (await bob.post('/api/push/subscribe', { endpoint: `https://${hostname()}/push`, keys })).status : 422
+  await strict.stop()
+  expect(codes).toEqual([422, 422, 422])
+  expect(ownCode).toBe(422)
+})
+
+test('[P3] a member keeps at most 10 devices: a new one replaces the oldest, so one member cannot fan a notification out without bound', async () => {
+  const m = await signedInClient(s, 'p3many')
+  const ds = Array.from({ length: 12 }, (_, i) => device(`/many-${i}`))
+  for (const d of ds) expect((await m.post('/api/push/subscribe', d.sub)).status).toBe(201)
+  const devices = (await m.get('/api/push/settings')).json.devices as any[]
+  expect(devices).toHaveLength(10)
+  const before = received.length
+  expect((await m.post('/api/push/test')).json.sent).toBe(10)
+  const paths = received.slice(before).map((r) => r.path).sort()
+  expect(paths).toEqual(ds.slice(2).map((d) => new URL(d.endpoint).pathname).sort())
 })
 
 const KINDS: [PushKind, { title: string; body: string; url: string }][] = [
@@ -298,12 +329,13 @@ test('[P2] permission table of the push routes: the key is public, the rest is f
 })
 
 test('[P15] at most 16 sends are in flight at once, and every device still gets its notification', async () => {
-  const many = await signedInClient(s, 'p15many')
+  // Four members with ten devices each (a member keeps at most 10), notified at once like a room's followers.
+  const members = await Promise.all([0, 1, 2, 3].map((i) => signedInClient(s, `p15many${i}`)))
   const devices = Array.from({ length: 40 }, (_, i) => device(`/slow-${i}`))
-  for (const d of devices) await many.post('/api/push/subscribe', d.sub)
+  for (const [i, d] of devices.entries()) await members[i % 4]!.post('/api/push/subscribe', d.sub)
   received.length = 0
   maxConcurrent = 0
-  await s.ctx.push!.notify(many.user.id, 'dm', KINDS[0]![1])
+  await Promise.all(members.map((m) => s.ctx.push!.notify(m.user.id, 'dm', KINDS[0]![1])))
   expect(received.filter((r) => r.path.startsWith('/slow-')).length).toBe(40)
   expect(maxConcurrent).toBeGreaterThan(1)
   expect(maxConcurrent).toBeLessThanOrEqual(16)
