@@ -26,6 +26,15 @@ export class RoomBackchannel implements RoomPolicy {
     rooms.on('left', (e) => e.userId !== null && safe(() => this.follow(e.roomId, e.userId!, null)))
   }
 
+  /** The room, if it is live; otherwise the error that says why not. */
+  private liveRoom(roomId: number) {
+    const room = this.ctx.rooms?.room(roomId)
+    if (!room) fail('not_found', 'No such room.')
+    if (room.state === 'ended') fail('room_ended')
+    if (room.state !== 'live') fail('room_not_live')
+    return room
+  }
+
   private role(roomId: number, userId: number): RoomRole | null {
     return this.ctx.rooms?.participant(roomId, memberKey(userId))?.role ?? null
   }
@@ -66,10 +75,7 @@ export class RoomBackchannel implements RoomPolicy {
 
   checkPost(t: ThreadRow, userId: number) {
     const roomId = t.room_id!
-    const room = this.ctx.rooms?.room(roomId)
-    if (!room) fail('not_found', 'No such room.')
-    if (room.state === 'ended') fail('room_ended')
-    if (room.state !== 'live') fail('room_not_live')
+    this.liveRoom(roomId)
     const role = this.role(roomId, userId)
     if (!role) fail('not_in_room')
     if (t.kind === 'backstage' && !STAGE.includes(role)) fail('not_on_stage')
@@ -102,8 +108,10 @@ export class RoomBackchannel implements RoomPolicy {
   }
 
   setChat(userId: number, roomId: number, enabled: boolean) {
+    // Checked before anything is written (and the same answer for a room that does not exist).
+    const role = this.role(roomId, userId)
+    if (role === null || !MODS.includes(role)) fail('forbidden', 'Only moderators turn the chat on or off.')
     const chat = this.ensureThread(roomId, 'room_chat')
-    if (!this.isModerator(chat, userId)) fail('forbidden', 'Only moderators turn the chat on or off.')
     const seq = this.bc.write(() => {
       const s = this.bc.nextSeq()
       this.bc.store.q.setChat.run(enabled ? 1 : 0, chat.id)
@@ -125,10 +133,7 @@ export class RoomBackchannel implements RoomPolicy {
     if (stored) return this.bc.views.question(stored, false)
     const text = body.trim()
     if (!text) fail('validation', 'body: a question needs text')
-    const room = this.ctx.rooms?.room(roomId)
-    if (!room) fail('not_found', 'No such room.')
-    if (room.state === 'ended') fail('room_ended')
-    if (room.state !== 'live') fail('room_not_live')
+    this.liveRoom(roomId)
     if (!this.role(roomId, userId)) fail('not_in_room')
     const chat = this.ensureThread(roomId, 'room_chat')
     const id = this.bc.write(() => {
