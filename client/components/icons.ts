@@ -1,4 +1,5 @@
-// Small inline icons for the navigation and the room screens (no emoji: not every system has an emoji font).
+// Small inline icons (no emoji: not every system has an emoji font): filled ones for the navigation and the room
+// screens, line ones for Backchannel.
 // Decorative: aria-hidden; the control beside them carries the name.
 import { html } from 'htm/preact'
 
@@ -23,3 +24,17 @@ export type IconName = keyof typeof PATHS
 
 export const Icon = ({ name, size = 18 }: { name: IconName; size?: number }) =>
   html`<svg class="room-icon" width=${size} height=${size} viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d=${PATHS[name]} /></svg>`
+
+/** Line (stroked) icons, drawn at 20 px. */
+const LINES = {
+  clip: 'M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6',
+  bell: 'M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.9 1.9 0 0 0 3.4 0',
+  'bell-off': 'M6 8a6 6 0 0 1 9.3-5M18 8c0 7 3 9 3 9H7M10.3 21a1.9 1.9 0 0 0 3.4 0M3 3l18 18',
+  plus: 'M12 5v14M5 12h14',
+  pen: 'M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z',
+} as const
+
+export type LineIconName = keyof typeof LINES
+
+export const LineIcon = ({ name }: { name: LineIconName }) =>
+  html`<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d=${LINES[name]} /></svg>`

@@ -5,7 +5,8 @@ import * as bc from '../../app/backchannel'
 import { navigate } from '../../app/router'
 import { errorText, me, notify } from '../../app/state'
 import { Avatar, Empty, Header, timeAgo } from '../ui'
-import { highlighted, icon } from './message'
+import { highlighted } from './message'
+import { LineIcon } from '../icons'
 
 /** What a thread is called for me: the other person in a 1:1, the title of a group or room thread. */
 export function threadTitle(t: bc.Thread) {
@@ -36,7 +37,7 @@ function ThreadRow({ t, request }: { t: bc.Thread; request?: boolean }) {
       <${ThreadAvatar} t=${t} />
       <span class="grow thread-text">
         <span class="row center gap"><strong class="grow ellipsis">${threadTitle(t)}</strong>
-          <span class="muted small nowrap row center">${t.muted ? html`<span class="visually-hidden">Muted</span>${icon('bell-off')}` : ''}${timeAgo(t.lastAt)}</span></span>
+          <span class="muted small nowrap row center">${t.muted ? html`<span class="visually-hidden">Muted</span><${LineIcon} name="bell-off" />` : ''}${timeAgo(t.lastAt)}</span></span>
         <span class="row center gap"><span class="muted small ellipsis grow">${preview(t)}</span>
           ${unread && html`<span class="unread-badge" aria-label=${`${t.unread} unread`}>${t.unread > 99 ? '99+' : t.unread}</span>`}</span>
       </span>
@@ -70,8 +71,8 @@ export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' | 'rooms' 
   const state = bc.inboxState.value
   const list = tab === 'inbox' ? inbox : tab === 'requests' ? requests : rooms
   return html`<${Header} title="Backchannel">
-      <a class="btn small" href="/backchannel/group" aria-label="New group">${icon('plus')} Group</a>
-      <a class="btn small primary" href="/backchannel/new" aria-label="New message">${icon('pen')} New</a>
+      <a class="btn small" href="/backchannel/group" aria-label="New group"><${LineIcon} name="plus" /> Group</a>
+      <a class="btn small primary" href="/backchannel/new" aria-label="New message"><${LineIcon} name="pen" /> New</a>
     </${Header}>
     <div class="tabs" role="tablist" aria-label="Backchannel">
       <a role="tab" class=${'tab' + (tab === 'inbox' ? ' active' : '')} aria-selected=${tab === 'inbox'} href="/backchannel">Inbox</a>

@@ -5,23 +5,12 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
 import { errorText, me, notify } from '../../app/state'
 import { Avatar } from '../ui'
+import { LineIcon } from '../icons'
 import { highlighted, linkify } from './text'
 import { ReportButton } from '../admin/report'
 
 export { highlighted, linkify }
 export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏']
-
-/** Small line icons (emoji glyphs are not on every system). */
-export const icon = (name: 'clip' | 'bell' | 'bell-off' | 'plus' | 'pen') => {
-  const d = {
-    clip: 'M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6',
-    bell: 'M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.9 1.9 0 0 0 3.4 0',
-    'bell-off': 'M6 8a6 6 0 0 1 9.3-5M18 8c0 7 3 9 3 9H7M10.3 21a1.9 1.9 0 0 0 3.4 0M3 3l18 18',
-    plus: 'M12 5v14M5 12h14',
-    pen: 'M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z',
-  }[name]
-  return html`<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d=${d} /></svg>`
-}
 
 const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
@@ -131,7 +120,7 @@ export function Composer({ threadId, replyTo, onCancelReply, disabled, placehold
     ${image && html`<div class="composer-reply"><img src=${image.url} alt="Image to send" class="composer-thumb" /><span class="grow muted small">Image attached</span>
       <button type="button" class="link-btn" aria-label="Remove image" onClick=${() => setImage(null)}>✕</button></div>`}
     <div class="composer-row">
-      ${allowImages && html`<label class="icon-btn attach" title="Attach image" aria-busy=${busy}>${icon('clip')}<input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp,image/gif" aria-label="Attach image" onChange=${attach} /></label>`}
+      ${allowImages && html`<label class="icon-btn attach" title="Attach image" aria-busy=${busy}><${LineIcon} name="clip" /><input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp,image/gif" aria-label="Attach image" onChange=${attach} /></label>`}
       <textarea ref=${input} class="grow" rows="1" maxlength="4000" aria-label=${placeholder} placeholder=${placeholder} value=${text}
         onInput=${(e: any) => { setText(e.target.value); if (e.target.value) bc.sendTyping(threadId) }}
         onKeyDown=${(e: KeyboardEvent) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) submit(e) }}></textarea>

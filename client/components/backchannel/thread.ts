@@ -6,7 +6,8 @@ import { navigate } from '../../app/router'
 import { errorText, me, notify } from '../../app/state'
 import { Empty, Header } from '../ui'
 import { others, threadTitle } from './inbox'
-import { Composer, icon, MessageList, Typing } from './message'
+import { Composer, MessageList, Typing } from './message'
+import { LineIcon } from '../icons'
 
 function GroupSettings({ t, onClose }: { t: bc.Thread; onClose: () => void }) {
   const [title, setTitle] = useState(t.title)
@@ -55,7 +56,7 @@ export function ThreadScreen({ id }: { id: number }) {
     ? (t.kind === 'dm' ? 'Seen' : `Seen by ${readers.length === others(t).length ? 'everyone' : readers.map((r) => r.displayName).join(', ')}`) : undefined)
   return html`<div class="thread-screen">
     <${Header} title=${threadTitle(t)} back="/backchannel">
-      <button class="btn small" aria-pressed=${t.muted} aria-label=${t.muted ? 'Unmute conversation' : 'Mute conversation'} onClick=${() => act(bc.mute(t.id, !t.muted), t.muted ? 'Unmuted' : 'Muted')}>${icon(t.muted ? 'bell-off' : 'bell')}</button>
+      <button class="btn small" aria-pressed=${t.muted} aria-label=${t.muted ? 'Unmute conversation' : 'Mute conversation'} onClick=${() => act(bc.mute(t.id, !t.muted), t.muted ? 'Unmuted' : 'Muted')}><${LineIcon} name=${t.muted ? 'bell-off' : 'bell'} /></button>
       ${t.kind === 'group' && html`<button class="btn small" aria-expanded=${settings} onClick=${() => setSettings(!settings)}>Group</button>`}
     </${Header}>
     <p class="thread-sub muted small">${other ? html`<a href=${'/u/' + other.username}>@${other.username}</a>` : `${t.memberCount} members`}</p>
