@@ -8,6 +8,8 @@ import type { Conn } from './hub'
 
 export const WS_MAX_MESSAGE = 64 * 1024
 export const WS_IDLE_SECONDS = 60
+/** Sockets one member may hold at once (tabs and devices): the per-socket rate limit stays a limit per member. */
+export const WS_MAX_PER_USER = 32
 
 export const realtimeRoutes = (ctx: Ctx) => {
   const conns = new WeakMap<object, Conn>()
@@ -21,6 +23,7 @@ export const realtimeRoutes = (ctx: Ctx) => {
         if (!originAllowed(ctx, request)) fail('bad_origin')
         // Signed-out visitors may connect only when the admin allows guest listening.
         if (!viewer && !ctx.settings.get().guests) fail('unauthorized')
+        if (viewer && ctx.hub.connectionsOf(viewer.user.id).length >= WS_MAX_PER_USER) fail('rate_limited', 'Too many open connections; close a tab.')
       },
       open(ws) {
         const v = (ws.data as unknown as { viewer: { user: any; session: { id: number } } | null }).viewer

@@ -170,6 +170,26 @@ test('[W3] malformed frames get error replies; the per-socket rate limit answers
   ws.close()
 })
 
+test('[W3] a member holds at most 32 sockets at once: one more is refused until one closes', async () => {
+  const m = await signedInClient(s, 'manytabs')
+  const open = []
+  for (let i = 0; i < 32; i++) open.push(await connectWs(s.url, { cookie: m.cookie, origin: s.origin }))
+  await expect(connectWs(s.url, { cookie: m.cookie, origin: s.origin })).rejects.toThrow()
+  // Everyone else is unaffected.
+  const other = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
+  expect((await other.request('ping')).ok).toBe(true)
+  other.close()
+  open.pop()!.close()
+  let again = null
+  for (let i = 0; i < 50 && !again; i++) {
+    again = await connectWs(s.url, { cookie: m.cookie, origin: s.origin }).catch(() => null)
+    if (!again) await Bun.sleep(100)
+  }
+  expect(again).not.toBeNull()
+  again!.close()
+  for (const ws of open) ws.close()
+})
+
 test('[W3] a frame over 64 KB closes the socket; the server stays up', async () => {
   const ws = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
   ws.raw(JSON.stringify({ id: 1, type: 'ping', pad: 'x'.repeat(70 * 1024) }))
