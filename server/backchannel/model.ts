@@ -14,6 +14,8 @@ export const LIMITS = {
 export const IMAGE_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif' }
 
 export type ThreadKind = 'dm' | 'group' | 'room_chat' | 'backstage'
+/** A room's chat or backstage (read by the room's rules), as opposed to a 1:1 or group conversation (by membership). */
+export const isRoomThread = (kind: ThreadKind) => kind === 'room_chat' || kind === 'backstage'
 export type MemberState = 'active' | 'request' | 'declined' | 'left'
 export type QuestionState = 'open' | 'answered' | 'dismissed'
 /** Member states that read a 1:1 or group thread and hear of it live. */

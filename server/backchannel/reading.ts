@@ -1,7 +1,7 @@
 // Reading Backchannel: the inbox, a thread's history, sync from a seq, and search — all limited to what the member
 // may read.
 import type { BackchannelService } from './service'
-import { LIVE_STATES, type MyThreadRow, type Thread } from './model'
+import { isRoomThread, LIVE_STATES, type MyThreadRow, type Thread } from './model'
 
 export class BackchannelReader {
   constructor(private bc: BackchannelService) {}
@@ -37,7 +37,7 @@ export class BackchannelReader {
     const items: Item[] = []
     const threads: Thread[] = []
     for (const r of rows) {
-      const room = r.kind === 'room_chat' || r.kind === 'backstage'
+      const room = isRoomThread(r.kind)
       const readable = room ? this.bc.canRead(r, userId) : LIVE_STATES.includes(r.my_state)
       threads.push(this.bc.views.thread(r, userId))
       if (!readable || r.last_seq <= after) continue
@@ -69,7 +69,7 @@ export class BackchannelReader {
     const results = rows.flatMap((r) => {
       const t = titles.get(r.thread_id) ?? this.bc.threadFor(r.thread_id, userId)
       titles.set(r.thread_id, t)
-      if (t.kind === 'room_chat' || t.kind === 'backstage') { if (!this.bc.canRead(this.bc.threadRow(t.id), userId)) return [] }
+      if (isRoomThread(t.kind)) { if (!this.bc.canRead(this.bc.threadRow(t.id), userId)) return [] }
       return [{ message: this.bc.views.message(r, {}), snippet: r.snip, thread: { id: t.id, kind: t.kind, title: t.title, roomId: t.roomId, members: t.members.map((m) => ({ id: m.id, username: m.username, displayName: m.displayName })) } }]
     })
     return { results }

@@ -7,7 +7,7 @@ import type { Ctx } from '../context'
 import type { BackchannelApi } from '../contracts'
 import { fail } from '../errors'
 import type { Viewer } from '../realtime/hub'
-import { isEmoji, LIMITS, LIVE_STATES, type MemberRow, type MemberState, type Message, type Thread, type ThreadRow } from './model'
+import { isEmoji, isRoomThread, LIMITS, LIVE_STATES, type MemberRow, type MemberState, type Message, type Thread, type ThreadRow } from './model'
 import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem } from './send'
 import { BackchannelStore } from './store'
@@ -85,7 +85,7 @@ export class BackchannelService implements BackchannelApi {
   invalidate(threadId: number) { this.memberCache.delete(threadId) }
 
   canRead(t: ThreadRow, userId: number): boolean {
-    if (t.kind === 'room_chat' || t.kind === 'backstage') return this.roomPolicy?.canRead(t, userId) ?? false
+    if (isRoomThread(t.kind)) return this.roomPolicy?.canRead(t, userId) ?? false
     const m = this.members(t.id).get(userId)
     return !!m && LIVE_STATES.includes(m.state)
   }
@@ -99,7 +99,7 @@ export class BackchannelService implements BackchannelApi {
 
   /** Checks that the member may post in the thread now (membership, blocks, requests, room rules). */
   checkPost(t: ThreadRow, userId: number) {
-    if (t.kind === 'room_chat' || t.kind === 'backstage') {
+    if (isRoomThread(t.kind)) {
       if (!this.roomPolicy) fail('not_found', 'No such thread.')
       return this.roomPolicy.checkPost(t, userId)
     }
@@ -294,7 +294,7 @@ export class BackchannelService implements BackchannelApi {
     const msg = this.views.message(row, {})
     const t = this.store.q.thread.get(row.thread_id)!
     this.deliver(this.recipients(t), { type: 'bc.message', seq: msg.seq, message: msg })
-    if ((t.kind === 'dm' || t.kind === 'group') && this.ctx.push) this.notifyPush(t, msg)
+    if (!isRoomThread(t.kind) && this.ctx.push) this.notifyPush(t, msg)
     return msg
   }
 
@@ -381,19 +381,19 @@ export class BackchannelService implements BackchannelApi {
     const seq = this.write(() => {
       const s = this.nextSeq()
       this.store.q.setRead.run(upTo, s, threadId, userId, upTo)
-      if (t.kind === 'dm' || t.kind === 'group') this.store.q.touchThread.run(s, threadId)
+      if (!isRoomThread(t.kind)) this.store.q.touchThread.run(s, threadId)
       return s
     })
     const ev = { type: 'bc.read', seq, threadId, userId, messageId: upTo }
     // Read receipts go to the other members, except while the reader has not accepted the request.
-    const shared = (t.kind === 'dm' || t.kind === 'group') && mine.state === 'active'
+    const shared = !isRoomThread(t.kind) && mine.state === 'active'
     this.deliver(shared ? this.recipients(t) : [userId], ev)
     return { lastReadId: upTo }
   }
 
   typing(user: Viewer, threadId: number) {
     const t = this.readable(threadId, user.id)
-    if (t.kind !== 'dm' && t.kind !== 'group') return
+    if (isRoomThread(t.kind)) return
     // Only someone who may post types: never towards someone who blocked them (or whom they blocked).
     this.checkPost(t, user.id)
     // Someone who has not accepted a request does not reveal that they are reading it.
@@ -414,7 +414,7 @@ export class BackchannelService implements BackchannelApi {
   /** Who hears live about a thread: its members who can see it now. */
   recipients(t: ThreadRow): number[] {
     const out: number[] = []
-    const live: MemberState[] = t.kind === 'room_chat' || t.kind === 'backstage' ? ['active'] : LIVE_STATES
+    const live: MemberState[] = isRoomThread(t.kind) ? ['active'] : LIVE_STATES
     for (const m of this.members(t.id).values()) if (live.includes(m.state)) out.push(m.user_id)
     return out
   }

@@ -1,7 +1,7 @@
 // Rows to wire shapes: messages, threads and questions as a given member sees them.
 import type { AccountsStore } from '../accounts/store'
 import type { BackchannelStore } from './store'
-import type { Message, MessageRow, MyThreadRow, Person, Question, QuestionRow, Thread } from './model'
+import { isRoomThread, type Message, type MessageRow, type MyThreadRow, type Person, type Question, type QuestionRow, type Thread } from './model'
 
 const PEOPLE_TTL_MS = 30_000
 
@@ -44,7 +44,7 @@ export class Views {
   }
 
   thread(row: MyThreadRow, viewerId: number): Thread {
-    const room = row.kind === 'room_chat' || row.kind === 'backstage'
+    const room = isRoomThread(row.kind)
     const readable = row.my_state === 'active' || row.my_state === 'request' || room
     // Someone who left, was removed or declined learns nothing more about who is in it.
     const members = room || !readable ? [] : this.store.q.memberUsers.all(row.id).map((m) => ({
