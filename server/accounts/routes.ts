@@ -42,6 +42,8 @@ export const accountsRoutes = (ctx: Ctx) => {
     }, { detail: { summary: 'Sign out of every device' } })
     .post('/auth/password', async ({ viewer, body }) => {
       const v = requireUser(viewer)
+      // The current password is checked like a sign-in: limited (per member), so a stolen session cannot guess it.
+      limit(ctx.limits.login, `password:${v.user.id}`)
       await a.changePassword(v.user.id, v.session.id, body.current, body.next)
       return { ok: true }
     }, { body: PasswordBody, detail: { summary: 'Change password; other sessions end' } })

@@ -200,6 +200,16 @@ test('[W3] a frame over 64 KB closes the socket; the server stays up', async () 
   again.close()
 })
 
+test('[H5] changing the password checks the current one under the sign-in limit too (per member), so it cannot be guessed with a session', async () => {
+  const t = await startTestServer({}, { limits: { login: [3, 0.001] } })
+  try {
+    const m = await signedInClient(t, 'guessme')
+    const codes: number[] = []
+    for (let i = 0; i < 4; i++) codes.push((await m.post('/api/auth/password', { current: `guess number ${i}`, next: 'a brand new password' })).status)
+    expect(codes).toEqual([401, 401, 401, 429])
+  } finally { await t.stop() }
+})
+
 test('[H5] behind a proxy (TRUST_PROXY) the limit keys on the address the proxy saw, not on forged entries', async () => {
   const t = await startTestServer({ TRUST_PROXY: 'true' }, { limits: { login: [2, 0.001] } })
   try {
