@@ -247,6 +247,10 @@ export class AdminService {
     }
     if (Object.keys(changed).length === 0) return this.ctx.settings.get()
     this.ctx.settings.update(patch)
+    // Guest listening turned off applies at once: the guests connected now leave (their close hooks free their seats).
+    if (changed.guests && patch.guests === false) {
+      for (const c of [...this.ctx.hub.conns]) if (!c.user) { try { c.raw.close(4003, 'guests not allowed') } catch { /* already gone */ } this.ctx.hub.close(c) }
+    }
     this.audit({ actorId: actor.id, action: 'settings.update', targetType: 'settings', details: changed })
     return this.ctx.settings.get()
   }

@@ -259,6 +259,17 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
   await admin.patch('/api/admin/settings', { registration: 'invite', inviteQuota: 5, guests: false, turnUrls: [] })
 })
 
+test('[D9] turning guest listening off applies at once: guests already connected are disconnected, members are not', async () => {
+  expect((await admin.patch('/api/admin/settings', { guests: true })).status).toBe(200)
+  const guest = await connectWs(s.url, { origin: s.origin })
+  const mine = await connectWs(s.url, { cookie: member.cookie, origin: s.origin })
+  expect((await guest.request('ping')).ok).toBe(true)
+  expect((await admin.patch('/api/admin/settings', { guests: false })).status).toBe(200)
+  expect((await guest.waitClosed()).code).toBe(4003)
+  expect((await mine.request('ping')).ok).toBe(true)
+  mine.close()
+})
+
 test('[D10] a backup taken while messages are being written opens and passes integrity_check; list, download and delete', async () => {
   const a = await roomMember(s, 'wa'), b = await roomMember(s, 'wb')
   await b.http.put(`/api/users/${a.name}/follow`)
