@@ -24,7 +24,10 @@ export interface UserRow {
 /** What anyone who may see a user sees. */
 export interface PublicUser { id: number; username: string; displayName: string; avatar: string | null; role: Role }
 
+/** Where a stored avatar file is served. */
+export const avatarUrl = (file: string | null) => (file ? `/api/avatars/${file}` : null)
+
 export const publicUser = (u: Pick<UserRow, 'id' | 'username' | 'display_name' | 'avatar' | 'role'>): PublicUser => ({
   id: u.id, username: u.username, displayName: u.display_name || u.username,
-  avatar: u.avatar ? `/api/avatars/${u.avatar}` : null, role: u.role,
+  avatar: avatarUrl(u.avatar), role: u.role,
 })

@@ -1,4 +1,5 @@
 // Rows to wire shapes: messages, threads and questions as a given member sees them.
+import { avatarUrl } from '../accounts/model'
 import type { AccountsStore } from '../accounts/store'
 import type { BackchannelStore } from './store'
 import { isRoomThread, type Message, type MessageRow, type MyThreadRow, type Person, type Question, type QuestionRow, type Thread } from './model'
@@ -16,7 +17,7 @@ export class Views {
     const now = Date.now()
     if (hit && now - hit.at < PEOPLE_TTL_MS) return hit.p
     const u = this.accounts.byId(id)
-    const p = u ? { id: u.id, username: u.username, displayName: u.display_name || u.username, avatar: u.avatar ? `/api/avatars/${u.avatar}` : null } : null
+    const p = u ? { id: u.id, username: u.username, displayName: u.display_name || u.username, avatar: avatarUrl(u.avatar) } : null
     if (this.people.size > 10_000) this.people.clear()
     this.people.set(id, { p, at: now })
     return p
@@ -49,7 +50,7 @@ export class Views {
     // Someone who left, was removed or declined learns nothing more about who is in it.
     const members = room || !readable ? [] : this.store.q.memberUsers.all(row.id).map((m) => ({
       id: m.user_id, username: m.username, displayName: m.display_name || m.username,
-      avatar: m.avatar ? `/api/avatars/${m.avatar}` : null, state: m.state,
+      avatar: avatarUrl(m.avatar), state: m.state,
       // Someone who has not accepted a request does not reveal what they read.
       lastReadId: m.state === 'request' && m.user_id !== viewerId ? 0 : m.last_read_id,
     }))
