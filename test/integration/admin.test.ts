@@ -5,7 +5,7 @@ import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
-import { member as roomMember, ok, roomWith } from './rooms-kit'
+import { member as roomMember, ok, roomWith } from '../helpers/members'
 import { memberKey } from '../../server/contracts'
 import { adminDomain } from '../../server/admin'
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { startTestServer, type TestServer } from '../helpers/server'
-import { bringUp, roomWith } from './rooms-kit'
-import { clientId, closeAll, ok, outcome, person, send, type Person } from './backchannel-kit'
+import { bringUp, roomWith } from '../helpers/members'
+import { clientId, closeAll, ok, outcome, person, send, type Person } from '../helpers/backchannel'
 
 // The machine is shared and noisy: generous limits, no timing assertions.
 setDefaultTimeout(30_000)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, type TestServer, startTestServer } from '../helpers/server'
-import { clientId, closeAll, dm, follow, ok, outcome, person, reconnect, send, type Person } from './backchannel-kit'
+import { clientId, closeAll, dm, follow, ok, outcome, person, reconnect, send, type Person } from '../helpers/backchannel'
 
 // The machine is shared and noisy: generous limits, no timing assertions.
 setDefaultTimeout(30_000)

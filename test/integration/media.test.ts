@@ -6,7 +6,7 @@ import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { Bot, sleep, until, type Received } from '../helpers/bot'
 import { UPLINK_MAX_PPS, type MediaService } from '../../server/media/service'
-import { bringUp, createRoom, member, ok, outcome, type Member } from './rooms-kit'
+import { bringUp, createRoom, member, ok, outcome, type Member } from '../helpers/members'
 
 const PORT_MIN = 42100, PORT_MAX = 42399
 let s: TestServer

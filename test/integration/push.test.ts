@@ -9,7 +9,7 @@ import { Client, signedInClient, startTestServer, type TestServer } from '../hel
 import { adminDomain } from '../../server/admin'
 import { isPrivateHost } from '../../server/push/service'
 import type { PushKind } from '../../server/contracts'
-import { createRoom, member, ok, type Member } from './rooms-kit'
+import { createRoom, member, ok, type Member } from '../helpers/members'
 
 interface Received { path: string; headers: Headers; body: Buffer }
 let s: TestServer

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 import { roomsDomain } from '../../server/rooms'
-import { closeAll, createRoom, member, ok, outcome, reconnect, type Member } from './rooms-kit'
+import { closeAll, createRoom, member, ok, outcome, reconnect, type Member } from '../helpers/members'
 
 // A loaded CI machine (argon2 sign-ups, real sockets) can take longer than bun's 5 s default per test.
 setDefaultTimeout(30_000)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { Client, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { roomsDomain } from '../../server/rooms'
-import { bringUp, closeAll, createRoom, member, ok, outcome, reconnect, roomWith, type Member } from './rooms-kit'
+import { bringUp, closeAll, createRoom, member, ok, outcome, reconnect, roomWith, type Member } from '../helpers/members'
 
 // A loaded CI machine (argon2 sign-ups, real sockets) can take longer than bun's 5 s default per test.
 setDefaultTimeout(30_000)

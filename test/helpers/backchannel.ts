@@ -1,6 +1,6 @@
-// Helpers for the Backchannel tests: members with a socket (from the rooms kit), DMs, sends with fresh client ids.
-import type { TestServer } from '../helpers/server'
-import { closeAll, member, ok, outcome, reconnect, type Member } from './rooms-kit'
+// Helpers for the Backchannel tests: members with a socket (from members.ts), DMs, sends with fresh client ids.
+import type { TestServer } from './server'
+import { closeAll, member, ok, outcome, reconnect, type Member } from './members'
 
 export type Person = Member
 export { closeAll, ok, outcome, reconnect }

@@ -1,6 +1,6 @@
-// Helpers for the rooms tests: signed-in members with a WebSocket each, rooms created over HTTP.
-import { signedInClient, type TestServer } from '../helpers/server'
-import { connectWs, type WsClient } from '../helpers/ws'
+// Signed-in members with a WebSocket each, requests that must succeed (ok) or fail (outcome), rooms created over HTTP.
+import { signedInClient, type TestServer } from './server'
+import { connectWs, type WsClient } from './ws'
 
 let n = 0
 export interface Member { id: number; name: string; http: Awaited<ReturnType<typeof signedInClient>>; ws: WsClient & { hello: any } }
