@@ -337,7 +337,7 @@ export class BackchannelService implements BackchannelApi {
       const seq = this.nextSeq()
       this.store.q.deleteMessage.run(Date.now(), seq, m.id)
       this.store.q.touchThread.run(seq, t.id)
-      if (!m.image || this.store.q.imageInUse.get(m.image)) return null
+      if (!m.image || this.store.q.imageInUse.get(m.thread_id, m.image)) return null
       this.store.q.deleteUpload.run(m.image)
       return m.image
     })

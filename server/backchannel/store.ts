@@ -75,7 +75,8 @@ const statements = (db: Database) => ({
     'INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
   upload: db.prepare<UploadRow, [string]>('SELECT * FROM bc_uploads WHERE name = ?'),
   deleteUpload: db.prepare<never, [string]>('DELETE FROM bc_uploads WHERE name = ?'),
-  imageInUse: db.prepare<{ x: number }, [string]>('SELECT 1 AS x FROM bc_messages WHERE image = ? LIMIT 1'),
+  // An image is sent only in the thread it was uploaded to: the thread's index bounds the search.
+  imageInUse: db.prepare<{ x: number }, [number, string]>('SELECT 1 AS x FROM bc_messages WHERE thread_id = ? AND image = ? LIMIT 1'),
 
   prefs: db.prepare<{ followers_only: number }, [number]>('SELECT followers_only FROM bc_prefs WHERE user_id = ?'),
   setPrefs: db.prepare<never, [number, number]>(
