@@ -63,6 +63,8 @@ export class InvitesService {
   private assertUsable(inv: InviteRow) {
     const state = inviteState(inv)
     if (state === 'revoked') fail('invite_revoked')
+    // A suspended or banned member's invites stop working at once (and work again if they are restored).
+    if (inv.creator_id !== null && this.accounts.byId(inv.creator_id)?.status !== 'active') fail('invite_revoked')
     if (state === 'used_up') fail('invite_used_up')
     if (state === 'expired') fail('invite_expired')
   }

@@ -99,6 +99,22 @@ test('[I3] a member spends their quota; revoking returns the unused uses; admins
   for (let i = 0; i < 3; i++) expect((await root.post('/api/invites', { uses: 1000 })).status).toBe(201)
 })
 
+test('[I2] the invites of a suspended or banned member stop working at once (revoked), and work again when restored', async () => {
+  const inv = s.ctx.invites.create(null, {})
+  const host = new Client(s)
+  const reg = await host.post('/api/auth/register', { username: 'inviter_x', password: PASSWORD, invite: inv.token })
+  expect(reg.status).toBe(201)
+  const token = tokenOf((await host.post('/api/invites', { uses: 2 })).json.url)
+  const id = reg.json.user.id
+  expect((await root.post(`/api/admin/members/${id}/suspend`, {})).status).toBe(200)
+  expect((await new Client(s).get(`/api/invites/${token}/check`)).json.error?.code).toBe('invite_revoked')
+  expect((await register('via_suspended', token)).json.error?.code).toBe('invite_revoked')
+  expect((await root.post(`/api/admin/members/${id}/unsuspend`)).status).toBe(200)
+  expect((await register('via_restored', token)).status).toBe(201)
+  expect((await root.post(`/api/admin/members/${id}/ban`, {})).status).toBe(200)
+  expect((await register('via_banned', token)).json.error?.code).toBe('invite_revoked')
+})
+
 test('[I4] registration records who invited whom: profiles and the invite tree', async () => {
   const r = await root.post('/api/invites', { uses: 1 })
   const fay = new Client(s)
