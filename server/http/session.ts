@@ -10,7 +10,10 @@ export function readCookie(header: string | null, name: string): string | undefi
   if (!header) return undefined
   for (const part of header.split(';')) {
     const i = part.indexOf('=')
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim())
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      // A value that is not valid percent-encoding is no token (decodeURIComponent would throw: a 500).
+      try { return decodeURIComponent(part.slice(i + 1).trim()) } catch { return undefined }
+    }
   }
   return undefined
 }

@@ -146,6 +146,17 @@ test('[H5] login, registration and invite checks are rate-limited per address wi
   } finally { await t.stop() }
 })
 
+test('[H2] a malformed session cookie (bad percent-encoding) is no session: 401 on the API, the app still served, never a 500', async () => {
+  for (const cookie of ['th_session=%E0%A4%A', 'th_session=%', 'th_session=%zz; other=1']) {
+    const me = await fetch(s.url + '/api/me', { headers: { cookie } })
+    expect(me.status).toBe(401)
+    expect((await me.json()).error.code).toBe('unauthorized')
+    expect((await fetch(s.url + '/', { headers: { cookie } })).status).toBe(200)
+    expect((await fetch(s.url + '/api/auth/login', { method: 'POST', headers: { cookie, 'content-type': 'application/json', origin: s.origin }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) })).status).toBe(200)
+  }
+  await expect(connectWs(s.url, { cookie: 'th_session=%', origin: s.origin })).rejects.toThrow()
+})
+
 test('[W3] malformed frames get error replies; the per-socket rate limit answers rate_limited; the socket lives on', async () => {
   const ws = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
   ws.raw('{"id": 1, "type": ')
