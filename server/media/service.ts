@@ -5,16 +5,16 @@
 import { Type as t } from '@sinclair/typebox'
 import {
   RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTP_EXTENSION_URI, RtpHeader, RtpPacket,
-  type RTCRtpTransceiver,
 } from 'werift'
 import type { Ctx } from '../context'
 import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole } from '../contracts'
 import { connKey } from '../contracts'
 import { fail } from '../errors'
 import type { Conn } from '../realtime/hub'
-import { K_SLOTS, SlotRewriter, assignSlots, audioLevelOfExtensions, levelFromDbov } from './forwarder'
+import { K_SLOTS, SlotRewriter, audioLevelOfExtensions, levelFromDbov } from './forwarder'
 import { PortCursor, hostAddresses, iceServersFor, withoutDefaultStun } from './ice'
 import { SrtpWriter, writeRtpHeader } from './srtp'
+import { Peer, RoomMedia, addListener, rank, removeListener, type Slot, type UdpSend } from './room'
 
 export const OPUS_PT = 111
 /** Opus with in-band FEC and DTX (the browser's encoder honours the answerer's fmtp for what it sends us). */
@@ -29,67 +29,8 @@ export const CONNECT_TIMEOUT_MS = 30_000
 export const FAILED_TIMEOUT_MS = 60_000
 /** An uplink forwards at most this many packets a second (Opus sends 50, at most 100 with 10 ms frames). */
 export const UPLINK_MAX_PPS = 150
-/** A speaker already in the top K keeps their place unless someone is louder by this much. */
-const HOLD_BONUS = 0.05
 
 const SPEAKING_ROLES: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'speaker'])
-
-interface Slot {
-  rw: SlotRewriter; transceiver: RTCRtpTransceiver; ssrc: number; pt: number
-  /** The slot's RTP header, rewritten in place for every packet. */
-  header: Buffer
-  /** SRTP rollover counter and the highest sequence number sent (-1: none yet). */
-  roc: number; top: number
-}
-interface Target { peer: Peer; slot: Slot }
-
-class Peer {
-  closed = false
-  ready = false
-  canSpeak = false
-  role: RoomRole = 'audience'
-  muted = false
-  /** Speaking state: the loudest level heard this tick, the smoothed level, when the last packet came. */
-  acc = 0
-  level = 0
-  active = false
-  lastPacketAt = 0
-  /** Uplink flood guard: packets in the current one-second window. */
-  windowStart = 0
-  windowCount = 0
-  levelExtId = 0
-  restarting = false
-  /** Who receives this peer's voice now (rebuilt on every slot change). */
-  targets: Target[] = []
-  /** The speaker key in each of this peer's slots. */
-  assigned: (string | null)[] = Array(K_SLOTS).fill(null)
-  timer: ReturnType<typeof setTimeout> | null = null
-  /** werift's DTLS transport and ICE connection, read once connected. */
-  dtls: any = null
-  ice: any = null
-  /** The SRTP writer for werift's current session keys (rebuilt if the session object changes). */
-  srtpRef: unknown = null
-  writer: SrtpWriter | null = null
-  /** The selected ICE pair and, for UDP, its socket and remote address (sent to directly). */
-  pair: any = null
-  sock: UdpSend | null = null
-  rip = ''
-  rport = 0
-
-  constructor(
-    readonly room: RoomMedia, readonly key: ParticipantKey, readonly userId: number | null,
-    readonly pc: RTCPeerConnection, readonly uplink: RTCRtpTransceiver, readonly slots: Slot[], readonly port: number | null,
-  ) {}
-}
-
-class RoomMedia {
-  readonly peers = new Map<ParticipantKey, Peer>()
-  ranking: string[] = []
-  ticks = 0
-  levelsShown = false
-  ticker: ReturnType<typeof setInterval> | null = null
-  constructor(readonly id: number) {}
-}
 
 /** What is wrong with an answer to our offer (werift applies almost anything), or null. */
 export function answerProblem(sdp: string): string | null {
@@ -102,7 +43,6 @@ export function answerProblem(sdp: string): string | null {
   return null
 }
 
-type UdpSend = { send(b: Buffer, port: number, ip: string): unknown }
 /**
  * The fastest way to write to a node:dgram socket of werift's: Bun's native UDP handle under it when present
  * (synchronous, no per-packet address lookup), else the dgram socket itself.
@@ -318,7 +258,7 @@ export class MediaService implements MediaApi {
         }
       }
     })
-    this.addListener(room, peer)
+    addListener(room, peer)
     return peer
   }
 
@@ -337,7 +277,7 @@ export class MediaService implements MediaApi {
       peer.active = false
       peer.level = 0
       peer.acc = 0
-      this.rank(peer.room)
+      rank(peer.room)
     }
   }
 
@@ -359,8 +299,8 @@ export class MediaService implements MediaApi {
       this.rooms.delete(roomId)
       if (room.levelsShown) this.ctx.hub.publish(`room:${roomId}`, { type: 'room.levels', roomId, levels: {} })
     } else {
-      this.removeListener(room, peer)
-      if (room.ranking.includes(key)) this.rank(room)
+      removeListener(room, peer)
+      if (room.ranking.includes(key)) rank(room)
     }
   }
 
@@ -390,7 +330,7 @@ export class MediaService implements MediaApi {
     peer.lastPacketAt = now
     if (!peer.active) {
       peer.active = true
-      this.rank(peer.room)
+      rank(peer.room)
     }
     const targets = peer.targets
     const payload = rtp.payload
@@ -446,7 +386,7 @@ export class MediaService implements MediaApi {
     return true
   }
 
-  // ── choosing the K loudest ─────────────────────────────────────────────────────────────────────────────────
+  // ── the room tick: levels and the K loudest ─────────────────────────────────────────────────────────────
 
   private tick(room: RoomMedia) {
     const now = performance.now()
@@ -456,61 +396,8 @@ export class MediaService implements MediaApi {
       p.level = Math.round((p.level * 0.5 + p.acc * 0.5) * 1000) / 1000
       p.acc = 0
     }
-    this.rank(room)
+    rank(room)
     if (++room.ticks % LEVELS_EVERY === 0) this.publishLevels(room)
-  }
-
-  /** Orders the active speakers by level (holders of the top K get a small bonus) and reassigns slots if needed. */
-  private rank(room: RoomMedia) {
-    const top = new Set(room.ranking.slice(0, K_SLOTS + 1))
-    const speakers: Peer[] = []
-    for (const p of room.peers.values()) if (p.active && p.canSpeak) speakers.push(p)
-    const score = (p: Peer) => p.level + (top.has(p.key) ? HOLD_BONUS : 0)
-    speakers.sort((a, b) => score(b) - score(a))
-    const ranking = speakers.map((p) => p.key)
-    const same = ranking.length === room.ranking.length && ranking.every((k, i) => k === room.ranking[i])
-    room.ranking = ranking
-    if (!same) this.reselect(room)
-  }
-
-  /** A new peer: its slots from the current ranking; nobody else's slots change. */
-  private addListener(room: RoomMedia, l: Peer) {
-    const next = assignSlots(l.assigned, room.ranking, l.key)
-    if (next === l.assigned) return
-    l.assigned = next
-    for (let i = 0; i < K_SLOTS; i++) {
-      l.slots[i]!.rw.setSource(next[i] ?? null)
-      const s = next[i] ? room.peers.get(next[i]!) : undefined
-      if (s) s.targets.push({ peer: l, slot: l.slots[i]! })
-    }
-  }
-
-  /** A peer that is gone stops being a target of the speakers it heard. */
-  private removeListener(room: RoomMedia, l: Peer) {
-    for (const key of l.assigned) {
-      const s = key ? room.peers.get(key) : undefined
-      if (s) s.targets = s.targets.filter((t) => t.peer !== l)
-    }
-  }
-
-  private reselect(room: RoomMedia) {
-    let changed = false
-    for (const l of room.peers.values()) {
-      const next = assignSlots(l.assigned, room.ranking, l.key)
-      if (next === l.assigned) continue
-      changed = true
-      for (let i = 0; i < K_SLOTS; i++) l.slots[i]!.rw.setSource(next[i] ?? null)
-      l.assigned = next
-    }
-    if (!changed) return
-    for (const p of room.peers.values()) p.targets = []
-    for (const l of room.peers.values()) {
-      for (let i = 0; i < K_SLOTS; i++) {
-        const key = l.assigned[i]
-        const s = key ? room.peers.get(key) : undefined
-        if (s) s.targets.push({ peer: l, slot: l.slots[i]! })
-      }
-    }
   }
 
   private publishLevels(room: RoomMedia) {
