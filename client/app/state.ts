@@ -17,6 +17,8 @@ export function notify(text: string, kind: 'info' | 'error' = 'info') {
   toastTimer = setTimeout(() => (toast.value = null), 4000)
 }
 export const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
+/** Shows what went wrong (the catalog's message) as an error toast. */
+export const notifyError = (e: unknown) => notify(errorText(e), 'error')
 
 export async function loadMe() {
   try {

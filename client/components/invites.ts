@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { del, get, post } from '../app/api'
-import { errorText, loadMe, me, notify } from '../app/state'
+import { loadMe, me, notify, notifyError } from '../app/state'
 import { Empty, Field, timeAgo } from './ui'
 
 const STATE_LABEL: Record<string, string> = { pending: 'Pending', used_up: 'Used up', expired: 'Expired', revoked: 'Revoked' }
@@ -13,20 +13,20 @@ export function InviteManager() {
   const [quota, setQuota] = useState<number | null>(null)
   const [form, setForm] = useState({ uses: 1, hours: 168, note: '' })
   const [fresh, setFresh] = useState<string | null>(null)
-  const load = () => get('/invites').then((r) => { setList(r.invites); setQuota(r.quota) }, (e) => notify(errorText(e), 'error'))
+  const load = () => get('/invites').then((r) => { setList(r.invites); setQuota(r.quota) }, notifyError)
   useEffect(() => { load() }, [])
   const create = async (e: Event) => {
     e.preventDefault()
     try {
       const r = await post('/invites', { uses: Number(form.uses), expiresInHours: Number(form.hours) || undefined, note: form.note || undefined })
       setFresh(r.url); load(); if (!isAdmin) loadMe()
-    } catch (err) { notify(errorText(err), 'error') }
+    } catch (err) { notifyError(err) }
   }
   const copy = async (url: string) => {
     try { await navigator.clipboard.writeText(url); notify('Link copied') } catch { notify('Copy the link from the box', 'error') }
   }
   const revoke = async (id: number) => {
-    try { await del(`/invites/${id}`); notify('Invite revoked'); load(); if (!isAdmin) loadMe() } catch (err) { notify(errorText(err), 'error') }
+    try { await del(`/invites/${id}`); notify('Invite revoked'); load(); if (!isAdmin) loadMe() } catch (err) { notifyError(err) }
   }
   return html`<section class="card stack">
     <h2 style="margin:0">Create an invite</h2>

@@ -2,21 +2,21 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { del, get, put } from '../app/api'
-import { errorText, me, notify } from '../app/state'
+import { errorText, me, notify, notifyError } from '../app/state'
 import { Avatar, Empty, Header } from './ui'
 
 export function People() {
   const [q, setQ] = useState('')
   const [users, setUsers] = useState<any[] | null>(null)
   useEffect(() => {
-    const t = setTimeout(() => get(`/users?q=${encodeURIComponent(q)}&limit=30`).then((r) => setUsers(r.users), (e) => notify(errorText(e), 'error')), 150)
+    const t = setTimeout(() => get(`/users?q=${encodeURIComponent(q)}&limit=30`).then((r) => setUsers(r.users), notifyError), 150)
     return () => clearTimeout(t)
   }, [q])
   const toggle = async (u: any) => {
     try {
       await (u.isFollowing ? del : put)(`/users/${encodeURIComponent(u.username)}/follow`)
       setUsers(users!.map((x) => (x.id === u.id ? { ...x, isFollowing: !u.isFollowing } : x)))
-    } catch (e) { notify(errorText(e), 'error') }
+    } catch (e) { notifyError(e) }
   }
   return html`<${Header} title="People" />
   <div class="pad"><input type="search" class="search" placeholder="Search by name or @username" aria-label="Search people" value=${q} onInput=${(e: any) => setQ(e.target.value)} /></div>
@@ -49,10 +49,10 @@ export function FollowList({ username, which }: { username: string; which: 'foll
 /** The people I blocked, each with an Unblock button (on my profile page). */
 export function BlockedList() {
   const [users, setUsers] = useState<any[] | null>(null)
-  const load = () => get('/me/blocks').then((r) => setUsers(r.users), (e) => notify(errorText(e), 'error'))
+  const load = () => get('/me/blocks').then((r) => setUsers(r.users), notifyError)
   useEffect(() => { load() }, [])
   const unblock = async (u: any) => {
-    try { await del(`/users/${encodeURIComponent(u.username)}/block`); notify(`Unblocked @${u.username}`); load() } catch (e) { notify(errorText(e), 'error') }
+    try { await del(`/users/${encodeURIComponent(u.username)}/block`); notify(`Unblocked @${u.username}`); load() } catch (e) { notifyError(e) }
   }
   if (!users || users.length === 0) return null
   return html`<section class="card"><h2>Blocked</h2>

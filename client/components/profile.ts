@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { api, del, get, patch, post, put } from '../app/api'
-import { errorText, loadMe, me, notify, signOut } from '../app/state'
+import { errorText, loadMe, me, notify, notifyError, signOut } from '../app/state'
 import { Avatar, Empty, Field, Header } from './ui'
 import { BlockedList } from './people'
 import { ReportButton } from './admin/report'
@@ -14,7 +14,7 @@ export function Profile({ username }: { username: string }) {
   useEffect(() => { setP(null); setErr(''); load() }, [username])
   if (err) return html`<${Header} title="Profile" back="/people" /><${Empty}>${err}</${Empty}>`
   if (!p) return html`<${Header} title="Profile" /><p class="muted pad">Loading…</p>`
-  const act = async (fn: () => Promise<unknown>, ok: string) => { try { await fn(); notify(ok); load() } catch (e) { notify(errorText(e), 'error') } }
+  const act = async (fn: () => Promise<unknown>, ok: string) => { try { await fn(); notify(ok); load() } catch (e) { notifyError(e) } }
   const name = encodeURIComponent(p.username)
   return html`<${Header} title=${p.displayName} back="/people" />
   <section class="profile card">
@@ -45,17 +45,17 @@ export function MyProfile() {
   const [pw, setPw] = useState({ current: '', next: '' })
   const save = async (e: Event) => {
     e.preventDefault()
-    try { me.value = (await patch('/me', { displayName, bio })).user; notify('Profile saved') } catch (err) { notify(errorText(err), 'error') }
+    try { me.value = (await patch('/me', { displayName, bio })).user; notify('Profile saved') } catch (err) { notifyError(err) }
   }
   const upload = async (e: any) => {
     const file = e.target.files?.[0]
     if (!file) return
-    try { me.value = (await api('PUT', '/me/avatar', file)).user; notify('Avatar updated') } catch (err) { notify(errorText(err), 'error') }
+    try { me.value = (await api('PUT', '/me/avatar', file)).user; notify('Avatar updated') } catch (err) { notifyError(err) }
     e.target.value = ''
   }
   const changePw = async (e: Event) => {
     e.preventDefault()
-    try { await post('/auth/password', pw); setPw({ current: '', next: '' }); notify('Password changed; other devices were signed out') } catch (err) { notify(errorText(err), 'error') }
+    try { await post('/auth/password', pw); setPw({ current: '', next: '' }); notify('Password changed; other devices were signed out') } catch (err) { notifyError(err) }
   }
   return html`<${Header} title="Your profile"><a class="btn small" href=${'/u/' + user.username}>View</a></${Header}>
   <section class="card stack">

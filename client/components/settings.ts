@@ -3,7 +3,7 @@ import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { get, patch, post } from '../app/api'
 import { disablePush, enablePush, pushState, refreshPush } from '../app/push'
-import { errorText, notify } from '../app/state'
+import { notify, notifyError } from '../app/state'
 import { Header } from './ui'
 
 const KINDS: { key: string; label: string; hint: string }[] = [
@@ -24,11 +24,11 @@ export function NotificationSettings() {
   const [settings, setSettings] = useState<Record<string, boolean> | null>(null)
   const [devices, setDevices] = useState<any[]>([])
   const [busy, setBusy] = useState(false)
-  const load = () => get('/push/settings').then((r) => { setSettings(r.settings); setDevices(r.devices) }, (e) => notify(errorText(e), 'error'))
+  const load = () => get('/push/settings').then((r) => { setSettings(r.settings); setDevices(r.devices) }, notifyError)
   useEffect(() => { load(); void refreshPush().catch(() => {}) }, [])
   const run = async (fn: () => Promise<unknown>, ok?: string) => {
     setBusy(true)
-    try { await fn(); if (ok) notify(ok) } catch (e) { notify(errorText(e), 'error') } finally { setBusy(false); load() }
+    try { await fn(); if (ok) notify(ok) } catch (e) { notifyError(e) } finally { setBusy(false); load() }
   }
   const toggle = (key: string, on: boolean) => run(async () => setSettings((await patch('/push/settings', { [key]: on })).settings))
   const state = pushState.value

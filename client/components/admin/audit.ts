@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { get } from '../../app/api'
-import { errorText, notify } from '../../app/state'
+import { notifyError } from '../../app/state'
 import { Empty, timeAgo } from '../ui'
 
 const FILTERS: [string, string][] = [['', 'Everything'], ['member.', 'Members'], ['invite.', 'Invites'], ['report.', 'Reports'], ['settings.', 'Settings'], ['backup.', 'Backups'], ['room.', 'Rooms'], ['backchannel.', 'Backchannel']]
@@ -20,7 +20,7 @@ export function AuditLog() {
       const r = await get(`/admin/audit?limit=50${filter ? `&action=${encodeURIComponent(filter)}` : ''}${before ? `&before=${before}` : ''}`)
       setEntries((prev) => before && prev ? [...prev, ...r.entries] : r.entries)
       setMore(r.entries.length === 50)
-    } catch (e) { notify(errorText(e), 'error') }
+    } catch (e) { notifyError(e) }
   }
   useEffect(() => { setEntries(null); void load() }, [filter])
   return html`<section class="card stack">

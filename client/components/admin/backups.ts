@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { del, get, post } from '../../app/api'
-import { errorText, notify } from '../../app/state'
+import { notify, notifyError } from '../../app/state'
 import { Empty } from '../ui'
 
 const size = (n: number) => n > 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n > 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} KB`
@@ -10,15 +10,15 @@ const size = (n: number) => n > 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n > 1e6 ? `
 export function Backups() {
   const [list, setList] = useState<any[] | null>(null)
   const [busy, setBusy] = useState(false)
-  const load = () => get('/admin/backups').then((r) => setList(r.backups), (e) => notify(errorText(e), 'error'))
+  const load = () => get('/admin/backups').then((r) => setList(r.backups), notifyError)
   useEffect(() => { load() }, [])
   const create = async () => {
     setBusy(true)
-    try { const r = await post('/admin/backups'); notify(`Backup ${r.backup.name} written (${size(r.backup.size)}, integrity ${r.backup.integrity})`); load() } catch (e) { notify(errorText(e), 'error') } finally { setBusy(false) }
+    try { const r = await post('/admin/backups'); notify(`Backup ${r.backup.name} written (${size(r.backup.size)}, integrity ${r.backup.integrity})`); load() } catch (e) { notifyError(e) } finally { setBusy(false) }
   }
   const remove = async (name: string) => {
     if (!confirm(`Delete ${name}?`)) return
-    try { await del(`/admin/backups/${encodeURIComponent(name)}`); notify('Backup deleted'); load() } catch (e) { notify(errorText(e), 'error') }
+    try { await del(`/admin/backups/${encodeURIComponent(name)}`); notify('Backup deleted'); load() } catch (e) { notifyError(e) }
   }
   return html`<section class="card stack">
     <div class="row gap center wrap"><h2 class="grow">Backups</h2>

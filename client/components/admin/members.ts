@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { get, post, put } from '../../app/api'
-import { errorText, me, notify } from '../../app/state'
+import { me, notify, notifyError } from '../../app/state'
 import { Avatar, Empty, timeAgo } from '../ui'
 
 type Pending = { id: number; action: 'suspend' | 'ban' } | null
@@ -14,10 +14,10 @@ export function Members() {
   const [pending, setPending] = useState<Pending>(null)
   const [reason, setReason] = useState('')
   const [reset, setReset] = useState<{ id: number; url: string } | null>(null)
-  const load = () => get(`/admin/members?q=${encodeURIComponent(q.trim())}&status=${status}&limit=100`).then((r) => setList(r.members), (e) => notify(errorText(e), 'error'))
+  const load = () => get(`/admin/members?q=${encodeURIComponent(q.trim())}&status=${status}&limit=100`).then((r) => setList(r.members), notifyError)
   useEffect(() => { const t = setTimeout(load, 200); return () => clearTimeout(t) }, [q, status])
   const act = async (fn: () => Promise<any>, ok: string) => {
-    try { await fn(); notify(ok); setPending(null); setReason(''); load() } catch (e) { notify(errorText(e), 'error') }
+    try { await fn(); notify(ok); setPending(null); setReason(''); load() } catch (e) { notifyError(e) }
   }
   const copy = async (url: string) => { try { await navigator.clipboard.writeText(url); notify('Link copied') } catch { notify('Copy the link from the box', 'error') } }
   return html`<section class="card stack">
@@ -50,7 +50,7 @@ export function Members() {
               ? html`<button class="btn small" aria-label=${`Remove admin from ${at}`} onClick=${() => act(() => put(`/admin/members/${m.id}/role`, { role: 'member' }), `${at} is no longer an admin`)}>Remove admin</button>`
               : html`<button class="btn small" aria-label=${`Make ${at} admin`} onClick=${() => act(() => put(`/admin/members/${m.id}/role`, { role: 'admin' }), `${at} is now an admin`)}>Make admin</button>`)}
             ${m.status !== 'banned' && html`<button class="btn small" aria-label=${`Password-reset link for ${at}`} onClick=${async () => {
-              try { setReset({ id: m.id, url: (await post(`/admin/members/${m.id}/reset-link`)).url }) } catch (e) { notify(errorText(e), 'error') }
+              try { setReset({ id: m.id, url: (await post(`/admin/members/${m.id}/reset-link`)).url }) } catch (e) { notifyError(e) }
             }}>Reset link</button>`}
           </div>`}
           ${ask && html`<form class="confirm stack" onSubmit=${(e: Event) => { e.preventDefault(); act(() => post(`/admin/members/${m.id}/${ask.action}`, { reason: reason.trim() || undefined }), ask.action === 'ban' ? `${at} is banned` : `${at} is suspended`) }}>

@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useState } from 'preact/hooks'
 import { post } from '../../app/api'
-import { errorText, notify } from '../../app/state'
+import { notify, notifyError } from '../../app/state'
 
 export type ReportKind = 'member' | 'room' | 'message'
 
@@ -15,7 +15,7 @@ export function ReportButton({ type, id, label, className = 'btn small' }: { typ
     try {
       await post('/reports', { targetType: type, targetId: id, reason: reason.trim() })
       notify('Thanks. The admins will look at it.'); setOpen(false); setReason('')
-    } catch (x) { notify(errorText(x), 'error') }
+    } catch (x) { notifyError(x) }
   }
   const button = html`<button class=${className} aria-label=${`Report ${label}`} aria-expanded=${open} onClick=${() => setOpen(true)}>Report</button>`
   if (!open) return button

@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { get, patch, post } from '../../app/api'
-import { errorText, notify } from '../../app/state'
+import { notify, notifyError } from '../../app/state'
 import { Empty, timeAgo } from '../ui'
 
 function Target({ t }: { t: any }) {
@@ -14,9 +14,9 @@ function Target({ t }: { t: any }) {
 export function Reports() {
   const [status, setStatus] = useState('open')
   const [list, setList] = useState<any[] | null>(null)
-  const load = () => get(`/admin/reports?status=${status}`).then((r) => setList(r.reports), (e) => notify(errorText(e), 'error'))
+  const load = () => get(`/admin/reports?status=${status}`).then((r) => setList(r.reports), notifyError)
   useEffect(() => { setList(null); load() }, [status])
-  const act = async (fn: () => Promise<unknown>, ok: string) => { try { await fn(); notify(ok); load() } catch (e) { notify(errorText(e), 'error') } }
+  const act = async (fn: () => Promise<unknown>, ok: string) => { try { await fn(); notify(ok); load() } catch (e) { notifyError(e) } }
   const memberOf = (t: any) => t.type === 'member' ? { id: t.id, name: t.username, status: t.status, role: t.role } : t.type === 'message' && t.authorId ? { id: t.authorId, name: t.author } : t.type === 'room' && t.hostId ? { id: t.hostId, name: t.host } : null
   return html`<section class="card stack">
     <div class="row gap center"><h2 class="grow">Reports</h2>

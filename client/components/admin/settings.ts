@@ -2,14 +2,14 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { get, patch } from '../../app/api'
-import { errorText, notify } from '../../app/state'
+import { errorText, notify, notifyError } from '../../app/state'
 import { Field } from '../ui'
 
 export function ServerSettings() {
   const [s, setS] = useState<any>(null)
   const [turn, setTurn] = useState('')
   const [err, setErr] = useState('')
-  useEffect(() => { get('/admin/settings').then((r) => { setS(r.settings); setTurn(r.settings.turnUrls.join('\n')) }, (e) => notify(errorText(e), 'error')) }, [])
+  useEffect(() => { get('/admin/settings').then((r) => { setS(r.settings); setTurn(r.settings.turnUrls.join('\n')) }, notifyError) }, [])
   if (!s) return html`<section class="card"><p class="muted">Loading…</p></section>`
   const save = async (e: Event) => {
     e.preventDefault()

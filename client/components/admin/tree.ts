@@ -2,7 +2,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { get, post } from '../../app/api'
-import { errorText, notify } from '../../app/state'
+import { notify, notifyError } from '../../app/state'
 
 const count = (n: any): number => n.children.reduce((s: number, c: any) => s + 1 + count(c), 0)
 
@@ -23,14 +23,14 @@ export function InviteTree() {
   const [tree, setTree] = useState<any[] | null>(null)
   const [open, setOpen] = useState<any>(null)
   const [suspend, setSuspend] = useState(false)
-  const load = () => get('/admin/tree').then((r) => setTree(r.tree), (e) => notify(errorText(e), 'error'))
+  const load = () => get('/admin/tree').then((r) => setTree(r.tree), notifyError)
   useEffect(() => { load() }, [])
   const revoke = async () => {
     try {
       const r = await post(`/admin/tree/${open.id}/revoke`, { suspend })
       notify(`Revoked ${r.revoked.length} invite${r.revoked.length === 1 ? '' : 's'}${r.suspended.length ? `, suspended ${r.suspended.length} member${r.suspended.length === 1 ? '' : 's'}` : ''}`)
       setOpen(null); setSuspend(false); load()
-    } catch (e) { notify(errorText(e), 'error') }
+    } catch (e) { notifyError(e) }
   }
   return html`<section class="card"><h2>Invite tree</h2>
     <p class="muted small">Who invited whom. Revoking a branch cancels the unused invites of that member and of everyone they brought in.</p>

@@ -3,7 +3,7 @@ import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
 import { navigate } from '../../app/router'
-import { errorText, me, notify } from '../../app/state'
+import { errorText, me, notify, notifyError } from '../../app/state'
 import { Avatar, Empty, Header, timeAgo } from '../ui'
 import { highlighted } from './message'
 import { LineIcon } from '../icons'
@@ -30,7 +30,7 @@ function preview(t: bc.Thread) {
 }
 
 function ThreadRow({ t, request }: { t: bc.Thread; request?: boolean }) {
-  const act = (p: Promise<unknown>, ok: string) => p.then(() => notify(ok), (e) => notify(errorText(e), 'error'))
+  const act = (p: Promise<unknown>, ok: string) => p.then(() => notify(ok), notifyError)
   const unread = t.unread > 0 && !request
   return html`<li class=${'list-item thread-row' + (unread ? ' unread' : '')}>
     <a class="row gap center grow" href=${'/backchannel/' + t.id}>
@@ -54,7 +54,7 @@ function Search() {
   const [results, setResults] = useState<bc.SearchResult[] | null>(null)
   useEffect(() => {
     if (q.trim().length < 2) { setResults(null); return }
-    const timer = setTimeout(() => bc.search(q).then(setResults, (e) => notify(errorText(e), 'error')), 250)
+    const timer = setTimeout(() => bc.search(q).then(setResults, notifyError), 250)
     return () => clearTimeout(timer)
   }, [q])
   return html`<div class="pad"><input type="search" class="search" placeholder="Search messages" aria-label="Search messages" value=${q} onInput=${(e: any) => setQ(e.target.value)} /></div>
@@ -66,7 +66,7 @@ function Search() {
 }
 
 export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' | 'rooms' }) {
-  useEffect(() => { bc.startBackchannel(); bc.loadInbox().catch((e) => notify(errorText(e), 'error')) }, [])
+  useEffect(() => { bc.startBackchannel(); bc.loadInbox().catch(notifyError) }, [])
   const { inbox, requests, rooms } = bc.inboxLists()
   const state = bc.inboxState.value
   const list = tab === 'inbox' ? inbox : tab === 'requests' ? requests : rooms
@@ -87,7 +87,7 @@ export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' | 'rooms' 
       : html`<ul class="list thread-list">${list.map((t) => html`<${ThreadRow} key=${t.id} t=${t} request=${tab === 'requests'} />`)}</ul>`}
     ${tab === 'requests' && html`<section class="card">
       <label class="switch-row"><input type="checkbox" class="switch" checked=${bc.prefs.value.followersOnly}
-        onChange=${(e: any) => bc.setFollowersOnly(e.target.checked).then(() => notify('Saved'), (err) => notify(errorText(err), 'error'))} />
+        onChange=${(e: any) => bc.setFollowersOnly(e.target.checked).then(() => notify('Saved'), notifyError)} />
         <span class="grow">Only people I follow can message me<br /><span class="muted small">Others cannot start a conversation with you.</span></span></label>
       <p class="muted small">Messages from people you don't follow wait here until you accept them. They don't know whether you have read them.</p>
     </section>`}`

@@ -3,7 +3,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
-import { errorText, me, notify } from '../../app/state'
+import { me, notify, notifyError } from '../../app/state'
 import { Avatar } from '../ui'
 import { LineIcon } from '../icons'
 import { highlighted, linkify } from './text'
@@ -21,7 +21,7 @@ export function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: Ite
   const [editing, setEditing] = useState(false)
   const [draft, setDraft] = useState(m.body)
   const [picking, setPicking] = useState(false)
-  const act = (p: Promise<unknown>) => p.catch((e) => notify(errorText(e), 'error'))
+  const act = (p: Promise<unknown>) => p.catch(notifyError)
   const saveEdit = (e: Event) => {
     e.preventDefault()
     if (draft.trim() && draft !== m.body) act(bc.edit(m.id, draft))
@@ -76,7 +76,7 @@ export function MessageList({ threadId, canModerate, onReply, seen, compact }: {
     const el = ref.current!
     const before = el.scrollHeight
     atBottom.current = false
-    try { await bc.loadEarlier(threadId) } catch (e) { notify(errorText(e), 'error') }
+    try { await bc.loadEarlier(threadId) } catch (e) { notifyError(e) }
     requestAnimationFrame(() => { el.scrollTop = el.scrollHeight - before })
   }
   return html`<div class=${'msgs' + (compact ? ' compact' : '')} ref=${ref} onScroll=${(e: any) => { const el = e.currentTarget; atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80 }}>
@@ -102,7 +102,7 @@ export function Composer({ threadId, replyTo, onCancelReply, disabled, placehold
     e?.preventDefault()
     const body = text.trim()
     if ((!body && !image) || body.length > 4000) return
-    bc.send(threadId, body, { image: image?.name, imageUrl: image?.url, replyTo }).catch((err) => notify(errorText(err), 'error'))
+    bc.send(threadId, body, { image: image?.name, imageUrl: image?.url, replyTo }).catch(notifyError)
     setText(''); setImage(null); onCancelReply()
     input.current?.focus()
   }
@@ -112,7 +112,7 @@ export function Composer({ threadId, replyTo, onCancelReply, disabled, placehold
     if (!file) return
     if (file.size > 10 * 1024 * 1024) return notify('An image may be at most 10 MB.', 'error')
     setBusy(true)
-    try { setImage(await bc.uploadImage(threadId, file)) } catch (err) { notify(errorText(err), 'error') } finally { setBusy(false) }
+    try { setImage(await bc.uploadImage(threadId, file)) } catch (err) { notifyError(err) } finally { setBusy(false) }
   }
   return html`<form class="composer" onSubmit=${submit}>
     ${replyTo && html`<div class="composer-reply"><span class="grow">Replying to ${replyTo.author ? '@' + replyTo.author.username : 'a message'}: <span class="muted">${replyTo.body.slice(0, 80)}</span></span>

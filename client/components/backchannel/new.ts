@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { get } from '../../app/api'
 import * as bc from '../../app/backchannel'
 import { navigate } from '../../app/router'
-import { errorText, me, notify } from '../../app/state'
+import { me, notify, notifyError } from '../../app/state'
 import { Avatar, Empty, Field, Header } from '../ui'
 
 interface Found { id: number; username: string; displayName: string; avatar: string | null }
@@ -12,7 +12,7 @@ interface Found { id: number; username: string; displayName: string; avatar: str
 function usePeople(q: string) {
   const [users, setUsers] = useState<Found[] | null>(null)
   useEffect(() => {
-    const t = setTimeout(() => get(`/users?q=${encodeURIComponent(q)}&limit=20`).then((r) => setUsers(r.users.filter((u: Found) => u.id !== me.value?.id)), (e) => notify(errorText(e), 'error')), 150)
+    const t = setTimeout(() => get(`/users?q=${encodeURIComponent(q)}&limit=20`).then((r) => setUsers(r.users.filter((u: Found) => u.id !== me.value?.id)), notifyError), 150)
     return () => clearTimeout(t)
   }, [q])
   return users
@@ -42,7 +42,7 @@ export function NewGroup() {
     e.preventDefault()
     if (!title.trim() || picked.length === 0) return notify('Give the group a title and pick at least one person.', 'error')
     setBusy(true)
-    try { navigate('/backchannel/' + (await bc.createGroup(title.trim(), picked.map((p) => p.username))).id, true) } catch (err) { notify(errorText(err), 'error') } finally { setBusy(false) }
+    try { navigate('/backchannel/' + (await bc.createGroup(title.trim(), picked.map((p) => p.username))).id, true) } catch (err) { notifyError(err) } finally { setBusy(false) }
   }
   return html`<${Header} title="New group" back="/backchannel" />
   <form class="card stack" onSubmit=${create}>

@@ -5,7 +5,7 @@ import { signal } from '@preact/signals'
 import { useEffect, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
 import { myRole, registerRoomPanel } from '../../app/rooms'
-import { errorText, me, notify } from '../../app/state'
+import { errorText, me, notify, notifyError } from '../../app/state'
 import { Avatar, Empty } from '../ui'
 import { Composer, MessageList } from './message'
 
@@ -34,7 +34,7 @@ function ThreadPanel({ roomId, which }: { roomId: number; which: 'chat' | 'backs
   const threadId = r && 'chat' in r ? (which === 'chat' ? r.chat.id : r.backstage?.id) : undefined
   useEffect(() => {
     if (!threadId) return
-    bc.openThread(threadId).catch((e) => notify(errorText(e), 'error'))
+    bc.openThread(threadId).catch(notifyError)
     return () => bc.closeThread(threadId)
   }, [threadId])
   if (!r) return html`<p class="muted pad">Loading…</p>`
@@ -47,7 +47,7 @@ function ThreadPanel({ roomId, which }: { roomId: number; which: 'chat' | 'backs
   return html`<div class="room-thread">
     ${which === 'chat' && r.canModerate && live && html`<div class="row gap center pad-y">
       <span class="grow muted small">${off ? 'Chat is off for the audience.' : 'Chat is on.'}</span>
-      <button class="btn small" onClick=${() => bc.setChat(roomId, !!off).catch((e) => notify(errorText(e), 'error'))}>${off ? 'Turn chat on' : 'Turn chat off'}</button>
+      <button class="btn small" onClick=${() => bc.setChat(roomId, !!off).catch(notifyError)}>${off ? 'Turn chat on' : 'Turn chat off'}</button>
     </div>`}
     <${MessageList} threadId=${threadId} compact canModerate=${which === 'chat' && r.canModerate} onReply=${setReplyTo} />
     <${Composer} threadId=${threadId} replyTo=${replyTo} onCancelReply=${() => setReplyTo(null)} disabled=${disabled} allowImages=${false}
@@ -65,7 +65,7 @@ function QuestionsPanel({ roomId }: { roomId: number }) {
   const all = bc.questions.value.get(roomId) ?? []
   const open = all.filter((q) => q.state === 'open').sort((a, b) => b.votes - a.votes || a.id - b.id)
   const done = all.filter((q) => q.state !== 'open')
-  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), (e) => notify(errorText(e), 'error'))
+  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), notifyError)
   const submit = (e: Event) => {
     e.preventDefault()
     const body = text.trim()

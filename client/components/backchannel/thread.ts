@@ -3,7 +3,7 @@ import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
 import { navigate } from '../../app/router'
-import { errorText, me, notify } from '../../app/state'
+import { errorText, me, notify, notifyError } from '../../app/state'
 import { Empty, Header } from '../ui'
 import { others, threadTitle } from './inbox'
 import { Composer, MessageList, Typing } from './message'
@@ -13,7 +13,7 @@ function GroupSettings({ t, onClose }: { t: bc.Thread; onClose: () => void }) {
   const [title, setTitle] = useState(t.title)
   const [add, setAdd] = useState('')
   const creator = t.creatorId === me.value?.id
-  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), (e) => notify(errorText(e), 'error'))
+  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), notifyError)
   return html`<section class="card stack" aria-label="Group settings">
     <form class="row gap" onSubmit=${(e: Event) => { e.preventDefault(); act(bc.rename(t.id, title.trim()), 'Renamed') }}>
       <input aria-label="Group title" maxlength="80" required value=${title} onInput=${(e: any) => setTitle(e.target.value)} />
@@ -26,7 +26,7 @@ function GroupSettings({ t, onClose }: { t: bc.Thread; onClose: () => void }) {
       <button class="btn" type="submit">Add</button>
     </form>`}
     <div class="row gap wrap">
-      <button class="btn danger-text" onClick=${() => confirm('Leave this group?') && bc.leave(t.id).then(() => navigate('/backchannel'), (e) => notify(errorText(e), 'error'))}>Leave group</button>
+      <button class="btn danger-text" onClick=${() => confirm('Leave this group?') && bc.leave(t.id).then(() => navigate('/backchannel'), notifyError)}>Leave group</button>
       <button class="btn" onClick=${onClose}>Done</button>
     </div>
   </section>`
@@ -48,7 +48,7 @@ export function ThreadScreen({ id }: { id: number }) {
   if (!t) return html`<${Header} title="Conversation" back="/backchannel" /><p class="muted pad">Loading…</p>`
   if (t.kind === 'room_chat' || t.kind === 'backstage') return html`<${RoomThread} t=${t} />`
   const other = t.kind === 'dm' ? others(t)[0] : undefined
-  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), (e) => notify(errorText(e), 'error'))
+  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), notifyError)
   // "Seen" under my latest message that the other person (1:1) or everyone (group) has read.
   const mineLast = (bc.messages.value.get(id) ?? []).filter((m) => m.author?.id === me.value?.id && !m.pending && !m.failed).at(-1)
   const readers = others(t).filter((m) => m.state === 'active' && mineLast && m.lastReadId >= mineLast.id)

@@ -3,7 +3,7 @@ import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { navigate } from '../../app/router'
 import { currentRoomId, hallway, hallwayError, me, roomInfo, roomStatus, startRoom, watchHallway, type HallwayRoom } from '../../app/rooms'
-import { errorText, me as meUser, notify } from '../../app/state'
+import { me as meUser, notifyError } from '../../app/state'
 import { Avatar, Empty, Header } from '../ui'
 import { CreateRoomSheet } from './create'
 import { Icon } from '../icons'
@@ -38,7 +38,7 @@ function LiveCard({ r }: { r: HallwayRoom }) {
 function UpcomingCard({ r }: { r: HallwayRoom }) {
   const mine = meUser.value?.id === r.creatorId
   const start = async () => {
-    try { await startRoom(r.id); navigate(`/rooms/${r.id}`) } catch (e) { notify(errorText(e), 'error') }
+    try { await startRoom(r.id); navigate(`/rooms/${r.id}`) } catch (e) { notifyError(e) }
   }
   const when = r.startsAt ? new Date(r.startsAt) : null
   return html`<li class="list-item upcoming">

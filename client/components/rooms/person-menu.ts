@@ -1,7 +1,7 @@
 // The menu on a person in a room: the moderation actions my role allows on them, their profile, a message.
 import { html } from 'htm/preact'
 import { inviteToSpeak, moveToAudience, myRole, onStage, RANK, removeFromRoom, setModerator, setMuted, isMod, type Participant } from '../../app/rooms'
-import { errorText, me as meUser, notify } from '../../app/state'
+import { me as meUser, notify, notifyError } from '../../app/state'
 import { Avatar } from '../ui'
 import { Sheet } from './sheet'
 
@@ -12,7 +12,7 @@ export function PersonMenu({ p, onClose }: { p: Participant; onClose: () => void
   const self = meUser.value?.id === p.user.id
   const over = !self && isMod(mine) && RANK[mine!] > RANK[p.role]
   const run = (fn: () => Promise<unknown>, done: string) => async () => {
-    try { await fn(); notify(done) } catch (e) { notify(errorText(e), 'error') }
+    try { await fn(); notify(done) } catch (e) { notifyError(e) }
     onClose()
   }
   const name = p.user.displayName

@@ -10,7 +10,7 @@ import {
   onStage, participants, pinned, raiseHand, respond, roomError, roomPage, roomInfo, roomPanels, roomStatus, setMuted, stage, type Participant,
 } from '../../app/rooms'
 import { audioBlocked, audioState, levels, resumeAudio } from '../../app/rtc'
-import { errorText, me as meUser, notify } from '../../app/state'
+import { errorText, me as meUser, notifyError } from '../../app/state'
 import { Avatar, Empty, Header } from '../ui'
 import { Icon } from '../icons'
 import { PersonMenu } from './person-menu'
@@ -50,7 +50,7 @@ function RoomPanels({ roomId }: { roomId: number }) {
 
 function Controls() {
   const p = me.value
-  const act = (fn: () => Promise<unknown>) => async () => { try { await fn() } catch (e) { notify(errorText(e), 'error') } }
+  const act = (fn: () => Promise<unknown>) => async () => { try { await fn() } catch (e) { notifyError(e) } }
   const leave = async () => { await leaveRoom(); navigate('/') }
   return html`<div class="room-controls" role="toolbar" aria-label="Room controls">
     <button class="btn" onClick=${leave}><${Icon} name="leave" /> Leave quietly</button>
@@ -86,15 +86,15 @@ export function Room({ id }: { id: string }) {
   const reconnecting = audioState.value === 'reconnecting' || (amGuest.value && conn.state.value === 'reconnecting')
   return html`<div class="room-screen">
     <${Header} title=${info.title} back="/">${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
-      ${mod && html`<button class="btn small danger-text" onClick=${() => { if (confirm('End the room for everyone?')) endRoom().catch((e) => notify(errorText(e), 'error')) }}>End room</button>`}
+      ${mod && html`<button class="btn small danger-text" onClick=${() => { if (confirm('End the room for everyone?')) endRoom().catch(notifyError) }}>End room</button>`}
       ${!mod && !amGuest.value && html`<${ReportButton} type="room" id=${info.id} label="this room" className="btn small" />`}</${Header}>
     ${reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`}
     ${audioState.value === 'failed' && html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`}
     ${audioBlocked.value && html`<div class="pad"><button class="btn primary tap-audio" onClick=${() => resumeAudio()}><${Icon} name="speaker" /> Tap to start audio</button></div>`}
     ${p?.invited && html`<div class="card invite-card" role="alertdialog" aria-labelledby="invite-text">
       <p id="invite-text"><strong>You are invited to speak.</strong> Your microphone turns on when you accept.</p>
-      <div class="row gap"><button class="btn primary" onClick=${() => respond(true).catch((e) => notify(errorText(e), 'error'))}>Accept</button>
-      <button class="btn" onClick=${() => respond(false).catch((e) => notify(errorText(e), 'error'))}>Decline</button></div>
+      <div class="row gap"><button class="btn primary" onClick=${() => respond(true).catch(notifyError)}>Accept</button>
+      <button class="btn" onClick=${() => respond(false).catch(notifyError)}>Decline</button></div>
     </div>`}
     ${(info.description || info.link || pinned.value) && html`<div class="room-about pad">
       ${info.description && html`<p class="room-desc">${info.description}</p>`}
@@ -108,7 +108,7 @@ export function Room({ id }: { id: string }) {
     ${mod && handQueue.value.length > 0 && html`<section class="card hands" aria-labelledby="hands-h">
       <h2 id="hands-h" class="section-title">Raised hands <span class="muted">${handQueue.value.length}</span></h2>
       <ol class="list">${handQueue.value.map((x) => html`<li class="list-item"><${Avatar} user=${x.user} size=${32} /><span class="grow" id=${'hand-' + x.key}>${x.user.displayName}</span>
-        ${x.invited ? html`<span class="muted small">Invited</span>` : html`<button class="btn small primary" aria-describedby=${'hand-' + x.key} onClick=${() => inviteToSpeak(x.user.id).catch((e) => notify(errorText(e), 'error'))}>Invite to speak</button>`}</li>`)}</ol>
+        ${x.invited ? html`<span class="muted small">Invited</span>` : html`<button class="btn small primary" aria-describedby=${'hand-' + x.key} onClick=${() => inviteToSpeak(x.user.id).catch(notifyError)}>Invite to speak</button>`}</li>`)}</ol>
     </section>`}
     <section class="room-section" aria-labelledby="aud-h">
       <h2 id="aud-h" class="section-title pad">Listening <span class="muted">${audience.value.length + guestCount.value}</span></h2>
