@@ -1,7 +1,7 @@
 // The realtime hub: the connections of the /ws gateway, their topics, and the typed request handlers that the
 // domains register. Every request gets exactly one reply; events are published on topics after commit.
 import type { TSchema, Static } from '@sinclair/typebox'
-import { AppError } from '../errors'
+import { AppError, errorBody } from '../errors'
 import type { Logger } from '../lib/log'
 import { RateLimiter } from '../lib/ratelimit'
 import { check } from '../lib/validate'
@@ -89,7 +89,7 @@ export class Hub {
     const reqId = typeof data === 'object' && data !== null && 'id' in data ? (data as { id: unknown }).id : null
     const re = typeof reqId === 'string' || typeof reqId === 'number' ? reqId : null
     const wait = this.limiter.take(`c${conn.id}`)
-    if (wait) return conn.send({ re, ok: false, error: { code: 'rate_limited', message: `Too many messages; wait ${wait}s.` } })
+    if (wait) return conn.send({ re, ok: false, ...errorBody('rate_limited', `Too many messages; wait ${wait}s.`) })
     try {
       if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new AppError('bad_json', 'A message must be a JSON object.')
       const env = check(Envelope, data)
@@ -103,7 +103,7 @@ export class Hub {
       if (e instanceof AppError) conn.send({ re, ok: false, error: e.toJSON() })
       else {
         this.log.error('ws: handler failed', { conn: conn.id, type: (data as { type?: unknown })?.type, error: e })
-        conn.send({ re, ok: false, error: { code: 'internal', message: 'Something went wrong on the server.' } })
+        conn.send({ re, ok: false, ...errorBody('internal') })
       }
     }
   }
