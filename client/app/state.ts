@@ -19,6 +19,8 @@ export function notify(text: string, kind: 'info' | 'error' = 'info') {
 export const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
 /** Shows what went wrong (the catalog's message) as an error toast. */
 export const notifyError = (e: unknown) => notify(errorText(e), 'error')
+/** Waits for an action, then toasts its confirmation (when given) or its error. */
+export const settle = (p: Promise<unknown>, ok?: string) => p.then(() => { if (ok) notify(ok) }, notifyError)
 
 export async function loadMe() {
   try {

@@ -3,7 +3,7 @@ import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
 import { navigate } from '../../app/router'
-import { errorText, me, notify, notifyError } from '../../app/state'
+import { errorText, me, notify, notifyError, settle } from '../../app/state'
 import { Avatar, Empty, Header, timeAgo } from '../ui'
 import { highlighted } from './message'
 import { LineIcon } from '../icons'
@@ -30,7 +30,6 @@ function preview(t: bc.Thread) {
 }
 
 function ThreadRow({ t, request }: { t: bc.Thread; request?: boolean }) {
-  const act = (p: Promise<unknown>, ok: string) => p.then(() => notify(ok), notifyError)
   const unread = t.unread > 0 && !request
   return html`<li class=${'list-item thread-row' + (unread ? ' unread' : '')}>
     <a class="row gap center grow" href=${'/backchannel/' + t.id}>
@@ -43,8 +42,8 @@ function ThreadRow({ t, request }: { t: bc.Thread; request?: boolean }) {
       </span>
     </a>
     ${request && html`<div class="row gap request-actions">
-      <button class="btn small primary" aria-label="Accept request" onClick=${() => act(bc.accept(t.id), 'Moved to your inbox')}>Accept</button>
-      <button class="btn small" aria-label="Decline request" onClick=${() => act(bc.decline(t.id), 'Request declined')}>Decline</button>
+      <button class="btn small primary" aria-label="Accept request" onClick=${() => settle(bc.accept(t.id), 'Moved to your inbox')}>Accept</button>
+      <button class="btn small" aria-label="Decline request" onClick=${() => settle(bc.decline(t.id), 'Request declined')}>Decline</button>
     </div>`}
   </li>`
 }

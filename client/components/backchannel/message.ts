@@ -3,7 +3,7 @@
 import { html } from 'htm/preact'
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
-import { me, notify, notifyError } from '../../app/state'
+import { me, notify, notifyError, settle } from '../../app/state'
 import { Avatar } from '../ui'
 import { LineIcon } from '../icons'
 import { highlighted, linkify } from './text'
@@ -21,10 +21,9 @@ export function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: Ite
   const [editing, setEditing] = useState(false)
   const [draft, setDraft] = useState(m.body)
   const [picking, setPicking] = useState(false)
-  const act = (p: Promise<unknown>) => p.catch(notifyError)
   const saveEdit = (e: Event) => {
     e.preventDefault()
-    if (draft.trim() && draft !== m.body) act(bc.edit(m.id, draft))
+    if (draft.trim() && draft !== m.body) settle(bc.edit(m.id, draft))
     setEditing(false)
   }
   const stored = !m.pending && !m.failed
@@ -46,16 +45,16 @@ export function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: Ite
     ${Object.keys(m.reactions).length > 0 && html`<div class="msg-reactions">
       ${Object.entries(m.reactions).map(([emoji, users]) => {
         const on = users.includes(me.value!.id)
-        return html`<button class=${'chip' + (on ? ' on' : '')} aria-pressed=${on} aria-label=${`${emoji} ${users.length}${on ? ', remove your reaction' : ''}`} onClick=${() => act(bc.react(m.id, emoji, !on))}>${emoji} ${users.length}</button>`
+        return html`<button class=${'chip' + (on ? ' on' : '')} aria-pressed=${on} aria-label=${`${emoji} ${users.length}${on ? ', remove your reaction' : ''}`} onClick=${() => settle(bc.react(m.id, emoji, !on))}>${emoji} ${users.length}</button>`
       })}</div>`}
     ${m.failed && html`<div class="msg-failed" role="alert">Not sent: ${m.failed} <button class="btn small" onClick=${() => bc.discardFailed(m.threadId, m.clientId)}>Remove</button></div>`}
     ${stored && !m.deleted && !editing && html`<div class="msg-actions">
       <button class="link-btn" aria-label="Reply" onClick=${() => onReply(m)}>Reply</button>
       <button class="link-btn" aria-label="React" aria-expanded=${picking} onClick=${() => setPicking(!picking)}>React</button>
       ${mine && !m.image && html`<button class="link-btn" aria-label="Edit" onClick=${() => { setDraft(m.body); setEditing(true) }}>Edit</button>`}
-      ${(mine || canModerate) && html`<button class="link-btn danger-text" aria-label="Delete" onClick=${() => confirm('Delete this message?') && act(bc.remove(m.id))}>Delete</button>`}
+      ${(mine || canModerate) && html`<button class="link-btn danger-text" aria-label="Delete" onClick=${() => confirm('Delete this message?') && settle(bc.remove(m.id))}>Delete</button>`}
       ${!mine && html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`} className="link-btn" />`}
-      ${picking && html`<span class="emoji-pick" role="group" aria-label="Reactions">${REACTIONS.map((e) => html`<button class="chip" aria-label=${'React ' + e} onClick=${() => { setPicking(false); act(bc.react(m.id, e, true)) }}>${e}</button>`)}</span>`}
+      ${picking && html`<span class="emoji-pick" role="group" aria-label="Reactions">${REACTIONS.map((e) => html`<button class="chip" aria-label=${'React ' + e} onClick=${() => { setPicking(false); settle(bc.react(m.id, e, true)) }}>${e}</button>`)}</span>`}
     </div>`}
   </li>`
 }

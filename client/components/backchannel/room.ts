@@ -5,7 +5,7 @@ import { signal } from '@preact/signals'
 import { useEffect, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
 import { myRole, registerRoomPanel } from '../../app/rooms'
-import { errorText, me, notify, notifyError } from '../../app/state'
+import { errorText, me, notifyError, settle } from '../../app/state'
 import { Avatar, Empty } from '../ui'
 import { Composer, MessageList } from './message'
 
@@ -65,22 +65,21 @@ function QuestionsPanel({ roomId }: { roomId: number }) {
   const all = bc.questions.value.get(roomId) ?? []
   const open = all.filter((q) => q.state === 'open').sort((a, b) => b.votes - a.votes || a.id - b.id)
   const done = all.filter((q) => q.state !== 'open')
-  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), notifyError)
   const submit = (e: Event) => {
     e.preventDefault()
     const body = text.trim()
     if (!body) return
-    act(bc.ask(roomId, body).then(() => setText('')), 'Question sent')
+    settle(bc.ask(roomId, body).then(() => setText('')), 'Question sent')
   }
   const item = (q: bc.Question) => html`<li class="list-item question">
-    <button class=${'vote' + (q.voted ? ' on' : '')} aria-label="Upvote" aria-pressed=${q.voted} disabled=${!live || q.voted || q.state !== 'open'} onClick=${() => act(bc.upvote(q.id))}>▲<span>${q.votes}</span></button>
+    <button class=${'vote' + (q.voted ? ' on' : '')} aria-label="Upvote" aria-pressed=${q.voted} disabled=${!live || q.voted || q.state !== 'open'} onClick=${() => settle(bc.upvote(q.id))}>▲<span>${q.votes}</span></button>
     <div class="grow">
       <p class="q-text">${q.body}</p>
       <p class="muted small">${q.author ? html`<${Avatar} user=${q.author} size=${18} /> ${q.author.displayName}` : 'Someone'}${q.stagedAt ? ' · brought to stage' : ''}${q.state !== 'open' ? ` · ${q.state}` : ''}</p>
       ${r.canModerate && live && q.state === 'open' && html`<div class="row gap wrap">
-        <button class="btn small primary" aria-label="Bring to stage" disabled=${!!q.stagedAt} onClick=${() => act(bc.bringToStage(q.id), 'Invited to speak; question pinned')}>Bring to stage</button>
-        <button class="btn small" aria-label="Mark answered" onClick=${() => act(bc.markQuestion(q.id, 'answered'))}>Answered</button>
-        <button class="btn small" aria-label="Dismiss" onClick=${() => act(bc.markQuestion(q.id, 'dismissed'))}>Dismiss</button>
+        <button class="btn small primary" aria-label="Bring to stage" disabled=${!!q.stagedAt} onClick=${() => settle(bc.bringToStage(q.id), 'Invited to speak; question pinned')}>Bring to stage</button>
+        <button class="btn small" aria-label="Mark answered" onClick=${() => settle(bc.markQuestion(q.id, 'answered'))}>Answered</button>
+        <button class="btn small" aria-label="Dismiss" onClick=${() => settle(bc.markQuestion(q.id, 'dismissed'))}>Dismiss</button>
       </div>`}
     </div>
   </li>`

@@ -3,7 +3,7 @@ import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import * as bc from '../../app/backchannel'
 import { navigate } from '../../app/router'
-import { errorText, me, notify, notifyError } from '../../app/state'
+import { errorText, me, notifyError, settle } from '../../app/state'
 import { Empty, Header } from '../ui'
 import { others, threadTitle } from './inbox'
 import { Composer, MessageList, Typing } from './message'
@@ -13,15 +13,14 @@ function GroupSettings({ t, onClose }: { t: bc.Thread; onClose: () => void }) {
   const [title, setTitle] = useState(t.title)
   const [add, setAdd] = useState('')
   const creator = t.creatorId === me.value?.id
-  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), notifyError)
   return html`<section class="card stack" aria-label="Group settings">
-    <form class="row gap" onSubmit=${(e: Event) => { e.preventDefault(); act(bc.rename(t.id, title.trim()), 'Renamed') }}>
+    <form class="row gap" onSubmit=${(e: Event) => { e.preventDefault(); settle(bc.rename(t.id, title.trim()), 'Renamed') }}>
       <input aria-label="Group title" maxlength="80" required value=${title} onInput=${(e: any) => setTitle(e.target.value)} />
       <button class="btn" type="submit">Rename</button>
     </form>
     <ul class="list">${t.members.map((m) => html`<li class="list-item"><a class="grow" href=${'/u/' + m.username}>${m.displayName} <span class="muted small">@${m.username}${m.id === t.creatorId ? ' · creator' : ''}${m.state === 'request' ? ' · invited' : ''}</span></a>
-      ${creator && m.id !== me.value?.id && html`<button class="btn small danger-text" aria-label=${'Remove @' + m.username} onClick=${() => act(bc.removeMember(t.id, m.id), 'Removed')}>Remove</button>`}</li>`)}</ul>
-    ${creator && html`<form class="row gap" onSubmit=${(e: Event) => { e.preventDefault(); act(bc.addMembers(t.id, add.split(/[\s,]+/).map((x) => x.replace(/^@/, '')).filter(Boolean)), 'Added').then(() => setAdd('')) }}>
+      ${creator && m.id !== me.value?.id && html`<button class="btn small danger-text" aria-label=${'Remove @' + m.username} onClick=${() => settle(bc.removeMember(t.id, m.id), 'Removed')}>Remove</button>`}</li>`)}</ul>
+    ${creator && html`<form class="row gap" onSubmit=${(e: Event) => { e.preventDefault(); settle(bc.addMembers(t.id, add.split(/[\s,]+/).map((x) => x.replace(/^@/, '')).filter(Boolean)), 'Added').then(() => setAdd('')) }}>
       <input aria-label="Add people by username" placeholder="@username" value=${add} onInput=${(e: any) => setAdd(e.target.value)} />
       <button class="btn" type="submit">Add</button>
     </form>`}
@@ -48,7 +47,6 @@ export function ThreadScreen({ id }: { id: number }) {
   if (!t) return html`<${Header} title="Conversation" back="/backchannel" /><p class="muted pad">Loading…</p>`
   if (t.kind === 'room_chat' || t.kind === 'backstage') return html`<${RoomThread} t=${t} />`
   const other = t.kind === 'dm' ? others(t)[0] : undefined
-  const act = (p: Promise<unknown>, ok?: string) => p.then(() => ok && notify(ok), notifyError)
   // "Seen" under my latest message that the other person (1:1) or everyone (group) has read.
   const mineLast = (bc.messages.value.get(id) ?? []).filter((m) => m.author?.id === me.value?.id && !m.pending && !m.failed).at(-1)
   const readers = others(t).filter((m) => m.state === 'active' && mineLast && m.lastReadId >= mineLast.id)
@@ -56,15 +54,15 @@ export function ThreadScreen({ id }: { id: number }) {
     ? (t.kind === 'dm' ? 'Seen' : `Seen by ${readers.length === others(t).length ? 'everyone' : readers.map((r) => r.displayName).join(', ')}`) : undefined)
   return html`<div class="thread-screen">
     <${Header} title=${threadTitle(t)} back="/backchannel">
-      <button class="btn small" aria-pressed=${t.muted} aria-label=${t.muted ? 'Unmute conversation' : 'Mute conversation'} onClick=${() => act(bc.mute(t.id, !t.muted), t.muted ? 'Unmuted' : 'Muted')}><${LineIcon} name=${t.muted ? 'bell-off' : 'bell'} /></button>
+      <button class="btn small" aria-pressed=${t.muted} aria-label=${t.muted ? 'Unmute conversation' : 'Mute conversation'} onClick=${() => settle(bc.mute(t.id, !t.muted), t.muted ? 'Unmuted' : 'Muted')}><${LineIcon} name=${t.muted ? 'bell-off' : 'bell'} /></button>
       ${t.kind === 'group' && html`<button class="btn small" aria-expanded=${settings} onClick=${() => setSettings(!settings)}>Group</button>`}
     </${Header}>
     <p class="thread-sub muted small">${other ? html`<a href=${'/u/' + other.username}>@${other.username}</a>` : `${t.memberCount} members`}</p>
     ${settings && t.kind === 'group' && html`<${GroupSettings} t=${t} onClose=${() => setSettings(false)} />`}
     ${t.state === 'request' && html`<section class="card request-banner" role="region" aria-label="Message request">
       <p><strong>${t.kind === 'dm' ? other?.displayName : t.title}</strong> wants to send you messages. They won't know you've seen this until you accept.</p>
-      <div class="row gap"><button class="btn primary" aria-label="Accept request" onClick=${() => act(bc.accept(t.id), 'Accepted')}>Accept</button>
-        <button class="btn" aria-label="Decline request" onClick=${() => act(bc.decline(t.id).then(() => navigate('/backchannel/requests')), 'Declined')}>Decline</button></div>
+      <div class="row gap"><button class="btn primary" aria-label="Accept request" onClick=${() => settle(bc.accept(t.id), 'Accepted')}>Accept</button>
+        <button class="btn" aria-label="Decline request" onClick=${() => settle(bc.decline(t.id).then(() => navigate('/backchannel/requests')), 'Declined')}>Decline</button></div>
     </section>`}
     <${MessageList} threadId=${id} onReply=${setReplyTo} seen=${seen} />
     <${Typing} threadId=${id} />
