@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { get, post } from '../app/api'
 import { errorText, signedIn } from '../app/state'
 import { navigate } from '../app/router'
-import { Field } from './ui'
+import { ErrorLine, Field } from './ui'
 
 function AuthCard({ title, subtitle, children }: { title: string; subtitle?: any; children: any }) {
   return html`<main class="auth">
@@ -28,7 +28,6 @@ function useSubmit(fn: () => Promise<void>) {
   return { busy, error, submit }
 }
 
-const ErrorLine = ({ error }: { error: string }) => error ? html`<p class="form-error" role="alert">${error}</p>` : null
 
 export function SignIn() {
   const [username, setU] = useState('')

@@ -1,4 +1,4 @@
-// Small shared widgets: avatar, field, page header, empty state, toast.
+// Small shared widgets: avatar, field, page header, empty state, form error, toast.
 import { html } from 'htm/preact'
 import { toast } from '../app/state'
 
@@ -23,6 +23,9 @@ export function Header({ title, back, children }: { title: string; back?: string
 }
 
 export const Empty = ({ children }: { children: any }) => html`<p class="empty">${children}</p>`
+
+/** A form's error, announced to screen readers; nothing when there is none. */
+export const ErrorLine = ({ error }: { error: string | null | undefined }) => error ? html`<p class="form-error" role="alert">${error}</p>` : null
 
 export function Toast() {
   const t = toast.value

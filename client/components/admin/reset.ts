@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { get, post } from '../../app/api'
 import { errorText } from '../../app/state'
 import { navigate } from '../../app/router'
-import { Field } from '../ui'
+import { ErrorLine, Field } from '../ui'
 
 export function ResetPassword({ token }: { token: string }) {
   const [info, setInfo] = useState<{ username: string } | null>(null)
@@ -25,7 +25,7 @@ export function ResetPassword({ token }: { token: string }) {
         <form class="stack" onSubmit=${submit}>
           <${Field} label="New password" hint="At least 10 characters"><input type="password" autocomplete="new-password" minlength="10" maxlength="256" required value=${pw.a} onInput=${(e: any) => setPw({ ...pw, a: e.target.value })} /></${Field}>
           <${Field} label="Repeat the new password"><input type="password" autocomplete="new-password" minlength="10" maxlength="256" required value=${pw.b} onInput=${(e: any) => setPw({ ...pw, b: e.target.value })} /></${Field}>
-          ${err && html`<p class="form-error" role="alert">${err}</p>`}
+          <${ErrorLine} error=${err} />
           <button class="btn primary" type="submit">Set password</button>
         </form>`
       : err ? html`<p class="form-error" role="alert">${err}</p><p class="muted small">Ask an admin for a new link.</p>` : html`<p class="muted">Checking the link…</p>`}

@@ -3,7 +3,7 @@ import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { get, patch } from '../../app/api'
 import { errorText, notify, notifyError } from '../../app/state'
-import { Field } from '../ui'
+import { ErrorLine, Field } from '../ui'
 
 export function ServerSettings() {
   const [s, setS] = useState<any>(null)
@@ -32,7 +32,7 @@ export function ServerSettings() {
       <span><strong>Guest listening</strong><br /><span class="muted small">Signed-out visitors may listen to open rooms</span></span></label>
     <${Field} label="TURN servers" hint="One per line, e.g. turn:turn.example.org:3478?transport=udp. Helps members behind strict networks connect.">
       <textarea rows="3" value=${turn} onInput=${(e: any) => setTurn(e.target.value)} placeholder="turn:turn.example.org:3478?transport=udp"></textarea></${Field}>
-    ${err && html`<p class="form-error" role="alert">${err}</p>`}
+    <${ErrorLine} error=${err} />
     <button class="btn primary" type="submit">Save settings</button>
   </form>`
 }

@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks'
 import { navigate } from '../../app/router'
 import { createRoom, loadHallway } from '../../app/rooms'
 import { errorText, notify } from '../../app/state'
-import { Field } from '../ui'
+import { ErrorLine, Field } from '../ui'
 import { Sheet } from './sheet'
 
 const KINDS = [
@@ -51,7 +51,7 @@ export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
       ${f.kind === 'closed' && html`<${Field} label="Invite (usernames)" hint="Separate with spaces or commas"><input value=${f.invited} onInput=${set('invited')} placeholder="@alice @bob" /></${Field}>`}
       <label class="switch-line"><input type="checkbox" checked=${f.later} onChange=${set('later')} /> Schedule for later</label>
       ${f.later && html`<${Field} label="Starts at"><input type="datetime-local" required value=${f.when} onInput=${set('when')} /></${Field}>`}
-      ${err && html`<p class="form-error" role="alert">${err}</p>`}
+      <${ErrorLine} error=${err} />
       <button class="btn primary" type="submit" disabled=${busy}>${f.later ? 'Schedule room' : 'Start now'}</button>
     </form>
   </${Sheet}>`
