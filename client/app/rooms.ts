@@ -4,15 +4,13 @@ import { computed, effect, signal } from '@preact/signals'
 import { get, post } from './api'
 import { conn } from './connection'
 import { joinAudio, leaveAudio, setMicrophone } from './rtc'
+// The wire shapes are the server's own (type-only imports: nothing of the server is bundled).
+import type { PublicUser } from '../../server/accounts/model'
+import type { RoomRole } from '../../server/contracts'
+import type { HallwayRoom } from '../../server/rooms/hallway'
+import type { ParticipantView as Participant, RoomView } from '../../server/rooms/model'
 
-export type RoomRole = 'host' | 'moderator' | 'speaker' | 'audience'
-export interface PublicUser { id: number; username: string; displayName: string; avatar: string | null; role: string }
-export interface RoomView {
-  id: number; title: string; description: string; link: string | null; kind: 'open' | 'social' | 'closed'
-  state: 'scheduled' | 'live' | 'ended'; startsAt: number | null; startedAt: number | null; endedAt: number | null; hostId: number; creatorId: number
-}
-export interface Participant { key: string; user: PublicUser; role: RoomRole; muted: boolean; hand: number | null; invited: boolean; away: boolean; since: number }
-export interface HallwayRoom extends RoomView { host: PublicUser; speakers: PublicUser[]; speakerCount: number; listenerCount: number; followedOnStage: number }
+export type { HallwayRoom, Participant, PublicUser, RoomRole, RoomView }
 export interface Pinned { kind: 'question'; id: number; text: string; by: string }
 
 /** What a room screen shows. */
