@@ -47,10 +47,11 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
     sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession)
   installAdmin(ctx)
   installRooms(ctx)
+  // The SFU and Backchannel follow the rooms' events, so they come after them. The SFU opens no socket until a
+  // participant connects.
+  ctx.media = new MediaService(ctx)
   installBackchannel(ctx)
   registerPresence(ctx)
-  // The SFU follows the rooms' events (so it comes after them); it opens no socket until a participant connects.
-  ctx.media = new MediaService(ctx)
   return ctx
 }
 

@@ -1,5 +1,6 @@
 // The Backchannel domain on the Ctx: installBackchannel() (from createContext, after the rooms domain) builds the
-// service, sets ctx.backchannel and registers its WebSocket requests; backchannelPlugin() mounts its HTTP routes.
+// service, sets ctx.backchannel, follows the room events and registers its WebSocket requests; backchannelPlugin()
+// mounts its HTTP routes.
 import type { Ctx } from '../context'
 import { RoomBackchannel } from './rooms'
 import { backchannelRoutes } from './routes'
@@ -18,6 +19,7 @@ export function installBackchannel(ctx: Ctx): BackchannelDomain {
   const uploads = new Uploads(service, ctx.config.dataDir)
   registerBackchannelWs(ctx.hub, service)
   registerRoomBackchannelWs(ctx.hub, rooms)
+  rooms.listen()
   // Acknowledged sends are committed; anything still queued is committed before the database closes.
   ctx.cleanup.push(() => { while (service.sends.pending) service.sends.flush() })
   ctx.backchannel = service
@@ -25,10 +27,9 @@ export function installBackchannel(ctx: Ctx): BackchannelDomain {
   return d
 }
 
-/** Mounts the routes; by now (createApp) every domain is on the Ctx, so the room events can be followed. */
+/** Mounts the routes. */
 export function backchannelPlugin(ctx: Ctx) {
-  const { service, uploads, rooms } = installBackchannel(ctx)
-  rooms.listen()
+  const { service, uploads } = installBackchannel(ctx)
   return backchannelRoutes(ctx, service, uploads)
 }
 
