@@ -26,6 +26,9 @@ export const roomsDomain = (ctx: Ctx) => installRooms(ctx)
 
 export function roomsPlugin(ctx: Ctx) {
   const { rooms, hallway } = installRooms(ctx)
+  // Rooms a previous run left live end now: only in the serving process (createApp), never in a CLI command
+  // (admin create, invite create) that builds a context on the data folder of a server that is running.
+  rooms.store.endOrphans()
   return roomsRoutes(ctx, rooms, hallway)
 }
 

@@ -31,7 +31,6 @@ export class RoomsService implements RoomsApi {
     this.store = new RoomsStore(ctx.db)
     this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, ...timing }
     this.access = new RoomAccess(ctx, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
-    this.store.endOrphans()
     ctx.hub.onClose((conn) => this.socketClosed(conn))
   }
 
