@@ -23,7 +23,7 @@ export class BackchannelReader {
     this.bc.readable(threadId, userId)
     const rows = this.bc.store.q.history.all(threadId, before ?? Number.MAX_SAFE_INTEGER, limit + 1)
     const more = rows.length > limit
-    return { messages: rows.slice(0, limit).reverse().map((m) => this.bc.views.message(m)), more }
+    return { messages: this.bc.views.messages(rows.slice(0, limit).reverse()), more }
   }
 
   /**
@@ -54,7 +54,7 @@ export class BackchannelReader {
     }
     return {
       seq, more, threads,
-      messages: page.filter((i) => i.kind === 'message').map((i) => this.bc.views.message(i.row)),
+      messages: this.bc.views.messages(page.filter((i) => i.kind === 'message').map((i) => i.row)),
       questions: page.filter((i) => i.kind === 'question').map((i) => this.bc.views.question(i.row, voted.has(i.row.id))),
     }
   }

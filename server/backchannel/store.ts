@@ -67,6 +67,9 @@ const statements = (db: Database) => ({
   countSince: db.prepare<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM bc_messages WHERE created_at >= ?'),
 
   reactions: db.prepare<{ emoji: string; user_id: number }, [number]>('SELECT emoji, user_id FROM bc_reactions WHERE message_id = ? ORDER BY created_at'),
+  /** The reactions of several messages (their ids as a JSON array): one query for a page. */
+  reactionsOf: db.prepare<{ message_id: number; emoji: string; user_id: number }, [string]>(
+    'SELECT message_id, emoji, user_id FROM bc_reactions WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY created_at'),
   addReaction: db.prepare<never, [number, number, string, number]>('INSERT OR IGNORE INTO bc_reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)'),
   removeReaction: db.prepare<never, [number, number, string]>('DELETE FROM bc_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?'),
   reactionKinds: db.prepare<{ n: number }, [number, number]>('SELECT COUNT(DISTINCT emoji) AS n FROM bc_reactions WHERE message_id = ? AND user_id = ?'),

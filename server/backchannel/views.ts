@@ -38,6 +38,19 @@ export class Views {
     }
   }
 
+  /** A page of messages, their reactions read in one query. */
+  messages(rows: MessageRow[]): Message[] {
+    const reactions = new Map<number, Record<string, number[]>>()
+    if (rows.length) {
+      for (const r of this.store.q.reactionsOf.all(JSON.stringify(rows.map((m) => m.id)))) {
+        let out = reactions.get(r.message_id)
+        if (!out) reactions.set(r.message_id, (out = {}))
+        ;(out[r.emoji] ??= []).push(r.user_id)
+      }
+    }
+    return rows.map((m) => this.message(m, reactions.get(m.id) ?? {}))
+  }
+
   reactions(messageId: number): Record<string, number[]> {
     const out: Record<string, number[]> = {}
     for (const r of this.store.q.reactions.all(messageId)) (out[r.emoji] ??= []).push(r.user_id)
