@@ -53,6 +53,8 @@ export interface MediaApi {
 /** server/backchannel — ctx.backchannel */
 export interface BackchannelApi {
   stats(): { messages: number; messagesToday: number }
+  /** A message as a report shows it, if `viewerId` may read it (null: an admin working the reports queue). */
+  reportedMessage(messageId: number, viewerId: number | null): { id: number; body: string; threadId: number; authorId: number | null; author: string | null } | null
 }
 
 export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite'

@@ -1,6 +1,5 @@
 // The admin console's logic: the audit log, members (suspend, ban, roles, reset links), the invite tree's branches,
 // the reports queue, server settings and backups. Every action an admin takes is written to the audit log.
-import type { Database } from 'bun:sqlite'
 import { readdirSync, statSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Ctx } from '../context'
@@ -26,7 +25,6 @@ export class AdminService {
   readonly store: AdminStore
   /** Reports a member may file: a burst of 10, then one every 6 minutes. */
   private reportLimit = new RateLimiter(10, 1 / 360)
-  private messageLookup: ReturnType<Database['prepare']> | null | undefined
 
   constructor(private ctx: Ctx, private push?: PushService) {
     this.store = new AdminStore(ctx.db)
@@ -192,23 +190,10 @@ export class AdminService {
     } else if (type === 'room') {
       // A room the reporter may not see is not found, as for no room (its existence is not revealed).
       if (!this.ctx.rooms?.room(targetId) || !this.ctx.rooms.mayKnow(targetId, reporter.id)) fail('not_found')
-    } else if (!this.message(targetId, reporter.id)) fail('not_found')
+    } else if (!this.ctx.backchannel?.reportedMessage(targetId, reporter.id)) fail('not_found')
     if (this.store.openReportBy(reporter.id, type, targetId)) fail('conflict', 'You already reported this; an admin will look at it.')
     const id = this.store.insertReport(reporter.id, type, targetId, reason.trim())
     return { id }
-  }
-
-  /** A Backchannel message the member can see (a member of its thread), for reports. */
-  private message(id: number, viewerId: number | null): { id: number; body: string; author: string | null; thread_id: number } | null {
-    if (this.messageLookup === undefined) {
-      try {
-        this.messageLookup = this.ctx.db.prepare(
-          `SELECT m.id, m.body, m.thread_id, u.username AS author FROM bc_messages m LEFT JOIN users u ON u.id = m.author_id
-           WHERE m.id = ?1 AND (?2 IS NULL OR EXISTS (SELECT 1 FROM bc_members b JOIN bc_threads t ON t.id = b.thread_id
-             WHERE b.thread_id = m.thread_id AND b.user_id = ?2 AND (b.state IN ('active', 'request') OR t.kind IN ('room_chat', 'backstage'))))`)
-      } catch { this.messageLookup = null }
-    }
-    return (this.messageLookup?.get(id, viewerId) as any) ?? null
   }
 
   reports(status: 'open' | 'resolved' | 'dismissed' | 'all', limit = 100) {
@@ -224,8 +209,8 @@ export class AdminService {
       const room = this.ctx.rooms?.room(r.target_id)
       if (room) target = { ...target, title: room.title, state: room.state, hostId: room.hostId, host: this.ctx.accounts.store.byId(room.hostId)?.username ?? null }
     } else {
-      const m = this.message(r.target_id, null)
-      if (m) target = { ...target, body: m.body.slice(0, 500), author: m.author, threadId: m.thread_id, authorId: m.author ? this.ctx.accounts.store.byName(m.author)?.id ?? null : null }
+      const m = this.ctx.backchannel?.reportedMessage(r.target_id, null)
+      if (m) target = { ...target, body: m.body.slice(0, 500), author: m.author, threadId: m.threadId, authorId: m.authorId }
     }
     return { id: r.id, reporter: r.reporter, reason: r.reason, status: r.status, createdAt: r.created_at, handledBy: r.handler, handledAt: r.handled_at, note: r.note, target }
   }

@@ -438,6 +438,16 @@ export class BackchannelService implements BackchannelApi {
     }
   }
 
+  reportedMessage(messageId: number, viewerId: number | null) {
+    const m = this.store.q.message.get(messageId)
+    if (!m) return null
+    if (viewerId !== null) {
+      const t = this.store.q.thread.get(m.thread_id)
+      if (!t || !this.canRead(t, viewerId)) return null
+    }
+    return { id: m.id, body: m.body, threadId: m.thread_id, authorId: m.author_id, author: this.views.person(m.author_id)?.username ?? null }
+  }
+
   stats() {
     const day = new Date()
     day.setUTCHours(0, 0, 0, 0)
