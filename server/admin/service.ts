@@ -145,7 +145,7 @@ export class AdminService {
   // ── invite tree ──
   tree(): BranchNode[] {
     const pending = new Map<number, number>()
-    for (const i of this.store.pendingInvites()) pending.set(i.creator_id, (pending.get(i.creator_id) ?? 0) + 1)
+    for (const i of this.ctx.invites.pending()) pending.set(i.creator_id, (pending.get(i.creator_id) ?? 0) + 1)
     const deco = (n: TreeNode): BranchNode => ({ ...n, pendingInvites: pending.get(n.id) ?? 0, children: n.children.map(deco) })
     return this.ctx.invites.tree().map(deco)
   }
@@ -163,7 +163,7 @@ export class AdminService {
     walk(root)
     const members = new Set([root.id, ...below.map((n) => n.id)])
     const revoked: number[] = []
-    for (const i of this.store.pendingInvites()) {
+    for (const i of this.ctx.invites.pending()) {
       if (members.has(i.creator_id) && this.ctx.invites.revoke(i.id, { id: actor.id, role: 'admin' })) revoked.push(i.id)
     }
     const suspended: string[] = []

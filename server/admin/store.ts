@@ -42,8 +42,6 @@ const statements = (db: Database) => ({
             SUM(role = 'admin') AS admins, SUM(created_at >= ?) AS joinedToday FROM users`),
   setStatus: db.prepare<never, [string, number]>('UPDATE users SET status = ? WHERE id = ?'),
   setRole: db.prepare<never, [string, number]>('UPDATE users SET role = ? WHERE id = ?'),
-  pendingInvitesBy: db.prepare<{ id: number; creator_id: number }, [number]>(
-    `SELECT id, creator_id FROM invites WHERE creator_id IS NOT NULL AND revoked_at IS NULL AND uses < uses_allowed AND (expires_at IS NULL OR expires_at > ?)`),
   insertReset: db.prepare<{ id: number }, [number, Uint8Array, number | null, number, number]>(
     'INSERT INTO password_resets (user_id, token_hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id'),
   resetByHash: db.prepare<ResetRow, [Uint8Array]>('SELECT * FROM password_resets WHERE token_hash = ?'),
@@ -81,7 +79,6 @@ export class AdminStore {
   counts(since: number) { return this.q.counts.get(since)! }
   setStatus(id: number, status: string) { this.q.setStatus.run(status, id) }
   setRole(id: number, role: string) { this.q.setRole.run(role, id) }
-  pendingInvites() { return this.q.pendingInvitesBy.all(Date.now()) }
 
   insertReset(userId: number, hash: Uint8Array, by: number | null, expiresAt: number) {
     return this.q.insertReset.get(userId, hash, by, Date.now(), expiresAt)!.id

@@ -89,6 +89,9 @@ export class InvitesService {
     return true
   }
 
+  /** Members' invites that can still be used, with who made them. */
+  pending() { return this.store.pending() }
+
   /** The whole invite tree: roots are the people nobody invited (the first admin, CLI invites). */
   tree(): TreeNode[] {
     const rows = this.store.tree()

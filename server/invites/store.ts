@@ -18,6 +18,8 @@ const statements = (db: Database) => ({
        WHERE (? IS NULL OR i.creator_id = ?) ORDER BY i.id DESC LIMIT 1000`),
     tree: db.prepare<TreeRow, []>('SELECT id, username, display_name, invited_by, status, role, created_at FROM users ORDER BY id'),
     addQuota: db.prepare<never, [number, number]>('UPDATE users SET invite_quota = invite_quota + ? WHERE id = ?'),
+    pending: db.prepare<{ id: number; creator_id: number }, [number]>(
+      `SELECT id, creator_id FROM invites WHERE creator_id IS NOT NULL AND revoked_at IS NULL AND uses < uses_allowed AND (expires_at IS NULL OR expires_at > ?)`),
 })
 
 export class InvitesStore {
@@ -33,4 +35,6 @@ export class InvitesStore {
   list(creatorId: number | null) { return this.q.list.all(creatorId, creatorId) }
   tree() { return this.q.tree.all() }
   addQuota(userId: number, delta: number) { this.q.addQuota.run(delta, userId) }
+  /** Members' invites that can still be used (not revoked, used up or expired). */
+  pending() { return this.q.pending.all(Date.now()) }
 }
