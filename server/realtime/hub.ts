@@ -135,7 +135,6 @@ export class Hub {
   toUser(userId: number, event: { type: string; [k: string]: unknown }) { return this.publish(`user:${userId}`, event) }
   connectionsOf(userId: number): Conn[] { return [...(this.byUser.get(userId) ?? [])] }
   isOnline(userId: number) { return this.byUser.has(userId) }
-  subscribers(topic: string): Conn[] { return [...(this.topics.get(topic) ?? [])] }
   get onlineUsers() { return this.byUser.size }
 
   /** Closes every socket of a user (logout everywhere, suspension, ban), except those of one session if given. */

@@ -434,7 +434,6 @@ export class RoomsService implements RoomsApi {
 
   // ── Reading ───────────────────────────────────────────────────────────────────────────────────────────
   session(roomId: number) { return this.sessions.get(roomId) ?? null }
-  liveSessions() { return [...this.sessions.values()] }
   timers() { let n = 0; for (const s of this.sessions.values()) n += s.timers(); return n }
 
   /** Releases every timer (server stop). Rooms left live are ended at the next start. */
