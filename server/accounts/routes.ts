@@ -2,6 +2,7 @@ import { Elysia, t } from 'elysia'
 import type { Ctx } from '../context'
 import { fail } from '../errors'
 import { clearCookie, limit, requireUser, sessionCookie, sessionPlugin } from '../http/session'
+import { rawBody } from '../http/upload'
 import { AVATAR_MAX_BYTES } from './service'
 import { LoginBody, PasswordBody, ProfileBody, RegisterBody, SearchQuery, SetupBody, UsernameParams } from './model'
 import { publicUser } from './model'
@@ -63,9 +64,7 @@ export const accountsRoutes = (ctx: Ctx) => {
     .patch('/me', ({ viewer, body }) => ({ user: a.updateProfile(requireUser(viewer).user, body) }), { body: ProfileBody })
     .put('/me/avatar', async ({ viewer, request }) => {
       const v = requireUser(viewer)
-      const len = Number(request.headers.get('content-length') ?? 0)
-      if (len > AVATAR_MAX_BYTES) fail('payload_too_large', 'An avatar may be at most 2 MB.')
-      const bytes = new Uint8Array(await request.arrayBuffer())
+      const bytes = await rawBody(request, AVATAR_MAX_BYTES, 'An avatar may be at most 2 MB.')
       if (bytes.byteLength === 0) fail('validation', 'body: an image is required')
       return { user: await a.setAvatar(v.user, bytes) }
     }, { parse: 'none', detail: { summary: 'Upload an avatar (raw PNG, JPEG or WebP bytes, ≤2 MB)' } } as any)

@@ -1,7 +1,7 @@
 import { mkdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileTypeFromBuffer } from 'file-type'
 import { fail } from '../errors'
+import { sniffImage } from '../http/upload'
 import { hashToken, newToken, safeEqual } from '../lib/crypto'
 import type { InvitesService } from '../invites/service'
 import type { SettingsService } from '../settings'
@@ -9,7 +9,7 @@ import { publicUser, type PublicUser, type UserRow } from './model'
 import { AccountsStore, type SessionRow } from './store'
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024
-const AVATAR_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp'])
+const AVATAR_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' }
 // A real argon2id hash to verify against when the username does not exist, so timing does not reveal it.
 let dummyHash: string | null = null
 
@@ -160,8 +160,7 @@ export class AccountsService {
   /** Stores an avatar after checking its bytes (not its name) are PNG, JPEG or WebP. */
   async setAvatar(user: UserRow, bytes: Uint8Array) {
     if (bytes.byteLength > AVATAR_MAX_BYTES) fail('payload_too_large', 'An avatar may be at most 2 MB.')
-    const type = await fileTypeFromBuffer(bytes)
-    if (!type || !AVATAR_TYPES.has(type.mime)) fail('unsupported_media', 'An avatar must be a PNG, JPEG or WebP image.')
+    const type = await sniffImage(bytes, AVATAR_TYPES, 'An avatar must be a PNG, JPEG or WebP image.')
     const dir = join(this.opts.dataDir, 'uploads', 'avatars')
     mkdirSync(dir, { recursive: true })
     const name = `${user.id}-${newToken(9)}.${type.ext}`

@@ -4,6 +4,7 @@ import { Elysia, t } from 'elysia'
 import type { Ctx } from '../context'
 import { fail } from '../errors'
 import { requireUser, sessionPlugin } from '../http/session'
+import { rawBody } from '../http/upload'
 import { LIMITS } from './model'
 import type { BackchannelService } from './service'
 import type { Uploads } from './uploads'
@@ -26,9 +27,7 @@ export const backchannelRoutes = (ctx: Ctx, bc: BackchannelService, uploads: Upl
     }, { params: ThreadParams, detail: { summary: 'A thread with its latest messages' } })
     .post('/threads/:id/images', async ({ viewer, params, request, set }) => {
       const uid = requireUser(viewer).user.id
-      const len = Number(request.headers.get('content-length') ?? 0)
-      if (len > LIMITS.imageBytes) fail('payload_too_large', 'An image may be at most 10 MB.')
-      const bytes = new Uint8Array(await request.arrayBuffer())
+      const bytes = await rawBody(request, LIMITS.imageBytes, 'An image may be at most 10 MB.')
       set.status = 201
       return { image: await uploads.save(uid, Number(params.id), bytes) }
     }, { params: ThreadParams, parse: 'none', detail: { summary: 'Upload an image (raw PNG, JPEG, WebP or GIF bytes, ≤10 MB) to send in a thread' } } as any)

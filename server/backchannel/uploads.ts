@@ -2,8 +2,8 @@
 // served only to those who may read the thread.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileTypeFromBuffer } from 'file-type'
 import { fail } from '../errors'
+import { sniffImage } from '../http/upload'
 import { newToken } from '../lib/crypto'
 import { RateLimiter } from '../lib/ratelimit'
 import { IMAGE_TYPES, LIMITS } from './model'
@@ -29,10 +29,8 @@ export class Uploads {
     if (wait) fail('rate_limited', `Too many images; try again in ${wait} s.`, wait)
     if (bytes.byteLength === 0) fail('validation', 'body: an image is required')
     if (bytes.byteLength > LIMITS.imageBytes) fail('payload_too_large', 'An image may be at most 10 MB.')
-    const type = await fileTypeFromBuffer(bytes)
-    const ext = type ? IMAGE_TYPES[type.mime] : undefined
-    if (!type || !ext) fail('unsupported_media', 'An image must be a PNG, JPEG, WebP or GIF.')
-    const name = `${threadId}-${newToken(12)}.${ext}`
+    const type = await sniffImage(bytes, IMAGE_TYPES, 'An image must be a PNG, JPEG, WebP or GIF.')
+    const name = `${threadId}-${newToken(12)}.${type.ext}`
     await Bun.write(join(this.dir, name), bytes)
     this.svc.store.q.insertUpload.run(name, threadId, userId, type.mime, bytes.byteLength, Date.now())
     return { name, url: this.svc.views.imageUrl(threadId, name), mime: type.mime, size: bytes.byteLength }

@@ -1,0 +1,18 @@
+// Raw uploads (an avatar, an image in a thread): the body is refused before it is read when its declared length is
+// too large, and an image's type is judged by its bytes, never by its name or a declared content type.
+import { fileTypeFromBuffer } from 'file-type'
+import { fail } from '../errors'
+
+/** Reads a raw request body; `payload_too_large` (with `tooLarge` as the message) when it declares more than `max` bytes. */
+export async function rawBody(request: Request, max: number, tooLarge: string): Promise<Uint8Array> {
+  if (Number(request.headers.get('content-length') ?? 0) > max) fail('payload_too_large', tooLarge)
+  return new Uint8Array(await request.arrayBuffer())
+}
+
+/** The type of an image from its bytes, if it is one of `allowed` (MIME type → file extension); `unsupported_media` otherwise. */
+export async function sniffImage(bytes: Uint8Array, allowed: Record<string, string>, refused: string): Promise<{ mime: string; ext: string }> {
+  const type = await fileTypeFromBuffer(bytes)
+  const ext = type ? allowed[type.mime] : undefined
+  if (!type || !ext) fail('unsupported_media', refused)
+  return { mime: type.mime, ext }
+}
