@@ -1,5 +1,5 @@
-// Backchannel: threads (1:1 and groups), requests, messages, read state, sync and search. Room threads and Q&A are
-// in rooms.ts, images in uploads.ts. Every change takes the next global seq inside its transaction; events go out
+// Backchannel: threads (1:1 and groups), requests, messages, read state, sync and search. Groups are in groups.ts,
+// room threads and Q&A in rooms.ts, images in uploads.ts. Every change takes the next global seq inside its transaction; events go out
 // after the commit to every open tab of every member.
 import { unlinkSync } from 'node:fs'
 import { join } from 'node:path'
@@ -7,7 +7,8 @@ import type { Ctx } from '../context'
 import type { BackchannelApi } from '../contracts'
 import { fail } from '../errors'
 import type { Viewer } from '../realtime/hub'
-import { isEmoji, isRoomThread, LIMITS, LIVE_STATES, type MemberRow, type MemberState, type Message, type Thread, type ThreadRow } from './model'
+import { isEmoji, isRoomThread, LIVE_STATES, type MemberRow, type MemberState, type Message, type Thread, type ThreadRow } from './model'
+import { Groups } from './groups'
 import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem } from './send'
 import { BackchannelStore } from './store'
@@ -28,6 +29,8 @@ export class BackchannelService implements BackchannelApi {
   readonly sends: SendQueue
   /** Inbox, history, sync and search. */
   readonly reader: BackchannelReader
+  /** Creating and running groups. */
+  readonly groups: Groups
   roomPolicy: RoomPolicy | null = null
   private seq: number
   private memberCache = new Map<number, Map<number, MemberRow>>()
@@ -37,6 +40,7 @@ export class BackchannelService implements BackchannelApi {
     this.views = new Views(this.store, ctx.accounts.store)
     this.seq = this.store.q.getSeq.get()!.seq
     this.reader = new BackchannelReader(this)
+    this.groups = new Groups(ctx, this)
     this.sends = new SendQueue({
       write: (fn) => this.write(fn),
       insert: (item) => this.insertMessage(item),
@@ -122,10 +126,10 @@ export class BackchannelService implements BackchannelApi {
     return this.prefs(userId)
   }
 
-  // ——— 1:1 and groups ———
+  // ——— 1:1 threads and requests (groups: groups.ts) ———
 
   /** The state a new member starts in: a request unless they follow the one who adds them. */
-  private entryState(byId: number, user: { id: number; username: string }): MemberState {
+  entryState(byId: number, user: { id: number; username: string }): MemberState {
     if (this.ctx.accounts.blockedEither(byId, user.id)) fail('blocked', `You cannot message @${user.username}.`)
     if (this.ctx.accounts.isFollowing(user.id, byId)) return 'active'
     if (this.followersOnly(user.id)) fail('followers_only', `@${user.username} accepts messages only from people they follow.`)
@@ -153,77 +157,6 @@ export class BackchannelService implements BackchannelApi {
     })
     this.invalidate(id)
     return this.threadFor(id, userId)
-  }
-
-  createGroup(userId: number, title: string, usernames: string[]): Thread {
-    const people = this.resolveNew(userId, usernames, 1)
-    const id = this.write(() => {
-      const seq = this.nextSeq()
-      const tid = this.store.insertThread('group', title.trim(), userId, null, null, seq)
-      this.store.upsertMember(tid, userId, 'active', seq)
-      for (const p of people) this.store.upsertMember(tid, p.id, p.state, seq)
-      return tid
-    })
-    this.invalidate(id)
-    this.tellThread(id)
-    return this.threadFor(id, userId)
-  }
-
-  private resolveNew(byId: number, usernames: string[], current: number) {
-    const unique = [...new Set(usernames.map((u) => u.toLowerCase()))]
-    if (current + unique.length > LIMITS.groupMembers) fail('group_full', `A group has at most ${LIMITS.groupMembers} members.`)
-    return unique.map((name) => {
-      const u = this.ctx.accounts.target(byId, name)
-      return { id: u.id, state: this.entryState(byId, u) }
-    })
-  }
-
-  private group(threadId: number, userId: number, creatorOnly: boolean) {
-    const t = this.readable(threadId, userId)
-    if (t.kind !== 'group') fail('conflict', 'This is not a group.')
-    if (creatorOnly && t.creator_id !== userId) fail('forbidden', 'Only the creator of the group may do that.')
-    return t
-  }
-
-  addMembers(userId: number, threadId: number, usernames: string[]): Thread {
-    this.group(threadId, userId, true)
-    // Someone who declined is not asked again.
-    const current = [...this.members(threadId).values()].filter((m) => m.state !== 'left')
-    const people = this.resolveNew(userId, usernames.filter((n) => !current.some((m) => this.views.person(m.user_id)?.username.toLowerCase() === n.toLowerCase())), current.length)
-    this.write(() => {
-      const seq = this.nextSeq()
-      for (const p of people) this.store.upsertMember(threadId, p.id, p.state, seq)
-      this.store.q.touchMeta.run(seq, seq, threadId)
-    })
-    this.invalidate(threadId)
-    this.tellThread(threadId)
-    return this.threadFor(threadId, userId)
-  }
-
-  removeMember(userId: number, threadId: number, targetId: number): Thread {
-    this.group(threadId, userId, true)
-    if (targetId === userId) fail('conflict', 'Leave the group instead.')
-    const m = this.members(threadId).get(targetId)
-    if (!m || m.state === 'left') fail('not_found', 'Not a member of this group.')
-    this.setMemberState(threadId, targetId, 'left')
-    return this.threadFor(threadId, userId)
-  }
-
-  leave(userId: number, threadId: number) {
-    this.group(threadId, userId, false)
-    this.setMemberState(threadId, userId, 'left')
-  }
-
-  rename(userId: number, threadId: number, title: string): Thread {
-    this.group(threadId, userId, false)
-    if (this.members(threadId).get(userId)?.state !== 'active') fail('forbidden', 'Accept the invitation first.')
-    this.write(() => {
-      const seq = this.nextSeq()
-      this.store.q.setTitle.run(title.trim(), threadId)
-      this.store.q.touchMeta.run(seq, seq, threadId)
-    })
-    this.tellThread(threadId)
-    return this.threadFor(threadId, userId)
   }
 
   accept(userId: number, threadId: number): Thread {

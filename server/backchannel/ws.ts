@@ -39,12 +39,12 @@ export function registerBackchannelWs(hub: Hub, bc: BackchannelService) {
 
   hub.handle('bc.dm', req('bc.dm', { username: UsernameField }), (c, m) => ({ thread: bc.openDm(c.user!.id, m.username) }))
   hub.handle('bc.group.create', req('bc.group.create', { title: Title, usernames: t.Array(UsernameField, { minItems: 1, maxItems: LIMITS.groupMembers - 1 }) }),
-    (c, m) => ({ thread: bc.createGroup(c.user!.id, m.title, m.usernames) }))
+    (c, m) => ({ thread: bc.groups.create(c.user!.id, m.title, m.usernames) }))
   hub.handle('bc.group.add', req('bc.group.add', { threadId: Id, usernames: t.Array(UsernameField, { minItems: 1, maxItems: LIMITS.groupMembers - 1 }) }),
-    (c, m) => ({ thread: bc.addMembers(c.user!.id, m.threadId, m.usernames) }))
-  hub.handle('bc.group.remove', req('bc.group.remove', { threadId: Id, userId: Id }), (c, m) => ({ thread: bc.removeMember(c.user!.id, m.threadId, m.userId) }))
-  hub.handle('bc.group.leave', req('bc.group.leave', { threadId: Id }), (c, m) => { bc.leave(c.user!.id, m.threadId); return {} })
-  hub.handle('bc.group.rename', req('bc.group.rename', { threadId: Id, title: Title }), (c, m) => ({ thread: bc.rename(c.user!.id, m.threadId, m.title) }))
+    (c, m) => ({ thread: bc.groups.addMembers(c.user!.id, m.threadId, m.usernames) }))
+  hub.handle('bc.group.remove', req('bc.group.remove', { threadId: Id, userId: Id }), (c, m) => ({ thread: bc.groups.removeMember(c.user!.id, m.threadId, m.userId) }))
+  hub.handle('bc.group.leave', req('bc.group.leave', { threadId: Id }), (c, m) => { bc.groups.leave(c.user!.id, m.threadId); return {} })
+  hub.handle('bc.group.rename', req('bc.group.rename', { threadId: Id, title: Title }), (c, m) => ({ thread: bc.groups.rename(c.user!.id, m.threadId, m.title) }))
   hub.handle('bc.request.accept', req('bc.request.accept', { threadId: Id }), (c, m) => ({ thread: bc.accept(c.user!.id, m.threadId) }))
   hub.handle('bc.request.decline', req('bc.request.decline', { threadId: Id }), (c, m) => { bc.decline(c.user!.id, m.threadId); return {} })
   hub.handle('bc.prefs', req('bc.prefs', { followersOnly: t.Optional(t.Boolean()) }), (c, m) =>

@@ -70,7 +70,7 @@ async function seed(dataDir: string) {
     const members = ids.slice(t * per, (t + 1) * per)
     if (members.length < 2) break
     ctx.db.transaction(() => { for (const m of members.slice(1)) store.follow(m, members[0]!) })()
-    const thread = bc.createGroup(members[0]!, `Thread ${t}`, members.slice(1).map((m) => store.byId(m)!.username))
+    const thread = bc.groups.create(members[0]!, `Thread ${t}`, members.slice(1).map((m) => store.byId(m)!.username))
     for (let k = 0; k < members.length; k++) threadOf[t * per + k] = thread.id
   }
   for (const fn of ctx.cleanup.reverse()) await fn()
