@@ -19,6 +19,7 @@ export interface Slot {
 }
 export interface Target { peer: Peer; slot: Slot }
 
+/** One participant's connection: its uplink, its K downlink slots, its speaking state and where it sends. */
 export class Peer {
   closed = false
   ready = false
@@ -58,6 +59,7 @@ export class Peer {
   ) {}
 }
 
+/** A room's peers, the current ranking of its speakers and its tick timer. */
 export class RoomMedia {
   readonly peers = new Map<ParticipantKey, Peer>()
   ranking: string[] = []
