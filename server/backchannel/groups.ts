@@ -9,6 +9,7 @@ export class Groups {
   constructor(private ctx: Ctx, private bc: BackchannelService) {}
 
   create(userId: number, title: string, usernames: string[]): Thread {
+    if (!title.trim()) fail('validation', 'title: must not be blank')
     const people = this.resolveNew(userId, usernames, 1)
     const id = this.bc.write(() => {
       const seq = this.bc.nextSeq()
@@ -68,6 +69,7 @@ export class Groups {
   }
 
   rename(userId: number, threadId: number, title: string): Thread {
+    if (!title.trim()) fail('validation', 'title: must not be blank')
     this.group(threadId, userId, false)
     if (this.bc.members(threadId).get(userId)?.state !== 'active') fail('forbidden', 'Accept the invitation first.')
     this.bc.write(() => {

@@ -136,6 +136,15 @@ test('[B1] groups: ≤50 members, a title; the creator adds and removes; anyone 
   expect(await outcome(owner, 'bc.group.create', { title: 'Too many', usernames: many })).toBe('validation')
 })
 
+test('[B1] a group title is 1–80 characters once trimmed: a blank one is refused, on creation and on renaming', async () => {
+  const owner = await mk(), x = await mk()
+  await follow(x, owner)
+  expect(await outcome(owner, 'bc.group.create', { title: '   ', usernames: [x.name] })).toBe('validation')
+  const g = (await ok(owner, 'bc.group.create', { title: ' Crew ', usernames: [x.name] })).thread
+  expect(g.title).toBe('Crew')
+  expect(await outcome(owner, 'bc.group.rename', { threadId: g.id, title: '\t \n' })).toBe('validation')
+})
+
 test('[B5] typing, unread counts and read state reach the other members', async () => {
   const a = await mk(), b = await mk()
   await follow(b, a)
