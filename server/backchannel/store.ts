@@ -77,6 +77,7 @@ const statements = (db: Database) => ({
   insertUpload: db.prepare<never, [string, number, number, string, number, number]>(
     'INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
   upload: db.prepare<UploadRow, [string]>('SELECT * FROM bc_uploads WHERE name = ?'),
+  uploadedSince: db.prepare<{ n: number }, [number, number]>('SELECT COALESCE(SUM(size), 0) AS n FROM bc_uploads WHERE user_id = ? AND created_at > ?'),
   deleteUpload: db.prepare<never, [string]>('DELETE FROM bc_uploads WHERE name = ?'),
   // An image is sent only in the thread it was uploaded to: the thread's index bounds the search.
   imageInUse: db.prepare<{ x: number }, [number, string]>('SELECT 1 AS x FROM bc_messages WHERE thread_id = ? AND image = ? LIMIT 1'),

@@ -12,6 +12,8 @@ import type { BackchannelService } from './service'
 const NAME = /^\d+-[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif)$/
 /** Images a member may upload: a burst of 20, then one every 3 s. */
 export const UPLOAD_RATE = { burst: 20, perSecond: 1 / 3 } as const
+/** Bytes of images a member may store in 24 hours (the rate alone would let one member fill the disk). */
+export const UPLOAD_DAILY_BYTES = 500 * 1024 * 1024
 
 export class Uploads {
   private dir: string
@@ -29,6 +31,8 @@ export class Uploads {
     if (wait) fail('rate_limited', `Too many images; try again in ${wait} s.`, wait)
     if (bytes.byteLength === 0) fail('validation', 'body: an image is required')
     if (bytes.byteLength > LIMITS.imageBytes) fail('payload_too_large', 'An image may be at most 10 MB.')
+    const today = this.svc.store.q.uploadedSince.get(userId, Date.now() - 86_400_000)!.n
+    if (today + bytes.byteLength > UPLOAD_DAILY_BYTES) fail('rate_limited', 'You have sent many images today; try again later.', 3600)
     const type = await sniffImage(bytes, IMAGE_TYPES, 'An image must be a PNG, JPEG, WebP or GIF.')
     const name = `${threadId}-${newToken(12)}.${type.ext}`
     await Bun.write(join(this.dir, name), bytes)

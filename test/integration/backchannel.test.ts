@@ -314,6 +314,19 @@ test('[B10] a deleted message takes its image with it: the image is no longer se
   expect(await outcome(a, 'bc.send', { threadId: t, clientId: clientId(), body: 'again', image: up.json.image.name })).toBe('validation')
 })
 
+test('[B10] a member uploads at most 500 MB of images a day: past that, rate_limited; others are unaffected', async () => {
+  const a = await mk(), b = await mk()
+  await follow(b, a)
+  const t = await dm(a, b)
+  // a has already stored 500 MB today (rows as the upload route writes them).
+  s.ctx.db.query('INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+    .run(`${t}-quotafillerquotaf.png`, t, a.id, 'image/png', 500 * 1024 * 1024, Date.now())
+  const r = await a.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
+  expect(r.status).toBe(429)
+  expect(r.json.error.code).toBe('rate_limited')
+  expect((await b.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })).status).toBe(201)
+})
+
 test('[B11] permission table: a non-member cannot read, post, sync, search or see images of a thread', async () => {
   const a = await mk(), b = await mk(), outsider = await mk()
   await follow(b, a)
