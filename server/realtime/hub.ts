@@ -33,6 +33,11 @@ type Hook = (conn: Conn) => void
 
 /** Messages per second a socket may send, with a burst. */
 export const SOCKET_RATE = { burst: 60, perSecond: 20 } as const
+/**
+ * Messages per second a member may send over all their sockets: many tabs at full speed fit, but opening fresh
+ * sockets (each with a full per-socket bucket) does not refill the member's budget without end.
+ */
+export const USER_RATE = { burst: 2000, perSecond: 400 } as const
 
 export class Hub {
   private handlers = new Map<string, Handler>()
@@ -40,6 +45,7 @@ export class Hub {
   private byUser = new Map<number, Set<Conn>>()
   private nextId = 1
   private limiter = new RateLimiter(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
+  private userLimiter = new RateLimiter(USER_RATE.burst, USER_RATE.perSecond)
   private openHooks: Hook[] = []
   private closeHooks: Hook[] = []
   readonly conns = new Set<Conn>()
@@ -88,7 +94,7 @@ export class Hub {
     this.messagesIn++
     const reqId = typeof data === 'object' && data !== null && 'id' in data ? (data as { id: unknown }).id : null
     const re = typeof reqId === 'string' || typeof reqId === 'number' ? reqId : null
-    const wait = this.limiter.take(`c${conn.id}`)
+    const wait = this.limiter.take(`c${conn.id}`) || (conn.user ? this.userLimiter.take(`u${conn.user.id}`) : 0)
     if (wait) return conn.send({ re, ok: false, ...errorBody('rate_limited', `Too many messages; wait ${wait}s.`) })
     try {
       if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new AppError('bad_json', 'A message must be a JSON object.')
@@ -154,7 +160,7 @@ export class Hub {
     }
   }
 
-  sweep() { this.limiter.sweep() }
+  sweep() { this.limiter.sweep(); this.userLimiter.sweep() }
 
   private safe(fn: () => void, what: string) {
     try { fn() } catch (e) { this.log.error(`ws: ${what} failed`, { error: e }) }

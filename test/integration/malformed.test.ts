@@ -201,6 +201,22 @@ test('[W3] a member holds at most 32 sockets at once: one more is refused until 
   for (const ws of open) ws.close()
 })
 
+test('[W3] reconnecting does not refill a member\'s budget without end: fresh sockets are rate-limited once the member\'s own bucket is spent', async () => {
+  const m = await signedInClient(s, 'reconnector')
+  let limited = false
+  for (let i = 0; i < 200 && !limited; i++) {
+    const ws = await connectWs(s.url, { cookie: m.cookie, origin: s.origin })
+    const replies = await Promise.all(Array.from({ length: 55 }, () => ws.request('ping')))
+    limited = replies.some((r) => r.error?.code === 'rate_limited')
+    ws.close()
+  }
+  expect(limited).toBe(true)
+  // Another member is unaffected.
+  const other = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
+  expect((await other.request('ping')).ok).toBe(true)
+  other.close()
+})
+
 test('[W3] a frame over 64 KB closes the socket; the server stays up', async () => {
   const ws = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
   ws.raw(JSON.stringify({ id: 1, type: 'ping', pad: 'x'.repeat(70 * 1024) }))
