@@ -32,6 +32,8 @@ export interface RoomsApi {
   participants(roomId: number): ParticipantInfo[]
   /** Whether a member is or ever was in the room (for reading its chat, backstage and Q&A after it ends). */
   wasParticipant(roomId: number, userId: number): boolean
+  /** Whether a moderator removed the member from the room (they lose its chat, backstage and Q&A too). */
+  wasRemoved(roomId: number, userId: number): boolean
   /** Whether a member may see a room at all (its page); false for an unknown room. */
   mayKnow(roomId: number, userId: number): boolean
   /** A moderator invites a member to the stage (Q&A "Bring to stage" uses it). Throws catalog errors. */

@@ -14,7 +14,7 @@ export class BackchannelReader {
       threads: threads.filter((t) => t.state === 'active'),
       requests: threads.filter((t) => t.state === 'request'),
       // The chats and backstage threads of rooms I was in, readable after the room (newest first).
-      rooms: this.bc.store.q.roomThreads.all(userId).map((r) => this.bc.views.thread(r, userId)),
+      rooms: this.bc.store.q.roomThreads.all(userId).filter((r) => this.bc.canRead(r, userId)).map((r) => this.bc.views.thread(r, userId)),
       prefs: this.bc.prefs(userId),
     }
   }
@@ -39,6 +39,8 @@ export class BackchannelReader {
     for (const r of rows) {
       const room = isRoomThread(r.kind)
       const readable = room ? this.bc.canRead(r, userId) : LIVE_STATES.includes(r.my_state)
+      // A room thread one may not read (removed from the room) is not summarised either: its summary holds its last message.
+      if (room && !readable) continue
       threads.push(this.bc.views.thread(r, userId))
       if (!readable || r.last_seq <= after) continue
       for (const m of this.bc.store.q.messagesAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: m.seq, kind: 'message', row: m, thread: r })

@@ -67,6 +67,8 @@ export class RoomBackchannel implements RoomPolicy {
   // ——— RoomPolicy ———
 
   canRead(t: ThreadRow, userId: number): boolean {
+    // Removed by a moderator: the room's threads are gone for them at once (not only their live events).
+    if (this.ctx.rooms?.wasRemoved(t.room_id!, userId)) return false
     const m = this.bc.members(t.id).get(userId)
     if (m) return true
     if (t.kind === 'backstage' || !this.ctx.rooms) return false

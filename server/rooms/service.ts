@@ -57,6 +57,8 @@ export class RoomsService implements RoomsApi {
 
   wasParticipant(roomId: number, userId: number) { return this.store.wasParticipant(roomId, userId) }
 
+  wasRemoved(roomId: number, userId: number) { return this.store.isRemoved(roomId, userId) }
+
   mayKnow(roomId: number, userId: number) {
     const r = this.store.byId(roomId)
     return !!r && this.access.mayKnow(r, userId)

@@ -96,6 +96,25 @@ test('[B14] Q&A: the audience asks (≤500), everyone upvotes once, only moderat
   expect(list.find((x: any) => x.id === q.id)).toMatchObject({ state: 'answered', votes: 2, voted: true })
 })
 
+test('[B12] a member removed from the room stops reading its chat at once: history, sync, search, the inbox and room.open', async () => {
+  const host = await mk(), aud = await mk(), other = await mk()
+  const room = await roomWith(host, [aud, other])
+  const { chat } = await ok(aud, 'bc.room.open', { roomId: room.id })
+  await send(aud, chat.id, 'before removal zanzibar')
+  const seen = (await ok(aud, 'bc.sync', { after: 0 })).seq
+  await ok(host, 'room.remove', { roomId: room.id, userId: aud.id })
+  await send(host, chat.id, 'after removal zanzibar')
+  expect(await outcome(aud, 'bc.history', { threadId: chat.id })).toBe('not_found')
+  expect(await outcome(aud, 'bc.room.open', { roomId: room.id })).toBe('not_found')
+  const synced = await ok(aud, 'bc.sync', { after: seen })
+  expect(synced.messages).toEqual([])
+  expect(JSON.stringify(synced.threads)).not.toContain('after removal')
+  expect((await ok(aud, 'bc.search', { q: 'zanzibar' })).results).toEqual([])
+  expect((await aud.http.get('/api/threads')).json.rooms).toEqual([])
+  // Those still in the room read on.
+  expect((await ok(other, 'bc.history', { threadId: chat.id })).messages.map((m: any) => m.body)).toEqual(['before removal zanzibar', 'after removal zanzibar'])
+})
+
 test('[B15] after the room ends, its chat, backstage and Q&A stay readable to those who were in it, and to no one else', async () => {
   const host = await mk(), aud = await mk(), outsider = await mk()
   const room = await roomWith(host, [aud])
