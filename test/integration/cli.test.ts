@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MIGRATIONS } from '../../server/db/migrations'
 import { OPTIONS } from '../../server/config'
-import { Client, PASSWORD, startTestServer, type TestServer } from '../helpers/server'
+import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 
 const MAIN = join(import.meta.dir, '../../server/main.ts')
 const tmp = mkdtempSync(join(tmpdir(), 'townhall-cli-'))
@@ -151,6 +151,20 @@ test('[H10] invite create prints the invite URL as its last line; the URL works 
     expect(x.code).toBe(2)
     expect(x.err).toContain(bad[0]!)
   }
+})
+
+test('[H10] the CLI on the data folder of a running server leaves its live rooms live', async () => {
+  const host = await signedInClient(s, 'clihost')
+  const made = await host.post('/api/rooms', { title: 'Still on air', kind: 'open' })
+  expect(made.status).toBe(201)
+  const id = made.json.room.id as number
+  const state = () => (s.ctx.db.query('SELECT state FROM rooms WHERE id = ?').get(id) as { state: string }).state
+  expect(state()).toBe('live')
+  for (const args of [['invite', 'create'], ['migrate'], ['backup']]) {
+    expect((await townhall(args, { DATA_DIR: dir, PORT: String(s.port) })).code).toBe(0)
+    expect(state()).toBe('live')
+  }
+  expect(s.ctx.rooms!.room(id)!.state).toBe('live')
 })
 
 test('[H10] backup writes a consistent copy while the server runs', async () => {
