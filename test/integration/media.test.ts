@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { Bot, sleep, until, type Received } from '../helpers/bot'
-import { UPLINK_MAX_PPS, type MediaService } from '../../server/media/service'
+import type { MediaService } from '../../server/media/service'
+import { UPLINK_MAX_PPS } from '../../server/media/router'
 import { bringUp, createRoom, member, ok, outcome, type Member } from '../helpers/members'
 
 const PORT_MIN = 42100, PORT_MAX = 42399
