@@ -240,10 +240,7 @@ class Uplink {
     const targets = this.targets // read after ranking: it may have changed them
     const payload = rtp.payload
     const seqIn = h.sequenceNumber, tsIn = h.timestamp
-    for (let i = 0; i < targets.length; i++) {
-      const slot = targets[i]!
-      slot.listener.deliver(slot, seqIn, tsIn, now, payload)
-    }
+    for (let i = 0; i < targets.length; i++) targets[i]!.deliver(seqIn, tsIn, now, payload)
   }
 
   /** The tick: the level is smoothed; a voice silent for SPEAKER_IDLE_MS (or no longer allowed) stops counting. */
@@ -279,28 +276,25 @@ class Uplink {
   }
 }
 
-/** A participant's ears: K slots and, once connected, the downlink they are sent through. */
+/** A participant's ears: K slots, sent to through its downlink once connected. */
 class Listener {
   readonly slots: readonly Slot[]
   /** The speaker key in each slot (null: none). */
   private assigned: readonly (string | null)[] = Array(K_SLOTS).fill(null)
-  private downlink: Downlink | null = null
 
-  constructor(
-    readonly key: ParticipantKey, ssrcs: readonly number[], private readonly counters: MediaCounters,
-    private readonly stock: boolean,
-  ) {
-    this.slots = ssrcs.map((ssrc, i) => new Slot(this, i, ssrc))
+  constructor(readonly key: ParticipantKey, ssrcs: readonly number[], counters: MediaCounters, stock: boolean) {
+    this.slots = ssrcs.map((ssrc, i) => new Slot(this, i, ssrc, counters, stock))
   }
 
   get sources(): readonly (string | null)[] { return this.assigned }
 
   connect(downlink: Downlink, payloadTypes: readonly number[]) {
-    for (const s of this.slots) s.setPayloadType(payloadTypes[s.index]!)
-    this.downlink = downlink
+    for (const s of this.slots) s.connect(downlink, payloadTypes[s.index]!)
   }
 
-  disconnect() { this.downlink = null }
+  disconnect() {
+    for (const s of this.slots) s.disconnect()
+  }
 
   /** Takes its slots from the ranking (a speaker keeps their slot); true when a slot changed speaker. */
   assign(ranking: readonly string[]): boolean {
@@ -310,26 +304,12 @@ class Listener {
     this.assigned = next
     return true
   }
-
-  /** One packet of the speaker in `slot`: rewritten, protected and sent, if the listener is connected. */
-  deliver(slot: Slot, seqIn: number, tsIn: number, now: number, payload: Buffer) {
-    const d = this.downlink
-    if (d === null) return
-    slot.rw.map(seqIn, tsIn, now)
-    if (this.stock) {
-      slot.sendStock(d, payload)
-      this.counters.forwarded(12 + payload.length + 16)
-      return
-    }
-    const writer = d.open()
-    if (writer === null) return
-    const packet = slot.protect(writer, payload)
-    d.send(packet)
-    this.counters.forwarded(packet.length)
-  }
 }
 
-/** One downlink slot of a listener: its SSRC and payload type, its rewriter, its header buffer, its SRTP index. */
+/**
+ * One downlink slot of a listener: its SSRC and payload type, its rewriter (one continuous stream whoever speaks),
+ * its header buffer, its SRTP index, and the listener's downlink while connected.
+ */
 class Slot {
   readonly rw: SlotRewriter
   /** The slot's RTP header, rewritten in place for every packet. */
@@ -338,31 +318,47 @@ class Slot {
   /** SRTP rollover counter and the highest sequence number sent (-1: none yet). */
   private roc = 0
   private top = -1
+  private downlink: Downlink | null = null
 
-  constructor(readonly listener: Listener, readonly index: number, readonly ssrc: number) {
+  constructor(
+    readonly listener: Listener, readonly index: number, readonly ssrc: number,
+    private readonly counters: MediaCounters, private readonly stock: boolean,
+  ) {
     this.rw = new SlotRewriter(ssrc)
   }
 
-  setPayloadType(pt: number) { this.pt = pt }
+  connect(downlink: Downlink, pt: number) {
+    this.downlink = downlink
+    this.pt = pt
+  }
 
-  /** The rewriter's current packet, protected: header written in place, SRTP index from the slot's sequence. */
-  protect(writer: SrtpWriter, payload: Buffer): Buffer {
-    const rw = this.rw, seq = rw.seq
-    // The rollover counter goes up when the slot's sequence wraps; a late packet from before a wrap is protected
-    // with the previous one.
+  disconnect() { this.downlink = null }
+
+  /** One packet of the speaker in the slot: rewritten, protected and sent, if the listener is connected. */
+  deliver(seqIn: number, tsIn: number, now: number, payload: Buffer) {
+    const d = this.downlink
+    if (d === null) return
+    const rw = this.rw
+    rw.map(seqIn, tsIn, now)
+    if (this.stock) {
+      d.sendStock?.(this.index, this.pt, rw.seq, rw.ts, rw.marker, this.ssrc, payload)
+      this.counters.forwarded(12 + payload.length + 16)
+      return
+    }
+    const writer = d.open()
+    if (writer === null) return
+    // SRTP index: the rollover counter goes up when the slot's sequence wraps; a late packet from before a wrap is
+    // protected with the previous one.
+    const seq = rw.seq
     let roc = this.roc
     if (this.top < 0) this.top = seq
     else {
-      const d = (seq - this.top) & 0xffff
-      if (d < 0x8000) { if (seq < this.top) roc = ++this.roc; this.top = seq } else if (seq > this.top) roc = this.roc - 1
+      const dist = (seq - this.top) & 0xffff
+      if (dist < 0x8000) { if (seq < this.top) roc = ++this.roc; this.top = seq } else if (seq > this.top) roc = this.roc - 1
     }
     writeRtpHeader(this.header, rw.marker, this.pt, seq, rw.ts, this.ssrc)
-    return writer.protect(this.header, payload, this.ssrc, seq, roc)
-  }
-
-  /** Benchmarks only: the rewriter's current packet through werift's own sender. */
-  sendStock(d: Downlink, payload: Buffer) {
-    const rw = this.rw
-    d.sendStock?.(this.index, this.pt, rw.seq, rw.ts, rw.marker, this.ssrc, payload)
+    const packet = writer.protect(this.header, payload, this.ssrc, seq, roc)
+    d.send(packet)
+    this.counters.forwarded(packet.length)
   }
 }
