@@ -89,8 +89,8 @@ export class Router {
   private closed = false
 
   constructor(
-    readonly id: number, private readonly counters: MediaCounters, private readonly observers: readonly RouterObserver[],
-    private readonly stock = false,
+    readonly id: number, private readonly counters: MediaCounters,
+    private readonly observers: readonly RouterObserver[], private readonly stock = false,
   ) {
     this.ticker = setInterval(() => this.tick(), TICK_MS)
   }
@@ -354,7 +354,10 @@ class Slot {
     if (this.top < 0) this.top = seq
     else {
       const dist = (seq - this.top) & 0xffff
-      if (dist < 0x8000) { if (seq < this.top) roc = ++this.roc; this.top = seq } else if (seq > this.top) roc = this.roc - 1
+      if (dist < 0x8000) {
+        if (seq < this.top) roc = ++this.roc
+        this.top = seq
+      } else if (seq > this.top) roc = this.roc - 1
     }
     writeRtpHeader(this.header, rw.marker, this.pt, seq, rw.ts, this.ssrc)
     const packet = writer.protect(this.header, payload, this.ssrc, seq, roc)

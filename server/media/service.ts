@@ -142,7 +142,9 @@ export class MediaService implements MediaApi {
   private room(roomId: number): RoomMedia {
     let room = this.rooms.get(roomId)
     if (!room) {
-      const levels = new LevelsObserver((levels) => this.ctx.hub.publish(`room:${roomId}`, { type: 'room.levels', roomId, levels }))
+      const levels = new LevelsObserver((levels) => {
+        this.ctx.hub.publish(`room:${roomId}`, { type: 'room.levels', roomId, levels })
+      })
       room = { router: new Router(roomId, this.counters, [levels], this.stock), peers: new Map() }
       this.rooms.set(roomId, room)
     }
@@ -163,7 +165,10 @@ export class MediaService implements MediaApi {
     const peer = room?.peers.get(key)
     if (!room || !peer || (only && peer !== only)) return
     room.peers.delete(key)
-    const done = peer.close().catch(() => {}).finally(() => { this.ports.release(peer.port); this.closing.delete(done) })
+    const done = peer.close().catch(() => {}).finally(() => {
+      this.ports.release(peer.port)
+      this.closing.delete(done)
+    })
     this.closing.add(done)
     room.router.remove(key)
     if (room.peers.size === 0) {

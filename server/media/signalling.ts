@@ -90,7 +90,8 @@ export class SignallingPeer {
       if (this.closed) return
       if (state === 'connected') {
         const senders = slots.map((tr) => tr.sender)
-        endpoint.connect(new WeriftDownlink(senders[0]!.dtlsTransport, senders), senders.map((s) => s.codec?.payloadType ?? OPUS_PT))
+        const payloadTypes = senders.map((s) => s.codec?.payloadType ?? OPUS_PT)
+        endpoint.connect(new WeriftDownlink(senders[0]!.dtlsTransport, senders), payloadTypes)
         this.clearTimer()
       } else {
         if (state === 'failed' || state === 'closed') endpoint.disconnect()
@@ -173,7 +174,9 @@ export class SignallingPeer {
         const sock = protocol.transport?.socket
         if (!sock || typeof sock.on !== 'function' || sock.__townhallGuard) continue
         sock.__townhallGuard = true
-        sock.on('error', (error: Error) => this.opts.log.debug('media: socket error', { key: this.key, error: error.message }))
+        sock.on('error', (error: Error) => {
+          this.opts.log.debug('media: socket error', { key: this.key, error: error.message })
+        })
       }
     }
   }
