@@ -1,9 +1,19 @@
 // HTTP calls to /api: JSON in, JSON out; failures become ApiError with the catalog's code and message.
+// Only the client/app modules use it (one per domain, each function typed by what its route returns);
+// components call those functions.
+import type { ErrorCode } from '../../server/errors'
+
+/** The catalog's code, `offline` when the request did not reach the server, `http_<status>` when no JSON error came back. */
+export type ApiErrorCode = ErrorCode | 'offline' | `http_${number}`
+
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message) }
+  constructor(readonly status: number, readonly code: ApiErrorCode, message: string) { super(message) }
 }
 
-export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
+
+/** One request; `T` is what the route returns (unknown unless the caller says, so an untyped call shows). */
+export async function api<T = any>(method: Method, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: {} }
   if (body instanceof Blob || body instanceof ArrayBuffer) {
     init.body = body
@@ -19,7 +29,10 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
     throw new ApiError(0, 'offline', 'You are offline. Check your connection.')
   }
   const data = res.headers.get('content-type')?.includes('json') ? await res.json().catch(() => null) : null
-  if (!res.ok) throw new ApiError(res.status, data?.error?.code ?? 'http_' + res.status, data?.error?.message ?? `Request failed (${res.status}).`)
+  if (!res.ok) {
+    const error = (data as { error?: { code?: ErrorCode; message?: string } } | null)?.error
+    throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `Request failed (${res.status}).`)
+  }
   return data as T
 }
 
@@ -28,3 +41,9 @@ export const post = <T = any>(path: string, body?: unknown) => api<T>('POST', pa
 export const patch = <T = any>(path: string, body: unknown) => api<T>('PATCH', path, body)
 export const put = <T = any>(path: string, body?: unknown) => api<T>('PUT', path, body ?? {})
 export const del = <T = any>(path: string) => api<T>('DELETE', path)
+
+/** A query string (`?a=1&b=x`) of the defined values, each encoded with encodeURIComponent. */
+export const query = (params: Record<string, string | number | undefined>) => {
+  const parts = Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+  return parts.length ? `?${parts.join('&')}` : ''
+}
