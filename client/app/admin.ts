@@ -1,5 +1,5 @@
-// Admin over HTTP (server/admin/routes.ts): a member's report and the password-reset link, then the console's calls
-// (dashboard, members, invite tree, reports, settings, backups, audit log). Each function returns what its route returns.
+// Admin over HTTP (server/admin/routes.ts): a member's report and the password-reset link, then the console's
+// calls (dashboard, members, invite tree, reports, settings, backups, audit log). Each returns what its route returns.
 import { del, get, patch, post, put, query } from './api'
 // The wire shapes are the server's own (type-only imports: nothing of the server is bundled).
 import type { PublicUser, Role, Status } from '../../server/accounts/model'
@@ -19,13 +19,16 @@ export interface AdminStats {
 }
 /** A member as the console lists them. */
 export interface AdminMember extends PublicUser {
-  status: Status; invitedBy: string | null; createdAt: number; lastSeenAt: number | null; online: boolean; inviteQuota: number
+  status: Status; invitedBy: string | null; createdAt: number; lastSeenAt: number | null; online: boolean
+  inviteQuota: number
 }
 /** What a report is about, with what is known of it (nothing more than type and id when it is gone). */
 export type ReportTarget =
   | { type: 'member'; id: number } & Partial<{ username: string; displayName: string; status: Status; role: Role }>
-  | { type: 'room'; id: number } & Partial<{ title: string; state: RoomSummary['state']; hostId: number; host: string | null }>
-  | { type: 'message'; id: number } & Partial<{ body: string; author: string | null; threadId: number; authorId: number | null }>
+  | { type: 'room'; id: number }
+    & Partial<{ title: string; state: RoomSummary['state']; hostId: number; host: string | null }>
+  | { type: 'message'; id: number }
+    & Partial<{ body: string; author: string | null; threadId: number; authorId: number | null }>
 export interface AdminReport {
   id: number; reporter: string | null; reason: string; status: ReportStatus; createdAt: number
   handledBy: string | null; handledAt: number | null; note: string; target: ReportTarget
@@ -33,8 +36,9 @@ export interface AdminReport {
 export interface Backup { name: string; size: number; createdAt: number }
 /** One line of the audit log. */
 export interface AuditRecord {
-  id: number; actor: string | null; actorId: number | null; action: string; targetType: string | null; targetId: string | null
-  targetName: string | null; details: Record<string, unknown>; createdAt: number
+  id: number; actor: string | null; actorId: number | null; action: string
+  targetType: string | null; targetId: string | null; targetName: string | null
+  details: Record<string, unknown>; createdAt: number
 }
 
 const member = (id: number) => `/admin/members/${id}`

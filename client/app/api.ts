@@ -3,7 +3,7 @@
 // components call those functions.
 import type { ErrorCode } from '../../server/errors'
 
-/** The catalog's code, `offline` when the request did not reach the server, `http_<status>` when no JSON error came back. */
+/** The catalog's code; `offline` when the request did not reach the server; `http_<status>` without a JSON error. */
 export type ApiErrorCode = ErrorCode | 'offline' | `http_${number}`
 
 export class ApiError extends Error {
@@ -17,7 +17,8 @@ export async function api<T = any>(method: Method, path: string, body?: unknown)
   const init: RequestInit = { method, credentials: 'same-origin', headers: {} }
   if (body instanceof Blob || body instanceof ArrayBuffer) {
     init.body = body
-    ;(init.headers as Record<string, string>)['content-type'] = body instanceof Blob && body.type ? body.type : 'application/octet-stream'
+    const type = body instanceof Blob && body.type ? body.type : 'application/octet-stream'
+    ;(init.headers as Record<string, string>)['content-type'] = type
   } else if (body !== undefined) {
     init.body = JSON.stringify(body)
     ;(init.headers as Record<string, string>)['content-type'] = 'application/json'
@@ -31,7 +32,8 @@ export async function api<T = any>(method: Method, path: string, body?: unknown)
   const data = res.headers.get('content-type')?.includes('json') ? await res.json().catch(() => null) : null
   if (!res.ok) {
     const error = (data as { error?: { code?: ErrorCode; message?: string } } | null)?.error
-    throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `Request failed (${res.status}).`)
+    const message = error?.message ?? `Request failed (${res.status}).`
+    throw new ApiError(res.status, error?.code ?? `http_${res.status}`, message)
   }
   return data as T
 }
@@ -44,6 +46,7 @@ export const del = <T = any>(path: string) => api<T>('DELETE', path)
 
 /** A query string (`?a=1&b=x`) of the defined values, each encoded with encodeURIComponent. */
 export const query = (params: Record<string, string | number | undefined>) => {
-  const parts = Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+  const parts = Object.entries(params).filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
   return parts.length ? `?${parts.join('&')}` : ''
 }

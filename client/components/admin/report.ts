@@ -4,7 +4,6 @@ import { useState } from 'preact/hooks'
 import { sendReport, type ReportKind } from '../../app/admin'
 import { notify, notifyError } from '../../app/state'
 
-
 /** A button that opens a small form; `label` names what is reported (e.g. "@bob"). */
 export function ReportButton({ type, id, label, className = 'btn small' }: { type: ReportKind; id: number; label: string; className?: string }) {
   const [open, setOpen] = useState(false)
