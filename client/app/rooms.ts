@@ -1,5 +1,6 @@
 // Room state over the WebSocket (no markup): the hallway, the room I am in (snapshot on join, events after),
-// my role, the actions, the microphone and audio hooks, and resuming after a reconnect.
+// my role, the actions, the microphone and audio hooks, and resuming after a reconnect; and the rooms' HTTP calls
+// (server/rooms/routes.ts: the hallway, creating, starting and a room's page), typed by what each returns.
 import { computed, effect, signal } from '@preact/signals'
 import { get, post } from './api'
 import { conn } from './connection'
@@ -8,7 +9,7 @@ import { joinAudio, leaveAudio, setMicrophone } from './rtc'
 import type { PublicUser } from '../../server/accounts/model'
 import type { RoomRole } from '../../server/contracts'
 import type { HallwayRoom } from '../../server/rooms/hallway'
-import type { ParticipantView as Participant, RoomView } from '../../server/rooms/model'
+import type { CreateRoomInput, ParticipantView as Participant, RoomView } from '../../server/rooms/model'
 
 export type { HallwayRoom, Participant, PublicUser, RoomRole, RoomView }
 export interface Pinned { kind: 'question'; id: number; text: string; by: string }
@@ -159,13 +160,15 @@ export const removeFromRoom = (userId: number) => act('room.remove', { userId })
 export const endRoom = () => act('room.end')
 
 // ── the hallway ─────────────────────────────────────────────────────────────────────────────────────────
-export const hallway = signal<{ live: HallwayRoom[]; upcoming: HallwayRoom[] } | null>(null)
+/** The hallway: live rooms and upcoming ones the viewer may join. */
+export interface HallwayList { live: HallwayRoom[]; upcoming: HallwayRoom[] }
+export const hallway = signal<HallwayList | null>(null)
 export const hallwayError = signal<string | null>(null)
 let hallwayWatched = false
 let reloadTimer: ReturnType<typeof setTimeout> | undefined
 
 export async function loadHallway() {
-  try { hallway.value = await get('/rooms'); hallwayError.value = null } catch (e: any) { hallwayError.value = e?.message ?? String(e) }
+  try { hallway.value = await get<HallwayList>('/rooms'); hallwayError.value = null } catch (e: any) { hallwayError.value = e?.message ?? String(e) }
 }
 
 /** Keeps the hallway fresh while a hallway screen is shown; returns the function that stops it. */
@@ -182,7 +185,16 @@ export function watchHallway() {
   }
 }
 
-export interface CreateRoom { title: string; description?: string; link?: string; kind: 'open' | 'social' | 'closed'; invited?: string[]; startsAt?: number | null }
-export const createRoom = (body: CreateRoom) => post<{ room: RoomView }>('/rooms', body).then((r) => r.room)
+// ── over HTTP ───────────────────────────────────────────────────────────────────────────────────────────
+/** A stint on a room's stage or in its audience (after the room ended, for those who were in it). */
+export interface RoomStint { user: PublicUser; role: RoomRole; from: number; to: number | null; reason: string | null }
+/** A room's page: its details, who is in it, and (after it ended) who was. */
+export interface RoomPage {
+  room: RoomView; host: PublicUser | null; mayJoin: boolean; mayStart: boolean
+  participants: Participant[]; guests: number; history: RoomStint[]
+}
+/** Starts a room now, or schedules it (startsAt). */
+export const createRoom = (body: CreateRoomInput) => post<{ room: RoomView }>('/rooms', body).then((r) => r.room)
+/** Starts a scheduled room (its host or a co-host). */
 export const startRoom = (id: number) => post<{ room: RoomView }>(`/rooms/${id}/start`).then((r) => r.room)
-export const roomPage = (id: number) => get<{ room: RoomView; host: PublicUser | null; mayJoin: boolean; mayStart: boolean; participants: Participant[]; guests: number; history: any[] }>(`/rooms/${id}`)
+export const roomPage = (id: number) => get<RoomPage>(`/rooms/${id}`)
