@@ -2,12 +2,26 @@
 // Nothing is lost: the client remembers the last seq it saw and syncs from it after every reconnect; a send keeps its
 // client id until the server acknowledged it, so a retry after a dropped connection is answered with the stored copy.
 import { signal } from '@preact/signals'
-import type { Message, Question, Thread } from '../../server/backchannel/model'
-import { api, get } from './api'
+import type { Message, Question, Thread, ThreadKind } from '../../server/backchannel/model'
+import { get, post } from './api'
 import { conn } from './connection'
 import { me } from './state'
 
 export type { Message, Question, Thread }
+/** The inbox (GET /api/threads): my 1:1 and group threads and requests, my rooms' threads, the seq it is at. */
+export interface Inbox {
+  seq: number; threads: Thread[]; requests: Thread[]; rooms: Thread[]; prefs: { followersOnly: boolean }
+}
+/** An image uploaded to a thread, to send in a message by its name. */
+export interface UploadedImage { name: string; url: string; mime: string; size: number }
+/** A message found by search, its snippet (matches between \u0002 and \u0003) and its thread. */
+export interface SearchResult {
+  message: Message; snippet: string
+  thread: {
+    id: number; kind: ThreadKind; title: string; roomId: number | null
+    members: { id: number; username: string; displayName: string }[]
+  }
+}
 /** A message as the view holds it: a stored one, or one of mine still on its way (`pending`) or refused (`failed`). */
 export type Shown = Message & { pending?: boolean; failed?: string }
 
@@ -202,8 +216,9 @@ async function syncFrom(after: number) {
 export async function loadInbox() {
   ownState()
   try {
-    const r = await get<{ seq: number; threads: Thread[]; requests: Thread[]; rooms?: Thread[]; prefs: { followersOnly: boolean } }>('/threads')
+    const r = await get<Inbox>('/threads')
     mutate(threads, (m) => {
+      // `rooms ?? []`: the service worker may answer offline with a copy an older version cached.
       for (const t of [...r.threads, ...r.requests, ...(r.rooms ?? [])]) m.set(t.id, openThreadId.value === t.id ? { ...t, unread: 0 } : t)
     })
     prefs.value = r.prefs
@@ -293,9 +308,9 @@ export function discardFailed(threadId: number, clientId: string) {
   mutate(messages, (m) => m.set(threadId, (m.get(threadId) ?? []).filter((x) => !(x.failed && x.clientId === clientId))))
 }
 
-export async function uploadImage(threadId: number, file: File): Promise<{ name: string; url: string }> {
-  return (await api('POST', `/threads/${threadId}/images`, file)).image
-}
+/** Uploads an image (the file's raw bytes: PNG, JPEG, WebP or GIF, at most 10 MB) to send in a thread. */
+export const uploadImage = (threadId: number, file: Blob) =>
+  post<{ image: UploadedImage }>(`/threads/${threadId}/images`, file).then((r) => r.image)
 
 let lastTyping = 0
 export function sendTyping(threadId: number) {
@@ -336,7 +351,6 @@ export async function decline(threadId: number) {
 function forget(threadId: number) { mutate(threads, (m) => m.delete(threadId)) }
 export async function setFollowersOnly(on: boolean) { prefs.value = (await rq('bc.prefs', { followersOnly: on })).prefs }
 
-export interface SearchResult { message: Message; snippet: string; thread: { id: number; kind: string; title: string; roomId: number | null; members: { id: number; username: string; displayName: string }[] } }
 export const search = (q: string) => get<{ results: SearchResult[] }>(`/threads/search?q=${encodeURIComponent(q)}`).then((r) => r.results)
 
 // ——— in a room ———
