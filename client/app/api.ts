@@ -13,7 +13,7 @@ export class ApiError extends Error {
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
 
 /** One request; `T` is what the route returns (unknown unless the caller says, so an untyped call shows). */
-export async function api<T = any>(method: Method, path: string, body?: unknown): Promise<T> {
+export async function api<T = unknown>(method: Method, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: {} }
   if (body instanceof Blob || body instanceof ArrayBuffer) {
     init.body = body
@@ -38,11 +38,11 @@ export async function api<T = any>(method: Method, path: string, body?: unknown)
   return data as T
 }
 
-export const get = <T = any>(path: string) => api<T>('GET', path)
-export const post = <T = any>(path: string, body?: unknown) => api<T>('POST', path, body ?? {})
-export const patch = <T = any>(path: string, body: unknown) => api<T>('PATCH', path, body)
-export const put = <T = any>(path: string, body?: unknown) => api<T>('PUT', path, body ?? {})
-export const del = <T = any>(path: string) => api<T>('DELETE', path)
+export const get = <T = unknown>(path: string) => api<T>('GET', path)
+export const post = <T = unknown>(path: string, body?: unknown) => api<T>('POST', path, body ?? {})
+export const patch = <T = unknown>(path: string, body: unknown) => api<T>('PATCH', path, body)
+export const put = <T = unknown>(path: string, body?: unknown) => api<T>('PUT', path, body ?? {})
+export const del = <T = unknown>(path: string) => api<T>('DELETE', path)
 
 /** A query string (`?a=1&b=x`) of the defined values, each encoded with encodeURIComponent. */
 export const query = (params: Record<string, string | number | undefined>) => {
