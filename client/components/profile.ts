@@ -2,14 +2,13 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import * as accounts from '../app/accounts'
-import type { Profile as ProfileView } from '../app/accounts'
 import { errorText, loadMe, me, notify, notifyError, signOut } from '../app/state'
 import { Avatar, Empty, Field, Header } from './ui'
 import { BlockedList } from './people'
 import { ReportButton } from './admin/report'
 
 export function Profile({ username }: { username: string }) {
-  const [p, setP] = useState<ProfileView | null>(null)
+  const [p, setP] = useState<accounts.Profile | null>(null)
   const [err, setErr] = useState('')
   const load = () => accounts.profile(username).then(setP, (e) => setErr(errorText(e)))
   useEffect(() => { setP(null); setErr(''); load() }, [username])

@@ -11,13 +11,16 @@ function Target({ t }: { t: ReportTarget }) {
   return t.author !== undefined ? html`message by ${t.author ? html`<a href=${'/u/' + t.author}>@${t.author}</a>` : 'someone'}<blockquote class="quote">${t.body || '(deleted)'}</blockquote>` : html`a message that is gone`
 }
 
+/** Whom a report lets the admin act on: the reported member, the message's author or the room's host. */
+type Who = { id: number; name?: string | null; status?: string; role?: string }
+
 export function Reports() {
   const [status, setStatus] = useState<ReportStatus | 'all'>('open')
   const [list, setList] = useState<AdminReport[] | null>(null)
   const load = () => reports(status).then(setList, notifyError)
   useEffect(() => { setList(null); load() }, [status])
   const act = async (fn: () => Promise<unknown>, ok: string) => { try { await fn(); notify(ok); load() } catch (e) { notifyError(e) } }
-  const memberOf = (t: ReportTarget): { id: number; name?: string | null; status?: string; role?: string } | null => t.type === 'member' ? { id: t.id, name: t.username, status: t.status, role: t.role } : t.type === 'message' && t.authorId ? { id: t.authorId, name: t.author } : t.type === 'room' && t.hostId ? { id: t.hostId, name: t.host } : null
+  const memberOf = (t: ReportTarget): Who | null => t.type === 'member' ? { id: t.id, name: t.username, status: t.status, role: t.role } : t.type === 'message' && t.authorId ? { id: t.authorId, name: t.author } : t.type === 'room' && t.hostId ? { id: t.hostId, name: t.host } : null
   return html`<section class="card stack">
     <div class="row gap center"><h2 class="grow">Reports</h2>
       <select aria-label="Show reports" class="filter" value=${status} onChange=${(e: any) => setStatus(e.target.value)}>
