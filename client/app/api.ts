@@ -4,7 +4,7 @@
 import type { ErrorCode } from '../../server/errors'
 
 /** The catalog's code; `offline` when the request did not reach the server; `http_<status>` without a JSON error. */
-export type ApiErrorCode = ErrorCode | 'offline' | `http_${number}`
+type ApiErrorCode = ErrorCode | 'offline' | `http_${number}`
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: ApiErrorCode, message: string) { super(message) }
@@ -13,7 +13,7 @@ export class ApiError extends Error {
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
 
 /** One request; `T` is what the route returns (unknown unless the caller says, so an untyped call shows). */
-export async function api<T = unknown>(method: Method, path: string, body?: unknown): Promise<T> {
+async function api<T = unknown>(method: Method, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: {} }
   if (body instanceof Blob || body instanceof ArrayBuffer) {
     init.body = body

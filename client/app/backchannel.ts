@@ -9,11 +9,11 @@ import { me } from './state'
 
 export type { Message, Question, Thread }
 /** The inbox (GET /api/threads): my 1:1 and group threads and requests, my rooms' threads, the seq it is at. */
-export interface Inbox {
+interface Inbox {
   seq: number; threads: Thread[]; requests: Thread[]; rooms: Thread[]; prefs: { followersOnly: boolean }
 }
 /** An image uploaded to a thread, to send in a message by its name. */
-export interface UploadedImage { name: string; url: string; mime: string; size: number }
+interface UploadedImage { name: string; url: string; mime: string; size: number }
 /** A message found by search, its snippet (matches between \u0002 and \u0003) and its thread. */
 export interface SearchResult {
   message: Message; snippet: string

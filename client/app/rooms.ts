@@ -161,7 +161,7 @@ export const endRoom = () => act('room.end')
 
 // ── the hallway ─────────────────────────────────────────────────────────────────────────────────────────
 /** The hallway: live rooms and upcoming ones the viewer may join. */
-export interface HallwayList { live: HallwayRoom[]; upcoming: HallwayRoom[] }
+interface HallwayList { live: HallwayRoom[]; upcoming: HallwayRoom[] }
 export const hallway = signal<HallwayList | null>(null)
 export const hallwayError = signal<string | null>(null)
 let hallwayWatched = false
@@ -187,9 +187,9 @@ export function watchHallway() {
 
 // ── over HTTP ───────────────────────────────────────────────────────────────────────────────────────────
 /** A stint on a room's stage or in its audience (after the room ended, for those who were in it). */
-export interface RoomStint { user: PublicUser; role: RoomRole; from: number; to: number | null; reason: string | null }
+interface RoomStint { user: PublicUser; role: RoomRole; from: number; to: number | null; reason: string | null }
 /** A room's page: its details, who is in it, and (after it ended) who was. */
-export interface RoomPage {
+interface RoomPage {
   room: RoomView; host: PublicUser | null; mayJoin: boolean; mayStart: boolean
   participants: Participant[]; guests: number; history: RoomStint[]
 }

@@ -5,8 +5,6 @@ import { ApiError } from './api'
 import { conn } from './connection'
 import { navigate } from './router'
 
-export type { Me }
-
 export const me = signal<Me | null | undefined>(undefined) // undefined: still loading
 export const toast = signal<{ text: string; kind: 'info' | 'error' } | null>(null)
 export const updateReady = signal(false)
