@@ -65,6 +65,10 @@ export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite'
 export interface PushApi {
   /** Checks the member's settings and sends to each of their devices. Never throws. */
   notify(userId: number, kind: PushKind, message: { title: string; body: string; url: string; tag?: string }): Promise<void>
+  /** Forgets every device of a member (a ban). */
+  removeDevices(userId: number): void
+  /** For /metrics: subscribed devices, and sends accepted and failed since the start. */
+  stats(): { subscriptions: number; sent: number; failed: number }
 }
 
 /** server/admin (the audit log, built before the other domains): every admin and moderator action is recorded. */
