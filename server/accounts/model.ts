@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import type { Account } from '../contracts'
 
 export const Username = t.String({ minLength: 3, maxLength: 20, pattern: '^[A-Za-z0-9_]+$', description: '3–20 of a-z, 0-9, _ (case is ignored)' })
 export const Password = t.String({ minLength: 10, maxLength: 256 })
@@ -31,3 +32,13 @@ export const publicUser = (u: Pick<UserRow, 'id' | 'username' | 'display_name' |
   id: u.id, username: u.username, displayName: u.display_name || u.username,
   avatar: avatarUrl(u.avatar), role: u.role,
 })
+
+/** A row as other domains see it (contracts.ts `Account`): no password hash, the avatar as its URL. */
+export const toAccount = (u: UserRow): Account => ({
+  id: u.id, username: u.username, displayName: u.display_name || u.username, avatar: avatarUrl(u.avatar),
+  role: u.role, status: u.status, bio: u.bio, invitedBy: u.invited_by, inviteId: u.invite_id,
+  inviteQuota: u.invite_quota, createdAt: u.created_at,
+})
+
+/** The public view of an account. */
+export const publicOf = (a: Account): PublicUser => ({ id: a.id, username: a.username, displayName: a.displayName, avatar: a.avatar, role: a.role })

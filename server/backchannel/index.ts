@@ -1,7 +1,6 @@
-// The Backchannel domain on the Ctx: installBackchannel() (from createContext, after the rooms domain) builds the
-// service, sets ctx.backchannel, follows the room events and registers its WebSocket requests; backchannelPlugin()
-// mounts its HTTP routes.
-import type { Ctx } from '../context'
+// The Backchannel domain on the Ctx: installBackchannel() (from app.ts's build, after the rooms domain) builds the
+// service, follows the room events and registers its WebSocket requests; backchannelPlugin() mounts its HTTP routes.
+import type { RoomsCtx as Ctx } from '../context'
 import { RoomBackchannel } from './rooms'
 import { backchannelRoutes } from './routes'
 import { BackchannelService } from './service'
@@ -22,7 +21,6 @@ export function installBackchannel(ctx: Ctx): BackchannelDomain {
   rooms.listen()
   // Acknowledged sends are committed; anything still queued is committed before the database closes.
   ctx.cleanup.push(() => { while (service.sends.pending) service.sends.flush() })
-  ctx.backchannel = service
   installed.set(ctx, (d = { service, rooms, uploads }))
   return d
 }

@@ -1,7 +1,7 @@
 // Backchannel inside a room: the room chat (everyone in the room; moderators delete, and may turn chat off), the
 // backstage thread (host, moderators, speakers) and the Q&A queue. Rooms are reached only through ctx.rooms.
 // Membership rows follow the room's events; whoever was in the room keeps reading after it ends.
-import type { Ctx } from '../context'
+import type { RoomsCtx as Ctx } from '../context'
 import { memberKey, type RoomRole } from '../contracts'
 import { AppError, fail } from '../errors'
 import { LIMITS, type Question, type QuestionState, type ThreadKind, type ThreadRow } from './model'

@@ -6,7 +6,7 @@ import { Type as t } from '@sinclair/typebox'
 import {
   RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTP_EXTENSION_URI, RtpHeader, RtpPacket,
 } from 'werift'
-import type { Ctx } from '../context'
+import type { RoomsCtx as Ctx } from '../context'
 import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole } from '../contracts'
 import { connKey } from '../contracts'
 import { fail } from '../errors'

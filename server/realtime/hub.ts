@@ -1,11 +1,13 @@
 // The realtime hub: the connections of the /ws gateway, their topics, and the typed request handlers that the
-// domains register. Every request gets exactly one reply; events are published on topics after commit.
+// domains register. Every request gets exactly one reply; events are published on topics after commit. It is the
+// in-process Bus and Sockets (bus.ts) that the core hands to every domain.
 import type { TSchema, Static } from '@sinclair/typebox'
 import { AppError, errorBody } from '../errors'
 import type { Logger } from '../lib/log'
 import { RateLimiter } from '../lib/ratelimit'
 import { check } from '../lib/validate'
 import { Envelope, PROTOCOL_VERSION, type ServerEvent } from '../protocol'
+import type { Bus, ConnId, Sockets } from './bus'
 
 /** What the gateway needs of a socket (Bun's ServerWebSocket fits). */
 export interface RawSocket {
@@ -39,8 +41,9 @@ export const SOCKET_RATE = { burst: 60, perSecond: 20 } as const
  */
 export const USER_RATE = { burst: 2000, perSecond: 400 } as const
 
-export class Hub {
+export class Hub implements Bus, Sockets {
   private handlers = new Map<string, Handler>()
+  private byId = new Map<ConnId, Conn>()
   private topics = new Map<string, Set<Conn>>()
   private byUser = new Map<number, Set<Conn>>()
   private nextId = 1
@@ -65,6 +68,7 @@ export class Hub {
   open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
     const conn = new Conn(this.nextId++, raw, user, sessionId)
     this.conns.add(conn)
+    this.byId.set(conn.id, conn)
     if (user) {
       let set = this.byUser.get(user.id)
       if (!set) this.byUser.set(user.id, (set = new Set()))
@@ -80,6 +84,7 @@ export class Hub {
     if (conn.closed) return
     conn.closed = true
     this.conns.delete(conn)
+    this.byId.delete(conn.id)
     for (const t of [...conn.topics]) this.unsubscribe(conn, t)
     if (conn.user) {
       const set = this.byUser.get(conn.user.id)
@@ -114,15 +119,18 @@ export class Hub {
     }
   }
 
-  subscribe(conn: Conn, topic: string) {
-    if (conn.closed) return
+  subscribe(c: Conn | ConnId, topic: string) {
+    const conn = typeof c === 'number' ? this.byId.get(c) : c
+    if (!conn || conn.closed) return
     let set = this.topics.get(topic)
     if (!set) this.topics.set(topic, (set = new Set()))
     set.add(conn)
     conn.topics.add(topic)
   }
 
-  unsubscribe(conn: Conn, topic: string) {
+  unsubscribe(c: Conn | ConnId, topic: string) {
+    const conn = typeof c === 'number' ? this.byId.get(c) : c
+    if (!conn) return
     conn.topics.delete(topic)
     const set = this.topics.get(topic)
     set?.delete(conn)
@@ -130,18 +138,30 @@ export class Hub {
   }
 
   /** Sends an event to every connection on a topic (call only after the write it describes has committed). */
-  publish(topic: string, event: ServerEvent | { type: string; [k: string]: unknown }, except?: Conn) {
+  publish(topic: string, event: ServerEvent | { type: string; [k: string]: unknown }, except?: Conn | ConnId) {
     const set = this.topics.get(topic)
     if (!set) return 0
     const text = JSON.stringify(event)
-    for (const c of set) if (c !== except && !c.closed) c.raw.send(text)
+    for (const c of set) if (c !== except && c.id !== except && !c.closed) c.raw.send(text)
     return set.size
   }
+
+  /** Bus: to every open tab of each member, serialised once. */
+  toUsers(userIds: Iterable<number>, event: ServerEvent) {
+    let text: string | null = null
+    for (const id of userIds) {
+      for (const c of this.byUser.get(id) ?? []) if (!c.closed) c.raw.send((text ??= JSON.stringify(event)))
+    }
+  }
+
+  /** Bus: to one connection. */
+  toConn(connId: ConnId, event: ServerEvent) { this.byId.get(connId)?.send(event) }
 
   toUser(userId: number, event: { type: string; [k: string]: unknown }) { return this.publish(`user:${userId}`, event) }
   connectionsOf(userId: number): Conn[] { return [...(this.byUser.get(userId) ?? [])] }
   isOnline(userId: number) { return this.byUser.has(userId) }
   get onlineUsers() { return this.byUser.size }
+  stats() { return { connections: this.conns.size, onlineMembers: this.byUser.size, messagesIn: this.messagesIn } }
 
   /** Closes every socket of a user (logout everywhere, suspension, ban), except those of one session if given. */
   disconnectUser(userId: number, code = 4001, reason = 'signed out', exceptSession?: number) {
@@ -150,6 +170,11 @@ export class Hub {
 
   disconnectSession(sessionId: number, code = 4001, reason = 'signed out') {
     for (const c of [...this.conns]) if (c.sessionId === sessionId) { c.raw.close(code, reason); this.close(c) }
+  }
+
+  /** Closes every signed-out visitor's socket (guest listening turned off); their close hooks free their seats. */
+  disconnectGuests(code = 4003, reason = 'guests not allowed') {
+    for (const c of [...this.conns]) if (!c.user) { try { c.raw.close(code, reason) } catch { /* already gone */ } this.close(c) }
   }
 
   /** Closes every socket (server shutdown), running the close hooks for each. */

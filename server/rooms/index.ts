@@ -1,5 +1,5 @@
-// The rooms domain on the Ctx: installRooms() (from createContext) builds the service, sets ctx.rooms and registers
-// its WebSocket requests; roomsPlugin() (from createApp) mounts its HTTP routes.
+// The rooms domain on the Ctx: installRooms() (from app.ts's build) builds the service and registers its WebSocket
+// requests; roomsPlugin() mounts its HTTP routes; startRooms() (the start phase) ends a previous run's rooms.
 import type { Ctx } from '../context'
 import { Hallway } from './hallway'
 import { roomsRoutes } from './routes'
@@ -15,7 +15,6 @@ export function installRooms(ctx: Ctx): RoomsDomain {
   const rooms = new RoomsService(ctx, { graceMs: ctx.config.roomGraceMs })
   const hallway = new Hallway(ctx, rooms)
   registerRoomsWs(ctx, rooms)
-  ctx.rooms = rooms
   ctx.cleanup.push(() => { hallway.close(); rooms.close() })
   installed.set(ctx, (d = { rooms, hallway }))
   return d
@@ -26,10 +25,13 @@ export const roomsDomain = (ctx: Ctx) => installRooms(ctx)
 
 export function roomsPlugin(ctx: Ctx) {
   const { rooms, hallway } = installRooms(ctx)
-  // Rooms a previous run left live end now: only in the serving process (createApp), never in a CLI command
-  // (admin create, invite create) that builds a context on the data folder of a server that is running.
-  rooms.store.endOrphans()
   return roomsRoutes(ctx, rooms, hallway)
 }
+
+/**
+ * Rooms a previous run left live end now: only in the serving process (the start phase), never in a CLI command
+ * (admin create, invite create) that builds the same graph on the data folder of a server that is running.
+ */
+export function startRooms(ctx: Ctx) { installRooms(ctx).rooms.store.endOrphans() }
 
 export { RoomsService }

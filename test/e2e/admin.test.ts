@@ -21,7 +21,7 @@ async function invited(inviter: Client, name: string) {
   return c
 }
 const auditActions = async () => ((await admin.get('/api/admin/audit?limit=200')).json.entries as any[])
-const status = (name: string) => s.ctx.accounts.store.byName(name)!.status
+const status = (name: string) => s.ctx.accounts.api.byName(name)!.status
 
 beforeAll(async () => {
   s = await startTestServer()
@@ -126,11 +126,11 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
   await form.getByLabel('TURN servers').fill('turn:turn.example.org:3478?transport=udp')
   await form.getByRole('button', { name: 'Save settings' }).click()
   await page.getByText('Settings saved').waitFor()
-  expect(s.ctx.settings.get()).toEqual({ registration: 'closed', inviteQuota: 3, guests: true, turnUrls: ['turn:turn.example.org:3478?transport=udp'] })
+  expect(s.ctx.core.settings.get()).toEqual({ registration: 'closed', inviteQuota: 3, guests: true, turnUrls: ['turn:turn.example.org:3478?transport=udp'] })
   await form.getByLabel('TURN servers').fill('http://not-a-turn-server')
   await form.getByRole('button', { name: 'Save settings' }).click()
   await form.getByRole('alert').waitFor()
-  expect(s.ctx.settings.get().turnUrls).toEqual(['turn:turn.example.org:3478?transport=udp'])
+  expect(s.ctx.core.settings.get().turnUrls).toEqual(['turn:turn.example.org:3478?transport=udp'])
   const e = (await auditActions()).find((x) => x.action === 'settings.update')
   expect(e.details.registration).toEqual({ from: 'invite', to: 'closed' })
   expect(e.details.guests).toEqual({ from: false, to: true })

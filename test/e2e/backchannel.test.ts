@@ -38,8 +38,8 @@ const HOSTILE = [
 test.skipIf(!hasChromium)('[B16] hostile text shows as text and runs nothing in the other page; an https link is clickable and safe', async () => {
   const alice = await signedInClient(s, 'alice_b')
   const bob = await signedInClient(s, 'bob_b')
-  await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Alice Archer', alice.user.id)
-  await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Baker', bob.user.id)
+  await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Alice Archer', alice.user.id)
+  await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Baker', bob.user.id)
   await bob.put('/api/users/alice_b/follow')
   const A = await pageFor(browser, s.url, alice.cookie)
   const B = await pageFor(browser, s.url, bob.cookie)
@@ -252,7 +252,7 @@ test.skipIf(!hasChromium)('[B6] a page that was offline catches up in order; a m
     await f.locator('.msg', { hasText: 'typed in a tunnel' }).waitFor({ timeout: 20_000 })
     await g.locator('.msg:not(.pending)', { hasText: 'typed in a tunnel' }).waitFor()
     expect(await f.locator('.msg', { hasText: 'typed in a tunnel' }).count()).toBe(1)
-    const stored = s.ctx.db.query("SELECT COUNT(*) AS n FROM bc_messages WHERE body = 'typed in a tunnel'").get() as { n: number }
+    const stored = s.ctx.core.db.query("SELECT COUNT(*) AS n FROM bc_messages WHERE body = 'typed in a tunnel'").get() as { n: number }
     expect(stored.n).toBe(1)
   } finally {
     await F.context.close(); await G.context.close()

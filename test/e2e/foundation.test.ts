@@ -45,7 +45,7 @@ const signOut = async () => {
 }
 
 test.skipIf(!hasChromium)('[A6] the first-run setup link creates the admin account', async () => {
-  const token = s.ctx.accounts.setupTokenFor()!
+  const token = s.ctx.accounts.service.setupTokenFor()!
   await page.goto(`${s.origin}/setup/nope`)
   await page.getByRole('heading', { name: 'This setup link is not valid' }).waitFor()
   await page.goto(`${s.origin}/setup/${token}`)
@@ -55,7 +55,7 @@ test.skipIf(!hasChromium)('[A6] the first-run setup link creates the admin accou
   await page.getByRole('button', { name: 'Create admin account' }).click()
   await page.getByRole('heading', { name: 'Admin', exact: true }).waitFor()
   expect(new URL(page.url()).pathname).toBe('/admin')
-  expect(s.ctx.accounts.store.byName('owner')!.role).toBe('admin')
+  expect(s.ctx.accounts.api.byName('owner')!.role).toBe('admin')
   // The link is spent.
   await page.goto(`${s.origin}/setup/${token}`)
   await page.getByRole('heading', { name: 'Townhall is set up' }).waitFor()
@@ -76,11 +76,11 @@ test.skipIf(!hasChromium)('[I6] the admin creates, copies and revokes invite lin
   // A second one, revoked at once.
   await page.getByRole('button', { name: 'Create invite link' }).click()
   await page.waitForFunction((first) => (document.querySelector('input[aria-label="New invite link"]') as HTMLInputElement)?.value !== first, inviteUrl)
-  const second = s.ctx.invites.list(0, true)[0]!
+  const second = s.ctx.invites.service.list(0, true)[0]!
   await page.getByRole('button', { name: `Revoke invite ${second.id}` }).click()
   await page.getByText('Invite revoked').waitFor()
   await page.locator('.invite-row[data-state="revoked"]').first().waitFor()
-  expect(s.ctx.invites.store.byId(second.id)!.revoked_at).not.toBeNull()
+  expect(s.ctx.invites.service.store.byId(second.id)!.revoked_at).not.toBeNull()
   expect(await page.getByRole('button', { name: `Revoke invite ${second.id}` }).count()).toBe(0)
   await signOut()
 }, 60_000)
@@ -94,7 +94,7 @@ test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs o
   await page.getByLabel('Password').fill(PASSWORD)
   await page.getByRole('button', { name: 'Create account' }).click()
   await page.getByRole('navigation', { name: 'Main' }).waitFor()
-  expect(s.ctx.accounts.store.byName('newbie')!.invited_by).toBe(s.ctx.accounts.store.byName('owner')!.id)
+  expect(s.ctx.accounts.api.byName('newbie')!.invitedBy).toBe(s.ctx.accounts.api.byName('owner')!.id)
 
   // The spent link now explains itself.
   await page.goto(inviteUrl)
@@ -115,7 +115,7 @@ test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs o
   await page.getByRole('button', { name: 'Unfollow @owner' }).waitFor()
   // I am in the list too, without a button to follow myself.
   expect(await page.getByRole('button', { name: 'Follow @newbie' }).count()).toBe(0)
-  expect(s.ctx.accounts.isFollowing(s.ctx.accounts.store.byName('newbie')!.id, s.ctx.accounts.store.byName('owner')!.id)).toBe(true)
+  expect(s.ctx.accounts.api.isFollowing(s.ctx.accounts.api.byName('newbie')!.id, s.ctx.accounts.api.byName('owner')!.id)).toBe(true)
   await shot('people')
 
   await signOut()
@@ -136,14 +136,14 @@ test.skipIf(!hasChromium)('[A5] block from a profile, see it on my profile page,
   await page.goto(s.origin + '/u/owner')
   await page.getByRole('button', { name: 'Block', exact: true }).click()
   await page.getByText('Blocked', { exact: true }).waitFor()
-  const [me, owner] = ['newbie', 'owner'].map((n) => s.ctx.accounts.store.byName(n)!.id)
-  expect(s.ctx.accounts.store.hasBlocked(me!, owner!)).toBe(true)
+  const [me, owner] = ['newbie', 'owner'].map((n) => s.ctx.accounts.api.byName(n)!.id)
+  expect(s.ctx.accounts.api.hasBlocked(me!, owner!)).toBe(true)
   await page.goto(s.origin + '/me')
   await page.getByRole('list', { name: 'Blocked people' }).waitFor()
   await page.getByRole('button', { name: 'Unblock @owner' }).click()
   await page.getByText('Unblocked @owner').waitFor()
   expect(await page.getByRole('list', { name: 'Blocked people' }).count()).toBe(0)
-  expect(s.ctx.accounts.store.hasBlocked(me!, owner!)).toBe(false)
+  expect(s.ctx.accounts.api.hasBlocked(me!, owner!)).toBe(false)
 }, 60_000)
 
 test.skipIf(!hasChromium)("[H14] Chrome's installability check finds no errors once the service worker is active", async () => {

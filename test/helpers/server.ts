@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../../server/config'
 import { startServer, type Running } from '../../server/app'
 import { createLogger } from '../../server/lib/log'
-import type { LimitSettings } from '../../server/context'
+import type { LimitSettings } from '../../server/core'
 
 export interface TestServer extends Running { dataDir: string; origin: string }
 
@@ -17,7 +17,7 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
   const running = await startServer(config, { limits: { ...LOOSE, ...opts.limits }, log: createLogger('error', () => {}) })
   const stop = running.stop
   return {
-    ...running, dataDir, origin: running.ctx.origin(),
+    ...running, dataDir, origin: running.ctx.core.origin(),
     async stop() { await stop(); if (!opts.keepDir) rmSync(dataDir, { recursive: true, force: true }) },
   }
 }
@@ -52,12 +52,12 @@ export const PASSWORD = 'correct horse battery'
 
 /** Creates a member (or admin) directly and signs them in over HTTP. */
 export async function signedInClient(s: TestServer, username: string, role: 'member' | 'admin' = 'member') {
-  if (role === 'admin') await s.ctx.accounts.createAdmin(username, PASSWORD)
+  if (role === 'admin') await s.ctx.accounts.service.createAdmin(username, PASSWORD)
   else {
-    const mode = s.ctx.settings.get().registration
-    s.ctx.settings.update({ registration: 'open' })
-    await s.ctx.accounts.register({ username, password: PASSWORD })
-    s.ctx.settings.update({ registration: mode })
+    const mode = s.ctx.core.settings.get().registration
+    s.ctx.core.settings.update({ registration: 'open' })
+    await s.ctx.invites.service.register({ username, password: PASSWORD })
+    s.ctx.core.settings.update({ registration: mode })
   }
   const c = new Client(s)
   const r = await c.post('/api/auth/login', { username, password: PASSWORD })

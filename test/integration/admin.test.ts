@@ -7,7 +7,6 @@ import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } fr
 import { connectWs } from '../helpers/ws'
 import { member as roomMember, ok, roomWith } from '../helpers/members'
 import { memberKey } from '../../server/contracts'
-import { adminDomain } from '../../server/admin'
 
 let s: TestServer
 let admin: Awaited<ReturnType<typeof signedInClient>>
@@ -74,12 +73,12 @@ test('[D3] a ban closes every socket of the member within a second and hides the
   const tab1 = await connectWs(s.url, { cookie: bart.cookie, origin: s.origin })
   const tab2 = await connectWs(s.url, { cookie: bart.cookie, origin: s.origin })
   const p256dh = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url')
-  adminDomain(s.ctx).push.store.upsert(bart.user.id, 'https://push.example/bart', p256dh, Buffer.alloc(16, 1).toString('base64url'), 'test')
+  s.ctx.push.service.store.upsert(bart.user.id, 'https://push.example/bart', p256dh, Buffer.alloc(16, 1).toString('base64url'), 'test')
   await admin.post(`/api/admin/members/${bart.user.id}/ban`, { reason: 'spam' })
   const closed = await Promise.all([tab1.waitClosed(1000), tab2.waitClosed(1000)])
   expect(closed.map((c) => c.code)).toEqual([4001, 4001])
   expect(s.ctx.hub.isOnline(bart.user.id)).toBe(false)
-  expect(adminDomain(s.ctx).push.store.byUser(bart.user.id)).toHaveLength(0)
+  expect(s.ctx.push.service.store.byUser(bart.user.id)).toHaveLength(0)
   expect((await member.get('/api/users/bart')).status).toBe(404)
   expect((await new Client(s).post('/api/auth/login', { username: 'bart', password: PASSWORD })).status).toBe(403)
   expect((await audit('member.ban')).some((e) => e.targetId === String(bart.user.id))).toBe(true)
@@ -170,7 +169,7 @@ test('[D7] revoking a branch revokes exactly the unused invites of that member a
   const states = Object.fromEntries(((await admin.get('/api/invites')).json.invites as any[]).map((i) => [i.id, i.state]))
   for (const n of ['ann', 'ann1', 'ann2', 'ann11']) expect(states[pending[n]![0]!]).toBe('revoked')
   for (const n of ['ben', 'ben1', 'boss']) expect(states[pending[n]![0]!]).toBe('pending')
-  const status = (name: string) => s.ctx.accounts.store.byName(name)!.status
+  const status = (name: string) => s.ctx.accounts.api.byName(name)!.status
   expect([status('ann'), status('ann1'), status('ann2'), status('ann11'), status('ben'), status('ben1')]).toEqual(['active', 'suspended', 'suspended', 'suspended', 'active', 'active'])
   expect((await ann1.get('/api/me')).status).toBe(401)
   // Without suspension, only invites go.
@@ -326,7 +325,7 @@ test('[D11] `townhall backup` writes a consistent copy while the server runs', a
 
 test('[D12] the dashboard counts members, rooms and messages', async () => {
   const st = (await admin.get('/api/admin/stats')).json.stats
-  expect(st.members).toBe(s.ctx.accounts.store.db.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM users').get()!.n)
+  expect(st.members).toBe(s.ctx.core.db.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM users').get()!.n)
   expect(st.banned).toBeGreaterThanOrEqual(1)
   for (const k of ['liveRooms', 'inRooms', 'messagesToday', 'openReports', 'online']) expect(typeof st[k]).toBe('number')
   const found = (await admin.get('/api/admin/members?q=ann&status=suspended')).json.members.map((m: any) => m.username).sort()

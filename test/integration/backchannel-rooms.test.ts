@@ -41,7 +41,7 @@ test('[B12] room chat: everyone in the room posts and hears it; moderators delet
 test('[B12] turning a chat on or off is refused before anything is written: no thread appears for a room the member is not moderating', async () => {
   const host = await mk(), outsider = await mk()
   const room = (await host.http.post('/api/rooms', { title: 'Invite only', kind: 'closed', startsAt: Date.now() + 3_600_000 })).json.room
-  const threads = () => s.ctx.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM bc_threads WHERE room_id = ?').get(room.id)!.n
+  const threads = () => s.ctx.core.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM bc_threads WHERE room_id = ?').get(room.id)!.n
   expect(await outcome(outsider, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('forbidden')
   // An unknown room answers the same: whether a room exists is not revealed.
   expect(await outcome(outsider, 'bc.room.chat', { roomId: 9_999_999, enabled: false })).toBe('forbidden')

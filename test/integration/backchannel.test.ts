@@ -219,7 +219,7 @@ test('[B7] a retried send with the same client id stores one message and answers
   expect(r3.message.id).toBe(r1.message.id)
   const hist = (await ok(b, 'bc.history', { threadId: t })).messages
   expect(hist.filter((m: any) => m.body === 'once')).toHaveLength(1)
-  const n = s.ctx.db.query('SELECT COUNT(*) AS n FROM bc_messages WHERE author_id = ? AND client_id = ?').get(a.id, id) as { n: number }
+  const n = s.ctx.core.db.query('SELECT COUNT(*) AS n FROM bc_messages WHERE author_id = ? AND client_id = ?').get(a.id, id) as { n: number }
   expect(n.n).toBe(1)
   // The same client id from another author is another message.
   const other = await ok(b, 'bc.send', { threadId: t, clientId: id, body: 'mine' })
@@ -319,7 +319,7 @@ test('[B10] a member uploads at most 500 MB of images a day: past that, rate_lim
   await follow(b, a)
   const t = await dm(a, b)
   // a has already stored 500 MB today (rows as the upload route writes them).
-  s.ctx.db.query('INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+  s.ctx.core.db.query('INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)')
     .run(`${t}-quotafillerquotaf.png`, t, a.id, 'image/png', 500 * 1024 * 1024, Date.now())
   const r = await a.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
   expect(r.status).toBe(429)
@@ -360,9 +360,9 @@ test('[B11] permission table: a non-member cannot read, post, sync, search or se
 
 test('[B17] push: a new message notifies accepted, unmuted recipients only', async () => {
   const calls: { userId: number; url: string }[] = []
-  const before = s.ctx.push
+  const push = s.ctx.push.service, notify = push.notify
   // A spy around the real push service: it records the calls and passes them on.
-  s.ctx.push = { notify: async (userId, kind, m) => { calls.push({ userId, url: m.url }); await before?.notify(userId, kind, m) } }
+  push.notify = async (userId, kind, m) => { calls.push({ userId, url: m.url }); await notify.call(push, userId, kind, m) }
   try {
     const a = await mk(), b = await mk(), c = await mk()
     await follow(b, a)
@@ -374,5 +374,5 @@ test('[B17] push: a new message notifies accepted, unmuted recipients only', asy
     const t2 = await dm(a, c) // c does not follow a: a request
     await send(a, t2, 'hello stranger')
     expect(calls).toHaveLength(1)
-  } finally { s.ctx.push = before }
+  } finally { push.notify = notify }
 })

@@ -11,7 +11,7 @@ let inviteToken: string
 beforeAll(async () => {
   s = await startTestServer({ MAX_BODY_KB: '64' })
   alice = await signedInClient(s, 'alice', 'admin')
-  inviteToken = s.ctx.invites.create(null, { uses: 100 }).token
+  inviteToken = s.ctx.invites.service.create(null, { uses: 100 }).token
 })
 afterAll(() => s.stop())
 
@@ -91,7 +91,7 @@ test(`[H2] ${CASES.length} malformed requests answer 4xx from the catalog and th
     else if (r.json.error.message.length === 0 || ERRORS[code as keyof typeof ERRORS][0] !== status) failures.push(`${name}: not the catalog's answer`)
   }
   expect(failures).toEqual([])
-  expect(s.ctx.accounts.store.byName('newbie')).toBeNull()
+  expect(s.ctx.accounts.api.byName('newbie')).toBeNull()
   const health = await new Client(s).get('/healthz')
   expect(health.status).toBe(200)
   // Names with HTML are stored as text and come back as text.
@@ -131,7 +131,7 @@ test('[H5] login, registration and invite checks are rate-limited per address wi
     expect(limited.json.error.code).toBe('rate_limited')
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
 
-    const inv = t.ctx.invites.create(null, { uses: 10 }).token
+    const inv = t.ctx.invites.service.create(null, { uses: 10 }).token
     const regs: number[] = []
     for (let i = 0; i < 3; i++) regs.push((await c.post('/api/auth/register', { username: `user${i}`, password: PASSWORD, invite: inv })).status)
     expect(regs).toEqual([201, 201, 429])

@@ -66,14 +66,14 @@ let s: TestServer
 let fx: Fixture
 beforeAll(async () => {
   s = await startTestServer()
-  await s.ctx.accounts.createAdmin('root', PASSWORD)
-  const rootId = s.ctx.accounts.store.byName('root')!.id
+  await s.ctx.accounts.service.createAdmin('root', PASSWORD)
+  const rootId = s.ctx.accounts.api.byName('root')!.id
   // bob joins with root's invite, so his profile says "invited by @root".
-  const inv = s.ctx.invites.create(rootId, { uses: 5 })
-  await s.ctx.accounts.register({ username: 'bob', password: PASSWORD, invite: inv.token })
-  await s.ctx.accounts.register({ username: 'alice', password: PASSWORD, invite: inv.token })
-  await s.ctx.accounts.register({ username: 'carol', password: PASSWORD, invite: inv.token })
-  const bobInvite = s.ctx.invites.create(s.ctx.accounts.store.byName('bob')!.id, { uses: 1 }).id
+  const inv = s.ctx.invites.service.create(rootId, { uses: 5 })
+  await s.ctx.invites.service.register({ username: 'bob', password: PASSWORD, invite: inv.token })
+  await s.ctx.invites.service.register({ username: 'alice', password: PASSWORD, invite: inv.token })
+  await s.ctx.invites.service.register({ username: 'carol', password: PASSWORD, invite: inv.token })
+  const bobInvite = s.ctx.invites.service.create(s.ctx.accounts.api.byName('bob')!.id, { uses: 1 }).id
   fx = { adminInvite: inv.id, bobInvite }
 })
 afterAll(() => s.stop())
@@ -116,19 +116,19 @@ test('[W2][W5] the gateway: a guest is refused unless guests may listen; members
     expect(ws.hello.user.username).toBe(name)
     ws.close()
   }
-  s.ctx.settings.update({ guests: true })
+  s.ctx.core.settings.update({ guests: true })
   const guest = await connectWs(s.url, { origin: s.origin })
   expect(guest.hello.user).toBeNull()
   // A guest may ping but not make member requests.
   expect((await guest.request('ping')).ok).toBe(true)
   expect(await guest.request('presence.query', { userIds: [1] })).toMatchObject({ ok: false, error: { code: 'unauthorized' } })
   guest.close()
-  s.ctx.settings.update({ guests: false })
+  s.ctx.core.settings.update({ guests: false })
 })
 
 test('[A7] a suspended member is treated as a guest and cannot sign in', async () => {
   const dan = await signedInClient(s, 'dan')
-  s.ctx.db.query(`UPDATE users SET status = 'suspended' WHERE username = 'dan'`).run()
+  s.ctx.core.db.query(`UPDATE users SET status = 'suspended' WHERE username = 'dan'`).run()
   expect((await dan.get('/api/me')).status).toBe(401)
   const r = await new Client(s).post('/api/auth/login', { username: 'dan', password: PASSWORD })
   expect(r.status).toBe(403)

@@ -12,11 +12,11 @@ setDefaultTimeout(30_000)
 let s: TestServer
 let H: Member, M: Member, TM: Member, S: Member, TS: Member, A: Member, TA: Member, X: Member, B: Member, R: Member
 let guest: WsClient
-const rooms = () => roomsDomain(s.ctx).rooms
+const rooms = () => roomsDomain(s.ctx.legacy).rooms
 
 beforeAll(async () => {
   s = await startTestServer()
-  s.ctx.settings.update({ guests: true })
+  s.ctx.core.settings.update({ guests: true })
   ;[H, M, TM, S, TS, A, TA, X, B, R] = await Promise.all(['host', 'mod', 'tmod', 'spk', 'tspk', 'aud', 'taud', 'non', 'blk', 'rem'].map((p) => member(s, p)))
   await H.http.put(`/api/users/${B.name}/block`)
   guest = await connectWs(s.url, { origin: s.origin })
@@ -141,11 +141,11 @@ test('[R22] a co-host joins as moderator and may start a scheduled room; guests 
   expect((await cohost.http.post(`/api/rooms/${room.id}/start`)).json.room.state).toBe('live')
   expect((await ok(cohost, 'room.join', { roomId: room.id })).me.role).toBe('host')
   expect((await ok(H, 'room.join', { roomId: room.id })).me.role).toBe('moderator')
-  s.ctx.settings.update({ guests: false })
+  s.ctx.core.settings.update({ guests: false })
   try {
     expect(await outcome({ ws: guest }, 'room.join', { roomId: room.id })).toBe('unauthorized')
     expect((await fetch(`${s.url}/api/rooms`)).status).toBe(401)
-  } finally { s.ctx.settings.update({ guests: true }) }
+  } finally { s.ctx.core.settings.update({ guests: true }) }
   rooms().end(room.id, null)
   cohost.ws.close()
 })

@@ -49,7 +49,7 @@ test('[R2] room input is validated: title ≤120, description ≤1000, http(s) l
   await ok(host, 'room.end', { roomId: first.id })
   const again = await host.http.post('/api/rooms', { title: 'again' })
   expect(again.status).toBe(201)
-  roomsDomain(s.ctx).rooms.end(again.json.room.id, null)
+  roomsDomain(s.ctx.legacy).rooms.end(again.json.room.id, null)
   // WebSocket input too
   expect(await outcome(host, 'room.join', { roomId: 'abc' })).toBe('validation')
   expect(await outcome(host, 'room.hand', { roomId: 1 })).toBe('validation')
@@ -215,7 +215,7 @@ test('[R10] RoomsApi events follow commits: role on join, muted, left, ended; cl
   const h = `u:${host.id}`, k = `u:${a.id}`
   expect(seen).toEqual([`role ${h} host`, `role ${k} audience`, `role ${k} speaker`, `muted ${k} false`, `muted ${k} true`, `left ${k}`, `left ${h}`, `ended ${room.id}`])
   expect(rooms.participants(room.id)).toEqual([])
-  expect(roomsDomain(s.ctx).rooms.timers()).toBe(0)
+  expect(roomsDomain(s.ctx.legacy).rooms.timers()).toBe(0)
 })
 
 /** The viewer's hallway once a `hallway.changed` notice has brought it to the wanted state. */
@@ -262,13 +262,14 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
   expect(after.upcoming.map((r: any) => r.id)).not.toContain(later.id)
   await ok(z, 'room.join', { roomId: later.id })
   for (const [m, r] of [[friend, small], [x, big], [z, later]] as const) await ok(m, 'room.end', { roomId: r.id })
-  roomsDomain(s.ctx).rooms.end(tiny.id, null)
+  roomsDomain(s.ctx.legacy).rooms.end(tiny.id, null)
 })
 
 test('[R12] the host\'s followers are notified when a room goes live; an invitee gets a push (the service worker hides it when the app is in front)', async () => {
-  const push = s.ctx.push
+  const push = s.ctx.push.service, notify = push.notify
   const sent: [number, string, any][] = []
-  s.ctx.push = { notify: async (userId, kind, msg) => { sent.push([userId, kind, msg]) } }
+  // In place of the push service's notify: the rooms hold that same service as their PushApi.
+  push.notify = async (userId, kind, msg) => { sent.push([userId, kind, msg]) }
   try {
     const host = await make('h'), fan = await make('f'), a = await make('a')
     await fan.http.put(`/api/users/${host.name}/follow`)
@@ -281,14 +282,14 @@ test('[R12] the host\'s followers are notified when a room goes live; an invitee
     await ok(host, 'room.invite', { roomId: room.id, userId: a.id })
     expect(sent.find(([u, k]) => u === a.id && k === 'speak_invite')).toBeTruthy()
     await ok(host, 'room.end', { roomId: room.id })
-  } finally { s.ctx.push = push }
+  } finally { push.notify = notify }
 })
 
 test('[R13] guests (when allowed) listen to open rooms: counted, not listed, and gone when their socket closes', async () => {
   const host = await make('h')
   const room = await createRoom(host)
   await ok(host, 'room.join', { roomId: room.id })
-  s.ctx.settings.update({ guests: true })
+  s.ctx.core.settings.update({ guests: true })
   try {
     const g = await connectWs(s.url, { origin: s.origin })
     const snap = await g.request('room.join', { roomId: room.id })
@@ -299,7 +300,7 @@ test('[R13] guests (when allowed) listen to open rooms: counted, not listed, and
     expect((await new Client(s).get('/api/rooms')).json.live.map((r: any) => r.id)).toContain(room.id)
     g.close()
     expect((await host.ws.next((e) => e.type === 'room.guests')).count).toBe(0)
-  } finally { s.ctx.settings.update({ guests: false }) }
+  } finally { s.ctx.core.settings.update({ guests: false }) }
   await ok(host, 'room.end', { roomId: room.id })
 })
 
@@ -311,13 +312,13 @@ test('[R14] a server that stops releases the rooms\' timers; rooms it left live 
   await ok(host, 'room.join', { roomId: room.id })
   host.ws.close()
   await Bun.sleep(100)
-  expect(roomsDomain(first.ctx).rooms.timers()).toBe(1) // the host's grace timer
+  expect(roomsDomain(first.ctx.legacy).rooms.timers()).toBe(1) // the host's grace timer
   await first.stop()
-  expect(roomsDomain(first.ctx).rooms.timers()).toBe(0)
+  expect(roomsDomain(first.ctx.legacy).rooms.timers()).toBe(0)
   const second = await startTestServer({}, { keepDir: dir })
   try {
     expect(second.ctx.rooms!.room(room.id)!.state).toBe('ended')
-    const open = second.ctx.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM room_participation WHERE room_id = ? AND to_at IS NULL').get(room.id)!.n
+    const open = second.ctx.core.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM room_participation WHERE room_id = ? AND to_at IS NULL').get(room.id)!.n
     expect(open).toBe(0)
   } finally {
     await second.stop()

@@ -158,14 +158,14 @@ test('[A5] follow, unfollow, lists and counts; blocking removes follows both way
   expect(p).toMatchObject({ followers: 1, following: 1, isFollowing: true, followsYou: true, isSelf: false })
   expect((await h.get('/api/users/ivan/followers')).json.users.map((u: any) => u.username)).toEqual(['hana'])
   expect((await h.get('/api/users/hana/following')).json.users.map((u: any) => u.username)).toEqual(['ivan'])
-  expect(s.ctx.accounts.isFollowing(h.user.id, i.user.id)).toBe(true)
+  expect(s.ctx.accounts.api.isFollowing(h.user.id, i.user.id)).toBe(true)
 
   expect((await h.del('/api/users/ivan/follow')).status).toBe(200)
   expect((await h.get('/api/users/ivan')).json.profile.followers).toBe(0)
   expect((await h.put('/api/users/ivan/follow')).status).toBe(200)
 
   expect((await i.put('/api/users/hana/block')).status).toBe(200)
-  expect(s.ctx.accounts.blockedEither(h.user.id, i.user.id)).toBe(true)
+  expect(s.ctx.accounts.api.blockedEither(h.user.id, i.user.id)).toBe(true)
   expect((await i.get('/api/users/hana/following')).json.users).toEqual([])
   expect((await h.get('/api/users/ivan')).status).toBe(404)
   expect((await h.put('/api/users/ivan/follow')).json.error.code).toBe('not_found')
