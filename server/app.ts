@@ -24,7 +24,12 @@ import { backchannelPlugin, installBackchannel } from './backchannel'
 
 export const VERSION: string = pkg.version
 
-export interface StartOptions { log?: Logger; limits?: Partial<LimitSettings> }
+export interface StartOptions {
+  log?: Logger
+  limits?: Partial<LimitSettings>
+  /** Check every reply and event the hub sends against the protocol's schemas (tests). */
+  checkProtocol?: boolean
+}
 
 export function createContext(config: Config, opts: StartOptions = {}): Ctx {
   const log = opts.log ?? createLogger(config.logLevel)
@@ -35,7 +40,7 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
   const accounts = new AccountsService(db, settings, { dataDir: config.dataDir, sessionDays: config.sessionDays })
   const invites = new InvitesService(accounts.store, settings, origin)
   accounts.invites = invites
-  const hub = new Hub(log)
+  const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
   const ctx: Ctx = {
     id: crypto.randomUUID(), config, db, log, hub, settings, accounts, invites, origin,
     secure: config.publicUrl.startsWith('https:'),
@@ -52,6 +57,8 @@ export function createContext(config: Config, opts: StartOptions = {}): Ctx {
   ctx.media = new MediaService(ctx)
   installBackchannel(ctx)
   registerPresence(ctx)
+  // Every request type of the protocol has its handler now (a domain left out fails here, not at the first request).
+  hub.assertComplete()
   return ctx
 }
 

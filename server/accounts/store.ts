@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
-import type { Role, UserRow } from './model'
+import type { Role } from '../protocol'
+import type { UserRow } from './model'
 
 export interface SessionRow { id: number; user_id: number; token_hash: Uint8Array; created_at: number; last_seen_at: number; expires_at: number; user_agent: string }
 
