@@ -23,7 +23,7 @@ test('[W1] the gateway greets a signed-in member and answers every request once'
   expect(unknown).toMatchObject({ ok: false, error: { code: 'unknown_message' } })
   ws.raw('not json')
   await Bun.sleep(50)
-  expect(ws.replies.at(-1)).toMatchObject({ re: null, ok: false, error: { code: 'bad_json' } })
+  expect(ws.replies.at(-1)).toMatchObject({ re: null, ok: false, error: { code: 'bad_frame' } })
   ws.close()
 })
 
