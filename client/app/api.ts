@@ -1,7 +1,21 @@
 // HTTP calls to /api: JSON in, JSON out; failures become ApiError with the catalog's code and message.
-export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message) }
+import type { ErrorCode } from '../../server/protocol'
+
+/** What a failed call says: a catalog code, or that the server could not be reached or did not answer in time. */
+export type ClientErrorCode = ErrorCode | 'offline' | 'timeout'
+
+/** A refused or failed WebSocket request (connection.ts). */
+export class RequestError extends Error {
+  constructor(readonly code: ClientErrorCode, message: string) { super(message) }
 }
+
+/** A refused or failed HTTP call; `status` 0 when offline. */
+export class ApiError extends RequestError {
+  constructor(readonly status: number, code: ClientErrorCode, message: string) { super(code, message) }
+}
+
+/** The code of a failed call (HTTP or WebSocket), or null for any other error. */
+export const errorCode = (e: unknown): ClientErrorCode | null => (e instanceof RequestError ? e.code : null)
 
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: {} }
@@ -19,7 +33,8 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
     throw new ApiError(0, 'offline', 'You are offline. Check your connection.')
   }
   const data = res.headers.get('content-type')?.includes('json') ? await res.json().catch(() => null) : null
-  if (!res.ok) throw new ApiError(res.status, data?.error?.code ?? 'http_' + res.status, data?.error?.message ?? `Request failed (${res.status}).`)
+  // A failure without a catalog body (a proxy in between) is the server's: `internal`, with its status.
+  if (!res.ok) throw new ApiError(res.status, data?.error?.code ?? 'internal', data?.error?.message ?? `Request failed (${res.status}).`)
   return data as T
 }
 
