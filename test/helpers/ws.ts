@@ -1,12 +1,10 @@
 // A real WebSocket client for /ws: request() awaits the reply with the same id; events are queued for next().
 // Typed by the protocol: request('room.join', {roomId}) resolves with that request's reply frame and next('bc.message')
-// with that event. Malformed-input tests may still send unknown types or wrong fields (the loose forms below).
+// with that event. Malformed-input tests send unknown types or wrong fields with requestUnchecked().
 import type { ErrorBody, EventOf, EventType, Reply, RequestFields, RequestId, RequestType } from '../../server/protocol'
 
 /** Request types that take no fields (`request('ping')`). */
 type NoFields = { [K in RequestType]: {} extends RequestFields<K> ? K : never }[RequestType]
-/** A string that is not a request type of the protocol (for tests that send unknown types on purpose). */
-type Unknown<T extends string> = T extends RequestType ? never : T
 /**
  * A reply frame as tests read it: the reply's fields and the error are both typed, without narrowing on `ok` first
  * (which of them is there depends on `ok`; the tests assert it).
@@ -50,9 +48,12 @@ export class WsClient {
   /** Sends a request; resolves with its reply frame ({re, ok: true, ...reply} or {re, ok: false, error}). */
   request<K extends RequestType>(type: K, fields: RequestFields<K>, timeout?: number): Promise<TestReply<K>>
   request<K extends NoFields>(type: K): Promise<TestReply<K>>
-  /** Loose: an unknown type, or fields of any shape through a type known only at run time (`outcome(m, type, …)`). */
-  request<T extends string>(type: Unknown<T>, fields?: Record<string, unknown>, timeout?: number): Promise<any>
-  request(type: string, fields: Record<string, unknown> = {}, timeout = 5000): Promise<any> {
+  request(type: string, fields?: Record<string, unknown>, timeout?: number): Promise<any> {
+    return this.requestUnchecked(type, fields, timeout)
+  }
+
+  /** Unchecked: any type and fields, for tests that send unknown types or wrong fields on purpose. */
+  requestUnchecked(type: string, fields: Record<string, unknown> = {}, timeout = 5000): Promise<any> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no reply to ${type} within ${timeout} ms`)), timeout)

@@ -31,7 +31,7 @@ test('[B12] room chat: everyone in the room posts and hears it; moderators delet
   // Chat off: the audience cannot post, moderators still can; only moderators switch it.
   expect(await outcome(aud, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('chat_toggle_forbidden')
   await ok(host, 'bc.room.chat', { roomId: room.id, enabled: false })
-  expect(await aud.ws.next((e) => e.type === 'bc.chat' && e.roomId === room.id)).toMatchObject({ enabled: false })
+  expect(await aud.ws.next('bc.chat', (e) => e.roomId === room.id)).toMatchObject({ enabled: false })
   expect(await outcome(aud, 'bc.send', { threadId: chat, clientId: clientId(), body: 'muted?' })).toBe('chat_off')
   await send(host, chat, 'announcements only')
   await ok(host, 'bc.room.chat', { roomId: room.id, enabled: true })

@@ -51,7 +51,7 @@ test('[B2] edit and delete only your own messages; a delete leaves a tombstone; 
   expect(await outcome(b, 'bc.react', { messageId: m.id, emoji: '<b>', on: true })).toBe('validation')
   const gone = (await ok(a, 'bc.delete', { messageId: m.id })).message
   expect(gone).toMatchObject({ id: m.id, deleted: true, body: '', image: null })
-  const ev = await b.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id && e.message.deleted)
+  const ev = await b.ws.next('bc.message', (e) => e.message.id === m.id && e.message.deleted)
   expect(ev.message.body).toBe('')
   const hist = (await ok(b, 'bc.history', { threadId: t })).messages
   expect(hist.map((x: any) => x.id)).toEqual([m.id, reply.id])
