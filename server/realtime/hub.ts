@@ -5,11 +5,11 @@ import { AppError, errorBody } from '../errors'
 import type { Logger } from '../lib/log'
 import { RateLimiter } from '../lib/ratelimit'
 import { check } from '../lib/validate'
-import { ProtocolCheck } from './conformance'
 import {
   Envelope, PROTOCOL_VERSION, requestMessage, Requests, type ErrorFrame, type Reply, type RequestFields, type RequestId,
   type RequestType, type ServerEvent, type SocketUser,
 } from '../protocol'
+import { ProtocolCheck } from './conformance'
 
 /** What the gateway needs of a socket (Bun's ServerWebSocket fits). */
 export interface RawSocket {
@@ -157,8 +157,7 @@ export class Hub {
       if (e instanceof AppError) {
         this.protocolCheck?.reply(String((data as { type?: unknown })?.type), { ok: false, error: e.toJSON() })
         conn.send({ re, ok: false, error: e.toJSON() })
-      }
-      else {
+      } else {
         this.log.error('ws: handler failed', { conn: conn.id, type: (data as { type?: unknown })?.type, error: e })
         conn.send({ re, ok: false, ...errorBody('internal') })
       }
