@@ -33,6 +33,8 @@ export interface StartOptions {
   limits?: Partial<LimitSettings>
   /** The port the server listens on once bound (the origin's port when PUBLIC_URL is empty); PORT by default. */
   boundPort?: () => number
+  /** Check every reply and event the hub sends against the protocol's schemas (tests). */
+  checkProtocol?: boolean
 }
 
 /** Everything one server is made of, in the order it is built (and started; stopped in reverse). */
@@ -60,7 +62,7 @@ export interface Townhall {
 export function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub: Hub } {
   const log = opts.log ?? createLogger(config.logLevel)
   const db = openDatabase(config.dataDir)
-  const hub = new Hub(log)
+  const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
   const boundPort = opts.boundPort ?? (() => config.port)
   const core: Core = {
     id: crypto.randomUUID(), config, db, log, settings: new SettingsService(db, config), bus: hub, sockets: hub,
@@ -94,6 +96,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   const media = new MediaService(legacyWithRooms)
   const backchannel = installBackchannel(legacyWithRooms).service
   registerPresence(legacy)
+  // Every request type of the protocol has its handler now (a domain left out fails here, not at the first request).
+  hub.assertComplete()
 
   const reminders = createReminders({ core, accounts: accounts.api, push, scheduledBetween: (from, to) => rooms.scheduledBetween(from, to) })
   const admin = createAdmin({

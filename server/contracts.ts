@@ -1,11 +1,10 @@
 // What the domains promise each other. Each domain's constructor (`create<X>(deps)`, server/<x>/index.ts) returns
 // its interface as `api`; app.ts passes it to the domains built after it. Change an interface here only together
-// with every caller.
-import type { PublicUser } from './accounts/model'
+// with every caller. The wire types are the protocol's.
+import type { ParticipantKey, Pinned, PublicUser, RoomKind, RoomRole, RoomState } from './protocol'
 
-export type RoomRole = 'host' | 'moderator' | 'speaker' | 'audience'
-/** A participant's key in a room: `u:<userId>` for members, `g:<connId>` for guests (listen-only). */
-export type ParticipantKey = string
+export type { ParticipantKey, RoomRole }
+
 export const memberKey = (userId: number): ParticipantKey => `u:${userId}`
 export const guestKey = (connId: number): ParticipantKey => `g:${connId}`
 /** The key of whoever holds a socket: the member, or the guest of that one connection. */
@@ -13,7 +12,7 @@ export const connKey = (conn: { id: number; userId: number | null }): Participan
   conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId)
 
 export interface ParticipantInfo { key: ParticipantKey; userId: number | null; role: RoomRole; muted: boolean }
-export interface RoomSummary { id: number; title: string; state: 'scheduled' | 'live' | 'ended'; kind: 'open' | 'social' | 'closed'; hostId: number; startsAt: number | null }
+export interface RoomSummary { id: number; title: string; state: RoomState; kind: RoomKind; hostId: number; startsAt: number | null }
 
 export interface RoomEvents {
   /** A participant's role changed (joining counts: from nothing to a role). Emitted after commit. */
@@ -40,7 +39,7 @@ export interface RoomsApi {
   /** A moderator invites a member to the stage (Q&A "Bring to stage" uses it). Throws catalog errors. */
   inviteToSpeak(roomId: number, byUserId: number, userId: number): void
   /** Pins a text (a Q&A question) on the room for everyone in it; null unpins. */
-  pin(roomId: number, pinned: { kind: 'question'; id: number; text: string; by: string } | null): void
+  pin(roomId: number, pinned: Pinned | null): void
   /** Server ban: removes the member from every room at once. */
   removeUserEverywhere(userId: number): void
   /** Scheduled rooms whose start time falls in [from, to) (push reminders). */

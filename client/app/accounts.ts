@@ -2,7 +2,8 @@
 // password, people's profiles, search, follows and blocks. Each function returns what its route returns.
 import { del, get, patch, post, put, query } from './api'
 // The wire shapes are the server's own (type-only imports: nothing of the server is bundled).
-import type { PublicUser, Status } from '../../server/accounts/model'
+import type { Status } from '../../server/accounts/model'
+import type { PublicUser } from '../../server/protocol'
 import type { Profile } from '../../server/accounts/service'
 
 export type { Profile, PublicUser }

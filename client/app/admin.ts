@@ -2,7 +2,8 @@
 // calls (dashboard, members, invite tree, reports, settings, backups, audit log). Each returns what its route returns.
 import { del, get, patch, post, put, query } from './api'
 // The wire shapes are the server's own (type-only imports: nothing of the server is bundled).
-import type { PublicUser, Role, Status } from '../../server/accounts/model'
+import type { Status } from '../../server/accounts/model'
+import type { PublicUser, Role } from '../../server/protocol'
 import type { BranchNode } from '../../server/admin/service'
 import type { RoomSummary } from '../../server/contracts'
 import type { Settings } from '../../server/settings'

@@ -1,14 +1,23 @@
 // HTTP calls to /api: JSON in, JSON out; failures become ApiError with the catalog's code and message.
 // Only the client/app modules use it (one per domain, each function typed by what its route returns);
 // components call those functions.
-import type { ErrorCode } from '../../server/errors'
+import type { ErrorCode } from '../../server/protocol'
 
-/** The catalog's code; `offline` when the request did not reach the server; `http_<status>` without a JSON error. */
-type ApiErrorCode = ErrorCode | 'offline' | `http_${number}`
+/** What a failed call says: a catalog code, or that the server could not be reached or did not answer in time. */
+export type ClientErrorCode = ErrorCode | 'offline' | 'timeout'
 
-export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: ApiErrorCode, message: string) { super(message) }
+/** A refused or failed WebSocket request (connection.ts). */
+export class RequestError extends Error {
+  constructor(readonly code: ClientErrorCode, message: string) { super(message) }
 }
+
+/** A refused or failed HTTP call; `status` 0 when offline. */
+export class ApiError extends RequestError {
+  constructor(readonly status: number, code: ClientErrorCode, message: string) { super(code, message) }
+}
+
+/** The code of a failed call (HTTP or WebSocket), or null for any other error. */
+export const errorCode = (e: unknown): ClientErrorCode | null => (e instanceof RequestError ? e.code : null)
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
 
@@ -31,9 +40,9 @@ async function api<T = unknown>(method: Method, path: string, body?: unknown): P
   }
   const data = res.headers.get('content-type')?.includes('json') ? await res.json().catch(() => null) : null
   if (!res.ok) {
+    // A failure without a catalog body (a proxy in between) is the server's: `internal`, with its status.
     const error = (data as { error?: { code?: ErrorCode; message?: string } } | null)?.error
-    const message = error?.message ?? `Request failed (${res.status}).`
-    throw new ApiError(res.status, error?.code ?? `http_${res.status}`, message)
+    throw new ApiError(res.status, error?.code ?? 'internal', error?.message ?? `Request failed (${res.status}).`)
   }
   return data as T
 }

@@ -1,5 +1,6 @@
 import { t } from 'elysia'
 import type { Account } from '../contracts'
+import type { PublicUser, Role } from '../protocol'
 
 export const Username = t.String({ minLength: 3, maxLength: 20, pattern: '^[A-Za-z0-9_]+$', description: '3–20 of a-z, 0-9, _ (case is ignored)' })
 export const Password = t.String({ minLength: 10, maxLength: 256 })
@@ -14,7 +15,6 @@ export const ProfileBody = t.Object({ displayName: t.Optional(DisplayName), bio:
 export const UsernameParams = t.Object({ username: t.String({ minLength: 1, maxLength: 20 }) })
 export const SearchQuery = t.Object({ q: t.String({ maxLength: 50 }), limit: t.Optional(t.Numeric({ minimum: 1, maximum: 50 })) })
 
-export type Role = 'member' | 'admin'
 export type Status = 'active' | 'suspended' | 'banned'
 
 export interface UserRow {
@@ -22,8 +22,6 @@ export interface UserRow {
   role: Role; status: Status; invited_by: number | null; invite_id: number | null; invite_quota: number; created_at: number
 }
 
-/** What anyone who may see a user sees. */
-export interface PublicUser { id: number; username: string; displayName: string; avatar: string | null; role: Role }
 
 /** Where a stored avatar file is served. */
 export const avatarUrl = (file: string | null) => (file ? `/api/avatars/${file}` : null)

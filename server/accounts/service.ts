@@ -6,7 +6,8 @@ import { fail } from '../errors'
 import { sniffImage } from '../http/upload'
 import { hashToken, newToken, safeEqual } from '../lib/crypto'
 import { Emitter } from '../lib/events'
-import { publicOf, publicUser, toAccount, type PublicUser } from './model'
+import type { PublicUser } from '../protocol'
+import { publicOf, publicUser, toAccount } from './model'
 import { AccountsStore } from './store'
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024
@@ -115,7 +116,7 @@ export class AccountsService {
 
   async changePassword(userId: number, sessionId: number, current: string, next: string) {
     const user = this.store.byId(userId)!
-    if (!(await Bun.password.verify(current, user.password_hash))) fail('bad_credentials', 'The current password is wrong.')
+    if (!(await Bun.password.verify(current, user.password_hash))) fail('wrong_password')
     this.store.setPassword(userId, await this.hashPassword(next))
     this.store.deleteOtherSessions(userId, sessionId)
     this.events.emit('sessionsEnded', { userId, exceptSession: sessionId })
@@ -198,7 +199,7 @@ export class AccountsService {
   target(viewerId: number, username: string) {
     const u = this.store.byName(username)
     if (!u || u.status === 'banned') fail('not_found')
-    if (u.id === viewerId) fail('conflict', 'That is you.')
+    if (u.id === viewerId) fail('self_target')
     return u
   }
 
@@ -206,7 +207,7 @@ export class AccountsService {
     const u = this.target(viewerId, username)
     // Someone who blocked the viewer is not found for them (as with their profile); one the viewer blocked is 'blocked'.
     if (this.store.hasBlocked(u.id, viewerId)) fail('not_found')
-    if (this.store.hasBlocked(viewerId, u.id)) fail('blocked', 'Unblock them first.')
+    if (this.store.hasBlocked(viewerId, u.id)) fail('unblock_first')
     this.store.follow(viewerId, u.id)
     return u
   }

@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
-import type { Role, Status, UserRow } from './model'
+import type { Role } from '../protocol'
+import type { Status, UserRow } from './model'
 
 export interface MemberRow extends UserRow { inviter: string | null; last_seen: number | null }
 export interface SessionRow { id: number; user_id: number; token_hash: Uint8Array; created_at: number; last_seen_at: number; expires_at: number; user_agent: string }

@@ -99,7 +99,7 @@ export const metricsRoutes = (core: Core, metrics: Metrics, version: string) =>
     const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : ''
     if (!given || !safeEqual(given, token)) {
       set.headers['www-authenticate'] = 'Bearer realm="metrics"'
-      fail('unauthorized', 'A valid metrics token is required.')
+      fail('metrics_token')
     }
     return new Response(metrics.text(version), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } })
   }, { detail: { hide: true } } as any)

@@ -89,14 +89,14 @@ export class AdminService {
   private target(actor: Actor, id: number) {
     const u = this.accounts.byId(id)
     if (!u) fail('not_found')
-    if (u.id === actor.id) fail('conflict', 'You cannot do that to yourself.')
+    if (u.id === actor.id) fail('admin_self')
     return u
   }
 
   /** Suspends, bans or restores a member. A suspended or banned member is signed out, disconnected and removed from rooms at once. */
   setStatus(actor: Actor, id: number, status: AccountStatus, reason = '') {
     const u = this.target(actor, id)
-    if (status !== 'active' && u.role === 'admin') fail('forbidden', 'Remove the admin role first.')
+    if (status !== 'active' && u.role === 'admin') fail('admin_demote_first')
     if (u.status === status) return this.memberView(u.id)
     this.accounts.setStatus(u.id, status)
     if (status !== 'active') this.cutOff(u.id, status === 'banned')
@@ -115,7 +115,7 @@ export class AdminService {
 
   setRole(actor: Actor, id: number, role: 'member' | 'admin') {
     const u = this.target(actor, id)
-    if (u.status !== 'active' && role === 'admin') fail('conflict', 'Only an active member can be an admin.')
+    if (u.status !== 'active' && role === 'admin') fail('admin_not_active')
     if (u.role === role) return this.memberView(u.id)
     this.accounts.setRole(u.id, role)
     this.audit({ actorId: actor.id, action: role === 'admin' ? 'member.make_admin' : 'member.remove_admin', targetType: 'member', targetId: u.id, details: { username: u.username } })
@@ -202,12 +202,12 @@ export class AdminService {
     if (type === 'member') {
       const u = this.accounts.byId(targetId)
       if (!u || u.status === 'banned') fail('not_found')
-      if (u.id === reporter.id) fail('conflict', 'You cannot report yourself.')
+      if (u.id === reporter.id) fail('report_self')
     } else if (type === 'room') {
       // A room the reporter may not see is not found, as for no room (its existence is not revealed).
       if (!this.deps.rooms.room(targetId) || !this.deps.rooms.mayKnow(targetId, reporter.id)) fail('not_found')
     } else if (!this.deps.backchannel.reportedMessage(targetId, reporter.id)) fail('not_found')
-    if (this.store.openReportBy(reporter.id, type, targetId)) fail('conflict', 'You already reported this; an admin will look at it.')
+    if (this.store.openReportBy(reporter.id, type, targetId)) fail('report_duplicate')
     const id = this.store.insertReport(reporter.id, type, targetId, reason.trim())
     return { id }
   }

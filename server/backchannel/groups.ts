@@ -2,7 +2,7 @@
 // are requests like a first 1:1 message; accepting or declining them is the service's (service.ts).
 import type { Ctx } from '../context'
 import { fail } from '../errors'
-import { LIMITS, type Thread } from './model'
+import { LIMITS, type Thread } from '../protocol'
 import type { BackchannelService } from './service'
 
 export class Groups {
@@ -25,7 +25,7 @@ export class Groups {
 
   private resolveNew(byId: number, usernames: string[], current: number) {
     const unique = [...new Set(usernames.map((u) => u.toLowerCase()))]
-    if (current + unique.length > LIMITS.groupMembers) fail('group_full', `A group has at most ${LIMITS.groupMembers} members.`)
+    if (current + unique.length > LIMITS.groupMembers) fail('group_full')
     return unique.map((name) => {
       const u = this.ctx.accounts.target(byId, name)
       return { id: u.id, state: this.bc.entryState(byId, u) }
@@ -34,8 +34,8 @@ export class Groups {
 
   private group(threadId: number, userId: number, creatorOnly: boolean) {
     const t = this.bc.readable(threadId, userId)
-    if (t.kind !== 'group') fail('conflict', 'This is not a group.')
-    if (creatorOnly && t.creator_id !== userId) fail('forbidden', 'Only the creator of the group may do that.')
+    if (t.kind !== 'group') fail('not_a_group')
+    if (creatorOnly && t.creator_id !== userId) fail('group_creator_only')
     return t
   }
 
@@ -56,9 +56,9 @@ export class Groups {
 
   removeMember(userId: number, threadId: number, targetId: number): Thread {
     this.group(threadId, userId, true)
-    if (targetId === userId) fail('conflict', 'Leave the group instead.')
+    if (targetId === userId) fail('group_remove_self')
     const m = this.bc.members(threadId).get(targetId)
-    if (!m || m.state === 'left') fail('not_found', 'Not a member of this group.')
+    if (!m || m.state === 'left') fail('group_member_not_found')
     this.bc.setMemberState(threadId, targetId, 'left')
     return this.bc.threadFor(threadId, userId)
   }
@@ -71,7 +71,7 @@ export class Groups {
   rename(userId: number, threadId: number, title: string): Thread {
     if (!title.trim()) fail('validation', 'title: must not be blank')
     this.group(threadId, userId, false)
-    if (this.bc.members(threadId).get(userId)?.state !== 'active') fail('forbidden', 'Accept the invitation first.')
+    if (this.bc.members(threadId).get(userId)?.state !== 'active') fail('group_accept_first')
     this.bc.write(() => {
       const seq = this.bc.nextSeq()
       this.bc.store.q.setTitle.run(title.trim(), threadId)

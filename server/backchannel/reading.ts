@@ -1,7 +1,8 @@
 // Reading Backchannel: the inbox, a thread's history, sync from a seq, and search — all limited to what the member
 // may read.
 import type { BackchannelService } from './service'
-import { isRoomThread, LIVE_STATES, type MyThreadRow, type Thread } from './model'
+import type { Thread } from '../protocol'
+import { isRoomThread, LIVE_STATES, type MyThreadRow } from './model'
 
 export class BackchannelReader {
   constructor(private bc: BackchannelService) {}

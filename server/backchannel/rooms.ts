@@ -4,7 +4,8 @@
 import type { RoomsCtx as Ctx } from '../context'
 import { memberKey, type RoomRole } from '../contracts'
 import { AppError, fail } from '../errors'
-import { LIMITS, type Question, type QuestionState, type ThreadKind, type ThreadRow } from './model'
+import { LIMITS, type Question, type QuestionState, type ThreadKind } from '../protocol'
+import type { ThreadRow } from './model'
 import type { BackchannelService, RoomPolicy } from './service'
 
 const STAGE: RoomRole[] = ['host', 'moderator', 'speaker']
@@ -29,7 +30,7 @@ export class RoomBackchannel implements RoomPolicy {
   /** The room, if it is live; otherwise the error that says why not. */
   private liveRoom(roomId: number) {
     const room = this.ctx.rooms?.room(roomId)
-    if (!room) fail('not_found', 'No such room.')
+    if (!room) fail('room_not_found')
     if (room.state === 'ended') fail('room_ended')
     if (room.state !== 'live') fail('room_not_live')
     return room
@@ -59,7 +60,7 @@ export class RoomBackchannel implements RoomPolicy {
     const t = this.bc.store.q.threadByRoom.get(roomId, kind)
     if (t) return t
     const room = this.ctx.rooms?.room(roomId)
-    if (!room) fail('not_found', 'No such room.')
+    if (!room) fail('room_not_found')
     const id = this.bc.write(() => this.bc.store.insertThread(kind, room.title.slice(0, LIMITS.title), room.hostId, null, roomId, this.bc.nextSeq()))
     return this.bc.threadRow(id)
   }
@@ -95,11 +96,11 @@ export class RoomBackchannel implements RoomPolicy {
   /** The room's chat, backstage (for the stage) and questions as this member sees them. */
   open(userId: number, roomId: number) {
     const room = this.ctx.rooms?.room(roomId)
-    if (!room) fail('not_found', 'No such room.')
+    if (!room) fail('room_not_found')
     const role = this.role(roomId, userId)
     if (role) this.follow(roomId, userId, role)
     const chat = this.bc.store.q.threadByRoom.get(roomId, 'room_chat') ?? (role ? this.ensureThread(roomId, 'room_chat') : null)
-    if (!chat || !this.canRead(chat, userId)) fail('not_found', 'Only people who were in this room can read its chat.')
+    if (!chat || !this.canRead(chat, userId)) fail('room_chat_unreadable')
     if (!this.bc.members(chat.id).get(userId)) this.setRow(chat.id, userId, 'left', false)
     const back = this.bc.store.q.threadByRoom.get(roomId, 'backstage')
     const backstage = back && this.canRead(back, userId) ? this.bc.threadFor(back.id, userId) : null
@@ -112,7 +113,7 @@ export class RoomBackchannel implements RoomPolicy {
   setChat(userId: number, roomId: number, enabled: boolean) {
     // Checked before anything is written (and the same answer for a room that does not exist).
     const role = this.role(roomId, userId)
-    if (role === null || !MODS.includes(role)) fail('forbidden', 'Only moderators turn the chat on or off.')
+    if (role === null || !MODS.includes(role)) fail('chat_toggle_forbidden')
     const chat = this.ensureThread(roomId, 'room_chat')
     const seq = this.bc.write(() => {
       const s = this.bc.nextSeq()
@@ -149,12 +150,12 @@ export class RoomBackchannel implements RoomPolicy {
 
   private question(userId: number, questionId: number, moderate: boolean) {
     const q = this.bc.store.q.question.get(questionId)
-    if (!q) fail('not_found', 'No such question.')
+    if (!q) fail('question_not_found')
     const chat = this.bc.threadRow(q.thread_id)
     const room = this.ctx.rooms?.room(q.room_id)
     if (room?.state !== 'live') fail(room?.state === 'ended' ? 'room_ended' : 'room_not_live')
     if (!this.role(q.room_id, userId)) fail('not_in_room')
-    if (moderate && !this.isModerator(chat, userId)) fail('forbidden', 'Only moderators answer, dismiss or bring questions to the stage.')
+    if (moderate && !this.isModerator(chat, userId)) fail('question_mark_forbidden')
     return { q, chat }
   }
 
@@ -183,7 +184,7 @@ export class RoomBackchannel implements RoomPolicy {
   /** "Bring to stage": invites the asker to speak and pins their question on the room. */
   bringToStage(userId: number, questionId: number): Question {
     const { q, chat } = this.question(userId, questionId, true)
-    if (q.author_id === null) fail('not_found', 'The asker is gone.')
+    if (q.author_id === null) fail('question_asker_gone')
     // Someone already on the stage needs no invitation: their question is pinned all the same.
     try { this.ctx.rooms!.inviteToSpeak(q.room_id, userId, q.author_id) } catch (e) { if (!(e instanceof AppError && e.code === 'on_stage')) throw e }
     const by = this.bc.views.person(q.author_id)

@@ -5,7 +5,7 @@ import type { Ctx } from '../context'
 import { fail } from '../errors'
 import { requireUser, sessionPlugin } from '../http/session'
 import { rawBody } from '../http/upload'
-import { LIMITS } from './model'
+import { LIMITS } from '../protocol'
 import type { BackchannelService } from './service'
 import type { Uploads } from './uploads'
 

@@ -7,7 +7,8 @@ import type { Ctx } from '../context'
 import type { BackchannelApi } from '../contracts'
 import { fail } from '../errors'
 import type { Viewer } from '../realtime/hub'
-import { isEmoji, isRoomThread, LIVE_STATES, type MemberRow, type MemberState, type Message, type Thread, type ThreadRow } from './model'
+import type { MemberState, Message, ServerEvent, Thread } from '../protocol'
+import { isEmoji, isRoomThread, LIVE_STATES, type MemberRow, type ThreadRow } from './model'
 import { Groups } from './groups'
 import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem } from './send'
@@ -73,7 +74,7 @@ export class BackchannelService implements BackchannelApi {
 
   threadRow(id: number): ThreadRow {
     const t = this.store.q.thread.get(id)
-    if (!t) fail('not_found', 'No such thread.')
+    if (!t) fail('thread_not_found')
     return t
   }
 
@@ -97,21 +98,21 @@ export class BackchannelService implements BackchannelApi {
   /** The thread, if the member may read it; otherwise not_found (a thread's existence is not revealed). */
   readable(threadId: number, userId: number): ThreadRow {
     const t = this.store.q.thread.get(threadId)
-    if (!t || !this.canRead(t, userId)) fail('not_found', 'No such thread.')
+    if (!t || !this.canRead(t, userId)) fail('thread_not_found')
     return t
   }
 
   /** Checks that the member may post in the thread now (membership, blocks, requests, room rules). */
   checkPost(t: ThreadRow, userId: number) {
     if (isRoomThread(t.kind)) {
-      if (!this.roomPolicy) fail('not_found', 'No such thread.')
+      if (!this.roomPolicy) fail('thread_not_found')
       return this.roomPolicy.checkPost(t, userId)
     }
     const mine = this.members(t.id).get(userId)
-    if (!mine || mine.state === 'left') fail('not_found', 'No such thread.')
+    if (!mine || mine.state === 'left') fail('thread_not_found')
     if (t.kind === 'dm') {
       const other = [...this.members(t.id).values()].find((m) => m.user_id !== userId)
-      if (!other) fail('not_found', 'No such thread.')
+      if (!other) fail('thread_not_found')
       if (this.ctx.accounts.blockedEither(userId, other.user_id)) fail('blocked')
       if (other.state === 'request' && this.followersOnly(other.user_id) && !this.ctx.accounts.isFollowing(other.user_id, userId)) fail('followers_only')
     }
@@ -161,14 +162,14 @@ export class BackchannelService implements BackchannelApi {
 
   accept(userId: number, threadId: number): Thread {
     const m = this.members(threadId).get(userId)
-    if (!m || (m.state !== 'request' && m.state !== 'declined')) fail('not_found', 'No such request.')
+    if (!m || (m.state !== 'request' && m.state !== 'declined')) fail('request_not_found')
     this.setMemberState(threadId, userId, 'active')
     return this.threadFor(threadId, userId)
   }
 
   decline(userId: number, threadId: number) {
     const m = this.members(threadId).get(userId)
-    if (!m || m.state !== 'request') fail('not_found', 'No such request.')
+    if (!m || m.state !== 'request') fail('request_not_found')
     this.setMemberState(threadId, userId, 'declined')
   }
 
@@ -197,7 +198,7 @@ export class BackchannelService implements BackchannelApi {
   async send(user: Viewer, input: { threadId: number; clientId: string; body?: string; image?: string; replyTo?: number }): Promise<Message> {
     const stored = this.store.q.messageByClient.get(user.id, input.clientId)
     if (stored) {
-      if (stored.thread_id !== input.threadId) fail('conflict', 'This client id was used for another message.')
+      if (stored.thread_id !== input.threadId) fail('client_id_reused')
       return this.views.message(stored)
     }
     const t = this.readable(input.threadId, user.id)
@@ -244,15 +245,15 @@ export class BackchannelService implements BackchannelApi {
 
   private ownMessage(userId: number, messageId: number) {
     const m = this.store.q.message.get(messageId)
-    if (!m) fail('not_found', 'No such message.')
+    if (!m) fail('message_not_found')
     const t = this.readable(m.thread_id, userId)
     return { m, t }
   }
 
   edit(userId: number, messageId: number, body: string): Message {
     const { m, t } = this.ownMessage(userId, messageId)
-    if (m.author_id !== userId) fail('forbidden', 'You may edit only your own messages.')
-    if (m.deleted_at) fail('conflict', 'This message was deleted.')
+    if (m.author_id !== userId) fail('message_edit_forbidden')
+    if (m.deleted_at) fail('message_deleted')
     const text = body.trim()
     if (!text && !m.image) fail('validation', 'body: a message needs text or an image')
     this.write(() => { const seq = this.nextSeq(); this.store.q.editMessage.run(text, Date.now(), seq, m.id); this.store.q.touchThread.run(seq, t.id) })
@@ -263,7 +264,7 @@ export class BackchannelService implements BackchannelApi {
   remove(userId: number, messageId: number): Message {
     const { m, t } = this.ownMessage(userId, messageId)
     const moderating = m.author_id !== userId
-    if (moderating && !(t.kind === 'room_chat' && this.roomPolicy?.isModerator(t, userId))) fail('forbidden', 'You may delete only your own messages.')
+    if (moderating && !(t.kind === 'room_chat' && this.roomPolicy?.isModerator(t, userId))) fail('message_delete_forbidden')
     if (m.deleted_at) return this.views.message(m)
     // The image goes with the message (unless another message still shows it): no longer served, file removed.
     const imageGone = this.write(() => {
@@ -284,9 +285,9 @@ export class BackchannelService implements BackchannelApi {
   react(userId: number, messageId: number, emoji: string, on: boolean): Message {
     if (!isEmoji(emoji)) fail('validation', 'emoji: not an emoji')
     const { m, t } = this.ownMessage(userId, messageId)
-    if (m.deleted_at) fail('conflict', 'This message was deleted.')
+    if (m.deleted_at) fail('message_deleted')
     this.checkPost(t, userId)
-    if (on && this.store.q.reactionKinds.get(m.id, userId)!.n >= 10) fail('conflict', 'At most 10 reactions per message.')
+    if (on && this.store.q.reactionKinds.get(m.id, userId)!.n >= 10) fail('reaction_limit')
     this.write(() => {
       const seq = this.nextSeq()
       if (on) this.store.q.addReaction.run(m.id, userId, emoji, Date.now())
@@ -317,7 +318,7 @@ export class BackchannelService implements BackchannelApi {
       if (!isRoomThread(t.kind)) this.store.q.touchThread.run(s, threadId)
       return s
     })
-    const ev = { type: 'bc.read', seq, threadId, userId, messageId: upTo }
+    const ev: ServerEvent = { type: 'bc.read', seq, threadId, userId, messageId: upTo }
     // Read receipts go to the other members, except while the reader has not accepted the request.
     const shared = !isRoomThread(t.kind) && mine.state === 'active'
     this.deliver(shared ? this.recipients(t) : [userId], ev)
@@ -338,7 +339,7 @@ export class BackchannelService implements BackchannelApi {
 
   threadFor(threadId: number, userId: number): Thread {
     const row = this.store.q.myThread.get(userId, threadId)
-    if (!row) fail('not_found', 'No such thread.')
+    if (!row) fail('thread_not_found')
     return this.views.thread(row, userId)
   }
 
@@ -353,7 +354,8 @@ export class BackchannelService implements BackchannelApi {
   }
 
   /** Sends one event (serialised once) to every open tab of each user. */
-  deliver(userIds: Iterable<number>, event: { type: string; [k: string]: unknown }) {
+  deliver(userIds: Iterable<number>, event: ServerEvent) {
+    this.ctx.hub.checkEvent(event)
     const text = JSON.stringify(event)
     let n = 0
     for (const uid of userIds) for (const c of this.ctx.hub.connectionsOf(uid)) if (!c.closed) { c.raw.send(text); n++ }

@@ -1,6 +1,7 @@
 // Backchannel's SQL, prepared once. The service owns transactions and the seq counter.
 import type { Database } from 'bun:sqlite'
-import type { MemberRow, MemberState, MemberUserRow, MessageRow, MyThreadRow, QuestionRow, QuestionState, ThreadKind, ThreadRow, UploadRow } from './model'
+import type { MemberState, QuestionState, ThreadKind } from '../protocol'
+import type { MemberRow, MemberUserRow, MessageRow, MyThreadRow, QuestionRow, ThreadRow, UploadRow } from './model'
 
 const statements = (db: Database) => ({
   getSeq: db.prepare<{ seq: number }, []>('SELECT seq FROM bc_counter WHERE id = 1'),

@@ -6,7 +6,8 @@ import { fail } from '../errors'
 import { sniffImage } from '../http/upload'
 import { newToken } from '../lib/crypto'
 import { RateLimiter } from '../lib/ratelimit'
-import { IMAGE_TYPES, LIMITS } from './model'
+import { LIMITS } from '../protocol'
+import { IMAGE_TYPES } from './model'
 import type { BackchannelService } from './service'
 
 const NAME = /^\d+-[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif)$/

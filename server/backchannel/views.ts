@@ -2,7 +2,8 @@
 import { avatarUrl } from '../accounts/model'
 import type { AccountsStore } from '../accounts/store'
 import type { BackchannelStore } from './store'
-import { isRoomThread, type Message, type MessageRow, type MyThreadRow, type Person, type Question, type QuestionRow, type Thread } from './model'
+import type { Message, Person, Question, Thread } from '../protocol'
+import { isRoomThread, type MessageRow, type MyThreadRow, type QuestionRow } from './model'
 
 const PEOPLE_TTL_MS = 30_000
 

@@ -2,7 +2,6 @@
 // ICE, DTLS and SDP; the forwarding path (one uplink packet in, up to one packet per listener out) is our own:
 // it rewrites into a per-(listener, slot) header object that is reused, encrypts with the listener's SRTP session
 // and writes to the selected ICE pair, bypassing werift's RTCRtpSender (which clones and re-parses every packet).
-import { Type as t } from '@sinclair/typebox'
 import {
   RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTP_EXTENSION_URI, RtpHeader, RtpPacket,
 } from 'werift'
@@ -10,7 +9,8 @@ import type { RoomsCtx as Ctx } from '../context'
 import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole } from '../contracts'
 import { connKey } from '../contracts'
 import { fail } from '../errors'
-import type { Conn } from '../realtime/hub'
+import type { MediaRequests, RtcOffer } from '../protocol'
+import type { Conn, Handlers } from '../realtime/hub'
 import { K_SLOTS, SlotRewriter, audioLevelOfExtensions, levelFromDbov } from './forwarder'
 import { PortCursor, hostAddresses, iceServersFor, withoutDefaultStun } from './ice'
 import { SrtpWriter, writeRtpHeader } from './srtp'
@@ -98,29 +98,26 @@ export class MediaService implements MediaApi {
   // ── signalling ──────────────────────────────────────────────────────────────────────────────────────────────
 
   private registerHandlers() {
-    const hub = this.ctx.hub
-    const RoomId = t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
-    hub.handle('rtc.connect', t.Object({ id: t.Any(), type: t.Literal('rtc.connect'), roomId: RoomId }),
-      (conn, msg) => this.connect(conn, msg.roomId), { guest: true })
-    hub.handle('rtc.answer', t.Object({ id: t.Any(), type: t.Literal('rtc.answer'), roomId: RoomId, sdp: t.String({ minLength: 10, maxLength: 32_000 }) }),
-      (conn, msg) => this.answer(conn, msg.roomId, msg.sdp), { guest: true })
-    hub.handle('rtc.restart', t.Object({ id: t.Any(), type: t.Literal('rtc.restart'), roomId: RoomId }),
-      (conn, msg) => this.restart(conn, msg.roomId), { guest: true })
-    hub.handle('rtc.leave', t.Object({ id: t.Any(), type: t.Literal('rtc.leave'), roomId: RoomId }),
-      (conn, msg) => { this.closePeer(msg.roomId, connKey(conn)); return {} }, { guest: true })
+    const handlers: Handlers<keyof typeof MediaRequests> = {
+      'rtc.connect': (conn, msg) => this.connect(conn, msg.roomId),
+      'rtc.answer': (conn, msg) => this.answer(conn, msg.roomId, msg.sdp),
+      'rtc.restart': (conn, msg) => this.restart(conn, msg.roomId),
+      'rtc.leave': (conn, msg) => { this.closePeer(msg.roomId, connKey(conn)); return {} },
+    }
+    this.ctx.hub.handleAll(handlers)
   }
 
   private participant(conn: Conn, roomId: number): ParticipantInfo {
     const rooms = this.ctx.rooms
-    if (!rooms) fail('not_found', 'Rooms are not available on this server.')
+    if (!rooms) fail('media_no_rooms')
     const room = rooms.room(roomId)
-    if (!room || room.state !== 'live') fail('not_found', 'This room is not live.')
+    if (!room || room.state !== 'live') fail('media_room_not_live')
     const p = rooms.participant(roomId, connKey(conn))
-    if (!p) fail('forbidden', 'Join the room before connecting its audio.')
+    if (!p) fail('media_not_joined')
     return p
   }
 
-  private async connect(conn: Conn, roomId: number) {
+  private async connect(conn: Conn, roomId: number): Promise<RtcOffer> {
     const info = this.participant(conn, roomId)
     this.closePeer(roomId, info.key)
     const peer = this.createPeer(roomId, info)
@@ -130,13 +127,13 @@ export class MediaService implements MediaApi {
 
   private peerOf(conn: Conn, roomId: number): Peer {
     const peer = this.rooms.get(roomId)?.peers.get(connKey(conn))
-    if (!peer || peer.closed) fail('conflict', 'No audio connection in this room; send rtc.connect first.')
+    if (!peer || peer.closed) fail('media_no_peer')
     return peer
   }
 
   private async answer(conn: Conn, roomId: number, sdp: string) {
     const peer = this.peerOf(conn, roomId)
-    if (peer.pc.signalingState !== 'have-local-offer') fail('conflict', 'There is no offer waiting for an answer.')
+    if (peer.pc.signalingState !== 'have-local-offer') fail('media_no_offer')
     const problem = answerProblem(sdp)
     if (problem) fail('validation', `sdp: ${problem}`)
     try {
@@ -167,7 +164,7 @@ export class MediaService implements MediaApi {
   }
 
   /** The offer to answer, with the ICE servers (and TURN credentials) for this member or guest. */
-  private offerReply(conn: Conn, peer: Peer) {
+  private offerReply(conn: Conn, peer: Peer): RtcOffer {
     return { sdp: peer.pc.localDescription!.sdp, iceServers: this.iceServers(conn.user ? String(conn.user.id) : `guest-${conn.id}`) }
   }
 
@@ -179,7 +176,7 @@ export class MediaService implements MediaApi {
     } catch (e) {
       if (!peer.closed) throw e
     }
-    if (peer.closed) fail('conflict', 'The audio connection was replaced or closed.')
+    if (peer.closed) fail('media_peer_closed')
     this.guardSockets(peer)
   }
 
@@ -207,7 +204,7 @@ export class MediaService implements MediaApi {
 
   private createPeer(roomId: number, info: ParticipantInfo): Peer {
     const window = this.ports.take()
-    if (!window) fail('media_unavailable', 'No audio ports are free on the server; try again shortly.')
+    if (!window) fail('media_unavailable')
     const pc = new RTCPeerConnection({
       codecs: { audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: OPUS_PT, parameters: OPUS_FMTP })] },
       headerExtensions: { audio: [new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.sdesMid }), new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.audioLevelIndication })] },

@@ -1,6 +1,7 @@
-// Presence: followers of a member hear when they come online or go offline; anyone may ask who is online.
-import { Type as t } from '@sinclair/typebox'
+// Presence: followers of a member hear when they come online or go offline; anyone may ask who is online. And ping.
 import type { Ctx } from '../context'
+import type { RealtimeRequests } from '../protocol'
+import type { Handlers } from './hub'
 
 export function registerPresence(ctx: Ctx) {
   const tell = (userId: number, online: boolean) => {
@@ -8,8 +9,10 @@ export function registerPresence(ctx: Ctx) {
   }
   ctx.hub.onOpen((c) => { if (c.user && ctx.hub.connectionsOf(c.user.id).length === 1) tell(c.user.id, true) })
   ctx.hub.onClose((c) => { if (c.user && !ctx.hub.isOnline(c.user.id)) tell(c.user.id, false) })
-  ctx.hub.handle('presence.query', t.Object({ id: t.Any(), type: t.Literal('presence.query'), userIds: t.Array(t.Integer({ minimum: 1 }), { maxItems: 200 }) }),
+  const handlers: Handlers<keyof typeof RealtimeRequests> = {
     // Someone who blocked the asker is not found for them (A5): never reported online.
-    (c, m) => ({ online: m.userIds.filter((id) => ctx.hub.isOnline(id) && (id === c.user!.id || !ctx.accounts.store.hasBlocked(id, c.user!.id))) }))
-  ctx.hub.handle('ping', t.Object({ id: t.Any(), type: t.Literal('ping') }), () => ({ now: Date.now() }), { guest: true })
+    'presence.query': (c, m) => ({ online: m.userIds.filter((id) => ctx.hub.isOnline(id) && (id === c.user!.id || !ctx.accounts.store.hasBlocked(id, c.user!.id))) }),
+    ping: () => ({ now: Date.now() }),
+  }
+  ctx.hub.handleAll(handlers)
 }

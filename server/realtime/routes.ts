@@ -23,7 +23,7 @@ export const realtimeRoutes = (ctx: Ctx) => {
         if (!originAllowed(ctx, request)) fail('bad_origin')
         // Signed-out visitors may connect only when the admin allows guest listening.
         if (!viewer && !ctx.settings.get().guests) fail('unauthorized')
-        if (viewer && ctx.hub.connectionsOf(viewer.user.id).length >= WS_MAX_PER_USER) fail('rate_limited', 'Too many open connections; close a tab.')
+        if (viewer && ctx.hub.connectionsOf(viewer.user.id).length >= WS_MAX_PER_USER) fail('too_many_sockets')
       },
       open(ws) {
         const v = (ws.data as unknown as { viewer: { user: any; session: { id: number } } | null }).viewer

@@ -24,7 +24,7 @@ export class RoomAccess {
 
   /** Why a member (or a guest: null) may not join a room, or null when they may. Ignores the room's state. */
   joinRefusal(room: RoomRow, userId: number | null): ErrorCode | null {
-    if (userId === null) return this.ctx.settings.get().guests && room.kind === 'open' ? null : 'unauthorized'
+    if (userId === null) return this.ctx.settings.get().guests && room.kind === 'open' ? null : 'room_sign_in'
     if (this.store.isRemoved(room.id, userId)) return 'removed_from_room'
     const mods = this.moderatorIds(room)
     if (mods.includes(userId)) return null

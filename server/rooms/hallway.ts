@@ -1,8 +1,9 @@
 // The hallway: the live and upcoming rooms a viewer may join, rooms with people they follow on stage first,
 // then by size; and a coalesced "hallway changed" notice on the hallway topic so open hallways refresh.
-import { publicUser, type PublicUser } from '../accounts/model'
+import { publicUser } from '../accounts/model'
 import type { Ctx } from '../context'
-import { roomView, type RoomRow, type RoomView } from './model'
+import type { HallwayRoom, PublicUser } from '../protocol'
+import { roomView, type RoomRow } from './model'
 import { HALLWAY_TOPIC, type RoomsService } from './service'
 import { HALLWAY_THROTTLE_MS, onStage } from './session'
 
@@ -10,15 +11,6 @@ import { HALLWAY_THROTTLE_MS, onStage } from './session'
 export const CARD_SPEAKERS = 6
 /** Scheduled rooms stay listed this long after their planned start if nobody started them. */
 export const UPCOMING_STALE_MS = 6 * 3600_000
-
-export interface HallwayRoom extends RoomView {
-  host: PublicUser
-  speakers: PublicUser[]
-  speakerCount: number
-  listenerCount: number
-  /** How many people the viewer follows are on stage. */
-  followedOnStage: number
-}
 
 export class Hallway {
   private timer: ReturnType<typeof setTimeout> | null = null

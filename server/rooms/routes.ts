@@ -47,8 +47,8 @@ export const roomsRoutes = (ctx: Ctx, rooms: RoomsService, hallway: Hallway) =>
       const v = requireUser(viewer)
       const room = rooms.store.byId(params.id)
       if (!room || !rooms.access.mayKnow(room, v.user.id)) fail('not_found')
-      if (room.state !== 'scheduled') fail('conflict', 'Only a scheduled room can be cancelled; end a live room from inside it.')
-      if (room.creator_id !== v.user.id) fail('forbidden', 'Only the host cancels a scheduled room.')
+      if (room.state !== 'scheduled') fail('room_cancel_not_scheduled')
+      if (room.creator_id !== v.user.id) fail('room_cancel_forbidden')
       rooms.end(room.id, v.user.id)
       return { ok: true }
     }, { params: RoomIdParams, detail: { summary: 'Cancel a scheduled room (its host)' } })

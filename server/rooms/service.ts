@@ -1,21 +1,21 @@
 // Rooms: creating and scheduling, who may join, the live sessions (seats, roles, hands, mutes), moderation,
 // host succession, and the events other domains and clients follow. Persisted first, published after commit.
-import { publicUser, type PublicUser } from '../accounts/model'
+import { publicUser } from '../accounts/model'
 import type { Ctx } from '../context'
 import { connKey, memberKey, type ParticipantInfo, type ParticipantKey, type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi } from '../contracts'
-import { fail } from '../errors'
-import type { Conn } from '../realtime/hub'
-import { LIVE_PER_HOST_MAX, roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, SCHEDULED_PER_HOST_MAX, type CreateRoomInput, type RoomRow } from './model'
+import { fail, type ErrorCode } from '../errors'
+import { LIVE_PER_HOST_MAX, SCHEDULED_PER_HOST_MAX, type LeaveReason, type Pinned, type RoomSnapshot, type ServerEvent } from '../protocol'
+import type { Conn, Topic } from '../realtime/hub'
+import { roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, type CreateRoomInput, type RoomRow } from './model'
 import { canTransition, EMPTY_ROOM_MS, GRACE_MS, isModerator, onStage, RANK, RoomSession, type Seat, type Timing } from './session'
 import { RoomsStore } from './store'
 import { RoomAccess } from './access'
 
-export const roomTopic = (roomId: number) => `room:${roomId}`
-export const HALLWAY_TOPIC = 'hallway'
+export const roomTopic = (roomId: number): Topic => `room:${roomId}`
+export const HALLWAY_TOPIC: Topic = 'hallway'
 /** conn.state key: the room this socket has joined. */
 const CONN_ROOM = 'rooms.room'
 
-type LeaveReason = 'left' | 'removed' | 'timeout' | 'ended'
 type Listener = (e: any) => void
 
 export class RoomsService implements RoomsApi {
@@ -66,7 +66,7 @@ export class RoomsService implements RoomsApi {
 
   inviteToSpeak(roomId: number, byUserId: number, userId: number) {
     const { session, seat: by } = this.actor(roomId, byUserId)
-    if (!isModerator(by.role)) fail('forbidden', 'Only moderators invite people to speak.')
+    if (!isModerator(by.role)) fail('room_invite_forbidden')
     const target = this.target(session, userId)
     if (onStage(target.role)) fail('on_stage')
     if (target.invited) return
@@ -78,7 +78,7 @@ export class RoomsService implements RoomsApi {
     this.notify(userId, 'speak_invite', { title: `${by.user!.displayName} invites you to speak`, body: room.title, url: `/rooms/${roomId}` })
   }
 
-  pin(roomId: number, pinned: RoomSession['pinned']) {
+  pin(roomId: number, pinned: Pinned | null) {
     const session = this.sessions.get(roomId)
     if (!session) fail('room_not_live')
     session.pinned = pinned
@@ -117,8 +117,8 @@ export class RoomsService implements RoomsApi {
       if (!u || u.status !== 'active') fail('validation', `${field}: no member @${n}`)
       return u.id
     }).filter((id) => id !== creatorId)
-    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX) fail('conflict', `You can have at most ${SCHEDULED_PER_HOST_MAX} upcoming rooms.`)
-    if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('conflict', 'You already host a live room: leave or end it first.')
+    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX) fail('room_scheduled_limit')
+    if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
     const invited = named(input.invited, 'invited')
     const cohosts = named(input.cohosts, 'cohosts')
     const id = this.ctx.db.transaction(() => {
@@ -136,7 +136,7 @@ export class RoomsService implements RoomsApi {
   start(userId: number, roomId: number) {
     const room = this.store.byId(roomId)
     if (!room || !this.access.mayKnow(room, userId)) fail('not_found')
-    if (!this.access.isHostly(room, userId)) fail('forbidden', 'Only the host or a co-host starts this room.')
+    if (!this.access.isHostly(room, userId)) fail('room_start_forbidden')
     if (room.state === 'live') return roomView(room)
     if (!canTransition(room.state, 'live')) fail('room_ended')
     this.store.start(roomId)
@@ -192,7 +192,7 @@ export class RoomsService implements RoomsApi {
       if (wasAway) this.changed(session, seat)
     } else {
       const refusal = this.access.joinRefusal(room, userId)
-      if (refusal) fail(refusal, refusal === 'unauthorized' ? 'Sign in to join this room.' : undefined)
+      if (refusal) fail(refusal)
       if (userId !== null) this.leaveOtherRooms(userId, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
       if (previous !== undefined && previous !== roomId) this.leaveConn(conn, previous)
@@ -215,13 +215,13 @@ export class RoomsService implements RoomsApi {
     return this.snapshot(session, room, seat)
   }
 
-  snapshot(session: RoomSession, room: RoomRow, seat: Seat | null) {
+  snapshot(session: RoomSession, room: RoomRow, seat: Seat): RoomSnapshot {
     return {
       room: roomView(this.store.byId(room.id)!),
       participants: session.members().map((s) => session.view(s)),
       guests: session.guests(),
       pinned: session.pinned,
-      me: seat ? { key: seat.key, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited } : null,
+      me: { key: seat.key, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited },
     }
   }
 
@@ -316,15 +316,18 @@ export class RoomsService implements RoomsApi {
 
   private target(session: RoomSession, userId: number) {
     const seat = session.seat(memberKey(userId))
-    if (!seat) fail('not_in_room', 'They are not in this room.')
+    if (!seat) fail('room_target_absent')
     return seat
   }
 
-  /** A moderator acting on someone of lower rank (a moderator on speakers and audience, the host on moderators too). */
-  private over(by: Seat, target: Seat, what: string) {
-    if (!isModerator(by.role)) fail('forbidden', `Only moderators ${what}.`)
-    if (target === by) fail('conflict', 'That is you.')
-    if (RANK[by.role] <= RANK[target.role]) fail('forbidden', `Only someone above a ${target.role} may do that.`)
+  /**
+   * A moderator acting on someone of lower rank (a moderator on speakers and audience, the host on moderators too);
+   * `refused` is the error for someone who is not a moderator.
+   */
+  private over(by: Seat, target: Seat, refused: ErrorCode) {
+    if (!isModerator(by.role)) fail(refused)
+    if (target === by) fail('self_target')
+    if (RANK[by.role] <= RANK[target.role]) fail('room_outranked', `Only someone above a ${target.role} may do that.`)
   }
 
   hand(userId: number, roomId: number, up: boolean) {
@@ -345,8 +348,8 @@ export class RoomsService implements RoomsApi {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     if (target === by) {
-      if (by.role === 'host') fail('forbidden', 'The host leaves the stage by leaving the room.')
-    } else this.over(by, target, 'move people')
+      if (by.role === 'host') fail('room_host_on_stage')
+    } else this.over(by, target, 'room_move_forbidden')
     if (!onStage(target.role)) fail('not_on_stage')
     this.setRole(session, target, 'audience')
     if (target !== by) this.audit(userId, 'room.move', targetId, roomId)
@@ -356,8 +359,8 @@ export class RoomsService implements RoomsApi {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     if (target !== by) {
-      this.over(by, target, 'mute people')
-      if (!muted) fail('forbidden', 'Only they can unmute themselves.')
+      this.over(by, target, 'room_mute_forbidden')
+      if (!muted) fail('room_unmute_other')
     }
     if (!onStage(target.role)) fail('not_on_stage')
     if (target.muted === muted) return
@@ -371,11 +374,11 @@ export class RoomsService implements RoomsApi {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     if (on) {
-      if (!isModerator(by.role)) fail('forbidden', 'Only moderators make moderators.')
+      if (!isModerator(by.role)) fail('room_mod_forbidden')
       if (isModerator(target.role)) return
     } else {
-      this.over(by, target, 'unmake moderators')
-      if (target.role !== 'moderator') fail('conflict', 'They are not a moderator.')
+      this.over(by, target, 'room_unmod_forbidden')
+      if (target.role !== 'moderator') fail('room_not_moderator')
     }
     this.setRole(session, target, on ? 'moderator' : 'speaker')
     this.audit(userId, on ? 'room.mod' : 'room.unmod', targetId, roomId)
@@ -384,16 +387,18 @@ export class RoomsService implements RoomsApi {
   remove(userId: number, roomId: number, targetId: number) {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
-    this.over(by, target, 'remove people')
+    this.over(by, target, 'room_remove_forbidden')
     this.store.markRemoved(roomId, targetId, userId)
-    for (const c of target.conns) c.send({ type: 'room.removed', roomId })
+    const removed: ServerEvent = { type: 'room.removed', roomId }
+    this.ctx.hub.checkEvent(removed)
+    for (const c of target.conns) c.send(removed)
     this.leave(session, target, 'removed')
     this.audit(userId, 'room.remove', targetId, roomId)
   }
 
   endRequest(userId: number, roomId: number) {
     const { seat } = this.actor(roomId, userId)
-    if (!isModerator(seat.role)) fail('forbidden', 'Only moderators end the room.')
+    if (!isModerator(seat.role)) fail('room_end_forbidden')
     this.end(roomId, userId)
   }
 
@@ -452,4 +457,3 @@ export function safeLink(raw: string): string {
   return u.href
 }
 
-export type { PublicUser }

@@ -1,10 +1,11 @@
 // Rooms in SQLite: statements prepared once.
 import type { Database } from 'bun:sqlite'
 import type { RoomRole } from '../contracts'
-import type { HistoryRow, RoomKindT, RoomRow } from './model'
+import type { RoomKind } from '../protocol'
+import type { HistoryRow, RoomRow } from './model'
 
 const statements = (db: Database) => ({
-  insert: db.prepare<{ id: number }, [number, number, string, string, string | null, RoomKindT, string, number | null, number | null, number]>(
+  insert: db.prepare<{ id: number }, [number, number, string, string, string | null, RoomKind, string, number | null, number | null, number]>(
     `INSERT INTO rooms (creator_id, host_id, title, description, link, kind, state, starts_at, started_at, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
   byId: db.prepare<RoomRow, [number]>('SELECT * FROM rooms WHERE id = ?'),
@@ -35,7 +36,7 @@ export class RoomsStore {
   private q: ReturnType<typeof statements>
   constructor(readonly db: Database) { this.q = statements(db) }
 
-  insert(r: { creatorId: number; title: string; description: string; link: string | null; kind: RoomKindT; startsAt: number | null; live: boolean }) {
+  insert(r: { creatorId: number; title: string; description: string; link: string | null; kind: RoomKind; startsAt: number | null; live: boolean }) {
     const now = Date.now()
     return this.q.insert.get(r.creatorId, r.creatorId, r.title, r.description, r.link, r.kind, r.live ? 'live' : 'scheduled', r.startsAt, r.live ? now : null, now)!.id
   }

@@ -14,11 +14,17 @@ const LOOSE: LimitSettings = { login: [1e6, 1e6], register: [1e6, 1e6], inviteLo
 export async function startTestServer(env: Record<string, string> = {}, opts: { limits?: Partial<LimitSettings>; keepDir?: string } = {}): Promise<TestServer> {
   const dataDir = opts.keepDir ?? mkdtempSync(join(tmpdir(), 'townhall-test-'))
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env })
-  const running = await startServer(config, { limits: { ...LOOSE, ...opts.limits }, log: createLogger('error', () => {}) })
+  // Every reply and event the server sends is checked against the protocol's schemas; stop() fails on a mismatch.
+  const running = await startServer(config, { limits: { ...LOOSE, ...opts.limits }, log: createLogger('error', () => {}), checkProtocol: true })
   const stop = running.stop
   return {
     ...running, dataDir, origin: running.ctx.core.origin(),
-    async stop() { await stop(); if (!opts.keepDir) rmSync(dataDir, { recursive: true, force: true }) },
+    async stop() {
+      await stop()
+      if (!opts.keepDir) rmSync(dataDir, { recursive: true, force: true })
+      const wrong = running.ctx.hub.protocolCheck?.violations ?? []
+      if (wrong.length) throw new Error(`the server sent what the protocol does not describe:\n${wrong.join('\n')}`)
+    },
   }
 }
 

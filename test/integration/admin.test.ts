@@ -98,9 +98,9 @@ test('[D3] a ban removes the member from the rooms they are in at once', async (
 
 test('[D4] admins cannot be suspended or banned, nobody acts on themselves, and unknown ids are not found', async () => {
   const other = await signedInClient(s, 'otheradmin', 'admin')
-  expect((await admin.post(`/api/admin/members/${other.user.id}/ban`, {})).json.error.code).toBe('forbidden')
-  expect((await admin.post(`/api/admin/members/${admin.user.id}/suspend`, {})).json.error.code).toBe('conflict')
-  expect((await admin.put(`/api/admin/members/${admin.user.id}/role`, { role: 'member' })).json.error.code).toBe('conflict')
+  expect((await admin.post(`/api/admin/members/${other.user.id}/ban`, {})).json.error.code).toBe('admin_demote_first')
+  expect((await admin.post(`/api/admin/members/${admin.user.id}/suspend`, {})).json.error.code).toBe('admin_self')
+  expect((await admin.put(`/api/admin/members/${admin.user.id}/role`, { role: 'member' })).json.error.code).toBe('admin_self')
   expect((await admin.post('/api/admin/members/99999/ban', {})).status).toBe(404)
   expect((await admin.post('/api/admin/members/abc/ban', {})).status).toBe(422)
   expect((await admin.put(`/api/admin/members/${member.user.id}/role`, { role: 'owner' })).status).toBe(422)
@@ -190,13 +190,13 @@ test('[D8] members report a member, a room or a message with a reason; admins wo
   ]
   for (const b of bad) expect((await member.post('/api/reports', b)).status).toBe(422)
   expect((await new Client(s).post('/api/reports', { targetType: 'member', targetId: rex.user.id, reason: 'spam' })).status).toBe(401)
-  expect((await member.post('/api/reports', { targetType: 'member', targetId: member.user.id, reason: 'myself' })).json.error.code).toBe('conflict')
+  expect((await member.post('/api/reports', { targetType: 'member', targetId: member.user.id, reason: 'myself' })).json.error.code).toBe('report_self')
   expect((await member.post('/api/reports', { targetType: 'member', targetId: 99999, reason: 'ghost' })).status).toBe(404)
   expect((await member.post('/api/reports', { targetType: 'room', targetId: 99999, reason: 'no such room' })).status).toBe(404)
   expect((await member.post('/api/reports', { targetType: 'message', targetId: 99999, reason: 'no such message' })).status).toBe(404)
   const r = await member.post('/api/reports', { targetType: 'member', targetId: rex.user.id, reason: 'posts spam links' })
   expect(r.status).toBe(201)
-  expect((await member.post('/api/reports', { targetType: 'member', targetId: rex.user.id, reason: 'again' })).json.error.code).toBe('conflict')
+  expect((await member.post('/api/reports', { targetType: 'member', targetId: rex.user.id, reason: 'again' })).json.error.code).toBe('report_duplicate')
   const queue = (await admin.get('/api/admin/reports')).json.reports as any[]
   const mine = queue.find((x) => x.id === r.json.report.id)
   expect(mine).toMatchObject({ reporter: 'plain', reason: 'posts spam links', status: 'open', target: { type: 'member', username: 'rex' } })

@@ -170,7 +170,7 @@ test('[W3] malformed frames get error replies; the per-socket rate limit answers
   const pong = await ws.request('ping')
   expect(pong.ok).toBe(true)
   const codes = ws.replies.slice(0, 8).map((m) => m.error?.code)
-  expect(codes).toEqual(['bad_json', 'bad_json', 'bad_json', 'validation', 'validation', 'validation', 'validation', 'validation'])
+  expect(codes).toEqual(['bad_frame', 'bad_frame', 'bad_frame', 'validation', 'validation', 'validation', 'validation', 'validation'])
   expect(ws.replies.find((m) => m.re === 9)?.ok).toBe(false)
 
   // Burst past the per-socket limit: some requests are answered rate_limited, every request still gets one reply.

@@ -74,15 +74,15 @@ describe('[M1] who may connect audio', () => {
     const room = await createRoom(host)
     await ok(host, 'room.join', { roomId: room.id })
     const table: [string, Person | Member, Record<string, unknown>, string][] = [
-      ['outsider', outsider, { roomId: room.id }, 'forbidden'],
-      ['unknown room', host, { roomId: 987654 }, 'not_found'],
+      ['outsider', outsider, { roomId: room.id }, 'media_not_joined'],
+      ['unknown room', host, { roomId: 987654 }, 'media_room_not_live'],
       ['roomId a string', host, { roomId: 'x' }, 'validation'],
       ['roomId 0', host, { roomId: 0 }, 'validation'],
     ]
     for (const [what, who, fields, code] of table) expect([what, await outcome(who, 'rtc.connect', fields)]).toEqual([what, code])
-    expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'v=0 no peer yet' })).toBe('conflict')
+    expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'v=0 no peer yet' })).toBe('media_no_peer')
     expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'x'.repeat(40_000) })).toBe('validation')
-    expect(await outcome(host, 'rtc.restart', { roomId: room.id })).toBe('conflict')
+    expect(await outcome(host, 'rtc.restart', { roomId: room.id })).toBe('media_no_peer')
 
     const r = await ok(host, 'rtc.connect', { roomId: room.id })
     expect(r.sdp).toContain('a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1')
@@ -96,12 +96,12 @@ describe('[M1] who may connect audio', () => {
     expect(r.iceServers).toEqual([])
     expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'v=0\r\nthis is not an answer\r\n' })).toBe('validation')
     await ok(host, 'rtc.leave', { roomId: room.id })
-    expect(await outcome(host, 'rtc.restart', { roomId: room.id })).toBe('conflict')
+    expect(await outcome(host, 'rtc.restart', { roomId: room.id })).toBe('media_no_peer')
 
     // A guest may listen to an open room when the admin allows guests.
     const guestWs = await connectWs(s.url, { origin: s.origin })
     const guest = { ws: guestWs }
-    expect(await outcome(guest, 'rtc.connect', { roomId: room.id })).toBe('forbidden')
+    expect(await outcome(guest, 'rtc.connect', { roomId: room.id })).toBe('media_not_joined')
     expect(await outcome(guest, 'room.join', { roomId: room.id })).toBe('ok')
     const g = new Bot(guestWs, 'G')
     bots.push(g)

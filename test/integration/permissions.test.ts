@@ -43,7 +43,7 @@ const ROWS: Row[] = [
   { name: 'followers', method: 'GET', path: '/api/users/bob/followers', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"alice"'], admin: ['"username":"root"'] } },
   { name: 'following', method: 'GET', path: '/api/users/alice/following', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"bob"'] } },
   { name: 'unfollow', method: 'DELETE', path: '/api/users/bob/follow', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"following":false'] } },
-  { name: 'follow myself', method: 'PUT', path: '/api/users/alice/follow', expect: { guest: [401, 'unauthorized'], member: [409, 'conflict'], admin: 200 } },
+  { name: 'follow myself', method: 'PUT', path: '/api/users/alice/follow', expect: { guest: [401, 'unauthorized'], member: [409, 'self_target'], admin: 200 } },
   { name: 'block', method: 'PUT', path: '/api/users/carol/block', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
   { name: 'my blocks', method: 'GET', path: '/api/me/blocks', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"carol"'] } },
   { name: 'unblock', method: 'DELETE', path: '/api/users/carol/block', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
@@ -56,7 +56,7 @@ const ROWS: Row[] = [
   { name: 'openapi', method: 'GET', path: '/openapi/json', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['/api/auth/register', '/api/auth/login', '/api/me'] } },
   { name: 'unknown API path', method: 'GET', path: '/api/no/such/thing', expect: { guest: [404, 'not_found'], member: [404, 'not_found'], admin: [404, 'not_found'] } },
   { name: 'an app screen', method: 'GET', path: '/people', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['<div id="app">'] } },
-  { name: 'change password (wrong current)', method: 'POST', path: '/api/auth/password', body: { current: 'not my password', next: 'another long password' }, expect: { guest: [401, 'unauthorized'], member: [401, 'bad_credentials'], admin: [401, 'bad_credentials'] } },
+  { name: 'change password (wrong current)', method: 'POST', path: '/api/auth/password', body: { current: 'not my password', next: 'another long password' }, expect: { guest: [401, 'unauthorized'], member: [401, 'wrong_password'], admin: [401, 'wrong_password'] } },
   // Last: these end the session.
   { name: 'sign out everywhere', method: 'POST', path: '/api/auth/logout-all', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
   { name: 'sign out', method: 'POST', path: '/api/auth/logout', expect: { guest: 200, member: 200, admin: 200 } },

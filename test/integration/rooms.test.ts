@@ -44,7 +44,7 @@ test('[R2] room input is validated: title ≤120, description ≤1000, http(s) l
   expect((await new Client(s).post('/api/rooms', { title: 'x' })).json.error.code).toBe('unauthorized')
   // one live room per host at a time
   const first = await createRoom(host)
-  expect(await bad({})).toBe('conflict')
+  expect(await bad({})).toBe('room_live_limit')
   await ok(host, 'room.join', { roomId: first.id })
   await ok(host, 'room.end', { roomId: first.id })
   const again = await host.http.post('/api/rooms', { title: 'again' })
@@ -77,7 +77,7 @@ test('[R3] hand, invite, accept, mute, unmute, move and mod travel as events to 
 
   await ok(host, 'room.mute', { roomId: room.id, userId: a.id, muted: true })
   await a.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.muted)
-  expect(await outcome(host, 'room.mute', { roomId: room.id, userId: a.id, muted: false })).toBe('forbidden')
+  expect(await outcome(host, 'room.mute', { roomId: room.id, userId: a.id, muted: false })).toBe('room_unmute_other')
   await ok(a, 'room.mute', { roomId: room.id, muted: false })
   await host.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && !e.participant.muted)
 
@@ -254,7 +254,7 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
   expect(later.state).toBe('scheduled')
   expect((await viewer.http.get('/api/rooms')).json.upcoming.map((r: any) => r.id)).toContain(later.id)
   expect(await outcome(viewer, 'room.join', { roomId: later.id })).toBe('room_not_live')
-  expect((await viewer.http.post(`/api/rooms/${later.id}/start`)).json.error.code).toBe('forbidden')
+  expect((await viewer.http.post(`/api/rooms/${later.id}/start`)).json.error.code).toBe('room_start_forbidden')
   await ok(z, 'room.leave', { roomId: big.id })
   const started = await z.http.post(`/api/rooms/${later.id}/start`)
   expect(started.json.room.state).toBe('live')

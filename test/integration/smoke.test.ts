@@ -19,11 +19,11 @@ test('[W1] the gateway greets a signed-in member and answers every request once'
   expect(ws.hello.user.username).toBe('alice')
   const pong = await ws.request('ping')
   expect(pong.ok).toBe(true)
-  const unknown = await ws.request('no.such.thing')
+  const unknown = await ws.requestUnchecked('no.such.thing')
   expect(unknown).toMatchObject({ ok: false, error: { code: 'unknown_message' } })
   ws.raw('not json')
   await Bun.sleep(50)
-  expect(ws.replies.at(-1)).toMatchObject({ re: null, ok: false, error: { code: 'bad_json' } })
+  expect(ws.replies.at(-1)).toMatchObject({ re: null, ok: false, error: { code: 'bad_frame' } })
   ws.close()
 })
 
