@@ -45,6 +45,8 @@ export class Conn {
 export type Handler<K extends RequestType> = (conn: Conn, msg: RequestFields<K>) => Reply<K> | Promise<Reply<K>>
 /** The handlers a domain registers, one per request type of its protocol table. */
 export type Handlers<K extends RequestType> = { [P in K]: Handler<P> }
+/** Some of the protocol's handlers (what one domain brings). */
+export type WsHandlers = { [P in RequestType]?: Handler<P> }
 interface Registered { schema: TObject; guest: boolean; run: (conn: Conn, msg: unknown) => unknown }
 type Hook = (conn: Conn) => void
 
