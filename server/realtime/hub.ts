@@ -209,7 +209,10 @@ export class Hub implements Bus, Sockets {
   }
 
   /** Bus: to one connection. */
-  toConn(connId: ConnId, event: ServerEvent) { this.byId.get(connId)?.send(event) }
+  toConn(connId: ConnId, event: ServerEvent) {
+    this.checkEvent(event)
+    this.byId.get(connId)?.send(event)
+  }
 
   toUser(userId: number, event: ServerEvent) { return this.publish(`user:${userId}`, event) }
   connectionsOf(userId: number): Conn[] { return [...(this.byUser.get(userId) ?? [])] }
