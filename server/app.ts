@@ -23,7 +23,7 @@ import { registerPresence } from './realtime/presence'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
 import { MediaService } from './media/service'
-import { installRooms, roomsPlugin, startRooms, type RoomsService } from './rooms'
+import { createRooms, type RoomsDomain } from './rooms'
 import { backchannelPlugin, installBackchannel, type BackchannelService } from './backchannel'
 
 export const VERSION: string = pkg.version
@@ -46,12 +46,12 @@ export interface Townhall {
   readonly accounts: AccountsDomain
   readonly push: PushDomain
   readonly invites: InvitesDomain
-  // transitional: removed when rooms/media/backchannel take their deps
-  /** What the rooms, presence and the /ws gateway are built with. */
+  readonly rooms: RoomsDomain
+  // transitional: removed when media/backchannel/realtime take their deps
+  /** What presence and the /ws gateway are built with. */
   readonly legacy: Ctx
-  /** What media and backchannel are built with: the same, and the rooms. */
+  /** What media and backchannel are built with: the same, and the rooms' api. */
   readonly legacyWithRooms: RoomsCtx
-  readonly rooms: RoomsService
   readonly media: MediaService
   readonly backchannel: BackchannelService
   readonly reminders: RemindersDomain
@@ -83,14 +83,15 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession))
   const push = createPush({ core, accounts: accounts.api })
   const invites = createInvites({ core, accounts: accounts.api, audit: audit.api })
+  const rooms = createRooms({ core, accounts: accounts.api, push: push.api, audit: audit.api })
+  hub.handleAll(rooms.ws)
 
-  // transitional: removed when rooms/media/backchannel take their deps
+  // transitional: removed when media/backchannel/realtime take their deps
   const legacy: Ctx = {
     core, config, db: core.db, log: core.log, hub, settings: core.settings, accounts: accounts.service, origin: core.origin,
     push: push.api, audit: audit.api, cleanup: [],
   }
-  const rooms = installRooms(legacy).rooms
-  const legacyWithRooms: RoomsCtx = { ...legacy, rooms }
+  const legacyWithRooms: RoomsCtx = { ...legacy, rooms: rooms.api }
   // The SFU and Backchannel follow the rooms' events, so they come after them. The SFU opens no socket until a
   // participant connects.
   const media = new MediaService(legacyWithRooms)
@@ -99,21 +100,22 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   // Every request type of the protocol has its handler now (a domain left out fails here, not at the first request).
   hub.assertComplete()
 
-  const reminders = createReminders({ core, accounts: accounts.api, push, scheduledBetween: (from, to) => rooms.scheduledBetween(from, to) })
+  const reminders = createReminders({
+    core, accounts: accounts.api, push, scheduledBetween: (from, to) => rooms.api.scheduledBetween(from, to),
+  })
   const admin = createAdmin({
     core, accounts: accounts.api, invites: invites.api, push: push.api, audit: audit.service,
-    rooms, media, backchannel, version: VERSION,
+    rooms: rooms.api, media, backchannel, version: VERSION,
   })
-  return { core, hub, audit, accounts, push, invites, legacy, legacyWithRooms, rooms, media, backchannel, reminders, admin }
+  return { core, hub, audit, accounts, push, invites, rooms, legacy, legacyWithRooms, media, backchannel, reminders, admin }
 }
 
-/** The parts that start and stop, in build order: the domains, and the transitional rooms, media and backchannel. */
+/** The parts that start and stop, in build order: the domains, and the transitional media and backchannel. */
 function parts(t: Townhall): Pick<Domain<unknown>, 'start' | 'stop'>[] {
   return [
-    t.audit, t.accounts, t.push, t.invites,
-    // transitional: removed when rooms/media/backchannel take their deps
+    t.audit, t.accounts, t.push, t.invites, t.rooms,
+    // transitional: removed when media/backchannel take their deps
     {
-      start: () => startRooms(t.legacy),
       stop: async () => {
         for (const fn of [...t.legacy.cleanup].reverse()) {
           try { await fn() } catch (e) { t.core.log.error('stop: cleanup failed', { error: e }) }
@@ -177,7 +179,7 @@ export function createApp(t: Townhall) {
     .use(realtimeRoutes(t.legacy))
     .use(t.push.routes)
     .use(t.admin.routes)
-    .use(roomsPlugin(t.legacy))
+    .use(t.rooms.routes)
     .use(backchannelPlugin(t.legacyWithRooms))
     .all('/api/*', () => { throw new AppError('not_found') })
     .use(staticRoutes())

@@ -1,7 +1,7 @@
-// transitional: removed when rooms/media/backchannel take their deps
-// The context the not yet converted parts (rooms, media, backchannel, the /ws gateway and presence) are built with:
-// the core's parts under their old names, and the contracts of the domains built before them. app.ts builds it once,
-// after invites and before the rooms; no field is optional and none is assigned after construction.
+// transitional: removed when media/backchannel/realtime take their deps
+// The context the not yet converted parts (media, backchannel, the /ws gateway and presence) are built with: the
+// core's parts under their old names, and the contracts of the domains built before them. app.ts builds it once,
+// after the rooms; no field is optional and none is assigned after construction.
 import type { Database } from 'bun:sqlite'
 import type { Config } from './config'
 import type { Core } from './core'
@@ -18,7 +18,7 @@ export interface Ctx {
   readonly log: Logger
   readonly hub: Hub
   readonly settings: SettingsService
-  /** The service itself (its store, its target()) until rooms and backchannel switch to AccountsApi. */
+  /** The service itself (its store, its target()) until backchannel and presence switch to AccountsApi. */
   readonly accounts: AccountsService
   readonly origin: () => string
   readonly push: PushApi
@@ -27,5 +27,5 @@ export interface Ctx {
   readonly cleanup: (() => void | Promise<void>)[]
 }
 
-/** What media and backchannel are built with: the context and the rooms built before them. */
+/** What media and backchannel are built with: the context and the rooms' api (RoomsDomain.api). */
 export interface RoomsCtx extends Ctx { readonly rooms: RoomsApi }

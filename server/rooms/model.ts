@@ -32,7 +32,8 @@ export interface RoomRow {
   kind: RoomKind; state: RoomState; starts_at: number | null; started_at: number | null; ended_at: number | null; created_at: number
 }
 
-export interface HistoryRow { user_id: number; username: string; display_name: string; avatar: string | null; role: RoomRole; from_at: number; to_at: number | null; end_reason: string | null }
+/** A participation stretch: who (looked up through AccountsApi), in which role, from when to when, and why it ended. */
+export interface HistoryRow { user_id: number; role: RoomRole; from_at: number; to_at: number | null; end_reason: string | null }
 
 export const roomView = (r: RoomRow): RoomView => ({
   id: r.id, title: r.title, description: r.description, link: r.link, kind: r.kind, state: r.state,

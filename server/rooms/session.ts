@@ -2,7 +2,7 @@
 // The room's lifecycle is a named state machine; a seat is 'present' or 'away' (socket dropped, kept for a grace
 // period). `close()` releases every timer; the service persists what must outlive the process.
 import type { ParticipantKey, ParticipantView, Pinned, PublicUser, RoomRole, RoomState } from '../protocol'
-import type { Conn } from '../realtime/hub'
+import type { ConnInfo } from '../realtime/bus'
 
 /** A dropped socket keeps its seat and role this long, waiting for the client to resume. */
 export const GRACE_MS = 20_000
@@ -37,7 +37,7 @@ export interface Seat {
   state: SeatState
   /** When the current role began (seniority for succession). */
   since: number
-  conns: Set<Conn>
+  conns: Set<ConnInfo>
   graceTimer: ReturnType<typeof setTimeout> | null
 }
 
@@ -106,7 +106,7 @@ export class RoomSession {
   }
 
   /** A socket came back for a seat. */
-  back(seat: Seat, conn: Conn) {
+  back(seat: Seat, conn: ConnInfo) {
     seat.conns.add(conn)
     seat.state = 'present'
     if (seat.graceTimer) { clearTimeout(seat.graceTimer); seat.graceTimer = null }

@@ -1,4 +1,4 @@
-// Rooms in SQLite: statements prepared once.
+// Rooms in SQLite: statements prepared once, on the rooms' own tables only (members are read through AccountsApi).
 import type { Database } from 'bun:sqlite'
 import type { RoomRole } from '../contracts'
 import type { RoomKind } from '../protocol'
@@ -26,8 +26,7 @@ const statements = (db: Database) => ({
   closeAllStints: db.prepare<never, [number, string, number]>('UPDATE room_participation SET to_at = ?, end_reason = ? WHERE room_id = ? AND to_at IS NULL'),
   wasParticipant: db.prepare<{ x: number }, [number, number]>('SELECT 1 AS x FROM room_participation WHERE room_id = ? AND user_id = ? LIMIT 1'),
   history: db.prepare<HistoryRow, [number]>(
-    `SELECT p.user_id, u.username, u.display_name, u.avatar, p.role, p.from_at, p.to_at, p.end_reason
-     FROM room_participation p JOIN users u ON u.id = p.user_id WHERE p.room_id = ? ORDER BY p.id LIMIT 5000`),
+    'SELECT user_id, role, from_at, to_at, end_reason FROM room_participation WHERE room_id = ? ORDER BY id LIMIT 5000'),
   orphanLive: db.prepare<{ id: number }, []>(`SELECT id FROM rooms WHERE state = 'live'`),
   countByHost: db.prepare<{ n: number }, [number, string]>('SELECT COUNT(*) AS n FROM rooms WHERE host_id = ? AND state = ?'),
 })

@@ -1,15 +1,17 @@
 // The rooms' WebSocket requests (the protocol's RoomRequests): join (snapshot reply), leave, hands, invitations,
-// moderation, and the hallway feed.
-import type { Ctx } from '../context'
+// moderation, and the hallway feed. The handlers only; app.ts registers them on the hub with the other domains'.
+import type { Core } from '../core'
 import { fail } from '../errors'
 import type { RoomRequests } from '../protocol'
+import { HALLWAY_TOPIC } from '../realtime/bus'
 import type { Handlers } from '../realtime/hub'
-import { HALLWAY_TOPIC, type RoomsService } from './service'
+import type { RoomsService } from './service'
 
-export function registerRoomsWs(ctx: Ctx, rooms: RoomsService) {
-  const h = ctx.hub
+export type RoomsWs = Handlers<keyof typeof RoomRequests>
+
+export function roomsWs(core: Core, rooms: RoomsService): RoomsWs {
   const me = (userId: number | null) => userId ?? fail('unauthorized')
-  const handlers: Handlers<keyof typeof RoomRequests> = {
+  return {
     'room.join': (c, m) => rooms.join(c, m.roomId),
     'room.leave': (c, m) => rooms.leaveRequest(c, m.roomId),
     'room.hand': (c, m) => { rooms.hand(me(c.userId), m.roomId, m.up); return {} },
@@ -22,11 +24,10 @@ export function registerRoomsWs(ctx: Ctx, rooms: RoomsService) {
     'room.end': (c, m) => { rooms.endRequest(me(c.userId), m.roomId); return {} },
     'hallway.watch': (c, m) => {
       if (m.on) {
-        if (!c.user && !ctx.settings.get().guests) fail('unauthorized')
-        h.subscribe(c, HALLWAY_TOPIC)
-      } else h.unsubscribe(c, HALLWAY_TOPIC)
+        if (!c.user && !core.settings.get().guests) fail('unauthorized')
+        core.bus.subscribe(c.id, HALLWAY_TOPIC)
+      } else core.bus.unsubscribe(c.id, HALLWAY_TOPIC)
       return {}
     },
   }
-  h.handleAll(handlers)
 }

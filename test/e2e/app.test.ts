@@ -134,7 +134,7 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
     await p.evaluate(() => (window as any).__ms.hangup())
     await p.waitForFunction(() => navigator.mediaSession.metadata === null, null, { timeout: 10_000 })
     expect((await session()).state).toBe('none')
-    expect(s.ctx.rooms!.participants(room.id).some((x) => x.userId === alice.user.id)).toBe(false)
+    expect(s.ctx.rooms.api.participants(room.id).some((x) => x.userId === alice.user.id)).toBe(false)
   } finally {
     await p.screenshot({ path: `${SHOTS}/app-room-phone.png` }).catch(() => {})
     await p.close()

@@ -87,7 +87,7 @@ test.skipIf(!hasChromium)('[M12] two people talk in Chromium: B hears A; after r
     await a.locator('.hands').getByRole('button', { name: 'Invite to speak' }).click()
     await b.getByRole('button', { name: 'Accept' }).click()
     await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
-    expect(s.ctx.rooms!.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
+    expect(s.ctx.rooms.api.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
     const heardB = await hears(a)
     expect(heardB.level).toBeGreaterThan(0)
     await b.screenshot({ path: join(SHOTS, 'audio-room-speaker-390.png') })

@@ -6,7 +6,6 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
-import { roomsDomain } from '../../server/rooms'
 
 let s: TestServer
 let browser: Browser
@@ -85,12 +84,12 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     expect(await b.evaluate(() => (window as any).__micAsks)).toBe(0)
     await b.getByRole('button', { name: 'Accept' }).click()
     await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
-    expect(s.ctx.rooms!.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
+    expect(s.ctx.rooms.api.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
 
     // B's socket drops (a server restart of the socket, a network change): the app reconnects and resumes the seat
     const before = new Set(s.ctx.hub.connectionsOf(bob.user.id).map((c) => c.id))
     for (const c of s.ctx.hub.connectionsOf(bob.user.id)) c.raw.close(1012, 'try again')
-    const seat = () => roomsDomain(s.ctx.legacy).rooms.session(roomId)?.seat(`u:${bob.user.id}`)
+    const seat = () => s.ctx.rooms.service.session(roomId)?.seat(`u:${bob.user.id}`)
     for (let i = 0; i < 100 && !(seat()?.state === 'present' && [...seat()!.conns].some((c) => !before.has(c.id))); i++) await Bun.sleep(100)
     expect([...seat()!.conns].some((c) => !before.has(c.id))).toBe(true)
     expect(seat()).toMatchObject({ state: 'present', role: 'speaker' })
@@ -124,7 +123,7 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     a.once('dialog', (d) => d.accept())
     await a.getByRole('button', { name: 'End room' }).click()
     await a.getByText('This room has ended.').waitFor()
-    expect(s.ctx.rooms!.room(roomId)!.state).toBe('ended')
+    expect(s.ctx.rooms.api.room(roomId)!.state).toBe('ended')
   } finally {
     await A.context.close()
     await B.context.close()

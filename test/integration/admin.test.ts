@@ -87,11 +87,11 @@ test('[D3] a ban closes every socket of the member within a second and hides the
 test('[D3] a ban removes the member from the rooms they are in at once', async () => {
   const host = await roomMember(s, 'dh'), guest = await roomMember(s, 'dg')
   const room = await roomWith(host, [guest])
-  expect(s.ctx.rooms!.participant(room.id, memberKey(guest.id))).not.toBeNull()
+  expect(s.ctx.rooms.api.participant(room.id, memberKey(guest.id))).not.toBeNull()
   const left = host.ws.next((e) => JSON.stringify(e).includes(`u:${guest.id}`) || e.userId === guest.id, 3000)
   await admin.post(`/api/admin/members/${guest.id}/ban`, {})
-  expect(s.ctx.rooms!.participant(room.id, memberKey(guest.id))).toBeNull()
-  expect(s.ctx.rooms!.participants(room.id).map((p) => p.userId)).toEqual([host.id])
+  expect(s.ctx.rooms.api.participant(room.id, memberKey(guest.id))).toBeNull()
+  expect(s.ctx.rooms.api.participants(room.id).map((p) => p.userId)).toEqual([host.id])
   await left // the others in the room hear about it
   host.ws.close()
 })

@@ -164,7 +164,7 @@ test('[H10] the CLI on the data folder of a running server leaves its live rooms
     expect((await townhall(args, { DATA_DIR: dir, PORT: String(s.port) })).code).toBe(0)
     expect(state()).toBe('live')
   }
-  expect(s.ctx.rooms!.room(id)!.state).toBe('live')
+  expect(s.ctx.rooms.api.room(id)!.state).toBe('live')
 })
 
 test('[H10] backup writes a consistent copy while the server runs', async () => {

@@ -3,7 +3,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
-import { roomsDomain } from '../../server/rooms'
 import { closeAll, createRoom, member, ok, outcome, reconnect, type Member } from '../helpers/members'
 
 // A loaded CI machine (argon2 sign-ups, real sockets) can take longer than bun's 5 s default per test.
@@ -12,7 +11,7 @@ setDefaultTimeout(30_000)
 let s: TestServer
 let H: Member, M: Member, TM: Member, S: Member, TS: Member, A: Member, TA: Member, X: Member, B: Member, R: Member
 let guest: WsClient
-const rooms = () => roomsDomain(s.ctx.legacy).rooms
+const rooms = () => s.ctx.rooms.service
 
 beforeAll(async () => {
   s = await startTestServer()
