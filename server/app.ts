@@ -107,7 +107,9 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     core, accounts: accounts.api, invites: invites.api, push: push.api, audit: audit.service,
     rooms: rooms.api, media, backchannel, version: VERSION,
   })
-  return { core, hub, audit, accounts, push, invites, rooms, legacy, legacyWithRooms, media, backchannel, reminders, admin }
+  return {
+    core, hub, audit, accounts, push, invites, rooms, legacy, legacyWithRooms, media, backchannel, reminders, admin,
+  }
 }
 
 /** The parts that start and stop, in build order: the domains, and the transitional media and backchannel. */

@@ -11,6 +11,8 @@ import { HALLWAY_THROTTLE_MS, onStage } from './session'
 export const CARD_SPEAKERS = 6
 /** Scheduled rooms stay listed this long after their planned start if nobody started them. */
 export const UPCOMING_STALE_MS = 6 * 3600_000
+/** Who a card shows for a host whose account is gone. */
+const UNKNOWN: PublicUser = { id: 0, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }
 
 /** The "hallway changed" notice: one `hallway.changed` per interval however many changes happened in it. */
 export class HallwayFeed {
@@ -38,7 +40,7 @@ export class Hallway {
     const user = (id: number) => {
       let u = users.get(id)
       if (!u) {
-        u = this.accounts.publicUser(id) ?? { id, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }
+        u = this.accounts.publicUser(id) ?? { ...UNKNOWN, id }
         users.set(id, u)
       }
       return u

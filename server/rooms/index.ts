@@ -21,7 +21,9 @@ export interface RoomsDomain extends Domain<RoomsApi> {
 export function createRooms(deps: { core: Core; accounts: AccountsApi; push: PushApi; audit: AuditFn }): RoomsDomain {
   const { core } = deps
   const feed = new HallwayFeed(core.bus)
-  const service = new RoomsService({ ...deps, hallwayChanged: () => feed.changed(), timing: { graceMs: core.config.roomGraceMs } })
+  const service = new RoomsService({
+    ...deps, hallwayChanged: () => feed.changed(), timing: { graceMs: core.config.roomGraceMs },
+  })
   const hallway = new Hallway(deps.accounts, service)
   core.sockets.onClose((conn) => service.connClosed(conn))
   return {

@@ -33,7 +33,9 @@ export interface RoomRow {
 }
 
 /** A participation stretch: who (looked up through AccountsApi), in which role, from when to when, and why it ended. */
-export interface HistoryRow { user_id: number; role: RoomRole; from_at: number; to_at: number | null; end_reason: string | null }
+export interface HistoryRow {
+  user_id: number; role: RoomRole; from_at: number; to_at: number | null; end_reason: string | null
+}
 
 export const roomView = (r: RoomRow): RoomView => ({
   id: r.id, title: r.title, description: r.description, link: r.link, kind: r.kind, state: r.state,

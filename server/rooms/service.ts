@@ -301,7 +301,7 @@ export class RoomsService implements RoomsApi {
     seat.conns.clear()
   }
 
-  /** A socket closed (core.sockets.onClose): the seat it held stays for the grace period once its last socket is gone. */
+  /** A socket closed (core.sockets.onClose): once a seat's last socket is gone, it stays for the grace period. */
   connClosed(conn: ConnInfo) {
     const roomId = conn.state.get(CONN_ROOM) as number | undefined
     const held = roomId === undefined ? null : this.seatOf(conn, roomId)
@@ -457,7 +457,8 @@ export class RoomsService implements RoomsApi {
     return rows.flatMap((h) => {
       const user = users.get(h.user_id)
       if (!user) return []
-      return [{ user: { ...user, role: 'member' as const }, role: h.role, from: h.from_at, to: h.to_at, reason: h.end_reason }]
+      const stint = { role: h.role, from: h.from_at, to: h.to_at, reason: h.end_reason }
+      return [{ user: { ...user, role: 'member' as const }, ...stint }]
     })
   }
   timers() { let n = 0; for (const s of this.sessions.values()) n += s.timers(); return n }

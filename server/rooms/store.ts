@@ -26,7 +26,8 @@ const statements = (db: Database) => ({
   closeAllStints: db.prepare<never, [number, string, number]>('UPDATE room_participation SET to_at = ?, end_reason = ? WHERE room_id = ? AND to_at IS NULL'),
   wasParticipant: db.prepare<{ x: number }, [number, number]>('SELECT 1 AS x FROM room_participation WHERE room_id = ? AND user_id = ? LIMIT 1'),
   history: db.prepare<HistoryRow, [number]>(
-    'SELECT user_id, role, from_at, to_at, end_reason FROM room_participation WHERE room_id = ? ORDER BY id LIMIT 5000'),
+    `SELECT user_id, role, from_at, to_at, end_reason FROM room_participation
+     WHERE room_id = ? ORDER BY id LIMIT 5000`),
   orphanLive: db.prepare<{ id: number }, []>(`SELECT id FROM rooms WHERE state = 'live'`),
   countByHost: db.prepare<{ n: number }, [number, string]>('SELECT COUNT(*) AS n FROM rooms WHERE host_id = ? AND state = ?'),
 })
