@@ -18,8 +18,7 @@ import { createAccounts, type AccountsDomain } from './accounts'
 import { createInvites, type InvitesDomain } from './invites'
 import { createPush, createReminders, type PushDomain, type RemindersDomain } from './push'
 import { createAdmin, createAudit, type AdminDomain, type AuditDomain } from './admin'
-import { realtimeRoutes, WS_IDLE_SECONDS, WS_MAX_MESSAGE } from './realtime/routes'
-import { registerPresence } from './realtime/presence'
+import { createRealtime, WS_IDLE_SECONDS, WS_MAX_MESSAGE, type RealtimeDomain } from './realtime'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
 import { MediaService } from './media/service'
@@ -54,6 +53,7 @@ export interface Townhall {
   readonly legacyWithRooms: RoomsCtx
   readonly media: MediaService
   readonly backchannel: BackchannelService
+  readonly realtime: RealtimeDomain
   readonly reminders: RemindersDomain
   readonly admin: AdminDomain
 }
@@ -78,9 +78,6 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   const { core, hub } = createCore(config, opts)
   const audit = createAudit({ core })
   const accounts = createAccounts({ core, audit: audit.api })
-  // The realtime side follows the accounts' sessions: a session that ends closes its sockets.
-  accounts.api.on('sessionsEnded', ({ userId, sessionId, exceptSession }) =>
-    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession))
   const push = createPush({ core, accounts: accounts.api })
   const invites = createInvites({ core, accounts: accounts.api, audit: audit.api })
   const rooms = createRooms({ core, accounts: accounts.api, push: push.api, audit: audit.api })
@@ -96,7 +93,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   // participant connects.
   const media = new MediaService(legacyWithRooms)
   const backchannel = installBackchannel(legacyWithRooms).service
-  registerPresence(legacy)
+  const realtime = createRealtime({ core, hub, accounts: accounts.api })
+  hub.handleAll(realtime.ws)
   // Every request type of the protocol has its handler now (a domain left out fails here, not at the first request).
   hub.assertComplete()
 
@@ -108,7 +106,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     rooms: rooms.api, media, backchannel, version: VERSION,
   })
   return {
-    core, hub, audit, accounts, push, invites, rooms, legacy, legacyWithRooms, media, backchannel, reminders, admin,
+    core, hub, audit, accounts, push, invites, rooms, legacy, legacyWithRooms, media, backchannel, realtime, reminders,
+    admin,
   }
 }
 
@@ -178,7 +177,7 @@ export function createApp(t: Townhall) {
     }, { detail: { summary: 'Health: status, version and a database check' } })
     .use(t.accounts.routes)
     .use(t.invites.routes)
-    .use(realtimeRoutes(t.legacy))
+    .use(t.realtime.routes)
     .use(t.push.routes)
     .use(t.admin.routes)
     .use(t.rooms.routes)
