@@ -1,9 +1,12 @@
 // The admin console in Chromium: suspend, ban, settings, revoke a branch, back up, reports and reset links,
 // each leaving its entry in the audit log. Screenshots of every tab on a phone and a desktop.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Browser
@@ -36,7 +39,7 @@ beforeAll(async () => {
   if (!hasChromium) return
   browser = await launch()
   page = (await pageFor(browser, s.url, admin.cookie)).page
-}, 60_000)
+})
 afterAll(async () => { await browser?.close(); await s?.stop() })
 
 /** Waits until `fn` returns a value `ok` accepts (the UI updates after a request). */
@@ -76,7 +79,7 @@ test.skipIf(!hasChromium)('[D14] suspending and banning from the members list si
   expect(entries.find((e) => e.action === 'member.suspend' && e.details.username === 'grace')?.details.reason).toBe('cooling off')
   expect(entries.some((e) => e.action === 'member.ban' && e.details.username === 'linus')).toBe(true)
   expect(entries.some((e) => e.action === 'member.unsuspend' && e.details.username === 'grace')).toBe(true)
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] a password-reset link from the console lets the member choose a new password', async () => {
   await page.goto(s.url + '/admin/members')
@@ -95,7 +98,7 @@ test.skipIf(!hasChromium)('[D14] a password-reset link from the console lets the
   const acts = (await auditActions()).filter((e) => e.details.username === 'grace').map((e) => e.action)
   expect(acts).toContain('member.reset_link')
   expect(acts).toContain('member.password_reset')
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] revoking a branch in the drawn tree revokes exactly that branch and can suspend those below', async () => {
   await page.goto(s.url + '/admin/tree')
@@ -115,7 +118,7 @@ test.skipIf(!hasChromium)('[D14] revoking a branch in the drawn tree revokes exa
   expect(after.filter((i) => i.state === 'pending').length).toBe(before.length - 1)
   expect([status('ada'), status('ada_one'), status('ada_two')]).toEqual(['active', 'active', 'suspended'])
   expect((await auditActions()).find((e) => e.action === 'invite.revoke_branch')?.details).toMatchObject({ username: 'ada_one', suspended: ['ada_two'] })
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] changing the server settings applies them and is audited', async () => {
   await page.goto(s.url + '/admin/settings')
@@ -134,7 +137,7 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
   const e = (await auditActions()).find((x) => x.action === 'settings.update')
   expect(e.details.registration).toEqual({ from: 'invite', to: 'closed' })
   expect(e.details.guests).toEqual({ from: false, to: true })
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] a backup made from the console is listed, downloadable and audited', async () => {
   await page.goto(s.url + '/admin/backups')
@@ -148,7 +151,7 @@ test.skipIf(!hasChromium)('[D14] a backup made from the console is listed, downl
   const acts = (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action)
   expect(acts).toContain('backup.create')
   expect(await poll(async () => (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action), (v) => v.includes('backup.download'))).toContain('backup.download')
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] a member reports someone; the admin resolves it from the queue', async () => {
   const reporter = await signedInClient(s, 'watcher')
@@ -168,7 +171,7 @@ test.skipIf(!hasChromium)('[D14] a member reports someone; the admin resolves it
   await item.getByRole('button', { name: `Resolve report ${id}` }).click()
   await page.getByText('No open reports').waitFor()
   expect((await auditActions()).some((e) => e.action === 'report.resolve' && e.targetId === id)).toBe(true)
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] the audit log lists every action above; screenshots of each tab', async () => {
   await page.goto(s.url + '/admin/audit')
@@ -192,4 +195,4 @@ test.skipIf(!hasChromium)('[D14] the audit log lists every action above; screens
     }
   }
   await page.setViewportSize({ width: 390, height: 844 })
-}, 90_000)
+})

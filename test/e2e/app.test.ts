@@ -1,11 +1,14 @@
 // The installable app in a real Chromium (persistent profile, so the service worker runs): offline shell with
 // the last-seen hallway and inbox, the installability check, and the "Update available" flow.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { BrowserContext, Page } from 'playwright-core'
 import { hasChromium, launchPersistent, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { clientFiles } from '../../server/http/static'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Awaited<ReturnType<typeof launchPersistent>>
@@ -31,7 +34,7 @@ beforeAll(async () => {
   await context.addCookies([{ name, value, url: s.url, httpOnly: true, sameSite: 'Lax' }])
   page = context.pages()[0] ?? await context.newPage()
   page.on('pageerror', (e) => console.error('[page error]', e.message))
-}, 60_000)
+})
 afterAll(async () => { await browser?.close(); await s?.stop() })
 
 const controlled = () => page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15_000 })
@@ -66,7 +69,7 @@ test.skipIf(!hasChromium)('[P11] the service worker serves the shell, the last-s
   } finally {
     await context.setOffline(false)
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[P12] Chrome\'s installability check finds no errors', async () => {
   await page.goto(s.url + '/')
@@ -78,7 +81,7 @@ test.skipIf(!hasChromium)('[P12] Chrome\'s installability check finds no errors'
   const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors') as { installabilityErrors: unknown[] }
   expect(installabilityErrors).toEqual([])
   await cdp.detach()
-}, 30_000)
+})
 
 test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and reloads into it on request', async () => {
   await page.goto(s.url + '/')
@@ -106,7 +109,7 @@ test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and relo
   } finally {
     files.set('/sw.js', original)
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and offers mute and leave', async () => {
   const room = (await alice.post('/api/rooms', { title: 'Screen-off talk', kind: 'open' })).json.room
@@ -139,7 +142,7 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
     await p.screenshot({ path: `${SHOTS}/app-room-phone.png` }).catch(() => {})
     await p.close()
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[P11] signing out forgets the cached lists: offline, the next visitor sees the sign-in screen', async () => {
   await page.goto(s.url + '/me')
@@ -155,4 +158,4 @@ test.skipIf(!hasChromium)('[P11] signing out forgets the cached lists: offline, 
   } finally {
     await context.setOffline(false)
   }
-}, 60_000)
+})

@@ -1,12 +1,15 @@
 // Two people talk through Townhall in Chromium (fake microphone): A starts a room and unmutes, B joins and hears A;
 // B raises a hand, A invites B to speak, B accepts, and A hears B. "Hears" is read from WebRTC getStats:
 // inbound audio packetsReceived grows and audioLevel is above zero.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Browser
@@ -111,4 +114,4 @@ test.skipIf(!hasChromium)('[M12] two people talk in Chromium: B hears A; after r
     await A.context.close()
     await B.context.close()
   }
-}, 90_000)
+})

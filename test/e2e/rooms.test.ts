@@ -1,12 +1,15 @@
 // Two members in Chromium: A starts a room from the hallway, B joins from the hallway card, raises a hand, A invites
 // B to speak, B accepts (the microphone is asked for only then), A mutes B, then removes B. Screenshots on the way.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { roomsDomain } from '../../server/rooms'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Browser
@@ -129,4 +132,4 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     await A.context.close()
     await B.context.close()
   }
-}, 60_000)
+})

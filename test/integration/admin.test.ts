@@ -1,6 +1,6 @@
 // The admin API: who may call what, members (suspend, ban, roles, reset links), invite-tree branches, reports,
 // settings, backups, the audit log and /metrics. Real server, real SQLite, real sockets.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
@@ -8,6 +8,9 @@ import { connectWs } from '../helpers/ws'
 import { member as roomMember, ok, roomWith } from '../helpers/members'
 import { memberKey } from '../../server/contracts'
 import { adminDomain } from '../../server/admin'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let admin: Awaited<ReturnType<typeof signedInClient>>

@@ -1,11 +1,14 @@
 // Durability: the real server in a child process is killed with SIGKILL in the middle of a burst of sends; after a
 // restart on the same data folder, every message that had been acknowledged is there, once.
-import { afterAll, expect, test } from 'bun:test'
+import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, PASSWORD } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const ROOT = join(import.meta.dir, '..', '..')
 const dataDir = mkdtempSync(join(tmpdir(), 'townhall-durability-'))
@@ -113,4 +116,4 @@ test('[B8] SIGKILL in the middle of a burst: every acknowledged message survives
   }
   expect(all).toBe(total)
   expect(seen.size).toBe(total)
-}, 120_000)
+})

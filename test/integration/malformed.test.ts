@@ -1,9 +1,12 @@
 // [H2] Bad input answers 4xx from the catalog, never a 500, and the process stays up. [H3] Origin, [H4] body size,
 // [H5] rate limits, and the gateway's answers to malformed frames.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { ERRORS } from '../../server/errors'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let alice: Awaited<ReturnType<typeof signedInClient>>

@@ -1,6 +1,6 @@
 // Web Push end to end: a local push service receives what the server sends; the test checks the VAPID JWT
 // (ES256 signed with the server's key; aud, exp, sub) and decrypts the aes128gcm body with the subscription's key.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { createECDH, randomBytes } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { hostname } from 'node:os'
@@ -10,6 +10,9 @@ import { adminDomain } from '../../server/admin'
 import { isPrivateHost } from '../../server/push/service'
 import type { PushKind } from '../../server/contracts'
 import { createRoom, member, ok, type Member } from '../helpers/members'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 interface Received { path: string; headers: Headers; body: Buffer }
 let s: TestServer

@@ -7,9 +7,9 @@ import { Client, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { roomsDomain } from '../../server/rooms'
 import { bringUp, closeAll, createRoom, member, ok, outcome, reconnect, roomWith, type Member } from '../helpers/members'
+import { TEST_LIMIT } from '../helpers/limits'
 
-// A loaded CI machine (argon2 sign-ups, real sockets) can take longer than bun's 5 s default per test.
-setDefaultTimeout(30_000)
+setDefaultTimeout(TEST_LIMIT)
 
 const GRACE = 600
 let s: TestServer

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 beforeAll(async () => { s = await startTestServer() })

@@ -1,0 +1,13 @@
+// How long tests wait. A busy machine (CI beside other jobs, two `yes >/dev/null` loops) is slow, not wrong: a test
+// waits for an event (a reply, a socket closing, a page showing something, a packet arriving) and gives up only
+// after a generous limit, never after a fixed sleep.
+
+/** The limit of one wait for an event: WebSocket replies and events, bots connecting, browser pages, polls. */
+export const WAIT = 30_000
+
+/**
+ * The limit of one test and of each hook: well above any single wait it contains, so that a stuck wait fails with its
+ * own message. Bun ignores `timeout` in bunfig.toml and applies setDefaultTimeout() to the file that calls it only,
+ * so every test file starts with `setDefaultTimeout(TEST_LIMIT)` (test/unit/test-limits.test.ts checks it).
+ */
+export const TEST_LIMIT = 180_000
