@@ -1,4 +1,7 @@
 // A real WebSocket client for /ws: request() awaits the reply with the same id; events are queued for next().
+// Every wait gives up after WAIT (generous: a busy machine is slow, not wrong).
+import { WAIT } from './limits'
+
 export class WsClient {
   private ws: WebSocket
   private nextId = 1
@@ -33,7 +36,7 @@ export class WsClient {
   /** Sends a raw frame (for malformed-input tests). */
   raw(data: string) { this.ws.send(data) }
 
-  request(type: string, fields: Record<string, unknown> = {}, timeout = 5000): Promise<any> {
+  request(type: string, fields: Record<string, unknown> = {}, timeout = WAIT): Promise<any> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no reply to ${type} within ${timeout} ms`)), timeout)
@@ -43,7 +46,7 @@ export class WsClient {
   }
 
   /** The next event matching pred (already queued or still to come). */
-  next(pred: (m: any) => boolean = () => true, timeout = 5000): Promise<any> {
+  next(pred: (m: any) => boolean = () => true, timeout = WAIT): Promise<any> {
     const i = this.events.findIndex(pred)
     if (i >= 0) return Promise.resolve(this.events.splice(i, 1)[0])
     return new Promise((resolve, reject) => {
@@ -53,10 +56,10 @@ export class WsClient {
     })
   }
 
-  waitClosed(timeout = 3000): Promise<{ code: number; reason: string }> {
+  waitClosed(timeout = WAIT): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed)
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('socket did not close')), timeout)
+      const t = setTimeout(() => reject(new Error(`socket did not close within ${timeout} ms`)), timeout)
       this.ws.addEventListener('close', (e) => { clearTimeout(t); resolve({ code: e.code, reason: e.reason }) })
     })
   }
@@ -67,6 +70,7 @@ export class WsClient {
 /** Connects and waits for the hello; rejects if the upgrade is refused. */
 export async function connectWs(url: string, opts: { cookie?: string; origin?: string } = {}) {
   const c = new WsClient(url, opts)
-  const hello = await Promise.race([c.opened, c.waitClosed(5000).then((e) => { throw new Error(`refused: ${e.code}`) })])
+  // The hello, or the close of a refused upgrade: whichever comes first (a slow hello is not a refusal).
+  const hello = await Promise.race([c.opened, c.waitClosed().then((e) => { throw new Error(`refused: ${e.code}`) }, () => c.opened)])
   return Object.assign(c, { hello })
 }
