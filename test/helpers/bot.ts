@@ -169,13 +169,6 @@ export class Bot {
   }
 }
 
-/** Waits until pred() holds (checked every 20 ms), at most WAIT; `what` names it in the error (a function: its state then). */
-export async function until(pred: () => boolean, what: string | (() => string) = 'condition', timeout = WAIT): Promise<void> {
-  const end = Date.now() + timeout
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${typeof what === 'function' ? what() : what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+export { until } from './limits'
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
