@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
-import { TEST_LIMIT } from '../helpers/limits'
+import { poll, TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -42,16 +42,6 @@ beforeAll(async () => {
 })
 afterAll(async () => { await browser?.close(); await s?.stop() })
 
-/** Waits until `fn` returns a value `ok` accepts (the UI updates after a request). */
-async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeout = 10_000): Promise<T> {
-  const until = Date.now() + timeout
-  for (;;) {
-    const v = await fn()
-    if (ok(v) || Date.now() > until) return v
-    await Bun.sleep(50)
-  }
-}
-
 const memberRow = (name: string) => page.locator(`li.member-row[data-username="${name}"]`)
 
 test.skipIf(!hasChromium)('[D14] suspending and banning from the members list signs the member out and is audited', async () => {
@@ -73,7 +63,7 @@ test.skipIf(!hasChromium)('[D14] suspending and banning from the members list si
   // search
   await page.getByRole('searchbox', { name: 'Search members' }).fill('ada')
   const names = async () => (await page.locator('li.member-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-username')))).sort()
-  expect(await poll(names, (v) => v.length === 3)).toEqual(['ada', 'ada_one', 'ada_two'])
+  expect(await poll(names, (v) => v.length === 3, 'three results for "ada"')).toEqual(['ada', 'ada_one', 'ada_two'])
   await page.screenshot({ path: `${SHOTS}/admin-e2e-members-phone.png` })
   const entries = await auditActions()
   expect(entries.find((e) => e.action === 'member.suspend' && e.details.username === 'grace')?.details.reason).toBe('cooling off')
@@ -150,7 +140,7 @@ test.skipIf(!hasChromium)('[D14] a backup made from the console is listed, downl
   expect(download.suggestedFilename()).toBe(name)
   const acts = (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action)
   expect(acts).toContain('backup.create')
-  expect(await poll(async () => (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action), (v) => v.includes('backup.download'))).toContain('backup.download')
+  expect(await poll(async () => (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action), (v) => v.includes('backup.download'), 'the download in the audit log')).toContain('backup.download')
 })
 
 test.skipIf(!hasChromium)('[D14] a member reports someone; the admin resolves it from the queue', async () => {
@@ -182,7 +172,7 @@ test.skipIf(!hasChromium)('[D14] the audit log lists every action above; screens
     expect(shown).toContain(a)
   }
   await page.getByLabel('Filter the audit log').selectOption('member.')
-  const filtered = await poll(() => log.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')!)), (v) => v.length > 0 && v.every((a) => a.startsWith('member.')))
+  const filtered = await poll(() => log.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')!)), (v) => v.length > 0 && v.every((a) => a.startsWith('member.')), 'the filtered audit log')
   expect(filtered.length).toBeGreaterThan(0)
   expect(filtered.every((a) => a.startsWith('member.'))).toBe(true)
   for (const [vw, tag] of [[{ width: 390, height: 844 }, 'phone'], [{ width: 1280, height: 860 }, 'desktop']] as const) {

@@ -37,27 +37,27 @@ beforeAll(async () => {
 })
 afterAll(async () => { await browser?.close(); await s?.stop() })
 
-const controlled = () => page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15_000 })
+const controlled = () => page.waitForFunction(() => navigator.serviceWorker.controller !== null)
 
 test.skipIf(!hasChromium)('[P11] the service worker serves the shell, the last-seen hallway and the inbox with no network', async () => {
   await page.goto(s.url + '/')
   await controlled()
   // Online once through the worker, so it keeps the lists it saw.
   await page.reload()
-  await expect(page.getByText(ROOM).first().waitFor({ timeout: 10_000 })).resolves.toBeUndefined()
+  await expect(page.getByText(ROOM).first().waitFor()).resolves.toBeUndefined()
   await page.goto(s.url + '/backchannel')
-  await page.getByText('bobby').first().waitFor({ timeout: 10_000 })
+  await page.getByText('bobby').first().waitFor()
   await context.setOffline(true)
   try {
     await page.goto(s.url + '/')
     await page.getByRole('navigation', { name: 'Main' }).waitFor()
-    await page.getByText(ROOM).first().waitFor({ timeout: 10_000 })
+    await page.getByText(ROOM).first().waitFor()
     // Playwright's offline mode leaves navigator.onLine alone; a real browser fires this event.
     await page.evaluate(() => dispatchEvent(new Event('offline')))
     await page.getByRole('status').filter({ hasText: 'You are offline' }).waitFor()
     await page.screenshot({ path: `${SHOTS}/app-offline-hallway-phone.png` })
     await page.goto(s.url + '/backchannel')
-    await page.getByText('bobby').first().waitFor({ timeout: 10_000 })
+    await page.getByText('bobby').first().waitFor()
     await page.screenshot({ path: `${SHOTS}/app-offline-inbox-phone.png` })
     const offline = await page.evaluate(async () => {
       const r = await fetch('/api/rooms')
@@ -93,10 +93,10 @@ test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and relo
   try {
     await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r!.update()))
     const banner = page.getByRole('status').filter({ hasText: 'Update available' })
-    await banner.waitFor({ timeout: 15_000 })
+    await banner.waitFor()
     await page.screenshot({ path: `${SHOTS}/app-update-banner-phone.png` })
     const before = await page.evaluate(() => performance.timeOrigin)
-    await Promise.all([page.waitForEvent('load', { timeout: 15_000 }), banner.getByRole('button', { name: 'Reload' }).click()])
+    await Promise.all([page.waitForEvent('load'), banner.getByRole('button', { name: 'Reload' }).click()])
     await page.getByRole('navigation', { name: 'Main' }).waitFor()
     expect(await page.evaluate(() => performance.timeOrigin)).not.toBe(before)
     expect(await banner.count()).toBe(0)
@@ -123,9 +123,9 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
   })
   try {
     await p.goto(`${s.url}/rooms/${room.id}`)
-    await p.getByRole('toolbar', { name: 'Room controls' }).waitFor({ timeout: 20_000 })
+    await p.getByRole('toolbar', { name: 'Room controls' }).waitFor()
     const session = () => p.evaluate(() => ({ title: navigator.mediaSession.metadata?.title ?? null, album: navigator.mediaSession.metadata?.album ?? null, state: navigator.mediaSession.playbackState }))
-    await p.waitForFunction(() => navigator.mediaSession.metadata?.title === 'Screen-off talk', null, { timeout: 10_000 })
+    await p.waitForFunction(() => navigator.mediaSession.metadata?.title === 'Screen-off talk')
     expect(await session()).toEqual({ title: 'Screen-off talk', album: 'Townhall', state: 'playing' })
     // The host is on stage (joining muted): the lock screen's microphone button unmutes and mutes.
     await p.getByRole('button', { name: 'Unmute' }).waitFor()
@@ -135,7 +135,7 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
     await p.getByRole('button', { name: 'Unmute' }).waitFor()
     // Hang up leaves the room and clears the lock screen.
     await p.evaluate(() => (window as any).__ms.hangup())
-    await p.waitForFunction(() => navigator.mediaSession.metadata === null, null, { timeout: 10_000 })
+    await p.waitForFunction(() => navigator.mediaSession.metadata === null)
     expect((await session()).state).toBe('none')
     expect(s.ctx.rooms!.participants(room.id).some((x) => x.userId === alice.user.id)).toBe(false)
   } finally {
@@ -148,11 +148,11 @@ test.skipIf(!hasChromium)('[P11] signing out forgets the cached lists: offline, 
   await page.goto(s.url + '/me')
   await controlled()
   await page.getByRole('button', { name: 'Sign out', exact: true }).click()
-  await page.getByRole('button', { name: /sign in/i }).first().waitFor({ timeout: 10_000 })
+  await page.getByRole('button', { name: /sign in/i }).first().waitFor()
   await context.setOffline(true)
   try {
     await page.goto(s.url + '/')
-    await page.getByRole('button', { name: /sign in/i }).first().waitFor({ timeout: 10_000 })
+    await page.getByRole('button', { name: /sign in/i }).first().waitFor()
     expect(await page.getByText(ROOM).count()).toBe(0)
     expect(await page.evaluate(async () => (await fetch('/api/me')).status)).toBe(503)
   } finally {

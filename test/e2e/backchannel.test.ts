@@ -238,7 +238,7 @@ test.skipIf(!hasChromium)('[B6] a page that was offline catches up in order; a m
     for (let i = 1; i <= 5; i++) { await fBox.fill(`while away ${i}`); await fBox.press('Enter') }
     await f.locator('.msg:not(.pending)', { hasText: 'while away 5' }).waitFor()
     await G.context.setOffline(false)
-    await g.locator('.msg', { hasText: 'while away 5' }).waitFor({ timeout: 20_000 })
+    await g.locator('.msg', { hasText: 'while away 5' }).waitFor()
     const texts = await g.locator('.msg-text').allTextContents()
     expect(texts.filter((t) => t.startsWith('while away'))).toEqual([1, 2, 3, 4, 5].map((i) => `while away ${i}`))
 
@@ -252,7 +252,7 @@ test.skipIf(!hasChromium)('[B6] a page that was offline catches up in order; a m
     const saved = await g.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('townhall.bc.outbox')).map((k) => localStorage.getItem(k)).join(''))
     expect(saved).toContain('typed in a tunnel')
     await G.context.setOffline(false)
-    await f.locator('.msg', { hasText: 'typed in a tunnel' }).waitFor({ timeout: 20_000 })
+    await f.locator('.msg', { hasText: 'typed in a tunnel' }).waitFor()
     await g.locator('.msg:not(.pending)', { hasText: 'typed in a tunnel' }).waitFor()
     expect(await f.locator('.msg', { hasText: 'typed in a tunnel' }).count()).toBe(1)
     const stored = s.ctx.db.query("SELECT COUNT(*) AS n FROM bc_messages WHERE body = 'typed in a tunnel'").get() as { n: number }

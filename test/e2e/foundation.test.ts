@@ -35,7 +35,7 @@ afterAll(async () => { await browser?.close(); await s?.stop() })
 const shot = async (name: string) => {
   for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
     await page.setViewportSize(size)
-    await page.waitForTimeout(150)
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))) // laid out anew
     await page.screenshot({ path: join(SHOTS, `foundation-${name}-${label}.png`), fullPage: true })
   }
   await page.setViewportSize(PHONE)

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { roomsDomain } from '../../server/rooms'
-import { TEST_LIMIT } from '../helpers/limits'
+import { TEST_LIMIT, until } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -94,7 +94,7 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     const before = new Set(s.ctx.hub.connectionsOf(bob.user.id).map((c) => c.id))
     for (const c of s.ctx.hub.connectionsOf(bob.user.id)) c.raw.close(1012, 'try again')
     const seat = () => roomsDomain(s.ctx).rooms.session(roomId)?.seat(`u:${bob.user.id}`)
-    for (let i = 0; i < 100 && !(seat()?.state === 'present' && [...seat()!.conns].some((c) => !before.has(c.id))); i++) await Bun.sleep(100)
+    await until(() => seat()?.state === 'present' && [...seat()!.conns].some((c) => !before.has(c.id)), 'the seat resumed on a new socket')
     expect([...seat()!.conns].some((c) => !before.has(c.id))).toBe(true)
     expect(seat()).toMatchObject({ state: 'present', role: 'speaker' })
     await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()

@@ -23,3 +23,17 @@ export async function until(pred: () => boolean, what: string | (() => string) =
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+/**
+ * Calls `read` (a page's state, stats over CDP…) every 50 ms until `ok` accepts its value, and returns it; at most
+ * `timeout`, then fails naming `what` and the last value read.
+ */
+export async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeout = WAIT): Promise<T> {
+  const end = Date.now() + timeout
+  for (;;) {
+    const v = await read()
+    if (ok(v)) return v
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${JSON.stringify(v)})`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
