@@ -16,10 +16,12 @@ export const TEST_LIMIT = 180_000
  * Waits until pred() holds (checked every 20 ms), at most `timeout`; `what` names it in the error (a function: its
  * state at that moment). For what has no event of its own: a server's counter, a fake service's inbox.
  */
-export async function until(pred: () => boolean, what: string | (() => string) = 'condition', timeout = WAIT): Promise<void> {
+export async function until(pred: () => boolean, what: string | (() => string) = 'condition', timeout = WAIT) {
   const end = Date.now() + timeout
   while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${typeof what === 'function' ? what() : what}`)
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${typeof what === 'function' ? what() : what}`)
+    }
     await new Promise((r) => setTimeout(r, 20))
   }
 }
@@ -33,7 +35,9 @@ export async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, wha
   for (;;) {
     const v = await read()
     if (ok(v)) return v
-    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${JSON.stringify(v)})`)
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${JSON.stringify(v)})`)
+    }
     await new Promise((r) => setTimeout(r, 50))
   }
 }

@@ -71,6 +71,7 @@ export class WsClient {
 export async function connectWs(url: string, opts: { cookie?: string; origin?: string } = {}) {
   const c = new WsClient(url, opts)
   // The hello, or the close of a refused upgrade: whichever comes first (a slow hello is not a refusal).
-  const hello = await Promise.race([c.opened, c.waitClosed().then((e) => { throw new Error(`refused: ${e.code}`) }, () => c.opened)])
+  const refused = c.waitClosed().then((e) => { throw new Error(`refused: ${e.code}`) }, () => c.opened)
+  const hello = await Promise.race([c.opened, refused])
   return Object.assign(c, { hello })
 }
