@@ -66,7 +66,8 @@ const heardLast = (bot: Bot, n: number) => (bot.received.length < n ? [] : heard
  */
 async function settlesOn(bot: Bot, tags: string[], n: number, what: string) {
   const want = JSON.stringify([...tags].sort())
-  await until(() => JSON.stringify(heardLast(bot, n)) === want, () => `${what}: ${want} (last heard ${JSON.stringify(heardLast(bot, n))})`)
+  const last = () => JSON.stringify(heardLast(bot, n))
+  await until(() => last() === want, () => `${what}: ${want} (last heard ${last()})`)
   const mark = bot.received.length
   await until(() => bot.received.length >= mark + n, `${n} more packets for ${what}`)
   return heardSince(bot, mark)
@@ -132,7 +133,8 @@ describe('[M2] forwarding', () => {
     await until(() => [l1, l2, l3].every((p) => countFrom(p.bot, 'HOST') >= 20), 'every listener hears the host')
     // L1 has been sending as long as the host: twenty more of the host's packets later, nothing of L1's has arrived.
     const marks = [l1, l2, l3].map((p) => p.bot.received.length)
-    await until(() => [l1, l2, l3].every((p, i) => countFrom(p.bot, 'HOST', marks[i]) >= 20), 'twenty more packets of the host')
+    const more = () => [l1, l2, l3].every((p, i) => countFrom(p.bot, 'HOST', marks[i]) >= 20)
+    await until(more, 'twenty more packets of the host')
     for (const p of [host, l1, l2, l3]) expect(p.bot.received.some((r) => r.from === 'L1')).toBe(false)
     expect(host.bot.received.some((r) => r.from === 'HOST')).toBe(false) // never your own voice back
     expect(media.debug().dropped).toBeGreaterThan(dropped)
@@ -199,9 +201,11 @@ describe('[M4] the three loudest', () => {
     all.forEach((p, i) => p.bot.speak(60 - i * 10))
     // Measured in packets: about a second of the three slots (50 packets a second each).
     const WINDOW = 150
-    expect(await settlesOn(l.bot, ['S2', 'S3', 'S4'], WINDOW, 'the listener hears the three loudest')).toEqual(['S2', 'S3', 'S4'])
+    const loudest = await settlesOn(l.bot, ['S2', 'S3', 'S4'], WINDOW, 'the listener hears the three loudest')
+    expect(loudest).toEqual(['S2', 'S3', 'S4'])
     // A speaker hears the three loudest of the others.
-    expect(await settlesOn(speakers[3]!.bot, ['S1', 'S2', 'S3'], WINDOW, 'S4 hears the three loudest others')).toEqual(['S1', 'S2', 'S3'])
+    const others = await settlesOn(speakers[3]!.bot, ['S1', 'S2', 'S3'], WINDOW, 'S4 hears the three loudest others')
+    expect(others).toEqual(['S1', 'S2', 'S3'])
 
     // S0 gets loud and S4 falls silent: S0 takes over S4's slot.
     const before = l.bot.received.length
@@ -280,7 +284,8 @@ describe('[M10] nothing is left behind', () => {
     expect(media.debug()).toMatchObject({ rooms: 1, peers: 1, timers: 1, ports: 1, closing: 0 })
     expect(serverUdp()).toBe(1)
     // The listeners' WebSockets close asynchronously: the server's connections come back to what they were.
-    await until(() => serverTcp() <= connections, () => `the listeners' connections closed (now ${serverTcp()}, before ${connections})`)
+    const closed = () => `the listeners' connections closed (now ${serverTcp()}, before ${connections})`
+    await until(() => serverTcp() <= connections, closed)
     host.bot.silence()
     await ok(host, 'room.end', { roomId: room.id })
     await until(() => media.debug().closing === 0 && media.debug().rooms === 0, 'the room closed')

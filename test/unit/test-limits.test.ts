@@ -17,7 +17,7 @@ test('every test file sets its default limit to TEST_LIMIT, above every wait', (
   expect(files.filter((f) => !/^setDefaultTimeout\(TEST_LIMIT\)$/m.test(source(f)))).toEqual([])
 })
 
-test('no test or hook sets a limit below TEST_LIMIT; no page waits a fixed time; no wait has a limit of its own', () => {
+test('no test or hook sets a limit below TEST_LIMIT; no page waits a fixed time; no wait has its own limit', () => {
   const found: string[] = []
   for (const f of files) {
     source(f).split('\n').forEach((line, i) => {
