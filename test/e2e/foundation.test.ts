@@ -2,12 +2,15 @@
 // [A6] first-run setup creates the admin; [I1] the admin creates, copies and revokes invites in the UI; a newcomer
 // redeems an invite, registers, signs out and signs in; [H14] Chrome's own installability check finds no errors.
 // Screenshots of sign-in, register, profile and people at 390×844 and 1280×800 go to test/.tmp/shots.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { hasChromium, launchPersistent, SHOTS } from '../helpers/browser'
 import { PASSWORD, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const PHONE = { width: 390, height: 844 }
 const DESKTOP = { width: 1280, height: 800 }
@@ -26,13 +29,13 @@ beforeAll(async () => {
   page = context.pages()[0] ?? await context.newPage()
   page.on('pageerror', (e) => errors.push(e.message))
   mkdirSync(SHOTS, { recursive: true })
-}, 60_000)
+})
 afterAll(async () => { await browser?.close(); await s?.stop() })
 
 const shot = async (name: string) => {
   for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
     await page.setViewportSize(size)
-    await page.waitForTimeout(150)
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))) // laid out anew
     await page.screenshot({ path: join(SHOTS, `foundation-${name}-${label}.png`), fullPage: true })
   }
   await page.setViewportSize(PHONE)
@@ -59,7 +62,7 @@ test.skipIf(!hasChromium)('[A6] the first-run setup link creates the admin accou
   // The link is spent.
   await page.goto(`${s.origin}/setup/${token}`)
   await page.getByRole('heading', { name: 'Townhall is set up' }).waitFor()
-}, 60_000)
+})
 
 let inviteUrl = ''
 test.skipIf(!hasChromium)('[I6] the admin creates, copies and revokes invite links in the UI', async () => {
@@ -83,7 +86,7 @@ test.skipIf(!hasChromium)('[I6] the admin creates, copies and revokes invite lin
   expect(s.ctx.invites.service.store.byId(second.id)!.revoked_at).not.toBeNull()
   expect(await page.getByRole('button', { name: `Revoke invite ${second.id}` }).count()).toBe(0)
   await signOut()
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs out and signs in again', async () => {
   await page.goto(inviteUrl)
@@ -129,7 +132,7 @@ test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs o
   await page.getByRole('navigation', { name: 'Main' }).waitFor()
   await page.goto(s.origin + '/u/owner/followers')
   await page.getByRole('link', { name: /@newbie/ }).waitFor()
-}, 90_000)
+})
 
 test.skipIf(!hasChromium)('[A5] block from a profile, see it on my profile page, unblock there', async () => {
   page.once('dialog', (d) => void d.accept())
@@ -144,7 +147,7 @@ test.skipIf(!hasChromium)('[A5] block from a profile, see it on my profile page,
   await page.getByText('Unblocked @owner').waitFor()
   expect(await page.getByRole('list', { name: 'Blocked people' }).count()).toBe(0)
   expect(s.ctx.accounts.api.hasBlocked(me!, owner!)).toBe(false)
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)("[H14] Chrome's installability check finds no errors once the service worker is active", async () => {
   await page.goto(s.origin + '/')
@@ -164,4 +167,4 @@ test.skipIf(!hasChromium)("[H14] Chrome's installability check finds no errors o
   expect(installabilityErrors).toEqual([])
   await cdp.detach()
   expect(errors).toEqual([])
-}, 60_000)
+})

@@ -1,11 +1,14 @@
 // Two members in Chromium: A starts a room from the hallway, B joins from the hallway card, raises a hand, A invites
 // B to speak, B accepts (the microphone is asked for only then), A mutes B, then removes B. Screenshots on the way.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT, until } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Browser
@@ -90,7 +93,7 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     const before = new Set(s.ctx.hub.connectionsOf(bob.user.id).map((c) => c.id))
     for (const c of s.ctx.hub.connectionsOf(bob.user.id)) c.raw.close(1012, 'try again')
     const seat = () => s.ctx.rooms.service.session(roomId)?.seat(`u:${bob.user.id}`)
-    for (let i = 0; i < 100 && !(seat()?.state === 'present' && [...seat()!.conns].some((c) => !before.has(c.id))); i++) await Bun.sleep(100)
+    await until(() => seat()?.state === 'present' && [...seat()!.conns].some((c) => !before.has(c.id)), 'the seat resumed on a new socket')
     expect([...seat()!.conns].some((c) => !before.has(c.id))).toBe(true)
     expect(seat()).toMatchObject({ state: 'present', role: 'speaker' })
     await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
@@ -128,4 +131,4 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     await A.context.close()
     await B.context.close()
   }
-}, 60_000)
+})

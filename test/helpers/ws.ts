@@ -10,6 +10,8 @@ type NoFields = { [K in RequestType]: {} extends RequestFields<K> ? K : never }[
  * (which of them is there depends on `ok`; the tests assert it).
  */
 export type TestReply<K extends RequestType> = Reply<K> & { re: RequestId | null; ok: boolean; error: ErrorBody }
+// Every wait gives up after WAIT (generous: a busy machine is slow, not wrong).
+import { WAIT } from './limits'
 
 export class WsClient {
   private ws: WebSocket
@@ -53,7 +55,7 @@ export class WsClient {
   }
 
   /** Unchecked: any type and fields, for tests that send unknown types or wrong fields on purpose. */
-  requestUnchecked(type: string, fields: Record<string, unknown> = {}, timeout = 5000): Promise<any> {
+  requestUnchecked(type: string, fields: Record<string, unknown> = {}, timeout = WAIT): Promise<any> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no reply to ${type} within ${timeout} ms`)), timeout)
@@ -66,7 +68,7 @@ export class WsClient {
   next<K extends EventType>(type: K, pred?: (e: EventOf<K>) => boolean, timeout?: number): Promise<EventOf<K>>
   /** The next event matching pred (already queued or still to come). */
   next(pred?: (m: any) => boolean, timeout?: number): Promise<any>
-  next(pred: EventType | ((m: any) => boolean) = () => true, timeout: number | ((m: any) => boolean) | undefined = 5000, typed?: number): Promise<any> {
+  next(pred: EventType | ((m: any) => boolean) = () => true, timeout: number | ((m: any) => boolean) | undefined = WAIT, typed?: number): Promise<any> {
     if (typeof pred === 'string') {
       const type = pred, also = timeout as ((e: any) => boolean) | undefined
       return this.next((m) => m.type === type && (!also || also(m)), typed)
@@ -81,10 +83,10 @@ export class WsClient {
     })
   }
 
-  waitClosed(timeout = 3000): Promise<{ code: number; reason: string }> {
+  waitClosed(timeout = WAIT): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed)
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('socket did not close')), timeout)
+      const t = setTimeout(() => reject(new Error(`socket did not close within ${timeout} ms`)), timeout)
       this.ws.addEventListener('close', (e) => { clearTimeout(t); resolve({ code: e.code, reason: e.reason }) })
     })
   }
@@ -95,6 +97,8 @@ export class WsClient {
 /** Connects and waits for the hello; rejects if the upgrade is refused. */
 export async function connectWs(url: string, opts: { cookie?: string; origin?: string } = {}) {
   const c = new WsClient(url, opts)
-  const hello = await Promise.race([c.opened, c.waitClosed(5000).then((e) => { throw new Error(`refused: ${e.code}`) })])
+  // The hello, or the close of a refused upgrade: whichever comes first (a slow hello is not a refusal).
+  const refused = c.waitClosed().then((e) => { throw new Error(`refused: ${e.code}`) }, () => c.opened)
+  const hello = await Promise.race([c.opened, refused])
   return Object.assign(c, { hello })
 }

@@ -1,12 +1,15 @@
 // The admin API: who may call what, members (suspend, ban, roles, reset links), invite-tree branches, reports,
 // settings, backups, the audit log and /metrics. Real server, real SQLite, real sockets.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { member as roomMember, ok, roomWith } from '../helpers/members'
 import { memberKey } from '../../server/contracts'
+import { TEST_LIMIT, until } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let admin: Awaited<ReturnType<typeof signedInClient>>
@@ -56,7 +59,7 @@ test('[D2] suspending a member ends their sessions and sockets and refuses sign-
   const ws = await connectWs(s.url, { cookie: sam.cookie, origin: s.origin })
   const r = await admin.post(`/api/admin/members/${sam.user.id}/suspend`, { reason: 'cool off' })
   expect(r.json.member.status).toBe('suspended')
-  expect((await ws.waitClosed(1000)).code).toBe(4001)
+  expect((await ws.waitClosed()).code).toBe(4001)
   expect((await sam.get('/api/me')).status).toBe(401)
   const login = await new Client(s).post('/api/auth/login', { username: 'sam', password: PASSWORD })
   expect([login.status, login.json.error.code]).toEqual([403, 'account_suspended'])
@@ -75,7 +78,7 @@ test('[D3] a ban closes every socket of the member within a second and hides the
   const p256dh = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url')
   s.ctx.push.service.store.upsert(bart.user.id, 'https://push.example/bart', p256dh, Buffer.alloc(16, 1).toString('base64url'), 'test')
   await admin.post(`/api/admin/members/${bart.user.id}/ban`, { reason: 'spam' })
-  const closed = await Promise.all([tab1.waitClosed(1000), tab2.waitClosed(1000)])
+  const closed = await Promise.all([tab1.waitClosed(), tab2.waitClosed()])
   expect(closed.map((c) => c.code)).toEqual([4001, 4001])
   expect(s.ctx.hub.isOnline(bart.user.id)).toBe(false)
   expect(s.ctx.push.service.store.byUser(bart.user.id)).toHaveLength(0)
@@ -88,7 +91,7 @@ test('[D3] a ban removes the member from the rooms they are in at once', async (
   const host = await roomMember(s, 'dh'), guest = await roomMember(s, 'dg')
   const room = await roomWith(host, [guest])
   expect(s.ctx.rooms.api.participant(room.id, memberKey(guest.id))).not.toBeNull()
-  const left = host.ws.next((e) => JSON.stringify(e).includes(`u:${guest.id}`) || e.userId === guest.id, 3000)
+  const left = host.ws.next((e) => JSON.stringify(e).includes(`u:${guest.id}`) || e.userId === guest.id)
   await admin.post(`/api/admin/members/${guest.id}/ban`, {})
   expect(s.ctx.rooms.api.participant(room.id, memberKey(guest.id))).toBeNull()
   expect(s.ctx.rooms.api.participants(room.id).map((p) => p.userId)).toEqual([host.id])
@@ -283,7 +286,7 @@ test('[D10] a backup taken while messages are being written opens and passes int
       acked++
     }
   })()
-  while (acked < 20) await Bun.sleep(5)
+  await until(() => acked >= 20, 'twenty sends acknowledged')
   const ackedBefore = acked
   const made = await admin.post('/api/admin/backups')
   writing = false

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { bringUp, roomWith } from '../helpers/members'
 import { clientId, closeAll, ok, outcome, person, send, type Person } from '../helpers/backchannel'
+import { TEST_LIMIT } from '../helpers/limits'
 
 // The machine is shared and noisy: generous limits, no timing assertions.
-setDefaultTimeout(30_000)
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 const people: Person[] = []

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, type TestServer, startTestServer } from '../helpers/server'
 import { clientId, closeAll, dm, follow, ok, outcome, person, reconnect, send, type Person } from '../helpers/backchannel'
+import { TEST_LIMIT } from '../helpers/limits'
 
 // The machine is shared and noisy: generous limits, no timing assertions.
-setDefaultTimeout(30_000)
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 const people: Person[] = []

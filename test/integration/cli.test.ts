@@ -1,7 +1,7 @@
 // [H10] The townhall command run as a real child process: --help, config errors, migrate, first-run setup,
 // admin create, invite create, healthcheck; the CLI works on the data folder while the server runs.
 // [H9] migrations: schema_version, refusing a newer database.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,9 @@ import { join } from 'node:path'
 import { MIGRATIONS } from '../../server/db/migrations'
 import { OPTIONS } from '../../server/config'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const MAIN = join(import.meta.dir, '../../server/main.ts')
 const tmp = mkdtempSync(join(tmpdir(), 'townhall-cli-'))

@@ -1,6 +1,9 @@
 // Invites: uses, expiry, revocation, member quotas, registration modes and the invite tree, over real HTTP.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let root: Awaited<ReturnType<typeof signedInClient>>

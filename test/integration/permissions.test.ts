@@ -1,8 +1,11 @@
 // [H6] The permission table of the foundation's routes: guest, member, admin × every route → status, what must
 // appear and what must not. Each role gets a fresh session; routes that end a session run last.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 type Role = 'guest' | 'member' | 'admin'
 interface Row {

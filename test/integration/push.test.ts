@@ -1,6 +1,6 @@
 // Web Push end to end: a local push service receives what the server sends; the test checks the VAPID JWT
 // (ES256 signed with the server's key; aud, exp, sub) and decrypts the aes128gcm body with the subscription's key.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { createECDH, randomBytes } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { hostname } from 'node:os'
@@ -9,6 +9,9 @@ import { Client, signedInClient, startTestServer, type TestServer } from '../hel
 import { isPrivateHost } from '../../server/push/service'
 import type { PushKind } from '../../server/contracts'
 import { createRoom, member, ok, type Member } from '../helpers/members'
+import { TEST_LIMIT, until } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 interface Received { path: string; headers: Headers; body: Buffer }
 let s: TestServer
@@ -234,14 +237,9 @@ async function subscribed(m: Member, path: string) {
   return d
 }
 /** Waits for the next push to `path` (the senders do not await notify) and opens it. */
-async function nextPush(path: string, d: ReturnType<typeof device>, timeout = 5000) {
-  const until = Date.now() + timeout
-  while (Date.now() < until) {
-    const i = received.findIndex((r) => r.path === path)
-    if (i >= 0) return open(received.splice(i, 1)[0]!, d)
-    await Bun.sleep(10)
-  }
-  throw new Error(`no push to ${path}`)
+async function nextPush(path: string, d: ReturnType<typeof device>) {
+  await until(() => received.some((r) => r.path === path), `a push to ${path}`)
+  return open(received.splice(received.findIndex((r) => r.path === path), 1)[0]!, d)
 }
 
 test('[P8] a direct message notifies the recipient; none for a muted thread or a declined request', async () => {
@@ -285,7 +283,7 @@ test('[P9] a room started by someone I follow, and an invitation to speak, notif
   // background or the phone asleep); their seat waits out the grace period meanwhile.
   fan.ws.close()
   await fan.ws.waitClosed()
-  while (s.ctx.hub.isOnline(fan.id)) await Bun.sleep(10)
+  await until(() => !s.ctx.hub.isOnline(fan.id), 'the fan offline')
   await ok(host, 'room.invite', { roomId: room.id, userId: fan.id })
   expect(await nextPush('/p9-fan', df)).toMatchObject({ kind: 'speak_invite', body: 'Morning show', url: `/rooms/${room.id}` })
   host.ws.close(); fan.ws.close()

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 import { closeAll, createRoom, member, ok, outcome, reconnect, type Member } from '../helpers/members'
+import { TEST_LIMIT } from '../helpers/limits'
 
-// A loaded CI machine (argon2 sign-ups, real sockets) can take longer than bun's 5 s default per test.
-setDefaultTimeout(30_000)
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let H: Member, M: Member, TM: Member, S: Member, TS: Member, A: Member, TA: Member, X: Member, B: Member, R: Member

@@ -1,12 +1,15 @@
 // Sessions: random tokens of ≥128 bits, only their SHA-256 on disk, cookie flags, sign-out, sign-out everywhere,
 // password change; and the profile, avatar, follow and block rules.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { createHash } from 'node:crypto'
 import { readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Client, PASSWORD, signedInClient, signIn, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 beforeAll(async () => { s = await startTestServer() })

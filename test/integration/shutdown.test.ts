@@ -1,8 +1,11 @@
 // [W6] Stopping the server closes every socket first (close hooks run while the database is open), then runs the
 // domains' cleanup, then closes the database: nothing runs against a closed database afterwards.
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { signedInClient, startTestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 test('[W6] stop() closes the sockets, then cleans up, then closes the database', async () => {
   const s = await startTestServer()

@@ -1,7 +1,10 @@
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { linkify, highlighted } from '../../client/components/backchannel/text'
 import { isEmoji } from '../../server/backchannel/model'
 import { MAX_BATCH, SendQueue, type SendItem } from '../../server/backchannel/send'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const links = (text: string) => linkify(text).filter((x) => typeof x !== 'string').map((v: any) => v.props)
 
