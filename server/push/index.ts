@@ -19,7 +19,7 @@ export function createPush(deps: { core: Core; accounts: AccountsApi }): PushDom
 
 export interface RemindersDomain extends Domain<null> { readonly service: Reminders }
 
-/** transitional: the reminders move to the rooms domain when it takes its deps. */
+/** The scheduled rooms' reminders: a part of push built after the rooms it reads (RoomsApi.scheduledBetween). */
 export function createReminders(deps: {
   core: Core; accounts: AccountsApi; push: PushDomain; scheduledBetween: (from: number, to: number) => RoomSummary[]
 }): RemindersDomain {

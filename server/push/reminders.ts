@@ -1,6 +1,6 @@
 // The 10-minute reminder of scheduled rooms, sent once per room to the host and their followers. It reads the rooms
-// through `scheduledBetween` (passed in), so it is built after the rooms; it moves into the rooms domain when that
-// takes its dependencies (rooms then call PushApi.notify themselves).
+// through `scheduledBetween` (RoomsApi, passed in), so app.ts builds it after the rooms; which rooms were reminded is
+// the push domain's own table, so it stays a part of push.
 import type { AccountsApi, PushApi, RoomSummary } from '../contracts'
 import type { Core } from '../core'
 import type { PushStore } from './store'
