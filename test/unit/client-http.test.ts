@@ -1,8 +1,11 @@
 // The client's HTTP seam: components call the typed functions of client/app (one module per domain); only those
 // modules use the low-level helper client/app/api.ts, and only that helper calls fetch (the service worker aside).
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const CLIENT = join(import.meta.dir, '..', '..', 'client')
 const files = (pattern: string) => [...new Bun.Glob(pattern).scanSync({ cwd: CLIENT })].sort()

@@ -1,6 +1,6 @@
 // The protocol module: it imports nothing but TypeBox, every request type has exactly one handler once the context is
 // built, and no error code is defined by two domains.
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +13,9 @@ import { BackchannelErrors } from '../../server/protocol/backchannel'
 import { MediaErrors } from '../../server/protocol/media'
 import { RealtimeErrors } from '../../server/protocol/realtime'
 import { RoomErrors } from '../../server/protocol/rooms'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const DIR = join(import.meta.dir, '..', '..', 'server', 'protocol')
 
