@@ -24,7 +24,7 @@ import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
 import { MediaService } from './media/service'
 import { installRooms, roomsPlugin, startRooms, type RoomsService } from './rooms'
-import { backchannelPlugin, installBackchannel, type BackchannelService } from './backchannel'
+import { createBackchannel, type BackchannelDomain } from './backchannel'
 
 export const VERSION: string = pkg.version
 
@@ -46,14 +46,14 @@ export interface Townhall {
   readonly accounts: AccountsDomain
   readonly push: PushDomain
   readonly invites: InvitesDomain
-  // transitional: removed when rooms/media/backchannel take their deps
+  // transitional: removed when rooms/media take their deps
   /** What the rooms, presence and the /ws gateway are built with. */
   readonly legacy: Ctx
-  /** What media and backchannel are built with: the same, and the rooms. */
+  /** What media is built with: the same, and the rooms. */
   readonly legacyWithRooms: RoomsCtx
   readonly rooms: RoomsService
   readonly media: MediaService
-  readonly backchannel: BackchannelService
+  readonly backchannel: BackchannelDomain
   readonly reminders: RemindersDomain
   readonly admin: AdminDomain
 }
@@ -84,7 +84,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   const push = createPush({ core, accounts: accounts.api })
   const invites = createInvites({ core, accounts: accounts.api, audit: audit.api })
 
-  // transitional: removed when rooms/media/backchannel take their deps
+  // transitional: removed when rooms/media take their deps
   const legacy: Ctx = {
     core, config, db: core.db, log: core.log, hub, settings: core.settings, accounts: accounts.service, origin: core.origin,
     push: push.api, audit: audit.api, cleanup: [],
@@ -94,7 +94,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   // The SFU and Backchannel follow the rooms' events, so they come after them. The SFU opens no socket until a
   // participant connects.
   const media = new MediaService(legacyWithRooms)
-  const backchannel = installBackchannel(legacyWithRooms).service
+  const backchannel = createBackchannel({ core, accounts: accounts.api, rooms: legacyWithRooms.rooms, push: push.api, audit: audit.api })
+  hub.handleAll(backchannel.ws)
   registerPresence(legacy)
   // Every request type of the protocol has its handler now (a domain left out fails here, not at the first request).
   hub.assertComplete()
@@ -102,16 +103,16 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   const reminders = createReminders({ core, accounts: accounts.api, push, scheduledBetween: (from, to) => rooms.scheduledBetween(from, to) })
   const admin = createAdmin({
     core, accounts: accounts.api, invites: invites.api, push: push.api, audit: audit.service,
-    rooms, media, backchannel, version: VERSION,
+    rooms, media, backchannel: backchannel.api, version: VERSION,
   })
   return { core, hub, audit, accounts, push, invites, legacy, legacyWithRooms, rooms, media, backchannel, reminders, admin }
 }
 
-/** The parts that start and stop, in build order: the domains, and the transitional rooms, media and backchannel. */
+/** The parts that start and stop, in build order: the domains, and the transitional rooms and media. */
 function parts(t: Townhall): Pick<Domain<unknown>, 'start' | 'stop'>[] {
   return [
     t.audit, t.accounts, t.push, t.invites,
-    // transitional: removed when rooms/media/backchannel take their deps
+    // transitional: removed when rooms/media take their deps
     {
       start: () => startRooms(t.legacy),
       stop: async () => {
@@ -120,7 +121,7 @@ function parts(t: Townhall): Pick<Domain<unknown>, 'start' | 'stop'>[] {
         }
       },
     },
-    t.reminders, t.admin,
+    t.backchannel, t.reminders, t.admin,
   ]
 }
 
@@ -178,7 +179,7 @@ export function createApp(t: Townhall) {
     .use(t.push.routes)
     .use(t.admin.routes)
     .use(roomsPlugin(t.legacy))
-    .use(backchannelPlugin(t.legacyWithRooms))
+    .use(t.backchannel.routes)
     .all('/api/*', () => { throw new AppError('not_found') })
     .use(staticRoutes())
 }

@@ -1,5 +1,5 @@
-// transitional: removed when rooms/media/backchannel take their deps
-// The context the not yet converted parts (rooms, media, backchannel, the /ws gateway and presence) are built with:
+// transitional: removed when rooms/media take their deps
+// The context the not yet converted parts (rooms, media, the /ws gateway and presence) are built with:
 // the core's parts under their old names, and the contracts of the domains built before them. app.ts builds it once,
 // after invites and before the rooms; no field is optional and none is assigned after construction.
 import type { Database } from 'bun:sqlite'
@@ -18,7 +18,7 @@ export interface Ctx {
   readonly log: Logger
   readonly hub: Hub
   readonly settings: SettingsService
-  /** The service itself (its store, its target()) until rooms and backchannel switch to AccountsApi. */
+  /** The service itself (its store, its target()) until rooms and presence switch to AccountsApi. */
   readonly accounts: AccountsService
   readonly origin: () => string
   readonly push: PushApi
@@ -27,5 +27,5 @@ export interface Ctx {
   readonly cleanup: (() => void | Promise<void>)[]
 }
 
-/** What media and backchannel are built with: the context and the rooms built before them. */
+/** What media is built with (and Backchannel takes its RoomsApi from): the context and the rooms built before them. */
 export interface RoomsCtx extends Ctx { readonly rooms: RoomsApi }

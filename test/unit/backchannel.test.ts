@@ -31,8 +31,9 @@ test('[B8] sends of one tick share one commit; a duplicate in flight shares the 
   const batches: number[] = []
   let fail = false
   let current = 0
+  let seq = 0
   const q = new SendQueue({
-    write: (fn) => { current = 0; const r = fn(); if (fail) throw new Error('disk full'); batches.push(current); return r },
+    change: (write) => { current = 0; const r = write(() => ++seq); if (fail) throw new Error('disk full'); batches.push(current); return r },
     insert: () => ++current,
     committed: (id) => ({ id }) as any,
     logError: () => {},
