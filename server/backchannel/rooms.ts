@@ -127,7 +127,7 @@ export class RoomRequests {
       return seq
     }, (seq) => {
       this.audit({ actorId: userId, action: enabled ? 'backchannel.chat.on' : 'backchannel.chat.off', targetType: 'room', targetId: roomId })
-      this.bc.bus.toUsers(this.bc.recipients(chat), { type: 'bc.chat', seq, roomId, threadId: chat.id, enabled })
+      this.bc.toThread(chat, { type: 'bc.chat', seq, roomId, threadId: chat.id, enabled })
       return { enabled }
     })
   }
@@ -200,7 +200,7 @@ export class RoomRequests {
   private tell(chat: ThreadRow, id: number, voted: boolean): Question {
     const row = this.store.question(id)!
     const { voted: _omit, ...shared } = this.bc.views.question(row, false)
-    this.bc.bus.toUsers(this.bc.recipients(chat), { type: 'bc.question', seq: row.seq, question: shared })
+    this.bc.toThread(chat, { type: 'bc.question', seq: row.seq, question: shared })
     return { ...shared, voted }
   }
 }

@@ -8,7 +8,7 @@ import type { AccountsApi, AuditFn, PushApi } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import type { Logger } from '../lib/log'
-import type { MemberState, Message, Prefs, SocketUser, Thread } from '../protocol'
+import type { MemberState, Message, Prefs, ServerEvent, SocketUser, Thread } from '../protocol'
 import type { Bus } from '../realtime/bus'
 import { isEmoji, isRoomThread, LIVE_STATES, type Membership, type ThreadRow } from './model'
 import { Groups } from './groups'
@@ -24,7 +24,7 @@ export interface RoomPolicy {
   isModerator(thread: ThreadRow, userId: number): boolean
 }
 
-export interface ServiceDeps {
+interface ServiceDeps {
   core: Core
   store: BackchannelStore
   accounts: AccountsApi
@@ -39,7 +39,7 @@ const dmKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`)
 export class BackchannelService {
   readonly store: BackchannelStore
   /** The one way out for events. */
-  readonly bus: Bus
+  private readonly bus: Bus
   readonly views: Views
   readonly sends: SendQueue
   /** Inbox, history, sync and search. */
@@ -208,7 +208,7 @@ export class BackchannelService {
     const row = this.store.message(id)!
     const msg = this.views.message(row, {})
     const t = this.store.thread(row.thread_id)!
-    this.bus.toUsers(this.recipients(t), { type: 'bc.message', seq: msg.seq, message: msg })
+    this.toThread(t, { type: 'bc.message', seq: msg.seq, message: msg })
     if (!isRoomThread(t.kind)) this.notifyPush(t, msg)
     return msg
   }
@@ -270,7 +270,7 @@ export class BackchannelService {
   /** After a committed change of a message: everyone in the thread gets its new state. */
   private tellMessage(t: ThreadRow, id: number): Message {
     const msg = this.views.message(this.store.message(id)!)
-    this.bus.toUsers(this.recipients(t), { type: 'bc.message', seq: msg.seq, message: msg })
+    this.toThread(t, { type: 'bc.message', seq: msg.seq, message: msg })
     return msg
   }
 
@@ -322,6 +322,12 @@ export class BackchannelService {
     for (const m of this.members(t.id).values()) if (live.includes(m.state)) out.push(m.user_id)
     return out
   }
+
+  /**
+   * After a committed change: the event to everyone who hears live about the thread, serialised once. (Issue 11: a
+   * thread's recipients become a topic of the bus here.)
+   */
+  toThread(t: ThreadRow, event: ServerEvent) { this.bus.toUsers(this.recipients(t), event) }
 
   /** After a committed change of a thread: tells members (and `also`, e.g. someone who left) their own view of it. */
   tellThread(threadId: number, also: number[] = [], onlyAlso = false) {
