@@ -23,7 +23,7 @@ import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
 import { MediaService } from './media/service'
 import { createRooms, type RoomsDomain } from './rooms'
-import { backchannelPlugin, installBackchannel, type BackchannelService } from './backchannel'
+import { createBackchannel, type BackchannelDomain } from './backchannel'
 
 export const VERSION: string = pkg.version
 
@@ -46,13 +46,13 @@ export interface Townhall {
   readonly push: PushDomain
   readonly invites: InvitesDomain
   readonly rooms: RoomsDomain
-  // transitional: removed when media/backchannel/realtime take their deps
-  /** What presence and the /ws gateway are built with. */
+  // transitional: removed when media takes its deps
+  /** What media is built with. */
   readonly legacy: Ctx
-  /** What media and backchannel are built with: the same, and the rooms' api. */
+  /** The same, and the rooms' api. */
   readonly legacyWithRooms: RoomsCtx
   readonly media: MediaService
-  readonly backchannel: BackchannelService
+  readonly backchannel: BackchannelDomain
   readonly realtime: RealtimeDomain
   readonly reminders: RemindersDomain
   readonly admin: AdminDomain
@@ -83,7 +83,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   const rooms = createRooms({ core, accounts: accounts.api, push: push.api, audit: audit.api })
   hub.handleAll(rooms.ws)
 
-  // transitional: removed when media/backchannel/realtime take their deps
+  // transitional: removed when media takes its deps
   const legacy: Ctx = {
     core, config, db: core.db, log: core.log, hub, settings: core.settings, accounts: accounts.service, origin: core.origin,
     push: push.api, audit: audit.api, cleanup: [],
@@ -92,7 +92,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   // The SFU and Backchannel follow the rooms' events, so they come after them. The SFU opens no socket until a
   // participant connects.
   const media = new MediaService(legacyWithRooms)
-  const backchannel = installBackchannel(legacyWithRooms).service
+  const backchannel = createBackchannel({ core, accounts: accounts.api, rooms: rooms.api, push: push.api, audit: audit.api })
+  hub.handleAll(backchannel.ws)
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
   hub.handleAll(realtime.ws)
   // Every request type of the protocol has its handler now (a domain left out fails here, not at the first request).
@@ -103,7 +104,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   })
   const admin = createAdmin({
     core, accounts: accounts.api, invites: invites.api, push: push.api, audit: audit.service,
-    rooms: rooms.api, media, backchannel, version: VERSION,
+    rooms: rooms.api, media, backchannel: backchannel.api, version: VERSION,
   })
   return {
     core, hub, audit, accounts, push, invites, rooms, legacy, legacyWithRooms, media, backchannel, realtime, reminders,
@@ -111,11 +112,11 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   }
 }
 
-/** The parts that start and stop, in build order: the domains, and the transitional media and backchannel. */
+/** The parts that start and stop, in build order: the domains, and the transitional media. */
 function parts(t: Townhall): Pick<Domain<unknown>, 'start' | 'stop'>[] {
   return [
     t.audit, t.accounts, t.push, t.invites, t.rooms,
-    // transitional: removed when media/backchannel take their deps
+    // transitional: removed when media takes its deps
     {
       stop: async () => {
         for (const fn of [...t.legacy.cleanup].reverse()) {
@@ -123,7 +124,7 @@ function parts(t: Townhall): Pick<Domain<unknown>, 'start' | 'stop'>[] {
         }
       },
     },
-    t.reminders, t.admin,
+    t.backchannel, t.reminders, t.admin,
   ]
 }
 
@@ -181,7 +182,7 @@ export function createApp(t: Townhall) {
     .use(t.push.routes)
     .use(t.admin.routes)
     .use(t.rooms.routes)
-    .use(backchannelPlugin(t.legacyWithRooms))
+    .use(t.backchannel.routes)
     .all('/api/*', () => { throw new AppError('not_found') })
     .use(staticRoutes())
 }

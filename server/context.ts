@@ -1,7 +1,6 @@
-// transitional: removed when media/backchannel/realtime take their deps
-// The context the not yet converted parts (media, backchannel, the /ws gateway and presence) are built with: the
-// core's parts under their old names, and the contracts of the domains built before them. app.ts builds it once,
-// after the rooms; no field is optional and none is assigned after construction.
+// transitional: removed when media takes its deps
+// The context media is still built with: the core's parts under their old names, and the contracts of the domains
+// built before it. app.ts builds it once, after the rooms; no field is optional and none is assigned after construction.
 import type { Database } from 'bun:sqlite'
 import type { Config } from './config'
 import type { Core } from './core'
@@ -18,7 +17,7 @@ export interface Ctx {
   readonly log: Logger
   readonly hub: Hub
   readonly settings: SettingsService
-  /** The service itself (its store, its target()) until backchannel and presence switch to AccountsApi. */
+  /** The service itself (its store, its target()) until media switches to AccountsApi. */
   readonly accounts: AccountsService
   readonly origin: () => string
   readonly push: PushApi
@@ -27,5 +26,5 @@ export interface Ctx {
   readonly cleanup: (() => void | Promise<void>)[]
 }
 
-/** What media and backchannel are built with: the context and the rooms' api (RoomsDomain.api). */
+/** What media is built with: the context and the rooms' api (RoomsDomain.api). */
 export interface RoomsCtx extends Ctx { readonly rooms: RoomsApi }

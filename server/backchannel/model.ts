@@ -14,6 +14,10 @@ export interface ThreadRow {
   chat_enabled: number; last_message_id: number | null; last_at: number; last_seq: number; meta_seq: number; created_at: number
 }
 export interface MemberRow { thread_id: number; user_id: number; state: MemberState; muted: number; last_read_id: number; seq: number; joined_at: number }
+/** What the rules read of a member (the store caches it): who, in what state, muted or not. */
+export type Membership = Pick<MemberRow, 'user_id' | 'state' | 'muted'>
+/** A row of a thread's member list (who they are comes from the accounts). */
+export type MemberListRow = Pick<MemberRow, 'user_id' | 'state' | 'last_read_id'>
 export interface MyThreadRow extends ThreadRow { my_state: MemberState; muted: number; last_read_id: number; my_seq: number }
 export interface MessageRow {
   id: number; thread_id: number; author_id: number | null; client_id: string; body: string; image: string | null
@@ -24,7 +28,6 @@ export interface QuestionRow {
   state: QuestionState; votes: number; staged_at: number | null; created_at: number; seq: number
 }
 export interface UploadRow { name: string; thread_id: number; user_id: number; mime: string; size: number; created_at: number }
-export interface MemberUserRow { user_id: number; state: MemberState; last_read_id: number; username: string; display_name: string; avatar: string | null; role: 'member' | 'admin' }
 
 const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\p{Emoji_Modifier}|\u200d|\ufe0f)+$/u
 export const isEmoji = (s: string) => EMOJI.test(s) && !/^[0-9#*]+$/.test(s)

@@ -1,18 +1,18 @@
-// Backchannel's WebSocket requests (the protocol's BackchannelRequests, types `bc.*`). Every field is validated by
-// the protocol's schemas; the service checks the database.
+// Backchannel's WebSocket requests (the protocol's BackchannelRequests, types `bc.*`): one handler per request type,
+// mounted by app.ts on the gateway. Every field is validated by the protocol's schemas; the service checks the
+// database. A handler returns its reply; events go out through the bus.
 import { LIMITS, type BackchannelRequests } from '../protocol'
-import type { Handlers, Hub } from '../realtime/hub'
+import type { Handlers } from '../realtime/hub'
+import type { RoomRequests } from './rooms'
 import type { BackchannelService } from './service'
-import type { RoomBackchannel } from './rooms'
 
 /** Typing events a member may cause per thread (the client sends at most one every few seconds). */
 const TYPING_EVERY_MS = 2000
 
-type RoomRequestType = 'bc.room.open' | 'bc.room.chat' | 'bc.q.ask' | 'bc.q.upvote' | 'bc.q.mark' | 'bc.q.stage'
-type ThreadRequestType = Exclude<keyof typeof BackchannelRequests, RoomRequestType>
+type BackchannelRequestType = keyof typeof BackchannelRequests
 
-export function registerBackchannelWs(hub: Hub, bc: BackchannelService) {
-  const handlers: Handlers<ThreadRequestType> = {
+export function backchannelWs(bc: BackchannelService, rooms: RoomRequests): Handlers<BackchannelRequestType> {
+  return {
     'bc.inbox': (c) => bc.reader.inbox(c.user!.id),
     'bc.sync': (c, m) => bc.reader.sync(c.user!.id, m.after, m.limit ?? LIMITS.syncPage),
     'bc.thread': (c, m) => {
@@ -45,13 +45,8 @@ export function registerBackchannelWs(hub: Hub, bc: BackchannelService) {
     'bc.request.decline': (c, m) => { bc.decline(c.user!.id, m.threadId); return {} },
     'bc.prefs': (c, m) => ({ prefs: m.followersOnly === undefined ? bc.prefs(c.user!.id) : bc.setPrefs(c.user!.id, m.followersOnly) }),
     'bc.search': (c, m) => bc.reader.search(c.user!.id, m.q),
-  }
-  hub.handleAll(handlers)
-}
 
-/** Room chat on/off and the Q&A queue (room chat and backstage messages go through bc.send). */
-export function registerRoomBackchannelWs(hub: Hub, rooms: RoomBackchannel) {
-  const handlers: Handlers<RoomRequestType> = {
+    // In a room: chat on/off and the Q&A queue (room chat and backstage messages go through bc.send).
     'bc.room.open': (c, m) => rooms.open(c.user!.id, m.roomId),
     'bc.room.chat': (c, m) => rooms.setChat(c.user!.id, m.roomId, m.enabled),
     'bc.q.ask': (c, m) => ({ question: rooms.ask(c.user!.id, m.roomId, m.clientId, m.body) }),
@@ -59,5 +54,4 @@ export function registerRoomBackchannelWs(hub: Hub, rooms: RoomBackchannel) {
     'bc.q.mark': (c, m) => ({ question: rooms.mark(c.user!.id, m.questionId, m.state) }),
     'bc.q.stage': (c, m) => ({ question: rooms.bringToStage(c.user!.id, m.questionId) }),
   }
-  hub.handleAll(handlers)
 }

@@ -38,7 +38,7 @@ if (process.argv.includes('--serve')) {
   const { startServer } = await import('../../server/app')
   const config = loadConfig({ PORT: process.env.PORT!, HOST: '127.0.0.1', DATA_DIR: process.env.DATA_DIR!, LOG_LEVEL: 'error' })
   const s = await startServer(config, { log: createLogger('error') })
-  const bc = s.ctx.backchannel
+  const bc = s.ctx.backchannel.service
   const sync = s.ctx.core.db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()!.synchronous
   process.on('SIGTERM', () => {
     const { commits, messages, maxBatch } = bc.sends
@@ -52,7 +52,7 @@ if (process.argv.includes('--serve')) {
 /** Users, sessions, follows and group threads written straight into a fresh data folder. */
 async function seed(dataDir: string) {
   const t = buildTownhall(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }), { log: quiet() })
-  const bc = t.backchannel
+  const bc = t.backchannel.service
   const store = t.accounts.service.store
   const cookies: string[] = []
   const ids: number[] = []
@@ -72,6 +72,7 @@ async function seed(dataDir: string) {
     const thread = bc.groups.create(members[0]!, `Thread ${n}`, members.slice(1).map((m) => store.byId(m)!.username))
     for (let k = 0; k < members.length; k++) threadOf[n * per + k] = thread.id
   }
+  t.backchannel.stop()
   for (const fn of t.legacy.cleanup.reverse()) await fn()
   t.core.db.close()
   return { cookies, threadOf, perThread: per }
@@ -82,7 +83,7 @@ async function grouping() {
   const dir = mkdtempSync(join(tmpdir(), 'townhall-bench-chat-g-'))
   try {
     const built = buildTownhall(loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'error' }), { log: quiet() })
-    const bc = built.backchannel
+    const bc = built.backchannel.service
     const store = built.accounts.service.store
     const a = store.insertUser({ username: 'ga', displayName: '', passwordHash: 'x', role: 'member', invitedBy: null, inviteId: null, quota: 0 })
     const b = store.insertUser({ username: 'gb', displayName: '', passwordHash: 'x', role: 'member', invitedBy: null, inviteId: null, quota: 0 })
@@ -97,6 +98,7 @@ async function grouping() {
     await Promise.all(Array.from({ length: GROUPING_N }, (_, i) => bc.send(user, { threadId: t, clientId: `g${i}`, body: `same tick ${i}` })))
     const grouped = GROUPING_N / ((performance.now() - t0) / 1000)
     const commits = bc.sends.commits - c0
+    built.backchannel.stop()
     for (const fn of built.legacy.cleanup.reverse()) await fn()
     built.core.db.close()
     return { n: GROUPING_N, sequentialPerSec: Math.round(sequential), groupedPerSec: Math.round(grouped), groupedCommits: commits }
