@@ -1,62 +1,136 @@
-// The composition: one Bun process serving the API, the WebSocket gateway and the PWA. Domains plug in here.
+// The composition: one Bun process serving the API, the WebSocket gateway and the PWA. buildTownhall() builds the
+// core, then every domain in dependency order with its dependencies passed in (no side effects: no timer, no
+// socket); createApp() mounts their routes; startServer() starts them (timers, ending a previous run's rooms) and
+// listens. The CLI builds the same graph and starts nothing.
 import { Elysia } from 'elysia'
 import { openapi } from '@elysiajs/openapi'
 import pkg from '../package.json'
 import { publicOrigin, type Config } from './config'
-import { DEFAULT_LIMITS, makeLimits, type Ctx, type LimitSettings } from './context'
+import { DEFAULT_LIMITS, makeLimits, type Core, type LimitSettings } from './core'
+import type { Ctx, RoomsCtx } from './context'
+import type { Domain } from './domain'
 import { openDatabase } from './db/open'
 import { AppError, ERRORS, errorBody } from './errors'
 import { createLogger, type Logger } from './lib/log'
 import { Hub } from './realtime/hub'
 import { SettingsService } from './settings'
-import { AccountsService } from './accounts/service'
-import { InvitesService } from './invites/service'
-import { accountsRoutes } from './accounts/routes'
-import { invitesRoutes } from './invites/routes'
-import { realtimeRoutes, WS_IDLE_SECONDS, WS_MAX_MESSAGE } from './realtime/routes'
-import { registerPresence } from './realtime/presence'
+import { createAccounts, type AccountsDomain } from './accounts'
+import { createInvites, type InvitesDomain } from './invites'
+import { createPush, createReminders, type PushDomain, type RemindersDomain } from './push'
+import { createAdmin, createAudit, type AdminDomain, type AuditDomain } from './admin'
+import { createRealtime, WS_IDLE_SECONDS, WS_MAX_MESSAGE, type RealtimeDomain } from './realtime'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
 import { MediaService } from './media/service'
-import { adminPlugin, installAdmin } from './admin'
-import { installRooms, roomsPlugin } from './rooms'
-import { backchannelPlugin, installBackchannel } from './backchannel'
+import { createRooms, type RoomsDomain } from './rooms'
+import { createBackchannel, type BackchannelDomain } from './backchannel'
 
 export const VERSION: string = pkg.version
 
-export interface StartOptions { log?: Logger; limits?: Partial<LimitSettings> }
-
-export function createContext(config: Config, opts: StartOptions = {}): Ctx {
-  const log = opts.log ?? createLogger(config.logLevel)
-  const db = openDatabase(config.dataDir)
-  const settings = new SettingsService(db, config)
-  let boundPort = config.port
-  const origin = () => publicOrigin(config, boundPort)
-  const accounts = new AccountsService(db, settings, { dataDir: config.dataDir, sessionDays: config.sessionDays })
-  const invites = new InvitesService(accounts.store, settings, origin)
-  accounts.invites = invites
-  const hub = new Hub(log)
-  const ctx: Ctx = {
-    id: crypto.randomUUID(), config, db, log, hub, settings, accounts, invites, origin,
-    secure: config.publicUrl.startsWith('https:'),
-    limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }),
-    cleanup: [],
-    setPort: (p: number) => { boundPort = p },
-  }
-  accounts.onSessionsEnded = ({ userId, sessionId, exceptSession }) =>
-    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession)
-  installAdmin(ctx)
-  installRooms(ctx)
-  // The SFU and Backchannel follow the rooms' events, so they come after them. The SFU opens no socket until a
-  // participant connects.
-  ctx.media = new MediaService(ctx)
-  installBackchannel(ctx)
-  registerPresence(ctx)
-  return ctx
+export interface StartOptions {
+  log?: Logger
+  limits?: Partial<LimitSettings>
+  /** The port the server listens on once bound (the origin's port when PUBLIC_URL is empty); PORT by default. */
+  boundPort?: () => number
+  /** Check every reply and event the hub sends against the protocol's schemas (tests). */
+  checkProtocol?: boolean
 }
 
-export function createApp(ctx: Ctx) {
-  const maxBody = ctx.config.maxBodyKb * 1024
+/** Everything one server is made of, in the order it is built (and started; stopped in reverse). */
+export interface Townhall {
+  readonly core: Core
+  /** The in-process Bus and Sockets (core.bus, core.sockets) and the /ws gateway's connection registry. */
+  readonly hub: Hub
+  readonly audit: AuditDomain
+  readonly accounts: AccountsDomain
+  readonly push: PushDomain
+  readonly invites: InvitesDomain
+  readonly rooms: RoomsDomain
+  // transitional: removed when media takes its deps
+  /** What media is built with. */
+  readonly legacy: Ctx
+  /** The same, and the rooms' api. */
+  readonly legacyWithRooms: RoomsCtx
+  readonly media: MediaService
+  readonly backchannel: BackchannelDomain
+  readonly realtime: RealtimeDomain
+  readonly reminders: RemindersDomain
+  readonly admin: AdminDomain
+}
+
+/** The shared, dependency-free parts: the database (opened and migrated), settings, the hub, the rate limiters. */
+export function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub: Hub } {
+  const log = opts.log ?? createLogger(config.logLevel)
+  const db = openDatabase(config.dataDir)
+  const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
+  const boundPort = opts.boundPort ?? (() => config.port)
+  const core: Core = {
+    id: crypto.randomUUID(), config, db, log, settings: new SettingsService(db, config), bus: hub, sockets: hub,
+    origin: () => publicOrigin(config, boundPort()),
+    secure: config.publicUrl.startsWith('https:'),
+    limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }),
+  }
+  return { core, hub }
+}
+
+/** Builds the whole graph: plain constructor calls, each given the contracts of the domains built before it. */
+export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall {
+  const { core, hub } = createCore(config, opts)
+  const audit = createAudit({ core })
+  const accounts = createAccounts({ core, audit: audit.api })
+  const push = createPush({ core, accounts: accounts.api })
+  const invites = createInvites({ core, accounts: accounts.api, audit: audit.api })
+  const rooms = createRooms({ core, accounts: accounts.api, push: push.api, audit: audit.api })
+  hub.handleAll(rooms.ws)
+
+  // transitional: removed when media takes its deps
+  const legacy: Ctx = {
+    core, config, db: core.db, log: core.log, hub, settings: core.settings, accounts: accounts.service, origin: core.origin,
+    push: push.api, audit: audit.api, cleanup: [],
+  }
+  const legacyWithRooms: RoomsCtx = { ...legacy, rooms: rooms.api }
+  // The SFU and Backchannel follow the rooms' events, so they come after them. The SFU opens no socket until a
+  // participant connects.
+  const media = new MediaService(legacyWithRooms)
+  const backchannel = createBackchannel({ core, accounts: accounts.api, rooms: rooms.api, push: push.api, audit: audit.api })
+  hub.handleAll(backchannel.ws)
+  const realtime = createRealtime({ core, hub, accounts: accounts.api })
+  hub.handleAll(realtime.ws)
+  // Every request type of the protocol has its handler now (a domain left out fails here, not at the first request).
+  hub.assertComplete()
+
+  const reminders = createReminders({
+    core, accounts: accounts.api, push, scheduledBetween: (from, to) => rooms.api.scheduledBetween(from, to),
+  })
+  const admin = createAdmin({
+    core, accounts: accounts.api, invites: invites.api, push: push.api, audit: audit.service,
+    rooms: rooms.api, media, backchannel: backchannel.api, version: VERSION,
+  })
+  return {
+    core, hub, audit, accounts, push, invites, rooms, legacy, legacyWithRooms, media, backchannel, realtime, reminders,
+    admin,
+  }
+}
+
+/** The parts that start and stop, in build order: the domains, and the transitional media. */
+function parts(t: Townhall): Pick<Domain<unknown>, 'start' | 'stop'>[] {
+  return [
+    t.audit, t.accounts, t.push, t.invites, t.rooms,
+    // transitional: removed when media takes its deps
+    {
+      stop: async () => {
+        for (const fn of [...t.legacy.cleanup].reverse()) {
+          try { await fn() } catch (e) { t.core.log.error('stop: cleanup failed', { error: e }) }
+        }
+      },
+    },
+    t.backchannel, t.reminders, t.admin,
+  ]
+}
+
+export function createApp(t: Townhall) {
+  const { core } = t
+  const maxBody = core.config.maxBodyKb * 1024
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
   // Bun's own hard cap sits well above MAX_BODY_KB; past it Bun answers a bare 413 itself.
   // The WebSocket limits are server-wide in Bun; reusePort off so a second server on the same port fails loudly.
@@ -68,7 +142,7 @@ export function createApp(ctx: Ctx) {
       const len = Number(request.headers.get('content-length') ?? 0)
       if (len > maxBody) { set.status = 413; return errorBody('payload_too_large') }
       if (request.headers.has('transfer-encoding')) { set.status = 411; return errorBody('length_required') }
-      if (needsOriginCheck(request.method) && !originAllowed(ctx, request)) { set.status = 403; return errorBody('bad_origin') }
+      if (needsOriginCheck(request.method) && !originAllowed(core, request)) { set.status = 403; return errorBody('bad_origin') }
     })
     .onError(({ code, error, set, request }) => {
       if (error instanceof AppError) {
@@ -92,53 +166,61 @@ export function createApp(ctx: Ctx) {
         set.status = status
         return errorBody(status === 413 ? 'payload_too_large' : 'bad_request')
       }
-      ctx.log.error('http: unhandled error', { method: request.method, url: request.url, error })
+      core.log.error('http: unhandled error', { method: request.method, url: request.url, error })
       set.status = 500
       return errorBody('internal')
     })
     .use(openapi({ path: '/openapi', documentation: { info: { title: 'Townhall API', version: VERSION } }, exclude: { paths: ['/*', '/ws'] } }))
     .get('/healthz', ({ set }) => {
       let database = 'ok'
-      try { ctx.db.query('SELECT 1').get() } catch { database = 'error'; set.status = 503 }
+      try { core.db.query('SELECT 1').get() } catch { database = 'error'; set.status = 503 }
       return { status: database === 'ok' ? 'ok' : 'degraded', version: VERSION, database }
     }, { detail: { summary: 'Health: status, version and a database check' } })
-    .use(accountsRoutes(ctx))
-    .use(invitesRoutes(ctx))
-    .use(realtimeRoutes(ctx))
-    .use(adminPlugin(ctx, VERSION))
-    .use(roomsPlugin(ctx))
-    .use(backchannelPlugin(ctx))
+    .use(t.accounts.routes)
+    .use(t.invites.routes)
+    .use(t.realtime.routes)
+    .use(t.push.routes)
+    .use(t.admin.routes)
+    .use(t.rooms.routes)
+    .use(t.backchannel.routes)
     .all('/api/*', () => { throw new AppError('not_found') })
     .use(staticRoutes())
 }
 
-export interface Running { ctx: Ctx; url: string; port: number; stop(): Promise<void> }
+export interface Running { ctx: Townhall; url: string; port: number; stop(): Promise<void> }
 
-/** Builds everything and listens. Used by `townhall serve` and by the tests (port 0, a fresh data folder). */
+/** Builds everything, mounts it, starts it and listens. Used by `townhall serve` and by the tests (port 0, a fresh data folder). */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
-  const ctx = createContext(config, opts)
-  const app = createApp(ctx)
-  app.listen({ port: config.port, hostname: config.host })
-  const port = app.server!.port!
-  ctx.setPort(port)
-  const sweep = setInterval(() => { ctx.hub.sweep(); ctx.accounts.store.deleteExpiredSessions(); for (const l of Object.values(ctx.limits)) l.sweep() }, 60_000)
+  let port = config.port
+  const t = buildTownhall(config, { ...opts, boundPort: () => port })
+  const app = createApp(t)
+  const started = parts(t)
+  // The core's own upkeep: idle rate-limit buckets, the sockets' and the limiters'.
+  const sweep = setInterval(() => { t.hub.sweep(); for (const l of Object.values(t.core.limits)) l.sweep() }, 60_000)
   let stopped = false
-  return {
-    ctx, port, url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (stopped) return
-      stopped = true
-      clearInterval(sweep)
-      // Sockets first, so the close hooks (rooms' grace timers, presence…) run before the domains' cleanup, not
-      // after it against a closed database.
-      ctx.hub.closeAll(1001, 'server stopping')
-      for (const fn of ctx.cleanup.reverse()) {
-        try { await fn() } catch (e) { ctx.log.error('stop: cleanup failed', { error: e }) }
-      }
-      await app.stop(true)
-      ctx.db.close()
-    },
+  const stop = async () => {
+    if (stopped) return
+    stopped = true
+    clearInterval(sweep)
+    // Sockets first, so the close hooks (rooms' grace timers, presence…) run before the domains stop, not after it
+    // against a closed database.
+    t.hub.closeAll(1001, 'server stopping')
+    for (const part of [...started].reverse()) {
+      try { await part.stop?.() } catch (e) { t.core.log.error('stop: a domain failed to stop', { error: e }) }
+    }
+    if (app.server) await app.stop(true)
+    t.core.db.close()
   }
+  try {
+    for (const part of started) await part.start?.()
+    app.listen({ port: config.port, hostname: config.host })
+  } catch (e) {
+    // A port in use: what started stops, and the reason goes up (main.ts prints it on one line).
+    await stop()
+    throw e
+  }
+  port = app.server!.port!
+  return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop }
 }
 
 export { ERRORS }

@@ -1,10 +1,10 @@
-// What the domains promise each other. Each domain's service implements its interface and is put on the Ctx in
-// app.ts; other domains call it through the Ctx (optional where the domain may not be built in a given setup).
-// Change an interface here only together with every caller.
+// What the domains promise each other. Each domain's constructor (`create<X>(deps)`, server/<x>/index.ts) returns
+// its interface as `api`; app.ts passes it to the domains built after it. Change an interface here only together
+// with every caller. The wire types are the protocol's.
+import type { ParticipantKey, Pinned, PublicUser, RoomKind, RoomRole, RoomState } from './protocol'
 
-export type RoomRole = 'host' | 'moderator' | 'speaker' | 'audience'
-/** A participant's key in a room: `u:<userId>` for members, `g:<connId>` for guests (listen-only). */
-export type ParticipantKey = string
+export type { ParticipantKey, RoomRole }
+
 export const memberKey = (userId: number): ParticipantKey => `u:${userId}`
 export const guestKey = (connId: number): ParticipantKey => `g:${connId}`
 /** The key of whoever holds a socket: the member, or the guest of that one connection. */
@@ -12,7 +12,7 @@ export const connKey = (conn: { id: number; userId: number | null }): Participan
   conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId)
 
 export interface ParticipantInfo { key: ParticipantKey; userId: number | null; role: RoomRole; muted: boolean }
-export interface RoomSummary { id: number; title: string; state: 'scheduled' | 'live' | 'ended'; kind: 'open' | 'social' | 'closed'; hostId: number; startsAt: number | null }
+export interface RoomSummary { id: number; title: string; state: RoomState; kind: RoomKind; hostId: number; startsAt: number | null }
 
 export interface RoomEvents {
   /** A participant's role changed (joining counts: from nothing to a role). Emitted after commit. */
@@ -24,7 +24,7 @@ export interface RoomEvents {
   ended: { roomId: number }
 }
 
-/** server/rooms — ctx.rooms */
+/** server/rooms */
 export interface RoomsApi {
   on<E extends keyof RoomEvents>(event: E, fn: (e: RoomEvents[E]) => void): void
   room(roomId: number): RoomSummary | null
@@ -39,7 +39,7 @@ export interface RoomsApi {
   /** A moderator invites a member to the stage (Q&A "Bring to stage" uses it). Throws catalog errors. */
   inviteToSpeak(roomId: number, byUserId: number, userId: number): void
   /** Pins a text (a Q&A question) on the room for everyone in it; null unpins. */
-  pin(roomId: number, pinned: { kind: 'question'; id: number; text: string; by: string } | null): void
+  pin(roomId: number, pinned: Pinned | null): void
   /** Server ban: removes the member from every room at once. */
   removeUserEverywhere(userId: number): void
   /** Scheduled rooms whose start time falls in [from, to) (push reminders). */
@@ -47,12 +47,12 @@ export interface RoomsApi {
   stats(): { liveRooms: number; participants: number }
 }
 
-/** server/media — ctx.media */
+/** server/media */
 export interface MediaApi {
   stats(): { peers: number; forwardedPackets: number; forwardedBytes: number }
 }
 
-/** server/backchannel — ctx.backchannel */
+/** server/backchannel */
 export interface BackchannelApi {
   stats(): { messages: number; messagesToday: number }
   /** A message as a report shows it, if `viewerId` may read it (null: an admin working the reports queue). */
@@ -60,11 +60,140 @@ export interface BackchannelApi {
 }
 
 export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite'
-/** server/push — ctx.push. notify() checks the member's settings and sends to each of their devices. */
+/** server/push */
 export interface PushApi {
+  /** Checks the member's settings and sends to each of their devices. Never throws. */
   notify(userId: number, kind: PushKind, message: { title: string; body: string; url: string; tag?: string }): Promise<void>
+  /** Forgets every device of a member (a ban). */
+  removeDevices(userId: number): void
+  /** For /metrics: subscribed devices, and sends accepted and failed since the start. */
+  stats(): { subscriptions: number; sent: number; failed: number }
 }
 
-/** server/admin — ctx.audit: every admin and moderator action is recorded. */
+/** server/admin (the audit log, built before the other domains): every admin and moderator action is recorded. */
 export interface AuditEntry { actorId: number | null; action: string; targetType?: string; targetId?: number | string; details?: Record<string, unknown> }
 export type AuditFn = (entry: AuditEntry) => void
+
+// ── server/accounts ──
+
+export type AccountRole = 'member' | 'admin'
+export type AccountStatus = 'active' | 'suspended' | 'banned'
+
+/** A member's account as other domains see it (never the password hash). */
+export interface Account {
+  id: number
+  username: string
+  /** The name shown: the display name, or the username when they set none. */
+  displayName: string
+  /** The avatar's URL, or null. */
+  avatar: string | null
+  role: AccountRole
+  status: AccountStatus
+  bio: string
+  invitedBy: number | null
+  /** The invite the member joined with. */
+  inviteId: number | null
+  inviteQuota: number
+  createdAt: number
+}
+
+/** A row of the admin console's member list. */
+export interface MemberRecord extends Account {
+  /** The username of who invited them. */
+  inviter: string | null
+  /** The last time one of their sessions was used. */
+  lastSeenAt: number | null
+}
+
+/** A member's own view of their account (GET /api/me). */
+export interface OwnAccount extends PublicUser { bio: string; inviteQuota: number; status: AccountStatus; createdAt: number }
+
+/** Who is asking: a valid session of an active member (http/session.ts derives it for every request). */
+export interface Viewer { session: { id: number }; user: Account }
+
+export interface AccountsEvents {
+  /** A session or a member's sessions ended (sign-out, password change, suspension): their sockets close. */
+  sessionsEnded: { userId: number; sessionId?: number; exceptSession?: number }
+}
+
+/** server/accounts */
+export interface AccountsApi {
+  on<E extends keyof AccountsEvents>(event: E, fn: (e: AccountsEvents[E]) => void): void
+
+  // sessions
+  /** The session and member a cookie's token belongs to, if the session is valid and the member active. */
+  resolve(token: string | undefined): Viewer | null
+  /** Starts a session for a member who just proved who they are (or just signed up). */
+  startSession(userId: number, userAgent: string): { token: string; sessionId: number; expires: number }
+  /** A member's own view of their account (what sign-in and sign-up answer). */
+  me(userId: number): OwnAccount
+  /** Ends every session of a member (their sockets close through `sessionsEnded`). */
+  logoutEverywhere(userId: number): void
+  /** Sets a new password (a reset link); every session ends. */
+  resetPassword(userId: number, password: string): Promise<void>
+
+  // creating accounts
+  /**
+   * Creates a member account: the password is hashed, then in one transaction the name is checked (username_taken),
+   * `redeem` runs (it spends an invite, or throws to refuse), and the account is written. Returns the new id.
+   */
+  createMember(input: { username: string; password: string; displayName?: string },
+    redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null): Promise<number>
+  /** Whether the first-run admin setup is still open (no admin yet). */
+  needsSetup(): boolean
+
+  // lookups
+  byId(id: number): Account | null
+  byName(username: string): Account | null
+  /** Accounts by id, in one query (unknown ids are left out). */
+  byIds(ids: Iterable<number>): Map<number, Account>
+  /** Usernames by id, in one query (unknown ids are left out). */
+  usernames(ids: Iterable<number>): Map<number, string>
+  publicUser(id: number): PublicUser | null
+  /** Public views by id, in one query (unknown ids are left out). */
+  publicUsers(ids: Iterable<number>): Map<number, PublicUser>
+  /** The member a viewer names (not found: unknown or banned; conflict: themselves). */
+  target(viewerId: number, username: string): Account
+  /** Every account, by id (the invite tree). */
+  all(): Account[]
+  /** Who joined with each of these invites: usernames by invite id. */
+  joinedWith(inviteIds: Iterable<number>): Map<number, string[]>
+  /** The admin console's member search: `status` is a status, 'admin' or 'all'. */
+  members(q: string, status: string, limit: number, offset: number): MemberRecord[]
+  member(id: number): MemberRecord | null
+  /** Accounts by status and role, and how many joined since `since`. */
+  counts(since: number): { members: number; active: number; suspended: number; banned: number; admins: number; joinedToday: number }
+
+  // follows and blocks
+  /** Followers of a member (the 500 most recent), any status. */
+  followers(userId: number): Account[]
+  followingIds(userId: number): Set<number>
+  isFollowing(followerId: number, followeeId: number): boolean
+  hasBlocked(blockerId: number, blockedId: number): boolean
+  /** True when either has blocked the other. */
+  blockedEither(a: number, b: number): boolean
+
+  // the admin's levers
+  /** Sets a status (no sessions end here: the admin ends them). */
+  setStatus(userId: number, status: AccountStatus): void
+  setRole(userId: number, role: AccountRole): void
+  /** Adds to (or, negative, spends from) a member's invite quota; call inside the invite's transaction. */
+  addInviteQuota(userId: number, delta: number): void
+}
+
+// ── server/invites ──
+
+export interface InviteTreeNode {
+  id: number; username: string; displayName: string; status: AccountStatus; role: AccountRole; joinedAt: number
+  children: InviteTreeNode[]
+}
+
+/** server/invites: what the admin console uses. */
+export interface InvitesApi {
+  /** The whole invite tree: roots are the people nobody invited (the first admin, CLI invites). */
+  tree(): InviteTreeNode[]
+  /** Members' invites that can still be used, with who made them. */
+  pending(): { id: number; creatorId: number }[]
+  /** Revokes an invite (a member's own get their unused uses back); false if it was already revoked. */
+  revoke(id: number, by: { id: number; role: string }): boolean
+}

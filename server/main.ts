@@ -2,7 +2,7 @@
 // The townhall command: serve (default) | admin create | invite create | backup | healthcheck | migrate | --help
 import { parseArgs } from 'node:util'
 import { ConfigError, helpTable, loadConfig, publicOrigin, type Config } from './config'
-import { createContext, startServer, VERSION } from './app'
+import { buildTownhall, startServer, VERSION } from './app'
 import { openDatabase } from './db/open'
 import { latestVersion, migrate, schemaVersion, SchemaTooNewError } from './db/migrate'
 import { AppError } from './errors'
@@ -79,11 +79,12 @@ async function run(argv: string[]): Promise<number> {
       if (sub !== 'create' || !values.username) throw new UsageError('usage: townhall admin create --username NAME [--password-file FILE]')
       if (!Value.Check(Username, values.username)) throw new UsageError('--username must be 3 to 20 of a-z, 0-9 and _')
       const password = await readSecret(values['password-file'])
-      const ctx = createContext(config)
+      // The same graph as the server's, not started: nothing of a running server's rooms or timers is touched.
+      const t = buildTownhall(config)
       try {
-        const id = await ctx.accounts.createAdmin(values.username, validatePassword(password))
+        const id = await t.accounts.service.createAdmin(values.username, validatePassword(password))
         console.log(`admin @${values.username} created (id ${id})`)
-      } finally { ctx.db.close() }
+      } finally { t.core.db.close() }
       return 0
     }
     case 'invite': {
@@ -93,12 +94,12 @@ async function run(argv: string[]): Promise<number> {
       let expiresInMs: number | undefined
       try { expiresInMs = values.expires ? parseDuration(values.expires) : undefined } catch (e) { throw new UsageError(`--expires: ${(e as Error).message}`) }
       if ((values.note ?? '').length > 200) throw new UsageError('--note may be at most 200 characters')
-      const ctx = createContext(config)
+      const t = buildTownhall(config)
       try {
-        const inv = ctx.invites.create(null, { uses, expiresInMs, note: values.note })
+        const inv = t.invites.service.create(null, { uses, expiresInMs, note: values.note })
         console.log(`invite created: ${uses} use${uses === 1 ? '' : 's'}${values.expires ? `, expires in ${values.expires}` : ''}`)
         console.log(inv.url)
-      } finally { ctx.db.close() }
+      } finally { t.core.db.close() }
       return 0
     }
     default:
@@ -116,10 +117,11 @@ function validatePassword(pw: string) {
 async function serve(config: Config): Promise<number> {
   const t0 = performance.now()
   const server = await startServer(config)
-  const { ctx } = server
+  const { core, accounts } = server.ctx
+  const log = core.log
   const origin = publicOrigin(config, server.port)
-  ctx.log.info(`townhall ${VERSION} listening on ${config.host}:${server.port} (${origin}), data in ${config.dataDir}, ready in ${Math.round(performance.now() - t0)} ms`)
-  const token = ctx.accounts.setupTokenFor()
+  log.info(`townhall ${VERSION} listening on ${config.host}:${server.port} (${origin}), data in ${config.dataDir}, ready in ${Math.round(performance.now() - t0)} ms`)
+  const token = accounts.service.setupTokenFor()
   if (token) {
     console.log(`\n  No admin yet. Open this one-time link to create the admin account:\n\n    ${origin}/setup/${token}\n`)
   }
@@ -127,14 +129,14 @@ async function serve(config: Config): Promise<number> {
   const stop = async (sig: string) => {
     if (stopping) return
     stopping = true
-    ctx.log.info(`received ${sig}, stopping`)
+    log.info(`received ${sig}, stopping`)
     await server.stop()
     process.exit(0)
   }
   // A library's stray error (a UDP socket's, a promise nobody awaited) must not take every room down with it:
   // it is logged with its stack, and the process keeps serving.
-  process.on('uncaughtException', (error) => ctx.log.error('process: uncaught exception', { error }))
-  process.on('unhandledRejection', (error) => ctx.log.error('process: unhandled rejection', { error }))
+  process.on('uncaughtException', (error) => log.error('process: uncaught exception', { error }))
+  process.on('unhandledRejection', (error) => log.error('process: unhandled rejection', { error }))
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
   return -1 // keep running

@@ -2,12 +2,14 @@
 // Nothing is lost: the client remembers the last seq it saw and syncs from it after every reconnect; a send keeps its
 // client id until the server acknowledged it, so a retry after a dropped connection is answered with the stored copy.
 import { signal } from '@preact/signals'
-import type { Message, Question, Thread } from '../../server/backchannel/model'
-import { api, get } from './api'
+import type { Inbox, Message, Prefs, Question, Reply, RequestFields, RequestType, RoomBackchannel, SearchResult, SharedQuestion, Thread } from '../../server/protocol'
+import { errorCode, get, post, RequestError } from './api'
 import { conn } from './connection'
 import { me } from './state'
 
-export type { Message, Question, Thread }
+export type { Message, Question, RoomBackchannel, SearchResult, Thread }
+/** An image uploaded to a thread, to send in a message by its name. */
+interface UploadedImage { name: string; url: string; mime: string; size: number }
 /** A message as the view holds it: a stored one, or one of mine still on its way (`pending`) or refused (`failed`). */
 export type Shown = Message & { pending?: boolean; failed?: string }
 
@@ -17,7 +19,7 @@ export const messages = signal<ReadonlyMap<number, Shown[]>>(new Map())
 export const hasMore = signal<ReadonlyMap<number, boolean>>(new Map())
 export const typing = signal<ReadonlyMap<number, { userId: number; username: string; until: number }[]>>(new Map())
 export const questions = signal<ReadonlyMap<number, Question[]>>(new Map())
-export const prefs = signal<{ followersOnly: boolean }>({ followersOnly: false })
+export const prefs = signal<Prefs>({ followersOnly: false })
 export const inboxState = signal<'loading' | 'ready' | 'offline'>('loading')
 /** The thread on screen (its new messages are read at once while the page is visible). */
 export const openThreadId = signal<number | null>(null)
@@ -59,12 +61,12 @@ const mutate = <K, V>(s: { value: ReadonlyMap<K, V> }, fn: (m: Map<K, V>) => voi
 function whenOpen(timeout = 15000): Promise<void> {
   if (conn.state.value === 'open') return Promise.resolve()
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { off(); reject(Object.assign(new Error('You are offline. Check your connection.'), { code: 'offline' })) }, timeout)
+    const timer = setTimeout(() => { off(); reject(new RequestError('offline', 'You are offline. Check your connection.')) }, timeout)
     const off = conn.onResume(() => { clearTimeout(timer); off(); resolve() })
   })
 }
 /** A request that waits for the socket first. */
-const rq = async (type: string, fields: Record<string, unknown> = {}) => { await whenOpen(); return conn.request(type, fields) }
+const rq = async <K extends RequestType>(type: K, fields: RequestFields<K>): Promise<Reply<K>> => { await whenOpen(); return conn.request(type, fields) }
 
 export const newClientId = () => (crypto.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`)
 
@@ -108,11 +110,11 @@ function putMessage(msg: Message) {
   if (reading && fromOther && isNew) markRead(t.id)
 }
 
-function putQuestion(q: Omit<Question, 'voted'> & { voted?: boolean }) {
+function putQuestion(q: SharedQuestion & { voted?: boolean }) {
   mutate(questions, (m) => {
     const list = [...(m.get(q.roomId) ?? [])]
     const i = list.findIndex((x) => x.id === q.id)
-    const merged = { ...q, voted: q.voted ?? (i >= 0 ? list[i]!.voted : false) } as Question
+    const merged: Question = { ...q, voted: q.voted ?? (i >= 0 ? list[i]!.voted : false) }
     if (i >= 0) { if (list[i]!.seq <= q.seq) list[i] = merged } else list.push(merged)
     m.set(q.roomId, list)
   })
@@ -188,9 +190,9 @@ async function syncFrom(after: number) {
   try {
     for (;;) {
       const r = await conn.request('bc.sync', { after })
-      for (const t of r.threads as Thread[]) putThread(t)
-      for (const m of r.messages as Message[]) putMessage(m)
-      for (const q of r.questions as Question[]) putQuestion(q)
+      for (const t of r.threads) putThread(t)
+      for (const m of r.messages) putMessage(m)
+      for (const q of r.questions) putQuestion(q)
       after = r.seq
       if (!r.more) break
     }
@@ -202,15 +204,16 @@ async function syncFrom(after: number) {
 export async function loadInbox() {
   ownState()
   try {
-    const r = await get<{ seq: number; threads: Thread[]; requests: Thread[]; rooms?: Thread[]; prefs: { followersOnly: boolean } }>('/threads')
+    const r = await get<Inbox>('/threads')
     mutate(threads, (m) => {
+      // `rooms ?? []`: the service worker may answer offline with a copy an older version cached.
       for (const t of [...r.threads, ...r.requests, ...(r.rooms ?? [])]) m.set(t.id, openThreadId.value === t.id ? { ...t, unread: 0 } : t)
     })
     prefs.value = r.prefs
     if (r.seq > cursor && !syncing) cursor = r.seq
     inboxState.value = 'ready'
   } catch (e) {
-    if ((e as { code?: string }).code === 'offline' || (e as { status?: number }).status === 503) inboxState.value = threads.value.size ? 'ready' : 'offline'
+    if (errorCode(e) === 'offline' || (e as { status?: number }).status === 503) inboxState.value = threads.value.size ? 'ready' : 'offline'
     else throw e
   }
 }
@@ -225,7 +228,7 @@ export async function openThread(id: number) {
   if (!messages.value.has(id)) {
     const h = await rq('bc.history', { threadId: id })
     // Sends of mine the server already has are done; the others show as pending until they go through.
-    const stored = new Set((h.messages as Message[]).filter((x) => x.author?.id === me.value?.id).map((x) => x.clientId))
+    const stored = new Set(h.messages.filter((x) => x.author?.id === me.value?.id).map((x) => x.clientId))
     for (const [cid, o] of outbox) if (o.threadId === id && stored.has(cid)) outbox.delete(cid)
     saveOutbox()
     const local = (messages.value.get(id) ?? []).filter((x) => (x.pending || x.failed) && !stored.has(x.clientId))
@@ -277,9 +280,9 @@ async function deliver(clientId: string, o: Outgoing) {
     outbox.delete(clientId)
     saveOutbox()
     putMessage(r.message)
-    return r.message as Message
+    return r.message
   } catch (e) {
-    const code = (e as { code?: string }).code
+    const code = errorCode(e)
     // Offline or no answer: it stays in the outbox and goes again after the reconnect, with the same client id.
     if (code === 'offline' || code === 'timeout' || code === 'internal') return null
     outbox.delete(clientId)
@@ -293,9 +296,9 @@ export function discardFailed(threadId: number, clientId: string) {
   mutate(messages, (m) => m.set(threadId, (m.get(threadId) ?? []).filter((x) => !(x.failed && x.clientId === clientId))))
 }
 
-export async function uploadImage(threadId: number, file: File): Promise<{ name: string; url: string }> {
-  return (await api('POST', `/threads/${threadId}/images`, file)).image
-}
+/** Uploads an image (the file's raw bytes: PNG, JPEG, WebP or GIF, at most 10 MB) to send in a thread. */
+export const uploadImage = (threadId: number, file: Blob) =>
+  post<{ image: UploadedImage }>(`/threads/${threadId}/images`, file).then((r) => r.image)
 
 let lastTyping = 0
 export function sendTyping(threadId: number) {
@@ -311,12 +314,12 @@ export const react = (messageId: number, emoji: string, on: boolean) => rq('bc.r
 // ——— threads and requests ———
 
 export async function openDm(username: string): Promise<Thread> {
-  const t = (await rq('bc.dm', { username })).thread as Thread
+  const t = (await rq('bc.dm', { username })).thread
   putThread(t)
   return t
 }
 export async function createGroup(title: string, usernames: string[]): Promise<Thread> {
-  const t = (await rq('bc.group.create', { title, usernames })).thread as Thread
+  const t = (await rq('bc.group.create', { title, usernames })).thread
   putThread(t)
   return t
 }
@@ -336,12 +339,10 @@ export async function decline(threadId: number) {
 function forget(threadId: number) { mutate(threads, (m) => m.delete(threadId)) }
 export async function setFollowersOnly(on: boolean) { prefs.value = (await rq('bc.prefs', { followersOnly: on })).prefs }
 
-export interface SearchResult { message: Message; snippet: string; thread: { id: number; kind: string; title: string; roomId: number | null; members: { id: number; username: string; displayName: string }[] } }
 export const search = (q: string) => get<{ results: SearchResult[] }>(`/threads/search?q=${encodeURIComponent(q)}`).then((r) => r.results)
 
 // ——— in a room ———
 
-export interface RoomBackchannel { room: { id: number; title: string; state: string }; role: string | null; canModerate: boolean; chat: Thread; backstage: Thread | null }
 
 export async function openRoom(roomId: number): Promise<RoomBackchannel> {
   const r = await rq('bc.room.open', { roomId })

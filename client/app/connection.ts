@@ -1,18 +1,21 @@
-// One WebSocket per tab: requests with ids (each gets one reply), events by type, reconnect with backoff.
+// One WebSocket per tab: requests with ids (each gets one reply), events by type, reconnect with backoff. The
+// request and event types are the protocol's (type-only imports: nothing of the server is bundled).
 import { signal } from '@preact/signals'
+import type { EventOf, EventType, Reply, ReplyFrame as Frame, RequestFields, RequestType, ServerEvent } from '../../server/protocol'
+import { RequestError } from './api'
 
 export type ConnState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 /** Delays before each reconnect attempt (ms), then the last one repeats; jitter is added. */
 export const BACKOFF = [250, 500, 1000, 2000, 4000, 8000, 15000]
 const REQUEST_TIMEOUT = 15000
 
-type Listener = (ev: any) => void
+type Listener = (ev: ServerEvent) => void
 
 export class Connection {
   readonly state = signal<ConnState>('closed')
   private ws: WebSocket | null = null
   private nextId = 1
-  private pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>()
+  private pending = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>()
   private listeners = new Map<string, Set<Listener>>()
   private attempt = 0
   private timer: ReturnType<typeof setTimeout> | null = null
@@ -27,14 +30,15 @@ export class Connection {
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`)
     this.ws = ws
     ws.onmessage = (m) => {
-      let msg: any
+      let msg: ServerEvent | Frame<RequestType>
       try { msg = JSON.parse(m.data) } catch { return }
       if ('re' in msg) {
-        const p = this.pending.get(msg.re)
+        const p = typeof msg.re === 'number' ? this.pending.get(msg.re) : undefined
         if (!p) return
-        this.pending.delete(msg.re)
+        this.pending.delete(msg.re as number)
         clearTimeout(p.timer)
-        msg.ok ? p.resolve(msg) : p.reject(Object.assign(new Error(msg.error?.message ?? 'Request failed'), { code: msg.error?.code }))
+        if (msg.ok) p.resolve(msg as never)
+        else p.reject(new RequestError(msg.error?.code ?? 'internal', msg.error?.message ?? 'Request failed'))
         return
       }
       if (msg.type === 'hello') {
@@ -48,7 +52,7 @@ export class Connection {
     ws.onclose = (e) => {
       if (this.ws !== ws) return
       this.ws = null
-      for (const [id, p] of this.pending) { clearTimeout(p.timer); p.reject(Object.assign(new Error('Connection lost'), { code: 'offline' })); this.pending.delete(id) }
+      for (const [id, p] of this.pending) { clearTimeout(p.timer); p.reject(new RequestError('offline', 'Connection lost')); this.pending.delete(id) }
       if (!this.wanted || e.code === 4001) { this.state.value = 'closed'; return }
       this.state.value = 'reconnecting'
       const base = BACKOFF[Math.min(this.attempt++, BACKOFF.length - 1)]!
@@ -64,22 +68,25 @@ export class Connection {
     this.state.value = 'closed'
   }
 
-  /** Sends a request and resolves with its reply (rejects with the error reply). */
-  request<T = any>(type: string, fields: Record<string, unknown> = {}): Promise<T> {
+  /** Sends a request and resolves with its reply (rejects with a RequestError: the error reply, offline or timeout). */
+  request<K extends RequestType>(type: K, fields: RequestFields<K>): Promise<Reply<K>> {
     return new Promise((resolve, reject) => {
-      if (!this.ws || this.ws.readyState !== 1) return reject(Object.assign(new Error('Not connected'), { code: 'offline' }))
+      if (!this.ws || this.ws.readyState !== 1) return reject(new RequestError('offline', 'Not connected'))
       const id = this.nextId++
-      const timer = setTimeout(() => { this.pending.delete(id); reject(Object.assign(new Error('No answer from the server'), { code: 'timeout' })) }, REQUEST_TIMEOUT)
-      this.pending.set(id, { resolve, reject, timer })
+      const timer = setTimeout(() => { this.pending.delete(id); reject(new RequestError('timeout', 'No answer from the server')) }, REQUEST_TIMEOUT)
+      this.pending.set(id, { resolve: resolve as (v: never) => void, reject, timer })
       this.ws.send(JSON.stringify({ ...fields, id, type }))
     })
   }
 
-  on(type: string, l: Listener) {
+  /** Listens to one event type ('*': every event); returns the function that stops listening. */
+  on<K extends EventType>(type: K, l: (ev: EventOf<K>) => void): () => void
+  on(type: '*', l: (ev: ServerEvent) => void): () => void
+  on(type: string, l: (ev: never) => void) {
     let set = this.listeners.get(type)
     if (!set) this.listeners.set(type, (set = new Set()))
-    set.add(l)
-    return () => set!.delete(l)
+    set.add(l as Listener)
+    return () => { set!.delete(l as Listener) }
   }
 
   onResume(fn: () => void) { this.resumers.add(fn); return () => this.resumers.delete(fn) }

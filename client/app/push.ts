@@ -1,7 +1,31 @@
-// Web Push on this device: whether it is possible, the permission, and subscribing through the service worker.
+// Web Push on this device: whether it is possible, the permission, and subscribing through the service worker;
+// and my notification settings. The HTTP calls are server/push/routes.ts's, typed by what each returns.
 import { signal } from '@preact/signals'
-import { get, post } from './api'
+import { get, patch, post } from './api'
+// The wire shapes are the server's own (type-only imports: nothing of the server is bundled).
+import type { PushKind } from '../../server/contracts'
 
+export type { PushKind }
+/** A device subscribed to my notifications. */
+export interface PushDevice {
+  id: number; endpointHost: string; userAgent: string; createdAt: number; lastUsedAt: number | null
+}
+export type PushSettings = Record<PushKind, boolean>
+
+// ── over HTTP ──
+const serverKey = () => get<{ publicKey: string }>('/push/key').then((r) => r.publicKey)
+const subscribe = (sub: PushSubscriptionJSON) => post<{ ok: true }>('/push/subscribe', sub).then(() => {})
+/** Removes a subscription on the server; false when it did not know it. */
+const unsubscribe = (endpoint: string) =>
+  post<{ removed: boolean }>('/push/unsubscribe', { endpoint }).then((r) => r.removed)
+/** My settings per kind of notification, and my subscribed devices. */
+export const pushSettings = () => get<{ settings: PushSettings; devices: PushDevice[] }>('/push/settings')
+export const updatePushSettings = (changes: Partial<PushSettings>) =>
+  patch<{ settings: PushSettings }>('/push/settings', changes).then((r) => r.settings)
+/** Sends a test notification to my devices; false when none received it. */
+export const sendTestPush = () => post<{ sent: boolean }>('/push/test').then((r) => r.sent)
+
+// ── this device ──
 export type PushState = 'unsupported' | 'denied' | 'off' | 'on'
 export const pushState = signal<PushState>('off')
 
@@ -23,7 +47,7 @@ export async function refreshPush(): Promise<PushState> {
   if (Notification.permission === 'denied') return (pushState.value = 'denied')
   const sub = await (await registration()).pushManager.getSubscription().catch(() => null)
   if (sub && Notification.permission === 'granted') {
-    await post('/push/subscribe', sub.toJSON()).catch(() => {})
+    await subscribe(sub.toJSON()).catch(() => {})
     return (pushState.value = 'on')
   }
   return (pushState.value = 'off')
@@ -34,7 +58,7 @@ export async function enablePush(): Promise<PushState> {
   if (!pushSupported()) return (pushState.value = 'unsupported')
   const perm = await Notification.requestPermission()
   if (perm !== 'granted') return (pushState.value = perm === 'denied' ? 'denied' : 'off')
-  const { publicKey } = await get<{ publicKey: string }>('/push/key')
+  const publicKey = await serverKey()
   const reg = await registration()
   let sub = await reg.pushManager.getSubscription()
   // A subscription made with another server key cannot be reused.
@@ -43,7 +67,7 @@ export async function enablePush(): Promise<PushState> {
     await sub.unsubscribe(); sub = null
   }
   sub ??= await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) })
-  await post('/push/subscribe', sub.toJSON())
+  await subscribe(sub.toJSON())
   return (pushState.value = 'on')
 }
 
@@ -52,7 +76,7 @@ export async function disablePush(): Promise<PushState> {
   if (!pushSupported()) return (pushState.value = 'unsupported')
   const sub = await (await registration()).pushManager.getSubscription()
   if (sub) {
-    await post('/push/unsubscribe', { endpoint: sub.endpoint }).catch(() => {})
+    await unsubscribe(sub.endpoint).catch(() => {})
     await sub.unsubscribe().catch(() => {})
   }
   return (pushState.value = 'off')

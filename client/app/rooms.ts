@@ -1,17 +1,17 @@
 // Room state over the WebSocket (no markup): the hallway, the room I am in (snapshot on join, events after),
-// my role, the actions, the microphone and audio hooks, and resuming after a reconnect.
+// my role, the actions, the microphone and audio hooks, and resuming after a reconnect; and the rooms' HTTP calls
+// (server/rooms/routes.ts: the hallway, creating, starting and a room's page), typed by what each returns.
 import { computed, effect, signal } from '@preact/signals'
-import { get, post } from './api'
+import { errorCode, get, post, RequestError, type ClientErrorCode } from './api'
 import { conn } from './connection'
 import { joinAudio, leaveAudio, setMicrophone } from './rtc'
-// The wire shapes are the server's own (type-only imports: nothing of the server is bundled).
-import type { PublicUser } from '../../server/accounts/model'
-import type { RoomRole } from '../../server/contracts'
-import type { HallwayRoom } from '../../server/rooms/hallway'
-import type { ParticipantView as Participant, RoomView } from '../../server/rooms/model'
+// The wire shapes are the protocol's (type-only imports: nothing of the server is bundled).
+import type {
+  EventOf, HallwayRoom, ParticipantView as Participant, Pinned, PublicUser, Reply, RequestFields, RoomRequests, RoomRole, RoomSnapshot, RoomView,
+} from '../../server/protocol'
+import type { CreateRoomInput } from '../../server/rooms/model'
 
-export type { HallwayRoom, Participant, PublicUser, RoomRole, RoomView }
-export interface Pinned { kind: 'question'; id: number; text: string; by: string }
+export type { HallwayRoom, Participant, Pinned, PublicUser, RoomRole, RoomView }
 
 /** What a room screen shows. */
 export type RoomStatus = 'idle' | 'joining' | 'joined' | 'left' | 'ended' | 'removed' | 'error'
@@ -24,7 +24,7 @@ export const isMod = (r: RoomRole | null | undefined) => !!r && RANK[r] >= 2
 /** The room this tab is in (the Backchannel panels read it). */
 export const currentRoomId = signal<number | null>(null)
 export const roomStatus = signal<RoomStatus>('idle')
-export const roomError = signal<{ code: string; message: string } | null>(null)
+export const roomError = signal<{ code: ClientErrorCode | 'error'; message: string } | null>(null)
 export const roomInfo = signal<RoomView | null>(null)
 export const participants = signal<Record<string, Participant>>({})
 export const guestCount = signal(0)
@@ -58,13 +58,13 @@ function reset() {
   guestMe.value = null
 }
 
-function applySnapshot(s: any) {
+function applySnapshot(s: RoomSnapshot) {
   roomInfo.value = s.room
-  participants.value = Object.fromEntries((s.participants as Participant[]).map((p) => [p.key, p]))
+  participants.value = Object.fromEntries(s.participants.map((p) => [p.key, p]))
   guestCount.value = s.guests
   pinned.value = s.pinned
   myKey.value = s.me?.key ?? null
-  guestMe.value = s.me?.key?.startsWith('g:') ? { role: s.me.role } : null
+  guestMe.value = s.me?.key.startsWith('g:') ? { role: s.me.role } : null
   roomStatus.value = 'joined'
   roomError.value = null
 }
@@ -73,11 +73,12 @@ async function requestJoin(roomId: number) {
   try {
     applySnapshot(await conn.request('room.join', { roomId }))
     await joinAudio(roomId)
-  } catch (e: any) {
+  } catch (e) {
     if (currentRoomId.value !== roomId) return
-    if (e?.code === 'offline' || e?.code === 'timeout') return // the resume after reconnecting tries again
-    roomStatus.value = e?.code === 'room_ended' ? 'ended' : e?.code === 'removed_from_room' ? 'removed' : 'error'
-    roomError.value = { code: e?.code ?? 'error', message: e?.message ?? String(e) }
+    const code = errorCode(e)
+    if (code === 'offline' || code === 'timeout') return // the resume after reconnecting tries again
+    roomStatus.value = code === 'room_ended' ? 'ended' : code === 'removed_from_room' ? 'removed' : 'error'
+    roomError.value = { code: code ?? 'error', message: e instanceof Error ? e.message : String(e) }
   }
 }
 
@@ -123,11 +124,11 @@ const stopped = (status: RoomStatus) => () => {
   roomStatus.value = status
   if (roomInfo.value && status === 'ended') roomInfo.value = { ...roomInfo.value, state: 'ended' }
 }
-const forRoom = (fn: (e: any) => void) => (e: any) => { if (e.roomId === currentRoomId.value) fn(e) }
+const forRoom = <E extends { roomId: number }>(fn: (e: E) => void) => (e: E) => { if (e.roomId === currentRoomId.value) fn(e) }
 const put = (p: Participant) => { participants.value = { ...participants.value, [p.key]: p } }
 conn.on('room.joined', forRoom((e) => put(e.participant)))
 conn.on('room.participant', forRoom((e) => put(e.participant)))
-conn.on('room.left', forRoom((e) => {
+conn.on('room.left', forRoom((e: EventOf<'room.left'>) => {
   if (e.key === myKey.value) return stopped('left')() // left from another tab, or the seat timed out
   const { [e.key]: _gone, ...rest } = participants.value
   participants.value = rest
@@ -148,7 +149,13 @@ effect(() => {
 })
 
 // ── actions ─────────────────────────────────────────────────────────────────────────────────────────────
-const act = (type: string, fields: Record<string, unknown> = {}) => conn.request(type, { roomId: currentRoomId.value, ...fields })
+type Action = Exclude<keyof typeof RoomRequests, 'room.join' | 'room.leave' | 'hallway.watch'>
+/** A request about the room this tab is in. */
+function act<K extends Action>(type: K, fields: Omit<RequestFields<K>, 'roomId'>): Promise<Reply<K>> {
+  const roomId = currentRoomId.value
+  if (roomId === null) return Promise.reject(new RequestError('not_in_room', 'Join the room first.'))
+  return conn.request(type, { ...fields, roomId } as RequestFields<K>)
+}
 export const raiseHand = (up: boolean) => act('room.hand', { up })
 export const respond = (accept: boolean) => act('room.respond', { accept })
 export const inviteToSpeak = (userId: number) => act('room.invite', { userId })
@@ -156,16 +163,18 @@ export const moveToAudience = (userId: number) => act('room.move', { userId })
 export const setMuted = (muted: boolean, userId?: number) => act('room.mute', userId === undefined ? { muted } : { muted, userId })
 export const setModerator = (userId: number, on: boolean) => act('room.mod', { userId, on })
 export const removeFromRoom = (userId: number) => act('room.remove', { userId })
-export const endRoom = () => act('room.end')
+export const endRoom = () => act('room.end', {})
 
 // ── the hallway ─────────────────────────────────────────────────────────────────────────────────────────
-export const hallway = signal<{ live: HallwayRoom[]; upcoming: HallwayRoom[] } | null>(null)
+/** The hallway: live rooms and upcoming ones the viewer may join. */
+interface HallwayList { live: HallwayRoom[]; upcoming: HallwayRoom[] }
+export const hallway = signal<HallwayList | null>(null)
 export const hallwayError = signal<string | null>(null)
 let hallwayWatched = false
 let reloadTimer: ReturnType<typeof setTimeout> | undefined
 
 export async function loadHallway() {
-  try { hallway.value = await get('/rooms'); hallwayError.value = null } catch (e: any) { hallwayError.value = e?.message ?? String(e) }
+  try { hallway.value = await get<HallwayList>('/rooms'); hallwayError.value = null } catch (e) { hallwayError.value = e instanceof Error ? e.message : String(e) }
 }
 
 /** Keeps the hallway fresh while a hallway screen is shown; returns the function that stops it. */
@@ -182,7 +191,16 @@ export function watchHallway() {
   }
 }
 
-export interface CreateRoom { title: string; description?: string; link?: string; kind: 'open' | 'social' | 'closed'; invited?: string[]; startsAt?: number | null }
-export const createRoom = (body: CreateRoom) => post<{ room: RoomView }>('/rooms', body).then((r) => r.room)
+// ── over HTTP ───────────────────────────────────────────────────────────────────────────────────────────
+/** A stint on a room's stage or in its audience (after the room ended, for those who were in it). */
+interface RoomStint { user: PublicUser; role: RoomRole; from: number; to: number | null; reason: string | null }
+/** A room's page: its details, who is in it, and (after it ended) who was. */
+interface RoomPage {
+  room: RoomView; host: PublicUser | null; mayJoin: boolean; mayStart: boolean
+  participants: Participant[]; guests: number; history: RoomStint[]
+}
+/** Starts a room now, or schedules it (startsAt). */
+export const createRoom = (body: CreateRoomInput) => post<{ room: RoomView }>('/rooms', body).then((r) => r.room)
+/** Starts a scheduled room (its host or a co-host). */
 export const startRoom = (id: number) => post<{ room: RoomView }>(`/rooms/${id}/start`).then((r) => r.room)
-export const roomPage = (id: number) => get<{ room: RoomView; host: PublicUser | null; mayJoin: boolean; mayStart: boolean; participants: Participant[]; guests: number; history: any[] }>(`/rooms/${id}`)
+export const roomPage = (id: number) => get<RoomPage>(`/rooms/${id}`)

@@ -3,6 +3,7 @@
 // replaceTrack when we go on stage, so no renegotiation); the other three are the server's downlink slots, each
 // played by its own <audio> element. ICE restarts on a network change; the connection is redone after a reconnect.
 import { signal } from '@preact/signals'
+import { errorCode } from './api'
 import { conn } from './connection'
 
 /** Audio levels (0..1) per participant key, a few times a second. */
@@ -11,8 +12,6 @@ export const levels = signal<Record<string, number>>({})
 export const audioBlocked = signal(false)
 /** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' */
 export const audioState = signal<'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed'>('idle')
-
-interface OfferReply { sdp: string; iceServers: RTCIceServer[] }
 
 let roomId: number | null = null
 let pc: RTCPeerConnection | null = null
@@ -45,7 +44,7 @@ export async function joinAudio(id: number): Promise<void> {
 
 async function connect(id: number, gen: number) {
   try {
-    const offer = await conn.request<OfferReply>('rtc.connect', { roomId: id })
+    const offer = await conn.request('rtc.connect', { roomId: id })
     if (gen !== generation) return
     pc?.close()
     stopPlayers()
@@ -97,15 +96,16 @@ async function restart(): Promise<void> {
   restarting = true
   audioState.value = 'reconnecting'
   try {
-    const offer = await conn.request<OfferReply>('rtc.restart', { roomId: id })
+    const offer = await conn.request('rtc.restart', { roomId: id })
     if (gen !== generation || peer !== pc) return
     try { peer.setConfiguration({ ...peer.getConfiguration(), iceServers: offer.iceServers }) } catch { /* keep the old servers */ }
     await peer.setRemoteDescription({ type: 'offer', sdp: offer.sdp })
     await answer(peer, id)
-  } catch (e: any) {
+  } catch (e) {
     if (gen !== generation) return
     restarting = false
-    if (e?.code === 'offline' || e?.code === 'timeout') return // the resume hook tries again
+    const code = errorCode(e)
+    if (code === 'offline' || code === 'timeout') return // the resume hook tries again
     // The server no longer has our peer: start over.
     pc?.close(); pc = null
     roomId = null
@@ -181,7 +181,7 @@ export async function resumeAudio(): Promise<void> {
 }
 
 // Speaking levels for the rings.
-conn.on('room.levels', (e: { roomId: number; levels: Record<string, number> }) => {
+conn.on('room.levels', (e) => {
   if (e.roomId === roomId) levels.value = e.levels
 })
 // Network back or socket reconnected: make sure the audio is up (the rooms code re-joins and calls joinAudio too).

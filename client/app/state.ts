@@ -1,10 +1,9 @@
 // App-wide state: who I am, toasts, and the update banner. Views read these signals; logic lives in client/app.
 import { signal } from '@preact/signals'
-import { ApiError, get, post } from './api'
+import { fetchMe, logout, type Me } from './accounts'
+import { ApiError } from './api'
 import { conn } from './connection'
 import { navigate } from './router'
-
-export interface Me { id: number; username: string; displayName: string; avatar: string | null; role: 'member' | 'admin'; bio: string; inviteQuota: number }
 
 export const me = signal<Me | null | undefined>(undefined) // undefined: still loading
 export const toast = signal<{ text: string; kind: 'info' | 'error' } | null>(null)
@@ -24,7 +23,7 @@ export const settle = (p: Promise<unknown>, ok?: string) => p.then(() => { if (o
 
 export async function loadMe() {
   try {
-    me.value = (await get<{ user: Me }>('/me')).user
+    me.value = await fetchMe()
     conn.connect()
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) me.value = null
@@ -39,7 +38,7 @@ export function signedIn(user: Me) {
 }
 
 export async function signOut() {
-  try { await post('/auth/logout') } finally {
+  try { await logout() } finally {
     conn.close()
     me.value = null
     navigate('/')

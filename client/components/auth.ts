@@ -1,7 +1,8 @@
 // Sign in, register from an invite link, and the first-run admin setup.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get, post } from '../app/api'
+import { login, register, setup, setupStatus, type SetupStatus } from '../app/accounts'
+import { checkInvite, registration, type InviteCheck } from '../app/invites'
 import { errorText, signedIn } from '../app/state'
 import { navigate } from '../app/router'
 import { ErrorLine, Field } from './ui'
@@ -33,10 +34,9 @@ export function SignIn() {
   const [username, setU] = useState('')
   const [password, setP] = useState('')
   const [mode, setMode] = useState<string>('invite')
-  useEffect(() => { get('/registration').then((r) => setMode(r.mode)).catch(() => {}) }, [])
+  useEffect(() => { registration().then((r) => setMode(r.mode)).catch(() => {}) }, [])
   const { busy, error, submit } = useSubmit(async () => {
-    const r = await post('/auth/login', { username, password })
-    signedIn(r.user)
+    signedIn(await login(username, password))
     navigate('/', true)
   })
   return html`<${AuthCard} title="Sign in to Townhall" subtitle="Live rooms and Backchannel for your community.">
@@ -66,15 +66,14 @@ function AccountForm({ submitLabel, onSubmit, busy, error }: { submitLabel: stri
 }
 
 export function Register({ token }: { token?: string }) {
-  const [info, setInfo] = useState<{ invitedBy: string | null } | null>(null)
+  const [info, setInfo] = useState<InviteCheck | null>(null)
   const [bad, setBad] = useState('')
   useEffect(() => {
-    if (token) get(`/invites/${encodeURIComponent(token)}/check`).then((r) => setInfo(r.invite), (e) => setBad(errorText(e)))
+    if (token) checkInvite(token).then(setInfo, (e) => setBad(errorText(e)))
   }, [token])
   const [creds, setCreds] = useState<[string, string] | null>(null)
   const { busy, error, submit } = useSubmit(async () => {
-    const r = await post('/auth/register', { username: creds![0], password: creds![1], invite: token })
-    signedIn(r.user)
+    signedIn(await register({ username: creds![0], password: creds![1], invite: token }))
     navigate('/', true)
   })
   useEffect(() => { if (creds) submit(new Event('submit')) }, [creds])
@@ -87,12 +86,11 @@ export function Register({ token }: { token?: string }) {
 }
 
 export function Setup({ token }: { token: string }) {
-  const [status, setStatus] = useState<{ needed: boolean; valid: boolean } | null>(null)
-  useEffect(() => { get(`/setup/${encodeURIComponent(token)}`).then(setStatus, () => setStatus({ needed: true, valid: false })) }, [token])
+  const [status, setStatus] = useState<SetupStatus | null>(null)
+  useEffect(() => { setupStatus(token).then(setStatus, () => setStatus({ needed: true, valid: false })) }, [token])
   const [creds, setCreds] = useState<[string, string] | null>(null)
   const { busy, error, submit } = useSubmit(async () => {
-    const r = await post('/setup', { token, username: creds![0], password: creds![1] })
-    signedIn(r.user)
+    signedIn(await setup(token, creds![0], creds![1]))
     navigate('/admin', true)
   })
   useEffect(() => { if (creds) submit(new Event('submit')) }, [creds])

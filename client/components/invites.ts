@@ -1,7 +1,7 @@
 // Invite links: create, copy, revoke, and see their state. Admins see every invite; members their own.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { del, get, post } from '../app/api'
+import { createInvite, myInvites, revokeInvite, type InviteView } from '../app/invites'
 import { loadMe, me, notify, notifyError } from '../app/state'
 import { Empty, Field, timeAgo } from './ui'
 
@@ -9,16 +9,16 @@ const STATE_LABEL: Record<string, string> = { pending: 'Pending', used_up: 'Used
 
 export function InviteManager() {
   const isAdmin = me.value?.role === 'admin'
-  const [list, setList] = useState<any[] | null>(null)
+  const [list, setList] = useState<InviteView[] | null>(null)
   const [quota, setQuota] = useState<number | null>(null)
   const [form, setForm] = useState({ uses: 1, hours: 168, note: '' })
   const [fresh, setFresh] = useState<string | null>(null)
-  const load = () => get('/invites').then((r) => { setList(r.invites); setQuota(r.quota) }, notifyError)
+  const load = () => myInvites().then((r) => { setList(r.invites); setQuota(r.quota) }, notifyError)
   useEffect(() => { load() }, [])
   const create = async (e: Event) => {
     e.preventDefault()
     try {
-      const r = await post('/invites', { uses: Number(form.uses), expiresInHours: Number(form.hours) || undefined, note: form.note || undefined })
+      const r = await createInvite({ uses: Number(form.uses), expiresInHours: Number(form.hours) || undefined, note: form.note || undefined })
       setFresh(r.url); load(); if (!isAdmin) loadMe()
     } catch (err) { notifyError(err) }
   }
@@ -26,7 +26,7 @@ export function InviteManager() {
     try { await navigator.clipboard.writeText(url); notify('Link copied') } catch { notify('Copy the link from the box', 'error') }
   }
   const revoke = async (id: number) => {
-    try { await del(`/invites/${id}`); notify('Invite revoked'); load(); if (!isAdmin) loadMe() } catch (err) { notifyError(err) }
+    try { await revokeInvite(id); notify('Invite revoked'); load(); if (!isAdmin) loadMe() } catch (err) { notifyError(err) }
   }
   return html`<section class="card stack">
     <h2 style="margin:0">Create an invite</h2>

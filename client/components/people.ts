@@ -1,20 +1,20 @@
 // Find people by name and follow them; someone's followers and following.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { del, get, put } from '../app/api'
+import { blockedUsers, follow, followList, searchUsers, unblock, unfollow, type FoundUser, type PublicUser } from '../app/accounts'
 import { errorText, me, notify, notifyError } from '../app/state'
 import { Avatar, Empty, Header } from './ui'
 
 export function People() {
   const [q, setQ] = useState('')
-  const [users, setUsers] = useState<any[] | null>(null)
+  const [users, setUsers] = useState<FoundUser[] | null>(null)
   useEffect(() => {
-    const t = setTimeout(() => get(`/users?q=${encodeURIComponent(q)}&limit=30`).then((r) => setUsers(r.users), notifyError), 150)
+    const t = setTimeout(() => searchUsers(q, 30).then(setUsers, notifyError), 150)
     return () => clearTimeout(t)
   }, [q])
-  const toggle = async (u: any) => {
+  const toggle = async (u: FoundUser) => {
     try {
-      await (u.isFollowing ? del : put)(`/users/${encodeURIComponent(u.username)}/follow`)
+      await (u.isFollowing ? unfollow : follow)(u.username)
       setUsers(users!.map((x) => (x.id === u.id ? { ...x, isFollowing: !u.isFollowing } : x)))
     } catch (e) { notifyError(e) }
   }
@@ -29,11 +29,11 @@ export function People() {
 
 /** Someone's followers or the people they follow, with a follow button for each. */
 export function FollowList({ username, which }: { username: string; which: 'followers' | 'following' }) {
-  const [users, setUsers] = useState<any[] | null>(null)
+  const [users, setUsers] = useState<PublicUser[] | null>(null)
   const [err, setErr] = useState('')
   useEffect(() => {
     setUsers(null); setErr('')
-    get(`/users/${encodeURIComponent(username)}/${which}`).then((r) => setUsers(r.users), (e) => setErr(errorText(e)))
+    followList(username, which).then(setUsers, (e) => setErr(errorText(e)))
   }, [username, which])
   const title = which === 'followers' ? `Followers of @${username}` : `@${username} follows`
   const back = '/u/' + encodeURIComponent(username)
@@ -48,16 +48,16 @@ export function FollowList({ username, which }: { username: string; which: 'foll
 
 /** The people I blocked, each with an Unblock button (on my profile page). */
 export function BlockedList() {
-  const [users, setUsers] = useState<any[] | null>(null)
-  const load = () => get('/me/blocks').then((r) => setUsers(r.users), notifyError)
+  const [users, setUsers] = useState<PublicUser[] | null>(null)
+  const load = () => blockedUsers().then(setUsers, notifyError)
   useEffect(() => { load() }, [])
-  const unblock = async (u: any) => {
-    try { await del(`/users/${encodeURIComponent(u.username)}/block`); notify(`Unblocked @${u.username}`); load() } catch (e) { notifyError(e) }
+  const unblockUser = async (u: PublicUser) => {
+    try { await unblock(u.username); notify(`Unblocked @${u.username}`); load() } catch (e) { notifyError(e) }
   }
   if (!users || users.length === 0) return null
   return html`<section class="card"><h2>Blocked</h2>
     <ul class="list" aria-label="Blocked people">${users.map((u) => html`<li class="list-item">
       <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} size=${32} /><span>@${u.username}</span></a>
-      <button class="btn small" aria-label=${'Unblock @' + u.username} onClick=${() => unblock(u)}>Unblock</button>
+      <button class="btn small" aria-label=${'Unblock @' + u.username} onClick=${() => unblockUser(u)}>Unblock</button>
     </li>`)}</ul></section>`
 }

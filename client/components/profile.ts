@@ -1,16 +1,16 @@
 // Profiles: mine (edit, avatar, password, sign out) and others' (follow, block, message, invited by).
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { api, del, get, patch, post, put } from '../app/api'
+import * as accounts from '../app/accounts'
 import { errorText, loadMe, me, notify, notifyError, signOut } from '../app/state'
 import { Avatar, Empty, Field, Header } from './ui'
 import { BlockedList } from './people'
 import { ReportButton } from './admin/report'
 
 export function Profile({ username }: { username: string }) {
-  const [p, setP] = useState<any>(null)
+  const [p, setP] = useState<accounts.Profile | null>(null)
   const [err, setErr] = useState('')
-  const load = () => get(`/users/${encodeURIComponent(username)}`).then((r) => setP(r.profile), (e) => setErr(errorText(e)))
+  const load = () => accounts.profile(username).then(setP, (e) => setErr(errorText(e)))
   useEffect(() => { setP(null); setErr(''); load() }, [username])
   if (err) return html`<${Header} title="Profile" back="/people" /><${Empty}>${err}</${Empty}>`
   if (!p) return html`<${Header} title="Profile" /><p class="muted pad">Loading…</p>`
@@ -27,12 +27,12 @@ export function Profile({ username }: { username: string }) {
     <p class="counts"><a href=${`/u/${name}/followers`}><strong>${p.followers}</strong> followers</a> · <a href=${`/u/${name}/following`}><strong>${p.following}</strong> following</a></p>
     ${p.isSelf ? html`<a class="btn" href="/me">Edit profile</a>` : html`<div class="row gap wrap">
       ${p.isFollowing
-        ? html`<button class="btn" onClick=${() => act(() => del(`/users/${name}/follow`), `Unfollowed @${p.username}`)}>Unfollow</button>`
-        : html`<button class="btn primary" disabled=${p.blocked} onClick=${() => act(() => put(`/users/${name}/follow`), `Following @${p.username}`)}>Follow</button>`}
+        ? html`<button class="btn" onClick=${() => act(() => accounts.unfollow(p.username), `Unfollowed @${p.username}`)}>Unfollow</button>`
+        : html`<button class="btn primary" disabled=${p.blocked} onClick=${() => act(() => accounts.follow(p.username), `Following @${p.username}`)}>Follow</button>`}
       <a class="btn" href=${'/backchannel/new/' + name} aria-label="Message">Message</a>
       ${p.blocked
-        ? html`<button class="btn" onClick=${() => act(() => del(`/users/${name}/block`), 'Unblocked')}>Unblock</button>`
-        : html`<button class="btn danger-text" onClick=${() => confirm(`Block @${p.username}? You will not see each other's messages or rooms.`) && act(() => put(`/users/${name}/block`), 'Blocked')}>Block</button>`}
+        ? html`<button class="btn" onClick=${() => act(() => accounts.unblock(p.username), 'Unblocked')}>Unblock</button>`
+        : html`<button class="btn danger-text" onClick=${() => confirm(`Block @${p.username}? You will not see each other's messages or rooms.`) && act(() => accounts.block(p.username), 'Blocked')}>Block</button>`}
       <${ReportButton} type="member" id=${p.id} label=${'@' + p.username} className="btn" />
     </div>`}
   </section>`
@@ -45,23 +45,23 @@ export function MyProfile() {
   const [pw, setPw] = useState({ current: '', next: '' })
   const save = async (e: Event) => {
     e.preventDefault()
-    try { me.value = (await patch('/me', { displayName, bio })).user; notify('Profile saved') } catch (err) { notifyError(err) }
+    try { me.value = await accounts.updateProfile({ displayName, bio }); notify('Profile saved') } catch (err) { notifyError(err) }
   }
   const upload = async (e: any) => {
     const file = e.target.files?.[0]
     if (!file) return
-    try { me.value = (await api('PUT', '/me/avatar', file)).user; notify('Avatar updated') } catch (err) { notifyError(err) }
+    try { me.value = await accounts.setAvatar(file); notify('Avatar updated') } catch (err) { notifyError(err) }
     e.target.value = ''
   }
   const changePw = async (e: Event) => {
     e.preventDefault()
-    try { await post('/auth/password', pw); setPw({ current: '', next: '' }); notify('Password changed; other devices were signed out') } catch (err) { notifyError(err) }
+    try { await accounts.changePassword(pw.current, pw.next); setPw({ current: '', next: '' }); notify('Password changed; other devices were signed out') } catch (err) { notifyError(err) }
   }
   return html`<${Header} title="Your profile"><a class="btn small" href=${'/u/' + user.username}>View</a></${Header}>
   <section class="card stack">
     <div class="row gap center"><${Avatar} user=${user} size=${72} />
       <label class="btn small">Change avatar<input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp" onChange=${upload} aria-label="Upload avatar" /></label>
-      ${user.avatar && html`<button class="btn small" aria-label="Remove avatar" onClick=${async () => { await del('/me/avatar'); await loadMe() }}>Remove</button>`}
+      ${user.avatar && html`<button class="btn small" aria-label="Remove avatar" onClick=${async () => { await accounts.removeAvatar(); await loadMe() }}>Remove</button>`}
     </div>
     <form class="stack" onSubmit=${save}>
       <${Field} label="Display name"><input maxlength="50" value=${displayName} placeholder=${user.username} onInput=${(e: any) => setName(e.target.value)} /></${Field}>
@@ -82,6 +82,6 @@ export function MyProfile() {
     <a class="btn" href="/invites">My invites (${user.inviteQuota} left)</a>
     <a class="btn" href="/settings/notifications">Notifications</a>
     <button class="btn" onClick=${() => signOut()}>Sign out</button>
-    <button class="btn danger-text" onClick=${async () => { await post('/auth/logout-all'); await signOut() }}>Sign out everywhere</button>
+    <button class="btn danger-text" onClick=${async () => { await accounts.logoutEverywhere(); await signOut() }}>Sign out everywhere</button>
   </section>`
 }

@@ -1,12 +1,14 @@
 // Member settings: notifications (this device's push subscription, each kind on or off, a test) and reporting.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get, patch, post } from '../app/api'
-import { disablePush, enablePush, pushState, refreshPush } from '../app/push'
+import {
+  disablePush, enablePush, pushSettings, pushState, refreshPush, sendTestPush, updatePushSettings,
+  type PushDevice, type PushKind, type PushSettings,
+} from '../app/push'
 import { notify, notifyError } from '../app/state'
 import { Header } from './ui'
 
-const KINDS: { key: string; label: string; hint: string }[] = [
+const KINDS: { key: PushKind; label: string; hint: string }[] = [
   { key: 'dm', label: 'Direct messages', hint: 'A new message in a conversation you have not muted' },
   { key: 'room_started', label: 'Rooms from people I follow', hint: 'When someone you follow starts a room' },
   { key: 'room_reminder', label: 'Scheduled rooms', hint: '10 minutes before a room you follow starts' },
@@ -21,16 +23,16 @@ const STATE_TEXT: Record<string, string> = {
 }
 
 export function NotificationSettings() {
-  const [settings, setSettings] = useState<Record<string, boolean> | null>(null)
-  const [devices, setDevices] = useState<any[]>([])
+  const [settings, setSettings] = useState<PushSettings | null>(null)
+  const [devices, setDevices] = useState<PushDevice[]>([])
   const [busy, setBusy] = useState(false)
-  const load = () => get('/push/settings').then((r) => { setSettings(r.settings); setDevices(r.devices) }, notifyError)
+  const load = () => pushSettings().then((r) => { setSettings(r.settings); setDevices(r.devices) }, notifyError)
   useEffect(() => { load(); void refreshPush().catch(() => {}) }, [])
   const run = async (fn: () => Promise<unknown>, ok?: string) => {
     setBusy(true)
     try { await fn(); if (ok) notify(ok) } catch (e) { notifyError(e) } finally { setBusy(false); load() }
   }
-  const toggle = (key: string, on: boolean) => run(async () => setSettings((await patch('/push/settings', { [key]: on })).settings))
+  const toggle = (key: PushKind, on: boolean) => run(async () => setSettings(await updatePushSettings({ [key]: on })))
   const state = pushState.value
   return html`<${Header} title="Notifications" back="/me" />
   <section class="card stack">
@@ -39,7 +41,7 @@ export function NotificationSettings() {
     <div class="row gap wrap">
       ${state === 'on'
         ? html`<button class="btn" disabled=${busy} onClick=${() => run(disablePush, 'Notifications turned off on this device')}>Turn off on this device</button>
-               <button class="btn" disabled=${busy} onClick=${() => run(async () => { const r = await post('/push/test'); if (!r.sent) throw new Error('No device received it.') }, 'Test notification sent')}>Send a test</button>`
+               <button class="btn" disabled=${busy} onClick=${() => run(async () => { if (!(await sendTestPush())) throw new Error('No device received it.') }, 'Test notification sent')}>Send a test</button>`
         : html`<button class="btn primary" disabled=${busy || state === 'unsupported' || state === 'denied'} onClick=${() => run(enablePush)}>Turn on notifications</button>`}
     </div>
     ${devices.length > 0 && html`<p class="muted small">${devices.length} device${devices.length === 1 ? '' : 's'} subscribed to your notifications.</p>`}

@@ -1,4 +1,6 @@
 import { t } from 'elysia'
+import type { Account } from '../contracts'
+import type { PublicUser, Role } from '../protocol'
 
 export const Username = t.String({ minLength: 3, maxLength: 20, pattern: '^[A-Za-z0-9_]+$', description: '3–20 of a-z, 0-9, _ (case is ignored)' })
 export const Password = t.String({ minLength: 10, maxLength: 256 })
@@ -13,7 +15,6 @@ export const ProfileBody = t.Object({ displayName: t.Optional(DisplayName), bio:
 export const UsernameParams = t.Object({ username: t.String({ minLength: 1, maxLength: 20 }) })
 export const SearchQuery = t.Object({ q: t.String({ maxLength: 50 }), limit: t.Optional(t.Numeric({ minimum: 1, maximum: 50 })) })
 
-export type Role = 'member' | 'admin'
 export type Status = 'active' | 'suspended' | 'banned'
 
 export interface UserRow {
@@ -21,8 +22,6 @@ export interface UserRow {
   role: Role; status: Status; invited_by: number | null; invite_id: number | null; invite_quota: number; created_at: number
 }
 
-/** What anyone who may see a user sees. */
-export interface PublicUser { id: number; username: string; displayName: string; avatar: string | null; role: Role }
 
 /** Where a stored avatar file is served. */
 export const avatarUrl = (file: string | null) => (file ? `/api/avatars/${file}` : null)
@@ -31,3 +30,13 @@ export const publicUser = (u: Pick<UserRow, 'id' | 'username' | 'display_name' |
   id: u.id, username: u.username, displayName: u.display_name || u.username,
   avatar: avatarUrl(u.avatar), role: u.role,
 })
+
+/** A row as other domains see it (contracts.ts `Account`): no password hash, the avatar as its URL. */
+export const toAccount = (u: UserRow): Account => ({
+  id: u.id, username: u.username, displayName: u.display_name || u.username, avatar: avatarUrl(u.avatar),
+  role: u.role, status: u.status, bio: u.bio, invitedBy: u.invited_by, inviteId: u.invite_id,
+  inviteQuota: u.invite_quota, createdAt: u.created_at,
+})
+
+/** The public view of an account. */
+export const publicOf = (a: Account): PublicUser => ({ id: a.id, username: a.username, displayName: a.displayName, avatar: a.avatar, role: a.role })

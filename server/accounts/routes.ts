@@ -1,74 +1,64 @@
 import { Elysia, t } from 'elysia'
-import type { Ctx } from '../context'
+import type { AccountsApi, AuditFn } from '../contracts'
+import type { Core } from '../core'
 import { fail } from '../errors'
 import { clearCookie, limit, requireUser, sessionCookie, sessionPlugin } from '../http/session'
 import { rawBody } from '../http/upload'
-import { AVATAR_MAX_BYTES } from './service'
-import { LoginBody, PasswordBody, ProfileBody, RegisterBody, SearchQuery, SetupBody, UsernameParams } from './model'
+import { AVATAR_MAX_BYTES, type AccountsService } from './service'
+import { LoginBody, PasswordBody, ProfileBody, SearchQuery, SetupBody, UsernameParams } from './model'
 import { publicUser } from './model'
 
-export const accountsRoutes = (ctx: Ctx) => {
-  const a = ctx.accounts
-  const signedIn = async (set: { headers: Record<string, any> }, user: Parameters<typeof a.startSession>[0], ua: string) => {
-    const s = a.startSession(user, ua)
-    set.headers['set-cookie'] = sessionCookie(ctx, s.token, s.expires)
-    return { user: a.me(user) }
-  }
+export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit: AuditFn }, a: AccountsService) => {
+  const { core, audit } = deps
   return new Elysia({ prefix: '/api', tags: ['accounts'] } as any)
-    .use(sessionPlugin(ctx))
-    .post('/auth/register', async ({ body, set, ip, request }) => {
-      limit(ctx.limits.register, ip)
-      // Redeeming an invite also counts against the invite-check limit, so tokens cannot be guessed through sign-up.
-      if (body.invite) limit(ctx.limits.inviteLookup, ip)
-      const id = await a.register(body)
-      set.status = 201
-      return signedIn(set, a.store.byId(id)!, request.headers.get('user-agent') ?? '')
-    }, { body: RegisterBody, detail: { summary: 'Create an account (with an invite unless registration is open)' } })
+    .use(sessionPlugin(deps))
     .post('/auth/login', async ({ body, set, ip, request }) => {
-      limit(ctx.limits.login, ip)
+      limit(core.limits.login, ip)
       const s = await a.login(body.username, body.password, request.headers.get('user-agent') ?? '')
-      set.headers['set-cookie'] = sessionCookie(ctx, s.token, s.expires)
+      set.headers['set-cookie'] = sessionCookie(core, s.token, s.expires)
       return { user: a.me(s.user) }
     }, { body: LoginBody, detail: { summary: 'Sign in; sets the session cookie' } })
     .post('/auth/logout', ({ viewer, set }) => {
       if (viewer) a.logout(viewer.session.id, viewer.user.id)
-      set.headers['set-cookie'] = clearCookie(ctx)
+      set.headers['set-cookie'] = clearCookie(core)
       return { ok: true }
     }, { detail: { summary: 'Sign out of this device' } })
     .post('/auth/logout-all', ({ viewer, set }) => {
       const v = requireUser(viewer)
       a.logoutEverywhere(v.user.id)
-      set.headers['set-cookie'] = clearCookie(ctx)
+      set.headers['set-cookie'] = clearCookie(core)
       return { ok: true }
     }, { detail: { summary: 'Sign out of every device' } })
     .post('/auth/password', async ({ viewer, body }) => {
       const v = requireUser(viewer)
       // The current password is checked like a sign-in: limited (per member), so a stolen session cannot guess it.
-      limit(ctx.limits.login, `password:${v.user.id}`)
+      limit(core.limits.login, `password:${v.user.id}`)
       await a.changePassword(v.user.id, v.session.id, body.current, body.next)
       return { ok: true }
     }, { body: PasswordBody, detail: { summary: 'Change password; other sessions end' } })
     .get('/setup', () => ({ needed: a.needsSetup() }), { detail: { summary: 'Whether the first-run admin setup is open' } })
     .get('/setup/:token', ({ params, ip }) => {
-      limit(ctx.limits.inviteLookup, ip)
+      limit(core.limits.inviteLookup, ip)
       return { needed: a.needsSetup(), valid: a.setupTokenValid(params.token) }
     }, { params: t.Object({ token: t.String({ minLength: 1, maxLength: 128 }) }), detail: { summary: 'Whether a setup link can still be used' } })
     .post('/setup', async ({ body, set, ip, request }) => {
-      limit(ctx.limits.login, ip)
+      limit(core.limits.login, ip)
       const id = await a.setup(body.token, body.username, body.password)
-      ctx.audit?.({ actorId: id, action: 'server.setup', targetType: 'member', targetId: id, details: { username: body.username } })
+      audit({ actorId: id, action: 'server.setup', targetType: 'member', targetId: id, details: { username: body.username } })
       set.status = 201
-      return signedIn(set, a.store.byId(id)!, request.headers.get('user-agent') ?? '')
+      const s = a.startSession(id, request.headers.get('user-agent') ?? '')
+      set.headers['set-cookie'] = sessionCookie(core, s.token, s.expires)
+      return { user: a.me(a.account(id)) }
     }, { body: SetupBody, detail: { summary: 'Create the first admin with the one-time setup token' } })
     .get('/me', ({ viewer }) => ({ user: a.me(requireUser(viewer).user) }), { detail: { summary: 'The signed-in member' } })
-    .patch('/me', ({ viewer, body }) => ({ user: a.updateProfile(requireUser(viewer).user, body) }), { body: ProfileBody })
+    .patch('/me', ({ viewer, body }) => ({ user: a.updateProfile(requireUser(viewer).user.id, body) }), { body: ProfileBody })
     .put('/me/avatar', async ({ viewer, request }) => {
       const v = requireUser(viewer)
       const bytes = await rawBody(request, AVATAR_MAX_BYTES, 'An avatar may be at most 2 MB.')
       if (bytes.byteLength === 0) fail('validation', 'body: an image is required')
-      return { user: await a.setAvatar(v.user, bytes) }
+      return { user: await a.setAvatar(v.user.id, bytes) }
     }, { parse: 'none', detail: { summary: 'Upload an avatar (raw PNG, JPEG or WebP bytes, ≤2 MB)' } } as any)
-    .delete('/me/avatar', ({ viewer }) => { a.clearAvatar(requireUser(viewer).user); return { ok: true } })
+    .delete('/me/avatar', ({ viewer }) => { a.clearAvatar(requireUser(viewer).user.id); return { ok: true } })
     .get('/avatars/:file', ({ params, set }) => {
       const p = a.avatarPath(params.file)
       if (!p) fail('not_found')

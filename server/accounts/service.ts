@@ -1,19 +1,20 @@
 import { mkdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Account, AccountsEvents, OwnAccount, Viewer } from '../contracts'
+import type { Core } from '../core'
 import { fail } from '../errors'
 import { sniffImage } from '../http/upload'
 import { hashToken, newToken, safeEqual } from '../lib/crypto'
-import type { InvitesService } from '../invites/service'
-import type { SettingsService } from '../settings'
-import { publicUser, type PublicUser, type UserRow } from './model'
-import { AccountsStore, type SessionRow } from './store'
+import { Emitter } from '../lib/events'
+import type { PublicUser } from '../protocol'
+import { publicOf, publicUser, toAccount } from './model'
+import { AccountsStore } from './store'
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024
 const AVATAR_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' }
 // A real argon2id hash to verify against when the username does not exist, so timing does not reveal it.
 let dummyHash: string | null = null
 
-export interface Session { session: SessionRow; user: UserRow }
 export interface Profile extends PublicUser {
   bio: string; createdAt: number; invitedBy: string | null; followers: number; following: number
   isFollowing: boolean; followsYou: boolean; blocked: boolean; isSelf: boolean
@@ -21,38 +22,33 @@ export interface Profile extends PublicUser {
 
 export class AccountsService {
   readonly store: AccountsStore
-  invites!: InvitesService
+  /** `sessionsEnded` after a session or a member's sessions end, so the gateway can close their sockets. */
+  readonly events: Emitter<AccountsEvents>
   private setupToken: string | null = null
-  /** Called after a session or a user's sessions end, so the gateway can close their sockets. */
-  onSessionsEnded: (e: { userId: number; sessionId?: number; exceptSession?: number }) => void = () => {}
 
-  constructor(db: AccountsStore['db'], private settings: SettingsService, private opts: { dataDir: string; sessionDays: number }) {
-    this.store = new AccountsStore(db)
+  constructor(private core: Core) {
+    this.store = new AccountsStore(core.db)
+    this.events = new Emitter('accounts', core.log)
   }
 
   hashPassword(pw: string) { return Bun.password.hash(pw, { algorithm: 'argon2id' }) }
 
-  /** Creates a user (no checks of who may sign up: see register and createAdmin). */
-  private async insertUser(username: string, password: string, role: 'member' | 'admin', inviteToken: string | null, displayName = '') {
-    const hash = await this.hashPassword(password)
-    return this.store.db.transaction(() => {
-      if (this.store.byName(username)) fail('username_taken')
-      const invite = inviteToken ? this.invites.redeem(inviteToken) : null
+  /**
+   * Creates a user (no checks of who may sign up: the invites domain's register and createAdmin decide): the password
+   * is hashed, then one transaction checks the name, runs `redeem` (spends an invite, or throws) and writes the row.
+   */
+  async insertUser(input: { username: string; password: string; displayName?: string }, role: 'member' | 'admin',
+    redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null) {
+    const hash = await this.hashPassword(input.password)
+    return this.core.db.transaction(() => {
+      if (this.store.byName(input.username)) fail('username_taken')
+      const invite = redeem ? redeem() : null
       return this.store.insertUser({
-        username, displayName: displayName.trim(), passwordHash: hash, role,
-        invitedBy: invite?.creator_id ?? null, inviteId: invite?.id ?? null,
-        quota: role === 'admin' ? 0 : this.settings.get().inviteQuota,
+        username: input.username, displayName: (input.displayName ?? '').trim(), passwordHash: hash, role,
+        invitedBy: invite?.invitedBy ?? null, inviteId: invite?.inviteId ?? null,
+        quota: role === 'admin' ? 0 : this.core.settings.get().inviteQuota,
       })
     })()
-  }
-
-  /** Sign-up according to the registration mode. */
-  async register(input: { username: string; password: string; invite?: string; displayName?: string }) {
-    const mode = this.settings.get().registration
-    if (mode === 'closed') fail('registration_closed')
-    if (mode === 'invite' && !input.invite) fail('invite_required')
-    // In open mode an invite is still honoured, so the invite tree stays right.
-    return this.insertUser(input.username, input.password, 'member', input.invite ?? null, input.displayName)
   }
 
   needsSetup() { return this.store.adminCount() === 0 }
@@ -74,7 +70,7 @@ export class AccountsService {
   }
 
   async createAdmin(username: string, password: string) {
-    return this.insertUser(username, password, 'admin', null)
+    return this.insertUser({ username, password }, 'admin', null)
   }
 
   async login(username: string, password: string, userAgent: string) {
@@ -86,18 +82,18 @@ export class AccountsService {
     }
     if (!(await Bun.password.verify(password, user.password_hash))) fail('bad_credentials')
     if (user.status !== 'active') fail('account_suspended')
-    return this.startSession(user, userAgent)
+    return { ...this.startSession(user.id, userAgent), user: toAccount(user) }
   }
 
-  startSession(user: UserRow, userAgent: string) {
+  startSession(userId: number, userAgent: string) {
     const token = newToken()
-    const expires = Date.now() + this.opts.sessionDays * 86_400_000
-    const sessionId = this.store.insertSession(user.id, hashToken(token), userAgent.slice(0, 200), expires)
-    return { token, sessionId, user, expires }
+    const expires = Date.now() + this.core.config.sessionDays * 86_400_000
+    const sessionId = this.store.insertSession(userId, hashToken(token), userAgent.slice(0, 200), expires)
+    return { token, sessionId, expires }
   }
 
-  /** The session and user a token belongs to, if it is valid and the user is active. */
-  resolve(token: string | undefined): Session | null {
+  /** The session and member a token belongs to, if it is valid and the member is active. */
+  resolve(token: string | undefined): Viewer | null {
     if (!token || token.length > 100) return null
     const session = this.store.sessionByHash(hashToken(token))
     if (!session) return null
@@ -105,25 +101,25 @@ export class AccountsService {
     const user = this.store.byId(session.user_id)
     if (!user || user.status !== 'active') return null
     if (Date.now() - session.last_seen_at > 60_000) this.store.touchSession(session.id)
-    return { session, user }
+    return { session: { id: session.id }, user: toAccount(user) }
   }
 
   logout(sessionId: number, userId: number) {
     this.store.deleteSession(sessionId)
-    this.onSessionsEnded({ userId, sessionId })
+    this.events.emit('sessionsEnded', { userId, sessionId })
   }
 
   logoutEverywhere(userId: number) {
     this.store.deleteUserSessions(userId)
-    this.onSessionsEnded({ userId })
+    this.events.emit('sessionsEnded', { userId })
   }
 
   async changePassword(userId: number, sessionId: number, current: string, next: string) {
     const user = this.store.byId(userId)!
-    if (!(await Bun.password.verify(current, user.password_hash))) fail('bad_credentials', 'The current password is wrong.')
+    if (!(await Bun.password.verify(current, user.password_hash))) fail('wrong_password')
     this.store.setPassword(userId, await this.hashPassword(next))
     this.store.deleteOtherSessions(userId, sessionId)
-    this.onSessionsEnded({ userId, exceptSession: sessionId })
+    this.events.emit('sessionsEnded', { userId, exceptSession: sessionId })
   }
 
   /** Sets a new password from an admin's reset link; all sessions end. */
@@ -132,9 +128,13 @@ export class AccountsService {
     this.logoutEverywhere(userId)
   }
 
-  me(user: UserRow) {
-    return { ...publicUser(user), bio: user.bio, inviteQuota: user.invite_quota, status: user.status, createdAt: user.created_at }
+  /** A member's own view of their account. */
+  me(a: Account): OwnAccount {
+    return { ...publicOf(a), bio: a.bio, inviteQuota: a.inviteQuota, status: a.status, createdAt: a.createdAt }
   }
+
+  /** The account of a known id (a signed-in member's). */
+  account(userId: number) { return toAccount(this.store.byId(userId)!) }
 
   /** A profile as a viewer sees it; someone who blocked the viewer is not found. */
   profile(viewerId: number | null, username: string): Profile {
@@ -152,32 +152,36 @@ export class AccountsService {
     }
   }
 
-  updateProfile(user: UserRow, patch: { displayName?: string; bio?: string }) {
+  updateProfile(userId: number, patch: { displayName?: string; bio?: string }) {
+    const user = this.store.byId(userId)!
     this.store.setProfile(user.id, (patch.displayName ?? user.display_name).trim(), (patch.bio ?? user.bio).trim())
-    return this.me(this.store.byId(user.id)!)
+    return this.me(this.account(user.id))
   }
 
   /** Stores an avatar after checking its bytes (not its name) are PNG, JPEG or WebP. */
-  async setAvatar(user: UserRow, bytes: Uint8Array) {
+  async setAvatar(userId: number, bytes: Uint8Array) {
     if (bytes.byteLength > AVATAR_MAX_BYTES) fail('payload_too_large', 'An avatar may be at most 2 MB.')
     const type = await sniffImage(bytes, AVATAR_TYPES, 'An avatar must be a PNG, JPEG or WebP image.')
-    const dir = join(this.opts.dataDir, 'uploads', 'avatars')
+    const dir = join(this.core.config.dataDir, 'uploads', 'avatars')
     mkdirSync(dir, { recursive: true })
-    const name = `${user.id}-${newToken(9)}.${type.ext}`
+    const name = `${userId}-${newToken(9)}.${type.ext}`
     await Bun.write(join(dir, name), bytes)
-    this.store.setAvatar(user.id, name)
+    // The previous file is read after the upload, so two uploads at once each remove only what they replaced.
+    const user = this.store.byId(userId)!
+    this.store.setAvatar(userId, name)
     if (user.avatar) this.removeAvatarFile(user.avatar)
-    return this.me(this.store.byId(user.id)!)
+    return this.me(this.account(userId))
   }
 
-  clearAvatar(user: UserRow) {
+  clearAvatar(userId: number) {
+    const user = this.store.byId(userId)!
     this.store.setAvatar(user.id, null)
     if (user.avatar) this.removeAvatarFile(user.avatar)
   }
 
   avatarPath(name: string) {
     if (!/^\d+-[A-Za-z0-9_-]+\.(png|jpg|webp)$/.test(name)) return null
-    return join(this.opts.dataDir, 'uploads', 'avatars', name)
+    return join(this.core.config.dataDir, 'uploads', 'avatars', name)
   }
 
   private removeAvatarFile(name: string) {
@@ -195,7 +199,7 @@ export class AccountsService {
   target(viewerId: number, username: string) {
     const u = this.store.byName(username)
     if (!u || u.status === 'banned') fail('not_found')
-    if (u.id === viewerId) fail('conflict', 'That is you.')
+    if (u.id === viewerId) fail('self_target')
     return u
   }
 
@@ -203,7 +207,7 @@ export class AccountsService {
     const u = this.target(viewerId, username)
     // Someone who blocked the viewer is not found for them (as with their profile); one the viewer blocked is 'blocked'.
     if (this.store.hasBlocked(u.id, viewerId)) fail('not_found')
-    if (this.store.hasBlocked(viewerId, u.id)) fail('blocked', 'Unblock them first.')
+    if (this.store.hasBlocked(viewerId, u.id)) fail('unblock_first')
     this.store.follow(viewerId, u.id)
     return u
   }

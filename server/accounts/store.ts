@@ -1,6 +1,8 @@
 import type { Database } from 'bun:sqlite'
-import type { Role, UserRow } from './model'
+import type { Role } from '../protocol'
+import type { Status, UserRow } from './model'
 
+export interface MemberRow extends UserRow { inviter: string | null; last_seen: number | null }
 export interface SessionRow { id: number; user_id: number; token_hash: Uint8Array; created_at: number; last_seen_at: number; expires_at: number; user_agent: string }
 
 const statements = (db: Database) => ({
@@ -9,6 +11,25 @@ const statements = (db: Database) => ({
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
     byId: db.prepare<UserRow, [number]>('SELECT * FROM users WHERE id = ?'),
     byName: db.prepare<UserRow, [string]>('SELECT * FROM users WHERE username = ?'),
+    byIds: db.prepare<UserRow, [string]>('SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))'),
+    usernames: db.prepare<{ id: number; username: string }, [string]>('SELECT id, username FROM users WHERE id IN (SELECT value FROM json_each(?))'),
+    all: db.prepare<UserRow, []>('SELECT * FROM users ORDER BY id'),
+    joinedWith: db.prepare<{ invite_id: number; username: string }, [string]>(
+      'SELECT invite_id, username FROM users WHERE invite_id IN (SELECT value FROM json_each(?)) ORDER BY id'),
+    members: db.prepare<MemberRow, [string, string, number, number]>(
+      `SELECT u.*, i.username AS inviter, (SELECT MAX(last_seen_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen
+       FROM users u LEFT JOIN users i ON i.id = u.invited_by
+       WHERE (u.username LIKE ?1 ESCAPE '\\' OR u.display_name LIKE ?1 ESCAPE '\\') AND (?2 = 'all' OR u.status = ?2 OR (?2 = 'admin' AND u.role = 'admin'))
+       ORDER BY u.id DESC LIMIT ?3 OFFSET ?4`),
+    member: db.prepare<MemberRow, [number]>(
+      `SELECT u.*, i.username AS inviter, (SELECT MAX(last_seen_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen
+       FROM users u LEFT JOIN users i ON i.id = u.invited_by WHERE u.id = ?`),
+    userCounts: db.prepare<{ members: number; active: number; suspended: number; banned: number; admins: number; joinedToday: number }, [number]>(
+      `SELECT COUNT(*) AS members, SUM(status = 'active') AS active, SUM(status = 'suspended') AS suspended, SUM(status = 'banned') AS banned,
+              SUM(role = 'admin') AS admins, SUM(created_at >= ?) AS joinedToday FROM users`),
+    setStatus: db.prepare<never, [Status, number]>('UPDATE users SET status = ? WHERE id = ?'),
+    setRole: db.prepare<never, [Role, number]>('UPDATE users SET role = ? WHERE id = ?'),
+    addQuota: db.prepare<never, [number, number]>('UPDATE users SET invite_quota = invite_quota + ? WHERE id = ?'),
     countAdmins: db.prepare<{ n: number }, []>(`SELECT COUNT(*) AS n FROM users WHERE role = 'admin'`),
     setProfile: db.prepare<never, [string, string, number]>('UPDATE users SET display_name = ?, bio = ? WHERE id = ?'),
     setAvatar: db.prepare<never, [string | null, number]>('UPDATE users SET avatar = ? WHERE id = ?'),
@@ -54,6 +75,22 @@ export class AccountsStore {
   }
   byId(id: number) { return this.q.byId.get(id) }
   byName(name: string) { return this.q.byName.get(name) }
+  byIds(ids: Iterable<number>) { return this.q.byIds.all(JSON.stringify([...ids])) }
+  usernames(ids: Iterable<number>) { return this.q.usernames.all(JSON.stringify([...ids])) }
+  all() { return this.q.all.all() }
+  /** Who joined with each of these invites, oldest first. */
+  joinedWith(inviteIds: Iterable<number>) { return this.q.joinedWith.all(JSON.stringify([...inviteIds])) }
+  /** The admin console's search: by username or display name, `status` a status, 'admin' or 'all'. */
+  members(q: string, status: string, limit: number, offset: number) {
+    const like = '%' + q.replace(/[\\%_]/g, (c) => '\\' + c) + '%'
+    return this.q.members.all(like, status, limit, offset)
+  }
+  member(id: number) { return this.q.member.get(id) }
+  /** Accounts by status and role, and how many were created since `since`. */
+  userCounts(since: number) { return this.q.userCounts.get(since)! }
+  setStatus(id: number, status: Status) { this.q.setStatus.run(status, id) }
+  setRole(id: number, role: Role) { this.q.setRole.run(role, id) }
+  addQuota(id: number, delta: number) { this.q.addQuota.run(delta, id) }
   adminCount() { return this.q.countAdmins.get()!.n }
   setProfile(id: number, displayName: string, bio: string) { this.q.setProfile.run(displayName, bio, id) }
   setAvatar(id: number, file: string | null) { this.q.setAvatar.run(file, id) }

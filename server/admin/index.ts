@@ -1,36 +1,33 @@
-// The admin and push domains on the Ctx: installAdmin() (from createContext) builds the services and sets ctx.push and
-// ctx.audit; adminPlugin() (from createApp) mounts their routes and /metrics and starts the reminder timer.
-import { Elysia } from 'elysia'
-import type { Ctx } from '../context'
-import { PushService } from '../push/service'
-import { pushRoutes } from '../push/routes'
-import { AdminService } from './service'
+// The admin domain. createAudit() builds the audit log right after the core (it depends on nothing else), so every
+// domain can record into it; createAdmin() is built last, on every other domain's contract: the console's API
+// (/api/admin/*, reports, reset links) and /metrics. start(): the metrics' sampling timer.
+import { Elysia, type AnyElysia } from 'elysia'
+import type { AuditFn } from '../contracts'
+import type { Core } from '../core'
+import type { Domain } from '../domain'
+import { AuditLog } from './audit'
 import { Metrics } from './metrics'
 import { adminRoutes, metricsRoutes } from './routes'
+import { AdminService, type AdminDeps } from './service'
 
-interface AdminDomain { push: PushService; admin: AdminService }
-const installed = new WeakMap<Ctx, AdminDomain>()
+export interface AuditDomain extends Domain<AuditFn> { readonly service: AuditLog }
 
-export function installAdmin(ctx: Ctx): AdminDomain {
-  let d = installed.get(ctx)
-  if (d) return d
-  const push = new PushService(ctx)
-  const admin = new AdminService(ctx, push)
-  ctx.push = push
-  ctx.audit = admin.audit
-  installed.set(ctx, (d = { push, admin }))
-  return d
+export function createAudit(deps: { core: Core }): AuditDomain {
+  const service = new AuditLog(deps.core)
+  return { api: service.record, service }
 }
 
-/** The service instances of a context (tests reach push.runReminders and the stores through it). */
-export const adminDomain = (ctx: Ctx) => installAdmin(ctx)
+export interface AdminDomain extends Domain<null> {
+  readonly service: AdminService
+  readonly metrics: Metrics
+  readonly routes: AnyElysia
+}
 
-export function adminPlugin(ctx: Ctx, version: string) {
-  const { push, admin } = installAdmin(ctx)
-  push.start()
-  const metrics = new Metrics(ctx, admin, push)
-  return new Elysia({ name: 'townhall.admin', seed: ctx.id })
-    .use(pushRoutes(ctx, push))
-    .use(adminRoutes(ctx, admin))
-    .use(metricsRoutes(ctx, metrics, version))
+export function createAdmin(deps: AdminDeps & { version: string }): AdminDomain {
+  const service = new AdminService(deps)
+  const metrics = new Metrics(deps, service)
+  const routes = new Elysia({ name: 'townhall.admin', seed: deps.core.id })
+    .use(adminRoutes(deps, service))
+    .use(metricsRoutes(deps.core, metrics, deps.version))
+  return { api: null, service, metrics, routes, start: () => metrics.start(), stop: () => metrics.stop() }
 }

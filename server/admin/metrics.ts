@@ -2,10 +2,8 @@
 // computed from the counters over the last minute (so a dashboard without PromQL still reads them directly).
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Ctx } from '../context'
 import { DB_FILE } from '../db/open'
-import type { AdminService } from './service'
-import type { PushService } from '../push/service'
+import type { AdminDeps, AdminService } from './service'
 
 const WINDOW_MS = 60_000
 const SAMPLE_EVERY_MS = 5_000
@@ -29,18 +27,24 @@ export class Metrics {
   private messages = new RateMeter()
   private wsIn = new RateMeter()
   private started = Date.now()
+  private timer: ReturnType<typeof setInterval> | null = null
 
-  constructor(private ctx: Ctx, private admin: AdminService, private push?: PushService) {
-    const timer = setInterval(() => this.sample(), SAMPLE_EVERY_MS)
-    ctx.cleanup.push(() => clearInterval(timer))
+  constructor(private deps: AdminDeps, private admin: AdminService) {}
+
+  /** Samples the counters every few seconds, so the rates cover the last minute between scrapes. */
+  start() {
+    this.started = Date.now()
+    this.timer = setInterval(() => this.sample(), SAMPLE_EVERY_MS)
     this.sample()
   }
 
+  stop() { if (this.timer) clearInterval(this.timer); this.timer = null }
+
   private counters() {
     return {
-      packets: this.ctx.media?.stats().forwardedPackets ?? 0,
-      messages: this.ctx.backchannel?.stats().messages ?? 0,
-      wsIn: this.ctx.hub.messagesIn,
+      packets: this.deps.media.stats().forwardedPackets,
+      messages: this.deps.backchannel.stats().messages,
+      wsIn: this.deps.core.sockets.stats().messagesIn,
     }
   }
 
@@ -48,21 +52,23 @@ export class Metrics {
     try {
       const c = this.counters()
       this.packets.sample(c.packets); this.messages.sample(c.messages); this.wsIn.sample(c.wsIn)
-    } catch (e) { this.ctx.log.error('metrics: sampling failed', { error: e }) }
+    } catch (e) { this.deps.core.log.error('metrics: sampling failed', { error: e }) }
   }
 
   private dbBytes() {
     let n = 0
-    for (const f of [DB_FILE, `${DB_FILE}-wal`]) { try { n += statSync(join(this.ctx.config.dataDir, f)).size } catch { /* no WAL yet */ } }
+    for (const f of [DB_FILE, `${DB_FILE}-wal`]) { try { n += statSync(join(this.deps.core.config.dataDir, f)).size } catch { /* no WAL yet */ } }
     return n
   }
 
   text(version: string): string {
     this.sample()
     const c = this.counters()
-    const rooms = this.ctx.rooms?.stats() ?? { liveRooms: 0, participants: 0 }
-    const media = this.ctx.media?.stats() ?? { peers: 0, forwardedPackets: 0, forwardedBytes: 0 }
-    const members = this.admin.store.counts(0)
+    const rooms = this.deps.rooms.stats()
+    const media = this.deps.media.stats()
+    const sockets = this.deps.core.sockets.stats()
+    const push = this.deps.push.stats()
+    const members = this.deps.accounts.counts(0)
     const out: string[] = []
     const metric = (name: string, type: 'gauge' | 'counter', help: string, values: [string, number][] | number) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
@@ -75,18 +81,18 @@ export class Metrics {
     metric('townhall_forwarded_packets_total', 'counter', 'RTP packets the SFU forwarded.', c.packets)
     metric('townhall_forwarded_packets_per_second', 'gauge', 'RTP packets forwarded per second over the last minute.', this.packets.rate())
     metric('townhall_forwarded_bytes_total', 'counter', 'RTP bytes the SFU forwarded.', media.forwardedBytes)
-    metric('townhall_websockets_open', 'gauge', 'Open WebSocket connections.', this.ctx.hub.conns.size)
-    metric('townhall_online_members', 'gauge', 'Members with at least one open WebSocket.', this.ctx.hub.onlineUsers)
+    metric('townhall_websockets_open', 'gauge', 'Open WebSocket connections.', sockets.connections)
+    metric('townhall_online_members', 'gauge', 'Members with at least one open WebSocket.', sockets.onlineMembers)
     metric('townhall_ws_messages_received_total', 'counter', 'WebSocket messages received.', c.wsIn)
     metric('townhall_ws_messages_received_per_second', 'gauge', 'WebSocket messages received per second over the last minute.', this.wsIn.rate())
     metric('townhall_messages_total', 'counter', 'Backchannel messages sent.', c.messages)
     metric('townhall_messages_per_second', 'gauge', 'Backchannel messages sent per second over the last minute.', this.messages.rate())
     metric('townhall_database_bytes', 'gauge', 'Size of the database file and its write-ahead log.', this.dbBytes())
-    metric('townhall_members', 'gauge', 'Accounts by status.', [['{status="active"}', members.active ?? 0], ['{status="suspended"}', members.suspended ?? 0], ['{status="banned"}', members.banned ?? 0]])
+    metric('townhall_members', 'gauge', 'Accounts by status.', [['{status="active"}', members.active], ['{status="suspended"}', members.suspended], ['{status="banned"}', members.banned]])
     metric('townhall_open_reports', 'gauge', 'Reports waiting for an admin.', this.admin.store.openReports())
-    metric('townhall_push_subscriptions', 'gauge', 'Devices subscribed to push notifications.', this.push?.store.count() ?? 0)
-    metric('townhall_push_sent_total', 'counter', 'Push messages accepted by push services.', this.push?.sent ?? 0)
-    metric('townhall_push_failed_total', 'counter', 'Push messages that failed (not counting expired subscriptions).', this.push?.failed ?? 0)
+    metric('townhall_push_subscriptions', 'gauge', 'Devices subscribed to push notifications.', push.subscriptions)
+    metric('townhall_push_sent_total', 'counter', 'Push messages accepted by push services.', push.sent)
+    metric('townhall_push_failed_total', 'counter', 'Push messages that failed (not counting expired subscriptions).', push.failed)
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory.', process.memoryUsage().rss)
     metric('process_uptime_seconds', 'gauge', 'Seconds since the server started.', (Date.now() - this.started) / 1000)
     return out.join('\n') + '\n'

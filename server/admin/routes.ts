@@ -1,5 +1,6 @@
 import { Elysia, t } from 'elysia'
-import type { Ctx } from '../context'
+import type { AccountsApi } from '../contracts'
+import type { Core } from '../core'
 import { fail } from '../errors'
 import { limit, requireAdmin, requireUser, sessionPlugin } from '../http/session'
 import { Password } from '../accounts/model'
@@ -22,9 +23,9 @@ export const SettingsBody = t.Object({
   turnUrls: t.Optional(t.Array(t.String({ minLength: 6, maxLength: 300, pattern: '^turns?:[^\\s]+$' }), { maxItems: 10 })),
 }, { minProperties: 1, additionalProperties: false })
 
-export const adminRoutes = (ctx: Ctx, admin: AdminService) =>
+export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: AdminService) =>
   new Elysia({ prefix: '/api', tags: ['admin'] } as any)
-    .use(sessionPlugin(ctx))
+    .use(sessionPlugin(deps))
     // members
     .post('/reports', ({ viewer, body, set }) => {
       const v = requireUser(viewer)
@@ -32,11 +33,11 @@ export const adminRoutes = (ctx: Ctx, admin: AdminService) =>
       return { report: admin.report(v.user, body.targetType, body.targetId, body.reason) }
     }, { body: ReportBody, detail: { summary: 'Report a member, a room or a message to the admins' } })
     .get('/reset/:token', ({ params, ip }) => {
-      limit(ctx.limits.inviteLookup, ip)
+      limit(deps.core.limits.inviteLookup, ip)
       return { reset: admin.checkReset(params.token) }
     }, { params: TokenParams, detail: { summary: 'Whether a password-reset link can be used, and for whom' } })
     .post('/reset/:token', async ({ params, body, ip }) => {
-      limit(ctx.limits.login, ip)
+      limit(deps.core.limits.login, ip)
       return { reset: await admin.useReset(params.token, body.password) }
     }, { params: TokenParams, body: t.Object({ password: Password }), detail: { summary: 'Set a new password with a one-time reset link' } })
     // admins
@@ -70,7 +71,7 @@ export const adminRoutes = (ctx: Ctx, admin: AdminService) =>
       .patch('/reports/:id', ({ viewer, params, body }) => ({ report: admin.handleReport(viewer!.user, params.id, body.status, body.note) }), {
         params: IdParams, body: t.Object({ status: t.Union([t.Literal('open'), t.Literal('resolved'), t.Literal('dismissed')]), note: t.Optional(t.String({ maxLength: 500 })) }),
       })
-      .get('/settings', () => ({ settings: ctx.settings.get() }))
+      .get('/settings', () => ({ settings: deps.core.settings.get() }))
       .patch('/settings', ({ viewer, body }) => ({ settings: admin.updateSettings(viewer!.user, body) }), { body: SettingsBody })
       .get('/backups', () => ({ backups: admin.backups() }))
       .post('/backups', ({ viewer, set }) => { set.status = 201; return { backup: admin.createBackup(viewer!.user) } }, { detail: { summary: 'Write a consistent copy of the database (VACUUM INTO)' } })
@@ -90,15 +91,15 @@ export const adminRoutes = (ctx: Ctx, admin: AdminService) =>
       }))
 
 /** GET /metrics with `Authorization: Bearer METRICS_TOKEN`; not found while the token is empty. */
-export const metricsRoutes = (ctx: Ctx, metrics: Metrics, version: string) =>
+export const metricsRoutes = (core: Core, metrics: Metrics, version: string) =>
   new Elysia().get('/metrics', ({ request, set }) => {
-    const token = ctx.config.metricsToken
+    const token = core.config.metricsToken
     if (!token) fail('not_found')
     const auth = request.headers.get('authorization') ?? ''
     const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : ''
     if (!given || !safeEqual(given, token)) {
       set.headers['www-authenticate'] = 'Bearer realm="metrics"'
-      fail('unauthorized', 'A valid metrics token is required.')
+      fail('metrics_token')
     }
     return new Response(metrics.text(version), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } })
   }, { detail: { hide: true } } as any)

@@ -1,36 +1,44 @@
-// The Backchannel domain on the Ctx: installBackchannel() (from createContext, after the rooms domain) builds the
-// service, sets ctx.backchannel, follows the room events and registers its WebSocket requests; backchannelPlugin()
-// mounts its HTTP routes.
-import type { Ctx } from '../context'
-import { RoomBackchannel } from './rooms'
+// The Backchannel domain: 1:1 and group threads, requests, messages, read state, sync, search, images, and a room's
+// chat, backstage and Q&A. Built after the rooms (it follows their events: joining a room adds to its chat, the stage
+// to its backstage) and before admin (which reads its stats and reported messages through BackchannelApi).
+// Construction reads the seq counter and subscribes to the rooms' in-process events; it writes nothing and starts no
+// timer, so there is nothing to start. stop(): the sends still queued are committed before the database closes.
+import type { AccountsApi, AuditFn, BackchannelApi, PushApi, RoomsApi } from '../contracts'
+import type { Core } from '../core'
+import type { Domain } from '../domain'
+import type { BackchannelRequests } from '../protocol'
+import type { Handlers } from '../realtime/hub'
+import { RoomRequests, RoomThreads } from './rooms'
 import { backchannelRoutes } from './routes'
 import { BackchannelService } from './service'
+import { BackchannelStore } from './store'
 import { Uploads } from './uploads'
-import { registerBackchannelWs, registerRoomBackchannelWs } from './ws'
+import { backchannelWs } from './ws'
 
-interface BackchannelDomain { service: BackchannelService; rooms: RoomBackchannel; uploads: Uploads }
-const installed = new WeakMap<Ctx, BackchannelDomain>()
-
-export function installBackchannel(ctx: Ctx): BackchannelDomain {
-  let d = installed.get(ctx)
-  if (d) return d
-  const service = new BackchannelService(ctx)
-  const rooms = new RoomBackchannel(ctx, service)
-  const uploads = new Uploads(service, ctx.config.dataDir)
-  registerBackchannelWs(ctx.hub, service)
-  registerRoomBackchannelWs(ctx.hub, rooms)
-  rooms.listen()
-  // Acknowledged sends are committed; anything still queued is committed before the database closes.
-  ctx.cleanup.push(() => { while (service.sends.pending) service.sends.flush() })
-  ctx.backchannel = service
-  installed.set(ctx, (d = { service, rooms, uploads }))
-  return d
+export interface BackchannelDomain extends Domain<BackchannelApi> {
+  readonly routes: ReturnType<typeof backchannelRoutes>
+  /** Its WebSocket handlers (app.ts mounts them on the gateway). */
+  readonly ws: Handlers<keyof typeof BackchannelRequests>
+  /** The service itself, for tests and benchmarks (the send queue's counters). */
+  readonly service: BackchannelService
+  stop(): void
 }
 
-/** Mounts the routes. */
-export function backchannelPlugin(ctx: Ctx) {
-  const { service, uploads } = installBackchannel(ctx)
-  return backchannelRoutes(ctx, service, uploads)
+export function createBackchannel(deps: { core: Core; accounts: AccountsApi; rooms: RoomsApi; push: PushApi; audit: AuditFn }): BackchannelDomain {
+  const store = new BackchannelStore(deps.core.db)
+  const roomThreads = new RoomThreads(store, deps.rooms)
+  const service = new BackchannelService({ ...deps, store, rooms: roomThreads })
+  const uploads = new Uploads(service, deps.core.config.dataDir)
+  roomThreads.followRooms(deps.core.log)
+  const api: BackchannelApi = {
+    stats: () => service.stats(),
+    reportedMessage: (messageId, viewerId) => service.reportedMessage(messageId, viewerId),
+  }
+  return {
+    api, service,
+    routes: backchannelRoutes(deps, service, uploads),
+    ws: backchannelWs(service, new RoomRequests(service, roomThreads, deps.rooms, deps.audit)),
+    // Acknowledged sends are committed; anything still queued is committed now, before the database closes.
+    stop: () => service.sends.drain(),
+  }
 }
-
-export { BackchannelService }

@@ -1,27 +1,28 @@
 // Reading Backchannel: the inbox, a thread's history, sync from a seq, and search — all limited to what the member
 // may read.
 import type { BackchannelService } from './service'
-import { isRoomThread, LIVE_STATES, type MyThreadRow, type Thread } from './model'
+import type { Thread } from '../protocol'
+import { isRoomThread, LIVE_STATES, type MyThreadRow } from './model'
 
 export class BackchannelReader {
   constructor(private bc: BackchannelService) {}
 
   /** The inbox: my 1:1 and group threads (accepted and requests), newest first, with unread counts and previews; my rooms' threads. */
   inbox(userId: number) {
-    const threads = this.bc.store.q.inbox.all(userId).map((r) => this.bc.views.thread(r, userId))
+    const threads = this.bc.store.inbox(userId).map((r) => this.bc.views.thread(r, userId))
     return {
-      seq: this.bc.currentSeq,
+      seq: this.bc.store.seq,
       threads: threads.filter((t) => t.state === 'active'),
       requests: threads.filter((t) => t.state === 'request'),
       // The chats and backstage threads of rooms I was in, readable after the room (newest first).
-      rooms: this.bc.store.q.roomThreads.all(userId).filter((r) => this.bc.canRead(r, userId)).map((r) => this.bc.views.thread(r, userId)),
+      rooms: this.bc.store.roomThreads(userId).filter((r) => this.bc.canRead(r, userId)).map((r) => this.bc.views.thread(r, userId)),
       prefs: this.bc.prefs(userId),
     }
   }
 
   history(userId: number, threadId: number, before: number | undefined, limit: number) {
     this.bc.readable(threadId, userId)
-    const rows = this.bc.store.q.history.all(threadId, before ?? Number.MAX_SAFE_INTEGER, limit + 1)
+    const rows = this.bc.store.history(threadId, before ?? Number.MAX_SAFE_INTEGER, limit + 1)
     const more = rows.length > limit
     return { messages: this.bc.views.messages(rows.slice(0, limit).reverse()), more }
   }
@@ -31,8 +32,8 @@ export class BackchannelReader {
    * order. When there is more than a page, `seq` is where the page ends and `more` is true: ask again from there.
    */
   sync(userId: number, after: number, limit: number) {
-    const upTo = this.bc.currentSeq
-    const rows = this.bc.store.q.changedThreads.all(userId, after, after)
+    const upTo = this.bc.store.seq
+    const rows = this.bc.store.changedThreads(userId, after)
     type Item = { seq: number; kind: 'message' | 'question'; row: any; thread: MyThreadRow }
     const items: Item[] = []
     const threads: Thread[] = []
@@ -43,8 +44,8 @@ export class BackchannelReader {
       if (room && !readable) continue
       threads.push(this.bc.views.thread(r, userId))
       if (!readable || r.last_seq <= after) continue
-      for (const m of this.bc.store.q.messagesAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: m.seq, kind: 'message', row: m, thread: r })
-      if (r.kind === 'room_chat') for (const q of this.bc.store.q.questionsAfterSeq.all(r.id, after, limit + 1)) items.push({ seq: q.seq, kind: 'question', row: q, thread: r })
+      for (const m of this.bc.store.messagesAfterSeq(r.id, after, limit + 1)) items.push({ seq: m.seq, kind: 'message', row: m, thread: r })
+      if (r.kind === 'room_chat') for (const q of this.bc.store.questionsAfterSeq(r.id, after, limit + 1)) items.push({ seq: q.seq, kind: 'question', row: q, thread: r })
     }
     items.sort((a, b) => a.seq - b.seq)
     const more = items.length > limit
@@ -52,7 +53,7 @@ export class BackchannelReader {
     const seq = more ? page[page.length - 1]!.seq : upTo
     const voted = new Set<number>()
     for (const tid of new Set(page.filter((i) => i.kind === 'question').map((i) => i.thread.id))) {
-      for (const v of this.bc.store.q.myVotes.all(tid, userId)) voted.add(v.question_id)
+      for (const id of this.bc.store.votedIn(tid, userId)) voted.add(id)
     }
     return {
       seq, more, threads,
@@ -66,7 +67,7 @@ export class BackchannelReader {
     const terms = (q.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, 8)
     if (!terms.length) return { results: [] }
     const match = terms.map((w, i) => `"${w}"${i === terms.length - 1 ? '*' : ''}`).join(' ')
-    const rows = this.bc.store.q.search.all(userId, match, limit)
+    const rows = this.bc.store.search(userId, match, limit)
     const titles = new Map<number, Thread>()
     const results = rows.flatMap((r) => {
       const t = titles.get(r.thread_id) ?? this.bc.threadFor(r.thread_id, userId)

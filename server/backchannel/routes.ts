@@ -1,19 +1,20 @@
 // Backchannel over HTTP: the inbox (cached by the service worker for offline), search, and images.
 // Everything else is a WebSocket request (ws.ts).
 import { Elysia, t } from 'elysia'
-import type { Ctx } from '../context'
+import type { AccountsApi } from '../contracts'
+import type { Core } from '../core'
 import { fail } from '../errors'
 import { requireUser, sessionPlugin } from '../http/session'
 import { rawBody } from '../http/upload'
-import { LIMITS } from './model'
+import { LIMITS } from '../protocol'
 import type { BackchannelService } from './service'
 import type { Uploads } from './uploads'
 
 const ThreadParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) })
 
-export const backchannelRoutes = (ctx: Ctx, bc: BackchannelService, uploads: Uploads) =>
+export const backchannelRoutes = (deps: { core: Core; accounts: AccountsApi }, bc: BackchannelService, uploads: Uploads) =>
   new Elysia({ prefix: '/api', tags: ['backchannel'] } as any)
-    .use(sessionPlugin(ctx))
+    .use(sessionPlugin(deps))
     .get('/threads', ({ viewer, set }) => {
       set.headers['cache-control'] = 'private, no-cache'
       return bc.reader.inbox(requireUser(viewer).user.id)

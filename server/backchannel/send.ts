@@ -1,7 +1,7 @@
-// Group commit for sends: the sends that arrive in the same tick share one transaction (synchronous=FULL), and each
-// is acknowledged only after that transaction committed. A retry with the same client id while the first is still
+// Group commit for sends: the sends that arrive in the same tick share one change (one transaction, synchronous=FULL,
+// a seq per message), and each is acknowledged only after that transaction committed. A retry with the same client id while the first is still
 // queued gets the same promise; after it committed, the service answers with the stored message.
-import type { Message } from './model'
+import type { Message } from '../protocol'
 
 export interface SendItem {
   threadId: number; authorId: number; clientId: string; body: string; image: string | null; replyTo: number | null
@@ -13,10 +13,10 @@ export const MAX_BATCH = 1000
 interface Pending extends SendItem { key: string; resolve: (m: Message) => void; reject: (e: unknown) => void }
 
 export interface SendSink {
-  /** Runs `fn` in one write transaction that also saves the seq counter. */
-  write<T>(fn: () => T): T
-  /** Inserts one message inside the running transaction; returns its id. */
-  insert(item: SendItem): number
+  /** The store's change(): runs `write` in one transaction that takes seqs from `nextSeq` and saves the counter. */
+  change<T>(write: (nextSeq: () => number) => T): T
+  /** Inserts one message with its seq inside the running change; returns its id. */
+  insert(item: SendItem, seq: number): number
   /** After commit: builds the wire message, delivers it and notifies. */
   committed(id: number): Message
   logError(msg: string, ctx: object): void
@@ -44,6 +44,9 @@ export class SendQueue {
 
   get pending() { return this.queue.length }
 
+  /** Commits everything still queued (the server stopping: acknowledged sends are committed, the rest now). */
+  drain() { while (this.queue.length) this.flush() }
+
   /** Commits everything queued in one transaction, then acknowledges. */
   flush() {
     this.scheduled = false
@@ -53,9 +56,9 @@ export class SendQueue {
     const ids = new Map<Pending, number>()
     const errors = new Map<Pending, unknown>()
     try {
-      this.sink.write(() => {
+      this.sink.change((nextSeq) => {
         for (const item of batch) {
-          try { ids.set(item, this.sink.insert(item)) } catch (e) { errors.set(item, e) }
+          try { ids.set(item, this.sink.insert(item, nextSeq())) } catch (e) { errors.set(item, e) }
         }
       })
     } catch (e) {
@@ -67,6 +70,7 @@ export class SendQueue {
     this.commits++
     this.messages += ids.size
     this.maxBatch = Math.max(this.maxBatch, batch.length)
+    // Committed (or not at all): each send is answered now, and its message delivered.
     for (const item of batch) {
       this.inflight.delete(item.key)
       const id = ids.get(item)

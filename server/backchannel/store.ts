@@ -1,6 +1,11 @@
-// Backchannel's SQL, prepared once. The service owns transactions and the seq counter.
+// Backchannel's SQL, prepared once, and the one way anything with a seq is written: change(). The statements are
+// private: the service and the other files of the domain call the named methods below. The store names no other
+// domain's table (who a member is comes from AccountsApi).
 import type { Database } from 'bun:sqlite'
-import type { MemberRow, MemberState, MemberUserRow, MessageRow, MyThreadRow, QuestionRow, QuestionState, ThreadKind, ThreadRow, UploadRow } from './model'
+import type { MemberState, QuestionState, ThreadKind } from '../protocol'
+import type { MemberListRow, MemberRow, Membership, MessageRow, MyThreadRow, QuestionRow, ThreadRow, UploadRow } from './model'
+
+const MY_THREAD = 'SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id'
 
 const statements = (db: Database) => ({
   getSeq: db.prepare<{ seq: number }, []>('SELECT seq FROM bc_counter WHERE id = 1'),
@@ -19,10 +24,9 @@ const statements = (db: Database) => ({
   setChat: db.prepare<never, [number, number]>('UPDATE bc_threads SET chat_enabled = ? WHERE id = ?'),
 
   member: db.prepare<MemberRow, [number, number]>('SELECT * FROM bc_members WHERE thread_id = ? AND user_id = ?'),
-  members: db.prepare<MemberRow, [number]>('SELECT * FROM bc_members WHERE thread_id = ?'),
-  memberUsers: db.prepare<MemberUserRow, [number]>(
-    `SELECT m.user_id, m.state, m.last_read_id, u.username, u.display_name, u.avatar, u.role
-     FROM bc_members m JOIN users u ON u.id = m.user_id WHERE m.thread_id = ? AND m.state != 'left' ORDER BY m.joined_at, m.user_id`),
+  memberships: db.prepare<Membership, [number]>('SELECT user_id, state, muted FROM bc_members WHERE thread_id = ?'),
+  memberList: db.prepare<MemberListRow, [number]>(
+    `SELECT user_id, state, last_read_id FROM bc_members WHERE thread_id = ? AND state != 'left' ORDER BY joined_at, user_id`),
   countMembers: db.prepare<{ n: number }, [number]>(`SELECT COUNT(*) AS n FROM bc_members WHERE thread_id = ? AND state != 'left'`),
   upsertMember: db.prepare<never, [number, number, MemberState, number, number]>(
     `INSERT INTO bc_members (thread_id, user_id, state, seq, joined_at) VALUES (?, ?, ?, ?, ?)
@@ -32,24 +36,17 @@ const statements = (db: Database) => ({
   setRead: db.prepare<never, [number, number, number, number, number]>(
     'UPDATE bc_members SET last_read_id = ?, seq = ? WHERE thread_id = ? AND user_id = ? AND last_read_id < ?'),
 
-  myThread: db.prepare<MyThreadRow, [number, number]>(
-    `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq
-     FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id WHERE m.user_id = ? AND t.id = ?`),
+  myThread: db.prepare<MyThreadRow, [number, number]>(`${MY_THREAD} WHERE m.user_id = ? AND t.id = ?`),
   inbox: db.prepare<MyThreadRow, [number]>(
-    `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq
-     FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id
+    `${MY_THREAD}
      WHERE m.user_id = ? AND t.kind IN ('dm', 'group') AND m.state IN ('active', 'request')
        AND (t.kind = 'group' OR t.last_message_id IS NOT NULL)
      ORDER BY t.last_at DESC, t.id DESC LIMIT 500`),
   roomThreads: db.prepare<MyThreadRow, [number]>(
-    `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq
-     FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id
+    `${MY_THREAD}
      WHERE m.user_id = ? AND t.kind IN ('room_chat', 'backstage') AND (t.last_message_id IS NOT NULL OR t.last_seq > t.meta_seq)
      ORDER BY t.last_at DESC, t.id DESC LIMIT 100`),
-  changedThreads: db.prepare<MyThreadRow, [number, number, number]>(
-    `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq
-     FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id
-     WHERE m.user_id = ? AND (t.last_seq > ? OR m.seq > ?)`),
+  changedThreads: db.prepare<MyThreadRow, [number, number, number]>(`${MY_THREAD} WHERE m.user_id = ? AND (t.last_seq > ? OR m.seq > ?)`),
   unread: db.prepare<{ n: number }, [number, number, number]>(
     `SELECT COUNT(*) AS n FROM (SELECT 1 FROM bc_messages WHERE thread_id = ? AND id > ? AND author_id IS NOT ? AND deleted_at IS NULL LIMIT 100)`),
 
@@ -109,27 +106,188 @@ const statements = (db: Database) => ({
     'SELECT v.question_id FROM bc_votes v JOIN bc_questions q ON q.id = v.question_id WHERE q.thread_id = ? AND v.user_id = ?'),
 })
 
+/** Takes the next global seq inside a change: each call a new one. */
+export type NextSeq = () => number
+
+/** Rethrows a failed write saying what it was doing. */
+function failed(what: string, e: unknown): never {
+  throw new Error(`store: unable to ${what}: ${(e as Error).message}`, { cause: e })
+}
+
+/** The member cache holds this many threads at most (then starts over). */
+const MEMBER_CACHE_THREADS = 5000
+
 export class BackchannelStore {
-  readonly q: ReturnType<typeof statements>
-  constructor(readonly db: Database) { this.q = statements(db) }
+  private readonly q: ReturnType<typeof statements>
+  /** The last seq taken (saved in bc_counter by the change that took it). */
+  private last: number
+  private changing = false
+  /** Who is in a thread and in what state: read by every rule, refreshed by the writes that change it. */
+  private memberCache = new Map<number, Map<number, Membership>>()
+
+  constructor(private readonly db: Database) {
+    this.q = statements(db)
+    this.last = this.q.getSeq.get()!.seq
+  }
+
+  // ——— the seq and changes ———
+
+  /** The last seq taken: everything up to it is committed (or being committed by the running change). */
+  get seq() { return this.last }
+
+  /**
+   * One change to Backchannel, the one way anything with a seq is written. `write` runs in one transaction and
+   * takes the seq of each thing it changes from `nextSeq()` (once for a single change, once per message for a batch
+   * of sends, not at all when it turns out to change nothing); the counter is saved with the transaction. Once it
+   * committed, `committed` runs with what `write` returned: the events describing the change go out from there
+   * (through the bus), and its result is change()'s. If the transaction fails, nothing is written, no seq is taken,
+   * `committed` does not run and the error goes up. Changes do not nest.
+   */
+  change<T>(write: (nextSeq: NextSeq) => T): T
+  change<T, R>(write: (nextSeq: NextSeq) => T, committed: (written: T) => R): R
+  change<T, R>(write: (nextSeq: NextSeq) => T, committed?: (written: T) => R): T | R {
+    if (this.changing) throw new Error('store: a change inside a change (its events would go out before the commit)')
+    const before = this.last
+    this.changing = true
+    let written: T
+    try {
+      written = this.db.transaction(() => {
+        const r = write(this.nextSeq)
+        if (this.last !== before) this.q.setSeq.run(this.last)
+        return r
+      })()
+    } catch (e) {
+      this.last = before
+      // A member write inside may have refreshed the cache with rows that are now rolled back.
+      this.memberCache.clear()
+      throw e
+    } finally {
+      this.changing = false
+    }
+    return committed ? committed(written) : written
+  }
+
+  private nextSeq: NextSeq = () => {
+    if (!this.changing) throw new Error('store: a seq is taken only inside a change')
+    return ++this.last
+  }
+
+  // ——— threads ———
 
   insertThread(kind: ThreadKind, title: string, creatorId: number | null, dmKey: string | null, roomId: number | null, seq: number) {
     const now = Date.now()
     try {
       return this.q.insertThread.get(kind, title, creatorId, dmKey, roomId, now, seq, seq, now)!.id
     } catch (e) {
-      throw new Error(`store: unable to create a ${kind} thread: ${(e as Error).message}`, { cause: e })
+      failed(`create a ${kind} thread`, e)
+    }
+  }
+  thread(id: number): ThreadRow | null { return this.q.thread.get(id) }
+  threadByDmKey(key: string): ThreadRow | null { return this.q.threadByDmKey.get(key) }
+  threadByRoom(roomId: number, kind: ThreadKind): ThreadRow | null { return this.q.threadByRoom.get(roomId, kind) }
+
+  /** Something in the thread changed (a message, a reaction, a read mark, a question). */
+  touchThread(threadId: number, seq: number) {
+    try { this.q.touchThread.run(seq, threadId) } catch (e) { failed(`mark thread ${threadId} changed`, e) }
+  }
+
+  /** The thread itself changed (title, members, chat on or off): everyone's summary of it is out of date. */
+  touchMeta(threadId: number, seq: number) {
+    try { this.q.touchMeta.run(seq, seq, threadId) } catch (e) { failed(`mark thread ${threadId} changed`, e) }
+  }
+
+  renameThread(threadId: number, title: string, seq: number) {
+    try {
+      this.q.setTitle.run(title, threadId)
+      this.q.touchMeta.run(seq, seq, threadId)
+    } catch (e) {
+      failed(`rename thread ${threadId}`, e)
     }
   }
 
+  setChat(threadId: number, enabled: boolean, seq: number) {
+    try {
+      this.q.setChat.run(enabled ? 1 : 0, threadId)
+      this.q.touchMeta.run(seq, seq, threadId)
+    } catch (e) {
+      failed(`turn the chat of thread ${threadId} ${enabled ? 'on' : 'off'}`, e)
+    }
+  }
+
+  // ——— members ———
+
+  /** A member's row, read now (its read mark is fresh, unlike the cache's). */
+  member(threadId: number, userId: number): MemberRow | null { return this.q.member.get(threadId, userId) }
+
+  /** Everyone who is or was in a thread, by user id, with their state (cached; the writes below refresh it). */
+  members(threadId: number): ReadonlyMap<number, Membership> {
+    let m = this.memberCache.get(threadId)
+    if (!m) {
+      m = new Map(this.q.memberships.all(threadId).map((r) => [r.user_id, r]))
+      if (this.memberCache.size > MEMBER_CACHE_THREADS) this.memberCache.clear()
+      this.memberCache.set(threadId, m)
+    }
+    return m
+  }
+
+  /** The members who have not left, in the order they joined, with their read marks (a thread's member list). */
+  memberList(threadId: number): MemberListRow[] { return this.q.memberList.all(threadId) }
+  countMembers(threadId: number) { return this.q.countMembers.get(threadId)!.n }
+
+  /** Adds a member, or sets the state of one who was there before. */
   upsertMember(threadId: number, userId: number, state: MemberState, seq: number) {
     try {
       this.q.upsertMember.run(threadId, userId, state, seq, Date.now())
     } catch (e) {
-      throw new Error(`store: unable to add member ${userId} to thread ${threadId}: ${(e as Error).message}`, { cause: e })
+      failed(`add member ${userId} to thread ${threadId}`, e)
+    }
+    this.memberCache.delete(threadId)
+  }
+
+  /** Sets a member's state: the thread itself changed for everyone. */
+  setMemberState(threadId: number, userId: number, state: MemberState, seq: number) {
+    try {
+      this.q.setMemberState.run(state, seq, threadId, userId)
+      this.q.touchMeta.run(seq, seq, threadId)
+    } catch (e) {
+      failed(`set member ${userId} of thread ${threadId} ${state}`, e)
+    }
+    this.memberCache.delete(threadId)
+  }
+
+  setMuted(threadId: number, userId: number, muted: boolean, seq: number) {
+    try {
+      this.q.setMuted.run(muted ? 1 : 0, seq, threadId, userId)
+    } catch (e) {
+      failed(`${muted ? 'mute' : 'unmute'} thread ${threadId} for member ${userId}`, e)
+    }
+    this.memberCache.delete(threadId)
+  }
+
+  /** Moves a member's read mark forward to `messageId` (never back). */
+  setRead(threadId: number, userId: number, messageId: number, seq: number) {
+    try {
+      this.q.setRead.run(messageId, seq, threadId, userId, messageId)
+    } catch (e) {
+      failed(`mark thread ${threadId} read for member ${userId}`, e)
     }
   }
 
+  // ——— a member's threads ———
+
+  myThread(userId: number, threadId: number): MyThreadRow | null { return this.q.myThread.get(userId, threadId) }
+  /** A member's 1:1 and group threads (accepted and requests), newest first. */
+  inbox(userId: number): MyThreadRow[] { return this.q.inbox.all(userId) }
+  /** The room threads a member was in that have anything in them, newest first. */
+  roomThreads(userId: number): MyThreadRow[] { return this.q.roomThreads.all(userId) }
+  /** A member's threads with a change after `after` (in the thread, or in their own row). */
+  changedThreads(userId: number, after: number): MyThreadRow[] { return this.q.changedThreads.all(userId, after, after) }
+  /** Messages of others after a read mark (counted up to 100). */
+  unread(threadId: number, lastReadId: number, viewerId: number) { return this.q.unread.get(threadId, lastReadId, viewerId)!.n }
+
+  // ——— messages ———
+
+  /** Inserts a message and makes it the thread's last; returns its id. The hot path of sends: one per message. */
   insertMessage(m: { threadId: number; authorId: number; clientId: string; body: string; image: string | null; replyTo: number | null; seq: number }) {
     const now = Date.now()
     try {
@@ -137,7 +295,158 @@ export class BackchannelStore {
       this.q.setLastMessage.run(id, now, m.seq, m.threadId)
       return id
     } catch (e) {
-      throw new Error(`store: unable to add a message to thread ${m.threadId}: ${(e as Error).message}`, { cause: e })
+      failed(`add a message to thread ${m.threadId}`, e)
+    }
+  }
+  message(id: number): MessageRow | null { return this.q.message.get(id) }
+  /** The message an author sent with this client id (a retried send). */
+  messageByClient(authorId: number, clientId: string): MessageRow | null { return this.q.messageByClient.get(authorId, clientId) }
+  /** Up to `limit` messages before message `before`, newest first. */
+  history(threadId: number, before: number, limit: number): MessageRow[] { return this.q.history.all(threadId, before, limit) }
+  /** Up to `limit` messages changed after `seq`, in seq order. */
+  messagesAfterSeq(threadId: number, seq: number, limit: number): MessageRow[] { return this.q.messagesAfterSeq.all(threadId, seq, limit) }
+
+  editMessage(messageId: number, threadId: number, body: string, seq: number) {
+    try {
+      this.q.editMessage.run(body, Date.now(), seq, messageId)
+      this.q.touchThread.run(seq, threadId)
+    } catch (e) {
+      failed(`edit message ${messageId}`, e)
+    }
+  }
+
+  /**
+   * Leaves a tombstone of a message; its image goes with it unless another message of the thread still shows it.
+   * Returns the name of the image no longer in use (its file is the caller's to remove, after the commit), or null.
+   */
+  deleteMessage(m: Pick<MessageRow, 'id' | 'thread_id' | 'image'>, seq: number): string | null {
+    try {
+      this.q.deleteMessage.run(Date.now(), seq, m.id)
+      this.q.touchThread.run(seq, m.thread_id)
+      if (!m.image || this.q.imageInUse.get(m.thread_id, m.image)) return null
+      this.q.deleteUpload.run(m.image)
+      return m.image
+    } catch (e) {
+      failed(`delete message ${m.id}`, e)
+    }
+  }
+
+  /** Adds (on) or takes back a member's reaction; the message and its thread changed either way. */
+  react(messageId: number, threadId: number, userId: number, emoji: string, on: boolean, seq: number) {
+    try {
+      if (on) this.q.addReaction.run(messageId, userId, emoji, Date.now())
+      else this.q.removeReaction.run(messageId, userId, emoji)
+      this.q.bumpMessage.run(seq, messageId)
+      this.q.touchThread.run(seq, threadId)
+    } catch (e) {
+      failed(`${on ? 'add' : 'remove'} a reaction of member ${userId} on message ${messageId}`, e)
+    }
+  }
+
+  /** A message's reactions: user ids by emoji, oldest first. */
+  reactions(messageId: number): Record<string, number[]> {
+    const out: Record<string, number[]> = {}
+    for (const r of this.q.reactions.all(messageId)) (out[r.emoji] ??= []).push(r.user_id)
+    return out
+  }
+
+  /** The reactions of several messages (a page) in one query: user ids by emoji, by message id. */
+  reactionsOf(messageIds: number[]): Map<number, Record<string, number[]>> {
+    const out = new Map<number, Record<string, number[]>>()
+    if (!messageIds.length) return out
+    for (const r of this.q.reactionsOf.all(JSON.stringify(messageIds))) {
+      let of = out.get(r.message_id)
+      if (!of) out.set(r.message_id, (of = {}))
+      ;(of[r.emoji] ??= []).push(r.user_id)
+    }
+    return out
+  }
+
+  /** How many different emoji a member put on a message. */
+  reactionKinds(messageId: number, userId: number) { return this.q.reactionKinds.get(messageId, userId)!.n }
+
+  /** Messages not deleted, and messages sent since `since`. */
+  messageCounts(since: number) {
+    return { messages: this.q.countMessages.get()!.n, since: this.q.countSince.get(since)!.n }
+  }
+
+  /** Full-text search (an FTS5 MATCH expression) in the threads a member may search, with a snippet of each hit. */
+  search(userId: number, match: string, limit: number): (MessageRow & { snip: string })[] { return this.q.search.all(userId, match, limit) }
+
+  // ——— uploads ———
+
+  insertUpload(u: Omit<UploadRow, 'created_at'>) {
+    try {
+      this.q.insertUpload.run(u.name, u.thread_id, u.user_id, u.mime, u.size, Date.now())
+    } catch (e) {
+      failed(`record upload ${u.name} of member ${u.user_id}`, e)
+    }
+  }
+  upload(name: string): UploadRow | null { return this.q.upload.get(name) }
+  /** Bytes a member uploaded since `since`. */
+  uploadedSince(userId: number, since: number) { return this.q.uploadedSince.get(userId, since)!.n }
+
+  // ——— settings ———
+
+  followersOnly(userId: number) { return !!this.q.prefs.get(userId)?.followers_only }
+  setFollowersOnly(userId: number, on: boolean) {
+    try { this.q.setPrefs.run(userId, on ? 1 : 0) } catch (e) { failed(`save the settings of member ${userId}`, e) }
+  }
+
+  // ——— questions (a room's Q&A, kept with its chat thread) ———
+
+  insertQuestion(q: { threadId: number; roomId: number; authorId: number; clientId: string; body: string; seq: number }) {
+    try {
+      const id = this.q.insertQuestion.get(q.threadId, q.roomId, q.authorId, q.clientId, q.body, Date.now(), q.seq)!.id
+      this.q.touchThread.run(q.seq, q.threadId)
+      return id
+    } catch (e) {
+      failed(`add a question to room ${q.roomId}`, e)
+    }
+  }
+  question(id: number): QuestionRow | null { return this.q.question.get(id) }
+  /** The question an author asked with this client id (a retried ask). */
+  questionByClient(authorId: number, clientId: string): QuestionRow | null { return this.q.questionByClient.get(authorId, clientId) }
+  /** A thread's questions, most voted first. */
+  questions(threadId: number): QuestionRow[] { return this.q.questions.all(threadId) }
+  /** Up to `limit` questions changed after `seq`, in seq order. */
+  questionsAfterSeq(threadId: number, seq: number, limit: number): QuestionRow[] { return this.q.questionsAfterSeq.all(threadId, seq, limit) }
+  /** The questions of a thread a member voted for. */
+  votedIn(threadId: number, userId: number): Set<number> {
+    return new Set(this.q.myVotes.all(threadId, userId).map((v) => v.question_id))
+  }
+
+  /** Records a member's vote; false when they had voted for it already (nothing changed). */
+  addVote(questionId: number, userId: number): boolean {
+    try { return this.q.vote.get(questionId, userId) !== null } catch (e) { failed(`record the vote of member ${userId} on question ${questionId}`, e) }
+  }
+
+  /** Counts a question's votes again (after addVote). */
+  recountVotes(questionId: number, threadId: number, seq: number) {
+    try {
+      this.q.countVotes.run(questionId, seq, questionId)
+      this.q.touchThread.run(seq, threadId)
+    } catch (e) {
+      failed(`count the votes on question ${questionId}`, e)
+    }
+  }
+
+  setQuestionState(questionId: number, threadId: number, state: QuestionState, seq: number) {
+    try {
+      this.q.setQuestionState.run(state, seq, questionId)
+      this.q.touchThread.run(seq, threadId)
+    } catch (e) {
+      failed(`mark question ${questionId} ${state}`, e)
+    }
+  }
+
+  /** The question was brought to the stage (its asker invited to speak). */
+  stageQuestion(questionId: number, threadId: number, seq: number) {
+    try {
+      this.q.stageQuestion.run(Date.now(), seq, questionId)
+      this.q.touchThread.run(seq, threadId)
+    } catch (e) {
+      failed(`bring question ${questionId} to the stage`, e)
     }
   }
 }

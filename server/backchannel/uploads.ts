@@ -6,7 +6,8 @@ import { fail } from '../errors'
 import { sniffImage } from '../http/upload'
 import { newToken } from '../lib/crypto'
 import { RateLimiter } from '../lib/ratelimit'
-import { IMAGE_TYPES, LIMITS } from './model'
+import { LIMITS } from '../protocol'
+import { IMAGE_TYPES } from './model'
 import type { BackchannelService } from './service'
 
 const NAME = /^\d+-[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif)$/
@@ -16,11 +17,10 @@ export const UPLOAD_RATE = { burst: 20, perSecond: 1 / 3 } as const
 export const UPLOAD_DAILY_BYTES = 500 * 1024 * 1024
 
 export class Uploads {
-  private dir: string
+  private readonly dir: string
   private limiter = new RateLimiter(UPLOAD_RATE.burst, UPLOAD_RATE.perSecond)
   constructor(private svc: BackchannelService, dataDir: string) {
     this.dir = join(dataDir, 'uploads', 'backchannel')
-    mkdirSync(this.dir, { recursive: true })
   }
 
   /** Stores an image for a thread the member may post in; returns its name (to send with a message) and URL. */
@@ -31,12 +31,14 @@ export class Uploads {
     if (wait) fail('rate_limited', `Too many images; try again in ${wait} s.`, wait)
     if (bytes.byteLength === 0) fail('validation', 'body: an image is required')
     if (bytes.byteLength > LIMITS.imageBytes) fail('payload_too_large', 'An image may be at most 10 MB.')
-    const today = this.svc.store.q.uploadedSince.get(userId, Date.now() - 86_400_000)!.n
+    const today = this.svc.store.uploadedSince(userId, Date.now() - 86_400_000)
     if (today + bytes.byteLength > UPLOAD_DAILY_BYTES) fail('rate_limited', 'You have sent many images today; try again later.', 3600)
     const type = await sniffImage(bytes, IMAGE_TYPES, 'An image must be a PNG, JPEG, WebP or GIF.')
     const name = `${threadId}-${newToken(12)}.${type.ext}`
+    // The folder is made with the first image (building the domain writes nothing).
+    mkdirSync(this.dir, { recursive: true })
     await Bun.write(join(this.dir, name), bytes)
-    this.svc.store.q.insertUpload.run(name, threadId, userId, type.mime, bytes.byteLength, Date.now())
+    this.svc.store.insertUpload({ name, thread_id: threadId, user_id: userId, mime: type.mime, size: bytes.byteLength })
     return { name, url: this.svc.views.imageUrl(threadId, name), mime: type.mime, size: bytes.byteLength }
   }
 
@@ -44,7 +46,7 @@ export class Uploads {
   open(userId: number, threadId: number, name: string) {
     this.svc.readable(threadId, userId)
     if (!NAME.test(name)) fail('not_found')
-    const up = this.svc.store.q.upload.get(name)
+    const up = this.svc.store.upload(name)
     if (!up || up.thread_id !== threadId) fail('not_found')
     return { file: Bun.file(join(this.dir, name)), mime: up.mime }
   }

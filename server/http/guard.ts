@@ -1,5 +1,5 @@
 // Origin check for state-changing requests and WebSocket upgrades, and the request size limit.
-import type { Ctx } from '../context'
+import type { Core } from '../core'
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
 
@@ -8,10 +8,10 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
  * origin of the Host it was sent to. Requests without an Origin (CLI tools, bots) carry no ambient browser
  * credentials from another site, so they pass; a browser that says the request is cross-site does not.
  */
-export function originAllowed(ctx: Ctx, request: Request): boolean {
+export function originAllowed(core: Pick<Core, 'origin' | 'config'>, request: Request): boolean {
   const origin = request.headers.get('origin')
   if (!origin) return request.headers.get('sec-fetch-site') !== 'cross-site'
-  if (origin === ctx.origin() || ctx.config.allowedOrigins.includes(origin)) return true
+  if (origin === core.origin() || core.config.allowedOrigins.includes(origin)) return true
   try {
     return new URL(origin).host === request.headers.get('host')
   } catch {

@@ -1,10 +1,10 @@
 // Who is asking: the session cookie resolved once per request, the client address, and the guards routes use.
 import { Elysia } from 'elysia'
 import { fail } from '../errors'
-import type { Ctx } from '../context'
-import type { Session } from '../accounts/service'
+import type { AccountsApi, Viewer } from '../contracts'
+import type { Core } from '../core'
 
-export function cookieName(ctx: Ctx) { return ctx.secure ? '__Host-th_session' : 'th_session' }
+export function cookieName(core: Pick<Core, 'secure'>) { return core.secure ? '__Host-th_session' : 'th_session' }
 
 export function readCookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined
@@ -18,16 +18,16 @@ export function readCookie(header: string | null, name: string): string | undefi
   return undefined
 }
 
-export function sessionCookie(ctx: Ctx, token: string, expires: number) {
-  const secure = ctx.secure ? '; Secure' : ''
-  return `${cookieName(ctx)}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}; Expires=${new Date(expires).toUTCString()}`
+export function sessionCookie(core: Pick<Core, 'secure'>, token: string, expires: number) {
+  const secure = core.secure ? '; Secure' : ''
+  return `${cookieName(core)}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}; Expires=${new Date(expires).toUTCString()}`
 }
-export function clearCookie(ctx: Ctx) {
-  return `${cookieName(ctx)}=; Path=/; HttpOnly; SameSite=Lax${ctx.secure ? '; Secure' : ''}; Max-Age=0`
+export function clearCookie(core: Pick<Core, 'secure'>) {
+  return `${cookieName(core)}=; Path=/; HttpOnly; SameSite=Lax${core.secure ? '; Secure' : ''}; Max-Age=0`
 }
 
-export function clientIp(ctx: Ctx, request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string {
-  if (ctx.config.trustProxy) {
+export function clientIp(core: Pick<Core, 'config'>, request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string {
+  if (core.config.trustProxy) {
     // The proxy appends the address it saw; anything left of it came from the client and could be forged.
     const fwd = request.headers.get('x-forwarded-for')
     const last = fwd?.split(',').map((s) => s.trim()).filter(Boolean).at(-1)
@@ -36,21 +36,21 @@ export function clientIp(ctx: Ctx, request: Request, server: { requestIP(r: Requ
   return server?.requestIP(request)?.address ?? 'unknown'
 }
 
-export function requireUser(s: Session | null): Session {
+export function requireUser(s: Viewer | null): Viewer {
   if (!s) fail('unauthorized')
   return s
 }
-export function requireAdmin(s: Session | null): Session {
+export function requireAdmin(s: Viewer | null): Viewer {
   const v = requireUser(s)
   if (v.user.role !== 'admin') fail('forbidden')
   return v
 }
 
-/** Derives `viewer` (the session, or null) and `ip` for every route. */
-export const sessionPlugin = (ctx: Ctx) =>
-  new Elysia({ name: 'townhall.session', seed: ctx.id }).derive({ as: 'global' }, ({ request, server }) => ({
-    viewer: ctx.accounts.resolve(readCookie(request.headers.get('cookie'), cookieName(ctx))),
-    ip: clientIp(ctx, request, server),
+/** Derives `viewer` (the session, or null) and `ip` for every route; one instance per server (named, seeded). */
+export const sessionPlugin = (deps: { core: Core; accounts: Pick<AccountsApi, 'resolve'> }) =>
+  new Elysia({ name: 'townhall.session', seed: deps.core.id }).derive({ as: 'global' }, ({ request, server }) => ({
+    viewer: deps.accounts.resolve(readCookie(request.headers.get('cookie'), cookieName(deps.core))),
+    ip: clientIp(deps.core, request, server),
   }))
 
 /** Applies a rate limit keyed by `key`; throws 429 with Retry-After when exceeded. */

@@ -1,28 +1,35 @@
+import type { AccountsApi, InviteTreeNode, InvitesApi } from '../contracts'
+import type { Core } from '../core'
 import { fail } from '../errors'
 import { hashToken, newToken } from '../lib/crypto'
-import type { SettingsService } from '../settings'
-import type { AccountsStore } from '../accounts/store'
 import { inviteState, type InviteRow } from './model'
-import { InvitesStore, type TreeRow } from './store'
+import { InvitesStore } from './store'
 
 export interface InviteView {
   id: number; createdBy: string | null; uses: number; usesAllowed: number; expiresAt: number | null
   revokedAt: number | null; note: string; createdAt: number; state: ReturnType<typeof inviteState>; usedBy: string[]
 }
-export interface TreeNode { id: number; username: string; displayName: string; status: string; role: string; joinedAt: number; children: TreeNode[] }
 
-const view = (r: InviteRow & { creator_username: string | null; used_by: string | null }): InviteView => ({
-  id: r.id, createdBy: r.creator_username, uses: r.uses, usesAllowed: r.uses_allowed, expiresAt: r.expires_at,
-  revokedAt: r.revoked_at, note: r.note, createdAt: r.created_at, state: inviteState(r), usedBy: r.used_by ? r.used_by.split(', ') : [],
-})
-
-export class InvitesService {
+export class InvitesService implements InvitesApi {
   readonly store: InvitesStore
-  constructor(private accounts: AccountsStore, private settings: SettingsService, private origin: () => string) {
-    this.store = new InvitesStore(accounts.db)
+  constructor(private core: Core, private accounts: AccountsApi) {
+    this.store = new InvitesStore(core.db)
   }
 
-  url(token: string) { return `${this.origin()}/invite/${token}` }
+  url(token: string) { return `${this.core.origin()}/invite/${token}` }
+
+  /** Sign-up according to the registration mode; an invite is spent in the transaction that creates the account. */
+  async register(input: { username: string; password: string; invite?: string; displayName?: string }) {
+    const mode = this.core.settings.get().registration
+    if (mode === 'closed') fail('registration_closed')
+    if (mode === 'invite' && !input.invite) fail('invite_required')
+    // In open mode an invite is still honoured, so the invite tree stays right.
+    const token = input.invite
+    return this.accounts.createMember(input, token ? () => {
+      const inv = this.redeem(token)
+      return { inviteId: inv.id, invitedBy: inv.creator_id }
+    } : null)
+  }
 
   /** Creates an invite. Admins (and the CLI, creator null) are unlimited; members spend their quota. */
   create(creatorId: number | null, opts: { uses?: number; expiresInMs?: number; note?: string }) {
@@ -30,11 +37,11 @@ export class InvitesService {
     if (creatorId !== null && !creator) fail('not_found')
     const uses = opts.uses ?? 1
     const token = newToken()
-    const id = this.accounts.db.transaction(() => {
+    const id = this.core.db.transaction(() => {
       if (creator && creator.role !== 'admin') {
         const fresh = this.accounts.byId(creator.id)!
-        if (fresh.invite_quota < uses) fail('invite_quota', `You have ${fresh.invite_quota} invite${fresh.invite_quota === 1 ? '' : 's'} left.`)
-        this.store.addQuota(creator.id, -uses)
+        if (fresh.inviteQuota < uses) fail('invite_quota', `You have ${fresh.inviteQuota} invite${fresh.inviteQuota === 1 ? '' : 's'} left.`)
+        this.accounts.addInviteQuota(creator.id, -uses)
       }
       const expiresAt = opts.expiresInMs ? Date.now() + opts.expiresInMs : null
       return this.store.insert(creatorId, hashToken(token), uses, expiresAt, opts.note ?? '')
@@ -71,7 +78,13 @@ export class InvitesService {
 
   /** Admins see every invite; members see their own. */
   list(viewerId: number, isAdmin: boolean): InviteView[] {
-    return this.store.list(isAdmin ? null : viewerId).map(view)
+    const rows = this.store.list(isAdmin ? null : viewerId)
+    const creators = this.accounts.usernames(new Set(rows.flatMap((r) => (r.creator_id === null ? [] : [r.creator_id]))))
+    const joined = this.accounts.joinedWith(rows.map((r) => r.id))
+    return rows.map((r) => ({
+      id: r.id, createdBy: r.creator_id === null ? null : creators.get(r.creator_id) ?? null, uses: r.uses, usesAllowed: r.uses_allowed,
+      expiresAt: r.expires_at, revokedAt: r.revoked_at, note: r.note, createdAt: r.created_at, state: inviteState(r), usedBy: joined.get(r.id) ?? [],
+    }))
   }
 
   /** Revokes an invite; a member may revoke their own and gets its unused uses back. Returns false if it was already revoked. */
@@ -79,31 +92,31 @@ export class InvitesService {
     const inv = this.store.byId(id)
     if (!inv || (by.role !== 'admin' && inv.creator_id !== by.id)) fail('not_found')
     if (inv.revoked_at) return false
-    this.accounts.db.transaction(() => {
+    this.core.db.transaction(() => {
       this.store.revoke(id)
       if (inv.creator_id !== null) {
         const creator = this.accounts.byId(inv.creator_id)
-        if (creator && creator.role !== 'admin') this.store.addQuota(creator.id, Math.max(0, inv.uses_allowed - inv.uses))
+        if (creator && creator.role !== 'admin') this.accounts.addInviteQuota(creator.id, Math.max(0, inv.uses_allowed - inv.uses))
       }
     })()
     return true
   }
 
   /** Members' invites that can still be used, with who made them. */
-  pending() { return this.store.pending() }
+  pending() { return this.store.pending().map((r) => ({ id: r.id, creatorId: r.creator_id })) }
 
   /** The whole invite tree: roots are the people nobody invited (the first admin, CLI invites). */
-  tree(): TreeNode[] {
-    const rows = this.store.tree()
-    const nodes = new Map<number, TreeNode>()
-    for (const r of rows) nodes.set(r.id, { id: r.id, username: r.username, displayName: r.display_name || r.username, status: r.status, role: r.role, joinedAt: r.created_at, children: [] })
-    const roots: TreeNode[] = []
-    for (const r of rows as TreeRow[]) {
-      const parent = r.invited_by !== null ? nodes.get(r.invited_by) : undefined
-      ;(parent ? parent.children : roots).push(nodes.get(r.id)!)
+  tree(): InviteTreeNode[] {
+    const accounts = this.accounts.all()
+    const nodes = new Map<number, InviteTreeNode>()
+    for (const a of accounts) nodes.set(a.id, { id: a.id, username: a.username, displayName: a.displayName, status: a.status, role: a.role, joinedAt: a.createdAt, children: [] })
+    const roots: InviteTreeNode[] = []
+    for (const a of accounts) {
+      const parent = a.invitedBy !== null ? nodes.get(a.invitedBy) : undefined
+      ;(parent ? parent.children : roots).push(nodes.get(a.id)!)
     }
     return roots
   }
 
-  registrationMode() { return this.settings.get().registration }
+  registrationMode() { return this.core.settings.get().registration }
 }

@@ -1,9 +1,6 @@
 import type { Database } from 'bun:sqlite'
 import type { InviteRow } from './model'
 
-export interface InviteListRow extends InviteRow { creator_username: string | null; used_by: string | null }
-export interface TreeRow { id: number; username: string; display_name: string; invited_by: number | null; status: string; role: string; created_at: number }
-
 const statements = (db: Database) => ({
     insert: db.prepare<{ id: number }, [number | null, Uint8Array, number, number | null, string, number]>(
       'INSERT INTO invites (creator_id, token_hash, uses_allowed, expires_at, note, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id'),
@@ -11,13 +8,8 @@ const statements = (db: Database) => ({
     byId: db.prepare<InviteRow, [number]>('SELECT * FROM invites WHERE id = ?'),
     use: db.prepare<never, [number]>('UPDATE invites SET uses = uses + 1 WHERE id = ?'),
     revoke: db.prepare<never, [number, number]>('UPDATE invites SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-    list: db.prepare<InviteListRow, [number | null, number | null]>(
-      `SELECT i.*, c.username AS creator_username,
-              (SELECT group_concat(u.username, ', ') FROM users u WHERE u.invite_id = i.id) AS used_by
-       FROM invites i LEFT JOIN users c ON c.id = i.creator_id
-       WHERE (? IS NULL OR i.creator_id = ?) ORDER BY i.id DESC LIMIT 1000`),
-    tree: db.prepare<TreeRow, []>('SELECT id, username, display_name, invited_by, status, role, created_at FROM users ORDER BY id'),
-    addQuota: db.prepare<never, [number, number]>('UPDATE users SET invite_quota = invite_quota + ? WHERE id = ?'),
+    list: db.prepare<InviteRow, [number | null, number | null]>(
+      'SELECT * FROM invites WHERE (? IS NULL OR creator_id = ?) ORDER BY id DESC LIMIT 1000'),
     pending: db.prepare<{ id: number; creator_id: number }, [number]>(
       `SELECT id, creator_id FROM invites WHERE creator_id IS NOT NULL AND revoked_at IS NULL AND uses < uses_allowed AND (expires_at IS NULL OR expires_at > ?)`),
 })
@@ -33,8 +25,6 @@ export class InvitesStore {
   use(id: number) { this.q.use.run(id) }
   revoke(id: number) { this.q.revoke.run(Date.now(), id) }
   list(creatorId: number | null) { return this.q.list.all(creatorId, creatorId) }
-  tree() { return this.q.tree.all() }
-  addQuota(userId: number, delta: number) { this.q.addQuota.run(delta, userId) }
   /** Members' invites that can still be used (not revoked, used up or expired). */
   pending() { return this.q.pending.all(Date.now()) }
 }

@@ -2,12 +2,12 @@
 // requests drive each participant's werift peer (signalling.ts: SDP, ICE restart, timers); the rooms' events drive
 // who is heard (router.ts: one Router per room, the per-packet path of uplinks, K slots and SRTP); levels are an
 // observer of the router (levels.ts), published to the room here.
-import { Type as t } from '@sinclair/typebox'
-import type { Ctx } from '../context'
+import type { RoomsCtx as Ctx } from '../context'
 import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole } from '../contracts'
 import { connKey } from '../contracts'
 import { fail } from '../errors'
-import type { Conn } from '../realtime/hub'
+import type { MediaRequests, RtcOffer } from '../protocol'
+import type { Conn, Handlers } from '../realtime/hub'
 import { PortCursor, hostAddresses, iceServersFor } from './ice'
 import { LevelsObserver } from './levels'
 import { MediaCounters, Router } from './router'
@@ -68,29 +68,26 @@ export class MediaService implements MediaApi {
   // ── signalling ──────────────────────────────────────────────────────────────────────────────────────────────
 
   private registerHandlers() {
-    const hub = this.ctx.hub
-    const RoomId = t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
-    hub.handle('rtc.connect', t.Object({ id: t.Any(), type: t.Literal('rtc.connect'), roomId: RoomId }),
-      (conn, msg) => this.connect(conn, msg.roomId), { guest: true })
-    hub.handle('rtc.answer', t.Object({ id: t.Any(), type: t.Literal('rtc.answer'), roomId: RoomId, sdp: t.String({ minLength: 10, maxLength: 32_000 }) }),
-      (conn, msg) => this.answer(conn, msg.roomId, msg.sdp), { guest: true })
-    hub.handle('rtc.restart', t.Object({ id: t.Any(), type: t.Literal('rtc.restart'), roomId: RoomId }),
-      (conn, msg) => this.restart(conn, msg.roomId), { guest: true })
-    hub.handle('rtc.leave', t.Object({ id: t.Any(), type: t.Literal('rtc.leave'), roomId: RoomId }),
-      (conn, msg) => { this.closePeer(msg.roomId, connKey(conn)); return {} }, { guest: true })
+    const handlers: Handlers<keyof typeof MediaRequests> = {
+      'rtc.connect': (conn, msg) => this.connect(conn, msg.roomId),
+      'rtc.answer': (conn, msg) => this.answer(conn, msg.roomId, msg.sdp),
+      'rtc.restart': (conn, msg) => this.restart(conn, msg.roomId),
+      'rtc.leave': (conn, msg) => { this.closePeer(msg.roomId, connKey(conn)); return {} },
+    }
+    this.ctx.hub.handleAll(handlers)
   }
 
   private participant(conn: Conn, roomId: number): ParticipantInfo {
     const rooms = this.ctx.rooms
-    if (!rooms) fail('not_found', 'Rooms are not available on this server.')
+    if (!rooms) fail('media_no_rooms')
     const room = rooms.room(roomId)
-    if (!room || room.state !== 'live') fail('not_found', 'This room is not live.')
+    if (!room || room.state !== 'live') fail('media_room_not_live')
     const p = rooms.participant(roomId, connKey(conn))
-    if (!p) fail('forbidden', 'Join the room before connecting its audio.')
+    if (!p) fail('media_not_joined')
     return p
   }
 
-  private async connect(conn: Conn, roomId: number) {
+  private async connect(conn: Conn, roomId: number): Promise<RtcOffer> {
     const info = this.participant(conn, roomId)
     this.closePeer(roomId, info.key)
     const peer = this.createPeer(roomId, info)
@@ -99,7 +96,7 @@ export class MediaService implements MediaApi {
 
   private peerOf(conn: Conn, roomId: number): SignallingPeer {
     const peer = this.rooms.get(roomId)?.peers.get(connKey(conn))
-    if (!peer || peer.isClosed) fail('conflict', 'No audio connection in this room; send rtc.connect first.')
+    if (!peer || peer.isClosed) fail('media_no_peer')
     return peer
   }
 
@@ -115,7 +112,7 @@ export class MediaService implements MediaApi {
   }
 
   /** The offer to answer, with the ICE servers (and TURN credentials) for this member or guest. */
-  private offerReply(conn: Conn, sdp: string) {
+  private offerReply(conn: Conn, sdp: string): RtcOffer {
     return { sdp, iceServers: this.iceServers(conn.user ? String(conn.user.id) : `guest-${conn.id}`) }
   }
 
@@ -129,7 +126,7 @@ export class MediaService implements MediaApi {
   /** A participant's peer, in its own window of the port range, joined to the room's router (opened if needed). */
   private createPeer(roomId: number, info: ParticipantInfo): SignallingPeer {
     const window = this.ports.take()
-    if (!window) fail('media_unavailable', 'No audio ports are free on the server; try again shortly.')
+    if (!window) fail('media_unavailable')
     const peer = new SignallingPeer(info.key, window.port, {
       hosts: this.hosts, portRange: window.range, iceTcp: this.ctx.config.iceTcp, log: this.ctx.log,
       join: (ssrcs) => this.room(roomId).router.add(info.key, ssrcs, { role: info.role, muted: info.muted }),

@@ -122,7 +122,7 @@ export class SignallingPeer {
   /** Applies the participant's answer to the offer waiting for one. */
   async answer(sdp: string) {
     const pc = this.pc
-    if (pc.signalingState !== 'have-local-offer') fail('conflict', 'There is no offer waiting for an answer.')
+    if (pc.signalingState !== 'have-local-offer') fail('media_no_offer')
     const problem = answerProblem(sdp)
     if (problem) fail('validation', `sdp: ${problem}`)
     try {
@@ -160,7 +160,7 @@ export class SignallingPeer {
     } catch (e) {
       if (!this.closed) throw e
     }
-    if (this.closed) fail('conflict', 'The audio connection was replaced or closed.')
+    if (this.closed) fail('media_peer_closed')
     this.guardSockets()
   }
 

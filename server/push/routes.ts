@@ -1,5 +1,6 @@
 import { Elysia, t } from 'elysia'
-import type { Ctx } from '../context'
+import type { AccountsApi } from '../contracts'
+import type { Core } from '../core'
 import { limit, requireUser, sessionPlugin } from '../http/session'
 import type { PushService } from './service'
 
@@ -14,9 +15,9 @@ export const PushSettingsBody = t.Object({
   dm: t.Optional(t.Boolean()), room_started: t.Optional(t.Boolean()), room_reminder: t.Optional(t.Boolean()), speak_invite: t.Optional(t.Boolean()),
 }, { minProperties: 1, additionalProperties: false })
 
-export const pushRoutes = (ctx: Ctx, push: PushService) =>
+export const pushRoutes = (deps: { core: Core; accounts: AccountsApi }, push: PushService) =>
   new Elysia({ prefix: '/api/push', tags: ['push'] } as any)
-    .use(sessionPlugin(ctx))
+    .use(sessionPlugin(deps))
     .get('/key', () => ({ publicKey: push.keys.publicKey }), { detail: { summary: 'The server\'s VAPID public key (applicationServerKey)' } })
     .post('/subscribe', async ({ viewer, body, request, set }) => {
       const v = requireUser(viewer)

@@ -1,16 +1,15 @@
-// Web Push (VAPID, aes128gcm): the server's keys, each member's device subscriptions and settings, sending, and the
-// 10-minute reminder for scheduled rooms. web-push builds the signed, encrypted request; we send it with fetch.
+// Web Push (VAPID, aes128gcm): the server's keys, each member's device subscriptions and settings, and sending.
+// web-push builds the signed, encrypted request; we send it with fetch. (The 10-minute reminder for scheduled rooms
+// is reminders.ts.)
 import { lookup } from 'node:dns/promises'
 import webpush from 'web-push'
-import type { Ctx } from '../context'
-import type { PushApi, PushKind } from '../contracts'
+import type { AccountsApi, PushApi, PushKind } from '../contracts'
+import type { Core } from '../core'
 import { fail } from '../errors'
 import { RateLimiter } from '../lib/ratelimit'
 import { PushStore, type SubscriptionRow } from './store'
 
 export const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite']
-export const REMINDER_LEAD_MS = 10 * 60_000
-const REMINDER_EVERY_MS = 30_000
 const SEND_TIMEOUT_MS = 10_000
 /** Sends in flight at once (a room start can notify hundreds of followers). */
 const MAX_IN_FLIGHT = 16
@@ -69,35 +68,34 @@ export class PushService implements PushApi {
   failed = 0
   /** Test notifications a member may ask for: 5, then one every 12 s. */
   readonly testLimit = new RateLimiter(5, 1 / 12)
-  private timer: ReturnType<typeof setInterval> | null = null
   private inFlight = 0
   private queue: (() => void)[] = []
 
-  constructor(private ctx: Ctx) {
-    this.store = new PushStore(ctx.db)
-    this.keys = PushService.loadKeys(ctx)
+  constructor(private core: Core, private accounts: AccountsApi) {
+    this.store = new PushStore(core.db)
+    this.keys = PushService.loadKeys(core)
   }
 
   /** The VAPID key pair: made on first run and kept in the database (in DATA_DIR), so subscriptions survive restarts. */
-  static loadKeys(ctx: Ctx): VapidKeys {
-    const raw = ctx.settings.raw(SETTINGS_KEY)
+  static loadKeys(core: Core): VapidKeys {
+    const raw = core.settings.raw(SETTINGS_KEY)
     if (raw) return JSON.parse(raw) as VapidKeys
     const keys = webpush.generateVAPIDKeys()
-    ctx.settings.setRaw(SETTINGS_KEY, JSON.stringify(keys))
-    ctx.log.info('push: VAPID keys created')
+    core.settings.setRaw(SETTINGS_KEY, JSON.stringify(keys))
+    core.log.info('push: VAPID keys created')
     return keys
   }
 
   async subscribe(userId: number, sub: { endpoint: string; keys: { p256dh: string; auth: string } }, userAgent: string) {
     let u: URL
     try { u = new URL(sub.endpoint) } catch { fail('validation', 'endpoint: expected a URL') }
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && this.ctx.config.pushAllowHttp)) fail('validation', 'endpoint: a push service URL must use https')
-    if (!this.ctx.config.pushAllowHttp && await resolvesPrivate(u.hostname)) fail('validation', 'endpoint: a push service must be on the public internet')
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && this.core.config.pushAllowHttp)) fail('validation', 'endpoint: a push service URL must use https')
+    if (!this.core.config.pushAllowHttp && await resolvesPrivate(u.hostname)) fail('validation', 'endpoint: a push service must be on the public internet')
     const p256dh = Buffer.from(sub.keys.p256dh, 'base64url')
     const auth = Buffer.from(sub.keys.auth, 'base64url')
     if (p256dh.length !== 65 || p256dh[0] !== 4) fail('validation', 'keys.p256dh: expected an uncompressed P-256 public key')
     if (auth.length !== 16) fail('validation', 'keys.auth: expected 16 bytes')
-    this.ctx.db.transaction(() => {
+    this.core.db.transaction(() => {
       this.store.upsert(userId, sub.endpoint, sub.keys.p256dh, sub.keys.auth, userAgent.slice(0, 200))
       const subs = this.store.byUser(userId)
       for (const old of subs.slice(0, Math.max(0, subs.length - MAX_DEVICES))) this.store.removeId(old.id)
@@ -113,7 +111,7 @@ export class PushService implements PushApi {
   }
 
   updateSettings(userId: number, patch: Partial<Record<PushKind, boolean>>) {
-    this.ctx.db.transaction(() => {
+    this.core.db.transaction(() => {
       for (const k of PUSH_KINDS) if (typeof patch[k] === 'boolean') this.store.setPref(userId, k, patch[k]!)
     })()
     return this.settings(userId)
@@ -126,14 +124,20 @@ export class PushService implements PushApi {
   /** PushApi: sends to each of the member's devices unless they turned this kind off. Never throws. */
   async notify(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
     try {
-      const user = this.ctx.accounts.store.byId(userId)
+      const user = this.accounts.byId(userId)
       if (!user || user.status !== 'active') return
       if (!this.store.enabled(userId, kind)) return
       await this.sendAll(userId, kind, message)
     } catch (e) {
-      this.ctx.log.error('push: notify failed', { userId, kind, error: e })
+      this.core.log.error('push: notify failed', { userId, kind, error: e })
     }
   }
+
+  /** PushApi: a banned member's devices are forgotten. */
+  removeDevices(userId: number) { this.store.removeUser(userId) }
+
+  /** PushApi: for /metrics. */
+  stats() { return { subscriptions: this.store.count(), sent: this.sent, failed: this.failed } }
 
   /** A test notification to all of my devices (the settings screen's button); ignores the settings. */
   test(userId: number) {
@@ -165,51 +169,30 @@ export class PushService implements PushApi {
   private async post(s: SubscriptionRow, payload: string, d: { ttl: number; urgency: 'normal' | 'high' }): Promise<boolean> {
     try {
       // Checked again at each send: a name may have been pointed into our network since it was subscribed.
-      if (!this.ctx.config.pushAllowHttp && await resolvesPrivate(new URL(s.endpoint).hostname)) {
+      if (!this.core.config.pushAllowHttp && await resolvesPrivate(new URL(s.endpoint).hostname)) {
         this.failed++
-        this.ctx.log.warn('push: endpoint resolves to a private address; not sent', { host: new URL(s.endpoint).host })
+        this.core.log.warn('push: endpoint resolves to a private address; not sent', { host: new URL(s.endpoint).host })
         return false
       }
       const req = webpush.generateRequestDetails({ endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } }, payload, {
-        vapidDetails: { subject: this.ctx.config.vapidSubject, ...this.keys }, TTL: d.ttl, urgency: d.urgency, contentEncoding: 'aes128gcm',
+        vapidDetails: { subject: this.core.config.vapidSubject, ...this.keys }, TTL: d.ttl, urgency: d.urgency, contentEncoding: 'aes128gcm',
       })
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]))
       const res = await fetch(req.endpoint, { method: 'POST', headers, body: req.body ? new Uint8Array(req.body) : undefined, redirect: 'manual', signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
       await res.arrayBuffer().catch(() => {})
       if (res.status === 404 || res.status === 410) {
         this.store.removeId(s.id)
-        this.ctx.log.info('push: dropped an expired subscription', { userId: s.user_id, status: res.status })
+        this.core.log.info('push: dropped an expired subscription', { userId: s.user_id, status: res.status })
         return false
       }
-      if (!res.ok) { this.failed++; this.ctx.log.warn('push: push service refused', { status: res.status, host: new URL(s.endpoint).host }); return false }
+      if (!res.ok) { this.failed++; this.core.log.warn('push: push service refused', { status: res.status, host: new URL(s.endpoint).host }); return false }
       this.store.used(s.id)
       this.sent++
       return true
     } catch (e) {
       this.failed++
-      this.ctx.log.warn('push: send failed', { host: new URL(s.endpoint).host, error: (e as Error).message })
+      this.core.log.warn('push: send failed', { host: new URL(s.endpoint).host, error: (e as Error).message })
       return false
     }
-  }
-
-  /** Reminds the host and their followers of each scheduled room starting within 10 minutes, once per room. */
-  async runReminders(now = Date.now()) {
-    const rooms = this.ctx.rooms?.scheduledBetween(now, now + REMINDER_LEAD_MS) ?? []
-    const sends: Promise<void>[] = []
-    for (const r of rooms) {
-      if (r.state !== 'scheduled' || !this.store.markReminded(r.id)) continue
-      const host = this.ctx.accounts.store.byId(r.hostId)
-      const mins = Math.max(1, Math.round(((r.startsAt ?? now) - now) / 60_000))
-      const msg = { title: r.title, body: `Starts in ${mins} minute${mins === 1 ? '' : 's'}${host ? ` · hosted by @${host.username}` : ''}`, url: `/rooms/${r.id}`, tag: `room-${r.id}` }
-      const who = new Set([r.hostId, ...this.ctx.accounts.store.followers(r.hostId).map((u) => u.id)])
-      for (const id of who) sends.push(this.notify(id, 'room_reminder', msg))
-    }
-    await Promise.all(sends)
-    return rooms.length
-  }
-
-  start() {
-    this.timer = setInterval(() => { this.runReminders().catch((e) => this.ctx.log.error('push: reminders failed', { error: e })) }, REMINDER_EVERY_MS)
-    this.ctx.cleanup.push(() => { if (this.timer) clearInterval(this.timer) })
   }
 }

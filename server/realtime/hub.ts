@@ -1,11 +1,17 @@
 // The realtime hub: the connections of the /ws gateway, their topics, and the typed request handlers that the
-// domains register. Every request gets exactly one reply; events are published on topics after commit.
-import type { TSchema, Static } from '@sinclair/typebox'
+// domains register. Every request gets exactly one reply; events are published on topics after commit. It is the
+// in-process Bus and Sockets (bus.ts) that the core hands to every domain.
+import type { TObject } from '@sinclair/typebox'
 import { AppError, errorBody } from '../errors'
 import type { Logger } from '../lib/log'
 import { RateLimiter } from '../lib/ratelimit'
 import { check } from '../lib/validate'
-import { Envelope, PROTOCOL_VERSION, type ServerEvent } from '../protocol'
+import {
+  Envelope, PROTOCOL_VERSION, requestMessage, Requests, type ErrorFrame, type Reply, type RequestFields, type RequestId,
+  type RequestType, type ServerEvent, type SocketUser,
+} from '../protocol'
+import type { Bus, ConnId, Sockets, Topic } from './bus'
+import { ProtocolCheck } from './conformance'
 
 /** What the gateway needs of a socket (Bun's ServerWebSocket fits). */
 export interface RawSocket {
@@ -13,22 +19,35 @@ export interface RawSocket {
   close(code?: number, reason?: string): void
 }
 
-export interface Viewer { id: number; username: string; role: 'member' | 'admin' }
+/** Who holds a socket (null on a guest's). */
+export type Viewer = SocketUser
+
+/** Where events are published: a room's participants, one member's sockets, the hallway watchers. */
+export type { Topic }
+
+/** What goes down a socket: an event, or the one reply to a request. */
+type Frame = ServerEvent | ErrorFrame | { re: RequestId | null; ok: true; [k: string]: unknown }
 
 export class Conn {
-  readonly topics = new Set<string>()
+  readonly topics = new Set<Topic>()
   /** Per-domain state (e.g. the room this tab is in). */
   readonly state = new Map<string, unknown>()
   closed = false
   constructor(readonly id: number, readonly raw: RawSocket, readonly user: Viewer | null, readonly sessionId: number | null) {}
   get userId() { return this.user?.id ?? null }
-  send(msg: object) {
+  send(msg: Frame) {
     if (this.closed) return
     this.raw.send(JSON.stringify(msg))
   }
 }
 
-interface Handler { schema: TSchema; guest: boolean; run: (conn: Conn, msg: any) => unknown }
+/** A request handler: the validated message in, its reply (or a thrown catalog error) out. */
+export type Handler<K extends RequestType> = (conn: Conn, msg: RequestFields<K>) => Reply<K> | Promise<Reply<K>>
+/** The handlers a domain registers, one per request type of its protocol table. */
+export type Handlers<K extends RequestType> = { [P in K]: Handler<P> }
+/** Some of the protocol's handlers (what one domain brings). */
+export type WsHandlers = { [P in RequestType]?: Handler<P> }
+interface Registered { schema: TObject; guest: boolean; run: (conn: Conn, msg: unknown) => unknown }
 type Hook = (conn: Conn) => void
 
 /** Messages per second a socket may send, with a burst. */
@@ -39,9 +58,10 @@ export const SOCKET_RATE = { burst: 60, perSecond: 20 } as const
  */
 export const USER_RATE = { burst: 2000, perSecond: 400 } as const
 
-export class Hub {
-  private handlers = new Map<string, Handler>()
-  private topics = new Map<string, Set<Conn>>()
+export class Hub implements Bus, Sockets {
+  private handlers = new Map<string, Registered>()
+  private byId = new Map<ConnId, Conn>()
+  private topics = new Map<Topic, Set<Conn>>()
   private byUser = new Map<number, Set<Conn>>()
   private nextId = 1
   private limiter = new RateLimiter(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
@@ -51,12 +71,41 @@ export class Hub {
   readonly conns = new Set<Conn>()
   messagesIn = 0
 
-  constructor(private log: Logger) {}
+  /** Set when the hub checks what it sends against the protocol (tests). */
+  readonly protocolCheck: ProtocolCheck | null
 
-  /** Registers a request type. `run` returns the reply's payload (an object) or throws a catalog error. */
-  handle<S extends TSchema>(type: string, schema: S, run: (conn: Conn, msg: Static<S>) => unknown, opts: { guest?: boolean } = {}) {
+  constructor(private log: Logger, opts: { checkProtocol?: boolean } = {}) {
+    this.protocolCheck = opts.checkProtocol ? new ProtocolCheck() : null
+  }
+
+  /** Checks an event against the protocol when the hub checks (for events sent around the hub, e.g. to a user's tabs). */
+  checkEvent(event: ServerEvent) { this.protocolCheck?.event(event) }
+
+  /**
+   * Registers the handler of a request type of the protocol. Its fields' schema and whether guests may send it come
+   * from the protocol's table; `run` returns the reply (the protocol's reply type) or throws a catalog error.
+   */
+  handle<K extends RequestType>(type: K, run: Handler<K>) {
+    const spec = Requests[type]
+    if (!spec) throw new Error(`hub: "${type}" is not a request type of the protocol`)
     if (this.handlers.has(type)) throw new Error(`hub: handler for "${type}" registered twice`)
-    this.handlers.set(type, { schema, run, guest: opts.guest ?? false })
+    this.handlers.set(type, { schema: requestMessage(type), guest: spec.guest, run: run as Registered['run'] })
+  }
+
+  /** Registers a domain's handlers (an object with one handler per request type). */
+  handleAll<K extends RequestType>(handlers: Handlers<K>) {
+    for (const type of Object.keys(handlers) as K[]) this.handle(type, handlers[type])
+  }
+
+  /** The request types of the protocol that have no handler (empty once every domain is built). */
+  missingHandlers(): RequestType[] {
+    return (Object.keys(Requests) as RequestType[]).filter((type) => !this.handlers.has(type))
+  }
+
+  /** Throws unless every request type of the protocol has its handler (checked once the context is built). */
+  assertComplete() {
+    const missing = this.missingHandlers()
+    if (missing.length) throw new Error(`hub: no handler for ${missing.join(', ')}`)
   }
 
   onOpen(h: Hook) { this.openHooks.push(h) }
@@ -65,13 +114,16 @@ export class Hub {
   open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
     const conn = new Conn(this.nextId++, raw, user, sessionId)
     this.conns.add(conn)
+    this.byId.set(conn.id, conn)
     if (user) {
       let set = this.byUser.get(user.id)
       if (!set) this.byUser.set(user.id, (set = new Set()))
       set.add(conn)
       this.subscribe(conn, `user:${user.id}`)
     }
-    conn.send({ type: 'hello', v: PROTOCOL_VERSION, conn: conn.id, user } satisfies ServerEvent)
+    const hello: ServerEvent = { type: 'hello', v: PROTOCOL_VERSION, conn: conn.id, user }
+    this.checkEvent(hello)
+    conn.send(hello)
     for (const h of this.openHooks) this.safe(() => h(conn), 'open hook')
     return conn
   }
@@ -80,6 +132,7 @@ export class Hub {
     if (conn.closed) return
     conn.closed = true
     this.conns.delete(conn)
+    this.byId.delete(conn.id)
     for (const t of [...conn.topics]) this.unsubscribe(conn, t)
     if (conn.user) {
       const set = this.byUser.get(conn.user.id)
@@ -97,32 +150,39 @@ export class Hub {
     const wait = this.limiter.take(`c${conn.id}`) || (conn.user ? this.userLimiter.take(`u${conn.user.id}`) : 0)
     if (wait) return conn.send({ re, ok: false, ...errorBody('rate_limited', `Too many messages; wait ${wait}s.`) })
     try {
-      if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new AppError('bad_json', 'A message must be a JSON object.')
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new AppError('bad_frame')
       const env = check(Envelope, data)
       const h = this.handlers.get(env.type)
       if (!h) throw new AppError('unknown_message', `Unknown message type "${env.type.slice(0, 64)}".`)
       if (!h.guest && !conn.user) throw new AppError('unauthorized')
       const msg = check(h.schema, data)
       const result = await h.run(conn, msg)
-      conn.send({ re, ok: true, ...(result && typeof result === 'object' ? result : {}) })
+      const reply = { re, ok: true as const, ...(result && typeof result === 'object' ? result : {}) }
+      this.protocolCheck?.reply(env.type, reply)
+      conn.send(reply)
     } catch (e) {
-      if (e instanceof AppError) conn.send({ re, ok: false, error: e.toJSON() })
-      else {
+      if (e instanceof AppError) {
+        this.protocolCheck?.reply(String((data as { type?: unknown })?.type), { ok: false, error: e.toJSON() })
+        conn.send({ re, ok: false, error: e.toJSON() })
+      } else {
         this.log.error('ws: handler failed', { conn: conn.id, type: (data as { type?: unknown })?.type, error: e })
         conn.send({ re, ok: false, ...errorBody('internal') })
       }
     }
   }
 
-  subscribe(conn: Conn, topic: string) {
-    if (conn.closed) return
+  subscribe(c: Conn | ConnId, topic: Topic) {
+    const conn = typeof c === 'number' ? this.byId.get(c) : c
+    if (!conn || conn.closed) return
     let set = this.topics.get(topic)
     if (!set) this.topics.set(topic, (set = new Set()))
     set.add(conn)
     conn.topics.add(topic)
   }
 
-  unsubscribe(conn: Conn, topic: string) {
+  unsubscribe(c: Conn | ConnId, topic: Topic) {
+    const conn = typeof c === 'number' ? this.byId.get(c) : c
+    if (!conn) return
     conn.topics.delete(topic)
     const set = this.topics.get(topic)
     set?.delete(conn)
@@ -130,18 +190,35 @@ export class Hub {
   }
 
   /** Sends an event to every connection on a topic (call only after the write it describes has committed). */
-  publish(topic: string, event: ServerEvent | { type: string; [k: string]: unknown }, except?: Conn) {
+  publish(topic: Topic, event: ServerEvent, except?: Conn | ConnId) {
+    this.checkEvent(event)
     const set = this.topics.get(topic)
     if (!set) return 0
     const text = JSON.stringify(event)
-    for (const c of set) if (c !== except && !c.closed) c.raw.send(text)
+    for (const c of set) if (c !== except && c.id !== except && !c.closed) c.raw.send(text)
     return set.size
   }
 
-  toUser(userId: number, event: { type: string; [k: string]: unknown }) { return this.publish(`user:${userId}`, event) }
+  /** Bus: to every open tab of each member, serialised once. */
+  toUsers(userIds: Iterable<number>, event: ServerEvent) {
+    this.checkEvent(event)
+    let text: string | null = null
+    for (const id of userIds) {
+      for (const c of this.byUser.get(id) ?? []) if (!c.closed) c.raw.send((text ??= JSON.stringify(event)))
+    }
+  }
+
+  /** Bus: to one connection. */
+  toConn(connId: ConnId, event: ServerEvent) {
+    this.checkEvent(event)
+    this.byId.get(connId)?.send(event)
+  }
+
+  toUser(userId: number, event: ServerEvent) { return this.publish(`user:${userId}`, event) }
   connectionsOf(userId: number): Conn[] { return [...(this.byUser.get(userId) ?? [])] }
   isOnline(userId: number) { return this.byUser.has(userId) }
   get onlineUsers() { return this.byUser.size }
+  stats() { return { connections: this.conns.size, onlineMembers: this.byUser.size, messagesIn: this.messagesIn } }
 
   /** Closes every socket of a user (logout everywhere, suspension, ban), except those of one session if given. */
   disconnectUser(userId: number, code = 4001, reason = 'signed out', exceptSession?: number) {
@@ -150,6 +227,11 @@ export class Hub {
 
   disconnectSession(sessionId: number, code = 4001, reason = 'signed out') {
     for (const c of [...this.conns]) if (c.sessionId === sessionId) { c.raw.close(code, reason); this.close(c) }
+  }
+
+  /** Closes every signed-out visitor's socket (guest listening turned off); their close hooks free their seats. */
+  disconnectGuests(code = 4003, reason = 'guests not allowed') {
+    for (const c of [...this.conns]) if (!c.user) { try { c.raw.close(code, reason) } catch { /* already gone */ } this.close(c) }
   }
 
   /** Closes every socket (server shutdown), running the close hooks for each. */

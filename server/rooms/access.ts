@@ -1,13 +1,18 @@
 // Who may join a room and who may see it: open → every member; social → members a moderator follows; closed → the
 // invited; co-hosts always; never someone a moderator blocked or who was removed; guests only open rooms, when allowed.
-import type { Ctx } from '../context'
+import type { AccountsApi } from '../contracts'
+import type { Core } from '../core'
 import type { ErrorCode } from '../errors'
 import type { RoomRow } from './model'
 import { isModerator, type Seat } from './session'
 import type { RoomsStore } from './store'
 
 export class RoomAccess {
-  constructor(private ctx: Ctx, private store: RoomsStore, private seats: (roomId: number) => Iterable<Seat>) {}
+  constructor(
+    private deps: { core: Core; accounts: AccountsApi },
+    private store: RoomsStore,
+    private seats: (roomId: number) => Iterable<Seat>,
+  ) {}
 
   /** The creator and co-hosts: they join as moderators and may start a scheduled room. */
   isHostly(room: RoomRow, userId: number) {
@@ -24,11 +29,11 @@ export class RoomAccess {
 
   /** Why a member (or a guest: null) may not join a room, or null when they may. Ignores the room's state. */
   joinRefusal(room: RoomRow, userId: number | null): ErrorCode | null {
-    if (userId === null) return this.ctx.settings.get().guests && room.kind === 'open' ? null : 'unauthorized'
+    if (userId === null) return this.deps.core.settings.get().guests && room.kind === 'open' ? null : 'room_sign_in'
     if (this.store.isRemoved(room.id, userId)) return 'removed_from_room'
     const mods = this.moderatorIds(room)
     if (mods.includes(userId)) return null
-    const a = this.ctx.accounts.store
+    const a = this.deps.accounts
     if (mods.some((m) => a.hasBlocked(m, userId))) return 'blocked'
     if (room.kind === 'open') return null
     if (room.kind === 'social') return mods.some((m) => a.isFollowing(m, userId)) ? null : 'room_followers_only'

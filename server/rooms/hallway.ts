@@ -1,46 +1,48 @@
 // The hallway: the live and upcoming rooms a viewer may join, rooms with people they follow on stage first,
 // then by size; and a coalesced "hallway changed" notice on the hallway topic so open hallways refresh.
-import { publicUser, type PublicUser } from '../accounts/model'
-import type { Ctx } from '../context'
-import { roomView, type RoomRow, type RoomView } from './model'
-import { HALLWAY_TOPIC, type RoomsService } from './service'
+import type { AccountsApi } from '../contracts'
+import type { HallwayRoom, PublicUser } from '../protocol'
+import { HALLWAY_TOPIC, type Bus } from '../realtime/bus'
+import { roomView, type RoomRow } from './model'
+import type { RoomsService } from './service'
 import { HALLWAY_THROTTLE_MS, onStage } from './session'
 
 /** Speakers' avatars shown on a hallway card. */
 export const CARD_SPEAKERS = 6
 /** Scheduled rooms stay listed this long after their planned start if nobody started them. */
 export const UPCOMING_STALE_MS = 6 * 3600_000
+/** Who a card shows for a host whose account is gone. */
+const UNKNOWN: PublicUser = { id: 0, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }
 
-export interface HallwayRoom extends RoomView {
-  host: PublicUser
-  speakers: PublicUser[]
-  speakerCount: number
-  listenerCount: number
-  /** How many people the viewer follows are on stage. */
-  followedOnStage: number
-}
-
-export class Hallway {
+/** The "hallway changed" notice: one `hallway.changed` per interval however many changes happened in it. */
+export class HallwayFeed {
   private timer: ReturnType<typeof setTimeout> | null = null
 
-  constructor(private ctx: Ctx, private rooms: RoomsService) {
-    rooms.onHallwayChange = () => this.changed()
-  }
+  constructor(private bus: Bus) {}
 
-  /** Publishes one `hallway.changed` per interval however many changes happened in it. */
   changed() {
     if (this.timer) return
-    this.timer = setTimeout(() => { this.timer = null; this.ctx.hub.publish(HALLWAY_TOPIC, { type: 'hallway.changed' }) }, HALLWAY_THROTTLE_MS)
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.bus.publish(HALLWAY_TOPIC, { type: 'hallway.changed' })
+    }, HALLWAY_THROTTLE_MS)
   }
 
   close() { if (this.timer) { clearTimeout(this.timer); this.timer = null } }
+}
+
+export class Hallway {
+  constructor(private accounts: AccountsApi, private rooms: RoomsService) {}
 
   list(viewerId: number | null): { live: HallwayRoom[]; upcoming: HallwayRoom[] } {
-    const following = viewerId === null ? new Set<number>() : this.ctx.accounts.store.followingIds(viewerId)
+    const following = viewerId === null ? new Set<number>() : this.accounts.followingIds(viewerId)
     const users = new Map<number, PublicUser>()
     const user = (id: number) => {
       let u = users.get(id)
-      if (!u) { const row = this.ctx.accounts.store.byId(id); u = row ? publicUser(row) : { id, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }; users.set(id, u) }
+      if (!u) {
+        u = this.accounts.publicUser(id) ?? { ...UNKNOWN, id }
+        users.set(id, u)
+      }
       return u
     }
     const visible = (r: RoomRow) => this.rooms.access.joinRefusal(r, viewerId) === null

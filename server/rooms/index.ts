@@ -1,35 +1,42 @@
-// The rooms domain on the Ctx: installRooms() (from createContext) builds the service, sets ctx.rooms and registers
-// its WebSocket requests; roomsPlugin() (from createApp) mounts its HTTP routes.
-import type { Ctx } from '../context'
-import { Hallway } from './hallway'
+// The rooms domain: creating and scheduling rooms, who may join, the live sessions (seats, roles, hands, mutes),
+// moderation, the hallway. Built after accounts, push and the audit log; media and backchannel follow its events
+// (RoomsApi.on). Its WebSocket handlers are returned as `ws` for app.ts to register on the hub; a closed socket's seat
+// is kept for the grace period through core.sockets.onClose. start(): end the rooms a previous run left live.
+// stop(): the hallway's and the live rooms' timers.
+import type { AccountsApi, AuditFn, PushApi, RoomsApi } from '../contracts'
+import type { Core } from '../core'
+import type { Domain } from '../domain'
+import { Hallway, HallwayFeed } from './hallway'
 import { roomsRoutes } from './routes'
 import { RoomsService } from './service'
-import { registerRoomsWs } from './ws'
+import { roomsWs, type RoomsWs } from './ws'
 
-interface RoomsDomain { rooms: RoomsService; hallway: Hallway }
-const installed = new WeakMap<Ctx, RoomsDomain>()
-
-export function installRooms(ctx: Ctx): RoomsDomain {
-  let d = installed.get(ctx)
-  if (d) return d
-  const rooms = new RoomsService(ctx, { graceMs: ctx.config.roomGraceMs })
-  const hallway = new Hallway(ctx, rooms)
-  registerRoomsWs(ctx, rooms)
-  ctx.rooms = rooms
-  ctx.cleanup.push(() => { hallway.close(); rooms.close() })
-  installed.set(ctx, (d = { rooms, hallway }))
-  return d
+export interface RoomsDomain extends Domain<RoomsApi> {
+  /** The service itself (tests reach its sessions and timers). */
+  readonly service: RoomsService
+  readonly routes: ReturnType<typeof roomsRoutes>
+  readonly ws: RoomsWs
 }
 
-/** The rooms service of a context (tests reach its timers and sessions through it). */
-export const roomsDomain = (ctx: Ctx) => installRooms(ctx)
-
-export function roomsPlugin(ctx: Ctx) {
-  const { rooms, hallway } = installRooms(ctx)
-  // Rooms a previous run left live end now: only in the serving process (createApp), never in a CLI command
-  // (admin create, invite create) that builds a context on the data folder of a server that is running.
-  rooms.store.endOrphans()
-  return roomsRoutes(ctx, rooms, hallway)
+export function createRooms(deps: { core: Core; accounts: AccountsApi; push: PushApi; audit: AuditFn }): RoomsDomain {
+  const { core } = deps
+  const feed = new HallwayFeed(core.bus)
+  const service = new RoomsService({
+    ...deps, hallwayChanged: () => feed.changed(), timing: { graceMs: core.config.roomGraceMs },
+  })
+  const hallway = new Hallway(deps.accounts, service)
+  core.sockets.onClose((conn) => service.connClosed(conn))
+  return {
+    api: service,
+    service,
+    routes: roomsRoutes(deps, service, hallway),
+    ws: roomsWs(core, service),
+    /**
+     * Rooms a previous run left live end now: only in the serving process (the start phase), never in a CLI command
+     * (admin create, invite create) that builds the same graph on the data folder of a server that is running.
+     */
+    start: () => { service.store.endOrphans() },
+    /** Releases every timer; rooms left live are ended at the next start. */
+    stop: () => { feed.close(); service.close() },
+  }
 }
-
-export { RoomsService }

@@ -1,7 +1,7 @@
-// Rooms: t-schemas for HTTP and WebSocket input, rows, and the views sent to clients.
+// Rooms: t-schemas for HTTP input and the rows. The views and the WebSocket requests are the protocol's
+// (server/protocol/rooms.ts).
 import { t } from 'elysia'
-import type { PublicUser } from '../accounts/model'
-import type { ParticipantKey, RoomRole } from '../contracts'
+import { RoomKind, type RoomRole, type RoomState, type RoomView } from '../protocol'
 
 export const TITLE_MAX = 120
 export const DESCRIPTION_MAX = 1000
@@ -11,11 +11,6 @@ export const NAMED_MAX = 100
 export const SCHEDULE_AHEAD_MAX_MS = 366 * 86_400_000
 /** A start time closer than this is "now". */
 export const SCHEDULE_MIN_LEAD_MS = 60_000
-/** How many live rooms one member may have started and still host, and how many upcoming rooms they may schedule. */
-export const LIVE_PER_HOST_MAX = 1
-export const SCHEDULED_PER_HOST_MAX = 20
-
-export const RoomKind = t.Union([t.Literal('open'), t.Literal('social'), t.Literal('closed')])
 const Usernames = t.Array(t.String({ minLength: 1, maxLength: 20 }), { maxItems: NAMED_MAX })
 
 export const CreateRoomBody = t.Object({
@@ -32,52 +27,14 @@ export type CreateRoomInput = typeof CreateRoomBody.static
 
 export const RoomIdParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: 2 ** 53 }) })
 
-// WebSocket requests: {id, type, roomId, …}
-const Req = <T extends string, P extends Record<string, any>>(type: T, props: P) =>
-  t.Object({ id: t.Any(), type: t.Literal(type), roomId: t.Integer({ minimum: 1 }), ...props })
-const Target = { userId: t.Integer({ minimum: 1 }) }
-
-export const WS = {
-  join: Req('room.join', {}),
-  leave: Req('room.leave', {}),
-  hand: Req('room.hand', { up: t.Boolean() }),
-  invite: Req('room.invite', Target),
-  respond: Req('room.respond', { accept: t.Boolean() }),
-  move: Req('room.move', Target),
-  mute: Req('room.mute', { muted: t.Boolean(), userId: t.Optional(t.Integer({ minimum: 1 })) }),
-  mod: Req('room.mod', { ...Target, on: t.Boolean() }),
-  remove: Req('room.remove', Target),
-  end: Req('room.end', {}),
-  hallway: t.Object({ id: t.Any(), type: t.Literal('hallway.watch'), on: t.Boolean() }),
-}
-
-export type RoomState = 'scheduled' | 'live' | 'ended'
-export type RoomKindT = 'open' | 'social' | 'closed'
-
 export interface RoomRow {
   id: number; creator_id: number; host_id: number; title: string; description: string; link: string | null
-  kind: RoomKindT; state: RoomState; starts_at: number | null; started_at: number | null; ended_at: number | null; created_at: number
+  kind: RoomKind; state: RoomState; starts_at: number | null; started_at: number | null; ended_at: number | null; created_at: number
 }
 
-export interface HistoryRow { user_id: number; username: string; display_name: string; avatar: string | null; role: RoomRole; from_at: number; to_at: number | null; end_reason: string | null }
-
-/** A room as clients see it. */
-export interface RoomView {
-  id: number; title: string; description: string; link: string | null; kind: RoomKindT; state: RoomState
-  startsAt: number | null; startedAt: number | null; endedAt: number | null; hostId: number; creatorId: number
-}
-
-/** A participant as clients see it. Guests are counted, not listed. */
-export interface ParticipantView {
-  key: ParticipantKey; user: PublicUser; role: RoomRole; muted: boolean
-  /** Position marker in the hand queue (smaller raised earlier), null when the hand is down. */
-  hand: number | null
-  /** A moderator invited them to speak and they have not answered yet. */
-  invited: boolean
-  /** Their socket dropped; the seat is kept for the grace period. */
-  away: boolean
-  /** When they took their current role. */
-  since: number
+/** A participation stretch: who (looked up through AccountsApi), in which role, from when to when, and why it ended. */
+export interface HistoryRow {
+  user_id: number; role: RoomRole; from_at: number; to_at: number | null; end_reason: string | null
 }
 
 export const roomView = (r: RoomRow): RoomView => ({

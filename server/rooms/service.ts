@@ -1,45 +1,56 @@
 // Rooms: creating and scheduling, who may join, the live sessions (seats, roles, hands, mutes), moderation,
-// host succession, and the events other domains and clients follow. Persisted first, published after commit.
-import { publicUser, type PublicUser } from '../accounts/model'
-import type { Ctx } from '../context'
-import { connKey, memberKey, type ParticipantInfo, type ParticipantKey, type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi } from '../contracts'
-import { fail } from '../errors'
-import type { Conn } from '../realtime/hub'
-import { LIVE_PER_HOST_MAX, roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, SCHEDULED_PER_HOST_MAX, type CreateRoomInput, type RoomRow } from './model'
+// host succession, and the events other domains and clients follow. Persisted first, published after commit (on
+// core.bus; a removed member's tabs get `room.removed` through bus.toConn).
+import {
+  connKey, memberKey, type AccountsApi, type AuditFn, type ParticipantInfo, type ParticipantKey, type PushApi,
+  type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi,
+} from '../contracts'
+import type { Core } from '../core'
+import { fail, type ErrorCode } from '../errors'
+import { Emitter } from '../lib/events'
+import {
+  LIVE_PER_HOST_MAX, SCHEDULED_PER_HOST_MAX, type LeaveReason, type Pinned, type PublicUser, type RoomSnapshot,
+  type ServerEvent,
+} from '../protocol'
+import { roomTopic, type ConnInfo } from '../realtime/bus'
+import { roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, type CreateRoomInput, type RoomRow } from './model'
 import { canTransition, EMPTY_ROOM_MS, GRACE_MS, isModerator, onStage, RANK, RoomSession, type Seat, type Timing } from './session'
 import { RoomsStore } from './store'
 import { RoomAccess } from './access'
 
-export const roomTopic = (roomId: number) => `room:${roomId}`
-export const HALLWAY_TOPIC = 'hallway'
 /** conn.state key: the room this socket has joined. */
 const CONN_ROOM = 'rooms.room'
 
-type LeaveReason = 'left' | 'removed' | 'timeout' | 'ended'
-type Listener = (e: any) => void
+export interface RoomsDeps {
+  core: Core
+  accounts: AccountsApi
+  push: PushApi
+  audit: AuditFn
+  /** Called when the hallway may have changed (the hallway feed coalesces and publishes). */
+  hallwayChanged: () => void
+  timing?: Partial<Timing>
+}
 
 export class RoomsService implements RoomsApi {
   readonly store: RoomsStore
   readonly timing: Timing
   readonly access: RoomAccess
   private sessions = new Map<number, RoomSession>()
-  private listeners = new Map<keyof RoomEvents, Set<Listener>>()
-  /** Called when the hallway may have changed (the hallway module coalesces and publishes). */
-  onHallwayChange: () => void = () => {}
+  private events: Emitter<RoomEvents>
+  private core: Core
+  private accounts: AccountsApi
 
-  constructor(private ctx: Ctx, timing: Partial<Timing> = {}) {
-    this.store = new RoomsStore(ctx.db)
-    this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, ...timing }
-    this.access = new RoomAccess(ctx, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
-    ctx.hub.onClose((conn) => this.socketClosed(conn))
+  constructor(private deps: RoomsDeps) {
+    this.core = deps.core
+    this.accounts = deps.accounts
+    this.store = new RoomsStore(deps.core.db)
+    this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, ...deps.timing }
+    this.access = new RoomAccess(deps, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
+    this.events = new Emitter('rooms', deps.core.log)
   }
 
   // ── RoomsApi ──────────────────────────────────────────────────────────────────────────────────────────
-  on<E extends keyof RoomEvents>(event: E, fn: (e: RoomEvents[E]) => void) {
-    let set = this.listeners.get(event)
-    if (!set) this.listeners.set(event, (set = new Set()))
-    set.add(fn)
-  }
+  on<E extends keyof RoomEvents>(event: E, fn: (e: RoomEvents[E]) => void) { this.events.on(event, fn) }
 
   room(roomId: number): RoomSummary | null {
     const r = this.store.byId(roomId)
@@ -66,7 +77,7 @@ export class RoomsService implements RoomsApi {
 
   inviteToSpeak(roomId: number, byUserId: number, userId: number) {
     const { session, seat: by } = this.actor(roomId, byUserId)
-    if (!isModerator(by.role)) fail('forbidden', 'Only moderators invite people to speak.')
+    if (!isModerator(by.role)) fail('room_invite_forbidden')
     const target = this.target(session, userId)
     if (onStage(target.role)) fail('on_stage')
     if (target.invited) return
@@ -78,11 +89,11 @@ export class RoomsService implements RoomsApi {
     this.notify(userId, 'speak_invite', { title: `${by.user!.displayName} invites you to speak`, body: room.title, url: `/rooms/${roomId}` })
   }
 
-  pin(roomId: number, pinned: RoomSession['pinned']) {
+  pin(roomId: number, pinned: Pinned | null) {
     const session = this.sessions.get(roomId)
     if (!session) fail('room_not_live')
     session.pinned = pinned
-    this.ctx.hub.publish(roomTopic(roomId), { type: 'room.pinned', roomId, pinned })
+    this.core.bus.publish(roomTopic(roomId), { type: 'room.pinned', roomId, pinned })
   }
 
   removeUserEverywhere(userId: number) {
@@ -113,22 +124,22 @@ export class RoomsService implements RoomsApi {
     const link = input.link ? safeLink(input.link) : null
     const kind = input.kind ?? 'open'
     const named = (names: string[] | undefined, field: string) => [...new Set((names ?? []).map((n) => n.toLowerCase()))].map((n) => {
-      const u = this.ctx.accounts.store.byName(n)
+      const u = this.accounts.byName(n)
       if (!u || u.status !== 'active') fail('validation', `${field}: no member @${n}`)
       return u.id
     }).filter((id) => id !== creatorId)
-    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX) fail('conflict', `You can have at most ${SCHEDULED_PER_HOST_MAX} upcoming rooms.`)
-    if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('conflict', 'You already host a live room: leave or end it first.')
+    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX) fail('room_scheduled_limit')
+    if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
     const invited = named(input.invited, 'invited')
     const cohosts = named(input.cohosts, 'cohosts')
-    const id = this.ctx.db.transaction(() => {
+    const id = this.core.db.transaction(() => {
       const id = this.store.insert({ creatorId, title, description: (input.description ?? '').trim(), link, kind, startsAt: scheduled ? startsAt : null, live: !scheduled })
       for (const u of invited) this.store.addPerson(id, u, 'invited')
       for (const u of cohosts) this.store.addPerson(id, u, 'cohost')
       return id
     })()
     if (!scheduled) this.wentLive(id)
-    this.onHallwayChange()
+    this.deps.hallwayChanged()
     return roomView(this.store.byId(id)!)
   }
 
@@ -136,12 +147,12 @@ export class RoomsService implements RoomsApi {
   start(userId: number, roomId: number) {
     const room = this.store.byId(roomId)
     if (!room || !this.access.mayKnow(room, userId)) fail('not_found')
-    if (!this.access.isHostly(room, userId)) fail('forbidden', 'Only the host or a co-host starts this room.')
+    if (!this.access.isHostly(room, userId)) fail('room_start_forbidden')
     if (room.state === 'live') return roomView(room)
     if (!canTransition(room.state, 'live')) fail('room_ended')
     this.store.start(roomId)
     this.wentLive(roomId)
-    this.onHallwayChange()
+    this.deps.hallwayChanged()
     return roomView(this.store.byId(roomId)!)
   }
 
@@ -150,10 +161,11 @@ export class RoomsService implements RoomsApi {
     this.sessions.set(roomId, session)
     session.armEmpty(() => this.end(roomId, null))
     const room = this.store.byId(roomId)!
-    const host = this.ctx.accounts.store.byId(room.creator_id)!
-    for (const f of this.ctx.accounts.store.followers(host.id)) {
+    const host = this.accounts.byId(room.creator_id)!
+    for (const f of this.accounts.followers(host.id)) {
       if (f.status !== 'active' || this.access.joinRefusal(room, f.id)) continue
-      this.notify(f.id, 'room_started', { title: `${host.display_name || host.username} started a room`, body: room.title, url: `/rooms/${roomId}` })
+      const title = `${host.displayName} started a room`
+      this.notify(f.id, 'room_started', { title, body: room.title, url: `/rooms/${roomId}` })
     }
   }
 
@@ -164,21 +176,21 @@ export class RoomsService implements RoomsApi {
     const session = this.sessions.get(roomId)
     session?.close()
     this.sessions.delete(roomId)
-    this.store.db.transaction(() => this.store.end(roomId))()
+    this.core.db.transaction(() => this.store.end(roomId))()
     if (session) {
-      this.ctx.hub.publish(roomTopic(roomId), { type: 'room.ended', roomId })
+      this.core.bus.publish(roomTopic(roomId), { type: 'room.ended', roomId })
       for (const seat of session.seats.values()) {
         this.detach(roomId, seat)
         this.emit('left', { roomId, key: seat.key, userId: seat.userId })
       }
     }
     this.emit('ended', { roomId })
-    if (byUserId !== null) this.ctx.audit?.({ actorId: byUserId, action: 'room.end', targetType: 'room', targetId: roomId })
-    this.onHallwayChange()
+    if (byUserId !== null) this.deps.audit({ actorId: byUserId, action: 'room.end', targetType: 'room', targetId: roomId })
+    this.deps.hallwayChanged()
   }
 
   // ── Joining, leaving, the grace period ────────────────────────────────────────────────────────────────
-  join(conn: Conn, roomId: number) {
+  join(conn: ConnInfo, roomId: number) {
     const room = this.store.byId(roomId)
     if (!room) fail('not_found')
     const session = this.sessions.get(roomId)
@@ -192,55 +204,55 @@ export class RoomsService implements RoomsApi {
       if (wasAway) this.changed(session, seat)
     } else {
       const refusal = this.access.joinRefusal(room, userId)
-      if (refusal) fail(refusal, refusal === 'unauthorized' ? 'Sign in to join this room.' : undefined)
+      if (refusal) fail(refusal)
       if (userId !== null) this.leaveOtherRooms(userId, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
       if (previous !== undefined && previous !== roomId) this.leaveConn(conn, previous)
       const role: RoomRole = userId === null ? 'audience'
         : this.access.isHostly(room, userId) ? (session.host() ? 'moderator' : 'host') : 'audience'
-      const user = userId === null ? null : publicUser(this.ctx.accounts.store.byId(userId)!)
+      const user: PublicUser | null = userId === null ? null : this.accounts.publicUser(userId)!
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
       if (userId !== null) {
-        this.store.db.transaction(() => {
+        this.core.db.transaction(() => {
           this.store.openStint(roomId, userId, role)
           if (role === 'host' && room.host_id !== userId) this.store.setHost(roomId, userId)
         })()
-        this.ctx.hub.publish(roomTopic(roomId), { type: 'room.joined', roomId, participant: session.view(seat) })
+        this.core.bus.publish(roomTopic(roomId), { type: 'room.joined', roomId, participant: session.view(seat) })
       } else this.publishGuests(session)
       this.emit('role', { roomId, key, userId, role })
-      this.onHallwayChange()
+      this.deps.hallwayChanged()
     }
     conn.state.set(CONN_ROOM, roomId)
-    this.ctx.hub.subscribe(conn, roomTopic(roomId))
+    this.core.bus.subscribe(conn.id, roomTopic(roomId))
     return this.snapshot(session, room, seat)
   }
 
-  snapshot(session: RoomSession, room: RoomRow, seat: Seat | null) {
+  snapshot(session: RoomSession, room: RoomRow, seat: Seat): RoomSnapshot {
     return {
       room: roomView(this.store.byId(room.id)!),
       participants: session.members().map((s) => session.view(s)),
       guests: session.guests(),
       pinned: session.pinned,
-      me: seat ? { key: seat.key, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited } : null,
+      me: { key: seat.key, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited },
     }
   }
 
   /** Leave quietly (all of this member's tabs leave the room). */
-  leaveRequest(conn: Conn, roomId: number) {
+  leaveRequest(conn: ConnInfo, roomId: number) {
     const held = this.seatOf(conn, roomId)
     if (!held) fail('not_in_room')
     this.leave(held.session, held.seat, 'left')
     return {}
   }
 
-  private leaveConn(conn: Conn, roomId: number) {
+  private leaveConn(conn: ConnInfo, roomId: number) {
     const held = this.seatOf(conn, roomId)
     if (held) this.leave(held.session, held.seat, 'left')
-    else { conn.state.delete(CONN_ROOM); this.ctx.hub.unsubscribe(conn, roomTopic(roomId)) }
+    else { conn.state.delete(CONN_ROOM); this.core.bus.unsubscribe(conn.id, roomTopic(roomId)) }
   }
 
   /** The live session and the seat of whoever holds this socket, if they are in the room. */
-  private seatOf(conn: Conn, roomId: number) {
+  private seatOf(conn: ConnInfo, roomId: number) {
     const session = this.sessions.get(roomId)
     const seat = session?.seat(connKey(conn))
     return session && seat ? { session, seat } : null
@@ -260,13 +272,13 @@ export class RoomsService implements RoomsApi {
     const wasHost = seat.role === 'host'
     const next = wasHost ? session.successor() : null
     if (seat.userId !== null) {
-      this.store.db.transaction(() => {
+      this.core.db.transaction(() => {
         this.store.closeStint(roomId, seat.userId!, reason)
         if (next) { this.store.changeRole(roomId, next.userId!, 'host'); this.store.setHost(roomId, next.userId!) }
       })()
     }
     this.detach(roomId, seat)
-    if (seat.userId !== null) this.ctx.hub.publish(roomTopic(roomId), { type: 'room.left', roomId, key: seat.key, userId: seat.userId, reason })
+    if (seat.userId !== null) this.core.bus.publish(roomTopic(roomId), { type: 'room.left', roomId, key: seat.key, userId: seat.userId, reason })
     else this.publishGuests(session)
     this.emit('left', { roomId, key: seat.key, userId: seat.userId })
     if (next) {
@@ -277,19 +289,20 @@ export class RoomsService implements RoomsApi {
     const stageLeft = [...session.seats.values()].some((s) => s.userId !== null && onStage(s.role))
     if ((wasHost && !next) || (session.hadHost && !stageLeft)) this.end(roomId, null)
     else if (session.members().length === 0) session.armEmpty(() => this.end(roomId, null))
-    this.onHallwayChange()
+    this.deps.hallwayChanged()
   }
 
   /** Unsubscribes a seat's sockets from the room. */
   private detach(roomId: number, seat: Seat) {
     for (const c of seat.conns) {
       if (c.state.get(CONN_ROOM) === roomId) c.state.delete(CONN_ROOM)
-      this.ctx.hub.unsubscribe(c, roomTopic(roomId))
+      this.core.bus.unsubscribe(c.id, roomTopic(roomId))
     }
     seat.conns.clear()
   }
 
-  private socketClosed(conn: Conn) {
+  /** A socket closed (core.sockets.onClose): once a seat's last socket is gone, it stays for the grace period. */
+  connClosed(conn: ConnInfo) {
     const roomId = conn.state.get(CONN_ROOM) as number | undefined
     const held = roomId === undefined ? null : this.seatOf(conn, roomId)
     if (!held) return
@@ -316,15 +329,18 @@ export class RoomsService implements RoomsApi {
 
   private target(session: RoomSession, userId: number) {
     const seat = session.seat(memberKey(userId))
-    if (!seat) fail('not_in_room', 'They are not in this room.')
+    if (!seat) fail('room_target_absent')
     return seat
   }
 
-  /** A moderator acting on someone of lower rank (a moderator on speakers and audience, the host on moderators too). */
-  private over(by: Seat, target: Seat, what: string) {
-    if (!isModerator(by.role)) fail('forbidden', `Only moderators ${what}.`)
-    if (target === by) fail('conflict', 'That is you.')
-    if (RANK[by.role] <= RANK[target.role]) fail('forbidden', `Only someone above a ${target.role} may do that.`)
+  /**
+   * A moderator acting on someone of lower rank (a moderator on speakers and audience, the host on moderators too);
+   * `refused` is the error for someone who is not a moderator.
+   */
+  private over(by: Seat, target: Seat, refused: ErrorCode) {
+    if (!isModerator(by.role)) fail(refused)
+    if (target === by) fail('self_target')
+    if (RANK[by.role] <= RANK[target.role]) fail('room_outranked', `Only someone above a ${target.role} may do that.`)
   }
 
   hand(userId: number, roomId: number, up: boolean) {
@@ -345,8 +361,8 @@ export class RoomsService implements RoomsApi {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     if (target === by) {
-      if (by.role === 'host') fail('forbidden', 'The host leaves the stage by leaving the room.')
-    } else this.over(by, target, 'move people')
+      if (by.role === 'host') fail('room_host_on_stage')
+    } else this.over(by, target, 'room_move_forbidden')
     if (!onStage(target.role)) fail('not_on_stage')
     this.setRole(session, target, 'audience')
     if (target !== by) this.audit(userId, 'room.move', targetId, roomId)
@@ -356,8 +372,8 @@ export class RoomsService implements RoomsApi {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     if (target !== by) {
-      this.over(by, target, 'mute people')
-      if (!muted) fail('forbidden', 'Only they can unmute themselves.')
+      this.over(by, target, 'room_mute_forbidden')
+      if (!muted) fail('room_unmute_other')
     }
     if (!onStage(target.role)) fail('not_on_stage')
     if (target.muted === muted) return
@@ -371,11 +387,11 @@ export class RoomsService implements RoomsApi {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     if (on) {
-      if (!isModerator(by.role)) fail('forbidden', 'Only moderators make moderators.')
+      if (!isModerator(by.role)) fail('room_mod_forbidden')
       if (isModerator(target.role)) return
     } else {
-      this.over(by, target, 'unmake moderators')
-      if (target.role !== 'moderator') fail('conflict', 'They are not a moderator.')
+      this.over(by, target, 'room_unmod_forbidden')
+      if (target.role !== 'moderator') fail('room_not_moderator')
     }
     this.setRole(session, target, on ? 'moderator' : 'speaker')
     this.audit(userId, on ? 'room.mod' : 'room.unmod', targetId, roomId)
@@ -384,22 +400,23 @@ export class RoomsService implements RoomsApi {
   remove(userId: number, roomId: number, targetId: number) {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
-    this.over(by, target, 'remove people')
+    this.over(by, target, 'room_remove_forbidden')
     this.store.markRemoved(roomId, targetId, userId)
-    for (const c of target.conns) c.send({ type: 'room.removed', roomId })
+    const removed: ServerEvent = { type: 'room.removed', roomId }
+    for (const c of target.conns) this.core.bus.toConn(c.id, removed)
     this.leave(session, target, 'removed')
     this.audit(userId, 'room.remove', targetId, roomId)
   }
 
   endRequest(userId: number, roomId: number) {
     const { seat } = this.actor(roomId, userId)
-    if (!isModerator(seat.role)) fail('forbidden', 'Only moderators end the room.')
+    if (!isModerator(seat.role)) fail('room_end_forbidden')
     this.end(roomId, userId)
   }
 
   private setRole(session: RoomSession, seat: Seat, role: RoomRole) {
     const wasMuted = seat.muted
-    this.store.db.transaction(() => this.store.changeRole(session.roomId, seat.userId!, role))()
+    this.core.db.transaction(() => this.store.changeRole(session.roomId, seat.userId!, role))()
     const fromAudience = !onStage(seat.role)
     session.setRole(seat, role)
     // Coming up from the audience by accepting an invitation: the mic is live; made moderator from the audience: muted.
@@ -407,35 +424,43 @@ export class RoomsService implements RoomsApi {
     this.changed(session, seat)
     this.emit('role', { roomId: session.roomId, key: seat.key, userId: seat.userId, role })
     if (seat.muted !== wasMuted) this.emit('muted', { roomId: session.roomId, key: seat.key, muted: seat.muted })
-    this.onHallwayChange()
+    this.deps.hallwayChanged()
   }
 
   // ── Events ────────────────────────────────────────────────────────────────────────────────────────────
   private changed(session: RoomSession, seat: Seat) {
-    if (seat.userId !== null) this.ctx.hub.publish(roomTopic(session.roomId), { type: 'room.participant', roomId: session.roomId, participant: session.view(seat) })
+    if (seat.userId !== null) this.core.bus.publish(roomTopic(session.roomId), { type: 'room.participant', roomId: session.roomId, participant: session.view(seat) })
   }
 
   private publishGuests(session: RoomSession) {
-    this.ctx.hub.publish(roomTopic(session.roomId), { type: 'room.guests', roomId: session.roomId, count: session.guests() })
+    this.core.bus.publish(roomTopic(session.roomId), { type: 'room.guests', roomId: session.roomId, count: session.guests() })
   }
 
-  private emit<E extends keyof RoomEvents>(event: E, e: RoomEvents[E]) {
-    for (const fn of this.listeners.get(event) ?? []) {
-      try { fn(e) } catch (err) { this.ctx.log.error(`rooms: a "${event}" listener failed`, { roomId: e.roomId, error: err }) }
-    }
-  }
+  private emit<E extends keyof RoomEvents>(event: E, e: RoomEvents[E]) { this.events.emit(event, e) }
 
   private notify(userId: number, kind: 'room_started' | 'speak_invite', message: { title: string; body: string; url: string }) {
-    this.ctx.push?.notify(userId, kind, { ...message, tag: `${kind}:${message.url}` })
-      .catch((error) => this.ctx.log.error('rooms: push failed', { userId, kind, error }))
+    this.deps.push.notify(userId, kind, { ...message, tag: `${kind}:${message.url}` })
+      .catch((error) => this.core.log.error('rooms: push failed', { userId, kind, error }))
   }
 
   private audit(actorId: number, action: string, targetId: number, roomId: number) {
-    this.ctx.audit?.({ actorId, action, targetType: 'user', targetId, details: { roomId } })
+    this.deps.audit({ actorId, action, targetType: 'user', targetId, details: { roomId } })
   }
 
   // ── Reading ───────────────────────────────────────────────────────────────────────────────────────────
   session(roomId: number) { return this.sessions.get(roomId) ?? null }
+
+  /** Who was in a room, stretch by stretch (its page once it ended); everyone is shown as a member there. */
+  history(roomId: number) {
+    const rows = this.store.history(roomId)
+    const users = this.accounts.publicUsers(new Set(rows.map((h) => h.user_id)))
+    return rows.flatMap((h) => {
+      const user = users.get(h.user_id)
+      if (!user) return []
+      const stint = { role: h.role, from: h.from_at, to: h.to_at, reason: h.end_reason }
+      return [{ user: { ...user, role: 'member' as const }, ...stint }]
+    })
+  }
   timers() { let n = 0; for (const s of this.sessions.values()) n += s.timers(); return n }
 
   /** Releases every timer (server stop). Rooms left live are ended at the next start. */
@@ -452,4 +477,3 @@ export function safeLink(raw: string): string {
   return u.href
 }
 
-export type { PublicUser }

@@ -1,10 +1,8 @@
 // One live room in memory: its participants (seats), their roles, the hand queue, and the timers it owns.
 // The room's lifecycle is a named state machine; a seat is 'present' or 'away' (socket dropped, kept for a grace
 // period). `close()` releases every timer; the service persists what must outlive the process.
-import type { PublicUser } from '../accounts/model'
-import type { ParticipantKey, RoomRole } from '../contracts'
-import type { Conn } from '../realtime/hub'
-import type { ParticipantView, RoomState } from './model'
+import type { ParticipantKey, ParticipantView, Pinned, PublicUser, RoomRole, RoomState } from '../protocol'
+import type { ConnInfo } from '../realtime/bus'
 
 /** A dropped socket keeps its seat and role this long, waiting for the client to resume. */
 export const GRACE_MS = 20_000
@@ -39,7 +37,7 @@ export interface Seat {
   state: SeatState
   /** When the current role began (seniority for succession). */
   since: number
-  conns: Set<Conn>
+  conns: Set<ConnInfo>
   graceTimer: ReturnType<typeof setTimeout> | null
 }
 
@@ -48,7 +46,7 @@ export interface Timing { graceMs: number; emptyMs: number }
 export class RoomSession {
   state: 'live' | 'ended' = 'live'
   readonly seats = new Map<ParticipantKey, Seat>()
-  pinned: { kind: 'question'; id: number; text: string; by: string } | null = null
+  pinned: Pinned | null = null
   /** Whether a host has ever been seated (an empty room ends at once only after that). */
   hadHost = false
   private handSeq = 0
@@ -108,7 +106,7 @@ export class RoomSession {
   }
 
   /** A socket came back for a seat. */
-  back(seat: Seat, conn: Conn) {
+  back(seat: Seat, conn: ConnInfo) {
     seat.conns.add(conn)
     seat.state = 'present'
     if (seat.graceTimer) { clearTimeout(seat.graceTimer); seat.graceTimer = null }

@@ -1,10 +1,11 @@
-// Rooms in SQLite: statements prepared once.
+// Rooms in SQLite: statements prepared once, on the rooms' own tables only (members are read through AccountsApi).
 import type { Database } from 'bun:sqlite'
 import type { RoomRole } from '../contracts'
-import type { HistoryRow, RoomKindT, RoomRow } from './model'
+import type { RoomKind } from '../protocol'
+import type { HistoryRow, RoomRow } from './model'
 
 const statements = (db: Database) => ({
-  insert: db.prepare<{ id: number }, [number, number, string, string, string | null, RoomKindT, string, number | null, number | null, number]>(
+  insert: db.prepare<{ id: number }, [number, number, string, string, string | null, RoomKind, string, number | null, number | null, number]>(
     `INSERT INTO rooms (creator_id, host_id, title, description, link, kind, state, starts_at, started_at, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
   byId: db.prepare<RoomRow, [number]>('SELECT * FROM rooms WHERE id = ?'),
@@ -25,8 +26,8 @@ const statements = (db: Database) => ({
   closeAllStints: db.prepare<never, [number, string, number]>('UPDATE room_participation SET to_at = ?, end_reason = ? WHERE room_id = ? AND to_at IS NULL'),
   wasParticipant: db.prepare<{ x: number }, [number, number]>('SELECT 1 AS x FROM room_participation WHERE room_id = ? AND user_id = ? LIMIT 1'),
   history: db.prepare<HistoryRow, [number]>(
-    `SELECT p.user_id, u.username, u.display_name, u.avatar, p.role, p.from_at, p.to_at, p.end_reason
-     FROM room_participation p JOIN users u ON u.id = p.user_id WHERE p.room_id = ? ORDER BY p.id LIMIT 5000`),
+    `SELECT user_id, role, from_at, to_at, end_reason FROM room_participation
+     WHERE room_id = ? ORDER BY id LIMIT 5000`),
   orphanLive: db.prepare<{ id: number }, []>(`SELECT id FROM rooms WHERE state = 'live'`),
   countByHost: db.prepare<{ n: number }, [number, string]>('SELECT COUNT(*) AS n FROM rooms WHERE host_id = ? AND state = ?'),
 })
@@ -35,7 +36,7 @@ export class RoomsStore {
   private q: ReturnType<typeof statements>
   constructor(readonly db: Database) { this.q = statements(db) }
 
-  insert(r: { creatorId: number; title: string; description: string; link: string | null; kind: RoomKindT; startsAt: number | null; live: boolean }) {
+  insert(r: { creatorId: number; title: string; description: string; link: string | null; kind: RoomKind; startsAt: number | null; live: boolean }) {
     const now = Date.now()
     return this.q.insert.get(r.creatorId, r.creatorId, r.title, r.description, r.link, r.kind, r.live ? 'live' : 'scheduled', r.startsAt, r.live ? now : null, now)!.id
   }

@@ -11,9 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../server/config'
-import { createContext } from '../../server/app'
+import { buildTownhall } from '../../server/app'
 import { createLogger } from '../../server/lib/log'
-import { installBackchannel } from '../../server/backchannel'
 
 const CLIENTS = Number(process.env.CHAT_CLIENTS ?? 1000)
 const THREADS = Number(process.env.CHAT_THREADS ?? 100)
@@ -39,8 +38,8 @@ if (process.argv.includes('--serve')) {
   const { startServer } = await import('../../server/app')
   const config = loadConfig({ PORT: process.env.PORT!, HOST: '127.0.0.1', DATA_DIR: process.env.DATA_DIR!, LOG_LEVEL: 'error' })
   const s = await startServer(config, { log: createLogger('error') })
-  const bc = installBackchannel(s.ctx).service
-  const sync = s.ctx.db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()!.synchronous
+  const bc = s.ctx.backchannel.service
+  const sync = s.ctx.core.db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()!.synchronous
   process.on('SIGTERM', () => {
     const { commits, messages, maxBatch } = bc.sends
     console.log(JSON.stringify({ server: { commits, messages, maxBatch, avgBatch: round(messages / Math.max(1, commits), 2), synchronous: sync === 2 ? 'FULL' : String(sync) } }))
@@ -52,29 +51,30 @@ if (process.argv.includes('--serve')) {
 
 /** Users, sessions, follows and group threads written straight into a fresh data folder. */
 async function seed(dataDir: string) {
-  const ctx = createContext(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }), { log: quiet() })
-  const bc = installBackchannel(ctx).service
-  const store = ctx.accounts.store
+  const t = buildTownhall(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }), { log: quiet() })
+  const bc = t.backchannel.service
+  const store = t.accounts.service.store
   const cookies: string[] = []
   const ids: number[] = []
-  ctx.db.transaction(() => {
+  t.core.db.transaction(() => {
     for (let i = 0; i < CLIENTS; i++) {
       const id = store.insertUser({ username: `u${i}`, displayName: `User ${i}`, passwordHash: 'x', role: 'member', invitedBy: null, inviteId: null, quota: 0 })
       ids.push(id)
-      cookies.push(`th_session=${ctx.accounts.startSession(store.byId(id)!, 'bench').token}`)
+      cookies.push(`th_session=${t.accounts.api.startSession(id, 'bench').token}`)
     }
   })()
   const threadOf: number[] = []
   const per = Math.ceil(CLIENTS / THREADS)
-  for (let t = 0; t < THREADS; t++) {
-    const members = ids.slice(t * per, (t + 1) * per)
+  for (let n = 0; n < THREADS; n++) {
+    const members = ids.slice(n * per, (n + 1) * per)
     if (members.length < 2) break
-    ctx.db.transaction(() => { for (const m of members.slice(1)) store.follow(m, members[0]!) })()
-    const thread = bc.groups.create(members[0]!, `Thread ${t}`, members.slice(1).map((m) => store.byId(m)!.username))
-    for (let k = 0; k < members.length; k++) threadOf[t * per + k] = thread.id
+    t.core.db.transaction(() => { for (const m of members.slice(1)) store.follow(m, members[0]!) })()
+    const thread = bc.groups.create(members[0]!, `Thread ${n}`, members.slice(1).map((m) => store.byId(m)!.username))
+    for (let k = 0; k < members.length; k++) threadOf[n * per + k] = thread.id
   }
-  for (const fn of ctx.cleanup.reverse()) await fn()
-  ctx.db.close()
+  t.backchannel.stop()
+  for (const fn of t.legacy.cleanup.reverse()) await fn()
+  t.core.db.close()
   return { cookies, threadOf, perThread: per }
 }
 
@@ -82,11 +82,12 @@ async function seed(dataDir: string) {
 async function grouping() {
   const dir = mkdtempSync(join(tmpdir(), 'townhall-bench-chat-g-'))
   try {
-    const ctx = createContext(loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'error' }), { log: quiet() })
-    const bc = installBackchannel(ctx).service
-    const a = ctx.accounts.store.insertUser({ username: 'ga', displayName: '', passwordHash: 'x', role: 'member', invitedBy: null, inviteId: null, quota: 0 })
-    const b = ctx.accounts.store.insertUser({ username: 'gb', displayName: '', passwordHash: 'x', role: 'member', invitedBy: null, inviteId: null, quota: 0 })
-    ctx.accounts.store.follow(b, a)
+    const built = buildTownhall(loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'error' }), { log: quiet() })
+    const bc = built.backchannel.service
+    const store = built.accounts.service.store
+    const a = store.insertUser({ username: 'ga', displayName: '', passwordHash: 'x', role: 'member', invitedBy: null, inviteId: null, quota: 0 })
+    const b = store.insertUser({ username: 'gb', displayName: '', passwordHash: 'x', role: 'member', invitedBy: null, inviteId: null, quota: 0 })
+    store.follow(b, a)
     const t = bc.openDm(a, 'gb').id
     const user = { id: a, username: 'ga', role: 'member' as const }
     let t0 = performance.now()
@@ -97,8 +98,9 @@ async function grouping() {
     await Promise.all(Array.from({ length: GROUPING_N }, (_, i) => bc.send(user, { threadId: t, clientId: `g${i}`, body: `same tick ${i}` })))
     const grouped = GROUPING_N / ((performance.now() - t0) / 1000)
     const commits = bc.sends.commits - c0
-    for (const fn of ctx.cleanup.reverse()) await fn()
-    ctx.db.close()
+    built.backchannel.stop()
+    for (const fn of built.legacy.cleanup.reverse()) await fn()
+    built.core.db.close()
     return { n: GROUPING_N, sequentialPerSec: Math.round(sequential), groupedPerSec: Math.round(grouped), groupedCommits: commits }
   } finally { rmSync(dir, { recursive: true, force: true }) }
 }

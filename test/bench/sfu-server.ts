@@ -15,10 +15,10 @@ const config = loadConfig({
 })
 const big: [number, number] = [1e6, 1e6]
 const s = await startServer(config, { log: createLogger('error', () => {}), limits: { login: big, register: big, inviteLookup: big } })
-await s.ctx.accounts.register({ username: 'speaker', password: 'bench password 1' })
+await s.ctx.invites.service.register({ username: 'speaker', password: 'bench password 1' })
 const media = s.ctx.media as MediaService
 media.useStockSender(process.env.SFU_STOCK === '1')
-console.log(JSON.stringify({ url: s.url, origin: s.ctx.origin(), pid: process.pid }))
+console.log(JSON.stringify({ url: s.url, origin: s.ctx.core.origin(), pid: process.pid }))
 
 const stop = async () => { await s.stop(); rmSync(dataDir, { recursive: true, force: true }); process.exit(0) }
 process.on('SIGTERM', stop)

@@ -1,9 +1,12 @@
 // The admin console in Chromium: suspend, ban, settings, revoke a branch, back up, reports and reset links,
 // each leaving its entry in the audit log. Screenshots of every tab on a phone and a desktop.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { poll, TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Browser
@@ -21,7 +24,7 @@ async function invited(inviter: Client, name: string) {
   return c
 }
 const auditActions = async () => ((await admin.get('/api/admin/audit?limit=200')).json.entries as any[])
-const status = (name: string) => s.ctx.accounts.store.byName(name)!.status
+const status = (name: string) => s.ctx.accounts.api.byName(name)!.status
 
 beforeAll(async () => {
   s = await startTestServer()
@@ -36,18 +39,8 @@ beforeAll(async () => {
   if (!hasChromium) return
   browser = await launch()
   page = (await pageFor(browser, s.url, admin.cookie)).page
-}, 60_000)
+})
 afterAll(async () => { await browser?.close(); await s?.stop() })
-
-/** Waits until `fn` returns a value `ok` accepts (the UI updates after a request). */
-async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeout = 10_000): Promise<T> {
-  const until = Date.now() + timeout
-  for (;;) {
-    const v = await fn()
-    if (ok(v) || Date.now() > until) return v
-    await Bun.sleep(50)
-  }
-}
 
 const memberRow = (name: string) => page.locator(`li.member-row[data-username="${name}"]`)
 
@@ -70,13 +63,13 @@ test.skipIf(!hasChromium)('[D14] suspending and banning from the members list si
   // search
   await page.getByRole('searchbox', { name: 'Search members' }).fill('ada')
   const names = async () => (await page.locator('li.member-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-username')))).sort()
-  expect(await poll(names, (v) => v.length === 3)).toEqual(['ada', 'ada_one', 'ada_two'])
+  expect(await poll(names, (v) => v.length === 3, 'three results for "ada"')).toEqual(['ada', 'ada_one', 'ada_two'])
   await page.screenshot({ path: `${SHOTS}/admin-e2e-members-phone.png` })
   const entries = await auditActions()
   expect(entries.find((e) => e.action === 'member.suspend' && e.details.username === 'grace')?.details.reason).toBe('cooling off')
   expect(entries.some((e) => e.action === 'member.ban' && e.details.username === 'linus')).toBe(true)
   expect(entries.some((e) => e.action === 'member.unsuspend' && e.details.username === 'grace')).toBe(true)
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] a password-reset link from the console lets the member choose a new password', async () => {
   await page.goto(s.url + '/admin/members')
@@ -95,7 +88,7 @@ test.skipIf(!hasChromium)('[D14] a password-reset link from the console lets the
   const acts = (await auditActions()).filter((e) => e.details.username === 'grace').map((e) => e.action)
   expect(acts).toContain('member.reset_link')
   expect(acts).toContain('member.password_reset')
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] revoking a branch in the drawn tree revokes exactly that branch and can suspend those below', async () => {
   await page.goto(s.url + '/admin/tree')
@@ -115,7 +108,7 @@ test.skipIf(!hasChromium)('[D14] revoking a branch in the drawn tree revokes exa
   expect(after.filter((i) => i.state === 'pending').length).toBe(before.length - 1)
   expect([status('ada'), status('ada_one'), status('ada_two')]).toEqual(['active', 'active', 'suspended'])
   expect((await auditActions()).find((e) => e.action === 'invite.revoke_branch')?.details).toMatchObject({ username: 'ada_one', suspended: ['ada_two'] })
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] changing the server settings applies them and is audited', async () => {
   await page.goto(s.url + '/admin/settings')
@@ -126,15 +119,15 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
   await form.getByLabel('TURN servers').fill('turn:turn.example.org:3478?transport=udp')
   await form.getByRole('button', { name: 'Save settings' }).click()
   await page.getByText('Settings saved').waitFor()
-  expect(s.ctx.settings.get()).toEqual({ registration: 'closed', inviteQuota: 3, guests: true, turnUrls: ['turn:turn.example.org:3478?transport=udp'] })
+  expect(s.ctx.core.settings.get()).toEqual({ registration: 'closed', inviteQuota: 3, guests: true, turnUrls: ['turn:turn.example.org:3478?transport=udp'] })
   await form.getByLabel('TURN servers').fill('http://not-a-turn-server')
   await form.getByRole('button', { name: 'Save settings' }).click()
   await form.getByRole('alert').waitFor()
-  expect(s.ctx.settings.get().turnUrls).toEqual(['turn:turn.example.org:3478?transport=udp'])
+  expect(s.ctx.core.settings.get().turnUrls).toEqual(['turn:turn.example.org:3478?transport=udp'])
   const e = (await auditActions()).find((x) => x.action === 'settings.update')
   expect(e.details.registration).toEqual({ from: 'invite', to: 'closed' })
   expect(e.details.guests).toEqual({ from: false, to: true })
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] a backup made from the console is listed, downloadable and audited', async () => {
   await page.goto(s.url + '/admin/backups')
@@ -147,8 +140,8 @@ test.skipIf(!hasChromium)('[D14] a backup made from the console is listed, downl
   expect(download.suggestedFilename()).toBe(name)
   const acts = (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action)
   expect(acts).toContain('backup.create')
-  expect(await poll(async () => (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action), (v) => v.includes('backup.download'))).toContain('backup.download')
-}, 60_000)
+  expect(await poll(async () => (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action), (v) => v.includes('backup.download'), 'the download in the audit log')).toContain('backup.download')
+})
 
 test.skipIf(!hasChromium)('[D14] a member reports someone; the admin resolves it from the queue', async () => {
   const reporter = await signedInClient(s, 'watcher')
@@ -168,7 +161,7 @@ test.skipIf(!hasChromium)('[D14] a member reports someone; the admin resolves it
   await item.getByRole('button', { name: `Resolve report ${id}` }).click()
   await page.getByText('No open reports').waitFor()
   expect((await auditActions()).some((e) => e.action === 'report.resolve' && e.targetId === id)).toBe(true)
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[D14] the audit log lists every action above; screenshots of each tab', async () => {
   await page.goto(s.url + '/admin/audit')
@@ -179,7 +172,7 @@ test.skipIf(!hasChromium)('[D14] the audit log lists every action above; screens
     expect(shown).toContain(a)
   }
   await page.getByLabel('Filter the audit log').selectOption('member.')
-  const filtered = await poll(() => log.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')!)), (v) => v.length > 0 && v.every((a) => a.startsWith('member.')))
+  const filtered = await poll(() => log.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')!)), (v) => v.length > 0 && v.every((a) => a.startsWith('member.')), 'the filtered audit log')
   expect(filtered.length).toBeGreaterThan(0)
   expect(filtered.every((a) => a.startsWith('member.'))).toBe(true)
   for (const [vw, tag] of [[{ width: 390, height: 844 }, 'phone'], [{ width: 1280, height: 860 }, 'desktop']] as const) {
@@ -192,4 +185,4 @@ test.skipIf(!hasChromium)('[D14] the audit log lists every action above; screens
     }
   }
   await page.setViewportSize({ width: 390, height: 844 })
-}, 90_000)
+})

@@ -1,11 +1,14 @@
 // The installable app in a real Chromium (persistent profile, so the service worker runs): offline shell with
 // the last-seen hallway and inbox, the installability check, and the "Update available" flow.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { BrowserContext, Page } from 'playwright-core'
 import { hasChromium, launchPersistent, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { clientFiles } from '../../server/http/static'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Awaited<ReturnType<typeof launchPersistent>>
@@ -31,30 +34,30 @@ beforeAll(async () => {
   await context.addCookies([{ name, value, url: s.url, httpOnly: true, sameSite: 'Lax' }])
   page = context.pages()[0] ?? await context.newPage()
   page.on('pageerror', (e) => console.error('[page error]', e.message))
-}, 60_000)
+})
 afterAll(async () => { await browser?.close(); await s?.stop() })
 
-const controlled = () => page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15_000 })
+const controlled = () => page.waitForFunction(() => navigator.serviceWorker.controller !== null)
 
 test.skipIf(!hasChromium)('[P11] the service worker serves the shell, the last-seen hallway and the inbox with no network', async () => {
   await page.goto(s.url + '/')
   await controlled()
   // Online once through the worker, so it keeps the lists it saw.
   await page.reload()
-  await expect(page.getByText(ROOM).first().waitFor({ timeout: 10_000 })).resolves.toBeUndefined()
+  await expect(page.getByText(ROOM).first().waitFor()).resolves.toBeUndefined()
   await page.goto(s.url + '/backchannel')
-  await page.getByText('bobby').first().waitFor({ timeout: 10_000 })
+  await page.getByText('bobby').first().waitFor()
   await context.setOffline(true)
   try {
     await page.goto(s.url + '/')
     await page.getByRole('navigation', { name: 'Main' }).waitFor()
-    await page.getByText(ROOM).first().waitFor({ timeout: 10_000 })
+    await page.getByText(ROOM).first().waitFor()
     // Playwright's offline mode leaves navigator.onLine alone; a real browser fires this event.
     await page.evaluate(() => dispatchEvent(new Event('offline')))
     await page.getByRole('status').filter({ hasText: 'You are offline' }).waitFor()
     await page.screenshot({ path: `${SHOTS}/app-offline-hallway-phone.png` })
     await page.goto(s.url + '/backchannel')
-    await page.getByText('bobby').first().waitFor({ timeout: 10_000 })
+    await page.getByText('bobby').first().waitFor()
     await page.screenshot({ path: `${SHOTS}/app-offline-inbox-phone.png` })
     const offline = await page.evaluate(async () => {
       const r = await fetch('/api/rooms')
@@ -66,7 +69,7 @@ test.skipIf(!hasChromium)('[P11] the service worker serves the shell, the last-s
   } finally {
     await context.setOffline(false)
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[P12] Chrome\'s installability check finds no errors', async () => {
   await page.goto(s.url + '/')
@@ -78,7 +81,7 @@ test.skipIf(!hasChromium)('[P12] Chrome\'s installability check finds no errors'
   const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors') as { installabilityErrors: unknown[] }
   expect(installabilityErrors).toEqual([])
   await cdp.detach()
-}, 30_000)
+})
 
 test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and reloads into it on request', async () => {
   await page.goto(s.url + '/')
@@ -90,10 +93,10 @@ test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and relo
   try {
     await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r!.update()))
     const banner = page.getByRole('status').filter({ hasText: 'Update available' })
-    await banner.waitFor({ timeout: 15_000 })
+    await banner.waitFor()
     await page.screenshot({ path: `${SHOTS}/app-update-banner-phone.png` })
     const before = await page.evaluate(() => performance.timeOrigin)
-    await Promise.all([page.waitForEvent('load', { timeout: 15_000 }), banner.getByRole('button', { name: 'Reload' }).click()])
+    await Promise.all([page.waitForEvent('load'), banner.getByRole('button', { name: 'Reload' }).click()])
     await page.getByRole('navigation', { name: 'Main' }).waitFor()
     expect(await page.evaluate(() => performance.timeOrigin)).not.toBe(before)
     expect(await banner.count()).toBe(0)
@@ -106,7 +109,7 @@ test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and relo
   } finally {
     files.set('/sw.js', original)
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and offers mute and leave', async () => {
   const room = (await alice.post('/api/rooms', { title: 'Screen-off talk', kind: 'open' })).json.room
@@ -120,9 +123,9 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
   })
   try {
     await p.goto(`${s.url}/rooms/${room.id}`)
-    await p.getByRole('toolbar', { name: 'Room controls' }).waitFor({ timeout: 20_000 })
+    await p.getByRole('toolbar', { name: 'Room controls' }).waitFor()
     const session = () => p.evaluate(() => ({ title: navigator.mediaSession.metadata?.title ?? null, album: navigator.mediaSession.metadata?.album ?? null, state: navigator.mediaSession.playbackState }))
-    await p.waitForFunction(() => navigator.mediaSession.metadata?.title === 'Screen-off talk', null, { timeout: 10_000 })
+    await p.waitForFunction(() => navigator.mediaSession.metadata?.title === 'Screen-off talk')
     expect(await session()).toEqual({ title: 'Screen-off talk', album: 'Townhall', state: 'playing' })
     // The host is on stage (joining muted): the lock screen's microphone button unmutes and mutes.
     await p.getByRole('button', { name: 'Unmute' }).waitFor()
@@ -132,27 +135,27 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
     await p.getByRole('button', { name: 'Unmute' }).waitFor()
     // Hang up leaves the room and clears the lock screen.
     await p.evaluate(() => (window as any).__ms.hangup())
-    await p.waitForFunction(() => navigator.mediaSession.metadata === null, null, { timeout: 10_000 })
+    await p.waitForFunction(() => navigator.mediaSession.metadata === null)
     expect((await session()).state).toBe('none')
-    expect(s.ctx.rooms!.participants(room.id).some((x) => x.userId === alice.user.id)).toBe(false)
+    expect(s.ctx.rooms.api.participants(room.id).some((x) => x.userId === alice.user.id)).toBe(false)
   } finally {
     await p.screenshot({ path: `${SHOTS}/app-room-phone.png` }).catch(() => {})
     await p.close()
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[P11] signing out forgets the cached lists: offline, the next visitor sees the sign-in screen', async () => {
   await page.goto(s.url + '/me')
   await controlled()
   await page.getByRole('button', { name: 'Sign out', exact: true }).click()
-  await page.getByRole('button', { name: /sign in/i }).first().waitFor({ timeout: 10_000 })
+  await page.getByRole('button', { name: /sign in/i }).first().waitFor()
   await context.setOffline(true)
   try {
     await page.goto(s.url + '/')
-    await page.getByRole('button', { name: /sign in/i }).first().waitFor({ timeout: 10_000 })
+    await page.getByRole('button', { name: /sign in/i }).first().waitFor()
     expect(await page.getByText(ROOM).count()).toBe(0)
     expect(await page.evaluate(async () => (await fetch('/api/me')).status)).toBe(503)
   } finally {
     await context.setOffline(false)
   }
-}, 60_000)
+})

@@ -1,11 +1,14 @@
 // Two (then three) members in Chromium: a conversation with hostile text, a safe https link and an image; Requests
 // with Accept; the room's Chat and Q&A panels. Screenshots of the inbox and a thread at 390×844 and on a desktop.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Browser
@@ -38,8 +41,8 @@ const HOSTILE = [
 test.skipIf(!hasChromium)('[B16] hostile text shows as text and runs nothing in the other page; an https link is clickable and safe', async () => {
   const alice = await signedInClient(s, 'alice_b')
   const bob = await signedInClient(s, 'bob_b')
-  await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Alice Archer', alice.user.id)
-  await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Baker', bob.user.id)
+  await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Alice Archer', alice.user.id)
+  await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Baker', bob.user.id)
   await bob.put('/api/users/alice_b/follow')
   const A = await pageFor(browser, s.url, alice.cookie)
   const B = await pageFor(browser, s.url, bob.cookie)
@@ -125,7 +128,7 @@ test.skipIf(!hasChromium)('[B16] hostile text shows as text and runs nothing in 
   } finally {
     await A.context.close(); await B.context.close()
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[B3] a request waits in the Requests tab until "Accept request"', async () => {
   const carol = await signedInClient(s, 'carol_b')
@@ -152,7 +155,7 @@ test.skipIf(!hasChromium)('[B3] a request waits in the Requests tab until "Accep
   } finally {
     await C.context.close(); await D.context.close()
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[B14] in a room: chat, Q&A with "Ask a question", "Upvote", "Bring to stage" and "Mark answered"', async () => {
   const host = await signedInClient(s, 'host_b')
@@ -210,7 +213,7 @@ test.skipIf(!hasChromium)('[B14] in a room: chat, Q&A with "Ask a question", "Up
   } finally {
     await H.context.close(); await E.context.close()
   }
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[B6] a page that was offline catches up in order; a message typed offline is sent once when back', async () => {
   const fay = await signedInClient(s, 'fay_b')
@@ -235,7 +238,7 @@ test.skipIf(!hasChromium)('[B6] a page that was offline catches up in order; a m
     for (let i = 1; i <= 5; i++) { await fBox.fill(`while away ${i}`); await fBox.press('Enter') }
     await f.locator('.msg:not(.pending)', { hasText: 'while away 5' }).waitFor()
     await G.context.setOffline(false)
-    await g.locator('.msg', { hasText: 'while away 5' }).waitFor({ timeout: 20_000 })
+    await g.locator('.msg', { hasText: 'while away 5' }).waitFor()
     const texts = await g.locator('.msg-text').allTextContents()
     expect(texts.filter((t) => t.startsWith('while away'))).toEqual([1, 2, 3, 4, 5].map((i) => `while away ${i}`))
 
@@ -249,15 +252,15 @@ test.skipIf(!hasChromium)('[B6] a page that was offline catches up in order; a m
     const saved = await g.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('townhall.bc.outbox')).map((k) => localStorage.getItem(k)).join(''))
     expect(saved).toContain('typed in a tunnel')
     await G.context.setOffline(false)
-    await f.locator('.msg', { hasText: 'typed in a tunnel' }).waitFor({ timeout: 20_000 })
+    await f.locator('.msg', { hasText: 'typed in a tunnel' }).waitFor()
     await g.locator('.msg:not(.pending)', { hasText: 'typed in a tunnel' }).waitFor()
     expect(await f.locator('.msg', { hasText: 'typed in a tunnel' }).count()).toBe(1)
-    const stored = s.ctx.db.query("SELECT COUNT(*) AS n FROM bc_messages WHERE body = 'typed in a tunnel'").get() as { n: number }
+    const stored = s.ctx.core.db.query("SELECT COUNT(*) AS n FROM bc_messages WHERE body = 'typed in a tunnel'").get() as { n: number }
     expect(stored.n).toBe(1)
   } finally {
     await F.context.close(); await G.context.close()
   }
-}, 90_000)
+})
 
 test.skipIf(!hasChromium)('[B1] a group made in the New group screen reaches its members', async () => {
   const hana = await signedInClient(s, 'hana_b')
@@ -292,4 +295,4 @@ test.skipIf(!hasChromium)('[B1] a group made in the New group screen reaches its
   } finally {
     await H.context.close(); await I.context.close()
   }
-}, 60_000)
+})

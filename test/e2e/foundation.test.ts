@@ -2,12 +2,15 @@
 // [A6] first-run setup creates the admin; [I1] the admin creates, copies and revokes invites in the UI; a newcomer
 // redeems an invite, registers, signs out and signs in; [H14] Chrome's own installability check finds no errors.
 // Screenshots of sign-in, register, profile and people at 390×844 and 1280×800 go to test/.tmp/shots.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { hasChromium, launchPersistent, SHOTS } from '../helpers/browser'
 import { PASSWORD, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const PHONE = { width: 390, height: 844 }
 const DESKTOP = { width: 1280, height: 800 }
@@ -26,13 +29,13 @@ beforeAll(async () => {
   page = context.pages()[0] ?? await context.newPage()
   page.on('pageerror', (e) => errors.push(e.message))
   mkdirSync(SHOTS, { recursive: true })
-}, 60_000)
+})
 afterAll(async () => { await browser?.close(); await s?.stop() })
 
 const shot = async (name: string) => {
   for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
     await page.setViewportSize(size)
-    await page.waitForTimeout(150)
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))) // laid out anew
     await page.screenshot({ path: join(SHOTS, `foundation-${name}-${label}.png`), fullPage: true })
   }
   await page.setViewportSize(PHONE)
@@ -45,7 +48,7 @@ const signOut = async () => {
 }
 
 test.skipIf(!hasChromium)('[A6] the first-run setup link creates the admin account', async () => {
-  const token = s.ctx.accounts.setupTokenFor()!
+  const token = s.ctx.accounts.service.setupTokenFor()!
   await page.goto(`${s.origin}/setup/nope`)
   await page.getByRole('heading', { name: 'This setup link is not valid' }).waitFor()
   await page.goto(`${s.origin}/setup/${token}`)
@@ -55,11 +58,11 @@ test.skipIf(!hasChromium)('[A6] the first-run setup link creates the admin accou
   await page.getByRole('button', { name: 'Create admin account' }).click()
   await page.getByRole('heading', { name: 'Admin', exact: true }).waitFor()
   expect(new URL(page.url()).pathname).toBe('/admin')
-  expect(s.ctx.accounts.store.byName('owner')!.role).toBe('admin')
+  expect(s.ctx.accounts.api.byName('owner')!.role).toBe('admin')
   // The link is spent.
   await page.goto(`${s.origin}/setup/${token}`)
   await page.getByRole('heading', { name: 'Townhall is set up' }).waitFor()
-}, 60_000)
+})
 
 let inviteUrl = ''
 test.skipIf(!hasChromium)('[I6] the admin creates, copies and revokes invite links in the UI', async () => {
@@ -76,14 +79,14 @@ test.skipIf(!hasChromium)('[I6] the admin creates, copies and revokes invite lin
   // A second one, revoked at once.
   await page.getByRole('button', { name: 'Create invite link' }).click()
   await page.waitForFunction((first) => (document.querySelector('input[aria-label="New invite link"]') as HTMLInputElement)?.value !== first, inviteUrl)
-  const second = s.ctx.invites.list(0, true)[0]!
+  const second = s.ctx.invites.service.list(0, true)[0]!
   await page.getByRole('button', { name: `Revoke invite ${second.id}` }).click()
   await page.getByText('Invite revoked').waitFor()
   await page.locator('.invite-row[data-state="revoked"]').first().waitFor()
-  expect(s.ctx.invites.store.byId(second.id)!.revoked_at).not.toBeNull()
+  expect(s.ctx.invites.service.store.byId(second.id)!.revoked_at).not.toBeNull()
   expect(await page.getByRole('button', { name: `Revoke invite ${second.id}` }).count()).toBe(0)
   await signOut()
-}, 60_000)
+})
 
 test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs out and signs in again', async () => {
   await page.goto(inviteUrl)
@@ -94,7 +97,7 @@ test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs o
   await page.getByLabel('Password').fill(PASSWORD)
   await page.getByRole('button', { name: 'Create account' }).click()
   await page.getByRole('navigation', { name: 'Main' }).waitFor()
-  expect(s.ctx.accounts.store.byName('newbie')!.invited_by).toBe(s.ctx.accounts.store.byName('owner')!.id)
+  expect(s.ctx.accounts.api.byName('newbie')!.invitedBy).toBe(s.ctx.accounts.api.byName('owner')!.id)
 
   // The spent link now explains itself.
   await page.goto(inviteUrl)
@@ -115,7 +118,7 @@ test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs o
   await page.getByRole('button', { name: 'Unfollow @owner' }).waitFor()
   // I am in the list too, without a button to follow myself.
   expect(await page.getByRole('button', { name: 'Follow @newbie' }).count()).toBe(0)
-  expect(s.ctx.accounts.isFollowing(s.ctx.accounts.store.byName('newbie')!.id, s.ctx.accounts.store.byName('owner')!.id)).toBe(true)
+  expect(s.ctx.accounts.api.isFollowing(s.ctx.accounts.api.byName('newbie')!.id, s.ctx.accounts.api.byName('owner')!.id)).toBe(true)
   await shot('people')
 
   await signOut()
@@ -129,22 +132,22 @@ test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs o
   await page.getByRole('navigation', { name: 'Main' }).waitFor()
   await page.goto(s.origin + '/u/owner/followers')
   await page.getByRole('link', { name: /@newbie/ }).waitFor()
-}, 90_000)
+})
 
 test.skipIf(!hasChromium)('[A5] block from a profile, see it on my profile page, unblock there', async () => {
   page.once('dialog', (d) => void d.accept())
   await page.goto(s.origin + '/u/owner')
   await page.getByRole('button', { name: 'Block', exact: true }).click()
   await page.getByText('Blocked', { exact: true }).waitFor()
-  const [me, owner] = ['newbie', 'owner'].map((n) => s.ctx.accounts.store.byName(n)!.id)
-  expect(s.ctx.accounts.store.hasBlocked(me!, owner!)).toBe(true)
+  const [me, owner] = ['newbie', 'owner'].map((n) => s.ctx.accounts.api.byName(n)!.id)
+  expect(s.ctx.accounts.api.hasBlocked(me!, owner!)).toBe(true)
   await page.goto(s.origin + '/me')
   await page.getByRole('list', { name: 'Blocked people' }).waitFor()
   await page.getByRole('button', { name: 'Unblock @owner' }).click()
   await page.getByText('Unblocked @owner').waitFor()
   expect(await page.getByRole('list', { name: 'Blocked people' }).count()).toBe(0)
-  expect(s.ctx.accounts.store.hasBlocked(me!, owner!)).toBe(false)
-}, 60_000)
+  expect(s.ctx.accounts.api.hasBlocked(me!, owner!)).toBe(false)
+})
 
 test.skipIf(!hasChromium)("[H14] Chrome's installability check finds no errors once the service worker is active", async () => {
   await page.goto(s.origin + '/')
@@ -164,4 +167,4 @@ test.skipIf(!hasChromium)("[H14] Chrome's installability check finds no errors o
   expect(installabilityErrors).toEqual([])
   await cdp.detach()
   expect(errors).toEqual([])
-}, 60_000)
+})

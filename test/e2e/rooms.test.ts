@@ -1,12 +1,14 @@
 // Two members in Chromium: A starts a room from the hallway, B joins from the hallway card, raises a hand, A invites
 // B to speak, B accepts (the microphone is asked for only then), A mutes B, then removes B. Screenshots on the way.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
-import { roomsDomain } from '../../server/rooms'
+import { TEST_LIMIT, until } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Browser
@@ -30,7 +32,7 @@ afterAll(async () => { await browser?.close(); await s.stop() })
 test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, live hallway, join, raise hand, guest, invite, accept, resume, mute, remove, end', async () => {
   const alice = await signedInClient(s, 'alice_r')
   const bob = await signedInClient(s, 'bob_r')
-  await s.ctx.accounts.store.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Builder', bob.user.id)
+  await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Builder', bob.user.id)
   await bob.put('/api/users/alice_r/follow')
   await alice.post('/api/rooms', { title: 'Book club: The Dispossessed', kind: 'open', startsAt: Date.now() + 26 * 3600_000 })
   const A = await pageFor(browser, s.url, alice.cookie)
@@ -64,7 +66,7 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     await b.getByRole('button', { name: 'Lower hand' }).waitFor()
 
     // a signed-out guest listens when the admin allows guests: counted, not listed
-    s.ctx.settings.update({ guests: true })
+    s.ctx.core.settings.update({ guests: true })
     const G = await pageFor(browser, s.url)
     await G.page.goto(`/rooms/${roomId}`)
     await G.page.getByRole('heading', { name: /On stage/ }).waitFor()
@@ -73,7 +75,7 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     await shot(G.page, 'room-guest-390')
     await G.context.close()
     await a.getByText('and 1 guest').waitFor({ state: 'detached' })
-    s.ctx.settings.update({ guests: false })
+    s.ctx.core.settings.update({ guests: false })
 
     // A sees the hand queue and invites B
     await a.getByRole('heading', { name: /Raised hands/ }).waitFor()
@@ -85,13 +87,13 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     expect(await b.evaluate(() => (window as any).__micAsks)).toBe(0)
     await b.getByRole('button', { name: 'Accept' }).click()
     await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
-    expect(s.ctx.rooms!.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
+    expect(s.ctx.rooms.api.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
 
     // B's socket drops (a server restart of the socket, a network change): the app reconnects and resumes the seat
     const before = new Set(s.ctx.hub.connectionsOf(bob.user.id).map((c) => c.id))
     for (const c of s.ctx.hub.connectionsOf(bob.user.id)) c.raw.close(1012, 'try again')
-    const seat = () => roomsDomain(s.ctx).rooms.session(roomId)?.seat(`u:${bob.user.id}`)
-    for (let i = 0; i < 100 && !(seat()?.state === 'present' && [...seat()!.conns].some((c) => !before.has(c.id))); i++) await Bun.sleep(100)
+    const seat = () => s.ctx.rooms.service.session(roomId)?.seat(`u:${bob.user.id}`)
+    await until(() => seat()?.state === 'present' && [...seat()!.conns].some((c) => !before.has(c.id)), 'the seat resumed on a new socket')
     expect([...seat()!.conns].some((c) => !before.has(c.id))).toBe(true)
     expect(seat()).toMatchObject({ state: 'present', role: 'speaker' })
     await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
@@ -124,9 +126,9 @@ test.skipIf(!hasChromium)('[R40] hallway and room flow in two browsers: start, l
     a.once('dialog', (d) => d.accept())
     await a.getByRole('button', { name: 'End room' }).click()
     await a.getByText('This room has ended.').waitFor()
-    expect(s.ctx.rooms!.room(roomId)!.state).toBe('ended')
+    expect(s.ctx.rooms.api.room(roomId)!.state).toBe('ended')
   } finally {
     await A.context.close()
     await B.context.close()
   }
-}, 60_000)
+})

@@ -3,6 +3,7 @@
 // and records every packet it receives per slot. The payload names the speaker, so tests can tell who is heard.
 import { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RtpHeader, RtpPacket, RTP_EXTENSION_URI, type RTCRtpTransceiver } from 'werift'
 import { connectWs, type WsClient } from './ws'
+import { WAIT } from './limits'
 import { withoutDefaultStun } from '../../server/media/ice'
 
 export interface Received { mid: string; ssrc: number; seq: number; ts: number; marker: boolean; from: string; at: number }
@@ -47,7 +48,7 @@ export class Bot {
   }
 
   /** rtc.connect → answer → waits until the peer is connected. */
-  async connectAudio(roomId: number, timeout = 10_000) {
+  async connectAudio(roomId: number, timeout = WAIT) {
     this.roomId = roomId
     const r = await this.ws.request('rtc.connect', { roomId }, timeout)
     if (!r.ok) throw new Error(`rtc.connect: ${r.error.code} ${r.error.message}`)
@@ -107,7 +108,7 @@ export class Bot {
   }
 
   /** rtc.restart: a new offer with ICE restart, answered; resolves when connected again. */
-  async restart(timeout = 10_000) {
+  async restart(timeout = WAIT) {
     const r = await this.ws.request('rtc.restart', { roomId: this.roomId }, timeout)
     if (!r.ok) throw new Error(`rtc.restart: ${r.error.code} ${r.error.message}`)
     await this.pc!.setRemoteDescription({ type: 'offer', sdp: r.sdp })
@@ -115,7 +116,7 @@ export class Bot {
     return r
   }
 
-  connected(timeout = 10_000) {
+  connected(timeout = WAIT) {
     const pc = this.pc!
     if (pc.connectionState === 'connected') return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
@@ -168,13 +169,6 @@ export class Bot {
   }
 }
 
-/** Waits until pred() holds, polling. */
-export async function until(pred: () => boolean, timeout = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeout
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+export { until } from './limits'
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

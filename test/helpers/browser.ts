@@ -1,8 +1,10 @@
 // Debian's Chromium driven by playwright-core, with a fake microphone. One browser per test file; a context per user.
+// Every context waits up to WAIT for what a page should show (set on the context: tests pass no timeouts of their own).
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { WAIT } from './limits'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM)
@@ -21,12 +23,14 @@ export async function launch(): Promise<Browser> {
 export async function launchPersistent(opts: { viewport?: { width: number; height: number } } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'townhall-chrome-'))
   const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROME_ARGS, viewport: opts.viewport ?? { width: 390, height: 844 } })
+  context.setDefaultTimeout(WAIT)
   return { context, async close() { await context.close(); rmSync(dir, { recursive: true, force: true }) } }
 }
 
 /** A signed-in page: cookies from a test Client are copied into a new browser context. */
 export async function pageFor(browser: Browser, baseUrl: string, cookie?: string, viewport = { width: 390, height: 844 }): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport, baseURL: baseUrl, permissions: ['microphone'] })
+  context.setDefaultTimeout(WAIT) // every waitFor, click, goto and waitForFunction of its pages
   if (cookie) {
     const [name, value] = cookie.split('=') as [string, string]
     await context.addCookies([{ name, value, url: baseUrl, httpOnly: true, sameSite: 'Lax' }])

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../../server/config'
 import { startServer, type Running } from '../../server/app'
 import { createLogger } from '../../server/lib/log'
-import type { LimitSettings } from '../../server/context'
+import type { LimitSettings } from '../../server/core'
 
 export interface TestServer extends Running { dataDir: string; origin: string }
 
@@ -14,11 +14,17 @@ const LOOSE: LimitSettings = { login: [1e6, 1e6], register: [1e6, 1e6], inviteLo
 export async function startTestServer(env: Record<string, string> = {}, opts: { limits?: Partial<LimitSettings>; keepDir?: string } = {}): Promise<TestServer> {
   const dataDir = opts.keepDir ?? mkdtempSync(join(tmpdir(), 'townhall-test-'))
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env })
-  const running = await startServer(config, { limits: { ...LOOSE, ...opts.limits }, log: createLogger('error', () => {}) })
+  // Every reply and event the server sends is checked against the protocol's schemas; stop() fails on a mismatch.
+  const running = await startServer(config, { limits: { ...LOOSE, ...opts.limits }, log: createLogger('error', () => {}), checkProtocol: true })
   const stop = running.stop
   return {
-    ...running, dataDir, origin: running.ctx.origin(),
-    async stop() { await stop(); if (!opts.keepDir) rmSync(dataDir, { recursive: true, force: true }) },
+    ...running, dataDir, origin: running.ctx.core.origin(),
+    async stop() {
+      await stop()
+      if (!opts.keepDir) rmSync(dataDir, { recursive: true, force: true })
+      const wrong = running.ctx.hub.protocolCheck?.violations ?? []
+      if (wrong.length) throw new Error(`the server sent what the protocol does not describe:\n${wrong.join('\n')}`)
+    },
   }
 }
 
@@ -52,12 +58,12 @@ export const PASSWORD = 'correct horse battery'
 
 /** Creates a member (or admin) directly and signs them in over HTTP. */
 export async function signedInClient(s: TestServer, username: string, role: 'member' | 'admin' = 'member') {
-  if (role === 'admin') await s.ctx.accounts.createAdmin(username, PASSWORD)
+  if (role === 'admin') await s.ctx.accounts.service.createAdmin(username, PASSWORD)
   else {
-    const mode = s.ctx.settings.get().registration
-    s.ctx.settings.update({ registration: 'open' })
-    await s.ctx.accounts.register({ username, password: PASSWORD })
-    s.ctx.settings.update({ registration: mode })
+    const mode = s.ctx.core.settings.get().registration
+    s.ctx.core.settings.update({ registration: 'open' })
+    await s.ctx.invites.service.register({ username, password: PASSWORD })
+    s.ctx.core.settings.update({ registration: mode })
   }
   const c = new Client(s)
   const r = await c.post('/api/auth/login', { username, password: PASSWORD })

@@ -1,4 +1,18 @@
 // A real WebSocket client for /ws: request() awaits the reply with the same id; events are queued for next().
+// Typed by the protocol: request('room.join', {roomId}) resolves with that request's reply frame and next('bc.message')
+// with that event. Malformed-input tests send unknown types or wrong fields with requestUnchecked().
+import type { ErrorBody, EventOf, EventType, Reply, RequestFields, RequestId, RequestType } from '../../server/protocol'
+
+/** Request types that take no fields (`request('ping')`). */
+type NoFields = { [K in RequestType]: {} extends RequestFields<K> ? K : never }[RequestType]
+/**
+ * A reply frame as tests read it: the reply's fields and the error are both typed, without narrowing on `ok` first
+ * (which of them is there depends on `ok`; the tests assert it).
+ */
+export type TestReply<K extends RequestType> = Reply<K> & { re: RequestId | null; ok: boolean; error: ErrorBody }
+// Every wait gives up after WAIT (generous: a busy machine is slow, not wrong).
+import { WAIT } from './limits'
+
 export class WsClient {
   private ws: WebSocket
   private nextId = 1
@@ -33,7 +47,15 @@ export class WsClient {
   /** Sends a raw frame (for malformed-input tests). */
   raw(data: string) { this.ws.send(data) }
 
-  request(type: string, fields: Record<string, unknown> = {}, timeout = 5000): Promise<any> {
+  /** Sends a request; resolves with its reply frame ({re, ok: true, ...reply} or {re, ok: false, error}). */
+  request<K extends RequestType>(type: K, fields: RequestFields<K>, timeout?: number): Promise<TestReply<K>>
+  request<K extends NoFields>(type: K): Promise<TestReply<K>>
+  request(type: string, fields?: Record<string, unknown>, timeout?: number): Promise<any> {
+    return this.requestUnchecked(type, fields, timeout)
+  }
+
+  /** Unchecked: any type and fields, for tests that send unknown types or wrong fields on purpose. */
+  requestUnchecked(type: string, fields: Record<string, unknown> = {}, timeout = WAIT): Promise<any> {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no reply to ${type} within ${timeout} ms`)), timeout)
@@ -42,8 +64,16 @@ export class WsClient {
     })
   }
 
+  /** The next event of a type (and matching `pred`, if given), already queued or still to come. */
+  next<K extends EventType>(type: K, pred?: (e: EventOf<K>) => boolean, timeout?: number): Promise<EventOf<K>>
   /** The next event matching pred (already queued or still to come). */
-  next(pred: (m: any) => boolean = () => true, timeout = 5000): Promise<any> {
+  next(pred?: (m: any) => boolean, timeout?: number): Promise<any>
+  next(pred: EventType | ((m: any) => boolean) = () => true, timeout: number | ((m: any) => boolean) | undefined = WAIT, typed?: number): Promise<any> {
+    if (typeof pred === 'string') {
+      const type = pred, also = timeout as ((e: any) => boolean) | undefined
+      return this.next((m) => m.type === type && (!also || also(m)), typed)
+    }
+    if (typeof timeout !== 'number') throw new Error('next(pred, timeout): the timeout is a number')
     const i = this.events.findIndex(pred)
     if (i >= 0) return Promise.resolve(this.events.splice(i, 1)[0])
     return new Promise((resolve, reject) => {
@@ -53,10 +83,10 @@ export class WsClient {
     })
   }
 
-  waitClosed(timeout = 3000): Promise<{ code: number; reason: string }> {
+  waitClosed(timeout = WAIT): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed)
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('socket did not close')), timeout)
+      const t = setTimeout(() => reject(new Error(`socket did not close within ${timeout} ms`)), timeout)
       this.ws.addEventListener('close', (e) => { clearTimeout(t); resolve({ code: e.code, reason: e.reason }) })
     })
   }
@@ -67,6 +97,8 @@ export class WsClient {
 /** Connects and waits for the hello; rejects if the upgrade is refused. */
 export async function connectWs(url: string, opts: { cookie?: string; origin?: string } = {}) {
   const c = new WsClient(url, opts)
-  const hello = await Promise.race([c.opened, c.waitClosed(5000).then((e) => { throw new Error(`refused: ${e.code}`) })])
+  // The hello, or the close of a refused upgrade: whichever comes first (a slow hello is not a refusal).
+  const refused = c.waitClosed().then((e) => { throw new Error(`refused: ${e.code}`) }, () => c.opened)
+  const hello = await Promise.race([c.opened, refused])
   return Object.assign(c, { hello })
 }

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { bringUp, roomWith } from '../helpers/members'
 import { clientId, closeAll, ok, outcome, person, send, type Person } from '../helpers/backchannel'
+import { TEST_LIMIT } from '../helpers/limits'
 
 // The machine is shared and noisy: generous limits, no timing assertions.
-setDefaultTimeout(30_000)
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 const people: Person[] = []
@@ -22,16 +23,16 @@ test('[B12] room chat: everyone in the room posts and hears it; moderators delet
   await host.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
   await aud2.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
   // Outsiders neither read nor post.
-  expect(await outcome(outsider, 'bc.room.open', { roomId: room.id })).toBe('not_found')
-  expect(await outcome(outsider, 'bc.history', { threadId: chat })).toBe('not_found')
-  expect(await outcome(outsider, 'bc.send', { threadId: chat, clientId: clientId(), body: 'x' })).toBe('not_found')
+  expect(await outcome(outsider, 'bc.room.open', { roomId: room.id })).toBe('room_chat_unreadable')
+  expect(await outcome(outsider, 'bc.history', { threadId: chat })).toBe('thread_not_found')
+  expect(await outcome(outsider, 'bc.send', { threadId: chat, clientId: clientId(), body: 'x' })).toBe('thread_not_found')
   // Moderation: the audience deletes only its own; a moderator deletes anyone's.
-  expect(await outcome(aud2, 'bc.delete', { messageId: m.id })).toBe('forbidden')
+  expect(await outcome(aud2, 'bc.delete', { messageId: m.id })).toBe('message_delete_forbidden')
   expect((await ok(host, 'bc.delete', { messageId: m.id })).message.deleted).toBe(true)
   // Chat off: the audience cannot post, moderators still can; only moderators switch it.
-  expect(await outcome(aud, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('forbidden')
+  expect(await outcome(aud, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('chat_toggle_forbidden')
   await ok(host, 'bc.room.chat', { roomId: room.id, enabled: false })
-  expect(await aud.ws.next((e) => e.type === 'bc.chat' && e.roomId === room.id)).toMatchObject({ enabled: false })
+  expect(await aud.ws.next('bc.chat', (e) => e.roomId === room.id)).toMatchObject({ enabled: false })
   expect(await outcome(aud, 'bc.send', { threadId: chat, clientId: clientId(), body: 'muted?' })).toBe('chat_off')
   await send(host, chat, 'announcements only')
   await ok(host, 'bc.room.chat', { roomId: room.id, enabled: true })
@@ -41,10 +42,10 @@ test('[B12] room chat: everyone in the room posts and hears it; moderators delet
 test('[B12] turning a chat on or off is refused before anything is written: no thread appears for a room the member is not moderating', async () => {
   const host = await mk(), outsider = await mk()
   const room = (await host.http.post('/api/rooms', { title: 'Invite only', kind: 'closed', startsAt: Date.now() + 3_600_000 })).json.room
-  const threads = () => s.ctx.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM bc_threads WHERE room_id = ?').get(room.id)!.n
-  expect(await outcome(outsider, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('forbidden')
+  const threads = () => s.ctx.core.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM bc_threads WHERE room_id = ?').get(room.id)!.n
+  expect(await outcome(outsider, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('chat_toggle_forbidden')
   // An unknown room answers the same: whether a room exists is not revealed.
-  expect(await outcome(outsider, 'bc.room.chat', { roomId: 9_999_999, enabled: false })).toBe('forbidden')
+  expect(await outcome(outsider, 'bc.room.chat', { roomId: 9_999_999, enabled: false })).toBe('chat_toggle_forbidden')
   expect(threads()).toBe(0)
 })
 
@@ -53,11 +54,11 @@ test('[B13] only the stage (host, moderators, speakers) sees backstage', async (
   const room = await roomWith(host, [speaker, aud])
   const hostView = await ok(host, 'bc.room.open', { roomId: room.id })
   expect(hostView.backstage).toMatchObject({ kind: 'backstage' })
-  const back = hostView.backstage.id
+  const back = hostView.backstage!.id
   await send(host, back, 'speaker notes: keep it short')
   expect((await ok(aud, 'bc.room.open', { roomId: room.id })).backstage).toBeNull()
-  expect(await outcome(aud, 'bc.history', { threadId: back })).toBe('not_found')
-  expect(await outcome(aud, 'bc.send', { threadId: back, clientId: clientId(), body: 'let me in' })).toBe('not_found')
+  expect(await outcome(aud, 'bc.history', { threadId: back })).toBe('thread_not_found')
+  expect(await outcome(aud, 'bc.send', { threadId: back, clientId: clientId(), body: 'let me in' })).toBe('thread_not_found')
   expect((await ok(aud, 'bc.search', { q: 'speaker notes' })).results).toHaveLength(0)
   await bringUp(host, speaker, room.id)
   const sp = await ok(speaker, 'bc.room.open', { roomId: room.id })
@@ -78,8 +79,8 @@ test('[B14] Q&A: the audience asks (≤500), everyone upvotes once, only moderat
   expect((await ok(voter, 'bc.q.upvote', { questionId: q.id })).question).toMatchObject({ votes: 1, voted: true })
   expect((await ok(voter, 'bc.q.upvote', { questionId: q.id })).question.votes).toBe(1)
   expect((await ok(host, 'bc.q.upvote', { questionId: q.id })).question.votes).toBe(2)
-  for (const state of ['answered', 'dismissed']) expect(await outcome(voter, 'bc.q.mark', { questionId: q.id, state })).toBe('forbidden')
-  expect(await outcome(asker, 'bc.q.stage', { questionId: q.id })).toBe('forbidden')
+  for (const state of ['answered', 'dismissed']) expect(await outcome(voter, 'bc.q.mark', { questionId: q.id, state })).toBe('question_mark_forbidden')
+  expect(await outcome(asker, 'bc.q.stage', { questionId: q.id })).toBe('question_mark_forbidden')
   const q2 = (await ok(voter, 'bc.q.ask', { roomId: room.id, clientId: clientId(), body: 'Off-topic' })).question
   expect((await ok(host, 'bc.q.mark', { questionId: q2.id, state: 'dismissed' })).question.state).toBe('dismissed')
   // Bring to stage: the asker is invited to speak and the question is pinned on the room.
@@ -104,8 +105,8 @@ test('[B12] a member removed from the room stops reading its chat at once: histo
   const seen = (await ok(aud, 'bc.sync', { after: 0 })).seq
   await ok(host, 'room.remove', { roomId: room.id, userId: aud.id })
   await send(host, chat.id, 'after removal zanzibar')
-  expect(await outcome(aud, 'bc.history', { threadId: chat.id })).toBe('not_found')
-  expect(await outcome(aud, 'bc.room.open', { roomId: room.id })).toBe('not_found')
+  expect(await outcome(aud, 'bc.history', { threadId: chat.id })).toBe('thread_not_found')
+  expect(await outcome(aud, 'bc.room.open', { roomId: room.id })).toBe('room_chat_unreadable')
   const synced = await ok(aud, 'bc.sync', { after: seen })
   expect(synced.messages).toEqual([])
   expect(JSON.stringify(synced.threads)).not.toContain('after removal')
@@ -118,7 +119,8 @@ test('[B12] a member removed from the room stops reading its chat at once: histo
 test('[B15] after the room ends, its chat, backstage and Q&A stay readable to those who were in it, and to no one else', async () => {
   const host = await mk(), aud = await mk(), outsider = await mk()
   const room = await roomWith(host, [aud])
-  const { chat, backstage } = await ok(host, 'bc.room.open', { roomId: room.id })
+  const { chat, backstage: back } = await ok(host, 'bc.room.open', { roomId: room.id })
+  const backstage = back!
   await send(aud, chat.id, 'great room')
   await send(host, backstage.id, 'wrap up in 5')
   await ok(aud, 'bc.q.ask', { roomId: room.id, clientId: clientId(), body: 'Will there be a replay?' })
@@ -135,7 +137,7 @@ test('[B15] after the room ends, its chat, backstage and Q&A stay readable to th
   expect(await outcome(aud, 'bc.send', { threadId: chat.id, clientId: clientId(), body: 'late' })).toBe('room_ended')
   expect(await outcome(aud, 'bc.react', { messageId: (await ok(aud, 'bc.history', { threadId: chat.id })).messages[0].id, emoji: '👍', on: true })).toBe('room_ended')
   expect(await outcome(aud, 'bc.q.ask', { roomId: room.id, clientId: clientId(), body: 'late?' })).toBe('room_ended')
-  expect(await outcome(outsider, 'bc.room.open', { roomId: room.id })).toBe('not_found')
-  expect(await outcome(outsider, 'bc.history', { threadId: chat.id })).toBe('not_found')
-  expect(await outcome(aud, 'bc.history', { threadId: backstage.id })).toBe('not_found')
+  expect(await outcome(outsider, 'bc.room.open', { roomId: room.id })).toBe('room_chat_unreadable')
+  expect(await outcome(outsider, 'bc.history', { threadId: chat.id })).toBe('thread_not_found')
+  expect(await outcome(aud, 'bc.history', { threadId: backstage.id })).toBe('thread_not_found')
 })

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, type TestServer, startTestServer } from '../helpers/server'
 import { clientId, closeAll, dm, follow, ok, outcome, person, reconnect, send, type Person } from '../helpers/backchannel'
+import { TEST_LIMIT } from '../helpers/limits'
 
 // The machine is shared and noisy: generous limits, no timing assertions.
-setDefaultTimeout(30_000)
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 const people: Person[] = []
@@ -38,8 +39,8 @@ test('[B2] edit and delete only your own messages; a delete leaves a tombstone; 
   await follow(b, a)
   const t = await dm(a, b)
   const m = await send(a, t, 'first version')
-  expect(await outcome(b, 'bc.edit', { messageId: m.id, body: 'hijack' })).toBe('forbidden')
-  expect(await outcome(b, 'bc.delete', { messageId: m.id })).toBe('forbidden')
+  expect(await outcome(b, 'bc.edit', { messageId: m.id, body: 'hijack' })).toBe('message_edit_forbidden')
+  expect(await outcome(b, 'bc.delete', { messageId: m.id })).toBe('message_delete_forbidden')
   const edited = (await ok(a, 'bc.edit', { messageId: m.id, body: 'second version' })).message
   expect(edited.body).toBe('second version')
   expect(edited.editedAt).toBeGreaterThan(0)
@@ -51,7 +52,7 @@ test('[B2] edit and delete only your own messages; a delete leaves a tombstone; 
   expect(await outcome(b, 'bc.react', { messageId: m.id, emoji: '<b>', on: true })).toBe('validation')
   const gone = (await ok(a, 'bc.delete', { messageId: m.id })).message
   expect(gone).toMatchObject({ id: m.id, deleted: true, body: '', image: null })
-  const ev = await b.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id && e.message.deleted)
+  const ev = await b.ws.next('bc.message', (e) => e.message.id === m.id && e.message.deleted)
   expect(ev.message.body).toBe('')
   const hist = (await ok(b, 'bc.history', { threadId: t })).messages
   expect(hist.map((x: any) => x.id)).toEqual([m.id, reply.id])
@@ -80,7 +81,7 @@ test('[B3] a first message from someone I do not follow lands in Requests; accep
   await ok(b, 'bc.request.decline', { threadId: t2 })
   inbox = (await b.http.get('/api/threads')).json
   expect([...inbox.threads, ...inbox.requests].map((x: any) => x.id)).not.toContain(t2)
-  expect(await outcome(b, 'bc.history', { threadId: t2 })).toBe('not_found')
+  expect(await outcome(b, 'bc.history', { threadId: t2 })).toBe('thread_not_found')
   // The sender is not told; their message goes nowhere.
   const before = (await ok(b, 'bc.sync', { after: 0 })).seq
   const later = await send(c, t2, 'hello?')
@@ -120,18 +121,18 @@ test('[B1] groups: ≤50 members, a title; the creator adds and removes; anyone 
   for (const p of [x, y, z]) await follow(p, owner)
   const g = (await ok(owner, 'bc.group.create', { title: 'Speakers', usernames: [x.name, y.name] })).thread
   expect(g).toMatchObject({ kind: 'group', title: 'Speakers', memberCount: 3 })
-  expect(await outcome(x, 'bc.group.add', { threadId: g.id, usernames: [z.name] })).toBe('forbidden')
-  expect(await outcome(x, 'bc.group.remove', { threadId: g.id, userId: y.id })).toBe('forbidden')
+  expect(await outcome(x, 'bc.group.add', { threadId: g.id, usernames: [z.name] })).toBe('group_creator_only')
+  expect(await outcome(x, 'bc.group.remove', { threadId: g.id, userId: y.id })).toBe('group_creator_only')
   await ok(owner, 'bc.group.add', { threadId: g.id, usernames: [z.name] })
   const m = await send(z, g.id, 'glad to be here')
   await x.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
   await ok(owner, 'bc.group.remove', { threadId: g.id, userId: y.id })
   const gone = await y.ws.next((e) => e.type === 'bc.thread' && e.thread.id === g.id && e.thread.state === 'left')
   expect(gone.thread.members).toEqual([]) // who is in it now is no longer theirs to see
-  expect(await outcome(y, 'bc.history', { threadId: g.id })).toBe('not_found')
-  expect(await outcome(y, 'bc.send', { threadId: g.id, clientId: clientId(), body: 'hey' })).toBe('not_found')
+  expect(await outcome(y, 'bc.history', { threadId: g.id })).toBe('thread_not_found')
+  expect(await outcome(y, 'bc.send', { threadId: g.id, clientId: clientId(), body: 'hey' })).toBe('thread_not_found')
   await ok(x, 'bc.group.leave', { threadId: g.id })
-  expect(await outcome(x, 'bc.history', { threadId: g.id })).toBe('not_found')
+  expect(await outcome(x, 'bc.history', { threadId: g.id })).toBe('thread_not_found')
   const many = Array.from({ length: 50 }, (_, i) => `nobody${i}`)
   expect(await outcome(owner, 'bc.group.create', { title: 'Too many', usernames: many })).toBe('validation')
 })
@@ -158,7 +159,7 @@ test('[B5] typing, unread counts and read state reach the other members', async 
   expect(ev).toMatchObject({ userId: b.id, messageId: m2.id })
   const th = (await ok(b, 'bc.thread', { threadId: t })).thread
   expect(th.unread).toBe(0)
-  expect(th.members.find((x: any) => x.id === b.id).lastReadId).toBe(m2.id)
+  expect(th.members.find((x: any) => x.id === b.id)!.lastReadId).toBe(m2.id)
   // Reading backwards changes nothing.
   expect((await ok(b, 'bc.read', { threadId: t, messageId: m1.id })).lastReadId).toBe(m2.id)
   const muted = (await ok(b, 'bc.mute', { threadId: t, muted: true })).thread
@@ -178,7 +179,7 @@ test('[B5] typing reaches no one who blocked the typist, and nothing is kept for
   // Typing in threads one cannot read is refused and leaves no per-socket state behind.
   const conn = s.ctx.hub.connectionsOf(a.id)[0]!
   const before = conn.state.size
-  for (let i = 0; i < 30; i++) expect(await outcome(a, 'bc.typing', { threadId: 1_000_000 + i })).toBe('not_found')
+  for (let i = 0; i < 30; i++) expect(await outcome(a, 'bc.typing', { threadId: 1_000_000 + i })).toBe('thread_not_found')
   expect(conn.state.size).toBe(before)
 })
 
@@ -196,7 +197,7 @@ test('[B6] every change gets a global increasing seq; sync after a seq returns e
   const r = await ok(b, 'bc.sync', { after: start })
   // m1 appears once, at its latest change.
   expect(r.messages.map((m: any) => m.body)).toEqual(['m0', 'm2', 'm3', 'm4', 'm1 edited'])
-  expect(r.messages.at(-1).seq).toBe(edit.seq)
+  expect(r.messages.at(-1)!.seq).toBe(edit.seq)
   expect(r.more).toBe(false)
   expect(r.seq).toBeGreaterThanOrEqual(edit.seq)
   expect((await ok(b, 'bc.sync', { after: r.seq })).messages).toHaveLength(0)
@@ -219,7 +220,7 @@ test('[B7] a retried send with the same client id stores one message and answers
   expect(r3.message.id).toBe(r1.message.id)
   const hist = (await ok(b, 'bc.history', { threadId: t })).messages
   expect(hist.filter((m: any) => m.body === 'once')).toHaveLength(1)
-  const n = s.ctx.db.query('SELECT COUNT(*) AS n FROM bc_messages WHERE author_id = ? AND client_id = ?').get(a.id, id) as { n: number }
+  const n = s.ctx.core.db.query('SELECT COUNT(*) AS n FROM bc_messages WHERE author_id = ? AND client_id = ?').get(a.id, id) as { n: number }
   expect(n.n).toBe(1)
   // The same client id from another author is another message.
   const other = await ok(b, 'bc.send', { threadId: t, clientId: id, body: 'mine' })
@@ -281,13 +282,14 @@ test('[B10] images are checked by content (PNG, JPEG, WebP, GIF ≤ 10 MB) and s
   const foreign = await stranger.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
   expect(foreign.status).toBe(404)
   const m = await send(a, t, '', { image: up.json.image.name })
+  const image = m.image!
   expect(m.image).toBe(up.json.image.url)
-  const got = await b.http.get(m.image)
+  const got = await b.http.get(image)
   expect(got.status).toBe(200)
   expect(got.headers.get('content-type')).toBe('image/png')
   expect(got.headers.get('x-content-type-options')).toBe('nosniff')
-  expect((await stranger.http.get(m.image)).status).toBe(404)
-  expect((await new Client(s).get(m.image)).status).toBe(401)
+  expect((await stranger.http.get(image)).status).toBe(404)
+  expect((await new Client(s).get(image)).status).toBe(401)
   // An upload belongs to its thread and its uploader.
   expect(await outcome(b, 'bc.send', { threadId: t, clientId: clientId(), image: up.json.image.name })).toBe('validation')
   // Over 10 MB is refused, whatever it is.
@@ -306,11 +308,12 @@ test('[B10] a deleted message takes its image with it: the image is no longer se
   const t = await dm(a, b)
   const up = await a.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
   const m = await send(a, t, 'look', { image: up.json.image.name })
-  expect((await b.http.get(m.image)).status).toBe(200)
+  const image = m.image!
+  expect((await b.http.get(image)).status).toBe(200)
   const gone = (await ok(a, 'bc.delete', { messageId: m.id })).message
   expect(gone).toMatchObject({ deleted: true, image: null })
-  expect((await b.http.get(m.image)).status).toBe(404)
-  expect((await a.http.get(m.image)).status).toBe(404)
+  expect((await b.http.get(image)).status).toBe(404)
+  expect((await a.http.get(image)).status).toBe(404)
   expect(await outcome(a, 'bc.send', { threadId: t, clientId: clientId(), body: 'again', image: up.json.image.name })).toBe('validation')
 })
 
@@ -319,7 +322,7 @@ test('[B10] a member uploads at most 500 MB of images a day: past that, rate_lim
   await follow(b, a)
   const t = await dm(a, b)
   // a has already stored 500 MB today (rows as the upload route writes them).
-  s.ctx.db.query('INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+  s.ctx.core.db.query('INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)')
     .run(`${t}-quotafillerquotaf.png`, t, a.id, 'image/png', 500 * 1024 * 1024, Date.now())
   const r = await a.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
   expect(r.status).toBe(429)
@@ -333,17 +336,17 @@ test('[B11] permission table: a non-member cannot read, post, sync, search or se
   const t = await dm(a, b)
   const m = await send(a, t, 'between us: zucchini')
   const table: [string, Record<string, unknown>, string][] = [
-    ['bc.thread', { threadId: t }, 'not_found'],
-    ['bc.history', { threadId: t }, 'not_found'],
-    ['bc.send', { threadId: t, clientId: clientId(), body: 'intrude' }, 'not_found'],
-    ['bc.edit', { messageId: m.id, body: 'x' }, 'not_found'],
-    ['bc.delete', { messageId: m.id }, 'not_found'],
-    ['bc.react', { messageId: m.id, emoji: '👍', on: true }, 'not_found'],
-    ['bc.read', { threadId: t, messageId: m.id }, 'not_found'],
-    ['bc.typing', { threadId: t }, 'not_found'],
-    ['bc.mute', { threadId: t, muted: true }, 'not_found'],
-    ['bc.group.add', { threadId: t, usernames: [outsider.name] }, 'not_found'],
-    ['bc.request.accept', { threadId: t }, 'not_found'],
+    ['bc.thread', { threadId: t }, 'thread_not_found'],
+    ['bc.history', { threadId: t }, 'thread_not_found'],
+    ['bc.send', { threadId: t, clientId: clientId(), body: 'intrude' }, 'thread_not_found'],
+    ['bc.edit', { messageId: m.id, body: 'x' }, 'thread_not_found'],
+    ['bc.delete', { messageId: m.id }, 'thread_not_found'],
+    ['bc.react', { messageId: m.id, emoji: '👍', on: true }, 'thread_not_found'],
+    ['bc.read', { threadId: t, messageId: m.id }, 'thread_not_found'],
+    ['bc.typing', { threadId: t }, 'thread_not_found'],
+    ['bc.mute', { threadId: t, muted: true }, 'thread_not_found'],
+    ['bc.group.add', { threadId: t, usernames: [outsider.name] }, 'thread_not_found'],
+    ['bc.request.accept', { threadId: t }, 'request_not_found'],
   ]
   for (const [type, fields, code] of table) expect([type, await outcome(outsider, type, fields)]).toEqual([type, code])
   const sync = await ok(outsider, 'bc.sync', { after: 0 })
@@ -360,9 +363,9 @@ test('[B11] permission table: a non-member cannot read, post, sync, search or se
 
 test('[B17] push: a new message notifies accepted, unmuted recipients only', async () => {
   const calls: { userId: number; url: string }[] = []
-  const before = s.ctx.push
+  const push = s.ctx.push.service, notify = push.notify
   // A spy around the real push service: it records the calls and passes them on.
-  s.ctx.push = { notify: async (userId, kind, m) => { calls.push({ userId, url: m.url }); await before?.notify(userId, kind, m) } }
+  push.notify = async (userId, kind, m) => { calls.push({ userId, url: m.url }); await notify.call(push, userId, kind, m) }
   try {
     const a = await mk(), b = await mk(), c = await mk()
     await follow(b, a)
@@ -374,5 +377,5 @@ test('[B17] push: a new message notifies accepted, unmuted recipients only', asy
     const t2 = await dm(a, c) // c does not follow a: a request
     await send(a, t2, 'hello stranger')
     expect(calls).toHaveLength(1)
-  } finally { s.ctx.push = before }
+  } finally { push.notify = notify }
 })

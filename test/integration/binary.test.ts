@@ -1,11 +1,14 @@
 // [H11] One binary: `npm run build` makes dist/townhall; copied alone into an empty folder it starts, creates its
 // data folder, serves the app and answers `townhall healthcheck`. Figures (size, start-up, memory) are printed.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from '../../scripts/build'
 import { MIGRATIONS } from '../../server/db/migrations'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const work = mkdtempSync(join(tmpdir(), 'townhall-binary-'))
 const folder = join(work, 'empty')
@@ -35,7 +38,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${/listening on [\d.]+:(\d+)/.exec(log)![1]}`
   while ((await fetch(base + '/healthz').catch(() => null))?.status !== 200) await Bun.sleep(10)
   startupMs = performance.now() - t0
-}, 120_000)
+})
 
 afterAll(async () => {
   if (proc) { proc.kill('SIGTERM'); await proc.exited }

@@ -1,7 +1,7 @@
 // [H10] The townhall command run as a real child process: --help, config errors, migrate, first-run setup,
 // admin create, invite create, healthcheck; the CLI works on the data folder while the server runs.
 // [H9] migrations: schema_version, refusing a newer database.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,9 @@ import { join } from 'node:path'
 import { MIGRATIONS } from '../../server/db/migrations'
 import { OPTIONS } from '../../server/config'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const MAIN = join(import.meta.dir, '../../server/main.ts')
 const tmp = mkdtempSync(join(tmpdir(), 'townhall-cli-'))
@@ -117,7 +120,7 @@ test('[H10] admin create reads the password from --password-file or stdin, and c
   const b = await townhall(['admin', 'create', '--username', 'boss2'], { DATA_DIR: dir }, 'another good password\n')
   expect(b.code).toBe(0)
   // The running server sees both at once, and they can sign in.
-  expect(s.ctx.accounts.store.byName('boss')!.role).toBe('admin')
+  expect(s.ctx.accounts.api.byName('boss')!.role).toBe('admin')
   expect((await new Client(s).post('/api/auth/login', { username: 'boss', password: PASSWORD })).status).toBe(200)
   expect((await new Client(s).post('/api/auth/login', { username: 'boss2', password: 'another good password' })).status).toBe(200)
 
@@ -141,7 +144,7 @@ test('[H10] invite create prints the invite URL as its last line; the URL works 
   expect((await new Client(s).post('/api/auth/register', { username: 'clia', password: PASSWORD, invite: token })).status).toBe(201)
   expect((await new Client(s).post('/api/auth/register', { username: 'clib', password: PASSWORD, invite: token })).status).toBe(201)
   expect((await new Client(s).post('/api/auth/register', { username: 'clic', password: PASSWORD, invite: token })).json.error.code).toBe('invite_used_up')
-  const inv = s.ctx.invites.list(0, true).find((i) => i.note === 'from the CLI')!
+  const inv = s.ctx.invites.service.list(0, true).find((i) => i.note === 'from the CLI')!
   expect(inv.expiresAt! - Date.now()).toBeGreaterThan(6.9 * 86_400_000)
 
   const withUrl = await townhall(['invite', 'create'], { DATA_DIR: dir, PUBLIC_URL: 'https://town.example.org' })
@@ -158,13 +161,13 @@ test('[H10] the CLI on the data folder of a running server leaves its live rooms
   const made = await host.post('/api/rooms', { title: 'Still on air', kind: 'open' })
   expect(made.status).toBe(201)
   const id = made.json.room.id as number
-  const state = () => (s.ctx.db.query('SELECT state FROM rooms WHERE id = ?').get(id) as { state: string }).state
+  const state = () => (s.ctx.core.db.query('SELECT state FROM rooms WHERE id = ?').get(id) as { state: string }).state
   expect(state()).toBe('live')
   for (const args of [['invite', 'create'], ['migrate'], ['backup']]) {
     expect((await townhall(args, { DATA_DIR: dir, PORT: String(s.port) })).code).toBe(0)
     expect(state()).toBe('live')
   }
-  expect(s.ctx.rooms!.room(id)!.state).toBe('live')
+  expect(s.ctx.rooms.api.room(id)!.state).toBe('live')
 })
 
 test('[H10] backup writes a consistent copy while the server runs', async () => {

@@ -1,6 +1,9 @@
 // Invites: uses, expiry, revocation, member quotas, registration modes and the invite tree, over real HTTP.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let root: Awaited<ReturnType<typeof signedInClient>>
@@ -22,9 +25,9 @@ test('[I1] a 2-use invite registers two people and refuses the third with a clea
   expect(token.length).toBeGreaterThanOrEqual(22) // ≥128 bits
 
   // [I2] only the token's SHA-256 is stored.
-  const row = s.ctx.db.query<{ h: Uint8Array }, [number]>('SELECT token_hash AS h FROM invites WHERE id = ?').get(r.json.invite.id)!
+  const row = s.ctx.core.db.query<{ h: Uint8Array }, [number]>('SELECT token_hash AS h FROM invites WHERE id = ?').get(r.json.invite.id)!
   expect(Buffer.from(row.h).toString('hex')).toBe(new Bun.CryptoHasher('sha256').update(token).digest('hex'))
-  expect(JSON.stringify(s.ctx.db.query('SELECT * FROM invites').all())).not.toContain(token)
+  expect(JSON.stringify(s.ctx.core.db.query('SELECT * FROM invites').all())).not.toContain(token)
 
   const check = await new Client(s).get(`/api/invites/${token}/check`)
   expect(check.json.invite).toMatchObject({ invitedBy: 'root', usesLeft: 2 })
@@ -38,7 +41,7 @@ test('[I1] a 2-use invite registers two people and refuses the third with a clea
   const third = await register('cat', token)
   expect(third.status).toBe(410)
   expect(third.json.error).toEqual({ code: 'invite_used_up', message: 'This invite has been used up.' })
-  expect(s.ctx.accounts.store.byName('cat')).toBeNull()
+  expect(s.ctx.accounts.api.byName('cat')).toBeNull()
   expect((await new Client(s).get(`/api/invites/${token}/check`)).json.error.code).toBe('invite_used_up')
 
   const list = (await root.get('/api/invites')).json.invites
@@ -46,7 +49,7 @@ test('[I1] a 2-use invite registers two people and refuses the third with a clea
 })
 
 test('[I2] expired, revoked and unknown invites refuse sign-up with their own errors', async () => {
-  const expired = s.ctx.invites.create(null, { expiresInMs: 1 })
+  const expired = s.ctx.invites.service.create(null, { expiresInMs: 1 })
   await Bun.sleep(20)
   const e = await register('dora', expired.token)
   expect(e.status).toBe(410)
@@ -64,7 +67,7 @@ test('[I2] expired, revoked and unknown invites refuse sign-up with their own er
   const u = await register('dora', 'x'.repeat(43))
   expect(u.status).toBe(403)
   expect(u.json.error.code).toBe('invite_invalid')
-  expect(s.ctx.accounts.store.byName('dora')).toBeNull()
+  expect(s.ctx.accounts.api.byName('dora')).toBeNull()
 
   const states = new Map((await root.get('/api/invites')).json.invites.map((i: any) => [i.id, i.state]))
   expect(states.get(expired.id)).toBe('expired')
@@ -72,7 +75,7 @@ test('[I2] expired, revoked and unknown invites refuse sign-up with their own er
 })
 
 test('[I3] a member spends their quota; revoking returns the unused uses; admins have no quota', async () => {
-  const inv = s.ctx.invites.create(null, {})
+  const inv = s.ctx.invites.service.create(null, {})
   const eve = new Client(s)
   expect((await eve.post('/api/auth/register', { username: 'eve', password: PASSWORD, invite: inv.token })).status).toBe(201)
   expect((await eve.get('/api/me')).json.user.inviteQuota).toBe(2)
@@ -100,7 +103,7 @@ test('[I3] a member spends their quota; revoking returns the unused uses; admins
 })
 
 test('[I2] the invites of a suspended or banned member stop working at once (revoked), and work again when restored', async () => {
-  const inv = s.ctx.invites.create(null, {})
+  const inv = s.ctx.invites.service.create(null, {})
   const host = new Client(s)
   const reg = await host.post('/api/auth/register', { username: 'inviter_x', password: PASSWORD, invite: inv.token })
   expect(reg.status).toBe(201)
@@ -121,12 +124,12 @@ test('[I4] registration records who invited whom: profiles and the invite tree',
   expect((await fay.post('/api/auth/register', { username: 'fay', password: PASSWORD, invite: r.json.token, displayName: 'Fay F.' })).status).toBe(201)
   const fi = await fay.post('/api/invites', { uses: 1 })
   expect((await register('gus', fi.json.token)).status).toBe(201)
-  const cli = s.ctx.invites.create(null, {})
+  const cli = s.ctx.invites.service.create(null, {})
   expect((await register('hal', cli.token)).status).toBe(201)
 
-  const gus = s.ctx.accounts.store.byName('gus')!
-  expect(gus.invited_by).toBe(s.ctx.accounts.store.byName('fay')!.id)
-  expect(gus.invite_id).toBe(fi.json.invite.id)
+  const gus = s.ctx.accounts.api.byName('gus')!
+  expect(gus.invitedBy).toBe(s.ctx.accounts.api.byName('fay')!.id)
+  expect(gus.inviteId).toBe(fi.json.invite.id)
   expect((await root.get('/api/users/gus')).json.profile.invitedBy).toBe('fay')
   expect((await root.get('/api/users/fay')).json.profile).toMatchObject({ invitedBy: 'root', displayName: 'Fay F.' })
   expect((await root.get('/api/users/hal')).json.profile.invitedBy).toBeNull()
@@ -149,27 +152,27 @@ test('[I5] registration modes: invite needs an invite, open needs none, closed r
   expect(none.status).toBe(403)
   expect(none.json.error.code).toBe('invite_required')
 
-  s.ctx.settings.update({ registration: 'open' })
+  s.ctx.core.settings.update({ registration: 'open' })
   expect((await new Client(s).get('/api/registration')).json.mode).toBe('open')
   expect((await register('ivy')).status).toBe(201)
-  expect(s.ctx.accounts.store.byName('ivy')!.invited_by).toBeNull()
+  expect(s.ctx.accounts.api.byName('ivy')!.invitedBy).toBeNull()
 
-  s.ctx.settings.update({ registration: 'closed' })
-  const inv = s.ctx.invites.create(null, {})
+  s.ctx.core.settings.update({ registration: 'closed' })
+  const inv = s.ctx.invites.service.create(null, {})
   const closed = await register('jay', inv.token)
   expect(closed.status).toBe(403)
   expect(closed.json.error.code).toBe('registration_closed')
   // The refused sign-up did not spend the invite.
-  expect(s.ctx.invites.store.byId(inv.id)!.uses).toBe(0)
-  s.ctx.settings.update({ registration: 'invite' })
+  expect(s.ctx.invites.service.store.byId(inv.id)!.uses).toBe(0)
+  s.ctx.core.settings.update({ registration: 'invite' })
 })
 
 test('[A1] usernames are unique ignoring case; a taken name does not spend the invite', async () => {
-  const inv = s.ctx.invites.create(null, { uses: 2 })
+  const inv = s.ctx.invites.service.create(null, { uses: 2 })
   const r = await register('ANN', inv.token)
   expect(r.status).toBe(409)
   expect(r.json.error.code).toBe('username_taken')
-  expect(s.ctx.invites.store.byId(inv.id)!.uses).toBe(0)
+  expect(s.ctx.invites.service.store.byId(inv.id)!.uses).toBe(0)
   // Sign-in ignores case too.
   expect((await new Client(s).post('/api/auth/login', { username: 'Ann', password: PASSWORD })).status).toBe(200)
 })

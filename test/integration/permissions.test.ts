@@ -1,8 +1,11 @@
 // [H6] The permission table of the foundation's routes: guest, member, admin × every route → status, what must
 // appear and what must not. Each role gets a fresh session; routes that end a session run last.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 type Role = 'guest' | 'member' | 'admin'
 interface Row {
@@ -43,7 +46,7 @@ const ROWS: Row[] = [
   { name: 'followers', method: 'GET', path: '/api/users/bob/followers', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"alice"'], admin: ['"username":"root"'] } },
   { name: 'following', method: 'GET', path: '/api/users/alice/following', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"bob"'] } },
   { name: 'unfollow', method: 'DELETE', path: '/api/users/bob/follow', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"following":false'] } },
-  { name: 'follow myself', method: 'PUT', path: '/api/users/alice/follow', expect: { guest: [401, 'unauthorized'], member: [409, 'conflict'], admin: 200 } },
+  { name: 'follow myself', method: 'PUT', path: '/api/users/alice/follow', expect: { guest: [401, 'unauthorized'], member: [409, 'self_target'], admin: 200 } },
   { name: 'block', method: 'PUT', path: '/api/users/carol/block', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
   { name: 'my blocks', method: 'GET', path: '/api/me/blocks', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"carol"'] } },
   { name: 'unblock', method: 'DELETE', path: '/api/users/carol/block', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
@@ -56,7 +59,7 @@ const ROWS: Row[] = [
   { name: 'openapi', method: 'GET', path: '/openapi/json', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['/api/auth/register', '/api/auth/login', '/api/me'] } },
   { name: 'unknown API path', method: 'GET', path: '/api/no/such/thing', expect: { guest: [404, 'not_found'], member: [404, 'not_found'], admin: [404, 'not_found'] } },
   { name: 'an app screen', method: 'GET', path: '/people', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['<div id="app">'] } },
-  { name: 'change password (wrong current)', method: 'POST', path: '/api/auth/password', body: { current: 'not my password', next: 'another long password' }, expect: { guest: [401, 'unauthorized'], member: [401, 'bad_credentials'], admin: [401, 'bad_credentials'] } },
+  { name: 'change password (wrong current)', method: 'POST', path: '/api/auth/password', body: { current: 'not my password', next: 'another long password' }, expect: { guest: [401, 'unauthorized'], member: [401, 'wrong_password'], admin: [401, 'wrong_password'] } },
   // Last: these end the session.
   { name: 'sign out everywhere', method: 'POST', path: '/api/auth/logout-all', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
   { name: 'sign out', method: 'POST', path: '/api/auth/logout', expect: { guest: 200, member: 200, admin: 200 } },
@@ -66,14 +69,14 @@ let s: TestServer
 let fx: Fixture
 beforeAll(async () => {
   s = await startTestServer()
-  await s.ctx.accounts.createAdmin('root', PASSWORD)
-  const rootId = s.ctx.accounts.store.byName('root')!.id
+  await s.ctx.accounts.service.createAdmin('root', PASSWORD)
+  const rootId = s.ctx.accounts.api.byName('root')!.id
   // bob joins with root's invite, so his profile says "invited by @root".
-  const inv = s.ctx.invites.create(rootId, { uses: 5 })
-  await s.ctx.accounts.register({ username: 'bob', password: PASSWORD, invite: inv.token })
-  await s.ctx.accounts.register({ username: 'alice', password: PASSWORD, invite: inv.token })
-  await s.ctx.accounts.register({ username: 'carol', password: PASSWORD, invite: inv.token })
-  const bobInvite = s.ctx.invites.create(s.ctx.accounts.store.byName('bob')!.id, { uses: 1 }).id
+  const inv = s.ctx.invites.service.create(rootId, { uses: 5 })
+  await s.ctx.invites.service.register({ username: 'bob', password: PASSWORD, invite: inv.token })
+  await s.ctx.invites.service.register({ username: 'alice', password: PASSWORD, invite: inv.token })
+  await s.ctx.invites.service.register({ username: 'carol', password: PASSWORD, invite: inv.token })
+  const bobInvite = s.ctx.invites.service.create(s.ctx.accounts.api.byName('bob')!.id, { uses: 1 }).id
   fx = { adminInvite: inv.id, bobInvite }
 })
 afterAll(() => s.stop())
@@ -116,19 +119,19 @@ test('[W2][W5] the gateway: a guest is refused unless guests may listen; members
     expect(ws.hello.user.username).toBe(name)
     ws.close()
   }
-  s.ctx.settings.update({ guests: true })
+  s.ctx.core.settings.update({ guests: true })
   const guest = await connectWs(s.url, { origin: s.origin })
   expect(guest.hello.user).toBeNull()
   // A guest may ping but not make member requests.
   expect((await guest.request('ping')).ok).toBe(true)
   expect(await guest.request('presence.query', { userIds: [1] })).toMatchObject({ ok: false, error: { code: 'unauthorized' } })
   guest.close()
-  s.ctx.settings.update({ guests: false })
+  s.ctx.core.settings.update({ guests: false })
 })
 
 test('[A7] a suspended member is treated as a guest and cannot sign in', async () => {
   const dan = await signedInClient(s, 'dan')
-  s.ctx.db.query(`UPDATE users SET status = 'suspended' WHERE username = 'dan'`).run()
+  s.ctx.core.db.query(`UPDATE users SET status = 'suspended' WHERE username = 'dan'`).run()
   expect((await dan.get('/api/me')).status).toBe(401)
   const r = await new Client(s).post('/api/auth/login', { username: 'dan', password: PASSWORD })
   expect(r.status).toBe(403)

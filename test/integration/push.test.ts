@@ -1,15 +1,17 @@
 // Web Push end to end: a local push service receives what the server sends; the test checks the VAPID JWT
 // (ES256 signed with the server's key; aud, exp, sub) and decrypts the aes128gcm body with the subscription's key.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { createECDH, randomBytes } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { hostname } from 'node:os'
 import * as ece from 'http_ece'
 import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
-import { adminDomain } from '../../server/admin'
 import { isPrivateHost } from '../../server/push/service'
 import type { PushKind } from '../../server/contracts'
 import { createRoom, member, ok, type Member } from '../helpers/members'
+import { TEST_LIMIT, until } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 interface Received { path: string; headers: Headers; body: Buffer }
 let s: TestServer
@@ -168,10 +170,10 @@ test('[P4] each kind of notification arrives signed (VAPID ES256) and encrypted 
   const phone = device('/p4-phone'), laptop = device('/p4-laptop')
   await carol.post('/api/push/subscribe', phone.sub)
   await carol.post('/api/push/subscribe', laptop.sub)
-  const push = adminDomain(s.ctx).push
+  const push = s.ctx.push.service
   for (const [kind, msg] of KINDS) {
     received.length = 0
-    await s.ctx.push!.notify(carol.user.id, kind, msg)
+    await s.ctx.push.api.notify(carol.user.id, kind, msg)
     expect(received.map((r) => r.path).sort()).toEqual(['/p4-laptop', '/p4-phone'])
     for (const r of received) {
       const n = await open(r, r.path === '/p4-phone' ? phone : laptop)
@@ -193,12 +195,12 @@ test('[P5] a member\'s settings turn each kind off; suspended members get nothin
   const r = await dan.patch('/api/push/settings', { dm: false, room_started: false })
   expect(r.json.settings).toEqual({ dm: false, room_started: false, room_reminder: true, speak_invite: true })
   received.length = 0
-  for (const [kind, msg] of KINDS) await s.ctx.push!.notify(dan.user.id, kind, msg)
+  for (const [kind, msg] of KINDS) await s.ctx.push.api.notify(dan.user.id, kind, msg)
   const kinds = await Promise.all(received.map(async (x) => (await open(x, d)).kind))
   expect(kinds.sort()).toEqual(['room_reminder', 'speak_invite'])
-  s.ctx.accounts.store.db.query(`UPDATE users SET status = 'suspended' WHERE id = ?`).run(dan.user.id)
+  s.ctx.core.db.query(`UPDATE users SET status = 'suspended' WHERE id = ?`).run(dan.user.id)
   received.length = 0
-  await s.ctx.push!.notify(dan.user.id, 'speak_invite', KINDS[3]![1])
+  await s.ctx.push.api.notify(dan.user.id, 'speak_invite', KINDS[3]![1])
   expect(received).toHaveLength(0)
 })
 
@@ -207,10 +209,10 @@ test('[P6] a subscription the push service reports gone (404/410) is dropped; ot
   const gone = device('/p6-gone'), missing = device('/p6-missing'), flaky = device('/p6-flaky'), fine = device('/p6-fine')
   statusFor.set('/p6-gone', 410); statusFor.set('/p6-missing', 404); statusFor.set('/p6-flaky', 503)
   for (const d of [gone, missing, flaky, fine]) await erin.post('/api/push/subscribe', d.sub)
-  await s.ctx.push!.notify(erin.user.id, 'dm', KINDS[0]![1])
+  await s.ctx.push.api.notify(erin.user.id, 'dm', KINDS[0]![1])
   const left = (await erin.get('/api/push/settings')).json.devices.length
   expect(left).toBe(2)
-  const endpoints = adminDomain(s.ctx).push.store.byUser(erin.user.id).map((x) => new URL(x.endpoint).pathname).sort()
+  const endpoints = s.ctx.push.service.store.byUser(erin.user.id).map((x) => new URL(x.endpoint).pathname).sort()
   expect(endpoints).toEqual(['/p6-fine', '/p6-flaky'])
 })
 
@@ -223,7 +225,7 @@ test('[P7] the test button sends to my devices only, and a URL outside the app b
   expect(received).toHaveLength(1)
   expect((await open(received[0]!, d)).url).toBe('/settings/notifications')
   received.length = 0
-  await s.ctx.push!.notify(fay.user.id, 'dm', { title: 'x', body: 'y', url: 'https://evil.example/' })
+  await s.ctx.push.api.notify(fay.user.id, 'dm', { title: 'x', body: 'y', url: 'https://evil.example/' })
   expect((await open(received[0]!, d)).url).toBe('/')
 })
 
@@ -235,14 +237,9 @@ async function subscribed(m: Member, path: string) {
   return d
 }
 /** Waits for the next push to `path` (the senders do not await notify) and opens it. */
-async function nextPush(path: string, d: ReturnType<typeof device>, timeout = 5000) {
-  const until = Date.now() + timeout
-  while (Date.now() < until) {
-    const i = received.findIndex((r) => r.path === path)
-    if (i >= 0) return open(received.splice(i, 1)[0]!, d)
-    await Bun.sleep(10)
-  }
-  throw new Error(`no push to ${path}`)
+async function nextPush(path: string, d: ReturnType<typeof device>) {
+  await until(() => received.some((r) => r.path === path), `a push to ${path}`)
+  return open(received.splice(received.findIndex((r) => r.path === path), 1)[0]!, d)
 }
 
 test('[P8] a direct message notifies the recipient; none for a muted thread or a declined request', async () => {
@@ -286,7 +283,7 @@ test('[P9] a room started by someone I follow, and an invitation to speak, notif
   // background or the phone asleep); their seat waits out the grace period meanwhile.
   fan.ws.close()
   await fan.ws.waitClosed()
-  while (s.ctx.hub.isOnline(fan.id)) await Bun.sleep(10)
+  await until(() => !s.ctx.hub.isOnline(fan.id), 'the fan offline')
   await ok(host, 'room.invite', { roomId: room.id, userId: fan.id })
   expect(await nextPush('/p9-fan', df)).toMatchObject({ kind: 'speak_invite', body: 'Morning show', url: `/rooms/${room.id}` })
   host.ws.close(); fan.ws.close()
@@ -300,14 +297,14 @@ test('[P10] a scheduled room reminds the host and their followers once, 10 minut
   const startsAt = Date.now() + 30 * 60_000
   const room = await createRoom(host, { title: 'Book club', startsAt })
   received.length = 0
-  const push = adminDomain(s.ctx).push
-  await push.runReminders(startsAt - 11 * 60_000) // too early
+  const reminders = s.ctx.reminders.service
+  await reminders.run(startsAt - 11 * 60_000) // too early
   expect(received).toHaveLength(0)
-  await push.runReminders(startsAt - 9 * 60_000)
+  await reminders.run(startsAt - 9 * 60_000)
   expect((await nextPush('/p10-fan', df))).toMatchObject({ kind: 'room_reminder', title: 'Book club', url: `/rooms/${room.id}` })
   expect((await nextPush('/p10-host', dh)).kind).toBe('room_reminder')
   expect(received.filter((r) => r.path === '/p10-other')).toHaveLength(0)
-  await push.runReminders(startsAt - 8 * 60_000)
+  await reminders.run(startsAt - 8 * 60_000)
   expect(received.filter((r) => r.path.startsWith('/p10'))).toHaveLength(0)
   for (const m of [host, fan, other]) m.ws.close()
 })
@@ -335,7 +332,7 @@ test('[P15] at most 16 sends are in flight at once, and every device still gets 
   for (const [i, d] of devices.entries()) await members[i % 4]!.post('/api/push/subscribe', d.sub)
   received.length = 0
   maxConcurrent = 0
-  await Promise.all(members.map((m) => s.ctx.push!.notify(m.user.id, 'dm', KINDS[0]![1])))
+  await Promise.all(members.map((m) => s.ctx.push.api.notify(m.user.id, 'dm', KINDS[0]![1])))
   expect(received.filter((r) => r.path.startsWith('/slow-')).length).toBe(40)
   expect(maxConcurrent).toBeGreaterThan(1)
   expect(maxConcurrent).toBeLessThanOrEqual(16)

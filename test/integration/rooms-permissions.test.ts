@@ -3,20 +3,19 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
-import { roomsDomain } from '../../server/rooms'
 import { closeAll, createRoom, member, ok, outcome, reconnect, type Member } from '../helpers/members'
+import { TEST_LIMIT } from '../helpers/limits'
 
-// A loaded CI machine (argon2 sign-ups, real sockets) can take longer than bun's 5 s default per test.
-setDefaultTimeout(30_000)
+setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let H: Member, M: Member, TM: Member, S: Member, TS: Member, A: Member, TA: Member, X: Member, B: Member, R: Member
 let guest: WsClient
-const rooms = () => roomsDomain(s.ctx).rooms
+const rooms = () => s.ctx.rooms.service
 
 beforeAll(async () => {
   s = await startTestServer()
-  s.ctx.settings.update({ guests: true })
+  s.ctx.core.settings.update({ guests: true })
   ;[H, M, TM, S, TS, A, TA, X, B, R] = await Promise.all(['host', 'mod', 'tmod', 'spk', 'tspk', 'aud', 'taud', 'non', 'blk', 'rem'].map((p) => member(s, p)))
   await H.http.put(`/api/users/${B.name}/block`)
   guest = await connectWs(s.url, { origin: s.origin })
@@ -76,15 +75,15 @@ const TABLE: Record<string, string[]> = {
   'leave quietly': ['ok', 'ok', 'ok', 'ok', out.not, out.not, out.not, out.not],
   'raise hand': ['ok', 'on_stage', 'on_stage', 'on_stage', out.not, out.guest, out.not, out.not],
   'accept an invitation': ['ok', 'no_invitation', 'no_invitation', 'no_invitation', out.not, out.guest, out.not, out.not],
-  'invite to speak': ['forbidden', 'forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
-  'move a speaker to the audience': ['forbidden', 'forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
-  'mute a speaker': ['forbidden', 'forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
+  'invite to speak': ['room_invite_forbidden', 'room_invite_forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
+  'move a speaker to the audience': ['room_move_forbidden', 'room_move_forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
+  'mute a speaker': ['room_mute_forbidden', 'room_mute_forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
   'unmute self': ['not_on_stage', 'ok', 'ok', 'ok', out.not, out.guest, out.not, out.not],
-  'make a speaker moderator': ['forbidden', 'forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
-  'unmake a moderator': ['forbidden', 'forbidden', 'forbidden', 'ok', out.not, out.guest, out.not, out.not],
-  'remove an audience member': ['forbidden', 'forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
-  'remove a moderator': ['forbidden', 'forbidden', 'forbidden', 'ok', out.not, out.guest, out.not, out.not],
-  'end the room': ['forbidden', 'forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
+  'make a speaker moderator': ['room_mod_forbidden', 'room_mod_forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
+  'unmake a moderator': ['room_unmod_forbidden', 'room_unmod_forbidden', 'room_outranked', 'ok', out.not, out.guest, out.not, out.not],
+  'remove an audience member': ['room_remove_forbidden', 'room_remove_forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
+  'remove a moderator': ['room_remove_forbidden', 'room_remove_forbidden', 'room_outranked', 'ok', out.not, out.guest, out.not, out.not],
+  'end the room': ['room_end_forbidden', 'room_end_forbidden', 'ok', 'ok', out.not, out.guest, out.not, out.not],
 }
 
 describe('[R20] room actions by role', () => {
@@ -112,8 +111,8 @@ test('[R21] who may join by kind: open → members; social → followed by a mod
   const cols = { stranger, 'followed by host': fan, 'followed by a moderator': modFan, invited, cohost, guest: { ws: guest }, 'blocked by host': B } as const
   const expected: Record<string, string[]> = {
     open: ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'blocked'],
-    social: ['room_followers_only', 'ok', 'ok', 'room_followers_only', 'ok', 'unauthorized', 'blocked'],
-    closed: ['room_invite_only', 'room_invite_only', 'room_invite_only', 'ok', 'ok', 'unauthorized', 'blocked'],
+    social: ['room_followers_only', 'ok', 'ok', 'room_followers_only', 'ok', 'room_sign_in', 'blocked'],
+    closed: ['room_invite_only', 'room_invite_only', 'room_invite_only', 'ok', 'ok', 'room_sign_in', 'blocked'],
   }
   for (const kind of ['open', 'social', 'closed'] as const) {
     const room = await createRoom(H, { kind, invited: [invited.name, B.name, M.name], cohosts: [cohost.name] })
@@ -141,11 +140,11 @@ test('[R22] a co-host joins as moderator and may start a scheduled room; guests 
   expect((await cohost.http.post(`/api/rooms/${room.id}/start`)).json.room.state).toBe('live')
   expect((await ok(cohost, 'room.join', { roomId: room.id })).me.role).toBe('host')
   expect((await ok(H, 'room.join', { roomId: room.id })).me.role).toBe('moderator')
-  s.ctx.settings.update({ guests: false })
+  s.ctx.core.settings.update({ guests: false })
   try {
-    expect(await outcome({ ws: guest }, 'room.join', { roomId: room.id })).toBe('unauthorized')
+    expect(await outcome({ ws: guest }, 'room.join', { roomId: room.id })).toBe('room_sign_in')
     expect((await fetch(`${s.url}/api/rooms`)).status).toBe(401)
-  } finally { s.ctx.settings.update({ guests: true }) }
+  } finally { s.ctx.core.settings.update({ guests: true }) }
   rooms().end(room.id, null)
   cohost.ws.close()
 })

@@ -1,8 +1,11 @@
 // [W6] Stopping the server closes every socket first (close hooks run while the database is open), then runs the
 // domains' cleanup, then closes the database: nothing runs against a closed database afterwards.
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { signedInClient, startTestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 test('[W6] stop() closes the sockets, then cleans up, then closes the database', async () => {
   const s = await startTestServer()
@@ -14,9 +17,9 @@ test('[W6] stop() closes the sockets, then cleans up, then closes the database',
   const order: string[] = []
   s.ctx.hub.onClose((c) => {
     // A close hook still reads the database.
-    order.push(`close:${s.ctx.accounts.store.byId(c.user!.id)!.username}`)
+    order.push(`close:${s.ctx.accounts.api.byId(c.user!.id)!.username}`)
   })
-  s.ctx.cleanup.push(() => { order.push(`cleanup:${s.ctx.hub.conns.size}`) })
+  s.ctx.legacy.cleanup.push(() => { order.push(`cleanup:${s.ctx.hub.conns.size}`) })
   await s.stop()
   expect(order.slice(0, 2).sort()).toEqual(['close:alice', 'close:bob'])
   expect(order.slice(2)).toEqual(['cleanup:0'])

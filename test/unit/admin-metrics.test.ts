@@ -1,5 +1,8 @@
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { RateMeter } from '../../server/admin/metrics'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 test('[D13] rates are computed from counter samples over the last minute', () => {
   const m = new RateMeter()

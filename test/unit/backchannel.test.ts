@@ -1,7 +1,15 @@
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { linkify, highlighted } from '../../client/components/backchannel/text'
 import { isEmoji } from '../../server/backchannel/model'
 import { MAX_BATCH, SendQueue, type SendItem } from '../../server/backchannel/send'
+import { BackchannelStore } from '../../server/backchannel/store'
+import { openDatabase } from '../../server/db/open'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const links = (text: string) => linkify(text).filter((x) => typeof x !== 'string').map((v: any) => v.props)
 
@@ -31,8 +39,9 @@ test('[B8] sends of one tick share one commit; a duplicate in flight shares the 
   const batches: number[] = []
   let fail = false
   let current = 0
+  let seq = 0
   const q = new SendQueue({
-    write: (fn) => { current = 0; const r = fn(); if (fail) throw new Error('disk full'); batches.push(current); return r },
+    change: (write) => { current = 0; const r = write(() => ++seq); if (fail) throw new Error('disk full'); batches.push(current); return r },
     insert: () => ++current,
     committed: (id) => ({ id }) as any,
     logError: () => {},
@@ -46,4 +55,42 @@ test('[B8] sends of one tick share one commit; a duplicate in flight shares the 
   fail = true
   const r = await Promise.allSettled([q.send(item(9000)), q.send(item(9001))])
   expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected'])
+})
+
+test('[B6] a change takes its seqs in its transaction: one that rolls back takes none and tells nothing; changes do not nest', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'townhall-bc-change-'))
+  const db = openDatabase(dir)
+  try {
+    const store = new BackchannelStore(db)
+    const counter = () => db.query<{ seq: number }, []>('SELECT seq FROM bc_counter').get()!.seq
+    const start = store.seq
+    // Committed: the seqs are saved with it, and the committed step runs after the commit with what was written.
+    let inTransaction: boolean | null = null
+    const id = store.change((nextSeq) => store.insertThread('group', 'g', null, null, null, nextSeq()), (tid) => {
+      inTransaction = db.inTransaction
+      return tid
+    })
+    expect(inTransaction as boolean | null).toBe(false)
+    expect(store.thread(id)?.last_seq).toBe(start + 1)
+    expect([store.seq, counter()]).toEqual([start + 1, start + 1])
+    // Rolled back: nothing written, the seq as it was, the committed step never runs.
+    let told = false
+    expect(() => store.change((nextSeq) => {
+      store.insertThread('group', 'lost', null, null, null, nextSeq())
+      nextSeq()
+      throw new Error('disk full')
+    }, () => { told = true })).toThrow('disk full')
+    expect(told).toBe(false)
+    expect([store.seq, counter()]).toEqual([start + 1, start + 1])
+    expect(db.query("SELECT COUNT(*) AS n FROM bc_threads WHERE title = 'lost'").get()).toEqual({ n: 0 })
+    // A change that turns out to change nothing takes no seq.
+    store.change(() => {})
+    expect(store.seq).toBe(start + 1)
+    // A change inside a change would tell before the commit: refused.
+    expect(() => store.change(() => store.change(() => {}))).toThrow('a change inside a change')
+    expect(() => store.change(() => { store.upsertMember(id, 1, 'active', 1) })).toThrow(/store: unable to add member 1 to thread/)
+  } finally {
+    db.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -1,9 +1,12 @@
 // [H8] The options table: defaults, parsers, NAME_FILE for secrets, errors that name the variable.
-import { afterAll, expect, test } from 'bun:test'
+import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, helpTable, loadConfig, OPTIONS, publicOrigin } from '../../server/config'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const dir = mkdtempSync(join(tmpdir(), 'townhall-config-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -1,11 +1,14 @@
 // [H12] The Dockerfile, checked statically (there is no Docker engine here): dockerfile-utils' linter finds nothing,
 // and the properties the image promises are there.
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { validate } from 'dockerfile-utils'
 import { OPTIONS } from '../../server/config'
 import pkg from '../../package.json'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const ROOT = join(import.meta.dir, '..', '..')
 const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')

@@ -1,7 +1,10 @@
 // [H14] The manifest has what an installable app needs, and its icons are real PNGs of the stated sizes.
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const CLIENT = join(import.meta.dir, '..', '..', 'client')
 const manifest = JSON.parse(readFileSync(join(CLIENT, 'manifest.webmanifest'), 'utf8'))

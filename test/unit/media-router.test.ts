@@ -1,24 +1,35 @@
 // The forwarding plane alone: a Router with fake downlinks, no werift and no sockets. What signalling hands it (an
 // Endpoint's packets, a Downlink once connected) is all it needs; the levels observer taps it.
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { LevelsObserver, type Levels } from '../../server/media/levels'
 import { MediaCounters, Router, type Downlink, type Endpoint, type RtpIn } from '../../server/media/router'
 import { SrtpWriter } from '../../server/media/srtp'
-import { until } from '../helpers/bot'
+import { TEST_LIMIT, until } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const LEVEL_EXT = 1
 
 /** "Protects" by copying: the header as written, then the payload. */
 class PlainWriter extends SrtpWriter {
-  protect(header: Uint8Array, payload: Uint8Array): Buffer { return Buffer.concat([header, payload]) }
+  protect(header: Uint8Array, payload: Uint8Array): Buffer {
+    return Buffer.concat([header, payload])
+  }
 }
 
-interface Sent { from: string; ssrc: number; seq: number; marker: boolean }
+interface Sent {
+  from: string
+  ssrc: number
+  seq: number
+  marker: boolean
+}
 class FakeDownlink implements Downlink {
   readonly sent: Sent[] = []
   private writer = new PlainWriter()
   up = true
-  open() { return this.up ? this.writer : null }
+  open() {
+    return this.up ? this.writer : null
+  }
   send(p: Buffer) {
     const marker = (p[1]! & 0x80) !== 0
     this.sent.push({ from: p.subarray(12).toString(), ssrc: p.readUInt32BE(8), seq: p.readUInt16BE(2), marker })
@@ -27,7 +38,8 @@ class FakeDownlink implements Downlink {
 
 const packet = (from: string, seq: number, dbov: number): RtpIn => ({
   header: {
-    sequenceNumber: seq & 0xffff, timestamp: (seq * 960) >>> 0,
+    sequenceNumber: seq & 0xffff,
+    timestamp: (seq * 960) >>> 0,
     extensions: [{ id: LEVEL_EXT, payload: Buffer.from([dbov]) }],
   },
   payload: Buffer.from(from),
@@ -51,13 +63,16 @@ function room(levels: Levels[] = []) {
   return { r, counters, join }
 }
 
-/** Every speaker sends one packet every 20 ms at their level until stopped. */
+/** An Opus frame: every speaker sends one packet this often. */
+const FRAME_MS = 20
+
+/** Every speaker sends one packet per frame at their level until stopped. */
 function talk(list: [string, Endpoint, number][]) {
   let seq = 0
   const t = setInterval(() => {
     seq++
     for (const [from, ep, dbov] of list) ep.receive(packet(from, seq, dbov))
-  }, 20)
+  }, FRAME_MS)
   return () => clearInterval(t)
 }
 
@@ -72,9 +87,9 @@ describe('[M4] the router alone', () => {
     const voices = s.map((p, i): [string, Endpoint, number] => [`s${i}`, p.ep, 60 - i * 15])
     const stop = talk([...voices, ['a', aud.ep, 0]])
     try {
-      await until(() => levels.some((x) => Object.keys(x).length === 4), 5000, 'levels of the four speakers')
+      await until(() => levels.some((x) => Object.keys(x).length === 4), 'levels of the four speakers')
       const n = l.down.sent.length
-      await until(() => l.down.sent.length > n + 60, 5000, 'packets after the ranking settled')
+      await until(() => l.down.sent.length > n + 60, 'packets after the ranking settled')
       const recent = l.down.sent.slice(n)
       expect([...new Set(recent.map((x) => x.from))].sort()).toEqual(['s1', 's2', 's3'])
       expect(new Set(recent.map((x) => x.ssrc)).size).toBe(3)
@@ -84,10 +99,12 @@ describe('[M4] the router alone', () => {
       expect(Object.keys(levels.at(-1)!).sort()).toEqual(['s0', 's1', 's2', 's3'])
       // A speaker never hears themselves.
       expect(s[3]!.down.sent.some((x) => x.from === 's3')).toBe(false)
-    } finally { stop() }
+    } finally {
+      stop()
+    }
     r.close()
     expect(levels.at(-1)).toEqual({}) // the rings clear when the room's audio ends
-  }, 30_000)
+  })
 
   test('[M8] a muted speaker stops at once; [M5] one stream per slot; disconnected: nothing sent', async () => {
     const { r, join } = room()
@@ -95,13 +112,13 @@ describe('[M4] the router alone', () => {
     const l = join('l', 'audience')
     const stop = talk([['sp', sp.ep, 20]])
     try {
-      await until(() => l.down.sent.length > 10, 5000, 'the speaker is heard')
+      await until(() => l.down.sent.length > 10, 'the speaker is heard')
       r.update('sp', { muted: true })
       const n = l.down.sent.length
       await new Promise((res) => setTimeout(res, 200))
       expect(l.down.sent.length).toBe(n)
       r.update('sp', { muted: false })
-      await until(() => l.down.sent.length > n + 10, 5000, 'heard again after unmute')
+      await until(() => l.down.sent.length > n + 10, 'heard again after unmute')
       const got = l.down.sent
       expect(new Set(got.map((x) => x.ssrc)).size).toBe(1)
       for (let i = 1; i < got.length; i++) expect((got[i]!.seq - got[i - 1]!.seq) & 0xffff).toBe(1)
@@ -110,6 +127,8 @@ describe('[M4] the router alone', () => {
       const m = l.down.sent.length
       await new Promise((res) => setTimeout(res, 200))
       expect(l.down.sent.length).toBe(m)
-    } finally { stop() }
-  }, 30_000)
+    } finally {
+      stop()
+    }
+  })
 })

@@ -1,10 +1,13 @@
 // The SFU's pure parts: audio levels, slot assignment, sequence/timestamp rewriting, ICE settings, TURN credentials.
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createHmac, randomBytes } from 'node:crypto'
 import { RTCPeerConnection, RtpHeader, RtpPacket, SrtpSession } from 'werift'
 import { K_SLOTS, OPUS_FRAME_TS, SlotRewriter, assignSlots, audioLevelDbov, audioLevelOfExtensions, levelFromDbov } from '../../server/media/forwarder'
 import { PortCursor, hostAddresses, iceServersFor, turnCredentials, withoutDefaultStun } from '../../server/media/ice'
 import { SrtpWriter, writeRtpHeader } from '../../server/media/srtp'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const packetWithLevel = (id: number, dbov: number, extra: { id: number; payload: Buffer }[] = []) =>
   new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: 7, timestamp: 9, ssrc: 1, extensions: [...extra, { id, payload: Buffer.from([0x80 | dbov]) }] }), Buffer.from('opus')).serialize()

@@ -1,6 +1,6 @@
 // [H9] Migrations: each in its own transaction, recorded in schema_version; a failing one leaves nothing behind;
 // a newer database is refused; the pragmas the server relies on.
-import { afterAll, expect, test } from 'bun:test'
+import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,6 +8,9 @@ import { join } from 'node:path'
 import { migrate, schemaVersion, SchemaTooNewError } from '../../server/db/migrate'
 import { MIGRATIONS } from '../../server/db/migrations'
 import { openDatabase } from '../../server/db/open'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const dir = mkdtempSync(join(tmpdir(), 'townhall-migrate-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

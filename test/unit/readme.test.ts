@@ -1,9 +1,12 @@
 // The README documents every configuration variable, every CLI command, and the commands CI runs.
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { OPTIONS } from '../../server/config'
 import { configTable } from '../../scripts/config-table'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const ROOT = join(import.meta.dir, '..', '..')
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')

@@ -1,7 +1,10 @@
 // The room session as a state machine, without a server: lifecycle transitions, seats, hands, succession, timers.
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { canTransition, GRACE_MS, isModerator, RANK, ROOM_TRANSITIONS, RoomSession, type Seat } from '../../server/rooms/session'
 import type { RoomRole } from '../../server/contracts'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const user = (id: number) => ({ id, username: `u${id}`, displayName: `U${id}`, avatar: null, role: 'member' as const })
 const seat = (s: RoomSession, id: number, role: RoomRole) =>

@@ -1,7 +1,7 @@
 // The audit log: every admin and moderator action, newest first, filterable by kind.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get } from '../../app/api'
+import { auditLog, type AuditRecord } from '../../app/admin'
 import { notifyError } from '../../app/state'
 import { Empty, timeAgo } from '../ui'
 
@@ -13,13 +13,13 @@ const detailText = (d: Record<string, unknown>) => Object.entries(d ?? {})
 
 export function AuditLog() {
   const [filter, setFilter] = useState('')
-  const [entries, setEntries] = useState<any[] | null>(null)
+  const [entries, setEntries] = useState<AuditRecord[] | null>(null)
   const [more, setMore] = useState(false)
   const load = async (before?: number) => {
     try {
-      const r = await get(`/admin/audit?limit=50${filter ? `&action=${encodeURIComponent(filter)}` : ''}${before ? `&before=${before}` : ''}`)
-      setEntries((prev) => before && prev ? [...prev, ...r.entries] : r.entries)
-      setMore(r.entries.length === 50)
+      const entries = await auditLog({ limit: 50, action: filter || undefined, before: before || undefined })
+      setEntries((prev) => before && prev ? [...prev, ...entries] : entries)
+      setMore(entries.length === 50)
     } catch (e) { notifyError(e) }
   }
   useEffect(() => { setEntries(null); void load() }, [filter])
@@ -35,6 +35,6 @@ export function AuditLog() {
           ${Object.keys(e.details ?? {}).length > 0 && html`<div class="muted small details">${detailText(e.details)}</div>`}</div>
         <time class="muted small" datetime=${new Date(e.createdAt).toISOString()} title=${new Date(e.createdAt).toLocaleString()}>${timeAgo(e.createdAt)}</time>
       </li>`)}</ol>`}
-    ${more && html`<button class="btn" onClick=${() => load(entries!.at(-1).id)}>Show older</button>`}
+    ${more && html`<button class="btn" onClick=${() => load(entries!.at(-1)!.id)}>Show older</button>`}
   </section>`
 }

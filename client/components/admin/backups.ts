@@ -1,24 +1,24 @@
 // Backups: make a consistent copy of the database now, list and download them.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { del, get, post } from '../../app/api'
+import { backups, backupUrl, createBackup, deleteBackup, type Backup } from '../../app/admin'
 import { notify, notifyError } from '../../app/state'
 import { Empty } from '../ui'
 
 const size = (n: number) => n > 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n > 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} KB`
 
 export function Backups() {
-  const [list, setList] = useState<any[] | null>(null)
+  const [list, setList] = useState<Backup[] | null>(null)
   const [busy, setBusy] = useState(false)
-  const load = () => get('/admin/backups').then((r) => setList(r.backups), notifyError)
+  const load = () => backups().then(setList, notifyError)
   useEffect(() => { load() }, [])
   const create = async () => {
     setBusy(true)
-    try { const r = await post('/admin/backups'); notify(`Backup ${r.backup.name} written (${size(r.backup.size)}, integrity ${r.backup.integrity})`); load() } catch (e) { notifyError(e) } finally { setBusy(false) }
+    try { const b = await createBackup(); notify(`Backup ${b.name} written (${size(b.size)}, integrity ${b.integrity})`); load() } catch (e) { notifyError(e) } finally { setBusy(false) }
   }
   const remove = async (name: string) => {
     if (!confirm(`Delete ${name}?`)) return
-    try { await del(`/admin/backups/${encodeURIComponent(name)}`); notify('Backup deleted'); load() } catch (e) { notifyError(e) }
+    try { await deleteBackup(name); notify('Backup deleted'); load() } catch (e) { notifyError(e) }
   }
   return html`<section class="card stack">
     <div class="row gap center wrap"><h2 class="grow">Backups</h2>
@@ -28,7 +28,7 @@ export function Backups() {
       ${list.map((b) => html`<li class="list-item backup-row">
         <div class="grow"><strong>${new Date(b.createdAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}</strong> <span class="muted small">· ${size(b.size)}</span>
           <div class="mono muted small">${b.name}</div></div>
-        <div class="row gap backup-actions"><a class="btn small" href=${`/api/admin/backups/${encodeURIComponent(b.name)}`} download=${b.name} aria-label=${`Download ${b.name}`}>Download</a>
+        <div class="row gap backup-actions"><a class="btn small" href=${backupUrl(b.name)} download=${b.name} aria-label=${`Download ${b.name}`}>Download</a>
         <button class="btn small danger-text" aria-label=${`Delete ${b.name}`} onClick=${() => remove(b.name)}>Delete</button></div>
       </li>`)}</ul>`}
   </section>`

@@ -1,10 +1,10 @@
 // Dashboard: the numbers an admin looks at first; refreshed every 15 seconds while open.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get } from '../../app/api'
+import { stats as fetchStats, type AdminStats } from '../../app/admin'
 import { errorText } from '../../app/state'
 
-const TILES: { key: string; label: string; href?: string }[] = [
+const TILES: { key: keyof AdminStats; label: string; href?: string }[] = [
   { key: 'members', label: 'Members', href: '/admin/members' },
   { key: 'liveRooms', label: 'Live rooms', href: '/' },
   { key: 'inRooms', label: 'People in rooms now' },
@@ -14,10 +14,10 @@ const TILES: { key: string; label: string; href?: string }[] = [
 ]
 
 export function Dashboard() {
-  const [stats, setStats] = useState<Record<string, number> | null>(null)
+  const [stats, setStats] = useState<AdminStats | null>(null)
   const [err, setErr] = useState('')
   useEffect(() => {
-    const load = () => get('/admin/stats').then((r) => { setStats(r.stats); setErr('') }, (e) => setErr(errorText(e)))
+    const load = () => fetchStats().then((s) => { setStats(s); setErr('') }, (e) => setErr(errorText(e)))
     load()
     const t = setInterval(load, 15_000)
     return () => clearInterval(t)

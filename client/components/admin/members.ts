@@ -1,7 +1,7 @@
 // Members: search and filter; suspend, ban (with a reason, confirmed inline), make admin, password-reset link.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get, post, put } from '../../app/api'
+import { banMember, members, resetLink, setMemberRole, suspendMember, unbanMember, unsuspendMember, type AdminMember, type MemberFilter } from '../../app/admin'
 import { me, notify, notifyError } from '../../app/state'
 import { Avatar, Empty, timeAgo } from '../ui'
 
@@ -9,14 +9,14 @@ type Pending = { id: number; action: 'suspend' | 'ban' } | null
 
 export function Members() {
   const [q, setQ] = useState('')
-  const [status, setStatus] = useState('all')
-  const [list, setList] = useState<any[] | null>(null)
+  const [status, setStatus] = useState<MemberFilter>('all')
+  const [list, setList] = useState<AdminMember[] | null>(null)
   const [pending, setPending] = useState<Pending>(null)
   const [reason, setReason] = useState('')
   const [reset, setReset] = useState<{ id: number; url: string } | null>(null)
-  const load = () => get(`/admin/members?q=${encodeURIComponent(q.trim())}&status=${status}&limit=100`).then((r) => setList(r.members), notifyError)
+  const load = () => members(q.trim(), status, 100).then(setList, notifyError)
   useEffect(() => { const t = setTimeout(load, 200); return () => clearTimeout(t) }, [q, status])
-  const act = async (fn: () => Promise<any>, ok: string) => {
+  const act = async (fn: () => Promise<unknown>, ok: string) => {
     try { await fn(); notify(ok); setPending(null); setReason(''); load() } catch (e) { notifyError(e) }
   }
   const copy = async (url: string) => { try { await navigator.clipboard.writeText(url); notify('Link copied') } catch { notify('Copy the link from the box', 'error') } }
@@ -43,17 +43,17 @@ export function Members() {
           </div>
           ${!self && html`<div class="member-actions row gap wrap">
             ${m.status === 'active' && m.role !== 'admin' && html`<button class="btn small" aria-label=${`Suspend ${at}`} onClick=${() => { setPending({ id: m.id, action: 'suspend' }); setReason('') }}>Suspend</button>`}
-            ${m.status === 'suspended' && html`<button class="btn small" aria-label=${`Unsuspend ${at}`} onClick=${() => act(() => post(`/admin/members/${m.id}/unsuspend`), `${at} can sign in again`)}>Unsuspend</button>`}
+            ${m.status === 'suspended' && html`<button class="btn small" aria-label=${`Unsuspend ${at}`} onClick=${() => act(() => unsuspendMember(m.id), `${at} can sign in again`)}>Unsuspend</button>`}
             ${m.status !== 'banned' && m.role !== 'admin' && html`<button class="btn small danger-text" aria-label=${`Ban ${at}`} onClick=${() => { setPending({ id: m.id, action: 'ban' }); setReason('') }}>Ban</button>`}
-            ${m.status === 'banned' && html`<button class="btn small" aria-label=${`Unban ${at}`} onClick=${() => act(() => post(`/admin/members/${m.id}/unban`), `${at} is no longer banned`)}>Unban</button>`}
+            ${m.status === 'banned' && html`<button class="btn small" aria-label=${`Unban ${at}`} onClick=${() => act(() => unbanMember(m.id), `${at} is no longer banned`)}>Unban</button>`}
             ${m.status === 'active' && (m.role === 'admin'
-              ? html`<button class="btn small" aria-label=${`Remove admin from ${at}`} onClick=${() => act(() => put(`/admin/members/${m.id}/role`, { role: 'member' }), `${at} is no longer an admin`)}>Remove admin</button>`
-              : html`<button class="btn small" aria-label=${`Make ${at} admin`} onClick=${() => act(() => put(`/admin/members/${m.id}/role`, { role: 'admin' }), `${at} is now an admin`)}>Make admin</button>`)}
+              ? html`<button class="btn small" aria-label=${`Remove admin from ${at}`} onClick=${() => act(() => setMemberRole(m.id, 'member'), `${at} is no longer an admin`)}>Remove admin</button>`
+              : html`<button class="btn small" aria-label=${`Make ${at} admin`} onClick=${() => act(() => setMemberRole(m.id, 'admin'), `${at} is now an admin`)}>Make admin</button>`)}
             ${m.status !== 'banned' && html`<button class="btn small" aria-label=${`Password-reset link for ${at}`} onClick=${async () => {
-              try { setReset({ id: m.id, url: (await post(`/admin/members/${m.id}/reset-link`)).url }) } catch (e) { notifyError(e) }
+              try { setReset({ id: m.id, url: (await resetLink(m.id)).url }) } catch (e) { notifyError(e) }
             }}>Reset link</button>`}
           </div>`}
-          ${ask && html`<form class="confirm stack" onSubmit=${(e: Event) => { e.preventDefault(); act(() => post(`/admin/members/${m.id}/${ask.action}`, { reason: reason.trim() || undefined }), ask.action === 'ban' ? `${at} is banned` : `${at} is suspended`) }}>
+          ${ask && html`<form class="confirm stack" onSubmit=${(e: Event) => { e.preventDefault(); act(() => (ask.action === 'ban' ? banMember : suspendMember)(m.id, reason.trim() || undefined), ask.action === 'ban' ? `${at} is banned` : `${at} is suspended`) }}>
             <p class="small">${ask.action === 'ban'
               ? `Ban ${at}? They are signed out everywhere, removed from rooms and hidden from everyone.`
               : `Suspend ${at}? They are signed out everywhere and cannot sign in until you unsuspend them.`}</p>

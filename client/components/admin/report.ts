@@ -1,10 +1,8 @@
 // "Report": a member reports a member, a room or a message to the admins with a reason.
 import { html } from 'htm/preact'
 import { useState } from 'preact/hooks'
-import { post } from '../../app/api'
+import { sendReport, type ReportKind } from '../../app/admin'
 import { notify, notifyError } from '../../app/state'
-
-export type ReportKind = 'member' | 'room' | 'message'
 
 /** A button that opens a small form; `label` names what is reported (e.g. "@bob"). */
 export function ReportButton({ type, id, label, className = 'btn small' }: { type: ReportKind; id: number; label: string; className?: string }) {
@@ -13,7 +11,7 @@ export function ReportButton({ type, id, label, className = 'btn small' }: { typ
   const send = async (e: Event) => {
     e.preventDefault()
     try {
-      await post('/reports', { targetType: type, targetId: id, reason: reason.trim() })
+      await sendReport(type, id, reason.trim())
       notify('Thanks. The admins will look at it.'); setOpen(false); setReason('')
     } catch (x) { notifyError(x) }
   }

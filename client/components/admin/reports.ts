@@ -1,23 +1,26 @@
 // The reports queue: what members reported and why; resolve or dismiss, and act on a reported member.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get, patch, post } from '../../app/api'
+import { handleReport, reports, suspendMember, type AdminReport, type ReportStatus, type ReportTarget } from '../../app/admin'
 import { notify, notifyError } from '../../app/state'
 import { Empty, timeAgo } from '../ui'
 
-function Target({ t }: { t: any }) {
+function Target({ t }: { t: ReportTarget }) {
   if (t.type === 'member') return t.username ? html`member <a href=${'/u/' + t.username}>@${t.username}</a>${t.status !== 'active' ? html` <span class="badge warn">${t.status}</span>` : ''}` : html`a member who is gone`
   if (t.type === 'room') return t.title ? html`room <a href=${'/rooms/' + t.id}>${t.title}</a>${t.host ? ` by @${t.host}` : ''}` : html`a room that is gone`
   return t.author !== undefined ? html`message by ${t.author ? html`<a href=${'/u/' + t.author}>@${t.author}</a>` : 'someone'}<blockquote class="quote">${t.body || '(deleted)'}</blockquote>` : html`a message that is gone`
 }
 
+/** Whom a report lets the admin act on: the reported member, the message's author or the room's host. */
+type Who = { id: number; name?: string | null; status?: string; role?: string }
+
 export function Reports() {
-  const [status, setStatus] = useState('open')
-  const [list, setList] = useState<any[] | null>(null)
-  const load = () => get(`/admin/reports?status=${status}`).then((r) => setList(r.reports), notifyError)
+  const [status, setStatus] = useState<ReportStatus | 'all'>('open')
+  const [list, setList] = useState<AdminReport[] | null>(null)
+  const load = () => reports(status).then(setList, notifyError)
   useEffect(() => { setList(null); load() }, [status])
   const act = async (fn: () => Promise<unknown>, ok: string) => { try { await fn(); notify(ok); load() } catch (e) { notifyError(e) } }
-  const memberOf = (t: any) => t.type === 'member' ? { id: t.id, name: t.username, status: t.status, role: t.role } : t.type === 'message' && t.authorId ? { id: t.authorId, name: t.author } : t.type === 'room' && t.hostId ? { id: t.hostId, name: t.host } : null
+  const memberOf = (t: ReportTarget): Who | null => t.type === 'member' ? { id: t.id, name: t.username, status: t.status, role: t.role } : t.type === 'message' && t.authorId ? { id: t.authorId, name: t.author } : t.type === 'room' && t.hostId ? { id: t.hostId, name: t.host } : null
   return html`<section class="card stack">
     <div class="row gap center"><h2 class="grow">Reports</h2>
       <select aria-label="Show reports" class="filter" value=${status} onChange=${(e: any) => setStatus(e.target.value)}>
@@ -33,13 +36,13 @@ export function Reports() {
             ${r.status !== 'open' && html`<p class="muted small">${r.status} by @${r.handledBy ?? '?'}${r.note ? ` — ${r.note}` : ''}</p>`}
             <div class="row gap wrap">
               ${r.status === 'open' ? html`
-                <button class="btn small primary" aria-label=${`Resolve report ${r.id}`} onClick=${() => act(() => patch(`/admin/reports/${r.id}`, { status: 'resolved' }), 'Report resolved')}>Resolve</button>
-                <button class="btn small" aria-label=${`Dismiss report ${r.id}`} onClick=${() => act(() => patch(`/admin/reports/${r.id}`, { status: 'dismissed' }), 'Report dismissed')}>Dismiss</button>
+                <button class="btn small primary" aria-label=${`Resolve report ${r.id}`} onClick=${() => act(() => handleReport(r.id, 'resolved'), 'Report resolved')}>Resolve</button>
+                <button class="btn small" aria-label=${`Dismiss report ${r.id}`} onClick=${() => act(() => handleReport(r.id, 'dismissed'), 'Report dismissed')}>Dismiss</button>
                 ${who && who.status !== 'suspended' && who.role !== 'admin' && html`<button class="btn small" aria-label=${`Suspend @${who.name} (report ${r.id})`} onClick=${() => act(async () => {
-                  await post(`/admin/members/${who.id}/suspend`, { reason: `report #${r.id}` })
-                  await patch(`/admin/reports/${r.id}`, { status: 'resolved', note: `suspended @${who.name}` })
+                  await suspendMember(who.id, `report #${r.id}`)
+                  await handleReport(r.id, 'resolved', `suspended @${who.name}`)
                 }, `@${who.name} suspended`)}>Suspend @${who.name}</button>`}`
-              : html`<button class="btn small" aria-label=${`Reopen report ${r.id}`} onClick=${() => act(() => patch(`/admin/reports/${r.id}`, { status: 'open' }), 'Report reopened')}>Reopen</button>`}
+              : html`<button class="btn small" aria-label=${`Reopen report ${r.id}`} onClick=${() => act(() => handleReport(r.id, 'open'), 'Report reopened')}>Reopen</button>`}
             </div>
           </div>
         </li>`

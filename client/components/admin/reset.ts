@@ -1,7 +1,7 @@
 // /reset/<token>: choose a new password with the one-time link an admin made.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get, post } from '../../app/api'
+import { checkReset, resetPassword } from '../../app/admin'
 import { errorText } from '../../app/state'
 import { navigate } from '../../app/router'
 import { ErrorLine, Field } from '../ui'
@@ -11,11 +11,11 @@ export function ResetPassword({ token }: { token: string }) {
   const [err, setErr] = useState('')
   const [pw, setPw] = useState({ a: '', b: '' })
   const [done, setDone] = useState(false)
-  useEffect(() => { get(`/reset/${encodeURIComponent(token)}`).then((r) => setInfo(r.reset), (e) => setErr(errorText(e))) }, [token])
+  useEffect(() => { checkReset(token).then(setInfo, (e) => setErr(errorText(e))) }, [token])
   const submit = async (e: Event) => {
     e.preventDefault()
     if (pw.a !== pw.b) return setErr('The two passwords differ.')
-    try { await post(`/reset/${encodeURIComponent(token)}`, { password: pw.a }); setDone(true); setErr('') } catch (x) { setErr(errorText(x)) }
+    try { await resetPassword(token, pw.a); setDone(true); setErr('') } catch (x) { setErr(errorText(x)) }
   }
   return html`<main class="auth"><div class="auth-card">
     <img class="auth-logo" src="/icons/icon-192.png" alt="" width="64" height="64" />

@@ -1,23 +1,23 @@
 // Server settings: who may sign up, how many invites new members get, guest listening, TURN servers.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get, patch } from '../../app/api'
+import { settings, updateSettings, type Settings } from '../../app/admin'
 import { errorText, notify, notifyError } from '../../app/state'
 import { ErrorLine, Field } from '../ui'
 
 export function ServerSettings() {
-  const [s, setS] = useState<any>(null)
+  const [s, setS] = useState<Settings | null>(null)
   const [turn, setTurn] = useState('')
   const [err, setErr] = useState('')
-  useEffect(() => { get('/admin/settings').then((r) => { setS(r.settings); setTurn(r.settings.turnUrls.join('\n')) }, notifyError) }, [])
+  useEffect(() => { settings().then((v) => { setS(v); setTurn(v.turnUrls.join('\n')) }, notifyError) }, [])
   if (!s) return html`<section class="card"><p class="muted">Loading…</p></section>`
   const save = async (e: Event) => {
     e.preventDefault()
     setErr('')
     try {
       const turnUrls = turn.split(/[\n,]/).map((x) => x.trim()).filter(Boolean)
-      const r = await patch('/admin/settings', { registration: s.registration, inviteQuota: Number(s.inviteQuota), guests: s.guests, turnUrls })
-      setS(r.settings); setTurn(r.settings.turnUrls.join('\n')); notify('Settings saved')
+      const v = await updateSettings({ registration: s.registration, inviteQuota: Number(s.inviteQuota), guests: s.guests, turnUrls })
+      setS(v); setTurn(v.turnUrls.join('\n')); notify('Settings saved')
     } catch (x) { setErr(errorText(x)) }
   }
   return html`<form class="card stack" onSubmit=${save} aria-label="Server settings">

@@ -1,12 +1,12 @@
 // The invite tree: who invited whom, drawn as a tree; revoke a branch (its unused invites, optionally suspending those below).
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get, post } from '../../app/api'
+import { inviteTree, revokeBranch, type BranchNode } from '../../app/admin'
 import { notify, notifyError } from '../../app/state'
 
-const count = (n: any): number => n.children.reduce((s: number, c: any) => s + 1 + count(c), 0)
+const count = (n: BranchNode): number => n.children.reduce((s, c) => s + 1 + count(c), 0)
 
-function Node({ node, onRevoke, open }: { node: any; onRevoke: (n: any) => void; open: any }) {
+function Node({ node, onRevoke, open }: { node: BranchNode; onRevoke: (n: BranchNode) => void; open: BranchNode | null }) {
   const below = count(node)
   return html`<li data-username=${node.username}>
     <div class=${'tree-node' + (open?.id === node.id ? ' selected' : '')}>
@@ -15,19 +15,19 @@ function Node({ node, onRevoke, open }: { node: any; onRevoke: (n: any) => void;
       <span class="muted small">${below ? `${below} below` : ''}${below && node.pendingInvites ? ' · ' : ''}${node.pendingInvites ? `${node.pendingInvites} unused invite${node.pendingInvites === 1 ? '' : 's'}` : ''}</span>
       ${(below > 0 || node.pendingInvites > 0) && html`<button class="btn small danger-text tree-revoke" aria-label=${`Revoke branch of @${node.username}`} onClick=${() => onRevoke(node)}>Revoke branch</button>`}
     </div>
-    ${node.children.length > 0 && html`<ul>${node.children.map((c: any) => html`<${Node} node=${c} onRevoke=${onRevoke} open=${open} />`)}</ul>`}
+    ${node.children.length > 0 && html`<ul>${node.children.map((c) => html`<${Node} node=${c} onRevoke=${onRevoke} open=${open} />`)}</ul>`}
   </li>`
 }
 
 export function InviteTree() {
-  const [tree, setTree] = useState<any[] | null>(null)
-  const [open, setOpen] = useState<any>(null)
+  const [tree, setTree] = useState<BranchNode[] | null>(null)
+  const [open, setOpen] = useState<BranchNode | null>(null)
   const [suspend, setSuspend] = useState(false)
-  const load = () => get('/admin/tree').then((r) => setTree(r.tree), notifyError)
+  const load = () => inviteTree().then(setTree, notifyError)
   useEffect(() => { load() }, [])
   const revoke = async () => {
     try {
-      const r = await post(`/admin/tree/${open.id}/revoke`, { suspend })
+      const r = await revokeBranch(open!.id, suspend)
       notify(`Revoked ${r.revoked.length} invite${r.revoked.length === 1 ? '' : 's'}${r.suspended.length ? `, suspended ${r.suspended.length} member${r.suspended.length === 1 ? '' : 's'}` : ''}`)
       setOpen(null); setSuspend(false); load()
     } catch (e) { notifyError(e) }

@@ -1,7 +1,7 @@
 // New message (pick a person) and new group (a title and up to 49 people) screens.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { get } from '../../app/api'
+import { searchUsers } from '../../app/accounts'
 import * as bc from '../../app/backchannel'
 import { navigate } from '../../app/router'
 import { me, notify, notifyError } from '../../app/state'
@@ -12,7 +12,7 @@ interface Found { id: number; username: string; displayName: string; avatar: str
 function usePeople(q: string) {
   const [users, setUsers] = useState<Found[] | null>(null)
   useEffect(() => {
-    const t = setTimeout(() => get(`/users?q=${encodeURIComponent(q)}&limit=20`).then((r) => setUsers(r.users.filter((u: Found) => u.id !== me.value?.id)), notifyError), 150)
+    const t = setTimeout(() => searchUsers(q, 20).then((users) => setUsers(users.filter((u) => u.id !== me.value?.id)), notifyError), 150)
     return () => clearTimeout(t)
   }, [q])
   return users

@@ -77,7 +77,7 @@ export function Room({ id }: { id: string }) {
     const text = status === 'ended' ? 'This room has ended.' : status === 'removed' ? 'You were removed from this room.' : roomError.value?.message ?? 'Could not join.'
     return html`<${Header} title=${info?.title ?? 'Room'} back="/" />
       <div class="empty stack center"><p>${text}</p>
-      ${roomError.value?.code === 'unauthorized' && !meUser.value ? html`<a class="btn primary" href="/">Sign in</a>` : html`<a class="btn" href="/">Back to the hallway</a>`}</div>`
+      ${roomError.value?.code === 'room_sign_in' && !meUser.value ? html`<a class="btn primary" href="/">Sign in</a>` : html`<a class="btn" href="/">Back to the hallway</a>`}</div>`
   }
   if (status !== 'joined' || !info) return html`<${Header} title="Joining…" back="/" /><p class="muted pad" aria-busy="true">Joining the room…</p>`
   const p = me.value

@@ -1,0 +1,33 @@
+// The shared parts every domain is built with: no domain service lives here, only what has no dependencies of its
+// own (config, the database, the log, the settings table, the bus, the rate limiters). Built first, in app.ts.
+import type { Database } from 'bun:sqlite'
+import type { Config } from './config'
+import type { Logger } from './lib/log'
+import { RateLimiter } from './lib/ratelimit'
+import type { Bus, Sockets } from './realtime/bus'
+import type { SettingsService } from './settings'
+
+export interface Core {
+  /** Unique per built server (Elysia plugin seeds). */
+  readonly id: string
+  readonly config: Config
+  readonly db: Database
+  readonly log: Logger
+  readonly settings: SettingsService
+  /** The one way out for events: to a topic, to users, to one connection. */
+  readonly bus: Bus
+  /** The open connections' lifecycle (open/close hooks, counts, disconnecting). */
+  readonly sockets: Sockets
+  /** The origin the app is reached at (PUBLIC_URL, or http://localhost:PORT once bound). */
+  origin(): string
+  readonly secure: boolean
+  readonly limits: Limits
+}
+
+export interface LimitSettings { login: [number, number]; register: [number, number]; inviteLookup: [number, number] }
+/** Burst and refill per second for each limited action. */
+export const DEFAULT_LIMITS: LimitSettings = { login: [10, 10 / 60], register: [10, 10 / 3600], inviteLookup: [30, 30 / 60] }
+
+export type Limits = { [K in keyof LimitSettings]: RateLimiter }
+export const makeLimits = (s: LimitSettings): Limits =>
+  Object.fromEntries(Object.entries(s).map(([k, [burst, rate]]) => [k, new RateLimiter(burst, rate)])) as Limits

@@ -1,0 +1,36 @@
+// Room audio on the wire: the server offers, the browser answers (`rtc.*`, members and guests in the room alike),
+// ICE restarts on a network change, and the speaking levels a few times a second.
+import { Type as t, type Static } from '@sinclair/typebox'
+import { Empty, event, Id, request, type ErrorSpec } from './common'
+
+/** An ICE server handed to the browser (TURN with short-lived credentials). */
+export const IceServer = t.Object({ urls: t.Array(t.String()), username: t.Optional(t.String()), credential: t.Optional(t.String()) })
+export type IceServer = Static<typeof IceServer>
+
+/** The server's offer to answer, with the ICE servers for this member or guest. */
+export const RtcOffer = t.Object({ sdp: t.String(), iceServers: t.Array(IceServer) })
+export type RtcOffer = Static<typeof RtcOffer>
+
+export const MediaRequests = {
+  /** A new peer for this socket's seat (replacing any previous one); replies with the offer. */
+  'rtc.connect': request({ roomId: Id }, RtcOffer, { guest: true }),
+  'rtc.answer': request({ roomId: Id, sdp: t.String({ minLength: 10, maxLength: 32_000 }) }, Empty, { guest: true }),
+  /** A new offer with fresh ICE credentials on the same peer. */
+  'rtc.restart': request({ roomId: Id }, RtcOffer, { guest: true }),
+  'rtc.leave': request({ roomId: Id }, Empty, { guest: true }),
+}
+
+export const MediaEvents = {
+  /** Speaking levels 0..1 by participant key, on topic `room:<id>`; `{}` when everyone fell silent. */
+  'room.levels': event({ roomId: t.Integer(), levels: t.Record(t.String(), t.Number()) }),
+}
+
+export const MediaErrors = {
+  media_unavailable: [503, 'No audio ports are free on the server; try again shortly.'],
+  media_no_rooms: [404, 'Rooms are not available on this server.'],
+  media_room_not_live: [404, 'This room is not live.'],
+  media_not_joined: [403, 'Join the room before connecting its audio.'],
+  media_no_peer: [409, 'No audio connection in this room; send rtc.connect first.'],
+  media_no_offer: [409, 'There is no offer waiting for an answer.'],
+  media_peer_closed: [409, 'The audio connection was replaced or closed.'],
+} as const satisfies Record<string, ErrorSpec>

@@ -1,0 +1,136 @@
+// Rooms on the wire: the views (a room, a participant, a hallway card), the requests `room.*` and `hallway.watch`,
+// the events on topic `room:<id>` and `hallway`, and the rooms' refusals.
+import { Type as t, type Static } from '@sinclair/typebox'
+import { Empty, event, PublicUser, request, type ErrorSpec } from './common'
+
+/** How many live rooms one member may have started and still host, and how many upcoming rooms they may schedule. */
+export const LIVE_PER_HOST_MAX = 1
+export const SCHEDULED_PER_HOST_MAX = 20
+
+export const RoomKind = t.Union([t.Literal('open'), t.Literal('social'), t.Literal('closed')])
+export type RoomKind = Static<typeof RoomKind>
+export const RoomState = t.Union([t.Literal('scheduled'), t.Literal('live'), t.Literal('ended')])
+export type RoomState = Static<typeof RoomState>
+export const RoomRole = t.Union([t.Literal('host'), t.Literal('moderator'), t.Literal('speaker'), t.Literal('audience')])
+export type RoomRole = Static<typeof RoomRole>
+/** A participant's key in a room: `u:<userId>` for members, `g:<connId>` for guests (listen-only). */
+export const ParticipantKey = t.String()
+export type ParticipantKey = Static<typeof ParticipantKey>
+export const LeaveReason = t.Union([t.Literal('left'), t.Literal('removed'), t.Literal('timeout'), t.Literal('ended')])
+export type LeaveReason = Static<typeof LeaveReason>
+
+/** A room as clients see it. */
+export const RoomView = t.Object({
+  id: t.Integer(), title: t.String(), description: t.String(), link: t.Union([t.String(), t.Null()]), kind: RoomKind, state: RoomState,
+  startsAt: t.Union([t.Integer(), t.Null()]), startedAt: t.Union([t.Integer(), t.Null()]), endedAt: t.Union([t.Integer(), t.Null()]),
+  hostId: t.Integer(), creatorId: t.Integer(),
+})
+export type RoomView = Static<typeof RoomView>
+
+/** A participant as clients see it. Guests are counted, not listed. */
+export const ParticipantView = t.Object({
+  key: ParticipantKey, user: PublicUser, role: RoomRole, muted: t.Boolean(),
+  /** Position marker in the hand queue (smaller raised earlier), null when the hand is down. */
+  hand: t.Union([t.Integer(), t.Null()]),
+  /** A moderator invited them to speak and they have not answered yet. */
+  invited: t.Boolean(),
+  /** Their socket dropped; the seat is kept for the grace period. */
+  away: t.Boolean(),
+  /** When they took their current role. */
+  since: t.Integer(),
+})
+export type ParticipantView = Static<typeof ParticipantView>
+
+/** A room in the hallway: the room, its host, the first speakers and the counts. */
+export const HallwayRoom = t.Composite([RoomView, t.Object({
+  host: PublicUser,
+  speakers: t.Array(PublicUser),
+  speakerCount: t.Integer(),
+  listenerCount: t.Integer(),
+  /** How many people the viewer follows are on stage. */
+  followedOnStage: t.Integer(),
+})])
+export type HallwayRoom = Static<typeof HallwayRoom>
+
+/** A text pinned on the room (a Q&A question brought to the stage). */
+export const Pinned = t.Object({ kind: t.Literal('question'), id: t.Integer(), text: t.String(), by: t.String() })
+export type Pinned = Static<typeof Pinned>
+
+/** What a socket learns on joining: the room, everyone in it, and its own seat. */
+export const RoomSnapshot = t.Object({
+  room: RoomView,
+  participants: t.Array(ParticipantView),
+  guests: t.Integer(),
+  pinned: t.Union([Pinned, t.Null()]),
+  /** This socket's own seat (a guest's key is `g:<connId>`). */
+  me: t.Object({ key: ParticipantKey, role: RoomRole, muted: t.Boolean(), hand: t.Union([t.Integer(), t.Null()]), invited: t.Boolean() }),
+})
+export type RoomSnapshot = Static<typeof RoomSnapshot>
+
+const RoomId = t.Integer({ minimum: 1 })
+const UserId = t.Integer({ minimum: 1 })
+
+export const RoomRequests = {
+  /** Join (or rejoin after a dropped socket); guests may join open rooms when the admin allows guests. */
+  'room.join': request({ roomId: RoomId }, RoomSnapshot, { guest: true }),
+  /** Leave quietly: every tab of this member leaves the room. */
+  'room.leave': request({ roomId: RoomId }, Empty, { guest: true }),
+  'room.hand': request({ roomId: RoomId, up: t.Boolean() }, Empty),
+  'room.invite': request({ roomId: RoomId, userId: UserId }, Empty),
+  /** Answer an invitation to speak. */
+  'room.respond': request({ roomId: RoomId, accept: t.Boolean() }, Empty),
+  /** Move someone (or oneself) from the stage to the audience. */
+  'room.move': request({ roomId: RoomId, userId: UserId }, Empty),
+  /** Mute or unmute oneself, or mute someone of lower rank (userId). */
+  'room.mute': request({ roomId: RoomId, muted: t.Boolean(), userId: t.Optional(UserId) }, Empty),
+  'room.mod': request({ roomId: RoomId, userId: UserId, on: t.Boolean() }, Empty),
+  'room.remove': request({ roomId: RoomId, userId: UserId }, Empty),
+  'room.end': request({ roomId: RoomId }, Empty),
+  /** Follow (or stop following) `hallway.changed`. */
+  'hallway.watch': request({ on: t.Boolean() }, Empty, { guest: true }),
+}
+
+export const RoomEvents = {
+  'room.joined': event({ roomId: t.Integer(), participant: ParticipantView }),
+  'room.participant': event({ roomId: t.Integer(), participant: ParticipantView }),
+  'room.left': event({ roomId: t.Integer(), key: ParticipantKey, userId: t.Integer(), reason: LeaveReason }),
+  'room.guests': event({ roomId: t.Integer(), count: t.Integer() }),
+  'room.pinned': event({ roomId: t.Integer(), pinned: t.Union([Pinned, t.Null()]) }),
+  'room.ended': event({ roomId: t.Integer() }),
+  /** To the removed member's sockets only. */
+  'room.removed': event({ roomId: t.Integer() }),
+  /** On the hallway topic, coalesced: refetch GET /api/rooms. */
+  'hallway.changed': Empty,
+}
+
+export const RoomErrors = {
+  room_not_found: [404, 'No such room.'],
+  room_not_live: [409, 'This room has not started yet.'],
+  room_ended: [410, 'This room has ended.'],
+  room_sign_in: [401, 'Sign in to join this room.'],
+  room_invite_only: [403, 'This room is for invited members only.'],
+  room_followers_only: [403, 'This room is for people the moderators follow.'],
+  removed_from_room: [403, 'You were removed from this room.'],
+  not_in_room: [409, 'Join the room first.'],
+  room_target_absent: [409, 'They are not in this room.'],
+  on_stage: [409, 'Already on the stage.'],
+  not_on_stage: [409, 'Only people on the stage can do that.'],
+  no_invitation: [409, 'There is no invitation to speak to answer.'],
+  room_live_limit: [409, 'You already host a live room: leave or end it first.'],
+  room_scheduled_limit: [409, `You can have at most ${SCHEDULED_PER_HOST_MAX} upcoming rooms.`],
+  room_start_forbidden: [403, 'Only the host or a co-host starts this room.'],
+  room_cancel_forbidden: [403, 'Only the host cancels a scheduled room.'],
+  room_cancel_not_scheduled: [409, 'Only a scheduled room can be cancelled; end a live room from inside it.'],
+  room_invite_forbidden: [403, 'Only moderators invite people to speak.'],
+  room_move_forbidden: [403, 'Only moderators move people.'],
+  room_mute_forbidden: [403, 'Only moderators mute people.'],
+  room_mod_forbidden: [403, 'Only moderators make moderators.'],
+  room_unmod_forbidden: [403, 'Only moderators unmake moderators.'],
+  room_remove_forbidden: [403, 'Only moderators remove people.'],
+  room_end_forbidden: [403, 'Only moderators end the room.'],
+  /** The message names the target's role: "Only someone above a moderator may do that." */
+  room_outranked: [403, 'Only someone above them may do that.'],
+  room_host_on_stage: [403, 'The host leaves the stage by leaving the room.'],
+  room_unmute_other: [403, 'Only they can unmute themselves.'],
+  room_not_moderator: [409, 'They are not a moderator.'],
+} as const satisfies Record<string, ErrorSpec>

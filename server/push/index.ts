@@ -1,0 +1,28 @@
+// The push domain: VAPID keys, members' devices and settings, and sending (PushApi.notify). Built on accounts, before
+// the domains that notify. The scheduled rooms' reminders (reminders.ts) are built after the rooms they read.
+import type { AccountsApi, PushApi, RoomSummary } from '../contracts'
+import type { Core } from '../core'
+import type { Domain } from '../domain'
+import { Reminders } from './reminders'
+import { pushRoutes } from './routes'
+import { PushService } from './service'
+
+export interface PushDomain extends Domain<PushApi> {
+  readonly service: PushService
+  readonly routes: ReturnType<typeof pushRoutes>
+}
+
+export function createPush(deps: { core: Core; accounts: AccountsApi }): PushDomain {
+  const service = new PushService(deps.core, deps.accounts)
+  return { api: service, service, routes: pushRoutes(deps, service) }
+}
+
+export interface RemindersDomain extends Domain<null> { readonly service: Reminders }
+
+/** The scheduled rooms' reminders: a part of push built after the rooms it reads (RoomsApi.scheduledBetween). */
+export function createReminders(deps: {
+  core: Core; accounts: AccountsApi; push: PushDomain; scheduledBetween: (from: number, to: number) => RoomSummary[]
+}): RemindersDomain {
+  const service = new Reminders({ ...deps, push: deps.push.api, store: deps.push.service.store })
+  return { api: null, service, start: () => service.start(), stop: () => service.stop() }
+}

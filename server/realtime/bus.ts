@@ -1,0 +1,48 @@
+// The one way out: every event to a socket, a user or a topic leaves through a Bus. The hub (hub.ts) is the
+// in-process implementation; a Redis one (issue 11) fans the same calls out to the other nodes. Nothing else writes
+// to a socket: request handlers return their reply, everything else is an event published here after the commit it
+// describes.
+import type { ServerEvent } from '../protocol'
+
+export type ConnId = number
+/** `room:<id>` (everyone in a room), `user:<id>` (every tab of a member), `hallway` (watchers of the hallway). */
+export type Topic = `room:${number}` | `user:${number}` | 'hallway'
+export const roomTopic = (roomId: number): Topic => `room:${roomId}`
+export const userTopic = (userId: number): Topic => `user:${userId}`
+export const HALLWAY_TOPIC: Topic = 'hallway'
+
+export interface Bus {
+  /** To every connection subscribed to the topic, but `except`; the event is serialised once. */
+  publish(topic: Topic, event: ServerEvent, except?: ConnId): void
+  /** To every open tab of each member; the event is serialised once. */
+  toUsers(userIds: Iterable<number>, event: ServerEvent): void
+  /** To one connection (a reply-less event such as a server-initiated renegotiation). */
+  toConn(connId: ConnId, event: ServerEvent): void
+  subscribe(connId: ConnId, topic: Topic): void
+  unsubscribe(connId: ConnId, topic: Topic): void
+  /** Whether the member has at least one open connection. */
+  isOnline(userId: number): boolean
+}
+
+/** Who holds a connection, as domains see it (never the socket itself). */
+export interface ConnInfo {
+  readonly id: ConnId
+  readonly user: { readonly id: number; readonly username: string; readonly role: 'member' | 'admin' } | null
+  readonly userId: number | null
+  readonly sessionId: number | null
+  /** Per-domain state of this connection (e.g. the room this tab is in). */
+  readonly state: Map<string, unknown>
+}
+
+/** The connections' lifecycle, for the domains that keep per-connection state, and the admin's levers. */
+export interface Sockets {
+  onOpen(fn: (conn: ConnInfo) => void): void
+  onClose(fn: (conn: ConnInfo) => void): void
+  /** Open connections and members with at least one. */
+  stats(): { connections: number; onlineMembers: number; messagesIn: number }
+  /** Closes every socket of a member (sign-out everywhere, suspension, ban), except those of one session if given. */
+  disconnectUser(userId: number, code?: number, reason?: string, exceptSession?: number): void
+  disconnectSession(sessionId: number, code?: number, reason?: string): void
+  /** Closes every signed-out visitor's socket (the admin turned guest listening off). */
+  disconnectGuests(code?: number, reason?: string): void
+}

@@ -1,0 +1,69 @@
+// The realtime domain: the /ws gateway (session cookie and Origin checked at upgrade, every message through the hub),
+// presence (followers hear when a member comes online or goes offline; anyone may ask who is online) and ping. It is
+// built last: it follows the accounts' sessions (a session that ends closes its sockets).
+import { Elysia } from 'elysia'
+import type { AccountsApi, Viewer } from '../contracts'
+import type { Core } from '../core'
+import type { Domain } from '../domain'
+import { fail } from '../errors'
+import { originAllowed } from '../http/guard'
+import { sessionPlugin } from '../http/session'
+import type { RealtimeRequests } from '../protocol'
+import type { Conn, Handlers, Hub } from './hub'
+
+export const WS_MAX_MESSAGE = 64 * 1024
+export const WS_IDLE_SECONDS = 60
+/** Sockets one member may hold at once (tabs and devices): the per-socket rate limit stays a limit per member. */
+export const WS_MAX_PER_USER = 32
+
+export interface RealtimeDeps { core: Core; hub: Hub; accounts: AccountsApi }
+export interface RealtimeDomain extends Domain<null> { readonly ws: Handlers<keyof typeof RealtimeRequests> }
+
+export function createRealtime({ core, hub, accounts }: RealtimeDeps): RealtimeDomain {
+  accounts.on('sessionsEnded', ({ userId, sessionId, exceptSession }) =>
+    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession))
+
+  const tell = (userId: number, online: boolean) =>
+    core.bus.toUsers(accounts.followers(userId).map((f) => f.id), { type: 'presence', userId, online })
+  hub.onOpen((c) => { if (c.user && hub.connectionsOf(c.user.id).length === 1) tell(c.user.id, true) })
+  hub.onClose((c) => { if (c.user && !hub.isOnline(c.user.id)) tell(c.user.id, false) })
+
+  const ws: RealtimeDomain['ws'] = {
+    // Someone who blocked the asker is not found for them (A5): never reported online.
+    'presence.query': (c, m) => {
+      const me = c.user!.id
+      return { online: m.userIds.filter((id) => hub.isOnline(id) && (id === me || !accounts.hasBlocked(id, me))) }
+    },
+    ping: () => ({ now: Date.now() }),
+  }
+
+  const conns = new WeakMap<object, Conn>()
+  const routes = new Elysia({ name: 'townhall.realtime', seed: core.id })
+    .use(sessionPlugin({ core, accounts }))
+    .ws('/ws', {
+      idleTimeout: WS_IDLE_SECONDS,
+      maxPayloadLength: WS_MAX_MESSAGE,
+      sendPings: true,
+      beforeHandle({ request, viewer }) {
+        if (!originAllowed(core, request)) fail('bad_origin')
+        // Signed-out visitors may connect only when the admin allows guest listening.
+        if (!viewer && !core.settings.get().guests) fail('unauthorized')
+        if (viewer && hub.connectionsOf(viewer.user.id).length >= WS_MAX_PER_USER) fail('too_many_sockets')
+      },
+      open(socket) {
+        const v = (socket.data as unknown as { viewer: Viewer | null }).viewer
+        const user = v ? { id: v.user.id, username: v.user.username, role: v.user.role } : null
+        conns.set(socket.raw, hub.open(socket.raw, user, v?.session.id ?? null))
+      },
+      async message(socket, message) {
+        const conn = conns.get(socket.raw)
+        if (conn) await hub.message(conn, message)
+      },
+      close(socket) {
+        const conn = conns.get(socket.raw)
+        if (conn) { hub.close(conn); conns.delete(socket.raw) }
+      },
+    })
+
+  return { api: null, routes, ws }
+}
