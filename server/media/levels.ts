@@ -3,7 +3,7 @@
 import type { Router, RouterObserver } from './router'
 
 /** Levels go out every LEVELS_EVERY router ticks (TICK_MS each) while someone speaks. */
-export const LEVELS_EVERY = 3
+const LEVELS_EVERY = 3
 
 export type Levels = Record<string, number>
 
@@ -19,7 +19,10 @@ export class LevelsObserver implements RouterObserver {
     const levels: Levels = {}
     let any = false
     router.eachActive((key, level) => {
-      if (level > 0.01) { levels[key] = Math.round(level * 100) / 100; any = true }
+      if (level > 0.01) {
+        levels[key] = Math.round(level * 100) / 100
+        any = true
+      }
     })
     if (!any && !this.shown) return
     this.shown = any

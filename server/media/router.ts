@@ -9,9 +9,9 @@ import { K_SLOTS, SlotRewriter, assignSlots, audioLevelOfExtensions, levelFromDb
 import { writeRtpHeader, type SrtpWriter } from './srtp'
 
 /** Room tick: levels are smoothed and the K loudest chosen every TICK_MS. */
-export const TICK_MS = 100
+const TICK_MS = 100
 /** A speaker who sent nothing for this long (not even DTX comfort noise) leaves the ranking. */
-export const SPEAKER_IDLE_MS = 1500
+const SPEAKER_IDLE_MS = 1500
 /** An uplink forwards at most this many packets a second (Opus sends 50, at most 100 with 10 ms frames). */
 export const UPLINK_MAX_PPS = 150
 /** A speaker already in the top K keeps their place unless someone is louder by this much. */
@@ -22,7 +22,8 @@ const SPEAKING_ROLES: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'spe
 /** An uplink packet, as werift parses it (only what the path reads). */
 export interface RtpIn {
   readonly header: {
-    readonly sequenceNumber: number; readonly timestamp: number
+    readonly sequenceNumber: number
+    readonly timestamp: number
     readonly extensions: readonly { readonly id: number; readonly payload: Uint8Array }[]
   }
   readonly payload: Buffer
@@ -57,7 +58,10 @@ export interface Endpoint {
 }
 
 /** Who may be heard: the rooms' role and mute of a participant. */
-export interface Speaking { role?: RoomRole; muted?: boolean }
+export interface Speaking {
+  role?: RoomRole
+  muted?: boolean
+}
 
 /** Taps on a router (levels, later recording): called after every tick, and once when the router closes. */
 export interface RouterObserver {
@@ -70,11 +74,22 @@ export class MediaCounters {
   private packets = 0
   private bytes = 0
   private drops = 0
-  forwarded(bytes: number) { this.packets++; this.bytes += bytes }
-  dropped() { this.drops++ }
-  get forwardedPackets() { return this.packets }
-  get forwardedBytes() { return this.bytes }
-  get droppedPackets() { return this.drops }
+  forwarded(bytes: number) {
+    this.packets++
+    this.bytes += bytes
+  }
+  dropped() {
+    this.drops++
+  }
+  get forwardedPackets() {
+    return this.packets
+  }
+  get forwardedBytes() {
+    return this.bytes
+  }
+  get droppedPackets() {
+    return this.drops
+  }
 }
 
 /**
@@ -89,13 +104,17 @@ export class Router {
   private closed = false
 
   constructor(
-    readonly id: number, private readonly counters: MediaCounters,
-    private readonly observers: readonly RouterObserver[], private readonly stock = false,
+    readonly id: number,
+    private readonly counters: MediaCounters,
+    private readonly observers: readonly RouterObserver[],
+    private readonly stock = false,
   ) {
     this.ticker = setInterval(() => this.tick(), TICK_MS)
   }
 
-  get size() { return this.members.size }
+  get size() {
+    return this.members.size
+  }
 
   /** A participant comes in: heard when `speaking` allows; its listener's K slots have these SSRCs. */
   add(key: ParticipantKey, ssrcs: readonly number[], speaking: Required<Speaking>): Endpoint {
@@ -123,7 +142,7 @@ export class Router {
   /** The rooms changed a participant's role or mute: who is heard follows at once. */
   update(key: ParticipantKey, change: Speaking) {
     const m = this.members.get(key)
-    if (m && m.uplink.update(change)) this.rank()
+    if (m?.uplink.update(change)) this.rank()
   }
 
   /** Every speaker heard lately, with their smoothed level (0..1), in the order they came (for observers). */
@@ -182,11 +201,22 @@ export class Router {
 
 /** A participant: its uplink and its listener side, seen from signalling as one `Endpoint`. */
 class Member implements Endpoint {
-  constructor(readonly uplink: Uplink, readonly listener: Listener) {}
-  receive(rtp: RtpIn) { this.uplink.receive(rtp) }
-  setLevelExtension(id: number) { this.uplink.setLevelExtension(id) }
-  connect(downlink: Downlink, payloadTypes: readonly number[]) { this.listener.connect(downlink, payloadTypes) }
-  disconnect() { this.listener.disconnect() }
+  constructor(
+    readonly uplink: Uplink,
+    readonly listener: Listener,
+  ) {}
+  receive(rtp: RtpIn) {
+    this.uplink.receive(rtp)
+  }
+  setLevelExtension(id: number) {
+    this.uplink.setLevelExtension(id)
+  }
+  connect(downlink: Downlink, payloadTypes: readonly number[]) {
+    this.listener.connect(downlink, payloadTypes)
+  }
+  disconnect() {
+    this.listener.disconnect()
+  }
 }
 
 /** A participant's voice: whether it may be heard, how loud it is, and the slots it goes to. */
@@ -208,7 +238,9 @@ class Uplink {
   private targets: Slot[] = []
 
   constructor(
-    readonly key: ParticipantKey, speaking: Required<Speaking>, private readonly counters: MediaCounters,
+    readonly key: ParticipantKey,
+    speaking: Required<Speaking>,
+    private readonly counters: MediaCounters,
     /** Called when a silent uplink starts sending: the room ranks again. */
     private readonly onActive: () => void,
   ) {
@@ -217,21 +249,38 @@ class Uplink {
     this.canSpeak = SPEAKING_ROLES.has(this.role) && !this.muted
   }
 
-  get active() { return this.heard }
-  get speaking() { return this.heard && this.canSpeak }
-  get level() { return this.smoothed }
+  get active() {
+    return this.heard
+  }
+  get speaking() {
+    return this.heard && this.canSpeak
+  }
+  get level() {
+    return this.smoothed
+  }
 
-  setLevelExtension(id: number) { this.levelExtId = id }
+  setLevelExtension(id: number) {
+    this.levelExtId = id
+  }
 
   /** One packet: its level noted, then rewritten and sent into every slot that carries this voice. */
   receive(rtp: RtpIn) {
-    if (!this.canSpeak || this.closed) { this.counters.dropped(); return }
+    if (!this.canSpeak || this.closed) {
+      this.counters.dropped()
+      return
+    }
     const h = rtp.header
     const v = levelFromDbov(this.levelExtId ? audioLevelOfExtensions(h.extensions, this.levelExtId) : -1)
     if (v > this.acc) this.acc = v
     const now = performance.now()
-    if (now - this.windowStart >= 1000) { this.windowStart = now; this.windowCount = 0 }
-    if (++this.windowCount > UPLINK_MAX_PPS) { this.counters.dropped(); return }
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now
+      this.windowCount = 0
+    }
+    if (++this.windowCount > UPLINK_MAX_PPS) {
+      this.counters.dropped()
+      return
+    }
     this.lastPacketAt = now
     if (!this.heard) {
       this.heard = true
@@ -239,14 +288,18 @@ class Uplink {
     }
     const targets = this.targets // read after ranking: it may have changed them
     const payload = rtp.payload
-    const seqIn = h.sequenceNumber, tsIn = h.timestamp
+    const seqIn = h.sequenceNumber,
+      tsIn = h.timestamp
     for (let i = 0; i < targets.length; i++) targets[i]!.deliver(seqIn, tsIn, now, payload)
   }
 
   /** The tick: the level is smoothed; a voice silent for SPEAKER_IDLE_MS (or no longer allowed) stops counting. */
   tick(now: number) {
     if (!this.heard) return
-    if (!this.canSpeak || now - this.lastPacketAt > SPEAKER_IDLE_MS) { this.silence(); return }
+    if (!this.canSpeak || now - this.lastPacketAt > SPEAKER_IDLE_MS) {
+      this.silence()
+      return
+    }
     this.smoothed = Math.round((this.smoothed * 0.5 + this.acc * 0.5) * 1000) / 1000
     this.acc = 0
   }
@@ -263,11 +316,19 @@ class Uplink {
     return true
   }
 
-  close() { this.closed = true }
+  close() {
+    this.closed = true
+  }
 
-  addTarget(slot: Slot) { this.targets.push(slot) }
-  untarget(l: Listener) { this.targets = this.targets.filter((s) => s.listener !== l) }
-  untargetAll() { this.targets = [] }
+  addTarget(slot: Slot) {
+    this.targets.push(slot)
+  }
+  untarget(l: Listener) {
+    this.targets = this.targets.filter((s) => s.listener !== l)
+  }
+  untargetAll() {
+    this.targets = []
+  }
 
   private silence() {
     this.heard = false
@@ -282,11 +343,18 @@ class Listener {
   /** The speaker key in each slot (null: none). */
   private assigned: readonly (string | null)[] = Array(K_SLOTS).fill(null)
 
-  constructor(readonly key: ParticipantKey, ssrcs: readonly number[], counters: MediaCounters, stock: boolean) {
+  constructor(
+    readonly key: ParticipantKey,
+    ssrcs: readonly number[],
+    counters: MediaCounters,
+    stock: boolean,
+  ) {
     this.slots = ssrcs.map((ssrc, i) => new Slot(this, i, ssrc, counters, stock))
   }
 
-  get sources(): readonly (string | null)[] { return this.assigned }
+  get sources(): readonly (string | null)[] {
+    return this.assigned
+  }
 
   connect(downlink: Downlink, payloadTypes: readonly number[]) {
     for (const s of this.slots) s.connect(downlink, payloadTypes[s.index]!)
@@ -321,8 +389,11 @@ class Slot {
   private downlink: Downlink | null = null
 
   constructor(
-    readonly listener: Listener, readonly index: number, readonly ssrc: number,
-    private readonly counters: MediaCounters, private readonly stock: boolean,
+    readonly listener: Listener,
+    readonly index: number,
+    readonly ssrc: number,
+    private readonly counters: MediaCounters,
+    private readonly stock: boolean,
   ) {
     this.rw = new SlotRewriter(ssrc)
   }
@@ -332,7 +403,9 @@ class Slot {
     this.pt = pt
   }
 
-  disconnect() { this.downlink = null }
+  disconnect() {
+    this.downlink = null
+  }
 
   /** One packet of the speaker in the slot: rewritten, protected and sent, if the listener is connected. */
   deliver(seqIn: number, tsIn: number, now: number, payload: Buffer) {

@@ -57,13 +57,19 @@ export class MediaService implements MediaApi {
       for (const p of r.peers.values()) if (p.hasTimer) timers++
     }
     return {
-      rooms: this.rooms.size, ...this.stats(), timers, ports: this.ports.inUse, closing: this.closing.size,
+      rooms: this.rooms.size,
+      ...this.stats(),
+      timers,
+      ports: this.ports.inUse,
+      closing: this.closing.size,
       dropped: this.counters.droppedPackets,
     }
   }
 
   /** Benchmarks only: rooms opened from now on forward through werift's own RTCRtpSender, for comparison. */
-  useStockSender(on: boolean) { this.stock = on }
+  useStockSender(on: boolean) {
+    this.stock = on
+  }
 
   // ── signalling ──────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -72,7 +78,10 @@ export class MediaService implements MediaApi {
       'rtc.connect': (conn, msg) => this.connect(conn, msg.roomId),
       'rtc.answer': (conn, msg) => this.answer(conn, msg.roomId, msg.sdp),
       'rtc.restart': (conn, msg) => this.restart(conn, msg.roomId),
-      'rtc.leave': (conn, msg) => { this.closePeer(msg.roomId, connKey(conn)); return {} },
+      'rtc.leave': (conn, msg) => {
+        this.closePeer(msg.roomId, connKey(conn))
+        return {}
+      },
     }
     this.ctx.hub.handleAll(handlers)
   }
@@ -81,7 +90,7 @@ export class MediaService implements MediaApi {
     const rooms = this.ctx.rooms
     if (!rooms) fail('media_no_rooms')
     const room = rooms.room(roomId)
-    if (!room || room.state !== 'live') fail('media_room_not_live')
+    if (room?.state !== 'live') fail('media_room_not_live')
     const p = rooms.participant(roomId, connKey(conn))
     if (!p) fail('media_not_joined')
     return p
@@ -118,7 +127,13 @@ export class MediaService implements MediaApi {
 
   /** TURN URLs are an admin setting (TURN_URLS is its default); the secret stays in the config. */
   private iceServers(id: string) {
-    return iceServersFor({ turnUrls: this.ctx.settings.get().turnUrls ?? this.ctx.config.turnUrls, turnSecret: this.ctx.config.turnSecret }, id)
+    return iceServersFor(
+      {
+        turnUrls: this.ctx.settings.get().turnUrls ?? this.ctx.config.turnUrls,
+        turnSecret: this.ctx.config.turnSecret,
+      },
+      id,
+    )
   }
 
   // ── peers and rooms ─────────────────────────────────────────────────────────────────────────────────────────
@@ -128,7 +143,10 @@ export class MediaService implements MediaApi {
     const window = this.ports.take()
     if (!window) fail('media_unavailable')
     const peer = new SignallingPeer(info.key, window.port, {
-      hosts: this.hosts, portRange: window.range, iceTcp: this.ctx.config.iceTcp, log: this.ctx.log,
+      hosts: this.hosts,
+      portRange: window.range,
+      iceTcp: this.ctx.config.iceTcp,
+      log: this.ctx.log,
       join: (ssrcs) => this.room(roomId).router.add(info.key, ssrcs, { role: info.role, muted: info.muted }),
       expired: (p) => this.closePeer(roomId, info.key, p),
     })
@@ -162,10 +180,13 @@ export class MediaService implements MediaApi {
     const peer = room?.peers.get(key)
     if (!room || !peer || (only && peer !== only)) return
     room.peers.delete(key)
-    const done = peer.close().catch(() => {}).finally(() => {
-      this.ports.release(peer.port)
-      this.closing.delete(done)
-    })
+    const done = peer
+      .close()
+      .catch(() => {})
+      .finally(() => {
+        this.ports.release(peer.port)
+        this.closing.delete(done)
+      })
     this.closing.add(done)
     room.router.remove(key)
     if (room.peers.size === 0) {

@@ -3,7 +3,11 @@
 // stays failed, and close. werift does ICE, DTLS and SDP; the packets go to and from the room's router through the
 // participant's `Endpoint` (router.ts): the uplink's RTP in, and once connected the listener's `Downlink`.
 import {
-  RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTP_EXTENSION_URI, type RTCRtpTransceiver,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  RTP_EXTENSION_URI,
+  type RTCRtpTransceiver,
 } from 'werift'
 import type { ParticipantKey } from '../contracts'
 import { fail } from '../errors'
@@ -13,15 +17,15 @@ import { withoutDefaultStun } from './ice'
 import type { Endpoint } from './router'
 import { WeriftDownlink } from './transport'
 
-export const OPUS_PT = 111
+const OPUS_PT = 111
 /** Opus with in-band FEC and DTX (the browser's encoder honours the answerer's fmtp for what it sends us). */
-export const OPUS_FMTP = 'minptime=10;useinbandfec=1;usedtx=1'
+const OPUS_FMTP = 'minptime=10;useinbandfec=1;usedtx=1'
 /** A peer that never connects, or stays failed/disconnected this long, is closed. */
-export const CONNECT_TIMEOUT_MS = 30_000
-export const FAILED_TIMEOUT_MS = 60_000
+const CONNECT_TIMEOUT_MS = 30_000
+const FAILED_TIMEOUT_MS = 60_000
 
 /** What is wrong with an answer to our offer (werift applies almost anything), or null. */
-export function answerProblem(sdp: string): string | null {
+function answerProblem(sdp: string): string | null {
   if (!sdp.startsWith('v=0')) return 'not a session description'
   const sections = sdp.split(/\r?\nm=/).length - 1
   if (sections !== 1 + K_SLOTS) return `expected ${1 + K_SLOTS} media sections, got ${sections}`
@@ -46,7 +50,6 @@ export interface PeerOptions {
 /** One participant's WebRTC connection, offered by the server. */
 export class SignallingPeer {
   private readonly pc: RTCPeerConnection
-  private readonly slots: readonly RTCRtpTransceiver[]
   private readonly endpoint: Endpoint
   private closed = false
   /** An ICE restart was offered: its answer starts the ICE checks again. */
@@ -54,12 +57,22 @@ export class SignallingPeer {
   /** The connect or failed timeout, while one runs. */
   private timer: ReturnType<typeof setTimeout> | null = null
 
-  constructor(readonly key: ParticipantKey, readonly port: number, private readonly opts: PeerOptions) {
+  constructor(
+    readonly key: ParticipantKey,
+    readonly port: number,
+    private readonly opts: PeerOptions,
+  ) {
     const pc = new RTCPeerConnection({
       codecs: {
-        audio: [new RTCRtpCodecParameters({
-          mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: OPUS_PT, parameters: OPUS_FMTP,
-        })],
+        audio: [
+          new RTCRtpCodecParameters({
+            mimeType: 'audio/opus',
+            clockRate: 48000,
+            channels: 2,
+            payloadType: OPUS_PT,
+            parameters: OPUS_FMTP,
+          }),
+        ],
       },
       headerExtensions: {
         audio: [
@@ -67,7 +80,9 @@ export class SignallingPeer {
           new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.audioLevelIndication }),
         ],
       },
-      iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: opts.hosts,
+      iceUseIpv4: false,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: opts.hosts,
       icePortRange: opts.portRange,
       iceUseTcp: opts.iceTcp,
       bundlePolicy: 'max-bundle',
@@ -78,7 +93,6 @@ export class SignallingPeer {
     for (let i = 0; i < K_SLOTS; i++) slots.push(pc.addTransceiver('audio', { direction: 'sendonly' }))
     withoutDefaultStun(pc as any)
     this.pc = pc
-    this.slots = slots
     this.endpoint = opts.join(slots.map((tr) => tr.sender.ssrc))
     this.timer = setTimeout(() => opts.expired(this), CONNECT_TIMEOUT_MS)
 
@@ -102,9 +116,13 @@ export class SignallingPeer {
     })
   }
 
-  get isClosed() { return this.closed }
+  get isClosed() {
+    return this.closed
+  }
   /** Whether a connect or failed timeout runs (for the media service's count of what it holds). */
-  get hasTimer() { return this.timer !== null }
+  get hasTimer() {
+    return this.timer !== null
+  }
 
   /** A first offer; returns its SDP. */
   async offer(): Promise<string> {

@@ -6,7 +6,7 @@ import { RtpHeader, RtpPacket, type RTCDtlsTransport, type RTCRtpSender } from '
 import type { Downlink } from './router'
 import { SrtpWriter } from './srtp'
 
-export type UdpSend = { send(b: Buffer, port: number, ip: string): unknown }
+type UdpSend = { send(b: Buffer, port: number, ip: string): unknown }
 
 /**
  * The fastest way to write to a node:dgram socket of werift's: Bun's native UDP handle under it when present
@@ -31,13 +31,19 @@ export class WeriftDownlink implements Downlink {
   private ip = ''
   private port = 0
 
-  constructor(private readonly dtls: RTCDtlsTransport, private readonly senders: readonly RTCRtpSender[]) {
+  constructor(
+    private readonly dtls: RTCDtlsTransport,
+    private readonly senders: readonly RTCRtpSender[],
+  ) {
     this.ice = dtls.iceTransport.connection
   }
 
   open(): SrtpWriter | null {
     const srtp = this.dtls.srtp
-    if (srtp !== this.srtp) { this.srtp = srtp; this.writer = SrtpWriter.fromWerift(srtp) }
+    if (srtp !== this.srtp) {
+      this.srtp = srtp
+      this.writer = SrtpWriter.fromWerift(srtp)
+    }
     const writer = this.writer
     if (!writer) return null
     const ice = this.ice
