@@ -7,7 +7,6 @@ import { openapi } from '@elysiajs/openapi'
 import pkg from '../package.json'
 import { publicOrigin, type Config } from './config'
 import { DEFAULT_LIMITS, makeLimits, type Core, type LimitSettings } from './core'
-import type { Ctx, RoomsCtx } from './context'
 import type { Domain } from './domain'
 import { openDatabase } from './db/open'
 import { AppError, ERRORS, errorBody } from './errors'
@@ -21,7 +20,7 @@ import { createAdmin, createAudit, type AdminDomain, type AuditDomain } from './
 import { createRealtime, WS_IDLE_SECONDS, WS_MAX_MESSAGE, type RealtimeDomain } from './realtime'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
-import { MediaService } from './media/service'
+import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
 
@@ -46,12 +45,7 @@ export interface Townhall {
   readonly push: PushDomain
   readonly invites: InvitesDomain
   readonly rooms: RoomsDomain
-  // transitional: removed when media takes its deps
-  /** What media is built with. */
-  readonly legacy: Ctx
-  /** The same, and the rooms' api. */
-  readonly legacyWithRooms: RoomsCtx
-  readonly media: MediaService
+  readonly media: MediaDomain
   readonly backchannel: BackchannelDomain
   readonly realtime: RealtimeDomain
   readonly reminders: RemindersDomain
@@ -83,15 +77,9 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   const rooms = createRooms({ core, accounts: accounts.api, push: push.api, audit: audit.api })
   hub.handleAll(rooms.ws)
 
-  // transitional: removed when media takes its deps
-  const legacy: Ctx = {
-    core, config, db: core.db, log: core.log, hub, settings: core.settings, accounts: accounts.service, origin: core.origin,
-    push: push.api, audit: audit.api, cleanup: [],
-  }
-  const legacyWithRooms: RoomsCtx = { ...legacy, rooms: rooms.api }
-  // The SFU and Backchannel follow the rooms' events, so they come after them. The SFU opens no socket until a
-  // participant connects.
-  const media = new MediaService(legacyWithRooms)
+  // The SFU and Backchannel follow the rooms' events, so they come after them.
+  const media = createMedia({ core, rooms: rooms.api })
+  hub.handleAll(media.ws)
   const backchannel = createBackchannel({ core, accounts: accounts.api, rooms: rooms.api, push: push.api, audit: audit.api })
   hub.handleAll(backchannel.ws)
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
@@ -104,28 +92,16 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   })
   const admin = createAdmin({
     core, accounts: accounts.api, invites: invites.api, push: push.api, audit: audit.service,
-    rooms: rooms.api, media, backchannel: backchannel.api, version: VERSION,
+    rooms: rooms.api, media: media.api, backchannel: backchannel.api, version: VERSION,
   })
   return {
-    core, hub, audit, accounts, push, invites, rooms, legacy, legacyWithRooms, media, backchannel, realtime, reminders,
-    admin,
+    core, hub, audit, accounts, push, invites, rooms, media, backchannel, realtime, reminders, admin,
   }
 }
 
-/** The parts that start and stop, in build order: the domains, and the transitional media. */
-function parts(t: Townhall): Pick<Domain<unknown>, 'start' | 'stop'>[] {
-  return [
-    t.audit, t.accounts, t.push, t.invites, t.rooms,
-    // transitional: removed when media takes its deps
-    {
-      stop: async () => {
-        for (const fn of [...t.legacy.cleanup].reverse()) {
-          try { await fn() } catch (e) { t.core.log.error('stop: cleanup failed', { error: e }) }
-        }
-      },
-    },
-    t.backchannel, t.reminders, t.admin,
-  ]
+/** Every domain, in build order: started in this order, stopped in the reverse. */
+function parts(t: Townhall): Domain<unknown>[] {
+  return [t.audit, t.accounts, t.push, t.invites, t.rooms, t.media, t.backchannel, t.realtime, t.reminders, t.admin]
 }
 
 export function createApp(t: Townhall) {

@@ -27,7 +27,6 @@ export const MediaEvents = {
 
 export const MediaErrors = {
   media_unavailable: [503, 'No audio ports are free on the server; try again shortly.'],
-  media_no_rooms: [404, 'Rooms are not available on this server.'],
   media_room_not_live: [404, 'This room is not live.'],
   media_not_joined: [403, 'Join the room before connecting its audio.'],
   media_no_peer: [409, 'No audio connection in this room; send rtc.connect first.'],

@@ -10,10 +10,10 @@ import {
   Envelope, PROTOCOL_VERSION, requestMessage, Requests, type ErrorFrame, type Reply, type RequestFields, type RequestId,
   type RequestType, type ServerEvent, type SocketUser,
 } from '../protocol'
-import type { Bus, ConnId, Sockets, Topic } from './bus'
+import type { Bus, ConnId, ConnInfo, Sockets, Topic } from './bus'
 import { ProtocolCheck } from './conformance'
 
-/** What the gateway needs of a socket (Bun's ServerWebSocket fits). */
+/** What the gateway needs of a socket (Bun's ServerWebSocket fits). Only the hub writes to it. */
 export interface RawSocket {
   send(data: string): number | void
   close(code?: number, reason?: string): void
@@ -42,13 +42,13 @@ export class Conn {
 }
 
 /** A request handler: the validated message in, its reply (or a thrown catalog error) out. */
-export type Handler<K extends RequestType> = (conn: Conn, msg: RequestFields<K>) => Reply<K> | Promise<Reply<K>>
+export type Handler<K extends RequestType> = (conn: ConnInfo, msg: RequestFields<K>) => Reply<K> | Promise<Reply<K>>
 /** The handlers a domain registers, one per request type of its protocol table. */
 export type Handlers<K extends RequestType> = { [P in K]: Handler<P> }
 /** Some of the protocol's handlers (what one domain brings). */
 export type WsHandlers = { [P in RequestType]?: Handler<P> }
 interface Registered { schema: TObject; guest: boolean; run: (conn: Conn, msg: unknown) => unknown }
-type Hook = (conn: Conn) => void
+type Hook = (conn: ConnInfo) => void
 
 /** Messages per second a socket may send, with a burst. */
 export const SOCKET_RATE = { burst: 60, perSecond: 20 } as const

@@ -73,7 +73,6 @@ async function seed(dataDir: string) {
     for (let k = 0; k < members.length; k++) threadOf[n * per + k] = thread.id
   }
   t.backchannel.stop()
-  for (const fn of t.legacy.cleanup.reverse()) await fn()
   t.core.db.close()
   return { cookies, threadOf, perThread: per }
 }
@@ -99,7 +98,6 @@ async function grouping() {
     const grouped = GROUPING_N / ((performance.now() - t0) / 1000)
     const commits = bc.sends.commits - c0
     built.backchannel.stop()
-    for (const fn of built.legacy.cleanup.reverse()) await fn()
     built.core.db.close()
     return { n: GROUPING_N, sequentialPerSec: Math.round(sequential), groupedPerSec: Math.round(grouped), groupedCommits: commits }
   } finally { rmSync(dir, { recursive: true, force: true }) }

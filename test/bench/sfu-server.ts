@@ -16,7 +16,7 @@ const config = loadConfig({
 const big: [number, number] = [1e6, 1e6]
 const s = await startServer(config, { log: createLogger('error', () => {}), limits: { login: big, register: big, inviteLookup: big } })
 await s.ctx.invites.service.register({ username: 'speaker', password: 'bench password 1' })
-const media = s.ctx.media as MediaService
+const media = s.ctx.media.service
 media.useStockSender(process.env.SFU_STOCK === '1')
 console.log(JSON.stringify({ url: s.url, origin: s.ctx.core.origin(), pid: process.pid }))
 

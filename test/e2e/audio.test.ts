@@ -77,7 +77,7 @@ test.skipIf(!hasChromium)('[M12] two people talk in Chromium: B hears A; after r
     const heardA = await hears(b)
     expect(heardA.state).toBe('connected')
     expect(heardA.level).toBeGreaterThan(0)
-    expect(s.ctx.media!.stats().peers).toBe(2)
+    expect(s.ctx.media.api.stats().peers).toBe(2)
 
     await b.getByRole('button', { name: 'Raise hand' }).click()
     await a.locator('.hands').getByRole('button', { name: 'Invite to speak' }).click()
@@ -98,7 +98,7 @@ test.skipIf(!hasChromium)('[M12] two people talk in Chromium: B hears A; after r
 
     // B leaves quietly: the server closes B's peer.
     await b.getByRole('button', { name: 'Leave quietly' }).click()
-    await until(() => s.ctx.media!.stats().peers === 1, () => `B's peer closed (peers ${s.ctx.media!.stats().peers})`)
+    await until(() => s.ctx.media.api.stats().peers === 1, () => `B's peer closed (peers ${s.ctx.media.api.stats().peers})`)
   } finally {
     await A.context.close()
     await B.context.close()

@@ -21,7 +21,7 @@ const members: Member[] = []
 beforeAll(async () => {
   Bot.portRange = [43000, 43999] // bots' sockets stay out of the server's range counted in M10
   s = await startTestServer({ RTC_PORT_MIN: String(PORT_MIN), RTC_PORT_MAX: String(PORT_MAX), ROOM_GRACE_MS: '500', GUESTS: 'true' })
-  media = s.ctx.media as MediaService
+  media = s.ctx.media.service
 })
 afterAll(async () => {
   for (const b of bots) await b.close().catch(() => {})

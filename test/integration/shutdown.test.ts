@@ -19,10 +19,12 @@ test('[W6] stop() closes the sockets, then cleans up, then closes the database',
     // A close hook still reads the database.
     order.push(`close:${s.ctx.accounts.api.byId(c.user!.id)!.username}`)
   })
-  s.ctx.legacy.cleanup.push(() => { order.push(`cleanup:${s.ctx.hub.conns.size}`) })
+  // The domains stop after the sockets closed (their close hooks ran first).
+  const mediaStop = s.ctx.media.stop!
+  Object.assign(s.ctx.media, { stop: () => { order.push(`stop:${s.ctx.hub.conns.size}`); return mediaStop() } })
   await s.stop()
   expect(order.slice(0, 2).sort()).toEqual(['close:alice', 'close:bob'])
-  expect(order.slice(2)).toEqual(['cleanup:0'])
+  expect(order.slice(2)).toEqual(['stop:0'])
   expect((await wsA.waitClosed()).code).toBe(1001)
   expect((await wsB.waitClosed()).code).toBe(1001)
   expect(s.ctx.hub.conns.size).toBe(0)
