@@ -9,28 +9,40 @@ import { refreshPush } from './app/push'
 
 render(html`<${App} />`, document.getElementById('app')!)
 // Once signed in, make sure the server still has this device's push subscription (if notifications are on).
-void loadMe().then(() => { if (me.value && 'Notification' in window && Notification.permission === 'granted') void refreshPush().catch(() => {}) })
+void loadMe().then(() => {
+  if (me.value && 'Notification' in window && Notification.permission === 'granted') void refreshPush().catch(() => {})
+})
 bindRoomSession()
 
 if ('serviceWorker' in navigator) {
-  navigator.serviceWorker.register('/sw.js').then((reg) => {
-    const watch = (w: ServiceWorker | null) => w?.addEventListener('statechange', () => {
-      if (w.state === 'installed' && navigator.serviceWorker.controller) updateReady.value = true
+  navigator.serviceWorker
+    .register('/sw.js')
+    .then((reg) => {
+      const watch = (w: ServiceWorker | null) =>
+        w?.addEventListener('statechange', () => {
+          if (w.state === 'installed' && navigator.serviceWorker.controller) updateReady.value = true
+        })
+      if (reg.waiting && navigator.serviceWorker.controller) updateReady.value = true
+      reg.addEventListener('updatefound', () => watch(reg.installing))
+      setInterval(() => reg.update().catch(() => {}), 30 * 60_000)
+      // Coming back to the app is a good moment to look for a new version.
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'visible') reg.update().catch(() => {})
+      })
     })
-    if (reg.waiting && navigator.serviceWorker.controller) updateReady.value = true
-    reg.addEventListener('updatefound', () => watch(reg.installing))
-    setInterval(() => reg.update().catch(() => {}), 30 * 60_000)
-    // Coming back to the app is a good moment to look for a new version.
-    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') reg.update().catch(() => {}) })
-  }).catch((e) => console.warn('service worker not registered', e))
+    .catch((e) => console.warn('service worker not registered', e))
   // From the service worker: a notification was clicked (open its screen), or a push arrived while the app is in front.
   navigator.serviceWorker.addEventListener('message', (e) => {
     const m = e.data as { type?: string; url?: string; kind?: string; title?: string; body?: string }
     if (m?.type === 'open' && typeof m.url === 'string' && m.url.startsWith('/')) navigate(m.url)
-    else if (m?.type === 'push' && (m.kind === 'room_started' || m.kind === 'room_reminder')) notify(`${m.title}: ${m.body}`)
+    else if (m?.type === 'push' && (m.kind === 'room_started' || m.kind === 'room_reminder'))
+      notify(`${m.title}: ${m.body}`)
   })
   let reloading = false
   navigator.serviceWorker.addEventListener('controllerchange', () => {
-    if (updateReady.value && !reloading) { reloading = true; location.reload() }
+    if (updateReady.value && !reloading) {
+      reloading = true
+      location.reload()
+    }
   })
 }

@@ -10,7 +10,9 @@ export const BINARY = join(ROOT, 'dist', 'townhall')
 
 export async function build(opts: { outfile?: string; quiet?: boolean } = {}) {
   const outfile = opts.outfile ?? BINARY
-  const say = (s: string) => { if (!opts.quiet) console.log(s) }
+  const say = (s: string) => {
+    if (!opts.quiet) console.log(s)
+  }
   const t0 = performance.now()
 
   rmSync(CLIENT_DIST, { recursive: true, force: true })
@@ -20,15 +22,35 @@ export async function build(opts: { outfile?: string; quiet?: boolean } = {}) {
 
   mkdirSync(join(outfile, '..'), { recursive: true })
   // Run from the repository root so that --asset keeps the path client/dist/… inside the binary.
-  const p = Bun.spawn([process.execPath, 'build', '--compile', '--minify', '--sourcemap=none', '--no-compile-autoload-bunfig',
-    'server/main.ts', '--asset=client/dist', '--outfile', outfile], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
+  const p = Bun.spawn(
+    [
+      process.execPath,
+      'build',
+      '--compile',
+      '--minify',
+      '--sourcemap=none',
+      '--no-compile-autoload-bunfig',
+      'server/main.ts',
+      '--asset=client/dist',
+      '--outfile',
+      outfile,
+    ],
+    { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' },
+  )
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
   if (code !== 0) throw new Error(`build: bun build --compile failed (${code}):\n${out}\n${err}`)
   const size = statSync(outfile).size
-  say(`binary: ${relative(ROOT, outfile) || outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - t0)} ms`)
+  say(
+    `binary: ${relative(ROOT, outfile) || outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - t0)} ms`,
+  )
   return { outfile, size }
 }
 
 if (import.meta.main) {
-  try { await build() } catch (e) { console.error((e as Error).message); process.exit(1) }
+  try {
+    await build()
+  } catch (e) {
+    console.error((e as Error).message)
+    process.exit(1)
+  }
 }

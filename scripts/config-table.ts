@@ -4,8 +4,10 @@ import { join } from 'node:path'
 import { OPTIONS } from '../server/config'
 
 export function configTable(): string {
-  const rows = Object.values(OPTIONS).map((o: { env: string; default: string; secret?: boolean; description: string }) =>
-    `| \`${o.env}\`${o.secret ? ` (or \`${o.env}_FILE\`)` : ''} | ${o.default === '' ? '—' : `\`${o.default}\``} | ${o.description.replace(/\|/g, '\\|')} |`)
+  const rows = Object.values(OPTIONS).map(
+    (o: { env: string; default: string; secret?: boolean; description: string }) =>
+      `| \`${o.env}\`${o.secret ? ` (or \`${o.env}_FILE\`)` : ''} | ${o.default === '' ? '—' : `\`${o.default}\``} | ${o.description.replace(/\|/g, '\\|')} |`,
+  )
   return ['| Variable | Default | What it does |', '|---|---|---|', ...rows].join('\n')
 }
 
@@ -14,5 +16,8 @@ if (import.meta.main) {
   const text = await Bun.file(file).text()
   const next = text.replace(/(<!-- config:start -->\n)[\s\S]*?(\n<!-- config:end -->)/, `$1${configTable()}$2`)
   if (next === text) console.log('README.md: config table already up to date')
-  else { await Bun.write(file, next); console.log('README.md: config table updated') }
+  else {
+    await Bun.write(file, next)
+    console.log('README.md: config table updated')
+  }
 }

@@ -59,7 +59,13 @@ export function createCore(config: Config, opts: StartOptions = {}): { core: Cor
   const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
   const boundPort = opts.boundPort ?? (() => config.port)
   const core: Core = {
-    id: crypto.randomUUID(), config, db, log, settings: new SettingsService(db, config), bus: hub, sockets: hub,
+    id: crypto.randomUUID(),
+    config,
+    db,
+    log,
+    settings: new SettingsService(db, config),
+    bus: hub,
+    sockets: hub,
     origin: () => publicOrigin(config, boundPort()),
     secure: config.publicUrl.startsWith('https:'),
     limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }),
@@ -80,7 +86,13 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   // The SFU and Backchannel follow the rooms' events, so they come after them.
   const media = createMedia({ core, rooms: rooms.api })
   hub.handleAll(media.ws)
-  const backchannel = createBackchannel({ core, accounts: accounts.api, rooms: rooms.api, push: push.api, audit: audit.api })
+  const backchannel = createBackchannel({
+    core,
+    accounts: accounts.api,
+    rooms: rooms.api,
+    push: push.api,
+    audit: audit.api,
+  })
   hub.handleAll(backchannel.ws)
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
   hub.handleAll(realtime.ws)
@@ -88,14 +100,35 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   hub.assertComplete()
 
   const reminders = createReminders({
-    core, accounts: accounts.api, push, scheduledBetween: (from, to) => rooms.api.scheduledBetween(from, to),
+    core,
+    accounts: accounts.api,
+    push,
+    scheduledBetween: (from, to) => rooms.api.scheduledBetween(from, to),
   })
   const admin = createAdmin({
-    core, accounts: accounts.api, invites: invites.api, push: push.api, audit: audit.service,
-    rooms: rooms.api, media: media.api, backchannel: backchannel.api, version: VERSION,
+    core,
+    accounts: accounts.api,
+    invites: invites.api,
+    push: push.api,
+    audit: audit.service,
+    rooms: rooms.api,
+    media: media.api,
+    backchannel: backchannel.api,
+    version: VERSION,
   })
   return {
-    core, hub, audit, accounts, push, invites, rooms, media, backchannel, realtime, reminders, admin,
+    core,
+    hub,
+    audit,
+    accounts,
+    push,
+    invites,
+    rooms,
+    media,
+    backchannel,
+    realtime,
+    reminders,
+    admin,
   }
 }
 
@@ -116,9 +149,18 @@ export function createApp(t: Townhall) {
   })
     .onRequest(({ request, set }) => {
       const len = Number(request.headers.get('content-length') ?? 0)
-      if (len > maxBody) { set.status = 413; return errorBody('payload_too_large') }
-      if (request.headers.has('transfer-encoding')) { set.status = 411; return errorBody('length_required') }
-      if (needsOriginCheck(request.method) && !originAllowed(core, request)) { set.status = 403; return errorBody('bad_origin') }
+      if (len > maxBody) {
+        set.status = 413
+        return errorBody('payload_too_large')
+      }
+      if (request.headers.has('transfer-encoding')) {
+        set.status = 411
+        return errorBody('length_required')
+      }
+      if (needsOriginCheck(request.method) && !originAllowed(core, request)) {
+        set.status = 403
+        return errorBody('bad_origin')
+      }
     })
     .onError(({ code, error, set, request }) => {
       if (error instanceof AppError) {
@@ -133,9 +175,15 @@ export function createApp(t: Townhall) {
           const where = first?.path ? first.path.replace(/^\//, '') : (error as any).type
           return errorBody('validation', first ? `${where}: ${first.summary ?? first.message}` : undefined)
         }
-        case 'PARSE': set.status = 400; return errorBody('bad_json')
-        case 'NOT_FOUND': set.status = 404; return errorBody('not_found')
-        case 'INVALID_COOKIE_SIGNATURE': set.status = 400; return errorBody('bad_request')
+        case 'PARSE':
+          set.status = 400
+          return errorBody('bad_json')
+        case 'NOT_FOUND':
+          set.status = 404
+          return errorBody('not_found')
+        case 'INVALID_COOKIE_SIGNATURE':
+          set.status = 400
+          return errorBody('bad_request')
       }
       const status = (error as { status?: number }).status
       if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -146,12 +194,27 @@ export function createApp(t: Townhall) {
       set.status = 500
       return errorBody('internal')
     })
-    .use(openapi({ path: '/openapi', documentation: { info: { title: 'Townhall API', version: VERSION } }, exclude: { paths: ['/*', '/ws'] } }))
-    .get('/healthz', ({ set }) => {
-      let database = 'ok'
-      try { core.db.query('SELECT 1').get() } catch { database = 'error'; set.status = 503 }
-      return { status: database === 'ok' ? 'ok' : 'degraded', version: VERSION, database }
-    }, { detail: { summary: 'Health: status, version and a database check' } })
+    .use(
+      openapi({
+        path: '/openapi',
+        documentation: { info: { title: 'Townhall API', version: VERSION } },
+        exclude: { paths: ['/*', '/ws'] },
+      }),
+    )
+    .get(
+      '/healthz',
+      ({ set }) => {
+        let database = 'ok'
+        try {
+          core.db.query('SELECT 1').get()
+        } catch {
+          database = 'error'
+          set.status = 503
+        }
+        return { status: database === 'ok' ? 'ok' : 'degraded', version: VERSION, database }
+      },
+      { detail: { summary: 'Health: status, version and a database check' } },
+    )
     .use(t.accounts.routes)
     .use(t.invites.routes)
     .use(t.realtime.routes)
@@ -159,11 +222,18 @@ export function createApp(t: Townhall) {
     .use(t.admin.routes)
     .use(t.rooms.routes)
     .use(t.backchannel.routes)
-    .all('/api/*', () => { throw new AppError('not_found') })
+    .all('/api/*', () => {
+      throw new AppError('not_found')
+    })
     .use(staticRoutes())
 }
 
-export interface Running { ctx: Townhall; url: string; port: number; stop(): Promise<void> }
+export interface Running {
+  ctx: Townhall
+  url: string
+  port: number
+  stop(): Promise<void>
+}
 
 /** Builds everything, mounts it, starts it and listens. Used by `townhall serve` and by the tests (port 0, a fresh data folder). */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
@@ -172,7 +242,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const app = createApp(t)
   const started = parts(t)
   // The core's own upkeep: idle rate-limit buckets, the sockets' and the limiters'.
-  const sweep = setInterval(() => { t.hub.sweep(); for (const l of Object.values(t.core.limits)) l.sweep() }, 60_000)
+  const sweep = setInterval(() => {
+    t.hub.sweep()
+    for (const l of Object.values(t.core.limits)) l.sweep()
+  }, 60_000)
   let stopped = false
   const stop = async () => {
     if (stopped) return
@@ -182,7 +255,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // against a closed database.
     t.hub.closeAll(1001, 'server stopping')
     for (const part of [...started].reverse()) {
-      try { await part.stop?.() } catch (e) { t.core.log.error('stop: a domain failed to stop', { error: e }) }
+      try {
+        await part.stop?.()
+      } catch (e) {
+        t.core.log.error('stop: a domain failed to stop', { error: e })
+      }
     }
     if (app.server) await app.stop(true)
     t.core.db.close()

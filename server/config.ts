@@ -5,21 +5,28 @@ import { readFileSync } from 'node:fs'
 type Parser<T> = (raw: string) => T
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(`config: ${variable}: ${message}`)
   }
 }
 
-const int = (min: number, max: number): Parser<number> => (raw) => {
-  if (!/^-?\d+$/.test(raw.trim())) throw new Error(`expected an integer, got "${raw}"`)
-  const n = Number(raw)
-  if (n < min || n > max) throw new Error(`expected ${min}..${max}, got ${n}`)
-  return n
-}
-const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw) => {
-  if (!values.includes(raw as T)) throw new Error(`expected one of ${values.join(', ')}, got "${raw}"`)
-  return raw as T
-}
+const int =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`expected an integer, got "${raw}"`)
+    const n = Number(raw)
+    if (n < min || n > max) throw new Error(`expected ${min}..${max}, got ${n}`)
+    return n
+  }
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw) => {
+    if (!values.includes(raw as T)) throw new Error(`expected one of ${values.join(', ')}, got "${raw}"`)
+    return raw as T
+  }
 const bool: Parser<boolean> = (raw) => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true
   if (/^(0|false|no|off)$/i.test(raw)) return false
@@ -29,42 +36,156 @@ const str: Parser<string> = (raw) => raw
 const url: Parser<string> = (raw) => {
   if (raw === '') return ''
   let u: URL
-  try { u = new URL(raw) } catch { throw new Error(`expected an http(s) URL, got "${raw}"`) }
+  try {
+    u = new URL(raw)
+  } catch {
+    throw new Error(`expected an http(s) URL, got "${raw}"`)
+  }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`expected an http(s) URL, got "${raw}"`)
   return u.origin + u.pathname.replace(/\/+$/, '')
 }
-const list: Parser<string[]> = (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean)
+const list: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 const ip: Parser<string> = (raw) => {
-  if (raw !== '' && !/^(\d{1,3}\.){3}\d{1,3}$/.test(raw) && !raw.includes(':')) throw new Error(`expected an IP address, got "${raw}"`)
+  if (raw !== '' && !/^(\d{1,3}\.){3}\d{1,3}$/.test(raw) && !raw.includes(':'))
+    throw new Error(`expected an IP address, got "${raw}"`)
   return raw
 }
 
-interface Option<T> { env: string; default: string; parse: Parser<T>; secret?: boolean; description: string }
+interface Option<T> {
+  env: string
+  default: string
+  parse: Parser<T>
+  secret?: boolean
+  description: string
+}
 const opt = <T>(o: Option<T>) => o
 
 export const OPTIONS = {
   port: opt({ env: 'PORT', default: '3000', parse: int(0, 65535), description: 'HTTP port (0 picks a free one)' }),
   host: opt({ env: 'HOST', default: '0.0.0.0', parse: str, description: 'Address to listen on' }),
-  dataDir: opt({ env: 'DATA_DIR', default: './data', parse: str, description: 'Folder for townhall.db, uploads/ and backups/' }),
-  publicUrl: opt({ env: 'PUBLIC_URL', default: '', parse: url, description: 'Public address, e.g. https://town.example.org (links, cookies, Origin check); default http://localhost:PORT' }),
-  registration: opt({ env: 'REGISTRATION', default: 'invite', parse: oneOf('invite', 'open', 'closed'), description: 'Who may sign up: invite, open or closed (the admin can change it later)' }),
-  inviteQuota: opt({ env: 'INVITE_QUOTA', default: '5', parse: int(0, 1000), description: 'Invites a new member may create' }),
-  sessionDays: opt({ env: 'SESSION_DAYS', default: '30', parse: int(1, 3650), description: 'Days a session stays valid' }),
-  trustProxy: opt({ env: 'TRUST_PROXY', default: 'false', parse: bool, description: 'Behind one reverse proxy: take the client address from the last X-Forwarded-For entry' }),
-  allowedOrigins: opt({ env: 'ALLOWED_ORIGINS', default: '', parse: list, description: 'Extra origins allowed to make state-changing requests (comma-separated)' }),
-  maxBodyKb: opt({ env: 'MAX_BODY_KB', default: '12288', parse: int(16, 1048576), description: 'Largest request body in KiB (uploads included)' }),
-  guests: opt({ env: 'GUESTS', default: 'false', parse: bool, description: 'Let signed-out visitors listen to open rooms (default for the admin setting)' }),
-  roomGraceMs: opt({ env: 'ROOM_GRACE_MS', default: '20000', parse: int(100, 600000), description: 'How long a room keeps the seat of someone whose connection dropped (ms)' }),
-  publicIp: opt({ env: 'PUBLIC_IP', default: '', parse: ip, description: 'Public IP announced to WebRTC peers (behind NAT)' }),
-  rtcPortMin: opt({ env: 'RTC_PORT_MIN', default: '40000', parse: int(1024, 65535), description: 'Lowest UDP port for audio' }),
-  rtcPortMax: opt({ env: 'RTC_PORT_MAX', default: '40999', parse: int(1024, 65535), description: 'Highest UDP port for audio' }),
+  dataDir: opt({
+    env: 'DATA_DIR',
+    default: './data',
+    parse: str,
+    description: 'Folder for townhall.db, uploads/ and backups/',
+  }),
+  publicUrl: opt({
+    env: 'PUBLIC_URL',
+    default: '',
+    parse: url,
+    description:
+      'Public address, e.g. https://town.example.org (links, cookies, Origin check); default http://localhost:PORT',
+  }),
+  registration: opt({
+    env: 'REGISTRATION',
+    default: 'invite',
+    parse: oneOf('invite', 'open', 'closed'),
+    description: 'Who may sign up: invite, open or closed (the admin can change it later)',
+  }),
+  inviteQuota: opt({
+    env: 'INVITE_QUOTA',
+    default: '5',
+    parse: int(0, 1000),
+    description: 'Invites a new member may create',
+  }),
+  sessionDays: opt({
+    env: 'SESSION_DAYS',
+    default: '30',
+    parse: int(1, 3650),
+    description: 'Days a session stays valid',
+  }),
+  trustProxy: opt({
+    env: 'TRUST_PROXY',
+    default: 'false',
+    parse: bool,
+    description: 'Behind one reverse proxy: take the client address from the last X-Forwarded-For entry',
+  }),
+  allowedOrigins: opt({
+    env: 'ALLOWED_ORIGINS',
+    default: '',
+    parse: list,
+    description: 'Extra origins allowed to make state-changing requests (comma-separated)',
+  }),
+  maxBodyKb: opt({
+    env: 'MAX_BODY_KB',
+    default: '12288',
+    parse: int(16, 1048576),
+    description: 'Largest request body in KiB (uploads included)',
+  }),
+  guests: opt({
+    env: 'GUESTS',
+    default: 'false',
+    parse: bool,
+    description: 'Let signed-out visitors listen to open rooms (default for the admin setting)',
+  }),
+  roomGraceMs: opt({
+    env: 'ROOM_GRACE_MS',
+    default: '20000',
+    parse: int(100, 600000),
+    description: 'How long a room keeps the seat of someone whose connection dropped (ms)',
+  }),
+  publicIp: opt({
+    env: 'PUBLIC_IP',
+    default: '',
+    parse: ip,
+    description: 'Public IP announced to WebRTC peers (behind NAT)',
+  }),
+  rtcPortMin: opt({
+    env: 'RTC_PORT_MIN',
+    default: '40000',
+    parse: int(1024, 65535),
+    description: 'Lowest UDP port for audio',
+  }),
+  rtcPortMax: opt({
+    env: 'RTC_PORT_MAX',
+    default: '40999',
+    parse: int(1024, 65535),
+    description: 'Highest UDP port for audio',
+  }),
   iceTcp: opt({ env: 'ICE_TCP', default: 'false', parse: bool, description: 'Also offer ICE over TCP' }),
-  turnUrls: opt({ env: 'TURN_URLS', default: '', parse: list, description: 'TURN servers, comma-separated (turn:host:3478?transport=udp)' }),
-  turnSecret: opt({ env: 'TURN_SECRET', default: '', parse: str, secret: true, description: 'coturn static-auth-secret for short-lived TURN credentials' }),
-  metricsToken: opt({ env: 'METRICS_TOKEN', default: '', parse: str, secret: true, description: 'Bearer token for /metrics (empty: /metrics is off)' }),
-  pushAllowHttp: opt({ env: 'PUSH_ALLOW_HTTP', default: 'false', parse: bool, description: 'Accept push endpoints over plain http and on private addresses (for tests; push services use public https)' }),
-  vapidSubject: opt({ env: 'VAPID_SUBJECT', default: 'mailto:admin@localhost', parse: str, description: 'Contact for Web Push services (mailto: or https:)' }),
-  logLevel: opt({ env: 'LOG_LEVEL', default: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), description: 'Log verbosity' }),
+  turnUrls: opt({
+    env: 'TURN_URLS',
+    default: '',
+    parse: list,
+    description: 'TURN servers, comma-separated (turn:host:3478?transport=udp)',
+  }),
+  turnSecret: opt({
+    env: 'TURN_SECRET',
+    default: '',
+    parse: str,
+    secret: true,
+    description: 'coturn static-auth-secret for short-lived TURN credentials',
+  }),
+  metricsToken: opt({
+    env: 'METRICS_TOKEN',
+    default: '',
+    parse: str,
+    secret: true,
+    description: 'Bearer token for /metrics (empty: /metrics is off)',
+  }),
+  pushAllowHttp: opt({
+    env: 'PUSH_ALLOW_HTTP',
+    default: 'false',
+    parse: bool,
+    description:
+      'Accept push endpoints over plain http and on private addresses (for tests; push services use public https)',
+  }),
+  vapidSubject: opt({
+    env: 'VAPID_SUBJECT',
+    default: 'mailto:admin@localhost',
+    parse: str,
+    description: 'Contact for Web Push services (mailto: or https:)',
+  }),
+  logLevel: opt({
+    env: 'LOG_LEVEL',
+    default: 'info',
+    parse: oneOf('debug', 'info', 'warn', 'error'),
+    description: 'Log verbosity',
+  }),
 } as const
 
 type Options = typeof OPTIONS
@@ -78,19 +199,34 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const file = env[`${o.env}_FILE`]
     if (raw === undefined && file !== undefined) {
       if (!o.secret) throw new ConfigError(`${o.env}_FILE`, 'only secrets may be read from a file')
-      try { raw = readFileSync(file, 'utf8').trim() } catch (e) { throw new ConfigError(`${o.env}_FILE`, `cannot read ${file}: ${(e as Error).message}`) }
+      try {
+        raw = readFileSync(file, 'utf8').trim()
+      } catch (e) {
+        throw new ConfigError(`${o.env}_FILE`, `cannot read ${file}: ${(e as Error).message}`)
+      }
     }
-    try { out[key] = o.parse(raw ?? o.default) } catch (e) { throw new ConfigError(o.env, (e as Error).message) }
+    try {
+      out[key] = o.parse(raw ?? o.default)
+    } catch (e) {
+      throw new ConfigError(o.env, (e as Error).message)
+    }
   }
   const c = out as Config
-  if (c.rtcPortMin > c.rtcPortMax) throw new ConfigError('RTC_PORT_MIN', `must not exceed RTC_PORT_MAX (${c.rtcPortMax})`)
+  if (c.rtcPortMin > c.rtcPortMax)
+    throw new ConfigError('RTC_PORT_MIN', `must not exceed RTC_PORT_MAX (${c.rtcPortMax})`)
   return c
 }
 
 export function helpTable(): string {
-  const rows = Object.values(OPTIONS).map((o: Option<unknown>) =>
-    `  ${(o.env + (o.secret ? ' (+_FILE)' : '')).padEnd(26)} ${JSON.stringify(o.default).padEnd(24)} ${o.description}`)
-  return ['Environment variables (secrets may also be given as NAME_FILE):', `  ${'NAME'.padEnd(26)} ${'DEFAULT'.padEnd(24)} DESCRIPTION`, ...rows].join('\n')
+  const rows = Object.values(OPTIONS).map(
+    (o: Option<unknown>) =>
+      `  ${(o.env + (o.secret ? ' (+_FILE)' : '')).padEnd(26)} ${JSON.stringify(o.default).padEnd(24)} ${o.description}`,
+  )
+  return [
+    'Environment variables (secrets may also be given as NAME_FILE):',
+    `  ${'NAME'.padEnd(26)} ${'DEFAULT'.padEnd(24)} DESCRIPTION`,
+    ...rows,
+  ].join('\n')
 }
 
 /** The origin the app is served from, used for links, cookies and the Origin check. */

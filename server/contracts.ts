@@ -11,8 +11,20 @@ export const guestKey = (connId: number): ParticipantKey => `g:${connId}`
 export const connKey = (conn: { id: number; userId: number | null }): ParticipantKey =>
   conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId)
 
-export interface ParticipantInfo { key: ParticipantKey; userId: number | null; role: RoomRole; muted: boolean }
-export interface RoomSummary { id: number; title: string; state: RoomState; kind: RoomKind; hostId: number; startsAt: number | null }
+export interface ParticipantInfo {
+  key: ParticipantKey
+  userId: number | null
+  role: RoomRole
+  muted: boolean
+}
+export interface RoomSummary {
+  id: number
+  title: string
+  state: RoomState
+  kind: RoomKind
+  hostId: number
+  startsAt: number | null
+}
 
 export interface RoomEvents {
   /** A participant's role changed (joining counts: from nothing to a role). Emitted after commit. */
@@ -56,14 +68,21 @@ export interface MediaApi {
 export interface BackchannelApi {
   stats(): { messages: number; messagesToday: number }
   /** A message as a report shows it, if `viewerId` may read it (null: an admin working the reports queue). */
-  reportedMessage(messageId: number, viewerId: number | null): { id: number; body: string; threadId: number; authorId: number | null; author: string | null } | null
+  reportedMessage(
+    messageId: number,
+    viewerId: number | null,
+  ): { id: number; body: string; threadId: number; authorId: number | null; author: string | null } | null
 }
 
 export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite'
 /** server/push */
 export interface PushApi {
   /** Checks the member's settings and sends to each of their devices. Never throws. */
-  notify(userId: number, kind: PushKind, message: { title: string; body: string; url: string; tag?: string }): Promise<void>
+  notify(
+    userId: number,
+    kind: PushKind,
+    message: { title: string; body: string; url: string; tag?: string },
+  ): Promise<void>
   /** Forgets every device of a member (a ban). */
   removeDevices(userId: number): void
   /** For /metrics: subscribed devices, and sends accepted and failed since the start. */
@@ -71,7 +90,13 @@ export interface PushApi {
 }
 
 /** server/admin (the audit log, built before the other domains): every admin and moderator action is recorded. */
-export interface AuditEntry { actorId: number | null; action: string; targetType?: string; targetId?: number | string; details?: Record<string, unknown> }
+export interface AuditEntry {
+  actorId: number | null
+  action: string
+  targetType?: string
+  targetId?: number | string
+  details?: Record<string, unknown>
+}
 export type AuditFn = (entry: AuditEntry) => void
 
 // ── server/accounts ──
@@ -106,10 +131,18 @@ export interface MemberRecord extends Account {
 }
 
 /** A member's own view of their account (GET /api/me). */
-export interface OwnAccount extends PublicUser { bio: string; inviteQuota: number; status: AccountStatus; createdAt: number }
+export interface OwnAccount extends PublicUser {
+  bio: string
+  inviteQuota: number
+  status: AccountStatus
+  createdAt: number
+}
 
 /** Who is asking: a valid session of an active member (http/session.ts derives it for every request). */
-export interface Viewer { session: { id: number }; user: Account }
+export interface Viewer {
+  session: { id: number }
+  user: Account
+}
 
 export interface AccountsEvents {
   /** A session or a member's sessions ended (sign-out, password change, suspension): their sockets close. */
@@ -137,8 +170,10 @@ export interface AccountsApi {
    * Creates a member account: the password is hashed, then in one transaction the name is checked (username_taken),
    * `redeem` runs (it spends an invite, or throws to refuse), and the account is written. Returns the new id.
    */
-  createMember(input: { username: string; password: string; displayName?: string },
-    redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null): Promise<number>
+  createMember(
+    input: { username: string; password: string; displayName?: string },
+    redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null,
+  ): Promise<number>
   /** Whether the first-run admin setup is still open (no admin yet). */
   needsSetup(): boolean
 
@@ -162,7 +197,14 @@ export interface AccountsApi {
   members(q: string, status: string, limit: number, offset: number): MemberRecord[]
   member(id: number): MemberRecord | null
   /** Accounts by status and role, and how many joined since `since`. */
-  counts(since: number): { members: number; active: number; suspended: number; banned: number; admins: number; joinedToday: number }
+  counts(since: number): {
+    members: number
+    active: number
+    suspended: number
+    banned: number
+    admins: number
+    joinedToday: number
+  }
 
   // follows and blocks
   /** Followers of a member (the 500 most recent), any status. */
@@ -184,7 +226,12 @@ export interface AccountsApi {
 // ── server/invites ──
 
 export interface InviteTreeNode {
-  id: number; username: string; displayName: string; status: AccountStatus; role: AccountRole; joinedAt: number
+  id: number
+  username: string
+  displayName: string
+  status: AccountStatus
+  role: AccountRole
+  joinedAt: number
   children: InviteTreeNode[]
 }
 

@@ -24,9 +24,17 @@ export interface Core {
   readonly limits: Limits
 }
 
-export interface LimitSettings { login: [number, number]; register: [number, number]; inviteLookup: [number, number] }
+export interface LimitSettings {
+  login: [number, number]
+  register: [number, number]
+  inviteLookup: [number, number]
+}
 /** Burst and refill per second for each limited action. */
-export const DEFAULT_LIMITS: LimitSettings = { login: [10, 10 / 60], register: [10, 10 / 3600], inviteLookup: [30, 30 / 60] }
+export const DEFAULT_LIMITS: LimitSettings = {
+  login: [10, 10 / 60],
+  register: [10, 10 / 3600],
+  inviteLookup: [30, 30 / 60],
+}
 
 export type Limits = { [K in keyof LimitSettings]: RateLimiter }
 export const makeLimits = (s: LimitSettings): Limits =>

@@ -7,11 +7,17 @@ export { ERRORS, type ErrorCode }
 
 export class AppError extends Error {
   readonly status: number
-  constructor(readonly code: ErrorCode, message?: string, readonly retryAfter?: number) {
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly retryAfter?: number,
+  ) {
     super(message ?? ERRORS[code][1])
     this.status = ERRORS[code][0]
   }
-  toJSON(): ErrorBody { return { code: this.code, message: this.message } }
+  toJSON(): ErrorBody {
+    return { code: this.code, message: this.message }
+  }
 }
 
 /** Throws a catalog error. `message` may only add data to the catalog's text (which field, how long to wait). */
@@ -19,4 +25,6 @@ export function fail(code: ErrorCode, message?: string, retryAfter?: number): ne
   throw new AppError(code, message, retryAfter)
 }
 
-export const errorBody = (code: ErrorCode, message?: string): { error: ErrorBody } => ({ error: { code, message: message ?? ERRORS[code][1] } })
+export const errorBody = (code: ErrorCode, message?: string): { error: ErrorBody } => ({
+  error: { code, message: message ?? ERRORS[code][1] },
+})

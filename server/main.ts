@@ -34,24 +34,39 @@ async function readSecret(file: string | undefined): Promise<string> {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
+    args: argv,
+    allowPositionals: true,
+    strict: true,
     options: {
-      help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
-      username: { type: 'string' }, 'password-file': { type: 'string' },
-      uses: { type: 'string' }, expires: { type: 'string' }, note: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      username: { type: 'string' },
+      'password-file': { type: 'string' },
+      uses: { type: 'string' },
+      expires: { type: 'string' },
+      note: { type: 'string' },
     },
   })
-  if (values.help) { console.log(USAGE + helpTable()); return 0 }
-  if (values.version) { console.log(VERSION); return 0 }
+  if (values.help) {
+    console.log(USAGE + helpTable())
+    return 0
+  }
+  if (values.version) {
+    console.log(VERSION)
+    return 0
+  }
   const [cmd = 'serve', sub] = positionals
   const config = loadConfig()
 
   switch (cmd) {
-    case 'serve': return serve(config)
+    case 'serve':
+      return serve(config)
     case 'healthcheck': {
       try {
         const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
-        const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${config.port}/healthz`, { signal: AbortSignal.timeout(3000) })
+        const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${config.port}/healthz`, {
+          signal: AbortSignal.timeout(3000),
+        })
         const body = (await res.json()) as { status?: string }
         console.log(`healthcheck: ${res.status} ${body.status}`)
         return res.ok && body.status === 'ok' ? 0 : 1
@@ -64,7 +79,11 @@ async function run(argv: string[]): Promise<number> {
       const db = openDatabase(config.dataDir, { migrate: false })
       const before = schemaVersion(db)
       const applied = migrate(db)
-      console.log(applied.length ? `migrated from version ${before} to ${latestVersion()}` : `database is up to date (version ${before})`)
+      console.log(
+        applied.length
+          ? `migrated from version ${before} to ${latestVersion()}`
+          : `database is up to date (version ${before})`,
+      )
       db.close()
       return 0
     }
@@ -76,7 +95,8 @@ async function run(argv: string[]): Promise<number> {
       return 0
     }
     case 'admin': {
-      if (sub !== 'create' || !values.username) throw new UsageError('usage: townhall admin create --username NAME [--password-file FILE]')
+      if (sub !== 'create' || !values.username)
+        throw new UsageError('usage: townhall admin create --username NAME [--password-file FILE]')
       if (!Value.Check(Username, values.username)) throw new UsageError('--username must be 3 to 20 of a-z, 0-9 and _')
       const password = await readSecret(values['password-file'])
       // The same graph as the server's, not started: nothing of a running server's rooms or timers is touched.
@@ -84,22 +104,34 @@ async function run(argv: string[]): Promise<number> {
       try {
         const id = await t.accounts.service.createAdmin(values.username, validatePassword(password))
         console.log(`admin @${values.username} created (id ${id})`)
-      } finally { t.core.db.close() }
+      } finally {
+        t.core.db.close()
+      }
       return 0
     }
     case 'invite': {
-      if (sub !== 'create') throw new UsageError('usage: townhall invite create [--uses N] [--expires 7d] [--note TEXT]')
+      if (sub !== 'create')
+        throw new UsageError('usage: townhall invite create [--uses N] [--expires 7d] [--note TEXT]')
       const uses = values.uses === undefined ? 1 : Number(values.uses)
-      if (!Number.isInteger(uses) || uses < 1 || uses > 1000) throw new UsageError('--uses must be an integer from 1 to 1000')
+      if (!Number.isInteger(uses) || uses < 1 || uses > 1000)
+        throw new UsageError('--uses must be an integer from 1 to 1000')
       let expiresInMs: number | undefined
-      try { expiresInMs = values.expires ? parseDuration(values.expires) : undefined } catch (e) { throw new UsageError(`--expires: ${(e as Error).message}`) }
+      try {
+        expiresInMs = values.expires ? parseDuration(values.expires) : undefined
+      } catch (e) {
+        throw new UsageError(`--expires: ${(e as Error).message}`)
+      }
       if ((values.note ?? '').length > 200) throw new UsageError('--note may be at most 200 characters')
       const t = buildTownhall(config)
       try {
         const inv = t.invites.service.create(null, { uses, expiresInMs, note: values.note })
-        console.log(`invite created: ${uses} use${uses === 1 ? '' : 's'}${values.expires ? `, expires in ${values.expires}` : ''}`)
+        console.log(
+          `invite created: ${uses} use${uses === 1 ? '' : 's'}${values.expires ? `, expires in ${values.expires}` : ''}`,
+        )
         console.log(inv.url)
-      } finally { t.core.db.close() }
+      } finally {
+        t.core.db.close()
+      }
       return 0
     }
     default:
@@ -120,10 +152,14 @@ async function serve(config: Config): Promise<number> {
   const { core, accounts } = server.ctx
   const log = core.log
   const origin = publicOrigin(config, server.port)
-  log.info(`townhall ${VERSION} listening on ${config.host}:${server.port} (${origin}), data in ${config.dataDir}, ready in ${Math.round(performance.now() - t0)} ms`)
+  log.info(
+    `townhall ${VERSION} listening on ${config.host}:${server.port} (${origin}), data in ${config.dataDir}, ready in ${Math.round(performance.now() - t0)} ms`,
+  )
   const token = accounts.service.setupTokenFor()
   if (token) {
-    console.log(`\n  No admin yet. Open this one-time link to create the admin account:\n\n    ${origin}/setup/${token}\n`)
+    console.log(
+      `\n  No admin yet. Open this one-time link to create the admin account:\n\n    ${origin}/setup/${token}\n`,
+    )
   }
   let stopping = false
   const stop = async (sig: string) => {
@@ -144,13 +180,18 @@ async function serve(config: Config): Promise<number> {
 
 if (import.meta.main) {
   run(process.argv.slice(2)).then(
-    (code) => { if (code >= 0) process.exit(code) },
+    (code) => {
+      if (code >= 0) process.exit(code)
+    },
     (e) => {
-      if (e instanceof ConfigError || e instanceof UsageError || e instanceof SchemaTooNewError) console.error(`townhall: ${e.message}`)
+      if (e instanceof ConfigError || e instanceof UsageError || e instanceof SchemaTooNewError)
+        console.error(`townhall: ${e.message}`)
       else if (e instanceof AppError) console.error(`townhall: ${e.message}`)
-      else if ((e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) console.error(`townhall: ${(e as Error).message}`)
+      else if ((e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS'))
+        console.error(`townhall: ${(e as Error).message}`)
       // System errors (a port in use, a data folder that cannot be written): the message says it all.
-      else if (/^E[A-Z]+$/.test(String((e as { code?: unknown }).code ?? ''))) console.error(`townhall: ${(e as Error).message} (${(e as { code: string }).code})`)
+      else if (/^E[A-Z]+$/.test(String((e as { code?: unknown }).code ?? '')))
+        console.error(`townhall: ${(e as Error).message} (${(e as { code: string }).code})`)
       else console.error(e)
       process.exit(2)
     },

@@ -14,10 +14,20 @@ export class SettingsService {
   private get$
   private set$
 
-  constructor(private db: Database, config: Config) {
+  constructor(
+    private db: Database,
+    config: Config,
+  ) {
     this.get$ = db.prepare<{ value: string }, [string]>('SELECT value FROM settings WHERE key = ?')
-    this.set$ = db.prepare<never, [string, string]>('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
-    const defaults: Settings = { registration: config.registration, inviteQuota: config.inviteQuota, guests: config.guests, turnUrls: config.turnUrls }
+    this.set$ = db.prepare<never, [string, string]>(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    )
+    const defaults: Settings = {
+      registration: config.registration,
+      inviteQuota: config.inviteQuota,
+      guests: config.guests,
+      turnUrls: config.turnUrls,
+    }
     this.cache = { ...defaults }
     for (const key of Object.keys(defaults) as (keyof Settings)[]) {
       const row = this.get$.get(key)
@@ -25,7 +35,9 @@ export class SettingsService {
     }
   }
 
-  get(): Readonly<Settings> { return this.cache }
+  get(): Readonly<Settings> {
+    return this.cache
+  }
 
   update(patch: Partial<Settings>) {
     this.db.transaction(() => {
@@ -35,6 +47,10 @@ export class SettingsService {
   }
 
   /** Raw key/value for other domains' own state (e.g. VAPID keys). */
-  raw(key: string): string | null { return this.get$.get(key)?.value ?? null }
-  setRaw(key: string, value: string) { this.set$.run(key, value) }
+  raw(key: string): string | null {
+    return this.get$.get(key)?.value ?? null
+  }
+  setRaw(key: string, value: string) {
+    this.set$.run(key, value)
+  }
 }

@@ -9,11 +9,21 @@ import type { Profile } from '../../server/accounts/service'
 export type { Profile, PublicUser }
 
 /** The signed-in member, as GET /api/me returns it. */
-export interface Me extends PublicUser { bio: string; inviteQuota: number; status: Status; createdAt: number }
+export interface Me extends PublicUser {
+  bio: string
+  inviteQuota: number
+  status: Status
+  createdAt: number
+}
 /** A search result: a member and whether I follow them. */
-export interface FoundUser extends PublicUser { isFollowing: boolean }
+export interface FoundUser extends PublicUser {
+  isFollowing: boolean
+}
 /** Whether a setup link can still be used. */
-export interface SetupStatus { needed: boolean; valid: boolean }
+export interface SetupStatus {
+  needed: boolean
+  valid: boolean
+}
 
 const user = (username: string) => `/users/${encodeURIComponent(username)}`
 

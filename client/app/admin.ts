@@ -15,31 +15,70 @@ export type MemberFilter = 'all' | 'active' | 'suspended' | 'banned' | 'admin'
 
 /** The dashboard's numbers. */
 export interface AdminStats {
-  members: number; active: number; suspended: number; banned: number; admins: number; joinedToday: number
-  liveRooms: number; inRooms: number; messagesToday: number; messages: number; online: number; openReports: number
+  members: number
+  active: number
+  suspended: number
+  banned: number
+  admins: number
+  joinedToday: number
+  liveRooms: number
+  inRooms: number
+  messagesToday: number
+  messages: number
+  online: number
+  openReports: number
 }
 /** A member as the console lists them. */
 export interface AdminMember extends PublicUser {
-  status: Status; invitedBy: string | null; createdAt: number; lastSeenAt: number | null; online: boolean
+  status: Status
+  invitedBy: string | null
+  createdAt: number
+  lastSeenAt: number | null
+  online: boolean
   inviteQuota: number
 }
 /** What a report is about, with what is known of it (nothing more than type and id when it is gone). */
 export type ReportTarget =
-  | { type: 'member'; id: number } & Partial<{ username: string; displayName: string; status: Status; role: Role }>
-  | { type: 'room'; id: number }
-    & Partial<{ title: string; state: RoomSummary['state']; hostId: number; host: string | null }>
-  | { type: 'message'; id: number }
-    & Partial<{ body: string; author: string | null; threadId: number; authorId: number | null }>
+  | ({ type: 'member'; id: number } & Partial<{ username: string; displayName: string; status: Status; role: Role }>)
+  | ({ type: 'room'; id: number } & Partial<{
+      title: string
+      state: RoomSummary['state']
+      hostId: number
+      host: string | null
+    }>)
+  | ({ type: 'message'; id: number } & Partial<{
+      body: string
+      author: string | null
+      threadId: number
+      authorId: number | null
+    }>)
 export interface AdminReport {
-  id: number; reporter: string | null; reason: string; status: ReportStatus; createdAt: number
-  handledBy: string | null; handledAt: number | null; note: string; target: ReportTarget
+  id: number
+  reporter: string | null
+  reason: string
+  status: ReportStatus
+  createdAt: number
+  handledBy: string | null
+  handledAt: number | null
+  note: string
+  target: ReportTarget
 }
-export interface Backup { name: string; size: number; createdAt: number }
+export interface Backup {
+  name: string
+  size: number
+  createdAt: number
+}
 /** One line of the audit log. */
 export interface AuditRecord {
-  id: number; actor: string | null; actorId: number | null; action: string
-  targetType: string | null; targetId: string | null; targetName: string | null
-  details: Record<string, unknown>; createdAt: number
+  id: number
+  actor: string | null
+  actorId: number | null
+  action: string
+  targetType: string | null
+  targetId: string | null
+  targetName: string | null
+  details: Record<string, unknown>
+  createdAt: number
 }
 
 const member = (id: number) => `/admin/members/${id}`

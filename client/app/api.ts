@@ -8,12 +8,23 @@ export type ClientErrorCode = ErrorCode | 'offline' | 'timeout'
 
 /** A refused or failed WebSocket request (connection.ts). */
 export class RequestError extends Error {
-  constructor(readonly code: ClientErrorCode, message: string) { super(message) }
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
 }
 
 /** A refused or failed HTTP call; `status` 0 when offline. */
 export class ApiError extends RequestError {
-  constructor(readonly status: number, code: ClientErrorCode, message: string) { super(code, message) }
+  constructor(
+    readonly status: number,
+    code: ClientErrorCode,
+    message: string,
+  ) {
+    super(code, message)
+  }
 }
 
 /** The code of a failed call (HTTP or WebSocket), or null for any other error. */
@@ -55,7 +66,8 @@ export const del = <T = unknown>(path: string) => api<T>('DELETE', path)
 
 /** A query string (`?a=1&b=x`) of the defined values, each encoded with encodeURIComponent. */
 export const query = (params: Record<string, string | number | undefined>) => {
-  const parts = Object.entries(params).filter(([, v]) => v !== undefined)
+  const parts = Object.entries(params)
+    .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
   return parts.length ? `?${parts.join('&')}` : ''
 }

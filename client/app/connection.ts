@@ -1,7 +1,15 @@
 // One WebSocket per tab: requests with ids (each gets one reply), events by type, reconnect with backoff. The
 // request and event types are the protocol's (type-only imports: nothing of the server is bundled).
 import { signal } from '@preact/signals'
-import type { EventOf, EventType, Reply, ReplyFrame as Frame, RequestFields, RequestType, ServerEvent } from '../../server/protocol'
+import type {
+  EventOf,
+  EventType,
+  Reply,
+  ReplyFrame as Frame,
+  RequestFields,
+  RequestType,
+  ServerEvent,
+} from '../../server/protocol'
 import { RequestError } from './api'
 
 export type ConnState = 'connecting' | 'open' | 'reconnecting' | 'closed'
@@ -15,7 +23,10 @@ export class Connection {
   readonly state = signal<ConnState>('closed')
   private ws: WebSocket | null = null
   private nextId = 1
-  private pending = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>()
+  private pending = new Map<
+    number,
+    { resolve: (v: never) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
+  >()
   private listeners = new Map<string, Set<Listener>>()
   private attempt = 0
   private timer: ReturnType<typeof setTimeout> | null = null
@@ -31,7 +42,11 @@ export class Connection {
     this.ws = ws
     ws.onmessage = (m) => {
       let msg: ServerEvent | Frame<RequestType>
-      try { msg = JSON.parse(m.data) } catch { return }
+      try {
+        msg = JSON.parse(m.data)
+      } catch {
+        return
+      }
       if ('re' in msg) {
         const p = typeof msg.re === 'number' ? this.pending.get(msg.re) : undefined
         if (!p) return
@@ -52,8 +67,15 @@ export class Connection {
     ws.onclose = (e) => {
       if (this.ws !== ws) return
       this.ws = null
-      for (const [id, p] of this.pending) { clearTimeout(p.timer); p.reject(new RequestError('offline', 'Connection lost')); this.pending.delete(id) }
-      if (!this.wanted || e.code === 4001) { this.state.value = 'closed'; return }
+      for (const [id, p] of this.pending) {
+        clearTimeout(p.timer)
+        p.reject(new RequestError('offline', 'Connection lost'))
+        this.pending.delete(id)
+      }
+      if (!this.wanted || e.code === 4001) {
+        this.state.value = 'closed'
+        return
+      }
       this.state.value = 'reconnecting'
       const base = BACKOFF[Math.min(this.attempt++, BACKOFF.length - 1)]!
       this.timer = setTimeout(() => this.connect(), base + Math.random() * base * 0.3)
@@ -73,7 +95,10 @@ export class Connection {
     return new Promise((resolve, reject) => {
       if (!this.ws || this.ws.readyState !== 1) return reject(new RequestError('offline', 'Not connected'))
       const id = this.nextId++
-      const timer = setTimeout(() => { this.pending.delete(id); reject(new RequestError('timeout', 'No answer from the server')) }, REQUEST_TIMEOUT)
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(new RequestError('timeout', 'No answer from the server'))
+      }, REQUEST_TIMEOUT)
       this.pending.set(id, { resolve: resolve as (v: never) => void, reject, timer })
       this.ws.send(JSON.stringify({ ...fields, id, type }))
     })
@@ -86,10 +111,15 @@ export class Connection {
     let set = this.listeners.get(type)
     if (!set) this.listeners.set(type, (set = new Set()))
     set.add(l as Listener)
-    return () => { set!.delete(l as Listener) }
+    return () => {
+      set!.delete(l as Listener)
+    }
   }
 
-  onResume(fn: () => void) { this.resumers.add(fn); return () => this.resumers.delete(fn) }
+  onResume(fn: () => void) {
+    this.resumers.add(fn)
+    return () => this.resumers.delete(fn)
+  }
 }
 
 export const conn = new Connection()

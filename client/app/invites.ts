@@ -7,12 +7,26 @@ import type { Settings } from '../../server/settings'
 
 export type { InviteView }
 /** Who sent a usable invite link, how many uses it has left and until when. */
-export interface InviteCheck { invitedBy: string | null; usesLeft: number; expiresAt: number | null }
-interface Registration { mode: Settings['registration']; setupNeeded: boolean }
+export interface InviteCheck {
+  invitedBy: string | null
+  usesLeft: number
+  expiresAt: number | null
+}
+interface Registration {
+  mode: Settings['registration']
+  setupNeeded: boolean
+}
 /** My invites (admins: all) and how many I may still create (null for an admin: no limit). */
-interface MyInvites { invites: InviteView[]; quota: number | null }
+interface MyInvites {
+  invites: InviteView[]
+  quota: number | null
+}
 /** A new invite: its view (absent if it could not be listed), its link and its token. */
-interface CreatedInvite { invite?: InviteView; url: string; token: string }
+interface CreatedInvite {
+  invite?: InviteView
+  url: string
+  token: string
+}
 
 export const checkInvite = (token: string) =>
   get<{ invite: InviteCheck }>(`/invites/${encodeURIComponent(token)}/check`).then((r) => r.invite)

@@ -5,14 +5,24 @@ import * as rooms from './rooms'
 import * as rtc from './rtc'
 import * as router from './router'
 
-export interface RoomSession { title: string; speaker?: string | null; onMute?: () => void; onLeave?: () => void; muted?: boolean }
+export interface RoomSession {
+  title: string
+  speaker?: string | null
+  onMute?: () => void
+  onLeave?: () => void
+  muted?: boolean
+}
 
 const ms = () => (typeof navigator !== 'undefined' && 'mediaSession' in navigator ? navigator.mediaSession : null)
 type Action = MediaSessionAction | 'togglemicrophone' | 'hangup'
 const ACTIONS: Action[] = ['play', 'pause', 'stop', 'togglemicrophone', 'hangup']
 
 function setHandler(action: Action, fn: (() => void) | null) {
-  try { ms()!.setActionHandler(action as MediaSessionAction, fn) } catch { /* this browser does not know the action */ }
+  try {
+    ms()!.setActionHandler(action as MediaSessionAction, fn)
+  } catch {
+    /* this browser does not know the action */
+  }
 }
 
 /** Shows the room on the lock screen; call again when the speaker or the mute state changes. */
@@ -24,9 +34,14 @@ export function setRoomSession(s: RoomSession) {
       title: s.title,
       artist: s.speaker ? `${s.speaker} is speaking` : 'Townhall',
       album: 'Townhall',
-      artwork: [{ src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png' }, { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png' }],
+      artwork: [
+        { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png' },
+        { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png' },
+      ],
     })
-  } catch { /* MediaMetadata missing */ }
+  } catch {
+    /* MediaMetadata missing */
+  }
   m.playbackState = 'playing'
   // Play/pause buttons are what most lock screens show: pause mutes (or leaves for listeners), play unmutes.
   setHandler('togglemicrophone', s.onMute ?? null)
@@ -36,7 +51,11 @@ export function setRoomSession(s: RoomSession) {
   setHandler('stop', s.onLeave ?? null)
   const setMic = (m as MediaSession & { setMicrophoneActive?: (on: boolean) => unknown }).setMicrophoneActive
   if (setMic && s.muted !== undefined) {
-    try { void Promise.resolve(setMic.call(m, !s.muted)).catch(() => {}) } catch { /* not supported here */ }
+    try {
+      void Promise.resolve(setMic.call(m, !s.muted)).catch(() => {})
+    } catch {
+      /* not supported here */
+    }
   }
 }
 
@@ -62,13 +81,16 @@ export function bindRoomSession(): () => void {
     const joined = rooms.roomStatus.value === 'joined' && info && rooms.currentRoomId.value === info.id
     if (!joined) {
       lastSpeaker = null
-      if (shown) { shown = ''; clearRoomSession() }
+      if (shown) {
+        shown = ''
+        clearRoomSession()
+      }
       return
     }
     const lv = rtc.levels.value
     let loudest: { name: string; level: number } | null = null
     for (const p of rooms.stage.value) {
-      const level = p.muted ? 0 : lv[p.key] ?? 0
+      const level = p.muted ? 0 : (lv[p.key] ?? 0)
       if (level > 0.04 && (!loudest || level > loudest.level)) loudest = { name: p.user.displayName, level }
     }
     if (loudest) lastSpeaker = loudest.name
@@ -79,10 +101,23 @@ export function bindRoomSession(): () => void {
     shown = key
     try {
       setRoomSession({
-        title: info.title, speaker: lastSpeaker, muted,
-        onMute: muted === undefined ? undefined : () => { void rooms.setMuted(!rooms.me.value?.muted).catch(() => {}) },
-        onLeave: () => { void rooms.leaveRoom().then(() => { if (location.pathname.startsWith('/rooms/')) router.navigate('/') }) },
+        title: info.title,
+        speaker: lastSpeaker,
+        muted,
+        onMute:
+          muted === undefined
+            ? undefined
+            : () => {
+                void rooms.setMuted(!rooms.me.value?.muted).catch(() => {})
+              },
+        onLeave: () => {
+          void rooms.leaveRoom().then(() => {
+            if (location.pathname.startsWith('/rooms/')) router.navigate('/')
+          })
+        },
       })
-    } catch (e) { console.warn('media session', e) }
+    } catch (e) {
+      console.warn('media session', e)
+    }
   })
 }

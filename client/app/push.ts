@@ -8,7 +8,11 @@ import type { PushKind } from '../../server/contracts'
 export type { PushKind }
 /** A device subscribed to my notifications. */
 export interface PushDevice {
-  id: number; endpointHost: string; userAgent: string; createdAt: number; lastUsedAt: number | null
+  id: number
+  endpointHost: string
+  userAgent: string
+  createdAt: number
+  lastUsedAt: number | null
 }
 export type PushSettings = Record<PushKind, boolean>
 
@@ -63,8 +67,16 @@ export async function enablePush(): Promise<PushState> {
   let sub = await reg.pushManager.getSubscription()
   // A subscription made with another server key cannot be reused.
   const current = sub?.options.applicationServerKey
-  if (sub && current && btoa(String.fromCharCode(...new Uint8Array(current))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') !== publicKey) {
-    await sub.unsubscribe(); sub = null
+  if (
+    sub &&
+    current &&
+    btoa(String.fromCharCode(...new Uint8Array(current)))
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .replace(/=+$/, '') !== publicKey
+  ) {
+    await sub.unsubscribe()
+    sub = null
   }
   sub ??= await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) })
   await subscribe(sub.toJSON())

@@ -7,7 +7,17 @@ import { conn } from './connection'
 import { joinAudio, leaveAudio, setMicrophone } from './rtc'
 // The wire shapes are the protocol's (type-only imports: nothing of the server is bundled).
 import type {
-  EventOf, HallwayRoom, ParticipantView as Participant, Pinned, PublicUser, Reply, RequestFields, RoomRequests, RoomRole, RoomSnapshot, RoomView,
+  EventOf,
+  HallwayRoom,
+  ParticipantView as Participant,
+  Pinned,
+  PublicUser,
+  Reply,
+  RequestFields,
+  RoomRequests,
+  RoomRole,
+  RoomSnapshot,
+  RoomView,
 } from '../../server/protocol'
 import type { CreateRoomInput } from '../../server/rooms/model'
 
@@ -33,18 +43,35 @@ export const pinned = signal<Pinned | null>(null)
 export const myKey = signal<string | null>(null)
 const guestMe = signal<{ role: RoomRole } | null>(null)
 
-export const me = computed(() => (myKey.value ? participants.value[myKey.value] ?? null : null))
+export const me = computed(() => (myKey.value ? (participants.value[myKey.value] ?? null) : null))
 /** My role in the current room (null when not in one). The Backchannel panels read it. */
 export const myRole = computed<RoomRole | null>(() => me.value?.role ?? guestMe.value?.role ?? null)
 export const amGuest = computed(() => !!myKey.value?.startsWith('g:'))
 
 const byStage = (a: Participant, b: Participant) => RANK[b.role] - RANK[a.role] || a.since - b.since
-export const stage = computed(() => Object.values(participants.value).filter((p) => onStage(p.role)).sort(byStage))
-export const audience = computed(() => Object.values(participants.value).filter((p) => !onStage(p.role)).sort((a, b) => a.since - b.since))
-export const handQueue = computed(() => Object.values(participants.value).filter((p) => p.hand !== null).sort((a, b) => a.hand! - b.hand!))
+export const stage = computed(() =>
+  Object.values(participants.value)
+    .filter((p) => onStage(p.role))
+    .sort(byStage),
+)
+export const audience = computed(() =>
+  Object.values(participants.value)
+    .filter((p) => !onStage(p.role))
+    .sort((a, b) => a.since - b.since),
+)
+export const handQueue = computed(() =>
+  Object.values(participants.value)
+    .filter((p) => p.hand !== null)
+    .sort((a, b) => a.hand! - b.hand!),
+)
 
 /** Panels other domains mount in the room screen (Backchannel: Chat, Backstage, Q&A). */
-export interface RoomPanel { id: string; label: string; view: (roomId: number) => unknown; visible?: (role: RoomRole | null) => boolean }
+export interface RoomPanel {
+  id: string
+  label: string
+  view: (roomId: number) => unknown
+  visible?: (role: RoomRole | null) => boolean
+}
 export const roomPanels = signal<RoomPanel[]>([])
 export function registerRoomPanel(panel: RoomPanel) {
   roomPanels.value = [...roomPanels.value.filter((p) => p.id !== panel.id), panel]
@@ -124,17 +151,42 @@ const stopped = (status: RoomStatus) => () => {
   roomStatus.value = status
   if (roomInfo.value && status === 'ended') roomInfo.value = { ...roomInfo.value, state: 'ended' }
 }
-const forRoom = <E extends { roomId: number }>(fn: (e: E) => void) => (e: E) => { if (e.roomId === currentRoomId.value) fn(e) }
-const put = (p: Participant) => { participants.value = { ...participants.value, [p.key]: p } }
-conn.on('room.joined', forRoom((e) => put(e.participant)))
-conn.on('room.participant', forRoom((e) => put(e.participant)))
-conn.on('room.left', forRoom((e: EventOf<'room.left'>) => {
-  if (e.key === myKey.value) return stopped('left')() // left from another tab, or the seat timed out
-  const { [e.key]: _gone, ...rest } = participants.value
-  participants.value = rest
-}))
-conn.on('room.guests', forRoom((e) => { guestCount.value = e.count }))
-conn.on('room.pinned', forRoom((e) => { pinned.value = e.pinned }))
+const forRoom =
+  <E extends { roomId: number }>(fn: (e: E) => void) =>
+  (e: E) => {
+    if (e.roomId === currentRoomId.value) fn(e)
+  }
+const put = (p: Participant) => {
+  participants.value = { ...participants.value, [p.key]: p }
+}
+conn.on(
+  'room.joined',
+  forRoom((e) => put(e.participant)),
+)
+conn.on(
+  'room.participant',
+  forRoom((e) => put(e.participant)),
+)
+conn.on(
+  'room.left',
+  forRoom((e: EventOf<'room.left'>) => {
+    if (e.key === myKey.value) return stopped('left')() // left from another tab, or the seat timed out
+    const { [e.key]: _gone, ...rest } = participants.value
+    participants.value = rest
+  }),
+)
+conn.on(
+  'room.guests',
+  forRoom((e) => {
+    guestCount.value = e.count
+  }),
+)
+conn.on(
+  'room.pinned',
+  forRoom((e) => {
+    pinned.value = e.pinned
+  }),
+)
 conn.on('room.ended', forRoom(stopped('ended')))
 conn.on('room.removed', forRoom(stopped('removed')))
 
@@ -160,21 +212,30 @@ export const raiseHand = (up: boolean) => act('room.hand', { up })
 export const respond = (accept: boolean) => act('room.respond', { accept })
 export const inviteToSpeak = (userId: number) => act('room.invite', { userId })
 export const moveToAudience = (userId: number) => act('room.move', { userId })
-export const setMuted = (muted: boolean, userId?: number) => act('room.mute', userId === undefined ? { muted } : { muted, userId })
+export const setMuted = (muted: boolean, userId?: number) =>
+  act('room.mute', userId === undefined ? { muted } : { muted, userId })
 export const setModerator = (userId: number, on: boolean) => act('room.mod', { userId, on })
 export const removeFromRoom = (userId: number) => act('room.remove', { userId })
 export const endRoom = () => act('room.end', {})
 
 // ── the hallway ─────────────────────────────────────────────────────────────────────────────────────────
 /** The hallway: live rooms and upcoming ones the viewer may join. */
-interface HallwayList { live: HallwayRoom[]; upcoming: HallwayRoom[] }
+interface HallwayList {
+  live: HallwayRoom[]
+  upcoming: HallwayRoom[]
+}
 export const hallway = signal<HallwayList | null>(null)
 export const hallwayError = signal<string | null>(null)
 let hallwayWatched = false
 let reloadTimer: ReturnType<typeof setTimeout> | undefined
 
 export async function loadHallway() {
-  try { hallway.value = await get<HallwayList>('/rooms'); hallwayError.value = null } catch (e) { hallwayError.value = e instanceof Error ? e.message : String(e) }
+  try {
+    hallway.value = await get<HallwayList>('/rooms')
+    hallwayError.value = null
+  } catch (e) {
+    hallwayError.value = e instanceof Error ? e.message : String(e)
+  }
 }
 
 /** Keeps the hallway fresh while a hallway screen is shown; returns the function that stops it. */
@@ -182,7 +243,10 @@ export function watchHallway() {
   hallwayWatched = true
   void loadHallway()
   if (conn.state.value === 'open') conn.request('hallway.watch', { on: true }).catch(() => {})
-  const off = conn.on('hallway.changed', () => { clearTimeout(reloadTimer); reloadTimer = setTimeout(loadHallway, 150) })
+  const off = conn.on('hallway.changed', () => {
+    clearTimeout(reloadTimer)
+    reloadTimer = setTimeout(loadHallway, 150)
+  })
   return () => {
     hallwayWatched = false
     off()
@@ -193,11 +257,22 @@ export function watchHallway() {
 
 // ── over HTTP ───────────────────────────────────────────────────────────────────────────────────────────
 /** A stint on a room's stage or in its audience (after the room ended, for those who were in it). */
-interface RoomStint { user: PublicUser; role: RoomRole; from: number; to: number | null; reason: string | null }
+interface RoomStint {
+  user: PublicUser
+  role: RoomRole
+  from: number
+  to: number | null
+  reason: string | null
+}
 /** A room's page: its details, who is in it, and (after it ended) who was. */
 interface RoomPage {
-  room: RoomView; host: PublicUser | null; mayJoin: boolean; mayStart: boolean
-  participants: Participant[]; guests: number; history: RoomStint[]
+  room: RoomView
+  host: PublicUser | null
+  mayJoin: boolean
+  mayStart: boolean
+  participants: Participant[]
+  guests: number
+  history: RoomStint[]
 }
 /** Starts a room now, or schedules it (startsAt). */
 export const createRoom = (body: CreateRoomInput) => post<{ room: RoomView }>('/rooms', body).then((r) => r.room)

@@ -10,12 +10,15 @@ export function navigate(to: string, replace = false) {
   window.scrollTo(0, 0)
 }
 
-addEventListener('popstate', () => { path.value = location.pathname })
+addEventListener('popstate', () => {
+  path.value = location.pathname
+})
 
 // Same-origin <a href="/..."> clicks stay in the app.
 addEventListener('click', (e: MouseEvent) => {
   const a = (e.target as Element).closest?.('a')
-  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || a.target === '_blank') return
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || a.target === '_blank')
+    return
   const href = a.getAttribute('href')
   if (!href || !href.startsWith('/') || href.startsWith('//') || href.startsWith('/api/')) return
   e.preventDefault()
@@ -24,7 +27,8 @@ addEventListener('click', (e: MouseEvent) => {
 
 /** Matches "/rooms/:id" against a path; returns the params or null. */
 export function match(pattern: string, p: string): Record<string, string> | null {
-  const a = pattern.split('/'), b = p.split('/')
+  const a = pattern.split('/'),
+    b = p.split('/')
   if (a.length !== b.length) return null
   const out: Record<string, string> = {}
   for (let i = 0; i < a.length; i++) {

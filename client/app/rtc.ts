@@ -32,13 +32,16 @@ const DISCONNECTED_GRACE_MS = 2500
 export async function joinAudio(id: number): Promise<void> {
   if (roomId === id && pc) {
     if (busy) return busy
-    if (pc.connectionState === 'connected' || pc.connectionState === 'connecting' || pc.connectionState === 'new') return
+    if (pc.connectionState === 'connected' || pc.connectionState === 'connecting' || pc.connectionState === 'new')
+      return
     return restart()
   }
   if (roomId !== null) leaveAudio()
   roomId = id
   audioState.value = 'connecting'
-  busy = connect(id, generation).finally(() => { busy = null })
+  busy = connect(id, generation).finally(() => {
+    busy = null
+  })
   return busy
 }
 
@@ -71,7 +74,12 @@ async function answer(peer: RTCPeerConnection, id: number) {
   if (peer.iceGatheringState !== 'complete') {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, GATHER_WAIT_MS)
-      peer.addEventListener('icegatheringstatechange', () => { if (peer.iceGatheringState === 'complete') { clearTimeout(t); resolve() } })
+      peer.addEventListener('icegatheringstatechange', () => {
+        if (peer.iceGatheringState === 'complete') {
+          clearTimeout(t)
+          resolve()
+        }
+      })
     })
   }
   await conn.request('rtc.answer', { roomId: id, sdp: peer.localDescription!.sdp })
@@ -80,25 +88,38 @@ async function answer(peer: RTCPeerConnection, id: number) {
 function onState(peer: RTCPeerConnection) {
   if (peer !== pc) return
   const s = peer.connectionState
-  if (disconnectTimer) { clearTimeout(disconnectTimer); disconnectTimer = null }
-  if (s === 'connected') { audioState.value = 'connected'; restarting = false }
-  else if (s === 'failed') void restart()
+  if (disconnectTimer) {
+    clearTimeout(disconnectTimer)
+    disconnectTimer = null
+  }
+  if (s === 'connected') {
+    audioState.value = 'connected'
+    restarting = false
+  } else if (s === 'failed') void restart()
   else if (s === 'disconnected') {
     audioState.value = 'reconnecting'
-    disconnectTimer = setTimeout(() => { if (peer === pc && peer.connectionState === 'disconnected') void restart() }, DISCONNECTED_GRACE_MS)
+    disconnectTimer = setTimeout(() => {
+      if (peer === pc && peer.connectionState === 'disconnected') void restart()
+    }, DISCONNECTED_GRACE_MS)
   }
 }
 
 /** A network change: the server sends a new offer with fresh ICE credentials; if the peer is gone, connect anew. */
 async function restart(): Promise<void> {
-  const id = roomId, peer = pc, gen = generation
+  const id = roomId,
+    peer = pc,
+    gen = generation
   if (id === null || !peer || restarting) return
   restarting = true
   audioState.value = 'reconnecting'
   try {
     const offer = await conn.request('rtc.restart', { roomId: id })
     if (gen !== generation || peer !== pc) return
-    try { peer.setConfiguration({ ...peer.getConfiguration(), iceServers: offer.iceServers }) } catch { /* keep the old servers */ }
+    try {
+      peer.setConfiguration({ ...peer.getConfiguration(), iceServers: offer.iceServers })
+    } catch {
+      /* keep the old servers */
+    }
     await peer.setRemoteDescription({ type: 'offer', sdp: offer.sdp })
     await answer(peer, id)
   } catch (e) {
@@ -107,12 +128,17 @@ async function restart(): Promise<void> {
     const code = errorCode(e)
     if (code === 'offline' || code === 'timeout') return // the resume hook tries again
     // The server no longer has our peer: start over.
-    pc?.close(); pc = null
+    pc?.close()
+    pc = null
     roomId = null
-    await joinAudio(id).catch(() => { audioState.value = 'failed' })
+    await joinAudio(id).catch(() => {
+      audioState.value = 'failed'
+    })
     return
   }
-  setTimeout(() => { if (peer === pc && peer.connectionState !== 'connected') restarting = false }, 5000)
+  setTimeout(() => {
+    if (peer === pc && peer.connectionState !== 'connected') restarting = false
+  }, 5000)
 }
 
 function play(track: MediaStreamTrack) {
@@ -120,7 +146,9 @@ function play(track: MediaStreamTrack) {
   el.autoplay = true
   el.srcObject = new MediaStream([track])
   players.push(el)
-  el.play().catch((e) => { if (e?.name === 'NotAllowedError') audioBlocked.value = true })
+  el.play().catch((e) => {
+    if (e?.name === 'NotAllowedError') audioBlocked.value = true
+  })
 }
 
 /** Closes the peer connection and releases the microphone. */
@@ -145,7 +173,10 @@ export function leaveAudio(): void {
 }
 
 function stopPlayers() {
-  for (const el of players) { el.pause(); el.srcObject = null }
+  for (const el of players) {
+    el.pause()
+    el.srcObject = null
+  }
   players = []
 }
 
@@ -167,8 +198,13 @@ async function applyMicrophone() {
     return
   }
   if (!mic) {
-    mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true } })
-    if (!micWanted) { stopMic(); return }
+    mic = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    })
+    if (!micWanted) {
+      stopMic()
+      return
+    }
   }
   const track = mic.getAudioTracks()[0] ?? null
   if (uplink && track) await uplink.sender.replaceTrack(track)
@@ -185,6 +221,11 @@ conn.on('room.levels', (e) => {
   if (e.roomId === roomId) levels.value = e.levels
 })
 // Network back or socket reconnected: make sure the audio is up (the rooms code re-joins and calls joinAudio too).
-const recover = () => { if (roomId !== null && pc && pc.connectionState !== 'connected' && !busy) void restart() }
+const recover = () => {
+  if (roomId !== null && pc && pc.connectionState !== 'connected' && !busy) void restart()
+}
 conn.onResume(() => setTimeout(recover, 500))
-if (typeof window !== 'undefined') window.addEventListener('online', () => { if (roomId !== null && pc) void restart() })
+if (typeof window !== 'undefined')
+  window.addEventListener('online', () => {
+    if (roomId !== null && pc) void restart()
+  })

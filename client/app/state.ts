@@ -19,7 +19,10 @@ export const errorText = (e: unknown) => (e instanceof Error ? e.message : Strin
 /** Shows what went wrong (the catalog's message) as an error toast. */
 export const notifyError = (e: unknown) => notify(errorText(e), 'error')
 /** Waits for an action, then toasts its confirmation (when given) or its error. */
-export const settle = (p: Promise<unknown>, ok?: string) => p.then(() => { if (ok) notify(ok) }, notifyError)
+export const settle = (p: Promise<unknown>, ok?: string) =>
+  p.then(() => {
+    if (ok) notify(ok)
+  }, notifyError)
 
 export async function loadMe() {
   try {
@@ -38,7 +41,9 @@ export function signedIn(user: Me) {
 }
 
 export async function signOut() {
-  try { await logout() } finally {
+  try {
+    await logout()
+  } finally {
     conn.close()
     me.value = null
     navigate('/')

@@ -22,12 +22,17 @@ const TABS: { id: string; label: string; view: () => any }[] = [
 ]
 
 export function Admin({ tab = '' }: { tab?: string }) {
-  if (me.value?.role !== 'admin') return html`<${Header} title="Admin" /><p class="empty">Only admins can open the console.</p>`
+  if (me.value?.role !== 'admin')
+    return html`<${Header} title="Admin" /><p class="empty">Only admins can open the console.</p>`
   const current = TABS.find((t) => t.id === tab)
   return html`<${Header} title="Admin" />
     <nav class="admin-tabs" aria-label="Admin sections">
-      ${TABS.map((t) => html`<a href=${t.id ? `/admin/${t.id}` : '/admin'} class=${'admin-tab' + (t === current ? ' active' : '')}
-        aria-current=${t === current ? 'page' : undefined}>${t.label}</a>`)}
+      ${TABS.map(
+        (
+          t,
+        ) => html`<a href=${t.id ? `/admin/${t.id}` : '/admin'} class=${'admin-tab' + (t === current ? ' active' : '')}
+        aria-current=${t === current ? 'page' : undefined}>${t.label}</a>`,
+      )}
     </nav>
     ${current ? current.view() : html`<p class="empty">No such section.</p>`}`
 }

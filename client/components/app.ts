@@ -19,7 +19,8 @@ import { GuestRoom, Room } from './rooms/room'
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
 
-const Placeholder = (title: string, text: string) => () => html`<${Header} title=${title} /><p class="empty">${text}</p>`
+const Placeholder = (title: string, text: string) => () =>
+  html`<${Header} title=${title} /><p class="empty">${text}</p>`
 
 /** Screens for members. Domains add theirs here (rooms, backchannel, admin). */
 export const SCREENS: Screen[] = [
@@ -64,7 +65,9 @@ export function App() {
   const user = me.value
   let body
   if (user === undefined) body = html`<div class="loading" aria-busy="true">Loading Townhall…</div>`
-  else if (!user || p.startsWith('/setup/') || p.startsWith('/invite/') || p.startsWith('/reset/')) body = route(PUBLIC, p) ?? (user ? html`<${Shell}>${route(SCREENS, '/')}</${Shell}>` : html`<${SignIn} />`)
-  else body = html`<${Shell}>${route(SCREENS, p) ?? html`<${Header} title="Not found" /><p class="empty">This page does not exist.</p>`}</${Shell}>`
+  else if (!user || p.startsWith('/setup/') || p.startsWith('/invite/') || p.startsWith('/reset/'))
+    body = route(PUBLIC, p) ?? (user ? html`<${Shell}>${route(SCREENS, '/')}</${Shell}>` : html`<${SignIn} />`)
+  else
+    body = html`<${Shell}>${route(SCREENS, p) ?? html`<${Header} title="Not found" /><p class="empty">This page does not exist.</p>`}</${Shell}>`
   return html`${body}<${Toast} />`
 }

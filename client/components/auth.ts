@@ -23,18 +23,28 @@ function useSubmit(fn: () => Promise<void>) {
   const [error, setError] = useState('')
   const submit = async (e: Event) => {
     e.preventDefault()
-    setBusy(true); setError('')
-    try { await fn() } catch (err) { setError(errorText(err)) } finally { setBusy(false) }
+    setBusy(true)
+    setError('')
+    try {
+      await fn()
+    } catch (err) {
+      setError(errorText(err))
+    } finally {
+      setBusy(false)
+    }
   }
   return { busy, error, submit }
 }
-
 
 export function SignIn() {
   const [username, setU] = useState('')
   const [password, setP] = useState('')
   const [mode, setMode] = useState<string>('invite')
-  useEffect(() => { registration().then((r) => setMode(r.mode)).catch(() => {}) }, [])
+  useEffect(() => {
+    registration()
+      .then((r) => setMode(r.mode))
+      .catch(() => {})
+  }, [])
   const { busy, error, submit } = useSubmit(async () => {
     signedIn(await login(username, password))
     navigate('/', true)
@@ -50,10 +60,23 @@ export function SignIn() {
   </${AuthCard}>`
 }
 
-function AccountForm({ submitLabel, onSubmit, busy, error }: { submitLabel: string; onSubmit: (u: string, p: string) => void; busy: boolean; error: string }) {
+function AccountForm({
+  submitLabel,
+  onSubmit,
+  busy,
+  error,
+}: {
+  submitLabel: string
+  onSubmit: (u: string, p: string) => void
+  busy: boolean
+  error: string
+}) {
   const [username, setU] = useState('')
   const [password, setP] = useState('')
-  return html`<form class="stack" onSubmit=${(e: Event) => { e.preventDefault(); onSubmit(username, password) }}>
+  return html`<form class="stack" onSubmit=${(e: Event) => {
+    e.preventDefault()
+    onSubmit(username, password)
+  }}>
     <${Field} label="Username" hint="3–20 letters, digits or _">
       <input name="username" autocomplete="username" required minlength="3" maxlength="20" pattern="[A-Za-z0-9_]+" value=${username} onInput=${(e: any) => setU(e.target.value)} />
     </${Field}>
@@ -76,9 +99,18 @@ export function Register({ token }: { token?: string }) {
     signedIn(await register({ username: creds![0], password: creds![1], invite: token }))
     navigate('/', true)
   })
-  useEffect(() => { if (creds) submit(new Event('submit')) }, [creds])
-  if (bad) return html`<${AuthCard} title="This invite can't be used" subtitle=${bad}><a class="btn" href="/">Go to sign in</a></${AuthCard}>`
-  const subtitle = token ? (info ? (info.invitedBy ? html`<strong>@${info.invitedBy}</strong> invited you to join.` : 'You have been invited to join.') : 'Checking your invite…') : 'Create your account.'
+  useEffect(() => {
+    if (creds) submit(new Event('submit'))
+  }, [creds])
+  if (bad)
+    return html`<${AuthCard} title="This invite can't be used" subtitle=${bad}><a class="btn" href="/">Go to sign in</a></${AuthCard}>`
+  const subtitle = token
+    ? info
+      ? info.invitedBy
+        ? html`<strong>@${info.invitedBy}</strong> invited you to join.`
+        : 'You have been invited to join.'
+      : 'Checking your invite…'
+    : 'Create your account.'
   return html`<${AuthCard} title="Join Townhall" subtitle=${subtitle}>
     <${AccountForm} submitLabel="Create account" busy=${busy} error=${error} onSubmit=${(u: string, p: string) => setCreds([u, p])} />
     <p class="muted small">Already a member? <a href="/">Sign in</a></p>
@@ -87,16 +119,22 @@ export function Register({ token }: { token?: string }) {
 
 export function Setup({ token }: { token: string }) {
   const [status, setStatus] = useState<SetupStatus | null>(null)
-  useEffect(() => { setupStatus(token).then(setStatus, () => setStatus({ needed: true, valid: false })) }, [token])
+  useEffect(() => {
+    setupStatus(token).then(setStatus, () => setStatus({ needed: true, valid: false }))
+  }, [token])
   const [creds, setCreds] = useState<[string, string] | null>(null)
   const { busy, error, submit } = useSubmit(async () => {
     signedIn(await setup(token, creds![0], creds![1]))
     navigate('/admin', true)
   })
-  useEffect(() => { if (creds) submit(new Event('submit')) }, [creds])
+  useEffect(() => {
+    if (creds) submit(new Event('submit'))
+  }, [creds])
   if (!status) return html`<${AuthCard} title="Set up your Townhall" subtitle="Checking your setup link…" />`
-  if (!status.needed) return html`<${AuthCard} title="Townhall is set up" subtitle="This server already has an admin."><a class="btn primary" href="/">Go to sign in</a></${AuthCard}>`
-  if (!status.valid) return html`<${AuthCard} title="This setup link is not valid" subtitle="Use the newest link the server printed when it started, or run: townhall admin create --username NAME"><a class="btn" href="/">Go to sign in</a></${AuthCard}>`
+  if (!status.needed)
+    return html`<${AuthCard} title="Townhall is set up" subtitle="This server already has an admin."><a class="btn primary" href="/">Go to sign in</a></${AuthCard}>`
+  if (!status.valid)
+    return html`<${AuthCard} title="This setup link is not valid" subtitle="Use the newest link the server printed when it started, or run: townhall admin create --username NAME"><a class="btn" href="/">Go to sign in</a></${AuthCard}>`
   return html`<${AuthCard} title="Set up your Townhall" subtitle="Create the admin account. This link works once.">
     <${AccountForm} submitLabel="Create admin account" busy=${busy} error=${error} onSubmit=${(u: string, p: string) => setCreds([u, p])} />
   </${AuthCard}>`

@@ -11,10 +11,22 @@ export function Profile({ username }: { username: string }) {
   const [p, setP] = useState<accounts.Profile | null>(null)
   const [err, setErr] = useState('')
   const load = () => accounts.profile(username).then(setP, (e) => setErr(errorText(e)))
-  useEffect(() => { setP(null); setErr(''); load() }, [username])
+  useEffect(() => {
+    setP(null)
+    setErr('')
+    load()
+  }, [username])
   if (err) return html`<${Header} title="Profile" back="/people" /><${Empty}>${err}</${Empty}>`
   if (!p) return html`<${Header} title="Profile" /><p class="muted pad">Loading…</p>`
-  const act = async (fn: () => Promise<unknown>, ok: string) => { try { await fn(); notify(ok); load() } catch (e) { notifyError(e) } }
+  const act = async (fn: () => Promise<unknown>, ok: string) => {
+    try {
+      await fn()
+      notify(ok)
+      load()
+    } catch (e) {
+      notifyError(e)
+    }
+  }
   const name = encodeURIComponent(p.username)
   return html`<${Header} title=${p.displayName} back="/people" />
   <section class="profile card">
@@ -25,16 +37,24 @@ export function Profile({ username }: { username: string }) {
     </div>
     ${p.bio && html`<p class="bio">${p.bio}</p>`}
     <p class="counts"><a href=${`/u/${name}/followers`}><strong>${p.followers}</strong> followers</a> · <a href=${`/u/${name}/following`}><strong>${p.following}</strong> following</a></p>
-    ${p.isSelf ? html`<a class="btn" href="/me">Edit profile</a>` : html`<div class="row gap wrap">
-      ${p.isFollowing
-        ? html`<button class="btn" onClick=${() => act(() => accounts.unfollow(p.username), `Unfollowed @${p.username}`)}>Unfollow</button>`
-        : html`<button class="btn primary" disabled=${p.blocked} onClick=${() => act(() => accounts.follow(p.username), `Following @${p.username}`)}>Follow</button>`}
+    ${
+      p.isSelf
+        ? html`<a class="btn" href="/me">Edit profile</a>`
+        : html`<div class="row gap wrap">
+      ${
+        p.isFollowing
+          ? html`<button class="btn" onClick=${() => act(() => accounts.unfollow(p.username), `Unfollowed @${p.username}`)}>Unfollow</button>`
+          : html`<button class="btn primary" disabled=${p.blocked} onClick=${() => act(() => accounts.follow(p.username), `Following @${p.username}`)}>Follow</button>`
+      }
       <a class="btn" href=${'/backchannel/new/' + name} aria-label="Message">Message</a>
-      ${p.blocked
-        ? html`<button class="btn" onClick=${() => act(() => accounts.unblock(p.username), 'Unblocked')}>Unblock</button>`
-        : html`<button class="btn danger-text" onClick=${() => confirm(`Block @${p.username}? You will not see each other's messages or rooms.`) && act(() => accounts.block(p.username), 'Blocked')}>Block</button>`}
+      ${
+        p.blocked
+          ? html`<button class="btn" onClick=${() => act(() => accounts.unblock(p.username), 'Unblocked')}>Unblock</button>`
+          : html`<button class="btn danger-text" onClick=${() => confirm(`Block @${p.username}? You will not see each other's messages or rooms.`) && act(() => accounts.block(p.username), 'Blocked')}>Block</button>`
+      }
       <${ReportButton} type="member" id=${p.id} label=${'@' + p.username} className="btn" />
-    </div>`}
+    </div>`
+    }
   </section>`
 }
 
@@ -45,23 +65,45 @@ export function MyProfile() {
   const [pw, setPw] = useState({ current: '', next: '' })
   const save = async (e: Event) => {
     e.preventDefault()
-    try { me.value = await accounts.updateProfile({ displayName, bio }); notify('Profile saved') } catch (err) { notifyError(err) }
+    try {
+      me.value = await accounts.updateProfile({ displayName, bio })
+      notify('Profile saved')
+    } catch (err) {
+      notifyError(err)
+    }
   }
   const upload = async (e: any) => {
     const file = e.target.files?.[0]
     if (!file) return
-    try { me.value = await accounts.setAvatar(file); notify('Avatar updated') } catch (err) { notifyError(err) }
+    try {
+      me.value = await accounts.setAvatar(file)
+      notify('Avatar updated')
+    } catch (err) {
+      notifyError(err)
+    }
     e.target.value = ''
   }
   const changePw = async (e: Event) => {
     e.preventDefault()
-    try { await accounts.changePassword(pw.current, pw.next); setPw({ current: '', next: '' }); notify('Password changed; other devices were signed out') } catch (err) { notifyError(err) }
+    try {
+      await accounts.changePassword(pw.current, pw.next)
+      setPw({ current: '', next: '' })
+      notify('Password changed; other devices were signed out')
+    } catch (err) {
+      notifyError(err)
+    }
   }
   return html`<${Header} title="Your profile"><a class="btn small" href=${'/u/' + user.username}>View</a></${Header}>
   <section class="card stack">
     <div class="row gap center"><${Avatar} user=${user} size=${72} />
       <label class="btn small">Change avatar<input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp" onChange=${upload} aria-label="Upload avatar" /></label>
-      ${user.avatar && html`<button class="btn small" aria-label="Remove avatar" onClick=${async () => { await accounts.removeAvatar(); await loadMe() }}>Remove</button>`}
+      ${
+        user.avatar &&
+        html`<button class="btn small" aria-label="Remove avatar" onClick=${async () => {
+          await accounts.removeAvatar()
+          await loadMe()
+        }}>Remove</button>`
+      }
     </div>
     <form class="stack" onSubmit=${save}>
       <${Field} label="Display name"><input maxlength="50" value=${displayName} placeholder=${user.username} onInput=${(e: any) => setName(e.target.value)} /></${Field}>
@@ -82,6 +124,9 @@ export function MyProfile() {
     <a class="btn" href="/invites">My invites (${user.inviteQuota} left)</a>
     <a class="btn" href="/settings/notifications">Notifications</a>
     <button class="btn" onClick=${() => signOut()}>Sign out</button>
-    <button class="btn danger-text" onClick=${async () => { await accounts.logoutEverywhere(); await signOut() }}>Sign out everywhere</button>
+    <button class="btn danger-text" onClick=${async () => {
+      await accounts.logoutEverywhere()
+      await signOut()
+    }}>Sign out everywhere</button>
   </section>`
 }

@@ -2,8 +2,16 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import {
-  disablePush, enablePush, pushSettings, pushState, refreshPush, sendTestPush, updatePushSettings,
-  type PushDevice, type PushKind, type PushSettings,
+  disablePush,
+  enablePush,
+  pushSettings,
+  pushState,
+  refreshPush,
+  sendTestPush,
+  updatePushSettings,
+  type PushDevice,
+  type PushKind,
+  type PushSettings,
 } from '../app/push'
 import { notify, notifyError } from '../app/state'
 import { Header } from './ui'
@@ -17,7 +25,7 @@ const KINDS: { key: PushKind; label: string; hint: string }[] = [
 
 const STATE_TEXT: Record<string, string> = {
   unsupported: 'This browser cannot receive notifications. On iPhone, add Townhall to the home screen first.',
-  denied: 'Notifications are blocked for this site. Allow them in the browser\'s site settings, then come back.',
+  denied: "Notifications are blocked for this site. Allow them in the browser's site settings, then come back.",
   off: 'Notifications are off on this device.',
   on: 'Notifications are on for this device.',
 }
@@ -26,11 +34,26 @@ export function NotificationSettings() {
   const [settings, setSettings] = useState<PushSettings | null>(null)
   const [devices, setDevices] = useState<PushDevice[]>([])
   const [busy, setBusy] = useState(false)
-  const load = () => pushSettings().then((r) => { setSettings(r.settings); setDevices(r.devices) }, notifyError)
-  useEffect(() => { load(); void refreshPush().catch(() => {}) }, [])
+  const load = () =>
+    pushSettings().then((r) => {
+      setSettings(r.settings)
+      setDevices(r.devices)
+    }, notifyError)
+  useEffect(() => {
+    load()
+    void refreshPush().catch(() => {})
+  }, [])
   const run = async (fn: () => Promise<unknown>, ok?: string) => {
     setBusy(true)
-    try { await fn(); if (ok) notify(ok) } catch (e) { notifyError(e) } finally { setBusy(false); load() }
+    try {
+      await fn()
+      if (ok) notify(ok)
+    } catch (e) {
+      notifyError(e)
+    } finally {
+      setBusy(false)
+      load()
+    }
   }
   const toggle = (key: PushKind, on: boolean) => run(async () => setSettings(await updatePushSettings({ [key]: on })))
   const state = pushState.value
@@ -39,22 +62,33 @@ export function NotificationSettings() {
     <h2>This device</h2>
     <p class=${'push-state ' + state} role="status">${STATE_TEXT[state]}</p>
     <div class="row gap wrap">
-      ${state === 'on'
-        ? html`<button class="btn" disabled=${busy} onClick=${() => run(disablePush, 'Notifications turned off on this device')}>Turn off on this device</button>
-               <button class="btn" disabled=${busy} onClick=${() => run(async () => { if (!(await sendTestPush())) throw new Error('No device received it.') }, 'Test notification sent')}>Send a test</button>`
-        : html`<button class="btn primary" disabled=${busy || state === 'unsupported' || state === 'denied'} onClick=${() => run(enablePush)}>Turn on notifications</button>`}
+      ${
+        state === 'on'
+          ? html`<button class="btn" disabled=${busy} onClick=${() => run(disablePush, 'Notifications turned off on this device')}>Turn off on this device</button>
+               <button class="btn" disabled=${busy} onClick=${() =>
+                 run(async () => {
+                   if (!(await sendTestPush())) throw new Error('No device received it.')
+                 }, 'Test notification sent')}>Send a test</button>`
+          : html`<button class="btn primary" disabled=${busy || state === 'unsupported' || state === 'denied'} onClick=${() => run(enablePush)}>Turn on notifications</button>`
+      }
     </div>
     ${devices.length > 0 && html`<p class="muted small">${devices.length} device${devices.length === 1 ? '' : 's'} subscribed to your notifications.</p>`}
   </section>
   <section class="card">
     <h2>Notify me about</h2>
-    ${settings === null ? html`<p class="muted">Loading…</p>` : html`<ul class="list">
-      ${KINDS.map((k) => html`<li class="list-item">
+    ${
+      settings === null
+        ? html`<p class="muted">Loading…</p>`
+        : html`<ul class="list">
+      ${KINDS.map(
+        (k) => html`<li class="list-item">
         <label class="switch-row grow" for=${'push-' + k.key}>
           <span class="grow"><strong>${k.label}</strong><br /><span class="muted small">${k.hint}</span></span>
           <input id=${'push-' + k.key} type="checkbox" role="switch" class="switch" checked=${settings[k.key]} disabled=${busy}
             onChange=${(e: any) => toggle(k.key, e.target.checked)} />
         </label>
-      </li>`)}</ul>`}
+      </li>`,
+      )}</ul>`
+    }
   </section>`
 }

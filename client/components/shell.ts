@@ -11,15 +11,45 @@ import { signal } from '@preact/signals'
 
 // Offline: the app still opens (the service worker) and shows the lists it saw last.
 const online = signal(typeof navigator === 'undefined' ? true : navigator.onLine)
-addEventListener('online', () => { online.value = true })
-addEventListener('offline', () => { online.value = false })
+addEventListener('online', () => {
+  online.value = true
+})
+addEventListener('offline', () => {
+  online.value = false
+})
 
 const NAV = [
-  { href: '/', label: 'Hallway', icon: 'hallway' as IconName, match: (p: string) => p === '/' || p.startsWith('/rooms') },
-  { href: '/backchannel', label: 'Backchannel', icon: 'chat' as IconName, match: (p: string) => p.startsWith('/backchannel') },
-  { href: '/people', label: 'People', icon: 'people' as IconName, match: (p: string) => p.startsWith('/people') || p.startsWith('/u/') },
-  { href: '/me', label: 'Profile', icon: 'profile' as IconName, match: (p: string) => p === '/me' || p.startsWith('/settings') },
-  { href: '/admin', label: 'Admin', icon: 'settings' as IconName, match: (p: string) => p.startsWith('/admin'), admin: true },
+  {
+    href: '/',
+    label: 'Hallway',
+    icon: 'hallway' as IconName,
+    match: (p: string) => p === '/' || p.startsWith('/rooms'),
+  },
+  {
+    href: '/backchannel',
+    label: 'Backchannel',
+    icon: 'chat' as IconName,
+    match: (p: string) => p.startsWith('/backchannel'),
+  },
+  {
+    href: '/people',
+    label: 'People',
+    icon: 'people' as IconName,
+    match: (p: string) => p.startsWith('/people') || p.startsWith('/u/'),
+  },
+  {
+    href: '/me',
+    label: 'Profile',
+    icon: 'profile' as IconName,
+    match: (p: string) => p === '/me' || p.startsWith('/settings'),
+  },
+  {
+    href: '/admin',
+    label: 'Admin',
+    icon: 'settings' as IconName,
+    match: (p: string) => p.startsWith('/admin'),
+    admin: true,
+  },
 ]
 
 export function Shell({ children }: { children: any }) {
@@ -34,12 +64,19 @@ export function Shell({ children }: { children: any }) {
       <a class="brand" href="/" aria-label="Townhall home"><img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span></a>
       <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
     </header>
-    ${!online.value ? html`<div class="banner warn" role="status">You are offline. Showing what you saw last.</div>`
-      : conn.state.value === 'reconnecting' && html`<div class="banner warn" role="status">Reconnecting…</div>`}
+    ${
+      !online.value
+        ? html`<div class="banner warn" role="status">You are offline. Showing what you saw last.</div>`
+        : conn.state.value === 'reconnecting' && html`<div class="banner warn" role="status">Reconnecting…</div>`
+    }
     ${updateReady.value && html`<div class="banner info" role="status">Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button></div>`}
     <nav class="nav" aria-label="Main">
-      ${items.map((n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')} aria-current=${n.match(p) ? 'page' : undefined}>
-        <span class="nav-icon" aria-hidden="true"><${Icon} name=${n.icon} size=${24} /></span><span class="nav-label">${n.label}</span>${n.href === '/backchannel' && unread > 0 && html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`}</a>`)}
+      ${items.map(
+        (
+          n,
+        ) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')} aria-current=${n.match(p) ? 'page' : undefined}>
+        <span class="nav-icon" aria-hidden="true"><${Icon} name=${n.icon} size=${24} /></span><span class="nav-label">${n.label}</span>${n.href === '/backchannel' && unread > 0 && html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`}</a>`,
+      )}
     </nav>
     <main id="main" class="content">${children}</main>
   </div>`

@@ -2,7 +2,15 @@
 import { html } from 'htm/preact'
 import { toast } from '../app/state'
 
-export function Avatar({ user, size = 40, ring = false }: { user: { username: string; displayName?: string; avatar: string | null }; size?: number; ring?: boolean }) {
+export function Avatar({
+  user,
+  size = 40,
+  ring = false,
+}: {
+  user: { username: string; displayName?: string; avatar: string | null }
+  size?: number
+  ring?: boolean
+}) {
   const name = user.displayName || user.username
   const style = `width:${size}px;height:${size}px;font-size:${Math.round(size * 0.4)}px`
   const hue = [...user.username].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7)
@@ -25,7 +33,8 @@ export function Header({ title, back, children }: { title: string; back?: string
 export const Empty = ({ children }: { children: any }) => html`<p class="empty">${children}</p>`
 
 /** A form's error, announced to screen readers; nothing when there is none. */
-export const ErrorLine = ({ error }: { error: string | null | undefined }) => error ? html`<p class="form-error" role="alert">${error}</p>` : null
+export const ErrorLine = ({ error }: { error: string | null | undefined }) =>
+  error ? html`<p class="form-error" role="alert">${error}</p>` : null
 
 export function Toast() {
   const t = toast.value

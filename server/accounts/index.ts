@@ -28,11 +28,20 @@ export function createAccounts(deps: { core: Core; audit: AuditFn }): AccountsDo
     resetPassword: (userId, password) => service.resetPassword(userId, password),
     createMember: (input, redeem) => service.insertUser(input, 'member', redeem),
     needsSetup: () => service.needsSetup(),
-    byId: (id) => { const u = found(store.byId(id)); return u && toAccount(u) },
-    byName: (username) => { const u = found(store.byName(username)); return u && toAccount(u) },
+    byId: (id) => {
+      const u = found(store.byId(id))
+      return u && toAccount(u)
+    },
+    byName: (username) => {
+      const u = found(store.byName(username))
+      return u && toAccount(u)
+    },
     byIds: (ids) => new Map(store.byIds(ids).map((u) => [u.id, toAccount(u)])),
     usernames: (ids) => new Map(store.usernames(ids).map((u) => [u.id, u.username])),
-    publicUser: (id) => { const u = found(store.byId(id)); return u && publicOf(toAccount(u)) },
+    publicUser: (id) => {
+      const u = found(store.byId(id))
+      return u && publicOf(toAccount(u))
+    },
     publicUsers: (ids) => new Map(store.byIds(ids).map((u) => [u.id, publicOf(toAccount(u))])),
     target: (viewerId, username) => toAccount(service.target(viewerId, username)),
     all: () => store.all().map(toAccount),
@@ -45,11 +54,24 @@ export function createAccounts(deps: { core: Core; audit: AuditFn }): AccountsDo
       }
       return out
     },
-    members: (q, status, limit, offset) => store.members(q, status, limit, offset).map((m) => ({ ...toAccount(m), inviter: m.inviter, lastSeenAt: m.last_seen })),
-    member: (id) => { const m = found(store.member(id)); return m && { ...toAccount(m), inviter: m.inviter, lastSeenAt: m.last_seen } },
+    members: (q, status, limit, offset) =>
+      store
+        .members(q, status, limit, offset)
+        .map((m) => ({ ...toAccount(m), inviter: m.inviter, lastSeenAt: m.last_seen })),
+    member: (id) => {
+      const m = found(store.member(id))
+      return m && { ...toAccount(m), inviter: m.inviter, lastSeenAt: m.last_seen }
+    },
     counts: (since) => {
       const c = store.userCounts(since)
-      return { members: c.members, active: c.active ?? 0, suspended: c.suspended ?? 0, banned: c.banned ?? 0, admins: c.admins ?? 0, joinedToday: c.joinedToday ?? 0 }
+      return {
+        members: c.members,
+        active: c.active ?? 0,
+        suspended: c.suspended ?? 0,
+        banned: c.banned ?? 0,
+        admins: c.admins ?? 0,
+        joinedToday: c.joinedToday ?? 0,
+      }
     },
     followers: (userId) => store.followers(userId).map(toAccount),
     followingIds: (userId) => store.followingIds(userId),
@@ -62,9 +84,15 @@ export function createAccounts(deps: { core: Core; audit: AuditFn }): AccountsDo
   }
   let sweep: ReturnType<typeof setInterval> | null = null
   return {
-    api, service,
+    api,
+    service,
     routes: accountsRoutes({ core: deps.core, accounts: api, audit: deps.audit }, service),
-    start() { sweep = setInterval(() => store.deleteExpiredSessions(), SWEEP_EVERY_MS) },
-    stop() { if (sweep) clearInterval(sweep); sweep = null },
+    start() {
+      sweep = setInterval(() => store.deleteExpiredSessions(), SWEEP_EVERY_MS)
+    },
+    stop() {
+      if (sweep) clearInterval(sweep)
+      sweep = null
+    },
   }
 }

@@ -16,8 +16,15 @@ const AVATAR_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg':
 let dummyHash: string | null = null
 
 export interface Profile extends PublicUser {
-  bio: string; createdAt: number; invitedBy: string | null; followers: number; following: number
-  isFollowing: boolean; followsYou: boolean; blocked: boolean; isSelf: boolean
+  bio: string
+  createdAt: number
+  invitedBy: string | null
+  followers: number
+  following: number
+  isFollowing: boolean
+  followsYou: boolean
+  blocked: boolean
+  isSelf: boolean
 }
 
 export class AccountsService {
@@ -31,27 +38,38 @@ export class AccountsService {
     this.events = new Emitter('accounts', core.log)
   }
 
-  hashPassword(pw: string) { return Bun.password.hash(pw, { algorithm: 'argon2id' }) }
+  hashPassword(pw: string) {
+    return Bun.password.hash(pw, { algorithm: 'argon2id' })
+  }
 
   /**
    * Creates a user (no checks of who may sign up: the invites domain's register and createAdmin decide): the password
    * is hashed, then one transaction checks the name, runs `redeem` (spends an invite, or throws) and writes the row.
    */
-  async insertUser(input: { username: string; password: string; displayName?: string }, role: 'member' | 'admin',
-    redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null) {
+  async insertUser(
+    input: { username: string; password: string; displayName?: string },
+    role: 'member' | 'admin',
+    redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null,
+  ) {
     const hash = await this.hashPassword(input.password)
     return this.core.db.transaction(() => {
       if (this.store.byName(input.username)) fail('username_taken')
       const invite = redeem ? redeem() : null
       return this.store.insertUser({
-        username: input.username, displayName: (input.displayName ?? '').trim(), passwordHash: hash, role,
-        invitedBy: invite?.invitedBy ?? null, inviteId: invite?.inviteId ?? null,
+        username: input.username,
+        displayName: (input.displayName ?? '').trim(),
+        passwordHash: hash,
+        role,
+        invitedBy: invite?.invitedBy ?? null,
+        inviteId: invite?.inviteId ?? null,
         quota: role === 'admin' ? 0 : this.core.settings.get().inviteQuota,
       })
     })()
   }
 
-  needsSetup() { return this.store.adminCount() === 0 }
+  needsSetup() {
+    return this.store.adminCount() === 0
+  }
 
   /** The one-time first-run token (printed by `serve` while there is no admin). */
   setupTokenFor(): string | null {
@@ -59,7 +77,9 @@ export class AccountsService {
     return (this.setupToken ??= newToken(24))
   }
 
-  setupTokenValid(token: string) { return this.needsSetup() && !!this.setupToken && safeEqual(token, this.setupToken) }
+  setupTokenValid(token: string) {
+    return this.needsSetup() && !!this.setupToken && safeEqual(token, this.setupToken)
+  }
 
   async setup(token: string, username: string, password: string) {
     if (!this.needsSetup()) fail('setup_done')
@@ -97,7 +117,10 @@ export class AccountsService {
     if (!token || token.length > 100) return null
     const session = this.store.sessionByHash(hashToken(token))
     if (!session) return null
-    if (session.expires_at <= Date.now()) { this.store.deleteSession(session.id); return null }
+    if (session.expires_at <= Date.now()) {
+      this.store.deleteSession(session.id)
+      return null
+    }
     const user = this.store.byId(session.user_id)
     if (!user || user.status !== 'active') return null
     if (Date.now() - session.last_seen_at > 60_000) this.store.touchSession(session.id)
@@ -134,7 +157,9 @@ export class AccountsService {
   }
 
   /** The account of a known id (a signed-in member's). */
-  account(userId: number) { return toAccount(this.store.byId(userId)!) }
+  account(userId: number) {
+    return toAccount(this.store.byId(userId)!)
+  }
 
   /** A profile as a viewer sees it; someone who blocked the viewer is not found. */
   profile(viewerId: number | null, username: string): Profile {
@@ -144,7 +169,11 @@ export class AccountsService {
     const by = u.invited_by ? this.store.byId(u.invited_by) : null
     const counts = this.store.counts(u.id)
     return {
-      ...publicUser(u), bio: u.bio, createdAt: u.created_at, invitedBy: by?.username ?? null, ...counts,
+      ...publicUser(u),
+      bio: u.bio,
+      createdAt: u.created_at,
+      invitedBy: by?.username ?? null,
+      ...counts,
       isFollowing: viewerId ? this.store.isFollowing(viewerId, u.id) : false,
       followsYou: viewerId ? this.store.isFollowing(u.id, viewerId) : false,
       blocked: viewerId ? this.store.hasBlocked(viewerId, u.id) : false,
@@ -186,12 +215,17 @@ export class AccountsService {
 
   private removeAvatarFile(name: string) {
     const p = this.avatarPath(name)
-    try { if (p) unlinkSync(p) } catch { /* already gone: nothing to free */ }
+    try {
+      if (p) unlinkSync(p)
+    } catch {
+      /* already gone: nothing to free */
+    }
   }
 
   search(viewerId: number, q: string, limit = 20) {
     const following = this.store.followingIds(viewerId)
-    return this.store.search(q.trim(), limit)
+    return this.store
+      .search(q.trim(), limit)
       .filter((u) => u.id === viewerId || !this.store.hasBlocked(u.id, viewerId))
       .map((u) => ({ ...publicUser(u), isFollowing: following.has(u.id) }))
   }
@@ -211,7 +245,9 @@ export class AccountsService {
     this.store.follow(viewerId, u.id)
     return u
   }
-  unfollow(viewerId: number, username: string) { this.store.unfollow(viewerId, this.target(viewerId, username).id) }
+  unfollow(viewerId: number, username: string) {
+    this.store.unfollow(viewerId, this.target(viewerId, username).id)
+  }
   /** Blocking also removes follows both ways. */
   block(viewerId: number, username: string) {
     const u = this.target(viewerId, username)
@@ -222,7 +258,13 @@ export class AccountsService {
     })()
     return u
   }
-  unblock(viewerId: number, username: string) { this.store.unblock(viewerId, this.target(viewerId, username).id) }
-  blockedEither(a: number, b: number) { return this.store.blockedEither(a, b) }
-  isFollowing(a: number, b: number) { return this.store.isFollowing(a, b) }
+  unblock(viewerId: number, username: string) {
+    this.store.unblock(viewerId, this.target(viewerId, username).id)
+  }
+  blockedEither(a: number, b: number) {
+    return this.store.blockedEither(a, b)
+  }
+  isFollowing(a: number, b: number) {
+    return this.store.isFollowing(a, b)
+  }
 }

@@ -10,7 +10,9 @@ import { Metrics } from './metrics'
 import { adminRoutes, metricsRoutes } from './routes'
 import { AdminService, type AdminDeps } from './service'
 
-export interface AuditDomain extends Domain<AuditFn> { readonly service: AuditLog }
+export interface AuditDomain extends Domain<AuditFn> {
+  readonly service: AuditLog
+}
 
 export function createAudit(deps: { core: Core }): AuditDomain {
   const service = new AuditLog(deps.core)

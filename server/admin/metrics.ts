@@ -17,7 +17,8 @@ export class RateMeter {
   }
   rate(): number {
     if (this.samples.length < 2) return 0
-    const [t0, v0] = this.samples[0]!, [t1, v1] = this.samples.at(-1)!
+    const [t0, v0] = this.samples[0]!,
+      [t1, v1] = this.samples.at(-1)!
     return t1 > t0 ? Math.max(0, (v1 - v0) / ((t1 - t0) / 1000)) : 0
   }
 }
@@ -29,7 +30,10 @@ export class Metrics {
   private started = Date.now()
   private timer: ReturnType<typeof setInterval> | null = null
 
-  constructor(private deps: AdminDeps, private admin: AdminService) {}
+  constructor(
+    private deps: AdminDeps,
+    private admin: AdminService,
+  ) {}
 
   /** Samples the counters every few seconds, so the rates cover the last minute between scrapes. */
   start() {
@@ -38,7 +42,10 @@ export class Metrics {
     this.sample()
   }
 
-  stop() { if (this.timer) clearInterval(this.timer); this.timer = null }
+  stop() {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
 
   private counters() {
     return {
@@ -51,13 +58,23 @@ export class Metrics {
   private sample() {
     try {
       const c = this.counters()
-      this.packets.sample(c.packets); this.messages.sample(c.messages); this.wsIn.sample(c.wsIn)
-    } catch (e) { this.deps.core.log.error('metrics: sampling failed', { error: e }) }
+      this.packets.sample(c.packets)
+      this.messages.sample(c.messages)
+      this.wsIn.sample(c.wsIn)
+    } catch (e) {
+      this.deps.core.log.error('metrics: sampling failed', { error: e })
+    }
   }
 
   private dbBytes() {
     let n = 0
-    for (const f of [DB_FILE, `${DB_FILE}-wal`]) { try { n += statSync(join(this.deps.core.config.dataDir, f)).size } catch { /* no WAL yet */ } }
+    for (const f of [DB_FILE, `${DB_FILE}-wal`]) {
+      try {
+        n += statSync(join(this.deps.core.config.dataDir, f)).size
+      } catch {
+        /* no WAL yet */
+      }
+    }
     return n
   }
 
@@ -72,27 +89,52 @@ export class Metrics {
     const out: string[] = []
     const metric = (name: string, type: 'gauge' | 'counter', help: string, values: [string, number][] | number) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-      for (const [labels, v] of typeof values === 'number' ? [['', values] as [string, number]] : values) out.push(`${name}${labels} ${Number.isFinite(v) ? +v.toFixed(3) : 0}`)
+      for (const [labels, v] of typeof values === 'number' ? [['', values] as [string, number]] : values)
+        out.push(`${name}${labels} ${Number.isFinite(v) ? +v.toFixed(3) : 0}`)
     }
     metric('townhall_info', 'gauge', 'Townhall version.', [[`{version="${version.replace(/["\\\n]/g, '')}"}`, 1]])
     metric('townhall_live_rooms', 'gauge', 'Rooms that are live now.', rooms.liveRooms)
     metric('townhall_room_participants', 'gauge', 'People in live rooms now (members and guests).', rooms.participants)
     metric('townhall_media_peers', 'gauge', 'WebRTC peer connections on the SFU.', media.peers)
     metric('townhall_forwarded_packets_total', 'counter', 'RTP packets the SFU forwarded.', c.packets)
-    metric('townhall_forwarded_packets_per_second', 'gauge', 'RTP packets forwarded per second over the last minute.', this.packets.rate())
+    metric(
+      'townhall_forwarded_packets_per_second',
+      'gauge',
+      'RTP packets forwarded per second over the last minute.',
+      this.packets.rate(),
+    )
     metric('townhall_forwarded_bytes_total', 'counter', 'RTP bytes the SFU forwarded.', media.forwardedBytes)
     metric('townhall_websockets_open', 'gauge', 'Open WebSocket connections.', sockets.connections)
     metric('townhall_online_members', 'gauge', 'Members with at least one open WebSocket.', sockets.onlineMembers)
     metric('townhall_ws_messages_received_total', 'counter', 'WebSocket messages received.', c.wsIn)
-    metric('townhall_ws_messages_received_per_second', 'gauge', 'WebSocket messages received per second over the last minute.', this.wsIn.rate())
+    metric(
+      'townhall_ws_messages_received_per_second',
+      'gauge',
+      'WebSocket messages received per second over the last minute.',
+      this.wsIn.rate(),
+    )
     metric('townhall_messages_total', 'counter', 'Backchannel messages sent.', c.messages)
-    metric('townhall_messages_per_second', 'gauge', 'Backchannel messages sent per second over the last minute.', this.messages.rate())
+    metric(
+      'townhall_messages_per_second',
+      'gauge',
+      'Backchannel messages sent per second over the last minute.',
+      this.messages.rate(),
+    )
     metric('townhall_database_bytes', 'gauge', 'Size of the database file and its write-ahead log.', this.dbBytes())
-    metric('townhall_members', 'gauge', 'Accounts by status.', [['{status="active"}', members.active], ['{status="suspended"}', members.suspended], ['{status="banned"}', members.banned]])
+    metric('townhall_members', 'gauge', 'Accounts by status.', [
+      ['{status="active"}', members.active],
+      ['{status="suspended"}', members.suspended],
+      ['{status="banned"}', members.banned],
+    ])
     metric('townhall_open_reports', 'gauge', 'Reports waiting for an admin.', this.admin.store.openReports())
     metric('townhall_push_subscriptions', 'gauge', 'Devices subscribed to push notifications.', push.subscriptions)
     metric('townhall_push_sent_total', 'counter', 'Push messages accepted by push services.', push.sent)
-    metric('townhall_push_failed_total', 'counter', 'Push messages that failed (not counting expired subscriptions).', push.failed)
+    metric(
+      'townhall_push_failed_total',
+      'counter',
+      'Push messages that failed (not counting expired subscriptions).',
+      push.failed,
+    )
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory.', process.memoryUsage().rss)
     metric('process_uptime_seconds', 'gauge', 'Seconds since the server started.', (Date.now() - this.started) / 1000)
     return out.join('\n') + '\n'

@@ -16,90 +16,208 @@ export const ReportBody = t.Object({
   targetId: t.Integer({ minimum: 1 }),
   reason: t.String({ minLength: 3, maxLength: 1000 }),
 })
-export const SettingsBody = t.Object({
-  registration: t.Optional(t.Union([t.Literal('invite'), t.Literal('open'), t.Literal('closed')])),
-  inviteQuota: t.Optional(t.Integer({ minimum: 0, maximum: 1000 })),
-  guests: t.Optional(t.Boolean()),
-  turnUrls: t.Optional(t.Array(t.String({ minLength: 6, maxLength: 300, pattern: '^turns?:[^\\s]+$' }), { maxItems: 10 })),
-}, { minProperties: 1, additionalProperties: false })
+export const SettingsBody = t.Object(
+  {
+    registration: t.Optional(t.Union([t.Literal('invite'), t.Literal('open'), t.Literal('closed')])),
+    inviteQuota: t.Optional(t.Integer({ minimum: 0, maximum: 1000 })),
+    guests: t.Optional(t.Boolean()),
+    turnUrls: t.Optional(
+      t.Array(t.String({ minLength: 6, maxLength: 300, pattern: '^turns?:[^\\s]+$' }), { maxItems: 10 }),
+    ),
+  },
+  { minProperties: 1, additionalProperties: false },
+)
 
 export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: AdminService) =>
   new Elysia({ prefix: '/api', tags: ['admin'] } as any)
     .use(sessionPlugin(deps))
     // members
-    .post('/reports', ({ viewer, body, set }) => {
-      const v = requireUser(viewer)
-      set.status = 201
-      return { report: admin.report(v.user, body.targetType, body.targetId, body.reason) }
-    }, { body: ReportBody, detail: { summary: 'Report a member, a room or a message to the admins' } })
-    .get('/reset/:token', ({ params, ip }) => {
-      limit(deps.core.limits.inviteLookup, ip)
-      return { reset: admin.checkReset(params.token) }
-    }, { params: TokenParams, detail: { summary: 'Whether a password-reset link can be used, and for whom' } })
-    .post('/reset/:token', async ({ params, body, ip }) => {
-      limit(deps.core.limits.login, ip)
-      return { reset: await admin.useReset(params.token, body.password) }
-    }, { params: TokenParams, body: t.Object({ password: Password }), detail: { summary: 'Set a new password with a one-time reset link' } })
+    .post(
+      '/reports',
+      ({ viewer, body, set }) => {
+        const v = requireUser(viewer)
+        set.status = 201
+        return { report: admin.report(v.user, body.targetType, body.targetId, body.reason) }
+      },
+      { body: ReportBody, detail: { summary: 'Report a member, a room or a message to the admins' } },
+    )
+    .get(
+      '/reset/:token',
+      ({ params, ip }) => {
+        limit(deps.core.limits.inviteLookup, ip)
+        return { reset: admin.checkReset(params.token) }
+      },
+      { params: TokenParams, detail: { summary: 'Whether a password-reset link can be used, and for whom' } },
+    )
+    .post(
+      '/reset/:token',
+      async ({ params, body, ip }) => {
+        limit(deps.core.limits.login, ip)
+        return { reset: await admin.useReset(params.token, body.password) }
+      },
+      {
+        params: TokenParams,
+        body: t.Object({ password: Password }),
+        detail: { summary: 'Set a new password with a one-time reset link' },
+      },
+    )
     // admins
-    .group('/admin', (g) => g
-      .onBeforeHandle(({ viewer }) => { requireAdmin(viewer) })
-      .get('/stats', () => ({ stats: admin.stats() }), { detail: { summary: 'Dashboard: members, live rooms, people in rooms, messages today' } })
-      .get('/members', ({ query }) => ({ members: admin.members(query.q ?? '', query.status ?? 'all', query.limit ?? 50, query.offset ?? 0) }), {
-        query: t.Object({
-          q: t.Optional(t.String({ maxLength: 50 })),
-          status: t.Optional(t.Union(['all', 'active', 'suspended', 'banned', 'admin'].map((s) => t.Literal(s)))),
-          limit: t.Optional(t.Numeric({ minimum: 1, maximum: 200 })), offset: t.Optional(t.Numeric({ minimum: 0, maximum: 1e9 })),
-        }),
-        detail: { summary: 'Search members' },
-      })
-      .post('/members/:id/suspend', ({ viewer, params, body }) => ({ member: admin.setStatus(viewer!.user, params.id, 'suspended', body?.reason) }), { params: IdParams, body: Reason })
-      .post('/members/:id/unsuspend', ({ viewer, params }) => ({ member: admin.setStatus(viewer!.user, params.id, 'active') }), { params: IdParams })
-      .post('/members/:id/ban', ({ viewer, params, body }) => ({ member: admin.setStatus(viewer!.user, params.id, 'banned', body?.reason) }), { params: IdParams, body: Reason })
-      .post('/members/:id/unban', ({ viewer, params }) => ({ member: admin.setStatus(viewer!.user, params.id, 'active') }), { params: IdParams })
-      .put('/members/:id/role', ({ viewer, params, body }) => ({ member: admin.setRole(viewer!.user, params.id, body.role) }), {
-        params: IdParams, body: t.Object({ role: t.Union([t.Literal('member'), t.Literal('admin')]) }),
-      })
-      .post('/members/:id/reset-link', ({ viewer, params, set }) => { set.status = 201; return admin.resetLink(viewer!.user, params.id) }, { params: IdParams, detail: { summary: 'A one-time password-reset link (24 h)' } })
-      .get('/tree', () => ({ tree: admin.tree() }), { detail: { summary: 'The invite tree with each member\'s unused invites' } })
-      .post('/tree/:id/revoke', ({ viewer, params, body }) => admin.revokeBranch(viewer!.user, params.id, body.suspend ?? false), {
-        params: IdParams, body: t.Object({ suspend: t.Optional(t.Boolean()) }),
-        detail: { summary: 'Revoke the unused invites of a member and everyone below; optionally suspend those below' },
-      })
-      .get('/reports', ({ query }) => ({ reports: admin.reports((query.status ?? 'open') as 'open') }), {
-        query: t.Object({ status: t.Optional(t.Union(['open', 'resolved', 'dismissed', 'all'].map((s) => t.Literal(s)))) }),
-      })
-      .patch('/reports/:id', ({ viewer, params, body }) => ({ report: admin.handleReport(viewer!.user, params.id, body.status, body.note) }), {
-        params: IdParams, body: t.Object({ status: t.Union([t.Literal('open'), t.Literal('resolved'), t.Literal('dismissed')]), note: t.Optional(t.String({ maxLength: 500 })) }),
-      })
-      .get('/settings', () => ({ settings: deps.core.settings.get() }))
-      .patch('/settings', ({ viewer, body }) => ({ settings: admin.updateSettings(viewer!.user, body) }), { body: SettingsBody })
-      .get('/backups', () => ({ backups: admin.backups() }))
-      .post('/backups', ({ viewer, set }) => { set.status = 201; return { backup: admin.createBackup(viewer!.user) } }, { detail: { summary: 'Write a consistent copy of the database (VACUUM INTO)' } })
-      .get('/backups/:name', ({ viewer, params, set }) => {
-        const p = admin.backupPath(viewer!.user, params.name)
-        set.headers['content-type'] = 'application/vnd.sqlite3'
-        set.headers['content-disposition'] = `attachment; filename="${params.name}"`
-        set.headers['cache-control'] = 'no-store'
-        return Bun.file(p)
-      }, { params: t.Object({ name: t.String({ maxLength: 80 }) }) })
-      .delete('/backups/:name', ({ viewer, params }) => { admin.deleteBackup(viewer!.user, params.name); return { ok: true } }, { params: t.Object({ name: t.String({ maxLength: 80 }) }) })
-      .get('/audit', ({ query }) => ({ entries: admin.auditLog({ before: query.before, action: query.action, limit: query.limit ?? 50 }) }), {
-        query: t.Object({
-          before: t.Optional(t.Numeric({ minimum: 1 })), action: t.Optional(t.String({ maxLength: 64 })),
-          limit: t.Optional(t.Numeric({ minimum: 1, maximum: 200 })),
-        }),
-      }))
+    .group('/admin', (g) =>
+      g
+        .onBeforeHandle(({ viewer }) => {
+          requireAdmin(viewer)
+        })
+        .get('/stats', () => ({ stats: admin.stats() }), {
+          detail: { summary: 'Dashboard: members, live rooms, people in rooms, messages today' },
+        })
+        .get(
+          '/members',
+          ({ query }) => ({
+            members: admin.members(query.q ?? '', query.status ?? 'all', query.limit ?? 50, query.offset ?? 0),
+          }),
+          {
+            query: t.Object({
+              q: t.Optional(t.String({ maxLength: 50 })),
+              status: t.Optional(t.Union(['all', 'active', 'suspended', 'banned', 'admin'].map((s) => t.Literal(s)))),
+              limit: t.Optional(t.Numeric({ minimum: 1, maximum: 200 })),
+              offset: t.Optional(t.Numeric({ minimum: 0, maximum: 1e9 })),
+            }),
+            detail: { summary: 'Search members' },
+          },
+        )
+        .post(
+          '/members/:id/suspend',
+          ({ viewer, params, body }) => ({
+            member: admin.setStatus(viewer!.user, params.id, 'suspended', body?.reason),
+          }),
+          { params: IdParams, body: Reason },
+        )
+        .post(
+          '/members/:id/unsuspend',
+          ({ viewer, params }) => ({ member: admin.setStatus(viewer!.user, params.id, 'active') }),
+          { params: IdParams },
+        )
+        .post(
+          '/members/:id/ban',
+          ({ viewer, params, body }) => ({ member: admin.setStatus(viewer!.user, params.id, 'banned', body?.reason) }),
+          { params: IdParams, body: Reason },
+        )
+        .post(
+          '/members/:id/unban',
+          ({ viewer, params }) => ({ member: admin.setStatus(viewer!.user, params.id, 'active') }),
+          { params: IdParams },
+        )
+        .put(
+          '/members/:id/role',
+          ({ viewer, params, body }) => ({ member: admin.setRole(viewer!.user, params.id, body.role) }),
+          {
+            params: IdParams,
+            body: t.Object({ role: t.Union([t.Literal('member'), t.Literal('admin')]) }),
+          },
+        )
+        .post(
+          '/members/:id/reset-link',
+          ({ viewer, params, set }) => {
+            set.status = 201
+            return admin.resetLink(viewer!.user, params.id)
+          },
+          { params: IdParams, detail: { summary: 'A one-time password-reset link (24 h)' } },
+        )
+        .get('/tree', () => ({ tree: admin.tree() }), {
+          detail: { summary: "The invite tree with each member's unused invites" },
+        })
+        .post(
+          '/tree/:id/revoke',
+          ({ viewer, params, body }) => admin.revokeBranch(viewer!.user, params.id, body.suspend ?? false),
+          {
+            params: IdParams,
+            body: t.Object({ suspend: t.Optional(t.Boolean()) }),
+            detail: {
+              summary: 'Revoke the unused invites of a member and everyone below; optionally suspend those below',
+            },
+          },
+        )
+        .get('/reports', ({ query }) => ({ reports: admin.reports((query.status ?? 'open') as 'open') }), {
+          query: t.Object({
+            status: t.Optional(t.Union(['open', 'resolved', 'dismissed', 'all'].map((s) => t.Literal(s)))),
+          }),
+        })
+        .patch(
+          '/reports/:id',
+          ({ viewer, params, body }) => ({
+            report: admin.handleReport(viewer!.user, params.id, body.status, body.note),
+          }),
+          {
+            params: IdParams,
+            body: t.Object({
+              status: t.Union([t.Literal('open'), t.Literal('resolved'), t.Literal('dismissed')]),
+              note: t.Optional(t.String({ maxLength: 500 })),
+            }),
+          },
+        )
+        .get('/settings', () => ({ settings: deps.core.settings.get() }))
+        .patch('/settings', ({ viewer, body }) => ({ settings: admin.updateSettings(viewer!.user, body) }), {
+          body: SettingsBody,
+        })
+        .get('/backups', () => ({ backups: admin.backups() }))
+        .post(
+          '/backups',
+          ({ viewer, set }) => {
+            set.status = 201
+            return { backup: admin.createBackup(viewer!.user) }
+          },
+          { detail: { summary: 'Write a consistent copy of the database (VACUUM INTO)' } },
+        )
+        .get(
+          '/backups/:name',
+          ({ viewer, params, set }) => {
+            const p = admin.backupPath(viewer!.user, params.name)
+            set.headers['content-type'] = 'application/vnd.sqlite3'
+            set.headers['content-disposition'] = `attachment; filename="${params.name}"`
+            set.headers['cache-control'] = 'no-store'
+            return Bun.file(p)
+          },
+          { params: t.Object({ name: t.String({ maxLength: 80 }) }) },
+        )
+        .delete(
+          '/backups/:name',
+          ({ viewer, params }) => {
+            admin.deleteBackup(viewer!.user, params.name)
+            return { ok: true }
+          },
+          { params: t.Object({ name: t.String({ maxLength: 80 }) }) },
+        )
+        .get(
+          '/audit',
+          ({ query }) => ({
+            entries: admin.auditLog({ before: query.before, action: query.action, limit: query.limit ?? 50 }),
+          }),
+          {
+            query: t.Object({
+              before: t.Optional(t.Numeric({ minimum: 1 })),
+              action: t.Optional(t.String({ maxLength: 64 })),
+              limit: t.Optional(t.Numeric({ minimum: 1, maximum: 200 })),
+            }),
+          },
+        ),
+    )
 
 /** GET /metrics with `Authorization: Bearer METRICS_TOKEN`; not found while the token is empty. */
 export const metricsRoutes = (core: Core, metrics: Metrics, version: string) =>
-  new Elysia().get('/metrics', ({ request, set }) => {
-    const token = core.config.metricsToken
-    if (!token) fail('not_found')
-    const auth = request.headers.get('authorization') ?? ''
-    const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : ''
-    if (!given || !safeEqual(given, token)) {
-      set.headers['www-authenticate'] = 'Bearer realm="metrics"'
-      fail('metrics_token')
-    }
-    return new Response(metrics.text(version), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } })
-  }, { detail: { hide: true } } as any)
+  new Elysia().get(
+    '/metrics',
+    ({ request, set }) => {
+      const token = core.config.metricsToken
+      if (!token) fail('not_found')
+      const auth = request.headers.get('authorization') ?? ''
+      const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : ''
+      if (!given || !safeEqual(given, token)) {
+        set.headers['www-authenticate'] = 'Bearer realm="metrics"'
+        fail('metrics_token')
+      }
+      return new Response(metrics.text(version), {
+        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' },
+      })
+    },
+    { detail: { hide: true } } as any,
+  )

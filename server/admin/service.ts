@@ -2,7 +2,17 @@
 // server settings, backups and reading the audit log. Every action an admin takes is written to the audit log.
 import { readdirSync, statSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AccountStatus, AccountsApi, BackchannelApi, InviteTreeNode, InvitesApi, MediaApi, MemberRecord, PushApi, RoomsApi } from '../contracts'
+import type {
+  AccountStatus,
+  AccountsApi,
+  BackchannelApi,
+  InviteTreeNode,
+  InvitesApi,
+  MediaApi,
+  MemberRecord,
+  PushApi,
+  RoomsApi,
+} from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import { hashToken, newToken } from '../lib/crypto'
@@ -17,7 +27,10 @@ export const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.db$/
 type Actor = { id: number; role: string }
 export type ReportTarget = 'member' | 'room' | 'message'
 
-export interface BranchNode extends Omit<InviteTreeNode, 'children'> { pendingInvites: number; children: BranchNode[] }
+export interface BranchNode extends Omit<InviteTreeNode, 'children'> {
+  pendingInvites: number
+  children: BranchNode[]
+}
 
 /** What the admin console reaches: every other domain, through its contract. */
 export interface AdminDeps {
@@ -48,28 +61,47 @@ export class AdminService {
 
   auditLog(opts: { before?: number; action?: string; limit?: number }) {
     const rows = this.deps.audit.list(opts.before ?? Number.MAX_SAFE_INTEGER, opts.action ?? '', opts.limit ?? 50)
-    const isMember = (r: { target_type: string | null; target_id: string | null }) => (r.target_type === 'member' || r.target_type === 'user') && !!r.target_id
-    const names = this.accounts.usernames(new Set([
-      ...rows.flatMap((r) => (r.actor_id === null ? [] : [r.actor_id])),
-      ...rows.flatMap((r) => (isMember(r) ? [Number(r.target_id)] : [])),
-    ]))
+    const isMember = (r: { target_type: string | null; target_id: string | null }) =>
+      (r.target_type === 'member' || r.target_type === 'user') && !!r.target_id
+    const names = this.accounts.usernames(
+      new Set([
+        ...rows.flatMap((r) => (r.actor_id === null ? [] : [r.actor_id])),
+        ...rows.flatMap((r) => (isMember(r) ? [Number(r.target_id)] : [])),
+      ]),
+    )
     return rows.map((r) => ({
-      id: r.id, actor: r.actor_id === null ? null : names.get(r.actor_id) ?? null, actorId: r.actor_id, action: r.action, targetType: r.target_type, targetId: r.target_id,
-      targetName: isMember(r) ? names.get(Number(r.target_id)) ?? null : null,
-      details: JSON.parse(r.details), createdAt: r.created_at,
+      id: r.id,
+      actor: r.actor_id === null ? null : (names.get(r.actor_id) ?? null),
+      actorId: r.actor_id,
+      action: r.action,
+      targetType: r.target_type,
+      targetId: r.target_id,
+      targetName: isMember(r) ? (names.get(Number(r.target_id)) ?? null) : null,
+      details: JSON.parse(r.details),
+      createdAt: r.created_at,
     }))
   }
 
   // ── dashboard ──
   stats() {
-    const midnight = new Date(); midnight.setHours(0, 0, 0, 0)
+    const midnight = new Date()
+    midnight.setHours(0, 0, 0, 0)
     const c = this.accounts.counts(midnight.getTime())
     const rooms = this.deps.rooms.stats()
     const bc = this.deps.backchannel.stats()
     return {
-      members: c.members, active: c.active, suspended: c.suspended, banned: c.banned, admins: c.admins, joinedToday: c.joinedToday,
-      liveRooms: rooms.liveRooms, inRooms: rooms.participants, messagesToday: bc.messagesToday, messages: bc.messages,
-      online: this.core.sockets.stats().onlineMembers, openReports: this.store.openReports(),
+      members: c.members,
+      active: c.active,
+      suspended: c.suspended,
+      banned: c.banned,
+      admins: c.admins,
+      joinedToday: c.joinedToday,
+      liveRooms: rooms.liveRooms,
+      inRooms: rooms.participants,
+      messagesToday: bc.messagesToday,
+      messages: bc.messages,
+      online: this.core.sockets.stats().onlineMembers,
+      openReports: this.store.openReports(),
     }
   }
 
@@ -80,9 +112,17 @@ export class AdminService {
 
   private view(u: MemberRecord) {
     return {
-      id: u.id, username: u.username, displayName: u.displayName, avatar: u.avatar, role: u.role,
-      status: u.status, invitedBy: u.inviter, createdAt: u.createdAt, lastSeenAt: u.lastSeenAt,
-      online: this.core.bus.isOnline(u.id), inviteQuota: u.inviteQuota,
+      id: u.id,
+      username: u.username,
+      displayName: u.displayName,
+      avatar: u.avatar,
+      role: u.role,
+      status: u.status,
+      invitedBy: u.inviter,
+      createdAt: u.createdAt,
+      lastSeenAt: u.lastSeenAt,
+      online: this.core.bus.isOnline(u.id),
+      inviteQuota: u.inviteQuota,
     }
   }
 
@@ -100,8 +140,21 @@ export class AdminService {
     if (u.status === status) return this.memberView(u.id)
     this.accounts.setStatus(u.id, status)
     if (status !== 'active') this.cutOff(u.id, status === 'banned')
-    const action = status === 'active' ? (u.status === 'banned' ? 'member.unban' : 'member.unsuspend') : status === 'banned' ? 'member.ban' : 'member.suspend'
-    this.audit({ actorId: actor.id, action, targetType: 'member', targetId: u.id, details: { username: u.username, from: u.status, ...(reason ? { reason } : {}) } })
+    const action =
+      status === 'active'
+        ? u.status === 'banned'
+          ? 'member.unban'
+          : 'member.unsuspend'
+        : status === 'banned'
+          ? 'member.ban'
+          : 'member.suspend'
+    this.audit({
+      actorId: actor.id,
+      action,
+      targetType: 'member',
+      targetId: u.id,
+      details: { username: u.username, from: u.status, ...(reason ? { reason } : {}) },
+    })
     return this.memberView(u.id)
   }
 
@@ -109,7 +162,11 @@ export class AdminService {
   private cutOff(userId: number, ban: boolean) {
     this.accounts.logoutEverywhere(userId)
     this.core.sockets.disconnectUser(userId) // already done through the sessions ending; kept for sockets of sessions being resolved right now
-    try { this.deps.rooms.removeUserEverywhere(userId) } catch (e) { this.core.log.error('admin: removing from rooms failed', { userId, error: e }) }
+    try {
+      this.deps.rooms.removeUserEverywhere(userId)
+    } catch (e) {
+      this.core.log.error('admin: removing from rooms failed', { userId, error: e })
+    }
     if (ban) this.deps.push.removeDevices(userId)
   }
 
@@ -118,11 +175,19 @@ export class AdminService {
     if (u.status !== 'active' && role === 'admin') fail('admin_not_active')
     if (u.role === role) return this.memberView(u.id)
     this.accounts.setRole(u.id, role)
-    this.audit({ actorId: actor.id, action: role === 'admin' ? 'member.make_admin' : 'member.remove_admin', targetType: 'member', targetId: u.id, details: { username: u.username } })
+    this.audit({
+      actorId: actor.id,
+      action: role === 'admin' ? 'member.make_admin' : 'member.remove_admin',
+      targetType: 'member',
+      targetId: u.id,
+      details: { username: u.username },
+    })
     return this.memberView(u.id)
   }
 
-  private memberView(id: number) { return this.view(this.accounts.member(id)!) }
+  private memberView(id: number) {
+    return this.view(this.accounts.member(id)!)
+  }
 
   /** A one-time link (valid 24 h) that lets the member choose a new password; older unused links stop working. */
   resetLink(actor: Actor, id: number) {
@@ -133,7 +198,13 @@ export class AdminService {
       this.store.expireResets(u.id)
       this.store.insertReset(u.id, hashToken(token), actor.id, expiresAt)
     })()
-    this.audit({ actorId: actor.id, action: 'member.reset_link', targetType: 'member', targetId: u.id, details: { username: u.username } })
+    this.audit({
+      actorId: actor.id,
+      action: 'member.reset_link',
+      targetType: 'member',
+      targetId: u.id,
+      details: { username: u.username },
+    })
     return { url: `${this.core.origin()}/reset/${token}`, expiresAt }
   }
 
@@ -154,7 +225,13 @@ export class AdminService {
     const { r, u } = this.usableReset(token)
     if (!this.store.useReset(r.id)) fail('reset_invalid')
     await this.accounts.resetPassword(u.id, password)
-    this.audit({ actorId: u.id, action: 'member.password_reset', targetType: 'member', targetId: u.id, details: { username: u.username, linkBy: r.created_by } })
+    this.audit({
+      actorId: u.id,
+      action: 'member.password_reset',
+      targetType: 'member',
+      targetId: u.id,
+      details: { username: u.username, linkBy: r.created_by },
+    })
     return { username: u.username }
   }
 
@@ -162,25 +239,39 @@ export class AdminService {
   tree(): BranchNode[] {
     const pending = new Map<number, number>()
     for (const i of this.deps.invites.pending()) pending.set(i.creatorId, (pending.get(i.creatorId) ?? 0) + 1)
-    const deco = (n: InviteTreeNode): BranchNode => ({ ...n, pendingInvites: pending.get(n.id) ?? 0, children: n.children.map(deco) })
+    const deco = (n: InviteTreeNode): BranchNode => ({
+      ...n,
+      pendingInvites: pending.get(n.id) ?? 0,
+      children: n.children.map(deco),
+    })
     return this.deps.invites.tree().map(deco)
   }
 
   /** Revokes every unused invite of a member and of everyone invited below them; optionally suspends those below. */
   revokeBranch(actor: Actor, rootId: number, suspendBelow: boolean) {
     const find = (nodes: InviteTreeNode[]): InviteTreeNode | null => {
-      for (const n of nodes) { if (n.id === rootId) return n; const f = find(n.children); if (f) return f }
+      for (const n of nodes) {
+        if (n.id === rootId) return n
+        const f = find(n.children)
+        if (f) return f
+      }
       return null
     }
     const root = find(this.deps.invites.tree())
     if (!root) fail('not_found')
     const below: InviteTreeNode[] = []
-    const walk = (n: InviteTreeNode) => { for (const c of n.children) { below.push(c); walk(c) } }
+    const walk = (n: InviteTreeNode) => {
+      for (const c of n.children) {
+        below.push(c)
+        walk(c)
+      }
+    }
     walk(root)
     const members = new Set([root.id, ...below.map((n) => n.id)])
     const revoked: number[] = []
     for (const i of this.deps.invites.pending()) {
-      if (members.has(i.creatorId) && this.deps.invites.revoke(i.id, { id: actor.id, role: 'admin' })) revoked.push(i.id)
+      if (members.has(i.creatorId) && this.deps.invites.revoke(i.id, { id: actor.id, role: 'admin' }))
+        revoked.push(i.id)
     }
     const suspended: string[] = []
     if (suspendBelow) {
@@ -191,7 +282,13 @@ export class AdminService {
         suspended.push(n.username)
       }
     }
-    this.audit({ actorId: actor.id, action: 'invite.revoke_branch', targetType: 'member', targetId: root.id, details: { username: root.username, revoked, suspended } })
+    this.audit({
+      actorId: actor.id,
+      action: 'invite.revoke_branch',
+      targetType: 'member',
+      targetId: root.id,
+      details: { username: root.username, revoked, suspended },
+    })
     return { revoked, suspended }
   }
 
@@ -214,31 +311,60 @@ export class AdminService {
 
   reports(status: 'open' | 'resolved' | 'dismissed' | 'all', limit = 100) {
     const rows = this.store.reports(status, limit)
-    const names = this.accounts.usernames(new Set(rows.flatMap((r) => (r.handled_by === null ? [r.reporter_id] : [r.reporter_id, r.handled_by]))))
+    const names = this.accounts.usernames(
+      new Set(rows.flatMap((r) => (r.handled_by === null ? [r.reporter_id] : [r.reporter_id, r.handled_by]))),
+    )
     return rows.map((r) => this.reportView(r, names))
   }
 
-  private reportView(r: ReportRow, names = this.accounts.usernames(r.handled_by === null ? [r.reporter_id] : [r.reporter_id, r.handled_by])) {
+  private reportView(
+    r: ReportRow,
+    names = this.accounts.usernames(r.handled_by === null ? [r.reporter_id] : [r.reporter_id, r.handled_by]),
+  ) {
     let target: Record<string, unknown> = { type: r.target_type, id: r.target_id }
     if (r.target_type === 'member') {
       const u = this.accounts.byId(r.target_id)
       if (u) target = { ...target, username: u.username, displayName: u.displayName, status: u.status, role: u.role }
     } else if (r.target_type === 'room') {
       const room = this.deps.rooms.room(r.target_id)
-      if (room) target = { ...target, title: room.title, state: room.state, hostId: room.hostId, host: this.accounts.byId(room.hostId)?.username ?? null }
+      if (room)
+        target = {
+          ...target,
+          title: room.title,
+          state: room.state,
+          hostId: room.hostId,
+          host: this.accounts.byId(room.hostId)?.username ?? null,
+        }
     } else {
       const m = this.deps.backchannel.reportedMessage(r.target_id, null)
-      if (m) target = { ...target, body: m.body.slice(0, 500), author: m.author, threadId: m.threadId, authorId: m.authorId }
+      if (m)
+        target = { ...target, body: m.body.slice(0, 500), author: m.author, threadId: m.threadId, authorId: m.authorId }
     }
-    const handler = r.handled_by === null ? null : names.get(r.handled_by) ?? null
-    return { id: r.id, reporter: names.get(r.reporter_id) ?? null, reason: r.reason, status: r.status, createdAt: r.created_at, handledBy: handler, handledAt: r.handled_at, note: r.note, target }
+    const handler = r.handled_by === null ? null : (names.get(r.handled_by) ?? null)
+    return {
+      id: r.id,
+      reporter: names.get(r.reporter_id) ?? null,
+      reason: r.reason,
+      status: r.status,
+      createdAt: r.created_at,
+      handledBy: handler,
+      handledAt: r.handled_at,
+      note: r.note,
+      target,
+    }
   }
 
   handleReport(actor: Actor, id: number, status: 'resolved' | 'dismissed' | 'open', note = '') {
     const r = this.store.report(id)
     if (!r) fail('not_found')
     this.store.handleReport(id, status, actor.id, note.trim())
-    this.audit({ actorId: actor.id, action: status === 'open' ? 'report.reopen' : status === 'resolved' ? 'report.resolve' : 'report.dismiss', targetType: 'report', targetId: id, details: { target: `${r.target_type}:${r.target_id}`, ...(note ? { note } : {}) } })
+    this.audit({
+      actorId: actor.id,
+      action: status === 'open' ? 'report.reopen' : status === 'resolved' ? 'report.resolve' : 'report.dismiss',
+      targetType: 'report',
+      targetId: id,
+      details: { target: `${r.target_type}:${r.target_id}`, ...(note ? { note } : {}) },
+    })
     return this.reportView(this.store.report(id)!)
   }
 
@@ -259,13 +385,21 @@ export class AdminService {
   }
 
   // ── backups ──
-  private backupDir() { return join(this.core.config.dataDir, 'backups') }
+  private backupDir() {
+    return join(this.core.config.dataDir, 'backups')
+  }
 
   createBackup(actor: Actor | null) {
     const file = createBackup(this.core.db, this.core.config.dataDir)
     const integrity = verifyBackup(file)
     const name = file.split(/[\\/]/).pop()!
-    this.audit({ actorId: actor?.id ?? null, action: 'backup.create', targetType: 'backup', targetId: name, details: { integrity, bytes: statSync(file).size } })
+    this.audit({
+      actorId: actor?.id ?? null,
+      action: 'backup.create',
+      targetType: 'backup',
+      targetId: name,
+      details: { integrity, bytes: statSync(file).size },
+    })
     return { ...this.backupInfo(name), integrity }
   }
 
@@ -276,7 +410,11 @@ export class AdminService {
 
   backups() {
     let names: string[] = []
-    try { names = readdirSync(this.backupDir()).filter((n) => BACKUP_NAME.test(n)) } catch { /* no folder yet */ }
+    try {
+      names = readdirSync(this.backupDir()).filter((n) => BACKUP_NAME.test(n))
+    } catch {
+      /* no folder yet */
+    }
     return names.map((n) => this.backupInfo(n)).sort((a, b) => b.createdAt - a.createdAt)
   }
 

@@ -6,19 +6,25 @@ import { LIMITS, type Thread } from '../protocol'
 import type { BackchannelService } from './service'
 
 export class Groups {
-  constructor(private accounts: AccountsApi, private bc: BackchannelService) {}
+  constructor(
+    private accounts: AccountsApi,
+    private bc: BackchannelService,
+  ) {}
 
   create(userId: number, title: string, usernames: string[]): Thread {
     if (!title.trim()) fail('validation', 'title: must not be blank')
     const people = this.resolveNew(userId, usernames, 1)
     const store = this.bc.store
-    return store.change((nextSeq) => {
-      const seq = nextSeq()
-      const tid = store.insertThread('group', title.trim(), userId, null, null, seq)
-      store.upsertMember(tid, userId, 'active', seq)
-      for (const p of people) store.upsertMember(tid, p.id, p.state, seq)
-      return tid
-    }, (id) => this.told(id, userId))
+    return store.change(
+      (nextSeq) => {
+        const seq = nextSeq()
+        const tid = store.insertThread('group', title.trim(), userId, null, null, seq)
+        store.upsertMember(tid, userId, 'active', seq)
+        for (const p of people) store.upsertMember(tid, p.id, p.state, seq)
+        return tid
+      },
+      (id) => this.told(id, userId),
+    )
   }
 
   private resolveNew(byId: number, usernames: string[], current: number) {
@@ -41,13 +47,22 @@ export class Groups {
     this.group(threadId, userId, true)
     // Someone who declined is not asked again.
     const current = [...this.bc.members(threadId).values()].filter((m) => m.state !== 'left')
-    const people = this.resolveNew(userId, usernames.filter((n) => !current.some((m) => this.bc.views.person(m.user_id)?.username.toLowerCase() === n.toLowerCase())), current.length)
+    const people = this.resolveNew(
+      userId,
+      usernames.filter(
+        (n) => !current.some((m) => this.bc.views.person(m.user_id)?.username.toLowerCase() === n.toLowerCase()),
+      ),
+      current.length,
+    )
     const store = this.bc.store
-    return store.change((nextSeq) => {
-      const seq = nextSeq()
-      for (const p of people) store.upsertMember(threadId, p.id, p.state, seq)
-      store.touchMeta(threadId, seq)
-    }, () => this.told(threadId, userId))
+    return store.change(
+      (nextSeq) => {
+        const seq = nextSeq()
+        for (const p of people) store.upsertMember(threadId, p.id, p.state, seq)
+        store.touchMeta(threadId, seq)
+      },
+      () => this.told(threadId, userId),
+    )
   }
 
   removeMember(userId: number, threadId: number, targetId: number): Thread {
@@ -68,7 +83,10 @@ export class Groups {
     if (!title.trim()) fail('validation', 'title: must not be blank')
     this.group(threadId, userId, false)
     if (this.bc.members(threadId).get(userId)?.state !== 'active') fail('group_accept_first')
-    return this.bc.store.change((nextSeq) => this.bc.store.renameThread(threadId, title.trim(), nextSeq()), () => this.told(threadId, userId))
+    return this.bc.store.change(
+      (nextSeq) => this.bc.store.renameThread(threadId, title.trim(), nextSeq()),
+      () => this.told(threadId, userId),
+    )
   }
 
   /** After a committed change of the group: everyone in it hears; the one who changed it gets their view. */

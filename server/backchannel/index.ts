@@ -24,7 +24,13 @@ export interface BackchannelDomain extends Domain<BackchannelApi> {
   stop(): void
 }
 
-export function createBackchannel(deps: { core: Core; accounts: AccountsApi; rooms: RoomsApi; push: PushApi; audit: AuditFn }): BackchannelDomain {
+export function createBackchannel(deps: {
+  core: Core
+  accounts: AccountsApi
+  rooms: RoomsApi
+  push: PushApi
+  audit: AuditFn
+}): BackchannelDomain {
   const store = new BackchannelStore(deps.core.db)
   const roomThreads = new RoomThreads(store, deps.rooms)
   const service = new BackchannelService({ ...deps, store, rooms: roomThreads })
@@ -35,7 +41,8 @@ export function createBackchannel(deps: { core: Core; accounts: AccountsApi; roo
     reportedMessage: (messageId, viewerId) => service.reportedMessage(messageId, viewerId),
   }
   return {
-    api, service,
+    api,
+    service,
     routes: backchannelRoutes(deps, service, uploads),
     ws: backchannelWs(service, new RoomRequests(service, roomThreads, deps.rooms, deps.audit)),
     // Acknowledged sends are committed; anything still queued is committed now, before the database closes.

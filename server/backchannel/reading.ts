@@ -15,7 +15,10 @@ export class BackchannelReader {
       threads: threads.filter((t) => t.state === 'active'),
       requests: threads.filter((t) => t.state === 'request'),
       // The chats and backstage threads of rooms I was in, readable after the room (newest first).
-      rooms: this.bc.store.roomThreads(userId).filter((r) => this.bc.canRead(r, userId)).map((r) => this.bc.views.thread(r, userId)),
+      rooms: this.bc.store
+        .roomThreads(userId)
+        .filter((r) => this.bc.canRead(r, userId))
+        .map((r) => this.bc.views.thread(r, userId)),
       prefs: this.bc.prefs(userId),
     }
   }
@@ -44,8 +47,11 @@ export class BackchannelReader {
       if (room && !readable) continue
       threads.push(this.bc.views.thread(r, userId))
       if (!readable || r.last_seq <= after) continue
-      for (const m of this.bc.store.messagesAfterSeq(r.id, after, limit + 1)) items.push({ seq: m.seq, kind: 'message', row: m, thread: r })
-      if (r.kind === 'room_chat') for (const q of this.bc.store.questionsAfterSeq(r.id, after, limit + 1)) items.push({ seq: q.seq, kind: 'question', row: q, thread: r })
+      for (const m of this.bc.store.messagesAfterSeq(r.id, after, limit + 1))
+        items.push({ seq: m.seq, kind: 'message', row: m, thread: r })
+      if (r.kind === 'room_chat')
+        for (const q of this.bc.store.questionsAfterSeq(r.id, after, limit + 1))
+          items.push({ seq: q.seq, kind: 'question', row: q, thread: r })
     }
     items.sort((a, b) => a.seq - b.seq)
     const more = items.length > limit
@@ -56,9 +62,13 @@ export class BackchannelReader {
       for (const id of this.bc.store.votedIn(tid, userId)) voted.add(id)
     }
     return {
-      seq, more, threads,
+      seq,
+      more,
+      threads,
       messages: this.bc.views.messages(page.filter((i) => i.kind === 'message').map((i) => i.row)),
-      questions: page.filter((i) => i.kind === 'question').map((i) => this.bc.views.question(i.row, voted.has(i.row.id))),
+      questions: page
+        .filter((i) => i.kind === 'question')
+        .map((i) => this.bc.views.question(i.row, voted.has(i.row.id))),
     }
   }
 
@@ -72,8 +82,22 @@ export class BackchannelReader {
     const results = rows.flatMap((r) => {
       const t = titles.get(r.thread_id) ?? this.bc.threadFor(r.thread_id, userId)
       titles.set(r.thread_id, t)
-      if (isRoomThread(t.kind)) { if (!this.bc.canRead(this.bc.threadRow(t.id), userId)) return [] }
-      return [{ message: this.bc.views.message(r, {}), snippet: r.snip, thread: { id: t.id, kind: t.kind, title: t.title, roomId: t.roomId, members: t.members.map((m) => ({ id: m.id, username: m.username, displayName: m.displayName })) } }]
+      if (isRoomThread(t.kind)) {
+        if (!this.bc.canRead(this.bc.threadRow(t.id), userId)) return []
+      }
+      return [
+        {
+          message: this.bc.views.message(r, {}),
+          snippet: r.snip,
+          thread: {
+            id: t.id,
+            kind: t.kind,
+            title: t.title,
+            roomId: t.roomId,
+            members: t.members.map((m) => ({ id: m.id, username: m.username, displayName: m.displayName })),
+          },
+        },
+      ]
     })
     return { results }
   }

@@ -16,11 +16,20 @@ const STAGE: RoomRole[] = ['host', 'moderator', 'speaker']
 const MODS: RoomRole[] = ['host', 'moderator']
 
 export class RoomThreads implements RoomPolicy {
-  constructor(private store: BackchannelStore, private rooms: RoomsApi) {}
+  constructor(
+    private store: BackchannelStore,
+    private rooms: RoomsApi,
+  ) {}
 
   /** Follows the rooms domain's events: joining adds to the chat, the stage to backstage, leaving marks them left. */
   followRooms(log: Logger) {
-    const safe = (fn: () => void) => { try { fn() } catch (e) { log.error('backchannel: room event failed', { error: e }) } }
+    const safe = (fn: () => void) => {
+      try {
+        fn()
+      } catch (e) {
+        log.error('backchannel: room event failed', { error: e })
+      }
+    }
     this.rooms.on('role', (e) => e.userId !== null && safe(() => this.followRole(e.roomId, e.userId!, e.role)))
     this.rooms.on('left', (e) => e.userId !== null && safe(() => this.followRole(e.roomId, e.userId!, null)))
   }
@@ -60,7 +69,8 @@ export class RoomThreads implements RoomPolicy {
     const room = this.rooms.room(roomId)
     if (!room) fail('room_not_found')
     return this.store.change(
-      (nextSeq) => this.store.insertThread(kind, room.title.slice(0, LIMITS.title), room.hostId, null, roomId, nextSeq()),
+      (nextSeq) =>
+        this.store.insertThread(kind, room.title.slice(0, LIMITS.title), room.hostId, null, roomId, nextSeq()),
       (id) => this.store.thread(id)!,
     )
   }
@@ -95,7 +105,12 @@ export class RoomThreads implements RoomPolicy {
 export class RoomRequests {
   private store: BackchannelStore
 
-  constructor(private bc: BackchannelService, private threads: RoomThreads, private rooms: RoomsApi, private audit: AuditFn) {
+  constructor(
+    private bc: BackchannelService,
+    private threads: RoomThreads,
+    private rooms: RoomsApi,
+    private audit: AuditFn,
+  ) {
     this.store = bc.store
   }
 
@@ -105,14 +120,19 @@ export class RoomRequests {
     if (!room) fail('room_not_found')
     const role = this.threads.role(roomId, userId)
     if (role) this.threads.followRole(roomId, userId, role)
-    const chat = this.store.threadByRoom(roomId, 'room_chat') ?? (role ? this.threads.ensureThread(roomId, 'room_chat') : null)
+    const chat =
+      this.store.threadByRoom(roomId, 'room_chat') ?? (role ? this.threads.ensureThread(roomId, 'room_chat') : null)
     if (!chat || !this.threads.canRead(chat, userId)) fail('room_chat_unreadable')
     if (!this.store.members(chat.id).get(userId)) this.threads.setRow(chat.id, userId, 'left', false)
     const back = this.store.threadByRoom(roomId, 'backstage')
     const backstage = back && this.threads.canRead(back, userId) ? this.bc.threadFor(back.id, userId) : null
     return {
-      room: { id: room.id, title: room.title, state: room.state }, role, canModerate: role !== null && MODS.includes(role),
-      chat: this.bc.threadFor(chat.id, userId), backstage, questions: this.questions(chat.id, userId),
+      room: { id: room.id, title: room.title, state: room.state },
+      role,
+      canModerate: role !== null && MODS.includes(role),
+      chat: this.bc.threadFor(chat.id, userId),
+      backstage,
+      questions: this.questions(chat.id, userId),
     }
   }
 
@@ -121,15 +141,23 @@ export class RoomRequests {
     const role = this.threads.role(roomId, userId)
     if (role === null || !MODS.includes(role)) fail('chat_toggle_forbidden')
     const chat = this.threads.ensureThread(roomId, 'room_chat')
-    return this.store.change((nextSeq) => {
-      const seq = nextSeq()
-      this.store.setChat(chat.id, enabled, seq)
-      return seq
-    }, (seq) => {
-      this.audit({ actorId: userId, action: enabled ? 'backchannel.chat.on' : 'backchannel.chat.off', targetType: 'room', targetId: roomId })
-      this.bc.toThread(chat, { type: 'bc.chat', seq, roomId, threadId: chat.id, enabled })
-      return { enabled }
-    })
+    return this.store.change(
+      (nextSeq) => {
+        const seq = nextSeq()
+        this.store.setChat(chat.id, enabled, seq)
+        return seq
+      },
+      (seq) => {
+        this.audit({
+          actorId: userId,
+          action: enabled ? 'backchannel.chat.on' : 'backchannel.chat.off',
+          targetType: 'room',
+          targetId: roomId,
+        })
+        this.bc.toThread(chat, { type: 'bc.chat', seq, roomId, threadId: chat.id, enabled })
+        return { enabled }
+      },
+    )
   }
 
   private questions(threadId: number, userId: number): Question[] {
@@ -146,7 +174,15 @@ export class RoomRequests {
     if (!this.threads.role(roomId, userId)) fail('not_in_room')
     const chat = this.threads.ensureThread(roomId, 'room_chat')
     return this.store.change(
-      (nextSeq) => this.store.insertQuestion({ threadId: chat.id, roomId, authorId: userId, clientId, body: text, seq: nextSeq() }),
+      (nextSeq) =>
+        this.store.insertQuestion({
+          threadId: chat.id,
+          roomId,
+          authorId: userId,
+          clientId,
+          body: text,
+          seq: nextSeq(),
+        }),
       (id) => this.tell(chat, id, false),
     )
   }
@@ -165,17 +201,29 @@ export class RoomRequests {
   upvote(userId: number, questionId: number): Question {
     const { q, chat } = this.question(userId, questionId, false)
     // A second vote changes nothing and takes no seq; the question is told all the same.
-    return this.store.change((nextSeq) => {
-      if (this.store.addVote(q.id, userId)) this.store.recountVotes(q.id, chat.id, nextSeq())
-    }, () => this.tell(chat, q.id, true))
+    return this.store.change(
+      (nextSeq) => {
+        if (this.store.addVote(q.id, userId)) this.store.recountVotes(q.id, chat.id, nextSeq())
+      },
+      () => this.tell(chat, q.id, true),
+    )
   }
 
   mark(userId: number, questionId: number, state: QuestionState): Question {
     const { q, chat } = this.question(userId, questionId, true)
-    return this.store.change((nextSeq) => this.store.setQuestionState(q.id, chat.id, state, nextSeq()), () => {
-      this.audit({ actorId: userId, action: `backchannel.question.${state}`, targetType: 'question', targetId: q.id, details: { roomId: q.room_id } })
-      return this.tell(chat, q.id, this.voted(q.id, userId))
-    })
+    return this.store.change(
+      (nextSeq) => this.store.setQuestionState(q.id, chat.id, state, nextSeq()),
+      () => {
+        this.audit({
+          actorId: userId,
+          action: `backchannel.question.${state}`,
+          targetType: 'question',
+          targetId: q.id,
+          details: { roomId: q.room_id },
+        })
+        return this.tell(chat, q.id, this.voted(q.id, userId))
+      },
+    )
   }
 
   /** "Bring to stage": invites the asker to speak and pins their question on the room. */
@@ -183,13 +231,26 @@ export class RoomRequests {
     const { q, chat } = this.question(userId, questionId, true)
     if (q.author_id === null) fail('question_asker_gone')
     // Someone already on the stage needs no invitation: their question is pinned all the same.
-    try { this.rooms.inviteToSpeak(q.room_id, userId, q.author_id) } catch (e) { if (!(e instanceof AppError && e.code === 'on_stage')) throw e }
+    try {
+      this.rooms.inviteToSpeak(q.room_id, userId, q.author_id)
+    } catch (e) {
+      if (!(e instanceof AppError && e.code === 'on_stage')) throw e
+    }
     const by = this.bc.views.person(q.author_id)
     this.rooms.pin(q.room_id, { kind: 'question', id: q.id, text: q.body, by: by?.username ?? '' })
-    return this.store.change((nextSeq) => this.store.stageQuestion(q.id, chat.id, nextSeq()), () => {
-      this.audit({ actorId: userId, action: 'backchannel.question.stage', targetType: 'question', targetId: q.id, details: { roomId: q.room_id, userId: q.author_id } })
-      return this.tell(chat, q.id, this.voted(q.id, userId))
-    })
+    return this.store.change(
+      (nextSeq) => this.store.stageQuestion(q.id, chat.id, nextSeq()),
+      () => {
+        this.audit({
+          actorId: userId,
+          action: 'backchannel.question.stage',
+          targetType: 'question',
+          targetId: q.id,
+          details: { roomId: q.room_id, userId: q.author_id },
+        })
+        return this.tell(chat, q.id, this.voted(q.id, userId))
+      },
+    )
   }
 
   private voted(questionId: number, userId: number) {

@@ -4,13 +4,22 @@
 import type { Message } from '../protocol'
 
 export interface SendItem {
-  threadId: number; authorId: number; clientId: string; body: string; image: string | null; replyTo: number | null
+  threadId: number
+  authorId: number
+  clientId: string
+  body: string
+  image: string | null
+  replyTo: number | null
 }
 
 /** At most this many sends share one transaction; the rest go in the next tick (bounds a commit's time and size). */
 export const MAX_BATCH = 1000
 
-interface Pending extends SendItem { key: string; resolve: (m: Message) => void; reject: (e: unknown) => void }
+interface Pending extends SendItem {
+  key: string
+  resolve: (m: Message) => void
+  reject: (e: unknown) => void
+}
 
 export interface SendSink {
   /** The store's change(): runs `write` in one transaction that takes seqs from `nextSeq` and saves the counter. */
@@ -38,27 +47,41 @@ export class SendQueue {
     if (same) return same
     const p = new Promise<Message>((resolve, reject) => this.queue.push({ ...item, key, resolve, reject }))
     this.inflight.set(key, p)
-    if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()) }
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.flush())
+    }
     return p
   }
 
-  get pending() { return this.queue.length }
+  get pending() {
+    return this.queue.length
+  }
 
   /** Commits everything still queued (the server stopping: acknowledged sends are committed, the rest now). */
-  drain() { while (this.queue.length) this.flush() }
+  drain() {
+    while (this.queue.length) this.flush()
+  }
 
   /** Commits everything queued in one transaction, then acknowledges. */
   flush() {
     this.scheduled = false
     const batch = this.queue.splice(0, MAX_BATCH)
-    if (this.queue.length) { this.scheduled = true; setImmediate(() => this.flush()) }
+    if (this.queue.length) {
+      this.scheduled = true
+      setImmediate(() => this.flush())
+    }
     if (!batch.length) return
     const ids = new Map<Pending, number>()
     const errors = new Map<Pending, unknown>()
     try {
       this.sink.change((nextSeq) => {
         for (const item of batch) {
-          try { ids.set(item, this.sink.insert(item, nextSeq())) } catch (e) { errors.set(item, e) }
+          try {
+            ids.set(item, this.sink.insert(item, nextSeq()))
+          } catch (e) {
+            errors.set(item, e)
+          }
         }
       })
     } catch (e) {
@@ -74,8 +97,15 @@ export class SendQueue {
     for (const item of batch) {
       this.inflight.delete(item.key)
       const id = ids.get(item)
-      if (id === undefined) { item.reject(errors.get(item)); continue }
-      try { item.resolve(this.sink.committed(id)) } catch (e) { item.reject(e) }
+      if (id === undefined) {
+        item.reject(errors.get(item))
+        continue
+      }
+      try {
+        item.resolve(this.sink.committed(id))
+      } catch (e) {
+        item.reject(e)
+      }
     }
   }
 }

@@ -82,7 +82,9 @@ export class BackchannelService {
   }
 
   /** Everyone who is or was in a thread, with their state (cached by the store). */
-  members(threadId: number): ReadonlyMap<number, Membership> { return this.store.members(threadId) }
+  members(threadId: number): ReadonlyMap<number, Membership> {
+    return this.store.members(threadId)
+  }
 
   canRead(t: ThreadRow, userId: number): boolean {
     if (isRoomThread(t.kind)) return this.roomPolicy.canRead(t, userId)
@@ -106,13 +108,20 @@ export class BackchannelService {
       const other = [...this.members(t.id).values()].find((m) => m.user_id !== userId)
       if (!other) fail('thread_not_found')
       if (this.accounts.blockedEither(userId, other.user_id)) fail('blocked')
-      if (other.state === 'request' && this.store.followersOnly(other.user_id) && !this.accounts.isFollowing(other.user_id, userId)) fail('followers_only')
+      if (
+        other.state === 'request' &&
+        this.store.followersOnly(other.user_id) &&
+        !this.accounts.isFollowing(other.user_id, userId)
+      )
+        fail('followers_only')
     }
   }
 
   // ——— settings ———
 
-  prefs(userId: number): Prefs { return { followersOnly: this.store.followersOnly(userId) } }
+  prefs(userId: number): Prefs {
+    return { followersOnly: this.store.followersOnly(userId) }
+  }
   setPrefs(userId: number, followersOnly: boolean): Prefs {
     this.store.setFollowersOnly(userId, followersOnly)
     return this.prefs(userId)
@@ -124,7 +133,8 @@ export class BackchannelService {
   entryState(byId: number, user: { id: number; username: string }): MemberState {
     if (this.accounts.blockedEither(byId, user.id)) fail('blocked', `You cannot message @${user.username}.`)
     if (this.accounts.isFollowing(user.id, byId)) return 'active'
-    if (this.store.followersOnly(user.id)) fail('followers_only', `@${user.username} accepts messages only from people they follow.`)
+    if (this.store.followersOnly(user.id))
+      fail('followers_only', `@${user.username} accepts messages only from people they follow.`)
     return 'request'
   }
 
@@ -141,13 +151,16 @@ export class BackchannelService {
     }
     const state = this.entryState(userId, other)
     // Nobody hears of it yet: the thread is empty.
-    return this.store.change((nextSeq) => {
-      const seq = nextSeq()
-      const tid = this.store.insertThread('dm', '', userId, key, null, seq)
-      this.store.upsertMember(tid, userId, 'active', seq)
-      this.store.upsertMember(tid, other.id, state, seq)
-      return tid
-    }, (id) => this.threadFor(id, userId))
+    return this.store.change(
+      (nextSeq) => {
+        const seq = nextSeq()
+        const tid = this.store.insertThread('dm', '', userId, key, null, seq)
+        this.store.upsertMember(tid, userId, 'active', seq)
+        this.store.upsertMember(tid, other.id, state, seq)
+        return tid
+      },
+      (id) => this.threadFor(id, userId),
+    )
   }
 
   accept(userId: number, threadId: number): Thread {
@@ -165,21 +178,30 @@ export class BackchannelService {
 
   /** Changes one member's state; everyone in the thread (and that member) hears of it. */
   setMemberState(threadId: number, userId: number, state: MemberState) {
-    this.store.change((nextSeq) => this.store.setMemberState(threadId, userId, state, nextSeq()), () => this.tellThread(threadId, [userId]))
+    this.store.change(
+      (nextSeq) => this.store.setMemberState(threadId, userId, state, nextSeq()),
+      () => this.tellThread(threadId, [userId]),
+    )
   }
 
   setMuted(userId: number, threadId: number, muted: boolean): Thread {
     this.readable(threadId, userId)
-    return this.store.change((nextSeq) => this.store.setMuted(threadId, userId, muted, nextSeq()), () => {
-      this.tellThread(threadId, [userId], true)
-      return this.threadFor(threadId, userId)
-    })
+    return this.store.change(
+      (nextSeq) => this.store.setMuted(threadId, userId, muted, nextSeq()),
+      () => {
+        this.tellThread(threadId, [userId], true)
+        return this.threadFor(threadId, userId)
+      },
+    )
   }
 
   // ——— messages ———
 
   /** Sends a message; resolves after its transaction committed. A retried client id returns the stored message. */
-  async send(user: SocketUser, input: { threadId: number; clientId: string; body?: string; image?: string; replyTo?: number }): Promise<Message> {
+  async send(
+    user: SocketUser,
+    input: { threadId: number; clientId: string; body?: string; image?: string; replyTo?: number },
+  ): Promise<Message> {
     const stored = this.store.messageByClient(user.id, input.clientId)
     if (stored) {
       if (stored.thread_id !== input.threadId) fail('client_id_reused')
@@ -191,7 +213,8 @@ export class BackchannelService {
     if (!body && !input.image) fail('validation', 'body: a message needs text or an image')
     if (input.image) {
       const up = this.store.upload(input.image)
-      if (!up || up.thread_id !== t.id || up.user_id !== user.id) fail('validation', 'image: upload the image to this thread first')
+      if (!up || up.thread_id !== t.id || up.user_id !== user.id)
+        fail('validation', 'image: upload the image to this thread first')
     }
     if (input.replyTo) {
       const r = this.store.message(input.replyTo)
@@ -199,7 +222,14 @@ export class BackchannelService {
     }
     const mine = this.members(t.id).get(user.id)
     if (mine && (mine.state === 'request' || mine.state === 'declined')) this.setMemberState(t.id, user.id, 'active')
-    const item: SendItem = { threadId: t.id, authorId: user.id, clientId: input.clientId, body, image: input.image ?? null, replyTo: input.replyTo ?? null }
+    const item: SendItem = {
+      threadId: t.id,
+      authorId: user.id,
+      clientId: input.clientId,
+      body,
+      image: input.image ?? null,
+      replyTo: input.replyTo ?? null,
+    }
     return this.sends.send(item)
   }
 
@@ -219,7 +249,8 @@ export class BackchannelService {
     const body = msg.body ? msg.body.slice(0, 140) : '📷 Photo'
     for (const m of this.members(t.id).values()) {
       if (m.user_id === msg.author?.id || m.state !== 'active' || m.muted) continue
-      this.push.notify(m.user_id, 'dm', { title, body, url: `/backchannel/${t.id}`, tag: `bc-${t.id}` })
+      this.push
+        .notify(m.user_id, 'dm', { title, body, url: `/backchannel/${t.id}`, tag: `bc-${t.id}` })
         .catch((e) => this.log.warn('backchannel: push failed', { userId: m.user_id, error: e }))
     }
   }
@@ -237,25 +268,42 @@ export class BackchannelService {
     if (m.deleted_at) fail('message_deleted')
     const text = body.trim()
     if (!text && !m.image) fail('validation', 'body: a message needs text or an image')
-    return this.store.change((nextSeq) => this.store.editMessage(m.id, t.id, text, nextSeq()), () => this.tellMessage(t, m.id))
+    return this.store.change(
+      (nextSeq) => this.store.editMessage(m.id, t.id, text, nextSeq()),
+      () => this.tellMessage(t, m.id),
+    )
   }
 
   /** Deletes a message (its author, or a room's moderator in room chat), leaving a tombstone. */
   remove(userId: number, messageId: number): Message {
     const { m, t } = this.ownMessage(userId, messageId)
     const moderating = m.author_id !== userId
-    if (moderating && !(t.kind === 'room_chat' && this.roomPolicy.isModerator(t, userId))) fail('message_delete_forbidden')
+    if (moderating && !(t.kind === 'room_chat' && this.roomPolicy.isModerator(t, userId)))
+      fail('message_delete_forbidden')
     if (m.deleted_at) return this.views.message(m)
     // The image goes with the message (unless another message still shows it): no longer served, file removed.
-    return this.store.change((nextSeq) => this.store.deleteMessage(m, nextSeq()), (imageGone) => {
-      if (imageGone) {
-        try { unlinkSync(join(this.imageDir, imageGone)) } catch { /* already gone */ }
-      }
-      if (moderating) {
-        this.audit({ actorId: userId, action: 'backchannel.message.delete', targetType: 'message', targetId: m.id, details: { roomId: t.room_id, authorId: m.author_id } })
-      }
-      return this.tellMessage(t, m.id)
-    })
+    return this.store.change(
+      (nextSeq) => this.store.deleteMessage(m, nextSeq()),
+      (imageGone) => {
+        if (imageGone) {
+          try {
+            unlinkSync(join(this.imageDir, imageGone))
+          } catch {
+            /* already gone */
+          }
+        }
+        if (moderating) {
+          this.audit({
+            actorId: userId,
+            action: 'backchannel.message.delete',
+            targetType: 'message',
+            targetId: m.id,
+            details: { roomId: t.room_id, authorId: m.author_id },
+          })
+        }
+        return this.tellMessage(t, m.id)
+      },
+    )
   }
 
   react(userId: number, messageId: number, emoji: string, on: boolean): Message {
@@ -264,7 +312,10 @@ export class BackchannelService {
     if (m.deleted_at) fail('message_deleted')
     this.checkPost(t, userId)
     if (on && this.store.reactionKinds(m.id, userId) >= 10) fail('reaction_limit')
-    return this.store.change((nextSeq) => this.store.react(m.id, t.id, userId, emoji, on, nextSeq()), () => this.tellMessage(t, m.id))
+    return this.store.change(
+      (nextSeq) => this.store.react(m.id, t.id, userId, emoji, on, nextSeq()),
+      () => this.tellMessage(t, m.id),
+    )
   }
 
   /** After a committed change of a message: everyone in the thread gets its new state. */
@@ -282,17 +333,26 @@ export class BackchannelService {
     const last = t.last_message_id ?? 0
     const upTo = Math.min(messageId, last)
     if (upTo <= mine.last_read_id) return { lastReadId: mine.last_read_id }
-    return this.store.change((nextSeq) => {
-      const seq = nextSeq()
-      this.store.setRead(threadId, userId, upTo, seq)
-      if (!isRoomThread(t.kind)) this.store.touchThread(threadId, seq)
-      return seq
-    }, (seq) => {
-      // Read receipts go to the other members, except while the reader has not accepted the request.
-      const shared = !isRoomThread(t.kind) && mine.state === 'active'
-      this.bus.toUsers(shared ? this.recipients(t) : [userId], { type: 'bc.read', seq, threadId, userId, messageId: upTo })
-      return { lastReadId: upTo }
-    })
+    return this.store.change(
+      (nextSeq) => {
+        const seq = nextSeq()
+        this.store.setRead(threadId, userId, upTo, seq)
+        if (!isRoomThread(t.kind)) this.store.touchThread(threadId, seq)
+        return seq
+      },
+      (seq) => {
+        // Read receipts go to the other members, except while the reader has not accepted the request.
+        const shared = !isRoomThread(t.kind) && mine.state === 'active'
+        this.bus.toUsers(shared ? this.recipients(t) : [userId], {
+          type: 'bc.read',
+          seq,
+          threadId,
+          userId,
+          messageId: upTo,
+        })
+        return { lastReadId: upTo }
+      },
+    )
   }
 
   typing(user: SocketUser, threadId: number) {
@@ -302,7 +362,10 @@ export class BackchannelService {
     this.checkPost(t, user.id)
     // Someone who has not accepted a request does not reveal that they are reading it.
     if (this.members(t.id).get(user.id)?.state !== 'active') return
-    this.bus.toUsers(this.recipients(t).filter((id) => id !== user.id), { type: 'bc.typing', threadId, userId: user.id, username: user.username })
+    this.bus.toUsers(
+      this.recipients(t).filter((id) => id !== user.id),
+      { type: 'bc.typing', threadId, userId: user.id, username: user.username },
+    )
   }
 
   // ——— reading ———
@@ -327,16 +390,25 @@ export class BackchannelService {
    * After a committed change: the event to everyone who hears live about the thread, serialised once. (Issue 11: a
    * thread's recipients become a topic of the bus here.)
    */
-  toThread(t: ThreadRow, event: ServerEvent) { this.bus.toUsers(this.recipients(t), event) }
+  toThread(t: ThreadRow, event: ServerEvent) {
+    this.bus.toUsers(this.recipients(t), event)
+  }
 
   /** After a committed change of a thread: tells members (and `also`, e.g. someone who left) their own view of it. */
   tellThread(threadId: number, also: number[] = [], onlyAlso = false) {
     const ids = new Set(also)
-    if (!onlyAlso) for (const m of this.members(threadId).values()) if (m.state !== 'left' && m.state !== 'declined') ids.add(m.user_id)
+    if (!onlyAlso)
+      for (const m of this.members(threadId).values())
+        if (m.state !== 'left' && m.state !== 'declined') ids.add(m.user_id)
     for (const uid of ids) {
       if (!this.bus.isOnline(uid)) continue
       const row = this.store.myThread(uid, threadId)
-      if (row) this.bus.toUsers([uid], { type: 'bc.thread', seq: Math.max(row.last_seq, row.my_seq), thread: this.views.thread(row, uid) })
+      if (row)
+        this.bus.toUsers([uid], {
+          type: 'bc.thread',
+          seq: Math.max(row.last_seq, row.my_seq),
+          thread: this.views.thread(row, uid),
+        })
     }
   }
 
@@ -349,7 +421,13 @@ export class BackchannelService {
       const t = this.store.thread(m.thread_id)
       if (!t || !this.canRead(t, viewerId)) return null
     }
-    return { id: m.id, body: m.body, threadId: m.thread_id, authorId: m.author_id, author: this.views.person(m.author_id)?.username ?? null }
+    return {
+      id: m.id,
+      body: m.body,
+      threadId: m.thread_id,
+      authorId: m.author_id,
+      author: this.views.person(m.author_id)?.username ?? null,
+    }
   }
 
   stats() {

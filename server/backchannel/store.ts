@@ -3,85 +3,146 @@
 // domain's table (who a member is comes from AccountsApi).
 import type { Database } from 'bun:sqlite'
 import type { MemberState, QuestionState, ThreadKind } from '../protocol'
-import type { MemberListRow, MemberRow, Membership, MessageRow, MyThreadRow, QuestionRow, ThreadRow, UploadRow } from './model'
+import type {
+  MemberListRow,
+  MemberRow,
+  Membership,
+  MessageRow,
+  MyThreadRow,
+  QuestionRow,
+  ThreadRow,
+  UploadRow,
+} from './model'
 
-const MY_THREAD = 'SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id'
+const MY_THREAD =
+  'SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id'
 
 const statements = (db: Database) => ({
   getSeq: db.prepare<{ seq: number }, []>('SELECT seq FROM bc_counter WHERE id = 1'),
   setSeq: db.prepare<never, [number]>('UPDATE bc_counter SET seq = ? WHERE id = 1'),
 
-  insertThread: db.prepare<{ id: number }, [ThreadKind, string, number | null, string | null, number | null, number, number, number, number]>(
+  insertThread: db.prepare<
+    { id: number },
+    [ThreadKind, string, number | null, string | null, number | null, number, number, number, number]
+  >(
     `INSERT INTO bc_threads (kind, title, creator_id, dm_key, room_id, last_at, last_seq, meta_seq, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  ),
   thread: db.prepare<ThreadRow, [number]>('SELECT * FROM bc_threads WHERE id = ?'),
   threadByDmKey: db.prepare<ThreadRow, [string]>('SELECT * FROM bc_threads WHERE dm_key = ?'),
   threadByRoom: db.prepare<ThreadRow, [number, ThreadKind]>('SELECT * FROM bc_threads WHERE room_id = ? AND kind = ?'),
   touchThread: db.prepare<never, [number, number]>('UPDATE bc_threads SET last_seq = ? WHERE id = ?'),
-  touchMeta: db.prepare<never, [number, number, number]>('UPDATE bc_threads SET last_seq = ?, meta_seq = ? WHERE id = ?'),
-  setLastMessage: db.prepare<never, [number, number, number, number]>('UPDATE bc_threads SET last_message_id = ?, last_at = ?, last_seq = ? WHERE id = ?'),
+  touchMeta: db.prepare<never, [number, number, number]>(
+    'UPDATE bc_threads SET last_seq = ?, meta_seq = ? WHERE id = ?',
+  ),
+  setLastMessage: db.prepare<never, [number, number, number, number]>(
+    'UPDATE bc_threads SET last_message_id = ?, last_at = ?, last_seq = ? WHERE id = ?',
+  ),
   setTitle: db.prepare<never, [string, number]>('UPDATE bc_threads SET title = ? WHERE id = ?'),
   setChat: db.prepare<never, [number, number]>('UPDATE bc_threads SET chat_enabled = ? WHERE id = ?'),
 
   member: db.prepare<MemberRow, [number, number]>('SELECT * FROM bc_members WHERE thread_id = ? AND user_id = ?'),
   memberships: db.prepare<Membership, [number]>('SELECT user_id, state, muted FROM bc_members WHERE thread_id = ?'),
   memberList: db.prepare<MemberListRow, [number]>(
-    `SELECT user_id, state, last_read_id FROM bc_members WHERE thread_id = ? AND state != 'left' ORDER BY joined_at, user_id`),
-  countMembers: db.prepare<{ n: number }, [number]>(`SELECT COUNT(*) AS n FROM bc_members WHERE thread_id = ? AND state != 'left'`),
+    `SELECT user_id, state, last_read_id FROM bc_members WHERE thread_id = ? AND state != 'left' ORDER BY joined_at, user_id`,
+  ),
+  countMembers: db.prepare<{ n: number }, [number]>(
+    `SELECT COUNT(*) AS n FROM bc_members WHERE thread_id = ? AND state != 'left'`,
+  ),
   upsertMember: db.prepare<never, [number, number, MemberState, number, number]>(
     `INSERT INTO bc_members (thread_id, user_id, state, seq, joined_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (thread_id, user_id) DO UPDATE SET state = excluded.state, seq = excluded.seq`),
-  setMemberState: db.prepare<never, [MemberState, number, number, number]>('UPDATE bc_members SET state = ?, seq = ? WHERE thread_id = ? AND user_id = ?'),
-  setMuted: db.prepare<never, [number, number, number, number]>('UPDATE bc_members SET muted = ?, seq = ? WHERE thread_id = ? AND user_id = ?'),
+     ON CONFLICT (thread_id, user_id) DO UPDATE SET state = excluded.state, seq = excluded.seq`,
+  ),
+  setMemberState: db.prepare<never, [MemberState, number, number, number]>(
+    'UPDATE bc_members SET state = ?, seq = ? WHERE thread_id = ? AND user_id = ?',
+  ),
+  setMuted: db.prepare<never, [number, number, number, number]>(
+    'UPDATE bc_members SET muted = ?, seq = ? WHERE thread_id = ? AND user_id = ?',
+  ),
   setRead: db.prepare<never, [number, number, number, number, number]>(
-    'UPDATE bc_members SET last_read_id = ?, seq = ? WHERE thread_id = ? AND user_id = ? AND last_read_id < ?'),
+    'UPDATE bc_members SET last_read_id = ?, seq = ? WHERE thread_id = ? AND user_id = ? AND last_read_id < ?',
+  ),
 
   myThread: db.prepare<MyThreadRow, [number, number]>(`${MY_THREAD} WHERE m.user_id = ? AND t.id = ?`),
   inbox: db.prepare<MyThreadRow, [number]>(
     `${MY_THREAD}
      WHERE m.user_id = ? AND t.kind IN ('dm', 'group') AND m.state IN ('active', 'request')
        AND (t.kind = 'group' OR t.last_message_id IS NOT NULL)
-     ORDER BY t.last_at DESC, t.id DESC LIMIT 500`),
+     ORDER BY t.last_at DESC, t.id DESC LIMIT 500`,
+  ),
   roomThreads: db.prepare<MyThreadRow, [number]>(
     `${MY_THREAD}
      WHERE m.user_id = ? AND t.kind IN ('room_chat', 'backstage') AND (t.last_message_id IS NOT NULL OR t.last_seq > t.meta_seq)
-     ORDER BY t.last_at DESC, t.id DESC LIMIT 100`),
-  changedThreads: db.prepare<MyThreadRow, [number, number, number]>(`${MY_THREAD} WHERE m.user_id = ? AND (t.last_seq > ? OR m.seq > ?)`),
+     ORDER BY t.last_at DESC, t.id DESC LIMIT 100`,
+  ),
+  changedThreads: db.prepare<MyThreadRow, [number, number, number]>(
+    `${MY_THREAD} WHERE m.user_id = ? AND (t.last_seq > ? OR m.seq > ?)`,
+  ),
   unread: db.prepare<{ n: number }, [number, number, number]>(
-    `SELECT COUNT(*) AS n FROM (SELECT 1 FROM bc_messages WHERE thread_id = ? AND id > ? AND author_id IS NOT ? AND deleted_at IS NULL LIMIT 100)`),
+    `SELECT COUNT(*) AS n FROM (SELECT 1 FROM bc_messages WHERE thread_id = ? AND id > ? AND author_id IS NOT ? AND deleted_at IS NULL LIMIT 100)`,
+  ),
 
-  insertMessage: db.prepare<{ id: number }, [number, number, string, string, string | null, number | null, number, number]>(
+  insertMessage: db.prepare<
+    { id: number },
+    [number, number, string, string, string | null, number | null, number, number]
+  >(
     `INSERT INTO bc_messages (thread_id, author_id, client_id, body, image, reply_to, created_at, seq)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  ),
   message: db.prepare<MessageRow, [number]>('SELECT * FROM bc_messages WHERE id = ?'),
-  messageByClient: db.prepare<MessageRow, [number, string]>('SELECT * FROM bc_messages WHERE author_id = ? AND client_id = ?'),
-  history: db.prepare<MessageRow, [number, number, number]>('SELECT * FROM bc_messages WHERE thread_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
-  messagesAfterSeq: db.prepare<MessageRow, [number, number, number]>('SELECT * FROM bc_messages WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
-  editMessage: db.prepare<never, [string, number, number, number]>('UPDATE bc_messages SET body = ?, edited_at = ?, seq = ? WHERE id = ?'),
-  deleteMessage: db.prepare<never, [number, number, number]>(`UPDATE bc_messages SET body = '', image = NULL, deleted_at = ?, seq = ? WHERE id = ?`),
+  messageByClient: db.prepare<MessageRow, [number, string]>(
+    'SELECT * FROM bc_messages WHERE author_id = ? AND client_id = ?',
+  ),
+  history: db.prepare<MessageRow, [number, number, number]>(
+    'SELECT * FROM bc_messages WHERE thread_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+  ),
+  messagesAfterSeq: db.prepare<MessageRow, [number, number, number]>(
+    'SELECT * FROM bc_messages WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+  ),
+  editMessage: db.prepare<never, [string, number, number, number]>(
+    'UPDATE bc_messages SET body = ?, edited_at = ?, seq = ? WHERE id = ?',
+  ),
+  deleteMessage: db.prepare<never, [number, number, number]>(
+    `UPDATE bc_messages SET body = '', image = NULL, deleted_at = ?, seq = ? WHERE id = ?`,
+  ),
   bumpMessage: db.prepare<never, [number, number]>('UPDATE bc_messages SET seq = ? WHERE id = ?'),
   countMessages: db.prepare<{ n: number }, []>('SELECT COUNT(*) AS n FROM bc_messages WHERE deleted_at IS NULL'),
   countSince: db.prepare<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM bc_messages WHERE created_at >= ?'),
 
-  reactions: db.prepare<{ emoji: string; user_id: number }, [number]>('SELECT emoji, user_id FROM bc_reactions WHERE message_id = ? ORDER BY created_at'),
+  reactions: db.prepare<{ emoji: string; user_id: number }, [number]>(
+    'SELECT emoji, user_id FROM bc_reactions WHERE message_id = ? ORDER BY created_at',
+  ),
   /** The reactions of several messages (their ids as a JSON array): one query for a page. */
   reactionsOf: db.prepare<{ message_id: number; emoji: string; user_id: number }, [string]>(
-    'SELECT message_id, emoji, user_id FROM bc_reactions WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY created_at'),
-  addReaction: db.prepare<never, [number, number, string, number]>('INSERT OR IGNORE INTO bc_reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)'),
-  removeReaction: db.prepare<never, [number, number, string]>('DELETE FROM bc_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?'),
-  reactionKinds: db.prepare<{ n: number }, [number, number]>('SELECT COUNT(DISTINCT emoji) AS n FROM bc_reactions WHERE message_id = ? AND user_id = ?'),
+    'SELECT message_id, emoji, user_id FROM bc_reactions WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY created_at',
+  ),
+  addReaction: db.prepare<never, [number, number, string, number]>(
+    'INSERT OR IGNORE INTO bc_reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)',
+  ),
+  removeReaction: db.prepare<never, [number, number, string]>(
+    'DELETE FROM bc_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?',
+  ),
+  reactionKinds: db.prepare<{ n: number }, [number, number]>(
+    'SELECT COUNT(DISTINCT emoji) AS n FROM bc_reactions WHERE message_id = ? AND user_id = ?',
+  ),
 
   insertUpload: db.prepare<never, [string, number, number, string, number, number]>(
-    'INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    'INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  ),
   upload: db.prepare<UploadRow, [string]>('SELECT * FROM bc_uploads WHERE name = ?'),
-  uploadedSince: db.prepare<{ n: number }, [number, number]>('SELECT COALESCE(SUM(size), 0) AS n FROM bc_uploads WHERE user_id = ? AND created_at > ?'),
+  uploadedSince: db.prepare<{ n: number }, [number, number]>(
+    'SELECT COALESCE(SUM(size), 0) AS n FROM bc_uploads WHERE user_id = ? AND created_at > ?',
+  ),
   deleteUpload: db.prepare<never, [string]>('DELETE FROM bc_uploads WHERE name = ?'),
   // An image is sent only in the thread it was uploaded to: the thread's index bounds the search.
-  imageInUse: db.prepare<{ x: number }, [number, string]>('SELECT 1 AS x FROM bc_messages WHERE thread_id = ? AND image = ? LIMIT 1'),
+  imageInUse: db.prepare<{ x: number }, [number, string]>(
+    'SELECT 1 AS x FROM bc_messages WHERE thread_id = ? AND image = ? LIMIT 1',
+  ),
 
   prefs: db.prepare<{ followers_only: number }, [number]>('SELECT followers_only FROM bc_prefs WHERE user_id = ?'),
   setPrefs: db.prepare<never, [number, number]>(
-    'INSERT INTO bc_prefs (user_id, followers_only) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET followers_only = excluded.followers_only'),
+    'INSERT INTO bc_prefs (user_id, followers_only) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET followers_only = excluded.followers_only',
+  ),
 
   search: db.prepare<MessageRow & { snip: string }, [number, string, number]>(
     `SELECT msg.*, snippet(bc_fts, 0, char(2), char(3), '…', 12) AS snip
@@ -90,20 +151,37 @@ const statements = (db: Database) => ({
      JOIN bc_threads t ON t.id = msg.thread_id
      WHERE bc_fts MATCH ? AND msg.deleted_at IS NULL
        AND (mm.state IN ('active', 'request') OR (t.kind IN ('room_chat', 'backstage') AND mm.state = 'left'))
-     ORDER BY rank LIMIT ?`),
+     ORDER BY rank LIMIT ?`,
+  ),
 
   insertQuestion: db.prepare<{ id: number }, [number, number, number, string, string, number, number]>(
-    `INSERT INTO bc_questions (thread_id, room_id, author_id, client_id, body, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+    `INSERT INTO bc_questions (thread_id, room_id, author_id, client_id, body, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  ),
   question: db.prepare<QuestionRow, [number]>('SELECT * FROM bc_questions WHERE id = ?'),
-  questionByClient: db.prepare<QuestionRow, [number, string]>('SELECT * FROM bc_questions WHERE author_id = ? AND client_id = ?'),
-  questions: db.prepare<QuestionRow, [number]>('SELECT * FROM bc_questions WHERE thread_id = ? ORDER BY votes DESC, id LIMIT 500'),
-  questionsAfterSeq: db.prepare<QuestionRow, [number, number, number]>('SELECT * FROM bc_questions WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
-  setQuestionState: db.prepare<never, [QuestionState, number, number]>('UPDATE bc_questions SET state = ?, seq = ? WHERE id = ?'),
-  stageQuestion: db.prepare<never, [number, number, number]>(`UPDATE bc_questions SET staged_at = ?, seq = ? WHERE id = ?`),
-  vote: db.prepare<{ question_id: number }, [number, number]>('INSERT OR IGNORE INTO bc_votes (question_id, user_id) VALUES (?, ?) RETURNING question_id'),
-  countVotes: db.prepare<never, [number, number, number]>('UPDATE bc_questions SET votes = (SELECT COUNT(*) FROM bc_votes WHERE question_id = ?), seq = ? WHERE id = ?'),
+  questionByClient: db.prepare<QuestionRow, [number, string]>(
+    'SELECT * FROM bc_questions WHERE author_id = ? AND client_id = ?',
+  ),
+  questions: db.prepare<QuestionRow, [number]>(
+    'SELECT * FROM bc_questions WHERE thread_id = ? ORDER BY votes DESC, id LIMIT 500',
+  ),
+  questionsAfterSeq: db.prepare<QuestionRow, [number, number, number]>(
+    'SELECT * FROM bc_questions WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+  ),
+  setQuestionState: db.prepare<never, [QuestionState, number, number]>(
+    'UPDATE bc_questions SET state = ?, seq = ? WHERE id = ?',
+  ),
+  stageQuestion: db.prepare<never, [number, number, number]>(
+    `UPDATE bc_questions SET staged_at = ?, seq = ? WHERE id = ?`,
+  ),
+  vote: db.prepare<{ question_id: number }, [number, number]>(
+    'INSERT OR IGNORE INTO bc_votes (question_id, user_id) VALUES (?, ?) RETURNING question_id',
+  ),
+  countVotes: db.prepare<never, [number, number, number]>(
+    'UPDATE bc_questions SET votes = (SELECT COUNT(*) FROM bc_votes WHERE question_id = ?), seq = ? WHERE id = ?',
+  ),
   myVotes: db.prepare<{ question_id: number }, [number, number]>(
-    'SELECT v.question_id FROM bc_votes v JOIN bc_questions q ON q.id = v.question_id WHERE q.thread_id = ? AND v.user_id = ?'),
+    'SELECT v.question_id FROM bc_votes v JOIN bc_questions q ON q.id = v.question_id WHERE q.thread_id = ? AND v.user_id = ?',
+  ),
 })
 
 /** Takes the next global seq inside a change: each call a new one. */
@@ -133,7 +211,9 @@ export class BackchannelStore {
   // ——— the seq and changes ———
 
   /** The last seq taken: everything up to it is committed (or being committed by the running change). */
-  get seq() { return this.last }
+  get seq() {
+    return this.last
+  }
 
   /**
    * One change to Backchannel, the one way anything with a seq is written. `write` runs in one transaction and
@@ -174,7 +254,14 @@ export class BackchannelStore {
 
   // ——— threads ———
 
-  insertThread(kind: ThreadKind, title: string, creatorId: number | null, dmKey: string | null, roomId: number | null, seq: number) {
+  insertThread(
+    kind: ThreadKind,
+    title: string,
+    creatorId: number | null,
+    dmKey: string | null,
+    roomId: number | null,
+    seq: number,
+  ) {
     const now = Date.now()
     try {
       return this.q.insertThread.get(kind, title, creatorId, dmKey, roomId, now, seq, seq, now)!.id
@@ -182,18 +269,32 @@ export class BackchannelStore {
       failed(`create a ${kind} thread`, e)
     }
   }
-  thread(id: number): ThreadRow | null { return this.q.thread.get(id) }
-  threadByDmKey(key: string): ThreadRow | null { return this.q.threadByDmKey.get(key) }
-  threadByRoom(roomId: number, kind: ThreadKind): ThreadRow | null { return this.q.threadByRoom.get(roomId, kind) }
+  thread(id: number): ThreadRow | null {
+    return this.q.thread.get(id)
+  }
+  threadByDmKey(key: string): ThreadRow | null {
+    return this.q.threadByDmKey.get(key)
+  }
+  threadByRoom(roomId: number, kind: ThreadKind): ThreadRow | null {
+    return this.q.threadByRoom.get(roomId, kind)
+  }
 
   /** Something in the thread changed (a message, a reaction, a read mark, a question). */
   touchThread(threadId: number, seq: number) {
-    try { this.q.touchThread.run(seq, threadId) } catch (e) { failed(`mark thread ${threadId} changed`, e) }
+    try {
+      this.q.touchThread.run(seq, threadId)
+    } catch (e) {
+      failed(`mark thread ${threadId} changed`, e)
+    }
   }
 
   /** The thread itself changed (title, members, chat on or off): everyone's summary of it is out of date. */
   touchMeta(threadId: number, seq: number) {
-    try { this.q.touchMeta.run(seq, seq, threadId) } catch (e) { failed(`mark thread ${threadId} changed`, e) }
+    try {
+      this.q.touchMeta.run(seq, seq, threadId)
+    } catch (e) {
+      failed(`mark thread ${threadId} changed`, e)
+    }
   }
 
   renameThread(threadId: number, title: string, seq: number) {
@@ -217,7 +318,9 @@ export class BackchannelStore {
   // ——— members ———
 
   /** A member's row, read now (its read mark is fresh, unlike the cache's). */
-  member(threadId: number, userId: number): MemberRow | null { return this.q.member.get(threadId, userId) }
+  member(threadId: number, userId: number): MemberRow | null {
+    return this.q.member.get(threadId, userId)
+  }
 
   /** Everyone who is or was in a thread, by user id, with their state (cached; the writes below refresh it). */
   members(threadId: number): ReadonlyMap<number, Membership> {
@@ -231,8 +334,12 @@ export class BackchannelStore {
   }
 
   /** The members who have not left, in the order they joined, with their read marks (a thread's member list). */
-  memberList(threadId: number): MemberListRow[] { return this.q.memberList.all(threadId) }
-  countMembers(threadId: number) { return this.q.countMembers.get(threadId)!.n }
+  memberList(threadId: number): MemberListRow[] {
+    return this.q.memberList.all(threadId)
+  }
+  countMembers(threadId: number) {
+    return this.q.countMembers.get(threadId)!.n
+  }
 
   /** Adds a member, or sets the state of one who was there before. */
   upsertMember(threadId: number, userId: number, state: MemberState, seq: number) {
@@ -275,36 +382,71 @@ export class BackchannelStore {
 
   // ——— a member's threads ———
 
-  myThread(userId: number, threadId: number): MyThreadRow | null { return this.q.myThread.get(userId, threadId) }
+  myThread(userId: number, threadId: number): MyThreadRow | null {
+    return this.q.myThread.get(userId, threadId)
+  }
   /** A member's 1:1 and group threads (accepted and requests), newest first. */
-  inbox(userId: number): MyThreadRow[] { return this.q.inbox.all(userId) }
+  inbox(userId: number): MyThreadRow[] {
+    return this.q.inbox.all(userId)
+  }
   /** The room threads a member was in that have anything in them, newest first. */
-  roomThreads(userId: number): MyThreadRow[] { return this.q.roomThreads.all(userId) }
+  roomThreads(userId: number): MyThreadRow[] {
+    return this.q.roomThreads.all(userId)
+  }
   /** A member's threads with a change after `after` (in the thread, or in their own row). */
-  changedThreads(userId: number, after: number): MyThreadRow[] { return this.q.changedThreads.all(userId, after, after) }
+  changedThreads(userId: number, after: number): MyThreadRow[] {
+    return this.q.changedThreads.all(userId, after, after)
+  }
   /** Messages of others after a read mark (counted up to 100). */
-  unread(threadId: number, lastReadId: number, viewerId: number) { return this.q.unread.get(threadId, lastReadId, viewerId)!.n }
+  unread(threadId: number, lastReadId: number, viewerId: number) {
+    return this.q.unread.get(threadId, lastReadId, viewerId)!.n
+  }
 
   // ——— messages ———
 
   /** Inserts a message and makes it the thread's last; returns its id. The hot path of sends: one per message. */
-  insertMessage(m: { threadId: number; authorId: number; clientId: string; body: string; image: string | null; replyTo: number | null; seq: number }) {
+  insertMessage(m: {
+    threadId: number
+    authorId: number
+    clientId: string
+    body: string
+    image: string | null
+    replyTo: number | null
+    seq: number
+  }) {
     const now = Date.now()
     try {
-      const id = this.q.insertMessage.get(m.threadId, m.authorId, m.clientId, m.body, m.image, m.replyTo, now, m.seq)!.id
+      const id = this.q.insertMessage.get(
+        m.threadId,
+        m.authorId,
+        m.clientId,
+        m.body,
+        m.image,
+        m.replyTo,
+        now,
+        m.seq,
+      )!.id
       this.q.setLastMessage.run(id, now, m.seq, m.threadId)
       return id
     } catch (e) {
       failed(`add a message to thread ${m.threadId}`, e)
     }
   }
-  message(id: number): MessageRow | null { return this.q.message.get(id) }
+  message(id: number): MessageRow | null {
+    return this.q.message.get(id)
+  }
   /** The message an author sent with this client id (a retried send). */
-  messageByClient(authorId: number, clientId: string): MessageRow | null { return this.q.messageByClient.get(authorId, clientId) }
+  messageByClient(authorId: number, clientId: string): MessageRow | null {
+    return this.q.messageByClient.get(authorId, clientId)
+  }
   /** Up to `limit` messages before message `before`, newest first. */
-  history(threadId: number, before: number, limit: number): MessageRow[] { return this.q.history.all(threadId, before, limit) }
+  history(threadId: number, before: number, limit: number): MessageRow[] {
+    return this.q.history.all(threadId, before, limit)
+  }
   /** Up to `limit` messages changed after `seq`, in seq order. */
-  messagesAfterSeq(threadId: number, seq: number, limit: number): MessageRow[] { return this.q.messagesAfterSeq.all(threadId, seq, limit) }
+  messagesAfterSeq(threadId: number, seq: number, limit: number): MessageRow[] {
+    return this.q.messagesAfterSeq.all(threadId, seq, limit)
+  }
 
   editMessage(messageId: number, threadId: number, body: string, seq: number) {
     try {
@@ -363,7 +505,9 @@ export class BackchannelStore {
   }
 
   /** How many different emoji a member put on a message. */
-  reactionKinds(messageId: number, userId: number) { return this.q.reactionKinds.get(messageId, userId)!.n }
+  reactionKinds(messageId: number, userId: number) {
+    return this.q.reactionKinds.get(messageId, userId)!.n
+  }
 
   /** Messages not deleted, and messages sent since `since`. */
   messageCounts(since: number) {
@@ -371,7 +515,9 @@ export class BackchannelStore {
   }
 
   /** Full-text search (an FTS5 MATCH expression) in the threads a member may search, with a snippet of each hit. */
-  search(userId: number, match: string, limit: number): (MessageRow & { snip: string })[] { return this.q.search.all(userId, match, limit) }
+  search(userId: number, match: string, limit: number): (MessageRow & { snip: string })[] {
+    return this.q.search.all(userId, match, limit)
+  }
 
   // ——— uploads ———
 
@@ -382,20 +528,37 @@ export class BackchannelStore {
       failed(`record upload ${u.name} of member ${u.user_id}`, e)
     }
   }
-  upload(name: string): UploadRow | null { return this.q.upload.get(name) }
+  upload(name: string): UploadRow | null {
+    return this.q.upload.get(name)
+  }
   /** Bytes a member uploaded since `since`. */
-  uploadedSince(userId: number, since: number) { return this.q.uploadedSince.get(userId, since)!.n }
+  uploadedSince(userId: number, since: number) {
+    return this.q.uploadedSince.get(userId, since)!.n
+  }
 
   // ——— settings ———
 
-  followersOnly(userId: number) { return !!this.q.prefs.get(userId)?.followers_only }
+  followersOnly(userId: number) {
+    return !!this.q.prefs.get(userId)?.followers_only
+  }
   setFollowersOnly(userId: number, on: boolean) {
-    try { this.q.setPrefs.run(userId, on ? 1 : 0) } catch (e) { failed(`save the settings of member ${userId}`, e) }
+    try {
+      this.q.setPrefs.run(userId, on ? 1 : 0)
+    } catch (e) {
+      failed(`save the settings of member ${userId}`, e)
+    }
   }
 
   // ——— questions (a room's Q&A, kept with its chat thread) ———
 
-  insertQuestion(q: { threadId: number; roomId: number; authorId: number; clientId: string; body: string; seq: number }) {
+  insertQuestion(q: {
+    threadId: number
+    roomId: number
+    authorId: number
+    clientId: string
+    body: string
+    seq: number
+  }) {
     try {
       const id = this.q.insertQuestion.get(q.threadId, q.roomId, q.authorId, q.clientId, q.body, Date.now(), q.seq)!.id
       this.q.touchThread.run(q.seq, q.threadId)
@@ -404,13 +567,21 @@ export class BackchannelStore {
       failed(`add a question to room ${q.roomId}`, e)
     }
   }
-  question(id: number): QuestionRow | null { return this.q.question.get(id) }
+  question(id: number): QuestionRow | null {
+    return this.q.question.get(id)
+  }
   /** The question an author asked with this client id (a retried ask). */
-  questionByClient(authorId: number, clientId: string): QuestionRow | null { return this.q.questionByClient.get(authorId, clientId) }
+  questionByClient(authorId: number, clientId: string): QuestionRow | null {
+    return this.q.questionByClient.get(authorId, clientId)
+  }
   /** A thread's questions, most voted first. */
-  questions(threadId: number): QuestionRow[] { return this.q.questions.all(threadId) }
+  questions(threadId: number): QuestionRow[] {
+    return this.q.questions.all(threadId)
+  }
   /** Up to `limit` questions changed after `seq`, in seq order. */
-  questionsAfterSeq(threadId: number, seq: number, limit: number): QuestionRow[] { return this.q.questionsAfterSeq.all(threadId, seq, limit) }
+  questionsAfterSeq(threadId: number, seq: number, limit: number): QuestionRow[] {
+    return this.q.questionsAfterSeq.all(threadId, seq, limit)
+  }
   /** The questions of a thread a member voted for. */
   votedIn(threadId: number, userId: number): Set<number> {
     return new Set(this.q.myVotes.all(threadId, userId).map((v) => v.question_id))
@@ -418,7 +589,11 @@ export class BackchannelStore {
 
   /** Records a member's vote; false when they had voted for it already (nothing changed). */
   addVote(questionId: number, userId: number): boolean {
-    try { return this.q.vote.get(questionId, userId) !== null } catch (e) { failed(`record the vote of member ${userId} on question ${questionId}`, e) }
+    try {
+      return this.q.vote.get(questionId, userId) !== null
+    } catch (e) {
+      failed(`record the vote of member ${userId} on question ${questionId}`, e)
+    }
   }
 
   /** Counts a question's votes again (after addVote). */

@@ -19,7 +19,10 @@ export const UPLOAD_DAILY_BYTES = 500 * 1024 * 1024
 export class Uploads {
   private readonly dir: string
   private limiter = new RateLimiter(UPLOAD_RATE.burst, UPLOAD_RATE.perSecond)
-  constructor(private svc: BackchannelService, dataDir: string) {
+  constructor(
+    private svc: BackchannelService,
+    dataDir: string,
+  ) {
     this.dir = join(dataDir, 'uploads', 'backchannel')
   }
 
@@ -32,7 +35,8 @@ export class Uploads {
     if (bytes.byteLength === 0) fail('validation', 'body: an image is required')
     if (bytes.byteLength > LIMITS.imageBytes) fail('payload_too_large', 'An image may be at most 10 MB.')
     const today = this.svc.store.uploadedSince(userId, Date.now() - 86_400_000)
-    if (today + bytes.byteLength > UPLOAD_DAILY_BYTES) fail('rate_limited', 'You have sent many images today; try again later.', 3600)
+    if (today + bytes.byteLength > UPLOAD_DAILY_BYTES)
+      fail('rate_limited', 'You have sent many images today; try again later.', 3600)
     const type = await sniffImage(bytes, IMAGE_TYPES, 'An image must be a PNG, JPEG, WebP or GIF.')
     const name = `${threadId}-${newToken(12)}.${type.ext}`
     // The folder is made with the first image (building the domain writes nothing).

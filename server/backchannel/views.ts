@@ -7,13 +7,20 @@ import type { BackchannelStore } from './store'
 
 const PEOPLE_TTL_MS = 30_000
 
-const personOf = (u: { id: number; username: string; displayName: string; avatar: string | null }): Person =>
-  ({ id: u.id, username: u.username, displayName: u.displayName, avatar: u.avatar })
+const personOf = (u: { id: number; username: string; displayName: string; avatar: string | null }): Person => ({
+  id: u.id,
+  username: u.username,
+  displayName: u.displayName,
+  avatar: u.avatar,
+})
 
 export class Views {
   private people = new Map<number, { p: Person | null; at: number }>()
 
-  constructor(private store: BackchannelStore, private accounts: AccountsApi) {}
+  constructor(
+    private store: BackchannelStore,
+    private accounts: AccountsApi,
+  ) {}
 
   /** An author as messages show them (cached for a while: a send does not look its author up again). */
   person(id: number | null): Person | null {
@@ -28,18 +35,35 @@ export class Views {
     return p
   }
 
-  imageUrl(threadId: number, name: string | null) { return name ? `/api/threads/${threadId}/images/${name}` : null }
+  imageUrl(threadId: number, name: string | null) {
+    return name ? `/api/threads/${threadId}/images/${name}` : null
+  }
 
   message(m: MessageRow, reactions?: Record<string, number[]>): Message {
     let replyTo: Message['replyTo'] = null
     if (m.reply_to) {
       const r = this.store.message(m.reply_to)
-      if (r) replyTo = { id: r.id, author: this.person(r.author_id)?.username ?? null, body: r.body.slice(0, 140), deleted: r.deleted_at !== null }
+      if (r)
+        replyTo = {
+          id: r.id,
+          author: this.person(r.author_id)?.username ?? null,
+          body: r.body.slice(0, 140),
+          deleted: r.deleted_at !== null,
+        }
     }
     return {
-      id: m.id, threadId: m.thread_id, seq: m.seq, clientId: m.client_id, author: this.person(m.author_id),
-      body: m.body, image: this.imageUrl(m.thread_id, m.image), replyTo,
-      reactions: reactions ?? this.store.reactions(m.id), createdAt: m.created_at, editedAt: m.edited_at, deleted: m.deleted_at !== null,
+      id: m.id,
+      threadId: m.thread_id,
+      seq: m.seq,
+      clientId: m.client_id,
+      author: this.person(m.author_id),
+      body: m.body,
+      image: this.imageUrl(m.thread_id, m.image),
+      replyTo,
+      reactions: reactions ?? this.store.reactions(m.id),
+      createdAt: m.created_at,
+      editedAt: m.edited_at,
+      deleted: m.deleted_at !== null,
     }
   }
 
@@ -56,11 +80,21 @@ export class Views {
     const members = room || !readable ? [] : this.members(row.id, viewerId)
     const last = readable && row.last_message_id ? this.store.message(row.last_message_id) : null
     return {
-      id: row.id, kind: row.kind, title: row.title, creatorId: row.creator_id, roomId: row.room_id, chatEnabled: !!row.chat_enabled,
-      state: row.my_state, muted: !!row.muted, lastReadId: row.last_read_id,
+      id: row.id,
+      kind: row.kind,
+      title: row.title,
+      creatorId: row.creator_id,
+      roomId: row.room_id,
+      chatEnabled: !!row.chat_enabled,
+      state: row.my_state,
+      muted: !!row.muted,
+      lastReadId: row.last_read_id,
       unread: readable && !room ? this.store.unread(row.id, row.last_read_id, viewerId) : 0,
-      lastMessage: last ? this.message(last, {}) : null, lastAt: row.last_at,
-      members, memberCount: room ? this.store.countMembers(row.id) : members.length, seq: Math.max(row.last_seq, row.my_seq),
+      lastMessage: last ? this.message(last, {}) : null,
+      lastAt: row.last_at,
+      members,
+      memberCount: room ? this.store.countMembers(row.id) : members.length,
+      seq: Math.max(row.last_seq, row.my_seq),
     }
   }
 
@@ -72,14 +106,29 @@ export class Views {
       const u = users.get(m.user_id)
       if (!u) return []
       // Someone who has not accepted a request does not reveal what they read.
-      return [{ ...personOf(u), state: m.state, lastReadId: m.state === 'request' && m.user_id !== viewerId ? 0 : m.last_read_id }]
+      return [
+        {
+          ...personOf(u),
+          state: m.state,
+          lastReadId: m.state === 'request' && m.user_id !== viewerId ? 0 : m.last_read_id,
+        },
+      ]
     })
   }
 
   question(q: QuestionRow, voted: boolean): Question {
     return {
-      id: q.id, roomId: q.room_id, threadId: q.thread_id, seq: q.seq, author: this.person(q.author_id), body: q.body,
-      state: q.state, votes: q.votes, voted, stagedAt: q.staged_at, createdAt: q.created_at,
+      id: q.id,
+      roomId: q.room_id,
+      threadId: q.thread_id,
+      seq: q.seq,
+      author: this.person(q.author_id),
+      body: q.body,
+      state: q.state,
+      votes: q.votes,
+      voted,
+      stagedAt: q.staged_at,
+      createdAt: q.created_at,
     }
   }
 }

@@ -30,7 +30,10 @@ export function backchannelWs(bc: BackchannelService, rooms: RoomRequests): Hand
       const key = `bc.typing:${m.threadId}`
       const last = (c.state.get(key) as number | undefined) ?? 0
       // Remembered only once typing was allowed, so threads the socket cannot read leave nothing behind.
-      if (Date.now() - last >= TYPING_EVERY_MS) { bc.typing(c.user!, m.threadId); c.state.set(key, Date.now()) }
+      if (Date.now() - last >= TYPING_EVERY_MS) {
+        bc.typing(c.user!, m.threadId)
+        c.state.set(key, Date.now())
+      }
       return {}
     },
     'bc.mute': (c, m) => ({ thread: bc.setMuted(c.user!.id, m.threadId, m.muted) }),
@@ -39,11 +42,19 @@ export function backchannelWs(bc: BackchannelService, rooms: RoomRequests): Hand
     'bc.group.create': (c, m) => ({ thread: bc.groups.create(c.user!.id, m.title, m.usernames) }),
     'bc.group.add': (c, m) => ({ thread: bc.groups.addMembers(c.user!.id, m.threadId, m.usernames) }),
     'bc.group.remove': (c, m) => ({ thread: bc.groups.removeMember(c.user!.id, m.threadId, m.userId) }),
-    'bc.group.leave': (c, m) => { bc.groups.leave(c.user!.id, m.threadId); return {} },
+    'bc.group.leave': (c, m) => {
+      bc.groups.leave(c.user!.id, m.threadId)
+      return {}
+    },
     'bc.group.rename': (c, m) => ({ thread: bc.groups.rename(c.user!.id, m.threadId, m.title) }),
     'bc.request.accept': (c, m) => ({ thread: bc.accept(c.user!.id, m.threadId) }),
-    'bc.request.decline': (c, m) => { bc.decline(c.user!.id, m.threadId); return {} },
-    'bc.prefs': (c, m) => ({ prefs: m.followersOnly === undefined ? bc.prefs(c.user!.id) : bc.setPrefs(c.user!.id, m.followersOnly) }),
+    'bc.request.decline': (c, m) => {
+      bc.decline(c.user!.id, m.threadId)
+      return {}
+    },
+    'bc.prefs': (c, m) => ({
+      prefs: m.followersOnly === undefined ? bc.prefs(c.user!.id) : bc.setPrefs(c.user!.id, m.followersOnly),
+    }),
     'bc.search': (c, m) => bc.reader.search(c.user!.id, m.q),
 
     // In a room: chat on/off and the Q&A queue (room chat and backstage messages go through bc.send).

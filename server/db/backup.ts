@@ -16,6 +16,12 @@ export function createBackup(db: Database, dataDir: string): string {
 export function verifyBackup(file: string): string {
   const db = new Database(file, { readonly: true })
   try {
-    return db.query<{ integrity_check: string }, []>('PRAGMA integrity_check').all().map((r) => r.integrity_check).join('; ')
-  } finally { db.close() }
+    return db
+      .query<{ integrity_check: string }, []>('PRAGMA integrity_check')
+      .all()
+      .map((r) => r.integrity_check)
+      .join('; ')
+  } finally {
+    db.close()
+  }
 }

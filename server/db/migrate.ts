@@ -18,7 +18,9 @@ export const latestVersion = () => MIGRATIONS.length
 export function migrate(db: Database, migrations: readonly string[] = MIGRATIONS): number[] {
   const current = schemaVersion(db)
   if (current > migrations.length) {
-    throw new SchemaTooNewError(`database schema is version ${current}, but this Townhall knows only up to ${migrations.length}: upgrade Townhall`)
+    throw new SchemaTooNewError(
+      `database schema is version ${current}, but this Townhall knows only up to ${migrations.length}: upgrade Townhall`,
+    )
   }
   const applied: number[] = []
   migrations.forEach((sql, i) => {

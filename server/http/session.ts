@@ -4,7 +4,9 @@ import { fail } from '../errors'
 import type { AccountsApi, Viewer } from '../contracts'
 import type { Core } from '../core'
 
-export function cookieName(core: Pick<Core, 'secure'>) { return core.secure ? '__Host-th_session' : 'th_session' }
+export function cookieName(core: Pick<Core, 'secure'>) {
+  return core.secure ? '__Host-th_session' : 'th_session'
+}
 
 export function readCookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined
@@ -12,7 +14,11 @@ export function readCookie(header: string | null, name: string): string | undefi
     const i = part.indexOf('=')
     if (i > 0 && part.slice(0, i).trim() === name) {
       // A value that is not valid percent-encoding is no token (decodeURIComponent would throw: a 500).
-      try { return decodeURIComponent(part.slice(i + 1).trim()) } catch { return undefined }
+      try {
+        return decodeURIComponent(part.slice(i + 1).trim())
+      } catch {
+        return undefined
+      }
     }
   }
   return undefined
@@ -26,11 +32,19 @@ export function clearCookie(core: Pick<Core, 'secure'>) {
   return `${cookieName(core)}=; Path=/; HttpOnly; SameSite=Lax${core.secure ? '; Secure' : ''}; Max-Age=0`
 }
 
-export function clientIp(core: Pick<Core, 'config'>, request: Request, server: { requestIP(r: Request): { address: string } | null } | null): string {
+export function clientIp(
+  core: Pick<Core, 'config'>,
+  request: Request,
+  server: { requestIP(r: Request): { address: string } | null } | null,
+): string {
   if (core.config.trustProxy) {
     // The proxy appends the address it saw; anything left of it came from the client and could be forged.
     const fwd = request.headers.get('x-forwarded-for')
-    const last = fwd?.split(',').map((s) => s.trim()).filter(Boolean).at(-1)
+    const last = fwd
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .at(-1)
     if (last) return last
   }
   return server?.requestIP(request)?.address ?? 'unknown'

@@ -10,7 +10,11 @@ export async function rawBody(request: Request, max: number, tooLarge: string): 
 }
 
 /** The type of an image from its bytes, if it is one of `allowed` (MIME type → file extension); `unsupported_media` otherwise. */
-export async function sniffImage(bytes: Uint8Array, allowed: Record<string, string>, refused: string): Promise<{ mime: string; ext: string }> {
+export async function sniffImage(
+  bytes: Uint8Array,
+  allowed: Record<string, string>,
+  refused: string,
+): Promise<{ mime: string; ext: string }> {
   const type = await fileTypeFromBuffer(bytes)
   const ext = type ? allowed[type.mime] : undefined
   if (!type || !ext) fail('unsupported_media', refused)

@@ -11,8 +11,15 @@ export const TokenParams = t.Object({ token: t.String({ minLength: 1, maxLength:
 export type InviteState = 'pending' | 'used_up' | 'expired' | 'revoked'
 
 export interface InviteRow {
-  id: number; creator_id: number | null; token_hash: Uint8Array; uses_allowed: number; uses: number
-  expires_at: number | null; revoked_at: number | null; note: string; created_at: number
+  id: number
+  creator_id: number | null
+  token_hash: Uint8Array
+  uses_allowed: number
+  uses: number
+  expires_at: number | null
+  revoked_at: number | null
+  note: string
+  created_at: number
 }
 
 export function inviteState(i: InviteRow, now = Date.now()): InviteState {

@@ -6,17 +6,30 @@ import { inviteState, type InviteRow } from './model'
 import { InvitesStore } from './store'
 
 export interface InviteView {
-  id: number; createdBy: string | null; uses: number; usesAllowed: number; expiresAt: number | null
-  revokedAt: number | null; note: string; createdAt: number; state: ReturnType<typeof inviteState>; usedBy: string[]
+  id: number
+  createdBy: string | null
+  uses: number
+  usesAllowed: number
+  expiresAt: number | null
+  revokedAt: number | null
+  note: string
+  createdAt: number
+  state: ReturnType<typeof inviteState>
+  usedBy: string[]
 }
 
 export class InvitesService implements InvitesApi {
   readonly store: InvitesStore
-  constructor(private core: Core, private accounts: AccountsApi) {
+  constructor(
+    private core: Core,
+    private accounts: AccountsApi,
+  ) {
     this.store = new InvitesStore(core.db)
   }
 
-  url(token: string) { return `${this.core.origin()}/invite/${token}` }
+  url(token: string) {
+    return `${this.core.origin()}/invite/${token}`
+  }
 
   /** Sign-up according to the registration mode; an invite is spent in the transaction that creates the account. */
   async register(input: { username: string; password: string; invite?: string; displayName?: string }) {
@@ -25,10 +38,15 @@ export class InvitesService implements InvitesApi {
     if (mode === 'invite' && !input.invite) fail('invite_required')
     // In open mode an invite is still honoured, so the invite tree stays right.
     const token = input.invite
-    return this.accounts.createMember(input, token ? () => {
-      const inv = this.redeem(token)
-      return { inviteId: inv.id, invitedBy: inv.creator_id }
-    } : null)
+    return this.accounts.createMember(
+      input,
+      token
+        ? () => {
+            const inv = this.redeem(token)
+            return { inviteId: inv.id, invitedBy: inv.creator_id }
+          }
+        : null,
+    )
   }
 
   /** Creates an invite. Admins (and the CLI, creator null) are unlimited; members spend their quota. */
@@ -40,7 +58,8 @@ export class InvitesService implements InvitesApi {
     const id = this.core.db.transaction(() => {
       if (creator && creator.role !== 'admin') {
         const fresh = this.accounts.byId(creator.id)!
-        if (fresh.inviteQuota < uses) fail('invite_quota', `You have ${fresh.inviteQuota} invite${fresh.inviteQuota === 1 ? '' : 's'} left.`)
+        if (fresh.inviteQuota < uses)
+          fail('invite_quota', `You have ${fresh.inviteQuota} invite${fresh.inviteQuota === 1 ? '' : 's'} left.`)
         this.accounts.addInviteQuota(creator.id, -uses)
       }
       const expiresAt = opts.expiresInMs ? Date.now() + opts.expiresInMs : null
@@ -79,11 +98,21 @@ export class InvitesService implements InvitesApi {
   /** Admins see every invite; members see their own. */
   list(viewerId: number, isAdmin: boolean): InviteView[] {
     const rows = this.store.list(isAdmin ? null : viewerId)
-    const creators = this.accounts.usernames(new Set(rows.flatMap((r) => (r.creator_id === null ? [] : [r.creator_id]))))
+    const creators = this.accounts.usernames(
+      new Set(rows.flatMap((r) => (r.creator_id === null ? [] : [r.creator_id]))),
+    )
     const joined = this.accounts.joinedWith(rows.map((r) => r.id))
     return rows.map((r) => ({
-      id: r.id, createdBy: r.creator_id === null ? null : creators.get(r.creator_id) ?? null, uses: r.uses, usesAllowed: r.uses_allowed,
-      expiresAt: r.expires_at, revokedAt: r.revoked_at, note: r.note, createdAt: r.created_at, state: inviteState(r), usedBy: joined.get(r.id) ?? [],
+      id: r.id,
+      createdBy: r.creator_id === null ? null : (creators.get(r.creator_id) ?? null),
+      uses: r.uses,
+      usesAllowed: r.uses_allowed,
+      expiresAt: r.expires_at,
+      revokedAt: r.revoked_at,
+      note: r.note,
+      createdAt: r.created_at,
+      state: inviteState(r),
+      usedBy: joined.get(r.id) ?? [],
     }))
   }
 
@@ -96,20 +125,32 @@ export class InvitesService implements InvitesApi {
       this.store.revoke(id)
       if (inv.creator_id !== null) {
         const creator = this.accounts.byId(inv.creator_id)
-        if (creator && creator.role !== 'admin') this.accounts.addInviteQuota(creator.id, Math.max(0, inv.uses_allowed - inv.uses))
+        if (creator && creator.role !== 'admin')
+          this.accounts.addInviteQuota(creator.id, Math.max(0, inv.uses_allowed - inv.uses))
       }
     })()
     return true
   }
 
   /** Members' invites that can still be used, with who made them. */
-  pending() { return this.store.pending().map((r) => ({ id: r.id, creatorId: r.creator_id })) }
+  pending() {
+    return this.store.pending().map((r) => ({ id: r.id, creatorId: r.creator_id }))
+  }
 
   /** The whole invite tree: roots are the people nobody invited (the first admin, CLI invites). */
   tree(): InviteTreeNode[] {
     const accounts = this.accounts.all()
     const nodes = new Map<number, InviteTreeNode>()
-    for (const a of accounts) nodes.set(a.id, { id: a.id, username: a.username, displayName: a.displayName, status: a.status, role: a.role, joinedAt: a.createdAt, children: [] })
+    for (const a of accounts)
+      nodes.set(a.id, {
+        id: a.id,
+        username: a.username,
+        displayName: a.displayName,
+        status: a.status,
+        role: a.role,
+        joinedAt: a.createdAt,
+        children: [],
+      })
     const roots: InviteTreeNode[] = []
     for (const a of accounts) {
       const parent = a.invitedBy !== null ? nodes.get(a.invitedBy) : undefined
@@ -118,5 +159,7 @@ export class InvitesService implements InvitesApi {
     return roots
   }
 
-  registrationMode() { return this.core.settings.get().registration }
+  registrationMode() {
+    return this.core.settings.get().registration
+  }
 }

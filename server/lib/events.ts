@@ -5,7 +5,10 @@ import type { Logger } from './log'
 export class Emitter<Events extends { [K in keyof Events]: object }> {
   private listeners = new Map<keyof Events, Set<(e: never) => void>>()
 
-  constructor(private domain: string, private log: Logger) {}
+  constructor(
+    private domain: string,
+    private log: Logger,
+  ) {}
 
   on<E extends keyof Events>(event: E, fn: (e: Events[E]) => void) {
     let set = this.listeners.get(event)
@@ -15,7 +18,11 @@ export class Emitter<Events extends { [K in keyof Events]: object }> {
 
   emit<E extends keyof Events>(event: E, e: Events[E]) {
     for (const fn of this.listeners.get(event) ?? []) {
-      try { (fn as (e: Events[E]) => void)(e) } catch (error) { this.log.error(`${this.domain}: a "${String(event)}" listener failed`, { error }) }
+      try {
+        ;(fn as (e: Events[E]) => void)(e)
+      } catch (error) {
+        this.log.error(`${this.domain}: a "${String(event)}" listener failed`, { error })
+      }
     }
   }
 }

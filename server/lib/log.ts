@@ -14,7 +14,11 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
     if (LEVELS[lvl] < LEVELS[level]) return
     let extra = ''
     if (ctx) {
-      try { extra = ' ' + JSON.stringify(ctx, (_k, v) => (v instanceof Error ? { message: v.message, stack: v.stack } : v)) } catch { extra = ' [unserialisable context]' }
+      try {
+        extra = ' ' + JSON.stringify(ctx, (_k, v) => (v instanceof Error ? { message: v.message, stack: v.stack } : v))
+      } catch {
+        extra = ' [unserialisable context]'
+      }
     }
     write(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${msg}${extra}`)
   }

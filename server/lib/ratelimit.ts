@@ -8,15 +8,24 @@ const SWEEP_EVERY = 256
 export class RateLimiter {
   private buckets = new Map<string, { tokens: number; at: number }>()
   private takes = 0
-  constructor(readonly capacity: number, readonly refillPerSecond: number) {}
+  constructor(
+    readonly capacity: number,
+    readonly refillPerSecond: number,
+  ) {}
 
   take(key: string, cost = 1, now = Date.now()): number {
     if (++this.takes % SWEEP_EVERY === 0) this.sweep(now)
     let b = this.buckets.get(key)
-    if (!b) { b = { tokens: this.capacity, at: now }; this.buckets.set(key, b) }
+    if (!b) {
+      b = { tokens: this.capacity, at: now }
+      this.buckets.set(key, b)
+    }
     b.tokens = Math.min(this.capacity, b.tokens + ((now - b.at) / 1000) * this.refillPerSecond)
     b.at = now
-    if (b.tokens >= cost) { b.tokens -= cost; return 0 }
+    if (b.tokens >= cost) {
+      b.tokens -= cost
+      return 0
+    }
     return Math.max(1, Math.ceil((cost - b.tokens) / this.refillPerSecond))
   }
 
@@ -26,5 +35,7 @@ export class RateLimiter {
     }
   }
 
-  get size() { return this.buckets.size }
+  get size() {
+    return this.buckets.size
+  }
 }

@@ -27,17 +27,24 @@ export function audioLevelDbov(packet: Uint8Array, extId: number): number {
   if (profile === 0xbede) {
     while (p < end) {
       const b = packet[p]!
-      if (b === 0) { p++; continue } // padding
+      if (b === 0) {
+        p++
+        continue
+      } // padding
       const id = b >> 4
       const len = (b & 0x0f) + 1
       if (id === 15) break
       if (id === extId) return packet[p + 1]! & 0x7f
       p += 1 + len
     }
-  } else if ((profile & 0xfff0) === 0x1000) { // two-byte header
+  } else if ((profile & 0xfff0) === 0x1000) {
+    // two-byte header
     while (p + 1 < end) {
       const id = packet[p]!
-      if (id === 0) { p++; continue }
+      if (id === 0) {
+        p++
+        continue
+      }
       const len = packet[p + 1]!
       if (id === extId && len >= 1) return packet[p + 2]! & 0x7f
       p += 2 + len
@@ -68,7 +75,12 @@ export function levelFromDbov(dbov: number): number {
  * speaker in the slot they already hold so that a slot changes only when its speaker drops out of the top K.
  * Returns a new array when something changed, or the same array.
  */
-export function assignSlots(current: readonly (string | null)[], ranking: readonly string[], self: string, k = K_SLOTS): (string | null)[] {
+export function assignSlots(
+  current: readonly (string | null)[],
+  ranking: readonly string[],
+  self: string,
+  k = K_SLOTS,
+): (string | null)[] {
   const want: string[] = []
   for (const key of ranking) {
     if (key === self) continue

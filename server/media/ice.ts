@@ -6,7 +6,11 @@ import { createHmac } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
 import type { Config } from '../config'
 
-export interface IceServer { urls: string[]; username?: string; credential?: string }
+export interface IceServer {
+  urls: string[]
+  username?: string
+  credential?: string
+}
 
 /** How long TURN credentials handed to a browser stay valid. */
 export const TURN_TTL_SECONDS = 12 * 3600
@@ -18,7 +22,11 @@ export function turnCredentials(secret: string, id: string, now = Date.now(), tt
 }
 
 /** The ICE servers for a browser: STUN URLs as given, TURN URLs with fresh credentials (only with TURN_SECRET). */
-export function iceServersFor(config: Pick<Config, 'turnUrls' | 'turnSecret'>, id: string, now = Date.now()): IceServer[] {
+export function iceServersFor(
+  config: Pick<Config, 'turnUrls' | 'turnSecret'>,
+  id: string,
+  now = Date.now(),
+): IceServer[] {
   const stun = config.turnUrls.filter((u) => /^stuns?:/i.test(u))
   const turn = config.turnUrls.filter((u) => /^turns?:/i.test(u))
   const out: IceServer[] = []
@@ -53,7 +61,12 @@ export function hostAddresses(config: Pick<Config, 'publicIp' | 'host'>): string
 export class PortCursor {
   private next: number
   private used = new Set<number>()
-  constructor(readonly min: number, readonly max: number) { this.next = min }
+  constructor(
+    readonly min: number,
+    readonly max: number,
+  ) {
+    this.next = min
+  }
 
   take(): { port: number; range: [number, number] } | null {
     const size = this.max - this.min + 1
@@ -71,7 +84,9 @@ export class PortCursor {
     if (port !== null) this.used.delete(port)
   }
 
-  get inUse() { return this.used.size }
+  get inUse() {
+    return this.used.size
+  }
 }
 
 /**

@@ -6,7 +6,12 @@
 import { createCipheriv, createHmac, type Cipheriv } from 'node:crypto'
 
 /** The parts of werift's SRTP cipher objects we read (CipherAesGcm / CipherAesCtr). */
-interface WeriftCipher { srtpSessionKey: Buffer; srtpSessionSalt: Buffer; srtpSessionAuthTag?: Buffer; aeadAuthTagLen?: number }
+interface WeriftCipher {
+  srtpSessionKey: Buffer
+  srtpSessionSalt: Buffer
+  srtpSessionAuthTag?: Buffer
+  aeadAuthTagLen?: number
+}
 
 export abstract class SrtpWriter {
   /** Protects header (12 bytes, no extensions) + payload; returns a new buffer with the tag. */
@@ -17,25 +22,34 @@ export abstract class SrtpWriter {
     const cipher: WeriftCipher | undefined = srtpSession?.localContext?.cipher
     if (!cipher?.srtpSessionKey || !cipher.srtpSessionSalt) return null
     if (cipher.aeadAuthTagLen === 16) return new GcmWriter(cipher.srtpSessionKey, cipher.srtpSessionSalt)
-    if (cipher.srtpSessionAuthTag) return new CtrWriter(cipher.srtpSessionKey, cipher.srtpSessionSalt, cipher.srtpSessionAuthTag)
+    if (cipher.srtpSessionAuthTag)
+      return new CtrWriter(cipher.srtpSessionKey, cipher.srtpSessionSalt, cipher.srtpSessionAuthTag)
     return null
   }
 }
 
 export class GcmWriter extends SrtpWriter {
   private iv = Buffer.alloc(12)
-  constructor(private key: Buffer, private salt: Buffer) { super() }
+  constructor(
+    private key: Buffer,
+    private salt: Buffer,
+  ) {
+    super()
+  }
 
   protect(header: Uint8Array, payload: Uint8Array, ssrc: number, seq: number, roc: number): Buffer {
-    const iv = this.iv, salt = this.salt
-    iv[0] = 0; iv[1] = 0
+    const iv = this.iv,
+      salt = this.salt
+    iv[0] = 0
+    iv[1] = 0
     iv.writeUInt32BE(ssrc >>> 0, 2)
     iv.writeUInt32BE(roc >>> 0, 6)
     iv.writeUInt16BE(seq, 10)
     for (let i = 0; i < 12; i++) iv[i]! ^= salt[i]!
     const c = createCipheriv('aes-128-gcm', this.key, iv)
     c.setAAD(header)
-    const hl = header.length, pl = payload.length
+    const hl = header.length,
+      pl = payload.length
     const out = Buffer.allocUnsafe(hl + pl + 16)
     out.set(header, 0)
     out.set(c.update(payload), hl)
@@ -49,17 +63,23 @@ export class CtrWriter extends SrtpWriter {
   private ecb: Cipheriv
   private blocks = Buffer.alloc(16 * 96)
   private rocBuf = Buffer.alloc(4)
-  constructor(key: Buffer, private salt: Buffer, private authKey: Buffer) {
+  constructor(
+    key: Buffer,
+    private salt: Buffer,
+    private authKey: Buffer,
+  ) {
     super()
     this.ecb = createCipheriv('aes-128-ecb', key, null)
     this.ecb.setAutoPadding(false)
   }
 
   protect(header: Uint8Array, payload: Uint8Array, ssrc: number, seq: number, roc: number): Buffer {
-    const hl = header.length, pl = payload.length
+    const hl = header.length,
+      pl = payload.length
     const n = Math.ceil(pl / 16)
     if (n * 16 > this.blocks.length) this.blocks = Buffer.alloc(n * 16)
-    const b = this.blocks, salt = this.salt
+    const b = this.blocks,
+      salt = this.salt
     // Counter block i: (salt << 16) XOR (ssrc << 64) XOR (index << 16), plus i in the last two bytes.
     for (let i = 0; i < n; i++) {
       const o = i * 16
@@ -75,7 +95,10 @@ export class CtrWriter extends SrtpWriter {
     out.set(header, 0)
     for (let k = 0; k < pl; k++) out[hl + k] = payload[k]! ^ ks[k]!
     this.rocBuf.writeUInt32BE(roc >>> 0, 0)
-    const tag = createHmac('sha1', this.authKey).update(out.subarray(0, hl + pl)).update(this.rocBuf).digest()
+    const tag = createHmac('sha1', this.authKey)
+      .update(out.subarray(0, hl + pl))
+      .update(this.rocBuf)
+      .digest()
     tag.copy(out, hl + pl, 0, 10)
     return out
   }

@@ -26,18 +26,33 @@ const Usernames = t.Array(UsernameField, { minItems: 1, maxItems: LIMITS.groupMe
 
 export const ThreadKind = t.Union([t.Literal('dm'), t.Literal('group'), t.Literal('room_chat'), t.Literal('backstage')])
 export type ThreadKind = Static<typeof ThreadKind>
-export const MemberState = t.Union([t.Literal('active'), t.Literal('request'), t.Literal('declined'), t.Literal('left')])
+export const MemberState = t.Union([
+  t.Literal('active'),
+  t.Literal('request'),
+  t.Literal('declined'),
+  t.Literal('left'),
+])
 export type MemberState = Static<typeof MemberState>
 export const QuestionState = t.Union([t.Literal('open'), t.Literal('answered'), t.Literal('dismissed')])
 export type QuestionState = Static<typeof QuestionState>
 
 export const Message = t.Object({
-  id: t.Integer(), threadId: t.Integer(), seq: t.Integer(), clientId: t.String(), author: t.Union([Person, t.Null()]),
-  body: t.String(), image: t.Union([t.String(), t.Null()]),
-  replyTo: t.Union([t.Object({ id: t.Integer(), author: t.Union([t.String(), t.Null()]), body: t.String(), deleted: t.Boolean() }), t.Null()]),
+  id: t.Integer(),
+  threadId: t.Integer(),
+  seq: t.Integer(),
+  clientId: t.String(),
+  author: t.Union([Person, t.Null()]),
+  body: t.String(),
+  image: t.Union([t.String(), t.Null()]),
+  replyTo: t.Union([
+    t.Object({ id: t.Integer(), author: t.Union([t.String(), t.Null()]), body: t.String(), deleted: t.Boolean() }),
+    t.Null(),
+  ]),
   /** Emoji → the ids of those who reacted with it. */
   reactions: t.Record(t.String(), t.Array(t.Integer())),
-  createdAt: t.Integer(), editedAt: t.Union([t.Integer(), t.Null()]), deleted: t.Boolean(),
+  createdAt: t.Integer(),
+  editedAt: t.Union([t.Integer(), t.Null()]),
+  deleted: t.Boolean(),
 })
 export type Message = Static<typeof Message>
 
@@ -46,18 +61,37 @@ export type ThreadMember = Static<typeof ThreadMember>
 
 /** A thread as one member sees it (their state, unread count and read position). */
 export const Thread = t.Object({
-  id: t.Integer(), kind: ThreadKind, title: t.String(), creatorId: t.Union([t.Integer(), t.Null()]), roomId: t.Union([t.Integer(), t.Null()]),
-  chatEnabled: t.Boolean(), state: MemberState, muted: t.Boolean(), lastReadId: t.Integer(), unread: t.Integer(),
-  lastMessage: t.Union([Message, t.Null()]), lastAt: t.Integer(), members: t.Array(ThreadMember), memberCount: t.Integer(), seq: t.Integer(),
+  id: t.Integer(),
+  kind: ThreadKind,
+  title: t.String(),
+  creatorId: t.Union([t.Integer(), t.Null()]),
+  roomId: t.Union([t.Integer(), t.Null()]),
+  chatEnabled: t.Boolean(),
+  state: MemberState,
+  muted: t.Boolean(),
+  lastReadId: t.Integer(),
+  unread: t.Integer(),
+  lastMessage: t.Union([Message, t.Null()]),
+  lastAt: t.Integer(),
+  members: t.Array(ThreadMember),
+  memberCount: t.Integer(),
+  seq: t.Integer(),
 })
 export type Thread = Static<typeof Thread>
 
 export const Question = t.Object({
-  id: t.Integer(), roomId: t.Integer(), threadId: t.Integer(), seq: t.Integer(), author: t.Union([Person, t.Null()]), body: t.String(),
-  state: QuestionState, votes: t.Integer(),
+  id: t.Integer(),
+  roomId: t.Integer(),
+  threadId: t.Integer(),
+  seq: t.Integer(),
+  author: t.Union([Person, t.Null()]),
+  body: t.String(),
+  state: QuestionState,
+  votes: t.Integer(),
   /** Whether the viewer voted for it (not in the `bc.question` event, which every member gets alike). */
   voted: t.Boolean(),
-  stagedAt: t.Union([t.Integer(), t.Null()]), createdAt: t.Integer(),
+  stagedAt: t.Union([t.Integer(), t.Null()]),
+  createdAt: t.Integer(),
 })
 export type Question = Static<typeof Question>
 export const SharedQuestion = t.Omit(Question, ['voted'])
@@ -67,11 +101,21 @@ export const Prefs = t.Object({ followersOnly: t.Boolean() })
 export type Prefs = Static<typeof Prefs>
 
 /** The inbox: accepted threads and requests, the threads of rooms one was in, and where to sync from. */
-export const Inbox = t.Object({ seq: t.Integer(), threads: t.Array(Thread), requests: t.Array(Thread), rooms: t.Array(Thread), prefs: Prefs })
+export const Inbox = t.Object({
+  seq: t.Integer(),
+  threads: t.Array(Thread),
+  requests: t.Array(Thread),
+  rooms: t.Array(Thread),
+  prefs: Prefs,
+})
 export type Inbox = Static<typeof Inbox>
 
 export const SyncPage = t.Object({
-  seq: t.Integer(), more: t.Boolean(), threads: t.Array(Thread), messages: t.Array(Message), questions: t.Array(Question),
+  seq: t.Integer(),
+  more: t.Boolean(),
+  threads: t.Array(Thread),
+  messages: t.Array(Message),
+  questions: t.Array(Question),
 })
 export type SyncPage = Static<typeof SyncPage>
 
@@ -80,9 +124,13 @@ export type History = Static<typeof History>
 
 /** A search hit: the message, its snippet (hits between \u0002 and \u0003) and its thread's title and people. */
 export const SearchResult = t.Object({
-  message: Message, snippet: t.String(),
+  message: Message,
+  snippet: t.String(),
   thread: t.Object({
-    id: t.Integer(), kind: ThreadKind, title: t.String(), roomId: t.Union([t.Integer(), t.Null()]),
+    id: t.Integer(),
+    kind: ThreadKind,
+    title: t.String(),
+    roomId: t.Union([t.Integer(), t.Null()]),
     members: t.Array(t.Object({ id: t.Integer(), username: t.String(), displayName: t.String() })),
   }),
 })
@@ -106,13 +154,26 @@ const WithQuestion = t.Object({ question: Question })
 
 export const BackchannelRequests = {
   'bc.inbox': request({}, Inbox),
-  'bc.sync': request({ after: t.Integer({ minimum: 0 }), limit: t.Optional(t.Integer({ minimum: 1, maximum: LIMITS.syncPage })) }, SyncPage),
+  'bc.sync': request(
+    { after: t.Integer({ minimum: 0 }), limit: t.Optional(t.Integer({ minimum: 1, maximum: LIMITS.syncPage })) },
+    SyncPage,
+  ),
   'bc.thread': request({ threadId: Id }, WithThread),
-  'bc.history': request({ threadId: Id, before: t.Optional(Id), limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })) }, History),
+  'bc.history': request(
+    { threadId: Id, before: t.Optional(Id), limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })) },
+    History,
+  ),
   /** Answered after the commit; a retried clientId is answered with the stored message. */
-  'bc.send': request({
-    threadId: Id, clientId: ClientId, body: t.Optional(Body), image: t.Optional(t.String({ maxLength: 80 })), replyTo: t.Optional(Id),
-  }, WithMessage),
+  'bc.send': request(
+    {
+      threadId: Id,
+      clientId: ClientId,
+      body: t.Optional(Body),
+      image: t.Optional(t.String({ maxLength: 80 })),
+      replyTo: t.Optional(Id),
+    },
+    WithMessage,
+  ),
   'bc.edit': request({ messageId: Id, body: Body }, WithMessage),
   'bc.delete': request({ messageId: Id }, WithMessage),
   'bc.react': request({ messageId: Id, emoji: Emoji, on: t.Boolean() }, WithMessage),
@@ -133,7 +194,10 @@ export const BackchannelRequests = {
   // in a room
   'bc.room.open': request({ roomId: Id }, RoomBackchannel),
   'bc.room.chat': request({ roomId: Id, enabled: t.Boolean() }, t.Object({ enabled: t.Boolean() })),
-  'bc.q.ask': request({ roomId: Id, clientId: ClientId, body: t.String({ minLength: 1, maxLength: LIMITS.question }) }, WithQuestion),
+  'bc.q.ask': request(
+    { roomId: Id, clientId: ClientId, body: t.String({ minLength: 1, maxLength: LIMITS.question }) },
+    WithQuestion,
+  ),
   'bc.q.upvote': request({ questionId: Id }, WithQuestion),
   'bc.q.mark': request({ questionId: Id, state: QuestionState }, WithQuestion),
   'bc.q.stage': request({ questionId: Id }, WithQuestion),

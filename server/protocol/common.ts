@@ -22,21 +22,39 @@ export const Role = t.Union([t.Literal('member'), t.Literal('admin')])
 export type Role = Static<typeof Role>
 
 /** What anyone who may see a user sees. */
-export const PublicUser = t.Object({ id: t.Integer(), username: t.String(), displayName: t.String(), avatar: t.Union([t.String(), t.Null()]), role: Role })
+export const PublicUser = t.Object({
+  id: t.Integer(),
+  username: t.String(),
+  displayName: t.String(),
+  avatar: t.Union([t.String(), t.Null()]),
+  role: Role,
+})
 export type PublicUser = Static<typeof PublicUser>
 
 /** A person as messages show them. */
-export const Person = t.Object({ id: t.Integer(), username: t.String(), displayName: t.String(), avatar: t.Union([t.String(), t.Null()]) })
+export const Person = t.Object({
+  id: t.Integer(),
+  username: t.String(),
+  displayName: t.String(),
+  avatar: t.Union([t.String(), t.Null()]),
+})
 export type Person = Static<typeof Person>
 
 // ——— building the tables ———
 
 /** One WebSocket request: its fields (beside `id` and `type`), its reply, and whether a guest (signed out) may send it. */
-export interface RequestSpec { fields: TObject; reply: TSchema; guest: boolean }
+export interface RequestSpec {
+  fields: TObject
+  reply: TSchema
+  guest: boolean
+}
 
 /** A request entry: `request({ roomId: Id }, RoomView, { guest: true })`. Members only unless `guest` is set. */
-export const request = <F extends TProperties, R extends TSchema>(fields: F, reply: R, opts: { guest?: boolean } = {}) =>
-  ({ fields: t.Object(fields), reply, guest: opts.guest ?? false })
+export const request = <F extends TProperties, R extends TSchema>(
+  fields: F,
+  reply: R,
+  opts: { guest?: boolean } = {},
+) => ({ fields: t.Object(fields), reply, guest: opts.guest ?? false })
 
 /** An event entry: the fields beside `type`. */
 export const event = <F extends TProperties>(fields: F): TObject<F> => t.Object(fields)

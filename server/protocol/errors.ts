@@ -63,11 +63,20 @@ export const AdminErrors = {
 } as const satisfies Record<string, ErrorSpec>
 
 export const ERRORS = {
-  ...CommonErrors, ...RealtimeErrors, ...AccountErrors, ...InviteErrors, ...AdminErrors,
-  ...RoomErrors, ...MediaErrors, ...BackchannelErrors,
+  ...CommonErrors,
+  ...RealtimeErrors,
+  ...AccountErrors,
+  ...InviteErrors,
+  ...AdminErrors,
+  ...RoomErrors,
+  ...MediaErrors,
+  ...BackchannelErrors,
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS
 
 /** The error of a refused request or HTTP call: `{error: {code, message}}`. */
-export interface ErrorBody { code: ErrorCode; message: string }
+export interface ErrorBody {
+  code: ErrorCode
+  message: string
+}

@@ -21,7 +21,12 @@ export * from './backchannel'
 export * from './errors'
 
 /** Every request type: `{ fields, reply, guest }`. */
-export const Requests = { ...RealtimeRequests, ...RoomRequests, ...MediaRequests, ...BackchannelRequests } satisfies Record<string, RequestSpec>
+export const Requests = {
+  ...RealtimeRequests,
+  ...RoomRequests,
+  ...MediaRequests,
+  ...BackchannelRequests,
+} satisfies Record<string, RequestSpec>
 export type Requests = typeof Requests
 export type RequestType = keyof Requests
 /** The fields of a request beside `id` and `type`. */
@@ -30,7 +35,10 @@ export type RequestFields<K extends RequestType> = Flat<Static<Requests[K]['fiel
 export type Reply<K extends RequestType> = Flat<Static<Requests[K]['reply']>>
 
 /** Every event type: the fields beside `type`. */
-export const Events = { ...RealtimeEvents, ...RoomEvents, ...MediaEvents, ...BackchannelEvents } satisfies Record<string, TObject>
+export const Events = { ...RealtimeEvents, ...RoomEvents, ...MediaEvents, ...BackchannelEvents } satisfies Record<
+  string,
+  TObject
+>
 export type Events = typeof Events
 export type EventType = keyof Events
 export type EventOf<K extends EventType> = Flat<{ type: K } & Static<Events[K]>>
@@ -46,7 +54,11 @@ export const Envelope = t.Object({
   type: t.String({ minLength: 1, maxLength: 64 }),
 })
 export type RequestFrame<K extends RequestType> = Flat<{ id: RequestId; type: K } & RequestFields<K>>
-export interface ErrorFrame { re: RequestId | null; ok: false; error: ErrorBody }
+export interface ErrorFrame {
+  re: RequestId | null
+  ok: false
+  error: ErrorBody
+}
 export type OkFrame<K extends RequestType> = Flat<{ re: RequestId | null; ok: true } & Reply<K>>
 export type ReplyFrame<K extends RequestType> = OkFrame<K> | ErrorFrame
 

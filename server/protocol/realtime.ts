@@ -9,7 +9,10 @@ export type SocketUser = Static<typeof SocketUser>
 export const RealtimeRequests = {
   ping: request({}, t.Object({ now: t.Integer() }), { guest: true }),
   /** Which of these members are online now (someone who blocked the asker never is). */
-  'presence.query': request({ userIds: t.Array(t.Integer({ minimum: 1 }), { maxItems: 200 }) }, t.Object({ online: t.Array(t.Integer()) })),
+  'presence.query': request(
+    { userIds: t.Array(t.Integer({ minimum: 1 }), { maxItems: 200 }) },
+    t.Object({ online: t.Array(t.Integer()) }),
+  ),
 }
 
 export const RealtimeEvents = {

@@ -11,7 +11,12 @@ export const RoomKind = t.Union([t.Literal('open'), t.Literal('social'), t.Liter
 export type RoomKind = Static<typeof RoomKind>
 export const RoomState = t.Union([t.Literal('scheduled'), t.Literal('live'), t.Literal('ended')])
 export type RoomState = Static<typeof RoomState>
-export const RoomRole = t.Union([t.Literal('host'), t.Literal('moderator'), t.Literal('speaker'), t.Literal('audience')])
+export const RoomRole = t.Union([
+  t.Literal('host'),
+  t.Literal('moderator'),
+  t.Literal('speaker'),
+  t.Literal('audience'),
+])
 export type RoomRole = Static<typeof RoomRole>
 /** A participant's key in a room: `u:<userId>` for members, `g:<connId>` for guests (listen-only). */
 export const ParticipantKey = t.String()
@@ -21,15 +26,26 @@ export type LeaveReason = Static<typeof LeaveReason>
 
 /** A room as clients see it. */
 export const RoomView = t.Object({
-  id: t.Integer(), title: t.String(), description: t.String(), link: t.Union([t.String(), t.Null()]), kind: RoomKind, state: RoomState,
-  startsAt: t.Union([t.Integer(), t.Null()]), startedAt: t.Union([t.Integer(), t.Null()]), endedAt: t.Union([t.Integer(), t.Null()]),
-  hostId: t.Integer(), creatorId: t.Integer(),
+  id: t.Integer(),
+  title: t.String(),
+  description: t.String(),
+  link: t.Union([t.String(), t.Null()]),
+  kind: RoomKind,
+  state: RoomState,
+  startsAt: t.Union([t.Integer(), t.Null()]),
+  startedAt: t.Union([t.Integer(), t.Null()]),
+  endedAt: t.Union([t.Integer(), t.Null()]),
+  hostId: t.Integer(),
+  creatorId: t.Integer(),
 })
 export type RoomView = Static<typeof RoomView>
 
 /** A participant as clients see it. Guests are counted, not listed. */
 export const ParticipantView = t.Object({
-  key: ParticipantKey, user: PublicUser, role: RoomRole, muted: t.Boolean(),
+  key: ParticipantKey,
+  user: PublicUser,
+  role: RoomRole,
+  muted: t.Boolean(),
   /** Position marker in the hand queue (smaller raised earlier), null when the hand is down. */
   hand: t.Union([t.Integer(), t.Null()]),
   /** A moderator invited them to speak and they have not answered yet. */
@@ -42,14 +58,17 @@ export const ParticipantView = t.Object({
 export type ParticipantView = Static<typeof ParticipantView>
 
 /** A room in the hallway: the room, its host, the first speakers and the counts. */
-export const HallwayRoom = t.Composite([RoomView, t.Object({
-  host: PublicUser,
-  speakers: t.Array(PublicUser),
-  speakerCount: t.Integer(),
-  listenerCount: t.Integer(),
-  /** How many people the viewer follows are on stage. */
-  followedOnStage: t.Integer(),
-})])
+export const HallwayRoom = t.Composite([
+  RoomView,
+  t.Object({
+    host: PublicUser,
+    speakers: t.Array(PublicUser),
+    speakerCount: t.Integer(),
+    listenerCount: t.Integer(),
+    /** How many people the viewer follows are on stage. */
+    followedOnStage: t.Integer(),
+  }),
+])
 export type HallwayRoom = Static<typeof HallwayRoom>
 
 /** A text pinned on the room (a Q&A question brought to the stage). */
@@ -63,7 +82,13 @@ export const RoomSnapshot = t.Object({
   guests: t.Integer(),
   pinned: t.Union([Pinned, t.Null()]),
   /** This socket's own seat (a guest's key is `g:<connId>`). */
-  me: t.Object({ key: ParticipantKey, role: RoomRole, muted: t.Boolean(), hand: t.Union([t.Integer(), t.Null()]), invited: t.Boolean() }),
+  me: t.Object({
+    key: ParticipantKey,
+    role: RoomRole,
+    muted: t.Boolean(),
+    hand: t.Union([t.Integer(), t.Null()]),
+    invited: t.Boolean(),
+  }),
 })
 export type RoomSnapshot = Static<typeof RoomSnapshot>
 

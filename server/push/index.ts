@@ -17,11 +17,16 @@ export function createPush(deps: { core: Core; accounts: AccountsApi }): PushDom
   return { api: service, service, routes: pushRoutes(deps, service) }
 }
 
-export interface RemindersDomain extends Domain<null> { readonly service: Reminders }
+export interface RemindersDomain extends Domain<null> {
+  readonly service: Reminders
+}
 
 /** The scheduled rooms' reminders: a part of push built after the rooms it reads (RoomsApi.scheduledBetween). */
 export function createReminders(deps: {
-  core: Core; accounts: AccountsApi; push: PushDomain; scheduledBetween: (from: number, to: number) => RoomSummary[]
+  core: Core
+  accounts: AccountsApi
+  push: PushDomain
+  scheduledBetween: (from: number, to: number) => RoomSummary[]
 }): RemindersDomain {
   const service = new Reminders({ ...deps, push: deps.push.api, store: deps.push.service.store })
   return { api: null, service, start: () => service.start(), stop: () => service.stop() }

@@ -31,7 +31,12 @@ export class Reminders {
       if (r.state !== 'scheduled' || !store.markReminded(r.id)) continue
       const host = accounts.byId(r.hostId)
       const mins = Math.max(1, Math.round(((r.startsAt ?? now) - now) / 60_000))
-      const msg = { title: r.title, body: `Starts in ${mins} minute${mins === 1 ? '' : 's'}${host ? ` · hosted by @${host.username}` : ''}`, url: `/rooms/${r.id}`, tag: `room-${r.id}` }
+      const msg = {
+        title: r.title,
+        body: `Starts in ${mins} minute${mins === 1 ? '' : 's'}${host ? ` · hosted by @${host.username}` : ''}`,
+        url: `/rooms/${r.id}`,
+        tag: `room-${r.id}`,
+      }
       const who = new Set([r.hostId, ...accounts.followers(r.hostId).map((u) => u.id)])
       for (const id of who) sends.push(push.notify(id, 'room_reminder', msg))
     }
@@ -40,8 +45,13 @@ export class Reminders {
   }
 
   start() {
-    this.timer = setInterval(() => { this.run().catch((e) => this.deps.core.log.error('push: reminders failed', { error: e })) }, REMINDER_EVERY_MS)
+    this.timer = setInterval(() => {
+      this.run().catch((e) => this.deps.core.log.error('push: reminders failed', { error: e }))
+    }, REMINDER_EVERY_MS)
   }
 
-  stop() { if (this.timer) clearInterval(this.timer); this.timer = null }
+  stop() {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
 }

@@ -26,14 +26,33 @@ const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'hi
 /** Loopback, private and link-local addresses (and localhost): no push service lives there, so the server never posts to them. */
 export function isPrivateHost(host: string): boolean {
   // "localhost." is localhost: trailing dots of a fully qualified name are dropped first.
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.+$/, '')
+  const h = host
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.+$/, '')
   if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal')) return true
   const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h)
   if (v4) {
     const [a, b] = [Number(v4[1]), Number(v4[2])]
-    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)
+    return (
+      a === 10 ||
+      a === 127 ||
+      a === 0 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
+    )
   }
-  if (h.includes(':')) return h === '::1' || h === '::' || h.startsWith('fc') || h.startsWith('fd') || h.startsWith('fe80') || h.startsWith('::ffff:')
+  if (h.includes(':'))
+    return (
+      h === '::1' ||
+      h === '::' ||
+      h.startsWith('fc') ||
+      h.startsWith('fd') ||
+      h.startsWith('fe80') ||
+      h.startsWith('::ffff:')
+    )
   return false
 }
 
@@ -55,8 +74,16 @@ export async function resolvesPrivate(host: string): Promise<boolean> {
 /** Devices a member keeps; subscribing one more replaces the oldest (bounds the fan-out of one notification). */
 export const MAX_DEVICES = 10
 
-export interface PushMessage { title: string; body: string; url: string; tag?: string }
-export interface VapidKeys { publicKey: string; privateKey: string }
+export interface PushMessage {
+  title: string
+  body: string
+  url: string
+  tag?: string
+}
+export interface VapidKeys {
+  publicKey: string
+  privateKey: string
+}
 
 const SETTINGS_KEY = 'vapid_keys'
 
@@ -71,7 +98,10 @@ export class PushService implements PushApi {
   private inFlight = 0
   private queue: (() => void)[] = []
 
-  constructor(private core: Core, private accounts: AccountsApi) {
+  constructor(
+    private core: Core,
+    private accounts: AccountsApi,
+  ) {
     this.store = new PushStore(core.db)
     this.keys = PushService.loadKeys(core)
   }
@@ -86,14 +116,25 @@ export class PushService implements PushApi {
     return keys
   }
 
-  async subscribe(userId: number, sub: { endpoint: string; keys: { p256dh: string; auth: string } }, userAgent: string) {
+  async subscribe(
+    userId: number,
+    sub: { endpoint: string; keys: { p256dh: string; auth: string } },
+    userAgent: string,
+  ) {
     let u: URL
-    try { u = new URL(sub.endpoint) } catch { fail('validation', 'endpoint: expected a URL') }
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && this.core.config.pushAllowHttp)) fail('validation', 'endpoint: a push service URL must use https')
-    if (!this.core.config.pushAllowHttp && await resolvesPrivate(u.hostname)) fail('validation', 'endpoint: a push service must be on the public internet')
+    try {
+      u = new URL(sub.endpoint)
+    } catch {
+      fail('validation', 'endpoint: expected a URL')
+    }
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && this.core.config.pushAllowHttp))
+      fail('validation', 'endpoint: a push service URL must use https')
+    if (!this.core.config.pushAllowHttp && (await resolvesPrivate(u.hostname)))
+      fail('validation', 'endpoint: a push service must be on the public internet')
     const p256dh = Buffer.from(sub.keys.p256dh, 'base64url')
     const auth = Buffer.from(sub.keys.auth, 'base64url')
-    if (p256dh.length !== 65 || p256dh[0] !== 4) fail('validation', 'keys.p256dh: expected an uncompressed P-256 public key')
+    if (p256dh.length !== 65 || p256dh[0] !== 4)
+      fail('validation', 'keys.p256dh: expected an uncompressed P-256 public key')
     if (auth.length !== 16) fail('validation', 'keys.auth: expected 16 bytes')
     this.core.db.transaction(() => {
       this.store.upsert(userId, sub.endpoint, sub.keys.p256dh, sub.keys.auth, userAgent.slice(0, 200))
@@ -102,7 +143,9 @@ export class PushService implements PushApi {
     })()
   }
 
-  unsubscribe(userId: number, endpoint: string) { return this.store.remove(userId, endpoint) }
+  unsubscribe(userId: number, endpoint: string) {
+    return this.store.remove(userId, endpoint)
+  }
 
   settings(userId: number): Record<PushKind, boolean> {
     const out = Object.fromEntries(PUSH_KINDS.map((k) => [k, true])) as Record<PushKind, boolean>
@@ -118,7 +161,13 @@ export class PushService implements PushApi {
   }
 
   devices(userId: number) {
-    return this.store.byUser(userId).map((s) => ({ id: s.id, endpointHost: new URL(s.endpoint).host, userAgent: s.user_agent, createdAt: s.created_at, lastUsedAt: s.last_used_at }))
+    return this.store.byUser(userId).map((s) => ({
+      id: s.id,
+      endpointHost: new URL(s.endpoint).host,
+      userAgent: s.user_agent,
+      createdAt: s.created_at,
+      lastUsedAt: s.last_used_at,
+    }))
   }
 
   /** PushApi: sends to each of the member's devices unless they turned this kind off. Never throws. */
@@ -134,28 +183,44 @@ export class PushService implements PushApi {
   }
 
   /** PushApi: a banned member's devices are forgotten. */
-  removeDevices(userId: number) { this.store.removeUser(userId) }
+  removeDevices(userId: number) {
+    this.store.removeUser(userId)
+  }
 
   /** PushApi: for /metrics. */
-  stats() { return { subscriptions: this.store.count(), sent: this.sent, failed: this.failed } }
+  stats() {
+    return { subscriptions: this.store.count(), sent: this.sent, failed: this.failed }
+  }
 
   /** A test notification to all of my devices (the settings screen's button); ignores the settings. */
   test(userId: number) {
-    return this.sendAll(userId, 'test', { title: 'Townhall', body: 'Notifications work on this device.', url: '/settings/notifications', tag: 'test' })
+    return this.sendAll(userId, 'test', {
+      title: 'Townhall',
+      body: 'Notifications work on this device.',
+      url: '/settings/notifications',
+      tag: 'test',
+    })
   }
 
   private async sendAll(userId: number, kind: PushKind | 'test', m: PushMessage) {
     const subs = this.store.byUser(userId)
     const payload = JSON.stringify({
-      kind, title: m.title.slice(0, 120), body: m.body.slice(0, 400),
-      url: m.url.startsWith('/') && !m.url.startsWith('//') ? m.url : '/', tag: m.tag?.slice(0, 64),
+      kind,
+      title: m.title.slice(0, 120),
+      body: m.body.slice(0, 400),
+      url: m.url.startsWith('/') && !m.url.startsWith('//') ? m.url : '/',
+      tag: m.tag?.slice(0, 64),
     })
     const results = await Promise.all(subs.map((s) => this.send(s, payload, DELIVERY[kind])))
     return results.filter(Boolean).length
   }
 
   /** One signed, encrypted POST to a push service. 404/410: the subscription is gone and is dropped. */
-  private async send(s: SubscriptionRow, payload: string, d: { ttl: number; urgency: 'normal' | 'high' }): Promise<boolean> {
+  private async send(
+    s: SubscriptionRow,
+    payload: string,
+    d: { ttl: number; urgency: 'normal' | 'high' },
+  ): Promise<boolean> {
     if (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((go) => this.queue.push(go))
     this.inFlight++
     try {
@@ -166,26 +231,47 @@ export class PushService implements PushApi {
     }
   }
 
-  private async post(s: SubscriptionRow, payload: string, d: { ttl: number; urgency: 'normal' | 'high' }): Promise<boolean> {
+  private async post(
+    s: SubscriptionRow,
+    payload: string,
+    d: { ttl: number; urgency: 'normal' | 'high' },
+  ): Promise<boolean> {
     try {
       // Checked again at each send: a name may have been pointed into our network since it was subscribed.
-      if (!this.core.config.pushAllowHttp && await resolvesPrivate(new URL(s.endpoint).hostname)) {
+      if (!this.core.config.pushAllowHttp && (await resolvesPrivate(new URL(s.endpoint).hostname))) {
         this.failed++
         this.core.log.warn('push: endpoint resolves to a private address; not sent', { host: new URL(s.endpoint).host })
         return false
       }
-      const req = webpush.generateRequestDetails({ endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } }, payload, {
-        vapidDetails: { subject: this.core.config.vapidSubject, ...this.keys }, TTL: d.ttl, urgency: d.urgency, contentEncoding: 'aes128gcm',
-      })
+      const req = webpush.generateRequestDetails(
+        { endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } },
+        payload,
+        {
+          vapidDetails: { subject: this.core.config.vapidSubject, ...this.keys },
+          TTL: d.ttl,
+          urgency: d.urgency,
+          contentEncoding: 'aes128gcm',
+        },
+      )
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]))
-      const res = await fetch(req.endpoint, { method: 'POST', headers, body: req.body ? new Uint8Array(req.body) : undefined, redirect: 'manual', signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+      const res = await fetch(req.endpoint, {
+        method: 'POST',
+        headers,
+        body: req.body ? new Uint8Array(req.body) : undefined,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
+      })
       await res.arrayBuffer().catch(() => {})
       if (res.status === 404 || res.status === 410) {
         this.store.removeId(s.id)
         this.core.log.info('push: dropped an expired subscription', { userId: s.user_id, status: res.status })
         return false
       }
-      if (!res.ok) { this.failed++; this.core.log.warn('push: push service refused', { status: res.status, host: new URL(s.endpoint).host }); return false }
+      if (!res.ok) {
+        this.failed++
+        this.core.log.warn('push: push service refused', { status: res.status, host: new URL(s.endpoint).host })
+        return false
+      }
       this.store.used(s.id)
       this.sent++
       return true

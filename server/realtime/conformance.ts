@@ -19,7 +19,8 @@ export class ProtocolCheck {
   /** The reply to a request of `type` about to be sent. */
   reply(type: string, frame: { ok: boolean; error?: { code: string } }) {
     if (!frame.ok) {
-      if (!frame.error || !Object.hasOwn(ERRORS, frame.error.code)) this.violation(`reply to ${type}: error code not in the catalog: ${JSON.stringify(frame.error)}`)
+      if (!frame.error || !Object.hasOwn(ERRORS, frame.error.code))
+        this.violation(`reply to ${type}: error code not in the catalog: ${JSON.stringify(frame.error)}`)
       return
     }
     if (!Object.hasOwn(Requests, type)) return this.violation(`reply to unknown request type "${type}"`)
@@ -31,7 +32,9 @@ export class ProtocolCheck {
     if (!c) this.compiled.set(key, (c = TypeCompiler.Compile(schema())))
     if (c.Check(value)) return
     const first = c.Errors(value).First()
-    this.violation(`${key}: ${first ? `${first.path || '/'} ${first.message}` : 'does not match'} in ${JSON.stringify(value).slice(0, 300)}`)
+    this.violation(
+      `${key}: ${first ? `${first.path || '/'} ${first.message}` : 'does not match'} in ${JSON.stringify(value).slice(0, 300)}`,
+    )
   }
 
   private violation(what: string) {

@@ -7,8 +7,17 @@ import type { Logger } from '../lib/log'
 import { RateLimiter } from '../lib/ratelimit'
 import { check } from '../lib/validate'
 import {
-  Envelope, PROTOCOL_VERSION, requestMessage, Requests, type ErrorFrame, type Reply, type RequestFields, type RequestId,
-  type RequestType, type ServerEvent, type SocketUser,
+  Envelope,
+  PROTOCOL_VERSION,
+  requestMessage,
+  Requests,
+  type ErrorFrame,
+  type Reply,
+  type RequestFields,
+  type RequestId,
+  type RequestType,
+  type ServerEvent,
+  type SocketUser,
 } from '../protocol'
 import type { Bus, ConnId, ConnInfo, Sockets, Topic } from './bus'
 import { ProtocolCheck } from './conformance'
@@ -33,8 +42,15 @@ export class Conn {
   /** Per-domain state (e.g. the room this tab is in). */
   readonly state = new Map<string, unknown>()
   closed = false
-  constructor(readonly id: number, readonly raw: RawSocket, readonly user: Viewer | null, readonly sessionId: number | null) {}
-  get userId() { return this.user?.id ?? null }
+  constructor(
+    readonly id: number,
+    readonly raw: RawSocket,
+    readonly user: Viewer | null,
+    readonly sessionId: number | null,
+  ) {}
+  get userId() {
+    return this.user?.id ?? null
+  }
   send(msg: Frame) {
     if (this.closed) return
     this.raw.send(JSON.stringify(msg))
@@ -47,7 +63,11 @@ export type Handler<K extends RequestType> = (conn: ConnInfo, msg: RequestFields
 export type Handlers<K extends RequestType> = { [P in K]: Handler<P> }
 /** Some of the protocol's handlers (what one domain brings). */
 export type WsHandlers = { [P in RequestType]?: Handler<P> }
-interface Registered { schema: TObject; guest: boolean; run: (conn: Conn, msg: unknown) => unknown }
+interface Registered {
+  schema: TObject
+  guest: boolean
+  run: (conn: Conn, msg: unknown) => unknown
+}
 type Hook = (conn: ConnInfo) => void
 
 /** Messages per second a socket may send, with a burst. */
@@ -74,12 +94,17 @@ export class Hub implements Bus, Sockets {
   /** Set when the hub checks what it sends against the protocol (tests). */
   readonly protocolCheck: ProtocolCheck | null
 
-  constructor(private log: Logger, opts: { checkProtocol?: boolean } = {}) {
+  constructor(
+    private log: Logger,
+    opts: { checkProtocol?: boolean } = {},
+  ) {
     this.protocolCheck = opts.checkProtocol ? new ProtocolCheck() : null
   }
 
   /** Checks an event against the protocol when the hub checks (for events sent around the hub, e.g. to a user's tabs). */
-  checkEvent(event: ServerEvent) { this.protocolCheck?.event(event) }
+  checkEvent(event: ServerEvent) {
+    this.protocolCheck?.event(event)
+  }
 
   /**
    * Registers the handler of a request type of the protocol. Its fields' schema and whether guests may send it come
@@ -108,8 +133,12 @@ export class Hub implements Bus, Sockets {
     if (missing.length) throw new Error(`hub: no handler for ${missing.join(', ')}`)
   }
 
-  onOpen(h: Hook) { this.openHooks.push(h) }
-  onClose(h: Hook) { this.closeHooks.push(h) }
+  onOpen(h: Hook) {
+    this.openHooks.push(h)
+  }
+  onClose(h: Hook) {
+    this.closeHooks.push(h)
+  }
 
   open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
     const conn = new Conn(this.nextId++, raw, user, sessionId)
@@ -214,37 +243,74 @@ export class Hub implements Bus, Sockets {
     this.byId.get(connId)?.send(event)
   }
 
-  toUser(userId: number, event: ServerEvent) { return this.publish(`user:${userId}`, event) }
-  connectionsOf(userId: number): Conn[] { return [...(this.byUser.get(userId) ?? [])] }
-  isOnline(userId: number) { return this.byUser.has(userId) }
-  get onlineUsers() { return this.byUser.size }
-  stats() { return { connections: this.conns.size, onlineMembers: this.byUser.size, messagesIn: this.messagesIn } }
+  toUser(userId: number, event: ServerEvent) {
+    return this.publish(`user:${userId}`, event)
+  }
+  connectionsOf(userId: number): Conn[] {
+    return [...(this.byUser.get(userId) ?? [])]
+  }
+  isOnline(userId: number) {
+    return this.byUser.has(userId)
+  }
+  get onlineUsers() {
+    return this.byUser.size
+  }
+  stats() {
+    return { connections: this.conns.size, onlineMembers: this.byUser.size, messagesIn: this.messagesIn }
+  }
 
   /** Closes every socket of a user (logout everywhere, suspension, ban), except those of one session if given. */
   disconnectUser(userId: number, code = 4001, reason = 'signed out', exceptSession?: number) {
-    for (const c of this.connectionsOf(userId)) if (c.sessionId !== exceptSession || exceptSession === undefined) { c.raw.close(code, reason); this.close(c) }
+    for (const c of this.connectionsOf(userId))
+      if (c.sessionId !== exceptSession || exceptSession === undefined) {
+        c.raw.close(code, reason)
+        this.close(c)
+      }
   }
 
   disconnectSession(sessionId: number, code = 4001, reason = 'signed out') {
-    for (const c of [...this.conns]) if (c.sessionId === sessionId) { c.raw.close(code, reason); this.close(c) }
+    for (const c of [...this.conns])
+      if (c.sessionId === sessionId) {
+        c.raw.close(code, reason)
+        this.close(c)
+      }
   }
 
   /** Closes every signed-out visitor's socket (guest listening turned off); their close hooks free their seats. */
   disconnectGuests(code = 4003, reason = 'guests not allowed') {
-    for (const c of [...this.conns]) if (!c.user) { try { c.raw.close(code, reason) } catch { /* already gone */ } this.close(c) }
+    for (const c of [...this.conns])
+      if (!c.user) {
+        try {
+          c.raw.close(code, reason)
+        } catch {
+          /* already gone */
+        }
+        this.close(c)
+      }
   }
 
   /** Closes every socket (server shutdown), running the close hooks for each. */
   closeAll(code = 1001, reason = 'server stopping') {
     for (const c of [...this.conns]) {
-      try { c.raw.close(code, reason) } catch { /* the socket is already gone: only the hub's state is left */ }
+      try {
+        c.raw.close(code, reason)
+      } catch {
+        /* the socket is already gone: only the hub's state is left */
+      }
       this.close(c)
     }
   }
 
-  sweep() { this.limiter.sweep(); this.userLimiter.sweep() }
+  sweep() {
+    this.limiter.sweep()
+    this.userLimiter.sweep()
+  }
 
   private safe(fn: () => void, what: string) {
-    try { fn() } catch (e) { this.log.error(`ws: ${what} failed`, { error: e }) }
+    try {
+      fn()
+    } catch (e) {
+      this.log.error(`ws: ${what} failed`, { error: e })
+    }
   }
 }

@@ -16,17 +16,31 @@ export const WS_IDLE_SECONDS = 60
 /** Sockets one member may hold at once (tabs and devices): the per-socket rate limit stays a limit per member. */
 export const WS_MAX_PER_USER = 32
 
-export interface RealtimeDeps { core: Core; hub: Hub; accounts: AccountsApi }
-export interface RealtimeDomain extends Domain<null> { readonly ws: Handlers<keyof typeof RealtimeRequests> }
+export interface RealtimeDeps {
+  core: Core
+  hub: Hub
+  accounts: AccountsApi
+}
+export interface RealtimeDomain extends Domain<null> {
+  readonly ws: Handlers<keyof typeof RealtimeRequests>
+}
 
 export function createRealtime({ core, hub, accounts }: RealtimeDeps): RealtimeDomain {
   accounts.on('sessionsEnded', ({ userId, sessionId, exceptSession }) =>
-    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession))
+    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession),
+  )
 
   const tell = (userId: number, online: boolean) =>
-    core.bus.toUsers(accounts.followers(userId).map((f) => f.id), { type: 'presence', userId, online })
-  hub.onOpen((c) => { if (c.user && hub.connectionsOf(c.user.id).length === 1) tell(c.user.id, true) })
-  hub.onClose((c) => { if (c.user && !hub.isOnline(c.user.id)) tell(c.user.id, false) })
+    core.bus.toUsers(
+      accounts.followers(userId).map((f) => f.id),
+      { type: 'presence', userId, online },
+    )
+  hub.onOpen((c) => {
+    if (c.user && hub.connectionsOf(c.user.id).length === 1) tell(c.user.id, true)
+  })
+  hub.onClose((c) => {
+    if (c.user && !hub.isOnline(c.user.id)) tell(c.user.id, false)
+  })
 
   const ws: RealtimeDomain['ws'] = {
     // Someone who blocked the asker is not found for them (A5): never reported online.
@@ -61,7 +75,10 @@ export function createRealtime({ core, hub, accounts }: RealtimeDeps): RealtimeD
       },
       close(socket) {
         const conn = conns.get(socket.raw)
-        if (conn) { hub.close(conn); conns.delete(socket.raw) }
+        if (conn) {
+          hub.close(conn)
+          conns.delete(socket.raw)
+        }
       },
     })
 

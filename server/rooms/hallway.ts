@@ -28,11 +28,19 @@ export class HallwayFeed {
     }, HALLWAY_THROTTLE_MS)
   }
 
-  close() { if (this.timer) { clearTimeout(this.timer); this.timer = null } }
+  close() {
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+  }
 }
 
 export class Hallway {
-  constructor(private accounts: AccountsApi, private rooms: RoomsService) {}
+  constructor(
+    private accounts: AccountsApi,
+    private rooms: RoomsService,
+  ) {}
 
   list(viewerId: number | null): { live: HallwayRoom[]; upcoming: HallwayRoom[] } {
     const following = viewerId === null ? new Set<number>() : this.accounts.followingIds(viewerId)
@@ -46,22 +54,43 @@ export class Hallway {
       return u
     }
     const visible = (r: RoomRow) => this.rooms.access.joinRefusal(r, viewerId) === null
-    const live = this.rooms.store.live().filter(visible).map((r) => {
-      const seats = [...(this.rooms.session(r.id)?.seats.values() ?? [])]
-      const stage = seats.filter((s) => s.userId !== null && onStage(s.role))
-        .sort((a, b) => (b.role === 'host' ? 1 : 0) - (a.role === 'host' ? 1 : 0) || a.since - b.since)
-      return {
-        ...roomView(r), host: user(r.host_id),
-        speakers: stage.slice(0, CARD_SPEAKERS).map((s) => s.user!),
-        speakerCount: stage.length, listenerCount: seats.length - stage.length,
-        followedOnStage: stage.filter((s) => following.has(s.userId!)).length,
-      }
-    }).sort((a, b) => Number(b.followedOnStage > 0) - Number(a.followedOnStage > 0)
-      || (b.speakerCount + b.listenerCount) - (a.speakerCount + a.listenerCount) || b.id - a.id)
-    const upcoming = viewerId === null ? [] : this.rooms.store.upcoming(Date.now() - UPCOMING_STALE_MS).filter(visible).map((r) => ({
-      ...roomView(r), host: user(r.host_id), speakers: [user(r.host_id)], speakerCount: 0, listenerCount: 0,
-      followedOnStage: following.has(r.host_id) ? 1 : 0,
-    }))
+    const live = this.rooms.store
+      .live()
+      .filter(visible)
+      .map((r) => {
+        const seats = [...(this.rooms.session(r.id)?.seats.values() ?? [])]
+        const stage = seats
+          .filter((s) => s.userId !== null && onStage(s.role))
+          .sort((a, b) => (b.role === 'host' ? 1 : 0) - (a.role === 'host' ? 1 : 0) || a.since - b.since)
+        return {
+          ...roomView(r),
+          host: user(r.host_id),
+          speakers: stage.slice(0, CARD_SPEAKERS).map((s) => s.user!),
+          speakerCount: stage.length,
+          listenerCount: seats.length - stage.length,
+          followedOnStage: stage.filter((s) => following.has(s.userId!)).length,
+        }
+      })
+      .sort(
+        (a, b) =>
+          Number(b.followedOnStage > 0) - Number(a.followedOnStage > 0) ||
+          b.speakerCount + b.listenerCount - (a.speakerCount + a.listenerCount) ||
+          b.id - a.id,
+      )
+    const upcoming =
+      viewerId === null
+        ? []
+        : this.rooms.store
+            .upcoming(Date.now() - UPCOMING_STALE_MS)
+            .filter(visible)
+            .map((r) => ({
+              ...roomView(r),
+              host: user(r.host_id),
+              speakers: [user(r.host_id)],
+              speakerCount: 0,
+              listenerCount: 0,
+              followedOnStage: following.has(r.host_id) ? 1 : 0,
+            }))
     return { live, upcoming }
   }
 }

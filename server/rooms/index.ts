@@ -22,7 +22,9 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
   const { core } = deps
   const feed = new HallwayFeed(core.bus)
   const service = new RoomsService({
-    ...deps, hallwayChanged: () => feed.changed(), timing: { graceMs: core.config.roomGraceMs },
+    ...deps,
+    hallwayChanged: () => feed.changed(),
+    timing: { graceMs: core.config.roomGraceMs },
   })
   const hallway = new Hallway(deps.accounts, service)
   core.sockets.onClose((conn) => service.connClosed(conn))
@@ -35,8 +37,13 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
      * Rooms a previous run left live end now: only in the serving process (the start phase), never in a CLI command
      * (admin create, invite create) that builds the same graph on the data folder of a server that is running.
      */
-    start: () => { service.store.endOrphans() },
+    start: () => {
+      service.store.endOrphans()
+    },
     /** Releases every timer; rooms left live are ended at the next start. */
-    stop: () => { feed.close(); service.close() },
+    stop: () => {
+      feed.close()
+      service.close()
+    },
   }
 }

@@ -16,7 +16,9 @@ const Usernames = t.Array(t.String({ minLength: 1, maxLength: 20 }), { maxItems:
 export const CreateRoomBody = t.Object({
   title: t.String({ minLength: 1, maxLength: TITLE_MAX }),
   description: t.Optional(t.String({ maxLength: DESCRIPTION_MAX })),
-  link: t.Optional(t.Union([t.String({ maxLength: LINK_MAX, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' }), t.Literal(''), t.Null()])),
+  link: t.Optional(
+    t.Union([t.String({ maxLength: LINK_MAX, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$' }), t.Literal(''), t.Null()]),
+  ),
   kind: t.Optional(RoomKind),
   invited: t.Optional(Usernames),
   cohosts: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 20 }), { maxItems: 10 })),
@@ -28,16 +30,39 @@ export type CreateRoomInput = typeof CreateRoomBody.static
 export const RoomIdParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: 2 ** 53 }) })
 
 export interface RoomRow {
-  id: number; creator_id: number; host_id: number; title: string; description: string; link: string | null
-  kind: RoomKind; state: RoomState; starts_at: number | null; started_at: number | null; ended_at: number | null; created_at: number
+  id: number
+  creator_id: number
+  host_id: number
+  title: string
+  description: string
+  link: string | null
+  kind: RoomKind
+  state: RoomState
+  starts_at: number | null
+  started_at: number | null
+  ended_at: number | null
+  created_at: number
 }
 
 /** A participation stretch: who (looked up through AccountsApi), in which role, from when to when, and why it ended. */
 export interface HistoryRow {
-  user_id: number; role: RoomRole; from_at: number; to_at: number | null; end_reason: string | null
+  user_id: number
+  role: RoomRole
+  from_at: number
+  to_at: number | null
+  end_reason: string | null
 }
 
 export const roomView = (r: RoomRow): RoomView => ({
-  id: r.id, title: r.title, description: r.description, link: r.link, kind: r.kind, state: r.state,
-  startsAt: r.starts_at, startedAt: r.started_at, endedAt: r.ended_at, hostId: r.host_id, creatorId: r.creator_id,
+  id: r.id,
+  title: r.title,
+  description: r.description,
+  link: r.link,
+  kind: r.kind,
+  state: r.state,
+  startsAt: r.starts_at,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  hostId: r.host_id,
+  creatorId: r.creator_id,
 })

@@ -2,19 +2,43 @@
 // host succession, and the events other domains and clients follow. Persisted first, published after commit (on
 // core.bus; a removed member's tabs get `room.removed` through bus.toConn).
 import {
-  connKey, memberKey, type AccountsApi, type AuditFn, type ParticipantInfo, type ParticipantKey, type PushApi,
-  type RoomEvents, type RoomRole, type RoomSummary, type RoomsApi,
+  connKey,
+  memberKey,
+  type AccountsApi,
+  type AuditFn,
+  type ParticipantInfo,
+  type ParticipantKey,
+  type PushApi,
+  type RoomEvents,
+  type RoomRole,
+  type RoomSummary,
+  type RoomsApi,
 } from '../contracts'
 import type { Core } from '../core'
 import { fail, type ErrorCode } from '../errors'
 import { Emitter } from '../lib/events'
 import {
-  LIVE_PER_HOST_MAX, SCHEDULED_PER_HOST_MAX, type LeaveReason, type Pinned, type PublicUser, type RoomSnapshot,
+  LIVE_PER_HOST_MAX,
+  SCHEDULED_PER_HOST_MAX,
+  type LeaveReason,
+  type Pinned,
+  type PublicUser,
+  type RoomSnapshot,
   type ServerEvent,
 } from '../protocol'
 import { roomTopic, type ConnInfo } from '../realtime/bus'
 import { roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, type CreateRoomInput, type RoomRow } from './model'
-import { canTransition, EMPTY_ROOM_MS, GRACE_MS, isModerator, onStage, RANK, RoomSession, type Seat, type Timing } from './session'
+import {
+  canTransition,
+  EMPTY_ROOM_MS,
+  GRACE_MS,
+  isModerator,
+  onStage,
+  RANK,
+  RoomSession,
+  type Seat,
+  type Timing,
+} from './session'
 import { RoomsStore } from './store'
 import { RoomAccess } from './access'
 
@@ -50,11 +74,15 @@ export class RoomsService implements RoomsApi {
   }
 
   // ── RoomsApi ──────────────────────────────────────────────────────────────────────────────────────────
-  on<E extends keyof RoomEvents>(event: E, fn: (e: RoomEvents[E]) => void) { this.events.on(event, fn) }
+  on<E extends keyof RoomEvents>(event: E, fn: (e: RoomEvents[E]) => void) {
+    this.events.on(event, fn)
+  }
 
   room(roomId: number): RoomSummary | null {
     const r = this.store.byId(roomId)
-    return r ? { id: r.id, title: r.title, state: r.state, kind: r.kind, hostId: r.host_id, startsAt: r.starts_at } : null
+    return r
+      ? { id: r.id, title: r.title, state: r.state, kind: r.kind, hostId: r.host_id, startsAt: r.starts_at }
+      : null
   }
 
   participant(roomId: number, key: ParticipantKey): ParticipantInfo | null {
@@ -66,9 +94,13 @@ export class RoomsService implements RoomsApi {
     return [...(this.sessions.get(roomId)?.seats.values() ?? [])].map(info)
   }
 
-  wasParticipant(roomId: number, userId: number) { return this.store.wasParticipant(roomId, userId) }
+  wasParticipant(roomId: number, userId: number) {
+    return this.store.wasParticipant(roomId, userId)
+  }
 
-  wasRemoved(roomId: number, userId: number) { return this.store.isRemoved(roomId, userId) }
+  wasRemoved(roomId: number, userId: number) {
+    return this.store.isRemoved(roomId, userId)
+  }
 
   mayKnow(roomId: number, userId: number) {
     const r = this.store.byId(roomId)
@@ -86,7 +118,11 @@ export class RoomsService implements RoomsApi {
     // Always pushed: a phone in the background may still hold its socket; the service worker shows nothing
     // when the app is open and in front (the page gets the invitation over the socket).
     const room = this.store.byId(roomId)!
-    this.notify(userId, 'speak_invite', { title: `${by.user!.displayName} invites you to speak`, body: room.title, url: `/rooms/${roomId}` })
+    this.notify(userId, 'speak_invite', {
+      title: `${by.user!.displayName} invites you to speak`,
+      body: room.title,
+      url: `/rooms/${roomId}`,
+    })
   }
 
   pin(roomId: number, pinned: Pinned | null) {
@@ -118,22 +154,35 @@ export class RoomsService implements RoomsApi {
     const now = Date.now()
     const startsAt = input.startsAt ?? null
     const scheduled = startsAt !== null && startsAt > now + SCHEDULE_MIN_LEAD_MS
-    if (startsAt !== null && startsAt > now + SCHEDULE_AHEAD_MAX_MS) fail('validation', 'startsAt: at most a year ahead')
+    if (startsAt !== null && startsAt > now + SCHEDULE_AHEAD_MAX_MS)
+      fail('validation', 'startsAt: at most a year ahead')
     const title = input.title.trim()
     if (!title) fail('validation', 'title: must not be blank')
     const link = input.link ? safeLink(input.link) : null
     const kind = input.kind ?? 'open'
-    const named = (names: string[] | undefined, field: string) => [...new Set((names ?? []).map((n) => n.toLowerCase()))].map((n) => {
-      const u = this.accounts.byName(n)
-      if (!u || u.status !== 'active') fail('validation', `${field}: no member @${n}`)
-      return u.id
-    }).filter((id) => id !== creatorId)
-    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX) fail('room_scheduled_limit')
+    const named = (names: string[] | undefined, field: string) =>
+      [...new Set((names ?? []).map((n) => n.toLowerCase()))]
+        .map((n) => {
+          const u = this.accounts.byName(n)
+          if (!u || u.status !== 'active') fail('validation', `${field}: no member @${n}`)
+          return u.id
+        })
+        .filter((id) => id !== creatorId)
+    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX)
+      fail('room_scheduled_limit')
     if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
     const invited = named(input.invited, 'invited')
     const cohosts = named(input.cohosts, 'cohosts')
     const id = this.core.db.transaction(() => {
-      const id = this.store.insert({ creatorId, title, description: (input.description ?? '').trim(), link, kind, startsAt: scheduled ? startsAt : null, live: !scheduled })
+      const id = this.store.insert({
+        creatorId,
+        title,
+        description: (input.description ?? '').trim(),
+        link,
+        kind,
+        startsAt: scheduled ? startsAt : null,
+        live: !scheduled,
+      })
       for (const u of invited) this.store.addPerson(id, u, 'invited')
       for (const u of cohosts) this.store.addPerson(id, u, 'cohost')
       return id
@@ -185,7 +234,8 @@ export class RoomsService implements RoomsApi {
       }
     }
     this.emit('ended', { roomId })
-    if (byUserId !== null) this.deps.audit({ actorId: byUserId, action: 'room.end', targetType: 'room', targetId: roomId })
+    if (byUserId !== null)
+      this.deps.audit({ actorId: byUserId, action: 'room.end', targetType: 'room', targetId: roomId })
     this.deps.hallwayChanged()
   }
 
@@ -208,8 +258,14 @@ export class RoomsService implements RoomsApi {
       if (userId !== null) this.leaveOtherRooms(userId, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
       if (previous !== undefined && previous !== roomId) this.leaveConn(conn, previous)
-      const role: RoomRole = userId === null ? 'audience'
-        : this.access.isHostly(room, userId) ? (session.host() ? 'moderator' : 'host') : 'audience'
+      const role: RoomRole =
+        userId === null
+          ? 'audience'
+          : this.access.isHostly(room, userId)
+            ? session.host()
+              ? 'moderator'
+              : 'host'
+            : 'audience'
       const user: PublicUser | null = userId === null ? null : this.accounts.publicUser(userId)!
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
       if (userId !== null) {
@@ -248,7 +304,10 @@ export class RoomsService implements RoomsApi {
   private leaveConn(conn: ConnInfo, roomId: number) {
     const held = this.seatOf(conn, roomId)
     if (held) this.leave(held.session, held.seat, 'left')
-    else { conn.state.delete(CONN_ROOM); this.core.bus.unsubscribe(conn.id, roomTopic(roomId)) }
+    else {
+      conn.state.delete(CONN_ROOM)
+      this.core.bus.unsubscribe(conn.id, roomTopic(roomId))
+    }
   }
 
   /** The live session and the seat of whoever holds this socket, if they are in the room. */
@@ -274,11 +333,21 @@ export class RoomsService implements RoomsApi {
     if (seat.userId !== null) {
       this.core.db.transaction(() => {
         this.store.closeStint(roomId, seat.userId!, reason)
-        if (next) { this.store.changeRole(roomId, next.userId!, 'host'); this.store.setHost(roomId, next.userId!) }
+        if (next) {
+          this.store.changeRole(roomId, next.userId!, 'host')
+          this.store.setHost(roomId, next.userId!)
+        }
       })()
     }
     this.detach(roomId, seat)
-    if (seat.userId !== null) this.core.bus.publish(roomTopic(roomId), { type: 'room.left', roomId, key: seat.key, userId: seat.userId, reason })
+    if (seat.userId !== null)
+      this.core.bus.publish(roomTopic(roomId), {
+        type: 'room.left',
+        roomId,
+        key: seat.key,
+        userId: seat.userId,
+        reason,
+      })
     else this.publishGuests(session)
     this.emit('left', { roomId, key: seat.key, userId: seat.userId })
     if (next) {
@@ -310,7 +379,9 @@ export class RoomsService implements RoomsApi {
     seat.conns.delete(conn)
     if (seat.conns.size > 0) return
     if (seat.userId === null) return this.leave(session, seat, 'left')
-    session.away(seat, () => { if (session.seat(seat.key) === seat) this.leave(session, seat, 'timeout') })
+    session.away(seat, () => {
+      if (session.seat(seat.key) === seat) this.leave(session, seat, 'timeout')
+    })
     this.changed(session, seat)
   }
 
@@ -353,7 +424,10 @@ export class RoomsService implements RoomsApi {
   respond(userId: number, roomId: number, accept: boolean) {
     const { session, seat } = this.actor(roomId, userId)
     if (!seat.invited) fail('no_invitation')
-    if (!accept) { seat.invited = false; return this.changed(session, seat) }
+    if (!accept) {
+      seat.invited = false
+      return this.changed(session, seat)
+    }
     this.setRole(session, seat, 'speaker')
   }
 
@@ -429,17 +503,33 @@ export class RoomsService implements RoomsApi {
 
   // ── Events ────────────────────────────────────────────────────────────────────────────────────────────
   private changed(session: RoomSession, seat: Seat) {
-    if (seat.userId !== null) this.core.bus.publish(roomTopic(session.roomId), { type: 'room.participant', roomId: session.roomId, participant: session.view(seat) })
+    if (seat.userId !== null)
+      this.core.bus.publish(roomTopic(session.roomId), {
+        type: 'room.participant',
+        roomId: session.roomId,
+        participant: session.view(seat),
+      })
   }
 
   private publishGuests(session: RoomSession) {
-    this.core.bus.publish(roomTopic(session.roomId), { type: 'room.guests', roomId: session.roomId, count: session.guests() })
+    this.core.bus.publish(roomTopic(session.roomId), {
+      type: 'room.guests',
+      roomId: session.roomId,
+      count: session.guests(),
+    })
   }
 
-  private emit<E extends keyof RoomEvents>(event: E, e: RoomEvents[E]) { this.events.emit(event, e) }
+  private emit<E extends keyof RoomEvents>(event: E, e: RoomEvents[E]) {
+    this.events.emit(event, e)
+  }
 
-  private notify(userId: number, kind: 'room_started' | 'speak_invite', message: { title: string; body: string; url: string }) {
-    this.deps.push.notify(userId, kind, { ...message, tag: `${kind}:${message.url}` })
+  private notify(
+    userId: number,
+    kind: 'room_started' | 'speak_invite',
+    message: { title: string; body: string; url: string },
+  ) {
+    this.deps.push
+      .notify(userId, kind, { ...message, tag: `${kind}:${message.url}` })
       .catch((error) => this.core.log.error('rooms: push failed', { userId, kind, error }))
   }
 
@@ -448,7 +538,9 @@ export class RoomsService implements RoomsApi {
   }
 
   // ── Reading ───────────────────────────────────────────────────────────────────────────────────────────
-  session(roomId: number) { return this.sessions.get(roomId) ?? null }
+  session(roomId: number) {
+    return this.sessions.get(roomId) ?? null
+  }
 
   /** Who was in a room, stretch by stretch (its page once it ended); everyone is shown as a member there. */
   history(roomId: number) {
@@ -461,10 +553,16 @@ export class RoomsService implements RoomsApi {
       return [{ user: { ...user, role: 'member' as const }, ...stint }]
     })
   }
-  timers() { let n = 0; for (const s of this.sessions.values()) n += s.timers(); return n }
+  timers() {
+    let n = 0
+    for (const s of this.sessions.values()) n += s.timers()
+    return n
+  }
 
   /** Releases every timer (server stop). Rooms left live are ended at the next start. */
-  close() { for (const s of this.sessions.values()) s.close() }
+  close() {
+    for (const s of this.sessions.values()) s.close()
+  }
 }
 
 const info = (s: Seat): ParticipantInfo => ({ key: s.key, userId: s.userId, role: s.role, muted: s.muted })
@@ -472,8 +570,11 @@ const info = (s: Seat): ParticipantInfo => ({ key: s.key, userId: s.userId, role
 /** Only http(s) links are kept, normalised by the URL parser. */
 export function safeLink(raw: string): string {
   let u: URL
-  try { u = new URL(raw.trim()) } catch { fail('validation', 'link: not a valid URL') }
+  try {
+    u = new URL(raw.trim())
+  } catch {
+    fail('validation', 'link: not a valid URL')
+  }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') fail('validation', 'link: only http and https links')
   return u.href
 }
-

@@ -41,7 +41,10 @@ export interface Seat {
   graceTimer: ReturnType<typeof setTimeout> | null
 }
 
-export interface Timing { graceMs: number; emptyMs: number }
+export interface Timing {
+  graceMs: number
+  emptyMs: number
+}
 
 export class RoomSession {
   state: 'live' | 'ended' = 'live'
@@ -52,9 +55,14 @@ export class RoomSession {
   private handSeq = 0
   private emptyTimer: ReturnType<typeof setTimeout> | null = null
 
-  constructor(readonly roomId: number, private timing: Timing) {}
+  constructor(
+    readonly roomId: number,
+    private timing: Timing,
+  ) {}
 
-  seat(key: ParticipantKey) { return this.seats.get(key) ?? null }
+  seat(key: ParticipantKey) {
+    return this.seats.get(key) ?? null
+  }
 
   add(s: Omit<Seat, 'hand' | 'invited' | 'state' | 'since' | 'graceTimer'>): Seat {
     const seat: Seat = { ...s, hand: null, invited: false, state: 'present', since: Date.now(), graceTimer: null }
@@ -80,7 +88,9 @@ export class RoomSession {
   }
 
   /** The hand queue, first raised first. */
-  hands(): Seat[] { return [...this.seats.values()].filter((s) => s.hand !== null).sort((a, b) => a.hand! - b.hand!) }
+  hands(): Seat[] {
+    return [...this.seats.values()].filter((s) => s.hand !== null).sort((a, b) => a.hand! - b.hand!)
+  }
 
   host(): Seat | null {
     for (const s of this.seats.values()) if (s.role === 'host') return s
@@ -91,49 +101,92 @@ export class RoomSession {
   successor(): Seat | null {
     const order = (a: Seat, b: Seat) => (a.state === b.state ? a.since - b.since : a.state === 'present' ? -1 : 1)
     const members = [...this.seats.values()].filter((s) => s.userId !== null)
-    return members.filter((s) => s.role === 'moderator').sort(order)[0]
-      ?? members.filter((s) => s.role === 'speaker').sort(order)[0] ?? null
+    return (
+      members.filter((s) => s.role === 'moderator').sort(order)[0] ??
+      members.filter((s) => s.role === 'speaker').sort(order)[0] ??
+      null
+    )
   }
 
-  members(): Seat[] { return [...this.seats.values()].filter((s) => s.userId !== null) }
-  guests(): number { let n = 0; for (const s of this.seats.values()) if (s.userId === null) n++; return n }
+  members(): Seat[] {
+    return [...this.seats.values()].filter((s) => s.userId !== null)
+  }
+  guests(): number {
+    let n = 0
+    for (const s of this.seats.values()) if (s.userId === null) n++
+    return n
+  }
 
   /** The socket(s) of a seat are gone: keep it for the grace period, then `expire` runs. */
   away(seat: Seat, expire: () => void) {
     seat.state = 'away'
     if (seat.graceTimer) clearTimeout(seat.graceTimer)
-    seat.graceTimer = setTimeout(() => { seat.graceTimer = null; expire() }, this.timing.graceMs)
+    seat.graceTimer = setTimeout(() => {
+      seat.graceTimer = null
+      expire()
+    }, this.timing.graceMs)
   }
 
   /** A socket came back for a seat. */
   back(seat: Seat, conn: ConnInfo) {
     seat.conns.add(conn)
     seat.state = 'present'
-    if (seat.graceTimer) { clearTimeout(seat.graceTimer); seat.graceTimer = null }
+    if (seat.graceTimer) {
+      clearTimeout(seat.graceTimer)
+      seat.graceTimer = null
+    }
   }
 
   drop(seat: Seat) {
-    if (seat.graceTimer) { clearTimeout(seat.graceTimer); seat.graceTimer = null }
+    if (seat.graceTimer) {
+      clearTimeout(seat.graceTimer)
+      seat.graceTimer = null
+    }
     this.seats.delete(seat.key)
   }
 
   armEmpty(onEmpty: () => void) {
     this.disarmEmpty()
-    this.emptyTimer = setTimeout(() => { this.emptyTimer = null; onEmpty() }, this.timing.emptyMs)
+    this.emptyTimer = setTimeout(() => {
+      this.emptyTimer = null
+      onEmpty()
+    }, this.timing.emptyMs)
   }
-  disarmEmpty() { if (this.emptyTimer) { clearTimeout(this.emptyTimer); this.emptyTimer = null } }
+  disarmEmpty() {
+    if (this.emptyTimer) {
+      clearTimeout(this.emptyTimer)
+      this.emptyTimer = null
+    }
+  }
 
   /** Timers owned by this session (0 after close). */
-  timers() { let n = this.emptyTimer ? 1 : 0; for (const s of this.seats.values()) if (s.graceTimer) n++; return n }
+  timers() {
+    let n = this.emptyTimer ? 1 : 0
+    for (const s of this.seats.values()) if (s.graceTimer) n++
+    return n
+  }
 
   /** Ends the session: releases every timer; the seats stay readable for the final events. */
   close() {
     this.state = 'ended'
     this.disarmEmpty()
-    for (const s of this.seats.values()) if (s.graceTimer) { clearTimeout(s.graceTimer); s.graceTimer = null }
+    for (const s of this.seats.values())
+      if (s.graceTimer) {
+        clearTimeout(s.graceTimer)
+        s.graceTimer = null
+      }
   }
 
   view(seat: Seat): ParticipantView {
-    return { key: seat.key, user: seat.user!, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited, away: seat.state === 'away', since: seat.since }
+    return {
+      key: seat.key,
+      user: seat.user!,
+      role: seat.role,
+      muted: seat.muted,
+      hand: seat.hand,
+      invited: seat.invited,
+      away: seat.state === 'away',
+      since: seat.since,
+    }
   }
 }

@@ -14,14 +14,38 @@ export function roomsWs(core: Core, rooms: RoomsService): RoomsWs {
   return {
     'room.join': (c, m) => rooms.join(c, m.roomId),
     'room.leave': (c, m) => rooms.leaveRequest(c, m.roomId),
-    'room.hand': (c, m) => { rooms.hand(me(c.userId), m.roomId, m.up); return {} },
-    'room.invite': (c, m) => { rooms.inviteToSpeak(m.roomId, me(c.userId), m.userId); return {} },
-    'room.respond': (c, m) => { rooms.respond(me(c.userId), m.roomId, m.accept); return {} },
-    'room.move': (c, m) => { rooms.move(me(c.userId), m.roomId, m.userId); return {} },
-    'room.mute': (c, m) => { rooms.mute(me(c.userId), m.roomId, m.muted, m.userId); return {} },
-    'room.mod': (c, m) => { rooms.setModerator(me(c.userId), m.roomId, m.userId, m.on); return {} },
-    'room.remove': (c, m) => { rooms.remove(me(c.userId), m.roomId, m.userId); return {} },
-    'room.end': (c, m) => { rooms.endRequest(me(c.userId), m.roomId); return {} },
+    'room.hand': (c, m) => {
+      rooms.hand(me(c.userId), m.roomId, m.up)
+      return {}
+    },
+    'room.invite': (c, m) => {
+      rooms.inviteToSpeak(m.roomId, me(c.userId), m.userId)
+      return {}
+    },
+    'room.respond': (c, m) => {
+      rooms.respond(me(c.userId), m.roomId, m.accept)
+      return {}
+    },
+    'room.move': (c, m) => {
+      rooms.move(me(c.userId), m.roomId, m.userId)
+      return {}
+    },
+    'room.mute': (c, m) => {
+      rooms.mute(me(c.userId), m.roomId, m.muted, m.userId)
+      return {}
+    },
+    'room.mod': (c, m) => {
+      rooms.setModerator(me(c.userId), m.roomId, m.userId, m.on)
+      return {}
+    },
+    'room.remove': (c, m) => {
+      rooms.remove(me(c.userId), m.roomId, m.userId)
+      return {}
+    },
+    'room.end': (c, m) => {
+      rooms.endRequest(me(c.userId), m.roomId)
+      return {}
+    },
     'hallway.watch': (c, m) => {
       if (m.on) {
         if (!c.user && !core.settings.get().guests) fail('unauthorized')

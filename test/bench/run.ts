@@ -16,9 +16,15 @@ let failed = 0
 for (const f of files) {
   console.log(`\n=== bench: ${f.replace(/\.ts$/, '')} ===`)
   const t0 = performance.now()
-  const p = Bun.spawn([process.execPath, join(import.meta.dir, f)], { stdout: 'inherit', stderr: 'inherit', env: process.env })
+  const p = Bun.spawn([process.execPath, join(import.meta.dir, f)], {
+    stdout: 'inherit',
+    stderr: 'inherit',
+    env: process.env,
+  })
   const code = await p.exited
-  console.log(`=== ${f}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  console.log(
+    `=== ${f}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  )
   if (code !== 0) failed++
 }
 console.log(`\n${files.length - failed} of ${files.length} benches ran${failed ? `, ${failed} failed` : ''}.`)

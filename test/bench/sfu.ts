@@ -11,15 +11,28 @@ import { Client } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
 import { Bot, sleep } from '../helpers/bot'
 
-const args = process.argv.slice(2).map(Number).filter((n) => n > 0)
-const SIZES = args.length ? args : (process.env.SFU_N ?? '50,200,500').split(',').map(Number).filter((n) => n > 0)
+const args = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0)
+const SIZES = args.length
+  ? args
+  : (process.env.SFU_N ?? '50,200,500')
+      .split(',')
+      .map(Number)
+      .filter((n) => n > 0)
 const SECONDS = Number(process.env.SFU_SECONDS ?? 5)
 const CONCURRENCY = 8
 const PACKET_MS = 20
 
 // A bot's UDP socket may see ICMP "port unreachable" once the server side of a closed peer is gone (Bun reports it
 // as an unhandled dgram error); that is not a failure of the benchmark.
-process.on('uncaughtException', (e: any) => { if (e?.code !== 'ECONNREFUSED') { console.error(e); process.exit(1) } })
+process.on('uncaughtException', (e: any) => {
+  if (e?.code !== 'ECONNREFUSED') {
+    console.error(e)
+    process.exit(1)
+  }
+})
 
 const CLK = 100 // USER_HZ
 function cpuMs(pid: number) {
@@ -34,10 +47,20 @@ function sysMs(pid: number) {
 function rssKb(pid: number) {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
 }
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : 0 }
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : 0
+}
 
 // ── the server child ──
-const child = spawn(process.execPath, [...(process.env.SFU_PROFILE ? ['--cpu-prof-md', '--cpu-prof-dir=' + process.env.SFU_PROFILE] : []), join(import.meta.dir, 'sfu-server.ts')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } })
+const child = spawn(
+  process.execPath,
+  [
+    ...(process.env.SFU_PROFILE ? ['--cpu-prof-md', '--cpu-prof-dir=' + process.env.SFU_PROFILE] : []),
+    join(import.meta.dir, 'sfu-server.ts'),
+  ],
+  { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } },
+)
 const lines: string[] = []
 const waiters: ((l: string) => void)[] = []
 let out = ''
@@ -45,13 +68,21 @@ child.stdout!.on('data', (d) => {
   out += d.toString()
   let i: number
   while ((i = out.indexOf('\n')) >= 0) {
-    const l = out.slice(0, i); out = out.slice(i + 1)
+    const l = out.slice(0, i)
+    out = out.slice(i + 1)
     const w = waiters.shift()
     w ? w(l) : lines.push(l)
   }
 })
-const nextLine = () => new Promise<string>((r) => { const l = lines.shift(); l !== undefined ? r(l) : waiters.push(r) })
-const serverStats = async () => { child.stdin!.write('stats\n'); return JSON.parse(await nextLine()) as { peers: number; forwardedPackets: number; forwardedBytes: number } }
+const nextLine = () =>
+  new Promise<string>((r) => {
+    const l = lines.shift()
+    l !== undefined ? r(l) : waiters.push(r)
+  })
+const serverStats = async () => {
+  child.stdin!.write('stats\n')
+  return JSON.parse(await nextLine()) as { peers: number; forwardedPackets: number; forwardedBytes: number }
+}
 
 const info = JSON.parse(await nextLine()) as { url: string; origin: string; pid: number }
 const server = { url: info.url, origin: info.origin }
@@ -61,7 +92,21 @@ const host = new Client(server)
 const login = await host.post('/api/auth/login', { username: 'speaker', password: 'bench password 1' })
 if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`)
 
-interface Result { n: number; cpuUsPerPacket: number; marginalCpuUsPerPacket: number; kernelPct: number; idleCpuPct: number; forwardedPerSec: number; lossPct: number; rssKbPerListener: number; joinMsP50: number; joinMsP99: number; sentPackets: number; forwardedPackets: number; seconds: number }
+interface Result {
+  n: number
+  cpuUsPerPacket: number
+  marginalCpuUsPerPacket: number
+  kernelPct: number
+  idleCpuPct: number
+  forwardedPerSec: number
+  lossPct: number
+  rssKbPerListener: number
+  joinMsP50: number
+  joinMsP99: number
+  sentPackets: number
+  forwardedPackets: number
+  seconds: number
+}
 const results: Result[] = []
 
 for (const n of SIZES) {
@@ -117,7 +162,10 @@ for (const n of SIZES) {
   // A steady 50 packets/s even when timers run late: each tick sends what is owed by the clock.
   const tick = setInterval(() => {
     const owed = Math.floor((performance.now() - t0) / PACKET_MS) + 1 - sent
-    for (let k = 0; k < Math.min(owed, 10); k++) { speaker.sendPacket(20).catch(() => {}); sent++ }
+    for (let k = 0; k < Math.min(owed, 10); k++) {
+      speaker.sendPacket(20).catch(() => {})
+      sent++
+    }
   }, PACKET_MS / 2)
   await sleep(SECONDS * 1000)
   clearInterval(tick)
@@ -130,8 +178,9 @@ for (const n of SIZES) {
   const forwarded = s1.forwardedPackets - s0.forwardedPackets
   const r: Result = {
     n,
-    cpuUsPerPacket: Math.round(((c1 - c0) * 1000 / Math.max(1, forwarded)) * 10) / 10,
-    marginalCpuUsPerPacket: Math.round((Math.max(0, (c1 - c0) - idleMs * (elapsed / SECONDS)) * 1000 / Math.max(1, forwarded)) * 10) / 10,
+    cpuUsPerPacket: Math.round((((c1 - c0) * 1000) / Math.max(1, forwarded)) * 10) / 10,
+    marginalCpuUsPerPacket:
+      Math.round(((Math.max(0, c1 - c0 - idleMs * (elapsed / SECONDS)) * 1000) / Math.max(1, forwarded)) * 10) / 10,
     kernelPct: Math.round(((k1 - k0) / Math.max(1, c1 - c0)) * 100),
     idleCpuPct: Math.round((idleMs / (SECONDS * 1000)) * 1000) / 10,
     forwardedPerSec: Math.round(forwarded / elapsed),
@@ -139,11 +188,15 @@ for (const n of SIZES) {
     rssKbPerListener: Math.round((rss1 - rss0) / n),
     joinMsP50: Math.round(pct(joinMs, 50)),
     joinMsP99: Math.round(pct(joinMs, 99)),
-    sentPackets: sent, forwardedPackets: forwarded, seconds: Math.round(elapsed * 10) / 10,
+    sentPackets: sent,
+    forwardedPackets: forwarded,
+    seconds: Math.round(elapsed * 10) / 10,
   }
   results.push(r)
-  console.log(`N=${n}: ${r.cpuUsPerPacket} µs CPU/forwarded packet (${r.marginalCpuUsPerPacket} µs above idle, ${r.kernelPct}% in the kernel; idle ${r.idleCpuPct}% of a core), ${r.forwardedPerSec} packets/s, loss ${r.lossPct}%, ` +
-    `RSS ${r.rssKbPerListener} KiB/listener, join p50 ${r.joinMsP50} ms p99 ${r.joinMsP99} ms (${sent} sent, ${forwarded} forwarded in ${r.seconds}s)`)
+  console.log(
+    `N=${n}: ${r.cpuUsPerPacket} µs CPU/forwarded packet (${r.marginalCpuUsPerPacket} µs above idle, ${r.kernelPct}% in the kernel; idle ${r.idleCpuPct}% of a core), ${r.forwardedPerSec} packets/s, loss ${r.lossPct}%, ` +
+      `RSS ${r.rssKbPerListener} KiB/listener, join p50 ${r.joinMsP50} ms p99 ${r.joinMsP99} ms (${sent} sent, ${forwarded} forwarded in ${r.seconds}s)`,
+  )
 
   for (const l of listeners) await l.close().catch(() => {})
   await speaker.ws.request('room.end', { roomId }).catch(() => {})

@@ -23,7 +23,7 @@ async function invited(inviter: Client, name: string) {
   people[name] = { id: r.json.user.id, client: c }
   return c
 }
-const auditActions = async () => ((await admin.get('/api/admin/audit?limit=200')).json.entries as any[])
+const auditActions = async () => (await admin.get('/api/admin/audit?limit=200')).json.entries as any[]
 const status = (name: string) => s.ctx.accounts.api.byName(name)!.status
 
 beforeAll(async () => {
@@ -40,75 +40,97 @@ beforeAll(async () => {
   browser = await launch()
   page = (await pageFor(browser, s.url, admin.cookie)).page
 })
-afterAll(async () => { await browser?.close(); await s?.stop() })
+afterAll(async () => {
+  await browser?.close()
+  await s?.stop()
+})
 
 const memberRow = (name: string) => page.locator(`li.member-row[data-username="${name}"]`)
 
-test.skipIf(!hasChromium)('[D14] suspending and banning from the members list signs the member out and is audited', async () => {
-  await page.goto(s.url + '/admin/members')
-  await memberRow('grace').waitFor()
-  await page.getByRole('button', { name: 'Suspend @grace' }).click()
-  await page.getByRole('textbox', { name: 'Reason (only admins see it)' }).fill('cooling off')
-  await page.getByRole('button', { name: 'Confirm suspension' }).click()
-  await memberRow('grace').locator('.badge.warn', { hasText: 'suspended' }).waitFor()
-  expect(status('grace')).toBe('suspended')
-  expect((await people.grace!.client.get('/api/me')).status).toBe(401)
-  await page.getByRole('button', { name: 'Ban @linus' }).click()
-  await page.getByRole('button', { name: 'Confirm ban' }).click()
-  await memberRow('linus').locator('.badge.warn', { hasText: 'banned' }).waitFor()
-  expect(status('linus')).toBe('banned')
-  await page.getByRole('button', { name: 'Unsuspend @grace' }).click()
-  await memberRow('grace').and(page.locator('[data-status="active"]')).waitFor()
-  expect(status('grace')).toBe('active')
-  // search
-  await page.getByRole('searchbox', { name: 'Search members' }).fill('ada')
-  const names = async () => (await page.locator('li.member-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-username')))).sort()
-  expect(await poll(names, (v) => v.length === 3, 'three results for "ada"')).toEqual(['ada', 'ada_one', 'ada_two'])
-  await page.screenshot({ path: `${SHOTS}/admin-e2e-members-phone.png` })
-  const entries = await auditActions()
-  expect(entries.find((e) => e.action === 'member.suspend' && e.details.username === 'grace')?.details.reason).toBe('cooling off')
-  expect(entries.some((e) => e.action === 'member.ban' && e.details.username === 'linus')).toBe(true)
-  expect(entries.some((e) => e.action === 'member.unsuspend' && e.details.username === 'grace')).toBe(true)
-})
+test.skipIf(!hasChromium)(
+  '[D14] suspending and banning from the members list signs the member out and is audited',
+  async () => {
+    await page.goto(s.url + '/admin/members')
+    await memberRow('grace').waitFor()
+    await page.getByRole('button', { name: 'Suspend @grace' }).click()
+    await page.getByRole('textbox', { name: 'Reason (only admins see it)' }).fill('cooling off')
+    await page.getByRole('button', { name: 'Confirm suspension' }).click()
+    await memberRow('grace').locator('.badge.warn', { hasText: 'suspended' }).waitFor()
+    expect(status('grace')).toBe('suspended')
+    expect((await people.grace!.client.get('/api/me')).status).toBe(401)
+    await page.getByRole('button', { name: 'Ban @linus' }).click()
+    await page.getByRole('button', { name: 'Confirm ban' }).click()
+    await memberRow('linus').locator('.badge.warn', { hasText: 'banned' }).waitFor()
+    expect(status('linus')).toBe('banned')
+    await page.getByRole('button', { name: 'Unsuspend @grace' }).click()
+    await memberRow('grace').and(page.locator('[data-status="active"]')).waitFor()
+    expect(status('grace')).toBe('active')
+    // search
+    await page.getByRole('searchbox', { name: 'Search members' }).fill('ada')
+    const names = async () =>
+      (await page.locator('li.member-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-username')))).sort()
+    expect(await poll(names, (v) => v.length === 3, 'three results for "ada"')).toEqual(['ada', 'ada_one', 'ada_two'])
+    await page.screenshot({ path: `${SHOTS}/admin-e2e-members-phone.png` })
+    const entries = await auditActions()
+    expect(entries.find((e) => e.action === 'member.suspend' && e.details.username === 'grace')?.details.reason).toBe(
+      'cooling off',
+    )
+    expect(entries.some((e) => e.action === 'member.ban' && e.details.username === 'linus')).toBe(true)
+    expect(entries.some((e) => e.action === 'member.unsuspend' && e.details.username === 'grace')).toBe(true)
+  },
+)
 
-test.skipIf(!hasChromium)('[D14] a password-reset link from the console lets the member choose a new password', async () => {
-  await page.goto(s.url + '/admin/members')
-  await page.getByRole('button', { name: 'Password-reset link for @grace' }).click()
-  const url = await page.getByRole('textbox', { name: 'Password-reset link' }).inputValue()
-  expect(url).toContain('/reset/')
-  const anon = await pageFor(browser, s.url)
-  await anon.page.goto(url)
-  await anon.page.getByText('for @grace').waitFor()
-  await anon.page.getByLabel(/^New password/).fill('graces new password')
-  await anon.page.getByLabel('Repeat the new password').fill('graces new password')
-  await anon.page.getByRole('button', { name: 'Set password' }).click()
-  await anon.page.getByText('Your password is changed').waitFor()
-  await anon.context.close()
-  expect((await new Client(s).post('/api/auth/login', { username: 'grace', password: 'graces new password' })).status).toBe(200)
-  const acts = (await auditActions()).filter((e) => e.details.username === 'grace').map((e) => e.action)
-  expect(acts).toContain('member.reset_link')
-  expect(acts).toContain('member.password_reset')
-})
+test.skipIf(!hasChromium)(
+  '[D14] a password-reset link from the console lets the member choose a new password',
+  async () => {
+    await page.goto(s.url + '/admin/members')
+    await page.getByRole('button', { name: 'Password-reset link for @grace' }).click()
+    const url = await page.getByRole('textbox', { name: 'Password-reset link' }).inputValue()
+    expect(url).toContain('/reset/')
+    const anon = await pageFor(browser, s.url)
+    await anon.page.goto(url)
+    await anon.page.getByText('for @grace').waitFor()
+    await anon.page.getByLabel(/^New password/).fill('graces new password')
+    await anon.page.getByLabel('Repeat the new password').fill('graces new password')
+    await anon.page.getByRole('button', { name: 'Set password' }).click()
+    await anon.page.getByText('Your password is changed').waitFor()
+    await anon.context.close()
+    expect(
+      (await new Client(s).post('/api/auth/login', { username: 'grace', password: 'graces new password' })).status,
+    ).toBe(200)
+    const acts = (await auditActions()).filter((e) => e.details.username === 'grace').map((e) => e.action)
+    expect(acts).toContain('member.reset_link')
+    expect(acts).toContain('member.password_reset')
+  },
+)
 
-test.skipIf(!hasChromium)('[D14] revoking a branch in the drawn tree revokes exactly that branch and can suspend those below', async () => {
-  await page.goto(s.url + '/admin/tree')
-  const tree = page.getByRole('list', { name: 'Invite tree' })
-  await tree.locator('li[data-username="ada_two"]').waitFor()
-  // drawn as a tree: ada_two sits inside ada_one, inside ada
-  expect(await tree.locator('li[data-username="ada"] li[data-username="ada_one"] li[data-username="ada_two"]').count()).toBe(1)
-  await page.screenshot({ path: `${SHOTS}/admin-e2e-tree-phone.png` })
-  const before = ((await admin.get('/api/invites')).json.invites as any[]).filter((i) => i.state === 'pending')
-  await page.getByRole('button', { name: 'Revoke branch of @ada_one' }).click()
-  await page.getByRole('checkbox', { name: /Also suspend/ }).check()
-  await page.getByRole('button', { name: 'Confirm revoke' }).click()
-  await page.getByText(/Revoked 1 invite, suspended 1 member/).waitFor()
-  const after = ((await admin.get('/api/invites')).json.invites as any[])
-  const revoked = after.filter((i) => i.state === 'revoked').map((i) => i.createdBy)
-  expect(revoked).toEqual(['ada_one'])
-  expect(after.filter((i) => i.state === 'pending').length).toBe(before.length - 1)
-  expect([status('ada'), status('ada_one'), status('ada_two')]).toEqual(['active', 'active', 'suspended'])
-  expect((await auditActions()).find((e) => e.action === 'invite.revoke_branch')?.details).toMatchObject({ username: 'ada_one', suspended: ['ada_two'] })
-})
+test.skipIf(!hasChromium)(
+  '[D14] revoking a branch in the drawn tree revokes exactly that branch and can suspend those below',
+  async () => {
+    await page.goto(s.url + '/admin/tree')
+    const tree = page.getByRole('list', { name: 'Invite tree' })
+    await tree.locator('li[data-username="ada_two"]').waitFor()
+    // drawn as a tree: ada_two sits inside ada_one, inside ada
+    expect(
+      await tree.locator('li[data-username="ada"] li[data-username="ada_one"] li[data-username="ada_two"]').count(),
+    ).toBe(1)
+    await page.screenshot({ path: `${SHOTS}/admin-e2e-tree-phone.png` })
+    const before = ((await admin.get('/api/invites')).json.invites as any[]).filter((i) => i.state === 'pending')
+    await page.getByRole('button', { name: 'Revoke branch of @ada_one' }).click()
+    await page.getByRole('checkbox', { name: /Also suspend/ }).check()
+    await page.getByRole('button', { name: 'Confirm revoke' }).click()
+    await page.getByText(/Revoked 1 invite, suspended 1 member/).waitFor()
+    const after = (await admin.get('/api/invites')).json.invites as any[]
+    const revoked = after.filter((i) => i.state === 'revoked').map((i) => i.createdBy)
+    expect(revoked).toEqual(['ada_one'])
+    expect(after.filter((i) => i.state === 'pending').length).toBe(before.length - 1)
+    expect([status('ada'), status('ada_one'), status('ada_two')]).toEqual(['active', 'active', 'suspended'])
+    expect((await auditActions()).find((e) => e.action === 'invite.revoke_branch')?.details).toMatchObject({
+      username: 'ada_one',
+      suspended: ['ada_two'],
+    })
+  },
+)
 
 test.skipIf(!hasChromium)('[D14] changing the server settings applies them and is audited', async () => {
   await page.goto(s.url + '/admin/settings')
@@ -119,7 +141,12 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
   await form.getByLabel('TURN servers').fill('turn:turn.example.org:3478?transport=udp')
   await form.getByRole('button', { name: 'Save settings' }).click()
   await page.getByText('Settings saved').waitFor()
-  expect(s.ctx.core.settings.get()).toEqual({ registration: 'closed', inviteQuota: 3, guests: true, turnUrls: ['turn:turn.example.org:3478?transport=udp'] })
+  expect(s.ctx.core.settings.get()).toEqual({
+    registration: 'closed',
+    inviteQuota: 3,
+    guests: true,
+    turnUrls: ['turn:turn.example.org:3478?transport=udp'],
+  })
   await form.getByLabel('TURN servers').fill('http://not-a-turn-server')
   await form.getByRole('button', { name: 'Save settings' }).click()
   await form.getByRole('alert').waitFor()
@@ -136,11 +163,20 @@ test.skipIf(!hasChromium)('[D14] a backup made from the console is listed, downl
   await row.waitFor()
   const name = (await row.locator('.mono').textContent())!
   expect(name).toMatch(/^townhall-.*\.db$/)
-  const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: `Download ${name}` }).click()])
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    row.getByRole('link', { name: `Download ${name}` }).click(),
+  ])
   expect(download.suggestedFilename()).toBe(name)
   const acts = (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action)
   expect(acts).toContain('backup.create')
-  expect(await poll(async () => (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action), (v) => v.includes('backup.download'), 'the download in the audit log')).toContain('backup.download')
+  expect(
+    await poll(
+      async () => (await auditActions()).filter((e) => e.targetId === name).map((e) => e.action),
+      (v) => v.includes('backup.download'),
+      'the download in the audit log',
+    ),
+  ).toContain('backup.download')
 })
 
 test.skipIf(!hasChromium)('[D14] a member reports someone; the admin resolves it from the queue', async () => {
@@ -168,14 +204,31 @@ test.skipIf(!hasChromium)('[D14] the audit log lists every action above; screens
   const log = page.getByRole('list', { name: 'Audit log' })
   await log.waitFor()
   const shown = await log.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')))
-  for (const a of ['member.suspend', 'member.ban', 'member.unsuspend', 'member.reset_link', 'invite.revoke_branch', 'settings.update', 'backup.create', 'backup.download', 'report.resolve']) {
+  for (const a of [
+    'member.suspend',
+    'member.ban',
+    'member.unsuspend',
+    'member.reset_link',
+    'invite.revoke_branch',
+    'settings.update',
+    'backup.create',
+    'backup.download',
+    'report.resolve',
+  ]) {
     expect(shown).toContain(a)
   }
   await page.getByLabel('Filter the audit log').selectOption('member.')
-  const filtered = await poll(() => log.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')!)), (v) => v.length > 0 && v.every((a) => a.startsWith('member.')), 'the filtered audit log')
+  const filtered = await poll(
+    () => log.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')!)),
+    (v) => v.length > 0 && v.every((a) => a.startsWith('member.')),
+    'the filtered audit log',
+  )
   expect(filtered.length).toBeGreaterThan(0)
   expect(filtered.every((a) => a.startsWith('member.'))).toBe(true)
-  for (const [vw, tag] of [[{ width: 390, height: 844 }, 'phone'], [{ width: 1280, height: 860 }, 'desktop']] as const) {
+  for (const [vw, tag] of [
+    [{ width: 390, height: 844 }, 'phone'],
+    [{ width: 1280, height: 860 }, 'desktop'],
+  ] as const) {
     await page.setViewportSize(vw)
     for (const tab of ['', 'members', 'tree', 'reports', 'settings', 'backups', 'audit']) {
       await page.goto(s.url + '/admin' + (tab ? '/' + tab : ''))

@@ -32,53 +32,68 @@ beforeAll(async () => {
   context = browser.context
   const [name, value] = alice.cookie.split('=') as [string, string]
   await context.addCookies([{ name, value, url: s.url, httpOnly: true, sameSite: 'Lax' }])
-  page = context.pages()[0] ?? await context.newPage()
+  page = context.pages()[0] ?? (await context.newPage())
   page.on('pageerror', (e) => console.error('[page error]', e.message))
 })
-afterAll(async () => { await browser?.close(); await s?.stop() })
+afterAll(async () => {
+  await browser?.close()
+  await s?.stop()
+})
 
 const controlled = () => page.waitForFunction(() => navigator.serviceWorker.controller !== null)
 
-test.skipIf(!hasChromium)('[P11] the service worker serves the shell, the last-seen hallway and the inbox with no network', async () => {
-  await page.goto(s.url + '/')
-  await controlled()
-  // Online once through the worker, so it keeps the lists it saw.
-  await page.reload()
-  await expect(page.getByText(ROOM).first().waitFor()).resolves.toBeUndefined()
-  await page.goto(s.url + '/backchannel')
-  await page.getByText('bobby').first().waitFor()
-  await context.setOffline(true)
-  try {
+test.skipIf(!hasChromium)(
+  '[P11] the service worker serves the shell, the last-seen hallway and the inbox with no network',
+  async () => {
     await page.goto(s.url + '/')
-    await page.getByRole('navigation', { name: 'Main' }).waitFor()
-    await page.getByText(ROOM).first().waitFor()
-    // Playwright's offline mode leaves navigator.onLine alone; a real browser fires this event.
-    await page.evaluate(() => dispatchEvent(new Event('offline')))
-    await page.getByRole('status').filter({ hasText: 'You are offline' }).waitFor()
-    await page.screenshot({ path: `${SHOTS}/app-offline-hallway-phone.png` })
+    await controlled()
+    // Online once through the worker, so it keeps the lists it saw.
+    await page.reload()
+    await expect(page.getByText(ROOM).first().waitFor()).resolves.toBeUndefined()
     await page.goto(s.url + '/backchannel')
     await page.getByText('bobby').first().waitFor()
-    await page.screenshot({ path: `${SHOTS}/app-offline-inbox-phone.png` })
-    const offline = await page.evaluate(async () => {
-      const r = await fetch('/api/rooms')
-      return { status: r.status, text: await r.text(), other: await fetch('/api/users?q=a').then((x) => x.status, () => 'network error') }
-    })
-    expect(offline.status).toBe(200)
-    expect(offline.text).toContain(ROOM)
-    expect(offline.other).toBe('network error') // only the lists the app shows offline are kept
-  } finally {
-    await context.setOffline(false)
-  }
-})
+    await context.setOffline(true)
+    try {
+      await page.goto(s.url + '/')
+      await page.getByRole('navigation', { name: 'Main' }).waitFor()
+      await page.getByText(ROOM).first().waitFor()
+      // Playwright's offline mode leaves navigator.onLine alone; a real browser fires this event.
+      await page.evaluate(() => dispatchEvent(new Event('offline')))
+      await page.getByRole('status').filter({ hasText: 'You are offline' }).waitFor()
+      await page.screenshot({ path: `${SHOTS}/app-offline-hallway-phone.png` })
+      await page.goto(s.url + '/backchannel')
+      await page.getByText('bobby').first().waitFor()
+      await page.screenshot({ path: `${SHOTS}/app-offline-inbox-phone.png` })
+      const offline = await page.evaluate(async () => {
+        const r = await fetch('/api/rooms')
+        return {
+          status: r.status,
+          text: await r.text(),
+          other: await fetch('/api/users?q=a').then(
+            (x) => x.status,
+            () => 'network error',
+          ),
+        }
+      })
+      expect(offline.status).toBe(200)
+      expect(offline.text).toContain(ROOM)
+      expect(offline.other).toBe('network error') // only the lists the app shows offline are kept
+    } finally {
+      await context.setOffline(false)
+    }
+  },
+)
 
-test.skipIf(!hasChromium)('[P12] Chrome\'s installability check finds no errors', async () => {
+test.skipIf(!hasChromium)("[P12] Chrome's installability check finds no errors", async () => {
   await page.goto(s.url + '/')
   await controlled()
   const cdp = await context.newCDPSession(page)
-  const manifest = await cdp.send('Page.getAppManifest') as { errors: unknown[]; url: string; data?: string }
+  const manifest = (await cdp.send('Page.getAppManifest')) as { errors: unknown[]; url: string; data?: string }
   expect(manifest.errors).toEqual([])
   expect(JSON.parse(manifest.data!)).toMatchObject({ display: 'standalone', start_url: '/' })
-  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors') as { installabilityErrors: unknown[] }
+  const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as {
+    installabilityErrors: unknown[]
+  }
   expect(installabilityErrors).toEqual([])
   await cdp.detach()
 })
@@ -119,12 +134,24 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
     const handlers: Record<string, (() => void) | null> = {}
     ;(window as any).__ms = handlers
     const orig = navigator.mediaSession.setActionHandler.bind(navigator.mediaSession)
-    navigator.mediaSession.setActionHandler = (action: any, fn: any) => { handlers[action] = fn; try { orig(action, fn) } catch { /* unknown action */ } }
+    navigator.mediaSession.setActionHandler = (action: any, fn: any) => {
+      handlers[action] = fn
+      try {
+        orig(action, fn)
+      } catch {
+        /* unknown action */
+      }
+    }
   })
   try {
     await p.goto(`${s.url}/rooms/${room.id}`)
     await p.getByRole('toolbar', { name: 'Room controls' }).waitFor()
-    const session = () => p.evaluate(() => ({ title: navigator.mediaSession.metadata?.title ?? null, album: navigator.mediaSession.metadata?.album ?? null, state: navigator.mediaSession.playbackState }))
+    const session = () =>
+      p.evaluate(() => ({
+        title: navigator.mediaSession.metadata?.title ?? null,
+        album: navigator.mediaSession.metadata?.album ?? null,
+        state: navigator.mediaSession.playbackState,
+      }))
     await p.waitForFunction(() => navigator.mediaSession.metadata?.title === 'Screen-off talk')
     expect(await session()).toEqual({ title: 'Screen-off talk', album: 'Townhall', state: 'playing' })
     // The host is on stage (joining muted): the lock screen's microphone button unmutes and mutes.
@@ -144,18 +171,27 @@ test.skipIf(!hasChromium)('[P14] in a room, the lock screen shows its title and 
   }
 })
 
-test.skipIf(!hasChromium)('[P11] signing out forgets the cached lists: offline, the next visitor sees the sign-in screen', async () => {
-  await page.goto(s.url + '/me')
-  await controlled()
-  await page.getByRole('button', { name: 'Sign out', exact: true }).click()
-  await page.getByRole('button', { name: /sign in/i }).first().waitFor()
-  await context.setOffline(true)
-  try {
-    await page.goto(s.url + '/')
-    await page.getByRole('button', { name: /sign in/i }).first().waitFor()
-    expect(await page.getByText(ROOM).count()).toBe(0)
-    expect(await page.evaluate(async () => (await fetch('/api/me')).status)).toBe(503)
-  } finally {
-    await context.setOffline(false)
-  }
-})
+test.skipIf(!hasChromium)(
+  '[P11] signing out forgets the cached lists: offline, the next visitor sees the sign-in screen',
+  async () => {
+    await page.goto(s.url + '/me')
+    await controlled()
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await page
+      .getByRole('button', { name: /sign in/i })
+      .first()
+      .waitFor()
+    await context.setOffline(true)
+    try {
+      await page.goto(s.url + '/')
+      await page
+        .getByRole('button', { name: /sign in/i })
+        .first()
+        .waitFor()
+      expect(await page.getByText(ROOM).count()).toBe(0)
+      expect(await page.evaluate(async () => (await fetch('/api/me')).status)).toBe(503)
+    } finally {
+      await context.setOffline(false)
+    }
+  },
+)

@@ -32,9 +32,13 @@ async function inbound(page: Page): Promise<{ packets: number; level: number; st
     const pcs: RTCPeerConnection[] = (window as any).__pcs ?? []
     const pc = pcs.filter((p) => p.connectionState !== 'closed').at(-1)
     if (!pc) return { packets: 0, level: 0, state: 'none' }
-    let packets = 0, level = 0
+    let packets = 0,
+      level = 0
     ;(await pc.getStats()).forEach((r: any) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') { packets += r.packetsReceived ?? 0; level = Math.max(level, r.audioLevel ?? 0) }
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        packets += r.packetsReceived ?? 0
+        level = Math.max(level, r.audioLevel ?? 0)
+      }
     })
     return { packets, level, state: pc.connectionState }
   })
@@ -43,7 +47,11 @@ async function inbound(page: Page): Promise<{ packets: number; level: number; st
 /** Waits until the page hears audio: packets keep arriving and some audio level is above zero. */
 async function hears(page: Page) {
   const first = await inbound(page)
-  return poll(() => inbound(page), (v) => v.packets > first.packets + 20 && v.level > 0, `audio heard (first ${JSON.stringify(first)})`)
+  return poll(
+    () => inbound(page),
+    (v) => v.packets > first.packets + 20 && v.level > 0,
+    `audio heard (first ${JSON.stringify(first)})`,
+  )
 }
 
 beforeAll(async () => {
@@ -51,56 +59,67 @@ beforeAll(async () => {
   s = await startTestServer({ RTC_PORT_MIN: '42600', RTC_PORT_MAX: '42699' })
   if (hasChromium) browser = await launch()
 })
-afterAll(async () => { await browser?.close(); await s.stop() })
-
-test.skipIf(!hasChromium)('[M12] two people talk in Chromium: B hears A; after raise hand, invite and accept, A hears B; [M9] after a network change too', async () => {
-  const alice = await signedInClient(s, 'alice_a')
-  const bob = await signedInClient(s, 'bob_a')
-  const A = await pageFor(browser, s.url, alice.cookie)
-  const B = await pageFor(browser, s.url, bob.cookie)
-  await A.context.addInitScript(TRACK_PCS)
-  await B.context.addInitScript(TRACK_PCS)
-  try {
-    const a = A.page, b = B.page
-    await a.goto('/')
-    await a.getByRole('button', { name: 'Start a room' }).click()
-    await a.getByLabel('Title').fill('Audio check')
-    await a.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
-    await a.waitForURL(/\/rooms\/\d+$/)
-    const roomId = Number(a.url().split('/').pop())
-    await a.getByRole('button', { name: 'Unmute', exact: true }).click()
-    await a.getByRole('button', { name: 'Mute', exact: true }).waitFor()
-
-    await b.goto('/')
-    await b.locator('.room-card', { hasText: 'Audio check' }).getByRole('link', { name: 'Join' }).click()
-    await b.getByRole('button', { name: 'Raise hand' }).waitFor()
-    const heardA = await hears(b)
-    expect(heardA.state).toBe('connected')
-    expect(heardA.level).toBeGreaterThan(0)
-    expect(s.ctx.media.api.stats().peers).toBe(2)
-
-    await b.getByRole('button', { name: 'Raise hand' }).click()
-    await a.locator('.hands').getByRole('button', { name: 'Invite to speak' }).click()
-    await b.getByRole('button', { name: 'Accept' }).click()
-    await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
-    expect(s.ctx.rooms.api.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
-    const heardB = await hears(a)
-    expect(heardB.level).toBeGreaterThan(0)
-    await b.screenshot({ path: join(SHOTS, 'audio-room-speaker-390.png') })
-
-    // A network change on B's side: the server sends a new offer with fresh ICE credentials; audio flows again both ways.
-    const ufrag = () => b.evaluate(() => /a=ice-ufrag:(\S+)/.exec((window as any).__pcs.at(-1).remoteDescription.sdp)?.[1])
-    const before = await ufrag()
-    await b.evaluate(() => window.dispatchEvent(new Event('online')))
-    expect(await poll(ufrag, (u) => u !== before, 'a new ICE ufrag')).not.toBe(before)
-    expect((await hears(b)).state).toBe('connected')
-    await hears(a)
-
-    // B leaves quietly: the server closes B's peer.
-    await b.getByRole('button', { name: 'Leave quietly' }).click()
-    await until(() => s.ctx.media.api.stats().peers === 1, () => `B's peer closed (peers ${s.ctx.media.api.stats().peers})`)
-  } finally {
-    await A.context.close()
-    await B.context.close()
-  }
+afterAll(async () => {
+  await browser?.close()
+  await s.stop()
 })
+
+test.skipIf(!hasChromium)(
+  '[M12] two people talk in Chromium: B hears A; after raise hand, invite and accept, A hears B; [M9] after a network change too',
+  async () => {
+    const alice = await signedInClient(s, 'alice_a')
+    const bob = await signedInClient(s, 'bob_a')
+    const A = await pageFor(browser, s.url, alice.cookie)
+    const B = await pageFor(browser, s.url, bob.cookie)
+    await A.context.addInitScript(TRACK_PCS)
+    await B.context.addInitScript(TRACK_PCS)
+    try {
+      const a = A.page,
+        b = B.page
+      await a.goto('/')
+      await a.getByRole('button', { name: 'Start a room' }).click()
+      await a.getByLabel('Title').fill('Audio check')
+      await a.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
+      await a.waitForURL(/\/rooms\/\d+$/)
+      const roomId = Number(a.url().split('/').pop())
+      await a.getByRole('button', { name: 'Unmute', exact: true }).click()
+      await a.getByRole('button', { name: 'Mute', exact: true }).waitFor()
+
+      await b.goto('/')
+      await b.locator('.room-card', { hasText: 'Audio check' }).getByRole('link', { name: 'Join' }).click()
+      await b.getByRole('button', { name: 'Raise hand' }).waitFor()
+      const heardA = await hears(b)
+      expect(heardA.state).toBe('connected')
+      expect(heardA.level).toBeGreaterThan(0)
+      expect(s.ctx.media.api.stats().peers).toBe(2)
+
+      await b.getByRole('button', { name: 'Raise hand' }).click()
+      await a.locator('.hands').getByRole('button', { name: 'Invite to speak' }).click()
+      await b.getByRole('button', { name: 'Accept' }).click()
+      await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
+      expect(s.ctx.rooms.api.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
+      const heardB = await hears(a)
+      expect(heardB.level).toBeGreaterThan(0)
+      await b.screenshot({ path: join(SHOTS, 'audio-room-speaker-390.png') })
+
+      // A network change on B's side: the server sends a new offer with fresh ICE credentials; audio flows again both ways.
+      const ufrag = () =>
+        b.evaluate(() => /a=ice-ufrag:(\S+)/.exec((window as any).__pcs.at(-1).remoteDescription.sdp)?.[1])
+      const before = await ufrag()
+      await b.evaluate(() => window.dispatchEvent(new Event('online')))
+      expect(await poll(ufrag, (u) => u !== before, 'a new ICE ufrag')).not.toBe(before)
+      expect((await hears(b)).state).toBe('connected')
+      await hears(a)
+
+      // B leaves quietly: the server closes B's peer.
+      await b.getByRole('button', { name: 'Leave quietly' }).click()
+      await until(
+        () => s.ctx.media.api.stats().peers === 1,
+        () => `B's peer closed (peers ${s.ctx.media.api.stats().peers})`,
+      )
+    } finally {
+      await A.context.close()
+      await B.context.close()
+    }
+  },
+)

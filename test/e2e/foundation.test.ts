@@ -26,14 +26,20 @@ beforeAll(async () => {
   browser = await launchPersistent({ viewport: PHONE })
   context = browser.context
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: s.origin })
-  page = context.pages()[0] ?? await context.newPage()
+  page = context.pages()[0] ?? (await context.newPage())
   page.on('pageerror', (e) => errors.push(e.message))
   mkdirSync(SHOTS, { recursive: true })
 })
-afterAll(async () => { await browser?.close(); await s?.stop() })
+afterAll(async () => {
+  await browser?.close()
+  await s?.stop()
+})
 
 const shot = async (name: string) => {
-  for (const [label, size] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
+  for (const [label, size] of [
+    ['phone', PHONE],
+    ['desktop', DESKTOP],
+  ] as const) {
     await page.setViewportSize(size)
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))) // laid out anew
     await page.screenshot({ path: join(SHOTS, `foundation-${name}-${label}.png`), fullPage: true })
@@ -78,7 +84,10 @@ test.skipIf(!hasChromium)('[I6] the admin creates, copies and revokes invite lin
 
   // A second one, revoked at once.
   await page.getByRole('button', { name: 'Create invite link' }).click()
-  await page.waitForFunction((first) => (document.querySelector('input[aria-label="New invite link"]') as HTMLInputElement)?.value !== first, inviteUrl)
+  await page.waitForFunction(
+    (first) => (document.querySelector('input[aria-label="New invite link"]') as HTMLInputElement)?.value !== first,
+    inviteUrl,
+  )
   const second = s.ctx.invites.service.list(0, true)[0]!
   await page.getByRole('button', { name: `Revoke invite ${second.id}` }).click()
   await page.getByText('Invite revoked').waitFor()
@@ -118,7 +127,9 @@ test.skipIf(!hasChromium)('[I1] a newcomer redeems an invite, registers, signs o
   await page.getByRole('button', { name: 'Unfollow @owner' }).waitFor()
   // I am in the list too, without a button to follow myself.
   expect(await page.getByRole('button', { name: 'Follow @newbie' }).count()).toBe(0)
-  expect(s.ctx.accounts.api.isFollowing(s.ctx.accounts.api.byName('newbie')!.id, s.ctx.accounts.api.byName('owner')!.id)).toBe(true)
+  expect(
+    s.ctx.accounts.api.isFollowing(s.ctx.accounts.api.byName('newbie')!.id, s.ctx.accounts.api.byName('owner')!.id),
+  ).toBe(true)
   await shot('people')
 
   await signOut()
@@ -149,22 +160,25 @@ test.skipIf(!hasChromium)('[A5] block from a profile, see it on my profile page,
   expect(s.ctx.accounts.api.hasBlocked(me!, owner!)).toBe(false)
 })
 
-test.skipIf(!hasChromium)("[H14] Chrome's installability check finds no errors once the service worker is active", async () => {
-  await page.goto(s.origin + '/')
-  const active = await page.evaluate(async () => {
-    const reg = await navigator.serviceWorker.ready
-    return reg.active?.scriptURL ?? null
-  })
-  expect(active).toBe(`${s.origin}/sw.js`)
-  // A reload so the page is controlled by the worker.
-  await page.reload()
-  await page.waitForFunction(() => !!navigator.serviceWorker.controller)
-  const cdp = await context.newCDPSession(page)
-  const manifest = await cdp.send('Page.getAppManifest') as { errors: unknown[]; url: string }
-  expect(manifest.url).toBe(`${s.origin}/manifest.webmanifest`)
-  expect(manifest.errors).toEqual([])
-  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
-  expect(installabilityErrors).toEqual([])
-  await cdp.detach()
-  expect(errors).toEqual([])
-})
+test.skipIf(!hasChromium)(
+  "[H14] Chrome's installability check finds no errors once the service worker is active",
+  async () => {
+    await page.goto(s.origin + '/')
+    const active = await page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.ready
+      return reg.active?.scriptURL ?? null
+    })
+    expect(active).toBe(`${s.origin}/sw.js`)
+    // A reload so the page is controlled by the worker.
+    await page.reload()
+    await page.waitForFunction(() => !!navigator.serviceWorker.controller)
+    const cdp = await context.newCDPSession(page)
+    const manifest = (await cdp.send('Page.getAppManifest')) as { errors: unknown[]; url: string }
+    expect(manifest.url).toBe(`${s.origin}/manifest.webmanifest`)
+    expect(manifest.errors).toEqual([])
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
+    expect(installabilityErrors).toEqual([])
+    await cdp.detach()
+    expect(errors).toEqual([])
+  },
+)

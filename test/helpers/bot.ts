@@ -1,12 +1,28 @@
 // A werift bot: a room participant with a WebSocket and a real WebRTC peer that answers the server's offer like a
 // browser does (uplink sendonly, three downlink slots), sends synthesised Opus RTP with an RFC 6464 audio level,
 // and records every packet it receives per slot. The payload names the speaker, so tests can tell who is heard.
-import { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RtpHeader, RtpPacket, RTP_EXTENSION_URI, type RTCRtpTransceiver } from 'werift'
+import {
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  RtpHeader,
+  RtpPacket,
+  RTP_EXTENSION_URI,
+  type RTCRtpTransceiver,
+} from 'werift'
 import { connectWs, type WsClient } from './ws'
 import { WAIT } from './limits'
 import { withoutDefaultStun } from '../../server/media/ice'
 
-export interface Received { mid: string; ssrc: number; seq: number; ts: number; marker: boolean; from: string; at: number }
+export interface Received {
+  mid: string
+  ssrc: number
+  seq: number
+  ts: number
+  marker: boolean
+  from: string
+  at: number
+}
 
 /** Payload: "TH" + speaker tag + filler, about the size of a 20 ms Opus frame of speech. */
 export function payloadFor(tag: string, size = 60): Buffer {
@@ -40,7 +56,10 @@ export class Bot {
    */
   static portRange: [number, number] | undefined
 
-  constructor(readonly ws: WsClient, readonly tag: string) {}
+  constructor(
+    readonly ws: WsClient,
+    readonly tag: string,
+  ) {}
 
   static async connect(url: string, opts: { cookie?: string; origin?: string }, tag: string) {
     const ws = await connectWs(url, opts)
@@ -53,9 +72,26 @@ export class Bot {
     const r = await this.ws.request('rtc.connect', { roomId }, timeout)
     if (!r.ok) throw new Error(`rtc.connect: ${r.error.code} ${r.error.message}`)
     const pc = new RTCPeerConnection({
-      codecs: { audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, parameters: 'minptime=10;useinbandfec=1;usedtx=1' })] },
-      headerExtensions: { audio: [new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.sdesMid }), new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.audioLevelIndication })] },
-      iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceServers: [],
+      codecs: {
+        audio: [
+          new RTCRtpCodecParameters({
+            mimeType: 'audio/opus',
+            clockRate: 48000,
+            channels: 2,
+            parameters: 'minptime=10;useinbandfec=1;usedtx=1',
+          }),
+        ],
+      },
+      headerExtensions: {
+        audio: [
+          new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.sdesMid }),
+          new RTCRtpHeaderExtensionParameters({ uri: RTP_EXTENSION_URI.audioLevelIndication }),
+        ],
+      },
+      iceUseIpv4: false,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: ['127.0.0.1'],
+      iceServers: [],
       ...(Bot.portRange ? { icePortRange: Bot.portRange } : {}),
     })
     this.pc = pc
@@ -63,7 +99,10 @@ export class Bot {
     await pc.setRemoteDescription({ type: 'offer', sdp: r.sdp })
     withoutDefaultStun(pc as any) // loopback only: no third-party STUN query while gathering
     for (const tr of pc.getTransceivers()) {
-      if (tr.mid === '0') { tr.setDirection('sendonly'); this.uplink = tr }
+      if (tr.mid === '0') {
+        tr.setDirection('sendonly')
+        this.uplink = tr
+      }
       this.watch(tr)
     }
     await this.answer(timeout)
@@ -79,7 +118,15 @@ export class Bot {
         this.count++
         if (!this.keep) return
         const h = rtp.header
-        this.received.push({ mid: tr.mid ?? '?', ssrc: h.ssrc, seq: h.sequenceNumber, ts: h.timestamp, marker: h.marker, from: tagOf(rtp.payload), at: Date.now() })
+        this.received.push({
+          mid: tr.mid ?? '?',
+          ssrc: h.ssrc,
+          seq: h.sequenceNumber,
+          ts: h.timestamp,
+          marker: h.marker,
+          from: tagOf(rtp.payload),
+          at: Date.now(),
+        })
       })
     })
   }
@@ -88,7 +135,8 @@ export class Bot {
     const pc = this.pc!
     const answer = await pc.createAnswer()
     await pc.setLocalDescription(answer)
-    for (const [id, uri] of Object.entries(pc.extIdUriMap)) if (uri === RTP_EXTENSION_URI.audioLevelIndication) this.levelId = Number(id)
+    for (const [id, uri] of Object.entries(pc.extIdUriMap))
+      if (uri === RTP_EXTENSION_URI.audioLevelIndication) this.levelId = Number(id)
     const a = await this.ws.request('rtc.answer', { roomId: this.roomId, sdp: pc.localDescription!.sdp }, timeout)
     if (!a.ok) throw new Error(`rtc.answer: ${a.error.code} ${a.error.message}`)
     await this.connected(timeout)
@@ -120,9 +168,16 @@ export class Bot {
     const pc = this.pc!
     if (pc.connectionState === 'connected') return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => { sub.unSubscribe(); reject(new Error(`bot ${this.tag}: not connected within ${timeout} ms (${pc.connectionState})`)) }, timeout)
+      const t = setTimeout(() => {
+        sub.unSubscribe()
+        reject(new Error(`bot ${this.tag}: not connected within ${timeout} ms (${pc.connectionState})`))
+      }, timeout)
       const sub = pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected') { clearTimeout(t); sub.unSubscribe(); resolve() }
+        if (s === 'connected') {
+          clearTimeout(t)
+          sub.unSubscribe()
+          resolve()
+        }
       })
     })
   }
@@ -134,14 +189,22 @@ export class Bot {
     this.seq = (this.seq + 1) & 0xffff
     this.ts = (this.ts + 960) >>> 0
     const extensions = this.levelId ? [{ id: this.levelId, payload: Buffer.from([0x80 | (dbov & 0x7f)]) }] : []
-    const header = new RtpHeader({ payloadType: 111, sequenceNumber: this.seq, timestamp: this.ts, extensions, marker: false })
+    const header = new RtpHeader({
+      payloadType: 111,
+      sequenceNumber: this.seq,
+      timestamp: this.ts,
+      extensions,
+      marker: false,
+    })
     return tr.sender.sendRtp(new RtpPacket(header, payloadFor(this.tag, size)))
   }
 
   /** Talks: one packet every 20 ms at a steady level. */
   speak(dbov: number, everyMs = 20) {
     this.silence()
-    this.sender = setInterval(() => { this.sendPacket(dbov).catch(() => {}) }, everyMs)
+    this.sender = setInterval(() => {
+      this.sendPacket(dbov).catch(() => {})
+    }, everyMs)
   }
 
   silence() {

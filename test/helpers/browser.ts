@@ -10,9 +10,17 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM)
 
 export const CHROME_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
 ]
 
 export async function launch(): Promise<Browser> {
@@ -22,13 +30,29 @@ export async function launch(): Promise<Browser> {
 /** A persistent context (needed for service workers and the installability check); returns a cleanup too. */
 export async function launchPersistent(opts: { viewport?: { width: number; height: number } } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'townhall-chrome-'))
-  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROME_ARGS, viewport: opts.viewport ?? { width: 390, height: 844 } })
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROME_ARGS,
+    viewport: opts.viewport ?? { width: 390, height: 844 },
+  })
   context.setDefaultTimeout(WAIT)
-  return { context, async close() { await context.close(); rmSync(dir, { recursive: true, force: true }) } }
+  return {
+    context,
+    async close() {
+      await context.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
 }
 
 /** A signed-in page: cookies from a test Client are copied into a new browser context. */
-export async function pageFor(browser: Browser, baseUrl: string, cookie?: string, viewport = { width: 390, height: 844 }): Promise<{ context: BrowserContext; page: Page }> {
+export async function pageFor(
+  browser: Browser,
+  baseUrl: string,
+  cookie?: string,
+  viewport = { width: 390, height: 844 },
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport, baseURL: baseUrl, permissions: ['microphone'] })
   context.setDefaultTimeout(WAIT) // every waitFor, click, goto and waitForFunction of its pages
   if (cookie) {

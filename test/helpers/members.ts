@@ -4,7 +4,12 @@ import type { RequestFields, RequestType } from '../../server/protocol'
 import { connectWs, type WsClient } from './ws'
 
 let n = 0
-export interface Member { id: number; name: string; http: Awaited<ReturnType<typeof signedInClient>>; ws: WsClient & { hello: any } }
+export interface Member {
+  id: number
+  name: string
+  http: Awaited<ReturnType<typeof signedInClient>>
+  ws: WsClient & { hello: any }
+}
 
 /** A new member (unique name) with an open socket. */
 export async function member(s: TestServer, prefix = 'm'): Promise<Member> {
@@ -35,10 +40,12 @@ export async function ok<K extends RequestType>(m: Member, type: K, fields: Requ
 /** The error code of a request's reply, or 'ok'. Loose on purpose: permission and malformed-input tables send any type and fields. */
 export async function outcome(m: { ws: WsClient }, type: string, fields: Record<string, unknown>) {
   const r = await m.ws.requestUnchecked(type, fields)
-  return r.ok ? 'ok' : r.error.code as string
+  return r.ok ? 'ok' : (r.error.code as string)
 }
 
-export const closeAll = (ms: Member[]) => { for (const m of ms) m.ws.close() }
+export const closeAll = (ms: Member[]) => {
+  for (const m of ms) m.ws.close()
+}
 
 /** A moderator invites a member to speak and they accept. */
 export async function bringUp(mod: Member, m: Member, roomId: number) {

@@ -7,18 +7,30 @@ import { startServer, type Running } from '../../server/app'
 import { createLogger } from '../../server/lib/log'
 import type { LimitSettings } from '../../server/core'
 
-export interface TestServer extends Running { dataDir: string; origin: string }
+export interface TestServer extends Running {
+  dataDir: string
+  origin: string
+}
 
 const LOOSE: LimitSettings = { login: [1e6, 1e6], register: [1e6, 1e6], inviteLookup: [1e6, 1e6] }
 
-export async function startTestServer(env: Record<string, string> = {}, opts: { limits?: Partial<LimitSettings>; keepDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  opts: { limits?: Partial<LimitSettings>; keepDir?: string } = {},
+): Promise<TestServer> {
   const dataDir = opts.keepDir ?? mkdtempSync(join(tmpdir(), 'townhall-test-'))
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env })
   // Every reply and event the server sends is checked against the protocol's schemas; stop() fails on a mismatch.
-  const running = await startServer(config, { limits: { ...LOOSE, ...opts.limits }, log: createLogger('error', () => {}), checkProtocol: true })
+  const running = await startServer(config, {
+    limits: { ...LOOSE, ...opts.limits },
+    log: createLogger('error', () => {}),
+    checkProtocol: true,
+  })
   const stop = running.stop
   return {
-    ...running, dataDir, origin: running.ctx.core.origin(),
+    ...running,
+    dataDir,
+    origin: running.ctx.core.origin(),
     async stop() {
       await stop()
       if (!opts.keepDir) rmSync(dataDir, { recursive: true, force: true })
@@ -38,20 +50,37 @@ export class Client {
     if (this.cookie) h.cookie = this.cookie
     let payload: BodyInit | undefined
     if (typeof body === 'string' || body instanceof Uint8Array || body instanceof Blob) payload = body as BodyInit
-    else if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] ??= 'application/json' }
+    else if (body !== undefined) {
+      payload = JSON.stringify(body)
+      h['content-type'] ??= 'application/json'
+    }
     const res = await fetch(this.server.url + path, { method, headers: h, body: payload, redirect: 'manual' })
     const set = res.headers.get('set-cookie')
     if (set) this.cookie = set.split(';')[0]!.endsWith('=') ? '' : set.split(';')[0]!
     const text = await res.text()
     let json: any = null
-    try { json = JSON.parse(text) } catch { /* not JSON */ }
+    try {
+      json = JSON.parse(text)
+    } catch {
+      /* not JSON */
+    }
     return { status: res.status, json, text, headers: res.headers }
   }
-  get(path: string) { return this.req('GET', path) }
-  post(path: string, body: unknown = {}) { return this.req('POST', path, body) }
-  put(path: string, body: unknown = {}) { return this.req('PUT', path, body) }
-  patch(path: string, body: unknown) { return this.req('PATCH', path, body) }
-  del(path: string) { return this.req('DELETE', path) }
+  get(path: string) {
+    return this.req('GET', path)
+  }
+  post(path: string, body: unknown = {}) {
+    return this.req('POST', path, body)
+  }
+  put(path: string, body: unknown = {}) {
+    return this.req('PUT', path, body)
+  }
+  patch(path: string, body: unknown) {
+    return this.req('PATCH', path, body)
+  }
+  del(path: string) {
+    return this.req('DELETE', path)
+  }
 }
 
 export const PASSWORD = 'correct horse battery'

@@ -13,7 +13,9 @@ function ownInodes(): Set<string> {
     try {
       const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))
       if (m) mine.add(m[1]!)
-    } catch { /* closed meanwhile */ }
+    } catch {
+      /* closed meanwhile */
+    }
   }
   return mine
 }
@@ -27,7 +29,11 @@ export function serverSockets(proto: 'udp' | 'tcp', isServers: (port: number) =>
   let n = 0
   for (const file of [`/proc/net/${proto}`, `/proc/net/${proto}6`]) {
     let text = ''
-    try { text = readFileSync(file, 'utf8') } catch { continue } // no IPv6 here
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      continue
+    } // no IPv6 here
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/)
       if (!cols[1] || !mine.has(cols[9]!)) continue

@@ -33,19 +33,26 @@ export class WsClient {
       if ('re' in m) {
         this.replies.push(m)
         const w = this.waiting.get(m.re)
-        if (w) { this.waiting.delete(m.re); w(m) }
+        if (w) {
+          this.waiting.delete(m.re)
+          w(m)
+        }
         return
       }
       const i = this.eventWaiters.findIndex((w) => w.pred(m))
       if (i >= 0) this.eventWaiters.splice(i, 1)[0]!.resolve(m)
       else this.events.push(m)
     }
-    this.ws.onclose = (e) => { this.closed = { code: e.code, reason: e.reason } }
+    this.ws.onclose = (e) => {
+      this.closed = { code: e.code, reason: e.reason }
+    }
     this.opened = this.next((m) => m.type === 'hello')
   }
 
   /** Sends a raw frame (for malformed-input tests). */
-  raw(data: string) { this.ws.send(data) }
+  raw(data: string) {
+    this.ws.send(data)
+  }
 
   /** Sends a request; resolves with its reply frame ({re, ok: true, ...reply} or {re, ok: false, error}). */
   request<K extends RequestType>(type: K, fields: RequestFields<K>, timeout?: number): Promise<TestReply<K>>
@@ -59,7 +66,10 @@ export class WsClient {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no reply to ${type} within ${timeout} ms`)), timeout)
-      this.waiting.set(id, (m) => { clearTimeout(t); resolve(m) })
+      this.waiting.set(id, (m) => {
+        clearTimeout(t)
+        resolve(m)
+      })
       this.ws.send(JSON.stringify({ ...fields, id, type }))
     })
   }
@@ -68,17 +78,31 @@ export class WsClient {
   next<K extends EventType>(type: K, pred?: (e: EventOf<K>) => boolean, timeout?: number): Promise<EventOf<K>>
   /** The next event matching pred (already queued or still to come). */
   next(pred?: (m: any) => boolean, timeout?: number): Promise<any>
-  next(pred: EventType | ((m: any) => boolean) = () => true, timeout: number | ((m: any) => boolean) | undefined = WAIT, typed?: number): Promise<any> {
+  next(
+    pred: EventType | ((m: any) => boolean) = () => true,
+    timeout: number | ((m: any) => boolean) | undefined = WAIT,
+    typed?: number,
+  ): Promise<any> {
     if (typeof pred === 'string') {
-      const type = pred, also = timeout as ((e: any) => boolean) | undefined
+      const type = pred,
+        also = timeout as ((e: any) => boolean) | undefined
       return this.next((m) => m.type === type && (!also || also(m)), typed)
     }
     if (typeof timeout !== 'number') throw new Error('next(pred, timeout): the timeout is a number')
     const i = this.events.findIndex(pred)
     if (i >= 0) return Promise.resolve(this.events.splice(i, 1)[0])
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (m: any) => { clearTimeout(t); resolve(m) } }
-      const t = setTimeout(() => { this.eventWaiters.splice(this.eventWaiters.indexOf(w), 1); reject(new Error(`no matching event within ${timeout} ms`)) }, timeout)
+      const w = {
+        pred,
+        resolve: (m: any) => {
+          clearTimeout(t)
+          resolve(m)
+        },
+      }
+      const t = setTimeout(() => {
+        this.eventWaiters.splice(this.eventWaiters.indexOf(w), 1)
+        reject(new Error(`no matching event within ${timeout} ms`))
+      }, timeout)
       this.eventWaiters.push(w)
     })
   }
@@ -87,18 +111,28 @@ export class WsClient {
     if (this.closed) return Promise.resolve(this.closed)
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`socket did not close within ${timeout} ms`)), timeout)
-      this.ws.addEventListener('close', (e) => { clearTimeout(t); resolve({ code: e.code, reason: e.reason }) })
+      this.ws.addEventListener('close', (e) => {
+        clearTimeout(t)
+        resolve({ code: e.code, reason: e.reason })
+      })
     })
   }
 
-  close() { this.ws.close() }
+  close() {
+    this.ws.close()
+  }
 }
 
 /** Connects and waits for the hello; rejects if the upgrade is refused. */
 export async function connectWs(url: string, opts: { cookie?: string; origin?: string } = {}) {
   const c = new WsClient(url, opts)
   // The hello, or the close of a refused upgrade: whichever comes first (a slow hello is not a refusal).
-  const refused = c.waitClosed().then((e) => { throw new Error(`refused: ${e.code}`) }, () => c.opened)
+  const refused = c.waitClosed().then(
+    (e) => {
+      throw new Error(`refused: ${e.code}`)
+    },
+    () => c.opened,
+  )
   const hello = await Promise.race([c.opened, refused])
   return Object.assign(c, { hello })
 }

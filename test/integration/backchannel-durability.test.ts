@@ -19,11 +19,24 @@ const sockets: WsClient[] = []
 
 async function start() {
   proc = Bun.spawn([process.execPath, 'server/main.ts', 'serve'], {
-    cwd: ROOT, stdout: 'ignore', stderr: 'ignore',
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', REGISTRATION: 'open' },
+    cwd: ROOT,
+    stdout: 'ignore',
+    stderr: 'ignore',
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'error',
+      REGISTRATION: 'open',
+    },
   })
   for (let i = 0; i < 600; i++) {
-    try { if ((await fetch(`${server.url}/healthz`)).ok) return } catch { /* not up yet */ }
+    try {
+      if ((await fetch(`${server.url}/healthz`)).ok) return
+    } catch {
+      /* not up yet */
+    }
     await Bun.sleep(100)
   }
   throw new Error('server did not start')
@@ -42,11 +55,16 @@ async function member(name: string) {
   if (r.status !== 201) throw new Error(`register ${name}: ${r.status} ${r.text}`)
   return Object.assign(c, { id: r.json.user.id as number })
 }
-const ws = async (c: Client) => { const w = await connectWs(server.url, { cookie: c.cookie, origin: server.origin }); sockets.push(w); return w }
+const ws = async (c: Client) => {
+  const w = await connectWs(server.url, { cookie: c.cookie, origin: server.origin })
+  sockets.push(w)
+  return w
+}
 
 test('[B8] SIGKILL in the middle of a burst: every acknowledged message survives the restart, none twice', async () => {
   await start()
-  const alice = await member('alice_d'), bob = await member('bob_d')
+  const alice = await member('alice_d'),
+    bob = await member('bob_d')
   await bob.put('/api/users/alice_d/follow')
   const TABS = 16
   const tabs = await Promise.all(Array.from({ length: TABS }, () => ws(alice)))
@@ -60,8 +78,19 @@ test('[B8] SIGKILL in the middle of a burst: every acknowledged message survives
     for (let i = 0; i < PER_TAB && proc && !proc.killed; i++) {
       tabs.forEach((t, ti) => {
         const clientId = `t${ti}-m${i}`
-        sends.push(t.request('bc.send', { threadId, clientId, body: `burst ${ti}/${i}` })
-          .then((r) => { if (r.ok) { acked.set(clientId, r.message.id); n++ } }, () => { /* no answer: the server died first */ }))
+        sends.push(
+          t.request('bc.send', { threadId, clientId, body: `burst ${ti}/${i}` }).then(
+            (r) => {
+              if (r.ok) {
+                acked.set(clientId, r.message.id)
+                n++
+              }
+            },
+            () => {
+              /* no answer: the server died first */
+            },
+          ),
+        )
       })
       await Bun.sleep(15)
     }
@@ -95,13 +124,21 @@ test('[B8] SIGKILL in the middle of a burst: every acknowledged message survives
     expect(byClient.get(clientId)?.id).toBe(id)
   }
   expect(new Set(stored.map((m) => m.clientId)).size).toBe(stored.length)
-  console.log(`durability: ${ackedAtKill.size} of ${total} acknowledged before SIGKILL, ${stored.length} stored after restart`)
+  console.log(
+    `durability: ${ackedAtKill.size} of ${total} acknowledged before SIGKILL, ${stored.length} stored after restart`,
+  )
   // A client retrying the unacknowledged ones after the restart gets each stored exactly once.
   const aliceAgain = new Client(server)
   await aliceAgain.post('/api/auth/login', { username: 'alice_d', password: PASSWORD })
-  const missing = tabs.flatMap((_, ti) => Array.from({ length: PER_TAB }, (_, i) => `t${ti}-m${i}`)).filter((c) => !ackedAtKill.has(c))
+  const missing = tabs
+    .flatMap((_, ti) => Array.from({ length: PER_TAB }, (_, i) => `t${ti}-m${i}`))
+    .filter((c) => !ackedAtKill.has(c))
   const retryTabs = await Promise.all(Array.from({ length: Math.ceil(missing.length / 50) }, () => ws(aliceAgain)))
-  const retried = await Promise.all(missing.map((clientId, k) => retryTabs[k % retryTabs.length]!.request('bc.send', { threadId, clientId, body: 'retry' })))
+  const retried = await Promise.all(
+    missing.map((clientId, k) =>
+      retryTabs[k % retryTabs.length]!.request('bc.send', { threadId, clientId, body: 'retry' }),
+    ),
+  )
   expect(retried.every((r) => r.ok)).toBe(true)
   const count = await w.request('bc.history', { threadId, limit: 100 })
   expect(count.ok).toBe(true)

@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Client, type TestServer, startTestServer } from '../helpers/server'
-import { clientId, closeAll, dm, follow, ok, outcome, person, reconnect, send, type Person } from '../helpers/backchannel'
+import {
+  clientId,
+  closeAll,
+  dm,
+  follow,
+  ok,
+  outcome,
+  person,
+  reconnect,
+  send,
+  type Person,
+} from '../helpers/backchannel'
 import { TEST_LIMIT } from '../helpers/limits'
 
 // The machine is shared and noisy: generous limits, no timing assertions.
@@ -8,15 +19,28 @@ setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 const people: Person[] = []
-const mk = async (prefix = 'b') => { const p = await person(s, prefix); people.push(p); return p }
-beforeAll(async () => { s = await startTestServer() })
-afterAll(async () => { closeAll(people); await s.stop() })
+const mk = async (prefix = 'b') => {
+  const p = await person(s, prefix)
+  people.push(p)
+  return p
+}
+beforeAll(async () => {
+  s = await startTestServer()
+})
+afterAll(async () => {
+  closeAll(people)
+  await s.stop()
+})
 
 // A 1×1 PNG.
-const PNG = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
+const PNG = Uint8Array.from(
+  atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='),
+  (c) => c.charCodeAt(0),
+)
 
 test('[B1] one 1:1 thread per pair; both see the conversation live in every open tab', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t1 = await dm(a, b)
   expect(await dm(b, a)).toBe(t1)
@@ -31,11 +55,17 @@ test('[B1] one 1:1 thread per pair; both see the conversation live in every open
   await a.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
   bTab2.ws.close()
   const inbox = (await b.http.get('/api/threads')).json
-  expect(inbox.threads.find((t: any) => t.id === t1)).toMatchObject({ kind: 'dm', unread: 1, state: 'active', lastMessage: { body: 'hello there' } })
+  expect(inbox.threads.find((t: any) => t.id === t1)).toMatchObject({
+    kind: 'dm',
+    unread: 1,
+    state: 'active',
+    lastMessage: { body: 'hello there' },
+  })
 })
 
 test('[B2] edit and delete only your own messages; a delete leaves a tombstone; replies and reactions', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   const m = await send(a, t, 'first version')
@@ -63,7 +93,9 @@ test('[B2] edit and delete only your own messages; a delete leaves a tombstone; 
 })
 
 test('[B3] a first message from someone I do not follow lands in Requests; accept moves it to the inbox, decline hides it', async () => {
-  const a = await mk(), b = await mk(), c = await mk()
+  const a = await mk(),
+    b = await mk(),
+    c = await mk()
   const t = await dm(a, b)
   await send(a, t, 'hi, we met at the meetup')
   let inbox = (await b.http.get('/api/threads')).json
@@ -93,7 +125,9 @@ test('[B3] a first message from someone I do not follow lands in Requests; accep
 })
 
 test('[B3] "only people I follow": others cannot start a conversation; people I follow can', async () => {
-  const a = await mk(), b = await mk(), friend = await mk()
+  const a = await mk(),
+    b = await mk(),
+    friend = await mk()
   expect((await ok(b, 'bc.prefs', { followersOnly: true })).prefs).toEqual({ followersOnly: true })
   await follow(b, friend)
   expect(await outcome(a, 'bc.dm', { username: b.name })).toBe('followers_only')
@@ -104,7 +138,8 @@ test('[B3] "only people I follow": others cannot start a conversation; people I 
 })
 
 test('[B4] blocked people cannot message each other, either way', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   await send(a, t, 'before the block')
@@ -117,7 +152,10 @@ test('[B4] blocked people cannot message each other, either way', async () => {
 })
 
 test('[B1] groups: ≤50 members, a title; the creator adds and removes; anyone leaves', async () => {
-  const owner = await mk(), x = await mk(), y = await mk(), z = await mk()
+  const owner = await mk(),
+    x = await mk(),
+    y = await mk(),
+    z = await mk()
   for (const p of [x, y, z]) await follow(p, owner)
   const g = (await ok(owner, 'bc.group.create', { title: 'Speakers', usernames: [x.name, y.name] })).thread
   expect(g).toMatchObject({ kind: 'group', title: 'Speakers', memberCount: 3 })
@@ -138,7 +176,8 @@ test('[B1] groups: ≤50 members, a title; the creator adds and removes; anyone 
 })
 
 test('[B1] a group title is 1–80 characters once trimmed: a blank one is refused, on creation and on renaming', async () => {
-  const owner = await mk(), x = await mk()
+  const owner = await mk(),
+    x = await mk()
   await follow(x, owner)
   expect(await outcome(owner, 'bc.group.create', { title: '   ', usernames: [x.name] })).toBe('validation')
   const g = (await ok(owner, 'bc.group.create', { title: ' Crew ', usernames: [x.name] })).thread
@@ -147,12 +186,17 @@ test('[B1] a group title is 1–80 characters once trimmed: a blank one is refus
 })
 
 test('[B5] typing, unread counts and read state reach the other members', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   await ok(a, 'bc.typing', { threadId: t })
-  expect(await b.ws.next((e) => e.type === 'bc.typing' && e.threadId === t)).toMatchObject({ userId: a.id, username: a.name })
-  const m1 = await send(a, t, 'one'), m2 = await send(a, t, 'two')
+  expect(await b.ws.next((e) => e.type === 'bc.typing' && e.threadId === t)).toMatchObject({
+    userId: a.id,
+    username: a.name,
+  })
+  const m1 = await send(a, t, 'one'),
+    m2 = await send(a, t, 'two')
   expect((await ok(b, 'bc.thread', { threadId: t })).thread.unread).toBe(2)
   await ok(b, 'bc.read', { threadId: t, messageId: m2.id })
   const ev = await a.ws.next((e) => e.type === 'bc.read' && e.threadId === t)
@@ -167,7 +211,8 @@ test('[B5] typing, unread counts and read state reach the other members', async 
 })
 
 test('[B5] typing reaches no one who blocked the typist, and nothing is kept for threads the socket cannot read', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   await send(a, t, 'hi')
@@ -179,12 +224,14 @@ test('[B5] typing reaches no one who blocked the typist, and nothing is kept for
   // Typing in threads one cannot read is refused and leaves no per-socket state behind.
   const conn = s.ctx.hub.connectionsOf(a.id)[0]!
   const before = conn.state.size
-  for (let i = 0; i < 30; i++) expect(await outcome(a, 'bc.typing', { threadId: 1_000_000 + i })).toBe('thread_not_found')
+  for (let i = 0; i < 30; i++)
+    expect(await outcome(a, 'bc.typing', { threadId: 1_000_000 + i })).toBe('thread_not_found')
   expect(conn.state.size).toBe(before)
 })
 
 test('[B6] every change gets a global increasing seq; sync after a seq returns exactly the changes after it, in order', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   const start = (await ok(b, 'bc.sync', { after: 0 })).seq
@@ -209,18 +256,24 @@ test('[B6] every change gets a global increasing seq; sync after a seq returns e
 })
 
 test('[B7] a retried send with the same client id stores one message and answers with it', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   const id = clientId()
   // Two copies in flight at once (same tick) and one after the first was stored.
-  const [r1, r2] = await Promise.all([ok(a, 'bc.send', { threadId: t, clientId: id, body: 'once' }), ok(a, 'bc.send', { threadId: t, clientId: id, body: 'once' })])
+  const [r1, r2] = await Promise.all([
+    ok(a, 'bc.send', { threadId: t, clientId: id, body: 'once' }),
+    ok(a, 'bc.send', { threadId: t, clientId: id, body: 'once' }),
+  ])
   const r3 = await ok(a, 'bc.send', { threadId: t, clientId: id, body: 'once' })
   expect(r1.message.id).toBe(r2.message.id)
   expect(r3.message.id).toBe(r1.message.id)
   const hist = (await ok(b, 'bc.history', { threadId: t })).messages
   expect(hist.filter((m: any) => m.body === 'once')).toHaveLength(1)
-  const n = s.ctx.core.db.query('SELECT COUNT(*) AS n FROM bc_messages WHERE author_id = ? AND client_id = ?').get(a.id, id) as { n: number }
+  const n = s.ctx.core.db
+    .query('SELECT COUNT(*) AS n FROM bc_messages WHERE author_id = ? AND client_id = ?')
+    .get(a.id, id) as { n: number }
   expect(n.n).toBe(1)
   // The same client id from another author is another message.
   const other = await ok(b, 'bc.send', { threadId: t, clientId: id, body: 'mine' })
@@ -228,7 +281,8 @@ test('[B7] a retried send with the same client id stores one message and answers
 })
 
 test('[B6] a member offline during 100 messages gets all 100 on reconnect, in order', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   await send(a, t, 'before')
@@ -254,9 +308,13 @@ test('[B6] a member offline during 100 messages gets all 100 on reconnect, in or
 })
 
 test('[B9] search finds my messages with snippets, only in threads I may read', async () => {
-  const a = await mk(), b = await mk(), c = await mk()
-  await follow(b, a); await follow(c, a)
-  const t1 = await dm(a, b), t2 = await dm(a, c)
+  const a = await mk(),
+    b = await mk(),
+    c = await mk()
+  await follow(b, a)
+  await follow(c, a)
+  const t1 = await dm(a, b),
+    t2 = await dm(a, c)
   await send(a, t1, 'the quarterly aubergine forecast is ready')
   await send(a, t2, 'secret aubergine plans for c only')
   const rb = await b.http.get('/api/threads/search?q=aubergine')
@@ -271,13 +329,17 @@ test('[B9] search finds my messages with snippets, only in threads I may read', 
 })
 
 test('[B10] images are checked by content (PNG, JPEG, WebP, GIF ≤ 10 MB) and served only to members', async () => {
-  const a = await mk(), b = await mk(), stranger = await mk()
+  const a = await mk(),
+    b = await mk(),
+    stranger = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   const up = await a.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
   expect(up.status).toBe(201)
   expect(up.json.image).toMatchObject({ mime: 'image/png' })
-  const fake = await a.http.req('POST', `/api/threads/${t}/images`, new TextEncoder().encode('<svg onload=alert(1)>'), { 'content-type': 'image/png' })
+  const fake = await a.http.req('POST', `/api/threads/${t}/images`, new TextEncoder().encode('<svg onload=alert(1)>'), {
+    'content-type': 'image/png',
+  })
   expect(fake.status).toBe(415)
   const foreign = await stranger.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
   expect(foreign.status).toBe(404)
@@ -291,19 +353,23 @@ test('[B10] images are checked by content (PNG, JPEG, WebP, GIF ≤ 10 MB) and s
   expect((await stranger.http.get(image)).status).toBe(404)
   expect((await new Client(s).get(image)).status).toBe(401)
   // An upload belongs to its thread and its uploader.
-  expect(await outcome(b, 'bc.send', { threadId: t, clientId: clientId(), image: up.json.image.name })).toBe('validation')
+  expect(await outcome(b, 'bc.send', { threadId: t, clientId: clientId(), image: up.json.image.name })).toBe(
+    'validation',
+  )
   // Over 10 MB is refused, whatever it is.
   const big = new Uint8Array(10 * 1024 * 1024 + 1)
   big.set(PNG)
   expect((await a.http.req('POST', `/api/threads/${t}/images`, big, { 'content-type': 'image/png' })).status).toBe(413)
   // A member uploads at most a burst of 20 images, then waits.
   let last = 0
-  for (let i = 0; i < 21 && last !== 429; i++) last = (await b.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })).status
+  for (let i = 0; i < 21 && last !== 429; i++)
+    last = (await b.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })).status
   expect(last).toBe(429)
 })
 
 test('[B10] a deleted message takes its image with it: the image is no longer served, not even to members', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   const up = await a.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
@@ -314,15 +380,19 @@ test('[B10] a deleted message takes its image with it: the image is no longer se
   expect(gone).toMatchObject({ deleted: true, image: null })
   expect((await b.http.get(image)).status).toBe(404)
   expect((await a.http.get(image)).status).toBe(404)
-  expect(await outcome(a, 'bc.send', { threadId: t, clientId: clientId(), body: 'again', image: up.json.image.name })).toBe('validation')
+  expect(
+    await outcome(a, 'bc.send', { threadId: t, clientId: clientId(), body: 'again', image: up.json.image.name }),
+  ).toBe('validation')
 })
 
 test('[B10] a member uploads at most 500 MB of images a day: past that, rate_limited; others are unaffected', async () => {
-  const a = await mk(), b = await mk()
+  const a = await mk(),
+    b = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   // a has already stored 500 MB today (rows as the upload route writes them).
-  s.ctx.core.db.query('INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+  s.ctx.core.db
+    .query('INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)')
     .run(`${t}-quotafillerquotaf.png`, t, a.id, 'image/png', 500 * 1024 * 1024, Date.now())
   const r = await a.http.req('POST', `/api/threads/${t}/images`, PNG, { 'content-type': 'image/png' })
   expect(r.status).toBe(429)
@@ -331,7 +401,9 @@ test('[B10] a member uploads at most 500 MB of images a day: past that, rate_lim
 })
 
 test('[B11] permission table: a non-member cannot read, post, sync, search or see images of a thread', async () => {
-  const a = await mk(), b = await mk(), outsider = await mk()
+  const a = await mk(),
+    b = await mk(),
+    outsider = await mk()
   await follow(b, a)
   const t = await dm(a, b)
   const m = await send(a, t, 'between us: zucchini')
@@ -363,11 +435,17 @@ test('[B11] permission table: a non-member cannot read, post, sync, search or se
 
 test('[B17] push: a new message notifies accepted, unmuted recipients only', async () => {
   const calls: { userId: number; url: string }[] = []
-  const push = s.ctx.push.service, notify = push.notify
+  const push = s.ctx.push.service,
+    notify = push.notify
   // A spy around the real push service: it records the calls and passes them on.
-  push.notify = async (userId, kind, m) => { calls.push({ userId, url: m.url }); await notify.call(push, userId, kind, m) }
+  push.notify = async (userId, kind, m) => {
+    calls.push({ userId, url: m.url })
+    await notify.call(push, userId, kind, m)
+  }
   try {
-    const a = await mk(), b = await mk(), c = await mk()
+    const a = await mk(),
+      b = await mk(),
+      c = await mk()
     await follow(b, a)
     const t = await dm(a, b)
     await send(a, t, 'ping')
@@ -377,5 +455,7 @@ test('[B17] push: a new message notifies accepted, unmuted recipients only', asy
     const t2 = await dm(a, c) // c does not follow a: a request
     await send(a, t2, 'hello stranger')
     expect(calls).toHaveLength(1)
-  } finally { push.notify = notify }
+  } finally {
+    push.notify = notify
+  }
 })

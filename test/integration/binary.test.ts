@@ -17,7 +17,12 @@ let proc: ReturnType<typeof Bun.spawn> | null = null
 let base = ''
 let startupMs = 0
 
-const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, HOST: '127.0.0.1', ...extra })
+const env = (extra: Record<string, string> = {}) => ({
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  HOME: work,
+  HOST: '127.0.0.1',
+  ...extra,
+})
 
 beforeAll(async () => {
   const { outfile } = await build({ outfile: join(work, 'build', 'townhall'), quiet: true })
@@ -41,7 +46,10 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  if (proc) { proc.kill('SIGTERM'); await proc.exited }
+  if (proc) {
+    proc.kill('SIGTERM')
+    await proc.exited
+  }
   rmSync(work, { recursive: true, force: true })
 })
 
@@ -91,6 +99,8 @@ test('[H11] figures: binary size, start-up time, idle memory (reported, not asse
   const status = existsSync(`/proc/${proc!.pid}/status`) ? await Bun.file(`/proc/${proc!.pid}/status`).text() : ''
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
   const size = statSync(bin).size
-  console.log(`binary ${(size / 1024 / 1024).toFixed(1)} MiB, start-up to /healthz ${Math.round(startupMs)} ms, RSS after serving the app ${(rssKb / 1024).toFixed(0)} MiB`)
+  console.log(
+    `binary ${(size / 1024 / 1024).toFixed(1)} MiB, start-up to /healthz ${Math.round(startupMs)} ms, RSS after serving the app ${(rssKb / 1024).toFixed(0)} MiB`,
+  )
   expect(size).toBeGreaterThan(0)
 })

@@ -15,11 +15,21 @@ setDefaultTimeout(TEST_LIMIT)
 
 const MAIN = join(import.meta.dir, '../../server/main.ts')
 const tmp = mkdtempSync(join(tmpdir(), 'townhall-cli-'))
-const cleanEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmp, LOG_LEVEL: 'warn', ...env })
+const cleanEnv = (env: Record<string, string>) => ({
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  HOME: process.env.HOME ?? tmp,
+  LOG_LEVEL: 'warn',
+  ...env,
+})
 
 /** Runs `townhall …` to completion. */
 export async function townhall(args: string[], env: Record<string, string>, stdin?: string) {
-  const p = Bun.spawn([process.execPath, MAIN, ...args], { env: cleanEnv(env), stdin: stdin === undefined ? 'ignore' : new Blob([stdin]), stdout: 'pipe', stderr: 'pipe' })
+  const p = Bun.spawn([process.execPath, MAIN, ...args], {
+    env: cleanEnv(env),
+    stdin: stdin === undefined ? 'ignore' : new Blob([stdin]),
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
   return { code, out, err }
 }
@@ -30,12 +40,16 @@ beforeAll(async () => {
   dir = join(tmp, 'shared')
   s = await startTestServer({}, { keepDir: dir })
 })
-afterAll(async () => { await s.stop(); rmSync(tmp, { recursive: true, force: true }) })
+afterAll(async () => {
+  await s.stop()
+  rmSync(tmp, { recursive: true, force: true })
+})
 
 test('[H8] --help prints the commands and every variable of the options table', async () => {
   const r = await townhall(['--help'], {})
   expect(r.code).toBe(0)
-  for (const cmd of ['serve', 'admin create', 'invite create', 'healthcheck', 'migrate', 'backup']) expect(r.out).toContain(cmd)
+  for (const cmd of ['serve', 'admin create', 'invite create', 'healthcheck', 'migrate', 'backup'])
+    expect(r.out).toContain(cmd)
   for (const o of Object.values(OPTIONS)) expect(r.out).toContain(o.env)
 })
 
@@ -57,8 +71,12 @@ test('[H9] migrate applies every migration once, recorded in schema_version', as
   const again = await townhall(['migrate'], { DATA_DIR: d })
   expect(again.out).toContain(`up to date (version ${MIGRATIONS.length})`)
   const db = new Database(join(d, 'townhall.db'), { readonly: true })
-  expect(db.query<{ version: number }, []>('SELECT version FROM schema_version ORDER BY version').all().map((r) => r.version))
-    .toEqual(MIGRATIONS.map((_, i) => i + 1))
+  expect(
+    db
+      .query<{ version: number }, []>('SELECT version FROM schema_version ORDER BY version')
+      .all()
+      .map((r) => r.version),
+  ).toEqual(MIGRATIONS.map((_, i) => i + 1))
   expect(db.query<{ journal_mode: string }, []>('PRAGMA journal_mode').get()!.journal_mode).toBe('wal')
   db.close()
 })
@@ -79,7 +97,11 @@ test('[H9] a database newer than this Townhall is refused by serve and by migrat
 
 test('[A6] serve with no admin prints a one-time setup link that creates the admin once', async () => {
   const d = join(tmp, 'firstrun')
-  const p = Bun.spawn([process.execPath, MAIN, 'serve'], { env: cleanEnv({ DATA_DIR: d, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' }), stdout: 'pipe', stderr: 'pipe' })
+  const p = Bun.spawn([process.execPath, MAIN, 'serve'], {
+    env: cleanEnv({ DATA_DIR: d, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' }),
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
   try {
     const reader = p.stdout.getReader()
     let out = ''
@@ -94,7 +116,11 @@ test('[A6] serve with no admin prints a one-time setup link that creates the adm
     const server = { url: `http://127.0.0.1:${port}`, origin: origin! }
     expect((await new Client(server).get(`/api/setup/${token}`)).json).toEqual({ needed: true, valid: true })
     expect((await new Client(server).get(`/setup/${token}`)).text).toContain('<div id="app">')
-    const wrong = await new Client(server).post('/api/setup', { token: 'x' + token, username: 'owner', password: PASSWORD })
+    const wrong = await new Client(server).post('/api/setup', {
+      token: 'x' + token,
+      username: 'owner',
+      password: PASSWORD,
+    })
     expect(wrong.json.error.code).toBe('setup_token_invalid')
     const owner = new Client(server)
     const r = await owner.post('/api/setup', { token, username: 'owner', password: PASSWORD })
@@ -122,12 +148,16 @@ test('[H10] admin create reads the password from --password-file or stdin, and c
   // The running server sees both at once, and they can sign in.
   expect(s.ctx.accounts.api.byName('boss')!.role).toBe('admin')
   expect((await new Client(s).post('/api/auth/login', { username: 'boss', password: PASSWORD })).status).toBe(200)
-  expect((await new Client(s).post('/api/auth/login', { username: 'boss2', password: 'another good password' })).status).toBe(200)
+  expect(
+    (await new Client(s).post('/api/auth/login', { username: 'boss2', password: 'another good password' })).status,
+  ).toBe(200)
 
   const short = await townhall(['admin', 'create', '--username', 'boss3'], { DATA_DIR: dir }, 'short\n')
   expect(short.code).toBe(2)
   expect(short.err).toContain('10 to 256')
-  const badName = await townhall(['admin', 'create', '--username', 'no way!', '--password-file', pwFile], { DATA_DIR: dir })
+  const badName = await townhall(['admin', 'create', '--username', 'no way!', '--password-file', pwFile], {
+    DATA_DIR: dir,
+  })
   expect(badName.code).toBe(2)
   const taken = await townhall(['admin', 'create', '--username', 'BOSS', '--password-file', pwFile], { DATA_DIR: dir })
   expect(taken.code).toBe(2)
@@ -135,21 +165,38 @@ test('[H10] admin create reads the password from --password-file or stdin, and c
 })
 
 test('[H10] invite create prints the invite URL as its last line; the URL works while the server runs', async () => {
-  const r = await townhall(['invite', 'create', '--uses', '2', '--expires', '7d', '--note', 'from the CLI'], { DATA_DIR: dir, PORT: String(s.port) })
+  const r = await townhall(['invite', 'create', '--uses', '2', '--expires', '7d', '--note', 'from the CLI'], {
+    DATA_DIR: dir,
+    PORT: String(s.port),
+  })
   expect(r.code).toBe(0)
   const last = r.out.trim().split('\n').at(-1)!
   expect(last).toMatch(new RegExp(`^http://localhost:${s.port}/invite/[A-Za-z0-9_-]{43}$`))
   const token = last.split('/invite/')[1]!
-  expect((await new Client(s).get(`/api/invites/${token}/check`)).json.invite).toMatchObject({ usesLeft: 2, invitedBy: null })
-  expect((await new Client(s).post('/api/auth/register', { username: 'clia', password: PASSWORD, invite: token })).status).toBe(201)
-  expect((await new Client(s).post('/api/auth/register', { username: 'clib', password: PASSWORD, invite: token })).status).toBe(201)
-  expect((await new Client(s).post('/api/auth/register', { username: 'clic', password: PASSWORD, invite: token })).json.error.code).toBe('invite_used_up')
+  expect((await new Client(s).get(`/api/invites/${token}/check`)).json.invite).toMatchObject({
+    usesLeft: 2,
+    invitedBy: null,
+  })
+  expect(
+    (await new Client(s).post('/api/auth/register', { username: 'clia', password: PASSWORD, invite: token })).status,
+  ).toBe(201)
+  expect(
+    (await new Client(s).post('/api/auth/register', { username: 'clib', password: PASSWORD, invite: token })).status,
+  ).toBe(201)
+  expect(
+    (await new Client(s).post('/api/auth/register', { username: 'clic', password: PASSWORD, invite: token })).json.error
+      .code,
+  ).toBe('invite_used_up')
   const inv = s.ctx.invites.service.list(0, true).find((i) => i.note === 'from the CLI')!
   expect(inv.expiresAt! - Date.now()).toBeGreaterThan(6.9 * 86_400_000)
 
   const withUrl = await townhall(['invite', 'create'], { DATA_DIR: dir, PUBLIC_URL: 'https://town.example.org' })
   expect(withUrl.out.trim().split('\n').at(-1)).toMatch(/^https:\/\/town\.example\.org\/invite\/[\w-]{43}$/)
-  for (const bad of [['--uses', '0'], ['--uses', 'lots'], ['--expires', 'soon']]) {
+  for (const bad of [
+    ['--uses', '0'],
+    ['--uses', 'lots'],
+    ['--expires', 'soon'],
+  ]) {
     const x = await townhall(['invite', 'create', ...bad], { DATA_DIR: dir })
     expect(x.code).toBe(2)
     expect(x.err).toContain(bad[0]!)

@@ -14,7 +14,8 @@ beforeAll(async () => {
 afterAll(() => s.stop())
 
 const tokenOf = (url: string) => url.split('/invite/')[1]!
-const register = (username: string, invite?: string) => new Client(s).post('/api/auth/register', { username, password: PASSWORD, ...(invite ? { invite } : {}) })
+const register = (username: string, invite?: string) =>
+  new Client(s).post('/api/auth/register', { username, password: PASSWORD, ...(invite ? { invite } : {}) })
 
 test('[I1] a 2-use invite registers two people and refuses the third with a clear error', async () => {
   const r = await root.post('/api/invites', { uses: 2, note: 'book club' })
@@ -25,7 +26,9 @@ test('[I1] a 2-use invite registers two people and refuses the third with a clea
   expect(token.length).toBeGreaterThanOrEqual(22) // ≥128 bits
 
   // [I2] only the token's SHA-256 is stored.
-  const row = s.ctx.core.db.query<{ h: Uint8Array }, [number]>('SELECT token_hash AS h FROM invites WHERE id = ?').get(r.json.invite.id)!
+  const row = s.ctx.core.db
+    .query<{ h: Uint8Array }, [number]>('SELECT token_hash AS h FROM invites WHERE id = ?')
+    .get(r.json.invite.id)!
   expect(Buffer.from(row.h).toString('hex')).toBe(new Bun.CryptoHasher('sha256').update(token).digest('hex'))
   expect(JSON.stringify(s.ctx.core.db.query('SELECT * FROM invites').all())).not.toContain(token)
 
@@ -45,7 +48,13 @@ test('[I1] a 2-use invite registers two people and refuses the third with a clea
   expect((await new Client(s).get(`/api/invites/${token}/check`)).json.error.code).toBe('invite_used_up')
 
   const list = (await root.get('/api/invites')).json.invites
-  expect(list.find((i: any) => i.id === r.json.invite.id)).toMatchObject({ state: 'used_up', uses: 2, usesAllowed: 2, note: 'book club', usedBy: ['ann', 'ben'] })
+  expect(list.find((i: any) => i.id === r.json.invite.id)).toMatchObject({
+    state: 'used_up',
+    uses: 2,
+    usesAllowed: 2,
+    note: 'book club',
+    usedBy: ['ann', 'ben'],
+  })
 })
 
 test('[I2] expired, revoked and unknown invites refuse sign-up with their own errors', async () => {
@@ -77,7 +86,9 @@ test('[I2] expired, revoked and unknown invites refuse sign-up with their own er
 test('[I3] a member spends their quota; revoking returns the unused uses; admins have no quota', async () => {
   const inv = s.ctx.invites.service.create(null, {})
   const eve = new Client(s)
-  expect((await eve.post('/api/auth/register', { username: 'eve', password: PASSWORD, invite: inv.token })).status).toBe(201)
+  expect(
+    (await eve.post('/api/auth/register', { username: 'eve', password: PASSWORD, invite: inv.token })).status,
+  ).toBe(201)
   expect((await eve.get('/api/me')).json.user.inviteQuota).toBe(2)
 
   const a = await eve.post('/api/invites', { uses: 1 })
@@ -121,7 +132,16 @@ test('[I2] the invites of a suspended or banned member stop working at once (rev
 test('[I4] registration records who invited whom: profiles and the invite tree', async () => {
   const r = await root.post('/api/invites', { uses: 1 })
   const fay = new Client(s)
-  expect((await fay.post('/api/auth/register', { username: 'fay', password: PASSWORD, invite: r.json.token, displayName: 'Fay F.' })).status).toBe(201)
+  expect(
+    (
+      await fay.post('/api/auth/register', {
+        username: 'fay',
+        password: PASSWORD,
+        invite: r.json.token,
+        displayName: 'Fay F.',
+      })
+    ).status,
+  ).toBe(201)
   const fi = await fay.post('/api/invites', { uses: 1 })
   expect((await register('gus', fi.json.token)).status).toBe(201)
   const cli = s.ctx.invites.service.create(null, {})
@@ -136,7 +156,11 @@ test('[I4] registration records who invited whom: profiles and the invite tree',
 
   const tree = (await root.get('/api/admin/invite-tree')).json.tree
   const find = (nodes: any[], name: string): any => {
-    for (const n of nodes) { if (n.username === name) return n; const f = find(n.children, name); if (f) return f }
+    for (const n of nodes) {
+      if (n.username === name) return n
+      const f = find(n.children, name)
+      if (f) return f
+    }
     return null
   }
   const rootNode = tree.find((n: any) => n.username === 'root')

@@ -12,7 +12,8 @@ import { TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const PORT_MIN = 42100, PORT_MAX = 42399
+const PORT_MIN = 42100,
+  PORT_MAX = 42399
 let s: TestServer
 let media: MediaService
 const bots: Bot[] = []
@@ -20,7 +21,12 @@ const members: Member[] = []
 
 beforeAll(async () => {
   Bot.portRange = [43000, 43999] // bots' sockets stay out of the server's range counted in M10
-  s = await startTestServer({ RTC_PORT_MIN: String(PORT_MIN), RTC_PORT_MAX: String(PORT_MAX), ROOM_GRACE_MS: '500', GUESTS: 'true' })
+  s = await startTestServer({
+    RTC_PORT_MIN: String(PORT_MIN),
+    RTC_PORT_MAX: String(PORT_MAX),
+    ROOM_GRACE_MS: '500',
+    GUESTS: 'true',
+  })
   media = s.ctx.media.service
 })
 afterAll(async () => {
@@ -68,20 +74,30 @@ const heardLast = (bot: Bot, n: number) => (bot.received.length < n ? [] : heard
 async function settlesOn(bot: Bot, tags: string[], n: number, what: string) {
   const want = JSON.stringify([...tags].sort())
   const last = () => JSON.stringify(heardLast(bot, n))
-  await until(() => last() === want, () => `${what}: ${want} (last heard ${last()})`)
+  await until(
+    () => last() === want,
+    () => `${what}: ${want} (last heard ${last()})`,
+  )
   const mark = bot.received.length
   await until(() => bot.received.length >= mark + n, `${n} more packets for ${what}`)
   return heardSince(bot, mark)
 }
 /** Waits until count() stops changing: the packets in flight on loopback have been delivered. */
 async function delivered(count: () => number, what: string) {
-  let last = -1, still = 0
-  await until(() => { const n = count(); still = n === last ? still + 1 : 0; last = n; return still >= 10 }, what)
+  let last = -1,
+    still = 0
+  await until(() => {
+    const n = count()
+    still = n === last ? still + 1 : 0
+    last = n
+    return still >= 10
+  }, what)
 }
 
 describe('[M1] who may connect audio', () => {
   test('[M1] only a participant of a live room gets an offer; input is validated; answer and restart need a peer', async () => {
-    const host = await person('H1'), outsider = await person('O1')
+    const host = await person('H1'),
+      outsider = await person('O1')
     const room = await createRoom(host)
     await ok(host, 'room.join', { roomId: room.id })
     const table: [string, Person | Member, Record<string, unknown>, string][] = [
@@ -90,7 +106,8 @@ describe('[M1] who may connect audio', () => {
       ['roomId a string', host, { roomId: 'x' }, 'validation'],
       ['roomId 0', host, { roomId: 0 }, 'validation'],
     ]
-    for (const [what, who, fields, code] of table) expect([what, await outcome(who, 'rtc.connect', fields)]).toEqual([what, code])
+    for (const [what, who, fields, code] of table)
+      expect([what, await outcome(who, 'rtc.connect', fields)]).toEqual([what, code])
     expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'v=0 no peer yet' })).toBe('media_no_peer')
     expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'x'.repeat(40_000) })).toBe('validation')
     expect(await outcome(host, 'rtc.restart', { roomId: room.id })).toBe('media_no_peer')
@@ -105,7 +122,9 @@ describe('[M1] who may connect audio', () => {
     expect(port).toBeGreaterThanOrEqual(PORT_MIN)
     expect(port).toBeLessThanOrEqual(PORT_MAX)
     expect(r.iceServers).toEqual([])
-    expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'v=0\r\nthis is not an answer\r\n' })).toBe('validation')
+    expect(await outcome(host, 'rtc.answer', { roomId: room.id, sdp: 'v=0\r\nthis is not an answer\r\n' })).toBe(
+      'validation',
+    )
     await ok(host, 'rtc.leave', { roomId: room.id })
     expect(await outcome(host, 'rtc.restart', { roomId: room.id })).toBe('media_no_peer')
 
@@ -125,8 +144,11 @@ describe('[M1] who may connect audio', () => {
 })
 
 describe('[M2] forwarding', () => {
-  test('[M2] a speaker\'s stream reaches every listener; an audience member\'s uplink reaches nobody; a flood is cut', async () => {
-    const host = await person('HOST'), l1 = await person('L1'), l2 = await person('L2'), l3 = await person('L3')
+  test("[M2] a speaker's stream reaches every listener; an audience member's uplink reaches nobody; a flood is cut", async () => {
+    const host = await person('HOST'),
+      l1 = await person('L1'),
+      l2 = await person('L2'),
+      l3 = await person('L3')
     const roomId = await liveRoom(host, [l1, l2, l3])
     const dropped = media.debug().dropped
     host.bot.speak(20)
@@ -144,11 +166,12 @@ describe('[M2] forwarding', () => {
     expect(new Set(got.map((r) => r.ssrc)).size).toBe(1)
     expect(media.stats().forwardedPackets).toBeGreaterThan(60)
     expect(media.stats().forwardedBytes).toBeGreaterThan(60 * 60)
-    host.bot.silence(); l1.bot.silence()
+    host.bot.silence()
+    l1.bot.silence()
 
     // A flood on the uplink is cut at UPLINK_MAX_PPS a second. The budget is per second of the server's clock: the
     // pause lets the current second end, so the burst starts a fresh one and spans two at most.
-    await delivered(() => l2.bot.received.length, 'the host\'s last packets')
+    await delivered(() => l2.bot.received.length, "the host's last packets")
     await sleep(1100)
     const n0 = l2.bot.received.length
     const burst = Array.from({ length: 600 }, () => host.bot.sendPacket(20))
@@ -162,10 +185,14 @@ describe('[M2] forwarding', () => {
   })
 
   test('[M6] speaking levels reach the room a few times a second; [M8] a muted or demoted speaker is not forwarded', async () => {
-    const host = await person('HOST'), sp = await person('SP'), l = await person('LS')
+    const host = await person('HOST'),
+      sp = await person('SP'),
+      l = await person('LS')
     const roomId = await liveRoom(host, [sp, l], [sp])
     sp.bot.speak(10)
-    const ev = await l.ws.next((e) => e.type === 'room.levels' && e.roomId === roomId && (e.levels[`u:${sp.id}`] ?? 0) > 0)
+    const ev = await l.ws.next(
+      (e) => e.type === 'room.levels' && e.roomId === roomId && (e.levels[`u:${sp.id}`] ?? 0) > 0,
+    )
     expect(ev.levels[`u:${sp.id}`]).toBeLessThanOrEqual(1)
     await until(() => countFrom(l.bot, 'SP') > 0, 'the speaker is heard')
     // The host talks too: the listener's packets of the host measure the time. Both come over one transport, in
@@ -195,7 +222,9 @@ describe('[M2] forwarding', () => {
 
 describe('[M4] the three loudest', () => {
   test('[M4] with five speakers at different levels only the three loudest are forwarded; [M5] a slot that changes speaker stays continuous', async () => {
-    const host = await person('S0'), speakers = await Promise.all(['S1', 'S2', 'S3', 'S4'].map(person)), l = await person('LX')
+    const host = await person('S0'),
+      speakers = await Promise.all(['S1', 'S2', 'S3', 'S4'].map(person)),
+      l = await person('LX')
     const roomId = await liveRoom(host, [...speakers, l], speakers)
     const all = [host, ...speakers]
     // -dBov: S0 is the quietest … S4 the loudest.
@@ -223,12 +252,16 @@ describe('[M4] the three loudest', () => {
     for (const list of bySlot.values()) {
       expect(new Set(list.map((r) => r.ssrc)).size).toBe(1)
       for (let i = 1; i < list.length; i++) {
-        const a = list[i - 1]!, b = list[i]!
+        const a = list[i - 1]!,
+          b = list[i]!
         expect((b.seq - a.seq) & 0xffff).toBe(1)
         const dts = (b.ts - a.ts) >>> 0
         expect(dts).toBeGreaterThan(0)
         expect(dts).toBeLessThan(0x80000000)
-        if (a.from !== b.from) { changes++; expect(b.marker).toBe(true) }
+        if (a.from !== b.from) {
+          changes++
+          expect(b.marker).toBe(true)
+        }
       }
     }
     expect(changes).toBeGreaterThanOrEqual(1)
@@ -240,7 +273,8 @@ describe('[M4] the three loudest', () => {
 
 describe('[M9] network change', () => {
   test('[M9] an ICE restart keeps the same peer and slots, and audio flows again', async () => {
-    const host = await person('HR'), l = await person('LR')
+    const host = await person('HR'),
+      l = await person('LR')
     const roomId = await liveRoom(host, [l])
     host.bot.speak(20)
     await until(() => l.bot.received.length > 10, 'audio before the restart')
@@ -259,14 +293,18 @@ describe('[M10] nothing is left behind', () => {
   test('[M10] 100 join/leave cycles leave no peer connection, UDP socket or timer behind', async () => {
     // Every count is of the server's own: its rooms, peers, timers and ports, and its sockets (see helpers/sockets).
     await until(() => media.debug().rooms === 0 && media.debug().closing === 0, 'earlier rooms closed')
-    const host = await person('HC'), l = await person('LC')
+    const host = await person('HC'),
+      l = await person('LC')
     const room = await createRoom(host)
     await ok(host, 'room.join', { roomId: room.id })
     await ok(host, 'room.mute', { roomId: room.id, muted: false })
     await host.bot.connectAudio(room.id)
     host.bot.speak(30)
     // Sockets of earlier tests' peers close asynchronously: wait for the host's to be the only one left.
-    await until(() => serverUdp() === 1, () => `one UDP socket of the server (now ${serverUdp()})`)
+    await until(
+      () => serverUdp() === 1,
+      () => `one UDP socket of the server (now ${serverUdp()})`,
+    )
     l.ws.close()
     await l.ws.waitClosed()
     const connections = serverTcp() // earlier tests' members are still connected
@@ -297,7 +335,13 @@ describe('[M10] nothing is left behind', () => {
 
 describe('[M7] ICE over TCP', () => {
   test('[M7] with ICE_TCP the offer carries a passive TCP candidate in the port range; TURN URLs come with coturn credentials', async () => {
-    const t = await startTestServer({ RTC_PORT_MIN: '42500', RTC_PORT_MAX: '42599', ICE_TCP: 'true', TURN_URLS: 'turn:turn.example.org:3478?transport=udp', TURN_SECRET: 'shh' })
+    const t = await startTestServer({
+      RTC_PORT_MIN: '42500',
+      RTC_PORT_MAX: '42599',
+      ICE_TCP: 'true',
+      TURN_URLS: 'turn:turn.example.org:3478?transport=udp',
+      TURN_SECRET: 'shh',
+    })
     const made: Bot[] = []
     try {
       const mk = async (tag: string) => {
@@ -306,7 +350,8 @@ describe('[M7] ICE over TCP', () => {
         made.push(bot)
         return Object.assign(m, { bot })
       }
-      const host = await mk('HT'), l = await mk('LT')
+      const host = await mk('HT'),
+        l = await mk('LT')
       const room = await createRoom(host)
       await ok(host, 'room.join', { roomId: room.id })
       await ok(host, 'room.mute', { roomId: room.id, muted: false })

@@ -19,49 +19,232 @@ interface Row {
   /** Substrings no answer may contain, per role. */
   hasNot?: Partial<Record<Role, string[]>>
 }
-interface Fixture { adminInvite: number; bobInvite: number }
+interface Fixture {
+  adminInvite: number
+  bobInvite: number
+}
 
 // Never in any answer: password hashes, token hashes, raw tokens of other people.
 const SECRETS = ['password_hash', 'passwordHash', '$argon2', 'token_hash']
 
 const ROWS: Row[] = [
-  { name: 'health', method: 'GET', path: '/healthz', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['"database":"ok"'] } },
-  { name: 'registration mode', method: 'GET', path: '/api/registration', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['"mode":"invite"'] } },
-  { name: 'setup status', method: 'GET', path: '/api/setup', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['"needed":false'] } },
-  { name: 'setup link check', method: 'GET', path: '/api/setup/nope', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['"valid":false'] } },
-  { name: 'setup again', method: 'POST', path: '/api/setup', body: { token: 'x', username: 'mallory', password: PASSWORD }, expect: { guest: [409, 'setup_done'], member: [409, 'setup_done'], admin: [409, 'setup_done'] } },
-  { name: 'invite check (unknown)', method: 'GET', path: '/api/invites/nope/check', expect: { guest: [403, 'invite_invalid'], member: [403, 'invite_invalid'], admin: [403, 'invite_invalid'] } },
-  { name: 'login with a wrong password', method: 'POST', path: '/api/auth/login', body: { username: 'alice', password: 'wrong password' }, expect: { guest: [401, 'bad_credentials'], member: [401, 'bad_credentials'], admin: [401, 'bad_credentials'] } },
-  { name: 'me', method: 'GET', path: '/api/me', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
-    has: { member: ['"username":"alice"', '"inviteQuota":5'], admin: ['"username":"root"', '"role":"admin"'] } },
-  { name: 'edit profile', method: 'PATCH', path: '/api/me', body: { bio: 'hello' }, expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"bio":"hello"'] } },
-  { name: 'remove avatar', method: 'DELETE', path: '/api/me/avatar', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
-  { name: 'upload avatar (not an image)', method: 'PUT', path: '/api/me/avatar', body: 'not an image', expect: { guest: [401, 'unauthorized'], member: [415, 'unsupported_media'], admin: [415, 'unsupported_media'] } },
-  { name: 'search people', method: 'GET', path: '/api/users?q=b', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
-    has: { member: ['"username":"bob"'] }, hasNot: { member: ['invite_quota', 'inviteQuota', 'status'] } },
-  { name: 'a profile', method: 'GET', path: '/api/users/bob', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
-    has: { member: ['"username":"bob"', '"invitedBy":"root"'] }, hasNot: { member: ['inviteQuota', 'invite_id'] } },
-  { name: 'an unknown profile', method: 'GET', path: '/api/users/nobody', expect: { guest: [401, 'unauthorized'], member: [404, 'not_found'], admin: [404, 'not_found'] } },
-  { name: 'follow', method: 'PUT', path: '/api/users/bob/follow', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"following":true'] } },
-  { name: 'followers', method: 'GET', path: '/api/users/bob/followers', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"alice"'], admin: ['"username":"root"'] } },
-  { name: 'following', method: 'GET', path: '/api/users/alice/following', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"bob"'] } },
-  { name: 'unfollow', method: 'DELETE', path: '/api/users/bob/follow', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"following":false'] } },
-  { name: 'follow myself', method: 'PUT', path: '/api/users/alice/follow', expect: { guest: [401, 'unauthorized'], member: [409, 'self_target'], admin: 200 } },
-  { name: 'block', method: 'PUT', path: '/api/users/carol/block', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
-  { name: 'my blocks', method: 'GET', path: '/api/me/blocks', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 }, has: { member: ['"username":"carol"'] } },
-  { name: 'unblock', method: 'DELETE', path: '/api/users/carol/block', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
-  { name: 'create an invite', method: 'POST', path: '/api/invites', body: { uses: 1, note: 'for a friend' }, expect: { guest: [401, 'unauthorized'], member: 201, admin: 201 }, has: { member: ['/invite/', '"state":"pending"'] } },
-  { name: 'list invites', method: 'GET', path: '/api/invites', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
-    has: { member: ['"createdBy":"alice"', '"quota":4'], admin: ['"createdBy":"bob"', '"createdBy":"root"', '"quota":null'] },
-    hasNot: { member: ['"createdBy":"bob"', '"createdBy":"root"'] } },
-  { name: "revoke someone else's invite", method: 'DELETE', path: (f) => `/api/invites/${f.bobInvite}`, expect: { guest: [401, 'unauthorized'], member: [404, 'not_found'], admin: 200 } },
-  { name: 'invite tree', method: 'GET', path: '/api/admin/invite-tree', expect: { guest: [401, 'unauthorized'], member: [403, 'forbidden'], admin: 200 }, has: { admin: ['"username":"bob"', '"children"'] } },
-  { name: 'openapi', method: 'GET', path: '/openapi/json', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['/api/auth/register', '/api/auth/login', '/api/me'] } },
-  { name: 'unknown API path', method: 'GET', path: '/api/no/such/thing', expect: { guest: [404, 'not_found'], member: [404, 'not_found'], admin: [404, 'not_found'] } },
-  { name: 'an app screen', method: 'GET', path: '/people', expect: { guest: 200, member: 200, admin: 200 }, has: { guest: ['<div id="app">'] } },
-  { name: 'change password (wrong current)', method: 'POST', path: '/api/auth/password', body: { current: 'not my password', next: 'another long password' }, expect: { guest: [401, 'unauthorized'], member: [401, 'wrong_password'], admin: [401, 'wrong_password'] } },
+  {
+    name: 'health',
+    method: 'GET',
+    path: '/healthz',
+    expect: { guest: 200, member: 200, admin: 200 },
+    has: { guest: ['"database":"ok"'] },
+  },
+  {
+    name: 'registration mode',
+    method: 'GET',
+    path: '/api/registration',
+    expect: { guest: 200, member: 200, admin: 200 },
+    has: { guest: ['"mode":"invite"'] },
+  },
+  {
+    name: 'setup status',
+    method: 'GET',
+    path: '/api/setup',
+    expect: { guest: 200, member: 200, admin: 200 },
+    has: { guest: ['"needed":false'] },
+  },
+  {
+    name: 'setup link check',
+    method: 'GET',
+    path: '/api/setup/nope',
+    expect: { guest: 200, member: 200, admin: 200 },
+    has: { guest: ['"valid":false'] },
+  },
+  {
+    name: 'setup again',
+    method: 'POST',
+    path: '/api/setup',
+    body: { token: 'x', username: 'mallory', password: PASSWORD },
+    expect: { guest: [409, 'setup_done'], member: [409, 'setup_done'], admin: [409, 'setup_done'] },
+  },
+  {
+    name: 'invite check (unknown)',
+    method: 'GET',
+    path: '/api/invites/nope/check',
+    expect: { guest: [403, 'invite_invalid'], member: [403, 'invite_invalid'], admin: [403, 'invite_invalid'] },
+  },
+  {
+    name: 'login with a wrong password',
+    method: 'POST',
+    path: '/api/auth/login',
+    body: { username: 'alice', password: 'wrong password' },
+    expect: { guest: [401, 'bad_credentials'], member: [401, 'bad_credentials'], admin: [401, 'bad_credentials'] },
+  },
+  {
+    name: 'me',
+    method: 'GET',
+    path: '/api/me',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"username":"alice"', '"inviteQuota":5'], admin: ['"username":"root"', '"role":"admin"'] },
+  },
+  {
+    name: 'edit profile',
+    method: 'PATCH',
+    path: '/api/me',
+    body: { bio: 'hello' },
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"bio":"hello"'] },
+  },
+  {
+    name: 'remove avatar',
+    method: 'DELETE',
+    path: '/api/me/avatar',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+  },
+  {
+    name: 'upload avatar (not an image)',
+    method: 'PUT',
+    path: '/api/me/avatar',
+    body: 'not an image',
+    expect: { guest: [401, 'unauthorized'], member: [415, 'unsupported_media'], admin: [415, 'unsupported_media'] },
+  },
+  {
+    name: 'search people',
+    method: 'GET',
+    path: '/api/users?q=b',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"username":"bob"'] },
+    hasNot: { member: ['invite_quota', 'inviteQuota', 'status'] },
+  },
+  {
+    name: 'a profile',
+    method: 'GET',
+    path: '/api/users/bob',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"username":"bob"', '"invitedBy":"root"'] },
+    hasNot: { member: ['inviteQuota', 'invite_id'] },
+  },
+  {
+    name: 'an unknown profile',
+    method: 'GET',
+    path: '/api/users/nobody',
+    expect: { guest: [401, 'unauthorized'], member: [404, 'not_found'], admin: [404, 'not_found'] },
+  },
+  {
+    name: 'follow',
+    method: 'PUT',
+    path: '/api/users/bob/follow',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"following":true'] },
+  },
+  {
+    name: 'followers',
+    method: 'GET',
+    path: '/api/users/bob/followers',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"username":"alice"'], admin: ['"username":"root"'] },
+  },
+  {
+    name: 'following',
+    method: 'GET',
+    path: '/api/users/alice/following',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"username":"bob"'] },
+  },
+  {
+    name: 'unfollow',
+    method: 'DELETE',
+    path: '/api/users/bob/follow',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"following":false'] },
+  },
+  {
+    name: 'follow myself',
+    method: 'PUT',
+    path: '/api/users/alice/follow',
+    expect: { guest: [401, 'unauthorized'], member: [409, 'self_target'], admin: 200 },
+  },
+  {
+    name: 'block',
+    method: 'PUT',
+    path: '/api/users/carol/block',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+  },
+  {
+    name: 'my blocks',
+    method: 'GET',
+    path: '/api/me/blocks',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: { member: ['"username":"carol"'] },
+  },
+  {
+    name: 'unblock',
+    method: 'DELETE',
+    path: '/api/users/carol/block',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+  },
+  {
+    name: 'create an invite',
+    method: 'POST',
+    path: '/api/invites',
+    body: { uses: 1, note: 'for a friend' },
+    expect: { guest: [401, 'unauthorized'], member: 201, admin: 201 },
+    has: { member: ['/invite/', '"state":"pending"'] },
+  },
+  {
+    name: 'list invites',
+    method: 'GET',
+    path: '/api/invites',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+    has: {
+      member: ['"createdBy":"alice"', '"quota":4'],
+      admin: ['"createdBy":"bob"', '"createdBy":"root"', '"quota":null'],
+    },
+    hasNot: { member: ['"createdBy":"bob"', '"createdBy":"root"'] },
+  },
+  {
+    name: "revoke someone else's invite",
+    method: 'DELETE',
+    path: (f) => `/api/invites/${f.bobInvite}`,
+    expect: { guest: [401, 'unauthorized'], member: [404, 'not_found'], admin: 200 },
+  },
+  {
+    name: 'invite tree',
+    method: 'GET',
+    path: '/api/admin/invite-tree',
+    expect: { guest: [401, 'unauthorized'], member: [403, 'forbidden'], admin: 200 },
+    has: { admin: ['"username":"bob"', '"children"'] },
+  },
+  {
+    name: 'openapi',
+    method: 'GET',
+    path: '/openapi/json',
+    expect: { guest: 200, member: 200, admin: 200 },
+    has: { guest: ['/api/auth/register', '/api/auth/login', '/api/me'] },
+  },
+  {
+    name: 'unknown API path',
+    method: 'GET',
+    path: '/api/no/such/thing',
+    expect: { guest: [404, 'not_found'], member: [404, 'not_found'], admin: [404, 'not_found'] },
+  },
+  {
+    name: 'an app screen',
+    method: 'GET',
+    path: '/people',
+    expect: { guest: 200, member: 200, admin: 200 },
+    has: { guest: ['<div id="app">'] },
+  },
+  {
+    name: 'change password (wrong current)',
+    method: 'POST',
+    path: '/api/auth/password',
+    body: { current: 'not my password', next: 'another long password' },
+    expect: { guest: [401, 'unauthorized'], member: [401, 'wrong_password'], admin: [401, 'wrong_password'] },
+  },
   // Last: these end the session.
-  { name: 'sign out everywhere', method: 'POST', path: '/api/auth/logout-all', expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 } },
+  {
+    name: 'sign out everywhere',
+    method: 'POST',
+    path: '/api/auth/logout-all',
+    expect: { guest: [401, 'unauthorized'], member: 200, admin: 200 },
+  },
   { name: 'sign out', method: 'POST', path: '/api/auth/logout', expect: { guest: 200, member: 200, admin: 200 } },
 ]
 
@@ -96,15 +279,22 @@ describe('[H6] every route answers each role as the table says', () => {
       const failures: string[] = []
       for (const row of ROWS) {
         const path = typeof row.path === 'function' ? row.path(fx) : row.path
-        const r = await c.req(row.method, path, row.body ?? (row.method === 'GET' || row.method === 'DELETE' ? undefined : {}))
+        const r = await c.req(
+          row.method,
+          path,
+          row.body ?? (row.method === 'GET' || row.method === 'DELETE' ? undefined : {}),
+        )
         const want = row.expect[role]
         const [status, code] = Array.isArray(want) ? want : [want, undefined]
         const where = `${role} ${row.method} ${path} (${row.name})`
         if (r.status !== status) failures.push(`${where}: status ${r.status}, want ${status}: ${r.text.slice(0, 160)}`)
         if (code && r.json?.error?.code !== code) failures.push(`${where}: code ${r.json?.error?.code}, want ${code}`)
-        if (r.status >= 400 && r.json && (typeof r.json.error?.message !== 'string' || !r.json.error.message)) failures.push(`${where}: error without a message`)
-        for (const sub of r.status < 400 ? row.has?.[role] ?? [] : []) if (!r.text.includes(sub)) failures.push(`${where}: missing ${sub}`)
-        for (const sub of [...SECRETS, ...(row.hasNot?.[role] ?? [])]) if (r.text.includes(sub)) failures.push(`${where}: must not contain ${sub}`)
+        if (r.status >= 400 && r.json && (typeof r.json.error?.message !== 'string' || !r.json.error.message))
+          failures.push(`${where}: error without a message`)
+        for (const sub of r.status < 400 ? (row.has?.[role] ?? []) : [])
+          if (!r.text.includes(sub)) failures.push(`${where}: missing ${sub}`)
+        for (const sub of [...SECRETS, ...(row.hasNot?.[role] ?? [])])
+          if (r.text.includes(sub)) failures.push(`${where}: must not contain ${sub}`)
       }
       expect(failures).toEqual([])
     })
@@ -124,7 +314,10 @@ test('[W2][W5] the gateway: a guest is refused unless guests may listen; members
   expect(guest.hello.user).toBeNull()
   // A guest may ping but not make member requests.
   expect((await guest.request('ping')).ok).toBe(true)
-  expect(await guest.request('presence.query', { userIds: [1] })).toMatchObject({ ok: false, error: { code: 'unauthorized' } })
+  expect(await guest.request('presence.query', { userIds: [1] })).toMatchObject({
+    ok: false,
+    error: { code: 'unauthorized' },
+  })
   guest.close()
   s.ctx.core.settings.update({ guests: false })
 })
@@ -141,7 +334,14 @@ test('[A7] a suspended member is treated as a guest and cannot sign in', async (
 test('[H13] /openapi documents the API with each route’s schema', async () => {
   const doc = (await new Client(s).get('/openapi/json')).json
   expect(doc.info.title).toBe('Townhall API')
-  for (const [path, method] of [['/api/auth/register', 'post'], ['/api/auth/login', 'post'], ['/api/auth/logout', 'post'], ['/api/me', 'get'], ['/healthz', 'get'], ['/api/invites', 'post']])
+  for (const [path, method] of [
+    ['/api/auth/register', 'post'],
+    ['/api/auth/login', 'post'],
+    ['/api/auth/logout', 'post'],
+    ['/api/me', 'get'],
+    ['/healthz', 'get'],
+    ['/api/invites', 'post'],
+  ])
     expect(doc.paths[path]?.[method]).toBeDefined()
   const register = JSON.stringify(doc.paths['/api/auth/register'].post)
   for (const field of ['username', 'password', 'invite']) expect(register).toContain(`"${field}"`)

@@ -13,17 +13,23 @@ import { TEST_LIMIT, until } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
 
-interface Received { path: string; headers: Headers; body: Buffer }
+interface Received {
+  path: string
+  headers: Headers
+  body: Buffer
+}
 let s: TestServer
 let pushService: ReturnType<typeof Bun.serve>
 const received: Received[] = []
 const statusFor = new Map<string, number>() // path → status the fake push service answers
-let concurrent = 0, maxConcurrent = 0
+let concurrent = 0,
+  maxConcurrent = 0
 
 beforeAll(async () => {
   s = await startTestServer({ PUSH_ALLOW_HTTP: 'true', VAPID_SUBJECT: 'mailto:ops@town.example' })
   pushService = Bun.serve({
-    port: 0, hostname: '127.0.0.1',
+    port: 0,
+    hostname: '127.0.0.1',
     async fetch(req) {
       const path = new URL(req.url).pathname
       received.push({ path, headers: req.headers, body: Buffer.from(await req.arrayBuffer()) })
@@ -36,7 +42,10 @@ beforeAll(async () => {
     },
   })
 })
-afterAll(async () => { pushService.stop(true); await s.stop() })
+afterAll(async () => {
+  pushService.stop(true)
+  await s.stop()
+})
 
 /** A browser's side of a subscription: a P-256 key pair and a 16-byte auth secret. */
 function device(path: string) {
@@ -44,7 +53,12 @@ function device(path: string) {
   ecdh.generateKeys()
   const auth = randomBytes(16)
   const endpoint = `http://127.0.0.1:${pushService.port}${path}`
-  return { ecdh, auth, endpoint, sub: { endpoint, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } } }
+  return {
+    ecdh,
+    auth,
+    endpoint,
+    sub: { endpoint, keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } },
+  }
 }
 
 const b64json = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
@@ -64,8 +78,19 @@ async function open(r: Received, d: ReturnType<typeof device>) {
   expect(claims.sub).toBe('mailto:ops@town.example')
   expect(claims.exp).toBeGreaterThan(Date.now() / 1000)
   expect(claims.exp).toBeLessThanOrEqual(Date.now() / 1000 + 24 * 3600)
-  const key = await crypto.subtle.importKey('raw', Buffer.from(k, 'base64url'), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
-  const ok = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, Buffer.from(sig, 'base64url'), Buffer.from(`${h}.${p}`))
+  const key = await crypto.subtle.importKey(
+    'raw',
+    Buffer.from(k, 'base64url'),
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['verify'],
+  )
+  const ok = await crypto.subtle.verify(
+    { name: 'ECDSA', hash: 'SHA-256' },
+    key,
+    Buffer.from(sig, 'base64url'),
+    Buffer.from(`${h}.${p}`),
+  )
   expect(ok).toBe(true)
   expect(r.headers.get('content-encoding')).toBe('aes128gcm')
   expect(Number(r.headers.get('ttl'))).toBeGreaterThan(0)
@@ -124,7 +149,15 @@ test('[P3] push endpoints on private or loopback addresses are refused', async (
   const bob = await signedInClient(strict, 'p3priv')
   const keys = device('/x').sub.keys
   const codes = []
-  for (const endpoint of ['https://127.0.0.1/push', 'https://localhost:8443/push', 'https://10.1.2.3/p', 'https://192.168.1.1/p', 'https://[::1]/p', 'https://169.254.169.254/latest', 'https://fcm.googleapis.com/fcm/send/abc'])
+  for (const endpoint of [
+    'https://127.0.0.1/push',
+    'https://localhost:8443/push',
+    'https://10.1.2.3/p',
+    'https://192.168.1.1/p',
+    'https://[::1]/p',
+    'https://169.254.169.254/latest',
+    'https://fcm.googleapis.com/fcm/send/abc',
+  ])
     codes.push((await bob.post('/api/push/subscribe', { endpoint, keys })).status)
   await strict.stop()
   expect(codes).toEqual([422, 422, 422, 422, 422, 422, 201])
@@ -140,7 +173,9 @@ test('[P3] a host name that is private in disguise is refused too: a trailing do
   // This machine's own name resolves (through /etc/hosts) to one of its addresses: loopback or private almost everywhere.
   const own = await lookup(hostname(), { all: true }).catch(() => [])
   const ownIsPrivate = own.length > 0 && own.some((a) => isPrivateHost(a.address))
-  const ownCode = ownIsPrivate ? (await bob.post('/api/push/subscribe', { endpoint: `https://${hostname()}/push`, keys })).status : 422
+  const ownCode = ownIsPrivate
+    ? (await bob.post('/api/push/subscribe', { endpoint: `https://${hostname()}/push`, keys })).status
+    : 422
   await strict.stop()
   expect(codes).toEqual([422, 422, 422])
   expect(ownCode).toBe(422)
@@ -154,8 +189,16 @@ test('[P3] a member keeps at most 10 devices: a new one replaces the oldest, so 
   expect(devices).toHaveLength(10)
   const before = received.length
   expect((await m.post('/api/push/test')).json.sent).toBe(10)
-  const paths = received.slice(before).map((r) => r.path).sort()
-  expect(paths).toEqual(ds.slice(2).map((d) => new URL(d.endpoint).pathname).sort())
+  const paths = received
+    .slice(before)
+    .map((r) => r.path)
+    .sort()
+  expect(paths).toEqual(
+    ds
+      .slice(2)
+      .map((d) => new URL(d.endpoint).pathname)
+      .sort(),
+  )
 })
 
 const KINDS: [PushKind, { title: string; body: string; url: string }][] = [
@@ -167,7 +210,8 @@ const KINDS: [PushKind, { title: string; body: string; url: string }][] = [
 
 test('[P4] each kind of notification arrives signed (VAPID ES256) and encrypted (aes128gcm) on every device', async () => {
   const carol = await signedInClient(s, 'p4carol')
-  const phone = device('/p4-phone'), laptop = device('/p4-laptop')
+  const phone = device('/p4-phone'),
+    laptop = device('/p4-laptop')
   await carol.post('/api/push/subscribe', phone.sub)
   await carol.post('/api/push/subscribe', laptop.sub)
   const push = s.ctx.push.service
@@ -184,11 +228,16 @@ test('[P4] each kind of notification arrives signed (VAPID ES256) and encrypted 
   expect(push.store.byUser(carol.user.id).every((x) => x.last_used_at !== null)).toBe(true)
 })
 
-test('[P5] a member\'s settings turn each kind off; suspended members get nothing', async () => {
+test("[P5] a member's settings turn each kind off; suspended members get nothing", async () => {
   const dan = await signedInClient(s, 'p5dan')
   const d = device('/p5')
   await dan.post('/api/push/subscribe', d.sub)
-  expect((await dan.get('/api/push/settings')).json.settings).toEqual({ dm: true, room_started: true, room_reminder: true, speak_invite: true })
+  expect((await dan.get('/api/push/settings')).json.settings).toEqual({
+    dm: true,
+    room_started: true,
+    room_reminder: true,
+    speak_invite: true,
+  })
   expect((await dan.patch('/api/push/settings', {})).status).toBe(422)
   expect((await dan.patch('/api/push/settings', { dm: 'no' })).status).toBe(422)
   expect((await dan.patch('/api/push/settings', { nope: true })).status).toBe(422)
@@ -206,13 +255,21 @@ test('[P5] a member\'s settings turn each kind off; suspended members get nothin
 
 test('[P6] a subscription the push service reports gone (404/410) is dropped; other failures keep it', async () => {
   const erin = await signedInClient(s, 'p6erin')
-  const gone = device('/p6-gone'), missing = device('/p6-missing'), flaky = device('/p6-flaky'), fine = device('/p6-fine')
-  statusFor.set('/p6-gone', 410); statusFor.set('/p6-missing', 404); statusFor.set('/p6-flaky', 503)
+  const gone = device('/p6-gone'),
+    missing = device('/p6-missing'),
+    flaky = device('/p6-flaky'),
+    fine = device('/p6-fine')
+  statusFor.set('/p6-gone', 410)
+  statusFor.set('/p6-missing', 404)
+  statusFor.set('/p6-flaky', 503)
   for (const d of [gone, missing, flaky, fine]) await erin.post('/api/push/subscribe', d.sub)
   await s.ctx.push.api.notify(erin.user.id, 'dm', KINDS[0]![1])
   const left = (await erin.get('/api/push/settings')).json.devices.length
   expect(left).toBe(2)
-  const endpoints = s.ctx.push.service.store.byUser(erin.user.id).map((x) => new URL(x.endpoint).pathname).sort()
+  const endpoints = s.ctx.push.service.store
+    .byUser(erin.user.id)
+    .map((x) => new URL(x.endpoint).pathname)
+    .sort()
   expect(endpoints).toEqual(['/p6-fine', '/p6-flaky'])
 })
 
@@ -239,18 +296,33 @@ async function subscribed(m: Member, path: string) {
 /** Waits for the next push to `path` (the senders do not await notify) and opens it. */
 async function nextPush(path: string, d: ReturnType<typeof device>) {
   await until(() => received.some((r) => r.path === path), `a push to ${path}`)
-  return open(received.splice(received.findIndex((r) => r.path === path), 1)[0]!, d)
+  return open(
+    received.splice(
+      received.findIndex((r) => r.path === path),
+      1,
+    )[0]!,
+    d,
+  )
 }
 
 test('[P8] a direct message notifies the recipient; none for a muted thread or a declined request', async () => {
-  const bob = await member(s, 'pb'), carol = await member(s, 'pc'), dora = await member(s, 'pd'), eve = await member(s, 'pe')
-  const dc = await subscribed(carol, '/p8-carol'), dd = await subscribed(dora, '/p8-dora')
+  const bob = await member(s, 'pb'),
+    carol = await member(s, 'pc'),
+    dora = await member(s, 'pd'),
+    eve = await member(s, 'pe')
+  const dc = await subscribed(carol, '/p8-carol'),
+    dd = await subscribed(dora, '/p8-dora')
   for (const who of [bob, eve]) await carol.http.put(`/api/users/${who.name}/follow`) // carol takes their messages directly
   await dora.http.put(`/api/users/${eve.name}/follow`)
   received.length = 0
   const t1 = (await ok(bob, 'bc.dm', { username: carol.name })).thread.id
   await ok(bob, 'bc.send', { threadId: t1, clientId: 'p8-1', body: 'hi carol' })
-  expect(await nextPush('/p8-carol', dc)).toMatchObject({ kind: 'dm', title: bob.name, body: 'hi carol', url: `/backchannel/${t1}` })
+  expect(await nextPush('/p8-carol', dc)).toMatchObject({
+    kind: 'dm',
+    title: bob.name,
+    body: 'hi carol',
+    url: `/backchannel/${t1}`,
+  })
   // muted thread: nothing
   await ok(carol, 'bc.mute', { threadId: t1, muted: true })
   await ok(bob, 'bc.send', { threadId: t1, clientId: 'p8-2', body: 'muted one' })
@@ -271,12 +343,17 @@ test('[P8] a direct message notifies the recipient; none for a muted thread or a
 })
 
 test('[P9] a room started by someone I follow, and an invitation to speak, notify me', async () => {
-  const host = await member(s, 'ph'), fan = await member(s, 'pf')
+  const host = await member(s, 'ph'),
+    fan = await member(s, 'pf')
   const df = await subscribed(fan, '/p9-fan')
   await fan.http.put(`/api/users/${host.name}/follow`)
   received.length = 0
   const room = await createRoom(host, { title: 'Morning show' })
-  expect(await nextPush('/p9-fan', df)).toMatchObject({ kind: 'room_started', body: 'Morning show', url: `/rooms/${room.id}` })
+  expect(await nextPush('/p9-fan', df)).toMatchObject({
+    kind: 'room_started',
+    body: 'Morning show',
+    url: `/rooms/${room.id}`,
+  })
   await ok(host, 'room.join', { roomId: room.id })
   await ok(fan, 'room.join', { roomId: room.id })
   // The rooms domain sends the invitation as a push when the member has no open socket (the app is in the
@@ -285,13 +362,21 @@ test('[P9] a room started by someone I follow, and an invitation to speak, notif
   await fan.ws.waitClosed()
   await until(() => !s.ctx.hub.isOnline(fan.id), 'the fan offline')
   await ok(host, 'room.invite', { roomId: room.id, userId: fan.id })
-  expect(await nextPush('/p9-fan', df)).toMatchObject({ kind: 'speak_invite', body: 'Morning show', url: `/rooms/${room.id}` })
-  host.ws.close(); fan.ws.close()
+  expect(await nextPush('/p9-fan', df)).toMatchObject({
+    kind: 'speak_invite',
+    body: 'Morning show',
+    url: `/rooms/${room.id}`,
+  })
+  host.ws.close()
+  fan.ws.close()
 })
 
 test('[P10] a scheduled room reminds the host and their followers once, 10 minutes before', async () => {
-  const host = await member(s, 'pr'), fan = await member(s, 'pq'), other = await member(s, 'po')
-  const dh = await subscribed(host, '/p10-host'), df = await subscribed(fan, '/p10-fan')
+  const host = await member(s, 'pr'),
+    fan = await member(s, 'pq'),
+    other = await member(s, 'po')
+  const dh = await subscribed(host, '/p10-host'),
+    df = await subscribed(fan, '/p10-fan')
   await subscribed(other, '/p10-other')
   await fan.http.put(`/api/users/${host.name}/follow`)
   const startsAt = Date.now() + 30 * 60_000
@@ -301,7 +386,11 @@ test('[P10] a scheduled room reminds the host and their followers once, 10 minut
   await reminders.run(startsAt - 11 * 60_000) // too early
   expect(received).toHaveLength(0)
   await reminders.run(startsAt - 9 * 60_000)
-  expect((await nextPush('/p10-fan', df))).toMatchObject({ kind: 'room_reminder', title: 'Book club', url: `/rooms/${room.id}` })
+  expect(await nextPush('/p10-fan', df)).toMatchObject({
+    kind: 'room_reminder',
+    title: 'Book club',
+    url: `/rooms/${room.id}`,
+  })
   expect((await nextPush('/p10-host', dh)).kind).toBe('room_reminder')
   expect(received.filter((r) => r.path === '/p10-other')).toHaveLength(0)
   await reminders.run(startsAt - 8 * 60_000)
@@ -313,8 +402,11 @@ test('[P2] permission table of the push routes: the key is public, the rest is f
   const m = await signedInClient(s, 'p2table')
   const d = device('/p2-table')
   const routes: [string, string, unknown?][] = [
-    ['POST', '/api/push/subscribe', d.sub], ['POST', '/api/push/unsubscribe', { endpoint: d.endpoint }],
-    ['GET', '/api/push/settings'], ['PATCH', '/api/push/settings', { dm: true }], ['POST', '/api/push/test'],
+    ['POST', '/api/push/subscribe', d.sub],
+    ['POST', '/api/push/unsubscribe', { endpoint: d.endpoint }],
+    ['GET', '/api/push/settings'],
+    ['PATCH', '/api/push/settings', { dm: true }],
+    ['POST', '/api/push/test'],
   ]
   expect((await new Client(s).get('/api/push/key')).status).toBe(200)
   for (const [method, path, body] of routes) {

@@ -5,7 +5,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
-import { bringUp, closeAll, createRoom, member, ok, outcome, reconnect, roomWith, type Member } from '../helpers/members'
+import {
+  bringUp,
+  closeAll,
+  createRoom,
+  member,
+  ok,
+  outcome,
+  reconnect,
+  roomWith,
+  type Member,
+} from '../helpers/members'
 import { TEST_LIMIT, until } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -13,14 +23,27 @@ setDefaultTimeout(TEST_LIMIT)
 const GRACE = 600
 let s: TestServer
 const everyone: Member[] = []
-const make = async (p = 'm') => { const m = await member(s, p); everyone.push(m); return m }
+const make = async (p = 'm') => {
+  const m = await member(s, p)
+  everyone.push(m)
+  return m
+}
 
-beforeAll(async () => { s = await startTestServer({ ROOM_GRACE_MS: String(GRACE) }) })
-afterAll(async () => { closeAll(everyone); await s.stop() })
+beforeAll(async () => {
+  s = await startTestServer({ ROOM_GRACE_MS: String(GRACE) })
+})
+afterAll(async () => {
+  closeAll(everyone)
+  await s.stop()
+})
 
 test('[R1] a member starts a room now; it is live and the creator joins as host with a snapshot', async () => {
   const host = await make('h')
-  const room = await createRoom(host, { title: '  Morning chat ', description: 'About mornings', link: 'https://example.org/agenda' })
+  const room = await createRoom(host, {
+    title: '  Morning chat ',
+    description: 'About mornings',
+    link: 'https://example.org/agenda',
+  })
   expect(room).toMatchObject({ state: 'live', kind: 'open', title: 'Morning chat', link: 'https://example.org/agenda' })
   const snap = await ok(host, 'room.join', { roomId: room.id })
   expect(snap.me).toMatchObject({ role: 'host', key: `u:${host.id}` })
@@ -31,7 +54,8 @@ test('[R1] a member starts a room now; it is live and the creator joins as host 
 
 test('[R2] room input is validated: title ≤120, description ≤1000, http(s) links only, kind, known invitees', async () => {
   const host = await make('v')
-  const bad = async (body: Record<string, unknown>) => (await host.http.post('/api/rooms', { title: 'x', ...body })).json.error?.code
+  const bad = async (body: Record<string, unknown>) =>
+    (await host.http.post('/api/rooms', { title: 'x', ...body })).json.error?.code
   expect(await bad({ title: 'x'.repeat(121) })).toBe('validation')
   expect(await bad({ title: '   ' })).toBe('validation')
   expect(await bad({ description: 'd'.repeat(1001) })).toBe('validation')
@@ -56,7 +80,8 @@ test('[R2] room input is validated: title ≤120, description ≤1000, http(s) l
 })
 
 test('[R3] hand, invite, accept, mute, unmute, move and mod travel as events to everyone in the room', async () => {
-  const host = await make('h'), a = await make('a')
+  const host = await make('h'),
+    a = await make('a')
   const room = await createRoom(host)
   await ok(host, 'room.join', { roomId: room.id })
   const snap = await ok(a, 'room.join', { roomId: room.id })
@@ -65,13 +90,17 @@ test('[R3] hand, invite, accept, mute, unmute, move and mod travel as events to 
   await host.ws.next((e) => e.type === 'room.joined' && e.participant.user.id === a.id)
 
   await ok(a, 'room.hand', { roomId: room.id, up: true })
-  const raised = await host.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.hand !== null)
+  const raised = await host.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.hand !== null,
+  )
   expect(raised.participant.hand).toBeGreaterThan(0)
 
   await ok(host, 'room.invite', { roomId: room.id, userId: a.id })
   await a.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.invited)
   await ok(a, 'room.respond', { roomId: room.id, accept: true })
-  const up = await host.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.role === 'speaker')
+  const up = await host.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.role === 'speaker',
+  )
   expect(up.participant).toMatchObject({ hand: null, invited: false, muted: false })
 
   await ok(host, 'room.mute', { roomId: room.id, userId: a.id, muted: true })
@@ -81,37 +110,56 @@ test('[R3] hand, invite, accept, mute, unmute, move and mod travel as events to 
   await host.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && !e.participant.muted)
 
   await ok(host, 'room.mod', { roomId: room.id, userId: a.id, on: true })
-  await a.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.role === 'moderator')
+  await a.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.role === 'moderator',
+  )
   await ok(host, 'room.mod', { roomId: room.id, userId: a.id, on: false })
-  await a.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.role === 'speaker')
+  await a.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.role === 'speaker',
+  )
   await ok(host, 'room.move', { roomId: room.id, userId: a.id })
-  const down = await a.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.role === 'audience')
+  const down = await a.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.role === 'audience',
+  )
   expect(down.participant.muted).toBe(true)
 
   // declining an invitation leaves them in the audience
   await ok(host, 'room.invite', { roomId: room.id, userId: a.id })
   await ok(a, 'room.respond', { roomId: room.id, accept: false })
-  const declined = await host.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && !e.participant.invited && e.participant.role === 'audience')
+  const declined = await host.ws.next(
+    (e) =>
+      e.type === 'room.participant' &&
+      e.participant.user.id === a.id &&
+      !e.participant.invited &&
+      e.participant.role === 'audience',
+  )
   expect(declined).toBeTruthy()
   await ok(host, 'room.end', { roomId: room.id })
   await a.ws.next((e) => e.type === 'room.ended' && e.roomId === room.id)
 })
 
 test('[R4] the hand queue is ordered by who raised first; lowering leaves the queue', async () => {
-  const host = await make('h'), a = await make('a'), b = await make('b'), c = await make('c')
+  const host = await make('h'),
+    a = await make('a'),
+    b = await make('b'),
+    c = await make('c')
   const room = await createRoom(host)
   for (const m of [host, a, b, c]) await ok(m, 'room.join', { roomId: room.id })
   for (const m of [b, c, a]) await ok(m, 'room.hand', { roomId: room.id, up: true })
   await ok(c, 'room.hand', { roomId: room.id, up: false })
   await ok(c, 'room.hand', { roomId: room.id, up: true })
   const snap = await ok(host, 'room.join', { roomId: room.id })
-  const queue = snap.participants.filter((p: any) => p.hand !== null).sort((x: any, y: any) => x.hand - y.hand).map((p: any) => p.user.id)
+  const queue = snap.participants
+    .filter((p: any) => p.hand !== null)
+    .sort((x: any, y: any) => x.hand - y.hand)
+    .map((p: any) => p.user.id)
   expect(queue).toEqual([b.id, a.id, c.id])
   await ok(host, 'room.end', { roomId: room.id })
 })
 
 test('[R5] someone removed from a room cannot come back into it; their sockets hear room.removed', async () => {
-  const host = await make('h'), a = await make('a')
+  const host = await make('h'),
+    a = await make('a')
   const room = await roomWith(host, [a])
   await ok(host, 'room.remove', { roomId: room.id, userId: a.id })
   await a.ws.next((e) => e.type === 'room.removed' && e.roomId === room.id)
@@ -123,7 +171,11 @@ test('[R5] someone removed from a room cannot come back into it; their sockets h
 })
 
 test('[R6] when the host leaves a moderator takes over; else the longest-serving speaker; the last one out ends the room', async () => {
-  const host = await make('h'), mod = await make('mo'), sp1 = await make('s'), sp2 = await make('s'), aud = await make('au')
+  const host = await make('h'),
+    mod = await make('mo'),
+    sp1 = await make('s'),
+    sp2 = await make('s'),
+    aud = await make('au')
   const room = await createRoom(host)
   for (const m of [host, mod, sp1, sp2, aud]) await ok(m, 'room.join', { roomId: room.id })
   for (const sp of [sp1, sp2]) await bringUp(host, sp, room.id)
@@ -131,14 +183,20 @@ test('[R6] when the host leaves a moderator takes over; else the longest-serving
   await ok(host, 'room.mod', { roomId: room.id, userId: mod.id, on: true })
 
   await ok(host, 'room.leave', { roomId: room.id })
-  await aud.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === mod.id && e.participant.role === 'host')
+  await aud.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === mod.id && e.participant.role === 'host',
+  )
   expect(s.ctx.rooms.api.room(room.id)!.hostId).toBe(mod.id)
 
   await ok(mod, 'room.leave', { roomId: room.id })
   // sp1 has been a speaker longer than sp2
-  await aud.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === sp1.id && e.participant.role === 'host')
+  await aud.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === sp1.id && e.participant.role === 'host',
+  )
   await ok(sp1, 'room.leave', { roomId: room.id })
-  await aud.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === sp2.id && e.participant.role === 'host')
+  await aud.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === sp2.id && e.participant.role === 'host',
+  )
   await ok(sp2, 'room.leave', { roomId: room.id })
   // nobody left on stage: the room ends
   await aud.ws.next((e) => e.type === 'room.ended' && e.roomId === room.id)
@@ -146,11 +204,14 @@ test('[R6] when the host leaves a moderator takes over; else the longest-serving
 })
 
 test('[R7] a dropped socket keeps its seat and role for the grace period and resumes', async () => {
-  const host = await make('h'), a = await make('a')
+  const host = await make('h'),
+    a = await make('a')
   const room = await roomWith(host, [a])
   await bringUp(host, a, room.id)
   a.ws.close()
-  const away = await host.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.away)
+  const away = await host.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.away,
+  )
   expect(away.participant.role).toBe('speaker')
   await reconnect(s, a)
   const snap = await ok(a, 'room.join', { roomId: room.id })
@@ -166,20 +227,25 @@ test('[R7] a dropped socket keeps its seat and role for the grace period and res
 })
 
 test('[R8] a host whose socket dropped is succeeded only after the grace period', async () => {
-  const host = await make('h'), sp = await make('s')
+  const host = await make('h'),
+    sp = await make('s')
   const room = await roomWith(host, [sp])
   await bringUp(host, sp, room.id)
   host.ws.close()
   await sp.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === host.id && e.participant.away)
   expect(s.ctx.rooms.api.participant(room.id, `u:${host.id}`)?.role).toBe('host')
-  await sp.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === sp.id && e.participant.role === 'host', GRACE * 10)
+  await sp.ws.next(
+    (e) => e.type === 'room.participant' && e.participant.user.id === sp.id && e.participant.role === 'host',
+    GRACE * 10,
+  )
   await reconnect(s, host)
   expect((await ok(host, 'room.join', { roomId: room.id })).me.role).toBe('moderator')
   await ok(sp, 'room.end', { roomId: room.id })
 })
 
 test('[R9] rooms and who was in them, with role and when, stay in SQLite after the end', async () => {
-  const host = await make('h'), a = await make('a')
+  const host = await make('h'),
+    a = await make('a')
   const room = await roomWith(host, [a], { title: 'History' })
   await bringUp(host, a, room.id)
   await ok(host, 'room.end', { roomId: room.id })
@@ -187,9 +253,17 @@ test('[R9] rooms and who was in them, with role and when, stay in SQLite after t
   const r = db.query<any, [number]>('SELECT * FROM rooms WHERE id = ?').get(room.id)
   expect(r).toMatchObject({ state: 'ended', title: 'History' })
   expect(r.ended_at).toBeGreaterThanOrEqual(r.started_at)
-  const rows = db.query<any, [number]>('SELECT user_id, role, from_at, to_at, end_reason FROM room_participation WHERE room_id = ? ORDER BY id').all(room.id)
+  const rows = db
+    .query<any, [number]>(
+      'SELECT user_id, role, from_at, to_at, end_reason FROM room_participation WHERE room_id = ? ORDER BY id',
+    )
+    .all(room.id)
   db.close()
-  expect(rows.map((x) => [x.user_id, x.role, x.end_reason])).toEqual([[host.id, 'host', 'ended'], [a.id, 'audience', 'role'], [a.id, 'speaker', 'ended']])
+  expect(rows.map((x) => [x.user_id, x.role, x.end_reason])).toEqual([
+    [host.id, 'host', 'ended'],
+    [a.id, 'audience', 'role'],
+    [a.id, 'speaker', 'ended'],
+  ])
   for (const x of rows) expect(x.to_at).toBeGreaterThanOrEqual(x.from_at)
   expect(s.ctx.rooms.api.wasParticipant(room.id, a.id)).toBe(true)
   const page = await a.http.get(`/api/rooms/${room.id}`)
@@ -205,14 +279,25 @@ test('[R10] RoomsApi events follow commits: role on join, muted, left, ended; cl
   rooms.on('muted', (e) => seen.push(`muted ${e.key} ${e.muted}`))
   rooms.on('left', (e) => seen.push(`left ${e.key}`))
   rooms.on('ended', (e) => seen.push(`ended ${e.roomId}`))
-  const host = await make('h'), a = await make('a')
+  const host = await make('h'),
+    a = await make('a')
   const room = await roomWith(host, [a])
   await bringUp(host, a, room.id)
   await ok(a, 'room.mute', { roomId: room.id, muted: true })
   await ok(a, 'room.leave', { roomId: room.id })
   await ok(host, 'room.end', { roomId: room.id })
-  const h = `u:${host.id}`, k = `u:${a.id}`
-  expect(seen).toEqual([`role ${h} host`, `role ${k} audience`, `role ${k} speaker`, `muted ${k} false`, `muted ${k} true`, `left ${k}`, `left ${h}`, `ended ${room.id}`])
+  const h = `u:${host.id}`,
+    k = `u:${a.id}`
+  expect(seen).toEqual([
+    `role ${h} host`,
+    `role ${k} audience`,
+    `role ${k} speaker`,
+    `muted ${k} false`,
+    `muted ${k} true`,
+    `left ${k}`,
+    `left ${h}`,
+    `ended ${room.id}`,
+  ])
   expect(rooms.participants(room.id)).toEqual([])
   expect(s.ctx.rooms.service.timers()).toBe(0)
 })
@@ -228,7 +313,11 @@ async function hallwayUntil(viewer: Member, wanted: (h: { live: any[]; upcoming:
 }
 
 test('[R11] the hallway lists rooms with followed people on stage first, then by size, and updates live', async () => {
-  const viewer = await make('v'), friend = await make('f'), x = await make('x'), y = await make('y'), z = await make('z')
+  const viewer = await make('v'),
+    friend = await make('f'),
+    x = await make('x'),
+    y = await make('y'),
+    z = await make('z')
   await viewer.http.put(`/api/users/${friend.name}/follow`)
   await ok(viewer, 'hallway.watch', { on: true })
   const small = await createRoom(friend, { title: 'Small with friend' })
@@ -260,20 +349,34 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
   const after = await hallwayUntil(viewer, (h) => h.live.some((r) => r.id === later.id))
   expect(after.upcoming.map((r: any) => r.id)).not.toContain(later.id)
   await ok(z, 'room.join', { roomId: later.id })
-  for (const [m, r] of [[friend, small], [x, big], [z, later]] as const) await ok(m, 'room.end', { roomId: r.id })
+  for (const [m, r] of [
+    [friend, small],
+    [x, big],
+    [z, later],
+  ] as const)
+    await ok(m, 'room.end', { roomId: r.id })
   s.ctx.rooms.service.end(tiny.id, null)
 })
 
-test('[R12] the host\'s followers are notified when a room goes live; an invitee gets a push (the service worker hides it when the app is in front)', async () => {
-  const push = s.ctx.push.service, notify = push.notify
+test("[R12] the host's followers are notified when a room goes live; an invitee gets a push (the service worker hides it when the app is in front)", async () => {
+  const push = s.ctx.push.service,
+    notify = push.notify
   const sent: [number, string, any][] = []
   // In place of the push service's notify: the rooms hold that same service as their PushApi.
-  push.notify = async (userId, kind, msg) => { sent.push([userId, kind, msg]) }
+  push.notify = async (userId, kind, msg) => {
+    sent.push([userId, kind, msg])
+  }
   try {
-    const host = await make('h'), fan = await make('f'), a = await make('a')
+    const host = await make('h'),
+      fan = await make('f'),
+      a = await make('a')
     await fan.http.put(`/api/users/${host.name}/follow`)
     const room = await createRoom(host, { title: 'Live now' })
-    expect(sent).toContainEqual([fan.id, 'room_started', expect.objectContaining({ body: 'Live now', url: `/rooms/${room.id}` })])
+    expect(sent).toContainEqual([
+      fan.id,
+      'room_started',
+      expect.objectContaining({ body: 'Live now', url: `/rooms/${room.id}` }),
+    ])
     await ok(host, 'room.join', { roomId: room.id })
     await ok(a, 'room.join', { roomId: room.id })
     a.ws.close()
@@ -281,7 +384,9 @@ test('[R12] the host\'s followers are notified when a room goes live; an invitee
     await ok(host, 'room.invite', { roomId: room.id, userId: a.id })
     expect(sent.find(([u, k]) => u === a.id && k === 'speak_invite')).toBeTruthy()
     await ok(host, 'room.end', { roomId: room.id })
-  } finally { push.notify = notify }
+  } finally {
+    push.notify = notify
+  }
 })
 
 test('[R13] guests (when allowed) listen to open rooms: counted, not listed, and gone when their socket closes', async () => {
@@ -299,24 +404,30 @@ test('[R13] guests (when allowed) listen to open rooms: counted, not listed, and
     expect((await new Client(s).get('/api/rooms')).json.live.map((r: any) => r.id)).toContain(room.id)
     g.close()
     expect((await host.ws.next((e) => e.type === 'room.guests')).count).toBe(0)
-  } finally { s.ctx.core.settings.update({ guests: false }) }
+  } finally {
+    s.ctx.core.settings.update({ guests: false })
+  }
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[R14] a server that stops releases the rooms\' timers; rooms it left live are ended at the next start', async () => {
+test("[R14] a server that stops releases the rooms' timers; rooms it left live are ended at the next start", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'townhall-rooms-'))
   const first = await startTestServer({ ROOM_GRACE_MS: '60000' }, { keepDir: dir })
   const host = await member(first, 'r')
   const room = await createRoom(host)
   await ok(host, 'room.join', { roomId: room.id })
   host.ws.close()
-  await until(() => first.ctx.rooms.service.timers() === 1, 'the host\'s grace timer')
+  await until(() => first.ctx.rooms.service.timers() === 1, "the host's grace timer")
   await first.stop()
   expect(first.ctx.rooms.service.timers()).toBe(0)
   const second = await startTestServer({}, { keepDir: dir })
   try {
     expect(second.ctx.rooms.api.room(room.id)!.state).toBe('ended')
-    const open = second.ctx.core.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM room_participation WHERE room_id = ? AND to_at IS NULL').get(room.id)!.n
+    const open = second.ctx.core.db
+      .query<{ n: number }, [number]>(
+        'SELECT COUNT(*) AS n FROM room_participation WHERE room_id = ? AND to_at IS NULL',
+      )
+      .get(room.id)!.n
     expect(open).toBe(0)
   } finally {
     await second.stop()
@@ -325,10 +436,15 @@ test('[R14] a server that stops releases the rooms\' timers; rooms it left live 
 })
 
 test('[R15] a pinned question reaches everyone in the room and is in the snapshot; a server ban takes a member out of every room', async () => {
-  const host = await make('h'), a = await make('a'), host2 = await make('h')
+  const host = await make('h'),
+    a = await make('a'),
+    host2 = await make('h')
   const room = await roomWith(host, [a])
   s.ctx.rooms.api.pin(room.id, { kind: 'question', id: 7, text: 'What about Sundays?', by: a.name })
-  expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toMatchObject({ id: 7, text: 'What about Sundays?' })
+  expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toMatchObject({
+    id: 7,
+    text: 'What about Sundays?',
+  })
   expect((await ok(a, 'room.join', { roomId: room.id })).pinned).toMatchObject({ id: 7 })
   s.ctx.rooms.api.pin(room.id, null)
   expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toBeNull()

@@ -12,17 +12,21 @@ import { TEST_LIMIT } from '../helpers/limits'
 setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
-beforeAll(async () => { s = await startTestServer() })
+beforeAll(async () => {
+  s = await startTestServer()
+})
 afterAll(() => s.stop())
 
 const tokenOf = (setCookie: string) => setCookie.split(';')[0]!.split('=').slice(1).join('=')
 
 test('[A2] a session token has ≥128 random bits and only its SHA-256 is stored', async () => {
   await signedInClient(s, 'alice')
-  const c1 = new Client(s), c2 = new Client(s)
+  const c1 = new Client(s),
+    c2 = new Client(s)
   const r1 = await c1.post('/api/auth/login', { username: 'alice', password: PASSWORD })
   const r2 = await c2.post('/api/auth/login', { username: 'alice', password: PASSWORD })
-  const t1 = tokenOf(r1.headers.get('set-cookie')!), t2 = tokenOf(r2.headers.get('set-cookie')!)
+  const t1 = tokenOf(r1.headers.get('set-cookie')!),
+    t2 = tokenOf(r2.headers.get('set-cookie')!)
   expect(t1).not.toBe(t2)
   expect(t1).toMatch(/^[A-Za-z0-9_-]+$/)
   expect(Buffer.from(t1, 'base64url').length * 8).toBeGreaterThanOrEqual(128)
@@ -30,7 +34,10 @@ test('[A2] a session token has ≥128 random bits and only its SHA-256 is stored
   // Read the database file itself (a separate connection, like an attacker with a copy of the data folder).
   const file = join(s.dataDir, 'townhall.db')
   const db = new Database(file, { readonly: true })
-  const hashes = db.query<{ h: Uint8Array }, []>('SELECT token_hash AS h FROM sessions').all().map((r) => Buffer.from(r.h).toString('hex'))
+  const hashes = db
+    .query<{ h: Uint8Array }, []>('SELECT token_hash AS h FROM sessions')
+    .all()
+    .map((r) => Buffer.from(r.h).toString('hex'))
   const pw = db.query<{ p: string }, []>(`SELECT password_hash AS p FROM users WHERE username = 'alice'`).get()!.p
   db.close()
   for (const t of [t1, t2]) expect(hashes).toContain(createHash('sha256').update(t).digest('hex'))
@@ -69,9 +76,25 @@ test('[A2] with an https PUBLIC_URL the cookie is Secure and named __Host-', asy
     const plain = await new Client(t).req('GET', '/api/me', undefined, { cookie: bob.cookie.replace('__Host-', '') })
     expect(plain.status).toBe(401)
     // The Origin check uses PUBLIC_URL's origin.
-    expect((await new Client({ url: t.url, origin: 'https://town.example.org' }).post('/api/auth/login', { username: 'bob', password: PASSWORD })).status).toBe(200)
-    expect((await new Client({ url: t.url, origin: 'http://town.example.org' }).post('/api/auth/login', { username: 'bob', password: PASSWORD })).status).toBe(403)
-  } finally { await t.stop() }
+    expect(
+      (
+        await new Client({ url: t.url, origin: 'https://town.example.org' }).post('/api/auth/login', {
+          username: 'bob',
+          password: PASSWORD,
+        })
+      ).status,
+    ).toBe(200)
+    expect(
+      (
+        await new Client({ url: t.url, origin: 'http://town.example.org' }).post('/api/auth/login', {
+          username: 'bob',
+          password: PASSWORD,
+        })
+      ).status,
+    ).toBe(403)
+  } finally {
+    await t.stop()
+  }
 })
 
 test('[A3] sign-out ends this session only; its cookie stops working and its sockets close', async () => {
@@ -197,13 +220,22 @@ test('[A5] someone who blocked me is not in the followers or following lists I s
   const m = await signedInClient(s, 'milo')
   const n = await signedInClient(s, 'nora')
   // milo and lena both follow nora, and nora follows both; then milo blocks lena.
-  for (const [c, who] of [[l, 'nora'], [m, 'nora'], [n, 'lena'], [n, 'milo']] as const) expect((await c.put(`/api/users/${who}/follow`)).status).toBe(200)
+  for (const [c, who] of [
+    [l, 'nora'],
+    [m, 'nora'],
+    [n, 'lena'],
+    [n, 'milo'],
+  ] as const)
+    expect((await c.put(`/api/users/${who}/follow`)).status).toBe(200)
   expect((await m.put('/api/users/lena/block')).status).toBe(200)
   const names = async (path: string) => (await l.get(path)).json.users.map((u: any) => u.username)
   expect(await names('/api/users/nora/followers')).toEqual(['lena'])
   expect(await names('/api/users/nora/following')).toEqual(['lena'])
   // milo still sees lena there: only the blocker is hidden, from the one they blocked.
-  expect((await m.get('/api/users/nora/followers')).json.users.map((u: any) => u.username).sort()).toEqual(['lena', 'milo'])
+  expect((await m.get('/api/users/nora/followers')).json.users.map((u: any) => u.username).sort()).toEqual([
+    'lena',
+    'milo',
+  ])
 })
 
 test('[W4] presence.query does not tell me whether someone who blocked me is online', async () => {
@@ -214,5 +246,6 @@ test('[W4] presence.query does not tell me whether someone who blocked me is onl
   const wsP = await connectWs(s.url, { cookie: p.cookie, origin: s.origin })
   expect((await wsO.request('presence.query', { userIds: [p.user.id, o.user.id] })).online).toEqual([o.user.id])
   expect((await wsP.request('presence.query', { userIds: [o.user.id] })).online).toEqual([o.user.id])
-  wsO.close(); wsP.close()
+  wsO.close()
+  wsP.close()
 })

@@ -21,7 +21,12 @@ test('[W6] stop() closes the sockets, then cleans up, then closes the database',
   })
   // The domains stop after the sockets closed (their close hooks ran first).
   const mediaStop = s.ctx.media.stop!
-  Object.assign(s.ctx.media, { stop: () => { order.push(`stop:${s.ctx.hub.conns.size}`); return mediaStop() } })
+  Object.assign(s.ctx.media, {
+    stop: () => {
+      order.push(`stop:${s.ctx.hub.conns.size}`)
+      return mediaStop()
+    },
+  })
   await s.stop()
   expect(order.slice(0, 2).sort()).toEqual(['close:alice', 'close:bob'])
   expect(order.slice(2)).toEqual(['stop:0'])

@@ -6,7 +6,9 @@ import { TEST_LIMIT, until } from '../helpers/limits'
 setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
-beforeAll(async () => { s = await startTestServer() })
+beforeAll(async () => {
+  s = await startTestServer()
+})
 afterAll(() => s.stop())
 
 test('[H1] /healthz reports status, version and the database', async () => {

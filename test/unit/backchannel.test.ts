@@ -11,13 +11,27 @@ import { TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const links = (text: string) => linkify(text).filter((x) => typeof x !== 'string').map((v: any) => v.props)
+const links = (text: string) =>
+  linkify(text)
+    .filter((x) => typeof x !== 'string')
+    .map((v: any) => v.props)
 
 test('[B16] only http(s) URLs become links, opened in a new tab without referrer or follow', () => {
-  expect(links('see https://example.org/a?b=1.')).toEqual([{ href: 'https://example.org/a?b=1', target: '_blank', rel: 'noopener noreferrer nofollow', children: 'https://example.org/a?b=1' }])
+  expect(links('see https://example.org/a?b=1.')).toEqual([
+    {
+      href: 'https://example.org/a?b=1',
+      target: '_blank',
+      rel: 'noopener noreferrer nofollow',
+      children: 'https://example.org/a?b=1',
+    },
+  ])
   expect(links('javascript:alert(1) data:text/html,<b>x</b> vbscript:x file:///etc/passwd ftp://x.org')).toEqual([])
-  expect(links('<a href="javascript:alert(1)">https://ok.example</a>').map((l) => l.href)).toEqual(['https://ok.example'])
-  expect(links('(see https://en.wikipedia.org/wiki/Foo_(bar))').map((l) => l.href)).toEqual(['https://en.wikipedia.org/wiki/Foo_(bar)'])
+  expect(links('<a href="javascript:alert(1)">https://ok.example</a>').map((l) => l.href)).toEqual([
+    'https://ok.example',
+  ])
+  expect(links('(see https://en.wikipedia.org/wiki/Foo_(bar))').map((l) => l.href)).toEqual([
+    'https://en.wikipedia.org/wiki/Foo_(bar)',
+  ])
   // The text around links stays text, character for character.
   const parts = linkify('<img src=x onerror=alert(1)> http://a.example b')
   expect(parts[0]).toBe('<img src=x onerror=alert(1)> ')
@@ -41,12 +55,25 @@ test('[B8] sends of one tick share one commit; a duplicate in flight shares the 
   let current = 0
   let seq = 0
   const q = new SendQueue({
-    change: (write) => { current = 0; const r = write(() => ++seq); if (fail) throw new Error('disk full'); batches.push(current); return r },
+    change: (write) => {
+      current = 0
+      const r = write(() => ++seq)
+      if (fail) throw new Error('disk full')
+      batches.push(current)
+      return r
+    },
     insert: () => ++current,
     committed: (id) => ({ id }) as any,
     logError: () => {},
   })
-  const item = (i: number): SendItem => ({ threadId: 1, authorId: 1, clientId: `c${i}`, body: 'x', image: null, replyTo: null })
+  const item = (i: number): SendItem => ({
+    threadId: 1,
+    authorId: 1,
+    clientId: `c${i}`,
+    body: 'x',
+    image: null,
+    replyTo: null,
+  })
   const all = await Promise.all([...Array.from({ length: 10 }, (_, i) => q.send(item(i))), q.send(item(3))])
   expect(batches).toEqual([10])
   expect(all[10]).toBe(all[3])
@@ -66,20 +93,30 @@ test('[B6] a change takes its seqs in its transaction: one that rolls back takes
     const start = store.seq
     // Committed: the seqs are saved with it, and the committed step runs after the commit with what was written.
     let inTransaction: boolean | null = null
-    const id = store.change((nextSeq) => store.insertThread('group', 'g', null, null, null, nextSeq()), (tid) => {
-      inTransaction = db.inTransaction
-      return tid
-    })
+    const id = store.change(
+      (nextSeq) => store.insertThread('group', 'g', null, null, null, nextSeq()),
+      (tid) => {
+        inTransaction = db.inTransaction
+        return tid
+      },
+    )
     expect(inTransaction as boolean | null).toBe(false)
     expect(store.thread(id)?.last_seq).toBe(start + 1)
     expect([store.seq, counter()]).toEqual([start + 1, start + 1])
     // Rolled back: nothing written, the seq as it was, the committed step never runs.
     let told = false
-    expect(() => store.change((nextSeq) => {
-      store.insertThread('group', 'lost', null, null, null, nextSeq())
-      nextSeq()
-      throw new Error('disk full')
-    }, () => { told = true })).toThrow('disk full')
+    expect(() =>
+      store.change(
+        (nextSeq) => {
+          store.insertThread('group', 'lost', null, null, null, nextSeq())
+          nextSeq()
+          throw new Error('disk full')
+        },
+        () => {
+          told = true
+        },
+      ),
+    ).toThrow('disk full')
     expect(told).toBe(false)
     expect([store.seq, counter()]).toEqual([start + 1, start + 1])
     expect(db.query("SELECT COUNT(*) AS n FROM bc_threads WHERE title = 'lost'").get()).toEqual({ n: 0 })
@@ -88,7 +125,11 @@ test('[B6] a change takes its seqs in its transaction: one that rolls back takes
     expect(store.seq).toBe(start + 1)
     // A change inside a change would tell before the commit: refused.
     expect(() => store.change(() => store.change(() => {}))).toThrow('a change inside a change')
-    expect(() => store.change(() => { store.upsertMember(id, 1, 'active', 1) })).toThrow(/store: unable to add member 1 to thread/)
+    expect(() =>
+      store.change(() => {
+        store.upsertMember(id, 1, 'active', 1)
+      }),
+    ).toThrow(/store: unable to add member 1 to thread/)
   } finally {
     db.close()
     rmSync(dir, { recursive: true, force: true })

@@ -24,7 +24,11 @@ test('in client/app, only api.ts calls fetch, and every call through it names wh
     const s = source(f)
     if (/\bfetch\(/.test(s)) offenders.push(`${f}: fetch`)
     // The helpers this module imports from ./api, each called with its result type: get<T>(…), never get(…).
-    const names = /import \{([^}]*)\} from '\.\/api'/.exec(s)?.[1]!.split(',').map((n) => n.trim()) ?? []
+    const names =
+      /import \{([^}]*)\} from '\.\/api'/
+        .exec(s)?.[1]!
+        .split(',')
+        .map((n) => n.trim()) ?? []
     const calls = names.filter((n) => ['api', 'get', 'post', 'put', 'patch', 'del'].includes(n))
     if (!calls.length) continue
     const untyped = new RegExp(`(?<![.\\w$])(?:${calls.join('|')})\\(`, 'g')

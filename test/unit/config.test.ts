@@ -13,7 +13,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 test('[H8] the defaults: port 3000, ./data, invite-only registration', () => {
   const c = loadConfig({})
-  expect(c).toMatchObject({ port: 3000, host: '0.0.0.0', dataDir: './data', registration: 'invite', inviteQuota: 5, sessionDays: 30, trustProxy: false, publicUrl: '' })
+  expect(c).toMatchObject({
+    port: 3000,
+    host: '0.0.0.0',
+    dataDir: './data',
+    registration: 'invite',
+    inviteQuota: 5,
+    sessionDays: 30,
+    trustProxy: false,
+    publicUrl: '',
+  })
   expect(publicOrigin(c, 3000)).toBe('http://localhost:3000')
   expect(publicOrigin(loadConfig({ PUBLIC_URL: 'https://town.example.org/' }), 3000)).toBe('https://town.example.org')
 })
@@ -36,7 +45,11 @@ test('[H8] a bad value is refused with a message naming the variable', () => {
   ]
   for (const [env, variable, words] of cases) {
     let err: unknown
-    try { loadConfig(env) } catch (e) { err = e }
+    try {
+      loadConfig(env)
+    } catch (e) {
+      err = e
+    }
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as ConfigError).variable).toBe(variable)
     expect((err as ConfigError).message).toStartWith(`config: ${variable}: `)
@@ -53,7 +66,11 @@ test('[H8] secrets may be given as NAME_FILE; the variable itself wins', () => {
 })
 
 test('[H8] lists, booleans and the help table', () => {
-  const c = loadConfig({ TURN_URLS: 'turn:a:3478, turn:b:3478 ,', TRUST_PROXY: 'yes', ALLOWED_ORIGINS: 'https://a.example' })
+  const c = loadConfig({
+    TURN_URLS: 'turn:a:3478, turn:b:3478 ,',
+    TRUST_PROXY: 'yes',
+    ALLOWED_ORIGINS: 'https://a.example',
+  })
   expect(c.turnUrls).toEqual(['turn:a:3478', 'turn:b:3478'])
   expect(c.trustProxy).toBe(true)
   expect(c.allowedOrigins).toEqual(['https://a.example'])

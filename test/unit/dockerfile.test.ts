@@ -80,7 +80,9 @@ test('[H12] HEALTHCHECK runs `townhall healthcheck`; the entrypoint is the binar
 })
 
 test('[H12] .dockerignore keeps node_modules, data and build output out of the context', () => {
-  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim())
+  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
   for (const p of ['node_modules', 'data', 'dist', 'client/dist', '.git']) expect(ignored).toContain(p)
   // …but not what the build stage copies.
   for (const p of ['server', 'client', 'scripts', 'package.json', 'package-lock.json']) expect(ignored).not.toContain(p)

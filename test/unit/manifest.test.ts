@@ -10,7 +10,13 @@ const CLIENT = join(import.meta.dir, '..', '..', 'client')
 const manifest = JSON.parse(readFileSync(join(CLIENT, 'manifest.webmanifest'), 'utf8'))
 
 test('[H14] name, short_name, start_url, display standalone, theme colour', () => {
-  expect(manifest).toMatchObject({ name: 'Townhall', short_name: 'Townhall', start_url: '/', display: 'standalone', scope: '/' })
+  expect(manifest).toMatchObject({
+    name: 'Townhall',
+    short_name: 'Townhall',
+    start_url: '/',
+    display: 'standalone',
+    scope: '/',
+  })
   expect(manifest.theme_color).toMatch(/^#[0-9a-f]{6}$/i)
   expect(manifest.background_color).toMatch(/^#[0-9a-f]{6}$/i)
   const html = readFileSync(join(CLIENT, 'index.html'), 'utf8')

@@ -2,7 +2,15 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createHmac, randomBytes } from 'node:crypto'
 import { RTCPeerConnection, RtpHeader, RtpPacket, SrtpSession } from 'werift'
-import { K_SLOTS, OPUS_FRAME_TS, SlotRewriter, assignSlots, audioLevelDbov, audioLevelOfExtensions, levelFromDbov } from '../../server/media/forwarder'
+import {
+  K_SLOTS,
+  OPUS_FRAME_TS,
+  SlotRewriter,
+  assignSlots,
+  audioLevelDbov,
+  audioLevelOfExtensions,
+  levelFromDbov,
+} from '../../server/media/forwarder'
 import { PortCursor, hostAddresses, iceServersFor, turnCredentials, withoutDefaultStun } from '../../server/media/ice'
 import { SrtpWriter, writeRtpHeader } from '../../server/media/srtp'
 import { TEST_LIMIT } from '../helpers/limits'
@@ -10,7 +18,16 @@ import { TEST_LIMIT } from '../helpers/limits'
 setDefaultTimeout(TEST_LIMIT)
 
 const packetWithLevel = (id: number, dbov: number, extra: { id: number; payload: Buffer }[] = []) =>
-  new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: 7, timestamp: 9, ssrc: 1, extensions: [...extra, { id, payload: Buffer.from([0x80 | dbov]) }] }), Buffer.from('opus')).serialize()
+  new RtpPacket(
+    new RtpHeader({
+      payloadType: 111,
+      sequenceNumber: 7,
+      timestamp: 9,
+      ssrc: 1,
+      extensions: [...extra, { id, payload: Buffer.from([0x80 | dbov]) }],
+    }),
+    Buffer.from('opus'),
+  ).serialize()
 
 describe('[M3] audio levels (RFC 6464)', () => {
   test('[M3] the level is read from the one-byte extension with the negotiated id, ignoring the voice bit', () => {
@@ -29,7 +46,10 @@ describe('[M3] audio levels (RFC 6464)', () => {
     expect(levelFromDbov(10)).toBeGreaterThan(levelFromDbov(30))
     expect(levelFromDbov(127)).toBe(0)
     expect(levelFromDbov(-1)).toBe(0)
-    for (let d = 0; d <= 127; d++) { expect(levelFromDbov(d)).toBeGreaterThanOrEqual(0); expect(levelFromDbov(d)).toBeLessThanOrEqual(1) }
+    for (let d = 0; d <= 127; d++) {
+      expect(levelFromDbov(d)).toBeGreaterThanOrEqual(0)
+      expect(levelFromDbov(d)).toBeLessThanOrEqual(1)
+    }
   })
 })
 
@@ -49,7 +69,7 @@ describe('[M4] the K loudest speakers in K slots', () => {
 })
 
 describe('[M5] a slot is one continuous stream', () => {
-  test('[M5] within one speaker the numbers are the speaker\'s own (offset 0 for the first)', () => {
+  test("[M5] within one speaker the numbers are the speaker's own (offset 0 for the first)", () => {
     const s = new SlotRewriter(1234)
     s.setSource('a')
     s.map(100, 5000, 0)
@@ -63,7 +83,7 @@ describe('[M5] a slot is one continuous stream', () => {
     s.setSource('a')
     for (let i = 0; i < 10; i++) s.map(65530 + i, 4294960000 + i * 960, i * 20) // wraps both counters
     const [lastSeq, lastTs] = [s.seq, s.ts]
-    expect(lastSeq).toBe((65539) & 0xffff)
+    expect(lastSeq).toBe(65539 & 0xffff)
     s.setSource('b')
     s.map(17, 123, 200 + 180)
     expect(s.seq).toBe((lastSeq + 1) & 0xffff)
@@ -80,7 +100,9 @@ describe('[M5] a slot is one continuous stream', () => {
   test('[M5] a late packet of the same speaker keeps its place without moving the continuity point back', () => {
     const s = new SlotRewriter(1)
     s.setSource('a')
-    s.map(10, 0, 0); s.map(12, 1920, 40); s.map(11, 960, 41)
+    s.map(10, 0, 0)
+    s.map(12, 1920, 40)
+    s.map(11, 960, 41)
     expect(s.seq).toBe(11)
     s.setSource('b')
     s.map(500, 0, 60)
@@ -91,9 +113,15 @@ describe('[M5] a slot is one continuous stream', () => {
 describe('[M7] NAT: ports, addresses, TURN', () => {
   test('[M7] each peer gets its own port window inside the range; freed ports are reused; a full range says so', () => {
     const c = new PortCursor(40000, 40002)
-    const a = c.take()!, b = c.take()!, d = c.take()!
+    const a = c.take()!,
+      b = c.take()!,
+      d = c.take()!
     expect([a.port, b.port, d.port]).toEqual([40000, 40001, 40002])
-    for (const w of [a, b, d]) { expect(w.range[0]).toBeGreaterThanOrEqual(40000); expect(w.range[1]).toBeLessThanOrEqual(40002); expect(w.range[1] - w.range[0]).toBe(1) }
+    for (const w of [a, b, d]) {
+      expect(w.range[0]).toBeGreaterThanOrEqual(40000)
+      expect(w.range[1]).toBeLessThanOrEqual(40002)
+      expect(w.range[1] - w.range[0]).toBe(1)
+    }
     expect(c.take()).toBeNull()
     c.release(b.port)
     expect(c.take()!.port).toBe(40001)
@@ -106,15 +134,29 @@ describe('[M7] NAT: ports, addresses, TURN', () => {
     expect(hostAddresses({ publicIp: '', host: '0.0.0.0' }).length).toBe(1)
   })
 
-  test('[M7] TURN credentials follow coturn\'s shared-secret scheme: <expiry>:<id> and base64 HMAC-SHA1', () => {
+  test("[M7] TURN credentials follow coturn's shared-secret scheme: <expiry>:<id> and base64 HMAC-SHA1", () => {
     const now = 1_700_000_000_000
     const c = turnCredentials('s3cret', '42', now, 3600)
     expect(c.username).toBe(`${1_700_000_000 + 3600}:42`)
     expect(c.credential).toBe(createHmac('sha1', 's3cret').update(c.username).digest('base64'))
-    const servers = iceServersFor({ turnUrls: ['stun:stun.example.org:3478', 'turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'], turnSecret: 's3cret' }, '42', now)
+    const servers = iceServersFor(
+      {
+        turnUrls: [
+          'stun:stun.example.org:3478',
+          'turn:turn.example.org:3478?transport=udp',
+          'turns:turn.example.org:5349',
+        ],
+        turnSecret: 's3cret',
+      },
+      '42',
+      now,
+    )
     expect(servers).toEqual([
       { urls: ['stun:stun.example.org:3478'] },
-      { urls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'], ...turnCredentials('s3cret', '42', now) },
+      {
+        urls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'],
+        ...turnCredentials('s3cret', '42', now),
+      },
     ])
     expect(iceServersFor({ turnUrls: ['turn:t.example.org'], turnSecret: '' }, '1')).toEqual([])
     expect(iceServersFor({ turnUrls: [], turnSecret: 'x' }, '1')).toEqual([])
@@ -122,12 +164,28 @@ describe('[M7] NAT: ports, addresses, TURN', () => {
 })
 
 describe('[M11] lean SRTP matches werift', () => {
-  for (const [name, profile, saltLen] of [['AEAD_AES_128_GCM', 7, 12], ['AES_CM_128_HMAC_SHA1_80', 1, 14]] as const) {
+  for (const [name, profile, saltLen] of [
+    ['AEAD_AES_128_GCM', 7, 12],
+    ['AES_CM_128_HMAC_SHA1_80', 1, 14],
+  ] as const) {
     test(`[M11] ${name}: our packets are byte-identical to werift's and decrypt on the other side, across a sequence wrap`, () => {
-      const keys = { localMasterKey: randomBytes(16), localMasterSalt: randomBytes(saltLen), remoteMasterKey: randomBytes(16), remoteMasterSalt: randomBytes(saltLen) }
+      const keys = {
+        localMasterKey: randomBytes(16),
+        localMasterSalt: randomBytes(saltLen),
+        remoteMasterKey: randomBytes(16),
+        remoteMasterSalt: randomBytes(saltLen),
+      }
       const local: any = new SrtpSession({ profile, keys } as any)
       const reference: any = new SrtpSession({ profile, keys } as any)
-      const remote: any = new SrtpSession({ profile, keys: { localMasterKey: keys.remoteMasterKey, localMasterSalt: keys.remoteMasterSalt, remoteMasterKey: keys.localMasterKey, remoteMasterSalt: keys.localMasterSalt } } as any)
+      const remote: any = new SrtpSession({
+        profile,
+        keys: {
+          localMasterKey: keys.remoteMasterKey,
+          localMasterSalt: keys.remoteMasterSalt,
+          remoteMasterKey: keys.localMasterKey,
+          remoteMasterSalt: keys.localMasterSalt,
+        },
+      } as any)
       const w = SrtpWriter.fromWerift(local)!
       expect(w).not.toBeNull()
       const hdr = Buffer.alloc(12)
@@ -138,7 +196,17 @@ describe('[M11] lean SRTP matches werift', () => {
         const payload = randomBytes(20 + i * 7)
         writeRtpHeader(hdr, i === 3, 111, seq, 1000 + i * 960, 0xdeadbeef)
         const ours = w.protect(hdr, payload, 0xdeadbeef, seq, roc)
-        const theirs: Buffer = reference.encrypt(payload, new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: 1000 + i * 960, ssrc: 0xdeadbeef, marker: i === 3, extensions: [] }))
+        const theirs: Buffer = reference.encrypt(
+          payload,
+          new RtpHeader({
+            payloadType: 111,
+            sequenceNumber: seq,
+            timestamp: 1000 + i * 960,
+            ssrc: 0xdeadbeef,
+            marker: i === 3,
+            extensions: [],
+          }),
+        )
         expect(ours.equals(theirs)).toBe(true)
         const plain: Buffer = remote.decrypt(ours)
         expect(plain.subarray(12).equals(payload)).toBe(true)
@@ -149,7 +217,7 @@ describe('[M11] lean SRTP matches werift', () => {
   }
 })
 
-test('[M7] the server asks no third-party STUN server (werift would default to Google\'s)', async () => {
+test("[M7] the server asks no third-party STUN server (werift would default to Google's)", async () => {
   const pc = new RTCPeerConnection({ iceServers: [] })
   pc.addTransceiver('audio', { direction: 'recvonly' })
   expect((pc.iceTransports[0]!.connection as any).stunServer).toBeDefined()

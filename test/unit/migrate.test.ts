@@ -15,7 +15,11 @@ setDefaultTimeout(TEST_LIMIT)
 const dir = mkdtempSync(join(tmpdir(), 'townhall-migrate-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const tables = (db: Database) => db.query<{ name: string }, []>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all().map((r) => r.name)
+const tables = (db: Database) =>
+  db
+    .query<{ name: string }, []>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+    .all()
+    .map((r) => r.name)
 
 test('[H9] each migration runs once, in order, and is recorded', () => {
   const db = new Database(':memory:')

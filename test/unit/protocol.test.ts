@@ -22,7 +22,8 @@ const DIR = join(import.meta.dir, '..', '..', 'server', 'protocol')
 test('[W7] the protocol imports nothing but TypeBox and its own parts', () => {
   for (const file of readdirSync(DIR)) {
     const imports = [...readFileSync(join(DIR, file), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!)
-    for (const from of imports) expect([file, from.startsWith('./') || from.startsWith('@sinclair/typebox')]).toEqual([file, true])
+    for (const from of imports)
+      expect([file, from.startsWith('./') || from.startsWith('@sinclair/typebox')]).toEqual([file, true])
   }
 })
 
@@ -41,11 +42,25 @@ test('[W7] every request type of the protocol has exactly one handler', () => {
 })
 
 test('[H2] each error code is defined once, with a status and a message', () => {
-  const tables = [CommonErrors, RealtimeErrors, AccountErrors, InviteErrors, AdminErrors, RoomErrors, MediaErrors, BackchannelErrors]
+  const tables = [
+    CommonErrors,
+    RealtimeErrors,
+    AccountErrors,
+    InviteErrors,
+    AdminErrors,
+    RoomErrors,
+    MediaErrors,
+    BackchannelErrors,
+  ]
   const codes = tables.flatMap((t) => Object.keys(t))
   expect(codes.filter((c, i) => codes.indexOf(c) !== i)).toEqual([])
   expect(codes.length).toBe(Object.keys(ERRORS).length)
   for (const [code, [status, message]] of Object.entries(ERRORS)) {
-    expect([code, status >= 400 && status < 600, message.length > 0, /^[a-z_]+$/.test(code)]).toEqual([code, true, true, true])
+    expect([code, status >= 400 && status < 600, message.length > 0, /^[a-z_]+$/.test(code)]).toEqual([
+      code,
+      true,
+      true,
+      true,
+    ])
   }
 })

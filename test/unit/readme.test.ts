@@ -13,17 +13,27 @@ const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
 
 test('[H15] every variable of server/config.ts is in the README table with its default (bun scripts/config-table.ts)', () => {
   const lines = readme.split('\n')
-  const wrong = Object.values(OPTIONS).filter((o) => {
-    const row = lines.find((l) => l.startsWith(`| \`${o.env}\``))
-    return !row || !row.includes(o.default === '' ? '| — |' : `| \`${o.default}\` |`)
-  }).map((o) => o.env)
+  const wrong = Object.values(OPTIONS)
+    .filter((o) => {
+      const row = lines.find((l) => l.startsWith(`| \`${o.env}\``))
+      return !row || !row.includes(o.default === '' ? '| — |' : `| \`${o.default}\` |`)
+    })
+    .map((o) => o.env)
   expect(wrong).toEqual([])
   // The generated table has the same rows (descriptions may lag until the script runs again).
   expect(configTable().split('\n').length).toBe(lines.filter((l) => /^\| `[A-Z_]+`/.test(l)).length + 2)
 })
 
 test('[H15] the README names every CLI command and the quick-start commands', () => {
-  for (const c of ['townhall serve', 'townhall admin create', 'townhall invite create', 'townhall backup', 'townhall migrate', 'townhall healthcheck', 'townhall --help'])
+  for (const c of [
+    'townhall serve',
+    'townhall admin create',
+    'townhall invite create',
+    'townhall backup',
+    'townhall migrate',
+    'townhall healthcheck',
+    'townhall --help',
+  ])
     expect(readme).toContain(c)
   expect(readme).toContain('npm install && npm start')
   expect(readme).toContain('npm install && npm test')

@@ -1,6 +1,14 @@
 // The room session as a state machine, without a server: lifecycle transitions, seats, hands, succession, timers.
 import { expect, setDefaultTimeout, test } from 'bun:test'
-import { canTransition, GRACE_MS, isModerator, RANK, ROOM_TRANSITIONS, RoomSession, type Seat } from '../../server/rooms/session'
+import {
+  canTransition,
+  GRACE_MS,
+  isModerator,
+  RANK,
+  ROOM_TRANSITIONS,
+  RoomSession,
+  type Seat,
+} from '../../server/rooms/session'
 import type { RoomRole } from '../../server/contracts'
 import { TEST_LIMIT } from '../helpers/limits'
 
@@ -36,7 +44,10 @@ test('[R31] going to the audience drops the hand, the invitation and the microph
 test('[R32] hands queue in the order raised; raising twice keeps the place', () => {
   const s = new RoomSession(1, { graceMs: 50, emptyMs: 50 })
   const [a, b, c] = [seat(s, 1, 'audience'), seat(s, 2, 'audience'), seat(s, 3, 'audience')]
-  s.raiseHand(b, true); s.raiseHand(a, true); s.raiseHand(c, true); s.raiseHand(b, true)
+  s.raiseHand(b, true)
+  s.raiseHand(a, true)
+  s.raiseHand(c, true)
+  s.raiseHand(b, true)
   expect(s.hands().map((x) => x.userId)).toEqual([2, 1, 3])
   s.raiseHand(a, false)
   expect(s.hands().map((x) => x.userId)).toEqual([2, 3])
@@ -54,7 +65,9 @@ test('[R33] succession: a moderator first, else the longest-serving speaker; pre
   expect(s.successor()).toBe(sp2)
   const mod = seat(s, 4, 'moderator')
   expect(s.successor()).toBe(mod)
-  s.drop(mod); s.drop(sp1); s.drop(sp2)
+  s.drop(mod)
+  s.drop(sp1)
+  s.drop(sp2)
   expect(s.successor()).toBeNull()
   s.close()
   expect(s.timers()).toBe(0)
@@ -62,7 +75,8 @@ test('[R33] succession: a moderator first, else the longest-serving speaker; pre
 
 test('[R34] an away seat expires after the grace period unless its socket comes back; close() releases every timer', async () => {
   const s = new RoomSession(1, { graceMs: 30, emptyMs: 10_000 })
-  const a = seat(s, 1, 'speaker'), b = seat(s, 2, 'audience')
+  const a = seat(s, 1, 'speaker'),
+    b = seat(s, 2, 'audience')
   const expired: number[] = []
   s.away(a, () => expired.push(1))
   s.away(b, () => expired.push(2))

@@ -20,15 +20,17 @@ test('every test file sets its default limit to TEST_LIMIT, above every wait', (
 test('no test or hook sets a limit below TEST_LIMIT; no page waits a fixed time; no wait has its own limit', () => {
   const found: string[] = []
   for (const f of files) {
-    source(f).split('\n').forEach((line, i) => {
-      const at = `${relative(ROOT, join(ROOT, f))}:${i + 1}`
-      const own = /^\s*\}, ([\d_]+)\)$/.exec(line) // the third argument of test() / beforeAll()
-      if (own && Number(own[1]!.replaceAll('_', '')) < TEST_LIMIT) found.push(`${at} a limit of ${own[1]}`)
-      if (/waitForTimeout\(/.test(line)) found.push(`${at} waitForTimeout`)
-      if (/\{ timeout: [\d_]+ \}/.test(line)) found.push(`${at} a Playwright timeout (the context's is WAIT)`)
-      const wsLimit = /\.waitClosed\([\d_]+\)|\.(next|request)\(.*,\s*[\d_]+\)/
-      if (wsLimit.test(line)) found.push(`${at} a WebSocket wait with its own limit`)
-    })
+    source(f)
+      .split('\n')
+      .forEach((line, i) => {
+        const at = `${relative(ROOT, join(ROOT, f))}:${i + 1}`
+        const own = /^\s*\}, ([\d_]+)\)$/.exec(line) // the third argument of test() / beforeAll()
+        if (own && Number(own[1]!.replaceAll('_', '')) < TEST_LIMIT) found.push(`${at} a limit of ${own[1]}`)
+        if (/waitForTimeout\(/.test(line)) found.push(`${at} waitForTimeout`)
+        if (/\{ timeout: [\d_]+ \}/.test(line)) found.push(`${at} a Playwright timeout (the context's is WAIT)`)
+        const wsLimit = /\.waitClosed\([\d_]+\)|\.(next|request)\(.*,\s*[\d_]+\)/
+        if (wsLimit.test(line)) found.push(`${at} a WebSocket wait with its own limit`)
+      })
   }
   expect(found).toEqual([])
 })

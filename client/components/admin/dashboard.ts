@@ -17,7 +17,14 @@ export function Dashboard() {
   const [stats, setStats] = useState<AdminStats | null>(null)
   const [err, setErr] = useState('')
   useEffect(() => {
-    const load = () => fetchStats().then((s) => { setStats(s); setErr('') }, (e) => setErr(errorText(e)))
+    const load = () =>
+      fetchStats().then(
+        (s) => {
+          setStats(s)
+          setErr('')
+        },
+        (e) => setErr(errorText(e)),
+      )
     load()
     const t = setInterval(load, 15_000)
     return () => clearInterval(t)
@@ -28,7 +35,8 @@ export function Dashboard() {
     <div class="stat-grid">
       ${TILES.map((t) => {
         const body = html`<span class="stat-value">${stats ? (stats[t.key] ?? 0).toLocaleString() : '…'}</span><span class="stat-label">${t.label}</span>`
-        return t.href ? html`<a class=${'stat' + (t.key === 'openReports' && stats?.openReports ? ' alert' : '')} href=${t.href} data-stat=${t.key}>${body}</a>`
+        return t.href
+          ? html`<a class=${'stat' + (t.key === 'openReports' && stats?.openReports ? ' alert' : '')} href=${t.href} data-stat=${t.key}>${body}</a>`
           : html`<div class="stat" data-stat=${t.key}>${body}</div>`
       })}
     </div>

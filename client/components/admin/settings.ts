@@ -9,16 +9,33 @@ export function ServerSettings() {
   const [s, setS] = useState<Settings | null>(null)
   const [turn, setTurn] = useState('')
   const [err, setErr] = useState('')
-  useEffect(() => { settings().then((v) => { setS(v); setTurn(v.turnUrls.join('\n')) }, notifyError) }, [])
+  useEffect(() => {
+    settings().then((v) => {
+      setS(v)
+      setTurn(v.turnUrls.join('\n'))
+    }, notifyError)
+  }, [])
   if (!s) return html`<section class="card"><p class="muted">Loading…</p></section>`
   const save = async (e: Event) => {
     e.preventDefault()
     setErr('')
     try {
-      const turnUrls = turn.split(/[\n,]/).map((x) => x.trim()).filter(Boolean)
-      const v = await updateSettings({ registration: s.registration, inviteQuota: Number(s.inviteQuota), guests: s.guests, turnUrls })
-      setS(v); setTurn(v.turnUrls.join('\n')); notify('Settings saved')
-    } catch (x) { setErr(errorText(x)) }
+      const turnUrls = turn
+        .split(/[\n,]/)
+        .map((x) => x.trim())
+        .filter(Boolean)
+      const v = await updateSettings({
+        registration: s.registration,
+        inviteQuota: Number(s.inviteQuota),
+        guests: s.guests,
+        turnUrls,
+      })
+      setS(v)
+      setTurn(v.turnUrls.join('\n'))
+      notify('Settings saved')
+    } catch (x) {
+      setErr(errorText(x))
+    }
   }
   return html`<form class="card stack" onSubmit=${save} aria-label="Server settings">
     <h2>Server settings</h2>

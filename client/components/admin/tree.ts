@@ -6,7 +6,15 @@ import { notify, notifyError } from '../../app/state'
 
 const count = (n: BranchNode): number => n.children.reduce((s, c) => s + 1 + count(c), 0)
 
-function Node({ node, onRevoke, open }: { node: BranchNode; onRevoke: (n: BranchNode) => void; open: BranchNode | null }) {
+function Node({
+  node,
+  onRevoke,
+  open,
+}: {
+  node: BranchNode
+  onRevoke: (n: BranchNode) => void
+  open: BranchNode | null
+}) {
   const below = count(node)
   return html`<li data-username=${node.username}>
     <div class=${'tree-node' + (open?.id === node.id ? ' selected' : '')}>
@@ -24,22 +32,33 @@ export function InviteTree() {
   const [open, setOpen] = useState<BranchNode | null>(null)
   const [suspend, setSuspend] = useState(false)
   const load = () => inviteTree().then(setTree, notifyError)
-  useEffect(() => { load() }, [])
+  useEffect(() => {
+    load()
+  }, [])
   const revoke = async () => {
     try {
       const r = await revokeBranch(open!.id, suspend)
-      notify(`Revoked ${r.revoked.length} invite${r.revoked.length === 1 ? '' : 's'}${r.suspended.length ? `, suspended ${r.suspended.length} member${r.suspended.length === 1 ? '' : 's'}` : ''}`)
-      setOpen(null); setSuspend(false); load()
-    } catch (e) { notifyError(e) }
+      notify(
+        `Revoked ${r.revoked.length} invite${r.revoked.length === 1 ? '' : 's'}${r.suspended.length ? `, suspended ${r.suspended.length} member${r.suspended.length === 1 ? '' : 's'}` : ''}`,
+      )
+      setOpen(null)
+      setSuspend(false)
+      load()
+    } catch (e) {
+      notifyError(e)
+    }
   }
   return html`<section class="card"><h2>Invite tree</h2>
     <p class="muted small">Who invited whom. Revoking a branch cancels the unused invites of that member and of everyone they brought in.</p>
-    ${open && html`<div class="confirm stack" role="dialog" aria-label=${`Revoke the branch of @${open.username}`}>
+    ${
+      open &&
+      html`<div class="confirm stack" role="dialog" aria-label=${`Revoke the branch of @${open.username}`}>
       <p><strong>Revoke the branch of @${open.username}?</strong> ${count(open)} member${count(open) === 1 ? '' : 's'} below.</p>
       <label class="row gap center small"><input type="checkbox" class="check" checked=${suspend} onChange=${(e: any) => setSuspend(e.target.checked)} />
         Also suspend the ${count(open)} member${count(open) === 1 ? '' : 's'} invited below @${open.username}</label>
       <div class="row gap"><button class="btn small danger" onClick=${revoke}>Confirm revoke</button><button class="btn small" onClick=${() => setOpen(null)}>Cancel</button></div>
-    </div>`}
+    </div>`
+    }
     ${tree ? html`<ul class="tree" aria-label="Invite tree">${tree.map((n) => html`<${Node} node=${n} onRevoke=${setOpen} open=${open} />`)}</ul>` : html`<p class="muted">Loading…</p>`}
   </section>`
 }

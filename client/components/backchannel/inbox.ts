@@ -41,10 +41,13 @@ function ThreadRow({ t, request }: { t: bc.Thread; request?: boolean }) {
           ${unread && html`<span class="unread-badge" aria-label=${`${t.unread} unread`}>${t.unread > 99 ? '99+' : t.unread}</span>`}</span>
       </span>
     </a>
-    ${request && html`<div class="row gap request-actions">
+    ${
+      request &&
+      html`<div class="row gap request-actions">
       <button class="btn small primary" aria-label="Accept request" onClick=${() => settle(bc.accept(t.id), 'Moved to your inbox')}>Accept</button>
       <button class="btn small" aria-label="Decline request" onClick=${() => settle(bc.decline(t.id), 'Request declined')}>Decline</button>
-    </div>`}
+    </div>`
+    }
   </li>`
 }
 
@@ -52,20 +55,33 @@ function Search() {
   const [q, setQ] = useState('')
   const [results, setResults] = useState<bc.SearchResult[] | null>(null)
   useEffect(() => {
-    if (q.trim().length < 2) { setResults(null); return }
+    if (q.trim().length < 2) {
+      setResults(null)
+      return
+    }
     const timer = setTimeout(() => bc.search(q).then(setResults, notifyError), 250)
     return () => clearTimeout(timer)
   }, [q])
   return html`<div class="pad"><input type="search" class="search" placeholder="Search messages" aria-label="Search messages" value=${q} onInput=${(e: any) => setQ(e.target.value)} /></div>
-    ${results && (results.length === 0 ? html`<${Empty}>No messages match.</${Empty}>` : html`<ul class="list search-results" aria-label="Search results">
-      ${results.map((r) => html`<li class="list-item"><a class="grow" href=${'/backchannel/' + r.thread.id}>
-        <span class="row gap center"><strong class="grow ellipsis">${r.thread.kind === 'dm' ? r.thread.members.filter((m) => m.id !== me.value?.id)[0]?.displayName ?? 'Conversation' : r.thread.title}</strong><span class="muted small">${timeAgo(r.message.createdAt)}</span></span>
+    ${
+      results &&
+      (results.length === 0
+        ? html`<${Empty}>No messages match.</${Empty}>`
+        : html`<ul class="list search-results" aria-label="Search results">
+      ${results.map(
+        (r) => html`<li class="list-item"><a class="grow" href=${'/backchannel/' + r.thread.id}>
+        <span class="row gap center"><strong class="grow ellipsis">${r.thread.kind === 'dm' ? (r.thread.members.filter((m) => m.id !== me.value?.id)[0]?.displayName ?? 'Conversation') : r.thread.title}</strong><span class="muted small">${timeAgo(r.message.createdAt)}</span></span>
         <span class="small">${r.message.author ? html`<span class="muted">${r.message.author.displayName}: </span>` : ''}${highlighted(r.snippet)}</span>
-      </a></li>`)}</ul>`)}`
+      </a></li>`,
+      )}</ul>`)
+    }`
 }
 
 export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' | 'rooms' }) {
-  useEffect(() => { bc.startBackchannel(); bc.loadInbox().catch(notifyError) }, [])
+  useEffect(() => {
+    bc.startBackchannel()
+    bc.loadInbox().catch(notifyError)
+  }, [])
   const { inbox, requests, rooms } = bc.inboxLists()
   const state = bc.inboxState.value
   const list = tab === 'inbox' ? inbox : tab === 'requests' ? requests : rooms
@@ -80,16 +96,24 @@ export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' | 'rooms' 
       <a role="tab" class=${'tab' + (tab === 'rooms' ? ' active' : '')} aria-selected=${tab === 'rooms'} href="/backchannel/rooms">Rooms</a>
     </div>
     ${tab === 'inbox' && html`<${Search} />`}
-    ${state === 'loading' && list.length === 0 ? html`<p class="muted pad">Loading…</p>`
-      : state === 'offline' && list.length === 0 ? html`<${Empty}>You are offline.</${Empty}>`
-      : list.length === 0 ? html`<${Empty}>${tab === 'inbox' ? 'No conversations yet. Start one from someone\'s profile or with “New message”.' : tab === 'requests' ? 'No message requests.' : 'The chats of rooms you were in show here.'}</${Empty}>`
-      : html`<ul class="list thread-list">${list.map((t) => html`<${ThreadRow} key=${t.id} t=${t} request=${tab === 'requests'} />`)}</ul>`}
-    ${tab === 'requests' && html`<section class="card">
+    ${
+      state === 'loading' && list.length === 0
+        ? html`<p class="muted pad">Loading…</p>`
+        : state === 'offline' && list.length === 0
+          ? html`<${Empty}>You are offline.</${Empty}>`
+          : list.length === 0
+            ? html`<${Empty}>${tab === 'inbox' ? "No conversations yet. Start one from someone's profile or with “New message”." : tab === 'requests' ? 'No message requests.' : 'The chats of rooms you were in show here.'}</${Empty}>`
+            : html`<ul class="list thread-list">${list.map((t) => html`<${ThreadRow} key=${t.id} t=${t} request=${tab === 'requests'} />`)}</ul>`
+    }
+    ${
+      tab === 'requests' &&
+      html`<section class="card">
       <label class="switch-row"><input type="checkbox" class="switch" checked=${bc.prefs.value.followersOnly}
         onChange=${(e: any) => bc.setFollowersOnly(e.target.checked).then(() => notify('Saved'), notifyError)} />
         <span class="grow">Only people I follow can message me<br /><span class="muted small">Others cannot start a conversation with you.</span></span></label>
       <p class="muted small">Messages from people you don't follow wait here until you accept them. They don't know whether you have read them.</p>
-    </section>`}`
+    </section>`
+    }`
 }
 
 /** Opens (or creates) the 1:1 thread with someone, then shows it. The profile's "Message" button lands here. */
@@ -97,8 +121,12 @@ export function OpenDm({ username }: { username: string }) {
   const [err, setErr] = useState('')
   useEffect(() => {
     bc.startBackchannel()
-    bc.openDm(username).then((t) => navigate('/backchannel/' + t.id, true), (e) => setErr(errorText(e)))
+    bc.openDm(username).then(
+      (t) => navigate('/backchannel/' + t.id, true),
+      (e) => setErr(errorText(e)),
+    )
   }, [username])
-  return err ? html`<${Header} title="New message" back="/backchannel" /><${Empty}>${err}</${Empty}>` : html`<${Header} title="New message" back="/backchannel" /><p class="muted pad">Opening…</p>`
+  return err
+    ? html`<${Header} title="New message" back="/backchannel" /><${Empty}>${err}</${Empty}>`
+    : html`<${Header} title="New message" back="/backchannel" /><p class="muted pad">Opening…</p>`
 }
-

@@ -21,7 +21,12 @@ export function linkify(text: string): any[] {
   for (const m of text.matchAll(URL_RE)) {
     const url = trimUrl(m[0])
     let ok = false
-    try { const u = new URL(url); ok = u.protocol === 'http:' || u.protocol === 'https:' } catch { ok = false }
+    try {
+      const u = new URL(url)
+      ok = u.protocol === 'http:' || u.protocol === 'https:'
+    } catch {
+      ok = false
+    }
     if (!ok) continue
     if (m.index! > last) out.push(text.slice(last, m.index))
     out.push(html`<a href=${url} target="_blank" rel="noopener noreferrer nofollow">${url}</a>`)

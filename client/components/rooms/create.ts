@@ -14,13 +14,26 @@ const KINDS = [
 ] as const
 
 /** A local date-time string for an <input type="datetime-local"> an hour from now. */
-const inAnHour = () => { const d = new Date(Date.now() + 3600_000); d.setMinutes(0, 0, 0); return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16) }
+const inAnHour = () => {
+  const d = new Date(Date.now() + 3600_000)
+  d.setMinutes(0, 0, 0)
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16)
+}
 
 export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
-  const [f, setF] = useState({ title: '', description: '', link: '', kind: 'open' as 'open' | 'social' | 'closed', invited: '', later: false, when: inAnHour() })
+  const [f, setF] = useState({
+    title: '',
+    description: '',
+    link: '',
+    kind: 'open' as 'open' | 'social' | 'closed',
+    invited: '',
+    later: false,
+    when: inAnHour(),
+  })
   const [busy, setBusy] = useState(false)
   const [err, setErr] = useState('')
-  const set = (k: keyof typeof f) => (e: any) => setF({ ...f, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value })
+  const set = (k: keyof typeof f) => (e: any) =>
+    setF({ ...f, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value })
   const submit = async (e: Event) => {
     e.preventDefault()
     setErr('')
@@ -30,13 +43,30 @@ export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
     setBusy(true)
     try {
       const room = await createRoom({
-        title: f.title.trim(), description: f.description.trim() || undefined, link: f.link.trim() || undefined, kind: f.kind, startsAt,
-        invited: f.kind === 'closed' ? f.invited.split(/[\s,]+/).map((u) => u.replace(/^@/, '')).filter(Boolean) : undefined,
+        title: f.title.trim(),
+        description: f.description.trim() || undefined,
+        link: f.link.trim() || undefined,
+        kind: f.kind,
+        startsAt,
+        invited:
+          f.kind === 'closed'
+            ? f.invited
+                .split(/[\s,]+/)
+                .map((u) => u.replace(/^@/, ''))
+                .filter(Boolean)
+            : undefined,
       })
       onClose()
       if (room.state === 'live') navigate(`/rooms/${room.id}`)
-      else { notify('Room scheduled'); void loadHallway() }
-    } catch (e2) { setErr(errorText(e2)) } finally { setBusy(false) }
+      else {
+        notify('Room scheduled')
+        void loadHallway()
+      }
+    } catch (e2) {
+      setErr(errorText(e2))
+    } finally {
+      setBusy(false)
+    }
   }
   return html`<${Sheet} title="Start a room" onClose=${onClose}>
     <form class="stack" onSubmit=${submit}>
@@ -44,9 +74,11 @@ export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
       <${Field} label="Description" hint=${`${f.description.length}/1000`}><textarea maxlength="1000" rows="2" value=${f.description} onInput=${set('description')}></textarea></${Field}>
       <${Field} label="Pinned link (optional)"><input type="url" maxlength="500" value=${f.link} onInput=${set('link')} placeholder="https://…" /></${Field}>
       <fieldset class="kinds"><legend class="field-label">Who may join</legend>
-        ${KINDS.map((k) => html`<label class=${'kind' + (f.kind === k.value ? ' selected' : '')}>
+        ${KINDS.map(
+          (k) => html`<label class=${'kind' + (f.kind === k.value ? ' selected' : '')}>
           <input type="radio" name="kind" value=${k.value} checked=${f.kind === k.value} onChange=${set('kind')} />
-          <span><strong>${k.label}</strong><br/><span class="muted small">${k.hint}</span></span></label>`)}
+          <span><strong>${k.label}</strong><br/><span class="muted small">${k.hint}</span></span></label>`,
+        )}
       </fieldset>
       ${f.kind === 'closed' && html`<${Field} label="Invite (usernames)" hint="Separate with spaces or commas"><input value=${f.invited} onInput=${set('invited')} placeholder="@alice @bob" /></${Field}>`}
       <label class="switch-line"><input type="checkbox" checked=${f.later} onChange=${set('later')} /> Schedule for later</label>

@@ -2,7 +2,17 @@
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { navigate } from '../../app/router'
-import { currentRoomId, hallway, hallwayError, me, roomInfo, roomStatus, startRoom, watchHallway, type HallwayRoom } from '../../app/rooms'
+import {
+  currentRoomId,
+  hallway,
+  hallwayError,
+  me,
+  roomInfo,
+  roomStatus,
+  startRoom,
+  watchHallway,
+  type HallwayRoom,
+} from '../../app/rooms'
 import { me as meUser, notifyError } from '../../app/state'
 import { Avatar, Empty, Header } from '../ui'
 import { CreateRoomSheet } from './create'
@@ -38,7 +48,12 @@ function LiveCard({ r }: { r: HallwayRoom }) {
 function UpcomingCard({ r }: { r: HallwayRoom }) {
   const mine = meUser.value?.id === r.creatorId
   const start = async () => {
-    try { await startRoom(r.id); navigate(`/rooms/${r.id}`) } catch (e) { notifyError(e) }
+    try {
+      await startRoom(r.id)
+      navigate(`/rooms/${r.id}`)
+    } catch (e) {
+      notifyError(e)
+    }
   }
   const when = r.startsAt ? new Date(r.startsAt) : null
   return html`<li class="list-item upcoming">
@@ -64,14 +79,23 @@ export function Hallway() {
   const h = hallway.value
   return html`<${Header} title="Hallway"><button class="btn primary small" onClick=${() => setCreating(true)}>Start a room</button></${Header}>
   <${CurrentRoomBar} />
-  ${hallwayError.value && !h ? html`<${Empty}>${hallwayError.value}</${Empty}>` : !h ? html`<p class="muted pad">Loading…</p>` : html`
+  ${
+    hallwayError.value && !h
+      ? html`<${Empty}>${hallwayError.value}</${Empty}>`
+      : !h
+        ? html`<p class="muted pad">Loading…</p>`
+        : html`
     <section aria-labelledby="live-h">
       <h2 id="live-h" class="section-title pad">Live now</h2>
       ${h.live.length === 0 ? html`<${Empty}>No live rooms right now. Start one!</${Empty}>` : html`<ul class="list rooms">${h.live.map((r) => html`<${LiveCard} key=${r.id} r=${r} />`)}</ul>`}
     </section>
-    ${h.upcoming.length > 0 && html`<section aria-labelledby="up-h" class="card upcoming-card">
+    ${
+      h.upcoming.length > 0 &&
+      html`<section aria-labelledby="up-h" class="card upcoming-card">
       <h2 id="up-h" class="section-title">Upcoming</h2>
       <ul class="list">${h.upcoming.map((r) => html`<${UpcomingCard} key=${r.id} r=${r} />`)}</ul>
-    </section>`}`}
+    </section>`
+    }`
+  }
   ${creating && html`<${CreateRoomSheet} onClose=${() => setCreating(false)} />`}`
 }

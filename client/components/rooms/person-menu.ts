@@ -1,6 +1,17 @@
 // The menu on a person in a room: the moderation actions my role allows on them, their profile, a message.
 import { html } from 'htm/preact'
-import { inviteToSpeak, moveToAudience, myRole, onStage, RANK, removeFromRoom, setModerator, setMuted, isMod, type Participant } from '../../app/rooms'
+import {
+  inviteToSpeak,
+  moveToAudience,
+  myRole,
+  onStage,
+  RANK,
+  removeFromRoom,
+  setModerator,
+  setMuted,
+  isMod,
+  type Participant,
+} from '../../app/rooms'
 import { me as meUser, notify, notifyError } from '../../app/state'
 import { Avatar } from '../ui'
 import { Sheet } from './sheet'
@@ -12,17 +23,37 @@ export function PersonMenu({ p, onClose }: { p: Participant; onClose: () => void
   const self = meUser.value?.id === p.user.id
   const over = !self && isMod(mine) && RANK[mine!] > RANK[p.role]
   const run = (fn: () => Promise<unknown>, done: string) => async () => {
-    try { await fn(); notify(done) } catch (e) { notifyError(e) }
+    try {
+      await fn()
+      notify(done)
+    } catch (e) {
+      notifyError(e)
+    }
     onClose()
   }
   const name = p.user.displayName
   const actions = [
-    !self && isMod(mine) && !onStage(p.role) && !p.invited && html`<button class="menu-item" onClick=${run(() => inviteToSpeak(p.user.id), `Invited ${name} to speak`)}>Invite to speak</button>`,
-    over && onStage(p.role) && html`<button class="menu-item" onClick=${run(() => moveToAudience(p.user.id), `${name} moved to the audience`)}>Move to audience</button>`,
-    over && onStage(p.role) && !p.muted && html`<button class="menu-item" onClick=${run(() => setMuted(true, p.user.id), `${name} muted`)}>Mute</button>`,
-    !self && isMod(mine) && !isMod(p.role) && html`<button class="menu-item" onClick=${run(() => setModerator(p.user.id, true), `${name} is a moderator`)}>Make moderator</button>`,
-    over && p.role === 'moderator' && html`<button class="menu-item" onClick=${run(() => setModerator(p.user.id, false), `${name} is no longer a moderator`)}>Remove moderator</button>`,
-    over && html`<button class="menu-item danger-text" onClick=${run(() => removeFromRoom(p.user.id), `${name} was removed`)}>Remove from room</button>`,
+    !self &&
+      isMod(mine) &&
+      !onStage(p.role) &&
+      !p.invited &&
+      html`<button class="menu-item" onClick=${run(() => inviteToSpeak(p.user.id), `Invited ${name} to speak`)}>Invite to speak</button>`,
+    over &&
+      onStage(p.role) &&
+      html`<button class="menu-item" onClick=${run(() => moveToAudience(p.user.id), `${name} moved to the audience`)}>Move to audience</button>`,
+    over &&
+      onStage(p.role) &&
+      !p.muted &&
+      html`<button class="menu-item" onClick=${run(() => setMuted(true, p.user.id), `${name} muted`)}>Mute</button>`,
+    !self &&
+      isMod(mine) &&
+      !isMod(p.role) &&
+      html`<button class="menu-item" onClick=${run(() => setModerator(p.user.id, true), `${name} is a moderator`)}>Make moderator</button>`,
+    over &&
+      p.role === 'moderator' &&
+      html`<button class="menu-item" onClick=${run(() => setModerator(p.user.id, false), `${name} is no longer a moderator`)}>Remove moderator</button>`,
+    over &&
+      html`<button class="menu-item danger-text" onClick=${run(() => removeFromRoom(p.user.id), `${name} was removed`)}>Remove from room</button>`,
   ].filter(Boolean)
   return html`<${Sheet} title=${name} onClose=${onClose} labelledBy="person-menu-title">
     <div class="row center gap person-head">

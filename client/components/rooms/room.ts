@@ -6,8 +6,31 @@ import { useEffect, useState } from 'preact/hooks'
 import { conn } from '../../app/connection'
 import { navigate } from '../../app/router'
 import {
-  amGuest, audience, currentRoomId, endRoom, enterRoom, guestCount, handQueue, inviteToSpeak, isMod, leaveRoom, me, myRole,
-  onStage, participants, pinned, raiseHand, respond, roomError, roomPage, roomInfo, roomPanels, roomStatus, setMuted, stage, type Participant,
+  amGuest,
+  audience,
+  currentRoomId,
+  endRoom,
+  enterRoom,
+  guestCount,
+  handQueue,
+  inviteToSpeak,
+  isMod,
+  leaveRoom,
+  me,
+  myRole,
+  onStage,
+  participants,
+  pinned,
+  raiseHand,
+  respond,
+  roomError,
+  roomPage,
+  roomInfo,
+  roomPanels,
+  roomStatus,
+  setMuted,
+  stage,
+  type Participant,
 } from '../../app/rooms'
 import { audioBlocked, audioState, levels, resumeAudio } from '../../app/rtc'
 import { errorText, me as meUser, notifyError } from '../../app/state'
@@ -22,7 +45,15 @@ const SPEAKING_LEVEL = 0.04
 function Person({ p, big, onOpen }: { p: Participant; big: boolean; onOpen: (p: Participant) => void }) {
   const speaking = onStage(p.role) && !p.muted && (levels.value[p.key] ?? 0) > SPEAKING_LEVEL
   const badge = p.role === 'host' ? 'Host' : p.role === 'moderator' ? 'Moderator' : null
-  const state = [p.role === 'audience' ? 'listener' : p.role, p.muted && onStage(p.role) ? 'muted' : '', p.hand !== null ? 'hand raised' : '', p.away ? 'reconnecting' : '', speaking ? 'speaking' : ''].filter(Boolean).join(', ')
+  const state = [
+    p.role === 'audience' ? 'listener' : p.role,
+    p.muted && onStage(p.role) ? 'muted' : '',
+    p.hand !== null ? 'hand raised' : '',
+    p.away ? 'reconnecting' : '',
+    speaking ? 'speaking' : '',
+  ]
+    .filter(Boolean)
+    .join(', ')
   return html`<li class=${'person' + (p.away ? ' away' : '')}>
     <button class="person-btn" aria-label=${`${p.user.displayName}, ${state}`} onClick=${() => onOpen(p)}>
       <span class=${'person-avatar' + (speaking ? ' speaking' : '')}>
@@ -50,66 +81,112 @@ function RoomPanels({ roomId }: { roomId: number }) {
 
 function Controls() {
   const p = me.value
-  const act = (fn: () => Promise<unknown>) => async () => { try { await fn() } catch (e) { notifyError(e) } }
-  const leave = async () => { await leaveRoom(); navigate('/') }
+  const act = (fn: () => Promise<unknown>) => async () => {
+    try {
+      await fn()
+    } catch (e) {
+      notifyError(e)
+    }
+  }
+  const leave = async () => {
+    await leaveRoom()
+    navigate('/')
+  }
   return html`<div class="room-controls" role="toolbar" aria-label="Room controls">
     <button class="btn" onClick=${leave}><${Icon} name="leave" /> Leave quietly</button>
     <span class="grow"></span>
-    ${p && !onStage(p.role) && (p.hand === null
-      ? html`<button class="btn" onClick=${act(() => raiseHand(true))}><${Icon} name="hand" /> Raise hand</button>`
-      : html`<button class="btn active" onClick=${act(() => raiseHand(false))}><${Icon} name="hand" /> Lower hand</button>`)}
-    ${p && onStage(p.role) && (p.muted
-      ? html`<button class="btn mic-btn muted" onClick=${act(() => setMuted(false))}><${Icon} name="micOff" /> Unmute</button>`
-      : html`<button class="btn mic-btn primary" onClick=${act(() => setMuted(true))}><${Icon} name="mic" /> Mute</button>`)}
+    ${
+      p &&
+      !onStage(p.role) &&
+      (p.hand === null
+        ? html`<button class="btn" onClick=${act(() => raiseHand(true))}><${Icon} name="hand" /> Raise hand</button>`
+        : html`<button class="btn active" onClick=${act(() => raiseHand(false))}><${Icon} name="hand" /> Lower hand</button>`)
+    }
+    ${
+      p &&
+      onStage(p.role) &&
+      (p.muted
+        ? html`<button class="btn mic-btn muted" onClick=${act(() => setMuted(false))}><${Icon} name="micOff" /> Unmute</button>`
+        : html`<button class="btn mic-btn primary" onClick=${act(() => setMuted(true))}><${Icon} name="mic" /> Mute</button>`)
+    }
   </div>`
 }
 
 export function Room({ id }: { id: string }) {
   const roomId = Number(id)
   const [menu, setMenu] = useState<Participant | null>(null)
-  useEffect(() => { if (Number.isSafeInteger(roomId) && roomId > 0) enterRoom(roomId) }, [roomId])
+  useEffect(() => {
+    if (Number.isSafeInteger(roomId) && roomId > 0) enterRoom(roomId)
+  }, [roomId])
   const status = currentRoomId.value === roomId ? roomStatus.value : 'joining'
   const info = roomInfo.value?.id === roomId ? roomInfo.value : null
-  if (!Number.isSafeInteger(roomId) || roomId <= 0) return html`<${Header} title="Room" back="/" /><${Empty}>This room does not exist.</${Empty}>`
-  if (status === 'left') return html`<${Header} title=${info?.title ?? 'Room'} back="/" />
+  if (!Number.isSafeInteger(roomId) || roomId <= 0)
+    return html`<${Header} title="Room" back="/" /><${Empty}>This room does not exist.</${Empty}>`
+  if (status === 'left')
+    return html`<${Header} title=${info?.title ?? 'Room'} back="/" />
     <div class="empty stack center"><p>You left this room.</p><button class="btn primary" onClick=${() => enterRoom(roomId, true)}>Join</button></div>`
   if (status === 'error' || status === 'ended' || status === 'removed') {
-    const text = status === 'ended' ? 'This room has ended.' : status === 'removed' ? 'You were removed from this room.' : roomError.value?.message ?? 'Could not join.'
+    const text =
+      status === 'ended'
+        ? 'This room has ended.'
+        : status === 'removed'
+          ? 'You were removed from this room.'
+          : (roomError.value?.message ?? 'Could not join.')
     return html`<${Header} title=${info?.title ?? 'Room'} back="/" />
       <div class="empty stack center"><p>${text}</p>
       ${roomError.value?.code === 'room_sign_in' && !meUser.value ? html`<a class="btn primary" href="/">Sign in</a>` : html`<a class="btn" href="/">Back to the hallway</a>`}</div>`
   }
-  if (status !== 'joined' || !info) return html`<${Header} title="Joining…" back="/" /><p class="muted pad" aria-busy="true">Joining the room…</p>`
+  if (status !== 'joined' || !info)
+    return html`<${Header} title="Joining…" back="/" /><p class="muted pad" aria-busy="true">Joining the room…</p>`
   const p = me.value
   const mod = isMod(myRole.value)
-  const menuOf = menu ? participants.value[menu.key] ?? null : null
+  const menuOf = menu ? (participants.value[menu.key] ?? null) : null
   const reconnecting = audioState.value === 'reconnecting' || (amGuest.value && conn.state.value === 'reconnecting')
   return html`<div class="room-screen">
     <${Header} title=${info.title} back="/">${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
-      ${mod && html`<button class="btn small danger-text" onClick=${() => { if (confirm('End the room for everyone?')) endRoom().catch(notifyError) }}>End room</button>`}
+      ${
+        mod &&
+        html`<button class="btn small danger-text" onClick=${() => {
+          if (confirm('End the room for everyone?')) endRoom().catch(notifyError)
+        }}>End room</button>`
+      }
       ${!mod && !amGuest.value && html`<${ReportButton} type="room" id=${info.id} label="this room" className="btn small" />`}</${Header}>
     ${reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`}
     ${audioState.value === 'failed' && html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`}
     ${audioBlocked.value && html`<div class="pad"><button class="btn primary tap-audio" onClick=${() => resumeAudio()}><${Icon} name="speaker" /> Tap to start audio</button></div>`}
-    ${p?.invited && html`<div class="card invite-card" role="alertdialog" aria-labelledby="invite-text">
+    ${
+      p?.invited &&
+      html`<div class="card invite-card" role="alertdialog" aria-labelledby="invite-text">
       <p id="invite-text"><strong>You are invited to speak.</strong> Your microphone turns on when you accept.</p>
       <div class="row gap"><button class="btn primary" onClick=${() => respond(true).catch(notifyError)}>Accept</button>
       <button class="btn" onClick=${() => respond(false).catch(notifyError)}>Decline</button></div>
-    </div>`}
-    ${(info.description || info.link || pinned.value) && html`<div class="room-about pad">
+    </div>`
+    }
+    ${
+      (info.description || info.link || pinned.value) &&
+      html`<div class="room-about pad">
       ${info.description && html`<p class="room-desc">${info.description}</p>`}
       ${info.link && html`<p class="room-link"><${Icon} name="link" size=${16} /> <a href=${info.link} target="_blank" rel="noopener noreferrer nofollow">${info.link.replace(/^https?:\/\//, '')}</a></p>`}
       ${pinned.value && html`<p class="room-pinned"><span class="badge">Pinned</span> “${pinned.value.text}” <span class="muted small">— ${pinned.value.by}</span></p>`}
-    </div>`}
+    </div>`
+    }
     <section class="room-section" aria-labelledby="stage-h">
       <h2 id="stage-h" class="section-title pad">On stage <span class="muted">${stage.value.length}</span></h2>
       <ul class="people stage">${stage.value.map((x) => html`<${Person} key=${x.key} p=${x} big=${true} onOpen=${setMenu} />`)}</ul>
     </section>
-    ${mod && handQueue.value.length > 0 && html`<section class="card hands" aria-labelledby="hands-h">
+    ${
+      mod &&
+      handQueue.value.length > 0 &&
+      html`<section class="card hands" aria-labelledby="hands-h">
       <h2 id="hands-h" class="section-title">Raised hands <span class="muted">${handQueue.value.length}</span></h2>
-      <ol class="list">${handQueue.value.map((x) => html`<li class="list-item"><${Avatar} user=${x.user} size=${32} /><span class="grow" id=${'hand-' + x.key}>${x.user.displayName}</span>
-        ${x.invited ? html`<span class="muted small">Invited</span>` : html`<button class="btn small primary" aria-describedby=${'hand-' + x.key} onClick=${() => inviteToSpeak(x.user.id).catch(notifyError)}>Invite to speak</button>`}</li>`)}</ol>
-    </section>`}
+      <ol class="list">${handQueue.value.map(
+        (
+          x,
+        ) => html`<li class="list-item"><${Avatar} user=${x.user} size=${32} /><span class="grow" id=${'hand-' + x.key}>${x.user.displayName}</span>
+        ${x.invited ? html`<span class="muted small">Invited</span>` : html`<button class="btn small primary" aria-describedby=${'hand-' + x.key} onClick=${() => inviteToSpeak(x.user.id).catch(notifyError)}>Invite to speak</button>`}</li>`,
+      )}</ol>
+    </section>`
+    }
     <section class="room-section" aria-labelledby="aud-h">
       <h2 id="aud-h" class="section-title pad">Listening <span class="muted">${audience.value.length + guestCount.value}</span></h2>
       <ul class="people audience">${audience.value.map((x) => html`<${Person} key=${x.key} p=${x} big=${false} onOpen=${setMenu} />`)}</ul>
@@ -124,8 +201,14 @@ export function Room({ id }: { id: string }) {
 /** A signed-out visitor: listen only when the admin allows guests (the room answers 401 otherwise). */
 export function GuestRoom({ id }: { id: string }) {
   const [gate, setGate] = useState<'checking' | 'ok' | string>('checking')
-  useEffect(() => { roomPage(Number(id)).then(() => setGate('ok'), (e) => setGate(errorText(e))) }, [id])
-  if (gate === 'ok') return html`<div class="guest-room">
+  useEffect(() => {
+    roomPage(Number(id)).then(
+      () => setGate('ok'),
+      (e) => setGate(errorText(e)),
+    )
+  }, [id])
+  if (gate === 'ok')
+    return html`<div class="guest-room">
     <header class="topbar"><a class="brand" href="/" aria-label="Townhall home"><img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span></a>
       <a class="btn small" href="/">Sign in</a></header>
     <${Room} id=${id} /></div>`
