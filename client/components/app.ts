@@ -1,5 +1,6 @@
 // The screens by path. Signed-out visitors see sign-in, setup and invite screens; members the shell.
 import { html } from 'htm/preact'
+import type { ComponentChildren } from 'preact'
 import { match, path } from '../app/router'
 import { me } from '../app/state'
 import { Register, Setup, SignIn } from './auth'
@@ -18,9 +19,6 @@ import { Hallway } from './rooms/hallway'
 import { GuestRoom, Room } from './rooms/room'
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
-
-const Placeholder = (title: string, text: string) => () =>
-  html`<${Header} title=${title} /><p class="empty">${text}</p>`
 
 /** Screens for members. Domains add theirs here (rooms, backchannel, admin). */
 export const SCREENS: Screen[] = [
@@ -63,11 +61,13 @@ function route(list: Screen[], p: string) {
 export function App() {
   const p = path.value
   const user = me.value
-  let body
+  let body: ComponentChildren
   if (user === undefined) body = html`<div class="loading" aria-busy="true">Loading Townhall…</div>`
   else if (!user || p.startsWith('/setup/') || p.startsWith('/invite/') || p.startsWith('/reset/'))
     body = route(PUBLIC, p) ?? (user ? html`<${Shell}>${route(SCREENS, '/')}</${Shell}>` : html`<${SignIn} />`)
   else
-    body = html`<${Shell}>${route(SCREENS, p) ?? html`<${Header} title="Not found" /><p class="empty">This page does not exist.</p>`}</${Shell}>`
+    body = html`<${Shell}>
+      ${route(SCREENS, p) ?? html`<${Header} title="Not found" /><p class="empty">This page does not exist.</p>`}
+    </${Shell}>`
   return html`${body}<${Toast} />`
 }

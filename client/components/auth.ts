@@ -51,12 +51,24 @@ export function SignIn() {
   })
   return html`<${AuthCard} title="Sign in to Townhall" subtitle="Live rooms and Backchannel for your community.">
     <form onSubmit=${submit} class="stack">
-      <${Field} label="Username"><input name="username" autocomplete="username" required value=${username} onInput=${(e: any) => setU(e.target.value)} /></${Field}>
-      <${Field} label="Password"><input name="password" type="password" autocomplete="current-password" required value=${password} onInput=${(e: any) => setP(e.target.value)} /></${Field}>
+      <${Field} label="Username">
+        <input name="username" autocomplete="username" required value=${username}
+          onInput=${(e: any) => setU(e.target.value)} />
+      </${Field}>
+      <${Field} label="Password">
+        <input name="password" type="password" autocomplete="current-password" required value=${password}
+          onInput=${(e: any) => setP(e.target.value)} />
+      </${Field}>
       <${ErrorLine} error=${error} />
       <button class="btn primary" type="submit" disabled=${busy}>${busy ? 'Signing in…' : 'Sign in'}</button>
     </form>
-    <p class="muted small">${mode === 'open' ? html`New here? <a href="/join">Create an account</a>` : 'New here? Ask a member for an invite link.'}</p>
+    <p class="muted small">
+      ${
+        mode === 'open'
+          ? html`New here? <a href="/join">Create an account</a>`
+          : 'New here? Ask a member for an invite link.'
+      }
+    </p>
   </${AuthCard}>`
 }
 
@@ -78,10 +90,12 @@ function AccountForm({
     onSubmit(username, password)
   }}>
     <${Field} label="Username" hint="3–20 letters, digits or _">
-      <input name="username" autocomplete="username" required minlength="3" maxlength="20" pattern="[A-Za-z0-9_]+" value=${username} onInput=${(e: any) => setU(e.target.value)} />
+      <input name="username" autocomplete="username" required minlength="3" maxlength="20" pattern="[A-Za-z0-9_]+"
+        value=${username} onInput=${(e: any) => setU(e.target.value)} />
     </${Field}>
     <${Field} label="Password" hint="At least 10 characters">
-      <input name="password" type="password" autocomplete="new-password" required minlength="10" maxlength="256" value=${password} onInput=${(e: any) => setP(e.target.value)} />
+      <input name="password" type="password" autocomplete="new-password" required minlength="10" maxlength="256"
+        value=${password} onInput=${(e: any) => setP(e.target.value)} />
     </${Field}>
     <${ErrorLine} error=${error} />
     <button class="btn primary" type="submit" disabled=${busy}>${busy ? 'One moment…' : submitLabel}</button>
@@ -103,7 +117,9 @@ export function Register({ token }: { token?: string }) {
     if (creds) submit(new Event('submit'))
   }, [creds])
   if (bad)
-    return html`<${AuthCard} title="This invite can't be used" subtitle=${bad}><a class="btn" href="/">Go to sign in</a></${AuthCard}>`
+    return html`<${AuthCard} title="This invite can't be used" subtitle=${bad}>
+      <a class="btn" href="/">Go to sign in</a>
+    </${AuthCard}>`
   const subtitle = token
     ? info
       ? info.invitedBy
@@ -112,7 +128,8 @@ export function Register({ token }: { token?: string }) {
       : 'Checking your invite…'
     : 'Create your account.'
   return html`<${AuthCard} title="Join Townhall" subtitle=${subtitle}>
-    <${AccountForm} submitLabel="Create account" busy=${busy} error=${error} onSubmit=${(u: string, p: string) => setCreds([u, p])} />
+    <${AccountForm} submitLabel="Create account" busy=${busy} error=${error}
+      onSubmit=${(u: string, p: string) => setCreds([u, p])} />
     <p class="muted small">Already a member? <a href="/">Sign in</a></p>
   </${AuthCard}>`
 }
@@ -132,10 +149,16 @@ export function Setup({ token }: { token: string }) {
   }, [creds])
   if (!status) return html`<${AuthCard} title="Set up your Townhall" subtitle="Checking your setup link…" />`
   if (!status.needed)
-    return html`<${AuthCard} title="Townhall is set up" subtitle="This server already has an admin."><a class="btn primary" href="/">Go to sign in</a></${AuthCard}>`
+    return html`<${AuthCard} title="Townhall is set up" subtitle="This server already has an admin.">
+      <a class="btn primary" href="/">Go to sign in</a>
+    </${AuthCard}>`
   if (!status.valid)
-    return html`<${AuthCard} title="This setup link is not valid" subtitle="Use the newest link the server printed when it started, or run: townhall admin create --username NAME"><a class="btn" href="/">Go to sign in</a></${AuthCard}>`
+    return html`<${AuthCard} title="This setup link is not valid"
+      subtitle="Use the newest link the server printed when it started, or run: townhall admin create --username NAME">
+      <a class="btn" href="/">Go to sign in</a>
+    </${AuthCard}>`
   return html`<${AuthCard} title="Set up your Townhall" subtitle="Create the admin account. This link works once.">
-    <${AccountForm} submitLabel="Create admin account" busy=${busy} error=${error} onSubmit=${(u: string, p: string) => setCreds([u, p])} />
+    <${AccountForm} submitLabel="Create admin account" busy=${busy} error=${error}
+      onSubmit=${(u: string, p: string) => setCreds([u, p])} />
   </${AuthCard}>`
 }

@@ -61,23 +61,35 @@ export function InviteManager() {
   }
   return html`<section class="card stack">
     <h2 style="margin:0">Create an invite</h2>
-    ${!isAdmin && html`<p class="muted small" style="margin:0">You have ${quota ?? '…'} invite${quota === 1 ? '' : 's'} left.</p>`}
+    ${
+      !isAdmin &&
+      html`<p class="muted small" style="margin:0">You have ${quota ?? '…'} invite${quota === 1 ? '' : 's'} left.</p>`
+    }
     <form class="stack" onSubmit=${create}>
       <div class="row gap wrap">
-        <${Field} label="Uses"><input type="number" min="1" max=${isAdmin ? 1000 : Math.max(1, quota ?? 1)} value=${form.uses} onInput=${(e: any) => setForm({ ...form, uses: e.target.value })} /></${Field}>
+        <${Field} label="Uses">
+          <input type="number" min="1" max=${isAdmin ? 1000 : Math.max(1, quota ?? 1)} value=${form.uses}
+            onInput=${(e: any) => setForm({ ...form, uses: e.target.value })} />
+        </${Field}>
         <${Field} label="Expires in">
           <select value=${form.hours} onChange=${(e: any) => setForm({ ...form, hours: e.target.value })}>
-            <option value="24">1 day</option><option value="168">7 days</option><option value="720">30 days</option><option value="0">Never</option>
+            <option value="24">1 day</option><option value="168">7 days</option>
+            <option value="720">30 days</option><option value="0">Never</option>
           </select></${Field}>
       </div>
-      <${Field} label="Note (only you see it)"><input maxlength="200" value=${form.note} onInput=${(e: any) => setForm({ ...form, note: e.target.value })} /></${Field}>
+      <${Field} label="Note (only you see it)">
+        <input maxlength="200" value=${form.note} onInput=${(e: any) => setForm({ ...form, note: e.target.value })} />
+      </${Field}>
       <button class="btn primary" type="submit">Create invite link</button>
     </form>
     ${
       fresh &&
-      html`<div class="invite-link"><input readonly value=${fresh} aria-label="New invite link" onFocus=${(e: any) => e.target.select()} />
+      html`<div class="invite-link">
+        <input readonly value=${fresh} aria-label="New invite link" onFocus=${(e: any) => e.target.select()} />
       <button class="btn small" onClick=${() => copy(fresh)}>Copy link</button></div>
-      <p class="muted small" style="margin:0">Copy it now: only a fingerprint of the link is kept, so it cannot be shown again.</p>`
+      <p class="muted small" style="margin:0">
+        Copy it now: only a fingerprint of the link is kept, so it cannot be shown again.
+      </p>`
     }
   </section>
   <section class="card">
@@ -91,10 +103,18 @@ export function InviteManager() {
       ${list.map(
         (i) => html`<li class="list-item invite-row" data-state=${i.state}>
         <div class="grow"><span class=${'state ' + i.state}>${STATE_LABEL[i.state]}</span>
-          <span class="small"> ${i.uses}/${i.usesAllowed} used${i.expiresAt ? ` · expires ${new Date(i.expiresAt).toLocaleDateString()}` : ''}</span>
-          <div class="muted small">${i.note || 'No note'}${isAdmin && i.createdBy ? ` · by @${i.createdBy}` : ''} · ${timeAgo(i.createdAt)}${i.usedBy.length ? ` · joined: ${i.usedBy.map((u: string) => '@' + u).join(', ')}` : ''}</div>
+          <span class="small"> ${i.uses}/${i.usesAllowed} used
+            ${i.expiresAt ? ` · expires ${new Date(i.expiresAt).toLocaleDateString()}` : ''}</span>
+          <div class="muted small">
+            ${i.note || 'No note'}${isAdmin && i.createdBy ? ` · by @${i.createdBy}` : ''} · ${timeAgo(i.createdAt)}
+            ${i.usedBy.length ? ` · joined: ${i.usedBy.map((u: string) => '@' + u).join(', ')}` : ''}
+          </div>
         </div>
-        ${i.state === 'pending' && html`<button class="btn small danger-text" aria-label=${`Revoke invite ${i.id}`} onClick=${() => revoke(i.id)}>Revoke</button>`}
+        ${
+          i.state === 'pending' &&
+          html`<button class="btn small danger-text" aria-label=${`Revoke invite ${i.id}`}
+            onClick=${() => revoke(i.id)}>Revoke</button>`
+        }
       </li>`,
       )}</ul>`
     }

@@ -30,7 +30,10 @@ export function People() {
     }
   }
   return html`<${Header} title="People" />
-  <div class="pad"><input type="search" class="search" placeholder="Search by name or @username" aria-label="Search people" value=${q} onInput=${(e: any) => setQ(e.target.value)} /></div>
+  <div class="pad">
+    <input type="search" class="search" placeholder="Search by name or @username" aria-label="Search people" value=${q}
+      onInput=${(e: any) => setQ(e.target.value)} />
+  </div>
   ${
     users === null
       ? html`<p class="muted pad">Loading…</p>`
@@ -39,8 +42,18 @@ export function People() {
         : html`<ul class="list">
     ${users.map(
       (u) => html`<li class="list-item">
-      <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} /><span><strong>${u.displayName}</strong><br/><span class="muted small">@${u.username}</span></span></a>
-      ${u.id === me.value?.id ? html`<span class="badge">You</span>` : html`<button class=${'btn small' + (u.isFollowing ? '' : ' primary')} aria-label=${(u.isFollowing ? 'Unfollow @' : 'Follow @') + u.username} onClick=${() => toggle(u)}>${u.isFollowing ? 'Following' : 'Follow'}</button>`}
+      <a class="row gap center grow" href=${'/u/' + u.username}>
+        <${Avatar} user=${u} />
+        <span><strong>${u.displayName}</strong><br/><span class="muted small">@${u.username}</span></span>
+      </a>
+      ${
+        u.id === me.value?.id
+          ? html`<span class="badge">You</span>`
+          : html`<button class=${'btn small' + (u.isFollowing ? '' : ' primary')}
+              aria-label=${(u.isFollowing ? 'Unfollow @' : 'Follow @') + u.username} onClick=${() => toggle(u)}>
+              ${u.isFollowing ? 'Following' : 'Follow'}
+            </button>`
+      }
     </li>`,
     )}</ul>`
   }`
@@ -66,7 +79,10 @@ export function FollowList({ username, which }: { username: string; which: 'foll
         ? html`<${Empty}>${which === 'followers' ? 'No followers yet.' : 'Not following anyone yet.'}</${Empty}>`
         : html`<ul class="list" aria-label=${title}>${users.map(
             (u) => html`<li class="list-item">
-      <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} /><span><strong>${u.displayName}</strong><br/><span class="muted small">@${u.username}</span></span></a>
+      <a class="row gap center grow" href=${'/u/' + u.username}>
+        <${Avatar} user=${u} />
+        <span><strong>${u.displayName}</strong><br/><span class="muted small">@${u.username}</span></span>
+      </a>
     </li>`,
           )}</ul>`
   }`
@@ -92,7 +108,9 @@ export function BlockedList() {
   return html`<section class="card"><h2>Blocked</h2>
     <ul class="list" aria-label="Blocked people">${users.map(
       (u) => html`<li class="list-item">
-      <a class="row gap center grow" href=${'/u/' + u.username}><${Avatar} user=${u} size=${32} /><span>@${u.username}</span></a>
+      <a class="row gap center grow" href=${'/u/' + u.username}>
+        <${Avatar} user=${u} size=${32} /><span>@${u.username}</span>
+      </a>
       <button class="btn small" aria-label=${'Unblock @' + u.username} onClick=${() => unblockUser(u)}>Unblock</button>
     </li>`,
     )}</ul></section>`

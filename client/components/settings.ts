@@ -64,15 +64,24 @@ export function NotificationSettings() {
     <div class="row gap wrap">
       ${
         state === 'on'
-          ? html`<button class="btn" disabled=${busy} onClick=${() => run(disablePush, 'Notifications turned off on this device')}>Turn off on this device</button>
+          ? html`<button class="btn" disabled=${busy}
+                 onClick=${() => run(disablePush, 'Notifications turned off on this device')}>
+                 Turn off on this device
+               </button>
                <button class="btn" disabled=${busy} onClick=${() =>
                  run(async () => {
                    if (!(await sendTestPush())) throw new Error('No device received it.')
                  }, 'Test notification sent')}>Send a test</button>`
-          : html`<button class="btn primary" disabled=${busy || state === 'unsupported' || state === 'denied'} onClick=${() => run(enablePush)}>Turn on notifications</button>`
+          : html`<button class="btn primary" disabled=${busy || state === 'unsupported' || state === 'denied'}
+                 onClick=${() => run(enablePush)}>Turn on notifications</button>`
       }
     </div>
-    ${devices.length > 0 && html`<p class="muted small">${devices.length} device${devices.length === 1 ? '' : 's'} subscribed to your notifications.</p>`}
+    ${
+      devices.length > 0 &&
+      html`<p class="muted small">
+        ${devices.length} device${devices.length === 1 ? '' : 's'} subscribed to your notifications.
+      </p>`
+    }
   </section>
   <section class="card">
     <h2>Notify me about</h2>
@@ -84,7 +93,8 @@ export function NotificationSettings() {
         (k) => html`<li class="list-item">
         <label class="switch-row grow" for=${'push-' + k.key}>
           <span class="grow"><strong>${k.label}</strong><br /><span class="muted small">${k.hint}</span></span>
-          <input id=${'push-' + k.key} type="checkbox" role="switch" class="switch" checked=${settings[k.key]} disabled=${busy}
+          <input id=${'push-' + k.key} type="checkbox" role="switch" class="switch" checked=${settings[k.key]}
+            disabled=${busy}
             onChange=${(e: any) => toggle(k.key, e.target.checked)} />
         </label>
       </li>`,

@@ -61,7 +61,9 @@ export function Shell({ children }: { children: any }) {
   return html`<div class="shell">
     <a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
-      <a class="brand" href="/" aria-label="Townhall home"><img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span></a>
+      <a class="brand" href="/" aria-label="Townhall home">
+        <img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span>
+      </a>
       <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
     </header>
     ${
@@ -69,13 +71,23 @@ export function Shell({ children }: { children: any }) {
         ? html`<div class="banner warn" role="status">You are offline. Showing what you saw last.</div>`
         : conn.state.value === 'reconnecting' && html`<div class="banner warn" role="status">Reconnecting…</div>`
     }
-    ${updateReady.value && html`<div class="banner info" role="status">Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button></div>`}
+    ${
+      updateReady.value &&
+      html`<div class="banner info" role="status">
+        Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button>
+      </div>`
+    }
     <nav class="nav" aria-label="Main">
       ${items.map(
-        (
-          n,
-        ) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')} aria-current=${n.match(p) ? 'page' : undefined}>
-        <span class="nav-icon" aria-hidden="true"><${Icon} name=${n.icon} size=${24} /></span><span class="nav-label">${n.label}</span>${n.href === '/backchannel' && unread > 0 && html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`}</a>`,
+        (n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')}
+          aria-current=${n.match(p) ? 'page' : undefined}>
+        <span class="nav-icon" aria-hidden="true"><${Icon} name=${n.icon} size=${24} /></span>
+        <span class="nav-label">${n.label}</span>
+        ${
+          n.href === '/backchannel' &&
+          unread > 0 &&
+          html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`
+        }</a>`,
       )}
     </nav>
     <main id="main" class="content">${children}</main>

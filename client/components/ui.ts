@@ -16,11 +16,14 @@ export function Avatar({
   const hue = [...user.username].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7)
   return user.avatar
     ? html`<img class=${'avatar' + (ring ? ' ring' : '')} src=${user.avatar} alt="" style=${style} />`
-    : html`<span class=${'avatar' + (ring ? ' ring' : '')} aria-hidden="true" style=${style + `;background:hsl(${hue} 55% 45%)`}>${name.slice(0, 1).toUpperCase()}</span>`
+    : html`<span class=${'avatar' + (ring ? ' ring' : '')} aria-hidden="true"
+        style=${style + `;background:hsl(${hue} 55% 45%)`}>${name.slice(0, 1).toUpperCase()}</span>`
 }
 
 export function Field({ label, children, hint }: { label: string; children: any; hint?: string }) {
-  return html`<label class="field"><span class="field-label">${label}</span>${children}${hint && html`<span class="field-hint">${hint}</span>`}</label>`
+  return html`<label class="field">
+    <span class="field-label">${label}</span>${children}${hint && html`<span class="field-hint">${hint}</span>`}
+  </label>`
 }
 
 export function Header({ title, back, children }: { title: string; back?: string; children?: any }) {
@@ -38,7 +41,9 @@ export const ErrorLine = ({ error }: { error: string | null | undefined }) =>
 
 export function Toast() {
   const t = toast.value
-  return html`<div class="toast-area" role="status" aria-live="polite">${t && html`<div class=${'toast ' + t.kind}>${t.text}</div>`}</div>`
+  return html`<div class="toast-area" role="status" aria-live="polite">
+    ${t && html`<div class=${'toast ' + t.kind}>${t.text}</div>`}
+  </div>`
 }
 
 export function timeAgo(ms: number) {

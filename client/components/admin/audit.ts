@@ -20,7 +20,13 @@ const detailText = (d: Record<string, unknown>) =>
   Object.entries(d ?? {})
     .map(
       ([k, v]) =>
-        `${k}: ${typeof v === 'object' && v !== null ? ('from' in (v as any) ? `${JSON.stringify((v as any).from)} → ${JSON.stringify((v as any).to)}` : JSON.stringify(v)) : String(v)}`,
+        `${k}: ${
+          typeof v === 'object' && v !== null
+            ? 'from' in (v as any)
+              ? `${JSON.stringify((v as any).from)} → ${JSON.stringify((v as any).to)}`
+              : JSON.stringify(v)
+            : String(v)
+        }`,
     )
     .join(' · ')
 
@@ -43,7 +49,8 @@ export function AuditLog() {
   }, [filter])
   return html`<section class="card stack">
     <div class="row gap center"><h2 class="grow">Audit log</h2>
-      <select aria-label="Filter the audit log" class="filter" value=${filter} onChange=${(e: any) => setFilter(e.target.value)}>
+      <select aria-label="Filter the audit log" class="filter" value=${filter}
+        onChange=${(e: any) => setFilter(e.target.value)}>
         ${FILTERS.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
       </select></div>
     ${
@@ -54,10 +61,22 @@ export function AuditLog() {
           : html`<ol class="list audit" aria-label="Audit log">
       ${entries.map(
         (e) => html`<li class="list-item audit-row" data-action=${e.action}>
-        <div class="grow"><div><strong>${e.actor ? `@${e.actor}` : 'system'}</strong> <code class="action">${e.action}</code>
-          ${e.targetType && html` <span class="muted">${e.targetName ? html`<a href=${'/u/' + e.targetName}>@${e.targetName}</a>` : `${e.targetType}${e.targetId ? ` ${e.targetId}` : ''}`}</span>`}</div>
-          ${Object.keys(e.details ?? {}).length > 0 && html`<div class="muted small details">${detailText(e.details)}</div>`}</div>
-        <time class="muted small" datetime=${new Date(e.createdAt).toISOString()} title=${new Date(e.createdAt).toLocaleString()}>${timeAgo(e.createdAt)}</time>
+        <div class="grow">
+          <div><strong>${e.actor ? `@${e.actor}` : 'system'}</strong> <code class="action">${e.action}</code>
+          ${
+            e.targetType &&
+            html` <span class="muted">${
+              e.targetName
+                ? html`<a href=${'/u/' + e.targetName}>@${e.targetName}</a>`
+                : `${e.targetType}${e.targetId ? ` ${e.targetId}` : ''}`
+            }</span>`
+          }</div>
+          ${
+            Object.keys(e.details ?? {}).length > 0 &&
+            html`<div class="muted small details">${detailText(e.details)}</div>`
+          }</div>
+        <time class="muted small" datetime=${new Date(e.createdAt).toISOString()}
+          title=${new Date(e.createdAt).toLocaleString()}>${timeAgo(e.createdAt)}</time>
       </li>`,
       )}</ol>`
     }

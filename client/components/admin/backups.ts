@@ -7,6 +7,7 @@ import { Empty } from '../ui'
 
 const size = (n: number) =>
   n > 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n > 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} KB`
+const when = (ms: number) => new Date(ms).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })
 
 export function Backups() {
   const [list, setList] = useState<Backup[] | null>(null)
@@ -39,8 +40,13 @@ export function Backups() {
   }
   return html`<section class="card stack">
     <div class="row gap center wrap"><h2 class="grow">Backups</h2>
-      <button class="btn primary" disabled=${busy} onClick=${create} aria-busy=${busy}>${busy ? 'Backing up…' : 'Back up now'}</button></div>
-    <p class="muted small">A backup is a consistent copy of the database taken while the server runs (uploads are not included). On the server, <code>townhall backup</code> does the same. Keep copies somewhere else too.</p>
+      <button class="btn primary" disabled=${busy} onClick=${create} aria-busy=${busy}>
+        ${busy ? 'Backing up…' : 'Back up now'}
+      </button></div>
+    <p class="muted small">
+      A backup is a consistent copy of the database taken while the server runs (uploads are not included).${' '}
+      On the server, <code>townhall backup</code> does the same. Keep copies somewhere else too.
+    </p>
     ${
       list === null
         ? html`<p class="muted">Loading…</p>`
@@ -49,10 +55,14 @@ export function Backups() {
           : html`<ul class="list" aria-label="Backups">
       ${list.map(
         (b) => html`<li class="list-item backup-row">
-        <div class="grow"><strong>${new Date(b.createdAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}</strong> <span class="muted small">· ${size(b.size)}</span>
+        <div class="grow"><strong>${when(b.createdAt)}</strong> <span class="muted small">· ${size(b.size)}</span>
           <div class="mono muted small">${b.name}</div></div>
-        <div class="row gap backup-actions"><a class="btn small" href=${backupUrl(b.name)} download=${b.name} aria-label=${`Download ${b.name}`}>Download</a>
-        <button class="btn small danger-text" aria-label=${`Delete ${b.name}`} onClick=${() => remove(b.name)}>Delete</button></div>
+        <div class="row gap backup-actions">
+          <a class="btn small" href=${backupUrl(b.name)} download=${b.name}
+            aria-label=${`Download ${b.name}`}>Download</a>
+          <button class="btn small danger-text" aria-label=${`Delete ${b.name}`}
+            onClick=${() => remove(b.name)}>Delete</button>
+        </div>
       </li>`,
       )}</ul>`
     }

@@ -34,12 +34,20 @@ export function Dashboard() {
     ${err && html`<p class="form-error">${err}</p>`}
     <div class="stat-grid">
       ${TILES.map((t) => {
-        const body = html`<span class="stat-value">${stats ? (stats[t.key] ?? 0).toLocaleString() : '…'}</span><span class="stat-label">${t.label}</span>`
+        const body = html`<span class="stat-value">${stats ? (stats[t.key] ?? 0).toLocaleString() : '…'}</span>
+          <span class="stat-label">${t.label}</span>`
         return t.href
-          ? html`<a class=${'stat' + (t.key === 'openReports' && stats?.openReports ? ' alert' : '')} href=${t.href} data-stat=${t.key}>${body}</a>`
+          ? html`<a class=${'stat' + (t.key === 'openReports' && stats?.openReports ? ' alert' : '')} href=${t.href}
+              data-stat=${t.key}>${body}</a>`
           : html`<div class="stat" data-stat=${t.key}>${body}</div>`
       })}
     </div>
-    ${stats && html`<p class="muted small">${stats.joinedToday} joined today · ${stats.suspended} suspended · ${stats.banned} banned · ${stats.admins} admin${stats.admins === 1 ? '' : 's'}</p>`}
+    ${
+      stats &&
+      html`<p class="muted small">
+        ${stats.joinedToday} joined today · ${stats.suspended} suspended · ${stats.banned} banned ·${' '}
+        ${stats.admins} admin${stats.admins === 1 ? '' : 's'}
+      </p>`
+    }
   </section>`
 }

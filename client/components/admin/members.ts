@@ -50,9 +50,12 @@ export function Members() {
   }
   return html`<section class="card stack">
     <div class="row gap wrap">
-      <input class="search grow" type="search" placeholder="Search members" aria-label="Search members" value=${q} onInput=${(e: any) => setQ(e.target.value)} maxlength="50" />
-      <select aria-label="Filter by status" value=${status} onChange=${(e: any) => setStatus(e.target.value)} class="filter">
-        <option value="all">Everyone</option><option value="active">Active</option><option value="suspended">Suspended</option>
+      <input class="search grow" type="search" placeholder="Search members" aria-label="Search members" value=${q}
+        onInput=${(e: any) => setQ(e.target.value)} maxlength="50" />
+      <select aria-label="Filter by status" value=${status} onChange=${(e: any) => setStatus(e.target.value)}
+        class="filter">
+        <option value="all">Everyone</option><option value="active">Active</option>
+        <option value="suspended">Suspended</option>
         <option value="banned">Banned</option><option value="admin">Admins</option>
       </select>
     </div>
@@ -69,10 +72,14 @@ export function Members() {
         const at = `@${m.username}`
         return html`<li class="list-item member-row" data-username=${m.username} data-status=${m.status}>
           <div class="member-main">
-            <a class="row gap center grow" href=${'/u/' + m.username}><${Avatar} user=${m} size=${40} ring=${m.online} />
+            <a class="row gap center grow" href=${'/u/' + m.username}>
+              <${Avatar} user=${m} size=${40} ring=${m.online} />
               <span class="grow"><strong>${m.displayName}</strong> <span class="muted">${at}</span>
-                ${m.role === 'admin' && html` <span class="badge">admin</span>`}${m.status !== 'active' && html` <span class="badge warn">${m.status}</span>`}
-                <br /><span class="muted small">joined ${timeAgo(m.createdAt)}${m.invitedBy ? ` · invited by @${m.invitedBy}` : ''}${m.online ? ' · online' : m.lastSeenAt ? ` · seen ${timeAgo(m.lastSeenAt)}` : ''}</span></span></a>
+                ${m.role === 'admin' && html` <span class="badge">admin</span>`}
+                ${m.status !== 'active' && html` <span class="badge warn">${m.status}</span>`}
+                <br /><span class="muted small">joined ${timeAgo(m.createdAt)}
+                  ${m.invitedBy ? ` · invited by @${m.invitedBy}` : ''}
+                  ${m.online ? ' · online' : m.lastSeenAt ? ` · seen ${timeAgo(m.lastSeenAt)}` : ''}</span></span></a>
           </div>
           ${
             !self &&
@@ -85,7 +92,11 @@ export function Members() {
                 setReason('')
               }}>Suspend</button>`
             }
-            ${m.status === 'suspended' && html`<button class="btn small" aria-label=${`Unsuspend ${at}`} onClick=${() => act(() => unsuspendMember(m.id), `${at} can sign in again`)}>Unsuspend</button>`}
+            ${
+              m.status === 'suspended' &&
+              html`<button class="btn small" aria-label=${`Unsuspend ${at}`}
+                onClick=${() => act(() => unsuspendMember(m.id), `${at} can sign in again`)}>Unsuspend</button>`
+            }
             ${
               m.status !== 'banned' &&
               m.role !== 'admin' &&
@@ -94,12 +105,22 @@ export function Members() {
                 setReason('')
               }}>Ban</button>`
             }
-            ${m.status === 'banned' && html`<button class="btn small" aria-label=${`Unban ${at}`} onClick=${() => act(() => unbanMember(m.id), `${at} is no longer banned`)}>Unban</button>`}
+            ${
+              m.status === 'banned' &&
+              html`<button class="btn small" aria-label=${`Unban ${at}`}
+                onClick=${() => act(() => unbanMember(m.id), `${at} is no longer banned`)}>Unban</button>`
+            }
             ${
               m.status === 'active' &&
               (m.role === 'admin'
-                ? html`<button class="btn small" aria-label=${`Remove admin from ${at}`} onClick=${() => act(() => setMemberRole(m.id, 'member'), `${at} is no longer an admin`)}>Remove admin</button>`
-                : html`<button class="btn small" aria-label=${`Make ${at} admin`} onClick=${() => act(() => setMemberRole(m.id, 'admin'), `${at} is now an admin`)}>Make admin</button>`)
+                ? html`<button class="btn small" aria-label=${`Remove admin from ${at}`}
+                    onClick=${() => act(() => setMemberRole(m.id, 'member'), `${at} is no longer an admin`)}>
+                    Remove admin
+                  </button>`
+                : html`<button class="btn small" aria-label=${`Make ${at} admin`}
+                    onClick=${() => act(() => setMemberRole(m.id, 'admin'), `${at} is now an admin`)}>
+                    Make admin
+                  </button>`)
             }
             ${
               m.status !== 'banned' &&
@@ -127,15 +148,23 @@ export function Members() {
                 ? `Ban ${at}? They are signed out everywhere, removed from rooms and hidden from everyone.`
                 : `Suspend ${at}? They are signed out everywhere and cannot sign in until you unsuspend them.`
             }</p>
-            <input aria-label="Reason (only admins see it)" placeholder="Reason (only admins see it)" maxlength="500" value=${reason} onInput=${(e: any) => setReason(e.target.value)} />
-            <div class="row gap"><button type="submit" class=${'btn small ' + (ask.action === 'ban' ? 'danger' : 'primary')}>${ask.action === 'ban' ? `Confirm ban` : 'Confirm suspension'}</button>
+            <input aria-label="Reason (only admins see it)" placeholder="Reason (only admins see it)" maxlength="500"
+              value=${reason} onInput=${(e: any) => setReason(e.target.value)} />
+            <div class="row gap">
+              <button type="submit" class=${'btn small ' + (ask.action === 'ban' ? 'danger' : 'primary')}>
+                ${ask.action === 'ban' ? `Confirm ban` : 'Confirm suspension'}
+              </button>
               <button type="button" class="btn small" onClick=${() => setPending(null)}>Cancel</button></div>
           </form>`
           }
           ${
             link &&
-            html`<div class="confirm stack"><p class="small">A one-time link for ${at} to choose a new password. It works for 24 hours; send it to them privately.</p>
-            <div class="invite-link"><input readonly value=${link} aria-label="Password-reset link" onFocus=${(e: any) => e.target.select()} />
+            html`<div class="confirm stack">
+            <p class="small">
+              A one-time link for ${at} to choose a new password. It works for 24 hours; send it to them privately.
+            </p>
+            <div class="invite-link">
+              <input readonly value=${link} aria-label="Password-reset link" onFocus=${(e: any) => e.target.select()} />
             <button class="btn small" onClick=${() => copy(link)}>Copy link</button></div></div>`
           }
         </li>`

@@ -29,7 +29,8 @@ export function ReportButton({
       notifyError(x)
     }
   }
-  const button = html`<button class=${className} aria-label=${`Report ${label}`} aria-expanded=${open} onClick=${() => setOpen(true)}>Report</button>`
+  const button = html`<button class=${className} aria-label=${`Report ${label}`} aria-expanded=${open}
+    onClick=${() => setOpen(true)}>Report</button>`
   if (!open) return button
   // A sheet over the screen, so the button can sit in a header, a menu or a message's actions.
   return html`${button}<div class="report-backdrop" onClick=${(e: Event) => {
@@ -41,8 +42,12 @@ export function ReportButton({
       }}>
       <h2>Report ${label}</h2>
       <label class="field"><span class="field-label">What is wrong with ${label}?</span>
-        <textarea rows="3" minlength="3" maxlength="1000" required autofocus value=${reason} onInput=${(e: any) => setReason(e.target.value)} placeholder="Only the admins see this."></textarea></label>
-      <div class="row gap"><button class="btn primary" type="submit">Send report</button><button class="btn" type="button" onClick=${() => setOpen(false)}>Cancel</button></div>
+        <textarea rows="3" minlength="3" maxlength="1000" required autofocus value=${reason}
+          onInput=${(e: any) => setReason(e.target.value)} placeholder="Only the admins see this."></textarea></label>
+      <div class="row gap">
+        <button class="btn primary" type="submit">Send report</button>
+        <button class="btn" type="button" onClick=${() => setOpen(false)}>Cancel</button>
+      </div>
     </form>
   </div>`
 }

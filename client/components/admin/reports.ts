@@ -15,14 +15,16 @@ import { Empty, timeAgo } from '../ui'
 function Target({ t }: { t: ReportTarget }) {
   if (t.type === 'member')
     return t.username
-      ? html`member <a href=${'/u/' + t.username}>@${t.username}</a>${t.status !== 'active' ? html` <span class="badge warn">${t.status}</span>` : ''}`
+      ? html`member <a href=${'/u/' + t.username}>@${t.username}</a>
+          ${t.status !== 'active' ? html` <span class="badge warn">${t.status}</span>` : ''}`
       : html`a member who is gone`
   if (t.type === 'room')
     return t.title
       ? html`room <a href=${'/rooms/' + t.id}>${t.title}</a>${t.host ? ` by @${t.host}` : ''}`
       : html`a room that is gone`
   return t.author !== undefined
-    ? html`message by ${t.author ? html`<a href=${'/u/' + t.author}>@${t.author}</a>` : 'someone'}<blockquote class="quote">${t.body || '(deleted)'}</blockquote>`
+    ? html`message by ${t.author ? html`<a href=${'/u/' + t.author}>@${t.author}</a>` : 'someone'}
+        <blockquote class="quote">${t.body || '(deleted)'}</blockquote>`
     : html`a message that is gone`
 }
 
@@ -56,8 +58,10 @@ export function Reports() {
           : null
   return html`<section class="card stack">
     <div class="row gap center"><h2 class="grow">Reports</h2>
-      <select aria-label="Show reports" class="filter" value=${status} onChange=${(e: any) => setStatus(e.target.value)}>
-        <option value="open">Open</option><option value="resolved">Resolved</option><option value="dismissed">Dismissed</option><option value="all">All</option>
+      <select aria-label="Show reports" class="filter" value=${status}
+        onChange=${(e: any) => setStatus(e.target.value)}>
+        <option value="open">Open</option><option value="resolved">Resolved</option>
+        <option value="dismissed">Dismissed</option><option value="all">All</option>
       </select></div>
     ${
       list === null
@@ -69,15 +73,23 @@ export function Reports() {
         const who = memberOf(r.target)
         return html`<li class="list-item report-row" data-id=${r.id}>
           <div class="grow stack tight">
-            <div class="small muted">#${r.id} · ${r.reporter ? `@${r.reporter}` : 'someone'} reported <${Target} t=${r.target} /> · ${timeAgo(r.createdAt)}</div>
+            <div class="small muted">
+              #${r.id} · ${r.reporter ? `@${r.reporter}` : 'someone'} reported <${Target} t=${r.target} /> ·${' '}
+              ${timeAgo(r.createdAt)}
+            </div>
             <p class="report-reason">${r.reason}</p>
-            ${r.status !== 'open' && html`<p class="muted small">${r.status} by @${r.handledBy ?? '?'}${r.note ? ` — ${r.note}` : ''}</p>`}
+            ${
+              r.status !== 'open' &&
+              html`<p class="muted small">${r.status} by @${r.handledBy ?? '?'}${r.note ? ` — ${r.note}` : ''}</p>`
+            }
             <div class="row gap wrap">
               ${
                 r.status === 'open'
                   ? html`
-                <button class="btn small primary" aria-label=${`Resolve report ${r.id}`} onClick=${() => act(() => handleReport(r.id, 'resolved'), 'Report resolved')}>Resolve</button>
-                <button class="btn small" aria-label=${`Dismiss report ${r.id}`} onClick=${() => act(() => handleReport(r.id, 'dismissed'), 'Report dismissed')}>Dismiss</button>
+                <button class="btn small primary" aria-label=${`Resolve report ${r.id}`}
+                  onClick=${() => act(() => handleReport(r.id, 'resolved'), 'Report resolved')}>Resolve</button>
+                <button class="btn small" aria-label=${`Dismiss report ${r.id}`}
+                  onClick=${() => act(() => handleReport(r.id, 'dismissed'), 'Report dismissed')}>Dismiss</button>
                 ${
                   who &&
                   who.status !== 'suspended' &&
@@ -88,7 +100,8 @@ export function Reports() {
                       await handleReport(r.id, 'resolved', `suspended @${who.name}`)
                     }, `@${who.name} suspended`)}>Suspend @${who.name}</button>`
                 }`
-                  : html`<button class="btn small" aria-label=${`Reopen report ${r.id}`} onClick=${() => act(() => handleReport(r.id, 'open'), 'Report reopened')}>Reopen</button>`
+                  : html`<button class="btn small" aria-label=${`Reopen report ${r.id}`}
+                      onClick=${() => act(() => handleReport(r.id, 'open'), 'Report reopened')}>Reopen</button>`
               }
             </div>
           </div>

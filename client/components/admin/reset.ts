@@ -30,15 +30,22 @@ export function ResetPassword({ token }: { token: string }) {
     <h1>Choose a new password</h1>
     ${
       done
-        ? html`<p>Your password is changed. You were signed out everywhere.</p><button class="btn primary" onClick=${() => {
+        ? html`<p>Your password is changed. You were signed out everywhere.</p>
+          <button class="btn primary" onClick=${() => {
             navigate('/')
             location.reload()
           }}>Sign in</button>`
         : info
           ? html`<p class="muted">for @${info.username}</p>
         <form class="stack" onSubmit=${submit}>
-          <${Field} label="New password" hint="At least 10 characters"><input type="password" autocomplete="new-password" minlength="10" maxlength="256" required value=${pw.a} onInput=${(e: any) => setPw({ ...pw, a: e.target.value })} /></${Field}>
-          <${Field} label="Repeat the new password"><input type="password" autocomplete="new-password" minlength="10" maxlength="256" required value=${pw.b} onInput=${(e: any) => setPw({ ...pw, b: e.target.value })} /></${Field}>
+          <${Field} label="New password" hint="At least 10 characters">
+            <input type="password" autocomplete="new-password" minlength="10" maxlength="256" required value=${pw.a}
+              onInput=${(e: any) => setPw({ ...pw, a: e.target.value })} />
+          </${Field}>
+          <${Field} label="Repeat the new password">
+            <input type="password" autocomplete="new-password" minlength="10" maxlength="256" required value=${pw.b}
+              onInput=${(e: any) => setPw({ ...pw, b: e.target.value })} />
+          </${Field}>
           <${ErrorLine} error=${err} />
           <button class="btn primary" type="submit">Set password</button>
         </form>`

@@ -39,16 +39,24 @@ export function ServerSettings() {
   }
   return html`<form class="card stack" onSubmit=${save} aria-label="Server settings">
     <h2>Server settings</h2>
-    <${Field} label="Registration" hint="Invite: new members need an invite link. Open: anyone can sign up. Closed: nobody can.">
+    <${Field} label="Registration"
+      hint="Invite: new members need an invite link. Open: anyone can sign up. Closed: nobody can.">
       <select value=${s.registration} onChange=${(e: any) => setS({ ...s, registration: e.target.value })}>
-        <option value="invite">Invite only</option><option value="open">Open</option><option value="closed">Closed</option>
+        <option value="invite">Invite only</option><option value="open">Open</option>
+        <option value="closed">Closed</option>
       </select></${Field}>
     <${Field} label="Invites for each new member" hint="Admins have no limit.">
-      <input type="number" min="0" max="1000" required value=${s.inviteQuota} onInput=${(e: any) => setS({ ...s, inviteQuota: e.target.value })} /></${Field}>
-    <label class="row gap center switch-row"><input type="checkbox" role="switch" class="switch" checked=${s.guests} onChange=${(e: any) => setS({ ...s, guests: e.target.checked })} />
-      <span><strong>Guest listening</strong><br /><span class="muted small">Signed-out visitors may listen to open rooms</span></span></label>
-    <${Field} label="TURN servers" hint="One per line, e.g. turn:turn.example.org:3478?transport=udp. Helps members behind strict networks connect.">
-      <textarea rows="3" value=${turn} onInput=${(e: any) => setTurn(e.target.value)} placeholder="turn:turn.example.org:3478?transport=udp"></textarea></${Field}>
+      <input type="number" min="0" max="1000" required value=${s.inviteQuota}
+        onInput=${(e: any) => setS({ ...s, inviteQuota: e.target.value })} /></${Field}>
+    <label class="row gap center switch-row">
+      <input type="checkbox" role="switch" class="switch" checked=${s.guests}
+        onChange=${(e: any) => setS({ ...s, guests: e.target.checked })} />
+      <span><strong>Guest listening</strong><br />
+        <span class="muted small">Signed-out visitors may listen to open rooms</span></span></label>
+    <${Field} label="TURN servers"
+      hint="One per line, e.g. turn:turn.example.org:3478?transport=udp. Helps members behind strict networks connect.">
+      <textarea rows="3" value=${turn} onInput=${(e: any) => setTurn(e.target.value)}
+        placeholder="turn:turn.example.org:3478?transport=udp"></textarea></${Field}>
     <${ErrorLine} error=${err} />
     <button class="btn primary" type="submit">Save settings</button>
   </form>`
