@@ -19,9 +19,6 @@ import { GuestRoom, Room } from './rooms/room'
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
 
-const Placeholder = (title: string, text: string) => () =>
-  html`<${Header} title=${title} /><p class="empty">${text}</p>`
-
 /** Screens for members. Domains add theirs here (rooms, backchannel, admin). */
 export const SCREENS: Screen[] = [
   ['/', () => html`<${Hallway} />`],

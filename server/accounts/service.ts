@@ -122,7 +122,7 @@ export class AccountsService {
       return null
     }
     const user = this.store.byId(session.user_id)
-    if (!user || user.status !== 'active') return null
+    if (user?.status !== 'active') return null
     if (Date.now() - session.last_seen_at > 60_000) this.store.touchSession(session.id)
     return { session: { id: session.id }, user: toAccount(user) }
   }

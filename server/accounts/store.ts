@@ -2,11 +2,11 @@ import type { Database } from 'bun:sqlite'
 import type { Role } from '../protocol'
 import type { Status, UserRow } from './model'
 
-export interface MemberRow extends UserRow {
+interface MemberRow extends UserRow {
   inviter: string | null
   last_seen: number | null
 }
-export interface SessionRow {
+interface SessionRow {
   id: number
   user_id: number
   token_hash: Uint8Array

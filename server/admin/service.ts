@@ -22,8 +22,8 @@ import type { Settings } from '../settings'
 import type { AuditLog } from './audit'
 import { AdminStore, type ReportRow } from './store'
 
-export const RESET_HOURS = 24
-export const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.db$/
+const RESET_HOURS = 24
+const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.db$/
 type Actor = { id: number; role: string }
 export type ReportTarget = 'member' | 'room' | 'message'
 

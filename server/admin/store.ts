@@ -12,7 +12,7 @@ export interface ReportRow {
   handled_at: number | null
   note: string
 }
-export interface ResetRow {
+interface ResetRow {
   id: number
   user_id: number
   token_hash: Uint8Array

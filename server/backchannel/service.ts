@@ -172,7 +172,7 @@ export class BackchannelService {
 
   decline(userId: number, threadId: number) {
     const m = this.members(threadId).get(userId)
-    if (!m || m.state !== 'request') fail('request_not_found')
+    if (m?.state !== 'request') fail('request_not_found')
     this.setMemberState(threadId, userId, 'declined')
   }
 

@@ -228,7 +228,7 @@ describe('[M4] the three loudest', () => {
     const roomId = await liveRoom(host, [...speakers, l], speakers)
     const all = [host, ...speakers]
     // -dBov: S0 is the quietest … S4 the loudest.
-    all.forEach((p, i) => p.bot.speak(60 - i * 10))
+    for (const [i, p] of all.entries()) p.bot.speak(60 - i * 10)
     // Measured in packets: about a second of the three slots (50 packets a second each).
     const WINDOW = 150
     const loudest = await settlesOn(l.bot, ['S2', 'S3', 'S4'], WINDOW, 'the listener hears the three loudest')

@@ -16,7 +16,7 @@ test('[H15] every variable of server/config.ts is in the README table with its d
   const wrong = Object.values(OPTIONS)
     .filter((o) => {
       const row = lines.find((l) => l.startsWith(`| \`${o.env}\``))
-      return !row || !row.includes(o.default === '' ? '| — |' : `| \`${o.default}\` |`)
+      return !row?.includes(o.default === '' ? '| — |' : `| \`${o.default}\` |`)
     })
     .map((o) => o.env)
   expect(wrong).toEqual([])

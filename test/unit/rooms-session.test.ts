@@ -1,14 +1,6 @@
 // The room session as a state machine, without a server: lifecycle transitions, seats, hands, succession, timers.
 import { expect, setDefaultTimeout, test } from 'bun:test'
-import {
-  canTransition,
-  GRACE_MS,
-  isModerator,
-  RANK,
-  ROOM_TRANSITIONS,
-  RoomSession,
-  type Seat,
-} from '../../server/rooms/session'
+import { canTransition, GRACE_MS, isModerator, RANK, ROOM_TRANSITIONS, RoomSession } from '../../server/rooms/session'
 import type { RoomRole } from '../../server/contracts'
 import { TEST_LIMIT } from '../helpers/limits'
 
