@@ -235,7 +235,10 @@ export interface Running {
   stop(): Promise<void>
 }
 
-/** Builds everything, mounts it, starts it and listens. Used by `townhall serve` and by the tests (port 0, a fresh data folder). */
+/**
+ * Builds everything, mounts it, starts it and listens.
+ * Used by `townhall serve` and by the tests (port 0, a fresh data folder).
+ */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
   let port = config.port
   const t = buildTownhall(config, { ...opts, boundPort: () => port })

@@ -239,7 +239,8 @@ export class AccountsService {
 
   follow(viewerId: number, username: string) {
     const u = this.target(viewerId, username)
-    // Someone who blocked the viewer is not found for them (as with their profile); one the viewer blocked is 'blocked'.
+    // Someone who blocked the viewer is not found for them (as with their profile);
+    // one the viewer blocked is 'blocked'.
     if (this.store.hasBlocked(u.id, viewerId)) fail('not_found')
     if (this.store.hasBlocked(viewerId, u.id)) fail('unblock_first')
     this.store.follow(viewerId, u.id)

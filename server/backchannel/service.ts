@@ -138,7 +138,10 @@ export class BackchannelService {
     return 'request'
   }
 
-  /** The 1:1 thread with someone, created (empty) if needed. It reaches their inbox or Requests with the first message. */
+  /**
+   * The 1:1 thread with someone, created (empty) if needed.
+   * It reaches their inbox or Requests with the first message.
+   */
   openDm(userId: number, username: string): Thread {
     const other = this.accounts.target(userId, username)
     const key = dmKey(userId, other.id)

@@ -26,7 +26,8 @@ function readCookie(header: string | null, name: string): string | undefined {
 
 export function sessionCookie(core: Pick<Core, 'secure'>, token: string, expires: number) {
   const secure = core.secure ? '; Secure' : ''
-  return `${cookieName(core)}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}; Expires=${new Date(expires).toUTCString()}`
+  const expiry = new Date(expires).toUTCString()
+  return `${cookieName(core)}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}; Expires=${expiry}`
 }
 export function clearCookie(core: Pick<Core, 'secure'>) {
   return `${cookieName(core)}=; Path=/; HttpOnly; SameSite=Lax${core.secure ? '; Secure' : ''}; Max-Age=0`

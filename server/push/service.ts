@@ -23,7 +23,10 @@ const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'hi
   test: { ttl: 600, urgency: 'normal' },
 }
 
-/** Loopback, private and link-local addresses (and localhost): no push service lives there, so the server never posts to them. */
+/**
+ * Loopback, private and link-local addresses (and localhost):
+ * no push service lives there, so the server never posts to them.
+ */
 export function isPrivateHost(host: string): boolean {
   // "localhost." is localhost: trailing dots of a fully qualified name are dropped first.
   const h = host
@@ -106,7 +109,7 @@ export class PushService implements PushApi {
     this.keys = PushService.loadKeys(core)
   }
 
-  /** The VAPID key pair: made on first run and kept in the database (in DATA_DIR), so subscriptions survive restarts. */
+  /** The VAPID key pair: made on first run and kept in the database (DATA_DIR), so subscriptions survive restarts. */
   static loadKeys(core: Core): VapidKeys {
     const raw = core.settings.raw(SETTINGS_KEY)
     if (raw) return JSON.parse(raw) as VapidKeys

@@ -101,7 +101,7 @@ export class Hub implements Bus, Sockets {
     this.protocolCheck = opts.checkProtocol ? new ProtocolCheck() : null
   }
 
-  /** Checks an event against the protocol when the hub checks (for events sent around the hub, e.g. to a user's tabs). */
+  /** Checks an event against the protocol when the hub checks (events sent around the hub, e.g. to a user's tabs). */
   checkEvent(event: ServerEvent) {
     this.protocolCheck?.event(event)
   }
