@@ -41,7 +41,8 @@ export async function build(opts: { outfile?: string; quiet?: boolean } = {}) {
   if (code !== 0) throw new Error(`build: bun build --compile failed (${code}):\n${out}\n${err}`)
   const size = statSync(outfile).size
   say(
-    `binary: ${relative(ROOT, outfile) || outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - t0)} ms`,
+    `binary: ${relative(ROOT, outfile) || outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) ` +
+      `in ${Math.round(performance.now() - t0)} ms`,
   )
   return { outfile, size }
 }

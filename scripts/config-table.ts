@@ -5,8 +5,11 @@ import { OPTIONS } from '../server/config'
 
 export function configTable(): string {
   const rows = Object.values(OPTIONS).map(
-    (o: { env: string; default: string; secret?: boolean; description: string }) =>
-      `| \`${o.env}\`${o.secret ? ` (or \`${o.env}_FILE\`)` : ''} | ${o.default === '' ? '—' : `\`${o.default}\``} | ${o.description.replace(/\|/g, '\\|')} |`,
+    (o: { env: string; default: string; secret?: boolean; description: string }) => {
+      const name = `\`${o.env}\`${o.secret ? ` (or \`${o.env}_FILE\`)` : ''}`
+      const value = o.default === '' ? '—' : `\`${o.default}\``
+      return `| ${name} | ${value} | ${o.description.replace(/\|/g, '\\|')} |`
+    },
   )
   return ['| Variable | Default | What it does |', '|---|---|---|', ...rows].join('\n')
 }

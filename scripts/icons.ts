@@ -3,10 +3,9 @@ import { deflateSync } from 'node:zlib'
 import { join } from 'node:path'
 
 function crc32(buf: Uint8Array) {
-  let c,
-    crc = 0xffffffff
+  let crc = 0xffffffff
   for (let n = 0; n < buf.length; n++) {
-    c = (crc ^ buf[n]!) & 0xff
+    let c = (crc ^ buf[n]!) & 0xff
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
     crc = (crc >>> 8) ^ c
   }

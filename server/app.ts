@@ -9,7 +9,7 @@ import { publicOrigin, type Config } from './config'
 import { DEFAULT_LIMITS, makeLimits, type Core, type LimitSettings } from './core'
 import type { Domain } from './domain'
 import { openDatabase } from './db/open'
-import { AppError, ERRORS, errorBody } from './errors'
+import { AppError, errorBody } from './errors'
 import { createLogger, type Logger } from './lib/log'
 import { Hub } from './realtime/hub'
 import { SettingsService } from './settings'
@@ -53,7 +53,7 @@ export interface Townhall {
 }
 
 /** The shared, dependency-free parts: the database (opened and migrated), settings, the hub, the rate limiters. */
-export function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub: Hub } {
+function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub: Hub } {
   const log = opts.log ?? createLogger(config.logLevel)
   const db = openDatabase(config.dataDir)
   const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
@@ -137,7 +137,7 @@ function parts(t: Townhall): Domain<unknown>[] {
   return [t.audit, t.accounts, t.push, t.invites, t.rooms, t.media, t.backchannel, t.realtime, t.reminders, t.admin]
 }
 
-export function createApp(t: Townhall) {
+function createApp(t: Townhall) {
   const { core } = t
   const maxBody = core.config.maxBodyKb * 1024
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
@@ -235,7 +235,10 @@ export interface Running {
   stop(): Promise<void>
 }
 
-/** Builds everything, mounts it, starts it and listens. Used by `townhall serve` and by the tests (port 0, a fresh data folder). */
+/**
+ * Builds everything, mounts it, starts it and listens.
+ * Used by `townhall serve` and by the tests (port 0, a fresh data folder).
+ */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
   let port = config.port
   const t = buildTownhall(config, { ...opts, boundPort: () => port })
@@ -275,5 +278,3 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   port = app.server!.port!
   return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop }
 }
-
-export { ERRORS }

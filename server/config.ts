@@ -218,10 +218,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 export function helpTable(): string {
-  const rows = Object.values(OPTIONS).map(
-    (o: Option<unknown>) =>
-      `  ${(o.env + (o.secret ? ' (+_FILE)' : '')).padEnd(26)} ${JSON.stringify(o.default).padEnd(24)} ${o.description}`,
-  )
+  const rows = Object.values(OPTIONS).map((o: Option<unknown>) => {
+    const name = o.env + (o.secret ? ' (+_FILE)' : '')
+    return `  ${name.padEnd(26)} ${JSON.stringify(o.default).padEnd(24)} ${o.description}`
+  })
   return [
     'Environment variables (secrets may also be given as NAME_FILE):',
     `  ${'NAME'.padEnd(26)} ${'DEFAULT'.padEnd(24)} DESCRIPTION`,

@@ -6,7 +6,7 @@ import type { ParticipantKey, Pinned, PublicUser, RoomKind, RoomRole, RoomState 
 export type { ParticipantKey, RoomRole }
 
 export const memberKey = (userId: number): ParticipantKey => `u:${userId}`
-export const guestKey = (connId: number): ParticipantKey => `g:${connId}`
+const guestKey = (connId: number): ParticipantKey => `g:${connId}`
 /** The key of whoever holds a socket: the member, or the guest of that one connection. */
 export const connKey = (conn: { id: number; userId: number | null }): ParticipantKey =>
   conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId)
@@ -101,7 +101,7 @@ export type AuditFn = (entry: AuditEntry) => void
 
 // ── server/accounts ──
 
-export type AccountRole = 'member' | 'admin'
+type AccountRole = 'member' | 'admin'
 export type AccountStatus = 'active' | 'suspended' | 'banned'
 
 /** A member's account as other domains see it (never the password hash). */

@@ -125,9 +125,8 @@ async function run(argv: string[]): Promise<number> {
       const t = buildTownhall(config)
       try {
         const inv = t.invites.service.create(null, { uses, expiresInMs, note: values.note })
-        console.log(
-          `invite created: ${uses} use${uses === 1 ? '' : 's'}${values.expires ? `, expires in ${values.expires}` : ''}`,
-        )
+        const expiry = values.expires ? `, expires in ${values.expires}` : ''
+        console.log(`invite created: ${uses} use${uses === 1 ? '' : 's'}${expiry}`)
         console.log(inv.url)
       } finally {
         t.core.db.close()
@@ -153,7 +152,8 @@ async function serve(config: Config): Promise<number> {
   const log = core.log
   const origin = publicOrigin(config, server.port)
   log.info(
-    `townhall ${VERSION} listening on ${config.host}:${server.port} (${origin}), data in ${config.dataDir}, ready in ${Math.round(performance.now() - t0)} ms`,
+    `townhall ${VERSION} listening on ${config.host}:${server.port} (${origin}), data in ${config.dataDir}, ` +
+      `ready in ${Math.round(performance.now() - t0)} ms`,
   )
   const token = accounts.service.setupTokenFor()
   if (token) {

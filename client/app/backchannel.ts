@@ -39,7 +39,7 @@ export const questions = signal<ReadonlyMap<number, Question[]>>(new Map())
 export const prefs = signal<Prefs>({ followersOnly: false })
 export const inboxState = signal<'loading' | 'ready' | 'offline'>('loading')
 /** The thread on screen (its new messages are read at once while the page is visible). */
-export const openThreadId = signal<number | null>(null)
+const openThreadId = signal<number | null>(null)
 
 const TYPING_SHOWN_MS = 4000
 const TYPING_SEND_EVERY_MS = 2500
@@ -121,8 +121,7 @@ const rq = async <K extends RequestType>(type: K, fields: RequestFields<K>): Pro
   return conn.request(type, fields)
 }
 
-export const newClientId = () =>
-  crypto.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
+const newClientId = () => crypto.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
 
 // ——— applying what the server says ———
 
@@ -366,7 +365,7 @@ export async function loadEarlier(id: number) {
 
 const visible = () => typeof document === 'undefined' || document.visibilityState === 'visible'
 
-export function markRead(id: number) {
+function markRead(id: number) {
   const t = threads.value.get(id)
   const last =
     messages.value

@@ -12,14 +12,14 @@ import type {
 } from '../../server/protocol'
 import { RequestError } from './api'
 
-export type ConnState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+type ConnState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 /** Delays before each reconnect attempt (ms), then the last one repeats; jitter is added. */
-export const BACKOFF = [250, 500, 1000, 2000, 4000, 8000, 15000]
+const BACKOFF = [250, 500, 1000, 2000, 4000, 8000, 15000]
 const REQUEST_TIMEOUT = 15000
 
 type Listener = (ev: ServerEvent) => void
 
-export class Connection {
+class Connection {
   readonly state = signal<ConnState>('closed')
   private ws: WebSocket | null = null
   private nextId = 1
@@ -93,7 +93,7 @@ export class Connection {
   /** Sends a request and resolves with its reply (rejects with a RequestError: the error reply, offline or timeout). */
   request<K extends RequestType>(type: K, fields: RequestFields<K>): Promise<Reply<K>> {
     return new Promise((resolve, reject) => {
-      if (!this.ws || this.ws.readyState !== 1) return reject(new RequestError('offline', 'Not connected'))
+      if (this.ws?.readyState !== 1) return reject(new RequestError('offline', 'Not connected'))
       const id = this.nextId++
       const timer = setTimeout(() => {
         this.pending.delete(id)

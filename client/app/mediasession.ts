@@ -5,7 +5,7 @@ import * as rooms from './rooms'
 import * as rtc from './rtc'
 import * as router from './router'
 
-export interface RoomSession {
+interface RoomSession {
   title: string
   speaker?: string | null
   onMute?: () => void
@@ -26,7 +26,7 @@ function setHandler(action: Action, fn: (() => void) | null) {
 }
 
 /** Shows the room on the lock screen; call again when the speaker or the mute state changes. */
-export function setRoomSession(s: RoomSession) {
+function setRoomSession(s: RoomSession) {
   const m = ms()
   if (!m) return
   try {
@@ -60,7 +60,7 @@ export function setRoomSession(s: RoomSession) {
 }
 
 /** Removes the room from the lock screen (after leaving). */
-export function clearRoomSession() {
+function clearRoomSession() {
   const m = ms()
   if (!m) return
   m.metadata = null

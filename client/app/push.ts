@@ -33,7 +33,7 @@ export const sendTestPush = () => post<{ sent: boolean }>('/push/test').then((r)
 export type PushState = 'unsupported' | 'denied' | 'off' | 'on'
 export const pushState = signal<PushState>('off')
 
-export const pushSupported = () =>
+const pushSupported = () =>
   typeof window !== 'undefined' && 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window
 
 const keyBytes = (b64: string) => {

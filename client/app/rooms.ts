@@ -21,7 +21,7 @@ import type {
 } from '../../server/protocol'
 import type { CreateRoomInput } from '../../server/rooms/model'
 
-export type { HallwayRoom, Participant, Pinned, PublicUser, RoomRole, RoomView }
+export type { HallwayRoom, Participant, Pinned, RoomRole, RoomView }
 
 /** What a room screen shows. */
 export type RoomStatus = 'idle' | 'joining' | 'joined' | 'left' | 'ended' | 'removed' | 'error'
@@ -40,7 +40,7 @@ export const participants = signal<Record<string, Participant>>({})
 export const guestCount = signal(0)
 export const pinned = signal<Pinned | null>(null)
 /** My participant key (`u:<id>` or `g:<connId>` for a guest). */
-export const myKey = signal<string | null>(null)
+const myKey = signal<string | null>(null)
 const guestMe = signal<{ role: RoomRole } | null>(null)
 
 export const me = computed(() => (myKey.value ? (participants.value[myKey.value] ?? null) : null))

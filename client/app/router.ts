@@ -20,7 +20,7 @@ addEventListener('click', (e: MouseEvent) => {
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || a.target === '_blank')
     return
   const href = a.getAttribute('href')
-  if (!href || !href.startsWith('/') || href.startsWith('//') || href.startsWith('/api/')) return
+  if (!href?.startsWith('/') || href.startsWith('//') || href.startsWith('/api/')) return
   e.preventDefault()
   navigate(href)
 })

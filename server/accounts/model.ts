@@ -9,8 +9,8 @@ export const Username = t.String({
   description: '3–20 of a-z, 0-9, _ (case is ignored)',
 })
 export const Password = t.String({ minLength: 10, maxLength: 256 })
-export const DisplayName = t.String({ maxLength: 50 })
-export const Bio = t.String({ maxLength: 300 })
+const DisplayName = t.String({ maxLength: 50 })
+const Bio = t.String({ maxLength: 300 })
 
 export const RegisterBody = t.Object({
   username: Username,
@@ -56,7 +56,7 @@ export interface UserRow {
 }
 
 /** Where a stored avatar file is served. */
-export const avatarUrl = (file: string | null) => (file ? `/api/avatars/${file}` : null)
+const avatarUrl = (file: string | null) => (file ? `/api/avatars/${file}` : null)
 
 export const publicUser = (u: Pick<UserRow, 'id' | 'username' | 'display_name' | 'avatar' | 'role'>): PublicUser => ({
   id: u.id,

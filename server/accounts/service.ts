@@ -122,7 +122,7 @@ export class AccountsService {
       return null
     }
     const user = this.store.byId(session.user_id)
-    if (!user || user.status !== 'active') return null
+    if (user?.status !== 'active') return null
     if (Date.now() - session.last_seen_at > 60_000) this.store.touchSession(session.id)
     return { session: { id: session.id }, user: toAccount(user) }
   }
@@ -239,7 +239,8 @@ export class AccountsService {
 
   follow(viewerId: number, username: string) {
     const u = this.target(viewerId, username)
-    // Someone who blocked the viewer is not found for them (as with their profile); one the viewer blocked is 'blocked'.
+    // Someone who blocked the viewer is not found for them (as with their profile);
+    // one the viewer blocked is 'blocked'.
     if (this.store.hasBlocked(u.id, viewerId)) fail('not_found')
     if (this.store.hasBlocked(viewerId, u.id)) fail('unblock_first')
     this.store.follow(viewerId, u.id)

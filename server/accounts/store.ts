@@ -2,11 +2,11 @@ import type { Database } from 'bun:sqlite'
 import type { Role } from '../protocol'
 import type { Status, UserRow } from './model'
 
-export interface MemberRow extends UserRow {
+interface MemberRow extends UserRow {
   inviter: string | null
   last_seen: number | null
 }
-export interface SessionRow {
+interface SessionRow {
   id: number
   user_id: number
   token_hash: Uint8Array
@@ -34,7 +34,8 @@ const statements = (db: Database) => ({
   members: db.prepare<MemberRow, [string, string, number, number]>(
     `SELECT u.*, i.username AS inviter, (SELECT MAX(last_seen_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen
        FROM users u LEFT JOIN users i ON i.id = u.invited_by
-       WHERE (u.username LIKE ?1 ESCAPE '\\' OR u.display_name LIKE ?1 ESCAPE '\\') AND (?2 = 'all' OR u.status = ?2 OR (?2 = 'admin' AND u.role = 'admin'))
+       WHERE (u.username LIKE ?1 ESCAPE '\\' OR u.display_name LIKE ?1 ESCAPE '\\')
+         AND (?2 = 'all' OR u.status = ?2 OR (?2 = 'admin' AND u.role = 'admin'))
        ORDER BY u.id DESC LIMIT ?3 OFFSET ?4`,
   ),
   member: db.prepare<MemberRow, [number]>(
@@ -45,8 +46,9 @@ const statements = (db: Database) => ({
     { members: number; active: number; suspended: number; banned: number; admins: number; joinedToday: number },
     [number]
   >(
-    `SELECT COUNT(*) AS members, SUM(status = 'active') AS active, SUM(status = 'suspended') AS suspended, SUM(status = 'banned') AS banned,
-              SUM(role = 'admin') AS admins, SUM(created_at >= ?) AS joinedToday FROM users`,
+    `SELECT COUNT(*) AS members, SUM(status = 'active') AS active, SUM(status = 'suspended') AS suspended,
+              SUM(status = 'banned') AS banned, SUM(role = 'admin') AS admins, SUM(created_at >= ?) AS joinedToday
+       FROM users`,
   ),
   setStatus: db.prepare<never, [Status, number]>('UPDATE users SET status = ? WHERE id = ?'),
   setRole: db.prepare<never, [Role, number]>('UPDATE users SET role = ? WHERE id = ?'),
@@ -60,7 +62,8 @@ const statements = (db: Database) => ({
        ORDER BY length(username), username LIMIT ?`,
   ),
   insertSession: db.prepare<{ id: number }, [number, Uint8Array, string, number, number, number]>(
-    'INSERT INTO sessions (user_id, token_hash, user_agent, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+    `INSERT INTO sessions (user_id, token_hash, user_agent, created_at, last_seen_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
   ),
   sessionByHash: db.prepare<SessionRow, [Uint8Array]>('SELECT * FROM sessions WHERE token_hash = ?'),
   touchSession: db.prepare<never, [number, number]>('UPDATE sessions SET last_seen_at = ? WHERE id = ?'),
@@ -76,14 +79,17 @@ const statements = (db: Database) => ({
     'SELECT 1 AS x FROM follows WHERE follower_id = ? AND followee_id = ?',
   ),
   followers: db.prepare<UserRow, [number]>(
-    'SELECT u.* FROM follows f JOIN users u ON u.id = f.follower_id WHERE f.followee_id = ? ORDER BY f.created_at DESC LIMIT 500',
+    `SELECT u.* FROM follows f JOIN users u ON u.id = f.follower_id
+       WHERE f.followee_id = ? ORDER BY f.created_at DESC LIMIT 500`,
   ),
   following: db.prepare<UserRow, [number]>(
-    'SELECT u.* FROM follows f JOIN users u ON u.id = f.followee_id WHERE f.follower_id = ? ORDER BY f.created_at DESC LIMIT 500',
+    `SELECT u.* FROM follows f JOIN users u ON u.id = f.followee_id
+       WHERE f.follower_id = ? ORDER BY f.created_at DESC LIMIT 500`,
   ),
   followingIds: db.prepare<{ id: number }, [number]>('SELECT followee_id AS id FROM follows WHERE follower_id = ?'),
   counts: db.prepare<{ followers: number; following: number }, [number, number]>(
-    'SELECT (SELECT COUNT(*) FROM follows WHERE followee_id = ?) AS followers, (SELECT COUNT(*) FROM follows WHERE follower_id = ?) AS following',
+    `SELECT (SELECT COUNT(*) FROM follows WHERE followee_id = ?) AS followers,
+            (SELECT COUNT(*) FROM follows WHERE follower_id = ?) AS following`,
   ),
   block: db.prepare<never, [number, number, number]>(
     'INSERT OR IGNORE INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)',

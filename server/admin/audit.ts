@@ -4,7 +4,7 @@ import type { AuditEntry, AuditFn } from '../contracts'
 import type { Core } from '../core'
 import type { Database } from 'bun:sqlite'
 
-export interface AuditRow {
+interface AuditRow {
   id: number
   actor_id: number | null
   action: string

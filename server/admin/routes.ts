@@ -11,12 +11,12 @@ import type { Metrics } from './metrics'
 const IdParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: 2 ** 53 - 1 }) })
 const TokenParams = t.Object({ token: t.String({ minLength: 1, maxLength: 128 }) })
 const Reason = t.Optional(t.Object({ reason: t.Optional(t.String({ maxLength: 500 })) }))
-export const ReportBody = t.Object({
+const ReportBody = t.Object({
   targetType: t.Union([t.Literal('member'), t.Literal('room'), t.Literal('message')]),
   targetId: t.Integer({ minimum: 1 }),
   reason: t.String({ minLength: 3, maxLength: 1000 }),
 })
-export const SettingsBody = t.Object(
+const SettingsBody = t.Object(
   {
     registration: t.Optional(t.Union([t.Literal('invite'), t.Literal('open'), t.Literal('closed')])),
     inviteQuota: t.Optional(t.Integer({ minimum: 0, maximum: 1000 })),

@@ -22,8 +22,8 @@ import type { Settings } from '../settings'
 import type { AuditLog } from './audit'
 import { AdminStore, type ReportRow } from './store'
 
-export const RESET_HOURS = 24
-export const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.db$/
+const RESET_HOURS = 24
+const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.db$/
 type Actor = { id: number; role: string }
 export type ReportTarget = 'member' | 'room' | 'message'
 
@@ -133,7 +133,10 @@ export class AdminService {
     return u
   }
 
-  /** Suspends, bans or restores a member. A suspended or banned member is signed out, disconnected and removed from rooms at once. */
+  /**
+   * Suspends, bans or restores a member.
+   * A suspended or banned member is signed out, disconnected and removed from rooms at once.
+   */
   setStatus(actor: Actor, id: number, status: AccountStatus, reason = '') {
     const u = this.target(actor, id)
     if (status !== 'active' && u.role === 'admin') fail('admin_demote_first')
@@ -161,7 +164,8 @@ export class AdminService {
   /** Ends every session, closes every socket and removes the member from rooms (and, for a ban, their push devices). */
   private cutOff(userId: number, ban: boolean) {
     this.accounts.logoutEverywhere(userId)
-    this.core.sockets.disconnectUser(userId) // already done through the sessions ending; kept for sockets of sessions being resolved right now
+    // Already done through the sessions ending; kept for sockets of sessions being resolved right now.
+    this.core.sockets.disconnectUser(userId)
     try {
       this.deps.rooms.removeUserEverywhere(userId)
     } catch (e) {

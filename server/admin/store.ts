@@ -12,7 +12,7 @@ export interface ReportRow {
   handled_at: number | null
   note: string
 }
-export interface ResetRow {
+interface ResetRow {
   id: number
   user_id: number
   token_hash: Uint8Array
@@ -38,7 +38,8 @@ const statements = (db: Database) => ({
   ),
   openReports: db.prepare<{ n: number }, []>(`SELECT COUNT(*) AS n FROM reports WHERE status = 'open'`),
   insertReset: db.prepare<{ id: number }, [number, Uint8Array, number | null, number, number]>(
-    'INSERT INTO password_resets (user_id, token_hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id',
+    `INSERT INTO password_resets (user_id, token_hash, created_by, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?) RETURNING id`,
   ),
   resetByHash: db.prepare<ResetRow, [Uint8Array]>('SELECT * FROM password_resets WHERE token_hash = ?'),
   useReset: db.prepare<never, [number, number]>(

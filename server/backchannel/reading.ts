@@ -7,7 +7,10 @@ import { isRoomThread, LIVE_STATES, type MyThreadRow } from './model'
 export class BackchannelReader {
   constructor(private bc: BackchannelService) {}
 
-  /** The inbox: my 1:1 and group threads (accepted and requests), newest first, with unread counts and previews; my rooms' threads. */
+  /**
+   * The inbox: my 1:1 and group threads (accepted and requests), newest first, with unread counts and
+   * previews; my rooms' threads.
+   */
   inbox(userId: number) {
     const threads = this.bc.store.inbox(userId).map((r) => this.bc.views.thread(r, userId))
     return {
@@ -43,7 +46,8 @@ export class BackchannelReader {
     for (const r of rows) {
       const room = isRoomThread(r.kind)
       const readable = room ? this.bc.canRead(r, userId) : LIVE_STATES.includes(r.my_state)
-      // A room thread one may not read (removed from the room) is not summarised either: its summary holds its last message.
+      // A room thread one may not read (removed from the room) is not summarised either:
+      // its summary holds its last message.
       if (room && !readable) continue
       threads.push(this.bc.views.thread(r, userId))
       if (!readable || r.last_seq <= after) continue

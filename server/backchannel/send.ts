@@ -1,6 +1,7 @@
 // Group commit for sends: the sends that arrive in the same tick share one change (one transaction, synchronous=FULL,
-// a seq per message), and each is acknowledged only after that transaction committed. A retry with the same client id while the first is still
-// queued gets the same promise; after it committed, the service answers with the stored message.
+// a seq per message), and each is acknowledged only after that transaction committed. A retry with the same
+// client id while the first is still queued gets the same promise; after it committed, the service answers with
+// the stored message.
 import type { Message } from '../protocol'
 
 export interface SendItem {

@@ -138,7 +138,10 @@ export class BackchannelService {
     return 'request'
   }
 
-  /** The 1:1 thread with someone, created (empty) if needed. It reaches their inbox or Requests with the first message. */
+  /**
+   * The 1:1 thread with someone, created (empty) if needed.
+   * It reaches their inbox or Requests with the first message.
+   */
   openDm(userId: number, username: string): Thread {
     const other = this.accounts.target(userId, username)
     const key = dmKey(userId, other.id)
@@ -172,7 +175,7 @@ export class BackchannelService {
 
   decline(userId: number, threadId: number) {
     const m = this.members(threadId).get(userId)
-    if (!m || m.state !== 'request') fail('request_not_found')
+    if (m?.state !== 'request') fail('request_not_found')
     this.setMemberState(threadId, userId, 'declined')
   }
 

@@ -14,8 +14,8 @@ import type {
   UploadRow,
 } from './model'
 
-const MY_THREAD =
-  'SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id'
+const MY_THREAD = `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.seq AS my_seq
+   FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id`
 
 const statements = (db: Database) => ({
   getSeq: db.prepare<{ seq: number }, []>('SELECT seq FROM bc_counter WHERE id = 1'),
@@ -44,7 +44,8 @@ const statements = (db: Database) => ({
   member: db.prepare<MemberRow, [number, number]>('SELECT * FROM bc_members WHERE thread_id = ? AND user_id = ?'),
   memberships: db.prepare<Membership, [number]>('SELECT user_id, state, muted FROM bc_members WHERE thread_id = ?'),
   memberList: db.prepare<MemberListRow, [number]>(
-    `SELECT user_id, state, last_read_id FROM bc_members WHERE thread_id = ? AND state != 'left' ORDER BY joined_at, user_id`,
+    `SELECT user_id, state, last_read_id FROM bc_members
+       WHERE thread_id = ? AND state != 'left' ORDER BY joined_at, user_id`,
   ),
   countMembers: db.prepare<{ n: number }, [number]>(
     `SELECT COUNT(*) AS n FROM bc_members WHERE thread_id = ? AND state != 'left'`,
@@ -72,14 +73,16 @@ const statements = (db: Database) => ({
   ),
   roomThreads: db.prepare<MyThreadRow, [number]>(
     `${MY_THREAD}
-     WHERE m.user_id = ? AND t.kind IN ('room_chat', 'backstage') AND (t.last_message_id IS NOT NULL OR t.last_seq > t.meta_seq)
+     WHERE m.user_id = ? AND t.kind IN ('room_chat', 'backstage')
+       AND (t.last_message_id IS NOT NULL OR t.last_seq > t.meta_seq)
      ORDER BY t.last_at DESC, t.id DESC LIMIT 100`,
   ),
   changedThreads: db.prepare<MyThreadRow, [number, number, number]>(
     `${MY_THREAD} WHERE m.user_id = ? AND (t.last_seq > ? OR m.seq > ?)`,
   ),
   unread: db.prepare<{ n: number }, [number, number, number]>(
-    `SELECT COUNT(*) AS n FROM (SELECT 1 FROM bc_messages WHERE thread_id = ? AND id > ? AND author_id IS NOT ? AND deleted_at IS NULL LIMIT 100)`,
+    `SELECT COUNT(*) AS n FROM (SELECT 1 FROM bc_messages
+       WHERE thread_id = ? AND id > ? AND author_id IS NOT ? AND deleted_at IS NULL LIMIT 100)`,
   ),
 
   insertMessage: db.prepare<
@@ -114,7 +117,8 @@ const statements = (db: Database) => ({
   ),
   /** The reactions of several messages (their ids as a JSON array): one query for a page. */
   reactionsOf: db.prepare<{ message_id: number; emoji: string; user_id: number }, [string]>(
-    'SELECT message_id, emoji, user_id FROM bc_reactions WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY created_at',
+    `SELECT message_id, emoji, user_id FROM bc_reactions
+       WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY created_at`,
   ),
   addReaction: db.prepare<never, [number, number, string, number]>(
     'INSERT OR IGNORE INTO bc_reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)',
@@ -141,7 +145,8 @@ const statements = (db: Database) => ({
 
   prefs: db.prepare<{ followers_only: number }, [number]>('SELECT followers_only FROM bc_prefs WHERE user_id = ?'),
   setPrefs: db.prepare<never, [number, number]>(
-    'INSERT INTO bc_prefs (user_id, followers_only) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET followers_only = excluded.followers_only',
+    `INSERT INTO bc_prefs (user_id, followers_only) VALUES (?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET followers_only = excluded.followers_only`,
   ),
 
   search: db.prepare<MessageRow & { snip: string }, [number, string, number]>(
@@ -155,7 +160,8 @@ const statements = (db: Database) => ({
   ),
 
   insertQuestion: db.prepare<{ id: number }, [number, number, number, string, string, number, number]>(
-    `INSERT INTO bc_questions (thread_id, room_id, author_id, client_id, body, created_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    `INSERT INTO bc_questions (thread_id, room_id, author_id, client_id, body, created_at, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
   ),
   question: db.prepare<QuestionRow, [number]>('SELECT * FROM bc_questions WHERE id = ?'),
   questionByClient: db.prepare<QuestionRow, [number, string]>(
@@ -180,7 +186,8 @@ const statements = (db: Database) => ({
     'UPDATE bc_questions SET votes = (SELECT COUNT(*) FROM bc_votes WHERE question_id = ?), seq = ? WHERE id = ?',
   ),
   myVotes: db.prepare<{ question_id: number }, [number, number]>(
-    'SELECT v.question_id FROM bc_votes v JOIN bc_questions q ON q.id = v.question_id WHERE q.thread_id = ? AND v.user_id = ?',
+    `SELECT v.question_id FROM bc_votes v JOIN bc_questions q ON q.id = v.question_id
+       WHERE q.thread_id = ? AND v.user_id = ?`,
   ),
 })
 

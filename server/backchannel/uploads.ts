@@ -12,9 +12,9 @@ import type { BackchannelService } from './service'
 
 const NAME = /^\d+-[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif)$/
 /** Images a member may upload: a burst of 20, then one every 3 s. */
-export const UPLOAD_RATE = { burst: 20, perSecond: 1 / 3 } as const
+const UPLOAD_RATE = { burst: 20, perSecond: 1 / 3 } as const
 /** Bytes of images a member may store in 24 hours (the rate alone would let one member fill the disk). */
-export const UPLOAD_DAILY_BYTES = 500 * 1024 * 1024
+const UPLOAD_DAILY_BYTES = 500 * 1024 * 1024
 
 export class Uploads {
   private readonly dir: string

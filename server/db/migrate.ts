@@ -19,7 +19,8 @@ export function migrate(db: Database, migrations: readonly string[] = MIGRATIONS
   const current = schemaVersion(db)
   if (current > migrations.length) {
     throw new SchemaTooNewError(
-      `database schema is version ${current}, but this Townhall knows only up to ${migrations.length}: upgrade Townhall`,
+      `database schema is version ${current}, ` +
+        `but this Townhall knows only up to ${migrations.length}: upgrade Townhall`,
     )
   }
   const applied: number[] = []

@@ -17,5 +17,3 @@ export function openDatabase(dataDir: string, opts: { migrate?: boolean } = {}):
   if (opts.migrate !== false) migrate(db)
   return db
 }
-
-export const now = () => Date.now()

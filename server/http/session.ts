@@ -4,11 +4,11 @@ import { fail } from '../errors'
 import type { AccountsApi, Viewer } from '../contracts'
 import type { Core } from '../core'
 
-export function cookieName(core: Pick<Core, 'secure'>) {
+function cookieName(core: Pick<Core, 'secure'>) {
   return core.secure ? '__Host-th_session' : 'th_session'
 }
 
-export function readCookie(header: string | null, name: string): string | undefined {
+function readCookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined
   for (const part of header.split(';')) {
     const i = part.indexOf('=')
@@ -26,13 +26,14 @@ export function readCookie(header: string | null, name: string): string | undefi
 
 export function sessionCookie(core: Pick<Core, 'secure'>, token: string, expires: number) {
   const secure = core.secure ? '; Secure' : ''
-  return `${cookieName(core)}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}; Expires=${new Date(expires).toUTCString()}`
+  const expiry = new Date(expires).toUTCString()
+  return `${cookieName(core)}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}; Expires=${expiry}`
 }
 export function clearCookie(core: Pick<Core, 'secure'>) {
   return `${cookieName(core)}=; Path=/; HttpOnly; SameSite=Lax${core.secure ? '; Secure' : ''}; Max-Age=0`
 }
 
-export function clientIp(
+function clientIp(
   core: Pick<Core, 'config'>,
   request: Request,
   server: { requestIP(r: Request): { address: string } | null } | null,

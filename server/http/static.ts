@@ -58,8 +58,17 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
-  'content-security-policy':
-    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy': [
+    "default-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    "connect-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "script-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; '),
 }
 
 export const staticRoutes = () =>
@@ -68,7 +77,8 @@ export const staticRoutes = () =>
     async ({ request }) => {
       const files = await clientFiles()
       const path = new URL(request.url).pathname
-      // An unknown API path or a missing file (a name with an extension) is a 404; any other path is a screen of the app.
+      // An unknown API path or a missing file (a name with an extension) is a 404;
+      // any other path is a screen of the app.
       if (!files.has(path) && (path.startsWith('/api/') || path === '/api' || /\.[a-z0-9]+$/i.test(path))) {
         return Response.json(errorBody('not_found'), { status: 404, headers: { 'x-content-type-options': 'nosniff' } })
       }

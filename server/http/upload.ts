@@ -3,13 +3,13 @@
 import { fileTypeFromBuffer } from 'file-type'
 import { fail } from '../errors'
 
-/** Reads a raw request body; `payload_too_large` (with `tooLarge` as the message) when it declares more than `max` bytes. */
+/** Reads a raw request body; `payload_too_large` (with `tooLarge` as the message) if it declares over `max` bytes. */
 export async function rawBody(request: Request, max: number, tooLarge: string): Promise<Uint8Array> {
   if (Number(request.headers.get('content-length') ?? 0) > max) fail('payload_too_large', tooLarge)
   return new Uint8Array(await request.arrayBuffer())
 }
 
-/** The type of an image from its bytes, if it is one of `allowed` (MIME type → file extension); `unsupported_media` otherwise. */
+/** An image's type from its bytes if it is one of `allowed` (MIME type → file extension); else `unsupported_media`. */
 export async function sniffImage(
   bytes: Uint8Array,
   allowed: Record<string, string>,

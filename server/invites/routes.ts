@@ -16,7 +16,8 @@ export const invitesRoutes = (deps: { core: Core; accounts: AccountsApi; audit: 
         '/auth/register',
         async ({ body, set, ip, request }) => {
           limit(core.limits.register, ip)
-          // Redeeming an invite also counts against the invite-check limit, so tokens cannot be guessed through sign-up.
+          // Redeeming an invite also counts against the invite-check limit,
+          // so tokens cannot be guessed through sign-up.
           if (body.invite) limit(core.limits.inviteLookup, ip)
           const id = await inv.register(body)
           set.status = 201

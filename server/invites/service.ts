@@ -116,7 +116,7 @@ export class InvitesService implements InvitesApi {
     }))
   }
 
-  /** Revokes an invite; a member may revoke their own and gets its unused uses back. Returns false if it was already revoked. */
+  /** Revokes an invite (false if already revoked); a member may revoke their own and gets its unused uses back. */
   revoke(id: number, by: { id: number; role: string }) {
     const inv = this.store.byId(id)
     if (!inv || (by.role !== 'admin' && inv.creator_id !== by.id)) fail('not_found')

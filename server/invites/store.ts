@@ -3,7 +3,8 @@ import type { InviteRow } from './model'
 
 const statements = (db: Database) => ({
   insert: db.prepare<{ id: number }, [number | null, Uint8Array, number, number | null, string, number]>(
-    'INSERT INTO invites (creator_id, token_hash, uses_allowed, expires_at, note, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+    `INSERT INTO invites (creator_id, token_hash, uses_allowed, expires_at, note, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
   ),
   byHash: db.prepare<InviteRow, [Uint8Array]>('SELECT * FROM invites WHERE token_hash = ?'),
   byId: db.prepare<InviteRow, [number]>('SELECT * FROM invites WHERE id = ?'),
@@ -13,7 +14,9 @@ const statements = (db: Database) => ({
     'SELECT * FROM invites WHERE (? IS NULL OR creator_id = ?) ORDER BY id DESC LIMIT 1000',
   ),
   pending: db.prepare<{ id: number; creator_id: number }, [number]>(
-    `SELECT id, creator_id FROM invites WHERE creator_id IS NOT NULL AND revoked_at IS NULL AND uses < uses_allowed AND (expires_at IS NULL OR expires_at > ?)`,
+    `SELECT id, creator_id FROM invites
+       WHERE creator_id IS NOT NULL AND revoked_at IS NULL AND uses < uses_allowed
+         AND (expires_at IS NULL OR expires_at > ?)`,
   ),
 })
 

@@ -5,11 +5,9 @@
 /** Downlink slots per listener: the K loudest speakers are forwarded. */
 export const K_SLOTS = 3
 /** Opus RTP clock: 48 kHz. */
-export const OPUS_CLOCK_PER_MS = 48
+const OPUS_CLOCK_PER_MS = 48
 /** One Opus frame of 20 ms, the smallest timestamp step we use at a speaker change. */
 export const OPUS_FRAME_TS = 960
-/** Levels at or below this (in -dBov) count as silence; a DTX comfort-noise packet carries 127. */
-export const SILENCE_DBOV = 100
 
 /**
  * The RFC 6464 level of a raw RTP packet (the one-byte header extension with the given id), in -dBov 0..127
@@ -62,7 +60,7 @@ export function audioLevelOfExtensions(exts: readonly { id: number; payload: Uin
   return -1
 }
 
-/** -dBov → 0..1 for the speaking rings and the ranking: 0 dBov is 1, -SILENCE_DBOV/… and quieter approach 0. */
+/** -dBov → 0..1 for the speaking rings and the ranking: 0 dBov is 1, -70 dBov and quieter are 0. */
 export function levelFromDbov(dbov: number): number {
   if (dbov < 0) return 0
   if (dbov >= 127) return 0

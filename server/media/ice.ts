@@ -13,7 +13,7 @@ export interface IceServer {
 }
 
 /** How long TURN credentials handed to a browser stay valid. */
-export const TURN_TTL_SECONDS = 12 * 3600
+const TURN_TTL_SECONDS = 12 * 3600
 
 export function turnCredentials(secret: string, id: string, now = Date.now(), ttl = TURN_TTL_SECONDS) {
   const username = `${Math.floor(now / 1000) + ttl}:${id}`

@@ -28,7 +28,7 @@ export abstract class SrtpWriter {
   }
 }
 
-export class GcmWriter extends SrtpWriter {
+class GcmWriter extends SrtpWriter {
   private iv = Buffer.alloc(12)
   constructor(
     private key: Buffer,
@@ -59,7 +59,7 @@ export class GcmWriter extends SrtpWriter {
   }
 }
 
-export class CtrWriter extends SrtpWriter {
+class CtrWriter extends SrtpWriter {
   private ecb: Cipheriv
   private blocks = Buffer.alloc(16 * 96)
   private rocBuf = Buffer.alloc(4)

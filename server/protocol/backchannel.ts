@@ -17,9 +17,9 @@ export const LIMITS = {
 
 // ——— fields ———
 
-export const Body = t.String({ maxLength: LIMITS.body })
-export const Title = t.String({ minLength: 1, maxLength: LIMITS.title })
-export const Emoji = t.String({ minLength: 1, maxLength: 16 })
+const Body = t.String({ maxLength: LIMITS.body })
+const Title = t.String({ minLength: 1, maxLength: LIMITS.title })
+const Emoji = t.String({ minLength: 1, maxLength: 16 })
 const Usernames = t.Array(UsernameField, { minItems: 1, maxItems: LIMITS.groupMembers - 1 })
 
 // ——— views ———
@@ -56,8 +56,7 @@ export const Message = t.Object({
 })
 export type Message = Static<typeof Message>
 
-export const ThreadMember = t.Composite([Person, t.Object({ state: MemberState, lastReadId: t.Integer() })])
-export type ThreadMember = Static<typeof ThreadMember>
+const ThreadMember = t.Composite([Person, t.Object({ state: MemberState, lastReadId: t.Integer() })])
 
 /** A thread as one member sees it (their state, unread count and read position). */
 export const Thread = t.Object({
@@ -110,17 +109,15 @@ export const Inbox = t.Object({
 })
 export type Inbox = Static<typeof Inbox>
 
-export const SyncPage = t.Object({
+const SyncPage = t.Object({
   seq: t.Integer(),
   more: t.Boolean(),
   threads: t.Array(Thread),
   messages: t.Array(Message),
   questions: t.Array(Question),
 })
-export type SyncPage = Static<typeof SyncPage>
 
-export const History = t.Object({ messages: t.Array(Message), more: t.Boolean() })
-export type History = Static<typeof History>
+const History = t.Object({ messages: t.Array(Message), more: t.Boolean() })
 
 /** A search hit: the message, its snippet (hits between \u0002 and \u0003) and its thread's title and people. */
 export const SearchResult = t.Object({
@@ -135,7 +132,7 @@ export const SearchResult = t.Object({
   }),
 })
 export type SearchResult = Static<typeof SearchResult>
-export const SearchResults = t.Object({ results: t.Array(SearchResult) })
+const SearchResults = t.Object({ results: t.Array(SearchResult) })
 
 /** A room's chat, backstage (for the stage) and questions as one member sees them. */
 export const RoomBackchannel = t.Object({

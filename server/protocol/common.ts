@@ -42,7 +42,7 @@ export type Person = Static<typeof Person>
 
 // ——— building the tables ———
 
-/** One WebSocket request: its fields (beside `id` and `type`), its reply, and whether a guest (signed out) may send it. */
+/** One WebSocket request: its fields (beside `id` and `type`), its reply, whether a guest (signed out) may send it. */
 export interface RequestSpec {
   fields: TObject
   reply: TSchema

@@ -53,13 +53,12 @@ export const Envelope = t.Object({
   id: t.Union([t.String({ maxLength: 64 }), t.Integer()]),
   type: t.String({ minLength: 1, maxLength: 64 }),
 })
-export type RequestFrame<K extends RequestType> = Flat<{ id: RequestId; type: K } & RequestFields<K>>
 export interface ErrorFrame {
   re: RequestId | null
   ok: false
   error: ErrorBody
 }
-export type OkFrame<K extends RequestType> = Flat<{ re: RequestId | null; ok: true } & Reply<K>>
+type OkFrame<K extends RequestType> = Flat<{ re: RequestId | null; ok: true } & Reply<K>>
 export type ReplyFrame<K extends RequestType> = OkFrame<K> | ErrorFrame
 
 /** The full schema of a request message, `{id, type, ...fields}` (the hub compiles it once per type). */

@@ -4,12 +4,11 @@ import { Type as t, type Static } from '@sinclair/typebox'
 import { Empty, event, Id, request, type ErrorSpec } from './common'
 
 /** An ICE server handed to the browser (TURN with short-lived credentials). */
-export const IceServer = t.Object({
+const IceServer = t.Object({
   urls: t.Array(t.String()),
   username: t.Optional(t.String()),
   credential: t.Optional(t.String()),
 })
-export type IceServer = Static<typeof IceServer>
 
 /** The server's offer to answer, with the ICE servers for this member or guest. */
 export const RtcOffer = t.Object({ sdp: t.String(), iceServers: t.Array(IceServer) })

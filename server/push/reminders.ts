@@ -5,7 +5,7 @@ import type { AccountsApi, PushApi, RoomSummary } from '../contracts'
 import type { Core } from '../core'
 import type { PushStore } from './store'
 
-export const REMINDER_LEAD_MS = 10 * 60_000
+const REMINDER_LEAD_MS = 10 * 60_000
 const REMINDER_EVERY_MS = 30_000
 
 export interface RemindersDeps {

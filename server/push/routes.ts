@@ -6,13 +6,13 @@ import type { PushService } from './service'
 
 const B64 = (min: number, max: number) =>
   t.String({ minLength: min, maxLength: max, pattern: '^[A-Za-z0-9_-]+={0,2}$' })
-export const SubscribeBody = t.Object({
+const SubscribeBody = t.Object({
   endpoint: t.String({ minLength: 10, maxLength: 1000 }),
   expirationTime: t.Optional(t.Union([t.Number(), t.Null()])),
   keys: t.Object({ p256dh: B64(80, 100), auth: B64(16, 32) }),
 })
-export const UnsubscribeBody = t.Object({ endpoint: t.String({ minLength: 10, maxLength: 1000 }) })
-export const PushSettingsBody = t.Object(
+const UnsubscribeBody = t.Object({ endpoint: t.String({ minLength: 10, maxLength: 1000 }) })
+const PushSettingsBody = t.Object(
   {
     dm: t.Optional(t.Boolean()),
     room_started: t.Optional(t.Boolean()),

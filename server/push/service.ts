@@ -9,7 +9,7 @@ import { fail } from '../errors'
 import { RateLimiter } from '../lib/ratelimit'
 import { PushStore, type SubscriptionRow } from './store'
 
-export const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite']
+const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite']
 const SEND_TIMEOUT_MS = 10_000
 /** Sends in flight at once (a room start can notify hundreds of followers). */
 const MAX_IN_FLIGHT = 16
@@ -23,7 +23,10 @@ const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'hi
   test: { ttl: 600, urgency: 'normal' },
 }
 
-/** Loopback, private and link-local addresses (and localhost): no push service lives there, so the server never posts to them. */
+/**
+ * Loopback, private and link-local addresses (and localhost):
+ * no push service lives there, so the server never posts to them.
+ */
 export function isPrivateHost(host: string): boolean {
   // "localhost." is localhost: trailing dots of a fully qualified name are dropped first.
   const h = host
@@ -60,7 +63,7 @@ export function isPrivateHost(host: string): boolean {
  * Whether a host is private or any address its name resolves to is (a public-looking name pointing into our network).
  * A name that does not resolve is not private: sending to it fails anyway.
  */
-export async function resolvesPrivate(host: string): Promise<boolean> {
+async function resolvesPrivate(host: string): Promise<boolean> {
   if (isPrivateHost(host)) return true
   const name = host.replace(/^\[|\]$/g, '')
   if (/^[\d.]+$/.test(name) || name.includes(':')) return false
@@ -72,7 +75,7 @@ export async function resolvesPrivate(host: string): Promise<boolean> {
 }
 
 /** Devices a member keeps; subscribing one more replaces the oldest (bounds the fan-out of one notification). */
-export const MAX_DEVICES = 10
+const MAX_DEVICES = 10
 
 export interface PushMessage {
   title: string
@@ -106,7 +109,7 @@ export class PushService implements PushApi {
     this.keys = PushService.loadKeys(core)
   }
 
-  /** The VAPID key pair: made on first run and kept in the database (in DATA_DIR), so subscriptions survive restarts. */
+  /** The VAPID key pair: made on first run and kept in the database (DATA_DIR), so subscriptions survive restarts. */
   static loadKeys(core: Core): VapidKeys {
     const raw = core.settings.raw(SETTINGS_KEY)
     if (raw) return JSON.parse(raw) as VapidKeys
@@ -174,7 +177,7 @@ export class PushService implements PushApi {
   async notify(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
     try {
       const user = this.accounts.byId(userId)
-      if (!user || user.status !== 'active') return
+      if (user?.status !== 'active') return
       if (!this.store.enabled(userId, kind)) return
       await this.sendAll(userId, kind, message)
     } catch (e) {

@@ -15,7 +15,8 @@ export interface SubscriptionRow {
 const statements = (db: Database) => ({
   upsert: db.prepare<{ id: number }, [number, string, string, string, string, number]>(
     `INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, created_at) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT(endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, user_agent = excluded.user_agent
+     ON CONFLICT(endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth,
+       user_agent = excluded.user_agent
      RETURNING id`,
   ),
   byUser: db.prepare<SubscriptionRow, [number]>('SELECT * FROM push_subscriptions WHERE user_id = ? ORDER BY id'),
@@ -33,7 +34,8 @@ const statements = (db: Database) => ({
     'SELECT enabled FROM push_prefs WHERE user_id = ? AND kind = ?',
   ),
   setPref: db.prepare<never, [number, string, number]>(
-    'INSERT INTO push_prefs (user_id, kind, enabled) VALUES (?, ?, ?) ON CONFLICT(user_id, kind) DO UPDATE SET enabled = excluded.enabled',
+    `INSERT INTO push_prefs (user_id, kind, enabled) VALUES (?, ?, ?)
+       ON CONFLICT(user_id, kind) DO UPDATE SET enabled = excluded.enabled`,
   ),
   reminded: db.prepare<never, [number, number]>(
     'INSERT OR IGNORE INTO push_reminders (room_id, sent_at) VALUES (?, ?)',

@@ -8,7 +8,6 @@ export type ConnId = number
 /** `room:<id>` (everyone in a room), `user:<id>` (every tab of a member), `hallway` (watchers of the hallway). */
 export type Topic = `room:${number}` | `user:${number}` | 'hallway'
 export const roomTopic = (roomId: number): Topic => `room:${roomId}`
-export const userTopic = (userId: number): Topic => `user:${userId}`
 export const HALLWAY_TOPIC: Topic = 'hallway'
 
 export interface Bus {

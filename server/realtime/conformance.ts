@@ -32,9 +32,8 @@ export class ProtocolCheck {
     if (!c) this.compiled.set(key, (c = TypeCompiler.Compile(schema())))
     if (c.Check(value)) return
     const first = c.Errors(value).First()
-    this.violation(
-      `${key}: ${first ? `${first.path || '/'} ${first.message}` : 'does not match'} in ${JSON.stringify(value).slice(0, 300)}`,
-    )
+    const where = first ? `${first.path || '/'} ${first.message}` : 'does not match'
+    this.violation(`${key}: ${where} in ${JSON.stringify(value).slice(0, 300)}`)
   }
 
   private violation(what: string) {

@@ -24,7 +24,7 @@ import { ProtocolCheck } from './conformance'
 
 /** What the gateway needs of a socket (Bun's ServerWebSocket fits). Only the hub writes to it. */
 export interface RawSocket {
-  send(data: string): number | void
+  send(data: string): number | undefined
   close(code?: number, reason?: string): void
 }
 
@@ -71,12 +71,12 @@ interface Registered {
 type Hook = (conn: ConnInfo) => void
 
 /** Messages per second a socket may send, with a burst. */
-export const SOCKET_RATE = { burst: 60, perSecond: 20 } as const
+const SOCKET_RATE = { burst: 60, perSecond: 20 } as const
 /**
  * Messages per second a member may send over all their sockets: many tabs at full speed fit, but opening fresh
  * sockets (each with a full per-socket bucket) does not refill the member's budget without end.
  */
-export const USER_RATE = { burst: 2000, perSecond: 400 } as const
+const USER_RATE = { burst: 2000, perSecond: 400 } as const
 
 export class Hub implements Bus, Sockets {
   private handlers = new Map<string, Registered>()
@@ -101,7 +101,7 @@ export class Hub implements Bus, Sockets {
     this.protocolCheck = opts.checkProtocol ? new ProtocolCheck() : null
   }
 
-  /** Checks an event against the protocol when the hub checks (for events sent around the hub, e.g. to a user's tabs). */
+  /** Checks an event against the protocol when the hub checks (events sent around the hub, e.g. to a user's tabs). */
   checkEvent(event: ServerEvent) {
     this.protocolCheck?.event(event)
   }

@@ -14,7 +14,7 @@ import type { Conn, Handlers, Hub } from './hub'
 export const WS_MAX_MESSAGE = 64 * 1024
 export const WS_IDLE_SECONDS = 60
 /** Sockets one member may hold at once (tabs and devices): the per-socket rate limit stays a limit per member. */
-export const WS_MAX_PER_USER = 32
+const WS_MAX_PER_USER = 32
 
 export interface RealtimeDeps {
   core: Core

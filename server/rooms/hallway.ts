@@ -8,9 +8,9 @@ import type { RoomsService } from './service'
 import { HALLWAY_THROTTLE_MS, onStage } from './session'
 
 /** Speakers' avatars shown on a hallway card. */
-export const CARD_SPEAKERS = 6
+const CARD_SPEAKERS = 6
 /** Scheduled rooms stay listed this long after their planned start if nobody started them. */
-export const UPCOMING_STALE_MS = 6 * 3600_000
+const UPCOMING_STALE_MS = 6 * 3600_000
 /** Who a card shows for a host whose account is gone. */
 const UNKNOWN: PublicUser = { id: 0, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }
 

@@ -3,10 +3,10 @@
 import { t } from 'elysia'
 import { RoomKind, type RoomRole, type RoomState, type RoomView } from '../protocol'
 
-export const TITLE_MAX = 120
-export const DESCRIPTION_MAX = 1000
-export const LINK_MAX = 500
-export const NAMED_MAX = 100
+const TITLE_MAX = 120
+const DESCRIPTION_MAX = 1000
+const LINK_MAX = 500
+const NAMED_MAX = 100
 /** How far ahead a room may be scheduled. */
 export const SCHEDULE_AHEAD_MAX_MS = 366 * 86_400_000
 /** A start time closer than this is "now". */

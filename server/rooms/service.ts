@@ -164,7 +164,7 @@ export class RoomsService implements RoomsApi {
       [...new Set((names ?? []).map((n) => n.toLowerCase()))]
         .map((n) => {
           const u = this.accounts.byName(n)
-          if (!u || u.status !== 'active') fail('validation', `${field}: no member @${n}`)
+          if (u?.status !== 'active') fail('validation', `${field}: no member @${n}`)
           return u.id
         })
         .filter((id) => id !== creatorId)
@@ -568,7 +568,7 @@ export class RoomsService implements RoomsApi {
 const info = (s: Seat): ParticipantInfo => ({ key: s.key, userId: s.userId, role: s.role, muted: s.muted })
 
 /** Only http(s) links are kept, normalised by the URL parser. */
-export function safeLink(raw: string): string {
+function safeLink(raw: string): string {
   let u: URL
   try {
     u = new URL(raw.trim())

@@ -19,7 +19,7 @@ export const ROOM_TRANSITIONS: Record<RoomState, readonly RoomState[]> = {
 }
 export const canTransition = (from: RoomState, to: RoomState) => ROOM_TRANSITIONS[from].includes(to)
 
-export type SeatState = 'present' | 'away'
+type SeatState = 'present' | 'away'
 
 /** Rank decides who may act on whom: a moderator acts on speakers and audience, the host on moderators too. */
 export const RANK: Record<RoomRole, number> = { host: 3, moderator: 2, speaker: 1, audience: 0 }

@@ -171,7 +171,8 @@ async function grouping() {
 async function main() {
   const g = await grouping()
   console.log(
-    `commit grouping (${g.n} sends, synchronous=FULL): one commit each ${g.sequentialPerSec}/s; arriving in the same tick ${g.groupedPerSec}/s in ${g.groupedCommits} commit(s)`,
+    `commit grouping (${g.n} sends, synchronous=FULL): one commit each ${g.sequentialPerSec}/s; ` +
+      `arriving in the same tick ${g.groupedPerSec}/s in ${g.groupedCommits} commit(s)`,
   )
 
   const dataDir = mkdtempSync(join(tmpdir(), 'townhall-bench-chat-'))
@@ -321,18 +322,23 @@ async function main() {
       })
       .find((x) => x?.server)?.server
     console.log(
-      `offered ${result.offeredPerSec}/s; acknowledged ${result.acked} of ${result.sent} (${result.ackedPerSec}/s); delivered ${result.delivered} of ${expected} expected (${result.deliveredPerSec}/s)`,
+      `offered ${result.offeredPerSec}/s; acknowledged ${result.acked} of ${result.sent} (${result.ackedPerSec}/s); ` +
+        `delivered ${result.delivered} of ${expected} expected (${result.deliveredPerSec}/s)`,
     )
     if (serverCpu !== null)
       console.log(
-        `server CPU ${serverCpu} s for ${acked} messages: ${result.serverCpuMsPerMessage} ms per message (with ${perThread - 1} deliveries each)`,
+        `server CPU ${serverCpu} s for ${acked} messages: ${result.serverCpuMsPerMessage} ms per message ` +
+          `(with ${perThread - 1} deliveries each)`,
       )
     console.log(
-      `send → delivery p50 ${result.deliveryP50Ms} ms, p99 ${result.deliveryP99Ms} ms; send → acknowledgement p50 ${result.ackP50Ms} ms, p99 ${result.ackP99Ms} ms`,
+      `send → delivery p50 ${result.deliveryP50Ms} ms, p99 ${result.deliveryP99Ms} ms; ` +
+        `send → acknowledgement p50 ${result.ackP50Ms} ms, p99 ${result.ackP99Ms} ms`,
     )
     if (serverStats)
       console.log(
-        `server: ${serverStats.messages} messages in ${serverStats.commits} commits (${serverStats.avgBatch} per commit on average, ${serverStats.maxBatch} at most), synchronous=${serverStats.synchronous}`,
+        `server: ${serverStats.messages} messages in ${serverStats.commits} commits ` +
+          `(${serverStats.avgBatch} per commit on average, ${serverStats.maxBatch} at most), ` +
+          `synchronous=${serverStats.synchronous}`,
       )
     console.log(JSON.stringify({ ...result, server: serverStats ?? null }))
   } finally {

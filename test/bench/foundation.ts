@@ -107,13 +107,16 @@ async function main() {
       await (await fetch(base + '/healthz')).arrayBuffer()
     })
     console.log(
-      `login (argon2id verify + new session), ${login.requests} requests, ${Math.min(CONCURRENCY, 4)} in flight: ${login.perSecond}/s, p50 ${login.p50} ms, p99 ${login.p99} ms`,
+      `login (argon2id verify + new session), ${login.requests} requests, ${Math.min(CONCURRENCY, 4)} in flight: ` +
+        `${login.perSecond}/s, p50 ${login.p50} ms, p99 ${login.p99} ms`,
     )
     console.log(
-      `GET /api/me (cookie → SHA-256 → session + user), ${me.requests} requests, ${CONCURRENCY} in flight: ${me.perSecond}/s, p50 ${me.p50} ms, p99 ${me.p99} ms`,
+      `GET /api/me (cookie → SHA-256 → session + user), ${me.requests} requests, ${CONCURRENCY} in flight: ` +
+        `${me.perSecond}/s, p50 ${me.p50} ms, p99 ${me.p99} ms`,
     )
     console.log(
-      `GET /healthz, ${health.requests} requests, ${CONCURRENCY} in flight: ${health.perSecond}/s, p50 ${health.p50} ms, p99 ${health.p99} ms`,
+      `GET /healthz, ${health.requests} requests, ${CONCURRENCY} in flight: ` +
+        `${health.perSecond}/s, p50 ${health.p50} ms, p99 ${health.p99} ms`,
     )
     console.log(JSON.stringify({ bench: 'foundation', login, me, health }))
   } finally {

@@ -6,7 +6,6 @@ import { join } from 'node:path'
 import { loadConfig } from '../../server/config'
 import { startServer } from '../../server/app'
 import { createLogger } from '../../server/lib/log'
-import type { MediaService } from '../../server/media/service'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'townhall-bench-'))
 const config = loadConfig({

@@ -194,8 +194,11 @@ for (const n of SIZES) {
   }
   results.push(r)
   console.log(
-    `N=${n}: ${r.cpuUsPerPacket} µs CPU/forwarded packet (${r.marginalCpuUsPerPacket} µs above idle, ${r.kernelPct}% in the kernel; idle ${r.idleCpuPct}% of a core), ${r.forwardedPerSec} packets/s, loss ${r.lossPct}%, ` +
-      `RSS ${r.rssKbPerListener} KiB/listener, join p50 ${r.joinMsP50} ms p99 ${r.joinMsP99} ms (${sent} sent, ${forwarded} forwarded in ${r.seconds}s)`,
+    `N=${n}: ${r.cpuUsPerPacket} µs CPU/forwarded packet (${r.marginalCpuUsPerPacket} µs above idle, ` +
+      `${r.kernelPct}% in the kernel; idle ${r.idleCpuPct}% of a core), ` +
+      `${r.forwardedPerSec} packets/s, loss ${r.lossPct}%, ` +
+      `RSS ${r.rssKbPerListener} KiB/listener, join p50 ${r.joinMsP50} ms p99 ${r.joinMsP99} ms ` +
+      `(${sent} sent, ${forwarded} forwarded in ${r.seconds}s)`,
   )
 
   for (const l of listeners) await l.close().catch(() => {})

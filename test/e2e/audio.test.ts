@@ -65,7 +65,8 @@ afterAll(async () => {
 })
 
 test.skipIf(!hasChromium)(
-  '[M12] two people talk in Chromium: B hears A; after raise hand, invite and accept, A hears B; [M9] after a network change too',
+  '[M12] two people talk in Chromium: B hears A; after raise hand, invite and accept, A hears B; ' +
+    '[M9] after a network change too',
   async () => {
     const alice = await signedInClient(s, 'alice_a')
     const bob = await signedInClient(s, 'bob_a')
@@ -102,7 +103,8 @@ test.skipIf(!hasChromium)(
       expect(heardB.level).toBeGreaterThan(0)
       await b.screenshot({ path: join(SHOTS, 'audio-room-speaker-390.png') })
 
-      // A network change on B's side: the server sends a new offer with fresh ICE credentials; audio flows again both ways.
+      // A network change on B's side: the server sends a new offer with fresh ICE credentials;
+      // audio flows again both ways.
       const ufrag = () =>
         b.evaluate(() => /a=ice-ufrag:(\S+)/.exec((window as any).__pcs.at(-1).remoteDescription.sdp)?.[1])
       const before = await ufrag()

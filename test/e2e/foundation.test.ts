@@ -41,7 +41,8 @@ const shot = async (name: string) => {
     ['desktop', DESKTOP],
   ] as const) {
     await page.setViewportSize(size)
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))) // laid out anew
+    // Two frames, so the page is laid out anew at this size.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
     await page.screenshot({ path: join(SHOTS, `foundation-${name}-${label}.png`), fullPage: true })
   }
   await page.setViewportSize(PHONE)

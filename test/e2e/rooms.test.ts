@@ -36,7 +36,8 @@ afterAll(async () => {
 })
 
 test.skipIf(!hasChromium)(
-  '[R40] hallway and room flow in two browsers: start, live hallway, join, raise hand, guest, invite, accept, resume, mute, remove, end',
+  '[R40] hallway and room flow in two browsers: start, live hallway, join, raise hand, guest, invite, accept, ' +
+    'resume, mute, remove, end',
   async () => {
     const alice = await signedInClient(s, 'alice_r')
     const bob = await signedInClient(s, 'bob_r')

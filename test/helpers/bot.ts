@@ -25,14 +25,14 @@ export interface Received {
 }
 
 /** Payload: "TH" + speaker tag + filler, about the size of a 20 ms Opus frame of speech. */
-export function payloadFor(tag: string, size = 60): Buffer {
+function payloadFor(tag: string, size = 60): Buffer {
   const b = Buffer.alloc(Math.max(size, tag.length + 3), 0x55)
   b.write('TH', 0)
   b[2] = tag.length
   b.write(tag, 3)
   return b
 }
-export function tagOf(payload: Buffer): string {
+function tagOf(payload: Buffer): string {
   if (payload.length < 3 || payload.toString('latin1', 0, 2) !== 'TH') return '?'
   return payload.toString('latin1', 3, 3 + payload[2]!)
 }

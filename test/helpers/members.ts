@@ -37,7 +37,10 @@ export async function ok<K extends RequestType>(m: Member, type: K, fields: Requ
   return r
 }
 
-/** The error code of a request's reply, or 'ok'. Loose on purpose: permission and malformed-input tables send any type and fields. */
+/**
+ * The error code of a request's reply, or 'ok'.
+ * Loose on purpose: permission and malformed-input tables send any type and fields.
+ */
 export async function outcome(m: { ws: WsClient }, type: string, fields: Record<string, unknown>) {
   const r = await m.ws.requestUnchecked(type, fields)
   return r.ok ? 'ok' : (r.error.code as string)

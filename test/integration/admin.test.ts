@@ -70,7 +70,7 @@ describe('[D1] permission table for every admin route: guest 401, member 403, ad
   }
 })
 
-test('[D2] suspending a member ends their sessions and sockets and refuses sign-in; unsuspending restores it', async () => {
+test('[D2] suspending a member ends their sessions and sockets, refuses sign-in; unsuspending undoes it', async () => {
   const sam = await signedInClient(s, 'sam')
   const ws = await connectWs(s.url, { cookie: sam.cookie, origin: s.origin })
   const r = await admin.post(`/api/admin/members/${sam.user.id}/suspend`, { reason: 'cool off' })
@@ -125,7 +125,7 @@ test('[D3] a ban removes the member from the rooms they are in at once', async (
   host.ws.close()
 })
 
-test('[D4] admins cannot be suspended or banned, nobody acts on themselves, and unknown ids are not found', async () => {
+test('[D4] admins cannot be suspended or banned, nobody acts on themselves, unknown ids are not found', async () => {
   const other = await signedInClient(s, 'otheradmin', 'admin')
   expect((await admin.post(`/api/admin/members/${other.user.id}/ban`, {})).json.error.code).toBe('admin_demote_first')
   expect((await admin.post(`/api/admin/members/${admin.user.id}/suspend`, {})).json.error.code).toBe('admin_self')
@@ -183,63 +183,67 @@ test("[D6] a password-reset link works once, sets the password and ends the memb
   expect((await audit('member.password_reset')).some((e) => e.targetId === String(rita.user.id))).toBe(true)
 })
 
-test('[D7] revoking a branch revokes exactly the unused invites of that member and everyone below; suspension is optional and only below', async () => {
-  // root(admin) ─ ann ─ ann1 ─ ann11
-  //                  └ ann2
-  //             └ ben ─ ben1
-  const join = async (inviter: Awaited<ReturnType<typeof signedInClient>>, name: string) => {
-    const inv = await inviter.post('/api/invites', { uses: 1 })
-    const c = new Client(s)
-    const r = await c.post('/api/auth/register', { username: name, password: PASSWORD, invite: inv.json.token })
-    expect(r.status).toBe(201)
-    return Object.assign(c, { user: r.json.user as { id: number; username: string } })
-  }
-  const ann = await join(admin, 'ann'),
-    ben = await join(admin, 'ben')
-  const ann1 = await join(ann, 'ann1'),
-    ann2 = await join(ann, 'ann2'),
-    ann11 = await join(ann1, 'ann11'),
-    ben1 = await join(ben, 'ben1')
-  const pending: Record<string, number[]> = {}
-  for (const [name, c] of Object.entries({ ann, ann1, ann2, ann11, ben, ben1, boss: admin })) {
-    pending[name] = [(await c.post('/api/invites', { uses: 1 })).json.invite.id]
-  }
-  const tree = (await admin.get('/api/admin/tree')).json.tree
-  const find = (nodes: any[], name: string): any =>
-    nodes.map((n) => (n.username === name ? n : find(n.children, name))).find(Boolean)
-  expect(
-    find(tree, 'ann')
-      .children.map((c: any) => c.username)
-      .sort(),
-  ).toEqual(['ann1', 'ann2'])
-  expect(find(tree, 'ann').pendingInvites).toBe(1)
-  const r = await admin.post(`/api/admin/tree/${ann.user.id}/revoke`, { suspend: true })
-  expect(r.status).toBe(200)
-  const expected = ['ann', 'ann1', 'ann2', 'ann11'].flatMap((n) => pending[n]!).sort((a, b) => a - b)
-  expect([...r.json.revoked].sort((a: number, b: number) => a - b)).toEqual(expected)
-  expect(r.json.suspended.sort()).toEqual(['ann1', 'ann11', 'ann2'])
-  const states = Object.fromEntries(
-    ((await admin.get('/api/invites')).json.invites as any[]).map((i) => [i.id, i.state]),
-  )
-  for (const n of ['ann', 'ann1', 'ann2', 'ann11']) expect(states[pending[n]![0]!]).toBe('revoked')
-  for (const n of ['ben', 'ben1', 'boss']) expect(states[pending[n]![0]!]).toBe('pending')
-  const status = (name: string) => s.ctx.accounts.api.byName(name)!.status
-  expect([status('ann'), status('ann1'), status('ann2'), status('ann11'), status('ben'), status('ben1')]).toEqual([
-    'active',
-    'suspended',
-    'suspended',
-    'suspended',
-    'active',
-    'active',
-  ])
-  expect((await ann1.get('/api/me')).status).toBe(401)
-  // Without suspension, only invites go.
-  const r2 = await admin.post(`/api/admin/tree/${ben.user.id}/revoke`, {})
-  expect(r2.json).toEqual({ revoked: [...pending.ben!, ...pending.ben1!], suspended: [] })
-  expect(status('ben1')).toBe('active')
-  expect((await audit('invite.revoke_branch')).map((e) => e.details.username).slice(0, 2)).toEqual(['ben', 'ann'])
-  expect((await admin.post('/api/admin/tree/99999/revoke', {})).status).toBe(404)
-})
+test(
+  '[D7] revoking a branch revokes exactly the unused invites of that member and everyone below; ' +
+    'suspension is optional and only below',
+  async () => {
+    // root(admin) ─ ann ─ ann1 ─ ann11
+    //                  └ ann2
+    //             └ ben ─ ben1
+    const join = async (inviter: Awaited<ReturnType<typeof signedInClient>>, name: string) => {
+      const inv = await inviter.post('/api/invites', { uses: 1 })
+      const c = new Client(s)
+      const r = await c.post('/api/auth/register', { username: name, password: PASSWORD, invite: inv.json.token })
+      expect(r.status).toBe(201)
+      return Object.assign(c, { user: r.json.user as { id: number; username: string } })
+    }
+    const ann = await join(admin, 'ann'),
+      ben = await join(admin, 'ben')
+    const ann1 = await join(ann, 'ann1'),
+      ann2 = await join(ann, 'ann2'),
+      ann11 = await join(ann1, 'ann11'),
+      ben1 = await join(ben, 'ben1')
+    const pending: Record<string, number[]> = {}
+    for (const [name, c] of Object.entries({ ann, ann1, ann2, ann11, ben, ben1, boss: admin })) {
+      pending[name] = [(await c.post('/api/invites', { uses: 1 })).json.invite.id]
+    }
+    const tree = (await admin.get('/api/admin/tree')).json.tree
+    const find = (nodes: any[], name: string): any =>
+      nodes.map((n) => (n.username === name ? n : find(n.children, name))).find(Boolean)
+    expect(
+      find(tree, 'ann')
+        .children.map((c: any) => c.username)
+        .sort(),
+    ).toEqual(['ann1', 'ann2'])
+    expect(find(tree, 'ann').pendingInvites).toBe(1)
+    const r = await admin.post(`/api/admin/tree/${ann.user.id}/revoke`, { suspend: true })
+    expect(r.status).toBe(200)
+    const expected = ['ann', 'ann1', 'ann2', 'ann11'].flatMap((n) => pending[n]!).sort((a, b) => a - b)
+    expect([...r.json.revoked].sort((a: number, b: number) => a - b)).toEqual(expected)
+    expect(r.json.suspended.sort()).toEqual(['ann1', 'ann11', 'ann2'])
+    const states = Object.fromEntries(
+      ((await admin.get('/api/invites')).json.invites as any[]).map((i) => [i.id, i.state]),
+    )
+    for (const n of ['ann', 'ann1', 'ann2', 'ann11']) expect(states[pending[n]![0]!]).toBe('revoked')
+    for (const n of ['ben', 'ben1', 'boss']) expect(states[pending[n]![0]!]).toBe('pending')
+    const status = (name: string) => s.ctx.accounts.api.byName(name)!.status
+    expect([status('ann'), status('ann1'), status('ann2'), status('ann11'), status('ben'), status('ben1')]).toEqual([
+      'active',
+      'suspended',
+      'suspended',
+      'suspended',
+      'active',
+      'active',
+    ])
+    expect((await ann1.get('/api/me')).status).toBe(401)
+    // Without suspension, only invites go.
+    const r2 = await admin.post(`/api/admin/tree/${ben.user.id}/revoke`, {})
+    expect(r2.json).toEqual({ revoked: [...pending.ben!, ...pending.ben1!], suspended: [] })
+    expect(status('ben1')).toBe('active')
+    expect((await audit('invite.revoke_branch')).map((e) => e.details.username).slice(0, 2)).toEqual(['ben', 'ann'])
+    expect((await admin.post('/api/admin/tree/99999/revoke', {})).status).toBe(404)
+  },
+)
 
 test('[D8] members report a member, a room or a message with a reason; admins work the queue', async () => {
   const rex = await signedInClient(s, 'rex')
@@ -329,7 +333,7 @@ test('[D8] a room, and a message the reporter can see, can be reported; the queu
   for (const m of [host, fan, outsider]) m.ws.close()
 })
 
-test('[D8] a room the reporter may not see (closed, not invited) cannot be reported: not found, as for no room', async () => {
+test('[D8] reporting a room one may not see (closed, not invited) gets not found, as for no room', async () => {
   const host = await signedInClient(s, 'secrethost'),
     stranger = await signedInClient(s, 'stranger')
   const room = (
@@ -392,7 +396,7 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
   await admin.patch('/api/admin/settings', { registration: 'invite', inviteQuota: 5, guests: false, turnUrls: [] })
 })
 
-test('[D9] turning guest listening off applies at once: guests already connected are disconnected, members are not', async () => {
+test('[D9] turning guest listening off acts at once: connected guests are disconnected, members are not', async () => {
   expect((await admin.patch('/api/admin/settings', { guests: true })).status).toBe(200)
   const guest = await connectWs(s.url, { origin: s.origin })
   const mine = await connectWs(s.url, { cookie: member.cookie, origin: s.origin })
@@ -403,7 +407,7 @@ test('[D9] turning guest listening off applies at once: guests already connected
   mine.close()
 })
 
-test('[D10] a backup taken while messages are being written opens and passes integrity_check; list, download and delete', async () => {
+test('[D10] a backup made amid message writes opens and passes integrity_check; list, download, delete', async () => {
   const a = await roomMember(s, 'wa'),
     b = await roomMember(s, 'wb')
   await b.http.put(`/api/users/${a.name}/follow`)

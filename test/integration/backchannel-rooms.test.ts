@@ -22,7 +22,7 @@ afterAll(async () => {
   await s.stop()
 })
 
-test('[B12] room chat: everyone in the room posts and hears it; moderators delete; the host turns chat off', async () => {
+test('[B12] room chat: everyone in the room posts and hears it; moderators delete; the host turns it off', async () => {
   const host = await mk(),
     aud = await mk(),
     aud2 = await mk(),
@@ -58,20 +58,25 @@ test('[B12] room chat: everyone in the room posts and hears it; moderators delet
   await send(aud, chat, 'back again')
 })
 
-test('[B12] turning a chat on or off is refused before anything is written: no thread appears for a room the member is not moderating', async () => {
-  const host = await mk(),
-    outsider = await mk()
-  const room = (
-    await host.http.post('/api/rooms', { title: 'Invite only', kind: 'closed', startsAt: Date.now() + 3_600_000 })
-  ).json.room
-  const threads = () =>
-    s.ctx.core.db.query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM bc_threads WHERE room_id = ?').get(room.id)!
-      .n
-  expect(await outcome(outsider, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('chat_toggle_forbidden')
-  // An unknown room answers the same: whether a room exists is not revealed.
-  expect(await outcome(outsider, 'bc.room.chat', { roomId: 9_999_999, enabled: false })).toBe('chat_toggle_forbidden')
-  expect(threads()).toBe(0)
-})
+test(
+  '[B12] turning a chat on or off is refused before anything is written: ' +
+    'no thread appears for a room the member is not moderating',
+  async () => {
+    const host = await mk(),
+      outsider = await mk()
+    const room = (
+      await host.http.post('/api/rooms', { title: 'Invite only', kind: 'closed', startsAt: Date.now() + 3_600_000 })
+    ).json.room
+    const threads = () =>
+      s.ctx.core.db
+        .query<{ n: number }, [number]>('SELECT COUNT(*) AS n FROM bc_threads WHERE room_id = ?')
+        .get(room.id)!.n
+    expect(await outcome(outsider, 'bc.room.chat', { roomId: room.id, enabled: false })).toBe('chat_toggle_forbidden')
+    // An unknown room answers the same: whether a room exists is not revealed.
+    expect(await outcome(outsider, 'bc.room.chat', { roomId: 9_999_999, enabled: false })).toBe('chat_toggle_forbidden')
+    expect(threads()).toBe(0)
+  },
+)
 
 test('[B13] only the stage (host, moderators, speakers) sees backstage', async () => {
   const host = await mk(),
@@ -98,7 +103,7 @@ test('[B13] only the stage (host, moderators, speakers) sees backstage', async (
   await host.ws.next((e) => e.type === 'bc.message' && e.message.id === m.id)
 })
 
-test('[B14] Q&A: the audience asks (≤500), everyone upvotes once, only moderators answer, dismiss or bring to stage', async () => {
+test('[B14] Q&A: the audience asks (≤500), all upvote once, only moderators answer, dismiss or stage', async () => {
   const host = await mk(),
     asker = await mk(),
     voter = await mk()
@@ -135,7 +140,7 @@ test('[B14] Q&A: the audience asks (≤500), everyone upvotes once, only moderat
   expect(list.find((x: any) => x.id === q.id)).toMatchObject({ state: 'answered', votes: 2, voted: true })
 })
 
-test('[B12] a member removed from the room stops reading its chat at once: history, sync, search, the inbox and room.open', async () => {
+test('[B12] a removed member stops reading room chat at once: history, sync, search, inbox, room.open', async () => {
   const host = await mk(),
     aud = await mk(),
     other = await mk()
@@ -159,7 +164,7 @@ test('[B12] a member removed from the room stops reading its chat at once: histo
   ])
 })
 
-test('[B15] after the room ends, its chat, backstage and Q&A stay readable to those who were in it, and to no one else', async () => {
+test('[B15] after the room ends, its chat, backstage and Q&A stay readable only to those who were in it', async () => {
   const host = await mk(),
     aud = await mk(),
     outsider = await mk()

@@ -92,37 +92,45 @@ test('[B2] edit and delete only your own messages; a delete leaves a tombstone; 
   expect((await send(a, t, 'y'.repeat(4000))).body.length).toBe(4000)
 })
 
-test('[B3] a first message from someone I do not follow lands in Requests; accept moves it to the inbox, decline hides it', async () => {
-  const a = await mk(),
-    b = await mk(),
-    c = await mk()
-  const t = await dm(a, b)
-  await send(a, t, 'hi, we met at the meetup')
-  let inbox = (await b.http.get('/api/threads')).json
-  expect(inbox.requests.map((x: any) => x.id)).toContain(t)
-  expect(inbox.threads.map((x: any) => x.id)).not.toContain(t)
-  // A request is readable by its recipient; no push while it is pending (see B17).
-  expect((await ok(b, 'bc.history', { threadId: t })).messages).toHaveLength(1)
-  await ok(b, 'bc.request.accept', { threadId: t })
-  inbox = (await b.http.get('/api/threads')).json
-  expect(inbox.threads.map((x: any) => x.id)).toContain(t)
-  expect(inbox.requests).toHaveLength(0)
+test(
+  '[B3] a first message from someone I do not follow lands in Requests; ' +
+    'accept moves it to the inbox, decline hides it',
+  async () => {
+    const a = await mk(),
+      b = await mk(),
+      c = await mk()
+    const t = await dm(a, b)
+    await send(a, t, 'hi, we met at the meetup')
+    let inbox = (await b.http.get('/api/threads')).json
+    expect(inbox.requests.map((x: any) => x.id)).toContain(t)
+    expect(inbox.threads.map((x: any) => x.id)).not.toContain(t)
+    // A request is readable by its recipient; no push while it is pending (see B17).
+    expect((await ok(b, 'bc.history', { threadId: t })).messages).toHaveLength(1)
+    await ok(b, 'bc.request.accept', { threadId: t })
+    inbox = (await b.http.get('/api/threads')).json
+    expect(inbox.threads.map((x: any) => x.id)).toContain(t)
+    expect(inbox.requests).toHaveLength(0)
 
-  const t2 = await dm(c, b)
-  await send(c, t2, 'buy my stuff')
-  await ok(b, 'bc.request.decline', { threadId: t2 })
-  inbox = (await b.http.get('/api/threads')).json
-  expect([...inbox.threads, ...inbox.requests].map((x: any) => x.id)).not.toContain(t2)
-  expect(await outcome(b, 'bc.history', { threadId: t2 })).toBe('thread_not_found')
-  // The sender is not told; their message goes nowhere.
-  const before = (await ok(b, 'bc.sync', { after: 0 })).seq
-  const later = await send(c, t2, 'hello?')
-  const sync = await ok(b, 'bc.sync', { after: before })
-  expect(sync.messages.map((m: any) => m.id)).not.toContain(later.id)
-  expect(sync.threads.find((x: any) => x.id === t2)).toMatchObject({ state: 'declined', lastMessage: null, unread: 0 })
-  inbox = (await b.http.get('/api/threads')).json
-  expect(inbox.requests.map((x: any) => x.id)).not.toContain(t2)
-})
+    const t2 = await dm(c, b)
+    await send(c, t2, 'buy my stuff')
+    await ok(b, 'bc.request.decline', { threadId: t2 })
+    inbox = (await b.http.get('/api/threads')).json
+    expect([...inbox.threads, ...inbox.requests].map((x: any) => x.id)).not.toContain(t2)
+    expect(await outcome(b, 'bc.history', { threadId: t2 })).toBe('thread_not_found')
+    // The sender is not told; their message goes nowhere.
+    const before = (await ok(b, 'bc.sync', { after: 0 })).seq
+    const later = await send(c, t2, 'hello?')
+    const sync = await ok(b, 'bc.sync', { after: before })
+    expect(sync.messages.map((m: any) => m.id)).not.toContain(later.id)
+    expect(sync.threads.find((x: any) => x.id === t2)).toMatchObject({
+      state: 'declined',
+      lastMessage: null,
+      unread: 0,
+    })
+    inbox = (await b.http.get('/api/threads')).json
+    expect(inbox.requests.map((x: any) => x.id)).not.toContain(t2)
+  },
+)
 
 test('[B3] "only people I follow": others cannot start a conversation; people I follow can', async () => {
   const a = await mk(),
@@ -175,7 +183,7 @@ test('[B1] groups: ≤50 members, a title; the creator adds and removes; anyone 
   expect(await outcome(owner, 'bc.group.create', { title: 'Too many', usernames: many })).toBe('validation')
 })
 
-test('[B1] a group title is 1–80 characters once trimmed: a blank one is refused, on creation and on renaming', async () => {
+test('[B1] a group title is 1–80 characters once trimmed: blanks are refused on creation and renaming', async () => {
   const owner = await mk(),
     x = await mk()
   await follow(x, owner)
@@ -210,7 +218,7 @@ test('[B5] typing, unread counts and read state reach the other members', async 
   expect(muted.muted).toBe(true)
 })
 
-test('[B5] typing reaches no one who blocked the typist, and nothing is kept for threads the socket cannot read', async () => {
+test('[B5] typing reaches no one who blocked the typist; nothing is kept for unreadable threads', async () => {
   const a = await mk(),
     b = await mk()
   await follow(b, a)
@@ -229,31 +237,35 @@ test('[B5] typing reaches no one who blocked the typist, and nothing is kept for
   expect(conn.state.size).toBe(before)
 })
 
-test('[B6] every change gets a global increasing seq; sync after a seq returns exactly the changes after it, in order', async () => {
-  const a = await mk(),
-    b = await mk()
-  await follow(b, a)
-  const t = await dm(a, b)
-  const start = (await ok(b, 'bc.sync', { after: 0 })).seq
-  const sent = []
-  for (let i = 0; i < 5; i++) sent.push(await send(a, t, `m${i}`))
-  const seqs = sent.map((m) => m.seq)
-  expect([...seqs].sort((x, y) => x - y)).toEqual(seqs)
-  expect(new Set(seqs).size).toBe(5)
-  const edit = (await ok(a, 'bc.edit', { messageId: sent[1].id, body: 'm1 edited' })).message
-  const r = await ok(b, 'bc.sync', { after: start })
-  // m1 appears once, at its latest change.
-  expect(r.messages.map((m: any) => m.body)).toEqual(['m0', 'm2', 'm3', 'm4', 'm1 edited'])
-  expect(r.messages.at(-1)!.seq).toBe(edit.seq)
-  expect(r.more).toBe(false)
-  expect(r.seq).toBeGreaterThanOrEqual(edit.seq)
-  expect((await ok(b, 'bc.sync', { after: r.seq })).messages).toHaveLength(0)
-  // Paging: a small limit gives pages that continue where the last ended.
-  const p1 = await ok(b, 'bc.sync', { after: start, limit: 2 })
-  expect(p1.more).toBe(true)
-  const p2 = await ok(b, 'bc.sync', { after: p1.seq, limit: 10 })
-  expect([...p1.messages, ...p2.messages].map((m: any) => m.body)).toEqual(['m0', 'm2', 'm3', 'm4', 'm1 edited'])
-})
+test(
+  '[B6] every change gets a global increasing seq; ' +
+    'sync after a seq returns exactly the changes after it, in order',
+  async () => {
+    const a = await mk(),
+      b = await mk()
+    await follow(b, a)
+    const t = await dm(a, b)
+    const start = (await ok(b, 'bc.sync', { after: 0 })).seq
+    const sent = []
+    for (let i = 0; i < 5; i++) sent.push(await send(a, t, `m${i}`))
+    const seqs = sent.map((m) => m.seq)
+    expect([...seqs].sort((x, y) => x - y)).toEqual(seqs)
+    expect(new Set(seqs).size).toBe(5)
+    const edit = (await ok(a, 'bc.edit', { messageId: sent[1].id, body: 'm1 edited' })).message
+    const r = await ok(b, 'bc.sync', { after: start })
+    // m1 appears once, at its latest change.
+    expect(r.messages.map((m: any) => m.body)).toEqual(['m0', 'm2', 'm3', 'm4', 'm1 edited'])
+    expect(r.messages.at(-1)!.seq).toBe(edit.seq)
+    expect(r.more).toBe(false)
+    expect(r.seq).toBeGreaterThanOrEqual(edit.seq)
+    expect((await ok(b, 'bc.sync', { after: r.seq })).messages).toHaveLength(0)
+    // Paging: a small limit gives pages that continue where the last ended.
+    const p1 = await ok(b, 'bc.sync', { after: start, limit: 2 })
+    expect(p1.more).toBe(true)
+    const p2 = await ok(b, 'bc.sync', { after: p1.seq, limit: 10 })
+    expect([...p1.messages, ...p2.messages].map((m: any) => m.body)).toEqual(['m0', 'm2', 'm3', 'm4', 'm1 edited'])
+  },
+)
 
 test('[B7] a retried send with the same client id stores one message and answers with it', async () => {
   const a = await mk(),
@@ -367,7 +379,7 @@ test('[B10] images are checked by content (PNG, JPEG, WebP, GIF ≤ 10 MB) and s
   expect(last).toBe(429)
 })
 
-test('[B10] a deleted message takes its image with it: the image is no longer served, not even to members', async () => {
+test('[B10] a deleted message takes its image with it: the image is not served any more, even to members', async () => {
   const a = await mk(),
     b = await mk()
   await follow(b, a)
@@ -385,7 +397,7 @@ test('[B10] a deleted message takes its image with it: the image is no longer se
   ).toBe('validation')
 })
 
-test('[B10] a member uploads at most 500 MB of images a day: past that, rate_limited; others are unaffected', async () => {
+test('[B10] a member uploads at most 500 MB of images a day: then rate_limited; others are unaffected', async () => {
   const a = await mk(),
     b = await mk()
   await follow(b, a)

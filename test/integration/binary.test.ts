@@ -100,7 +100,8 @@ test('[H11] figures: binary size, start-up time, idle memory (reported, not asse
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
   const size = statSync(bin).size
   console.log(
-    `binary ${(size / 1024 / 1024).toFixed(1)} MiB, start-up to /healthz ${Math.round(startupMs)} ms, RSS after serving the app ${(rssKb / 1024).toFixed(0)} MiB`,
+    `binary ${(size / 1024 / 1024).toFixed(1)} MiB, start-up to /healthz ${Math.round(startupMs)} ms, ` +
+      `RSS after serving the app ${(rssKb / 1024).toFixed(0)} MiB`,
   )
   expect(size).toBeGreaterThan(0)
 })

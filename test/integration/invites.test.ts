@@ -113,7 +113,7 @@ test('[I3] a member spends their quota; revoking returns the unused uses; admins
   for (let i = 0; i < 3; i++) expect((await root.post('/api/invites', { uses: 1000 })).status).toBe(201)
 })
 
-test('[I2] the invites of a suspended or banned member stop working at once (revoked), and work again when restored', async () => {
+test("[I2] a suspended or banned member's invites are revoked at once, and work again when restored", async () => {
   const inv = s.ctx.invites.service.create(null, {})
   const host = new Client(s)
   const reg = await host.post('/api/auth/register', { username: 'inviter_x', password: PASSWORD, invite: inv.token })

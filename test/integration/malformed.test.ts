@@ -277,7 +277,7 @@ test(`[H2] ${CASES.length} malformed requests answer 4xx from the catalog and th
   )
 })
 
-test('[H4] a body without a declared length is refused; a body past the hard cap is refused by the server', async () => {
+test('[H4] a body without a declared length is refused; one past the hard cap is refused by the server', async () => {
   const stream = new ReadableStream({
     start(c) {
       c.enqueue(new TextEncoder().encode('{"username":"a","password":"b"}'))
@@ -345,26 +345,30 @@ test('[H5] login, registration and invite checks are rate-limited per address wi
   }
 })
 
-test('[H2] a malformed session cookie (bad percent-encoding) is no session: 401 on the API, the app still served, never a 500', async () => {
-  for (const cookie of ['th_session=%E0%A4%A', 'th_session=%', 'th_session=%zz; other=1']) {
-    const me = await fetch(s.url + '/api/me', { headers: { cookie } })
-    expect(me.status).toBe(401)
-    expect((await me.json()).error.code).toBe('unauthorized')
-    expect((await fetch(s.url + '/', { headers: { cookie } })).status).toBe(200)
-    expect(
-      (
-        await fetch(s.url + '/api/auth/login', {
-          method: 'POST',
-          headers: { cookie, 'content-type': 'application/json', origin: s.origin },
-          body: JSON.stringify({ username: 'alice', password: PASSWORD }),
-        })
-      ).status,
-    ).toBe(200)
-  }
-  await expect(connectWs(s.url, { cookie: 'th_session=%', origin: s.origin })).rejects.toThrow()
-})
+test(
+  '[H2] a malformed session cookie (bad percent-encoding) is no session: ' +
+    '401 on the API, the app still served, never a 500',
+  async () => {
+    for (const cookie of ['th_session=%E0%A4%A', 'th_session=%', 'th_session=%zz; other=1']) {
+      const me = await fetch(s.url + '/api/me', { headers: { cookie } })
+      expect(me.status).toBe(401)
+      expect((await me.json()).error.code).toBe('unauthorized')
+      expect((await fetch(s.url + '/', { headers: { cookie } })).status).toBe(200)
+      expect(
+        (
+          await fetch(s.url + '/api/auth/login', {
+            method: 'POST',
+            headers: { cookie, 'content-type': 'application/json', origin: s.origin },
+            body: JSON.stringify({ username: 'alice', password: PASSWORD }),
+          })
+        ).status,
+      ).toBe(200)
+    }
+    await expect(connectWs(s.url, { cookie: 'th_session=%', origin: s.origin })).rejects.toThrow()
+  },
+)
 
-test('[W3] malformed frames get error replies; the per-socket rate limit answers rate_limited; the socket lives on', async () => {
+test('[W3] malformed frames get errors; the per-socket limit answers rate_limited; the socket lives on', async () => {
   const ws = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
   ws.raw('{"id": 1, "type": ')
   ws.raw('[1,2,3]')
@@ -420,21 +424,25 @@ test('[W3] a member holds at most 32 sockets at once: one more is refused until 
   for (const ws of open) ws.close()
 })
 
-test("[W3] reconnecting does not refill a member's budget without end: fresh sockets are rate-limited once the member's own bucket is spent", async () => {
-  const m = await signedInClient(s, 'reconnector')
-  let limited = false
-  for (let i = 0; i < 200 && !limited; i++) {
-    const ws = await connectWs(s.url, { cookie: m.cookie, origin: s.origin })
-    const replies = await Promise.all(Array.from({ length: 55 }, () => ws.request('ping')))
-    limited = replies.some((r) => r.error?.code === 'rate_limited')
-    ws.close()
-  }
-  expect(limited).toBe(true)
-  // Another member is unaffected.
-  const other = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
-  expect((await other.request('ping')).ok).toBe(true)
-  other.close()
-})
+test(
+  "[W3] reconnecting does not refill a member's budget without end: " +
+    "fresh sockets are rate-limited once the member's own bucket is spent",
+  async () => {
+    const m = await signedInClient(s, 'reconnector')
+    let limited = false
+    for (let i = 0; i < 200 && !limited; i++) {
+      const ws = await connectWs(s.url, { cookie: m.cookie, origin: s.origin })
+      const replies = await Promise.all(Array.from({ length: 55 }, () => ws.request('ping')))
+      limited = replies.some((r) => r.error?.code === 'rate_limited')
+      ws.close()
+    }
+    expect(limited).toBe(true)
+    // Another member is unaffected.
+    const other = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
+    expect((await other.request('ping')).ok).toBe(true)
+    other.close()
+  },
+)
 
 test('[W3] a frame over 64 KB closes the socket; the server stays up', async () => {
   const ws = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
@@ -446,22 +454,26 @@ test('[W3] a frame over 64 KB closes the socket; the server stays up', async () 
   again.close()
 })
 
-test('[H5] changing the password checks the current one under the sign-in limit too (per member), so it cannot be guessed with a session', async () => {
-  const t = await startTestServer({}, { limits: { login: [3, 0.001] } })
-  try {
-    const m = await signedInClient(t, 'guessme')
-    const codes: number[] = []
-    for (let i = 0; i < 4; i++)
-      codes.push(
-        (await m.post('/api/auth/password', { current: `guess number ${i}`, next: 'a brand new password' })).status,
-      )
-    expect(codes).toEqual([401, 401, 401, 429])
-  } finally {
-    await t.stop()
-  }
-})
+test(
+  '[H5] changing the password checks the current one under the sign-in limit too (per member), ' +
+    'so it cannot be guessed with a session',
+  async () => {
+    const t = await startTestServer({}, { limits: { login: [3, 0.001] } })
+    try {
+      const m = await signedInClient(t, 'guessme')
+      const codes: number[] = []
+      for (let i = 0; i < 4; i++)
+        codes.push(
+          (await m.post('/api/auth/password', { current: `guess number ${i}`, next: 'a brand new password' })).status,
+        )
+      expect(codes).toEqual([401, 401, 401, 429])
+    } finally {
+      await t.stop()
+    }
+  },
+)
 
-test('[H5] behind a proxy (TRUST_PROXY) the limit keys on the address the proxy saw, not on forged entries', async () => {
+test('[H5] behind a proxy (TRUST_PROXY) the limit keys on the address the proxy saw, not forged entries', async () => {
   const t = await startTestServer({ TRUST_PROXY: 'true' }, { limits: { login: [2, 0.001] } })
   try {
     const c = new Client(t)

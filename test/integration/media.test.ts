@@ -95,7 +95,7 @@ async function delivered(count: () => number, what: string) {
 }
 
 describe('[M1] who may connect audio', () => {
-  test('[M1] only a participant of a live room gets an offer; input is validated; answer and restart need a peer', async () => {
+  test('[M1] only live-room participants get an offer; input is checked; answer and restart need a peer', async () => {
     const host = await person('H1'),
       outsider = await person('O1')
     const room = await createRoom(host)
@@ -144,47 +144,50 @@ describe('[M1] who may connect audio', () => {
 })
 
 describe('[M2] forwarding', () => {
-  test("[M2] a speaker's stream reaches every listener; an audience member's uplink reaches nobody; a flood is cut", async () => {
-    const host = await person('HOST'),
-      l1 = await person('L1'),
-      l2 = await person('L2'),
-      l3 = await person('L3')
-    const roomId = await liveRoom(host, [l1, l2, l3])
-    const dropped = media.debug().dropped
-    host.bot.speak(20)
-    l1.bot.speak(5) // audience: loud, but not on stage
-    await until(() => [l1, l2, l3].every((p) => countFrom(p.bot, 'HOST') >= 20), 'every listener hears the host')
-    // L1 has been sending as long as the host: twenty more of the host's packets later, nothing of L1's has arrived.
-    const marks = [l1, l2, l3].map((p) => p.bot.received.length)
-    const more = () => [l1, l2, l3].every((p, i) => countFrom(p.bot, 'HOST', marks[i]) >= 20)
-    await until(more, 'twenty more packets of the host')
-    for (const p of [host, l1, l2, l3]) expect(p.bot.received.some((r) => r.from === 'L1')).toBe(false)
-    expect(host.bot.received.some((r) => r.from === 'HOST')).toBe(false) // never your own voice back
-    expect(media.debug().dropped).toBeGreaterThan(dropped)
-    // What arrives is the host's packets, on one slot per listener, in order.
-    const got = l2.bot.received.filter((r) => r.from === 'HOST')
-    expect(new Set(got.map((r) => r.ssrc)).size).toBe(1)
-    expect(media.stats().forwardedPackets).toBeGreaterThan(60)
-    expect(media.stats().forwardedBytes).toBeGreaterThan(60 * 60)
-    host.bot.silence()
-    l1.bot.silence()
+  test(
+    "[M2] a speaker's stream reaches every listener; " + "an audience member's uplink reaches nobody; a flood is cut",
+    async () => {
+      const host = await person('HOST'),
+        l1 = await person('L1'),
+        l2 = await person('L2'),
+        l3 = await person('L3')
+      const roomId = await liveRoom(host, [l1, l2, l3])
+      const dropped = media.debug().dropped
+      host.bot.speak(20)
+      l1.bot.speak(5) // audience: loud, but not on stage
+      await until(() => [l1, l2, l3].every((p) => countFrom(p.bot, 'HOST') >= 20), 'every listener hears the host')
+      // L1 has been sending as long as the host: twenty more of the host's packets later, nothing of L1's has arrived.
+      const marks = [l1, l2, l3].map((p) => p.bot.received.length)
+      const more = () => [l1, l2, l3].every((p, i) => countFrom(p.bot, 'HOST', marks[i]) >= 20)
+      await until(more, 'twenty more packets of the host')
+      for (const p of [host, l1, l2, l3]) expect(p.bot.received.some((r) => r.from === 'L1')).toBe(false)
+      expect(host.bot.received.some((r) => r.from === 'HOST')).toBe(false) // never your own voice back
+      expect(media.debug().dropped).toBeGreaterThan(dropped)
+      // What arrives is the host's packets, on one slot per listener, in order.
+      const got = l2.bot.received.filter((r) => r.from === 'HOST')
+      expect(new Set(got.map((r) => r.ssrc)).size).toBe(1)
+      expect(media.stats().forwardedPackets).toBeGreaterThan(60)
+      expect(media.stats().forwardedBytes).toBeGreaterThan(60 * 60)
+      host.bot.silence()
+      l1.bot.silence()
 
-    // A flood on the uplink is cut at UPLINK_MAX_PPS a second. The budget is per second of the server's clock: the
-    // pause lets the current second end, so the burst starts a fresh one and spans two at most.
-    await delivered(() => l2.bot.received.length, "the host's last packets")
-    await sleep(1100)
-    const n0 = l2.bot.received.length
-    const burst = Array.from({ length: 600 }, () => host.bot.sendPacket(20))
-    await Promise.all(burst)
-    await until(() => l2.bot.received.length - n0 > 50, 'the start of the flood')
-    await delivered(() => l2.bot.received.length, 'the rest of the flood')
-    const got2 = l2.bot.received.length - n0
-    expect(got2).toBeGreaterThan(50)
-    expect(got2).toBeLessThanOrEqual(2 * UPLINK_MAX_PPS)
-    await ok(host, 'room.end', { roomId })
-  })
+      // A flood on the uplink is cut at UPLINK_MAX_PPS a second. The budget is per second of the server's clock: the
+      // pause lets the current second end, so the burst starts a fresh one and spans two at most.
+      await delivered(() => l2.bot.received.length, "the host's last packets")
+      await sleep(1100)
+      const n0 = l2.bot.received.length
+      const burst = Array.from({ length: 600 }, () => host.bot.sendPacket(20))
+      await Promise.all(burst)
+      await until(() => l2.bot.received.length - n0 > 50, 'the start of the flood')
+      await delivered(() => l2.bot.received.length, 'the rest of the flood')
+      const got2 = l2.bot.received.length - n0
+      expect(got2).toBeGreaterThan(50)
+      expect(got2).toBeLessThanOrEqual(2 * UPLINK_MAX_PPS)
+      await ok(host, 'room.end', { roomId })
+    },
+  )
 
-  test('[M6] speaking levels reach the room a few times a second; [M8] a muted or demoted speaker is not forwarded', async () => {
+  test('[M6] speaking levels reach the room a few times a second; [M8] muted or demoted: not forwarded', async () => {
     const host = await person('HOST'),
       sp = await person('SP'),
       l = await person('LS')
@@ -221,54 +224,58 @@ describe('[M2] forwarding', () => {
 })
 
 describe('[M4] the three loudest', () => {
-  test('[M4] with five speakers at different levels only the three loudest are forwarded; [M5] a slot that changes speaker stays continuous', async () => {
-    const host = await person('S0'),
-      speakers = await Promise.all(['S1', 'S2', 'S3', 'S4'].map(person)),
-      l = await person('LX')
-    const roomId = await liveRoom(host, [...speakers, l], speakers)
-    const all = [host, ...speakers]
-    // -dBov: S0 is the quietest … S4 the loudest.
-    all.forEach((p, i) => p.bot.speak(60 - i * 10))
-    // Measured in packets: about a second of the three slots (50 packets a second each).
-    const WINDOW = 150
-    const loudest = await settlesOn(l.bot, ['S2', 'S3', 'S4'], WINDOW, 'the listener hears the three loudest')
-    expect(loudest).toEqual(['S2', 'S3', 'S4'])
-    // A speaker hears the three loudest of the others.
-    const others = await settlesOn(speakers[3]!.bot, ['S1', 'S2', 'S3'], WINDOW, 'S4 hears the three loudest others')
-    expect(others).toEqual(['S1', 'S2', 'S3'])
+  test(
+    '[M4] with five speakers at different levels only the three loudest are forwarded; ' +
+      '[M5] a slot that changes speaker stays continuous',
+    async () => {
+      const host = await person('S0'),
+        speakers = await Promise.all(['S1', 'S2', 'S3', 'S4'].map(person)),
+        l = await person('LX')
+      const roomId = await liveRoom(host, [...speakers, l], speakers)
+      const all = [host, ...speakers]
+      // -dBov: S0 is the quietest … S4 the loudest.
+      for (const [i, p] of all.entries()) p.bot.speak(60 - i * 10)
+      // Measured in packets: about a second of the three slots (50 packets a second each).
+      const WINDOW = 150
+      const loudest = await settlesOn(l.bot, ['S2', 'S3', 'S4'], WINDOW, 'the listener hears the three loudest')
+      expect(loudest).toEqual(['S2', 'S3', 'S4'])
+      // A speaker hears the three loudest of the others.
+      const others = await settlesOn(speakers[3]!.bot, ['S1', 'S2', 'S3'], WINDOW, 'S4 hears the three loudest others')
+      expect(others).toEqual(['S1', 'S2', 'S3'])
 
-    // S0 gets loud and S4 falls silent: S0 takes over S4's slot.
-    const before = l.bot.received.length
-    host.bot.speak(0)
-    speakers[3]!.bot.silence()
-    expect(await settlesOn(l.bot, ['S0', 'S2', 'S3'], WINDOW, 'S0 takes the slot of S4')).toEqual(['S0', 'S2', 'S3'])
+      // S0 gets loud and S4 falls silent: S0 takes over S4's slot.
+      const before = l.bot.received.length
+      host.bot.speak(0)
+      speakers[3]!.bot.silence()
+      expect(await settlesOn(l.bot, ['S0', 'S2', 'S3'], WINDOW, 'S0 takes the slot of S4')).toEqual(['S0', 'S2', 'S3'])
 
-    // Every slot of the listener is one stream: same SSRC per slot, sequence numbers +1 each, timestamps forward,
-    // the marker on the first packet after a change of speaker.
-    const bySlot = new Map<string, Received[]>()
-    for (const r of l.bot.received) (bySlot.get(r.mid) ?? bySlot.set(r.mid, []).get(r.mid)!).push(r)
-    expect(bySlot.size).toBe(3)
-    let changes = 0
-    for (const list of bySlot.values()) {
-      expect(new Set(list.map((r) => r.ssrc)).size).toBe(1)
-      for (let i = 1; i < list.length; i++) {
-        const a = list[i - 1]!,
-          b = list[i]!
-        expect((b.seq - a.seq) & 0xffff).toBe(1)
-        const dts = (b.ts - a.ts) >>> 0
-        expect(dts).toBeGreaterThan(0)
-        expect(dts).toBeLessThan(0x80000000)
-        if (a.from !== b.from) {
-          changes++
-          expect(b.marker).toBe(true)
+      // Every slot of the listener is one stream: same SSRC per slot, sequence numbers +1 each, timestamps forward,
+      // the marker on the first packet after a change of speaker.
+      const bySlot = new Map<string, Received[]>()
+      for (const r of l.bot.received) (bySlot.get(r.mid) ?? bySlot.set(r.mid, []).get(r.mid)!).push(r)
+      expect(bySlot.size).toBe(3)
+      let changes = 0
+      for (const list of bySlot.values()) {
+        expect(new Set(list.map((r) => r.ssrc)).size).toBe(1)
+        for (let i = 1; i < list.length; i++) {
+          const a = list[i - 1]!,
+            b = list[i]!
+          expect((b.seq - a.seq) & 0xffff).toBe(1)
+          const dts = (b.ts - a.ts) >>> 0
+          expect(dts).toBeGreaterThan(0)
+          expect(dts).toBeLessThan(0x80000000)
+          if (a.from !== b.from) {
+            changes++
+            expect(b.marker).toBe(true)
+          }
         }
       }
-    }
-    expect(changes).toBeGreaterThanOrEqual(1)
-    expect(l.bot.received.length).toBeGreaterThan(before)
-    for (const p of all) p.bot.silence()
-    await ok(host, 'room.end', { roomId })
-  })
+      expect(changes).toBeGreaterThanOrEqual(1)
+      expect(l.bot.received.length).toBeGreaterThan(before)
+      for (const p of all) p.bot.silence()
+      await ok(host, 'room.end', { roomId })
+    },
+  )
 })
 
 describe('[M9] network change', () => {
@@ -334,45 +341,49 @@ describe('[M10] nothing is left behind', () => {
 })
 
 describe('[M7] ICE over TCP', () => {
-  test('[M7] with ICE_TCP the offer carries a passive TCP candidate in the port range; TURN URLs come with coturn credentials', async () => {
-    const t = await startTestServer({
-      RTC_PORT_MIN: '42500',
-      RTC_PORT_MAX: '42599',
-      ICE_TCP: 'true',
-      TURN_URLS: 'turn:turn.example.org:3478?transport=udp',
-      TURN_SECRET: 'shh',
-    })
-    const made: Bot[] = []
-    try {
-      const mk = async (tag: string) => {
-        const m = await member(t, tag.toLowerCase())
-        const bot = new Bot(m.ws, tag)
-        made.push(bot)
-        return Object.assign(m, { bot })
+  test(
+    '[M7] with ICE_TCP the offer carries a passive TCP candidate in the port range; ' +
+      'TURN URLs come with coturn credentials',
+    async () => {
+      const t = await startTestServer({
+        RTC_PORT_MIN: '42500',
+        RTC_PORT_MAX: '42599',
+        ICE_TCP: 'true',
+        TURN_URLS: 'turn:turn.example.org:3478?transport=udp',
+        TURN_SECRET: 'shh',
+      })
+      const made: Bot[] = []
+      try {
+        const mk = async (tag: string) => {
+          const m = await member(t, tag.toLowerCase())
+          const bot = new Bot(m.ws, tag)
+          made.push(bot)
+          return Object.assign(m, { bot })
+        }
+        const host = await mk('HT'),
+          l = await mk('LT')
+        const room = await createRoom(host)
+        await ok(host, 'room.join', { roomId: room.id })
+        await ok(host, 'room.mute', { roomId: room.id, muted: false })
+        await ok(l, 'room.join', { roomId: room.id })
+        const r = await host.bot.connectAudio(room.id)
+        const tcp = /a=candidate:\S+ 1 tcp \d+ 127\.0\.0\.1 (\d+) typ host tcptype passive/i.exec(r.sdp)
+        expect(tcp).not.toBeNull()
+        expect(Number(tcp![1])).toBeGreaterThanOrEqual(42500)
+        expect(Number(tcp![1])).toBeLessThanOrEqual(42599)
+        // coturn shared-secret credentials for this member
+        expect(r.iceServers).toHaveLength(1)
+        expect(r.iceServers[0].urls).toEqual(['turn:turn.example.org:3478?transport=udp'])
+        expect(r.iceServers[0].username).toMatch(new RegExp(`^\\d+:${host.id}$`))
+        // UDP still works beside it
+        await l.bot.connectAudio(room.id)
+        host.bot.speak(20)
+        await until(() => countFrom(l.bot, 'HT') > 20, 'audio')
+        host.bot.silence()
+      } finally {
+        for (const b of made) await b.close().catch(() => {})
+        await t.stop()
       }
-      const host = await mk('HT'),
-        l = await mk('LT')
-      const room = await createRoom(host)
-      await ok(host, 'room.join', { roomId: room.id })
-      await ok(host, 'room.mute', { roomId: room.id, muted: false })
-      await ok(l, 'room.join', { roomId: room.id })
-      const r = await host.bot.connectAudio(room.id)
-      const tcp = /a=candidate:\S+ 1 tcp \d+ 127\.0\.0\.1 (\d+) typ host tcptype passive/i.exec(r.sdp)
-      expect(tcp).not.toBeNull()
-      expect(Number(tcp![1])).toBeGreaterThanOrEqual(42500)
-      expect(Number(tcp![1])).toBeLessThanOrEqual(42599)
-      // coturn shared-secret credentials for this member
-      expect(r.iceServers).toHaveLength(1)
-      expect(r.iceServers[0].urls).toEqual(['turn:turn.example.org:3478?transport=udp'])
-      expect(r.iceServers[0].username).toMatch(new RegExp(`^\\d+:${host.id}$`))
-      // UDP still works beside it
-      await l.bot.connectAudio(room.id)
-      host.bot.speak(20)
-      await until(() => countFrom(l.bot, 'HT') > 20, 'audio')
-      host.bot.silence()
-    } finally {
-      for (const b of made) await b.close().catch(() => {})
-      await t.stop()
-    }
-  })
+    },
+  )
 })

@@ -163,43 +163,52 @@ test('[P3] push endpoints on private or loopback addresses are refused', async (
   expect(codes).toEqual([422, 422, 422, 422, 422, 422, 201])
 })
 
-test('[P3] a host name that is private in disguise is refused too: a trailing dot, or a name that resolves to a private address', async () => {
-  const strict = await startTestServer()
-  const bob = await signedInClient(strict, 'p3dns')
-  const keys = device('/x').sub.keys
-  const codes: number[] = []
-  for (const endpoint of ['https://localhost./push', 'https://LOCALHOST../push', 'https://127.0.0.1./p'])
-    codes.push((await bob.post('/api/push/subscribe', { endpoint, keys })).status)
-  // This machine's own name resolves (through /etc/hosts) to one of its addresses: loopback or private almost everywhere.
-  const own = await lookup(hostname(), { all: true }).catch(() => [])
-  const ownIsPrivate = own.length > 0 && own.some((a) => isPrivateHost(a.address))
-  const ownCode = ownIsPrivate
-    ? (await bob.post('/api/push/subscribe', { endpoint: `https://${hostname()}/push`, keys })).status
-    : 422
-  await strict.stop()
-  expect(codes).toEqual([422, 422, 422])
-  expect(ownCode).toBe(422)
-})
+test(
+  '[P3] a host name that is private in disguise is refused too: ' +
+    'a trailing dot, or a name that resolves to a private address',
+  async () => {
+    const strict = await startTestServer()
+    const bob = await signedInClient(strict, 'p3dns')
+    const keys = device('/x').sub.keys
+    const codes: number[] = []
+    for (const endpoint of ['https://localhost./push', 'https://LOCALHOST../push', 'https://127.0.0.1./p'])
+      codes.push((await bob.post('/api/push/subscribe', { endpoint, keys })).status)
+    // This machine's own name resolves (through /etc/hosts) to one of its addresses:
+    // loopback or private almost everywhere.
+    const own = await lookup(hostname(), { all: true }).catch(() => [])
+    const ownIsPrivate = own.length > 0 && own.some((a) => isPrivateHost(a.address))
+    const ownCode = ownIsPrivate
+      ? (await bob.post('/api/push/subscribe', { endpoint: `https://${hostname()}/push`, keys })).status
+      : 422
+    await strict.stop()
+    expect(codes).toEqual([422, 422, 422])
+    expect(ownCode).toBe(422)
+  },
+)
 
-test('[P3] a member keeps at most 10 devices: a new one replaces the oldest, so one member cannot fan a notification out without bound', async () => {
-  const m = await signedInClient(s, 'p3many')
-  const ds = Array.from({ length: 12 }, (_, i) => device(`/many-${i}`))
-  for (const d of ds) expect((await m.post('/api/push/subscribe', d.sub)).status).toBe(201)
-  const devices = (await m.get('/api/push/settings')).json.devices as any[]
-  expect(devices).toHaveLength(10)
-  const before = received.length
-  expect((await m.post('/api/push/test')).json.sent).toBe(10)
-  const paths = received
-    .slice(before)
-    .map((r) => r.path)
-    .sort()
-  expect(paths).toEqual(
-    ds
-      .slice(2)
-      .map((d) => new URL(d.endpoint).pathname)
-      .sort(),
-  )
-})
+test(
+  '[P3] a member keeps at most 10 devices: a new one replaces the oldest, ' +
+    'so one member cannot fan a notification out without bound',
+  async () => {
+    const m = await signedInClient(s, 'p3many')
+    const ds = Array.from({ length: 12 }, (_, i) => device(`/many-${i}`))
+    for (const d of ds) expect((await m.post('/api/push/subscribe', d.sub)).status).toBe(201)
+    const devices = (await m.get('/api/push/settings')).json.devices as any[]
+    expect(devices).toHaveLength(10)
+    const before = received.length
+    expect((await m.post('/api/push/test')).json.sent).toBe(10)
+    const paths = received
+      .slice(before)
+      .map((r) => r.path)
+      .sort()
+    expect(paths).toEqual(
+      ds
+        .slice(2)
+        .map((d) => new URL(d.endpoint).pathname)
+        .sort(),
+    )
+  },
+)
 
 const KINDS: [PushKind, { title: string; body: string; url: string }][] = [
   ['dm', { title: '@bob', body: 'hello there', url: '/backchannel/1' }],
@@ -208,7 +217,7 @@ const KINDS: [PushKind, { title: string; body: string; url: string }][] = [
   ['speak_invite', { title: 'Friday jam', body: 'You are invited to speak', url: '/rooms/7' }],
 ]
 
-test('[P4] each kind of notification arrives signed (VAPID ES256) and encrypted (aes128gcm) on every device', async () => {
+test('[P4] each notification kind arrives signed (VAPID ES256) and encrypted (aes128gcm) on every device', async () => {
   const carol = await signedInClient(s, 'p4carol')
   const phone = device('/p4-phone'),
     laptop = device('/p4-laptop')
@@ -312,7 +321,8 @@ test('[P8] a direct message notifies the recipient; none for a muted thread or a
     eve = await member(s, 'pe')
   const dc = await subscribed(carol, '/p8-carol'),
     dd = await subscribed(dora, '/p8-dora')
-  for (const who of [bob, eve]) await carol.http.put(`/api/users/${who.name}/follow`) // carol takes their messages directly
+  // carol takes their messages directly
+  for (const who of [bob, eve]) await carol.http.put(`/api/users/${who.name}/follow`)
   await dora.http.put(`/api/users/${eve.name}/follow`)
   received.length = 0
   const t1 = (await ok(bob, 'bc.dm', { username: carol.name })).thread.id

@@ -187,7 +187,7 @@ describe('[R20] room actions by role', () => {
   }
 })
 
-test('[R21] who may join by kind: open → members; social → followed by a moderator; closed → invited; blocked never', async () => {
+test('[R21] joining: open → members; social → followed by a moderator; closed → invited; blocked never', async () => {
   await freshSockets()
   const stranger = await member(s, 'str'),
     fan = await member(s, 'fan'),
@@ -238,19 +238,23 @@ test('[R21] who may join by kind: open → members; social → followed by a mod
   closeAll([stranger, fan, modFan, invited, cohost])
 })
 
-test('[R22] a co-host joins as moderator and may start a scheduled room; guests are refused when the admin turns guests off', async () => {
-  const cohost = await member(s, 'coh')
-  const room = await createRoom(H, { title: 'Planned', startsAt: Date.now() + 86_400_000, cohosts: [cohost.name] })
-  expect((await cohost.http.post(`/api/rooms/${room.id}/start`)).json.room.state).toBe('live')
-  expect((await ok(cohost, 'room.join', { roomId: room.id })).me.role).toBe('host')
-  expect((await ok(H, 'room.join', { roomId: room.id })).me.role).toBe('moderator')
-  s.ctx.core.settings.update({ guests: false })
-  try {
-    expect(await outcome({ ws: guest }, 'room.join', { roomId: room.id })).toBe('room_sign_in')
-    expect((await fetch(`${s.url}/api/rooms`)).status).toBe(401)
-  } finally {
-    s.ctx.core.settings.update({ guests: true })
-  }
-  rooms().end(room.id, null)
-  cohost.ws.close()
-})
+test(
+  '[R22] a co-host joins as moderator and may start a scheduled room; ' +
+    'guests are refused when the admin turns guests off',
+  async () => {
+    const cohost = await member(s, 'coh')
+    const room = await createRoom(H, { title: 'Planned', startsAt: Date.now() + 86_400_000, cohosts: [cohost.name] })
+    expect((await cohost.http.post(`/api/rooms/${room.id}/start`)).json.room.state).toBe('live')
+    expect((await ok(cohost, 'room.join', { roomId: room.id })).me.role).toBe('host')
+    expect((await ok(H, 'room.join', { roomId: room.id })).me.role).toBe('moderator')
+    s.ctx.core.settings.update({ guests: false })
+    try {
+      expect(await outcome({ ws: guest }, 'room.join', { roomId: room.id })).toBe('room_sign_in')
+      expect((await fetch(`${s.url}/api/rooms`)).status).toBe(401)
+    } finally {
+      s.ctx.core.settings.update({ guests: true })
+    }
+    rooms().end(room.id, null)
+    cohost.ws.close()
+  },
+)

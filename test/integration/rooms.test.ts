@@ -52,7 +52,7 @@ test('[R1] a member starts a room now; it is live and the creator joins as host 
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[R2] room input is validated: title ≤120, description ≤1000, http(s) links only, kind, known invitees', async () => {
+test('[R2] checks room input: title ≤120, description ≤1000, http(s) links only, kind, known invitees', async () => {
   const host = await make('v')
   const bad = async (body: Record<string, unknown>) =>
     (await host.http.post('/api/rooms', { title: 'x', ...body })).json.error?.code
@@ -170,38 +170,42 @@ test('[R5] someone removed from a room cannot come back into it; their sockets h
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[R6] when the host leaves a moderator takes over; else the longest-serving speaker; the last one out ends the room', async () => {
-  const host = await make('h'),
-    mod = await make('mo'),
-    sp1 = await make('s'),
-    sp2 = await make('s'),
-    aud = await make('au')
-  const room = await createRoom(host)
-  for (const m of [host, mod, sp1, sp2, aud]) await ok(m, 'room.join', { roomId: room.id })
-  for (const sp of [sp1, sp2]) await bringUp(host, sp, room.id)
-  await bringUp(host, mod, room.id)
-  await ok(host, 'room.mod', { roomId: room.id, userId: mod.id, on: true })
+test(
+  '[R6] when the host leaves a moderator takes over; else the longest-serving speaker; ' +
+    'the last one out ends the room',
+  async () => {
+    const host = await make('h'),
+      mod = await make('mo'),
+      sp1 = await make('s'),
+      sp2 = await make('s'),
+      aud = await make('au')
+    const room = await createRoom(host)
+    for (const m of [host, mod, sp1, sp2, aud]) await ok(m, 'room.join', { roomId: room.id })
+    for (const sp of [sp1, sp2]) await bringUp(host, sp, room.id)
+    await bringUp(host, mod, room.id)
+    await ok(host, 'room.mod', { roomId: room.id, userId: mod.id, on: true })
 
-  await ok(host, 'room.leave', { roomId: room.id })
-  await aud.ws.next(
-    (e) => e.type === 'room.participant' && e.participant.user.id === mod.id && e.participant.role === 'host',
-  )
-  expect(s.ctx.rooms.api.room(room.id)!.hostId).toBe(mod.id)
+    await ok(host, 'room.leave', { roomId: room.id })
+    await aud.ws.next(
+      (e) => e.type === 'room.participant' && e.participant.user.id === mod.id && e.participant.role === 'host',
+    )
+    expect(s.ctx.rooms.api.room(room.id)!.hostId).toBe(mod.id)
 
-  await ok(mod, 'room.leave', { roomId: room.id })
-  // sp1 has been a speaker longer than sp2
-  await aud.ws.next(
-    (e) => e.type === 'room.participant' && e.participant.user.id === sp1.id && e.participant.role === 'host',
-  )
-  await ok(sp1, 'room.leave', { roomId: room.id })
-  await aud.ws.next(
-    (e) => e.type === 'room.participant' && e.participant.user.id === sp2.id && e.participant.role === 'host',
-  )
-  await ok(sp2, 'room.leave', { roomId: room.id })
-  // nobody left on stage: the room ends
-  await aud.ws.next((e) => e.type === 'room.ended' && e.roomId === room.id)
-  expect(s.ctx.rooms.api.room(room.id)!.state).toBe('ended')
-})
+    await ok(mod, 'room.leave', { roomId: room.id })
+    // sp1 has been a speaker longer than sp2
+    await aud.ws.next(
+      (e) => e.type === 'room.participant' && e.participant.user.id === sp1.id && e.participant.role === 'host',
+    )
+    await ok(sp1, 'room.leave', { roomId: room.id })
+    await aud.ws.next(
+      (e) => e.type === 'room.participant' && e.participant.user.id === sp2.id && e.participant.role === 'host',
+    )
+    await ok(sp2, 'room.leave', { roomId: room.id })
+    // nobody left on stage: the room ends
+    await aud.ws.next((e) => e.type === 'room.ended' && e.roomId === room.id)
+    expect(s.ctx.rooms.api.room(room.id)!.state).toBe('ended')
+  },
+)
 
 test('[R7] a dropped socket keeps its seat and role for the grace period and resumes', async () => {
   const host = await make('h'),
@@ -358,38 +362,42 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
   s.ctx.rooms.service.end(tiny.id, null)
 })
 
-test("[R12] the host's followers are notified when a room goes live; an invitee gets a push (the service worker hides it when the app is in front)", async () => {
-  const push = s.ctx.push.service,
-    notify = push.notify
-  const sent: [number, string, any][] = []
-  // In place of the push service's notify: the rooms hold that same service as their PushApi.
-  push.notify = async (userId, kind, msg) => {
-    sent.push([userId, kind, msg])
-  }
-  try {
-    const host = await make('h'),
-      fan = await make('f'),
-      a = await make('a')
-    await fan.http.put(`/api/users/${host.name}/follow`)
-    const room = await createRoom(host, { title: 'Live now' })
-    expect(sent).toContainEqual([
-      fan.id,
-      'room_started',
-      expect.objectContaining({ body: 'Live now', url: `/rooms/${room.id}` }),
-    ])
-    await ok(host, 'room.join', { roomId: room.id })
-    await ok(a, 'room.join', { roomId: room.id })
-    a.ws.close()
-    await host.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.away)
-    await ok(host, 'room.invite', { roomId: room.id, userId: a.id })
-    expect(sent.find(([u, k]) => u === a.id && k === 'speak_invite')).toBeTruthy()
-    await ok(host, 'room.end', { roomId: room.id })
-  } finally {
-    push.notify = notify
-  }
-})
+test(
+  "[R12] the host's followers are notified when a room goes live; " +
+    'an invitee gets a push (the service worker hides it when the app is in front)',
+  async () => {
+    const push = s.ctx.push.service,
+      notify = push.notify
+    const sent: [number, string, any][] = []
+    // In place of the push service's notify: the rooms hold that same service as their PushApi.
+    push.notify = async (userId, kind, msg) => {
+      sent.push([userId, kind, msg])
+    }
+    try {
+      const host = await make('h'),
+        fan = await make('f'),
+        a = await make('a')
+      await fan.http.put(`/api/users/${host.name}/follow`)
+      const room = await createRoom(host, { title: 'Live now' })
+      expect(sent).toContainEqual([
+        fan.id,
+        'room_started',
+        expect.objectContaining({ body: 'Live now', url: `/rooms/${room.id}` }),
+      ])
+      await ok(host, 'room.join', { roomId: room.id })
+      await ok(a, 'room.join', { roomId: room.id })
+      a.ws.close()
+      await host.ws.next((e) => e.type === 'room.participant' && e.participant.user.id === a.id && e.participant.away)
+      await ok(host, 'room.invite', { roomId: room.id, userId: a.id })
+      expect(sent.find(([u, k]) => u === a.id && k === 'speak_invite')).toBeTruthy()
+      await ok(host, 'room.end', { roomId: room.id })
+    } finally {
+      push.notify = notify
+    }
+  },
+)
 
-test('[R13] guests (when allowed) listen to open rooms: counted, not listed, and gone when their socket closes', async () => {
+test('[R13] guests (if allowed) listen to open rooms: counted, not listed, gone when their socket closes', async () => {
   const host = await make('h')
   const room = await createRoom(host)
   await ok(host, 'room.join', { roomId: room.id })
@@ -410,7 +418,7 @@ test('[R13] guests (when allowed) listen to open rooms: counted, not listed, and
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test("[R14] a server that stops releases the rooms' timers; rooms it left live are ended at the next start", async () => {
+test("[R14] a server that stops releases the rooms' timers; rooms left live are ended at the next start", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'townhall-rooms-'))
   const first = await startTestServer({ ROOM_GRACE_MS: '60000' }, { keepDir: dir })
   const host = await member(first, 'r')
@@ -435,27 +443,31 @@ test("[R14] a server that stops releases the rooms' timers; rooms it left live a
   }
 })
 
-test('[R15] a pinned question reaches everyone in the room and is in the snapshot; a server ban takes a member out of every room', async () => {
-  const host = await make('h'),
-    a = await make('a'),
-    host2 = await make('h')
-  const room = await roomWith(host, [a])
-  s.ctx.rooms.api.pin(room.id, { kind: 'question', id: 7, text: 'What about Sundays?', by: a.name })
-  expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toMatchObject({
-    id: 7,
-    text: 'What about Sundays?',
-  })
-  expect((await ok(a, 'room.join', { roomId: room.id })).pinned).toMatchObject({ id: 7 })
-  s.ctx.rooms.api.pin(room.id, null)
-  expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toBeNull()
-  // joining a second room leaves the first: one room at a time
-  const other = await createRoom(host2)
-  await ok(host2, 'room.join', { roomId: other.id })
-  await ok(a, 'room.join', { roomId: other.id })
-  expect((await host.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('left')
-  s.ctx.rooms.api.removeUserEverywhere(a.id)
-  expect((await host2.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('removed')
-  expect(s.ctx.rooms.api.participant(other.id, `u:${a.id}`)).toBeNull()
-  await ok(host, 'room.end', { roomId: room.id })
-  await ok(host2, 'room.end', { roomId: other.id })
-})
+test(
+  '[R15] a pinned question reaches everyone in the room and is in the snapshot; ' +
+    'a server ban takes a member out of every room',
+  async () => {
+    const host = await make('h'),
+      a = await make('a'),
+      host2 = await make('h')
+    const room = await roomWith(host, [a])
+    s.ctx.rooms.api.pin(room.id, { kind: 'question', id: 7, text: 'What about Sundays?', by: a.name })
+    expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toMatchObject({
+      id: 7,
+      text: 'What about Sundays?',
+    })
+    expect((await ok(a, 'room.join', { roomId: room.id })).pinned).toMatchObject({ id: 7 })
+    s.ctx.rooms.api.pin(room.id, null)
+    expect((await a.ws.next((e) => e.type === 'room.pinned')).pinned).toBeNull()
+    // joining a second room leaves the first: one room at a time
+    const other = await createRoom(host2)
+    await ok(host2, 'room.join', { roomId: other.id })
+    await ok(a, 'room.join', { roomId: other.id })
+    expect((await host.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('left')
+    s.ctx.rooms.api.removeUserEverywhere(a.id)
+    expect((await host2.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('removed')
+    expect(s.ctx.rooms.api.participant(other.id, `u:${a.id}`)).toBeNull()
+    await ok(host, 'room.end', { roomId: room.id })
+    await ok(host2, 'room.end', { roomId: other.id })
+  },
+)

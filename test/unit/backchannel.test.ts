@@ -49,89 +49,97 @@ test('[B2] reactions must be emoji', () => {
   for (const e of ['a', '<b>', '1', '#', ' ', '👍 x']) expect([e, isEmoji(e)]).toEqual([e, false])
 })
 
-test('[B8] sends of one tick share one commit; a duplicate in flight shares the promise; a failed commit acknowledges nothing', async () => {
-  const batches: number[] = []
-  let fail = false
-  let current = 0
-  let seq = 0
-  const q = new SendQueue({
-    change: (write) => {
-      current = 0
-      const r = write(() => ++seq)
-      if (fail) throw new Error('disk full')
-      batches.push(current)
-      return r
-    },
-    insert: () => ++current,
-    committed: (id) => ({ id }) as any,
-    logError: () => {},
-  })
-  const item = (i: number): SendItem => ({
-    threadId: 1,
-    authorId: 1,
-    clientId: `c${i}`,
-    body: 'x',
-    image: null,
-    replyTo: null,
-  })
-  const all = await Promise.all([...Array.from({ length: 10 }, (_, i) => q.send(item(i))), q.send(item(3))])
-  expect(batches).toEqual([10])
-  expect(all[10]).toBe(all[3])
-  await Promise.all(Array.from({ length: MAX_BATCH + 5 }, (_, i) => q.send(item(100 + i))))
-  expect(batches.slice(1)).toEqual([MAX_BATCH, 5])
-  fail = true
-  const r = await Promise.allSettled([q.send(item(9000)), q.send(item(9001))])
-  expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected'])
-})
-
-test('[B6] a change takes its seqs in its transaction: one that rolls back takes none and tells nothing; changes do not nest', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'townhall-bc-change-'))
-  const db = openDatabase(dir)
-  try {
-    const store = new BackchannelStore(db)
-    const counter = () => db.query<{ seq: number }, []>('SELECT seq FROM bc_counter').get()!.seq
-    const start = store.seq
-    // Committed: the seqs are saved with it, and the committed step runs after the commit with what was written.
-    let inTransaction: boolean | null = null
-    const id = store.change(
-      (nextSeq) => store.insertThread('group', 'g', null, null, null, nextSeq()),
-      (tid) => {
-        inTransaction = db.inTransaction
-        return tid
+test(
+  '[B8] sends of one tick share one commit; a duplicate in flight shares the promise; ' +
+    'a failed commit acknowledges nothing',
+  async () => {
+    const batches: number[] = []
+    let fail = false
+    let current = 0
+    let seq = 0
+    const q = new SendQueue({
+      change: (write) => {
+        current = 0
+        const r = write(() => ++seq)
+        if (fail) throw new Error('disk full')
+        batches.push(current)
+        return r
       },
-    )
-    expect(inTransaction as boolean | null).toBe(false)
-    expect(store.thread(id)?.last_seq).toBe(start + 1)
-    expect([store.seq, counter()]).toEqual([start + 1, start + 1])
-    // Rolled back: nothing written, the seq as it was, the committed step never runs.
-    let told = false
-    expect(() =>
-      store.change(
-        (nextSeq) => {
-          store.insertThread('group', 'lost', null, null, null, nextSeq())
-          nextSeq()
-          throw new Error('disk full')
+      insert: () => ++current,
+      committed: (id) => ({ id }) as any,
+      logError: () => {},
+    })
+    const item = (i: number): SendItem => ({
+      threadId: 1,
+      authorId: 1,
+      clientId: `c${i}`,
+      body: 'x',
+      image: null,
+      replyTo: null,
+    })
+    const all = await Promise.all([...Array.from({ length: 10 }, (_, i) => q.send(item(i))), q.send(item(3))])
+    expect(batches).toEqual([10])
+    expect(all[10]).toBe(all[3])
+    await Promise.all(Array.from({ length: MAX_BATCH + 5 }, (_, i) => q.send(item(100 + i))))
+    expect(batches.slice(1)).toEqual([MAX_BATCH, 5])
+    fail = true
+    const r = await Promise.allSettled([q.send(item(9000)), q.send(item(9001))])
+    expect(r.map((x) => x.status)).toEqual(['rejected', 'rejected'])
+  },
+)
+
+test(
+  '[B6] a change takes its seqs in its transaction: one that rolls back takes none and tells nothing; ' +
+    'changes do not nest',
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'townhall-bc-change-'))
+    const db = openDatabase(dir)
+    try {
+      const store = new BackchannelStore(db)
+      const counter = () => db.query<{ seq: number }, []>('SELECT seq FROM bc_counter').get()!.seq
+      const start = store.seq
+      // Committed: the seqs are saved with it, and the committed step runs after the commit with what was written.
+      let inTransaction: boolean | null = null
+      const id = store.change(
+        (nextSeq) => store.insertThread('group', 'g', null, null, null, nextSeq()),
+        (tid) => {
+          inTransaction = db.inTransaction
+          return tid
         },
-        () => {
-          told = true
-        },
-      ),
-    ).toThrow('disk full')
-    expect(told).toBe(false)
-    expect([store.seq, counter()]).toEqual([start + 1, start + 1])
-    expect(db.query("SELECT COUNT(*) AS n FROM bc_threads WHERE title = 'lost'").get()).toEqual({ n: 0 })
-    // A change that turns out to change nothing takes no seq.
-    store.change(() => {})
-    expect(store.seq).toBe(start + 1)
-    // A change inside a change would tell before the commit: refused.
-    expect(() => store.change(() => store.change(() => {}))).toThrow('a change inside a change')
-    expect(() =>
-      store.change(() => {
-        store.upsertMember(id, 1, 'active', 1)
-      }),
-    ).toThrow(/store: unable to add member 1 to thread/)
-  } finally {
-    db.close()
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
+      )
+      expect(inTransaction as boolean | null).toBe(false)
+      expect(store.thread(id)?.last_seq).toBe(start + 1)
+      expect([store.seq, counter()]).toEqual([start + 1, start + 1])
+      // Rolled back: nothing written, the seq as it was, the committed step never runs.
+      let told = false
+      expect(() =>
+        store.change(
+          (nextSeq) => {
+            store.insertThread('group', 'lost', null, null, null, nextSeq())
+            nextSeq()
+            throw new Error('disk full')
+          },
+          () => {
+            told = true
+          },
+        ),
+      ).toThrow('disk full')
+      expect(told).toBe(false)
+      expect([store.seq, counter()]).toEqual([start + 1, start + 1])
+      expect(db.query("SELECT COUNT(*) AS n FROM bc_threads WHERE title = 'lost'").get()).toEqual({ n: 0 })
+      // A change that turns out to change nothing takes no seq.
+      store.change(() => {})
+      expect(store.seq).toBe(start + 1)
+      // A change inside a change would tell before the commit: refused.
+      expect(() => store.change(() => store.change(() => {}))).toThrow('a change inside a change')
+      expect(() =>
+        store.change(() => {
+          store.upsertMember(id, 1, 'active', 1)
+        }),
+      ).toThrow(/store: unable to add member 1 to thread/)
+    } finally {
+      db.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+)

@@ -168,52 +168,56 @@ describe('[M11] lean SRTP matches werift', () => {
     ['AEAD_AES_128_GCM', 7, 12],
     ['AES_CM_128_HMAC_SHA1_80', 1, 14],
   ] as const) {
-    test(`[M11] ${name}: our packets are byte-identical to werift's and decrypt on the other side, across a sequence wrap`, () => {
-      const keys = {
-        localMasterKey: randomBytes(16),
-        localMasterSalt: randomBytes(saltLen),
-        remoteMasterKey: randomBytes(16),
-        remoteMasterSalt: randomBytes(saltLen),
-      }
-      const local: any = new SrtpSession({ profile, keys } as any)
-      const reference: any = new SrtpSession({ profile, keys } as any)
-      const remote: any = new SrtpSession({
-        profile,
-        keys: {
-          localMasterKey: keys.remoteMasterKey,
-          localMasterSalt: keys.remoteMasterSalt,
-          remoteMasterKey: keys.localMasterKey,
-          remoteMasterSalt: keys.localMasterSalt,
-        },
-      } as any)
-      const w = SrtpWriter.fromWerift(local)!
-      expect(w).not.toBeNull()
-      const hdr = Buffer.alloc(12)
-      let roc = 0
-      for (let i = 0; i < 40; i++) {
-        const seq = (65520 + i) & 0xffff
-        if (seq === 0) roc++
-        const payload = randomBytes(20 + i * 7)
-        writeRtpHeader(hdr, i === 3, 111, seq, 1000 + i * 960, 0xdeadbeef)
-        const ours = w.protect(hdr, payload, 0xdeadbeef, seq, roc)
-        const theirs: Buffer = reference.encrypt(
-          payload,
-          new RtpHeader({
-            payloadType: 111,
-            sequenceNumber: seq,
-            timestamp: 1000 + i * 960,
-            ssrc: 0xdeadbeef,
-            marker: i === 3,
-            extensions: [],
-          }),
-        )
-        expect(ours.equals(theirs)).toBe(true)
-        const plain: Buffer = remote.decrypt(ours)
-        expect(plain.subarray(12).equals(payload)).toBe(true)
-        expect(plain.readUInt16BE(2)).toBe(seq)
-        expect((plain[1]! & 0x80) !== 0).toBe(i === 3)
-      }
-    })
+    test(
+      `[M11] ${name}: our packets are byte-identical to werift's ` +
+        'and decrypt on the other side, across a sequence wrap',
+      () => {
+        const keys = {
+          localMasterKey: randomBytes(16),
+          localMasterSalt: randomBytes(saltLen),
+          remoteMasterKey: randomBytes(16),
+          remoteMasterSalt: randomBytes(saltLen),
+        }
+        const local: any = new SrtpSession({ profile, keys } as any)
+        const reference: any = new SrtpSession({ profile, keys } as any)
+        const remote: any = new SrtpSession({
+          profile,
+          keys: {
+            localMasterKey: keys.remoteMasterKey,
+            localMasterSalt: keys.remoteMasterSalt,
+            remoteMasterKey: keys.localMasterKey,
+            remoteMasterSalt: keys.localMasterSalt,
+          },
+        } as any)
+        const w = SrtpWriter.fromWerift(local)!
+        expect(w).not.toBeNull()
+        const hdr = Buffer.alloc(12)
+        let roc = 0
+        for (let i = 0; i < 40; i++) {
+          const seq = (65520 + i) & 0xffff
+          if (seq === 0) roc++
+          const payload = randomBytes(20 + i * 7)
+          writeRtpHeader(hdr, i === 3, 111, seq, 1000 + i * 960, 0xdeadbeef)
+          const ours = w.protect(hdr, payload, 0xdeadbeef, seq, roc)
+          const theirs: Buffer = reference.encrypt(
+            payload,
+            new RtpHeader({
+              payloadType: 111,
+              sequenceNumber: seq,
+              timestamp: 1000 + i * 960,
+              ssrc: 0xdeadbeef,
+              marker: i === 3,
+              extensions: [],
+            }),
+          )
+          expect(ours.equals(theirs)).toBe(true)
+          const plain: Buffer = remote.decrypt(ours)
+          expect(plain.subarray(12).equals(payload)).toBe(true)
+          expect(plain.readUInt16BE(2)).toBe(seq)
+          expect((plain[1]! & 0x80) !== 0).toBe(i === 3)
+        }
+      },
+    )
   }
 })
 

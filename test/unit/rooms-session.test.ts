@@ -1,14 +1,6 @@
 // The room session as a state machine, without a server: lifecycle transitions, seats, hands, succession, timers.
 import { expect, setDefaultTimeout, test } from 'bun:test'
-import {
-  canTransition,
-  GRACE_MS,
-  isModerator,
-  RANK,
-  ROOM_TRANSITIONS,
-  RoomSession,
-  type Seat,
-} from '../../server/rooms/session'
+import { canTransition, GRACE_MS, isModerator, RANK, ROOM_TRANSITIONS, RoomSession } from '../../server/rooms/session'
 import type { RoomRole } from '../../server/contracts'
 import { TEST_LIMIT } from '../helpers/limits'
 
@@ -54,7 +46,7 @@ test('[R32] hands queue in the order raised; raising twice keeps the place', () 
   s.close()
 })
 
-test('[R33] succession: a moderator first, else the longest-serving speaker; present seats before away ones', async () => {
+test('[R33] succession: a moderator first, else the longest-serving speaker; present seats before away', async () => {
   const s = new RoomSession(1, { graceMs: 10_000, emptyMs: 10_000 })
   const sp1 = seat(s, 1, 'speaker')
   await Bun.sleep(2)
@@ -73,7 +65,7 @@ test('[R33] succession: a moderator first, else the longest-serving speaker; pre
   expect(s.timers()).toBe(0)
 })
 
-test('[R34] an away seat expires after the grace period unless its socket comes back; close() releases every timer', async () => {
+test('[R34] an away seat expires after the grace period unless its socket returns; close() clears timers', async () => {
   const s = new RoomSession(1, { graceMs: 30, emptyMs: 10_000 })
   const a = seat(s, 1, 'speaker'),
     b = seat(s, 2, 'audience')
