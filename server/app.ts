@@ -11,7 +11,8 @@ import type { Domain } from './domain'
 import { openDatabase } from './db/open'
 import { AppError, errorBody } from './errors'
 import { createLogger, type Logger } from './lib/log'
-import { Hub } from './realtime/hub'
+import { Hub, type Handlers } from './realtime/hub'
+import type { RequestType } from './protocol'
 import { SettingsService } from './settings'
 import { createAccounts, type AccountsDomain } from './accounts'
 import { createInvites, type InvitesDomain } from './invites'
@@ -81,11 +82,9 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   const push = createPush({ core, accounts: accounts.api })
   const invites = createInvites({ core, accounts: accounts.api, audit: audit.api })
   const rooms = createRooms({ core, accounts: accounts.api, push: push.api, audit: audit.api })
-  hub.handleAll(rooms.ws)
 
   // The SFU and Backchannel follow the rooms' events, so they come after them.
   const media = createMedia({ core, rooms: rooms.api })
-  hub.handleAll(media.ws)
   const backchannel = createBackchannel({
     core,
     accounts: accounts.api,
@@ -93,10 +92,11 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     push: push.api,
     audit: audit.api,
   })
-  hub.handleAll(backchannel.ws)
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
-  hub.handleAll(realtime.ws)
-  // Every request type of the protocol has its handler now (a domain left out fails here, not at the first request).
+  // One handler per request type of the protocol: the union of the domains' handlers is typed as complete, so a
+  // domain left out (or a request without its handler) does not compile; assertComplete() checks it again at run time.
+  const handlers: Handlers<RequestType> = { ...rooms.ws, ...media.ws, ...backchannel.ws, ...realtime.ws }
+  hub.handleAll(handlers)
   hub.assertComplete()
 
   const reminders = createReminders({

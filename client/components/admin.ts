@@ -37,5 +37,4 @@ export function Admin({ tab = '' }: { tab?: string }) {
     ${current ? current.view() : html`<p class="empty">No such section.</p>`}`
 }
 
-export { InviteTree }
 export const MyInvites = () => html`<${Header} title="Invites" back="/me" /><${InviteManager} />`

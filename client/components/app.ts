@@ -21,7 +21,7 @@ import { GuestRoom, Room } from './rooms/room'
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
 
 /** Screens for members. Domains add theirs here (rooms, backchannel, admin). */
-export const SCREENS: Screen[] = [
+const SCREENS: Screen[] = [
   ['/', () => html`<${Hallway} />`],
   ['/rooms/:id', (p) => html`<${Room} key=${p.id} id=${p.id} />`],
   ['/backchannel', () => html`<${Inbox} />`],

@@ -94,6 +94,6 @@ export function Shell({ children }: { children: any }) {
   </div>`
 }
 
-export function applyUpdate() {
+function applyUpdate() {
   navigator.serviceWorker?.getRegistration().then((r) => r?.waiting?.postMessage('skip-waiting'))
 }
