@@ -28,7 +28,7 @@ let generation = 0
 const GATHER_WAIT_MS = 2000
 const DISCONNECTED_GRACE_MS = 2500
 
-/** Connects this tab's audio to a room it has joined (listening). Safe to call again (after a re-join); never throws. */
+/** Connects this tab's audio to a room it has joined (listening). Safe to call again after a re-join; never throws. */
 export async function joinAudio(id: number): Promise<void> {
   if (roomId === id && pc) {
     if (busy) return busy

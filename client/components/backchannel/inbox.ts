@@ -19,7 +19,9 @@ export const others = (t: bc.Thread) => t.members.filter((m) => m.id !== me.valu
 export function ThreadAvatar({ t, size = 44 }: { t: bc.Thread; size?: number }) {
   const o = others(t)
   if (t.kind === 'dm' && o[0]) return html`<${Avatar} user=${o[0]} size=${size} />`
-  return html`<span class="avatar group-avatar" aria-hidden="true" style=${`width:${size}px;height:${size}px`}>${(t.title || '#').slice(0, 1).toUpperCase()}</span>`
+  return html`<span class="avatar group-avatar" aria-hidden="true" style=${`width:${size}px;height:${size}px`}>
+    ${(t.title || '#').slice(0, 1).toUpperCase()}
+  </span>`
 }
 
 function preview(t: bc.Thread) {
@@ -35,17 +37,31 @@ function ThreadRow({ t, request }: { t: bc.Thread; request?: boolean }) {
     <a class="row gap center grow" href=${'/backchannel/' + t.id}>
       <${ThreadAvatar} t=${t} />
       <span class="grow thread-text">
-        <span class="row center gap"><strong class="grow ellipsis">${threadTitle(t)}</strong>
-          <span class="muted small nowrap row center">${t.muted ? html`<span class="visually-hidden">Muted</span><${LineIcon} name="bell-off" />` : ''}${timeAgo(t.lastAt)}</span></span>
-        <span class="row center gap"><span class="muted small ellipsis grow">${preview(t)}</span>
-          ${unread && html`<span class="unread-badge" aria-label=${`${t.unread} unread`}>${t.unread > 99 ? '99+' : t.unread}</span>`}</span>
+        <span class="row center gap">
+          <strong class="grow ellipsis">${threadTitle(t)}</strong>
+          <span class="muted small nowrap row center">
+            ${t.muted ? html`<span class="visually-hidden">Muted</span><${LineIcon} name="bell-off" />` : ''}
+            ${timeAgo(t.lastAt)}
+          </span>
+        </span>
+        <span class="row center gap">
+          <span class="muted small ellipsis grow">${preview(t)}</span>
+          ${
+            unread &&
+            html`<span class="unread-badge" aria-label=${`${t.unread} unread`}>
+              ${t.unread > 99 ? '99+' : t.unread}
+            </span>`
+          }
+        </span>
       </span>
     </a>
     ${
       request &&
       html`<div class="row gap request-actions">
-      <button class="btn small primary" aria-label="Accept request" onClick=${() => settle(bc.accept(t.id), 'Moved to your inbox')}>Accept</button>
-      <button class="btn small" aria-label="Decline request" onClick=${() => settle(bc.decline(t.id), 'Request declined')}>Decline</button>
+      <button class="btn small primary" aria-label="Accept request"
+        onClick=${() => settle(bc.accept(t.id), 'Moved to your inbox')}>Accept</button>
+      <button class="btn small" aria-label="Decline request"
+        onClick=${() => settle(bc.decline(t.id), 'Request declined')}>Decline</button>
     </div>`
     }
   </li>`
@@ -62,7 +78,10 @@ function Search() {
     const timer = setTimeout(() => bc.search(q).then(setResults, notifyError), 250)
     return () => clearTimeout(timer)
   }, [q])
-  return html`<div class="pad"><input type="search" class="search" placeholder="Search messages" aria-label="Search messages" value=${q} onInput=${(e: any) => setQ(e.target.value)} /></div>
+  return html`<div class="pad">
+      <input type="search" class="search" placeholder="Search messages" aria-label="Search messages" value=${q}
+        onInput=${(e: any) => setQ(e.target.value)} />
+    </div>
     ${
       results &&
       (results.length === 0
@@ -70,8 +89,18 @@ function Search() {
         : html`<ul class="list search-results" aria-label="Search results">
       ${results.map(
         (r) => html`<li class="list-item"><a class="grow" href=${'/backchannel/' + r.thread.id}>
-        <span class="row gap center"><strong class="grow ellipsis">${r.thread.kind === 'dm' ? (r.thread.members.filter((m) => m.id !== me.value?.id)[0]?.displayName ?? 'Conversation') : r.thread.title}</strong><span class="muted small">${timeAgo(r.message.createdAt)}</span></span>
-        <span class="small">${r.message.author ? html`<span class="muted">${r.message.author.displayName}: </span>` : ''}${highlighted(r.snippet)}</span>
+        <span class="row gap center">
+          <strong class="grow ellipsis">${
+            r.thread.kind === 'dm'
+              ? (r.thread.members.filter((m) => m.id !== me.value?.id)[0]?.displayName ?? 'Conversation')
+              : r.thread.title
+          }</strong>
+          <span class="muted small">${timeAgo(r.message.createdAt)}</span>
+        </span>
+        <span class="small">
+          ${r.message.author ? html`<span class="muted">${r.message.author.displayName}: </span>` : ''}
+          ${highlighted(r.snippet)}
+        </span>
       </a></li>`,
       )}</ul>`)
     }`
@@ -85,15 +114,24 @@ export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' | 'rooms' 
   const { inbox, requests, rooms } = bc.inboxLists()
   const state = bc.inboxState.value
   const list = tab === 'inbox' ? inbox : tab === 'requests' ? requests : rooms
+  const empty =
+    tab === 'inbox'
+      ? "No conversations yet. Start one from someone's profile or with “New message”."
+      : tab === 'requests'
+        ? 'No message requests.'
+        : 'The chats of rooms you were in show here.'
   return html`<${Header} title="Backchannel">
       <a class="btn small" href="/backchannel/group" aria-label="New group"><${LineIcon} name="plus" /> Group</a>
       <a class="btn small primary" href="/backchannel/new" aria-label="New message"><${LineIcon} name="pen" /> New</a>
     </${Header}>
     <div class="tabs" role="tablist" aria-label="Backchannel">
-      <a role="tab" class=${'tab' + (tab === 'inbox' ? ' active' : '')} aria-selected=${tab === 'inbox'} href="/backchannel">Inbox</a>
-      <a role="tab" class=${'tab' + (tab === 'requests' ? ' active' : '')} aria-selected=${tab === 'requests'} href="/backchannel/requests">
+      <a role="tab" class=${'tab' + (tab === 'inbox' ? ' active' : '')} aria-selected=${tab === 'inbox'}
+        href="/backchannel">Inbox</a>
+      <a role="tab" class=${'tab' + (tab === 'requests' ? ' active' : '')} aria-selected=${tab === 'requests'}
+        href="/backchannel/requests">
         Requests${requests.length ? html` <span class="unread-badge">${requests.length}</span>` : ''}</a>
-      <a role="tab" class=${'tab' + (tab === 'rooms' ? ' active' : '')} aria-selected=${tab === 'rooms'} href="/backchannel/rooms">Rooms</a>
+      <a role="tab" class=${'tab' + (tab === 'rooms' ? ' active' : '')} aria-selected=${tab === 'rooms'}
+        href="/backchannel/rooms">Rooms</a>
     </div>
     ${tab === 'inbox' && html`<${Search} />`}
     ${
@@ -102,16 +140,22 @@ export function Inbox({ tab = 'inbox' }: { tab?: 'inbox' | 'requests' | 'rooms' 
         : state === 'offline' && list.length === 0
           ? html`<${Empty}>You are offline.</${Empty}>`
           : list.length === 0
-            ? html`<${Empty}>${tab === 'inbox' ? "No conversations yet. Start one from someone's profile or with “New message”." : tab === 'requests' ? 'No message requests.' : 'The chats of rooms you were in show here.'}</${Empty}>`
-            : html`<ul class="list thread-list">${list.map((t) => html`<${ThreadRow} key=${t.id} t=${t} request=${tab === 'requests'} />`)}</ul>`
+            ? html`<${Empty}>${empty}</${Empty}>`
+            : html`<ul class="list thread-list">
+                ${list.map((t) => html`<${ThreadRow} key=${t.id} t=${t} request=${tab === 'requests'} />`)}
+              </ul>`
     }
     ${
       tab === 'requests' &&
       html`<section class="card">
       <label class="switch-row"><input type="checkbox" class="switch" checked=${bc.prefs.value.followersOnly}
         onChange=${(e: any) => bc.setFollowersOnly(e.target.checked).then(() => notify('Saved'), notifyError)} />
-        <span class="grow">Only people I follow can message me<br /><span class="muted small">Others cannot start a conversation with you.</span></span></label>
-      <p class="muted small">Messages from people you don't follow wait here until you accept them. They don't know whether you have read them.</p>
+        <span class="grow">Only people I follow can message me<br />
+          <span class="muted small">Others cannot start a conversation with you.</span></span></label>
+      <p class="muted small">
+        Messages from people you don't follow wait here until you accept them.${' '}
+        They don't know whether you have read them.
+      </p>
     </section>`
     }`
 }

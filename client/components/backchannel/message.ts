@@ -34,43 +34,80 @@ export function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: Ite
   }
   const stored = !m.pending && !m.failed
   const name = m.author?.displayName ?? 'Someone'
-  return html`<li class=${'msg' + (mine ? ' mine' : '') + (m.pending ? ' pending' : '') + (m.failed ? ' failed' : '')} data-id=${m.id}>
-    ${showAuthor && !mine && html`<div class="msg-author">${m.author ? html`<a href=${'/u/' + m.author.username}><${Avatar} user=${m.author} size=${22} /> ${name}</a>` : name}</div>`}
+  const cls = 'msg' + (mine ? ' mine' : '') + (m.pending ? ' pending' : '') + (m.failed ? ' failed' : '')
+  const imageLink =
+    m.image &&
+    html`<a href=${m.image} target="_blank" rel="noopener noreferrer">
+      <img class="msg-image" src=${m.image} alt=${'Image from ' + name} loading="lazy" />
+    </a>`
+  return html`<li class=${cls} data-id=${m.id}>
+    ${
+      showAuthor &&
+      !mine &&
+      html`<div class="msg-author">${
+        m.author
+          ? html`<a href=${'/u/' + m.author.username}><${Avatar} user=${m.author} size=${22} /> ${name}</a>`
+          : name
+      }</div>`
+    }
     <div class="msg-bubble">
-      ${m.replyTo && html`<div class="msg-quote"><span class="muted small">↩ ${m.replyTo.author ? '@' + m.replyTo.author : ''}</span> ${m.replyTo.deleted ? html`<em>deleted message</em>` : m.replyTo.body}</div>`}
+      ${
+        m.replyTo &&
+        html`<div class="msg-quote">
+          <span class="muted small">↩ ${m.replyTo.author ? '@' + m.replyTo.author : ''}</span> ${
+            m.replyTo.deleted ? html`<em>deleted message</em>` : m.replyTo.body
+          }
+        </div>`
+      }
       ${
         m.deleted
           ? html`<p class="msg-text muted"><em>Message deleted</em></p>`
           : editing
             ? html`<form class="msg-edit" onSubmit=${saveEdit}>
-            <textarea aria-label="Edit message" maxlength="4000" rows="2" value=${draft} onInput=${(e: any) => setDraft(e.target.value)}
+            <textarea aria-label="Edit message" maxlength="4000" rows="2" value=${draft}
+              onInput=${(e: any) => setDraft(e.target.value)}
               onKeyDown=${(e: KeyboardEvent) => {
                 if (e.key === 'Enter' && !e.shiftKey) saveEdit(e)
                 if (e.key === 'Escape') setEditing(false)
               }}></textarea>
-            <div class="row gap"><button class="btn small primary" type="submit">Save</button><button class="btn small" type="button" onClick=${() => setEditing(false)}>Cancel</button></div>
+            <div class="row gap">
+              <button class="btn small primary" type="submit">Save</button>
+              <button class="btn small" type="button" onClick=${() => setEditing(false)}>Cancel</button>
+            </div>
           </form>`
-            : html`${m.image && html`<a href=${m.image} target="_blank" rel="noopener noreferrer"><img class="msg-image" src=${m.image} alt=${'Image from ' + name} loading="lazy" /></a>`}
+            : html`${imageLink}
             ${m.body && html`<p class="msg-text">${linkify(m.body)}</p>`}`
       }
-      <div class="msg-meta">${time(m.createdAt)}${m.editedAt && !m.deleted ? ' · edited' : ''}${m.pending ? ' · sending…' : ''}${seenBy ? ` · ${seenBy}` : ''}</div>
+      <div class="msg-meta">
+        ${time(m.createdAt)}${m.editedAt && !m.deleted ? ' · edited' : ''}${m.pending ? ' · sending…' : ''}
+        ${seenBy ? ` · ${seenBy}` : ''}
+      </div>
     </div>
     ${
       Object.keys(m.reactions).length > 0 &&
       html`<div class="msg-reactions">
       ${Object.entries(m.reactions).map(([emoji, users]) => {
         const on = users.includes(me.value!.id)
-        return html`<button class=${'chip' + (on ? ' on' : '')} aria-pressed=${on} aria-label=${`${emoji} ${users.length}${on ? ', remove your reaction' : ''}`} onClick=${() => settle(bc.react(m.id, emoji, !on))}>${emoji} ${users.length}</button>`
+        return html`<button class=${'chip' + (on ? ' on' : '')} aria-pressed=${on}
+          aria-label=${`${emoji} ${users.length}${on ? ', remove your reaction' : ''}`}
+          onClick=${() => settle(bc.react(m.id, emoji, !on))}>${emoji} ${users.length}</button>`
       })}</div>`
     }
-    ${m.failed && html`<div class="msg-failed" role="alert">Not sent: ${m.failed} <button class="btn small" onClick=${() => bc.discardFailed(m.threadId, m.clientId)}>Remove</button></div>`}
+    ${
+      m.failed &&
+      html`<div class="msg-failed" role="alert">
+        Not sent: ${m.failed} <button class="btn small"
+          onClick=${() => bc.discardFailed(m.threadId, m.clientId)}>Remove</button>
+      </div>`
+    }
     ${
       stored &&
       !m.deleted &&
       !editing &&
       html`<div class="msg-actions">
       <button class="link-btn" aria-label="Reply" onClick=${() => onReply(m)}>Reply</button>
-      <button class="link-btn" aria-label="React" aria-expanded=${picking} onClick=${() => setPicking(!picking)}>React</button>
+      <button class="link-btn" aria-label="React" aria-expanded=${picking}
+        onClick=${() => setPicking(!picking)}>React</button>
       ${
         mine &&
         !m.image &&
@@ -79,8 +116,15 @@ export function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: Ite
           setEditing(true)
         }}>Edit</button>`
       }
-      ${(mine || canModerate) && html`<button class="link-btn danger-text" aria-label="Delete" onClick=${() => confirm('Delete this message?') && settle(bc.remove(m.id))}>Delete</button>`}
-      ${!mine && html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`} className="link-btn" />`}
+      ${
+        (mine || canModerate) &&
+        html`<button class="link-btn danger-text" aria-label="Delete"
+          onClick=${() => confirm('Delete this message?') && settle(bc.remove(m.id))}>Delete</button>`
+      }
+      ${
+        !mine &&
+        html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`} className="link-btn" />`
+      }
       ${
         picking &&
         html`<span class="emoji-pick" role="group" aria-label="Reactions">${REACTIONS.map(
@@ -137,7 +181,10 @@ export function MessageList({
     const el = e.currentTarget
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80
   }}>
-    ${bc.hasMore.value.get(threadId) && html`<div class="center-text"><button class="btn small" onClick=${earlier}>Load earlier messages</button></div>`}
+    ${
+      bc.hasMore.value.get(threadId) &&
+      html`<div class="center-text"><button class="btn small" onClick=${earlier}>Load earlier messages</button></div>`
+    }
     ${list.length === 0 && html`<p class="empty">No messages yet. Say hello!</p>`}
     <ol class="msg-list" aria-live="polite" aria-relevant="additions">
       ${list.map(
@@ -196,20 +243,34 @@ export function Composer({
       setBusy(false)
     }
   }
+  const replyingTo = replyTo?.author ? '@' + replyTo.author.username : 'a message'
   return html`<form class="composer" onSubmit=${submit}>
     ${
       replyTo &&
-      html`<div class="composer-reply"><span class="grow">Replying to ${replyTo.author ? '@' + replyTo.author.username : 'a message'}: <span class="muted">${replyTo.body.slice(0, 80)}</span></span>
-      <button type="button" class="link-btn" aria-label="Cancel reply" onClick=${onCancelReply}>✕</button></div>`
+      html`<div class="composer-reply">
+        <span class="grow">Replying to ${replyingTo}: <span class="muted">${replyTo.body.slice(0, 80)}</span></span>
+        <button type="button" class="link-btn" aria-label="Cancel reply" onClick=${onCancelReply}>✕</button>
+      </div>`
     }
     ${
       image &&
-      html`<div class="composer-reply"><img src=${image.url} alt="Image to send" class="composer-thumb" /><span class="grow muted small">Image attached</span>
-      <button type="button" class="link-btn" aria-label="Remove image" onClick=${() => setImage(null)}>✕</button></div>`
+      html`<div class="composer-reply">
+        <img src=${image.url} alt="Image to send" class="composer-thumb" />
+        <span class="grow muted small">Image attached</span>
+        <button type="button" class="link-btn" aria-label="Remove image" onClick=${() => setImage(null)}>✕</button>
+      </div>`
     }
     <div class="composer-row">
-      ${allowImages && html`<label class="icon-btn attach" title="Attach image" aria-busy=${busy}><${LineIcon} name="clip" /><input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp,image/gif" aria-label="Attach image" onChange=${attach} /></label>`}
-      <textarea ref=${input} class="grow" rows="1" maxlength="4000" aria-label=${placeholder} placeholder=${placeholder} value=${text}
+      ${
+        allowImages &&
+        html`<label class="icon-btn attach" title="Attach image" aria-busy=${busy}>
+          <${LineIcon} name="clip" />
+          <input class="visually-hidden" type="file" accept="image/png,image/jpeg,image/webp,image/gif"
+            aria-label="Attach image" onChange=${attach} />
+        </label>`
+      }
+      <textarea ref=${input} class="grow" rows="1" maxlength="4000" aria-label=${placeholder}
+        placeholder=${placeholder} value=${text}
         onInput=${(e: any) => {
           setText(e.target.value)
           if (e.target.value) bc.sendTyping(threadId)
@@ -217,12 +278,16 @@ export function Composer({
         onKeyDown=${(e: KeyboardEvent) => {
           if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) submit(e)
         }}></textarea>
-      <button class="btn primary send" type="submit" aria-label="Send" disabled=${busy || (!text.trim() && !image)}>Send</button>
+      <button class="btn primary send" type="submit" aria-label="Send"
+        disabled=${busy || (!text.trim() && !image)}>Send</button>
     </div>
   </form>`
 }
 
 export function Typing({ threadId }: { threadId: number }) {
   const who = (bc.typing.value.get(threadId) ?? []).filter((x) => x.until > Date.now())
-  return html`<div class="typing" aria-live="polite">${who.length ? `${who.map((w) => '@' + w.username).join(', ')} ${who.length > 1 ? 'are' : 'is'} typing…` : ''}</div>`
+  const text = who.length
+    ? `${who.map((w) => '@' + w.username).join(', ')} ${who.length > 1 ? 'are' : 'is'} typing…`
+    : ''
+  return html`<div class="typing" aria-live="polite">${text}</div>`
 }

@@ -29,8 +29,13 @@ function usePeople(q: string) {
 export function NewMessage() {
   const [q, setQ] = useState('')
   const users = usePeople(q)
-  return html`<${Header} title="New message" back="/backchannel"><a class="btn small" href="/backchannel/group">New group</a></${Header}>
-  <div class="pad"><input type="search" class="search" autofocus placeholder="Search people" aria-label="Search people" value=${q} onInput=${(e: any) => setQ(e.target.value)} /></div>
+  return html`<${Header} title="New message" back="/backchannel">
+      <a class="btn small" href="/backchannel/group">New group</a>
+    </${Header}>
+  <div class="pad">
+    <input type="search" class="search" autofocus placeholder="Search people" aria-label="Search people" value=${q}
+      onInput=${(e: any) => setQ(e.target.value)} />
+  </div>
   ${
     users === null
       ? html`<p class="muted pad">Loading…</p>`
@@ -40,7 +45,8 @@ export function NewMessage() {
     ${users.map(
       (u) => html`<li class="list-item"><${Avatar} user=${u} />
       <span class="grow"><strong>${u.displayName}</strong><br /><span class="muted small">@${u.username}</span></span>
-      <a class="btn small primary" href=${'/backchannel/new/' + encodeURIComponent(u.username)} aria-label=${'Message @' + u.username}>Message</a></li>`,
+      <a class="btn small primary" href=${'/backchannel/new/' + encodeURIComponent(u.username)}
+        aria-label=${'Message @' + u.username}>Message</a></li>`,
     )}
   </ul>`
   }`
@@ -85,24 +91,36 @@ export function NewGroup() {
   }
   return html`<${Header} title="New group" back="/backchannel" />
   <form class="card stack" onSubmit=${create}>
-    <${Field} label="Title"><input required maxlength="80" value=${title} placeholder="Speakers' corner" onInput=${(e: any) => setTitle(e.target.value)} /></${Field}>
+    <${Field} label="Title">
+      <input required maxlength="80" value=${title} placeholder="Speakers' corner"
+        onInput=${(e: any) => setTitle(e.target.value)} />
+    </${Field}>
     <div class="chips" aria-label="Members" aria-live="polite">${
       picked.length === 0
         ? html`<span class="muted small">Pick up to 49 people below.</span>`
         : picked.map(
             (p) =>
-              html`<button type="button" class="chip on" aria-label=${'Remove @' + p.username} onClick=${() => toggle(p)}>@${p.username} ✕</button>`,
+              html`<button type="button" class="chip on" aria-label=${'Remove @' + p.username}
+                onClick=${() => toggle(p)}>@${p.username} ✕</button>`,
           )
     }</div>
     <button class="btn primary" type="submit" disabled=${busy}>Create group (${picked.length + 1})</button>
   </form>
-  <div class="pad"><input type="search" class="search" placeholder="Search people to add" aria-label="Search people to add" value=${q} onInput=${(e: any) => setQ(e.target.value)} /></div>
+  <div class="pad">
+    <input type="search" class="search" placeholder="Search people to add" aria-label="Search people to add" value=${q}
+      onInput=${(e: any) => setQ(e.target.value)} />
+  </div>
   ${
     users &&
     html`<ul class="list">${users.map((u) => {
       const on = picked.some((p) => p.id === u.id)
-      return html`<li class="list-item"><${Avatar} user=${u} /><span class="grow"><strong>${u.displayName}</strong><br /><span class="muted small">@${u.username}</span></span>
-      <button class=${'btn small' + (on ? '' : ' primary')} aria-pressed=${on} aria-label=${(on ? 'Remove @' : 'Add @') + u.username} onClick=${() => toggle(u)}>${on ? 'Added' : 'Add'}</button></li>`
+      return html`<li class="list-item"><${Avatar} user=${u} />
+        <span class="grow"><strong>${u.displayName}</strong><br /><span class="muted small">@${u.username}</span></span>
+        <button class=${'btn small' + (on ? '' : ' primary')} aria-pressed=${on}
+          aria-label=${(on ? 'Remove @' : 'Add @') + u.username} onClick=${() => toggle(u)}>
+          ${on ? 'Added' : 'Add'}
+        </button>
+      </li>`
     })}</ul>`
   }`
 }

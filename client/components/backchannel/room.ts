@@ -61,12 +61,15 @@ function ThreadPanel({ roomId, which }: { roomId: number; which: 'chat' | 'backs
       live &&
       html`<div class="row gap center pad-y">
       <span class="grow muted small">${off ? 'Chat is off for the audience.' : 'Chat is on.'}</span>
-      <button class="btn small" onClick=${() => bc.setChat(roomId, !!off).catch(notifyError)}>${off ? 'Turn chat on' : 'Turn chat off'}</button>
+      <button class="btn small" onClick=${() => bc.setChat(roomId, !!off).catch(notifyError)}>
+        ${off ? 'Turn chat on' : 'Turn chat off'}
+      </button>
     </div>`
     }
-    <${MessageList} threadId=${threadId} compact canModerate=${which === 'chat' && r.canModerate} onReply=${setReplyTo} />
-    <${Composer} threadId=${threadId} replyTo=${replyTo} onCancelReply=${() => setReplyTo(null)} disabled=${disabled} allowImages=${false}
-      placeholder=${which === 'chat' ? 'Message the room' : 'Message the stage'} />
+    <${MessageList} threadId=${threadId} compact canModerate=${which === 'chat' && r.canModerate}
+      onReply=${setReplyTo} />
+    <${Composer} threadId=${threadId} replyTo=${replyTo} onCancelReply=${() => setReplyTo(null)} disabled=${disabled}
+      allowImages=${false} placeholder=${which === 'chat' ? 'Message the room' : 'Message the stage'} />
   </div>`
 }
 
@@ -90,18 +93,27 @@ function QuestionsPanel({ roomId }: { roomId: number }) {
     )
   }
   const item = (q: bc.Question) => html`<li class="list-item question">
-    <button class=${'vote' + (q.voted ? ' on' : '')} aria-label="Upvote" aria-pressed=${q.voted} disabled=${!live || q.voted || q.state !== 'open'} onClick=${() => settle(bc.upvote(q.id))}>▲<span>${q.votes}</span></button>
+    <button class=${'vote' + (q.voted ? ' on' : '')} aria-label="Upvote" aria-pressed=${q.voted}
+      disabled=${!live || q.voted || q.state !== 'open'} onClick=${() => settle(bc.upvote(q.id))}>
+      ▲<span>${q.votes}</span>
+    </button>
     <div class="grow">
       <p class="q-text">${q.body}</p>
-      <p class="muted small">${q.author ? html`<${Avatar} user=${q.author} size=${18} /> ${q.author.displayName}` : 'Someone'}${q.stagedAt ? ' · brought to stage' : ''}${q.state !== 'open' ? ` · ${q.state}` : ''}</p>
+      <p class="muted small">
+        ${q.author ? html`<${Avatar} user=${q.author} size=${18} /> ${q.author.displayName}` : 'Someone'}
+        ${q.stagedAt ? ' · brought to stage' : ''}${q.state !== 'open' ? ` · ${q.state}` : ''}
+      </p>
       ${
         r.canModerate &&
         live &&
         q.state === 'open' &&
         html`<div class="row gap wrap">
-        <button class="btn small primary" aria-label="Bring to stage" disabled=${!!q.stagedAt} onClick=${() => settle(bc.bringToStage(q.id), 'Invited to speak; question pinned')}>Bring to stage</button>
-        <button class="btn small" aria-label="Mark answered" onClick=${() => settle(bc.markQuestion(q.id, 'answered'))}>Answered</button>
-        <button class="btn small" aria-label="Dismiss" onClick=${() => settle(bc.markQuestion(q.id, 'dismissed'))}>Dismiss</button>
+        <button class="btn small primary" aria-label="Bring to stage" disabled=${!!q.stagedAt}
+          onClick=${() => settle(bc.bringToStage(q.id), 'Invited to speak; question pinned')}>Bring to stage</button>
+        <button class="btn small" aria-label="Mark answered"
+          onClick=${() => settle(bc.markQuestion(q.id, 'answered'))}>Answered</button>
+        <button class="btn small" aria-label="Dismiss"
+          onClick=${() => settle(bc.markQuestion(q.id, 'dismissed'))}>Dismiss</button>
       </div>`
       }
     </div>
@@ -110,8 +122,8 @@ function QuestionsPanel({ roomId }: { roomId: number }) {
     ${
       live &&
       html`<form class="composer" onSubmit=${submit}><div class="composer-row">
-      <textarea class="grow" rows="1" maxlength="500" aria-label="Your question" placeholder="Your question" value=${text}
-        onInput=${(e: any) => setText(e.target.value)} onKeyDown=${(e: KeyboardEvent) => {
+      <textarea class="grow" rows="1" maxlength="500" aria-label="Your question" placeholder="Your question"
+        value=${text} onInput=${(e: any) => setText(e.target.value)} onKeyDown=${(e: KeyboardEvent) => {
           if (e.key === 'Enter' && !e.shiftKey) submit(e)
         }}></textarea>
       <button class="btn primary" type="submit" aria-label="Ask a question" disabled=${!text.trim()}>Ask</button>
@@ -120,7 +132,9 @@ function QuestionsPanel({ roomId }: { roomId: number }) {
     ${open.length === 0 ? html`<${Empty}>No open questions.</${Empty}>` : html`<ol class="list">${open.map(item)}</ol>`}
     ${
       done.length > 0 &&
-      html`<button class="link-btn pad" aria-expanded=${showDone} onClick=${() => setShowDone(!showDone)}>${showDone ? 'Hide' : 'Show'} answered and dismissed (${done.length})</button>
+      html`<button class="link-btn pad" aria-expanded=${showDone} onClick=${() => setShowDone(!showDone)}>
+        ${showDone ? 'Hide' : 'Show'} answered and dismissed (${done.length})
+      </button>
       ${showDone && html`<ol class="list done">${done.map(item)}</ol>`}`
     }
   </div>`

@@ -13,19 +13,27 @@ function GroupSettings({ t, onClose }: { t: bc.Thread; onClose: () => void }) {
   const [title, setTitle] = useState(t.title)
   const [add, setAdd] = useState('')
   const creator = t.creatorId === me.value?.id
+  const leave = () => confirm('Leave this group?') && bc.leave(t.id).then(() => navigate('/backchannel'), notifyError)
   return html`<section class="card stack" aria-label="Group settings">
     <form class="row gap" onSubmit=${(e: Event) => {
       e.preventDefault()
       settle(bc.rename(t.id, title.trim()), 'Renamed')
     }}>
-      <input aria-label="Group title" maxlength="80" required value=${title} onInput=${(e: any) => setTitle(e.target.value)} />
+      <input aria-label="Group title" maxlength="80" required value=${title}
+        onInput=${(e: any) => setTitle(e.target.value)} />
       <button class="btn" type="submit">Rename</button>
     </form>
     <ul class="list">${t.members.map(
-      (
-        m,
-      ) => html`<li class="list-item"><a class="grow" href=${'/u/' + m.username}>${m.displayName} <span class="muted small">@${m.username}${m.id === t.creatorId ? ' · creator' : ''}${m.state === 'request' ? ' · invited' : ''}</span></a>
-      ${creator && m.id !== me.value?.id && html`<button class="btn small danger-text" aria-label=${'Remove @' + m.username} onClick=${() => settle(bc.removeMember(t.id, m.id), 'Removed')}>Remove</button>`}</li>`,
+      (m) => html`<li class="list-item">
+        <a class="grow" href=${'/u/' + m.username}>${m.displayName} <span class="muted small">
+          @${m.username}${m.id === t.creatorId ? ' · creator' : ''}${m.state === 'request' ? ' · invited' : ''}
+        </span></a>
+        ${
+          creator &&
+          m.id !== me.value?.id &&
+          html`<button class="btn small danger-text" aria-label=${'Remove @' + m.username}
+            onClick=${() => settle(bc.removeMember(t.id, m.id), 'Removed')}>Remove</button>`
+        }</li>`,
     )}</ul>
     ${
       creator &&
@@ -42,12 +50,13 @@ function GroupSettings({ t, onClose }: { t: bc.Thread; onClose: () => void }) {
           'Added',
         ).then(() => setAdd(''))
       }}>
-      <input aria-label="Add people by username" placeholder="@username" value=${add} onInput=${(e: any) => setAdd(e.target.value)} />
+      <input aria-label="Add people by username" placeholder="@username" value=${add}
+        onInput=${(e: any) => setAdd(e.target.value)} />
       <button class="btn" type="submit">Add</button>
     </form>`
     }
     <div class="row gap wrap">
-      <button class="btn danger-text" onClick=${() => confirm('Leave this group?') && bc.leave(t.id).then(() => navigate('/backchannel'), notifyError)}>Leave group</button>
+      <button class="btn danger-text" onClick=${leave}>Leave group</button>
       <button class="btn" onClick=${onClose}>Done</button>
     </div>
   </section>`
@@ -85,16 +94,29 @@ export function ThreadScreen({ id }: { id: number }) {
       : undefined
   return html`<div class="thread-screen">
     <${Header} title=${threadTitle(t)} back="/backchannel">
-      <button class="btn small" aria-pressed=${t.muted} aria-label=${t.muted ? 'Unmute conversation' : 'Mute conversation'} onClick=${() => settle(bc.mute(t.id, !t.muted), t.muted ? 'Unmuted' : 'Muted')}><${LineIcon} name=${t.muted ? 'bell-off' : 'bell'} /></button>
-      ${t.kind === 'group' && html`<button class="btn small" aria-expanded=${settings} onClick=${() => setSettings(!settings)}>Group</button>`}
+      <button class="btn small" aria-pressed=${t.muted}
+        aria-label=${t.muted ? 'Unmute conversation' : 'Mute conversation'}
+        onClick=${() => settle(bc.mute(t.id, !t.muted), t.muted ? 'Unmuted' : 'Muted')}>
+        <${LineIcon} name=${t.muted ? 'bell-off' : 'bell'} />
+      </button>
+      ${
+        t.kind === 'group' &&
+        html`<button class="btn small" aria-expanded=${settings} onClick=${() => setSettings(!settings)}>Group</button>`
+      }
     </${Header}>
-    <p class="thread-sub muted small">${other ? html`<a href=${'/u/' + other.username}>@${other.username}</a>` : `${t.memberCount} members`}</p>
+    <p class="thread-sub muted small">
+      ${other ? html`<a href=${'/u/' + other.username}>@${other.username}</a>` : `${t.memberCount} members`}
+    </p>
     ${settings && t.kind === 'group' && html`<${GroupSettings} t=${t} onClose=${() => setSettings(false)} />`}
     ${
       t.state === 'request' &&
       html`<section class="card request-banner" role="region" aria-label="Message request">
-      <p><strong>${t.kind === 'dm' ? other?.displayName : t.title}</strong> wants to send you messages. They won't know you've seen this until you accept.</p>
-      <div class="row gap"><button class="btn primary" aria-label="Accept request" onClick=${() => settle(bc.accept(t.id), 'Accepted')}>Accept</button>
+      <p>
+        <strong>${t.kind === 'dm' ? other?.displayName : t.title}</strong> wants to send you messages.${' '}
+        They won't know you've seen this until you accept.
+      </p>
+      <div class="row gap"><button class="btn primary" aria-label="Accept request"
+          onClick=${() => settle(bc.accept(t.id), 'Accepted')}>Accept</button>
         <button class="btn" aria-label="Decline request" onClick=${() =>
           settle(
             bc.decline(t.id).then(() => navigate('/backchannel/requests')),
@@ -104,7 +126,8 @@ export function ThreadScreen({ id }: { id: number }) {
     }
     <${MessageList} threadId=${id} onReply=${setReplyTo} seen=${seen} />
     <${Typing} threadId=${id} />
-    <${Composer} threadId=${id} replyTo=${replyTo} onCancelReply=${() => setReplyTo(null)} disabled=${t.state === 'left' ? 'You are no longer in this conversation.' : undefined} />
+    <${Composer} threadId=${id} replyTo=${replyTo} onCancelReply=${() => setReplyTo(null)}
+      disabled=${t.state === 'left' ? 'You are no longer in this conversation.' : undefined} />
   </div>`
 }
 
@@ -118,27 +141,29 @@ function RoomThread({ t }: { t: bc.Thread }) {
       })
   }, [t.id])
   const qs = (t.roomId && bc.questions.value.get(t.roomId)) || []
+  const question = (q: bc.Question) => html`<li class="list-item question">
+    <span class="vote" aria-label=${q.votes + ' upvotes'}>▲<span>${q.votes}</span></span>
+    <div class="grow">
+      <p class="q-text">${q.body}</p>
+      <p class="muted small">
+        ${q.author?.displayName ?? 'Someone'} · ${q.state}${q.stagedAt ? ' · brought to stage' : ''}
+      </p>
+    </div>
+  </li>`
   return html`<div class="thread-screen">
     <${Header} title=${threadTitle(t)} back="/backchannel/rooms" />
     <p class="thread-sub muted small">From the room · <a href=${'/rooms/' + t.roomId}>Open the room</a></p>
     ${
       qs.length > 0 &&
       html`<section class="card">
-      <button class="link-btn" aria-expanded=${showQa} onClick=${() => setShowQa(!showQa)}>${showQa ? 'Hide' : 'Show'} questions (${qs.length})</button>
-      ${
-        showQa &&
-        html`<ol class="list">${[...qs]
-          .sort((a, b) => b.votes - a.votes)
-          .map(
-            (
-              q,
-            ) => html`<li class="list-item question"><span class="vote" aria-label=${q.votes + ' upvotes'}>▲<span>${q.votes}</span></span>
-        <div class="grow"><p class="q-text">${q.body}</p><p class="muted small">${q.author?.displayName ?? 'Someone'} · ${q.state}${q.stagedAt ? ' · brought to stage' : ''}</p></div></li>`,
-          )}</ol>`
-      }
+      <button class="link-btn" aria-expanded=${showQa} onClick=${() => setShowQa(!showQa)}>
+        ${showQa ? 'Hide' : 'Show'} questions (${qs.length})
+      </button>
+      ${showQa && html`<ol class="list">${[...qs].sort((a, b) => b.votes - a.votes).map(question)}</ol>`}
     </section>`
     }
     <${MessageList} threadId=${t.id} onReply=${() => {}} />
-    <${Composer} threadId=${t.id} replyTo=${null} onCancelReply=${() => {}} disabled="Room conversations are read here; write in the room while it is live." />
+    <${Composer} threadId=${t.id} replyTo=${null} onCancelReply=${() => {}}
+      disabled="Room conversations are read here; write in the room while it is live." />
   </div>`
 }

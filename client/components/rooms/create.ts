@@ -70,9 +70,16 @@ export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
   }
   return html`<${Sheet} title="Start a room" onClose=${onClose}>
     <form class="stack" onSubmit=${submit}>
-      <${Field} label="Title" hint=${`${f.title.length}/120`}><input required maxlength="120" value=${f.title} onInput=${set('title')} placeholder="What do you want to talk about?" /></${Field}>
-      <${Field} label="Description" hint=${`${f.description.length}/1000`}><textarea maxlength="1000" rows="2" value=${f.description} onInput=${set('description')}></textarea></${Field}>
-      <${Field} label="Pinned link (optional)"><input type="url" maxlength="500" value=${f.link} onInput=${set('link')} placeholder="https://…" /></${Field}>
+      <${Field} label="Title" hint=${`${f.title.length}/120`}>
+        <input required maxlength="120" value=${f.title} onInput=${set('title')}
+          placeholder="What do you want to talk about?" />
+      </${Field}>
+      <${Field} label="Description" hint=${`${f.description.length}/1000`}>
+        <textarea maxlength="1000" rows="2" value=${f.description} onInput=${set('description')}></textarea>
+      </${Field}>
+      <${Field} label="Pinned link (optional)">
+        <input type="url" maxlength="500" value=${f.link} onInput=${set('link')} placeholder="https://…" />
+      </${Field}>
       <fieldset class="kinds"><legend class="field-label">Who may join</legend>
         ${KINDS.map(
           (k) => html`<label class=${'kind' + (f.kind === k.value ? ' selected' : '')}>
@@ -80,9 +87,21 @@ export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
           <span><strong>${k.label}</strong><br/><span class="muted small">${k.hint}</span></span></label>`,
         )}
       </fieldset>
-      ${f.kind === 'closed' && html`<${Field} label="Invite (usernames)" hint="Separate with spaces or commas"><input value=${f.invited} onInput=${set('invited')} placeholder="@alice @bob" /></${Field}>`}
-      <label class="switch-line"><input type="checkbox" checked=${f.later} onChange=${set('later')} /> Schedule for later</label>
-      ${f.later && html`<${Field} label="Starts at"><input type="datetime-local" required value=${f.when} onInput=${set('when')} /></${Field}>`}
+      ${
+        f.kind === 'closed' &&
+        html`<${Field} label="Invite (usernames)" hint="Separate with spaces or commas">
+          <input value=${f.invited} onInput=${set('invited')} placeholder="@alice @bob" />
+        </${Field}>`
+      }
+      <label class="switch-line">
+        <input type="checkbox" checked=${f.later} onChange=${set('later')} /> Schedule for later
+      </label>
+      ${
+        f.later &&
+        html`<${Field} label="Starts at">
+          <input type="datetime-local" required value=${f.when} onInput=${set('when')} />
+        </${Field}>`
+      }
       <${ErrorLine} error=${err} />
       <button class="btn primary" type="submit" disabled=${busy}>${f.later ? 'Schedule room' : 'Start now'}</button>
     </form>

@@ -38,7 +38,16 @@ function LiveCard({ r }: { r: HallwayRoom }) {
       <div class="faces" aria-hidden="true">${r.speakers.map((u) => html`<${Avatar} user=${u} size=${36} />`)}</div>
       <div class="grow small">
         <div class="room-card-names">${names(r)}</div>
-        <div class="muted counts-line"><span><${Icon} name="mic" size=${14} /> ${r.speakerCount}<span class="visually-hidden"> on stage</span></span> <span><${Icon} name="headphones" size=${14} /> ${r.listenerCount}<span class="visually-hidden"> listening</span></span>${r.followedOnStage > 0 && html`<span class="follow-note">People you follow</span>`}</div>
+        <div class="muted counts-line">
+          <span>
+            <${Icon} name="mic" size=${14} /> ${r.speakerCount}<span class="visually-hidden"> on stage</span>
+          </span>
+          ${' '}
+          <span>
+            <${Icon} name="headphones" size=${14} /> ${r.listenerCount}<span class="visually-hidden"> listening</span>
+          </span>
+          ${r.followedOnStage > 0 && html`<span class="follow-note">People you follow</span>`}
+        </div>
       </div>
       <a class="btn primary small" href=${'/rooms/' + r.id} aria-describedby=${id}>Join</a>
     </div>
@@ -56,9 +65,17 @@ function UpcomingCard({ r }: { r: HallwayRoom }) {
     }
   }
   const when = r.startsAt ? new Date(r.startsAt) : null
+  const day = when?.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' })
+  const time = when?.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  const kind = KIND_LABEL[r.kind]
   return html`<li class="list-item upcoming">
-    <time class="when" datetime=${when?.toISOString()}>${when ? html`<strong>${when.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' })}</strong><span>${when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</span>` : ''}</time>
-    <div class="grow"><strong id=${'up-' + r.id}>${r.title}</strong>${KIND_LABEL[r.kind] && html` <span class="badge">${KIND_LABEL[r.kind]}</span>`}<br/><span class="muted small">with ${r.host.displayName}</span></div>
+    <time class="when" datetime=${when?.toISOString()}>
+      ${when ? html`<strong>${day}</strong><span>${time}</span>` : ''}
+    </time>
+    <div class="grow">
+      <strong id=${'up-' + r.id}>${r.title}</strong>${kind && html` <span class="badge">${kind}</span>`}
+      <br/><span class="muted small">with ${r.host.displayName}</span>
+    </div>
     ${mine && html`<button class="btn small" aria-describedby=${'up-' + r.id} onClick=${start}>Start</button>`}
   </li>`
 }
@@ -69,7 +86,11 @@ export function CurrentRoomBar() {
   if (id === null || roomStatus.value !== 'joined' || !roomInfo.value) return null
   const invited = me.value?.invited
   return html`<a class="current-room" href=${'/rooms/' + id}><span class="live-dot" aria-hidden="true"></span>
-    <span class="grow">${invited ? html`<strong>You are invited to speak</strong> in ${roomInfo.value.title}` : html`You are in <strong>${roomInfo.value.title}</strong>`}</span>
+    <span class="grow">${
+      invited
+        ? html`<strong>You are invited to speak</strong> in ${roomInfo.value.title}`
+        : html`You are in <strong>${roomInfo.value.title}</strong>`
+    }</span>
     <span class="btn small">Return</span></a>`
 }
 
@@ -77,7 +98,9 @@ export function Hallway() {
   const [creating, setCreating] = useState(false)
   useEffect(() => watchHallway(), [])
   const h = hallway.value
-  return html`<${Header} title="Hallway"><button class="btn primary small" onClick=${() => setCreating(true)}>Start a room</button></${Header}>
+  return html`<${Header} title="Hallway">
+      <button class="btn primary small" onClick=${() => setCreating(true)}>Start a room</button>
+    </${Header}>
   <${CurrentRoomBar} />
   ${
     hallwayError.value && !h
@@ -87,7 +110,11 @@ export function Hallway() {
         : html`
     <section aria-labelledby="live-h">
       <h2 id="live-h" class="section-title pad">Live now</h2>
-      ${h.live.length === 0 ? html`<${Empty}>No live rooms right now. Start one!</${Empty}>` : html`<ul class="list rooms">${h.live.map((r) => html`<${LiveCard} key=${r.id} r=${r} />`)}</ul>`}
+      ${
+        h.live.length === 0
+          ? html`<${Empty}>No live rooms right now. Start one!</${Empty}>`
+          : html`<ul class="list rooms">${h.live.map((r) => html`<${LiveCard} key=${r.id} r=${r} />`)}</ul>`
+      }
     </section>
     ${
       h.upcoming.length > 0 &&

@@ -37,10 +37,14 @@ export function PersonMenu({ p, onClose }: { p: Participant; onClose: () => void
       isMod(mine) &&
       !onStage(p.role) &&
       !p.invited &&
-      html`<button class="menu-item" onClick=${run(() => inviteToSpeak(p.user.id), `Invited ${name} to speak`)}>Invite to speak</button>`,
+      html`<button class="menu-item" onClick=${run(() => inviteToSpeak(p.user.id), `Invited ${name} to speak`)}>
+        Invite to speak
+      </button>`,
     over &&
       onStage(p.role) &&
-      html`<button class="menu-item" onClick=${run(() => moveToAudience(p.user.id), `${name} moved to the audience`)}>Move to audience</button>`,
+      html`<button class="menu-item" onClick=${run(() => moveToAudience(p.user.id), `${name} moved to the audience`)}>
+        Move to audience
+      </button>`,
     over &&
       onStage(p.role) &&
       !p.muted &&
@@ -48,22 +52,44 @@ export function PersonMenu({ p, onClose }: { p: Participant; onClose: () => void
     !self &&
       isMod(mine) &&
       !isMod(p.role) &&
-      html`<button class="menu-item" onClick=${run(() => setModerator(p.user.id, true), `${name} is a moderator`)}>Make moderator</button>`,
+      html`<button class="menu-item" onClick=${run(() => setModerator(p.user.id, true), `${name} is a moderator`)}>
+        Make moderator
+      </button>`,
     over &&
       p.role === 'moderator' &&
-      html`<button class="menu-item" onClick=${run(() => setModerator(p.user.id, false), `${name} is no longer a moderator`)}>Remove moderator</button>`,
+      html`<button class="menu-item" onClick=${run(
+        () => setModerator(p.user.id, false),
+        `${name} is no longer a moderator`,
+      )}>Remove moderator</button>`,
     over &&
-      html`<button class="menu-item danger-text" onClick=${run(() => removeFromRoom(p.user.id), `${name} was removed`)}>Remove from room</button>`,
+      html`<button class="menu-item danger-text" onClick=${run(() => removeFromRoom(p.user.id), `${name} was removed`)}>
+        Remove from room
+      </button>`,
   ].filter(Boolean)
   return html`<${Sheet} title=${name} onClose=${onClose} labelledBy="person-menu-title">
     <div class="row center gap person-head">
       <${Avatar} user=${p.user} size=${56} />
-      <div><div class="muted">@${p.user.username}</div><div class="small">${ROLE_LABEL[p.role]}${p.muted && onStage(p.role) ? ' · muted' : ''}${p.hand !== null ? ' · hand raised' : ''}${p.invited ? ' · invited to speak' : ''}</div></div>
+      <div>
+        <div class="muted">@${p.user.username}</div>
+        <div class="small">
+          ${ROLE_LABEL[p.role]}${p.muted && onStage(p.role) ? ' · muted' : ''}
+          ${p.hand !== null ? ' · hand raised' : ''}${p.invited ? ' · invited to speak' : ''}
+        </div>
+      </div>
     </div>
     <div class="menu" role="group" aria-label=${`Actions for ${name}`}>
       ${actions}
-      ${meUser.value && html`<a class="menu-item" href=${'/u/' + encodeURIComponent(p.user.username)} onClick=${onClose}>View profile</a>`}
-      ${meUser.value && !self && html`<a class="menu-item" href=${'/backchannel/new/' + encodeURIComponent(p.user.username)} onClick=${onClose}>Message</a>`}
+      ${
+        meUser.value &&
+        html`<a class="menu-item" href=${'/u/' + encodeURIComponent(p.user.username)}
+          onClick=${onClose}>View profile</a>`
+      }
+      ${
+        meUser.value &&
+        !self &&
+        html`<a class="menu-item" href=${'/backchannel/new/' + encodeURIComponent(p.user.username)}
+          onClick=${onClose}>Message</a>`
+      }
     </div>
   </${Sheet}>`
 }

@@ -58,10 +58,20 @@ function Person({ p, big, onOpen }: { p: Participant; big: boolean; onOpen: (p: 
     <button class="person-btn" aria-label=${`${p.user.displayName}, ${state}`} onClick=${() => onOpen(p)}>
       <span class=${'person-avatar' + (speaking ? ' speaking' : '')}>
         <${Avatar} user=${p.user} size=${big ? 64 : 48} />
-        ${p.muted && onStage(p.role) && html`<span class="pbadge mic" title="Muted"><${Icon} name="micOff" size=${14} /></span>`}
-        ${p.hand !== null && html`<span class="pbadge hand" title="Hand raised"><${Icon} name="hand" size=${14} /></span>`}
+        ${
+          p.muted &&
+          onStage(p.role) &&
+          html`<span class="pbadge mic" title="Muted"><${Icon} name="micOff" size=${14} /></span>`
+        }
+        ${
+          p.hand !== null &&
+          html`<span class="pbadge hand" title="Hand raised"><${Icon} name="hand" size=${14} /></span>`
+        }
       </span>
-      <span class="person-name">${badge && html`<span class="mod-star" title=${badge}><${Icon} name="star" size=${12} /></span>`}${p.user.displayName}</span>
+      <span class="person-name">
+        ${badge && html`<span class="mod-star" title=${badge}><${Icon} name="star" size=${12} /></span>`}
+        ${p.user.displayName}
+      </span>
       ${big && badge && html`<span class="person-role">${badge}</span>`}
     </button>
   </li>`
@@ -74,8 +84,16 @@ function RoomPanels({ roomId }: { roomId: number }) {
   if (panels.length === 0) return null
   const active = panels.find((p) => p.id === tab) ?? panels[0]!
   return html`<section class="room-panels card" aria-label="Room conversation" data-room-panels>
-    <div class="panel-tabs" role="tablist">${panels.map((p) => html`<button role="tab" id=${'tab-' + p.id} aria-selected=${p === active} aria-controls=${'panel-' + p.id} class=${'panel-tab' + (p === active ? ' active' : '')} onClick=${() => setTab(p.id)}>${p.label}</button>`)}</div>
-    <div role="tabpanel" id=${'panel-' + active.id} aria-labelledby=${'tab-' + active.id} class="panel-body">${active.view(roomId) as any}</div>
+    <div class="panel-tabs" role="tablist">
+      ${panels.map(
+        (p) => html`<button role="tab" id=${'tab-' + p.id} aria-selected=${p === active}
+          aria-controls=${'panel-' + p.id} class=${'panel-tab' + (p === active ? ' active' : '')}
+          onClick=${() => setTab(p.id)}>${p.label}</button>`,
+      )}
+    </div>
+    <div role="tabpanel" id=${'panel-' + active.id} aria-labelledby=${'tab-' + active.id} class="panel-body">
+      ${active.view(roomId) as any}
+    </div>
   </section>`
 }
 
@@ -99,15 +117,23 @@ function Controls() {
       p &&
       !onStage(p.role) &&
       (p.hand === null
-        ? html`<button class="btn" onClick=${act(() => raiseHand(true))}><${Icon} name="hand" /> Raise hand</button>`
-        : html`<button class="btn active" onClick=${act(() => raiseHand(false))}><${Icon} name="hand" /> Lower hand</button>`)
+        ? html`<button class="btn" onClick=${act(() => raiseHand(true))}>
+            <${Icon} name="hand" /> Raise hand
+          </button>`
+        : html`<button class="btn active" onClick=${act(() => raiseHand(false))}>
+            <${Icon} name="hand" /> Lower hand
+          </button>`)
     }
     ${
       p &&
       onStage(p.role) &&
       (p.muted
-        ? html`<button class="btn mic-btn muted" onClick=${act(() => setMuted(false))}><${Icon} name="micOff" /> Unmute</button>`
-        : html`<button class="btn mic-btn primary" onClick=${act(() => setMuted(true))}><${Icon} name="mic" /> Mute</button>`)
+        ? html`<button class="btn mic-btn muted" onClick=${act(() => setMuted(false))}>
+            <${Icon} name="micOff" /> Unmute
+          </button>`
+        : html`<button class="btn mic-btn primary" onClick=${act(() => setMuted(true))}>
+            <${Icon} name="mic" /> Mute
+          </button>`)
     }
   </div>`
 }
@@ -124,7 +150,10 @@ export function Room({ id }: { id: string }) {
     return html`<${Header} title="Room" back="/" /><${Empty}>This room does not exist.</${Empty}>`
   if (status === 'left')
     return html`<${Header} title=${info?.title ?? 'Room'} back="/" />
-    <div class="empty stack center"><p>You left this room.</p><button class="btn primary" onClick=${() => enterRoom(roomId, true)}>Join</button></div>`
+    <div class="empty stack center">
+      <p>You left this room.</p>
+      <button class="btn primary" onClick=${() => enterRoom(roomId, true)}>Join</button>
+    </div>`
   if (status === 'error' || status === 'ended' || status === 'removed') {
     const text =
       status === 'ended'
@@ -134,7 +163,11 @@ export function Room({ id }: { id: string }) {
           : (roomError.value?.message ?? 'Could not join.')
     return html`<${Header} title=${info?.title ?? 'Room'} back="/" />
       <div class="empty stack center"><p>${text}</p>
-      ${roomError.value?.code === 'room_sign_in' && !meUser.value ? html`<a class="btn primary" href="/">Sign in</a>` : html`<a class="btn" href="/">Back to the hallway</a>`}</div>`
+      ${
+        roomError.value?.code === 'room_sign_in' && !meUser.value
+          ? html`<a class="btn primary" href="/">Sign in</a>`
+          : html`<a class="btn" href="/">Back to the hallway</a>`
+      }</div>`
   }
   if (status !== 'joined' || !info)
     return html`<${Header} title="Joining…" back="/" /><p class="muted pad" aria-busy="true">Joining the room…</p>`
@@ -143,17 +176,33 @@ export function Room({ id }: { id: string }) {
   const menuOf = menu ? (participants.value[menu.key] ?? null) : null
   const reconnecting = audioState.value === 'reconnecting' || (amGuest.value && conn.state.value === 'reconnecting')
   return html`<div class="room-screen">
-    <${Header} title=${info.title} back="/">${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
+    <${Header} title=${info.title} back="/">
+      ${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
       ${
         mod &&
         html`<button class="btn small danger-text" onClick=${() => {
           if (confirm('End the room for everyone?')) endRoom().catch(notifyError)
         }}>End room</button>`
       }
-      ${!mod && !amGuest.value && html`<${ReportButton} type="room" id=${info.id} label="this room" className="btn small" />`}</${Header}>
+      ${
+        !mod &&
+        !amGuest.value &&
+        html`<${ReportButton} type="room" id=${info.id} label="this room" className="btn small" />`
+      }
+    </${Header}>
     ${reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`}
-    ${audioState.value === 'failed' && html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`}
-    ${audioBlocked.value && html`<div class="pad"><button class="btn primary tap-audio" onClick=${() => resumeAudio()}><${Icon} name="speaker" /> Tap to start audio</button></div>`}
+    ${
+      audioState.value === 'failed' &&
+      html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`
+    }
+    ${
+      audioBlocked.value &&
+      html`<div class="pad">
+        <button class="btn primary tap-audio" onClick=${() => resumeAudio()}>
+          <${Icon} name="speaker" /> Tap to start audio
+        </button>
+      </div>`
+    }
     ${
       p?.invited &&
       html`<div class="card invite-card" role="alertdialog" aria-labelledby="invite-text">
@@ -166,13 +215,27 @@ export function Room({ id }: { id: string }) {
       (info.description || info.link || pinned.value) &&
       html`<div class="room-about pad">
       ${info.description && html`<p class="room-desc">${info.description}</p>`}
-      ${info.link && html`<p class="room-link"><${Icon} name="link" size=${16} /> <a href=${info.link} target="_blank" rel="noopener noreferrer nofollow">${info.link.replace(/^https?:\/\//, '')}</a></p>`}
-      ${pinned.value && html`<p class="room-pinned"><span class="badge">Pinned</span> “${pinned.value.text}” <span class="muted small">— ${pinned.value.by}</span></p>`}
+      ${
+        info.link &&
+        html`<p class="room-link">
+          <${Icon} name="link" size=${16} /> <a href=${info.link} target="_blank" rel="noopener noreferrer nofollow">
+            ${info.link.replace(/^https?:\/\//, '')}
+          </a>
+        </p>`
+      }
+      ${
+        pinned.value &&
+        html`<p class="room-pinned">
+          <span class="badge">Pinned</span> “${pinned.value.text}” <span class="muted small">— ${pinned.value.by}</span>
+        </p>`
+      }
     </div>`
     }
     <section class="room-section" aria-labelledby="stage-h">
       <h2 id="stage-h" class="section-title pad">On stage <span class="muted">${stage.value.length}</span></h2>
-      <ul class="people stage">${stage.value.map((x) => html`<${Person} key=${x.key} p=${x} big=${true} onOpen=${setMenu} />`)}</ul>
+      <ul class="people stage">
+        ${stage.value.map((x) => html`<${Person} key=${x.key} p=${x} big=${true} onOpen=${setMenu} />`)}
+      </ul>
     </section>
     ${
       mod &&
@@ -180,17 +243,28 @@ export function Room({ id }: { id: string }) {
       html`<section class="card hands" aria-labelledby="hands-h">
       <h2 id="hands-h" class="section-title">Raised hands <span class="muted">${handQueue.value.length}</span></h2>
       <ol class="list">${handQueue.value.map(
-        (
-          x,
-        ) => html`<li class="list-item"><${Avatar} user=${x.user} size=${32} /><span class="grow" id=${'hand-' + x.key}>${x.user.displayName}</span>
-        ${x.invited ? html`<span class="muted small">Invited</span>` : html`<button class="btn small primary" aria-describedby=${'hand-' + x.key} onClick=${() => inviteToSpeak(x.user.id).catch(notifyError)}>Invite to speak</button>`}</li>`,
+        (x) => html`<li class="list-item">
+          <${Avatar} user=${x.user} size=${32} /><span class="grow" id=${'hand-' + x.key}>${x.user.displayName}</span>
+          ${
+            x.invited
+              ? html`<span class="muted small">Invited</span>`
+              : html`<button class="btn small primary" aria-describedby=${'hand-' + x.key}
+                  onClick=${() => inviteToSpeak(x.user.id).catch(notifyError)}>Invite to speak</button>`
+          }</li>`,
       )}</ol>
     </section>`
     }
     <section class="room-section" aria-labelledby="aud-h">
-      <h2 id="aud-h" class="section-title pad">Listening <span class="muted">${audience.value.length + guestCount.value}</span></h2>
-      <ul class="people audience">${audience.value.map((x) => html`<${Person} key=${x.key} p=${x} big=${false} onOpen=${setMenu} />`)}</ul>
-      ${guestCount.value > 0 && html`<p class="muted small pad">and ${guestCount.value} ${guestCount.value === 1 ? 'guest' : 'guests'}</p>`}
+      <h2 id="aud-h" class="section-title pad">
+        Listening <span class="muted">${audience.value.length + guestCount.value}</span>
+      </h2>
+      <ul class="people audience">
+        ${audience.value.map((x) => html`<${Person} key=${x.key} p=${x} big=${false} onOpen=${setMenu} />`)}
+      </ul>
+      ${
+        guestCount.value > 0 &&
+        html`<p class="muted small pad">and ${guestCount.value} ${guestCount.value === 1 ? 'guest' : 'guests'}</p>`
+      }
     </section>
     <${RoomPanels} roomId=${roomId} />
     <${Controls} />
@@ -209,7 +283,10 @@ export function GuestRoom({ id }: { id: string }) {
   }, [id])
   if (gate === 'ok')
     return html`<div class="guest-room">
-    <header class="topbar"><a class="brand" href="/" aria-label="Townhall home"><img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span></a>
+    <header class="topbar">
+      <a class="brand" href="/" aria-label="Townhall home">
+        <img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span>
+      </a>
       <a class="btn small" href="/">Sign in</a></header>
     <${Room} id=${id} /></div>`
   return html`<div class="auth"><div class="auth-card">

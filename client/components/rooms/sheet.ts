@@ -28,7 +28,10 @@ export function Sheet({
     if (e.target === e.currentTarget) onClose()
   }}>
     <div class="sheet" role="dialog" aria-modal="true" aria-labelledby=${id} ref=${ref}>
-      <div class="sheet-head"><h2 id=${id}>${title}</h2><button type="button" class="icon-btn sheet-close" aria-label="Close" onClick=${onClose}>×</button></div>
+      <div class="sheet-head">
+        <h2 id=${id}>${title}</h2>
+        <button type="button" class="icon-btn sheet-close" aria-label="Close" onClick=${onClose}>×</button>
+      </div>
       ${children}
     </div>
   </div>`
