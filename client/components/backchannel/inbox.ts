@@ -5,7 +5,7 @@ import * as bc from '../../app/backchannel'
 import { navigate } from '../../app/router'
 import { errorText, me, notify, notifyError, settle } from '../../app/state'
 import { Avatar, Empty, Header, timeAgo } from '../ui'
-import { highlighted } from './message'
+import { highlighted } from './text'
 import { LineIcon } from '../icons'
 
 /** What a thread is called for me: the other person in a 1:1, the title of a group or room thread. */
@@ -16,7 +16,7 @@ export function threadTitle(t: bc.Thread) {
 }
 export const others = (t: bc.Thread) => t.members.filter((m) => m.id !== me.value?.id)
 
-export function ThreadAvatar({ t, size = 44 }: { t: bc.Thread; size?: number }) {
+function ThreadAvatar({ t, size = 44 }: { t: bc.Thread; size?: number }) {
   const o = others(t)
   if (t.kind === 'dm' && o[0]) return html`<${Avatar} user=${o[0]} size=${size} />`
   return html`<span class="avatar group-avatar" aria-hidden="true" style=${`width:${size}px;height:${size}px`}>

@@ -6,11 +6,10 @@ import * as bc from '../../app/backchannel'
 import { me, notify, notifyError, settle } from '../../app/state'
 import { Avatar } from '../ui'
 import { LineIcon } from '../icons'
-import { highlighted, linkify } from './text'
+import { linkify } from './text'
 import { ReportButton } from '../admin/report'
 
-export { highlighted, linkify }
-export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏']
+const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏']
 
 const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
@@ -22,7 +21,7 @@ interface ItemProps {
   seenBy?: string
 }
 
-export function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps) {
+function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps) {
   const mine = m.author?.id === me.value?.id
   const [editing, setEditing] = useState(false)
   const [draft, setDraft] = useState(m.body)

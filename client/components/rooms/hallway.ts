@@ -81,7 +81,7 @@ function UpcomingCard({ r }: { r: HallwayRoom }) {
 }
 
 /** While I am in a room and look elsewhere: a bar to get back. */
-export function CurrentRoomBar() {
+function CurrentRoomBar() {
   const id = currentRoomId.value
   if (id === null || roomStatus.value !== 'joined' || !roomInfo.value) return null
   const invited = me.value?.invited
