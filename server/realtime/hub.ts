@@ -101,8 +101,8 @@ export class Hub implements Bus, Sockets {
     this.protocolCheck = opts.checkProtocol ? new ProtocolCheck() : null
   }
 
-  /** Checks an event against the protocol when the hub checks (events sent around the hub, e.g. to a user's tabs). */
-  checkEvent(event: ServerEvent) {
+  /** Checks an event against the protocol when the hub checks (tests). */
+  private checkEvent(event: ServerEvent) {
     this.protocolCheck?.event(event)
   }
 
@@ -243,9 +243,6 @@ export class Hub implements Bus, Sockets {
     this.byId.get(connId)?.send(event)
   }
 
-  toUser(userId: number, event: ServerEvent) {
-    return this.publish(`user:${userId}`, event)
-  }
   connectionsOf(userId: number): Conn[] {
     return [...(this.byUser.get(userId) ?? [])]
   }
