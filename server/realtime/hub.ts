@@ -88,7 +88,6 @@ export class Hub implements Bus, Sockets {
   private userLimiter = new RateLimiter(USER_RATE.burst, USER_RATE.perSecond)
   private openHooks: Hook[] = []
   private closeHooks: Hook[] = []
-  readonly conns = new Set<Conn>()
   messagesIn = 0
 
   /** Set when the hub checks what it sends against the protocol (tests). */
@@ -142,7 +141,6 @@ export class Hub implements Bus, Sockets {
 
   open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
     const conn = new Conn(this.nextId++, raw, user, sessionId)
-    this.conns.add(conn)
     this.byId.set(conn.id, conn)
     if (user) {
       let set = this.byUser.get(user.id)
@@ -160,7 +158,6 @@ export class Hub implements Bus, Sockets {
   close(conn: Conn) {
     if (conn.closed) return
     conn.closed = true
-    this.conns.delete(conn)
     this.byId.delete(conn.id)
     for (const t of [...conn.topics]) this.unsubscribe(conn, t)
     if (conn.user) {
@@ -249,50 +246,45 @@ export class Hub implements Bus, Sockets {
   isOnline(userId: number) {
     return this.byUser.has(userId)
   }
-  get onlineUsers() {
-    return this.byUser.size
-  }
   stats() {
-    return { connections: this.conns.size, onlineMembers: this.byUser.size, messagesIn: this.messagesIn }
+    return { connections: this.byId.size, onlineMembers: this.byUser.size, messagesIn: this.messagesIn }
   }
 
   /** Closes every socket of a user (logout everywhere, suspension, ban), except those of one session if given. */
   disconnectUser(userId: number, code = 4001, reason = 'signed out', exceptSession?: number) {
-    for (const c of this.connectionsOf(userId))
-      if (c.sessionId !== exceptSession || exceptSession === undefined) {
-        c.raw.close(code, reason)
-        this.close(c)
-      }
+    const conns = this.connectionsOf(userId)
+    this.drop(exceptSession === undefined ? conns : conns.filter((c) => c.sessionId !== exceptSession), code, reason)
   }
 
   disconnectSession(sessionId: number, code = 4001, reason = 'signed out') {
-    for (const c of [...this.conns])
-      if (c.sessionId === sessionId) {
-        c.raw.close(code, reason)
-        this.close(c)
-      }
+    this.drop(
+      [...this.byId.values()].filter((c) => c.sessionId === sessionId),
+      code,
+      reason,
+    )
   }
 
   /** Closes every signed-out visitor's socket (guest listening turned off); their close hooks free their seats. */
   disconnectGuests(code = 4003, reason = 'guests not allowed') {
-    for (const c of [...this.conns])
-      if (!c.user) {
-        try {
-          c.raw.close(code, reason)
-        } catch {
-          /* already gone */
-        }
-        this.close(c)
-      }
+    this.drop(
+      [...this.byId.values()].filter((c) => !c.user),
+      code,
+      reason,
+    )
   }
 
   /** Closes every socket (server shutdown), running the close hooks for each. */
   closeAll(code = 1001, reason = 'server stopping') {
-    for (const c of [...this.conns]) {
+    this.drop([...this.byId.values()], code, reason)
+  }
+
+  /** Closes the sockets and runs their close hooks; a socket already gone leaves only the hub's state to clear. */
+  private drop(conns: Conn[], code: number, reason: string) {
+    for (const c of conns) {
       try {
         c.raw.close(code, reason)
       } catch {
-        /* the socket is already gone: only the hub's state is left */
+        /* already gone */
       }
       this.close(c)
     }

@@ -23,7 +23,7 @@ test('[W6] stop() closes the sockets, then cleans up, then closes the database',
   const mediaStop = s.ctx.media.stop!
   Object.assign(s.ctx.media, {
     stop: () => {
-      order.push(`stop:${s.ctx.hub.conns.size}`)
+      order.push(`stop:${s.ctx.hub.stats().connections}`)
       return mediaStop()
     },
   })
@@ -32,5 +32,5 @@ test('[W6] stop() closes the sockets, then cleans up, then closes the database',
   expect(order.slice(2)).toEqual(['stop:0'])
   expect((await wsA.waitClosed()).code).toBe(1001)
   expect((await wsB.waitClosed()).code).toBe(1001)
-  expect(s.ctx.hub.conns.size).toBe(0)
+  expect(s.ctx.hub.stats().connections).toBe(0)
 })
