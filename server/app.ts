@@ -103,7 +103,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     core,
     accounts: accounts.api,
     push,
-    scheduledBetween: (from, to) => rooms.api.scheduledBetween(from, to),
+    rooms: rooms.api,
   })
   const admin = createAdmin({
     core,

@@ -1,7 +1,16 @@
 // What the domains promise each other. Each domain's constructor (`create<X>(deps)`, server/<x>/index.ts) returns
 // its interface as `api`; app.ts passes it to the domains built after it. Change an interface here only together
 // with every caller. The wire types are the protocol's.
-import type { ParticipantKey, Pinned, PublicUser, RoomKind, RoomRole, RoomState } from './protocol'
+import type {
+  EventChange,
+  ParticipantKey,
+  Pinned,
+  PublicUser,
+  ReminderLead,
+  RoomKind,
+  RoomRole,
+  RoomState,
+} from './protocol'
 
 export type { ParticipantKey, RoomRole }
 
@@ -34,6 +43,12 @@ export interface RoomEvents {
   /** A participant is gone for good (left, removed, or their grace period after a dropped socket ran out). */
   left: { roomId: number; key: ParticipantKey; userId: number | null }
   ended: { roomId: number }
+  /** The host edited a scheduled room; `userIds`: who was told (those who said yes, co-hosts), never the editor. */
+  eventChanged: { roomId: number; byUserId: number; title: string; changes: EventChange[]; userIds: number[] }
+  /** The host cancelled a scheduled room (`ended` is emitted too); `userIds`: who was told. */
+  eventCancelled: { roomId: number; byUserId: number; title: string; userIds: number[] }
+  /** A reminder went out (10 minutes before: `soon`, at the start: `start`) to `userIds`. */
+  eventReminder: { roomId: number; title: string; lead: ReminderLead; startsAt: number; userIds: number[] }
 }
 
 /** server/rooms */
@@ -56,6 +71,12 @@ export interface RoomsApi {
   removeUserEverywhere(userId: number): void
   /** Scheduled rooms whose start time falls in [from, to) (push reminders). */
   scheduledBetween(from: number, to: number): RoomSummary[]
+  /** Scheduled or live rooms whose planned start falls in [from, to) (the reminders at the start). */
+  startingBetween(from: number, to: number): RoomSummary[]
+  /** Who said yes to a room ("Remind me"), and who said no. */
+  rsvps(roomId: number): { yes: number[]; no: number[] }
+  /** The reminders' timer tells the rooms a reminder went out: in-app to those members, and `eventReminder`. */
+  announceReminder(e: { roomId: number; lead: ReminderLead; userIds: number[] }): void
   stats(): { liveRooms: number; participants: number }
 }
 
@@ -185,6 +206,8 @@ export interface AccountsApi {
   /** Usernames by id, in one query (unknown ids are left out). */
   usernames(ids: Iterable<number>): Map<number, string>
   publicUser(id: number): PublicUser | null
+  /** Active members whose username or display name starts with `q`, minus those who blocked the viewer. */
+  search(viewerId: number, q: string, limit?: number): (PublicUser & { isFollowing: boolean })[]
   /** Public views by id, in one query (unknown ids are left out). */
   publicUsers(ids: Iterable<number>): Map<number, PublicUser>
   /** The member a viewer names (not found: unknown or banned; conflict: themselves). */

@@ -42,6 +42,7 @@ export function createAccounts(deps: { core: Core; audit: AuditFn }): AccountsDo
       const u = found(store.byId(id))
       return u && publicOf(toAccount(u))
     },
+    search: (viewerId, q, limit) => service.search(viewerId, q, limit),
     publicUsers: (ids) => new Map(store.byIds(ids).map((u) => [u.id, publicOf(toAccount(u))])),
     target: (viewerId, username) => toAccount(service.target(viewerId, username)),
     all: () => store.all().map(toAccount),

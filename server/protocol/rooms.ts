@@ -37,8 +37,32 @@ export const RoomView = t.Object({
   endedAt: t.Union([t.Integer(), t.Null()]),
   hostId: t.Integer(),
   creatorId: t.Integer(),
+  /** A scheduled room its host cancelled (its state is `ended`; it never started). */
+  cancelled: t.Boolean(),
 })
 export type RoomView = Static<typeof RoomView>
+
+/** An answer to a scheduled room: "Remind me" (yes) or "Not going" (no). */
+export const Rsvp = t.Union([t.Literal('yes'), t.Literal('no')])
+export type Rsvp = Static<typeof Rsvp>
+/** Who is coming to a room: how many said yes, the first of them (people I follow first), and my answer. */
+export const RsvpView = t.Object({
+  going: t.Integer(),
+  people: t.Array(PublicUser),
+  mine: t.Union([Rsvp, t.Null()]),
+})
+export type RsvpView = Static<typeof RsvpView>
+/** Which reminder: 10 minutes before the start, or at the start. */
+export const ReminderLead = t.Union([t.Literal('soon'), t.Literal('start')])
+export type ReminderLead = Static<typeof ReminderLead>
+/** What an edit of a scheduled room changed. */
+export const EventChange = t.Union([
+  t.Literal('title'),
+  t.Literal('description'),
+  t.Literal('startsAt'),
+  t.Literal('cohosts'),
+])
+export type EventChange = Static<typeof EventChange>
 
 /** A participant as clients see it. Guests are counted, not listed. */
 export const ParticipantView = t.Object({
@@ -67,6 +91,8 @@ export const HallwayRoom = t.Composite([
     listenerCount: t.Integer(),
     /** How many people the viewer follows are on stage. */
     followedOnStage: t.Integer(),
+    cohosts: t.Array(PublicUser),
+    rsvp: RsvpView,
   }),
 ])
 export type HallwayRoom = Static<typeof HallwayRoom>
@@ -126,6 +152,12 @@ export const RoomEvents = {
   'room.removed': event({ roomId: t.Integer() }),
   /** On the hallway topic, coalesced: refetch GET /api/rooms. */
   'hallway.changed': Empty,
+  /** To those who said yes and the co-hosts: the host edited a scheduled room. */
+  'room.updated': event({ room: RoomView, changes: t.Array(EventChange) }),
+  /** To those who said yes and the co-hosts: the host cancelled a scheduled room. */
+  'room.cancelled': event({ roomId: t.Integer(), title: t.String() }),
+  /** To those who said yes, the host and (10 minutes before) the host's followers: a room starts soon or now. */
+  'room.reminder': event({ roomId: t.Integer(), title: t.String(), lead: ReminderLead, startsAt: t.Integer() }),
 }
 
 export const RoomErrors = {
@@ -158,4 +190,8 @@ export const RoomErrors = {
   room_host_on_stage: [403, 'The host leaves the stage by leaving the room.'],
   room_unmute_other: [403, 'Only they can unmute themselves.'],
   room_not_moderator: [409, 'They are not a moderator.'],
+  room_edit_forbidden: [403, 'Only the host edits this room.'],
+  room_edit_not_scheduled: [409, 'Only an upcoming room can be edited.'],
+  room_rsvp_not_scheduled: [409, 'Only an upcoming room takes answers.'],
+  room_rsvp_host: [409, 'Hosts are coming anyway.'],
 } as const satisfies Record<string, ErrorSpec>

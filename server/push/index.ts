@@ -1,9 +1,9 @@
 // The push domain: VAPID keys, members' devices and settings, and sending (PushApi.notify). Built on accounts, before
 // the domains that notify. The scheduled rooms' reminders (reminders.ts) are built after the rooms they read.
-import type { AccountsApi, PushApi, RoomSummary } from '../contracts'
+import type { AccountsApi, PushApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
-import { Reminders } from './reminders'
+import { Reminders, type ReminderRooms } from './reminders'
 import { pushRoutes } from './routes'
 import { PushService } from './service'
 
@@ -21,12 +21,12 @@ export interface RemindersDomain extends Domain<null> {
   readonly service: Reminders
 }
 
-/** The scheduled rooms' reminders: a part of push built after the rooms it reads (RoomsApi.scheduledBetween). */
+/** The scheduled rooms' reminders: a part of push built after the rooms it reads (RoomsApi). */
 export function createReminders(deps: {
   core: Core
   accounts: AccountsApi
   push: PushDomain
-  scheduledBetween: (from: number, to: number) => RoomSummary[]
+  rooms: ReminderRooms
 }): RemindersDomain {
   const service = new Reminders({ ...deps, push: deps.push.api, store: deps.push.service.store })
   return { api: null, service, start: () => service.start(), stop: () => service.stop() }

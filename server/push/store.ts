@@ -37,8 +37,8 @@ const statements = (db: Database) => ({
     `INSERT INTO push_prefs (user_id, kind, enabled) VALUES (?, ?, ?)
        ON CONFLICT(user_id, kind) DO UPDATE SET enabled = excluded.enabled`,
   ),
-  reminded: db.prepare<never, [number, number]>(
-    'INSERT OR IGNORE INTO push_reminders (room_id, sent_at) VALUES (?, ?)',
+  reminded: db.prepare<never, [number, string, number, number]>(
+    'INSERT OR IGNORE INTO push_event_reminders (room_id, lead, starts_at, sent_at) VALUES (?, ?, ?, ?)',
   ),
 })
 
@@ -78,8 +78,8 @@ export class PushStore {
   setPref(userId: number, kind: PushKind, on: boolean) {
     this.q.setPref.run(userId, kind, on ? 1 : 0)
   }
-  /** Marks a room as reminded; true the first time only. */
-  markReminded(roomId: number) {
-    return this.q.reminded.run(roomId, Date.now()).changes > 0
+  /** Marks a room's reminder (`soon` or `start`, for this start time) as sent; true the first time only. */
+  markReminded(roomId: number, lead: 'soon' | 'start', startsAt: number) {
+    return this.q.reminded.run(roomId, lead, startsAt, Date.now()).changes > 0
   }
 }

@@ -54,6 +54,10 @@ export class Hallway {
       return u
     }
     const visible = (r: RoomRow) => this.rooms.access.joinRefusal(r, viewerId) === null
+    const event = (r: RoomRow) => ({
+      cohosts: this.rooms.schedule.cohostIds(r.id).map(user),
+      rsvp: this.rooms.schedule.rsvpView(r, viewerId, following),
+    })
     const live = this.rooms.store
       .live()
       .filter(visible)
@@ -69,6 +73,7 @@ export class Hallway {
           speakerCount: stage.length,
           listenerCount: seats.length - stage.length,
           followedOnStage: stage.filter((s) => following.has(s.userId!)).length,
+          ...event(r),
         }
       })
       .sort(
@@ -90,6 +95,7 @@ export class Hallway {
               speakerCount: 0,
               listenerCount: 0,
               followedOnStage: following.has(r.host_id) ? 1 : 0,
+              ...event(r),
             }))
     return { live, upcoming }
   }

@@ -3,10 +3,12 @@
 // (RoomsApi.on). Its WebSocket handlers are returned as `ws` for app.ts to register on the hub; a closed socket's seat
 // is kept for the grace period through core.sockets.onClose. start(): end the rooms a previous run left live.
 // stop(): the hallway's and the live rooms' timers.
+import { Elysia, type AnyElysia } from 'elysia'
 import type { AccountsApi, AuditFn, PushApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
 import { Hallway, HallwayFeed } from './hallway'
+import { roomPages } from './pages'
 import { roomsRoutes } from './routes'
 import { RoomsService } from './service'
 import { roomsWs, type RoomsWs } from './ws'
@@ -14,7 +16,7 @@ import { roomsWs, type RoomsWs } from './ws'
 export interface RoomsDomain extends Domain<RoomsApi> {
   /** The service itself (tests reach its sessions and timers). */
   readonly service: RoomsService
-  readonly routes: ReturnType<typeof roomsRoutes>
+  readonly routes: AnyElysia
   readonly ws: RoomsWs
 }
 
@@ -31,7 +33,7 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
   return {
     api: service,
     service,
-    routes: roomsRoutes(deps, service, hallway),
+    routes: new Elysia().use(roomsRoutes(deps, service, hallway)).use(roomPages(deps, service)),
     ws: roomsWs(core, service),
     /**
      * Rooms a previous run left live end now: only in the serving process (the start phase), never in a CLI command

@@ -27,6 +27,20 @@ export const CreateRoomBody = t.Object({
 })
 export type CreateRoomInput = typeof CreateRoomBody.static
 
+/** A host's edit of a scheduled room: any of title, description, start time, co-hosts (the whole new list). */
+export const EditRoomBody = t.Object({
+  title: t.Optional(t.String({ minLength: 1, maxLength: TITLE_MAX })),
+  description: t.Optional(t.String({ maxLength: DESCRIPTION_MAX })),
+  startsAt: t.Optional(t.Integer({ minimum: 0 })),
+  cohosts: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 20 }), { maxItems: 10 })),
+})
+export type EditRoomInput = typeof EditRoomBody.static
+
+/** An RSVP: yes ("Remind me"), no ("Not going"), or null (take the answer back). */
+export const RsvpBody = t.Object({ answer: t.Union([t.Literal('yes'), t.Literal('no'), t.Null()]) })
+
+export const SearchQuery = t.Object({ q: t.String({ minLength: 1, maxLength: 100 }) })
+
 export const RoomIdParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: 2 ** 53 }) })
 
 export interface RoomRow {
@@ -42,6 +56,9 @@ export interface RoomRow {
   started_at: number | null
   ended_at: number | null
   created_at: number
+  peak_listeners: number
+  revision: number
+  cancelled: number
 }
 
 /** A participation stretch: who (looked up through AccountsApi), in which role, from when to when, and why it ended. */
@@ -65,4 +82,5 @@ export const roomView = (r: RoomRow): RoomView => ({
   endedAt: r.ended_at,
   hostId: r.host_id,
   creatorId: r.creator_id,
+  cancelled: r.cancelled === 1,
 })

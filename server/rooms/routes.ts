@@ -5,11 +5,13 @@ import type { Core } from '../core'
 import { fail } from '../errors'
 import { requireUser, sessionPlugin } from '../http/session'
 import type { Hallway } from './hallway'
-import { CreateRoomBody, roomView, RoomIdParams } from './model'
+import { CreateRoomBody, EditRoomBody, roomView, RoomIdParams, RsvpBody, SearchQuery } from './model'
+import { searchRooms } from './search'
 import type { RoomsService } from './service'
 
 export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: RoomsService, hallway: Hallway) => {
   const { core, accounts } = deps
+  const calendar = (secret: string) => ({ url: `${core.origin()}/calendar/${secret}.ics` })
   return new Elysia({ prefix: '/api', tags: ['rooms'] } as any)
     .use(sessionPlugin(deps))
     .get(
@@ -63,14 +65,65 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     .delete(
       '/rooms/:id',
       ({ viewer, params }) => {
-        const v = requireUser(viewer)
-        const room = rooms.store.byId(params.id)
-        if (!room || !rooms.access.mayKnow(room, v.user.id)) fail('not_found')
-        if (room.state !== 'scheduled') fail('room_cancel_not_scheduled')
-        if (room.creator_id !== v.user.id) fail('room_cancel_forbidden')
-        rooms.end(room.id, v.user.id)
+        rooms.schedule.cancel(requireUser(viewer).user.id, params.id)
         return { ok: true }
       },
-      { params: RoomIdParams, detail: { summary: 'Cancel a scheduled room (its host)' } },
+      { params: RoomIdParams, detail: { summary: 'Cancel a scheduled room (its host); those who said yes are told' } },
     )
+    .patch(
+      '/rooms/:id',
+      ({ viewer, params, body }) => ({ room: rooms.schedule.edit(requireUser(viewer).user.id, params.id, body) }),
+      {
+        params: RoomIdParams,
+        body: EditRoomBody,
+        detail: { summary: 'Edit a scheduled room (its host): title, description, time, co-hosts' },
+      },
+    )
+    .put(
+      '/rooms/:id/rsvp',
+      ({ viewer, params, body }) => ({
+        rsvp: rooms.schedule.rsvp(requireUser(viewer).user.id, params.id, body.answer),
+      }),
+      {
+        params: RoomIdParams,
+        body: RsvpBody,
+        detail: { summary: 'Answer a scheduled room: yes (remind me), no, null' },
+      },
+    )
+    .get(
+      '/rooms/:id/event',
+      ({ viewer, params }) => {
+        const userId = viewer?.user.id ?? null
+        const room = rooms.store.byId(params.id)
+        // Signed out: open rooms only (what their shared link's card shows anyway).
+        const may = room && (userId === null ? room.kind === 'open' : rooms.access.mayKnow(room, userId))
+        if (!room || !may) fail('not_found')
+        const settings = core.settings.get()
+        return {
+          room: roomView(room),
+          hosts: rooms.schedule.hosts(room),
+          rsvp: rooms.schedule.rsvpView(room, userId),
+          url: `${core.origin()}/rooms/${room.id}`,
+          mayEdit: room.state === 'scheduled' && rooms.schedule.mayManage(room, userId),
+          mayJoin: rooms.access.joinRefusal(room, userId) === null,
+          guests: settings.guests,
+          registration: settings.registration,
+          recap: room.state === 'ended' && !room.cancelled ? rooms.schedule.recap(room) : null,
+        }
+      },
+      {
+        params: RoomIdParams,
+        detail: { summary: "A room's event page: hosts, RSVPs, and after it ended a recap (open rooms signed out)" },
+      },
+    )
+    .get('/rooms/search', ({ viewer, query }) => searchRooms(rooms, accounts, requireUser(viewer).user.id, query.q), {
+      query: SearchQuery,
+      detail: { summary: 'Find live, upcoming and past rooms by title, description or host' },
+    })
+    .get('/calendar', ({ viewer }) => calendar(rooms.schedule.calendarSecret(requireUser(viewer).user.id)), {
+      detail: { summary: "My private calendar feed's address (made on first use)" },
+    })
+    .post('/calendar', ({ viewer }) => calendar(rooms.schedule.regenerateCalendar(requireUser(viewer).user.id)), {
+      detail: { summary: 'A new calendar feed address (the old one stops working)' },
+    })
 }

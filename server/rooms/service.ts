@@ -23,6 +23,7 @@ import {
   type LeaveReason,
   type Pinned,
   type PublicUser,
+  type ReminderLead,
   type RoomSnapshot,
   type ServerEvent,
 } from '../protocol'
@@ -41,6 +42,7 @@ import {
 } from './session'
 import { RoomsStore } from './store'
 import { RoomAccess } from './access'
+import { Schedule } from './schedule'
 
 /** conn.state key: the room this socket has joined. */
 const CONN_ROOM = 'rooms.room'
@@ -59,7 +61,11 @@ export class RoomsService implements RoomsApi {
   readonly store: RoomsStore
   readonly timing: Timing
   readonly access: RoomAccess
+  /** Rooms as events: RSVPs, edits, cancelling, calendars, recaps (schedule.ts). */
+  readonly schedule: Schedule
   private sessions = new Map<number, RoomSession>()
+  /** The most people each live room held at once (written to the room when it grows). */
+  private peaks = new Map<number, number>()
   private events: Emitter<RoomEvents>
   private core: Core
   private accounts: AccountsApi
@@ -71,6 +77,12 @@ export class RoomsService implements RoomsApi {
     this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, ...deps.timing }
     this.access = new RoomAccess(deps, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
     this.events = new Emitter('rooms', deps.core.log)
+    this.schedule = new Schedule({
+      ...deps,
+      store: this.store,
+      access: this.access,
+      emit: (event, e) => this.emit(event, e),
+    })
   }
 
   // ── RoomsApi ──────────────────────────────────────────────────────────────────────────────────────────
@@ -141,6 +153,18 @@ export class RoomsService implements RoomsApi {
 
   scheduledBetween(from: number, to: number): RoomSummary[] {
     return this.store.scheduledBetween(from, to).map((r) => this.room(r.id)!)
+  }
+
+  startingBetween(from: number, to: number): RoomSummary[] {
+    return this.store.startingBetween(from, to).map((r) => this.room(r.id)!)
+  }
+
+  rsvps(roomId: number) {
+    return { yes: this.schedule.attendees(roomId), no: this.schedule.declined(roomId) }
+  }
+
+  announceReminder(e: { roomId: number; lead: ReminderLead; userIds: number[] }) {
+    this.schedule.announceReminder(e)
   }
 
   stats() {
@@ -225,6 +249,7 @@ export class RoomsService implements RoomsApi {
     const session = this.sessions.get(roomId)
     session?.close()
     this.sessions.delete(roomId)
+    this.peaks.delete(roomId)
     this.core.db.transaction(() => this.store.end(roomId))()
     if (session) {
       this.core.bus.publish(roomTopic(roomId), { type: 'room.ended', roomId })
@@ -268,6 +293,10 @@ export class RoomsService implements RoomsApi {
             : 'audience'
       const user: PublicUser | null = userId === null ? null : this.accounts.publicUser(userId)!
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
+      if (session.seats.size > (this.peaks.get(roomId) ?? 0)) {
+        this.peaks.set(roomId, session.seats.size)
+        this.store.peak(roomId, session.seats.size)
+      }
       if (userId !== null) {
         this.core.db.transaction(() => {
           this.store.openStint(roomId, userId, role)

@@ -62,6 +62,58 @@ const statements = (db: Database) => ({
   countByHost: db.prepare<{ n: number }, [number, string]>(
     'SELECT COUNT(*) AS n FROM rooms WHERE host_id = ? AND state = ?',
   ),
+  // ── events: edits, RSVPs, calendars, search, peaks ──
+  edit: db.prepare<never, [string, string, number | null, number]>(
+    `UPDATE rooms SET title = ?, description = ?, starts_at = ?, revision = revision + 1
+     WHERE id = ? AND state = 'scheduled'`,
+  ),
+  cancel: db.prepare<never, [number, number]>(
+    `UPDATE rooms SET state = 'ended', ended_at = ?, cancelled = 1, revision = revision + 1
+     WHERE id = ? AND state = 'scheduled'`,
+  ),
+  removePerson: db.prepare<never, [number, number]>('DELETE FROM room_people WHERE room_id = ? AND user_id = ?'),
+  peak: db.prepare<never, [number, number, number]>(
+    'UPDATE rooms SET peak_listeners = ? WHERE id = ? AND peak_listeners < ?',
+  ),
+  rsvp: db.prepare<never, [number, number, number, number]>(
+    `INSERT INTO room_rsvps (room_id, user_id, going, created_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT(room_id, user_id) DO UPDATE SET going = excluded.going`,
+  ),
+  unrsvp: db.prepare<never, [number, number]>('DELETE FROM room_rsvps WHERE room_id = ? AND user_id = ?'),
+  rsvps: db.prepare<{ user_id: number; going: number }, [number]>(
+    'SELECT user_id, going FROM room_rsvps WHERE room_id = ? ORDER BY created_at, user_id',
+  ),
+  rsvpOf: db.prepare<{ going: number }, [number, number]>(
+    'SELECT going FROM room_rsvps WHERE room_id = ? AND user_id = ?',
+  ),
+  /** The rooms a member hosts, co-hosts or said yes to, upcoming or recent (a calendar feed). */
+  calendarRooms: db.prepare<RoomRow, [number, number, number, number]>(
+    `SELECT * FROM rooms WHERE starts_at IS NOT NULL AND COALESCE(ended_at, starts_at) >= ? AND (
+       creator_id = ?
+       OR id IN (SELECT room_id FROM room_people WHERE user_id = ? AND kind = 'cohost')
+       OR id IN (SELECT room_id FROM room_rsvps WHERE user_id = ? AND going = 1))
+     ORDER BY starts_at LIMIT 500`,
+  ),
+  calendarSecret: db.prepare<{ secret: string }, [number]>('SELECT secret FROM room_calendars WHERE user_id = ?'),
+  calendarOwner: db.prepare<{ user_id: number }, [string]>('SELECT user_id FROM room_calendars WHERE secret = ?'),
+  setCalendar: db.prepare<never, [number, string, number]>(
+    `INSERT INTO room_calendars (user_id, secret, created_at) VALUES (?, ?, ?)
+     ON CONFLICT(user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`,
+  ),
+  search: db.prepare<RoomRow, [string, number]>(
+    `SELECT rooms.* FROM room_fts JOIN rooms ON rooms.id = room_fts.rowid
+     WHERE room_fts MATCH ? AND rooms.cancelled = 0 ORDER BY rank LIMIT ?`,
+  ),
+  byHosts: db.prepare<RoomRow, [string, number]>(
+    `SELECT * FROM rooms WHERE cancelled = 0 AND (host_id IN (SELECT value FROM json_each(?1))
+       OR creator_id IN (SELECT value FROM json_each(?1))
+       OR id IN (SELECT room_id FROM room_people
+                 WHERE kind = 'cohost' AND user_id IN (SELECT value FROM json_each(?1))))
+     ORDER BY id DESC LIMIT ?2`,
+  ),
+  startingBetween: db.prepare<RoomRow, [number, number]>(
+    `SELECT * FROM rooms WHERE state IN ('scheduled', 'live') AND starts_at >= ? AND starts_at < ? ORDER BY starts_at`,
+  ),
 })
 
 export class RoomsStore {
@@ -152,6 +204,58 @@ export class RoomsStore {
   /** Rooms a member hosts in a state (live or scheduled). */
   countByHost(userId: number, state: 'live' | 'scheduled') {
     return this.q.countByHost.get(userId, state)!.n
+  }
+
+  // ── events ──
+  /** A host's edit of a scheduled room (the revision goes up); false when it is no longer scheduled. */
+  edit(id: number, e: { title: string; description: string; startsAt: number }) {
+    return this.q.edit.run(e.title, e.description, e.startsAt, id).changes > 0
+  }
+  /** Cancels a scheduled room: it ends without having started; false when it was not scheduled. */
+  cancel(id: number) {
+    return this.q.cancel.run(Date.now(), id).changes > 0
+  }
+  removePerson(roomId: number, userId: number) {
+    this.q.removePerson.run(roomId, userId)
+  }
+  /** Records a new peak of people in the room (only ever raises it). */
+  peak(roomId: number, n: number) {
+    this.q.peak.run(n, roomId, n)
+  }
+  setRsvp(roomId: number, userId: number, going: boolean | null) {
+    if (going === null) this.q.unrsvp.run(roomId, userId)
+    else this.q.rsvp.run(roomId, userId, going ? 1 : 0, Date.now())
+  }
+  rsvps(roomId: number) {
+    return this.q.rsvps.all(roomId)
+  }
+  rsvpOf(roomId: number, userId: number): boolean | null {
+    const r = this.q.rsvpOf.get(roomId, userId)
+    return r ? r.going === 1 : null
+  }
+  calendarRooms(userId: number, since: number) {
+    return this.q.calendarRooms.all(since, userId, userId, userId)
+  }
+  calendarSecret(userId: number) {
+    return this.q.calendarSecret.get(userId)?.secret ?? null
+  }
+  calendarOwner(secret: string) {
+    return this.q.calendarOwner.get(secret)?.user_id ?? null
+  }
+  setCalendarSecret(userId: number, secret: string) {
+    this.q.setCalendar.run(userId, secret, Date.now())
+  }
+  /** Rooms whose title or description match an FTS5 expression, best first (cancelled ones left out). */
+  search(match: string, limit: number) {
+    return this.q.search.all(match, limit)
+  }
+  /** Rooms hosted or co-hosted by these members, newest first (cancelled ones left out). */
+  byHosts(userIds: number[], limit: number) {
+    return userIds.length ? this.q.byHosts.all(JSON.stringify(userIds), limit) : []
+  }
+  /** Scheduled or live rooms whose planned start falls in [from, to) (the event reminders). */
+  startingBetween(from: number, to: number) {
+    return this.q.startingBetween.all(from, to)
   }
 
   /** Rooms left 'live' by a previous process that stopped: nobody is in them any more. */
