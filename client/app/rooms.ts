@@ -2,9 +2,10 @@
 // my role, the actions, the microphone and audio hooks, and resuming after a reconnect; and the rooms' HTTP calls
 // (server/rooms/routes.ts: the hallway, creating, starting and a room's page), typed by what each returns.
 import { computed, effect, signal } from '@preact/signals'
-import { errorCode, get, post, RequestError, type ClientErrorCode } from './api'
+import { del, errorCode, get, patch, post, put as putJson, query, RequestError, type ClientErrorCode } from './api'
 import { conn } from './connection'
 import { joinAudio, leaveAudio, setMicrophone } from './rtc'
+import { notify } from './state'
 // The wire shapes are the protocol's (type-only imports: nothing of the server is bundled).
 import type {
   EventOf,
@@ -18,10 +19,13 @@ import type {
   RoomRole,
   RoomSnapshot,
   RoomView,
+  Rsvp,
+  RsvpView,
 } from '../../server/protocol'
-import type { CreateRoomInput } from '../../server/rooms/model'
+import type { CreateRoomInput, EditRoomInput } from '../../server/rooms/model'
+import type { RoomSearchResults } from '../../server/rooms/search'
 
-export type { HallwayRoom, Participant, Pinned, RoomRole, RoomView }
+export type { HallwayRoom, Participant, Pinned, RoomRole, RoomView, RoomSearchResults, Rsvp, RsvpView }
 
 /** What a room screen shows. */
 export type RoomStatus = 'idle' | 'joining' | 'joined' | 'left' | 'ended' | 'removed' | 'error'
@@ -279,3 +283,64 @@ export const createRoom = (body: CreateRoomInput) => post<{ room: RoomView }>('/
 /** Starts a scheduled room (its host or a co-host). */
 export const startRoom = (id: number) => post<{ room: RoomView }>(`/rooms/${id}/start`).then((r) => r.room)
 export const roomPage = (id: number) => get<RoomPage>(`/rooms/${id}`)
+
+// ── rooms as events: share, RSVP, edit, cancel, calendars, search ────────────────────────────────────────
+/** A room's event page: hosts, RSVPs, its link; once it ended, its recap. */
+export interface RoomEventPage {
+  room: RoomView
+  hosts: PublicUser[]
+  rsvp: RsvpView
+  url: string
+  mayEdit: boolean
+  mayJoin: boolean
+  guests: boolean
+  registration: 'invite' | 'open' | 'closed'
+  recap: { durationMs: number | null; speakers: PublicUser[]; peakListeners: number } | null
+}
+export const roomEvent = (id: number) => get<RoomEventPage>(`/rooms/${id}/event`)
+/** "Remind me" (yes), "Not going" (no), or take the answer back (null). */
+export const answerRoom = (id: number, answer: Rsvp | null) =>
+  putJson<{ rsvp: RsvpView }>(`/rooms/${id}/rsvp`, { answer }).then((r) => r.rsvp)
+export const editRoom = (id: number, body: EditRoomInput) =>
+  patch<{ room: RoomView }>(`/rooms/${id}`, body).then((r) => r.room)
+export const cancelRoom = (id: number) => del<{ ok: true }>(`/rooms/${id}`)
+export const findRooms = (q: string) => get<RoomSearchResults>('/rooms/search' + query({ q }))
+/** My private calendar feed's address (made on first use), or a new one. */
+export const calendarFeed = () => get<{ url: string }>('/calendar').then((r) => r.url)
+export const newCalendarFeed = () => post<{ url: string }>('/calendar').then((r) => r.url)
+
+/** A room's shareable link (the app is served at PUBLIC_URL). */
+export const roomLink = (id: number) => `${location.origin}/rooms/${id}`
+
+/** Shares a link with the platform's share sheet; false where there is none (or it was dismissed). */
+export async function shareLink(title: string, url: string) {
+  if (typeof navigator.share !== 'function') return false
+  try {
+    await navigator.share({ title, url })
+    return true
+  } catch {
+    return false
+  }
+}
+/** Copies a text to the clipboard; false where the page may not. */
+export async function copyText(text: string) {
+  try {
+    await navigator.clipboard.writeText(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The last change, cancellation or reminder of a room I said yes to (the screens toast it and refresh). */
+export const roomNews = signal<{ roomId: number; text: string; at: number } | null>(null)
+const news = (roomId: number, text: string) => {
+  roomNews.value = { roomId, text, at: Date.now() }
+  notify(text)
+  if (hallwayWatched) void loadHallway()
+}
+conn.on('room.updated', (e) => news(e.room.id, `“${e.room.title}” was updated`))
+conn.on('room.cancelled', (e) => news(e.roomId, `“${e.title}” was cancelled`))
+conn.on('room.reminder', (e) =>
+  news(e.roomId, e.lead === 'soon' ? `“${e.title}” starts in a few minutes` : `“${e.title}” is starting`),
+)

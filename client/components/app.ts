@@ -16,14 +16,14 @@ import { NewGroup, NewMessage } from './backchannel/new'
 import { ThreadScreen } from './backchannel/thread'
 import './backchannel/room'
 import { Hallway } from './rooms/hallway'
-import { GuestRoom, Room } from './rooms/room'
+import { PublicRoom, RoomRoute } from './rooms/event'
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
 
 /** Screens for members. Domains add theirs here (rooms, backchannel, admin). */
 const SCREENS: Screen[] = [
   ['/', () => html`<${Hallway} />`],
-  ['/rooms/:id', (p) => html`<${Room} key=${p.id} id=${p.id} />`],
+  ['/rooms/:id', (p) => html`<${RoomRoute} key=${p.id} id=${p.id} />`],
   ['/backchannel', () => html`<${Inbox} />`],
   ['/backchannel/requests', () => html`<${Inbox} tab="requests" />`],
   ['/backchannel/rooms', () => html`<${Inbox} tab="rooms" />`],
@@ -46,7 +46,7 @@ const PUBLIC: Screen[] = [
   ['/setup/:token', (p) => html`<${Setup} token=${p.token} />`],
   ['/invite/:token', (p) => html`<${Register} token=${p.token} />`],
   ['/join', () => html`<${Register} />`],
-  ['/rooms/:id', (p) => html`<${GuestRoom} key=${p.id} id=${p.id} />`],
+  ['/rooms/:id', (p) => html`<${PublicRoom} key=${p.id} id=${p.id} />`],
   ['/reset/:token', (p) => html`<${ResetPassword} token=${p.token} />`],
 ]
 

@@ -36,7 +36,8 @@ function useSubmit(fn: () => Promise<void>) {
   return { busy, error, submit }
 }
 
-export function SignIn() {
+/** Sign in; `next`: where to go afterwards (a shared room's page). */
+export function SignIn({ next = '/' }: { next?: string } = {}) {
   const [username, setU] = useState('')
   const [password, setP] = useState('')
   const [mode, setMode] = useState<string>('invite')
@@ -47,7 +48,7 @@ export function SignIn() {
   }, [])
   const { busy, error, submit } = useSubmit(async () => {
     signedIn(await login(username, password))
-    navigate('/', true)
+    navigate(next, true)
   })
   return html`<${AuthCard} title="Sign in to Townhall" subtitle="Live rooms and Backchannel for your community.">
     <form onSubmit=${submit} class="stack">

@@ -83,6 +83,7 @@ test.skipIf(!hasChromium)(
       s.ctx.core.settings.update({ guests: true })
       const G = await pageFor(browser, s.url)
       await G.page.goto(`/rooms/${roomId}`)
+      await G.page.getByRole('button', { name: 'Listen as a guest' }).click() // the event page first (R36)
       await G.page.getByRole('heading', { name: /On stage/ }).waitFor()
       expect(await G.page.getByRole('button', { name: 'Raise hand' }).count()).toBe(0)
       await a.getByText('and 1 guest').waitFor()

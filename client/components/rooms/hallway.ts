@@ -1,7 +1,6 @@
 // The hallway: the live rooms I may join (people I follow on stage first), upcoming rooms, and "Start a room".
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import { navigate } from '../../app/router'
 import {
   currentRoomId,
   hallway,
@@ -9,14 +8,14 @@ import {
   me,
   roomInfo,
   roomStatus,
-  startRoom,
   watchHallway,
   type HallwayRoom,
 } from '../../app/rooms'
-import { me as meUser, notifyError } from '../../app/state'
 import { Avatar, Empty, Header } from '../ui'
 import { CreateRoomSheet } from './create'
-import { Icon } from '../icons'
+import { Icon, LineIcon } from '../icons'
+import { ShareButton } from './share'
+import { CalendarSheet, FindRooms, UpcomingCard } from './upcoming'
 
 const KIND_LABEL = { open: '', social: 'Social', closed: 'Closed' } as const
 
@@ -49,34 +48,9 @@ function LiveCard({ r }: { r: HallwayRoom }) {
           ${r.followedOnStage > 0 && html`<span class="follow-note">People you follow</span>`}
         </div>
       </div>
+      <${ShareButton} room=${r} label="" className="btn small icon-only" />
       <a class="btn primary small" href=${'/rooms/' + r.id} aria-describedby=${id}>Join</a>
     </div>
-  </li>`
-}
-
-function UpcomingCard({ r }: { r: HallwayRoom }) {
-  const mine = meUser.value?.id === r.creatorId
-  const start = async () => {
-    try {
-      await startRoom(r.id)
-      navigate(`/rooms/${r.id}`)
-    } catch (e) {
-      notifyError(e)
-    }
-  }
-  const when = r.startsAt ? new Date(r.startsAt) : null
-  const day = when?.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' })
-  const time = when?.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-  const kind = KIND_LABEL[r.kind]
-  return html`<li class="list-item upcoming">
-    <time class="when" datetime=${when?.toISOString()}>
-      ${when ? html`<strong>${day}</strong><span>${time}</span>` : ''}
-    </time>
-    <div class="grow">
-      <strong id=${'up-' + r.id}>${r.title}</strong>${kind && html` <span class="badge">${kind}</span>`}
-      <br/><span class="muted small">with ${r.host.displayName}</span>
-    </div>
-    ${mine && html`<button class="btn small" aria-describedby=${'up-' + r.id} onClick=${start}>Start</button>`}
   </li>`
 }
 
@@ -96,18 +70,23 @@ function CurrentRoomBar() {
 
 export function Hallway() {
   const [creating, setCreating] = useState(false)
+  const [calendar, setCalendar] = useState(false)
+  const [finding, setFinding] = useState(false)
   useEffect(() => watchHallway(), [])
   const h = hallway.value
   return html`<${Header} title="Hallway">
       <button class="btn primary small" onClick=${() => setCreating(true)}>Start a room</button>
     </${Header}>
   <${CurrentRoomBar} />
+  <${FindRooms} onActive=${setFinding} />
   ${
-    hallwayError.value && !h
-      ? html`<${Empty}>${hallwayError.value}</${Empty}>`
-      : !h
-        ? html`<p class="muted pad">Loading…</p>`
-        : html`
+    finding
+      ? null
+      : hallwayError.value && !h
+        ? html`<${Empty}>${hallwayError.value}</${Empty}>`
+        : !h
+          ? html`<p class="muted pad">Loading…</p>`
+          : html`
     <section aria-labelledby="live-h">
       <h2 id="live-h" class="section-title pad">Live now</h2>
       ${
@@ -119,10 +98,16 @@ export function Hallway() {
     ${
       h.upcoming.length > 0 &&
       html`<section aria-labelledby="up-h" class="card upcoming-card">
-      <h2 id="up-h" class="section-title">Upcoming</h2>
+      <div class="row center gap">
+        <h2 id="up-h" class="section-title grow">Upcoming</h2>
+        <button class="btn small" onClick=${() => setCalendar(true)}>
+          <${LineIcon} name="calendar" /> Calendar feed
+        </button>
+      </div>
       <ul class="list">${h.upcoming.map((r) => html`<${UpcomingCard} key=${r.id} r=${r} />`)}</ul>
     </section>`
     }`
   }
-  ${creating && html`<${CreateRoomSheet} onClose=${() => setCreating(false)} />`}`
+  ${creating && html`<${CreateRoomSheet} onClose=${() => setCreating(false)} />`}
+  ${calendar && html`<${CalendarSheet} onClose=${() => setCalendar(false)} />`}`
 }

@@ -38,6 +38,7 @@ import { Avatar, Empty, Header } from '../ui'
 import { Icon } from '../icons'
 import { PersonMenu } from './person-menu'
 import { ReportButton } from '../admin/report'
+import { ShareButton } from './share'
 
 /** Audio level above which a ring shows that someone is speaking. */
 const SPEAKING_LEVEL = 0.04
@@ -178,6 +179,7 @@ export function Room({ id }: { id: string }) {
   return html`<div class="room-screen">
     <${Header} title=${info.title} back="/">
       ${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
+      <${ShareButton} room=${info} label="" className="btn small icon-only" />
       ${
         mod &&
         html`<button class="btn small danger-text" onClick=${() => {
