@@ -11,6 +11,7 @@ import { HALLWAY_THROTTLE_MS, onStage } from './session'
 const CARD_SPEAKERS = 6
 /** Scheduled rooms stay listed this long after their planned start if nobody started them. */
 const UPCOMING_STALE_MS = 6 * 3600_000
+const NO_RSVP = { going: 0, people: [], mine: null }
 /** Who a card shows for a host whose account is gone. */
 const UNKNOWN: PublicUser = { id: 0, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }
 
@@ -54,9 +55,10 @@ export class Hallway {
       return u
     }
     const visible = (r: RoomRow) => this.rooms.access.joinRefusal(r, viewerId) === null
+    // Live rooms take no answers: their cards carry no RSVPs (no query per live card).
     const event = (r: RoomRow) => ({
       cohosts: this.rooms.schedule.cohostIds(r.id).map(user),
-      rsvp: this.rooms.schedule.rsvpView(r, viewerId, following),
+      rsvp: r.state === 'scheduled' ? this.rooms.schedule.rsvpView(r, viewerId, following) : NO_RSVP,
     })
     const live = this.rooms.store
       .live()

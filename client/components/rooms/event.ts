@@ -355,7 +355,9 @@ export function RoomRoute({ id }: { id: string }) {
     return html`<${Room} id=${id} />`
   if (error) return html`<${Header} title="Room" back="/" /><${Empty}>${error}</${Empty}>`
   if (!page) return html`<${Header} title="Room" back="/" /><p class="muted pad" aria-busy="true">Loading…</p>`
+  const endedHere = status === 'ended' && currentRoomId.value === roomId
   return html`<${Header} title=${page.room.state === 'ended' ? 'Past room' : 'Upcoming room'} back="/" />
+    ${endedHere && html`<div class="banner" role="status">This room has ended.</div>`}
     <${EventBody} page=${page} reload=${reload} />`
 }
 
