@@ -280,7 +280,11 @@ function EventBody({ page, reload, children }: { page: RoomEventPage; reload: ()
           !isHost &&
           html`<${RsvpButtons} roomId=${r.id} rsvp=${rsvp} onChange=${setRsvp} withNo=${true} />`
         }
-        ${isHost && r.state === 'scheduled' && html`<button class="btn small primary" onClick=${start}>Start now</button>`}
+        ${
+          isHost &&
+          r.state === 'scheduled' &&
+          html`<button class="btn small primary" onClick=${start}>Start now</button>`
+        }
         ${!r.cancelled && html`<${ShareButton} room=${r} />`}
         ${
           r.state === 'scheduled' &&
@@ -377,7 +381,9 @@ export function PublicRoom({ id }: { id: string }) {
   </header>`
   if (error || !page)
     return html`<div class="public-event">${top}
-      <div class="card event-card"><p class="muted">${error ? 'This room is private, or it does not exist. Sign in to see it.' : 'Loading…'}</p>
+      <div class="card event-card"><p class="muted">${
+        error ? 'This room is private, or it does not exist. Sign in to see it.' : 'Loading…'
+      }</p>
       <button class="btn primary" onClick=${() => setSigningIn(true)}>Sign in</button></div></div>`
   const r = page.room
   const canListen = page.guests && r.state === 'live' && r.kind === 'open'

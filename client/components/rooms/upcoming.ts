@@ -51,7 +51,9 @@ export function UpcomingCard({ r }: { r: HallwayRoom }) {
         <strong>${relative(at)}</strong> <span class="muted">· ${localTime(at)}</span>
       </div>
       <div class="row center gap small event-item-hosts">
-        <span class="faces" aria-hidden="true">${hosts.slice(0, 3).map((u) => html`<${Avatar} user=${u} size=${22} />`)}</span>
+        <span class="faces" aria-hidden="true">
+          ${hosts.slice(0, 3).map((u) => html`<${Avatar} user=${u} size=${22} />`)}
+        </span>
         <span class="grow ellipsis">with ${hosts.map((h) => h.displayName).join(', ')}</span>
       </div>
       ${r.description && html`<p class="room-card-desc muted small">${r.description}</p>`}
