@@ -40,7 +40,8 @@ afterAll(async () => {
 })
 
 test.skipIf(!hasChromium)(
-  '[R44] upcoming cards, Remind me, share (copy link), the event page, edit, calendar feed, finding rooms, recap',
+  '[R44] upcoming cards, Remind me and its reminder, share (copy link), the event page, edit, calendar feed, ' +
+    'finding rooms, recap',
   async () => {
     const host = await signedInClient(s, 'hana_e')
     const fan = await signedInClient(s, 'felix_e')
@@ -80,6 +81,9 @@ test.skipIf(!hasChromium)(
     await card.getByText('1 going').waitFor()
     expect(s.ctx.rooms.api.rsvps(roomId).yes).toEqual([fan.user.id])
     await shots(f, 'hallway')
+    // the reminder 10 minutes before reaches the open app (the push goes to devices, none here)
+    await s.ctx.reminders.service.run(created.json.room.startsAt - 9 * 60_000)
+    await f.getByText('“Neighbourhood garden planning” starts in a few minutes').waitFor()
 
     // share from the card: the sheet shows the link, Copy puts it on the clipboard
     await card.getByRole('button', { name: 'Share Neighbourhood garden planning' }).click()
