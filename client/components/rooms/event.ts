@@ -52,7 +52,7 @@ const plural = (n: number, one: string, many = one + 's') => `${n} ${n === 1 ? o
 
 function duration(ms: number) {
   const m = Math.max(1, Math.round(ms / 60_000))
-  return m < 60 ? plural(m, 'minute') : `${Math.floor(m / 60)} h ${m % 60 ? `${m % 60} min` : ''}`.trim()
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60 ? `${m % 60} min` : ''}`.trim()
 }
 
 // ── pieces ──

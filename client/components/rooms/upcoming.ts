@@ -113,13 +113,14 @@ export function CalendarSheet({ onClose }: { onClose: () => void }) {
 type Hit = RoomSearchResults['live'][number]
 
 function HitItem({ r }: { r: Hit }) {
-  const at = r.state === 'ended' ? r.endedAt : r.state === 'live' ? r.startedAt : r.startsAt
+  const at = r.state === 'ended' ? (r.endedAt ?? 0) : (r.startsAt ?? 0)
   return html`<li class="list-item search-hit">
     <${Avatar} user=${r.host} size=${36} />
     <div class="grow">
       <a href=${'/rooms/' + r.id} class="search-hit-title">${r.title}</a>
       <div class="muted small ellipsis">
-        ${r.host.displayName}${at ? ` · ${r.state === 'scheduled' ? localTime(at) : relative(at)}` : ''}
+        ${r.host.displayName} ·
+        ${r.state === 'live' ? 'live now' : r.state === 'scheduled' ? localTime(at) : `ended ${relative(at)}`}
       </div>
       ${r.description && html`<div class="muted small ellipsis">${r.description}</div>`}
     </div>
