@@ -212,3 +212,36 @@ test('[B11] a member who was blocked cannot change what the blocker reads: the o
     editedAt: null,
   })
 })
+
+test('[B1] a member removed from a group sees nothing of it afterwards: no new title in sync, events or the inbox', async () => {
+  const [owner, gone, stays] = [await mk(), await mk(), await mk()]
+  await follow(gone, owner)
+  await follow(stays, owner)
+  const t = (await ok(owner, 'bc.group.create', { title: 'Before', usernames: [gone.name, stays.name] })).thread.id
+  await send(owner, t, 'first')
+  const before = (await ok(gone, 'bc.sync', { after: 0 })).seq
+  await ok(owner, 'bc.group.remove', { threadId: t, userId: gone.id })
+  const removed = await gone.ws.next((e) => e.type === 'bc.thread' && e.thread.id === t && e.thread.state === 'left')
+  expect(removed.thread).toMatchObject({ state: 'left', title: 'Before', members: [], lastMessage: null })
+  await ok(owner, 'bc.group.rename', { threadId: t, title: 'Secret plans' })
+  await ok(owner, 'bc.group.add', { threadId: t, usernames: [(await mk()).name] })
+  await send(owner, t, 'after you left')
+  // The members who stayed hear of it; the one removed hears nothing of the new title.
+  await stays.ws.next((e) => e.type === 'bc.thread' && e.thread.title === 'Secret plans')
+  // A round trip on the removed member's socket: anything sent to it with the rename has arrived by now.
+  await ok(gone, 'bc.inbox', {})
+  expect(gone.ws.events.filter((e) => JSON.stringify(e).includes('Secret plans'))).toEqual([])
+  // Sync from before the removal: the thread comes back once, as left, without what came after.
+  const sync = await ok(gone, 'bc.sync', { after: before })
+  const mine = sync.threads.filter((x) => x.id === t)
+  expect(mine).toHaveLength(1)
+  expect(mine[0]).toMatchObject({ state: 'left', members: [], lastMessage: null })
+  expect(JSON.stringify(sync)).not.toContain('Secret plans')
+  expect(JSON.stringify(sync)).not.toContain('after you left')
+  // Sync from after the removal: nothing of the group at all.
+  const after = await ok(gone, 'bc.sync', { after: removed.seq })
+  expect(after.threads.filter((x) => x.id === t)).toEqual([])
+  expect(JSON.stringify((await gone.http.get('/api/threads')).json)).not.toContain('Secret plans')
+  expect(JSON.stringify((await ok(gone, 'bc.search', { q: 'after' })).results)).toBe('[]')
+  expect(await outcome(gone, 'bc.thread', { threadId: t })).toBe('thread_not_found')
+})
