@@ -19,7 +19,7 @@ import { createInvites, type InvitesDomain } from './invites'
 import { createPush, createReminders, type PushDomain, type RemindersDomain } from './push'
 import { createAdmin, createAudit, type AdminDomain, type AuditDomain } from './admin'
 import { createRealtime, WS_IDLE_SECONDS, WS_MAX_MESSAGE, type RealtimeDomain } from './realtime'
-import { needsOriginCheck, originAllowed } from './http/guard'
+import { hostIsSane, needsOriginCheck, originAllowed, rehosted, withOurHost } from './http/guard'
 import { staticRoutes } from './http/static'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
@@ -143,10 +143,16 @@ function createApp(t: Townhall) {
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
   // Bun's own hard cap sits well above MAX_BODY_KB; past it Bun answers a bare 413 itself.
   // The WebSocket limits are server-wide in Bun; reusePort off so a second server on the same port fails loudly.
-  return new Elysia({
+  // An empty or malformed Host header: the request is handled again as if sent to our own origin (H31).
+  let again: (r: Request) => Promise<Response> = async () => new Response(null, { status: 503 })
+  const app = new Elysia({
     serve: { maxRequestBodySize: maxBody * 4, reusePort: false },
     websocket: { maxPayloadLength: WS_MAX_MESSAGE, idleTimeout: WS_IDLE_SECONDS, sendPings: true },
   })
+    .onRequest(({ request, server }) => {
+      if (!hostIsSane(request.headers.get('host')) && !rehosted.has(request) && !request.headers.has('upgrade'))
+        return again(withOurHost(core, request, server?.requestIP(request)?.address ?? 'unknown'))
+    })
     .onRequest(({ request, set }) => {
       const len = Number(request.headers.get('content-length') ?? 0)
       if (len > maxBody) {
@@ -173,7 +179,9 @@ function createApp(t: Townhall) {
           set.status = 422
           const first = (error as any).all?.[0]
           const where = first?.path ? first.path.replace(/^\//, '') : (error as any).type
-          return errorBody('validation', first ? `${where}: ${first.summary ?? first.message}` : undefined)
+          // A schema's own `error` (server/http/params.ts: "expected an integer from 1 to 50") says it best.
+          const why = typeof first?.schema?.error === 'string' ? first.schema.error : (first?.summary ?? first?.message)
+          return errorBody('validation', first ? `${where}: ${why}` : undefined)
         }
         case 'PARSE':
           set.status = 400
@@ -226,6 +234,8 @@ function createApp(t: Townhall) {
       throw new AppError('not_found')
     })
     .use(staticRoutes())
+  again = (r) => app.handle(r)
+  return app
 }
 
 export interface Running {

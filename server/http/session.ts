@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { fail } from '../errors'
 import type { AccountsApi, Viewer } from '../contracts'
 import type { Core } from '../core'
+import { rehosted } from './guard'
 
 function cookieName(core: Pick<Core, 'secure'>) {
   return core.secure ? '__Host-th_session' : 'th_session'
@@ -48,7 +49,7 @@ function clientIp(
       .at(-1)
     if (last) return last
   }
-  return server?.requestIP(request)?.address ?? 'unknown'
+  return rehosted.get(request) ?? server?.requestIP(request)?.address ?? 'unknown'
 }
 
 export function requireUser(s: Viewer | null): Viewer {
