@@ -19,7 +19,9 @@ import { createInvites, type InvitesDomain } from './invites'
 import { createPush, createReminders, type PushDomain, type RemindersDomain } from './push'
 import { createAdmin, createAudit, type AdminDomain, type AuditDomain } from './admin'
 import { createRealtime, WS_IDLE_SECONDS, WS_MAX_MESSAGE, type RealtimeDomain } from './realtime'
-import { hostIsSane, needsOriginCheck, originAllowed, rehosted, withOurHost } from './http/guard'
+import { hostIsSane, needsOriginCheck, originAllowed, rehosted, requestPath, withOurHost } from './http/guard'
+import { beginRequest, endRequest, Traffic } from './http/observe'
+import { clientAddress } from './http/session'
 import { staticRoutes } from './http/static'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
@@ -55,7 +57,7 @@ export interface Townhall {
 
 /** The shared, dependency-free parts: the database (opened and migrated), settings, the hub, the rate limiters. */
 function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub: Hub } {
-  const log = opts.log ?? createLogger(config.logLevel)
+  const log = opts.log ?? createLogger(config.logLevel, undefined, config.logFormat)
   const db = openDatabase(config.dataDir)
   const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
   const boundPort = opts.boundPort ?? (() => config.port)
@@ -70,6 +72,7 @@ function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub:
     origin: () => publicOrigin(config, boundPort()),
     secure: config.publicUrl.startsWith('https:'),
     limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }),
+    traffic: new Traffic(),
   }
   return { core, hub }
 }
@@ -154,19 +157,44 @@ function createApp(t: Townhall) {
         return again(withOurHost(core, request, server?.requestIP(request)?.address ?? 'unknown'))
     })
     .onRequest(({ request, set }) => {
+      set.headers['x-request-id'] = beginRequest(request)
+    })
+    .onAfterResponse((c) => {
+      const { request, set } = c
+      // A handler's own Response (static files, the 404 of an unknown path) carries its status; otherwise set's.
+      const res = (c as { response?: unknown }).response
+      let status = res instanceof Response ? res.status : typeof set.status === 'number' ? set.status : 200
+      if (status === 200 && request.headers.get('upgrade')?.toLowerCase() === 'websocket') status = 101
+      // The session plugin derived these for routed requests.
+      const ctx = c as unknown as { route?: string; viewer?: { user: { id: number } } | null; ip?: string }
+      endRequest(core.log, core.traffic, {
+        request,
+        path: requestPath(request),
+        route: ctx.route,
+        status,
+        userId: ctx.viewer?.user.id ?? null,
+        ip: ctx.ip ?? 'unknown',
+      })
+    })
+    .onRequest(({ request, set, server }) => {
+      // Refused before routing (no after-response hook runs for these): logged and counted here.
+      const refuse = (status: number, code: 'payload_too_large' | 'length_required' | 'bad_origin') => {
+        set.status = status
+        const ip = clientAddress(core, request, server)
+        endRequest(core.log, core.traffic, {
+          request,
+          path: requestPath(request),
+          route: undefined,
+          status,
+          userId: null,
+          ip,
+        })
+        return errorBody(code)
+      }
       const len = Number(request.headers.get('content-length') ?? 0)
-      if (len > maxBody) {
-        set.status = 413
-        return errorBody('payload_too_large')
-      }
-      if (request.headers.has('transfer-encoding')) {
-        set.status = 411
-        return errorBody('length_required')
-      }
-      if (needsOriginCheck(request.method) && !originAllowed(core, request)) {
-        set.status = 403
-        return errorBody('bad_origin')
-      }
+      if (len > maxBody) return refuse(413, 'payload_too_large')
+      if (request.headers.has('transfer-encoding')) return refuse(411, 'length_required')
+      if (needsOriginCheck(request.method) && !originAllowed(core, request)) return refuse(403, 'bad_origin')
     })
     .onError(({ code, error, set, request }) => {
       if (error instanceof AppError) {

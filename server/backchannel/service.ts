@@ -465,6 +465,6 @@ export class BackchannelService {
     const day = new Date()
     day.setUTCHours(0, 0, 0, 0)
     const c = this.store.messageCounts(day.getTime())
-    return { messages: c.messages, messagesToday: c.since }
+    return { messages: c.messages, messagesToday: c.since, sent: this.sends.messages }
   }
 }

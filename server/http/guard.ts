@@ -48,7 +48,7 @@ export function hostIsSane(host: string | null): boolean {
   }
 }
 
-/** Requests re-sent under our own Host (an empty or malformed one replaced), with the client address of the original. */
+/** Requests re-sent under our own Host (an empty or malformed one replaced), with the original's client address. */
 export const rehosted = new WeakMap<Request, string>()
 
 /**

@@ -2,7 +2,7 @@
 // empty Host header (sent over a raw TCP socket: fetch would set a good one).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { connect } from 'node:net'
-import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { type Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -81,7 +81,7 @@ function raw(head: string): Promise<{ status: number; body: string }> {
 const BAD_HOSTS = ['', 'exa mple', '[::1', 'a:b:c', '%%', 'example.com:99999', '/', 'ä.example', '..']
 const PAGES = ['/', '/rooms', '/backchannel/3', '/index.html', '/api/me', '/api/rooms', '/api/nope', '/healthz']
 
-test('[H31] an empty or malformed Host header never gives a 500: app pages and API answer as for a good one', async () => {
+test('[H31] an empty or malformed Host never gives a 500: pages and API answer as for a good one', async () => {
   const cookie = member.cookie
   for (const host of BAD_HOSTS) {
     for (const path of PAGES) {
