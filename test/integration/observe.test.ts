@@ -49,7 +49,7 @@ afterAll(async () => {
 const signIn = (c: Client, password: string, headers: Record<string, string> = {}) =>
   c.req('POST', '/api/auth/login', { username: 'watcher', password }, headers)
 
-test('[H32] LOG_FORMAT=json writes one JSON object a line (time, level, msg first); text writes time LEVEL msg', async () => {
+test('[H32] LOG_FORMAT=json writes a JSON object a line (time, level, msg first); text: time LEVEL msg', async () => {
   await new Client(json.s).get('/healthz')
   await new Client(text.s).get('/healthz')
   for (const line of json.lines) {
@@ -62,7 +62,7 @@ test('[H32] LOG_FORMAT=json writes one JSON object a line (time, level, msg firs
   expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT/)
 })
 
-test('[H33] one access-log line per request: method, path without query or token, status, ms, member, request id', async () => {
+test('[H33] one access-log line per request: method, path (no query, no token), status, ms, member, id', async () => {
   const c = new Client(json.s)
   expect((await signIn(c, PASSWORD)).status).toBe(200)
   const me = await c.req('GET', '/api/me?secret=hunter2', undefined, { 'x-request-id': 'proxy-req-0001' })
@@ -143,7 +143,7 @@ test('[H34] the fail2ban filter in docs/deploy/fail2ban matches both formats and
   expect(run.stdout).toContain('203.0.113.9')
 })
 
-test('[D30] /metrics: requests by route and status, latency histogram, WebSocket frames, messages, the process', async () => {
+test('[D30] /metrics: requests by route and status, latency, WebSocket frames, messages, the process', async () => {
   const c = new Client(json.s)
   const before = json.s.ctx.core.traffic.latency.get('/api/rooms')?.count ?? 0
   await c.get('/api/rooms')
