@@ -175,7 +175,13 @@ const caddy: Proxy = {
     const site = await render('docs/deploy/Caddyfile', { SITE: `localhost:${port}`, UPSTREAM: upstream })
     // Global options a test needs (nothing of the site changes): no admin endpoint, no system trust store, its own
     // storage; "localhost" gets a certificate from Caddy's internal CA.
-    const global = `{\n\tadmin off\n\tskip_install_trust\n\thttp_port ${await freePort()}\n\tstorage file_system ${dir}/data\n}\n\n`
+    const options = [
+      'admin off',
+      'skip_install_trust',
+      `http_port ${await freePort()}`,
+      `storage file_system ${dir}/data`,
+    ]
+    const global = `{\n${options.map((o) => `\t${o}\n`).join('')}}\n\n`
     writeFileSync(join(dir, 'Caddyfile'), global + site)
     const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'xdg'), XDG_CONFIG_HOME: join(dir, 'xdg') }
     const check = spawnSync(CADDY, ['validate', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], { env })
