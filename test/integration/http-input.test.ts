@@ -2,7 +2,7 @@
 // empty Host header (sent over a raw TCP socket: fetch would set a good one).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { connect } from 'node:net'
-import { type Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { type Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -63,9 +63,9 @@ test('[H30] no route parses a number with t.Numeric (fractions pass it): they us
 })
 
 /** One HTTP/1.1 request written by hand on a TCP socket; the status line and the body. */
-function raw(head: string): Promise<{ status: number; body: string }> {
+function raw(head: string, body = ''): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const sock = connect(s.port, '127.0.0.1', () => sock.write(`${head}\r\nConnection: close\r\n\r\n`))
+    const sock = connect(s.port, '127.0.0.1', () => sock.write(`${head}\r\nConnection: close\r\n\r\n${body}`))
     let out = ''
     sock.on('data', (d) => {
       out += d
@@ -92,6 +92,11 @@ test('[H31] an empty or malformed Host never gives a 500: pages and API answer a
     // A state-changing request: no Origin (a CLI tool), a bad Host; refused or served, never a 500.
     const post = await raw(`POST /api/auth/logout HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 0`)
     expect(post.status).toBeLessThan(500)
+    // A body is carried over: a sign-in through a bad Host works, and is counted against the client's address.
+    const body = JSON.stringify({ username: 'rhoda', password: PASSWORD })
+    const head = `POST /api/auth/login HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json`
+    const login = await raw(`${head}\r\nContent-Length: ${body.length}`, body)
+    expect({ host, status: login.status }).toEqual({ host, status: 200 })
   }
   // A request with no Host at all is HTTP/1.1's error, answered by Bun itself.
   expect((await raw('GET / HTTP/1.1')).status).toBe(400)
