@@ -471,3 +471,21 @@ test(
     expect((await second.post('/api/push/test')).json.sent).toBe(1)
   },
 )
+
+test('[P3] at each send the endpoint is checked again: one that points into our network is not posted to', async () => {
+  const strict = await startTestServer()
+  const m = await signedInClient(strict, 'p3again')
+  const keys = device('/x').sub.keys
+  // As if the name had been repointed since it was subscribed: rows written directly, past the subscribe check.
+  // One of them is the fake push service on loopback, which would accept the POST if it were made.
+  const live = device('/p3-again').endpoint
+  for (const endpoint of [live, 'https://[::ffff:7f00:1]/p', 'https://push.localhost/p'])
+    strict.ctx.push.service.store.upsert(m.user.id, endpoint, keys.p256dh, keys.auth, 'test')
+  const failedBefore = strict.ctx.push.service.failed
+  const r = await m.post('/api/push/test')
+  const failed = strict.ctx.push.service.failed - failedBefore
+  await strict.stop()
+  expect(r.json.sent).toBe(0)
+  expect(failed).toBe(3)
+  expect(received.filter((x) => x.path === '/p3-again')).toEqual([])
+})
