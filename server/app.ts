@@ -19,7 +19,9 @@ import { createInvites, type InvitesDomain } from './invites'
 import { createPush, createReminders, type PushDomain, type RemindersDomain } from './push'
 import { createAdmin, createAudit, type AdminDomain, type AuditDomain } from './admin'
 import { createRealtime, WS_IDLE_SECONDS, WS_MAX_MESSAGE, type RealtimeDomain } from './realtime'
-import { needsOriginCheck, originAllowed } from './http/guard'
+import { hostIsSane, needsOriginCheck, originAllowed, rehosted, requestPath, withOurHost } from './http/guard'
+import { beginRequest, endRequest, Traffic } from './http/observe'
+import { clientAddress } from './http/session'
 import { staticRoutes } from './http/static'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
@@ -55,7 +57,7 @@ export interface Townhall {
 
 /** The shared, dependency-free parts: the database (opened and migrated), settings, the hub, the rate limiters. */
 function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub: Hub } {
-  const log = opts.log ?? createLogger(config.logLevel)
+  const log = opts.log ?? createLogger(config.logLevel, undefined, config.logFormat)
   const db = openDatabase(config.dataDir)
   const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
   const boundPort = opts.boundPort ?? (() => config.port)
@@ -70,6 +72,7 @@ function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub:
     origin: () => publicOrigin(config, boundPort()),
     secure: config.publicUrl.startsWith('https:'),
     limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }),
+    traffic: new Traffic(),
   }
   return { core, hub }
 }
@@ -143,24 +146,55 @@ function createApp(t: Townhall) {
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
   // Bun's own hard cap sits well above MAX_BODY_KB; past it Bun answers a bare 413 itself.
   // The WebSocket limits are server-wide in Bun; reusePort off so a second server on the same port fails loudly.
-  return new Elysia({
+  // An empty or malformed Host header: the request is handled again as if sent to our own origin (H31).
+  let again: (r: Request) => Promise<Response> = async () => new Response(null, { status: 503 })
+  const app = new Elysia({
     serve: { maxRequestBodySize: maxBody * 4, reusePort: false },
     websocket: { maxPayloadLength: WS_MAX_MESSAGE, idleTimeout: WS_IDLE_SECONDS, sendPings: true },
   })
+    .onRequest(({ request, server }) => {
+      if (!hostIsSane(request.headers.get('host')) && !rehosted.has(request) && !request.headers.has('upgrade'))
+        return again(withOurHost(core, request, server?.requestIP(request)?.address ?? 'unknown'))
+    })
     .onRequest(({ request, set }) => {
+      set.headers['x-request-id'] = beginRequest(request)
+    })
+    .onAfterResponse((c) => {
+      const { request, set } = c
+      // A handler's own Response (static files, the 404 of an unknown path) carries its status; otherwise set's.
+      const res = (c as { response?: unknown }).response
+      let status = res instanceof Response ? res.status : typeof set.status === 'number' ? set.status : 200
+      if (status === 200 && request.headers.get('upgrade')?.toLowerCase() === 'websocket') status = 101
+      // The session plugin derived these for routed requests.
+      const ctx = c as unknown as { route?: string; viewer?: { user: { id: number } } | null; ip?: string }
+      endRequest(core.log, core.traffic, {
+        request,
+        path: requestPath(request),
+        route: ctx.route,
+        status,
+        userId: ctx.viewer?.user.id ?? null,
+        ip: ctx.ip ?? 'unknown',
+      })
+    })
+    .onRequest(({ request, set, server }) => {
+      // Refused before routing (no after-response hook runs for these): logged and counted here.
+      const refuse = (status: number, code: 'payload_too_large' | 'length_required' | 'bad_origin') => {
+        set.status = status
+        const ip = clientAddress(core, request, server)
+        endRequest(core.log, core.traffic, {
+          request,
+          path: requestPath(request),
+          route: undefined,
+          status,
+          userId: null,
+          ip,
+        })
+        return errorBody(code)
+      }
       const len = Number(request.headers.get('content-length') ?? 0)
-      if (len > maxBody) {
-        set.status = 413
-        return errorBody('payload_too_large')
-      }
-      if (request.headers.has('transfer-encoding')) {
-        set.status = 411
-        return errorBody('length_required')
-      }
-      if (needsOriginCheck(request.method) && !originAllowed(core, request)) {
-        set.status = 403
-        return errorBody('bad_origin')
-      }
+      if (len > maxBody) return refuse(413, 'payload_too_large')
+      if (request.headers.has('transfer-encoding')) return refuse(411, 'length_required')
+      if (needsOriginCheck(request.method) && !originAllowed(core, request)) return refuse(403, 'bad_origin')
     })
     .onError(({ code, error, set, request }) => {
       if (error instanceof AppError) {
@@ -173,7 +207,9 @@ function createApp(t: Townhall) {
           set.status = 422
           const first = (error as any).all?.[0]
           const where = first?.path ? first.path.replace(/^\//, '') : (error as any).type
-          return errorBody('validation', first ? `${where}: ${first.summary ?? first.message}` : undefined)
+          // A schema's own `error` (server/http/params.ts: "expected an integer from 1 to 50") says it best.
+          const why = typeof first?.schema?.error === 'string' ? first.schema.error : (first?.summary ?? first?.message)
+          return errorBody('validation', first ? `${where}: ${why}` : undefined)
         }
         case 'PARSE':
           set.status = 400
@@ -226,6 +262,8 @@ function createApp(t: Townhall) {
       throw new AppError('not_found')
     })
     .use(staticRoutes())
+  again = (r) => app.handle(r)
+  return app
 }
 
 export interface Running {

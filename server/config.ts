@@ -184,7 +184,13 @@ export const OPTIONS = {
     env: 'LOG_LEVEL',
     default: 'info',
     parse: oneOf('debug', 'info', 'warn', 'error'),
-    description: 'Log verbosity',
+    description: 'Log verbosity (info includes one access-log line per HTTP request; warn drops them)',
+  }),
+  logFormat: opt({
+    env: 'LOG_FORMAT',
+    default: 'text',
+    parse: oneOf('text', 'json'),
+    description: 'Log lines as text (time LEVEL message {context}) or json (one object a line)',
   }),
 } as const
 

@@ -87,7 +87,8 @@ export interface MediaApi {
 
 /** server/backchannel */
 export interface BackchannelApi {
-  stats(): { messages: number; messagesToday: number }
+  /** Messages stored, sent today, and sent since this process started (a counter for /metrics). */
+  stats(): { messages: number; messagesToday: number; sent: number }
   /** A message as a report shows it, if `viewerId` may read it (null: an admin working the reports queue). */
   reportedMessage(
     messageId: number,

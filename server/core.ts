@@ -2,6 +2,7 @@
 // own (config, the database, the log, the settings table, the bus, the rate limiters). Built first, in app.ts.
 import type { Database } from 'bun:sqlite'
 import type { Config } from './config'
+import type { Traffic } from './http/observe'
 import type { Logger } from './lib/log'
 import { RateLimiter } from './lib/ratelimit'
 import type { Bus, Sockets } from './realtime/bus'
@@ -22,6 +23,8 @@ export interface Core {
   origin(): string
   readonly secure: boolean
   readonly limits: Limits
+  /** HTTP requests by route and status, and their latencies (the access log's figures, for /metrics). */
+  readonly traffic: Traffic
 }
 
 export interface LimitSettings {

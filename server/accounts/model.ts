@@ -1,6 +1,7 @@
 import { t } from 'elysia'
 import type { Account } from '../contracts'
 import type { PublicUser, Role } from '../protocol'
+import { Int } from '../http/params'
 
 export const Username = t.String({
   minLength: 3,
@@ -35,7 +36,7 @@ export const ProfileBody = t.Object(
 export const UsernameParams = t.Object({ username: t.String({ minLength: 1, maxLength: 20 }) })
 export const SearchQuery = t.Object({
   q: t.String({ maxLength: 50 }),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 50 })),
+  limit: t.Optional(Int(1, 50)),
 })
 
 export type Status = 'active' | 'suspended' | 'banned'

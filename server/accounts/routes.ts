@@ -1,7 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { AccountsApi, AuditFn } from '../contracts'
 import type { Core } from '../core'
-import { fail } from '../errors'
+import { AppError, fail } from '../errors'
 import { clearCookie, limit, requireUser, sessionCookie, sessionPlugin } from '../http/session'
 import { rawBody } from '../http/upload'
 import { AVATAR_MAX_BYTES, type AccountsService } from './service'
@@ -16,7 +16,21 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
       '/auth/login',
       async ({ body, set, ip, request }) => {
         limit(core.limits.login, ip)
-        const s = await a.login(body.username, body.password, request.headers.get('user-agent') ?? '')
+        let s: Awaited<ReturnType<typeof a.login>>
+        try {
+          s = await a.login(body.username, body.password, request.headers.get('user-agent') ?? '')
+        } catch (e) {
+          // One line per failed sign-in, with the client's address first: what fail2ban's filter reads
+          // (docs/deploy/fail2ban/townhall.conf).
+          if (e instanceof AppError)
+            core.log.warn(`auth: failed sign-in from ${ip}`, {
+              ip,
+              username: body.username.slice(0, 20),
+              reason: e.code,
+            })
+          throw e
+        }
+        audit({ actorId: s.user.id, action: 'auth.login', targetType: 'member', targetId: s.user.id, details: { ip } })
         set.headers['set-cookie'] = sessionCookie(core, s.token, s.expires)
         return { user: a.me(s.user) }
       },

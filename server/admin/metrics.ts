@@ -1,8 +1,9 @@
 // /metrics in the Prometheus text format: gauges of what is happening now, counters, and per-second rates
 // computed from the counters over the last minute (so a dashboard without PromQL still reads them directly).
-import { statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DB_FILE } from '../db/open'
+import { LATENCY_BUCKETS, type Traffic } from '../http/observe'
 import type { AdminDeps, AdminService } from './service'
 
 const WINDOW_MS = 60_000
@@ -135,8 +136,81 @@ export class Metrics {
       'Push messages that failed (not counting expired subscriptions).',
       push.failed,
     )
-    metric('process_resident_memory_bytes', 'gauge', 'Resident memory.', process.memoryUsage().rss)
     metric('process_uptime_seconds', 'gauge', 'Seconds since the server started.', (Date.now() - this.started) / 1000)
+    out.push(...httpMetrics(this.deps.core.traffic))
+    out.push(...trafficMetrics(sockets, this.deps.backchannel.stats().sent))
+    out.push(...processMetrics())
     return out.join('\n') + '\n'
   }
+}
+
+// ——— HTTP, WebSocket and Backchannel traffic, and the process (ops-run; the SFU's figures are above) ———
+
+const esc = (v: string) => v.replace(/["\\\n]/g, '_')
+const num = (v: number) => (Number.isFinite(v) ? String(+v.toFixed(6)) : '0')
+
+/** HTTP requests by method, route and status, and a latency histogram by route (seconds). */
+function httpMetrics(traffic: Traffic): string[] {
+  const out = [
+    '# HELP townhall_http_requests_total HTTP requests answered, by method, route pattern and status.',
+    '# TYPE townhall_http_requests_total counter',
+  ]
+  for (const r of traffic.requests.values())
+    out.push(`townhall_http_requests_total{method="${r.method}",route="${esc(r.route)}",status="${r.status}"} ${r.n}`)
+  out.push(
+    '# HELP townhall_http_request_duration_seconds Time to answer an HTTP request, by route pattern.',
+    '# TYPE townhall_http_request_duration_seconds histogram',
+  )
+  for (const [route, l] of traffic.latency) {
+    const r = esc(route)
+    LATENCY_BUCKETS.forEach((le, i) => {
+      out.push(`townhall_http_request_duration_seconds_bucket{route="${r}",le="${le}"} ${l.buckets[i]}`)
+    })
+    out.push(`townhall_http_request_duration_seconds_bucket{route="${r}",le="+Inf"} ${l.count}`)
+    out.push(`townhall_http_request_duration_seconds_sum{route="${r}"} ${num(l.sum)}`)
+    out.push(`townhall_http_request_duration_seconds_count{route="${r}"} ${l.count}`)
+  }
+  return out
+}
+
+/** WebSocket frames in and out, and Backchannel messages sent since the start. */
+function trafficMetrics(sockets: { messagesIn: number; messagesOut: number }, bcSent: number): string[] {
+  return [
+    '# HELP townhall_ws_messages_total WebSocket frames, by direction (in: requests; out: replies and events).',
+    '# TYPE townhall_ws_messages_total counter',
+    `townhall_ws_messages_total{direction="in"} ${sockets.messagesIn}`,
+    `townhall_ws_messages_total{direction="out"} ${sockets.messagesOut}`,
+    '# HELP townhall_backchannel_messages_sent_total Backchannel messages sent (committed) since the start.',
+    '# TYPE townhall_backchannel_messages_sent_total counter',
+    `townhall_backchannel_messages_sent_total ${bcSent}`,
+  ]
+}
+
+const START_SECONDS = Math.round(performance.timeOrigin) / 1000
+
+/** The standard process metrics (Prometheus client conventions): memory, CPU, start time, file descriptors. */
+function processMetrics(): string[] {
+  const cpu = process.cpuUsage()
+  const mem = process.memoryUsage()
+  const out: string[] = []
+  const m = (name: string, type: string, help: string, v: number) =>
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${num(v)}`)
+  m('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', mem.rss)
+  m('process_heap_bytes', 'gauge', 'JavaScript heap in use, in bytes.', mem.heapUsed)
+  m(
+    'process_cpu_seconds_total',
+    'counter',
+    'User and system CPU time spent, in seconds.',
+    (cpu.user + cpu.system) / 1e6,
+  )
+  m('process_start_time_seconds', 'gauge', 'Start time of the process since the Unix epoch, in seconds.', START_SECONDS)
+  // Linux only (/proc); elsewhere these two are left out.
+  try {
+    m('process_open_fds', 'gauge', 'Open file descriptors.', readdirSync('/proc/self/fd').length)
+    const max = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    if (max) m('process_max_fds', 'gauge', 'Maximum number of open file descriptors.', Number(max[1]))
+  } catch {
+    /* no /proc */
+  }
+  return out
 }

@@ -7,8 +7,8 @@ import { Password } from '../accounts/model'
 import { safeEqual } from '../lib/crypto'
 import type { AdminService } from './service'
 import type { Metrics } from './metrics'
+import { IdParams, Int, Page } from '../http/params'
 
-const IdParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: 2 ** 53 - 1 }) })
 const TokenParams = t.Object({ token: t.String({ minLength: 1, maxLength: 128 }) })
 const Reason = t.Optional(t.Object({ reason: t.Optional(t.String({ maxLength: 500 })) }))
 const ReportBody = t.Object({
@@ -79,8 +79,7 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
             query: t.Object({
               q: t.Optional(t.String({ maxLength: 50 })),
               status: t.Optional(t.Union(['all', 'active', 'suspended', 'banned', 'admin'].map((s) => t.Literal(s)))),
-              limit: t.Optional(t.Numeric({ minimum: 1, maximum: 200 })),
-              offset: t.Optional(t.Numeric({ minimum: 0, maximum: 1e9 })),
+              ...Page(200),
             }),
             detail: { summary: 'Search members' },
           },
@@ -194,9 +193,9 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
           }),
           {
             query: t.Object({
-              before: t.Optional(t.Numeric({ minimum: 1 })),
+              before: t.Optional(Int(1)),
               action: t.Optional(t.String({ maxLength: 64 })),
-              limit: t.Optional(t.Numeric({ minimum: 1, maximum: 200 })),
+              limit: t.Optional(Int(1, 200)),
             }),
           },
         ),

@@ -49,6 +49,9 @@ export class BackchannelReader {
       // A room thread one may not read (removed from the room) is not summarised either:
       // its summary holds its last message.
       if (room && !readable) continue
+      // A 1:1 or group thread I left (or was removed from, or declined) comes back only for my own row's change
+      // (to learn that I am out), never for what happened in it afterwards (a new title, new members).
+      if (!room && !readable && r.my_seq <= after) continue
       threads.push(this.bc.views.thread(r, userId))
       if (!readable || r.last_seq <= after) continue
       for (const m of this.bc.store.messagesAfterSeq(r.id, after, limit + 1))

@@ -9,8 +9,9 @@ import { rawBody } from '../http/upload'
 import { LIMITS } from '../protocol'
 import type { BackchannelService } from './service'
 import type { Uploads } from './uploads'
+import { IdParams, Int } from '../http/params'
 
-const ThreadParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) })
+const ThreadParams = IdParams
 
 export const backchannelRoutes = (
   deps: { core: Core; accounts: AccountsApi },
@@ -67,7 +68,7 @@ export const backchannelRoutes = (
       },
       {
         params: t.Object({
-          id: t.Numeric({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+          id: Int(1),
           name: t.String({ maxLength: 80 }),
         }),
         detail: { summary: 'An image sent in a thread (members only)' },

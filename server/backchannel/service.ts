@@ -10,7 +10,7 @@ import { fail } from '../errors'
 import type { Logger } from '../lib/log'
 import type { MemberState, Message, Prefs, ServerEvent, SocketUser, Thread } from '../protocol'
 import type { Bus } from '../realtime/bus'
-import { isEmoji, isRoomThread, LIVE_STATES, type Membership, type ThreadRow } from './model'
+import { isEmoji, isRoomThread, LIVE_STATES, type Membership, type MessageRow, type ThreadRow } from './model'
 import { Groups } from './groups'
 import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem } from './send'
@@ -33,6 +33,12 @@ interface ServiceDeps {
   /** The rules of room threads. */
   rooms: RoomPolicy
 }
+
+/**
+ * What a member does to a thread. Every write path of Backchannel (sends, uploads, edits, reactions, deletes, typing)
+ * asks `checkWrite` with one of these, so the rules live in one place (docs/SPEC.md B11).
+ */
+export type WriteAction = 'send' | 'upload' | 'edit' | 'react' | 'delete' | 'typing'
 
 const dmKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`)
 
@@ -99,8 +105,33 @@ export class BackchannelService {
     return t
   }
 
-  /** Checks that the member may post in the thread now (membership, blocks, requests, room rules). */
-  checkPost(t: ThreadRow, userId: number) {
+  /**
+   * The one permission check of every write in Backchannel; throws the catalog error that says why not.
+   * - send, upload, edit, react, typing: the member may post in the thread now (checkPost); an edit only of their
+   *   own message. So a member who was blocked cannot edit an old message in the 1:1 thread, and in a room an edit
+   *   needs what a send needs: the room live, chat on (or a moderator), the stage for backstage.
+   * - delete: one's own message can always be taken back while one can read the thread (after a block, after the
+   *   room ended); someone else's only by a moderator of the live room, in its chat.
+   * The thread is one the member may read (readable() first: a thread's existence is not revealed).
+   */
+  checkWrite(t: ThreadRow, userId: number, action: WriteAction, message?: MessageRow) {
+    if (message && message.thread_id !== t.id) fail('message_not_found')
+    if (action === 'delete') {
+      if (!message) fail('message_not_found')
+      if (message.author_id === userId) return
+      if (!(t.kind === 'room_chat' && this.roomPolicy.isModerator(t, userId))) fail('message_delete_forbidden')
+      return
+    }
+    if (action === 'edit' || action === 'react') {
+      if (!message) fail('message_not_found')
+      if (action === 'edit' && message.author_id !== userId) fail('message_edit_forbidden')
+      if (message.deleted_at) fail('message_deleted')
+    }
+    this.checkPost(t, userId)
+  }
+
+  /** Whether the member may post in the thread now (membership, blocks, requests, room rules); checkWrite's core. */
+  private checkPost(t: ThreadRow, userId: number) {
     if (isRoomThread(t.kind)) return this.roomPolicy.checkPost(t, userId)
     const mine = this.members(t.id).get(userId)
     if (!mine || mine.state === 'left') fail('thread_not_found')
@@ -211,7 +242,7 @@ export class BackchannelService {
       return this.views.message(stored)
     }
     const t = this.readable(input.threadId, user.id)
-    this.checkPost(t, user.id)
+    this.checkWrite(t, user.id, 'send')
     const body = (input.body ?? '').trim()
     if (!body && !input.image) fail('validation', 'body: a message needs text or an image')
     if (input.image) {
@@ -267,8 +298,7 @@ export class BackchannelService {
 
   edit(userId: number, messageId: number, body: string): Message {
     const { m, t } = this.ownMessage(userId, messageId)
-    if (m.author_id !== userId) fail('message_edit_forbidden')
-    if (m.deleted_at) fail('message_deleted')
+    this.checkWrite(t, userId, 'edit', m)
     const text = body.trim()
     if (!text && !m.image) fail('validation', 'body: a message needs text or an image')
     return this.store.change(
@@ -280,9 +310,8 @@ export class BackchannelService {
   /** Deletes a message (its author, or a room's moderator in room chat), leaving a tombstone. */
   remove(userId: number, messageId: number): Message {
     const { m, t } = this.ownMessage(userId, messageId)
+    this.checkWrite(t, userId, 'delete', m)
     const moderating = m.author_id !== userId
-    if (moderating && !(t.kind === 'room_chat' && this.roomPolicy.isModerator(t, userId)))
-      fail('message_delete_forbidden')
     if (m.deleted_at) return this.views.message(m)
     // The image goes with the message (unless another message still shows it): no longer served, file removed.
     return this.store.change(
@@ -312,8 +341,7 @@ export class BackchannelService {
   react(userId: number, messageId: number, emoji: string, on: boolean): Message {
     if (!isEmoji(emoji)) fail('validation', 'emoji: not an emoji')
     const { m, t } = this.ownMessage(userId, messageId)
-    if (m.deleted_at) fail('message_deleted')
-    this.checkPost(t, userId)
+    this.checkWrite(t, userId, 'react', m)
     if (on && this.store.reactionKinds(m.id, userId) >= 10) fail('reaction_limit')
     return this.store.change(
       (nextSeq) => this.store.react(m.id, t.id, userId, emoji, on, nextSeq()),
@@ -362,7 +390,7 @@ export class BackchannelService {
     const t = this.readable(threadId, user.id)
     if (isRoomThread(t.kind)) return
     // Only someone who may post types: never towards someone who blocked them (or whom they blocked).
-    this.checkPost(t, user.id)
+    this.checkWrite(t, user.id, 'typing')
     // Someone who has not accepted a request does not reveal that they are reading it.
     if (this.members(t.id).get(user.id)?.state !== 'active') return
     this.bus.toUsers(
@@ -437,6 +465,6 @@ export class BackchannelService {
     const day = new Date()
     day.setUTCHours(0, 0, 0, 0)
     const c = this.store.messageCounts(day.getTime())
-    return { messages: c.messages, messagesToday: c.since }
+    return { messages: c.messages, messagesToday: c.since, sent: this.sends.messages }
   }
 }

@@ -29,7 +29,7 @@ export class Uploads {
   /** Stores an image for a thread the member may post in; returns its name (to send with a message) and URL. */
   async save(userId: number, threadId: number, bytes: Uint8Array) {
     const t = this.svc.readable(threadId, userId)
-    this.svc.checkPost(t, userId)
+    this.svc.checkWrite(t, userId, 'upload')
     const wait = this.limiter.take(`u${userId}`)
     if (wait) fail('rate_limited', `Too many images; try again in ${wait} s.`, wait)
     if (bytes.byteLength === 0) fail('validation', 'body: an image is required')

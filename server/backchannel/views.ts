@@ -79,10 +79,13 @@ export class Views {
     // Someone who left, was removed or declined learns nothing more about who is in it.
     const members = room || !readable ? [] : this.members(row.id, viewerId)
     const last = readable && row.last_message_id ? this.store.message(row.last_message_id) : null
+    // Someone who left, was removed or declined sees the thread as it was when they went (their own row's seq):
+    // not a title it was given afterwards, nor when it was last active.
+    const gone = !readable
     return {
       id: row.id,
       kind: row.kind,
-      title: row.title,
+      title: gone && row.meta_seq > row.my_seq ? '' : row.title,
       creatorId: row.creator_id,
       roomId: row.room_id,
       chatEnabled: !!row.chat_enabled,
@@ -91,10 +94,10 @@ export class Views {
       lastReadId: row.last_read_id,
       unread: readable && !room ? this.store.unread(row.id, row.last_read_id, viewerId) : 0,
       lastMessage: last ? this.message(last, {}) : null,
-      lastAt: row.last_at,
+      lastAt: gone && row.last_seq > row.my_seq ? 0 : row.last_at,
       members,
       memberCount: room ? this.store.countMembers(row.id) : members.length,
-      seq: Math.max(row.last_seq, row.my_seq),
+      seq: gone ? row.my_seq : Math.max(row.last_seq, row.my_seq),
     }
   }
 

@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { fail } from '../errors'
 import type { AccountsApi, Viewer } from '../contracts'
 import type { Core } from '../core'
+import { rehosted } from './guard'
 
 function cookieName(core: Pick<Core, 'secure'>) {
   return core.secure ? '__Host-th_session' : 'th_session'
@@ -33,7 +34,8 @@ export function clearCookie(core: Pick<Core, 'secure'>) {
   return `${cookieName(core)}=; Path=/; HttpOnly; SameSite=Lax${core.secure ? '; Secure' : ''}; Max-Age=0`
 }
 
-function clientIp(
+/** The client's address: with TRUST_PROXY the last X-Forwarded-For entry, else the socket's peer. */
+export function clientAddress(
   core: Pick<Core, 'config'>,
   request: Request,
   server: { requestIP(r: Request): { address: string } | null } | null,
@@ -48,7 +50,7 @@ function clientIp(
       .at(-1)
     if (last) return last
   }
-  return server?.requestIP(request)?.address ?? 'unknown'
+  return rehosted.get(request) ?? server?.requestIP(request)?.address ?? 'unknown'
 }
 
 export function requireUser(s: Viewer | null): Viewer {
@@ -65,7 +67,7 @@ export function requireAdmin(s: Viewer | null): Viewer {
 export const sessionPlugin = (deps: { core: Core; accounts: Pick<AccountsApi, 'resolve'> }) =>
   new Elysia({ name: 'townhall.session', seed: deps.core.id }).derive({ as: 'global' }, ({ request, server }) => ({
     viewer: deps.accounts.resolve(readCookie(request.headers.get('cookie'), cookieName(deps.core))),
-    ip: clientIp(deps.core, request, server),
+    ip: clientAddress(deps.core, request, server),
   }))
 
 /** Applies a rate limit keyed by `key`; throws 429 with Retry-After when exceeded. */

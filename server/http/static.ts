@@ -1,6 +1,7 @@
 // Serves the PWA: from the files embedded in the binary, or, when run from source, from a bundle built in memory.
 import { Elysia } from 'elysia'
 import { errorBody } from '../errors'
+import { requestPath } from './guard'
 
 interface Served {
   body: Uint8Array | Blob
@@ -76,7 +77,8 @@ export const staticRoutes = () =>
     '/*',
     async ({ request }) => {
       const files = await clientFiles()
-      const path = new URL(request.url).pathname
+      // Not new URL(request.url): a malformed Host header would make that throw (a 500 on every screen).
+      const path = requestPath(request)
       // An unknown API path or a missing file (a name with an extension) is a 404;
       // any other path is a screen of the app.
       if (!files.has(path) && (path.startsWith('/api/') || path === '/api' || /\.[a-z0-9]+$/i.test(path))) {

@@ -1,11 +1,12 @@
 import { t } from 'elysia'
+import { IdParams } from '../http/params'
 
 export const CreateInviteBody = t.Object({
   uses: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
   expiresInHours: t.Optional(t.Integer({ minimum: 1, maximum: 24 * 365 })),
   note: t.Optional(t.String({ maxLength: 200 })),
 })
-export const InviteIdParams = t.Object({ id: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) })
+export const InviteIdParams = IdParams
 export const TokenParams = t.Object({ token: t.String({ minLength: 1, maxLength: 128 }) })
 
 export type InviteState = 'pending' | 'used_up' | 'expired' | 'revoked'

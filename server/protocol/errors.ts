@@ -62,12 +62,17 @@ export const AdminErrors = {
   metrics_token: [401, 'A valid metrics token is required.'],
 } as const satisfies Record<string, ErrorSpec>
 
+export const PushErrors = {
+  push_endpoint_taken: [409, 'This push subscription belongs to another member.'],
+} as const satisfies Record<string, ErrorSpec>
+
 export const ERRORS = {
   ...CommonErrors,
   ...RealtimeErrors,
   ...AccountErrors,
   ...InviteErrors,
   ...AdminErrors,
+  ...PushErrors,
   ...RoomErrors,
   ...MediaErrors,
   ...BackchannelErrors,

@@ -1,12 +1,12 @@
 // Web Push (VAPID, aes128gcm): the server's keys, each member's device subscriptions and settings, and sending.
 // web-push builds the signed, encrypted request; we send it with fetch. (The 10-minute reminder for scheduled rooms
 // is reminders.ts.)
-import { lookup } from 'node:dns/promises'
 import webpush from 'web-push'
 import type { AccountsApi, PushApi, PushKind } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import { RateLimiter } from '../lib/ratelimit'
+import { checkHost, pinnedPost } from './address'
 import { PushStore, type SubscriptionRow } from './store'
 
 const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite']
@@ -21,57 +21,6 @@ const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'hi
   room_reminder: { ttl: 600, urgency: 'normal' },
   speak_invite: { ttl: 120, urgency: 'high' },
   test: { ttl: 600, urgency: 'normal' },
-}
-
-/**
- * Loopback, private and link-local addresses (and localhost):
- * no push service lives there, so the server never posts to them.
- */
-export function isPrivateHost(host: string): boolean {
-  // "localhost." is localhost: trailing dots of a fully qualified name are dropped first.
-  const h = host
-    .replace(/^\[|\]$/g, '')
-    .toLowerCase()
-    .replace(/\.+$/, '')
-  if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal')) return true
-  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h)
-  if (v4) {
-    const [a, b] = [Number(v4[1]), Number(v4[2])]
-    return (
-      a === 10 ||
-      a === 127 ||
-      a === 0 ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b <= 127)
-    )
-  }
-  if (h.includes(':'))
-    return (
-      h === '::1' ||
-      h === '::' ||
-      h.startsWith('fc') ||
-      h.startsWith('fd') ||
-      h.startsWith('fe80') ||
-      h.startsWith('::ffff:')
-    )
-  return false
-}
-
-/**
- * Whether a host is private or any address its name resolves to is (a public-looking name pointing into our network).
- * A name that does not resolve is not private: sending to it fails anyway.
- */
-async function resolvesPrivate(host: string): Promise<boolean> {
-  if (isPrivateHost(host)) return true
-  const name = host.replace(/^\[|\]$/g, '')
-  if (/^[\d.]+$/.test(name) || name.includes(':')) return false
-  try {
-    return (await lookup(name, { all: true })).some((a) => isPrivateHost(a.address))
-  } catch {
-    return false
-  }
 }
 
 /** Devices a member keeps; subscribing one more replaces the oldest (bounds the fan-out of one notification). */
@@ -132,7 +81,10 @@ export class PushService implements PushApi {
     }
     if (u.protocol !== 'https:' && !(u.protocol === 'http:' && this.core.config.pushAllowHttp))
       fail('validation', 'endpoint: a push service URL must use https')
-    if (!this.core.config.pushAllowHttp && (await resolvesPrivate(u.hostname)))
+    // A name that does not resolve now is taken (push services are sometimes briefly unreachable) and checked again
+    // at each send; one that resolves to anything but public unicast addresses is refused.
+    const checked = this.core.config.pushAllowHttp ? null : await checkHost(u.hostname)
+    if (checked && !checked.ok && checked.why === 'not_public')
       fail('validation', 'endpoint: a push service must be on the public internet')
     const p256dh = Buffer.from(sub.keys.p256dh, 'base64url')
     const auth = Buffer.from(sub.keys.auth, 'base64url')
@@ -140,6 +92,14 @@ export class PushService implements PushApi {
       fail('validation', 'keys.p256dh: expected an uncompressed P-256 public key')
     if (auth.length !== 16) fail('validation', 'keys.auth: expected 16 bytes')
     this.core.db.transaction(() => {
+      // An endpoint is one device of one member. The same device (the same keys, which only the browser and we know)
+      // may change hands: whoever subscribed last gets it, the previous member no longer. Someone who knows only the
+      // endpoint URL cannot take it over.
+      const held = this.store.byEndpoint(sub.endpoint)
+      if (held && held.user_id !== userId) {
+        if (held.p256dh !== sub.keys.p256dh || held.auth !== sub.keys.auth) fail('push_endpoint_taken')
+        this.store.removeId(held.id)
+      }
       this.store.upsert(userId, sub.endpoint, sub.keys.p256dh, sub.keys.auth, userAgent.slice(0, 200))
       const subs = this.store.byUser(userId)
       for (const old of subs.slice(0, Math.max(0, subs.length - MAX_DEVICES))) this.store.removeId(old.id)
@@ -240,10 +200,13 @@ export class PushService implements PushApi {
     d: { ttl: number; urgency: 'normal' | 'high' },
   ): Promise<boolean> {
     try {
-      // Checked again at each send: a name may have been pointed into our network since it was subscribed.
-      if (!this.core.config.pushAllowHttp && (await resolvesPrivate(new URL(s.endpoint).hostname))) {
+      // Checked again at each send (a name may have been pointed into our network since it was subscribed), and the
+      // POST goes to the address checked: no second lookup for a rebinding DNS server to answer differently.
+      const host = new URL(s.endpoint).hostname
+      const checked = this.core.config.pushAllowHttp ? null : await checkHost(host)
+      if (checked && !checked.ok) {
         this.failed++
-        this.core.log.warn('push: endpoint resolves to a private address; not sent', { host: new URL(s.endpoint).host })
+        this.core.log.warn('push: endpoint is not a public address; not sent', { host, why: checked.why })
         return false
       }
       const req = webpush.generateRequestDetails(
@@ -257,22 +220,20 @@ export class PushService implements PushApi {
         },
       )
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]))
-      const res = await fetch(req.endpoint, {
-        method: 'POST',
+      const status = await pinnedPost(req.endpoint, {
         headers,
         body: req.body ? new Uint8Array(req.body) : undefined,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
+        timeoutMs: SEND_TIMEOUT_MS,
+        pinned: checked ?? undefined,
       })
-      await res.arrayBuffer().catch(() => {})
-      if (res.status === 404 || res.status === 410) {
+      if (status === 404 || status === 410) {
         this.store.removeId(s.id)
-        this.core.log.info('push: dropped an expired subscription', { userId: s.user_id, status: res.status })
+        this.core.log.info('push: dropped an expired subscription', { userId: s.user_id, status })
         return false
       }
-      if (!res.ok) {
+      if (status < 200 || status >= 300) {
         this.failed++
-        this.core.log.warn('push: push service refused', { status: res.status, host: new URL(s.endpoint).host })
+        this.core.log.warn('push: push service refused', { status, host: new URL(s.endpoint).host })
         return false
       }
       this.store.used(s.id)

@@ -20,6 +20,7 @@ const statements = (db: Database) => ({
      RETURNING id`,
   ),
   byUser: db.prepare<SubscriptionRow, [number]>('SELECT * FROM push_subscriptions WHERE user_id = ? ORDER BY id'),
+  byEndpoint: db.prepare<SubscriptionRow, [string]>('SELECT * FROM push_subscriptions WHERE endpoint = ?'),
   deleteEndpoint: db.prepare<never, [number, string]>(
     'DELETE FROM push_subscriptions WHERE user_id = ? AND endpoint = ?',
   ),
@@ -53,6 +54,9 @@ export class PushStore {
   }
   byUser(userId: number) {
     return this.q.byUser.all(userId)
+  }
+  byEndpoint(endpoint: string) {
+    return this.q.byEndpoint.get(endpoint)
   }
   remove(userId: number, endpoint: string) {
     return this.q.deleteEndpoint.run(userId, endpoint).changes > 0

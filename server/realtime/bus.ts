@@ -38,7 +38,7 @@ export interface Sockets {
   onOpen(fn: (conn: ConnInfo) => void): void
   onClose(fn: (conn: ConnInfo) => void): void
   /** Open connections and members with at least one. */
-  stats(): { connections: number; onlineMembers: number; messagesIn: number }
+  stats(): { connections: number; onlineMembers: number; messagesIn: number; messagesOut: number }
   /** Closes every socket of a member (sign-out everywhere, suspension, ban), except those of one session if given. */
   disconnectUser(userId: number, code?: number, reason?: string, exceptSession?: number): void
   disconnectSession(sessionId: number, code?: number, reason?: string): void

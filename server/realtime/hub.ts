@@ -47,12 +47,15 @@ export class Conn {
     readonly raw: RawSocket,
     readonly user: Viewer | null,
     readonly sessionId: number | null,
+    /** Counts a frame sent (the hub's messagesOut, for /metrics). */
+    private readonly sent: () => void = () => {},
   ) {}
   get userId() {
     return this.user?.id ?? null
   }
   send(msg: Frame) {
     if (this.closed) return
+    this.sent()
     this.raw.send(JSON.stringify(msg))
   }
 }
@@ -89,6 +92,8 @@ export class Hub implements Bus, Sockets {
   private openHooks: Hook[] = []
   private closeHooks: Hook[] = []
   messagesIn = 0
+  /** Frames sent (replies and events), for /metrics. */
+  messagesOut = 0
 
   /** Set when the hub checks what it sends against the protocol (tests). */
   readonly protocolCheck: ProtocolCheck | null
@@ -140,7 +145,7 @@ export class Hub implements Bus, Sockets {
   }
 
   open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
-    const conn = new Conn(this.nextId++, raw, user, sessionId)
+    const conn = new Conn(this.nextId++, raw, user, sessionId, () => this.messagesOut++)
     this.byId.set(conn.id, conn)
     if (user) {
       let set = this.byUser.get(user.id)
@@ -221,7 +226,11 @@ export class Hub implements Bus, Sockets {
     const set = this.topics.get(topic)
     if (!set) return 0
     const text = JSON.stringify(event)
-    for (const c of set) if (c !== except && c.id !== except && !c.closed) c.raw.send(text)
+    for (const c of set)
+      if (c !== except && c.id !== except && !c.closed) {
+        this.messagesOut++
+        c.raw.send(text)
+      }
     return set.size
   }
 
@@ -230,7 +239,11 @@ export class Hub implements Bus, Sockets {
     this.checkEvent(event)
     let text: string | null = null
     for (const id of userIds) {
-      for (const c of this.byUser.get(id) ?? []) if (!c.closed) c.raw.send((text ??= JSON.stringify(event)))
+      for (const c of this.byUser.get(id) ?? [])
+        if (!c.closed) {
+          this.messagesOut++
+          c.raw.send((text ??= JSON.stringify(event)))
+        }
     }
   }
 
@@ -247,7 +260,12 @@ export class Hub implements Bus, Sockets {
     return this.byUser.has(userId)
   }
   stats() {
-    return { connections: this.byId.size, onlineMembers: this.byUser.size, messagesIn: this.messagesIn }
+    return {
+      connections: this.byId.size,
+      onlineMembers: this.byUser.size,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+    }
   }
 
   /** Closes every socket of a user (logout everywhere, suspension, ban), except those of one session if given. */

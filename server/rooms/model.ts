@@ -2,6 +2,7 @@
 // (server/protocol/rooms.ts).
 import { t } from 'elysia'
 import { RoomKind, type RoomRole, type RoomState, type RoomView } from '../protocol'
+import { IdParams } from '../http/params'
 
 const TITLE_MAX = 120
 const DESCRIPTION_MAX = 1000
@@ -41,7 +42,7 @@ export const RsvpBody = t.Object({ answer: t.Union([t.Literal('yes'), t.Literal(
 
 export const SearchQuery = t.Object({ q: t.String({ minLength: 1, maxLength: 100 }) })
 
-export const RoomIdParams = t.Object({ id: t.Numeric({ minimum: 1, maximum: 2 ** 53 }) })
+export const RoomIdParams = IdParams
 
 export interface RoomRow {
   id: number

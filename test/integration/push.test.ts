@@ -6,7 +6,7 @@ import { lookup } from 'node:dns/promises'
 import { hostname } from 'node:os'
 import * as ece from 'http_ece'
 import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
-import { isPrivateHost } from '../../server/push/service'
+import { isPublicAddress } from '../../server/push/address'
 import type { PushKind } from '../../server/contracts'
 import { createRoom, member, ok, type Member } from '../helpers/members'
 import { TEST_LIMIT, until } from '../helpers/limits'
@@ -156,11 +156,20 @@ test('[P3] push endpoints on private or loopback addresses are refused', async (
     'https://192.168.1.1/p',
     'https://[::1]/p',
     'https://169.254.169.254/latest',
+    'https://[::7f00:1]/p',
+    'https://[fe90::1]/p',
+    'https://[64:ff9b::7f00:1]/p',
+    'https://198.18.0.1/p',
+    'https://224.0.0.1/p',
+    'https://[::ffff:127.0.0.1]/p',
+    'https://[2002:7f00:1::]/p',
+    'https://100.64.0.1/p',
+    'https://2130706433/p',
     'https://fcm.googleapis.com/fcm/send/abc',
   ])
     codes.push((await bob.post('/api/push/subscribe', { endpoint, keys })).status)
   await strict.stop()
-  expect(codes).toEqual([422, 422, 422, 422, 422, 422, 201])
+  expect(codes).toEqual([...Array(15).fill(422), 201])
 })
 
 test(
@@ -176,7 +185,7 @@ test(
     // This machine's own name resolves (through /etc/hosts) to one of its addresses:
     // loopback or private almost everywhere.
     const own = await lookup(hostname(), { all: true }).catch(() => [])
-    const ownIsPrivate = own.length > 0 && own.some((a) => isPrivateHost(a.address))
+    const ownIsPrivate = own.length > 0 && own.some((a) => !isPublicAddress(a.address))
     const ownCode = ownIsPrivate
       ? (await bob.post('/api/push/subscribe', { endpoint: `https://${hostname()}/push`, keys })).status
       : 422
@@ -438,4 +447,45 @@ test('[P15] at most 16 sends are in flight at once, and every device still gets 
   expect(received.filter((r) => r.path.startsWith('/slow-')).length).toBe(40)
   expect(maxConcurrent).toBeGreaterThan(1)
   expect(maxConcurrent).toBeLessThanOrEqual(16)
+})
+
+test(
+  '[P2] an endpoint belongs to one member: another member with only its URL is refused (push_endpoint_taken); ' +
+    'the same device (same keys) signing in as someone else moves to them, and the previous member gets nothing there',
+  async () => {
+    const first = await signedInClient(s, 'p2first')
+    const second = await signedInClient(s, 'p2second')
+    const d = device('/p2-owned')
+    expect((await first.post('/api/push/subscribe', d.sub)).status).toBe(201)
+    // Someone who learnt the URL, with keys of their own: refused, and the owner keeps receiving.
+    const thief = device('/p2-owned')
+    const taken = await second.post('/api/push/subscribe', thief.sub)
+    expect(taken.status).toBe(409)
+    expect(taken.json.error.code).toBe('push_endpoint_taken')
+    expect((await first.post('/api/push/test')).json.sent).toBe(1)
+    expect((await second.post('/api/push/test')).json.sent).toBe(0)
+    // The same browser (its keys) subscribing for another member: the device is theirs now.
+    expect((await second.post('/api/push/subscribe', d.sub)).status).toBe(201)
+    expect((await first.get('/api/push/settings')).json.devices).toEqual([])
+    expect((await first.post('/api/push/test')).json.sent).toBe(0)
+    expect((await second.post('/api/push/test')).json.sent).toBe(1)
+  },
+)
+
+test('[P3] at each send the endpoint is checked again: one that points into our network is not posted to', async () => {
+  const strict = await startTestServer()
+  const m = await signedInClient(strict, 'p3again')
+  const keys = device('/x').sub.keys
+  // As if the name had been repointed since it was subscribed: rows written directly, past the subscribe check.
+  // One of them is the fake push service on loopback, which would accept the POST if it were made.
+  const live = device('/p3-again').endpoint
+  for (const endpoint of [live, 'https://[::ffff:7f00:1]/p', 'https://push.localhost/p'])
+    strict.ctx.push.service.store.upsert(m.user.id, endpoint, keys.p256dh, keys.auth, 'test')
+  const failedBefore = strict.ctx.push.service.failed
+  const r = await m.post('/api/push/test')
+  const failed = strict.ctx.push.service.failed - failedBefore
+  await strict.stop()
+  expect(r.json.sent).toBe(0)
+  expect(failed).toBe(3)
+  expect(received.filter((x) => x.path === '/p3-again')).toEqual([])
 })

@@ -8,7 +8,7 @@ import { buildTownhall } from '../../server/app'
 import { loadConfig } from '../../server/config'
 import { createLogger } from '../../server/lib/log'
 import { ERRORS, Requests } from '../../server/protocol'
-import { AccountErrors, AdminErrors, CommonErrors, InviteErrors } from '../../server/protocol/errors'
+import { AccountErrors, AdminErrors, CommonErrors, InviteErrors, PushErrors } from '../../server/protocol/errors'
 import { BackchannelErrors } from '../../server/protocol/backchannel'
 import { MediaErrors } from '../../server/protocol/media'
 import { RealtimeErrors } from '../../server/protocol/realtime'
@@ -48,6 +48,7 @@ test('[H2] each error code is defined once, with a status and a message', () => 
     AccountErrors,
     InviteErrors,
     AdminErrors,
+    PushErrors,
     RoomErrors,
     MediaErrors,
     BackchannelErrors,
