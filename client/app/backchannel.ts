@@ -17,6 +17,7 @@ import type {
   Thread,
 } from '../../server/protocol'
 import { errorCode, get, post, RequestError } from './api'
+import { loadPlayed } from './bcmedia'
 import { conn } from './connection'
 import { me } from './state'
 
@@ -339,6 +340,7 @@ export async function loadInbox() {
 /** Loads a thread and its latest page of messages. */
 export async function openThread(id: number) {
   openThreadId.value = id
+  void loadPlayed(id)
   const r = await rq('bc.thread', { threadId: id })
   putThread(r.thread)
   if (!messages.value.has(id)) {

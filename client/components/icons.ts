@@ -60,6 +60,12 @@ const LINES = {
   'bell-off': 'M6 8a6 6 0 0 1 9.3-5M18 8c0 7 3 9 3 9H7M10.3 21a1.9 1.9 0 0 0 3.4 0M3 3l18 18',
   plus: 'M12 5v14M5 12h14',
   pen: 'M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z',
+  video: 'M3 7a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2ZM15 10l6-3v10l-6-3',
+  mic: 'M12 3a3 3 0 0 1 3 3v6a3 3 0 0 1-6 0V6a3 3 0 0 1 3-3ZM5 11a7 7 0 0 0 14 0M12 18v3',
+  play: 'M7 4.5v15l12-7.5Z',
+  pause: 'M8 5v14M16 5v14',
+  stop: 'M6 6h12v12H6Z',
+  x: 'M6 6l12 12M18 6 6 18',
 } as const
 
 export type LineIconName = keyof typeof LINES

@@ -1,0 +1,151 @@
+// Videos and voice messages in Chromium (with its fake microphone): one member records a voice message and sends a
+// WebM video; the other plays the voice message at 2× (its currentTime advances) and plays and seeks the video (Range
+// requests). Screenshots of the thread at 390×844 and 1280×800.
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { poll, TEST_LIMIT } from '../helpers/limits'
+import { makeMedia, type MediaFiles } from '../helpers/media'
+import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+
+setDefaultTimeout(TEST_LIMIT)
+
+let s: TestServer
+let browser: Browser
+let f: MediaFiles
+let dir: string
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(SHOTS, `backchannel-media-${name}.png`), fullPage: false })
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true })
+  dir = mkdtempSync(join(tmpdir(), 'townhall-media-e2e-'))
+  f = await makeMedia(dir)
+  s = await startTestServer()
+  if (hasChromium) browser = await launch()
+})
+afterAll(async () => {
+  await browser?.close()
+  await s.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test.skipIf(!hasChromium)(
+  '[B47][B48] a recorded voice message plays at 2× for the other member; a WebM video plays and seeks',
+  async () => {
+    const alice = await signedInClient(s, 'alice_m')
+    const bob = await signedInClient(s, 'bob_m')
+    await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Alice Archer', alice.user.id)
+    await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Baker', bob.user.id)
+    await bob.put('/api/users/alice_m/follow')
+    const A = await pageFor(browser, s.url, alice.cookie)
+    const B = await pageFor(browser, s.url, bob.cookie)
+    const a = A.page
+    const b = B.page
+    await a.goto('/backchannel/new/bob_m')
+    await a.getByLabel('Message').fill('Hello Bob, a clip and a note from the meetup')
+    await a.getByRole('button', { name: 'Send' }).click()
+    await a.waitForURL(/\/backchannel\/\d+$/)
+    const threadId = Number(a.url().split('/').pop())
+
+    // Hold the mic button until two seconds are recorded, then let go: the preview comes, then it is sent.
+    const mic = a.getByRole('button', { name: 'Record voice message' })
+    await mic.hover()
+    await a.mouse.down()
+    await a.getByRole('status', { name: 'Recording voice message' }).getByText('0:02').waitFor()
+    await a.mouse.up()
+    await a.getByRole('button', { name: 'Send voice message' }).click()
+    await a.getByRole('group', { name: /^Voice message from Alice Archer/ }).waitFor()
+
+    // A video: its poster and duration are made in the page, the upload shows progress, then it is sent.
+    await a.getByLabel('Message').fill('the stage at the meetup')
+    await a.getByLabel('Attach video').setInputFiles(f.paths.webm)
+    await a.locator('video.msg-video').waitFor()
+    // A second voice message, tapped on and off this time.
+    await a.getByRole('button', { name: 'Record voice message' }).click()
+    await a.getByRole('status', { name: 'Recording voice message' }).getByText('0:01').waitFor()
+    await a.getByRole('button', { name: 'Stop recording' }).last().click()
+    await a.getByRole('button', { name: 'Send voice message' }).click()
+    await poll(
+      () => a.getByRole('group', { name: /^Voice message from/ }).count(),
+      (n) => n === 2,
+      'two voice messages on the sender side',
+    )
+
+    // Bob: the messages arrive with their media; the voice messages are unplayed.
+    const ranges: number[] = []
+    b.on('response', (r) => r.url().includes('/media/') && ranges.push(r.status()))
+    await b.goto(`/backchannel/${threadId}`)
+    const voices = b.getByRole('group', { name: /^Voice message from Alice Archer, .*not played/ })
+    await poll(
+      () => voices.count(),
+      (n) => n === 2,
+      'two unplayed voice messages',
+    )
+    const first = b.getByRole('group', { name: /^Voice message from Alice Archer/ }).first()
+    await first.getByRole('button', { name: 'Playback speed 1×' }).click()
+    await first.getByRole('button', { name: 'Playback speed 1.5×' }).click()
+    await first.getByRole('button', { name: 'Playback speed 2×' }).waitFor()
+    await first.getByRole('button', { name: 'Play voice message' }).click()
+    const state = await poll(
+      () =>
+        b.evaluate(() => {
+          const el = document.getElementById('voice-player') as HTMLAudioElement | null
+          return el ? { at: el.currentTime, rate: el.playbackRate, paused: el.paused } : null
+        }),
+      (x) => !!x && x.at > 0.5 && !x.paused,
+      'the voice message playing',
+    )
+    expect(state!.rate).toBe(2)
+    // Played: its dot is gone (and the server knows).
+    await poll(
+      () => voices.count(),
+      (n) => n <= 1,
+      'the first voice message marked played',
+    )
+    await poll(
+      async () => (await bob.get(`/api/threads/${threadId}`)).status,
+      (st) => st === 200,
+      'thread readable',
+    )
+
+    // The video plays and seeks in Bob's page (the browser asks for ranges: 206).
+    const seeked = await b.evaluate(async () => {
+      const v = document.querySelector('video.msg-video') as HTMLVideoElement
+      v.muted = true
+      await v.play()
+      await new Promise<void>((r) => {
+        const check = () => (v.currentTime > 0.2 ? r() : requestAnimationFrame(check))
+        check()
+      })
+      v.pause()
+      v.currentTime = 1.5
+      await new Promise((r) => v.addEventListener('seeked', r, { once: true }))
+      return { at: v.currentTime, duration: v.duration, poster: v.poster }
+    })
+    expect(seeked.at).toBeGreaterThan(1.4)
+    expect(seeked.duration).toBeGreaterThan(1.9)
+    expect(seeked.poster).toContain(`/api/threads/${threadId}/images/`)
+    expect(ranges).toContain(206)
+
+    // Screenshots: Bob's thread with the video and voice messages, phone and desktop.
+    await b.evaluate(() => (document.getElementById('voice-player') as HTMLAudioElement).pause())
+    await shot(b, 'thread-390')
+    await b.setViewportSize({ width: 1280, height: 800 })
+    await b.goto(`/backchannel/${threadId}`)
+    await b.locator('video.msg-video').waitFor()
+    await shot(b, 'thread-1280')
+    await a.setViewportSize({ width: 390, height: 844 })
+    await a.getByRole('button', { name: 'Record voice message' }).click()
+    await a.getByRole('status', { name: 'Recording voice message' }).getByText('0:01').waitFor()
+    await shot(a, 'recording-390')
+    await a.getByRole('button', { name: 'Stop recording' }).last().click()
+    await a.getByRole('button', { name: 'Send voice message' }).waitFor()
+    await shot(a, 'preview-390')
+    await A.context.close()
+    await B.context.close()
+  },
+)
