@@ -11,7 +11,7 @@ export interface Settings {
   maxVideoMb: number
 }
 
-export const DEFAULT_MAX_VIDEO_MB = 50
+const DEFAULT_MAX_VIDEO_MB = 50
 
 export class SettingsService {
   private cache: Settings

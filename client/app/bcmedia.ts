@@ -11,7 +11,7 @@ import { me } from './state'
 export type UploadedMedia = Media & { name: string }
 
 /** The voice messages I played, by id (those of the threads I opened, and any I played since). */
-export const played = signal<ReadonlySet<number>>(new Set())
+const played = signal<ReadonlySet<number>>(new Set())
 
 let listening = false
 function listen() {
@@ -130,13 +130,27 @@ export async function videoFacts(file: Blob): Promise<{ durationMs: number; post
 function once(el: HTMLMediaElement, event: string, timeout = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('timeout')), timeout)
-    el.addEventListener(event, () => (clearTimeout(t), resolve()), { once: true })
-    el.addEventListener('error', () => (clearTimeout(t), reject(new Error('media error'))), { once: true })
+    el.addEventListener(
+      event,
+      () => {
+        clearTimeout(t)
+        resolve()
+      },
+      { once: true },
+    )
+    el.addEventListener(
+      'error',
+      () => {
+        clearTimeout(t)
+        reject(new Error('media error'))
+      },
+      { once: true },
+    )
   })
 }
 
 /** Squeezes a recording's levels (0..1, many a second) into `n` bars of 0–255, loudest bar 255. */
-export function waveformOf(levels: number[], n = 64): number[] {
+function waveformOf(levels: number[], n = 64): number[] {
   const bars: number[] = []
   for (let i = 0; i < n; i++) {
     const from = Math.floor((i * levels.length) / n)
@@ -159,7 +173,7 @@ export interface Recording {
 }
 
 /** The longest voice message (the server refuses longer). */
-export const VOICE_MAX_MS = 5 * 60 * 1000
+const VOICE_MAX_MS = 5 * 60 * 1000
 const VOICE_TYPES = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/webm']
 
 /**

@@ -18,7 +18,7 @@ export interface NowPlaying {
   durationMs: number
 }
 
-export const RATES = [1, 1.5, 2] as const
+const RATES = [1, 1.5, 2] as const
 /** The voice message in the player (playing or paused), or null. */
 export const nowPlaying = signal<NowPlaying | null>(null)
 /** The speed for every voice message, remembered on this device. */
@@ -109,7 +109,7 @@ export function seek(seconds: number) {
   }
 }
 
-export function stop() {
+function stop() {
   if (el) {
     el.pause()
     el.removeAttribute('src')

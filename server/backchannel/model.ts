@@ -73,7 +73,7 @@ export interface QuestionRow {
   created_at: number
   seq: number
 }
-export type UploadKind = 'image' | 'video' | 'voice'
+type UploadKind = 'image' | 'video' | 'voice'
 export interface UploadRow {
   name: string
   thread_id: number

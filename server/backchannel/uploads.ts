@@ -67,7 +67,7 @@ export class Uploads {
     if (c.kind === 'ogg') fail('unsupported_media', 'A video must be an MP4 or a WebM.')
     if (meta.poster) {
       const p = this.svc.store.upload(meta.poster)
-      if (!p || p.kind !== 'image' || p.thread_id !== threadId || p.user_id !== userId)
+      if (p?.kind !== 'image' || p.thread_id !== threadId || p.user_id !== userId)
         fail('validation', 'poster: upload the poster image to this thread first')
     }
     const durationMs = c.durationMs ?? meta.durationMs

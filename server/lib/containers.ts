@@ -5,7 +5,7 @@
 // or elements. Metadata the container lets us drop without moving a byte (MP4 udta/meta boxes, WebM Tags and Title)
 // is overwritten in place with padding (a `free` box, a Void element), so every offset in the file stays right.
 
-export type ContainerKind = 'mp4' | 'webm' | 'ogg'
+type ContainerKind = 'mp4' | 'webm' | 'ogg'
 
 export interface Container {
   kind: ContainerKind

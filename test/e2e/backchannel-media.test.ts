@@ -46,29 +46,29 @@ test.skipIf(!hasChromium)(
     const a = A.page
     const b = B.page
     await a.goto('/backchannel/new/bob_m')
-    await a.getByLabel('Message').fill('Hello Bob, a clip and a note from the meetup')
+    await a.getByRole('textbox', { name: 'Message' }).fill('Hello Bob, a clip and a note from the meetup')
     await a.getByRole('button', { name: 'Send' }).click()
     await a.waitForURL(/\/backchannel\/\d+$/)
     const threadId = Number(a.url().split('/').pop())
 
     // Hold the mic button until two seconds are recorded, then let go: the preview comes, then it is sent.
-    const mic = a.getByRole('button', { name: 'Record voice message' })
+    const mic = a.getByRole('button', { name: 'Record voice' })
     await mic.hover()
     await a.mouse.down()
     await a.getByRole('status', { name: 'Recording voice message' }).getByText('0:02').waitFor()
     await a.mouse.up()
-    await a.getByRole('button', { name: 'Send voice message' }).click()
+    await a.getByRole('button', { name: 'Send recording' }).click()
     await a.getByRole('group', { name: /^Voice message from Alice Archer/ }).waitFor()
 
     // A video: its poster and duration are made in the page, the upload shows progress, then it is sent.
-    await a.getByLabel('Message').fill('the stage at the meetup')
+    await a.getByRole('textbox', { name: 'Message' }).fill('the stage at the meetup')
     await a.getByLabel('Attach video').setInputFiles(f.paths.webm)
     await a.locator('video.msg-video').waitFor()
     // A second voice message, tapped on and off this time.
-    await a.getByRole('button', { name: 'Record voice message' }).click()
+    await a.getByRole('button', { name: 'Record voice' }).click()
     await a.getByRole('status', { name: 'Recording voice message' }).getByText('0:01').waitFor()
     await a.getByRole('button', { name: 'Stop recording' }).last().click()
-    await a.getByRole('button', { name: 'Send voice message' }).click()
+    await a.getByRole('button', { name: 'Send recording' }).click()
     await poll(
       () => a.getByRole('group', { name: /^Voice message from/ }).count(),
       (n) => n === 2,
@@ -139,11 +139,11 @@ test.skipIf(!hasChromium)(
     await b.locator('video.msg-video').waitFor()
     await shot(b, 'thread-1280')
     await a.setViewportSize({ width: 390, height: 844 })
-    await a.getByRole('button', { name: 'Record voice message' }).click()
+    await a.getByRole('button', { name: 'Record voice' }).click()
     await a.getByRole('status', { name: 'Recording voice message' }).getByText('0:01').waitFor()
     await shot(a, 'recording-390')
     await a.getByRole('button', { name: 'Stop recording' }).last().click()
-    await a.getByRole('button', { name: 'Send voice message' }).waitFor()
+    await a.getByRole('button', { name: 'Send recording' }).waitFor()
     await shot(a, 'preview-390')
     await A.context.close()
     await B.context.close()

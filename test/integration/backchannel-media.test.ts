@@ -102,7 +102,7 @@ test('[B41] voice messages by content: Opus in Ogg or WebM, ≤ 5 minutes, with 
   expect(r.json.voice.waveform).toEqual(WAVE.split(',').map(Number))
 })
 
-test('[B42] size: the admin sets the largest video (maxVideoMb); videos count in the daily bytes with images', async () => {
+test('[B42] size: the admin sets the largest video (maxVideoMb); videos count in the daily bytes', async () => {
   const { a, b, t } = await pair()
   s.ctx.core.settings.update({ maxVideoMb: 1 })
   try {
@@ -201,7 +201,7 @@ test('[B45] deleting a video or voice message leaves a tombstone and removes its
   expect(await outcome(a, 'bc.send', { threadId: t, clientId: clientId(), media: vo.name })).toBe('validation')
 })
 
-test('[B46] a voice message is a message: unread, sync, push text, found by its caption; played per listener', async () => {
+test('[B45][B46] a voice message is a message: unread, sync, search by caption; played per listener', async () => {
   const { a, b, t } = await pair()
   const stranger = await mk()
   const before = (await ok(b, 'bc.inbox', {})).seq

@@ -34,7 +34,7 @@ export function MediaAttachment({ m }: { m: bc.Shown }) {
   return m.media.kind === 'video' ? html`<${VideoAttachment} m=${m} />` : html`<${VoiceMessage} m=${m} />`
 }
 
-export function VideoAttachment({ m }: { m: bc.Shown }) {
+function VideoAttachment({ m }: { m: bc.Shown }) {
   const media = m.media!
   return html`<div class="msg-video-box">
     <video class="msg-video" controls preload="metadata" playsinline src=${media.url}
@@ -44,7 +44,7 @@ export function VideoAttachment({ m }: { m: bc.Shown }) {
   </div>`
 }
 
-export function VoiceMessage({ m }: { m: bc.Shown }) {
+function VoiceMessage({ m }: { m: bc.Shown }) {
   const media = m.media!
   const now = player.nowPlaying.value
   const mine = now?.messageId === m.id
@@ -76,7 +76,7 @@ export function VoiceMessage({ m }: { m: bc.Shown }) {
       ${bars.map(
         (v, i) =>
           html`<span class=${i / bars.length < progress ? 'on' : ''}
-            style=${`height:${Math.max(12, Math.round((v / 255) * 100))}%`}></span>`,
+            style=${`height:${Math.max(16, Math.round((v / 255) * 100))}%`}></span>`,
       )}
     </div>
     <div class="voice-side">
@@ -243,7 +243,8 @@ export function MediaButtons({
     if (trays.value.has(threadId)) return
     try {
       const rec = await startRecording(() => void finishRecording(threadId))
-      setTray(threadId, { kind: 'recording', rec, holding, startX })
+      // Let go before the microphone was ready (a quick tap, or a permission prompt): recording goes on until stop.
+      setTray(threadId, { kind: 'recording', rec, holding: holding && pressing.current, startX })
     } catch (e) {
       notifyError(e)
     }
@@ -254,6 +255,7 @@ export function MediaButtons({
     if (t?.kind === 'recording') return void finishRecording(threadId)
     ;(e.currentTarget as HTMLElement).setPointerCapture?.(e.pointerId)
     pressedAt.current = Date.now()
+    pressing.current = true
     void begin(true, e.clientX)
   }
   const move = (e: PointerEvent) => {
@@ -261,6 +263,7 @@ export function MediaButtons({
     if (t?.kind === 'recording' && t.holding && e.clientX - t.startX < -80) cancelTray(threadId)
   }
   const up = () => {
+    pressing.current = false
     const t = trayOf(threadId)
     if (t?.kind !== 'recording' || !t.holding) return
     // A short press is a tap: recording goes on until the stop button. A hold ends when the finger lifts.
@@ -268,6 +271,7 @@ export function MediaButtons({
     else void finishRecording(threadId)
   }
   const pressedAt = useRef(0)
+  const pressing = useRef(false)
   const recording = trayOf(threadId)?.kind === 'recording'
   return html`<label class=${'icon-btn attach' + (busy ? ' disabled' : '')} title="Attach video">
       <${LineIcon} name="video" />
@@ -275,7 +279,7 @@ export function MediaButtons({
         disabled=${busy} onChange=${pick} />
     </label>
     <button type="button" class=${'icon-btn attach mic' + (recording ? ' on' : '')}
-      aria-label=${recording ? 'Stop recording' : 'Record voice message'} title="Hold to record, or tap"
+      aria-label=${recording ? 'Stop recording' : 'Record voice'} title="Hold to record, or tap"
       onPointerDown=${down} onPointerMove=${move} onPointerUp=${up} onPointerCancel=${up}
       onKeyDown=${(e: KeyboardEvent) => {
         if (e.key !== 'Enter' && e.key !== ' ') return
@@ -319,10 +323,10 @@ export function MediaTray({ threadId }: { threadId: number }) {
     <audio class="voice-preview" controls src=${t.url} aria-label="Listen before sending"></audio>
     <span class="small muted">${clock(t.durationMs)}</span>
     ${t.phase === 'failed' && html`<span class="small danger-text" role="alert">${t.error}</span>`}
-    <button type="button" class="link-btn" aria-label="Discard voice message" onClick=${() => cancelTray(threadId)}>
+    <button type="button" class="link-btn" aria-label="Discard recording" onClick=${() => cancelTray(threadId)}>
       <${LineIcon} name="x" /></button>
     <button type="button" class="btn primary small" disabled=${t.phase === 'sending'}
-      onClick=${() => void sendVoice(threadId, t)}>${t.phase === 'failed' ? 'Retry' : 'Send voice message'}</button>
+      onClick=${() => void sendVoice(threadId, t)}>${t.phase === 'failed' ? 'Retry' : 'Send recording'}</button>
   </div>`
 }
 
@@ -337,7 +341,9 @@ function RecordingTray({ threadId, t }: { threadId: number; t: Extract<Tray, { k
   return html`<div class="media-tray recording" role="status" aria-label="Recording voice message">
     <span class="rec-dot" aria-hidden="true"></span>
     <span class="voice-time">${clock(t.rec.elapsedMs.value)}</span>
-    <span class="rec-level" aria-hidden="true"><span style=${`transform:scaleX(${Math.max(0.04, level)})`}></span></span>
+    <span class="rec-level" aria-hidden="true">
+      <span style=${`transform:scaleX(${Math.max(0.04, level)})`}></span>
+    </span>
     ${
       t.holding
         ? html`<span class="muted small grow">‹ Slide to cancel</span>`
