@@ -340,8 +340,8 @@ export async function loadInbox() {
 /** Loads a thread and its latest page of messages. */
 export async function openThread(id: number) {
   openThreadId.value = id
-  void loadPlayed(id)
   const r = await rq('bc.thread', { threadId: id })
+  void loadPlayed(id)
   putThread(r.thread)
   if (!messages.value.has(id)) {
     const h = await rq('bc.history', { threadId: id })

@@ -109,7 +109,7 @@ export function seek(seconds: number) {
   }
 }
 
-function stop() {
+export function stop() {
   if (el) {
     el.pause()
     el.removeAttribute('src')

@@ -16,6 +16,7 @@ import {
   videoFacts,
 } from '../../app/bcmedia'
 import { errorCode } from '../../app/api'
+import { path } from '../../app/router'
 import { notifyError } from '../../app/state'
 import * as player from '../../app/voiceplayer'
 import { LineIcon } from '../icons'
@@ -353,5 +354,27 @@ function RecordingTray({ threadId, t }: { threadId: number; t: Extract<Tray, { k
           <button type="button" class="btn small" aria-label="Stop recording"
             onClick=${() => void finishRecording(threadId)}><${LineIcon} name="stop" /> Stop</button>`
     }
+  </div>`
+}
+
+/**
+ * The voice message playing while the member is elsewhere in the app (under the top bar): play/pause, speed, the
+ * thread it is from, and stop. Hidden on that thread's own screen, where its bubble shows it.
+ */
+export function VoiceBar() {
+  const n = player.nowPlaying.value
+  if (!n || path.value === `/backchannel/${n.threadId}`) return null
+  const m = bc.messages.value.get(n.threadId)?.find((x) => x.id === n.messageId)
+  return html`<div class="banner info voice-bar" role="region" aria-label="Voice message playing">
+    <button type="button" class="voice-play small"
+      aria-label=${n.playing ? 'Pause voice message' : 'Play voice message'}
+      onClick=${() => (n.playing ? player.pause() : m && void player.play(m))}>
+      <${LineIcon} name=${n.playing ? 'pause' : 'play'} /></button>
+    <a class="grow voice-bar-text" href=${`/backchannel/${n.threadId}`}>
+      ${n.from} · ${clock(n.at * 1000)} / ${clock(n.durationMs)}</a>
+    <button type="button" class="voice-rate" aria-label=${`Playback speed ${player.rate.value}×`}
+      onClick=${player.cycleRate}>${player.rate.value}×</button>
+    <button type="button" class="link-btn" aria-label="Stop voice message" onClick=${player.stop}>
+      <${LineIcon} name="x" /></button>
   </div>`
 }
