@@ -155,3 +155,55 @@ test.skipIf(!hasChromium)(
     await B.context.close()
   },
 )
+
+test.skipIf(!hasChromium)(
+  '[B47] a video upload can be cancelled; a failed one is retried and the video is sent once',
+  async () => {
+    const carol = await signedInClient(s, 'carol_m')
+    const dave = await signedInClient(s, 'dave_m')
+    await dave.put('/api/users/carol_m/follow')
+    const C = await pageFor(browser, s.url, carol.cookie)
+    const c = C.page
+    await c.goto('/backchannel/new/dave_m')
+    await c.getByRole('textbox', { name: 'Message' }).fill('a video is coming')
+    await c.getByRole('button', { name: 'Send' }).click()
+    await c.waitForURL(/\/backchannel\/\d+$/)
+    const threadId = Number(c.url().split('/').pop())
+    const UPLOAD = /\/videos\?/
+
+    // An upload that hangs: cancelled from the tray, nothing is sent.
+    await c.route(UPLOAD, () => {})
+    await c.getByLabel('Attach video').setInputFiles(f.paths.webm)
+    await c.getByText(/Uploading video/).waitFor()
+    await c.getByRole('button', { name: 'Cancel video' }).click()
+    await c.getByRole('button', { name: 'Cancel video' }).waitFor({ state: 'detached' })
+    await c.unroute(UPLOAD)
+
+    // An upload the server refuses for now: the tray says so and offers Retry, which sends it once.
+    await c.route(UPLOAD, (r) =>
+      r.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'unavailable', message: 'Try again later.' } }),
+      }),
+    )
+    await c.getByLabel('Attach video').setInputFiles(f.paths.webm)
+    await c.getByText('Not sent: Try again later.').waitFor()
+    await c.unroute(UPLOAD)
+    await c.getByRole('button', { name: 'Retry' }).click()
+    await c.locator('video.msg-video').waitFor()
+    const count = () =>
+      s.ctx.core.db
+        .query<{ n: number }, [number]>(
+          "SELECT COUNT(*) AS n FROM bc_messages WHERE thread_id = ? AND image LIKE '%.webm' AND deleted_at IS NULL",
+        )
+        .get(threadId)!.n
+    await poll(
+      async () => count(),
+      (n) => n === 1,
+      'one video message stored',
+    )
+    expect(await c.locator('video.msg-video').count()).toBe(1)
+    await C.context.close()
+  },
+)
