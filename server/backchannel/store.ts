@@ -485,11 +485,12 @@ export class BackchannelStore {
       this.q.deleteMessage.run(Date.now(), seq, m.id)
       this.q.touchThread.run(seq, m.thread_id)
       if (!m.image || this.q.imageInUse.get(m.thread_id, m.image)) return null
-      // A video's poster goes with it.
+      // A video's poster goes with it (unless a message of the thread shows it as an image).
       const poster = this.q.upload.get(m.image)?.poster
       this.q.deleteUpload.run(m.image)
-      if (poster) this.q.deleteUpload.run(poster)
-      return poster ? [m.image, poster] : [m.image]
+      if (!poster || this.q.imageInUse.get(m.thread_id, poster)) return [m.image]
+      this.q.deleteUpload.run(poster)
+      return [m.image, poster]
     } catch (e) {
       failed(`delete message ${m.id}`, e)
     }

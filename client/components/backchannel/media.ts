@@ -15,7 +15,6 @@ import {
   uploadVoice,
   videoFacts,
 } from '../../app/bcmedia'
-import { errorCode } from '../../app/api'
 import { path } from '../../app/router'
 import { notifyError } from '../../app/state'
 import * as player from '../../app/voiceplayer'
@@ -183,7 +182,7 @@ async function sendVoice(threadId: number, t: Extract<Tray, { kind: 'preview' }>
     await bc.send(threadId, '', { media: up.name, mediaView: up, clientId: cur.clientId })
   } catch (e) {
     if (trayOf(threadId) === cur) setTray(threadId, { ...cur, phase: 'failed', error: (e as Error).message })
-    else if (errorCode(e) !== 'offline') notifyError(e)
+    else notifyError(e)
   }
 }
 
