@@ -9,6 +9,8 @@ import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
 import { poll, TEST_LIMIT } from '../helpers/limits'
 import { makeMedia, type MediaFiles } from '../helpers/media'
+import { dm, follow, ok } from '../helpers/backchannel'
+import { member, roomWith } from '../helpers/members'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -24,7 +26,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true })
   dir = mkdtempSync(join(tmpdir(), 'townhall-media-e2e-'))
   f = await makeMedia(dir)
-  s = await startTestServer()
+  s = await startTestServer({ RTC_PORT_MIN: '42800', RTC_PORT_MAX: '42899' })
   if (hasChromium) browser = await launch()
 })
 afterAll(async () => {
@@ -205,5 +207,82 @@ test.skipIf(!hasChromium)(
     )
     expect(await c.locator('video.msg-video').count()).toBe(1)
     await C.context.close()
+  },
+)
+
+/** Counts pause() and play() on the room's audio elements (those playing a MediaStream). */
+const COUNT_ROOM_AUDIO = () => {
+  const w = window as any
+  w.__room = { paused: 0, played: 0 }
+  w.__roomEls = new Set<HTMLMediaElement>()
+  const pause = HTMLMediaElement.prototype.pause
+  const play = HTMLMediaElement.prototype.play
+  HTMLMediaElement.prototype.pause = function (this: HTMLMediaElement) {
+    if (this.srcObject) w.__room.paused++
+    return pause.call(this)
+  }
+  HTMLMediaElement.prototype.play = function (this: HTMLMediaElement) {
+    if (this.srcObject) {
+      w.__room.played++
+      w.__roomEls.add(this)
+    }
+    return play.call(this)
+  }
+}
+
+test.skipIf(!hasChromium)(
+  "[B48] a voice message pauses the live room's audio while it plays and resumes it after",
+  async () => {
+    const host = await member(s, 'host')
+    const bob = await member(s, 'lis')
+    try {
+      await follow(bob, host)
+      const t = await dm(host, bob)
+      const up = await host.http.req(
+        'POST',
+        `/api/threads/${t}/voice?durationMs=3000&waveform=${'90,'.repeat(63)}90`,
+        f.ogg,
+      )
+      await ok(host, 'bc.send', { threadId: t, clientId: `vm-${Date.now()}`, body: '', media: up.json.voice.name })
+      const room = await roomWith(host, [])
+      const B = await pageFor(browser, s.url, bob.http.cookie)
+      await B.context.addInitScript(COUNT_ROOM_AUDIO)
+      const b = B.page
+      await b.goto(`/rooms/${room.id}`)
+      await b.getByRole('heading', { name: /On stage/ }).waitFor()
+      const counts = () =>
+        b.evaluate(() => {
+          const w = window as any
+          const voice = document.getElementById('voice-player') as HTMLAudioElement | null
+          const els = [...w.__roomEls] as HTMLMediaElement[]
+          return {
+            ...(w.__room as { paused: number; played: number }),
+            roomPlaying: els.filter((e) => !e.paused).length,
+            voicePlaying: !!voice && !voice.paused,
+          }
+        })
+      const before = await poll(counts, (c) => c.played > 0, "the room's audio playing")
+      // Over to the thread without leaving the room (in-app navigation), and play the voice message.
+      await b.evaluate((to) => {
+        history.pushState(null, '', to)
+        dispatchEvent(new PopStateEvent('popstate'))
+      }, `/backchannel/${t}`)
+      await b
+        .getByRole('group', { name: /^Voice message from/ })
+        .getByRole('button', { name: 'Play voice message' })
+        .click()
+      await poll(counts, (c) => c.voicePlaying && c.roomPlaying === 0, "the room's audio paused while the voice plays")
+      // It ends after 3 s (at whatever speed): the room's audio plays again.
+      await poll(
+        counts,
+        (c) => !c.voicePlaying && c.roomPlaying > 0 && c.played > before.played,
+        "the room's audio resumed",
+      )
+      expect(await b.evaluate(() => (document.getElementById('voice-player') as HTMLAudioElement).paused)).toBe(true)
+      await B.context.close()
+    } finally {
+      host.ws.close()
+      bob.ws.close()
+    }
   },
 )
