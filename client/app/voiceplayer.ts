@@ -115,9 +115,10 @@ export function stop() {
     el.removeAttribute('src')
     el.load()
   }
+  // The lock screen is cleared first: with the player empty, a room I am in takes it back (mediasession.ts).
+  session('none')
   nowPlaying.value = null
   pauseRoomAudio(false)
-  session('none')
 }
 
 /** The next speed (1× → 1.5× → 2× → 1×), for every voice message from now on. */

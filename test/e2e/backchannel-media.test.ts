@@ -259,6 +259,7 @@ test.skipIf(!hasChromium)(
             ...(w.__room as { paused: number; played: number }),
             roomPlaying: els.filter((e) => !e.paused).length,
             voicePlaying: !!voice && !voice.paused,
+            session: navigator.mediaSession.metadata?.title ?? null,
           }
         })
       const before = await poll(counts, (c) => c.played > 0, "the room's audio playing")
@@ -271,12 +272,17 @@ test.skipIf(!hasChromium)(
         .getByRole('group', { name: /^Voice message from/ })
         .getByRole('button', { name: 'Play voice message' })
         .click()
-      await poll(counts, (c) => c.voicePlaying && c.roomPlaying === 0, "the room's audio paused while the voice plays")
+      // On the lock screen meanwhile: the voice message (Media Session).
+      await poll(
+        counts,
+        (c) => c.voicePlaying && c.roomPlaying === 0 && c.session === 'Voice message',
+        "the room's audio paused while the voice plays",
+      )
       // It ends after 3 s (at whatever speed): the room's audio plays again.
       await poll(
         counts,
-        (c) => !c.voicePlaying && c.roomPlaying > 0 && c.played > before.played,
-        "the room's audio resumed",
+        (c) => !c.voicePlaying && c.roomPlaying > 0 && c.played > before.played && c.session === 'A room',
+        "the room's audio (and the room on the lock screen) back",
       )
       expect(await b.evaluate(() => (document.getElementById('voice-player') as HTMLAudioElement).paused)).toBe(true)
       await B.context.close()
