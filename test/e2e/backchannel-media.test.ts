@@ -106,6 +106,7 @@ test.skipIf(!hasChromium)(
     // both are played then (the server knows).
     await b.getByRole('link', { name: 'People' }).click()
     await b.getByRole('region', { name: 'Voice message playing' }).waitFor()
+    await shot(b, 'voice-bar-390')
     await poll(
       async () => (await s.ctx.core.db.query('SELECT COUNT(*) AS n FROM bc_voice_played').get()) as { n: number },
       (r) => r.n === 2,
