@@ -160,7 +160,7 @@ test.skipIf(!hasChromium)(
 )
 
 test.skipIf(!hasChromium)(
-  '[B47] a video upload can be cancelled; a failed one is retried and the video is sent once',
+  '[B47] a video upload can be cancelled; a failed one is retried and the video is sent once; slide to cancel',
   async () => {
     const carol = await signedInClient(s, 'carol_m')
     const dave = await signedInClient(s, 'dave_m')
@@ -207,6 +207,18 @@ test.skipIf(!hasChromium)(
       'one video message stored',
     )
     expect(await c.locator('video.msg-video').count()).toBe(1)
+
+    // Holding the mic and sliding away cancels the recording: nothing to preview, nothing sent.
+    const mic = c.getByRole('button', { name: 'Record voice' })
+    const box = (await mic.boundingBox())!
+    await c.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
+    await c.mouse.down()
+    await c.getByRole('status', { name: 'Recording voice message' }).getByText('Slide to cancel').waitFor()
+    await c.mouse.move(box.x - 150, box.y + box.height / 2, { steps: 5 })
+    await c.getByRole('status', { name: 'Recording voice message' }).waitFor({ state: 'detached' })
+    await c.mouse.up()
+    expect(await c.getByRole('button', { name: 'Send recording' }).count()).toBe(0)
+    expect(await c.getByRole('group', { name: /^Voice message/ }).count()).toBe(0)
     await C.context.close()
   },
 )
