@@ -72,7 +72,7 @@ export class Uploads {
     }
     const durationMs = c.durationMs ?? meta.durationMs
     if (durationMs > LIMITS.videoMs) fail('validation', 'duration: a video may be at most an hour long')
-    return this.keep(userId, threadId, bytes, c, { kind: 'video', durationMs, poster: meta.poster ?? null })
+    return this.keep(userId, threadId, c, { kind: 'video', durationMs, poster: meta.poster ?? null })
   }
 
   /** Stores a voice message (Opus in WebM or Ogg, ≤ 5 minutes) with its waveform. */
@@ -90,18 +90,19 @@ export class Uploads {
     // A recording stopped at 5:00 may end a frame or two later in its container.
     if (durationMs > LIMITS.voiceMs + 1000) fail('validation', 'duration: a voice message may be at most 5 minutes')
     const waveform = Uint8Array.from(meta.waveform)
-    return this.keep(userId, threadId, bytes, c, { kind: 'voice', durationMs, waveform })
+    return this.keep(userId, threadId, c, { kind: 'voice', durationMs, waveform })
   }
 
+  /** Writes the file as the container left it (its metadata dropped) under a name of ours, and records it. */
   private async keep(
     userId: number,
     threadId: number,
-    bytes: Uint8Array,
     c: Container,
     meta: { kind: 'video' | 'voice'; durationMs: number; poster?: string | null; waveform?: Uint8Array },
   ) {
     const name = `${threadId}-${newToken(12)}.${c.ext}`
     mkdirSync(this.dir, { recursive: true })
+    const bytes = c.bytes
     await Bun.write(join(this.dir, name), bytes)
     const row = {
       name,

@@ -3,7 +3,8 @@
 // duration from Info or from the last block) and Ogg Opus (OggS pages whose first packet is OpusHead, the duration
 // from the last granule position). Nothing is decoded: only headers are read, so a check costs a walk over the boxes
 // or elements. Metadata the container lets us drop without moving a byte (MP4 udta/meta boxes, WebM Tags and Title)
-// is overwritten in place with padding (a `free` box, a Void element), so every offset in the file stays right.
+// is overwritten in place with padding (a `free` box, a Void element), so every offset in the file stays right. An
+// Ogg's comment page (OpusTags) is rewritten empty with its checksum (Ogg has no offsets), when it is one page.
 
 type ContainerKind = 'mp4' | 'webm' | 'ogg'
 
@@ -17,6 +18,8 @@ export interface Container {
   hasAudio: boolean
   /** From the container when it says (milliseconds), else null (a MediaRecorder WebM has no Duration element). */
   durationMs: number | null
+  /** The file to keep when dropping its metadata changed its length (an Ogg's comments); else the bytes given. */
+  bytes: Uint8Array
 }
 
 /** Why a file was refused (the caller turns it into `unsupported_media`). */
@@ -106,7 +109,7 @@ function parseMp4(b: Uint8Array): Container {
       }
     }
   }
-  return { kind: 'mp4', mime: 'video/mp4', ext: 'mp4', codecs, hasVideo, hasAudio, durationMs }
+  return { kind: 'mp4', mime: 'video/mp4', ext: 'mp4', codecs, hasVideo, hasAudio, durationMs, bytes: b }
 }
 
 // ——— WebM (EBML) ———
@@ -264,10 +267,43 @@ function parseWebm(b: Uint8Array): Container {
     hasVideo,
     hasAudio,
     durationMs,
+    bytes: b,
   }
 }
 
 // ——— Ogg Opus ———
+
+/** Ogg's page checksum: CRC-32 with polynomial 0x04c11db7, not reflected, starting at 0. */
+const OGG_CRC = (() => {
+  const t = new Uint32Array(256)
+  for (let i = 0; i < 256; i++) {
+    let r = i << 24
+    for (let j = 0; j < 8; j++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1
+    t[i] = r >>> 0
+  }
+  return t
+})()
+function oggCrc(page: Uint8Array) {
+  let crc = 0
+  for (const x of page) crc = ((crc << 8) ^ OGG_CRC[((crc >>> 24) ^ x) & 0xff]!) >>> 0
+  return crc
+}
+
+/** The page after OpusHead, rewritten with an empty vendor and no comments, if it holds exactly the OpusTags packet. */
+function emptyTags(b: Uint8Array, start: number, segments: number, body: number, bodyLen: number): Uint8Array | null {
+  const continued = (b[start + 5]! & 1) === 1
+  const lacing = b.subarray(start + 27, start + 27 + segments)
+  const onePacket = lacing.every((v, i) => (i < lacing.length - 1 ? v === 255 : v < 255))
+  if (continued || !onePacket || bodyLen < 8 || ascii(b, body, 8) !== 'OpusTags') return null
+  const page = new Uint8Array(27 + 1 + 16)
+  page.set(b.subarray(start, start + 27))
+  page[26] = 1
+  page[27] = 16
+  page.set(new TextEncoder().encode('OpusTags'), 28) // then a vendor of length 0 and 0 comments (already zero)
+  page.fill(0, 22, 26)
+  new DataView(page.buffer).setUint32(22, oggCrc(page), true)
+  return page
+}
 
 function parseOgg(b: Uint8Array): Container {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
@@ -276,6 +312,7 @@ function parseOgg(b: Uint8Array): Container {
   let preSkip = 0
   let granule = 0n
   let pages = 0
+  let tags: { start: number; end: number; page: Uint8Array } | null = null
   while (at < b.byteLength) {
     if (at + 27 > b.byteLength || ascii(b, at, 4) !== 'OggS') bad('an Ogg page is malformed')
     const segments = b[at + 26]!
@@ -292,6 +329,10 @@ function parseOgg(b: Uint8Array): Container {
     } else if (s !== serial) bad('an Ogg voice message holds one Opus stream')
     const g = dv.getBigInt64(at + 6, true)
     if (g > granule) granule = g
+    if (pages === 1) {
+      const page = emptyTags(b, at, segments, body, bodyLen)
+      if (page) tags = { start: at, end: body + bodyLen, page }
+    }
     pages++
     at = body + bodyLen
   }
@@ -305,7 +346,18 @@ function parseOgg(b: Uint8Array): Container {
     hasVideo: false,
     hasAudio: true,
     durationMs: samples > 0 ? Math.round(samples / 48) : null,
+    bytes: tags ? concat(b.subarray(0, tags.start), tags.page, b.subarray(tags.end)) : b,
   }
+}
+
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
 }
 
 /**

@@ -100,6 +100,12 @@ test('[B41] voice messages by content: Opus in Ogg or WebM, ≤ 5 minutes, with 
   // The container's duration wins over the browser's.
   expect(r.json.voice).toMatchObject({ kind: 'voice', mime: 'audio/ogg', durationMs: 3000 })
   expect(r.json.voice.waveform).toEqual(WAVE.split(',').map(Number))
+  // Its comments (the title, the encoder) are dropped; the file still decodes whole (ffmpeg checks every page's CRC).
+  const stored = join(uploads(), r.json.voice.name)
+  expect(new TextDecoder().decode(f.ogg)).toContain('secret-title')
+  expect(await Bun.file(stored).text()).not.toContain('secret-title')
+  const check = Bun.spawn(['ffmpeg', '-v', 'error', '-xerror', '-i', stored, '-f', 'null', '-'], { stderr: 'pipe' })
+  expect({ exit: await check.exited, errors: await new Response(check.stderr).text() }).toEqual({ exit: 0, errors: '' })
 })
 
 test('[B42] size: the admin sets the largest video (maxVideoMb); videos count in the daily bytes', async () => {
