@@ -7,7 +7,11 @@ export interface Settings {
   inviteQuota: number
   guests: boolean
   turnUrls: string[]
+  /** The largest video a member may send in Backchannel, in MB. */
+  maxVideoMb: number
 }
+
+const DEFAULT_MAX_VIDEO_MB = 50
 
 export class SettingsService {
   private cache: Settings
@@ -27,6 +31,7 @@ export class SettingsService {
       inviteQuota: config.inviteQuota,
       guests: config.guests,
       turnUrls: config.turnUrls,
+      maxVideoMb: DEFAULT_MAX_VIDEO_MB,
     }
     this.cache = { ...defaults }
     for (const key of Object.keys(defaults) as (keyof Settings)[]) {

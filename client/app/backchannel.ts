@@ -4,6 +4,7 @@
 import { signal } from '@preact/signals'
 import type {
   Inbox,
+  Media,
   Message,
   Prefs,
   Question,
@@ -16,10 +17,11 @@ import type {
   Thread,
 } from '../../server/protocol'
 import { errorCode, get, post, RequestError } from './api'
+import { loadPlayed } from './bcmedia'
 import { conn } from './connection'
 import { me } from './state'
 
-export type { Message, Question, RoomBackchannel, SearchResult, Thread }
+export type { Media, Message, Question, RoomBackchannel, SearchResult, Thread }
 /** An image uploaded to a thread, to send in a message by its name. */
 interface UploadedImage {
   name: string
@@ -54,6 +56,9 @@ interface Outgoing {
   body: string
   image?: string
   imageUrl?: string
+  /** A video or voice message uploaded to the thread, and how it shows meanwhile. */
+  media?: string
+  mediaView?: Media
   replyTo?: number
   reply?: Message['replyTo']
   createdAt: number
@@ -86,6 +91,7 @@ function pendingMessage(clientId: string, o: Outgoing): Shown {
     author: { id: user.id, username: user.username, displayName: user.displayName, avatar: user.avatar },
     body: o.body,
     image: o.imageUrl ?? null,
+    media: o.mediaView ?? null,
     reactions: {},
     createdAt: o.createdAt,
     editedAt: null,
@@ -335,6 +341,7 @@ export async function loadInbox() {
 export async function openThread(id: number) {
   openThreadId.value = id
   const r = await rq('bc.thread', { threadId: id })
+  void loadPlayed(id)
   putThread(r.thread)
   if (!messages.value.has(id)) {
     const h = await rq('bc.history', { threadId: id })
@@ -385,15 +392,24 @@ function markRead(id: number) {
 export function send(
   threadId: number,
   body: string,
-  opts: { image?: string; imageUrl?: string; replyTo?: Message | null } = {},
+  opts: {
+    image?: string
+    imageUrl?: string
+    media?: string
+    mediaView?: Media
+    replyTo?: Message | null
+    clientId?: string
+  } = {},
 ) {
-  const clientId = newClientId()
+  const clientId = opts.clientId ?? newClientId()
   const r = opts.replyTo
   const o: Outgoing = {
     threadId,
     body,
     image: opts.image,
     imageUrl: opts.imageUrl,
+    media: opts.media,
+    mediaView: opts.mediaView,
     replyTo: r?.id,
     createdAt: Date.now(),
     reply: r ? { id: r.id, author: r.author?.username ?? null, body: r.body.slice(0, 140), deleted: r.deleted } : null,
@@ -411,6 +427,7 @@ async function deliver(clientId: string, o: Outgoing) {
       clientId,
       body: o.body,
       ...(o.image ? { image: o.image } : {}),
+      ...(o.media ? { media: o.media } : {}),
       ...(o.replyTo ? { replyTo: o.replyTo } : {}),
     })
     outbox.delete(clientId)

@@ -4,6 +4,7 @@ import { effect } from '@preact/signals'
 import * as rooms from './rooms'
 import * as rtc from './rtc'
 import * as router from './router'
+import { nowPlaying } from './voiceplayer'
 
 interface RoomSession {
   title: string
@@ -77,6 +78,11 @@ export function bindRoomSession(): () => void {
   let lastSpeaker: string | null = null
   let shown = ''
   return effect(() => {
+    // A voice message holds the lock screen while it is in the player (voiceplayer.ts); the room comes back after.
+    if (nowPlaying.value) {
+      shown = ''
+      return
+    }
     const info = rooms.roomInfo.value
     const joined = rooms.roomStatus.value === 'joined' && info && rooms.currentRoomId.value === info.id
     if (!joined) {

@@ -143,9 +143,10 @@ async function restart(): Promise<void> {
 
 function play(track: MediaStreamTrack) {
   const el = new Audio()
-  el.autoplay = true
+  el.autoplay = !roomPaused
   el.srcObject = new MediaStream([track])
   players.push(el)
+  if (roomPaused) return
   el.play().catch((e) => {
     if (e?.name === 'NotAllowedError') audioBlocked.value = true
   })
@@ -208,6 +209,20 @@ async function applyMicrophone() {
   }
   const track = mic.getAudioTracks()[0] ?? null
   if (uplink && track) await uplink.sender.replaceTrack(track)
+}
+
+let roomPaused = false
+/**
+ * Pauses the room's audio (a voice message is playing, client/app/voiceplayer.ts) or resumes it; the connection
+ * stays up, and a voice arriving meanwhile waits paused too. Resuming plays the live audio from now.
+ */
+export function pauseRoomAudio(paused: boolean): void {
+  if (roomPaused === paused) return
+  roomPaused = paused
+  for (const el of players) {
+    if (paused) el.pause()
+    else el.play().catch(() => {})
+  }
 }
 
 /** After a user gesture, starts playback that autoplay blocked. */

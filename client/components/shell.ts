@@ -7,6 +7,7 @@ import { me, updateReady } from '../app/state'
 import { Avatar } from './ui'
 import { Icon, type IconName } from './icons'
 import { startBackchannel, unreadTotal } from '../app/backchannel'
+import { VoiceBar } from './backchannel/media'
 import { signal } from '@preact/signals'
 
 // Offline: the app still opens (the service worker) and shows the lists it saw last.
@@ -77,6 +78,7 @@ export function Shell({ children }: { children: any }) {
         Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button>
       </div>`
     }
+    <${VoiceBar} />
     <nav class="nav" aria-label="Main">
       ${items.map(
         (n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')}

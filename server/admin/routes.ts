@@ -21,6 +21,7 @@ const SettingsBody = t.Object(
     registration: t.Optional(t.Union([t.Literal('invite'), t.Literal('open'), t.Literal('closed')])),
     inviteQuota: t.Optional(t.Integer({ minimum: 0, maximum: 1000 })),
     guests: t.Optional(t.Boolean()),
+    maxVideoMb: t.Optional(t.Integer({ minimum: 1, maximum: 2048 })),
     turnUrls: t.Optional(
       t.Array(t.String({ minLength: 6, maxLength: 300, pattern: '^turns?:[^\\s]+$' }), { maxItems: 10 }),
     ),

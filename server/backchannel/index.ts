@@ -34,7 +34,7 @@ export function createBackchannel(deps: {
   const store = new BackchannelStore(deps.core.db)
   const roomThreads = new RoomThreads(store, deps.rooms)
   const service = new BackchannelService({ ...deps, store, rooms: roomThreads })
-  const uploads = new Uploads(service, deps.core.config.dataDir)
+  const uploads = new Uploads(service, deps.core.config.dataDir, () => deps.core.settings.get().maxVideoMb)
   roomThreads.followRooms(deps.core.log)
   const api: BackchannelApi = {
     stats: () => service.stats(),

@@ -73,6 +73,7 @@ export interface QuestionRow {
   created_at: number
   seq: number
 }
+type UploadKind = 'image' | 'video' | 'voice'
 export interface UploadRow {
   name: string
   thread_id: number
@@ -80,6 +81,12 @@ export interface UploadRow {
   mime: string
   size: number
   created_at: number
+  kind: UploadKind
+  duration_ms: number | null
+  /** A video's poster image (another upload's name). */
+  poster: string | null
+  /** A voice message's waveform: one level (0–255) a byte. */
+  waveform: Uint8Array | null
 }
 
 const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\p{Emoji_Modifier}|\u200d|\ufe0f)+$/u

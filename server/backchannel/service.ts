@@ -234,7 +234,7 @@ export class BackchannelService {
   /** Sends a message; resolves after its transaction committed. A retried client id returns the stored message. */
   async send(
     user: SocketUser,
-    input: { threadId: number; clientId: string; body?: string; image?: string; replyTo?: number },
+    input: { threadId: number; clientId: string; body?: string; image?: string; media?: string; replyTo?: number },
   ): Promise<Message> {
     const stored = this.store.messageByClient(user.id, input.clientId)
     if (stored) {
@@ -244,11 +244,15 @@ export class BackchannelService {
     const t = this.readable(input.threadId, user.id)
     this.checkWrite(t, user.id, 'send')
     const body = (input.body ?? '').trim()
-    if (!body && !input.image) fail('validation', 'body: a message needs text or an image')
-    if (input.image) {
-      const up = this.store.upload(input.image)
-      if (!up || up.thread_id !== t.id || up.user_id !== user.id)
-        fail('validation', 'image: upload the image to this thread first')
+    if (input.image && input.media) fail('validation', 'media: a message has an image or a video or voice message')
+    // The message's attachment: an image, or a video or voice message (stored alike, by the upload's name).
+    const attached = input.image ?? input.media
+    if (!body && !attached) fail('validation', 'body: a message needs text or an image')
+    if (attached) {
+      const field = input.image ? 'image' : 'media'
+      const up = this.store.upload(attached)
+      if (!up || up.thread_id !== t.id || up.user_id !== user.id || (up.kind === 'image') !== (field === 'image'))
+        fail('validation', `${field}: upload the ${field === 'image' ? 'image' : 'file'} to this thread first`)
     }
     if (input.replyTo) {
       const r = this.store.message(input.replyTo)
@@ -261,7 +265,7 @@ export class BackchannelService {
       authorId: user.id,
       clientId: input.clientId,
       body,
-      image: input.image ?? null,
+      image: attached ?? null,
       replyTo: input.replyTo ?? null,
     }
     return this.sends.send(item)
@@ -280,7 +284,8 @@ export class BackchannelService {
   private notifyPush(t: ThreadRow, msg: Message) {
     const from = msg.author?.displayName ?? 'Someone'
     const title = t.kind === 'group' ? `${from} in ${t.title}` : from
-    const body = msg.body ? msg.body.slice(0, 140) : '📷 Photo'
+    const what = msg.media?.kind === 'voice' ? '🎤 Voice message' : msg.media ? '🎬 Video' : '📷 Photo'
+    const body = msg.body ? msg.body.slice(0, 140) : what
     for (const m of this.members(t.id).values()) {
       if (m.user_id === msg.author?.id || m.state !== 'active' || m.muted) continue
       this.push
@@ -313,13 +318,14 @@ export class BackchannelService {
     this.checkWrite(t, userId, 'delete', m)
     const moderating = m.author_id !== userId
     if (m.deleted_at) return this.views.message(m)
-    // The image goes with the message (unless another message still shows it): no longer served, file removed.
+    // The image, video or voice file goes with the message (unless another message still shows it), a video's poster
+    // with it: no longer served, files removed.
     return this.store.change(
       (nextSeq) => this.store.deleteMessage(m, nextSeq()),
-      (imageGone) => {
-        if (imageGone) {
+      (filesGone) => {
+        for (const name of filesGone ?? []) {
           try {
-            unlinkSync(join(this.imageDir, imageGone))
+            unlinkSync(join(this.imageDir, name))
           } catch {
             /* already gone */
           }
@@ -384,6 +390,24 @@ export class BackchannelService {
         return { lastReadId: upTo }
       },
     )
+  }
+
+  /** Marks a voice message played by a listener; their other tabs and devices hear of it (nobody else does). */
+  played(userId: number, messageId: number) {
+    const m = this.store.message(messageId)
+    if (!m) fail('message_not_found')
+    const t = this.readable(m.thread_id, userId)
+    if (m.deleted_at) fail('message_deleted')
+    if (!m.image || this.store.upload(m.image)?.kind !== 'voice') fail('not_a_voice_message')
+    if (this.store.markPlayed(m.id, t.id, userId))
+      this.bus.toUsers([userId], { type: 'bc.voice.played', threadId: t.id, messageId: m.id })
+    return { messageId: m.id }
+  }
+
+  /** The voice messages of a thread a member played. */
+  playedIn(userId: number, threadId: number) {
+    this.readable(threadId, userId)
+    return { played: this.store.playedIn(threadId, userId) }
   }
 
   typing(user: SocketUser, threadId: number) {

@@ -130,14 +130,25 @@ const statements = (db: Database) => ({
     'SELECT COUNT(DISTINCT emoji) AS n FROM bc_reactions WHERE message_id = ? AND user_id = ?',
   ),
 
-  insertUpload: db.prepare<never, [string, number, number, string, number, number]>(
-    'INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  insertUpload: db.prepare<
+    never,
+    [string, number, number, string, number, number, string, number | null, string | null, Uint8Array | null]
+  >(
+    `INSERT INTO bc_uploads (name, thread_id, user_id, mime, size, created_at, kind, duration_ms, poster, waveform)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   upload: db.prepare<UploadRow, [string]>('SELECT * FROM bc_uploads WHERE name = ?'),
   uploadedSince: db.prepare<{ n: number }, [number, number]>(
     'SELECT COALESCE(SUM(size), 0) AS n FROM bc_uploads WHERE user_id = ? AND created_at > ?',
   ),
   deleteUpload: db.prepare<never, [string]>('DELETE FROM bc_uploads WHERE name = ?'),
+  markPlayed: db.prepare<{ x: number }, [number, number, number, number]>(
+    `INSERT OR IGNORE INTO bc_voice_played (message_id, user_id, thread_id, played_at) VALUES (?, ?, ?, ?)
+     RETURNING 1 AS x`,
+  ),
+  playedIn: db.prepare<{ message_id: number }, [number, number]>(
+    'SELECT message_id FROM bc_voice_played WHERE user_id = ? AND thread_id = ? ORDER BY message_id DESC LIMIT 1000',
+  ),
   // An image is sent only in the thread it was uploaded to: the thread's index bounds the search.
   imageInUse: db.prepare<{ x: number }, [number, string]>(
     'SELECT 1 AS x FROM bc_messages WHERE thread_id = ? AND image = ? LIMIT 1',
@@ -466,15 +477,20 @@ export class BackchannelStore {
 
   /**
    * Leaves a tombstone of a message; its image goes with it unless another message of the thread still shows it.
-   * Returns the name of the image no longer in use (its file is the caller's to remove, after the commit), or null.
+   * Returns the names of the files no longer in use (the attachment and a video's poster: the caller removes them,
+   * after the commit), or null.
    */
-  deleteMessage(m: Pick<MessageRow, 'id' | 'thread_id' | 'image'>, seq: number): string | null {
+  deleteMessage(m: Pick<MessageRow, 'id' | 'thread_id' | 'image'>, seq: number): string[] | null {
     try {
       this.q.deleteMessage.run(Date.now(), seq, m.id)
       this.q.touchThread.run(seq, m.thread_id)
       if (!m.image || this.q.imageInUse.get(m.thread_id, m.image)) return null
+      // A video's poster goes with it (unless a message of the thread shows it as an image).
+      const poster = this.q.upload.get(m.image)?.poster
       this.q.deleteUpload.run(m.image)
-      return m.image
+      if (!poster || this.q.imageInUse.get(m.thread_id, poster)) return [m.image]
+      this.q.deleteUpload.run(poster)
+      return [m.image, poster]
     } catch (e) {
       failed(`delete message ${m.id}`, e)
     }
@@ -528,15 +544,38 @@ export class BackchannelStore {
 
   // ——— uploads ———
 
-  insertUpload(u: Omit<UploadRow, 'created_at'>) {
+  insertUpload(u: Omit<UploadRow, 'created_at' | 'kind' | 'duration_ms' | 'poster' | 'waveform'> & Partial<UploadRow>) {
     try {
-      this.q.insertUpload.run(u.name, u.thread_id, u.user_id, u.mime, u.size, Date.now())
+      this.q.insertUpload.run(
+        u.name,
+        u.thread_id,
+        u.user_id,
+        u.mime,
+        u.size,
+        Date.now(),
+        u.kind ?? 'image',
+        u.duration_ms ?? null,
+        u.poster ?? null,
+        u.waveform ?? null,
+      )
     } catch (e) {
       failed(`record upload ${u.name} of member ${u.user_id}`, e)
     }
   }
   upload(name: string): UploadRow | null {
     return this.q.upload.get(name)
+  }
+  /** Records that a member played a voice message; false if they had already. */
+  markPlayed(messageId: number, threadId: number, userId: number): boolean {
+    try {
+      return this.q.markPlayed.get(messageId, userId, threadId, Date.now()) !== null
+    } catch (e) {
+      failed(`mark voice message ${messageId} played by member ${userId}`, e)
+    }
+  }
+  /** The voice messages of a thread a member played (the latest 1000). */
+  playedIn(threadId: number, userId: number): number[] {
+    return this.q.playedIn.all(userId, threadId).map((r) => r.message_id)
   }
   /** Bytes a member uploaded since `since`. */
   uploadedSince(userId: number, since: number) {

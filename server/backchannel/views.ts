@@ -1,8 +1,8 @@
 // Rows to wire shapes: messages, threads and questions as a given member sees them. Who someone is comes from the
 // accounts (AccountsApi), never from their table.
 import type { AccountsApi } from '../contracts'
-import type { Message, Person, Question, Thread } from '../protocol'
-import { isRoomThread, type MessageRow, type MyThreadRow, type QuestionRow } from './model'
+import type { Media, Message, Person, Question, Thread } from '../protocol'
+import { isRoomThread, type MessageRow, type MyThreadRow, type QuestionRow, type UploadRow } from './model'
 import type { BackchannelStore } from './store'
 
 const PEOPLE_TTL_MS = 30_000
@@ -39,6 +39,22 @@ export class Views {
     return name ? `/api/threads/${threadId}/images/${name}` : null
   }
 
+  mediaUrl(threadId: number, name: string) {
+    return `/api/threads/${threadId}/media/${name}`
+  }
+
+  media(up: UploadRow): Media {
+    return {
+      kind: up.kind === 'voice' ? 'voice' : 'video',
+      url: this.mediaUrl(up.thread_id, up.name),
+      mime: up.mime,
+      size: up.size,
+      durationMs: up.duration_ms ?? 0,
+      poster: this.imageUrl(up.thread_id, up.poster),
+      waveform: up.waveform ? [...up.waveform] : [],
+    }
+  }
+
   message(m: MessageRow, reactions?: Record<string, number[]>): Message {
     let replyTo: Message['replyTo'] = null
     if (m.reply_to) {
@@ -51,6 +67,9 @@ export class Views {
           deleted: r.deleted_at !== null,
         }
     }
+    // The attachment is an image, or a video or voice message (whose upload says what it is).
+    const up = m.image ? this.store.upload(m.image) : null
+    const media = up && up.kind !== 'image' ? this.media(up) : null
     return {
       id: m.id,
       threadId: m.thread_id,
@@ -58,7 +77,8 @@ export class Views {
       clientId: m.client_id,
       author: this.person(m.author_id),
       body: m.body,
-      image: this.imageUrl(m.thread_id, m.image),
+      image: media ? null : this.imageUrl(m.thread_id, m.image),
+      media,
       replyTo,
       reactions: reactions ?? this.store.reactions(m.id),
       createdAt: m.created_at,

@@ -26,6 +26,8 @@ export function backchannelWs(bc: BackchannelService, rooms: RoomRequests): Hand
     'bc.delete': (c, m) => ({ message: bc.remove(c.user!.id, m.messageId) }),
     'bc.react': (c, m) => ({ message: bc.react(c.user!.id, m.messageId, m.emoji, m.on) }),
     'bc.read': (c, m) => bc.read(c.user!.id, m.threadId, m.messageId),
+    'bc.voice.played': (c, m) => bc.played(c.user!.id, m.messageId),
+    'bc.voice.list': (c, m) => bc.playedIn(c.user!.id, m.threadId),
     'bc.typing': (c, m) => {
       const key = `bc.typing:${m.threadId}`
       const last = (c.state.get(key) as number | undefined) ?? 0

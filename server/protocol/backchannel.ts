@@ -11,6 +11,13 @@ export const LIMITS = {
   title: 80,
   groupMembers: 50,
   imageBytes: 10 * 1024 * 1024,
+  /** A voice message's length (its container's duration, or the browser's when the container does not say). */
+  voiceMs: 5 * 60 * 1000,
+  voiceBytes: 10 * 1024 * 1024,
+  /** A video's length (the size limit is the admin's setting, maxVideoMb). */
+  videoMs: 60 * 60 * 1000,
+  waveformMin: 64,
+  waveformMax: 128,
   page: 50,
   syncPage: 500,
 } as const
@@ -36,6 +43,21 @@ export type MemberState = Static<typeof MemberState>
 export const QuestionState = t.Union([t.Literal('open'), t.Literal('answered'), t.Literal('dismissed')])
 export type QuestionState = Static<typeof QuestionState>
 
+/** A video or voice message attached to a message (an image is `image`). */
+export const Media = t.Object({
+  kind: t.Union([t.Literal('video'), t.Literal('voice')]),
+  /** Served with HTTP Range requests to those who may read the thread. */
+  url: t.String(),
+  mime: t.String(),
+  size: t.Integer(),
+  durationMs: t.Integer(),
+  /** A video's poster frame (made in the browser, uploaded as an image with it). */
+  poster: t.Union([t.String(), t.Null()]),
+  /** A voice message's levels (0–255), computed in the browser at record time; empty for a video. */
+  waveform: t.Array(t.Integer({ minimum: 0, maximum: 255 })),
+})
+export type Media = Static<typeof Media>
+
 export const Message = t.Object({
   id: t.Integer(),
   threadId: t.Integer(),
@@ -44,6 +66,7 @@ export const Message = t.Object({
   author: t.Union([Person, t.Null()]),
   body: t.String(),
   image: t.Union([t.String(), t.Null()]),
+  media: t.Union([Media, t.Null()]),
   replyTo: t.Union([
     t.Object({ id: t.Integer(), author: t.Union([t.String(), t.Null()]), body: t.String(), deleted: t.Boolean() }),
     t.Null(),
@@ -167,6 +190,8 @@ export const BackchannelRequests = {
       clientId: ClientId,
       body: t.Optional(Body),
       image: t.Optional(t.String({ maxLength: 80 })),
+      /** A video or voice message uploaded to the thread (POST /api/threads/:id/videos or /voice). */
+      media: t.Optional(t.String({ maxLength: 80 })),
       replyTo: t.Optional(Id),
     },
     WithMessage,
@@ -175,6 +200,10 @@ export const BackchannelRequests = {
   'bc.delete': request({ messageId: Id }, WithMessage),
   'bc.react': request({ messageId: Id, emoji: Emoji, on: t.Boolean() }, WithMessage),
   'bc.read': request({ threadId: Id, messageId: Id }, t.Object({ lastReadId: t.Integer() })),
+  /** I played this voice message (my other devices hear of it: `bc.voice.played`). */
+  'bc.voice.played': request({ messageId: Id }, t.Object({ messageId: t.Integer() })),
+  /** The voice messages of a thread I played. */
+  'bc.voice.list': request({ threadId: Id }, t.Object({ played: t.Array(t.Integer()) })),
   'bc.typing': request({ threadId: Id }, Empty),
   'bc.mute': request({ threadId: Id, muted: t.Boolean() }, WithThread),
   'bc.dm': request({ username: UsernameField }, WithThread),
@@ -205,6 +234,8 @@ export const BackchannelEvents = {
   'bc.thread': event({ seq: t.Integer(), thread: Thread }),
   'bc.read': event({ seq: t.Integer(), threadId: t.Integer(), userId: t.Integer(), messageId: t.Integer() }),
   'bc.typing': event({ threadId: t.Integer(), userId: t.Integer(), username: t.String() }),
+  /** To the listener's own tabs and devices only. */
+  'bc.voice.played': event({ threadId: t.Integer(), messageId: t.Integer() }),
   'bc.question': event({ seq: t.Integer(), question: SharedQuestion }),
   'bc.chat': event({ seq: t.Integer(), roomId: t.Integer(), threadId: t.Integer(), enabled: t.Boolean() }),
 }
@@ -224,6 +255,7 @@ export const BackchannelErrors = {
   message_edit_forbidden: [403, 'You may edit only your own messages.'],
   message_delete_forbidden: [403, 'You may delete only your own messages.'],
   message_deleted: [409, 'This message was deleted.'],
+  not_a_voice_message: [409, 'This is not a voice message.'],
   reaction_limit: [409, 'At most 10 reactions per message.'],
   group_full: [409, `A group has at most ${LIMITS.groupMembers} members.`],
   not_a_group: [409, 'This is not a group.'],

@@ -137,6 +137,7 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
   const form = page.getByRole('form', { name: 'Server settings' })
   await form.getByLabel('Registration').selectOption('closed')
   await form.getByLabel('Invites for each new member').fill('3')
+  await form.getByLabel('Largest video in messages (MB)').fill('80')
   await form.getByRole('switch').check()
   await form.getByLabel('TURN servers').fill('turn:turn.example.org:3478?transport=udp')
   await form.getByRole('button', { name: 'Save settings' }).click()
@@ -146,6 +147,7 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
     inviteQuota: 3,
     guests: true,
     turnUrls: ['turn:turn.example.org:3478?transport=udp'],
+    maxVideoMb: 80,
   })
   await form.getByLabel('TURN servers').fill('http://not-a-turn-server')
   await form.getByRole('button', { name: 'Save settings' }).click()

@@ -370,6 +370,8 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
     { inviteQuota: 1001 },
     { turnUrls: ['http://x'] },
     { guests: 'yes' },
+    { maxVideoMb: 0 },
+    { maxVideoMb: 2.5 },
     { other: 1 },
   ]) {
     expect((await admin.patch('/api/admin/settings', b)).status).toBe(422)
@@ -379,12 +381,14 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
     inviteQuota: 2,
     guests: true,
     turnUrls: ['turn:turn.example.org:3478?transport=udp'],
+    maxVideoMb: 80,
   })
   expect(r.json.settings).toEqual({
     registration: 'closed',
     inviteQuota: 2,
     guests: true,
     turnUrls: ['turn:turn.example.org:3478?transport=udp'],
+    maxVideoMb: 80,
   })
   expect((await new Client(s).get('/api/registration')).json.mode).toBe('closed')
   expect(
@@ -393,7 +397,14 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
   const e = (await audit('settings.update'))[0]
   expect(e.details.registration).toEqual({ from: 'invite', to: 'closed' })
   expect(e.details.inviteQuota).toEqual({ from: 5, to: 2 })
-  await admin.patch('/api/admin/settings', { registration: 'invite', inviteQuota: 5, guests: false, turnUrls: [] })
+  expect(e.details.maxVideoMb).toEqual({ from: 50, to: 80 })
+  await admin.patch('/api/admin/settings', {
+    registration: 'invite',
+    inviteQuota: 5,
+    guests: false,
+    turnUrls: [],
+    maxVideoMb: 50,
+  })
 })
 
 test('[D9] turning guest listening off acts at once: connected guests are disconnected, members are not', async () => {

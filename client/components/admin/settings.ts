@@ -1,4 +1,5 @@
-// Server settings: who may sign up, how many invites new members get, guest listening, TURN servers.
+// Server settings: who may sign up, how many invites new members get, guest listening, TURN servers, the largest
+// video a member may send in Backchannel.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { settings, updateSettings, type Settings } from '../../app/admin'
@@ -28,6 +29,7 @@ export function ServerSettings() {
         registration: s.registration,
         inviteQuota: Number(s.inviteQuota),
         guests: s.guests,
+        maxVideoMb: Number(s.maxVideoMb),
         turnUrls,
       })
       setS(v)
@@ -48,6 +50,9 @@ export function ServerSettings() {
     <${Field} label="Invites for each new member" hint="Admins have no limit.">
       <input type="number" min="0" max="1000" required value=${s.inviteQuota}
         onInput=${(e: any) => setS({ ...s, inviteQuota: e.target.value })} /></${Field}>
+    <${Field} label="Largest video in messages (MB)" hint="Videos members send in Backchannel. 50 MB by default.">
+      <input type="number" min="1" max="2048" required value=${s.maxVideoMb}
+        onInput=${(e: any) => setS({ ...s, maxVideoMb: e.target.value })} /></${Field}>
     <label class="row gap center switch-row">
       <input type="checkbox" role="switch" class="switch" checked=${s.guests}
         onChange=${(e: any) => setS({ ...s, guests: e.target.checked })} />

@@ -28,7 +28,8 @@ function preview(t: bc.Thread) {
   const m = t.lastMessage
   if (!m) return 'No messages yet'
   const who = m.author?.id === me.value?.id ? 'You: ' : t.kind !== 'dm' && m.author ? `${m.author.displayName}: ` : ''
-  return who + (m.deleted ? 'Message deleted' : m.body || (m.image ? '📷 Photo' : ''))
+  const attached = m.media ? (m.media.kind === 'voice' ? '🎤 Voice message' : '🎬 Video') : m.image ? '📷 Photo' : ''
+  return who + (m.deleted ? 'Message deleted' : m.body || attached)
 }
 
 function ThreadRow({ t, request }: { t: bc.Thread; request?: boolean }) {

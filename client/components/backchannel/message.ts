@@ -7,6 +7,7 @@ import { me, notify, notifyError, settle } from '../../app/state'
 import { Avatar } from '../ui'
 import { LineIcon } from '../icons'
 import { linkify } from './text'
+import { MediaAttachment, MediaButtons, MediaTray } from './media'
 import { ReportButton } from '../admin/report'
 
 const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏']
@@ -74,7 +75,7 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
               <button class="btn small" type="button" onClick=${() => setEditing(false)}>Cancel</button>
             </div>
           </form>`
-            : html`${imageLink}
+            : html`${imageLink}<${MediaAttachment} m=${m} />
             ${m.body && html`<p class="msg-text">${linkify(m.body)}</p>`}`
       }
       <div class="msg-meta">
@@ -242,6 +243,12 @@ export function Composer({
       setBusy(false)
     }
   }
+  const takeCaption = () => {
+    const body = text.trim().slice(0, 4000)
+    setText('')
+    onCancelReply()
+    return body
+  }
   const replyingTo = replyTo?.author ? '@' + replyTo.author.username : 'a message'
   return html`<form class="composer" onSubmit=${submit}>
     ${
@@ -259,7 +266,9 @@ export function Composer({
         <button type="button" class="link-btn" aria-label="Remove image" onClick=${() => setImage(null)}>✕</button>
       </div>`
     }
+    <${MediaTray} threadId=${threadId} />
     <div class="composer-row">
+      ${allowImages && html`<${MediaButtons} threadId=${threadId} replyTo=${replyTo} takeCaption=${takeCaption} />`}
       ${
         allowImages &&
         html`<label class="icon-btn attach" title="Attach image" aria-busy=${busy}>
