@@ -25,7 +25,7 @@ sw.addEventListener('message', (e) => {
 })
 
 // Last-seen lists the app shows offline (hallway, inbox): network first, cached copy when offline.
-const OFFLINE_API = [/^\/api\/me$/, /^\/api\/rooms$/, /^\/api\/threads$/]
+const OFFLINE_API = [/^\/api\/(me|session)$/, /^\/api\/rooms$/, /^\/api\/threads$/]
 
 // Signing in or out changes whose lists these are: forget the cached copies.
 const SESSION_CHANGE = /^\/api\/(auth\/(login|logout|logout-all|register)|setup|reset\/)/
