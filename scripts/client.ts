@@ -39,12 +39,12 @@ const JS = 'text/javascript; charset=utf-8'
 const bytesOf = async (b: Blob) => new Uint8Array(await b.arrayBuffer())
 const name = (outputPath: string) => outputPath.replace(/^\.\//, '')
 
-/** The brotli (best) and gzip (best) forms of a text file. */
+/** The brotli and gzip (best) forms of a text file; brotli at its best too, unless it is over 1 MB (seconds). */
 export function compressed(a: Asset): Asset[] {
   if (!COMPRESSIBLE.test(a.path)) return []
   const br = brotliCompressSync(a.bytes, {
     params: {
-      [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+      [constants.BROTLI_PARAM_QUALITY]: a.bytes.byteLength > 1 << 20 ? 5 : constants.BROTLI_MAX_QUALITY,
       [constants.BROTLI_PARAM_SIZE_HINT]: a.bytes.byteLength,
     },
   })

@@ -2,8 +2,7 @@
 // core, then every domain in dependency order with its dependencies passed in (no side effects: no timer, no
 // socket); createApp() mounts their routes; startServer() starts them (timers, ending a previous run's rooms) and
 // listens. The CLI builds the same graph and starts nothing.
-import { Elysia } from 'elysia'
-import { openapi } from '@elysiajs/openapi'
+import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json'
 import { publicOrigin, type Config } from './config'
 import { DEFAULT_LIMITS, makeLimits, type Core, type LimitSettings } from './core'
@@ -21,6 +20,7 @@ import { createAdmin, createAudit, type AdminDomain, type AuditDomain } from './
 import { createRealtime, WS_IDLE_SECONDS, WS_MAX_MESSAGE, type RealtimeDomain } from './realtime'
 import { needsOriginCheck, originAllowed } from './http/guard'
 import { staticRoutes } from './http/static'
+import { openapiRoutes } from './http/openapi'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
@@ -143,7 +143,8 @@ function createApp(t: Townhall) {
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
   // Bun's own hard cap sits well above MAX_BODY_KB; past it Bun answers a bare 413 itself.
   // The WebSocket limits are server-wide in Bun; reusePort off so a second server on the same port fails loudly.
-  return new Elysia({
+  let self: AnyElysia | null = null
+  const app = new Elysia({
     serve: { maxRequestBodySize: maxBody * 4, reusePort: false },
     websocket: { maxPayloadLength: WS_MAX_MESSAGE, idleTimeout: WS_IDLE_SECONDS, sendPings: true },
   })
@@ -194,13 +195,8 @@ function createApp(t: Townhall) {
       set.status = 500
       return errorBody('internal')
     })
-    .use(
-      openapi({
-        path: '/openapi',
-        documentation: { info: { title: 'Townhall API', version: VERSION } },
-        exclude: { paths: ['/*', '/ws'] },
-      }),
-    )
+    // /openapi: the reference page, its script (from the binary) and the document of every route mounted below.
+    .use(openapiRoutes(() => self!, { title: 'Townhall API', version: VERSION }))
     .get(
       '/healthz',
       ({ set }) => {
@@ -226,6 +222,8 @@ function createApp(t: Townhall) {
       throw new AppError('not_found')
     })
     .use(staticRoutes())
+  self = app
+  return app
 }
 
 export interface Running {

@@ -74,7 +74,8 @@ async function load(): Promise<Map<string, Served>> {
   const prefix = EMBED_PREFIXES.find((p) => all.some((f) => f.name === p + 'index.html'))
   if (prefix) {
     const files = []
-    for (const f of all.filter((x) => x.name.startsWith(prefix)))
+    // The API reference's script (server/http/openapi.ts serves it) stays out of the app's files.
+    for (const f of all.filter((x) => x.name.startsWith(prefix) && !x.name.startsWith(`${prefix}openapi/`)))
       files.push({ path: '/' + f.name.slice(prefix.length), bytes: new Uint8Array(await f.arrayBuffer()) })
     return index(files)
   }

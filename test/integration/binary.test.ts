@@ -85,6 +85,14 @@ test('[H11] the binary, alone in an empty folder, serves /healthz, the app and i
   expect(await (await fetch(base + '/invite/abc')).text()).toContain('<div id="app">')
   expect((await fetch(base + '/api/me')).status).toBe(401)
   expect(await (await fetch(base + '/api/session')).json()).toEqual({ user: null })
+  // [H68] the API reference's page and script come from the binary.
+  expect(await (await fetch(base + '/openapi')).text()).toContain('<script src="/openapi/ui.js">')
+  const ui = await fetch(base + '/openapi/ui.js', {
+    headers: { 'accept-encoding': 'br' },
+    decompress: false,
+  } as RequestInit)
+  expect([ui.status, ui.headers.get('content-encoding')]).toEqual([200, 'br'])
+  expect(Object.keys((await (await fetch(base + '/openapi/json')).json()).paths).length).toBeGreaterThan(40)
 
   // It made its data folder next to it, migrated to the embedded schema.
   expect(readdirSync(join(folder, 'data'))).toEqual(expect.arrayContaining(['townhall.db', 'uploads', 'backups']))

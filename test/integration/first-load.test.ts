@@ -30,7 +30,7 @@ afterAll(async () => {
   await s?.stop()
 })
 
-describe('[H60] every text file is sent brotli- or gzip-compressed as the browser accepts, Vary: Accept-Encoding', () => {
+describe('[H60] every text file is sent brotli- or gzip-compressed as accepted, Vary: Accept-Encoding', () => {
   for (const which of ['index', 'script', 'style', 'worker'] as const)
     test(which, async () => {
       const path = { index: '/', script, style, worker: '/sw.js' }[which]
@@ -82,7 +82,7 @@ describe('[H60] every text file is sent brotli- or gzip-compressed as the browse
   })
 })
 
-test('[H61] hashed script and style names are cached a year (immutable); index.html and screens revalidate', async () => {
+test('[H61] hashed script and style names are cached a year (immutable); index.html revalidates', async () => {
   expect(script).toMatch(/^\/app\.[a-z0-9]{6,}\.js$/)
   expect(style).toMatch(/^\/app\.[a-z0-9]{6,}\.css$/)
   for (const p of [script, style]) {
@@ -104,7 +104,7 @@ test('[H61] hashed script and style names are cached a year (immutable); index.h
   expect(css).not.toMatch(/\n {2}/)
 })
 
-test('[H62] the app is split: lazy screens are chunks with hashed names, immutable, not linked from index.html', async () => {
+test('[H62] the app is split: lazy screens are hashed, immutable chunks not linked from index.html', async () => {
   const entry = await (await raw(script)).text()
   const chunks = [...new Set([...entry.matchAll(/import\(["']\.\/(chunk\.[a-z0-9]+\.js)["']\)/g)].map((m) => m[1]!))]
   expect(chunks.length).toBeGreaterThan(0)
