@@ -480,7 +480,7 @@ async function loadUi(): Promise<UiFile> {
     const identity = (await bytes(embedded))!
     return { identity, br: await bytes(find('.br')), gzip: await bytes(find('.gz')), etag: etagOf(identity) }
   }
-  // From source: the package's file, gzip-compressed once (brotli at its best takes seconds on 4 MB: the build does it).
+  // From source: the package's file, gzip-compressed once (brotli takes seconds on 4 MB: the build does it).
   const identity = new Uint8Array(await Bun.file(uiSource()).arrayBuffer())
   const { gzipSync } = await import('node:zlib')
   return { identity, gzip: new Uint8Array(gzipSync(identity, { level: 6 })), etag: etagOf(identity) }
@@ -514,7 +514,8 @@ function page(title: string) {
   <style>body { margin: 0; font-family: system-ui, sans-serif }</style>
 </head>
 <body>
-  <script id="api-reference" type="application/json" data-configuration="${escapeHtml(JSON.stringify(config))}"></script>
+  <script id="api-reference" type="application/json"
+    data-configuration="${escapeHtml(JSON.stringify(config))}"></script>
   <script src="/openapi/ui.js"></script>
 </body>
 </html>`

@@ -31,7 +31,7 @@ afterAll(async () => {
   await s?.stop()
 })
 
-test('[H65] no catch-all or non-API entries: no wildcard, no screens, no WebSocket, no /openapi itself', () => {
+test('[H13] [H65] no catch-all or non-API entries: no wildcard, no screens, no WebSocket, no /openapi itself', () => {
   const paths = Object.keys(doc.paths)
   expect(paths.filter((p) => p.includes('*'))).toEqual([])
   for (const p of paths) expect(p === '/healthz' || p.startsWith('/api/')).toBe(true)
