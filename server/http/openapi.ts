@@ -388,8 +388,9 @@ function document(app: AnyElysia, info: { title: string; version: string; descri
   const raw = toOpenAPISchema(app, { paths: NOT_OPERATIONS, staticFile: true }, undefined, undefined, '3.1.0') as Doc
   const paths: Doc['paths'] = {}
   for (const [path, ops] of Object.entries(raw.paths)) {
-    // Catch-alls and hidden routes never become entries.
-    if (path.includes('*')) continue
+    // The document is the API's: catch-alls never become entries, nor pages (a room's shared page, feeds): those are
+    // for browsers and calendars, outside /api.
+    if (path.includes('*') || !(path.startsWith('/api/') || path === '/healthz' || path === '/metrics')) continue
     for (const [method, op] of Object.entries(ops)) {
       const spec = OPERATIONS[`${method.toUpperCase()} ${path}`]
       const hasInput = !!op.requestBody || (op.parameters?.length ?? 0) > 0
