@@ -146,7 +146,7 @@ export const OPERATIONS: Record<string, Operation> = {
   'GET /api/session': { auth: 'optional', ok: t.Object({ user: t.Union([Me, t.Null()]) }) },
   'GET /api/me': { auth: 'member', ok: WithUser },
   'PATCH /api/me': { auth: 'member', ok: WithUser },
-  'PUT /api/me/avatar': { auth: 'member', ok: WithUser, errors: ['unsupported_media', 'rate_limited'] },
+  'PUT /api/me/avatar': { auth: 'member', ok: WithUser, errors: ['unsupported_media'] },
   'DELETE /api/me/avatar': { auth: 'member', ok: Ok },
   'GET /api/me/blocks': { auth: 'member', ok: Users },
   'GET /api/avatars/{file}': {
@@ -165,7 +165,7 @@ export const OPERATIONS: Record<string, Operation> = {
   'PUT /api/users/{username}/follow': {
     auth: 'member',
     ok: t.Object({ following: t.Literal(true) }),
-    errors: [...MEMBER_ACTION, 'blocked', 'unblock_first'],
+    errors: [...MEMBER_ACTION, 'unblock_first'],
   },
   'DELETE /api/users/{username}/follow': {
     auth: 'member',
@@ -205,7 +205,7 @@ export const OPERATIONS: Record<string, Operation> = {
     auth: 'member',
     ok: t.Object({ invite: Invite, url: t.String(), token: t.String() }),
     status: 201,
-    errors: ['invite_quota'],
+    errors: ['invite_quota', 'not_found'],
   },
   'GET /api/invites': {
     auth: 'member',
@@ -228,7 +228,7 @@ export const OPERATIONS: Record<string, Operation> = {
     auth: 'member',
     ok: t.Object({ report: Report }),
     status: 201,
-    errors: ['not_found', 'report_self', 'report_duplicate'],
+    errors: ['not_found', 'report_self', 'report_duplicate', 'rate_limited'],
   },
   'GET /api/reset/{token}': {
     auth: 'public',
@@ -288,6 +288,7 @@ export const OPERATIONS: Record<string, Operation> = {
   'GET /api/rooms': {
     auth: 'optional',
     ok: t.Object({ live: t.Array(HallwayRoom), upcoming: t.Array(HallwayRoom) }),
+    errors: ['unauthorized'],
   },
   'POST /api/rooms': {
     auth: 'member',
@@ -295,7 +296,8 @@ export const OPERATIONS: Record<string, Operation> = {
     status: 201,
     errors: ['room_live_limit', 'room_scheduled_limit'],
   },
-  'GET /api/rooms/{id}': { auth: 'optional', ok: RoomPage, errors: ['not_found'] },
+  // Signed out: 401 unless the server lets guests listen.
+  'GET /api/rooms/{id}': { auth: 'optional', ok: RoomPage, errors: ['unauthorized', 'not_found'] },
   'POST /api/rooms/{id}/start': { auth: 'member', ok: t.Object({ room: RoomView }), errors: ROOM_START },
   'DELETE /api/rooms/{id}': {
     auth: 'member',
@@ -305,18 +307,18 @@ export const OPERATIONS: Record<string, Operation> = {
   // Backchannel
   'GET /api/threads': { auth: 'member', ok: Inbox },
   'GET /api/threads/search': { auth: 'member', ok: t.Object({ results: t.Array(SearchResult) }) },
-  'GET /api/threads/{id}': { auth: 'member', ok: History, errors: ['not_found'] },
+  'GET /api/threads/{id}': { auth: 'member', ok: History, errors: ['thread_not_found'] },
   'POST /api/threads/{id}/images': {
     auth: 'member',
     ok: t.Object({ image: Image }),
     status: 201,
-    errors: ['not_found', 'unsupported_media', 'rate_limited'],
+    errors: ['thread_not_found', 'blocked', 'followers_only', 'unsupported_media', 'rate_limited'],
   },
   'GET /api/threads/{id}/images/{name}': {
     auth: 'member',
     ok: t.String({ format: 'binary' }),
     file: 'image/*',
-    errors: ['not_found'],
+    errors: ['thread_not_found', 'not_found'],
   },
 }
 

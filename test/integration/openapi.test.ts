@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Value } from '@sinclair/typebox/value'
 import { hasChromium, launch, SHOTS } from '../helpers/browser'
-import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { TEST_LIMIT } from '../helpers/limits'
 import { ERRORS } from '../../server/protocol'
 import { OPERATIONS } from '../../server/http/openapi'
@@ -115,6 +115,35 @@ test("[H66] the documented success bodies are what the routes answer (a member's
     expect([key, r.status]).toEqual([key, 200])
     const errors = [...Value.Errors(OPERATIONS[key]!.ok, r.json)].map((e) => `${e.path}: ${e.message}`)
     expect([key, errors]).toEqual([key, []])
+  }
+})
+
+test('[H66] the refusals the routes actually give are among their documented errors', async () => {
+  const bob = await signedInClient(s, 'bob')
+  const guest = new Client(s)
+  const byKey = new Map(operations().map((o) => [o.key, o.op]))
+  const cases: [string, Promise<{ status: number; json: any }>][] = [
+    ['GET /api/me', guest.get('/api/me')],
+    ['POST /api/rooms', bob.post('/api/rooms', { title: '', kind: 'open' })],
+    ['POST /api/rooms', guest.post('/api/rooms', { title: 'x', kind: 'open' })],
+    ['GET /api/threads/{id}', bob.get('/api/threads/999999')],
+    ['PUT /api/users/{username}/follow', bob.put('/api/users/nobody-here/follow')],
+    ['PUT /api/users/{username}/follow', bob.put('/api/users/bob/follow')],
+    ['GET /api/admin/stats', bob.get('/api/admin/stats')],
+    ['POST /api/auth/login', guest.post('/api/auth/login', { username: 'bob', password: 'wrong password!' })],
+    ['GET /api/invites/{token}/check', guest.get('/api/invites/nope/check')],
+    ['DELETE /api/rooms/{id}', bob.del('/api/rooms/999999')],
+    ['GET /api/reset/{token}', guest.get('/api/reset/nope')],
+  ]
+  for (const [key, pending] of cases) {
+    const r = await pending
+    const documented = byKey.get(key).responses[String(r.status)]?.content['application/json'].schema.allOf[1]
+    expect([key, r.status, r.json?.error?.code, documented?.properties.error.properties.code.enum ?? []]).toEqual([
+      key,
+      r.status,
+      r.json?.error?.code,
+      expect.arrayContaining([r.json?.error?.code]),
+    ])
   }
 })
 
