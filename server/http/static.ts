@@ -106,6 +106,9 @@ export function pickEncoding(accept: string | null, has: { br?: unknown; gzip?: 
   return null
 }
 
+/** What the hallway asks first (client/app/rooms.ts watchHallway), preloaded as the script will fetch it. */
+const HALLWAY_PRELOAD = '</api/rooms>; rel=preload; as=fetch; crossorigin'
+
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
@@ -126,7 +129,8 @@ const SECURITY_HEADERS = {
 export const staticRoutes = () =>
   new Elysia().get(
     '/*',
-    async ({ request }) => {
+    async (ctx) => {
+      const { request } = ctx
       const files = await clientFiles()
       const path = new URL(request.url).pathname
       // An unknown API path or a missing file (a name with an extension) is a 404;
@@ -139,6 +143,9 @@ export const staticRoutes = () =>
       const v = (encoding && f[encoding]) || f.identity
       const vary: Record<string, string> = f.br || f.gzip ? { vary: 'Accept-Encoding' } : {}
       const headers: Record<string, string> = { etag: v.etag, 'cache-control': f.cache, ...vary }
+      // A member opening the hallway: its list starts loading with the page, not after the script (the session is
+      // resolved for every route by the session plugin; signed out, nothing is preloaded, so nothing 401s).
+      if (path === '/' && (ctx as { viewer?: unknown }).viewer) headers.link = HALLWAY_PRELOAD
       const match = request.headers.get('if-none-match')
       if (match?.split(',').some((t) => t.trim().replace(/^W\//, '') === v.etag))
         return new Response(null, { status: 304, headers })

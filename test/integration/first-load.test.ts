@@ -134,8 +134,12 @@ test('[H63] GET /api/session: 200 {user: null} signed out, the member signed in;
   expect(r.status).toBe(200)
   expect(r.json.user).toMatchObject({ username: 'ann', role: 'member' })
   expect(r.json.user).toEqual((await ann.get('/api/me')).json.user)
+  // A member opening the hallway gets its list preloaded with the page; nobody else does (it would be a 401).
+  expect((await ann.get('/')).headers.get('link')).toBe('</api/rooms>; rel=preload; as=fetch; crossorigin')
+  expect((await ann.get('/backchannel')).headers.get('link')).toBeNull()
   await ann.post('/api/auth/logout')
   expect((await ann.get('/api/session')).json).toEqual({ user: null })
+  expect((await ann.get('/')).headers.get('link')).toBeNull()
 })
 
 describe.skipIf(!hasChromium)('[H64] in Chromium', () => {
@@ -187,8 +191,12 @@ describe.skipIf(!hasChromium)('[H64] in Chromium', () => {
 
   test('a member: the hallway loads without the admin chunk; an admin opening /admin loads it then', async () => {
     const bea = await signedInClient(s, 'bea')
+    expect((await bea.post('/api/rooms', { title: 'Bea room', kind: 'open' })).status).toBe(201)
     const hall = await visit('/', /hallway|rooms/i, bea.cookie)
+    // The preloaded list is the one the hallway uses (an unused preload would be a console warning).
+    await hall.page.getByText('Bea room').first().waitFor()
     expect(hall.problems).toEqual([])
+    expect(hall.requests.filter((p) => p === '/api/rooms')).toHaveLength(1)
     expect(hall.requests).not.toContain(await adminChunk())
     await hall.context.close()
 
