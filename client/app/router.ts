@@ -72,5 +72,5 @@ export function lazy<C extends (props: any) => any>(load: () => Promise<C>) {
         <button class="btn" onClick=${retry}>Try again</button></p>`
     return html`<div class="loading" aria-busy="true">Loading…</div>`
   }
-  return Object.assign(Lazy, { preload: start })
+  return Lazy
 }
