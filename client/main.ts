@@ -14,15 +14,15 @@ void loadMe().then(() => {
 })
 bindRoomSession()
 
-if ('serviceWorker' in navigator) {
-  navigator.serviceWorker
+function registerWorker(container: ServiceWorkerContainer) {
+  container
     .register('/sw.js')
     .then((reg) => {
       const watch = (w: ServiceWorker | null) =>
         w?.addEventListener('statechange', () => {
-          if (w.state === 'installed' && navigator.serviceWorker.controller) updateReady.value = true
+          if (w.state === 'installed' && container.controller) updateReady.value = true
         })
-      if (reg.waiting && navigator.serviceWorker.controller) updateReady.value = true
+      if (reg.waiting && container.controller) updateReady.value = true
       reg.addEventListener('updatefound', () => watch(reg.installing))
       setInterval(() => reg.update().catch(() => {}), 30 * 60_000)
       // Coming back to the app is a good moment to look for a new version.
@@ -31,6 +31,12 @@ if ('serviceWorker' in navigator) {
       })
     })
     .catch((e) => console.warn('service worker not registered', e))
+}
+
+if ('serviceWorker' in navigator) {
+  // The worker (and its precache of the shell) waits for the page's load, so it does not compete with the first screen.
+  if (document.readyState === 'complete') registerWorker(navigator.serviceWorker)
+  else addEventListener('load', () => registerWorker(navigator.serviceWorker), { once: true })
   // From the service worker: a notification was clicked (open its screen), or a push arrived while the app is in front.
   navigator.serviceWorker.addEventListener('message', (e) => {
     const m = e.data as { type?: string; url?: string; kind?: string; title?: string; body?: string }

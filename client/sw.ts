@@ -8,7 +8,19 @@ const CACHE = `townhall-shell-${__VERSION__}`
 const DATA = 'townhall-data'
 
 sw.addEventListener('install', (e) => {
-  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(__ASSETS__)))
+  e.waitUntil(
+    (async () => {
+      const c = await caches.open(CACHE)
+      await c.addAll(__ASSETS__.filter((a) => a !== '/'))
+      // The shell without its per-visit preload header (a member's hallway list): it is served offline, and to
+      // whoever opens the app next, signed in or not.
+      const shell = await fetch('/', { cache: 'no-cache' })
+      if (!shell.ok) throw new Error(`the shell answered ${shell.status}`)
+      const headers = new Headers(shell.headers)
+      headers.delete('link')
+      await c.put('/', new Response(await shell.blob(), { status: shell.status, headers }))
+    })(),
+  )
 })
 
 sw.addEventListener('activate', (e) => {
@@ -25,7 +37,7 @@ sw.addEventListener('message', (e) => {
 })
 
 // Last-seen lists the app shows offline (hallway, inbox): network first, cached copy when offline.
-const OFFLINE_API = [/^\/api\/me$/, /^\/api\/rooms$/, /^\/api\/threads$/]
+const OFFLINE_API = [/^\/api\/(me|session)$/, /^\/api\/rooms$/, /^\/api\/threads$/]
 
 // Signing in or out changes whose lists these are: forget the cached copies.
 const SESSION_CHANGE = /^\/api\/(auth\/(login|logout|logout-all|register)|setup|reset\/)/

@@ -1,8 +1,10 @@
 // `npm run build`: the client bundle into client/dist, then one executable, dist/townhall, with the client, icons,
-// service worker and SQL migrations inside (server/http/static.ts reads Bun.embeddedFiles under client/dist/).
+// service worker, the API reference's script and SQL migrations inside (server/http/static.ts reads
+// Bun.embeddedFiles under client/dist/).
 import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { buildClient } from './client'
+import { buildClient, compressed } from './client'
+import { UI_ASSET, uiScriptPath } from '../server/http/openapi'
 
 const ROOT = join(import.meta.dir, '..')
 export const CLIENT_DIST = join(ROOT, 'client', 'dist')
@@ -18,7 +20,14 @@ export async function build(opts: { outfile?: string; quiet?: boolean } = {}) {
   rmSync(CLIENT_DIST, { recursive: true, force: true })
   const assets = await buildClient({ minify: true })
   for (const a of assets) await Bun.write(join(CLIENT_DIST, a.path), a.bytes)
-  say(`client: ${assets.length} files in ${relative(ROOT, CLIENT_DIST)}`)
+  // The API reference's script (Scalar's standalone bundle), served at /openapi/ui.js from the binary.
+  const ui = {
+    path: UI_ASSET,
+    bytes: new Uint8Array(await Bun.file(uiScriptPath()).arrayBuffer()),
+    type: 'text/javascript',
+  }
+  for (const a of [ui, ...compressed(ui)]) await Bun.write(join(CLIENT_DIST, a.path), a.bytes)
+  say(`client: ${assets.length} files in ${relative(ROOT, CLIENT_DIST)}, and the API reference's script`)
 
   mkdirSync(join(outfile, '..'), { recursive: true })
   // Run from the repository root so that --asset keeps the path client/dist/… inside the binary.

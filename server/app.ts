@@ -2,8 +2,7 @@
 // core, then every domain in dependency order with its dependencies passed in (no side effects: no timer, no
 // socket); createApp() mounts their routes; startServer() starts them (timers, ending a previous run's rooms) and
 // listens. The CLI builds the same graph and starts nothing.
-import { Elysia } from 'elysia'
-import { openapi } from '@elysiajs/openapi'
+import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json'
 import { publicOrigin, type Config } from './config'
 import { DEFAULT_LIMITS, makeLimits, type Core, type LimitSettings } from './core'
@@ -23,6 +22,7 @@ import { hostIsSane, needsOriginCheck, originAllowed, rehosted, requestPath, wit
 import { beginRequest, endRequest, Traffic } from './http/observe'
 import { clientAddress } from './http/session'
 import { staticRoutes } from './http/static'
+import { openapiRoutes } from './http/openapi'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
@@ -148,6 +148,7 @@ function createApp(t: Townhall) {
   // The WebSocket limits are server-wide in Bun; reusePort off so a second server on the same port fails loudly.
   // An empty or malformed Host header: the request is handled again as if sent to our own origin (H31).
   let again: (r: Request) => Promise<Response> = async () => new Response(null, { status: 503 })
+  let self: AnyElysia | null = null
   const app = new Elysia({
     serve: { maxRequestBodySize: maxBody * 4, reusePort: false },
     websocket: { maxPayloadLength: WS_MAX_MESSAGE, idleTimeout: WS_IDLE_SECONDS, sendPings: true },
@@ -230,13 +231,8 @@ function createApp(t: Townhall) {
       set.status = 500
       return errorBody('internal')
     })
-    .use(
-      openapi({
-        path: '/openapi',
-        documentation: { info: { title: 'Townhall API', version: VERSION } },
-        exclude: { paths: ['/*', '/ws'] },
-      }),
-    )
+    // /openapi: the reference page, its script (from the binary) and the document of every route mounted below.
+    .use(openapiRoutes(() => self!, { title: 'Townhall API', version: VERSION }))
     .get(
       '/healthz',
       ({ set }) => {
@@ -263,6 +259,7 @@ function createApp(t: Townhall) {
     })
     .use(staticRoutes())
   again = (r) => app.handle(r)
+  self = app
   return app
 }
 

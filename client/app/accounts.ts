@@ -8,7 +8,7 @@ import type { Profile } from '../../server/accounts/service'
 
 export type { Profile, PublicUser }
 
-/** The signed-in member, as GET /api/me returns it. */
+/** The signed-in member, as GET /api/me and GET /api/session return it. */
 export interface Me extends PublicUser {
   bio: string
   inviteQuota: number
@@ -47,7 +47,8 @@ export const setup = (token: string, username: string, password: string) =>
   post<{ user: Me }>('/setup', { token, username, password }).then((r) => r.user)
 
 // ── me ──
-export const fetchMe = () => get<{ user: Me }>('/me').then((r) => r.user)
+/** Who is signed in: me, or null when signed out (GET /api/session answers 200 either way; index.html preloads it). */
+export const fetchSession = () => get<{ user: Me | null }>('/session').then((r) => r.user)
 export const updateProfile = (fields: { displayName?: string; bio?: string }) =>
   patch<{ user: Me }>('/me', fields).then((r) => r.user)
 /** Uploads an avatar (the file's raw bytes: PNG, JPEG or WebP, at most 2 MB). */

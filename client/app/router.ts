@@ -1,5 +1,6 @@
 // A tiny router over the History API: the path is a signal; links with data-nav or `navigate()` change it.
 import { signal } from '@preact/signals'
+import { html } from 'htm/preact'
 
 export const path = signal(location.pathname)
 
@@ -36,4 +37,40 @@ export function match(pattern: string, p: string): Record<string, string> | null
     else if (a[i] !== b[i]) return null
   }
   return out
+}
+
+/**
+ * A screen loaded on first use: its module is a separate chunk (the bundle splits at `import()`), so the first screen
+ * does not wait for the admin console or rarely used screens. Shows "Loading…" until the chunk arrives; a failed load
+ * (offline, a stale deployment) shows a retry.
+ */
+export function lazy<C extends (props: any) => any>(load: () => Promise<C>) {
+  let view: C | null = null
+  let pending: Promise<void> | null = null
+  const state = signal<'idle' | 'loading' | 'ready' | 'failed'>('idle')
+  const start = () =>
+    (pending ??= load().then(
+      (v) => {
+        view = v
+        state.value = 'ready'
+      },
+      (e) => {
+        console.warn('screen not loaded', e)
+        pending = null
+        state.value = 'failed'
+      },
+    ))
+  const retry = () => {
+    state.value = 'loading'
+    void start()
+  }
+  const Lazy = (props: Parameters<C>[0]) => {
+    if (view) return html`<${view} ...${props} />`
+    if (state.value === 'idle') void start()
+    if (state.value === 'failed')
+      return html`<p class="empty">This screen could not be loaded.
+        <button class="btn" onClick=${retry}>Try again</button></p>`
+    return html`<div class="loading" aria-busy="true">Loading…</div>`
+  }
+  return Lazy
 }

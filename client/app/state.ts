@@ -1,6 +1,6 @@
 // App-wide state: who I am, toasts, and the update banner. Views read these signals; logic lives in client/app.
 import { signal } from '@preact/signals'
-import { fetchMe, logout, type Me } from './accounts'
+import { fetchSession, logout, type Me } from './accounts'
 import { ApiError } from './api'
 import { conn } from './connection'
 import { navigate } from './router'
@@ -26,11 +26,10 @@ export const settle = (p: Promise<unknown>, ok?: string) =>
 
 export async function loadMe() {
   try {
-    me.value = await fetchMe()
-    conn.connect()
+    me.value = await fetchSession()
+    if (me.value) conn.connect()
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) me.value = null
-    else if (e instanceof ApiError && e.code === 'offline') me.value = me.value ?? null
+    if (e instanceof ApiError && e.code === 'offline') me.value = me.value ?? null
     else me.value = null
   }
 }

@@ -1,22 +1,30 @@
 // The screens by path. Signed-out visitors see sign-in, setup and invite screens; members the shell.
 import { html } from 'htm/preact'
 import type { ComponentChildren } from 'preact'
-import { match, path } from '../app/router'
+import { lazy, match, path } from '../app/router'
 import { me } from '../app/state'
 import { Register, Setup, SignIn } from './auth'
 import { Shell } from './shell'
-import { Profile, MyProfile } from './profile'
-import { FollowList, People } from './people'
-import { Admin, MyInvites } from './admin'
-import { ResetPassword } from './admin/reset'
-import { NotificationSettings } from './settings'
 import { Header, Toast } from './ui'
-import { Inbox, OpenDm } from './backchannel/inbox'
-import { NewGroup, NewMessage } from './backchannel/new'
-import { ThreadScreen } from './backchannel/thread'
 import './backchannel/room'
 import { Hallway } from './rooms/hallway'
 import { PublicRoom, RoomRoute } from './rooms/event'
+
+// The admin console, Backchannel's screens and rarely used ones load on first use (their own chunks, precached by
+// the service worker; see scripts/client.ts): the first screen (sign-in, the hallway, a room) needs none of them.
+const Admin = lazy(() => import('./admin').then((m) => m.Admin))
+const MyInvites = lazy(() => import('./admin').then((m) => m.MyInvites))
+const ResetPassword = lazy(() => import('./admin/reset').then((m) => m.ResetPassword))
+const NotificationSettings = lazy(() => import('./settings').then((m) => m.NotificationSettings))
+const Profile = lazy(() => import('./profile').then((m) => m.Profile))
+const MyProfile = lazy(() => import('./profile').then((m) => m.MyProfile))
+const People = lazy(() => import('./people').then((m) => m.People))
+const FollowList = lazy(() => import('./people').then((m) => m.FollowList))
+const Inbox = lazy(() => import('./backchannel/inbox').then((m) => m.Inbox))
+const OpenDm = lazy(() => import('./backchannel/inbox').then((m) => m.OpenDm))
+const NewMessage = lazy(() => import('./backchannel/new').then((m) => m.NewMessage))
+const NewGroup = lazy(() => import('./backchannel/new').then((m) => m.NewGroup))
+const ThreadScreen = lazy(() => import('./backchannel/thread').then((m) => m.ThreadScreen))
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
 

@@ -1,15 +1,27 @@
-// Serves the PWA: from the files embedded in the binary, or, when run from source, from a bundle built in memory.
+// Serves the PWA: from the files embedded in the binary, or, when run from source, from a bundle built in memory
+// once per process (scripts/client.ts: the same hashed names and precompressed forms as `npm run build`).
+// A file is sent brotli- or gzip-compressed when the browser accepts it (Vary: Accept-Encoding); hashed names are
+// cached for a year (immutable), index.html and the service worker are revalidated every time (no-cache).
 import { Elysia } from 'elysia'
 import { errorBody } from '../errors'
 import { requestPath } from './guard'
 
-interface Served {
-  body: Uint8Array | Blob
-  type: string
+type Encoding = 'br' | 'gzip'
+interface Variant {
+  body: Uint8Array
   etag: string
+}
+interface Served {
+  type: string
+  cache: string
+  identity: Variant
+  br?: Variant
+  gzip?: Variant
 }
 // `bun build --compile --asset=client/dist` names the files relative to the asset folder's parent: dist/…
 const EMBED_PREFIXES = ['client/dist/', 'dist/']
+/** Names with a content hash (scripts/client.ts HASHED). */
+const HASHED = /^\/(app|chunk)\.[a-z0-9]+\.(js|css)$/
 let loading: Promise<Map<string, Served>> | null = null
 
 const typeOf = (p: string) =>
@@ -27,25 +39,49 @@ const typeOf = (p: string) =>
               ? 'image/svg+xml'
               : 'application/octet-stream'
 
+const cacheOf = (p: string) =>
+  HASHED.test(p)
+    ? 'public, max-age=31536000, immutable'
+    : p.startsWith('/icons/')
+      ? 'public, max-age=86400'
+      : 'no-cache'
+
+const variant = (bytes: Uint8Array, tag: string): Variant => ({
+  body: bytes,
+  etag: `"${Bun.hash(bytes).toString(36)}${tag}"`,
+})
+
+/** Pairs each file with its `.br` and `.gz` forms. */
+function index(files: { path: string; bytes: Uint8Array }[]): Map<string, Served> {
+  const byPath = new Map(files.map((f) => [f.path, f.bytes]))
+  const out = new Map<string, Served>()
+  for (const [path, bytes] of byPath) {
+    if (path.endsWith('.br') || path.endsWith('.gz')) continue
+    const br = byPath.get(`${path}.br`)
+    const gz = byPath.get(`${path}.gz`)
+    out.set(path, {
+      type: typeOf(path),
+      cache: cacheOf(path),
+      identity: variant(bytes, ''),
+      br: br && variant(br, '-br'),
+      gzip: gz && variant(gz, '-gz'),
+    })
+  }
+  return out
+}
+
 async function load(): Promise<Map<string, Served>> {
-  const files = new Map<string, Served>()
   const all = Bun.embeddedFiles as (Blob & { name: string })[]
   const prefix = EMBED_PREFIXES.find((p) => all.some((f) => f.name === p + 'index.html'))
   if (prefix) {
-    for (const f of all.filter((x) => x.name.startsWith(prefix))) {
-      const bytes = new Uint8Array(await f.arrayBuffer())
-      files.set('/' + f.name.slice(prefix.length), {
-        body: bytes,
-        type: typeOf(f.name),
-        etag: `"${Bun.hash(bytes).toString(36)}"`,
-      })
-    }
-  } else {
-    const { buildClient } = await import('../../scripts/client')
-    for (const a of await buildClient({ minify: false }))
-      files.set('/' + a.path, { body: a.bytes, type: typeOf(a.path), etag: `"${Bun.hash(a.bytes).toString(36)}"` })
+    const files = []
+    // The API reference's script (server/http/openapi.ts serves it) stays out of the app's files.
+    for (const f of all.filter((x) => x.name.startsWith(prefix) && !x.name.startsWith(`${prefix}openapi/`)))
+      files.push({ path: '/' + f.name.slice(prefix.length), bytes: new Uint8Array(await f.arrayBuffer()) })
+    return index(files)
   }
-  return files
+  const { buildClient } = await import('../../scripts/client')
+  return index((await buildClient()).map((a) => ({ path: '/' + a.path, bytes: a.bytes })))
 }
 
 /** The client's files, loaded once per process (a failed build from source is retried on the next request). */
@@ -54,6 +90,25 @@ export const clientFiles = () =>
     loading = null
     throw e
   }))
+
+/** The best encoding the request accepts among those we have (brotli first); `q=0` refuses one. */
+export function pickEncoding(accept: string | null, has: { br?: unknown; gzip?: unknown }): Encoding | null {
+  if (!accept) return null
+  const q = new Map<string, number>()
+  for (const part of accept.toLowerCase().split(',')) {
+    const [token, ...params] = part.trim().split(';')
+    const qp = params.map((p) => p.trim()).find((p) => p.startsWith('q='))
+    const value = qp ? Number(qp.slice(2)) : 1
+    if (token) q.set(token.trim(), Number.isFinite(value) ? value : 0)
+  }
+  const ok = (e: Encoding) => (q.get(e) ?? (e === 'gzip' ? q.get('x-gzip') : undefined) ?? q.get('*') ?? 0) > 0
+  if (has.br && ok('br')) return 'br'
+  if (has.gzip && ok('gzip')) return 'gzip'
+  return null
+}
+
+/** What the hallway asks first (client/app/rooms.ts watchHallway), preloaded as the script will fetch it. */
+const HALLWAY_PRELOAD = '</api/rooms>; rel=preload; as=fetch; crossorigin'
 
 export const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -75,7 +130,8 @@ export const SECURITY_HEADERS = {
 export const staticRoutes = () =>
   new Elysia().get(
     '/*',
-    async ({ request }) => {
+    async (ctx) => {
+      const { request } = ctx
       const files = await clientFiles()
       // Not new URL(request.url): a malformed Host header would make that throw (a 500 on every screen).
       const path = requestPath(request)
@@ -85,15 +141,22 @@ export const staticRoutes = () =>
         return Response.json(errorBody('not_found'), { status: 404, headers: { 'x-content-type-options': 'nosniff' } })
       }
       const f = files.get(path) ?? files.get('/index.html')!
-      const isShell = !files.has(path) || path === '/index.html' || path === '/sw.js'
-      if (request.headers.get('if-none-match') === f.etag)
-        return new Response(null, { status: 304, headers: { etag: f.etag } })
-      return new Response(f.body as BodyInit, {
+      const encoding = pickEncoding(request.headers.get('accept-encoding'), f)
+      const v = (encoding && f[encoding]) || f.identity
+      const vary: Record<string, string> = f.br || f.gzip ? { vary: 'Accept-Encoding' } : {}
+      const headers: Record<string, string> = { etag: v.etag, 'cache-control': f.cache, ...vary }
+      // A member opening the hallway: its list starts loading with the page, not after the script (the session is
+      // resolved for every route by the session plugin; signed out, nothing is preloaded, so nothing 401s).
+      if (path === '/' && (ctx as { viewer?: unknown }).viewer) headers.link = HALLWAY_PRELOAD
+      const match = request.headers.get('if-none-match')
+      if (match?.split(',').some((t) => t.trim().replace(/^W\//, '') === v.etag))
+        return new Response(null, { status: 304, headers })
+      return new Response(v.body as BodyInit, {
         headers: {
           'content-type': f.type,
-          etag: f.etag,
+          ...(encoding ? { 'content-encoding': encoding } : {}),
+          ...headers,
           ...SECURITY_HEADERS,
-          'cache-control': isShell ? 'no-cache' : path.startsWith('/icons/') ? 'public, max-age=86400' : 'no-cache',
         },
       })
     },

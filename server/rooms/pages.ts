@@ -104,7 +104,12 @@ export const roomPages = (deps: { core: Core; accounts: AccountsApi }, rooms: Ro
         const files = await clientFiles()
         const index = files.get('/index.html')!
         const url = `${core.origin()}/rooms/${params.file}`
-        const html = withCard(await textOf(index.body), cardOf(rooms, room), url, `${core.origin()}/icons/icon-512.png`)
+        const html = withCard(
+          await textOf(index.identity.body),
+          cardOf(rooms, room),
+          url,
+          `${core.origin()}/icons/icon-512.png`,
+        )
         return new Response(html, {
           headers: { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS, 'cache-control': 'no-cache' },
         })

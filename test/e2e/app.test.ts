@@ -103,8 +103,9 @@ test.skipIf(!hasChromium)('[P13] a new version shows "Update available" and relo
   await controlled()
   const files = await clientFiles()
   const original = files.get('/sw.js')!
-  const next = new TextEncoder().encode(new TextDecoder().decode(original.body as Uint8Array) + '\n// next version\n')
-  files.set('/sw.js', { ...original, body: next, etag: '"next-version"' })
+  const next = new TextEncoder().encode(new TextDecoder().decode(original.identity.body) + '\n// next version\n')
+  // Only the plain form: the browser would otherwise get the old worker's brotli copy.
+  files.set('/sw.js', { ...original, identity: { body: next, etag: '"next-version"' }, br: undefined, gzip: undefined })
   try {
     await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r!.update()))
     const banner = page.getByRole('status').filter({ hasText: 'Update available' })

@@ -59,12 +59,19 @@ test('[H11] the binary, alone in an empty folder, serves /healthz, the app and i
   const index = await fetch(base + '/')
   expect(index.status).toBe(200)
   const html = await index.text()
-  expect(html).toContain('<script type="module" src="/app.js">')
+  const script = /<script type="module" src="(\/app\.[a-z0-9]+\.js)">/.exec(html)?.[1]
+  expect(script).toBeDefined()
   expect(html).toContain('rel="manifest"')
-  const app = await fetch(base + '/app.js')
+  const app = await fetch(base + script)
   expect(app.status).toBe(200)
   expect(app.headers.get('content-type')).toContain('javascript')
+  expect(app.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
   expect((await app.text()).length).toBeGreaterThan(10_000)
+  // [H60] the embedded precompressed forms, by Accept-Encoding.
+  for (const enc of ['br', 'gzip']) {
+    const r = await fetch(base + script, { headers: { 'accept-encoding': enc }, decompress: false } as RequestInit)
+    expect([r.headers.get('content-encoding'), r.headers.get('vary')]).toEqual([enc, 'Accept-Encoding'])
+  }
   const sw = await fetch(base + '/sw.js')
   expect(sw.status).toBe(200)
   expect(await sw.text()).toContain('townhall-shell-')
@@ -77,6 +84,15 @@ test('[H11] the binary, alone in an empty folder, serves /healthz, the app and i
   // A screen of the app, and the API behind it.
   expect(await (await fetch(base + '/invite/abc')).text()).toContain('<div id="app">')
   expect((await fetch(base + '/api/me')).status).toBe(401)
+  expect(await (await fetch(base + '/api/session')).json()).toEqual({ user: null })
+  // [H68] the API reference's page and script come from the binary.
+  expect(await (await fetch(base + '/openapi')).text()).toContain('<script src="/openapi/ui.js">')
+  const ui = await fetch(base + '/openapi/ui.js', {
+    headers: { 'accept-encoding': 'br' },
+    decompress: false,
+  } as RequestInit)
+  expect([ui.status, ui.headers.get('content-encoding')]).toEqual([200, 'br'])
+  expect(Object.keys((await (await fetch(base + '/openapi/json')).json()).paths).length).toBeGreaterThan(40)
 
   // It made its data folder next to it, migrated to the embedded schema.
   expect(readdirSync(join(folder, 'data'))).toEqual(expect.arrayContaining(['townhall.db', 'uploads', 'backups']))
