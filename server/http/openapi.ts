@@ -304,6 +304,28 @@ export const OPERATIONS: Record<string, Operation> = {
     ok: Ok,
     errors: ['not_found', 'room_cancel_not_scheduled', 'room_cancel_forbidden'],
   },
+  'PATCH /api/rooms/{id}': {
+    auth: 'member',
+    ok: t.Object({ room: RoomView }),
+    errors: ['not_found', 'room_edit_forbidden', 'room_edit_not_scheduled'],
+  },
+  'PUT /api/rooms/{id}/rsvp': {
+    auth: 'member',
+    ok: t.Object({ rsvp: Open('The answers: count, who is coming (up to 8), my answer') }),
+    errors: ['not_found', 'room_rsvp_not_scheduled', 'room_rsvp_host'],
+  },
+  // Signed out: open rooms only.
+  'GET /api/rooms/{id}/event': {
+    auth: 'optional',
+    ok: Open("A room's event page: title, time, hosts, description, RSVP count, what a visitor may do"),
+    errors: ['not_found'],
+  },
+  'GET /api/rooms/search': {
+    auth: 'member',
+    ok: Open('Rooms matching the query by title, description or host, grouped live, upcoming and past'),
+  },
+  'GET /api/calendar': { auth: 'member', ok: Open("The address of the member's private calendar feed") },
+  'POST /api/calendar': { auth: 'member', ok: Open("A new address for the member's private calendar feed") },
   // Backchannel
   'GET /api/threads': { auth: 'member', ok: Inbox },
   'GET /api/threads/search': { auth: 'member', ok: t.Object({ results: t.Array(SearchResult) }) },
@@ -313,6 +335,24 @@ export const OPERATIONS: Record<string, Operation> = {
     ok: t.Object({ image: Image }),
     status: 201,
     errors: ['thread_not_found', 'blocked', 'followers_only', 'unsupported_media', 'rate_limited'],
+  },
+  'POST /api/threads/{id}/videos': {
+    auth: 'member',
+    ok: Open('The stored video: its URL (to send in a message), type, size, duration and poster'),
+    status: 201,
+    errors: ['thread_not_found', 'blocked', 'followers_only', 'unsupported_media', 'rate_limited'],
+  },
+  'POST /api/threads/{id}/voice': {
+    auth: 'member',
+    ok: Open('The stored voice message: its URL (to send in a message), type, size, duration and waveform'),
+    status: 201,
+    errors: ['thread_not_found', 'blocked', 'followers_only', 'unsupported_media', 'rate_limited'],
+  },
+  'GET /api/threads/{id}/media/{name}': {
+    auth: 'member',
+    ok: t.String({ format: 'binary' }),
+    file: 'video/*',
+    errors: ['thread_not_found', 'not_found'],
   },
   'GET /api/threads/{id}/images/{name}': {
     auth: 'member',
