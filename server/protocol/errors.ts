@@ -58,6 +58,7 @@ export const AdminErrors = {
   admin_demote_first: [403, 'Remove the admin role first.'],
   admin_not_active: [409, 'Only an active member can be an admin.'],
   report_self: [409, 'You cannot report yourself.'],
+  backup_running: [409, 'A backup is already being written; try again when it is done.'],
   report_duplicate: [409, 'You already reported this; an admin will look at it.'],
   metrics_token: [401, 'A valid metrics token is required.'],
 } as const satisfies Record<string, ErrorSpec>
