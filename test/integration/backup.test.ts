@@ -119,7 +119,7 @@ test('[D41] restore refuses a data folder whose server is running, and changes n
   expect(readdirSync(source).sort()).toEqual(before)
 })
 
-test('[D42] restore refuses a damaged backup (a changed byte, a truncated file) and leaves the folder as it was', async () => {
+test('[D42] restore refuses a damaged backup (changed byte, truncated, no tar); the folder is untouched', async () => {
   const bytes = readFileSync(backup)
   const target = join(tmp, 'damaged')
   mkdirSync(join(target, 'uploads'), { recursive: true })
