@@ -23,6 +23,7 @@ Commands:
   admin create --username NAME           Create an admin; password from --password-file F or stdin
   invite create [--uses N] [--expires 7d] [--note TEXT]
                                          Create an invite link (printed as the last line)
+  user reset-password NAME               Print a one-time link (valid 24 h) that lets NAME choose a new password
   backup [FILE]                          Write a backup (database snapshot and uploads, one .tar file) to FILE,
                                          by default DATA_DIR/backups/townhall-<time>.tar; prints its path
   restore FILE                           Check a backup and restore it into DATA_DIR (the server must be stopped);
@@ -127,6 +128,22 @@ async function run(argv: string[]): Promise<number> {
       try {
         const id = await t.accounts.service.createAdmin(values.username, validatePassword(password))
         console.log(`admin @${values.username} created (id ${id})`)
+      } finally {
+        t.core.db.close()
+      }
+      return 0
+    }
+    case 'user': {
+      const name = positionals[2]
+      if (sub !== 'reset-password' || !name) throw new UsageError('usage: townhall user reset-password NAME')
+      const t = buildTownhall(config)
+      try {
+        const u = t.accounts.api.byName(name.toLowerCase())
+        if (!u) throw new UsageError(`no member @${name}`)
+        if (u.status === 'banned') throw new UsageError(`@${u.username} is banned: unban them first`)
+        const link = t.admin.service.resetLink(null, u.id)
+        console.log(`a one-time password-reset link for @${u.username}, valid 24 h (older links no longer work):`)
+        console.log(link.url)
       } finally {
         t.core.db.close()
       }

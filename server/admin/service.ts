@@ -192,17 +192,22 @@ export class AdminService {
     return this.view(this.accounts.member(id)!)
   }
 
-  /** A one-time link (valid 24 h) that lets the member choose a new password; older unused links stop working. */
-  resetLink(actor: Actor, id: number) {
-    const u = this.target(actor, id)
+  /**
+   * A one-time link (valid 24 h) that lets the member choose a new password; older unused links stop working.
+   * `actor` null: the server's operator (`townhall user reset-password`), who may make one for any member, an admin
+   * included (the way back in for an admin who lost their password).
+   */
+  resetLink(actor: Actor | null, id: number) {
+    const u = actor ? this.target(actor, id) : this.accounts.byId(id)
+    if (!u) fail('not_found')
     const token = newToken()
     const expiresAt = Date.now() + RESET_HOURS * 3_600_000
     this.core.db.transaction(() => {
       this.store.expireResets(u.id)
-      this.store.insertReset(u.id, hashToken(token), actor.id, expiresAt)
+      this.store.insertReset(u.id, hashToken(token), actor?.id ?? null, expiresAt)
     })()
     this.audit({
-      actorId: actor.id,
+      actorId: actor?.id ?? null,
       action: 'member.reset_link',
       targetType: 'member',
       targetId: u.id,

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fail } from '../errors'
-import { sniffImage } from '../http/upload'
+import { cleanImage } from '../http/upload'
 import { newToken } from '../lib/crypto'
 import { RateLimiter } from '../lib/ratelimit'
 import { LIMITS } from '../protocol'
@@ -37,13 +37,18 @@ export class Uploads {
     const today = this.svc.store.uploadedSince(userId, Date.now() - 86_400_000)
     if (today + bytes.byteLength > UPLOAD_DAILY_BYTES)
       fail('rate_limited', 'You have sent many images today; try again later.', 3600)
-    const type = await sniffImage(bytes, IMAGE_TYPES, 'An image must be a PNG, JPEG, WebP or GIF.')
-    const name = `${threadId}-${newToken(12)}.${type.ext}`
+    // What is stored has no metadata (EXIF/GPS, XMP…): stripped from its bytes.
+    const {
+      mime,
+      ext,
+      bytes: clean,
+    } = await cleanImage(bytes, IMAGE_TYPES, 'An image must be a PNG, JPEG, WebP or GIF.')
+    const name = `${threadId}-${newToken(12)}.${ext}`
     // The folder is made with the first image (building the domain writes nothing).
     mkdirSync(this.dir, { recursive: true })
-    await Bun.write(join(this.dir, name), bytes)
-    this.svc.store.insertUpload({ name, thread_id: threadId, user_id: userId, mime: type.mime, size: bytes.byteLength })
-    return { name, url: this.svc.views.imageUrl(threadId, name), mime: type.mime, size: bytes.byteLength }
+    await Bun.write(join(this.dir, name), clean)
+    this.svc.store.insertUpload({ name, thread_id: threadId, user_id: userId, mime, size: clean.byteLength })
+    return { name, url: this.svc.views.imageUrl(threadId, name), mime, size: clean.byteLength }
   }
 
   /** The file and its type, for a member who may read the thread it was sent to. */
