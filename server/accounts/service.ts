@@ -4,6 +4,7 @@ import type { Account, AccountsEvents, OwnAccount, Viewer } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import { cleanImage } from '../http/upload'
+import { AccountData } from './member-data'
 import { hashToken, newToken, safeEqual } from '../lib/crypto'
 import { Emitter } from '../lib/events'
 import type { PublicUser } from '../protocol'
@@ -33,9 +34,25 @@ export class AccountsService {
   readonly events: Emitter<AccountsEvents>
   private setupToken: string | null = null
 
+  readonly data: AccountData
+
   constructor(private core: Core) {
     this.store = new AccountsStore(core.db)
+    this.data = new AccountData(core.db)
     this.events = new Emitter('accounts', core.log)
+  }
+
+  /** Checks a member's own password (deleting the account asks for it): `wrong_password` if it does not match. */
+  async checkPassword(userId: number, password: string) {
+    const user = this.store.byId(userId)
+    if (!user || !(await Bun.password.verify(password, user.password_hash))) fail('wrong_password')
+  }
+
+  /** Erases the account (see member-data.ts), removes its avatar file and ends its sessions (sockets close). */
+  async erase(userId: number) {
+    const avatar = await this.data.erase(userId)
+    if (avatar) this.removeAvatarFile(avatar)
+    this.events.emit('sessionsEnded', { userId })
   }
 
   hashPassword(pw: string) {
