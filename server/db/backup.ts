@@ -68,7 +68,12 @@ function filesUnder(base: string, folder: string): string[] {
  * manifest. The archive is written beside its final name and renamed when complete, so a listed backup is whole.
  * `file` defaults to DATA_DIR/backups/townhall-<time>.tar.
  */
-export async function createBackup(db: Database, dataDir: string, file?: string): Promise<BackupResult> {
+export async function createBackup(
+  db: Database,
+  dataDir: string,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<BackupResult> {
   const dir = backupDir(dataDir)
   mkdirSync(dir, { recursive: true })
   const target = file ?? join(dir, `townhall-${stamp()}.tar`)
@@ -90,6 +95,7 @@ export async function createBackup(db: Database, dataDir: string, file?: string)
     const files: TarEntry[] = [(await out.addFile(SNAPSHOT, snapshot))!]
     for (const folder of DATA_FOLDERS)
       for (const name of filesUnder(dataDir, folder)) {
+        signal?.throwIfAborted()
         // A file deleted since the listing (an avatar replaced) is left out; the manifest lists what was copied.
         const entry = await out.addFile(name, join(dataDir, name))
         if (entry) files.push(entry)
@@ -170,6 +176,7 @@ export function preMigrateBackup(db: Database, dataDir: string, from: number, to
 export class BackupSchedule {
   private timer: ReturnType<typeof setTimeout> | null = null
   private running: Promise<unknown> | null = null
+  private abort = new AbortController()
 
   constructor(
     private readonly opts: {
@@ -210,20 +217,25 @@ export class BackupSchedule {
   async run() {
     const { db, dataDir, keep, log } = this.opts
     try {
-      const r = await createBackup(db, dataDir)
+      const r = await createBackup(db, dataDir, undefined, this.abort.signal)
       const pruned = pruneBackups(dataDir, keep)
       log.info(`backup: wrote ${r.file} (${r.files} files, ${r.size} bytes); removed ${pruned.length} old`)
       this.opts.done?.(r, pruned)
     } catch (error) {
-      log.error('backup: the scheduled backup failed', { error })
+      if (this.abort.signal.aborted) log.warn('backup: the scheduled backup was stopped with the server')
+      else log.error('backup: the scheduled backup failed', { error })
     }
   }
 
-  /** Stops the timer and waits for a backup under way to finish (before the database closes). */
+  /**
+   * Stops the timer; a backup under way stops at its next file (its partial file is removed) rather than hold up the
+   * server's stop, during which the rooms' seats wait for their owners.
+   */
   async stop() {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    this.abort.abort()
     await this.running
   }
 

@@ -222,6 +222,15 @@ test('[D46] scheduled backups keep the newest BACKUP_KEEP; off arms nothing', as
   const off = new BackupSchedule({ db, dataDir: dir, everyMs: 0, keep: 2, log })
   off.start()
   expect(off.armed).toBe(false)
+  // Stopping the server stops a backup under way at its next file: no archive, no partial file is left.
+  mkdirSync(join(dir, 'uploads', 'many'), { recursive: true })
+  for (let i = 0; i < 20; i++) writeFileSync(join(dir, 'uploads', 'many', `f${i}.bin`), `file ${i}`)
+  const cut = new BackupSchedule({ db, dataDir: dir, everyMs: 3_600_000, keep: 9, log })
+  const before = readdirSync(join(dir, 'backups')).sort()
+  const under = cut.run()
+  await cut.stop()
+  await under
+  expect(readdirSync(join(dir, 'backups')).sort()).toEqual(before)
   db.close()
   // A manual backup is a backup like the others.
   const again = openDatabase(dir)
