@@ -37,7 +37,8 @@ export function YourData() {
       open
         ? html`<form class="stack" onSubmit=${remove} aria-label="Delete my account">
         <p class="small">Deleting your account removes your profile, avatar, follows, blocks, devices and unused
-          invites, and signs you out everywhere. <strong>Your messages in groups and room chats are deleted.</strong>${' '}
+          invites, and signs you out everywhere.${' '}
+          <strong>Your messages in groups and room chats are deleted.</strong>${' '}
           In one-to-one conversations the other person keeps what you sent them, shown as from “Deleted member”.
           Rooms you hosted stay in their history under that name. Your username becomes free.</p>
         <${Field} label="Your password">
