@@ -30,7 +30,8 @@ function databaseInUse(dataDir: string): boolean {
     return false
   } catch (e) {
     if (/locked|busy/i.test((e as Error).message)) return true
-    throw new RestoreError(`cannot open ${file}: ${(e as Error).message}`)
+    // Not a database SQLite can read (damaged: the reason to restore): no server can be running on it.
+    return false
   } finally {
     db?.close()
   }

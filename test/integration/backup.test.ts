@@ -187,6 +187,11 @@ test('[D44] restore into a stopped folder moves its database, stale -wal/-shm an
   const db = new Database(join(target, 'townhall.db'), { readonly: true })
   expect(db.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
   db.close()
+  // A database damaged beyond reading (the reason to restore) is moved aside too.
+  writeFileSync(join(target, 'townhall.db'), 'this is not a database, it is a disk error')
+  const damaged = await townhall(['restore', backup], { DATA_DIR: target })
+  expect(damaged.err).toBe('')
+  expect(damaged.code).toBe(0)
 })
 
 test('[D45] the CLI backs up a running server to a file named on the command line', async () => {
