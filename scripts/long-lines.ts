@@ -2,7 +2,7 @@
 // strings, template literals or comments, so this finds what it leaves: path:line, as compilers print it.
 // Checks every file git tracks except prose (Markdown), the lockfile and binaries.
 const MAX = 120
-const SKIP = /(\.md|\.png|\.ico|package-lock\.json)$/
+const SKIP = /(\.md|\.png|\.ico|\.jpg|\.webp|package-lock\.json)$/
 /** Released migrations are never edited (CONTRIBUTING.md). */
 const FROZEN = new Set(['server/db/migrations/0003_backchannel.sql'])
 

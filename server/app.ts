@@ -26,6 +26,7 @@ import { openapiRoutes } from './http/openapi'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
+import { createMembers, type MembersDomain } from './members'
 
 export const VERSION: string = pkg.version
 
@@ -50,6 +51,8 @@ export interface Townhall {
   readonly rooms: RoomsDomain
   readonly media: MediaDomain
   readonly backchannel: BackchannelDomain
+  /** Members' own data: export, account deletion (after every domain holding some of it). */
+  readonly members: MembersDomain
   readonly realtime: RealtimeDomain
   readonly reminders: RemindersDomain
   readonly admin: AdminDomain
@@ -95,6 +98,15 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     push: push.api,
     audit: audit.api,
   })
+  const members = createMembers({
+    core,
+    accounts: accounts.api,
+    rooms: rooms.api,
+    push: push.api,
+    invites: invites.api,
+    backchannel: backchannel.api,
+    audit: audit.api,
+  })
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
   // One handler per request type of the protocol: the union of the domains' handlers is typed as complete, so a
   // domain left out (or a request without its handler) does not compile; assertComplete() checks it again at run time.
@@ -129,6 +141,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     rooms,
     media,
     backchannel,
+    members,
     realtime,
     reminders,
     admin,
@@ -137,7 +150,19 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
 
 /** Every domain, in build order: started in this order, stopped in the reverse. */
 function parts(t: Townhall): Domain<unknown>[] {
-  return [t.audit, t.accounts, t.push, t.invites, t.rooms, t.media, t.backchannel, t.realtime, t.reminders, t.admin]
+  return [
+    t.audit,
+    t.accounts,
+    t.push,
+    t.invites,
+    t.rooms,
+    t.media,
+    t.backchannel,
+    t.members,
+    t.realtime,
+    t.reminders,
+    t.admin,
+  ]
 }
 
 function createApp(t: Townhall) {
@@ -254,6 +279,7 @@ function createApp(t: Townhall) {
     .use(t.admin.routes)
     .use(t.rooms.routes)
     .use(t.backchannel.routes)
+    .use(t.members.routes)
     .all('/api/*', () => {
       throw new AppError('not_found')
     })

@@ -33,6 +33,13 @@ const bool: Parser<boolean> = (raw) => {
   throw new Error(`expected true or false, got "${raw}"`)
 }
 const str: Parser<string> = (raw) => raw
+/** A period like 30m, 12h or 7d, in ms; `off` (or 0) is 0. */
+const every: Parser<number> = (raw) => {
+  if (/^(off|0)$/i.test(raw.trim())) return 0
+  const m = /^(\d{1,5})([mhd])$/.exec(raw.trim())
+  if (!m || Number(m[1]) === 0) throw new Error(`expected a period like 30m, 12h or 7d, or off; got "${raw}"`)
+  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']
+}
 const url: Parser<string> = (raw) => {
   if (raw === '') return ''
   let u: URL
@@ -127,6 +134,24 @@ export const OPTIONS = {
     default: '20000',
     parse: int(100, 600000),
     description: 'How long a room keeps the seat of someone whose connection dropped (ms)',
+  }),
+  roomResumeMs: opt({
+    env: 'ROOM_RESUME_MS',
+    default: '120000',
+    parse: int(1000, 3600000),
+    description: 'After a restart, how long a live room waits for its participants to come back before it ends (ms)',
+  }),
+  backupEvery: opt({
+    env: 'BACKUP_EVERY',
+    default: '24h',
+    parse: every,
+    description: 'Scheduled backups into DATA_DIR/backups: a period like 12h or 7d, or off',
+  }),
+  backupKeep: opt({
+    env: 'BACKUP_KEEP',
+    default: '7',
+    parse: int(1, 1000),
+    description: 'How many backups the schedule keeps (older ones are deleted after each scheduled backup)',
   }),
   publicIp: opt({
     env: 'PUBLIC_IP',

@@ -94,6 +94,14 @@ export interface BackchannelApi {
     messageId: number,
     viewerId: number | null,
   ): { id: number; body: string; threadId: number; authorId: number | null; author: string | null } | null
+  /** A member's own Backchannel data for their export (uploads with their file on disk). */
+  exportOf(userId: number): {
+    threads: unknown[]
+    messages: unknown[]
+    uploads: { name: string; file: string }[]
+  }
+  /** A deleted account: its messages outside 1:1 threads become tombstones. Returns how many. */
+  eraseMember(userId: number): number
 }
 
 export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite'
@@ -160,6 +168,21 @@ export interface OwnAccount extends PublicUser {
   createdAt: number
 }
 
+interface AccountExport {
+  avatar: string | null
+  profile: {
+    username: string
+    displayName: string
+    bio: string
+    role: string
+    joined: string
+    invitedBy: string | null
+  }
+  following: { username: string; since: string }[]
+  followers: { username: string; since: string }[]
+  blocking: { username: string; since: string }[]
+}
+
 /** Who is asking: a valid session of an active member (http/session.ts derives it for every request). */
 export interface Viewer {
   session: { id: number }
@@ -186,6 +209,14 @@ export interface AccountsApi {
   logoutEverywhere(userId: number): void
   /** Sets a new password (a reset link); every session ends. */
   resetPassword(userId: number, password: string): Promise<void>
+  /** `wrong_password` unless it is the member's password. */
+  checkPassword(userId: number, password: string): Promise<void>
+  /** A member's own data for their export: profile, follows both ways, blocks; and the avatar's file name. */
+  exportOf(userId: number): AccountExport | null
+  /** Erases a member's account (kept as a "Deleted member" row that never signs in); their sessions end. */
+  erase(userId: number): Promise<void>
+  /** Where an avatar file is on disk (null for a name that is not one). */
+  avatarFile(name: string): string | null
 
   // creating accounts
   /**

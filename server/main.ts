@@ -1,13 +1,16 @@
 #!/usr/bin/env bun
-// The townhall command: serve (default) | admin create | invite create | backup | healthcheck | migrate | --help
+// The townhall command: serve (default) | admin create | invite create | user reset-password | backup | restore |
+// healthcheck | migrate | --help
 import { parseArgs } from 'node:util'
+import { resolve } from 'node:path'
 import { ConfigError, helpTable, loadConfig, publicOrigin, type Config } from './config'
 import { buildTownhall, startServer, VERSION } from './app'
-import { openDatabase } from './db/open'
-import { latestVersion, migrate, schemaVersion, SchemaTooNewError } from './db/migrate'
+import { migrateWithBackup, openDatabase } from './db/open'
+import { latestVersion, schemaVersion, SchemaTooNewError } from './db/migrate'
 import { AppError } from './errors'
 import { parseDuration } from './invites/model'
 import { createBackup } from './db/backup'
+import { restoreBackup, RestoreError } from './db/restore'
 import { Value } from '@sinclair/typebox/value'
 import { Username } from './accounts/model'
 
@@ -20,7 +23,11 @@ Commands:
   admin create --username NAME           Create an admin; password from --password-file F or stdin
   invite create [--uses N] [--expires 7d] [--note TEXT]
                                          Create an invite link (printed as the last line)
-  backup                                 Write a consistent copy of the database to DATA_DIR/backups
+  user reset-password NAME               Print a one-time link (valid 24 h) that lets NAME choose a new password
+  backup [FILE]                          Write a backup (database snapshot and uploads, one .tar file) to FILE,
+                                         by default DATA_DIR/backups/townhall-<time>.tar; prints its path
+  restore FILE                           Check a backup and restore it into DATA_DIR (the server must be stopped);
+                                         what DATA_DIR held is moved aside into DATA_DIR/replaced-<time>/
   migrate                                Apply database migrations and exit
   healthcheck                            Exit 0 when the server on PORT answers /healthz, 1 otherwise
   --help, --version
@@ -78,7 +85,7 @@ async function run(argv: string[]): Promise<number> {
     case 'migrate': {
       const db = openDatabase(config.dataDir, { migrate: false })
       const before = schemaVersion(db)
-      const applied = migrate(db)
+      const applied = migrateWithBackup(db, config.dataDir)
       console.log(
         applied.length
           ? `migrated from version ${before} to ${latestVersion()}`
@@ -89,9 +96,26 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'backup': {
       const db = openDatabase(config.dataDir)
-      const file = createBackup(db, config.dataDir)
-      db.close()
-      console.log(file)
+      try {
+        const r = await createBackup(db, config.dataDir, sub ? resolve(sub) : undefined)
+        console.log(`backup: ${r.files} files, ${r.size} bytes, database integrity ${r.integrity}`)
+        console.log(r.file)
+      } finally {
+        db.close()
+      }
+      return 0
+    }
+    case 'restore': {
+      if (!sub) throw new UsageError('usage: townhall restore FILE (with the server stopped)')
+      const r = await restoreBackup(resolve(sub), config.dataDir)
+      for (const w of r.warnings) console.warn(`restore: warning: ${w}`)
+      const m = r.manifest
+      console.log(
+        `restore: ${m.files.length} files from a backup of ${m.createdAt} (Townhall ${m.townhall}, ` +
+          `schema ${m.schemaVersion}) restored into ${config.dataDir}`,
+      )
+      if (r.movedAside) console.log(`restore: what the folder held before is in ${r.movedAside}`)
+      console.log('restore: start the server; it applies any newer migrations')
       return 0
     }
     case 'admin': {
@@ -104,6 +128,22 @@ async function run(argv: string[]): Promise<number> {
       try {
         const id = await t.accounts.service.createAdmin(values.username, validatePassword(password))
         console.log(`admin @${values.username} created (id ${id})`)
+      } finally {
+        t.core.db.close()
+      }
+      return 0
+    }
+    case 'user': {
+      const name = positionals[2]
+      if (sub !== 'reset-password' || !name) throw new UsageError('usage: townhall user reset-password NAME')
+      const t = buildTownhall(config)
+      try {
+        const u = t.accounts.api.byName(name.toLowerCase())
+        if (!u) throw new UsageError(`no member @${name}`)
+        if (u.status === 'banned') throw new UsageError(`@${u.username} is banned: unban them first`)
+        const link = t.admin.service.resetLink(null, u.id)
+        console.log(`a one-time password-reset link for @${u.username}, valid 24 h (older links no longer work):`)
+        console.log(link.url)
       } finally {
         t.core.db.close()
       }
@@ -184,7 +224,12 @@ if (import.meta.main) {
       if (code >= 0) process.exit(code)
     },
     (e) => {
-      if (e instanceof ConfigError || e instanceof UsageError || e instanceof SchemaTooNewError)
+      if (
+        e instanceof ConfigError ||
+        e instanceof UsageError ||
+        e instanceof SchemaTooNewError ||
+        e instanceof RestoreError
+      )
         console.error(`townhall: ${e.message}`)
       else if (e instanceof AppError) console.error(`townhall: ${e.message}`)
       else if ((e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS'))

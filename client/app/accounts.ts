@@ -54,6 +54,10 @@ export const updateProfile = (fields: { displayName?: string; bio?: string }) =>
 /** Uploads an avatar (the file's raw bytes: PNG, JPEG or WebP, at most 2 MB). */
 export const setAvatar = (file: Blob) => put<{ user: Me }>('/me/avatar', file).then((r) => r.user)
 export const removeAvatar = () => del<{ ok: true }>('/me/avatar').then(() => {})
+/** Where the browser downloads my data (a link, not a fetch: the file is streamed to disk). */
+export const exportUrl = '/api/me/export'
+/** Deletes my account (my password is asked again); the session ends with it. */
+export const deleteAccount = (password: string) => post<{ ok: true }>('/me/delete', { password }).then(() => {})
 /** The people I blocked. */
 export const blockedUsers = () => get<{ users: PublicUser[] }>('/me/blocks').then((r) => r.users)
 

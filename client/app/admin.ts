@@ -67,6 +67,8 @@ export interface Backup {
   name: string
   size: number
   createdAt: number
+  /** A full backup (tar), or the database copy taken before an upgrade migrated it. */
+  kind: 'backup' | 'pre-migrate'
 }
 /** One line of the audit log. */
 export interface AuditRecord {
@@ -134,7 +136,7 @@ export const updateSettings = (changes: Partial<Settings>) =>
 export const backups = () => get<{ backups: Backup[] }>('/admin/backups').then((r) => r.backups)
 /** Writes a consistent copy of the database now; `integrity` is SQLite's integrity check of the copy ("ok"). */
 export const createBackup = () =>
-  post<{ backup: Backup & { integrity: string } }>('/admin/backups').then((r) => r.backup)
+  post<{ backup: Backup & { integrity: string; files: number } }>('/admin/backups').then((r) => r.backup)
 export const deleteBackup = (name: string) =>
   del<{ ok: true }>(`/admin/backups/${encodeURIComponent(name)}`).then(() => {})
 /** Where the browser downloads a backup (a link, not a fetch: the file is streamed to disk). */

@@ -4,7 +4,7 @@
 import { computed, effect, signal } from '@preact/signals'
 import { del, errorCode, get, patch, post, put as putJson, query, RequestError, type ClientErrorCode } from './api'
 import { conn } from './connection'
-import { joinAudio, leaveAudio, setMicrophone } from './rtc'
+import { joinAudio, leaveAudio, reconnectAudio, setMicrophone } from './rtc'
 import { notify } from './state'
 // The wire shapes are the protocol's (type-only imports: nothing of the server is bundled).
 import type {
@@ -100,10 +100,10 @@ function applySnapshot(s: RoomSnapshot) {
   roomError.value = null
 }
 
-async function requestJoin(roomId: number) {
+async function requestJoin(roomId: number, resumed = false) {
   try {
     applySnapshot(await conn.request('room.join', { roomId }))
-    await joinAudio(roomId)
+    await (resumed ? reconnectAudio(roomId) : joinAudio(roomId))
   } catch (e) {
     if (currentRoomId.value !== roomId) return
     const code = errorCode(e)
@@ -144,7 +144,8 @@ function forget() {
 
 conn.onResume(() => {
   const id = currentRoomId.value
-  if (id !== null && (roomStatus.value === 'joined' || roomStatus.value === 'joining')) void requestJoin(id)
+  if (id !== null && (roomStatus.value === 'joined' || roomStatus.value === 'joining'))
+    void requestJoin(id, roomStatus.value === 'joined')
   if (hallwayWatched) conn.request('hallway.watch', { on: true }).catch(() => {})
 })
 

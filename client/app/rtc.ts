@@ -45,6 +45,16 @@ export async function joinAudio(id: number): Promise<void> {
   return busy
 }
 
+/**
+ * After the socket came back and the room was re-joined: the server may be a new process (a restart) that has no peer
+ * for us, so the peer is renegotiated at once (an ICE restart; restart() connects anew when the server has no peer)
+ * rather than when the browser notices the silence.
+ */
+export async function reconnectAudio(id: number): Promise<void> {
+  if (roomId === id && pc && !busy) return restart()
+  return joinAudio(id)
+}
+
 async function connect(id: number, gen: number) {
   try {
     const offer = await conn.request('rtc.connect', { roomId: id })

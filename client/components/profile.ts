@@ -1,10 +1,11 @@
-// Profiles: mine (edit, avatar, password, sign out) and others' (follow, block, message, invited by).
+// Profiles: mine (edit, avatar, password, my data, sign out) and others' (follow, block, message, invited by).
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import * as accounts from '../app/accounts'
 import { errorText, loadMe, me, notify, notifyError, signOut } from '../app/state'
 import { Avatar, Empty, Field, Header } from './ui'
 import { BlockedList } from './people'
+import { YourData } from './mydata'
 import { ReportButton } from './admin/report'
 
 export function Profile({ username }: { username: string }) {
@@ -142,6 +143,7 @@ export function MyProfile() {
     </form>
   </section>
   <${BlockedList} />
+  <${YourData} />
   <section class="card row gap wrap">
     <a class="btn" href="/invites">My invites (${user.inviteQuota} left)</a>
     <a class="btn" href="/settings/notifications">Notifications</a>

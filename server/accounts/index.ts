@@ -26,6 +26,10 @@ export function createAccounts(deps: { core: Core; audit: AuditFn }): AccountsDo
     me: (userId) => service.me(service.account(userId)),
     logoutEverywhere: (userId) => service.logoutEverywhere(userId),
     resetPassword: (userId, password) => service.resetPassword(userId, password),
+    checkPassword: (userId, password) => service.checkPassword(userId, password),
+    exportOf: (userId) => service.data.exportOf(userId),
+    erase: (userId) => service.erase(userId),
+    avatarFile: (name) => service.avatarPath(name),
     createMember: (input, redeem) => service.insertUser(input, 'member', redeem),
     needsSetup: () => service.needsSetup(),
     byId: (id) => {

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import type { Account, AccountsEvents, OwnAccount, Viewer } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
-import { sniffImage } from '../http/upload'
+import { cleanImage } from '../http/upload'
+import { AccountData } from './member-data'
 import { hashToken, newToken, safeEqual } from '../lib/crypto'
 import { Emitter } from '../lib/events'
 import type { PublicUser } from '../protocol'
@@ -33,9 +34,25 @@ export class AccountsService {
   readonly events: Emitter<AccountsEvents>
   private setupToken: string | null = null
 
+  readonly data: AccountData
+
   constructor(private core: Core) {
     this.store = new AccountsStore(core.db)
+    this.data = new AccountData(core.db)
     this.events = new Emitter('accounts', core.log)
+  }
+
+  /** Checks a member's own password (deleting the account asks for it): `wrong_password` if it does not match. */
+  async checkPassword(userId: number, password: string) {
+    const user = this.store.byId(userId)
+    if (!user || !(await Bun.password.verify(password, user.password_hash))) fail('wrong_password')
+  }
+
+  /** Erases the account (see member-data.ts), removes its avatar file and ends its sessions (sockets close). */
+  async erase(userId: number) {
+    const avatar = await this.data.erase(userId)
+    if (avatar) this.removeAvatarFile(avatar)
+    this.events.emit('sessionsEnded', { userId })
   }
 
   hashPassword(pw: string) {
@@ -190,11 +207,11 @@ export class AccountsService {
   /** Stores an avatar after checking its bytes (not its name) are PNG, JPEG or WebP. */
   async setAvatar(userId: number, bytes: Uint8Array) {
     if (bytes.byteLength > AVATAR_MAX_BYTES) fail('payload_too_large', 'An avatar may be at most 2 MB.')
-    const type = await sniffImage(bytes, AVATAR_TYPES, 'An avatar must be a PNG, JPEG or WebP image.')
+    const type = await cleanImage(bytes, AVATAR_TYPES, 'An avatar must be a PNG, JPEG or WebP image.')
     const dir = join(this.core.config.dataDir, 'uploads', 'avatars')
     mkdirSync(dir, { recursive: true })
     const name = `${userId}-${newToken(9)}.${type.ext}`
-    await Bun.write(join(dir, name), bytes)
+    await Bun.write(join(dir, name), type.bytes)
     // The previous file is read after the upload, so two uploads at once each remove only what they replaced.
     const user = this.store.byId(userId)!
     this.store.setAvatar(userId, name)

@@ -162,17 +162,18 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
         .get('/backups', () => ({ backups: admin.backups() }))
         .post(
           '/backups',
-          ({ viewer, set }) => {
+          async ({ viewer, set }) => {
+            const backup = await admin.createBackup(viewer!.user)
             set.status = 201
-            return { backup: admin.createBackup(viewer!.user) }
+            return { backup }
           },
-          { detail: { summary: 'Write a consistent copy of the database (VACUUM INTO)' } },
+          { detail: { summary: 'Write a backup now: a database snapshot (VACUUM INTO) and the uploads, in one tar' } },
         )
         .get(
           '/backups/:name',
           ({ viewer, params, set }) => {
             const p = admin.backupPath(viewer!.user, params.name)
-            set.headers['content-type'] = 'application/vnd.sqlite3'
+            set.headers['content-type'] = p.endsWith('.tar') ? 'application/x-tar' : 'application/vnd.sqlite3'
             set.headers['content-disposition'] = `attachment; filename="${params.name}"`
             set.headers['cache-control'] = 'no-store'
             return Bun.file(p)

@@ -1,6 +1,6 @@
 // The admin console's logic: members (suspend, ban, roles, reset links), the invite tree's branches, the reports queue,
 // server settings, backups and reading the audit log. Every action an admin takes is written to the audit log.
-import { readdirSync, statSync, unlinkSync } from 'node:fs'
+import { unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type {
   AccountStatus,
@@ -17,13 +17,12 @@ import type { Core } from '../core'
 import { fail } from '../errors'
 import { hashToken, newToken } from '../lib/crypto'
 import { RateLimiter } from '../lib/ratelimit'
-import { createBackup, verifyBackup } from '../db/backup'
+import { backupDir, createBackup, listBackups } from '../db/backup'
 import type { Settings } from '../settings'
 import type { AuditLog } from './audit'
 import { AdminStore, type ReportRow } from './store'
 
 const RESET_HOURS = 24
-const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.db$/
 type Actor = { id: number; role: string }
 export type ReportTarget = 'member' | 'room' | 'message'
 
@@ -193,17 +192,22 @@ export class AdminService {
     return this.view(this.accounts.member(id)!)
   }
 
-  /** A one-time link (valid 24 h) that lets the member choose a new password; older unused links stop working. */
-  resetLink(actor: Actor, id: number) {
-    const u = this.target(actor, id)
+  /**
+   * A one-time link (valid 24 h) that lets the member choose a new password; older unused links stop working.
+   * `actor` null: the server's operator (`townhall user reset-password`), who may make one for any member, an admin
+   * included (the way back in for an admin who lost their password).
+   */
+  resetLink(actor: Actor | null, id: number) {
+    const u = actor ? this.target(actor, id) : this.accounts.byId(id)
+    if (!u) fail('not_found')
     const token = newToken()
     const expiresAt = Date.now() + RESET_HOURS * 3_600_000
     this.core.db.transaction(() => {
       this.store.expireResets(u.id)
-      this.store.insertReset(u.id, hashToken(token), actor.id, expiresAt)
+      this.store.insertReset(u.id, hashToken(token), actor?.id ?? null, expiresAt)
     })()
     this.audit({
-      actorId: actor.id,
+      actorId: actor?.id ?? null,
       action: 'member.reset_link',
       targetType: 'member',
       targetId: u.id,
@@ -389,48 +393,47 @@ export class AdminService {
   }
 
   // ── backups ──
-  private backupDir() {
-    return join(this.core.config.dataDir, 'backups')
+  /** A backup now (database snapshot and uploads in one tar), audited with its size. Only one runs at a time. */
+  async createBackup(actor: Actor | null) {
+    if (this.backingUp) fail('backup_running')
+    this.backingUp = true
+    try {
+      const r = await createBackup(this.core.db, this.core.config.dataDir)
+      this.audit({
+        actorId: actor?.id ?? null,
+        action: 'backup.create',
+        targetType: 'backup',
+        targetId: r.name,
+        details: { integrity: r.integrity, bytes: r.size, files: r.files },
+      })
+      return { ...this.backupInfo(r.name), integrity: r.integrity, files: r.files }
+    } finally {
+      this.backingUp = false
+    }
   }
-
-  createBackup(actor: Actor | null) {
-    const file = createBackup(this.core.db, this.core.config.dataDir)
-    const integrity = verifyBackup(file)
-    const name = file.split(/[\\/]/).pop()!
-    this.audit({
-      actorId: actor?.id ?? null,
-      action: 'backup.create',
-      targetType: 'backup',
-      targetId: name,
-      details: { integrity, bytes: statSync(file).size },
-    })
-    return { ...this.backupInfo(name), integrity }
-  }
+  private backingUp = false
 
   private backupInfo(name: string) {
-    const st = statSync(join(this.backupDir(), name))
-    return { name, size: st.size, createdAt: st.mtimeMs }
+    const b = this.backups().find((b) => b.name === name)
+    if (!b) fail('not_found')
+    return b
   }
 
+  /** Full backups and pre-migrate copies, newest first. */
   backups() {
-    let names: string[] = []
-    try {
-      names = readdirSync(this.backupDir()).filter((n) => BACKUP_NAME.test(n))
-    } catch {
-      /* no folder yet */
-    }
-    return names.map((n) => this.backupInfo(n)).sort((a, b) => b.createdAt - a.createdAt)
+    return listBackups(this.core.config.dataDir)
   }
 
+  /** The file of a listed backup (a name that is not listed is not found: nothing outside the folder). */
   backupPath(actor: Actor, name: string) {
-    if (!BACKUP_NAME.test(name) || !this.backups().some((b) => b.name === name)) fail('not_found')
+    this.backupInfo(name)
     this.audit({ actorId: actor.id, action: 'backup.download', targetType: 'backup', targetId: name })
-    return join(this.backupDir(), name)
+    return join(backupDir(this.core.config.dataDir), name)
   }
 
   deleteBackup(actor: Actor, name: string) {
-    if (!BACKUP_NAME.test(name) || !this.backups().some((b) => b.name === name)) fail('not_found')
-    unlinkSync(join(this.backupDir(), name))
+    this.backupInfo(name)
+    unlinkSync(join(backupDir(this.core.config.dataDir), name))
     this.audit({ actorId: actor.id, action: 'backup.delete', targetType: 'backup', targetId: name })
   }
 }

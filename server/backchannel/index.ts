@@ -39,6 +39,8 @@ export function createBackchannel(deps: {
   const api: BackchannelApi = {
     stats: () => service.stats(),
     reportedMessage: (messageId, viewerId) => service.reportedMessage(messageId, viewerId),
+    exportOf: (userId) => service.exportOf(userId),
+    eraseMember: (userId) => service.eraseMember(userId),
   }
   return {
     api,

@@ -2,7 +2,7 @@
 // room threads and Q&A in rooms.ts, images in uploads.ts. Every change is one store.change(): it takes the next global
 // seq inside its transaction, and its events go out after the commit, through the bus, to every open tab of every
 // member who hears of it.
-import { unlinkSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AccountsApi, AuditFn, PushApi } from '../contracts'
 import type { Core } from '../core'
@@ -16,6 +16,7 @@ import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem } from './send'
 import type { BackchannelStore } from './store'
 import { Views } from './views'
+import { BackchannelData } from './member-data'
 
 /** How the room part answers for room threads (rooms.ts's RoomThreads, built before the service). */
 export interface RoomPolicy {
@@ -58,9 +59,12 @@ export class BackchannelService {
   private readonly roomPolicy: RoomPolicy
   private readonly log: Logger
   private readonly imageDir: string
+  /** A member's own data: their export, and what their account's deletion erases. */
+  private readonly data: BackchannelData
 
   constructor(deps: ServiceDeps) {
     this.store = deps.store
+    this.data = new BackchannelData(deps.core.db)
     this.bus = deps.core.bus
     this.accounts = deps.accounts
     this.push = deps.push
@@ -139,6 +143,8 @@ export class BackchannelService {
       const other = [...this.members(t.id).values()].find((m) => m.user_id !== userId)
       if (!other) fail('thread_not_found')
       if (this.accounts.blockedEither(userId, other.user_id)) fail('blocked')
+      // A banned or deleted account (erasure leaves it banned) receives nothing more; what was sent stays readable.
+      if (this.accounts.byId(other.user_id)?.status === 'banned') fail('recipient_closed')
       if (
         other.state === 'request' &&
         this.store.followersOnly(other.user_id) &&
@@ -323,13 +329,7 @@ export class BackchannelService {
     return this.store.change(
       (nextSeq) => this.store.deleteMessage(m, nextSeq()),
       (filesGone) => {
-        for (const name of filesGone ?? []) {
-          try {
-            unlinkSync(join(this.imageDir, name))
-          } catch {
-            /* already gone */
-          }
-        }
+        this.removeFiles(filesGone)
         if (moderating) {
           this.audit({
             actorId: userId,
@@ -353,6 +353,40 @@ export class BackchannelService {
       (nextSeq) => this.store.react(m.id, t.id, userId, emoji, on, nextSeq()),
       () => this.tellMessage(t, m.id),
     )
+  }
+
+  /**
+   * A member deleted their account: every message of theirs outside 1:1 threads becomes a tombstone (its image file
+   * removed), told to the threads like any deletion; their reactions and settings go. Returns how many were erased.
+   */
+  eraseMember(userId: number): number {
+    this.views.forget(userId) // called after the account's erasure: the author is "Deleted member" from now on
+    const ids = this.data.erasable(userId)
+    for (const id of ids) {
+      const m = this.store.message(id)
+      const t = m && this.store.thread(m.thread_id)
+      if (!m || !t) continue
+      this.store.change(
+        (nextSeq) => this.store.deleteMessage(m, nextSeq()),
+        (filesGone) => {
+          this.removeFiles(filesGone)
+          return this.tellMessage(t, m.id)
+        },
+      )
+    }
+    this.data.forget(userId)
+    return ids.length
+  }
+
+  /** A member's export: their threads (with who is in them), their messages, their uploads and where the files are. */
+  exportOf(userId: number) {
+    const out = this.data.exportOf(userId, (ids) => this.accounts.usernames(ids))
+    return { ...out, uploads: out.uploads.map((u) => ({ ...u, file: join(this.imageDir, u.name) })) }
+  }
+
+  /** The files of a deleted message (unless another message still shows them): no longer served, removed. */
+  private removeFiles(names: string[] | null | undefined) {
+    for (const name of names ?? []) rmSync(join(this.imageDir, name), { force: true })
   }
 
   /** After a committed change of a message: everyone in the thread gets its new state. */

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fail } from '../errors'
 import { type Container, ContainerError, readContainer } from '../lib/containers'
-import { sniffImage } from '../http/upload'
+import { cleanImage } from '../http/upload'
 import { newToken } from '../lib/crypto'
 import { RateLimiter } from '../lib/ratelimit'
 import { LIMITS } from '../protocol'
@@ -46,13 +46,18 @@ export class Uploads {
   /** Stores an image for a thread the member may post in; returns its name (to send with a message) and URL. */
   async save(userId: number, threadId: number, bytes: Uint8Array) {
     this.admit(userId, threadId, bytes, LIMITS.imageBytes, 'an image', 'An image may be at most 10 MB.')
-    const type = await sniffImage(bytes, IMAGE_TYPES, 'An image must be a PNG, JPEG, WebP or GIF.')
-    const name = `${threadId}-${newToken(12)}.${type.ext}`
+    // What is stored has no metadata (EXIF/GPS, XMP…): stripped from its bytes.
+    const {
+      mime,
+      ext,
+      bytes: clean,
+    } = await cleanImage(bytes, IMAGE_TYPES, 'An image must be a PNG, JPEG, WebP or GIF.')
+    const name = `${threadId}-${newToken(12)}.${ext}`
     // The folder is made with the first image (building the domain writes nothing).
     mkdirSync(this.dir, { recursive: true })
-    await Bun.write(join(this.dir, name), bytes)
-    this.svc.store.insertUpload({ name, thread_id: threadId, user_id: userId, mime: type.mime, size: bytes.byteLength })
-    return { name, url: this.svc.views.imageUrl(threadId, name), mime: type.mime, size: bytes.byteLength }
+    await Bun.write(join(this.dir, name), clean)
+    this.svc.store.insertUpload({ name, thread_id: threadId, user_id: userId, mime, size: clean.byteLength })
+    return { name, url: this.svc.views.imageUrl(threadId, name), mime, size: clean.byteLength }
   }
 
   /**

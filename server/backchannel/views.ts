@@ -35,6 +35,11 @@ export class Views {
     return p
   }
 
+  /** Drops a cached author (their account was erased: they show as "Deleted member" from now on). */
+  forget(id: number) {
+    this.people.delete(id)
+  }
+
   imageUrl(threadId: number, name: string | null) {
     return name ? `/api/threads/${threadId}/images/${name}` : null
   }

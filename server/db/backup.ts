@@ -1,20 +1,47 @@
-import { Database } from 'bun:sqlite'
-import { join } from 'node:path'
-import { mkdirSync } from 'node:fs'
+// Backups: one tar file holding a consistent snapshot of the database (VACUUM INTO, safe while the server runs), the
+// uploaded files, and last a manifest (Townhall and schema version, when, every file with its size and SHA-256).
+// Scheduled backups keep the newest BACKUP_KEEP; a copy of the database is taken before migrations run.
+import type { Database } from 'bun:sqlite'
+import { Database as SqliteDatabase } from 'bun:sqlite'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
+import { basename, join, relative, sep } from 'node:path'
+import pkg from '../../package.json'
+import type { Logger } from '../lib/log'
+import { schemaVersion } from './migrate'
+import { TarWriter, type TarEntry } from './tar'
 
-/** Writes a consistent copy of the live database with VACUUM INTO (safe while the server runs). Returns its path. */
-export function createBackup(db: Database, dataDir: string): string {
-  const dir = join(dataDir, 'backups')
-  mkdirSync(dir, { recursive: true })
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  const file = join(dir, `townhall-${stamp}.db`)
-  db.query('VACUUM INTO ?').run(file)
-  return file
+export const MANIFEST = 'manifest.json'
+export const SNAPSHOT = 'townhall.db'
+/** Folders of DATA_DIR a backup holds besides the database (replays join them when they exist). */
+export const DATA_FOLDERS = ['uploads', 'replays'] as const
+/** A backup's file name: `townhall-<ISO time>.tar` (colons and dots as dashes). */
+const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.tar$/
+/** The copy of the database taken before migrating: `pre-migrate-<from>-to-<to>-<time>.db`. */
+const PRE_MIGRATE_NAME = /^pre-migrate-\d+-to-\d+-[0-9A-Za-z-]{10,40}\.db$/
+
+export interface Manifest {
+  format: 'townhall-backup'
+  formatVersion: 1
+  townhall: string
+  schemaVersion: number
+  createdAt: string
+  files: TarEntry[]
 }
 
-/** Opens a backup read-only and runs `PRAGMA integrity_check`; "ok" when the copy is sound. */
-export function verifyBackup(file: string): string {
-  const db = new Database(file, { readonly: true })
+export interface BackupResult {
+  file: string
+  name: string
+  size: number
+  files: number
+  integrity: string
+}
+
+export const backupDir = (dataDir: string) => join(dataDir, 'backups')
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-')
+
+/** `PRAGMA integrity_check` of a database file opened read-only: "ok" when it is sound. */
+export function integrityOf(file: string): string {
+  const db = new SqliteDatabase(file, { readonly: true })
   try {
     return db
       .query<{ integrity_check: string }, []>('PRAGMA integrity_check')
@@ -23,5 +50,196 @@ export function verifyBackup(file: string): string {
       .join('; ')
   } finally {
     db.close()
+  }
+}
+
+/** Every regular file under a folder, as paths relative to `base` with forward slashes. */
+function filesUnder(base: string, folder: string): string[] {
+  const root = join(base, folder)
+  if (!existsSync(root)) return []
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => relative(base, join(d.parentPath, d.name)).split(sep).join('/'))
+    .sort()
+}
+
+/**
+ * Writes a backup of a running (or stopped) server: the database snapshot first, then the uploads, then the
+ * manifest. The archive is written beside its final name and renamed when complete, so a listed backup is whole.
+ * `file` defaults to DATA_DIR/backups/townhall-<time>.tar.
+ */
+export async function createBackup(
+  db: Database,
+  dataDir: string,
+  file?: string,
+  signal?: AbortSignal,
+): Promise<BackupResult> {
+  const dir = backupDir(dataDir)
+  mkdirSync(dir, { recursive: true })
+  const target = file ?? join(dir, `townhall-${stamp()}.tar`)
+  const partial = `${target}.partial`
+  const snapshot = join(dir, `.snapshot-${process.pid}-${crypto.randomUUID()}.db`)
+  let out: TarWriter | null = null
+  try {
+    db.query('VACUUM INTO ?').run(snapshot)
+    const integrity = integrityOf(snapshot)
+    const version = (() => {
+      const s = new SqliteDatabase(snapshot, { readonly: true })
+      try {
+        return schemaVersion(s)
+      } finally {
+        s.close()
+      }
+    })()
+    out = await TarWriter.create(partial)
+    const files: TarEntry[] = [(await out.addFile(SNAPSHOT, snapshot))!]
+    for (const folder of DATA_FOLDERS)
+      for (const name of filesUnder(dataDir, folder)) {
+        signal?.throwIfAborted()
+        // A file deleted since the listing (an avatar replaced) is left out; the manifest lists what was copied.
+        const entry = await out.addFile(name, join(dataDir, name))
+        if (entry) files.push(entry)
+      }
+    const manifest: Manifest = {
+      format: 'townhall-backup',
+      formatVersion: 1,
+      townhall: pkg.version,
+      schemaVersion: version,
+      createdAt: new Date().toISOString(),
+      files,
+    }
+    await out.addBytes(MANIFEST, new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`))
+    await out.close()
+    out = null
+    renameSync(partial, target)
+    return { file: target, name: basename(target), size: statSync(target).size, files: files.length, integrity }
+  } catch (e) {
+    await out?.abort()
+    rmSync(partial, { force: true })
+    throw e
+  } finally {
+    rmSync(snapshot, { force: true })
+  }
+}
+
+export interface BackupInfo {
+  name: string
+  size: number
+  createdAt: number
+  kind: 'backup' | 'pre-migrate'
+}
+
+/** The backups in DATA_DIR/backups, newest first: full backups and the database copies taken before migrating. */
+export function listBackups(dataDir: string): BackupInfo[] {
+  let names: string[] = []
+  try {
+    names = readdirSync(backupDir(dataDir))
+  } catch {
+    return []
+  }
+  return names
+    .filter((n) => BACKUP_NAME.test(n) || PRE_MIGRATE_NAME.test(n))
+    .map((name) => {
+      const st = statSync(join(backupDir(dataDir), name))
+      return { name, size: st.size, createdAt: st.mtimeMs, kind: BACKUP_NAME.test(name) ? 'backup' : 'pre-migrate' }
+    })
+    .sort((a, b) => b.createdAt - a.createdAt || b.name.localeCompare(a.name)) as BackupInfo[]
+}
+
+/** Retention: keeps the newest `keep` full backups and deletes the older ones (pre-migrate copies are kept). */
+function pruneBackups(dataDir: string, keep: number): string[] {
+  const old = listBackups(dataDir)
+    .filter((b) => b.kind === 'backup')
+    .slice(keep)
+  for (const b of old) unlinkSync(join(backupDir(dataDir), b.name))
+  return old.map((b) => b.name)
+}
+
+/**
+ * Before migrations change a database that already has data: a copy of it (VACUUM INTO) in DATA_DIR/backups, so an
+ * upgrade can be undone by putting the old binary and this file back. Returns its path.
+ */
+export function preMigrateBackup(db: Database, dataDir: string, from: number, to: number): string {
+  const dir = backupDir(dataDir)
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `pre-migrate-${from}-to-${to}-${stamp()}.db`)
+  const partial = join(dir, `.${basename(file)}.partial`)
+  db.query('VACUUM INTO ?').run(partial)
+  renameSync(partial, file)
+  return file
+}
+
+/**
+ * Makes a backup every `everyMs` into DATA_DIR/backups and keeps the newest `keep`. The first one is due `everyMs`
+ * after the newest backup there (or after start when there is none); a failure is logged and retried at the next turn.
+ */
+export class BackupSchedule {
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private running: Promise<unknown> | null = null
+  private abort = new AbortController()
+
+  constructor(
+    private readonly opts: {
+      db: Database
+      dataDir: string
+      everyMs: number
+      keep: number
+      log: Logger
+      /** Called after each scheduled backup (the audit log). */
+      done?: (r: BackupResult, pruned: string[]) => void
+    },
+  ) {}
+
+  start() {
+    if (this.opts.everyMs <= 0) return
+    const last = listBackups(this.opts.dataDir).find((b) => b.kind === 'backup')
+    const due = (last?.createdAt ?? Date.now()) + this.opts.everyMs
+    this.arm(Math.max(0, due - Date.now()))
+  }
+
+  private arm(ms: number) {
+    // setTimeout holds at most ~24.8 days; a longer wait is taken in steps.
+    const step = Math.min(ms, 2 ** 31 - 1)
+    this.timer = setTimeout(() => {
+      this.timer = null
+      if (step < ms) return this.arm(ms - step)
+      this.running = this.run().finally(() => {
+        this.running = null
+        if (this.stopped) return
+        this.arm(this.opts.everyMs)
+      })
+    }, step)
+  }
+
+  private stopped = false
+
+  /** One scheduled backup and the retention that follows it. */
+  async run() {
+    const { db, dataDir, keep, log } = this.opts
+    try {
+      const r = await createBackup(db, dataDir, undefined, this.abort.signal)
+      const pruned = pruneBackups(dataDir, keep)
+      log.info(`backup: wrote ${r.file} (${r.files} files, ${r.size} bytes); removed ${pruned.length} old`)
+      this.opts.done?.(r, pruned)
+    } catch (error) {
+      if (this.abort.signal.aborted) log.warn('backup: the scheduled backup was stopped with the server')
+      else log.error('backup: the scheduled backup failed', { error })
+    }
+  }
+
+  /**
+   * Stops the timer; a backup under way stops at its next file (its partial file is removed) rather than hold up the
+   * server's stop, during which the rooms' seats wait for their owners.
+   */
+  async stop() {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    this.abort.abort()
+    await this.running
+  }
+
+  get armed() {
+    return this.timer !== null
   }
 }

@@ -1,7 +1,8 @@
 import { Database } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { migrate } from './migrate'
+import { latestVersion, migrate, schemaVersion } from './migrate'
+import { preMigrateBackup } from './backup'
 
 export const DB_FILE = 'townhall.db'
 
@@ -14,6 +15,16 @@ export function openDatabase(dataDir: string, opts: { migrate?: boolean } = {}):
   db.exec('PRAGMA synchronous = FULL')
   db.exec('PRAGMA foreign_keys = ON')
   db.exec('PRAGMA busy_timeout = 5000')
-  if (opts.migrate !== false) migrate(db)
+  if (opts.migrate !== false) migrateWithBackup(db, dataDir)
   return db
+}
+
+/**
+ * Applies the pending migrations; when the database already holds data at an older schema, a copy of it is taken
+ * first (DATA_DIR/backups/pre-migrate-<from>-to-<to>-<time>.db). Returns the versions applied.
+ */
+export function migrateWithBackup(db: Database, dataDir: string): number[] {
+  const from = schemaVersion(db)
+  if (from > 0 && from < latestVersion()) preMigrateBackup(db, dataDir, from, latestVersion())
+  return migrate(db)
 }

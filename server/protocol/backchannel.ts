@@ -248,6 +248,7 @@ export const BackchannelErrors = {
   question_asker_gone: [404, 'The asker is gone.'],
   room_chat_unreadable: [404, 'Only people who were in this room can read its chat.'],
   followers_only: [403, 'This member accepts messages only from people they follow.'],
+  recipient_closed: [409, 'This account is closed: it receives no more messages.'],
   chat_off: [403, 'The chat of this room is turned off.'],
   chat_toggle_forbidden: [403, 'Only moderators turn the chat on or off.'],
   question_mark_forbidden: [403, 'Only moderators answer, dismiss or bring questions to the stage.'],

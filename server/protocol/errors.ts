@@ -37,6 +37,7 @@ export const AccountErrors = {
   setup_token_invalid: [403, 'This setup link is not valid.'],
   registration_closed: [403, 'Sign-ups are closed on this server.'],
   account_suspended: [403, 'This account is suspended.'],
+  account_last_admin: [409, 'You are the only admin: make someone else admin before deleting your account.'],
   reset_invalid: [410, 'This password-reset link is not valid or has expired.'],
   /** The message may name the person: "You cannot message @ann." */
   blocked: [403, 'You cannot interact with this person.'],
@@ -58,6 +59,7 @@ export const AdminErrors = {
   admin_demote_first: [403, 'Remove the admin role first.'],
   admin_not_active: [409, 'Only an active member can be an admin.'],
   report_self: [409, 'You cannot report yourself.'],
+  backup_running: [409, 'A backup is already being written; try again when it is done.'],
   report_duplicate: [409, 'You already reported this; an admin will look at it.'],
   metrics_token: [401, 'A valid metrics token is required.'],
 } as const satisfies Record<string, ErrorSpec>

@@ -1,8 +1,8 @@
 // The rooms domain: creating and scheduling rooms, who may join, the live sessions (seats, roles, hands, mutes),
 // moderation, the hallway. Built after accounts, push and the audit log; media and backchannel follow its events
 // (RoomsApi.on). Its WebSocket handlers are returned as `ws` for app.ts to register on the hub; a closed socket's seat
-// is kept for the grace period through core.sockets.onClose. start(): end the rooms a previous run left live.
-// stop(): the hallway's and the live rooms' timers.
+// is kept for the grace period through core.sockets.onClose. start(): resume the rooms a previous run left live.
+// stop(): save the live rooms' seats, release the hallway's and the live rooms' timers.
 import { Elysia, type AnyElysia } from 'elysia'
 import type { AccountsApi, AuditFn, PushApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
@@ -26,7 +26,7 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
   const service = new RoomsService({
     ...deps,
     hallwayChanged: () => feed.changed(),
-    timing: { graceMs: core.config.roomGraceMs },
+    timing: { graceMs: core.config.roomGraceMs, resumeMs: core.config.roomResumeMs },
   })
   const hallway = new Hallway(deps.accounts, service)
   core.sockets.onClose((conn) => service.connClosed(conn))
@@ -36,15 +36,16 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
     routes: new Elysia().use(roomsRoutes(deps, service, hallway)).use(roomPages(deps, service)),
     ws: roomsWs(core, service),
     /**
-     * Rooms a previous run left live end now: only in the serving process (the start phase), never in a CLI command
-     * (admin create, invite create) that builds the same graph on the data folder of a server that is running.
+     * Rooms a previous run left live get their sessions back, seats waiting for their participants: only in the
+     * serving process (the start phase), never in a CLI command that builds the same graph.
      */
     start: () => {
-      service.store.endOrphans()
+      service.resume()
     },
-    /** Releases every timer; rooms left live are ended at the next start. */
+    /** Saves the live rooms' seats for the next start, then releases every timer. */
     stop: () => {
       feed.close()
+      service.suspend()
       service.close()
     },
   }

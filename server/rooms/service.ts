@@ -36,7 +36,10 @@ import {
   isModerator,
   onStage,
   RANK,
+  RESUME_MS,
   RoomSession,
+  type SavedSeat,
+  type SavedSession,
   type Seat,
   type Timing,
 } from './session'
@@ -54,12 +57,15 @@ export interface RoomsDeps {
   audit: AuditFn
   /** Called when the hallway may have changed (the hallway feed coalesces and publishes). */
   hallwayChanged: () => void
-  timing?: Partial<Timing>
+  timing?: Partial<ServiceTiming>
 }
+
+/** The sessions' timing, and how long seats wait for their owners after a restart. */
+type ServiceTiming = Timing & { resumeMs: number }
 
 export class RoomsService implements RoomsApi {
   readonly store: RoomsStore
-  readonly timing: Timing
+  readonly timing: ServiceTiming
   readonly access: RoomAccess
   /** Rooms as events: RSVPs, edits, cancelling, calendars, recaps (schedule.ts). */
   readonly schedule: Schedule
@@ -74,7 +80,7 @@ export class RoomsService implements RoomsApi {
     this.core = deps.core
     this.accounts = deps.accounts
     this.store = new RoomsStore(deps.core.db)
-    this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, ...deps.timing }
+    this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, resumeMs: RESUME_MS, ...deps.timing }
     this.access = new RoomAccess(deps, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
     this.events = new Emitter('rooms', deps.core.log)
     this.schedule = new Schedule({
@@ -588,10 +594,86 @@ export class RoomsService implements RoomsApi {
     return n
   }
 
-  /** Releases every timer (server stop). Rooms left live are ended at the next start. */
+  /** Releases every timer (server stop). Rooms left live are resumed at the next start. */
   close() {
     for (const s of this.sessions.values()) s.close()
   }
+
+  // ── Restarts ──────────────────────────────────────────────────────────────────────────────────────────
+  /** A graceful stop: saves every live room's seats, roles, mutes, hands and pin for the next start. */
+  suspend() {
+    const live = [...this.sessions.values()].filter((s) => s.state === 'live')
+    this.store.saveResume(live.map((s) => ({ roomId: s.roomId, state: s.saved() })))
+  }
+
+  /**
+   * Start: every room the database says is live gets its session back. Its members' seats come from what a graceful
+   * stop saved (else, after a crash, from the open participation stretches: roles only), all away, kept for
+   * `resumeMs` for their owners to rejoin (room.join finds the seat: same role, same hand); a seat nobody takes back
+   * leaves as a timeout, and the room ends as it would then. Writes nothing but the read-once saved rows, so a second
+   * process that fails to start changes nothing of a running server's rooms.
+   */
+  resume() {
+    for (const room of this.store.live()) {
+      if (this.sessions.has(room.id)) continue
+      const saved = this.store.takeResume(room.id)
+      const seats: SavedSeat[] = isSavedSession(saved)
+        ? saved.seats
+        : this.store.openStints(room.id).map((st) => ({
+            userId: st.user_id,
+            role: st.role,
+            muted: true,
+            hand: null,
+            invited: false,
+            since: st.from_at,
+          }))
+      const session = new RoomSession(room.id, this.timing)
+      this.sessions.set(room.id, session)
+      if (isSavedSession(saved)) session.pinned = saved.pinned
+      for (const sv of seats) {
+        const user = this.accounts.byId(sv.userId)
+        if (user?.status !== 'active' || session.seat(memberKey(sv.userId))) continue
+        const seat = session.add({
+          key: memberKey(sv.userId),
+          userId: sv.userId,
+          user: this.accounts.publicUser(sv.userId)!,
+          role: sv.role,
+          muted: onStage(sv.role) ? sv.muted : true,
+          conns: new Set(),
+        })
+        session.restore(seat, sv)
+        session.away(
+          seat,
+          () => {
+            if (session.seat(seat.key) === seat) this.leave(session, seat, 'timeout')
+          },
+          this.timing.resumeMs,
+        )
+      }
+      if (session.members().length === 0) session.armEmpty(() => this.end(room.id, null))
+    }
+    this.store.dropStaleResume()
+    this.deps.hallwayChanged()
+  }
+}
+
+const ROLES = new Set(['host', 'moderator', 'speaker', 'audience'])
+/** A saved row as the graceful stop wrote it (anything else is ignored: the room resumes from its stretches). */
+function isSavedSession(v: unknown): v is SavedSession {
+  const s = v as SavedSession | null
+  return (
+    !!s &&
+    Array.isArray(s.seats) &&
+    s.seats.every(
+      (x) =>
+        Number.isInteger(x?.userId) &&
+        ROLES.has(x.role) &&
+        typeof x.muted === 'boolean' &&
+        (x.hand === null || Number.isInteger(x.hand)) &&
+        typeof x.invited === 'boolean' &&
+        Number.isFinite(x.since),
+    )
+  )
 }
 
 const info = (s: Seat): ParticipantInfo => ({ key: s.key, userId: s.userId, role: s.role, muted: s.muted })

@@ -6,6 +6,8 @@ import type { ConnInfo } from '../realtime/bus'
 
 /** A dropped socket keeps its seat and role this long, waiting for the client to resume. */
 export const GRACE_MS = 20_000
+/** After a restart, a live room keeps its participants' seats this long for them to come back (ROOM_RESUME_MS). */
+export const RESUME_MS = 120_000
 /** A live room that nobody has joined (just created or started) ends after this. */
 export const EMPTY_ROOM_MS = 120_000
 /** Hallway change notices are coalesced into one per this interval. */
@@ -20,6 +22,19 @@ export const ROOM_TRANSITIONS: Record<RoomState, readonly RoomState[]> = {
 export const canTransition = (from: RoomState, to: RoomState) => ROOM_TRANSITIONS[from].includes(to)
 
 type SeatState = 'present' | 'away'
+
+export interface SavedSeat {
+  userId: number
+  role: RoomRole
+  muted: boolean
+  hand: number | null
+  invited: boolean
+  since: number
+}
+export interface SavedSession {
+  pinned: Pinned | null
+  seats: SavedSeat[]
+}
 
 /** Rank decides who may act on whom: a moderator acts on speakers and audience, the host on moderators too. */
 export const RANK: Record<RoomRole, number> = { host: 3, moderator: 2, speaker: 1, audience: 0 }
@@ -117,14 +132,37 @@ export class RoomSession {
     return n
   }
 
-  /** The socket(s) of a seat are gone: keep it for the grace period, then `expire` runs. */
-  away(seat: Seat, expire: () => void) {
+  /** The socket(s) of a seat are gone: keep it for the grace period (or `ms`), then `expire` runs. */
+  away(seat: Seat, expire: () => void, ms = this.timing.graceMs) {
     seat.state = 'away'
     if (seat.graceTimer) clearTimeout(seat.graceTimer)
     seat.graceTimer = setTimeout(() => {
       seat.graceTimer = null
       expire()
-    }, this.timing.graceMs)
+    }, ms)
+  }
+
+  /** A seat read back after a restart: its hand keeps its place in the queue, its role its seniority. */
+  restore(seat: Seat, saved: { hand: number | null; invited: boolean; since: number }) {
+    seat.hand = saved.hand
+    seat.invited = saved.invited
+    seat.since = saved.since
+    if (saved.hand !== null) this.handSeq = Math.max(this.handSeq, saved.hand)
+  }
+
+  /** What a graceful stop saves of the session (members' seats only: guests come back as new guests). */
+  saved(): SavedSession {
+    return {
+      pinned: this.pinned,
+      seats: this.members().map((s) => ({
+        userId: s.userId!,
+        role: s.role,
+        muted: s.muted,
+        hand: s.hand,
+        invited: s.invited,
+        since: s.since,
+      })),
+    }
   }
 
   /** A socket came back for a seat. */

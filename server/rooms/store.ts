@@ -58,7 +58,17 @@ const statements = (db: Database) => ({
     `SELECT user_id, role, from_at, to_at, end_reason FROM room_participation
      WHERE room_id = ? ORDER BY id LIMIT 5000`,
   ),
-  orphanLive: db.prepare<{ id: number }, []>(`SELECT id FROM rooms WHERE state = 'live'`),
+  openStints: db.prepare<{ user_id: number; role: RoomRole; from_at: number }, [number]>(
+    'SELECT user_id, role, from_at FROM room_participation WHERE room_id = ? AND to_at IS NULL ORDER BY id',
+  ),
+  saveResume: db.prepare<never, [number, string, number]>(
+    'INSERT OR REPLACE INTO room_resume (room_id, state, saved_at) VALUES (?, ?, ?)',
+  ),
+  resumeOf: db.prepare<{ state: string }, [number]>('SELECT state FROM room_resume WHERE room_id = ?'),
+  dropResume: db.prepare<never, [number]>('DELETE FROM room_resume WHERE room_id = ?'),
+  dropStaleResume: db.prepare<never, []>(
+    `DELETE FROM room_resume WHERE room_id NOT IN (SELECT id FROM rooms WHERE state = 'live')`,
+  ),
   countByHost: db.prepare<{ n: number }, [number, string]>(
     'SELECT COUNT(*) AS n FROM rooms WHERE host_id = ? AND state = ?',
   ),
@@ -258,13 +268,29 @@ export class RoomsStore {
     return this.q.startingBetween.all(from, to)
   }
 
-  /** Rooms left 'live' by a previous process that stopped: nobody is in them any more. */
-  endOrphans() {
-    const ids = this.q.orphanLive.all().map((r) => r.id)
-    if (ids.length)
-      this.db.transaction(() => {
-        for (const id of ids) this.end(id, 'restart')
-      })()
-    return ids
+  /** Who holds a role in a room now (participation stretches not closed): what a crash leaves to resume from. */
+  openStints(roomId: number) {
+    return this.q.openStints.all(roomId)
+  }
+  /** A graceful stop saves the live rooms' seats (one transaction for them all). */
+  saveResume(states: { roomId: number; state: unknown }[]) {
+    const at = Date.now()
+    this.db.transaction(() => {
+      for (const s of states) this.q.saveResume.run(s.roomId, JSON.stringify(s.state), at)
+    })()
+  }
+  /** The saved seats of a live room, read once (the row is deleted); null when none or unreadable. */
+  takeResume(roomId: number): unknown {
+    const row = this.q.resumeOf.get(roomId)
+    if (!row) return null
+    this.q.dropResume.run(roomId)
+    try {
+      return JSON.parse(row.state)
+    } catch {
+      return null
+    }
+  }
+  dropStaleResume() {
+    this.q.dropStaleResume.run()
   }
 }

@@ -10,6 +10,7 @@ import { MIGRATIONS } from '../../server/db/migrations'
 import { OPTIONS } from '../../server/config'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { TEST_LIMIT } from '../helpers/limits'
+import { backupDatabase } from '../helpers/backup'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -222,7 +223,7 @@ test('[H10] backup writes a consistent copy while the server runs', async () => 
   expect(r.code).toBe(0)
   const file = r.out.trim().split('\n').at(-1)!
   expect(file).toContain(join(dir, 'backups'))
-  const db = new Database(file, { readonly: true })
+  const db = new Database(await backupDatabase(file), { readonly: true })
   expect(db.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM users').get()!.n).toBeGreaterThanOrEqual(4)
   db.close()
 })

@@ -56,7 +56,17 @@ test('[W8] only the hub holds a socket: no other code writes to one or lists con
 
 test('[W8] every domain has one constructor, create<X>(deps), and app.ts calls each once', () => {
   const app = sources.find((s) => s.path === 'app.ts')!.text
-  for (const domain of ['accounts', 'invites', 'push', 'admin', 'rooms', 'media', 'backchannel', 'realtime']) {
+  for (const domain of [
+    'accounts',
+    'invites',
+    'push',
+    'admin',
+    'rooms',
+    'media',
+    'backchannel',
+    'members',
+    'realtime',
+  ]) {
     const index = sources.find((s) => s.path === `${domain}/index.ts`)
     expect([domain, !!index]).toEqual([domain, true])
     const name = `create${domain[0]!.toUpperCase()}${domain.slice(1)}`

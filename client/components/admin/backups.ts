@@ -1,4 +1,4 @@
-// Backups: make a consistent copy of the database now, list and download them.
+// Backups: make one now (database snapshot and uploads, one tar), list and download them; how to restore.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { backups, backupUrl, createBackup, deleteBackup, type Backup } from '../../app/admin'
@@ -20,7 +20,7 @@ export function Backups() {
     setBusy(true)
     try {
       const b = await createBackup()
-      notify(`Backup ${b.name} written (${size(b.size)}, integrity ${b.integrity})`)
+      notify(`Backup ${b.name} written (${b.files} files, ${size(b.size)}, integrity ${b.integrity})`)
       load()
     } catch (e) {
       notifyError(e)
@@ -44,9 +44,17 @@ export function Backups() {
         ${busy ? 'Backing up…' : 'Back up now'}
       </button></div>
     <p class="muted small">
-      A backup is a consistent copy of the database taken while the server runs (uploads are not included).${' '}
-      On the server, <code>townhall backup</code> does the same. Keep copies somewhere else too.
+      A backup is one file: a consistent copy of the database, taken while the server runs, and every upload.${' '}
+      The server also makes one on its own schedule (<code>BACKUP_EVERY</code>, keeping <code>BACKUP_KEEP</code>);${' '}
+      on the server, <code>townhall backup</code> makes one too. Keep copies somewhere else.
     </p>
+    <details class="small">
+      <summary>How to restore</summary>
+      <p class="muted">Restoring replaces everything, so it is done on the server, not from here: stop Townhall,${' '}
+        then run <code>townhall restore townhall-….tar</code> with the same <code>DATA_DIR</code> and start it${' '}
+        again. The backup is checked first; what the folder held is kept in <code>replaced-…/</code>.${' '}
+        Copies marked “before upgrade” hold only the database, as it was before a new version migrated it.</p>
+    </details>
     ${
       list === null
         ? html`<p class="muted">Loading…</p>`
@@ -55,7 +63,9 @@ export function Backups() {
           : html`<ul class="list" aria-label="Backups">
       ${list.map(
         (b) => html`<li class="list-item backup-row">
-        <div class="grow"><strong>${when(b.createdAt)}</strong> <span class="muted small">· ${size(b.size)}</span>
+        <div class="grow"><strong>${when(b.createdAt)}</strong> <span class="muted small">· ${size(b.size)}${
+          b.kind === 'pre-migrate' ? ' · before upgrade' : ''
+        }</span>
           <div class="mono muted small">${b.name}</div></div>
         <div class="row gap backup-actions">
           <a class="btn small" href=${backupUrl(b.name)} download=${b.name}
