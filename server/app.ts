@@ -24,6 +24,7 @@ import { staticRoutes } from './http/static'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
+import { createActivity, type ActivityDomain } from './activity'
 
 export const VERSION: string = pkg.version
 
@@ -48,6 +49,7 @@ export interface Townhall {
   readonly rooms: RoomsDomain
   readonly media: MediaDomain
   readonly backchannel: BackchannelDomain
+  readonly activity: ActivityDomain
   readonly realtime: RealtimeDomain
   readonly reminders: RemindersDomain
   readonly admin: AdminDomain
@@ -92,10 +94,24 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     push: push.api,
     audit: audit.api,
   })
+  // The activity inbox follows the accounts', rooms' and Backchannel's events; admin posts to it.
+  const activity = createActivity({
+    core,
+    accounts: accounts.api,
+    push: push.api,
+    rooms: rooms.api,
+    backchannel: backchannel.api,
+  })
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
   // One handler per request type of the protocol: the union of the domains' handlers is typed as complete, so a
   // domain left out (or a request without its handler) does not compile; assertComplete() checks it again at run time.
-  const handlers: Handlers<RequestType> = { ...rooms.ws, ...media.ws, ...backchannel.ws, ...realtime.ws }
+  const handlers: Handlers<RequestType> = {
+    ...rooms.ws,
+    ...media.ws,
+    ...backchannel.ws,
+    ...activity.ws,
+    ...realtime.ws,
+  }
   hub.handleAll(handlers)
   hub.assertComplete()
 
@@ -114,6 +130,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     rooms: rooms.api,
     media: media.api,
     backchannel: backchannel.api,
+    activity: activity.api,
     version: VERSION,
   })
   return {
@@ -126,6 +143,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     rooms,
     media,
     backchannel,
+    activity,
     realtime,
     reminders,
     admin,
@@ -134,7 +152,19 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
 
 /** Every domain, in build order: started in this order, stopped in the reverse. */
 function parts(t: Townhall): Domain<unknown>[] {
-  return [t.audit, t.accounts, t.push, t.invites, t.rooms, t.media, t.backchannel, t.realtime, t.reminders, t.admin]
+  return [
+    t.audit,
+    t.accounts,
+    t.push,
+    t.invites,
+    t.rooms,
+    t.media,
+    t.backchannel,
+    t.activity,
+    t.realtime,
+    t.reminders,
+    t.admin,
+  ]
 }
 
 function createApp(t: Townhall) {

@@ -1,7 +1,7 @@
 // What the domains promise each other. Each domain's constructor (`create<X>(deps)`, server/<x>/index.ts) returns
 // its interface as `api`; app.ts passes it to the domains built after it. Change an interface here only together
 // with every caller. The wire types are the protocol's.
-import type { ParticipantKey, Pinned, PublicUser, RoomKind, RoomRole, RoomState } from './protocol'
+import type { ActivityKind, ParticipantKey, Pinned, PublicUser, RoomKind, RoomRole, RoomState } from './protocol'
 
 export type { ParticipantKey, RoomRole }
 
@@ -34,6 +34,14 @@ export interface RoomEvents {
   /** A participant is gone for good (left, removed, or their grace period after a dropped socket ran out). */
   left: { roomId: number; key: ParticipantKey; userId: number | null }
   ended: { roomId: number }
+  /** A moderator invited a member in the room to speak. */
+  speakInvite: { roomId: number; byUserId: number; userId: number }
+  /** A room went live (created live, or a scheduled room started): its creator's followers may be told. */
+  started: { roomId: number; hostId: number }
+  /** A room was scheduled for later. */
+  scheduled: { roomId: number; hostId: number }
+  /** Members were invited to a closed room (at its creation). */
+  invited: { roomId: number; byUserId: number; userIds: number[] }
 }
 
 /** server/rooms */
@@ -48,6 +56,8 @@ export interface RoomsApi {
   wasRemoved(roomId: number, userId: number): boolean
   /** Whether a member may see a room at all (its page); false for an unknown room. */
   mayKnow(roomId: number, userId: number): boolean
+  /** Whether a member may join the room now (the room's kind and who follows whom), e.g. to be told it started. */
+  mayJoin(roomId: number, userId: number): boolean
   /** A moderator invites a member to the stage (Q&A "Bring to stage" uses it). Throws catalog errors. */
   inviteToSpeak(roomId: number, byUserId: number, userId: number): void
   /** Pins a text (a Q&A question) on the room for everyone in it; null unpins. */
@@ -64,8 +74,28 @@ export interface MediaApi {
   stats(): { peers: number; forwardedPackets: number; forwardedBytes: number }
 }
 
+export interface BackchannelEvents {
+  /**
+   * A message was committed in a thread (1:1, group, a room's chat or backstage). `requested`: the members who have
+   * not accepted the thread yet (a message request).
+   */
+  sent: {
+    threadId: number
+    messageId: number
+    authorId: number
+    kind: 'dm' | 'group' | 'room_chat' | 'backstage'
+    title: string
+    roomId: number | null
+    body: string
+    requested: number[]
+  }
+}
+
 /** server/backchannel */
 export interface BackchannelApi {
+  on<E extends keyof BackchannelEvents>(event: E, fn: (e: BackchannelEvents[E]) => void): void
+  /** Whether a member may read a thread now (its members; a room's chat by the room's rules). */
+  canRead(threadId: number, userId: number): boolean
   stats(): { messages: number; messagesToday: number }
   /** A message as a report shows it, if `viewerId` may read it (null: an admin working the reports queue). */
   reportedMessage(
@@ -74,7 +104,7 @@ export interface BackchannelApi {
   ): { id: number; body: string; threadId: number; authorId: number | null; author: string | null } | null
 }
 
-export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite'
+export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite' | 'activity'
 /** server/push */
 export interface PushApi {
   /** Checks the member's settings and sends to each of their devices. Never throws. */
@@ -87,6 +117,25 @@ export interface PushApi {
   removeDevices(userId: number): void
   /** For /metrics: subscribed devices, and sends accepted and failed since the start. */
   stats(): { subscriptions: number; sent: number; failed: number }
+}
+
+/** server/activity: the activity inbox (built after backchannel; admin and invites' callers post to it). */
+export interface ActivityApi {
+  /**
+   * Adds an item to a member's inbox, told live and pushed per their settings. Nothing happens when it is not due:
+   * to oneself, to a member who is not active, when either blocked the other, or a second time for one `dedupe`.
+   */
+  add(
+    userId: number,
+    item: {
+      kind: ActivityKind
+      actorId: number | null
+      text: string
+      detail: string
+      url: string
+      dedupe: string
+    },
+  ): void
 }
 
 /** server/admin (the audit log, built before the other domains): every admin and moderator action is recorded. */
@@ -147,6 +196,8 @@ export interface Viewer {
 export interface AccountsEvents {
   /** A session or a member's sessions ended (sign-out, password change, suspension): their sockets close. */
   sessionsEnded: { userId: number; sessionId?: number; exceptSession?: number }
+  /** A member followed another (not emitted when they already did). */
+  followed: { followerId: number; followeeId: number }
 }
 
 /** server/accounts */

@@ -243,7 +243,7 @@ export class AccountsService {
     // one the viewer blocked is 'blocked'.
     if (this.store.hasBlocked(u.id, viewerId)) fail('not_found')
     if (this.store.hasBlocked(viewerId, u.id)) fail('unblock_first')
-    this.store.follow(viewerId, u.id)
+    if (this.store.follow(viewerId, u.id)) this.events.emit('followed', { followerId: viewerId, followeeId: u.id })
     return u
   }
   unfollow(viewerId: number, username: string) {

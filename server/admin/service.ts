@@ -12,6 +12,7 @@ import type {
   MemberRecord,
   PushApi,
   RoomsApi,
+  ActivityApi,
 } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
@@ -42,6 +43,7 @@ export interface AdminDeps {
   rooms: RoomsApi
   media: MediaApi
   backchannel: BackchannelApi
+  activity: ActivityApi
 }
 
 export class AdminService {
@@ -369,6 +371,16 @@ export class AdminService {
       targetId: id,
       details: { target: `${r.target_type}:${r.target_id}`, ...(note ? { note } : {}) },
     })
+    // The reporter hears that their report was handled (not by whom: no actor).
+    if (status !== 'open' && status !== r.status)
+      this.deps.activity.add(r.reporter_id, {
+        kind: 'report_handled',
+        actorId: null,
+        text: status === 'resolved' ? 'Your report was handled: an admin took action' : 'Your report was reviewed',
+        detail: r.reason,
+        url: '/',
+        dedupe: `report:${id}:${status}`,
+      })
     return this.reportView(this.store.report(id)!)
   }
 

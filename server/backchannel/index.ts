@@ -39,6 +39,11 @@ export function createBackchannel(deps: {
   const api: BackchannelApi = {
     stats: () => service.stats(),
     reportedMessage: (messageId, viewerId) => service.reportedMessage(messageId, viewerId),
+    on: (event, fn) => service.events.on(event, fn),
+    canRead: (threadId, userId) => {
+      const t = service.store.thread(threadId)
+      return !!t && service.canRead(t, userId)
+    },
   }
   return {
     api,

@@ -4,7 +4,8 @@
 // member who hears of it.
 import { unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AccountsApi, AuditFn, PushApi } from '../contracts'
+import type { AccountsApi, AuditFn, BackchannelEvents, PushApi } from '../contracts'
+import { Emitter } from '../lib/events'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import type { Logger } from '../lib/log'
@@ -52,8 +53,11 @@ export class BackchannelService {
   private readonly roomPolicy: RoomPolicy
   private readonly log: Logger
   private readonly imageDir: string
+  /** In-process events (BackchannelApi.on): `sent` after a message's commit (the activity inbox's mentions). */
+  readonly events: Emitter<BackchannelEvents>
 
   constructor(deps: ServiceDeps) {
+    this.events = new Emitter('backchannel', deps.core.log)
     this.store = deps.store
     this.bus = deps.core.bus
     this.accounts = deps.accounts
@@ -243,6 +247,17 @@ export class BackchannelService {
     const t = this.store.thread(row.thread_id)!
     this.toThread(t, { type: 'bc.message', seq: msg.seq, message: msg })
     if (!isRoomThread(t.kind)) this.notifyPush(t, msg)
+    if (row.author_id !== null)
+      this.events.emit('sent', {
+        threadId: t.id,
+        messageId: row.id,
+        authorId: row.author_id,
+        kind: t.kind,
+        title: t.title,
+        roomId: t.room_id,
+        body: row.body,
+        requested: [...this.members(t.id).values()].filter((m) => m.state === 'request').map((m) => m.user_id),
+      })
     return msg
   }
 

@@ -3,6 +3,7 @@
 // field, the limit, how long to wait, whose name), never state another reason: that is another code. The domains'
 // parts hold their own tables; the HTTP-only domains (accounts, invites, admin, push) have theirs here.
 import type { ErrorSpec } from './common'
+import { ActivityErrors } from './activity'
 import { BackchannelErrors } from './backchannel'
 import { MediaErrors } from './media'
 import { RealtimeErrors } from './realtime'
@@ -71,6 +72,7 @@ export const ERRORS = {
   ...RoomErrors,
   ...MediaErrors,
   ...BackchannelErrors,
+  ...ActivityErrors,
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS

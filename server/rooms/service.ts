@@ -107,6 +107,11 @@ export class RoomsService implements RoomsApi {
     return !!r && this.access.mayKnow(r, userId)
   }
 
+  mayJoin(roomId: number, userId: number) {
+    const r = this.store.byId(roomId)
+    return !!r && this.access.mayKnow(r, userId) && !this.access.joinRefusal(r, userId)
+  }
+
   inviteToSpeak(roomId: number, byUserId: number, userId: number) {
     const { session, seat: by } = this.actor(roomId, byUserId)
     if (!isModerator(by.role)) fail('room_invite_forbidden')
@@ -123,6 +128,7 @@ export class RoomsService implements RoomsApi {
       body: room.title,
       url: `/rooms/${roomId}`,
     })
+    this.emit('speakInvite', { roomId, byUserId, userId })
   }
 
   pin(roomId: number, pinned: Pinned | null) {
@@ -188,6 +194,8 @@ export class RoomsService implements RoomsApi {
       return id
     })()
     if (!scheduled) this.wentLive(id)
+    else this.emit('scheduled', { roomId: id, hostId: creatorId })
+    if (invited.length) this.emit('invited', { roomId: id, byUserId: creatorId, userIds: invited })
     this.deps.hallwayChanged()
     return roomView(this.store.byId(id)!)
   }
@@ -216,6 +224,7 @@ export class RoomsService implements RoomsApi {
       const title = `${host.displayName} started a room`
       this.notify(f.id, 'room_started', { title, body: room.title, url: `/rooms/${roomId}` })
     }
+    this.emit('started', { roomId, hostId: host.id })
   }
 
   /** Ends a live room (or cancels a scheduled one): everyone leaves, history is closed, `ended` is emitted. */

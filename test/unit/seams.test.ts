@@ -23,6 +23,7 @@ const OWNER: [RegExp, string][] = [
   [/^bc_[a-z_]+$/, 'backchannel'],
   [/^push_[a-z_]+$/, 'push'],
   [/^(audit_log|reports|password_resets)$/, 'admin'],
+  [/^activity$/, 'activity'],
   [/^settings$/, 'settings.ts'],
 ]
 const ownerOf = (table: string) => OWNER.find(([re]) => re.test(table))?.[1]
@@ -56,7 +57,17 @@ test('[W8] only the hub holds a socket: no other code writes to one or lists con
 
 test('[W8] every domain has one constructor, create<X>(deps), and app.ts calls each once', () => {
   const app = sources.find((s) => s.path === 'app.ts')!.text
-  for (const domain of ['accounts', 'invites', 'push', 'admin', 'rooms', 'media', 'backchannel', 'realtime']) {
+  for (const domain of [
+    'accounts',
+    'invites',
+    'push',
+    'admin',
+    'rooms',
+    'media',
+    'backchannel',
+    'activity',
+    'realtime',
+  ]) {
     const index = sources.find((s) => s.path === `${domain}/index.ts`)
     expect([domain, !!index]).toEqual([domain, true])
     const name = `create${domain[0]!.toUpperCase()}${domain.slice(1)}`
