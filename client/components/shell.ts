@@ -8,6 +8,7 @@ import { Avatar } from './ui'
 import { Icon, type IconName } from './icons'
 import { startBackchannel, unreadTotal } from '../app/backchannel'
 import { signal } from '@preact/signals'
+import { Bell } from './activity'
 
 // Offline: the app still opens (the service worker) and shows the lists it saw last.
 const online = signal(typeof navigator === 'undefined' ? true : navigator.onLine)
@@ -64,7 +65,10 @@ export function Shell({ children }: { children: any }) {
       <a class="brand" href="/" aria-label="Townhall home">
         <img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span>
       </a>
-      <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
+      <div class="topbar-actions">
+        <${Bell} />
+        <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
+      </div>
     </header>
     ${
       !online.value
