@@ -9,8 +9,7 @@ export type { ActivityItem }
 export const activityItems = signal<ActivityItem[]>([])
 export const activityUnread = signal(0)
 export const activityState = signal<'loading' | 'ready' | 'offline'>('loading')
-/** The newest item that arrived live: a pop-up may show it (the mini-player shows invitations to speak). */
-export const latestActivity = signal<ActivityItem | null>(null)
+
 
 let started = false
 
@@ -38,7 +37,6 @@ export function startActivity() {
   conn.on('activity.new', (e) => {
     activityItems.value = [e.item, ...activityItems.value.filter((i) => i.id !== e.item.id)].slice(0, 200)
     activityUnread.value = e.unread
-    latestActivity.value = e.item
   })
   conn.on('activity.read', (e) => {
     markLocal(e.itemId, e.upTo)
