@@ -10,7 +10,6 @@ export const activityItems = signal<ActivityItem[]>([])
 export const activityUnread = signal(0)
 export const activityState = signal<'loading' | 'ready' | 'offline'>('loading')
 
-
 let started = false
 
 async function load() {
