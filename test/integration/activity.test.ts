@@ -79,7 +79,7 @@ test('[R50] invited to speak, and someone I follow started a room', async () => 
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[B30] @mentions in a group or a room chat tell the mentioned reader; not outsiders, not the blocked', async () => {
+test('[B30] @mentions in a group or a room chat tell the mentioned reader; not outsiders nor the blocked', async () => {
   const a = await mk(),
     b = await mk(),
     c = await mk(),

@@ -6,8 +6,6 @@ import {
   currentRoomId,
   hallway,
   hallwayError,
-  me,
-  roomInfo,
   roomStatus,
   startRoom,
   watchHallway,
@@ -49,7 +47,11 @@ function LiveCard({ r }: { r: HallwayRoom }) {
           ${r.followedOnStage > 0 && html`<span class="follow-note">People you follow</span>`}
         </div>
       </div>
-      <a class="btn primary small" href=${'/rooms/' + r.id} aria-describedby=${id}>Join</a>
+      ${
+        currentRoomId.value === r.id && roomStatus.value === 'joined'
+          ? html`<a class="btn small" href=${'/rooms/' + r.id} aria-describedby=${id}>Return</a>`
+          : html`<a class="btn primary small" href=${'/rooms/' + r.id} aria-describedby=${id}>Join</a>`
+      }
     </div>
   </li>`
 }
@@ -80,20 +82,6 @@ function UpcomingCard({ r }: { r: HallwayRoom }) {
   </li>`
 }
 
-/** While I am in a room and look elsewhere: a bar to get back. */
-function CurrentRoomBar() {
-  const id = currentRoomId.value
-  if (id === null || roomStatus.value !== 'joined' || !roomInfo.value) return null
-  const invited = me.value?.invited
-  return html`<a class="current-room" href=${'/rooms/' + id}><span class="live-dot" aria-hidden="true"></span>
-    <span class="grow">${
-      invited
-        ? html`<strong>You are invited to speak</strong> in ${roomInfo.value.title}`
-        : html`You are in <strong>${roomInfo.value.title}</strong>`
-    }</span>
-    <span class="btn small">Return</span></a>`
-}
-
 export function Hallway() {
   const [creating, setCreating] = useState(false)
   useEffect(() => watchHallway(), [])
@@ -101,7 +89,6 @@ export function Hallway() {
   return html`<${Header} title="Hallway">
       <button class="btn primary small" onClick=${() => setCreating(true)}>Start a room</button>
     </${Header}>
-  <${CurrentRoomBar} />
   ${
     hallwayError.value && !h
       ? html`<${Empty}>${hallwayError.value}</${Empty}>`
