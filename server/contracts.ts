@@ -196,8 +196,8 @@ export interface Viewer {
 export interface AccountsEvents {
   /** A session or a member's sessions ended (sign-out, password change, suspension): their sockets close. */
   sessionsEnded: { userId: number; sessionId?: number; exceptSession?: number }
-  /** A member followed another (not emitted when they already did). */
-  followed: { followerId: number; followeeId: number }
+  /** A member followed another (not emitted when they already did); `invited`: a new member followed their inviter. */
+  followed: { followerId: number; followeeId: number; invited?: boolean }
 }
 
 /** server/accounts */

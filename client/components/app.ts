@@ -6,6 +6,7 @@ import { me } from '../app/state'
 import { Register, Setup, SignIn } from './auth'
 import { Shell } from './shell'
 import { ActivityScreen } from './activity'
+import { Welcome } from './welcome'
 import { Profile, MyProfile } from './profile'
 import { FollowList, People } from './people'
 import { Admin, MyInvites } from './admin'
@@ -33,6 +34,7 @@ const SCREENS: Screen[] = [
   ['/backchannel/new/:username', (p) => html`<${OpenDm} key=${p.username} username=${p.username} />`],
   ['/backchannel/:threadId', (p) => html`<${ThreadScreen} key=${p.threadId} id=${Number(p.threadId)} />`],
   ['/activity', () => html`<${ActivityScreen} />`],
+  ['/welcome', () => html`<${Welcome} />`],
   ['/people', () => html`<${People} />`],
   ['/u/:username', (p) => html`<${Profile} username=${p.username} />`],
   ['/u/:username/followers', (p) => html`<${FollowList} username=${p.username} which="followers" />`],

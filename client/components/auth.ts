@@ -111,7 +111,7 @@ export function Register({ token }: { token?: string }) {
   const [creds, setCreds] = useState<[string, string] | null>(null)
   const { busy, error, submit } = useSubmit(async () => {
     signedIn(await register({ username: creds![0], password: creds![1], invite: token }))
-    navigate('/', true)
+    navigate('/welcome', true)
   })
   useEffect(() => {
     if (creds) submit(new Event('submit'))

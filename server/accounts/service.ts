@@ -27,6 +27,9 @@ export interface Profile extends PublicUser {
   isSelf: boolean
 }
 
+/** How many matches a people search orders before it keeps the first page. */
+const SEARCH_POOL = 500
+
 export class AccountsService {
   readonly store: AccountsStore
   /** `sessionsEnded` after a session or a member's sessions end, so the gateway can close their sockets. */
@@ -52,10 +55,12 @@ export class AccountsService {
     redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null,
   ) {
     const hash = await this.hashPassword(input.password)
-    return this.core.db.transaction(() => {
+    let inviter: number | null = null
+    const id = this.core.db.transaction(() => {
       if (this.store.byName(input.username)) fail('username_taken')
       const invite = redeem ? redeem() : null
-      return this.store.insertUser({
+      inviter = invite?.invitedBy ?? null
+      const id = this.store.insertUser({
         username: input.username,
         displayName: (input.displayName ?? '').trim(),
         passwordHash: hash,
@@ -64,7 +69,13 @@ export class AccountsService {
         inviteId: invite?.inviteId ?? null,
         quota: role === 'admin' ? 0 : this.core.settings.get().inviteQuota,
       })
+      // A new member follows whoever invited them (the inviter is told: the `followed` event).
+      if (inviter !== null && this.store.byId(inviter)?.status === 'active') this.store.follow(id, inviter)
+      else inviter = null
+      return id
     })()
+    if (inviter !== null) this.events.emit('followed', { followerId: id, followeeId: inviter, invited: true })
+    return id
   }
 
   needsSetup() {
@@ -222,12 +233,16 @@ export class AccountsService {
     }
   }
 
+  /** People by name: those I follow first, then by name (display name, else username), ignoring case. */
   search(viewerId: number, q: string, limit = 20) {
     const following = this.store.followingIds(viewerId)
+    const name = (u: { displayName: string; username: string }) => (u.displayName || u.username).toLowerCase()
     return this.store
-      .search(q.trim(), limit)
+      .search(q.trim(), SEARCH_POOL)
       .filter((u) => u.id === viewerId || !this.store.hasBlocked(u.id, viewerId))
       .map((u) => ({ ...publicUser(u), isFollowing: following.has(u.id) }))
+      .sort((a, b) => Number(b.isFollowing) - Number(a.isFollowing) || name(a).localeCompare(name(b)))
+      .slice(0, limit)
   }
 
   target(viewerId: number, username: string) {

@@ -42,13 +42,13 @@ export function createActivity(deps: {
   const api: ActivityApi = { add: (userId, item) => void service.add(userId, item) }
   const title = (roomId: number) => rooms.room(roomId)?.title ?? ''
 
-  accounts.on('followed', ({ followerId, followeeId }) => {
+  accounts.on('followed', ({ followerId, followeeId, invited }) => {
     const f = accounts.byId(followerId)
     if (!f) return
     service.add(followeeId, {
       kind: 'follower',
       actorId: followerId,
-      text: 'started following you',
+      text: invited ? 'joined with your invite and follows you' : 'started following you',
       detail: '',
       url: `/u/${f.username}`,
       dedupe: `follower:${followerId}`,

@@ -1,7 +1,7 @@
 // The activity inbox: each kind of item reaches the right person (and nobody else), live on every tab, with an unread
 // count; read state syncs across devices; blocked people never produce items.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
-import { startTestServer, signedInClient, type TestServer } from '../helpers/server'
+import { Client, PASSWORD, startTestServer, signedInClient, type TestServer } from '../helpers/server'
 import { clientId, closeAll, follow, ok, outcome, person, reconnect, send, type Person } from '../helpers/backchannel'
 import { createRoom } from '../helpers/members'
 import { TEST_LIMIT } from '../helpers/limits'
@@ -179,4 +179,30 @@ test('[A31] paging: before and limit', async () => {
   const rest = await ok(a, 'activity.list', { before: first.items[1]!.id })
   expect(rest.items.map((i) => i.actor?.username)).toEqual([fans[0]!.name])
   expect(clientId()).toBeTruthy()
+})
+
+test('[A32] a new member follows their inviter, who is told in their activity', async () => {
+  const inviter = await mk()
+  const inv = await inviter.http.post('/api/invites', { uses: 1 })
+  expect(inv.status).toBe(201)
+  const name = `nw_${Date.now().toString(36)}`.slice(0, 20)
+  const c = new Client(s)
+  const r = await c.post('/api/auth/register', { username: name, password: PASSWORD, invite: inv.json.token })
+  expect(r.status).toBe(201)
+  const ev = await inviter.ws.next('activity.new', (e) => e.item.kind === 'follower')
+  expect(ev.item).toMatchObject({ text: 'joined with your invite and follows you', actor: { username: name } })
+  const following = (await c.get(`/api/users/${name}/following`)).json.users.map((u: any) => u.username)
+  expect(following).toEqual([inviter.name])
+})
+
+test('[A33] people are listed followed first, then by name', async () => {
+  const viewer = await mk()
+  const tag = Math.random().toString(36).slice(2, 5)
+  const names = ['zed', 'amy', 'kim'].map((n) => `${tag}${n}`)
+  for (const n of names) await signedInClient(s, n)
+  await viewer.http.put(`/api/users/${names[0]}/follow`)
+  const found = (await viewer.http.get(`/api/users?q=${tag}&limit=50`)).json.users as any[]
+  const mine = found.filter((u) => names.includes(u.username)).map((u) => u.username)
+  expect(mine).toEqual([`${tag}zed`, `${tag}amy`, `${tag}kim`])
+  expect(found[0].username).toBe(`${tag}zed`)
 })

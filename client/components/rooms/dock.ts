@@ -56,7 +56,9 @@ export function InviteChoice({ compact = false }: { compact?: boolean }) {
     <button class=${'btn primary' + size} onClick=${run(() => respond(true, false))}>
       <${Icon} name="mic" /> Go live
     </button>
-    <button class=${'btn' + size} onClick=${run(() => respond(true, true))}><${Icon} name="micOff" /> Join muted</button>
+    <button class=${'btn' + size} onClick=${run(() => respond(true, true))}>
+      <${Icon} name="micOff" /> Join muted
+    </button>
     <button class=${'btn' + size} onClick=${run(() => respond(false))}>Decline</button>
   </div>`
 }
