@@ -193,9 +193,12 @@ export interface Viewer {
   user: Account
 }
 
+/** Why every session of a member ended, when an admin ended them: their open tabs say so (close reason). */
+export type EndReason = 'banned' | 'suspended'
+
 export interface AccountsEvents {
   /** A session or a member's sessions ended (sign-out, password change, suspension): their sockets close. */
-  sessionsEnded: { userId: number; sessionId?: number; exceptSession?: number }
+  sessionsEnded: { userId: number; sessionId?: number; exceptSession?: number; reason?: EndReason }
   /** A member followed another (not emitted when they already did); `invited`: a new member followed their inviter. */
   followed: { followerId: number; followeeId: number; invited?: boolean }
 }
@@ -211,8 +214,8 @@ export interface AccountsApi {
   startSession(userId: number, userAgent: string): { token: string; sessionId: number; expires: number }
   /** A member's own view of their account (what sign-in and sign-up answer). */
   me(userId: number): OwnAccount
-  /** Ends every session of a member (their sockets close through `sessionsEnded`). */
-  logoutEverywhere(userId: number): void
+  /** Ends every session of a member (their sockets close through `sessionsEnded`, with the reason if given). */
+  logoutEverywhere(userId: number, reason?: EndReason): void
   /** Sets a new password (a reset link); every session ends. */
   resetPassword(userId: number, password: string): Promise<void>
 

@@ -7,6 +7,8 @@ import { hallway, loadHallway } from '../app/rooms'
 import { me, notifyError } from '../app/state'
 import { Avatar, Empty, Header } from './ui'
 
+const when = (ms: number) => new Date(ms).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })
+
 /** At most this many suggestions. */
 const SUGGESTIONS = 12
 
@@ -89,7 +91,7 @@ export function Welcome() {
             (r) => html`<li class="list-item">
               <span class="grow"><strong>${r.title}</strong><br />
                 <span class="muted small">with ${r.host.displayName} ·
-                  ${r.startsAt ? new Date(r.startsAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }) : ''}
+                  ${r.startsAt ? when(r.startsAt) : ''}
                 </span></span>
             </li>`,
           )}</ul>`

@@ -1,6 +1,6 @@
 import { mkdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Account, AccountsEvents, OwnAccount, Viewer } from '../contracts'
+import type { Account, AccountsEvents, EndReason, OwnAccount, Viewer } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import { sniffImage } from '../http/upload'
@@ -112,6 +112,7 @@ export class AccountsService {
       fail('bad_credentials')
     }
     if (!(await Bun.password.verify(password, user.password_hash))) fail('bad_credentials')
+    if (user.status === 'banned') fail('account_banned')
     if (user.status !== 'active') fail('account_suspended')
     return { ...this.startSession(user.id, userAgent), user: toAccount(user) }
   }
@@ -143,9 +144,9 @@ export class AccountsService {
     this.events.emit('sessionsEnded', { userId, sessionId })
   }
 
-  logoutEverywhere(userId: number) {
+  logoutEverywhere(userId: number, reason?: EndReason) {
     this.store.deleteUserSessions(userId)
-    this.events.emit('sessionsEnded', { userId })
+    this.events.emit('sessionsEnded', reason ? { userId, reason } : { userId })
   }
 
   async changePassword(userId: number, sessionId: number, current: string, next: string) {

@@ -165,9 +165,10 @@ export class AdminService {
 
   /** Ends every session, closes every socket and removes the member from rooms (and, for a ban, their push devices). */
   private cutOff(userId: number, ban: boolean) {
-    this.accounts.logoutEverywhere(userId)
+    const reason = ban ? 'banned' : 'suspended'
+    this.accounts.logoutEverywhere(userId, reason)
     // Already done through the sessions ending; kept for sockets of sessions being resolved right now.
-    this.core.sockets.disconnectUser(userId)
+    this.core.sockets.disconnectUser(userId, 4001, reason)
     try {
       this.deps.rooms.removeUserEverywhere(userId)
     } catch (e) {

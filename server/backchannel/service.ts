@@ -16,7 +16,7 @@ import { Groups } from './groups'
 import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem } from './send'
 import type { BackchannelStore } from './store'
-import { Views } from './views'
+import { hide, Views } from './views'
 
 /** How the room part answers for room threads (rooms.ts's RoomThreads, built before the service). */
 export interface RoomPolicy {
@@ -245,7 +245,7 @@ export class BackchannelService {
     const row = this.store.message(id)!
     const msg = this.views.message(row, {})
     const t = this.store.thread(row.thread_id)!
-    this.toThread(t, { type: 'bc.message', seq: msg.seq, message: msg })
+    this.toThreadMessage(t, msg)
     if (!isRoomThread(t.kind)) this.notifyPush(t, msg)
     if (row.author_id !== null)
       this.events.emit('sent', {
@@ -339,7 +339,7 @@ export class BackchannelService {
   /** After a committed change of a message: everyone in the thread gets its new state. */
   private tellMessage(t: ThreadRow, id: number): Message {
     const msg = this.views.message(this.store.message(id)!)
-    this.toThread(t, { type: 'bc.message', seq: msg.seq, message: msg })
+    this.toThreadMessage(t, msg)
     return msg
   }
 
@@ -410,6 +410,23 @@ export class BackchannelService {
    */
   toThread(t: ThreadRow, event: ServerEvent) {
     this.bus.toUsers(this.recipients(t), event)
+  }
+
+  /** A message to everyone who hears live about the thread; those who blocked its author get it withheld (B32). */
+  private toThreadMessage(t: ThreadRow, msg: Message) {
+    const all = this.recipients(t)
+    const authorId = msg.author?.id
+    const blockers =
+      authorId === undefined ? [] : all.filter((u) => u !== authorId && this.accounts.hasBlocked(u, authorId))
+    if (!blockers.length) return this.bus.toUsers(all, { type: 'bc.message', seq: msg.seq, message: msg })
+    const others = all.filter((u) => !blockers.includes(u))
+    this.bus.toUsers(others, { type: 'bc.message', seq: msg.seq, message: msg })
+    this.bus.toUsers(blockers, { type: 'bc.message', seq: msg.seq, message: hide(msg) })
+  }
+
+  /** Whether `userId` blocked `otherId`. */
+  blocked(userId: number, otherId: number) {
+    return this.accounts.hasBlocked(userId, otherId)
   }
 
   /** After a committed change of a thread: tells members (and `also`, e.g. someone who left) their own view of it. */

@@ -38,6 +38,7 @@ export const AccountErrors = {
   setup_token_invalid: [403, 'This setup link is not valid.'],
   registration_closed: [403, 'Sign-ups are closed on this server.'],
   account_suspended: [403, 'This account is suspended.'],
+  account_banned: [403, 'This account is banned.'],
   reset_invalid: [410, 'This password-reset link is not valid or has expired.'],
   /** The message may name the person: "You cannot message @ann." */
   blocked: [403, 'You cannot interact with this person.'],

@@ -67,12 +67,12 @@ test.skipIf(!hasChromium)(
       await shot(b, 'mini-backchannel-desktop')
       await b.setViewportSize({ width: 390, height: 844 })
 
-      // back in the room on a phone: the views as tabs, the chat's composer on screen above the controls
+      // back in the room on a phone: Stage | Chat & Q&A as tabs, the chat's composer on screen above the controls
       await mini.getByRole('link', { name: /Return to/ }).click()
       await b.getByRole('tab', { name: 'Stage', exact: true }).waitFor()
       await b.getByRole('button', { name: 'Move to audience' }).waitFor()
       await shot(b, 'room-stage-390')
-      await b.getByRole('tab', { name: 'Chat', exact: true }).click()
+      await b.getByRole('tab', { name: 'Chat & Q&A' }).click()
       const box = b.locator('.room-side .composer textarea')
       await box.waitFor()
       const r = (await box.boundingBox())!

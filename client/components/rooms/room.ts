@@ -44,8 +44,8 @@ import { InviteChoice, leaveFlow } from './dock'
 
 /** The reactions offered (the protocol's ROOM_REACTIONS; the client imports no values from the server). */
 const REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙌', '😮', '👍']
-/** On a phone the room shows one view at a time: the stage, or a panel (Chat, Backstage, Q&A). */
-const view = signal<string>('stage')
+/** On a phone the room shows one view at a time: the stage, or the conversation (Chat, Backstage, Q&A). */
+const view = signal<'stage' | 'talk'>('stage')
 
 /** Audio level above which a ring shows that someone is speaking. */
 const SPEAKING_LEVEL = 0.04
@@ -88,11 +88,9 @@ function Person({ p, big, onOpen }: { p: Participant; big: boolean; onOpen: (p: 
 /** Where other domains' room panels (Chat, Backstage, Q&A) mount: tabs over one panel. */
 function RoomPanels({ roomId }: { roomId: number }) {
   const panels = roomPanels.value.filter((p) => !p.visible || p.visible(myRole.value))
-  const setTab = (id: string) => {
-    view.value = id
-  }
+  const [tab, setTab] = useState<string | null>(null)
   if (panels.length === 0) return null
-  const active = panels.find((p) => p.id === view.value) ?? panels[0]!
+  const active = panels.find((p) => p.id === tab) ?? panels[0]!
   return html`<section class="room-panels card" aria-label="Room conversation" data-room-panels>
     <div class="panel-tabs" role="tablist">
       ${panels.map(
@@ -107,17 +105,19 @@ function RoomPanels({ roomId }: { roomId: number }) {
   </section>`
 }
 
-/** On a phone: Stage, Chat, Q&A… as tabs, so that the conversation and its composer are one tap away. */
+/** On a phone: the stage or the conversation (Chat, Backstage, Q&A), so that the composer is one tap away. */
 function ViewTabs() {
-  const panels = roomPanels.value.filter((p) => !p.visible || p.visible(myRole.value))
-  const all = [{ id: 'stage', label: 'Stage' }, ...panels]
-  const current = all.some((x) => x.id === view.value) ? view.value : 'stage'
+  const all = [
+    { id: 'stage', label: 'Stage' },
+    { id: 'talk', label: 'Chat & Q&A' },
+  ]
+  const current = view.value
   return html`<div class="room-views" role="tablist" aria-label="Room views">
     ${all.map(
       (x) => html`<button role="tab" aria-selected=${x.id === current}
         class=${'room-view-tab' + (x.id === current ? ' active' : '')}
         onClick=${() => {
-          view.value = x.id
+          view.value = x.id as 'stage' | 'talk'
         }}>${x.label}</button>`,
     )}
   </div>`
@@ -143,7 +143,10 @@ function ReactionBar() {
       html`<div class="reaction-pick" role="group" aria-label="Reactions">
         ${REACTIONS.map(
           (e) => html`<button class="reaction-btn" aria-label=${'React ' + e}
-            onClick=${() => react(e).catch(notifyError)}>${e}</button>`,
+            onClick=${() => {
+              setOpen(false)
+              react(e).catch(notifyError)
+            }}>${e}</button>`,
         )}
       </div>`
     }
@@ -259,17 +262,6 @@ export function Room({ id }: { id: string }) {
       audioState.value === 'failed' &&
       html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`
     }
-    ${hasPanels && html`<${ViewTabs} />`}
-    <div class="room-layout">
-    <div class="room-main">
-    ${
-      audioBlocked.value &&
-      html`<div class="pad">
-        <button class="btn primary tap-audio" onClick=${() => resumeAudio()}>
-          <${Icon} name="speaker" /> Tap to start audio
-        </button>
-      </div>`
-    }
     ${
       p?.invited &&
       html`<div class="card invite-card" role="alertdialog" aria-labelledby="invite-text">
@@ -306,6 +298,17 @@ export function Room({ id }: { id: string }) {
       }
     </div>`
     }
+    ${
+      audioBlocked.value &&
+      html`<div class="pad">
+        <button class="btn primary tap-audio" onClick=${() => resumeAudio()}>
+          <${Icon} name="speaker" /> Tap to start audio
+        </button>
+      </div>`
+    }
+    ${hasPanels && html`<${ViewTabs} />`}
+    <div class="room-layout">
+    <div class="room-main">
     <section class="room-section stage-section" aria-labelledby="stage-h">
       <${Floating} />
       <h2 id="stage-h" class="section-title pad">On stage <span class="muted">${stage.value.length}</span></h2>
