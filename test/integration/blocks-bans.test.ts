@@ -23,7 +23,7 @@ afterAll(async () => {
   await s.stop()
 })
 
-test('[B32] in a shared group the blocker gets the blocked member’s messages withheld; the others read them', async () => {
+test('[B32] in a shared group the blocker gets the blocked member’s messages withheld; others read them', async () => {
   const a = await mk(),
     b = await mk(),
     c = await mk()
