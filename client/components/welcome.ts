@@ -90,12 +90,11 @@ export function Welcome() {
         : html`<ul class="list">${upcoming.slice(0, 5).map(
             (r) => html`<li class="list-item">
               <span class="grow"><strong>${r.title}</strong><br />
-                <span class="muted small">with ${r.host.displayName} ·
-                  ${r.startsAt ? when(r.startsAt) : ''}
-                </span></span>
+                <span class="muted small">with ${r.host.displayName}${r.startsAt ? ` · ${when(r.startsAt)}` : ''}</span>
+              </span>
             </li>`,
           )}</ul>`
     }
-    <div class="pad"><a class="btn primary" href="/">Go to the hallway</a></div>
+    <div class="pad welcome-go"><a class="btn primary" href="/">Go to the hallway</a></div>
   </section>`
 }

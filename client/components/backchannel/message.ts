@@ -141,14 +141,14 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
             settle(bc.react(m.id, e, true))
           }}>${e}</button>`,
       )}</span>
-      <button class="menu-item" role="menuitem" onClick=${() => {
+      <button class="msg-menu-item" role="menuitem" onClick=${() => {
         close()
         onReply(m)
       }}>Reply</button>
       ${
         mine &&
         !m.image &&
-        html`<button class="menu-item" role="menuitem" onClick=${() => {
+        html`<button class="msg-menu-item" role="menuitem" onClick=${() => {
           close()
           setDraft(m.body)
           setEditing(true)
@@ -156,7 +156,7 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
       }
       ${
         (mine || canModerate) &&
-        html`<button class="menu-item danger-text" role="menuitem"
+        html`<button class="msg-menu-item danger-text" role="menuitem"
           onClick=${() => {
             close()
             if (confirm('Delete this message?')) settle(bc.remove(m.id))
@@ -164,7 +164,7 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
       }
       ${
         !mine &&
-        html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`} className="menu-item" />`
+        html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`} className="msg-menu-item" />`
       }
     </div>`
     }

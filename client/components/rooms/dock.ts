@@ -125,24 +125,27 @@ function LeaveSheet() {
   const close = () => {
     leaveAsk.value = false
   }
-  const done = () => {
+  // Decided before leaving: leaving forgets the room, and with it which screen was the room's.
+  const done = (wasHere: boolean) => {
     close()
-    if (onRoomScreen()) navigate('/')
+    if (wasHere) navigate('/')
   }
   const give = (userId: number) => async () => {
+    const here = onRoomScreen()
     try {
       await handOver(userId)
       await leaveRoom()
-      done()
+      done(here)
     } catch (e) {
       notifyError(e)
     }
   }
   const end = async () => {
+    const here = onRoomScreen()
     try {
       await endRoom()
       await leaveRoom()
-      done()
+      done(here)
     } catch (e) {
       notifyError(e)
     }
