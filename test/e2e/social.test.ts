@@ -36,7 +36,7 @@ test.skipIf(!hasChromium)(
   '[A32] a new member is welcomed: they follow their inviter, who sees it under the bell; items open what they are about',
   async () => {
     const ann = await signedInClient(s, 'ann_s')
-    const cat = await signedInClient(s, 'cat_s')
+    await signedInClient(s, 'cat_s')
     await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Ann Atwood', ann.user.id)
     await ann.put('/api/users/cat_s/follow')
     await ann.post('/api/rooms', { title: 'Sunday poetry hour', startsAt: Date.now() + 48 * 3600_000 })
