@@ -33,7 +33,7 @@ afterAll(async () => {
 })
 
 test.skipIf(!hasChromium)(
-  '[A32] a new member is welcomed: they follow their inviter, who sees it under the bell; items open what they are about',
+  '[A32] a new member is welcomed: they follow their inviter, who sees it under the bell; an item opens its subject',
   async () => {
     const ann = await signedInClient(s, 'ann_s')
     await signedInClient(s, 'cat_s')

@@ -164,7 +164,8 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
       }
       ${
         !mine &&
-        html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`} className="msg-menu-item" />`
+        html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`}
+          className="msg-menu-item" />`
       }
     </div>`
     }
