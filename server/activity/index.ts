@@ -93,12 +93,7 @@ export function createActivity(deps: {
   }
   rooms.on('started', ({ roomId, hostId }) => toFollowers(roomId, hostId, true))
   rooms.on('scheduled', ({ roomId, hostId }) => toFollowers(roomId, hostId, false))
-  // TODO(social-events): when RoomsApi emits eventReminder / eventChanged / eventCancelled, tell those who said yes:
-  //   rooms.on('eventChanged', ({ roomId, byUserId, userIds }) => for (const u of userIds) service.add(u, {
-  //     kind: 'event_changed', actorId: byUserId, text: 'changed a room you said yes to', detail: title(roomId),
-  //     url: `/rooms/${roomId}`, dedupe: `changed:${roomId}:${Date.now()}` }))
-  //   likewise 'event_cancelled' ('cancelled a room you said yes to', dedupe `cancelled:${roomId}`) and
-  //   'event_reminder' (actorId null, text 'A room you said yes to starts soon', dedupe `reminder:${roomId}:${at}`).
+  followEvents(rooms, service, title)
 
   backchannel.on('sent', (m) => {
     if (m.kind === 'group' || m.kind === 'room_chat' || m.kind === 'backstage') {
@@ -142,4 +137,41 @@ export function createActivity(deps: {
     },
     start: () => service.store.prune(Date.now() - ACTIVITY_KEEP_MS),
   }
+}
+
+/**
+ * What the scheduled rooms' events (issue 9, parts 1–2: RSVPs, edits, cancellations, reminders) tell the inbox: the
+ * room, who did it (null: the server) and who said yes. The rooms domain emits these as `eventChanged`,
+ * `eventCancelled` and `eventReminder` once that work lands; until then nothing is emitted and nothing is subscribed
+ * but listeners that never fire.
+ */
+interface EventNotice {
+  roomId: number
+  byUserId?: number | null
+  userIds: number[]
+}
+
+const EVENT_KINDS = {
+  eventChanged: { kind: 'event_changed', text: 'changed a room you said yes to' },
+  eventCancelled: { kind: 'event_cancelled', text: 'cancelled a room you said yes to' },
+  eventReminder: { kind: 'event_reminder', text: 'A room you said yes to starts soon' },
+} as const
+
+/** Subscribes to the scheduled rooms' events by name (they are not in RoomEvents yet: see EventNotice). */
+function followEvents(rooms: RoomsApi, service: ActivityService, title: (roomId: number) => string) {
+  const on = rooms.on.bind(rooms) as unknown as (event: string, fn: (e: Partial<EventNotice>) => void) => void
+  for (const [event, { kind, text }] of Object.entries(EVENT_KINDS))
+    on(event, (e) => {
+      if (typeof e.roomId !== 'number' || !Array.isArray(e.userIds)) return
+      const at = Date.now()
+      for (const userId of e.userIds)
+        service.add(userId, {
+          kind,
+          actorId: kind === 'event_reminder' ? null : (e.byUserId ?? null),
+          text,
+          detail: title(e.roomId),
+          url: `/rooms/${e.roomId}`,
+          dedupe: `${kind}:${e.roomId}:${kind === 'event_cancelled' ? 0 : at}`,
+        })
+    })
 }

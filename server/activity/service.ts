@@ -9,7 +9,7 @@ import { ActivityStore, type ActivityRow, type NewActivity } from './store'
 
 /**
  * What each kind pushes: null where another domain pushes it already (rooms push invitations to speak and rooms
- * going live; the reminders push scheduled rooms) or where the change of an event is told by its owner.
+ * going live; the reminders push scheduled rooms), and for message requests (B3: they push nothing).
  */
 const PUSHED: Record<ActivityKind, PushKind | null> = {
   speak_invite: null,
@@ -21,7 +21,8 @@ const PUSHED: Record<ActivityKind, PushKind | null> = {
   event_changed: 'activity',
   event_cancelled: 'activity',
   mention: 'activity',
-  message_request: 'activity',
+  // A request sends no push (B3): a stranger's first message waits in Requests and in the inbox, silently.
+  message_request: null,
   report_handled: 'activity',
 }
 

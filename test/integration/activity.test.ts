@@ -206,3 +206,22 @@ test('[A33] people are listed followed first, then by name', async () => {
   expect(mine).toEqual([`${tag}zed`, `${tag}amy`, `${tag}kim`])
   expect(found[0].username).toBe(`${tag}zed`)
 })
+
+test("[R50] the scheduled rooms' events (changed, cancelled, reminder) are items for those who said yes", async () => {
+  const host = await mk(),
+    yes = await mk(),
+    no = await mk()
+  const room = await createRoom(host, { title: 'Book club', startsAt: Date.now() + 3_600_000 })
+  // The rooms domain emits these once RSVPs land (issue 9, parts 1–2); emitted here as it will.
+  const emit = (event: string, e: object) => (s.ctx.rooms.service as any).events.emit(event, e)
+  emit('eventChanged', { roomId: room.id, byUserId: host.id, userIds: [yes.id] })
+  const ch = await yes.ws.next('activity.new', (e) => e.item.kind === 'event_changed')
+  expect(ch.item).toMatchObject({ actor: { username: host.name }, detail: 'Book club', url: `/rooms/${room.id}` })
+  emit('eventReminder', { roomId: room.id, userIds: [yes.id] })
+  const rem = await yes.ws.next('activity.new', (e) => e.item.kind === 'event_reminder')
+  expect(rem.item.actor).toBeNull()
+  emit('eventCancelled', { roomId: room.id, byUserId: host.id, userIds: [yes.id] })
+  await yes.ws.next('activity.new', (e) => e.item.kind === 'event_cancelled')
+  emit('eventChanged', { roomId: room.id })
+  expect(await kinds(no)).toEqual([])
+})
