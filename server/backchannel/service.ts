@@ -16,7 +16,7 @@ import { Groups } from './groups'
 import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem } from './send'
 import type { BackchannelStore } from './store'
-import { hide, Views } from './views'
+import { Views } from './views'
 
 /** How the room part answers for room threads (rooms.ts's RoomThreads, built before the service). */
 export interface RoomPolicy {
@@ -412,16 +412,21 @@ export class BackchannelService {
     this.bus.toUsers(this.recipients(t), event)
   }
 
-  /** A message to everyone who hears live about the thread; those who blocked its author get it withheld (B32). */
+  /**
+   * A message to everyone who hears live about the thread; those who blocked its author (or the author it quotes)
+   * get it as they see it (B32): withheld, or its quote emptied.
+   */
   private toThreadMessage(t: ThreadRow, msg: Message) {
     const all = this.recipients(t)
     const authorId = msg.author?.id
-    const blockers =
-      authorId === undefined ? [] : all.filter((u) => u !== authorId && this.accounts.hasBlocked(u, authorId))
-    if (!blockers.length) return this.bus.toUsers(all, { type: 'bc.message', seq: msg.seq, message: msg })
-    const others = all.filter((u) => !blockers.includes(u))
+    const quotedId = msg.replyTo?.author ? this.accounts.byName(msg.replyTo.author)?.id : undefined
+    const blocks = (u: number, other: number | undefined) =>
+      other !== undefined && u !== other && this.accounts.hasBlocked(u, other)
+    const special = all.filter((u) => blocks(u, authorId) || blocks(u, quotedId))
+    const others = special.length ? all.filter((u) => !special.includes(u)) : all
     this.bus.toUsers(others, { type: 'bc.message', seq: msg.seq, message: msg })
-    this.bus.toUsers(blockers, { type: 'bc.message', seq: msg.seq, message: hide(msg) })
+    for (const u of special)
+      this.bus.toUsers([u], { type: 'bc.message', seq: msg.seq, message: this.views.forViewer([msg], u)[0]! })
   }
 
   /** Whether `userId` blocked `otherId`. */

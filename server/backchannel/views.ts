@@ -85,7 +85,18 @@ export class Views {
       if (b === undefined) blocked.set(id, (b = this.accounts.hasBlocked(viewerId, id)))
       return b
     }
-    return messages.map((m) => (m.author && m.author.id !== viewerId && isBlocked(m.author.id) ? hide(m) : m))
+    const quoted = (m: Message) => {
+      const name = m.replyTo?.author
+      const u = name ? this.accounts.byName(name) : null
+      return !!u && u.id !== viewerId && isBlocked(u.id)
+    }
+    return messages.map((m) =>
+      m.author && m.author.id !== viewerId && isBlocked(m.author.id)
+        ? hide(m)
+        : m.replyTo && quoted(m)
+          ? { ...m, replyTo: { ...m.replyTo, body: '' } }
+          : m,
+    )
   }
 
   thread(row: MyThreadRow, viewerId: number): Thread {
@@ -149,4 +160,4 @@ export class Views {
 }
 
 /** A message withheld from someone who blocked its author. */
-export const hide = (m: Message): Message => ({ ...m, body: '', image: null, replyTo: null, hidden: true })
+const hide = (m: Message): Message => ({ ...m, body: '', image: null, replyTo: null, hidden: true })

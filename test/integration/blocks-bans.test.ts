@@ -45,6 +45,12 @@ test('[B32] in a shared group the blocker gets the blocked member’s messages w
   expect(sync.threads.find((t) => t.id === g)!.lastMessage).toMatchObject({ hidden: true, body: '' })
   expect((await ok(c, 'bc.search', { q: 'secret' })).results).toEqual([])
   expect((await ok(b, 'bc.search', { q: 'secret' })).results.length).toBe(1)
+  // a reply quoting the blocked member: the quote is emptied for the blocker only
+  const reply = await send(b, g, 'answering that', { replyTo: m.id })
+  const rc = await c.ws.next('bc.message', (e) => e.message.id === reply.id)
+  expect(rc.message).toMatchObject({ body: 'answering that', replyTo: { author: a.name, body: '' } })
+  const ra = await a.ws.next('bc.message', (e) => e.message.id === reply.id)
+  expect(ra.message.replyTo?.body).toContain('secret')
   // my own messages and the others' stay as they are for me
   const mine = await send(c, g, 'hello all')
   expect(mine.hidden).toBeUndefined()
