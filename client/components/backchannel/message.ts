@@ -36,6 +36,16 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
     press.current = null
   }
   const actionable = !m.pending && !m.failed && !m.deleted && !m.hidden
+  // A tap or click elsewhere closes the menu.
+  const item = useRef<HTMLLIElement>(null)
+  useEffect(() => {
+    if (!menu) return
+    const away = (e: PointerEvent) => {
+      if (!item.current?.contains(e.target as Node)) setMenu(false)
+    }
+    document.addEventListener('pointerdown', away)
+    return () => document.removeEventListener('pointerdown', away)
+  }, [menu])
   const saveEdit = (e: Event) => {
     e.preventDefault()
     if (draft.trim() && draft !== m.body) settle(bc.edit(m.id, draft))
@@ -49,7 +59,7 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
     html`<a href=${m.image} target="_blank" rel="noopener noreferrer">
       <img class="msg-image" src=${m.image} alt=${'Image from ' + name} loading="lazy" />
     </a>`
-  return html`<li class=${cls} data-id=${m.id}>
+  return html`<li class=${cls} data-id=${m.id} ref=${item}>
     ${
       showAuthor &&
       !mine &&
