@@ -26,6 +26,7 @@ import { openapiRoutes } from './http/openapi'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
+import { createActivity, type ActivityDomain } from './activity'
 import { createMembers, type MembersDomain } from './members'
 
 export const VERSION: string = pkg.version
@@ -51,6 +52,7 @@ export interface Townhall {
   readonly rooms: RoomsDomain
   readonly media: MediaDomain
   readonly backchannel: BackchannelDomain
+  readonly activity: ActivityDomain
   /** Members' own data: export, account deletion (after every domain holding some of it). */
   readonly members: MembersDomain
   readonly realtime: RealtimeDomain
@@ -98,6 +100,14 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     push: push.api,
     audit: audit.api,
   })
+  // The activity inbox follows the accounts', rooms' and Backchannel's events; admin posts to it.
+  const activity = createActivity({
+    core,
+    accounts: accounts.api,
+    push: push.api,
+    rooms: rooms.api,
+    backchannel: backchannel.api,
+  })
   const members = createMembers({
     core,
     accounts: accounts.api,
@@ -110,7 +120,13 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
   // One handler per request type of the protocol: the union of the domains' handlers is typed as complete, so a
   // domain left out (or a request without its handler) does not compile; assertComplete() checks it again at run time.
-  const handlers: Handlers<RequestType> = { ...rooms.ws, ...media.ws, ...backchannel.ws, ...realtime.ws }
+  const handlers: Handlers<RequestType> = {
+    ...rooms.ws,
+    ...media.ws,
+    ...backchannel.ws,
+    ...activity.ws,
+    ...realtime.ws,
+  }
   hub.handleAll(handlers)
   hub.assertComplete()
 
@@ -129,6 +145,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     rooms: rooms.api,
     media: media.api,
     backchannel: backchannel.api,
+    activity: activity.api,
     version: VERSION,
   })
   return {
@@ -141,6 +158,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     rooms,
     media,
     backchannel,
+    activity,
     members,
     realtime,
     reminders,
@@ -158,6 +176,7 @@ function parts(t: Townhall): Domain<unknown>[] {
     t.rooms,
     t.media,
     t.backchannel,
+    t.activity,
     t.members,
     t.realtime,
     t.reminders,

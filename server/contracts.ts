@@ -2,6 +2,7 @@
 // its interface as `api`; app.ts passes it to the domains built after it. Change an interface here only together
 // with every caller. The wire types are the protocol's.
 import type {
+  ActivityKind,
   EventChange,
   ParticipantKey,
   Pinned,
@@ -49,6 +50,14 @@ export interface RoomEvents {
   eventCancelled: { roomId: number; byUserId: number; title: string; userIds: number[] }
   /** A reminder went out (10 minutes before: `soon`, at the start: `start`) to `userIds`. */
   eventReminder: { roomId: number; title: string; lead: ReminderLead; startsAt: number; userIds: number[] }
+  /** A moderator invited a member in the room to speak. */
+  speakInvite: { roomId: number; byUserId: number; userId: number }
+  /** A room went live (created live, or a scheduled room started): its creator's followers may be told. */
+  started: { roomId: number; hostId: number }
+  /** A room was scheduled for later. */
+  scheduled: { roomId: number; hostId: number }
+  /** Members were invited to a closed room (at its creation). */
+  invited: { roomId: number; byUserId: number; userIds: number[] }
 }
 
 /** server/rooms */
@@ -63,6 +72,8 @@ export interface RoomsApi {
   wasRemoved(roomId: number, userId: number): boolean
   /** Whether a member may see a room at all (its page); false for an unknown room. */
   mayKnow(roomId: number, userId: number): boolean
+  /** Whether a member may join the room now (the room's kind and who follows whom), e.g. to be told it started. */
+  mayJoin(roomId: number, userId: number): boolean
   /** A moderator invites a member to the stage (Q&A "Bring to stage" uses it). Throws catalog errors. */
   inviteToSpeak(roomId: number, byUserId: number, userId: number): void
   /** Pins a text (a Q&A question) on the room for everyone in it; null unpins. */
@@ -85,8 +96,28 @@ export interface MediaApi {
   stats(): { peers: number; forwardedPackets: number; forwardedBytes: number }
 }
 
+export interface BackchannelEvents {
+  /**
+   * A message was committed in a thread (1:1, group, a room's chat or backstage). `requested`: the members who have
+   * not accepted the thread yet (a message request).
+   */
+  sent: {
+    threadId: number
+    messageId: number
+    authorId: number
+    kind: 'dm' | 'group' | 'room_chat' | 'backstage'
+    title: string
+    roomId: number | null
+    body: string
+    requested: number[]
+  }
+}
+
 /** server/backchannel */
 export interface BackchannelApi {
+  on<E extends keyof BackchannelEvents>(event: E, fn: (e: BackchannelEvents[E]) => void): void
+  /** Whether a member may read a thread now (its members; a room's chat by the room's rules). */
+  canRead(threadId: number, userId: number): boolean
   /** Messages stored, sent today, and sent since this process started (a counter for /metrics). */
   stats(): { messages: number; messagesToday: number; sent: number }
   /** A message as a report shows it, if `viewerId` may read it (null: an admin working the reports queue). */
@@ -104,7 +135,7 @@ export interface BackchannelApi {
   eraseMember(userId: number): number
 }
 
-export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite'
+export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite' | 'activity'
 /** server/push */
 export interface PushApi {
   /** Checks the member's settings and sends to each of their devices. Never throws. */
@@ -117,6 +148,25 @@ export interface PushApi {
   removeDevices(userId: number): void
   /** For /metrics: subscribed devices, and sends accepted and failed since the start. */
   stats(): { subscriptions: number; sent: number; failed: number }
+}
+
+/** server/activity: the activity inbox (built after backchannel; admin and invites' callers post to it). */
+export interface ActivityApi {
+  /**
+   * Adds an item to a member's inbox, told live and pushed per their settings. Nothing happens when it is not due:
+   * to oneself, to a member who is not active, when either blocked the other, or a second time for one `dedupe`.
+   */
+  add(
+    userId: number,
+    item: {
+      kind: ActivityKind
+      actorId: number | null
+      text: string
+      detail: string
+      url: string
+      dedupe: string
+    },
+  ): void
 }
 
 /** server/admin (the audit log, built before the other domains): every admin and moderator action is recorded. */
@@ -189,9 +239,14 @@ export interface Viewer {
   user: Account
 }
 
+/** Why every session of a member ended, when an admin ended them: their open tabs say so (close reason). */
+export type EndReason = 'banned' | 'suspended'
+
 export interface AccountsEvents {
   /** A session or a member's sessions ended (sign-out, password change, suspension): their sockets close. */
-  sessionsEnded: { userId: number; sessionId?: number; exceptSession?: number }
+  sessionsEnded: { userId: number; sessionId?: number; exceptSession?: number; reason?: EndReason }
+  /** A member followed another (not emitted when they already did); `invited`: a new member followed their inviter. */
+  followed: { followerId: number; followeeId: number; invited?: boolean }
 }
 
 /** server/accounts */
@@ -205,8 +260,8 @@ export interface AccountsApi {
   startSession(userId: number, userAgent: string): { token: string; sessionId: number; expires: number }
   /** A member's own view of their account (what sign-in and sign-up answer). */
   me(userId: number): OwnAccount
-  /** Ends every session of a member (their sockets close through `sessionsEnded`). */
-  logoutEverywhere(userId: number): void
+  /** Ends every session of a member (their sockets close through `sessionsEnded`, with the reason if given). */
+  logoutEverywhere(userId: number, reason?: EndReason): void
   /** Sets a new password (a reset link); every session ends. */
   resetPassword(userId: number, password: string): Promise<void>
   /** `wrong_password` unless it is the member's password. */

@@ -211,6 +211,16 @@ export function startBackchannel() {
   conn.on('bc.message', (e) => {
     putMessage(e.message)
     seen(e.seq)
+    // The message the typing line announced has arrived: its author is no longer typing.
+    const author = e.message.author?.id
+    const typists = typing.value.get(e.message.threadId)
+    if (author !== undefined && typists?.some((x) => x.userId === author))
+      mutate(typing, (m) =>
+        m.set(
+          e.message.threadId,
+          typists.filter((x) => x.userId !== author),
+        ),
+      )
   })
   conn.on('bc.thread', (e) => {
     putThread(e.thread)

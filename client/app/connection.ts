@@ -21,6 +21,8 @@ type Listener = (ev: ServerEvent) => void
 
 class Connection {
   readonly state = signal<ConnState>('closed')
+  /** Why the server ended this member's sessions (close code 4001): 'signed out', 'banned' or 'suspended'. */
+  readonly ended = signal<string | null>(null)
   private ws: WebSocket | null = null
   private nextId = 1
   private pending = new Map<
@@ -74,6 +76,10 @@ class Connection {
       }
       if (!this.wanted || e.code === 4001) {
         this.state.value = 'closed'
+        if (e.code === 4001 && this.wanted) {
+          this.wanted = false
+          this.ended.value = e.reason || 'signed out'
+        }
         return
       }
       this.state.value = 'reconnecting'

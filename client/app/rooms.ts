@@ -193,6 +193,30 @@ conn.on(
   }),
 )
 conn.on('room.ended', forRoom(stopped('ended')))
+
+/** Emoji reactions floating over the stage for a few seconds. */
+export const reactions = signal<{ id: number; emoji: string; key: string; x: number }[]>([])
+let reactionSeq = 0
+const REACTION_SHOWN_MS = 2600
+conn.on(
+  'room.reaction',
+  forRoom((e) => {
+    const r = { id: ++reactionSeq, emoji: e.emoji, key: e.key, x: 10 + Math.round(Math.random() * 80) }
+    reactions.value = [...reactions.value.slice(-30), r]
+    setTimeout(() => {
+      reactions.value = reactions.value.filter((x) => x.id !== r.id)
+    }, REACTION_SHOWN_MS)
+  }),
+)
+
+/** Who else could hold the room if I leave it: people on stage (members), for the last moderator's hand-over. */
+export const othersOnStage = computed(() => stage.value.filter((p) => p.key !== myKey.value && !p.away))
+/** Whether my leaving leaves the room without a moderator (I am the host or the only moderator on stage). */
+export const lastModerator = computed(() => {
+  const mine = me.value
+  if (!mine || !isMod(mine.role)) return false
+  return !stage.value.some((p) => p.key !== mine.key && isMod(p.role) && !p.away)
+})
 conn.on('room.removed', forRoom(stopped('removed')))
 
 // The microphone is asked for only when I am on stage, and sends only while I am unmuted.
@@ -214,7 +238,11 @@ function act<K extends Action>(type: K, fields: Omit<RequestFields<K>, 'roomId'>
   return conn.request(type, { ...fields, roomId } as RequestFields<K>)
 }
 export const raiseHand = (up: boolean) => act('room.hand', { up })
-export const respond = (accept: boolean) => act('room.respond', { accept })
+/** Answers an invitation to speak: accept live (unmuted) or muted, or decline. */
+export const respond = (accept: boolean, muted = false) => act('room.respond', { accept, muted })
+/** The host hands the room to someone on stage. */
+export const handOver = (userId: number) => act('room.handover', { userId })
+export const react = (emoji: string) => act('room.react', { emoji })
 export const inviteToSpeak = (userId: number) => act('room.invite', { userId })
 export const moveToAudience = (userId: number) => act('room.move', { userId })
 export const setMuted = (muted: boolean, userId?: number) =>

@@ -1,5 +1,5 @@
 // App-wide state: who I am, toasts, and the update banner. Views read these signals; logic lives in client/app.
-import { signal } from '@preact/signals'
+import { effect, signal } from '@preact/signals'
 import { fetchSession, logout, type Me } from './accounts'
 import { ApiError } from './api'
 import { conn } from './connection'
@@ -24,6 +24,17 @@ export const settle = (p: Promise<unknown>, ok?: string) =>
     if (ok) notify(ok)
   }, notifyError)
 
+/** Why I was signed out while the app was open (the sign-in screen says it): an admin's ban or suspension. */
+export const signedOutReason = signal<string | null>(null)
+// A tab whose sessions the server ended shows the signed-out screen at once, with the right word.
+effect(() => {
+  const why = conn.ended.value
+  if (!why || !me.value) return
+  signedOutReason.value = why
+  me.value = null
+  navigate('/', true)
+})
+
 export async function loadMe() {
   try {
     me.value = await fetchSession()
@@ -36,14 +47,17 @@ export async function loadMe() {
 
 export function signedIn(user: Me) {
   me.value = user
+  signedOutReason.value = null
+  conn.ended.value = null
   conn.connect()
 }
 
 export async function signOut() {
+  // This tab closes its socket first: the server's close of the session is not news to it.
+  conn.close()
   try {
     await logout()
   } finally {
-    conn.close()
     me.value = null
     navigate('/')
   }

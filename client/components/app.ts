@@ -25,6 +25,8 @@ const OpenDm = lazy(() => import('./backchannel/inbox').then((m) => m.OpenDm))
 const NewMessage = lazy(() => import('./backchannel/new').then((m) => m.NewMessage))
 const NewGroup = lazy(() => import('./backchannel/new').then((m) => m.NewGroup))
 const ThreadScreen = lazy(() => import('./backchannel/thread').then((m) => m.ThreadScreen))
+const ActivityScreen = lazy(() => import('./activity').then((m) => m.ActivityScreen))
+const Welcome = lazy(() => import('./welcome').then((m) => m.Welcome))
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
 
@@ -39,6 +41,8 @@ const SCREENS: Screen[] = [
   ['/backchannel/group', () => html`<${NewGroup} />`],
   ['/backchannel/new/:username', (p) => html`<${OpenDm} key=${p.username} username=${p.username} />`],
   ['/backchannel/:threadId', (p) => html`<${ThreadScreen} key=${p.threadId} id=${Number(p.threadId)} />`],
+  ['/activity', () => html`<${ActivityScreen} />`],
+  ['/welcome', () => html`<${Welcome} />`],
   ['/people', () => html`<${People} />`],
   ['/u/:username', (p) => html`<${Profile} username=${p.username} />`],
   ['/u/:username/followers', (p) => html`<${FollowList} username=${p.username} which="followers" />`],

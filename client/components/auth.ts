@@ -3,7 +3,7 @@ import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { login, register, setup, setupStatus, type SetupStatus } from '../app/accounts'
 import { checkInvite, registration, type InviteCheck } from '../app/invites'
-import { errorText, signedIn } from '../app/state'
+import { errorText, signedIn, signedOutReason } from '../app/state'
 import { navigate } from '../app/router'
 import { ErrorLine, Field } from './ui'
 
@@ -50,7 +50,20 @@ export function SignIn({ next = '/' }: { next?: string } = {}) {
     signedIn(await login(username, password))
     navigate(next, true)
   })
+  const why = signedOutReason.value
   return html`<${AuthCard} title="Sign in to Townhall" subtitle="Live rooms and Backchannel for your community.">
+    ${
+      why &&
+      html`<p class="banner warn signed-out" role="alert">
+        ${
+          why === 'banned'
+            ? 'Your account was banned by an admin.'
+            : why === 'suspended'
+              ? 'Your account was suspended by an admin.'
+              : 'You were signed out.'
+        }
+      </p>`
+    }
     <form onSubmit=${submit} class="stack">
       <${Field} label="Username">
         <input name="username" autocomplete="username" required value=${username}
@@ -112,7 +125,7 @@ export function Register({ token }: { token?: string }) {
   const [creds, setCreds] = useState<[string, string] | null>(null)
   const { busy, error, submit } = useSubmit(async () => {
     signedIn(await register({ username: creds![0], password: creds![1], invite: token }))
-    navigate('/', true)
+    navigate('/welcome', true)
   })
   useEffect(() => {
     if (creds) submit(new Event('submit'))

@@ -39,7 +39,8 @@ export function Profile({ username }: { username: string }) {
     </div>
     ${p.bio && html`<p class="bio">${p.bio}</p>`}
     <p class="counts">
-      <a href=${`/u/${name}/followers`}><strong>${p.followers}</strong> followers</a> · <a
+      <a href=${`/u/${name}/followers`}
+        ><strong>${p.followers}</strong> ${p.followers === 1 ? 'follower' : 'followers'}</a> · <a
         href=${`/u/${name}/following`}><strong>${p.following}</strong> following</a>
     </p>
     ${

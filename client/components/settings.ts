@@ -21,6 +21,11 @@ const KINDS: { key: PushKind; label: string; hint: string }[] = [
   { key: 'room_started', label: 'Rooms from people I follow', hint: 'When someone you follow starts a room' },
   { key: 'room_reminder', label: 'Scheduled rooms', hint: '10 minutes before a room you follow starts' },
   { key: 'speak_invite', label: 'Invitations to speak', hint: 'When a moderator invites you to the stage' },
+  {
+    key: 'activity',
+    label: 'Other activity',
+    hint: 'New followers, mentions, message requests, invitations to closed rooms, your reports',
+  },
 ]
 
 const STATE_TEXT: Record<string, string> = {

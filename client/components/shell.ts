@@ -9,6 +9,9 @@ import { Icon, type IconName } from './icons'
 import { startBackchannel, unreadTotal } from '../app/backchannel'
 import { VoiceBar } from './backchannel/media'
 import { signal } from '@preact/signals'
+import { Bell } from './activity'
+import { RoomDock } from './rooms/dock'
+import { currentRoomId, roomStatus } from '../app/rooms'
 
 // Offline: the app still opens (the service worker) and shows the lists it saw last.
 const online = signal(typeof navigator === 'undefined' ? true : navigator.onLine)
@@ -59,13 +62,17 @@ export function Shell({ children }: { children: any }) {
   const items = NAV.filter((n) => !n.admin || user.role === 'admin')
   useEffect(() => startBackchannel(), []) // keeps the unread count below in step
   const unread = unreadTotal()
-  return html`<div class="shell">
+  const docked = currentRoomId.value !== null && roomStatus.value === 'joined' && p !== `/rooms/${currentRoomId.value}`
+  return html`<div class=${'shell' + (docked ? ' docked' : '')}>
     <a class="skip" href="#main">Skip to content</a>
     <header class="topbar">
       <a class="brand" href="/" aria-label="Townhall home">
         <img src="/icons/icon-192.png" alt="" width="28" height="28" /><span>Townhall</span>
       </a>
-      <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
+      <div class="topbar-actions">
+        <${Bell} />
+        <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
+      </div>
     </header>
     ${
       !online.value
@@ -93,6 +100,7 @@ export function Shell({ children }: { children: any }) {
       )}
     </nav>
     <main id="main" class="content">${children}</main>
+    <${RoomDock} />
   </div>`
 }
 

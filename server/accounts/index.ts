@@ -24,7 +24,7 @@ export function createAccounts(deps: { core: Core; audit: AuditFn }): AccountsDo
     resolve: (token) => service.resolve(token),
     startSession: (userId, userAgent) => service.startSession(userId, userAgent),
     me: (userId) => service.me(service.account(userId)),
-    logoutEverywhere: (userId) => service.logoutEverywhere(userId),
+    logoutEverywhere: (userId, reason) => service.logoutEverywhere(userId, reason),
     resetPassword: (userId, password) => service.resetPassword(userId, password),
     checkPassword: (userId, password) => service.checkPassword(userId, password),
     exportOf: (userId) => service.data.exportOf(userId),

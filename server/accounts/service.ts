@@ -1,6 +1,6 @@
 import { mkdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Account, AccountsEvents, OwnAccount, Viewer } from '../contracts'
+import type { Account, AccountsEvents, EndReason, OwnAccount, Viewer } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import { cleanImage } from '../http/upload'
@@ -27,6 +27,9 @@ export interface Profile extends PublicUser {
   blocked: boolean
   isSelf: boolean
 }
+
+/** How many matches a people search orders before it keeps the first page. */
+const SEARCH_POOL = 500
 
 export class AccountsService {
   readonly store: AccountsStore
@@ -69,10 +72,12 @@ export class AccountsService {
     redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null,
   ) {
     const hash = await this.hashPassword(input.password)
-    return this.core.db.transaction(() => {
+    let inviter: number | null = null
+    const id = this.core.db.transaction(() => {
       if (this.store.byName(input.username)) fail('username_taken')
       const invite = redeem ? redeem() : null
-      return this.store.insertUser({
+      inviter = invite?.invitedBy ?? null
+      const id = this.store.insertUser({
         username: input.username,
         displayName: (input.displayName ?? '').trim(),
         passwordHash: hash,
@@ -81,7 +86,13 @@ export class AccountsService {
         inviteId: invite?.inviteId ?? null,
         quota: role === 'admin' ? 0 : this.core.settings.get().inviteQuota,
       })
+      // A new member follows whoever invited them (the inviter is told: the `followed` event).
+      if (inviter !== null && this.store.byId(inviter)?.status === 'active') this.store.follow(id, inviter)
+      else inviter = null
+      return id
     })()
+    if (inviter !== null) this.events.emit('followed', { followerId: id, followeeId: inviter, invited: true })
+    return id
   }
 
   needsSetup() {
@@ -118,6 +129,7 @@ export class AccountsService {
       fail('bad_credentials')
     }
     if (!(await Bun.password.verify(password, user.password_hash))) fail('bad_credentials')
+    if (user.status === 'banned') fail('account_banned')
     if (user.status !== 'active') fail('account_suspended')
     return { ...this.startSession(user.id, userAgent), user: toAccount(user) }
   }
@@ -149,9 +161,9 @@ export class AccountsService {
     this.events.emit('sessionsEnded', { userId, sessionId })
   }
 
-  logoutEverywhere(userId: number) {
+  logoutEverywhere(userId: number, reason?: EndReason) {
     this.store.deleteUserSessions(userId)
-    this.events.emit('sessionsEnded', { userId })
+    this.events.emit('sessionsEnded', reason ? { userId, reason } : { userId })
   }
 
   async changePassword(userId: number, sessionId: number, current: string, next: string) {
@@ -239,12 +251,16 @@ export class AccountsService {
     }
   }
 
+  /** People by name: those I follow first, then by name (display name, else username), ignoring case. */
   search(viewerId: number, q: string, limit = 20) {
     const following = this.store.followingIds(viewerId)
+    const name = (u: { displayName: string; username: string }) => (u.displayName || u.username).toLowerCase()
     return this.store
-      .search(q.trim(), limit)
+      .search(q.trim(), SEARCH_POOL)
       .filter((u) => u.id === viewerId || !this.store.hasBlocked(u.id, viewerId))
       .map((u) => ({ ...publicUser(u), isFollowing: following.has(u.id) }))
+      .sort((a, b) => Number(b.isFollowing) - Number(a.isFollowing) || name(a).localeCompare(name(b)))
+      .slice(0, limit)
   }
 
   target(viewerId: number, username: string) {
@@ -260,7 +276,7 @@ export class AccountsService {
     // one the viewer blocked is 'blocked'.
     if (this.store.hasBlocked(u.id, viewerId)) fail('not_found')
     if (this.store.hasBlocked(viewerId, u.id)) fail('unblock_first')
-    this.store.follow(viewerId, u.id)
+    if (this.store.follow(viewerId, u.id)) this.events.emit('followed', { followerId: viewerId, followeeId: u.id })
     return u
   }
   unfollow(viewerId: number, username: string) {

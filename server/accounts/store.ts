@@ -217,8 +217,9 @@ export class AccountsStore {
     this.q.deleteExpired.run(Date.now())
   }
 
-  follow(a: number, b: number) {
-    this.q.follow.run(a, b, Date.now())
+  /** True when the follow is new. */
+  follow(a: number, b: number): boolean {
+    return this.q.follow.run(a, b, Date.now()).changes > 0
   }
   unfollow(a: number, b: number) {
     this.q.unfollow.run(a, b)

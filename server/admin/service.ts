@@ -12,6 +12,7 @@ import type {
   MemberRecord,
   PushApi,
   RoomsApi,
+  ActivityApi,
 } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
@@ -41,6 +42,7 @@ export interface AdminDeps {
   rooms: RoomsApi
   media: MediaApi
   backchannel: BackchannelApi
+  activity: ActivityApi
 }
 
 export class AdminService {
@@ -162,9 +164,10 @@ export class AdminService {
 
   /** Ends every session, closes every socket and removes the member from rooms (and, for a ban, their push devices). */
   private cutOff(userId: number, ban: boolean) {
-    this.accounts.logoutEverywhere(userId)
+    const reason = ban ? 'banned' : 'suspended'
+    this.accounts.logoutEverywhere(userId, reason)
     // Already done through the sessions ending; kept for sockets of sessions being resolved right now.
-    this.core.sockets.disconnectUser(userId)
+    this.core.sockets.disconnectUser(userId, 4001, reason)
     try {
       this.deps.rooms.removeUserEverywhere(userId)
     } catch (e) {
@@ -373,6 +376,16 @@ export class AdminService {
       targetId: id,
       details: { target: `${r.target_type}:${r.target_id}`, ...(note ? { note } : {}) },
     })
+    // The reporter hears that their report was handled (not by whom: no actor).
+    if (status !== 'open' && status !== r.status)
+      this.deps.activity.add(r.reporter_id, {
+        kind: 'report_handled',
+        actorId: null,
+        text: status === 'resolved' ? 'Your report was handled: an admin took action' : 'Your report was reviewed',
+        detail: r.reason,
+        url: '/',
+        dedupe: `report:${id}:${status}`,
+      })
     return this.reportView(this.store.report(id)!)
   }
 

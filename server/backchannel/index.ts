@@ -41,6 +41,11 @@ export function createBackchannel(deps: {
     reportedMessage: (messageId, viewerId) => service.reportedMessage(messageId, viewerId),
     exportOf: (userId) => service.exportOf(userId),
     eraseMember: (userId) => service.eraseMember(userId),
+    on: (event, fn) => service.events.on(event, fn),
+    canRead: (threadId, userId) => {
+      const t = service.store.thread(threadId)
+      return !!t && service.canRead(t, userId)
+    },
   }
   return {
     api,

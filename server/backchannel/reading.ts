@@ -30,7 +30,7 @@ export class BackchannelReader {
     this.bc.readable(threadId, userId)
     const rows = this.bc.store.history(threadId, before ?? Number.MAX_SAFE_INTEGER, limit + 1)
     const more = rows.length > limit
-    return { messages: this.bc.views.messages(rows.slice(0, limit).reverse()), more }
+    return { messages: this.bc.views.messages(rows.slice(0, limit).reverse(), userId), more }
   }
 
   /**
@@ -72,7 +72,10 @@ export class BackchannelReader {
       seq,
       more,
       threads,
-      messages: this.bc.views.messages(page.filter((i) => i.kind === 'message').map((i) => i.row)),
+      messages: this.bc.views.messages(
+        page.filter((i) => i.kind === 'message').map((i) => i.row),
+        userId,
+      ),
       questions: page
         .filter((i) => i.kind === 'question')
         .map((i) => this.bc.views.question(i.row, voted.has(i.row.id))),
@@ -92,6 +95,8 @@ export class BackchannelReader {
       if (isRoomThread(t.kind)) {
         if (!this.bc.canRead(this.bc.threadRow(t.id), userId)) return []
       }
+      // Nothing of what someone I blocked wrote is found (B32).
+      if (r.author_id !== null && r.author_id !== userId && this.bc.blocked(userId, r.author_id)) return []
       return [
         {
           message: this.bc.views.message(r, {}),

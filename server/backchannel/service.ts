@@ -4,7 +4,8 @@
 // member who hears of it.
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AccountsApi, AuditFn, PushApi } from '../contracts'
+import type { AccountsApi, AuditFn, BackchannelEvents, PushApi } from '../contracts'
+import { Emitter } from '../lib/events'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import type { Logger } from '../lib/log'
@@ -61,8 +62,11 @@ export class BackchannelService {
   private readonly imageDir: string
   /** A member's own data: their export, and what their account's deletion erases. */
   private readonly data: BackchannelData
+  /** In-process events (BackchannelApi.on): `sent` after a message's commit (the activity inbox's mentions). */
+  readonly events: Emitter<BackchannelEvents>
 
   constructor(deps: ServiceDeps) {
+    this.events = new Emitter('backchannel', deps.core.log)
     this.store = deps.store
     this.data = new BackchannelData(deps.core.db)
     this.bus = deps.core.bus
@@ -282,8 +286,19 @@ export class BackchannelService {
     const row = this.store.message(id)!
     const msg = this.views.message(row, {})
     const t = this.store.thread(row.thread_id)!
-    this.toThread(t, { type: 'bc.message', seq: msg.seq, message: msg })
+    this.toThreadMessage(t, msg)
     if (!isRoomThread(t.kind)) this.notifyPush(t, msg)
+    if (row.author_id !== null)
+      this.events.emit('sent', {
+        threadId: t.id,
+        messageId: row.id,
+        authorId: row.author_id,
+        kind: t.kind,
+        title: t.title,
+        roomId: t.room_id,
+        body: row.body,
+        requested: [...this.members(t.id).values()].filter((m) => m.state === 'request').map((m) => m.user_id),
+      })
     return msg
   }
 
@@ -392,7 +407,7 @@ export class BackchannelService {
   /** After a committed change of a message: everyone in the thread gets its new state. */
   private tellMessage(t: ThreadRow, id: number): Message {
     const msg = this.views.message(this.store.message(id)!)
-    this.toThread(t, { type: 'bc.message', seq: msg.seq, message: msg })
+    this.toThreadMessage(t, msg)
     return msg
   }
 
@@ -481,6 +496,28 @@ export class BackchannelService {
    */
   toThread(t: ThreadRow, event: ServerEvent) {
     this.bus.toUsers(this.recipients(t), event)
+  }
+
+  /**
+   * A message to everyone who hears live about the thread; those who blocked its author (or the author it quotes)
+   * get it as they see it (B32): withheld, or its quote emptied.
+   */
+  private toThreadMessage(t: ThreadRow, msg: Message) {
+    const all = this.recipients(t)
+    const authorId = msg.author?.id
+    const quotedId = msg.replyTo?.author ? this.accounts.byName(msg.replyTo.author)?.id : undefined
+    const blocks = (u: number, other: number | undefined) =>
+      other !== undefined && u !== other && this.accounts.hasBlocked(u, other)
+    const special = all.filter((u) => blocks(u, authorId) || blocks(u, quotedId))
+    const others = special.length ? all.filter((u) => !special.includes(u)) : all
+    this.bus.toUsers(others, { type: 'bc.message', seq: msg.seq, message: msg })
+    for (const u of special)
+      this.bus.toUsers([u], { type: 'bc.message', seq: msg.seq, message: this.views.forViewer([msg], u)[0]! })
+  }
+
+  /** Whether `userId` blocked `otherId`. */
+  blocked(userId: number, otherId: number) {
+    return this.accounts.hasBlocked(userId, otherId)
   }
 
   /** After a committed change of a thread: tells members (and `also`, e.g. someone who left) their own view of it. */

@@ -92,10 +92,36 @@ export class Views {
     }
   }
 
-  /** A page of messages, their reactions read in one query. */
-  messages(rows: MessageRow[]): Message[] {
+  /** A page of messages, their reactions read in one query; as `viewerId` sees them (B32). */
+  messages(rows: MessageRow[], viewerId?: number): Message[] {
     const reactions = this.store.reactionsOf(rows.map((m) => m.id))
-    return rows.map((m) => this.message(m, reactions.get(m.id) ?? {}))
+    const out = rows.map((m) => this.message(m, reactions.get(m.id) ?? {}))
+    return viewerId === undefined ? out : this.forViewer(out, viewerId)
+  }
+
+  /**
+   * Messages as a member sees them: those of someone they blocked are withheld (`hidden`, no body, image or reply),
+   * for the blocker only; the others in a shared group or room chat see them as they are.
+   */
+  forViewer(messages: Message[], viewerId: number): Message[] {
+    const blocked = new Map<number, boolean>()
+    const isBlocked = (id: number) => {
+      let b = blocked.get(id)
+      if (b === undefined) blocked.set(id, (b = this.accounts.hasBlocked(viewerId, id)))
+      return b
+    }
+    const quoted = (m: Message) => {
+      const name = m.replyTo?.author
+      const u = name ? this.accounts.byName(name) : null
+      return !!u && u.id !== viewerId && isBlocked(u.id)
+    }
+    return messages.map((m) =>
+      m.author && m.author.id !== viewerId && isBlocked(m.author.id)
+        ? hide(m)
+        : m.replyTo && quoted(m)
+          ? { ...m, replyTo: { ...m.replyTo, body: '' } }
+          : m,
+    )
   }
 
   thread(row: MyThreadRow, viewerId: number): Thread {
@@ -118,7 +144,7 @@ export class Views {
       muted: !!row.muted,
       lastReadId: row.last_read_id,
       unread: readable && !room ? this.store.unread(row.id, row.last_read_id, viewerId) : 0,
-      lastMessage: last ? this.message(last, {}) : null,
+      lastMessage: last ? (this.forViewer([this.message(last, {})], viewerId)[0] ?? null) : null,
       lastAt: gone && row.last_seq > row.my_seq ? 0 : row.last_at,
       members,
       memberCount: room ? this.store.countMembers(row.id) : members.length,
@@ -160,3 +186,6 @@ export class Views {
     }
   }
 }
+
+/** A message withheld from someone who blocked its author. */
+const hide = (m: Message): Message => ({ ...m, body: '', image: null, replyTo: null, hidden: true })

@@ -76,6 +76,8 @@ export const Message = t.Object({
   createdAt: t.Integer(),
   editedAt: t.Union([t.Integer(), t.Null()]),
   deleted: t.Boolean(),
+  /** From someone the viewer blocked (in a shared group or room chat): body, image and reply are withheld. */
+  hidden: t.Optional(t.Boolean()),
 })
 export type Message = Static<typeof Message>
 

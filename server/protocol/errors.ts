@@ -3,6 +3,7 @@
 // field, the limit, how long to wait, whose name), never state another reason: that is another code. The domains'
 // parts hold their own tables; the HTTP-only domains (accounts, invites, admin, push) have theirs here.
 import type { ErrorSpec } from './common'
+import { ActivityErrors } from './activity'
 import { BackchannelErrors } from './backchannel'
 import { MediaErrors } from './media'
 import { RealtimeErrors } from './realtime'
@@ -38,6 +39,7 @@ export const AccountErrors = {
   registration_closed: [403, 'Sign-ups are closed on this server.'],
   account_suspended: [403, 'This account is suspended.'],
   account_last_admin: [409, 'You are the only admin: make someone else admin before deleting your account.'],
+  account_banned: [403, 'This account is banned.'],
   reset_invalid: [410, 'This password-reset link is not valid or has expired.'],
   /** The message may name the person: "You cannot message @ann." */
   blocked: [403, 'You cannot interact with this person.'],
@@ -78,6 +80,7 @@ export const ERRORS = {
   ...RoomErrors,
   ...MediaErrors,
   ...BackchannelErrors,
+  ...ActivityErrors,
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS

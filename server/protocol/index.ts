@@ -6,6 +6,7 @@
 // ({fields, reply, guest}); every event type an entry of a domain's events table. The types below follow from the
 // tables, so a wrong type name, a missing field or a wrong reply shape is a compile error on both sides.
 import { Type as t, type Static, type TObject } from '@sinclair/typebox'
+import { ActivityEvents, ActivityRequests } from './activity'
 import { BackchannelEvents, BackchannelRequests } from './backchannel'
 import { MediaEvents, MediaRequests } from './media'
 import { RealtimeEvents, RealtimeRequests } from './realtime'
@@ -18,6 +19,7 @@ export * from './realtime'
 export * from './rooms'
 export * from './media'
 export * from './backchannel'
+export * from './activity'
 export * from './errors'
 
 /** Every request type: `{ fields, reply, guest }`. */
@@ -26,6 +28,7 @@ export const Requests = {
   ...RoomRequests,
   ...MediaRequests,
   ...BackchannelRequests,
+  ...ActivityRequests,
 } satisfies Record<string, RequestSpec>
 export type Requests = typeof Requests
 export type RequestType = keyof Requests
@@ -35,10 +38,13 @@ export type RequestFields<K extends RequestType> = Flat<Static<Requests[K]['fiel
 export type Reply<K extends RequestType> = Flat<Static<Requests[K]['reply']>>
 
 /** Every event type: the fields beside `type`. */
-export const Events = { ...RealtimeEvents, ...RoomEvents, ...MediaEvents, ...BackchannelEvents } satisfies Record<
-  string,
-  TObject
->
+export const Events = {
+  ...RealtimeEvents,
+  ...RoomEvents,
+  ...MediaEvents,
+  ...BackchannelEvents,
+  ...ActivityEvents,
+} satisfies Record<string, TObject>
 export type Events = typeof Events
 export type EventType = keyof Events
 export type EventOf<K extends EventType> = Flat<{ type: K } & Static<Events[K]>>

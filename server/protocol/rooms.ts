@@ -21,6 +21,9 @@ export type RoomRole = Static<typeof RoomRole>
 /** A participant's key in a room: `u:<userId>` for members, `g:<connId>` for guests (listen-only). */
 export const ParticipantKey = t.String()
 export type ParticipantKey = Static<typeof ParticipantKey>
+/** The reactions offered in a room. */
+export const ROOM_REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙌', '😮', '👍'] as const
+
 export const LeaveReason = t.Union([t.Literal('left'), t.Literal('removed'), t.Literal('timeout'), t.Literal('ended')])
 export type LeaveReason = Static<typeof LeaveReason>
 
@@ -128,8 +131,8 @@ export const RoomRequests = {
   'room.leave': request({ roomId: RoomId }, Empty, { guest: true }),
   'room.hand': request({ roomId: RoomId, up: t.Boolean() }, Empty),
   'room.invite': request({ roomId: RoomId, userId: UserId }, Empty),
-  /** Answer an invitation to speak. */
-  'room.respond': request({ roomId: RoomId, accept: t.Boolean() }, Empty),
+  /** Answer an invitation to speak; `muted: true` goes on stage muted (live, unmuted, by default). */
+  'room.respond': request({ roomId: RoomId, accept: t.Boolean(), muted: t.Optional(t.Boolean()) }, Empty),
   /** Move someone (or oneself) from the stage to the audience. */
   'room.move': request({ roomId: RoomId, userId: UserId }, Empty),
   /** Mute or unmute oneself, or mute someone of lower rank (userId). */
@@ -137,6 +140,10 @@ export const RoomRequests = {
   'room.mod': request({ roomId: RoomId, userId: UserId, on: t.Boolean() }, Empty),
   'room.remove': request({ roomId: RoomId, userId: UserId }, Empty),
   'room.end': request({ roomId: RoomId }, Empty),
+  /** The host hands the room to someone on stage (they become host, the old host a moderator). */
+  'room.handover': request({ roomId: RoomId, userId: UserId }, Empty),
+  /** An emoji reaction floating over the stage for everyone in the room (rate-limited per member). */
+  'room.react': request({ roomId: RoomId, emoji: t.String({ minLength: 1, maxLength: 16 }) }, Empty),
   /** Follow (or stop following) `hallway.changed`. */
   'hallway.watch': request({ on: t.Boolean() }, Empty, { guest: true }),
 }
@@ -150,6 +157,7 @@ export const RoomEvents = {
   'room.ended': event({ roomId: t.Integer() }),
   /** To the removed member's sockets only. */
   'room.removed': event({ roomId: t.Integer() }),
+  'room.reaction': event({ roomId: t.Integer(), key: ParticipantKey, emoji: t.String() }),
   /** On the hallway topic, coalesced: refetch GET /api/rooms. */
   'hallway.changed': Empty,
   /** To those who said yes and the co-hosts: the host edited a scheduled room. */
@@ -194,4 +202,9 @@ export const RoomErrors = {
   room_edit_not_scheduled: [409, 'Only an upcoming room can be edited.'],
   room_rsvp_not_scheduled: [409, 'Only an upcoming room takes answers.'],
   room_rsvp_host: [409, 'Hosts are coming anyway.'],
+  room_handover_forbidden: [403, 'Only the host hands the room over.'],
+  room_handover_target: [409, 'Hand the room to someone on the stage.'],
+  /** The message lists the reactions: "React with one of 👏 ❤️ …". */
+  room_reaction_unknown: [422, 'That reaction is not offered.'],
+  room_reaction_rate: [429, 'Slow down with the reactions.'],
 } as const satisfies Record<string, ErrorSpec>

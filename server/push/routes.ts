@@ -18,6 +18,7 @@ const PushSettingsBody = t.Object(
     room_started: t.Optional(t.Boolean()),
     room_reminder: t.Optional(t.Boolean()),
     speak_invite: t.Optional(t.Boolean()),
+    activity: t.Optional(t.Boolean()),
   },
   { minProperties: 1, additionalProperties: false },
 )

@@ -9,7 +9,7 @@ import { RateLimiter } from '../lib/ratelimit'
 import { checkHost, pinnedPost } from './address'
 import { PushStore, type SubscriptionRow } from './store'
 
-const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite']
+const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite', 'activity']
 const SEND_TIMEOUT_MS = 10_000
 /** Sends in flight at once (a room start can notify hundreds of followers). */
 const MAX_IN_FLIGHT = 16
@@ -20,6 +20,7 @@ const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'hi
   room_started: { ttl: 3_600, urgency: 'normal' },
   room_reminder: { ttl: 600, urgency: 'normal' },
   speak_invite: { ttl: 120, urgency: 'high' },
+  activity: { ttl: 86_400, urgency: 'normal' },
   test: { ttl: 600, urgency: 'normal' },
 }
 

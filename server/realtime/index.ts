@@ -26,8 +26,11 @@ export interface RealtimeDomain extends Domain<null> {
 }
 
 export function createRealtime({ core, hub, accounts }: RealtimeDeps): RealtimeDomain {
-  accounts.on('sessionsEnded', ({ userId, sessionId, exceptSession }) =>
-    sessionId ? hub.disconnectSession(sessionId) : hub.disconnectUser(userId, 4001, 'signed out', exceptSession),
+  // The close reason tells the open tabs why: 'signed out', or 'banned' / 'suspended' by an admin.
+  accounts.on('sessionsEnded', ({ userId, sessionId, exceptSession, reason }) =>
+    sessionId
+      ? hub.disconnectSession(sessionId)
+      : hub.disconnectUser(userId, 4001, reason ?? 'signed out', exceptSession),
   )
 
   const tell = (userId: number, online: boolean) =>

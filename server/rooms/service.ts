@@ -17,8 +17,10 @@ import {
 import type { Core } from '../core'
 import { fail, type ErrorCode } from '../errors'
 import { Emitter } from '../lib/events'
+import { RateLimiter } from '../lib/ratelimit'
 import {
   LIVE_PER_HOST_MAX,
+  ROOM_REACTIONS,
   SCHEDULED_PER_HOST_MAX,
   type LeaveReason,
   type Pinned,
@@ -72,6 +74,8 @@ export class RoomsService implements RoomsApi {
   private sessions = new Map<number, RoomSession>()
   /** The most people each live room held at once (written to the room when it grows). */
   private peaks = new Map<number, number>()
+  /** Emoji reactions per member and room: a burst of 10, then two a second. */
+  private reactions = new RateLimiter(10, 2)
   private events: Emitter<RoomEvents>
   private core: Core
   private accounts: AccountsApi
@@ -125,6 +129,11 @@ export class RoomsService implements RoomsApi {
     return !!r && this.access.mayKnow(r, userId)
   }
 
+  mayJoin(roomId: number, userId: number) {
+    const r = this.store.byId(roomId)
+    return !!r && this.access.mayKnow(r, userId) && !this.access.joinRefusal(r, userId)
+  }
+
   inviteToSpeak(roomId: number, byUserId: number, userId: number) {
     const { session, seat: by } = this.actor(roomId, byUserId)
     if (!isModerator(by.role)) fail('room_invite_forbidden')
@@ -141,6 +150,7 @@ export class RoomsService implements RoomsApi {
       body: room.title,
       url: `/rooms/${roomId}`,
     })
+    this.emit('speakInvite', { roomId, byUserId, userId })
   }
 
   pin(roomId: number, pinned: Pinned | null) {
@@ -218,6 +228,8 @@ export class RoomsService implements RoomsApi {
       return id
     })()
     if (!scheduled) this.wentLive(id)
+    else this.emit('scheduled', { roomId: id, hostId: creatorId })
+    if (invited.length) this.emit('invited', { roomId: id, byUserId: creatorId, userIds: invited })
     this.deps.hallwayChanged()
     return roomView(this.store.byId(id)!)
   }
@@ -246,6 +258,7 @@ export class RoomsService implements RoomsApi {
       const title = `${host.displayName} started a room`
       this.notify(f.id, 'room_started', { title, body: room.title, url: `/rooms/${roomId}` })
     }
+    this.emit('started', { roomId, hostId: host.id })
   }
 
   /** Ends a live room (or cancels a scheduled one): everyone leaves, history is closed, `ended` is emitted. */
@@ -456,14 +469,48 @@ export class RoomsService implements RoomsApi {
     this.changed(session, seat)
   }
 
-  respond(userId: number, roomId: number, accept: boolean) {
+  respond(userId: number, roomId: number, accept: boolean, muted = false) {
     const { session, seat } = this.actor(roomId, userId)
     if (!seat.invited) fail('no_invitation')
     if (!accept) {
       seat.invited = false
       return this.changed(session, seat)
     }
-    this.setRole(session, seat, 'speaker')
+    this.setRole(session, seat, 'speaker', !muted)
+  }
+
+  /** The host hands the room to someone on stage: they become host, the old host stays on as a moderator. */
+  handOver(userId: number, roomId: number, targetId: number) {
+    const { session, seat: by } = this.actor(roomId, userId)
+    if (by.role !== 'host') fail('room_handover_forbidden')
+    const target = this.target(session, targetId)
+    if (target === by) fail('self_target')
+    if (!onStage(target.role) || target.userId === null) fail('room_handover_target')
+    this.core.db.transaction(() => {
+      this.store.changeRole(roomId, targetId, 'host')
+      this.store.changeRole(roomId, userId, 'moderator')
+      this.store.setHost(roomId, targetId)
+    })()
+    for (const [seat, role] of [
+      [target, 'host'],
+      [by, 'moderator'],
+    ] as const) {
+      session.setRole(seat, role)
+      this.changed(session, seat)
+      this.emit('role', { roomId, key: seat.key, userId: seat.userId, role })
+    }
+    this.audit(userId, 'room.handover', targetId, roomId)
+    this.deps.hallwayChanged()
+  }
+
+  /** An emoji reaction for everyone in the room; a member may send a burst of 10, then about two a second. */
+  react(userId: number, roomId: number, emoji: string) {
+    const { seat } = this.actor(roomId, userId)
+    if (!(ROOM_REACTIONS as readonly string[]).includes(emoji))
+      fail('room_reaction_unknown', `React with one of ${ROOM_REACTIONS.join(' ')}.`)
+    const wait = this.reactions.take(`${roomId}:${userId}`)
+    if (wait) fail('room_reaction_rate', undefined, wait)
+    this.core.bus.publish(roomTopic(roomId), { type: 'room.reaction', roomId, key: seat.key, emoji })
   }
 
   move(userId: number, roomId: number, targetId: number) {
@@ -523,13 +570,13 @@ export class RoomsService implements RoomsApi {
     this.end(roomId, userId)
   }
 
-  private setRole(session: RoomSession, seat: Seat, role: RoomRole) {
+  private setRole(session: RoomSession, seat: Seat, role: RoomRole, live = true) {
     const wasMuted = seat.muted
     this.core.db.transaction(() => this.store.changeRole(session.roomId, seat.userId!, role))()
     const fromAudience = !onStage(seat.role)
     session.setRole(seat, role)
     // Coming up from the audience by accepting an invitation: the mic is live; made moderator from the audience: muted.
-    if (fromAudience && role === 'speaker') seat.muted = false
+    if (fromAudience && role === 'speaker') seat.muted = !live
     this.changed(session, seat)
     this.emit('role', { roomId: session.roomId, key: seat.key, userId: seat.userId, role })
     if (seat.muted !== wasMuted) this.emit('muted', { roomId: session.roomId, key: seat.key, muted: seat.muted })

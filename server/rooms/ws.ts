@@ -23,7 +23,7 @@ export function roomsWs(core: Core, rooms: RoomsService): RoomsWs {
       return {}
     },
     'room.respond': (c, m) => {
-      rooms.respond(me(c.userId), m.roomId, m.accept)
+      rooms.respond(me(c.userId), m.roomId, m.accept, m.muted ?? false)
       return {}
     },
     'room.move': (c, m) => {
@@ -44,6 +44,14 @@ export function roomsWs(core: Core, rooms: RoomsService): RoomsWs {
     },
     'room.end': (c, m) => {
       rooms.endRequest(me(c.userId), m.roomId)
+      return {}
+    },
+    'room.handover': (c, m) => {
+      rooms.handOver(me(c.userId), m.roomId, m.userId)
+      return {}
+    },
+    'room.react': (c, m) => {
+      rooms.react(me(c.userId), m.roomId, m.emoji)
       return {}
     },
     'hallway.watch': (c, m) => {

@@ -96,7 +96,7 @@ test.skipIf(!hasChromium)(
 
       await b.getByRole('button', { name: 'Raise hand' }).click()
       await a.locator('.hands').getByRole('button', { name: 'Invite to speak' }).click()
-      await b.getByRole('button', { name: 'Accept' }).click()
+      await b.getByRole('button', { name: 'Go live' }).click()
       await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
       expect(s.ctx.rooms.api.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
       const heardB = await hears(a)

@@ -127,10 +127,14 @@ test.skipIf(!hasChromium)(
 
       // Reactions and replies from Bob; Alice sees both live.
       const first = b.locator('.msg', { hasText: 'town hall on Friday' })
-      await first.getByRole('button', { name: 'React', exact: true }).click()
-      await first.getByRole('button', { name: 'React 🎉' }).click()
+      // The actions sit behind a compact menu (⋯ on hover, long-press on touch), not a permanent row.
+      expect(await first.getByRole('button', { name: 'Reply' }).count()).toBe(0)
+      await first.getByRole('button', { name: 'Message actions' }).click()
+      await shot(b, 'message-menu-390')
+      await first.getByRole('menuitem', { name: 'React 🎉' }).click()
       await a.locator('.msg', { hasText: 'town hall on Friday' }).getByRole('button', { name: /🎉 1/ }).waitFor()
-      await first.getByRole('button', { name: 'Reply' }).click()
+      await first.getByRole('button', { name: 'Message actions' }).click()
+      await first.getByRole('menuitem', { name: 'Reply' }).click()
       await b.getByRole('textbox', { name: 'Message' }).fill('Friday works, see the link above')
       await b.getByRole('textbox', { name: 'Message' }).press('Enter')
       await a.locator('.msg', { hasText: 'Friday works' }).locator('.msg-quote').waitFor()
@@ -191,6 +195,9 @@ test.skipIf(!hasChromium)(
       await h.goto(`/rooms/${room.id}`)
       await h.getByRole('heading', { name: /On stage/ }).waitFor()
       await e.goto(`/rooms/${room.id}`)
+      // On a phone the conversation is one tab beside the stage.
+      await h.getByRole('tab', { name: 'Chat & Q&A' }).click()
+      await e.getByRole('tab', { name: 'Chat & Q&A' }).click()
       const panels = e.locator('[data-room-panels]')
       await panels.getByRole('tab', { name: 'Chat' }).waitFor()
       expect(await panels.getByRole('tab', { name: 'Backstage' }).count()).toBe(0)

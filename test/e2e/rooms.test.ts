@@ -96,11 +96,11 @@ test.skipIf(!hasChromium)(
       await a.getByRole('heading', { name: /Raised hands/ }).waitFor()
       await shot(a, 'room-hands-390')
       await a.locator('.hands').getByRole('button', { name: 'Invite to speak' }).click()
-      await b.getByRole('button', { name: 'Accept' }).waitFor()
+      await b.getByRole('button', { name: 'Go live' }).waitFor()
       expect(await b.getByRole('button', { name: 'Decline' }).count()).toBe(1)
       await shot(b, 'room-invited-390')
       expect(await b.evaluate(() => (window as any).__micAsks)).toBe(0)
-      await b.getByRole('button', { name: 'Accept' }).click()
+      await b.getByRole('button', { name: 'Go live' }).click()
       await b.getByRole('button', { name: 'Mute', exact: true }).waitFor()
       expect(s.ctx.rooms.api.participant(roomId, `u:${bob.user.id}`)).toMatchObject({ role: 'speaker', muted: false })
 

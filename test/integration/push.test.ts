@@ -255,12 +255,19 @@ test("[P5] a member's settings turn each kind off; suspended members get nothing
     room_started: true,
     room_reminder: true,
     speak_invite: true,
+    activity: true,
   })
   expect((await dan.patch('/api/push/settings', {})).status).toBe(422)
   expect((await dan.patch('/api/push/settings', { dm: 'no' })).status).toBe(422)
   expect((await dan.patch('/api/push/settings', { nope: true })).status).toBe(422)
   const r = await dan.patch('/api/push/settings', { dm: false, room_started: false })
-  expect(r.json.settings).toEqual({ dm: false, room_started: false, room_reminder: true, speak_invite: true })
+  expect(r.json.settings).toEqual({
+    dm: false,
+    room_started: false,
+    room_reminder: true,
+    speak_invite: true,
+    activity: true,
+  })
   received.length = 0
   for (const [kind, msg] of KINDS) await s.ctx.push.api.notify(dan.user.id, kind, msg)
   const kinds = await Promise.all(received.map(async (x) => (await open(x, d)).kind))

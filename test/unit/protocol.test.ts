@@ -9,6 +9,7 @@ import { loadConfig } from '../../server/config'
 import { createLogger } from '../../server/lib/log'
 import { ERRORS, Requests } from '../../server/protocol'
 import { AccountErrors, AdminErrors, CommonErrors, InviteErrors, PushErrors } from '../../server/protocol/errors'
+import { ActivityErrors } from '../../server/protocol/activity'
 import { BackchannelErrors } from '../../server/protocol/backchannel'
 import { MediaErrors } from '../../server/protocol/media'
 import { RealtimeErrors } from '../../server/protocol/realtime'
@@ -52,6 +53,7 @@ test('[H2] each error code is defined once, with a status and a message', () => 
     RoomErrors,
     MediaErrors,
     BackchannelErrors,
+    ActivityErrors,
   ]
   const codes = tables.flatMap((t) => Object.keys(t))
   expect(codes.filter((c, i) => codes.indexOf(c) !== i)).toEqual([])

@@ -23,6 +23,7 @@ const OWNER: [RegExp, string][] = [
   [/^bc_[a-z_]+$/, 'backchannel'],
   [/^push_[a-z_]+$/, 'push'],
   [/^(audit_log|reports|password_resets)$/, 'admin'],
+  [/^activity$/, 'activity'],
   [/^settings$/, 'settings.ts'],
 ]
 const ownerOf = (table: string) => OWNER.find(([re]) => re.test(table))?.[1]
@@ -64,6 +65,7 @@ test('[W8] every domain has one constructor, create<X>(deps), and app.ts calls e
     'rooms',
     'media',
     'backchannel',
+    'activity',
     'members',
     'realtime',
   ]) {

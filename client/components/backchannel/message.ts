@@ -11,6 +11,8 @@ import { MediaAttachment, MediaButtons, MediaTray } from './media'
 import { ReportButton } from '../admin/report'
 
 const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🙏']
+/** How long a touch must rest on a message to open its actions. */
+const LONG_PRESS_MS = 500
 
 const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
@@ -26,7 +28,25 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
   const mine = m.author?.id === me.value?.id
   const [editing, setEditing] = useState(false)
   const [draft, setDraft] = useState(m.body)
-  const [picking, setPicking] = useState(false)
+  const [menu, setMenu] = useState(false)
+  const close = () => setMenu(false)
+  // Long-press on touch (or the context menu) opens the actions; a scroll or a short tap does not.
+  const press = useRef<ReturnType<typeof setTimeout> | null>(null)
+  const cancelPress = () => {
+    if (press.current) clearTimeout(press.current)
+    press.current = null
+  }
+  const actionable = !m.pending && !m.failed && !m.deleted && !m.hidden
+  // A tap or click elsewhere closes the menu.
+  const item = useRef<HTMLLIElement>(null)
+  useEffect(() => {
+    if (!menu) return
+    const away = (e: PointerEvent) => {
+      if (!item.current?.contains(e.target as Node)) setMenu(false)
+    }
+    document.addEventListener('pointerdown', away)
+    return () => document.removeEventListener('pointerdown', away)
+  }, [menu])
   const saveEdit = (e: Event) => {
     e.preventDefault()
     if (draft.trim() && draft !== m.body) settle(bc.edit(m.id, draft))
@@ -40,7 +60,7 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
     html`<a href=${m.image} target="_blank" rel="noopener noreferrer">
       <img class="msg-image" src=${m.image} alt=${'Image from ' + name} loading="lazy" />
     </a>`
-  return html`<li class=${cls} data-id=${m.id}>
+  return html`<li class=${cls} data-id=${m.id} ref=${item}>
     ${
       showAuthor &&
       !mine &&
@@ -50,7 +70,17 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
           : name
       }</div>`
     }
-    <div class="msg-bubble">
+    <div class="msg-bubble"
+      onContextMenu=${(e: Event) => {
+        if (!actionable || editing) return
+        e.preventDefault()
+        setMenu(true)
+      }}
+      onPointerDown=${(e: PointerEvent) => {
+        if (e.pointerType !== 'touch' || !actionable || editing) return
+        press.current = setTimeout(() => setMenu(true), LONG_PRESS_MS)
+      }}
+      onPointerUp=${cancelPress} onPointerMove=${cancelPress} onPointerCancel=${cancelPress}>
       ${
         m.replyTo &&
         html`<div class="msg-quote">
@@ -60,10 +90,12 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
         </div>`
       }
       ${
-        m.deleted
-          ? html`<p class="msg-text muted"><em>Message deleted</em></p>`
-          : editing
-            ? html`<form class="msg-edit" onSubmit=${saveEdit}>
+        m.hidden
+          ? html`<p class="msg-text muted"><em>Message from someone you blocked</em></p>`
+          : m.deleted
+            ? html`<p class="msg-text muted"><em>Message deleted</em></p>`
+            : editing
+              ? html`<form class="msg-edit" onSubmit=${saveEdit}>
             <textarea aria-label="Edit message" maxlength="4000" rows="2" value=${draft}
               onInput=${(e: any) => setDraft(e.target.value)}
               onKeyDown=${(e: KeyboardEvent) => {
@@ -75,7 +107,7 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
               <button class="btn small" type="button" onClick=${() => setEditing(false)}>Cancel</button>
             </div>
           </form>`
-            : html`${imageLink}<${MediaAttachment} m=${m} />
+              : html`${imageLink}<${MediaAttachment} m=${m} />
             ${m.body && html`<p class="msg-text">${linkify(m.body)}</p>`}`
       }
       <div class="msg-meta">
@@ -103,37 +135,48 @@ function MessageItem({ m, showAuthor, canModerate, onReply, seenBy }: ItemProps)
     ${
       stored &&
       !m.deleted &&
+      !m.hidden &&
       !editing &&
-      html`<div class="msg-actions">
-      <button class="link-btn" aria-label="Reply" onClick=${() => onReply(m)}>Reply</button>
-      <button class="link-btn" aria-label="React" aria-expanded=${picking}
-        onClick=${() => setPicking(!picking)}>React</button>
+      html`<button class="msg-more" aria-label="Message actions" aria-haspopup="menu" aria-expanded=${menu}
+        onClick=${() => setMenu(!menu)}>⋯</button>`
+    }
+    ${
+      menu &&
+      html`<div class="msg-menu" role="menu" aria-label="Message actions" onKeyDown=${(e: KeyboardEvent) => {
+        if (e.key === 'Escape') close()
+      }}>
+      <span class="emoji-pick" role="group" aria-label="Reactions">${REACTIONS.map(
+        (e) =>
+          html`<button class="chip" role="menuitem" aria-label=${'React ' + e} onClick=${() => {
+            close()
+            settle(bc.react(m.id, e, true))
+          }}>${e}</button>`,
+      )}</span>
+      <button class="msg-menu-item" role="menuitem" onClick=${() => {
+        close()
+        onReply(m)
+      }}>Reply</button>
       ${
         mine &&
         !m.image &&
-        html`<button class="link-btn" aria-label="Edit" onClick=${() => {
+        html`<button class="msg-menu-item" role="menuitem" onClick=${() => {
+          close()
           setDraft(m.body)
           setEditing(true)
         }}>Edit</button>`
       }
       ${
         (mine || canModerate) &&
-        html`<button class="link-btn danger-text" aria-label="Delete"
-          onClick=${() => confirm('Delete this message?') && settle(bc.remove(m.id))}>Delete</button>`
+        html`<button class="msg-menu-item danger-text" role="menuitem"
+          onClick=${() => {
+            close()
+            if (confirm('Delete this message?')) settle(bc.remove(m.id))
+          }}>Delete</button>`
       }
       ${
         !mine &&
-        html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`} className="link-btn" />`
-      }
-      ${
-        picking &&
-        html`<span class="emoji-pick" role="group" aria-label="Reactions">${REACTIONS.map(
-          (e) =>
-            html`<button class="chip" aria-label=${'React ' + e} onClick=${() => {
-              setPicking(false)
-              settle(bc.react(m.id, e, true))
-            }}>${e}</button>`,
-        )}</span>`
+        html`<${ReportButton} type="message" id=${m.id} label=${`this message from ${name}`}
+          className="msg-menu-item" />`
       }
     </div>`
     }

@@ -105,7 +105,11 @@ export function ThreadScreen({ id }: { id: number }) {
       }
     </${Header}>
     <p class="thread-sub muted small">
-      ${other ? html`<a href=${'/u/' + other.username}>@${other.username}</a>` : `${t.memberCount} members`}
+      ${
+        other
+          ? html`<a href=${'/u/' + other.username}>@${other.username}</a>`
+          : `${t.memberCount} ${t.memberCount === 1 ? 'member' : 'members'}`
+      }
     </p>
     ${settings && t.kind === 'group' && html`<${GroupSettings} t=${t} onClose=${() => setSettings(false)} />`}
     ${

@@ -1,16 +1,7 @@
 // The hallway: the live rooms I may join (people I follow on stage first), upcoming rooms, and "Start a room".
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
-import {
-  currentRoomId,
-  hallway,
-  hallwayError,
-  me,
-  roomInfo,
-  roomStatus,
-  watchHallway,
-  type HallwayRoom,
-} from '../../app/rooms'
+import { currentRoomId, hallway, hallwayError, roomStatus, watchHallway, type HallwayRoom } from '../../app/rooms'
 import { Avatar, Empty, Header } from '../ui'
 import { CreateRoomSheet } from './create'
 import { Icon, LineIcon } from '../icons'
@@ -49,23 +40,13 @@ function LiveCard({ r }: { r: HallwayRoom }) {
         </div>
       </div>
       <${ShareButton} room=${r} label="" className="btn small icon-only" />
-      <a class="btn primary small" href=${'/rooms/' + r.id} aria-describedby=${id}>Join</a>
+      ${
+        currentRoomId.value === r.id && roomStatus.value === 'joined'
+          ? html`<a class="btn small" href=${'/rooms/' + r.id} aria-describedby=${id}>Return</a>`
+          : html`<a class="btn primary small" href=${'/rooms/' + r.id} aria-describedby=${id}>Join</a>`
+      }
     </div>
   </li>`
-}
-
-/** While I am in a room and look elsewhere: a bar to get back. */
-function CurrentRoomBar() {
-  const id = currentRoomId.value
-  if (id === null || roomStatus.value !== 'joined' || !roomInfo.value) return null
-  const invited = me.value?.invited
-  return html`<a class="current-room" href=${'/rooms/' + id}><span class="live-dot" aria-hidden="true"></span>
-    <span class="grow">${
-      invited
-        ? html`<strong>You are invited to speak</strong> in ${roomInfo.value.title}`
-        : html`You are in <strong>${roomInfo.value.title}</strong>`
-    }</span>
-    <span class="btn small">Return</span></a>`
 }
 
 export function Hallway() {
@@ -77,7 +58,6 @@ export function Hallway() {
   return html`<${Header} title="Hallway">
       <button class="btn primary small" onClick=${() => setCreating(true)}>Start a room</button>
     </${Header}>
-  <${CurrentRoomBar} />
   <${FindRooms} onActive=${setFinding} />
   ${
     finding

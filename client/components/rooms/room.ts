@@ -2,6 +2,7 @@
 // a menu on each person, my controls, an invitation prompt, "Tap to start audio", a reconnecting banner, and the
 // panels area where the Backchannel mounts the room's Chat, Backstage and Q&A.
 import { html } from 'htm/preact'
+import { signal } from '@preact/signals'
 import { useEffect, useState } from 'preact/hooks'
 import { conn } from '../../app/connection'
 import { navigate } from '../../app/router'
@@ -15,14 +16,15 @@ import {
   handQueue,
   inviteToSpeak,
   isMod,
-  leaveRoom,
   me,
+  moveToAudience,
+  react,
+  reactions,
   myRole,
   onStage,
   participants,
   pinned,
   raiseHand,
-  respond,
   roomError,
   roomPage,
   roomInfo,
@@ -39,6 +41,12 @@ import { Icon } from '../icons'
 import { PersonMenu } from './person-menu'
 import { ReportButton } from '../admin/report'
 import { ShareButton } from './share'
+import { InviteChoice, leaveFlow } from './dock'
+
+/** The reactions offered (the protocol's ROOM_REACTIONS; the client imports no values from the server). */
+const REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙌', '😮', '👍']
+/** On a phone the room shows one view at a time: the stage, or the conversation (Chat, Backstage, Q&A). */
+const view = signal<'stage' | 'talk'>('stage')
 
 /** Audio level above which a ring shows that someone is speaking. */
 const SPEAKING_LEVEL = 0.04
@@ -98,6 +106,54 @@ function RoomPanels({ roomId }: { roomId: number }) {
   </section>`
 }
 
+/** On a phone: the stage or the conversation (Chat, Backstage, Q&A), so that the composer is one tap away. */
+function ViewTabs() {
+  const all = [
+    { id: 'stage', label: 'Stage' },
+    { id: 'talk', label: 'Chat & Q&A' },
+  ]
+  const current = view.value
+  return html`<div class="room-views" role="tablist" aria-label="Room views">
+    ${all.map(
+      (x) => html`<button role="tab" aria-selected=${x.id === current}
+        class=${'room-view-tab' + (x.id === current ? ' active' : '')}
+        onClick=${() => {
+          view.value = x.id as 'stage' | 'talk'
+        }}>${x.label}</button>`,
+    )}
+  </div>`
+}
+
+/** Emoji reactions floating up over the stage. */
+function Floating() {
+  return html`<div class="reactions-float" aria-hidden="true">
+    ${reactions.value.map(
+      (r) => html`<span key=${r.id} class="reaction-bubble" style=${`left:${r.x}%`}>${r.emoji}</span>`,
+    )}
+  </div>`
+}
+
+function ReactionBar() {
+  const [open, setOpen] = useState(false)
+  return html`<div class="reaction-bar">
+    <button class="btn" aria-expanded=${open} aria-label="React" title="React" onClick=${() => setOpen(!open)}>
+      <${Icon} name="smile" />
+    </button>
+    ${
+      open &&
+      html`<div class="reaction-pick" role="group" aria-label="Reactions">
+        ${REACTIONS.map(
+          (e) => html`<button class="reaction-btn" aria-label=${'React ' + e}
+            onClick=${() => {
+              setOpen(false)
+              react(e).catch(notifyError)
+            }}>${e}</button>`,
+        )}
+      </div>`
+    }
+  </div>`
+}
+
 function Controls() {
   const p = me.value
   const act = (fn: () => Promise<unknown>) => async () => {
@@ -107,13 +163,22 @@ function Controls() {
       notifyError(e)
     }
   }
-  const leave = async () => {
-    await leaveRoom()
-    navigate('/')
-  }
+  const leave = () => leaveFlow(() => navigate('/')).catch(notifyError)
   return html`<div class="room-controls" role="toolbar" aria-label="Room controls">
-    <button class="btn" onClick=${leave}><${Icon} name="leave" /> Leave quietly</button>
+    <button class="btn" aria-label="Leave quietly" onClick=${leave}>
+      <${Icon} name="leave" /><span class="ctl-label"> Leave quietly</span>
+    </button>
+    ${
+      p &&
+      onStage(p.role) &&
+      p.role !== 'host' &&
+      html`<button class="btn" aria-label="Move to audience" title="Move to audience"
+        onClick=${act(() => moveToAudience(p.user.id))}>
+        <${Icon} name="headphones" /><span class="ctl-label"> Move to audience</span>
+      </button>`
+    }
     <span class="grow"></span>
+    ${p && html`<${ReactionBar} />`}
     ${
       p &&
       !onStage(p.role) &&
@@ -176,7 +241,9 @@ export function Room({ id }: { id: string }) {
   const mod = isMod(myRole.value)
   const menuOf = menu ? (participants.value[menu.key] ?? null) : null
   const reconnecting = audioState.value === 'reconnecting' || (amGuest.value && conn.state.value === 'reconnecting')
-  return html`<div class="room-screen">
+  const hasPanels = roomPanels.value.some((x) => !x.visible || x.visible(myRole.value))
+  const talk = hasPanels && view.value !== 'stage'
+  return html`<div class=${'room-screen' + (hasPanels ? ' with-panels' : '')} data-view=${talk ? 'talk' : 'stage'}>
     <${Header} title=${info.title} back="/">
       ${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
       <${ShareButton} room=${info} label="" className="btn small icon-only" />
@@ -198,20 +265,20 @@ export function Room({ id }: { id: string }) {
       html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`
     }
     ${
-      audioBlocked.value &&
-      html`<div class="pad">
-        <button class="btn primary tap-audio" onClick=${() => resumeAudio()}>
-          <${Icon} name="speaker" /> Tap to start audio
-        </button>
-      </div>`
-    }
-    ${
       p?.invited &&
       html`<div class="card invite-card" role="alertdialog" aria-labelledby="invite-text">
-      <p id="invite-text"><strong>You are invited to speak.</strong> Your microphone turns on when you accept.</p>
-      <div class="row gap"><button class="btn primary" onClick=${() => respond(true).catch(notifyError)}>Accept</button>
-      <button class="btn" onClick=${() => respond(false).catch(notifyError)}>Decline</button></div>
+      <p id="invite-text"><strong>You are invited to speak.</strong> Go live now, or join the stage muted and unmute
+        when you are ready.</p>
+      <${InviteChoice} />
     </div>`
+    }
+    ${
+      p &&
+      onStage(p.role) &&
+      p.muted &&
+      html`<button class="card muted-prompt" onClick=${() => setMuted(false).catch(notifyError)}>
+        <${Icon} name="micOff" /> <span><strong>You are muted</strong> — tap to talk</span>
+      </button>`
     }
     ${
       (info.description || info.link || pinned.value) &&
@@ -233,7 +300,19 @@ export function Room({ id }: { id: string }) {
       }
     </div>`
     }
-    <section class="room-section" aria-labelledby="stage-h">
+    ${
+      audioBlocked.value &&
+      html`<div class="pad">
+        <button class="btn primary tap-audio" onClick=${() => resumeAudio()}>
+          <${Icon} name="speaker" /> Tap to start audio
+        </button>
+      </div>`
+    }
+    ${hasPanels && html`<${ViewTabs} />`}
+    <div class="room-layout">
+    <div class="room-main">
+    <section class="room-section stage-section" aria-labelledby="stage-h">
+      <${Floating} />
       <h2 id="stage-h" class="section-title pad">On stage <span class="muted">${stage.value.length}</span></h2>
       <ul class="people stage">
         ${stage.value.map((x) => html`<${Person} key=${x.key} p=${x} big=${true} onOpen=${setMenu} />`)}
@@ -268,7 +347,9 @@ export function Room({ id }: { id: string }) {
         html`<p class="muted small pad">and ${guestCount.value} ${guestCount.value === 1 ? 'guest' : 'guests'}</p>`
       }
     </section>
-    <${RoomPanels} roomId=${roomId} />
+    </div>
+    <aside class="room-side"><${RoomPanels} roomId=${roomId} /></aside>
+    </div>
     <${Controls} />
     ${menuOf && html`<${PersonMenu} p=${menuOf} onClose=${() => setMenu(null)} />`}
   </div>`
