@@ -8,8 +8,9 @@ import { ACTIVITY_PAGE, type ActivityItem, type ActivityKind, type Person } from
 import { ActivityStore, type ActivityRow, type NewActivity } from './store'
 
 /**
- * What each kind pushes: null where another domain pushes it already (rooms push invitations to speak and rooms
- * going live; the reminders push scheduled rooms), and for message requests (B3: they push nothing).
+ * What each kind pushes: null where another domain pushes it already (rooms push invitations to speak, rooms going
+ * live and the changes and cancellations of scheduled rooms; the reminders push scheduled rooms), and for message
+ * requests (B3: they push nothing).
  */
 const PUSHED: Record<ActivityKind, PushKind | null> = {
   speak_invite: null,
@@ -18,8 +19,8 @@ const PUSHED: Record<ActivityKind, PushKind | null> = {
   room_started: null,
   room_scheduled: 'activity',
   event_reminder: null,
-  event_changed: 'activity',
-  event_cancelled: 'activity',
+  event_changed: null,
+  event_cancelled: null,
   mention: 'activity',
   // A request sends no push (B3): a stranger's first message waits in Requests and in the inbox, silently.
   message_request: null,

@@ -100,10 +100,17 @@ export class Views {
   }
 
   /**
-   * Messages as a member sees them: those of someone they blocked are withheld (`hidden`, no body, image or reply),
-   * for the blocker only; the others in a shared group or room chat see them as they are.
+   * Messages as a member sees them: in a group or a room's threads, those of someone they blocked are withheld
+   * (`hidden`, no body, image or reply), for the blocker only; the others see them as they are. A 1:1 thread keeps
+   * what was said before the block (nothing new can be sent there).
    */
   forViewer(messages: Message[], viewerId: number): Message[] {
+    const dm = new Map<number, boolean>()
+    const inDm = (threadId: number) => {
+      let d = dm.get(threadId)
+      if (d === undefined) dm.set(threadId, (d = this.store.thread(threadId)?.kind === 'dm'))
+      return d
+    }
     const blocked = new Map<number, boolean>()
     const isBlocked = (id: number) => {
       let b = blocked.get(id)
@@ -116,11 +123,13 @@ export class Views {
       return !!u && u.id !== viewerId && isBlocked(u.id)
     }
     return messages.map((m) =>
-      m.author && m.author.id !== viewerId && isBlocked(m.author.id)
-        ? hide(m)
-        : m.replyTo && quoted(m)
-          ? { ...m, replyTo: { ...m.replyTo, body: '' } }
-          : m,
+      inDm(m.threadId)
+        ? m
+        : m.author && m.author.id !== viewerId && isBlocked(m.author.id)
+          ? hide(m)
+          : m.replyTo && quoted(m)
+            ? { ...m, replyTo: { ...m.replyTo, body: '' } }
+            : m,
     )
   }
 

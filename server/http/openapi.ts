@@ -149,6 +149,17 @@ export const OPERATIONS: Record<string, Operation> = {
   'PUT /api/me/avatar': { auth: 'member', ok: WithUser, errors: ['unsupported_media'] },
   'DELETE /api/me/avatar': { auth: 'member', ok: Ok },
   'GET /api/me/blocks': { auth: 'member', ok: Users },
+  'GET /api/me/export': {
+    auth: 'member',
+    ok: t.String({ format: 'binary' }),
+    file: 'application/x-tar',
+    errors: ['rate_limited'],
+  },
+  'POST /api/me/delete': {
+    auth: 'member',
+    ok: Ok,
+    errors: ['wrong_password', 'account_last_admin', 'rate_limited'],
+  },
   'GET /api/avatars/{file}': {
     auth: 'public',
     ok: t.String({ format: 'binary' }),

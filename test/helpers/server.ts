@@ -23,7 +23,7 @@ export async function startTestServer(
   // Every reply and event the server sends is checked against the protocol's schemas; stop() fails on a mismatch.
   const running = await startServer(config, {
     limits: { ...LOOSE, ...opts.limits },
-    log: createLogger('error', () => {}),
+    log: createLogger('error', process.env.TEST_LOG ? (l: string) => console.error(l) : () => {}),
     checkProtocol: true,
   })
   const stop = running.stop

@@ -407,6 +407,12 @@ test('[P10] a scheduled room reminds the host and their followers once, 10 minut
   await fan.http.put(`/api/users/${host.name}/follow`)
   const startsAt = Date.now() + 30 * 60_000
   const room = await createRoom(host, { title: 'Book club', startsAt })
+  // The activity pushes of the follow and of the scheduling (R50) come first; the reminders are what follows.
+  expect(await nextPush('/p10-host', dh)).toMatchObject({
+    kind: 'activity',
+    title: `${fan.name} started following you`,
+  })
+  expect(await nextPush('/p10-fan', df)).toMatchObject({ kind: 'activity', title: `${host.name} scheduled a room` })
   received.length = 0
   const reminders = s.ctx.reminders.service
   await reminders.run(startsAt - 11 * 60_000) // too early
