@@ -27,6 +27,10 @@ const oneOf =
     if (!values.includes(raw as T)) throw new Error(`expected one of ${values.join(', ')}, got "${raw}"`)
     return raw as T
   }
+const optionalInt =
+  (min: number, max: number): Parser<number | null> =>
+  (raw) =>
+    raw.trim() === '' ? null : int(min, max)(raw)
 const bool: Parser<boolean> = (raw) => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true
   if (/^(0|false|no|off)$/i.test(raw)) return false
@@ -134,19 +138,19 @@ export const OPTIONS = {
     parse: ip,
     description: 'Public IP announced to WebRTC peers (behind NAT)',
   }),
-  rtcPortMin: opt({
-    env: 'RTC_PORT_MIN',
-    default: '40000',
-    parse: int(1024, 65535),
-    description: 'Lowest UDP port for audio',
+  rtcPort: opt({
+    env: 'RTC_PORT',
+    default: '',
+    parse: optionalInt(0, 65535),
+    description: 'UDP port for all audio (ICE-lite, one socket, bound to HOST); empty: the same number as PORT',
   }),
-  rtcPortMax: opt({
-    env: 'RTC_PORT_MAX',
-    default: '40999',
-    parse: int(1024, 65535),
-    description: 'Highest UDP port for audio',
+  iceTcp: opt({ env: 'ICE_TCP', default: 'false', parse: bool, description: 'Also offer ICE over TCP (RFC 6544)' }),
+  rtcTcpPort: opt({
+    env: 'RTC_TCP_PORT',
+    default: '',
+    parse: optionalInt(0, 65535),
+    description: 'TCP port for ICE over TCP (with ICE_TCP); empty: RTC_PORT + 1 (the HTTP server owns TCP PORT)',
   }),
-  iceTcp: opt({ env: 'ICE_TCP', default: 'false', parse: bool, description: 'Also offer ICE over TCP' }),
   turnUrls: opt({
     env: 'TURN_URLS',
     default: '',
@@ -211,10 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(o.env, (e as Error).message)
     }
   }
-  const c = out as Config
-  if (c.rtcPortMin > c.rtcPortMax)
-    throw new ConfigError('RTC_PORT_MIN', `must not exceed RTC_PORT_MAX (${c.rtcPortMax})`)
-  return c
+  return out as Config
 }
 
 export function helpTable(): string {
