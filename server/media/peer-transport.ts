@@ -45,6 +45,12 @@ export function newCredentials(): IceCredentials {
   return { ufrag: randomBytes(6).toString('base64url'), pwd: randomBytes(18).toString('base64url') }
 }
 
+/**
+ * A valid check from another path moves media there without USE-CANDIDATE when nothing came over the current path
+ * for this long: the client's NAT gave it a new address (rebinding) and its consent checks now arrive from there.
+ */
+const SILENT_PATH_MS = 3_000
+
 /** How many ICE generations (first offer + restarts) a transport still answers checks for. */
 const KEEP_GENERATIONS = 2
 
@@ -57,6 +63,8 @@ export class PeerTransport implements Downlink {
   readonly paths = new Map<string, Path>()
   /** When the last valid Binding request arrived (ms, performance.now()). */
   lastCheck = performance.now()
+  /** When anything last arrived over `path` (ms). */
+  heardAt = performance.now()
   /** Counters read by the tests: ClientHellos with message_seq 0 (a second one is a retransmission). */
   firstClientHellos = 0
   rtpIn = 0
@@ -122,9 +130,15 @@ export class PeerTransport implements Downlink {
 
   /** A valid Binding request from `path` (nominating it with USE-CANDIDATE): where media goes from now. */
   checked(path: Path, nominate: boolean) {
-    this.lastCheck = performance.now()
+    const now = performance.now()
+    this.lastCheck = now
     if (!this.paths.has(path.key)) this.paths.set(path.key, path)
-    if (nominate || !this.path) this.path = this.paths.get(path.key)!
+    const current = this.path
+    if (current?.key === path.key) this.heardAt = now
+    else if (nominate || !current || now - this.heardAt > SILENT_PATH_MS) {
+      this.path = this.paths.get(path.key)!
+      this.heardAt = now
+    }
   }
 
   /** A DTLS record from one of our paths. */

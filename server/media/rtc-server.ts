@@ -66,7 +66,8 @@ export class RtcServer {
       binaryType: 'buffer',
       socket: {
         data: (_s, data, port, address) => server?.udpIn(data, address, port),
-        error: (_s, error) => opts.log.debug('media: udp error', { error: error.message }),
+        // e.g. ECONNREFUSED after an ICMP port-unreachable from a client gone away: the socket keeps working.
+        error: (_s, error) => opts.log.debug('media: udp error', { error: String(error?.message ?? error) }),
       },
     })
     let tcp: TCPSocketListener<TcpConn> | null = null
@@ -163,6 +164,7 @@ export class RtcServer {
   }
 
   private packetIn(peer: PeerTransport, data: Buffer, path: Path) {
+    if (peer.path === path) peer.heardAt = performance.now()
     const b = data[0]!
     if (b >= 128 && b <= 191) peer.mediaIn(data)
     else if (b >= 20 && b <= 63) peer.dtlsIn(data)

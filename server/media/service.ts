@@ -96,9 +96,9 @@ export class MediaService implements MediaApi {
     }
   }
 
-  /** For tests: a participant's transport counters (first ClientHellos, packets in), or null. */
-  peerDebug(roomId: number, key: ParticipantKey) {
-    return this.media.get(roomId)?.peers.get(key)?.stats ?? null
+  /** For tests: the transport counters of a room's peers (first ClientHellos, packets in, path). */
+  transportsDebug(roomId: number) {
+    return [...(this.media.get(roomId)?.peers.values() ?? [])].map((p) => p.stats)
   }
 
   /** Benchmarks only: rooms opened from now on forward through werift's own RTCRtpSender, for comparison. */

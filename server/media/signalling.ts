@@ -187,7 +187,15 @@ export class SignallingPeer {
   /** For tests: the transport's counters. */
   get stats() {
     const t = this.transport
-    return { firstClientHellos: t.firstClientHellos, rtpIn: t.rtpIn, rtcpIn: t.rtcpIn, connected: t.connected }
+    const path = t.path ? (t.path.key.startsWith('t') ? 'tcp' : 'udp') : null
+    return {
+      firstClientHellos: t.firstClientHellos,
+      rtpIn: t.rtpIn,
+      rtcpIn: t.rtcpIn,
+      connected: t.connected,
+      path,
+      remote: t.path ? `${t.path.ip}:${t.path.port}` : null,
+    }
   }
 
   /** A first offer; returns its SDP. */

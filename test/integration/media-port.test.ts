@@ -1,0 +1,252 @@
+// The media plane's one socket (issue 14, parts 1 and 3): ICE-lite on RTC_PORT bound to HOST, the RFC 7983 demux
+// by first byte and source address, STUN checks (401 on a wrong password), DTLS answered from the first ClientHello,
+// a client whose address changes keeps its audio, and ICE over TCP. werift bots do full ICE as clients; a raw UDP
+// socket plays the stranger. Socket counts are of this process's own sockets (/proc, helpers/sockets.ts).
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import type { udp } from 'bun'
+import { startTestServer, type TestServer } from '../helpers/server'
+import { Bot, until } from '../helpers/bot'
+import { serverSockets, udpBindings } from '../helpers/sockets'
+import type { MediaService } from '../../server/media/service'
+import { bindingRequest, replyKind } from '../../server/media/stun'
+import { createRoom, member, ok, type Member } from '../helpers/members'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
+
+const RTC_PORT = 42700
+/** Bots bind here; the test's own raw sockets and relays above it. Nothing of the server's is in 43000..43999. */
+const BOTS: [number, number] = [43000, 43799]
+let nextRaw = 43800
+let s: TestServer
+let media: MediaService
+const bots: Bot[] = []
+const members: Member[] = []
+const sockets: udp.Socket<'buffer'>[] = []
+
+beforeAll(async () => {
+  Bot.portRange = BOTS
+  s = await startTestServer({ RTC_PORT: String(RTC_PORT), ROOM_GRACE_MS: '500' })
+  media = s.ctx.media.service
+})
+afterAll(async () => {
+  for (const b of bots) await b.close().catch(() => {})
+  for (const m of members) m.ws.close()
+  for (const u of sockets) u.close()
+  await s.stop()
+  Bot.portRange = undefined
+})
+
+async function person(tag: string, server = s) {
+  const m = await member(server, tag.toLowerCase())
+  members.push(m)
+  const bot = new Bot(m.ws, tag)
+  bots.push(bot)
+  return Object.assign(m, { bot })
+}
+type Person = Awaited<ReturnType<typeof person>>
+
+/** A live room whose host speaks; the others join as audience. Audio is connected by the caller. */
+async function liveRoom(host: Person, others: Person[]) {
+  const room = await createRoom(host)
+  await ok(host, 'room.join', { roomId: room.id })
+  await ok(host, 'room.mute', { roomId: room.id, muted: false })
+  for (const p of others) await ok(p, 'room.join', { roomId: room.id })
+  return room.id
+}
+
+/** Every UDP socket of this process outside the test's own range: the server's, on whatever port. */
+const serverUdp = () => serverSockets('udp', (port) => port < 43000 || port > 43999)
+
+/** A raw UDP socket of the test's (a stranger, or one side of a relay), with what it received. */
+async function rawSocket(onData?: (data: Buffer, port: number, address: string) => void) {
+  const got: Buffer[] = []
+  const u = await Bun.udpSocket({
+    hostname: '127.0.0.1',
+    port: nextRaw++,
+    socket: {
+      data: (_s, data, port, address) => {
+        got.push(Buffer.from(data))
+        onData?.(Buffer.from(data), port, address)
+      },
+    },
+  })
+  sockets.push(u)
+  return { u, got }
+}
+
+/**
+ * A UDP relay between a bot and the server that can change the address the server sees (a NAT rebinding): the bot
+ * talks to `front`; the server sees `outer`, which `rebind()` replaces by a socket on another port.
+ */
+async function relay() {
+  let bot: [string, number] | null = null
+  let outer: udp.Socket<'buffer'>
+  const open = async () => {
+    outer = (await rawSocket((d) => bot && front.u.send(d, bot[1], bot[0]))).u
+  }
+  const front = await rawSocket((d, port, address) => {
+    bot = [address, port]
+    outer.send(d, RTC_PORT, '127.0.0.1')
+  })
+  await open()
+  return {
+    port: front.u.port,
+    /** Points an offer's UDP candidate at the relay. */
+    filter: (sdp: string) => sdp.replaceAll(` 127.0.0.1 ${RTC_PORT} typ host`, ` 127.0.0.1 ${front.u.port} typ host`),
+    get outerPort() {
+      return outer.port
+    },
+    async rebind() {
+      const old = outer
+      await open()
+      old.close()
+    },
+  }
+}
+
+describe('[M30] one UDP socket for all media', () => {
+  test('[M30] the server holds exactly one UDP socket, on RTC_PORT and bound to HOST, whatever the number of peers', async () => {
+    expect(serverUdp()).toBe(1)
+    expect(udpBindings(RTC_PORT)).toEqual(['127.0.0.1'])
+    const host = await person('S0')
+    const listeners = await Promise.all(['S1', 'S2', 'S3', 'S4', 'S5'].map((t) => person(t)))
+    const roomId = await liveRoom(host, listeners)
+    await host.bot.connectAudio(roomId)
+    expect(serverUdp()).toBe(1)
+    for (const l of listeners) await l.bot.connectAudio(roomId)
+    host.bot.speak(20)
+    for (const l of listeners) await until(() => l.bot.received.length > 5, `${l.bot.tag} hears the host`)
+    expect(media.stats().peers).toBe(6)
+    expect(serverUdp()).toBe(1)
+    expect(udpBindings(RTC_PORT)).toEqual(['127.0.0.1'])
+    // [M36] every client's first ClientHello was answered: none had to be sent again.
+    expect(media.transportsDebug(roomId).map((t) => t.firstClientHellos)).toEqual([1, 1, 1, 1, 1, 1])
+    host.bot.silence()
+    await ok(host, 'room.end', { roomId })
+    await until(() => media.stats().peers === 0, 'peers closed')
+    expect(serverUdp()).toBe(1)
+  })
+
+  test('[M31] the offer is ICE-lite with one host candidate on RTC_PORT, not trickled', async () => {
+    const host = await person('L0')
+    const roomId = await liveRoom(host, [])
+    const r = await ok(host, 'rtc.connect', { roomId })
+    expect(r.sdp).toMatch(/^a=ice-lite$/m)
+    const candidates = [...new Set(r.sdp.match(/^a=candidate:.*$/gm))]
+    expect(candidates).toHaveLength(1)
+    expect(candidates[0]).toMatch(new RegExp(` udp \\d+ 127\\.0\\.0\\.1 ${RTC_PORT} typ host$`))
+    expect(r.sdp).toContain('a=end-of-candidates')
+    expect(r.sdp).not.toContain('trickle')
+    expect(r.sdp).toMatch(/^a=setup:actpass$/m)
+    await ok(host, 'room.end', { roomId })
+  })
+})
+
+describe('[M32] demultiplexing', () => {
+  test('[M32] a datagram from an unknown address that is not a valid binding request is dropped; [M33] a wrong password gets 401 and creates nothing', async () => {
+    const host = await person('D0')
+    const roomId = await liveRoom(host, [])
+    const r = await ok(host, 'rtc.connect', { roomId })
+    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(r.sdp)![1]!
+    const pwd = /^a=ice-pwd:(\S+)/m.exec(r.sdp)![1]!
+    const { u, got } = await rawSocket()
+    const rtc = () => media.rtcStats()!
+    const before = rtc()
+    const rtp = Buffer.alloc(60, 0x11)
+    rtp[0] = 0x80
+    rtp[1] = 111
+    const dtls = Buffer.alloc(60, 0x22)
+    dtls[0] = 22
+    const stunNoAuth = bindingRequest(`${ufrag}:stranger`, pwd).subarray(0, 20) // a bare header: no attributes
+    stunNoAuth.writeUInt16BE(0, 2)
+    for (const d of [rtp, dtls, Buffer.from('hello'), stunNoAuth]) u.send(d, RTC_PORT, '127.0.0.1')
+    await until(() => rtc().dropped >= before.dropped + 4, () => `4 datagrams dropped (${JSON.stringify(rtc())})`)
+    expect(got).toHaveLength(0)
+
+    // A well-formed check with the wrong password: 401, and the peer learns nothing.
+    u.send(bindingRequest(`${ufrag}:stranger`, 'not-the-password-at-all'), RTC_PORT, '127.0.0.1')
+    await until(() => got.length === 1, 'a reply to the check')
+    expect(replyKind(got[0]!)).toEqual({ type: 0x0111, error: 401 })
+    expect(rtc()).toMatchObject({ peers: before.peers, unauthorized: before.unauthorized + 1, checks: before.checks })
+    expect(media.transportsDebug(roomId)).toMatchObject([{ remote: null, connected: false }])
+    // An unknown ufrag: 401 too.
+    u.send(bindingRequest('nobody:stranger', pwd), RTC_PORT, '127.0.0.1')
+    await until(() => got.length === 2, 'a reply to the second check')
+    expect(replyKind(got[1]!)).toEqual({ type: 0x0111, error: 401 })
+    // Still a stranger: its media is dropped.
+    const dropped = rtc().dropped
+    u.send(rtp, RTC_PORT, '127.0.0.1')
+    await until(() => rtc().dropped === dropped + 1, 'the stranger dropped again')
+
+    // The right password: a success reply, and this address is now the peer's.
+    u.send(bindingRequest(`${ufrag}:stranger`, pwd, { useCandidate: true }), RTC_PORT, '127.0.0.1')
+    await until(() => got.length === 3, 'a reply to the valid check')
+    expect(replyKind(got[2]!)).toEqual({ type: 0x0101, error: null })
+    expect(media.transportsDebug(roomId)).toMatchObject([{ remote: `127.0.0.1:${u.port}`, path: 'udp' }])
+    const d2 = rtc().dropped
+    u.send(rtp, RTC_PORT, '127.0.0.1') // now the peer's (not decryptable, ignored by it, not counted as a stranger's)
+    u.send(bindingRequest(`${ufrag}:stranger`, pwd), RTC_PORT, '127.0.0.1')
+    await until(() => got.length === 4, 'a reply to the next check')
+    expect(rtc().dropped).toBe(d2)
+    await ok(host, 'room.end', { roomId })
+  })
+
+  test('[M34] a listener whose address changes keeps its audio (NAT rebinding, then an ICE restart)', async () => {
+    const host = await person('R0'),
+      l = await person('R1')
+    const roomId = await liveRoom(host, [l])
+    const r = await relay()
+    l.bot.offerFilter = r.filter
+    await host.bot.connectAudio(roomId)
+    await l.bot.connectAudio(roomId)
+    host.bot.speak(20)
+    await until(() => l.bot.received.length > 10, 'audio through the relay')
+    const remote = () => media.transportsDebug(roomId).map((t) => t.remote)
+    expect(remote()).toContain(`127.0.0.1:${r.outerPort}`)
+    const ssrc = l.bot.received.at(-1)!.ssrc
+
+    // NAT rebinding: the server sees the listener on a new port; its next consent check moves the audio there.
+    await r.rebind()
+    let n = l.bot.received.length
+    await until(() => remote().includes(`127.0.0.1:${r.outerPort}`), () => `the new address (${remote()})`)
+    await until(() => l.bot.received.length > n + 10, 'audio after the rebinding')
+
+    // Again, then an ICE restart right away: its nominating check moves the audio at once.
+    await r.rebind()
+    await l.bot.restart()
+    n = l.bot.received.length
+    await until(() => remote().includes(`127.0.0.1:${r.outerPort}`), () => `the restarted address (${remote()})`)
+    await until(() => l.bot.received.length > n + 10, 'audio after the restart')
+    expect(l.bot.received.at(-1)!.ssrc).toBe(ssrc)
+    expect(media.stats().peers).toBe(2)
+    host.bot.silence()
+    await ok(host, 'room.end', { roomId })
+  })
+})
+
+describe('[M38] ICE over TCP', () => {
+  test('[M38] a client without UDP hears a speaker over ICE-TCP (RFC 6544 passive candidate, RFC 4571 framing)', async () => {
+    const t = await startTestServer({ RTC_PORT: '42710', ICE_TCP: 'true' })
+    const mine: Bot[] = []
+    try {
+      const host = await person('T0', t),
+        l = await person('T1', t)
+      mine.push(host.bot, l.bot)
+      const roomId = await liveRoom(host, [l])
+      const r = await host.bot.connectAudio(roomId)
+      expect(r.sdp).toMatch(/^a=candidate:\S+ 1 tcp \d+ 127\.0\.0\.1 42711 typ host tcptype passive$/m)
+      l.bot.tcpOnly = true
+      await l.bot.connectAudio(roomId)
+      host.bot.speak(20)
+      await until(() => l.bot.received.some((p) => p.from === 'T0'), 'the TCP listener hears the host')
+      const paths = t.ctx.media.service.transportsDebug(roomId).map((x) => x.path)
+      expect(paths.sort()).toEqual(['tcp', 'udp'])
+      expect(t.ctx.media.service.rtcStats()!.tcpConnections).toBeGreaterThanOrEqual(1)
+      host.bot.silence()
+    } finally {
+      for (const b of mine) await b.close().catch(() => {})
+      await t.stop()
+    }
+  })
+})
