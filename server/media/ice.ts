@@ -1,6 +1,6 @@
 // ICE settings of the server's peers and the ICE servers handed to browsers: which host addresses are announced
-// (PUBLIC_IP first) as candidates on the one media port, and coturn's shared-secret TURN credentials (RFC-less "TURN REST API": username `<expiry>:<id>`,
-// password = base64(HMAC-SHA1(secret, username))).
+// (PUBLIC_IP first) as candidates on the one media port, and coturn's shared-secret TURN credentials
+// (RFC-less "TURN REST API": username `<expiry>:<id>`, password = base64(HMAC-SHA1(secret, username))).
 import { createHmac } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
 import type { Config } from '../config'
@@ -43,7 +43,8 @@ const isLoopback = (host: string) => host === 'localhost' || host.startsWith('12
 export function hostAddresses(config: Pick<Config, 'publicIp' | 'host'>): string[] {
   if (isLoopback(config.host)) return ['127.0.0.1']
   const specific = /^(\d{1,3}\.){3}\d{1,3}$/.test(config.host) && config.host !== '0.0.0.0'
-  if (specific) return config.publicIp && config.publicIp !== config.host ? [config.publicIp, config.host] : [config.host]
+  if (specific)
+    return config.publicIp && config.publicIp !== config.host ? [config.publicIp, config.host] : [config.host]
   const lan: string[] = []
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) lan.push(a.address)

@@ -11,7 +11,7 @@ import { newCredentials, PeerTransport, type IceCredentials, type Path, type Tra
 import { bindingSuccess, bindingUnauthorized, integrityOk, isStun, parseBindingRequest } from './stun'
 
 /** A peer none of whose paths sent a valid check for this long is expired (consent is the client's job). */
-export const PEER_EXPIRY_MS = 30_000
+const PEER_EXPIRY_MS = 30_000
 const SWEEP_MS = 5_000
 /** RFC 4571 framing: a TCP connection may buffer at most this much of an unfinished frame. */
 const TCP_MAX_FRAME = 65_535 + 2

@@ -114,7 +114,9 @@ function ipv6Bytes(ip: string): Buffer {
   const left = l ? l.split(':') : []
   const right = r ? r.split(':') : []
   const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
-  groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g || '0', 16), i * 2))
+  groups.forEach((g, i) => {
+    out.writeUInt16BE(Number.parseInt(g || '0', 16), i * 2)
+  })
   return out
 }
 

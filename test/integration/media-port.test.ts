@@ -106,7 +106,8 @@ async function relay() {
 }
 
 describe('[M30] one UDP socket for all media', () => {
-  test('[M30] the server holds exactly one UDP socket, on RTC_PORT and bound to HOST, whatever the number of peers', async () => {
+  const oneSocket = '[M30] the server holds exactly one UDP socket, on RTC_PORT and bound to HOST, whatever the peers'
+  test(oneSocket, async () => {
     expect(serverUdp()).toBe(1)
     expect(udpBindings(RTC_PORT)).toEqual(['127.0.0.1'])
     const host = await person('S0')
@@ -144,7 +145,10 @@ describe('[M30] one UDP socket for all media', () => {
 })
 
 describe('[M32] demultiplexing', () => {
-  test('[M32] a datagram from an unknown address that is not a valid binding request is dropped; [M33] a wrong password gets 401 and creates nothing', async () => {
+  const strangers =
+    '[M32] a datagram from an unknown address that is not a valid binding request is dropped; ' +
+    '[M33] a wrong password gets 401 and creates nothing'
+  test(strangers, async () => {
     const host = await person('D0')
     const roomId = await liveRoom(host, [])
     const r = await ok(host, 'rtc.connect', { roomId })
@@ -161,7 +165,10 @@ describe('[M32] demultiplexing', () => {
     const stunNoAuth = bindingRequest(`${ufrag}:stranger`, pwd).subarray(0, 20) // a bare header: no attributes
     stunNoAuth.writeUInt16BE(0, 2)
     for (const d of [rtp, dtls, Buffer.from('hello'), stunNoAuth]) u.send(d, RTC_PORT, '127.0.0.1')
-    await until(() => rtc().dropped >= before.dropped + 4, () => `4 datagrams dropped (${JSON.stringify(rtc())})`)
+    await until(
+      () => rtc().dropped >= before.dropped + 4,
+      () => `4 datagrams dropped (${JSON.stringify(rtc())})`,
+    )
     expect(got).toHaveLength(0)
 
     // A well-formed check with the wrong password: 401, and the peer learns nothing.
@@ -209,14 +216,20 @@ describe('[M32] demultiplexing', () => {
     // NAT rebinding: the server sees the listener on a new port; its next consent check moves the audio there.
     await r.rebind()
     let n = l.bot.received.length
-    await until(() => remote().includes(`127.0.0.1:${r.outerPort}`), () => `the new address (${remote()})`)
+    await until(
+      () => remote().includes(`127.0.0.1:${r.outerPort}`),
+      () => `the new address (${remote()})`,
+    )
     await until(() => l.bot.received.length > n + 10, 'audio after the rebinding')
 
     // Again, then an ICE restart right away: its nominating check moves the audio at once.
     await r.rebind()
     await l.bot.restart()
     n = l.bot.received.length
-    await until(() => remote().includes(`127.0.0.1:${r.outerPort}`), () => `the restarted address (${remote()})`)
+    await until(
+      () => remote().includes(`127.0.0.1:${r.outerPort}`),
+      () => `the restarted address (${remote()})`,
+    )
     await until(() => l.bot.received.length > n + 10, 'audio after the restart')
     expect(l.bot.received.at(-1)!.ssrc).toBe(ssrc)
     expect(media.stats().peers).toBe(2)
@@ -226,7 +239,9 @@ describe('[M32] demultiplexing', () => {
 })
 
 describe('[M38] ICE over TCP', () => {
-  test('[M38] a client without UDP hears a speaker over ICE-TCP (RFC 6544 passive candidate, RFC 4571 framing)', async () => {
+  const tcpOnly =
+    '[M38] a client without UDP hears a speaker over ICE-TCP (RFC 6544 passive candidate, RFC 4571 framing)'
+  test(tcpOnly, async () => {
     const t = await startTestServer({ RTC_PORT: '42710', ICE_TCP: 'true' })
     const mine: Bot[] = []
     try {
