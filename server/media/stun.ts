@@ -92,7 +92,9 @@ function attr(type: number, value: Buffer): Buffer {
   return b
 }
 
-function xorMappedAddress(ip: string, port: number, txid: Buffer): Buffer {
+function xorMappedAddress(address: string, port: number, txid: Buffer): Buffer {
+  // An IPv4 client seen by a dual-stack socket ("::ffff:192.0.2.1") is told its IPv4 address.
+  const ip = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
   const v6 = ip.includes(':')
   const v = Buffer.alloc(v6 ? 20 : 8)
   v[1] = v6 ? 2 : 1

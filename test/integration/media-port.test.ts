@@ -238,6 +238,22 @@ describe('[M32] demultiplexing', () => {
   })
 })
 
+describe('[M35] expiry', () => {
+  test('[M35] a peer whose ICE checks stop is expired after 30 s; the others keep theirs', async () => {
+    const host = await person('E0'),
+      l = await person('E1')
+    const roomId = await liveRoom(host, [l])
+    await host.bot.connectAudio(roomId)
+    await l.bot.connectAudio(roomId)
+    expect(media.stats().peers).toBe(2)
+    // The listener's client goes away without a word (werift sends no DTLS alert): only its checks stop.
+    await l.bot.closeAudio()
+    await until(() => media.stats().peers === 1, 'the silent peer expired', 60_000)
+    expect(media.transportsDebug(roomId)).toMatchObject([{ connected: true }])
+    await ok(host, 'room.end', { roomId })
+  })
+})
+
 describe('[M38] ICE over TCP', () => {
   const tcpOnly =
     '[M38] a client without UDP hears a speaker over ICE-TCP (RFC 6544 passive candidate, RFC 4571 framing)'
