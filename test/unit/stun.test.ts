@@ -69,7 +69,8 @@ describe('[M31] the offer', () => {
     expect(first).toMatch(/a=candidate:\S+ 1 tcp \d+ 203\.0\.113\.7 3001 typ host tcptype passive/)
     for (const ssrc of [11, 22, 33]) expect(sdp).toContain(`a=ssrc:${ssrc} cname:x`)
     const a = readAnswer(
-      'v=0\r\nm=audio 9 x 111\r\na=fingerprint:sha-256 CC:DD\r\na=extmap:4 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n' +
+      'v=0\r\nm=audio 9 x 111\r\na=fingerprint:sha-256 CC:DD\r\n' +
+        'a=extmap:4 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n' +
         'a=rtpmap:111 opus/48000/2\r\nm=audio 9 x 109\r\na=rtpmap:109 opus/48000/2\r\nm=audio 9 x\r\nm=audio 9 x\r\n',
     )
     expect(a).toEqual({
