@@ -67,6 +67,8 @@ export class PeerTransport implements Downlink {
   heardAt = performance.now()
   /** Counters read by the tests: ClientHellos with message_seq 0 (a second one is a retransmission). */
   firstClientHellos = 0
+  /** Datagrams (or ICE-TCP frames) demultiplexed to this transport. */
+  packetsIn = 0
   rtpIn = 0
   rtcpIn = 0
   private readonly dtls: DtlsServer
@@ -117,9 +119,16 @@ export class PeerTransport implements Downlink {
     return this.state === 'closed'
   }
 
-  addCredentials(c: IceCredentials) {
+  /** Adds a generation of credentials; returns the ufrags dropped (beyond KEEP_GENERATIONS). */
+  addCredentials(c: IceCredentials): string[] {
     this.credentials.set(c.ufrag, c.pwd)
-    while (this.credentials.size > KEEP_GENERATIONS) this.credentials.delete(this.credentials.keys().next().value!)
+    const dropped: string[] = []
+    while (this.credentials.size > KEEP_GENERATIONS) {
+      const oldest = this.credentials.keys().next().value!
+      this.credentials.delete(oldest)
+      dropped.push(oldest)
+    }
+    return dropped
   }
 
   /** The answer's DTLS fingerprint: the client's certificate must match it. */

@@ -4,7 +4,8 @@
 // where it came from. An address becomes a peer's by a valid Binding request (USERNAME "<our ufrag>:…" names the
 // peer, MESSAGE-INTEGRITY with its password, FINGERPRINT); anything else from an unknown address is dropped, and
 // a wrong password gets 401 and changes nothing. A peer whose checks stop for PEER_EXPIRY_MS is expired.
-import type { Socket as TcpSocket, TCPSocketListener, udp } from 'bun'
+import type { Socket as TcpSocket, TCPSocketListener } from 'bun'
+import { createSocket, type Socket as DgramSocket } from 'node:dgram'
 import { RTCDtlsTransport, type RTCCertificate } from 'werift'
 import type { Logger } from '../lib/log'
 import { newCredentials, PeerTransport, type IceCredentials, type Path, type TransportEvents } from './peer-transport'
@@ -13,8 +14,58 @@ import { bindingSuccess, bindingUnauthorized, integrityOk, isStun, parseBindingR
 /** A peer none of whose paths sent a valid check for this long is expired (consent is the client's job). */
 const PEER_EXPIRY_MS = 30_000
 const SWEEP_MS = 5_000
+/** An ICE-TCP connection that sent no valid check this long after opening is closed. */
+const TCP_CHECK_WITHIN_MS = 10_000
 /** RFC 4571 framing: a TCP connection may buffer at most this much of an unfinished frame. */
 const TCP_MAX_FRAME = 65_535 + 2
+
+/**
+ * Kernel buffers of the one socket: every peer's packets queue in it while the loop is busy (a burst of joins, a
+ * DTLS key exchange), so it gets more than the default 208 KiB (the kernel caps it at net.core.rmem_max/wmem_max).
+ */
+const SOCKET_BUFFER = 4 << 20
+
+/** The one UDP socket: node:dgram for the buffer sizes, written to through Bun's native handle under it. */
+interface MediaUdp {
+  readonly port: number
+  send(packet: Buffer, port: number, ip: string): void
+  close(): void
+}
+
+async function openUdp(host: string, port: number, log: Logger, data: (b: Buffer, ip: string, port: number) => void) {
+  const family = host.includes(':') ? 'udp6' : 'udp4'
+  const sock: DgramSocket = createSocket({
+    type: family,
+    recvBufferSize: SOCKET_BUFFER,
+    sendBufferSize: SOCKET_BUFFER,
+  })
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject)
+    sock.bind(port, host, () => {
+      sock.off('error', reject)
+      resolve()
+    })
+  })
+  // e.g. ECONNREFUSED after an ICMP port-unreachable from a client gone away: the socket keeps working.
+  sock.on('error', (error) => log.debug('media: udp error', { error: String(error?.message ?? error) }))
+  sock.on('message', (msg, rinfo) => data(msg, rinfo.address, rinfo.port))
+  const sym = Object.getOwnPropertySymbols(sock).find((x) => x.description === 'state symbol')
+  const native = sym ? (sock as any)[sym]?.handle?.socket : null
+  const send: (b: Buffer, port: number, ip: string) => unknown =
+    native && typeof native.send === 'function' ? native.send.bind(native) : sock.send.bind(sock)
+  const udp: MediaUdp = {
+    port: sock.address().port,
+    send: (b, p, ip) => {
+      try {
+        send(b, p, ip)
+      } catch {
+        /* a full send buffer or an unreachable address: the packet is lost, as on the wire */
+      }
+    },
+    close: () => sock.close(),
+  }
+  return udp
+}
 
 /** What the tests and /metrics read. */
 export interface RtcServerStats {
@@ -47,7 +98,7 @@ export class RtcServer {
   readonly counts = { dropped: 0, unauthorized: 0, checks: 0 }
 
   private constructor(
-    private readonly udp: udp.Socket<'buffer'>,
+    private readonly udp: MediaUdp,
     private readonly tcp: TCPSocketListener<TcpConn> | null,
     private readonly certificate: RTCCertificate,
     private readonly log: Logger,
@@ -60,16 +111,7 @@ export class RtcServer {
   static async open(opts: RtcServerOptions): Promise<RtcServer> {
     const certificate = await RTCDtlsTransport.SetupCertificate()
     let server: RtcServer | null = null
-    const udpSocket = await Bun.udpSocket({
-      hostname: opts.host,
-      port: opts.port,
-      binaryType: 'buffer',
-      socket: {
-        data: (_s, data, port, address) => server?.udpIn(data, address, port),
-        // e.g. ECONNREFUSED after an ICMP port-unreachable from a client gone away: the socket keeps working.
-        error: (_s, error) => opts.log.debug('media: udp error', { error: String(error?.message ?? error) }),
-      },
-    })
+    const udpSocket = await openUdp(opts.host, opts.port, opts.log, (data, ip, port) => server?.udpIn(data, ip, port))
     let tcp: TCPSocketListener<TcpConn> | null = null
     if (opts.tcpPort !== null) {
       try {
@@ -117,10 +159,8 @@ export class RtcServer {
   /** New ICE credentials for a peer (an ICE restart); the previous ones stay valid until the next restart. */
   restartIce(transport: PeerTransport): IceCredentials {
     const ice = newCredentials()
-    transport.addCredentials(ice)
+    for (const u of transport.addCredentials(ice)) if (this.byUfrag.get(u) === transport) this.byUfrag.delete(u)
     this.byUfrag.set(ice.ufrag, transport)
-    for (const u of [...this.byUfrag.keys()])
-      if (this.byUfrag.get(u) === transport && !transport.credentials.has(u)) this.byUfrag.delete(u)
     return ice
   }
 
@@ -164,6 +204,7 @@ export class RtcServer {
   }
 
   private packetIn(peer: PeerTransport, data: Buffer, path: Path) {
+    peer.packetsIn++
     if (peer.path === path) peer.heardAt = performance.now()
     const b = data[0]!
     if (b >= 128 && b <= 191) peer.mediaIn(data)
@@ -208,8 +249,10 @@ export class RtcServer {
       this.expired.delete(t)
       expired()
     }
-    // UDP paths of no peer (a 401'd address, a peer gone) are not kept.
+    // UDP paths of no peer (a 401'd address, a peer gone) are not kept; nor TCP connections that never checked.
     for (const k of this.udpPaths.keys()) if (!this.byPath.has(k)) this.udpPaths.delete(k)
+    for (const c of this.tcpConns)
+      if (!this.byPath.has(c.data.path.key) && now - c.data.openedAt > TCP_CHECK_WITHIN_MS) c.end()
   }
 
   // ── ICE-TCP (RFC 6544 passive candidate, RFC 4571 framing) ──────────────────────────────────────────────────
@@ -219,6 +262,7 @@ export class RtcServer {
     const key = `t${id}`
     s.data = {
       buf: Buffer.alloc(0),
+      openedAt: performance.now(),
       path: {
         key,
         ip: s.remoteAddress,
@@ -273,5 +317,6 @@ export class RtcServer {
 
 interface TcpConn {
   buf: Buffer
+  openedAt: number
   path: Path
 }

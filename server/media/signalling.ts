@@ -190,6 +190,7 @@ export class SignallingPeer {
     const path = t.path ? (t.path.key.startsWith('t') ? 'tcp' : 'udp') : null
     return {
       firstClientHellos: t.firstClientHellos,
+      packetsIn: t.packetsIn,
       rtpIn: t.rtpIn,
       rtcpIn: t.rtcpIn,
       connected: t.connected,

@@ -12,7 +12,7 @@ import { TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const RTC_PORT = 42100
+const RTC_PORT = 44100
 let s: TestServer
 let media: MediaService
 const bots: Bot[] = []
@@ -343,7 +343,7 @@ describe('[M7] ICE over TCP', () => {
       'TURN URLs come with coturn credentials',
     async () => {
       const t = await startTestServer({
-        RTC_PORT: '42500',
+        RTC_PORT: '44500',
         ICE_TCP: 'true',
         TURN_URLS: 'turn:turn.example.org:3478?transport=udp',
         TURN_SECRET: 'shh',
@@ -365,7 +365,7 @@ describe('[M7] ICE over TCP', () => {
         const r = await host.bot.connectAudio(room.id)
         const tcp = /a=candidate:\S+ 1 tcp \d+ 127\.0\.0\.1 (\d+) typ host tcptype passive/i.exec(r.sdp)
         expect(tcp).not.toBeNull()
-        expect(Number(tcp![1])).toBe(42501)
+        expect(Number(tcp![1])).toBe(44501)
         // coturn shared-secret credentials for this member
         expect(r.iceServers).toHaveLength(1)
         expect(r.iceServers[0].urls).toEqual(['turn:turn.example.org:3478?transport=udp'])
