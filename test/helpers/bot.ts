@@ -185,7 +185,10 @@ export class Bot {
     return new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         sub.unSubscribe()
-        reject(new Error(`bot ${this.tag}: not connected within ${timeout} ms (${pc.connectionState})`))
+        const dtls = (pc as any).dtlsTransports?.[0]
+        const ice = dtls?.iceTransport
+        const detail = `${pc.connectionState}; ice ${ice?.state ?? '?'}, dtls ${dtls?.state ?? '?'}`
+        reject(new Error(`bot ${this.tag}: not connected within ${timeout} ms (${detail})`))
       }, timeout)
       const sub = pc.connectionStateChange.subscribe((s) => {
         if (s === 'connected') {
