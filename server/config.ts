@@ -215,7 +215,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(o.env, (e as Error).message)
     }
   }
-  return out as Config
+  const c = out as Config
+  const rtcTcp = rtcPorts(c).tcp
+  if (rtcTcp !== null && rtcTcp !== 0 && rtcTcp === c.port)
+    throw new ConfigError('RTC_TCP_PORT', `must differ from PORT (${c.port}): the HTTP server listens there`)
+  return c
+}
+
+/** The media ports: UDP RTC_PORT (default: PORT's number), ICE-TCP RTC_TCP_PORT (default RTC_PORT + 1) or null. */
+export function rtcPorts(c: Pick<Config, 'port' | 'rtcPort' | 'rtcTcpPort' | 'iceTcp'>) {
+  const udp = c.rtcPort ?? c.port
+  return { udp, tcp: c.iceTcp ? (c.rtcTcpPort ?? (udp === 0 ? 0 : udp + 1)) : null }
 }
 
 export function helpTable(): string {

@@ -2,6 +2,7 @@
 // requests drive each participant's werift peer (signalling.ts: SDP, ICE restart, timers); the rooms' events drive
 // who is heard (router.ts: one Router per room, the per-packet path of uplinks, K slots and SRTP); levels are an
 // observer of the router (levels.ts), published to the room here.
+import { rtcPorts } from '../config'
 import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole, RoomsApi } from '../contracts'
 import { connKey } from '../contracts'
 import type { Core } from '../core'
@@ -58,13 +59,8 @@ export class MediaService implements MediaApi {
   /** Opens the media socket: UDP on RTC_PORT (default: the HTTP port's number) and ICE-TCP, bound to HOST. */
   async start() {
     const c = this.core.config
-    const port = c.rtcPort ?? c.port
-    this.rtc = await RtcServer.open({
-      host: c.host,
-      port,
-      tcpPort: c.iceTcp ? (c.rtcTcpPort ?? (port === 0 ? 0 : port + 1)) : null,
-      log: this.core.log,
-    })
+    const ports = rtcPorts(c)
+    this.rtc = await RtcServer.open({ host: c.host, port: ports.udp, tcpPort: ports.tcp, log: this.core.log })
   }
 
   /** The media socket's ports and counters (tests, /metrics). */

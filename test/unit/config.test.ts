@@ -41,6 +41,8 @@ test('[H8] a bad value is refused with a message naming the variable', () => {
     [{ PUBLIC_IP: 'example.org' }, 'PUBLIC_IP', 'IP address'],
     [{ RTC_PORT: '70000' }, 'RTC_PORT', '0..65535'],
     [{ RTC_TCP_PORT: 'x' }, 'RTC_TCP_PORT', 'integer'],
+    [{ ICE_TCP: 'true', RTC_TCP_PORT: '3000' }, 'RTC_TCP_PORT', 'differ from PORT'],
+    [{ ICE_TCP: 'true', RTC_PORT: '2999' }, 'RTC_TCP_PORT', 'differ from PORT'],
     [{ PORT_FILE: '/etc/hostname' }, 'PORT_FILE', 'only secrets'],
     [{ TURN_SECRET_FILE: join(dir, 'missing') }, 'TURN_SECRET_FILE', 'cannot read'],
   ]
