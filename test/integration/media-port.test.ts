@@ -9,6 +9,7 @@ import { Bot, until } from '../helpers/bot'
 import { serverSockets, udpBindings } from '../helpers/sockets'
 import type { MediaService } from '../../server/media/service'
 import { bindingRequest, replyKind } from '../../server/media/stun'
+import { DtlsClient, ProtectionProfileAeadAes128Gcm, RTCDtlsTransport } from 'werift'
 import { createRoom, member, ok, type Member } from '../helpers/members'
 import { TEST_LIMIT } from '../helpers/limits'
 
@@ -235,6 +236,57 @@ describe('[M32] demultiplexing', () => {
     expect(l.bot.received.at(-1)!.ssrc).toBe(ssrc)
     expect(media.stats().peers).toBe(2)
     host.bot.silence()
+    await ok(host, 'room.end', { roomId })
+  })
+})
+
+describe('[M36] DTLS at once', () => {
+  test('[M36] a client that sends its ClientHello right after its first check (no nomination) is answered at once', async () => {
+    const host = await person('F0')
+    const roomId = await liveRoom(host, [])
+    const r = await ok(host, 'rtc.connect', { roomId })
+    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(r.sdp)![1]!
+    const pwd = /^a=ice-pwd:(\S+)/m.exec(r.sdp)![1]!
+    // A minimal client: a raw socket, one Binding request without USE-CANDIDATE, then werift's DTLS client at once.
+    const cert = await RTCDtlsTransport.SetupCertificate()
+    const transport = {
+      type: 'udp',
+      closed: false,
+      onData: (_b: Buffer) => {},
+      send: async (b: Buffer) => void u.send(b, RTC_PORT, '127.0.0.1'),
+      close: async () => {},
+      address: {},
+    }
+    const stun: Buffer[] = []
+    const { u } = await rawSocket((d) => (d[0]! >= 20 && d[0]! <= 63 ? transport.onData(d) : stun.push(d)))
+    u.send(bindingRequest(`${ufrag}:raw1`, pwd), RTC_PORT, '127.0.0.1')
+    await until(() => stun.length === 1, 'the check answered')
+    expect(replyKind(stun[0]!)).toEqual({ type: 0x0101, error: null })
+    const dtls = new DtlsClient({
+      cert: cert.certPem,
+      key: cert.privateKey,
+      signatureHash: cert.signatureHash,
+      transport: transport as any,
+      srtpProfiles: [ProtectionProfileAeadAes128Gcm],
+      extendedMasterSecret: true,
+    })
+    let connected = false
+    dtls.onConnect.once(() => {
+      connected = true
+    })
+    dtls.connect().catch(() => {})
+    // The answer (our fingerprint, a=setup:active) arrives over the WebSocket meanwhile, as a browser's would.
+    const answer = r.sdp
+      .replace(/^a=ice-lite\r\n/m, '')
+      .replaceAll(`a=ice-ufrag:${ufrag}`, 'a=ice-ufrag:raw1')
+      .replaceAll(`a=ice-pwd:${pwd}`, 'a=ice-pwd:rawrawrawrawrawrawrawraw')
+      .replaceAll('a=setup:actpass', 'a=setup:active')
+      .replaceAll(/^a=fingerprint:.*$/gm, `a=fingerprint:sha-256 ${cert.getFingerprints()[0]!.value}`)
+    await ok(host, 'rtc.answer', { roomId, sdp: answer })
+    await until(() => connected, 'the DTLS handshake done')
+    await until(() => media.transportsDebug(roomId)[0]?.connected === true, 'the server side connected (SRTP keys)')
+    expect(media.transportsDebug(roomId)).toMatchObject([{ firstClientHellos: 1, remote: `127.0.0.1:${u.port}` }])
+    dtls.close()
     await ok(host, 'room.end', { roomId })
   })
 })
