@@ -241,7 +241,8 @@ describe('[M32] demultiplexing', () => {
 })
 
 describe('[M36] DTLS at once', () => {
-  test('[M36] a client that sends its ClientHello right after its first check (no nomination) is answered at once', async () => {
+  const atOnce = '[M36] a client that sends its ClientHello right after its first check (no nomination) is answered'
+  test(atOnce, async () => {
     const host = await person('F0')
     const roomId = await liveRoom(host, [])
     const r = await ok(host, 'rtc.connect', { roomId })
