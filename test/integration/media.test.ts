@@ -337,9 +337,9 @@ describe('[M10] nothing is left behind', () => {
   })
 })
 
-describe('[M7] ICE over TCP', () => {
+describe('[M38] ICE over TCP', () => {
   test(
-    '[M7] with ICE_TCP the offer carries a passive TCP candidate on RTC_TCP_PORT (default RTC_PORT + 1); ' +
+    '[M38] with ICE_TCP the offer carries a passive TCP candidate on RTC_TCP_PORT (default RTC_PORT + 1); [M7] ' +
       'TURN URLs come with coturn credentials',
     async () => {
       const t = await startTestServer({
