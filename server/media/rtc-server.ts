@@ -40,9 +40,10 @@ async function openUdp(host: string, port: number, log: Logger, data: (b: Buffer
     sendBufferSize: SOCKET_BUFFER,
   })
   await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject)
+    const failed = (e: Error) => reject(new Error(`media: cannot bind RTC_PORT ${host}:${port}/udp (${e.message})`))
+    sock.once('error', failed)
     sock.bind(port, host, () => {
-      sock.off('error', reject)
+      sock.off('error', failed)
       resolve()
     })
   })
@@ -127,7 +128,9 @@ export class RtcServer {
         })
       } catch (e) {
         udpSocket.close()
-        throw e
+        throw new Error(
+          `media: cannot listen on RTC_TCP_PORT ${opts.host}:${opts.tcpPort}/tcp (${(e as Error).message})`,
+        )
       }
     }
     server = new RtcServer(udpSocket, tcp, certificate, opts.log)

@@ -130,6 +130,18 @@ describe('[M30] one UDP socket for all media', () => {
     expect(serverUdp()).toBe(1)
   })
 
+  test('[M30] a second server on the same RTC_PORT does not start, and says why', async () => {
+    let error = ''
+    await startTestServer({ RTC_PORT: String(RTC_PORT) }).then(
+      (t) => t.stop(),
+      (e) => {
+        error = (e as Error).message
+      },
+    )
+    expect(error).toContain(`RTC_PORT 127.0.0.1:${RTC_PORT}/udp`)
+    expect(serverUdp()).toBe(1)
+  })
+
   test('[M31] the offer is ICE-lite with one host candidate on RTC_PORT, not trickled', async () => {
     const host = await person('L0')
     const roomId = await liveRoom(host, [])
