@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import {
   DtlsServer,
   type RTCCertificate,
+  RtpHeader,
   RtpPacket,
   ProtectionProfileAeadAes128Gcm,
   ProtectionProfileAes128CmHmacSha1_80,
@@ -189,6 +190,13 @@ export class PeerTransport implements Downlink {
 
   send(packet: Buffer) {
     this.path!.send(packet)
+  }
+
+  /** Benchmarks only (`MediaService.useStockSender`): werift's own RTP header and SRTP encryption, for comparison. */
+  sendStock(_slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer) {
+    if (!this.srtp || !this.path || this.state !== 'connected') return
+    const header = new RtpHeader({ payloadType: pt, sequenceNumber: seq, timestamp: ts, marker, ssrc })
+    this.path.send(this.srtp.encrypt(payload, header))
   }
 
   close() {

@@ -1,5 +1,6 @@
 // The SFU: glue between the WebSocket, the rooms domain and the two planes of live audio. `rtc.*`
-// requests drive each participant's werift peer (signalling.ts: SDP, ICE restart, timers); the rooms' events drive
+// requests drive each participant's peer (signalling.ts: SDP, ICE restart, timers; its transport on the one media
+// socket: rtc-server.ts, peer-transport.ts); the rooms' events drive
 // who is heard (router.ts: one Router per room, the per-packet path of uplinks, K slots and SRTP); levels are an
 // observer of the router (levels.ts), published to the room here.
 import { rtcPorts } from '../config'
@@ -97,7 +98,7 @@ export class MediaService implements MediaApi {
     return [...(this.media.get(roomId)?.peers.values() ?? [])].map((p) => p.stats)
   }
 
-  /** Benchmarks only: rooms opened from now on forward through werift's own RTCRtpSender, for comparison. */
+  /** Benchmarks only: rooms opened from now on forward with werift's own RTP header and SRTP, for comparison. */
   useStockSender(on: boolean) {
     this.stock = on
   }
