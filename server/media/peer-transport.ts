@@ -74,6 +74,8 @@ export class PeerTransport implements Downlink {
   rtcpIn = 0
   private readonly dtls: DtlsServer
   private handshakeDone = false
+  /** The client's second ClientHello (the one with our cookie) arrived: its first is stale from then on. */
+  private cookieHelloSeen = false
   private remoteFingerprint: { algorithm: string; value: string } | null = null
   private srtp: SrtpSession | null = null
   private srtcp: SrtcpSession | null = null
@@ -154,8 +156,17 @@ export class PeerTransport implements Downlink {
   /** A DTLS record from one of our paths. */
   dtlsIn(buf: Buffer) {
     if (this.state === 'closed') return
-    // A ClientHello (content type 22, handshake type 1) with message_seq 0: the client's first flight.
-    if (buf.length > 25 && buf[0] === 22 && buf[13] === 1 && buf.readUInt16BE(17) === 0) this.firstClientHellos++
+    // A plaintext ClientHello (content type 22, epoch 0, handshake type 1): message_seq 0 is the client's first
+    // flight, 1 its second (with our cookie).
+    if (buf.length > 25 && buf[0] === 22 && buf[3] === 0 && buf[4] === 0 && buf[13] === 1) {
+      if (buf.readUInt16BE(17) === 0) {
+        this.firstClientHellos++
+        // A retransmission of the first flight that arrives after the second (the client resent it while we were
+        // slow to answer) is stale: werift's server would start over on it and draw new keys mid-handshake, and the
+        // client, already past that point, would fail. Only a finished handshake may be started again.
+        if (this.cookieHelloSeen && !this.handshakeDone) return
+      } else this.cookieHelloSeen = true
+    }
     this.dtlsSocket.onData(buf)
   }
 

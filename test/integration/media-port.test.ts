@@ -253,20 +253,24 @@ describe('[M32] demultiplexing', () => {
 })
 
 describe('[M36] DTLS at once', () => {
-  const atOnce = '[M36] a client that sends its ClientHello right after its first check (no nomination) is answered'
-  test(atOnce, async () => {
-    const host = await person('F0')
+  /**
+   * A minimal client: a raw socket, one Binding request without USE-CANDIDATE, then werift's DTLS client at once,
+   * and the answer (our fingerprint, a=setup:active) over the WebSocket meanwhile, as a browser's would. `tamper`
+   * sees every DTLS datagram the client sends and may send more.
+   */
+  async function rawDtlsClient(tag: string, tamper?: (b: Buffer, send: (b: Buffer) => void) => void) {
+    const host = await person(tag)
     const roomId = await liveRoom(host, [])
     const r = await ok(host, 'rtc.connect', { roomId })
     const ufrag = /^a=ice-ufrag:(\S+)/m.exec(r.sdp)![1]!
     const pwd = /^a=ice-pwd:(\S+)/m.exec(r.sdp)![1]!
-    // A minimal client: a raw socket, one Binding request without USE-CANDIDATE, then werift's DTLS client at once.
     const cert = await RTCDtlsTransport.SetupCertificate()
+    const toServer = (b: Buffer) => void u.send(b, RTC_PORT, '127.0.0.1')
     const transport = {
       type: 'udp',
       closed: false,
       onData: (_b: Buffer) => {},
-      send: async (b: Buffer) => void u.send(b, RTC_PORT, '127.0.0.1'),
+      send: async (b: Buffer) => (tamper ? tamper(b, toServer) : toServer(b)),
       close: async () => {},
       address: {},
     }
@@ -283,12 +287,11 @@ describe('[M36] DTLS at once', () => {
       srtpProfiles: [ProtectionProfileAeadAes128Gcm],
       extendedMasterSecret: true,
     })
-    let connected = false
+    const state = { connected: false }
     dtls.onConnect.once(() => {
-      connected = true
+      state.connected = true
     })
     dtls.connect().catch(() => {})
-    // The answer (our fingerprint, a=setup:active) arrives over the WebSocket meanwhile, as a browser's would.
     const answer = r.sdp
       .replace(/^a=ice-lite\r\n/m, '')
       .replaceAll(`a=ice-ufrag:${ufrag}`, 'a=ice-ufrag:raw1')
@@ -296,11 +299,34 @@ describe('[M36] DTLS at once', () => {
       .replaceAll('a=setup:actpass', 'a=setup:active')
       .replaceAll(/^a=fingerprint:.*$/gm, `a=fingerprint:sha-256 ${cert.getFingerprints()[0]!.value}`)
     await ok(host, 'rtc.answer', { roomId, sdp: answer })
-    await until(() => connected, 'the DTLS handshake done')
-    await until(() => media.transportsDebug(roomId)[0]?.connected === true, 'the server side connected (SRTP keys)')
-    expect(media.transportsDebug(roomId)).toMatchObject([{ firstClientHellos: 1, remote: `127.0.0.1:${u.port}` }])
-    dtls.close()
-    await ok(host, 'room.end', { roomId })
+    return { host, roomId, dtls, state, port: u.port }
+  }
+
+  const atOnce = '[M36] a client that sends its ClientHello right after its first check (no nomination) is answered'
+  test(atOnce, async () => {
+    const c = await rawDtlsClient('F0')
+    await until(() => c.state.connected, 'the DTLS handshake done')
+    await until(() => media.transportsDebug(c.roomId)[0]?.connected === true, 'the server side connected (SRTP keys)')
+    expect(media.transportsDebug(c.roomId)).toMatchObject([{ firstClientHellos: 1, remote: `127.0.0.1:${c.port}` }])
+    c.dtls.close()
+    await ok(c.host, 'room.end', { roomId: c.roomId })
+  })
+
+  const lateHello = '[M36] a late duplicate of the first ClientHello (after the one with the cookie) breaks nothing'
+  test(lateHello, async () => {
+    let first: Buffer | null = null
+    const isHello = (b: Buffer, seq: number) => b[0] === 22 && b[13] === 1 && b.readUInt16BE(17) === seq
+    const c = await rawDtlsClient('F1', (b, send) => {
+      if (isHello(b, 0)) first ??= Buffer.from(b)
+      send(b)
+      // A slow network (or a slow server loop) delivers the retransmitted first ClientHello after the second.
+      if (isHello(b, 1) && first) send(first)
+    })
+    await until(() => c.state.connected, 'the DTLS handshake done')
+    await until(() => media.transportsDebug(c.roomId)[0]?.connected === true, 'the server side connected (SRTP keys)')
+    expect(media.transportsDebug(c.roomId)[0]!.firstClientHellos).toBeGreaterThanOrEqual(2)
+    c.dtls.close()
+    await ok(c.host, 'room.end', { roomId: c.roomId })
   })
 })
 
