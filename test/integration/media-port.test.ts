@@ -107,7 +107,9 @@ async function relay() {
 }
 
 describe('[M30] one UDP socket for all media', () => {
-  const oneSocket = '[M30] the server holds exactly one UDP socket, on RTC_PORT and bound to HOST, whatever the peers'
+  const oneSocket =
+    '[M30] the server holds exactly one UDP socket, on RTC_PORT and bound to HOST, whatever the peers; ' +
+    '[M39] SRTP in and out'
   test(oneSocket, async () => {
     expect(serverUdp()).toBe(1)
     expect(udpBindings(RTC_PORT)).toEqual(['127.0.0.1'])
@@ -213,7 +215,7 @@ describe('[M32] demultiplexing', () => {
     await ok(host, 'room.end', { roomId })
   })
 
-  test('[M34] a listener whose address changes keeps its audio (NAT rebinding, then an ICE restart)', async () => {
+  test('[M34] a listener whose address changes keeps its audio (NAT rebinding, then an [M37] ICE restart)', async () => {
     const host = await person('R0'),
       l = await person('R1')
     const roomId = await liveRoom(host, [l])
