@@ -215,7 +215,7 @@ describe('[M32] demultiplexing', () => {
     await ok(host, 'room.end', { roomId })
   })
 
-  test('[M34] a listener whose address changes keeps its audio (NAT rebinding, then an [M37] ICE restart)', async () => {
+  test('[M34] a listener whose address changes keeps its audio (NAT rebinding, then [M37] ICE restart)', async () => {
     const host = await person('R0'),
       l = await person('R1')
     const roomId = await liveRoom(host, [l])
