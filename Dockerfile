@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Townhall in one container: `docker run -d -p 3000:3000 -p 40000-40100:40000-40100/udp -v townhall:/data \
-#   -e PUBLIC_URL=https://town.example.org -e PUBLIC_IP=203.0.113.7 -e RTC_PORT_MAX=40100 ghcr.io/OWNER/townhall`
+# Townhall in one container: `docker run -d -p 3000:3000 -p 3000:3000/udp -v townhall:/data \
+#   -e PUBLIC_URL=https://town.example.org -e PUBLIC_IP=203.0.113.7 ghcr.io/OWNER/townhall`
+# HTTP and the WebSocket on 3000/tcp; all audio (ICE-lite, one socket) on 3000/udp (RTC_PORT defaults to PORT).
 
 # 1. Build: the client bundle and the single executable (dist/townhall) with everything inside.
 FROM oven/bun:1.4.5 AS build
@@ -24,12 +25,10 @@ RUN apt-get update \
 COPY --from=build /src/dist/townhall /usr/local/bin/townhall
 ENV DATA_DIR=/data \
     HOST=0.0.0.0 \
-    PORT=3000 \
-    RTC_PORT_MIN=40000 \
-    RTC_PORT_MAX=40999
+    PORT=3000
 VOLUME /data
 WORKDIR /data
-EXPOSE 3000/tcp 40000-40999/udp
+EXPOSE 3000/tcp 3000/udp
 USER townhall:townhall
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 CMD ["townhall", "healthcheck"]
 ENTRYPOINT ["/usr/bin/tini", "--", "townhall"]

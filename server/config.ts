@@ -27,6 +27,10 @@ const oneOf =
     if (!values.includes(raw as T)) throw new Error(`expected one of ${values.join(', ')}, got "${raw}"`)
     return raw as T
   }
+const optionalInt =
+  (min: number, max: number): Parser<number | null> =>
+  (raw) =>
+    raw.trim() === '' ? null : int(min, max)(raw)
 const bool: Parser<boolean> = (raw) => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true
   if (/^(0|false|no|off)$/i.test(raw)) return false
@@ -159,19 +163,19 @@ export const OPTIONS = {
     parse: ip,
     description: 'Public IP announced to WebRTC peers (behind NAT)',
   }),
-  rtcPortMin: opt({
-    env: 'RTC_PORT_MIN',
-    default: '40000',
-    parse: int(1024, 65535),
-    description: 'Lowest UDP port for audio',
+  rtcPort: opt({
+    env: 'RTC_PORT',
+    default: '',
+    parse: optionalInt(0, 65535),
+    description: 'UDP port for all audio (ICE-lite, one socket, bound to HOST); empty: the same number as PORT',
   }),
-  rtcPortMax: opt({
-    env: 'RTC_PORT_MAX',
-    default: '40999',
-    parse: int(1024, 65535),
-    description: 'Highest UDP port for audio',
+  iceTcp: opt({ env: 'ICE_TCP', default: 'false', parse: bool, description: 'Also offer ICE over TCP (RFC 6544)' }),
+  rtcTcpPort: opt({
+    env: 'RTC_TCP_PORT',
+    default: '',
+    parse: optionalInt(0, 65535),
+    description: 'TCP port for ICE over TCP (with ICE_TCP); empty: RTC_PORT + 1 (the HTTP server owns TCP PORT)',
   }),
-  iceTcp: opt({ env: 'ICE_TCP', default: 'false', parse: bool, description: 'Also offer ICE over TCP' }),
   turnUrls: opt({
     env: 'TURN_URLS',
     default: '',
@@ -243,9 +247,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const c = out as Config
-  if (c.rtcPortMin > c.rtcPortMax)
-    throw new ConfigError('RTC_PORT_MIN', `must not exceed RTC_PORT_MAX (${c.rtcPortMax})`)
+  const rtcTcp = rtcPorts(c).tcp
+  if (rtcTcp !== null && rtcTcp !== 0 && rtcTcp === c.port)
+    throw new ConfigError('RTC_TCP_PORT', `must differ from PORT (${c.port}): the HTTP server listens there`)
   return c
+}
+
+/** The media ports: UDP RTC_PORT (default: PORT's number), ICE-TCP RTC_TCP_PORT (default RTC_PORT + 1) or null. */
+export function rtcPorts(c: Pick<Config, 'port' | 'rtcPort' | 'rtcTcpPort' | 'iceTcp'>) {
+  const udp = c.rtcPort ?? c.port
+  return { udp, tcp: c.iceTcp ? (c.rtcTcpPort ?? (udp === 0 ? 0 : udp + 1)) : null }
 }
 
 export function helpTable(): string {

@@ -1,7 +1,6 @@
 // ICE settings of the server's peers and the ICE servers handed to browsers: which host addresses are announced
-// (PUBLIC_IP first), the UDP port range with a cursor so concurrent peers never race for a port, ICE over TCP,
-// and coturn's shared-secret TURN credentials (RFC-less "TURN REST API": username `<expiry>:<id>`,
-// password = base64(HMAC-SHA1(secret, username))).
+// (PUBLIC_IP first) as candidates on the one media port, and coturn's shared-secret TURN credentials
+// (RFC-less "TURN REST API": username `<expiry>:<id>`, password = base64(HMAC-SHA1(secret, username))).
 import { createHmac } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
 import type { Config } from '../config'
@@ -39,10 +38,13 @@ const isLoopback = (host: string) => host === 'localhost' || host.startsWith('12
 
 /**
  * The addresses announced as host candidates, PUBLIC_IP first. A server listening on loopback only announces
- * 127.0.0.1 (it is reachable from this machine only). Each address costs one UDP socket per peer.
+ * 127.0.0.1 (it is reachable from this machine only); one bound to a specific address announces that one.
  */
 export function hostAddresses(config: Pick<Config, 'publicIp' | 'host'>): string[] {
   if (isLoopback(config.host)) return ['127.0.0.1']
+  const specific = /^(\d{1,3}\.){3}\d{1,3}$/.test(config.host) && config.host !== '0.0.0.0'
+  if (specific)
+    return config.publicIp && config.publicIp !== config.host ? [config.publicIp, config.host] : [config.host]
   const lan: string[] = []
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) lan.push(a.address)
@@ -50,43 +52,6 @@ export function hostAddresses(config: Pick<Config, 'publicIp' | 'host'>): string
   const out = config.publicIp ? [config.publicIp, ...lan] : lan
   const unique = [...new Set(out)]
   return unique.length ? unique.slice(0, config.publicIp ? 2 : 1) : ['127.0.0.1']
-}
-
-/**
- * Hands each new peer its own window of the RTC port range. werift looks for a free port from the start of the
- * range it is given and releases it before binding, so peers gathering at the same time would race for the same
- * port; a cursor that skips the ports of live peers avoids that. A window is two ports wide (werift refuses a
- * range of one); the second port is a fallback when something else holds the first.
- */
-export class PortCursor {
-  private next: number
-  private used = new Set<number>()
-  constructor(
-    readonly min: number,
-    readonly max: number,
-  ) {
-    this.next = min
-  }
-
-  take(): { port: number; range: [number, number] } | null {
-    const size = this.max - this.min + 1
-    for (let i = 0; i < size; i++) {
-      const p = this.next
-      this.next = p >= this.max ? this.min : p + 1
-      if (this.used.has(p)) continue
-      this.used.add(p)
-      return { port: p, range: p < this.max ? [p, p + 1] : [p - 1, p] }
-    }
-    return null
-  }
-
-  release(port: number | null) {
-    if (port !== null) this.used.delete(port)
-  }
-
-  get inUse() {
-    return this.used.size
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 // The media domain (the SFU): built after the rooms, whose events say who is heard. It returns its `rtc.*`
-// WebSocket handlers for app.ts to mount, and stop() closes every peer and waits for their sockets.
+// WebSocket handlers for app.ts to mount; start() opens the media socket, stop() closes every peer and the socket.
 import type { MediaApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
@@ -13,5 +13,5 @@ export interface MediaDomain extends Domain<MediaApi> {
 
 export function createMedia(deps: { core: Core; rooms: RoomsApi }): MediaDomain {
   const service = new MediaService(deps.core, deps.rooms)
-  return { api: service, ws: service.ws, service, stop: () => service.closeAll() }
+  return { api: service, ws: service.ws, service, start: () => service.start(), stop: () => service.closeAll() }
 }

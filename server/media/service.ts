@@ -1,7 +1,9 @@
 // The SFU: glue between the WebSocket, the rooms domain and the two planes of live audio. `rtc.*`
-// requests drive each participant's werift peer (signalling.ts: SDP, ICE restart, timers); the rooms' events drive
+// requests drive each participant's peer (signalling.ts: SDP, ICE restart, timers; its transport on the one media
+// socket: rtc-server.ts, peer-transport.ts); the rooms' events drive
 // who is heard (router.ts: one Router per room, the per-packet path of uplinks, K slots and SRTP); levels are an
 // observer of the router (levels.ts), published to the room here.
+import { rtcPorts } from '../config'
 import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole, RoomsApi } from '../contracts'
 import { connKey } from '../contracts'
 import type { Core } from '../core'
@@ -9,9 +11,10 @@ import { fail } from '../errors'
 import type { MediaRequests, RtcOffer } from '../protocol'
 import { roomTopic, type ConnInfo } from '../realtime/bus'
 import type { Handlers } from '../realtime/hub'
-import { PortCursor, hostAddresses, iceServersFor } from './ice'
+import { hostAddresses, iceServersFor } from './ice'
 import { LevelsObserver } from './levels'
 import { MediaCounters, Router } from './router'
+import { RtcServer } from './rtc-server'
 import { SignallingPeer } from './signalling'
 
 /** A room's audio: its router (forwarding) and each participant's peer (signalling). */
@@ -22,7 +25,8 @@ interface RoomMedia {
 
 export class MediaService implements MediaApi {
   private readonly media = new Map<number, RoomMedia>()
-  private readonly ports: PortCursor
+  /** The media plane's one socket (opened by start()). */
+  private rtc: RtcServer | null = null
   private readonly closing = new Set<Promise<unknown>>()
   private readonly hosts: string[]
   private readonly counters = new MediaCounters()
@@ -37,7 +41,6 @@ export class MediaService implements MediaApi {
     private readonly core: Core,
     private readonly rooms: RoomsApi,
   ) {
-    this.ports = new PortCursor(core.config.rtcPortMin, core.config.rtcPortMax)
     this.hosts = hostAddresses(core.config)
     this.ws = {
       'rtc.connect': (conn, msg) => this.connect(conn, msg.roomId),
@@ -52,6 +55,19 @@ export class MediaService implements MediaApi {
     rooms.on('muted', (e) => this.update(e.roomId, e.key, { muted: e.muted }))
     rooms.on('left', (e) => this.closePeer(e.roomId, e.key))
     rooms.on('ended', (e) => this.closeRoom(e.roomId))
+  }
+
+  /** Opens the media socket: UDP on RTC_PORT (default: the HTTP port's number) and ICE-TCP, bound to HOST. */
+  async start() {
+    const c = this.core.config
+    const ports = rtcPorts(c)
+    this.rtc = await RtcServer.open({ host: c.host, port: ports.udp, tcpPort: ports.tcp, log: this.core.log })
+  }
+
+  /** The media socket's ports and counters (tests, /metrics). */
+  rtcStats() {
+    const rtc = this.rtc
+    return rtc ? { udpPort: rtc.port, tcpPort: rtc.tcpPort, ...rtc.stats() } : null
   }
 
   stats() {
@@ -71,13 +87,18 @@ export class MediaService implements MediaApi {
       rooms: this.media.size,
       ...this.stats(),
       timers,
-      ports: this.ports.inUse,
+      transports: this.rtc?.stats().peers ?? 0,
       closing: this.closing.size,
       dropped: this.counters.droppedPackets,
     }
   }
 
-  /** Benchmarks only: rooms opened from now on forward through werift's own RTCRtpSender, for comparison. */
+  /** For tests: the transport counters of a room's peers (first ClientHellos, packets in, path). */
+  transportsDebug(roomId: number) {
+    return [...(this.media.get(roomId)?.peers.values() ?? [])].map((p) => p.stats)
+  }
+
+  /** Benchmarks only: rooms opened from now on forward with werift's own RTP header and SRTP, for comparison. */
   useStockSender(on: boolean) {
     this.stock = on
   }
@@ -135,13 +156,12 @@ export class MediaService implements MediaApi {
 
   // ── peers and rooms ─────────────────────────────────────────────────────────────────────────────────────────
 
-  /** A participant's peer, in its own window of the port range, joined to the room's router (opened if needed). */
+  /** A participant's peer, on the shared media socket, joined to the room's router (opened if needed). */
   private createPeer(roomId: number, info: ParticipantInfo): SignallingPeer {
-    const window = this.ports.take()
-    if (!window) fail('media_unavailable')
-    const peer = new SignallingPeer(info.key, window.port, {
+    if (!this.rtc) fail('media_unavailable')
+    const peer = new SignallingPeer(info.key, {
+      rtc: this.rtc,
       hosts: this.hosts,
-      portRange: window.range,
       iceTcp: this.core.config.iceTcp,
       log: this.core.log,
       join: (ssrcs) => this.room(roomId).router.add(info.key, ssrcs, { role: info.role, muted: info.muted }),
@@ -171,7 +191,7 @@ export class MediaService implements MediaApi {
     room.router.update(key, info ? { role: info.role, muted: info.muted } : change)
   }
 
-  /** Closes a participant's peer (left, removed, replaced) and frees its socket, port and timers. */
+  /** Closes a participant's peer (left, removed, replaced) and frees its transport and timers. */
   closePeer(roomId: number, key: ParticipantKey, only?: SignallingPeer) {
     const room = this.media.get(roomId)
     const peer = room?.peers.get(key)
@@ -181,7 +201,6 @@ export class MediaService implements MediaApi {
       .close()
       .catch(() => {})
       .finally(() => {
-        this.ports.release(peer.port)
         this.closing.delete(done)
       })
     this.closing.add(done)
@@ -202,5 +221,7 @@ export class MediaService implements MediaApi {
   async closeAll() {
     for (const id of [...this.media.keys()]) this.closeRoom(id)
     await Promise.all([...this.closing])
+    this.rtc?.close()
+    this.rtc = null
   }
 }

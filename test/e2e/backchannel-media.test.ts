@@ -26,7 +26,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true })
   dir = mkdtempSync(join(tmpdir(), 'townhall-media-e2e-'))
   f = await makeMedia(dir)
-  s = await startTestServer({ RTC_PORT_MIN: '42800', RTC_PORT_MAX: '42899' })
+  s = await startTestServer()
   if (hasChromium) browser = await launch()
 })
 afterAll(async () => {

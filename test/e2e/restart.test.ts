@@ -14,7 +14,7 @@ import { poll, TEST_LIMIT } from '../helpers/limits'
 setDefaultTimeout(TEST_LIMIT)
 
 const dir = mkdtempSync(join(tmpdir(), 'townhall-e2e-restart-'))
-const ENV = { RTC_PORT_MIN: '42700', RTC_PORT_MAX: '42799' }
+const ENV = {}
 let s: TestServer
 let browser: Browser
 

@@ -56,6 +56,11 @@ export class Bot {
    */
   static portRange: [number, number] | undefined
 
+  /** Applied to every offer before it is set (tests: point the bot at a relay, e.g. to change its address). */
+  offerFilter: ((sdp: string) => string) | null = null
+  /** ICE over TCP only: the bot gathers no UDP candidate and pairs only with the server's TCP candidate. */
+  tcpOnly = false
+
   constructor(
     readonly ws: WsClient,
     readonly tag: string,
@@ -93,10 +98,13 @@ export class Bot {
       iceAdditionalHostAddresses: ['127.0.0.1'],
       iceServers: [],
       ...(Bot.portRange ? { icePortRange: Bot.portRange } : {}),
+      ...(this.tcpOnly
+        ? { iceUseTcp: true, iceTcpPassive: false, iceFilterCandidatePair: (p: any) => p.protocol.type === 'tcp' }
+        : {}),
     })
     this.pc = pc
     pc.onTransceiverAdded.subscribe((tr) => this.watch(tr))
-    await pc.setRemoteDescription({ type: 'offer', sdp: r.sdp })
+    await pc.setRemoteDescription({ type: 'offer', sdp: this.offerFilter ? this.offerFilter(r.sdp) : r.sdp })
     withoutDefaultStun(pc as any) // loopback only: no third-party STUN query while gathering
     for (const tr of pc.getTransceivers()) {
       if (tr.mid === '0') {
@@ -159,8 +167,15 @@ export class Bot {
   async restart(timeout = WAIT) {
     const r = await this.ws.request('rtc.restart', { roomId: this.roomId }, timeout)
     if (!r.ok) throw new Error(`rtc.restart: ${r.error.code} ${r.error.message}`)
-    await this.pc!.setRemoteDescription({ type: 'offer', sdp: r.sdp })
+    const sdp = this.offerFilter ? this.offerFilter(r.sdp) : r.sdp
+    const pc = this.pc!
+    await pc.setRemoteDescription({ type: 'offer', sdp })
     await this.answer(timeout)
+    // The server is ICE-lite: the checks after a restart are ours to run, and werift skips them while DTLS is up.
+    for (const d of (pc as any).dtlsTransports) {
+      const ice = d.iceTransport
+      if (ice.state !== 'closed' && !ice.connection.nominated) ice.start().catch(() => {})
+    }
     return r
   }
 
@@ -170,7 +185,10 @@ export class Bot {
     return new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         sub.unSubscribe()
-        reject(new Error(`bot ${this.tag}: not connected within ${timeout} ms (${pc.connectionState})`))
+        const dtls = (pc as any).dtlsTransports?.[0]
+        const ice = dtls?.iceTransport
+        const detail = `${pc.connectionState}; ice ${ice?.state ?? '?'}, dtls ${dtls?.state ?? '?'}`
+        reject(new Error(`bot ${this.tag}: not connected within ${timeout} ms (${detail})`))
       }, timeout)
       const sub = pc.connectionStateChange.subscribe((s) => {
         if (s === 'connected') {

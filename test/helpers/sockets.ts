@@ -43,3 +43,26 @@ export function serverSockets(proto: 'udp' | 'tcp', isServers: (port: number) =>
   }
   return n
 }
+
+/** The local addresses ("127.0.0.1", "0.0.0.0", "::"…) this process's UDP sockets on `port` are bound to. */
+export function udpBindings(port: number): string[] {
+  const mine = ownInodes()
+  const out: string[] = []
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = ''
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/)
+      if (!cols[1] || !mine.has(cols[9]!)) continue
+      const [hex, p] = cols[1].split(':') as [string, string]
+      if (parseInt(p, 16) !== port) continue
+      if (hex.length === 8) out.push([3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join('.'))
+      else out.push(hex === '0'.repeat(32) ? '::' : hex)
+    }
+  }
+  return out
+}

@@ -15,7 +15,7 @@ import { TEST_LIMIT } from '../helpers/limits'
 setDefaultTimeout(TEST_LIMIT)
 
 const dir = mkdtempSync(join(tmpdir(), 'townhall-restart-'))
-const ENV = { RTC_PORT_MIN: '44100', RTC_PORT_MAX: '44399', ROOM_GRACE_MS: '60000' }
+const ENV = { ROOM_GRACE_MS: '60000' }
 const bots: Bot[] = []
 const servers: TestServer[] = []
 

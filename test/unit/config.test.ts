@@ -39,7 +39,10 @@ test('[H8] a bad value is refused with a message naming the variable', () => {
     [{ INVITE_QUOTA: '-1' }, 'INVITE_QUOTA', '0..1000'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'debug'],
     [{ PUBLIC_IP: 'example.org' }, 'PUBLIC_IP', 'IP address'],
-    [{ RTC_PORT_MIN: '50000', RTC_PORT_MAX: '40000' }, 'RTC_PORT_MIN', 'RTC_PORT_MAX'],
+    [{ RTC_PORT: '70000' }, 'RTC_PORT', '0..65535'],
+    [{ RTC_TCP_PORT: 'x' }, 'RTC_TCP_PORT', 'integer'],
+    [{ ICE_TCP: 'true', RTC_TCP_PORT: '3000' }, 'RTC_TCP_PORT', 'differ from PORT'],
+    [{ ICE_TCP: 'true', RTC_PORT: '2999' }, 'RTC_TCP_PORT', 'differ from PORT'],
     [{ PORT_FILE: '/etc/hostname' }, 'PORT_FILE', 'only secrets'],
     [{ TURN_SECRET_FILE: join(dir, 'missing') }, 'TURN_SECRET_FILE', 'cannot read'],
   ]

@@ -60,14 +60,15 @@ test('[H12] a non-root user, data in the /data volume', () => {
   expect(kws.indexOf('USER')).toBeGreaterThan(kws.lastIndexOf('RUN'))
 })
 
-test('[H12] ports: HTTP and the audio UDP range of the config defaults', () => {
+test('[H12] [M30] ports: HTTP on PORT/tcp, all audio on the same number over UDP (RTC_PORT = PORT)', () => {
   const exposed = inRuntime('EXPOSE').join(' ').split(' ')
   expect(exposed).toContain(`${OPTIONS.port.default}/tcp`)
-  expect(exposed).toContain(`${OPTIONS.rtcPortMin.default}-${OPTIONS.rtcPortMax.default}/udp`)
+  expect(OPTIONS.rtcPort.default).toBe('')
+  expect(exposed).toContain(`${OPTIONS.port.default}/udp`)
+  expect(exposed.filter((p) => p.includes('-'))).toEqual([]) // no port range any more
   const env = inRuntime('ENV').join(' ')
   expect(env).toContain(`PORT=${OPTIONS.port.default}`)
-  expect(env).toContain(`RTC_PORT_MIN=${OPTIONS.rtcPortMin.default}`)
-  expect(env).toContain(`RTC_PORT_MAX=${OPTIONS.rtcPortMax.default}`)
+  expect(env).not.toContain('RTC_PORT_MIN')
 })
 
 test('[H12] HEALTHCHECK runs `townhall healthcheck`; the entrypoint is the binary', () => {

@@ -11,7 +11,7 @@ import {
   audioLevelOfExtensions,
   levelFromDbov,
 } from '../../server/media/forwarder'
-import { PortCursor, hostAddresses, iceServersFor, turnCredentials, withoutDefaultStun } from '../../server/media/ice'
+import { hostAddresses, iceServersFor, turnCredentials, withoutDefaultStun } from '../../server/media/ice'
 import { SrtpWriter, writeRtpHeader } from '../../server/media/srtp'
 import { TEST_LIMIT } from '../helpers/limits'
 
@@ -110,28 +110,14 @@ describe('[M5] a slot is one continuous stream', () => {
   })
 })
 
-describe('[M7] NAT: ports, addresses, TURN', () => {
-  test('[M7] each peer gets its own port window inside the range; freed ports are reused; a full range says so', () => {
-    const c = new PortCursor(40000, 40002)
-    const a = c.take()!,
-      b = c.take()!,
-      d = c.take()!
-    expect([a.port, b.port, d.port]).toEqual([40000, 40001, 40002])
-    for (const w of [a, b, d]) {
-      expect(w.range[0]).toBeGreaterThanOrEqual(40000)
-      expect(w.range[1]).toBeLessThanOrEqual(40002)
-      expect(w.range[1] - w.range[0]).toBe(1)
-    }
-    expect(c.take()).toBeNull()
-    c.release(b.port)
-    expect(c.take()!.port).toBe(40001)
-    expect(c.inUse).toBe(3)
-  })
-
+describe('[M7] NAT: addresses, TURN', () => {
   test('[M7] PUBLIC_IP is announced first; a loopback-only server announces 127.0.0.1', () => {
     expect(hostAddresses({ publicIp: '', host: '127.0.0.1' })).toEqual(['127.0.0.1'])
     expect(hostAddresses({ publicIp: '203.0.113.7', host: '0.0.0.0' })[0]).toBe('203.0.113.7')
     expect(hostAddresses({ publicIp: '', host: '0.0.0.0' }).length).toBe(1)
+    // A server bound to one address announces that one (after PUBLIC_IP).
+    expect(hostAddresses({ publicIp: '', host: '192.0.2.10' })).toEqual(['192.0.2.10'])
+    expect(hostAddresses({ publicIp: '203.0.113.7', host: '192.0.2.10' })).toEqual(['203.0.113.7', '192.0.2.10'])
   })
 
   test("[M7] TURN credentials follow coturn's shared-secret scheme: <expiry>:<id> and base64 HMAC-SHA1", () => {

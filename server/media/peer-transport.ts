@@ -1,0 +1,263 @@
+// One participant's transport on the server's single media socket (rtc-server.ts): its ICE-lite credentials, the
+// client's address(es) learned from valid Binding requests, its DTLS server (werift's DtlsServer over our socket)
+// and SRTP/SRTCP once the handshake is done. It is the listener's `Downlink` (router.ts) and hands the uplink's RTP
+// to `onRtp`. No timers of its own: the server's sweep expires a transport whose checks stopped.
+import { createHash, randomBytes } from 'node:crypto'
+import {
+  DtlsServer,
+  type RTCCertificate,
+  RtpHeader,
+  RtpPacket,
+  ProtectionProfileAeadAes128Gcm,
+  ProtectionProfileAes128CmHmacSha1_80,
+  SrtcpSession,
+  SrtpSession,
+  keyLength,
+  saltLength,
+} from 'werift'
+import type { Downlink, RtpIn } from './router'
+import { SrtpWriter } from './srtp'
+
+/** Where a datagram came from and how to answer it: a UDP address or an ICE-TCP connection. */
+export interface Path {
+  /** "udp:<ip>:<port>" or "tcp:<id>". */
+  readonly key: string
+  readonly ip: string
+  readonly port: number
+  send(packet: Buffer): void
+}
+
+export interface TransportEvents {
+  /** DTLS is up, the client's certificate matches the answer's fingerprint, SRTP keys are ready. */
+  connected(): void
+  /** One decrypted uplink RTP packet. */
+  rtp(packet: RtpIn): void
+  /** DTLS failed or the client closed it. */
+  failed(reason: string): void
+}
+
+/** ICE credentials (RFC 8445 §5.3: ufrag ≥ 4 characters, password ≥ 22). */
+export interface IceCredentials {
+  ufrag: string
+  pwd: string
+}
+
+export function newCredentials(): IceCredentials {
+  return { ufrag: randomBytes(6).toString('base64url'), pwd: randomBytes(18).toString('base64url') }
+}
+
+/**
+ * A valid check from another path moves media there without USE-CANDIDATE when nothing came over the current path
+ * for this long: the client's NAT gave it a new address (rebinding) and its consent checks now arrive from there.
+ */
+const SILENT_PATH_MS = 3_000
+
+/** How many ICE generations (first offer + restarts) a transport still answers checks for. */
+const KEEP_GENERATIONS = 2
+
+export class PeerTransport implements Downlink {
+  /** ufrag → password, newest last (an ICE restart adds one; the oldest beyond KEEP_GENERATIONS is dropped). */
+  readonly credentials = new Map<string, string>()
+  /** The path media is sent on: the nominated one, else the first that checked. */
+  path: Path | null = null
+  /** Every path a valid check came from (DTLS and SRTP are accepted from these). */
+  readonly paths = new Map<string, Path>()
+  /** When the last valid Binding request arrived (ms, performance.now()). */
+  lastCheck = performance.now()
+  /** When anything last arrived over `path` (ms). */
+  heardAt = performance.now()
+  /** Counters read by the tests: ClientHellos with message_seq 0 (a second one is a retransmission). */
+  firstClientHellos = 0
+  /** Datagrams (or ICE-TCP frames) demultiplexed to this transport. */
+  packetsIn = 0
+  rtpIn = 0
+  rtcpIn = 0
+  private readonly dtls: DtlsServer
+  private handshakeDone = false
+  /** The client's second ClientHello (the one with our cookie) arrived: its first is stale from then on. */
+  private cookieHelloSeen = false
+  private remoteFingerprint: { algorithm: string; value: string } | null = null
+  private srtp: SrtpSession | null = null
+  private srtcp: SrtcpSession | null = null
+  private writer: SrtpWriter | null = null
+  private state: 'new' | 'connected' | 'failed' | 'closed' = 'new'
+  private readonly dtlsSocket = {
+    type: 'udp',
+    closed: false,
+    onData: (_buf: Buffer, _addr?: unknown) => {},
+    send: async (buf: Buffer) => {
+      this.path?.send(buf)
+    },
+    close: async () => {},
+    get address() {
+      return {}
+    },
+  }
+
+  constructor(
+    certificate: RTCCertificate,
+    private readonly events: TransportEvents,
+  ) {
+    this.dtls = new DtlsServer({
+      cert: certificate.certPem,
+      key: certificate.privateKey,
+      signatureHash: certificate.signatureHash,
+      transport: this.dtlsSocket as any,
+      srtpProfiles: [ProtectionProfileAeadAes128Gcm, ProtectionProfileAes128CmHmacSha1_80],
+      extendedMasterSecret: true,
+      certificateRequest: true,
+    })
+    this.dtls.onConnect.once(() => {
+      this.handshakeDone = true
+      this.maybeConnect()
+    })
+    this.dtls.onError.subscribe((e) => this.fail(`dtls: ${String((e as Error)?.message ?? e)}`))
+    this.dtls.onClose.subscribe(() => this.fail('dtls closed'))
+  }
+
+  get connected() {
+    return this.state === 'connected'
+  }
+  get closed() {
+    return this.state === 'closed'
+  }
+
+  /** Adds a generation of credentials; returns the ufrags dropped (beyond KEEP_GENERATIONS). */
+  addCredentials(c: IceCredentials): string[] {
+    this.credentials.set(c.ufrag, c.pwd)
+    const dropped: string[] = []
+    while (this.credentials.size > KEEP_GENERATIONS) {
+      const oldest = this.credentials.keys().next().value!
+      this.credentials.delete(oldest)
+      dropped.push(oldest)
+    }
+    return dropped
+  }
+
+  /** The answer's DTLS fingerprint: the client's certificate must match it. */
+  setRemoteFingerprint(algorithm: string, value: string) {
+    this.remoteFingerprint = { algorithm: algorithm.toLowerCase(), value: value.toUpperCase() }
+    this.maybeConnect()
+  }
+
+  /** A valid Binding request from `path` (nominating it with USE-CANDIDATE): where media goes from now. */
+  checked(path: Path, nominate: boolean) {
+    const now = performance.now()
+    this.lastCheck = now
+    if (!this.paths.has(path.key)) this.paths.set(path.key, path)
+    const current = this.path
+    if (current?.key === path.key) this.heardAt = now
+    else if (nominate || !current || now - this.heardAt > SILENT_PATH_MS) {
+      this.path = this.paths.get(path.key)!
+      this.heardAt = now
+    }
+  }
+
+  /** A DTLS record from one of our paths. */
+  dtlsIn(buf: Buffer) {
+    if (this.state === 'closed') return
+    // A plaintext ClientHello (content type 22, epoch 0, handshake type 1): message_seq 0 is the client's first
+    // flight, 1 its second (with our cookie).
+    if (buf.length > 25 && buf[0] === 22 && buf[3] === 0 && buf[4] === 0 && buf[13] === 1) {
+      if (buf.readUInt16BE(17) === 0) {
+        this.firstClientHellos++
+        // A retransmission of the first flight that arrives after the second (the client resent it while we were
+        // slow to answer) is stale: werift's server would start over on it and draw new keys mid-handshake, and the
+        // client, already past that point, would fail. Only a finished handshake may be started again.
+        if (this.cookieHelloSeen && !this.handshakeDone) return
+      } else this.cookieHelloSeen = true
+    }
+    this.dtlsSocket.onData(buf)
+  }
+
+  /** An SRTP or SRTCP packet from one of our paths (RFC 5761: payload types 192..223 are RTCP). */
+  mediaIn(buf: Buffer) {
+    if (this.state !== 'connected' || buf.length < 12) return
+    const pt = buf[1]! & 0x7f
+    if (pt >= 64 && pt <= 95) {
+      this.rtcpIn++
+      try {
+        this.srtcp!.decrypt(buf)
+      } catch {
+        /* not ours or damaged: dropped */
+      }
+      return
+    }
+    let rtp: RtpPacket
+    try {
+      rtp = RtpPacket.deSerialize(this.srtp!.decrypt(buf))
+    } catch {
+      return
+    }
+    this.rtpIn++
+    this.events.rtp(rtp)
+  }
+
+  // ── Downlink ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  open(): SrtpWriter | null {
+    return this.state === 'connected' && this.path ? this.writer : null
+  }
+
+  send(packet: Buffer) {
+    this.path!.send(packet)
+  }
+
+  /** Benchmarks only (`MediaService.useStockSender`): werift's own RTP header and SRTP encryption, for comparison. */
+  sendStock(_slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer) {
+    if (!this.srtp || !this.path || this.state !== 'connected') return
+    const header = new RtpHeader({ payloadType: pt, sequenceNumber: seq, timestamp: ts, marker, ssrc })
+    this.path.send(this.srtp.encrypt(payload, header))
+  }
+
+  close() {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.dtlsSocket.closed = true
+    try {
+      this.dtls.close()
+    } catch {
+      /* already closed */
+    }
+  }
+
+  private maybeConnect() {
+    if (this.state !== 'new' || !this.handshakeDone || !this.remoteFingerprint) return
+    const cert = this.dtls.remoteCertificate
+    if (!cert) return this.fail('no client certificate')
+    const algo = this.remoteFingerprint.algorithm.replace('-', '')
+    let actual: string
+    try {
+      actual = createHash(algo).update(cert).digest('hex').toUpperCase().match(/../g)!.join(':')
+    } catch {
+      return this.fail(`unsupported fingerprint algorithm ${this.remoteFingerprint.algorithm}`)
+    }
+    if (actual !== this.remoteFingerprint.value) return this.fail('certificate fingerprint mismatch')
+    const profile = this.dtls.srtp.srtpProfile
+    if (!profile) return this.fail('no SRTP profile negotiated')
+    const { localKey, localSalt, remoteKey, remoteSalt } = this.dtls.extractSessionKeys(
+      keyLength(profile),
+      saltLength(profile),
+    )
+    const config = {
+      keys: {
+        localMasterKey: localKey,
+        localMasterSalt: localSalt,
+        remoteMasterKey: remoteKey,
+        remoteMasterSalt: remoteSalt,
+      },
+      profile,
+    }
+    this.srtp = new SrtpSession(config)
+    this.srtcp = new SrtcpSession(config)
+    this.writer = SrtpWriter.fromWerift(this.srtp)
+    this.state = 'connected'
+    this.events.connected()
+  }
+
+  private fail(reason: string) {
+    if (this.state === 'closed' || this.state === 'failed') return
+    this.state = 'failed'
+    this.events.failed(reason)
+  }
+}
