@@ -7,6 +7,8 @@ import {
   RTCRtpCodecParameters,
   RTCRtpHeaderExtensionParameters,
   RTP_EXTENSION_URI,
+  RtcpRrPacket,
+  RtcpSrPacket,
   type RTCRtpTransceiver,
 } from 'werift'
 import type { ParticipantKey } from '../contracts'
@@ -100,6 +102,16 @@ export class SignallingPeer {
     uplink.onTrack.subscribe((track) => {
       track.onReceiveRtp.subscribe((rtp) => endpoint.receive(rtp))
     })
+    // The listener's RTCP receiver reports on its slots (werift routes them to the slot's sender by SSRC).
+    // A packet with several report blocks reaches each slot's sender: each reads its own block.
+    for (const tr of slots) {
+      const ssrc = tr.sender.ssrc
+      tr.sender.onRtcp.subscribe((rtcp) => {
+        if (rtcp.type !== RtcpRrPacket.type && rtcp.type !== RtcpSrPacket.type) return
+        for (const r of (rtcp as RtcpRrPacket).reports)
+          if (r.ssrc === ssrc) endpoint.receiverReport(ssrc, r.fractionLost / 256, r.jitter)
+      })
+    }
     pc.connectionStateChange.subscribe((state) => {
       if (this.closed) return
       if (state === 'connected') {

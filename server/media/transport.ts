@@ -67,6 +67,9 @@ export class WeriftDownlink implements Downlink {
     pair.bytesSent += packet.length
   }
 
+  /** werift's sockets send at once: nothing is queued. */
+  flush() {}
+
   sendStock(slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer) {
     const h = new RtpHeader({ payloadType: pt, sequenceNumber: seq, timestamp: ts, marker, ssrc })
     this.senders[slot]!.sendRtp(new RtpPacket(h, payload)).catch(() => {})

@@ -67,6 +67,8 @@ export const HallwayRoom = t.Composite([
     listenerCount: t.Integer(),
     /** How many people the viewer follows are on stage. */
     followedOnStage: t.Integer(),
+    /** The room's audio takes no more listeners now (M53): joining shows "This room is full". */
+    full: t.Boolean(),
   }),
 ])
 export type HallwayRoom = Static<typeof HallwayRoom>

@@ -58,7 +58,8 @@ export class Hallway {
       .live()
       .filter(visible)
       .map((r) => {
-        const seats = [...(this.rooms.session(r.id)?.seats.values() ?? [])]
+        const session = this.rooms.session(r.id)
+        const seats = [...(session?.seats.values() ?? [])]
         const stage = seats
           .filter((s) => s.userId !== null && onStage(s.role))
           .sort((a, b) => (b.role === 'host' ? 1 : 0) - (a.role === 'host' ? 1 : 0) || a.since - b.since)
@@ -69,6 +70,7 @@ export class Hallway {
           speakerCount: stage.length,
           listenerCount: seats.length - stage.length,
           followedOnStage: stage.filter((s) => following.has(s.userId!)).length,
+          full: session?.audioFull ?? false,
         }
       })
       .sort(
@@ -90,6 +92,7 @@ export class Hallway {
               speakerCount: 0,
               listenerCount: 0,
               followedOnStage: following.has(r.host_id) ? 1 : 0,
+              full: false,
             }))
     return { live, upcoming }
   }

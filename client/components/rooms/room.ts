@@ -192,6 +192,12 @@ export function Room({ id }: { id: string }) {
     </${Header}>
     ${reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`}
     ${
+      audioState.value === 'full' &&
+      html`<div class="banner warn" role="status">
+        <strong>This room is full.</strong> You can follow along here; try again in a little while.
+      </div>`
+    }
+    ${
       audioState.value === 'failed' &&
       html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`
     }
