@@ -1,9 +1,14 @@
-// bench:sfu — one bot speaker to N bot listeners through the SFU, over loopback. The server runs in a child
-// process (test/bench/sfu-server.ts) so its CPU time and RSS come from /proc. Listeners are guests of an open room.
-// Usage: bun test/bench/sfu.ts [N …]   (default 50 200 500; or SFU_N=50,200). SFU_SECONDS sets the window (5);
-// SFU_STOCK=1 forwards through werift's own RTCRtpSender instead of our path, for comparison.
-// Reports per N: server CPU µs per forwarded packet, forwarded packets/s, loss %, server RSS per listener,
-// join time p50/p99. The last line is one JSON object for the largest N.
+// bench:sfu — one bot speaker to N bot listeners through the SFU, over loopback. The server runs in a child process
+// (test/bench/sfu-server.ts) so its CPU time and RSS come from /proc. Listeners are guests of an open room.
+// Usage: bun test/bench/sfu.ts [N …]   (default 200 500 1000 2000; or SFU_N=50,200). SFU_SECONDS sets the window (5);
+// SFU_BURST=1000 listeners join one room at once after the sizes (0: skip); SFU_STOCK=1 forwards through werift's
+// own RTCRtpSender instead of our path, for comparison; SFU_TIMEOUT (seconds, 3600) stops a run that hangs.
+// Reports per N: server CPU µs per forwarded packet, forwarded packets/s, loss %, delivery latency p50/p99 (sampled
+// listeners), server RSS per listener, join time p50/p99; for the largest N also the isolation figures (`/healthz`
+// and a Backchannel send → delivery while it forwards); then the burst of joins (joins/s, p50/p99). The last line is
+// one JSON object: the largest N's figures with `isolation` and `burst`.
+// Whatever happens (a throw, SIGINT, the timeout) the server child is stopped: it is killed on exit, and it stops by
+// itself when its stdin (this process) goes away.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -17,13 +22,40 @@ const args = process.argv
   .filter((n) => n > 0)
 const SIZES = args.length
   ? args
-  : (process.env.SFU_N ?? '50,200,500')
+  : (process.env.SFU_N ?? '200,500,1000,2000')
       .split(',')
       .map(Number)
       .filter((n) => n > 0)
 const SECONDS = Number(process.env.SFU_SECONDS ?? 5)
+const BURST = Number(process.env.SFU_BURST ?? 1000)
+const TIMEOUT_S = Number(process.env.SFU_TIMEOUT ?? 3600)
 const CONCURRENCY = 8
 const PACKET_MS = 20
+/** Every LATENCY_SAMPLE-th listener records when each packet arrives (send → arrival, by sequence number). */
+const LATENCY_SAMPLE = 10
+
+// ── the server child, stopped whatever happens ──
+const child = spawn(
+  process.execPath,
+  [
+    ...(process.env.SFU_PROFILE ? ['--cpu-prof-md', '--cpu-prof-dir=' + process.env.SFU_PROFILE] : []),
+    join(import.meta.dir, 'sfu-server.ts'),
+  ],
+  { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } },
+)
+const stopChild = () => {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+}
+process.on('exit', stopChild)
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(sig, () => {
+    console.error(`bench:sfu: ${sig}, stopping the server`)
+    process.exit(130)
+  })
+setTimeout(() => {
+  console.error(`bench:sfu: no result after ${TIMEOUT_S} s, stopping`)
+  process.exit(2)
+}, TIMEOUT_S * 1000).unref()
 
 // A bot's UDP socket may see ICMP "port unreachable" once the server side of a closed peer is gone (Bun reports it
 // as an unhandled dgram error); that is not a failure of the benchmark.
@@ -32,6 +64,10 @@ process.on('uncaughtException', (e: any) => {
     console.error(e)
     process.exit(1)
   }
+})
+process.on('unhandledRejection', (e) => {
+  console.error(e)
+  process.exit(1)
 })
 
 const CLK = 100 // USER_HZ
@@ -51,16 +87,8 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : 0
 }
+const r1 = (x: number) => Math.round(x * 10) / 10
 
-// ── the server child ──
-const child = spawn(
-  process.execPath,
-  [
-    ...(process.env.SFU_PROFILE ? ['--cpu-prof-md', '--cpu-prof-dir=' + process.env.SFU_PROFILE] : []),
-    join(import.meta.dir, 'sfu-server.ts'),
-  ],
-  { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } },
-)
 const lines: string[] = []
 const waiters: ((l: string) => void)[] = []
 let out = ''
@@ -74,6 +102,13 @@ child.stdout!.on('data', (d) => {
     w ? w(l) : lines.push(l)
   }
 })
+child.once('exit', (code, signal) => {
+  if (!finished) {
+    console.error(`bench:sfu: the server child exited (${code ?? signal}) before the end`)
+    process.exit(1)
+  }
+})
+let finished = false
 const nextLine = () =>
   new Promise<string>((r) => {
     const l = lines.shift()
@@ -88,9 +123,13 @@ const info = JSON.parse(await nextLine()) as { url: string; origin: string; pid:
 const server = { url: info.url, origin: info.origin }
 const pid = info.pid
 
-const host = new Client(server)
-const login = await host.post('/api/auth/login', { username: 'speaker', password: 'bench password 1' })
-if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`)
+async function signIn(username: string) {
+  const c = new Client(server)
+  const r = await c.post('/api/auth/login', { username, password: 'bench password 1' })
+  if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${r.text}`)
+  return c
+}
+const host = await signIn('speaker')
 
 interface Result {
   n: number
@@ -100,6 +139,8 @@ interface Result {
   idleCpuPct: number
   forwardedPerSec: number
   lossPct: number
+  latencyMsP50: number
+  latencyMsP99: number
   rssKbPerListener: number
   joinMsP50: number
   joinMsP99: number
@@ -109,8 +150,9 @@ interface Result {
 }
 const results: Result[] = []
 
-for (const n of SIZES) {
-  const created = await host.post('/api/rooms', { title: `bench ${n}`, kind: 'open' })
+/** A live room with the speaker in it, unmuted and connected. */
+async function speakerRoom(title: string) {
+  const created = await host.post('/api/rooms', { title, kind: 'open' })
   if (created.status !== 201) throw new Error(`room: ${created.status} ${created.text}`)
   const roomId = created.json.room.id as number
   const speaker = await Bot.connect(server.url, { cookie: host.cookie, origin: server.origin }, 'SPK')
@@ -118,24 +160,98 @@ for (const n of SIZES) {
   if (!j.ok) throw new Error(`join: ${j.error.code}`)
   await speaker.ws.request('room.mute', { roomId, muted: false })
   await speaker.connectAudio(roomId)
+  return { roomId, speaker }
+}
+
+/** One guest listener: socket, room.join, rtc.connect, answer, ICE + DTLS; counting raw RTP from then on. */
+async function listener(roomId: number, arrivals?: Map<number, number>[]) {
+  const ws = await connectWs(server.url, { origin: server.origin })
+  const bot = new Bot(ws, 'L')
+  bot.keep = false
+  const r = await ws.request('room.join', { roomId }, 60_000)
+  if (!r.ok) throw new Error(`guest join: ${r.error.code} ${r.error.message}`)
+  await bot.connectAudio(roomId, 120_000)
+  bot.countRawOnly()
+  if (arrivals) {
+    // A slot carrying one speaker keeps the speaker's sequence numbers (the first source has no offset).
+    const seen = new Map<number, number>()
+    arrivals.push(seen)
+    ;(bot.pc as any).iceTransports[0].connection.onData.subscribe((d: Buffer) => {
+      const pt = d.length > 12 ? d[1]! & 0x7f : 0
+      if (d[0]! >> 6 === 2 && (pt < 64 || pt > 95) && !seen.has(d.readUInt16BE(2)))
+        seen.set(d.readUInt16BE(2), performance.now())
+    })
+  }
+  return bot
+}
+
+/** Probes while the largest N forwards: GET /healthz every 50 ms, and a Backchannel DM every 100 ms. */
+async function isolationProbe() {
+  const alice = await signIn('alice')
+  const bob = await signIn('bob')
+  const aWs = await connectWs(server.url, { cookie: alice.cookie, origin: server.origin })
+  const bWs = await connectWs(server.url, { cookie: bob.cookie, origin: server.origin })
+  const dm = await aWs.request('bc.dm', { username: 'bob' })
+  if (!dm.ok) throw new Error(`bc.dm: ${dm.error.code}`)
+  const threadId = dm.thread.id as number
+  const health: number[] = []
+  const chat: number[] = []
+  let stop = false
+  const healthLoop = (async () => {
+    while (!stop) {
+      const t0 = performance.now()
+      const r = await fetch(`${server.url}/healthz`)
+      await r.text()
+      health.push(performance.now() - t0)
+      await sleep(50)
+    }
+  })()
+  let k = 0
+  const chatLoop = (async () => {
+    while (!stop) {
+      const body = `probe ${++k}`
+      const t0 = performance.now()
+      const got = bWs.next('bc.message', (e) => e.message.body === body, 30_000)
+      void aWs.request('bc.send', { threadId, clientId: `p${k}`, body })
+      await got
+      chat.push(performance.now() - t0)
+      await sleep(100)
+    }
+  })()
+  return async () => {
+    stop = true
+    await Promise.all([healthLoop, chatLoop])
+    aWs.close()
+    bWs.close()
+    return {
+      healthzMsP50: r1(pct(health, 50)),
+      healthzMsP99: r1(pct(health, 99)),
+      healthzProbes: health.length,
+      backchannelMsP50: r1(pct(chat, 50)),
+      backchannelMsP99: r1(pct(chat, 99)),
+      backchannelProbes: chat.length,
+    }
+  }
+}
+
+let isolation: Awaited<ReturnType<Awaited<ReturnType<typeof isolationProbe>>>> | null = null
+const largestN = Math.max(...SIZES)
+
+for (const n of SIZES) {
+  const { roomId, speaker } = await speakerRoom(`bench ${n}`)
   await sleep(300)
   const rss0 = rssKb(pid)
 
   // Join N guest listeners, CONCURRENCY at a time, timing each from socket open to a connected peer.
   const listeners: Bot[] = []
+  const arrivals: Map<number, number>[] = []
   const joinMs: number[] = []
   let next = 0
   const worker = async () => {
     while (next < n) {
-      next++
+      const i = next++
       const t0 = performance.now()
-      const ws = await connectWs(server.url, { origin: server.origin })
-      const bot = new Bot(ws, 'L')
-      bot.keep = false
-      const r = await ws.request('room.join', { roomId }, 30_000)
-      if (!r.ok) throw new Error(`guest join: ${r.error.code} ${r.error.message}`)
-      await bot.connectAudio(roomId, 60_000)
-      bot.countRawOnly()
+      const bot = await listener(roomId, i % LATENCY_SAMPLE === 0 ? arrivals : undefined)
       joinMs.push(performance.now() - t0)
       listeners.push(bot)
     }
@@ -152,18 +268,22 @@ for (const n of SIZES) {
   // Speak for SECONDS; measure the server's CPU and forwarded packets over the window.
   speaker.speak(20, PACKET_MS)
   await sleep(500) // the speaker takes a slot
+  speaker.silence()
   for (const l of listeners) l.count = 0
+  for (const a of arrivals) a.clear()
+  const probe = n === largestN ? await isolationProbe() : null
+  const sentAt = new Map<number, number>()
   const s0 = await serverStats()
   const c0 = cpuMs(pid)
   const k0 = sysMs(pid)
   const t0 = performance.now()
   let sent = 0
-  speaker.silence()
   // A steady 50 packets/s even when timers run late: each tick sends what is owed by the clock.
   const tick = setInterval(() => {
     const owed = Math.floor((performance.now() - t0) / PACKET_MS) + 1 - sent
     for (let k = 0; k < Math.min(owed, 10); k++) {
       speaker.sendPacket(20).catch(() => {})
+      sentAt.set((speaker as any).seq as number, performance.now())
       sent++
     }
   }, PACKET_MS / 2)
@@ -172,43 +292,109 @@ for (const n of SIZES) {
   const c1 = cpuMs(pid)
   const k1 = sysMs(pid)
   const elapsed = (performance.now() - t0) / 1000
+  if (probe) isolation = await probe()
   await sleep(500) // in flight
   const s1 = await serverStats()
   const received = listeners.reduce((a, l) => a + l.count, 0)
   const forwarded = s1.forwardedPackets - s0.forwardedPackets
+  const latency: number[] = []
+  for (const a of arrivals)
+    for (const [seq, at] of a) {
+      const t = sentAt.get(seq)
+      if (t !== undefined) latency.push(at - t)
+    }
   const r: Result = {
     n,
-    cpuUsPerPacket: Math.round((((c1 - c0) * 1000) / Math.max(1, forwarded)) * 10) / 10,
-    marginalCpuUsPerPacket:
-      Math.round(((Math.max(0, c1 - c0 - idleMs * (elapsed / SECONDS)) * 1000) / Math.max(1, forwarded)) * 10) / 10,
+    cpuUsPerPacket: r1(((c1 - c0) * 1000) / Math.max(1, forwarded)),
+    marginalCpuUsPerPacket: r1((Math.max(0, c1 - c0 - idleMs * (elapsed / SECONDS)) * 1000) / Math.max(1, forwarded)),
     kernelPct: Math.round(((k1 - k0) / Math.max(1, c1 - c0)) * 100),
     idleCpuPct: Math.round((idleMs / (SECONDS * 1000)) * 1000) / 10,
     forwardedPerSec: Math.round(forwarded / elapsed),
     lossPct: Math.round(Math.max(0, 1 - received / Math.max(1, sent * n)) * 10000) / 100,
+    latencyMsP50: r1(pct(latency, 50)),
+    latencyMsP99: r1(pct(latency, 99)),
     rssKbPerListener: Math.round((rss1 - rss0) / n),
     joinMsP50: Math.round(pct(joinMs, 50)),
     joinMsP99: Math.round(pct(joinMs, 99)),
     sentPackets: sent,
     forwardedPackets: forwarded,
-    seconds: Math.round(elapsed * 10) / 10,
+    seconds: r1(elapsed),
   }
   results.push(r)
   console.log(
     `N=${n}: ${r.cpuUsPerPacket} µs CPU/forwarded packet (${r.marginalCpuUsPerPacket} µs above idle, ` +
       `${r.kernelPct}% in the kernel; idle ${r.idleCpuPct}% of a core), ` +
-      `${r.forwardedPerSec} packets/s, loss ${r.lossPct}%, ` +
+      `${r.forwardedPerSec} packets/s, loss ${r.lossPct}%, latency p50 ${r.latencyMsP50} ms p99 ${r.latencyMsP99} ms, ` +
       `RSS ${r.rssKbPerListener} KiB/listener, join p50 ${r.joinMsP50} ms p99 ${r.joinMsP99} ms ` +
       `(${sent} sent, ${forwarded} forwarded in ${r.seconds}s)`,
   )
+  if (probe && isolation)
+    console.log(
+      `  isolation at N=${n}: /healthz p50 ${isolation.healthzMsP50} ms p99 ${isolation.healthzMsP99} ms ` +
+        `(${isolation.healthzProbes} probes); Backchannel send → delivery p50 ${isolation.backchannelMsP50} ms ` +
+        `p99 ${isolation.backchannelMsP99} ms (${isolation.backchannelProbes} messages)`,
+    )
 
-  for (const l of listeners) await l.close().catch(() => {})
+  await closeAll(listeners)
   await speaker.ws.request('room.end', { roomId }).catch(() => {})
   await speaker.close()
   await sleep(500)
 }
 
+/** Closes bots a few at a time (closing 2,000 werift peers at once starves the event loop). */
+async function closeAll(bots: Bot[]) {
+  for (let i = 0; i < bots.length; i += 50)
+    await Promise.all(bots.slice(i, i + 50).map((b) => b.close().catch(() => {})))
+}
+
+// ── BURST listeners arriving at once in a fresh room ──
+let burst: {
+  n: number
+  joined: number
+  seconds: number
+  joinsPerSec: number
+  joinMsP50: number
+  joinMsP99: number
+} | null = null
+if (BURST > 0) {
+  const { roomId, speaker } = await speakerRoom('bench burst')
+  await sleep(300)
+  const joinMs: number[] = []
+  const bots: Bot[] = []
+  let failed = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: BURST }, async () => {
+      const t = performance.now()
+      try {
+        bots.push(await listener(roomId))
+        joinMs.push(performance.now() - t)
+      } catch {
+        failed++
+      }
+    }),
+  )
+  const seconds = (performance.now() - t0) / 1000
+  burst = {
+    n: BURST,
+    joined: joinMs.length,
+    seconds: r1(seconds),
+    joinsPerSec: r1(joinMs.length / seconds),
+    joinMsP50: Math.round(pct(joinMs, 50)),
+    joinMsP99: Math.round(pct(joinMs, 99)),
+  }
+  console.log(
+    `burst: ${burst.joined} of ${BURST} listeners joined at once in ${burst.seconds} s (${burst.joinsPerSec} joins/s), ` +
+      `join p50 ${burst.joinMsP50} ms p99 ${burst.joinMsP99} ms${failed ? `, ${failed} failed` : ''}`,
+  )
+  await closeAll(bots)
+  await speaker.ws.request('room.end', { roomId }).catch(() => {})
+  await speaker.close()
+}
+
 const largest = results.reduce((a, b) => (b.n > a.n ? b : a))
+finished = true
 child.stdin!.write('quit\n')
 await new Promise((r) => child.once('exit', r))
-console.log(JSON.stringify(largest))
+console.log(JSON.stringify({ ...largest, isolation, burst }))
 process.exit(0)
