@@ -69,7 +69,7 @@ const hallwayCard = async (roomId: number) =>
   ((await new Client(s).get('/api/rooms')).json.live as any[]).find((r) => r.id === roomId)
 
 describe('[M50] joins cost the room O(1) messages', () => {
-  test('[M50] while 30 guests join, an observer gets a few coalesced room.guests, not 30; the last says 30', async () => {
+  test('[M50] while 30 guests join, an observer gets a few room.guests, not 30; the last says 30', async () => {
     const host = await person('OB')
     const room = await createRoom(host)
     await ok(host, 'room.join', { roomId: room.id })
@@ -127,7 +127,7 @@ describe('[M52] overload is a decision', () => {
     },
   )
 
-  test('[M52] a listener leaving frees a place: the hallway card is no longer full and the next one gets in', async () => {
+  test('[M52] a listener leaving frees a place: the card is no longer full and the next one gets in', async () => {
     const { host, roomId } = await speakingRoom('HF')
     const ws = [] as WsClient[]
     for (let i = 0; i < ROOM_MAX; i++) {
