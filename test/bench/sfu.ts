@@ -3,12 +3,12 @@
 // Usage: bun test/bench/sfu.ts [N …]   (default 200 500 1000 2000; or SFU_N=50,200). SFU_SECONDS sets the window (5);
 // SFU_BURST=1000 listeners join one room at once after the sizes (0: skip); SFU_STOCK=1 forwards through werift's
 // own RTCRtpSender instead of our path, for comparison; SFU_TIMEOUT (seconds, 3600) stops a run that hangs.
-// Reports per N: server CPU µs per forwarded packet, forwarded packets/s, loss %, delivery latency p50/p99 (sampled
-// listeners), server RSS per listener, join time p50/p99; for the largest N also the isolation figures (`/healthz`
-// and a Backchannel send → delivery while it forwards); then the burst of joins (joins/s, p50/p99). The last line is
-// one JSON object: the largest N's figures with `isolation` and `burst`.
-// Whatever happens (a throw, SIGINT, the timeout) the server child is stopped: it is killed on exit, and it stops by
-// itself when its stdin (this process) goes away.
+// Reports per N: server CPU µs per forwarded packet, forwarded packets/s, loss %, server RSS per listener, join time
+// p50/p99, and from a probe in its own process (sfu-probe-child.ts: SFU_PROBES more listeners, 10) the delivery
+// latency p50/p99 and the isolation figures (`/healthz` and a Backchannel send → delivery while the SFU forwards);
+// then the burst of joins (joins/s, p50/p99). The last line is one JSON object: the largest N's figures with `burst`.
+// Whatever happens (a throw, SIGINT, the timeout) the children are stopped: they are signalled on exit, and they
+// stop by themselves when their stdin (this process) goes away.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -29,22 +29,55 @@ const SIZES = args.length
 const SECONDS = Number(process.env.SFU_SECONDS ?? 5)
 const BURST = Number(process.env.SFU_BURST ?? 1000)
 const TIMEOUT_S = Number(process.env.SFU_TIMEOUT ?? 3600)
+const PROBES = Number(process.env.SFU_PROBES ?? 10)
 const CONCURRENCY = 8
 const PACKET_MS = 20
-/** Every LATENCY_SAMPLE-th listener records when each packet arrives (send → arrival, by sequence number). */
-const LATENCY_SAMPLE = 10
+const epoch = () => performance.timeOrigin + performance.now()
+
+/** A child process spoken to by lines on stdin and stdout. */
+class LineChild {
+  readonly proc
+  private lines: string[] = []
+  private waiters: ((l: string) => void)[] = []
+  private out = ''
+  constructor(args: string[]) {
+    this.proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } })
+    this.proc.stdout!.on('data', (d) => {
+      this.out += d.toString()
+      let i: number
+      while ((i = this.out.indexOf('\n')) >= 0) {
+        const l = this.out.slice(0, i)
+        this.out = this.out.slice(i + 1)
+        const w = this.waiters.shift()
+        w ? w(l) : this.lines.push(l)
+      }
+    })
+    children.add(this)
+    this.proc.once('exit', () => children.delete(this))
+  }
+  send(line: string) {
+    this.proc.stdin!.write(line + '\n')
+  }
+  next() {
+    return new Promise<string>((r) => {
+      const l = this.lines.shift()
+      l !== undefined ? r(l) : this.waiters.push(r)
+    })
+  }
+  stop() {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGTERM')
+  }
+}
+const children = new Set<LineChild>()
 
 // ── the server child, stopped whatever happens ──
-const child = spawn(
-  process.execPath,
-  [
-    ...(process.env.SFU_PROFILE ? ['--cpu-prof-md', '--cpu-prof-dir=' + process.env.SFU_PROFILE] : []),
-    join(import.meta.dir, 'sfu-server.ts'),
-  ],
-  { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } },
-)
+const serverChild = new LineChild([
+  ...(process.env.SFU_PROFILE ? ['--cpu-prof-md', '--cpu-prof-dir=' + process.env.SFU_PROFILE] : []),
+  join(import.meta.dir, 'sfu-server.ts'),
+])
+const child = serverChild.proc
 const stopChild = () => {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+  for (const c of children) c.stop()
 }
 process.on('exit', stopChild)
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
@@ -89,19 +122,6 @@ const pct = (xs: number[], p: number) => {
 }
 const r1 = (x: number) => Math.round(x * 10) / 10
 
-const lines: string[] = []
-const waiters: ((l: string) => void)[] = []
-let out = ''
-child.stdout!.on('data', (d) => {
-  out += d.toString()
-  let i: number
-  while ((i = out.indexOf('\n')) >= 0) {
-    const l = out.slice(0, i)
-    out = out.slice(i + 1)
-    const w = waiters.shift()
-    w ? w(l) : lines.push(l)
-  }
-})
 child.once('exit', (code, signal) => {
   if (!finished) {
     console.error(`bench:sfu: the server child exited (${code ?? signal}) before the end`)
@@ -109,17 +129,12 @@ child.once('exit', (code, signal) => {
   }
 })
 let finished = false
-const nextLine = () =>
-  new Promise<string>((r) => {
-    const l = lines.shift()
-    l !== undefined ? r(l) : waiters.push(r)
-  })
 const serverStats = async () => {
-  child.stdin!.write('stats\n')
-  return JSON.parse(await nextLine()) as { peers: number; forwardedPackets: number; forwardedBytes: number }
+  serverChild.send('stats')
+  return JSON.parse(await serverChild.next()) as { peers: number; forwardedPackets: number; forwardedBytes: number }
 }
 
-const info = JSON.parse(await nextLine()) as { url: string; origin: string; pid: number }
+const info = JSON.parse(await serverChild.next()) as { url: string; origin: string; pid: number }
 const server = { url: info.url, origin: info.origin }
 const pid = info.pid
 
@@ -149,6 +164,15 @@ interface Result {
   sentPackets: number
   forwardedPackets: number
   seconds: number
+  /** While the SFU forwarded: `/healthz` and a Backchannel send → delivery, from the probe's own process. */
+  isolation: {
+    healthzMsP50: number
+    healthzMsP99: number
+    healthzProbes: number
+    backchannelMsP50: number
+    backchannelMsP99: number
+    backchannelProbes: number
+  }
 }
 const results: Result[] = []
 
@@ -166,7 +190,7 @@ async function speakerRoom(title: string) {
 }
 
 /** One guest listener: socket, room.join, rtc.connect, answer, ICE + DTLS; counting raw RTP from then on. */
-async function listener(roomId: number, arrivals?: Map<number, number>[]) {
+async function listener(roomId: number) {
   const ws = await connectWs(server.url, { origin: server.origin })
   const bot = new Bot(ws, 'L')
   bot.keep = false
@@ -174,70 +198,14 @@ async function listener(roomId: number, arrivals?: Map<number, number>[]) {
   if (!r.ok) throw new Error(`guest join: ${r.error.code} ${r.error.message}`)
   await bot.connectAudio(roomId, 120_000)
   bot.countRawOnly()
-  if (arrivals) {
-    // A slot carrying one speaker keeps the speaker's sequence numbers (the first source has no offset).
-    const seen = new Map<number, number>()
-    arrivals.push(seen)
-    ;(bot.pc as any).iceTransports[0].connection.onData.subscribe((d: Buffer) => {
-      const pt = d.length > 12 ? d[1]! & 0x7f : 0
-      if (d[0]! >> 6 === 2 && (pt < 64 || pt > 95) && !seen.has(d.readUInt16BE(2)))
-        seen.set(d.readUInt16BE(2), performance.now())
-    })
-  }
   return bot
 }
 
-/** Probes while the largest N forwards: GET /healthz every 50 ms, and a Backchannel DM every 100 ms. */
-async function isolationProbe() {
-  const alice = await signIn('alice')
-  const bob = await signIn('bob')
-  const aWs = await connectWs(server.url, { cookie: alice.cookie, origin: server.origin })
-  const bWs = await connectWs(server.url, { cookie: bob.cookie, origin: server.origin })
-  const dm = await aWs.request('bc.dm', { username: 'bob' })
-  if (!dm.ok) throw new Error(`bc.dm: ${dm.error.code}`)
-  const threadId = dm.thread.id as number
-  const health: number[] = []
-  const chat: number[] = []
-  let stop = false
-  const healthLoop = (async () => {
-    while (!stop) {
-      const t0 = performance.now()
-      const r = await fetch(`${server.url}/healthz`)
-      await r.text()
-      health.push(performance.now() - t0)
-      await sleep(50)
-    }
-  })()
-  let k = 0
-  const chatLoop = (async () => {
-    while (!stop) {
-      const body = `probe ${++k}`
-      const t0 = performance.now()
-      const got = bWs.next('bc.message', (e) => e.message.body === body, 30_000)
-      void aWs.request('bc.send', { threadId, clientId: `p${k}`, body })
-      await got
-      chat.push(performance.now() - t0)
-      await sleep(100)
-    }
-  })()
-  return async () => {
-    stop = true
-    await Promise.all([healthLoop, chatLoop])
-    aWs.close()
-    bWs.close()
-    return {
-      healthzMsP50: r1(pct(health, 50)),
-      healthzMsP99: r1(pct(health, 99)),
-      healthzProbes: health.length,
-      backchannelMsP50: r1(pct(chat, 50)),
-      backchannelMsP99: r1(pct(chat, 99)),
-      backchannelProbes: chat.length,
-    }
-  }
+interface ProbeReport {
+  health: number[]
+  chat: number[]
+  arrivals: [number, number][][]
 }
-
-let isolation: Awaited<ReturnType<Awaited<ReturnType<typeof isolationProbe>>>> | null = null
-const largestN = Math.max(...SIZES)
 
 for (const n of SIZES) {
   const { roomId, speaker } = await speakerRoom(`bench ${n}`)
@@ -246,16 +214,15 @@ for (const n of SIZES) {
 
   // Join N guest listeners, CONCURRENCY at a time, timing each from socket open to a connected peer.
   const listeners: Bot[] = []
-  const arrivals: Map<number, number>[] = []
   const joinMs: number[] = []
   let next = 0
   let failedJoins = 0
   const worker = async () => {
     while (next < n) {
-      const i = next++
+      next++
       const t0 = performance.now()
       try {
-        const bot = await listener(roomId, i % LATENCY_SAMPLE === 0 ? arrivals : undefined)
+        const bot = await listener(roomId)
         joinMs.push(performance.now() - t0)
         listeners.push(bot)
       } catch (e) {
@@ -268,6 +235,18 @@ for (const n of SIZES) {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
   await sleep(500)
   const rss1 = rssKb(pid)
+  // The probe's listeners join after the N (not counted in the server's figures of the joins).
+  const probe =
+    PROBES > 0
+      ? new LineChild([
+          join(import.meta.dir, 'sfu-probe-child.ts'),
+          server.url,
+          server.origin,
+          String(roomId),
+          String(PROBES),
+        ])
+      : null
+  if (probe && (await probe.next()) !== 'ready') throw new Error('the probe did not start')
 
   // The same window with nobody talking: the cost of keeping N peers alive (ICE consent, RTCP, timers).
   const i0 = cpuMs(pid)
@@ -279,8 +258,7 @@ for (const n of SIZES) {
   await sleep(500) // the speaker takes a slot
   speaker.silence()
   for (const l of listeners) l.count = 0
-  for (const a of arrivals) a.clear()
-  const probe = n === largestN ? await isolationProbe() : null
+  probe?.send('start')
   const sentAt = new Map<number, number>()
   const s0 = await serverStats()
   const c0 = cpuMs(pid)
@@ -292,7 +270,7 @@ for (const n of SIZES) {
     const owed = Math.floor((performance.now() - t0) / PACKET_MS) + 1 - sent
     for (let k = 0; k < Math.min(owed, 10); k++) {
       speaker.sendPacket(20).catch(() => {})
-      sentAt.set((speaker as any).seq as number, performance.now())
+      sentAt.set((speaker as any).seq as number, epoch())
       sent++
     }
   }, PACKET_MS / 2)
@@ -301,13 +279,14 @@ for (const n of SIZES) {
   const c1 = cpuMs(pid)
   const k1 = sysMs(pid)
   const elapsed = (performance.now() - t0) / 1000
-  if (probe) isolation = await probe()
   await sleep(500) // in flight
+  probe?.send('stop')
+  const report: ProbeReport = probe ? JSON.parse(await probe.next()) : { health: [], chat: [], arrivals: [] }
   const s1 = await serverStats()
   const received = listeners.reduce((a, l) => a + l.count, 0)
   const forwarded = s1.forwardedPackets - s0.forwardedPackets
   const latency: number[] = []
-  for (const a of arrivals)
+  for (const a of report.arrivals)
     for (const [seq, at] of a) {
       const t = sentAt.get(seq)
       if (t !== undefined) latency.push(at - t)
@@ -329,6 +308,14 @@ for (const n of SIZES) {
     sentPackets: sent,
     forwardedPackets: forwarded,
     seconds: r1(elapsed),
+    isolation: {
+      healthzMsP50: r1(pct(report.health, 50)),
+      healthzMsP99: r1(pct(report.health, 99)),
+      healthzProbes: report.health.length,
+      backchannelMsP50: r1(pct(report.chat, 50)),
+      backchannelMsP99: r1(pct(report.chat, 99)),
+      backchannelProbes: report.chat.length,
+    },
   }
   results.push(r)
   console.log(
@@ -339,11 +326,12 @@ for (const n of SIZES) {
       `RSS ${r.rssKbPerListener} KiB/listener, join p50 ${r.joinMsP50} ms p99 ${r.joinMsP99} ms ` +
       `(${sent} sent, ${forwarded} forwarded in ${r.seconds}s)${failedJoins ? `; ${failedJoins} joins failed` : ''}`,
   )
-  if (probe && isolation)
+  const iso = r.isolation
+  if (probe)
     console.log(
-      `  isolation at N=${n}: /healthz p50 ${isolation.healthzMsP50} ms p99 ${isolation.healthzMsP99} ms ` +
-        `(${isolation.healthzProbes} probes); Backchannel send → delivery p50 ${isolation.backchannelMsP50} ms ` +
-        `p99 ${isolation.backchannelMsP99} ms (${isolation.backchannelProbes} messages)`,
+      `  isolation at N=${n}: /healthz p50 ${iso.healthzMsP50} ms p99 ${iso.healthzMsP99} ms ` +
+        `(${iso.healthzProbes} probes); Backchannel send → delivery p50 ${iso.backchannelMsP50} ms ` +
+        `p99 ${iso.backchannelMsP99} ms (${iso.backchannelProbes} messages)`,
     )
 
   await closeAll(listeners)
@@ -406,7 +394,7 @@ if (BURST > 0) {
 
 const largest = results.reduce((a, b) => (b.n > a.n ? b : a))
 finished = true
-child.stdin!.write('quit\n')
+serverChild.send('quit')
 await new Promise((r) => child.once('exit', r))
-console.log(JSON.stringify({ ...largest, isolation, burst }))
+console.log(JSON.stringify({ ...largest, burst }))
 process.exit(0)

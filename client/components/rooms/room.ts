@@ -194,7 +194,8 @@ export function Room({ id }: { id: string }) {
     ${
       audioState.value === 'full' &&
       html`<div class="banner warn" role="status">
-        <strong>This room is full.</strong> You can follow along here; try again in a little while.
+        This room is full.
+        ${amGuest.value ? ' Try again in a little while.' : ' You can still read the chat and raise your hand.'}
       </div>`
     }
     ${

@@ -1,0 +1,110 @@
+// The probe of `bench:sfu`, in its own process so that the load generator's busy event loop (hundreds of werift
+// listeners) does not count in what it measures: a few guest listeners that note when each packet arrives (epoch
+// ms by RTP sequence number), `GET /healthz` every 50 ms and a Backchannel DM every 100 ms (send → delivery).
+// argv: url origin roomId listeners. Prints "ready" once its listeners are connected; on "start" it probes, on
+// "stop" it prints one JSON line of what it measured and exits. It exits too when its stdin closes.
+import { Client } from '../helpers/server'
+import { connectWs } from '../helpers/ws'
+import { Bot, sleep } from '../helpers/bot'
+
+const [url, origin, room, count] = process.argv.slice(2)
+const server = { url: url!, origin: origin! }
+const roomId = Number(room)
+const epoch = () => performance.timeOrigin + performance.now()
+
+process.on('uncaughtException', (e: any) => {
+  if (e?.code !== 'ECONNREFUSED') {
+    console.error(e)
+    process.exit(1)
+  }
+})
+process.stdin.on('end', () => process.exit(0))
+
+async function signIn(username: string) {
+  const c = new Client(server)
+  const r = await c.post('/api/auth/login', { username, password: 'bench password 1' })
+  if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${r.text}`)
+  return c
+}
+
+const bots: Bot[] = []
+const arrivals: Map<number, number>[] = []
+for (let i = 0; i < Number(count); i++) {
+  const ws = await connectWs(server.url, { origin: server.origin })
+  const bot = new Bot(ws, 'P')
+  bot.keep = false
+  const r = await ws.request('room.join', { roomId }, 60_000)
+  if (!r.ok) throw new Error(`probe join: ${r.error.code}`)
+  await bot.connectAudio(roomId, 120_000)
+  bot.countRawOnly()
+  // A slot carrying one speaker keeps the speaker's sequence numbers (the first source has no offset).
+  const seen = new Map<number, number>()
+  arrivals.push(seen)
+  ;(bot.pc as any).iceTransports[0].connection.onData.subscribe((d: Buffer) => {
+    const pt = d.length > 12 ? d[1]! & 0x7f : 0
+    if (d[0]! >> 6 === 2 && (pt < 64 || pt > 95) && !seen.has(d.readUInt16BE(2))) seen.set(d.readUInt16BE(2), epoch())
+  })
+  bots.push(bot)
+}
+
+const alice = await signIn('alice')
+const bob = await signIn('bob')
+const aWs = await connectWs(server.url, { cookie: alice.cookie, origin: server.origin })
+const bWs = await connectWs(server.url, { cookie: bob.cookie, origin: server.origin })
+const dm = await aWs.request('bc.dm', { username: 'bob' })
+if (!dm.ok) throw new Error(`bc.dm: ${dm.error.code}`)
+const threadId = dm.thread.id as number
+console.log('ready')
+
+const health: number[] = []
+const chat: number[] = []
+let stop = false
+let loops: Promise<unknown>[] = []
+
+function start() {
+  for (const a of arrivals) a.clear()
+  loops = [
+    (async () => {
+      while (!stop) {
+        const t0 = performance.now()
+        await (await fetch(`${server.url}/healthz`)).text()
+        health.push(performance.now() - t0)
+        await sleep(50)
+      }
+    })(),
+    (async () => {
+      let k = 0
+      while (!stop) {
+        const body = `probe ${++k}`
+        const t0 = performance.now()
+        const got = bWs.next('bc.message', (e) => e.message.body === body, 60_000)
+        void aWs.request('bc.send', { threadId, clientId: `p${k}`, body })
+        await got
+        chat.push(performance.now() - t0)
+        await sleep(100)
+      }
+    })(),
+  ]
+}
+
+async function finish() {
+  stop = true
+  await Promise.all(loops)
+  console.log(JSON.stringify({ health, chat, arrivals: arrivals.map((a) => [...a]) }))
+  for (const b of bots) await b.close().catch(() => {})
+  aWs.close()
+  bWs.close()
+  process.exit(0)
+}
+
+let buf = ''
+process.stdin.on('data', (d) => {
+  buf += d.toString()
+  let i: number
+  while ((i = buf.indexOf('\n')) >= 0) {
+    const cmd = buf.slice(0, i).trim()
+    buf = buf.slice(i + 1)
+    if (cmd === 'start') start()
+    if (cmd === 'stop') void finish()
+  }
+})
