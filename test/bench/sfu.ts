@@ -53,7 +53,11 @@ class LineChild {
       }
     })
     children.add(this)
-    this.proc.once('exit', () => children.delete(this))
+    // A child that exits answers every wait with an empty line.
+    this.proc.once('exit', () => {
+      children.delete(this)
+      for (const w of this.waiters.splice(0)) w('')
+    })
   }
   send(line: string) {
     this.proc.stdin!.write(line + '\n')
@@ -246,7 +250,7 @@ for (const n of SIZES) {
           String(PROBES),
         ])
       : null
-  if (probe && (await probe.next()) !== 'ready') throw new Error('the probe did not start')
+  if (probe && (await probe.next()) !== 'ready') throw new Error('the probe could not start')
 
   // The same window with nobody talking: the cost of keeping N peers alive (ICE consent, RTCP, timers).
   const i0 = cpuMs(pid)
@@ -281,7 +285,9 @@ for (const n of SIZES) {
   const elapsed = (performance.now() - t0) / 1000
   await sleep(500) // in flight
   probe?.send('stop')
-  const report: ProbeReport = probe ? JSON.parse(await probe.next()) : { health: [], chat: [], arrivals: [] }
+  const line = probe ? await probe.next() : ''
+  if (probe && !line) console.error(`N=${n}: the probe stopped early (no latency or isolation figures)`)
+  const report: ProbeReport = line ? JSON.parse(line) : { health: [], chat: [], arrivals: [] }
   const s1 = await serverStats()
   const received = listeners.reduce((a, l) => a + l.count, 0)
   const forwarded = s1.forwardedPackets - s0.forwardedPackets
