@@ -35,7 +35,15 @@ for (let i = 0; i < Number(count); i++) {
   bot.keep = false
   const r = await ws.request('room.join', { roomId }, 60_000)
   if (!r.ok) throw new Error(`probe join: ${r.error.code}`)
-  await bot.connectAudio(roomId, 120_000)
+  // A listener that cannot connect (a saturated machine) is left out; the others measure.
+  const up = await bot.connectAudio(roomId, 120_000).then(
+    () => true,
+    () => false,
+  )
+  if (!up) {
+    await bot.close().catch(() => {})
+    continue
+  }
   bot.countRawOnly()
   // A slot carrying one speaker keeps the speaker's sequence numbers (the first source has no offset).
   const seen = new Map<number, number>()
