@@ -182,6 +182,7 @@ export class MediaService implements MediaApi {
   /** Whether the room takes no more listeners now: the room's cap, the server's cap, or the packet rate. */
   private fullFor(roomId: number): boolean {
     const c = this.core.config
+    this.counters.sample(performance.now()) // no router ticked for a while: the rate is not left stale
     const inRoom = this.media.get(roomId)?.listeners.size ?? 0
     if (c.mediaRoomMaxListeners > 0 && inRoom >= c.mediaRoomMaxListeners) return true
     if (c.mediaMaxListeners > 0 && this.listenerCount >= c.mediaMaxListeners) return true
