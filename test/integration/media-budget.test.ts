@@ -213,3 +213,60 @@ describe('[M56] receiver feedback', () => {
     await ok(host, 'room.end', { roomId })
   })
 })
+
+describe('[M52] the server-wide budget', () => {
+  test('[M52] MEDIA_MAX_PPS refuses listeners while the rate is at it; MEDIA_MAX_LISTENERS: all rooms', async () => {
+    const s2 = await startTestServer({
+      RTC_PORT_MIN: '42300',
+      RTC_PORT_MAX: '42499',
+      GUESTS: 'true',
+      MEDIA_MAX_LISTENERS: '2',
+      MEDIA_MAX_PPS: '40',
+    })
+    const own: Bot[] = []
+    const botFor = async (roomId: number, tag: string) => {
+      const ws = await connectWs(s2.url, { origin: s2.origin })
+      const r = await ws.request('room.join', { roomId })
+      if (!r.ok) throw new Error(`guest join: ${r.error.code}`)
+      const b = new Bot(ws, tag)
+      own.push(b)
+      return b
+    }
+    try {
+      const m2 = s2.ctx.media.service
+      const hosts = [await member(s2, 'ps1'), await member(s2, 'ps2')]
+      const rooms: number[] = []
+      for (const h of hosts) {
+        const room = await createRoom(h)
+        await ok(h, 'room.join', { roomId: room.id })
+        await ok(h, 'room.mute', { roomId: room.id, muted: false })
+        const hb = new Bot(h.ws, h.name)
+        own.push(hb)
+        await hb.connectAudio(room.id)
+        rooms.push(room.id)
+      }
+      const [r1, r2] = rooms as [number, number]
+      const a = await botFor(r1, 'A')
+      await a.connectAudio(r1)
+      // The speaker talks to A: about 50 forwarded packets a second, over the budget of 40.
+      own[0]!.speak(20)
+      await until(
+        () => m2.stats().packetsPerSecond >= 40,
+        () => `the rate (${m2.stats().packetsPerSecond}/s)`,
+      )
+      const b = await botFor(r1, 'B')
+      expect(await outcome({ ws: b.ws }, 'rtc.connect', { roomId: r1 })).toBe('room_full')
+      await until(() => a.received.length > 20, 'A keeps hearing')
+      own[0]!.silence()
+      await until(() => m2.stats().packetsPerSecond < 40, 'the rate falls when nobody speaks')
+      await b.connectAudio(r1)
+      // Two listeners on the server: a listener of the other room is refused too; its stage never is.
+      const c = await botFor(r2, 'C')
+      expect(await outcome({ ws: c.ws }, 'rtc.connect', { roomId: r2 })).toBe('room_full')
+      expect(m2.stats()).toMatchObject({ listeners: 2, peers: 4 })
+    } finally {
+      for (const b of own) await b.close().catch(() => {})
+      await s2.stop()
+    }
+  })
+})
