@@ -64,6 +64,15 @@ if (!dm.ok) throw new Error(`bc.dm: ${dm.error.code}`)
 const threadId = dm.thread.id as number
 console.log('ready')
 
+// How late this process's own loop runs (a late loop delays everything it measures).
+let maxLag = 0
+let expected = performance.now() + 100
+setInterval(() => {
+  const now = performance.now()
+  maxLag = Math.max(maxLag, now - expected)
+  expected = now + 100
+}, 100)
+
 const health: number[] = []
 const chat: number[] = []
 let stop = false
@@ -71,6 +80,7 @@ let loops: Promise<unknown>[] = []
 
 function start() {
   for (const a of arrivals) a.clear()
+  maxLag = 0
   loops = [
     (async () => {
       while (!stop) {
@@ -101,7 +111,7 @@ function start() {
 async function finish() {
   stop = true
   await Promise.all(loops)
-  console.log(JSON.stringify({ health, chat, arrivals: arrivals.map((a) => [...a]) }))
+  console.log(JSON.stringify({ health, chat, arrivals: arrivals.map((a) => [...a]), maxLagMs: Math.round(maxLag) }))
   for (const b of bots) await b.close().catch(() => {})
   aWs.close()
   bWs.close()

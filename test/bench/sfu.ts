@@ -176,6 +176,8 @@ interface Result {
     backchannelMsP50: number
     backchannelMsP99: number
     backchannelProbes: number
+    /** The probe's own loop lag at worst: when large, its figures are its own delay, not the server's. */
+    probeLoopLagMs: number
   }
 }
 const results: Result[] = []
@@ -209,6 +211,8 @@ interface ProbeReport {
   health: number[]
   chat: number[]
   arrivals: [number, number][][]
+  /** How late the probe's own loop ran at worst during the window. */
+  maxLagMs?: number
 }
 
 for (const n of SIZES) {
@@ -327,6 +331,7 @@ for (const n of SIZES) {
       backchannelMsP50: r1(pct(report.chat, 50)),
       backchannelMsP99: r1(pct(report.chat, 99)),
       backchannelProbes: report.chat.length,
+      probeLoopLagMs: report.maxLagMs ?? 0,
     },
   }
   results.push(r)
@@ -343,7 +348,8 @@ for (const n of SIZES) {
     console.log(
       `  isolation at N=${n}: /healthz p50 ${iso.healthzMsP50} ms p99 ${iso.healthzMsP99} ms ` +
         `(${iso.healthzProbes} probes); Backchannel send → delivery p50 ${iso.backchannelMsP50} ms ` +
-        `p99 ${iso.backchannelMsP99} ms (${iso.backchannelProbes} messages)`,
+        `p99 ${iso.backchannelMsP99} ms (${iso.backchannelProbes} messages); the probe's own loop lag at worst ` +
+        `${iso.probeLoopLagMs} ms`,
     )
 
   await closeAll(listeners)
