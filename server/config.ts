@@ -189,6 +189,26 @@ export const OPTIONS = {
     secret: true,
     description: 'coturn static-auth-secret for short-lived TURN credentials',
   }),
+  mediaMaxListeners: opt({
+    env: 'MEDIA_MAX_LISTENERS',
+    default: '2000',
+    parse: int(0, 1000000),
+    description:
+      'Audio listeners the server takes in all rooms together; past it a new listener gets room_full (0: none)',
+  }),
+  mediaRoomMaxListeners: opt({
+    env: 'MEDIA_ROOM_MAX_LISTENERS',
+    default: '0',
+    parse: int(0, 1000000),
+    description: 'Audio listeners one room takes; past it a new listener gets room_full (0: no limit of its own)',
+  }),
+  mediaMaxPps: opt({
+    env: 'MEDIA_MAX_PPS',
+    default: '50000',
+    parse: int(0, 100000000),
+    description:
+      'Forwarded audio packets per second the server sustains; while at it a new listener gets room_full (0: none)',
+  }),
   metricsToken: opt({
     env: 'METRICS_TOKEN',
     default: '',

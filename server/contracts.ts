@@ -80,6 +80,8 @@ export interface RoomsApi {
   pin(roomId: number, pinned: Pinned | null): void
   /** Server ban: removes the member from every room at once. */
   removeUserEverywhere(userId: number): void
+  /** The media plane says whether the room's audio takes more listeners (the hallway card shows "Full", M53). */
+  setAudioFull(roomId: number, full: boolean): void
   /** Scheduled rooms whose start time falls in [from, to) (push reminders). */
   scheduledBetween(from: number, to: number): RoomSummary[]
   /** Scheduled or live rooms whose planned start falls in [from, to) (the reminders at the start). */
@@ -91,9 +93,51 @@ export interface RoomsApi {
   stats(): { liveRooms: number; participants: number }
 }
 
+/** One speaker's packet as an uplink tap sees it (M54): a copy, with its arrival time and level. */
+export interface TapPacket {
+  readonly roomId: number
+  /** The speaker's participant key and user id. */
+  readonly key: ParticipantKey
+  readonly userId: number | null
+  /** The uplink's own RTP sequence number and timestamp. */
+  readonly seq: number
+  readonly timestamp: number
+  /** The RTP payload (Opus), copied: the tap may keep it. */
+  readonly payload: Buffer
+  /** When the packet arrived (epoch ms, sub-millisecond). */
+  readonly arrivedAt: number
+  /** The packet's own RFC 6464 level and the speaker's smoothed level (the ranking's), both 0..1. */
+  readonly level: number
+  readonly smoothedLevel: number
+}
+
+/** A room's listener-side audio quality from RTCP receiver reports (M56). */
+export interface RoomAudioQuality {
+  roomId: number
+  /** Slots with a receiver report in the last 15 s. */
+  reports: number
+  /** Mean fraction of packets lost (0..1) and mean interarrival jitter (seconds) over those reports. */
+  lossRatio: number
+  jitterSeconds: number
+}
+
 /** server/media */
 export interface MediaApi {
-  stats(): { peers: number; forwardedPackets: number; forwardedBytes: number }
+  stats(): {
+    peers: number
+    forwardedPackets: number
+    forwardedBytes: number
+    /** Forwarded packets per second over the last second, and the listeners taken in all rooms. */
+    packetsPerSecond: number
+    listeners: number
+  }
+  /**
+   * Receives every packet of the room's speakers that is forwarded (recording): called off the per-packet path, in
+   * a microtask after the packet went out. Works before the room's audio starts. Returns the unsubscribe function.
+   */
+  tap(roomId: number, listener: (packet: TapPacket) => void): () => void
+  /** RTCP feedback per room with audio now (for /metrics). */
+  quality(): RoomAudioQuality[]
 }
 
 export interface BackchannelEvents {

@@ -4,7 +4,7 @@
 import { computed, effect, signal } from '@preact/signals'
 import { del, errorCode, get, patch, post, put as putJson, query, RequestError, type ClientErrorCode } from './api'
 import { conn } from './connection'
-import { joinAudio, leaveAudio, reconnectAudio, setMicrophone } from './rtc'
+import { audioState, joinAudio, leaveAudio, reconnectAudio, setMicrophone } from './rtc'
 import { notify } from './state'
 // The wire shapes are the protocol's (type-only imports: nothing of the server is bundled).
 import type {
@@ -218,6 +218,14 @@ export const lastModerator = computed(() => {
   return !stage.value.some((p) => p.key !== mine.key && isMod(p.role) && !p.away)
 })
 conn.on('room.removed', forRoom(stopped('removed')))
+
+// Refused as a listener (the room was full), then invited to the stage: the stage always gets in, connect now.
+effect(() => {
+  const p = me.value
+  const id = currentRoomId.value
+  if (p && onStage(p.role) && id !== null && roomStatus.value === 'joined' && audioState.value === 'full')
+    void joinAudio(id)
+})
 
 // The microphone is asked for only when I am on stage, and sends only while I am unmuted.
 let micOn = false

@@ -10,8 +10,8 @@ import { conn } from './connection'
 export const levels = signal<Record<string, number>>({})
 /** True when the browser blocked autoplay: show a "Tap to start audio" button that calls resumeAudio(). */
 export const audioBlocked = signal(false)
-/** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' */
-export const audioState = signal<'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed'>('idle')
+/** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'full' (the server refused: `room_full`) */
+export const audioState = signal<'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'full'>('idle')
 
 let roomId: number | null = null
 let pc: RTCPeerConnection | null = null
@@ -73,6 +73,11 @@ async function connect(id: number, gen: number) {
   } catch (e) {
     // Audio failing must not fail the room: the state says so, and a restart or re-join tries again.
     if (gen !== generation) return
+    // The room's audio takes no more listeners: said in the room; going on stage connects again (never refused).
+    if (errorCode(e) === 'room_full') {
+      audioState.value = 'full'
+      return
+    }
     audioState.value = 'failed'
     console.warn('audio: could not connect', e)
   }

@@ -105,6 +105,34 @@ export class Metrics {
       this.packets.rate(),
     )
     metric('townhall_forwarded_bytes_total', 'counter', 'RTP bytes the SFU forwarded.', media.forwardedBytes)
+    metric(
+      'townhall_media_listeners',
+      'gauge',
+      'Audio listeners taken, counted against MEDIA_MAX_LISTENERS.',
+      media.listeners,
+    )
+    // Listener-side quality per room with audio, from the listeners' RTCP receiver reports of the last 15 s (M56).
+    const quality = this.deps.media.quality()
+    const perRoom = (f: (q: (typeof quality)[number]) => number): [string, number][] =>
+      quality.filter((q) => q.reports > 0).map((q) => [`{room="${q.roomId}"}`, f(q)])
+    metric(
+      'townhall_room_rtcp_reports',
+      'gauge',
+      'Listener slots with a recent RTCP receiver report.',
+      perRoom((q) => q.reports),
+    )
+    metric(
+      'townhall_room_rtcp_loss_ratio',
+      'gauge',
+      'Mean fraction of audio packets the listeners lost (RTCP receiver reports).',
+      perRoom((q) => q.lossRatio),
+    )
+    metric(
+      'townhall_room_rtcp_jitter_seconds',
+      'gauge',
+      'Mean interarrival jitter the listeners measured (RTCP receiver reports).',
+      perRoom((q) => q.jitterSeconds),
+    )
     metric('townhall_websockets_open', 'gauge', 'Open WebSocket connections.', sockets.connections)
     metric('townhall_online_members', 'gauge', 'Members with at least one open WebSocket.', sockets.onlineMembers)
     metric('townhall_ws_messages_received_total', 'counter', 'WebSocket messages received.', c.wsIn)

@@ -6,6 +6,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import {
   DtlsServer,
   type RTCCertificate,
+  RtcpPacketConverter,
+  RtcpRrPacket,
+  RtcpSrPacket,
   RtpHeader,
   RtpPacket,
   ProtectionProfileAeadAes128Gcm,
@@ -34,6 +37,8 @@ export interface TransportEvents {
   rtp(packet: RtpIn): void
   /** DTLS failed or the client closed it. */
   failed(reason: string): void
+  /** A report block of the listener's RTCP (receiver or sender report) about one of our SSRCs (M56). */
+  receiverReport(ssrc: number, fractionLost: number, jitter: number): void
 }
 
 /** ICE credentials (RFC 8445 §5.3: ufrag ≥ 4 characters, password ≥ 22). */
@@ -177,7 +182,10 @@ export class PeerTransport implements Downlink {
     if (pt >= 64 && pt <= 95) {
       this.rtcpIn++
       try {
-        this.srtcp!.decrypt(buf)
+        for (const p of RtcpPacketConverter.deSerialize(this.srtcp!.decrypt(buf)))
+          if (p.type === RtcpRrPacket.type || p.type === RtcpSrPacket.type)
+            for (const r of (p as RtcpRrPacket | RtcpSrPacket).reports)
+              this.events.receiverReport(r.ssrc, r.fractionLost / 256, r.jitter)
       } catch {
         /* not ours or damaged: dropped */
       }
@@ -202,6 +210,9 @@ export class PeerTransport implements Downlink {
   send(packet: Buffer) {
     this.path!.send(packet)
   }
+
+  /** Sends go out at once today (one send per datagram); a batched socket (sendmmsg) would send its queue here. */
+  flush() {}
 
   /** Benchmarks only (`MediaService.useStockSender`): werift's own RTP header and SRTP encryption, for comparison. */
   sendStock(_slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer) {

@@ -4,7 +4,7 @@
 // signalling (signalling.ts) hands a participant in through `Router.add` and then talks to its `Endpoint` (the
 // uplink's packets in, the listener's `Downlink` once connected); observers (levels.ts) read the speakers after
 // every tick. Nothing on the per-packet path allocates (the SRTP writer's output buffer aside).
-import type { ParticipantKey, RoomRole } from '../contracts'
+import type { ParticipantKey, RoomRole, TapPacket } from '../contracts'
 import { K_SLOTS, SlotRewriter, assignSlots, audioLevelOfExtensions, levelFromDbov } from './forwarder'
 import { writeRtpHeader, type SrtpWriter } from './srtp'
 
@@ -39,8 +39,17 @@ export interface Downlink {
    * path). A writer readies `send` for the path found.
    */
   open(): SrtpWriter | null
-  /** Writes one SRTP packet to the path the last `open()` found. */
+  /**
+   * Writes one SRTP packet to the path the last `open()` found, or queues it: a transport that batches (one socket
+   * for every peer, `sendmmsg`) may hold packets until `flush`.
+   */
   send(packet: Buffer): void
+  /**
+   * Called on each downlink sent to, once an uplink packet has gone to all of its targets: whatever was queued is
+   * sent now. Downlinks sharing one socket share its queue (the first flush sends it, the others find it empty);
+   * a transport that sends at once (werift's sockets) does nothing.
+   */
+  flush(): void
   /** Benchmarks only (`MediaService.useStockSender`): werift's own RTCRtpSender of slot `slot`, for comparison. */
   sendStock?(slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer): void
 }
@@ -55,6 +64,11 @@ export interface Endpoint {
   connect(downlink: Downlink, payloadTypes: readonly number[]): void
   /** The listener's connection failed or closed: nothing is sent to it until `connect` again. */
   disconnect(): void
+  /**
+   * An RTCP receiver report block from the listener about one of its slots (`ssrc`): the fraction lost since its
+   * previous report (0..1) and the interarrival jitter in RTP timestamp units (48 kHz). Read by /metrics (M56).
+   */
+  receiverReport(ssrc: number, fractionLost: number, jitter: number): void
 }
 
 /** Who may be heard: the rooms' role and mute of a participant. */
@@ -69,11 +83,30 @@ export interface RouterObserver {
   close(router: Router): void
 }
 
+export type TapListener = (packet: TapPacket) => void
+
+/** The listener-side RTCP feedback of a room (M56): means over the slots that reported in the last REPORT_FRESH_MS. */
+export interface RoomFeedback {
+  /** Slots with a fresh receiver report. */
+  reports: number
+  /** Mean fraction lost (0..1). */
+  lossRatio: number
+  /** Mean interarrival jitter, in seconds. */
+  jitterSeconds: number
+}
+/** A receiver report counts in the room's feedback this long (browsers report every few seconds). */
+const REPORT_FRESH_MS = 15_000
+const OPUS_CLOCK_HZ = 48_000
+
 /** The media plane's packet counters, shared by every router (read by /metrics and the tests). */
 export class MediaCounters {
   private packets = 0
   private bytes = 0
   private drops = 0
+  /** Forwarded packets per second over the last sampled second (sampled by the routers' ticks). */
+  private rate = 0
+  private sampledAt = 0
+  private sampledPackets = 0
   forwarded(bytes: number) {
     this.packets++
     this.bytes += bytes
@@ -90,6 +123,49 @@ export class MediaCounters {
   get droppedPackets() {
     return this.drops
   }
+  get packetsPerSecond() {
+    return this.rate
+  }
+  /** Off the per-packet path (each router's tick): the rate over the last second or more. */
+  sample(now: number) {
+    const dt = now - this.sampledAt
+    if (dt < 1000) return
+    if (this.sampledAt > 0) this.rate = Math.round(((this.packets - this.sampledPackets) * 1000) / dt)
+    this.sampledAt = now
+    this.sampledPackets = this.packets
+  }
+}
+
+/** A room's taps: packets collected on the hot path are handed to the listeners in a microtask, in a batch. */
+class Taps {
+  private pending: TapPacket[] = []
+  private scheduled = false
+  constructor(
+    readonly roomId: number,
+    private readonly listeners: ReadonlySet<TapListener>,
+  ) {}
+  get active() {
+    return this.listeners.size > 0
+  }
+  push(p: TapPacket) {
+    this.pending.push(p)
+    if (this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(() => this.flush())
+  }
+  private flush() {
+    this.scheduled = false
+    const batch = this.pending
+    this.pending = []
+    for (const p of batch)
+      for (const fn of this.listeners) {
+        try {
+          fn(p)
+        } catch {
+          // a tap's failure is its own: the room's audio goes on
+        }
+      }
+  }
 }
 
 /**
@@ -102,24 +178,48 @@ export class Router {
   private ranking: readonly string[] = []
   private readonly ticker: ReturnType<typeof setInterval>
   private closed = false
+  private readonly taps: Taps
 
   constructor(
     readonly id: number,
     private readonly counters: MediaCounters,
     private readonly observers: readonly RouterObserver[],
     private readonly stock = false,
+    /** The room's taps (M54), a set its owner adds to and removes from while the router lives. */
+    taps: ReadonlySet<TapListener> = new Set(),
   ) {
     this.ticker = setInterval(() => this.tick(), TICK_MS)
+    this.taps = new Taps(id, taps)
   }
 
   get size() {
     return this.members.size
   }
 
+  /** The listeners' RTCP feedback (M56): loss and jitter averaged over the slots that reported lately. */
+  feedback(now = performance.now()): RoomFeedback {
+    let reports = 0,
+      loss = 0,
+      jitter = 0
+    for (const m of this.members.values())
+      for (const slot of m.listener.slots) {
+        if (slot.reportAt === 0 || now - slot.reportAt > REPORT_FRESH_MS) continue
+        reports++
+        loss += slot.fractionLost
+        jitter += slot.jitter
+      }
+    if (reports === 0) return { reports, lossRatio: 0, jitterSeconds: 0 }
+    return {
+      reports,
+      lossRatio: Math.round((loss / reports) * 10000) / 10000,
+      jitterSeconds: Math.round((jitter / reports / OPUS_CLOCK_HZ) * 1e6) / 1e6,
+    }
+  }
+
   /** A participant comes in: heard when `speaking` allows; its listener's K slots have these SSRCs. */
   add(key: ParticipantKey, ssrcs: readonly number[], speaking: Required<Speaking>): Endpoint {
     const member = new Member(
-      new Uplink(key, speaking, this.counters, () => this.rank()),
+      new Uplink(key, speaking, this.counters, () => this.rank(), this.taps),
       new Listener(key, ssrcs, this.counters, this.stock),
     )
     this.members.set(key, member)
@@ -160,6 +260,7 @@ export class Router {
 
   private tick() {
     const now = performance.now()
+    this.counters.sample(now)
     for (const m of this.members.values()) m.uplink.tick(now)
     this.rank()
     for (const o of this.observers) o.tick(this)
@@ -217,6 +318,9 @@ class Member implements Endpoint {
   disconnect() {
     this.listener.disconnect()
   }
+  receiverReport(ssrc: number, fractionLost: number, jitter: number) {
+    this.listener.receiverReport(ssrc, fractionLost, jitter)
+  }
 }
 
 /** A participant's voice: whether it may be heard, how loud it is, and the slots it goes to. */
@@ -243,6 +347,7 @@ class Uplink {
     private readonly counters: MediaCounters,
     /** Called when a silent uplink starts sending: the room ranks again. */
     private readonly onActive: () => void,
+    private readonly taps: Taps,
   ) {
     this.role = speaking.role
     this.muted = speaking.muted
@@ -291,6 +396,24 @@ class Uplink {
     const seqIn = h.sequenceNumber,
       tsIn = h.timestamp
     for (let i = 0; i < targets.length; i++) targets[i]!.deliver(seqIn, tsIn, now, payload)
+    for (let i = 0; i < targets.length; i++) targets[i]!.flush()
+    if (this.taps.active) this.tap(seqIn, tsIn, now, payload, v)
+  }
+
+  /** Hands a copy of the packet to the room's taps (they run in a microtask, after this packet's fan-out). */
+  private tap(seq: number, timestamp: number, now: number, payload: Buffer, level: number) {
+    const key = this.key
+    this.taps.push({
+      roomId: this.taps.roomId,
+      key,
+      userId: key.startsWith('u:') ? Number(key.slice(2)) : null,
+      seq,
+      timestamp,
+      payload: Buffer.from(payload),
+      arrivedAt: performance.timeOrigin + now,
+      level,
+      smoothedLevel: this.smoothed,
+    })
   }
 
   /** The tick: the level is smoothed; a voice silent for SPEAKER_IDLE_MS (or no longer allowed) stops counting. */
@@ -364,6 +487,10 @@ class Listener {
     for (const s of this.slots) s.disconnect()
   }
 
+  receiverReport(ssrc: number, fractionLost: number, jitter: number) {
+    for (const s of this.slots) if (s.ssrc === ssrc >>> 0) s.report(fractionLost, jitter)
+  }
+
   /** Takes its slots from the ranking (a speaker keeps their slot); true when a slot changed speaker. */
   assign(ranking: readonly string[]): boolean {
     const next = assignSlots(this.assigned, ranking, this.key)
@@ -387,6 +514,12 @@ class Slot {
   private roc = 0
   private top = -1
   private downlink: Downlink | null = null
+  /** The downlink the last packet went to (flushed after the uplink packet's fan-out). */
+  private sentTo: Downlink | null = null
+  /** The listener's last RTCP receiver report on this slot: fraction lost (0..1), jitter (RTP units), when. */
+  fractionLost = 0
+  jitter = 0
+  reportAt = 0
 
   constructor(
     readonly listener: Listener,
@@ -405,6 +538,20 @@ class Slot {
 
   disconnect() {
     this.downlink = null
+  }
+
+  report(fractionLost: number, jitter: number) {
+    this.fractionLost = fractionLost
+    this.jitter = jitter
+    this.reportAt = performance.now()
+  }
+
+  /** After the fan-out of an uplink packet: a batching downlink sends what it queued. */
+  flush() {
+    const d = this.sentTo
+    if (d === null) return
+    this.sentTo = null
+    d.flush()
   }
 
   /** One packet of the speaker in the slot: rewritten, protected and sent, if the listener is connected. */
@@ -435,6 +582,7 @@ class Slot {
     writeRtpHeader(this.header, rw.marker, this.pt, seq, rw.ts, this.ssrc)
     const packet = writer.protect(this.header, payload, this.ssrc, seq, roc)
     d.send(packet)
+    this.sentTo = d
     this.counters.forwarded(packet.length)
   }
 }

@@ -2,9 +2,19 @@
 // requests drive each participant's peer (signalling.ts: SDP, ICE restart, timers; its transport on the one media
 // socket: rtc-server.ts, peer-transport.ts); the rooms' events drive
 // who is heard (router.ts: one Router per room, the per-packet path of uplinks, K slots and SRTP); levels are an
-// observer of the router (levels.ts), published to the room here.
+// observer of the router (levels.ts), published to the room here. The budget (M52): a listener's `rtc.connect` is
+// refused with `room_full` when the room or the server is at MEDIA_ROOM_MAX_LISTENERS / MEDIA_MAX_LISTENERS, or the
+// forwarded packets per second are at MEDIA_MAX_PPS; those already in keep hearing, and the stage is never refused.
 import { rtcPorts } from '../config'
-import type { MediaApi, ParticipantInfo, ParticipantKey, RoomRole, RoomsApi } from '../contracts'
+import type {
+  MediaApi,
+  ParticipantInfo,
+  ParticipantKey,
+  RoomAudioQuality,
+  RoomRole,
+  RoomsApi,
+  TapPacket,
+} from '../contracts'
 import { connKey } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
@@ -13,15 +23,23 @@ import { roomTopic, type ConnInfo } from '../realtime/bus'
 import type { Handlers } from '../realtime/hub'
 import { hostAddresses, iceServersFor } from './ice'
 import { LevelsObserver } from './levels'
-import { MediaCounters, Router } from './router'
+import { MediaCounters, Router, type RouterObserver, type TapListener } from './router'
 import { RtcServer } from './rtc-server'
 import { SignallingPeer } from './signalling'
 
-/** A room's audio: its router (forwarding) and each participant's peer (signalling). */
+/** A room's audio: its router (forwarding), each participant's peer (signalling), who of them are listeners. */
 interface RoomMedia {
   readonly router: Router
   readonly peers: Map<ParticipantKey, SignallingPeer>
+  /** Peers taken as listeners (audience and guests), counted against the budget. */
+  readonly listeners: Set<ParticipantKey>
+  /** What the rooms were last told: whether the room takes more listeners. */
+  full: boolean
 }
+
+const STAGE: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'speaker'])
+/** How often (router ticks of 100 ms) a room checks whether the server's packet rate made it full or not. */
+const BUDGET_EVERY_TICKS = 10
 
 export class MediaService implements MediaApi {
   private readonly media = new Map<number, RoomMedia>()
@@ -32,6 +50,10 @@ export class MediaService implements MediaApi {
   private readonly counters = new MediaCounters()
   /** Benchmarks only: send through werift's RTCRtpSender (the stock path) instead of our own, for comparison. */
   private stock = false
+  /** Uplink taps by room (M54); a room's set lives while it has a tap or a router. */
+  private readonly taps = new Map<number, Set<TapListener>>()
+  /** Listeners taken in all rooms. */
+  private listenerCount = 0
 
   /** Its WebSocket handlers (`rtc.*`), mounted by app.ts. */
   readonly ws: Handlers<keyof typeof MediaRequests>
@@ -73,7 +95,28 @@ export class MediaService implements MediaApi {
   stats() {
     let peers = 0
     for (const r of this.media.values()) peers += r.peers.size
-    return { peers, forwardedPackets: this.counters.forwardedPackets, forwardedBytes: this.counters.forwardedBytes }
+    return {
+      peers,
+      forwardedPackets: this.counters.forwardedPackets,
+      forwardedBytes: this.counters.forwardedBytes,
+      packetsPerSecond: this.counters.packetsPerSecond,
+      listeners: this.listenerCount,
+    }
+  }
+
+  tap(roomId: number, listener: (packet: TapPacket) => void): () => void {
+    let set = this.taps.get(roomId)
+    if (!set) this.taps.set(roomId, (set = new Set()))
+    const fn: TapListener = (p) => listener(p)
+    set.add(fn)
+    return () => {
+      set.delete(fn)
+      if (set.size === 0 && !this.media.has(roomId) && this.taps.get(roomId) === set) this.taps.delete(roomId)
+    }
+  }
+
+  quality(): RoomAudioQuality[] {
+    return [...this.media.entries()].map(([roomId, r]) => ({ roomId, ...r.router.feedback() }))
   }
 
   /** For tests: what is still held. */
@@ -116,6 +159,7 @@ export class MediaService implements MediaApi {
 
   private async connect(conn: ConnInfo, roomId: number): Promise<RtcOffer> {
     const info = this.participant(conn, roomId)
+    if (!STAGE.has(info.role) && !this.media.get(roomId)?.peers.has(info.key) && this.fullFor(roomId)) fail('room_full')
     this.closePeer(roomId, info.key)
     const peer = this.createPeer(roomId, info)
     return this.offerReply(conn, await peer.offer())
@@ -154,6 +198,36 @@ export class MediaService implements MediaApi {
     )
   }
 
+  // ── the budget (M52) ────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Whether the room takes no more listeners now: the room's cap, the server's cap, or the packet rate. */
+  private fullFor(roomId: number): boolean {
+    const c = this.core.config
+    this.counters.sample(performance.now()) // no router ticked for a while: the rate is not left stale
+    const inRoom = this.media.get(roomId)?.listeners.size ?? 0
+    if (c.mediaRoomMaxListeners > 0 && inRoom >= c.mediaRoomMaxListeners) return true
+    if (c.mediaMaxListeners > 0 && this.listenerCount >= c.mediaMaxListeners) return true
+    return c.mediaMaxPps > 0 && this.counters.packetsPerSecond >= c.mediaMaxPps
+  }
+
+  /** Tells the rooms (the hallway) when a room's fullness changed; the server's caps touch every room. */
+  private refreshFull() {
+    for (const [roomId, r] of this.media) {
+      const full = this.fullFor(roomId)
+      if (full === r.full) continue
+      r.full = full
+      this.rooms.setAudioFull(roomId, full)
+    }
+  }
+
+  /** Counts a peer as a listener or not, following its role. */
+  private setListener(r: RoomMedia, key: ParticipantKey, listening: boolean) {
+    if (listening === r.listeners.has(key)) return
+    if (listening) r.listeners.add(key)
+    else r.listeners.delete(key)
+    this.listenerCount += listening ? 1 : -1
+  }
+
   // ── peers and rooms ─────────────────────────────────────────────────────────────────────────────────────────
 
   /** A participant's peer, on the shared media socket, joined to the room's router (opened if needed). */
@@ -167,7 +241,10 @@ export class MediaService implements MediaApi {
       join: (ssrcs) => this.room(roomId).router.add(info.key, ssrcs, { role: info.role, muted: info.muted }),
       expired: (p) => this.closePeer(roomId, info.key, p),
     })
-    this.room(roomId).peers.set(info.key, peer)
+    const room = this.room(roomId)
+    room.peers.set(info.key, peer)
+    this.setListener(room, info.key, !STAGE.has(info.role))
+    this.refreshFull()
     return peer
   }
 
@@ -177,7 +254,17 @@ export class MediaService implements MediaApi {
       const levels = new LevelsObserver((levels) => {
         this.core.bus.publish(roomTopic(roomId), { type: 'room.levels', roomId, levels })
       })
-      room = { router: new Router(roomId, this.counters, [levels], this.stock), peers: new Map() }
+      let ticks = 0
+      const budget: RouterObserver = {
+        tick: () => {
+          if (++ticks % BUDGET_EVERY_TICKS === 0) this.refreshFull()
+        },
+        close: () => {},
+      }
+      let taps = this.taps.get(roomId)
+      if (!taps) this.taps.set(roomId, (taps = new Set()))
+      const router = new Router(roomId, this.counters, [levels, budget], this.stock, taps)
+      room = { router, peers: new Map(), listeners: new Set(), full: false }
       this.media.set(roomId, room)
     }
     return room
@@ -189,6 +276,12 @@ export class MediaService implements MediaApi {
     // The rooms' own state is the truth (a role change may also mute, e.g. back to the audience).
     const info = this.rooms.participant(roomId, key)
     room.router.update(key, info ? { role: info.role, muted: info.muted } : change)
+    // Going on stage frees a listener's place; back in the audience, they keep hearing (counted again, never cut).
+    const role = info?.role ?? change.role
+    if (role) {
+      this.setListener(room, key, !STAGE.has(role))
+      this.refreshFull()
+    }
   }
 
   /** Closes a participant's peer (left, removed, replaced) and frees its transport and timers. */
@@ -205,10 +298,14 @@ export class MediaService implements MediaApi {
       })
     this.closing.add(done)
     room.router.remove(key)
+    this.setListener(room, key, false)
     if (room.peers.size === 0) {
       this.media.delete(roomId)
       room.router.close()
+      if (this.taps.get(roomId)?.size === 0) this.taps.delete(roomId)
+      if (room.full) this.rooms.setAudioFull(roomId, false)
     }
+    this.refreshFull()
   }
 
   closeRoom(roomId: number) {

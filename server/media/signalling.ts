@@ -162,6 +162,7 @@ export class SignallingPeer {
           this.endpoint.connect(this.transport, this.payloadTypes)
         },
         rtp: (rtp) => this.endpoint.receive(rtp),
+        receiverReport: (ssrc, fractionLost, jitter) => this.endpoint.receiverReport(ssrc, fractionLost, jitter),
         failed: (reason) => {
           if (this.closed) return
           opts.log.debug('media: transport failed', { key, reason })

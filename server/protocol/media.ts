@@ -35,4 +35,6 @@ export const MediaErrors = {
   media_no_peer: [409, 'No audio connection in this room; send rtc.connect first.'],
   media_no_offer: [409, 'There is no offer waiting for an answer.'],
   media_peer_closed: [409, 'The audio connection was replaced or closed.'],
+  /** The media plane is at its budget (M52): a new listener is refused; those in keep hearing, the stage gets in. */
+  room_full: [503, 'This room is full: no more listeners can join its audio right now.'],
 } as const satisfies Record<string, ErrorSpec>

@@ -96,6 +96,8 @@ export const HallwayRoom = t.Composite([
     followedOnStage: t.Integer(),
     cohosts: t.Array(PublicUser),
     rsvp: RsvpView,
+    /** The room's audio takes no more listeners now (M53): joining shows "This room is full". */
+    full: t.Boolean(),
   }),
 ])
 export type HallwayRoom = Static<typeof HallwayRoom>

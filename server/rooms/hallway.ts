@@ -64,7 +64,8 @@ export class Hallway {
       .live()
       .filter(visible)
       .map((r) => {
-        const seats = [...(this.rooms.session(r.id)?.seats.values() ?? [])]
+        const session = this.rooms.session(r.id)
+        const seats = [...(session?.seats.values() ?? [])]
         const stage = seats
           .filter((s) => s.userId !== null && onStage(s.role))
           .sort((a, b) => (b.role === 'host' ? 1 : 0) - (a.role === 'host' ? 1 : 0) || a.since - b.since)
@@ -76,6 +77,7 @@ export class Hallway {
           listenerCount: seats.length - stage.length,
           followedOnStage: stage.filter((s) => following.has(s.userId!)).length,
           ...event(r),
+          full: session?.audioFull ?? false,
         }
       })
       .sort(
@@ -98,6 +100,7 @@ export class Hallway {
               listenerCount: 0,
               followedOnStage: following.has(r.host_id) ? 1 : 0,
               ...event(r),
+              full: false,
             }))
     return { live, upcoming }
   }

@@ -35,6 +35,7 @@ import {
   canTransition,
   EMPTY_ROOM_MS,
   GRACE_MS,
+  GUEST_COUNT_EVERY_MS,
   isModerator,
   onStage,
   RANK,
@@ -84,7 +85,13 @@ export class RoomsService implements RoomsApi {
     this.core = deps.core
     this.accounts = deps.accounts
     this.store = new RoomsStore(deps.core.db)
-    this.timing = { graceMs: GRACE_MS, emptyMs: EMPTY_ROOM_MS, resumeMs: RESUME_MS, ...deps.timing }
+    this.timing = {
+      graceMs: GRACE_MS,
+      emptyMs: EMPTY_ROOM_MS,
+      resumeMs: RESUME_MS,
+      guestCountMs: GUEST_COUNT_EVERY_MS,
+      ...deps.timing,
+    }
     this.access = new RoomAccess(deps, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
     this.events = new Emitter('rooms', deps.core.log)
     this.schedule = new Schedule({
@@ -165,6 +172,13 @@ export class RoomsService implements RoomsApi {
       const seat = session.seat(memberKey(userId))
       if (seat) this.leave(session, seat, 'removed')
     }
+  }
+
+  setAudioFull(roomId: number, full: boolean) {
+    const session = this.sessions.get(roomId)
+    if (!session || session.audioFull === full) return
+    session.audioFull = full
+    this.deps.hallwayChanged()
   }
 
   scheduledBetween(from: number, to: number): RoomSummary[] {
@@ -593,12 +607,10 @@ export class RoomsService implements RoomsApi {
       })
   }
 
+  /** The guest count, coalesced (M50): at most one `room.guests` per interval, serialised once for the topic. */
   private publishGuests(session: RoomSession) {
-    this.core.bus.publish(roomTopic(session.roomId), {
-      type: 'room.guests',
-      roomId: session.roomId,
-      count: session.guests(),
-    })
+    const roomId = session.roomId
+    session.guestsChanged((count) => this.core.bus.publish(roomTopic(roomId), { type: 'room.guests', roomId, count }))
   }
 
   private emit<E extends keyof RoomEvents>(event: E, e: RoomEvents[E]) {

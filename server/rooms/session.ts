@@ -12,6 +12,11 @@ export const RESUME_MS = 120_000
 export const EMPTY_ROOM_MS = 120_000
 /** Hallway change notices are coalesced into one per this interval. */
 export const HALLWAY_THROTTLE_MS = 400
+/**
+ * The guest count goes to the room at most once per this interval (M50): a join costs the room O(1) messages, not
+ * one to everyone per guest (N²/2 messages while N guests arrive).
+ */
+export const GUEST_COUNT_EVERY_MS = 1000
 
 /** The room lifecycle: which state may follow which. */
 export const ROOM_TRANSITIONS: Record<RoomState, readonly RoomState[]> = {
@@ -59,6 +64,8 @@ export interface Seat {
 export interface Timing {
   graceMs: number
   emptyMs: number
+  /** The guest count's interval (default GUEST_COUNT_EVERY_MS). */
+  guestCountMs?: number
 }
 
 export class RoomSession {
@@ -67,8 +74,13 @@ export class RoomSession {
   pinned: Pinned | null = null
   /** Whether a host has ever been seated (an empty room ends at once only after that). */
   hadHost = false
+  /** The media plane takes no more listeners in this room now (M53; the hallway card says so). */
+  audioFull = false
   private handSeq = 0
   private emptyTimer: ReturnType<typeof setTimeout> | null = null
+  /** The guest count last published, and the timer of the next publication while one is due. */
+  private guestsSent = 0
+  private guestsTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(
     readonly roomId: number,
@@ -130,6 +142,21 @@ export class RoomSession {
     let n = 0
     for (const s of this.seats.values()) if (s.userId === null) n++
     return n
+  }
+
+  /**
+   * The guest count changed: `publish` runs once at the end of the current interval with the count then, and only
+   * if it differs from the last one published (arrivals and departures within an interval are one message).
+   */
+  guestsChanged(publish: (count: number) => void) {
+    if (this.guestsTimer || this.state === 'ended') return
+    this.guestsTimer = setTimeout(() => {
+      this.guestsTimer = null
+      const n = this.guests()
+      if (n === this.guestsSent) return
+      this.guestsSent = n
+      publish(n)
+    }, this.timing.guestCountMs ?? GUEST_COUNT_EVERY_MS)
   }
 
   /** The socket(s) of a seat are gone: keep it for the grace period (or `ms`), then `expire` runs. */
@@ -200,6 +227,7 @@ export class RoomSession {
   /** Timers owned by this session (0 after close). */
   timers() {
     let n = this.emptyTimer ? 1 : 0
+    if (this.guestsTimer) n++
     for (const s of this.seats.values()) if (s.graceTimer) n++
     return n
   }
@@ -208,6 +236,8 @@ export class RoomSession {
   close() {
     this.state = 'ended'
     this.disarmEmpty()
+    if (this.guestsTimer) clearTimeout(this.guestsTimer)
+    this.guestsTimer = null
     for (const s of this.seats.values())
       if (s.graceTimer) {
         clearTimeout(s.graceTimer)

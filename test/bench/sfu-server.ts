@@ -1,5 +1,7 @@
 // The server side of `bench:sfu`, run as a child process so that its CPU time and RSS can be read from /proc.
-// Prints one JSON line {url, origin, pid} when listening; answers "stats" on stdin with a JSON line of media stats.
+// Prints one JSON line {url, origin, pid} when listening; answers "stats" on stdin with a JSON line of media stats;
+// stops on "quit", on SIGTERM/SIGINT, and when its stdin closes (the bench is gone, whatever happened to it).
+// No media budget (MEDIA_MAX_*=0) unless the environment sets one.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,25 +17,38 @@ const config = loadConfig({
   LOG_LEVEL: 'error',
   GUESTS: 'true',
   REGISTRATION: 'open',
-  RTC_PORT_MIN: process.env.RTC_PORT_MIN ?? '30000',
-  RTC_PORT_MAX: process.env.RTC_PORT_MAX ?? '31999',
+  MEDIA_MAX_LISTENERS: process.env.MEDIA_MAX_LISTENERS ?? '0',
+  MEDIA_ROOM_MAX_LISTENERS: process.env.MEDIA_ROOM_MAX_LISTENERS ?? '0',
+  MEDIA_MAX_PPS: process.env.MEDIA_MAX_PPS ?? '0',
 })
 const big: [number, number] = [1e6, 1e6]
 const s = await startServer(config, {
   log: createLogger('error', () => {}),
   limits: { login: big, register: big, inviteLookup: big },
 })
-await s.ctx.invites.service.register({ username: 'speaker', password: 'bench password 1' })
+// The speaker, and two members who send each other a message during the largest N (the isolation figure).
+for (const username of ['speaker', 'alice', 'bob'])
+  await s.ctx.invites.service.register({ username, password: 'bench password 1' })
 const media = s.ctx.media.service
 media.useStockSender(process.env.SFU_STOCK === '1')
 console.log(JSON.stringify({ url: s.url, origin: s.ctx.core.origin(), pid: process.pid }))
 
+let stopping = false
 const stop = async () => {
-  await s.stop()
+  if (stopping) return
+  stopping = true
+  // A server that cannot stop within 20 s (a saturated loop) is left by exiting anyway.
+  setTimeout(() => {
+    rmSync(dataDir, { recursive: true, force: true })
+    process.exit(1)
+  }, 20_000).unref()
+  await s.stop().catch(() => {})
   rmSync(dataDir, { recursive: true, force: true })
   process.exit(0)
 }
 process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
+process.stdin.on('end', stop)
 let buf = ''
 process.stdin.on('data', (d) => {
   buf += d.toString()

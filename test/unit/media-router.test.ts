@@ -30,6 +30,10 @@ class FakeDownlink implements Downlink {
   open() {
     return this.up ? this.writer : null
   }
+  flushes = 0
+  flush() {
+    this.flushes++
+  }
   send(p: Buffer) {
     const marker = (p[1]! & 0x80) !== 0
     this.sent.push({ from: p.subarray(12).toString(), ssrc: p.readUInt32BE(8), seq: p.readUInt16BE(2), marker })
@@ -130,5 +134,77 @@ describe('[M4] the router alone', () => {
     } finally {
       stop()
     }
+  })
+})
+
+describe('[M55] the lean path and the seams of the router', () => {
+  test('[M55] each downlink sent to is flushed once per uplink packet (a batching transport sends then)', async () => {
+    const { join } = room()
+    const sp = join('sp', 'speaker')
+    const l1 = join('l1', 'audience'),
+      l2 = join('l2', 'audience')
+    const stop = talk([['sp', sp.ep, 20]])
+    try {
+      await until(() => l1.down.sent.length > 10 && l2.down.sent.length > 10, 'both hear the speaker')
+    } finally {
+      stop()
+    }
+    for (const l of [l1, l2]) expect(l.down.flushes).toBe(l.down.sent.length)
+    expect(sp.down.flushes).toBe(0)
+  })
+
+  test('[M54] a tap gets each forwarded uplink packet in a microtask, with its level; [M56] reports', async () => {
+    const taps = new Set<(p: import('../../server/contracts').TapPacket) => void>()
+    const got: { key: string; seq: number; level: number; payload: string }[] = []
+    taps.add((p) => got.push({ key: p.key, seq: p.seq, level: p.level, payload: p.payload.toString() }))
+    router = new Router(7, new MediaCounters(), [], false, taps)
+    const sp = router.add('u:5', [1, 2, 3], { role: 'speaker', muted: false })
+    sp.setLevelExtension(LEVEL_EXT)
+    const aud = router.add('u:6', [4, 5, 6], { role: 'audience', muted: false })
+    const down = new FakeDownlink()
+    aud.connect(down, [111, 111, 111])
+    sp.receive(packet('sp', 1, 0))
+    aud.receive(packet('aud', 1, 0)) // not allowed to speak: not forwarded, not tapped
+    expect(got).toEqual([]) // not during the packet's own handling
+    await Promise.resolve()
+    expect(got).toEqual([{ key: 'u:5', seq: 1, level: 1, payload: 'sp' }])
+
+    expect(router.feedback().reports).toBe(0)
+    aud.receiverReport(4, 0.25, 480)
+    aud.receiverReport(5, 0.75, 960)
+    aud.receiverReport(99, 1, 1) // not one of its slots
+    expect(router.feedback()).toEqual({ reports: 2, lossRatio: 0.5, jitterSeconds: 0.015 })
+    expect(router.feedback(performance.now() + 60_000).reports).toBe(0) // stale reports stop counting
+  })
+})
+
+describe('[M51] levels are coalesced', () => {
+  test('[M51] rounded to 0.1, sent every third tick only when changed; {} once when all fell silent', () => {
+    const sent: Levels[] = []
+    const obs = new LevelsObserver((l) => sent.push(l))
+    let active: [string, number][] = []
+    const fake = {
+      eachActive: (fn: (k: string, v: number) => void) => {
+        for (const [k, v] of active) fn(k, v)
+      },
+    }
+    const ticks = (n: number) => {
+      for (let i = 0; i < n; i++) obs.tick(fake as unknown as Router)
+    }
+    active = [['u:1', 0.52]]
+    ticks(3)
+    expect(sent).toEqual([{ 'u:1': 0.5 }])
+    active = [['u:1', 0.48]] // the same after rounding: nothing sent
+    ticks(30)
+    expect(sent).toHaveLength(1)
+    active = [
+      ['u:1', 0.48],
+      ['u:2', 0.9],
+    ]
+    ticks(3)
+    expect(sent.at(-1)).toEqual({ 'u:1': 0.5, 'u:2': 0.9 })
+    active = []
+    ticks(30)
+    expect(sent.slice(2)).toEqual([{}])
   })
 })

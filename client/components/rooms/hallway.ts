@@ -22,6 +22,7 @@ function LiveCard({ r }: { r: HallwayRoom }) {
     <div class="room-card-top">
       <h3 id=${id}><a href=${'/rooms/' + r.id}>${r.title}</a></h3>
       ${KIND_LABEL[r.kind] && html`<span class="badge">${KIND_LABEL[r.kind]}</span>`}
+      ${r.full && html`<span class="badge warn">This room is full</span>`}
     </div>
     ${r.description && html`<p class="room-card-desc muted small">${r.description}</p>`}
     <div class="row center gap">

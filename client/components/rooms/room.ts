@@ -261,6 +261,13 @@ export function Room({ id }: { id: string }) {
     </${Header}>
     ${reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`}
     ${
+      audioState.value === 'full' &&
+      html`<div class="banner warn" role="status">
+        This room is full.
+        ${amGuest.value ? ' Try again in a little while.' : ' You can still read the chat and raise your hand.'}
+      </div>`
+    }
+    ${
       audioState.value === 'failed' &&
       html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`
     }
