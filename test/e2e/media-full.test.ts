@@ -71,7 +71,7 @@ test.skipIf(!hasChromium)(
 
     // Invited to the stage, the refused member connects at once: the banner goes.
     await ok(host, 'room.invite', { roomId: room.id, userId: late.id })
-    await page.getByRole('button', { name: 'Accept' }).click()
+    await page.getByRole('button', { name: 'Go live' }).click()
     await page.getByText('This room is full.').waitFor({ state: 'detached' })
     await until(() => s.ctx.media.service.stats().peers === 3, 'the new speaker has a peer')
     expect(s.ctx.media.service.stats().listeners).toBe(1)
