@@ -63,6 +63,16 @@ function filesUnder(base: string, folder: string): string[] {
     .sort()
 }
 
+/**
+ * The backup worker's module. From source, beside this file. In the compiled binary every bundled module's
+ * import.meta.url is the binary's entry (/$bunfs/root/townhall) and the worker is the second entry point
+ * (scripts/build.ts), stored by its path under server/: db/backup-worker (test/integration/binary.test.ts runs it).
+ */
+const WORKER = new URL(
+  import.meta.url.startsWith('file:///$bunfs/') ? './db/backup-worker.ts' : './backup-worker.ts',
+  import.meta.url,
+).href
+
 /** Thrown when a backup of the same data folder is already being written in this process (one at a time). */
 export class BackupRunningError extends Error {}
 
@@ -90,7 +100,7 @@ export async function createBackup(
   if (running.has(key)) throw new BackupRunningError('backup: a backup of this data folder is already being written')
   signal?.throwIfAborted()
   running.add(key)
-  const worker = new Worker(new URL('./backup-worker.ts', import.meta.url).href)
+  const worker = new Worker(WORKER)
   try {
     return await new Promise<BackupResult>((done, failed) => {
       const cancel = () => worker.postMessage({ type: 'cancel' } satisfies BackupRequest)

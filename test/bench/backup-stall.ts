@@ -22,7 +22,8 @@ db.exec(
 db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
 const uploads = join(s.dataDir, 'uploads', 'backchannel')
 mkdirSync(uploads, { recursive: true })
-for (let i = 0; i < UPLOADS; i++) writeFileSync(join(uploads, `bench-${i}.bin`), crypto.getRandomValues(new Uint8Array(1 << 20)))
+for (let i = 0; i < UPLOADS; i++)
+  writeFileSync(join(uploads, `bench-${i}.bin`), crypto.getRandomValues(new Uint8Array(1 << 20)))
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 

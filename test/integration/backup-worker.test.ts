@@ -105,7 +105,7 @@ test('[D60] while a backup of a large database is written, /healthz, a WebSocket
   expect(backups().filter((n) => n.startsWith('.') || n.endsWith('.partial'))).toEqual([])
 })
 
-test('[D61] one backup at a time: a second one while the first is written is refused; a stopped one leaves nothing', async () => {
+test('[D61] one backup at a time: a second one meanwhile is refused; a stopped one leaves nothing', async () => {
   const admin = await signedInClient(s, 'bwadmin2', 'admin')
   const first = admin.post('/api/admin/backups')
   while (!backups().some((n) => n.startsWith('.snapshot-'))) await turn()
