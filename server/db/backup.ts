@@ -115,6 +115,11 @@ export async function createBackup(
         finish()
         failed(new Error(`backup: the backup worker failed: ${e.message}`))
       }
+      // A worker that ends without answering (it cannot load, it is killed): the backup fails rather than hang.
+      worker.addEventListener('close', () => {
+        finish()
+        failed(new Error('backup: the backup worker ended without finishing'))
+      })
       worker.postMessage({
         type: 'backup',
         dbFile: db.filename,
