@@ -40,6 +40,8 @@ export async function build(opts: { outfile?: string; quiet?: boolean } = {}) {
       '--sourcemap=none',
       '--no-compile-autoload-bunfig',
       'server/main.ts',
+      // The backup worker (server/db/backup.ts starts it by URL) is a second entry point inside the binary.
+      'server/db/backup-worker.ts',
       '--asset=client/dist',
       '--outfile',
       outfile,

@@ -62,6 +62,7 @@ export function createAdmin(deps: AdminDeps & { version: string }): AdminDomain 
     },
     stop: async () => {
       metrics.stop()
+      service.stopBackup()
       await schedule.stop()
     },
   }

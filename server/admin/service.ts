@@ -18,7 +18,7 @@ import type { Core } from '../core'
 import { fail } from '../errors'
 import { hashToken, newToken } from '../lib/crypto'
 import { RateLimiter } from '../lib/ratelimit'
-import { backupDir, createBackup, listBackups } from '../db/backup'
+import { BackupRunningError, backupDir, createBackup, listBackups } from '../db/backup'
 import type { Settings } from '../settings'
 import type { AuditLog } from './audit'
 import { AdminStore, type ReportRow } from './store'
@@ -406,25 +406,32 @@ export class AdminService {
   }
 
   // ── backups ──
-  /** A backup now (database snapshot and uploads in one tar), audited with its size. Only one runs at a time. */
+  /**
+   * A backup now (database snapshot and uploads in one tar, written off the server's thread), audited with its size.
+   * Only one runs at a time, a scheduled one included; the server's stop ends one under way.
+   */
   async createBackup(actor: Actor | null) {
-    if (this.backingUp) fail('backup_running')
-    this.backingUp = true
+    let r: Awaited<ReturnType<typeof createBackup>>
     try {
-      const r = await createBackup(this.core.db, this.core.config.dataDir)
-      this.audit({
-        actorId: actor?.id ?? null,
-        action: 'backup.create',
-        targetType: 'backup',
-        targetId: r.name,
-        details: { integrity: r.integrity, bytes: r.size, files: r.files },
-      })
-      return { ...this.backupInfo(r.name), integrity: r.integrity, files: r.files }
-    } finally {
-      this.backingUp = false
+      r = await createBackup(this.core.db, this.core.config.dataDir, undefined, this.backupStop.signal)
+    } catch (e) {
+      if (e instanceof BackupRunningError) fail('backup_running')
+      throw e
     }
+    this.audit({
+      actorId: actor?.id ?? null,
+      action: 'backup.create',
+      targetType: 'backup',
+      targetId: r.name,
+      details: { integrity: r.integrity, bytes: r.size, files: r.files },
+    })
+    return { ...this.backupInfo(r.name), integrity: r.integrity, files: r.files }
   }
-  private backingUp = false
+  private backupStop = new AbortController()
+  /** The server stops: a backup from the console stops at its next file and leaves nothing. */
+  stopBackup() {
+    this.backupStop.abort()
+  }
 
   private backupInfo(name: string) {
     const b = this.backups().find((b) => b.name === name)

@@ -4,7 +4,7 @@
 import type { Database } from 'bun:sqlite'
 import { Database as SqliteDatabase } from 'bun:sqlite'
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
-import { basename, join, relative, sep } from 'node:path'
+import { basename, join, relative, resolve, sep } from 'node:path'
 import pkg from '../../package.json'
 import type { Logger } from '../lib/log'
 import { schemaVersion } from './migrate'
@@ -64,9 +64,31 @@ function filesUnder(base: string, folder: string): string[] {
 }
 
 /**
+ * The backup worker's module. From source, beside this file. In the compiled binary every bundled module's
+ * import.meta.url is the binary's entry (/$bunfs/root/townhall) and the worker is the second entry point
+ * (scripts/build.ts), stored by its path under server/: db/backup-worker (test/integration/binary.test.ts runs it).
+ */
+const WORKER = new URL(
+  import.meta.url.startsWith('file:///$bunfs/') ? './db/backup-worker.ts' : './backup-worker.ts',
+  import.meta.url,
+).href
+
+/** Thrown when a backup of the same data folder is already being written in this process (one at a time). */
+export class BackupRunningError extends Error {}
+
+/** The data folders whose backup this process is writing now (the console, the schedule and the CLI share it). */
+const running = new Set<string>()
+
+/**
  * Writes a backup of a running (or stopped) server: the database snapshot first, then the uploads, then the
  * manifest. The archive is written beside its final name and renamed when complete, so a listed backup is whole.
  * `file` defaults to DATA_DIR/backups/townhall-<time>.tar.
+ *
+ * The work happens off the server's thread [D60]: a Worker (server/db/backup-worker.ts) opens its own connection to
+ * the WAL-mode database file and runs `VACUUM INTO` there (a read transaction: the server keeps writing meanwhile and
+ * the snapshot is the database as of its start), then writes and hashes the tar. `signal` stops it at its next file
+ * (the snapshot itself cannot be interrupted); its partial files are removed. One backup per data folder at a time
+ * (BackupRunningError).
  */
 export async function createBackup(
   db: Database,
@@ -74,14 +96,75 @@ export async function createBackup(
   file?: string,
   signal?: AbortSignal,
 ): Promise<BackupResult> {
+  const key = resolve(dataDir)
+  if (running.has(key)) throw new BackupRunningError('backup: a backup of this data folder is already being written')
+  signal?.throwIfAborted()
+  running.add(key)
+  const worker = new Worker(WORKER)
+  try {
+    return await new Promise<BackupResult>((done, failed) => {
+      const cancel = () => worker.postMessage({ type: 'cancel' } satisfies BackupRequest)
+      signal?.addEventListener('abort', cancel, { once: true })
+      const finish = () => signal?.removeEventListener('abort', cancel)
+      worker.onmessage = (e: MessageEvent<BackupReply>) => {
+        finish()
+        if (e.data.ok) done(e.data.result)
+        else failed(signal?.aborted ? new Error('backup: stopped', { cause: e.data.error }) : new Error(e.data.error))
+      }
+      worker.onerror = (e) => {
+        finish()
+        failed(new Error(`backup: the backup worker failed: ${e.message}`))
+      }
+      // A worker that ends without answering (it cannot load, it is killed): the backup fails rather than hang.
+      worker.addEventListener('close', () => {
+        finish()
+        failed(new Error('backup: the backup worker ended without finishing'))
+      })
+      worker.postMessage({
+        type: 'backup',
+        dbFile: db.filename,
+        dataDir,
+        target: file ?? join(backupDir(dataDir), `townhall-${stamp()}.tar`),
+      } satisfies BackupRequest)
+    })
+  } finally {
+    worker.terminate()
+    running.delete(key)
+  }
+}
+
+/** What the server's thread asks the backup worker. */
+export type BackupRequest = { type: 'backup'; dbFile: string; dataDir: string; target: string } | { type: 'cancel' }
+/** What the backup worker answers, once. */
+export type BackupReply = { ok: true; result: BackupResult } | { ok: false; error: string }
+
+/**
+ * The backup itself (run by the worker): a snapshot of the database file through a connection of its own, then the
+ * tar. `stopped()` is asked before each file; when it says yes the backup ends with an error and leaves nothing.
+ */
+export async function writeBackup(
+  dbFile: string,
+  dataDir: string,
+  target: string,
+  stopped: () => boolean = () => false,
+): Promise<BackupResult> {
   const dir = backupDir(dataDir)
   mkdirSync(dir, { recursive: true })
-  const target = file ?? join(dir, `townhall-${stamp()}.tar`)
   const partial = `${target}.partial`
   const snapshot = join(dir, `.snapshot-${process.pid}-${crypto.randomUUID()}.db`)
+  const check = () => {
+    if (stopped()) throw new Error('backup: stopped')
+  }
   let out: TarWriter | null = null
   try {
-    db.query('VACUUM INTO ?').run(snapshot)
+    const src = new SqliteDatabase(dbFile, { readwrite: true, create: false })
+    try {
+      src.exec('PRAGMA busy_timeout = 5000')
+      src.query('VACUUM INTO ?').run(snapshot)
+    } finally {
+      src.close()
+    }
+    check()
     const integrity = integrityOf(snapshot)
     const version = (() => {
       const s = new SqliteDatabase(snapshot, { readonly: true })
@@ -95,11 +178,12 @@ export async function createBackup(
     const files: TarEntry[] = [(await out.addFile(SNAPSHOT, snapshot))!]
     for (const folder of DATA_FOLDERS)
       for (const name of filesUnder(dataDir, folder)) {
-        signal?.throwIfAborted()
+        check()
         // A file deleted since the listing (an avatar replaced) is left out; the manifest lists what was copied.
         const entry = await out.addFile(name, join(dataDir, name))
         if (entry) files.push(entry)
       }
+    check()
     const manifest: Manifest = {
       format: 'townhall-backup',
       formatVersion: 1,
@@ -223,6 +307,7 @@ export class BackupSchedule {
       this.opts.done?.(r, pruned)
     } catch (error) {
       if (this.abort.signal.aborted) log.warn('backup: the scheduled backup was stopped with the server')
+      else if (error instanceof BackupRunningError) log.warn('backup: skipped, another backup is being written')
       else log.error('backup: the scheduled backup failed', { error })
     }
   }

@@ -136,6 +136,72 @@ export class TarWriter {
   }
 }
 
+/** What tarStream() puts in the archive: bytes under a name, or a file from disk copied as it is read. */
+export type TarSource = { name: string; bytes: Uint8Array } | { name: string; path: string }
+
+/** The pieces a streamed tar is made of, in order: per entry its header, its bytes in chunks, its padding. */
+async function* tarPieces(sources: Iterable<TarSource>): AsyncGenerator<Uint8Array> {
+  const padding = (size: number) => new Uint8Array((BLOCK - (size % BLOCK)) % BLOCK)
+  for (const src of sources) {
+    if ('bytes' in src) {
+      yield header(src.name, src.bytes.byteLength, Date.now())
+      yield src.bytes
+      yield padding(src.bytes.byteLength)
+      continue
+    }
+    let fh: FileHandle
+    try {
+      fh = await open(src.path, 'r')
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') continue // deleted since it was listed: left out
+      throw e
+    }
+    try {
+      const st = await fh.stat()
+      yield header(src.name, st.size, st.mtimeMs)
+      let done = 0
+      while (done < st.size) {
+        // A fresh buffer per piece: the reader may hold it until it is sent.
+        const buf = new Uint8Array(Math.min(STREAM_CHUNK, st.size - done))
+        const { bytesRead } = await fh.read(buf, 0, buf.length, done)
+        if (bytesRead === 0) throw new TarError(`tar: ${src.path} shrank while it was read`)
+        yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead)
+        done += bytesRead
+      }
+      yield padding(st.size)
+    } finally {
+      await fh.close()
+    }
+  }
+  yield new Uint8Array(BLOCK * 2)
+}
+const STREAM_CHUNK = 256 * 1024
+
+/**
+ * A tar as a stream [D62]: each header and each chunk of a file (256 KiB at most) is made when the reader asks for
+ * it, so an archive of any size holds only a chunk or two in memory; a file's size is taken when it is opened. A
+ * reader that stops (a download cancelled) closes the file being read.
+ */
+export function tarStream(sources: Iterable<TarSource>): ReadableStream<Uint8Array> {
+  const pieces = tarPieces(sources)
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          const { value, done } = await pieces.next()
+          if (done) return controller.close()
+          if (value.byteLength === 0) continue
+          return controller.enqueue(value)
+        }
+      },
+      async cancel() {
+        await pieces.return(undefined)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
 /** Reads a file's bytes in order, a piece at a time. */
 class ByteReader {
   private pending: Uint8Array = new Uint8Array(0)

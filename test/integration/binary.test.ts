@@ -110,6 +110,17 @@ test('[H11] `townhall healthcheck` from the binary exits 0 against it', async ()
   expect((await new Response(v.stdout).text()).trim()).toMatch(/^\d+\.\d+\.\d+/)
 })
 
+test('[D60] `townhall backup FILE` from the binary writes the backup in its worker while the server runs', async () => {
+  const file = join(work, 'from-binary.tar')
+  const p = Bun.spawn([bin, 'backup', file], { cwd: folder, env: env(), stdout: 'pipe', stderr: 'pipe' })
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
+  expect({ code, err }).toMatchObject({ code: 0 })
+  expect(out).toContain('database integrity ok')
+  const names = Bun.spawnSync(['tar', 'tf', file]).stdout.toString().trim().split('\n')
+  expect(names[0]).toBe('townhall.db')
+  expect(names.at(-1)).toBe('manifest.json')
+})
+
 test('[H11] figures: binary size, start-up time, idle memory (reported, not asserted)', async () => {
   await Bun.sleep(200)
   const status = existsSync(`/proc/${proc!.pid}/status`) ? await Bun.file(`/proc/${proc!.pid}/status`).text() : ''
