@@ -5,6 +5,7 @@ import { computed, effect, signal } from '@preact/signals'
 import { del, errorCode, get, patch, post, put as putJson, query, RequestError, type ClientErrorCode } from './api'
 import { conn } from './connection'
 import { audioState, joinAudio, leaveAudio, reconnectAudio, setMicrophone } from './rtc'
+import { path } from './router'
 import { notify } from './state'
 // The wire shapes are the protocol's (type-only imports: nothing of the server is bundled).
 import type {
@@ -200,9 +201,13 @@ conn.on('room.ended', forRoom(stopped('ended')))
 conn.on(
   'room.hostless',
   forRoom((e) => {
+    const was = hostlessUntil.value
     hostlessUntil.value = e.endsAt
-    if (e.endsAt === null) notify('A host is back: the room goes on')
-    else notify(`The host left: the room ends in ${Math.round((e.endsAt - Date.now()) / 1000)} s unless a host returns`)
+    if (e.endsAt === null) {
+      if (was !== null) notify('A host is back: the room goes on')
+    } else if (path.value !== `/rooms/${e.roomId}`)
+      // The room screen shows a countdown; any other screen a toast.
+      notify(`The host left: the room ends in ${Math.round((e.endsAt - Date.now()) / 1000)} s unless a host returns`)
   }),
 )
 

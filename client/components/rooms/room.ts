@@ -214,7 +214,7 @@ function HostlessBanner({ until }: { until: number }) {
   }, [until])
   const left = Math.max(0, Math.ceil((until - now) / 1000))
   return html`<div class="banner warn hostless" role="status">
-    The host left — the room ends in <span class="countdown">${left} s</span> unless a host returns.
+    <span>The host left — the room ends in <span class="hostless-left">${left} s</span> unless a host returns.</span>
   </div>`
 }
 
