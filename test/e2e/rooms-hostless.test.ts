@@ -54,7 +54,7 @@ test.skipIf(!hasChromium)(
       // The listener: a countdown banner, and the room is still live.
       const banner = l.getByRole('status').filter({ hasText: 'The host left' })
       await banner.waitFor()
-      expect(await banner.innerText()).toMatch(/the room ends in \d+ s unless a host returns/)
+      expect(await banner.textContent()).toMatch(/the room ends in \d+ s unless a host returns/)
       expect(s.ctx.rooms.api.room(roomId)!.state).toBe('live')
       await l.screenshot({ path: join(SHOTS, 'rooms-hostless-1280.png') })
       await l.setViewportSize({ width: 390, height: 844 })

@@ -31,7 +31,7 @@ afterAll(async () => {
 const roleEvent = (userId: number, role: string) => (e: any) =>
   e.type === 'room.participant' && e.participant.user.id === userId && e.participant.role === role
 
-test('[R6] [R33] [R72] the last host leaving with a speaker on stage: the longest-serving speaker takes over', async () => {
+test('[R6] [R33] [R72] the last host leaving with a speaker on stage: the longest-serving one takes over', async () => {
   const host = await make('h'),
     sp1 = await make('s'),
     sp2 = await make('s'),
@@ -125,7 +125,7 @@ test('[R72] a succeeded host who left returns as host; a co-host returning takes
   await ok(co, 'room.end', { roomId: room.id })
 })
 
-test('[R72] the last host leaves an empty room: it ends at once; the last listener leaving the wait ends it too', async () => {
+test('[R72] the last host leaves an empty room: it ends at once; so does the last one out of a wait', async () => {
   const host = await make('h')
   const room = await roomWith(host, [])
   await ok(host, 'room.leave', { roomId: room.id })
