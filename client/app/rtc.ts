@@ -41,6 +41,20 @@ function readVolumes(): Record<string, number> {
 /** The volume I chose for a speaker (1 unless changed). */
 export const volumeOf = (key: string): number => volumes.value[key] ?? 1
 
+/**
+ * Whether this browser lets a page set an element's volume (iOS Safari does not: only the toggle that silences a
+ * speaker is shown there).
+ */
+export const volumeSettable: boolean = (() => {
+  try {
+    const el = new Audio()
+    el.volume = 0.5
+    return el.volume === 0.5
+  } catch {
+    return false
+  }
+})()
+
 /** Sets how loud a speaker plays for me (0..1), at once on the element that carries them, and remembers it. */
 export function setVolume(key: string, volume: number): void {
   const v = Math.min(1, Math.max(0, Math.round(volume * 100) / 100))
@@ -64,6 +78,7 @@ function applyVolumes() {
     el.dataset.speaker = key ?? ''
     const v = key ? volumeOf(key) : 1
     if (el.volume !== v) el.volume = v
+    el.muted = v === 0 // where volume is read-only (iOS Safari), silencing still works
   })
 }
 let mic: MediaStream | null = null

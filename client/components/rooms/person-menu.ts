@@ -13,7 +13,7 @@ import {
   isMod,
   type Participant,
 } from '../../app/rooms'
-import { setVolume, volumeOf } from '../../app/rtc'
+import { setVolume, volumeOf, volumeSettable } from '../../app/rtc'
 import { me as meUser, notify, notifyError } from '../../app/state'
 import { Icon } from '../icons'
 import { Avatar } from '../ui'
@@ -106,10 +106,17 @@ function Volume({ p }: { p: Participant }) {
     <button class=${'btn icon-only volume-mute' + (pct === 0 ? ' off' : '')} type="button" aria-pressed=${pct === 0}
       aria-label=${`Silence ${p.user.displayName} for me`} title=${pct === 0 ? 'Turn back up' : 'Silence for me'}
       onClick=${() => setVolume(p.key, pct === 0 ? 1 : 0)}><${Icon} name="speaker" size=${18} /></button>
-    <input type="range" min="0" max="100" step="5" value=${pct} aria-label=${label}
+${
+  volumeSettable &&
+  html`<input type="range" min="0" max="100" step="5" value=${pct} aria-label=${label}
       aria-valuetext=${pct + ' %'} onInput=${(e: Event) =>
-        setVolume(p.key, Number((e.currentTarget as HTMLInputElement).value) / 100)} />
-    <span class="volume-pct small muted" aria-hidden="true">${pct} %</span>
+        setVolume(p.key, Number((e.currentTarget as HTMLInputElement).value) / 100)} />`
+}
+    ${
+      volumeSettable
+        ? html`<span class="volume-pct small muted" aria-hidden="true">${pct} %</span>`
+        : html`<span class="small muted">${pct === 0 ? 'Silenced for you' : 'Silence for me'}</span>`
+    }
   </div>
   <p class="small muted volume-note">Only you hear this change.</p>`
 }
