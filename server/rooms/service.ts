@@ -730,6 +730,12 @@ export class RoomsService implements RoomsApi {
         )
       }
       if (session.members().length === 0) session.armEmpty(() => this.end(room.id, null))
+      else if (!session.members().some((m) => onStage(m.role))) {
+        // Stopped while it waited for a host (R72): it waits again, for the host it had last.
+        session.hadHost = true
+        session.lastHostId = room.host_id
+        session.armHostless(() => this.end(room.id, null))
+      }
     }
     this.store.dropStaleResume()
     this.deps.hallwayChanged()

@@ -3,9 +3,12 @@
 // room when it will end (`room.hostless`), and goes on if a host returns (the creator, a co-host, or whoever held
 // it last), else ends. Real server, real sockets, member clients.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
-import { bringUp, closeAll, createRoom, member, ok, roomWith, type Member } from '../helpers/members'
+import { bringUp, closeAll, createRoom, member, ok, reconnect, roomWith, type Member } from '../helpers/members'
 import { TEST_LIMIT, until } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -149,4 +152,33 @@ test('[R72] a host whose socket dropped: after the grace period, with nobody on 
   expect(told.endsAt).not.toBeNull()
   expect(s.ctx.rooms.api.room(room.id)!.state).toBe('live')
   await a.ws.next((e) => e.type === 'room.ended' && e.roomId === room.id, HOSTLESS * 10)
+})
+
+test('[R72] [R14] a room stopped while it waited for a host waits again after the restart, for that host', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'townhall-hostless-'))
+  const first = await startTestServer({ ROOM_HOSTLESS_MS: '60000' }, { keepDir: dir })
+  const host = await member(first, 'h'),
+    a = await member(first, 'a')
+  const room = await roomWith(host, [a])
+  await ok(host, 'room.leave', { roomId: room.id })
+  await a.ws.next('room.hostless', (e) => e.roomId === room.id)
+  closeAll([host, a])
+  await first.stop()
+  const second = await startTestServer({ ROOM_HOSTLESS_MS: '60000', ROOM_RESUME_MS: '60000' }, { keepDir: dir })
+  try {
+    expect(second.ctx.rooms.api.room(room.id)!.state).toBe('live')
+    await reconnect(second, a)
+    const snap = await ok(a, 'room.join', { roomId: room.id })
+    expect(snap.me.role).toBe('audience')
+    expect(snap.hostlessUntil).toBeGreaterThan(Date.now())
+    // The host who left comes back: host again, the wait is over.
+    await reconnect(second, host)
+    expect((await ok(host, 'room.join', { roomId: room.id })).me.role).toBe('host')
+    expect((await a.ws.next('room.hostless', (e) => e.roomId === room.id)).endsAt).toBeNull()
+    await ok(host, 'room.end', { roomId: room.id })
+    closeAll([host, a])
+  } finally {
+    await second.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
