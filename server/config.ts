@@ -139,6 +139,12 @@ export const OPTIONS = {
     parse: int(100, 600000),
     description: 'How long a room keeps the seat of someone whose connection dropped (ms)',
   }),
+  roomHostlessMs: opt({
+    env: 'ROOM_HOSTLESS_MS',
+    default: '60000',
+    parse: int(100, 3600000),
+    description: 'How long a room with listeners stays open after its last host left with nobody on stage (ms)',
+  }),
   roomResumeMs: opt({
     env: 'ROOM_RESUME_MS',
     default: '120000',

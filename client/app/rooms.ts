@@ -5,6 +5,7 @@ import { computed, effect, signal } from '@preact/signals'
 import { del, errorCode, get, patch, post, put as putJson, query, RequestError, type ClientErrorCode } from './api'
 import { conn } from './connection'
 import { audioState, joinAudio, leaveAudio, reconnectAudio, setMicrophone } from './rtc'
+import { path } from './router'
 import { notify } from './state'
 // The wire shapes are the protocol's (type-only imports: nothing of the server is bundled).
 import type {
@@ -43,6 +44,8 @@ export const roomInfo = signal<RoomView | null>(null)
 export const participants = signal<Record<string, Participant>>({})
 export const guestCount = signal(0)
 export const pinned = signal<Pinned | null>(null)
+/** R72: the room has no host and ends at this time (ms epoch) unless one returns; null otherwise. */
+export const hostlessUntil = signal<number | null>(null)
 /** My participant key (`u:<id>` or `g:<connId>` for a guest). */
 const myKey = signal<string | null>(null)
 const guestMe = signal<{ role: RoomRole } | null>(null)
@@ -85,6 +88,7 @@ function reset() {
   participants.value = {}
   guestCount.value = 0
   pinned.value = null
+  hostlessUntil.value = null
   myKey.value = null
   guestMe.value = null
 }
@@ -94,6 +98,7 @@ function applySnapshot(s: RoomSnapshot) {
   participants.value = Object.fromEntries(s.participants.map((p) => [p.key, p]))
   guestCount.value = s.guests
   pinned.value = s.pinned
+  hostlessUntil.value = s.hostlessUntil ?? null
   myKey.value = s.me?.key ?? null
   guestMe.value = s.me?.key.startsWith('g:') ? { role: s.me.role } : null
   roomStatus.value = 'joined'
@@ -193,6 +198,18 @@ conn.on(
   }),
 )
 conn.on('room.ended', forRoom(stopped('ended')))
+conn.on(
+  'room.hostless',
+  forRoom((e) => {
+    const was = hostlessUntil.value
+    hostlessUntil.value = e.endsAt
+    if (e.endsAt === null) {
+      if (was !== null) notify('A host is back: the room goes on')
+    } else if (path.value !== `/rooms/${e.roomId}`)
+      // The room screen shows a countdown; any other screen a toast.
+      notify(`The host left: the room ends in ${Math.round((e.endsAt - Date.now()) / 1000)} s unless a host returns`)
+  }),
+)
 
 /** Emoji reactions floating over the stage for a few seconds. */
 export const reactions = signal<{ id: number; emoji: string; key: string; x: number }[]>([])

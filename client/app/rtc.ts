@@ -2,6 +2,8 @@
 // (rtc.connect), answered here. The first m-line is our microphone uplink (sendonly; a track is put on it with
 // replaceTrack when we go on stage, so no renegotiation); the other three are the server's downlink slots, each
 // played by its own <audio> element. ICE restarts on a network change; the connection is redone after a reconnect.
+// The server says who is in each slot (`rtc.slots`, R70); each element plays at the volume this listener chose for
+// that speaker (R71, remembered per speaker in localStorage).
 import { signal } from '@preact/signals'
 import { errorCode } from './api'
 import { conn } from './connection'
@@ -16,7 +18,69 @@ export const audioState = signal<'idle' | 'connecting' | 'connected' | 'reconnec
 let roomId: number | null = null
 let pc: RTCPeerConnection | null = null
 let uplink: RTCRtpTransceiver | null = null
-let players: HTMLAudioElement[] = []
+/** The <audio> element of each downlink slot (index: the slot, mid - 1). */
+let players: (HTMLAudioElement | undefined)[] = []
+/** Who is in each slot (participant keys), as the server last said (R70). */
+let slotKeys: (string | null)[] = []
+
+const VOLUMES_KEY = 'townhall.room.volumes'
+/** The volume (0..1) I chose for each speaker, by participant key; a speaker not listed plays at 1 (R71). */
+const volumes = signal<Record<string, number>>(readVolumes())
+
+function readVolumes(): Record<string, number> {
+  try {
+    const raw = JSON.parse(globalThis.localStorage?.getItem(VOLUMES_KEY) ?? '{}') as Record<string, unknown>
+    const out: Record<string, number> = {}
+    for (const [k, v] of Object.entries(raw)) if (typeof v === 'number' && v >= 0 && v <= 1) out[k] = v
+    return out
+  } catch {
+    return {}
+  }
+}
+
+/** The volume I chose for a speaker (1 unless changed). */
+export const volumeOf = (key: string): number => volumes.value[key] ?? 1
+
+/**
+ * Whether this browser lets a page set an element's volume (iOS Safari does not: only the toggle that silences a
+ * speaker is shown there).
+ */
+export const volumeSettable: boolean = (() => {
+  try {
+    const el = new Audio()
+    el.volume = 0.5
+    return el.volume === 0.5
+  } catch {
+    return false
+  }
+})()
+
+/** Sets how loud a speaker plays for me (0..1), at once on the element that carries them, and remembers it. */
+export function setVolume(key: string, volume: number): void {
+  const v = Math.min(1, Math.max(0, Math.round(volume * 100) / 100))
+  const next = { ...volumes.value }
+  if (v === 1) delete next[key]
+  else next[key] = v
+  volumes.value = next
+  try {
+    localStorage.setItem(VOLUMES_KEY, JSON.stringify(next))
+  } catch {
+    /* private mode: the choice lasts this visit */
+  }
+  applyVolumes()
+}
+
+/** Each slot's element at the volume of the speaker in it. */
+function applyVolumes() {
+  players.forEach((el, i) => {
+    if (!el) return
+    const key = slotKeys[i] ?? null
+    el.dataset.speaker = key ?? ''
+    const v = key ? volumeOf(key) : 1
+    if (el.volume !== v) el.volume = v
+    el.muted = v === 0 // where volume is read-only (iOS Safari), silencing still works
+  })
+}
 let mic: MediaStream | null = null
 let micWanted = false
 let busy: Promise<void> | null = null
@@ -63,7 +127,7 @@ async function connect(id: number, gen: number) {
     stopPlayers()
     const peer = new RTCPeerConnection({ iceServers: offer.iceServers, bundlePolicy: 'max-bundle' })
     pc = peer
-    peer.ontrack = (e) => play(e.track)
+    peer.ontrack = (e) => play(e.track, Number(e.transceiver?.mid ?? NaN) - 1)
     peer.onconnectionstatechange = () => onState(peer)
     await peer.setRemoteDescription({ type: 'offer', sdp: offer.sdp })
     uplink = peer.getTransceivers()[0] ?? null
@@ -156,11 +220,15 @@ async function restart(): Promise<void> {
   }, 5000)
 }
 
-function play(track: MediaStreamTrack) {
+function play(track: MediaStreamTrack, slot: number) {
   const el = new Audio()
   el.autoplay = !roomPaused
   el.srcObject = new MediaStream([track])
-  players.push(el)
+  el.dataset.slot = String(slot)
+  const i = Number.isInteger(slot) && slot >= 0 ? slot : players.length
+  players[i]?.pause()
+  players[i] = el
+  applyVolumes()
   if (roomPaused) return
   el.play().catch((e) => {
     if (e?.name === 'NotAllowedError') audioBlocked.value = true
@@ -190,10 +258,12 @@ export function leaveAudio(): void {
 
 function stopPlayers() {
   for (const el of players) {
+    if (!el) continue
     el.pause()
     el.srcObject = null
   }
   players = []
+  slotKeys = []
 }
 
 function stopMic() {
@@ -235,6 +305,7 @@ export function pauseRoomAudio(paused: boolean): void {
   if (roomPaused === paused) return
   roomPaused = paused
   for (const el of players) {
+    if (!el) continue
     if (paused) el.pause()
     else el.play().catch(() => {})
   }
@@ -242,13 +313,19 @@ export function pauseRoomAudio(paused: boolean): void {
 
 /** After a user gesture, starts playback that autoplay blocked. */
 export async function resumeAudio(): Promise<void> {
-  await Promise.all(players.map((el) => el.play().catch(() => {})))
-  audioBlocked.value = players.some((el) => el.paused)
+  await Promise.all(players.map((el) => el?.play().catch(() => {})))
+  audioBlocked.value = players.some((el) => el?.paused)
 }
 
 // Speaking levels for the rings.
 conn.on('room.levels', (e) => {
   if (e.roomId === roomId) levels.value = e.levels
+})
+// Who is in my slots: each element follows the volume of the speaker it now carries.
+conn.on('rtc.slots', (e) => {
+  if (e.roomId !== roomId) return
+  slotKeys = e.slots
+  applyVolumes()
 })
 // Network back or socket reconnected: make sure the audio is up (the rooms code re-joins and calls joinAudio too).
 const recover = () => {

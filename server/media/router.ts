@@ -16,6 +16,8 @@ const SPEAKER_IDLE_MS = 1500
 export const UPLINK_MAX_PPS = 150
 /** A speaker already in the top K keeps their place unless someone is louder by this much. */
 const HOLD_BONUS = 0.05
+/** A listener is told who is in its slots (`rtc.slots`, R70) at most once per this interval, only on change. */
+const SLOTS_EVERY_MS = 250
 
 const SPEAKING_ROLES: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'speaker'])
 
@@ -84,6 +86,12 @@ export interface RouterObserver {
 }
 
 export type TapListener = (packet: TapPacket) => void
+
+/**
+ * Who is in a listener's K slots (R70): the speaker's participant key per slot, null for an empty one. Called from
+ * the room's tick (never per packet), at most once per SLOTS_EVERY_MS per listener, and only when it changed.
+ */
+export type SlotsListener = (listener: ParticipantKey, slots: readonly (ParticipantKey | null)[]) => void
 
 /** The listener-side RTCP feedback of a room (M56): means over the slots that reported in the last REPORT_FRESH_MS. */
 export interface RoomFeedback {
@@ -187,6 +195,8 @@ export class Router {
     private readonly stock = false,
     /** The room's taps (M54), a set its owner adds to and removes from while the router lives. */
     taps: ReadonlySet<TapListener> = new Set(),
+    /** Told who is in each listener's slots (R70), coalesced per listener. */
+    private readonly onSlots: SlotsListener | null = null,
   ) {
     this.ticker = setInterval(() => this.tick(), TICK_MS)
     this.taps = new Taps(id, taps)
@@ -264,6 +274,7 @@ export class Router {
     for (const m of this.members.values()) m.uplink.tick(now)
     this.rank()
     for (const o of this.observers) o.tick(this)
+    if (this.onSlots) for (const m of this.members.values()) m.listener.report(now, this.onSlots)
   }
 
   /** Orders the active speakers by level (holders of the top K get a small bonus) and reassigns slots if needed. */
@@ -465,6 +476,9 @@ class Listener {
   readonly slots: readonly Slot[]
   /** The speaker key in each slot (null: none). */
   private assigned: readonly (string | null)[] = Array(K_SLOTS).fill(null)
+  /** The slots last told to the listener (R70; null: never), and when. */
+  private told: readonly (string | null)[] | null = null
+  private toldAt = -Infinity
 
   constructor(
     readonly key: ParticipantKey,
@@ -481,6 +495,18 @@ class Listener {
 
   connect(downlink: Downlink, payloadTypes: readonly number[]) {
     for (const s of this.slots) s.connect(downlink, payloadTypes[s.index]!)
+    this.told = null // a new connection (a new page, an ICE restart) is told again
+  }
+
+  /** The tick: tells who is in the slots when that changed since the listener was last told, SLOTS_EVERY_MS apart. */
+  report(now: number, fn: SlotsListener) {
+    const a = this.assigned,
+      told = this.told
+    if (told !== null && (told === a || a.every((k, i) => k === told[i]))) return
+    if (now - this.toldAt < SLOTS_EVERY_MS) return
+    this.told = a
+    this.toldAt = now
+    fn(this.key, a as readonly (ParticipantKey | null)[])
   }
 
   disconnect() {

@@ -19,7 +19,7 @@ import { connKey } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import type { MediaRequests, RtcOffer } from '../protocol'
-import { roomTopic, type ConnInfo } from '../realtime/bus'
+import { roomTopic, type ConnId, type ConnInfo } from '../realtime/bus'
 import type { Handlers } from '../realtime/hub'
 import { hostAddresses, iceServersFor } from './ice'
 import { LevelsObserver } from './levels'
@@ -35,6 +35,8 @@ interface RoomMedia {
   readonly listeners: Set<ParticipantKey>
   /** What the rooms were last told: whether the room takes more listeners. */
   full: boolean
+  /** The socket each peer was connected from: where its `rtc.slots` go (R70). */
+  readonly conns: Map<ParticipantKey, ConnId>
 }
 
 const STAGE: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'speaker'])
@@ -162,6 +164,7 @@ export class MediaService implements MediaApi {
     if (!STAGE.has(info.role) && !this.media.get(roomId)?.peers.has(info.key) && this.fullFor(roomId)) fail('room_full')
     this.closePeer(roomId, info.key)
     const peer = this.createPeer(roomId, info)
+    this.room(roomId).conns.set(info.key, conn.id)
     return this.offerReply(conn, await peer.offer())
   }
 
@@ -179,6 +182,7 @@ export class MediaService implements MediaApi {
   /** A network change: a new offer with fresh ICE credentials on the same peer (no new tracks, same slots). */
   private async restart(conn: ConnInfo, roomId: number) {
     const peer = this.peerOf(conn, roomId)
+    this.media.get(roomId)?.conns.set(connKey(conn), conn.id)
     return this.offerReply(conn, await peer.restart())
   }
 
@@ -263,8 +267,14 @@ export class MediaService implements MediaApi {
       }
       let taps = this.taps.get(roomId)
       if (!taps) this.taps.set(roomId, (taps = new Set()))
-      const router = new Router(roomId, this.counters, [levels, budget], this.stock, taps)
-      room = { router, peers: new Map(), listeners: new Set(), full: false }
+      const conns = new Map<ParticipantKey, ConnId>()
+      // Who is in each of a listener's slots (R70), to that listener's socket only, coalesced by the router.
+      const slots = (key: ParticipantKey, slots: readonly (ParticipantKey | null)[]) => {
+        const c = conns.get(key)
+        if (c !== undefined) this.core.bus.toConn(c, { type: 'rtc.slots', roomId, slots: [...slots] })
+      }
+      const router = new Router(roomId, this.counters, [levels, budget], this.stock, taps, slots)
+      room = { router, peers: new Map(), listeners: new Set(), full: false, conns }
       this.media.set(roomId, room)
     }
     return room
@@ -290,6 +300,7 @@ export class MediaService implements MediaApi {
     const peer = room?.peers.get(key)
     if (!room || !peer || (only && peer !== only)) return
     room.peers.delete(key)
+    room.conns.delete(key)
     const done = peer
       .close()
       .catch(() => {})

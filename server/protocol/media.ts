@@ -26,6 +26,12 @@ export const MediaRequests = {
 export const MediaEvents = {
   /** Speaking levels 0..1 by participant key, on topic `room:<id>`; `{}` when everyone fell silent. */
   'room.levels': event({ roomId: t.Integer(), levels: t.Record(t.String(), t.Number()) }),
+  /**
+   * Who is in each of this listener's downlink slots (R70), in the order of the offer's downlink m-lines (mid 1..3):
+   * the speaker's participant key, null for an empty slot. To the listener's socket only, when it changes (at most
+   * four a second), and once after every rtc.connect.
+   */
+  'rtc.slots': event({ roomId: t.Integer(), slots: t.Array(t.Union([t.String(), t.Null()])) }),
 }
 
 export const MediaErrors = {

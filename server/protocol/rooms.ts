@@ -120,6 +120,8 @@ export const RoomSnapshot = t.Object({
     hand: t.Union([t.Integer(), t.Null()]),
     invited: t.Boolean(),
   }),
+  /** R72: the room has no host and ends at this time (ms epoch) unless one returns; absent otherwise. */
+  hostlessUntil: t.Optional(t.Integer()),
 })
 export type RoomSnapshot = Static<typeof RoomSnapshot>
 
@@ -157,6 +159,11 @@ export const RoomEvents = {
   'room.guests': event({ roomId: t.Integer(), count: t.Integer() }),
   'room.pinned': event({ roomId: t.Integer(), pinned: t.Union([Pinned, t.Null()]) }),
   'room.ended': event({ roomId: t.Integer() }),
+  /**
+   * R72: the last host left with nobody on stage; the room ends at `endsAt` (ms epoch) unless a host returns.
+   * `endsAt: null`: a host is back, the room goes on.
+   */
+  'room.hostless': event({ roomId: t.Integer(), endsAt: t.Union([t.Integer(), t.Null()]) }),
   /** To the removed member's sockets only. */
   'room.removed': event({ roomId: t.Integer() }),
   'room.reaction': event({ roomId: t.Integer(), key: ParticipantKey, emoji: t.String() }),

@@ -26,7 +26,11 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
   const service = new RoomsService({
     ...deps,
     hallwayChanged: () => feed.changed(),
-    timing: { graceMs: core.config.roomGraceMs, resumeMs: core.config.roomResumeMs },
+    timing: {
+      graceMs: core.config.roomGraceMs,
+      resumeMs: core.config.roomResumeMs,
+      hostlessMs: core.config.roomHostlessMs,
+    },
   })
   const hallway = new Hallway(deps.accounts, service)
   core.sockets.onClose((conn) => service.connClosed(conn))

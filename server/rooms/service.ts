@@ -316,14 +316,12 @@ export class RoomsService implements RoomsApi {
       if (userId !== null) this.leaveOtherRooms(userId, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
       if (previous !== undefined && previous !== roomId) this.leaveConn(conn, previous)
-      const role: RoomRole =
-        userId === null
-          ? 'audience'
-          : this.access.isHostly(room, userId)
-            ? session.host()
-              ? 'moderator'
-              : 'host'
-            : 'audience'
+      // A host or co-host joins as host when no host is seated (R22); so does whoever held the room last while it
+      // waits for a host (R72).
+      const hostly =
+        userId !== null &&
+        (this.access.isHostly(room, userId) || (session.hostlessUntil !== null && session.lastHostId === userId))
+      const role: RoomRole = !hostly ? 'audience' : session.host() ? 'moderator' : 'host'
       const user: PublicUser | null = userId === null ? null : this.accounts.publicUser(userId)!
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
       if (session.seats.size > (this.peaks.get(roomId) ?? 0)) {
@@ -338,6 +336,7 @@ export class RoomsService implements RoomsApi {
         this.core.bus.publish(roomTopic(roomId), { type: 'room.joined', roomId, participant: session.view(seat) })
       } else this.publishGuests(session)
       this.emit('role', { roomId, key, userId, role })
+      if (role === 'host') this.hostBack(session)
       this.deps.hallwayChanged()
     }
     conn.state.set(CONN_ROOM, roomId)
@@ -352,6 +351,7 @@ export class RoomsService implements RoomsApi {
       guests: session.guests(),
       pinned: session.pinned,
       me: { key: seat.key, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited },
+      ...(session.hostlessUntil !== null ? { hostlessUntil: session.hostlessUntil } : {}),
     }
   }
 
@@ -417,10 +417,30 @@ export class RoomsService implements RoomsApi {
       this.changed(session, next)
       this.emit('role', { roomId, key: next.key, userId: next.userId, role: 'host' })
     }
+    if (wasHost && seat.userId !== null) session.lastHostId = seat.userId
     const stageLeft = [...session.seats.values()].some((s) => s.userId !== null && onStage(s.role))
-    if ((wasHost && !next) || (session.hadHost && !stageLeft)) this.end(roomId, null)
-    else if (session.members().length === 0) session.armEmpty(() => this.end(roomId, null))
+    if ((wasHost && !next) || (session.hadHost && !stageLeft)) {
+      // Nobody on stage to take over (R72): with nobody left the room ends; with people listening it waits for a
+      // host, and they are told when it will end.
+      if (session.seats.size === 0) this.end(roomId, null)
+      else if (session.hostlessUntil === null) {
+        // Only a host brings people on stage: invitations made before lapse.
+        for (const s of session.seats.values())
+          if (s.invited) {
+            s.invited = false
+            this.changed(session, s)
+          }
+        const endsAt = session.armHostless(() => this.end(roomId, null))
+        this.core.bus.publish(roomTopic(roomId), { type: 'room.hostless', roomId, endsAt })
+      }
+    } else if (session.members().length === 0) session.armEmpty(() => this.end(roomId, null))
     this.deps.hallwayChanged()
+  }
+
+  /** A host is seated again while the room waited for one (R72): it goes on, and the room is told. */
+  private hostBack(session: RoomSession) {
+    if (session.disarmHostless())
+      this.core.bus.publish(roomTopic(session.roomId), { type: 'room.hostless', roomId: session.roomId, endsAt: null })
   }
 
   /** Unsubscribes a seat's sockets from the room. */
@@ -710,6 +730,12 @@ export class RoomsService implements RoomsApi {
         )
       }
       if (session.members().length === 0) session.armEmpty(() => this.end(room.id, null))
+      else if (!session.members().some((m) => onStage(m.role))) {
+        // Stopped while it waited for a host (R72): it waits again, for the host it had last.
+        session.hadHost = true
+        session.lastHostId = room.host_id
+        session.armHostless(() => this.end(room.id, null))
+      }
     }
     this.store.dropStaleResume()
     this.deps.hallwayChanged()

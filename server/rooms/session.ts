@@ -8,6 +8,11 @@ import type { ConnInfo } from '../realtime/bus'
 export const GRACE_MS = 20_000
 /** After a restart, a live room keeps its participants' seats this long for them to come back (ROOM_RESUME_MS). */
 export const RESUME_MS = 120_000
+/**
+ * The last host left with nobody on stage but people listening (R72): the room stays open this long for a host to
+ * return (ROOM_HOSTLESS_MS), then ends.
+ */
+const HOSTLESS_MS = 60_000
 /** A live room that nobody has joined (just created or started) ends after this. */
 export const EMPTY_ROOM_MS = 120_000
 /** Hallway change notices are coalesced into one per this interval. */
@@ -66,6 +71,8 @@ export interface Timing {
   emptyMs: number
   /** The guest count's interval (default GUEST_COUNT_EVERY_MS). */
   guestCountMs?: number
+  /** How long a room without a host waits for one (default HOSTLESS_MS, R72). */
+  hostlessMs?: number
 }
 
 export class RoomSession {
@@ -81,6 +88,10 @@ export class RoomSession {
   /** The guest count last published, and the timer of the next publication while one is due. */
   private guestsSent = 0
   private guestsTimer: ReturnType<typeof setTimeout> | null = null
+  /** R72: while the room waits for a host, when it ends (ms epoch), its timer, and who held the room last. */
+  hostlessUntil: number | null = null
+  private hostlessTimer: ReturnType<typeof setTimeout> | null = null
+  lastHostId: number | null = null
 
   constructor(
     readonly roomId: number,
@@ -124,7 +135,10 @@ export class RoomSession {
     return null
   }
 
-  /** Who takes over from a host who is gone: a moderator, else the longest-serving speaker; present before away. */
+  /**
+   * Who takes over from a host who is gone (R6, R33, R73): a moderator, else the longest-serving speaker; present
+   * before away.
+   */
   successor(): Seat | null {
     const order = (a: Seat, b: Seat) => (a.state === b.state ? a.since - b.since : a.state === 'present' ? -1 : 1)
     const members = [...this.seats.values()].filter((s) => s.userId !== null)
@@ -210,6 +224,25 @@ export class RoomSession {
     this.seats.delete(seat.key)
   }
 
+  /** The room has no host and nobody on stage (R72): it ends when `onEnd` runs, unless a host returns first. */
+  armHostless(onEnd: () => void, ms = this.timing.hostlessMs ?? HOSTLESS_MS): number {
+    this.disarmHostless()
+    this.hostlessUntil = Date.now() + ms
+    this.hostlessTimer = setTimeout(() => {
+      this.hostlessTimer = null
+      onEnd()
+    }, ms)
+    return this.hostlessUntil
+  }
+  /** A host is back: the room goes on. True when it was waiting. */
+  disarmHostless(): boolean {
+    const was = this.hostlessUntil !== null
+    if (this.hostlessTimer) clearTimeout(this.hostlessTimer)
+    this.hostlessTimer = null
+    this.hostlessUntil = null
+    return was
+  }
+
   armEmpty(onEmpty: () => void) {
     this.disarmEmpty()
     this.emptyTimer = setTimeout(() => {
@@ -228,6 +261,7 @@ export class RoomSession {
   timers() {
     let n = this.emptyTimer ? 1 : 0
     if (this.guestsTimer) n++
+    if (this.hostlessTimer) n++
     for (const s of this.seats.values()) if (s.graceTimer) n++
     return n
   }
@@ -236,6 +270,7 @@ export class RoomSession {
   close() {
     this.state = 'ended'
     this.disarmEmpty()
+    this.disarmHostless()
     if (this.guestsTimer) clearTimeout(this.guestsTimer)
     this.guestsTimer = null
     for (const s of this.seats.values())

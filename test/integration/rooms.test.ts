@@ -30,7 +30,7 @@ const make = async (p = 'm') => {
 }
 
 beforeAll(async () => {
-  s = await startTestServer({ ROOM_GRACE_MS: String(GRACE) })
+  s = await startTestServer({ ROOM_GRACE_MS: String(GRACE), ROOM_HOSTLESS_MS: String(GRACE) })
 })
 afterAll(async () => {
   closeAll(everyone)
@@ -172,7 +172,7 @@ test('[R5] someone removed from a room cannot come back into it; their sockets h
 
 test(
   '[R6] when the host leaves a moderator takes over; else the longest-serving speaker; ' +
-    'the last one out ends the room',
+    '[R72] the last one out leaves the room waiting for a host, then it ends',
   async () => {
     const host = await make('h'),
       mod = await make('mo'),
@@ -201,7 +201,10 @@ test(
       (e) => e.type === 'room.participant' && e.participant.user.id === sp2.id && e.participant.role === 'host',
     )
     await ok(sp2, 'room.leave', { roomId: room.id })
-    // nobody left on stage: the room ends
+    // nobody left on stage: the audience is told the room ends unless a host returns, then it ends (R72)
+    const told = await aud.ws.next('room.hostless', (e) => e.roomId === room.id)
+    expect(told.endsAt).toBeGreaterThan(0)
+    expect(s.ctx.rooms.api.room(room.id)!.state).toBe('live')
     await aud.ws.next((e) => e.type === 'room.ended' && e.roomId === room.id)
     expect(s.ctx.rooms.api.room(room.id)!.state).toBe('ended')
   },

@@ -15,6 +15,7 @@ import {
   me,
   onStage,
   othersOnStage,
+  RANK,
   raiseHand,
   respond,
   roomInfo,
@@ -35,7 +36,8 @@ const run = (fn: () => Promise<unknown>) => () => fn().catch(notifyError)
 
 /**
  * Leaves the room, asking first when it matters: the last moderator chooses between handing the room to someone on
- * stage and ending it; someone alone on stage with listeners is told that leaving ends the room for them.
+ * stage, ending it, or just leaving (the next on stage takes over; with nobody on stage the room waits for a host,
+ * R72).
  */
 export async function leaveFlow(after?: () => void) {
   if (lastModerator.value) {
@@ -140,6 +142,13 @@ function LeaveSheet() {
       notifyError(e)
     }
   }
+  // Who the server makes host if I just leave (R6, R33): a moderator, else the longest on stage.
+  const successor = [...others].sort((a, b) => RANK[b.role] - RANK[a.role] || a.since - b.since)[0]
+  const justLeave = async () => {
+    const here = onRoomScreen()
+    await leaveRoom()
+    done(here)
+  }
   const end = async () => {
     const here = onRoomScreen()
     try {
@@ -157,19 +166,21 @@ function LeaveSheet() {
       ${
         others.length
           ? html`<p class="muted">You are the last moderator. Hand the room to someone on stage so it goes on, or
-              end it for everyone.</p>
+              end it for everyone. If you just leave, ${successor!.user.displayName} takes over.</p>
             <ul class="list">${others.map(
               (x) => html`<li class="list-item">
                 <${Avatar} user=${x.user} size=${32} /><span class="grow">${x.user.displayName}</span>
                 <button class="btn small primary" onClick=${give(x.user.id)}>Hand over and leave</button>
               </li>`,
             )}</ul>`
-          : html`<p class="muted">Nobody else is on stage: leaving ends the room for
-              ${listeners === 1 ? ' the 1 person listening' : ` the ${listeners} people listening`}. Invite someone
-              to speak first to hand it over.</p>`
+          : html`<p class="muted">Nobody else is on stage. If you leave,
+              ${listeners === 1 ? ' the 1 person listening is' : ` the ${listeners} people listening are`} told
+              the room ends shortly unless a host returns; you can come back until then. Invite someone to speak
+              first to hand it over.</p>`
       }
       <div class="row gap wrap">
         <button class="btn danger" onClick=${end}>End the room for everyone</button>
+        <button class="btn" onClick=${justLeave}>Leave</button>
         <button class="btn" onClick=${close}>Stay</button>
       </div>
     </div>

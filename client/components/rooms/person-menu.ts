@@ -1,4 +1,5 @@
-// The menu on a person in a room: the moderation actions my role allows on them, their profile, a message.
+// The menu on a person in a room: how loud they play for me (on stage, R71), the moderation actions my role allows
+// on them, their profile, a message.
 import { html } from 'htm/preact'
 import {
   inviteToSpeak,
@@ -12,7 +13,9 @@ import {
   isMod,
   type Participant,
 } from '../../app/rooms'
+import { setVolume, volumeOf, volumeSettable } from '../../app/rtc'
 import { me as meUser, notify, notifyError } from '../../app/state'
+import { Icon } from '../icons'
 import { Avatar } from '../ui'
 import { Sheet } from './sheet'
 
@@ -77,6 +80,7 @@ export function PersonMenu({ p, onClose }: { p: Participant; onClose: () => void
         </div>
       </div>
     </div>
+    ${!self && onStage(p.role) && html`<${Volume} p=${p} />`}
     <div class="menu" role="group" aria-label=${`Actions for ${name}`}>
       ${actions}
       ${
@@ -92,4 +96,27 @@ export function PersonMenu({ p, onClose }: { p: Participant; onClose: () => void
       }
     </div>
   </${Sheet}>`
+}
+
+/** How loud this speaker plays for me (R71): 0–100 %, remembered on this device; only my ears change. */
+function Volume({ p }: { p: Participant }) {
+  const pct = Math.round(volumeOf(p.key) * 100)
+  const label = `Volume of ${p.user.displayName} for you`
+  return html`<div class="volume-row">
+    <button class=${'btn icon-only volume-mute' + (pct === 0 ? ' off' : '')} type="button" aria-pressed=${pct === 0}
+      aria-label=${`Silence ${p.user.displayName} for me`} title=${pct === 0 ? 'Turn back up' : 'Silence for me'}
+      onClick=${() => setVolume(p.key, pct === 0 ? 1 : 0)}><${Icon} name="speaker" size=${18} /></button>
+${
+  volumeSettable &&
+  html`<input type="range" min="0" max="100" step="5" value=${pct} aria-label=${label}
+      aria-valuetext=${pct + ' %'} onInput=${(e: Event) =>
+        setVolume(p.key, Number((e.currentTarget as HTMLInputElement).value) / 100)} />`
+}
+    ${
+      volumeSettable
+        ? html`<span class="volume-pct small muted" aria-hidden="true">${pct} %</span>`
+        : html`<span class="small muted">${pct === 0 ? 'Silenced for you' : 'Silence for me'}</span>`
+    }
+  </div>
+  <p class="small muted volume-note">Only you hear this change.</p>`
 }

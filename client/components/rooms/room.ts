@@ -14,6 +14,7 @@ import {
   enterRoom,
   guestCount,
   handQueue,
+  hostlessUntil,
   inviteToSpeak,
   isMod,
   me,
@@ -204,6 +205,19 @@ function Controls() {
   </div>`
 }
 
+/** R72: the room lost its last host with nobody on stage; a countdown to its end unless a host returns. */
+function HostlessBanner({ until }: { until: number }) {
+  const [now, setNow] = useState(Date.now())
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000)
+    return () => clearInterval(t)
+  }, [until])
+  const left = Math.max(0, Math.ceil((until - now) / 1000))
+  return html`<div class="banner warn hostless" role="status">
+    <span>The host left — the room ends in <span class="hostless-left">${left} s</span> unless a host returns.</span>
+  </div>`
+}
+
 export function Room({ id }: { id: string }) {
   const roomId = Number(id)
   const [menu, setMenu] = useState<Participant | null>(null)
@@ -260,6 +274,7 @@ export function Room({ id }: { id: string }) {
       }
     </${Header}>
     ${reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`}
+    ${hostlessUntil.value !== null && html`<${HostlessBanner} until=${hostlessUntil.value} />`}
     ${
       audioState.value === 'full' &&
       html`<div class="banner warn" role="status">
