@@ -66,6 +66,9 @@ export function newCredentials(): IceCredentials {
  */
 const SILENT_PATH_MS = 3_000
 
+/** After the gate lets a waiting handshake start, more copies of the client's first flight are ignored this long. */
+const HELLO_ECHO_MS = 1_000
+
 /** How many ICE generations (first offer + restarts) a transport still answers checks for. */
 const KEEP_GENERATIONS = 2
 
@@ -92,6 +95,8 @@ export class PeerTransport implements Downlink, GateEntry {
   private handshakeDone = false
   /** Where the handshake is at the gate: not asked yet, waiting, started, over (the place given back). */
   private gateState: 'idle' | 'queued' | 'admitted' | 'done' = 'idle'
+  /** When the gate let the handshake start (ms, performance.now()). */
+  private admittedAt = Number.NEGATIVE_INFINITY
   /** The client's latest first-flight ClientHello while it waits at the gate. */
   private waitingHello: Buffer | null = null
   /** The client's second ClientHello (the one with our cookie) arrived: its first is stale from then on. */
@@ -197,6 +202,10 @@ export class PeerTransport implements Downlink, GateEntry {
     if (hello) {
       if (buf.readUInt16BE(17) === 0) {
         this.firstClientHellos++
+        // Retransmissions the client sent while it waited at the gate, arriving just after its turn came: our
+        // HelloVerifyRequest is on its way. Answering each again would make the client send its second flight twice
+        // (werift's client starts over on each), and its handshake fails; one that comes later is answered.
+        if (!this.cookieHelloSeen && performance.now() - this.admittedAt < HELLO_ECHO_MS) return
         // A retransmission of the first flight that arrives after the second (the client resent it while we were
         // slow to answer) is stale: werift's server would start over on it and draw new keys mid-handshake, and the
         // client, already past that point, would fail. Only a finished handshake may be started again.
@@ -236,6 +245,7 @@ export class PeerTransport implements Downlink, GateEntry {
   admit() {
     if (this.gateState !== 'queued' || this.state !== 'new') return this.leaveGate()
     this.gateState = 'admitted'
+    this.admittedAt = performance.now()
     this.events.admitted()
     const hello = this.waitingHello
     this.waitingHello = null

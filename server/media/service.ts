@@ -237,7 +237,7 @@ export class MediaService implements MediaApi {
     const rtc = this.rtc
     if (!rtc || max <= 0 || rtc.connecting < max) return
     const rate = rtc.connectsPerSecond()
-    const seconds = Math.min(30, Math.max(1, Math.ceil(rtc.connecting / Math.max(rate, 10))))
+    const seconds = Math.min(30, Math.max(1, Math.ceil(rtc.connecting / Math.max(rate, 50))))
     fail('media_busy', `${ERRORS.media_busy[1]} Retry in ${seconds} s.`, seconds)
   }
 
