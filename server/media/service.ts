@@ -140,6 +140,8 @@ export class MediaService implements MediaApi {
       timers,
       transports: this.rtc?.stats().peers ?? 0,
       connecting: this.rtc?.connecting ?? 0,
+      connects: this.rtc?.stats().connects ?? 0,
+      connectsPerSecond: Math.round(this.rtc?.connectsPerSecond() ?? 0),
       handshakes: this.rtc?.gate.stats() ?? null,
       closing: this.closing.size,
       dropped: this.counters.droppedPackets,

@@ -387,6 +387,7 @@ let burst: {
   joinMsP99: number
   failed: number
   busyRefusals: number
+  serverConnectsPerSec: number
 } | null = null
 if (BURST > 0) {
   const { roomId, speaker } = await speakerRoom('bench burst')
@@ -395,6 +396,27 @@ if (BURST > 0) {
   const bots: Bot[] = []
   let failed = 0
   busyRefusals = 0
+  // The server's own rate: its connects from the first to the last of the burst's (without the bench's ramp).
+  const connectsBefore = ((await serverStats()) as any).connects as number
+  let firstConnectAt = 0
+  let lastConnectAt = 0
+  let lastConnects = connectsBefore
+  let polling = true
+  const poller = (async () => {
+    let previousPoll = performance.now()
+    while (polling) {
+      const c = ((await serverStats()) as any).connects as number
+      const now = performance.now()
+      if (c > lastConnects) {
+        // The first connects happened after the previous poll: count from there (the span is not shortened).
+        if (!firstConnectAt) firstConnectAt = previousPoll
+        lastConnectAt = now
+        lastConnects = c
+      }
+      previousPoll = now
+      await sleep(100)
+    }
+  })()
   const t0 = performance.now()
   // Every 5 s: how far the burst is, and the server's handshake gate (M57).
   const progress = setInterval(async () => {
@@ -417,6 +439,15 @@ if (BURST > 0) {
     }),
   )
   clearInterval(progress)
+  polling = false
+  await poller
+  const finalConnects = ((await serverStats()) as any).connects as number
+  if (finalConnects > lastConnects) {
+    lastConnectAt = performance.now()
+    lastConnects = finalConnects
+  }
+  const serverSpan = (lastConnectAt - firstConnectAt) / 1000
+  const serverRate = serverSpan > 0 ? Math.round((lastConnects - connectsBefore) / serverSpan) : 0
   // Joins per second: up to the last listener that joined (the failed ones wait for their timeout).
   const seconds = Math.max(0, ...joinMs) / 1000
   const total = (performance.now() - t0) / 1000
@@ -429,12 +460,13 @@ if (BURST > 0) {
     joinMsP99: Math.round(pct(joinMs, 99)),
     failed,
     busyRefusals,
+    serverConnectsPerSec: serverRate,
   }
   console.log(
     `burst: ${burst.joined} of ${BURST} listeners joined at once in ${burst.seconds} s (${r1(total)} s in all) ` +
       `(${burst.joinsPerSec} joins/s), ` +
       `join p50 ${burst.joinMsP50} ms p99 ${burst.joinMsP99} ms${failed ? `, ${failed} failed` : ''}` +
-      `, ${burst.busyRefusals} media_busy refusals (retried)`,
+      `, ${burst.busyRefusals} media_busy refusals (retried); the server connected ${lastConnects - connectsBefore} in ${r1(serverSpan)} s (${serverRate}/s)`,
   )
   await closeAll(bots)
   await speaker.ws.request('room.end', { roomId }).catch(() => {})
