@@ -466,7 +466,8 @@ if (BURST > 0) {
     `burst: ${burst.joined} of ${BURST} listeners joined at once in ${burst.seconds} s (${r1(total)} s in all) ` +
       `(${burst.joinsPerSec} joins/s), ` +
       `join p50 ${burst.joinMsP50} ms p99 ${burst.joinMsP99} ms${failed ? `, ${failed} failed` : ''}` +
-      `, ${burst.busyRefusals} media_busy refusals (retried); the server connected ${lastConnects - connectsBefore} in ${r1(serverSpan)} s (${serverRate}/s)`,
+      `, ${burst.busyRefusals} media_busy refusals (retried); ` +
+      `the server connected ${lastConnects - connectsBefore} in ${r1(serverSpan)} s (${serverRate}/s)`,
   )
   await closeAll(bots)
   await speaker.ws.request('room.end', { roomId }).catch(() => {})
