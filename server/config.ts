@@ -215,6 +215,19 @@ export const OPTIONS = {
     description:
       'Forwarded audio packets per second the server sustains; while at it a new listener gets room_full (0: none)',
   }),
+  mediaHandshakes: opt({
+    env: 'MEDIA_HANDSHAKES',
+    default: '64',
+    parse: int(0, 10000),
+    description: 'DTLS handshakes in flight at once; the others wait their turn in arrival order (0: no limit)',
+  }),
+  mediaMaxConnecting: opt({
+    env: 'MEDIA_MAX_CONNECTING',
+    default: '1000',
+    parse: int(0, 1000000),
+    description:
+      'Audio peers connecting at once (offered, not yet connected); past it a new listener gets media_busy (0: none)',
+  }),
   metricsToken: opt({
     env: 'METRICS_TOKEN',
     default: '',

@@ -236,12 +236,13 @@ export const lastModerator = computed(() => {
 })
 conn.on('room.removed', forRoom(stopped('removed')))
 
-// Refused as a listener (the room was full), then invited to the stage: the stage always gets in, connect now.
+// Refused as a listener (the room was full, or the server busy), then invited to the stage: the stage always gets in,
+// connect now.
 effect(() => {
   const p = me.value
   const id = currentRoomId.value
-  if (p && onStage(p.role) && id !== null && roomStatus.value === 'joined' && audioState.value === 'full')
-    void joinAudio(id)
+  const refused = audioState.value === 'full' || audioState.value === 'busy'
+  if (p && onStage(p.role) && id !== null && roomStatus.value === 'joined' && refused) void joinAudio(id)
 })
 
 // The microphone is asked for only when I am on stage, and sends only while I am unmuted.

@@ -12,8 +12,13 @@ import { conn } from './connection'
 export const levels = signal<Record<string, number>>({})
 /** True when the browser blocked autoplay: show a "Tap to start audio" button that calls resumeAudio(). */
 export const audioBlocked = signal(false)
-/** 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'full' (the server refused: `room_full`) */
-export const audioState = signal<'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'full'>('idle')
+/**
+ * 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'full' (the server refused: `room_full`) |
+ * 'busy' (`media_busy`: too many connecting at once; we retry by ourselves, later each time)
+ */
+export const audioState = signal<'idle' | 'connecting' | 'connected' | 'reconnecting' | 'failed' | 'full' | 'busy'>(
+  'idle',
+)
 
 let roomId: number | null = null
 let pc: RTCPeerConnection | null = null
@@ -91,6 +96,18 @@ let generation = 0
 
 const GATHER_WAIT_MS = 2000
 const DISCONNECTED_GRACE_MS = 2500
+/** After `media_busy`: wait what the server said (or 2 s), doubled on each refusal up to 60 s, ±25 % jitter. */
+const BUSY_FIRST_MS = 2000
+const BUSY_MAX_MS = 60_000
+let busyRefusals = 0
+let busyTimer: ReturnType<typeof setTimeout> | null = null
+
+/** When to come back after the n-th `media_busy` (n from 0), given the server's "Retry in N s." */
+function busyRetryMs(n: number, message: string, random = Math.random()): number {
+  const said = /Retry in (\d+) s/.exec(message)
+  const base = said ? Number(said[1]) * 1000 : BUSY_FIRST_MS
+  return Math.round(Math.min(BUSY_MAX_MS, base * 2 ** Math.min(n, 5)) * (0.75 + random / 2))
+}
 
 /** Connects this tab's audio to a room it has joined (listening). Safe to call again after a re-join; never throws. */
 export async function joinAudio(id: number): Promise<void> {
@@ -123,6 +140,7 @@ async function connect(id: number, gen: number) {
   try {
     const offer = await conn.request('rtc.connect', { roomId: id })
     if (gen !== generation) return
+    busyRefusals = 0
     pc?.close()
     stopPlayers()
     const peer = new RTCPeerConnection({ iceServers: offer.iceServers, bundlePolicy: 'max-bundle' })
@@ -140,6 +158,20 @@ async function connect(id: number, gen: number) {
     // The room's audio takes no more listeners: said in the room; going on stage connects again (never refused).
     if (errorCode(e) === 'room_full') {
       audioState.value = 'full'
+      return
+    }
+    // Too many listeners connecting at once (M59): said as "Busy — retrying…", and tried again later each time.
+    if (errorCode(e) === 'media_busy') {
+      audioState.value = 'busy'
+      const wait = busyRetryMs(busyRefusals++, (e as Error).message)
+      busyTimer = setTimeout(() => {
+        busyTimer = null
+        if (gen !== generation || roomId !== id) return
+        audioState.value = 'connecting'
+        busy = connect(id, gen).finally(() => {
+          busy = null
+        })
+      }, wait)
       return
     }
     audioState.value = 'failed'
@@ -245,6 +277,9 @@ export function leaveAudio(): void {
   restarting = false
   if (disconnectTimer) clearTimeout(disconnectTimer)
   disconnectTimer = null
+  if (busyTimer) clearTimeout(busyTimer)
+  busyTimer = null
+  busyRefusals = 0
   pc?.close()
   pc = null
   uplink = null

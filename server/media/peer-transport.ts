@@ -1,7 +1,8 @@
 // One participant's transport on the server's single media socket (rtc-server.ts): its ICE-lite credentials, the
 // client's address(es) learned from valid Binding requests, its DTLS server (werift's DtlsServer over our socket)
 // and SRTP/SRTCP once the handshake is done. It is the listener's `Downlink` (router.ts) and hands the uplink's RTP
-// to `onRtp`. No timers of its own: the server's sweep expires a transport whose checks stopped.
+// to `onRtp`. No timers of its own: the server's sweep expires a transport whose checks stopped. Its handshake waits
+// for a place at the server's gate (handshakes.ts, M57): the client's first ClientHello is kept until then.
 import { createHash, randomBytes } from 'node:crypto'
 import {
   DtlsServer,
@@ -18,8 +19,12 @@ import {
   keyLength,
   saltLength,
 } from 'werift'
+import { useNativeKeyExchange } from './dtls-crypto'
+import type { GateEntry, HandshakeGate } from './handshakes'
 import type { Downlink, RtpIn } from './router'
 import { SrtpWriter } from './srtp'
+
+useNativeKeyExchange()
 
 /** Where a datagram came from and how to answer it: a UDP address or an ICE-TCP connection. */
 export interface Path {
@@ -39,6 +44,10 @@ export interface TransportEvents {
   failed(reason: string): void
   /** A report block of the listener's RTCP (receiver or sender report) about one of our SSRCs (M56). */
   receiverReport(ssrc: number, fractionLost: number, jitter: number): void
+  /** The client's ClientHello waits for a place at the handshake gate (the connect timer pauses). */
+  queued(): void
+  /** The handshake may start now (the connect timer runs again). */
+  admitted(): void
 }
 
 /** ICE credentials (RFC 8445 §5.3: ufrag ≥ 4 characters, password ≥ 22). */
@@ -57,10 +66,13 @@ export function newCredentials(): IceCredentials {
  */
 const SILENT_PATH_MS = 3_000
 
+/** After the gate lets a waiting handshake start, more copies of the client's first flight are ignored this long. */
+const HELLO_ECHO_MS = 1_000
+
 /** How many ICE generations (first offer + restarts) a transport still answers checks for. */
 const KEEP_GENERATIONS = 2
 
-export class PeerTransport implements Downlink {
+export class PeerTransport implements Downlink, GateEntry {
   /** ufrag → password, newest last (an ICE restart adds one; the oldest beyond KEEP_GENERATIONS is dropped). */
   readonly credentials = new Map<string, string>()
   /** The path media is sent on: the nominated one, else the first that checked. */
@@ -77,8 +89,16 @@ export class PeerTransport implements Downlink {
   packetsIn = 0
   rtpIn = 0
   rtcpIn = 0
+  /** Stage peers go before listeners at the handshake gate. */
+  priority = false
   private readonly dtls: DtlsServer
   private handshakeDone = false
+  /** Where the handshake is at the gate: not asked yet, waiting, started, over (the place given back). */
+  private gateState: 'idle' | 'queued' | 'admitted' | 'done' = 'idle'
+  /** When the gate let the handshake start (ms, performance.now()). */
+  private admittedAt = Number.NEGATIVE_INFINITY
+  /** The client's latest first-flight ClientHello while it waits at the gate. */
+  private waitingHello: Buffer | null = null
   /** The client's second ClientHello (the one with our cookie) arrived: its first is stale from then on. */
   private cookieHelloSeen = false
   private remoteFingerprint: { algorithm: string; value: string } | null = null
@@ -102,6 +122,7 @@ export class PeerTransport implements Downlink {
   constructor(
     certificate: RTCCertificate,
     private readonly events: TransportEvents,
+    private readonly gate: HandshakeGate,
   ) {
     this.dtls = new DtlsServer({
       cert: certificate.certPem,
@@ -114,6 +135,7 @@ export class PeerTransport implements Downlink {
     })
     this.dtls.onConnect.once(() => {
       this.handshakeDone = true
+      this.leaveGate()
       this.maybeConnect()
     })
     this.dtls.onError.subscribe((e) => this.fail(`dtls: ${String((e as Error)?.message ?? e)}`))
@@ -163,9 +185,27 @@ export class PeerTransport implements Downlink {
     if (this.state === 'closed') return
     // A plaintext ClientHello (content type 22, epoch 0, handshake type 1): message_seq 0 is the client's first
     // flight, 1 its second (with our cookie).
-    if (buf.length > 25 && buf[0] === 22 && buf[3] === 0 && buf[4] === 0 && buf[13] === 1) {
+    const hello = buf.length > 25 && buf[0] === 22 && buf[3] === 0 && buf[4] === 0 && buf[13] === 1
+    if (this.gateState === 'idle' || this.gateState === 'queued') {
+      // Nothing reaches werift before the gate admits us: the first flight is kept (its retransmissions replace it)
+      // and anything else is dropped (a client sends nothing else before our answer).
+      if (!hello || buf.readUInt16BE(17) !== 0) return
+      this.firstClientHellos++
+      this.waitingHello = buf
+      if (this.gateState === 'idle') {
+        this.gateState = 'queued'
+        this.gate.request(this)
+        if (this.gateState === 'queued') this.events.queued()
+      }
+      return
+    }
+    if (hello) {
       if (buf.readUInt16BE(17) === 0) {
         this.firstClientHellos++
+        // Retransmissions the client sent while it waited at the gate, arriving just after its turn came: our
+        // HelloVerifyRequest is on its way. Answering each again would make the client send its second flight twice
+        // (werift's client starts over on each), and its handshake fails; one that comes later is answered.
+        if (!this.cookieHelloSeen && performance.now() - this.admittedAt < HELLO_ECHO_MS) return
         // A retransmission of the first flight that arrives after the second (the client resent it while we were
         // slow to answer) is stale: werift's server would start over on it and draw new keys mid-handshake, and the
         // client, already past that point, would fail. Only a finished handshake may be started again.
@@ -201,6 +241,24 @@ export class PeerTransport implements Downlink {
     this.events.rtp(rtp)
   }
 
+  /** The gate's call: the handshake may start; the kept ClientHello goes to werift. */
+  admit() {
+    if (this.gateState !== 'queued' || this.state !== 'new') return this.leaveGate()
+    this.gateState = 'admitted'
+    this.admittedAt = performance.now()
+    this.events.admitted()
+    const hello = this.waitingHello
+    this.waitingHello = null
+    if (hello) this.dtlsSocket.onData(hello)
+  }
+
+  private leaveGate() {
+    if (this.gateState === 'done') return
+    this.gateState = 'done'
+    this.waitingHello = null
+    this.gate.release(this)
+  }
+
   // ── Downlink ──────────────────────────────────────────────────────────────────────────────────────────────
 
   open(): SrtpWriter | null {
@@ -224,6 +282,7 @@ export class PeerTransport implements Downlink {
   close() {
     if (this.state === 'closed') return
     this.state = 'closed'
+    this.leaveGate()
     this.dtlsSocket.closed = true
     try {
       this.dtls.close()
@@ -269,6 +328,7 @@ export class PeerTransport implements Downlink {
   private fail(reason: string) {
     if (this.state === 'closed' || this.state === 'failed') return
     this.state = 'failed'
+    this.leaveGate()
     this.events.failed(reason)
   }
 }

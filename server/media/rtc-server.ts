@@ -8,6 +8,7 @@ import type { Socket as TcpSocket, TCPSocketListener } from 'bun'
 import { createSocket, type Socket as DgramSocket } from 'node:dgram'
 import { RTCDtlsTransport, type RTCCertificate } from 'werift'
 import type { Logger } from '../lib/log'
+import { HandshakeGate, type HandshakeStats } from './handshakes'
 import { newCredentials, PeerTransport, type IceCredentials, type Path, type TransportEvents } from './peer-transport'
 import { bindingSuccess, bindingUnauthorized, integrityOk, isStun, parseBindingRequest } from './stun'
 
@@ -78,7 +79,17 @@ export interface RtcServerStats {
   /** Valid Binding requests answered. */
   checks: number
   tcpConnections: number
+  /** Transports not connected yet (offered, in ICE or in their DTLS handshake). */
+  connecting: number
+  /** Transports that connected, in all, and how many a second over the last 10 s. */
+  connects: number
+  connectsPerSecond: number
+  /** The DTLS handshake gate (M57). */
+  handshakes: HandshakeStats
 }
+
+/** Over how long the rate of connects (for media_busy's retry-after) is measured. */
+const CONNECT_RATE_WINDOW_MS = 10_000
 
 export interface RtcServerOptions {
   host: string
@@ -86,6 +97,8 @@ export interface RtcServerOptions {
   /** ICE-TCP (RFC 6544 passive, RFC 4571 framing) on this TCP port, or null. */
   tcpPort: number | null
   log: Logger
+  /** DTLS handshakes in flight at most (MEDIA_HANDSHAKES; 0: no limit). */
+  handshakes?: number
 }
 
 export class RtcServer {
@@ -97,13 +110,21 @@ export class RtcServer {
   private readonly tcpConns = new Set<TcpSocket<TcpConn>>()
   private nextTcpId = 1
   readonly counts = { dropped: 0, unauthorized: 0, checks: 0 }
+  /** Transports created and not connected yet (nor released). */
+  private readonly connectingSet = new Set<PeerTransport>()
+  private connects = 0
+  /** When the last connects happened (ms), for the rate; at most 1,000 kept. */
+  private readonly connectTimes: number[] = []
+  readonly gate: HandshakeGate
 
   private constructor(
     private readonly udp: MediaUdp,
     private readonly tcp: TCPSocketListener<TcpConn> | null,
     private readonly certificate: RTCCertificate,
     private readonly log: Logger,
+    handshakes: number,
   ) {
+    this.gate = new HandshakeGate(handshakes)
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS)
     this.sweeper.unref?.()
   }
@@ -133,7 +154,7 @@ export class RtcServer {
         )
       }
     }
-    server = new RtcServer(udpSocket, tcp, certificate, opts.log)
+    server = new RtcServer(udpSocket, tcp, certificate, opts.log, opts.handshakes ?? 0)
     return server
   }
 
@@ -148,12 +169,60 @@ export class RtcServer {
   }
 
   stats(): RtcServerStats {
-    return { peers: this.peers.size, ...this.counts, tcpConnections: this.tcpConns.size }
+    return {
+      peers: this.peers.size,
+      ...this.counts,
+      tcpConnections: this.tcpConns.size,
+      connecting: this.connectingSet.size,
+      connects: this.connects,
+      connectsPerSecond: this.connectsPerSecond(),
+      handshakes: this.gate.stats(),
+    }
   }
 
-  /** A new peer transport with fresh ICE credentials; `expired` runs once if its checks stop. */
-  createTransport(events: TransportEvents, expired: () => void): { transport: PeerTransport; ice: IceCredentials } {
-    const transport = new PeerTransport(this.certificate, events)
+  /** Transports not connected yet: the joins in progress. */
+  get connecting() {
+    return this.connectingSet.size
+  }
+
+  /** Connects a second over the last CONNECT_RATE_WINDOW_MS (0 when none). */
+  connectsPerSecond(now = performance.now()): number {
+    const times = this.connectTimes
+    const from = now - CONNECT_RATE_WINDOW_MS
+    let i = 0
+    while (i < times.length && times[i]! < from) i++
+    if (i) times.splice(0, i)
+    if (!times.length) return 0
+    return (times.length * 1000) / Math.max(1000, now - times[0]!)
+  }
+
+  /**
+   * A new peer transport with fresh ICE credentials; `expired` runs once if its checks stop. `priority` (the stage)
+   * puts its handshake before the listeners' at the gate.
+   */
+  createTransport(
+    events: TransportEvents,
+    expired: () => void,
+    priority = false,
+  ): { transport: PeerTransport; ice: IceCredentials } {
+    const connecting = this.connectingSet
+    const transport: PeerTransport = new PeerTransport(
+      this.certificate,
+      {
+        ...events,
+        connected: () => {
+          if (connecting.delete(transport)) {
+            this.connects++
+            this.connectTimes.push(performance.now())
+            if (this.connectTimes.length > 1000) this.connectTimes.shift()
+          }
+          events.connected()
+        },
+      },
+      this.gate,
+    )
+    transport.priority = priority
+    connecting.add(transport)
     this.peers.add(transport)
     this.expired.set(transport, expired)
     return { transport, ice: this.restartIce(transport) }
@@ -170,6 +239,7 @@ export class RtcServer {
   /** Forgets a peer: its credentials and paths stop matching anything. */
   release(transport: PeerTransport) {
     transport.close()
+    this.connectingSet.delete(transport)
     this.peers.delete(transport)
     this.expired.delete(transport)
     for (const u of transport.credentials.keys()) if (this.byUfrag.get(u) === transport) this.byUfrag.delete(u)
@@ -179,6 +249,7 @@ export class RtcServer {
   close() {
     clearInterval(this.sweeper)
     for (const t of [...this.peers]) this.release(t)
+    this.gate.close()
     for (const c of this.tcpConns) c.end()
     this.tcp?.stop(true)
     this.udp.close()

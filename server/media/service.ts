@@ -5,6 +5,8 @@
 // observer of the router (levels.ts), published to the room here. The budget (M52): a listener's `rtc.connect` is
 // refused with `room_full` when the room or the server is at MEDIA_ROOM_MAX_LISTENERS / MEDIA_MAX_LISTENERS, or the
 // forwarded packets per second are at MEDIA_MAX_PPS; those already in keep hearing, and the stage is never refused.
+// A burst of joins (M57–M60): DTLS handshakes wait their turn at the media socket's gate (MEDIA_HANDSHAKES in flight),
+// and past MEDIA_MAX_CONNECTING peers connecting at once a new listener gets `media_busy` with a time to retry after.
 import { rtcPorts } from '../config'
 import type {
   MediaApi,
@@ -17,7 +19,7 @@ import type {
 } from '../contracts'
 import { connKey } from '../contracts'
 import type { Core } from '../core'
-import { fail } from '../errors'
+import { ERRORS, fail } from '../errors'
 import type { MediaRequests, RtcOffer } from '../protocol'
 import { roomTopic, type ConnId, type ConnInfo } from '../realtime/bus'
 import type { Handlers } from '../realtime/hub'
@@ -85,7 +87,13 @@ export class MediaService implements MediaApi {
   async start() {
     const c = this.core.config
     const ports = rtcPorts(c)
-    this.rtc = await RtcServer.open({ host: c.host, port: ports.udp, tcpPort: ports.tcp, log: this.core.log })
+    this.rtc = await RtcServer.open({
+      host: c.host,
+      port: ports.udp,
+      tcpPort: ports.tcp,
+      log: this.core.log,
+      handshakes: c.mediaHandshakes,
+    })
   }
 
   /** The media socket's ports and counters (tests, /metrics). */
@@ -133,9 +141,18 @@ export class MediaService implements MediaApi {
       ...this.stats(),
       timers,
       transports: this.rtc?.stats().peers ?? 0,
+      connecting: this.rtc?.connecting ?? 0,
+      connects: this.rtc?.stats().connects ?? 0,
+      connectsPerSecond: Math.round(this.rtc?.connectsPerSecond() ?? 0),
+      handshakes: this.rtc?.gate.stats() ?? null,
       closing: this.closing.size,
       dropped: this.counters.droppedPackets,
     }
+  }
+
+  /** For tests: the DTLS handshake gate of the media socket (M57), to hold and observe it. */
+  handshakeGate() {
+    return this.rtc?.gate ?? null
   }
 
   /** For tests: the transport counters of a room's peers (first ClientHellos, packets in, path). */
@@ -161,7 +178,10 @@ export class MediaService implements MediaApi {
 
   private async connect(conn: ConnInfo, roomId: number): Promise<RtcOffer> {
     const info = this.participant(conn, roomId)
-    if (!STAGE.has(info.role) && !this.media.get(roomId)?.peers.has(info.key) && this.fullFor(roomId)) fail('room_full')
+    if (!STAGE.has(info.role) && !this.media.get(roomId)?.peers.has(info.key)) {
+      if (this.fullFor(roomId)) fail('room_full')
+      this.refuseWhenBusy()
+    }
     this.closePeer(roomId, info.key)
     const peer = this.createPeer(roomId, info)
     this.room(roomId).conns.set(info.key, conn.id)
@@ -214,6 +234,19 @@ export class MediaService implements MediaApi {
     return c.mediaMaxPps > 0 && this.counters.packetsPerSecond >= c.mediaMaxPps
   }
 
+  /**
+   * M59: more peers connecting at once than MEDIA_MAX_CONNECTING cannot all finish before their clients give up; a
+   * new listener is told to come back (the time it takes the server to connect those waiting, 1–30 s) instead.
+   */
+  private refuseWhenBusy() {
+    const max = this.core.config.mediaMaxConnecting
+    const rtc = this.rtc
+    if (!rtc || max <= 0 || rtc.connecting < max) return
+    const rate = rtc.connectsPerSecond()
+    const seconds = Math.min(30, Math.max(1, Math.ceil(rtc.connecting / Math.max(rate, 50))))
+    fail('media_busy', `${ERRORS.media_busy[1]} Retry in ${seconds} s.`, seconds)
+  }
+
   /** Tells the rooms (the hallway) when a room's fullness changed; the server's caps touch every room. */
   private refreshFull() {
     for (const [roomId, r] of this.media) {
@@ -242,6 +275,7 @@ export class MediaService implements MediaApi {
       hosts: this.hosts,
       iceTcp: this.core.config.iceTcp,
       log: this.core.log,
+      stage: STAGE.has(info.role),
       join: (ssrcs) => this.room(roomId).router.add(info.key, ssrcs, { role: info.role, muted: info.muted }),
       expired: (p) => this.closePeer(roomId, info.key, p),
     })

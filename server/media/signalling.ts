@@ -17,7 +17,10 @@ const OPUS_PT = 111
 const OPUS_FMTP = 'minptime=10;useinbandfec=1;usedtx=1'
 const EXT_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid'
 const EXT_AUDIO_LEVEL = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level'
-/** A peer that never connects this long is closed. */
+/**
+ * A peer that never connects this long is closed. The time its handshake waits at the gate (M57) does not count:
+ * the timer stops while it waits and starts again, whole, when its handshake may begin.
+ */
 const CONNECT_TIMEOUT_MS = 30_000
 
 /** What is wrong with an answer to our offer, or null. */
@@ -116,6 +119,8 @@ export interface PeerOptions {
   hosts: string[]
   iceTcp: boolean
   log: Logger
+  /** A stage peer: its handshake goes before the listeners' at the gate. */
+  stage: boolean
   /** The participant's place in the room's router, given the SSRCs of the peer's K slots. */
   join(ssrcs: readonly number[]): Endpoint
   /** Never connected within CONNECT_TIMEOUT_MS, or its ICE checks stopped: the owner closes it. */
@@ -163,6 +168,11 @@ export class SignallingPeer {
         },
         rtp: (rtp) => this.endpoint.receive(rtp),
         receiverReport: (ssrc, fractionLost, jitter) => this.endpoint.receiverReport(ssrc, fractionLost, jitter),
+        // Waiting is not failing: no timer while the handshake waits for its place.
+        queued: () => this.clearTimer(),
+        admitted: () => {
+          if (!this.closed) this.startTimer()
+        },
         failed: (reason) => {
           if (this.closed) return
           opts.log.debug('media: transport failed', { key, reason })
@@ -171,11 +181,12 @@ export class SignallingPeer {
         },
       },
       () => opts.expired(this),
+      opts.stage,
     )
     this.transport = transport
     this.ice = ice
     this.endpoint = opts.join(this.ssrcs)
-    this.timer = setTimeout(() => opts.expired(this), CONNECT_TIMEOUT_MS)
+    this.startTimer()
   }
 
   get isClosed() {
@@ -248,6 +259,11 @@ export class SignallingPeer {
       ssrcs: this.ssrcs,
       cname: this.cname,
     })
+  }
+
+  private startTimer() {
+    this.clearTimer()
+    this.timer = setTimeout(() => this.opts.expired(this), CONNECT_TIMEOUT_MS)
   }
 
   private clearTimer() {

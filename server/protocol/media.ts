@@ -43,4 +43,6 @@ export const MediaErrors = {
   media_peer_closed: [409, 'The audio connection was replaced or closed.'],
   /** The media plane is at its budget (M52): a new listener is refused; those in keep hearing, the stage gets in. */
   room_full: [503, 'This room is full: no more listeners can join its audio right now.'],
+  /** Too many peers are connecting at once (M59): the client retries after the time given in the message. */
+  media_busy: [503, 'The audio server is busy connecting other listeners.'],
 } as const satisfies Record<string, ErrorSpec>

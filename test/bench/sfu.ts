@@ -202,10 +202,23 @@ async function listener(roomId: number) {
   bot.keep = false
   const r = await ws.request('room.join', { roomId }, 60_000)
   if (!r.ok) throw new Error(`guest join: ${r.error.code} ${r.error.message}`)
-  await bot.connectAudio(roomId, 120_000)
+  // M59: a listener told `media_busy` comes back after the time given (as client/app/rtc.ts does), and is counted.
+  for (;;) {
+    try {
+      await bot.connectAudio(roomId, 120_000)
+      break
+    } catch (e) {
+      const m = /^rtc\.connect: media_busy .*Retry in (\d+) s/.exec((e as Error).message)
+      if (!m) throw e
+      busyRefusals++
+      await sleep(Number(m[1]) * 1000 * (0.5 + Math.random()))
+    }
+  }
   bot.countRawOnly()
   return bot
 }
+/** How many times a listener was told `media_busy` and came back later. */
+let busyRefusals = 0
 
 interface ProbeReport {
   health: number[]
@@ -372,6 +385,9 @@ let burst: {
   joinsPerSec: number
   joinMsP50: number
   joinMsP99: number
+  failed: number
+  busyRefusals: number
+  serverConnectsPerSec: number
 } | null = null
 if (BURST > 0) {
   const { roomId, speaker } = await speakerRoom('bench burst')
@@ -379,18 +395,59 @@ if (BURST > 0) {
   const joinMs: number[] = []
   const bots: Bot[] = []
   let failed = 0
+  busyRefusals = 0
+  // The server's own rate: its connects from the first to the last of the burst's (without the bench's ramp).
+  const connectsBefore = ((await serverStats()) as any).connects as number
+  let firstConnectAt = 0
+  let lastConnectAt = 0
+  let lastConnects = connectsBefore
+  let polling = true
+  const poller = (async () => {
+    let previousPoll = performance.now()
+    while (polling) {
+      const c = ((await serverStats()) as any).connects as number
+      const now = performance.now()
+      if (c > lastConnects) {
+        // The first connects happened after the previous poll: count from there (the span is not shortened).
+        if (!firstConnectAt) firstConnectAt = previousPoll
+        lastConnectAt = now
+        lastConnects = c
+      }
+      previousPoll = now
+      await sleep(100)
+    }
+  })()
   const t0 = performance.now()
+  // Every 5 s: how far the burst is, and the server's handshake gate (M57).
+  const progress = setInterval(async () => {
+    const st = (await serverStats()) as any
+    console.error(
+      `  burst +${r1((performance.now() - t0) / 1000)} s: ${joinMs.length} joined, ${failed} failed; server: ` +
+        `${st.connecting} connecting, gate ${JSON.stringify(st.handshakes)}`,
+    )
+  }, 5000)
   await Promise.all(
     Array.from({ length: BURST }, async () => {
       const t = performance.now()
       try {
         bots.push(await listener(roomId))
         joinMs.push(performance.now() - t)
-      } catch {
+      } catch (e) {
         failed++
+        if (failed <= 3) console.error(`burst: a listener could not join: ${(e as Error).message}`)
       }
     }),
   )
+  clearInterval(progress)
+  polling = false
+  await poller
+  const finalConnects = ((await serverStats()) as any).connects as number
+  if (finalConnects > lastConnects) {
+    lastConnectAt = performance.now()
+    lastConnects = finalConnects
+  }
+  const serverSpan = (lastConnectAt - firstConnectAt) / 1000
+  const serverRate = serverSpan > 0 ? Math.round((lastConnects - connectsBefore) / serverSpan) : 0
   // Joins per second: up to the last listener that joined (the failed ones wait for their timeout).
   const seconds = Math.max(0, ...joinMs) / 1000
   const total = (performance.now() - t0) / 1000
@@ -401,11 +458,16 @@ if (BURST > 0) {
     joinsPerSec: r1(joinMs.length / seconds),
     joinMsP50: Math.round(pct(joinMs, 50)),
     joinMsP99: Math.round(pct(joinMs, 99)),
+    failed,
+    busyRefusals,
+    serverConnectsPerSec: serverRate,
   }
   console.log(
     `burst: ${burst.joined} of ${BURST} listeners joined at once in ${burst.seconds} s (${r1(total)} s in all) ` +
       `(${burst.joinsPerSec} joins/s), ` +
-      `join p50 ${burst.joinMsP50} ms p99 ${burst.joinMsP99} ms${failed ? `, ${failed} failed` : ''}`,
+      `join p50 ${burst.joinMsP50} ms p99 ${burst.joinMsP99} ms${failed ? `, ${failed} failed` : ''}` +
+      `, ${burst.busyRefusals} media_busy refusals (retried); ` +
+      `the server connected ${lastConnects - connectsBefore} in ${r1(serverSpan)} s (${serverRate}/s)`,
   )
   await closeAll(bots)
   await speaker.ws.request('room.end', { roomId }).catch(() => {})

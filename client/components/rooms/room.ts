@@ -282,6 +282,7 @@ export function Room({ id }: { id: string }) {
         ${amGuest.value ? ' Try again in a little while.' : ' You can still read the chat and raise your hand.'}
       </div>`
     }
+    ${audioState.value === 'busy' && html`<div class="banner warn" role="status">Busy — retrying…</div>`}
     ${
       audioState.value === 'failed' &&
       html`<div class="banner warn" role="status">Audio could not connect. Check your network.</div>`
