@@ -75,6 +75,12 @@ test.skipIf(!hasChromium)(
       await b.getByRole('tab', { name: 'Chat & Q&A' }).click()
       const box = b.locator('.room-side .composer textarea')
       await box.waitFor()
+      // Even with a banner above the room (reconnecting, busy…) pushing the panel down, the composer stays in view.
+      await b.evaluate(() => {
+        const tall = document.createElement('div')
+        tall.style.height = '300px'
+        document.querySelector('.room-layout')?.before(tall)
+      })
       const r = (await box.boundingBox())!
       const bar = (await b.locator('.room-controls').boundingBox())!
       expect(r.y).toBeGreaterThan(0)
