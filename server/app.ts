@@ -193,6 +193,7 @@ function createApp(t: Townhall) {
   // An empty or malformed Host header: the request is handled again as if sent to our own origin (H31).
   let again: (r: Request) => Promise<Response> = async () => new Response(null, { status: 503 })
   let self: AnyElysia | null = null
+  const addresses = new WeakMap<Request, string>()
   const app = new Elysia({
     serve: { maxRequestBodySize: maxBody * 4, reusePort: false },
     websocket: { maxPayloadLength: WS_MAX_MESSAGE, idleTimeout: WS_IDLE_SECONDS, sendPings: true },
@@ -201,8 +202,11 @@ function createApp(t: Townhall) {
       if (!hostIsSane(request.headers.get('host')) && !rehosted.has(request) && !request.headers.has('upgrade'))
         return again(withOurHost(core, request, server?.requestIP(request)?.address ?? 'unknown'))
     })
-    .onRequest(({ request, set }) => {
+    .onRequest(({ request, set, server }) => {
       set.headers['x-request-id'] = beginRequest(request)
+      // Read while the connection is there: after the response, routes without the session plugin (/healthz, the
+      // app's files) would have no address for the access log.
+      addresses.set(request, clientAddress(core, request, server))
     })
     .onAfterResponse((c) => {
       const { request, set } = c
@@ -212,13 +216,14 @@ function createApp(t: Townhall) {
       if (status === 200 && request.headers.get('upgrade')?.toLowerCase() === 'websocket') status = 101
       // The session plugin derived these for routed requests.
       const ctx = c as unknown as { route?: string; viewer?: { user: { id: number } } | null; ip?: string }
+      const ip = ctx.ip ?? addresses.get(request) ?? 'unknown'
       endRequest(core.log, core.traffic, {
         request,
         path: requestPath(request),
         route: ctx.route,
         status,
         userId: ctx.viewer?.user.id ?? null,
-        ip: ctx.ip ?? 'unknown',
+        ip,
       })
     })
     .onRequest(({ request, set, server }) => {

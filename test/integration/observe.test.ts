@@ -90,6 +90,8 @@ test('[H33] one access-log line per request: method, path (no query, no token), 
   expect(all.find((o) => o.path === '/api/auth/logout')).toMatchObject({ status: 403 })
   expect(all.find((o) => o.path === '/ws')).toMatchObject({ status: 101, userId: uid })
   for (const o of all) expect(typeof o.ms).toBe('number')
+  // Every line has the client's address, routes without a session (the app's screens, /healthz) too.
+  for (const o of all) expect([o.path, o.ip]).toEqual([o.path, '127.0.0.1'])
   expect(JSON.stringify(json.lines)).not.toContain('hunter2')
   expect(JSON.stringify(json.lines)).not.toContain('s3cr3tInviteToken')
   // The text format carries the same line, readable.
