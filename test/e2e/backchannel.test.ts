@@ -48,7 +48,7 @@ const HOSTILE = [
 ].join(' ')
 
 test.skipIf(!hasChromium)(
-  '[B16] hostile text shows as text and runs nothing in the other page; an https link is clickable and safe',
+  '[B16][B33] hostile text shows as text and runs nothing in the other page; an https link is clickable and safe',
   async () => {
     const alice = await signedInClient(s, 'alice_b')
     const bob = await signedInClient(s, 'bob_b')

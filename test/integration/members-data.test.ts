@@ -1,4 +1,4 @@
-// [D50]–[D59] Members' data: uploaded images lose their metadata (avatars and Backchannel images, checked on what
+// [D50]–[D53] Members' data: uploaded images lose their metadata (avatars and Backchannel images, checked on what
 // the server serves back); `townhall user reset-password NAME` prints a one-time link that works once.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'

@@ -274,7 +274,7 @@ const clientFor = async (role: Role) => {
 
 describe('[H6] every route answers each role as the table says', () => {
   for (const role of ['guest', 'member', 'admin'] as Role[]) {
-    test(`[H6] ${role}`, async () => {
+    test(`[H6][H7] ${role}`, async () => {
       const c = await clientFor(role)
       const failures: string[] = []
       for (const row of ROWS) {
