@@ -6,6 +6,7 @@
 // is overwritten in place with padding (a `free` box, a Void element), so every offset in the file stays right. An
 // Ogg's comment page (OpusTags) is rewritten empty with its checksum (Ogg has no offsets), when it is one page.
 
+import { concat } from './strip-metadata'
 type ContainerKind = 'mp4' | 'webm' | 'ogg'
 
 export interface Container {
@@ -346,18 +347,8 @@ function parseOgg(b: Uint8Array): Container {
     hasVideo: false,
     hasAudio: true,
     durationMs: samples > 0 ? Math.round(samples / 48) : null,
-    bytes: tags ? concat(b.subarray(0, tags.start), tags.page, b.subarray(tags.end)) : b,
+    bytes: tags ? concat([b.subarray(0, tags.start), tags.page, b.subarray(tags.end)]) : b,
   }
-}
-
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  return out
 }
 
 /**

@@ -14,7 +14,8 @@ const u16be = (b: Uint8Array, i: number) => (b[i]! << 8) | b[i + 1]!
 const u32le = (b: Uint8Array, i: number) => (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0
 const ascii = (b: Uint8Array, i: number, n: number) => String.fromCharCode(...b.subarray(i, i + n))
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The parts in one new array (one copy). */
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
   let at = 0
   for (const p of parts) {
