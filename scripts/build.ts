@@ -42,6 +42,8 @@ export async function build(opts: { outfile?: string; quiet?: boolean } = {}) {
       'server/main.ts',
       // The backup worker (server/db/backup.ts starts it by URL) is a second entry point inside the binary.
       'server/db/backup-worker.ts',
+      // The media workers' module (server/media/worker-plane.ts starts them by URL), a third.
+      'server/media/worker.ts',
       '--asset=client/dist',
       '--outfile',
       outfile,

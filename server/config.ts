@@ -1,6 +1,7 @@
 // One options table: every setting is an environment variable with a default, a parser and a description.
 // Secrets may also be given as NAME_FILE (a path whose contents are the value). `townhall --help` prints it.
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 
 type Parser<T> = (raw: string) => T
 
@@ -228,6 +229,14 @@ export const OPTIONS = {
     description:
       'Audio peers connecting at once (offered, not yet connected); past it a new listener gets media_busy (0: none)',
   }),
+  mediaWorkers: opt({
+    env: 'MEDIA_WORKERS',
+    default: 'auto',
+    parse: (raw) => (/^auto$/i.test(raw.trim()) ? (availableParallelism() > 1 ? 1 : 0) : int(0, 16)(raw)),
+    description:
+      'Threads that forward audio, off the thread of HTTP and the WebSocket (0: that thread); auto: 1 with 2+ cores. ' +
+      'Worker n takes UDP RTC_PORT + n (and TCP RTC_TCP_PORT + n)',
+  }),
   metricsToken: opt({
     env: 'METRICS_TOKEN',
     default: '',
@@ -286,16 +295,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const c = out as Config
-  const rtcTcp = rtcPorts(c).tcp
-  if (rtcTcp !== null && rtcTcp !== 0 && rtcTcp === c.port)
-    throw new ConfigError('RTC_TCP_PORT', `must differ from PORT (${c.port}): the HTTP server listens there`)
+  for (let w = 0; w < Math.max(1, c.mediaWorkers); w++) {
+    const rtcTcp = rtcPorts(c, w).tcp
+    if (rtcTcp !== null && rtcTcp !== 0 && rtcTcp === c.port)
+      throw new ConfigError('RTC_TCP_PORT', `must differ from PORT (${c.port}): the HTTP server listens there`)
+  }
   return c
 }
 
-/** The media ports: UDP RTC_PORT (default: PORT's number), ICE-TCP RTC_TCP_PORT (default RTC_PORT + 1) or null. */
-export function rtcPorts(c: Pick<Config, 'port' | 'rtcPort' | 'rtcTcpPort' | 'iceTcp'>) {
+/**
+ * The media ports of media worker `worker` (0 for the first, or for the server's own thread): UDP RTC_PORT (default:
+ * PORT's number) + worker, ICE-TCP RTC_TCP_PORT (default RTC_PORT + 1) + worker or null; 0 (any port) stays 0.
+ */
+export function rtcPorts(c: Pick<Config, 'port' | 'rtcPort' | 'rtcTcpPort' | 'iceTcp'>, worker = 0) {
+  const next = (p: number) => (p === 0 ? 0 : p + worker)
   const udp = c.rtcPort ?? c.port
-  return { udp, tcp: c.iceTcp ? (c.rtcTcpPort ?? (udp === 0 ? 0 : udp + 1)) : null }
+  return { udp: next(udp), tcp: c.iceTcp ? next(c.rtcTcpPort ?? (udp === 0 ? 0 : udp + 1)) : null }
 }
 
 export function helpTable(): string {

@@ -4,6 +4,8 @@
 
 /** Downlink slots per listener: the K loudest speakers are forwarded. */
 export const K_SLOTS = 3
+/** The Opus payload type of our offer (an answer may map it to another in each section). */
+export const OPUS_PT = 111
 /** Opus RTP clock: 48 kHz. */
 const OPUS_CLOCK_PER_MS = 48
 /** One Opus frame of 20 ms, the smallest timestamp step we use at a speaker change. */

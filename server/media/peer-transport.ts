@@ -33,6 +33,8 @@ export interface Path {
   readonly ip: string
   readonly port: number
   send(packet: Buffer): void
+  /** A media packet: sent with the others of this turn of the loop, in one sendmmsg (UDP) or at once (TCP). */
+  queue(packet: Buffer): void
 }
 
 export interface TransportEvents {
@@ -266,10 +268,10 @@ export class PeerTransport implements Downlink, GateEntry {
   }
 
   send(packet: Buffer) {
-    this.path!.send(packet)
+    this.path!.queue(packet)
   }
 
-  /** Sends go out at once today (one send per datagram); a batched socket (sendmmsg) would send its queue here. */
+  /** The socket sends its queue at the end of this turn of the loop: one sendmmsg for a whole fan-out. */
   flush() {}
 
   /** Benchmarks only (`MediaService.useStockSender`): werift's own RTP header and SRTP encryption, for comparison. */

@@ -25,11 +25,19 @@ const TCP_MAX_FRAME = 65_535 + 2
  * DTLS key exchange), so it gets more than the default 208 KiB (the kernel caps it at net.core.rmem_max/wmem_max).
  */
 const SOCKET_BUFFER = 4 << 20
+/** Media packets sent in one sendmmsg at most (a longer fan-out goes out in several). */
+const MAX_BATCH = 256
 
 /** The one UDP socket: node:dgram for the buffer sizes, written to through Bun's native handle under it. */
 interface MediaUdp {
   readonly port: number
   send(packet: Buffer, port: number, ip: string): void
+  /**
+   * Queues a media packet: the queue goes out in one `sendMany` (sendmmsg) at flush(), or at the end of the turn of
+   * the loop that queued it (the fan-out of one uplink packet to every listener is one batch).
+   */
+  queue(packet: Buffer, port: number, ip: string): void
+  flush(): void
   close(): void
 }
 
@@ -55,6 +63,21 @@ async function openUdp(host: string, port: number, log: Logger, data: (b: Buffer
   const native = sym ? (sock as any)[sym]?.handle?.socket : null
   const send: (b: Buffer, port: number, ip: string) => unknown =
     native && typeof native.send === 'function' ? native.send.bind(native) : sock.send.bind(sock)
+  const sendMany: ((batch: (Buffer | number | string)[]) => unknown) | null =
+    native && typeof native.sendMany === 'function' ? native.sendMany.bind(native) : null
+  // [packet, port, address, packet, port, address, …] as sendMany takes it.
+  let batch: (Buffer | number | string)[] = []
+  const flush = () => {
+    if (batch.length === 0) return
+    const out = batch
+    batch = []
+    try {
+      if (sendMany) sendMany(out)
+      else for (let i = 0; i < out.length; i += 3) send(out[i] as Buffer, out[i + 1] as number, out[i + 2] as string)
+    } catch {
+      /* a full send buffer or an unreachable address: the packets are lost, as on the wire */
+    }
+  }
   const udp: MediaUdp = {
     port: sock.address().port,
     send: (b, p, ip) => {
@@ -64,7 +87,15 @@ async function openUdp(host: string, port: number, log: Logger, data: (b: Buffer
         /* a full send buffer or an unreachable address: the packet is lost, as on the wire */
       }
     },
-    close: () => sock.close(),
+    queue: (b, p, ip) => {
+      if (batch.push(b, p, ip) === 3) queueMicrotask(flush)
+      if (batch.length >= MAX_BATCH * 3) flush()
+    },
+    flush,
+    close: () => {
+      flush()
+      sock.close()
+    },
   }
   return udp
 }
@@ -79,17 +110,9 @@ export interface RtcServerStats {
   /** Valid Binding requests answered. */
   checks: number
   tcpConnections: number
-  /** Transports not connected yet (offered, in ICE or in their DTLS handshake). */
-  connecting: number
-  /** Transports that connected, in all, and how many a second over the last 10 s. */
-  connects: number
-  connectsPerSecond: number
   /** The DTLS handshake gate (M57). */
   handshakes: HandshakeStats
 }
-
-/** Over how long the rate of connects (for media_busy's retry-after) is measured. */
-const CONNECT_RATE_WINDOW_MS = 10_000
 
 export interface RtcServerOptions {
   host: string
@@ -110,11 +133,6 @@ export class RtcServer {
   private readonly tcpConns = new Set<TcpSocket<TcpConn>>()
   private nextTcpId = 1
   readonly counts = { dropped: 0, unauthorized: 0, checks: 0 }
-  /** Transports created and not connected yet (nor released). */
-  private readonly connectingSet = new Set<PeerTransport>()
-  private connects = 0
-  /** When the last connects happened (ms), for the rate; at most 1,000 kept. */
-  private readonly connectTimes: number[] = []
   readonly gate: HandshakeGate
 
   private constructor(
@@ -173,27 +191,8 @@ export class RtcServer {
       peers: this.peers.size,
       ...this.counts,
       tcpConnections: this.tcpConns.size,
-      connecting: this.connectingSet.size,
-      connects: this.connects,
-      connectsPerSecond: this.connectsPerSecond(),
       handshakes: this.gate.stats(),
     }
-  }
-
-  /** Transports not connected yet: the joins in progress. */
-  get connecting() {
-    return this.connectingSet.size
-  }
-
-  /** Connects a second over the last CONNECT_RATE_WINDOW_MS (0 when none). */
-  connectsPerSecond(now = performance.now()): number {
-    const times = this.connectTimes
-    const from = now - CONNECT_RATE_WINDOW_MS
-    let i = 0
-    while (i < times.length && times[i]! < from) i++
-    if (i) times.splice(0, i)
-    if (!times.length) return 0
-    return (times.length * 1000) / Math.max(1000, now - times[0]!)
   }
 
   /**
@@ -205,24 +204,8 @@ export class RtcServer {
     expired: () => void,
     priority = false,
   ): { transport: PeerTransport; ice: IceCredentials } {
-    const connecting = this.connectingSet
-    const transport: PeerTransport = new PeerTransport(
-      this.certificate,
-      {
-        ...events,
-        connected: () => {
-          if (connecting.delete(transport)) {
-            this.connects++
-            this.connectTimes.push(performance.now())
-            if (this.connectTimes.length > 1000) this.connectTimes.shift()
-          }
-          events.connected()
-        },
-      },
-      this.gate,
-    )
+    const transport = new PeerTransport(this.certificate, events, this.gate)
     transport.priority = priority
-    connecting.add(transport)
     this.peers.add(transport)
     this.expired.set(transport, expired)
     return { transport, ice: this.restartIce(transport) }
@@ -239,7 +222,6 @@ export class RtcServer {
   /** Forgets a peer: its credentials and paths stop matching anything. */
   release(transport: PeerTransport) {
     transport.close()
-    this.connectingSet.delete(transport)
     this.peers.delete(transport)
     this.expired.delete(transport)
     for (const u of transport.credentials.keys()) if (this.byUfrag.get(u) === transport) this.byUfrag.delete(u)
@@ -263,7 +245,7 @@ export class RtcServer {
     let p = this.udpPaths.get(key)
     if (!p) {
       const udp = this.udp
-      p = { key, ip, port, send: (b) => void udp.send(b, port, ip) }
+      p = { key, ip, port, send: (b) => void udp.send(b, port, ip), queue: (b) => udp.queue(b, port, ip) }
       this.udpPaths.set(key, p)
     }
     return p
@@ -334,6 +316,12 @@ export class RtcServer {
   private tcpOpen(s: TcpSocket<TcpConn>) {
     const id = this.nextTcpId++
     const key = `t${id}`
+    const send = (b: Buffer) => {
+      const frame = Buffer.allocUnsafe(2 + b.length)
+      frame.writeUInt16BE(b.length, 0)
+      b.copy(frame, 2)
+      s.write(frame)
+    }
     s.data = {
       buf: Buffer.alloc(0),
       openedAt: performance.now(),
@@ -341,12 +329,8 @@ export class RtcServer {
         key,
         ip: s.remoteAddress,
         port: 0,
-        send: (b) => {
-          const frame = Buffer.allocUnsafe(2 + b.length)
-          frame.writeUInt16BE(b.length, 0)
-          b.copy(frame, 2)
-          s.write(frame)
-        },
+        send,
+        queue: send,
       },
     }
     this.tcpConns.add(s)

@@ -1,22 +1,15 @@
-// The SFU: glue between the WebSocket, the rooms domain and the two planes of live audio. `rtc.*`
-// requests drive each participant's peer (signalling.ts: SDP, ICE restart, timers; its transport on the one media
-// socket: rtc-server.ts, peer-transport.ts); the rooms' events drive
-// who is heard (router.ts: one Router per room, the per-packet path of uplinks, K slots and SRTP); levels are an
-// observer of the router (levels.ts), published to the room here. The budget (M52): a listener's `rtc.connect` is
+// The SFU's control plane, on the main thread: glue between the WebSocket, the rooms domain and the data planes of
+// live audio. `rtc.*` requests drive each participant's peer (signalling.ts: SDP, ICE restart); the rooms' events
+// drive who is heard. Everything per packet is a data plane's (plane.ts: the media socket, transports, one router
+// per room), in a media worker each (MEDIA_WORKERS, worker-plane.ts) or in this thread (MEDIA_WORKERS=0): a room is
+// placed on the plane with the fewest peers when its audio starts, and its levels, slots and taps come back here as
+// events, published to the room. The budget (M52): a listener's `rtc.connect` is
 // refused with `room_full` when the room or the server is at MEDIA_ROOM_MAX_LISTENERS / MEDIA_MAX_LISTENERS, or the
 // forwarded packets per second are at MEDIA_MAX_PPS; those already in keep hearing, and the stage is never refused.
 // A burst of joins (M57–M60): DTLS handshakes wait their turn at the media socket's gate (MEDIA_HANDSHAKES in flight),
 // and past MEDIA_MAX_CONNECTING peers connecting at once a new listener gets `media_busy` with a time to retry after.
 import { rtcPorts } from '../config'
-import type {
-  MediaApi,
-  ParticipantInfo,
-  ParticipantKey,
-  RoomAudioQuality,
-  RoomRole,
-  RoomsApi,
-  TapPacket,
-} from '../contracts'
+import type { MediaApi, ParticipantKey, RoomAudioQuality, RoomRole, RoomsApi, TapPacket } from '../contracts'
 import { connKey } from '../contracts'
 import type { Core } from '../core'
 import { ERRORS, fail } from '../errors'
@@ -24,14 +17,13 @@ import type { MediaRequests, RtcOffer } from '../protocol'
 import { roomTopic, type ConnId, type ConnInfo } from '../realtime/bus'
 import type { Handlers } from '../realtime/hub'
 import { hostAddresses, iceServersFor } from './ice'
-import { LevelsObserver } from './levels'
-import { MediaCounters, Router, type RouterObserver, type TapListener } from './router'
-import { RtcServer } from './rtc-server'
+import { LocalPlane, type Plane, type PlaneEvents, type PlaneOptions } from './plane'
 import { SignallingPeer } from './signalling'
+import { WorkerPlane } from './worker-plane'
 
-/** A room's audio: its router (forwarding), each participant's peer (signalling), who of them are listeners. */
+/** A room's audio: the plane it is on, each participant's peer, who of them are listeners. */
 interface RoomMedia {
-  readonly router: Router
+  readonly plane: Plane
   readonly peers: Map<ParticipantKey, SignallingPeer>
   /** Peers taken as listeners (audience and guests), counted against the budget. */
   readonly listeners: Set<ParticipantKey>
@@ -42,27 +34,31 @@ interface RoomMedia {
 }
 
 const STAGE: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'speaker'])
-/** How often (router ticks of 100 ms) a room checks whether the server's packet rate made it full or not. */
-const BUDGET_EVERY_TICKS = 10
+/** Over how long the rate of connects (for media_busy's retry-after) is measured. */
+const CONNECT_RATE_WINDOW_MS = 10_000
 
 export class MediaService implements MediaApi {
   private readonly media = new Map<number, RoomMedia>()
-  /** The media plane's one socket (opened by start()). */
-  private rtc: RtcServer | null = null
-  private readonly closing = new Set<Promise<unknown>>()
+  /** Every open peer by its id (the planes' events name peers by id). */
+  private readonly peers = new Map<number, SignallingPeer>()
+  private nextPeerId = 1
+  /** The data planes (opened by start()): one per media worker, or this thread's. */
+  private planes: Plane[] = []
   private readonly hosts: string[]
-  private readonly counters = new MediaCounters()
-  /** Benchmarks only: send through werift's RTCRtpSender (the stock path) instead of our own, for comparison. */
-  private stock = false
-  /** Uplink taps by room (M54); a room's set lives while it has a tap or a router. */
-  private readonly taps = new Map<number, Set<TapListener>>()
+  /** Uplink taps by room (M54): the service's listeners; the planes are told which rooms are tapped. */
+  private readonly taps = new Map<number, Set<(packet: TapPacket) => void>>()
   /** Listeners taken in all rooms. */
   private listenerCount = 0
+  /** Peers offered and not connected yet (nor closed): the joins in progress (M59). */
+  private connecting = 0
+  private connects = 0
+  /** When the last connects happened (ms), for the rate; at most 1,000 kept. */
+  private readonly connectTimes: number[] = []
 
   /** Its WebSocket handlers (`rtc.*`), mounted by app.ts. */
   readonly ws: Handlers<keyof typeof MediaRequests>
 
-  /** Built after the rooms, whose events it follows. It opens no socket until a participant connects. */
+  /** Built after the rooms, whose events it follows. It opens no socket until start(). */
   constructor(
     private readonly core: Core,
     private readonly rooms: RoomsApi,
@@ -77,101 +73,151 @@ export class MediaService implements MediaApi {
         return {}
       },
     }
-    rooms.on('role', (e) => this.update(e.roomId, e.key, { role: e.role }))
-    rooms.on('muted', (e) => this.update(e.roomId, e.key, { muted: e.muted }))
+    rooms.on('role', (e) => this.update(e.roomId, e.key))
+    rooms.on('muted', (e) => this.update(e.roomId, e.key))
     rooms.on('left', (e) => this.closePeer(e.roomId, e.key))
     rooms.on('ended', (e) => this.closeRoom(e.roomId))
   }
 
-  /** Opens the media socket: UDP on RTC_PORT (default: the HTTP port's number) and ICE-TCP, bound to HOST. */
+  /**
+   * Opens the data planes: MEDIA_WORKERS workers (worker n's socket on RTC_PORT + n), or this thread's. Each binds
+   * its UDP socket (and ICE-TCP listener) on HOST.
+   */
   async start() {
     const c = this.core.config
-    const ports = rtcPorts(c)
-    this.rtc = await RtcServer.open({
-      host: c.host,
-      port: ports.udp,
-      tcpPort: ports.tcp,
-      log: this.core.log,
-      handshakes: c.mediaHandshakes,
-    })
+    const workers = c.mediaWorkers
+    const events = this.planeEvents()
+    const options = (w: number): PlaneOptions => {
+      const ports = rtcPorts(c, w)
+      return { host: c.host, udpPort: ports.udp, tcpPort: ports.tcp, handshakes: c.mediaHandshakes }
+    }
+    try {
+      if (workers === 0) this.planes = [await LocalPlane.open(options(0), events, this.core.log)]
+      else
+        for (let w = 0; w < workers; w++)
+          this.planes.push(await WorkerPlane.open(w, options(w), events, this.core.log, c.logLevel))
+    } catch (e) {
+      await this.closeAll()
+      throw e
+    }
+    for (const roomId of this.taps.keys()) for (const p of this.planes) p.tap(roomId, true)
   }
 
-  /** The media socket's ports and counters (tests, /metrics). */
-  rtcStats() {
-    const rtc = this.rtc
-    return rtc ? { udpPort: rtc.port, tcpPort: rtc.tcpPort, ...rtc.stats() } : null
+  /** The first plane's media socket: its ports and counters (tests); `connecting` is counted here. */
+  async rtcStats() {
+    const plane = this.planes[0]
+    if (!plane) return null
+    const { rtc } = await plane.report()
+    return { udpPort: plane.info.udpPort, tcpPort: plane.info.tcpPort, ...rtc, connecting: this.connecting }
   }
 
   stats() {
     let peers = 0
     for (const r of this.media.values()) peers += r.peers.size
-    return {
-      peers,
-      forwardedPackets: this.counters.forwardedPackets,
-      forwardedBytes: this.counters.forwardedBytes,
-      packetsPerSecond: this.counters.packetsPerSecond,
-      listeners: this.listenerCount,
+    let forwardedPackets = 0
+    let forwardedBytes = 0
+    for (const p of this.planes) {
+      const r = p.latest()
+      forwardedPackets += r.forwardedPackets
+      forwardedBytes += r.forwardedBytes
     }
+    return { peers, forwardedPackets, forwardedBytes, packetsPerSecond: this.pps(), listeners: this.listenerCount }
   }
 
   tap(roomId: number, listener: (packet: TapPacket) => void): () => void {
     let set = this.taps.get(roomId)
     if (!set) this.taps.set(roomId, (set = new Set()))
-    const fn: TapListener = (p) => listener(p)
+    if (set.size === 0) for (const p of this.planes) p.tap(roomId, true)
+    const fn = (p: TapPacket) => listener(p)
     set.add(fn)
     return () => {
-      set.delete(fn)
-      if (set.size === 0 && !this.media.has(roomId) && this.taps.get(roomId) === set) this.taps.delete(roomId)
+      if (!set.delete(fn) || set.size > 0) return
+      if (this.taps.get(roomId) === set) this.taps.delete(roomId)
+      for (const p of this.planes) p.tap(roomId, false)
     }
   }
 
   quality(): RoomAudioQuality[] {
-    return [...this.media.entries()].map(([roomId, r]) => ({ roomId, ...r.router.feedback() }))
+    return this.planes.flatMap((p) => p.latest().quality)
   }
 
-  /** For tests: what is still held. */
-  debug() {
-    let timers = 0
-    for (const r of this.media.values()) {
-      timers++ // the router's tick
-      for (const p of r.peers.values()) if (p.hasTimer) timers++
-    }
+  /** For tests: what is still held, counted now (a worker answers by message). */
+  async debug() {
+    const reports = await Promise.all(this.planes.map((p) => p.report()))
+    const sum = (f: (r: (typeof reports)[number]) => number) => reports.reduce((n, r) => n + f(r), 0)
     return {
-      rooms: this.media.size,
       ...this.stats(),
-      timers,
-      transports: this.rtc?.stats().peers ?? 0,
-      connecting: this.rtc?.connecting ?? 0,
-      connects: this.rtc?.stats().connects ?? 0,
-      connectsPerSecond: Math.round(this.rtc?.connectsPerSecond() ?? 0),
-      handshakes: this.rtc?.gate.stats() ?? null,
-      closing: this.closing.size,
-      dropped: this.counters.droppedPackets,
+      rooms: sum((r) => r.rooms),
+      timers: sum((r) => r.timers),
+      transports: sum((r) => r.rtc.peers),
+      connecting: this.connecting,
+      connects: this.connects,
+      connectsPerSecond: Math.round(this.connectsPerSecond()),
+      handshakes: reports[0]?.rtc.handshakes ?? null,
+      dropped: sum((r) => r.droppedPackets),
     }
   }
 
-  /** For tests: the DTLS handshake gate of the media socket (M57), to hold and observe it. */
+  /** For tests in this thread (MEDIA_WORKERS=0): the DTLS handshake gate of the media socket (M57). */
   handshakeGate() {
-    return this.rtc?.gate ?? null
+    const plane = this.planes[0]
+    return plane instanceof LocalPlane ? plane.gate : null
   }
 
   /** For tests: the transport counters of a room's peers (first ClientHellos, packets in, path). */
-  transportsDebug(roomId: number) {
-    return [...(this.media.get(roomId)?.peers.values() ?? [])].map((p) => p.stats)
+  async transportsDebug(roomId: number) {
+    return (await this.media.get(roomId)?.plane.transports(roomId)) ?? []
   }
 
   /** Benchmarks only: rooms opened from now on forward with werift's own RTP header and SRTP, for comparison. */
   useStockSender(on: boolean) {
-    this.stock = on
+    for (const p of this.planes) p.useStockSender(on)
+  }
+
+  // ── the planes' events ──────────────────────────────────────────────────────────────────────────────────────
+
+  private planeEvents(): PlaneEvents {
+    return {
+      connected: (peerId) => {
+        const peer = this.peers.get(peerId)
+        if (!peer || peer.connected) return
+        peer.connected = true
+        this.connecting--
+        this.connects++
+        this.connectTimes.push(performance.now())
+        if (this.connectTimes.length > 1000) this.connectTimes.shift()
+      },
+      expired: (peerId) => {
+        const peer = this.peers.get(peerId)
+        if (peer) this.closePeer(peer.roomId, peer.key, peer)
+      },
+      levels: (roomId, levels) => this.core.bus.publish(roomTopic(roomId), { type: 'room.levels', roomId, levels }),
+      slots: (peerId, slots) => {
+        const peer = this.peers.get(peerId)
+        const c = peer && this.media.get(peer.roomId)?.conns.get(peer.key)
+        if (peer && c !== undefined) this.core.bus.toConn(c, { type: 'rtc.slots', roomId: peer.roomId, slots })
+      },
+      tap: (packets) => {
+        for (const p of packets)
+          for (const fn of this.taps.get(p.roomId) ?? []) {
+            try {
+              fn(p)
+            } catch {
+              // a tap's failure is its own: the room's audio goes on
+            }
+          }
+      },
+      // The budget's cadence (M52): the packet rate may have made rooms full, or not full any more.
+      report: () => this.refreshFull(),
+    }
   }
 
   // ── signalling ──────────────────────────────────────────────────────────────────────────────────────────────
 
-  private participant(conn: ConnInfo, roomId: number): ParticipantInfo {
-    const rooms = this.rooms
-    const room = rooms.room(roomId)
+  private participant(conn: ConnInfo, roomId: number) {
+    const room = this.rooms.room(roomId)
     if (room?.state !== 'live') fail('media_room_not_live')
-    const p = rooms.participant(roomId, connKey(conn))
+    const p = this.rooms.participant(roomId, connKey(conn))
     if (!p) fail('media_not_joined')
     return p
   }
@@ -183,9 +229,28 @@ export class MediaService implements MediaApi {
       this.refuseWhenBusy()
     }
     this.closePeer(roomId, info.key)
-    const peer = this.createPeer(roomId, info)
-    this.room(roomId).conns.set(info.key, conn.id)
-    return this.offerReply(conn, await peer.offer())
+    const room = this.room(roomId)
+    const peer = new SignallingPeer(
+      this.nextPeerId++,
+      roomId,
+      info.key,
+      room.plane,
+      this.hosts,
+      this.core.config.iceTcp,
+    )
+    room.peers.set(info.key, peer)
+    room.conns.set(info.key, conn.id)
+    this.peers.set(peer.id, peer)
+    this.connecting++
+    this.setListener(room, info.key, !STAGE.has(info.role))
+    this.refreshFull()
+    try {
+      const sdp = await peer.offer({ role: info.role, muted: info.muted, stage: STAGE.has(info.role) })
+      return this.offerReply(conn, sdp)
+    } catch (e) {
+      this.closePeer(roomId, info.key, peer)
+      throw e
+    }
   }
 
   private peerOf(conn: ConnInfo, roomId: number): SignallingPeer {
@@ -194,8 +259,8 @@ export class MediaService implements MediaApi {
     return peer
   }
 
-  private async answer(conn: ConnInfo, roomId: number, sdp: string) {
-    await this.peerOf(conn, roomId).answer(sdp)
+  private answer(conn: ConnInfo, roomId: number, sdp: string) {
+    this.peerOf(conn, roomId).answer(sdp)
     return {}
   }
 
@@ -224,14 +289,31 @@ export class MediaService implements MediaApi {
 
   // ── the budget (M52) ────────────────────────────────────────────────────────────────────────────────────────
 
+  /** Forwarded packets a second, all planes together (a worker's figure is at most a second old). */
+  private pps() {
+    let n = 0
+    for (const p of this.planes) n += p.latest().packetsPerSecond
+    return n
+  }
+
   /** Whether the room takes no more listeners now: the room's cap, the server's cap, or the packet rate. */
   private fullFor(roomId: number): boolean {
     const c = this.core.config
-    this.counters.sample(performance.now()) // no router ticked for a while: the rate is not left stale
     const inRoom = this.media.get(roomId)?.listeners.size ?? 0
     if (c.mediaRoomMaxListeners > 0 && inRoom >= c.mediaRoomMaxListeners) return true
     if (c.mediaMaxListeners > 0 && this.listenerCount >= c.mediaMaxListeners) return true
-    return c.mediaMaxPps > 0 && this.counters.packetsPerSecond >= c.mediaMaxPps
+    return c.mediaMaxPps > 0 && this.pps() >= c.mediaMaxPps
+  }
+
+  /** Connects a second over the last CONNECT_RATE_WINDOW_MS (0 when none). */
+  private connectsPerSecond(now = performance.now()): number {
+    const times = this.connectTimes
+    const from = now - CONNECT_RATE_WINDOW_MS
+    let i = 0
+    while (i < times.length && times[i]! < from) i++
+    if (i) times.splice(0, i)
+    if (!times.length) return 0
+    return (times.length * 1000) / Math.max(1000, now - times[0]!)
   }
 
   /**
@@ -240,10 +322,9 @@ export class MediaService implements MediaApi {
    */
   private refuseWhenBusy() {
     const max = this.core.config.mediaMaxConnecting
-    const rtc = this.rtc
-    if (!rtc || max <= 0 || rtc.connecting < max) return
-    const rate = rtc.connectsPerSecond()
-    const seconds = Math.min(30, Math.max(1, Math.ceil(rtc.connecting / Math.max(rate, 50))))
+    if (max <= 0 || this.connecting < max) return
+    const rate = this.connectsPerSecond()
+    const seconds = Math.min(30, Math.max(1, Math.ceil(this.connecting / Math.max(rate, 50))))
     fail('media_busy', `${ERRORS.media_busy[1]} Retry in ${seconds} s.`, seconds)
   }
 
@@ -267,65 +348,29 @@ export class MediaService implements MediaApi {
 
   // ── peers and rooms ─────────────────────────────────────────────────────────────────────────────────────────
 
-  /** A participant's peer, on the shared media socket, joined to the room's router (opened if needed). */
-  private createPeer(roomId: number, info: ParticipantInfo): SignallingPeer {
-    if (!this.rtc) fail('media_unavailable')
-    const peer = new SignallingPeer(info.key, {
-      rtc: this.rtc,
-      hosts: this.hosts,
-      iceTcp: this.core.config.iceTcp,
-      log: this.core.log,
-      stage: STAGE.has(info.role),
-      join: (ssrcs) => this.room(roomId).router.add(info.key, ssrcs, { role: info.role, muted: info.muted }),
-      expired: (p) => this.closePeer(roomId, info.key, p),
-    })
-    const room = this.room(roomId)
-    room.peers.set(info.key, peer)
-    this.setListener(room, info.key, !STAGE.has(info.role))
-    this.refreshFull()
-    return peer
-  }
-
+  /** A room's audio, placed on the plane with the fewest peers when it starts. */
   private room(roomId: number): RoomMedia {
     let room = this.media.get(roomId)
-    if (!room) {
-      const levels = new LevelsObserver((levels) => {
-        this.core.bus.publish(roomTopic(roomId), { type: 'room.levels', roomId, levels })
-      })
-      let ticks = 0
-      const budget: RouterObserver = {
-        tick: () => {
-          if (++ticks % BUDGET_EVERY_TICKS === 0) this.refreshFull()
-        },
-        close: () => {},
-      }
-      let taps = this.taps.get(roomId)
-      if (!taps) this.taps.set(roomId, (taps = new Set()))
-      const conns = new Map<ParticipantKey, ConnId>()
-      // Who is in each of a listener's slots (R70), to that listener's socket only, coalesced by the router.
-      const slots = (key: ParticipantKey, slots: readonly (ParticipantKey | null)[]) => {
-        const c = conns.get(key)
-        if (c !== undefined) this.core.bus.toConn(c, { type: 'rtc.slots', roomId, slots: [...slots] })
-      }
-      const router = new Router(roomId, this.counters, [levels, budget], this.stock, taps, slots)
-      room = { router, peers: new Map(), listeners: new Set(), full: false, conns }
-      this.media.set(roomId, room)
-    }
+    if (room) return room
+    if (this.planes.length === 0) fail('media_unavailable')
+    const load = new Map<Plane, number>(this.planes.map((p) => [p, 0]))
+    for (const r of this.media.values()) load.set(r.plane, load.get(r.plane)! + r.peers.size)
+    const plane = [...load.entries()].reduce((a, b) => (b[1] < a[1] ? b : a))[0]
+    room = { plane, peers: new Map(), listeners: new Set(), full: false, conns: new Map() }
+    this.media.set(roomId, room)
     return room
   }
 
-  private update(roomId: number, key: ParticipantKey, change: { role?: RoomRole; muted?: boolean }) {
+  private update(roomId: number, key: ParticipantKey) {
     const room = this.media.get(roomId)
     if (!room?.peers.has(key)) return
     // The rooms' own state is the truth (a role change may also mute, e.g. back to the audience).
     const info = this.rooms.participant(roomId, key)
-    room.router.update(key, info ? { role: info.role, muted: info.muted } : change)
+    if (!info) return
+    room.plane.update(roomId, key, { role: info.role, muted: info.muted })
     // Going on stage frees a listener's place; back in the audience, they keep hearing (counted again, never cut).
-    const role = info?.role ?? change.role
-    if (role) {
-      this.setListener(room, key, !STAGE.has(role))
-      this.refreshFull()
-    }
+    this.setListener(room, key, !STAGE.has(info.role))
+    this.refreshFull()
   }
 
   /** Closes a participant's peer (left, removed, replaced) and frees its transport and timers. */
@@ -335,19 +380,12 @@ export class MediaService implements MediaApi {
     if (!room || !peer || (only && peer !== only)) return
     room.peers.delete(key)
     room.conns.delete(key)
-    const done = peer
-      .close()
-      .catch(() => {})
-      .finally(() => {
-        this.closing.delete(done)
-      })
-    this.closing.add(done)
-    room.router.remove(key)
+    this.peers.delete(peer.id)
+    if (!peer.connected) this.connecting--
+    peer.close()
     this.setListener(room, key, false)
     if (room.peers.size === 0) {
       this.media.delete(roomId)
-      room.router.close()
-      if (this.taps.get(roomId)?.size === 0) this.taps.delete(roomId)
       if (room.full) this.rooms.setAudioFull(roomId, false)
     }
     this.refreshFull()
@@ -359,11 +397,11 @@ export class MediaService implements MediaApi {
     for (const key of [...room.peers.keys()]) this.closePeer(roomId, key)
   }
 
-  /** Closes every peer and waits until their sockets are closed. */
+  /** Closes every peer, then the planes (their sockets, and the workers). */
   async closeAll() {
     for (const id of [...this.media.keys()]) this.closeRoom(id)
-    await Promise.all([...this.closing])
-    this.rtc?.close()
-    this.rtc = null
+    const planes = this.planes
+    this.planes = []
+    await Promise.all(planes.map((p) => p.stop().catch(() => {})))
   }
 }

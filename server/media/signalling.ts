@@ -1,28 +1,19 @@
-// The control plane of one participant's audio: the offer (one recvonly uplink and K sendonly slots, ICE-lite, one
-// host candidate per announced address on the shared RTC port), the checks on the answer, ICE restarts, the timer
-// that closes a peer that never connects, and close. The transport (peer-transport.ts, on the server's one socket:
-// rtc-server.ts) does ICE-lite, DTLS and SRTP; the packets go to and from the room's router through the
-// participant's `Endpoint` (router.ts): the uplink's RTP in, and once connected the listener's `Downlink`.
+// The control plane of one participant's audio, on the main thread: the offer (one recvonly uplink and K sendonly
+// slots, ICE-lite, one host candidate per announced address on the plane's RTC port), the checks on the answer, ICE
+// restarts and close. Everything per packet is the data plane's (plane.ts, in a media worker or in this thread): it
+// opens the transport (ICE-lite, DTLS, SRTP on the one socket) and the participant's place in the room's router, and
+// expires a peer that never connects or whose checks stop.
 import { randomBytes } from 'node:crypto'
 import type { ParticipantKey } from '../contracts'
 import { fail } from '../errors'
-import type { Logger } from '../lib/log'
-import { K_SLOTS } from './forwarder'
-import type { PeerTransport, IceCredentials } from './peer-transport'
-import type { Endpoint } from './router'
-import type { RtcServer } from './rtc-server'
+import { K_SLOTS, OPUS_PT } from './forwarder'
+import type { IceCredentials } from './peer-transport'
+import type { PeerAnswer, PeerSpec, Plane } from './plane'
 
-const OPUS_PT = 111
 /** Opus with in-band FEC and DTX (the browser's encoder honours the answerer's fmtp for what it sends us). */
 const OPUS_FMTP = 'minptime=10;useinbandfec=1;usedtx=1'
 const EXT_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid'
 const EXT_AUDIO_LEVEL = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level'
-/**
- * A peer that never connects this long is closed. The time its handshake waits at the gate (M57) does not count:
- * the timer stops while it waits and starts again, whole, when its handshake may begin.
- */
-const CONNECT_TIMEOUT_MS = 30_000
-
 /** What is wrong with an answer to our offer, or null. */
 function answerProblem(sdp: string): string | null {
   if (!sdp.startsWith('v=0')) return 'not a session description'
@@ -36,7 +27,7 @@ function answerProblem(sdp: string): string | null {
 }
 
 /** What the server reads of an answer: the DTLS fingerprint, the audio-level extension id, each section's Opus PT. */
-export function readAnswer(sdp: string) {
+export function readAnswer(sdp: string): PeerAnswer {
   const fp = /^a=fingerprint:(\S+) (\S+)/m.exec(sdp)!
   const level = new RegExp(`^a=extmap:(\\d+)(?:/\\w+)? ${EXT_AUDIO_LEVEL}`, 'm').exec(sdp)
   const sections = sdp.split(/\r?\nm=/).slice(1)
@@ -112,162 +103,79 @@ export function buildOffer(o: {
   return `${lines.join('\r\n')}\r\n`
 }
 
-export interface PeerOptions {
-  /** The media plane's socket (ICE-lite, DTLS, SRTP for every peer). */
-  rtc: RtcServer
-  /** Host addresses announced as candidates (PUBLIC_IP first). */
-  hosts: string[]
-  iceTcp: boolean
-  log: Logger
-  /** A stage peer: its handshake goes before the listeners' at the gate. */
-  stage: boolean
-  /** The participant's place in the room's router, given the SSRCs of the peer's K slots. */
-  join(ssrcs: readonly number[]): Endpoint
-  /** Never connected within CONNECT_TIMEOUT_MS, or its ICE checks stopped: the owner closes it. */
-  expired(peer: SignallingPeer): void
-}
-
-function randomSsrc(taken: Set<number>): number {
-  for (;;) {
-    const s = randomBytes(4).readUInt32BE(0)
-    if (s !== 0 && !taken.has(s)) {
-      taken.add(s)
-      return s
-    }
-  }
-}
-
-/** One participant's WebRTC connection, offered by the server. */
+/** One participant's WebRTC connection as signalling sees it: the offers, the answer, ICE restarts. */
 export class SignallingPeer {
-  private readonly transport: PeerTransport
-  private readonly endpoint: Endpoint
-  private readonly ssrcs: number[]
   private readonly sessionId = String(randomBytes(6).readUIntBE(0, 6))
   private readonly cname = randomBytes(8).toString('hex')
   private version = 0
-  private ice: IceCredentials
+  private ice: IceCredentials | null = null
+  private ssrcs: readonly number[] = []
   private closed = false
+  /** DTLS is up (the plane said so): no longer counted as connecting. */
+  connected = false
   /** An offer waits for its answer. */
   private pendingOffer = false
-  private payloadTypes: readonly number[] = Array(K_SLOTS).fill(OPUS_PT)
-  /** The connect timeout, while one runs. */
-  private timer: ReturnType<typeof setTimeout> | null = null
 
   constructor(
+    /** Unique in the process: the plane's name for this peer (a later peer of the same participant is another). */
+    readonly id: number,
+    readonly roomId: number,
     readonly key: ParticipantKey,
-    private readonly opts: PeerOptions,
-  ) {
-    const taken = new Set<number>()
-    this.ssrcs = Array.from({ length: K_SLOTS }, () => randomSsrc(taken))
-    const { transport, ice } = opts.rtc.createTransport(
-      {
-        connected: () => {
-          if (this.closed) return
-          this.clearTimer()
-          this.endpoint.connect(this.transport, this.payloadTypes)
-        },
-        rtp: (rtp) => this.endpoint.receive(rtp),
-        receiverReport: (ssrc, fractionLost, jitter) => this.endpoint.receiverReport(ssrc, fractionLost, jitter),
-        // Waiting is not failing: no timer while the handshake waits for its place.
-        queued: () => this.clearTimer(),
-        admitted: () => {
-          if (!this.closed) this.startTimer()
-        },
-        failed: (reason) => {
-          if (this.closed) return
-          opts.log.debug('media: transport failed', { key, reason })
-          this.endpoint.disconnect()
-          opts.expired(this)
-        },
-      },
-      () => opts.expired(this),
-      opts.stage,
-    )
-    this.transport = transport
-    this.ice = ice
-    this.endpoint = opts.join(this.ssrcs)
-    this.startTimer()
-  }
+    private readonly plane: Plane,
+    /** Host addresses announced as candidates (PUBLIC_IP first), and whether ICE-TCP is offered. */
+    private readonly hosts: readonly string[],
+    private readonly iceTcp: boolean,
+  ) {}
 
   get isClosed() {
     return this.closed
   }
-  /** Whether a connect timeout runs (for the media service's count of what it holds). */
-  get hasTimer() {
-    return this.timer !== null
-  }
-  /** For tests: the transport's counters. */
-  get stats() {
-    const t = this.transport
-    const path = t.path ? (t.path.key.startsWith('t') ? 'tcp' : 'udp') : null
-    return {
-      firstClientHellos: t.firstClientHellos,
-      packetsIn: t.packetsIn,
-      rtpIn: t.rtpIn,
-      rtcpIn: t.rtcpIn,
-      connected: t.connected,
-      path,
-      remote: t.path ? `${t.path.ip}:${t.path.port}` : null,
-    }
-  }
 
-  /** A first offer; returns its SDP. */
-  async offer(): Promise<string> {
+  /** A first offer: the plane opens the transport and its place in the room's router; returns the SDP. */
+  async offer(spec: Omit<PeerSpec, 'peerId' | 'roomId' | 'key'>): Promise<string> {
+    const { ice, ssrcs } = await this.plane.open({ ...spec, peerId: this.id, roomId: this.roomId, key: this.key })
+    this.ice = ice
+    this.ssrcs = ssrcs
     return this.makeOffer()
   }
 
   /** A network change: a new offer with fresh ICE credentials on the same peer (same DTLS, same slots). */
   async restart(): Promise<string> {
     if (this.closed) fail('media_peer_closed')
-    this.ice = this.opts.rtc.restartIce(this.transport)
+    this.ice = await this.plane.restart(this.id)
     return this.makeOffer()
   }
 
   /** Applies the participant's answer to the offer waiting for one. */
-  async answer(sdp: string) {
+  answer(sdp: string) {
     if (!this.pendingOffer) fail('media_no_offer')
     const problem = answerProblem(sdp)
     if (problem) fail('validation', `sdp: ${problem}`)
-    const a = readAnswer(sdp)
     this.pendingOffer = false
-    this.payloadTypes = a.payloadTypes
-    if (a.levelExtension) this.endpoint.setLevelExtension(a.levelExtension)
-    this.transport.setRemoteFingerprint(a.fingerprint.algorithm, a.fingerprint.value)
+    this.plane.answer(this.id, readAnswer(sdp))
   }
 
-  /** Stops the timer and releases the transport. */
-  close(): Promise<void> {
+  /** Releases the transport and the participant's place in the router. */
+  close() {
+    if (this.closed) return
     this.closed = true
-    this.endpoint.disconnect()
-    this.clearTimer()
-    this.opts.rtc.release(this.transport)
-    return Promise.resolve()
+    this.plane.close(this.id)
   }
 
   private makeOffer(): string {
-    if (this.closed) fail('media_peer_closed')
-    const rtc = this.opts.rtc
+    if (this.closed || !this.ice) fail('media_peer_closed')
     this.pendingOffer = true
+    const info = this.plane.info
     return buildOffer({
       sessionId: this.sessionId,
       version: this.version++,
       ice: this.ice,
-      fingerprint: rtc.fingerprint,
-      hosts: this.opts.hosts,
-      udpPort: rtc.port,
-      tcpPort: this.opts.iceTcp ? rtc.tcpPort : null,
+      fingerprint: info.fingerprint,
+      hosts: this.hosts,
+      udpPort: info.udpPort,
+      tcpPort: this.iceTcp ? info.tcpPort : null,
       ssrcs: this.ssrcs,
       cname: this.cname,
     })
-  }
-
-  private startTimer() {
-    this.clearTimer()
-    this.timer = setTimeout(() => this.opts.expired(this), CONNECT_TIMEOUT_MS)
-  }
-
-  private clearTimer() {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
   }
 }

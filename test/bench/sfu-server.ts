@@ -59,7 +59,7 @@ process.stdin.on('data', (d) => {
   while ((i = buf.indexOf('\n')) >= 0) {
     const cmd = buf.slice(0, i).trim()
     buf = buf.slice(i + 1)
-    if (cmd === 'stats') console.log(JSON.stringify(media.debug()))
+    if (cmd === 'stats') void media.debug().then((d) => console.log(JSON.stringify(d)))
     if (cmd === 'quit') void stop()
   }
 })

@@ -54,7 +54,7 @@ test.skipIf(!hasChromium)(
     expect((await pending.request('room.join', { roomId: room.id })).ok).toBe(true)
     expect((await pending.request('rtc.connect', { roomId: room.id })).ok).toBe(true)
     const media = s.ctx.media.service
-    expect(media.rtcStats()!.connecting).toBe(1)
+    expect((await media.rtcStats())!.connecting).toBe(1)
 
     const { page } = await pageFor(browser, s.url, late.http.cookie)
     await page.goto('/')
@@ -68,7 +68,7 @@ test.skipIf(!hasChromium)(
     expect((await pending.request('rtc.leave', { roomId: room.id })).ok).toBe(true)
     await page.getByText('Busy — retrying…').waitFor({ state: 'detached', timeout: 120_000 })
     await until(
-      () => media.stats().peers === 2 && media.rtcStats()!.connecting === 0,
+      async () => media.stats().peers === 2 && (await media.rtcStats())!.connecting === 0,
       'the browser is connected',
       60_000,
     )

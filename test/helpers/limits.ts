@@ -16,9 +16,13 @@ export const TEST_LIMIT = 180_000
  * Waits until pred() holds (checked every 20 ms), at most `timeout`; `what` names it in the error (a function: its
  * state at that moment). For what has no event of its own: a server's counter, a fake service's inbox.
  */
-export async function until(pred: () => boolean, what: string | (() => string) = 'condition', timeout = WAIT) {
+export async function until(
+  pred: () => boolean | Promise<boolean>,
+  what: string | (() => string) = 'condition',
+  timeout = WAIT,
+) {
   const end = Date.now() + timeout
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) {
       throw new Error(`timed out after ${timeout} ms waiting for ${typeof what === 'function' ? what() : what}`)
     }

@@ -121,7 +121,7 @@ describe('[M52] overload is a decision', () => {
       await until(() => late.bot.received.length > 10, 'the new speaker hears the host')
       host.bot.silence()
       await ok(host, 'room.end', { roomId })
-      await until(() => media.debug().rooms === 0, 'the room audio closed')
+      await until(async () => (await media.debug()).rooms === 0, 'the room audio closed')
     },
   )
 

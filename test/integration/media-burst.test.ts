@@ -31,6 +31,8 @@ beforeAll(async () => {
     GUESTS: 'true',
     MEDIA_HANDSHAKES: String(HANDSHAKES),
     MEDIA_MAX_CONNECTING: String(MAX_CONNECTING),
+    // The gate is held and observed from the test: the data plane runs in this thread.
+    MEDIA_WORKERS: '0',
   })
   media = s.ctx.media.service
 })
@@ -92,7 +94,7 @@ describe('[M57] a burst of joins: handshakes wait their turn', () => {
       )
       // M58: waiting is not failing. Nothing connected yet and no connect timer runs for those waiting: the only
       // timer left is the room's router tick.
-      expect(media.debug().timers).toBe(1)
+      expect((await media.debug()).timers).toBe(1)
       expect(gate().stats().inFlight).toBe(0)
       gate().pause(false)
       const all = await Promise.allSettled(joined)
@@ -104,7 +106,7 @@ describe('[M57] a burst of joins: handshakes wait their turn', () => {
       expect(after.maxInFlight).toBeLessThanOrEqual(HANDSHAKES)
       expect(after.outOfOrder).toBe(0)
       expect(after.queued).toBe(0)
-      expect(media.rtcStats()!.connecting).toBe(0)
+      expect((await media.rtcStats())!.connecting).toBe(0)
       // M61: the handshakes' key exchange went through OpenSSL (the bots' side counts here too: same process).
       expect(nativeKeyExchange.calls - exchanges).toBeGreaterThanOrEqual(2 * BURST)
       for (const b of listeners) await until(() => b.heardFrom().has('SB'), `${b.tag} hears the speaker`, JOIN_WAIT)
@@ -127,7 +129,7 @@ describe('[M59] too many connecting at once: a clear refusal', () => {
         expect(r.ok).toBe(true)
         pending.push(ws)
       }
-      expect(media.rtcStats()!.connecting).toBe(MAX_CONNECTING)
+      expect((await media.rtcStats())!.connecting).toBe(MAX_CONNECTING)
       const late = await guest(roomId)
       const refused = await late.request('rtc.connect', { roomId })
       expect(refused.ok).toBe(false)
@@ -135,7 +137,7 @@ describe('[M59] too many connecting at once: a clear refusal', () => {
       expect(refused.error.code).toBe('media_busy')
       expect(refused.error.message).toMatch(/busy.*Retry in \d+ s\./)
       // Nothing was created for it.
-      expect(media.rtcStats()!.connecting).toBe(MAX_CONNECTING)
+      expect((await media.rtcStats())!.connecting).toBe(MAX_CONNECTING)
       // The stage is never refused: the host reconnects its audio while the listeners wait.
       await hostBot.closeAudio()
       await hostBot.connectAudio(roomId, JOIN_WAIT)
@@ -147,7 +149,7 @@ describe('[M59] too many connecting at once: a clear refusal', () => {
       bots.push(bot)
       await bot.connectAudio(roomId, JOIN_WAIT)
       for (const ws of pending) await ws.request('rtc.leave', { roomId })
-      expect(media.rtcStats()!.connecting).toBe(0)
+      expect((await media.rtcStats())!.connecting).toBe(0)
     },
   )
 })

@@ -125,7 +125,7 @@ describe('[M30] one UDP socket for all media', () => {
     expect(serverUdp()).toBe(1)
     expect(udpBindings(RTC_PORT)).toEqual(['127.0.0.1'])
     // [M36] every client's first ClientHello was answered: none had to be sent again.
-    expect(media.transportsDebug(roomId).map((t) => t.firstClientHellos)).toEqual([1, 1, 1, 1, 1, 1])
+    expect((await media.transportsDebug(roomId)).map((t) => t.firstClientHellos)).toEqual([1, 1, 1, 1, 1, 1])
     host.bot.silence()
     await ok(host, 'room.end', { roomId })
     await until(() => media.stats().peers === 0, 'peers closed')
@@ -170,8 +170,8 @@ describe('[M32] demultiplexing', () => {
     const ufrag = /^a=ice-ufrag:(\S+)/m.exec(r.sdp)![1]!
     const pwd = /^a=ice-pwd:(\S+)/m.exec(r.sdp)![1]!
     const { u, got } = await rawSocket()
-    const rtc = () => media.rtcStats()!
-    const before = rtc()
+    const rtc = async () => (await media.rtcStats())!
+    const before = await rtc()
     const rtp = Buffer.alloc(60, 0x11)
     rtp[0] = 0x80
     rtp[1] = 111
@@ -180,38 +180,35 @@ describe('[M32] demultiplexing', () => {
     const stunNoAuth = bindingRequest(`${ufrag}:stranger`, pwd).subarray(0, 20) // a bare header: no attributes
     stunNoAuth.writeUInt16BE(0, 2)
     for (const d of [rtp, dtls, Buffer.from('hello'), stunNoAuth]) u.send(d, RTC_PORT, '127.0.0.1')
-    await until(
-      () => rtc().dropped >= before.dropped + 4,
-      () => `4 datagrams dropped (${JSON.stringify(rtc())})`,
-    )
+    await until(async () => (await rtc()).dropped >= before.dropped + 4, '4 datagrams dropped')
     expect(got).toHaveLength(0)
 
     // A well-formed check with the wrong password: 401, and the peer learns nothing.
     u.send(bindingRequest(`${ufrag}:stranger`, 'not-the-password-at-all'), RTC_PORT, '127.0.0.1')
     await until(() => got.length === 1, 'a reply to the check')
     expect(replyKind(got[0]!)).toEqual({ type: 0x0111, error: 401 })
-    expect(rtc().peers).toBe(before.peers)
-    expect(rtc().unauthorized).toBeGreaterThan(before.unauthorized)
-    expect(media.transportsDebug(roomId)).toMatchObject([{ remote: null, connected: false }])
+    expect((await rtc()).peers).toBe(before.peers)
+    expect((await rtc()).unauthorized).toBeGreaterThan(before.unauthorized)
+    expect(await media.transportsDebug(roomId)).toMatchObject([{ remote: null, connected: false }])
     // An unknown ufrag: 401 too.
     u.send(bindingRequest('nobody:stranger', pwd), RTC_PORT, '127.0.0.1')
     await until(() => got.length === 2, 'a reply to the second check')
     expect(replyKind(got[1]!)).toEqual({ type: 0x0111, error: 401 })
     // Still a stranger: its media is dropped (not given to the peer).
-    const dropped = rtc().dropped
+    const dropped = (await rtc()).dropped
     u.send(rtp, RTC_PORT, '127.0.0.1')
-    await until(() => rtc().dropped > dropped, 'the stranger dropped again')
-    expect(media.transportsDebug(roomId)).toMatchObject([{ packetsIn: 0 }])
+    await until(async () => (await rtc()).dropped > dropped, 'the stranger dropped again')
+    expect(await media.transportsDebug(roomId)).toMatchObject([{ packetsIn: 0 }])
 
     // The right password: a success reply, and this address is now the peer's.
     u.send(bindingRequest(`${ufrag}:stranger`, pwd, { useCandidate: true }), RTC_PORT, '127.0.0.1')
     await until(() => got.length === 3, 'a reply to the valid check')
     expect(replyKind(got[2]!)).toEqual({ type: 0x0101, error: null })
-    expect(media.transportsDebug(roomId)).toMatchObject([{ remote: `127.0.0.1:${u.port}`, path: 'udp' }])
+    expect(await media.transportsDebug(roomId)).toMatchObject([{ remote: `127.0.0.1:${u.port}`, path: 'udp' }])
     u.send(rtp, RTC_PORT, '127.0.0.1') // now the peer's (not decryptable: ignored by it)
     u.send(bindingRequest(`${ufrag}:stranger`, pwd), RTC_PORT, '127.0.0.1')
     await until(() => got.length === 4, 'a reply to the next check')
-    expect(media.transportsDebug(roomId)).toMatchObject([{ packetsIn: 2 }])
+    expect(await media.transportsDebug(roomId)).toMatchObject([{ packetsIn: 2 }])
     await ok(host, 'room.end', { roomId })
   })
 
@@ -225,27 +222,21 @@ describe('[M32] demultiplexing', () => {
     await l.bot.connectAudio(roomId)
     host.bot.speak(20)
     await until(() => l.bot.received.length > 10, 'audio through the relay')
-    const remote = () => media.transportsDebug(roomId).map((t) => t.remote)
-    expect(remote()).toContain(`127.0.0.1:${r.outerPort}`)
+    const remote = async () => (await await media.transportsDebug(roomId)).map((t) => t.remote)
+    expect(await remote()).toContain(`127.0.0.1:${r.outerPort}`)
     const ssrc = l.bot.received.at(-1)!.ssrc
 
     // NAT rebinding: the server sees the listener on a new port; its next consent check moves the audio there.
     await r.rebind()
     let n = l.bot.received.length
-    await until(
-      () => remote().includes(`127.0.0.1:${r.outerPort}`),
-      () => `the new address (${remote()})`,
-    )
+    await until(async () => (await remote()).includes(`127.0.0.1:${r.outerPort}`), 'the new address')
     await until(() => l.bot.received.length > n + 10, 'audio after the rebinding')
 
     // Again, then an ICE restart right away: its nominating check moves the audio at once.
     await r.rebind()
     await l.bot.restart()
     n = l.bot.received.length
-    await until(
-      () => remote().includes(`127.0.0.1:${r.outerPort}`),
-      () => `the restarted address (${remote()})`,
-    )
+    await until(async () => (await remote()).includes(`127.0.0.1:${r.outerPort}`), 'the restarted address')
     await until(() => l.bot.received.length > n + 10, 'audio after the restart')
     expect(l.bot.received.at(-1)!.ssrc).toBe(ssrc)
     expect(media.stats().peers).toBe(2)
@@ -308,8 +299,13 @@ describe('[M36] DTLS at once', () => {
   test(atOnce, async () => {
     const c = await rawDtlsClient('F0')
     await until(() => c.state.connected, 'the DTLS handshake done')
-    await until(() => media.transportsDebug(c.roomId)[0]?.connected === true, 'the server side connected (SRTP keys)')
-    expect(media.transportsDebug(c.roomId)).toMatchObject([{ firstClientHellos: 1, remote: `127.0.0.1:${c.port}` }])
+    await until(
+      async () => (await media.transportsDebug(c.roomId))[0]?.connected === true,
+      'the server side connected (SRTP keys)',
+    )
+    expect(await media.transportsDebug(c.roomId)).toMatchObject([
+      { firstClientHellos: 1, remote: `127.0.0.1:${c.port}` },
+    ])
     c.dtls.close()
     await ok(c.host, 'room.end', { roomId: c.roomId })
   })
@@ -325,8 +321,11 @@ describe('[M36] DTLS at once', () => {
       if (isHello(b, 1) && first) send(first)
     })
     await until(() => c.state.connected, 'the DTLS handshake done')
-    await until(() => media.transportsDebug(c.roomId)[0]?.connected === true, 'the server side connected (SRTP keys)')
-    expect(media.transportsDebug(c.roomId)[0]!.firstClientHellos).toBeGreaterThanOrEqual(2)
+    await until(
+      async () => (await media.transportsDebug(c.roomId))[0]?.connected === true,
+      'the server side connected (SRTP keys)',
+    )
+    expect((await media.transportsDebug(c.roomId))[0]!.firstClientHellos).toBeGreaterThanOrEqual(2)
     c.dtls.close()
     await ok(c.host, 'room.end', { roomId: c.roomId })
   })
@@ -343,7 +342,7 @@ describe('[M35] expiry', () => {
     // The listener's client goes away without a word (werift sends no DTLS alert): only its checks stop.
     await l.bot.closeAudio()
     await until(() => media.stats().peers === 1, 'the silent peer expired', 60_000)
-    expect(media.transportsDebug(roomId)).toMatchObject([{ connected: true }])
+    expect(await media.transportsDebug(roomId)).toMatchObject([{ connected: true }])
     await ok(host, 'room.end', { roomId })
   })
 })
@@ -365,9 +364,9 @@ describe('[M38] ICE over TCP', () => {
       await l.bot.connectAudio(roomId)
       host.bot.speak(20)
       await until(() => l.bot.received.some((p) => p.from === 'T0'), 'the TCP listener hears the host')
-      const paths = t.ctx.media.service.transportsDebug(roomId).map((x) => x.path)
+      const paths = (await t.ctx.media.service.transportsDebug(roomId)).map((x) => x.path)
       expect(paths.sort()).toEqual(['tcp', 'udp'])
-      expect(t.ctx.media.service.rtcStats()!.tcpConnections).toBeGreaterThanOrEqual(1)
+      expect((await t.ctx.media.service.rtcStats())!.tcpConnections).toBeGreaterThanOrEqual(1)
       host.bot.silence()
     } finally {
       for (const b of mine) await b.close().catch(() => {})

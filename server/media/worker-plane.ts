@@ -1,0 +1,253 @@
+// A data plane in a media worker (M62), seen from the main thread: the `Plane` commands posted to the worker
+// (worker.ts), its answers matched to their calls, its events handed to the service, its logs to the server's
+// logger. Its last report is kept, so that the budget and /metrics read it without a round trip. A worker that
+// dies (it should not: its errors are caught and logged) takes its peers with it: each is expired, so that their
+// clients reconnect, and a new worker is started on the same port.
+import type { ParticipantKey, RoomRole, TapPacket } from '../contracts'
+import type { Logger, LogLevel } from '../lib/log'
+import type { IceCredentials } from './peer-transport'
+import type {
+  PeerAnswer,
+  PeerSpec,
+  Plane,
+  PlaneEvents,
+  PlaneInfo,
+  PlaneOptions,
+  PlaneReport,
+  TransportStats,
+} from './plane'
+
+/**
+ * The worker's module. From source, beside this file; in the compiled binary, an entry point of its own stored by
+ * its path under server/ (see server/db/backup.ts for the same rule).
+ */
+const WORKER = new URL(
+  import.meta.url.startsWith('file:///$bunfs/') ? './media/worker.ts' : './worker.ts',
+  import.meta.url,
+).href
+
+type Calls = 'open' | 'restart' | 'report' | 'transports' | 'stop'
+type Casts = 'answer' | 'update' | 'close' | 'tap' | 'useStockSender'
+type Args<M extends keyof Plane> = Plane[M] extends (...a: infer A) => unknown ? A : never
+
+/** What the main thread posts to a media worker. */
+export type ToWorker =
+  | { kind: 'init'; options: PlaneOptions; logLevel: LogLevel }
+  | { [M in Calls]: { kind: 'call'; id: number; method: M; args: Args<M> } }[Calls]
+  | { [M in Casts]: { kind: 'cast'; method: M; args: Args<M> } }[Casts]
+
+/** What a media worker posts back. */
+export type FromWorker =
+  | { kind: 'ready'; info: PlaneInfo }
+  | { kind: 'failed'; error: string }
+  | { kind: 'reply'; id: number; value?: unknown; error?: string }
+  | { kind: 'log'; level: LogLevel; msg: string; ctx?: object }
+  | { [E in keyof PlaneEvents]: { kind: 'event'; name: E; args: Parameters<PlaneEvents[E]> } }[keyof PlaneEvents]
+
+const EMPTY_REPORT: PlaneReport = {
+  forwardedPackets: 0,
+  forwardedBytes: 0,
+  packetsPerSecond: 0,
+  droppedPackets: 0,
+  rooms: 0,
+  timers: 0,
+  quality: [],
+  rtc: {
+    peers: 0,
+    dropped: 0,
+    unauthorized: 0,
+    checks: 0,
+    tcpConnections: 0,
+    handshakes: {
+      limit: 0,
+      inFlight: 0,
+      queued: 0,
+      maxQueued: 0,
+      maxInFlight: 0,
+      admitted: 0,
+      outOfOrder: 0,
+      expired: 0,
+    },
+  },
+}
+
+/** How long a worker may take to open its socket. */
+const READY_WITHIN_MS = 30_000
+
+export class WorkerPlane implements Plane {
+  private worker!: Worker
+  info!: PlaneInfo
+  private last: PlaneReport = EMPTY_REPORT
+  private nextId = 1
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>()
+  /** The peers opened on this worker and not closed: expired if the worker dies. */
+  private readonly open_ = new Set<number>()
+  private stopping = false
+  /** Rooms the service taps: told again to a worker started after one died. */
+  private readonly tapped = new Set<number>()
+  private stock = false
+
+  private constructor(
+    readonly index: number,
+    private readonly options: PlaneOptions,
+    private readonly events: PlaneEvents,
+    private readonly log: Logger,
+    private readonly logLevel: LogLevel,
+  ) {}
+
+  /** Starts worker `index` and waits until its socket is open (throws if it cannot bind). */
+  static async open(index: number, options: PlaneOptions, events: PlaneEvents, log: Logger, logLevel: LogLevel) {
+    const plane = new WorkerPlane(index, options, events, log, logLevel)
+    await plane.spawn()
+    return plane
+  }
+
+  private spawn(): Promise<void> {
+    const worker = new Worker(WORKER)
+    this.worker = worker
+    return new Promise<void>((resolve, reject) => {
+      let ready = false
+      const timer = setTimeout(() => fail(new Error('media: the media worker did not start')), READY_WITHIN_MS)
+      const fail = (e: Error) => {
+        clearTimeout(timer)
+        if (ready) return
+        ready = true
+        worker.terminate()
+        reject(e)
+      }
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        const m = e.data
+        if (m.kind === 'ready') {
+          clearTimeout(timer)
+          ready = true
+          this.info = m.info
+          resolve()
+        } else if (m.kind === 'failed') fail(new Error(m.error))
+        else this.received(m)
+      }
+      worker.onerror = (e) => {
+        this.log.error('media: media worker error', { worker: this.index, error: e.message })
+        fail(new Error(`media: the media worker failed: ${e.message}`))
+      }
+      worker.addEventListener('close', () => {
+        if (!ready) return fail(new Error('media: the media worker ended before opening its socket'))
+        if (worker === this.worker) this.died()
+      })
+      worker.postMessage({ kind: 'init', options: this.options, logLevel: this.logLevel } satisfies ToWorker)
+    })
+  }
+
+  /** The worker ended on its own: its peers are gone (their owners close them), and a new one takes the port. */
+  private died() {
+    for (const p of this.pending.values()) p.reject(new Error('media: the media worker ended'))
+    this.pending.clear()
+    this.last = EMPTY_REPORT
+    if (this.stopping) return
+    this.log.error('media: the media worker ended; starting another', { worker: this.index })
+    const peers = [...this.open_]
+    this.open_.clear()
+    for (const id of peers) this.events.expired(id)
+    void this.spawn()
+      .then(() => {
+        for (const roomId of this.tapped) this.cast('tap', [roomId, true])
+        if (this.stock) this.cast('useStockSender', [true])
+      })
+      .catch((error) => this.log.error('media: cannot start a media worker', { worker: this.index, error }))
+  }
+
+  private received(m: FromWorker) {
+    switch (m.kind) {
+      case 'reply': {
+        const p = this.pending.get(m.id)
+        if (!p) return
+        this.pending.delete(m.id)
+        if (m.error !== undefined) p.reject(new Error(m.error))
+        else p.resolve(m.value)
+        return
+      }
+      case 'log':
+        this.log[m.level](m.msg, { ...m.ctx, worker: this.index })
+        return
+      case 'event':
+        return this.event(m)
+    }
+  }
+
+  private event(m: Extract<FromWorker, { kind: 'event' }>) {
+    switch (m.name) {
+      case 'report':
+        this.last = m.args[0]
+        return this.events.report(m.args[0])
+      case 'tap':
+        // A Buffer crosses as a Uint8Array: the service's taps get Buffers.
+        for (const p of m.args[0] as TapPacket[]) {
+          const u = p.payload as Uint8Array
+          ;(p as { payload: Buffer }).payload = Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+        }
+        return this.events.tap(m.args[0])
+      case 'expired':
+        this.open_.delete(m.args[0])
+        return this.events.expired(m.args[0])
+      case 'connected':
+        return this.events.connected(m.args[0])
+      case 'levels':
+        return this.events.levels(...m.args)
+      case 'slots':
+        return this.events.slots(...m.args)
+    }
+  }
+
+  private call<M extends Calls>(method: M, args: Args<M>): Promise<Awaited<ReturnType<Plane[M]>>> {
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      this.worker.postMessage({ kind: 'call', id, method, args } as unknown as ToWorker)
+    })
+  }
+
+  private cast<M extends Casts>(method: M, args: Args<M>) {
+    this.worker.postMessage({ kind: 'cast', method, args } as unknown as ToWorker)
+  }
+
+  open(peer: PeerSpec): Promise<{ ice: IceCredentials; ssrcs: number[] }> {
+    this.open_.add(peer.peerId)
+    return this.call('open', [peer])
+  }
+  answer(peerId: number, answer: PeerAnswer) {
+    this.cast('answer', [peerId, answer])
+  }
+  restart(peerId: number): Promise<IceCredentials> {
+    return this.call('restart', [peerId])
+  }
+  update(roomId: number, key: ParticipantKey, speaking: { role: RoomRole; muted: boolean }) {
+    this.cast('update', [roomId, key, speaking])
+  }
+  close(peerId: number) {
+    this.open_.delete(peerId)
+    this.cast('close', [peerId])
+  }
+  tap(roomId: number, on: boolean) {
+    if (on) this.tapped.add(roomId)
+    else this.tapped.delete(roomId)
+    this.cast('tap', [roomId, on])
+  }
+  latest() {
+    return this.last
+  }
+  async report() {
+    this.last = await this.call('report', [])
+    return this.last
+  }
+  transports(roomId: number): Promise<TransportStats[]> {
+    return this.call('transports', [roomId])
+  }
+  useStockSender(on: boolean) {
+    this.stock = on
+    this.cast('useStockSender', [on])
+  }
+  async stop() {
+    this.stopping = true
+    await this.call('stop', []).catch(() => {})
+    this.worker.terminate()
+  }
+}
