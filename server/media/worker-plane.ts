@@ -71,8 +71,9 @@ const EMPTY_REPORT: PlaneReport = {
   },
 }
 
-/** How long a worker may take to open its socket. */
+/** How long a worker may take to open its socket, and to close it. */
 const READY_WITHIN_MS = 30_000
+const STOP_WITHIN_MS = 5_000
 
 export class WorkerPlane implements Plane {
   private worker!: Worker
@@ -83,6 +84,9 @@ export class WorkerPlane implements Plane {
   /** The peers opened on this worker and not closed: expired if the worker dies. */
   private readonly open_ = new Set<number>()
   private stopping = false
+  /** The worker's socket is open; until then commands wait for it, in order (`starting`). */
+  private ready = false
+  private starting: Promise<void> = Promise.resolve()
   /** Rooms the service taps: told again to a worker started after one died. */
   private readonly tapped = new Set<number>()
   private stock = false
@@ -105,7 +109,8 @@ export class WorkerPlane implements Plane {
   private spawn(): Promise<void> {
     const worker = new Worker(WORKER)
     this.worker = worker
-    return new Promise<void>((resolve, reject) => {
+    this.ready = false
+    this.starting = new Promise<void>((resolve, reject) => {
       let ready = false
       const timer = setTimeout(() => fail(new Error('media: the media worker did not start')), READY_WITHIN_MS)
       const fail = (e: Error) => {
@@ -121,6 +126,7 @@ export class WorkerPlane implements Plane {
           clearTimeout(timer)
           ready = true
           this.info = m.info
+          this.ready = true
           resolve()
         } else if (m.kind === 'failed') fail(new Error(m.error))
         else this.received(m)
@@ -135,10 +141,12 @@ export class WorkerPlane implements Plane {
       })
       worker.postMessage({ kind: 'init', options: this.options, logLevel: this.logLevel } satisfies ToWorker)
     })
+    return this.starting
   }
 
   /** The worker ended on its own: its peers are gone (their owners close them), and a new one takes the port. */
   private died() {
+    this.ready = false
     for (const p of this.pending.values()) p.reject(new Error('media: the media worker ended'))
     this.pending.clear()
     this.last = EMPTY_REPORT
@@ -146,8 +154,10 @@ export class WorkerPlane implements Plane {
     this.log.error('media: the media worker ended; starting another', { worker: this.index })
     const peers = [...this.open_]
     this.open_.clear()
+    const started = this.spawn()
+    // Their owners close them: the closes go to the new worker, which knows none of them.
     for (const id of peers) this.events.expired(id)
-    void this.spawn()
+    started
       .then(() => {
         for (const roomId of this.tapped) this.cast('tap', [roomId, true])
         if (this.stock) this.cast('useStockSender', [true])
@@ -201,12 +211,24 @@ export class WorkerPlane implements Plane {
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
-      this.worker.postMessage({ kind: 'call', id, method, args } as unknown as ToWorker)
+      this.post({ kind: 'call', id, method, args } as unknown as ToWorker)
     })
   }
 
   private cast<M extends Casts>(method: M, args: Args<M>) {
-    this.worker.postMessage({ kind: 'cast', method, args } as unknown as ToWorker)
+    this.post({ kind: 'cast', method, args } as unknown as ToWorker)
+  }
+
+  /** Posts at once to a worker that is open; to one starting, once it is (in the order posted). */
+  private post(m: ToWorker) {
+    if (this.ready) this.worker.postMessage(m)
+    else
+      this.starting.then(
+        () => this.worker.postMessage(m),
+        () => {
+          if (m.kind === 'call') this.pending.get(m.id)?.reject(new Error('media: the media worker did not start'))
+        },
+      )
   }
 
   open(peer: PeerSpec): Promise<{ ice: IceCredentials; ssrcs: number[] }> {
@@ -245,9 +267,15 @@ export class WorkerPlane implements Plane {
     this.stock = on
     this.cast('useStockSender', [on])
   }
+  /** Closes the worker's socket, then ends it (at once if it does not answer within STOP_WITHIN_MS). */
   async stop() {
     this.stopping = true
-    await this.call('stop', []).catch(() => {})
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<void>((r) => {
+      timer = setTimeout(r, STOP_WITHIN_MS)
+    })
+    await Promise.race([this.call('stop', []).catch(() => {}), late])
+    clearTimeout(timer)
     this.worker.terminate()
   }
 }

@@ -51,7 +51,11 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     }
     return
   }
-  if (!plane) return
+  if (!plane) {
+    // Not open (yet, or any more): a call is answered so that nothing waits for it; a cast has nothing to act on.
+    if (m.kind === 'call') post({ kind: 'reply', id: m.id, error: 'media: the media worker is not open' })
+    return
+  }
   if (m.kind === 'cast') {
     try {
       ;(plane[m.method] as (...a: unknown[]) => void)(...m.args)

@@ -139,3 +139,47 @@ describe('[M62] several media workers', () => {
     WAIT * 4,
   )
 })
+
+describe('[M62] a media worker that ends', () => {
+  test(
+    '[M62] its peers are expired, another worker takes its port, and a new connect is heard again',
+    async () => {
+      const s = await startTestServer({ MEDIA_WORKERS: '1', RTC_PORT: String(RTC_PORT + 5) })
+      const members: Member[] = []
+      try {
+        const host = await member(s, 'dh')
+        const l = await member(s, 'dl')
+        members.push(host, l)
+        const room = await createRoom(host)
+        await ok(host, 'room.join', { roomId: room.id })
+        await ok(host, 'room.mute', { roomId: room.id, muted: false })
+        await ok(l, 'room.join', { roomId: room.id })
+        const speaker = new Bot(host.ws, 'DS')
+        const listener = new Bot(l.ws, 'DL')
+        bots.push(speaker, listener)
+        await speaker.connectAudio(room.id)
+        await listener.connectAudio(room.id)
+        speaker.speak(10)
+        await until(() => listener.received.length > 10, 'the listener hears the speaker')
+        const media = s.ctx.media.service
+        // The worker ends as if it had crashed (the test's hand on the plane; the server never does this).
+        const plane = (media as unknown as { planes: { worker: Worker }[] }).planes[0]!
+        plane.worker.terminate()
+        await until(() => media.stats().peers === 0, 'the peers of the ended worker expired')
+        await until(async () => (await media.rtcStats())?.udpPort === RTC_PORT + 5, 'a new worker on the same port')
+        // The clients connect again (the app does it when its peer fails): audio flows through the new worker.
+        await speaker.closeAudio()
+        await listener.closeAudio()
+        await speaker.connectAudio(room.id)
+        await listener.connectAudio(room.id)
+        speaker.speak(10)
+        const n = listener.received.length
+        await until(() => listener.received.length > n + 10, 'the listener hears the speaker again')
+      } finally {
+        for (const m of members) m.ws.close()
+        await s.stop()
+      }
+    },
+    WAIT * 4,
+  )
+})
