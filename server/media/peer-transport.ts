@@ -32,9 +32,8 @@ export interface Path {
   readonly key: string
   readonly ip: string
   readonly port: number
+  /** Over UDP, sent with the others of this turn of the loop in one sendmmsg; over ICE-TCP, written at once. */
   send(packet: Buffer): void
-  /** A media packet: sent with the others of this turn of the loop, in one sendmmsg (UDP) or at once (TCP). */
-  queue(packet: Buffer): void
 }
 
 export interface TransportEvents {
@@ -268,7 +267,7 @@ export class PeerTransport implements Downlink, GateEntry {
   }
 
   send(packet: Buffer) {
-    this.path!.queue(packet)
+    this.path!.send(packet)
   }
 
   /** The socket sends its queue at the end of this turn of the loop: one sendmmsg for a whole fan-out. */

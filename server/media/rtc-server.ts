@@ -31,12 +31,12 @@ const MAX_BATCH = 256
 /** The one UDP socket: node:dgram for the buffer sizes, written to through Bun's native handle under it. */
 interface MediaUdp {
   readonly port: number
-  send(packet: Buffer, port: number, ip: string): void
   /**
-   * Queues a media packet: the queue goes out in one `sendMany` (sendmmsg) at flush(), or at the end of the turn of
-   * the loop that queued it (the fan-out of one uplink packet to every listener is one batch).
+   * Queues a datagram (media, STUN, DTLS): the queue goes out in one `sendMany` (sendmmsg) at the end of the turn of
+   * the loop that queued it (the fan-out of one uplink packet to every listener is one batch), or when it is full.
+   * One sendto costs ~5 µs here, a datagram of a batch ~1.8 µs.
    */
-  queue(packet: Buffer, port: number, ip: string): void
+  send(packet: Buffer, port: number, ip: string): void
   flush(): void
   close(): void
 }
@@ -81,13 +81,6 @@ async function openUdp(host: string, port: number, log: Logger, data: (b: Buffer
   const udp: MediaUdp = {
     port: sock.address().port,
     send: (b, p, ip) => {
-      try {
-        send(b, p, ip)
-      } catch {
-        /* a full send buffer or an unreachable address: the packet is lost, as on the wire */
-      }
-    },
-    queue: (b, p, ip) => {
       if (batch.push(b, p, ip) === 3) queueMicrotask(flush)
       if (batch.length >= MAX_BATCH * 3) flush()
     },
@@ -245,7 +238,7 @@ export class RtcServer {
     let p = this.udpPaths.get(key)
     if (!p) {
       const udp = this.udp
-      p = { key, ip, port, send: (b) => void udp.send(b, port, ip), queue: (b) => udp.queue(b, port, ip) }
+      p = { key, ip, port, send: (b) => udp.send(b, port, ip) }
       this.udpPaths.set(key, p)
     }
     return p
@@ -330,7 +323,6 @@ export class RtcServer {
         ip: s.remoteAddress,
         port: 0,
         send,
-        queue: send,
       },
     }
     this.tcpConns.add(s)

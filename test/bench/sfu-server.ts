@@ -21,6 +21,7 @@ const config = loadConfig({
   MEDIA_ROOM_MAX_LISTENERS: process.env.MEDIA_ROOM_MAX_LISTENERS ?? '0',
   MEDIA_MAX_PPS: process.env.MEDIA_MAX_PPS ?? '0',
   // The burst (M57–M59): the gate and the cap on peers connecting at once, the server's defaults unless set.
+  ...(process.env.MEDIA_WORKERS ? { MEDIA_WORKERS: process.env.MEDIA_WORKERS } : {}),
   ...(process.env.MEDIA_HANDSHAKES ? { MEDIA_HANDSHAKES: process.env.MEDIA_HANDSHAKES } : {}),
   ...(process.env.MEDIA_MAX_CONNECTING ? { MEDIA_MAX_CONNECTING: process.env.MEDIA_MAX_CONNECTING } : {}),
 })

@@ -10,7 +10,7 @@
 // Whatever happens (a throw, SIGINT, the timeout) the children are stopped: they are signalled on exit, and they
 // stop by themselves when their stdin (this process) goes away.
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Client } from '../helpers/server'
 import { connectWs } from '../helpers/ws'
@@ -40,8 +40,11 @@ class LineChild {
   private lines: string[] = []
   private waiters: ((l: string) => void)[] = []
   private out = ''
+  /** `['--', cpus, ...args]` runs the child under `taskset -c cpus`. */
   constructor(args: string[]) {
-    this.proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } })
+    const [cmd, argv] =
+      args[0] === '--' ? ['taskset', ['-c', args[1]!, process.execPath, ...args.slice(2)]] : [process.execPath, args]
+    this.proc = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env } })
     this.proc.stdout!.on('data', (d) => {
       this.out += d.toString()
       let i: number
@@ -75,7 +78,9 @@ class LineChild {
 const children = new Set<LineChild>()
 
 // ── the server child, stopped whatever happens ──
+// SFU_SERVER_CPUS pins the server child (taskset -c), e.g. `taskset -c 0 bun run bench:sfu` with SFU_SERVER_CPUS=1.
 const serverChild = new LineChild([
+  ...(process.env.SFU_SERVER_CPUS ? ['--', process.env.SFU_SERVER_CPUS] : []),
   ...(process.env.SFU_PROFILE ? ['--cpu-prof-md', '--cpu-prof-dir=' + process.env.SFU_PROFILE] : []),
   join(import.meta.dir, 'sfu-server.ts'),
 ])
@@ -117,6 +122,31 @@ function sysMs(pid: number) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
   return (Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[12]) * 1000) / CLK
 }
+/** CPU ms of each thread of the process: the main thread (its tid is the pid) and the others (the media worker). */
+function threadMs(pid: number) {
+  const out = new Map<number, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+      out.set(Number(tid), ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK)
+    } catch {
+      // the thread ended
+    }
+  }
+  return out
+}
+/** The share of a core (%) of the main thread and of the busiest other thread between two threadMs() samples. */
+function threadShares(pid: number, a: Map<number, number>, b: Map<number, number>, ms: number) {
+  let main = 0
+  let other = 0
+  for (const [tid, t] of b) {
+    const d = t - (a.get(tid) ?? 0)
+    if (tid === pid) main = d
+    else other = Math.max(other, d)
+  }
+  return { mainPct: Math.round((main / ms) * 100), busiestOtherPct: Math.round((other / ms) * 100) }
+}
 function rssKb(pid: number) {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
 }
@@ -155,6 +185,8 @@ interface Result {
   cpuUsPerPacket: number
   marginalCpuUsPerPacket: number
   kernelPct: number
+  /** While forwarding: the server's main thread and its busiest other thread (the media worker), % of a core. */
+  threads: { mainPct: number; busiestOtherPct: number }
   idleCpuPct: number
   forwardedPerSec: number
   lossPct: number
@@ -284,6 +316,7 @@ for (const n of SIZES) {
   const s0 = await serverStats()
   const c0 = cpuMs(pid)
   const k0 = sysMs(pid)
+  const th0 = threadMs(pid)
   const t0 = performance.now()
   let sent = 0
   // A steady 50 packets/s even when timers run late: each tick sends what is owed by the clock.
@@ -306,6 +339,7 @@ for (const n of SIZES) {
   const c1 = cpuMs(pid)
   const k1 = sysMs(pid)
   const elapsed = (performance.now() - t0) / 1000
+  const threads = threadShares(pid, th0, threadMs(pid), elapsed * 1000)
   await sleep(500) // in flight
   probe?.send('stop')
   const line = probe ? await probe.next() : ''
@@ -325,6 +359,7 @@ for (const n of SIZES) {
     cpuUsPerPacket: r1(((c1 - c0) * 1000) / Math.max(1, forwarded)),
     marginalCpuUsPerPacket: r1((Math.max(0, c1 - c0 - idleMs * (elapsed / SECONDS)) * 1000) / Math.max(1, forwarded)),
     kernelPct: Math.round(((k1 - k0) / Math.max(1, c1 - c0)) * 100),
+    threads,
     idleCpuPct: Math.round((idleMs / (SECONDS * 1000)) * 1000) / 10,
     forwardedPerSec: Math.round(forwarded / elapsed),
     lossPct: Math.round(Math.max(0, 1 - received / Math.max(1, sent * listeners.length)) * 10000) / 100,
@@ -350,7 +385,8 @@ for (const n of SIZES) {
   results.push(r)
   console.log(
     `N=${n}: ${r.cpuUsPerPacket} µs CPU/forwarded packet (${r.marginalCpuUsPerPacket} µs above idle, ` +
-      `${r.kernelPct}% in the kernel; idle ${r.idleCpuPct}% of a core), ` +
+      `${r.kernelPct}% in the kernel; idle ${r.idleCpuPct}% of a core; main thread ${r.threads.mainPct}%, ` +
+      `media worker ${r.threads.busiestOtherPct}%), ` +
       `${r.forwardedPerSec} packets/s, loss ${r.lossPct}%, ` +
       `latency p50 ${r.latencyMsP50} ms p99 ${r.latencyMsP99} ms, ` +
       `RSS ${r.rssKbPerListener} KiB/listener, join p50 ${r.joinMsP50} ms p99 ${r.joinMsP99} ms ` +
