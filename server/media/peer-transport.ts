@@ -92,7 +92,11 @@ export class PeerTransport implements Downlink, GateEntry {
   rtcpIn = 0
   /** Stage peers go before listeners at the handshake gate. */
   priority = false
-  private readonly dtls: DtlsServer
+  /**
+   * werift's DTLS server: dropped once the client sent protected media, which proves it has our last flight (it
+   * will not retransmit its own), so that a connected listener keeps only its keys (M63).
+   */
+  private dtls: DtlsServer | null
   private handshakeDone = false
   /** Where the handshake is at the gate: not asked yet, waiting, started, over (the place given back). */
   private gateState: 'idle' | 'queued' | 'admitted' | 'done' = 'idle'
@@ -104,6 +108,7 @@ export class PeerTransport implements Downlink, GateEntry {
   private cookieHelloSeen = false
   private remoteFingerprint: { algorithm: string; value: string } | null = null
   private srtp: SrtpSession | null = null
+  private srtpConfig: ConstructorParameters<typeof SrtpSession>[0] | null = null
   private srtcp: SrtcpSession | null = null
   private writer: SrtpWriter | null = null
   private state: 'new' | 'connected' | 'failed' | 'closed' = 'new'
@@ -125,7 +130,7 @@ export class PeerTransport implements Downlink, GateEntry {
     private readonly events: TransportEvents,
     private readonly gate: HandshakeGate,
   ) {
-    this.dtls = new DtlsServer({
+    const dtls = new DtlsServer({
       cert: certificate.certPem,
       key: certificate.privateKey,
       signatureHash: certificate.signatureHash,
@@ -134,17 +139,21 @@ export class PeerTransport implements Downlink, GateEntry {
       extendedMasterSecret: true,
       certificateRequest: true,
     })
-    this.dtls.onConnect.once(() => {
+    this.dtls = dtls
+    dtls.onConnect.once(() => {
       this.handshakeDone = true
       this.leaveGate()
       this.maybeConnect()
     })
-    this.dtls.onError.subscribe((e) => this.fail(`dtls: ${String((e as Error)?.message ?? e)}`))
-    this.dtls.onClose.subscribe(() => this.fail('dtls closed'))
+    dtls.onError.subscribe((e) => this.fail(`dtls: ${String((e as Error)?.message ?? e)}`))
+    dtls.onClose.subscribe(() => this.fail('dtls closed'))
   }
 
   get connected() {
     return this.state === 'connected'
+  }
+  get holdsDtls() {
+    return this.dtls !== null
   }
   get closed() {
     return this.state === 'closed'
@@ -183,7 +192,7 @@ export class PeerTransport implements Downlink, GateEntry {
 
   /** A DTLS record from one of our paths. */
   dtlsIn(buf: Buffer) {
-    if (this.state === 'closed') return
+    if (this.state === 'closed' || !this.dtls) return
     // A plaintext ClientHello (content type 22, epoch 0, handshake type 1): message_seq 0 is the client's first
     // flight, 1 its second (with our cookie).
     const hello = buf.length > 25 && buf[0] === 22 && buf[3] === 0 && buf[4] === 0 && buf[13] === 1
@@ -223,7 +232,9 @@ export class PeerTransport implements Downlink, GateEntry {
     if (pt >= 64 && pt <= 95) {
       this.rtcpIn++
       try {
-        for (const p of RtcpPacketConverter.deSerialize(this.srtcp!.decrypt(buf)))
+        const packets = RtcpPacketConverter.deSerialize(this.srtcp!.decrypt(buf))
+        this.retireDtls()
+        for (const p of packets)
           if (p.type === RtcpRrPacket.type || p.type === RtcpSrPacket.type)
             for (const r of (p as RtcpRrPacket | RtcpSrPacket).reports)
               this.events.receiverReport(r.ssrc, r.fractionLost / 256, r.jitter)
@@ -234,10 +245,11 @@ export class PeerTransport implements Downlink, GateEntry {
     }
     let rtp: RtpPacket
     try {
-      rtp = RtpPacket.deSerialize(this.srtp!.decrypt(buf))
+      rtp = RtpPacket.deSerialize(this.uplink().decrypt(buf))
     } catch {
       return
     }
+    this.retireDtls()
     this.rtpIn++
     this.events.rtp(rtp)
   }
@@ -275,9 +287,9 @@ export class PeerTransport implements Downlink, GateEntry {
 
   /** Benchmarks only (`MediaService.useStockSender`): werift's own RTP header and SRTP encryption, for comparison. */
   sendStock(_slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer) {
-    if (!this.srtp || !this.path || this.state !== 'connected') return
+    if (!this.srtpConfig || !this.path || this.state !== 'connected') return
     const header = new RtpHeader({ payloadType: pt, sequenceNumber: seq, timestamp: ts, marker, ssrc })
-    this.path.send(this.srtp.encrypt(payload, header))
+    this.path.send(this.uplink().encrypt(payload, header))
   }
 
   close() {
@@ -286,14 +298,27 @@ export class PeerTransport implements Downlink, GateEntry {
     this.leaveGate()
     this.dtlsSocket.closed = true
     try {
-      this.dtls.close()
+      this.dtls?.close()
     } catch {
       /* already closed */
     }
   }
 
+  /** The uplink's SRTP session (werift's, to decrypt): made when the first RTP arrives (listeners send none). */
+  private uplink(): SrtpSession {
+    this.srtp ??= new SrtpSession(this.srtpConfig!)
+    return this.srtp
+  }
+
+  /** The client sent protected media: DTLS is over for it; only the keys are kept (M63). */
+  private retireDtls() {
+    if (!this.dtls) return
+    this.dtls = null
+    this.dtlsSocket.closed = true
+  }
+
   private maybeConnect() {
-    if (this.state !== 'new' || !this.handshakeDone || !this.remoteFingerprint) return
+    if (this.state !== 'new' || !this.handshakeDone || !this.remoteFingerprint || !this.dtls) return
     const cert = this.dtls.remoteCertificate
     if (!cert) return this.fail('no client certificate')
     const algo = this.remoteFingerprint.algorithm.replace('-', '')
@@ -319,9 +344,10 @@ export class PeerTransport implements Downlink, GateEntry {
       },
       profile,
     }
-    this.srtp = new SrtpSession(config)
+    this.srtpConfig = config
     this.srtcp = new SrtcpSession(config)
-    this.writer = SrtpWriter.fromWerift(this.srtp)
+    // Our writer takes the session keys werift derives; the session that derived them is not kept.
+    this.writer = SrtpWriter.fromWerift(new SrtpSession(config))
     this.state = 'connected'
     this.events.connected()
   }

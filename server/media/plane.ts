@@ -82,6 +82,8 @@ export interface TransportStats {
   rtpIn: number
   rtcpIn: number
   connected: boolean
+  /** Whether werift's DTLS server is still held (M63: dropped once the client sent protected media). */
+  dtls: boolean
   path: 'udp' | 'tcp' | null
   remote: string | null
 }
@@ -302,6 +304,7 @@ export class LocalPlane implements Plane {
       rtpIn: t.rtpIn,
       rtcpIn: t.rtcpIn,
       connected: t.connected,
+      dtls: t.holdsDtls,
       path: t.path ? (t.path.key.startsWith('t') ? 'tcp' : 'udp') : null,
       remote: t.path ? `${t.path.ip}:${t.path.port}` : null,
     }))

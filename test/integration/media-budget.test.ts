@@ -188,7 +188,7 @@ describe('[M54] the uplink tap', () => {
 })
 
 describe('[M56] receiver feedback', () => {
-  test('[M56] the listeners RTCP receiver reports show as loss and jitter per room in /metrics', async () => {
+  test('[M56] the listeners RTCP receiver reports show as loss and jitter per room in /metrics; [M63] DTLS is dropped', async () => {
     const { host, roomId } = await speakingRoom('RR')
     const l = new Bot(await guest(roomId), 'RL')
     bots.push(l)
@@ -197,6 +197,11 @@ describe('[M56] receiver feedback', () => {
     await until(() => l.received.length > 20, 'the listener hears the host')
     await until(() => media.quality().some((q) => q.roomId === roomId && q.reports > 0), 'a receiver report')
     const q = media.quality().find((x) => x.roomId === roomId)!
+    // [M63] both sent protected media (the speaker RTP, the listener this RTCP): neither transport holds DTLS now.
+    await until(
+      async () => (await media.transportsDebug(roomId)).every((t) => t.connected && !t.dtls),
+      'DTLS dropped by both transports',
+    )
     expect(q.lossRatio).toBeGreaterThanOrEqual(0)
     expect(q.lossRatio).toBeLessThanOrEqual(1)
     expect(q.jitterSeconds).toBeGreaterThanOrEqual(0)
