@@ -1,15 +1,17 @@
 // [M62] The media plane in its own worker: while the server's main thread is blocked (a long task, a burst of
 // messages), the room's audio goes on. The server runs in a child process (test/helpers/media-child.ts) so that the
 // bots here keep running while its main thread is held; the same test with MEDIA_WORKERS=0 shows what it prevents.
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { Bot } from '../helpers/bot'
-import { until, WAIT } from '../helpers/limits'
+import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { createRoom, member, ok, type Member } from '../helpers/members'
 import { Client, startTestServer } from '../helpers/server'
 import { serverSockets } from '../helpers/sockets'
 import { connectWs } from '../helpers/ws'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const BLOCK_MS = 2_000
 /** Nothing else of the suite's binds here (media-port uses 4471x–4472x). */
@@ -93,93 +95,84 @@ describe('[M62] a blocked main thread does not stop the audio', () => {
       expect(await heardWhileBlocked('1')).toBeGreaterThan(20)
       expect(await heardWhileBlocked('0')).toBe(0)
     },
-    WAIT * 6,
   )
 })
 
 describe('[M62] several media workers', () => {
-  test(
-    '[M62] with MEDIA_WORKERS=2 two rooms go to two workers, each on its own port (RTC_PORT + n), and both are heard',
-    async () => {
-      const s = await startTestServer({ MEDIA_WORKERS: '2', RTC_PORT: String(RTC_PORT) })
-      const members: Member[] = []
-      try {
-        const ports: number[] = []
-        const heard: Bot[] = []
-        for (const i of [0, 1]) {
-          const host = await member(s, `wh${i}`)
-          const l = await member(s, `wl${i}`)
-          members.push(host, l)
-          const room = await createRoom(host)
-          await ok(host, 'room.join', { roomId: room.id })
-          await ok(host, 'room.mute', { roomId: room.id, muted: false })
-          await ok(l, 'room.join', { roomId: room.id })
-          const speaker = new Bot(host.ws, `S${i}`)
-          const listener = new Bot(l.ws, `L${i}`)
-          bots.push(speaker, listener)
-          let offer = ''
-          listener.offerFilter = (sdp) => {
-            offer = sdp
-            return sdp
-          }
-          await speaker.connectAudio(room.id)
-          await listener.connectAudio(room.id)
-          ports.push(Number(/ udp \d+ \S+ (\d+) typ host/.exec(offer)![1]))
-          speaker.speak(10)
-          heard.push(listener)
-        }
-        expect(ports.sort()).toEqual([RTC_PORT, RTC_PORT + 1])
-        for (const l of heard) await until(() => l.received.length > 20, `${l.tag} hears its room's speaker`)
-        expect(serverSockets('udp', (p) => p === RTC_PORT || p === RTC_PORT + 1)).toBe(2)
-      } finally {
-        for (const m of members) m.ws.close()
-        await s.stop()
-      }
-    },
-    WAIT * 4,
-  )
-})
-
-describe('[M62] a media worker that ends', () => {
-  test(
-    '[M62] its peers are expired, another worker takes its port, and a new connect is heard again',
-    async () => {
-      const s = await startTestServer({ MEDIA_WORKERS: '1', RTC_PORT: String(RTC_PORT + 5) })
-      const members: Member[] = []
-      try {
-        const host = await member(s, 'dh')
-        const l = await member(s, 'dl')
+  test('[M62] with MEDIA_WORKERS=2 two rooms go to two workers, each on its own port (RTC_PORT + n), and both are heard', async () => {
+    const s = await startTestServer({ MEDIA_WORKERS: '2', RTC_PORT: String(RTC_PORT) })
+    const members: Member[] = []
+    try {
+      const ports: number[] = []
+      const heard: Bot[] = []
+      for (const i of [0, 1]) {
+        const host = await member(s, `wh${i}`)
+        const l = await member(s, `wl${i}`)
         members.push(host, l)
         const room = await createRoom(host)
         await ok(host, 'room.join', { roomId: room.id })
         await ok(host, 'room.mute', { roomId: room.id, muted: false })
         await ok(l, 'room.join', { roomId: room.id })
-        const speaker = new Bot(host.ws, 'DS')
-        const listener = new Bot(l.ws, 'DL')
+        const speaker = new Bot(host.ws, `S${i}`)
+        const listener = new Bot(l.ws, `L${i}`)
         bots.push(speaker, listener)
+        let offer = ''
+        listener.offerFilter = (sdp) => {
+          offer = sdp
+          return sdp
+        }
         await speaker.connectAudio(room.id)
         await listener.connectAudio(room.id)
+        ports.push(Number(/ udp \d+ \S+ (\d+) typ host/.exec(offer)![1]))
         speaker.speak(10)
-        await until(() => listener.received.length > 10, 'the listener hears the speaker')
-        const media = s.ctx.media.service
-        // The worker ends as if it had crashed (the test's hand on the plane; the server never does this).
-        const plane = (media as unknown as { planes: { worker: Worker }[] }).planes[0]!
-        plane.worker.terminate()
-        await until(() => media.stats().peers === 0, 'the peers of the ended worker expired')
-        await until(async () => (await media.rtcStats())?.udpPort === RTC_PORT + 5, 'a new worker on the same port')
-        // The clients connect again (the app does it when its peer fails): audio flows through the new worker.
-        await speaker.closeAudio()
-        await listener.closeAudio()
-        await speaker.connectAudio(room.id)
-        await listener.connectAudio(room.id)
-        speaker.speak(10)
-        const n = listener.received.length
-        await until(() => listener.received.length > n + 10, 'the listener hears the speaker again')
-      } finally {
-        for (const m of members) m.ws.close()
-        await s.stop()
+        heard.push(listener)
       }
-    },
-    WAIT * 4,
-  )
+      expect(ports.sort()).toEqual([RTC_PORT, RTC_PORT + 1])
+      for (const l of heard) await until(() => l.received.length > 20, `${l.tag} hears its room's speaker`)
+      expect(serverSockets('udp', (p) => p === RTC_PORT || p === RTC_PORT + 1)).toBe(2)
+    } finally {
+      for (const m of members) m.ws.close()
+      await s.stop()
+    }
+  })
+})
+
+describe('[M62] a media worker that ends', () => {
+  test('[M62] its peers are expired, another worker takes its port, and a new connect is heard again', async () => {
+    const s = await startTestServer({ MEDIA_WORKERS: '1', RTC_PORT: String(RTC_PORT + 5) })
+    const members: Member[] = []
+    try {
+      const host = await member(s, 'dh')
+      const l = await member(s, 'dl')
+      members.push(host, l)
+      const room = await createRoom(host)
+      await ok(host, 'room.join', { roomId: room.id })
+      await ok(host, 'room.mute', { roomId: room.id, muted: false })
+      await ok(l, 'room.join', { roomId: room.id })
+      const speaker = new Bot(host.ws, 'DS')
+      const listener = new Bot(l.ws, 'DL')
+      bots.push(speaker, listener)
+      await speaker.connectAudio(room.id)
+      await listener.connectAudio(room.id)
+      speaker.speak(10)
+      await until(() => listener.received.length > 10, 'the listener hears the speaker')
+      const media = s.ctx.media.service
+      // The worker ends as if it had crashed (the test's hand on the plane; the server never does this).
+      const plane = (media as unknown as { planes: { worker: Worker }[] }).planes[0]!
+      plane.worker.terminate()
+      await until(() => media.stats().peers === 0, 'the peers of the ended worker expired')
+      await until(async () => (await media.rtcStats())?.udpPort === RTC_PORT + 5, 'a new worker on the same port')
+      // The clients connect again (the app does it when its peer fails): audio flows through the new worker.
+      await speaker.closeAudio()
+      await listener.closeAudio()
+      await speaker.connectAudio(room.id)
+      await listener.connectAudio(room.id)
+      speaker.speak(10)
+      const n = listener.received.length
+      await until(() => listener.received.length > n + 10, 'the listener hears the speaker again')
+    } finally {
+      for (const m of members) m.ws.close()
+      await s.stop()
+    }
+  })
 })
