@@ -188,7 +188,7 @@ describe('[M54] the uplink tap', () => {
 })
 
 describe('[M56] receiver feedback', () => {
-  test('[M56] the listeners RTCP receiver reports show as loss and jitter per room in /metrics; [M63] DTLS is dropped', async () => {
+  test('[M56] receiver reports show as loss and jitter per room in /metrics; [M63] DTLS is dropped', async () => {
     const { host, roomId } = await speakingRoom('RR')
     const l = new Bot(await guest(roomId), 'RL')
     bots.push(l)
