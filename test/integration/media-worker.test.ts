@@ -99,7 +99,7 @@ describe('[M62] a blocked main thread does not stop the audio', () => {
 })
 
 describe('[M62] several media workers', () => {
-  test('[M62] with MEDIA_WORKERS=2 two rooms go to two workers, each on its own port (RTC_PORT + n), both heard', async () => {
+  test('[M62] MEDIA_WORKERS=2: two rooms on two workers, each on its own port (RTC_PORT + n)', async () => {
     const s = await startTestServer({ MEDIA_WORKERS: '2', RTC_PORT: String(RTC_PORT) })
     const members: Member[] = []
     try {
