@@ -4,15 +4,22 @@ import { render } from 'preact'
 import { App } from './components/app'
 import { loadMe, me, notify, updateReady } from './app/state'
 import { navigate } from './app/router'
-import { bindRoomSession } from './app/mediasession'
-import { refreshPush } from './app/push'
+import { roomStatus } from './app/rooms'
+import { effect } from '@preact/signals'
 
 render(html`<${App} />`, document.getElementById('app')!)
 // Once signed in, make sure the server still has this device's push subscription (if notifications are on).
 void loadMe().then(() => {
-  if (me.value && 'Notification' in window && Notification.permission === 'granted') void refreshPush().catch(() => {})
+  if (me.value && 'Notification' in window && Notification.permission === 'granted')
+    void import('./app/push').then((m) => m.refreshPush()).catch(() => {})
 })
-bindRoomSession()
+// The lock screen's room controls (mediasession.ts) load the first time I am in a room.
+let roomSession = false
+effect(() => {
+  if (roomSession || roomStatus.value !== 'joined') return
+  roomSession = true
+  void import('./app/mediasession').then((m) => m.bindRoomSession())
+})
 
 function registerWorker(container: ServiceWorkerContainer) {
   container

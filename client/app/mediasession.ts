@@ -4,7 +4,7 @@ import { effect } from '@preact/signals'
 import * as rooms from './rooms'
 import * as rtc from './rtc'
 import * as router from './router'
-import { nowPlaying } from './voiceplayer'
+import { nowPlaying } from './nowplaying'
 
 interface RoomSession {
   title: string

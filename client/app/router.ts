@@ -42,9 +42,9 @@ export function match(pattern: string, p: string): Record<string, string> | null
 /**
  * A screen loaded on first use: its module is a separate chunk (the bundle splits at `import()`), so the first screen
  * does not wait for the admin console or rarely used screens. Shows "Loading…" until the chunk arrives; a failed load
- * (offline, a stale deployment) shows a retry.
+ * (offline, a stale deployment) shows a retry. A `quiet` one (a bar, not a screen) shows nothing until it is there.
  */
-export function lazy<C extends (props: any) => any>(load: () => Promise<C>) {
+export function lazy<C extends (props: any) => any>(load: () => Promise<C>, opts: { quiet?: boolean } = {}) {
   let view: C | null = null
   let pending: Promise<void> | null = null
   const state = signal<'idle' | 'loading' | 'ready' | 'failed'>('idle')
@@ -67,6 +67,7 @@ export function lazy<C extends (props: any) => any>(load: () => Promise<C>) {
   const Lazy = (props: Parameters<C>[0]) => {
     if (view) return html`<${view} ...${props} />`
     if (state.value === 'idle') void start()
+    if (opts.quiet) return null
     if (state.value === 'failed')
       return html`<p class="empty">This screen could not be loaded.
         <button class="btn" onClick=${retry}>Try again</button></p>`

@@ -5,22 +5,11 @@
 import { signal } from '@preact/signals'
 import type { Message } from '../../server/protocol'
 import { messages } from './backchannel'
+import { nowPlaying } from './nowplaying'
 import { markPlayed } from './bcmedia'
 import { pauseRoomAudio } from './rtc'
 
-export interface NowPlaying {
-  messageId: number
-  threadId: number
-  from: string
-  playing: boolean
-  /** Where it is, in seconds. */
-  at: number
-  durationMs: number
-}
-
 const RATES = [1, 1.5, 2] as const
-/** The voice message in the player (playing or paused), or null. */
-export const nowPlaying = signal<NowPlaying | null>(null)
 /** The speed for every voice message, remembered on this device. */
 export const rate = signal<number>(readRate())
 

@@ -6,12 +6,14 @@ import { me } from '../app/state'
 import { Register, Setup, SignIn } from './auth'
 import { Shell } from './shell'
 import { Header, Toast } from './ui'
-import './backchannel/room'
 import { Hallway } from './rooms/hallway'
-import { PublicRoom, RoomRoute } from './rooms/event'
 
-// The admin console, Backchannel's screens and rarely used ones load on first use (their own chunks, precached by
-// the service worker; see scripts/client.ts): the first screen (sign-in, the hallway, a room) needs none of them.
+// Every screen but the shell, the sign-in ones and the hallway loads on first use (their own chunks, precached by the
+// service worker; see scripts/client.ts), so that the first screen of most visits (sign-in, the hallway) waits for
+// none of them. The room screen comes with its Backchannel panels (chat, backstage, Q&A: they register themselves).
+const roomScreen = () => Promise.all([import('./rooms/event'), import('./backchannel/room')]).then(([m]) => m)
+const RoomRoute = lazy(() => roomScreen().then((m) => m.RoomRoute))
+const PublicRoom = lazy(() => roomScreen().then((m) => m.PublicRoom))
 const Admin = lazy(() => import('./admin').then((m) => m.Admin))
 const MyInvites = lazy(() => import('./admin').then((m) => m.MyInvites))
 const ResetPassword = lazy(() => import('./admin/reset').then((m) => m.ResetPassword))

@@ -2,16 +2,37 @@
 import { html } from 'htm/preact'
 import { useEffect } from 'preact/hooks'
 import { conn } from '../app/connection'
-import { path } from '../app/router'
 import { me, updateReady } from '../app/state'
 import { Avatar } from './ui'
 import { Icon, type IconName } from './icons'
-import { startBackchannel, unreadTotal } from '../app/backchannel'
-import { VoiceBar } from './backchannel/media'
+import { nowPlaying } from '../app/nowplaying'
+import { lazy, path } from '../app/router'
 import { signal } from '@preact/signals'
 import { Bell } from './activity'
 import { RoomDock } from './rooms/dock'
 import { currentRoomId, roomStatus } from '../app/rooms'
+
+// The bar of the voice message playing: its module (with the player) is loaded by then, as a voice message was shown.
+const VoiceBar = lazy(() => import('./backchannel/media').then((m) => m.VoiceBar), { quiet: true })
+
+// Backchannel's state (the inbox and threads, kept in step over the socket) is a chunk of its own, loaded as the shell
+// shows: the shell needs only its unread count, and the first screen does not wait for it.
+const unreadTotal = signal<(() => number) | null>(null)
+let backchannelLoading = false
+function startBackchannel() {
+  if (backchannelLoading) return
+  backchannelLoading = true
+  import('../app/backchannel').then(
+    (m) => {
+      m.startBackchannel() // keeps the unread count in step
+      unreadTotal.value = m.unreadTotal
+    },
+    (e) => {
+      backchannelLoading = false // the next shell tries again
+      console.warn('Backchannel not loaded', e)
+    },
+  )
+}
 
 // Offline: the app still opens (the service worker) and shows the lists it saw last.
 const online = signal(typeof navigator === 'undefined' ? true : navigator.onLine)
@@ -60,8 +81,8 @@ export function Shell({ children }: { children: any }) {
   const user = me.value!
   const p = path.value
   const items = NAV.filter((n) => !n.admin || user.role === 'admin')
-  useEffect(() => startBackchannel(), []) // keeps the unread count below in step
-  const unread = unreadTotal()
+  useEffect(startBackchannel, [])
+  const unread = unreadTotal.value?.() ?? 0
   const docked = currentRoomId.value !== null && roomStatus.value === 'joined' && p !== `/rooms/${currentRoomId.value}`
   return html`<div class=${'shell' + (docked ? ' docked' : '')}>
     <a class="skip" href="#main">Skip to content</a>
@@ -85,7 +106,7 @@ export function Shell({ children }: { children: any }) {
         Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button>
       </div>`
     }
-    <${VoiceBar} />
+    ${nowPlaying.value && html`<${VoiceBar} />`}
     <nav class="nav" aria-label="Main">
       ${items.map(
         (n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')}

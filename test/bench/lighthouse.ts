@@ -6,10 +6,14 @@
 // to this machine's benchmark index, as Lighthouse's docs advise when it warns that the host CPU is slower than it
 // expects (docs/throttling.md, the CPU throttling calculator): on a loaded 2-core box the default run simulates a
 // phone several times slower than the Moto G Power. The median of each is printed.
+// The member's page gets a real session cookie in the browser Lighthouse drives (a Chromium this script starts), not
+// only a header on HTTP requests: the app's WebSocket then connects as it does for a member, where with Lighthouse's
+// --extra-headers alone it was refused (no cookie on its handshake) and the page showed "Reconnecting…" and retried.
 // Needs Chromium (CHROME_PATH, /usr/bin/chromium by default) and Node (Lighthouse runs on Node).
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { chromium } from 'playwright-core'
 import { signedInClient, startTestServer } from '../helpers/server'
 
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -38,8 +42,26 @@ function calibratedSlowdown(benchmarkIndex: number) {
   return 1
 }
 
+/** A fresh headless Chromium (its own profile) that Lighthouse attaches to, holding the session cookie if given. */
+async function browser(url: string, cookie: string | undefined, work: string) {
+  const dir = mkdtempSync(join(work, 'chrome-'))
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROME,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--remote-debugging-port=0'],
+  })
+  // With port 0 Chromium picks a free one and writes it in its profile.
+  const port = Number(readFileSync(join(dir, 'DevToolsActivePort'), 'utf8').split('\n')[0])
+  if (cookie) {
+    const [name, ...value] = cookie.split(';')[0]!.split('=')
+    await context.addCookies([{ name: name!, value: value.join('='), url }])
+  }
+  return { port, close: () => context.close() }
+}
+
 async function lighthouse(url: string, opts: { cookie?: string; slowdown?: number }, work: string): Promise<Result> {
   const out = join(work, `lh-${Math.random().toString(36).slice(2)}.json`)
+  const chrome = await browser(url, opts.cookie, work)
   const args = [
     LIGHTHOUSE,
     url,
@@ -47,12 +69,12 @@ async function lighthouse(url: string, opts: { cookie?: string; slowdown?: numbe
     '--only-categories=performance',
     '--output=json',
     `--output-path=${out}`,
-    '--chrome-flags=--headless=new --no-sandbox --disable-gpu',
+    `--port=${chrome.port}`,
   ]
-  if (opts.cookie) args.push(`--extra-headers=${JSON.stringify({ Cookie: opts.cookie })}`)
   if (opts.slowdown) args.push(`--throttling.cpuSlowdownMultiplier=${opts.slowdown.toFixed(2)}`)
-  const p = Bun.spawn(['node', ...args], { env: { ...process.env, CHROME_PATH: CHROME }, stderr: 'pipe' })
+  const p = Bun.spawn(['node', ...args], { stderr: 'pipe' })
   const code = await p.exited
+  await chrome.close()
   if (code !== 0) throw new Error(`lighthouse failed (${code}): ${await new Response(p.stderr).text()}`)
   const r = await Bun.file(out).json()
   if (r.runtimeError) throw new Error(`lighthouse: ${r.runtimeError.message}`)

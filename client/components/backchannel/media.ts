@@ -17,6 +17,7 @@ import {
 } from '../../app/bcmedia'
 import { path } from '../../app/router'
 import { notifyError } from '../../app/state'
+import { nowPlaying } from '../../app/nowplaying'
 import * as player from '../../app/voiceplayer'
 import { LineIcon } from '../icons'
 
@@ -46,7 +47,7 @@ function VideoAttachment({ m }: { m: bc.Shown }) {
 
 function VoiceMessage({ m }: { m: bc.Shown }) {
   const media = m.media!
-  const now = player.nowPlaying.value
+  const now = nowPlaying.value
   const mine = now?.messageId === m.id
   const playing = mine && now!.playing
   const durationS = media.durationMs / 1000
@@ -361,7 +362,7 @@ function RecordingTray({ threadId, t }: { threadId: number; t: Extract<Tray, { k
  * thread it is from, and stop. Hidden on that thread's own screen, where its bubble shows it.
  */
 export function VoiceBar() {
-  const n = player.nowPlaying.value
+  const n = nowPlaying.value
   if (!n || path.value === `/backchannel/${n.threadId}`) return null
   const m = bc.messages.value.get(n.threadId)?.find((x) => x.id === n.messageId)
   return html`<div class="banner info voice-bar" role="region" aria-label="Voice message playing">

@@ -1,10 +1,9 @@
 // A room as an event: what `/rooms/<id>` shows when the room is not live (an upcoming room's page with RSVPs, who is
 // coming, share and calendar, the host's edit and cancel; an ended room's recap with its chat and Q&A), the
-// signed-out visitor's event page, and the pieces the hallway cards share (time, "Remind me", faces).
+// signed-out visitor's event page. The pieces the hallway's cards share (time, "Remind me", faces) are in ./rsvp.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import {
-  answerRoom,
   cancelRoom,
   currentRoomId,
   editRoom,
@@ -14,7 +13,6 @@ import {
   roomStatus,
   startRoom,
   type RoomEventPage,
-  type RsvpView,
 } from '../../app/rooms'
 import { errorText, me, notify, notifyError } from '../../app/state'
 import { Avatar, Empty, ErrorLine, Field, Header } from '../ui'
@@ -23,89 +21,13 @@ import { SignIn } from '../auth'
 import { ShareButton } from './share'
 import { Sheet } from './sheet'
 import { GuestRoom, Room } from './room'
-
-// ── time ──
-/** "in 25 min", "in 3 h", "tomorrow", "in 4 days", "5 min ago". */
-export function relative(ms: number, now = Date.now()) {
-  const d = ms - now
-  const a = Math.abs(d)
-  const past = d < 0
-  const say = (n: number, unit: string) => (past ? `${n} ${unit} ago` : `in ${n} ${unit}`)
-  if (a < 60_000) return past ? 'just now' : 'in a minute'
-  if (a < 3600_000) return say(Math.round(a / 60_000), 'min')
-  if (a < 20 * 3600_000) return say(Math.round(a / 3600_000), 'h')
-  const days = Math.round(a / 86_400_000)
-  if (days <= 1) return past ? 'yesterday' : 'tomorrow'
-  return say(days, 'days')
-}
-/** A time in the reader's zone: "Sat 5 Dec, 18:30". */
-export const localTime = (ms: number) =>
-  new Date(ms).toLocaleString([], {
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-  })
+import { Going, localTime, relative, RsvpButtons } from './rsvp'
 
 const plural = (n: number, one: string, many = one + 's') => `${n} ${n === 1 ? one : many}`
 
 function duration(ms: number) {
   const m = Math.max(1, Math.round(ms / 60_000))
   return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60 ? `${m % 60} min` : ''}`.trim()
-}
-
-// ── pieces ──
-/** Who is coming: faces and a count. */
-export function Going({ rsvp, size = 28 }: { rsvp: RsvpView; size?: number }) {
-  if (rsvp.going === 0) return html`<span class="muted small">Nobody said yes yet</span>`
-  return html`<span class="going row center gap">
-    <span class="faces" aria-hidden="true">
-      ${rsvp.people.slice(0, 5).map((u) => html`<${Avatar} user=${u} size=${size} />`)}
-    </span>
-    <span class="small"><strong>${rsvp.going}</strong> going</span>
-  </span>`
-}
-
-/** "Remind me" (a yes) and, when asked for, "Not going"; the answer is the server's. */
-export function RsvpButtons({
-  roomId,
-  rsvp,
-  onChange,
-  withNo = false,
-  describedBy,
-}: {
-  roomId: number
-  rsvp: RsvpView
-  onChange: (r: RsvpView) => void
-  withNo?: boolean
-  describedBy?: string
-}) {
-  const [busy, setBusy] = useState(false)
-  const answer = async (a: 'yes' | 'no' | null) => {
-    setBusy(true)
-    try {
-      const r = await answerRoom(roomId, a)
-      onChange(r)
-      if (a === 'yes') notify('We will remind you 10 minutes before and at the start')
-    } catch (e) {
-      notifyError(e)
-    } finally {
-      setBusy(false)
-    }
-  }
-  const yes = rsvp.mine === 'yes'
-  return html`<span class="rsvp-buttons row gap wrap">
-    <button class=${'btn small' + (yes ? ' active' : ' primary')} aria-pressed=${yes} disabled=${busy}
-      aria-describedby=${describedBy} onClick=${() => answer(yes ? null : 'yes')}>
-      <${LineIcon} name=${yes ? 'check' : 'bell'} /> ${yes ? 'Going' : 'Remind me'}
-    </button>
-    ${
-      withNo &&
-      html`<button class=${'btn small' + (rsvp.mine === 'no' ? ' active' : '')} aria-pressed=${rsvp.mine === 'no'}
-        disabled=${busy} onClick=${() => answer(rsvp.mine === 'no' ? null : 'no')}>Not going</button>`
-    }
-  </span>`
 }
 
 function Hosts({ hosts }: { hosts: RoomEventPage['hosts'] }) {

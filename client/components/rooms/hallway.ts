@@ -1,12 +1,15 @@
 // The hallway: the live rooms I may join (people I follow on stage first), upcoming rooms, and "Start a room".
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
+import { lazy } from '../../app/router'
 import { currentRoomId, hallway, hallwayError, roomStatus, watchHallway, type HallwayRoom } from '../../app/rooms'
 import { Avatar, Empty, Header } from '../ui'
-import { CreateRoomSheet } from './create'
 import { Icon, LineIcon } from '../icons'
 import { ShareButton } from './share'
 import { CalendarSheet, FindRooms, UpcomingCard } from './upcoming'
+
+// "Start a room" loads its sheet on first use.
+const CreateRoomSheet = lazy(() => import('./create').then((m) => m.CreateRoomSheet), { quiet: true })
 
 const KIND_LABEL = { open: '', social: 'Social', closed: 'Closed' } as const
 

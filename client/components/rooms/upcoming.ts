@@ -15,7 +15,7 @@ import {
 import { errorText, me, notify, notifyError } from '../../app/state'
 import { Avatar, Empty } from '../ui'
 import { LineIcon } from '../icons'
-import { Going, localTime, relative, RsvpButtons } from './event'
+import { Going, localTime, month, relative, RsvpButtons, weekday } from './rsvp'
 import { ShareButton } from './share'
 import { Sheet } from './sheet'
 
@@ -38,9 +38,9 @@ export function UpcomingCard({ r }: { r: HallwayRoom }) {
   const id = 'up-' + r.id
   return html`<li class="event-item">
     <time class="when" datetime=${new Date(at).toISOString()}>
-      <strong>${new Date(at).toLocaleDateString([], { weekday: 'short' })}</strong>
+      <strong>${weekday(at)}</strong>
       <span class="when-day">${new Date(at).getDate()}</span>
-      <span>${new Date(at).toLocaleDateString([], { month: 'short' })}</span>
+      <span>${month(at)}</span>
     </time>
     <div class="grow stack tight">
       <div class="event-item-top">
