@@ -12,7 +12,7 @@
 // Needs Chromium (CHROME_PATH, /usr/bin/chromium by default) and Node (Lighthouse runs on Node).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { signedInClient, startTestServer } from '../helpers/server'
 
@@ -77,6 +77,8 @@ async function lighthouse(url: string, opts: { cookie?: string; slowdown?: numbe
   await chrome.close()
   if (code !== 0) throw new Error(`lighthouse failed (${code}): ${await new Response(p.stderr).text()}`)
   const r = await Bun.file(out).json()
+  // LH_KEEP=<dir> keeps each report (long tasks, bootup time, the trace's breakdown) to read.
+  if (process.env.LH_KEEP) await Bun.write(join(process.env.LH_KEEP, basename(out)), Bun.file(out))
   if (r.runtimeError) throw new Error(`lighthouse: ${r.runtimeError.message}`)
   const requests = r.audits['network-requests'].details.items as { transferSize: number }[]
   return {
