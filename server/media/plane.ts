@@ -107,6 +107,8 @@ export interface Plane {
   tap(roomId: number, on: boolean): void
   /** The last report (a worker's is at most REPORT_MS old). */
   latest(): PlaneReport
+  /** Forwarded packets a second (the budget reads it on every join: cheaper than a report). */
+  packetsPerSecond(): number
   /** A report made now (a worker answers it by message). */
   report(): Promise<PlaneReport>
   transports(roomId: number): Promise<TransportStats[]>
@@ -295,6 +297,11 @@ export class LocalPlane implements Plane {
 
   async report() {
     return this.latest()
+  }
+
+  packetsPerSecond() {
+    this.counters.sample(performance.now())
+    return this.counters.packetsPerSecond
   }
 
   async transports(roomId: number): Promise<TransportStats[]> {

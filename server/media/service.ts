@@ -292,7 +292,7 @@ export class MediaService implements MediaApi {
   /** Forwarded packets a second, all planes together (a worker's figure is at most a second old). */
   private pps() {
     let n = 0
-    for (const p of this.planes) n += p.latest().packetsPerSecond
+    for (const p of this.planes) n += p.packetsPerSecond()
     return n
   }
 

@@ -256,6 +256,9 @@ export class WorkerPlane implements Plane {
   latest() {
     return this.last
   }
+  packetsPerSecond() {
+    return this.last.packetsPerSecond
+  }
   async report() {
     this.last = await this.call('report', [])
     return this.last
