@@ -95,10 +95,12 @@ function start() {
     (async () => {
       let k = 0
       while (!stop) {
-        const body = `probe ${++k}`
+        const body = `probe ${process.pid} ${++k}`
         const t0 = performance.now()
         const got = bWs.next('bc.message', (e) => e.message.body === body, 30_000)
-        aWs.request('bc.send', { threadId, clientId: `p${k}`, body }, 30_000).catch(() => {})
+        // The client id is unique to this probe: the server answers a repeated one with the message it already has
+        // (an idempotent send), and the probe of the next N would wait for a delivery that never comes again.
+        aWs.request('bc.send', { threadId, clientId: `p${process.pid}-${k}`, body }, 30_000).catch(() => {})
         // Not delivered within 30 s: counted as 30 s (the figure is a p99, a lost probe must not vanish).
         await got.catch(() => {})
         chat.push(performance.now() - t0)
