@@ -12,7 +12,7 @@ import { rtcPorts } from '../config'
 import type { MediaApi, ParticipantKey, RoomAudioQuality, RoomRole, RoomsApi, TapPacket } from '../contracts'
 import { connKey } from '../contracts'
 import type { Core } from '../core'
-import { ERRORS, fail } from '../errors'
+import { AppError, ERRORS, fail } from '../errors'
 import type { MediaRequests, RtcOffer } from '../protocol'
 import { roomTopic, type ConnId, type ConnInfo } from '../realtime/bus'
 import type { Handlers } from '../realtime/hub'
@@ -249,7 +249,10 @@ export class MediaService implements MediaApi {
       return this.offerReply(conn, sdp)
     } catch (e) {
       this.closePeer(roomId, info.key, peer)
-      throw e
+      // A plane that is not there (a media worker ended and not started again yet): the client may try again later.
+      if (e instanceof AppError) throw e
+      this.core.log.warn('media: no offer', { roomId, error: e })
+      fail('media_unavailable')
     }
   }
 

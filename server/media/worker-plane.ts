@@ -154,15 +154,30 @@ export class WorkerPlane implements Plane {
     this.log.error('media: the media worker ended; starting another', { worker: this.index })
     const peers = [...this.open_]
     this.open_.clear()
-    const started = this.spawn()
+    this.respawn()
     // Their owners close them: the closes go to the new worker, which knows none of them.
     for (const id of peers) this.events.expired(id)
-    started
-      .then(() => {
+  }
+
+  /** Starts the worker again; one that cannot start is tried again after 1 s, 2 s, 4 s… (at most every 30 s). */
+  private respawn(attempt = 0) {
+    this.spawn().then(
+      () => {
         for (const roomId of this.tapped) this.cast('tap', [roomId, true])
         if (this.stock) this.cast('useStockSender', [true])
-      })
-      .catch((error) => this.log.error('media: cannot start a media worker', { worker: this.index, error }))
+      },
+      (error) => {
+        this.log.error('media: cannot start a media worker', { worker: this.index, attempt, error })
+        if (this.stopping) return
+        const retry = setTimeout(
+          () => {
+            if (!this.stopping) this.respawn(attempt + 1)
+          },
+          Math.min(30_000, 1000 * 2 ** attempt),
+        )
+        retry.unref?.()
+      },
+    )
   }
 
   private received(m: FromWorker) {
