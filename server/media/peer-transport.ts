@@ -282,8 +282,6 @@ export class PeerTransport implements Downlink, GateEntry {
     this.path!.send(packet)
   }
 
-  /** The socket sends its queue at the end of this turn of the loop: one sendmmsg for a whole fan-out. */
-  flush() {}
 
   /** Benchmarks only (`MediaService.useStockSender`): werift's own RTP header and SRTP encryption, for comparison. */
   sendStock(_slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer) {

@@ -42,16 +42,10 @@ export interface Downlink {
    */
   open(): SrtpWriter | null
   /**
-   * Writes one SRTP packet to the path the last `open()` found, or queues it: a transport that batches (one socket
-   * for every peer, `sendmmsg`) may hold packets until `flush`.
+   * Writes one SRTP packet to the path the last `open()` found. The media socket queues it with the others of this
+   * turn of the loop (the whole fan-out of an uplink packet) and sends them in one sendmmsg (M55).
    */
   send(packet: Buffer): void
-  /**
-   * Called on each downlink sent to, once an uplink packet has gone to all of its targets: whatever was queued is
-   * sent now. Downlinks sharing one socket share its queue (the first flush sends it, the others find it empty);
-   * a transport that sends at once (werift's sockets) does nothing.
-   */
-  flush(): void
   /** Benchmarks only (`MediaService.useStockSender`): werift's own RTCRtpSender of slot `slot`, for comparison. */
   sendStock?(slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer): void
 }
@@ -407,7 +401,6 @@ class Uplink {
     const seqIn = h.sequenceNumber,
       tsIn = h.timestamp
     for (let i = 0; i < targets.length; i++) targets[i]!.deliver(seqIn, tsIn, now, payload)
-    for (let i = 0; i < targets.length; i++) targets[i]!.flush()
     if (this.taps.active) this.tap(seqIn, tsIn, now, payload, v)
   }
 
@@ -540,8 +533,6 @@ class Slot {
   private roc = 0
   private top = -1
   private downlink: Downlink | null = null
-  /** The downlink the last packet went to (flushed after the uplink packet's fan-out). */
-  private sentTo: Downlink | null = null
   /** The listener's last RTCP receiver report on this slot: fraction lost (0..1), jitter (RTP units), when. */
   fractionLost = 0
   jitter = 0
@@ -572,14 +563,6 @@ class Slot {
     this.reportAt = performance.now()
   }
 
-  /** After the fan-out of an uplink packet: a batching downlink sends what it queued. */
-  flush() {
-    const d = this.sentTo
-    if (d === null) return
-    this.sentTo = null
-    d.flush()
-  }
-
   /** One packet of the speaker in the slot: rewritten, protected and sent, if the listener is connected. */
   deliver(seqIn: number, tsIn: number, now: number, payload: Buffer) {
     const d = this.downlink
@@ -608,7 +591,6 @@ class Slot {
     writeRtpHeader(this.header, rw.marker, this.pt, seq, rw.ts, this.ssrc)
     const packet = writer.protect(this.header, payload, this.ssrc, seq, roc)
     d.send(packet)
-    this.sentTo = d
     this.counters.forwarded(packet.length)
   }
 }

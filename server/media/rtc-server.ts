@@ -38,6 +38,8 @@ interface MediaUdp {
    */
   send(packet: Buffer, port: number, ip: string): void
   flush(): void
+  /** Datagrams sent, and the system calls (sendmmsg) that sent them. */
+  readonly sent: { datagrams: number; calls: number }
   close(): void
 }
 
@@ -67,10 +69,13 @@ async function openUdp(host: string, port: number, log: Logger, data: (b: Buffer
     native && typeof native.sendMany === 'function' ? native.sendMany.bind(native) : null
   // [packet, port, address, packet, port, address, …] as sendMany takes it.
   let batch: (Buffer | number | string)[] = []
+  const sent = { datagrams: 0, calls: 0 }
   const flush = () => {
     if (batch.length === 0) return
     const out = batch
     batch = []
+    sent.datagrams += out.length / 3
+    sent.calls += sendMany ? 1 : out.length / 3
     try {
       if (sendMany) sendMany(out)
       else for (let i = 0; i < out.length; i += 3) send(out[i] as Buffer, out[i + 1] as number, out[i + 2] as string)
@@ -85,6 +90,7 @@ async function openUdp(host: string, port: number, log: Logger, data: (b: Buffer
       if (batch.length >= MAX_BATCH * 3) flush()
     },
     flush,
+    sent,
     close: () => {
       flush()
       sock.close()
@@ -103,6 +109,9 @@ export interface RtcServerStats {
   /** Valid Binding requests answered. */
   checks: number
   tcpConnections: number
+  /** Datagrams sent, and the sendmmsg calls that sent them (M55: a fan-out is one call). */
+  datagramsSent: number
+  sendCalls: number
   /** The DTLS handshake gate (M57). */
   handshakes: HandshakeStats
 }
@@ -184,6 +193,8 @@ export class RtcServer {
       peers: this.peers.size,
       ...this.counts,
       tcpConnections: this.tcpConns.size,
+      datagramsSent: this.udp.sent.datagrams,
+      sendCalls: this.udp.sent.calls,
       handshakes: this.gate.stats(),
     }
   }

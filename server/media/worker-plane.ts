@@ -58,6 +58,8 @@ const EMPTY_REPORT: PlaneReport = {
     unauthorized: 0,
     checks: 0,
     tcpConnections: 0,
+    datagramsSent: 0,
+    sendCalls: 0,
     handshakes: {
       limit: 0,
       inFlight: 0,

@@ -109,7 +109,7 @@ async function relay() {
 describe('[M30] one UDP socket for all media', () => {
   const oneSocket =
     '[M30] the server holds exactly one UDP socket, on RTC_PORT and bound to HOST, whatever the peers; ' +
-    '[M39] SRTP in and out'
+    '[M39] SRTP in and out; [M55] a fan-out leaves in one sendmmsg'
   test(oneSocket, async () => {
     expect(serverUdp()).toBe(1)
     expect(udpBindings(RTC_PORT)).toEqual(['127.0.0.1'])
@@ -119,8 +119,13 @@ describe('[M30] one UDP socket for all media', () => {
     await host.bot.connectAudio(roomId)
     expect(serverUdp()).toBe(1)
     for (const l of listeners) await l.bot.connectAudio(roomId)
+    const before = (await media.rtcStats())!
     host.bot.speak(20)
     for (const l of listeners) await until(() => l.bot.received.length > 5, `${l.bot.tag} hears the host`)
+    // Each packet of the host goes to its five listeners in one system call (a STUN answer goes alone in its turn).
+    const after = (await media.rtcStats())!
+    const perCall = (after.datagramsSent - before.datagramsSent) / (after.sendCalls - before.sendCalls)
+    expect(perCall).toBeGreaterThan(2)
     expect(media.stats().peers).toBe(6)
     expect(serverUdp()).toBe(1)
     expect(udpBindings(RTC_PORT)).toEqual(['127.0.0.1'])
