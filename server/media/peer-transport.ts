@@ -282,7 +282,6 @@ export class PeerTransport implements Downlink, GateEntry {
     this.path!.send(packet)
   }
 
-
   /** Benchmarks only (`MediaService.useStockSender`): werift's own RTP header and SRTP encryption, for comparison. */
   sendStock(_slot: number, pt: number, seq: number, ts: number, marker: boolean, ssrc: number, payload: Buffer) {
     if (!this.srtpConfig || !this.path || this.state !== 'connected') return
