@@ -19,7 +19,7 @@ import type { Handlers } from '../realtime/hub'
 import { hostAddresses, iceServersFor } from './ice'
 import { LocalPlane, type Plane, type PlaneEvents, type PlaneOptions } from './plane'
 import { SignallingPeer } from './signalling'
-import { WorkerPlane } from './worker-plane'
+import { WorkerPlane, WorkerTimeout } from './worker-plane'
 
 /** A room's audio: the plane it is on, each participant's peer, who of them are listeners. */
 interface RoomMedia {
@@ -94,8 +94,20 @@ export class MediaService implements MediaApi {
     try {
       if (workers === 0) this.planes = [await LocalPlane.open(options(0), events, this.core.log)]
       else
-        for (let w = 0; w < workers; w++)
-          this.planes.push(await WorkerPlane.open(w, options(w), events, this.core.log, c.logLevel))
+        for (let w = 0; w < workers; w++) {
+          const plane = await WorkerPlane.open(w, options(w), events, this.core.log, c.logLevel).catch(
+            async (e: unknown) => {
+              // A worker that hangs at start (it was ended): the audio of this plane runs in this thread rather than
+              // not at all. A worker that could not bind its port fails the start, as the server's own thread would.
+              if (!(e instanceof WorkerTimeout)) throw e
+              this.core.log.error('media: a media worker did not start; its rooms forward in the main thread', {
+                worker: w,
+              })
+              return LocalPlane.open(options(w), events, this.core.log)
+            },
+          )
+          this.planes.push(plane)
+        }
     } catch (e) {
       await this.closeAll()
       throw e

@@ -73,6 +73,9 @@ const EMPTY_REPORT: PlaneReport = {
   },
 }
 
+/** A media worker that did not answer in time (it was ended): the service may run that plane in its own thread. */
+export class WorkerTimeout extends Error {}
+
 /** How long a worker may take to open its socket, and to close it. */
 const READY_WITHIN_MS = 30_000
 const STOP_WITHIN_MS = 5_000
@@ -113,12 +116,17 @@ export class WorkerPlane implements Plane {
     this.worker = worker
     this.ready = false
     this.starting = new Promise<void>((resolve, reject) => {
-      let ready = false
-      const timer = setTimeout(() => fail(new Error('media: the media worker did not start')), READY_WITHIN_MS)
+      /** The worker's socket is open (from then on its end is a death); `settled`: the promise is decided. */
+      let opened = false
+      let settled = false
+      const timer = setTimeout(
+        () => fail(new WorkerTimeout(`media: the media worker did not start within ${READY_WITHIN_MS / 1000} s`)),
+        READY_WITHIN_MS,
+      )
       const fail = (e: Error) => {
         clearTimeout(timer)
-        if (ready) return
-        ready = true
+        if (settled) return
+        settled = true
         worker.terminate()
         reject(e)
       }
@@ -126,7 +134,8 @@ export class WorkerPlane implements Plane {
         const m = e.data
         if (m.kind === 'ready') {
           clearTimeout(timer)
-          ready = true
+          if (settled) return
+          settled = opened = true
           this.info = m.info
           this.ready = true
           resolve()
@@ -138,7 +147,7 @@ export class WorkerPlane implements Plane {
         fail(new Error(`media: the media worker failed: ${e.message}`))
       }
       worker.addEventListener('close', () => {
-        if (!ready) return fail(new Error('media: the media worker ended before opening its socket'))
+        if (!opened) return fail(new Error('media: the media worker ended before opening its socket'))
         if (worker === this.worker) this.died()
       })
       worker.postMessage({ kind: 'init', options: this.options, logLevel: this.logLevel } satisfies ToWorker)
