@@ -219,8 +219,9 @@ export class LocalPlane implements Plane {
       spec.stage,
     )
     peer.transport = transport
-    peer.endpoint = this.room(spec.roomId).router.add(spec.key, ssrcs, { role: spec.role, muted: spec.muted })
-    this.room(spec.roomId).peers.set(spec.key, peer)
+    const room = this.room(spec.roomId)
+    peer.endpoint = room.router.add(spec.key, ssrcs, { role: spec.role, muted: spec.muted })
+    room.peers.set(spec.key, peer)
     this.peers.set(spec.peerId, peer)
     this.startTimer(peer, expire)
     return { ice, ssrcs }

@@ -87,7 +87,7 @@ export class WorkerPlane implements Plane {
   private nextId = 1
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>()
   /** The peers opened on this worker and not closed: expired if the worker dies. */
-  private readonly open_ = new Set<number>()
+  private readonly livePeers = new Set<number>()
   private stopping = false
   /** The worker's socket is open; until then commands wait for it, in order (`starting`). */
   private ready = false
@@ -163,8 +163,8 @@ export class WorkerPlane implements Plane {
     this.last = EMPTY_REPORT
     if (this.stopping) return
     this.log.error('media: the media worker ended; starting another', { worker: this.index })
-    const peers = [...this.open_]
-    this.open_.clear()
+    const peers = [...this.livePeers]
+    this.livePeers.clear()
     this.respawn()
     // Their owners close them: the closes go to the new worker, which knows none of them.
     for (const id of peers) this.events.expired(id)
@@ -222,7 +222,7 @@ export class WorkerPlane implements Plane {
         }
         return this.events.tap(m.args[0])
       case 'expired':
-        this.open_.delete(m.args[0])
+        this.livePeers.delete(m.args[0])
         return this.events.expired(m.args[0])
       case 'connected':
         return this.events.connected(m.args[0])
@@ -258,7 +258,7 @@ export class WorkerPlane implements Plane {
   }
 
   open(peer: PeerSpec): Promise<{ ice: IceCredentials; ssrcs: number[] }> {
-    this.open_.add(peer.peerId)
+    this.livePeers.add(peer.peerId)
     return this.call('open', [peer])
   }
   answer(peerId: number, answer: PeerAnswer) {
@@ -271,7 +271,7 @@ export class WorkerPlane implements Plane {
     this.cast('update', [roomId, key, speaking])
   }
   close(peerId: number) {
-    this.open_.delete(peerId)
+    this.livePeers.delete(peerId)
     this.cast('close', [peerId])
   }
   tap(roomId: number, on: boolean) {
