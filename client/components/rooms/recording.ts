@@ -30,7 +30,8 @@ export function RecBadge() {
 export function ConsentPrompt() {
   if (!consentDue.value) return null
   const answer = (yes: boolean) => () => setConsent(yes).catch(notifyError)
-  return html`<div class="card consent-card" role="alertdialog" aria-labelledby="consent-q" aria-describedby="consent-d">
+  return html`<div class="card consent-card" role="alertdialog" aria-labelledby="consent-q"
+    aria-describedby="consent-d">
     <p id="consent-q"><strong>This room is recorded. Include your voice in the replay?</strong></p>
     <p id="consent-d" class="muted small">Until you say yes, your voice is not recorded. You can change your answer at
       any time from the room.</p>
