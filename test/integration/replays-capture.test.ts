@@ -85,7 +85,7 @@ async function end(host: Person, roomId: number, everyone: Person[]) {
 
 describe('recording with consent', () => {
   const consentTable =
-    '[RP6][RP7][RP8][RP10][RP11][RP14][RP18][RP19] only consenting speakers, while they consent, are written'
+    '[RP6][RP7][RP8][RP9][RP10][RP13][RP14][RP18][RP19] only consenting speakers, while they consent, are written'
   test(consentTable, async () => {
     const host = await person('HOST')
     const yes = await person('YES')

@@ -56,7 +56,7 @@ async function speak(server: { url: string; origin: string }, roomId: number | n
   return { roomId, bot, snap, userId: (snap.me.key as string).slice(2) }
 }
 
-test('[RP15][RP17] a SIGKILL while recording leaves a readable file; a restart appends to it', async () => {
+test('[RP11][RP15][RP17] a SIGKILL while recording leaves a readable file; a restart appends to it', async () => {
   const first = await child()
   const a = await speak(first.server, null)
   expect((await a.bot.ws.request('room.consent', { roomId: a.roomId, consent: true })).ok).toBe(true)
