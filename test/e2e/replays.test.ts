@@ -62,6 +62,7 @@ test.skipIf(!hasChromium)(
       await b.goto('/')
       const card = b.locator('.room-card', { hasText: 'Recorded town hall' })
       await card.locator('.hall-recorded', { hasText: 'Recorded' }).waitFor()
+    await shot(b, 'hallway-1280')
       await card.getByRole('link', { name: 'Join' }).click()
       await b.getByRole('status', { name: 'Recorded' }).waitFor()
       // A listener is not asked.
