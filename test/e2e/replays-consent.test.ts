@@ -13,7 +13,7 @@ setDefaultTimeout(TEST_LIMIT)
 
 let s: TestServer
 let browser: Browser
-const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `replays-${name}.png`) })
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `replays-consent-${name}.png`) })
 const answers = (roomId: number) =>
   s.ctx.core.db
     .query<{ user_id: number; consent: number }, [number]>(
@@ -62,7 +62,7 @@ test.skipIf(!hasChromium)(
       await b.goto('/')
       const card = b.locator('.room-card', { hasText: 'Recorded town hall' })
       await card.locator('.hall-recorded', { hasText: 'Recorded' }).waitFor()
-    await shot(b, 'hallway-1280')
+      await shot(b, 'hallway-1280')
       await card.getByRole('link', { name: 'Join' }).click()
       await b.getByRole('status', { name: 'Recorded' }).waitFor()
       // A listener is not asked.
