@@ -28,6 +28,7 @@ import { createRooms, type RoomsDomain } from './rooms'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
 import { createActivity, type ActivityDomain } from './activity'
 import { createMembers, type MembersDomain } from './members'
+import { createReplays, type ReplaysDomain } from './replays'
 
 export const VERSION: string = pkg.version
 
@@ -51,6 +52,8 @@ export interface Townhall {
   readonly invites: InvitesDomain
   readonly rooms: RoomsDomain
   readonly media: MediaDomain
+  /** Recording rooms (the speakers who consent) and their replays. */
+  readonly replays: ReplaysDomain
   readonly backchannel: BackchannelDomain
   readonly activity: ActivityDomain
   /** Members' own data: export, account deletion (after every domain holding some of it). */
@@ -93,6 +96,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
 
   // The SFU and Backchannel follow the rooms' events, so they come after them.
   const media = createMedia({ core, rooms: rooms.api })
+  // The recorder follows the rooms' events and taps the media plane.
+  const replays = createReplays({ core, rooms: rooms.api, media: media.api })
   const backchannel = createBackchannel({
     core,
     accounts: accounts.api,
@@ -157,6 +162,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     invites,
     rooms,
     media,
+    replays,
     backchannel,
     activity,
     members,
@@ -175,6 +181,7 @@ function parts(t: Townhall): Domain<unknown>[] {
     t.invites,
     t.rooms,
     t.media,
+    t.replays,
     t.backchannel,
     t.activity,
     t.members,
