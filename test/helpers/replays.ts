@@ -1,6 +1,8 @@
 // Replays in tests: capture files made of known tones (encoded by the server's own Opus codec, written as the recorder
 // writes them), and what ffmpeg/ffprobe (Debian's, installed by .ci/run for tests only) read back from a replay.
-import { writeFileSync } from 'node:fs'
+import type { Database } from 'bun:sqlite'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { CAPTURE_MAGIC, encodeRecord } from '../../server/replays/capture-format'
 import { OpusEncoder } from '../../server/replays/opus'
 
@@ -102,4 +104,66 @@ export function toneLevels(pcm: Int16Array, freq: number, from = 0, to = pcm.len
 /** How many 100 ms blocks of [fromMs, toMs) carry `freq` clearly (above a tenth of the tones' amplitude). */
 export function blocksWithTone(pcm: Int16Array, freq: number, fromMs = 0, toMs = pcm.length / 48): number {
   return toneLevels(pcm, freq, Math.round(fromMs * 48), Math.round(toMs * 48)).filter((a) => a > 800).length
+}
+
+export interface SeedSpeaker {
+  username: string
+  tones: Tone[]
+}
+
+/**
+ * An ended recorded room in a server's database (a real SQLite file) with a capture file per speaker under
+ * DATA_DIR/recordings/<roomId>/, and its replay row 'pending' — what the recorder leaves when a room ends. Users are
+ * made when missing. Returns the ids.
+ */
+export function seedReplay(
+  db: Database,
+  dataDir: string,
+  speakers: SeedSpeaker[],
+  opts: { origin?: number; questions?: { atMs: number; body: string; author: string }[]; title?: string } = {},
+) {
+  const origin = opts.origin ?? Date.now() - 3_600_000
+  const userId = (username: string) => {
+    const row = db.query<{ id: number }, [string]>('SELECT id FROM users WHERE username = ?').get(username)
+    if (row) return row.id
+    return db
+      .query<{ id: number }, [string, number]>(
+        "INSERT INTO users (username, password_hash, created_at) VALUES (?, 'x', ?) RETURNING id",
+      )
+      .get(username, Date.now())!.id
+  }
+  const ids = speakers.map((s) => userId(s.username))
+  const roomId = db
+    .query<{ id: number }, [number, number, string, number, number, number]>(
+      `INSERT INTO rooms (creator_id, host_id, title, kind, state, recording, started_at, ended_at, created_at)
+       VALUES (?, ?, ?, 'open', 'ended', 1, ?, ?, ?) RETURNING id`,
+    )
+    .get(ids[0]!, ids[0]!, opts.title ?? 'Recorded room', origin, origin + 60_000, origin)!.id
+  mkdirSync(join(dataDir, 'recordings', String(roomId)), { recursive: true })
+  speakers.forEach((s, i) => {
+    const rel = join('recordings', String(roomId), `${ids[i]}.cap`)
+    const bytes = toneCapture(s.tones, { origin, path: join(dataDir, rel) })
+    db.query(
+      'INSERT INTO recording_tracks (room_id, user_id, path, started_at, updated_at, bytes) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(roomId, ids[i]!, rel, origin, origin, bytes.length)
+  })
+  if (opts.questions?.length) {
+    const thread = db
+      .query<{ id: number }, [number, number, number]>(
+        "INSERT INTO bc_threads (kind, room_id, last_at, created_at) VALUES ('room_chat', ?, ?, ?) RETURNING id",
+      )
+      .get(roomId, origin, origin)
+    for (const [n, q] of opts.questions.entries()) {
+      db.query(
+        `INSERT INTO bc_questions (thread_id, room_id, author_id, client_id, body, staged_at, created_at, seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(thread!.id, roomId, userId(q.author), `q${roomId}-${n}`, q.body, origin + q.atMs, origin, n + 1)
+    }
+  }
+  const replayId = db
+    .query<{ id: number }, [number, number]>(
+      "INSERT INTO replays (room_id, state, created_at) VALUES (?, 'pending', ?) RETURNING id",
+    )
+    .get(roomId, Date.now())!.id
+  return { roomId, replayId, userIds: ids, origin }
 }
