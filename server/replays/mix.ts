@@ -16,7 +16,7 @@
 import { readFileSync, renameSync, rmSync } from 'node:fs'
 import { decodeCapture } from './capture-format'
 import { type Chapter, chapterComments, OggOpusWriter } from './ogg'
-import { OpusDecoder, OpusEncoder, PER_MS } from './opus'
+import { OpusDecoder, OpusEncoder, PER_MS, packetSamples } from './opus'
 
 export const FRAME = 960
 const FRAME_MS = FRAME / PER_MS
@@ -202,7 +202,7 @@ class SilenceShortener {
     if (this.run <= this.head) return this.emit(raw, pcm, -1)
     this.held.push({ raw, pcm })
     if (this.held.length > this.limit - this.head) this.shortened = true
-    if (this.shortened && this.held.length > this.head) this.held.shift()
+    if (this.shortened) this.held.splice(0, this.held.length - this.head)
   }
 
   /** At the end: a trailing silence keeps its first half-second only when it is shortened. */
@@ -280,7 +280,8 @@ export function mixReplay(input: MixInput, progress: (share: number) => void = (
   let last = 0
   const decoders = placed.map((packets) => {
     const ps = packets.map((p) => ({ at: Math.round((p.wall - origin) * PER_MS), payload: p.payload }))
-    if (ps.length > 0) last = Math.max(last, ps[ps.length - 1]!.at + FRAME * 6)
+    const end = ps[ps.length - 1]
+    if (end) last = Math.max(last, end.at + (packetSamples(end.payload) || FRAME))
     return new TrackDecoder(ps)
   })
   const totalFrames = Math.ceil(last / FRAME)
