@@ -14,9 +14,9 @@ import { CAPTURE_MAGIC, encodeRecord, openCaptureForAppend } from './capture-for
 import type { CaptureStore } from './tracks'
 
 /** How often buffered packets are written (RP15: a crash loses at most about this much). */
-export const FLUSH_MS = 500
+const FLUSH_MS = 500
 /** How often the disk's free space is checked while rooms record (RP16). */
-export const DISK_CHECK_MS = 3000
+const DISK_CHECK_MS = 3000
 
 /** One speaker's capture file, open for appending, and the records not written yet. */
 interface Track {

@@ -1,7 +1,7 @@
 // The recorder's rows in SQLite: the capture tracks (recording_tracks) and the pending replay of an ended room.
 import type { Database } from 'bun:sqlite'
 
-export interface TrackRow {
+interface TrackRow {
   room_id: number
   user_id: number
   path: string
@@ -12,7 +12,7 @@ export interface TrackRow {
 
 export class CaptureStore {
   private q
-  constructor(private db: Database) {
+  constructor(db: Database) {
     this.q = {
       openTrack: db.prepare<never, [number, number, string, number, number, number]>(
         `INSERT INTO recording_tracks (room_id, user_id, path, started_at, updated_at, bytes) VALUES (?, ?, ?, ?, ?, ?)

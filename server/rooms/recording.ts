@@ -63,7 +63,7 @@ export function mayConsent(core: Core, recording: boolean, seat: Seat): Seat {
   return seat
 }
 
-/** RP6/RP7: whether a packet that arrived at `arrivedAt` may be written: a yes given at or before it, not taken back. */
+/** RP6/RP7: whether a packet that arrived at `arrivedAt` may be written: a yes given before it, not taken back. */
 export function consentCovers(c: Consent | null | undefined, arrivedAt: number) {
   return !!c && c.consent && arrivedAt >= c.at
 }

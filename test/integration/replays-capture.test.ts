@@ -84,7 +84,9 @@ async function end(host: Person, roomId: number, everyone: Person[]) {
 }
 
 describe('recording with consent', () => {
-  test('[RP6][RP7][RP8][RP10][RP11][RP14][RP18][RP19] only consenting speakers, only while they consent, are written', async () => {
+  const consentTable =
+    '[RP6][RP7][RP8][RP9][RP10][RP13][RP14][RP18][RP19] only consenting speakers, while they consent, are written'
+  test(consentTable, async () => {
     const host = await person('HOST')
     const yes = await person('YES')
     const no = await person('NO')
@@ -197,7 +199,7 @@ describe('recording with consent', () => {
     await end(host, roomId, [host, sp])
   })
 
-  test('[RP1][RP2][RP3] the admin turns recording off: no room may be recorded, the recording in progress stops', async () => {
+  test('[RP1][RP2][RP3] the admin turns recording off: no room may be recorded, a recording stops', async () => {
     const host = await person('ADMOFF')
     const sp = await person('ADMOFFSP')
     const roomId = await stage(host, [sp], { recording: true })
@@ -226,7 +228,7 @@ describe('recording with consent', () => {
     await end(host, roomId, [host, sp])
   })
 
-  test('[RP16] when the disk is low the recording pauses and the room is told; it goes on once there is room', async () => {
+  test('[RP16] a low disk pauses the recording and the room is told; it goes on once there is room', async () => {
     const host = await person('DISK')
     const sp = await person('DISKSP')
     const roomId = await stage(host, [sp], { recording: true })
