@@ -106,12 +106,12 @@ export class OggOpusWriter {
 
   add(packet: Uint8Array, samples: number) {
     const segs = Math.floor(packet.length / 255) + 1
-    if (this.segments + segs > MAX_SEGMENTS) this.flush(0)
+    // A full page is written when the next packet comes, so the last page always has packets to end the stream.
+    if (this.segments + segs > MAX_SEGMENTS || this.pageSamples >= PAGE_SAMPLES) this.flush(0)
     this.packets.push(packet)
     this.segments += segs
     this.pageSamples += samples
     this.granule += samples
-    if (this.pageSamples >= PAGE_SAMPLES) this.flush(0)
   }
 
   /** Ends the stream: its last granule position is pre-skip + `samples` (what a player plays, padding cut off). */

@@ -51,7 +51,7 @@ test('[RP21] pages: BOS, EOS, granules, a comment header larger than a page, rea
   // ffprobe's format duration counts the pre-skip (6.5 ms) too.
   expect(Math.abs(p.durationMs - (frames * 960 - 500) / 48)).toBeLessThan(8)
   // A flipped byte fails the page's checksum.
-  bytes[lastPage + 40]! ^= 0xff
+  bytes[bytes.length - 10]! ^= 0xff
   expect(() => readOggOpus(bytes)).toThrow('checksum')
 })
 
