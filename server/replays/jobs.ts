@@ -11,12 +11,12 @@ import { NothingToMixError } from './mix'
 import { type RunningWork, startReplayWorker } from './worker-client'
 
 /** The job looks for pending replays this often even when nobody told it of one. */
-export const MIX_POLL_MS = 30_000
+const MIX_POLL_MS = 30_000
 /** Progress is written to the database when it moved by this much (or the mix ended). */
 const PROGRESS_STEP = 0.02
 const QUESTION_TITLE_MAX = 120
 
-export interface MixChange {
+interface MixChange {
   replayId: number
   roomId: number
   state: 'mixing' | 'ready' | 'failed'

@@ -25,14 +25,14 @@ const CHUNK = FRAME * CHUNK_FRAMES
 export const BITRATE = 48_000
 const RUN_BREAK_MS = 1000
 const CONCEAL_MS = 60
-export const SILENCE_MAX_MS = 3000
-export const SILENCE_KEEP_MS = 1000
+const SILENCE_MAX_MS = 3000
+const SILENCE_KEEP_MS = 1000
 /** A frame quieter than this (RMS, dBFS) is silence for the shortening. */
 const SILENCE_DBFS = -50
 /** A track louder than this (RMS, dBFS) in a frame has a voice there. */
 const VOICE_DBFS = -40
-export const TURN_MS = 2000
-export const TURN_WINDOW_MS = 3000
+const TURN_MS = 2000
+const TURN_WINDOW_MS = 3000
 /** A speaker is named among those heard with at least this much voice. */
 const HEARD_MS = 500
 
@@ -40,13 +40,13 @@ const rms = (dbfs: number) => 32768 * 10 ** (dbfs / 20)
 const SILENCE_E = rms(SILENCE_DBFS) ** 2 * FRAME
 const VOICE_E = rms(VOICE_DBFS) ** 2 * FRAME
 
-export interface MixTrack {
+interface MixTrack {
   userId: number
   name: string
   /** The capture file (absolute). */
   path: string
 }
-export interface MixQuestion {
+interface MixQuestion {
   /** When it was brought to stage (epoch ms). */
   at: number
   title: string
@@ -88,7 +88,7 @@ interface Placed {
 }
 
 /** [RP22] A track's packets, each with its wall-clock start (epoch ms), in time order. */
-export function placeTrack(bytes: Uint8Array): { wall: number; payload: Uint8Array }[] {
+function placeTrack(bytes: Uint8Array): { wall: number; payload: Uint8Array }[] {
   const { records } = decodeCapture(bytes)
   const out: { wall: number; payload: Uint8Array }[] = []
   let run: { offset: number; lastTs: number; lastPos: number; items: { pos: number; payload: Uint8Array }[] } | null =

@@ -37,7 +37,8 @@ export interface Chapter {
 export function chapterTime(ms: number): string {
   const t = Math.max(0, Math.round(ms))
   const pad = (n: number, w = 2) => String(n).padStart(w, '0')
-  return `${pad(Math.floor(t / 3_600_000))}:${pad(Math.floor(t / 60_000) % 60)}:${pad(Math.floor(t / 1000) % 60)}.${pad(t % 1000, 3)}`
+  const hms = `${pad(Math.floor(t / 3_600_000))}:${pad(Math.floor(t / 60_000) % 60)}:${pad(Math.floor(t / 1000) % 60)}`
+  return `${hms}.${pad(t % 1000, 3)}`
 }
 
 /** The Vorbis-comment chapter extension's comments for `chapters`, in order (CHAPTER001 is the first). */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import factory, { type OpusNative } from 'opusscript/build/opusscript_native_wasm.js'
 import wasmPath from 'opusscript/build/opusscript_native_wasm.wasm' with { type: 'file' }
 
-export const RATE = 48_000
+const RATE = 48_000
 /** Samples per millisecond at 48 kHz. */
 export const PER_MS = RATE / 1000
 /** The longest Opus packet's duration (120 ms): what the decoder's buffer holds. */

@@ -34,7 +34,8 @@ try {
   })
   const captureBytes = tracks.reduce((n, t) => n + statSync(t.path).size, 0)
   console.log(
-    `capture files: ${MINUTES} min × 3 speakers, ${(captureBytes / 1e6).toFixed(1)} MB, made in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `capture files: ${MINUTES} min × 3 speakers, ${(captureBytes / 1e6).toFixed(1)} MB, ` +
+      `made in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   )
 
   const cpu0 = process.cpuUsage()

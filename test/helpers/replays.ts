@@ -84,7 +84,7 @@ export async function probe(
 }
 
 /** The amplitude of `freq` in each 100 ms block of `pcm` (Goertzel). */
-export function toneLevels(pcm: Int16Array, freq: number, from = 0, to = pcm.length): number[] {
+function toneLevels(pcm: Int16Array, freq: number, from = 0, to = pcm.length): number[] {
   const block = 4800
   const coeff = 2 * Math.cos((2 * Math.PI * freq) / 48_000)
   const out: number[] = []

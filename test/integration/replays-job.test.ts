@@ -44,7 +44,7 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
-test('[RP30][RP32] pending → mixing → ready with progress; a withdrawal mixes again without them; all gone: failed', async () => {
+test('[RP30][RP32] pending → mixing → ready with progress; a withdrawal mixes again; none left: failed', async () => {
   s = await startTestServer()
   const db = s.ctx.core.db
   const events: ReplayEvents['mix'][] = []

@@ -97,7 +97,7 @@ describe('a three-speaker room with a long silence and a question', () => {
     expect(blocksWithTone(pcm, 440, 12_600, 13_000) + blocksWithTone(pcm, 660, 12_600, 13_000)).toBe(0)
   })
 
-  test('[RP26][RP27] a chapter per speaker turn (not for a 1 s interjection) and one per question brought to stage', () => {
+  test('[RP26][RP27] a chapter per speaker turn (none for a 1 s interjection), one per question on stage', () => {
     const titles = r.chapters.map((c) => `${c.kind}:${c.title}`)
     expect(titles).toEqual(['speaker:Ann', 'speaker:Bob', 'speaker:Ann', 'question:Question: how loud is 440?'])
     near(r.chapters[0]!.startMs, 0, 60)
