@@ -112,11 +112,18 @@ export interface RoomsApi {
 export interface ReplayEvents {
   /** A recorded room ended with audio in it: its replay row is in state 'pending', waiting for the mix (RP19). */
   pending: { replayId: number; roomId: number }
+  /**
+   * A replay's mix started, moved on (progress 0..1, every 2 %), or ended (RP30): for the host's progress. Emitted
+   * after the row is written.
+   */
+  mix: { replayId: number; roomId: number; state: 'mixing' | 'ready' | 'failed'; progress: number }
 }
 
 /** server/replays */
 export interface ReplaysApi {
   on<E extends keyof ReplayEvents>(event: E, fn: (e: ReplayEvents[E]) => void): void
+  /** A replay was set back to 'pending' (a speaker withdrew): the mix job mixes it again now (RP32). */
+  remix(): void
 }
 
 /** One speaker's packet as an uplink tap sees it (M54): a copy, with its arrival time and level. */
