@@ -4,8 +4,8 @@ import type { Database } from 'bun:sqlite'
 import type { Config } from './config'
 import type { Traffic } from './http/observe'
 import type { Logger } from './lib/log'
-import { RateLimiter } from './lib/ratelimit'
-import type { Bus, Sockets } from './realtime/bus'
+import { RateLimiter, SharedRateLimiter, type RedisCommands } from './lib/ratelimit'
+import type { Bus, RoomRegistry, Sockets } from './realtime/bus'
 import type { SettingsService } from './settings'
 
 export interface Core {
@@ -17,8 +17,10 @@ export interface Core {
   readonly settings: SettingsService
   /** The one way out for events: to a topic, to users, to one connection. */
   readonly bus: Bus
-  /** The open connections' lifecycle (open/close hooks, counts, disconnecting). */
+  /** The open connections' lifecycle (open/close hooks, this node's counts, disconnecting on every node). */
   readonly sockets: Sockets
+  /** Which node holds each live room, and every node's hallway cards (one node: this one holds every room). */
+  readonly registry: RoomRegistry
   /** The origin the app is reached at (PUBLIC_URL, or http://localhost:PORT once bound). */
   origin(): string
   readonly secure: boolean
@@ -40,5 +42,16 @@ export const DEFAULT_LIMITS: LimitSettings = {
 }
 
 export type Limits = { [K in keyof LimitSettings]: RateLimiter }
-export const makeLimits = (s: LimitSettings): Limits =>
-  Object.fromEntries(Object.entries(s).map(([k, [burst, rate]]) => [k, new RateLimiter(burst, rate)])) as Limits
+/** The limiters, each shared by the nodes of a cluster when given Redis (keys `<prefix>rl:<name>:<key>`). */
+export const makeLimits = (
+  s: LimitSettings,
+  redis?: { cmd: RedisCommands; prefix: string; failed(what: string, e: unknown): void },
+): Limits =>
+  Object.fromEntries(
+    Object.entries(s).map(([k, [burst, rate]]) => [
+      k,
+      redis
+        ? new SharedRateLimiter(burst, rate, redis.cmd, `${redis.prefix}rl:${k}:`, (e) => redis.failed('rate limit', e))
+        : new RateLimiter(burst, rate),
+    ]),
+  ) as Limits

@@ -1,0 +1,109 @@
+// One node's link to the cluster's Redis (REDIS_URL): two connections (commands, and subscriptions, which Redis
+// keeps apart), the node's slot (a small number from a counter, which makes its connection ids unique in the
+// cluster) and the heartbeat that keeps the node, its members' presence and its rooms' leases alive. A node that
+// dies without cleaning up stops beating: whatever it held expires within `ttlMs`.
+import { RedisClient } from 'bun'
+import type { Logger } from '../lib/log'
+
+/** Connection ids of a node are slot × CONN_SPAN + n: a connection's node is read off its id (toConn routing). */
+export const CONN_SPAN = 2 ** 32
+
+export interface RedisNodeOptions {
+  /** Key and channel prefix (several communities may share one Redis). */
+  prefix?: string
+  /** How often the node renews its presence and leases. */
+  beatMs?: number
+  /** How long a node's presence and leases outlive its last beat. */
+  ttlMs?: number
+}
+
+export class RedisNode {
+  /** Commands (and PUBLISH). */
+  readonly cmd: RedisClient
+  /** Subscriptions only (a subscribed connection takes no other command). */
+  readonly sub: RedisClient
+  readonly prefix: string
+  readonly beatMs: number
+  readonly ttlMs: number
+  /** This node's slot, once started (0 before). */
+  slot = 0
+  private timer: ReturnType<typeof setInterval> | null = null
+  private beats: (() => Promise<void>)[] = []
+  private stops: (() => Promise<void>)[] = []
+  private started = false
+  private errorsLogged = 0
+
+  constructor(
+    readonly url: string,
+    /** The node's id (core.id): what the room registry records as a room's holder. */
+    readonly id: string,
+    private readonly log: Logger,
+    opts: RedisNodeOptions = {},
+  ) {
+    this.prefix = opts.prefix ?? 'th:'
+    this.beatMs = opts.beatMs ?? 2000
+    this.ttlMs = opts.ttlMs ?? 10_000
+    this.cmd = new RedisClient(url, { connectionTimeout: 5000 })
+    this.sub = new RedisClient(url, { connectionTimeout: 5000 })
+  }
+
+  /** A key or channel name under the prefix. */
+  key(name: string) {
+    return this.prefix + name
+  }
+
+  /** Something to renew on every beat (presence, leases); run in order of registration. */
+  onBeat(fn: () => Promise<void>) {
+    this.beats.push(fn)
+  }
+  /** Cleanup at a clean stop (before the connections close), in reverse order of registration. */
+  onStop(fn: () => Promise<void>) {
+    this.stops.unshift(fn)
+  }
+
+  /** Connects (failing loudly when Redis cannot be reached), takes a slot, beats once and starts the timer. */
+  async start() {
+    if (this.started) return
+    this.started = true
+    try {
+      await Promise.all([this.cmd.connect(), this.sub.connect()])
+    } catch (e) {
+      throw new Error(`redis: cannot connect to REDIS_URL (${redact(this.url)}): ${(e as Error).message}`)
+    }
+    this.slot = Number(await this.cmd.send('INCR', [this.key('node-seq')]))
+    this.cmd.onclose = (e) => this.log.warn('redis: the command connection closed', { error: e?.message })
+    this.sub.onclose = (e) => this.log.warn('redis: the subscription connection closed', { error: e?.message })
+    await this.beat()
+    this.timer = setInterval(() => void this.beat(), this.beatMs)
+  }
+
+  /** Renews everything once (the timer's work; tests call it to beat at once). */
+  async beat() {
+    for (const fn of this.beats) await fn().catch((e) => this.failed('beat', e))
+  }
+
+  /** Stops beating without cleaning up: what the node held expires as if it had died (tests, and a lost node). */
+  halt() {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  /** A clean stop: cleanup (presence, leases) then the connections close. */
+  async stop() {
+    this.halt()
+    if (!this.started) return
+    this.started = false
+    for (const fn of this.stops) await fn().catch((e) => this.failed('stop', e))
+    this.cmd.close()
+    this.sub.close()
+  }
+
+  /** Logs a failed Redis call (the first 20, then every 1000th, so a Redis outage does not flood the log). */
+  failed(what: string, e: unknown) {
+    const n = this.errorsLogged++
+    if (n < 20 || n % 1000 === 0) this.log.error(`redis: ${what} failed`, { error: (e as Error)?.message ?? e })
+  }
+}
+
+/** The URL without its password, for messages. */
+const redact = (url: string) => url.replace(/\/\/([^@/]*):[^@/]*@/, '//$1:***@')

@@ -1,0 +1,77 @@
+// A real Redis for a test: Debian's redis-server as a child on a free loopback port, nothing saved to disk, stopped
+// after. Where it cannot start (not installed), startRedis() says why and returns null: the Redis tests skip.
+import { RedisClient, type Subprocess } from 'bun'
+import { createServer } from 'node:net'
+import { until } from './limits'
+
+export interface TestRedis {
+  url: string
+  port: number
+  stop(): Promise<void>
+}
+
+/** A TCP port free on loopback now (the OS picks it). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** One PING on a fresh connection (null when nothing answers yet). */
+async function ping(url: string): Promise<unknown> {
+  const c = new RedisClient(url, { autoReconnect: false, connectionTimeout: 1000 })
+  try {
+    return await c.send('PING', [])
+  } catch {
+    return null
+  } finally {
+    c.close()
+  }
+}
+
+/** Starts redis-server on a free port; null (with the reason on stderr) when it cannot start. */
+export async function startRedis(): Promise<TestRedis | null> {
+  const bin = Bun.which('redis-server')
+  if (!bin) {
+    console.warn('redis: skipped: redis-server is not installed (Debian: apt-get install redis-server; .ci/run does)')
+    return null
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort()
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+    const child: Subprocess = Bun.spawn([bin, ...args], { stdout: 'ignore', stderr: 'pipe' })
+    const url = `redis://127.0.0.1:${port}`
+    try {
+      await until(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode})`)
+          return (await ping(url)) === 'PONG'
+        },
+        `redis-server answering on port ${port}`,
+        10_000,
+      )
+    } catch (e) {
+      child.kill()
+      await child.exited
+      if (attempt === 2) {
+        console.warn(`redis: skipped: redis-server did not start: ${(e as Error).message}`)
+        return null
+      }
+      continue
+    }
+    return {
+      url,
+      port,
+      async stop() {
+        child.kill()
+        await child.exited
+      },
+    }
+  }
+  return null
+}
