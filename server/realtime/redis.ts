@@ -94,6 +94,7 @@ export class RedisNode {
     if (!this.started) return
     this.started = false
     for (const fn of this.stops) await fn().catch((e) => this.failed('stop', e))
+    this.cmd.onclose = this.sub.onclose = null
     this.cmd.close()
     this.sub.close()
   }

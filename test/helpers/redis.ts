@@ -11,7 +11,7 @@ export interface TestRedis {
 }
 
 /** A TCP port free on loopback now (the OS picks it). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer()
     s.once('error', reject)
