@@ -54,6 +54,8 @@ export class RedisBus implements Bus, Sockets {
   /** One parsed event kept for consecutive copies (toUsers publishes the same text on each member's topic). */
   private last: { text: string; event: ServerEvent } | null = null
   private readonly onTopic = (message: string, channel: string) => this.fromTopic(message, channel)
+  /** Members with a connection on this node. */
+  private localUsers = new Set<number>()
   /** Subscription changes sent to Redis and not yet confirmed. */
   private pending = new Set<Promise<unknown>>()
 
@@ -70,12 +72,33 @@ export class RedisBus implements Bus, Sockets {
 
   /** Subscribes the node's own channels and numbers its connections (called once the node has its slot). */
   async start() {
-    const { node } = this
-    this.hub.numberConnsFrom(node.slot * CONN_SPAN + 1)
-    await node.sub.subscribe(node.key(`n:${node.slot}`), (m) => this.fromNode(m))
-    await node.sub.subscribe(node.key('ctl'), (m) => this.fromCtl(m))
-    await node.sub.subscribe(node.key('presence'), (m) => this.fromPresence(m))
+    this.hub.numberConnsFrom(this.node.slot * CONN_SPAN + 1)
+    await this.subscribeAll()
+    this.node.onReconnect(() => this.again())
     await this.beat()
+  }
+
+  private readonly onNode = (m: string) => this.fromNode(m)
+  private readonly onCtl = (m: string) => this.fromCtl(m)
+  private readonly onPresence = (m: string) => this.fromPresence(m)
+
+  /** The node's own channels and every topic one of its connections is on. */
+  private async subscribeAll() {
+    const { node } = this
+    await node.sub.subscribe(node.key(`n:${node.slot}`), this.onNode)
+    await node.sub.subscribe(node.key('ctl'), this.onCtl)
+    await node.sub.subscribe(node.key('presence'), this.onPresence)
+    for (const topic of this.topicCount.keys()) await node.sub.subscribe(node.key(`t:${topic}`), this.onTopic)
+  }
+
+  /** After a reconnection: the subscriptions again (Bun keeps the listeners, so they are dropped first), and this
+   * node's online members again (a restarted Redis lost them). */
+  private async again() {
+    const { node } = this
+    await node.sub.unsubscribe()
+    await this.subscribeAll()
+    const users = [...this.localUsers].map(String)
+    if (users.length) await node.cmd.send('SADD', [this.usersKey(node.slot), ...users])
   }
 
   // ---- Bus
@@ -246,6 +269,8 @@ export class RedisBus implements Bus, Sockets {
   /** A member's first local connection opened or last one closed: the node's set, then the others are told. */
   private presence(userId: number, online: boolean) {
     const { node } = this
+    if (online) this.localUsers.add(userId)
+    else this.localUsers.delete(userId)
     const key = this.usersKey(node.slot)
     const write = online
       ? node.cmd.sadd(key, String(userId)).then(() => node.cmd.pexpire(key, node.ttlMs))

@@ -30,6 +30,7 @@ export class RedisNode {
   private timer: ReturnType<typeof setInterval> | null = null
   private beats: (() => Promise<void>)[] = []
   private stops: (() => Promise<void>)[] = []
+  private reconnects: (() => Promise<void>)[] = []
   private started = false
   private errorsLogged = 0
 
@@ -61,6 +62,14 @@ export class RedisNode {
     this.stops.unshift(fn)
   }
 
+  /**
+   * After the connections come back (Redis restarted, the network dropped): Bun reconnects on its own but neither
+   * resubscribes nor knows what a restarted Redis forgot, so the bus subscribes again and rewrites its presence.
+   */
+  onReconnect(fn: () => Promise<void>) {
+    this.reconnects.push(fn)
+  }
+
   /** Connects (failing loudly when Redis cannot be reached), takes a slot, beats once and starts the timer. */
   async start() {
     if (this.started) return
@@ -73,8 +82,21 @@ export class RedisNode {
     this.slot = Number(await this.cmd.send('INCR', [this.key('node-seq')]))
     this.cmd.onclose = (e) => this.log.warn('redis: the command connection closed', { error: e?.message })
     this.sub.onclose = (e) => this.log.warn('redis: the subscription connection closed', { error: e?.message })
+    this.sub.onconnect = () => void this.reconnected()
     await this.beat()
     this.timer = setInterval(() => void this.beat(), this.beatMs)
+  }
+
+  private async reconnected() {
+    this.log.warn('redis: connected again; subscribing again')
+    // A Redis that restarted empty would hand this node's slot to the next node: the counter starts past it.
+    const keep =
+      "if (tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1])) then redis.call('SET', KEYS[1], ARGV[1]) end"
+    await this.cmd
+      .send('EVAL', [keep, '1', this.key('node-seq'), String(this.slot)])
+      .catch((e) => this.failed('seq', e))
+    for (const fn of this.reconnects) await fn().catch((e) => this.failed('reconnect', e))
+    await this.beat()
   }
 
   /** Renews everything once (the timer's work; tests call it to beat at once). */

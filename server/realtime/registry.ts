@@ -36,11 +36,15 @@ local h = redis.call('GET', KEYS[1])
 if not h then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 if h == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 return 0`
-// KEYS: leases. ARGV: node id, ttl ms. Renews those still ours; 1 or 0 for each.
+// KEYS: leases. ARGV: node id, ttl ms. Renews those still ours, takes back those nobody holds (a Redis that
+// restarted empty); 1 or 0 for each.
 const RENEW = `
 local out = {}
 for i, k in ipairs(KEYS) do
-  if redis.call('GET', k) == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]) out[i] = 1 else out[i] = 0 end
+  local h = redis.call('GET', k)
+  if h == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]) out[i] = 1
+  elseif not h then redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) out[i] = 1
+  else out[i] = 0 end
 end
 return out`
 // KEYS: the lease, the hallway. ARGV: node id, room id. Lets go of the lease and the card if ours.

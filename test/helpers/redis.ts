@@ -8,6 +8,8 @@ export interface TestRedis {
   url: string
   port: number
   stop(): Promise<void>
+  /** Stops it and starts it again, empty, on the same port (what a node sees when Redis restarts). */
+  restart(): Promise<void>
 }
 
 /** A TCP port free on loopback now (the OS picks it). */
@@ -44,20 +46,27 @@ export async function startRedis(): Promise<TestRedis | null> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
-    const child: Subprocess = Bun.spawn([bin, ...args], { stdout: 'ignore', stderr: 'pipe' })
     const url = `redis://127.0.0.1:${port}`
-    try {
+    const spawn = async () => {
+      const c: Subprocess = Bun.spawn([bin, ...args], { stdout: 'ignore', stderr: 'pipe' })
       await until(
         async () => {
-          if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode})`)
+          if (c.exitCode !== null) throw new Error(`redis-server exited (${c.exitCode})`)
           return (await ping(url)) === 'PONG'
         },
         `redis-server answering on port ${port}`,
         10_000,
-      )
+      ).catch(async (e) => {
+        c.kill()
+        await c.exited
+        throw e
+      })
+      return c
+    }
+    let child: Subprocess
+    try {
+      child = await spawn()
     } catch (e) {
-      child.kill()
-      await child.exited
       if (attempt === 2) {
         console.warn(`redis: skipped: redis-server did not start: ${(e as Error).message}`)
         return null
@@ -70,6 +79,11 @@ export async function startRedis(): Promise<TestRedis | null> {
       async stop() {
         child.kill()
         await child.exited
+      },
+      async restart() {
+        child.kill()
+        await child.exited
+        child = await spawn()
       },
     }
   }

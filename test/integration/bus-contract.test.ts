@@ -308,6 +308,27 @@ describe('on Redis only', () => {
     expect(await c.b.registry.hallway()).toEqual([])
   })
 
+  it('[W21] after Redis restarts empty, the nodes subscribe again and tell their presence again', async () => {
+    const c = await onRedis()
+    const b1 = c.b.open(41)
+    c.b.bus.subscribe(b1.id, 'room:3')
+    await c.b.settled()
+    await until(() => c.a.bus.isOnline(41), 'member 41 online as seen from node A')
+    await redis!.restart()
+    // What is published while a node is away is lost (pub/sub); once both are back, events flow again.
+    let n = 600
+    await until(() => {
+      c.a.bus.publish('room:3', ev(++n))
+      return b1.got.some((e) => e.type === 'presence' && e.userId > 600)
+    }, 'an event on room:3 after the restart')
+    await until(() => c.a.bus.isOnline(41), 'member 41 online again as seen from node A')
+    // Node slots are not handed out again: a third node gets a new one, so connection ids stay unique.
+    const third = await redisNode(redis!.url, `t${prefixes}:`)
+    running.push(third)
+    const ids = [b1.id, c.a.open(1).id, third.open(2).id].map((id) => Math.floor(id / 2 ** 32))
+    expect(new Set(ids).size).toBe(3)
+  })
+
   it('[W22] a rate limit is shared by the nodes: what one node spent, the other refuses', async () => {
     const cmd = [new RedisClient(redis!.url), new RedisClient(redis!.url)]
     const prefix = `rl${++prefixes}:`
