@@ -5,7 +5,7 @@
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json'
 import { publicOrigin, type Config } from './config'
-import { DEFAULT_LIMITS, makeLimits, type Core, type LimitSettings } from './core'
+import { DEFAULT_LIMITS, makeLimiter, makeLimits, type Core, type LimitSettings } from './core'
 import type { Domain } from './domain'
 import { openDatabase } from './db/open'
 import { AppError, errorBody } from './errors'
@@ -87,6 +87,7 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
     origin: () => publicOrigin(config, boundPort()),
     secure: config.publicUrl.startsWith('https:'),
     limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }, node ?? undefined),
+    limiter: (name, burst, perSecond) => makeLimiter(name, burst, perSecond, node ?? undefined),
     traffic: new Traffic(),
   }
   return { core, hub, cluster }

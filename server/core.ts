@@ -25,6 +25,11 @@ export interface Core {
   origin(): string
   readonly secure: boolean
   readonly limits: Limits
+  /**
+   * A domain's own rate limiter (token buckets by key): shared by the nodes of a cluster on Redis, or in process.
+   * `name` keys it in Redis.
+   */
+  limiter(name: string, burst: number, perSecond: number): RateLimiter
   /** HTTP requests by route and status, and their latencies (the access log's figures, for /metrics). */
   readonly traffic: Traffic
 }
@@ -42,16 +47,11 @@ export const DEFAULT_LIMITS: LimitSettings = {
 }
 
 export type Limits = { [K in keyof LimitSettings]: RateLimiter }
-/** The limiters, each shared by the nodes of a cluster when given Redis (keys `<prefix>rl:<name>:<key>`). */
-export const makeLimits = (
-  s: LimitSettings,
-  redis?: { cmd: RedisCommands; prefix: string; failed(what: string, e: unknown): void },
-): Limits =>
-  Object.fromEntries(
-    Object.entries(s).map(([k, [burst, rate]]) => [
-      k,
-      redis
-        ? new SharedRateLimiter(burst, rate, redis.cmd, `${redis.prefix}rl:${k}:`, (e) => redis.failed('rate limit', e))
-        : new RateLimiter(burst, rate),
-    ]),
-  ) as Limits
+type LimiterRedis = { cmd: RedisCommands; prefix: string; failed(what: string, e: unknown): void }
+/** A limiter, shared by the nodes of a cluster when given Redis (keys `<prefix>rl:<name>:<key>`). */
+export const makeLimiter = (name: string, burst: number, rate: number, redis?: LimiterRedis): RateLimiter =>
+  redis
+    ? new SharedRateLimiter(burst, rate, redis.cmd, `${redis.prefix}rl:${name}:`, (e) => redis.failed('rate limit', e))
+    : new RateLimiter(burst, rate)
+export const makeLimits = (s: LimitSettings, redis?: LimiterRedis): Limits =>
+  Object.fromEntries(Object.entries(s).map(([k, [burst, rate]]) => [k, makeLimiter(k, burst, rate, redis)])) as Limits
