@@ -90,8 +90,8 @@ export class RedisNode {
   private async reconnected() {
     this.log.warn('redis: connected again; subscribing again')
     // A Redis that restarted empty would hand this node's slot to the next node: the counter starts past it.
-    const keep =
-      "if (tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1])) then redis.call('SET', KEYS[1], ARGV[1]) end"
+    const keep = `if (tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1])) then
+      redis.call('SET', KEYS[1], ARGV[1]) end`
     await this.cmd
       .send('EVAL', [keep, '1', this.key('node-seq'), String(this.slot)])
       .catch((e) => this.failed('seq', e))

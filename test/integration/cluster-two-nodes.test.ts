@@ -1,7 +1,8 @@
 // Two real Townhall nodes on one Redis: node A in this process, node B a `townhall serve` child process, the same
 // REDIS_URL and the same DATA_DIR (one SQLite file in WAL mode). A DM sent by a member connected to node A arrives
 // live at a member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B.
-// (What two nodes on one SQLite file get wrong, the Backchannel seq counter, is the store's work: docs/ARCHITECTURE.md.)
+// (What two nodes on one SQLite file get wrong, the Backchannel's seq counter, is the store's work: see the todo
+// below and docs/ARCHITECTURE.md.)
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient, type Subprocess } from 'bun'
 import { join } from 'node:path'
