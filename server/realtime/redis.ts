@@ -73,12 +73,17 @@ export class RedisNode {
   /** Connects (failing loudly when Redis cannot be reached), takes a slot, beats once and starts the timer. */
   async start() {
     if (this.started) return
-    this.started = true
+    // One try first, so that an unreachable Redis fails the start at once (the clients would retry for ~30 s).
+    const probe = new RedisClient(this.url, { autoReconnect: false, connectionTimeout: 5000 })
     try {
+      await probe.send('PING', [])
       await Promise.all([this.cmd.connect(), this.sub.connect()])
     } catch (e) {
       throw new Error(`redis: cannot connect to REDIS_URL (${redact(this.url)}): ${(e as Error).message}`)
+    } finally {
+      probe.close()
     }
+    this.started = true
     this.slot = Number(await this.cmd.send('INCR', [this.key('node-seq')]))
     this.cmd.onclose = (e) => this.log.warn('redis: the command connection closed', { error: e?.message })
     this.sub.onclose = (e) => this.log.warn('redis: the subscription connection closed', { error: e?.message })

@@ -88,6 +88,16 @@ test('[W20] a DM from a member on node A arrives live at a member on node B; pre
   alice.ws.close()
 })
 
+test('[W21] a node whose REDIS_URL cannot be reached does not start, and says why without the password', async () => {
+  const port = await freePort()
+  let err: Error | null = null
+  await startTestServer({ REDIS_URL: `redis://:hunter2@127.0.0.1:${port}` }).catch((e) => {
+    err = e
+  })
+  expect(String(err)).toContain(`cannot connect to REDIS_URL (redis://:***@127.0.0.1:${port})`)
+  expect(String(err)).not.toContain('hunter2')
+})
+
 // What breaks today: each node keeps the Backchannel's last seq in memory (read from bc_counter when it starts), so
 // two nodes on one SQLite file give different messages the same seq (measured: A's message and B's reply both got
 // seq 2), and a client syncing "after seq N" misses one. The shared store with a sequence (issue 11, point 3) fixes
