@@ -6,8 +6,10 @@
 // connections is on the topic, so Redis forwards a room's events only to the nodes that have someone in it and the
 // node needs no routing table; one per node (`<p>n:<slot>`) for toConn, the node read off the connection id; one for
 // the cluster's levers (`<p>ctl`: disconnect a member, a session, the guests); one for presence (`<p>presence`).
-// toUsers publishes on each member's `user:<id>` topic (every tab of a member is on it), whether or not the member is
-// online elsewhere, so delivery never depends on the presence replica.
+// toUsers to one member publishes on the member's `user:<id>` topic (every tab of a member is on it); to several, once
+// on `<p>users` with their ids, which every node hears and delivers to those of them it holds (parsing the event only
+// then): one PUBLISH instead of one per member (for 10 members, measured: ~3× less node CPU, ~7× less Redis CPU).
+// Neither depends on the presence replica, so a member who just connected elsewhere is not missed.
 //
 // Presence: each node keeps the set of its online members (`<p>node:<slot>:users`, expiring with the node's
 // heartbeat) and its heartbeat in a sorted set (`<p>nodes`, score = when it expires, on Redis's clock). isOnline is
@@ -51,8 +53,6 @@ export class RedisBus implements Bus, Sockets {
   private remote = new Map<number, Set<number>>()
   /** Presence changes heard since the last beats (applied over a resync that may predate them). */
   private recent: { at: number; slot: number; userId: number; online: boolean }[] = []
-  /** One parsed event kept for consecutive copies (toUsers publishes the same text on each member's topic). */
-  private last: { text: string; event: ServerEvent } | null = null
   private readonly onTopic = (message: string, channel: string) => this.fromTopic(message, channel)
   /** Members with a connection on this node. */
   private localUsers = new Set<number>()
@@ -80,12 +80,14 @@ export class RedisBus implements Bus, Sockets {
 
   private readonly onNode = (m: string) => this.fromNode(m)
   private readonly onCtl = (m: string) => this.fromCtl(m)
+  private readonly onUsers = (m: string) => this.fromUsers(m)
   private readonly onPresence = (m: string) => this.fromPresence(m)
 
   /** The node's own channels and every topic one of its connections is on. */
   private async subscribeAll() {
     const { node } = this
     await node.sub.subscribe(node.key(`n:${node.slot}`), this.onNode)
+    await node.sub.subscribe(node.key('users'), this.onUsers)
     await node.sub.subscribe(node.key('ctl'), this.onCtl)
     await node.sub.subscribe(node.key('presence'), this.onPresence)
     for (const topic of this.topicCount.keys()) await node.sub.subscribe(node.key(`t:${topic}`), this.onTopic)
@@ -112,8 +114,8 @@ export class RedisBus implements Bus, Sockets {
     const list = [...userIds]
     if (!list.length) return
     this.hub.toUsers(list, event)
-    const text = `${this.node.slot} \n${JSON.stringify(event)}`
-    for (const id of list) this.send(`t:user:${id}`, text)
+    if (list.length === 1) this.send(`t:user:${list[0]}`, `${this.node.slot} \n${JSON.stringify(event)}`)
+    else this.send('users', `${this.node.slot} ${list.join(',')}\n${JSON.stringify(event)}`)
   }
 
   toConn(connId: ConnId, event: ServerEvent) {
@@ -207,16 +209,11 @@ export class RedisBus implements Bus, Sockets {
     if (Number(message.slice(0, sp)) === this.node.slot) return null
     const idText = message.slice(sp + 1, nl)
     const text = message.slice(nl + 1)
-    let event = this.last?.text === text ? this.last.event : null
-    if (!event) {
-      try {
-        event = JSON.parse(text) as ServerEvent
-      } catch {
-        return null
-      }
-      this.last = { text, event }
+    try {
+      return { id: idText ? Number(idText) : null, event: JSON.parse(text) as ServerEvent }
+    } catch {
+      return null
     }
-    return { id: idText ? Number(idText) : null, event }
   }
 
   private fromTopic(message: string, channel: string) {
@@ -224,6 +221,26 @@ export class RedisBus implements Bus, Sockets {
     if (!m) return
     const topic = channel.slice(this.node.prefix.length + 2) as Topic
     this.hub.publish(topic, m.event, m.id ?? undefined)
+  }
+
+  /** `<slot> <id>,<id>…\n<json>`: to the members this node holds, if any (else not even parsed). */
+  private fromUsers(message: string) {
+    const sp = message.indexOf(' ')
+    const nl = message.indexOf('\n')
+    if (sp < 0 || nl < sp || Number(message.slice(0, sp)) === this.node.slot) return
+    const here = message
+      .slice(sp + 1, nl)
+      .split(',')
+      .map(Number)
+      .filter((id) => this.hub.isOnline(id))
+    if (!here.length) return
+    let event: ServerEvent
+    try {
+      event = JSON.parse(message.slice(nl + 1)) as ServerEvent
+    } catch {
+      return
+    }
+    this.hub.toUsers(here, event)
   }
 
   private fromNode(message: string) {

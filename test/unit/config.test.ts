@@ -71,7 +71,7 @@ test('[H8] secrets may be given as NAME_FILE; the variable itself wins', () => {
   expect(loadConfig({ TURN_SECRET: 'direct', TURN_SECRET_FILE: f }).turnSecret).toBe('direct')
 })
 
-test('[H8] REDIS_URL takes redis://, rediss:// and valkey:// URLs, and may be read from a file (it holds a password)', () => {
+test('[H8] REDIS_URL takes redis://, rediss:// and valkey:// URLs, and may be read from a file', () => {
   for (const u of ['redis://127.0.0.1:6379', 'rediss://:pw@redis.example.org:6380/2', 'valkey://v:6379'])
     expect(loadConfig({ REDIS_URL: u }).redisUrl).toBe(u)
   const f = join(dir, 'redis-url')
