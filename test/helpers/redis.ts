@@ -7,6 +7,8 @@ import { until } from './limits'
 export interface TestRedis {
   url: string
   port: number
+  /** The redis-server process (for its CPU time, in benchmarks). */
+  pid(): number
   stop(): Promise<void>
   /** Stops it and starts it again, empty, on the same port (what a node sees when Redis restarts). */
   restart(): Promise<void>
@@ -76,6 +78,7 @@ export async function startRedis(): Promise<TestRedis | null> {
     return {
       url,
       port,
+      pid: () => child.pid,
       async stop() {
         child.kill()
         await child.exited
