@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient, type Subprocess } from 'bun'
 import { join } from 'node:path'
-import { dm, person, send, type Person } from '../helpers/backchannel'
+import { dm, follow, person, send, type Person } from '../helpers/backchannel'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
 import { signIn, startTestServer, type TestServer } from '../helpers/server'
@@ -85,6 +85,30 @@ test('[W20] a DM from a member on node A arrives live at a member on node B; pre
   const again = await signIn(a!, bob.name)
   await again.post('/api/auth/logout-all', {})
   expect((await onB.waitClosed()).code).toBe(4001)
+  alice.ws.close()
+})
+
+test('[W4] followers hear a member go offline only when the last socket on any node closes', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const alice: Person = await person(a!, 'alice')
+  const bob: Person = await person(a!, 'bob')
+  await follow(alice, bob)
+  const onB = await connectWs(b!.url, { cookie: bob.http.cookie, origin: b!.origin })
+  await until(() => a!.ctx.core.bus.isOnline(bob.id) && a!.ctx.hub.connectionsOf(bob.id).length === 1, 'bob on both')
+  // Bob's tab on node B is seen from node A (presence crosses nodes), so closing his tab on A tells nobody.
+  await until(async () => {
+    await a!.ctx.cluster!.node.beat()
+    return (await alice.ws.request('presence.query', { userIds: [bob.id] })).online.length === 1
+  }, 'bob online')
+  bob.ws.close()
+  await until(() => a!.ctx.hub.connectionsOf(bob.id).length === 0, "node A closing bob's tab")
+  await alice.ws.request('ping')
+  const offline = (e: { type: string; userId?: number; online?: boolean }) =>
+    e.type === 'presence' && e.userId === bob.id && e.online === false
+  await expect(alice.ws.next(offline, 0)).rejects.toThrow('no matching event')
+  // His last tab, on node B, closes: node B tells his followers, on node A.
+  onB.close()
+  await alice.ws.next(offline, WAIT)
   alice.ws.close()
 })
 
