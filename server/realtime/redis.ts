@@ -15,6 +15,8 @@ export interface RedisNodeOptions {
   beatMs?: number
   /** How long a node's presence and leases outlive its last beat. */
   ttlMs?: number
+  /** Reconnection attempts of Bun's client before it gives up (then the node tries again every beat); Bun's 20. */
+  maxRetries?: number
 }
 
 export class RedisNode {
@@ -33,6 +35,8 @@ export class RedisNode {
   private reconnects: (() => Promise<void>)[] = []
   private started = false
   private errorsLogged = 0
+  /** How many times a connection was lost for good (Bun stopped retrying) and the node started trying again. */
+  lost = 0
 
   constructor(
     readonly url: string,
@@ -44,8 +48,12 @@ export class RedisNode {
     this.prefix = opts.prefix ?? 'th:'
     this.beatMs = opts.beatMs ?? 2000
     this.ttlMs = opts.ttlMs ?? 10_000
-    this.cmd = new RedisClient(url, { connectionTimeout: 5000 })
-    this.sub = new RedisClient(url, { connectionTimeout: 5000 })
+    const options = {
+      connectionTimeout: 5000,
+      ...(opts.maxRetries === undefined ? {} : { maxRetries: opts.maxRetries }),
+    }
+    this.cmd = new RedisClient(url, options)
+    this.sub = new RedisClient(url, options)
   }
 
   /** A key or channel name under the prefix. */
@@ -85,11 +93,25 @@ export class RedisNode {
     }
     this.started = true
     this.slot = Number(await this.cmd.send('INCR', [this.key('node-seq')]))
-    this.cmd.onclose = (e) => this.log.warn('redis: the command connection closed', { error: e?.message })
-    this.sub.onclose = (e) => this.log.warn('redis: the subscription connection closed', { error: e?.message })
+    this.cmd.onclose = (e) => this.closed(this.cmd, 'command', e)
+    this.sub.onclose = (e) => this.closed(this.sub, 'subscription', e)
     this.sub.onconnect = () => void this.reconnected()
     await this.beat()
     this.timer = setInterval(() => void this.beat(), this.beatMs)
+  }
+
+  /** Bun gave up reconnecting (its onclose): the node tries again every beat until Redis answers. */
+  private closed(client: RedisClient, which: string, e: Error | undefined) {
+    if (!this.started) return
+    this.lost++
+    this.log.warn(`redis: the ${which} connection is lost; trying again every ${this.beatMs} ms`, {
+      error: e?.message,
+    })
+    const retry = () => {
+      if (!this.started) return
+      client.connect().catch(() => setTimeout(retry, this.beatMs))
+    }
+    setTimeout(retry, this.beatMs)
   }
 
   private async reconnected() {

@@ -10,8 +10,11 @@ export interface TestRedis {
   /** The redis-server process (for its CPU time, in benchmarks). */
   pid(): number
   stop(): Promise<void>
-  /** Stops it and starts it again, empty, on the same port (what a node sees when Redis restarts). */
-  restart(): Promise<void>
+  /**
+   * Stops it and starts it again, empty, on the same port (what a node sees when Redis restarts); `whileDown` runs
+   * in between (e.g. waits until the clients gave up).
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>
 }
 
 /** A TCP port free on loopback now (the OS picks it). */
@@ -83,9 +86,10 @@ export async function startRedis(): Promise<TestRedis | null> {
         child.kill()
         await child.exited
       },
-      async restart() {
+      async restart(whileDown) {
         child.kill()
         await child.exited
+        await whileDown?.()
         child = await spawn()
       },
     }

@@ -94,7 +94,12 @@ const TTL_MS = 800
 
 async function redisNode(url: string, prefix: string): Promise<TestNode & { redis: RedisNode }> {
   const hub = new Hub(quiet)
-  const redis = new RedisNode(url, crypto.randomUUID(), quiet, { prefix, beatMs: BEAT_MS, ttlMs: TTL_MS })
+  const redis = new RedisNode(url, crypto.randomUUID(), quiet, {
+    prefix,
+    beatMs: BEAT_MS,
+    ttlMs: TTL_MS,
+    maxRetries: 3,
+  })
   const bus = new RedisBus(hub, redis)
   const registry = new RedisRegistry(redis)
   await redis.start()
@@ -126,12 +131,12 @@ afterEach(async () => {
   for (const n of running.splice(0)) await n.stop()
 })
 
-async function onRedis(): Promise<Cluster> {
+async function onRedis() {
   const prefix = `t${++prefixes}:`
   const a = await redisNode(redis!.url, prefix)
   const b = await redisNode(redis!.url, prefix)
   running.push(a, b)
-  return { a, b, nodes: 2 }
+  return { a, b, nodes: 2 as const }
 }
 
 const kinds: [string, () => Promise<Cluster> | Cluster, () => boolean][] = [
@@ -308,13 +313,16 @@ describe('on Redis only', () => {
     expect(await c.b.registry.hallway()).toEqual([])
   })
 
-  it('[W21] after Redis restarts empty, the nodes subscribe again and tell their presence again', async () => {
+  it('[W21] after Redis comes back empty (the clients gave up), nodes subscribe, tell presence again', async () => {
     const c = await onRedis()
     const b1 = c.b.open(41)
     c.b.bus.subscribe(b1.id, 'room:3')
     await c.b.settled()
     await until(() => c.a.bus.isOnline(41), 'member 41 online as seen from node A')
-    await redis!.restart()
+    // Redis stays away until both nodes' clients gave up retrying: the nodes then try again on their own.
+    await redis!.restart(() =>
+      until(() => c.a.redis.lost >= 2 && c.b.redis.lost >= 2, 'both nodes losing both connections for good'),
+    )
     // What is published while a node is away is lost (pub/sub); once both are back, events flow again.
     let n = 600
     await until(() => {
