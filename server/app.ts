@@ -5,12 +5,15 @@
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json'
 import { publicOrigin, type Config } from './config'
-import { DEFAULT_LIMITS, makeLimits, type Core, type LimitSettings } from './core'
+import { DEFAULT_LIMITS, makeLimiter, makeLimits, type Core, type LimitSettings } from './core'
 import type { Domain } from './domain'
 import { openDatabase } from './db/open'
 import { AppError, errorBody } from './errors'
 import { createLogger, type Logger } from './lib/log'
 import { Hub, type Handlers } from './realtime/hub'
+import { RedisNode } from './realtime/redis'
+import { RedisBus } from './realtime/redis-bus'
+import { LocalRegistry, RedisRegistry } from './realtime/registry'
 import type { RequestType } from './protocol'
 import { SettingsService } from './settings'
 import { createAccounts, type AccountsDomain } from './accounts'
@@ -46,6 +49,8 @@ export interface Townhall {
   readonly core: Core
   /** The in-process Bus and Sockets (core.bus, core.sockets) and the /ws gateway's connection registry. */
   readonly hub: Hub
+  /** With REDIS_URL: this node's link to the cluster and the Bus on Redis (core.bus, core.sockets); else null. */
+  readonly cluster: { node: RedisNode; bus: RedisBus } | null
   readonly audit: AuditDomain
   readonly accounts: AccountsDomain
   readonly push: PushDomain
@@ -64,30 +69,36 @@ export interface Townhall {
 }
 
 /** The shared, dependency-free parts: the database (opened and migrated), settings, the hub, the rate limiters. */
-function createCore(config: Config, opts: StartOptions = {}): { core: Core; hub: Hub } {
+function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'core' | 'hub' | 'cluster'> {
   const log = opts.log ?? createLogger(config.logLevel, undefined, config.logFormat)
   const db = openDatabase(config.dataDir)
   const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
   const boundPort = opts.boundPort ?? (() => config.port)
+  const id = crypto.randomUUID()
+  // Several nodes: the bus, presence, the room registry and the rate limits on Redis (connected by startServer).
+  const node = config.redisUrl ? new RedisNode(config.redisUrl, id, log) : null
+  const cluster = node && { node, bus: new RedisBus(hub, node) }
   const core: Core = {
-    id: crypto.randomUUID(),
+    id,
     config,
     db,
     log,
     settings: new SettingsService(db, config),
-    bus: hub,
-    sockets: hub,
+    bus: cluster?.bus ?? hub,
+    sockets: cluster?.bus ?? hub,
+    registry: node ? new RedisRegistry(node) : new LocalRegistry(id),
     origin: () => publicOrigin(config, boundPort()),
     secure: config.publicUrl.startsWith('https:'),
-    limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }),
+    limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }, node ?? undefined),
+    limiter: (name, burst, perSecond) => makeLimiter(name, burst, perSecond, node ?? undefined),
     traffic: new Traffic(),
   }
-  return { core, hub }
+  return { core, hub, cluster }
 }
 
 /** Builds the whole graph: plain constructor calls, each given the contracts of the domains built before it. */
 export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall {
-  const { core, hub } = createCore(config, opts)
+  const { core, hub, cluster } = createCore(config, opts)
   const audit = createAudit({ core })
   const accounts = createAccounts({ core, audit: audit.api })
   const push = createPush({ core, accounts: accounts.api })
@@ -156,6 +167,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   return {
     core,
     hub,
+    cluster,
     audit,
     accounts,
     push,
@@ -357,9 +369,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       }
     }
     if (app.server) await app.stop(true)
+    // This node's presence and room leases go now rather than when its heartbeat expires.
+    await t.cluster?.node.stop()
     t.core.db.close()
   }
   try {
+    // Several nodes: Redis first (a REDIS_URL that cannot be reached stops the start, before anything listens).
+    if (t.cluster) {
+      await t.cluster.node.start()
+      await t.cluster.bus.start()
+    }
     for (const part of started) await part.start?.()
     app.listen({ port: config.port, hostname: config.host })
   } catch (e) {

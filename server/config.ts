@@ -56,6 +56,18 @@ const url: Parser<string> = (raw) => {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`expected an http(s) URL, got "${raw}"`)
   return u.origin + u.pathname.replace(/\/+$/, '')
 }
+/** A Redis (or Valkey) URL, or empty. */
+const redisUrl: Parser<string> = (raw) => {
+  if (raw.trim() === '') return ''
+  let u: URL
+  try {
+    u = new URL(raw.trim())
+  } catch {
+    throw new Error('expected a redis:// or rediss:// URL')
+  }
+  if (!/^(redis|rediss|valkey|valkeys):$/.test(u.protocol)) throw new Error('expected a redis:// or rediss:// URL')
+  return raw.trim()
+}
 const list: Parser<string[]> = (raw) =>
   raw
     .split(',')
@@ -242,6 +254,15 @@ export const OPTIONS = {
     description:
       'Threads that forward audio, off the thread of HTTP and the WebSocket (0: that thread); auto: 1 with 2+ cores. ' +
       'Worker n takes UDP RTC_PORT + n (and TCP RTC_TCP_PORT + n)',
+  }),
+  redisUrl: opt({
+    env: 'REDIS_URL',
+    default: '',
+    parse: redisUrl,
+    secret: true,
+    description:
+      'Redis for several nodes (redis://[:password@]host:6379): events, presence, shared rate limits, room leases. ' +
+      'Empty: one node, all in process',
   }),
   metricsToken: opt({
     env: 'METRICS_TOKEN',

@@ -4,8 +4,8 @@ import type { Database } from 'bun:sqlite'
 import type { Config } from './config'
 import type { Traffic } from './http/observe'
 import type { Logger } from './lib/log'
-import { RateLimiter } from './lib/ratelimit'
-import type { Bus, Sockets } from './realtime/bus'
+import { RateLimiter, SharedRateLimiter, type RedisCommands } from './lib/ratelimit'
+import type { Bus, RoomRegistry, Sockets } from './realtime/bus'
 import type { SettingsService } from './settings'
 
 export interface Core {
@@ -17,12 +17,19 @@ export interface Core {
   readonly settings: SettingsService
   /** The one way out for events: to a topic, to users, to one connection. */
   readonly bus: Bus
-  /** The open connections' lifecycle (open/close hooks, counts, disconnecting). */
+  /** The open connections' lifecycle (open/close hooks, this node's counts, disconnecting on every node). */
   readonly sockets: Sockets
+  /** Which node holds each live room, and every node's hallway cards (one node: this one holds every room). */
+  readonly registry: RoomRegistry
   /** The origin the app is reached at (PUBLIC_URL, or http://localhost:PORT once bound). */
   origin(): string
   readonly secure: boolean
   readonly limits: Limits
+  /**
+   * A domain's own rate limiter (token buckets by key): shared by the nodes of a cluster on Redis, or in process.
+   * `name` keys it in Redis.
+   */
+  limiter(name: string, burst: number, perSecond: number): RateLimiter
   /** HTTP requests by route and status, and their latencies (the access log's figures, for /metrics). */
   readonly traffic: Traffic
 }
@@ -40,5 +47,11 @@ export const DEFAULT_LIMITS: LimitSettings = {
 }
 
 export type Limits = { [K in keyof LimitSettings]: RateLimiter }
-export const makeLimits = (s: LimitSettings): Limits =>
-  Object.fromEntries(Object.entries(s).map(([k, [burst, rate]]) => [k, new RateLimiter(burst, rate)])) as Limits
+type LimiterRedis = { cmd: RedisCommands; prefix: string; failed(what: string, e: unknown): void }
+/** A limiter, shared by the nodes of a cluster when given Redis (keys `<prefix>rl:<name>:<key>`). */
+export const makeLimiter = (name: string, burst: number, rate: number, redis?: LimiterRedis): RateLimiter =>
+  redis
+    ? new SharedRateLimiter(burst, rate, redis.cmd, `${redis.prefix}rl:${name}:`, (e) => redis.failed('rate limit', e))
+    : new RateLimiter(burst, rate)
+export const makeLimits = (s: LimitSettings, redis?: LimiterRedis): Limits =>
+  Object.fromEntries(Object.entries(s).map(([k, [burst, rate]]) => [k, makeLimiter(k, burst, rate, redis)])) as Limits

@@ -17,7 +17,7 @@ import type {
 import type { Core } from '../core'
 import { fail } from '../errors'
 import { hashToken, newToken } from '../lib/crypto'
-import { RateLimiter } from '../lib/ratelimit'
+import type { RateLimiter } from '../lib/ratelimit'
 import { BackupRunningError, backupDir, createBackup, listBackups } from '../db/backup'
 import type { Settings } from '../settings'
 import type { AuditLog } from './audit'
@@ -48,13 +48,14 @@ export interface AdminDeps {
 export class AdminService {
   readonly store: AdminStore
   /** Reports a member may file: a burst of 10, then one every 6 minutes. */
-  private reportLimit = new RateLimiter(10, 1 / 360)
+  private reportLimit: RateLimiter
   private core: Core
   private accounts: AccountsApi
   private audit: AuditLog['record']
 
   constructor(private deps: AdminDeps) {
     this.core = deps.core
+    this.reportLimit = deps.core.limiter('reports', 10, 1 / 360)
     this.accounts = deps.accounts
     this.audit = deps.audit.record
     this.store = new AdminStore(deps.core.db)

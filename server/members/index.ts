@@ -12,7 +12,7 @@ import { type TarSource, tarStream } from '../db/tar'
 import type { Domain } from '../domain'
 import { fail } from '../errors'
 import { clearCookie, limit, requireUser, sessionPlugin } from '../http/session'
-import { RateLimiter } from '../lib/ratelimit'
+import type { RateLimiter } from '../lib/ratelimit'
 
 export interface MembersDeps {
   core: Core
@@ -40,8 +40,10 @@ files/avatar/              your avatar, if you have one
 
 class MembersService {
   /** Exports a member may make: 3, then one every 20 minutes (each one reads all their data and files). */
-  private exports = new RateLimiter(3, 1 / 1200)
-  constructor(private deps: MembersDeps) {}
+  private exports: RateLimiter
+  constructor(private deps: MembersDeps) {
+    this.exports = deps.core.limiter('exports', 3, 1 / 1200)
+  }
 
   /**
    * The member's data as one tar and its file name. The tar is a stream [D62]: the JSON is made first (from the

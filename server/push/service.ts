@@ -5,7 +5,7 @@ import webpush from 'web-push'
 import type { AccountsApi, PushApi, PushKind } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
-import { RateLimiter } from '../lib/ratelimit'
+import type { RateLimiter } from '../lib/ratelimit'
 import { checkHost, pinnedPost } from './address'
 import { PushStore, type SubscriptionRow } from './store'
 
@@ -47,7 +47,7 @@ export class PushService implements PushApi {
   sent = 0
   failed = 0
   /** Test notifications a member may ask for: 5, then one every 12 s. */
-  readonly testLimit = new RateLimiter(5, 1 / 12)
+  readonly testLimit: RateLimiter
   private inFlight = 0
   private queue: (() => void)[] = []
 
@@ -56,6 +56,7 @@ export class PushService implements PushApi {
     private accounts: AccountsApi,
   ) {
     this.store = new PushStore(core.db)
+    this.testLimit = core.limiter('push-test', 5, 1 / 12)
     this.keys = PushService.loadKeys(core)
   }
 

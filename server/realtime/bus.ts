@@ -45,3 +45,23 @@ export interface Sockets {
   /** Closes every signed-out visitor's socket (the admin turned guest listening off). */
   disconnectGuests(code?: number, reason?: string): void
 }
+
+/**
+ * Which node holds each live room, and the hallway's cards from every node (issue 11). A room is held with a lease
+ * that the holder renews on its heartbeat: a node that dies loses its rooms within the lease, and another node may
+ * then claim them. One node without Redis holds every room (registry.ts).
+ */
+export interface RoomRegistry {
+  /** This node's id (core.id). */
+  readonly node: string
+  /** Takes the room for this node unless another live node holds it; true when this node holds it now. */
+  claim(roomId: number): Promise<boolean>
+  /** The node holding the room, or null when none does (never claimed, released, or its holder died). */
+  holder(roomId: number): Promise<string | null>
+  /** Lets go of a room this node holds (it ended or moved); its hallway card goes with it. */
+  release(roomId: number): Promise<void>
+  /** Publishes a held room's hallway card (any JSON value), for every node's hallway. */
+  setCard(roomId: number, card: unknown): Promise<void>
+  /** The cards of the live rooms of every node (rooms whose holder still holds their lease), by room id. */
+  hallway(): Promise<{ roomId: number; node: string; card: unknown }[]>
+}

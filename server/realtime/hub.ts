@@ -144,6 +144,11 @@ export class Hub implements Bus, Sockets {
     this.closeHooks.push(h)
   }
 
+  /** Numbers the next connections from `first` (a node of a cluster: ids unique across nodes, redis.ts). */
+  numberConnsFrom(first: number) {
+    this.nextId = first
+  }
+
   open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
     const conn = new Conn(this.nextId++, raw, user, sessionId, () => this.messagesOut++)
     this.byId.set(conn.id, conn)

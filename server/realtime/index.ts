@@ -26,11 +26,12 @@ export interface RealtimeDomain extends Domain<null> {
 }
 
 export function createRealtime({ core, hub, accounts }: RealtimeDeps): RealtimeDomain {
-  // The close reason tells the open tabs why: 'signed out', or 'banned' / 'suspended' by an admin.
+  // The close reason tells the open tabs why: 'signed out', or 'banned' / 'suspended' by an admin. Through
+  // core.sockets: with several nodes, the member's sockets on every node close.
   accounts.on('sessionsEnded', ({ userId, sessionId, exceptSession, reason }) =>
     sessionId
-      ? hub.disconnectSession(sessionId)
-      : hub.disconnectUser(userId, 4001, reason ?? 'signed out', exceptSession),
+      ? core.sockets.disconnectSession(sessionId)
+      : core.sockets.disconnectUser(userId, 4001, reason ?? 'signed out', exceptSession),
   )
 
   const tell = (userId: number, online: boolean) =>
@@ -41,15 +42,17 @@ export function createRealtime({ core, hub, accounts }: RealtimeDeps): RealtimeD
   hub.onOpen((c) => {
     if (c.user && hub.connectionsOf(c.user.id).length === 1) tell(c.user.id, true)
   })
+  // Offline once the member has no socket on any node (core.bus.isOnline: presence across nodes).
   hub.onClose((c) => {
-    if (c.user && !hub.isOnline(c.user.id)) tell(c.user.id, false)
+    if (c.user && !core.bus.isOnline(c.user.id)) tell(c.user.id, false)
   })
 
   const ws: RealtimeDomain['ws'] = {
     // Someone who blocked the asker is not found for them (A5): never reported online.
     'presence.query': (c, m) => {
       const me = c.user!.id
-      return { online: m.userIds.filter((id) => hub.isOnline(id) && (id === me || !accounts.hasBlocked(id, me))) }
+      const online = (id: number) => core.bus.isOnline(id) && (id === me || !accounts.hasBlocked(id, me))
+      return { online: m.userIds.filter(online) }
     },
     ping: () => ({ now: Date.now() }),
   }

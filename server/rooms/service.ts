@@ -17,7 +17,7 @@ import {
 import type { Core } from '../core'
 import { fail, type ErrorCode } from '../errors'
 import { Emitter } from '../lib/events'
-import { RateLimiter } from '../lib/ratelimit'
+import type { RateLimiter } from '../lib/ratelimit'
 import {
   LIVE_PER_HOST_MAX,
   ROOM_REACTIONS,
@@ -79,13 +79,14 @@ export class RoomsService implements RoomsApi {
   /** The most people each live room held at once (written to the room when it grows). */
   private peaks = new Map<number, number>()
   /** Emoji reactions per member and room: a burst of 10, then two a second. */
-  private reactions = new RateLimiter(10, 2)
+  private reactions: RateLimiter
   private events: Emitter<RoomEvents>
   private core: Core
   private accounts: AccountsApi
 
   constructor(private deps: RoomsDeps) {
     this.core = deps.core
+    this.reactions = deps.core.limiter('reactions', 10, 2)
     this.accounts = deps.accounts
     this.store = new RoomsStore(deps.core.db)
     this.recordings = new RecordingStore(deps.core.db)

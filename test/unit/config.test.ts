@@ -22,6 +22,7 @@ test('[H8] the defaults: port 3000, ./data, invite-only registration', () => {
     sessionDays: 30,
     trustProxy: false,
     publicUrl: '',
+    redisUrl: '',
   })
   expect(publicOrigin(c, 3000)).toBe('http://localhost:3000')
   expect(publicOrigin(loadConfig({ PUBLIC_URL: 'https://town.example.org/' }), 3000)).toBe('https://town.example.org')
@@ -45,6 +46,8 @@ test('[H8] a bad value is refused with a message naming the variable', () => {
     [{ ICE_TCP: 'true', RTC_PORT: '2999' }, 'RTC_TCP_PORT', 'differ from PORT'],
     [{ PORT_FILE: '/etc/hostname' }, 'PORT_FILE', 'only secrets'],
     [{ TURN_SECRET_FILE: join(dir, 'missing') }, 'TURN_SECRET_FILE', 'cannot read'],
+    [{ REDIS_URL: 'http://redis:6379' }, 'REDIS_URL', 'redis:// or rediss://'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'redis:// or rediss://'],
   ]
   for (const [env, variable, words] of cases) {
     let err: unknown
@@ -66,6 +69,14 @@ test('[H8] secrets may be given as NAME_FILE; the variable itself wins', () => {
   expect(loadConfig({ TURN_SECRET_FILE: f }).turnSecret).toBe('s3cret-from-file')
   expect(loadConfig({ METRICS_TOKEN_FILE: f }).metricsToken).toBe('s3cret-from-file')
   expect(loadConfig({ TURN_SECRET: 'direct', TURN_SECRET_FILE: f }).turnSecret).toBe('direct')
+})
+
+test('[H8] REDIS_URL takes redis://, rediss:// and valkey:// URLs, and may be read from a file', () => {
+  for (const u of ['redis://127.0.0.1:6379', 'rediss://:pw@redis.example.org:6380/2', 'valkey://v:6379'])
+    expect(loadConfig({ REDIS_URL: u }).redisUrl).toBe(u)
+  const f = join(dir, 'redis-url')
+  writeFileSync(f, 'redis://:secret@r:6379\n')
+  expect(loadConfig({ REDIS_URL_FILE: f }).redisUrl).toBe('redis://:secret@r:6379')
 })
 
 test('[H8] lists, booleans and the help table', () => {

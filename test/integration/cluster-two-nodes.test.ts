@@ -1,0 +1,139 @@
+// Two real Townhall nodes on one Redis: node A in this process, node B a `townhall serve` child process, the same
+// REDIS_URL and the same DATA_DIR (one SQLite file in WAL mode). A DM sent by a member connected to node A arrives
+// live at a member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B.
+// (What two nodes on one SQLite file get wrong, the Backchannel's seq counter, is the store's work: see the todo
+// below and docs/ARCHITECTURE.md.)
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { RedisClient, type Subprocess } from 'bun'
+import { join } from 'node:path'
+import { dm, follow, person, send, type Person } from '../helpers/backchannel'
+import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
+import { freePort, startRedis, type TestRedis } from '../helpers/redis'
+import { signIn, startTestServer, type TestServer } from '../helpers/server'
+import { connectWs, type WsClient } from '../helpers/ws'
+
+setDefaultTimeout(TEST_LIMIT)
+
+let redis: TestRedis | null = null
+let a: TestServer | null = null
+let b: { proc: Subprocess; url: string; origin: string } | null = null
+let probe: RedisClient | null = null
+
+beforeAll(async () => {
+  redis = await startRedis()
+  if (!redis) return
+  a = await startTestServer({ REDIS_URL: redis.url, MEDIA_WORKERS: '0' })
+  const port = await freePort()
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, '..', '..', 'server', 'main.ts'), 'serve'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      RTC_PORT: '0',
+      MEDIA_WORKERS: '0',
+      DATA_DIR: a.dataDir,
+      REDIS_URL: redis.url,
+      LOG_LEVEL: 'warn',
+    },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  b = { proc, url: `http://127.0.0.1:${port}`, origin: `http://localhost:${port}` }
+  await until(
+    async () => (await fetch(`${b!.url}/healthz`).catch(() => null))?.status === 200,
+    'node B answering /healthz',
+  )
+  probe = new RedisClient(redis.url)
+})
+
+afterAll(async () => {
+  probe?.close()
+  if (b) {
+    b.proc.kill('SIGTERM')
+    await b.proc.exited
+  }
+  await a?.stop()
+  await redis?.stop()
+})
+
+/** Until node B's subscription to a member's topic is in Redis (a socket's subscriptions take one round trip). */
+const subscribedOnB = (userId: number) =>
+  until(async () => {
+    const r = (await probe!.send('PUBSUB', ['NUMSUB', `th:t:user:${userId}`])) as [string, number]
+    return Number(r[1]) >= 1
+  }, `node B subscribed to user:${userId}`)
+
+test('[W20] a DM from a member on node A arrives live at a member on node B; presence crosses nodes', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const alice: Person = await person(a!, 'alice')
+  const bob: Person = await person(a!, 'bob')
+  // Bob's tab on node B (his session is in the shared database); his tab on node A closes.
+  bob.ws.close()
+  const onB: WsClient = await connectWs(b!.url, { cookie: bob.http.cookie, origin: b!.origin })
+  await subscribedOnB(bob.id)
+  // Node A sees Bob online on node B.
+  await until(() => a!.ctx.core.bus.isOnline(bob.id), 'bob online as seen from node A')
+  expect((await alice.ws.request('presence.query', { userIds: [bob.id] })).online).toEqual([bob.id])
+
+  const threadId = await dm(alice, bob)
+  const sent = await send(alice, threadId, 'hello across nodes')
+  const got = await onB.next('bc.message', (e) => e.message.id === sent.id, WAIT)
+  expect(got.message.body).toBe('hello across nodes')
+  expect(got.seq).toBe(sent.seq)
+
+  // Signing Bob out everywhere on node A closes his socket on node B.
+  const again = await signIn(a!, bob.name)
+  await again.post('/api/auth/logout-all', {})
+  expect((await onB.waitClosed()).code).toBe(4001)
+  alice.ws.close()
+})
+
+test('[W4] followers hear a member go offline only when the last socket on any node closes', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const alice: Person = await person(a!, 'alice')
+  const bob: Person = await person(a!, 'bob')
+  await follow(alice, bob)
+  const onB = await connectWs(b!.url, { cookie: bob.http.cookie, origin: b!.origin })
+  await until(() => a!.ctx.core.bus.isOnline(bob.id) && a!.ctx.hub.connectionsOf(bob.id).length === 1, 'bob on both')
+  // Bob's tab on node B is seen from node A (presence crosses nodes), so closing his tab on A tells nobody.
+  await until(async () => {
+    await a!.ctx.cluster!.node.beat()
+    return (await alice.ws.request('presence.query', { userIds: [bob.id] })).online.length === 1
+  }, 'bob online')
+  bob.ws.close()
+  await until(() => a!.ctx.hub.connectionsOf(bob.id).length === 0, "node A closing bob's tab")
+  // An event sent before the reply to a later request is queued by then.
+  await alice.ws.request('ping')
+  const offline = (e: { type: string; userId?: number; online?: boolean }) =>
+    e.type === 'presence' && e.userId === bob.id && e.online === false
+  expect(alice.ws.events.some(offline)).toBe(false)
+  // His last tab, on node B, closes: node B tells his followers, on node A.
+  onB.close()
+  await alice.ws.next(offline)
+  alice.ws.close()
+})
+
+test('[W21] a node whose REDIS_URL cannot be reached does not start, and says why without the password', async () => {
+  const port = await freePort()
+  let err: Error | null = null
+  await startTestServer({ REDIS_URL: `redis://:hunter2@127.0.0.1:${port}` }).catch((e) => {
+    err = e
+  })
+  expect(String(err)).toContain(`cannot connect to REDIS_URL (redis://:***@127.0.0.1:${port})`)
+  expect(String(err)).not.toContain('hunter2')
+})
+
+// What breaks today: each node keeps the Backchannel's last seq in memory (read from bc_counter when it starts), so
+// two nodes on one SQLite file give different messages the same seq (measured: A's message and B's reply both got
+// seq 2), and a client syncing "after seq N" misses one. The shared store with a sequence (issue 11, point 3) fixes
+// it; run with `bun test --todo` to see it fail until then.
+test.todo('two nodes on one database take distinct seqs (needs the shared store, issue 11 point 3)', async () => {
+  if (!redis) return
+  const alice: Person = await person(a!, 'alice')
+  const bob: Person = await person(a!, 'bob')
+  const onB = Object.assign(await connectWs(b!.url, { cookie: bob.http.cookie, origin: b!.origin }), { hello: null })
+  const threadId = await dm(alice, bob)
+  const fromA = await send(alice, threadId, 'from A')
+  const fromB = await send({ ...bob, ws: onB }, threadId, 'from B')
+  expect(fromB.seq).toBeGreaterThan(fromA.seq)
+})
