@@ -9,6 +9,8 @@ export interface Settings {
   turnUrls: string[]
   /** The largest video a member may send in Backchannel, in MB. */
   maxVideoMb: number
+  /** How many days replays are kept after they are ready (0: forever; RP64). */
+  replayKeepDays: number
 }
 
 const DEFAULT_MAX_VIDEO_MB = 50
@@ -32,6 +34,7 @@ export class SettingsService {
       guests: config.guests,
       turnUrls: config.turnUrls,
       maxVideoMb: DEFAULT_MAX_VIDEO_MB,
+      replayKeepDays: 0,
     }
     this.cache = { ...defaults }
     for (const key of Object.keys(defaults) as (keyof Settings)[]) {
