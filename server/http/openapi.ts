@@ -549,7 +549,9 @@ function document(app: AnyElysia, info: { title: string; version: string; descri
         'origin (the Origin header). The live parts (rooms, audio signalling, Backchannel messages) use the ' +
         'WebSocket at `/ws` (see docs/ARCHITECTURE.md).',
     },
-    tags: ['accounts', 'invites', 'push', 'admin', 'rooms', 'replays', 'backchannel', 'server'].map((name) => ({ name })),
+    tags: ['accounts', 'invites', 'push', 'admin', 'rooms', 'replays', 'backchannel', 'server'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas: { ...raw.components.schemas, Error: ErrorSchema },

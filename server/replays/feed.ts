@@ -28,7 +28,13 @@ const hms = (ms: number) => {
   return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`
 }
 
-export function podcastFeed(f: { title: string; description: string; origin: string; owner: string; items: FeedItem[] }) {
+export function podcastFeed(f: {
+  title: string
+  description: string
+  origin: string
+  owner: string
+  items: FeedItem[]
+}) {
   const host = new URL(f.origin).host
   const item = (i: FeedItem) =>
     [

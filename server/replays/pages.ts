@@ -64,8 +64,8 @@ function clipPage(p: {
   <meta name="twitter:title" content="${t}">
   <meta name="twitter:description" content="${d}">
   <style>
-    :root { color-scheme: light dark; --bg: #f6f4ef; --card: #fff; --ink: #1f2430; --muted: #5d6472; --accent: #2f6f5e }
-    @media (prefers-color-scheme: dark) { :root { --bg: #15181f; --card: #1f2430; --ink: #eef0f4; --muted: #a5acb9 } }
+    :root { color-scheme: light dark; --bg: #f7f7fb; --card: #fff; --ink: #1c1b29; --muted: #6b6a80; --accent: #4f46e5 }
+    @media (prefers-color-scheme: dark) { :root { --bg: #121220; --card: #1c1c2e; --ink: #ecebf5; --muted: #a09fb5 } }
     * { box-sizing: border-box }
     body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: var(--bg); color: var(--ink);
       font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; padding: 24px 16px }

@@ -5,7 +5,10 @@
 import { errorBody } from '../errors'
 
 /** The one range asked for, 'unsatisfiable', or null (no usable Range header: answer the whole file). */
-export function parseRange(header: string | null, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+export function parseRange(
+  header: string | null,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | null {
   if (!header) return null
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
   if (!m || (m[1] === '' && m[2] === '')) return null

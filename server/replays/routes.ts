@@ -116,11 +116,9 @@ export const replayRoutes = (deps: { core: Core; accounts: AccountsApi }, lib: R
       },
       { params: IdParams, detail: { summary: "An ended room's replay, if there is one I may see" } },
     )
-    .get(
-      '/feed',
-      ({ viewer }) => ({ createdAt: lib.store.feedCreatedAt(requireUser(viewer).user.id) }),
-      { detail: { summary: 'Whether I have a private podcast feed, and since when (its address is shown once)' } },
-    )
+    .get('/feed', ({ viewer }) => ({ createdAt: lib.store.feedCreatedAt(requireUser(viewer).user.id) }), {
+      detail: { summary: 'Whether I have a private podcast feed, and since when (its address is shown once)' },
+    })
     .post(
       '/feed',
       ({ viewer, set }) => {

@@ -51,8 +51,15 @@ async function replayOf(host: Member, kind: 'open' | 'social', speaker?: Member,
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tone-'))
   tone = join(dir, 'tone.opus')
-  const ff = Bun.spawnSync(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', `sine=f=440:d=${DURATION_MS / 1000}`]
-    .concat(['-c:a', 'libopus', '-b:a', '32k', tone]))
+  const ff = Bun.spawnSync(
+    ['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', `sine=f=440:d=${DURATION_MS / 1000}`].concat([
+      '-c:a',
+      'libopus',
+      '-b:a',
+      '32k',
+      tone,
+    ]),
+  )
   if (ff.exitCode !== 0) throw new Error(`ffmpeg: ${ff.stderr.toString()}`)
   s = await startTestServer()
   s.ctx.core.settings.update({ guests: true })
@@ -84,8 +91,7 @@ async function feedItems(path: string) {
 }
 
 describe('[RP40] who may see a replay: roles × page, file, chapters, list, feed', () => {
-  const who = () =>
-    ({ host: H, speaker: SP, listener: L, never: X, openMember: O }) as Record<string, Member | null>
+  const who = () => ({ host: H, speaker: SP, listener: L, never: X, openMember: O }) as Record<string, Member | null>
   // Expected status of page/file/chapters, and whether the list and the feed show it.
   const table: [string, 'social' | 'open', number][] = [
     ['host', 'social', 200],
@@ -279,8 +285,11 @@ describe('[RP55–RP57] clips', () => {
     expect(page.text).toContain('<audio controls')
     const audio = await L.http.req('GET', `/clips/${slug}.opus`, undefined, { range: 'bytes=0-3' })
     expect([audio.status, audio.headers.get('content-type')]).toEqual([206, 'audio/ogg'])
-    const probe = Bun.spawnSync(['ffprobe', '-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0']
-      .concat([join(s.dataDir, 'replays', 'clips', `${slug}.opus`)]))
+    const probe = Bun.spawnSync(
+      ['ffprobe', '-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0'].concat([
+        join(s.dataDir, 'replays', 'clips', `${slug}.opus`),
+      ]),
+    )
     expect(Math.abs(Number(probe.stdout.toString()) - 2)).toBeLessThan(0.04)
   })
   test('[RP56] a social room clip: 404 for who may not see the replay and signed out; user text is escaped', async () => {
@@ -352,7 +361,11 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
   test('[RP64] [RP65] retention: keepDays removes older replays; the admin sees the disk', async () => {
     const old = await replayOf(H, 'open')
     const row = store().byId(old)!
-    store().setMixed(old, { ...row, durationMs: row.duration_ms, chapters: [], timeline: [], speakers: [H.id], path: row.path! }, Date.now() - 3 * 86_400_000)
+    store().setMixed(
+      old,
+      { ...row, durationMs: row.duration_ms, chapters: [], timeline: [], speakers: [H.id], path: row.path! },
+      Date.now() - 3 * 86_400_000,
+    )
     const admin = await (await import('../helpers/server')).signIn(s, 'root')
     expect((await H.http.get('/api/admin/replays')).status).toBe(403)
     const before = (await admin.get('/api/admin/replays')).json
