@@ -5,7 +5,7 @@ import { del, get, patch, post } from './api'
 import { openRoom } from './backchannel'
 import { conn } from './connection'
 
-export interface Person {
+interface Person {
   id: number
   username: string
   displayName: string

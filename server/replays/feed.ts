@@ -3,9 +3,13 @@
 // XML-escaped; the feed asks directories not to list it (itunes:block, podcast:locked).
 
 const XML: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' }
-// Control characters are not allowed in XML 1.0 at all.
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g
-const escapeXml = (s: string) => s.replace(CONTROL, '').replace(/[<>&"']/g, (c) => XML[c]!)
+// Control characters are not allowed in XML 1.0 at all (tab, newline and return are).
+const allowed = (c: string) => c >= ' ' || c === '\t' || c === '\n' || c === '\r'
+const escapeXml = (s: string) =>
+  [...s]
+    .filter(allowed)
+    .join('')
+    .replace(/[<>&"']/g, (c) => XML[c]!)
 
 export interface FeedItem {
   id: number

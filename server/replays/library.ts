@@ -25,7 +25,7 @@ export const CLIP_MIN_MS = 1_000
 const SWEEP_EVERY_MS = 3600_000
 const DAY_MS = 86_400_000
 
-export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
 /** Podcasting 2.0 JSON chapters (https://github.com/Podcastindex-org/podcast-namespace/blob/main/chapters/jsonChapters.md). */
 export interface JsonChapters {

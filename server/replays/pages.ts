@@ -154,7 +154,7 @@ export const replayPages = (deps: { core: Core; accounts: AccountsApi }, lib: Re
         if (userId === null) return notFoundResponse()
         const r = lib.store.byId(Number(m![1]))
         // [RP53] The same check as every other path: a replay the member may not see is not there.
-        if (!r || r.state !== 'ready' || !r.path || !lib.maySee(r, userId)) return notFoundResponse()
+        if (r?.state !== 'ready' || !r.path || !lib.maySee(r, userId)) return notFoundResponse()
         if (m![2] === 'json')
           return Response.json(lib.jsonChapters(r), {
             headers: { 'content-type': 'application/json+chapters', 'cache-control': 'private, no-cache' },

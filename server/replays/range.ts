@@ -5,10 +5,8 @@
 import { errorBody } from '../errors'
 
 /** The one range asked for, 'unsatisfiable', or null (no usable Range header: answer the whole file). */
-export function parseRange(
-  header: string | null,
-  size: number,
-): { start: number; end: number } | 'unsatisfiable' | null {
+type Range = { start: number; end: number } | 'unsatisfiable' | null
+function parseRange(header: string | null, size: number): Range {
   if (!header) return null
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
   if (!m || (m[1] === '' && m[2] === '')) return null
@@ -30,7 +28,7 @@ export function parseRange(
 const ascii = (s: string) => s.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_')
 
 /** `attachment; filename=…` with an ASCII fallback and the UTF-8 name (RFC 6266). */
-export const attachment = (name: string) =>
+const attachment = (name: string) =>
   `attachment; filename="${ascii(name)}"; filename*=UTF-8''${encodeURIComponent(name)}`
 
 export const notFoundResponse = () =>

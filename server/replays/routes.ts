@@ -8,7 +8,7 @@ import { requireAdmin, requireUser, sessionPlugin } from '../http/session'
 import { CLIP_MAX_MS, CLIP_MIN_MS, type ReplayLibrary } from './library'
 import { fileResponse } from './range'
 
-export const ClipBody = t.Object({
+const ClipBody = t.Object({
   startMs: t.Integer({ minimum: 0, maximum: 86_400_000 * 7, error: 'expected an integer number of milliseconds' }),
   durationMs: t.Integer({
     minimum: CLIP_MIN_MS,
@@ -23,8 +23,10 @@ const AudioQuery = t.Object({ download: t.Optional(t.Union([t.Literal('1'), t.Li
 /** A file name for a download: the room's title, safe on every system. */
 export const downloadName = (title: string, id: number) =>
   `${
-    title
-      .replace(/[\\/:*?"<>|\u0000-\u001f]/g, '')
+    [...title]
+      .filter((c) => c >= ' ')
+      .join('')
+      .replace(/[\\/:*?"<>|]/g, '')
       .trim()
       .slice(0, 80) || 'replay'
   } (${id}).opus`

@@ -2,7 +2,7 @@
 // typed. Rooms and members are read through their domains' contracts, never their tables.
 import type { Database } from 'bun:sqlite'
 
-export type ReplayState = 'pending' | 'mixing' | 'ready' | 'failed'
+type ReplayState = 'pending' | 'mixing' | 'ready' | 'failed'
 
 export interface ReplayRow {
   id: number
