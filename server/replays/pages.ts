@@ -86,9 +86,9 @@ function clipPage(p: {
     <div class="brand"><img src="/icons/icon-192.png" alt=""> Townhall · clip</div>
     <h1>${t}</h1>
     <p>${d}</p>
-    <audio controls preload="metadata" src="${escapeHtml(p.audioUrl)}"></audio>
+    <audio controls preload="metadata" src="${escapeHtml(new URL(p.audioUrl).pathname)}"></audio>
     <p class="from">From ${clock(p.startMs)} of the replay of “${escapeHtml(p.roomTitle)}”.</p>
-    <a class="button" href="${escapeHtml(p.replayUrl)}">Open the replay</a>
+    <a class="button" href="${escapeHtml(new URL(p.replayUrl).pathname)}">Open the replay</a>
   </main>
 </body>
 </html>`

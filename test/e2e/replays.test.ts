@@ -132,6 +132,11 @@ test.skipIf(!hasChromium)('[RP57] a clip cut in the app: its own page with a pla
     await page.goto(url.pathname)
     await page.getByRole('heading', { name: 'The numbers are in' }).waitFor()
     expect(await page.locator('audio').count()).toBe(1)
+    // The clip's audio loads in the browser (its length read through Range requests).
+    await page.waitForFunction(() => {
+      const a = document.querySelector('audio')!
+      return a.readyState >= 1 && Math.abs(a.duration - 8) < 0.2
+    })
     await page.screenshot({ path: `${SHOTS}/clip-${viewport.width}.png`, fullPage: true })
   }
   await page.goto('/replays')

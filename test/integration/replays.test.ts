@@ -236,6 +236,13 @@ describe('[RP50–RP54] the private podcast feed', () => {
     expect(enc.status).toBe(206)
     expect(enc.headers.get('content-range')).toBe(`bytes 0-99/${item.enclosure.length}`)
     expect(enc.headers.get('content-type')).toBe('audio/ogg')
+    // Podcast apps ask HEAD first: the same headers, no body.
+    const head = await fetch(item.enclosure.url.replace(s.origin, s.url), { method: 'HEAD' })
+    expect([head.status, head.headers.get('content-length'), head.headers.get('accept-ranges')]).toEqual([
+      200,
+      String(item.enclosure.length),
+      'bytes',
+    ])
     const ch = await fetch(item.podcastChapters.url.replace(s.origin, s.url))
     expect((await ch.json()).chapters).toHaveLength(2)
   })
