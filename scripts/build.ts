@@ -44,6 +44,9 @@ export async function build(opts: { outfile?: string; quiet?: boolean } = {}) {
       'server/db/backup-worker.ts',
       // The media workers' module (server/media/worker-plane.ts starts them by URL), a third.
       'server/media/worker.ts',
+      // The replay worker (server/replays/worker-client.ts starts it by URL), a fourth, with the Opus codec's
+      // WebAssembly.
+      'server/replays/worker.ts',
       '--asset=client/dist',
       '--outfile',
       outfile,

@@ -28,6 +28,7 @@ import { createRooms, type RoomsDomain } from './rooms'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
 import { createActivity, type ActivityDomain } from './activity'
 import { createMembers, type MembersDomain } from './members'
+import { createReplays, type ReplaysDomain } from './replays'
 import { createReplayLibrary, type ReplayLibraryDomain } from './replays/domain'
 
 export const VERSION: string = pkg.version
@@ -52,6 +53,8 @@ export interface Townhall {
   readonly invites: InvitesDomain
   readonly rooms: RoomsDomain
   readonly media: MediaDomain
+  /** Recording rooms (the speakers who consent) and their replays. */
+  readonly replays: ReplaysDomain
   readonly backchannel: BackchannelDomain
   readonly activity: ActivityDomain
   /** Members' own data: export, account deletion (after every domain holding some of it). */
@@ -96,6 +99,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
 
   // The SFU and Backchannel follow the rooms' events, so they come after them.
   const media = createMedia({ core, rooms: rooms.api })
+  // The recorder follows the rooms' events and taps the media plane.
+  const replays = createReplays({ core, rooms: rooms.api, media: media.api })
   const backchannel = createBackchannel({
     core,
     accounts: accounts.api,
@@ -120,7 +125,13 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     backchannel: backchannel.api,
     audit: audit.api,
   })
-  const replayLibrary = createReplayLibrary({ core, accounts: accounts.api, rooms: rooms.api, audit: audit.api })
+  const replayLibrary = createReplayLibrary({
+    core,
+    accounts: accounts.api,
+    rooms: rooms.api,
+    replays: replays.api,
+    audit: audit.api,
+  })
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
   // One handler per request type of the protocol: the union of the domains' handlers is typed as complete, so a
   // domain left out (or a request without its handler) does not compile; assertComplete() checks it again at run time.
@@ -161,6 +172,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     invites,
     rooms,
     media,
+    replays,
     backchannel,
     activity,
     members,
@@ -180,6 +192,7 @@ function parts(t: Townhall): Domain<unknown>[] {
     t.invites,
     t.rooms,
     t.media,
+    t.replays,
     t.backchannel,
     t.activity,
     t.members,

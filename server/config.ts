@@ -164,6 +164,12 @@ export const OPTIONS = {
     parse: int(1, 1000),
     description: 'How many backups the schedule keeps (older ones are deleted after each scheduled backup)',
   }),
+  recordingMinFreeMb: opt({
+    env: 'RECORDING_MIN_FREE_MB',
+    default: '500',
+    parse: int(0, 100_000_000),
+    description: 'Recording pauses while the disk of DATA_DIR/recordings has less free space than this (MB)',
+  }),
   publicIp: opt({
     env: 'PUBLIC_IP',
     default: '',

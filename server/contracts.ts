@@ -58,6 +58,10 @@ export interface RoomEvents {
   scheduled: { roomId: number; hostId: number }
   /** Members were invited to a closed room (at its creation). */
   invited: { roomId: number; byUserId: number; userIds: number[] }
+  /** The host turned a live room's recording on or off, or the admin turned recording off on the server (RP3, RP5). */
+  recording: { roomId: number; on: boolean }
+  /** A speaker answered "Include your voice in the replay?" (RP8); `at` is the time kept with the answer. */
+  consent: { roomId: number; userId: number; consent: boolean; at: number }
 }
 
 /** server/rooms */
@@ -91,6 +95,35 @@ export interface RoomsApi {
   /** The reminders' timer tells the rooms a reminder went out: in-app to those members, and `eventReminder`. */
   announceReminder(e: { roomId: number; lead: ReminderLead; userIds: number[] }): void
   stats(): { liveRooms: number; participants: number }
+  /** The live rooms recorded now (a restart records them again, RP17). */
+  recordedRooms(): number[]
+  /** Whether the room is live and recorded now (its host's switch and the admin's setting; RP1–RP5). */
+  recording(roomId: number): boolean
+  /** A speaker's current answer in a live room (RP8), with its time; null when they have not answered. */
+  consent(roomId: number, userId: number): { consent: boolean; at: number } | null
+  /** Who said yes at least once in the room (RP18). */
+  everConsented(roomId: number): Set<number>
+  /** Everyone who was ever on the room's stage (RP18). */
+  stageUsers(roomId: number): number[]
+  /** The recorder paused (disk low) or went on: the room is told (RP16). */
+  setRecordingPaused(roomId: number, paused: boolean): void
+}
+
+export interface ReplayEvents {
+  /** A recorded room ended with audio in it: its replay row is in state 'pending', waiting for the mix (RP19). */
+  pending: { replayId: number; roomId: number }
+  /**
+   * A replay's mix started, moved on (progress 0..1, every 2 %), or ended (RP30): for the host's progress. Emitted
+   * after the row is written.
+   */
+  mix: { replayId: number; roomId: number; state: 'mixing' | 'ready' | 'failed'; progress: number }
+}
+
+/** server/replays */
+export interface ReplaysApi {
+  on<E extends keyof ReplayEvents>(event: E, fn: (e: ReplayEvents[E]) => void): void
+  /** A replay was set back to 'pending' (a speaker withdrew): the mix job mixes it again now (RP32). */
+  remix(): void
 }
 
 /** One speaker's packet as an uplink tap sees it (M54): a copy, with its arrival time and level. */

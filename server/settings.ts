@@ -9,6 +9,8 @@ export interface Settings {
   turnUrls: string[]
   /** The largest video a member may send in Backchannel, in MB. */
   maxVideoMb: number
+  /** Whether hosts may record rooms (RP1); turning it off stops every recording in progress (RP3). */
+  recording: boolean
   /** How many days replays are kept after they are ready (0: forever; RP64). */
   replayKeepDays: number
 }
@@ -19,6 +21,7 @@ export class SettingsService {
   private cache: Settings
   private get$
   private set$
+  private listeners: ((now: Readonly<Settings>, before: Readonly<Settings>) => void)[] = []
 
   constructor(
     private db: Database,
@@ -34,6 +37,7 @@ export class SettingsService {
       guests: config.guests,
       turnUrls: config.turnUrls,
       maxVideoMb: DEFAULT_MAX_VIDEO_MB,
+      recording: true,
       replayKeepDays: 0,
     }
     this.cache = { ...defaults }
@@ -51,7 +55,14 @@ export class SettingsService {
     this.db.transaction(() => {
       for (const [k, v] of Object.entries(patch)) if (v !== undefined) this.set$.run(k, JSON.stringify(v))
     })()
+    const before = this.cache
     this.cache = { ...this.cache, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) }
+    for (const fn of this.listeners) fn(this.cache, before)
+  }
+
+  /** Called after every update (committed), with the settings now and before. */
+  onChange(fn: (now: Readonly<Settings>, before: Readonly<Settings>) => void) {
+    this.listeners.push(fn)
   }
 
   /** Raw key/value for other domains' own state (e.g. VAPID keys). */

@@ -46,6 +46,8 @@ export const guestCount = signal(0)
 export const pinned = signal<Pinned | null>(null)
 /** R72: the room has no host and ends at this time (ms epoch) unless one returns; null otherwise. */
 export const hostlessUntil = signal<number | null>(null)
+/** RP16: the room is recorded but its recording is paused (the server's disk is low). */
+export const recordingPaused = signal(false)
 /** My participant key (`u:<id>` or `g:<connId>` for a guest). */
 const myKey = signal<string | null>(null)
 const guestMe = signal<{ role: RoomRole } | null>(null)
@@ -89,6 +91,7 @@ function reset() {
   guestCount.value = 0
   pinned.value = null
   hostlessUntil.value = null
+  recordingPaused.value = false
   myKey.value = null
   guestMe.value = null
 }
@@ -99,6 +102,7 @@ function applySnapshot(s: RoomSnapshot) {
   guestCount.value = s.guests
   pinned.value = s.pinned
   hostlessUntil.value = s.hostlessUntil ?? null
+  recordingPaused.value = s.recordingPaused
   myKey.value = s.me?.key ?? null
   guestMe.value = s.me?.key.startsWith('g:') ? { role: s.me.role } : null
   roomStatus.value = 'joined'
@@ -199,6 +203,24 @@ conn.on(
 )
 conn.on('room.ended', forRoom(stopped('ended')))
 conn.on(
+  'room.recording',
+  forRoom((e) => {
+    const was = roomInfo.value?.recording
+    if (roomInfo.value) roomInfo.value = { ...roomInfo.value, recording: e.recording }
+    recordingPaused.value = e.paused
+    if (was !== undefined && was !== e.recording)
+      notify(e.recording ? 'This room is now recorded' : 'This room is no longer recorded')
+  }),
+)
+
+/**
+ * RP8: the question "Include your voice in the replay?" is due: the room is recorded, I am on its stage, and I have not
+ * answered it in this room.
+ */
+export const consentDue = computed(
+  () => !!roomInfo.value?.recording && !!me.value && onStage(me.value.role) && me.value.consent === null,
+)
+conn.on(
   'room.hostless',
   forRoom((e) => {
     const was = hostlessUntil.value
@@ -276,6 +298,10 @@ export const setMuted = (muted: boolean, userId?: number) =>
 export const setModerator = (userId: number, on: boolean) => act('room.mod', { userId, on })
 export const removeFromRoom = (userId: number) => act('room.remove', { userId })
 export const endRoom = () => act('room.end', {})
+/** My answer to "Include your voice in the replay?" (RP8); may change at any time (RP10). */
+export const setConsent = (consent: boolean) => act('room.consent', { consent })
+/** The host turns the room's recording on or off while it is live (RP5). */
+export const setRecording = (on: boolean) => act('room.recording', { on })
 
 // ── the hallway ─────────────────────────────────────────────────────────────────────────────────────────
 /** The hallway: live rooms and upcoming ones the viewer may join. */
@@ -336,7 +362,8 @@ interface RoomPage {
 /** Starts a room now, or schedules it (startsAt). */
 export const createRoom = (body: CreateRoomInput) => post<{ room: RoomView }>('/rooms', body).then((r) => r.room)
 /** Starts a scheduled room (its host or a co-host). */
-export const startRoom = (id: number) => post<{ room: RoomView }>(`/rooms/${id}/start`).then((r) => r.room)
+export const startRoom = (id: number, opts: { recording?: boolean } = {}) =>
+  post<{ room: RoomView }>(`/rooms/${id}/start`, opts).then((r) => r.room)
 export const roomPage = (id: number) => get<RoomPage>(`/rooms/${id}`)
 
 // ── rooms as events: share, RSVP, edit, cancel, calendars, search ────────────────────────────────────────

@@ -22,6 +22,7 @@ const SettingsBody = t.Object(
     inviteQuota: t.Optional(t.Integer({ minimum: 0, maximum: 1000 })),
     guests: t.Optional(t.Boolean()),
     maxVideoMb: t.Optional(t.Integer({ minimum: 1, maximum: 2048 })),
+    recording: t.Optional(t.Boolean()),
     turnUrls: t.Optional(
       t.Array(t.String({ minLength: 6, maxLength: 300, pattern: '^turns?:[^\\s]+$' }), { maxItems: 10 }),
     ),

@@ -42,6 +42,8 @@ export const RoomView = t.Object({
   creatorId: t.Integer(),
   /** A scheduled room its host cancelled (its state is `ended`; it never started). */
   cancelled: t.Boolean(),
+  /** The host records the room (RP4): a REC badge in the room, "Recorded" on the hallway card. */
+  recording: t.Boolean(),
 })
 export type RoomView = Static<typeof RoomView>
 
@@ -81,6 +83,11 @@ export const ParticipantView = t.Object({
   away: t.Boolean(),
   /** When they took their current role. */
   since: t.Integer(),
+  /**
+   * Their answer to "Include your voice in the replay?" in this room (RP8): true yes, false no, null not answered.
+   * Only a speaker whose answer is true is recorded.
+   */
+  consent: t.Union([t.Boolean(), t.Null()]),
 })
 export type ParticipantView = Static<typeof ParticipantView>
 
@@ -122,6 +129,8 @@ export const RoomSnapshot = t.Object({
   }),
   /** R72: the room has no host and ends at this time (ms epoch) unless one returns; absent otherwise. */
   hostlessUntil: t.Optional(t.Integer()),
+  /** RP16: recording is on but paused (the server's disk is low). */
+  recordingPaused: t.Boolean(),
 })
 export type RoomSnapshot = Static<typeof RoomSnapshot>
 
@@ -148,6 +157,10 @@ export const RoomRequests = {
   'room.handover': request({ roomId: RoomId, userId: UserId }, Empty),
   /** An emoji reaction floating over the stage for everyone in the room (rate-limited per member). */
   'room.react': request({ roomId: RoomId, emoji: t.String({ minLength: 1, maxLength: 16 }) }, Empty),
+  /** A speaker answers "Include your voice in the replay?" (RP8–RP11); they may change their answer at any time. */
+  'room.consent': request({ roomId: RoomId, consent: t.Boolean() }, Empty),
+  /** The host turns the room's recording on or off while it is live (RP5). */
+  'room.recording': request({ roomId: RoomId, on: t.Boolean() }, Empty),
   /** Follow (or stop following) `hallway.changed`. */
   'hallway.watch': request({ on: t.Boolean() }, Empty, { guest: true }),
 }
@@ -164,6 +177,11 @@ export const RoomEvents = {
    * `endsAt: null`: a host is back, the room goes on.
    */
   'room.hostless': event({ roomId: t.Integer(), endsAt: t.Union([t.Integer(), t.Null()]) }),
+  /**
+   * The room's recording changed (RP5, RP3) or paused / went on again (RP16): `recording` is the host's choice as it
+   * stands, `paused` true while the server's disk is too full to record.
+   */
+  'room.recording': event({ roomId: t.Integer(), recording: t.Boolean(), paused: t.Boolean() }),
   /** To the removed member's sockets only. */
   'room.removed': event({ roomId: t.Integer() }),
   'room.reaction': event({ roomId: t.Integer(), key: ParticipantKey, emoji: t.String() }),
@@ -216,4 +234,7 @@ export const RoomErrors = {
   /** The message lists the reactions: "React with one of 👏 ❤️ …". */
   room_reaction_unknown: [422, 'That reaction is not offered.'],
   room_reaction_rate: [429, 'Slow down with the reactions.'],
+  recording_disabled: [403, 'Recording is turned off on this server.'],
+  room_not_recorded: [409, 'This room is not recorded.'],
+  room_recording_forbidden: [403, 'Only the host turns recording on or off.'],
 } as const satisfies Record<string, ErrorSpec>

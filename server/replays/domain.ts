@@ -2,7 +2,7 @@
 // and the retention sweep. Built after rooms; the mix itself is the mixer's (server/replays/jobs.ts), the recording
 // the capture's (server/replays/recorder.ts). start(): the hourly retention sweep. stop(): releases its timer.
 import { Elysia, type AnyElysia } from 'elysia'
-import type { AccountsApi, AuditFn, RoomsApi } from '../contracts'
+import type { AccountsApi, AuditFn, ReplaysApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
 import { cutClip } from './clip'
@@ -19,6 +19,7 @@ export function createReplayLibrary(deps: {
   core: Core
   accounts: AccountsApi
   rooms: RoomsApi
+  replays: ReplaysApi
   audit: AuditFn
 }): ReplayLibraryDomain {
   const store = new ReplayStore(deps.core.db)

@@ -4,10 +4,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import type { AccountsApi, AuditFn, RoomsApi } from '../contracts'
+import type { AccountsApi, AuditFn, ReplaysApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import type { PublicUser } from '../protocol'
+import { podcastChapters } from './chapters'
 import type { ClipRow, ReplayRow, ReplayStore } from './store'
 
 /** Cuts `durationMs` from `startMs` of an Ogg Opus file into another (the mixer's server/replays/clip.ts). */
@@ -18,20 +19,13 @@ export type CutClip = (
   destPath: string,
 ) => Promise<{ bytes: number; durationMs: number }>
 
-/** The longest clip (RP55). */
-export const CLIP_MAX_MS = 60_000
+/** The shortest clip (RP55); the longest is the mixer's CLIP_MAX_MS (60 s). */
 export const CLIP_MIN_MS = 1_000
 /** How often the retention sweep looks for replays older than `replayKeepDays` (RP64). */
 const SWEEP_EVERY_MS = 3600_000
 const DAY_MS = 86_400_000
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
-
-/** Podcasting 2.0 JSON chapters (https://github.com/Podcastindex-org/podcast-namespace/blob/main/chapters/jsonChapters.md). */
-export interface JsonChapters {
-  version: '1.2.0'
-  chapters: { startTime: number; title: string }[]
-}
 
 export class ReplayLibrary {
   private sweepTimer: ReturnType<typeof setInterval> | null = null
@@ -41,6 +35,8 @@ export class ReplayLibrary {
       core: Core
       accounts: AccountsApi
       rooms: RoomsApi
+      /** The mix job: told to mix a replay again after a withdrawal. */
+      replays: ReplaysApi
       audit: AuditFn
       store: ReplayStore
       cutClip: CutClip
@@ -150,11 +146,8 @@ export class ReplayLibrary {
   }
 
   /** [RP43] The chapters as Podcasting 2.0 JSON chapters (seconds). */
-  jsonChapters(r: ReplayRow): JsonChapters {
-    return {
-      version: '1.2.0',
-      chapters: this.d.store.chapters(r).map((c) => ({ startTime: Math.round(c.startMs) / 1000, title: c.title })),
-    }
+  jsonChapters(r: ReplayRow) {
+    return podcastChapters(r.chapters)
   }
 
   // ── deleting, withdrawing, keeping ──
@@ -186,6 +179,7 @@ export class ReplayLibrary {
     const gone = this.d.store.withdraw(r, viewerId)
     for (const rel of [r.path, ...gone.map((c) => c.path)]) if (rel) rmSync(this.file(rel), { force: true })
     this.d.audit({ actorId: viewerId, action: 'replay.withdraw', targetType: 'replay', targetId: r.id })
+    this.d.replays.remix()
     return this.d.store.byId(r.id)!
   }
 

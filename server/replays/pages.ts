@@ -40,7 +40,8 @@ function clipPage(p: {
   image: string
 }) {
   const speakers = names(p.speakers)
-  const description = `${speakers ? `With ${speakers}` : 'A clip'} · ${clock(p.durationMs)} from “${p.roomTitle}” on Townhall`
+  const who = speakers ? `With ${speakers}` : 'A clip'
+  const description = `${who} · ${clock(p.durationMs)} from “${p.roomTitle}” on Townhall`
   const t = escapeHtml(p.title)
   const d = escapeHtml(description)
   return `<!doctype html>

@@ -5,7 +5,8 @@ import type { AccountsApi } from '../contracts'
 import type { Core } from '../core'
 import { IdParams, Int } from '../http/params'
 import { requireAdmin, requireUser, sessionPlugin } from '../http/session'
-import { CLIP_MAX_MS, CLIP_MIN_MS, type ReplayLibrary } from './library'
+import { CLIP_MAX_MS } from './clip'
+import { CLIP_MIN_MS, type ReplayLibrary } from './library'
 import { fileResponse } from './range'
 
 const ClipBody = t.Object({

@@ -25,6 +25,8 @@ export const CreateRoomBody = t.Object({
   cohosts: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 20 }), { maxItems: 10 })),
   /** Start time (ms since epoch); omitted or within a minute from now: the room starts now. */
   startsAt: t.Optional(t.Union([t.Integer({ minimum: 0 }), t.Null()])),
+  /** Record the room (RP4); off by default. Refused while the admin's `recording` setting is off. */
+  recording: t.Optional(t.Boolean()),
 })
 export type CreateRoomInput = typeof CreateRoomBody.static
 
@@ -39,6 +41,9 @@ export type EditRoomInput = typeof EditRoomBody.static
 
 /** An RSVP: yes ("Remind me"), no ("Not going"), or null (take the answer back). */
 export const RsvpBody = t.Object({ answer: t.Union([t.Literal('yes'), t.Literal('no'), t.Null()]) })
+
+/** Starting a scheduled room: the host may turn its recording on or off then (RP4). */
+export const StartRoomBody = t.Optional(t.Object({ recording: t.Optional(t.Boolean()) }))
 
 export const SearchQuery = t.Object({ q: t.String({ minLength: 1, maxLength: 100 }) })
 
@@ -60,6 +65,7 @@ export interface RoomRow {
   peak_listeners: number
   revision: number
   cancelled: number
+  recording: number
 }
 
 /** A participation stretch: who (looked up through AccountsApi), in which role, from when to when, and why it ended. */
@@ -84,4 +90,5 @@ export const roomView = (r: RoomRow): RoomView => ({
   hostId: r.host_id,
   creatorId: r.creator_id,
   cancelled: r.cancelled === 1,
+  recording: r.recording === 1,
 })

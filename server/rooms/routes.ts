@@ -5,7 +5,7 @@ import type { Core } from '../core'
 import { fail } from '../errors'
 import { requireUser, sessionPlugin } from '../http/session'
 import type { Hallway } from './hallway'
-import { CreateRoomBody, EditRoomBody, roomView, RoomIdParams, RsvpBody, SearchQuery } from './model'
+import { CreateRoomBody, EditRoomBody, roomView, RoomIdParams, RsvpBody, SearchQuery, StartRoomBody } from './model'
 import { searchRooms } from './search'
 import type { RoomsService } from './service'
 
@@ -58,10 +58,15 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
       },
       { params: RoomIdParams, detail: { summary: 'A room: details, who is in it, and (after it ended) who was' } },
     )
-    .post('/rooms/:id/start', ({ viewer, params }) => ({ room: rooms.start(requireUser(viewer).user.id, params.id) }), {
-      params: RoomIdParams,
-      detail: { summary: 'Start a scheduled room (host or co-host)' },
-    })
+    .post(
+      '/rooms/:id/start',
+      ({ viewer, params, body }) => ({ room: rooms.start(requireUser(viewer).user.id, params.id, body ?? {}) }),
+      {
+        params: RoomIdParams,
+        body: StartRoomBody,
+        detail: { summary: 'Start a scheduled room (host or co-host), recorded or not' },
+      },
+    )
     .delete(
       '/rooms/:id',
       ({ viewer, params }) => {

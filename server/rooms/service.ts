@@ -48,6 +48,7 @@ import {
 } from './session'
 import { RoomsStore } from './store'
 import { RoomAccess } from './access'
+import { mayConsent, RecordingStore, type Consent } from './recording'
 import { Schedule } from './schedule'
 
 /** conn.state key: the room this socket has joined. */
@@ -72,6 +73,8 @@ export class RoomsService implements RoomsApi {
   readonly access: RoomAccess
   /** Rooms as events: RSVPs, edits, cancelling, calendars, recaps (schedule.ts). */
   readonly schedule: Schedule
+  /** The host's recording switch and the speakers' consents (RP). */
+  readonly recordings: RecordingStore
   private sessions = new Map<number, RoomSession>()
   /** The most people each live room held at once (written to the room when it grows). */
   private peaks = new Map<number, number>()
@@ -85,6 +88,7 @@ export class RoomsService implements RoomsApi {
     this.core = deps.core
     this.accounts = deps.accounts
     this.store = new RoomsStore(deps.core.db)
+    this.recordings = new RecordingStore(deps.core.db)
     this.timing = {
       graceMs: GRACE_MS,
       emptyMs: EMPTY_ROOM_MS,
@@ -99,6 +103,9 @@ export class RoomsService implements RoomsApi {
       store: this.store,
       access: this.access,
       emit: (event, e) => this.emit(event, e),
+    })
+    deps.core.settings.onChange((now, before) => {
+      if (before.recording && !now.recording) this.recordingDisabled()
     })
   }
 
@@ -197,6 +204,38 @@ export class RoomsService implements RoomsApi {
     this.schedule.announceReminder(e)
   }
 
+  recordedRooms() {
+    if (!this.core.settings.get().recording) return []
+    return this.store
+      .live()
+      .filter((r) => r.recording === 1)
+      .map((r) => r.id)
+  }
+
+  recording(roomId: number) {
+    const r = this.store.byId(roomId)
+    return !!r && r.state === 'live' && r.recording === 1 && this.core.settings.get().recording
+  }
+
+  consent(roomId: number, userId: number): Consent | null {
+    return this.sessions.get(roomId)?.consents.get(userId) ?? null
+  }
+
+  everConsented(roomId: number) {
+    return this.recordings.everConsented(roomId)
+  }
+
+  stageUsers(roomId: number) {
+    return this.store.stageUsers(roomId)
+  }
+
+  setRecordingPaused(roomId: number, paused: boolean) {
+    const session = this.sessions.get(roomId)
+    if (!session || session.recordingPaused === paused) return
+    session.recordingPaused = paused
+    this.publishRecording(roomId)
+  }
+
   stats() {
     let participants = 0
     for (const s of this.sessions.values()) participants += s.seats.size
@@ -225,6 +264,7 @@ export class RoomsService implements RoomsApi {
     if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX)
       fail('room_scheduled_limit')
     if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
+    if (input.recording && !this.core.settings.get().recording) fail('recording_disabled')
     const invited = named(input.invited, 'invited')
     const cohosts = named(input.cohosts, 'cohosts')
     const id = this.core.db.transaction(() => {
@@ -237,6 +277,7 @@ export class RoomsService implements RoomsApi {
         startsAt: scheduled ? startsAt : null,
         live: !scheduled,
       })
+      if (input.recording) this.recordings.set(id, true)
       for (const u of invited) this.store.addPerson(id, u, 'invited')
       for (const u of cohosts) this.store.addPerson(id, u, 'cohost')
       return id
@@ -249,13 +290,17 @@ export class RoomsService implements RoomsApi {
   }
 
   /** A host or co-host starts a scheduled room. */
-  start(userId: number, roomId: number) {
+  start(userId: number, roomId: number, opts: { recording?: boolean } = {}) {
     const room = this.store.byId(roomId)
     if (!room || !this.access.mayKnow(room, userId)) fail('not_found')
     if (!this.access.isHostly(room, userId)) fail('room_start_forbidden')
     if (room.state === 'live') return roomView(room)
     if (!canTransition(room.state, 'live')) fail('room_ended')
-    this.store.start(roomId)
+    if (opts.recording && !this.core.settings.get().recording) fail('recording_disabled')
+    this.core.db.transaction(() => {
+      this.store.start(roomId)
+      if (opts.recording !== undefined) this.recordings.set(roomId, opts.recording)
+    })()
     this.wentLive(roomId)
     this.deps.hallwayChanged()
     return roomView(this.store.byId(roomId)!)
@@ -352,6 +397,7 @@ export class RoomsService implements RoomsApi {
       pinned: session.pinned,
       me: { key: seat.key, role: seat.role, muted: seat.muted, hand: seat.hand, invited: seat.invited },
       ...(session.hostlessUntil !== null ? { hostlessUntil: session.hostlessUntil } : {}),
+      recordingPaused: session.recordingPaused,
     }
   }
 
@@ -598,6 +644,59 @@ export class RoomsService implements RoomsApi {
     this.audit(userId, 'room.remove', targetId, roomId)
   }
 
+  // ── Recording (RP) ────────────────────────────────────────────────────────────────────────────────────
+  /** The host turns the room's recording on or off while it is live (RP5). */
+  setRecording(userId: number, roomId: number, on: boolean) {
+    const { seat } = this.actor(roomId, userId)
+    if (seat.role !== 'host') fail('room_recording_forbidden')
+    if (on && !this.core.settings.get().recording) fail('recording_disabled')
+    if ((this.store.byId(roomId)!.recording === 1) === on) return
+    this.recordings.set(roomId, on)
+    this.publishRecording(roomId)
+    this.emit('recording', { roomId, on })
+    this.deps.audit({
+      actorId: userId,
+      action: on ? 'room.recording.on' : 'room.recording.off',
+      targetType: 'room',
+      targetId: roomId,
+    })
+    this.deps.hallwayChanged()
+  }
+
+  /** A speaker answers "Include your voice in the replay?" (RP8–RP11): kept with its time, told to the room. */
+  setConsent(userId: number, roomId: number, consent: boolean) {
+    const { session, seat } = this.actor(roomId, userId)
+    mayConsent(this.core, this.store.byId(roomId)!.recording === 1, seat)
+    const at = Date.now()
+    this.recordings.add(roomId, userId, consent, at)
+    session.consents.set(userId, { consent, at })
+    this.changed(session, seat)
+    this.emit('consent', { roomId, userId, consent, at })
+  }
+
+  /** The admin turned recording off (RP3): every recorded room stops, the live ones are told. */
+  private recordingDisabled() {
+    const ids = this.core.db.transaction(() => this.recordings.offEverywhere())()
+    for (const roomId of ids) {
+      if (!this.sessions.has(roomId)) continue
+      this.publishRecording(roomId)
+      this.emit('recording', { roomId, on: false })
+    }
+    if (ids.length) this.deps.hallwayChanged()
+  }
+
+  private publishRecording(roomId: number) {
+    const session = this.sessions.get(roomId)
+    const room = this.store.byId(roomId)
+    if (!session || !room) return
+    this.core.bus.publish(roomTopic(roomId), {
+      type: 'room.recording',
+      roomId,
+      recording: room.recording === 1,
+      paused: session.recordingPaused,
+    })
+  }
+
   endRequest(userId: number, roomId: number) {
     const { seat } = this.actor(roomId, userId)
     if (!isModerator(seat.role)) fail('room_end_forbidden')
@@ -709,6 +808,7 @@ export class RoomsService implements RoomsApi {
       const session = new RoomSession(room.id, this.timing)
       this.sessions.set(room.id, session)
       if (isSavedSession(saved)) session.pinned = saved.pinned
+      for (const [u, c] of this.recordings.latest(room.id)) session.consents.set(u, c)
       for (const sv of seats) {
         const user = this.accounts.byId(sv.userId)
         if (user?.status !== 'active' || session.seat(memberKey(sv.userId))) continue

@@ -83,6 +83,10 @@ export class RoomSession {
   hadHost = false
   /** The media plane takes no more listeners in this room now (M53; the hallway card says so). */
   audioFull = false
+  /** Each speaker's latest answer to "Include your voice in the replay?" (RP8), by user id. */
+  readonly consents = new Map<number, { consent: boolean; at: number }>()
+  /** Recording is paused: the server's disk is low (RP16). */
+  recordingPaused = false
   private handSeq = 0
   private emptyTimer: ReturnType<typeof setTimeout> | null = null
   /** The guest count last published, and the timer of the next publication while one is due. */
@@ -290,6 +294,7 @@ export class RoomSession {
       invited: seat.invited,
       away: seat.state === 'away',
       since: seat.since,
+      consent: seat.userId === null ? null : (this.consents.get(seat.userId)?.consent ?? null),
     }
   }
 }

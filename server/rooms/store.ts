@@ -54,6 +54,9 @@ const statements = (db: Database) => ({
   wasParticipant: db.prepare<{ x: number }, [number, number]>(
     'SELECT 1 AS x FROM room_participation WHERE room_id = ? AND user_id = ? LIMIT 1',
   ),
+  stageUsers: db.prepare<{ user_id: number }, [number]>(
+    `SELECT DISTINCT user_id FROM room_participation WHERE room_id = ? AND role != 'audience' ORDER BY user_id`,
+  ),
   history: db.prepare<HistoryRow, [number]>(
     `SELECT user_id, role, from_at, to_at, end_reason FROM room_participation
      WHERE room_id = ? ORDER BY id LIMIT 5000`,
@@ -204,6 +207,10 @@ export class RoomsStore {
   changeRole(roomId: number, userId: number, role: RoomRole) {
     this.closeStint(roomId, userId, 'role')
     this.openStint(roomId, userId, role)
+  }
+  /** Everyone who was ever on the room's stage (host, moderator or speaker). */
+  stageUsers(roomId: number) {
+    return this.q.stageUsers.all(roomId).map((r) => r.user_id)
   }
   wasParticipant(roomId: number, userId: number) {
     return !!this.q.wasParticipant.get(roomId, userId)

@@ -54,6 +54,14 @@ export function roomsWs(core: Core, rooms: RoomsService): RoomsWs {
       rooms.react(me(c.userId), m.roomId, m.emoji)
       return {}
     },
+    'room.consent': (c, m) => {
+      rooms.setConsent(me(c.userId), m.roomId, m.consent)
+      return {}
+    },
+    'room.recording': (c, m) => {
+      rooms.setRecording(me(c.userId), m.roomId, m.on)
+      return {}
+    },
     'hallway.watch': (c, m) => {
       if (m.on) {
         if (!c.user && !core.settings.get().guests) fail('unauthorized')

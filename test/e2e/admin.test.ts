@@ -138,7 +138,8 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
   await form.getByLabel('Registration').selectOption('closed')
   await form.getByLabel('Invites for each new member').fill('3')
   await form.getByLabel('Largest video in messages (MB)').fill('80')
-  await form.getByRole('switch').check()
+  await form.getByRole('switch', { name: 'Guest listening' }).check()
+  await form.getByRole('switch', { name: 'Recording' }).uncheck()
   await form.getByLabel('TURN servers').fill('turn:turn.example.org:3478?transport=udp')
   await form.getByRole('button', { name: 'Save settings' }).click()
   await page.getByText('Settings saved').waitFor()
@@ -148,6 +149,7 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
     guests: true,
     turnUrls: ['turn:turn.example.org:3478?transport=udp'],
     maxVideoMb: 80,
+    recording: false,
     replayKeepDays: 0,
   })
   await form.getByLabel('TURN servers').fill('http://not-a-turn-server')

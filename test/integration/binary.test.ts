@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from '../../scripts/build'
 import { MIGRATIONS } from '../../server/db/migrations'
-import { TEST_LIMIT } from '../helpers/limits'
+import { TEST_LIMIT, until } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -131,4 +131,34 @@ test('[H11] figures: binary size, start-up time, idle memory (reported, not asse
       `RSS after serving the app ${(rssKb / 1024).toFixed(0)} MiB`,
   )
   expect(size).toBeGreaterThan(0)
+})
+
+test('[RP20][RP30] the binary mixes a replay in its replay worker, with the Opus codec embedded', async () => {
+  // Stopped, given an ended recorded room (capture files and a pending replay), started again: the job mixes it.
+  proc!.kill('SIGTERM')
+  await proc!.exited
+  const { Database } = await import('bun:sqlite')
+  const { seedReplay, probe } = await import('../helpers/replays')
+  const dataDir = join(folder, 'data')
+  const db = new Database(join(dataDir, 'townhall.db'))
+  const seeded = seedReplay(db, dataDir, [
+    { username: 'ann', tones: [{ startMs: 0, durationMs: 3000, freq: 440 }] },
+    { username: 'bob', tones: [{ startMs: 3000, durationMs: 3000, freq: 660 }] },
+  ])
+  proc = Bun.spawn([bin], { cwd: folder, env: env({ PORT: '0' }), stdout: 'pipe', stderr: 'pipe' })
+  const state = () =>
+    db
+      .query<{ state: string; path: string | null; error: string | null }, [number]>(
+        'SELECT state, path, error FROM replays WHERE id = ?',
+      )
+      .get(seeded.replayId)!
+  await until(
+    () => ['ready', 'failed'].includes(state().state),
+    () => JSON.stringify(state()),
+  )
+  expect(state()).toMatchObject({ state: 'ready', error: null })
+  const p = await probe(join(dataDir, state().path!))
+  expect(p.codec).toBe('opus')
+  expect(Math.abs(p.durationMs - 6000)).toBeLessThan(120)
+  db.close()
 })

@@ -1,5 +1,5 @@
-// Server settings: who may sign up, how many invites new members get, guest listening, TURN servers, the largest
-// video a member may send in Backchannel.
+// Server settings: who may sign up, how many invites new members get, guest listening, recording, TURN servers, the
+// largest video a member may send in Backchannel.
 import { html } from 'htm/preact'
 import { useEffect, useState } from 'preact/hooks'
 import { settings, updateSettings, type Settings } from '../../app/admin'
@@ -29,6 +29,7 @@ export function ServerSettings() {
         registration: s.registration,
         inviteQuota: Number(s.inviteQuota),
         guests: s.guests,
+        recording: s.recording,
         maxVideoMb: Number(s.maxVideoMb),
         turnUrls,
       })
@@ -58,6 +59,12 @@ export function ServerSettings() {
         onChange=${(e: any) => setS({ ...s, guests: e.target.checked })} />
       <span><strong>Guest listening</strong><br />
         <span class="muted small">Signed-out visitors may listen to open rooms</span></span></label>
+    <label class="row gap center switch-row">
+      <input type="checkbox" role="switch" class="switch" checked=${s.recording} aria-label="Recording"
+        onChange=${(e: any) => setS({ ...s, recording: e.target.checked })} />
+      <span><strong>Recording</strong><br />
+        <span class="muted small">Hosts may record rooms as replays (each speaker still chooses whether they are
+          in it). Turning this off stops every recording in progress.</span></span></label>
     <${Field} label="TURN servers"
       hint="One per line, e.g. turn:turn.example.org:3478?transport=udp. Helps members behind strict networks connect.">
       <textarea rows="3" value=${turn} onInput=${(e: any) => setTurn(e.target.value)}

@@ -86,7 +86,8 @@ function FeedCard() {
           : null
     }
     <div class="row gap wrap">
-      <button class=${'btn' + (url ? '' : ' primary')} onClick=${renew}>${createdAt ? 'New address' : 'Make my feed'}</button>
+      <button class=${'btn' + (url ? '' : ' primary')} onClick=${renew}>
+        ${createdAt ? 'New address' : 'Make my feed'}</button>
       ${createdAt && html`<button class="btn danger-text" onClick=${remove}>Remove feed</button>`}
     </div>
   </section>`
@@ -106,7 +107,10 @@ export function ReplaysScreen() {
         <h2 id="replays-h" class="section-title">Recorded rooms</h2>
         ${error && html`<p class="form-error">${error}</p>`}
         ${!list && !error && html`<p class="muted" aria-busy="true">Loading…</p>`}
-        ${list?.length === 0 && html`<${Empty}>No replays yet. Rooms recorded with their speakers' consent show here.</${Empty}>`}
+        ${
+          list?.length === 0 &&
+          html`<${Empty}>No replays yet. Rooms recorded with their speakers' consent show here.</${Empty}>`
+        }
         <ul class="replay-list">
           ${list?.map(
             (r) => html`<li><a class="replay-item" href=${`/replays/${r.id}`}>
@@ -281,7 +285,8 @@ export function ReplayScreen({ id }: { id: string }) {
       <section class="card replay-head" aria-labelledby="replay-h">
         <h2 id="replay-h" class="replay-title">${r.title}</h2>
         <p class="small muted">${new Date(r.createdAt).toLocaleString()}${ready ? ` · ${R.clock(r.durationMs)}` : ''}
-          ${r.host && html` · hosted by <a href=${`/u/${r.host.username}`}>${r.host.displayName}</a>`}${' · '}<a href=${`/rooms/${r.roomId}`}>the room</a></p>
+          ${r.host && html` · hosted by <a href=${`/u/${r.host.username}`}>${r.host.displayName}</a>`}${' · '}<a
+            href=${`/rooms/${r.roomId}`}>the room</a></p>
         ${
           r.speakers.length > 0 &&
           html`<ul class="replay-speakers" aria-label="Speakers">${r.speakers.map(
@@ -306,9 +311,11 @@ export function ReplayScreen({ id }: { id: string }) {
               onPlay=${() => setPlaying(true)} onPause=${() => setPlaying(false)}
               onRateChange=${(e: Event) => setSpeed((e.target as HTMLAudioElement).playbackRate)}></audio>
             <div class="row gap wrap center player-actions">
-              <button class="btn small" onClick=${skip} disabled=${!R.nextSpeaker(r.chapters, ms)}>Next speaker ⏭</button>
+              <button class="btn small" onClick=${skip} disabled=${!R.nextSpeaker(r.chapters, ms)}>
+                Next speaker ⏭</button>
               <label class="speed small">Speed
-                <select value=${String(speed)} onChange=${(e: Event) => setSpeed(Number((e.target as HTMLSelectElement).value))}>
+                <select value=${String(speed)}
+                  onChange=${(e: Event) => setSpeed(Number((e.target as HTMLSelectElement).value))}>
                   ${[1, 1.25, 1.5, 1.75, 2].map((s) => html`<option value=${String(s)}>${s}×</option>`)}
                 </select></label>
               <button class="btn small" onClick=${() => setCutting(!cutting)} aria-expanded=${cutting}>Clip</button>
@@ -437,7 +444,8 @@ export function AdminReplays() {
       <ul class="replay-list">${data.replays.map(
         (r) => html`<li class="row gap center admin-replay">
           <a href=${`/replays/${r.id}`}>${r.title}</a>
-          <span class="small muted">${r.state} · ${size(r.bytes + r.clips)} · ${new Date(r.createdAt).toLocaleDateString()}</span>
+          <span class="small muted">${r.state} · ${size(r.bytes + r.clips)} ·
+            ${new Date(r.createdAt).toLocaleDateString()}</span>
           <button class="btn small danger-text" onClick=${() => remove(r.id)}>Delete</button></li>`,
       )}</ul>
     </section>`

@@ -1,4 +1,4 @@
-// The sheet to start a room now or schedule it: title, description, pinned link, who may join, when.
+// The sheet to start a room now or schedule it: title, description, pinned link, who may join, when, recorded or not.
 import { html } from 'htm/preact'
 import { useState } from 'preact/hooks'
 import { navigate } from '../../app/router'
@@ -28,6 +28,7 @@ export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
     kind: 'open' as 'open' | 'social' | 'closed',
     invited: '',
     later: false,
+    recording: false,
     when: inAnHour(),
   })
   const [busy, setBusy] = useState(false)
@@ -48,6 +49,7 @@ export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
         link: f.link.trim() || undefined,
         kind: f.kind,
         startsAt,
+        ...(f.recording ? { recording: true } : {}),
         invited:
           f.kind === 'closed'
             ? f.invited
@@ -96,6 +98,14 @@ export function CreateRoomSheet({ onClose }: { onClose: () => void }) {
       <label class="switch-line">
         <input type="checkbox" checked=${f.later} onChange=${set('later')} /> Schedule for later
       </label>
+      <label class="switch-line">
+        <input type="checkbox" checked=${f.recording} onChange=${set('recording')} /> Record a replay
+      </label>
+      ${
+        f.recording &&
+        html`<p class="muted small">Everyone in the room sees it is recorded. Each speaker is asked whether their
+          voice is in the replay; nobody is recorded without saying yes.</p>`
+      }
       ${
         f.later &&
         html`<${Field} label="Starts at">

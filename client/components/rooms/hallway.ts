@@ -6,6 +6,7 @@ import { currentRoomId, hallway, hallwayError, roomStatus, watchHallway, type Ha
 import { Avatar, Empty, Header } from '../ui'
 import { Icon, LineIcon } from '../icons'
 import { ShareButton } from './share'
+import { Recorded } from './recording'
 import { CalendarSheet, FindRooms, UpcomingCard } from './upcoming'
 
 // "Start a room" loads its sheet on first use.
@@ -42,6 +43,7 @@ function LiveCard({ r }: { r: HallwayRoom }) {
           </span>
           ${r.followedOnStage > 0 && html`<span class="follow-note">People you follow</span>`}
         </div>
+        ${r.recording && html`<${Recorded} />`}
       </div>
       <${ShareButton} room=${r} label="" className="btn small icon-only" />
       ${

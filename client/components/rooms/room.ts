@@ -43,6 +43,7 @@ import { PersonMenu } from './person-menu'
 import { ReportButton } from '../admin/report'
 import { ShareButton } from './share'
 import { InviteChoice, leaveFlow } from './dock'
+import { ConsentPrompt, ConsentSwitch, NotRecordedMark, RecBadge, RecordingToggle, recordedState } from './recording'
 
 /** The reactions offered (the protocol's ROOM_REACTIONS; the client imports no values from the server). */
 const REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙌', '😮', '👍']
@@ -61,6 +62,7 @@ function Person({ p, big, onOpen }: { p: Participant; big: boolean; onOpen: (p: 
     p.hand !== null ? 'hand raised' : '',
     p.away ? 'reconnecting' : '',
     speaking ? 'speaking' : '',
+    recordedState(p),
   ]
     .filter(Boolean)
     .join(', ')
@@ -77,6 +79,7 @@ function Person({ p, big, onOpen }: { p: Participant; big: boolean; onOpen: (p: 
           p.hand !== null &&
           html`<span class="pbadge hand" title="Hand raised"><${Icon} name="hand" size=${14} /></span>`
         }
+        <${NotRecordedMark} p=${p} />
       </span>
       <span class="person-name">
         ${badge && html`<span class="mod-star" title=${badge}><${Icon} name="star" size=${12} /></span>`}
@@ -259,7 +262,9 @@ export function Room({ id }: { id: string }) {
   const talk = hasPanels && view.value !== 'stage'
   return html`<div class=${'room-screen' + (hasPanels ? ' with-panels' : '')} data-view=${talk ? 'talk' : 'stage'}>
     <${Header} title=${info.title} back="/">
+      <${RecBadge} />
       ${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
+      ${p?.role === 'host' && html`<${RecordingToggle} />`}
       <${ShareButton} room=${info} label="" className="btn small icon-only" />
       ${
         mod &&
@@ -295,6 +300,8 @@ export function Room({ id }: { id: string }) {
       <${InviteChoice} />
     </div>`
     }
+    <${ConsentPrompt} />
+    <${ConsentSwitch} />
     ${
       p &&
       onStage(p.role) &&

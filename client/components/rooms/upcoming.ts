@@ -17,6 +17,7 @@ import { Avatar, Empty } from '../ui'
 import { LineIcon } from '../icons'
 import { Going, localTime, month, relative, RsvpButtons, weekday } from './rsvp'
 import { ShareButton } from './share'
+import { Recorded } from './recording'
 import { Sheet } from './sheet'
 
 const KIND_LABEL = { open: '', social: 'Social', closed: 'Closed' } as const
@@ -26,9 +27,10 @@ export function UpcomingCard({ r }: { r: HallwayRoom }) {
   useEffect(() => setRsvp(r.rsvp), [r.rsvp.going, r.rsvp.mine])
   const hosts = [r.host, ...r.cohosts.filter((c) => c.id !== r.host.id)]
   const hostly = !!me.value && hosts.some((h) => h.id === me.value!.id)
+  const [record, setRecord] = useState(r.recording)
   const start = async () => {
     try {
-      await startRoom(r.id)
+      await startRoom(r.id, { recording: record })
       navigate(`/rooms/${r.id}`)
     } catch (e) {
       notifyError(e)
@@ -57,12 +59,16 @@ export function UpcomingCard({ r }: { r: HallwayRoom }) {
         <span class="grow ellipsis">with ${hosts.map((h) => h.displayName).join(', ')}</span>
       </div>
       ${r.description && html`<p class="room-card-desc muted small">${r.description}</p>`}
+      ${r.recording && html`<${Recorded} />`}
       <div class="row center gap wrap event-item-actions">
         <${Going} rsvp=${rsvp} size=${22} />
         <span class="grow"></span>
         ${
           hostly
-            ? html`<button class="btn small primary" aria-describedby=${id} onClick=${start}>Start</button>`
+            ? html`<label class="switch-line small">
+                  <input type="checkbox" checked=${record} onChange=${(e: any) => setRecord(e.target.checked)} />
+                  Record</label>
+                <button class="btn small primary" aria-describedby=${id} onClick=${start}>Start</button>`
             : html`<${RsvpButtons} roomId=${r.id} rsvp=${rsvp} onChange=${setRsvp} describedBy=${id} />`
         }
         <${ShareButton} room=${r} label="" className="btn small icon-only" />

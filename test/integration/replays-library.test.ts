@@ -247,7 +247,7 @@ describe('[RP50–RP54] the private podcast feed', () => {
     expect((await ch.json()).chapters).toHaveLength(2)
   })
 
-  test('[RP53] a member who may not see a room gets no item and a 404 for its file, even with a guessed URL', async () => {
+  test('[RP53] a member who may not see a room gets no item, and 404 for its file with a guessed URL', async () => {
     const path = await feedUrl(X)
     const { items } = await feedItems(path)
     expect(items.map((i: any) => i.guid.split('@')[0])).toEqual([`townhall-replay-${open}`])
@@ -257,7 +257,7 @@ describe('[RP50–RP54] the private podcast feed', () => {
     expect((await fetch(`${s.url}/feed/${secret}/${open}.opus`)).status).toBe(200)
   })
 
-  test('[RP50] a new secret: the old URL and its files 404; removing the feed: 404; only the hash is stored', async () => {
+  test('[RP50] a new secret: the old URL and files 404; removing the feed: 404; only the hash stored', async () => {
     const old = await feedUrl(L)
     const oldSecret = old.slice('/feed/'.length, -'.rss'.length)
     const now = await feedUrl(L)
@@ -299,7 +299,7 @@ describe('[RP55–RP57] clips', () => {
     )
     expect(Math.abs(Number(probe.stdout.toString()) - 2)).toBeLessThan(0.04)
   })
-  test('[RP56] a social room clip: 404 for who may not see the replay and signed out; user text is escaped', async () => {
+  test('[RP56] a social room clip: 404 for who may not see the replay, signed out; user text escaped', async () => {
     expect((await X.http.get(`/clips/${slug}`)).status).toBe(404)
     expect((await anon().get(`/clips/${slug}`)).status).toBe(404)
     expect((await anon().get(`/clips/${slug}.opus`)).status).toBe(404)
@@ -337,7 +337,9 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     expect(r.status).toBe(200)
     expect(r.json.replay.state).toBe('pending')
     const row = store().byId(id)!
-    expect([row.state, row.path]).toEqual(['pending', null])
+    // Pending, or already taken by the mix job (told to mix it again).
+    expect(['pending', 'mixing']).toContain(row.state)
+    expect(row.path).toBeNull()
     expect(store().leftOut(row)).toContain(SP.id)
     expect(store().withdrawn(id)).toEqual([SP.id])
     expect(existsSync(file)).toBe(false)
@@ -345,7 +347,9 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     // Not ready: not listed for a listener, no file; the host sees it with its state.
     expect((await L.http.get(`/api/replays/${id}/audio`)).status).toBe(404)
     expect((await L.http.get('/api/replays')).json.replays.some((x: any) => x.id === id)).toBe(false)
-    expect((await H.http.get('/api/replays')).json.replays.find((x: any) => x.id === id).state).toBe('pending')
+    // (This replay has no capture files, so the mix job told to mix it again cannot make it ready.)
+    const mine = (await H.http.get('/api/replays')).json.replays.find((x: any) => x.id === id)
+    expect(['pending', 'mixing', 'failed']).toContain(mine.state)
   })
 
   test('[RP61] the host deletes (files gone), a listener may not; an admin may', async () => {

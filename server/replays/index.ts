@@ -1,0 +1,45 @@
+// The replays domain (issue 10): the recorder that writes each consenting speaker's capture file while a recorded
+// room is live, the replays' rows, and the mix job that turns an ended room's capture files into its replay. Built
+// after rooms and media (it follows the rooms' events and taps the media plane). start(): timers, the recorded rooms
+// a previous run left live record again, and the mix job (which mixes again what a crash left 'mixing'). stop(): ends
+// the mix under way, writes what is buffered and closes the files. `api.on('pending', …)`: a replay waits for its mix
+// (the mix job follows it); `api.on('mix', …)`: its progress and end.
+import type { MediaApi, ReplayEvents, ReplaysApi, RoomsApi } from '../contracts'
+import type { Core } from '../core'
+import type { Domain } from '../domain'
+import { Emitter } from '../lib/events'
+import { MixJobs } from './jobs'
+import { Recorder } from './recorder'
+import { CaptureStore } from './tracks'
+
+export interface ReplaysDomain extends Domain<ReplaysApi> {
+  readonly recorder: Recorder
+  readonly store: CaptureStore
+  readonly mixer: MixJobs
+}
+
+export function createReplays(deps: { core: Core; rooms: RoomsApi; media: MediaApi }): ReplaysDomain {
+  const events = new Emitter<ReplayEvents>('replays', deps.core.log)
+  const store = new CaptureStore(deps.core.db)
+  const recorder = new Recorder({ ...deps, store, pending: (e) => events.emit('pending', e) })
+  const { db, log, config } = deps.core
+  const mixer = new MixJobs({ db, log, dataDir: config.dataDir, changed: (e) => events.emit('mix', e) })
+  events.on('pending', () => mixer.kick())
+  return {
+    api: {
+      on: (event, fn) => events.on(event, fn),
+      remix: () => mixer.kick(),
+    },
+    recorder,
+    store,
+    mixer,
+    start: async () => {
+      await recorder.start()
+      mixer.start()
+    },
+    stop: async () => {
+      await mixer.stop()
+      await recorder.stop()
+    },
+  }
+}
