@@ -373,6 +373,7 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
     { guests: 'yes' },
     { maxVideoMb: 0 },
     { maxVideoMb: 2.5 },
+    { recording: 'off' },
     { other: 1 },
   ]) {
     expect((await admin.patch('/api/admin/settings', b)).status).toBe(422)
@@ -383,6 +384,7 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
     guests: true,
     turnUrls: ['turn:turn.example.org:3478?transport=udp'],
     maxVideoMb: 80,
+    recording: false,
   })
   expect(r.json.settings).toEqual({
     registration: 'closed',
@@ -390,7 +392,7 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
     guests: true,
     turnUrls: ['turn:turn.example.org:3478?transport=udp'],
     maxVideoMb: 80,
-    recording: true,
+    recording: false,
     replayKeepDays: 0,
   })
   expect((await new Client(s).get('/api/registration')).json.mode).toBe('closed')
@@ -400,6 +402,7 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
   const e = (await audit('settings.update'))[0]
   expect(e.details.registration).toEqual({ from: 'invite', to: 'closed' })
   expect(e.details.inviteQuota).toEqual({ from: 5, to: 2 })
+  expect(e.details.recording).toEqual({ from: true, to: false })
   expect(e.details.maxVideoMb).toEqual({ from: 50, to: 80 })
   await admin.patch('/api/admin/settings', {
     registration: 'invite',

@@ -256,6 +256,33 @@ describe('recording with consent', () => {
   })
 })
 
+test('[RP2][RP4] a scheduled room is recorded as chosen when scheduled or started, not against the admin', async () => {
+  const host = await person('SCHED')
+  const later = Date.now() + 3600_000
+  const a = await createRoom(host, { startsAt: later, recording: true })
+  const hall = await host.http.get('/api/rooms')
+  expect(hall.json.upcoming.find((x: { id: number }) => x.id === a.id)?.recording).toBe(true)
+  // Started with recording turned off by its host: not recorded.
+  const started = await host.http.post(`/api/rooms/${a.id}/start`, { recording: false })
+  expect([started.status, started.json.room.recording]).toEqual([200, false])
+  await ok(host, 'room.join', { roomId: a.id })
+  await ok(host, 'room.end', { roomId: a.id })
+  const b = await createRoom(host, { startsAt: later })
+  s.ctx.core.settings.update({ recording: false })
+  try {
+    const refused = await host.http.post(`/api/rooms/${b.id}/start`, { recording: true })
+    expect([refused.status, refused.json.error.code]).toEqual([403, 'recording_disabled'])
+    expect((await host.http.get(`/api/rooms/${b.id}`)).json.room.state).toBe('scheduled')
+  } finally {
+    s.ctx.core.settings.update({ recording: true })
+  }
+  const c = await host.http.post(`/api/rooms/${b.id}/start`, { recording: true })
+  expect([c.status, c.json.room.recording]).toEqual([200, true])
+  expect(await outcome(host, 'room.recording', { roomId: b.id, on: 'yes' })).toBe('validation')
+  await ok(host, 'room.join', { roomId: b.id })
+  await ok(host, 'room.end', { roomId: b.id })
+})
+
 describe('[RP12] who may answer the consent question', () => {
   test('listener, speaker, host, another room’s member, guest', async () => {
     const host = await person('PERM')

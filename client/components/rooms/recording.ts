@@ -15,7 +15,7 @@ import {
 import { notifyError } from '../../app/state'
 
 /** RP4/RP16: the room is recorded (a red REC badge), or recording is paused. */
-export function RecBadge() {
+function RecBadge() {
   if (!roomInfo.value?.recording) return null
   const paused = recordingPaused.value
   const title = paused
@@ -42,19 +42,34 @@ export function ConsentPrompt() {
   </div>`
 }
 
-/** RP10: a speaker who answered changes their mind either way, at any time. */
-export function ConsentSwitch() {
+/**
+ * Under the room's header: the REC badge everyone sees (RP4), the speaker's own switch (RP10: once answered, they
+ * change their mind either way at any time) and the host's recording switch (RP5).
+ */
+export function RecordingBar() {
   const p = me.value
-  if (!roomInfo.value?.recording || !p || !onStage(p.role) || p.consent === null) return null
-  return html`<label class="row gap center switch-row consent-switch">
-    <input type="checkbox" role="switch" class="switch" checked=${p.consent} aria-label="My voice in the replay"
+  const recording = !!roomInfo.value?.recording
+  const answered = recording && !!p && onStage(p.role) && p.consent !== null
+  const host = p?.role === 'host'
+  if (!recording && !host) return null
+  return html`<div class="recording-bar">
+    <${RecBadge} />
+    ${answered && html`<${ConsentSwitch} consent=${p!.consent!} />`}
+    <span class="grow"></span>
+    ${host && html`<${RecordingToggle} />`}
+  </div>`
+}
+
+function ConsentSwitch({ consent }: { consent: boolean }) {
+  return html`<label class="row gap center consent-switch">
+    <input type="checkbox" role="switch" class="switch" checked=${consent} aria-label="My voice in the replay"
       onChange=${(e: Event) => setConsent((e.target as HTMLInputElement).checked).catch(notifyError)} />
-    <span class="small">${p.consent ? 'Your voice is in the replay' : 'Your voice is left out of the replay'}</span>
+    <span class="small">${consent ? 'Your voice is in the replay' : 'Your voice is left out of the replay'}</span>
   </label>`
 }
 
 /** RP5: the host turns the room's recording on or off while it is live. */
-export function RecordingToggle() {
+function RecordingToggle() {
   const on = !!roomInfo.value?.recording
   return html`<button class="btn small" aria-pressed=${on}
     onClick=${() => {

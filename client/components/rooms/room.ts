@@ -43,7 +43,7 @@ import { PersonMenu } from './person-menu'
 import { ReportButton } from '../admin/report'
 import { ShareButton } from './share'
 import { InviteChoice, leaveFlow } from './dock'
-import { ConsentPrompt, ConsentSwitch, NotRecordedMark, RecBadge, RecordingToggle, recordedState } from './recording'
+import { ConsentPrompt, NotRecordedMark, RecordingBar, recordedState } from './recording'
 
 /** The reactions offered (the protocol's ROOM_REACTIONS; the client imports no values from the server). */
 const REACTIONS = ['👏', '❤️', '😂', '🔥', '💯', '🙌', '😮', '👍']
@@ -262,9 +262,7 @@ export function Room({ id }: { id: string }) {
   const talk = hasPanels && view.value !== 'stage'
   return html`<div class=${'room-screen' + (hasPanels ? ' with-panels' : '')} data-view=${talk ? 'talk' : 'stage'}>
     <${Header} title=${info.title} back="/">
-      <${RecBadge} />
       ${info.kind !== 'open' && html`<span class="badge">${info.kind}</span>`}
-      ${p?.role === 'host' && html`<${RecordingToggle} />`}
       <${ShareButton} room=${info} label="" className="btn small icon-only" />
       ${
         mod &&
@@ -300,8 +298,8 @@ export function Room({ id }: { id: string }) {
       <${InviteChoice} />
     </div>`
     }
+    <${RecordingBar} />
     <${ConsentPrompt} />
-    <${ConsentSwitch} />
     ${
       p &&
       onStage(p.role) &&
