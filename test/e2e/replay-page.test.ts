@@ -1,8 +1,8 @@
 // [RP41] [RP46] [RP57] The replay page in Chromium: the player with its chapters, the room's chat following the
 // playback time (a jump to the second speaker's chapter shows the line sent at that moment, not the one after), the
 // list with the private feed, a clip's page, at 390×844 and 1280×800 (screenshots in test/.tmp/shots).
-// Until the capture and mixer branches are merged, the replay's file is made with ffmpeg and its row (chapters, the
-// wall-time timeline) set through the store, the way the mix job sets it.
+// The replay's file is made with ffmpeg and its row (chapters, the wall-time timeline) set through the store, the way
+// the mix job sets it, so that the times are exact (the real recording and mix: replay-recorded.test.ts).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'

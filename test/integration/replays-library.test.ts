@@ -1,7 +1,7 @@
 // [RP40–RP65] The replay library over real HTTP: who may see a replay (a table of roles over the page, the file, the
 // chapters, a clip and the feed), Range requests, the private podcast feed parsed by a podcast library, clips,
-// deleting, withdrawing and the retention sweep. Until the capture and mixer branches are merged, a replay's file is
-// made with ffmpeg (a 6 s tone, Ogg Opus) and its row set through the store, as the mix job would.
+// deleting, withdrawing and the retention sweep. A replay's file is made with ffmpeg (a 6 s tone, Ogg Opus) and its
+// row set through the store, as the mix job would (the real recording and mix: test/e2e/replay-recorded.test.ts).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
