@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { parseFeed } from 'podcast-partytime'
 import { Client, type TestServer, startTestServer } from '../helpers/server'
 import { bringUp, closeAll, createRoom, member, ok, type Member } from '../helpers/members'
-import { TEST_LIMIT } from '../helpers/limits'
+import { TEST_LIMIT, until } from '../helpers/limits'
+import { blocksWithTone, decodeWithFfmpeg, seedReplay } from '../helpers/replays'
 import type { ReplayStore } from '../../server/replays/store'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -350,6 +351,29 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     // (This replay has no capture files, so the mix job told to mix it again cannot make it ready.)
     const mine = (await H.http.get('/api/replays')).json.replays.find((x: any) => x.id === id)
     expect(['pending', 'mixing', 'failed']).toContain(mine.state)
+  })
+
+  test('[RP62] on a real mix: withdrawn, the replay is mixed again without the speaker (their tone gone)', async () => {
+    const seeded = seedReplay(s.ctx.core.db, s.dataDir, [
+      { username: H.name, tones: [{ startMs: 0, durationMs: 3000, freq: 440 }] },
+      { username: SP.name, tones: [{ startMs: 3000, durationMs: 3000, freq: 880 }] },
+    ])
+    s.ctx.replays.api.remix()
+    const ready = () => store().byId(seeded.replayId)?.state === 'ready'
+    await until(ready, 'the first mix')
+    const first = store().byId(seeded.replayId)!
+    expect(store().speakers(first).sort()).toEqual([H.id, SP.id].sort())
+    const pcm1 = await decodeWithFfmpeg(join(s.dataDir, first.path!))
+    expect(blocksWithTone(pcm1, 880)).toBeGreaterThan(20)
+    expect((await SP.http.post(`/api/replays/${seeded.replayId}/withdraw`)).status).toBe(200)
+    await until(ready, 'the mix without the speaker')
+    const again = store().byId(seeded.replayId)!
+    expect(store().speakers(again)).toEqual([H.id])
+    expect(store().leftOut(again)).toContain(SP.id)
+    const pcm2 = await decodeWithFfmpeg(join(s.dataDir, again.path!))
+    expect(blocksWithTone(pcm2, 880)).toBe(0)
+    expect(blocksWithTone(pcm2, 440)).toBeGreaterThan(20)
+    expect((await SP.http.get(`/api/replays/${seeded.replayId}`)).json.replay.withdrawn).toBe(true)
   })
 
   test('[RP61] the host deletes (files gone), a listener may not; an admin may', async () => {
