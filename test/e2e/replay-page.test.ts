@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
-import { startTestServer, type TestServer } from '../helpers/server'
+import { signIn, startTestServer, type TestServer } from '../helpers/server'
 import { bringUp, closeAll, createRoom, member, ok, type Member } from '../helpers/members'
 import { TEST_LIMIT, until } from '../helpers/limits'
 
@@ -147,5 +147,22 @@ test.skipIf(!hasChromium)('[RP57] a clip cut in the app: its own page with a pla
   await page.screenshot({ path: `${SHOTS}/replays-1280.png`, fullPage: true })
   await page.setViewportSize({ width: 390, height: 844 })
   await page.screenshot({ path: `${SHOTS}/replays-390.png`, fullPage: true })
+  await context.close()
+})
+
+test.skipIf(!hasChromium)('[RP65] the admin console: how long replays are kept, the disk they take', async () => {
+  await s.ctx.accounts.service.createAdmin('root', 'correct horse battery')
+  const admin = await signIn(s, 'root')
+  const { context, page } = await pageFor(browser, s.url, admin.cookie, { width: 1280, height: 800 })
+  await page.goto('/admin/replays')
+  await page.getByRole('heading', { name: 'Keeping replays' }).waitFor()
+  await page.getByRole('link', { name: 'Town budget, recorded' }).waitFor()
+  await page.getByLabel('Keep replays for (days; 0 = forever)').fill('30')
+  await page.getByRole('button', { name: 'Save', exact: true }).click()
+  await page.getByText('Saved').waitFor()
+  expect(s.ctx.core.settings.get().replayKeepDays).toBe(30)
+  await page.screenshot({ path: `${SHOTS}/admin-replays-1280.png`, fullPage: true })
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.screenshot({ path: `${SHOTS}/admin-replays-390.png`, fullPage: true })
   await context.close()
 })

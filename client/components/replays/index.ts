@@ -426,7 +426,7 @@ export function AdminReplays() {
   const d = data.disk
   return html`<section class="card" aria-labelledby="keep-h">
       <h2 id="keep-h" class="section-title">Keeping replays</h2>
-      <form class="row gap wrap" onSubmit=${save}>
+      <form class="row gap wrap keep-form" onSubmit=${save}>
         <label class="field"><span class="field-label">Keep replays for (days; 0 = forever)</span>
           <input class="input" type="number" min="0" max="36500" step="1" value=${days}
             onInput=${(e: Event) => setDays((e.target as HTMLInputElement).value)} /></label>
@@ -444,8 +444,9 @@ export function AdminReplays() {
       <ul class="replay-list">${data.replays.map(
         (r) => html`<li class="row gap center admin-replay">
           <a href=${`/replays/${r.id}`}>${r.title}</a>
-          <span class="small muted">${r.state} · ${size(r.bytes + r.clips)} ·
-            ${new Date(r.createdAt).toLocaleDateString()}</span>
+          <span class="small muted">${`${r.state} · ${size(r.bytes + r.clips)} · `}${new Date(
+            r.createdAt,
+          ).toLocaleDateString()}</span>
           <button class="btn small danger-text" onClick=${() => remove(r.id)}>Delete</button></li>`,
       )}</ul>
     </section>`
