@@ -155,6 +155,8 @@ export class MixJobs {
     const rel = join('replays', `${r.id}.opus`)
     const dest = join(dataDir, rel)
     mkdirSync(join(dataDir, 'replays'), { recursive: true })
+    // A mix again (after a withdrawal) removes the previous file at once: the withdrawn voice is not kept meanwhile.
+    rmSync(dest, { force: true })
     const { input, leftOut } = this.input(r, dest)
     changed({ replayId: r.id, roomId: r.room_id, state: 'mixing', progress: 0 })
     let written = 0

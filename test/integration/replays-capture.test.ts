@@ -158,7 +158,8 @@ describe('recording with consent', () => {
     for (const t of tracks) expect(t.bytes).toBe(readFileSync(join(s.dataDir, t.path)).length)
     // RP18/RP19: the replay waits for its mix and says who is left out (refused, never answered).
     const replay = replayOf(roomId)!
-    expect(replay.state).toBe('pending')
+    // Inserted 'pending'; the mix job (RP30) may already have taken it.
+    expect(['pending', 'mixing', 'ready']).toContain(replay.state)
     expect(JSON.parse(replay.left_out).sort()).toEqual([no.id, silent.id].sort((a, b) => a - b))
     expect(pending).toContain(roomId)
   })
