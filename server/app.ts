@@ -32,6 +32,7 @@ import { createBackchannel, type BackchannelDomain } from './backchannel'
 import { createActivity, type ActivityDomain } from './activity'
 import { createMembers, type MembersDomain } from './members'
 import { createReplays, type ReplaysDomain } from './replays'
+import { createReplayLibrary, type ReplayLibraryDomain } from './replays/domain'
 
 export const VERSION: string = pkg.version
 
@@ -63,6 +64,8 @@ export interface Townhall {
   readonly activity: ActivityDomain
   /** Members' own data: export, account deletion (after every domain holding some of it). */
   readonly members: MembersDomain
+  /** Replays, clips and the private podcast feeds (after rooms). */
+  readonly replayLibrary: ReplayLibraryDomain
   readonly realtime: RealtimeDomain
   readonly reminders: RemindersDomain
   readonly admin: AdminDomain
@@ -133,6 +136,13 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     backchannel: backchannel.api,
     audit: audit.api,
   })
+  const replayLibrary = createReplayLibrary({
+    core,
+    accounts: accounts.api,
+    rooms: rooms.api,
+    replays: replays.api,
+    audit: audit.api,
+  })
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
   // One handler per request type of the protocol: the union of the domains' handlers is typed as complete, so a
   // domain left out (or a request without its handler) does not compile; assertComplete() checks it again at run time.
@@ -178,6 +188,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     backchannel,
     activity,
     members,
+    replayLibrary,
     realtime,
     reminders,
     admin,
@@ -197,6 +208,7 @@ function parts(t: Townhall): Domain<unknown>[] {
     t.backchannel,
     t.activity,
     t.members,
+    t.replayLibrary,
     t.realtime,
     t.reminders,
     t.admin,
@@ -323,6 +335,7 @@ function createApp(t: Townhall) {
     .use(t.rooms.routes)
     .use(t.backchannel.routes)
     .use(t.members.routes)
+    .use(t.replayLibrary.routes)
     .all('/api/*', () => {
       throw new AppError('not_found')
     })

@@ -11,6 +11,8 @@ export interface Settings {
   maxVideoMb: number
   /** Whether hosts may record rooms (RP1); turning it off stops every recording in progress (RP3). */
   recording: boolean
+  /** How many days replays are kept after they are ready (0: forever; RP64). */
+  replayKeepDays: number
 }
 
 const DEFAULT_MAX_VIDEO_MB = 50
@@ -36,6 +38,7 @@ export class SettingsService {
       turnUrls: config.turnUrls,
       maxVideoMb: DEFAULT_MAX_VIDEO_MB,
       recording: true,
+      replayKeepDays: 0,
     }
     this.cache = { ...defaults }
     for (const key of Object.keys(defaults) as (keyof Settings)[]) {

@@ -10,6 +10,7 @@ import { Reports } from './admin/reports'
 import { ServerSettings } from './admin/settings'
 import { Backups } from './admin/backups'
 import { AuditLog } from './admin/audit'
+import { AdminReplays } from './replays'
 
 const TABS: { id: string; label: string; view: () => any }[] = [
   { id: '', label: 'Dashboard', view: () => html`<${Dashboard} /><${InviteManager} />` },
@@ -17,6 +18,7 @@ const TABS: { id: string; label: string; view: () => any }[] = [
   { id: 'tree', label: 'Invite tree', view: () => html`<${InviteTree} />` },
   { id: 'reports', label: 'Reports', view: () => html`<${Reports} />` },
   { id: 'settings', label: 'Settings', view: () => html`<${ServerSettings} />` },
+  { id: 'replays', label: 'Replays', view: () => html`<${AdminReplays} />` },
   { id: 'backups', label: 'Backups', view: () => html`<${Backups} />` },
   { id: 'audit', label: 'Audit log', view: () => html`<${AuditLog} />` },
 ]

@@ -28,6 +28,8 @@ const NewMessage = lazy(() => import('./backchannel/new').then((m) => m.NewMessa
 const NewGroup = lazy(() => import('./backchannel/new').then((m) => m.NewGroup))
 const ThreadScreen = lazy(() => import('./backchannel/thread').then((m) => m.ThreadScreen))
 const ActivityScreen = lazy(() => import('./activity').then((m) => m.ActivityScreen))
+const Replays = lazy(() => import('./replays').then((m) => m.ReplaysScreen))
+const Replay = lazy(() => import('./replays').then((m) => m.ReplayScreen))
 const Welcome = lazy(() => import('./welcome').then((m) => m.Welcome))
 
 type Screen = [pattern: string, view: (params: Record<string, string>) => any]
@@ -44,6 +46,8 @@ const SCREENS: Screen[] = [
   ['/backchannel/new/:username', (p) => html`<${OpenDm} key=${p.username} username=${p.username} />`],
   ['/backchannel/:threadId', (p) => html`<${ThreadScreen} key=${p.threadId} id=${Number(p.threadId)} />`],
   ['/activity', () => html`<${ActivityScreen} />`],
+  ['/replays', () => html`<${Replays} />`],
+  ['/replays/:id', (p) => html`<${Replay} key=${p.id} id=${p.id} />`],
   ['/welcome', () => html`<${Welcome} />`],
   ['/people', () => html`<${People} />`],
   ['/u/:username', (p) => html`<${Profile} username=${p.username} />`],

@@ -108,6 +108,55 @@ const RoomPage = t.Object({
   history: t.Array(Open('Someone who was in the room (after it ended): the person, their role, when')),
 })
 
+const ReplayState = t.Union(['pending', 'mixing', 'ready', 'failed'].map((s) => t.Literal(s)))
+const ReplaySummary = t.Object({
+  id: t.Integer(),
+  roomId: t.Integer(),
+  title: t.String(),
+  state: ReplayState,
+  progress: t.Union([t.Number(), t.Null()], { description: 'From 0 to 1 while mixing (for the host only)' }),
+  durationMs: t.Integer(),
+  createdAt: t.Integer(),
+  readyAt: t.Union([t.Integer(), t.Null()]),
+  speakers: t.Array(PublicUser),
+  leftOut: t.Integer({ description: 'How many speakers chose not to be recorded (or withdrew)' }),
+})
+const Clip = t.Object({
+  slug: t.String(),
+  replayId: t.Integer(),
+  title: t.String(),
+  startMs: t.Integer(),
+  durationMs: t.Integer(),
+  createdAt: t.Integer(),
+  by: t.Union([PublicUser, t.Null()]),
+  speakers: t.Array(PublicUser),
+  url: t.String(),
+})
+const ReplayDetail = t.Composite([
+  ReplaySummary,
+  t.Object({
+    kind: t.String(),
+    host: t.Union([PublicUser, t.Null()]),
+    chapters: t.Array(Open('A chapter: startMs, title, kind (speaker or question), userId')),
+    timeline: t.Array(t.Object({ at: t.Integer(), ms: t.Integer(), len: t.Integer() })),
+    error: t.Union([t.String(), t.Null()]),
+    mayDelete: t.Boolean(),
+    mayWithdraw: t.Boolean(),
+    withdrawn: t.Boolean(),
+    clips: t.Array(Clip),
+  }),
+])
+const JsonChapters = t.Object({
+  version: t.Literal('1.2.0'),
+  chapters: t.Array(t.Object({ startTime: t.Number(), title: t.String() })),
+})
+const Usage = t.Object({ n: t.Integer(), bytes: t.Integer() })
+const ReplayAdmin = t.Object({
+  keepDays: t.Integer(),
+  disk: t.Object({ replays: Usage, clips: Usage, recordings: Usage }),
+  replays: t.Array(Open('A replay: id, roomId, title, state, bytes, clips (bytes), createdAt')),
+})
+
 const LOGIN: ErrorCode[] = ['bad_credentials', 'account_suspended', 'rate_limited']
 const MEMBER_ACTION: ErrorCode[] = ['not_found', 'self_target']
 const INVITE_USE: ErrorCode[] = ['invite_invalid', 'invite_expired', 'invite_revoked', 'invite_used_up']
@@ -337,6 +386,29 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   'GET /api/calendar': { auth: 'member', ok: Open("The address of the member's private calendar feed") },
   'POST /api/calendar': { auth: 'member', ok: Open("A new address for the member's private calendar feed") },
+  // replays
+  'GET /api/replays': { auth: 'member', ok: t.Object({ replays: t.Array(ReplaySummary) }) },
+  'GET /api/replays/{id}': { auth: 'member', ok: t.Object({ replay: ReplayDetail }), errors: ['not_found'] },
+  'GET /api/replays/{id}/audio': {
+    auth: 'member',
+    ok: t.String({ format: 'binary', description: 'The Ogg Opus file; a Range request gets 206 and the range' }),
+    file: 'audio/ogg',
+    errors: ['not_found', 'range_not_satisfiable'],
+  },
+  'GET /api/replays/{id}/chapters': { auth: 'member', ok: JsonChapters, errors: ['not_found'] },
+  'DELETE /api/replays/{id}': { auth: 'member', ok: Ok, errors: ['not_found'] },
+  'POST /api/replays/{id}/withdraw': {
+    auth: 'member',
+    ok: t.Object({ replay: ReplaySummary }),
+    errors: ['not_found', 'replay_not_speaker'],
+  },
+  'POST /api/replays/{id}/clips': { auth: 'member', ok: t.Object({ clip: Clip }), status: 201, errors: ['not_found'] },
+  'GET /api/rooms/{id}/replay': { auth: 'member', ok: t.Object({ replay: t.Union([ReplaySummary, t.Null()]) }) },
+  'GET /api/feed': { auth: 'member', ok: t.Object({ createdAt: t.Union([t.Integer(), t.Null()]) }) },
+  'POST /api/feed': { auth: 'member', ok: t.Object({ url: t.String() }), status: 201 },
+  'DELETE /api/feed': { auth: 'member', ok: Ok },
+  'GET /api/admin/replays': { auth: 'admin', ok: ReplayAdmin },
+  'PATCH /api/admin/replays': { auth: 'admin', ok: ReplayAdmin },
   // Backchannel
   'GET /api/threads': { auth: 'member', ok: Inbox },
   'GET /api/threads/search': { auth: 'member', ok: t.Object({ results: t.Array(SearchResult) }) },
@@ -477,7 +549,9 @@ function document(app: AnyElysia, info: { title: string; version: string; descri
         'origin (the Origin header). The live parts (rooms, audio signalling, Backchannel messages) use the ' +
         'WebSocket at `/ws` (see docs/ARCHITECTURE.md).',
     },
-    tags: ['accounts', 'invites', 'push', 'admin', 'rooms', 'backchannel', 'server'].map((name) => ({ name })),
+    tags: ['accounts', 'invites', 'push', 'admin', 'rooms', 'replays', 'backchannel', 'server'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas: { ...raw.components.schemas, Error: ErrorSchema },

@@ -150,6 +150,7 @@ test.skipIf(!hasChromium)('[D14] changing the server settings applies them and i
     turnUrls: ['turn:turn.example.org:3478?transport=udp'],
     maxVideoMb: 80,
     recording: false,
+    replayKeepDays: 0,
   })
   await form.getByLabel('TURN servers').fill('http://not-a-turn-server')
   await form.getByRole('button', { name: 'Save settings' }).click()

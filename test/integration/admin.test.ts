@@ -393,6 +393,7 @@ test('[D9] settings: validated, applied at once and audited with what changed', 
     turnUrls: ['turn:turn.example.org:3478?transport=udp'],
     maxVideoMb: 80,
     recording: false,
+    replayKeepDays: 0,
   })
   expect((await new Client(s).get('/api/registration')).json.mode).toBe('closed')
   expect(

@@ -15,6 +15,7 @@ import {
   type RoomEventPage,
 } from '../../app/rooms'
 import { errorText, me, notify, notifyError } from '../../app/state'
+import { roomReplay, type ReplaySummary } from '../../app/replays'
 import { Avatar, Empty, ErrorLine, Field, Header } from '../ui'
 import { LineIcon } from '../icons'
 import { SignIn } from '../auth'
@@ -119,6 +120,18 @@ function EditSheet({ page, onClose, onSaved }: { page: RoomEventPage; onClose: (
 }
 
 // ── an ended room ──
+/** The room's replay, when there is one the member may hear (or, for its host, one being mixed). */
+function ReplayLink({ roomId }: { roomId: number }) {
+  const [replay, setReplay] = useState<ReplaySummary | null>(null)
+  useEffect(() => {
+    if (me.value) roomReplay(roomId).then(setReplay, () => setReplay(null))
+  }, [roomId])
+  if (!replay) return null
+  return html`<a class="btn small primary" href=${`/replays/${replay.id}`}>${
+    replay.state === 'ready' ? 'Play the replay' : 'Replay (being prepared)'
+  }</a>`
+}
+
 function Recap({ page }: { page: RoomEventPage }) {
   const recap = page.recap!
   const panels = roomPanels.value.filter((p) => p.id === 'chat' || p.id === 'qa')
@@ -145,7 +158,7 @@ function Recap({ page }: { page: RoomEventPage }) {
           (p) => html`<button class=${'btn small' + (p === active ? ' active' : '')} aria-expanded=${p === active}
             onClick=${() => setTab(p === active ? null : p.id)}>${p.id === 'qa' ? 'Q&A' : 'Chat'}</button>`,
         )}
-        <span class="btn small" aria-disabled="true" title="Replays come later">Replay (later)</span>
+        <${ReplayLink} roomId=${page.room.id} />
       </div>
     </section>
     ${

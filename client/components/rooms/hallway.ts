@@ -62,6 +62,7 @@ export function Hallway() {
   useEffect(() => watchHallway(), [])
   const h = hallway.value
   return html`<${Header} title="Hallway">
+      <a class="btn small" href="/replays">Replays</a>
       <button class="btn primary small" onClick=${() => setCreating(true)}>Start a room</button>
     </${Header}>
   <${FindRooms} onActive=${setFinding} />
