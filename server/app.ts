@@ -110,14 +110,21 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
 
   // The SFU and Backchannel follow the rooms' events, so they come after them.
   const media = createMedia({ core, rooms: rooms.api })
-  // The recorder follows the rooms' events and taps the media plane.
-  const replays = createReplays({ core, rooms: rooms.api, media: media.api })
   const backchannel = createBackchannel({
     core,
     accounts: accounts.api,
     rooms: rooms.api,
     push: push.api,
     audit: audit.api,
+  })
+  // The recorder follows the rooms' events and taps the media plane; the mix names the speakers (accounts) and
+  // marks the questions brought to stage (Backchannel's Q&A).
+  const replays = createReplays({
+    core,
+    rooms: rooms.api,
+    media: media.api,
+    accounts: accounts.api,
+    backchannel: backchannel.api,
   })
   // The activity inbox follows the accounts', rooms' and Backchannel's events; admin posts to it.
   const activity = createActivity({
@@ -184,8 +191,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     invites,
     rooms,
     media,
-    replays,
     backchannel,
+    replays,
     activity,
     members,
     replayLibrary,
@@ -204,8 +211,8 @@ function parts(t: Townhall): Domain<unknown>[] {
     t.invites,
     t.rooms,
     t.media,
-    t.replays,
     t.backchannel,
+    t.replays,
     t.activity,
     t.members,
     t.replayLibrary,

@@ -210,6 +210,8 @@ export interface BackchannelApi {
   }
   /** A deleted account: its messages outside 1:1 threads become tombstones. Returns how many. */
   eraseMember(userId: number): number
+  /** A room's Q&A questions that were brought to the stage, by the time they were (a replay's chapters). */
+  stagedQuestions(roomId: number): { stagedAt: number; body: string; authorId: number | null }[]
 }
 
 export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite' | 'activity'

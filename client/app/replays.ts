@@ -2,6 +2,8 @@
 // through Backchannel (its own permissions), and the Media Session while a replay plays. No markup here.
 import type { Message, Question } from '../../server/protocol'
 import { del, get, patch, post } from './api'
+
+export { errorCode } from './api'
 import { openRoom } from './backchannel'
 import { conn } from './connection'
 
@@ -61,8 +63,8 @@ export const listReplays = () => get<{ replays: ReplaySummary[] }>('/replays').t
 export const loadReplay = (id: number) => get<{ replay: ReplayDetail }>(`/replays/${id}`).then((r) => r.replay)
 export const roomReplay = (roomId: number) =>
   get<{ replay: ReplaySummary | null }>(`/rooms/${roomId}/replay`).then((r) => r.replay)
-export const deleteReplay = (id: number) => del(`/replays/${id}`)
-export const withdraw = (id: number) => post(`/replays/${id}/withdraw`)
+export const deleteReplay = (id: number) => del<{ ok: true }>(`/replays/${id}`)
+export const withdraw = (id: number) => post<{ replay: ReplaySummary }>(`/replays/${id}/withdraw`)
 export const cutClip = (id: number, startMs: number, durationMs: number, title?: string) =>
   post<{ clip: Clip }>(`/replays/${id}/clips`, { startMs, durationMs, title }).then((r) => r.clip)
 export const audioUrl = (id: number) => `/api/replays/${id}/audio`
@@ -88,7 +90,7 @@ export async function newFeed() {
   return url
 }
 export async function removeFeed() {
-  await del('/feed')
+  await del<{ ok: true }>('/feed')
   try {
     localStorage.removeItem(FEED_KEY)
   } catch {

@@ -41,6 +41,7 @@ export function createBackchannel(deps: {
     reportedMessage: (messageId, viewerId) => service.reportedMessage(messageId, viewerId),
     exportOf: (userId) => service.exportOf(userId),
     eraseMember: (userId) => service.eraseMember(userId),
+    stagedQuestions: (roomId) => store.stagedQuestions(roomId),
     on: (event, fn) => service.events.on(event, fn),
     canRead: (threadId, userId) => {
       const t = service.store.thread(threadId)

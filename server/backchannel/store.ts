@@ -187,6 +187,10 @@ const statements = (db: Database) => ({
   setQuestionState: db.prepare<never, [QuestionState, number, number]>(
     'UPDATE bc_questions SET state = ?, seq = ? WHERE id = ?',
   ),
+  stagedQuestions: db.prepare<{ staged_at: number; body: string; author_id: number | null }, [number]>(
+    `SELECT staged_at, body, author_id FROM bc_questions WHERE room_id = ? AND staged_at IS NOT NULL
+       ORDER BY staged_at, id`,
+  ),
   stageQuestion: db.prepare<never, [number, number, number]>(
     `UPDATE bc_questions SET staged_at = ?, seq = ? WHERE id = ?`,
   ),
@@ -659,6 +663,13 @@ export class BackchannelStore {
     } catch (e) {
       failed(`mark question ${questionId} ${state}`, e)
     }
+  }
+
+  /** A room's questions that were brought to the stage, in the order they were. */
+  stagedQuestions(roomId: number): { stagedAt: number; body: string; authorId: number | null }[] {
+    return this.q.stagedQuestions
+      .all(roomId)
+      .map((q) => ({ stagedAt: q.staged_at, body: q.body, authorId: q.author_id }))
   }
 
   /** The question was brought to the stage (its asker invited to speak). */

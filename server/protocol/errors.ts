@@ -70,7 +70,7 @@ export const PushErrors = {
   push_endpoint_taken: [409, 'This push subscription belongs to another member.'],
 } as const satisfies Record<string, ErrorSpec>
 
-const ReplayLibraryErrors = {
+export const ReplayLibraryErrors = {
   replay_not_speaker: [409, 'You are not heard in this replay.'],
   range_not_satisfiable: [416, 'The range asked for starts past the end of the file.'],
 } as const satisfies Record<string, ErrorSpec>

@@ -4,7 +4,7 @@
 // a previous run left live record again, and the mix job (which mixes again what a crash left 'mixing'). stop(): ends
 // the mix under way, writes what is buffered and closes the files. `api.on('pending', …)`: a replay waits for its mix
 // (the mix job follows it); `api.on('mix', …)`: its progress and end.
-import type { MediaApi, ReplayEvents, ReplaysApi, RoomsApi } from '../contracts'
+import type { AccountsApi, BackchannelApi, MediaApi, ReplayEvents, ReplaysApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
 import { Emitter } from '../lib/events'
@@ -18,12 +18,26 @@ export interface ReplaysDomain extends Domain<ReplaysApi> {
   readonly mixer: MixJobs
 }
 
-export function createReplays(deps: { core: Core; rooms: RoomsApi; media: MediaApi }): ReplaysDomain {
+export function createReplays(deps: {
+  core: Core
+  rooms: RoomsApi
+  media: MediaApi
+  accounts: AccountsApi
+  backchannel: BackchannelApi
+}): ReplaysDomain {
   const events = new Emitter<ReplayEvents>('replays', deps.core.log)
   const store = new CaptureStore(deps.core.db)
   const recorder = new Recorder({ ...deps, store, pending: (e) => events.emit('pending', e) })
   const { db, log, config } = deps.core
-  const mixer = new MixJobs({ db, log, dataDir: config.dataDir, changed: (e) => events.emit('mix', e) })
+  const mixer = new MixJobs({
+    db,
+    log,
+    dataDir: config.dataDir,
+    changed: (e) => events.emit('mix', e),
+    roomTitle: (roomId) => deps.rooms.room(roomId)?.title ?? '',
+    names: (userIds) => new Map([...deps.accounts.byIds(userIds)].map(([id, a]) => [id, a.displayName])),
+    stagedQuestions: (roomId) => deps.backchannel.stagedQuestions(roomId),
+  })
   events.on('pending', () => mixer.kick())
   return {
     api: {

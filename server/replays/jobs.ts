@@ -5,6 +5,7 @@
 import type { Database } from 'bun:sqlite'
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import type { BackchannelApi } from '../contracts'
 import type { Logger } from '../lib/log'
 import type { MixInput, MixResult } from './mix'
 import { NothingToMixError } from './mix'
@@ -35,6 +36,10 @@ export interface MixJobsDeps {
   log: Logger
   /** Told of each change of a mix (its start, progress, end), after it is written. */
   changed: (e: MixChange) => void
+  /** What other domains know: the room's title, the speakers' names, the questions brought to stage. */
+  roomTitle: (roomId: number) => string
+  names: (userIds: number[]) => Map<number, string>
+  stagedQuestions: BackchannelApi['stagedQuestions']
 }
 
 export class MixJobs {
@@ -56,17 +61,11 @@ export class MixJobs {
       claim: db.prepare<never, [number]>(
         "UPDATE replays SET state = 'mixing', progress = 0, error = NULL WHERE id = ? AND state = 'pending'",
       ),
-      room: db.prepare<{ title: string }, [number]>('SELECT title FROM rooms WHERE id = ?'),
-      tracks: db.prepare<{ user_id: number; path: string; name: string }, [number]>(
-        `SELECT t.user_id, t.path, CASE WHEN u.display_name = '' THEN u.username ELSE u.display_name END AS name
-           FROM recording_tracks t JOIN users u ON u.id = t.user_id WHERE t.room_id = ? ORDER BY t.user_id`,
+      tracks: db.prepare<{ user_id: number; path: string }, [number]>(
+        'SELECT user_id, path FROM recording_tracks WHERE room_id = ? ORDER BY user_id',
       ),
       withdrawn: db.prepare<{ user_id: number }, [number]>(
         'SELECT user_id FROM replay_withdrawals WHERE replay_id = ? ORDER BY user_id',
-      ),
-      questions: db.prepare<{ staged_at: number; body: string; author_id: number | null }, [number]>(
-        `SELECT staged_at, body, author_id FROM bc_questions WHERE room_id = ? AND staged_at IS NOT NULL
-           ORDER BY staged_at, id`,
       ),
       progress: db.prepare<never, [number, number]>(
         "UPDATE replays SET progress = ? WHERE id = ? AND state = 'mixing'",
@@ -137,16 +136,19 @@ export class MixJobs {
   private input(r: ReplayRow, dest: string): { input: MixInput; leftOut: number[] } {
     const withdrawn = new Set(this.q.withdrawn.all(r.id).map((w) => w.user_id))
     const leftOut = [...new Set<number>([...(JSON.parse(r.left_out) as number[]), ...withdrawn])].sort((a, b) => a - b)
-    const tracks = this.q.tracks
-      .all(r.room_id)
-      .filter((t) => !withdrawn.has(t.user_id))
-      .map((t) => ({ userId: t.user_id, name: t.name, path: join(this.deps.dataDir, t.path) }))
-    const questions = this.q.questions.all(r.room_id).map((q) => ({
-      at: q.staged_at,
-      title: questionTitle(q.body),
-      userId: q.author_id,
+    const kept = this.q.tracks.all(r.room_id).filter((t) => !withdrawn.has(t.user_id))
+    const names = this.deps.names(kept.map((t) => t.user_id))
+    const tracks = kept.map((t) => ({
+      userId: t.user_id,
+      name: names.get(t.user_id) ?? 'Deleted member',
+      path: join(this.deps.dataDir, t.path),
     }))
-    return { input: { tracks, questions, dest, title: this.q.room.get(r.room_id)?.title ?? '' }, leftOut }
+    const questions = this.deps.stagedQuestions(r.room_id).map((q) => ({
+      at: q.stagedAt,
+      title: questionTitle(q.body),
+      userId: q.authorId,
+    }))
+    return { input: { tracks, questions, dest, title: this.deps.roomTitle(r.room_id) }, leftOut }
   }
 
   private async mix(r: ReplayRow) {

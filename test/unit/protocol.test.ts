@@ -8,7 +8,14 @@ import { buildTownhall } from '../../server/app'
 import { loadConfig } from '../../server/config'
 import { createLogger } from '../../server/lib/log'
 import { ERRORS, Requests } from '../../server/protocol'
-import { AccountErrors, AdminErrors, CommonErrors, InviteErrors, PushErrors } from '../../server/protocol/errors'
+import {
+  AccountErrors,
+  AdminErrors,
+  CommonErrors,
+  InviteErrors,
+  PushErrors,
+  ReplayLibraryErrors,
+} from '../../server/protocol/errors'
 import { ActivityErrors } from '../../server/protocol/activity'
 import { BackchannelErrors } from '../../server/protocol/backchannel'
 import { MediaErrors } from '../../server/protocol/media'
@@ -54,6 +61,7 @@ test('[H2] each error code is defined once, with a status and a message', () => 
     MediaErrors,
     BackchannelErrors,
     ActivityErrors,
+    ReplayLibraryErrors,
   ]
   const codes = tables.flatMap((t) => Object.keys(t))
   expect(codes.filter((c, i) => codes.indexOf(c) !== i)).toEqual([])

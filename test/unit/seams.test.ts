@@ -19,7 +19,8 @@ const sources = files(SERVER).map((p) => ({ path: relative(SERVER, p), text: rea
 const OWNER: [RegExp, string][] = [
   [/^(users|sessions|follows|blocks)$/, 'accounts'],
   [/^invites$/, 'invites'],
-  [/^(rooms|room_[a-z_]+)$/, 'rooms'],
+  [/^(rooms|room_[a-z_]+|recording_consents)$/, 'rooms'],
+  [/^(recording_tracks|replays|replay_withdrawals|clips|feed_secrets)$/, 'replays'],
   [/^bc_[a-z_]+$/, 'backchannel'],
   [/^push_[a-z_]+$/, 'push'],
   [/^(audit_log|reports|password_resets)$/, 'admin'],

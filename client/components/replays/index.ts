@@ -4,7 +4,6 @@
 import { html } from 'htm/preact'
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type { Message, Question } from '../../../server/protocol'
-import { errorCode } from '../../app/api'
 import * as R from '../../app/replays'
 import { errorText, notify, notifyError } from '../../app/state'
 import { Avatar, Empty, Header, timeAgo } from '../ui'
@@ -154,7 +153,7 @@ function useTalk(roomId: number | null) {
       })
       .catch((e) =>
         setNote(
-          errorCode(e) === 'room_chat_unreadable'
+          R.errorCode(e) === 'room_chat_unreadable'
             ? 'The chat and Q&A are kept for those who were in the room.'
             : errorText(e),
         ),
@@ -213,7 +212,7 @@ export function ReplayScreen({ id }: { id: string }) {
     R.loadReplay(replayId)
       .then(setR)
       .catch((e) =>
-        setError(errorCode(e) === 'not_found' ? 'This replay is not there, or you may not hear it.' : errorText(e)),
+        setError(R.errorCode(e) === 'not_found' ? 'This replay is not there, or you may not hear it.' : errorText(e)),
       )
   useEffect(() => {
     void load()
