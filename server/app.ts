@@ -134,6 +134,13 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     rooms: rooms.api,
     backchannel: backchannel.api,
   })
+  const replayLibrary = createReplayLibrary({
+    core,
+    accounts: accounts.api,
+    rooms: rooms.api,
+    replays: replays.api,
+    audit: audit.api,
+  })
   const members = createMembers({
     core,
     accounts: accounts.api,
@@ -141,13 +148,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     push: push.api,
     invites: invites.api,
     backchannel: backchannel.api,
-    audit: audit.api,
-  })
-  const replayLibrary = createReplayLibrary({
-    core,
-    accounts: accounts.api,
-    rooms: rooms.api,
-    replays: replays.api,
+    replays: replayLibrary.api,
     audit: audit.api,
   })
   const realtime = createRealtime({ core, hub, accounts: accounts.api })
@@ -194,8 +195,8 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     backchannel,
     replays,
     activity,
-    members,
     replayLibrary,
+    members,
     realtime,
     reminders,
     admin,
@@ -214,8 +215,8 @@ function parts(t: Townhall): Domain<unknown>[] {
     t.backchannel,
     t.replays,
     t.activity,
-    t.members,
     t.replayLibrary,
+    t.members,
     t.realtime,
     t.reminders,
     t.admin,

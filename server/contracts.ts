@@ -126,6 +126,12 @@ export interface ReplaysApi {
   remix(): void
 }
 
+/** server/replays/domain.ts: the replays as members see them (the library). */
+export interface ReplayLibraryApi {
+  /** A deleted account: withdrawn from every replay (mixed again without them), capture files, clips and feed gone. */
+  eraseMember(userId: number): void
+}
+
 /** One speaker's packet as an uplink tap sees it (M54): a copy, with its arrival time and level. */
 export interface TapPacket {
   readonly roomId: number

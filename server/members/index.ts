@@ -4,9 +4,17 @@
 // What deleting an account does: the account becomes a "Deleted member" row that never signs in (profile, avatar,
 // sessions, follows, blocks, devices, unused invites gone); the member leaves every room; their messages in groups
 // and room chats become tombstones ("Message deleted"), while in 1:1 conversations the other person keeps them,
-// shown from "Deleted member".
+// shown from "Deleted member"; their voice is mixed out of every replay, their capture files, clips and feed go.
 import { Elysia, t } from 'elysia'
-import type { AccountsApi, AuditFn, BackchannelApi, InvitesApi, PushApi, RoomsApi } from '../contracts'
+import type {
+  AccountsApi,
+  AuditFn,
+  BackchannelApi,
+  InvitesApi,
+  PushApi,
+  ReplayLibraryApi,
+  RoomsApi,
+} from '../contracts'
 import type { Core } from '../core'
 import { type TarSource, tarStream } from '../db/tar'
 import type { Domain } from '../domain'
@@ -21,6 +29,7 @@ export interface MembersDeps {
   push: PushApi
   invites: InvitesApi
   backchannel: BackchannelApi
+  replays: ReplayLibraryApi
   audit: AuditFn
 }
 
@@ -75,7 +84,7 @@ class MembersService {
 
   /** Deletes the member's account after checking their password (see the top of this file for what goes). */
   async deleteAccount(userId: number, password: string) {
-    const { accounts, rooms, push, invites, backchannel, audit } = this.deps
+    const { accounts, rooms, push, invites, backchannel, replays, audit } = this.deps
     await accounts.checkPassword(userId, password)
     const me = accounts.byId(userId)!
     if (me.role === 'admin' && accounts.counts(0).admins <= 1) fail('account_last_admin')
@@ -85,6 +94,7 @@ class MembersService {
     await accounts.erase(userId)
     // After the account: the tombstones and the kept 1:1 messages show "Deleted member" at once.
     const erased = backchannel.eraseMember(userId)
+    replays.eraseMember(userId)
     audit({
       actorId: userId,
       action: 'member.delete',

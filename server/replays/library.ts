@@ -183,6 +183,16 @@ export class ReplayLibrary {
     return this.d.store.byId(r.id)!
   }
 
+  /**
+   * [RP66] A member deleted their account: withdrawn from every replay they were recorded in (mixed again without
+   * them), their capture files, the clips they cut and their feed removed.
+   */
+  eraseMember(userId: number) {
+    const { files, remix } = this.d.store.eraseMember(userId)
+    for (const rel of files) rmSync(this.file(rel), { force: true })
+    if (remix) this.d.replays.remix()
+  }
+
   /** [RP64] Removes replays older than the admin's `replayKeepDays` (0: kept forever). Returns how many. */
   sweep(now = Date.now()) {
     const days = this.d.core.settings.get().replayKeepDays

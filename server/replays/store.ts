@@ -113,6 +113,12 @@ const statements = (db: Database) => ({
     'SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS bytes FROM recording_tracks',
   ),
   removeTracks: db.prepare<never, [number]>('DELETE FROM recording_tracks WHERE room_id = ?'),
+  // a deleted account
+  tracksOf: db.prepare<{ room_id: number; path: string }, [number]>(
+    'SELECT room_id, path FROM recording_tracks WHERE user_id = ?',
+  ),
+  removeTracksOf: db.prepare<never, [number]>('DELETE FROM recording_tracks WHERE user_id = ?'),
+  clipsBy: db.prepare<ClipRow, [number]>('SELECT * FROM clips WHERE user_id = ?'),
 })
 
 const parse = <T>(json: string, what: string): T => {
@@ -185,6 +191,33 @@ export class ReplayStore {
       this.q.removeTracks.run(replay.room_id)
     })()
   }
+  /**
+   * A deleted account: their capture tracks (rows; the caller removes the files) and the clips they cut go, and they
+   * are withdrawn from every replay of a room they were recorded in. Returns the files to remove and whether a
+   * replay must be mixed again.
+   */
+  eraseMember(userId: number): { files: string[]; remix: boolean } {
+    return this.db.transaction(() => {
+      const tracks = this.q.tracksOf.all(userId)
+      const files = tracks.map((t) => t.path)
+      let remix = false
+      for (const t of tracks) {
+        const r = this.q.byRoom.get(t.room_id)
+        if (!r || this.withdrawn(r.id).includes(userId)) continue
+        if (r.path) files.push(r.path)
+        files.push(...this.withdraw(r, userId).flatMap((c) => (c.path ? [c.path] : [])))
+        remix = true
+      }
+      for (const c of this.q.clipsBy.all(userId)) {
+        if (c.path) files.push(c.path)
+        this.q.removeClip.run(c.id)
+      }
+      this.q.removeTracksOf.run(userId)
+      this.q.removeFeed.run(userId)
+      return { files, remix }
+    })()
+  }
+
   /** Replays done (ready or failed) before `before` (epoch ms): the retention sweep's. */
   olderThan(before: number) {
     return this.q.olderThan.all(before)

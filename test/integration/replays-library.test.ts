@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } fr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseFeed } from 'podcast-partytime'
-import { Client, type TestServer, startTestServer } from '../helpers/server'
+import { Client, PASSWORD, type TestServer, startTestServer } from '../helpers/server'
 import { bringUp, closeAll, createRoom, member, ok, type Member } from '../helpers/members'
 import { TEST_LIMIT, until } from '../helpers/limits'
 import { blocksWithTone, decodeWithFfmpeg, seedReplay } from '../helpers/replays'
@@ -374,6 +374,33 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     expect(blocksWithTone(pcm2, 880)).toBe(0)
     expect(blocksWithTone(pcm2, 440)).toBeGreaterThan(20)
     expect((await SP.http.get(`/api/replays/${seeded.replayId}`)).json.replay.withdrawn).toBe(true)
+  })
+
+  test('[RP66] a deleted account: mixed out of the replay, its capture file, clips and feed gone', async () => {
+    const D = await member(s, 'gone')
+    const seeded = seedReplay(s.ctx.core.db, s.dataDir, [
+      { username: H.name, tones: [{ startMs: 0, durationMs: 3000, freq: 440 }] },
+      { username: D.name, tones: [{ startMs: 3000, durationMs: 3000, freq: 880 }] },
+    ])
+    s.ctx.replays.api.remix()
+    const ready = () => store().byId(seeded.replayId)?.state === 'ready'
+    await until(ready, 'the first mix')
+    const clip = (await D.http.post(`/api/replays/${seeded.replayId}/clips`, { startMs: 0, durationMs: 1000 })).json
+      .clip
+    const feed = await feedUrl(D)
+    const track = join(s.dataDir, 'recordings', String(store().byId(seeded.replayId)!.room_id), `${D.id}.cap`)
+    expect(existsSync(track)).toBe(true)
+    expect((await D.http.post('/api/me/delete', { password: PASSWORD })).status).toBe(200)
+    expect(existsSync(track)).toBe(false)
+    expect((await H.http.get(`/clips/${clip.slug}`)).status).toBe(404)
+    expect((await fetch(s.url + feed)).status).toBe(404)
+    await until(ready, 'the mix without the deleted member')
+    const again = store().byId(seeded.replayId)!
+    expect(store().speakers(again)).toEqual([H.id])
+    const pcm = await decodeWithFfmpeg(join(s.dataDir, again.path!))
+    expect(blocksWithTone(pcm, 880)).toBe(0)
+    expect(blocksWithTone(pcm, 440)).toBeGreaterThan(20)
+    D.ws.close()
   })
 
   test('[RP61] the host deletes (files gone), a listener may not; an admin may', async () => {

@@ -7,6 +7,7 @@ import type { Message, Question } from '../../../server/protocol'
 import * as R from '../../app/replays'
 import { errorText, notify, notifyError } from '../../app/state'
 import { Avatar, Empty, Header, timeAgo } from '../ui'
+import { localTime } from '../rooms/rsvp'
 
 const names = (list: { displayName: string }[]) =>
   list.length <= 1
@@ -21,7 +22,7 @@ const leftOutLine = (n: number) =>
 
 const stateLine = (r: R.ReplaySummary) =>
   r.state === 'ready'
-    ? `${R.clock(r.durationMs)} · ${new Date(r.readyAt ?? r.createdAt).toLocaleDateString()}`
+    ? `${R.clock(r.durationMs)} · ${localTime(r.readyAt ?? r.createdAt)}`
     : r.state === 'failed'
       ? 'The mix failed'
       : r.progress !== null && r.state === 'mixing'
@@ -283,7 +284,7 @@ export function ReplayScreen({ id }: { id: string }) {
     <div class="replay-page">
       <section class="card replay-head" aria-labelledby="replay-h">
         <h2 id="replay-h" class="replay-title">${r.title}</h2>
-        <p class="small muted">${new Date(r.createdAt).toLocaleString()}${ready ? ` · ${R.clock(r.durationMs)}` : ''}
+        <p class="small muted">${localTime(r.createdAt)}${ready ? ` · ${R.clock(r.durationMs)}` : ''}
           ${r.host && html` · hosted by <a href=${`/u/${r.host.username}`}>${r.host.displayName}</a>`}${' · '}<a
             href=${`/rooms/${r.roomId}`}>the room</a></p>
         ${
