@@ -133,6 +133,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     push: push.api,
     rooms: rooms.api,
     backchannel: backchannel.api,
+    replays: replays.api,
   })
   const replayLibrary = createReplayLibrary({
     core,

@@ -117,6 +117,8 @@ export interface ReplayEvents {
    * after the row is written.
    */
   mix: { replayId: number; roomId: number; state: 'mixing' | 'ready' | 'failed'; progress: number }
+  /** A replay is ready to hear (mixed, or mixed again): `speakers`, the members heard in it. */
+  ready: { replayId: number; roomId: number; speakers: number[] }
 }
 
 /** server/replays */

@@ -3,7 +3,7 @@
 // Built after backchannel: it follows the accounts', rooms' and Backchannel's in-process events, and admin posts to
 // it through ActivityApi. WebSocket requests `activity.list` and `activity.read`; events `activity.new` and
 // `activity.read` to every tab of the member. start(): items past ACTIVITY_KEEP_MS are forgotten.
-import type { AccountsApi, ActivityApi, BackchannelApi, PushApi, RoomsApi } from '../contracts'
+import type { AccountsApi, ActivityApi, BackchannelApi, PushApi, ReplaysApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
 import type { ActivityRequests } from '../protocol'
@@ -36,8 +36,9 @@ export function createActivity(deps: {
   push: PushApi
   rooms: RoomsApi
   backchannel: BackchannelApi
+  replays: ReplaysApi
 }): ActivityDomain {
-  const { accounts, rooms, backchannel } = deps
+  const { accounts, rooms, backchannel, replays } = deps
   const service = new ActivityService(deps)
   const api: ActivityApi = { add: (userId, item) => void service.add(userId, item) }
   const title = (roomId: number) => rooms.room(roomId)?.title ?? ''
@@ -65,6 +66,20 @@ export function createActivity(deps: {
       dedupe: `speak:${roomId}:${Date.now()}`,
     }),
   )
+  // [RP67] The host and the speakers heard in a replay are told it is ready (again after a withdrawal).
+  replays.on('ready', ({ replayId, roomId, speakers }) => {
+    const room = rooms.room(roomId)
+    if (!room) return
+    for (const userId of new Set([room.hostId, ...speakers]))
+      service.add(userId, {
+        kind: 'replay_ready',
+        actorId: null,
+        text: userId === room.hostId ? 'The replay of your room is ready' : 'A replay you are heard in is ready',
+        detail: room.title,
+        url: `/replays/${replayId}`,
+        dedupe: `replay_ready:${replayId}:${Date.now()}`,
+      })
+  })
   rooms.on('invited', ({ roomId, byUserId, userIds }) => {
     const room = rooms.room(roomId)
     for (const userId of userIds)

@@ -25,6 +25,7 @@ const PUSHED: Record<ActivityKind, PushKind | null> = {
   // A request sends no push (B3): a stranger's first message waits in Requests and in the inbox, silently.
   message_request: null,
   report_handled: 'activity',
+  replay_ready: 'activity',
 }
 
 /** Items are kept this long. */

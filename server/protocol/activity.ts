@@ -18,6 +18,7 @@ export const ActivityKind = t.Union([
   t.Literal('mention'),
   t.Literal('message_request'),
   t.Literal('report_handled'),
+  t.Literal('replay_ready'),
 ])
 export type ActivityKind = Static<typeof ActivityKind>
 

@@ -34,6 +34,7 @@ export function createReplays(deps: {
     log,
     dataDir: config.dataDir,
     changed: (e) => events.emit('mix', e),
+    ready: (e) => events.emit('ready', e),
     roomTitle: (roomId) => deps.rooms.room(roomId)?.title ?? '',
     names: (userIds) => new Map([...deps.accounts.byIds(userIds)].map(([id, a]) => [id, a.displayName])),
     stagedQuestions: (roomId) => deps.backchannel.stagedQuestions(roomId),

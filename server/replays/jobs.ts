@@ -36,6 +36,8 @@ export interface MixJobsDeps {
   log: Logger
   /** Told of each change of a mix (its start, progress, end), after it is written. */
   changed: (e: MixChange) => void
+  /** A replay is ready, with the members heard in it. */
+  ready: (e: { replayId: number; roomId: number; speakers: number[] }) => void
   /** What other domains know: the room's title, the speakers' names, the questions brought to stage. */
   roomTitle: (roomId: number) => string
   names: (userIds: number[]) => Map<number, string>
@@ -199,6 +201,7 @@ export class MixJobs {
     if (done.changes > 0) {
       log.info('replays: mixed', { replayId: r.id, durationMs: result.durationMs, bytes: result.bytes })
       changed({ replayId: r.id, roomId: r.room_id, state: 'ready', progress: 1 })
+      this.deps.ready({ replayId: r.id, roomId: r.room_id, speakers: result.speakers })
     } else if (!this.q.exists.get(r.id)) {
       // Deleted while it was mixed: its file goes too. (Set back to 'pending': the loop mixes it again.)
       rmSync(dest, { force: true })

@@ -376,7 +376,7 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     expect((await SP.http.get(`/api/replays/${seeded.replayId}`)).json.replay.withdrawn).toBe(true)
   })
 
-  test('[RP66] a deleted account: mixed out of the replay, its capture file, clips and feed gone', async () => {
+  test('[RP66] [RP67] a deleted account: mixed out of the replay, its capture file, clips and feed gone', async () => {
     const D = await member(s, 'gone')
     const seeded = seedReplay(s.ctx.core.db, s.dataDir, [
       { username: H.name, tones: [{ startMs: 0, durationMs: 3000, freq: 440 }] },
@@ -385,6 +385,13 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     s.ctx.replays.api.remix()
     const ready = () => store().byId(seeded.replayId)?.state === 'ready'
     await until(ready, 'the first mix')
+    // [RP67] the host and each speaker heard are told in their inbox.
+    const told = async (m: Member) =>
+      (await ok(m, 'activity.list', {})).items.some(
+        (i: any) => i.kind === 'replay_ready' && i.url === `/replays/${seeded.replayId}`,
+      )
+    await until(async () => (await told(H)) && (await told(D)), 'replay_ready in the inbox of the host and speaker')
+    expect(await told(L)).toBe(false)
     const clip = (await D.http.post(`/api/replays/${seeded.replayId}/clips`, { startMs: 0, durationMs: 1000 })).json
       .clip
     const feed = await feedUrl(D)
