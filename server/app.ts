@@ -361,5 +361,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     throw e
   }
   port = app.server!.port!
+  // Thread topics go out through Bun's own publish (server/realtime/hub.ts toMembers).
+  t.hub.useNative(app.server!)
   return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop }
 }

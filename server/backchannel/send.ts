@@ -3,8 +3,11 @@
 // client id while the first is still queued gets the same promise; after it committed, the service answers with
 // the stored message.
 import type { Message } from '../protocol'
+import type { ThreadRow } from './model'
 
 export interface SendItem {
+  /** The thread as it was checked when the send was accepted (its kind, room and title travel with the message). */
+  thread: ThreadRow
   threadId: number
   authorId: number
   clientId: string
@@ -25,10 +28,10 @@ interface Pending extends SendItem {
 export interface SendSink {
   /** The store's change(): runs `write` in one transaction that takes seqs from `nextSeq` and saves the counter. */
   change<T>(write: (nextSeq: () => number) => T): T
-  /** Inserts one message with its seq inside the running change; returns its id. */
-  insert(item: SendItem, seq: number): number
-  /** After commit: builds the wire message, delivers it and notifies. */
-  committed(id: number): Message
+  /** Inserts one message with its seq and time inside the running change; returns its id. */
+  insert(item: SendItem, seq: number, at: number): number
+  /** After commit: builds the wire message from what was inserted (no second read), delivers it and notifies. */
+  committed(id: number, item: SendItem, seq: number, at: number): Message
   logError(msg: string, ctx: object): void
 }
 
@@ -73,13 +76,16 @@ export class SendQueue {
       setImmediate(() => this.flush())
     }
     if (!batch.length) return
-    const ids = new Map<Pending, number>()
+    const ids = new Map<Pending, { id: number; seq: number }>()
     const errors = new Map<Pending, unknown>()
+    // One time for the batch: its messages are committed together.
+    const at = Date.now()
     try {
       this.sink.change((nextSeq) => {
         for (const item of batch) {
           try {
-            ids.set(item, this.sink.insert(item, nextSeq()))
+            const seq = nextSeq()
+            ids.set(item, { id: this.sink.insert(item, seq, at), seq })
           } catch (e) {
             errors.set(item, e)
           }
@@ -97,13 +103,13 @@ export class SendQueue {
     // Committed (or not at all): each send is answered now, and its message delivered.
     for (const item of batch) {
       this.inflight.delete(item.key)
-      const id = ids.get(item)
-      if (id === undefined) {
+      const done = ids.get(item)
+      if (done === undefined) {
         item.reject(errors.get(item))
         continue
       }
       try {
-        item.resolve(this.sink.committed(id))
+        item.resolve(this.sink.committed(done.id, item, done.seq, at))
       } catch (e) {
         item.reject(e)
       }

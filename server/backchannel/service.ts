@@ -10,7 +10,7 @@ import type { Core } from '../core'
 import { fail } from '../errors'
 import type { Logger } from '../lib/log'
 import type { MemberState, Message, Prefs, ServerEvent, SocketUser, Thread } from '../protocol'
-import type { Bus } from '../realtime/bus'
+import { threadTopic, type Bus } from '../realtime/bus'
 import { isEmoji, isRoomThread, LIVE_STATES, type Membership, type MessageRow, type ThreadRow } from './model'
 import { Groups } from './groups'
 import { BackchannelReader } from './reading'
@@ -81,8 +81,8 @@ export class BackchannelService {
     this.groups = new Groups(deps.accounts, this)
     this.sends = new SendQueue({
       change: (write) => this.store.change(write),
-      insert: (item, seq) => this.store.insertMessage({ ...item, seq }),
-      committed: (id) => this.afterSend(id),
+      insert: (item, seq, at) => this.store.insertMessage({ ...item, seq, at }),
+      committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),
     })
   }
@@ -271,6 +271,7 @@ export class BackchannelService {
     const mine = this.members(t.id).get(user.id)
     if (mine && (mine.state === 'request' || mine.state === 'declined')) this.setMemberState(t.id, user.id, 'active')
     const item: SendItem = {
+      thread: t,
       threadId: t.id,
       authorId: user.id,
       clientId: input.clientId,
@@ -281,11 +282,26 @@ export class BackchannelService {
     return this.sends.send(item)
   }
 
-  /** After the commit of a send: deliver to every member's tabs and notify those who want it. */
-  private afterSend(id: number): Message {
-    const row = this.store.message(id)!
+  /**
+   * After the commit of a send: deliver to every member's tabs and notify those who want it. The message is what was
+   * inserted (not read back); the thread, as checked when the send was accepted.
+   */
+  private afterSend(id: number, item: SendItem, seq: number, at: number): Message {
+    const row: MessageRow = {
+      id,
+      thread_id: item.threadId,
+      author_id: item.authorId,
+      client_id: item.clientId,
+      body: item.body,
+      image: item.image,
+      reply_to: item.replyTo,
+      created_at: at,
+      edited_at: null,
+      deleted_at: null,
+      seq,
+    }
     const msg = this.views.message(row, {})
-    const t = this.store.thread(row.thread_id)!
+    const t = item.thread
     this.toThreadMessage(t, msg)
     if (!isRoomThread(t.kind)) this.notifyPush(t, msg)
     if (row.author_id !== null)
@@ -482,20 +498,28 @@ export class BackchannelService {
 
   // ——— delivery ———
 
-  /** Who hears live about a thread: its members who can see it now. */
-  recipients(t: ThreadRow): number[] {
-    const out: number[] = []
+  /**
+   * Who hears live about a thread: its members who can see it now. The same array while the thread's members are
+   * unchanged (the store's member map is replaced on every change of them): the bus's thread topic compares it so.
+   */
+  recipients(t: ThreadRow): readonly number[] {
+    const members = this.members(t.id)
+    let out = this.recipientsOf.get(members)
+    if (out) return out
+    const ids: number[] = []
     const live: MemberState[] = isRoomThread(t.kind) ? ['active'] : LIVE_STATES
-    for (const m of this.members(t.id).values()) if (live.includes(m.state)) out.push(m.user_id)
-    return out
+    for (const m of members.values()) if (live.includes(m.state)) ids.push(m.user_id)
+    this.recipientsOf.set(members, ids)
+    return ids
   }
+  private recipientsOf = new WeakMap<ReadonlyMap<number, Membership>, readonly number[]>()
 
   /**
-   * After a committed change: the event to everyone who hears live about the thread, serialised once. (Issue 11: a
-   * thread's recipients become a topic of the bus here.)
+   * After a committed change: the event to everyone who hears live about the thread, serialised once, through the
+   * thread's topic (the bus keeps its members equal to recipients() before publishing).
    */
   toThread(t: ThreadRow, event: ServerEvent) {
-    this.bus.toUsers(this.recipients(t), event)
+    this.bus.toMembers(threadTopic(t.id), this.recipients(t), event)
   }
 
   /**
@@ -506,11 +530,18 @@ export class BackchannelService {
     const all = this.recipients(t)
     const authorId = msg.author?.id
     const quotedId = msg.replyTo?.author ? this.accounts.byName(msg.replyTo.author)?.id : undefined
-    const blocks = (u: number, other: number | undefined) =>
-      other !== undefined && u !== other && this.accounts.hasBlocked(u, other)
-    const special = all.filter((u) => blocks(u, authorId) || blocks(u, quotedId))
-    const others = special.length ? all.filter((u) => !special.includes(u)) : all
-    this.bus.toUsers(others, { type: 'bc.message', seq: msg.seq, message: msg })
+    // Who blocked the author or the quoted author: one query each, not one per recipient.
+    const blockers = new Set<number>()
+    for (const other of new Set([authorId, quotedId]))
+      if (other !== undefined) for (const b of this.accounts.blockersOf(other)) if (b !== other) blockers.add(b)
+    const special = blockers.size ? all.filter((u) => blockers.has(u)) : []
+    const event: ServerEvent = { type: 'bc.message', seq: msg.seq, message: msg }
+    // Nobody sees it otherwise (the usual case): the thread's topic. Otherwise the others one by one.
+    if (!special.length) return this.bus.toMembers(threadTopic(t.id), all, event)
+    this.bus.toUsers(
+      all.filter((u) => !blockers.has(u)),
+      event,
+    )
     for (const u of special)
       this.bus.toUsers([u], { type: 'bc.message', seq: msg.seq, message: this.views.forViewer([msg], u)[0]! })
   }

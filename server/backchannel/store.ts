@@ -431,8 +431,10 @@ export class BackchannelStore {
     image: string | null
     replyTo: number | null
     seq: number
+    /** When it was sent (the batch's commit); now if not given. */
+    at?: number
   }) {
-    const now = Date.now()
+    const now = m.at ?? Date.now()
     try {
       const id = this.q.insertMessage.get(
         m.threadId,

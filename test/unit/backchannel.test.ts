@@ -70,6 +70,7 @@ test(
       logError: () => {},
     })
     const item = (i: number): SendItem => ({
+      thread: {} as SendItem['thread'],
       threadId: 1,
       authorId: 1,
       clientId: `c${i}`,
