@@ -6,14 +6,17 @@ import type { Message } from '../protocol'
 import type { ThreadRow } from './model'
 
 export interface SendItem {
-  /** The thread as it was checked when the send was accepted (its kind, room and title travel with the message). */
-  thread: ThreadRow
   threadId: number
   authorId: number
   clientId: string
+  /** As sent; trimmed by the check. */
   body: string
+  /** The attachment: an image, or (before the check) null with `media` holding a video or voice message's. */
   image: string | null
+  media?: string | null
   replyTo: number | null
+  /** The thread, once the check passed (its kind, room and title travel with the message). */
+  thread?: ThreadRow
 }
 
 /** At most this many sends share one transaction; the rest go in the next tick (bounds a commit's time and size). */
@@ -28,8 +31,16 @@ interface Pending extends SendItem {
 export interface SendSink {
   /** The store's change(): runs `write` in one transaction that takes seqs from `nextSeq` and saves the counter. */
   change<T>(write: (nextSeq: () => number) => T): T
+  /**
+   * Inside the change, before the insert (its reads cost a fraction of one outside a transaction): throws why the
+   * send is refused; returns the message already stored under the same client id (a retry, answered with it and not
+   * inserted again), or null once the item is ready to insert.
+   */
+  check(item: SendItem): Message | null
   /** Inserts one message with its seq and time inside the running change; returns its id. */
   insert(item: SendItem, seq: number, at: number): number
+  /** Inside the same change, once per thread of the batch: its newest message (id and seq). */
+  last(threadId: number, id: number, seq: number, at: number): void
   /** After commit: builds the wire message from what was inserted (no second read), delivers it and notifies. */
   committed(id: number, item: SendItem, seq: number, at: number): Message
   logError(msg: string, ctx: object): void
@@ -77,6 +88,7 @@ export class SendQueue {
     }
     if (!batch.length) return
     const ids = new Map<Pending, { id: number; seq: number }>()
+    const stored = new Map<Pending, Message>()
     const errors = new Map<Pending, unknown>()
     // One time for the batch: its messages are committed together.
     const at = Date.now()
@@ -84,17 +96,27 @@ export class SendQueue {
       this.sink.change((nextSeq) => {
         for (const item of batch) {
           try {
+            const already = this.sink.check(item)
+            if (already) {
+              stored.set(item, already)
+              continue
+            }
             const seq = nextSeq()
             ids.set(item, { id: this.sink.insert(item, seq, at), seq })
           } catch (e) {
             errors.set(item, e)
           }
         }
+        // Each thread's newest message, once per batch rather than once per message.
+        const last = new Map<number, { id: number; seq: number }>()
+        for (const [item, done] of ids) last.set(item.threadId, done)
+        for (const [threadId, done] of last) this.sink.last(threadId, done.id, done.seq, at)
       })
     } catch (e) {
       // The commit itself failed: nothing of this batch is stored, nothing is acknowledged.
       this.sink.logError('backchannel: batch commit failed', { size: batch.length, error: e })
       ids.clear()
+      stored.clear()
       for (const item of batch) errors.set(item, e)
     }
     this.commits++
@@ -104,6 +126,11 @@ export class SendQueue {
     for (const item of batch) {
       this.inflight.delete(item.key)
       const done = ids.get(item)
+      const already = stored.get(item)
+      if (already) {
+        item.resolve(already)
+        continue
+      }
       if (done === undefined) {
         item.reject(errors.get(item))
         continue

@@ -81,7 +81,9 @@ export class BackchannelService {
     this.groups = new Groups(deps.accounts, this)
     this.sends = new SendQueue({
       change: (write) => this.store.change(write),
-      insert: (item, seq, at) => this.store.insertMessage({ ...item, seq, at }),
+      check: (item) => this.checkSend(item),
+      insert: (item, seq, at) => this.store.insertMessage({ ...item, seq, at, touch: false }),
+      last: (threadId, id, seq, at) => this.store.lastMessage(threadId, id, at, seq),
       committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),
     })
@@ -241,45 +243,67 @@ export class BackchannelService {
 
   // ——— messages ———
 
-  /** Sends a message; resolves after its transaction committed. A retried client id returns the stored message. */
+  /**
+   * Sends a message; resolves after its transaction committed. A retried client id returns the stored message. Its
+   * checks (checkSend) run inside the batch's transaction, where a read costs a fraction of one outside it.
+   */
   async send(
     user: SocketUser,
     input: { threadId: number; clientId: string; body?: string; image?: string; media?: string; replyTo?: number },
   ): Promise<Message> {
-    const stored = this.store.messageByClient(user.id, input.clientId)
-    if (stored) {
-      if (stored.thread_id !== input.threadId) fail('client_id_reused')
-      return this.views.message(stored)
-    }
-    const t = this.readable(input.threadId, user.id)
-    this.checkWrite(t, user.id, 'send')
-    const body = (input.body ?? '').trim()
-    if (input.image && input.media) fail('validation', 'media: a message has an image or a video or voice message')
-    // The message's attachment: an image, or a video or voice message (stored alike, by the upload's name).
-    const attached = input.image ?? input.media
-    if (!body && !attached) fail('validation', 'body: a message needs text or an image')
-    if (attached) {
-      const field = input.image ? 'image' : 'media'
-      const up = this.store.upload(attached)
-      if (!up || up.thread_id !== t.id || up.user_id !== user.id || (up.kind === 'image') !== (field === 'image'))
-        fail('validation', `${field}: upload the ${field === 'image' ? 'image' : 'file'} to this thread first`)
-    }
-    if (input.replyTo) {
-      const r = this.store.message(input.replyTo)
-      if (!r || r.thread_id !== t.id) fail('validation', 'replyTo: no such message in this thread')
-    }
-    const mine = this.members(t.id).get(user.id)
-    if (mine && (mine.state === 'request' || mine.state === 'declined')) this.setMemberState(t.id, user.id, 'active')
     const item: SendItem = {
-      thread: t,
-      threadId: t.id,
+      threadId: input.threadId,
       authorId: user.id,
       clientId: input.clientId,
-      body,
-      image: attached ?? null,
+      body: input.body ?? '',
+      image: input.image ?? null,
+      media: input.media ?? null,
       replyTo: input.replyTo ?? null,
     }
+    const mine = this.members(input.threadId).get(user.id)
+    if (mine && (mine.state === 'request' || mine.state === 'declined')) {
+      // Answering a request accepts it, in a change of its own before the send's: checked now (and again in the batch).
+      const stored = this.checkSend({ ...item })
+      if (stored) return stored
+      this.setMemberState(input.threadId, user.id, 'active')
+    }
     return this.sends.send(item)
+  }
+
+  /**
+   * Every check of a send, in this order: a client id already stored (its message is the answer, or
+   * client_id_reused in another thread), the thread readable, checkWrite('send'), a body or an attachment, the
+   * attachment uploaded by the author to this thread, the quoted message in this thread. Returns the stored message,
+   * or null with the item ready to insert (its thread, the body trimmed, the attachment in `image`).
+   */
+  private checkSend(item: SendItem): Message | null {
+    const stored = this.store.messageByClient(item.authorId, item.clientId)
+    if (stored) {
+      if (stored.thread_id !== item.threadId) fail('client_id_reused')
+      return this.views.message(stored)
+    }
+    const t = this.readable(item.threadId, item.authorId)
+    this.checkWrite(t, item.authorId, 'send')
+    const body = item.body.trim()
+    if (item.image && item.media) fail('validation', 'media: a message has an image or a video or voice message')
+    // The message's attachment: an image, or a video or voice message (stored alike, by the upload's name).
+    const attached = item.image ?? item.media
+    if (!body && !attached) fail('validation', 'body: a message needs text or an image')
+    if (attached) {
+      const field = item.image ? 'image' : 'media'
+      const up = this.store.upload(attached)
+      if (!up || up.thread_id !== t.id || up.user_id !== item.authorId || (up.kind === 'image') !== (field === 'image'))
+        fail('validation', `${field}: upload the ${field === 'image' ? 'image' : 'file'} to this thread first`)
+    }
+    if (item.replyTo) {
+      const r = this.store.message(item.replyTo)
+      if (!r || r.thread_id !== t.id) fail('validation', 'replyTo: no such message in this thread')
+    }
+    item.thread = t
+    item.body = body
+    item.image = attached ?? null
+    item.media = null
+    return null
   }
 
   /**
@@ -301,7 +325,7 @@ export class BackchannelService {
       seq,
     }
     const msg = this.views.message(row, {})
-    const t = item.thread
+    const t = item.thread!
     this.toThreadMessage(t, msg)
     if (!isRoomThread(t.kind)) this.notifyPush(t, msg)
     if (row.author_id !== null)

@@ -433,6 +433,8 @@ export class BackchannelStore {
     seq: number
     /** When it was sent (the batch's commit); now if not given. */
     at?: number
+    /** False: the caller marks the thread's last message itself (once for a batch: lastMessage()). */
+    touch?: boolean
   }) {
     const now = m.at ?? Date.now()
     try {
@@ -446,10 +448,18 @@ export class BackchannelStore {
         now,
         m.seq,
       )!.id
-      this.q.setLastMessage.run(id, now, m.seq, m.threadId)
+      if (m.touch !== false) this.q.setLastMessage.run(id, now, m.seq, m.threadId)
       return id
     } catch (e) {
       failed(`add a message to thread ${m.threadId}`, e)
+    }
+  }
+  /** The thread's last message (the newest of a batch of sends, in the batch's change). */
+  lastMessage(threadId: number, id: number, at: number, seq: number) {
+    try {
+      this.q.setLastMessage.run(id, at, seq, threadId)
+    } catch (e) {
+      failed(`mark thread ${threadId} changed`, e)
     }
   }
   message(id: number): MessageRow | null {

@@ -29,6 +29,8 @@ export interface RawSocket {
   /** Bun's native topics (ServerWebSocket has them): a member's tabs join the topics of their threads. */
   subscribe?(topic: string): void
   unsubscribe?(topic: string): void
+  /** Bun's cork: the sends inside the callback leave in one write. */
+  cork?(fn: () => void): unknown
 }
 
 /** What the hub needs of Bun's server for native fan-out (Server fits). */
@@ -65,7 +67,11 @@ export class Conn {
   send(msg: Frame) {
     if (this.closed) return
     this.sent()
-    this.raw.send(JSON.stringify(msg))
+    const text = JSON.stringify(msg)
+    const raw = this.raw
+    // Corked: what Bun's topics hold for this socket (its thread's messages) and this frame leave in one write.
+    if (raw.cork) raw.cork(() => raw.send(text))
+    else raw.send(text)
   }
 }
 

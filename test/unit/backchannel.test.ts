@@ -65,12 +65,13 @@ test(
         batches.push(current)
         return r
       },
+      check: () => null,
       insert: () => ++current,
+      last: () => {},
       committed: (id) => ({ id }) as any,
       logError: () => {},
     })
     const item = (i: number): SendItem => ({
-      thread: {} as SendItem['thread'],
       threadId: 1,
       authorId: 1,
       clientId: `c${i}`,
