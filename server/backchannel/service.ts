@@ -528,7 +528,7 @@ export class BackchannelService {
    */
   recipients(t: ThreadRow): readonly number[] {
     const members = this.members(t.id)
-    let out = this.recipientsOf.get(members)
+    const out = this.recipientsOf.get(members)
     if (out) return out
     const ids: number[] = []
     const live: MemberState[] = isRoomThread(t.kind) ? ['active'] : LIVE_STATES

@@ -29,6 +29,8 @@ const SECONDS = Number(process.env.CHAT_SECONDS ?? 5)
 /** The max-rate run is shorter: its backlog drains at the server's own rate. */
 const MAX_SECONDS = Number(process.env.CHAT_MAX_SECONDS ?? 3)
 const TIMEOUT_S = Number(process.env.CHAT_TIMEOUT ?? 170)
+/** Seconds of the idle measurement (everyone connected, nobody sending). */
+const IDLE_SECONDS = 2
 /** The hub's per-socket limit (messages/s): the most each client may send. */
 const SOCKET_LIMIT = 20
 const GROUPING_N = Number(process.env.CHAT_GROUPING_N ?? 2000)
@@ -43,10 +45,15 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 const quiet = () => createLogger('error', () => {})
 /** CPU seconds (user + system) a process has used, from /proc (Linux); null elsewhere. */
 function cpuSeconds(pid: number): number | null {
+  return cpuSplit(pid)?.total ?? null
+}
+/** The same, with the system (kernel) part: on loopback it includes the receiving side of what the server writes. */
+function cpuSplit(pid: number): { total: number; system: number } | null {
   try {
     const f = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string
     const parts = f.slice(f.lastIndexOf(')') + 2).split(' ')
-    return (Number(parts[11]) + Number(parts[12])) / 100
+    const system = Number(parts[12]) / 100
+    return { total: Number(parts[11]) / 100 + system, system }
   } catch {
     return null
   }
@@ -209,7 +216,9 @@ function lines(proc: { stdout: ReadableStream<Uint8Array> }) {
 }
 
 /** A latency as printed: the last bin holds everything from 10 s on. */
-const ms = (x: number) => (x >= 10_000 ? '≥ 10,000' : String(x))
+function ms(x: number) {
+  return x >= 10_000 ? '≥ 10,000' : String(x)
+}
 
 /** The p-th percentile of merged 0.1 ms bins. */
 function pctOf(hist: Map<number, number>, total: number, p: number) {
@@ -302,25 +311,43 @@ async function main() {
       `${CLIENTS} clients connected in ${groups} threads of ${perThread}, in ${procs} load processes; ` +
         `server pid ${server.pid}; load average ${(await loadAverage()).join(' ')}`,
     )
+    // The server's CPU with everyone connected and nobody sending (pings, timers, the media worker): per second.
+    const idle0 = cpuSeconds(server.pid)
+    await Bun.sleep(IDLE_SECONDS * 1000)
+    const idle1 = cpuSeconds(server.pid)
+    const idlePerSec = idle0 !== null && idle1 !== null ? (idle1 - idle0) / IDLE_SECONDS : null
+    if (idlePerSec !== null) console.log(`server CPU idle, everyone connected: ${round(idlePerSec * 1000)} ms/s`)
     const runs = []
     for (const r of RATES) {
       const offered = r === 'max' ? SOCKET_LIMIT * CLIENTS : Number(r)
       const perSocket = offered / CLIENTS
       const seconds = r === 'max' ? MAX_SECONDS : SECONDS
-      const cpu0 = cpuSeconds(server.pid)
+      const split0 = cpuSplit(server.pid)
+      const cpu0 = split0?.total ?? null
+      const w0 = performance.now()
       for (const l of loads) l.stdin.write(`${JSON.stringify({ run: { perSocket, seconds } })}\n`)
       for (const l of loads) l.stdin.flush()
       const results = (await Promise.all(readers.map((next) => next()))).map((x) => x.result as LoadResult)
-      const cpu1 = cpuSeconds(server.pid)
-      runs.push(summarise(r, offered, seconds, results, cpu0, cpu1))
+      const split1 = cpuSplit(server.pid)
+      const cpu1 = split1?.total ?? null
+      const idleCpu = idlePerSec === null ? null : (idlePerSec * (performance.now() - w0)) / 1000
+      runs.push({
+        ...summarise(r, offered, seconds, results, cpu0, cpu1, idleCpu),
+        serverCpuInKernel:
+          split0 && split1 && split1.total > split0.total
+            ? round((split1.system - split0.system) / (split1.total - split0.total), 2)
+            : null,
+      })
       const x = runs.at(-1)!
       x.loadAverage = await loadAverage()
       console.log(
         `offered ${x.offered}/s (${r}): acknowledged ${x.acked} of ${x.sent} at ${x.ackedPerSec}/s` +
           `${Object.keys(x.errors).length ? ` (errors ${JSON.stringify(x.errors)})` : ''}; ` +
           `delivered ${x.delivered} of ${x.expected} (${x.missing} missing, ${x.doubled} doubled); ` +
-          `send → delivery p50 ${ms(x.deliveryP50Ms)} / p99 ${ms(x.deliveryP99Ms)} ms, → ack p50 ${ms(x.ackP50Ms)} / p99 ` +
-          `${ms(x.ackP99Ms)} ms; server CPU ${x.serverCpuSeconds} s = ${x.serverCpuUsPerMessage} µs per message; ` +
+          `send → delivery p50 ${ms(x.deliveryP50Ms)} / p99 ${ms(x.deliveryP99Ms)} ms, ` +
+          `→ ack p50 ${ms(x.ackP50Ms)} / p99 ${ms(x.ackP99Ms)} ms; ` +
+          `server CPU ${x.serverCpuSeconds} s = ${x.serverCpuUsPerMessage} µs per message ` +
+          `(${x.serverCpuUsAboveIdle} above idle, ${Math.round((x.serverCpuInKernel ?? 0) * 100)} % in kernel); ` +
           `load average ${x.loadAverage.join(' ')}`,
       )
     }
@@ -342,6 +369,7 @@ async function main() {
         perThread,
         loadProcesses: procs,
         seconds: SECONDS,
+        serverCpuIdleMsPerSec: idlePerSec === null ? null : round(idlePerSec * 1000),
         runs,
         grouping: g,
         server: serverStats ?? null,
@@ -382,6 +410,7 @@ function summarise(
   rs: LoadResult[],
   cpu0: number | null,
   cpu1: number | null,
+  idleCpu: number | null,
 ) {
   const sum = (f: (r: LoadResult) => number) => rs.reduce((a, r) => a + f(r), 0)
   const merge = (f: (r: LoadResult) => [number, number][]) => {
@@ -418,6 +447,9 @@ function summarise(
     ackP99Ms: pctOf(ack, acked, 99),
     serverCpuSeconds: cpu === null ? null : round(cpu, 2),
     serverCpuUsPerMessage: cpu !== null && acked ? round((cpu * 1e6) / acked, 1) : null,
+    /** Less what the server spends connected and idle over the same time. */
+    serverCpuUsAboveIdle:
+      cpu !== null && idleCpu !== null && acked ? round((Math.max(0, cpu - idleCpu) * 1e6) / acked, 1) : null,
     loadAverage: [] as number[],
   }
 }

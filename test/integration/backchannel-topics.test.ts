@@ -35,7 +35,7 @@ const settled = (ws: WsClient) => ws.requestUnchecked('ping')
 const copies = (ws: WsClient, id: number) =>
   ws.events.filter((e) => e.type === 'bc.message' && e.message.id === id).length
 
-test('[B1] a thread message reaches every tab of its members once; a removed member, on no tab; added back, again', async () => {
+test('[B1] a message reaches each tab of its members once; a removed member none; added back, all again', async () => {
   const [owner, a, b] = [await mk(), await mk(), await mk()]
   await follow(a, owner)
   await follow(b, owner)
@@ -69,7 +69,7 @@ test('[B1] a thread message reaches every tab of its members once; a removed mem
   for (const ws of [a.ws, a2, a3]) expect(copies(ws, m3.id) + copies(ws, m4.id)).toBe(0)
 })
 
-test('[B32] in a group, the member who blocked the author gets the message withheld; the others get it as it is', async () => {
+test('[B32] in a group, a member who blocked the author gets it withheld; the others get it as it is', async () => {
   const [owner, blocker, other] = [await mk(), await mk(), await mk()]
   await follow(blocker, owner)
   await follow(other, owner)
