@@ -196,7 +196,15 @@ function createApp(t: Townhall) {
   const addresses = new WeakMap<Request, string>()
   const app = new Elysia({
     serve: { maxRequestBodySize: maxBody * 4, reusePort: false },
-    websocket: { maxPayloadLength: WS_MAX_MESSAGE, idleTimeout: WS_IDLE_SECONDS, sendPings: true },
+    // A socket that lets 16 MiB of events pile up unread is closed rather than skipped over (Bun's default drops what
+    // does not fit): its tab reconnects and syncs from its last seq, so it misses nothing.
+    websocket: {
+      maxPayloadLength: WS_MAX_MESSAGE,
+      idleTimeout: WS_IDLE_SECONDS,
+      sendPings: true,
+      backpressureLimit: 16 * 1024 * 1024,
+      closeOnBackpressureLimit: true,
+    },
   })
     .onRequest(({ request, server }) => {
       if (!hostIsSane(request.headers.get('host')) && !rehosted.has(request) && !request.headers.has('upgrade'))

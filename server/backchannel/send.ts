@@ -21,6 +21,12 @@ export interface SendItem {
 
 /** At most this many sends share one transaction; the rest go in the next tick (bounds a commit's time and size). */
 export const MAX_BATCH = 1000
+/**
+ * Under load, a commit at most this often: the sends of the interval share it, and each socket gets its messages of
+ * the batch in one write (Bun coalesces what a topic holds for a socket in one turn of the loop), instead of a write
+ * per message per tab. A send after a quiet interval still commits in the next tick.
+ */
+export const COMMIT_EVERY_MS = 10
 
 interface Pending extends SendItem {
   key: string
@@ -50,6 +56,8 @@ export class SendQueue {
   private queue: Pending[] = []
   private inflight = new Map<string, Promise<Message>>()
   private scheduled = false
+  /** When the last flush began (performance.now()). */
+  private lastFlush = -Infinity
   commits = 0
   messages = 0
   maxBatch = 0
@@ -62,11 +70,16 @@ export class SendQueue {
     if (same) return same
     const p = new Promise<Message>((resolve, reject) => this.queue.push({ ...item, key, resolve, reject }))
     this.inflight.set(key, p)
-    if (!this.scheduled) {
-      this.scheduled = true
-      setImmediate(() => this.flush())
-    }
+    if (!this.scheduled) this.schedule()
     return p
+  }
+
+  /** The next flush: in the next tick, or once COMMIT_EVERY_MS have passed since the last one began. */
+  private schedule() {
+    this.scheduled = true
+    const wait = this.lastFlush + COMMIT_EVERY_MS - performance.now()
+    if (wait > 0) setTimeout(() => this.flush(), wait)
+    else setImmediate(() => this.flush())
   }
 
   get pending() {
@@ -81,11 +94,9 @@ export class SendQueue {
   /** Commits everything queued in one transaction, then acknowledges. */
   flush() {
     this.scheduled = false
+    this.lastFlush = performance.now()
     const batch = this.queue.splice(0, MAX_BATCH)
-    if (this.queue.length) {
-      this.scheduled = true
-      setImmediate(() => this.flush())
-    }
+    if (this.queue.length) this.schedule()
     if (!batch.length) return
     const ids = new Map<Pending, { id: number; seq: number }>()
     const stored = new Map<Pending, Message>()
