@@ -95,6 +95,8 @@ const SOCKET_RATE = { burst: 60, perSecond: 20 } as const
  * sockets (each with a full per-socket bucket) does not refill the member's budget without end.
  */
 const USER_RATE = { burst: 2000, perSecond: 400 } as const
+/** Member topics kept at once (toMembers); past it they are all dropped and made again as they are used. */
+const MAX_MEMBER_TOPICS = 20_000
 
 export class Hub implements Bus, Sockets {
   private handlers = new Map<string, Registered>()
@@ -300,6 +302,7 @@ export class Hub implements Bus, Sockets {
 
   /** Brings a member topic's members (and their tabs' subscriptions) in line with `userIds`. */
   private setMembers(topic: Topic, userIds: readonly number[], prev?: { set: Set<number> }) {
+    if (!prev && this.memberTopics.size >= MAX_MEMBER_TOPICS) this.forgetMemberTopics()
     const set = new Set(userIds)
     if (prev)
       for (const u of prev.set)
@@ -318,6 +321,17 @@ export class Hub implements Bus, Sockets {
     if (set.size) this.memberTopics.set(topic, t)
     else this.memberTopics.delete(topic)
     return t
+  }
+
+  /**
+   * Drops every member topic (their tabs unsubscribed): topics of threads nobody writes to any more (an ended room's
+   * chat) do not pile up. Each is made again, from its members, by its next toMembers.
+   */
+  private forgetMemberTopics() {
+    for (const [topic, t] of this.memberTopics)
+      for (const u of t.set) for (const c of this.byUser.get(u) ?? []) this.rawUnsubscribe(c, topic)
+    this.memberTopics.clear()
+    this.topicsOfUser.clear()
   }
 
   private rawUnsubscribe(c: Conn, topic: Topic) {
