@@ -29,7 +29,7 @@ const got = (s: Sock) =>
     .filter((m) => m.type === 'bc.typing')
     .map((m) => m.userId)
 
-test('[B1] a member topic holds exactly the members given: tabs subscribed, a tab opened later too, one removed out', () => {
+test('[B1] a member topic holds the members given: their tabs, one opened later too; one removed is out', () => {
   const hub = new Hub(createLogger('error', () => {}))
   const [a1, a2, b1, c1] = [new Sock(), new Sock(), new Sock(), new Sock()]
   hub.open(a1, user(1), 1)
