@@ -26,7 +26,7 @@ export const MAX_BATCH = 1000
  * the batch in one write (Bun coalesces what a topic holds for a socket in one turn of the loop), instead of a write
  * per message per tab. A send after a quiet interval still commits in the next tick.
  */
-const COMMIT_EVERY_MS = 10
+const COMMIT_EVERY_MS = 20
 
 interface Pending extends SendItem {
   key: string
