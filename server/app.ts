@@ -236,7 +236,15 @@ function createApp(t: Townhall) {
   const addresses = new WeakMap<Request, string>()
   const app = new Elysia({
     serve: { maxRequestBodySize: maxBody * 4, reusePort: false },
-    websocket: { maxPayloadLength: WS_MAX_MESSAGE, idleTimeout: WS_IDLE_SECONDS, sendPings: true },
+    // A socket that lets 16 MiB of events pile up unread is closed rather than skipped over (Bun's default drops what
+    // does not fit): its tab reconnects and syncs from its last seq, so it misses nothing.
+    websocket: {
+      maxPayloadLength: WS_MAX_MESSAGE,
+      idleTimeout: WS_IDLE_SECONDS,
+      sendPings: true,
+      backpressureLimit: 16 * 1024 * 1024,
+      closeOnBackpressureLimit: true,
+    },
   })
     .onRequest(({ request, server }) => {
       if (!hostIsSane(request.headers.get('host')) && !rehosted.has(request) && !request.headers.has('upgrade'))
@@ -409,5 +417,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     throw e
   }
   port = app.server!.port!
+  // Thread topics go out through Bun's own publish (server/realtime/hub.ts toMembers).
+  t.hub.useNative(app.server!)
   return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop }
 }

@@ -411,6 +411,8 @@ export interface AccountsApi {
   hasBlocked(blockerId: number, blockedId: number): boolean
   /** True when either has blocked the other. */
   blockedEither(a: number, b: number): boolean
+  /** Who has blocked this member, in one query (a message's recipients are checked against it). */
+  blockersOf(userId: number): readonly number[]
 
   // the admin's levers
   /** Sets a status (no sessions end here: the admin ends them). */

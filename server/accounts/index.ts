@@ -83,6 +83,7 @@ export function createAccounts(deps: { core: Core; audit: AuditFn }): AccountsDo
     isFollowing: (a, b) => store.isFollowing(a, b),
     hasBlocked: (a, b) => store.hasBlocked(a, b),
     blockedEither: (a, b) => store.blockedEither(a, b),
+    blockersOf: (id) => store.blockersOf(id),
     setStatus: (userId, status) => store.setStatus(userId, status),
     setRole: (userId, role) => store.setRole(userId, role),
     addInviteQuota: (userId, delta) => store.addQuota(userId, delta),

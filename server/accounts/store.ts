@@ -101,6 +101,7 @@ const statements = (db: Database) => ({
   hasBlocked: db.prepare<{ x: number }, [number, number]>(
     'SELECT 1 AS x FROM blocks WHERE blocker_id = ? AND blocked_id = ?',
   ),
+  blockersOf: db.prepare<{ id: number }, [number]>('SELECT blocker_id AS id FROM blocks WHERE blocked_id = ?'),
   blockedBy: db.prepare<UserRow, [number]>(
     'SELECT u.* FROM blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = ? ORDER BY b.created_at DESC',
   ),
@@ -241,9 +242,11 @@ export class AccountsStore {
   }
   block(a: number, b: number) {
     this.q.block.run(a, b, Date.now())
+    this.blockers.delete(b)
   }
   unblock(a: number, b: number) {
     this.q.unblock.run(a, b)
+    this.blockers.delete(b)
   }
   /** True when either has blocked the other. */
   blockedEither(a: number, b: number) {
@@ -255,4 +258,18 @@ export class AccountsStore {
   blockedBy(id: number) {
     return this.q.blockedBy.all(id)
   }
+  /**
+   * Who blocked this member (ids), cached until a block or unblock of them here (block() is the only insert; rows
+   * that go otherwise, with an account, leave a cached id that checks again find unblocked).
+   */
+  blockersOf(id: number): readonly number[] {
+    let ids = this.blockers.get(id)
+    if (!ids) {
+      ids = this.q.blockersOf.all(id).map((r) => r.id)
+      if (this.blockers.size > 10_000) this.blockers.clear()
+      this.blockers.set(id, ids)
+    }
+    return ids
+  }
+  private blockers = new Map<number, number[]>()
 }

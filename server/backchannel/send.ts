@@ -3,18 +3,30 @@
 // client id while the first is still queued gets the same promise; after it committed, the service answers with
 // the stored message.
 import type { Message } from '../protocol'
+import type { ThreadRow } from './model'
 
 export interface SendItem {
   threadId: number
   authorId: number
   clientId: string
+  /** As sent; trimmed by the check. */
   body: string
+  /** The attachment: an image, or (before the check) null with `media` holding a video or voice message's. */
   image: string | null
+  media?: string | null
   replyTo: number | null
+  /** The thread, once the check passed (its kind, room and title travel with the message). */
+  thread?: ThreadRow
 }
 
 /** At most this many sends share one transaction; the rest go in the next tick (bounds a commit's time and size). */
 export const MAX_BATCH = 1000
+/**
+ * Under load, a commit at most this often: the sends of the interval share it, and each socket gets its messages of
+ * the batch in one write (Bun coalesces what a topic holds for a socket in one turn of the loop), instead of a write
+ * per message per tab. A send after a quiet interval still commits in the next tick.
+ */
+const COMMIT_EVERY_MS = 20
 
 interface Pending extends SendItem {
   key: string
@@ -25,10 +37,18 @@ interface Pending extends SendItem {
 export interface SendSink {
   /** The store's change(): runs `write` in one transaction that takes seqs from `nextSeq` and saves the counter. */
   change<T>(write: (nextSeq: () => number) => T): T
-  /** Inserts one message with its seq inside the running change; returns its id. */
-  insert(item: SendItem, seq: number): number
-  /** After commit: builds the wire message, delivers it and notifies. */
-  committed(id: number): Message
+  /**
+   * Inside the change, before the insert (its reads cost a fraction of one outside a transaction): throws why the
+   * send is refused; returns the message already stored under the same client id (a retry, answered with it and not
+   * inserted again), or null once the item is ready to insert.
+   */
+  check(item: SendItem): Message | null
+  /** Inserts one message with its seq and time inside the running change; returns its id. */
+  insert(item: SendItem, seq: number, at: number): number
+  /** Inside the same change, once per thread of the batch: its newest message (id and seq). */
+  last(threadId: number, id: number, seq: number, at: number): void
+  /** After commit: builds the wire message from what was inserted (no second read), delivers it and notifies. */
+  committed(id: number, item: SendItem, seq: number, at: number): Message
   logError(msg: string, ctx: object): void
 }
 
@@ -36,6 +56,8 @@ export class SendQueue {
   private queue: Pending[] = []
   private inflight = new Map<string, Promise<Message>>()
   private scheduled = false
+  /** When the last flush began (performance.now()). */
+  private lastFlush = -Infinity
   commits = 0
   messages = 0
   maxBatch = 0
@@ -48,11 +70,16 @@ export class SendQueue {
     if (same) return same
     const p = new Promise<Message>((resolve, reject) => this.queue.push({ ...item, key, resolve, reject }))
     this.inflight.set(key, p)
-    if (!this.scheduled) {
-      this.scheduled = true
-      setImmediate(() => this.flush())
-    }
+    if (!this.scheduled) this.schedule()
     return p
+  }
+
+  /** The next flush: in the next tick, or once COMMIT_EVERY_MS have passed since the last one began. */
+  private schedule() {
+    this.scheduled = true
+    const wait = this.lastFlush + COMMIT_EVERY_MS - performance.now()
+    if (wait > 0) setTimeout(() => this.flush(), wait)
+    else setImmediate(() => this.flush())
   }
 
   get pending() {
@@ -67,28 +94,40 @@ export class SendQueue {
   /** Commits everything queued in one transaction, then acknowledges. */
   flush() {
     this.scheduled = false
+    this.lastFlush = performance.now()
     const batch = this.queue.splice(0, MAX_BATCH)
-    if (this.queue.length) {
-      this.scheduled = true
-      setImmediate(() => this.flush())
-    }
+    if (this.queue.length) this.schedule()
     if (!batch.length) return
-    const ids = new Map<Pending, number>()
+    const ids = new Map<Pending, { id: number; seq: number }>()
+    const stored = new Map<Pending, Message>()
     const errors = new Map<Pending, unknown>()
+    // One time for the batch: its messages are committed together.
+    const at = Date.now()
     try {
       this.sink.change((nextSeq) => {
         for (const item of batch) {
           try {
-            ids.set(item, this.sink.insert(item, nextSeq()))
+            const already = this.sink.check(item)
+            if (already) {
+              stored.set(item, already)
+              continue
+            }
+            const seq = nextSeq()
+            ids.set(item, { id: this.sink.insert(item, seq, at), seq })
           } catch (e) {
             errors.set(item, e)
           }
         }
+        // Each thread's newest message, once per batch rather than once per message.
+        const last = new Map<number, { id: number; seq: number }>()
+        for (const [item, done] of ids) last.set(item.threadId, done)
+        for (const [threadId, done] of last) this.sink.last(threadId, done.id, done.seq, at)
       })
     } catch (e) {
       // The commit itself failed: nothing of this batch is stored, nothing is acknowledged.
       this.sink.logError('backchannel: batch commit failed', { size: batch.length, error: e })
       ids.clear()
+      stored.clear()
       for (const item of batch) errors.set(item, e)
     }
     this.commits++
@@ -97,13 +136,18 @@ export class SendQueue {
     // Committed (or not at all): each send is answered now, and its message delivered.
     for (const item of batch) {
       this.inflight.delete(item.key)
-      const id = ids.get(item)
-      if (id === undefined) {
+      const done = ids.get(item)
+      const already = stored.get(item)
+      if (already) {
+        item.resolve(already)
+        continue
+      }
+      if (done === undefined) {
         item.reject(errors.get(item))
         continue
       }
       try {
-        item.resolve(this.sink.committed(id))
+        item.resolve(this.sink.committed(done.id, item, done.seq, at))
       } catch (e) {
         item.reject(e)
       }

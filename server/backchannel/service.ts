@@ -10,7 +10,7 @@ import type { Core } from '../core'
 import { fail } from '../errors'
 import type { Logger } from '../lib/log'
 import type { MemberState, Message, Prefs, ServerEvent, SocketUser, Thread } from '../protocol'
-import type { Bus } from '../realtime/bus'
+import { threadTopic, type Bus } from '../realtime/bus'
 import { isEmoji, isRoomThread, LIVE_STATES, type Membership, type MessageRow, type ThreadRow } from './model'
 import { Groups } from './groups'
 import { BackchannelReader } from './reading'
@@ -81,8 +81,10 @@ export class BackchannelService {
     this.groups = new Groups(deps.accounts, this)
     this.sends = new SendQueue({
       change: (write) => this.store.change(write),
-      insert: (item, seq) => this.store.insertMessage({ ...item, seq }),
-      committed: (id) => this.afterSend(id),
+      check: (item) => this.checkSend(item),
+      insert: (item, seq, at) => this.store.insertMessage({ ...item, seq, at, touch: false }),
+      last: (threadId, id, seq, at) => this.store.lastMessage(threadId, id, at, seq),
+      committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),
     })
   }
@@ -241,51 +243,89 @@ export class BackchannelService {
 
   // ——— messages ———
 
-  /** Sends a message; resolves after its transaction committed. A retried client id returns the stored message. */
+  /**
+   * Sends a message; resolves after its transaction committed. A retried client id returns the stored message. Its
+   * checks (checkSend) run inside the batch's transaction, where a read costs a fraction of one outside it.
+   */
   async send(
     user: SocketUser,
     input: { threadId: number; clientId: string; body?: string; image?: string; media?: string; replyTo?: number },
   ): Promise<Message> {
-    const stored = this.store.messageByClient(user.id, input.clientId)
-    if (stored) {
-      if (stored.thread_id !== input.threadId) fail('client_id_reused')
-      return this.views.message(stored)
-    }
-    const t = this.readable(input.threadId, user.id)
-    this.checkWrite(t, user.id, 'send')
-    const body = (input.body ?? '').trim()
-    if (input.image && input.media) fail('validation', 'media: a message has an image or a video or voice message')
-    // The message's attachment: an image, or a video or voice message (stored alike, by the upload's name).
-    const attached = input.image ?? input.media
-    if (!body && !attached) fail('validation', 'body: a message needs text or an image')
-    if (attached) {
-      const field = input.image ? 'image' : 'media'
-      const up = this.store.upload(attached)
-      if (!up || up.thread_id !== t.id || up.user_id !== user.id || (up.kind === 'image') !== (field === 'image'))
-        fail('validation', `${field}: upload the ${field === 'image' ? 'image' : 'file'} to this thread first`)
-    }
-    if (input.replyTo) {
-      const r = this.store.message(input.replyTo)
-      if (!r || r.thread_id !== t.id) fail('validation', 'replyTo: no such message in this thread')
-    }
-    const mine = this.members(t.id).get(user.id)
-    if (mine && (mine.state === 'request' || mine.state === 'declined')) this.setMemberState(t.id, user.id, 'active')
     const item: SendItem = {
-      threadId: t.id,
+      threadId: input.threadId,
       authorId: user.id,
       clientId: input.clientId,
-      body,
-      image: attached ?? null,
+      body: input.body ?? '',
+      image: input.image ?? null,
+      media: input.media ?? null,
       replyTo: input.replyTo ?? null,
+    }
+    const mine = this.members(input.threadId).get(user.id)
+    if (mine && (mine.state === 'request' || mine.state === 'declined')) {
+      // Answering a request accepts it, in a change of its own before the send's: checked now (and again in the batch).
+      const stored = this.checkSend({ ...item })
+      if (stored) return stored
+      this.setMemberState(input.threadId, user.id, 'active')
     }
     return this.sends.send(item)
   }
 
-  /** After the commit of a send: deliver to every member's tabs and notify those who want it. */
-  private afterSend(id: number): Message {
-    const row = this.store.message(id)!
+  /**
+   * Every check of a send, in this order: a client id already stored (its message is the answer, or
+   * client_id_reused in another thread), the thread readable, checkWrite('send'), a body or an attachment, the
+   * attachment uploaded by the author to this thread, the quoted message in this thread. Returns the stored message,
+   * or null with the item ready to insert (its thread, the body trimmed, the attachment in `image`).
+   */
+  private checkSend(item: SendItem): Message | null {
+    const stored = this.store.messageByClient(item.authorId, item.clientId)
+    if (stored) {
+      if (stored.thread_id !== item.threadId) fail('client_id_reused')
+      return this.views.message(stored)
+    }
+    const t = this.readable(item.threadId, item.authorId)
+    this.checkWrite(t, item.authorId, 'send')
+    const body = item.body.trim()
+    if (item.image && item.media) fail('validation', 'media: a message has an image or a video or voice message')
+    // The message's attachment: an image, or a video or voice message (stored alike, by the upload's name).
+    const attached = item.image ?? item.media
+    if (!body && !attached) fail('validation', 'body: a message needs text or an image')
+    if (attached) {
+      const field = item.image ? 'image' : 'media'
+      const up = this.store.upload(attached)
+      if (!up || up.thread_id !== t.id || up.user_id !== item.authorId || (up.kind === 'image') !== (field === 'image'))
+        fail('validation', `${field}: upload the ${field === 'image' ? 'image' : 'file'} to this thread first`)
+    }
+    if (item.replyTo) {
+      const r = this.store.message(item.replyTo)
+      if (!r || r.thread_id !== t.id) fail('validation', 'replyTo: no such message in this thread')
+    }
+    item.thread = t
+    item.body = body
+    item.image = attached ?? null
+    item.media = null
+    return null
+  }
+
+  /**
+   * After the commit of a send: deliver to every member's tabs and notify those who want it. The message is what was
+   * inserted (not read back); the thread, as checked when the send was accepted.
+   */
+  private afterSend(id: number, item: SendItem, seq: number, at: number): Message {
+    const row: MessageRow = {
+      id,
+      thread_id: item.threadId,
+      author_id: item.authorId,
+      client_id: item.clientId,
+      body: item.body,
+      image: item.image,
+      reply_to: item.replyTo,
+      created_at: at,
+      edited_at: null,
+      deleted_at: null,
+      seq,
+    }
     const msg = this.views.message(row, {})
-    const t = this.store.thread(row.thread_id)!
+    const t = item.thread!
     this.toThreadMessage(t, msg)
     if (!isRoomThread(t.kind)) this.notifyPush(t, msg)
     if (row.author_id !== null)
@@ -482,20 +522,28 @@ export class BackchannelService {
 
   // ——— delivery ———
 
-  /** Who hears live about a thread: its members who can see it now. */
-  recipients(t: ThreadRow): number[] {
-    const out: number[] = []
+  /**
+   * Who hears live about a thread: its members who can see it now. The same array while the thread's members are
+   * unchanged (the store's member map is replaced on every change of them): the bus's thread topic compares it so.
+   */
+  recipients(t: ThreadRow): readonly number[] {
+    const members = this.members(t.id)
+    const out = this.recipientsOf.get(members)
+    if (out) return out
+    const ids: number[] = []
     const live: MemberState[] = isRoomThread(t.kind) ? ['active'] : LIVE_STATES
-    for (const m of this.members(t.id).values()) if (live.includes(m.state)) out.push(m.user_id)
-    return out
+    for (const m of members.values()) if (live.includes(m.state)) ids.push(m.user_id)
+    this.recipientsOf.set(members, ids)
+    return ids
   }
+  private recipientsOf = new WeakMap<ReadonlyMap<number, Membership>, readonly number[]>()
 
   /**
-   * After a committed change: the event to everyone who hears live about the thread, serialised once. (Issue 11: a
-   * thread's recipients become a topic of the bus here.)
+   * After a committed change: the event to everyone who hears live about the thread, serialised once, through the
+   * thread's topic (the bus keeps its members equal to recipients() before publishing).
    */
   toThread(t: ThreadRow, event: ServerEvent) {
-    this.bus.toUsers(this.recipients(t), event)
+    this.bus.toMembers(threadTopic(t.id), this.recipients(t), event)
   }
 
   /**
@@ -506,11 +554,18 @@ export class BackchannelService {
     const all = this.recipients(t)
     const authorId = msg.author?.id
     const quotedId = msg.replyTo?.author ? this.accounts.byName(msg.replyTo.author)?.id : undefined
-    const blocks = (u: number, other: number | undefined) =>
-      other !== undefined && u !== other && this.accounts.hasBlocked(u, other)
-    const special = all.filter((u) => blocks(u, authorId) || blocks(u, quotedId))
-    const others = special.length ? all.filter((u) => !special.includes(u)) : all
-    this.bus.toUsers(others, { type: 'bc.message', seq: msg.seq, message: msg })
+    // Who blocked the author or the quoted author: one query each, not one per recipient.
+    const blockers = new Set<number>()
+    for (const other of new Set([authorId, quotedId]))
+      if (other !== undefined) for (const b of this.accounts.blockersOf(other)) if (b !== other) blockers.add(b)
+    const special = blockers.size ? all.filter((u) => blockers.has(u)) : []
+    const event: ServerEvent = { type: 'bc.message', seq: msg.seq, message: msg }
+    // Nobody sees it otherwise (the usual case): the thread's topic. Otherwise the others one by one.
+    if (!special.length) return this.bus.toMembers(threadTopic(t.id), all, event)
+    this.bus.toUsers(
+      all.filter((u) => !blockers.has(u)),
+      event,
+    )
     for (const u of special)
       this.bus.toUsers([u], { type: 'bc.message', seq: msg.seq, message: this.views.forViewer([msg], u)[0]! })
   }

@@ -435,8 +435,12 @@ export class BackchannelStore {
     image: string | null
     replyTo: number | null
     seq: number
+    /** When it was sent (the batch's commit); now if not given. */
+    at?: number
+    /** False: the caller marks the thread's last message itself (once for a batch: lastMessage()). */
+    touch?: boolean
   }) {
-    const now = Date.now()
+    const now = m.at ?? Date.now()
     try {
       const id = this.q.insertMessage.get(
         m.threadId,
@@ -448,10 +452,18 @@ export class BackchannelStore {
         now,
         m.seq,
       )!.id
-      this.q.setLastMessage.run(id, now, m.seq, m.threadId)
+      if (m.touch !== false) this.q.setLastMessage.run(id, now, m.seq, m.threadId)
       return id
     } catch (e) {
       failed(`add a message to thread ${m.threadId}`, e)
+    }
+  }
+  /** The thread's last message (the newest of a batch of sends, in the batch's change). */
+  lastMessage(threadId: number, id: number, at: number, seq: number) {
+    try {
+      this.q.setLastMessage.run(id, at, seq, threadId)
+    } catch (e) {
+      failed(`mark thread ${threadId} changed`, e)
     }
   }
   message(id: number): MessageRow | null {

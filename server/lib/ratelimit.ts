@@ -14,7 +14,11 @@ export class RateLimiter {
   ) {}
 
   take(key: string, cost = 1, now = Date.now()): number {
-    if (++this.takes % SWEEP_EVERY === 0) this.sweep(now)
+    // Every SWEEP_EVERY takes, or as many as there are buckets: at most one bucket looked at per take.
+    if (++this.takes >= SWEEP_EVERY && this.takes >= this.buckets.size) {
+      this.takes = 0
+      this.sweep(now)
+    }
     let b = this.buckets.get(key)
     if (!b) {
       b = { tokens: this.capacity, at: now }

@@ -26,6 +26,8 @@ const DELIVERY: Record<PushKind | 'test', { ttl: number; urgency: 'normal' | 'hi
 
 /** Devices a member keeps; subscribing one more replaces the oldest (bounds the fan-out of one notification). */
 const MAX_DEVICES = 10
+/** What notify returns when there is nothing to send. */
+const DONE = Promise.resolve()
 
 export interface PushMessage {
   title: string
@@ -136,7 +138,12 @@ export class PushService implements PushApi {
   }
 
   /** PushApi: sends to each of the member's devices unless they turned this kind off. Never throws. */
-  async notify(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
+  notify(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
+    // A member with no device costs nothing more (most of a message's recipients).
+    return this.store.mayHaveDevices(userId) ? this.notifyDevices(userId, kind, message) : DONE
+  }
+
+  private async notifyDevices(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
     try {
       const user = this.accounts.byId(userId)
       if (user?.status !== 'active') return

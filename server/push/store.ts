@@ -46,14 +46,33 @@ const statements = (db: Database) => ({
 /** Push subscriptions, per-member settings and sent reminders: prepared once. */
 export class PushStore {
   private q: ReturnType<typeof statements>
+  /**
+   * Members who may have a device: everyone with one at start and everyone subscribed since (upsert is the only
+   * insert); a member found with none leaves it. A notification to anyone else costs no query (a message's
+   * recipients, most of whom have no device).
+   */
+  private withDevices: Set<number>
   constructor(readonly db: Database) {
     this.q = statements(db)
+    this.withDevices = new Set(
+      db
+        .query<{ u: number }, []>('SELECT DISTINCT user_id AS u FROM push_subscriptions')
+        .all()
+        .map((r) => r.u),
+    )
   }
   upsert(userId: number, endpoint: string, p256dh: string, auth: string, ua: string) {
+    this.withDevices.add(userId)
     return this.q.upsert.get(userId, endpoint, p256dh, auth, ua, Date.now())!.id
   }
+  /** False when the member certainly has no device; true when they may (byUser says). */
+  mayHaveDevices(userId: number) {
+    return this.withDevices.has(userId)
+  }
   byUser(userId: number) {
-    return this.q.byUser.all(userId)
+    const rows = this.q.byUser.all(userId)
+    if (!rows.length) this.withDevices.delete(userId)
+    return rows
   }
   byEndpoint(endpoint: string) {
     return this.q.byEndpoint.get(endpoint)

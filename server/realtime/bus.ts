@@ -5,9 +5,13 @@
 import type { ServerEvent } from '../protocol'
 
 export type ConnId = number
-/** `room:<id>` (everyone in a room), `user:<id>` (every tab of a member), `hallway` (watchers of the hallway). */
-export type Topic = `room:${number}` | `user:${number}` | 'hallway'
+/**
+ * `room:<id>` (everyone in a room), `user:<id>` (every tab of a member), `hallway` (watchers of the hallway),
+ * `thread:<id>` (the members who hear live about a Backchannel thread: a member topic, see toMembers).
+ */
+export type Topic = `room:${number}` | `user:${number}` | `thread:${number}` | 'hallway'
 export const roomTopic = (roomId: number): Topic => `room:${roomId}`
+export const threadTopic = (threadId: number): Topic => `thread:${threadId}`
 export const HALLWAY_TOPIC: Topic = 'hallway'
 
 export interface Bus {
@@ -15,6 +19,15 @@ export interface Bus {
   publish(topic: Topic, event: ServerEvent, except?: ConnId): void
   /** To every open tab of each member; the event is serialised once. */
   toUsers(userIds: Iterable<number>, event: ServerEvent): void
+  /**
+   * To every open tab of each member of `userIds`, like toUsers, through a member topic (issue 11): the bus first
+   * makes the topic hold exactly these members (a member added is subscribed with every tab, on any node, and their
+   * later tabs too; one removed is unsubscribed before this event goes out), then publishes the event once to the
+   * topic. Callers pass the same array while the members are unchanged: it is compared by identity, then by content.
+   * The topic's members are the caller's rule (who may hear), never widened by the bus. A bus may implement it as
+   * toUsers(userIds, event).
+   */
+  toMembers(topic: Topic, userIds: readonly number[], event: ServerEvent): void
   /** To one connection (a reply-less event such as a server-initiated renegotiation). */
   toConn(connId: ConnId, event: ServerEvent): void
   subscribe(connId: ConnId, topic: Topic): void

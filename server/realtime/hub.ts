@@ -26,6 +26,17 @@ import { ProtocolCheck } from './conformance'
 export interface RawSocket {
   send(data: string): number | undefined
   close(code?: number, reason?: string): void
+  /** Bun's native topics (ServerWebSocket has them): a member's tabs join the topics of their threads. */
+  subscribe?(topic: string): void
+  unsubscribe?(topic: string): void
+  /** Bun's cork: the sends inside the callback leave in one write. */
+  cork?(fn: () => void): unknown
+}
+
+/** What the hub needs of Bun's server for native fan-out (Server fits). */
+export interface NativePublisher {
+  publish(topic: string, data: string): number
+  subscriberCount(topic: string): number
 }
 
 /** Who holds a socket (null on a guest's). */
@@ -56,7 +67,11 @@ export class Conn {
   send(msg: Frame) {
     if (this.closed) return
     this.sent()
-    this.raw.send(JSON.stringify(msg))
+    const text = JSON.stringify(msg)
+    const raw = this.raw
+    // Corked: what Bun's topics hold for this socket (its thread's messages) and this frame leave in one write.
+    if (raw.cork) raw.cork(() => raw.send(text))
+    else raw.send(text)
   }
 }
 
@@ -80,12 +95,20 @@ const SOCKET_RATE = { burst: 60, perSecond: 20 } as const
  * sockets (each with a full per-socket bucket) does not refill the member's budget without end.
  */
 const USER_RATE = { burst: 2000, perSecond: 400 } as const
+/** Member topics kept at once (toMembers); past it they are all dropped and made again as they are used. */
+const MAX_MEMBER_TOPICS = 20_000
 
 export class Hub implements Bus, Sockets {
   private handlers = new Map<string, Registered>()
   private byId = new Map<ConnId, Conn>()
   private topics = new Map<Topic, Set<Conn>>()
   private byUser = new Map<number, Set<Conn>>()
+  /** Member topics (toMembers): the members a topic holds, as last given (compared by identity), and as a set. */
+  private memberTopics = new Map<Topic, { users: readonly number[]; set: Set<number> }>()
+  /** The member topics each member is in (their tabs opened later join them too). */
+  private topicsOfUser = new Map<number, Set<Topic>>()
+  /** Bun's server, once listening: member topics are published natively (one serialisation, Bun's loop). */
+  private native: NativePublisher | null = null
   private nextId = 1
   private limiter = new RateLimiter(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
   private userLimiter = new RateLimiter(USER_RATE.burst, USER_RATE.perSecond)
@@ -137,6 +160,14 @@ export class Hub implements Bus, Sockets {
     if (missing.length) throw new Error(`hub: no handler for ${missing.join(', ')}`)
   }
 
+  /**
+   * Publishes member topics through Bun's server (its sockets must be the RawSockets given to open(), with their
+   * subscribe/unsubscribe). Until then, and without it (unit tests), toMembers writes to each tab itself.
+   */
+  useNative(server: NativePublisher) {
+    this.native = server
+  }
+
   onOpen(h: Hook) {
     this.openHooks.push(h)
   }
@@ -157,6 +188,7 @@ export class Hub implements Bus, Sockets {
       if (!set) this.byUser.set(user.id, (set = new Set()))
       set.add(conn)
       this.subscribe(conn, `user:${user.id}`)
+      for (const t of this.topicsOfUser.get(user.id) ?? []) raw.subscribe?.(t)
     }
     const hello: ServerEvent = { type: 'hello', v: PROTOCOL_VERSION, conn: conn.id, user }
     this.checkEvent(hello)
@@ -171,6 +203,7 @@ export class Hub implements Bus, Sockets {
     this.byId.delete(conn.id)
     for (const t of [...conn.topics]) this.unsubscribe(conn, t)
     if (conn.user) {
+      for (const t of this.topicsOfUser.get(conn.user.id) ?? []) this.rawUnsubscribe(conn, t)
       const set = this.byUser.get(conn.user.id)
       set?.delete(conn)
       if (set?.size === 0) this.byUser.delete(conn.user.id)
@@ -249,6 +282,68 @@ export class Hub implements Bus, Sockets {
           this.messagesOut++
           c.raw.send((text ??= JSON.stringify(event)))
         }
+    }
+  }
+
+  /**
+   * Bus: to every open tab of each member, through a member topic whose members are made `userIds` first (compared
+   * by identity, then by content: a member added is subscribed with all their tabs, one removed unsubscribed before
+   * the event goes out). Serialised once; published by Bun's server with its backpressure handling when attached.
+   */
+  toMembers(topic: Topic, userIds: readonly number[], event: ServerEvent) {
+    this.checkEvent(event)
+    let t = this.memberTopics.get(topic)
+    if (t?.users !== userIds) t = this.setMembers(topic, userIds, t)
+    if (!t.set.size) return
+    if (this.native) {
+      const n = this.native.subscriberCount(topic)
+      if (!n) return
+      this.messagesOut += n
+      this.native.publish(topic, JSON.stringify(event))
+      return
+    }
+    this.toUsers(userIds, event)
+  }
+
+  /** Brings a member topic's members (and their tabs' subscriptions) in line with `userIds`. */
+  private setMembers(topic: Topic, userIds: readonly number[], prev?: { set: Set<number> }) {
+    if (!prev && this.memberTopics.size >= MAX_MEMBER_TOPICS) this.forgetMemberTopics()
+    const set = new Set(userIds)
+    if (prev)
+      for (const u of prev.set)
+        if (!set.has(u)) {
+          this.topicsOfUser.get(u)?.delete(topic)
+          for (const c of this.byUser.get(u) ?? []) this.rawUnsubscribe(c, topic)
+        }
+    for (const u of set)
+      if (!prev?.set.has(u)) {
+        let mine = this.topicsOfUser.get(u)
+        if (!mine) this.topicsOfUser.set(u, (mine = new Set()))
+        mine.add(topic)
+        for (const c of this.byUser.get(u) ?? []) if (!c.closed) c.raw.subscribe?.(topic)
+      }
+    const t = { users: userIds, set }
+    if (set.size) this.memberTopics.set(topic, t)
+    else this.memberTopics.delete(topic)
+    return t
+  }
+
+  /**
+   * Drops every member topic (their tabs unsubscribed): topics of threads nobody writes to any more (an ended room's
+   * chat) do not pile up. Each is made again, from its members, by its next toMembers.
+   */
+  private forgetMemberTopics() {
+    for (const [topic, t] of this.memberTopics)
+      for (const u of t.set) for (const c of this.byUser.get(u) ?? []) this.rawUnsubscribe(c, topic)
+    this.memberTopics.clear()
+    this.topicsOfUser.clear()
+  }
+
+  private rawUnsubscribe(c: Conn, topic: Topic) {
+    try {
+      c.raw.unsubscribe?.(topic)
+    } catch {
+      /* the socket is gone, and its subscriptions with it */
     }
   }
 

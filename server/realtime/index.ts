@@ -73,7 +73,23 @@ export function createRealtime({ core, hub, accounts }: RealtimeDeps): RealtimeD
       open(socket) {
         const v = (socket.data as unknown as { viewer: Viewer | null }).viewer
         const user = v ? { id: v.user.id, username: v.user.username, role: v.user.role } : null
-        conns.set(socket.raw, hub.open(socket.raw, user, v?.session.id ?? null))
+        const conn = hub.open(socket.raw, user, v?.session.id ?? null)
+        conns.set(socket.raw, conn)
+        // Messages straight to the hub: Bun calls the socket's data.message (Elysia's per-message wrapper builds an
+        // object with 15 bound methods and awaits twice, for a route that declares no schema). The same parse as
+        // Elysia's for what the hub accepts: a JSON object or array; anything else goes as it came (bad_frame).
+        const data = socket.raw.data as { message?: unknown }
+        if (typeof data?.message === 'function')
+          data.message = (_ws: unknown, raw: unknown) => {
+            let msg = raw
+            if (typeof raw === 'string' && (raw.charCodeAt(0) === 123 || raw.charCodeAt(0) === 91))
+              try {
+                msg = JSON.parse(raw)
+              } catch {
+                /* not JSON: the hub answers bad_frame */
+              }
+            void hub.message(conn, msg)
+          }
       },
       async message(socket, message) {
         const conn = conns.get(socket.raw)

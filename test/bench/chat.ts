@@ -1,12 +1,19 @@
 // bench:chat — Backchannel under load, with synchronous=FULL.
 //  1. Commit grouping, in process: sends awaited one at a time (one commit each) against sends that arrive in the
 //     same tick (one commit for all of them).
-//  2. The real server in a child process; CHAT_CLIENTS WebSocket clients in CHAT_THREADS group threads each send
-//     CHAT_RATE messages per second for CHAT_SECONDS; reports messages/s acknowledged and delivered, and p50/p99
-//     from send to delivery (and to the acknowledgement). The per-socket limit (server/realtime/hub.ts SOCKET_RATE:
-//     burst 60, 20/s) bounds CHAT_RATE.
-// Usage: bun test/bench/chat.ts   (CHAT_CLIENTS=1000 CHAT_THREADS=100 CHAT_RATE=2 CHAT_SECONDS=10)
-// The last line is one JSON object.
+//  2. The real server in a child process and the load in CHAT_PROCS others (test/bench/chat-load.ts), each holding a
+//     share of CHAT_CLIENTS WebSocket clients in group threads of CHAT_CLIENTS / CHAT_THREADS members (whole groups
+//     per process). For each offered rate of CHAT_RATES (messages/s over all clients; `max` is the per-socket limit,
+//     server/realtime/hub.ts SOCKET_RATE 20/s, times the clients) the clients send for CHAT_SECONDS (the max-rate
+//     run CHAT_MAX_SECONDS); reported per rate: messages acknowledged and their rate, deliveries (expected: each
+//     acknowledged message to every other member; missing and doubled ones counted), p50/p99 from send to delivery
+//     and to the acknowledgement, and the server's own CPU (utime + stime from /proc/<pid>/stat) per acknowledged
+//     message, with its deliveries.
+// Usage: bun test/bench/chat.ts   (CHAT_CLIENTS=1000 CHAT_THREADS=100 CHAT_PROCS=4 CHAT_RATES=2000,5000,10000,max
+//        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3; CHAT_PROFILE=<dir> writes the server's CPU profile there;
+//        CHAT_GROUPING=0 skips part 1)
+// Every process it starts is stopped when it ends, fails or times out (CHAT_TIMEOUT, 170 s). The last line is one
+// JSON object.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,8 +23,16 @@ import { createLogger } from '../../server/lib/log'
 
 const CLIENTS = Number(process.env.CHAT_CLIENTS ?? 1000)
 const THREADS = Number(process.env.CHAT_THREADS ?? 100)
-const RATE = Number(process.env.CHAT_RATE ?? 2)
-const SECONDS = Number(process.env.CHAT_SECONDS ?? 10)
+const PROCS = Number(process.env.CHAT_PROCS ?? 4)
+const RATES = (process.env.CHAT_RATES ?? '2000,5000,10000,max').split(',')
+const SECONDS = Number(process.env.CHAT_SECONDS ?? 5)
+/** The max-rate run is shorter: its backlog drains at the server's own rate. */
+const MAX_SECONDS = Number(process.env.CHAT_MAX_SECONDS ?? 3)
+const TIMEOUT_S = Number(process.env.CHAT_TIMEOUT ?? 170)
+/** Seconds of the idle measurement (everyone connected, nobody sending). */
+const IDLE_SECONDS = 2
+/** The hub's per-socket limit (messages/s): the most each client may send. */
+const SOCKET_LIMIT = 20
 const GROUPING_N = Number(process.env.CHAT_GROUPING_N ?? 2000)
 
 const freePort = () => {
@@ -26,16 +41,19 @@ const freePort = () => {
   l.stop(true)
   return p
 }
-const pct = (sorted: number[], p: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 const quiet = () => createLogger('error', () => {})
 /** CPU seconds (user + system) a process has used, from /proc (Linux); null elsewhere. */
 function cpuSeconds(pid: number): number | null {
+  return cpuSplit(pid)?.total ?? null
+}
+/** The same, with the system (kernel) part: on loopback it includes the receiving side of what the server writes. */
+function cpuSplit(pid: number): { total: number; system: number } | null {
   try {
     const f = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string
     const parts = f.slice(f.lastIndexOf(')') + 2).split(' ')
-    return (Number(parts[11]) + Number(parts[12])) / 100
+    const system = Number(parts[12]) / 100
+    return { total: Number(parts[11]) / 100 + system, system }
   } catch {
     return null
   }
@@ -68,6 +86,11 @@ if (process.argv.includes('--serve')) {
     )
     void s.stop().then(() => process.exit(0))
   })
+  // Stops by itself when the bench that started it is gone (its stdin closes).
+  void (async () => {
+    for await (const _ of Bun.stdin.stream());
+    process.kill(process.pid, 'SIGTERM')
+  })()
 } else {
   await main()
 }
@@ -168,183 +191,265 @@ async function grouping() {
   }
 }
 
+/** A child process speaking one JSON object a line on stdout. */
+function lines(proc: { stdout: ReadableStream<Uint8Array> }) {
+  const reader = proc.stdout.getReader()
+  const decoder = new TextDecoder()
+  let buf = ''
+  return async function next(): Promise<Record<string, unknown>> {
+    for (;;) {
+      const nl = buf.indexOf('\n')
+      if (nl >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        try {
+          return JSON.parse(line)
+        } catch {
+          continue
+        }
+      }
+      const { value, done } = await reader.read()
+      if (done) throw new Error('child process ended')
+      buf += decoder.decode(value)
+    }
+  }
+}
+
+/** A latency as printed: the last bin holds everything from 10 s on. */
+function ms(x: number) {
+  return x >= 10_000 ? '≥ 10,000' : String(x)
+}
+
+/** The p-th percentile of merged 0.1 ms bins. */
+function pctOf(hist: Map<number, number>, total: number, p: number) {
+  if (!total) return 0
+  const want = Math.ceil((p / 100) * total)
+  let seen = 0
+  for (const [b, n] of [...hist].sort((x, y) => x[0] - y[0])) {
+    seen += n
+    if (seen >= want) return b / 10
+  }
+  return 0
+}
+
 async function main() {
-  const g = await grouping()
-  console.log(
-    `commit grouping (${g.n} sends, synchronous=FULL): one commit each ${g.sequentialPerSec}/s; ` +
-      `arriving in the same tick ${g.groupedPerSec}/s in ${g.groupedCommits} commit(s)`,
-  )
+  const g = process.env.CHAT_GROUPING === '0' ? null : await grouping()
+  if (g)
+    console.log(
+      `commit grouping (${g.n} sends, synchronous=FULL): one commit each ${g.sequentialPerSec}/s; ` +
+        `arriving in the same tick ${g.groupedPerSec}/s in ${g.groupedCommits} commit(s)`,
+    )
 
   const dataDir = mkdtempSync(join(tmpdir(), 'townhall-bench-chat-'))
   const { cookies, threadOf, perThread } = await seed(dataDir)
-  const port = freePort()
-  const url = `ws://127.0.0.1:${port}/ws`
-  const origin = `http://localhost:${port}`
-  const server = Bun.spawn([process.execPath, import.meta.path, '--serve'], {
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), DATA_DIR: dataDir },
-    stdout: 'pipe',
-    stderr: 'inherit',
-  })
-  const sockets: WebSocket[] = []
+  const seedFile = join(dataDir, 'bench-seed.json')
+  await Bun.write(seedFile, JSON.stringify({ cookies, threadOf }))
+  const port = Number(process.env.CHAT_PORT ?? 0) || freePort()
+  const profile = process.env.CHAT_PROFILE
+  const server = Bun.spawn(
+    [
+      process.execPath,
+      ...(profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${profile}`, '--cpu-prof-interval=250'] : []),
+      import.meta.path,
+      '--serve',
+    ],
+    {
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), DATA_DIR: dataDir },
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'inherit',
+    },
+  )
+  const loads: ReturnType<typeof spawnLoad>[] = []
+  function spawnLoad(from: number, to: number) {
+    return Bun.spawn([process.execPath, join(import.meta.dir, 'chat-load.ts')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        CHAT_URL: `ws://127.0.0.1:${port}/ws`,
+        CHAT_ORIGIN: `http://localhost:${port}`,
+        CHAT_FROM: String(from),
+        CHAT_TO: String(to),
+        CHAT_PER_THREAD: String(perThread),
+        CHAT_SEED: seedFile,
+      },
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'inherit',
+    })
+  }
+  const stopAll = () => {
+    for (const p of [server, ...loads])
+      try {
+        p.kill('SIGTERM')
+      } catch {
+        /* gone */
+      }
+  }
+  const timeout = setTimeout(() => {
+    console.error(`bench:chat: over ${TIMEOUT_S} s, stopping`)
+    stopAll()
+    process.exit(2)
+  }, TIMEOUT_S * 1000)
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(sig, () => {
+      stopAll()
+      process.exit(130)
+    })
   try {
     while ((await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status !== 200) await Bun.sleep(20)
-    const sentAt = new Map<string, number>()
-    const deliveries: number[] = []
-    const acks: number[] = []
-    let sent = 0,
-      acked = 0,
-      errors = 0,
-      measuring = false,
-      lastAck = 0,
-      lastDelivery = 0
-    const errorCodes = new Map<string, number>()
-
-    // Connect in waves so the upgrade backlog stays small.
-    for (let i = 0; i < CLIENTS; i += 100) {
-      await Promise.all(
-        Array.from(
-          { length: Math.min(100, CLIENTS - i) },
-          (_, k) =>
-            new Promise<void>((resolve, reject) => {
-              const me = i + k
-              const ws = new WebSocket(url, { headers: { cookie: cookies[me]!, origin } } as any)
-              ws.onmessage = (e) => {
-                const m = JSON.parse(String(e.data))
-                if (m.type === 'hello') return resolve()
-                if (m.type === 'bc.message') {
-                  const t = sentAt.get(m.message.clientId)
-                  if (t !== undefined && m.message.author.username !== `u${me}`) {
-                    lastDelivery = performance.now()
-                    deliveries.push(lastDelivery - t)
-                  }
-                  return
-                }
-                if ('re' in m) {
-                  if (m.ok) {
-                    acked++
-                    lastAck = performance.now()
-                    acks.push(lastAck - sentAt.get(m.message.clientId)!)
-                  } else {
-                    errors++
-                    errorCodes.set(m.error.code, (errorCodes.get(m.error.code) ?? 0) + 1)
-                  }
-                }
-              }
-              ws.onerror = () => reject(new Error(`socket ${me} failed`))
-              sockets.push(ws)
-            }),
-        ),
-      )
+    // Whole groups per load process.
+    const groups = Math.ceil(CLIENTS / perThread)
+    const procs = Math.max(1, Math.min(PROCS, groups))
+    for (let p = 0; p < procs; p++) {
+      const from = Math.floor((groups * p) / procs) * perThread
+      const to = Math.min(CLIENTS, Math.floor((groups * (p + 1)) / procs) * perThread)
+      loads.push(spawnLoad(from, to))
     }
+    const readers = loads.map((l) => lines(l))
+    for (const r of readers) await r() // {"ready":true}
     console.log(
-      `${CLIENTS} clients connected in ${THREADS} threads of ${perThread}; each sends ${RATE}/s for ${SECONDS} s`,
+      `${CLIENTS} clients connected in ${groups} threads of ${perThread}, in ${procs} load processes; ` +
+        `server pid ${server.pid}; load average ${(await loadAverage()).join(' ')}`,
     )
-
-    measuring = true
-    const cpu0 = cpuSeconds(server.pid)
-    const t0 = performance.now()
-    const timers = sockets.map((ws, i) => {
-      let n = 0
-      const tick = () => {
-        if (!measuring) return
-        const clientId = `c${i}-${n++}`
-        sentAt.set(clientId, performance.now())
-        ws.send(
-          JSON.stringify({ id: n, type: 'bc.send', threadId: threadOf[i], clientId, body: `message ${n} from ${i}` }),
-        )
-        sent++
-      }
-      // A random phase spreads the clients over the second.
-      return setTimeout(
-        () => {
-          tick()
-          timersById[i] = setInterval(tick, 1000 / RATE)
-        },
-        Math.random() * (1000 / RATE),
-      )
-    })
-    const timersById: ReturnType<typeof setInterval>[] = []
-    await Bun.sleep(SECONDS * 1000)
-    measuring = false
-    const elapsed = (performance.now() - t0) / 1000
-    timers.forEach(clearTimeout)
-    timersById.forEach(clearInterval)
-    // Let what is in flight arrive.
-    for (let i = 0, last = -1; i < 300 && (acked + errors < sent || deliveries.length !== last); i++) {
-      last = deliveries.length
-      await Bun.sleep(100)
-    }
-
-    const cpu1 = cpuSeconds(server.pid)
-    const serverCpu = cpu0 !== null && cpu1 !== null ? round(cpu1 - cpu0, 2) : null
-    // Throughput over the time until the last acknowledgement / delivery (past the sending window when saturated).
-    const ackSecs = Math.max(elapsed, (lastAck - t0) / 1000),
-      delSecs = Math.max(elapsed, (lastDelivery - t0) / 1000)
-    deliveries.sort((a, b) => a - b)
-    acks.sort((a, b) => a - b)
-    const expected = acked * (perThread - 1)
-    const result = {
-      bench: 'chat',
-      clients: CLIENTS,
-      threads: THREADS,
-      perThread,
-      ratePerClient: RATE,
-      seconds: round(elapsed, 2),
-      sent,
-      acked,
-      errors: Object.fromEntries(errorCodes),
-      offeredPerSec: Math.round(sent / elapsed),
-      ackedPerSec: Math.round(acked / ackSecs),
-      delivered: deliveries.length,
-      deliveredPerSec: Math.round(deliveries.length / delSecs),
-      serverCpuSeconds: serverCpu,
-      serverCpuMsPerMessage: serverCpu !== null && acked ? round((serverCpu * 1000) / acked, 3) : null,
-      expectedDeliveries: expected,
-      missingDeliveries: Math.max(0, expected - deliveries.length),
-      deliveryP50Ms: round(pct(deliveries, 50)),
-      deliveryP99Ms: round(pct(deliveries, 99)),
-      ackP50Ms: round(pct(acks, 50)),
-      ackP99Ms: round(pct(acks, 99)),
-      grouping: g,
-    }
-    for (const ws of sockets) ws.close()
-    server.kill('SIGTERM')
-    const out = await new Response(server.stdout).text()
-    const serverStats = out
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        try {
-          return JSON.parse(l)
-        } catch {
-          return null
-        }
+    // The server's CPU with everyone connected and nobody sending (pings, timers, the media worker): per second.
+    const idle0 = cpuSeconds(server.pid)
+    await Bun.sleep(IDLE_SECONDS * 1000)
+    const idle1 = cpuSeconds(server.pid)
+    const idlePerSec = idle0 !== null && idle1 !== null ? (idle1 - idle0) / IDLE_SECONDS : null
+    if (idlePerSec !== null) console.log(`server CPU idle, everyone connected: ${round(idlePerSec * 1000)} ms/s`)
+    const runs = []
+    for (const r of RATES) {
+      const offered = r === 'max' ? SOCKET_LIMIT * CLIENTS : Number(r)
+      const perSocket = offered / CLIENTS
+      const seconds = r === 'max' ? MAX_SECONDS : SECONDS
+      const split0 = cpuSplit(server.pid)
+      const cpu0 = split0?.total ?? null
+      const w0 = performance.now()
+      for (const l of loads) l.stdin.write(`${JSON.stringify({ run: { perSocket, seconds } })}\n`)
+      for (const l of loads) l.stdin.flush()
+      const results = (await Promise.all(readers.map((next) => next()))).map((x) => x.result as LoadResult)
+      const split1 = cpuSplit(server.pid)
+      const cpu1 = split1?.total ?? null
+      const idleCpu = idlePerSec === null ? null : (idlePerSec * (performance.now() - w0)) / 1000
+      runs.push({
+        ...summarise(r, offered, seconds, results, cpu0, cpu1, idleCpu),
+        serverCpuInKernel:
+          split0 && split1 && split1.total > split0.total
+            ? round((split1.system - split0.system) / (split1.total - split0.total), 2)
+            : null,
       })
-      .find((x) => x?.server)?.server
-    console.log(
-      `offered ${result.offeredPerSec}/s; acknowledged ${result.acked} of ${result.sent} (${result.ackedPerSec}/s); ` +
-        `delivered ${result.delivered} of ${expected} expected (${result.deliveredPerSec}/s)`,
-    )
-    if (serverCpu !== null)
+      const x = runs.at(-1)!
+      x.loadAverage = await loadAverage()
       console.log(
-        `server CPU ${serverCpu} s for ${acked} messages: ${result.serverCpuMsPerMessage} ms per message ` +
-          `(with ${perThread - 1} deliveries each)`,
+        `offered ${x.offered}/s (${r}): acknowledged ${x.acked} of ${x.sent} at ${x.ackedPerSec}/s` +
+          `${Object.keys(x.errors).length ? ` (errors ${JSON.stringify(x.errors)})` : ''}; ` +
+          `delivered ${x.delivered} of ${x.expected} (${x.missing} missing, ${x.doubled} doubled); ` +
+          `send → delivery p50 ${ms(x.deliveryP50Ms)} / p99 ${ms(x.deliveryP99Ms)} ms, ` +
+          `→ ack p50 ${ms(x.ackP50Ms)} / p99 ${ms(x.ackP99Ms)} ms; ` +
+          `server CPU ${x.serverCpuSeconds} s = ${x.serverCpuUsPerMessage} µs per message ` +
+          `(${x.serverCpuUsAboveIdle} above idle, ${Math.round((x.serverCpuInKernel ?? 0) * 100)} % in kernel); ` +
+          `load average ${x.loadAverage.join(' ')}`,
       )
-    console.log(
-      `send → delivery p50 ${result.deliveryP50Ms} ms, p99 ${result.deliveryP99Ms} ms; ` +
-        `send → acknowledgement p50 ${result.ackP50Ms} ms, p99 ${result.ackP99Ms} ms`,
-    )
+    }
+    for (const l of loads) l.stdin.write(`${JSON.stringify({ quit: true })}\n`)
+    for (const l of loads) l.stdin.end()
+    await Promise.all(loads.map((l) => l.exited))
+    server.kill('SIGTERM')
+    const serverStats = (await lines(server)().catch(() => null))?.server as Record<string, unknown> | undefined
     if (serverStats)
       console.log(
         `server: ${serverStats.messages} messages in ${serverStats.commits} commits ` +
           `(${serverStats.avgBatch} per commit on average, ${serverStats.maxBatch} at most), ` +
           `synchronous=${serverStats.synchronous}`,
       )
-    console.log(JSON.stringify({ ...result, server: serverStats ?? null }))
+    console.log(
+      JSON.stringify({
+        bench: 'chat',
+        clients: CLIENTS,
+        perThread,
+        loadProcesses: procs,
+        seconds: SECONDS,
+        serverCpuIdleMsPerSec: idlePerSec === null ? null : round(idlePerSec * 1000),
+        runs,
+        grouping: g,
+        server: serverStats ?? null,
+      }),
+    )
   } finally {
-    for (const ws of sockets) ws.close()
-    server.kill('SIGTERM')
-    await server.exited
+    clearTimeout(timeout)
+    stopAll()
+    await Promise.all([server, ...loads].map((p) => p.exited))
     rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+interface LoadResult {
+  sent: number
+  acked: number
+  errors: Record<string, number>
+  delivered: number
+  doubled: number
+  expected: number
+  firstSend: number
+  lastAck: number
+  lastDelivery: number
+  hist: { delivery: [number, number][]; ack: [number, number][] }
+}
+
+async function loadAverage(): Promise<number[]> {
+  const t = await Bun.file('/proc/loadavg')
+    .text()
+    .catch(() => '')
+  return t.split(' ').slice(0, 3).map(Number)
+}
+
+function summarise(
+  rate: string,
+  offered: number,
+  seconds: number,
+  rs: LoadResult[],
+  cpu0: number | null,
+  cpu1: number | null,
+  idleCpu: number | null,
+) {
+  const sum = (f: (r: LoadResult) => number) => rs.reduce((a, r) => a + f(r), 0)
+  const merge = (f: (r: LoadResult) => [number, number][]) => {
+    const m = new Map<number, number>()
+    for (const r of rs) for (const [b, n] of f(r)) m.set(b, (m.get(b) ?? 0) + n)
+    return m
+  }
+  const errors: Record<string, number> = {}
+  for (const r of rs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v
+  const acked = sum((r) => r.acked)
+  const delivered = sum((r) => r.delivered)
+  const expected = sum((r) => r.expected)
+  const first = Math.min(...rs.map((r) => r.firstSend))
+  const lastAck = Math.max(...rs.map((r) => r.lastAck))
+  const ackSecs = Math.max(seconds, (lastAck - first) / 1000)
+  const delivery = merge((r) => r.hist.delivery)
+  const ack = merge((r) => r.hist.ack)
+  const cpu = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null
+  return {
+    rate,
+    offered,
+    seconds,
+    sent: sum((r) => r.sent),
+    acked,
+    errors,
+    ackedPerSec: Math.round(acked / ackSecs),
+    delivered,
+    expected,
+    missing: Math.max(0, expected - delivered),
+    doubled: sum((r) => r.doubled),
+    deliveryP50Ms: pctOf(delivery, delivered, 50),
+    deliveryP99Ms: pctOf(delivery, delivered, 99),
+    ackP50Ms: pctOf(ack, acked, 50),
+    ackP99Ms: pctOf(ack, acked, 99),
+    serverCpuSeconds: cpu === null ? null : round(cpu, 2),
+    serverCpuUsPerMessage: cpu !== null && acked ? round((cpu * 1e6) / acked, 1) : null,
+    /** Less what the server spends connected and idle over the same time. */
+    serverCpuUsAboveIdle:
+      cpu !== null && idleCpu !== null && acked ? round((Math.max(0, cpu - idleCpu) * 1e6) / acked, 1) : null,
+    loadAverage: [] as number[],
   }
 }

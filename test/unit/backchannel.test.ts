@@ -65,7 +65,9 @@ test(
         batches.push(current)
         return r
       },
+      check: () => null,
       insert: () => ++current,
+      last: () => {},
       committed: (id) => ({ id }) as any,
       logError: () => {},
     })
