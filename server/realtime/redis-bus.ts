@@ -114,8 +114,20 @@ export class RedisBus implements Bus, Sockets {
     const list = [...userIds]
     if (!list.length) return
     this.hub.toUsers(list, event)
-    if (list.length === 1) this.send(`t:user:${list[0]}`, `${this.node.slot} \n${JSON.stringify(event)}`)
-    else this.send('users', `${this.node.slot} ${list.join(',')}\n${JSON.stringify(event)}`)
+    this.toUsersElsewhere(list, event)
+  }
+
+  /** One member: their own channel; several: one message on the nodes' users channel. */
+  private toUsersElsewhere(userIds: readonly number[], event: ServerEvent) {
+    if (userIds.length === 1) this.send(`t:user:${userIds[0]}`, `${this.node.slot} \n${JSON.stringify(event)}`)
+    else this.send('users', `${this.node.slot} ${userIds.join(',')}\n${JSON.stringify(event)}`)
+  }
+
+  /** Here through the hub's member topic (Bun's native publish); to the other nodes as toUsers. */
+  toMembers(topic: Topic, userIds: readonly number[], event: ServerEvent) {
+    if (!userIds.length) return
+    this.hub.toMembers(topic, userIds, event)
+    this.toUsersElsewhere(userIds, event)
   }
 
   toConn(connId: ConnId, event: ServerEvent) {

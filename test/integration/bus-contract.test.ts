@@ -190,6 +190,21 @@ for (const [kind, make, available] of kinds) {
       expect(other.has(200)).toBe(false)
     })
 
+    it('[W20] toMembers reaches every tab of exactly the members given, on every node, once', async (c) => {
+      const tabs = [c.a.open(17), c.b.open(17), c.b.open(18)]
+      const out = [c.a.open(19), c.b.open(19)]
+      await c.a.settled()
+      await c.b.settled()
+      c.a.bus.toMembers('thread:5', [17, 18], ev(250))
+      await until(() => tabs.every((t) => t.has(250)), 'every tab of members 17 and 18')
+      // The topic now holds 17 only: 18 hears nothing more of it.
+      c.b.bus.toMembers('thread:5', [17, 19], ev(251))
+      await until(() => tabs[0]!.has(251) && tabs[1]!.has(251) && out.every((t) => t.has(251)), 'members 17 and 19')
+      expect(tabs[2]!.has(251)).toBe(false)
+      expect(out.some((t) => t.has(250))).toBe(false)
+      for (const t of tabs) expect(t.got.filter((e) => e.type === 'presence' && e.userId === 250).length).toBe(1)
+    })
+
     it('[W20] toConn reaches one connection on any node', async (c) => {
       const a1 = c.a.open(1)
       const b1 = c.b.open(2)
