@@ -12,8 +12,11 @@ import { TarWriter, type TarEntry } from './tar'
 
 export const MANIFEST = 'manifest.json'
 export const SNAPSHOT = 'townhall.db'
-/** Folders of DATA_DIR a backup holds besides the database (replays join them when they exist). */
-export const DATA_FOLDERS = ['uploads', 'replays'] as const
+/**
+ * Folders of DATA_DIR a backup holds besides the database: the uploads, the replays and their clips, and the
+ * recordings (each consenting speaker's capture file: a withdrawal after a restore mixes the replay again from them).
+ */
+export const DATA_FOLDERS = ['uploads', 'replays', 'recordings'] as const
 /** A backup's file name: `townhall-<ISO time>.tar` (colons and dots as dashes). */
 const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.tar$/
 /** The copy of the database taken before migrating: `pre-migrate-<from>-to-<to>-<time>.db`. */

@@ -60,6 +60,11 @@ beforeAll(async () => {
   expect(av.status).toBeLessThan(300)
   avatarUrl = (await b.http.get('/api/me')).json.user.avatar
   expect(avatarUrl).toBeTruthy()
+  // A replay and a capture file, as the mix and the recorder leave them (their contents are theirs to test).
+  mkdirSync(join(source, 'replays'), { recursive: true })
+  writeFileSync(join(source, 'replays', '1.opus'), 'OggS replay')
+  mkdirSync(join(source, 'recordings', '1'), { recursive: true })
+  writeFileSync(join(source, 'recordings', '1', `${a.id}.cap`), 'THCAP001')
   const admin = await signedInClient(s, 'bkadmin', 'admin')
   const made = await admin.post('/api/admin/backups')
   expect(made.status).toBe(201)
@@ -72,12 +77,13 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-test('[D40] a backup is one tar: the database, the uploads and a manifest with sizes and SHA-256', async () => {
+test('[D40] a backup is one tar: the database, the uploads, replays, recordings and a manifest with sizes and SHA-256', async () => {
   const tar = Bun.spawnSync(['tar', 'tf', backup]).stdout.toString()
   const names = tar.trim().split('\n')
   expect(names[0]).toBe('townhall.db')
   expect(names.at(-1)).toBe(MANIFEST)
   expect(names.filter((n) => n.startsWith('uploads/')).length).toBe(2) // the image and the avatar
+  expect(names).toEqual(expect.arrayContaining(['replays/1.opus', `recordings/1/${a.id}.cap`]))
   const manifest = JSON.parse(Bun.spawnSync(['tar', 'xOf', backup, MANIFEST]).stdout.toString())
   expect(manifest).toMatchObject({ format: 'townhall-backup', formatVersion: 1, schemaVersion: MIGRATIONS.length })
   for (const f of manifest.files) expect(f.sha256).toMatch(/^[0-9a-f]{64}$/)
