@@ -77,7 +77,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-test('[D40] a backup is one tar: the database, uploads, replays, recordings and a manifest with sizes and SHA-256', async () => {
+test('[D40] one tar: the database, uploads, replays, recordings and a manifest with sizes and SHA-256', async () => {
   const tar = Bun.spawnSync(['tar', 'tf', backup]).stdout.toString()
   const names = tar.trim().split('\n')
   expect(names[0]).toBe('townhall.db')
