@@ -1,10 +1,13 @@
 // The hub's member topics (bus.toMembers, issue 11) with sockets that record what they were sent and subscribed to:
 // the topic follows the members it is given, every tab of theirs (also one opened later) is subscribed, and one no
 // longer a member is unsubscribed before the event goes out; published natively when a server is attached.
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { Hub, type RawSocket } from '../../server/realtime/hub'
 import { createLogger } from '../../server/lib/log'
 import type { ServerEvent } from '../../server/protocol'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 class Sock implements RawSocket {
   sent: string[] = []
