@@ -46,10 +46,14 @@ export const bytes = (v: Uint8Array): Uint8Array => new Uint8Array(v.buffer, v.b
 const MIGRATE_LOCK = 7_470_001
 
 /** The schema version of a Postgres database (0: empty). */
-export async function pgSchemaVersion(sql: SQL): Promise<number> {
-  await sql`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`
-  const [row] = await sql`SELECT MAX(version) AS v FROM schema_version`
-  return row?.v ?? 0
+export function pgSchemaVersion(sql: SQL): Promise<number> {
+  // Under the lock: two nodes' `CREATE TABLE IF NOT EXISTS` at once can still collide.
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATE_LOCK})`
+    await tx`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`
+    const [row] = await tx`SELECT MAX(version) AS v FROM schema_version`
+    return (row?.v as number | null) ?? 0
+  })
 }
 
 /**
