@@ -64,7 +64,8 @@ export async function migratePg(sql: SQL, migrations: readonly string[] = PG_MIG
   const current = await pgSchemaVersion(sql)
   if (current > migrations.length)
     throw new SchemaTooNewError(
-      `database schema is version ${current}, but this Townhall knows only up to ${migrations.length}: upgrade Townhall`,
+      `database schema is version ${current}, ` +
+        `but this Townhall knows only up to ${migrations.length}: upgrade Townhall`,
     )
   const applied: number[] = []
   for (let i = current; i < migrations.length; i++) {

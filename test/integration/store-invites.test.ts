@@ -1,8 +1,8 @@
-// The invites store contract (server/invites/store.ts), one suite run twice: on SQLite (a real database file, migrated
-// as the server does, through the gate) always, and on Postgres (a throwaway cluster, test/helpers/postgres.ts, migrated
-// by migratePg) when it can start. Both must behave the same: rows, atomic spends and revokes, transactions that commit
-// or roll back as one, and statements outside a transaction that neither see nor join it. Then the Postgres schema
-// against SQLite's at the same version, and the Postgres migration runner.
+// The invites store contract (server/invites/store.ts), one suite run twice: on SQLite (a real database file,
+// migrated as the server does, through the gate) always, and on Postgres (a throwaway cluster,
+// test/helpers/postgres.ts, migrated by migratePg) when it can start. Both must behave the same: rows, atomic spends
+// and revokes, transactions that commit or roll back as one, and statements outside a transaction that neither see
+// nor join it. Then the Postgres schema against SQLite's at the same version, and the Postgres migration runner.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { SQL } from 'bun'
@@ -170,7 +170,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect((await store.list(null))[0]!.token_hash).toBeInstanceOf(Uint8Array)
     })
 
-    test('[I3] pending: members’ invites still usable at that time (not revoked, used up, expired, or the CLI’s)', async () => {
+    test('[I3] pending: members’ invites usable at a time (not revoked, used up, expired or the CLI’s)', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const now = Date.now()
@@ -212,7 +212,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.byId(id)).toMatchObject({ uses: 1, revoked_at: null })
     })
 
-    test('[I1] a statement outside an open transaction neither sees its writes nor is rolled back with it', async () => {
+    test('[I1] a statement outside an open transaction neither sees its writes nor rolls back with it', async () => {
       const { store } = await fresh()
       let hold!: () => void
       const held = new Promise<void>((r) => {
@@ -259,7 +259,7 @@ contract('sqlite', sqliteBackend)
 describe.skipIf(!pg)('postgres', () => {
   contract('postgres', pgBackend)
 
-  test('[H9] the Postgres schema has SQLite’s tables, columns, nullability and indexes at the same version', async () => {
+  test('[H9] Postgres has SQLite’s tables, columns, nullability and indexes at the same version', async () => {
     // SQLite at the last version Postgres has too.
     const at = new Database(':memory:')
     migrate(at, MIGRATIONS.slice(0, PG_MIGRATIONS.length))
@@ -310,7 +310,7 @@ describe.skipIf(!pg)('postgres', () => {
     }
   })
 
-  test('[H9] migratePg applies each version once, also from two nodes at once, and refuses a newer database', async () => {
+  test('[H9] migratePg applies each version once, also from two nodes at once; refuses a newer database', async () => {
     const url = await pg!.database('store_migrate')
     const a = new SQL({ url, max: 2 })
     const b = new SQL({ url, max: 2 })
