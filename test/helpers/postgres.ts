@@ -4,9 +4,9 @@
 // start (not installed, no `postgres` user), startPostgres() says why and returns null: the Postgres tests skip.
 import { SQL } from 'bun'
 import { spawnSync } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { freePort } from './redis'
 
 export interface TestPostgres {
@@ -18,10 +18,10 @@ export interface TestPostgres {
   stop(): Promise<void>
 }
 
-/** The folder holding initdb and pg_ctl: on PATH, else Debian's /usr/lib/postgresql/<newest>/bin. */
+/** The folder holding initdb and pg_ctl: initdb's on PATH (a link followed), else Debian's newest. */
 function binDir(): string | null {
   const onPath = Bun.which('initdb')
-  if (onPath) return join(onPath, '..')
+  if (onPath) return dirname(realpathSync(onPath))
   const root = '/usr/lib/postgresql'
   if (!existsSync(root)) return null
   const versions = readdirSync(root)

@@ -101,7 +101,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
     }
     afterAll(() => b?.close())
 
-    test('[I2] an invite reads back whole by id and by its hash, in one shape (numbers, bytes, nulls)', async () => {
+    test('[H70] an invite reads back whole by id and by its hash, in one shape (numbers, bytes, nulls)', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const before = Date.now()
@@ -130,7 +130,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.byHash(hashToken('nobody has this'))).toBeNull()
     })
 
-    test('[I1] use spends one use at a time and refuses once used up, also when many spend at once', async () => {
+    test('[H70] use spends one use at a time and refuses once used up, also when many spend at once', async () => {
       const { store } = await fresh()
       const two = await store.insert(invite({ usesAllowed: 2 }))
       expect(await store.use(two)).toBe(true)
@@ -145,7 +145,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.use(one + 1000)).toBe(false)
     })
 
-    test('[I2] revoke marks it once: a second revoke, or one of a missing invite, is false', async () => {
+    test('[H70] revoke marks it once: a second revoke, or one of a missing invite, is false', async () => {
       const { store } = await fresh()
       const id = await store.insert(invite())
       const before = Date.now()
@@ -156,7 +156,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.revoke(id + 1000)).toBe(false)
     })
 
-    test('[I3] list: one creator’s invites or everyone’s, newest first', async () => {
+    test('[H70] list: one creator’s invites or everyone’s, newest first', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const ben = await addUser('ben')
@@ -170,7 +170,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect((await store.list(null))[0]!.token_hash).toBeInstanceOf(Uint8Array)
     })
 
-    test('[I3] pending: members’ invites usable at a time (not revoked, used up, expired or the CLI’s)', async () => {
+    test('[H70] pending: members’ invites usable at a time (not revoked, used up, expired or the CLI’s)', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const now = Date.now()
@@ -190,7 +190,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.pending(now + 60_000)).toEqual([{ id: open, creator_id: ann }])
     })
 
-    test('[I1] a transaction commits as one, and rolls back every statement when it throws', async () => {
+    test('[H70] a transaction commits as one, and rolls back every statement when it throws', async () => {
       const { store } = await fresh()
       const id = await store.transaction(async (tx) => {
         const id = await store.insert(invite({ usesAllowed: 2 }), tx)
@@ -212,7 +212,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.byId(id)).toMatchObject({ uses: 1, revoked_at: null })
     })
 
-    test('[I1] a statement outside an open transaction neither sees its writes nor rolls back with it', async () => {
+    test('[H70] a statement outside an open transaction neither sees its writes nor rolls back with it', async () => {
       const { store } = await fresh()
       let hold!: () => void
       const held = new Promise<void>((r) => {
@@ -241,7 +241,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.byHash(mine.tokenHash)).toBeNull()
     })
 
-    test('a transaction of another database is refused, and so is a transaction that has ended', async () => {
+    test('[H70] a transaction of another database is refused, and so is a transaction that has ended', async () => {
       const { store, other } = await fresh()
       await expect(other.transaction((tx) => store.insert(invite(), tx))).rejects.toThrow('another database')
       expect(await store.list(null)).toEqual([])
@@ -259,7 +259,7 @@ contract('sqlite', sqliteBackend)
 describe.skipIf(!pg)('postgres', () => {
   contract('postgres', pgBackend)
 
-  test('[H9] Postgres has SQLite’s tables, columns, nullability and indexes at the same version', async () => {
+  test('[H70] Postgres has SQLite’s tables, columns, nullability and indexes at the same version', async () => {
     // SQLite at the last version Postgres has too.
     const at = new Database(':memory:')
     migrate(at, MIGRATIONS.slice(0, PG_MIGRATIONS.length))
@@ -310,7 +310,7 @@ describe.skipIf(!pg)('postgres', () => {
     }
   })
 
-  test('[H9] migratePg applies each version once, also from two nodes at once; refuses a newer database', async () => {
+  test('[H70] migratePg applies each version once, also from two nodes at once; refuses a newer database', async () => {
     const url = await pg!.database('store_migrate')
     const a = new SQL({ url, max: 2 })
     const b = new SQL({ url, max: 2 })
