@@ -8,6 +8,7 @@ import { publicOrigin, type Config } from './config'
 import { DEFAULT_LIMITS, makeLimiter, makeLimits, type Core, type LimitSettings } from './core'
 import type { Domain } from './domain'
 import { openDatabase } from './db/open'
+import { SqliteGate } from './db/sqlite-gate'
 import { AppError, errorBody } from './errors'
 import { createLogger, type Logger } from './lib/log'
 import { Hub, type Handlers } from './realtime/hub'
@@ -85,6 +86,7 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
     id,
     config,
     db,
+    gate: new SqliteGate(db),
     log,
     settings: new SettingsService(db, config),
     bus: cluster?.bus ?? hub,

@@ -12,6 +12,7 @@ import type {
   RoomRole,
   RoomState,
 } from './protocol'
+import type { Tx } from './db/store'
 
 export type { ParticipantKey, RoomRole }
 
@@ -363,11 +364,12 @@ export interface AccountsApi {
   // creating accounts
   /**
    * Creates a member account: the password is hashed, then in one transaction the name is checked (username_taken),
-   * `redeem` runs (it spends an invite, or throws to refuse), and the account is written. Returns the new id.
+   * `redeem` runs (it spends an invite, or throws to refuse) with that transaction's `tx` (core.gate's), and the
+   * account is written. Returns the new id.
    */
   createMember(
     input: { username: string; password: string; displayName?: string },
-    redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null,
+    redeem: ((tx: Tx) => Promise<{ inviteId: number; invitedBy: number | null } | null>) | null,
   ): Promise<number>
   /** Whether the first-run admin setup is still open (no admin yet). */
   needsSetup(): boolean
@@ -439,7 +441,7 @@ export interface InvitesApi {
   /** The whole invite tree: roots are the people nobody invited (the first admin, CLI invites). */
   tree(): InviteTreeNode[]
   /** Members' invites that can still be used, with who made them. */
-  pending(): { id: number; creatorId: number }[]
+  pending(): Promise<{ id: number; creatorId: number }[]>
   /** Revokes an invite (a member's own get their unused uses back); false if it was already revoked. */
-  revoke(id: number, by: { id: number; role: string }): boolean
+  revoke(id: number, by: { id: number; role: string }): Promise<boolean>
 }

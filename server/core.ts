@@ -2,6 +2,7 @@
 // own (config, the database, the log, the settings table, the bus, the rate limiters). Built first, in app.ts.
 import type { Database } from 'bun:sqlite'
 import type { Config } from './config'
+import type { SqliteGate } from './db/sqlite-gate'
 import type { Traffic } from './http/observe'
 import type { Logger } from './lib/log'
 import { RateLimiter, SharedRateLimiter, type RedisCommands } from './lib/ratelimit'
@@ -13,6 +14,11 @@ export interface Core {
   readonly id: string
   readonly config: Config
   readonly db: Database
+  /**
+   * The same connection for the asynchronous store contracts (server/db/store.ts): their statements and their
+   * transactions (`gate.transaction`, which a service also opens for other domains' calls that must hold together).
+   */
+  readonly gate: SqliteGate
   readonly log: Logger
   readonly settings: SettingsService
   /** The one way out for events: to a topic, to users, to one connection. */

@@ -164,7 +164,7 @@ async function run(argv: string[]): Promise<number> {
       if ((values.note ?? '').length > 200) throw new UsageError('--note may be at most 200 characters')
       const t = buildTownhall(config)
       try {
-        const inv = t.invites.service.create(null, { uses, expiresInMs, note: values.note })
+        const inv = await t.invites.service.create(null, { uses, expiresInMs, note: values.note })
         const expiry = values.expires ? `, expires in ${values.expires}` : ''
         console.log(`invite created: ${uses} use${uses === 1 ? '' : 's'}${expiry}`)
         console.log(inv.url)

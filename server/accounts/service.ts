@@ -2,6 +2,7 @@ import { mkdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Account, AccountsEvents, EndReason, OwnAccount, Viewer } from '../contracts'
 import type { Core } from '../core'
+import type { Tx } from '../db/store'
 import { fail } from '../errors'
 import { cleanImage } from '../http/upload'
 import { AccountData } from './member-data'
@@ -69,13 +70,15 @@ export class AccountsService {
   async insertUser(
     input: { username: string; password: string; displayName?: string },
     role: 'member' | 'admin',
-    redeem: (() => { inviteId: number; invitedBy: number | null } | null) | null,
+    redeem: ((tx: Tx) => Promise<{ inviteId: number; invitedBy: number | null } | null>) | null,
   ) {
     const hash = await this.hashPassword(input.password)
     let inviter: number | null = null
-    const id = this.core.db.transaction(() => {
+    // Hashed before the transaction: nothing slow inside one. The accounts' statements (still synchronous, on the
+    // same connection) run inside it too.
+    const id = await this.core.gate.transaction(async (tx) => {
       if (this.store.byName(input.username)) fail('username_taken')
-      const invite = redeem ? redeem() : null
+      const invite = redeem ? await redeem(tx) : null
       inviter = invite?.invitedBy ?? null
       const id = this.store.insertUser({
         username: input.username,
@@ -90,7 +93,7 @@ export class AccountsService {
       if (inviter !== null && this.store.byId(inviter)?.status === 'active') this.store.follow(id, inviter)
       else inviter = null
       return id
-    })()
+    })
     if (inviter !== null) this.events.emit('followed', { followerId: id, followeeId: inviter, invited: true })
     return id
   }

@@ -124,7 +124,7 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
           },
           { params: IdParams, detail: { summary: 'A one-time password-reset link (24 h)' } },
         )
-        .get('/tree', () => ({ tree: admin.tree() }), {
+        .get('/tree', async () => ({ tree: await admin.tree() }), {
           detail: { summary: "The invite tree with each member's unused invites" },
         })
         .post(

@@ -248,9 +248,9 @@ export class AdminService {
   }
 
   // ── invite tree ──
-  tree(): BranchNode[] {
+  async tree(): Promise<BranchNode[]> {
     const pending = new Map<number, number>()
-    for (const i of this.deps.invites.pending()) pending.set(i.creatorId, (pending.get(i.creatorId) ?? 0) + 1)
+    for (const i of await this.deps.invites.pending()) pending.set(i.creatorId, (pending.get(i.creatorId) ?? 0) + 1)
     const deco = (n: InviteTreeNode): BranchNode => ({
       ...n,
       pendingInvites: pending.get(n.id) ?? 0,
@@ -260,7 +260,7 @@ export class AdminService {
   }
 
   /** Revokes every unused invite of a member and of everyone invited below them; optionally suspends those below. */
-  revokeBranch(actor: Actor, rootId: number, suspendBelow: boolean) {
+  async revokeBranch(actor: Actor, rootId: number, suspendBelow: boolean) {
     const find = (nodes: InviteTreeNode[]): InviteTreeNode | null => {
       for (const n of nodes) {
         if (n.id === rootId) return n
@@ -281,8 +281,8 @@ export class AdminService {
     walk(root)
     const members = new Set([root.id, ...below.map((n) => n.id)])
     const revoked: number[] = []
-    for (const i of this.deps.invites.pending()) {
-      if (members.has(i.creatorId) && this.deps.invites.revoke(i.id, { id: actor.id, role: 'admin' }))
+    for (const i of await this.deps.invites.pending()) {
+      if (members.has(i.creatorId) && (await this.deps.invites.revoke(i.id, { id: actor.id, role: 'admin' })))
         revoked.push(i.id)
     }
     const suspended: string[] = []

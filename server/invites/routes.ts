@@ -32,9 +32,9 @@ export const invitesRoutes = (deps: { core: Core; accounts: AccountsApi; audit: 
       )
       .get(
         '/invites/:token/check',
-        ({ params, ip }) => {
+        async ({ params, ip }) => {
           limit(core.limits.inviteLookup, ip)
-          return { invite: inv.lookup(params.token) }
+          return { invite: await inv.lookup(params.token) }
         },
         { params: TokenParams, detail: { summary: 'Whether an invite link can be used, and who sent it' } },
       )
@@ -43,9 +43,9 @@ export const invitesRoutes = (deps: { core: Core; accounts: AccountsApi; audit: 
       })
       .post(
         '/invites',
-        ({ viewer, body, set }) => {
+        async ({ viewer, body, set }) => {
           const v = requireUser(viewer)
-          const created = inv.create(v.user.id, {
+          const created = await inv.create(v.user.id, {
             uses: body.uses,
             note: body.note,
             expiresInMs: body.expiresInHours ? body.expiresInHours * 3_600_000 : undefined,
@@ -60,7 +60,7 @@ export const invitesRoutes = (deps: { core: Core; accounts: AccountsApi; audit: 
               details: { uses: body.uses ?? 1 },
             })
           return {
-            invite: inv.list(v.user.id, v.user.role === 'admin').find((i) => i.id === created.id),
+            invite: (await inv.list(v.user.id, v.user.role === 'admin')).find((i) => i.id === created.id),
             url: created.url,
             token: created.token,
           }
@@ -69,10 +69,10 @@ export const invitesRoutes = (deps: { core: Core; accounts: AccountsApi; audit: 
       )
       .get(
         '/invites',
-        ({ viewer }) => {
+        async ({ viewer }) => {
           const v = requireUser(viewer)
           return {
-            invites: inv.list(v.user.id, v.user.role === 'admin'),
+            invites: await inv.list(v.user.id, v.user.role === 'admin'),
             quota: v.user.role === 'admin' ? null : accounts.byId(v.user.id)!.inviteQuota,
           }
         },
@@ -80,9 +80,9 @@ export const invitesRoutes = (deps: { core: Core; accounts: AccountsApi; audit: 
       )
       .delete(
         '/invites/:id',
-        ({ viewer, params }) => {
+        async ({ viewer, params }) => {
           const v = requireUser(viewer)
-          const revoked = inv.revoke(params.id, v.user)
+          const revoked = await inv.revoke(params.id, v.user)
           if (revoked && v.user.role === 'admin')
             audit({ actorId: v.user.id, action: 'invite.revoke', targetType: 'invite', targetId: params.id })
           return { revoked }

@@ -2,8 +2,9 @@ import type { AccountsApi, InviteTreeNode, InvitesApi } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import { hashToken, newToken } from '../lib/crypto'
+import type { Tx } from '../db/store'
 import { inviteState, type InviteRow } from './model'
-import { InvitesStore } from './store'
+import { SqliteInvitesStore, type InvitesStore } from './store'
 
 export interface InviteView {
   id: number
@@ -19,13 +20,11 @@ export interface InviteView {
 }
 
 export class InvitesService implements InvitesApi {
-  readonly store: InvitesStore
   constructor(
     private core: Core,
     private accounts: AccountsApi,
-  ) {
-    this.store = new InvitesStore(core.db)
-  }
+    readonly store: InvitesStore = new SqliteInvitesStore(core.gate),
+  ) {}
 
   url(token: string) {
     return `${this.core.origin()}/invite/${token}`
@@ -41,8 +40,8 @@ export class InvitesService implements InvitesApi {
     return this.accounts.createMember(
       input,
       token
-        ? () => {
-            const inv = this.redeem(token)
+        ? async (tx) => {
+            const inv = await this.redeem(token, tx)
             return { inviteId: inv.id, invitedBy: inv.creator_id }
           }
         : null,
@@ -50,12 +49,12 @@ export class InvitesService implements InvitesApi {
   }
 
   /** Creates an invite. Admins (and the CLI, creator null) are unlimited; members spend their quota. */
-  create(creatorId: number | null, opts: { uses?: number; expiresInMs?: number; note?: string }) {
+  async create(creatorId: number | null, opts: { uses?: number; expiresInMs?: number; note?: string }) {
     const creator = creatorId === null ? null : this.accounts.byId(creatorId)
     if (creatorId !== null && !creator) fail('not_found')
     const uses = opts.uses ?? 1
     const token = newToken()
-    const id = this.core.db.transaction(() => {
+    const id = await this.store.transaction(async (tx) => {
       if (creator && creator.role !== 'admin') {
         const fresh = this.accounts.byId(creator.id)!
         if (fresh.inviteQuota < uses)
@@ -63,26 +62,29 @@ export class InvitesService implements InvitesApi {
         this.accounts.addInviteQuota(creator.id, -uses)
       }
       const expiresAt = opts.expiresInMs ? Date.now() + opts.expiresInMs : null
-      return this.store.insert(creatorId, hashToken(token), uses, expiresAt, opts.note ?? '')
-    })()
+      const invite = { creatorId, tokenHash: hashToken(token), usesAllowed: uses, expiresAt, note: opts.note ?? '' }
+      return this.store.insert(invite, tx)
+    })
     return { id, token, url: this.url(token) }
   }
 
   /** What the register page shows about an invite link, or the reason it cannot be used. */
-  lookup(token: string) {
-    const inv = this.store.byHash(hashToken(token))
+  async lookup(token: string) {
+    const inv = await this.store.byHash(hashToken(token))
     if (!inv) fail('invite_invalid')
     this.assertUsable(inv)
     const by = inv.creator_id ? this.accounts.byId(inv.creator_id) : null
     return { invitedBy: by ? by.username : null, usesLeft: inv.uses_allowed - inv.uses, expiresAt: inv.expires_at }
   }
 
-  /** Spends one use of an invite (call inside the registration's transaction). */
-  redeem(token: string): InviteRow {
-    const inv = this.store.byHash(hashToken(token))
+  /** Spends one use of an invite, inside the registration's transaction `tx`. */
+  private async redeem(token: string, tx: Tx): Promise<InviteRow> {
+    const inv = await this.store.byHash(hashToken(token), tx)
     if (!inv) fail('invite_invalid')
     this.assertUsable(inv)
-    this.store.use(inv.id)
+    // The check above read the row; `use` spends only if a use is still left when it writes (another node's sign-up
+    // may have taken the last one meanwhile).
+    if (!(await this.store.use(inv.id, tx))) fail('invite_used_up')
     return inv
   }
 
@@ -96,8 +98,8 @@ export class InvitesService implements InvitesApi {
   }
 
   /** Admins see every invite; members see their own. */
-  list(viewerId: number, isAdmin: boolean): InviteView[] {
-    const rows = this.store.list(isAdmin ? null : viewerId)
+  async list(viewerId: number, isAdmin: boolean): Promise<InviteView[]> {
+    const rows = await this.store.list(isAdmin ? null : viewerId)
     const creators = this.accounts.usernames(
       new Set(rows.flatMap((r) => (r.creator_id === null ? [] : [r.creator_id]))),
     )
@@ -117,24 +119,26 @@ export class InvitesService implements InvitesApi {
   }
 
   /** Revokes an invite (false if already revoked); a member may revoke their own and gets its unused uses back. */
-  revoke(id: number, by: { id: number; role: string }) {
-    const inv = this.store.byId(id)
+  async revoke(id: number, by: { id: number; role: string }) {
+    const inv = await this.store.byId(id)
     if (!inv || (by.role !== 'admin' && inv.creator_id !== by.id)) fail('not_found')
     if (inv.revoked_at) return false
-    this.core.db.transaction(() => {
-      this.store.revoke(id)
-      if (inv.creator_id !== null) {
-        const creator = this.accounts.byId(inv.creator_id)
+    return this.store.transaction(async (tx) => {
+      // Only the revoke that wrote gives the uses back, however many ran at once.
+      if (!(await this.store.revoke(id, tx))) return false
+      const fresh = (await this.store.byId(id, tx))!
+      if (fresh.creator_id !== null) {
+        const creator = this.accounts.byId(fresh.creator_id)
         if (creator && creator.role !== 'admin')
-          this.accounts.addInviteQuota(creator.id, Math.max(0, inv.uses_allowed - inv.uses))
+          this.accounts.addInviteQuota(creator.id, Math.max(0, fresh.uses_allowed - fresh.uses))
       }
-    })()
-    return true
+      return true
+    })
   }
 
   /** Members' invites that can still be used, with who made them. */
-  pending() {
-    return this.store.pending().map((r) => ({ id: r.id, creatorId: r.creator_id }))
+  async pending() {
+    return (await this.store.pending(Date.now())).map((r) => ({ id: r.id, creatorId: r.creator_id }))
   }
 
   /** The whole invite tree: roots are the people nobody invited (the first admin, CLI invites). */

@@ -89,11 +89,11 @@ test.skipIf(!hasChromium)('[I6] the admin creates, copies and revokes invite lin
     (first) => (document.querySelector('input[aria-label="New invite link"]') as HTMLInputElement)?.value !== first,
     inviteUrl,
   )
-  const second = s.ctx.invites.service.list(0, true)[0]!
+  const second = (await s.ctx.invites.service.list(0, true))[0]!
   await page.getByRole('button', { name: `Revoke invite ${second.id}` }).click()
   await page.getByText('Invite revoked').waitFor()
   await page.locator('.invite-row[data-state="revoked"]').first().waitFor()
-  expect(s.ctx.invites.service.store.byId(second.id)!.revoked_at).not.toBeNull()
+  expect((await s.ctx.invites.service.store.byId(second.id))!.revoked_at).not.toBeNull()
   expect(await page.getByRole('button', { name: `Revoke invite ${second.id}` }).count()).toBe(0)
   await signOut()
 })

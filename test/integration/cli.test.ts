@@ -188,7 +188,7 @@ test('[H10] invite create prints the invite URL as its last line; the URL works 
     (await new Client(s).post('/api/auth/register', { username: 'clic', password: PASSWORD, invite: token })).json.error
       .code,
   ).toBe('invite_used_up')
-  const inv = s.ctx.invites.service.list(0, true).find((i) => i.note === 'from the CLI')!
+  const inv = (await s.ctx.invites.service.list(0, true)).find((i) => i.note === 'from the CLI')!
   expect(inv.expiresAt! - Date.now()).toBeGreaterThan(6.9 * 86_400_000)
 
   const withUrl = await townhall(['invite', 'create'], { DATA_DIR: dir, PUBLIC_URL: 'https://town.example.org' })

@@ -58,7 +58,7 @@ test('[I1] a 2-use invite registers two people and refuses the third with a clea
 })
 
 test('[I2] expired, revoked and unknown invites refuse sign-up with their own errors', async () => {
-  const expired = s.ctx.invites.service.create(null, { expiresInMs: 1 })
+  const expired = await s.ctx.invites.service.create(null, { expiresInMs: 1 })
   await Bun.sleep(20)
   const e = await register('dora', expired.token)
   expect(e.status).toBe(410)
@@ -84,7 +84,7 @@ test('[I2] expired, revoked and unknown invites refuse sign-up with their own er
 })
 
 test('[I3] a member spends their quota; revoking returns the unused uses; admins have no quota', async () => {
-  const inv = s.ctx.invites.service.create(null, {})
+  const inv = await s.ctx.invites.service.create(null, {})
   const eve = new Client(s)
   expect(
     (await eve.post('/api/auth/register', { username: 'eve', password: PASSWORD, invite: inv.token })).status,
@@ -114,7 +114,7 @@ test('[I3] a member spends their quota; revoking returns the unused uses; admins
 })
 
 test("[I2] a suspended or banned member's invites are revoked at once, and work again when restored", async () => {
-  const inv = s.ctx.invites.service.create(null, {})
+  const inv = await s.ctx.invites.service.create(null, {})
   const host = new Client(s)
   const reg = await host.post('/api/auth/register', { username: 'inviter_x', password: PASSWORD, invite: inv.token })
   expect(reg.status).toBe(201)
@@ -144,7 +144,7 @@ test('[I4] registration records who invited whom: profiles and the invite tree',
   ).toBe(201)
   const fi = await fay.post('/api/invites', { uses: 1 })
   expect((await register('gus', fi.json.token)).status).toBe(201)
-  const cli = s.ctx.invites.service.create(null, {})
+  const cli = await s.ctx.invites.service.create(null, {})
   expect((await register('hal', cli.token)).status).toBe(201)
 
   const gus = s.ctx.accounts.api.byName('gus')!
@@ -182,21 +182,21 @@ test('[I5] registration modes: invite needs an invite, open needs none, closed r
   expect(s.ctx.accounts.api.byName('ivy')!.invitedBy).toBeNull()
 
   s.ctx.core.settings.update({ registration: 'closed' })
-  const inv = s.ctx.invites.service.create(null, {})
+  const inv = await s.ctx.invites.service.create(null, {})
   const closed = await register('jay', inv.token)
   expect(closed.status).toBe(403)
   expect(closed.json.error.code).toBe('registration_closed')
   // The refused sign-up did not spend the invite.
-  expect(s.ctx.invites.service.store.byId(inv.id)!.uses).toBe(0)
+  expect((await s.ctx.invites.service.store.byId(inv.id))!.uses).toBe(0)
   s.ctx.core.settings.update({ registration: 'invite' })
 })
 
 test('[A1] usernames are unique ignoring case; a taken name does not spend the invite', async () => {
-  const inv = s.ctx.invites.service.create(null, { uses: 2 })
+  const inv = await s.ctx.invites.service.create(null, { uses: 2 })
   const r = await register('ANN', inv.token)
   expect(r.status).toBe(409)
   expect(r.json.error.code).toBe('username_taken')
-  expect(s.ctx.invites.service.store.byId(inv.id)!.uses).toBe(0)
+  expect((await s.ctx.invites.service.store.byId(inv.id))!.uses).toBe(0)
   // Sign-in ignores case too.
   expect((await new Client(s).post('/api/auth/login', { username: 'Ann', password: PASSWORD })).status).toBe(200)
 })

@@ -14,7 +14,7 @@ let inviteToken: string
 beforeAll(async () => {
   s = await startTestServer({ MAX_BODY_KB: '64' })
   alice = await signedInClient(s, 'alice', 'admin')
-  inviteToken = s.ctx.invites.service.create(null, { uses: 100 }).token
+  inviteToken = (await s.ctx.invites.service.create(null, { uses: 100 })).token
 })
 afterAll(() => s.stop())
 
@@ -327,7 +327,7 @@ test('[H5] login, registration and invite checks are rate-limited per address wi
     expect(limited.json.error.code).toBe('rate_limited')
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
 
-    const inv = t.ctx.invites.service.create(null, { uses: 10 }).token
+    const inv = (await t.ctx.invites.service.create(null, { uses: 10 })).token
     const regs: number[] = []
     for (let i = 0; i < 3; i++)
       regs.push((await c.post('/api/auth/register', { username: `user${i}`, password: PASSWORD, invite: inv })).status)

@@ -255,11 +255,11 @@ beforeAll(async () => {
   await s.ctx.accounts.service.createAdmin('root', PASSWORD)
   const rootId = s.ctx.accounts.api.byName('root')!.id
   // bob joins with root's invite, so his profile says "invited by @root".
-  const inv = s.ctx.invites.service.create(rootId, { uses: 5 })
+  const inv = await s.ctx.invites.service.create(rootId, { uses: 5 })
   await s.ctx.invites.service.register({ username: 'bob', password: PASSWORD, invite: inv.token })
   await s.ctx.invites.service.register({ username: 'alice', password: PASSWORD, invite: inv.token })
   await s.ctx.invites.service.register({ username: 'carol', password: PASSWORD, invite: inv.token })
-  const bobInvite = s.ctx.invites.service.create(s.ctx.accounts.api.byName('bob')!.id, { uses: 1 }).id
+  const bobInvite = (await s.ctx.invites.service.create(s.ctx.accounts.api.byName('bob')!.id, { uses: 1 })).id
   fx = { adminInvite: inv.id, bobInvite }
 })
 afterAll(() => s.stop())

@@ -1,0 +1,78 @@
+// The asynchronous store contracts over the one bun:sqlite connection. SQLite statements stay synchronous underneath;
+// what needs care is the transaction: an async transaction stays open across `await`s, and on one connection any
+// statement run meanwhile by other code would fall inside it (and be rolled back with it). So the gate serialises:
+// one transaction at a time (FIFO), and a statement outside any transaction waits while one is open. A statement
+// given the open transaction's `Tx` runs at once. (Kysely's SQLite driver does the same with its connection mutex.)
+//
+// Until every store goes through the gate, the synchronous stores of the other domains still run their statements
+// directly: between two awaits of an open transaction (microtasks only, as SQLite store calls resolve at once) another
+// request's synchronous code could run and its writes would join that transaction. Keep transactions short and await
+// only store calls inside them; this goes away when the last store is converted.
+import type { Database } from 'bun:sqlite'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { Transactor, Tx } from './store'
+
+class SqliteTx implements Tx {
+  readonly dialect = 'sqlite'
+  open = true
+  constructor(readonly gate: SqliteGate) {}
+}
+
+export class SqliteGate implements Transactor {
+  /** The transaction holding the connection, if any. */
+  private current: SqliteTx | null = null
+  /** Resolves when the current transaction ends. */
+  private ended: Promise<void> = Promise.resolve()
+  /** Which transaction (if any) the running code was started from: a statement there without its Tx is a bug. */
+  private readonly context = new AsyncLocalStorage<SqliteTx>()
+
+  constructor(readonly db: Database) {}
+
+  /**
+   * Runs `statement` (synchronous bun:sqlite calls) on the connection: at once inside `tx`, or outside any
+   * transaction once none is open.
+   */
+  async run<T>(tx: Tx | undefined, statement: () => T): Promise<T> {
+    if (tx) {
+      if (!(tx instanceof SqliteTx) || tx.gate !== this) throw new Error('store: a transaction of another database')
+      if (!tx.open) throw new Error('store: the transaction has already ended')
+      return statement()
+    }
+    while (this.current) {
+      if (this.context.getStore() === this.current)
+        throw new Error('store: a statement inside transaction() was not given its tx (it would wait for itself)')
+      await this.ended
+    }
+    return statement()
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    while (this.current) {
+      if (this.context.getStore() === this.current) throw new Error('store: transactions do not nest')
+      await this.ended
+    }
+    const tx = new SqliteTx(this)
+    let end!: () => void
+    this.current = tx
+    this.ended = new Promise((r) => {
+      end = r
+    })
+    try {
+      // IMMEDIATE: the write lock is taken now, so another connection (the backup worker's) cannot make us fail
+      // half-way with SQLITE_BUSY on the first write.
+      this.db.exec('BEGIN IMMEDIATE')
+      try {
+        const result = await this.context.run(tx, () => fn(tx))
+        this.db.exec('COMMIT')
+        return result
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK')
+        throw e
+      }
+    } finally {
+      tx.open = false
+      this.current = null
+      end()
+    }
+  }
+}
