@@ -206,7 +206,7 @@ export class Bot {
   }
 
   /** Sends one synthesised Opus packet with the given level (-dBov, 0 loudest … 127 silence). */
-  sendPacket(dbov: number, size = 60) {
+  sendPacket(dbov: number, size = 60, payload?: Buffer) {
     const tr = this.uplink
     if (!tr) throw new Error('no uplink')
     this.seq = (this.seq + 1) & 0xffff
@@ -219,8 +219,28 @@ export class Bot {
       extensions,
       marker: false,
     })
-    return tr.sender.sendRtp(new RtpPacket(header, payloadFor(this.tag, size)))
+    return tr.sender.sendRtp(new RtpPacket(header, payload ?? payloadFor(this.tag, size)))
   }
+
+  /**
+   * Sings: real Opus (the server's own codec, server/replays/opus.ts), a steady sine of `freq` Hz, one 20 ms frame
+   * every 20 ms (replays' tests find each speaker's tone in the mix).
+   */
+  async sing(freq: number, dbov = 20) {
+    this.silence()
+    const { OpusEncoder } = await import('../../server/replays/opus')
+    const enc = new OpusEncoder(32_000, 2)
+    let n = 0
+    const timer = setInterval(() => {
+      const pcm = new Int16Array(960)
+      for (let k = 0; k < 960; k++) pcm[k] = Math.round(8000 * Math.sin((2 * Math.PI * freq * (n * 960 + k)) / 48_000))
+      n++
+      this.sendPacket(dbov, 0, Buffer.from(enc.encode(pcm))).catch(() => {})
+    }, 20)
+    this.sender = timer
+    this.stopSinging = () => enc.free()
+  }
+  private stopSinging: (() => void) | null = null
 
   /** Talks: one packet every 20 ms at a steady level. */
   speak(dbov: number, everyMs = 20) {
@@ -233,6 +253,8 @@ export class Bot {
   silence() {
     if (this.sender) clearInterval(this.sender)
     this.sender = null
+    this.stopSinging?.()
+    this.stopSinging = null
   }
 
   /** Who was heard since `since` (ms epoch), by tag. */

@@ -1,5 +1,6 @@
-// Recording with consent (docs/SPEC.md RP): real rooms, werift bots sending packets that name their speaker, the
-// recorder's capture files read back with decodeCapture and held against the consent rows (their times).
+// Recording with consent (docs/SPEC.md RP): real rooms, werift bots sending packets that name their speaker (or real
+// Opus tones, mixed and decoded), the recorder's capture files read back with decodeCapture and held against the
+// consent rows (their times).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -9,6 +10,7 @@ import { Bot, until } from '../helpers/bot'
 import { bringUp, createRoom, member, ok, outcome, type Member } from '../helpers/members'
 import { TEST_LIMIT } from '../helpers/limits'
 import { decodeCapture, type CaptureRecord } from '../../server/replays/capture-format'
+import { blocksWithTone, decodeWithFfmpeg } from '../helpers/replays'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -171,6 +173,31 @@ describe('recording with consent', () => {
     expect(['pending', 'mixing', 'ready']).toContain(replay.state)
     expect(JSON.parse(replay.left_out).sort()).toEqual([no.id, silent.id].sort((a, b) => a - b))
     expect(pending).toContain(roomId)
+  })
+
+  test('[RP6] [RP30] real Opus through the SFU: the mix holds each consenting voice, never the refusing one', async () => {
+    const host = await person('T440')
+    const yes = await person('T660')
+    const no = await person('T880')
+    const roomId = await stage(host, [yes, no], { recording: true })
+    for (const [p, c] of [
+      [host, true],
+      [yes, true],
+      [no, false],
+    ] as const)
+      await ok(p, 'room.consent', { roomId, consent: c })
+    await Promise.all([host.bot.sing(440), yes.bot.sing(660), no.bot.sing(880)])
+    await until(() => records(roomId, host.id).length >= 150 && records(roomId, yes.id).length >= 150, '3 s of each')
+    await end(host, roomId, [host, yes, no])
+    await until(() => replayOf(roomId)?.state === 'ready', 'the replay mixed')
+    const r = s.ctx.core.db
+      .query<{ path: string; left_out: string }, [number]>('SELECT path, left_out FROM replays WHERE room_id = ?')
+      .get(roomId)!
+    expect(JSON.parse(r.left_out)).toEqual([no.id])
+    const pcm = await decodeWithFfmpeg(join(s.dataDir, r.path))
+    expect(blocksWithTone(pcm, 440)).toBeGreaterThan(20)
+    expect(blocksWithTone(pcm, 660)).toBeGreaterThan(20)
+    expect(blocksWithTone(pcm, 880)).toBe(0)
   })
 
   test('[RP4] a room its host did not record writes nothing and has no replay; nobody may consent in it', async () => {
