@@ -175,7 +175,7 @@ describe('recording with consent', () => {
     expect(pending).toContain(roomId)
   })
 
-  test('[RP6] [RP30] real Opus through the SFU: the mix holds each consenting voice, never the refusing one', async () => {
+  test('[RP6] [RP30] real Opus through the SFU: consenting voices in the mix, not the refusing one', async () => {
     const host = await person('T440')
     const yes = await person('T660')
     const no = await person('T880')
