@@ -58,7 +58,7 @@ export function compressed(a: Asset): Asset[] {
 }
 
 export async function buildClient(opts: { minify?: boolean } = {}): Promise<Asset[]> {
-  const minify = opts.minify ?? true
+  const minify = opts.minify ?? process.env.CLIENT_MINIFY !== "0"
   const app = await bundle('app', {
     entrypoints: [join(ROOT, 'main.ts')],
     target: 'browser',
