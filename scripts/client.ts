@@ -58,7 +58,8 @@ export function compressed(a: Asset): Asset[] {
 }
 
 export async function buildClient(opts: { minify?: boolean } = {}): Promise<Asset[]> {
-  const minify = opts.minify ?? process.env.CLIENT_MINIFY !== "0"
+  // CLIENT_MINIFY=0: unminified, for readable names in a profile (test/bench/lighthouse.ts).
+  const minify = opts.minify ?? process.env.CLIENT_MINIFY !== '0'
   const app = await bundle('app', {
     entrypoints: [join(ROOT, 'main.ts')],
     target: 'browser',

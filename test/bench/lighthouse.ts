@@ -10,7 +10,8 @@
 // only a header on HTTP requests: the app's WebSocket then connects as it does for a member, where with Lighthouse's
 // --extra-headers alone it was refused (no cookie on its handshake) and the page showed "Reconnecting…" and retried.
 // Needs Chromium (CHROME_PATH, /usr/bin/chromium by default) and Node (Lighthouse runs on Node).
-// PAGES=hallway (or sign-in) runs one page; CALIBRATED=0 skips the calibrated runs (the default 4× only).
+// PAGES=hallway (or sign-in) runs one page; CALIBRATED=0 skips the calibrated runs (the default 4× only);
+// LH_KEEP=<dir> keeps each report and its trace; CLIENT_MINIFY=0 serves the client unminified (names in traces).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
@@ -124,9 +125,9 @@ if (import.meta.main) {
       if (CALIBRATED) lines.push([`calibrated ${slowdown.toFixed(1)}× CPU (benchmark index ${bi})`, calibrated])
       for (const [label, rs] of lines) {
         const m = median(rs)
+        const runs = rs.map((r) => `${r.score} TBT ${r.metrics['total-blocking-time']} BI ${r.benchmarkIndex}`)
         console.log(
-          `${page.name}, ${label}: performance ${m.score} ` +
-            `(runs ${rs.map((r) => `${r.score} TBT ${r.metrics['total-blocking-time']} BI ${r.benchmarkIndex}`).join(', ')}); ` +
+          `${page.name}, ${label}: performance ${m.score} (runs ${runs.join(', ')}); ` +
             `${METRICS.map((k) => `${k} ${m.metrics[k]}`).join(', ')}; ` +
             `${m.requests} requests, ${(m.transfer / 1024).toFixed(1)} KiB transferred`,
         )

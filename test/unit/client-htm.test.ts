@@ -1,6 +1,7 @@
 // The build's htm compiler (scripts/htm.ts): every compiled template gives the same Preact tree htm gives at run time
 // (tags, props, keys, text, children, in order), and every client module compiles to valid TypeScript with no
 // template left for the browser to parse.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the cases are templates' source text, compiled as such
 import { expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
