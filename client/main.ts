@@ -4,12 +4,25 @@ import { render } from 'preact'
 import { App } from './components/app'
 import { loadMe, me, notify, updateReady } from './app/state'
 import { navigate } from './app/router'
-import { roomStatus } from './app/rooms'
+import { primeHallway, roomStatus } from './app/rooms'
 import { effect } from '@preact/signals'
 
-render(html`<${App} />`, document.getElementById('app')!)
-// Once signed in, make sure the server still has this device's push subscription (if notifications are on).
-void loadMe().then(() => {
+// The first paint is the first screen whole: the app renders once who I am is known (and, for a member on the
+// hallway, its list), both preloaded beside this script, rather than painting "Loading…" screens that the next
+// moments replace (each a render and a layout of its own). Past FIRST_PAINT_WAIT_MS it shows the loading screen.
+const FIRST_PAINT_WAIT_MS = 1_000
+let painted = false
+const paint = () => {
+  if (painted) return
+  painted = true
+  clearTimeout(waiting)
+  render(html`<${App} />`, document.getElementById('app')!)
+}
+const waiting = setTimeout(paint, FIRST_PAINT_WAIT_MS)
+void loadMe().then(async () => {
+  if (me.value && location.pathname === '/') await primeHallway()
+  paint()
+  // Once signed in, make sure the server still has this device's push subscription (if notifications are on).
   if (me.value && 'Notification' in window && Notification.permission === 'granted')
     void import('./app/push').then((m) => m.refreshPush()).catch(() => {})
 })

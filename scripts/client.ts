@@ -2,10 +2,12 @@
 // (app.<hash>.js, chunk.<hash>.js, app.<hash>.css: served immutable), index.html pointing at them with preload links
 // for what the first screen needs (the entry's chunks and the who-am-I), the service worker (its precache list is the
 // built shell) and the static files; every text file also brotli- and gzip-compressed (`<name>.br`, `<name>.gz`).
+// The htm templates are compiled to Preact calls on the way (scripts/htm.ts).
 // Used in memory by the server when run from source, and written to client/dist by `npm run build`.
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
+import { htmPlugin } from './htm'
 
 const ROOT = join(import.meta.dir, '..', 'client')
 const STATIC = ['manifest.webmanifest']
@@ -56,7 +58,8 @@ export function compressed(a: Asset): Asset[] {
 }
 
 export async function buildClient(opts: { minify?: boolean } = {}): Promise<Asset[]> {
-  const minify = opts.minify ?? true
+  // CLIENT_MINIFY=0: unminified, for readable names in a profile (test/bench/lighthouse.ts).
+  const minify = opts.minify ?? process.env.CLIENT_MINIFY !== '0'
   const app = await bundle('app', {
     entrypoints: [join(ROOT, 'main.ts')],
     target: 'browser',
@@ -65,6 +68,8 @@ export async function buildClient(opts: { minify?: boolean } = {}): Promise<Asse
     splitting: true,
     naming: { entry: 'app.[hash].[ext]', chunk: 'chunk.[hash].[ext]' },
     metafile: true,
+    // The htm templates compiled to h() calls (scripts/htm.ts): the browser parses none on the first render.
+    plugins: [htmPlugin],
   } as BuildConfig)
   const assets: Asset[] = []
   for (const o of app.outputs) assets.push({ path: name(o.path), bytes: await bytesOf(o), type: JS })

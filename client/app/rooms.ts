@@ -323,10 +323,22 @@ export async function loadHallway() {
   }
 }
 
+/** When the list was loaded ahead of the hallway's screen (primeHallway); its watch then does not load it again. */
+let primedAt = 0
+const PRIMED_FRESH_MS = 5_000
+
+/** Loads the hallway's list before its screen shows: the app's first paint waits for it (client/main.ts). */
+export async function primeHallway() {
+  await loadHallway()
+  primedAt = Date.now()
+}
+
 /** Keeps the hallway fresh while a hallway screen is shown; returns the function that stops it. */
 export function watchHallway() {
   hallwayWatched = true
-  void loadHallway()
+  const primed = Date.now() - primedAt < PRIMED_FRESH_MS
+  primedAt = 0
+  if (!primed) void loadHallway()
   if (conn.state.value === 'open') conn.request('hallway.watch', { on: true }).catch(() => {})
   const off = conn.on('hallway.changed', () => {
     clearTimeout(reloadTimer)

@@ -77,12 +77,36 @@ const NAV = [
   },
 ]
 
+// The shell's parts that follow a signal of their own (the connection, being offline, an update, the unread count)
+// are components of their own: a change re-renders that part, not the shell and the screen in it (the socket's
+// hello, Backchannel's first unread count and the like arrive just after the first paint).
+function Banners() {
+  return html`${
+    !online.value
+      ? html`<div class="banner warn" role="status">You are offline. Showing what you saw last.</div>`
+      : conn.state.value === 'reconnecting' && html`<div class="banner warn" role="status">Reconnecting…</div>`
+  }
+  ${
+    updateReady.value &&
+    html`<div class="banner info" role="status">
+      Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button>
+    </div>`
+  }
+  ${nowPlaying.value && html`<${VoiceBar} />`}`
+}
+
+function UnreadBadge() {
+  const unread = unreadTotal.value?.() ?? 0
+  return (
+    unread > 0 && html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`
+  )
+}
+
 export function Shell({ children }: { children: any }) {
   const user = me.value!
   const p = path.value
   const items = NAV.filter((n) => !n.admin || user.role === 'admin')
   useEffect(startBackchannel, [])
-  const unread = unreadTotal.value?.() ?? 0
   const docked = currentRoomId.value !== null && roomStatus.value === 'joined' && p !== `/rooms/${currentRoomId.value}`
   return html`<div class=${'shell' + (docked ? ' docked' : '')}>
     <a class="skip" href="#main">Skip to content</a>
@@ -95,29 +119,14 @@ export function Shell({ children }: { children: any }) {
         <a class="topbar-me" href="/me" aria-label="My profile"><${Avatar} user=${user} size=${32} /></a>
       </div>
     </header>
-    ${
-      !online.value
-        ? html`<div class="banner warn" role="status">You are offline. Showing what you saw last.</div>`
-        : conn.state.value === 'reconnecting' && html`<div class="banner warn" role="status">Reconnecting…</div>`
-    }
-    ${
-      updateReady.value &&
-      html`<div class="banner info" role="status">
-        Update available <button class="btn small" onClick=${() => applyUpdate()}>Reload</button>
-      </div>`
-    }
-    ${nowPlaying.value && html`<${VoiceBar} />`}
+    <${Banners} />
     <nav class="nav" aria-label="Main">
       ${items.map(
         (n) => html`<a href=${n.href} class=${'nav-item' + (n.match(p) ? ' active' : '')}
           aria-current=${n.match(p) ? 'page' : undefined}>
         <span class="nav-icon" aria-hidden="true"><${Icon} name=${n.icon} size=${24} /></span>
         <span class="nav-label">${n.label}</span>
-        ${
-          n.href === '/backchannel' &&
-          unread > 0 &&
-          html`<span class="nav-badge" aria-label=${`${unread} unread`}>${unread > 99 ? '99+' : unread}</span>`
-        }</a>`,
+        ${n.href === '/backchannel' && html`<${UnreadBadge} />`}</a>`,
       )}
     </nav>
     <main id="main" class="content">${children}</main>

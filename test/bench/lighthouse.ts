@@ -10,13 +10,17 @@
 // only a header on HTTP requests: the app's WebSocket then connects as it does for a member, where with Lighthouse's
 // --extra-headers alone it was refused (no cookie on its handshake) and the page showed "Reconnecting…" and retried.
 // Needs Chromium (CHROME_PATH, /usr/bin/chromium by default) and Node (Lighthouse runs on Node).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+// PAGES=hallway (or sign-in) runs one page; CALIBRATED=0 skips the calibrated runs (the default 4× only);
+// LH_KEEP=<dir> keeps each report and its trace; CLIENT_MINIFY=0 serves the client unminified (names in traces).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { signedInClient, startTestServer } from '../helpers/server'
 
 const RUNS = Number(process.env.RUNS ?? 3)
+const PAGES = process.env.PAGES?.split(',')
+const CALIBRATED = process.env.CALIBRATED !== '0'
 const CHROME = process.env.CHROME_PATH ?? '/usr/bin/chromium'
 const LIGHTHOUSE = join(import.meta.dir, '..', '..', 'node_modules', 'lighthouse', 'cli', 'index.js')
 const METRICS = [
@@ -72,13 +76,16 @@ async function lighthouse(url: string, opts: { cookie?: string; slowdown?: numbe
     `--port=${chrome.port}`,
   ]
   if (opts.slowdown) args.push(`--throttling.cpuSlowdownMultiplier=${opts.slowdown.toFixed(2)}`)
+  if (process.env.LH_KEEP) args.push('--save-assets')
   const p = Bun.spawn(['node', ...args], { stderr: 'pipe' })
   const code = await p.exited
   await chrome.close()
   if (code !== 0) throw new Error(`lighthouse failed (${code}): ${await new Response(p.stderr).text()}`)
   const r = await Bun.file(out).json()
-  // LH_KEEP=<dir> keeps each report (long tasks, bootup time, the trace's breakdown) to read.
-  if (process.env.LH_KEEP) await Bun.write(join(process.env.LH_KEEP, basename(out)), Bun.file(out))
+  // LH_KEEP=<dir> keeps each report (long tasks, bootup time, the trace's breakdown) and its trace to read.
+  if (process.env.LH_KEEP)
+    for (const f of [out, out.replace(/\.json$/, '-0.trace.json')])
+      if (existsSync(f)) await Bun.write(join(process.env.LH_KEEP, basename(f)), Bun.file(f))
   if (r.runtimeError) throw new Error(`lighthouse: ${r.runtimeError.message}`)
   const requests = r.audits['network-requests'].details.items as { transferSize: number }[]
   return {
@@ -103,24 +110,24 @@ if (import.meta.main) {
     await bob.post('/api/rooms', { title: 'Friday planning', kind: 'open', startsAt: Date.now() + 86_400_000 })
     await fetch(s.url + '/') // builds the client once
     const pages = [
-      { name: 'sign-in page (signed out)', url: s.url + '/' },
-      { name: 'hallway (signed in)', url: s.url + '/', cookie: alice.cookie },
-    ]
+      { id: 'sign-in', name: 'sign-in page (signed out)', url: s.url + '/' },
+      { id: 'hallway', name: 'hallway (signed in)', url: s.url + '/', cookie: alice.cookie },
+    ].filter((p) => !PAGES || PAGES.includes(p.id))
     for (const page of pages) {
       const plain: Result[] = []
       for (let i = 0; i < RUNS; i++) plain.push(await lighthouse(page.url, { cookie: page.cookie }, work))
       const bi = plain.map((r) => r.benchmarkIndex).sort((a, b) => a - b)[Math.floor(RUNS / 2)]!
       const slowdown = calibratedSlowdown(bi)
       const calibrated: Result[] = []
-      for (let i = 0; i < RUNS; i++)
+      for (let i = 0; i < RUNS && CALIBRATED; i++)
         calibrated.push(await lighthouse(page.url, { cookie: page.cookie, slowdown }, work))
-      for (const [label, rs] of [
-        ['default 4× CPU', plain],
-        [`calibrated ${slowdown.toFixed(1)}× CPU (benchmark index ${bi})`, calibrated],
-      ] as const) {
+      const lines: [string, Result[]][] = [[`default 4× CPU (benchmark index ${bi})`, plain]]
+      if (CALIBRATED) lines.push([`calibrated ${slowdown.toFixed(1)}× CPU (benchmark index ${bi})`, calibrated])
+      for (const [label, rs] of lines) {
         const m = median(rs)
+        const runs = rs.map((r) => `${r.score} TBT ${r.metrics['total-blocking-time']} BI ${r.benchmarkIndex}`)
         console.log(
-          `${page.name}, ${label}: performance ${m.score} (runs ${rs.map((r) => r.score).join(', ')}); ` +
+          `${page.name}, ${label}: performance ${m.score} (runs ${runs.join(', ')}); ` +
             `${METRICS.map((k) => `${k} ${m.metrics[k]}`).join(', ')}; ` +
             `${m.requests} requests, ${(m.transfer / 1024).toFixed(1)} KiB transferred`,
         )
