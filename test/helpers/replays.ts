@@ -1,8 +1,10 @@
 // Replays in tests: capture files made of known tones (encoded by the server's own Opus codec, written as the recorder
 // writes them), and what ffmpeg/ffprobe (Debian's, installed by .ci/run for tests only) read back from a replay.
 import type { Database } from 'bun:sqlite'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { until, WAIT } from './limits'
 import { CAPTURE_MAGIC, encodeRecord } from '../../server/replays/capture-format'
 import { OpusEncoder } from '../../server/replays/opus'
 
@@ -166,4 +168,24 @@ export function seedReplay(
     )
     .get(roomId, Date.now())!.id
   return { roomId, replayId, userIds: ids, origin }
+}
+
+/**
+ * A server in a child process (test/helpers/recording-child.ts) on `dataDir`, kept in `children` while it runs (the
+ * caller SIGKILLs what is left there after its tests). Resolves once it listens, with its address.
+ */
+export async function recordingChild(dataDir: string, children: Set<ChildProcess>) {
+  const proc = spawn(process.execPath, [join(import.meta.dir, 'recording-child.ts')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, DATA_DIR: dataDir },
+  })
+  children.add(proc)
+  proc.once('exit', () => children.delete(proc))
+  let out = ''
+  proc.stdout!.on('data', (d) => {
+    out += d.toString()
+  })
+  await until(() => out.includes('\n') || proc.exitCode !== null, 'the child server listening', WAIT)
+  if (!out.includes('\n')) throw new Error(`the child server exited (${proc.exitCode})`)
+  return { proc, server: JSON.parse(out.slice(0, out.indexOf('\n'))) as { url: string; origin: string } }
 }

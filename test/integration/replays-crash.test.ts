@@ -1,13 +1,14 @@
 // RP15/RP17: a server SIGKILLed while it records leaves capture files that read back whole; the next start records the
 // room again, appending to the same file after cutting a torn tail, and what was written before is kept byte for byte.
 import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Bot, until } from '../helpers/bot'
 import { Client } from '../helpers/server'
-import { TEST_LIMIT, WAIT } from '../helpers/limits'
+import { TEST_LIMIT } from '../helpers/limits'
+import { recordingChild } from '../helpers/replays'
 import { decodeCapture, MAX_PAYLOAD, RECORD_HEAD } from '../../server/replays/capture-format'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -21,21 +22,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-async function child() {
-  const proc = spawn(process.execPath, [join(import.meta.dir, '../helpers/recording-child.ts')], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, DATA_DIR: dataDir },
-  })
-  children.add(proc)
-  proc.once('exit', () => children.delete(proc))
-  let out = ''
-  proc.stdout!.on('data', (d) => {
-    out += d.toString()
-  })
-  await until(() => out.includes('\n') || proc.exitCode !== null, 'the child server listening', WAIT)
-  if (!out.includes('\n')) throw new Error(`the child server exited (${proc.exitCode})`)
-  return { proc, server: JSON.parse(out.slice(0, out.indexOf('\n'))) as { url: string; origin: string } }
-}
+const child = () => recordingChild(dataDir, children)
 
 /** The host on the child server: joined, unmuted, consenting, speaking. */
 async function speak(server: { url: string; origin: string }, roomId: number | null) {

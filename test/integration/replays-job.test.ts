@@ -3,31 +3,19 @@
 // mixes the replay again from the start when it restarts.
 import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ReplayEvents } from '../../server/contracts'
-import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
-import { blocksWithTone, decodeWithFfmpeg, probe, seedReplay } from '../helpers/replays'
+import type { ReplayRow } from '../../server/replays/store'
+import { TEST_LIMIT, until } from '../helpers/limits'
+import { blocksWithTone, decodeWithFfmpeg, probe, recordingChild, seedReplay } from '../helpers/replays'
 import { startTestServer, type TestServer } from '../helpers/server'
 
 setDefaultTimeout(TEST_LIMIT)
 
-interface Row {
-  state: string
-  progress: number
-  path: string | null
-  bytes: number
-  duration_ms: number
-  chapters: string
-  timeline: string
-  speakers: string
-  left_out: string
-  error: string | null
-  ready_at: number | null
-}
-const row = (db: Database, id: number) => db.query<Row, [number]>('SELECT * FROM replays WHERE id = ?').get(id)!
+const row = (db: Database, id: number) => db.query<ReplayRow, [number]>('SELECT * FROM replays WHERE id = ?').get(id)!
 
 const SPEAKERS = [
   { username: 'ann', tones: [{ startMs: 0, durationMs: 4000, freq: 440 }] },
@@ -119,21 +107,7 @@ test('[RP30][RP32] pending → mixing → ready with progress; a withdrawal mixe
   expect(existsSync(join(s.dataDir, 'replays', `${seeded.replayId}.opus`))).toBe(false)
 })
 
-async function child(dataDir: string) {
-  const proc = spawn(process.execPath, [join(import.meta.dir, '../helpers/recording-child.ts')], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, DATA_DIR: dataDir },
-  })
-  children.add(proc)
-  proc.once('exit', () => children.delete(proc))
-  let out = ''
-  proc.stdout!.on('data', (d) => {
-    out += d.toString()
-  })
-  await until(() => out.includes('\n') || proc.exitCode !== null, 'the child server listening', WAIT)
-  if (!out.includes('\n')) throw new Error(`the child server exited (${proc.exitCode})`)
-  return proc
-}
+const child = async (dataDir: string) => (await recordingChild(dataDir, children)).proc
 
 test('[RP31] a server SIGKILLed while it mixes mixes the replay again from the start on its next start', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'townhall-mixcrash-'))
