@@ -1,9 +1,11 @@
 // The replays domain (issue 10): the recorder that writes each consenting speaker's capture file while a recorded
 // room is live, the replays' rows, and the mix job that turns an ended room's capture files into its replay. Built
-// after rooms and media (it follows the rooms' events and taps the media plane). start(): timers, the recorded rooms
-// a previous run left live record again, and the mix job (which mixes again what a crash left 'mixing'). stop(): ends
-// the mix under way, writes what is buffered and closes the files. `api.on('pending', …)`: a replay waits for its mix
-// (the mix job follows it); `api.on('mix', …)`: its progress and end.
+// after rooms, media and Backchannel (it follows the rooms' events, taps the media plane, and the mix names the
+// speakers and marks the questions brought to stage through the accounts' and Backchannel's APIs). start(): timers,
+// the recorded rooms a previous run left live record again, and the mix job (which mixes again what a crash left
+// 'mixing'). stop(): ends the mix under way, writes what is buffered and closes the files. `api.on('pending', …)`: a
+// replay waits for its mix (the mix job follows it); `api.on('mix', …)`: its progress and end; `api.on('ready', …)`:
+// it can be heard.
 import type { AccountsApi, BackchannelApi, MediaApi, ReplayEvents, ReplaysApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
