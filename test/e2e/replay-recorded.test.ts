@@ -92,15 +92,18 @@ test.skipIf(!hasChromium)(
       await a.waitForURL(/\/rooms\/\d+$/)
       const roomId = Number(a.url().split('/').pop())
       await consentYes(a)
-      const unmute = a.getByRole('button', { name: 'Unmute' })
+      // The mic button, once shown, says Mute or Unmute (exact names: "muted" is in other buttons' names too).
+      const mute = a.getByRole('button', { name: 'Mute', exact: true })
+      const unmute = a.getByRole('button', { name: 'Unmute', exact: true })
+      await mute.or(unmute).waitFor()
       if (await unmute.count()) await unmute.click()
-      await a.getByRole('button', { name: 'Mute' }).waitFor()
+      await mute.waitFor()
       // Alice speaks and writes; then she mutes.
       await recorded(roomId, alice.user.id, 6000)
       await chat(aliceWs, roomId, 'Alice opens the room')
       await recorded(roomId, alice.user.id, 6000)
-      await a.getByRole('button', { name: 'Mute' }).click()
-      await a.getByRole('button', { name: 'Unmute' }).waitFor()
+      await mute.click()
+      await unmute.waitFor()
 
       // Bob comes on stage live, says yes, speaks, writes while he speaks, speaks on.
       await b.goto(`/rooms/${roomId}`)
