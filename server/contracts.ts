@@ -233,9 +233,9 @@ export interface PushApi {
     message: { title: string; body: string; url: string; tag?: string },
   ): Promise<void>
   /** Forgets every device of a member (a ban). */
-  removeDevices(userId: number): void
-  /** For /metrics: subscribed devices, and sends accepted and failed since the start. */
-  stats(): { subscriptions: number; sent: number; failed: number }
+  removeDevices(userId: number): Promise<void>
+  /** For /metrics: subscribed devices, and sends accepted and failed since the start (this node's). */
+  stats(): Promise<{ subscriptions: number; sent: number; failed: number }>
 }
 
 /** server/activity: the activity inbox (built after backchannel; admin and invites' callers post to it). */

@@ -209,8 +209,8 @@ export class ReplayLibrary {
     return old.length
   }
   /** [RP64] The admin sets how long replays are kept; older ones go at once. */
-  setKeepDays(actorId: number, days: number) {
-    this.d.core.settings.update({ replayKeepDays: days })
+  async setKeepDays(actorId: number, days: number) {
+    await this.d.core.settings.update({ replayKeepDays: days })
     this.d.audit({ actorId, action: 'settings.replayKeepDays', details: { days } })
     return this.sweep()
   }

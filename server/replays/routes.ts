@@ -148,8 +148,8 @@ export const replayRoutes = (deps: { core: Core; accounts: AccountsApi }, lib: R
     )
     .patch(
       '/admin/replays',
-      ({ viewer, body }) => {
-        lib.setKeepDays(requireAdmin(viewer).user.id, body.keepDays)
+      async ({ viewer, body }) => {
+        await lib.setKeepDays(requireAdmin(viewer).user.id, body.keepDays)
         return admin()
       },
       { body: KeepBody, detail: { summary: 'Set how many days replays are kept (0: forever); older ones go now' } },
