@@ -1,5 +1,6 @@
 // The push domain: VAPID keys, members' devices and settings, and sending (PushApi.notify). Built on accounts, before
-// the domains that notify. start(): the VAPID keys and who has a device, from the store. The scheduled rooms' reminders (reminders.ts) are built after the rooms they read.
+// the domains that notify. start(): the VAPID keys and who has a device, from the store. The scheduled rooms'
+// reminders (reminders.ts) are built after the rooms they read.
 import type { AccountsApi, PushApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'

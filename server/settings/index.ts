@@ -1,7 +1,7 @@
 // Server settings an admin changes at run time (the `settings` table: JSON values by key; the config gives their
 // defaults) and other domains' raw values kept there (the VAPID keys). The store is asynchronous (SettingsStore in
-// store.ts, on SQLite, and store-pg.ts on Postgres: docs/ARCHITECTURE.md, "Stores"); the settings themselves are read on
-// every request, so SettingsService keeps them in memory: loaded once at start (`load()`), read synchronously
+// store.ts, on SQLite, and store-pg.ts on Postgres: docs/ARCHITECTURE.md, "Stores"); the settings themselves are
+// read on every request, so SettingsService keeps them in memory: loaded once at start (`load()`), read synchronously
 // (`get()`), written through the store and then cached. With several nodes (REDIS_URL) a change on one node reaches
 // the others through `shareSettings`: they load again.
 import type { Config } from '../config'

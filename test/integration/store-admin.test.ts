@@ -27,7 +27,7 @@ function contract(name: string, make: () => Promise<Backend<AdminStore>>) {
     }
     afterAll(() => b?.close())
 
-    test('[H70] a report reads back whole; one open report per reporter and target, also when sent at once', async () => {
+    test('[H70] a report reads back whole; one open report per reporter and target, also sent at once', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const ben = await addUser('ben')
@@ -58,7 +58,7 @@ function contract(name: string, make: () => Promise<Backend<AdminStore>>) {
       expect(await store.openReports()).toBe(3)
     })
 
-    test('[H70] handleReport returns the report as it was before; of two admins at once, one sees it open', async () => {
+    test('[H70] handleReport returns the report as it was; of two admins at once, one sees it open', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const admin1 = await addUser('admin1')
@@ -154,7 +154,7 @@ function contract(name: string, make: () => Promise<Backend<AdminStore>>) {
       expect((await store.resetByHash(a3.tokenHash))!.used_at).toBeNull()
     })
 
-    test('[H70] the audit log: entries newest first, before an id, by action prefix (case ignored, % and _ literal)', async () => {
+    test('[H70] the audit log: newest first, before an id, by prefix (case ignored, % and _ literal)', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const e = (action: string, actorId: number | null = ann) =>
@@ -183,7 +183,7 @@ function contract(name: string, make: () => Promise<Backend<AdminStore>>) {
       expect((await store.audit(Number.MAX_SAFE_INTEGER, '', 1)).map((r) => r.id)).toEqual([ids[3]])
     })
 
-    test('[H70] a statement outside an open transaction neither sees its writes nor waits on another database', async () => {
+    test('[H70] outside an open transaction its writes are not seen; another database is refused', async () => {
       const { store, other, addUser } = await fresh()
       const ann = await addUser('ann')
       let hold!: () => void

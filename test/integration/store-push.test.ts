@@ -64,7 +64,7 @@ function contract(name: string, make: () => Promise<Backend<PushStore>>) {
       expect((await store.byEndpoint('https://push.example/phone'))!.last_used_at).toBeGreaterThanOrEqual(before)
     })
 
-    test('[H70] an endpoint changes hands only with its keys (the same browser); its own member may renew them', async () => {
+    test('[H70] an endpoint changes hands only with its keys (one browser); its member may renew them', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const ben = await addUser('ben')
@@ -113,7 +113,7 @@ function contract(name: string, make: () => Promise<Backend<PushStore>>) {
       ])
     })
 
-    test('[H70] markReminded is true once per room, lead and start time, also when many nodes try at once', async () => {
+    test('[H70] markReminded is true once per room, lead and start time, also when many try at once', async () => {
       const { store } = await fresh()
       const marks = await Promise.all(
         Array.from({ length: 8 }, () => store.transaction((tx) => store.markReminded(5, 'soon', 1000, tx))),

@@ -55,7 +55,7 @@ function contract(name: string, make: () => Promise<Backend<SettingsStore>>) {
       expect(await store.get('vapid')).toBe(`k${won.indexOf(true)}`)
     })
 
-    test('[H70] a transaction commits as one or rolls back; a statement outside neither sees nor joins it', async () => {
+    test('[H70] a transaction commits as one or rolls back; a statement outside does not see it', async () => {
       const { store, other } = await fresh()
       await store.transaction(async (tx) => {
         await store.set('a', '1', tx)
@@ -90,7 +90,7 @@ function contract(name: string, make: () => Promise<Backend<SettingsStore>>) {
       await expect(other.transaction((tx) => store.set('d', '4', tx))).rejects.toThrow('another database')
     })
 
-    test('[H70] the service: defaults from the config, get() from memory, update writes and tells listeners', async () => {
+    test('[H70] the service: config defaults, get() from memory, update writes and tells listeners', async () => {
       const { store } = await fresh()
       const settings = new SettingsService(store, config)
       expect(() => settings.get()).toThrow('before load()')
