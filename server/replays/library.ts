@@ -169,13 +169,28 @@ export class ReplayLibrary {
     rmSync(this.file(join('recordings', String(r.room_id))), { recursive: true, force: true })
   }
 
-  /** [RP61] The host of the room or an admin deletes a replay: its files go, then its rows. */
-  async delete(replayId: number, viewerId: number) {
+  /** [RP61] The host of the room (who may still see it) or an admin: who deletes a replay or mixes it again. */
+  private async managed(replayId: number, viewerId: number): Promise<ReplayRow> {
     const r = await this.d.store.byId(replayId)
     const admin = this.d.accounts.byId(viewerId)?.role === 'admin'
     if (!r || (!admin && !(this.maySee(r, viewerId) && this.isHost(r, viewerId)))) fail('not_found')
+    return r
+  }
+
+  /** [RP61] The host of the room or an admin deletes a replay: its files go, then its rows. */
+  async delete(replayId: number, viewerId: number) {
+    const r = await this.managed(replayId, viewerId)
     await this.erase(r)
     this.d.audit({ actorId: viewerId, action: 'replay.delete', targetType: 'replay', targetId: r.id })
+  }
+
+  /** [RP68] The host or an admin has a failed mix tried again: pending, the mix job takes it at once. */
+  async retry(replayId: number, viewerId: number) {
+    const r = await this.managed(replayId, viewerId)
+    if (!(await this.d.store.retry(r.id))) fail('replay_not_failed')
+    this.d.audit({ actorId: viewerId, action: 'replay.retry', targetType: 'replay', targetId: r.id })
+    this.d.replays.remix()
+    return (await this.d.store.byId(r.id)) ?? r
   }
 
   /**

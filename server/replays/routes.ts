@@ -103,6 +103,17 @@ export const replayRoutes = (deps: { core: Core; accounts: AccountsApi }, lib: R
       },
     )
     .post(
+      '/replays/:id/retry',
+      async ({ viewer, params }) => {
+        const userId = requireUser(viewer).user.id
+        return { replay: lib.summary(await lib.retry(params.id, userId), userId) }
+      },
+      {
+        params: IdParams,
+        detail: { summary: 'Mix a replay whose mix failed again (the host of its room, or an admin)' },
+      },
+    )
+    .post(
       '/replays/:id/clips',
       async ({ viewer, params, body, set }) => {
         const clip = await lib.cut(params.id, requireUser(viewer).user.id, body)

@@ -246,6 +246,12 @@ export class PgReplaysStore implements ReplaysStore {
       RETURNING id`
     return rows.length > 0
   }
+  async retry(id: number, tx?: Tx) {
+    const rows = await this.conn.on(tx)`
+      UPDATE replays SET state = 'pending', progress = 0, error = NULL WHERE id = ${id} AND state = 'failed'
+      RETURNING id`
+    return rows.length > 0
+  }
   async failMix(id: number, error: string, leftOut: number[], tx?: Tx) {
     const rows = await this.conn.on(tx)`
       UPDATE replays SET state = 'failed', progress = 0, error = ${error}, left_out = ${JSON.stringify(leftOut)},

@@ -138,6 +138,8 @@ export interface ReplaysStore extends Transactor {
   finishMix(id: number, m: MixedReplay, leftOut: number[], tx?: Tx): Promise<boolean>
   /** The mix failed: false when the replay is no longer 'mixing'. */
   failMix(id: number, error: string, leftOut: number[], tx?: Tx): Promise<boolean>
+  /** A failed replay to be mixed again: pending, its error cleared; false when it is not 'failed' (any more). */
+  retry(id: number, tx?: Tx): Promise<boolean>
 }
 
 const parse = <T>(json: string, what: string): T => {
@@ -226,6 +228,9 @@ const statements = (db: SqliteGate['db']) => ({
   finishMix: db.prepare<never, [string, number, number, string, string, string, string, number, number]>(
     `UPDATE replays SET state = 'ready', progress = 1, path = ?, bytes = ?, duration_ms = ?, chapters = ?,
        timeline = ?, speakers = ?, left_out = ?, error = NULL, ready_at = ? WHERE id = ? AND state = 'mixing'`,
+  ),
+  retry: db.prepare<never, [number]>(
+    "UPDATE replays SET state = 'pending', progress = 0, error = NULL WHERE id = ? AND state = 'failed'",
   ),
   failMix: db.prepare<never, [string, string, number]>(
     `UPDATE replays SET state = 'failed', progress = 0, error = ?, left_out = ?, path = NULL, bytes = 0,
@@ -391,5 +396,8 @@ export class SqliteReplaysStore implements ReplaysStore {
   }
   failMix(id: number, error: string, leftOut: number[], tx?: Tx) {
     return this.gate.run(tx, () => this.q.failMix.run(error, JSON.stringify(leftOut), id).changes > 0)
+  }
+  retry(id: number, tx?: Tx) {
+    return this.gate.run(tx, () => this.q.retry.run(id).changes > 0)
   }
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { parseFeed } from 'podcast-partytime'
 import { Client, PASSWORD, type TestServer, startTestServer } from '../helpers/server'
 import { bringUp, closeAll, createRoom, member, ok, type Member } from '../helpers/members'
-import { TEST_LIMIT, until } from '../helpers/limits'
+import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { blocksWithTone, decodeWithFfmpeg, seedReplay } from '../helpers/replays'
 import { leftOutOf, type ReplaysStore, speakersOf } from '../../server/replays/store'
 
@@ -408,6 +408,37 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     expect(blocksWithTone(pcm, 880)).toBe(0)
     expect(blocksWithTone(pcm, 440)).toBeGreaterThan(20)
     D.ws.close()
+  })
+
+  test('[RP68] a failed mix: its host has it tried again (mixed again by the job); others 404; not failed 409', async () => {
+    const room = await createRoom(H, { kind: 'open', title: 'Nothing was said' })
+    await ok(H, 'room.join', { roomId: room.id })
+    await ok(H, 'room.end', { roomId: room.id })
+    const id = (await store().insertPending(room.id, []))!
+    const state = async () => (await store().byId(id))?.state
+    // No capture file: the mix job fails it, and says why to the host.
+    await until(async () => (await state()) === 'failed', 'the mix to fail', WAIT * 2)
+    const page = await H.http.get(`/api/replays/${id}`)
+    expect(page.json.replay.state).toBe('failed')
+    expect(page.json.replay.error).toBeTruthy()
+    expect((await O.http.post(`/api/replays/${id}/retry`)).status).toBe(404)
+    const mixes: string[] = []
+    let listening = true
+    s.ctx.replays.api.on('mix', (e) => {
+      if (listening && e.replayId === id) mixes.push(e.state)
+    })
+    try {
+      const again = await H.http.post(`/api/replays/${id}/retry`)
+      expect(again.status).toBe(200)
+      expect(['pending', 'mixing', 'failed']).toContain(again.json.replay.state)
+      await until(() => mixes.includes('failed'), 'the job to mix it again (and fail again: still nothing)', WAIT * 2)
+      expect(mixes[0]).toBe('mixing')
+    } finally {
+      listening = false
+    }
+    expect((await H.http.post(`/api/replays/${open}/retry`)).json.error.code).toBe('replay_not_failed')
+    const admin = await (await import('../helpers/server')).signIn(s, 'root')
+    expect((await admin.post(`/api/replays/${id}/retry`)).status).toBe(200)
   })
 
   test('[RP61] the host deletes (files gone), a listener may not; an admin may', async () => {

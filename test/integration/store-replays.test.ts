@@ -141,7 +141,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect((await store.recent(10)).map((r) => r.id)).toEqual([id])
     })
 
-    test('[RP31] a mix left under way is pending again at the start; a failed one says why', async () => {
+    test('[RP31] [RP68] a mix left under way is pending again at the start; a failed one says why, is tried again', async () => {
       const { store, addUser, addRoom } = await fresh()
       const ann = await addUser('ann')
       const id = (await store.insertPending(await addRoom(ann), []))!
@@ -151,6 +151,10 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.claim(id)).toBe(true)
       expect(await store.failMix(id, 'nothing to mix', [ann])).toBe(true)
       expect(await store.byId(id)).toMatchObject({ state: 'failed', error: 'nothing to mix', left_out: `[${ann}]` })
+      // [RP68] Tried again: pending, the error cleared; only a failed one.
+      expect(await store.retry(id)).toBe(true)
+      expect(await store.byId(id)).toMatchObject({ state: 'pending', error: null })
+      expect(await store.retry(id)).toBe(false)
     })
 
     test('[RP62] a withdrawal: the row, the replay pending again without them, their clips gone, as one', async () => {
