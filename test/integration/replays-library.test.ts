@@ -410,7 +410,7 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     D.ws.close()
   })
 
-  test('[RP68] a failed mix: its host has it tried again (mixed again by the job); others 404; not failed 409', async () => {
+  test('[RP68] a failed mix: its host has it mixed again; others 404; not failed 409', async () => {
     const room = await createRoom(H, { kind: 'open', title: 'Nothing was said' })
     await ok(H, 'room.join', { roomId: room.id })
     await ok(H, 'room.end', { roomId: room.id })

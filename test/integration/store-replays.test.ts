@@ -1,8 +1,8 @@
 // The replays store contract (server/replays/store.ts), one suite run twice: on SQLite (a real database file,
-// migrated as the server does, through the gate) always, and on Postgres (a throwaway cluster, test/helpers/postgres.ts,
-// migrated by migratePg) when it can start. Rows read back in one shape; the mix job's claim and end are conditional
-// writes that exactly one caller wins; a withdrawal, a removal and an account's erasure each change several tables as
-// one. Users and rooms are other domains' tables: written here directly, as fixtures.
+// migrated as the server does, through the gate) always, and on Postgres (a throwaway cluster,
+// test/helpers/postgres.ts, migrated by migratePg) when it can start. Rows read back in one shape; the mix job's
+// claim and end are conditional writes that exactly one caller wins; a withdrawal, a removal and an account's erasure
+// each change several tables as one. Users and rooms are other domains' tables: written here directly, as fixtures.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -141,7 +141,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect((await store.recent(10)).map((r) => r.id)).toEqual([id])
     })
 
-    test('[RP31] [RP68] a mix left under way is pending again at the start; a failed one says why, is tried again', async () => {
+    test('[RP31] [RP68] a mix left under way is pending again at the start; a failed one is tried again', async () => {
       const { store, addUser, addRoom } = await fresh()
       const ann = await addUser('ann')
       const id = (await store.insertPending(await addRoom(ann), []))!

@@ -335,7 +335,11 @@ export function ReplayScreen({ id }: { id: string }) {
         <div class="row gap wrap">
           ${r.mayWithdraw && html`<button class="btn small danger-text" onClick=${leave}>Withdraw my voice</button>`}
           ${r.withdrawn && html`<span class="small muted">You withdrew from this replay.</span>`}
-          ${r.mayDelete && r.state === 'failed' && html`<button class="btn small" onClick=${retry}>Try the mix again</button>`}
+          ${
+            r.mayDelete &&
+            r.state === 'failed' &&
+            html`<button class="btn small" onClick=${retry}>Try the mix again</button>`
+          }
           ${r.mayDelete && html`<button class="btn small danger-text" onClick=${remove}>Delete replay</button>`}
         </div>
       </section>
