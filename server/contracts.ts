@@ -243,6 +243,7 @@ export interface ActivityApi {
   /**
    * Adds an item to a member's inbox, told live and pushed per their settings. Nothing happens when it is not due:
    * to oneself, to a member who is not active, when either blocked the other, or a second time for one `dedupe`.
+   * Returns at once: the write follows (fire-and-forget, a failure logged, never thrown into the caller).
    */
   add(
     userId: number,
@@ -265,6 +266,7 @@ export interface AuditEntry {
   targetId?: number | string
   details?: Record<string, unknown>
 }
+/** Returns at once: the entry is written after (a failure logged). Not for use inside a store transaction. */
 export type AuditFn = (entry: AuditEntry) => void
 
 // ── server/accounts ──
