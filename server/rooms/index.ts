@@ -7,7 +7,7 @@ import { Elysia, type AnyElysia } from 'elysia'
 import type { AccountsApi, AuditFn, PushApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
-import { Hallway, HallwayFeed } from './hallway'
+import { Hallway, HallwayFeed, liveCard } from './hallway'
 import { roomPages } from './pages'
 import { roomsRoutes } from './routes'
 import { RoomsService } from './service'
@@ -22,8 +22,16 @@ export interface RoomsDomain extends Domain<RoomsApi> {
 
 export function createRooms(deps: { core: Core; accounts: AccountsApi; push: PushApi; audit: AuditFn }): RoomsDomain {
   const { core } = deps
-  const feed = new HallwayFeed(core.bus)
-  const service = new RoomsService({
+  // Several nodes (REDIS_URL): the hallway lists the rooms of every node, from the cards their holders publish.
+  const clustered = core.config.redisUrl !== ''
+  let service: RoomsService
+  const feed = new HallwayFeed(
+    core.bus,
+    clustered
+      ? () => service.publishCards(liveCard).catch((e) => core.log.error('rooms: cards', { error: e }))
+      : undefined,
+  )
+  service = new RoomsService({
     ...deps,
     hallwayChanged: () => feed.changed(),
     timing: {
@@ -32,7 +40,7 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
       hostlessMs: core.config.roomHostlessMs,
     },
   })
-  const hallway = new Hallway(deps.accounts, service)
+  const hallway = new Hallway(deps.accounts, service, clustered ? core.registry : null)
   core.sockets.onClose((conn) => service.connClosed(conn))
   return {
     api: service,
@@ -43,8 +51,8 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
      * Rooms a previous run left live get their sessions back, seats waiting for their participants: only in the
      * serving process (the start phase), never in a CLI command that builds the same graph.
      */
-    start: () => {
-      service.resume()
+    start: async () => {
+      service.resume(clustered ? await service.claimLive() : undefined)
     },
     /** Saves the live rooms' seats for the next start, then releases every timer. */
     stop: () => {

@@ -76,6 +76,8 @@ export class RoomsService implements RoomsApi {
   /** The host's recording switch and the speakers' consents (RP). */
   readonly recordings: RecordingStore
   private sessions = new Map<number, RoomSession>()
+  /** This node's claim on each of its live rooms in the registry (core.registry): resolved true once it holds it. */
+  private claims = new Map<number, Promise<boolean>>()
   /** The most people each live room held at once (written to the room when it grows). */
   private peaks = new Map<number, number>()
   /** Emoji reactions per member and room: a burst of 10, then two a second. */
@@ -310,6 +312,7 @@ export class RoomsService implements RoomsApi {
   private wentLive(roomId: number) {
     const session = new RoomSession(roomId, this.timing)
     this.sessions.set(roomId, session)
+    this.hold(roomId)
     session.armEmpty(() => this.end(roomId, null))
     const room = this.store.byId(roomId)!
     const host = this.accounts.byId(room.creator_id)!
@@ -329,6 +332,7 @@ export class RoomsService implements RoomsApi {
     session?.close()
     this.sessions.delete(roomId)
     this.peaks.delete(roomId)
+    if (session) this.letGo(roomId)
     this.core.db.transaction(() => this.store.end(roomId))()
     if (session) {
       this.core.bus.publish(roomTopic(roomId), { type: 'room.ended', roomId })
@@ -341,6 +345,48 @@ export class RoomsService implements RoomsApi {
     if (byUserId !== null)
       this.deps.audit({ actorId: byUserId, action: 'room.end', targetType: 'room', targetId: roomId })
     this.deps.hallwayChanged()
+  }
+
+  // ── Which node holds a room (core.registry) ─────────────────────────────────────────────────────────────
+  /** The room lives on this node: it claims it in the registry (renewed on the heartbeat while held). */
+  private hold(roomId: number) {
+    const claim = this.core.registry.claim(roomId).catch((error) => {
+      this.core.log.error('rooms: claiming a room failed', { roomId, error })
+      return false
+    })
+    this.claims.set(roomId, claim)
+  }
+
+  /** The room ended here: its lease and its hallway card go. */
+  private letGo(roomId: number) {
+    const claim = this.claims.get(roomId)
+    this.claims.delete(roomId)
+    void (claim ?? Promise.resolve(false))
+      .then(() => this.core.registry.release(roomId))
+      .catch((error) => this.core.log.error('rooms: releasing a room failed', { roomId, error }))
+  }
+
+  /** Resolves once this node's claim on a room it made live is settled: true when this node holds it. */
+  held(roomId: number): Promise<boolean> {
+    return this.claims.get(roomId) ?? Promise.resolve(false)
+  }
+
+  /**
+   * With several nodes: the live rooms this node may resume (those no live node holds: it claims them); the others
+   * live on the node that holds them.
+   */
+  async claimLive(): Promise<Set<number>> {
+    const mine = new Set<number>()
+    for (const room of this.store.live()) if (await this.core.registry.claim(room.id)) mine.add(room.id)
+    return mine
+  }
+
+  /** Publishes the hallway card of each live room this node holds (for every node's hallway). */
+  async publishCards(card: (session: RoomSession) => unknown) {
+    for (const [roomId, session] of this.sessions) {
+      if (session.state !== 'live' || !(await this.held(roomId))) continue
+      await this.core.registry.setCard(roomId, card(session))
+    }
   }
 
   // ── Joining, leaving, the grace period ────────────────────────────────────────────────────────────────
@@ -792,9 +838,9 @@ export class RoomsService implements RoomsApi {
    * leaves as a timeout, and the room ends as it would then. Writes nothing but the read-once saved rows, so a second
    * process that fails to start changes nothing of a running server's rooms.
    */
-  resume() {
+  resume(only?: ReadonlySet<number>) {
     for (const room of this.store.live()) {
-      if (this.sessions.has(room.id)) continue
+      if (this.sessions.has(room.id) || (only && !only.has(room.id))) continue
       const saved = this.store.takeResume(room.id)
       const seats: SavedSeat[] = isSavedSession(saved)
         ? saved.seats
@@ -808,6 +854,7 @@ export class RoomsService implements RoomsApi {
           }))
       const session = new RoomSession(room.id, this.timing)
       this.sessions.set(room.id, session)
+      this.hold(room.id)
       if (isSavedSession(saved)) session.pinned = saved.pinned
       for (const [u, c] of this.recordings.latest(room.id)) session.consents.set(u, c)
       for (const sv of seats) {
