@@ -15,6 +15,7 @@ import { Hub, type Handlers } from './realtime/hub'
 import { RedisNode } from './realtime/redis'
 import { RedisBus } from './realtime/redis-bus'
 import { LocalRegistry, RedisRegistry } from './realtime/registry'
+import { RoomForwarder } from './realtime/forward'
 import type { RequestType } from './protocol'
 import { SettingsService } from './settings'
 import { createAccounts, type AccountsDomain } from './accounts'
@@ -52,7 +53,7 @@ export interface Townhall {
   /** The in-process Bus and Sockets (core.bus, core.sockets) and the /ws gateway's connection registry. */
   readonly hub: Hub
   /** With REDIS_URL: this node's link to the cluster and the Bus on Redis (core.bus, core.sockets); else null. */
-  readonly cluster: { node: RedisNode; bus: RedisBus } | null
+  readonly cluster: { node: RedisNode; bus: RedisBus; rooms: RoomForwarder } | null
   readonly audit: AuditDomain
   readonly accounts: AccountsDomain
   readonly push: PushDomain
@@ -81,7 +82,10 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
   const id = crypto.randomUUID()
   // Several nodes: the bus, presence, the room registry and the rate limits on Redis (connected by startServer).
   const node = config.redisUrl ? new RedisNode(config.redisUrl, id, log) : null
-  const cluster = node && { node, bus: new RedisBus(hub, node) }
+  const bus = node && new RedisBus(hub, node)
+  const registry = node ? new RedisRegistry(node) : new LocalRegistry(id)
+  // Rooms across nodes: a room's requests run on the node holding it (forward.ts).
+  const cluster = node && bus && { node, bus, rooms: new RoomForwarder(node, bus, registry, log) }
   const core: Core = {
     id,
     config,
@@ -91,7 +95,7 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
     settings: new SettingsService(db, config),
     bus: cluster?.bus ?? hub,
     sockets: cluster?.bus ?? hub,
-    registry: node ? new RedisRegistry(node) : new LocalRegistry(id),
+    registry,
     origin: () => publicOrigin(config, boundPort()),
     secure: config.publicUrl.startsWith('https:'),
     limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }, node ?? undefined),
@@ -164,7 +168,15 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     ...activity.ws,
     ...realtime.ws,
   }
-  hub.handleAll(handlers)
+  // Several nodes: a room held by another node has its requests run there (its sockets' replies come back here).
+  hub.handleAll(
+    cluster
+      ? cluster.rooms.wrap(handlers, {
+          isLocal: (roomId) => rooms.service.session(roomId) !== null,
+          closed: (conn) => rooms.service.connClosed(conn),
+        })
+      : handlers,
+  )
   hub.assertComplete()
 
   const reminders = createReminders({
@@ -410,6 +422,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (t.cluster) {
       await t.cluster.node.start()
       await t.cluster.bus.start()
+      await t.cluster.rooms.start()
     }
     for (const part of started) await part.start?.()
     app.listen({ port: config.port, hostname: config.host })

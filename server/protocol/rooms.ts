@@ -198,6 +198,8 @@ export const RoomEvents = {
 export const RoomErrors = {
   room_not_found: [404, 'No such room.'],
   room_not_live: [409, 'This room has not started yet.'],
+  /** Several nodes: the node holding the room did not answer a forwarded request in time (it may have stopped). */
+  room_holder_unreachable: [503, 'The server holding this room does not answer; try again shortly.'],
   room_ended: [410, 'This room has ended.'],
   room_sign_in: [401, 'Sign in to join this room.'],
   room_invite_only: [403, 'This room is for invited members only.'],

@@ -119,3 +119,76 @@ test('[W23] a room lives on the node that creates it, and the hallway of every n
     await until(async () => !(await hallwayOf(http)).some((r) => r.id === room.id), 'the room gone from the hallway')
   }
 })
+
+/** A member whose socket is on `node` (signed in through node A's database), with a werift bot on that socket. */
+async function listenerOn(node: Child, prefix: string, tag: string) {
+  const m = await member(a!, prefix)
+  m.ws.close()
+  const { ws } = await on(node, m)
+  const bot = new Bot(ws, tag)
+  bots.push(bot)
+  return { ...m, ws: ws as Member['ws'], bot }
+}
+
+test('[W24] listeners on nodes B and C join a room held by node A through their node, hear its speaker from A, and a hand raised on C reaches the host on A', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const host = await member(a!, 'ch')
+  const hostBot = new Bot(host.ws, 'HOST')
+  bots.push(hostBot)
+  const room = await createRoom(host)
+  await ok(host, 'room.join', { roomId: room.id })
+  await ok(host, 'room.mute', { roomId: room.id, muted: false })
+  await hostBot.connectAudio(room.id)
+  hostBot.speak(20)
+
+  const onB = await listenerOn(b!, 'lb', 'LB')
+  const onC = await listenerOn(c!, 'lc', 'LC')
+  for (const l of [onB, onC]) {
+    // The join runs on node A (its snapshot has the host) though the socket is on B or C.
+    const snap = await ok(l, 'room.join', { roomId: room.id })
+    expect(snap.me.role).toBe('audience')
+    expect(snap.participants.map((p) => p.user.id)).toContain(host.id)
+    expect(a!.ctx.rooms.service.participant(room.id, `u:${l.id}`)?.role).toBe('audience')
+    // Their audio connects to node A: its offer names A's RTC port, not their own node's.
+    const offer = await l.bot.connectAudio(room.id)
+    const aPort = (await a!.ctx.media.service.rtcStats())!.udpPort
+    expect(offer.sdp).toContain(` ${aPort} typ host`)
+  }
+  // Both hear the host (the packets name their speaker).
+  for (const l of [onB, onC])
+    await until(() => l.bot.heardFrom().has('HOST'), `the listener on ${l.bot.tag} hearing the host`)
+  // Room events reach them on their node: the other listener's arrival was published on A.
+  await onB.ws.next('room.joined', (e) => e.participant.user.id === onC.id, WAIT)
+
+  // A hand raised on C reaches the host on A (and B).
+  await ok(onC, 'room.hand', { roomId: room.id, up: true })
+  const seen = await host.ws.next(
+    'room.participant',
+    (e) => e.participant.user.id === onC.id && e.participant.hand !== null,
+    WAIT,
+  )
+  expect(seen.participant.role).toBe('audience')
+  await onB.ws.next('room.participant', (e) => e.participant.user.id === onC.id && e.participant.hand !== null, WAIT)
+
+  // Moderation from A reaches a listener on C: brought on stage, they are heard by the listener on B.
+  await ok(host, 'room.invite', { roomId: room.id, userId: onC.id })
+  await onC.ws.next('room.participant', (e) => e.participant.user.id === onC.id && e.participant.invited, WAIT)
+  await ok(onC, 'room.respond', { roomId: room.id, accept: true })
+  expect(a!.ctx.rooms.service.participant(room.id, `u:${onC.id}`)?.role).toBe('speaker')
+  onC.bot.speak(10)
+  await until(() => onB.bot.heardFrom().has('LC'), 'the listener on B hearing the speaker on C')
+  onC.bot.silence()
+  hostBot.silence()
+
+  // Leaving from B: gone from the room on A.
+  await ok(onB, 'room.leave', { roomId: room.id })
+  expect(a!.ctx.rooms.service.participant(room.id, `u:${onB.id}`)).toBeNull()
+  await host.ws.next('room.left', (e) => e.userId === onB.id, WAIT)
+
+  // A socket on C that closes: A keeps the seat for the grace period, then drops it.
+  await onC.bot.close()
+  await host.ws.next('room.participant', (e) => e.participant.user.id === onC.id && e.participant.away, WAIT)
+  await host.ws.next('room.left', (e) => e.userId === onC.id && e.reason === 'timeout', WAIT)
+  expect(a!.ctx.rooms.service.participant(room.id, `u:${onC.id}`)).toBeNull()
+  await ok(host, 'room.end', { roomId: room.id })
+})
