@@ -381,6 +381,12 @@ export interface Running {
   url: string
   port: number
   stop(): Promise<void>
+  /**
+   * SIGTERM. One node: stop(). Several nodes (W25): the node makes no room live any more, tells its sockets to
+   * reconnect (to another node), gives its live rooms ROOM_DRAIN_MS to wind down (told when they end), ends them,
+   * then stops.
+   */
+  drain(): Promise<void>
 }
 
 /**
@@ -434,5 +440,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   port = app.server!.port!
   // Thread topics go out through Bun's own publish (server/realtime/hub.ts toMembers).
   t.hub.useNative(app.server!)
-  return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop }
+  const drain = async () => {
+    if (!t.cluster || stopped) return stop()
+    const ms = t.core.config.roomDrainMs
+    t.rooms.service.drain(Date.now() + ms)
+    t.hub.toAll({ type: 'node.draining' })
+    await new Promise((r) => setTimeout(r, ms))
+    t.rooms.service.endAll()
+    await stop()
+  }
+  return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop, drain }
 }

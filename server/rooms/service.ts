@@ -78,6 +78,8 @@ export class RoomsService implements RoomsApi {
   private sessions = new Map<number, RoomSession>()
   /** This node's claim on each of its live rooms in the registry (core.registry): resolved true once it holds it. */
   private claims = new Map<number, Promise<boolean>>()
+  /** This node is stopping (SIGTERM with several nodes): it makes no room live (W25). */
+  private draining = false
   /** The most people each live room held at once (written to the room when it grows). */
   private peaks = new Map<number, number>()
   /** Emoji reactions per member and room: a burst of 10, then two a second. */
@@ -266,6 +268,7 @@ export class RoomsService implements RoomsApi {
         .filter((id) => id !== creatorId)
     if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX)
       fail('room_scheduled_limit')
+    if (!scheduled && this.draining) fail('node_draining')
     if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
     if (input.recording && !this.core.settings.get().recording) fail('recording_disabled')
     const invited = named(input.invited, 'invited')
@@ -299,6 +302,7 @@ export class RoomsService implements RoomsApi {
     if (!this.access.isHostly(room, userId)) fail('room_start_forbidden')
     if (room.state === 'live') return roomView(room)
     if (!canTransition(room.state, 'live')) fail('room_ended')
+    if (this.draining) fail('node_draining')
     if (opts.recording && !this.core.settings.get().recording) fail('recording_disabled')
     this.core.db.transaction(() => {
       this.store.start(roomId)
@@ -379,6 +383,20 @@ export class RoomsService implements RoomsApi {
     const mine = new Set<number>()
     for (const room of this.store.live()) if (await this.core.registry.claim(room.id)) mine.add(room.id)
     return mine
+  }
+
+  /**
+   * The node is stopping (W25): it makes no room live from now on, and its live rooms are told they end at `endsAt`.
+   */
+  drain(endsAt: number) {
+    this.draining = true
+    for (const [roomId, session] of this.sessions)
+      if (session.state === 'live') this.core.bus.publish(roomTopic(roomId), { type: 'room.closing', roomId, endsAt })
+  }
+
+  /** Ends every live room this node holds (the end of a drain). */
+  endAll() {
+    for (const roomId of [...this.sessions.keys()]) this.end(roomId, null)
   }
 
   /** Publishes the hallway card of each live room this node holds (for every node's hallway). */

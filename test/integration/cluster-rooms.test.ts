@@ -192,3 +192,38 @@ test('[W24] listeners on nodes B and C join a room held by node A through their 
   expect(a!.ctx.rooms.service.participant(room.id, `u:${onC.id}`)).toBeNull()
   await ok(host, 'room.end', { roomId: room.id })
 })
+
+test('[W25] SIGTERM drains a node: no new room there, its sockets told to reconnect, its rooms told and ended after the drain time, then it exits', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const DRAIN = 3000
+  const d = await child({ ROOM_DRAIN_MS: String(DRAIN) })
+  const host = await member(a!, 'dh')
+  host.ws.close()
+  const hostOnD = await on(d, host)
+  const room = (await hostOnD.http.post('/api/rooms', { title: 'On D', kind: 'open' })).json.room as { id: number }
+  expect(await a!.ctx.core.registry.holder(room.id)).not.toBe(a!.ctx.core.registry.node)
+  expect((await hostOnD.ws.request('room.join', { roomId: room.id })).ok).toBe(true)
+  // A listener on node A joins the room held by D (A forwards to D).
+  const listener = await member(a!, 'dl')
+  sockets.push(listener.ws)
+  await ok(listener, 'room.join', { roomId: room.id })
+  await until(async () => (await hallwayOf(listener.http)).some((r) => r.id === room.id), 'the room of D on A')
+
+  const before = Date.now()
+  d.proc.kill('SIGTERM')
+  // D's sockets are told to reconnect; the room's people are told when it ends.
+  await hostOnD.ws.next('node.draining', () => true, WAIT)
+  const closing = await listener.ws.next('room.closing', (e) => e.roomId === room.id, WAIT)
+  expect(closing.endsAt).toBeGreaterThanOrEqual(before + DRAIN)
+  // While it drains, D makes no room live (the client goes to another node); A still does.
+  const refused = await hostOnD.http.post('/api/rooms', { title: 'Too late', kind: 'open' })
+  expect(refused.status).toBe(503)
+  expect(refused.json.error.code).toBe('node_draining')
+  // The room ends after the drain time, D exits, and the room leaves every hallway.
+  await listener.ws.next('room.ended', (e) => e.roomId === room.id, WAIT)
+  expect(Date.now()).toBeGreaterThanOrEqual(closing.endsAt - 50)
+  expect(await d.proc.exited).toBe(0)
+  expect(a!.ctx.rooms.api.room(room.id)!.state).toBe('ended')
+  expect(await a!.ctx.core.registry.holder(room.id)).toBeNull()
+  expect((await hallwayOf(listener.http)).some((r) => r.id === room.id)).toBe(false)
+})
