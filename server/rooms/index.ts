@@ -20,10 +20,14 @@ export interface RoomsDomain extends Domain<RoomsApi> {
   readonly ws: RoomsWs
 }
 
+/** Several nodes: how often a node looks for live rooms that no node holds any more (their node died). */
+const ORPHAN_CHECK_MS = 5000
+
 export function createRooms(deps: { core: Core; accounts: AccountsApi; push: PushApi; audit: AuditFn }): RoomsDomain {
   const { core } = deps
   // Several nodes (REDIS_URL): the hallway lists the rooms of every node, from the cards their holders publish.
   const clustered = core.config.redisUrl !== ''
+  let orphans: ReturnType<typeof setInterval> | null = null
   let service: RoomsService
   const feed = new HallwayFeed(
     core.bus,
@@ -53,9 +57,15 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
      */
     start: async () => {
       service.resume(clustered ? await service.claimLive() : undefined)
+      if (clustered)
+        orphans = setInterval(
+          () => void service.adoptOrphans().catch((e) => core.log.error('rooms: adopting rooms', { error: e })),
+          ORPHAN_CHECK_MS,
+        )
     },
     /** Saves the live rooms' seats for the next start, then releases every timer. */
     stop: () => {
+      if (orphans) clearInterval(orphans)
       feed.close()
       service.suspend()
       service.close()

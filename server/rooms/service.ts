@@ -399,6 +399,29 @@ export class RoomsService implements RoomsApi {
     for (const roomId of [...this.sessions.keys()]) this.end(roomId, null)
   }
 
+  /** Live rooms no node held at the last look for orphans (adopted if still unheld at the next). */
+  private orphans = new Set<number>()
+
+  /**
+   * Several nodes: a live room whose node died (its lease expired, nobody holds it) is adopted by the first node to
+   * claim it, as a start resumes it (R14): its seats wait, away, for their members to rejoin, who reach it through
+   * their own node. A room must be found unheld at two looks in a row: one just made live elsewhere is not taken
+   * between its insert and its holder's claim.
+   */
+  async adoptOrphans() {
+    if (this.draining) return
+    const unheld = new Set<number>()
+    for (const room of this.store.live())
+      if (!this.sessions.has(room.id) && (await this.core.registry.holder(room.id)) === null) unheld.add(room.id)
+    const mine = new Set<number>()
+    for (const id of unheld)
+      if (this.orphans.has(id) && !this.sessions.has(id) && (await this.core.registry.claim(id))) mine.add(id)
+    this.orphans = new Set([...unheld].filter((id) => !mine.has(id)))
+    if (!mine.size) return
+    this.core.log.info('rooms: adopted the live rooms of a node that stopped', { rooms: [...mine] })
+    this.resume(mine)
+  }
+
   /** Publishes the hallway card of each live room this node holds (for every node's hallway). */
   async publishCards(card: (session: RoomSession) => unknown) {
     for (const [roomId, session] of this.sessions) {

@@ -227,3 +227,67 @@ test('[W25] SIGTERM drains a node: no new room there, its sockets told to reconn
   expect(await a!.ctx.core.registry.holder(room.id)).toBeNull()
   expect((await hallwayOf(listener.http)).some((r) => r.id === room.id)).toBe(false)
 })
+
+test('[W26] a node killed: its sockets reconnect to another node and rejoin, the room on A goes on, its gone sockets leave after its heartbeat expires, and its own rooms are adopted by another node', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const e = await child()
+  // A room on A: the host speaks; two listeners on E.
+  const host = await member(a!, 'kh')
+  sockets.push(host.ws)
+  const hostBot = new Bot(host.ws, 'HOST')
+  bots.push(hostBot)
+  const room = await createRoom(host)
+  await ok(host, 'room.join', { roomId: room.id })
+  await ok(host, 'room.mute', { roomId: room.id, muted: false })
+  await hostBot.connectAudio(room.id)
+  hostBot.speak(20)
+  const back = await listenerOn(e, 'kb', 'KB')
+  const gone = await listenerOn(e, 'kg', 'KG')
+  for (const l of [back, gone]) await ok(l, 'room.join', { roomId: room.id })
+  await back.bot.connectAudio(room.id)
+  await until(() => back.bot.heardFrom().has('HOST'), 'the listener on E hearing the host')
+  // A room on E, with a member on A in it.
+  const host2 = await member(a!, 'k2')
+  host2.ws.close()
+  const host2OnE = await on(e, host2)
+  const room2 = (await host2OnE.http.post('/api/rooms', { title: 'On E', kind: 'open' })).json.room as { id: number }
+  expect((await host2OnE.ws.request('room.join', { roomId: room2.id })).ok).toBe(true)
+  const guest2 = await member(a!, 'k3')
+  sockets.push(guest2.ws)
+  await ok(guest2, 'room.join', { roomId: room2.id })
+
+  const killedAt = Date.now()
+  e.proc.kill('SIGKILL')
+  await e.proc.exited
+  // A request for E's room while E still holds its lease: a clear error, not a hang.
+  const hand = await guest2.ws.request('room.hand', { roomId: room2.id, up: true })
+  expect(hand.ok).toBe(false)
+  expect(hand.error.code).toBe('room_holder_unreachable')
+
+  // The listener's socket closed; it reconnects to C and rejoins: the same seat on A, and the host heard again.
+  await back.ws.waitClosed()
+  await back.bot.closeAudio()
+  const again = await on(c!, back)
+  expect(Date.now() - killedAt).toBeLessThan(10_000)
+  const snap = await again.ws.request('room.join', { roomId: room.id })
+  expect(snap.ok).toBe(true)
+  expect(snap.me.role).toBe('audience')
+  const rebot = new Bot(again.ws, 'KB2')
+  bots.push(rebot)
+  await rebot.connectAudio(room.id)
+  await until(() => rebot.heardFrom().has('HOST'), 'the listener back through C hearing the host')
+  expect(a!.ctx.rooms.api.room(room.id)!.state).toBe('live')
+
+  // The listener who does not come back: once E's heartbeat expires, A closes E's connections; the seat waits out the
+  // grace period, then leaves.
+  await host.ws.next('room.left', (ev) => ev.userId === gone.id && ev.reason === 'timeout', 40_000)
+  expect(a!.ctx.rooms.api.participant(room.id, `u:${back.id}`)?.role).toBe('audience')
+
+  // E's own room: once nobody holds it, a live node adopts it; its members rejoin through their nodes.
+  await until(async () => (await a!.ctx.core.registry.holder(room2.id)) !== null, 'room 2 adopted', 40_000)
+  expect(await a!.ctx.core.registry.holder(room2.id)).not.toBe(null)
+  const rejoin = await guest2.ws.request('room.join', { roomId: room2.id })
+  expect(rejoin.ok).toBe(true)
+  await ok(guest2, 'room.hand', { roomId: room2.id, up: true })
+  hostBot.silence()
+})
