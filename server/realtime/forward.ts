@@ -20,10 +20,10 @@ import { CONN_SPAN, type RedisNode } from './redis'
 import type { RedisBus } from './redis-bus'
 
 /** How long a forwarded request waits for the holder's reply. */
-export const FORWARD_TIMEOUT_MS = 5000
+const FORWARD_TIMEOUT_MS = 5000
 
 /** The request types that act on one room (their fields have its `roomId`): they run on the room's holder. */
-export const roomScoped = (type: string) => type.startsWith('room.') || type.startsWith('rtc.')
+const roomScoped = (type: string) => type.startsWith('room.') || type.startsWith('rtc.')
 
 type Wire =
   | {

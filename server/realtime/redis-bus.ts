@@ -4,7 +4,8 @@
 //
 // Channels: one per topic (`<p>t:<topic>`, any Topic string), which a node subscribes to while at least one of its
 // connections is on the topic, so Redis forwards a room's events only to the nodes that have someone in it and the
-// node needs no routing table; one per node (`<p>n:<slot>`) for toConn, the node read off the connection id; one for
+// node needs no routing table; one per node (`<p>n:<slot>`) for toConn, the node read off the connection id, and one
+// (`<p>ns:<slot>`) to subscribe a node's connection to a topic from the node holding its room (forward.ts); one for
 // the cluster's levers (`<p>ctl`: disconnect a member, a session, the guests); one for presence (`<p>presence`).
 // toUsers to one member publishes on the member's `user:<id>` topic (every tab of a member is on it); to several, once
 // on `<p>users` with their ids, which every node hears and delivers to those of them it holds (parsing the event only

@@ -130,7 +130,7 @@ async function listenerOn(node: Child, prefix: string, tag: string) {
   return { ...m, ws: ws as Member['ws'], bot }
 }
 
-test('[W24] listeners on nodes B and C join a room held by node A through their node, hear its speaker from A, and a hand raised on C reaches the host on A', async () => {
+test('[W24] listeners on B and C join a room held by A and hear it; a hand raised on C reaches A', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const host = await member(a!, 'ch')
   const hostBot = new Bot(host.ws, 'HOST')
@@ -193,7 +193,7 @@ test('[W24] listeners on nodes B and C join a room held by node A through their 
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[W25] SIGTERM drains a node: no new room there, its sockets told to reconnect, its rooms told and ended after the drain time, then it exits', async () => {
+test('[W25] SIGTERM drains a node: no new room, sockets reconnect, rooms told and ended, exit', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const DRAIN = 3000
   const d = await child({ ROOM_DRAIN_MS: String(DRAIN) })
@@ -228,7 +228,7 @@ test('[W25] SIGTERM drains a node: no new room there, its sockets told to reconn
   expect((await hallwayOf(listener.http)).some((r) => r.id === room.id)).toBe(false)
 })
 
-test('[W26] a node killed: its sockets reconnect to another node and rejoin, the room on A goes on, its gone sockets leave after its heartbeat expires, and its own rooms are adopted by another node', async () => {
+test('[W26] a node killed: its sockets rejoin elsewhere, the room on A goes on, its rooms adopted', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const e = await child()
   // A room on A: the host speaks; two listeners on E.
