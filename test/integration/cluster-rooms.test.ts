@@ -280,11 +280,11 @@ test('[W26] a node killed: its sockets rejoin elsewhere, the room on A goes on, 
 
   // The listener who does not come back: once E's heartbeat expires, A closes E's connections; the seat waits out the
   // grace period, then leaves.
-  await host.ws.next('room.left', (ev) => ev.userId === gone.id && ev.reason === 'timeout', 40_000)
+  await host.ws.next('room.left', (ev) => ev.userId === gone.id && ev.reason === 'timeout')
   expect(a!.ctx.rooms.api.participant(room.id, `u:${back.id}`)?.role).toBe('audience')
 
   // E's own room: once nobody holds it, a live node adopts it; its members rejoin through their nodes.
-  await until(async () => (await a!.ctx.core.registry.holder(room2.id)) !== null, 'room 2 adopted', 40_000)
+  await until(async () => (await a!.ctx.core.registry.holder(room2.id)) !== null, 'room 2 adopted')
   expect(await a!.ctx.core.registry.holder(room2.id)).not.toBe(null)
   const rejoin = await guest2.ws.request('room.join', { roomId: room2.id })
   expect(rejoin.ok).toBe(true)
