@@ -1,8 +1,9 @@
 // The rooms domain: creating and scheduling rooms, who may join, the live sessions (seats, roles, hands, mutes),
 // moderation, the hallway. Built after accounts, push and the audit log; media and backchannel follow its events
 // (RoomsApi.on). Its WebSocket handlers are returned as `ws` for app.ts to register on the hub; a closed socket's seat
-// is kept for the grace period through core.sockets.onClose. start(): resume the rooms a previous run left live.
-// stop(): save the live rooms' seats, release the hallway's and the live rooms' timers.
+// is kept for the grace period through core.sockets.onClose. start(): resume the rooms a previous run left live (with
+// several nodes: those no live node holds, and every 5 s those whose node died). stop(): save the live rooms' seats,
+// release the hallway's and the live rooms' timers.
 import { Elysia, type AnyElysia } from 'elysia'
 import type { AccountsApi, AuditFn, PushApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
