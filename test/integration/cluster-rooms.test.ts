@@ -3,7 +3,7 @@
 // the node that creates it (the registry's holder); the hallway of every node lists it; members whose sockets are on
 // B and C join it through their node, which forwards their room requests to A, and their audio connects to A.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Subprocess } from 'bun'
+import { RedisClient, type Subprocess } from 'bun'
 import { join } from 'node:path'
 import { Bot } from '../helpers/bot'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
@@ -27,6 +27,8 @@ let b: Child | null = null
 let c: Child | null = null
 const sockets: WsClient[] = []
 const bots: Bot[] = []
+/** Every child node started (stopped after, whatever a test did). */
+const children: Subprocess[] = []
 
 /** A `townhall serve` child on the same Redis and data folder as node A. */
 async function child(env: Record<string, string> = {}): Promise<Child> {
@@ -48,6 +50,7 @@ async function child(env: Record<string, string> = {}): Promise<Child> {
     stdout: 'ignore',
     stderr: 'inherit',
   })
+  children.push(proc)
   const url = `http://127.0.0.1:${port}`
   await until(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, `node on ${port} up`)
   return { proc, url, origin: `http://localhost:${port}`, rtcPort }
@@ -68,14 +71,24 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const bot of bots) await bot.close().catch(() => {})
   for (const s of sockets) s.close()
-  for (const n of [b, c])
-    if (n) {
-      n.proc.kill('SIGTERM')
-      await n.proc.exited
+  for (const proc of children)
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL')
+      await proc.exited
     }
   await a?.stop()
   await redis?.stop()
 })
+
+/** One Redis command on a fresh connection (what the nodes subscribed to). */
+async function probeRedis(cmd: string, args: string[]) {
+  const client = new RedisClient(redis!.url)
+  try {
+    return await client.send(cmd, args)
+  } finally {
+    client.close()
+  }
+}
 
 /** A member's HTTP client and socket on another node (their session is in the shared database). */
 async function on(node: Child, m: Member): Promise<{ http: Client; ws: WsClient }> {
@@ -97,8 +110,18 @@ test('[W23] a room lives on the node that creates it, and the hallway of every n
   if (!redis) return console.warn('skipped: redis-server could not start')
   const host = await member(a!, 'hw')
   sockets.push(host.ws)
+  // Someone watching the hallway on C hears of the room created on A.
+  const watcher = await member(a!, 'hx')
+  sockets.push(watcher.ws)
+  const watching = (await on(c!, watcher)).ws
+  expect((await watching.request('hallway.watch', { on: true })).ok).toBe(true)
+  await until(async () => {
+    const r = (await probeRedis('PUBSUB', ['NUMSUB', 'th:t:hallway'])) as [string, number]
+    return Number(r[1]) >= 1
+  }, 'node C subscribed to the hallway topic')
   const room = await createRoom(host)
   expect(await a!.ctx.core.registry.holder(room.id)).toBe(a!.ctx.core.registry.node)
+  await watching.next('hallway.changed', () => true)
   await ok(host, 'room.join', { roomId: room.id })
   const viewer = await member(a!, 'hv')
   sockets.push(viewer.ws)
