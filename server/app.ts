@@ -445,7 +445,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const ms = t.core.config.roomDrainMs
     t.rooms.service.drain(Date.now() + ms)
     t.hub.toAll({ type: 'node.draining' })
-    await new Promise((r) => setTimeout(r, ms))
+    // Nothing to wind down without live rooms: the node stops at once.
+    if (t.rooms.service.stats().liveRooms > 0) await new Promise((r) => setTimeout(r, ms))
     t.rooms.service.endAll()
     await stop()
   }
