@@ -114,7 +114,7 @@ test('[W4] followers hear a member go offline only when the last socket on any n
   alice.ws.close()
 })
 
-test('[W23] a setting changed on node A applies on node B; a device subscribed on B is known on A', async () => {
+test('[W27] a setting changed on node A applies on node B; a device subscribed on B is known on A', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const boss = await signedInClient(a!, 'boss', 'admin')
   const onB = (path: string, body?: unknown) =>
