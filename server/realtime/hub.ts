@@ -53,6 +53,8 @@ export class Conn {
   /** Per-domain state (e.g. the room this tab is in). */
   readonly state = new Map<string, unknown>()
   closed = false
+  /** Frames held until the end of this turn's microtasks, to leave in one write (null: none held). */
+  private held: string[] | null = null
   constructor(
     readonly id: number,
     readonly raw: RawSocket,
@@ -60,18 +62,43 @@ export class Conn {
     readonly sessionId: number | null,
     /** Counts a frame sent (the hub's messagesOut, for /metrics). */
     private readonly sent: () => void = () => {},
+    /** Called when this connection starts holding frames: the hub writes them out (release) in a microtask. */
+    private readonly holding: (c: Conn) => void = () => {},
   ) {}
   get userId() {
     return this.user?.id ?? null
   }
+  /**
+   * A reply or an event for this connection alone. On a socket that corks (Bun's), it is held with the others of
+   * this turn (the acknowledgements of a batch of sends come one microtask after another): they leave together,
+   * corked with what Bun's topics hold for the socket, in one write.
+   */
   send(msg: Frame) {
     if (this.closed) return
     this.sent()
     const text = JSON.stringify(msg)
+    if (!this.raw.cork) return void this.raw.send(text)
+    if (this.held) this.held.push(text)
+    else {
+      this.held = [text]
+      this.holding(this)
+    }
+  }
+  /** A frame already serialised (the hub's fan-out): after the frames held, if any, so the order stays. */
+  write(text: string) {
+    if (this.held) this.held.push(text)
+    else this.raw.send(text)
+  }
+  /** Writes the frames held, in order, corked: one write with what Bun's topics hold for the socket. */
+  release() {
+    const held = this.held
+    if (!held) return
+    this.held = null
+    if (this.closed) return
     const raw = this.raw
-    // Corked: what Bun's topics hold for this socket (its thread's messages) and this frame leave in one write.
-    if (raw.cork) raw.cork(() => raw.send(text))
-    else raw.send(text)
+    raw.cork!(() => {
+      for (const text of held) raw.send(text)
+    })
   }
 }
 
@@ -112,6 +139,9 @@ export class Hub implements Bus, Sockets {
   private nextId = 1
   private limiter = new RateLimiter(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
   private userLimiter = new RateLimiter(USER_RATE.burst, USER_RATE.perSecond)
+  /** Connections holding frames (Conn.send), released together once this turn's microtasks have run. */
+  private holding: Conn[] = []
+  private releasing = false
   private openHooks: Hook[] = []
   private closeHooks: Hook[] = []
   messagesIn = 0
@@ -181,7 +211,14 @@ export class Hub implements Bus, Sockets {
   }
 
   open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
-    const conn = new Conn(this.nextId++, raw, user, sessionId, () => this.messagesOut++)
+    const conn = new Conn(
+      this.nextId++,
+      raw,
+      user,
+      sessionId,
+      () => this.messagesOut++,
+      (c) => this.hold(c),
+    )
     this.byId.set(conn.id, conn)
     if (user) {
       let set = this.byUser.get(user.id)
@@ -244,6 +281,22 @@ export class Hub implements Bus, Sockets {
     }
   }
 
+  private hold(c: Conn) {
+    this.holding.push(c)
+    if (this.releasing) return
+    this.releasing = true
+    queueMicrotask(this.releaseAll)
+  }
+
+  /** Writes every connection's held frames (before a native publish too: what was held first goes first). */
+  private releaseAll = () => {
+    this.releasing = false
+    const conns = this.holding
+    if (!conns.length) return
+    this.holding = []
+    for (const c of conns) c.release()
+  }
+
   subscribe(c: Conn | ConnId, topic: Topic) {
     const conn = typeof c === 'number' ? this.byId.get(c) : c
     if (!conn || conn.closed) return
@@ -271,7 +324,7 @@ export class Hub implements Bus, Sockets {
     for (const c of set)
       if (c !== except && c.id !== except && !c.closed) {
         this.messagesOut++
-        c.raw.send(text)
+        c.write(text)
       }
     return set.size
   }
@@ -284,7 +337,7 @@ export class Hub implements Bus, Sockets {
       for (const c of this.byUser.get(id) ?? [])
         if (!c.closed) {
           this.messagesOut++
-          c.raw.send((text ??= JSON.stringify(event)))
+          c.write((text ??= JSON.stringify(event)))
         }
     }
   }
@@ -303,6 +356,7 @@ export class Hub implements Bus, Sockets {
       const n = this.native.subscriberCount(topic)
       if (!n) return
       this.messagesOut += n
+      this.releaseAll()
       this.native.publish(topic, JSON.stringify(event))
       return
     }
@@ -403,6 +457,8 @@ export class Hub implements Bus, Sockets {
   /** Closes the sockets and runs their close hooks; a socket already gone leaves only the hub's state to clear. */
   private drop(conns: Conn[], code: number, reason: string) {
     for (const c of conns) {
+      // What was said to it this turn (a reply, the reason) before it closes.
+      c.release()
       try {
         c.raw.close(code, reason)
       } catch {
