@@ -108,7 +108,7 @@ test('[B1] member topics do not pile up: past 20,000 they are dropped and made a
   expect(got(a).slice(-2)).toEqual([2, 3])
 })
 
-test('[W1] replies of one turn leave in one corked write per socket, in order with the events around them', async () => {
+test('[W1] replies of one turn leave in one corked write per socket, in order with the events around', async () => {
   const hub = new Hub(createLogger('error', () => {}))
   // A socket that corks like Bun's: what is sent inside cork() is one write; outside, each send is one.
   class Corking extends Sock {
