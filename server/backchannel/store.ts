@@ -265,6 +265,8 @@ export class BackchannelStore {
     }
     if (this.changing) throw new Error('store: the search index is written after a change, not inside it')
     const own = !this.db.inTransaction
+    // The connection's own setting (FULL, openDatabase) comes back after the index's commit.
+    const sync = own ? this.db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()!.synchronous : 0
     if (own) this.db.exec('PRAGMA synchronous = NORMAL')
     let indexed = 0
     try {
@@ -279,7 +281,7 @@ export class BackchannelStore {
     } catch (e) {
       failed('index messages for search', e)
     } finally {
-      if (own) this.db.exec('PRAGMA synchronous = FULL')
+      if (own) this.db.exec(`PRAGMA synchronous = ${Math.trunc(sync)}`)
     }
     return indexed
   }

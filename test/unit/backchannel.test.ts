@@ -210,6 +210,8 @@ test(
       expect(indexed('rowan')).toEqual([])
       store.stopIndexing()
       expect(indexed('rowan')).toEqual(lost)
+      // The index's commit is not synchronous; the sends' commits still are (FULL, 2).
+      expect(db.query('PRAGMA synchronous').get()).toEqual({ synchronous: 2 })
       const more = send('rowan three')
       db.close()
       db = openDatabase(dir)
