@@ -4,7 +4,7 @@
 import type { TObject } from '@sinclair/typebox'
 import { AppError, errorBody } from '../errors'
 import type { Logger } from '../lib/log'
-import { RateLimiter } from '../lib/ratelimit'
+import { RateLimiter, TokenBucket } from '../lib/ratelimit'
 import { check } from '../lib/validate'
 import {
   Envelope,
@@ -53,6 +53,8 @@ export class Conn {
   /** Per-domain state (e.g. the room this tab is in). */
   readonly state = new Map<string, unknown>()
   closed = false
+  /** Its rate limit (SOCKET_RATE): a bucket of its own, not a key in a shared map. */
+  readonly bucket = new TokenBucket(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
   /** Frames held until the end of this turn's microtasks, to leave in one write (null: none held). */
   private held: string[] | null = null
   constructor(
@@ -137,7 +139,6 @@ export class Hub implements Bus, Sockets {
   /** Bun's server, once listening: member topics are published natively (one serialisation, Bun's loop). */
   private native: NativePublisher | null = null
   private nextId = 1
-  private limiter = new RateLimiter(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
   private userLimiter = new RateLimiter(USER_RATE.burst, USER_RATE.perSecond)
   /** Connections holding frames (Conn.send), released together once this turn's microtasks have run. */
   private holding: Conn[] = []
@@ -253,7 +254,7 @@ export class Hub implements Bus, Sockets {
     this.messagesIn++
     const reqId = typeof data === 'object' && data !== null && 'id' in data ? (data as { id: unknown }).id : null
     const re = typeof reqId === 'string' || typeof reqId === 'number' ? reqId : null
-    const wait = this.limiter.take(`c${conn.id}`) || (conn.user ? this.userLimiter.take(`u${conn.user.id}`) : 0)
+    const wait = conn.bucket.take() || (conn.user ? this.userLimiter.take(`u${conn.user.id}`) : 0)
     if (wait) return conn.send({ re, ok: false, ...errorBody('rate_limited', `Too many messages; wait ${wait}s.`) })
     try {
       if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new AppError('bad_frame')
@@ -469,7 +470,6 @@ export class Hub implements Bus, Sockets {
   }
 
   sweep() {
-    this.limiter.sweep()
     this.userLimiter.sweep()
   }
 
