@@ -1,8 +1,9 @@
 // The Backchannel domain: 1:1 and group threads, requests, messages, read state, sync, search, images, and a room's
 // chat, backstage and Q&A. Built after the rooms (it follows their events: joining a room adds to its chat, the stage
 // to its backstage) and before admin (which reads its stats and reported messages through BackchannelApi).
-// Construction reads the seq counter and subscribes to the rooms' in-process events; it writes nothing and starts no
-// timer, so there is nothing to start. stop(): the sends still queued are committed before the database closes.
+// Construction reads the seq counter, indexes for search the messages a crash left out of the index (migration 0010)
+// and subscribes to the rooms' in-process events; sends schedule the search index's own transaction (a timer, within
+// 250 ms). stop(): the sends still queued are committed and indexed before the database closes.
 import type { AccountsApi, AuditFn, BackchannelApi, PushApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
@@ -53,7 +54,11 @@ export function createBackchannel(deps: {
     service,
     routes: backchannelRoutes(deps, service, uploads),
     ws: backchannelWs(service, new RoomRequests(service, roomThreads, deps.rooms, deps.audit)),
-    // Acknowledged sends are committed; anything still queued is committed now, before the database closes.
-    stop: () => service.sends.drain(),
+    // Acknowledged sends are committed; anything still queued is committed now, and indexed for search, before the
+    // database closes.
+    stop: () => {
+      service.sends.drain()
+      store.stopIndexing()
+    },
   }
 }

@@ -347,12 +347,11 @@ export class BackchannelService {
     const title = t.kind === 'group' ? `${from} in ${t.title}` : from
     const what = msg.media?.kind === 'voice' ? '🎤 Voice message' : msg.media ? '🎬 Video' : '📷 Photo'
     const body = msg.body ? msg.body.slice(0, 140) : what
-    for (const m of this.members(t.id).values()) {
-      if (m.user_id === msg.author?.id || m.state !== 'active' || m.muted) continue
-      this.push
-        .notify(m.user_id, 'dm', { title, body, url: `/backchannel/${t.id}`, tag: `bc-${t.id}` })
-        .catch((e) => this.log.warn('backchannel: push failed', { userId: m.user_id, error: e }))
-    }
+    // One notification for every recipient; notify() never throws (PushApi), so nothing waits on its promise.
+    const note = { title, body, url: `/backchannel/${t.id}`, tag: `bc-${t.id}` }
+    const authorId = msg.author?.id
+    for (const m of this.members(t.id).values())
+      if (m.user_id !== authorId && m.state === 'active' && !m.muted) void this.push.notify(m.user_id, 'dm', note)
   }
 
   private ownMessage(userId: number, messageId: number) {

@@ -31,7 +31,10 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`
 /** Rows per INSERT: within Postgres's 65,535 parameters, and small enough to keep each statement's memory low. */
 const batchSize = (columns: number) => Math.max(1, Math.min(1000, Math.floor(60_000 / Math.max(1, columns))))
 
-/** The tables SQLite's schema holds, but its own, the FTS5 search index's and schema_version. */
+/**
+ * The tables SQLite's schema holds, but its own, the FTS5 search index's (with bc_fts_mark: which messages bc_fts
+ * holds; Postgres's generated search column needs no mark) and schema_version.
+ */
 function sqliteTables(db: Database): string[] {
   const rows = db
     .query<{ name: string; sql: string | null }, []>(

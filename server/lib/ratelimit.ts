@@ -1,6 +1,35 @@
 /** A limiter sweeps itself after this many takes (the server's minute timer sweeps the shared ones too). */
 const SWEEP_EVERY = 256
 
+/** Refills a bucket for the time since its last take, then takes `cost`: 0 when allowed, else the seconds to wait. */
+function takeFrom(b: { tokens: number; at: number }, capacity: number, perSecond: number, cost: number, now: number) {
+  b.tokens = Math.min(capacity, b.tokens + ((now - b.at) / 1000) * perSecond)
+  b.at = now
+  if (b.tokens >= cost) {
+    b.tokens -= cost
+    return 0
+  }
+  return Math.max(1, Math.ceil((cost - b.tokens) / perSecond))
+}
+
+/** One token bucket held by its owner (a socket's): nothing to look up or sweep; it goes with its owner. */
+export class TokenBucket {
+  tokens: number
+  at: number
+  constructor(
+    readonly capacity: number,
+    readonly refillPerSecond: number,
+    now = Date.now(),
+  ) {
+    this.tokens = capacity
+    this.at = now
+  }
+  /** 0 when allowed, otherwise the seconds to wait. */
+  take(cost = 1, now = Date.now()): number {
+    return takeFrom(this, this.capacity, this.refillPerSecond, cost, now)
+  }
+}
+
 /**
  * Token buckets keyed by a string (an IP, a user id, a socket). `take(key)` returns 0 when allowed,
  * otherwise the seconds to wait. Buckets that have refilled are forgotten by `sweep()` so memory stays bounded.
@@ -24,13 +53,7 @@ export class RateLimiter {
       b = { tokens: this.capacity, at: now }
       this.buckets.set(key, b)
     }
-    b.tokens = Math.min(this.capacity, b.tokens + ((now - b.at) / 1000) * this.refillPerSecond)
-    b.at = now
-    if (b.tokens >= cost) {
-      b.tokens -= cost
-      return 0
-    }
-    return Math.max(1, Math.ceil((cost - b.tokens) / this.refillPerSecond))
+    return takeFrom(b, this.capacity, this.refillPerSecond, cost, now)
   }
 
   sweep(now = Date.now()) {

@@ -67,9 +67,12 @@ export interface ErrorFrame {
 type OkFrame<K extends RequestType> = Flat<{ re: RequestId | null; ok: true } & Reply<K>>
 export type ReplyFrame<K extends RequestType> = OkFrame<K> | ErrorFrame
 
-/** The full schema of a request message, `{id, type, ...fields}` (the hub compiles it once per type). */
+/**
+ * The full schema of a request message, `{id, type, ...fields}`, the envelope's checks included (the hub compiles it
+ * once per type, and checks a request of a known type with it alone).
+ */
 export function requestMessage<K extends RequestType>(type: K): TObject {
-  return t.Object({ id: t.Any(), type: t.Literal(type), ...Requests[type].fields.properties })
+  return t.Object({ id: Envelope.properties.id, type: t.Literal(type), ...Requests[type].fields.properties })
 }
 
 /** The full schema of an event, `{type, ...fields}` (for checking what the server sends, in tests). */

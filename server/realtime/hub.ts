@@ -4,7 +4,7 @@
 import type { TObject } from '@sinclair/typebox'
 import { AppError, errorBody } from '../errors'
 import type { Logger } from '../lib/log'
-import { RateLimiter } from '../lib/ratelimit'
+import { RateLimiter, TokenBucket } from '../lib/ratelimit'
 import { check } from '../lib/validate'
 import {
   Envelope,
@@ -53,6 +53,10 @@ export class Conn {
   /** Per-domain state (e.g. the room this tab is in). */
   readonly state = new Map<string, unknown>()
   closed = false
+  /** Its rate limit (SOCKET_RATE): a bucket of its own, not a key in a shared map. */
+  readonly bucket = new TokenBucket(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
+  /** Frames held until the end of this turn's microtasks, to leave in one write (null: none held). */
+  private held: string[] | null = null
   constructor(
     readonly id: number,
     readonly raw: RawSocket,
@@ -60,18 +64,43 @@ export class Conn {
     readonly sessionId: number | null,
     /** Counts a frame sent (the hub's messagesOut, for /metrics). */
     private readonly sent: () => void = () => {},
+    /** Called when this connection starts holding frames: the hub writes them out (release) in a microtask. */
+    private readonly holding: (c: Conn) => void = () => {},
   ) {}
   get userId() {
     return this.user?.id ?? null
   }
+  /**
+   * A reply or an event for this connection alone. On a socket that corks (Bun's), it is held with the others of
+   * this turn (the acknowledgements of a batch of sends come one microtask after another): they leave together,
+   * corked with what Bun's topics hold for the socket, in one write.
+   */
   send(msg: Frame) {
     if (this.closed) return
     this.sent()
     const text = JSON.stringify(msg)
+    if (!this.raw.cork) return void this.raw.send(text)
+    if (this.held) this.held.push(text)
+    else {
+      this.held = [text]
+      this.holding(this)
+    }
+  }
+  /** A frame already serialised (the hub's fan-out): after the frames held, if any, so the order stays. */
+  write(text: string) {
+    if (this.held) this.held.push(text)
+    else this.raw.send(text)
+  }
+  /** Writes the frames held, in order, corked: one write with what Bun's topics hold for the socket. */
+  release() {
+    const held = this.held
+    if (!held) return
+    this.held = null
+    if (this.closed) return
     const raw = this.raw
-    // Corked: what Bun's topics hold for this socket (its thread's messages) and this frame leave in one write.
-    if (raw.cork) raw.cork(() => raw.send(text))
-    else raw.send(text)
+    raw.cork!(() => {
+      for (const text of held) raw.send(text)
+    })
   }
 }
 
@@ -110,8 +139,10 @@ export class Hub implements Bus, Sockets {
   /** Bun's server, once listening: member topics are published natively (one serialisation, Bun's loop). */
   private native: NativePublisher | null = null
   private nextId = 1
-  private limiter = new RateLimiter(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
   private userLimiter = new RateLimiter(USER_RATE.burst, USER_RATE.perSecond)
+  /** Connections holding frames (Conn.send), released together once this turn's microtasks have run. */
+  private holding: Conn[] = []
+  private releasing = false
   private openHooks: Hook[] = []
   private closeHooks: Hook[] = []
   messagesIn = 0
@@ -181,7 +212,14 @@ export class Hub implements Bus, Sockets {
   }
 
   open(raw: RawSocket, user: Viewer | null, sessionId: number | null): Conn {
-    const conn = new Conn(this.nextId++, raw, user, sessionId, () => this.messagesOut++)
+    const conn = new Conn(
+      this.nextId++,
+      raw,
+      user,
+      sessionId,
+      () => this.messagesOut++,
+      (c) => this.hold(c),
+    )
     this.byId.set(conn.id, conn)
     if (user) {
       let set = this.byUser.get(user.id)
@@ -216,18 +254,22 @@ export class Hub implements Bus, Sockets {
     this.messagesIn++
     const reqId = typeof data === 'object' && data !== null && 'id' in data ? (data as { id: unknown }).id : null
     const re = typeof reqId === 'string' || typeof reqId === 'number' ? reqId : null
-    const wait = this.limiter.take(`c${conn.id}`) || (conn.user ? this.userLimiter.take(`u${conn.user.id}`) : 0)
+    const wait = conn.bucket.take() || (conn.user ? this.userLimiter.take(`u${conn.user.id}`) : 0)
     if (wait) return conn.send({ re, ok: false, ...errorBody('rate_limited', `Too many messages; wait ${wait}s.`) })
     try {
       if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new AppError('bad_frame')
-      const env = check(Envelope, data)
-      const h = this.handlers.get(env.type)
-      if (!h) throw new AppError('unknown_message', `Unknown message type "${env.type.slice(0, 64)}".`)
-      if (!h.guest && !conn.user) throw new AppError('unauthorized')
-      const msg = check(h.schema, data)
-      const result = await h.run(conn, msg)
+      const type = (data as { type?: unknown }).type
+      const h = typeof type === 'string' ? this.handlers.get(type) : undefined
+      // A known type the socket may send: one compiled check, of the envelope and the fields together. Otherwise the
+      // envelope's check says what is wrong first, then the type is unknown or not for guests.
+      if (!h || (!h.guest && !conn.user)) {
+        const env = check(Envelope, data)
+        if (!h) throw new AppError('unknown_message', `Unknown message type "${env.type.slice(0, 64)}".`)
+        throw new AppError('unauthorized')
+      }
+      const result = await h.run(conn, check(h.schema, data))
       const reply = { re, ok: true as const, ...(result && typeof result === 'object' ? result : {}) }
-      this.protocolCheck?.reply(env.type, reply)
+      this.protocolCheck?.reply(type as string, reply)
       conn.send(reply)
     } catch (e) {
       if (e instanceof AppError) {
@@ -238,6 +280,22 @@ export class Hub implements Bus, Sockets {
         conn.send({ re, ok: false, ...errorBody('internal') })
       }
     }
+  }
+
+  private hold(c: Conn) {
+    this.holding.push(c)
+    if (this.releasing) return
+    this.releasing = true
+    queueMicrotask(this.releaseAll)
+  }
+
+  /** Writes every connection's held frames (before a native publish too: what was held first goes first). */
+  private releaseAll = () => {
+    this.releasing = false
+    const conns = this.holding
+    if (!conns.length) return
+    this.holding = []
+    for (const c of conns) c.release()
   }
 
   subscribe(c: Conn | ConnId, topic: Topic) {
@@ -267,7 +325,7 @@ export class Hub implements Bus, Sockets {
     for (const c of set)
       if (c !== except && c.id !== except && !c.closed) {
         this.messagesOut++
-        c.raw.send(text)
+        c.write(text)
       }
     return set.size
   }
@@ -280,7 +338,7 @@ export class Hub implements Bus, Sockets {
       for (const c of this.byUser.get(id) ?? [])
         if (!c.closed) {
           this.messagesOut++
-          c.raw.send((text ??= JSON.stringify(event)))
+          c.write((text ??= JSON.stringify(event)))
         }
     }
   }
@@ -299,6 +357,7 @@ export class Hub implements Bus, Sockets {
       const n = this.native.subscriberCount(topic)
       if (!n) return
       this.messagesOut += n
+      this.releaseAll()
       this.native.publish(topic, JSON.stringify(event))
       return
     }
@@ -405,6 +464,8 @@ export class Hub implements Bus, Sockets {
   /** Closes the sockets and runs their close hooks; a socket already gone leaves only the hub's state to clear. */
   private drop(conns: Conn[], code: number, reason: string) {
     for (const c of conns) {
+      // What was said to it this turn (a reply, the reason) before it closes.
+      c.release()
       try {
         c.raw.close(code, reason)
       } catch {
@@ -415,7 +476,6 @@ export class Hub implements Bus, Sockets {
   }
 
   sweep() {
-    this.limiter.sweep()
     this.userLimiter.sweep()
   }
 

@@ -145,3 +145,84 @@ test(
     }
   },
 )
+
+test(
+  '[B49] the search index is written after the send: found at once by a search, edited and deleted messages ' +
+    'indexed as they are, and a crash between the commit and the index loses no entry',
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'townhall-bc-index-'))
+    let db = openDatabase(dir)
+    try {
+      db.query("INSERT INTO users (username, password_hash, created_at) VALUES ('ann', 'x', 0)").run()
+      const ann = db.query<{ id: number }, []>("SELECT id FROM users WHERE username = 'ann'").get()!.id
+      let store = new BackchannelStore(db)
+      const thread = store.change((nextSeq) => {
+        const id = store.insertThread('group', 'g', ann, null, null, nextSeq())
+        store.upsertMember(id, ann, 'active', nextSeq())
+        return id
+      })
+      const mark = () => db.query<{ indexed: number }, []>('SELECT indexed FROM bc_fts_mark').get()!.indexed
+      const indexed = (word: string) =>
+        db
+          .query<{ rowid: number }, [string]>('SELECT rowid FROM bc_fts WHERE bc_fts MATCH ? ORDER BY rowid')
+          .all(word)
+          .map((r) => r.rowid)
+      const found = (word: string) => store.search(ann, word, 10).map((r) => r.id)
+      const send = (body: string) =>
+        store.change((nextSeq) =>
+          store.insertMessage({
+            threadId: thread,
+            authorId: ann,
+            clientId: body,
+            body,
+            image: null,
+            replyTo: null,
+            seq: nextSeq(),
+          }),
+        )
+      // The send's transaction writes no index row; the search before it reads catches the index up.
+      const first = send('a quince arrived')
+      const second = send('a medlar arrived')
+      const third = send('a loquat arrived')
+      expect(indexed('arrived')).toEqual([])
+      // Before indexing: an edit and a delete change only the message (the index holds nothing of it yet).
+      store.change((nextSeq) => store.editMessage(second, thread, 'a damson arrived', nextSeq()))
+      store.change((nextSeq) => store.deleteMessage({ id: third, thread_id: thread, image: null }, nextSeq()))
+      expect(found('arrived')).toEqual([first, second])
+      expect(found('damson')).toEqual([second])
+      expect(found('medlar')).toEqual([])
+      expect(found('loquat')).toEqual([])
+      expect(mark()).toBe(third)
+      // After indexing: an edit replaces the message's words in the index, a delete removes them.
+      store.change((nextSeq) => store.editMessage(first, thread, 'a persimmon arrived', nextSeq()))
+      expect(found('quince')).toEqual([])
+      expect(found('persimmon')).toEqual([first])
+      store.change((nextSeq) => store.deleteMessage({ id: second, thread_id: thread, image: null }, nextSeq()))
+      expect(found('damson')).toEqual([])
+      // An id at or below the mark again (the newest messages deleted for good) is indexed by its insert.
+      db.query('DELETE FROM bc_messages WHERE id >= ?').run(second)
+      const reused = send('a sloe arrived')
+      expect(reused).toBeLessThanOrEqual(mark())
+      expect(indexed('sloe')).toEqual([reused])
+      expect(send('a filler')).toBe(mark())
+      // The crash window: committed, not indexed (the timer never ran), then a restart indexes it before any search.
+      const lost = [send('rowan one'), send('rowan two')]
+      expect(indexed('rowan')).toEqual([])
+      store.stopIndexing()
+      expect(indexed('rowan')).toEqual(lost)
+      // The index's commit is not synchronous; the sends' commits still are (FULL, 2).
+      expect(db.query('PRAGMA synchronous').get()).toEqual({ synchronous: 2 })
+      const more = send('rowan three')
+      db.close()
+      db = openDatabase(dir)
+      store = new BackchannelStore(db)
+      expect(indexed('rowan')).toEqual([...lost, more])
+      // The index matches the messages exactly (FTS5's own check of an external-content index).
+      expect(() => db.query("INSERT INTO bc_fts(bc_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow()
+      store.stopIndexing()
+    } finally {
+      db.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+)

@@ -107,3 +107,56 @@ test('[B1] member topics do not pile up: past 20,000 they are dropped and made a
   expect(a.topics.has('thread:1')).toBe(true)
   expect(got(a).slice(-2)).toEqual([2, 3])
 })
+
+test('[W1] replies of one turn leave in one corked write per socket, in order with the events around', async () => {
+  const hub = new Hub(createLogger('error', () => {}))
+  // A socket that corks like Bun's: what is sent inside cork() is one write; outside, each send is one.
+  class Corking extends Sock {
+    writes: string[][] = []
+    private batch: string[] | null = null
+    override send(data: string) {
+      super.send(data)
+      if (this.batch) this.batch.push(data)
+      else this.writes.push([data])
+      return data.length
+    }
+    cork(fn: () => void) {
+      this.batch = []
+      fn()
+      this.writes.push(this.batch)
+      this.batch = null
+    }
+  }
+  const published: string[] = []
+  hub.useNative({
+    publish: (_topic, data) => {
+      published.push(data)
+      return data.length
+    },
+    subscriberCount: () => 1,
+  })
+  hub.handle('ping', () => ({ now: 1 }))
+  const a = new Corking()
+  const conn = hub.open(a, user(1), 1)
+  await Promise.resolve()
+  a.writes.length = 0
+  // Three requests of one turn, each answered after a few awaits (as a batch's acknowledgements are), and an event
+  // to the member in between: the replies and the event leave in one write, in the order they were made.
+  const slow = async (id: number) => {
+    for (let i = 0; i < 3; i++) await Promise.resolve()
+    return hub.message(conn, { id, type: 'ping' })
+  }
+  const done = Promise.all([slow(1), slow(2), slow(3)])
+  hub.toUsers([1], typing(9))
+  await done
+  await Promise.resolve()
+  const frames = a.writes.map((w) => w.map((x) => JSON.parse(x)).map((m) => m.re ?? m.type))
+  expect(frames).toEqual([['bc.typing'], [1, 2, 3]])
+  expect(a.sent.map((x) => JSON.parse(x)).map((m) => m.re ?? m.type)).toEqual(['hello', 'bc.typing', 1, 2, 3])
+  // A frame held when a native publish starts is written first (what was said first arrives first).
+  void hub.message(conn, { id: 4, type: 'ping' })
+  await Promise.resolve()
+  hub.toMembers('thread:1', [1], typing(8))
+  expect(a.writes.at(-1)!.map((x) => JSON.parse(x).re)).toEqual([4])
+  expect(published).toHaveLength(1)
+})
