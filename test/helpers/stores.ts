@@ -18,6 +18,8 @@ export interface Backend<S> {
   other: Transactor
   /** A member (a users row); its id. */
   addUser(name: string): Promise<number>
+  /** An ended open room hosted by a member (a rooms row, the rooms domain's table); its id. */
+  addRoom(hostId: number): Promise<number>
   close(): Promise<void>
 }
 
@@ -47,6 +49,13 @@ export async function sqliteBackend<S>(make: (gate: SqliteGate) => S): Promise<B
           "INSERT INTO users (username, password_hash, created_at) VALUES (?, 'x', ?) RETURNING id",
         )
         .get(name, Date.now())!.id,
+    addRoom: async (hostId) =>
+      db
+        .query<{ id: number }, [number, number, number]>(
+          `INSERT INTO rooms (creator_id, host_id, title, kind, state, created_at)
+           VALUES (?, ?, 'A room', 'open', 'ended', ?) RETURNING id`,
+        )
+        .get(hostId, hostId, Date.now())!.id,
     close: async () => {
       db.close()
       other.close()
@@ -65,6 +74,12 @@ export async function pgBackend<S>(pg: TestPostgres, prefix: string, make: (conn
     addUser: async (name) => {
       const [r] = await conn.sql`
         INSERT INTO users (username, password_hash, created_at) VALUES (${name}, 'x', ${Date.now()}) RETURNING id`
+      return Number(r.id)
+    },
+    addRoom: async (hostId) => {
+      const [r] = await conn.sql`
+        INSERT INTO rooms (creator_id, host_id, title, kind, state, created_at)
+        VALUES (${hostId}, ${hostId}, 'A room', 'open', 'ended', ${Date.now()}) RETURNING id`
       return Number(r.id)
     },
     close: async () => {

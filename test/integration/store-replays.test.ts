@@ -4,77 +4,19 @@
 // claim and end are conditional writes that exactly one caller wins; a withdrawal, a removal and an account's erasure
 // each change several tables as one. Users and rooms are other domains' tables: written here directly, as fixtures.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { openDatabase } from '../../server/db/open'
-import { migratePg, PgConn } from '../../server/db/postgres'
-import { SqliteGate } from '../../server/db/sqlite-gate'
 import { type MixedReplay, type ReplaysStore, SqliteReplaysStore } from '../../server/replays/store'
 import { PgReplaysStore } from '../../server/replays/store-pg'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
+import { type Backend, pgBackend, removeSqliteDirs, sqliteBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
-
-interface Backend {
-  store: ReplaysStore
-  /** A member and a room of theirs, the fixtures a replay hangs on. */
-  addUser(name: string): Promise<number>
-  addRoom(hostId: number): Promise<number>
-  close(): Promise<void>
-}
-
-const dirs: string[] = []
-async function sqliteBackend(): Promise<Backend> {
-  const dir = mkdtempSync(join(tmpdir(), 'townhall-store-replays-'))
-  dirs.push(dir)
-  const db = openDatabase(dir)
-  return {
-    store: new SqliteReplaysStore(new SqliteGate(db)),
-    addUser: async (name) =>
-      db
-        .query<{ id: number }, [string, number]>(
-          "INSERT INTO users (username, password_hash, created_at) VALUES (?, 'x', ?) RETURNING id",
-        )
-        .get(name, Date.now())!.id,
-    addRoom: async (hostId) =>
-      db
-        .query<{ id: number }, [number, number, number]>(
-          `INSERT INTO rooms (creator_id, host_id, title, kind, state, created_at)
-           VALUES (?, ?, 'Recorded', 'open', 'ended', ?) RETURNING id`,
-        )
-        .get(hostId, hostId, Date.now())!.id,
-    close: async () => db.close(),
-  }
-}
 
 const pg = await startPostgres()
 afterAll(async () => {
   await pg?.stop()
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  removeSqliteDirs()
 })
-
-let pgDatabases = 0
-async function pgBackend(): Promise<Backend> {
-  const conn = new PgConn(await pg!.database(`store_replays_${++pgDatabases}`))
-  await migratePg(conn.sql)
-  return {
-    store: new PgReplaysStore(conn),
-    addUser: async (name) => {
-      const [r] = await conn.sql`
-        INSERT INTO users (username, password_hash, created_at) VALUES (${name}, 'x', ${Date.now()}) RETURNING id`
-      return Number(r.id)
-    },
-    addRoom: async (hostId) => {
-      const [r] = await conn.sql`
-        INSERT INTO rooms (creator_id, host_id, title, kind, state, created_at)
-        VALUES (${hostId}, ${hostId}, 'Recorded', 'open', 'ended', ${Date.now()}) RETURNING id`
-      return Number(r.id)
-    },
-    close: () => conn.close(),
-  }
-}
 
 const mixed = (over: Partial<MixedReplay> = {}): MixedReplay => ({
   path: 'replays/1.opus',
@@ -86,9 +28,9 @@ const mixed = (over: Partial<MixedReplay> = {}): MixedReplay => ({
   ...over,
 })
 
-function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
+function contract(name: string, make: () => Promise<Backend<ReplaysStore>>) {
   describe(`replays store on ${name}`, () => {
-    let b: Backend
+    let b: Backend<ReplaysStore>
     const fresh = async () => {
       await b?.close()
       b = await make()
@@ -260,6 +202,6 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
   })
 }
 
-contract('sqlite', sqliteBackend)
-if (pg) contract('postgres', pgBackend)
+contract('sqlite', () => sqliteBackend((gate) => new SqliteReplaysStore(gate)))
+if (pg) contract('postgres', () => pgBackend(pg, 'store_replays', (conn) => new PgReplaysStore(conn)))
 else test.skip('replays store on postgres (no Postgres here: see stderr)', () => {})
