@@ -16,6 +16,10 @@ const paint = () => {
   if (painted) return
   painted = true
   clearTimeout(waiting)
+  // index.html's hidden text in the first screens' font sizes and weights (test/integration/first-load.test.ts keeps
+  // the list whole) has done its work: the page's first layout, while this script and the data loaded, did the font
+  // lookups (on this Linux host mostly waits, not CPU) that this render's layout would otherwise pay.
+  document.querySelector('.font-warm')?.remove()
   render(html`<${App} />`, document.getElementById('app')!)
 }
 const waiting = setTimeout(paint, FIRST_PAINT_WAIT_MS)

@@ -3,7 +3,7 @@
 // one who-am-I that answers 200 when signed out; in Chromium the sign-in page loads no admin code and logs nothing.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
-import type { Browser } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { TEST_LIMIT } from '../helpers/limits'
@@ -206,5 +206,50 @@ describe.skipIf(!hasChromium)('[H64] in Chromium', () => {
     expect(admin.requests).toContain(await adminChunk())
     expect(admin.problems).toEqual([])
     await admin.context.close()
+  })
+
+  // The font sizes and weights of a page's text, as `size weight` (the keys of this host's font lookups).
+  const strikes = (page: Page, root: string) =>
+    page.evaluate((sel) => {
+      const out = new Set<string>()
+      const walk = document.createTreeWalker(document.querySelector(sel)!, NodeFilter.SHOW_TEXT)
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        if (!n.textContent?.trim() || !n.parentElement) continue
+        const cs = getComputedStyle(n.parentElement)
+        if (cs.fontStyle === 'normal') out.add(`${Number.parseFloat(cs.fontSize)} ${cs.fontWeight}`)
+      }
+      return [...out].sort()
+    }, root)
+
+  test('index.html has hidden text in each font size and weight of first screens, gone at first paint', async () => {
+    // What index.html's hidden text warms: laid out with the style sheet and no script, as before the app runs.
+    const bare = await browser.newContext({ javaScriptEnabled: false })
+    const page = await bare.newPage()
+    await page.goto(s.url + '/')
+    expect(await page.locator('.font-warm').isHidden()).toBe(true)
+    const warm = new Set(await strikes(page, '.font-warm'))
+    await bare.close()
+    expect(warm.size).toBeGreaterThan(5)
+    // Everything the sign-in page and a member's hallway (a live and an upcoming room) show, on a phone and a desk.
+    const cy = await signedInClient(s, 'cy')
+    const dee = await signedInClient(s, 'dee')
+    await cy.put('/api/users/dee/follow')
+    expect((await dee.post('/api/rooms', { title: 'Dee live', kind: 'open' })).status).toBe(201)
+    const later = { title: 'Dee later', kind: 'open', startsAt: Date.now() + 86_400_000 }
+    expect((await dee.post('/api/rooms', later)).status).toBe(201)
+    for (const viewport of [
+      { width: 390, height: 844 },
+      { width: 1280, height: 800 },
+    ])
+      for (const who of [undefined, cy.cookie]) {
+        const { context, page } = await pageFor(browser, s.url, who, viewport)
+        await page.goto(s.url + '/')
+        const ready = who ? page.getByText('Dee later') : page.getByRole('button', { name: 'Sign in', exact: true })
+        await ready.first().waitFor()
+        const missing = (await strikes(page, 'body')).filter((k) => !warm.has(k))
+        expect({ viewport, signedIn: !!who, missing }).toEqual({ viewport, signedIn: !!who, missing: [] })
+        expect(await page.locator('.font-warm').count()).toBe(0)
+        await context.close()
+      }
   })
 })
