@@ -138,6 +138,7 @@ async function run(argv: string[]): Promise<number> {
       if (sub !== 'reset-password' || !name) throw new UsageError('usage: townhall user reset-password NAME')
       const t = buildTownhall(config)
       try {
+        await t.accounts.load()
         const u = t.accounts.api.byName(name.toLowerCase())
         if (!u) throw new UsageError(`no member @${name}`)
         if (u.status === 'banned') throw new UsageError(`@${u.username} is banned: unban them first`)

@@ -74,8 +74,8 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
         })
         .get(
           '/members',
-          ({ query }) => ({
-            members: admin.members(query.q ?? '', query.status ?? 'all', query.limit ?? 50, query.offset ?? 0),
+          async ({ query }) => ({
+            members: await admin.members(query.q ?? '', query.status ?? 'all', query.limit ?? 50, query.offset ?? 0),
           }),
           {
             query: t.Object({
@@ -88,29 +88,31 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
         )
         .post(
           '/members/:id/suspend',
-          ({ viewer, params, body }) => ({
-            member: admin.setStatus(viewer!.user, params.id, 'suspended', body?.reason),
+          async ({ viewer, params, body }) => ({
+            member: await admin.setStatus(viewer!.user, params.id, 'suspended', body?.reason),
           }),
           { params: IdParams, body: Reason },
         )
         .post(
           '/members/:id/unsuspend',
-          ({ viewer, params }) => ({ member: admin.setStatus(viewer!.user, params.id, 'active') }),
+          async ({ viewer, params }) => ({ member: await admin.setStatus(viewer!.user, params.id, 'active') }),
           { params: IdParams },
         )
         .post(
           '/members/:id/ban',
-          ({ viewer, params, body }) => ({ member: admin.setStatus(viewer!.user, params.id, 'banned', body?.reason) }),
+          async ({ viewer, params, body }) => ({
+            member: await admin.setStatus(viewer!.user, params.id, 'banned', body?.reason),
+          }),
           { params: IdParams, body: Reason },
         )
         .post(
           '/members/:id/unban',
-          ({ viewer, params }) => ({ member: admin.setStatus(viewer!.user, params.id, 'active') }),
+          async ({ viewer, params }) => ({ member: await admin.setStatus(viewer!.user, params.id, 'active') }),
           { params: IdParams },
         )
         .put(
           '/members/:id/role',
-          ({ viewer, params, body }) => ({ member: admin.setRole(viewer!.user, params.id, body.role) }),
+          async ({ viewer, params, body }) => ({ member: await admin.setRole(viewer!.user, params.id, body.role) }),
           {
             params: IdParams,
             body: t.Object({ role: t.Union([t.Literal('member'), t.Literal('admin')]) }),

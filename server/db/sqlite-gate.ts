@@ -15,7 +15,11 @@ import type { Transactor, Tx } from './store'
 class SqliteTx implements Tx {
   readonly dialect = 'sqlite'
   open = true
+  readonly committed: (() => void | Promise<void>)[] = []
   constructor(readonly gate: SqliteGate) {}
+  afterCommit(fn: () => void | Promise<void>) {
+    this.committed.push(fn)
+  }
 }
 
 export class SqliteGate implements Transactor {
@@ -52,6 +56,13 @@ export class SqliteGate implements Transactor {
       await this.ended
     }
     const tx = new SqliteTx(this)
+    const result = await this.hold(tx, fn)
+    // After the gate is free: the hooks may run statements of their own.
+    for (const hook of tx.committed) await hook()
+    return result
+  }
+
+  private async hold<T>(tx: SqliteTx, fn: (tx: Tx) => Promise<T>): Promise<T> {
     let end!: () => void
     this.current = tx
     this.ended = new Promise((r) => {
