@@ -338,9 +338,9 @@ export interface AccountsEvents {
 }
 
 /**
- * server/accounts. The lookups (an account by id or name, who follows or blocked whom, `all`, `counts`) are synchronous:
- * they read the node's directory (server/accounts/directory.ts), current once a write here has committed (and soon
- * after on the other nodes). What reads sessions, lists or searches the store, and every write, is asynchronous.
+ * server/accounts. The lookups (an account by id or name, who follows or blocked whom, `all`, `counts`) are
+ * synchronous: they read the node's directory (server/accounts/directory.ts), current once a write here has committed
+ * (and soon after on the other nodes). What reads sessions, lists or searches the store, and every write, is async.
  */
 export interface AccountsApi {
   on<E extends keyof AccountsEvents>(event: E, fn: (e: AccountsEvents[E]) => void): void

@@ -139,7 +139,8 @@ const statements = (gate: SqliteGate) => {
     byName: db.prepare<UserRow, [string]>('SELECT * FROM users WHERE username = ?'),
     accounts: db.prepare<AccountRow, []>(`SELECT ${ACCOUNT_COLUMNS} FROM users ORDER BY id`),
     follows: db.prepare<EdgeRow, []>(
-      'SELECT follower_id AS from_id, followee_id AS to_id, created_at FROM follows ORDER BY created_at, from_id, to_id',
+      `SELECT follower_id AS from_id, followee_id AS to_id, created_at FROM follows
+         ORDER BY created_at, from_id, to_id`,
     ),
     blocks: db.prepare<EdgeRow, []>(
       'SELECT blocker_id AS from_id, blocked_id AS to_id, created_at FROM blocks ORDER BY created_at, from_id, to_id',
