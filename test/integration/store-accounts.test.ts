@@ -1,10 +1,10 @@
 // The accounts store contract (server/accounts/store.ts), one suite run twice: on SQLite (a real database file,
-// migrated as the server does, through the gate) always, and on Postgres (a throwaway cluster, test/helpers/postgres.ts,
-// migrated by migratePg) when it can start. Both must behave the same: rows in one shape, usernames unique ignoring
-// case, sessions by their hash, follows and blocks whose racing writes have one winner, searches where `%` and `_` are
-// plain characters, a quota that two spends cannot take below 0. Then the directory (server/accounts/directory.ts):
-// two services on one database, each with its own directory, linked as two nodes are; a write on one is seen by the
-// other once it is told.
+// migrated as the server does, through the gate) always, and on Postgres (a throwaway cluster,
+// test/helpers/postgres.ts, migrated by migratePg) when it can start. Both must behave the same: rows in one shape,
+// usernames unique ignoring case, sessions by their hash, follows and blocks whose racing writes have one winner,
+// searches where `%` and `_` are plain characters, a quota that two spends cannot take below 0. Then the directory
+// (server/accounts/directory.ts): two services on one database, each with its own directory, linked as two nodes
+// are; a write on one is seen by the other once it is told.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -175,7 +175,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.accounts()).toEqual([account])
     })
 
-    test('[H70][A1] usernames are unique ignoring case: a second insert is null, and of many at once one wins', async () => {
+    test('[H70][A1] usernames are unique ignoring case: a second is null; of many at once one wins', async () => {
       const { store } = await fresh()
       expect(await store.insertUser(user('bob'))).not.toBeNull()
       expect(await store.insertUser(user('BOB'))).toBeNull()
@@ -186,7 +186,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect((await store.accounts()).map((a) => a.username.toLowerCase())).toEqual(['bob', 'cat'])
     })
 
-    test('[H70][A2] sessions: found by the token’s hash, touched, ended one, all but one, all, and when expired', async () => {
+    test('[H70][A2] sessions: by the token’s hash, touched, ended one, all but one, all, when expired', async () => {
       const { store } = await fresh()
       const dan = (await store.insertUser(user('dan')))!
       const hashes = [0, 1, 2].map(() => hashToken(newToken()))
@@ -235,7 +235,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.hasBlocked(fay, eve)).toBe(false)
     })
 
-    test('[H70] lists of follows and blocks: newest first, limited; every edge of a member; dropped both ways', async () => {
+    test('[H70] follows and blocks: newest first, limited; every edge of a member; dropped both ways', async () => {
       const { store } = await fresh()
       const [gus, a, c, d] = await Promise.all(
         ['gus', 'a1', 'c1', 'd1'].map(async (n) => (await store.insertUser(user(n)))!),
@@ -295,7 +295,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(names(await store.members('', 'all', 2, 1))).toEqual(['Zed', 'pcx'])
     })
 
-    test('[H70] the admin’s levers and the quota: a spend that would go below 0 is refused, one of two wins', async () => {
+    test('[H70] the admin’s levers; a quota spend that would go below 0 is refused, one of two wins', async () => {
       const { store, addInvite } = await fresh()
       const root = (await store.insertUser(user('root', { role: 'admin' })))!
       expect(await store.adminCount()).toBe(1)
@@ -352,7 +352,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.isFollowing(jo, jo)).toBe(false)
     })
 
-    test('[H70] the directory: two services on one database, linked as nodes; each sees the other’s writes', async () => {
+    test('[H70][W23] the directory: two services on one database, linked; each sees the other’s writes', async () => {
       const { store, second, dir } = await fresh()
       const link = links()
       const a = new AccountsService(coreFor(dir), store, link())
@@ -398,7 +398,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       await until(() => a.directory.isFollowing(nia, leo) && other.directory.isFollowing(nia, leo), 'both')
     })
 
-    test('[H70] the directory without the link: a session of an account it does not know yet still resolves', async () => {
+    test('[H70] the directory unlinked: a session of an account it does not know yet still resolves', async () => {
       const { store, second, dir } = await fresh()
       const a = new AccountsService(coreFor(dir), store)
       await a.start()
