@@ -352,6 +352,31 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(await store.isFollowing(jo, jo)).toBe(false)
     })
 
+    test('[H70] afterCommit runs once the transaction committed, in order, and never after a rollback', async () => {
+      const { store } = await fresh()
+      const seen: string[] = []
+      const id = await store.transaction(async (tx) => {
+        const id = (await store.insertUser(user('lou'), tx))!
+        tx.afterCommit(async () => {
+          // Committed: a statement outside the transaction sees the row.
+          seen.push(`first ${(await store.byId(id))?.username}`)
+        })
+        tx.afterCommit(() => void seen.push('second'))
+        seen.push('body')
+        return id
+      })
+      expect(seen).toEqual(['body', 'first lou', 'second'])
+      await expect(
+        store.transaction(async (tx) => {
+          await store.setStatus(id, 'banned', tx)
+          tx.afterCommit(() => void seen.push('rolled back'))
+          throw new Error('no')
+        }),
+      ).rejects.toThrow('no')
+      expect(seen).toHaveLength(3)
+      expect((await store.byId(id))!.status).toBe('active')
+    })
+
     test('[H70][W23] the directory: two services on one database, linked; each sees the other’s writes', async () => {
       const { store, second, dir } = await fresh()
       const link = links()
