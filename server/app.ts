@@ -149,6 +149,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     rooms: rooms.api,
     replays: replays.api,
     audit: audit.api,
+    store: replays.store,
   })
   const members = createMembers({
     core,

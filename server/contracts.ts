@@ -132,7 +132,7 @@ export interface ReplaysApi {
 /** server/replays/domain.ts: the replays as members see them (the library). */
 export interface ReplayLibraryApi {
   /** A deleted account: withdrawn from every replay (mixed again without them), capture files, clips and feed gone. */
-  eraseMember(userId: number): void
+  eraseMember(userId: number): Promise<void>
 }
 
 /** One speaker's packet as an uplink tap sees it (M54): a copy, with its arrival time and level. */

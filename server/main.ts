@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // The townhall command: serve (default) | admin create | invite create | user reset-password | backup | restore |
-// healthcheck | migrate | --help
+// healthcheck | migrate | migrate-to-postgres | --help
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { ConfigError, helpTable, loadConfig, publicOrigin, type Config } from './config'
@@ -11,6 +11,8 @@ import { AppError } from './errors'
 import { parseDuration } from './invites/model'
 import { createBackup } from './db/backup'
 import { restoreBackup, RestoreError } from './db/restore'
+import { copyToPostgres, MigrateToPostgresError } from './db/to-postgres'
+import { SQL } from 'bun'
 import { Value } from '@sinclair/typebox/value'
 import { Username } from './accounts/model'
 
@@ -29,6 +31,8 @@ Commands:
   restore FILE                           Check a backup and restore it into DATA_DIR (the server must be stopped);
                                          what DATA_DIR held is moved aside into DATA_DIR/replaced-<time>/
   migrate                                Apply database migrations and exit
+  migrate-to-postgres URL                Copy this community (DATA_DIR's SQLite database) into the empty Postgres
+                                         database at URL (postgres://…), one way; stop the server first
   healthcheck                            Exit 0 when the server on PORT answers /healthz, 1 otherwise
   --help, --version
 
@@ -92,6 +96,24 @@ async function run(argv: string[]): Promise<number> {
           : `database is up to date (version ${before})`,
       )
       db.close()
+      return 0
+    }
+    case 'migrate-to-postgres': {
+      const url = sub ?? process.env.DATABASE_URL
+      if (!url || !/^postgres(ql)?:\/\//.test(url))
+        throw new UsageError('usage: townhall migrate-to-postgres postgres://USER:PASSWORD@HOST/DATABASE')
+      const db = openDatabase(config.dataDir)
+      const sql = new SQL({ url, max: 1 })
+      try {
+        const r = await copyToPostgres(db, sql, (line) => console.log(`migrate-to-postgres: ${line}`))
+        console.log(
+          `migrate-to-postgres: ${r.rows} rows in ${r.tables.length} tables copied at schema version ` +
+            `${r.schemaVersion} in ${r.ms} ms; the SQLite database is unchanged`,
+        )
+      } finally {
+        db.close()
+        await sql.close({ timeout: 5 })
+      }
       return 0
     }
     case 'backup': {
@@ -229,7 +251,8 @@ if (import.meta.main) {
         e instanceof ConfigError ||
         e instanceof UsageError ||
         e instanceof SchemaTooNewError ||
-        e instanceof RestoreError
+        e instanceof RestoreError ||
+        e instanceof MigrateToPostgresError
       )
         console.error(`townhall: ${e.message}`)
       else if (e instanceof AppError) console.error(`townhall: ${e.message}`)

@@ -65,6 +65,7 @@ export const roomReplay = (roomId: number) =>
   get<{ replay: ReplaySummary | null }>(`/rooms/${roomId}/replay`).then((r) => r.replay)
 export const deleteReplay = (id: number) => del<{ ok: true }>(`/replays/${id}`)
 export const withdraw = (id: number) => post<{ replay: ReplaySummary }>(`/replays/${id}/withdraw`)
+export const retryMix = (id: number) => post<{ replay: ReplaySummary }>(`/replays/${id}/retry`)
 export const cutClip = (id: number, startMs: number, durationMs: number, title?: string) =>
   post<{ clip: Clip }>(`/replays/${id}/clips`, { startMs, durationMs, title }).then((r) => r.clip)
 export const audioUrl = (id: number) => `/api/replays/${id}/audio`

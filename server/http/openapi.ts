@@ -402,6 +402,11 @@ export const OPERATIONS: Record<string, Operation> = {
     ok: t.Object({ replay: ReplaySummary }),
     errors: ['not_found', 'replay_not_speaker'],
   },
+  'POST /api/replays/{id}/retry': {
+    auth: 'member',
+    ok: t.Object({ replay: ReplaySummary }),
+    errors: ['not_found', 'replay_not_failed'],
+  },
   'POST /api/replays/{id}/clips': { auth: 'member', ok: t.Object({ clip: Clip }), status: 201, errors: ['not_found'] },
   'GET /api/rooms/{id}/replay': { auth: 'member', ok: t.Object({ replay: t.Union([ReplaySummary, t.Null()]) }) },
   'GET /api/feed': { auth: 'member', ok: t.Object({ createdAt: t.Union([t.Integer(), t.Null()]) }) },

@@ -94,7 +94,7 @@ class MembersService {
     await accounts.erase(userId)
     // After the account: the tombstones and the kept 1:1 messages show "Deleted member" at once.
     const erased = backchannel.eraseMember(userId)
-    replays.eraseMember(userId)
+    await replays.eraseMember(userId)
     audit({
       actorId: userId,
       action: 'member.delete',

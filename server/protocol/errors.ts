@@ -72,6 +72,7 @@ export const PushErrors = {
 
 export const ReplayLibraryErrors = {
   replay_not_speaker: [409, 'You are not heard in this replay.'],
+  replay_not_failed: [409, 'Only a replay whose mix failed can be mixed again.'],
   range_not_satisfiable: [416, 'The range asked for starts past the end of the file.'],
 } as const satisfies Record<string, ErrorSpec>
 

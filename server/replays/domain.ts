@@ -9,7 +9,7 @@ import { cutClip } from './clip'
 import { ReplayLibrary } from './library'
 import { replayPages } from './pages'
 import { replayRoutes } from './routes'
-import { ReplayStore } from './store'
+import type { ReplaysStore } from './store'
 
 export interface ReplayLibraryDomain extends Domain<ReplayLibrary> {
   readonly routes: AnyElysia
@@ -21,8 +21,10 @@ export function createReplayLibrary(deps: {
   rooms: RoomsApi
   replays: ReplaysApi
   audit: AuditFn
+  /** The replays domain's store (its rows are the library's too). */
+  store: ReplaysStore
 }): ReplayLibraryDomain {
-  const store = new ReplayStore(deps.core.db)
+  const { store } = deps
   const lib = new ReplayLibrary({ ...deps, store, cutClip })
   return {
     api: lib,

@@ -12,11 +12,11 @@ import type { Domain } from '../domain'
 import { Emitter } from '../lib/events'
 import { MixJobs } from './jobs'
 import { Recorder } from './recorder'
-import { CaptureStore } from './tracks'
+import { type ReplaysStore, SqliteReplaysStore } from './store'
 
 export interface ReplaysDomain extends Domain<ReplaysApi> {
   readonly recorder: Recorder
-  readonly store: CaptureStore
+  readonly store: ReplaysStore
   readonly mixer: MixJobs
 }
 
@@ -28,11 +28,11 @@ export function createReplays(deps: {
   backchannel: BackchannelApi
 }): ReplaysDomain {
   const events = new Emitter<ReplayEvents>('replays', deps.core.log)
-  const store = new CaptureStore(deps.core.db)
+  const store = new SqliteReplaysStore(deps.core.gate)
   const recorder = new Recorder({ ...deps, store, pending: (e) => events.emit('pending', e) })
-  const { db, log, config } = deps.core
+  const { log, config } = deps.core
   const mixer = new MixJobs({
-    db,
+    store,
     log,
     dataDir: config.dataDir,
     changed: (e) => events.emit('mix', e),

@@ -2,13 +2,13 @@
 // (never on the server's thread). pending → mixing (progress persisted as it goes) → ready | failed. A replay found
 // 'mixing' at start was being mixed when the server stopped or crashed: it is mixed again from the start. A replay set
 // back to 'pending' while it is mixed (a speaker withdrew) is not marked ready: the job mixes it again without them.
-import type { Database } from 'bun:sqlite'
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BackchannelApi } from '../contracts'
 import type { Logger } from '../lib/log'
 import type { MixInput, MixResult } from './mix'
 import { NothingToMixError } from './mix'
+import { leftOutOf, type ReplayRow, type ReplaysStore } from './store'
 import { type RunningWork, startReplayWorker } from './worker-client'
 
 /** The job looks for pending replays this often even when nobody told it of one. */
@@ -24,14 +24,8 @@ interface MixChange {
   progress: number
 }
 
-interface ReplayRow {
-  id: number
-  room_id: number
-  left_out: string
-}
-
 export interface MixJobsDeps {
-  db: Database
+  store: ReplaysStore
   dataDir: string
   log: Logger
   /** Told of each change of a mix (its start, progress, end), after it is written. */
@@ -45,7 +39,6 @@ export interface MixJobsDeps {
 }
 
 export class MixJobs {
-  private q
   private running = false
   private stopped = false
   private current: RunningWork | null = null
@@ -53,44 +46,14 @@ export class MixJobs {
   private wake: (() => void) | null = null
   private timer: ReturnType<typeof setTimeout> | null = null
 
-  constructor(private deps: MixJobsDeps) {
-    const { db } = deps
-    this.q = {
-      restart: db.prepare("UPDATE replays SET state = 'pending', progress = 0 WHERE state = 'mixing'"),
-      next: db.prepare<ReplayRow, []>(
-        "SELECT id, room_id, left_out FROM replays WHERE state = 'pending' ORDER BY created_at, id LIMIT 1",
-      ),
-      claim: db.prepare<never, [number]>(
-        "UPDATE replays SET state = 'mixing', progress = 0, error = NULL WHERE id = ? AND state = 'pending'",
-      ),
-      tracks: db.prepare<{ user_id: number; path: string }, [number]>(
-        'SELECT user_id, path FROM recording_tracks WHERE room_id = ? ORDER BY user_id',
-      ),
-      withdrawn: db.prepare<{ user_id: number }, [number]>(
-        'SELECT user_id FROM replay_withdrawals WHERE replay_id = ? ORDER BY user_id',
-      ),
-      progress: db.prepare<never, [number, number]>(
-        "UPDATE replays SET progress = ? WHERE id = ? AND state = 'mixing'",
-      ),
-      ready: db.prepare<never, [string, number, number, string, string, string, string, number, number]>(
-        `UPDATE replays SET state = 'ready', progress = 1, path = ?, bytes = ?, duration_ms = ?, chapters = ?,
-           timeline = ?, speakers = ?, left_out = ?, error = NULL, ready_at = ? WHERE id = ? AND state = 'mixing'`,
-      ),
-      failed: db.prepare<never, [string, string, number]>(
-        `UPDATE replays SET state = 'failed', progress = 0, error = ?, left_out = ?, path = NULL, bytes = 0,
-           duration_ms = 0 WHERE id = ? AND state = 'mixing'`,
-      ),
-      exists: db.prepare<{ state: string }, [number]>('SELECT state FROM replays WHERE id = ?'),
-    }
-  }
+  constructor(private deps: MixJobsDeps) {}
 
   /** [RP31] Mixes again what a previous run left 'mixing', then every pending replay as it comes. */
   start() {
     if (this.running) return
     this.running = true
     this.stopped = false
-    this.q.restart.run()
-    this.loop = this.run()
+    this.loop = this.deps.store.requeueMixing().then(() => this.run())
   }
 
   /** Ends the mix under way (its replay stays 'mixing' and is mixed again at the next start) and the loop. */
@@ -110,35 +73,30 @@ export class MixJobs {
 
   private async run() {
     while (!this.stopped) {
-      const next = this.q.next.get()
-      if (!next) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve
-          this.timer = setTimeout(resolve, MIX_POLL_MS)
-        })
-        if (this.timer) clearTimeout(this.timer)
-        this.wake = null
-        continue
-      }
+      let next: ReplayRow | null = null
       try {
-        await this.mix(next)
+        next = await this.deps.store.nextPending()
+        if (next) await this.mix(next)
       } catch (error) {
         // Only a database failure gets here (the mix's own are written as 'failed'): wait before trying again.
-        this.deps.log.error('replays: the mix job failed', { replayId: next.id, error })
-        await new Promise((r) => {
-          this.wake = () => r(undefined)
-          this.timer = setTimeout(r, MIX_POLL_MS)
-        })
-        if (this.timer) clearTimeout(this.timer)
+        this.deps.log.error('replays: the mix job failed', { replayId: next?.id, error })
+        next = null
       }
+      if (next) continue
+      await new Promise<void>((resolve) => {
+        this.wake = resolve
+        this.timer = setTimeout(resolve, MIX_POLL_MS)
+      })
+      if (this.timer) clearTimeout(this.timer)
+      this.wake = null
     }
   }
 
   /** The mix's input: the room's tracks but the withdrawn speakers', the questions brought to stage. */
-  private input(r: ReplayRow, dest: string): { input: MixInput; leftOut: number[] } {
-    const withdrawn = new Set(this.q.withdrawn.all(r.id).map((w) => w.user_id))
-    const leftOut = [...new Set<number>([...(JSON.parse(r.left_out) as number[]), ...withdrawn])].sort((a, b) => a - b)
-    const kept = this.q.tracks.all(r.room_id).filter((t) => !withdrawn.has(t.user_id))
+  private async input(r: ReplayRow, dest: string): Promise<{ input: MixInput; leftOut: number[] }> {
+    const withdrawn = new Set(await this.deps.store.withdrawn(r.id))
+    const leftOut = [...new Set<number>([...leftOutOf(r), ...withdrawn])].sort((a, b) => a - b)
+    const kept = (await this.deps.store.tracks(r.room_id)).filter((t) => !withdrawn.has(t.user_id))
     const names = this.deps.names(kept.map((t) => t.user_id))
     const tracks = kept.map((t) => ({
       userId: t.user_id,
@@ -154,20 +112,22 @@ export class MixJobs {
   }
 
   private async mix(r: ReplayRow) {
-    if (this.q.claim.run(r.id).changes === 0) return
+    if (!(await this.deps.store.claim(r.id))) return
     const { dataDir, log, changed } = this.deps
     const rel = join('replays', `${r.id}.opus`)
     const dest = join(dataDir, rel)
     mkdirSync(join(dataDir, 'replays'), { recursive: true })
     // A mix again (after a withdrawal) removes the previous file at once: the withdrawn voice is not kept meanwhile.
     rmSync(dest, { force: true })
-    const { input, leftOut } = this.input(r, dest)
+    const { input, leftOut } = await this.input(r, dest)
     changed({ replayId: r.id, roomId: r.room_id, state: 'mixing', progress: 0 })
     let written = 0
     const work = startReplayWorker({ type: 'mix', input }, (share) => {
       if (share - written < PROGRESS_STEP) return
       written = share
-      this.q.progress.run(share, r.id)
+      this.deps.store
+        .setProgress(r.id, share)
+        .catch((error) => log.warn('replays: unable to note the progress of a mix', { replayId: r.id, error }))
       changed({ replayId: r.id, roomId: r.room_id, state: 'mixing', progress: share })
     })
     this.current = work
@@ -180,29 +140,19 @@ export class MixJobs {
       if (!(error instanceof NothingToMixError)) log.error('replays: a mix failed', { replayId: r.id, error })
       // Nothing may stay of a mix that had a withdrawn speaker in it.
       rmSync(dest, { force: true })
-      if (this.q.failed.run(message, JSON.stringify(leftOut), r.id).changes > 0) {
+      if (await this.deps.store.failMix(r.id, message, leftOut)) {
         changed({ replayId: r.id, roomId: r.room_id, state: 'failed', progress: 0 })
       }
       return
     } finally {
       this.current = null
     }
-    const done = this.q.ready.run(
-      rel,
-      result.bytes,
-      result.durationMs,
-      JSON.stringify(result.chapters),
-      JSON.stringify(result.timeline),
-      JSON.stringify(result.speakers),
-      JSON.stringify(leftOut),
-      Date.now(),
-      r.id,
-    )
-    if (done.changes > 0) {
+    const done = await this.deps.store.finishMix(r.id, { ...result, path: rel }, leftOut)
+    if (done) {
       log.info('replays: mixed', { replayId: r.id, durationMs: result.durationMs, bytes: result.bytes })
       changed({ replayId: r.id, roomId: r.room_id, state: 'ready', progress: 1 })
       this.deps.ready({ replayId: r.id, roomId: r.room_id, speakers: result.speakers })
-    } else if (!this.q.exists.get(r.id)) {
+    } else if (!(await this.deps.store.byId(r.id))) {
       // Deleted while it was mixed: its file goes too. (Set back to 'pending': the loop mixes it again.)
       rmSync(dest, { force: true })
     }

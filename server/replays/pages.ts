@@ -10,6 +10,7 @@ import { podcastFeed } from './feed'
 import type { ReplayLibrary } from './library'
 import { fileResponse, notFoundResponse } from './range'
 import { downloadName } from './routes'
+import { clipSpeakers, leftOutOf, speakersOf } from './store'
 
 const SECRET = '[A-Za-z0-9_-]{16,64}'
 const SLUG = '[A-Za-z0-9_-]{8,32}'
@@ -101,16 +102,16 @@ export const replayPages = (deps: { core: Core; accounts: AccountsApi }, lib: Re
     .use(sessionPlugin(deps))
     .get(
       '/feed/:key',
-      ({ params }) => {
+      async ({ params }) => {
         const m = new RegExp(`^(${SECRET})\\.rss$`).exec(params.key)
-        const userId = m ? lib.feedOwner(m[1]!) : null
+        const userId = m ? await lib.feedOwner(m[1]!) : null
         if (userId === null) return notFoundResponse()
         const secret = m![1]!
         const owner = deps.accounts.byId(userId)!
         const origin = core.origin()
-        const items = lib.feedItems(userId).map((r) => {
-          const speakers = names(lib.speakerNames(lib.store.speakers(r)))
-          const left = lib.store.leftOut(r).length
+        const items = (await lib.feedItems(userId)).map((r) => {
+          const speakers = names(lib.speakerNames(speakersOf(r)))
+          const left = leftOutOf(r).length
           const description = [
             speakers && `With ${speakers}.`,
             left ? `${left} speaker${left === 1 ? '' : 's'} chose not to be recorded.` : '',
@@ -148,12 +149,12 @@ export const replayPages = (deps: { core: Core; accounts: AccountsApi }, lib: Re
     )
     .get(
       '/feed/:key/:file',
-      ({ params, request }) => {
+      async ({ params, request }) => {
         const ok = new RegExp(`^${SECRET}$`).test(params.key)
         const m = /^([1-9]\d{0,15})\.(opus|json)$/.exec(params.file)
-        const userId = ok && m ? lib.feedOwner(params.key) : null
+        const userId = ok && m ? await lib.feedOwner(params.key) : null
         if (userId === null) return notFoundResponse()
-        const r = lib.store.byId(Number(m![1]))
+        const r = await lib.store.byId(Number(m![1]))
         // [RP53] The same check as every other path: a replay the member may not see is not there.
         if (r?.state !== 'ready' || !r.path || !lib.maySee(r, userId)) return notFoundResponse()
         if (m![2] === 'json')
@@ -169,9 +170,9 @@ export const replayPages = (deps: { core: Core; accounts: AccountsApi }, lib: Re
     )
     .get(
       '/clips/:file',
-      ({ params, request, viewer }) => {
+      async ({ params, request, viewer }) => {
         const m = new RegExp(`^(${SLUG})(\\.opus)?$`).exec(params.file)
-        const found = m ? lib.clip(m[1]!, viewer?.user.id ?? null) : null
+        const found = m ? await lib.clip(m[1]!, viewer?.user.id ?? null) : null
         if (!found) {
           if (m?.[2]) return notFoundResponse()
           return new Response(
@@ -186,7 +187,7 @@ export const replayPages = (deps: { core: Core; accounts: AccountsApi }, lib: Re
         const html = clipPage({
           title: clip.title,
           roomTitle: room?.title ?? clip.title,
-          speakers: lib.speakerNames(JSON.parse(clip.speakers) as number[]),
+          speakers: lib.speakerNames(clipSpeakers(clip)),
           durationMs: clip.duration_ms,
           startMs: clip.start_ms,
           pageUrl: `${origin}/clips/${clip.slug}`,

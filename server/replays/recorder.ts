@@ -11,7 +11,7 @@ import type { MediaApi, RoomsApi, TapPacket } from '../contracts'
 import type { Core } from '../core'
 import { consentCovers } from '../rooms/recording'
 import { CAPTURE_MAGIC, encodeRecord, openCaptureForAppend } from './capture-format'
-import type { CaptureStore } from './tracks'
+import type { ReplaysStore } from './store'
 
 /** How often buffered packets are written (RP15: a crash loses at most about this much). */
 const FLUSH_MS = 500
@@ -39,7 +39,7 @@ export interface RecorderDeps {
   core: Core
   rooms: RoomsApi
   media: MediaApi
-  store: CaptureStore
+  store: ReplaysStore
   /** A recorded room ended with audio in it: its replay row was inserted in state 'pending' (RP19). */
   pending: (e: { replayId: number; roomId: number }) => void
 }
@@ -49,13 +49,19 @@ export class Recorder {
   private flushTimer: ReturnType<typeof setInterval> | null = null
   private diskTimer: ReturnType<typeof setInterval> | null = null
   private readonly dir: string
+  /** Track rows being written. */
+  private readonly writes = new Set<Promise<void>>()
 
   constructor(private deps: RecorderDeps) {
     this.dir = join(deps.core.config.dataDir, 'recordings')
     const { rooms } = deps
     rooms.on('started', ({ roomId }) => this.follow(roomId))
     rooms.on('recording', ({ roomId }) => this.follow(roomId))
-    rooms.on('ended', ({ roomId }) => this.finish(roomId))
+    rooms.on('ended', ({ roomId }) =>
+      this.finish(roomId).catch((error) =>
+        deps.core.log.error('recorder: unable to queue the replay of an ended room', { roomId, error }),
+      ),
+    )
   }
 
   /** Timers, and the rooms a previous run left live and recorded (RP17). */
@@ -65,12 +71,13 @@ export class Recorder {
     for (const roomId of this.deps.rooms.recordedRooms()) this.follow(roomId)
   }
 
-  /** Writes what is buffered and closes every file; the rooms stay recorded for the next start. */
-  stop() {
+  /** Writes what is buffered and closes every file (and waits for their rows); the rooms stay recorded. */
+  async stop() {
     if (this.flushTimer) clearInterval(this.flushTimer)
     if (this.diskTimer) clearInterval(this.diskTimer)
     this.flushTimer = this.diskTimer = null
     for (const roomId of [...this.recordings.keys()]) this.halt(roomId)
+    await Promise.all(this.writes)
   }
 
   /** Rooms recording now, and how many tracks are open (tests, metrics). */
@@ -149,7 +156,7 @@ export class Recorder {
     try {
       mkdirSync(join(this.dir, String(rec.roomId)), { recursive: true })
       const { fd, bytes } = openCaptureForAppend(join(this.deps.core.config.dataDir, rel))
-      this.deps.store.openTrack(rec.roomId, userId, rel, bytes)
+      this.persist(this.deps.store.openTrack(rec.roomId, userId, rel, bytes), rec.roomId)
       const track: Track = { userId, fd, bytes, pending: [] }
       rec.tracks.set(userId, track)
       return track
@@ -173,7 +180,7 @@ export class Recorder {
       try {
         writeSync(t.fd, chunk)
         t.bytes += chunk.length
-        this.deps.store.trackWritten(rec.roomId, t.userId, t.bytes)
+        this.persist(this.deps.store.trackWritten(rec.roomId, t.userId, t.bytes), rec.roomId)
       } catch (error) {
         // A failed write (a full disk) loses this chunk; the disk check pauses the room if the disk is full.
         this.deps.core.log.error('recorder: unable to write a capture file', {
@@ -211,13 +218,27 @@ export class Recorder {
    * A room ended: its recording stops, and if any track holds packets its replay row is inserted, 'pending', with the
    * speakers left out of it (RP18, RP19).
    */
-  private finish(roomId: number) {
+  private async finish(roomId: number) {
     this.halt(roomId)
-    const tracks = this.deps.store.tracks(roomId)
+    // The tracks' rows as the last writes left them (on Postgres they may still be on their way).
+    await Promise.all(this.writes)
+    const tracks = await this.deps.store.tracks(roomId)
     if (!tracks.some((t) => t.bytes > CAPTURE_MAGIC.length)) return
     const consented = this.deps.rooms.everConsented(roomId)
     const leftOut = this.deps.rooms.stageUsers(roomId).filter((u) => !consented.has(u))
-    const replayId = this.deps.store.insertPending(roomId, leftOut)
+    const replayId = await this.deps.store.insertPending(roomId, leftOut)
     if (replayId !== null) this.deps.pending({ replayId, roomId })
+  }
+
+  /**
+   * A track row's write, not awaited by the packet path: the capture file is the truth (a restart reads its length),
+   * the row says where it is and how much it holds. A failed write is logged; `finish` waits for those under way.
+   */
+  private persist(write: Promise<void>, roomId: number) {
+    const p = write.catch((error) =>
+      this.deps.core.log.error('recorder: unable to note a capture file', { roomId, error }),
+    )
+    this.writes.add(p)
+    void p.finally(() => this.writes.delete(p))
   }
 }

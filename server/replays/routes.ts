@@ -34,29 +34,31 @@ export const downloadName = (title: string, id: number) =>
 
 export const replayRoutes = (deps: { core: Core; accounts: AccountsApi }, lib: ReplayLibrary) => {
   const { core } = deps
-  const admin = () => {
+  const admin = async () => {
     const keepDays = core.settings.get().replayKeepDays
-    const replays = lib.store.recent(500).map((r) => ({
-      id: r.id,
-      roomId: r.room_id,
-      title: lib.title(r),
-      state: r.state,
-      bytes: r.bytes,
-      clips: lib.store.clipsOf(r.id).reduce((n, c) => n + c.bytes, 0),
-      createdAt: r.created_at,
-    }))
-    return { keepDays, disk: lib.disk(), replays }
+    const replays = await Promise.all(
+      (await lib.store.recent(500)).map(async (r) => ({
+        id: r.id,
+        roomId: r.room_id,
+        title: lib.title(r),
+        state: r.state,
+        bytes: r.bytes,
+        clips: (await lib.store.clipsOf(r.id)).reduce((n, c) => n + c.bytes, 0),
+        createdAt: r.created_at,
+      })),
+    )
+    return { keepDays, disk: await lib.disk(), replays }
   }
   return new Elysia({ prefix: '/api', tags: ['replays'] } as any)
     .use(sessionPlugin(deps))
-    .get('/replays', ({ viewer }) => ({ replays: lib.list(requireUser(viewer).user.id) }), {
+    .get('/replays', async ({ viewer }) => ({ replays: await lib.list(requireUser(viewer).user.id) }), {
       detail: { summary: 'The replays I may see, newest first (those still being mixed only for their host)' },
     })
     .get(
       '/replays/:id',
-      ({ viewer, params }) => {
+      async ({ viewer, params }) => {
         const userId = requireUser(viewer).user.id
-        return { replay: lib.detail(lib.visible(params.id, userId), userId) }
+        return { replay: await lib.detail(await lib.visible(params.id, userId), userId) }
       },
       {
         params: IdParams,
@@ -65,8 +67,8 @@ export const replayRoutes = (deps: { core: Core; accounts: AccountsApi }, lib: R
     )
     .get(
       '/replays/:id/audio',
-      ({ viewer, params, query, request }) => {
-        const r = lib.playable(params.id, requireUser(viewer).user.id)
+      async ({ viewer, params, query, request }) => {
+        const r = await lib.playable(params.id, requireUser(viewer).user.id)
         const download = query.download === '1' ? downloadName(lib.title(r), r.id) : undefined
         return fileResponse(request, lib.file(r.path!), { type: 'audio/ogg', download })
       },
@@ -78,26 +80,37 @@ export const replayRoutes = (deps: { core: Core; accounts: AccountsApi }, lib: R
     )
     .get(
       '/replays/:id/chapters',
-      ({ viewer, params }) => lib.jsonChapters(lib.playable(params.id, requireUser(viewer).user.id)),
+      async ({ viewer, params }) => lib.jsonChapters(await lib.playable(params.id, requireUser(viewer).user.id)),
       { params: IdParams, detail: { summary: "A replay's chapters (Podcasting 2.0 JSON chapters)" } },
     )
     .delete(
       '/replays/:id',
-      ({ viewer, params }) => {
-        lib.delete(params.id, requireUser(viewer).user.id)
+      async ({ viewer, params }) => {
+        await lib.delete(params.id, requireUser(viewer).user.id)
         return { ok: true as const }
       },
       { params: IdParams, detail: { summary: 'Delete a replay and its files (the host of its room, or an admin)' } },
     )
     .post(
       '/replays/:id/withdraw',
-      ({ viewer, params }) => {
+      async ({ viewer, params }) => {
         const userId = requireUser(viewer).user.id
-        return { replay: lib.summary(lib.withdraw(params.id, userId), userId) }
+        return { replay: lib.summary(await lib.withdraw(params.id, userId), userId) }
       },
       {
         params: IdParams,
         detail: { summary: 'Withdraw my voice from a replay I am heard in: it is mixed again without me' },
+      },
+    )
+    .post(
+      '/replays/:id/retry',
+      async ({ viewer, params }) => {
+        const userId = requireUser(viewer).user.id
+        return { replay: lib.summary(await lib.retry(params.id, userId), userId) }
+      },
+      {
+        params: IdParams,
+        detail: { summary: 'Mix a replay whose mix failed again (the host of its room, or an admin)' },
       },
     )
     .post(
@@ -111,29 +124,29 @@ export const replayRoutes = (deps: { core: Core; accounts: AccountsApi }, lib: R
     )
     .get(
       '/rooms/:id/replay',
-      ({ viewer, params }) => {
+      async ({ viewer, params }) => {
         const userId = requireUser(viewer).user.id
-        const r = lib.store.byRoom(params.id)
+        const r = await lib.store.byRoom(params.id)
         const shown = r && lib.maySee(r, userId) && (r.state === 'ready' || lib.isHost(r, userId))
         return { replay: shown ? lib.summary(r, userId) : null }
       },
       { params: IdParams, detail: { summary: "An ended room's replay, if there is one I may see" } },
     )
-    .get('/feed', ({ viewer }) => ({ createdAt: lib.store.feedCreatedAt(requireUser(viewer).user.id) }), {
+    .get('/feed', async ({ viewer }) => ({ createdAt: await lib.store.feedCreatedAt(requireUser(viewer).user.id) }), {
       detail: { summary: 'Whether I have a private podcast feed, and since when (its address is shown once)' },
     })
     .post(
       '/feed',
-      ({ viewer, set }) => {
+      async ({ viewer, set }) => {
         set.status = 201
-        return { url: lib.feedUrl(lib.newFeedSecret(requireUser(viewer).user.id)) }
+        return { url: lib.feedUrl(await lib.newFeedSecret(requireUser(viewer).user.id)) }
       },
       { detail: { summary: 'A new address for my private podcast feed (any older one stops working)' } },
     )
     .delete(
       '/feed',
-      ({ viewer }) => {
-        lib.removeFeed(requireUser(viewer).user.id)
+      async ({ viewer }) => {
+        await lib.removeFeed(requireUser(viewer).user.id)
         return { ok: true as const }
       },
       { detail: { summary: 'Remove my private podcast feed (its address stops working)' } },
@@ -148,8 +161,8 @@ export const replayRoutes = (deps: { core: Core; accounts: AccountsApi }, lib: R
     )
     .patch(
       '/admin/replays',
-      ({ viewer, body }) => {
-        lib.setKeepDays(requireAdmin(viewer).user.id, body.keepDays)
+      async ({ viewer, body }) => {
+        await lib.setKeepDays(requireAdmin(viewer).user.id, body.keepDays)
         return admin()
       },
       { body: KeepBody, detail: { summary: 'Set how many days replays are kept (0: forever); older ones go now' } },

@@ -51,12 +51,12 @@ beforeAll(async () => {
   const t2 = await say(H, chat, 'Thanks, that is all for today')
   await ok(H, 'room.end', { roomId: room.id })
   const store = s.ctx.replayLibrary.api.store
-  replayId = store.insertPending(room.id, [])
+  replayId = (await store.insertPending(room.id, []))!
   mkdirSync(join(s.dataDir, 'replays'), { recursive: true })
   copyFileSync(tone, join(s.dataDir, 'replays', `${replayId}.opus`))
   // The host is heard from the start; the second speaker from 3 s, at the moment of their line; the last line
   // is heard at 6 s.
-  store.setMixed(replayId, {
+  await store.setMixed(replayId, {
     path: `replays/${replayId}.opus`,
     bytes: statSync(tone).size,
     durationMs: DURATION_MS,

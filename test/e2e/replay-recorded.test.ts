@@ -10,6 +10,7 @@ import { hasChromium, pageFor, SHOTS } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
+import { chaptersOf, type ReplayRow, speakersOf } from '../../server/replays/store'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -119,16 +120,16 @@ test.skipIf(!hasChromium)(
 
       // The mix job makes the replay.
       const lib = s.ctx.replayLibrary.api
+      let replay: ReplayRow | null = null
       await until(
-        () => lib.store.byRoom(roomId)?.state === 'ready',
-        () => `the replay to be ready (${JSON.stringify(lib.store.byRoom(roomId) ?? null)})`,
+        async () => (replay = await lib.store.byRoom(roomId))?.state === 'ready',
+        () => `the replay to be ready (${JSON.stringify(replay)})`,
         WAIT * 4,
       )
-      const replay = lib.store.byRoom(roomId)!
-      const chapters = lib.store.chapters(replay)
+      const chapters = chaptersOf(replay!)
       expect(chapters.some((c) => c.userId === alice.user.id)).toBe(true)
       expect(chapters.some((c) => c.userId === bob.user.id)).toBe(true)
-      expect(lib.store.speakers(replay).sort()).toEqual([alice.user.id, bob.user.id].sort())
+      expect(speakersOf(replay!).sort()).toEqual([alice.user.id, bob.user.id].sort())
 
       // Bob's page: the ended room links to the replay; his chapter; his line is said, Alice's before it too.
       await b.goto(`/rooms/${roomId}`)

@@ -9,9 +9,9 @@ import { join } from 'node:path'
 import { parseFeed } from 'podcast-partytime'
 import { Client, PASSWORD, type TestServer, startTestServer } from '../helpers/server'
 import { bringUp, closeAll, createRoom, member, ok, type Member } from '../helpers/members'
-import { TEST_LIMIT, until } from '../helpers/limits'
+import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { blocksWithTone, decodeWithFfmpeg, seedReplay } from '../helpers/replays'
-import type { ReplayStore } from '../../server/replays/store'
+import { leftOutOf, type ReplaysStore, speakersOf } from '../../server/replays/store'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -20,7 +20,7 @@ let H: Member, SP: Member, L: Member, X: Member, O: Member, BAN: Member, ADM: Me
 let tone: string
 let social: number // a social room's replay: H hosted, SP spoke, L listened, BAN listened (then banned)
 let open: number // an open room's replay: only H was in it
-const store = (): ReplayStore => s.ctx.replayLibrary.api.store
+const store = (): ReplaysStore => s.ctx.replayLibrary.api.store
 const DURATION_MS = 6000
 
 /** A recorded room that ended, and its replay "mixed": the tone as its file, two speaker chapters. */
@@ -30,12 +30,12 @@ async function replayOf(host: Member, kind: 'open' | 'social', speaker?: Member,
   for (const m of [...(speaker ? [speaker] : []), ...listeners]) await ok(m, 'room.join', { roomId: room.id })
   if (speaker) await bringUp(host, speaker, room.id)
   await ok(host, 'room.end', { roomId: room.id })
-  const id = store().insertPending(room.id, [X.id])
+  const id = (await store().insertPending(room.id, [X.id]))!
   const rel = `replays/${id}.opus`
   mkdirSync(join(s.dataDir, 'replays'), { recursive: true })
   copyFileSync(tone, join(s.dataDir, rel))
   const t0 = Date.now() - 60_000
-  store().setMixed(id, {
+  await store().setMixed(id, {
     path: rel,
     bytes: statSync(join(s.dataDir, rel)).size,
     durationMs: DURATION_MS,
@@ -332,17 +332,17 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
   test('[RP62] a speaker withdraws: pending again without them, the file and their clips gone', async () => {
     const id = await replayOf(H, 'social', SP, [L])
     const clip = (await L.http.post(`/api/replays/${id}/clips`, { startMs: 3500, durationMs: 1000 })).json.clip
-    const file = join(s.dataDir, store().byId(id)!.path!)
+    const file = join(s.dataDir, (await store().byId(id))!.path!)
     expect((await L.http.post(`/api/replays/${id}/withdraw`)).json.error.code).toBe('replay_not_speaker')
     const r = await SP.http.post(`/api/replays/${id}/withdraw`)
     expect(r.status).toBe(200)
     expect(r.json.replay.state).toBe('pending')
-    const row = store().byId(id)!
+    const row = (await store().byId(id))!
     // Pending, or already taken by the mix job (told to mix it again).
     expect(['pending', 'mixing']).toContain(row.state)
     expect(row.path).toBeNull()
-    expect(store().leftOut(row)).toContain(SP.id)
-    expect(store().withdrawn(id)).toEqual([SP.id])
+    expect(leftOutOf(row)).toContain(SP.id)
+    expect(await store().withdrawn(id)).toEqual([SP.id])
     expect(existsSync(file)).toBe(false)
     expect((await L.http.get(`/clips/${clip.slug}`)).status).toBe(404)
     // Not ready: not listed for a listener, no file; the host sees it with its state.
@@ -359,17 +359,17 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
       { username: SP.name, tones: [{ startMs: 3000, durationMs: 3000, freq: 880 }] },
     ])
     s.ctx.replays.api.remix()
-    const ready = () => store().byId(seeded.replayId)?.state === 'ready'
+    const ready = async () => (await store().byId(seeded.replayId))?.state === 'ready'
     await until(ready, 'the first mix')
-    const first = store().byId(seeded.replayId)!
-    expect(store().speakers(first).sort()).toEqual([H.id, SP.id].sort())
+    const first = (await store().byId(seeded.replayId))!
+    expect(speakersOf(first).sort()).toEqual([H.id, SP.id].sort())
     const pcm1 = await decodeWithFfmpeg(join(s.dataDir, first.path!))
     expect(blocksWithTone(pcm1, 880)).toBeGreaterThan(20)
     expect((await SP.http.post(`/api/replays/${seeded.replayId}/withdraw`)).status).toBe(200)
     await until(ready, 'the mix without the speaker')
-    const again = store().byId(seeded.replayId)!
-    expect(store().speakers(again)).toEqual([H.id])
-    expect(store().leftOut(again)).toContain(SP.id)
+    const again = (await store().byId(seeded.replayId))!
+    expect(speakersOf(again)).toEqual([H.id])
+    expect(leftOutOf(again)).toContain(SP.id)
     const pcm2 = await decodeWithFfmpeg(join(s.dataDir, again.path!))
     expect(blocksWithTone(pcm2, 880)).toBe(0)
     expect(blocksWithTone(pcm2, 440)).toBeGreaterThan(20)
@@ -383,7 +383,7 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
       { username: D.name, tones: [{ startMs: 3000, durationMs: 3000, freq: 880 }] },
     ])
     s.ctx.replays.api.remix()
-    const ready = () => store().byId(seeded.replayId)?.state === 'ready'
+    const ready = async () => (await store().byId(seeded.replayId))?.state === 'ready'
     await until(ready, 'the first mix')
     // [RP67] the host and each speaker heard are told in their inbox.
     const told = async (m: Member) =>
@@ -395,42 +395,76 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     const clip = (await D.http.post(`/api/replays/${seeded.replayId}/clips`, { startMs: 0, durationMs: 1000 })).json
       .clip
     const feed = await feedUrl(D)
-    const track = join(s.dataDir, 'recordings', String(store().byId(seeded.replayId)!.room_id), `${D.id}.cap`)
+    const track = join(s.dataDir, 'recordings', String((await store().byId(seeded.replayId))!.room_id), `${D.id}.cap`)
     expect(existsSync(track)).toBe(true)
     expect((await D.http.post('/api/me/delete', { password: PASSWORD })).status).toBe(200)
     expect(existsSync(track)).toBe(false)
     expect((await H.http.get(`/clips/${clip.slug}`)).status).toBe(404)
     expect((await fetch(s.url + feed)).status).toBe(404)
     await until(ready, 'the mix without the deleted member')
-    const again = store().byId(seeded.replayId)!
-    expect(store().speakers(again)).toEqual([H.id])
+    const again = (await store().byId(seeded.replayId))!
+    expect(speakersOf(again)).toEqual([H.id])
     const pcm = await decodeWithFfmpeg(join(s.dataDir, again.path!))
     expect(blocksWithTone(pcm, 880)).toBe(0)
     expect(blocksWithTone(pcm, 440)).toBeGreaterThan(20)
     D.ws.close()
   })
 
+  test('[RP68] a failed mix: its host has it mixed again; others 404; not failed 409', async () => {
+    const room = await createRoom(H, { kind: 'open', title: 'Nothing was said' })
+    await ok(H, 'room.join', { roomId: room.id })
+    await ok(H, 'room.end', { roomId: room.id })
+    const id = (await store().insertPending(room.id, []))!
+    const state = async () => (await store().byId(id))?.state
+    // No capture file: the mix job fails it, and says why to the host.
+    await until(async () => (await state()) === 'failed', 'the mix to fail', WAIT * 2)
+    const page = await H.http.get(`/api/replays/${id}`)
+    expect(page.json.replay.state).toBe('failed')
+    expect(page.json.replay.error).toBeTruthy()
+    expect((await O.http.post(`/api/replays/${id}/retry`)).status).toBe(404)
+    const mixes: string[] = []
+    let listening = true
+    s.ctx.replays.api.on('mix', (e) => {
+      if (listening && e.replayId === id) mixes.push(e.state)
+    })
+    try {
+      const again = await H.http.post(`/api/replays/${id}/retry`)
+      expect(again.status).toBe(200)
+      expect(['pending', 'mixing', 'failed']).toContain(again.json.replay.state)
+      await until(() => mixes.includes('failed'), 'the job to mix it again (and fail again: still nothing)', WAIT * 2)
+      expect(mixes[0]).toBe('mixing')
+    } finally {
+      listening = false
+    }
+    expect((await H.http.post(`/api/replays/${open}/retry`)).json.error.code).toBe('replay_not_failed')
+    const admin = await (await import('../helpers/server')).signIn(s, 'root')
+    expect((await admin.post(`/api/replays/${id}/retry`)).status).toBe(200)
+  })
+
   test('[RP61] the host deletes (files gone), a listener may not; an admin may', async () => {
     const id = await replayOf(H, 'social', SP, [L])
     const clip = (await L.http.post(`/api/replays/${id}/clips`, { startMs: 0, durationMs: 1000 })).json.clip
-    const files = [join(s.dataDir, store().byId(id)!.path!), join(s.dataDir, 'replays', 'clips', `${clip.slug}.opus`)]
+    const files = [
+      join(s.dataDir, (await store().byId(id))!.path!),
+      join(s.dataDir, 'replays', 'clips', `${clip.slug}.opus`),
+    ]
     expect(files.map(existsSync)).toEqual([true, true])
     expect((await L.http.del(`/api/replays/${id}`)).status).toBe(404)
     expect((await X.http.del(`/api/replays/${id}`)).status).toBe(404)
     expect((await H.http.del(`/api/replays/${id}`)).status).toBe(200)
     expect(files.map(existsSync)).toEqual([false, false])
-    expect(store().byId(id)).toBeNull()
+    expect(await store().byId(id)).toBeNull()
     expect((await H.http.get(`/api/replays/${id}`)).status).toBe(404)
     const other = await replayOf(H, 'social', SP)
     const admin = await (await import('../helpers/server')).signIn(s, 'root')
     expect((await admin.del(`/api/replays/${other}`)).status).toBe(200)
-    expect(store().byId(other)).toBeNull()
+    expect(await store().byId(other)).toBeNull()
   })
 
   test('[RP64] [RP65] retention: keepDays removes older replays; the admin sees the disk', async () => {
     const old = await replayOf(H, 'open')
-    const row = store().byId(old)!
-    store().setMixed(
+    const row = (await store().byId(old))!
+    await store().setMixed(
       old,
       { ...row, durationMs: row.duration_ms, chapters: [], timeline: [], speakers: [H.id], path: row.path! },
       Date.now() - 3 * 86_400_000,
@@ -447,7 +481,7 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     expect(after.keepDays).toBe(2)
     expect(after.replays.some((r: any) => r.id === old)).toBe(false)
     expect(existsSync(join(s.dataDir, row.path!))).toBe(false)
-    expect(store().byId(open)).not.toBeNull() // made a minute ago: kept
+    expect(await store().byId(open)).not.toBeNull() // made a minute ago: kept
     expect(after.disk.replays.bytes).toBeLessThan(before.disk.replays.bytes)
     await admin.patch('/api/admin/replays', { keepDays: 0 })
   })

@@ -279,6 +279,15 @@ export function ReplayScreen({ id }: { id: string }) {
       notifyError(e)
     }
   }
+  const retry = async () => {
+    try {
+      await R.retryMix(r.id)
+      notify('The replay is being mixed again')
+      void load()
+    } catch (e) {
+      notifyError(e)
+    }
+  }
   const ready = r.state === 'ready'
   return html`<${Header} title="Replay" back="/replays" />
     <div class="replay-page">
@@ -326,6 +335,11 @@ export function ReplayScreen({ id }: { id: string }) {
         <div class="row gap wrap">
           ${r.mayWithdraw && html`<button class="btn small danger-text" onClick=${leave}>Withdraw my voice</button>`}
           ${r.withdrawn && html`<span class="small muted">You withdrew from this replay.</span>`}
+          ${
+            r.mayDelete &&
+            r.state === 'failed' &&
+            html`<button class="btn small" onClick=${retry}>Try the mix again</button>`
+          }
           ${r.mayDelete && html`<button class="btn small danger-text" onClick=${remove}>Delete replay</button>`}
         </div>
       </section>
