@@ -113,20 +113,24 @@ async function seed(dataDir: string) {
         inviteId: null,
         quota: 0,
       }
-      const id = (await store.insertUser(user, tx))!
-      ids.push(id)
-      cookies.push(`th_session=${(await t.accounts.api.startSession(id, 'bench')).token}`)
+      ids.push((await store.insertUser(user, tx))!)
     }
   })
+  for (const id of ids) cookies.push(`th_session=${(await t.accounts.api.startSession(id, 'bench')).token}`)
   const threadOf: number[] = []
   const per = Math.ceil(CLIENTS / THREADS)
+  const threads: number[][] = []
   for (let n = 0; n < THREADS; n++) {
     const members = ids.slice(n * per, (n + 1) * per)
     if (members.length < 2) break
+    threads.push(members)
     await store.transaction(async (tx) => {
       for (const m of members.slice(1)) await store.follow(m, members[0]!, tx)
     })
-    await t.accounts.load()
+  }
+  // Written straight to the store: the directory reads it all once.
+  await t.accounts.load()
+  for (const [n, members] of threads.entries()) {
     const thread = bc.groups.create(
       members[0]!,
       `Thread ${n}`,
