@@ -103,8 +103,8 @@ export class PgAccountsStore implements AccountsStore {
   }
   async joinedWith(inviteIds: readonly number[], tx?: Tx) {
     if (!inviteIds.length) return []
-    const rows = await this.conn.on(tx)`
-      SELECT invite_id, username FROM users WHERE invite_id IN ${this.conn.sql([...inviteIds])} ORDER BY id`
+    const sql = this.conn.on(tx)
+    const rows = await sql`SELECT invite_id, username FROM users WHERE invite_id IN ${sql([...inviteIds])} ORDER BY id`
     return rows.map((r: Raw) => ({ invite_id: int(r.invite_id), username: r.username as string }))
   }
   async members(q: string, status: string, limit: number, offset: number, tx?: Tx) {

@@ -321,6 +321,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
         [inv, 'ida'],
       ])
       expect(await store.joinedWith([])).toEqual([])
+      expect(await store.transaction((tx) => store.joinedWith([inv], tx))).toHaveLength(2)
       await store.insertSession(hal, hashToken(newToken()), '', Date.now() + 60_000)
       const m = (await store.member(hal))!
       expect(m.inviter).toBe('root')
