@@ -16,11 +16,12 @@ import { RedisNode } from './realtime/redis'
 import { RedisBus } from './realtime/redis-bus'
 import { LocalRegistry, RedisRegistry } from './realtime/registry'
 import type { RequestType } from './protocol'
-import { SettingsService } from './settings'
+import { SettingsService, shareSettings, SqliteSettingsStore } from './settings'
 import { createAccounts, type AccountsDomain } from './accounts'
 import { redisLink } from './accounts/directory'
 import { createInvites, type InvitesDomain } from './invites'
 import { createPush, createReminders, type PushDomain, type RemindersDomain } from './push'
+import { sharePushDevices } from './push/service'
 import { createAdmin, createAudit, type AdminDomain, type AuditDomain } from './admin'
 import { createRealtime, WS_IDLE_SECONDS, WS_MAX_MESSAGE, type RealtimeDomain } from './realtime'
 import { hostIsSane, needsOriginCheck, originAllowed, rehosted, requestPath, withOurHost } from './http/guard'
@@ -83,13 +84,14 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
   // Several nodes: the bus, presence, the room registry and the rate limits on Redis (connected by startServer).
   const node = config.redisUrl ? new RedisNode(config.redisUrl, id, log) : null
   const cluster = node && { node, bus: new RedisBus(hub, node) }
+  const gate = new SqliteGate(db)
   const core: Core = {
     id,
     config,
     db,
-    gate: new SqliteGate(db),
+    gate,
     log,
-    settings: new SettingsService(db, config),
+    settings: new SettingsService(new SqliteSettingsStore(gate), config),
     bus: cluster?.bus ?? hub,
     sockets: cluster?.bus ?? hub,
     registry: node ? new RedisRegistry(node) : new LocalRegistry(id),
@@ -417,7 +419,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (t.cluster) {
       await t.cluster.node.start()
       await t.cluster.bus.start()
+      // Subscribed before the settings load: a change made meanwhile on another node is not missed.
+      await shareSettings(t.core.settings, t.cluster.node, t.core.id, t.core.log)
+      await sharePushDevices(t.push.service, t.cluster.node, t.core.log)
     }
+    await t.core.settings.load()
     for (const part of started) await part.start?.()
     app.listen({ port: config.port, hostname: config.host })
   } catch (e) {

@@ -233,9 +233,9 @@ export interface PushApi {
     message: { title: string; body: string; url: string; tag?: string },
   ): Promise<void>
   /** Forgets every device of a member (a ban). */
-  removeDevices(userId: number): void
-  /** For /metrics: subscribed devices, and sends accepted and failed since the start. */
-  stats(): { subscriptions: number; sent: number; failed: number }
+  removeDevices(userId: number): Promise<void>
+  /** For /metrics: subscribed devices, and sends accepted and failed since the start (this node's). */
+  stats(): Promise<{ subscriptions: number; sent: number; failed: number }>
 }
 
 /** server/activity: the activity inbox (built after backchannel; admin and invites' callers post to it). */
@@ -243,6 +243,7 @@ export interface ActivityApi {
   /**
    * Adds an item to a member's inbox, told live and pushed per their settings. Nothing happens when it is not due:
    * to oneself, to a member who is not active, when either blocked the other, or a second time for one `dedupe`.
+   * Returns at once: the write follows (fire-and-forget, a failure logged, never thrown into the caller).
    */
   add(
     userId: number,
@@ -265,6 +266,7 @@ export interface AuditEntry {
   targetId?: number | string
   details?: Record<string, unknown>
 }
+/** Returns at once: the entry is written after (a failure logged). Not for use inside a store transaction. */
 export type AuditFn = (entry: AuditEntry) => void
 
 // ── server/accounts ──

@@ -148,6 +148,7 @@ async function run(argv: string[]): Promise<number> {
       // The same graph as the server's, not started: nothing of a running server's rooms or timers is touched.
       const t = buildTownhall(config)
       try {
+        await t.core.settings.load()
         const id = await t.accounts.service.createAdmin(values.username, validatePassword(password))
         console.log(`admin @${values.username} created (id ${id})`)
       } finally {
@@ -160,11 +161,12 @@ async function run(argv: string[]): Promise<number> {
       if (sub !== 'reset-password' || !name) throw new UsageError('usage: townhall user reset-password NAME')
       const t = buildTownhall(config)
       try {
+        await t.core.settings.load()
         await t.accounts.load()
         const u = t.accounts.api.byName(name.toLowerCase())
         if (!u) throw new UsageError(`no member @${name}`)
         if (u.status === 'banned') throw new UsageError(`@${u.username} is banned: unban them first`)
-        const link = t.admin.service.resetLink(null, u.id)
+        const link = await t.admin.service.resetLink(null, u.id)
         console.log(`a one-time password-reset link for @${u.username}, valid 24 h (older links no longer work):`)
         console.log(link.url)
       } finally {
@@ -187,6 +189,7 @@ async function run(argv: string[]): Promise<number> {
       if ((values.note ?? '').length > 200) throw new UsageError('--note may be at most 200 characters')
       const t = buildTownhall(config)
       try {
+        await t.core.settings.load()
         const inv = await t.invites.service.create(null, { uses, expiresInMs, note: values.note })
         const expiry = values.expires ? `, expires in ${values.expires}` : ''
         console.log(`invite created: ${uses} use${uses === 1 ? '' : 's'}${expiry}`)

@@ -10,6 +10,7 @@ import type { ActivityRequests } from '../protocol'
 import type { Handlers } from '../realtime/hub'
 import { fail } from '../errors'
 import { ACTIVITY_KEEP_MS, ActivityService } from './service'
+import { SqliteActivityStore } from './store'
 
 export interface ActivityDomain extends Domain<ActivityApi> {
   readonly service: ActivityService
@@ -39,14 +40,15 @@ export function createActivity(deps: {
   replays: ReplaysApi
 }): ActivityDomain {
   const { accounts, rooms, backchannel, replays } = deps
-  const service = new ActivityService(deps)
-  const api: ActivityApi = { add: (userId, item) => void service.add(userId, item) }
+  const service = new ActivityService(deps, new SqliteActivityStore(deps.core.gate))
+  // Callers do not wait for the write (their events are synchronous): fire-and-forget, a failure logged.
+  const api: ActivityApi = { add: (userId, item) => service.fire(userId, item) }
   const title = (roomId: number) => rooms.room(roomId)?.title ?? ''
 
   accounts.on('followed', ({ followerId, followeeId, invited }) => {
     const f = accounts.byId(followerId)
     if (!f) return
-    service.add(followeeId, {
+    service.fire(followeeId, {
       kind: 'follower',
       actorId: followerId,
       text: invited ? 'joined with your invite and follows you' : 'started following you',
@@ -57,7 +59,7 @@ export function createActivity(deps: {
   })
 
   rooms.on('speakInvite', ({ roomId, byUserId, userId }) =>
-    service.add(userId, {
+    service.fire(userId, {
       kind: 'speak_invite',
       actorId: byUserId,
       text: 'invited you to speak',
@@ -71,7 +73,7 @@ export function createActivity(deps: {
     const room = rooms.room(roomId)
     if (!room) return
     for (const userId of new Set([room.hostId, ...speakers]))
-      service.add(userId, {
+      service.fire(userId, {
         kind: 'replay_ready',
         actorId: null,
         text: userId === room.hostId ? 'The replay of your room is ready' : 'A replay you are heard in is ready',
@@ -83,7 +85,7 @@ export function createActivity(deps: {
   rooms.on('invited', ({ roomId, byUserId, userIds }) => {
     const room = rooms.room(roomId)
     for (const userId of userIds)
-      service.add(userId, {
+      service.fire(userId, {
         kind: 'room_invite',
         actorId: byUserId,
         text: room?.state === 'scheduled' ? 'invited you to a scheduled room' : 'invited you to a room',
@@ -96,7 +98,7 @@ export function createActivity(deps: {
   const toFollowers = (roomId: number, hostId: number, started: boolean) => {
     for (const f of accounts.followers(hostId)) {
       if (f.status !== 'active' || !(started ? rooms.mayJoin(roomId, f.id) : rooms.mayKnow(roomId, f.id))) continue
-      service.add(f.id, {
+      service.fire(f.id, {
         kind: started ? 'room_started' : 'room_scheduled',
         actorId: hostId,
         text: started ? 'started a room' : 'scheduled a room',
@@ -120,7 +122,7 @@ export function createActivity(deps: {
       for (const name of mentions(m.body)) {
         const u = accounts.byName(name)
         if (!u || u.id === m.authorId || !backchannel.canRead(m.threadId, u.id)) continue
-        service.add(u.id, {
+        service.fire(u.id, {
           kind: 'mention',
           actorId: m.authorId,
           text: `mentioned you ${where}`,
@@ -132,7 +134,7 @@ export function createActivity(deps: {
     }
     if (m.kind === 'dm' || m.kind === 'group')
       for (const userId of m.requested)
-        service.add(userId, {
+        service.fire(userId, {
           kind: 'message_request',
           actorId: m.authorId,
           text: m.kind === 'dm' ? 'sent you a message request' : `wants you in the group ${m.title}`,
@@ -150,7 +152,9 @@ export function createActivity(deps: {
       'activity.list': (c, m) => service.list(me(c.userId), m.before, m.limit),
       'activity.read': (c, m) => service.read(me(c.userId), m),
     },
-    start: () => service.store.prune(Date.now() - ACTIVITY_KEEP_MS),
+    start: async () => {
+      await service.store.prune(Date.now() - ACTIVITY_KEEP_MS)
+    },
   }
 }
 
@@ -165,7 +169,7 @@ function followEvents(rooms: RoomsApi, service: ActivityService, title: (roomId:
     dedupe: string,
   ) => {
     for (const userId of e.userIds)
-      service.add(userId, { ...item, detail: title(e.roomId), url: `/rooms/${e.roomId}`, dedupe })
+      service.fire(userId, { ...item, detail: title(e.roomId), url: `/rooms/${e.roomId}`, dedupe })
   }
   rooms.on('eventChanged', (e) =>
     tell(

@@ -5,7 +5,7 @@ import type { AccountsApi, PushApi, PushKind } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import { ACTIVITY_PAGE, type ActivityItem, type ActivityKind, type Person } from '../protocol'
-import { ActivityStore, type ActivityRow, type NewActivity } from './store'
+import type { ActivityRow, ActivityStore, NewActivity } from './store'
 
 /**
  * What each kind pushes: null where another domain pushes it already (rooms push invitations to speak, rooms going
@@ -32,14 +32,16 @@ const PUSHED: Record<ActivityKind, PushKind | null> = {
 export const ACTIVITY_KEEP_MS = 90 * 86_400_000
 
 export class ActivityService {
-  readonly store: ActivityStore
+  constructor(
+    private deps: { core: Core; accounts: AccountsApi; push: PushApi },
+    readonly store: ActivityStore,
+  ) {}
 
-  constructor(private deps: { core: Core; accounts: AccountsApi; push: PushApi }) {
-    this.store = new ActivityStore(deps.core.db)
-  }
-
-  /** Adds an item for a member (after the change it describes committed). Returns it, or null when it is not due. */
-  add(userId: number, a: NewActivity): ActivityItem | null {
+  /**
+   * Adds an item for a member (after the change it describes committed). Returns it, or null when it is not due. The
+   * member's tabs hear of it (with the unread count) once it is written.
+   */
+  async add(userId: number, a: NewActivity): Promise<ActivityItem | null> {
     const { accounts } = this.deps
     if (a.actorId === userId) return null
     if (accounts.byId(userId)?.status !== 'active') return null
@@ -47,10 +49,11 @@ export class ActivityService {
       const actor = accounts.byId(a.actorId)
       if (!actor || actor.status === 'banned' || accounts.blockedEither(userId, a.actorId)) return null
     }
-    const row = this.store.insert(userId, a)
+    const row = await this.store.insert(userId, a)
     if (!row) return null
     const item = this.items([row])[0]!
-    this.deps.core.bus.toUsers([userId], { type: 'activity.new', item, unread: this.store.unread(userId) })
+    const unread = await this.store.unread(userId)
+    this.deps.core.bus.toUsers([userId], { type: 'activity.new', item, unread })
     const kind = PUSHED[a.kind]
     if (kind) {
       const title = item.actor ? `${item.actor.displayName} ${a.text}` : a.text
@@ -61,20 +64,30 @@ export class ActivityService {
     return item
   }
 
-  list(userId: number, before?: number, limit = ACTIVITY_PAGE) {
-    const rows = this.store.page(userId, before ?? Number.MAX_SAFE_INTEGER, limit)
-    return { items: this.items(rows, userId), unread: this.store.unread(userId) }
+  /**
+   * `add` for callers that do not wait (other domains' events, ActivityApi): a failure is logged, never thrown into
+   * them.
+   */
+  fire(userId: number, a: NewActivity) {
+    this.add(userId, a).catch((error) =>
+      this.deps.core.log.error('activity: adding an item failed', { userId, kind: a.kind, error }),
+    )
+  }
+
+  async list(userId: number, before?: number, limit = ACTIVITY_PAGE) {
+    const rows = await this.store.page(userId, before ?? Number.MAX_SAFE_INTEGER, limit)
+    return { items: this.items(rows, userId), unread: await this.store.unread(userId) }
   }
 
   /** Marks one item or every item up to one read; every tab of the member hears of it. */
-  read(userId: number, m: { itemId?: number; upTo?: number }) {
+  async read(userId: number, m: { itemId?: number; upTo?: number }) {
     if (m.itemId === undefined && m.upTo === undefined) fail('activity_read_target')
     if (m.itemId !== undefined) {
-      if (!this.store.byId(userId, m.itemId)) fail('activity_not_found')
-      this.store.readOne(userId, m.itemId)
+      if (!(await this.store.byId(userId, m.itemId))) fail('activity_not_found')
+      await this.store.readOne(userId, m.itemId)
     }
-    if (m.upTo !== undefined) this.store.readUpTo(userId, m.upTo)
-    const unread = this.store.unread(userId)
+    if (m.upTo !== undefined) await this.store.readUpTo(userId, m.upTo)
+    const unread = await this.store.unread(userId)
     this.deps.core.bus.toUsers([userId], {
       type: 'activity.read',
       itemId: m.itemId ?? null,

@@ -1,5 +1,8 @@
-// The activity table: raw SQL prepared once; no other domain touches it.
-import type { Database } from 'bun:sqlite'
+// The activity store: its contract (ActivityStore, asynchronous: docs/ARCHITECTURE.md, "Stores") and its SQLite
+// implementation through the gate. The Postgres one is store-pg.ts; test/integration/store-activity.test.ts runs the
+// same tests against both. No other domain touches the table.
+import type { SqliteGate } from '../db/sqlite-gate'
+import type { Transactor, Tx } from '../db/store'
 import type { ActivityKind } from '../protocol'
 
 export interface ActivityRow {
@@ -24,53 +27,78 @@ export interface NewActivity {
   dedupe: string
 }
 
-const statements = (db: Database) => ({
-  insert: db.prepare<ActivityRow, [number, string, number | null, string, string, string, string, number]>(
-    `INSERT OR IGNORE INTO activity (user_id, kind, actor_id, text, detail, url, dedupe, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-  ),
-  page: db.prepare<ActivityRow, [number, number, number]>(
-    'SELECT * FROM activity WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
-  ),
-  byId: db.prepare<ActivityRow, [number, number]>('SELECT * FROM activity WHERE id = ? AND user_id = ?'),
-  unread: db.prepare<{ n: number }, [number]>(
-    'SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND read_at IS NULL',
-  ),
-  readOne: db.prepare<never, [number, number, number]>(
-    'UPDATE activity SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL',
-  ),
-  readUpTo: db.prepare<never, [number, number, number]>(
-    'UPDATE activity SET read_at = ? WHERE user_id = ? AND id <= ? AND read_at IS NULL',
-  ),
-  prune: db.prepare<never, [number]>('DELETE FROM activity WHERE created_at < ?'),
-})
+/** Every method takes the transaction it belongs to, if any. */
+export interface ActivityStore extends Transactor {
+  /** The new row, or null when the member already has an item for this cause (`dedupe`). Atomic. */
+  insert(userId: number, a: NewActivity, tx?: Tx): Promise<ActivityRow | null>
+  /** A member's items with an id below `before`, newest first. */
+  page(userId: number, before: number, limit: number, tx?: Tx): Promise<ActivityRow[]>
+  /** One of the member's items (null: none, or someone else's). */
+  byId(userId: number, id: number, tx?: Tx): Promise<ActivityRow | null>
+  /** How many of the member's items are unread. */
+  unread(userId: number, tx?: Tx): Promise<number>
+  /** Marks one item read: false when it was read already (or is not theirs). */
+  readOne(userId: number, id: number, tx?: Tx): Promise<boolean>
+  /** Marks every unread item up to an id read; how many. */
+  readUpTo(userId: number, upTo: number, tx?: Tx): Promise<number>
+  /** Forgets items older than `before` (ms); how many. */
+  prune(before: number, tx?: Tx): Promise<number>
+}
 
-export class ActivityStore {
+const statements = (gate: SqliteGate) => {
+  const db = gate.db
+  return {
+    insert: db.prepare<ActivityRow, [number, string, number | null, string, string, string, string, number]>(
+      `INSERT INTO activity (user_id, kind, actor_id, text, detail, url, dedupe, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *`,
+    ),
+    page: db.prepare<ActivityRow, [number, number, number]>(
+      'SELECT * FROM activity WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+    ),
+    byId: db.prepare<ActivityRow, [number, number]>('SELECT * FROM activity WHERE id = ? AND user_id = ?'),
+    unread: db.prepare<{ n: number }, [number]>(
+      'SELECT COUNT(*) AS n FROM activity WHERE user_id = ? AND read_at IS NULL',
+    ),
+    readOne: db.prepare<never, [number, number, number]>(
+      'UPDATE activity SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL',
+    ),
+    readUpTo: db.prepare<never, [number, number, number]>(
+      'UPDATE activity SET read_at = ? WHERE user_id = ? AND id <= ? AND read_at IS NULL',
+    ),
+    prune: db.prepare<never, [number]>('DELETE FROM activity WHERE created_at < ?'),
+  }
+}
+
+export class SqliteActivityStore implements ActivityStore {
   private q: ReturnType<typeof statements>
-  constructor(db: Database) {
-    this.q = statements(db)
+  constructor(private gate: SqliteGate) {
+    this.q = statements(gate)
   }
-  /** The new row, or null when the member already has an item for this cause (`dedupe`). */
-  insert(userId: number, a: NewActivity): ActivityRow | null {
-    return this.q.insert.get(userId, a.kind, a.actorId, a.text, a.detail, a.url, a.dedupe, Date.now()) ?? null
+  transaction<T>(fn: (tx: Tx) => Promise<T>) {
+    return this.gate.transaction(fn)
   }
-  page(userId: number, before: number, limit: number) {
-    return this.q.page.all(userId, before, limit)
+  insert(userId: number, a: NewActivity, tx?: Tx) {
+    return this.gate.run(
+      tx,
+      () => this.q.insert.get(userId, a.kind, a.actorId, a.text, a.detail, a.url, a.dedupe, Date.now()) ?? null,
+    )
   }
-  byId(userId: number, id: number) {
-    return this.q.byId.get(id, userId) ?? null
+  page(userId: number, before: number, limit: number, tx?: Tx) {
+    return this.gate.run(tx, () => this.q.page.all(userId, before, limit))
   }
-  unread(userId: number) {
-    return this.q.unread.get(userId)?.n ?? 0
+  byId(userId: number, id: number, tx?: Tx) {
+    return this.gate.run(tx, () => this.q.byId.get(id, userId) ?? null)
   }
-  readOne(userId: number, id: number) {
-    this.q.readOne.run(Date.now(), id, userId)
+  unread(userId: number, tx?: Tx) {
+    return this.gate.run(tx, () => this.q.unread.get(userId)?.n ?? 0)
   }
-  readUpTo(userId: number, upTo: number) {
-    this.q.readUpTo.run(Date.now(), userId, upTo)
+  readOne(userId: number, id: number, tx?: Tx) {
+    return this.gate.run(tx, () => this.q.readOne.run(Date.now(), id, userId).changes === 1)
   }
-  /** Forgets items older than `before` (ms). */
-  prune(before: number) {
-    this.q.prune.run(before)
+  readUpTo(userId: number, upTo: number, tx?: Tx) {
+    return this.gate.run(tx, () => this.q.readUpTo.run(Date.now(), userId, upTo).changes)
+  }
+  prune(before: number, tx?: Tx) {
+    return this.gate.run(tx, () => this.q.prune.run(before).changes)
   }
 }

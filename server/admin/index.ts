@@ -10,13 +10,14 @@ import { AuditLog } from './audit'
 import { Metrics } from './metrics'
 import { adminRoutes, metricsRoutes } from './routes'
 import { AdminService, type AdminDeps } from './service'
+import { SqliteAdminStore } from './store'
 
 export interface AuditDomain extends Domain<AuditFn> {
   readonly service: AuditLog
 }
 
 export function createAudit(deps: { core: Core }): AuditDomain {
-  const service = new AuditLog(deps.core)
+  const service = new AuditLog(deps.core, new SqliteAdminStore(deps.core.gate))
   return { api: service.record, service }
 }
 

@@ -79,13 +79,15 @@ export class Metrics {
     return n
   }
 
-  text(version: string): string {
+  async text(version: string): Promise<string> {
+    // The store's figures first: the rest is read in one go after them.
+    const push = await this.deps.push.stats()
+    const openReports = await this.admin.store.openReports()
     this.sample()
     const c = this.counters()
     const rooms = this.deps.rooms.stats()
     const media = this.deps.media.stats()
     const sockets = this.deps.core.sockets.stats()
-    const push = this.deps.push.stats()
     const members = this.deps.accounts.counts(0)
     const out: string[] = []
     const metric = (name: string, type: 'gauge' | 'counter', help: string, values: [string, number][] | number) => {
@@ -155,7 +157,7 @@ export class Metrics {
       ['{status="suspended"}', members.suspended],
       ['{status="banned"}', members.banned],
     ])
-    metric('townhall_open_reports', 'gauge', 'Reports waiting for an admin.', this.admin.store.openReports())
+    metric('townhall_open_reports', 'gauge', 'Reports waiting for an admin.', openReports)
     metric('townhall_push_subscriptions', 'gauge', 'Devices subscribed to push notifications.', push.subscriptions)
     metric('townhall_push_sent_total', 'counter', 'Push messages accepted by push services.', push.sent)
     metric(

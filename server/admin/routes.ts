@@ -36,18 +36,19 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
     // members
     .post(
       '/reports',
-      ({ viewer, body, set }) => {
+      async ({ viewer, body, set }) => {
         const v = requireUser(viewer)
+        const report = await admin.report(v.user, body.targetType, body.targetId, body.reason)
         set.status = 201
-        return { report: admin.report(v.user, body.targetType, body.targetId, body.reason) }
+        return { report }
       },
       { body: ReportBody, detail: { summary: 'Report a member, a room or a message to the admins' } },
     )
     .get(
       '/reset/:token',
-      ({ params, ip }) => {
+      async ({ params, ip }) => {
         limit(deps.core.limits.inviteLookup, ip)
-        return { reset: admin.checkReset(params.token) }
+        return { reset: await admin.checkReset(params.token) }
       },
       { params: TokenParams, detail: { summary: 'Whether a password-reset link can be used, and for whom' } },
     )
@@ -69,7 +70,7 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
         .onBeforeHandle(({ viewer }) => {
           requireAdmin(viewer)
         })
-        .get('/stats', () => ({ stats: admin.stats() }), {
+        .get('/stats', async () => ({ stats: await admin.stats() }), {
           detail: { summary: 'Dashboard: members, live rooms, people in rooms, messages today' },
         })
         .get(
@@ -120,9 +121,10 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
         )
         .post(
           '/members/:id/reset-link',
-          ({ viewer, params, set }) => {
+          async ({ viewer, params, set }) => {
+            const link = await admin.resetLink(viewer!.user, params.id)
             set.status = 201
-            return admin.resetLink(viewer!.user, params.id)
+            return link
           },
           { params: IdParams, detail: { summary: 'A one-time password-reset link (24 h)' } },
         )
@@ -140,15 +142,15 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
             },
           },
         )
-        .get('/reports', ({ query }) => ({ reports: admin.reports((query.status ?? 'open') as 'open') }), {
+        .get('/reports', async ({ query }) => ({ reports: await admin.reports(query.status ?? 'open') }), {
           query: t.Object({
             status: t.Optional(t.Union(['open', 'resolved', 'dismissed', 'all'].map((s) => t.Literal(s)))),
           }),
         })
         .patch(
           '/reports/:id',
-          ({ viewer, params, body }) => ({
-            report: admin.handleReport(viewer!.user, params.id, body.status, body.note),
+          async ({ viewer, params, body }) => ({
+            report: await admin.handleReport(viewer!.user, params.id, body.status, body.note),
           }),
           {
             params: IdParams,
@@ -159,9 +161,13 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
           },
         )
         .get('/settings', () => ({ settings: deps.core.settings.get() }))
-        .patch('/settings', ({ viewer, body }) => ({ settings: admin.updateSettings(viewer!.user, body) }), {
-          body: SettingsBody,
-        })
+        .patch(
+          '/settings',
+          async ({ viewer, body }) => ({ settings: await admin.updateSettings(viewer!.user, body) }),
+          {
+            body: SettingsBody,
+          },
+        )
         .get('/backups', () => ({ backups: admin.backups() }))
         .post(
           '/backups',
@@ -193,8 +199,8 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
         )
         .get(
           '/audit',
-          ({ query }) => ({
-            entries: admin.auditLog({ before: query.before, action: query.action, limit: query.limit ?? 50 }),
+          async ({ query }) => ({
+            entries: await admin.auditLog({ before: query.before, action: query.action, limit: query.limit ?? 50 }),
           }),
           {
             query: t.Object({
@@ -210,7 +216,7 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
 export const metricsRoutes = (core: Core, metrics: Metrics, version: string) =>
   new Elysia().get(
     '/metrics',
-    ({ request, set }) => {
+    async ({ request, set }) => {
       const token = core.config.metricsToken
       if (!token) fail('not_found')
       const auth = request.headers.get('authorization') ?? ''
@@ -219,7 +225,7 @@ export const metricsRoutes = (core: Core, metrics: Metrics, version: string) =>
         set.headers['www-authenticate'] = 'Bearer realm="metrics"'
         fail('metrics_token')
       }
-      return new Response(metrics.text(version), {
+      return new Response(await metrics.text(version), {
         headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' },
       })
     },

@@ -21,11 +21,10 @@ import type { RateLimiter } from '../lib/ratelimit'
 import { BackupRunningError, backupDir, createBackup, listBackups } from '../db/backup'
 import type { Settings } from '../settings'
 import type { AuditLog } from './audit'
-import { AdminStore, type ReportRow } from './store'
+import type { AdminStore, ReportRow, ReportStatus, ReportTarget } from './store'
 
 const RESET_HOURS = 24
 type Actor = { id: number; role: string }
-export type ReportTarget = 'member' | 'room' | 'message'
 
 export interface BranchNode extends Omit<InviteTreeNode, 'children'> {
   pendingInvites: number
@@ -58,11 +57,11 @@ export class AdminService {
     this.reportLimit = deps.core.limiter('reports', 10, 1 / 360)
     this.accounts = deps.accounts
     this.audit = deps.audit.record
-    this.store = new AdminStore(deps.core.db)
+    this.store = deps.audit.store
   }
 
-  auditLog(opts: { before?: number; action?: string; limit?: number }) {
-    const rows = this.deps.audit.list(opts.before ?? Number.MAX_SAFE_INTEGER, opts.action ?? '', opts.limit ?? 50)
+  async auditLog(opts: { before?: number; action?: string; limit?: number }) {
+    const rows = await this.deps.audit.list(opts.before ?? Number.MAX_SAFE_INTEGER, opts.action ?? '', opts.limit ?? 50)
     const isMember = (r: { target_type: string | null; target_id: string | null }) =>
       (r.target_type === 'member' || r.target_type === 'user') && !!r.target_id
     const names = this.accounts.usernames(
@@ -85,7 +84,8 @@ export class AdminService {
   }
 
   // ── dashboard ──
-  stats() {
+  async stats() {
+    const openReports = await this.store.openReports()
     const midnight = new Date()
     midnight.setHours(0, 0, 0, 0)
     const c = this.accounts.counts(midnight.getTime())
@@ -103,7 +103,7 @@ export class AdminService {
       messagesToday: bc.messagesToday,
       messages: bc.messages,
       online: this.core.sockets.stats().onlineMembers,
-      openReports: this.store.openReports(),
+      openReports,
     }
   }
 
@@ -174,7 +174,7 @@ export class AdminService {
     } catch (e) {
       this.core.log.error('admin: removing from rooms failed', { userId, error: e })
     }
-    if (ban) this.deps.push.removeDevices(userId)
+    if (ban) await this.deps.push.removeDevices(userId)
   }
 
   async setRole(actor: Actor, id: number, role: 'member' | 'admin') {
@@ -201,15 +201,18 @@ export class AdminService {
    * `actor` null: the server's operator (`townhall user reset-password`), who may make one for any member, an admin
    * included (the way back in for an admin who lost their password).
    */
-  resetLink(actor: Actor | null, id: number) {
+  async resetLink(actor: Actor | null, id: number) {
     const u = actor ? this.target(actor, id) : this.accounts.byId(id)
     if (!u) fail('not_found')
     const token = newToken()
     const expiresAt = Date.now() + RESET_HOURS * 3_600_000
-    this.core.db.transaction(() => {
-      this.store.expireResets(u.id)
-      this.store.insertReset(u.id, hashToken(token), actor?.id ?? null, expiresAt)
-    })()
+    await this.store.transaction(async (tx) => {
+      await this.store.expireResets(u.id, tx)
+      await this.store.insertReset(
+        { userId: u.id, tokenHash: hashToken(token), createdBy: actor?.id ?? null, expiresAt },
+        tx,
+      )
+    })
     this.audit({
       actorId: actor?.id ?? null,
       action: 'member.reset_link',
@@ -220,22 +223,23 @@ export class AdminService {
     return { url: `${this.core.origin()}/reset/${token}`, expiresAt }
   }
 
-  private usableReset(token: string) {
-    const r = this.store.resetByHash(hashToken(token))
+  private async usableReset(token: string) {
+    const r = await this.store.resetByHash(hashToken(token))
     if (!r || r.used_at || r.expires_at <= Date.now()) fail('reset_invalid')
     const u = this.accounts.byId(r.user_id)
     if (!u || u.status === 'banned') fail('reset_invalid')
     return { r, u }
   }
 
-  checkReset(token: string) {
-    const { r, u } = this.usableReset(token)
+  async checkReset(token: string) {
+    const { r, u } = await this.usableReset(token)
     return { username: u.username, expiresAt: r.expires_at }
   }
 
   async useReset(token: string, password: string) {
-    const { r, u } = this.usableReset(token)
-    if (!this.store.useReset(r.id)) fail('reset_invalid')
+    const { r, u } = await this.usableReset(token)
+    // Spent once: of two uses at once (on any node), one wins and the other is refused.
+    if (!(await this.store.useReset(r.id))) fail('reset_invalid')
     await this.accounts.resetPassword(u.id, password)
     this.audit({
       actorId: u.id,
@@ -305,7 +309,7 @@ export class AdminService {
   }
 
   // ── reports ──
-  report(reporter: { id: number }, type: ReportTarget, targetId: number, reason: string) {
+  async report(reporter: { id: number }, type: ReportTarget, targetId: number, reason: string) {
     const wait = this.reportLimit.take(`u${reporter.id}`)
     if (wait) fail('rate_limited', `You have sent many reports; try again in ${Math.ceil(wait / 60)} min.`, wait)
     if (type === 'member') {
@@ -316,13 +320,19 @@ export class AdminService {
       // A room the reporter may not see is not found, as for no room (its existence is not revealed).
       if (!this.deps.rooms.room(targetId) || !this.deps.rooms.mayKnow(targetId, reporter.id)) fail('not_found')
     } else if (!this.deps.backchannel.reportedMessage(targetId, reporter.id)) fail('not_found')
-    if (this.store.openReportBy(reporter.id, type, targetId)) fail('report_duplicate')
-    const id = this.store.insertReport(reporter.id, type, targetId, reason.trim())
+    // One open report per reporter and target, however many are sent at once.
+    const id = await this.store.insertReport({
+      reporterId: reporter.id,
+      targetType: type,
+      targetId,
+      reason: reason.trim(),
+    })
+    if (id === null) fail('report_duplicate')
     return { id }
   }
 
-  reports(status: 'open' | 'resolved' | 'dismissed' | 'all', limit = 100) {
-    const rows = this.store.reports(status, limit)
+  async reports(status: ReportStatus | 'all', limit = 100) {
+    const rows = await this.store.reports(status, limit)
     const names = this.accounts.usernames(
       new Set(rows.flatMap((r) => (r.handled_by === null ? [r.reporter_id] : [r.reporter_id, r.handled_by]))),
     )
@@ -366,10 +376,10 @@ export class AdminService {
     }
   }
 
-  handleReport(actor: Actor, id: number, status: 'resolved' | 'dismissed' | 'open', note = '') {
-    const r = this.store.report(id)
+  async handleReport(actor: Actor, id: number, status: ReportStatus, note = '') {
+    // `r`: the report as it was just before (of two admins at once, the second sees the first one's status).
+    const r = await this.store.handleReport(id, status, actor.id, note.trim())
     if (!r) fail('not_found')
-    this.store.handleReport(id, status, actor.id, note.trim())
     this.audit({
       actorId: actor.id,
       action: status === 'open' ? 'report.reopen' : status === 'resolved' ? 'report.resolve' : 'report.dismiss',
@@ -387,11 +397,11 @@ export class AdminService {
         url: '/',
         dedupe: `report:${id}:${status}`,
       })
-    return this.reportView(this.store.report(id)!)
+    return this.reportView((await this.store.report(id))!)
   }
 
   // ── settings ──
-  updateSettings(actor: Actor, patch: Partial<Settings>) {
+  async updateSettings(actor: Actor, patch: Partial<Settings>) {
     const settings = this.core.settings
     const before = settings.get()
     const changed: Record<string, { from: unknown; to: unknown }> = {}
@@ -399,7 +409,7 @@ export class AdminService {
       if (v !== undefined && JSON.stringify(before[k]) !== JSON.stringify(v)) changed[k] = { from: before[k], to: v }
     }
     if (Object.keys(changed).length === 0) return settings.get()
-    settings.update(patch)
+    await settings.update(patch)
     // Guest listening turned off applies at once: the guests connected now leave (their close hooks free their seats).
     if (changed.guests && patch.guests === false) this.core.sockets.disconnectGuests(4003, 'guests not allowed')
     this.audit({ actorId: actor.id, action: 'settings.update', targetType: 'settings', details: changed })

@@ -89,7 +89,7 @@ class MembersService {
     const me = accounts.byId(userId)!
     if (me.role === 'admin' && accounts.counts(0).admins <= 1) fail('account_last_admin')
     rooms.removeUserEverywhere(userId)
-    push.removeDevices(userId)
+    await push.removeDevices(userId)
     for (const inv of await invites.pending()) if (inv.creatorId === userId) await invites.revoke(inv.id, me)
     await accounts.erase(userId)
     // After the account: the tombstones and the kept 1:1 messages show "Deleted member" at once.

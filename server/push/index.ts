@@ -1,11 +1,13 @@
 // The push domain: VAPID keys, members' devices and settings, and sending (PushApi.notify). Built on accounts, before
-// the domains that notify. The scheduled rooms' reminders (reminders.ts) are built after the rooms they read.
+// the domains that notify. start(): the VAPID keys and who has a device, from the store. The scheduled rooms'
+// reminders (reminders.ts) are built after the rooms they read.
 import type { AccountsApi, PushApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
 import { Reminders, type ReminderRooms } from './reminders'
 import { pushRoutes } from './routes'
 import { PushService } from './service'
+import { SqlitePushStore } from './store'
 
 export interface PushDomain extends Domain<PushApi> {
   readonly service: PushService
@@ -13,8 +15,8 @@ export interface PushDomain extends Domain<PushApi> {
 }
 
 export function createPush(deps: { core: Core; accounts: AccountsApi }): PushDomain {
-  const service = new PushService(deps.core, deps.accounts)
-  return { api: service, service, routes: pushRoutes(deps, service) }
+  const service = new PushService(deps.core, deps.accounts, new SqlitePushStore(deps.core.gate))
+  return { api: service, service, routes: pushRoutes(deps, service), start: () => service.start() }
 }
 
 export interface RemindersDomain extends Domain<null> {

@@ -1,5 +1,5 @@
 // The scheduled rooms' reminders, each sent once (the push domain's own table, keyed by room, lead and start time:
-// a restart never sends one twice, a new start time reminds again):
+// a restart never sends one twice, nor do two nodes running it at once, and a new start time reminds again):
 // - 10 minutes before: the host, their followers and those who said yes ("Remind me"), never who said no;
 // - at the start (until START_LATE_MS after it, the room scheduled or already live): those who said yes and the host.
 // It reads the rooms through RoomsApi (passed in), so app.ts builds it after the rooms, and tells the rooms what went
@@ -34,7 +34,8 @@ export class Reminders {
     const sends: Promise<void>[] = []
     let n = 0
     for (const r of rooms.scheduledBetween(now, now + REMINDER_LEAD_MS)) {
-      if (r.state !== 'scheduled' || r.startsAt === null || !store.markReminded(r.id, 'soon', r.startsAt)) continue
+      if (r.state !== 'scheduled' || r.startsAt === null || !(await store.markReminded(r.id, 'soon', r.startsAt)))
+        continue
       const { yes, no } = rooms.rsvps(r.id)
       const declined = new Set(no)
       const who = [r.hostId, ...this.deps.accounts.followers(r.hostId).map((u) => u.id), ...yes]
@@ -49,7 +50,7 @@ export class Reminders {
       n++
     }
     for (const r of rooms.startingBetween(now - START_LATE_MS, now + 1)) {
-      if (r.startsAt === null || !store.markReminded(r.id, 'start', r.startsAt)) continue
+      if (r.startsAt === null || !(await store.markReminded(r.id, 'start', r.startsAt))) continue
       sends.push(this.remind(r, 'start', [...new Set([r.hostId, ...rooms.rsvps(r.id).yes])], now))
       n++
     }

@@ -41,21 +41,25 @@ export const pushRoutes = (deps: { core: Core; accounts: AccountsApi }, push: Pu
     )
     .post(
       '/unsubscribe',
-      ({ viewer, body }) => ({ removed: push.unsubscribe(requireUser(viewer).user.id, body.endpoint) }),
+      async ({ viewer, body }) => ({ removed: await push.unsubscribe(requireUser(viewer).user.id, body.endpoint) }),
       { body: UnsubscribeBody, detail: { summary: "Remove this device's push subscription" } },
     )
     .get(
       '/settings',
-      ({ viewer }) => {
+      async ({ viewer }) => {
         const v = requireUser(viewer)
-        return { settings: push.settings(v.user.id), devices: push.devices(v.user.id) }
+        return { settings: await push.settings(v.user.id), devices: await push.devices(v.user.id) }
       },
       { detail: { summary: 'My notification settings per kind, and my subscribed devices' } },
     )
-    .patch('/settings', ({ viewer, body }) => ({ settings: push.updateSettings(requireUser(viewer).user.id, body) }), {
-      body: PushSettingsBody,
-      detail: { summary: 'Turn kinds of notification on or off' },
-    })
+    .patch(
+      '/settings',
+      async ({ viewer, body }) => ({ settings: await push.updateSettings(requireUser(viewer).user.id, body) }),
+      {
+        body: PushSettingsBody,
+        detail: { summary: 'Turn kinds of notification on or off' },
+      },
+    )
     .post(
       '/test',
       async ({ viewer }) => {

@@ -5,9 +5,11 @@ import webpush from 'web-push'
 import type { AccountsApi, PushApi, PushKind } from '../contracts'
 import type { Core } from '../core'
 import { fail } from '../errors'
+import type { Logger } from '../lib/log'
 import type { RateLimiter } from '../lib/ratelimit'
+import type { ClusterLink } from '../settings'
 import { checkHost, pinnedPost } from './address'
-import { PushStore, type SubscriptionRow } from './store'
+import type { PushStore, SubscriptionRow } from './store'
 
 const PUSH_KINDS: PushKind[] = ['dm', 'room_started', 'room_reminder', 'speak_invite', 'activity']
 const SEND_TIMEOUT_MS = 10_000
@@ -42,9 +44,40 @@ export interface VapidKeys {
 
 const SETTINGS_KEY = 'vapid_keys'
 
+/**
+ * Several nodes: a device subscribed on one node is published on `<prefix>push-devices` (the member's id), and every
+ * other node counts the member among those who may have a device. After a lost connection a node subscribes and
+ * reads who has a device again (it may have missed some). Call after the node started and before the push domain
+ * starts.
+ */
+export async function sharePushDevices(push: PushService, node: ClusterLink, log: Logger) {
+  const channel = node.key('push-devices')
+  const onMessage = (m: string) => {
+    const userId = Number(m)
+    if (Number.isSafeInteger(userId) && userId > 0) push.deviceAdded(userId)
+  }
+  await node.sub.subscribe(channel, onMessage)
+  node.onReconnect(async () => {
+    await node.sub.subscribe(channel, onMessage)
+    await push.loadDevices()
+  })
+  push.share((userId) => {
+    node.cmd
+      .publish(channel, String(userId))
+      .catch((e) => log.error('push: telling the other nodes failed', { error: e }))
+  })
+}
+
 export class PushService implements PushApi {
-  readonly store: PushStore
-  readonly keys: VapidKeys
+  private _keys: VapidKeys | null = null
+  /**
+   * Members who may have a device: everyone with one at start and everyone subscribed since (here, or on another
+   * node: `deviceAdded`); a member found with none leaves it. A notification to anyone else costs no query (a
+   * message's recipients, most of whom have no device). Kept in memory: `notify` stays a cheap synchronous check.
+   */
+  private withDevices = new Set<number>()
+  /** Several nodes: tells the others a member subscribed a device (sharePushDevices). */
+  private published: ((userId: number) => void) | null = null
   /** Sends that reached a push service (counted for /metrics). */
   sent = 0
   failed = 0
@@ -56,20 +89,50 @@ export class PushService implements PushApi {
   constructor(
     private core: Core,
     private accounts: AccountsApi,
+    readonly store: PushStore,
   ) {
-    this.store = new PushStore(core.db)
     this.testLimit = core.limiter('push-test', 5, 1 / 12)
-    this.keys = PushService.loadKeys(core)
   }
 
-  /** The VAPID key pair: made on first run and kept in the database (DATA_DIR), so subscriptions survive restarts. */
-  static loadKeys(core: Core): VapidKeys {
-    const raw = core.settings.raw(SETTINGS_KEY)
-    if (raw) return JSON.parse(raw) as VapidKeys
-    const keys = webpush.generateVAPIDKeys()
-    core.settings.setRaw(SETTINGS_KEY, JSON.stringify(keys))
-    core.log.info('push: VAPID keys created')
-    return keys
+  /** At start: the VAPID keys and who has a device. */
+  async start() {
+    this._keys = await PushService.loadKeys(this.core)
+    await this.loadDevices()
+  }
+
+  /** Who has a device, from the store (at start, and after a lost link to the other nodes). */
+  async loadDevices() {
+    this.withDevices = new Set(await this.store.usersWithDevices())
+  }
+
+  /** The VAPID key pair (loaded by start()). */
+  get keys(): VapidKeys {
+    if (!this._keys) throw new Error('push: the VAPID keys are read before start()')
+    return this._keys
+  }
+
+  /**
+   * The VAPID key pair: made on first run and kept in the database (DATA_DIR), so subscriptions survive restarts. Two
+   * nodes starting together on a new database keep the first one written.
+   */
+  static async loadKeys(core: Core): Promise<VapidKeys> {
+    let made = false
+    const raw = await core.settings.rawOrSet(SETTINGS_KEY, () => {
+      made = true
+      return JSON.stringify(webpush.generateVAPIDKeys())
+    })
+    if (made) core.log.info('push: VAPID keys created')
+    return JSON.parse(raw) as VapidKeys
+  }
+
+  /** Several nodes: subscriptions on this node are told to the others (sharePushDevices). */
+  share(publish: (userId: number) => void) {
+    this.published = publish
+  }
+
+  /** Another node says a member subscribed a device. */
+  deviceAdded(userId: number) {
+    this.withDevices.add(userId)
   }
 
   async subscribe(
@@ -95,40 +158,41 @@ export class PushService implements PushApi {
     if (p256dh.length !== 65 || p256dh[0] !== 4)
       fail('validation', 'keys.p256dh: expected an uncompressed P-256 public key')
     if (auth.length !== 16) fail('validation', 'keys.auth: expected 16 bytes')
-    this.core.db.transaction(() => {
+    const { store } = this
+    await store.transaction(async (tx) => {
       // An endpoint is one device of one member. The same device (the same keys, which only the browser and we know)
       // may change hands: whoever subscribed last gets it, the previous member no longer. Someone who knows only the
       // endpoint URL cannot take it over.
-      const held = this.store.byEndpoint(sub.endpoint)
-      if (held && held.user_id !== userId) {
-        if (held.p256dh !== sub.keys.p256dh || held.auth !== sub.keys.auth) fail('push_endpoint_taken')
-        this.store.removeId(held.id)
-      }
-      this.store.upsert(userId, sub.endpoint, sub.keys.p256dh, sub.keys.auth, userAgent.slice(0, 200))
-      const subs = this.store.byUser(userId)
-      for (const old of subs.slice(0, Math.max(0, subs.length - MAX_DEVICES))) this.store.removeId(old.id)
-    })()
+      const { endpoint, keys } = sub
+      const row = { userId, endpoint, p256dh: keys.p256dh, auth: keys.auth, userAgent: userAgent.slice(0, 200) }
+      if ((await store.upsert(row, tx)) === null) fail('push_endpoint_taken')
+      const subs = await store.byUser(userId, tx)
+      for (const old of subs.slice(0, Math.max(0, subs.length - MAX_DEVICES))) await store.removeId(old.id, tx)
+    })
+    // Again once committed: a send that found no device meanwhile (before the commit) took the member out.
+    this.withDevices.add(userId)
+    this.published?.(userId)
   }
 
   unsubscribe(userId: number, endpoint: string) {
     return this.store.remove(userId, endpoint)
   }
 
-  settings(userId: number): Record<PushKind, boolean> {
+  async settings(userId: number): Promise<Record<PushKind, boolean>> {
     const out = Object.fromEntries(PUSH_KINDS.map((k) => [k, true])) as Record<PushKind, boolean>
-    for (const p of this.store.prefs(userId)) out[p.kind] = p.enabled === 1
+    for (const p of await this.store.prefs(userId)) out[p.kind] = p.enabled
     return out
   }
 
-  updateSettings(userId: number, patch: Partial<Record<PushKind, boolean>>) {
-    this.core.db.transaction(() => {
-      for (const k of PUSH_KINDS) if (typeof patch[k] === 'boolean') this.store.setPref(userId, k, patch[k]!)
-    })()
+  async updateSettings(userId: number, patch: Partial<Record<PushKind, boolean>>) {
+    await this.store.transaction(async (tx) => {
+      for (const k of PUSH_KINDS) if (typeof patch[k] === 'boolean') await this.store.setPref(userId, k, patch[k]!, tx)
+    })
     return this.settings(userId)
   }
 
-  devices(userId: number) {
-    return this.store.byUser(userId).map((s) => ({
+  async devices(userId: number) {
+    return (await this.store.byUser(userId)).map((s) => ({
       id: s.id,
       endpointHost: new URL(s.endpoint).host,
       userAgent: s.user_agent,
@@ -140,14 +204,14 @@ export class PushService implements PushApi {
   /** PushApi: sends to each of the member's devices unless they turned this kind off. Never throws. */
   notify(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
     // A member with no device costs nothing more (most of a message's recipients).
-    return this.store.mayHaveDevices(userId) ? this.notifyDevices(userId, kind, message) : DONE
+    return this.withDevices.has(userId) ? this.notifyDevices(userId, kind, message) : DONE
   }
 
   private async notifyDevices(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
     try {
       const user = this.accounts.byId(userId)
       if (user?.status !== 'active') return
-      if (!this.store.enabled(userId, kind)) return
+      if (!(await this.store.enabled(userId, kind))) return
       await this.sendAll(userId, kind, message)
     } catch (e) {
       this.core.log.error('push: notify failed', { userId, kind, error: e })
@@ -155,13 +219,14 @@ export class PushService implements PushApi {
   }
 
   /** PushApi: a banned member's devices are forgotten. */
-  removeDevices(userId: number) {
-    this.store.removeUser(userId)
+  async removeDevices(userId: number) {
+    await this.store.removeUser(userId)
+    this.withDevices.delete(userId)
   }
 
   /** PushApi: for /metrics. */
-  stats() {
-    return { subscriptions: this.store.count(), sent: this.sent, failed: this.failed }
+  async stats() {
+    return { subscriptions: await this.store.count(), sent: this.sent, failed: this.failed }
   }
 
   /** A test notification to all of my devices (the settings screen's button); ignores the settings. */
@@ -175,7 +240,8 @@ export class PushService implements PushApi {
   }
 
   private async sendAll(userId: number, kind: PushKind | 'test', m: PushMessage) {
-    const subs = this.store.byUser(userId)
+    const subs = await this.store.byUser(userId)
+    if (!subs.length) this.withDevices.delete(userId)
     const payload = JSON.stringify({
       kind,
       title: m.title.slice(0, 120),
@@ -236,7 +302,7 @@ export class PushService implements PushApi {
         pinned: checked ?? undefined,
       })
       if (status === 404 || status === 410) {
-        this.store.removeId(s.id)
+        await this.store.removeId(s.id)
         this.core.log.info('push: dropped an expired subscription', { userId: s.user_id, status })
         return false
       }
@@ -245,7 +311,7 @@ export class PushService implements PushApi {
         this.core.log.warn('push: push service refused', { status, host: new URL(s.endpoint).host })
         return false
       }
-      this.store.used(s.id)
+      await this.store.used(s.id)
       this.sent++
       return true
     } catch (e) {

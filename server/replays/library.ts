@@ -234,7 +234,7 @@ export class ReplayLibrary {
   }
   /** [RP64] The admin sets how long replays are kept; older ones go at once. */
   async setKeepDays(actorId: number, days: number) {
-    this.d.core.settings.update({ replayKeepDays: days })
+    await this.d.core.settings.update({ replayKeepDays: days })
     this.d.audit({ actorId, action: 'settings.replayKeepDays', details: { days } })
     return this.sweep()
   }

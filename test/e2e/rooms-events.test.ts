@@ -178,7 +178,7 @@ test.skipIf(!hasChromium)(
     await V.context.close()
 
     // a live open room, guests allowed: listen as a guest
-    s.ctx.core.settings.update({ guests: true })
+    await s.ctx.core.settings.update({ guests: true })
     const live = await host.post('/api/rooms', { title: 'Live from the allotment' })
     const liveId = live.json.room.id as number
     const ws = await connectWs(s.url, { cookie: host.cookie, origin: s.origin })
@@ -190,6 +190,6 @@ test.skipIf(!hasChromium)(
     await G.context.close()
     await ws.request('room.end', { roomId: liveId })
     ws.close()
-    s.ctx.core.settings.update({ guests: false })
+    await s.ctx.core.settings.update({ guests: false })
   },
 )

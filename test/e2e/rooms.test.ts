@@ -80,7 +80,7 @@ test.skipIf(!hasChromium)(
       await b.getByRole('button', { name: 'Lower hand' }).waitFor()
 
       // a signed-out guest listens when the admin allows guests: counted, not listed
-      s.ctx.core.settings.update({ guests: true })
+      await s.ctx.core.settings.update({ guests: true })
       const G = await pageFor(browser, s.url)
       await G.page.goto(`/rooms/${roomId}`)
       await G.page.getByRole('button', { name: 'Listen as a guest' }).click() // the event page first (R36)
@@ -90,7 +90,7 @@ test.skipIf(!hasChromium)(
       await shot(G.page, 'room-guest-390')
       await G.context.close()
       await a.getByText('and 1 guest').waitFor({ state: 'detached' })
-      s.ctx.core.settings.update({ guests: false })
+      await s.ctx.core.settings.update({ guests: false })
 
       // A sees the hand queue and invites B
       await a.getByRole('heading', { name: /Raised hands/ }).waitFor()

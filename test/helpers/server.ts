@@ -90,9 +90,9 @@ export async function signedInClient(s: TestServer, username: string, role: 'mem
   if (role === 'admin') await s.ctx.accounts.service.createAdmin(username, PASSWORD)
   else {
     const mode = s.ctx.core.settings.get().registration
-    s.ctx.core.settings.update({ registration: 'open' })
+    await s.ctx.core.settings.update({ registration: 'open' })
     await s.ctx.invites.service.register({ username, password: PASSWORD })
-    s.ctx.core.settings.update({ registration: mode })
+    await s.ctx.core.settings.update({ registration: mode })
   }
   const c = new Client(s)
   const r = await c.post('/api/auth/login', { username, password: PASSWORD })

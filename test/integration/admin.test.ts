@@ -96,18 +96,18 @@ test('[D3] a ban closes every socket of the member within a second and hides the
   const tab1 = await connectWs(s.url, { cookie: bart.cookie, origin: s.origin })
   const tab2 = await connectWs(s.url, { cookie: bart.cookie, origin: s.origin })
   const p256dh = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url')
-  s.ctx.push.service.store.upsert(
-    bart.user.id,
-    'https://push.example/bart',
+  await s.ctx.push.service.store.upsert({
+    userId: bart.user.id,
+    endpoint: 'https://push.example/bart',
     p256dh,
-    Buffer.alloc(16, 1).toString('base64url'),
-    'test',
-  )
+    auth: Buffer.alloc(16, 1).toString('base64url'),
+    userAgent: 'test',
+  })
   await admin.post(`/api/admin/members/${bart.user.id}/ban`, { reason: 'spam' })
   const closed = await Promise.all([tab1.waitClosed(), tab2.waitClosed()])
   expect(closed.map((c) => c.code)).toEqual([4001, 4001])
   expect(s.ctx.hub.isOnline(bart.user.id)).toBe(false)
-  expect(s.ctx.push.service.store.byUser(bart.user.id)).toHaveLength(0)
+  expect(await s.ctx.push.service.store.byUser(bart.user.id)).toHaveLength(0)
   expect((await member.get('/api/users/bart')).status).toBe(404)
   expect((await new Client(s).post('/api/auth/login', { username: 'bart', password: PASSWORD })).status).toBe(403)
   expect((await audit('member.ban')).some((e) => e.targetId === String(bart.user.id))).toBe(true)

@@ -110,7 +110,7 @@ test('[B41] voice messages by content: Opus in Ogg or WebM, ≤ 5 minutes, with 
 
 test('[B42] size: the admin sets the largest video (maxVideoMb); videos count in the daily bytes', async () => {
   const { a, b, t } = await pair()
-  s.ctx.core.settings.update({ maxVideoMb: 1 })
+  await s.ctx.core.settings.update({ maxVideoMb: 1 })
   try {
     const big = new Uint8Array(1024 * 1024 + 1)
     big.set(f.mp4)
@@ -118,7 +118,7 @@ test('[B42] size: the admin sets the largest video (maxVideoMb); videos count in
     expect(r.status).toBe(413)
     expect(r.json.error.message).toContain('1 MB')
   } finally {
-    s.ctx.core.settings.update({ maxVideoMb: 50 })
+    await s.ctx.core.settings.update({ maxVideoMb: 50 })
   }
   // 500 MB of images already today: no video either.
   s.ctx.core.db

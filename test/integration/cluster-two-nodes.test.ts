@@ -1,7 +1,8 @@
 // Two real Townhall nodes on one Redis: node A in this process, node B a `townhall serve` child process, the same
 // REDIS_URL and the same DATA_DIR (one SQLite file in WAL mode). A DM sent by a member connected to node A arrives
-// live at a member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B; the
-// members directory of node B hears of the changes made on node A.
+// live at a member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B; a
+// setting changed on A applies on B, and a push device subscribed on B is known on A; the members directory of node B
+// hears of the changes made on node A.
 // (What two nodes on one SQLite file get wrong, the Backchannel's seq counter, is the store's work: see the todo
 // below and docs/ARCHITECTURE.md.)
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
@@ -10,7 +11,7 @@ import { join } from 'node:path'
 import { dm, follow, person, send, type Person } from '../helpers/backchannel'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
-import { Client, signIn, startTestServer, type TestServer } from '../helpers/server'
+import { Client, signedInClient, signIn, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -114,7 +115,34 @@ test('[W4] followers hear a member go offline only when the last socket on any n
   alice.ws.close()
 })
 
-test('[W23] the members directory follows the other node: a follow, profile and block on A are seen on B', async () => {
+test('[W23] a setting changed on node A applies on node B; a device subscribed on B is known on A', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const boss = await signedInClient(a!, 'boss', 'admin')
+  const onB = (path: string, body?: unknown) =>
+    fetch(`${b!.url}${path}`, {
+      method: body ? 'POST' : 'GET',
+      headers: { cookie: boss.cookie, origin: b!.origin, 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    })
+  const videoOnB = async () => (await (await onB('/api/admin/settings')).json()).settings.maxVideoMb
+  expect(await videoOnB()).toBe(50)
+  expect((await boss.patch('/api/admin/settings', { maxVideoMb: 7 })).status).toBe(200)
+  await until(async () => (await videoOnB()) === 7, 'node B loading the settings changed on node A')
+
+  // The boss subscribes a device on node B (a name that does not resolve is taken, and fails at each send).
+  const p256dh = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url')
+  const auth = Buffer.alloc(16, 1).toString('base64url')
+  const sub = { endpoint: 'https://push.invalid/boss', keys: { p256dh, auth } }
+  expect((await onB('/api/push/subscribe', sub)).status).toBe(201)
+  // Node A, which saw no device of his at its start, now tries to send to it (and fails: the name does not resolve).
+  const failed = a!.ctx.push.service.failed
+  await until(async () => {
+    await a!.ctx.push.api.notify(boss.user.id, 'dm', { title: 'hi', body: 'from node A', url: '/' })
+    return a!.ctx.push.service.failed > failed
+  }, 'node A sending to the device subscribed on node B')
+})
+
+test('[W24] the members directory follows the other node: a follow, profile and block on A are seen on B', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const carol: Person = await person(a!, 'carol')
   const dave: Person = await person(a!, 'dave')

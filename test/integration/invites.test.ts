@@ -176,19 +176,19 @@ test('[I5] registration modes: invite needs an invite, open needs none, closed r
   expect(none.status).toBe(403)
   expect(none.json.error.code).toBe('invite_required')
 
-  s.ctx.core.settings.update({ registration: 'open' })
+  await s.ctx.core.settings.update({ registration: 'open' })
   expect((await new Client(s).get('/api/registration')).json.mode).toBe('open')
   expect((await register('ivy')).status).toBe(201)
   expect(s.ctx.accounts.api.byName('ivy')!.invitedBy).toBeNull()
 
-  s.ctx.core.settings.update({ registration: 'closed' })
+  await s.ctx.core.settings.update({ registration: 'closed' })
   const inv = await s.ctx.invites.service.create(null, {})
   const closed = await register('jay', inv.token)
   expect(closed.status).toBe(403)
   expect(closed.json.error.code).toBe('registration_closed')
   // The refused sign-up did not spend the invite.
   expect((await s.ctx.invites.service.store.byId(inv.id))!.uses).toBe(0)
-  s.ctx.core.settings.update({ registration: 'invite' })
+  await s.ctx.core.settings.update({ registration: 'invite' })
 })
 
 test('[A1] usernames are unique ignoring case; a taken name does not spend the invite', async () => {

@@ -117,7 +117,7 @@ test('[H34] a failed sign-in writes one line with the client address (X-Forwarde
   expect(text.lines.filter((l) => l.includes('auth: failed sign-in from 127.0.0.1 '))).toHaveLength(1)
   // A successful sign-in is in the audit log with the address.
   await signIn(new Client(json.s), PASSWORD, { 'x-forwarded-for': '192.0.2.44' })
-  const audit = json.s.ctx.audit.service.list(Number.MAX_SAFE_INTEGER, 'auth.login', 10)
+  const audit = await json.s.ctx.audit.service.list(Number.MAX_SAFE_INTEGER, 'auth.login', 10)
   expect(JSON.parse(audit[0]!.details)).toEqual({ ip: '192.0.2.44' })
 })
 

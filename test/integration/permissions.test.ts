@@ -309,7 +309,7 @@ test('[W2][W5] the gateway: a guest is refused unless guests may listen; members
     expect(ws.hello.user.username).toBe(name)
     ws.close()
   }
-  s.ctx.core.settings.update({ guests: true })
+  await s.ctx.core.settings.update({ guests: true })
   const guest = await connectWs(s.url, { origin: s.origin })
   expect(guest.hello.user).toBeNull()
   // A guest may ping but not make member requests.
@@ -319,7 +319,7 @@ test('[W2][W5] the gateway: a guest is refused unless guests may listen; members
     error: { code: 'unauthorized' },
   })
   guest.close()
-  s.ctx.core.settings.update({ guests: false })
+  await s.ctx.core.settings.update({ guests: false })
 })
 
 test('[A7] a suspended member is treated as a guest and cannot sign in', async () => {

@@ -244,7 +244,7 @@ for (const proxy of [nginx, caddy]) {
       expect(r.status).toBe(200)
       expect(String(r.headers['set-cookie'])).toStartWith('__Host-th_session=')
       expect(r.headers['x-request-id']).toBeTruthy()
-      const entry = s.ctx.audit.service.list(Number.MAX_SAFE_INTEGER, 'auth.login', 1)[0]!
+      const entry = (await s.ctx.audit.service.list(Number.MAX_SAFE_INTEGER, 'auth.login', 1))[0]!
       // The address the proxy saw (a forged X-Forwarded-For sent by the client is not what counts).
       expect(JSON.parse(entry.details)).toEqual({ ip: CLIENT_ADDRESS })
     })

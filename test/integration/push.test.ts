@@ -243,7 +243,7 @@ test('[P4] each notification kind arrives signed (VAPID ES256) and encrypted (ae
       expect(r.headers.get('urgency')).toBe(kind === 'dm' || kind === 'speak_invite' ? 'high' : 'normal')
     }
   }
-  expect(push.store.byUser(carol.user.id).every((x) => x.last_used_at !== null)).toBe(true)
+  expect((await push.store.byUser(carol.user.id)).every((x) => x.last_used_at !== null)).toBe(true)
 })
 
 test("[P5] a member's settings turn each kind off; suspended members get nothing", async () => {
@@ -291,8 +291,7 @@ test('[P6] a subscription the push service reports gone (404/410) is dropped; ot
   await s.ctx.push.api.notify(erin.user.id, 'dm', KINDS[0]![1])
   const left = (await erin.get('/api/push/settings')).json.devices.length
   expect(left).toBe(2)
-  const endpoints = s.ctx.push.service.store
-    .byUser(erin.user.id)
+  const endpoints = (await s.ctx.push.service.store.byUser(erin.user.id))
     .map((x) => new URL(x.endpoint).pathname)
     .sort()
   expect(endpoints).toEqual(['/p6-fine', '/p6-flaky'])
@@ -493,7 +492,7 @@ test('[P3] at each send the endpoint is checked again: one that points into our 
   // One of them is the fake push service on loopback, which would accept the POST if it were made.
   const live = device('/p3-again').endpoint
   for (const endpoint of [live, 'https://[::ffff:7f00:1]/p', 'https://push.localhost/p'])
-    strict.ctx.push.service.store.upsert(m.user.id, endpoint, keys.p256dh, keys.auth, 'test')
+    await strict.ctx.push.service.store.upsert({ userId: m.user.id, endpoint, ...keys, userAgent: 'test' })
   const failedBefore = strict.ctx.push.service.failed
   const r = await m.post('/api/push/test')
   const failed = strict.ctx.push.service.failed - failedBefore

@@ -244,7 +244,7 @@ describe('recording with consent', () => {
     const roomId = await stage(host, [sp], { recording: true })
     await ok(sp, 'room.consent', { roomId, consent: true })
     await until(() => records(roomId, sp.id).length >= 10, 'the speaker is recorded')
-    s.ctx.core.settings.update({ recording: false })
+    await s.ctx.core.settings.update({ recording: false })
     try {
       const ev = await sp.ws.next('room.recording', (e) => e.roomId === roomId && !e.recording)
       expect(ev.recording).toBe(false)
@@ -260,7 +260,7 @@ describe('recording with consent', () => {
       const hall = await other.http.get('/api/rooms')
       expect(hall.json.live.find((x: { id: number }) => x.id === roomId)?.recording).toBe(false)
     } finally {
-      s.ctx.core.settings.update({ recording: true })
+      await s.ctx.core.settings.update({ recording: true })
     }
     // Turned on again, the room stays unrecorded until its host turns it on.
     expect(s.ctx.replays.recorder.stats().rooms).toBe(0)
@@ -307,13 +307,13 @@ test('[RP2][RP4] a scheduled room is recorded as chosen when scheduled or starte
   await ok(host, 'room.join', { roomId: a.id })
   await ok(host, 'room.end', { roomId: a.id })
   const b = await createRoom(host, { startsAt: later })
-  s.ctx.core.settings.update({ recording: false })
+  await s.ctx.core.settings.update({ recording: false })
   try {
     const refused = await host.http.post(`/api/rooms/${b.id}/start`, { recording: true })
     expect([refused.status, refused.json.error.code]).toEqual([403, 'recording_disabled'])
     expect((await host.http.get(`/api/rooms/${b.id}`)).json.room.state).toBe('scheduled')
   } finally {
-    s.ctx.core.settings.update({ recording: true })
+    await s.ctx.core.settings.update({ recording: true })
   }
   const c = await host.http.post(`/api/rooms/${b.id}/start`, { recording: true })
   expect([c.status, c.json.room.recording]).toEqual([200, true])

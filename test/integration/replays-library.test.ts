@@ -63,7 +63,7 @@ beforeAll(async () => {
   )
   if (ff.exitCode !== 0) throw new Error(`ffmpeg: ${ff.stderr.toString()}`)
   s = await startTestServer()
-  s.ctx.core.settings.update({ guests: true })
+  await s.ctx.core.settings.update({ guests: true })
   ;[H, SP, L, X, O, BAN] = await Promise.all(['host', 'spk', 'lis', 'never', 'openm', 'ban'].map((p) => member(s, p)))
   ADM = await member(s, 'adm')
   await s.ctx.accounts.service.createAdmin('root', 'correct horse battery')
@@ -310,9 +310,9 @@ describe('[RP55–RP57] clips', () => {
     expect(page.status).toBe(200) // an open room's clip, guests allowed: its link unfurls
     expect(page.text).not.toContain('<b>"x"</b>')
     expect(page.text).toContain('&lt;b&gt;&quot;x&quot;&lt;/b&gt;')
-    s.ctx.core.settings.update({ guests: false })
+    await s.ctx.core.settings.update({ guests: false })
     expect((await anon().get(`/clips/${r.json.clip.slug}`)).status).toBe(404)
-    s.ctx.core.settings.update({ guests: true })
+    await s.ctx.core.settings.update({ guests: true })
   })
   test('[RP55] input: integers only, 1–60 s, inside the replay; not for who may not see it', async () => {
     const bad = [

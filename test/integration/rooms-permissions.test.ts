@@ -15,7 +15,7 @@ const rooms = () => s.ctx.rooms.service
 
 beforeAll(async () => {
   s = await startTestServer()
-  s.ctx.core.settings.update({ guests: true })
+  await s.ctx.core.settings.update({ guests: true })
   ;[H, M, TM, S, TS, A, TA, X, B, R] = await Promise.all(
     ['host', 'mod', 'tmod', 'spk', 'tspk', 'aud', 'taud', 'non', 'blk', 'rem'].map((p) => member(s, p)),
   )
@@ -247,12 +247,12 @@ test(
     expect((await cohost.http.post(`/api/rooms/${room.id}/start`)).json.room.state).toBe('live')
     expect((await ok(cohost, 'room.join', { roomId: room.id })).me.role).toBe('host')
     expect((await ok(H, 'room.join', { roomId: room.id })).me.role).toBe('moderator')
-    s.ctx.core.settings.update({ guests: false })
+    await s.ctx.core.settings.update({ guests: false })
     try {
       expect(await outcome({ ws: guest }, 'room.join', { roomId: room.id })).toBe('room_sign_in')
       expect((await fetch(`${s.url}/api/rooms`)).status).toBe(401)
     } finally {
-      s.ctx.core.settings.update({ guests: true })
+      await s.ctx.core.settings.update({ guests: true })
     }
     rooms().end(room.id, null)
     cohost.ws.close()

@@ -404,7 +404,7 @@ test('[R13] guests (if allowed) listen to open rooms: counted, not listed, gone 
   const host = await make('h')
   const room = await createRoom(host)
   await ok(host, 'room.join', { roomId: room.id })
-  s.ctx.core.settings.update({ guests: true })
+  await s.ctx.core.settings.update({ guests: true })
   try {
     const g = await connectWs(s.url, { origin: s.origin })
     const snap = await g.request('room.join', { roomId: room.id })
@@ -416,7 +416,7 @@ test('[R13] guests (if allowed) listen to open rooms: counted, not listed, gone 
     g.close()
     expect((await host.ws.next((e) => e.type === 'room.guests')).count).toBe(0)
   } finally {
-    s.ctx.core.settings.update({ guests: false })
+    await s.ctx.core.settings.update({ guests: false })
   }
   await ok(host, 'room.end', { roomId: room.id })
 })

@@ -25,7 +25,7 @@ const OWNER: [RegExp, string][] = [
   [/^push_[a-z_]+$/, 'push'],
   [/^(audit_log|reports|password_resets)$/, 'admin'],
   [/^activity$/, 'activity'],
-  [/^settings$/, 'settings.ts'],
+  [/^settings$/, 'settings'],
 ]
 const ownerOf = (table: string) => OWNER.find(([re]) => re.test(table))?.[1]
 

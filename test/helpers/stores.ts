@@ -1,0 +1,75 @@
+// The two databases a store contract suite runs on (test/integration/store-*.test.ts): SQLite (a real file, migrated
+// as the server does, through the gate) always, and Postgres (a database on the throwaway cluster of
+// test/helpers/postgres.ts, migrated by migratePg) when the cluster started. Each backend gives the connection a store
+// is built on, another connection of the same kind (its transactions are not the store's), and users as fixtures
+// (the users table is the accounts domain's: written here directly).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openDatabase } from '../../server/db/open'
+import { migratePg, PgConn } from '../../server/db/postgres'
+import { SqliteGate } from '../../server/db/sqlite-gate'
+import type { Transactor } from '../../server/db/store'
+import type { TestPostgres } from './postgres'
+
+export interface Backend<S> {
+  store: S
+  /** Another connection to the same kind of database. */
+  other: Transactor
+  /** A member (a users row); its id. */
+  addUser(name: string): Promise<number>
+  close(): Promise<void>
+}
+
+const dirs: string[] = []
+
+/** Removes the SQLite folders made so far (afterAll). */
+export function removeSqliteDirs() {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+}
+
+function sqliteDb() {
+  const dir = mkdtempSync(join(tmpdir(), 'townhall-store-'))
+  dirs.push(dir)
+  return openDatabase(dir)
+}
+
+export async function sqliteBackend<S>(make: (gate: SqliteGate) => S): Promise<Backend<S>> {
+  const db = sqliteDb()
+  const gate = new SqliteGate(db)
+  const other = sqliteDb()
+  return {
+    store: make(gate),
+    other: new SqliteGate(other),
+    addUser: async (name) =>
+      db
+        .query<{ id: number }, [string, number]>(
+          "INSERT INTO users (username, password_hash, created_at) VALUES (?, 'x', ?) RETURNING id",
+        )
+        .get(name, Date.now())!.id,
+    close: async () => {
+      db.close()
+      other.close()
+    },
+  }
+}
+
+let databases = 0
+export async function pgBackend<S>(pg: TestPostgres, prefix: string, make: (conn: PgConn) => S): Promise<Backend<S>> {
+  const conn = new PgConn(await pg.database(`${prefix}_${++databases}`))
+  await migratePg(conn.sql)
+  const other = new PgConn(await pg.database(`${prefix}_${++databases}`))
+  return {
+    store: make(conn),
+    other,
+    addUser: async (name) => {
+      const [r] = await conn.sql`
+        INSERT INTO users (username, password_hash, created_at) VALUES (${name}, 'x', ${Date.now()}) RETURNING id`
+      return Number(r.id)
+    },
+    close: async () => {
+      await conn.close()
+      await other.close()
+    },
+  }
+}
