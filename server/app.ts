@@ -15,6 +15,7 @@ import { Hub, type Handlers } from './realtime/hub'
 import { RedisNode } from './realtime/redis'
 import { RedisBus } from './realtime/redis-bus'
 import { LocalRegistry, RedisRegistry } from './realtime/registry'
+import { RoomForwarder } from './realtime/forward'
 import type { RequestType } from './protocol'
 import { SettingsService, shareSettings, SqliteSettingsStore } from './settings'
 import { createAccounts, type AccountsDomain } from './accounts'
@@ -54,7 +55,7 @@ export interface Townhall {
   /** The in-process Bus and Sockets (core.bus, core.sockets) and the /ws gateway's connection registry. */
   readonly hub: Hub
   /** With REDIS_URL: this node's link to the cluster and the Bus on Redis (core.bus, core.sockets); else null. */
-  readonly cluster: { node: RedisNode; bus: RedisBus } | null
+  readonly cluster: { node: RedisNode; bus: RedisBus; rooms: RoomForwarder } | null
   readonly audit: AuditDomain
   readonly accounts: AccountsDomain
   readonly push: PushDomain
@@ -83,7 +84,10 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
   const id = crypto.randomUUID()
   // Several nodes: the bus, presence, the room registry and the rate limits on Redis (connected by startServer).
   const node = config.redisUrl ? new RedisNode(config.redisUrl, id, log) : null
-  const cluster = node && { node, bus: new RedisBus(hub, node) }
+  const bus = node && new RedisBus(hub, node)
+  const registry = node ? new RedisRegistry(node) : new LocalRegistry(id)
+  // Rooms across nodes: a room's requests run on the node holding it (forward.ts).
+  const cluster = node && bus && { node, bus, rooms: new RoomForwarder(node, bus, registry, log) }
   const gate = new SqliteGate(db)
   const core: Core = {
     id,
@@ -94,7 +98,7 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
     settings: new SettingsService(new SqliteSettingsStore(gate), config),
     bus: cluster?.bus ?? hub,
     sockets: cluster?.bus ?? hub,
-    registry: node ? new RedisRegistry(node) : new LocalRegistry(id),
+    registry,
     origin: () => publicOrigin(config, boundPort()),
     secure: config.publicUrl.startsWith('https:'),
     limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }, node ?? undefined),
@@ -173,7 +177,15 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     ...activity.ws,
     ...realtime.ws,
   }
-  hub.handleAll(handlers)
+  // Several nodes: a room held by another node has its requests run there (its sockets' replies come back here).
+  hub.handleAll(
+    cluster
+      ? cluster.rooms.wrap(handlers, {
+          isLocal: (roomId) => rooms.service.session(roomId) !== null,
+          closed: (conn) => rooms.service.connClosed(conn),
+        })
+      : handlers,
+  )
   hub.assertComplete()
 
   const reminders = createReminders({
@@ -378,6 +390,12 @@ export interface Running {
   url: string
   port: number
   stop(): Promise<void>
+  /**
+   * SIGTERM. One node: stop(). Several nodes (W25): the node makes no room live any more, tells its sockets to
+   * reconnect (to another node), gives its live rooms ROOM_DRAIN_MS to wind down (told when they end), ends them,
+   * then stops.
+   */
+  drain(): Promise<void>
 }
 
 /**
@@ -419,6 +437,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (t.cluster) {
       await t.cluster.node.start()
       await t.cluster.bus.start()
+      await t.cluster.rooms.start()
       // Subscribed before the settings load: a change made meanwhile on another node is not missed.
       await shareSettings(t.core.settings, t.cluster.node, t.core.id, t.core.log)
       await sharePushDevices(t.push.service, t.cluster.node, t.core.log)
@@ -434,5 +453,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   port = app.server!.port!
   // Thread topics go out through Bun's own publish (server/realtime/hub.ts toMembers).
   t.hub.useNative(app.server!)
-  return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop }
+  const drain = async () => {
+    if (!t.cluster || stopped) return stop()
+    const ms = t.core.config.roomDrainMs
+    t.rooms.service.drain(Date.now() + ms)
+    t.hub.toAll({ type: 'node.draining' })
+    // Nothing to wind down without live rooms: the node stops at once.
+    if (t.rooms.service.stats().liveRooms > 0) await new Promise((r) => setTimeout(r, ms))
+    t.rooms.service.endAll()
+    await stop()
+  }
+  return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop, drain }
 }

@@ -158,6 +158,14 @@ export const OPTIONS = {
     parse: int(100, 3600000),
     description: 'How long a room with listeners stays open after its last host left with nobody on stage (ms)',
   }),
+  roomDrainMs: opt({
+    env: 'ROOM_DRAIN_MS',
+    default: '10000',
+    parse: int(0, 600000),
+    description:
+      'Several nodes (REDIS_URL): on SIGTERM, how long the live rooms of the stopping node get to wind down, told ' +
+      'so, before they end (ms)',
+  }),
   roomResumeMs: opt({
     env: 'ROOM_RESUME_MS',
     default: '120000',

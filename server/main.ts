@@ -232,7 +232,8 @@ async function serve(config: Config): Promise<number> {
     if (stopping) return
     stopping = true
     log.info(`received ${sig}, stopping`)
-    await server.stop()
+    // SIGTERM drains a node of a cluster first (its rooms wind down, its sockets move); one node stops as before.
+    await (sig === 'SIGTERM' ? server.drain() : server.stop())
     process.exit(0)
   }
   // A library's stray error (a UDP socket's, a promise nobody awaited) must not take every room down with it:

@@ -63,6 +63,11 @@ class Connection {
         this.state.value = 'open'
         for (const r of this.resumers) r()
       }
+      // The server's node is stopping: reconnect now (the load balancer picks another node); the resumers re-join.
+      if (msg.type === 'node.draining') {
+        this.attempt = 0
+        ws.close()
+      }
       for (const l of this.listeners.get(msg.type) ?? []) l(msg)
       for (const l of this.listeners.get('*') ?? []) l(msg)
     }

@@ -233,6 +233,14 @@ conn.on(
   }),
 )
 
+// The server holding the room is stopping (several nodes): the room ends then.
+conn.on(
+  'room.closing',
+  forRoom((e) =>
+    notify(`This room's server is restarting: the room ends in ${Math.round((e.endsAt - Date.now()) / 1000)} s`),
+  ),
+)
+
 /** Emoji reactions floating over the stage for a few seconds. */
 export const reactions = signal<{ id: number; emoji: string; key: string; x: number }[]>([])
 let reactionSeq = 0

@@ -21,6 +21,8 @@ export const RealtimeEvents = {
   /** To the followers of a member who came online or went offline. */
   presence: event({ userId: t.Integer(), online: t.Boolean() }),
   'session.revoked': Empty,
+  /** Several nodes: this socket's node is stopping; the client reconnects at once (to another node). */
+  'node.draining': Empty,
 }
 
 export const RealtimeErrors = {

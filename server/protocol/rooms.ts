@@ -176,6 +176,11 @@ export const RoomEvents = {
    * R72: the last host left with nobody on stage; the room ends at `endsAt` (ms epoch) unless a host returns.
    * `endsAt: null`: a host is back, the room goes on.
    */
+  /**
+   * Several nodes: the node holding the room is stopping (SIGTERM); the room ends at `endsAt` (moving a live room to
+   * another node is not built yet).
+   */
+  'room.closing': event({ roomId: t.Integer(), endsAt: t.Integer() }),
   'room.hostless': event({ roomId: t.Integer(), endsAt: t.Union([t.Integer(), t.Null()]) }),
   /**
    * The room's recording changed (RP5, RP3) or paused / went on again (RP16): `recording` is the host's choice as it
@@ -198,6 +203,10 @@ export const RoomEvents = {
 export const RoomErrors = {
   room_not_found: [404, 'No such room.'],
   room_not_live: [409, 'This room has not started yet.'],
+  /** Several nodes: the node holding the room did not answer a forwarded request in time (it may have stopped). */
+  /** Several nodes: this node is stopping and makes no room live; another node does (the client tries again). */
+  node_draining: [503, 'This server is restarting; try again in a moment.'],
+  room_holder_unreachable: [503, 'The server holding this room does not answer; try again shortly.'],
   room_ended: [410, 'This room has ended.'],
   room_sign_in: [401, 'Sign in to join this room.'],
   room_invite_only: [403, 'This room is for invited members only.'],

@@ -353,6 +353,12 @@ export class Hub implements Bus, Sockets {
     this.byId.get(connId)?.send(event)
   }
 
+  /** To every socket of this node (the node is stopping: `node.draining`). */
+  toAll(event: ServerEvent) {
+    this.checkEvent(event)
+    for (const c of this.byId.values()) c.send(event)
+  }
+
   connectionsOf(userId: number): Conn[] {
     return [...(this.byUser.get(userId) ?? [])]
   }

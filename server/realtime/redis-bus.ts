@@ -4,7 +4,8 @@
 //
 // Channels: one per topic (`<p>t:<topic>`, any Topic string), which a node subscribes to while at least one of its
 // connections is on the topic, so Redis forwards a room's events only to the nodes that have someone in it and the
-// node needs no routing table; one per node (`<p>n:<slot>`) for toConn, the node read off the connection id; one for
+// node needs no routing table; one per node (`<p>n:<slot>`) for toConn, the node read off the connection id, and one
+// (`<p>ns:<slot>`) to subscribe a node's connection to a topic from the node holding its room (forward.ts); one for
 // the cluster's levers (`<p>ctl`: disconnect a member, a session, the guests); one for presence (`<p>presence`).
 // toUsers to one member publishes on the member's `user:<id>` topic (every tab of a member is on it); to several, once
 // on `<p>users` with their ids, which every node hears and delivers to those of them it holds (parsing the event only
@@ -82,11 +83,13 @@ export class RedisBus implements Bus, Sockets {
   private readonly onCtl = (m: string) => this.fromCtl(m)
   private readonly onUsers = (m: string) => this.fromUsers(m)
   private readonly onPresence = (m: string) => this.fromPresence(m)
+  private readonly onSubs = (m: string) => this.fromSubs(m)
 
   /** The node's own channels and every topic one of its connections is on. */
   private async subscribeAll() {
     const { node } = this
     await node.sub.subscribe(node.key(`n:${node.slot}`), this.onNode)
+    await node.sub.subscribe(node.key(`ns:${node.slot}`), this.onSubs)
     await node.sub.subscribe(node.key('users'), this.onUsers)
     await node.sub.subscribe(node.key('ctl'), this.onCtl)
     await node.sub.subscribe(node.key('presence'), this.onPresence)
@@ -136,9 +139,13 @@ export class RedisBus implements Bus, Sockets {
     else this.send(`n:${slot}`, `${this.node.slot} ${connId}\n${JSON.stringify(event)}`)
   }
 
+  /**
+   * A connection of this node, or of another (a room held here with a participant whose socket is there: the
+   * connection's node subscribes it, told on its `ns:<slot>` channel, before any later message of this node).
+   */
   subscribe(connId: ConnId, topic: Topic) {
     const topics = this.connTopics.get(connId)
-    if (!topics) return // not a connection of this node (or closed)
+    if (!topics) return this.elsewhere(connId, '+', topic) // not a connection of this node (or closed)
     this.hub.subscribe(connId, topic)
     if (topics.has(topic)) return
     topics.add(topic)
@@ -147,7 +154,30 @@ export class RedisBus implements Bus, Sockets {
 
   unsubscribe(connId: ConnId, topic: Topic) {
     this.hub.unsubscribe(connId, topic)
-    if (this.connTopics.get(connId)?.delete(topic)) this.count(topic, -1)
+    const topics = this.connTopics.get(connId)
+    if (!topics) this.elsewhere(connId, '-', topic)
+    else if (topics.delete(topic)) this.count(topic, -1)
+  }
+
+  /** Whether a node (by slot) is live: this one, or one whose heartbeat the last beat found (issue 11 rooms). */
+  slotLive(slot: number) {
+    return slot === this.node.slot || this.remote.has(slot)
+  }
+
+  /** Subscribes (or unsubscribes) a connection of another node: its node is told. */
+  private elsewhere(connId: ConnId, op: '+' | '-', topic: Topic) {
+    const slot = Math.floor(connId / CONN_SPAN)
+    if (slot !== this.node.slot) this.send(`ns:${slot}`, `${op}${connId} ${topic}`)
+  }
+
+  /** `+<conn> <topic>` / `-<conn> <topic>` from the node holding a room: one of this node's connections. */
+  private fromSubs(message: string) {
+    const m = /^([+-])(\d+) (\S+)$/.exec(message)
+    if (!m) return
+    const connId = Number(m[2])
+    if (Math.floor(connId / CONN_SPAN) !== this.node.slot) return
+    if (m[1] === '+') this.subscribe(connId, m[3] as Topic)
+    else this.unsubscribe(connId, m[3] as Topic)
   }
 
   isOnline(userId: number) {

@@ -2,10 +2,10 @@
 // then by size; and a coalesced "hallway changed" notice on the hallway topic so open hallways refresh.
 import type { AccountsApi } from '../contracts'
 import type { HallwayRoom, PublicUser } from '../protocol'
-import { HALLWAY_TOPIC, type Bus } from '../realtime/bus'
+import { HALLWAY_TOPIC, type Bus, type RoomRegistry } from '../realtime/bus'
 import { roomView, type RoomRow } from './model'
 import type { RoomsService } from './service'
-import { HALLWAY_THROTTLE_MS, onStage } from './session'
+import { HALLWAY_THROTTLE_MS, onStage, type RoomSession } from './session'
 
 /** Speakers' avatars shown on a hallway card. */
 const CARD_SPEAKERS = 6
@@ -15,21 +15,60 @@ const NO_RSVP = { going: 0, people: [], mine: null }
 /** Who a card shows for a host whose account is gone. */
 const UNKNOWN: PublicUser = { id: 0, username: 'unknown', displayName: 'Unknown', avatar: null, role: 'member' }
 
-/** The "hallway changed" notice: one `hallway.changed` per interval however many changes happened in it. */
+/**
+ * What a live room's hallway card shows of its session, as the node holding the room publishes it for every node's
+ * hallway (core.registry.setCard): the stage (first the host, then by seniority), the counts, whether it is full.
+ */
+export interface LiveCard {
+  speakers: PublicUser[]
+  speakerCount: number
+  listenerCount: number
+  /** Everyone on stage by user id (whom the viewer follows is the viewer's, counted by the reading node). */
+  stage: number[]
+  full: boolean
+}
+
+export function liveCard(session: RoomSession | null): LiveCard {
+  const seats = [...(session?.seats.values() ?? [])]
+  const stage = seats
+    .filter((s) => s.userId !== null && onStage(s.role))
+    .sort((a, b) => (b.role === 'host' ? 1 : 0) - (a.role === 'host' ? 1 : 0) || a.since - b.since)
+  return {
+    speakers: stage.slice(0, CARD_SPEAKERS).map((s) => s.user!),
+    speakerCount: stage.length,
+    listenerCount: seats.length - stage.length,
+    stage: stage.map((s) => s.userId!),
+    full: session?.audioFull ?? false,
+  }
+}
+
+/**
+ * The "hallway changed" notice: one `hallway.changed` per interval however many changes happened in it. With
+ * several nodes, `before` first publishes this node's cards (so the other nodes read them when they hear the notice).
+ */
 export class HallwayFeed {
   private timer: ReturnType<typeof setTimeout> | null = null
+  private closed = false
 
-  constructor(private bus: Bus) {}
+  constructor(
+    private bus: Bus,
+    private before?: () => Promise<void>,
+  ) {}
 
   changed() {
     if (this.timer) return
     this.timer = setTimeout(() => {
       this.timer = null
-      this.bus.publish(HALLWAY_TOPIC, { type: 'hallway.changed' })
+      const publish = () => {
+        if (!this.closed) this.bus.publish(HALLWAY_TOPIC, { type: 'hallway.changed' })
+      }
+      if (this.before) void this.before().finally(publish)
+      else publish()
     }, HALLWAY_THROTTLE_MS)
   }
 
   close() {
+    this.closed = true
     if (this.timer) {
       clearTimeout(this.timer)
       this.timer = null
@@ -41,9 +80,21 @@ export class Hallway {
   constructor(
     private accounts: AccountsApi,
     private rooms: RoomsService,
+    /** Several nodes: the live rooms are those some node holds, with the cards their holders published. */
+    private registry: RoomRegistry | null = null,
   ) {}
 
-  list(viewerId: number | null): { live: HallwayRoom[]; upcoming: HallwayRoom[] } {
+  async list(viewerId: number | null): Promise<{ live: HallwayRoom[]; upcoming: HallwayRoom[] }> {
+    const cards = this.registry
+      ? new Map((await this.registry.hallway()).map((c) => [c.roomId, c.card as LiveCard]))
+      : null
+    return this.build(viewerId, cards)
+  }
+
+  private build(
+    viewerId: number | null,
+    cards: Map<number, LiveCard> | null,
+  ): { live: HallwayRoom[]; upcoming: HallwayRoom[] } {
     const following = viewerId === null ? new Set<number>() : this.accounts.followingIds(viewerId)
     const users = new Map<number, PublicUser>()
     const user = (id: number) => {
@@ -60,25 +111,25 @@ export class Hallway {
       cohosts: this.rooms.schedule.cohostIds(r.id).map(user),
       rsvp: r.state === 'scheduled' ? this.rooms.schedule.rsvpView(r, viewerId, following) : NO_RSVP,
     })
+    // A room held here is read from its session; one held by another node from the card it published; with several
+    // nodes, a room the database says is live but that no node holds (its node died) is not listed.
     const live = this.rooms.store
       .live()
       .filter(visible)
-      .map((r) => {
+      .flatMap((r) => {
         const session = this.rooms.session(r.id)
-        const seats = [...(session?.seats.values() ?? [])]
-        const stage = seats
-          .filter((s) => s.userId !== null && onStage(s.role))
-          .sort((a, b) => (b.role === 'host' ? 1 : 0) - (a.role === 'host' ? 1 : 0) || a.since - b.since)
-        return {
-          ...roomView(r),
-          host: user(r.host_id),
-          speakers: stage.slice(0, CARD_SPEAKERS).map((s) => s.user!),
-          speakerCount: stage.length,
-          listenerCount: seats.length - stage.length,
-          followedOnStage: stage.filter((s) => following.has(s.userId!)).length,
-          ...event(r),
-          full: session?.audioFull ?? false,
-        }
+        const card = session || !cards ? liveCard(session) : cards.get(r.id)
+        if (!card) return []
+        const { stage, ...shown } = card
+        return [
+          {
+            ...roomView(r),
+            host: user(r.host_id),
+            ...shown,
+            followedOnStage: stage.filter((id) => following.has(id)).length,
+            ...event(r),
+          },
+        ]
       })
       .sort(
         (a, b) =>

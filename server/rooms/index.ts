@@ -1,13 +1,14 @@
 // The rooms domain: creating and scheduling rooms, who may join, the live sessions (seats, roles, hands, mutes),
 // moderation, the hallway. Built after accounts, push and the audit log; media and backchannel follow its events
 // (RoomsApi.on). Its WebSocket handlers are returned as `ws` for app.ts to register on the hub; a closed socket's seat
-// is kept for the grace period through core.sockets.onClose. start(): resume the rooms a previous run left live.
-// stop(): save the live rooms' seats, release the hallway's and the live rooms' timers.
+// is kept for the grace period through core.sockets.onClose. start(): resume the rooms a previous run left live (with
+// several nodes: those no live node holds, and every 5 s those whose node died). stop(): save the live rooms' seats,
+// release the hallway's and the live rooms' timers.
 import { Elysia, type AnyElysia } from 'elysia'
 import type { AccountsApi, AuditFn, PushApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
-import { Hallway, HallwayFeed } from './hallway'
+import { Hallway, HallwayFeed, liveCard } from './hallway'
 import { roomPages } from './pages'
 import { roomsRoutes } from './routes'
 import { RoomsService } from './service'
@@ -20,10 +21,22 @@ export interface RoomsDomain extends Domain<RoomsApi> {
   readonly ws: RoomsWs
 }
 
+/** Several nodes: how often a node looks for live rooms that no node holds any more (their node died). */
+const ORPHAN_CHECK_MS = 5000
+
 export function createRooms(deps: { core: Core; accounts: AccountsApi; push: PushApi; audit: AuditFn }): RoomsDomain {
   const { core } = deps
-  const feed = new HallwayFeed(core.bus)
-  const service = new RoomsService({
+  // Several nodes (REDIS_URL): the hallway lists the rooms of every node, from the cards their holders publish.
+  const clustered = core.config.redisUrl !== ''
+  let orphans: ReturnType<typeof setInterval> | null = null
+  let service: RoomsService
+  const feed = new HallwayFeed(
+    core.bus,
+    clustered
+      ? () => service.publishCards(liveCard).catch((e) => core.log.error('rooms: cards', { error: e }))
+      : undefined,
+  )
+  service = new RoomsService({
     ...deps,
     hallwayChanged: () => feed.changed(),
     timing: {
@@ -32,7 +45,7 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
       hostlessMs: core.config.roomHostlessMs,
     },
   })
-  const hallway = new Hallway(deps.accounts, service)
+  const hallway = new Hallway(deps.accounts, service, clustered ? core.registry : null)
   core.sockets.onClose((conn) => service.connClosed(conn))
   return {
     api: service,
@@ -43,11 +56,17 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
      * Rooms a previous run left live get their sessions back, seats waiting for their participants: only in the
      * serving process (the start phase), never in a CLI command that builds the same graph.
      */
-    start: () => {
-      service.resume()
+    start: async () => {
+      service.resume(clustered ? await service.claimLive() : undefined)
+      if (clustered)
+        orphans = setInterval(
+          () => void service.adoptOrphans().catch((e) => core.log.error('rooms: adopting rooms', { error: e })),
+          ORPHAN_CHECK_MS,
+        )
     },
     /** Saves the live rooms' seats for the next start, then releases every timer. */
     stop: () => {
+      if (orphans) clearInterval(orphans)
       feed.close()
       service.suspend()
       service.close()

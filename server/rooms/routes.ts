@@ -28,10 +28,13 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     )
     .post(
       '/rooms',
-      ({ viewer, body, set }) => {
+      async ({ viewer, body, set }) => {
         const v = requireUser(viewer)
+        const room = rooms.create(v.user.id, body)
+        // A live room is this node's once its claim is in the registry: a join on another node then finds it here.
+        if (room.state === 'live') await rooms.held(room.id)
         set.status = 201
-        return { room: rooms.create(v.user.id, body) }
+        return { room }
       },
       { body: CreateRoomBody, detail: { summary: 'Start a room now, or schedule it (startsAt)' } },
     )
@@ -60,7 +63,11 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     )
     .post(
       '/rooms/:id/start',
-      ({ viewer, params, body }) => ({ room: rooms.start(requireUser(viewer).user.id, params.id, body ?? {}) }),
+      async ({ viewer, params, body }) => {
+        const room = rooms.start(requireUser(viewer).user.id, params.id, body ?? {})
+        await rooms.held(room.id)
+        return { room }
+      },
       {
         params: RoomIdParams,
         body: StartRoomBody,

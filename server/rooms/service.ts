@@ -76,6 +76,10 @@ export class RoomsService implements RoomsApi {
   /** The host's recording switch and the speakers' consents (RP). */
   readonly recordings: RecordingStore
   private sessions = new Map<number, RoomSession>()
+  /** This node's claim on each of its live rooms in the registry (core.registry): resolved true once it holds it. */
+  private claims = new Map<number, Promise<boolean>>()
+  /** This node is stopping (SIGTERM with several nodes): it makes no room live (W25). */
+  private draining = false
   /** The most people each live room held at once (written to the room when it grows). */
   private peaks = new Map<number, number>()
   /** Emoji reactions per member and room: a burst of 10, then two a second. */
@@ -264,6 +268,7 @@ export class RoomsService implements RoomsApi {
         .filter((id) => id !== creatorId)
     if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX)
       fail('room_scheduled_limit')
+    if (!scheduled && this.draining) fail('node_draining')
     if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
     if (input.recording && !this.core.settings.get().recording) fail('recording_disabled')
     const invited = named(input.invited, 'invited')
@@ -297,6 +302,7 @@ export class RoomsService implements RoomsApi {
     if (!this.access.isHostly(room, userId)) fail('room_start_forbidden')
     if (room.state === 'live') return roomView(room)
     if (!canTransition(room.state, 'live')) fail('room_ended')
+    if (this.draining) fail('node_draining')
     if (opts.recording && !this.core.settings.get().recording) fail('recording_disabled')
     this.core.db.transaction(() => {
       this.store.start(roomId)
@@ -310,6 +316,7 @@ export class RoomsService implements RoomsApi {
   private wentLive(roomId: number) {
     const session = new RoomSession(roomId, this.timing)
     this.sessions.set(roomId, session)
+    this.hold(roomId)
     session.armEmpty(() => this.end(roomId, null))
     const room = this.store.byId(roomId)!
     const host = this.accounts.byId(room.creator_id)!
@@ -329,6 +336,7 @@ export class RoomsService implements RoomsApi {
     session?.close()
     this.sessions.delete(roomId)
     this.peaks.delete(roomId)
+    if (session) this.letGo(roomId)
     this.core.db.transaction(() => this.store.end(roomId))()
     if (session) {
       this.core.bus.publish(roomTopic(roomId), { type: 'room.ended', roomId })
@@ -341,6 +349,85 @@ export class RoomsService implements RoomsApi {
     if (byUserId !== null)
       this.deps.audit({ actorId: byUserId, action: 'room.end', targetType: 'room', targetId: roomId })
     this.deps.hallwayChanged()
+  }
+
+  // ── Which node holds a room (core.registry) ─────────────────────────────────────────────────────────────
+  /** The room lives on this node: it claims it in the registry (renewed on the heartbeat while held). */
+  private hold(roomId: number) {
+    const claim = this.core.registry.claim(roomId).catch((error) => {
+      this.core.log.error('rooms: claiming a room failed', { roomId, error })
+      return false
+    })
+    this.claims.set(roomId, claim)
+  }
+
+  /** The room ended here: its lease and its hallway card go. */
+  private letGo(roomId: number) {
+    const claim = this.claims.get(roomId)
+    this.claims.delete(roomId)
+    void (claim ?? Promise.resolve(false))
+      .then(() => this.core.registry.release(roomId))
+      .catch((error) => this.core.log.error('rooms: releasing a room failed', { roomId, error }))
+  }
+
+  /** Resolves once this node's claim on a room it made live is settled: true when this node holds it. */
+  held(roomId: number): Promise<boolean> {
+    return this.claims.get(roomId) ?? Promise.resolve(false)
+  }
+
+  /**
+   * With several nodes: the live rooms this node may resume (those no live node holds: it claims them); the others
+   * live on the node that holds them.
+   */
+  async claimLive(): Promise<Set<number>> {
+    const mine = new Set<number>()
+    for (const room of this.store.live()) if (await this.core.registry.claim(room.id)) mine.add(room.id)
+    return mine
+  }
+
+  /**
+   * The node is stopping (W25): it makes no room live from now on, and its live rooms are told they end at `endsAt`.
+   */
+  drain(endsAt: number) {
+    this.draining = true
+    for (const [roomId, session] of this.sessions)
+      if (session.state === 'live') this.core.bus.publish(roomTopic(roomId), { type: 'room.closing', roomId, endsAt })
+  }
+
+  /** Ends every live room this node holds (the end of a drain). */
+  endAll() {
+    for (const roomId of [...this.sessions.keys()]) this.end(roomId, null)
+  }
+
+  /** Live rooms no node held at the last look for orphans (adopted if still unheld at the next). */
+  private orphans = new Set<number>()
+
+  /**
+   * Several nodes: a live room whose node died (its lease expired, nobody holds it) is adopted by the first node to
+   * claim it, as a start resumes it (R14): its seats wait, away, for their members to rejoin, who reach it through
+   * their own node. A room must be found unheld at two looks in a row: one just made live elsewhere is not taken
+   * between its insert and its holder's claim.
+   */
+  async adoptOrphans() {
+    if (this.draining) return
+    const unheld = new Set<number>()
+    for (const room of this.store.live())
+      if (!this.sessions.has(room.id) && (await this.core.registry.holder(room.id)) === null) unheld.add(room.id)
+    const mine = new Set<number>()
+    for (const id of unheld)
+      if (this.orphans.has(id) && !this.sessions.has(id) && (await this.core.registry.claim(id))) mine.add(id)
+    this.orphans = new Set([...unheld].filter((id) => !mine.has(id)))
+    if (!mine.size) return
+    this.core.log.info('rooms: adopted the live rooms of a node that stopped', { rooms: [...mine] })
+    this.resume(mine)
+  }
+
+  /** Publishes the hallway card of each live room this node holds (for every node's hallway). */
+  async publishCards(card: (session: RoomSession) => unknown) {
+    for (const [roomId, session] of this.sessions) {
+      if (session.state !== 'live' || !(await this.held(roomId))) continue
+      await this.core.registry.setCard(roomId, card(session))
+    }
   }
 
   // ── Joining, leaving, the grace period ────────────────────────────────────────────────────────────────
@@ -792,9 +879,9 @@ export class RoomsService implements RoomsApi {
    * leaves as a timeout, and the room ends as it would then. Writes nothing but the read-once saved rows, so a second
    * process that fails to start changes nothing of a running server's rooms.
    */
-  resume() {
+  resume(only?: ReadonlySet<number>) {
     for (const room of this.store.live()) {
-      if (this.sessions.has(room.id)) continue
+      if (this.sessions.has(room.id) || (only && !only.has(room.id))) continue
       const saved = this.store.takeResume(room.id)
       const seats: SavedSeat[] = isSavedSession(saved)
         ? saved.seats
@@ -808,6 +895,7 @@ export class RoomsService implements RoomsApi {
           }))
       const session = new RoomSession(room.id, this.timing)
       this.sessions.set(room.id, session)
+      this.hold(room.id)
       if (isSavedSession(saved)) session.pinned = saved.pinned
       for (const [u, c] of this.recordings.latest(room.id)) session.consents.set(u, c)
       for (const sv of seats) {

@@ -115,7 +115,7 @@ test('[W4] followers hear a member go offline only when the last socket on any n
   alice.ws.close()
 })
 
-test('[W23] a setting changed on node A applies on node B; a device subscribed on B is known on A', async () => {
+test('[W27] a setting changed on node A applies on node B; a device subscribed on B is known on A', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const boss = await signedInClient(a!, 'boss', 'admin')
   const onB = (path: string, body?: unknown) =>
@@ -142,7 +142,7 @@ test('[W23] a setting changed on node A applies on node B; a device subscribed o
   }, 'node A sending to the device subscribed on node B')
 })
 
-test('[W24] the members directory follows the other node: a follow, profile and block on A are seen on B', async () => {
+test('[W28] the members directory follows the other node: a follow, profile and block on A are seen on B', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const carol: Person = await person(a!, 'carol')
   const dave: Person = await person(a!, 'dave')

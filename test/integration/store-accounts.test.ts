@@ -378,7 +378,7 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect((await store.byId(id))!.status).toBe('active')
     })
 
-    test('[H70][W24] the directory: two services on one database, linked; each sees the other’s writes', async () => {
+    test('[H70][W28] the directory: two services on one database, linked; each sees the other’s writes', async () => {
       const { store, second, dir } = await fresh()
       const link = links()
       const a = new AccountsService(coreFor(dir), store, link())
