@@ -19,6 +19,7 @@ import { RoomForwarder } from './realtime/forward'
 import type { RequestType } from './protocol'
 import { SettingsService, shareSettings, SqliteSettingsStore } from './settings'
 import { createAccounts, type AccountsDomain } from './accounts'
+import { redisLink } from './accounts/directory'
 import { createInvites, type InvitesDomain } from './invites'
 import { createPush, createReminders, type PushDomain, type RemindersDomain } from './push'
 import { sharePushDevices } from './push/service'
@@ -111,7 +112,12 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
 export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall {
   const { core, hub, cluster } = createCore(config, opts)
   const audit = createAudit({ core })
-  const accounts = createAccounts({ core, audit: audit.api })
+  // Several nodes: each node's directory of members hears of the others' changes on Redis.
+  const accounts = createAccounts({
+    core,
+    audit: audit.api,
+    link: cluster && redisLink(cluster.node, core.id, core.log),
+  })
   const push = createPush({ core, accounts: accounts.api })
   const invites = createInvites({ core, accounts: accounts.api, audit: audit.api })
   const rooms = createRooms({ core, accounts: accounts.api, push: push.api, audit: audit.api })

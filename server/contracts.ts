@@ -339,25 +339,29 @@ export interface AccountsEvents {
   followed: { followerId: number; followeeId: number; invited?: boolean }
 }
 
-/** server/accounts */
+/**
+ * server/accounts. The lookups (an account by id or name, who follows or blocked whom, `all`, `counts`) are
+ * synchronous: they read the node's directory (server/accounts/directory.ts), current once a write here has committed
+ * (and soon after on the other nodes). What reads sessions, lists or searches the store, and every write, is async.
+ */
 export interface AccountsApi {
   on<E extends keyof AccountsEvents>(event: E, fn: (e: AccountsEvents[E]) => void): void
 
   // sessions
   /** The session and member a cookie's token belongs to, if the session is valid and the member active. */
-  resolve(token: string | undefined): Viewer | null
+  resolve(token: string | undefined): Promise<Viewer | null>
   /** Starts a session for a member who just proved who they are (or just signed up). */
-  startSession(userId: number, userAgent: string): { token: string; sessionId: number; expires: number }
+  startSession(userId: number, userAgent: string): Promise<{ token: string; sessionId: number; expires: number }>
   /** A member's own view of their account (what sign-in and sign-up answer). */
   me(userId: number): OwnAccount
   /** Ends every session of a member (their sockets close through `sessionsEnded`, with the reason if given). */
-  logoutEverywhere(userId: number, reason?: EndReason): void
+  logoutEverywhere(userId: number, reason?: EndReason): Promise<void>
   /** Sets a new password (a reset link); every session ends. */
   resetPassword(userId: number, password: string): Promise<void>
   /** `wrong_password` unless it is the member's password. */
   checkPassword(userId: number, password: string): Promise<void>
   /** A member's own data for their export: profile, follows both ways, blocks; and the avatar's file name. */
-  exportOf(userId: number): AccountExport | null
+  exportOf(userId: number): Promise<AccountExport | null>
   /** Erases a member's account (kept as a "Deleted member" row that never signs in); their sessions end. */
   erase(userId: number): Promise<void>
   /** Where an avatar file is on disk (null for a name that is not one). */
@@ -366,37 +370,37 @@ export interface AccountsApi {
   // creating accounts
   /**
    * Creates a member account: the password is hashed, then in one transaction the name is checked (username_taken),
-   * `redeem` runs (it spends an invite, or throws to refuse) with that transaction's `tx` (core.gate's), and the
-   * account is written. Returns the new id.
+   * `redeem` runs (it spends an invite, or throws to refuse) with that transaction's `tx` (the accounts store's:
+   * core.gate on SQLite), and the account is written. Returns the new id.
    */
   createMember(
     input: { username: string; password: string; displayName?: string },
     redeem: ((tx: Tx) => Promise<{ inviteId: number; invitedBy: number | null } | null>) | null,
   ): Promise<number>
   /** Whether the first-run admin setup is still open (no admin yet). */
-  needsSetup(): boolean
+  needsSetup(): Promise<boolean>
 
   // lookups
   byId(id: number): Account | null
   byName(username: string): Account | null
-  /** Accounts by id, in one query (unknown ids are left out). */
+  /** Accounts by id (unknown ids are left out). */
   byIds(ids: Iterable<number>): Map<number, Account>
-  /** Usernames by id, in one query (unknown ids are left out). */
+  /** Usernames by id (unknown ids are left out). */
   usernames(ids: Iterable<number>): Map<number, string>
   publicUser(id: number): PublicUser | null
   /** Active members whose username or display name starts with `q`, minus those who blocked the viewer. */
-  search(viewerId: number, q: string, limit?: number): (PublicUser & { isFollowing: boolean })[]
-  /** Public views by id, in one query (unknown ids are left out). */
+  search(viewerId: number, q: string, limit?: number): Promise<(PublicUser & { isFollowing: boolean })[]>
+  /** Public views by id (unknown ids are left out). */
   publicUsers(ids: Iterable<number>): Map<number, PublicUser>
   /** The member a viewer names (not found: unknown or banned; conflict: themselves). */
   target(viewerId: number, username: string): Account
   /** Every account, by id (the invite tree). */
   all(): Account[]
   /** Who joined with each of these invites: usernames by invite id. */
-  joinedWith(inviteIds: Iterable<number>): Map<number, string[]>
+  joinedWith(inviteIds: Iterable<number>): Promise<Map<number, string[]>>
   /** The admin console's member search: `status` is a status, 'admin' or 'all'. */
-  members(q: string, status: string, limit: number, offset: number): MemberRecord[]
-  member(id: number): MemberRecord | null
+  members(q: string, status: string, limit: number, offset: number): Promise<MemberRecord[]>
+  member(id: number): Promise<MemberRecord | null>
   /** Accounts by status and role, and how many joined since `since`. */
   counts(since: number): {
     members: number
@@ -415,15 +419,18 @@ export interface AccountsApi {
   hasBlocked(blockerId: number, blockedId: number): boolean
   /** True when either has blocked the other. */
   blockedEither(a: number, b: number): boolean
-  /** Who has blocked this member, in one query (a message's recipients are checked against it). */
+  /** Who has blocked this member (a message's recipients are checked against it). */
   blockersOf(userId: number): readonly number[]
 
   // the admin's levers
   /** Sets a status (no sessions end here: the admin ends them). */
-  setStatus(userId: number, status: AccountStatus): void
-  setRole(userId: number, role: AccountRole): void
-  /** Adds to (or, negative, spends from) a member's invite quota; call inside the invite's transaction. */
-  addInviteQuota(userId: number, delta: number): void
+  setStatus(userId: number, status: AccountStatus): Promise<void>
+  setRole(userId: number, role: AccountRole): Promise<void>
+  /**
+   * Adds to (or, negative, spends from) a member's invite quota, inside the invite's transaction `tx`: false (nothing
+   * written) when it would go below 0, so two spends at once cannot both take the last invite.
+   */
+  addInviteQuota(userId: number, delta: number, tx?: Tx): Promise<boolean>
 }
 
 // ── server/invites ──

@@ -162,6 +162,7 @@ async function run(argv: string[]): Promise<number> {
       const t = buildTownhall(config)
       try {
         await t.core.settings.load()
+        await t.accounts.load()
         const u = t.accounts.api.byName(name.toLowerCase())
         if (!u) throw new UsageError(`no member @${name}`)
         if (u.status === 'banned') throw new UsageError(`@${u.username} is banned: unban them first`)

@@ -56,6 +56,9 @@ export interface UserRow {
   created_at: number
 }
 
+/** An account's row without its password hash: what the directory holds and lists return. */
+export type AccountRow = Omit<UserRow, 'password_hash'>
+
 /** Where a stored avatar file is served. */
 const avatarUrl = (file: string | null) => (file ? `/api/avatars/${file}` : null)
 
@@ -68,7 +71,7 @@ export const publicUser = (u: Pick<UserRow, 'id' | 'username' | 'display_name' |
 })
 
 /** A row as other domains see it (contracts.ts `Account`): no password hash, the avatar as its URL. */
-export const toAccount = (u: UserRow): Account => ({
+export const toAccount = (u: AccountRow): Account => ({
   id: u.id,
   username: u.username,
   displayName: u.display_name || u.username,

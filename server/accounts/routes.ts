@@ -8,6 +8,11 @@ import { AVATAR_MAX_BYTES, type AccountsService } from './service'
 import { LoginBody, PasswordBody, ProfileBody, SearchQuery, SetupBody, UsernameParams } from './model'
 import { publicUser } from './model'
 
+/** A profile's followers or following: the most recent this many. */
+const LIST_MAX = 500
+/** One's own blocks: all of them (any realistic number). */
+const BLOCKS_MAX = 10_000
+
 export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit: AuditFn }, a: AccountsService) => {
   const { core, audit } = deps
   return (
@@ -45,8 +50,8 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
       )
       .post(
         '/auth/logout',
-        ({ viewer, set }) => {
-          if (viewer) a.logout(viewer.session.id, viewer.user.id)
+        async ({ viewer, set }) => {
+          if (viewer) await a.logout(viewer.session.id, viewer.user.id)
           set.headers['set-cookie'] = clearCookie(core)
           return { ok: true }
         },
@@ -54,9 +59,9 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
       )
       .post(
         '/auth/logout-all',
-        ({ viewer, set }) => {
+        async ({ viewer, set }) => {
           const v = requireUser(viewer)
-          a.logoutEverywhere(v.user.id)
+          await a.logoutEverywhere(v.user.id)
           set.headers['set-cookie'] = clearCookie(core)
           return { ok: true }
         },
@@ -73,14 +78,14 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
         },
         { body: PasswordBody, detail: { summary: 'Change password; other sessions end' } },
       )
-      .get('/setup', () => ({ needed: a.needsSetup() }), {
+      .get('/setup', async () => ({ needed: await a.needsSetup() }), {
         detail: { summary: 'Whether the first-run admin setup is open' },
       })
       .get(
         '/setup/:token',
-        ({ params, ip }) => {
+        async ({ params, ip }) => {
           limit(core.limits.inviteLookup, ip)
-          return { needed: a.needsSetup(), valid: a.setupTokenValid(params.token) }
+          return { needed: await a.needsSetup(), valid: await a.setupTokenValid(params.token) }
         },
         {
           params: t.Object({ token: t.String({ minLength: 1, maxLength: 128 }) }),
@@ -100,7 +105,7 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
             details: { username: body.username },
           })
           set.status = 201
-          const s = a.startSession(id, request.headers.get('user-agent') ?? '')
+          const s = await a.startSession(id, request.headers.get('user-agent') ?? '')
           set.headers['set-cookie'] = sessionCookie(core, s.token, s.expires)
           return { user: a.me(a.account(id)) }
         },
@@ -113,7 +118,7 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
       .get('/me', ({ viewer }) => ({ user: a.me(requireUser(viewer).user) }), {
         detail: { summary: 'The signed-in member' },
       })
-      .patch('/me', ({ viewer, body }) => ({ user: a.updateProfile(requireUser(viewer).user.id, body) }), {
+      .patch('/me', async ({ viewer, body }) => ({ user: await a.updateProfile(requireUser(viewer).user.id, body) }), {
         body: ProfileBody,
       })
       .put(
@@ -126,8 +131,8 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
         },
         { parse: 'none', detail: { summary: 'Upload an avatar (raw PNG, JPEG or WebP bytes, ≤2 MB)' } } as any,
       )
-      .delete('/me/avatar', ({ viewer }) => {
-        a.clearAvatar(requireUser(viewer).user.id)
+      .delete('/me/avatar', async ({ viewer }) => {
+        await a.clearAvatar(requireUser(viewer).user.id)
         return { ok: true }
       })
       .get(
@@ -144,7 +149,9 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
       )
       .get(
         '/users',
-        ({ viewer, query }) => ({ users: a.search(requireUser(viewer).user.id, query.q, query.limit ?? 20) }),
+        async ({ viewer, query }) => ({
+          users: await a.search(requireUser(viewer).user.id, query.q, query.limit ?? 20),
+        }),
         { query: SearchQuery, detail: { summary: 'Search people by username or name' } },
       )
       .get(
@@ -154,65 +161,57 @@ export const accountsRoutes = (deps: { core: Core; accounts: AccountsApi; audit:
       )
       .get(
         '/users/:username/followers',
-        ({ viewer, params }) => {
+        async ({ viewer, params }) => {
           const v = requireUser(viewer)
           const p = a.profile(v.user.id, params.username)
           // Someone who blocked the viewer is not found for them, in lists too (A5).
-          return {
-            users: a.store
-              .followers(p.id)
-              .filter((u) => u.status !== 'banned' && !a.store.hasBlocked(u.id, v.user.id))
-              .map(publicUser),
-          }
+          return { users: a.visibleTo(v.user.id, await a.store.followers(p.id, LIST_MAX)) }
         },
         { params: UsernameParams },
       )
       .get(
         '/users/:username/following',
-        ({ viewer, params }) => {
+        async ({ viewer, params }) => {
           const v = requireUser(viewer)
           const p = a.profile(v.user.id, params.username)
-          return {
-            users: a.store
-              .following(p.id)
-              .filter((u) => u.status !== 'banned' && !a.store.hasBlocked(u.id, v.user.id))
-              .map(publicUser),
-          }
+          return { users: a.visibleTo(v.user.id, await a.store.following(p.id, LIST_MAX)) }
         },
         { params: UsernameParams },
       )
       .put(
         '/users/:username/follow',
-        ({ viewer, params }) => {
-          a.follow(requireUser(viewer).user.id, params.username)
+        async ({ viewer, params }) => {
+          await a.follow(requireUser(viewer).user.id, params.username)
           return { following: true }
         },
         { params: UsernameParams },
       )
       .delete(
         '/users/:username/follow',
-        ({ viewer, params }) => {
-          a.unfollow(requireUser(viewer).user.id, params.username)
+        async ({ viewer, params }) => {
+          await a.unfollow(requireUser(viewer).user.id, params.username)
           return { following: false }
         },
         { params: UsernameParams },
       )
       .put(
         '/users/:username/block',
-        ({ viewer, params }) => {
-          a.block(requireUser(viewer).user.id, params.username)
+        async ({ viewer, params }) => {
+          await a.block(requireUser(viewer).user.id, params.username)
           return { blocked: true }
         },
         { params: UsernameParams },
       )
       .delete(
         '/users/:username/block',
-        ({ viewer, params }) => {
-          a.unblock(requireUser(viewer).user.id, params.username)
+        async ({ viewer, params }) => {
+          await a.unblock(requireUser(viewer).user.id, params.username)
           return { blocked: false }
         },
         { params: UsernameParams },
       )
-      .get('/me/blocks', ({ viewer }) => ({ users: a.store.blockedBy(requireUser(viewer).user.id).map(publicUser) }))
+      .get('/me/blocks', async ({ viewer }) => ({
+        users: (await a.store.blocking(requireUser(viewer).user.id, BLOCKS_MAX)).map((u) => publicUser(u)),
+      }))
   )
 }

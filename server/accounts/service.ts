@@ -9,8 +9,9 @@ import { AccountData } from './member-data'
 import { hashToken, newToken, safeEqual } from '../lib/crypto'
 import { Emitter } from '../lib/events'
 import type { PublicUser } from '../protocol'
-import { publicOf, publicUser, toAccount } from './model'
-import { AccountsStore } from './store'
+import { Directory, type DirectoryChange, type DirectoryLink } from './directory'
+import { publicOf, publicUser, toAccount, type AccountRow } from './model'
+import { SqliteAccountsStore, type AccountsStore } from './store'
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024
 const AVATAR_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' }
@@ -33,28 +34,64 @@ export interface Profile extends PublicUser {
 const SEARCH_POOL = 500
 
 export class AccountsService {
-  readonly store: AccountsStore
+  /** The node's copy of every account, follow and block: the synchronous reads (directory.ts). */
+  readonly directory: Directory
   /** `sessionsEnded` after a session or a member's sessions end, so the gateway can close their sockets. */
   readonly events: Emitter<AccountsEvents>
   private setupToken: string | null = null
 
   readonly data: AccountData
 
-  constructor(private core: Core) {
-    this.store = new AccountsStore(core.db)
-    this.data = new AccountData(core.db)
+  constructor(
+    private core: Core,
+    readonly store: AccountsStore = new SqliteAccountsStore(core.gate),
+    private link: DirectoryLink | null = null,
+  ) {
+    this.directory = new Directory(store)
+    this.data = new AccountData(store)
     this.events = new Emitter('accounts', core.log)
+  }
+
+  /** Loads the directory and follows the other nodes' changes (the accounts' start). */
+  async start() {
+    await this.directory.load()
+    await this.link?.start(
+      (c) => {
+        this.directory.apply(c).catch((error: unknown) => {
+          this.core.log.error('accounts: unable to apply a change from another node', { change: c, error })
+        })
+      },
+      () => {
+        this.directory.load().catch((error: unknown) => {
+          this.core.log.error('accounts: unable to reload the directory', { error })
+        })
+      },
+    )
+  }
+
+  /**
+   * After a write commits (at once without `tx`, else when `tx` commits): the directory reloads what changed from the
+   * store, then the other nodes are told to do the same.
+   */
+  private async changed(change: DirectoryChange, tx?: Tx) {
+    const apply = async () => {
+      await this.directory.apply(change)
+      this.link?.publish(change)
+    }
+    if (tx) tx.afterCommit(apply)
+    else await apply()
   }
 
   /** Checks a member's own password (deleting the account asks for it): `wrong_password` if it does not match. */
   async checkPassword(userId: number, password: string) {
-    const user = this.store.byId(userId)
+    const user = await this.store.byId(userId)
     if (!user || !(await Bun.password.verify(password, user.password_hash))) fail('wrong_password')
   }
 
   /** Erases the account (see member-data.ts), removes its avatar file and ends its sessions (sockets close). */
   async erase(userId: number) {
     const avatar = await this.data.erase(userId)
+    await this.changed({ user: userId, edges: true })
     if (avatar) this.removeAvatarFile(avatar)
     this.events.emit('sessionsEnded', { userId })
   }
@@ -74,48 +111,61 @@ export class AccountsService {
   ) {
     const hash = await this.hashPassword(input.password)
     let inviter: number | null = null
-    // Hashed before the transaction: nothing slow inside one. The accounts' statements (still synchronous, on the
-    // same connection) run inside it too.
-    const id = await this.core.gate.transaction(async (tx) => {
-      if (this.store.byName(input.username)) fail('username_taken')
+    // Hashed before the transaction: nothing slow inside one.
+    const id = await this.store.transaction(async (tx) => {
+      // Checked first so that a taken name says so before the invite is looked at; the insert checks again (a
+      // sign-up with the same name on another node at once).
+      if (await this.store.byName(input.username, tx)) fail('username_taken')
       const invite = redeem ? await redeem(tx) : null
-      inviter = invite?.invitedBy ?? null
-      const id = this.store.insertUser({
-        username: input.username,
-        displayName: (input.displayName ?? '').trim(),
-        passwordHash: hash,
-        role,
-        invitedBy: invite?.invitedBy ?? null,
-        inviteId: invite?.inviteId ?? null,
-        quota: role === 'admin' ? 0 : this.core.settings.get().inviteQuota,
-      })
+      const id = await this.store.insertUser(
+        {
+          username: input.username,
+          displayName: (input.displayName ?? '').trim(),
+          passwordHash: hash,
+          role,
+          invitedBy: invite?.invitedBy ?? null,
+          inviteId: invite?.inviteId ?? null,
+          quota: role === 'admin' ? 0 : this.core.settings.get().inviteQuota,
+        },
+        tx,
+      )
+      if (id === null) fail('username_taken')
       // A new member follows whoever invited them (the inviter is told: the `followed` event).
-      if (inviter !== null && this.store.byId(inviter)?.status === 'active') this.store.follow(id, inviter)
-      else inviter = null
+      inviter = invite?.invitedBy ?? null
+      if (inviter !== null && (await this.store.byId(inviter, tx))?.status === 'active') {
+        await this.store.follow(id, inviter, tx)
+        await this.changed({ pair: [id, inviter] }, tx)
+      } else inviter = null
+      await this.changed({ user: id }, tx)
       return id
     })
     if (inviter !== null) this.events.emit('followed', { followerId: id, followeeId: inviter, invited: true })
     return id
   }
 
-  needsSetup() {
-    return this.store.adminCount() === 0
+  /** No admin yet: asked of the store (the CLI's `admin create` may have made one while the server runs). */
+  async needsSetup() {
+    return (await this.store.adminCount()) === 0
   }
 
-  /** The one-time first-run token (printed by `serve` while there is no admin). */
+  /** The one-time first-run token (printed by `serve`, after the start, while there is no admin). */
   setupTokenFor(): string | null {
-    if (!this.needsSetup()) return (this.setupToken = null)
+    if (this.directory.counts(0).admins > 0) return (this.setupToken = null)
     return (this.setupToken ??= newToken(24))
   }
 
-  setupTokenValid(token: string) {
-    return this.needsSetup() && !!this.setupToken && safeEqual(token, this.setupToken)
+  async setupTokenValid(token: string) {
+    return (await this.needsSetup()) && !!this.setupToken && safeEqual(token, this.setupToken)
   }
 
   async setup(token: string, username: string, password: string) {
-    if (!this.needsSetup()) fail('setup_done')
-    if (!this.setupTokenValid(token)) fail('setup_token_invalid')
-    const id = await this.createAdmin(username, password)
+    if (!(await this.needsSetup())) fail('setup_done')
+    if (!(await this.setupTokenValid(token))) fail('setup_token_invalid')
+    // Checked again inside the transaction that writes the admin: two setups at once make one.
+    const id = await this.insertUser({ username, password }, 'admin', async (tx) => {
+      if ((await this.store.adminCount(tx)) > 0) fail('setup_done')
+      return null
+    })
     this.setupToken = null
     return id
   }
@@ -125,7 +175,7 @@ export class AccountsService {
   }
 
   async login(username: string, password: string, userAgent: string) {
-    const user = this.store.byName(username)
+    const user = await this.store.byName(username)
     if (!user) {
       dummyHash ??= await this.hashPassword('not-a-real-password')
       await Bun.password.verify(password, dummyHash)
@@ -134,53 +184,60 @@ export class AccountsService {
     if (!(await Bun.password.verify(password, user.password_hash))) fail('bad_credentials')
     if (user.status === 'banned') fail('account_banned')
     if (user.status !== 'active') fail('account_suspended')
-    return { ...this.startSession(user.id, userAgent), user: toAccount(user) }
+    // The directory takes the row as read now: an account made by the CLI while the server runs is known from here.
+    await this.directory.reloadUser(user.id)
+    return { ...(await this.startSession(user.id, userAgent)), user: toAccount(user) }
   }
 
-  startSession(userId: number, userAgent: string) {
+  async startSession(userId: number, userAgent: string) {
     const token = newToken()
     const expires = Date.now() + this.core.config.sessionDays * 86_400_000
-    const sessionId = this.store.insertSession(userId, hashToken(token), userAgent.slice(0, 200), expires)
+    const sessionId = await this.store.insertSession(userId, hashToken(token), userAgent.slice(0, 200), expires)
     return { token, sessionId, expires }
   }
 
   /** The session and member a token belongs to, if it is valid and the member is active. */
-  resolve(token: string | undefined): Viewer | null {
+  async resolve(token: string | undefined): Promise<Viewer | null> {
     if (!token || token.length > 100) return null
-    const session = this.store.sessionByHash(hashToken(token))
+    const session = await this.store.sessionByHash(hashToken(token))
     if (!session) return null
     if (session.expires_at <= Date.now()) {
-      this.store.deleteSession(session.id)
+      await this.store.deleteSession(session.id)
       return null
     }
-    const user = this.store.byId(session.user_id)
+    let user = this.directory.account(session.user_id)
+    if (!user) {
+      // Not known here yet (made on another node or by the CLI a moment ago): read it once.
+      await this.directory.reloadUser(session.user_id)
+      user = this.directory.account(session.user_id)
+    }
     if (user?.status !== 'active') return null
-    if (Date.now() - session.last_seen_at > 60_000) this.store.touchSession(session.id)
-    return { session: { id: session.id }, user: toAccount(user) }
+    if (Date.now() - session.last_seen_at > 60_000) await this.store.touchSession(session.id)
+    return { session: { id: session.id }, user }
   }
 
-  logout(sessionId: number, userId: number) {
-    this.store.deleteSession(sessionId)
+  async logout(sessionId: number, userId: number) {
+    await this.store.deleteSession(sessionId)
     this.events.emit('sessionsEnded', { userId, sessionId })
   }
 
-  logoutEverywhere(userId: number, reason?: EndReason) {
-    this.store.deleteUserSessions(userId)
+  async logoutEverywhere(userId: number, reason?: EndReason) {
+    await this.store.deleteUserSessions(userId)
     this.events.emit('sessionsEnded', reason ? { userId, reason } : { userId })
   }
 
   async changePassword(userId: number, sessionId: number, current: string, next: string) {
-    const user = this.store.byId(userId)!
+    const user = (await this.store.byId(userId))!
     if (!(await Bun.password.verify(current, user.password_hash))) fail('wrong_password')
-    this.store.setPassword(userId, await this.hashPassword(next))
-    this.store.deleteOtherSessions(userId, sessionId)
+    await this.store.setPassword(userId, await this.hashPassword(next))
+    await this.store.deleteUserSessions(userId, sessionId)
     this.events.emit('sessionsEnded', { userId, exceptSession: sessionId })
   }
 
   /** Sets a new password from an admin's reset link; all sessions end. */
   async resetPassword(userId: number, next: string) {
-    this.store.setPassword(userId, await this.hashPassword(next))
-    this.logoutEverywhere(userId)
+    await this.store.setPassword(userId, await this.hashPassword(next))
+    await this.logoutEverywhere(userId)
   }
 
   /** A member's own view of their account. */
@@ -190,32 +247,37 @@ export class AccountsService {
 
   /** The account of a known id (a signed-in member's). */
   account(userId: number) {
-    return toAccount(this.store.byId(userId)!)
+    return this.directory.account(userId)!
   }
 
   /** A profile as a viewer sees it; someone who blocked the viewer is not found. */
   profile(viewerId: number | null, username: string): Profile {
-    const u = this.store.byName(username)
+    const d = this.directory
+    const u = d.named(username)
     if (!u || u.status === 'banned') fail('not_found')
-    if (viewerId && viewerId !== u.id && this.store.hasBlocked(u.id, viewerId)) fail('not_found')
-    const by = u.invited_by ? this.store.byId(u.invited_by) : null
-    const counts = this.store.counts(u.id)
+    if (viewerId && viewerId !== u.id && d.hasBlocked(u.id, viewerId)) fail('not_found')
+    const by = u.invitedBy ? d.account(u.invitedBy) : null
     return {
-      ...publicUser(u),
+      ...publicOf(u),
       bio: u.bio,
-      createdAt: u.created_at,
+      createdAt: u.createdAt,
       invitedBy: by?.username ?? null,
-      ...counts,
-      isFollowing: viewerId ? this.store.isFollowing(viewerId, u.id) : false,
-      followsYou: viewerId ? this.store.isFollowing(u.id, viewerId) : false,
-      blocked: viewerId ? this.store.hasBlocked(viewerId, u.id) : false,
+      ...d.followCounts(u.id),
+      isFollowing: viewerId ? d.isFollowing(viewerId, u.id) : false,
+      followsYou: viewerId ? d.isFollowing(u.id, viewerId) : false,
+      blocked: viewerId ? d.hasBlocked(viewerId, u.id) : false,
       isSelf: viewerId === u.id,
     }
   }
 
-  updateProfile(userId: number, patch: { displayName?: string; bio?: string }) {
-    const user = this.store.byId(userId)!
-    this.store.setProfile(user.id, (patch.displayName ?? user.display_name).trim(), (patch.bio ?? user.bio).trim())
+  async updateProfile(userId: number, patch: { displayName?: string; bio?: string }) {
+    const user = (await this.store.byId(userId))!
+    await this.store.setProfile(
+      user.id,
+      (patch.displayName ?? user.display_name).trim(),
+      (patch.bio ?? user.bio).trim(),
+    )
+    await this.changed({ user: userId })
     return this.me(this.account(user.id))
   }
 
@@ -227,17 +289,25 @@ export class AccountsService {
     mkdirSync(dir, { recursive: true })
     const name = `${userId}-${newToken(9)}.${type.ext}`
     await Bun.write(join(dir, name), type.bytes)
-    // The previous file is read after the upload, so two uploads at once each remove only what they replaced.
-    const user = this.store.byId(userId)!
-    this.store.setAvatar(userId, name)
-    if (user.avatar) this.removeAvatarFile(user.avatar)
+    // The previous file is read after the upload, in the transaction that replaces it, so two uploads at once each
+    // remove only what they replaced.
+    const previous = await this.replaceAvatar(userId, name)
+    if (previous) this.removeAvatarFile(previous)
     return this.me(this.account(userId))
   }
 
-  clearAvatar(userId: number) {
-    const user = this.store.byId(userId)!
-    this.store.setAvatar(user.id, null)
-    if (user.avatar) this.removeAvatarFile(user.avatar)
+  async clearAvatar(userId: number) {
+    const previous = await this.replaceAvatar(userId, null)
+    if (previous) this.removeAvatarFile(previous)
+  }
+
+  private async replaceAvatar(userId: number, file: string | null) {
+    return this.store.transaction(async (tx) => {
+      const previous = (await this.store.byId(userId, tx))?.avatar ?? null
+      await this.store.setAvatar(userId, file, tx)
+      await this.changed({ user: userId }, tx)
+      return previous
+    })
   }
 
   avatarPath(name: string) {
@@ -255,53 +325,77 @@ export class AccountsService {
   }
 
   /** People by name: those I follow first, then by name (display name, else username), ignoring case. */
-  search(viewerId: number, q: string, limit = 20) {
-    const following = this.store.followingIds(viewerId)
+  async search(viewerId: number, q: string, limit = 20) {
+    const d = this.directory
     const name = (u: { displayName: string; username: string }) => (u.displayName || u.username).toLowerCase()
-    return this.store
-      .search(q.trim(), SEARCH_POOL)
-      .filter((u) => u.id === viewerId || !this.store.hasBlocked(u.id, viewerId))
-      .map((u) => ({ ...publicUser(u), isFollowing: following.has(u.id) }))
+    return (await this.store.search(q.trim(), SEARCH_POOL))
+      .filter((u) => u.id === viewerId || !d.hasBlocked(u.id, viewerId))
+      .map((u) => ({ ...publicUser(u), isFollowing: d.isFollowing(viewerId, u.id) }))
       .sort((a, b) => Number(b.isFollowing) - Number(a.isFollowing) || name(a).localeCompare(name(b)))
       .slice(0, limit)
   }
 
+  /** A list of the profile's (followers, following) as the viewer may see it: not banned, not blocking them (A5). */
+  visibleTo(viewerId: number, rows: AccountRow[]) {
+    return rows
+      .filter((u) => u.status !== 'banned' && !this.directory.hasBlocked(u.id, viewerId))
+      .map((u) => publicUser(u))
+  }
+
   target(viewerId: number, username: string) {
-    const u = this.store.byName(username)
+    const u = this.directory.named(username)
     if (!u || u.status === 'banned') fail('not_found')
     if (u.id === viewerId) fail('self_target')
     return u
   }
 
-  follow(viewerId: number, username: string) {
+  async follow(viewerId: number, username: string) {
     const u = this.target(viewerId, username)
     // Someone who blocked the viewer is not found for them (as with their profile);
     // one the viewer blocked is 'blocked'.
-    if (this.store.hasBlocked(u.id, viewerId)) fail('not_found')
-    if (this.store.hasBlocked(viewerId, u.id)) fail('unblock_first')
-    if (this.store.follow(viewerId, u.id)) this.events.emit('followed', { followerId: viewerId, followeeId: u.id })
+    if (this.directory.hasBlocked(u.id, viewerId)) fail('not_found')
+    if (this.directory.hasBlocked(viewerId, u.id)) fail('unblock_first')
+    // Only the call that wrote the row tells (two at once, or on two nodes: one event).
+    const added = await this.store.follow(viewerId, u.id)
+    await this.changed({ pair: [viewerId, u.id] })
+    if (added) this.events.emit('followed', { followerId: viewerId, followeeId: u.id })
     return u
   }
-  unfollow(viewerId: number, username: string) {
-    this.store.unfollow(viewerId, this.target(viewerId, username).id)
+  async unfollow(viewerId: number, username: string) {
+    const u = this.target(viewerId, username)
+    await this.store.unfollow(viewerId, u.id)
+    await this.changed({ pair: [viewerId, u.id] })
   }
   /** Blocking also removes follows both ways. */
-  block(viewerId: number, username: string) {
+  async block(viewerId: number, username: string) {
     const u = this.target(viewerId, username)
-    this.store.db.transaction(() => {
-      this.store.block(viewerId, u.id)
-      this.store.unfollow(viewerId, u.id)
-      this.store.unfollow(u.id, viewerId)
-    })()
+    await this.store.transaction(async (tx) => {
+      await this.store.block(viewerId, u.id, tx)
+      await this.store.unfollow(viewerId, u.id, tx)
+      await this.store.unfollow(u.id, viewerId, tx)
+      await this.changed({ pair: [viewerId, u.id] }, tx)
+    })
     return u
   }
-  unblock(viewerId: number, username: string) {
-    this.store.unblock(viewerId, this.target(viewerId, username).id)
+  async unblock(viewerId: number, username: string) {
+    const u = this.target(viewerId, username)
+    await this.store.unblock(viewerId, u.id)
+    await this.changed({ pair: [viewerId, u.id] })
   }
-  blockedEither(a: number, b: number) {
-    return this.store.blockedEither(a, b)
+
+  // ---- the admin's levers and the invites' quota: written, then the directory reloads the account
+
+  async setStatus(userId: number, status: Account['status']) {
+    await this.store.setStatus(userId, status)
+    await this.changed({ user: userId })
   }
-  isFollowing(a: number, b: number) {
-    return this.store.isFollowing(a, b)
+  async setRole(userId: number, role: Account['role']) {
+    await this.store.setRole(userId, role)
+    await this.changed({ user: userId })
+  }
+  async addInviteQuota(userId: number, delta: number, tx?: Tx) {
+    const done = await this.store.addQuota(userId, delta, tx)
+    if (done) await this.changed({ user: userId }, tx)
+    return done
   }
 }

@@ -75,8 +75,8 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
         })
         .get(
           '/members',
-          ({ query }) => ({
-            members: admin.members(query.q ?? '', query.status ?? 'all', query.limit ?? 50, query.offset ?? 0),
+          async ({ query }) => ({
+            members: await admin.members(query.q ?? '', query.status ?? 'all', query.limit ?? 50, query.offset ?? 0),
           }),
           {
             query: t.Object({
@@ -113,7 +113,7 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
         )
         .put(
           '/members/:id/role',
-          ({ viewer, params, body }) => ({ member: admin.setRole(viewer!.user, params.id, body.role) }),
+          async ({ viewer, params, body }) => ({ member: await admin.setRole(viewer!.user, params.id, body.role) }),
           {
             params: IdParams,
             body: t.Object({ role: t.Union([t.Literal('member'), t.Literal('admin')]) }),

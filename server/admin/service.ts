@@ -108,8 +108,8 @@ export class AdminService {
   }
 
   // ── members ──
-  members(q: string, status: string, limit: number, offset: number) {
-    return this.accounts.members(q.trim(), status, limit, offset).map((u) => this.view(u))
+  async members(q: string, status: string, limit: number, offset: number) {
+    return (await this.accounts.members(q.trim(), status, limit, offset)).map((u) => this.view(u))
   }
 
   private view(u: MemberRecord) {
@@ -143,7 +143,7 @@ export class AdminService {
     const u = this.target(actor, id)
     if (status !== 'active' && u.role === 'admin') fail('admin_demote_first')
     if (u.status === status) return this.memberView(u.id)
-    this.accounts.setStatus(u.id, status)
+    await this.accounts.setStatus(u.id, status)
     if (status !== 'active') await this.cutOff(u.id, status === 'banned')
     const action =
       status === 'active'
@@ -166,7 +166,7 @@ export class AdminService {
   /** Ends every session, closes every socket and removes the member from rooms (and, for a ban, their push devices). */
   private async cutOff(userId: number, ban: boolean) {
     const reason = ban ? 'banned' : 'suspended'
-    this.accounts.logoutEverywhere(userId, reason)
+    await this.accounts.logoutEverywhere(userId, reason)
     // Already done through the sessions ending; kept for sockets of sessions being resolved right now.
     this.core.sockets.disconnectUser(userId, 4001, reason)
     try {
@@ -177,11 +177,11 @@ export class AdminService {
     if (ban) await this.deps.push.removeDevices(userId)
   }
 
-  setRole(actor: Actor, id: number, role: 'member' | 'admin') {
+  async setRole(actor: Actor, id: number, role: 'member' | 'admin') {
     const u = this.target(actor, id)
     if (u.status !== 'active' && role === 'admin') fail('admin_not_active')
     if (u.role === role) return this.memberView(u.id)
-    this.accounts.setRole(u.id, role)
+    await this.accounts.setRole(u.id, role)
     this.audit({
       actorId: actor.id,
       action: role === 'admin' ? 'member.make_admin' : 'member.remove_admin',
@@ -192,8 +192,8 @@ export class AdminService {
     return this.memberView(u.id)
   }
 
-  private memberView(id: number) {
-    return this.view(this.accounts.member(id)!)
+  private async memberView(id: number) {
+    return this.view((await this.accounts.member(id))!)
   }
 
   /**
@@ -293,7 +293,7 @@ export class AdminService {
     if (suspendBelow) {
       for (const n of below) {
         if (n.id === actor.id || n.role === 'admin' || n.status !== 'active') continue
-        this.accounts.setStatus(n.id, 'suspended')
+        await this.accounts.setStatus(n.id, 'suspended')
         await this.cutOff(n.id, false)
         suspended.push(n.username)
       }

@@ -8,10 +8,14 @@ import type { Transactor, Tx } from './store'
 
 class PgTx implements Tx {
   readonly dialect = 'postgres'
+  readonly committed: (() => void | Promise<void>)[] = []
   constructor(
     readonly conn: PgConn,
     readonly sql: SQL,
   ) {}
+  afterCommit(fn: () => void | Promise<void>) {
+    this.committed.push(fn)
+  }
 }
 
 export class PgConn implements Transactor {
@@ -27,8 +31,11 @@ export class PgConn implements Transactor {
     return tx.sql
   }
 
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.sql.begin((client) => fn(new PgTx(this, client))) as Promise<T>
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    let tx!: PgTx
+    const result = (await this.sql.begin((client) => fn((tx = new PgTx(this, client))))) as T
+    for (const hook of tx.committed) await hook()
+    return result
   }
 
   close() {

@@ -4,10 +4,11 @@
 // one transaction at a time (FIFO), and a statement outside any transaction waits while one is open. A statement
 // given the open transaction's `Tx` runs at once. (Kysely's SQLite driver does the same with its connection mutex.)
 //
-// Until every store goes through the gate, the synchronous stores of the other domains still run their statements
-// directly: between two awaits of an open transaction (microtasks only, as SQLite store calls resolve at once) another
-// request's synchronous code could run and its writes would join that transaction. Keep transactions short and await
-// only store calls inside them; this goes away when the last store is converted.
+// Until every store goes through the gate, the synchronous stores of the other domains (all but the invites' and the
+// accounts') still run their statements directly: between two awaits of an open transaction (microtasks only, as
+// SQLite store calls resolve at once) another request's synchronous code could run and its writes would join that
+// transaction. Keep transactions short and await only store calls inside them; this goes away when the last store is
+// converted. `tx.afterCommit` hooks run after the gate is released: they may run statements of their own.
 import type { Database } from 'bun:sqlite'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Transactor, Tx } from './store'
@@ -15,7 +16,11 @@ import type { Transactor, Tx } from './store'
 class SqliteTx implements Tx {
   readonly dialect = 'sqlite'
   open = true
+  readonly committed: (() => void | Promise<void>)[] = []
   constructor(readonly gate: SqliteGate) {}
+  afterCommit(fn: () => void | Promise<void>) {
+    this.committed.push(fn)
+  }
 }
 
 export class SqliteGate implements Transactor {
@@ -52,6 +57,13 @@ export class SqliteGate implements Transactor {
       await this.ended
     }
     const tx = new SqliteTx(this)
+    const result = await this.hold(tx, fn)
+    // After the gate is free: the hooks may run statements of their own.
+    for (const hook of tx.committed) await hook()
+    return result
+  }
+
+  private async hold<T>(tx: SqliteTx, fn: (tx: Tx) => Promise<T>): Promise<T> {
     let end!: () => void
     this.current = tx
     this.ended = new Promise((r) => {

@@ -6,6 +6,11 @@
 /** A transaction in progress, opaque to services: they only pass it on to store calls (and to other domains). */
 export interface Tx {
   readonly dialect: 'sqlite' | 'postgres'
+  /**
+   * Runs `fn` once the transaction has committed (never after a rollback), before `transaction()` resolves, in the
+   * order given: what must only follow a committed write (a node-local cache, a message to the other nodes).
+   */
+  afterCommit(fn: () => void | Promise<void>): void
 }
 
 export interface Transactor {

@@ -65,10 +65,14 @@ export function requireAdmin(s: Viewer | null): Viewer {
 
 /** Derives `viewer` (the session, or null) and `ip` for every route; one instance per server (named, seeded). */
 export const sessionPlugin = (deps: { core: Core; accounts: Pick<AccountsApi, 'resolve'> }) =>
-  new Elysia({ name: 'townhall.session', seed: deps.core.id }).derive({ as: 'global' }, ({ request, server }) => ({
-    viewer: deps.accounts.resolve(readCookie(request.headers.get('cookie'), cookieName(deps.core))),
-    ip: clientAddress(deps.core, request, server),
-  }))
+  new Elysia({ name: 'townhall.session', seed: deps.core.id }).derive(
+    { as: 'global' },
+    async ({ request, server }) => ({
+      // The session is the store's (asynchronous); the member is the directory's.
+      viewer: await deps.accounts.resolve(readCookie(request.headers.get('cookie'), cookieName(deps.core))),
+      ip: clientAddress(deps.core, request, server),
+    }),
+  )
 
 /** Applies a rate limit keyed by `key`; throws 429 with Retry-After when exceeded. */
 export function limit(l: { take(k: string): number }, key: string) {

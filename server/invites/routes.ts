@@ -21,7 +21,7 @@ export const invitesRoutes = (deps: { core: Core; accounts: AccountsApi; audit: 
           if (body.invite) limit(core.limits.inviteLookup, ip)
           const id = await inv.register(body)
           set.status = 201
-          const s = accounts.startSession(id, request.headers.get('user-agent') ?? '')
+          const s = await accounts.startSession(id, request.headers.get('user-agent') ?? '')
           set.headers['set-cookie'] = sessionCookie(core, s.token, s.expires)
           return { user: accounts.me(id) }
         },
@@ -38,7 +38,7 @@ export const invitesRoutes = (deps: { core: Core; accounts: AccountsApi; audit: 
         },
         { params: TokenParams, detail: { summary: 'Whether an invite link can be used, and who sent it' } },
       )
-      .get('/registration', () => ({ mode: inv.registrationMode(), setupNeeded: accounts.needsSetup() }), {
+      .get('/registration', async () => ({ mode: inv.registrationMode(), setupNeeded: await accounts.needsSetup() }), {
         detail: { summary: 'Registration mode' },
       })
       .post(

@@ -55,11 +55,10 @@ export class InvitesService implements InvitesApi {
     const uses = opts.uses ?? 1
     const token = newToken()
     const id = await this.store.transaction(async (tx) => {
-      if (creator && creator.role !== 'admin') {
-        const fresh = this.accounts.byId(creator.id)!
-        if (fresh.inviteQuota < uses)
-          fail('invite_quota', `You have ${fresh.inviteQuota} invite${fresh.inviteQuota === 1 ? '' : 's'} left.`)
-        this.accounts.addInviteQuota(creator.id, -uses)
+      // Spent only if enough is left when it writes (two at once, or on two nodes, cannot both take the last one).
+      if (creator && creator.role !== 'admin' && !(await this.accounts.addInviteQuota(creator.id, -uses, tx))) {
+        const left = this.accounts.byId(creator.id)?.inviteQuota ?? 0
+        fail('invite_quota', `You have ${left} invite${left === 1 ? '' : 's'} left.`)
       }
       const expiresAt = opts.expiresInMs ? Date.now() + opts.expiresInMs : null
       const invite = { creatorId, tokenHash: hashToken(token), usesAllowed: uses, expiresAt, note: opts.note ?? '' }
@@ -103,7 +102,7 @@ export class InvitesService implements InvitesApi {
     const creators = this.accounts.usernames(
       new Set(rows.flatMap((r) => (r.creator_id === null ? [] : [r.creator_id]))),
     )
-    const joined = this.accounts.joinedWith(rows.map((r) => r.id))
+    const joined = await this.accounts.joinedWith(rows.map((r) => r.id))
     return rows.map((r) => ({
       id: r.id,
       createdBy: r.creator_id === null ? null : (creators.get(r.creator_id) ?? null),
@@ -130,7 +129,7 @@ export class InvitesService implements InvitesApi {
       if (fresh.creator_id !== null) {
         const creator = this.accounts.byId(fresh.creator_id)
         if (creator && creator.role !== 'admin')
-          this.accounts.addInviteQuota(creator.id, Math.max(0, fresh.uses_allowed - fresh.uses))
+          await this.accounts.addInviteQuota(creator.id, Math.max(0, fresh.uses_allowed - fresh.uses), tx)
       }
       return true
     })

@@ -59,10 +59,10 @@ class MembersService {
    * database, at once), the files are read in chunks as the download goes, so an export of hundreds of MB of uploads
    * holds a chunk at a time in memory. Audited when it starts.
    */
-  export(userId: number): { name: string; stream: ReadableStream<Uint8Array> } {
+  async export(userId: number): Promise<{ name: string; stream: ReadableStream<Uint8Array> }> {
     limit(this.exports, `u${userId}`)
     const { core, accounts, backchannel } = this.deps
-    const mine = accounts.exportOf(userId)
+    const mine = await accounts.exportOf(userId)
     if (!mine) fail('not_found')
     const bc = backchannel.exportOf(userId)
     const json = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`)
@@ -112,7 +112,7 @@ function membersRoutes(deps: MembersDeps, svc: MembersService) {
     .get(
       '/me/export',
       async ({ viewer, set }) => {
-        const { name, stream } = svc.export(requireUser(viewer).user.id)
+        const { name, stream } = await svc.export(requireUser(viewer).user.id)
         set.headers['content-type'] = 'application/x-tar'
         set.headers['content-disposition'] = `attachment; filename="${name}"`
         set.headers['cache-control'] = 'no-store'

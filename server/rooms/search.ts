@@ -26,11 +26,11 @@ function ftsQuery(q: string) {
   return terms.length ? terms.map((w, i) => `"${w}"${i === terms.length - 1 ? '*' : ''}`).join(' ') : null
 }
 
-export function searchRooms(rooms: RoomsService, accounts: AccountsApi, viewerId: number, q: string) {
+export async function searchRooms(rooms: RoomsService, accounts: AccountsApi, viewerId: number, q: string) {
   const found = new Map<number, RoomRow>()
   const match = ftsQuery(q)
   if (match) for (const r of rooms.store.search(match, CANDIDATES)) found.set(r.id, r)
-  const hosts = accounts.search(viewerId, q.trim().replace(/^@/, ''), 20).map((u) => u.id)
+  const hosts = (await accounts.search(viewerId, q.trim().replace(/^@/, ''), 20)).map((u) => u.id)
   for (const r of rooms.store.byHosts(hosts, CANDIDATES)) found.set(r.id, r)
   const out: RoomSearchResults = { live: [], upcoming: [], past: [] }
   const users = accounts.publicUsers(new Set([...found.values()].map((r) => r.host_id)))

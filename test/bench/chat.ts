@@ -102,33 +102,39 @@ async function seed(dataDir: string) {
   const store = t.accounts.service.store
   const cookies: string[] = []
   const ids: number[] = []
-  t.core.db.transaction(() => {
+  await store.transaction(async (tx) => {
     for (let i = 0; i < CLIENTS; i++) {
-      const id = store.insertUser({
+      const user = {
         username: `u${i}`,
         displayName: `User ${i}`,
         passwordHash: 'x',
-        role: 'member',
+        role: 'member' as const,
         invitedBy: null,
         inviteId: null,
         quota: 0,
-      })
-      ids.push(id)
-      cookies.push(`th_session=${t.accounts.api.startSession(id, 'bench').token}`)
+      }
+      ids.push((await store.insertUser(user, tx))!)
     }
-  })()
+  })
+  for (const id of ids) cookies.push(`th_session=${(await t.accounts.api.startSession(id, 'bench')).token}`)
   const threadOf: number[] = []
   const per = Math.ceil(CLIENTS / THREADS)
+  const threads: number[][] = []
   for (let n = 0; n < THREADS; n++) {
     const members = ids.slice(n * per, (n + 1) * per)
     if (members.length < 2) break
-    t.core.db.transaction(() => {
-      for (const m of members.slice(1)) store.follow(m, members[0]!)
-    })()
+    threads.push(members)
+    await store.transaction(async (tx) => {
+      for (const m of members.slice(1)) await store.follow(m, members[0]!, tx)
+    })
+  }
+  // Written straight to the store: the directory reads it all once.
+  await t.accounts.load()
+  for (const [n, members] of threads.entries()) {
     const thread = bc.groups.create(
       members[0]!,
       `Thread ${n}`,
-      members.slice(1).map((m) => store.byId(m)!.username),
+      members.slice(1).map((m) => t.accounts.api.byId(m)!.username),
     )
     for (let k = 0; k < members.length; k++) threadOf[n * per + k] = thread.id
   }
@@ -144,25 +150,19 @@ async function grouping() {
     const built = buildTownhall(loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'error' }), { log: quiet() })
     const bc = built.backchannel.service
     const store = built.accounts.service.store
-    const a = store.insertUser({
-      username: 'ga',
+    const member = (username: string) => ({
+      username,
       displayName: '',
       passwordHash: 'x',
-      role: 'member',
+      role: 'member' as const,
       invitedBy: null,
       inviteId: null,
       quota: 0,
     })
-    const b = store.insertUser({
-      username: 'gb',
-      displayName: '',
-      passwordHash: 'x',
-      role: 'member',
-      invitedBy: null,
-      inviteId: null,
-      quota: 0,
-    })
-    store.follow(b, a)
+    const a = (await store.insertUser(member('ga')))!
+    const b = (await store.insertUser(member('gb')))!
+    await store.follow(b, a)
+    await built.accounts.load()
     const t = bc.openDm(a, 'gb').id
     const user = { id: a, username: 'ga', role: 'member' as const }
     let t0 = performance.now()

@@ -52,8 +52,8 @@ test.skipIf(!hasChromium)(
   async () => {
     const alice = await signedInClient(s, 'alice_b')
     const bob = await signedInClient(s, 'bob_b')
-    await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Alice Archer', alice.user.id)
-    await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Baker', bob.user.id)
+    await s.ctx.accounts.service.updateProfile(alice.user.id, { displayName: 'Alice Archer' })
+    await s.ctx.accounts.service.updateProfile(bob.user.id, { displayName: 'Bob Baker' })
     await bob.put('/api/users/alice_b/follow')
     const A = await pageFor(browser, s.url, alice.cookie)
     const B = await pageFor(browser, s.url, bob.cookie)

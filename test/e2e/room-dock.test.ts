@@ -32,7 +32,7 @@ test.skipIf(!hasChromium)(
   async () => {
     const alice = await signedInClient(s, 'alice_d')
     const bob = await signedInClient(s, 'bob_d')
-    await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Alice Armstrong', alice.user.id)
+    await s.ctx.accounts.service.updateProfile(alice.user.id, { displayName: 'Alice Armstrong' })
     const room = (await alice.post('/api/rooms', { title: 'Late night jazz talk', kind: 'open' })).json.room
     const aws = await connectWs(s.url, { cookie: alice.cookie, origin: s.origin })
     expect((await aws.request('room.join', { roomId: room.id })).ok).toBe(true)

@@ -46,10 +46,9 @@ test.skipIf(!hasChromium)(
     const host = await signedInClient(s, 'hana_e')
     const fan = await signedInClient(s, 'felix_e')
     const co = await signedInClient(s, 'cora_e')
-    const db = s.ctx.core.db
-    db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Hana Host', host.user.id)
-    db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Felix Fan', fan.user.id)
-    db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Cora Cohost', co.user.id)
+    await s.ctx.accounts.service.updateProfile(host.user.id, { displayName: 'Hana Host' })
+    await s.ctx.accounts.service.updateProfile(fan.user.id, { displayName: 'Felix Fan' })
+    await s.ctx.accounts.service.updateProfile(co.user.id, { displayName: 'Cora Cohost' })
     const created = await host.post('/api/rooms', {
       title: 'Neighbourhood garden planning',
       description: 'What to plant this spring, who waters in July, and the tool shed rota. Bring seeds to swap!',
@@ -153,7 +152,7 @@ test.skipIf(!hasChromium)(
   '[R36] a signed-out visitor sees the event page: sign in, ask for an invite, listen as a guest',
   async () => {
     const host = await signedInClient(s, 'gwen_e')
-    s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Gwen Garden', host.user.id)
+    await s.ctx.accounts.service.updateProfile(host.user.id, { displayName: 'Gwen Garden' })
     const up = await host.post('/api/rooms', {
       title: 'Seed swap on Sunday',
       description: 'Swap seeds and stories.',

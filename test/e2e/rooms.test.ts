@@ -41,7 +41,7 @@ test.skipIf(!hasChromium)(
   async () => {
     const alice = await signedInClient(s, 'alice_r')
     const bob = await signedInClient(s, 'bob_r')
-    await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Bob Builder', bob.user.id)
+    await s.ctx.accounts.service.updateProfile(bob.user.id, { displayName: 'Bob Builder' })
     await bob.put('/api/users/alice_r/follow')
     await alice.post('/api/rooms', {
       title: 'Book club: The Dispossessed',

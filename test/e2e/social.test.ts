@@ -37,7 +37,7 @@ test.skipIf(!hasChromium)(
   async () => {
     const ann = await signedInClient(s, 'ann_s')
     await signedInClient(s, 'cat_s')
-    await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Ann Atwood', ann.user.id)
+    await s.ctx.accounts.service.updateProfile(ann.user.id, { displayName: 'Ann Atwood' })
     await ann.put('/api/users/cat_s/follow')
     await ann.post('/api/rooms', { title: 'Sunday poetry hour', startsAt: Date.now() + 48 * 3600_000 })
     const inv = (await ann.post('/api/invites', { uses: 1 })).json

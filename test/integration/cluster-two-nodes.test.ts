@@ -1,7 +1,8 @@
 // Two real Townhall nodes on one Redis: node A in this process, node B a `townhall serve` child process, the same
 // REDIS_URL and the same DATA_DIR (one SQLite file in WAL mode). A DM sent by a member connected to node A arrives
 // live at a member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B; a
-// setting changed on A applies on B, and a push device subscribed on B is known on A.
+// setting changed on A applies on B, and a push device subscribed on B is known on A; the members directory of node B
+// hears of the changes made on node A.
 // (What two nodes on one SQLite file get wrong, the Backchannel's seq counter, is the store's work: see the todo
 // below and docs/ARCHITECTURE.md.)
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
@@ -10,7 +11,7 @@ import { join } from 'node:path'
 import { dm, follow, person, send, type Person } from '../helpers/backchannel'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
-import { signedInClient, signIn, startTestServer, type TestServer } from '../helpers/server'
+import { Client, signedInClient, signIn, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -139,6 +140,26 @@ test('[W27] a setting changed on node A applies on node B; a device subscribed o
     await a!.ctx.push.api.notify(boss.user.id, 'dm', { title: 'hi', body: 'from node A', url: '/' })
     return a!.ctx.push.service.failed > failed
   }, 'node A sending to the device subscribed on node B')
+})
+
+test('[W28] the members directory follows the other node: a follow, profile and block on A are seen on B', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const carol: Person = await person(a!, 'carol')
+  const dave: Person = await person(a!, 'dave')
+  // Dave's requests go to node B (his session is in the shared database); carol's to node A.
+  const onB = new Client({ url: b!.url, origin: b!.origin })
+  onB.cookie = dave.http.cookie
+  const carolOnB = async () => (await onB.get(`/api/users/${carol.name}`)).json.profile
+  expect((await carolOnB()).followsYou).toBe(false)
+  await follow(carol, dave)
+  await until(async () => (await carolOnB()).followsYou === true, 'the follow seen on node B')
+  await carol.http.patch('/api/me', { displayName: 'Carol on A' })
+  await until(async () => (await carolOnB()).displayName === 'Carol on A', 'the profile seen on node B')
+  // Someone who blocked you is not found (A5): node B stops showing carol to dave.
+  await carol.http.put(`/api/users/${dave.name}/block`)
+  await until(async () => (await onB.get(`/api/users/${carol.name}`)).status === 404, 'the block seen on node B')
+  carol.ws.close()
+  dave.ws.close()
 })
 
 test('[W21] a node whose REDIS_URL cannot be reached does not start, and says why without the password', async () => {

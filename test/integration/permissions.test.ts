@@ -324,7 +324,7 @@ test('[W2][W5] the gateway: a guest is refused unless guests may listen; members
 
 test('[A7] a suspended member is treated as a guest and cannot sign in', async () => {
   const dan = await signedInClient(s, 'dan')
-  s.ctx.core.db.query(`UPDATE users SET status = 'suspended' WHERE username = 'dan'`).run()
+  await s.ctx.accounts.api.setStatus(dan.user.id, 'suspended')
   expect((await dan.get('/api/me')).status).toBe(401)
   const r = await new Client(s).post('/api/auth/login', { username: 'dan', password: PASSWORD })
   expect(r.status).toBe(403)

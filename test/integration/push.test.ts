@@ -272,7 +272,7 @@ test("[P5] a member's settings turn each kind off; suspended members get nothing
   for (const [kind, msg] of KINDS) await s.ctx.push.api.notify(dan.user.id, kind, msg)
   const kinds = await Promise.all(received.map(async (x) => (await open(x, d)).kind))
   expect(kinds.sort()).toEqual(['room_reminder', 'speak_invite'])
-  s.ctx.core.db.query(`UPDATE users SET status = 'suspended' WHERE id = ?`).run(dan.user.id)
+  await s.ctx.accounts.api.setStatus(dan.user.id, 'suspended')
   received.length = 0
   await s.ctx.push.api.notify(dan.user.id, 'speak_invite', KINDS[3]![1])
   expect(received).toHaveLength(0)

@@ -105,7 +105,7 @@ function parseIcs(text: string) {
 
 test('[R35] /rooms/<id> is the app with an Open Graph card: an open room unfurls, others reveal nothing', async () => {
   const host = await make('og')
-  await s.ctx.core.db.query('UPDATE users SET display_name = ? WHERE id = ?').run('Ada <Host> & "Co"', host.id)
+  await s.ctx.accounts.service.updateProfile(host.id, { displayName: 'Ada <Host> & "Co"' })
   const startsAt = Date.UTC(2027, 0, 15, 18, 30)
   const open = await createRoom(host, {
     title: 'Jazz & <b>blues</b> "night"',
