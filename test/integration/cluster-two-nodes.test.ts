@@ -98,10 +98,13 @@ test('[W4] followers hear a member go offline only when the last socket on any n
   const onB = await connectWs(b!.url, { cookie: bob.http.cookie, origin: b!.origin })
   await until(() => a!.ctx.core.bus.isOnline(bob.id) && a!.ctx.hub.connectionsOf(bob.id).length === 1, 'bob on both')
   // Bob's tab on node B is seen from node A (presence crosses nodes), so closing his tab on A tells nobody.
+  // Node A must know of his tab on B itself (its replica of the other nodes' presence), not only of his tab on A.
+  const bus = a!.ctx.cluster!.bus
   await until(async () => {
     await a!.ctx.cluster!.node.beat()
-    return (await alice.ws.request('presence.query', { userIds: [bob.id] })).online.length === 1
-  }, 'bob online')
+    return [...bus['remote'].values()].some((users) => users.has(bob.id))
+  }, "node A knowing of bob's tab on node B")
+  expect((await alice.ws.request('presence.query', { userIds: [bob.id] })).online).toEqual([bob.id])
   bob.ws.close()
   await until(() => a!.ctx.hub.connectionsOf(bob.id).length === 0, "node A closing bob's tab")
   // An event sent before the reply to a later request is queued by then.
