@@ -5,7 +5,7 @@ import type { Core } from '../core'
 import type { ErrorCode } from '../errors'
 import type { RoomRow } from './model'
 import { isModerator, type Seat } from './session'
-import type { RoomsStore } from './store'
+import type { RoomsSyncStore as RoomsStore } from './store-sync'
 
 export class RoomAccess {
   constructor(

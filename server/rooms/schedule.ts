@@ -8,7 +8,7 @@ import { newToken } from '../lib/crypto'
 import type { EventChange, PublicUser, ReminderLead, Rsvp, RsvpView } from '../protocol'
 import type { RoomAccess } from './access'
 import { roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, type EditRoomInput, type RoomRow } from './model'
-import type { RoomsStore } from './store'
+import type { RoomsSyncStore as RoomsStore } from './store-sync'
 
 /** People shown as "who is coming" on a card or an event page. */
 const RSVP_FACES = 8

@@ -46,7 +46,7 @@ import {
   type Seat,
   type Timing,
 } from './session'
-import { RoomsStore } from './store'
+import { RoomsSyncStore as RoomsStore } from './store-sync'
 import { RoomAccess } from './access'
 import { mayConsent, RecordingStore, type Consent } from './recording'
 import { Schedule } from './schedule'
