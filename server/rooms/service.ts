@@ -46,7 +46,8 @@ import {
   type Seat,
   type Timing,
 } from './session'
-import { RoomsSyncStore as RoomsStore } from './store-sync'
+import { type RoomsStore, SqliteRoomsStore } from './store'
+import { RoomsSyncStore } from './store-sync'
 import { RoomAccess } from './access'
 import { mayConsent, RecordingStore, type Consent } from './recording'
 import { Schedule } from './schedule'
@@ -68,7 +69,13 @@ export interface RoomsDeps {
 type ServiceTiming = Timing & { resumeMs: number }
 
 export class RoomsService implements RoomsApi {
+  /** The rooms store (the contract): what the routes' and the schedule's paths await. */
   readonly store: RoomsStore
+  /**
+   * The live paths' synchronous statements on the same SQLite database (store-sync.ts), until the live sessions and
+   * RoomsApi's synchronous reads are served from memory (docs/ARCHITECTURE.md, "Stores": what is left).
+   */
+  readonly sync: RoomsSyncStore
   readonly timing: ServiceTiming
   readonly access: RoomAccess
   /** Rooms as events: RSVPs, edits, cancelling, calendars, recaps (schedule.ts). */
@@ -92,7 +99,8 @@ export class RoomsService implements RoomsApi {
     this.core = deps.core
     this.reactions = deps.core.limiter('reactions', 10, 2)
     this.accounts = deps.accounts
-    this.store = new RoomsStore(deps.core.db)
+    this.store = new SqliteRoomsStore(deps.core.gate)
+    this.sync = new RoomsSyncStore(deps.core.db)
     this.recordings = new RecordingStore(deps.core.db)
     this.timing = {
       graceMs: GRACE_MS,
@@ -101,11 +109,12 @@ export class RoomsService implements RoomsApi {
       guestCountMs: GUEST_COUNT_EVERY_MS,
       ...deps.timing,
     }
-    this.access = new RoomAccess(deps, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
+    this.access = new RoomAccess(deps, this.sync, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
     this.events = new Emitter('rooms', deps.core.log)
     this.schedule = new Schedule({
       ...deps,
       store: this.store,
+      sync: this.sync,
       access: this.access,
       emit: (event, e) => this.emit(event, e),
     })
@@ -120,7 +129,7 @@ export class RoomsService implements RoomsApi {
   }
 
   room(roomId: number): RoomSummary | null {
-    const r = this.store.byId(roomId)
+    const r = this.sync.byId(roomId)
     return r
       ? { id: r.id, title: r.title, state: r.state, kind: r.kind, hostId: r.host_id, startsAt: r.starts_at }
       : null
@@ -136,20 +145,20 @@ export class RoomsService implements RoomsApi {
   }
 
   wasParticipant(roomId: number, userId: number) {
-    return this.store.wasParticipant(roomId, userId)
+    return this.sync.wasParticipant(roomId, userId)
   }
 
   wasRemoved(roomId: number, userId: number) {
-    return this.store.isRemoved(roomId, userId)
+    return this.sync.isRemoved(roomId, userId)
   }
 
   mayKnow(roomId: number, userId: number) {
-    const r = this.store.byId(roomId)
+    const r = this.sync.byId(roomId)
     return !!r && this.access.mayKnow(r, userId)
   }
 
   mayJoin(roomId: number, userId: number) {
-    const r = this.store.byId(roomId)
+    const r = this.sync.byId(roomId)
     return !!r && this.access.mayKnow(r, userId) && !this.access.joinRefusal(r, userId)
   }
 
@@ -163,7 +172,7 @@ export class RoomsService implements RoomsApi {
     this.changed(session, target)
     // Always pushed: a phone in the background may still hold its socket; the service worker shows nothing
     // when the app is open and in front (the page gets the invitation over the socket).
-    const room = this.store.byId(roomId)!
+    const room = this.sync.byId(roomId)!
     this.notify(userId, 'speak_invite', {
       title: `${by.user!.displayName} invites you to speak`,
       body: room.title,
@@ -194,11 +203,11 @@ export class RoomsService implements RoomsApi {
   }
 
   scheduledBetween(from: number, to: number): RoomSummary[] {
-    return this.store.scheduledBetween(from, to).map((r) => this.room(r.id)!)
+    return this.sync.scheduledBetween(from, to).map((r) => this.room(r.id)!)
   }
 
   startingBetween(from: number, to: number): RoomSummary[] {
-    return this.store.startingBetween(from, to).map((r) => this.room(r.id)!)
+    return this.sync.startingBetween(from, to).map((r) => this.room(r.id)!)
   }
 
   rsvps(roomId: number) {
@@ -211,14 +220,14 @@ export class RoomsService implements RoomsApi {
 
   recordedRooms() {
     if (!this.core.settings.get().recording) return []
-    return this.store
+    return this.sync
       .live()
       .filter((r) => r.recording === 1)
       .map((r) => r.id)
   }
 
   recording(roomId: number) {
-    const r = this.store.byId(roomId)
+    const r = this.sync.byId(roomId)
     return !!r && r.state === 'live' && r.recording === 1 && this.core.settings.get().recording
   }
 
@@ -231,7 +240,7 @@ export class RoomsService implements RoomsApi {
   }
 
   stageUsers(roomId: number) {
-    return this.store.stageUsers(roomId)
+    return this.sync.stageUsers(roomId)
   }
 
   setRecordingPaused(roomId: number, paused: boolean) {
@@ -266,15 +275,15 @@ export class RoomsService implements RoomsApi {
           return u.id
         })
         .filter((id) => id !== creatorId)
-    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX)
+    if (scheduled && this.sync.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX)
       fail('room_scheduled_limit')
     if (!scheduled && this.draining) fail('node_draining')
-    if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
+    if (!scheduled && this.sync.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
     if (input.recording && !this.core.settings.get().recording) fail('recording_disabled')
     const invited = named(input.invited, 'invited')
     const cohosts = named(input.cohosts, 'cohosts')
     const id = this.core.db.transaction(() => {
-      const id = this.store.insert({
+      const id = this.sync.insert({
         creatorId,
         title,
         description: (input.description ?? '').trim(),
@@ -284,20 +293,20 @@ export class RoomsService implements RoomsApi {
         live: !scheduled,
       })
       if (input.recording) this.recordings.set(id, true)
-      for (const u of invited) this.store.addPerson(id, u, 'invited')
-      for (const u of cohosts) this.store.addPerson(id, u, 'cohost')
+      for (const u of invited) this.sync.addPerson(id, u, 'invited')
+      for (const u of cohosts) this.sync.addPerson(id, u, 'cohost')
       return id
     })()
     if (!scheduled) this.wentLive(id)
     else this.emit('scheduled', { roomId: id, hostId: creatorId })
     if (invited.length) this.emit('invited', { roomId: id, byUserId: creatorId, userIds: invited })
     this.deps.hallwayChanged()
-    return roomView(this.store.byId(id)!)
+    return roomView(this.sync.byId(id)!)
   }
 
   /** A host or co-host starts a scheduled room. */
   start(userId: number, roomId: number, opts: { recording?: boolean } = {}) {
-    const room = this.store.byId(roomId)
+    const room = this.sync.byId(roomId)
     if (!room || !this.access.mayKnow(room, userId)) fail('not_found')
     if (!this.access.isHostly(room, userId)) fail('room_start_forbidden')
     if (room.state === 'live') return roomView(room)
@@ -305,12 +314,12 @@ export class RoomsService implements RoomsApi {
     if (this.draining) fail('node_draining')
     if (opts.recording && !this.core.settings.get().recording) fail('recording_disabled')
     this.core.db.transaction(() => {
-      this.store.start(roomId)
+      this.sync.start(roomId)
       if (opts.recording !== undefined) this.recordings.set(roomId, opts.recording)
     })()
     this.wentLive(roomId)
     this.deps.hallwayChanged()
-    return roomView(this.store.byId(roomId)!)
+    return roomView(this.sync.byId(roomId)!)
   }
 
   private wentLive(roomId: number) {
@@ -318,7 +327,7 @@ export class RoomsService implements RoomsApi {
     this.sessions.set(roomId, session)
     this.hold(roomId)
     session.armEmpty(() => this.end(roomId, null))
-    const room = this.store.byId(roomId)!
+    const room = this.sync.byId(roomId)!
     const host = this.accounts.byId(room.creator_id)!
     for (const f of this.accounts.followers(host.id)) {
       if (f.status !== 'active' || this.access.joinRefusal(room, f.id)) continue
@@ -330,14 +339,14 @@ export class RoomsService implements RoomsApi {
 
   /** Ends a live room (or cancels a scheduled one): everyone leaves, history is closed, `ended` is emitted. */
   end(roomId: number, byUserId: number | null) {
-    const room = this.store.byId(roomId)
+    const room = this.sync.byId(roomId)
     if (!room || room.state === 'ended') return
     const session = this.sessions.get(roomId)
     session?.close()
     this.sessions.delete(roomId)
     this.peaks.delete(roomId)
     if (session) this.letGo(roomId)
-    this.core.db.transaction(() => this.store.end(roomId))()
+    this.core.db.transaction(() => this.sync.end(roomId))()
     if (session) {
       this.core.bus.publish(roomTopic(roomId), { type: 'room.ended', roomId })
       for (const seat of session.seats.values()) {
@@ -381,7 +390,7 @@ export class RoomsService implements RoomsApi {
    */
   async claimLive(): Promise<Set<number>> {
     const mine = new Set<number>()
-    for (const room of this.store.live()) if (await this.core.registry.claim(room.id)) mine.add(room.id)
+    for (const room of this.sync.live()) if (await this.core.registry.claim(room.id)) mine.add(room.id)
     return mine
   }
 
@@ -411,7 +420,7 @@ export class RoomsService implements RoomsApi {
   async adoptOrphans() {
     if (this.draining) return
     const unheld = new Set<number>()
-    for (const room of this.store.live())
+    for (const room of this.sync.live())
       if (!this.sessions.has(room.id) && (await this.core.registry.holder(room.id)) === null) unheld.add(room.id)
     const mine = new Set<number>()
     for (const id of unheld)
@@ -432,7 +441,7 @@ export class RoomsService implements RoomsApi {
 
   // ── Joining, leaving, the grace period ────────────────────────────────────────────────────────────────
   join(conn: ConnInfo, roomId: number) {
-    const room = this.store.byId(roomId)
+    const room = this.sync.byId(roomId)
     if (!room) fail('not_found')
     const session = this.sessions.get(roomId)
     if (!session) fail(room.state === 'ended' ? 'room_ended' : 'room_not_live')
@@ -459,12 +468,12 @@ export class RoomsService implements RoomsApi {
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
       if (session.seats.size > (this.peaks.get(roomId) ?? 0)) {
         this.peaks.set(roomId, session.seats.size)
-        this.store.peak(roomId, session.seats.size)
+        this.sync.peak(roomId, session.seats.size)
       }
       if (userId !== null) {
         this.core.db.transaction(() => {
-          this.store.openStint(roomId, userId, role)
-          if (role === 'host' && room.host_id !== userId) this.store.setHost(roomId, userId)
+          this.sync.openStint(roomId, userId, role)
+          if (role === 'host' && room.host_id !== userId) this.sync.setHost(roomId, userId)
         })()
         this.core.bus.publish(roomTopic(roomId), { type: 'room.joined', roomId, participant: session.view(seat) })
       } else this.publishGuests(session)
@@ -479,7 +488,7 @@ export class RoomsService implements RoomsApi {
 
   snapshot(session: RoomSession, room: RoomRow, seat: Seat): RoomSnapshot {
     return {
-      room: roomView(this.store.byId(room.id)!),
+      room: roomView(this.sync.byId(room.id)!),
       participants: session.members().map((s) => session.view(s)),
       guests: session.guests(),
       pinned: session.pinned,
@@ -528,10 +537,10 @@ export class RoomsService implements RoomsApi {
     const next = wasHost ? session.successor() : null
     if (seat.userId !== null) {
       this.core.db.transaction(() => {
-        this.store.closeStint(roomId, seat.userId!, reason)
+        this.sync.closeStint(roomId, seat.userId!, reason)
         if (next) {
-          this.store.changeRole(roomId, next.userId!, 'host')
-          this.store.setHost(roomId, next.userId!)
+          this.sync.changeRole(roomId, next.userId!, 'host')
+          this.sync.setHost(roomId, next.userId!)
         }
       })()
     }
@@ -606,7 +615,7 @@ export class RoomsService implements RoomsApi {
   actor(roomId: number, userId: number) {
     const session = this.sessions.get(roomId)
     if (!session) {
-      const room = this.store.byId(roomId)
+      const room = this.sync.byId(roomId)
       fail(!room ? 'not_found' : room.state === 'ended' ? 'room_ended' : 'room_not_live')
     }
     const seat = session.seat(memberKey(userId))
@@ -655,9 +664,9 @@ export class RoomsService implements RoomsApi {
     if (target === by) fail('self_target')
     if (!onStage(target.role) || target.userId === null) fail('room_handover_target')
     this.core.db.transaction(() => {
-      this.store.changeRole(roomId, targetId, 'host')
-      this.store.changeRole(roomId, userId, 'moderator')
-      this.store.setHost(roomId, targetId)
+      this.sync.changeRole(roomId, targetId, 'host')
+      this.sync.changeRole(roomId, userId, 'moderator')
+      this.sync.setHost(roomId, targetId)
     })()
     for (const [seat, role] of [
       [target, 'host'],
@@ -725,7 +734,7 @@ export class RoomsService implements RoomsApi {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     this.over(by, target, 'room_remove_forbidden')
-    this.store.markRemoved(roomId, targetId, userId)
+    this.sync.markRemoved(roomId, targetId, userId)
     const removed: ServerEvent = { type: 'room.removed', roomId }
     for (const c of target.conns) this.core.bus.toConn(c.id, removed)
     this.leave(session, target, 'removed')
@@ -738,7 +747,7 @@ export class RoomsService implements RoomsApi {
     const { seat } = this.actor(roomId, userId)
     if (seat.role !== 'host') fail('room_recording_forbidden')
     if (on && !this.core.settings.get().recording) fail('recording_disabled')
-    if ((this.store.byId(roomId)!.recording === 1) === on) return
+    if ((this.sync.byId(roomId)!.recording === 1) === on) return
     this.recordings.set(roomId, on)
     this.publishRecording(roomId)
     this.emit('recording', { roomId, on })
@@ -754,7 +763,7 @@ export class RoomsService implements RoomsApi {
   /** A speaker answers "Include your voice in the replay?" (RP8–RP11): kept with its time, told to the room. */
   setConsent(userId: number, roomId: number, consent: boolean) {
     const { session, seat } = this.actor(roomId, userId)
-    mayConsent(this.core, this.store.byId(roomId)!.recording === 1, seat)
+    mayConsent(this.core, this.sync.byId(roomId)!.recording === 1, seat)
     const at = Date.now()
     this.recordings.add(roomId, userId, consent, at)
     session.consents.set(userId, { consent, at })
@@ -775,7 +784,7 @@ export class RoomsService implements RoomsApi {
 
   private publishRecording(roomId: number) {
     const session = this.sessions.get(roomId)
-    const room = this.store.byId(roomId)
+    const room = this.sync.byId(roomId)
     if (!session || !room) return
     this.core.bus.publish(roomTopic(roomId), {
       type: 'room.recording',
@@ -793,7 +802,7 @@ export class RoomsService implements RoomsApi {
 
   private setRole(session: RoomSession, seat: Seat, role: RoomRole, live = true) {
     const wasMuted = seat.muted
-    this.core.db.transaction(() => this.store.changeRole(session.roomId, seat.userId!, role))()
+    this.core.db.transaction(() => this.sync.changeRole(session.roomId, seat.userId!, role))()
     const fromAudience = !onStage(seat.role)
     session.setRole(seat, role)
     // Coming up from the audience by accepting an invitation: the mic is live; made moderator from the audience: muted.
@@ -844,8 +853,8 @@ export class RoomsService implements RoomsApi {
   }
 
   /** Who was in a room, stretch by stretch (its page once it ended); everyone is shown as a member there. */
-  history(roomId: number) {
-    const rows = this.store.history(roomId)
+  async history(roomId: number) {
+    const rows = await this.store.history(roomId)
     const users = this.accounts.publicUsers(new Set(rows.map((h) => h.user_id)))
     return rows.flatMap((h) => {
       const user = users.get(h.user_id)
@@ -869,7 +878,7 @@ export class RoomsService implements RoomsApi {
   /** A graceful stop: saves every live room's seats, roles, mutes, hands and pin for the next start. */
   suspend() {
     const live = [...this.sessions.values()].filter((s) => s.state === 'live')
-    this.store.saveResume(live.map((s) => ({ roomId: s.roomId, state: s.saved() })))
+    this.sync.saveResume(live.map((s) => ({ roomId: s.roomId, state: s.saved() })))
   }
 
   /**
@@ -880,12 +889,12 @@ export class RoomsService implements RoomsApi {
    * process that fails to start changes nothing of a running server's rooms.
    */
   resume(only?: ReadonlySet<number>) {
-    for (const room of this.store.live()) {
+    for (const room of this.sync.live()) {
       if (this.sessions.has(room.id) || (only && !only.has(room.id))) continue
-      const saved = this.store.takeResume(room.id)
+      const saved = this.sync.takeResume(room.id)
       const seats: SavedSeat[] = isSavedSession(saved)
         ? saved.seats
-        : this.store.openStints(room.id).map((st) => ({
+        : this.sync.openStints(room.id).map((st) => ({
             userId: st.user_id,
             role: st.role,
             muted: true,
@@ -926,7 +935,7 @@ export class RoomsService implements RoomsApi {
         session.armHostless(() => this.end(room.id, null))
       }
     }
-    this.store.dropStaleResume()
+    this.sync.dropStaleResume()
     this.deps.hallwayChanged()
   }
 }

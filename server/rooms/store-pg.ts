@@ -124,7 +124,8 @@ export class PgRoomsStore implements RoomsStore {
   }
   async markRemoved(roomId: number, userId: number, byId: number | null, tx?: Tx) {
     const rows = await this.sql(tx)`
-      INSERT INTO room_removals (room_id, user_id, by_id, created_at) VALUES (${roomId}, ${userId}, ${byId}, ${Date.now()})
+      INSERT INTO room_removals (room_id, user_id, by_id, created_at)
+      VALUES (${roomId}, ${userId}, ${byId}, ${Date.now()})
       ON CONFLICT DO NOTHING RETURNING room_id`
     return rows.length > 0
   }
@@ -138,7 +139,8 @@ export class PgRoomsStore implements RoomsStore {
 
   async openStint(roomId: number, userId: number, role: RoomRole, tx?: Tx) {
     await this.sql(tx)`
-      INSERT INTO room_participation (room_id, user_id, role, from_at) VALUES (${roomId}, ${userId}, ${role}, ${Date.now()})`
+      INSERT INTO room_participation (room_id, user_id, role, from_at)
+      VALUES (${roomId}, ${userId}, ${role}, ${Date.now()})`
   }
   async closeStint(roomId: number, userId: number, reason: string, tx?: Tx) {
     await this.sql(tx)`
@@ -302,7 +304,8 @@ export class PgRoomsStore implements RoomsStore {
   }
   async addConsent(roomId: number, userId: number, consent: boolean, at: number, tx?: Tx) {
     await this.sql(tx)`
-      INSERT INTO recording_consents (room_id, user_id, consent, at) VALUES (${roomId}, ${userId}, ${consent ? 1 : 0}, ${at})`
+      INSERT INTO recording_consents (room_id, user_id, consent, at)
+      VALUES (${roomId}, ${userId}, ${consent ? 1 : 0}, ${at})`
   }
   async latestConsents(roomId: number, tx?: Tx) {
     const rows = await this.sql(tx)`
