@@ -30,7 +30,7 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
       '/rooms',
       async ({ viewer, body, set }) => {
         const v = requireUser(viewer)
-        const room = rooms.create(v.user.id, body)
+        const room = await rooms.create(v.user.id, body)
         // A live room is this node's once its claim is in the registry: a join on another node then finds it here.
         if (room.state === 'live') await rooms.held(room.id)
         set.status = 201
@@ -64,7 +64,7 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     .post(
       '/rooms/:id/start',
       async ({ viewer, params, body }) => {
-        const room = rooms.start(requireUser(viewer).user.id, params.id, body ?? {})
+        const room = await rooms.start(requireUser(viewer).user.id, params.id, body ?? {})
         await rooms.held(room.id)
         return { room }
       },

@@ -8,8 +8,8 @@ import { newToken } from '../lib/crypto'
 import type { EventChange, PublicUser, ReminderLead, Rsvp, RsvpView } from '../protocol'
 import type { RoomAccess } from './access'
 import { roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, type EditRoomInput, type RoomRow } from './model'
+import type { RoomsDirectory } from './directory'
 import type { RoomsStore } from './store'
-import type { RoomsSyncStore } from './store-sync'
 
 /** People shown as "who is coming" on a card or an event page. */
 const RSVP_FACES = 8
@@ -24,8 +24,10 @@ export interface ScheduleDeps {
   audit: AuditFn
   /** The rooms store: the routes' paths here await it. */
   store: RoomsStore
-  /** The synchronous reads the hallway's cards and RoomsApi.rsvps still make (store-sync.ts). */
-  sync: RoomsSyncStore
+  /** Every room in memory: the synchronous reads (the hallway's cards, RoomsApi.rsvps). */
+  directory: RoomsDirectory
+  /** A room's write committed: the directory reloads it and the other nodes are told. */
+  changed: (roomId: number) => Promise<void>
   access: RoomAccess
   emit: <E extends keyof RoomEvents>(event: E, e: RoomEvents[E]) => void
   hallwayChanged: () => void
@@ -54,7 +56,7 @@ export class Schedule {
   }
 
   cohostIds(roomId: number) {
-    return this.d.sync
+    return this.d.directory
       .people(roomId)
       .filter((p) => p.kind === 'cohost')
       .map((p) => p.user_id)
@@ -62,14 +64,14 @@ export class Schedule {
 
   /** Who said yes (their ids, in the order they answered). */
   attendees(roomId: number) {
-    return this.d.sync
+    return this.d.directory
       .rsvps(roomId)
       .filter((r) => r.going === 1)
       .map((r) => r.user_id)
   }
 
   declined(roomId: number) {
-    return this.d.sync
+    return this.d.directory
       .rsvps(roomId)
       .filter((r) => r.going === 0)
       .map((r) => r.user_id)
@@ -77,7 +79,7 @@ export class Schedule {
 
   rsvpView(room: RoomRow, viewerId: number | null, following?: Set<number>): RsvpView {
     const yes = this.attendees(room.id)
-    const mineRaw = viewerId === null ? null : this.d.sync.rsvpOf(room.id, viewerId)
+    const mineRaw = viewerId === null ? null : this.d.directory.rsvpOf(room.id, viewerId)
     const mine: Rsvp | null = mineRaw === null ? null : mineRaw ? 'yes' : 'no'
     if (viewerId === null) return { going: yes.length, people: [], mine }
     const follows = following ?? this.d.accounts.followingIds(viewerId)
@@ -95,7 +97,10 @@ export class Schedule {
     const refusal = this.d.access.joinRefusal(room, userId)
     if (refusal) fail(refusal)
     if (this.d.access.isHostly(room, userId)) fail('room_rsvp_host')
-    if (await this.d.store.setRsvp(roomId, userId, answer === null ? null : answer === 'yes')) this.d.hallwayChanged()
+    if (await this.d.store.setRsvp(roomId, userId, answer === null ? null : answer === 'yes')) {
+      await this.d.changed(roomId)
+      this.d.hallwayChanged()
+    }
     return this.rsvpView(room, userId)
   }
 
@@ -139,7 +144,8 @@ export class Schedule {
       return true
     })
     if (!ok) fail('room_edit_not_scheduled')
-    const updated = (await store.byId(roomId))!
+    await this.d.changed(roomId)
+    const updated = this.d.directory.room(roomId)!
     const told = this.audience(updated, userId, before)
     const view = roomView(updated)
     this.d.core.bus.toUsers(told, { type: 'room.updated', room: view, changes })
@@ -155,6 +161,7 @@ export class Schedule {
     const room = await this.manage(roomId, userId, 'room_cancel_forbidden')
     if (room.state !== 'scheduled') fail('room_cancel_not_scheduled')
     if (!(await this.d.store.cancel(roomId))) fail('room_cancel_not_scheduled')
+    await this.d.changed(roomId)
     const told = this.audience(room, userId, new Set(this.cohostIds(roomId)))
     this.d.core.bus.toUsers(told, { type: 'room.cancelled', roomId, title: room.title })
     for (const id of told)
@@ -179,7 +186,7 @@ export class Schedule {
 
   /** The reminders (push's timer) went out: in-app to each member's tabs, and eventReminder for the inbox. */
   announceReminder(e: { roomId: number; lead: ReminderLead; userIds: number[] }) {
-    const room = this.d.sync.byId(e.roomId)
+    const room = this.d.directory.room(e.roomId)
     if (!room || room.starts_at === null) return
     const startsAt = room.starts_at
     this.d.core.bus.toUsers(e.userIds, {

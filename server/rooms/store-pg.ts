@@ -6,7 +6,7 @@ import type { Tx } from '../db/store'
 import type { RoomRole } from '../contracts'
 import type { RoomKind, RoomState } from '../protocol'
 import type { HistoryRow, RoomRow } from './model'
-import { type NewRoom, type PersonKind, parseResume, type RoomsStore } from './store'
+import { type NewRoom, type PersonKind, parseResume, type RoomsSnapshot, type RoomsStore } from './store'
 
 type Raw = Record<string, unknown>
 
@@ -51,6 +51,35 @@ export class PgRoomsStore implements RoomsStore {
     return this.sql(tx).unsafe(`SELECT ${ROOM} FROM rooms WHERE ${where}`, args) as Promise<Raw[]>
   }
 
+  async snapshot(roomId?: number, tx?: Tx): Promise<RoomsSnapshot> {
+    const sql = this.sql(tx)
+    const id = roomId ?? null
+    const pair = (r: Raw) => ({ room_id: int(r.room_id), user_id: int(r.user_id) })
+    const all = await this.select(tx, '$1::bigint IS NULL OR id = $1 ORDER BY id', id)
+    const people = await sql`
+      SELECT room_id, user_id, kind FROM room_people WHERE ${id}::bigint IS NULL OR room_id = ${id}
+      ORDER BY room_id, user_id`
+    const removals = await sql`
+      SELECT room_id, user_id FROM room_removals WHERE ${id}::bigint IS NULL OR room_id = ${id}
+      ORDER BY room_id, user_id`
+    const participation = await sql`
+      SELECT room_id, user_id, MAX(CASE WHEN role <> 'audience' THEN 1 ELSE 0 END) AS stage FROM room_participation
+      WHERE ${id}::bigint IS NULL OR room_id = ${id} GROUP BY room_id, user_id ORDER BY room_id, user_id`
+    const consents = await sql`
+      SELECT DISTINCT room_id, user_id FROM recording_consents
+      WHERE consent = 1 AND (${id}::bigint IS NULL OR room_id = ${id}) ORDER BY room_id, user_id`
+    const rsvps = await sql`
+      SELECT room_id, user_id, going FROM room_rsvps WHERE ${id}::bigint IS NULL OR room_id = ${id}
+      ORDER BY room_id, created_at, user_id`
+    return {
+      rooms: rooms(all),
+      people: people.map((r: Raw) => ({ ...pair(r), kind: r.kind as PersonKind })),
+      removals: removals.map(pair),
+      participation: participation.map((r: Raw) => ({ ...pair(r), stage: int(r.stage) })),
+      consents: consents.map(pair),
+      rsvps: rsvps.map((r: Raw) => ({ ...pair(r), going: int(r.going) })),
+    }
+  }
   async insert(r: NewRoom, tx?: Tx) {
     const now = Date.now()
     const [row] = await this.sql(tx)`

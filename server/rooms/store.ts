@@ -39,11 +39,26 @@ interface ConsentRow {
   at: number
 }
 
+/** What the node-local directory of rooms holds (directory.ts), for every room or one. */
+export interface RoomsSnapshot {
+  rooms: RoomRow[]
+  people: { room_id: number; user_id: number; kind: PersonKind }[]
+  removals: { room_id: number; user_id: number }[]
+  /** Everyone ever in each room; stage 1 when they were ever on its stage. */
+  participation: { room_id: number; user_id: number; stage: number }[]
+  /** Who said yes to its recording at least once. */
+  consents: { room_id: number; user_id: number }[]
+  /** The answers, oldest first. */
+  rsvps: { room_id: number; user_id: number; going: number }[]
+}
+
 /**
  * Every method takes the transaction it belongs to, if any; those that change several rows hold their own when not
  * given one. Writes that race say whether they won (a conditional update: true only for the call that changed it).
  */
 export interface RoomsStore extends Transactor {
+  /** Every room (or one) with who is and was in it: what the directory loads at start and after a change. */
+  snapshot(roomId?: number, tx?: Tx): Promise<RoomsSnapshot>
   /** A new room (live now, or scheduled); its id. */
   insert(r: NewRoom, tx?: Tx): Promise<number>
   byId(id: number, tx?: Tx): Promise<RoomRow | null>
@@ -268,6 +283,26 @@ const statements = (db: SqliteGate['db']) => ({
   startingBetween: db.prepare<RoomRow, [number, number]>(
     `SELECT * FROM rooms WHERE state IN ('scheduled', 'live') AND starts_at >= ? AND starts_at < ? ORDER BY starts_at`,
   ),
+  // ── the directory's load: everything, or one room (?1 null: every room) ──
+  allRooms: db.prepare<RoomRow, [number | null]>('SELECT * FROM rooms WHERE ?1 IS NULL OR id = ?1 ORDER BY id'),
+  allPeople: db.prepare<RoomsSnapshot['people'][number], [number | null]>(
+    'SELECT room_id, user_id, kind FROM room_people WHERE ?1 IS NULL OR room_id = ?1 ORDER BY room_id, user_id',
+  ),
+  allRemovals: db.prepare<RoomsSnapshot['removals'][number], [number | null]>(
+    'SELECT room_id, user_id FROM room_removals WHERE ?1 IS NULL OR room_id = ?1 ORDER BY room_id, user_id',
+  ),
+  allParticipation: db.prepare<RoomsSnapshot['participation'][number], [number | null]>(
+    `SELECT room_id, user_id, MAX(CASE WHEN role != 'audience' THEN 1 ELSE 0 END) AS stage FROM room_participation
+     WHERE ?1 IS NULL OR room_id = ?1 GROUP BY room_id, user_id ORDER BY room_id, user_id`,
+  ),
+  allConsents: db.prepare<RoomsSnapshot['consents'][number], [number | null]>(
+    `SELECT DISTINCT room_id, user_id FROM recording_consents WHERE consent = 1 AND (?1 IS NULL OR room_id = ?1)
+     ORDER BY room_id, user_id`,
+  ),
+  allRsvps: db.prepare<RoomsSnapshot['rsvps'][number], [number | null]>(
+    `SELECT room_id, user_id, going FROM room_rsvps WHERE ?1 IS NULL OR room_id = ?1
+     ORDER BY room_id, created_at, user_id`,
+  ),
   // ── recording (RP): the host's switch and the speakers' consents ──
   setRecording: db.prepare<never, [number, number]>('UPDATE rooms SET recording = ? WHERE id = ?'),
   recordingOff: db.prepare<{ id: number }, []>(
@@ -302,6 +337,17 @@ export class SqliteRoomsStore implements RoomsStore {
     return this.gate.run(tx, fn)
   }
 
+  snapshot(roomId?: number, tx?: Tx) {
+    const id = roomId ?? null
+    return this.run(tx, () => ({
+      rooms: this.q.allRooms.all(id),
+      people: this.q.allPeople.all(id),
+      removals: this.q.allRemovals.all(id),
+      participation: this.q.allParticipation.all(id),
+      consents: this.q.allConsents.all(id),
+      rsvps: this.q.allRsvps.all(id),
+    }))
+  }
   insert(r: NewRoom, tx?: Tx) {
     const now = Date.now()
     const state = r.live ? 'live' : 'scheduled'

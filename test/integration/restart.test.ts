@@ -125,7 +125,7 @@ test('[H51] a room whose people never come back ends after ROOM_RESUME_MS; a cra
   await ok(sp, 'room.join', { roomId: room.id })
   await bringUp(host, sp, room.id)
   // A crash saves nothing: the next start rebuilds the seats from the open participation stretches.
-  first.ctx.rooms.service.suspend = () => {}
+  first.ctx.rooms.service.suspend = async () => {}
   await first.stop()
   const second = await startTestServer({ ...ENV, ROOM_RESUME_MS: '1000' }, { keepDir: crashDir })
   try {

@@ -72,7 +72,7 @@ test('[R2] checks room input: title ≤120, description ≤1000, http(s) links o
   await ok(host, 'room.end', { roomId: first.id })
   const again = await host.http.post('/api/rooms', { title: 'again' })
   expect(again.status).toBe(201)
-  s.ctx.rooms.service.end(again.json.room.id, null)
+  await s.ctx.rooms.service.end(again.json.room.id, null)
   // WebSocket input too
   expect(await outcome(host, 'room.join', { roomId: 'abc' })).toBe('validation')
   expect(await outcome(host, 'room.hand', { roomId: 1 })).toBe('validation')
@@ -362,7 +362,7 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
     [z, later],
   ] as const)
     await ok(m, 'room.end', { roomId: r.id })
-  s.ctx.rooms.service.end(tiny.id, null)
+  await s.ctx.rooms.service.end(tiny.id, null)
 })
 
 test(
@@ -473,7 +473,7 @@ test(
     await ok(host2, 'room.join', { roomId: other.id })
     await ok(a, 'room.join', { roomId: other.id })
     expect((await host.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('left')
-    s.ctx.rooms.api.removeUserEverywhere(a.id)
+    await s.ctx.rooms.api.removeUserEverywhere(a.id)
     expect((await host2.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('removed')
     expect(s.ctx.rooms.api.participant(other.id, `u:${a.id}`)).toBeNull()
     await ok(host, 'room.end', { roomId: room.id })

@@ -262,6 +262,49 @@ function contract(name: string, make: () => Promise<Backend<RoomsStore>>) {
       expect((await store.byId(done))!.recording).toBe(0)
     })
 
+    test('the snapshot: every room, or one, with its people, removals, participation, consents and RSVPs', async () => {
+      const { store, addUser } = await fresh()
+      const ann = await addUser('ann')
+      const bob = await addUser('bob')
+      const one = await store.insert(newRoom(ann))
+      const two = await store.insert(newRoom(bob, { live: false, startsAt: Date.now() + HOUR }))
+      await store.addPerson(one, bob, 'cohost')
+      await store.markRemoved(one, bob, ann)
+      await store.openStint(one, ann, 'host')
+      await store.openStint(one, bob, 'audience')
+      await store.changeRole(one, bob, 'speaker')
+      await store.changeRole(one, bob, 'audience')
+      await store.openStint(two, ann, 'audience')
+      await store.addConsent(one, ann, true, 1)
+      await store.addConsent(one, ann, false, 2)
+      await store.addConsent(one, bob, false, 3)
+      await store.setRsvp(two, ann, true)
+      const byUser = <T extends { user_id: number }>(rows: T[]) => [...rows].sort((x, y) => x.user_id - y.user_id)
+      const all = await store.snapshot()
+      expect(all.rooms.map((r) => r.id)).toEqual([one, two])
+      expect(all.rooms[0]).toEqual((await store.byId(one))!)
+      expect(all.people).toEqual([{ room_id: one, user_id: bob, kind: 'cohost' }])
+      expect(all.removals).toEqual([{ room_id: one, user_id: bob }])
+      expect(all.participation).toEqual([
+        ...byUser([
+          { room_id: one, user_id: ann, stage: 1 },
+          { room_id: one, user_id: bob, stage: 1 },
+        ]),
+        { room_id: two, user_id: ann, stage: 0 },
+      ])
+      expect(all.consents).toEqual([{ room_id: one, user_id: ann }])
+      expect(all.rsvps).toEqual([{ room_id: two, user_id: ann, going: 1 }])
+      const only = await store.snapshot(two)
+      expect(only).toEqual({
+        rooms: [(await store.byId(two))!],
+        people: [],
+        removals: [],
+        participation: [{ room_id: two, user_id: ann, stage: 0 }],
+        consents: [],
+        rsvps: [{ room_id: two, user_id: ann, going: 1 }],
+      })
+    })
+
     test('a transaction holds several calls and rolls them back as one', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
