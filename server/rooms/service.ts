@@ -532,8 +532,9 @@ export class RoomsService implements RoomsApi {
           if (newHost) await store.setHost(roomId, userId, tx)
           if (peak !== null) await store.peak(roomId, peak, tx)
         })
+        // The directory adds the stretch itself (the peak is the routes', read from the store); a new host reloads.
         this.directory.participated(roomId, userId, onStage(role))
-        if (newHost || peak !== null) await this.roomChanged(roomId)
+        if (newHost) await this.roomChanged(roomId)
         else this.told(roomId)
         this.core.bus.publish(roomTopic(roomId), { type: 'room.joined', roomId, participant: session.view(seat) })
       } else {
