@@ -532,6 +532,8 @@ export class RoomsService implements RoomsApi {
           if (newHost) await store.setHost(roomId, userId, tx)
           if (peak !== null) await store.peak(roomId, peak, tx)
         })
+        // Ended while the stretch was written: its end took the seat with the others.
+        if (this.sessions.get(roomId) !== session) fail('room_ended')
         // The directory adds the stretch itself (the peak is the routes', read from the store); a new host reloads.
         this.directory.participated(roomId, userId, onStage(role))
         if (newHost) await this.roomChanged(roomId)
@@ -539,6 +541,7 @@ export class RoomsService implements RoomsApi {
         this.core.bus.publish(roomTopic(roomId), { type: 'room.joined', roomId, participant: session.view(seat) })
       } else {
         if (peak !== null) await this.store.peak(roomId, peak)
+        if (this.sessions.get(roomId) !== session) fail('room_ended')
         this.publishGuests(session)
       }
       this.emit('role', { roomId, key, userId, role })
