@@ -309,6 +309,25 @@ test('[R10] RoomsApi events follow commits: role on join, muted, left, ended; cl
   expect(s.ctx.rooms.service.timers()).toBe(0)
 })
 
+test('[R30] a scheduled room started twice at once goes live once; ended twice at once, it ends once', async () => {
+  const host = await make('h')
+  const events: string[] = []
+  s.ctx.rooms.api.on('started', (e) => events.push(`started ${e.roomId}`))
+  s.ctx.rooms.api.on('ended', (e) => events.push(`ended ${e.roomId}`))
+  const room = await createRoom(host, { title: 'Twice', startsAt: Date.now() + 3600_000 })
+  const starts = await Promise.all([1, 2].map(() => host.http.post(`/api/rooms/${room.id}/start`)))
+  expect(starts.map((r) => [r.status, r.json.room.state])).toEqual([
+    [200, 'live'],
+    [200, 'live'],
+  ])
+  await ok(host, 'room.join', { roomId: room.id })
+  const service = s.ctx.rooms.service
+  await Promise.all([service.end(room.id, null), service.end(room.id, null)])
+  expect(s.ctx.rooms.api.room(room.id)!.state).toBe('ended')
+  expect(events.filter((e) => e.endsWith(` ${room.id}`))).toEqual([`started ${room.id}`, `ended ${room.id}`])
+  expect(await outcome(host, 'room.join', { roomId: room.id })).toBe('room_ended')
+})
+
 /** The viewer's hallway once a `hallway.changed` notice has brought it to the wanted state. */
 async function hallwayUntil(viewer: Member, wanted: (h: { live: any[]; upcoming: any[] }) => boolean) {
   for (let i = 0; i < 20; i++) {
