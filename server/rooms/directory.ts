@@ -17,25 +17,29 @@ export interface RoomsLink {
   start(apply: (roomId: number) => void, resync: () => void): Promise<void>
 }
 
+/**
+ * A room. Plain arrays of ids, made when first needed: a room holds a few hundred bytes and each member who was in it
+ * about 10 (measured: a `Map` entry per participant cost ten times more); the lookups scan them, short for nearly
+ * every room.
+ */
 interface Entry {
   row: RoomRow
-  people: Map<number, PersonKind>
-  removed: Set<number>
-  /** Everyone ever in the room: true when they were ever on its stage. */
-  was: Map<number, boolean>
-  consented: Set<number>
-  /** user → going (1 yes, 0 no), in the order they answered. */
-  rsvps: Map<number, number>
+  people?: { user_id: number; kind: PersonKind }[]
+  removed?: number[]
+  /** Everyone ever in the room, and (a subset) everyone ever on its stage. */
+  was?: number[]
+  stage?: number[]
+  consented?: number[]
+  /** The answers, in the order given. */
+  rsvps?: { user_id: number; going: number }[]
 }
 
-const entry = (row: RoomRow): Entry => ({
-  row: Object.freeze({ ...row }),
-  people: new Map(),
-  removed: new Set(),
-  was: new Map(),
-  consented: new Set(),
-  rsvps: new Map(),
-})
+const NONE: readonly never[] = Object.freeze([])
+const push = <T>(list: T[] | undefined, item: T): T[] => {
+  if (!list) return [item]
+  list.push(item)
+  return list
+}
 
 export class RoomsDirectory {
   private rooms = new Map<number, Entry>()
@@ -58,12 +62,30 @@ export class RoomsDirectory {
   }
 
   private fill(s: RoomsSnapshot) {
-    for (const r of s.rooms) this.rooms.set(r.id, entry(r))
-    for (const p of s.people) this.rooms.get(p.room_id)?.people.set(p.user_id, p.kind)
-    for (const p of s.removals) this.rooms.get(p.room_id)?.removed.add(p.user_id)
-    for (const p of s.participation) this.rooms.get(p.room_id)?.was.set(p.user_id, p.stage === 1)
-    for (const p of s.consents) this.rooms.get(p.room_id)?.consented.add(p.user_id)
-    for (const p of s.rsvps) this.rooms.get(p.room_id)?.rsvps.set(p.user_id, p.going)
+    for (const r of s.rooms) this.rooms.set(r.id, { row: Object.freeze({ ...r }) })
+    // The snapshot's rows are unique per room and member: each is added as it comes.
+    for (const p of s.people) {
+      const e = this.rooms.get(p.room_id)
+      if (e) e.people = push(e.people, { user_id: p.user_id, kind: p.kind })
+    }
+    for (const p of s.removals) {
+      const e = this.rooms.get(p.room_id)
+      if (e) e.removed = push(e.removed, p.user_id)
+    }
+    for (const p of s.participation) {
+      const e = this.rooms.get(p.room_id)
+      if (!e) continue
+      e.was = push(e.was, p.user_id)
+      if (p.stage === 1) e.stage = push(e.stage, p.user_id)
+    }
+    for (const p of s.consents) {
+      const e = this.rooms.get(p.room_id)
+      if (e) e.consented = push(e.consented, p.user_id)
+    }
+    for (const p of s.rsvps) {
+      const e = this.rooms.get(p.room_id)
+      if (e) e.rsvps = push(e.rsvps, { user_id: p.user_id, going: p.going })
+    }
   }
 
   private get(roomId: number) {
@@ -74,45 +96,46 @@ export class RoomsDirectory {
   /** A participation stretch this node wrote (joining, a role change): no reload for the hottest write. */
   participated(roomId: number, userId: number, stage: boolean) {
     const e = this.rooms.get(roomId)
-    if (e) e.was.set(userId, (e.was.get(userId) ?? false) || stage)
+    if (!e) return
+    if (!e.was?.includes(userId)) e.was = push(e.was, userId)
+    if (stage && !e.stage?.includes(userId)) e.stage = push(e.stage, userId)
   }
   /** A consent this node wrote. */
   consentAdded(roomId: number, userId: number, consent: boolean) {
-    if (consent) this.rooms.get(roomId)?.consented.add(userId)
+    const e = this.rooms.get(roomId)
+    if (e && consent && !e.consented?.includes(userId)) e.consented = push(e.consented, userId)
   }
 
   room(roomId: number): RoomRow | null {
     return this.get(roomId)?.row ?? null
   }
   person(roomId: number, userId: number): PersonKind | null {
-    return this.get(roomId)?.people.get(userId) ?? null
+    return this.get(roomId)?.people?.find((p) => p.user_id === userId)?.kind ?? null
   }
-  people(roomId: number): { user_id: number; kind: PersonKind }[] {
-    return [...(this.get(roomId)?.people ?? [])].map(([user_id, kind]) => ({ user_id, kind }))
+  /** Invited members and co-hosts (a copy). */
+  people(roomId: number): readonly { user_id: number; kind: PersonKind }[] {
+    return this.get(roomId)?.people?.slice() ?? NONE
   }
   isRemoved(roomId: number, userId: number) {
-    return this.get(roomId)?.removed.has(userId) ?? false
+    return this.get(roomId)?.removed?.includes(userId) ?? false
   }
   wasParticipant(roomId: number, userId: number) {
-    return this.get(roomId)?.was.has(userId) ?? false
+    return this.get(roomId)?.was?.includes(userId) ?? false
   }
   /** Everyone who was ever on the room's stage, by id. */
   stageUsers(roomId: number): number[] {
-    return [...(this.get(roomId)?.was ?? [])]
-      .filter(([, stage]) => stage)
-      .map(([id]) => id)
-      .sort((a, b) => a - b)
+    return [...(this.get(roomId)?.stage ?? NONE)].sort((a, b) => a - b)
   }
   everConsented(roomId: number): Set<number> {
     return new Set(this.get(roomId)?.consented)
   }
-  /** The answers, in the order given. */
-  rsvps(roomId: number): { user_id: number; going: number }[] {
-    return [...(this.get(roomId)?.rsvps ?? [])].map(([user_id, going]) => ({ user_id, going }))
+  /** The answers, in the order given (a copy). */
+  rsvps(roomId: number): readonly { user_id: number; going: number }[] {
+    return this.get(roomId)?.rsvps?.slice() ?? NONE
   }
   rsvpOf(roomId: number, userId: number): boolean | null {
-    const going = this.get(roomId)?.rsvps.get(userId)
-    return going === undefined ? null : going === 1
+    const r = this.get(roomId)?.rsvps?.find((x) => x.user_id === userId)
+    return r ? r.going === 1 : null
   }
   /** The rooms matching `keep`, by id (a scan: the live rooms, the reminders' windows every 15 s). */
   where(keep: (r: RoomRow) => boolean): RoomRow[] {
