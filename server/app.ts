@@ -32,6 +32,7 @@ import { staticRoutes } from './http/static'
 import { openapiRoutes } from './http/openapi'
 import { createMedia, type MediaDomain } from './media'
 import { createRooms, type RoomsDomain } from './rooms'
+import { roomsLink } from './rooms/directory'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
 import { createActivity, type ActivityDomain } from './activity'
 import { createMembers, type MembersDomain } from './members'
@@ -120,7 +121,13 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
   })
   const push = createPush({ core, accounts: accounts.api })
   const invites = createInvites({ core, accounts: accounts.api, audit: audit.api })
-  const rooms = createRooms({ core, accounts: accounts.api, push: push.api, audit: audit.api })
+  const rooms = createRooms({
+    core,
+    accounts: accounts.api,
+    push: push.api,
+    audit: audit.api,
+    link: cluster && roomsLink(cluster.node, core.id, core.log),
+  })
 
   // The SFU and Backchannel follow the rooms' events, so they come after them.
   const media = createMedia({ core, rooms: rooms.api })
@@ -460,7 +467,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     t.hub.toAll({ type: 'node.draining' })
     // Nothing to wind down without live rooms: the node stops at once.
     if (t.rooms.service.stats().liveRooms > 0) await new Promise((r) => setTimeout(r, ms))
-    t.rooms.service.endAll()
+    await t.rooms.service.endAll()
     await stop()
   }
   return { ctx: t, port, url: `http://127.0.0.1:${port}`, stop, drain }

@@ -84,7 +84,7 @@ export interface RoomsApi {
   /** Pins a text (a Q&A question) on the room for everyone in it; null unpins. */
   pin(roomId: number, pinned: Pinned | null): void
   /** Server ban: removes the member from every room at once. */
-  removeUserEverywhere(userId: number): void
+  removeUserEverywhere(userId: number): Promise<void>
   /** The media plane says whether the room's audio takes more listeners (the hallway card shows "Full", M53). */
   setAudioFull(roomId: number, full: boolean): void
   /** Scheduled rooms whose start time falls in [from, to) (push reminders). */

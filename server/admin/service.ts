@@ -170,7 +170,7 @@ export class AdminService {
     // Already done through the sessions ending; kept for sockets of sessions being resolved right now.
     this.core.sockets.disconnectUser(userId, 4001, reason)
     try {
-      this.deps.rooms.removeUserEverywhere(userId)
+      await this.deps.rooms.removeUserEverywhere(userId)
     } catch (e) {
       this.core.log.error('admin: removing from rooms failed', { userId, error: e })
     }

@@ -88,7 +88,7 @@ class MembersService {
     await accounts.checkPassword(userId, password)
     const me = accounts.byId(userId)!
     if (me.role === 'admin' && accounts.counts(0).admins <= 1) fail('account_last_admin')
-    rooms.removeUserEverywhere(userId)
+    await rooms.removeUserEverywhere(userId)
     await push.removeDevices(userId)
     for (const inv of await invites.pending()) if (inv.creatorId === userId) await invites.revoke(inv.id, me)
     await accounts.erase(userId)

@@ -5,12 +5,12 @@ import type { Core } from '../core'
 import type { ErrorCode } from '../errors'
 import type { RoomRow } from './model'
 import { isModerator, type Seat } from './session'
-import type { RoomsStore } from './store'
+import type { RoomsDirectory } from './directory'
 
 export class RoomAccess {
   constructor(
     private deps: { core: Core; accounts: AccountsApi },
-    private store: RoomsStore,
+    private store: RoomsDirectory,
     private seats: (roomId: number) => Iterable<Seat>,
   ) {}
 

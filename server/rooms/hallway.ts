@@ -88,12 +88,18 @@ export class Hallway {
     const cards = this.registry
       ? new Map((await this.registry.hallway()).map((c) => [c.roomId, c.card as LiveCard]))
       : null
-    return this.build(viewerId, cards)
+    const store = this.rooms.store
+    const rows = {
+      live: await store.live(),
+      upcoming: viewerId === null ? [] : await store.upcoming(Date.now() - UPCOMING_STALE_MS),
+    }
+    return this.build(viewerId, cards, rows)
   }
 
   private build(
     viewerId: number | null,
     cards: Map<number, LiveCard> | null,
+    rows: { live: RoomRow[]; upcoming: RoomRow[] },
   ): { live: HallwayRoom[]; upcoming: HallwayRoom[] } {
     const following = viewerId === null ? new Set<number>() : this.accounts.followingIds(viewerId)
     const users = new Map<number, PublicUser>()
@@ -113,8 +119,7 @@ export class Hallway {
     })
     // A room held here is read from its session; one held by another node from the card it published; with several
     // nodes, a room the database says is live but that no node holds (its node died) is not listed.
-    const live = this.rooms.store
-      .live()
+    const live = rows.live
       .filter(visible)
       .flatMap((r) => {
         const session = this.rooms.session(r.id)
@@ -137,22 +142,16 @@ export class Hallway {
           b.speakerCount + b.listenerCount - (a.speakerCount + a.listenerCount) ||
           b.id - a.id,
       )
-    const upcoming =
-      viewerId === null
-        ? []
-        : this.rooms.store
-            .upcoming(Date.now() - UPCOMING_STALE_MS)
-            .filter(visible)
-            .map((r) => ({
-              ...roomView(r),
-              host: user(r.host_id),
-              speakers: [user(r.host_id)],
-              speakerCount: 0,
-              listenerCount: 0,
-              followedOnStage: following.has(r.host_id) ? 1 : 0,
-              ...event(r),
-              full: false,
-            }))
+    const upcoming = rows.upcoming.filter(visible).map((r) => ({
+      ...roomView(r),
+      host: user(r.host_id),
+      speakers: [user(r.host_id)],
+      speakerCount: 0,
+      listenerCount: 0,
+      followedOnStage: following.has(r.host_id) ? 1 : 0,
+      ...event(r),
+      full: false,
+    }))
     return { live, upcoming }
   }
 }

@@ -8,6 +8,7 @@ import { Elysia, type AnyElysia } from 'elysia'
 import type { AccountsApi, AuditFn, PushApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
+import type { RoomsLink } from './directory'
 import { Hallway, HallwayFeed, liveCard } from './hallway'
 import { roomPages } from './pages'
 import { roomsRoutes } from './routes'
@@ -24,7 +25,14 @@ export interface RoomsDomain extends Domain<RoomsApi> {
 /** Several nodes: how often a node looks for live rooms that no node holds any more (their node died). */
 const ORPHAN_CHECK_MS = 5000
 
-export function createRooms(deps: { core: Core; accounts: AccountsApi; push: PushApi; audit: AuditFn }): RoomsDomain {
+export function createRooms(deps: {
+  core: Core
+  accounts: AccountsApi
+  push: PushApi
+  audit: AuditFn
+  /** Several nodes: the directory of rooms' link (directory.ts roomsLink). */
+  link?: RoomsLink | null
+}): RoomsDomain {
   const { core } = deps
   // Several nodes (REDIS_URL): the hallway lists the rooms of every node, from the cards their holders publish.
   const clustered = core.config.redisUrl !== ''
@@ -57,7 +65,8 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
      * serving process (the start phase), never in a CLI command that builds the same graph.
      */
     start: async () => {
-      service.resume(clustered ? await service.claimLive() : undefined)
+      await service.load()
+      await service.resume(clustered ? await service.claimLive() : undefined)
       if (clustered)
         orphans = setInterval(
           () => void service.adoptOrphans().catch((e) => core.log.error('rooms: adopting rooms', { error: e })),
@@ -65,10 +74,10 @@ export function createRooms(deps: { core: Core; accounts: AccountsApi; push: Pus
         )
     },
     /** Saves the live rooms' seats for the next start, then releases every timer. */
-    stop: () => {
+    stop: async () => {
       if (orphans) clearInterval(orphans)
       feed.close()
-      service.suspend()
+      await service.suspend()
       service.close()
     },
   }

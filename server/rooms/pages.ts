@@ -93,7 +93,7 @@ export const roomPages = (deps: { core: Core; accounts: AccountsApi }, rooms: Ro
       async ({ params, viewer }) => {
         const m = /^([1-9]\d{0,15})(\.ics)?$/.exec(params.file)
         const id = m ? Number(m[1]) : null
-        const room = id !== null && Number.isSafeInteger(id) ? rooms.store.byId(id) : null
+        const room = id !== null && Number.isSafeInteger(id) ? await rooms.store.byId(id) : null
         if (m?.[2]) {
           // The .ics: an open room for anyone, any other room for those who may see it.
           const userId = viewer?.user.id ?? null
@@ -118,9 +118,9 @@ export const roomPages = (deps: { core: Core; accounts: AccountsApi }, rooms: Ro
     )
     .get(
       '/calendar/:file',
-      ({ params }) => {
+      async ({ params }) => {
         const m = /^([A-Za-z0-9_-]{16,64})\.ics$/.exec(params.file)
-        const list = m ? rooms.schedule.calendarRooms(m[1]!) : null
+        const list = m ? await rooms.schedule.calendarRooms(m[1]!) : null
         if (!list) return notFound()
         return calendarResponse(ics(list, 'Townhall'), 'townhall.ics')
       },

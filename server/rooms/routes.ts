@@ -30,7 +30,7 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
       '/rooms',
       async ({ viewer, body, set }) => {
         const v = requireUser(viewer)
-        const room = rooms.create(v.user.id, body)
+        const room = await rooms.create(v.user.id, body)
         // A live room is this node's once its claim is in the registry: a join on another node then finds it here.
         if (room.state === 'live') await rooms.held(room.id)
         set.status = 201
@@ -40,10 +40,10 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     )
     .get(
       '/rooms/:id',
-      ({ viewer, params }) => {
+      async ({ viewer, params }) => {
         const userId = viewer?.user.id ?? null
         if (userId === null && !core.settings.get().guests) fail('unauthorized')
-        const room = rooms.store.byId(params.id)
+        const room = await rooms.store.byId(params.id)
         if (!room || !rooms.access.mayKnow(room, userId)) fail('not_found')
         const host = accounts.publicUser(room.host_id)
         const session = rooms.session(room.id)
@@ -56,7 +56,7 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
           mayStart: room.state === 'scheduled' && userId !== null && rooms.access.isHostly(room, userId),
           participants: session ? session.members().map((s) => session.view(s)) : [],
           guests: session?.guests() ?? 0,
-          history: room.state === 'ended' && canSeeHistory ? rooms.history(room.id) : [],
+          history: room.state === 'ended' && canSeeHistory ? await rooms.history(room.id) : [],
         }
       },
       { params: RoomIdParams, detail: { summary: 'A room: details, who is in it, and (after it ended) who was' } },
@@ -64,7 +64,7 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     .post(
       '/rooms/:id/start',
       async ({ viewer, params, body }) => {
-        const room = rooms.start(requireUser(viewer).user.id, params.id, body ?? {})
+        const room = await rooms.start(requireUser(viewer).user.id, params.id, body ?? {})
         await rooms.held(room.id)
         return { room }
       },
@@ -76,15 +76,17 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     )
     .delete(
       '/rooms/:id',
-      ({ viewer, params }) => {
-        rooms.schedule.cancel(requireUser(viewer).user.id, params.id)
+      async ({ viewer, params }) => {
+        await rooms.schedule.cancel(requireUser(viewer).user.id, params.id)
         return { ok: true }
       },
       { params: RoomIdParams, detail: { summary: 'Cancel a scheduled room (its host); those who said yes are told' } },
     )
     .patch(
       '/rooms/:id',
-      ({ viewer, params, body }) => ({ room: rooms.schedule.edit(requireUser(viewer).user.id, params.id, body) }),
+      async ({ viewer, params, body }) => ({
+        room: await rooms.schedule.edit(requireUser(viewer).user.id, params.id, body),
+      }),
       {
         params: RoomIdParams,
         body: EditRoomBody,
@@ -93,8 +95,8 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     )
     .put(
       '/rooms/:id/rsvp',
-      ({ viewer, params, body }) => ({
-        rsvp: rooms.schedule.rsvp(requireUser(viewer).user.id, params.id, body.answer),
+      async ({ viewer, params, body }) => ({
+        rsvp: await rooms.schedule.rsvp(requireUser(viewer).user.id, params.id, body.answer),
       }),
       {
         params: RoomIdParams,
@@ -104,9 +106,9 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
     )
     .get(
       '/rooms/:id/event',
-      ({ viewer, params }) => {
+      async ({ viewer, params }) => {
         const userId = viewer?.user.id ?? null
-        const room = rooms.store.byId(params.id)
+        const room = await rooms.store.byId(params.id)
         // Signed out: open rooms only (what their shared link's card shows anyway).
         const may = room && (userId === null ? room.kind === 'open' : rooms.access.mayKnow(room, userId))
         if (!room || !may) fail('not_found')
@@ -120,7 +122,7 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
           mayJoin: rooms.access.joinRefusal(room, userId) === null,
           guests: settings.guests,
           registration: settings.registration,
-          recap: room.state === 'ended' && !room.cancelled ? rooms.schedule.recap(room) : null,
+          recap: room.state === 'ended' && !room.cancelled ? await rooms.schedule.recap(room) : null,
         }
       },
       {
@@ -132,10 +134,18 @@ export const roomsRoutes = (deps: { core: Core; accounts: AccountsApi }, rooms: 
       query: SearchQuery,
       detail: { summary: 'Find live, upcoming and past rooms by title, description or host' },
     })
-    .get('/calendar', ({ viewer }) => calendar(rooms.schedule.calendarSecret(requireUser(viewer).user.id)), {
-      detail: { summary: "My private calendar feed's address (made on first use)" },
-    })
-    .post('/calendar', ({ viewer }) => calendar(rooms.schedule.regenerateCalendar(requireUser(viewer).user.id)), {
-      detail: { summary: 'A new calendar feed address (the old one stops working)' },
-    })
+    .get(
+      '/calendar',
+      async ({ viewer }) => calendar(await rooms.schedule.calendarSecret(requireUser(viewer).user.id)),
+      {
+        detail: { summary: "My private calendar feed's address (made on first use)" },
+      },
+    )
+    .post(
+      '/calendar',
+      async ({ viewer }) => calendar(await rooms.schedule.regenerateCalendar(requireUser(viewer).user.id)),
+      {
+        detail: { summary: 'A new calendar feed address (the old one stops working)' },
+      },
+    )
 }

@@ -8,6 +8,7 @@ import { newToken } from '../lib/crypto'
 import type { EventChange, PublicUser, ReminderLead, Rsvp, RsvpView } from '../protocol'
 import type { RoomAccess } from './access'
 import { roomView, SCHEDULE_AHEAD_MAX_MS, SCHEDULE_MIN_LEAD_MS, type EditRoomInput, type RoomRow } from './model'
+import type { RoomsDirectory } from './directory'
 import type { RoomsStore } from './store'
 
 /** People shown as "who is coming" on a card or an event page. */
@@ -21,7 +22,12 @@ export interface ScheduleDeps {
   accounts: AccountsApi
   push: PushApi
   audit: AuditFn
+  /** The rooms store: the routes' paths here await it. */
   store: RoomsStore
+  /** Every room in memory: the synchronous reads (the hallway's cards, RoomsApi.rsvps). */
+  directory: RoomsDirectory
+  /** A room's write committed: the directory reloads it and the other nodes are told. */
+  changed: (roomId: number) => Promise<void>
   access: RoomAccess
   emit: <E extends keyof RoomEvents>(event: E, e: RoomEvents[E]) => void
   hallwayChanged: () => void
@@ -31,8 +37,8 @@ export class Schedule {
   constructor(private d: ScheduleDeps) {}
 
   /** The one check for editing and cancelling: the member who created the room (its host). */
-  private manage(roomId: number, userId: number, refused: 'room_edit_forbidden' | 'room_cancel_forbidden') {
-    const room = this.d.store.byId(roomId)
+  private async manage(roomId: number, userId: number, refused: 'room_edit_forbidden' | 'room_cancel_forbidden') {
+    const room = await this.d.store.byId(roomId)
     if (!room || !this.d.access.mayKnow(room, userId)) fail('not_found')
     if (!this.mayManage(room, userId)) fail(refused)
     return room
@@ -50,7 +56,7 @@ export class Schedule {
   }
 
   cohostIds(roomId: number) {
-    return this.d.store
+    return this.d.directory
       .people(roomId)
       .filter((p) => p.kind === 'cohost')
       .map((p) => p.user_id)
@@ -58,14 +64,14 @@ export class Schedule {
 
   /** Who said yes (their ids, in the order they answered). */
   attendees(roomId: number) {
-    return this.d.store
+    return this.d.directory
       .rsvps(roomId)
       .filter((r) => r.going === 1)
       .map((r) => r.user_id)
   }
 
   declined(roomId: number) {
-    return this.d.store
+    return this.d.directory
       .rsvps(roomId)
       .filter((r) => r.going === 0)
       .map((r) => r.user_id)
@@ -73,7 +79,7 @@ export class Schedule {
 
   rsvpView(room: RoomRow, viewerId: number | null, following?: Set<number>): RsvpView {
     const yes = this.attendees(room.id)
-    const mineRaw = viewerId === null ? null : this.d.store.rsvpOf(room.id, viewerId)
+    const mineRaw = viewerId === null ? null : this.d.directory.rsvpOf(room.id, viewerId)
     const mine: Rsvp | null = mineRaw === null ? null : mineRaw ? 'yes' : 'no'
     if (viewerId === null) return { going: yes.length, people: [], mine }
     const follows = following ?? this.d.accounts.followingIds(viewerId)
@@ -84,21 +90,23 @@ export class Schedule {
   }
 
   /** "Remind me" (yes), "Not going" (no) or no answer (null), by a member who may join the scheduled room. */
-  rsvp(userId: number, roomId: number, answer: Rsvp | null) {
-    const room = this.d.store.byId(roomId)
+  async rsvp(userId: number, roomId: number, answer: Rsvp | null) {
+    const room = await this.d.store.byId(roomId)
     if (!room || !this.d.access.mayKnow(room, userId)) fail('not_found')
     if (room.state !== 'scheduled') fail('room_rsvp_not_scheduled')
     const refusal = this.d.access.joinRefusal(room, userId)
     if (refusal) fail(refusal)
     if (this.d.access.isHostly(room, userId)) fail('room_rsvp_host')
-    this.d.store.setRsvp(roomId, userId, answer === null ? null : answer === 'yes')
-    this.d.hallwayChanged()
+    if (await this.d.store.setRsvp(roomId, userId, answer === null ? null : answer === 'yes')) {
+      await this.d.changed(roomId)
+      this.d.hallwayChanged()
+    }
     return this.rsvpView(room, userId)
   }
 
   /** The host edits a scheduled room; those who said yes and the co-hosts are told what changed. */
-  edit(userId: number, roomId: number, input: EditRoomInput) {
-    const room = this.manage(roomId, userId, 'room_edit_forbidden')
+  async edit(userId: number, roomId: number, input: EditRoomInput) {
+    const room = await this.manage(roomId, userId, 'room_edit_forbidden')
     if (room.state !== 'scheduled') fail('room_edit_not_scheduled')
     const title = input.title === undefined ? room.title : input.title.trim()
     if (!title) fail('validation', 'title: must not be blank')
@@ -127,15 +135,17 @@ export class Schedule {
     const cohostsChanged = before.size !== after.size || [...after].some((id) => !before.has(id))
     if (cohostsChanged) changes.push('cohosts')
     if (changes.length === 0) return roomView(room)
-    const ok = this.d.core.db.transaction(() => {
-      if (!this.d.store.edit(roomId, { title, description, startsAt })) return false
+    const store = this.d.store
+    const ok = await store.transaction(async (tx) => {
+      if (!(await store.edit(roomId, { title, description, startsAt }, tx))) return false
       // A co-host taken off stays invited (a closed room keeps letting them in); a new one may start the room.
-      for (const id of before) if (!after.has(id)) this.d.store.addPerson(roomId, id, 'invited')
-      for (const id of after) if (!before.has(id)) this.d.store.addPerson(roomId, id, 'cohost')
+      for (const id of before) if (!after.has(id)) await store.addPerson(roomId, id, 'invited', tx)
+      for (const id of after) if (!before.has(id)) await store.addPerson(roomId, id, 'cohost', tx)
       return true
-    })()
+    })
     if (!ok) fail('room_edit_not_scheduled')
-    const updated = this.d.store.byId(roomId)!
+    await this.d.changed(roomId)
+    const updated = this.d.directory.room(roomId)!
     const told = this.audience(updated, userId, before)
     const view = roomView(updated)
     this.d.core.bus.toUsers(told, { type: 'room.updated', room: view, changes })
@@ -147,10 +157,11 @@ export class Schedule {
   }
 
   /** The host cancels a scheduled room: it ends without starting; those who said yes and the co-hosts are told. */
-  cancel(userId: number, roomId: number) {
-    const room = this.manage(roomId, userId, 'room_cancel_forbidden')
+  async cancel(userId: number, roomId: number) {
+    const room = await this.manage(roomId, userId, 'room_cancel_forbidden')
     if (room.state !== 'scheduled') fail('room_cancel_not_scheduled')
-    if (!this.d.store.cancel(roomId)) fail('room_cancel_not_scheduled')
+    if (!(await this.d.store.cancel(roomId))) fail('room_cancel_not_scheduled')
+    await this.d.changed(roomId)
     const told = this.audience(room, userId, new Set(this.cohostIds(roomId)))
     this.d.core.bus.toUsers(told, { type: 'room.cancelled', roomId, title: room.title })
     for (const id of told)
@@ -175,7 +186,7 @@ export class Schedule {
 
   /** The reminders (push's timer) went out: in-app to each member's tabs, and eventReminder for the inbox. */
   announceReminder(e: { roomId: number; lead: ReminderLead; userIds: number[] }) {
-    const room = this.d.store.byId(e.roomId)
+    const room = this.d.directory.room(e.roomId)
     if (!room || room.starts_at === null) return
     const startsAt = room.starts_at
     this.d.core.bus.toUsers(e.userIds, {
@@ -190,31 +201,32 @@ export class Schedule {
 
   // ── calendars ──
   /** The member's calendar feed secret, made on first use. */
-  calendarSecret(userId: number) {
-    const s = this.d.store.calendarSecret(userId)
+  async calendarSecret(userId: number) {
+    const s = await this.d.store.calendarSecret(userId)
     if (s) return s
     return this.regenerateCalendar(userId)
   }
 
   /** A new secret: the old feed address stops working. */
-  regenerateCalendar(userId: number) {
+  async regenerateCalendar(userId: number) {
     const secret = newToken(24)
-    this.d.store.setCalendarSecret(userId, secret)
+    await this.d.store.setCalendarSecret(userId, secret)
     return secret
   }
 
   /** The rooms in a feed (null: no such secret): hosted, co-hosted or said yes to, still visible to its owner. */
-  calendarRooms(secret: string) {
-    const userId = this.d.store.calendarOwner(secret)
+  async calendarRooms(secret: string) {
+    const userId = await this.d.store.calendarOwner(secret)
     if (userId === null) return null
     const user = this.d.accounts.byId(userId)
     if (user?.status !== 'active') return null
-    return this.d.store.calendarRooms(userId, Date.now() - FEED_PAST_MS).filter((r) => this.d.access.mayKnow(r, userId))
+    const rooms = await this.d.store.calendarRooms(userId, Date.now() - FEED_PAST_MS)
+    return rooms.filter((r) => this.d.access.mayKnow(r, userId))
   }
 
   // ── an ended room ──
-  recap(room: RoomRow) {
-    const rows = this.d.store.history(room.id)
+  async recap(room: RoomRow) {
+    const rows = await this.d.store.history(room.id)
     const speakerIds = [...new Set(rows.filter((h) => STAGE_ROLES.has(h.role)).map((h) => h.user_id))]
     const users = this.d.accounts.publicUsers(new Set(speakerIds))
     return {

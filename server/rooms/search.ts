@@ -1,6 +1,7 @@
-// Finding rooms: live, upcoming and past rooms by title and description (FTS5) and by host or co-host (a name that
-// starts with the query), grouped, and only the rooms the viewer may see: live and upcoming ones they may join,
-// ended ones they may know (open, or they were in it). Cancelled rooms are left out.
+// Finding rooms: live, upcoming and past rooms by title and description (the store's full-text search: FTS5 on
+// SQLite, the `search` tsvector on Postgres) and by host or co-host (a name that starts with the query), grouped, and
+// only the rooms the viewer may see: live and upcoming ones they may join, ended ones they may know (open, or they
+// were in it). Cancelled rooms are left out.
 import type { AccountsApi } from '../contracts'
 import type { PublicUser, RoomView } from '../protocol'
 import { roomView, type RoomRow } from './model'
@@ -20,18 +21,14 @@ export interface RoomSearchResults {
   past: RoomHit[]
 }
 
-/** Words of a query as an FTS5 expression: each quoted (no operator gets through), the last one a prefix. */
-function ftsQuery(q: string) {
-  const terms = (q.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, 8)
-  return terms.length ? terms.map((w, i) => `"${w}"${i === terms.length - 1 ? '*' : ''}`).join(' ') : null
-}
+/** The words of a query (letters, digits, `_`; eight at most): the store matches each, the last one as a prefix. */
+const words = (q: string) => (q.match(/[\p{L}\p{N}_]+/gu) ?? []).slice(0, 8)
 
 export async function searchRooms(rooms: RoomsService, accounts: AccountsApi, viewerId: number, q: string) {
   const found = new Map<number, RoomRow>()
-  const match = ftsQuery(q)
-  if (match) for (const r of rooms.store.search(match, CANDIDATES)) found.set(r.id, r)
+  for (const r of await rooms.store.search(words(q), CANDIDATES)) found.set(r.id, r)
   const hosts = (await accounts.search(viewerId, q.trim().replace(/^@/, ''), 20)).map((u) => u.id)
-  for (const r of rooms.store.byHosts(hosts, CANDIDATES)) found.set(r.id, r)
+  for (const r of await rooms.store.byHosts(hosts, CANDIDATES)) found.set(r.id, r)
   const out: RoomSearchResults = { live: [], upcoming: [], past: [] }
   const users = accounts.publicUsers(new Set([...found.values()].map((r) => r.host_id)))
   for (const r of found.values()) {

@@ -15,6 +15,7 @@ import {
   type RoomsApi,
 } from '../contracts'
 import type { Core } from '../core'
+import type { Tx } from '../db/store'
 import { fail, type ErrorCode } from '../errors'
 import { Emitter } from '../lib/events'
 import type { RateLimiter } from '../lib/ratelimit'
@@ -46,9 +47,10 @@ import {
   type Seat,
   type Timing,
 } from './session'
-import { RoomsStore } from './store'
+import { type RoomsStore, SqliteRoomsStore } from './store'
+import { RoomsDirectory, type RoomsLink } from './directory'
 import { RoomAccess } from './access'
-import { mayConsent, RecordingStore, type Consent } from './recording'
+import { mayConsent, type Consent } from './recording'
 import { Schedule } from './schedule'
 
 /** conn.state key: the room this socket has joined. */
@@ -62,19 +64,24 @@ export interface RoomsDeps {
   /** Called when the hallway may have changed (the hallway feed coalesces and publishes). */
   hallwayChanged: () => void
   timing?: Partial<ServiceTiming>
+  /** The rooms store (default: SQLite through core.gate). */
+  store?: RoomsStore
+  /** Several nodes: how their directories of rooms hear of each other's changes (directory.ts roomsLink). */
+  link?: RoomsLink | null
 }
 
 /** The sessions' timing, and how long seats wait for their owners after a restart. */
 type ServiceTiming = Timing & { resumeMs: number }
 
 export class RoomsService implements RoomsApi {
+  /** The rooms store (the contract): every write and the routes' reads await it. */
   readonly store: RoomsStore
+  /** Every room in memory (directory.ts): RoomsApi's and the access checks' synchronous reads. */
+  readonly directory: RoomsDirectory
   readonly timing: ServiceTiming
   readonly access: RoomAccess
   /** Rooms as events: RSVPs, edits, cancelling, calendars, recaps (schedule.ts). */
   readonly schedule: Schedule
-  /** The host's recording switch and the speakers' consents (RP). */
-  readonly recordings: RecordingStore
   private sessions = new Map<number, RoomSession>()
   /** This node's claim on each of its live rooms in the registry (core.registry): resolved true once it holds it. */
   private claims = new Map<number, Promise<boolean>>()
@@ -92,8 +99,8 @@ export class RoomsService implements RoomsApi {
     this.core = deps.core
     this.reactions = deps.core.limiter('reactions', 10, 2)
     this.accounts = deps.accounts
-    this.store = new RoomsStore(deps.core.db)
-    this.recordings = new RecordingStore(deps.core.db)
+    this.store = deps.store ?? new SqliteRoomsStore(deps.core.gate)
+    this.directory = new RoomsDirectory(this.store)
     this.timing = {
       graceMs: GRACE_MS,
       emptyMs: EMPTY_ROOM_MS,
@@ -101,17 +108,51 @@ export class RoomsService implements RoomsApi {
       guestCountMs: GUEST_COUNT_EVERY_MS,
       ...deps.timing,
     }
-    this.access = new RoomAccess(deps, this.store, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
+    this.access = new RoomAccess(deps, this.directory, (roomId) => this.sessions.get(roomId)?.seats.values() ?? [])
     this.events = new Emitter('rooms', deps.core.log)
     this.schedule = new Schedule({
       ...deps,
       store: this.store,
+      directory: this.directory,
+      changed: (roomId) => this.roomChanged(roomId),
       access: this.access,
       emit: (event, e) => this.emit(event, e),
     })
     deps.core.settings.onChange((now, before) => {
-      if (before.recording && !now.recording) this.recordingDisabled()
+      if (before.recording && !now.recording) this.later(this.recordingDisabled(), 'turning recording off')
     })
+  }
+
+  /** Loads the directory of rooms and follows the other nodes' changes (the rooms' start, before resuming). */
+  async load() {
+    await this.directory.load()
+    await this.deps.link?.start(
+      (roomId) => this.later(this.directory.reload(roomId), 'applying a change from another node'),
+      () => this.later(this.directory.load(), 'reloading the directory'),
+    )
+  }
+
+  /**
+   * After a write of a room commits (at once without `tx`, else when `tx` commits): the directory reloads the room
+   * from the store, then the other nodes are told to do the same.
+   */
+  private async roomChanged(roomId: number, tx?: Tx) {
+    const apply = async () => {
+      await this.directory.reload(roomId)
+      this.deps.link?.publish(roomId)
+    }
+    if (tx) tx.afterCommit(apply)
+    else await apply()
+  }
+
+  /** A write this node made that the directory patched itself for (participation, consents): the others reload. */
+  private told(roomId: number) {
+    this.deps.link?.publish(roomId)
+  }
+
+  /** Runs what a timer or an event started, logging a failure (nothing awaits it). */
+  private later(p: Promise<unknown>, what: string) {
+    p.catch((error: unknown) => this.core.log.error(`rooms: ${what} failed`, { error }))
   }
 
   // ── RoomsApi ──────────────────────────────────────────────────────────────────────────────────────────
@@ -120,7 +161,7 @@ export class RoomsService implements RoomsApi {
   }
 
   room(roomId: number): RoomSummary | null {
-    const r = this.store.byId(roomId)
+    const r = this.directory.room(roomId)
     return r
       ? { id: r.id, title: r.title, state: r.state, kind: r.kind, hostId: r.host_id, startsAt: r.starts_at }
       : null
@@ -136,20 +177,20 @@ export class RoomsService implements RoomsApi {
   }
 
   wasParticipant(roomId: number, userId: number) {
-    return this.store.wasParticipant(roomId, userId)
+    return this.directory.wasParticipant(roomId, userId)
   }
 
   wasRemoved(roomId: number, userId: number) {
-    return this.store.isRemoved(roomId, userId)
+    return this.directory.isRemoved(roomId, userId)
   }
 
   mayKnow(roomId: number, userId: number) {
-    const r = this.store.byId(roomId)
+    const r = this.directory.room(roomId)
     return !!r && this.access.mayKnow(r, userId)
   }
 
   mayJoin(roomId: number, userId: number) {
-    const r = this.store.byId(roomId)
+    const r = this.directory.room(roomId)
     return !!r && this.access.mayKnow(r, userId) && !this.access.joinRefusal(r, userId)
   }
 
@@ -163,7 +204,7 @@ export class RoomsService implements RoomsApi {
     this.changed(session, target)
     // Always pushed: a phone in the background may still hold its socket; the service worker shows nothing
     // when the app is open and in front (the page gets the invitation over the socket).
-    const room = this.store.byId(roomId)!
+    const room = this.directory.room(roomId)!
     this.notify(userId, 'speak_invite', {
       title: `${by.user!.displayName} invites you to speak`,
       body: room.title,
@@ -179,10 +220,10 @@ export class RoomsService implements RoomsApi {
     this.core.bus.publish(roomTopic(roomId), { type: 'room.pinned', roomId, pinned })
   }
 
-  removeUserEverywhere(userId: number) {
+  async removeUserEverywhere(userId: number) {
     for (const session of [...this.sessions.values()]) {
       const seat = session.seat(memberKey(userId))
-      if (seat) this.leave(session, seat, 'removed')
+      if (seat) await this.leave(session, seat, 'removed')
     }
   }
 
@@ -194,11 +235,17 @@ export class RoomsService implements RoomsApi {
   }
 
   scheduledBetween(from: number, to: number): RoomSummary[] {
-    return this.store.scheduledBetween(from, to).map((r) => this.room(r.id)!)
+    return this.directory
+      .where((r) => r.state === 'scheduled' && r.starts_at !== null && r.starts_at >= from && r.starts_at < to)
+      .sort((a, b) => a.starts_at! - b.starts_at! || a.id - b.id)
+      .map((r) => this.room(r.id)!)
   }
 
   startingBetween(from: number, to: number): RoomSummary[] {
-    return this.store.startingBetween(from, to).map((r) => this.room(r.id)!)
+    return this.directory
+      .where((r) => r.state !== 'ended' && r.starts_at !== null && r.starts_at >= from && r.starts_at < to)
+      .sort((a, b) => a.starts_at! - b.starts_at! || a.id - b.id)
+      .map((r) => this.room(r.id)!)
   }
 
   rsvps(roomId: number) {
@@ -211,14 +258,11 @@ export class RoomsService implements RoomsApi {
 
   recordedRooms() {
     if (!this.core.settings.get().recording) return []
-    return this.store
-      .live()
-      .filter((r) => r.recording === 1)
-      .map((r) => r.id)
+    return this.directory.where((r) => r.state === 'live' && r.recording === 1).map((r) => r.id)
   }
 
   recording(roomId: number) {
-    const r = this.store.byId(roomId)
+    const r = this.directory.room(roomId)
     return !!r && r.state === 'live' && r.recording === 1 && this.core.settings.get().recording
   }
 
@@ -227,11 +271,11 @@ export class RoomsService implements RoomsApi {
   }
 
   everConsented(roomId: number) {
-    return this.recordings.everConsented(roomId)
+    return this.directory.everConsented(roomId)
   }
 
   stageUsers(roomId: number) {
-    return this.store.stageUsers(roomId)
+    return this.directory.stageUsers(roomId)
   }
 
   setRecordingPaused(roomId: number, paused: boolean) {
@@ -248,7 +292,7 @@ export class RoomsService implements RoomsApi {
   }
 
   // ── Creating, starting, ending ────────────────────────────────────────────────────────────────────────
-  create(creatorId: number, input: CreateRoomInput) {
+  async create(creatorId: number, input: CreateRoomInput) {
     const now = Date.now()
     const startsAt = input.startsAt ?? null
     const scheduled = startsAt !== null && startsAt > now + SCHEDULE_MIN_LEAD_MS
@@ -266,59 +310,74 @@ export class RoomsService implements RoomsApi {
           return u.id
         })
         .filter((id) => id !== creatorId)
-    if (scheduled && this.store.countByHost(creatorId, 'scheduled') >= SCHEDULED_PER_HOST_MAX)
+    if (scheduled && (await this.store.countByHost(creatorId, 'scheduled')) >= SCHEDULED_PER_HOST_MAX)
       fail('room_scheduled_limit')
     if (!scheduled && this.draining) fail('node_draining')
-    if (!scheduled && this.store.countByHost(creatorId, 'live') >= LIVE_PER_HOST_MAX) fail('room_live_limit')
+    if (!scheduled && (await this.store.countByHost(creatorId, 'live')) >= LIVE_PER_HOST_MAX) fail('room_live_limit')
     if (input.recording && !this.core.settings.get().recording) fail('recording_disabled')
     const invited = named(input.invited, 'invited')
     const cohosts = named(input.cohosts, 'cohosts')
-    const id = this.core.db.transaction(() => {
-      const id = this.store.insert({
-        creatorId,
-        title,
-        description: (input.description ?? '').trim(),
-        link,
-        kind,
-        startsAt: scheduled ? startsAt : null,
-        live: !scheduled,
-      })
-      if (input.recording) this.recordings.set(id, true)
-      for (const u of invited) this.store.addPerson(id, u, 'invited')
-      for (const u of cohosts) this.store.addPerson(id, u, 'cohost')
+    const store = this.store
+    const id = await store.transaction(async (tx) => {
+      const id = await store.insert(
+        {
+          creatorId,
+          title,
+          description: (input.description ?? '').trim(),
+          link,
+          kind,
+          startsAt: scheduled ? startsAt : null,
+          live: !scheduled,
+        },
+        tx,
+      )
+      if (input.recording) await store.setRecording(id, true, tx)
+      for (const u of invited) await store.addPerson(id, u, 'invited', tx)
+      for (const u of cohosts) await store.addPerson(id, u, 'cohost', tx)
+      await this.roomChanged(id, tx)
       return id
-    })()
+    })
     if (!scheduled) this.wentLive(id)
     else this.emit('scheduled', { roomId: id, hostId: creatorId })
     if (invited.length) this.emit('invited', { roomId: id, byUserId: creatorId, userIds: invited })
     this.deps.hallwayChanged()
-    return roomView(this.store.byId(id)!)
+    return roomView(this.directory.room(id)!)
   }
 
   /** A host or co-host starts a scheduled room. */
-  start(userId: number, roomId: number, opts: { recording?: boolean } = {}) {
-    const room = this.store.byId(roomId)
+  async start(userId: number, roomId: number, opts: { recording?: boolean } = {}) {
+    const room = this.directory.room(roomId)
     if (!room || !this.access.mayKnow(room, userId)) fail('not_found')
     if (!this.access.isHostly(room, userId)) fail('room_start_forbidden')
     if (room.state === 'live') return roomView(room)
     if (!canTransition(room.state, 'live')) fail('room_ended')
     if (this.draining) fail('node_draining')
     if (opts.recording && !this.core.settings.get().recording) fail('recording_disabled')
-    this.core.db.transaction(() => {
-      this.store.start(roomId)
-      if (opts.recording !== undefined) this.recordings.set(roomId, opts.recording)
-    })()
+    const store = this.store
+    const won = await store.transaction(async (tx) => {
+      // Two starts at once (a double click, two co-hosts): one wins, the other finds the room live.
+      if (!(await store.start(roomId, tx))) return false
+      if (opts.recording !== undefined) await store.setRecording(roomId, opts.recording, tx)
+      await this.roomChanged(roomId, tx)
+      return true
+    })
+    if (!won) {
+      await this.roomChanged(roomId)
+      const now = this.directory.room(roomId)!
+      if (now.state === 'live') return roomView(now)
+      fail('room_ended')
+    }
     this.wentLive(roomId)
     this.deps.hallwayChanged()
-    return roomView(this.store.byId(roomId)!)
+    return roomView(this.directory.room(roomId)!)
   }
 
   private wentLive(roomId: number) {
     const session = new RoomSession(roomId, this.timing)
     this.sessions.set(roomId, session)
     this.hold(roomId)
-    session.armEmpty(() => this.end(roomId, null))
-    const room = this.store.byId(roomId)!
+    session.armEmpty(() => this.later(this.end(roomId, null), 'ending an empty room'))
+    const room = this.directory.room(roomId)!
     const host = this.accounts.byId(room.creator_id)!
     for (const f of this.accounts.followers(host.id)) {
       if (f.status !== 'active' || this.access.joinRefusal(room, f.id)) continue
@@ -329,15 +388,18 @@ export class RoomsService implements RoomsApi {
   }
 
   /** Ends a live room (or cancels a scheduled one): everyone leaves, history is closed, `ended` is emitted. */
-  end(roomId: number, byUserId: number | null) {
-    const room = this.store.byId(roomId)
+  async end(roomId: number, byUserId: number | null) {
+    const room = this.directory.room(roomId)
     if (!room || room.state === 'ended') return
     const session = this.sessions.get(roomId)
     session?.close()
     this.sessions.delete(roomId)
     this.peaks.delete(roomId)
     if (session) this.letGo(roomId)
-    this.core.db.transaction(() => this.store.end(roomId))()
+    // Ended once: a second call meanwhile (a timer, a request, another node) finds it ended and says nothing.
+    const won = await this.store.end(roomId)
+    await this.roomChanged(roomId)
+    if (!won && !session) return
     if (session) {
       this.core.bus.publish(roomTopic(roomId), { type: 'room.ended', roomId })
       for (const seat of session.seats.values()) {
@@ -381,7 +443,7 @@ export class RoomsService implements RoomsApi {
    */
   async claimLive(): Promise<Set<number>> {
     const mine = new Set<number>()
-    for (const room of this.store.live()) if (await this.core.registry.claim(room.id)) mine.add(room.id)
+    for (const room of await this.store.live()) if (await this.core.registry.claim(room.id)) mine.add(room.id)
     return mine
   }
 
@@ -395,8 +457,8 @@ export class RoomsService implements RoomsApi {
   }
 
   /** Ends every live room this node holds (the end of a drain). */
-  endAll() {
-    for (const roomId of [...this.sessions.keys()]) this.end(roomId, null)
+  async endAll() {
+    for (const roomId of [...this.sessions.keys()]) await this.end(roomId, null)
   }
 
   /** Live rooms no node held at the last look for orphans (adopted if still unheld at the next). */
@@ -411,7 +473,7 @@ export class RoomsService implements RoomsApi {
   async adoptOrphans() {
     if (this.draining) return
     const unheld = new Set<number>()
-    for (const room of this.store.live())
+    for (const room of await this.store.live())
       if (!this.sessions.has(room.id) && (await this.core.registry.holder(room.id)) === null) unheld.add(room.id)
     const mine = new Set<number>()
     for (const id of unheld)
@@ -419,7 +481,7 @@ export class RoomsService implements RoomsApi {
     this.orphans = new Set([...unheld].filter((id) => !mine.has(id)))
     if (!mine.size) return
     this.core.log.info('rooms: adopted the live rooms of a node that stopped', { rooms: [...mine] })
-    this.resume(mine)
+    await this.resume(mine)
   }
 
   /** Publishes the hallway card of each live room this node holds (for every node's hallway). */
@@ -431,8 +493,8 @@ export class RoomsService implements RoomsApi {
   }
 
   // ── Joining, leaving, the grace period ────────────────────────────────────────────────────────────────
-  join(conn: ConnInfo, roomId: number) {
-    const room = this.store.byId(roomId)
+  async join(conn: ConnInfo, roomId: number): Promise<RoomSnapshot> {
+    const room = this.directory.room(roomId)
     if (!room) fail('not_found')
     const session = this.sessions.get(roomId)
     if (!session) fail(room.state === 'ended' ? 'room_ended' : 'room_not_live')
@@ -446,9 +508,12 @@ export class RoomsService implements RoomsApi {
     } else {
       const refusal = this.access.joinRefusal(room, userId)
       if (refusal) fail(refusal)
-      if (userId !== null) this.leaveOtherRooms(userId, roomId)
+      if (userId !== null) await this.leaveOtherRooms(userId, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
-      if (previous !== undefined && previous !== roomId) this.leaveConn(conn, previous)
+      if (previous !== undefined && previous !== roomId) await this.leaveConn(conn, previous)
+      // Left meanwhile (the awaits above): the room may have ended, or the socket taken its seat back.
+      if (this.sessions.get(roomId) !== session) fail('room_ended')
+      if (session.seat(key)) return this.join(conn, roomId)
       // A host or co-host joins as host when no host is seated (R22); so does whoever held the room last while it
       // waits for a host (R72).
       const hostly =
@@ -457,17 +522,28 @@ export class RoomsService implements RoomsApi {
       const role: RoomRole = !hostly ? 'audience' : session.host() ? 'moderator' : 'host'
       const user: PublicUser | null = userId === null ? null : this.accounts.publicUser(userId)!
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
-      if (session.seats.size > (this.peaks.get(roomId) ?? 0)) {
-        this.peaks.set(roomId, session.seats.size)
-        this.store.peak(roomId, session.seats.size)
-      }
+      const peak = session.seats.size > (this.peaks.get(roomId) ?? 0) ? session.seats.size : null
+      if (peak !== null) this.peaks.set(roomId, peak)
       if (userId !== null) {
-        this.core.db.transaction(() => {
-          this.store.openStint(roomId, userId, role)
-          if (role === 'host' && room.host_id !== userId) this.store.setHost(roomId, userId)
-        })()
+        const store = this.store
+        const newHost = role === 'host' && room.host_id !== userId
+        await store.transaction(async (tx) => {
+          await store.openStint(roomId, userId, role, tx)
+          if (newHost) await store.setHost(roomId, userId, tx)
+          if (peak !== null) await store.peak(roomId, peak, tx)
+        })
+        // Ended while the stretch was written: its end took the seat with the others.
+        if (this.sessions.get(roomId) !== session) fail('room_ended')
+        // The directory adds the stretch itself (the peak is the routes', read from the store); a new host reloads.
+        this.directory.participated(roomId, userId, onStage(role))
+        if (newHost) await this.roomChanged(roomId)
+        else this.told(roomId)
         this.core.bus.publish(roomTopic(roomId), { type: 'room.joined', roomId, participant: session.view(seat) })
-      } else this.publishGuests(session)
+      } else {
+        if (peak !== null) await this.store.peak(roomId, peak)
+        if (this.sessions.get(roomId) !== session) fail('room_ended')
+        this.publishGuests(session)
+      }
       this.emit('role', { roomId, key, userId, role })
       if (role === 'host') this.hostBack(session)
       this.deps.hallwayChanged()
@@ -479,7 +555,7 @@ export class RoomsService implements RoomsApi {
 
   snapshot(session: RoomSession, room: RoomRow, seat: Seat): RoomSnapshot {
     return {
-      room: roomView(this.store.byId(room.id)!),
+      room: roomView(this.directory.room(room.id)!),
       participants: session.members().map((s) => session.view(s)),
       guests: session.guests(),
       pinned: session.pinned,
@@ -490,16 +566,16 @@ export class RoomsService implements RoomsApi {
   }
 
   /** Leave quietly (all of this member's tabs leave the room). */
-  leaveRequest(conn: ConnInfo, roomId: number) {
+  async leaveRequest(conn: ConnInfo, roomId: number) {
     const held = this.seatOf(conn, roomId)
     if (!held) fail('not_in_room')
-    this.leave(held.session, held.seat, 'left')
+    await this.leave(held.session, held.seat, 'left')
     return {}
   }
 
-  private leaveConn(conn: ConnInfo, roomId: number) {
+  private async leaveConn(conn: ConnInfo, roomId: number) {
     const held = this.seatOf(conn, roomId)
-    if (held) this.leave(held.session, held.seat, 'left')
+    if (held) await this.leave(held.session, held.seat, 'left')
     else {
       conn.state.delete(CONN_ROOM)
       this.core.bus.unsubscribe(conn.id, roomTopic(roomId))
@@ -513,27 +589,34 @@ export class RoomsService implements RoomsApi {
     return session && seat ? { session, seat } : null
   }
 
-  private leaveOtherRooms(userId: number, except: number) {
+  private async leaveOtherRooms(userId: number, except: number) {
     for (const s of [...this.sessions.values()]) {
       const seat = s.roomId !== except ? s.seat(memberKey(userId)) : null
-      if (seat) this.leave(s, seat, 'left')
+      if (seat) await this.leave(s, seat, 'left')
     }
   }
 
   /** A seat is gone for good: history closed, succession if it held the room, the room ends when nobody is left. */
-  private leave(session: RoomSession, seat: Seat, reason: LeaveReason) {
+  private async leave(session: RoomSession, seat: Seat, reason: LeaveReason) {
     const roomId = session.roomId
     session.drop(seat)
     const wasHost = seat.role === 'host'
     const next = wasHost ? session.successor() : null
+    // The successor takes the seat at once (a request meanwhile sees the room's new host); told after the commit.
+    if (next) session.setRole(next, 'host')
     if (seat.userId !== null) {
-      this.core.db.transaction(() => {
-        this.store.closeStint(roomId, seat.userId!, reason)
+      const store = this.store
+      await store.transaction(async (tx) => {
+        await store.closeStint(roomId, seat.userId!, reason, tx)
         if (next) {
-          this.store.changeRole(roomId, next.userId!, 'host')
-          this.store.setHost(roomId, next.userId!)
+          await store.changeRole(roomId, next.userId!, 'host', tx)
+          await store.setHost(roomId, next.userId!, tx)
         }
-      })()
+      })
+      if (next) {
+        this.directory.participated(roomId, next.userId!, true)
+        await this.roomChanged(roomId)
+      }
     }
     this.detach(roomId, seat)
     if (seat.userId !== null)
@@ -547,16 +630,17 @@ export class RoomsService implements RoomsApi {
     else this.publishGuests(session)
     this.emit('left', { roomId, key: seat.key, userId: seat.userId })
     if (next) {
-      session.setRole(next, 'host')
       this.changed(session, next)
       this.emit('role', { roomId, key: next.key, userId: next.userId, role: 'host' })
     }
+    // The room ended while the write was awaited: nothing of it is left to arm.
+    if (this.sessions.get(roomId) !== session) return
     if (wasHost && seat.userId !== null) session.lastHostId = seat.userId
     const stageLeft = [...session.seats.values()].some((s) => s.userId !== null && onStage(s.role))
     if ((wasHost && !next) || (session.hadHost && !stageLeft)) {
       // Nobody on stage to take over (R72): with nobody left the room ends; with people listening it waits for a
       // host, and they are told when it will end.
-      if (session.seats.size === 0) this.end(roomId, null)
+      if (session.seats.size === 0) await this.end(roomId, null)
       else if (session.hostlessUntil === null) {
         // Only a host brings people on stage: invitations made before lapse.
         for (const s of session.seats.values())
@@ -564,10 +648,11 @@ export class RoomsService implements RoomsApi {
             s.invited = false
             this.changed(session, s)
           }
-        const endsAt = session.armHostless(() => this.end(roomId, null))
+        const endsAt = session.armHostless(() => this.later(this.end(roomId, null), 'ending a hostless room'))
         this.core.bus.publish(roomTopic(roomId), { type: 'room.hostless', roomId, endsAt })
       }
-    } else if (session.members().length === 0) session.armEmpty(() => this.end(roomId, null))
+    } else if (session.members().length === 0)
+      session.armEmpty(() => this.later(this.end(roomId, null), 'ending an empty room'))
     this.deps.hallwayChanged()
   }
 
@@ -594,9 +679,9 @@ export class RoomsService implements RoomsApi {
     const { session, seat } = held
     seat.conns.delete(conn)
     if (seat.conns.size > 0) return
-    if (seat.userId === null) return this.leave(session, seat, 'left')
+    if (seat.userId === null) return this.later(this.leave(session, seat, 'left'), 'a guest leaving')
     session.away(seat, () => {
-      if (session.seat(seat.key) === seat) this.leave(session, seat, 'timeout')
+      if (session.seat(seat.key) === seat) this.later(this.leave(session, seat, 'timeout'), 'a seat timing out')
     })
     this.changed(session, seat)
   }
@@ -606,7 +691,7 @@ export class RoomsService implements RoomsApi {
   actor(roomId: number, userId: number) {
     const session = this.sessions.get(roomId)
     if (!session) {
-      const room = this.store.byId(roomId)
+      const room = this.directory.room(roomId)
       fail(!room ? 'not_found' : room.state === 'ended' ? 'room_ended' : 'room_not_live')
     }
     const seat = session.seat(memberKey(userId))
@@ -637,28 +722,30 @@ export class RoomsService implements RoomsApi {
     this.changed(session, seat)
   }
 
-  respond(userId: number, roomId: number, accept: boolean, muted = false) {
+  async respond(userId: number, roomId: number, accept: boolean, muted = false) {
     const { session, seat } = this.actor(roomId, userId)
     if (!seat.invited) fail('no_invitation')
     if (!accept) {
       seat.invited = false
       return this.changed(session, seat)
     }
-    this.setRole(session, seat, 'speaker', !muted)
+    await this.setRole(session, seat, 'speaker', !muted)
   }
 
   /** The host hands the room to someone on stage: they become host, the old host stays on as a moderator. */
-  handOver(userId: number, roomId: number, targetId: number) {
+  async handOver(userId: number, roomId: number, targetId: number) {
     const { session, seat: by } = this.actor(roomId, userId)
     if (by.role !== 'host') fail('room_handover_forbidden')
     const target = this.target(session, targetId)
     if (target === by) fail('self_target')
     if (!onStage(target.role) || target.userId === null) fail('room_handover_target')
-    this.core.db.transaction(() => {
-      this.store.changeRole(roomId, targetId, 'host')
-      this.store.changeRole(roomId, userId, 'moderator')
-      this.store.setHost(roomId, targetId)
-    })()
+    const store = this.store
+    await store.transaction(async (tx) => {
+      await store.changeRole(roomId, targetId, 'host', tx)
+      await store.changeRole(roomId, userId, 'moderator', tx)
+      await store.setHost(roomId, targetId, tx)
+      await this.roomChanged(roomId, tx)
+    })
     for (const [seat, role] of [
       [target, 'host'],
       [by, 'moderator'],
@@ -681,14 +768,14 @@ export class RoomsService implements RoomsApi {
     this.core.bus.publish(roomTopic(roomId), { type: 'room.reaction', roomId, key: seat.key, emoji })
   }
 
-  move(userId: number, roomId: number, targetId: number) {
+  async move(userId: number, roomId: number, targetId: number) {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     if (target === by) {
       if (by.role === 'host') fail('room_host_on_stage')
     } else this.over(by, target, 'room_move_forbidden')
     if (!onStage(target.role)) fail('not_on_stage')
-    this.setRole(session, target, 'audience')
+    await this.setRole(session, target, 'audience')
     if (target !== by) this.audit(userId, 'room.move', targetId, roomId)
   }
 
@@ -707,7 +794,7 @@ export class RoomsService implements RoomsApi {
     if (target !== by) this.audit(userId, 'room.mute', targetId, roomId)
   }
 
-  setModerator(userId: number, roomId: number, targetId: number, on: boolean) {
+  async setModerator(userId: number, roomId: number, targetId: number, on: boolean) {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     if (on) {
@@ -717,29 +804,32 @@ export class RoomsService implements RoomsApi {
       this.over(by, target, 'room_unmod_forbidden')
       if (target.role !== 'moderator') fail('room_not_moderator')
     }
-    this.setRole(session, target, on ? 'moderator' : 'speaker')
+    await this.setRole(session, target, on ? 'moderator' : 'speaker')
     this.audit(userId, on ? 'room.mod' : 'room.unmod', targetId, roomId)
   }
 
-  remove(userId: number, roomId: number, targetId: number) {
+  async remove(userId: number, roomId: number, targetId: number) {
     const { session, seat: by } = this.actor(roomId, userId)
     const target = this.target(session, targetId)
     this.over(by, target, 'room_remove_forbidden')
-    this.store.markRemoved(roomId, targetId, userId)
+    await this.store.markRemoved(roomId, targetId, userId)
+    await this.roomChanged(roomId)
     const removed: ServerEvent = { type: 'room.removed', roomId }
     for (const c of target.conns) this.core.bus.toConn(c.id, removed)
-    this.leave(session, target, 'removed')
+    // Left meanwhile (its last socket, another moderator): the removal stands, the seat is already gone.
+    if (session.seat(target.key) === target) await this.leave(session, target, 'removed')
     this.audit(userId, 'room.remove', targetId, roomId)
   }
 
   // ── Recording (RP) ────────────────────────────────────────────────────────────────────────────────────
   /** The host turns the room's recording on or off while it is live (RP5). */
-  setRecording(userId: number, roomId: number, on: boolean) {
+  async setRecording(userId: number, roomId: number, on: boolean) {
     const { seat } = this.actor(roomId, userId)
     if (seat.role !== 'host') fail('room_recording_forbidden')
     if (on && !this.core.settings.get().recording) fail('recording_disabled')
-    if ((this.store.byId(roomId)!.recording === 1) === on) return
-    this.recordings.set(roomId, on)
+    if ((this.directory.room(roomId)!.recording === 1) === on) return
+    await this.store.setRecording(roomId, on)
+    await this.roomChanged(roomId)
     this.publishRecording(roomId)
     this.emit('recording', { roomId, on })
     this.deps.audit({
@@ -752,19 +842,22 @@ export class RoomsService implements RoomsApi {
   }
 
   /** A speaker answers "Include your voice in the replay?" (RP8–RP11): kept with its time, told to the room. */
-  setConsent(userId: number, roomId: number, consent: boolean) {
+  async setConsent(userId: number, roomId: number, consent: boolean) {
     const { session, seat } = this.actor(roomId, userId)
-    mayConsent(this.core, this.store.byId(roomId)!.recording === 1, seat)
+    mayConsent(this.core, this.directory.room(roomId)!.recording === 1, seat)
     const at = Date.now()
-    this.recordings.add(roomId, userId, consent, at)
+    await this.store.addConsent(roomId, userId, consent, at)
+    this.directory.consentAdded(roomId, userId, consent)
+    this.told(roomId)
     session.consents.set(userId, { consent, at })
     this.changed(session, seat)
     this.emit('consent', { roomId, userId, consent, at })
   }
 
   /** The admin turned recording off (RP3): every recorded room stops, the live ones are told. */
-  private recordingDisabled() {
-    const ids = this.core.db.transaction(() => this.recordings.offEverywhere())()
+  private async recordingDisabled() {
+    const ids = await this.store.recordingOffEverywhere()
+    for (const roomId of ids) await this.roomChanged(roomId)
     for (const roomId of ids) {
       if (!this.sessions.has(roomId)) continue
       this.publishRecording(roomId)
@@ -775,7 +868,7 @@ export class RoomsService implements RoomsApi {
 
   private publishRecording(roomId: number) {
     const session = this.sessions.get(roomId)
-    const room = this.store.byId(roomId)
+    const room = this.directory.room(roomId)
     if (!session || !room) return
     this.core.bus.publish(roomTopic(roomId), {
       type: 'room.recording',
@@ -785,15 +878,17 @@ export class RoomsService implements RoomsApi {
     })
   }
 
-  endRequest(userId: number, roomId: number) {
+  async endRequest(userId: number, roomId: number) {
     const { seat } = this.actor(roomId, userId)
     if (!isModerator(seat.role)) fail('room_end_forbidden')
-    this.end(roomId, userId)
+    await this.end(roomId, userId)
   }
 
-  private setRole(session: RoomSession, seat: Seat, role: RoomRole, live = true) {
+  private async setRole(session: RoomSession, seat: Seat, role: RoomRole, live = true) {
     const wasMuted = seat.muted
-    this.core.db.transaction(() => this.store.changeRole(session.roomId, seat.userId!, role))()
+    await this.store.changeRole(session.roomId, seat.userId!, role)
+    this.directory.participated(session.roomId, seat.userId!, onStage(role))
+    this.told(session.roomId)
     const fromAudience = !onStage(seat.role)
     session.setRole(seat, role)
     // Coming up from the audience by accepting an invitation: the mic is live; made moderator from the audience: muted.
@@ -844,8 +939,8 @@ export class RoomsService implements RoomsApi {
   }
 
   /** Who was in a room, stretch by stretch (its page once it ended); everyone is shown as a member there. */
-  history(roomId: number) {
-    const rows = this.store.history(roomId)
+  async history(roomId: number) {
+    const rows = await this.store.history(roomId)
     const users = this.accounts.publicUsers(new Set(rows.map((h) => h.user_id)))
     return rows.flatMap((h) => {
       const user = users.get(h.user_id)
@@ -867,9 +962,9 @@ export class RoomsService implements RoomsApi {
 
   // ── Restarts ──────────────────────────────────────────────────────────────────────────────────────────
   /** A graceful stop: saves every live room's seats, roles, mutes, hands and pin for the next start. */
-  suspend() {
+  async suspend() {
     const live = [...this.sessions.values()].filter((s) => s.state === 'live')
-    this.store.saveResume(live.map((s) => ({ roomId: s.roomId, state: s.saved() })))
+    await this.store.saveResume(live.map((s) => ({ roomId: s.roomId, state: s.saved() })))
   }
 
   /**
@@ -879,13 +974,17 @@ export class RoomsService implements RoomsApi {
    * leaves as a timeout, and the room ends as it would then. Writes nothing but the read-once saved rows, so a second
    * process that fails to start changes nothing of a running server's rooms.
    */
-  resume(only?: ReadonlySet<number>) {
-    for (const room of this.store.live()) {
+  async resume(only?: ReadonlySet<number>) {
+    for (const room of await this.store.live()) {
       if (this.sessions.has(room.id) || (only && !only.has(room.id))) continue
-      const saved = this.store.takeResume(room.id)
+      const saved = await this.store.takeResume(room.id)
+      const consents = await this.store.latestConsents(room.id)
+      // Another node's row may have changed since this node loaded it (it held the room until it died).
+      await this.directory.reload(room.id)
+      if (this.sessions.has(room.id)) continue
       const seats: SavedSeat[] = isSavedSession(saved)
         ? saved.seats
-        : this.store.openStints(room.id).map((st) => ({
+        : (await this.store.openStints(room.id)).map((st) => ({
             userId: st.user_id,
             role: st.role,
             muted: true,
@@ -897,7 +996,7 @@ export class RoomsService implements RoomsApi {
       this.sessions.set(room.id, session)
       this.hold(room.id)
       if (isSavedSession(saved)) session.pinned = saved.pinned
-      for (const [u, c] of this.recordings.latest(room.id)) session.consents.set(u, c)
+      for (const c of consents) session.consents.set(c.user_id, { consent: c.consent === 1, at: c.at })
       for (const sv of seats) {
         const user = this.accounts.byId(sv.userId)
         if (user?.status !== 'active' || session.seat(memberKey(sv.userId))) continue
@@ -913,20 +1012,21 @@ export class RoomsService implements RoomsApi {
         session.away(
           seat,
           () => {
-            if (session.seat(seat.key) === seat) this.leave(session, seat, 'timeout')
+            if (session.seat(seat.key) === seat) this.later(this.leave(session, seat, 'timeout'), 'a seat timing out')
           },
           this.timing.resumeMs,
         )
       }
-      if (session.members().length === 0) session.armEmpty(() => this.end(room.id, null))
+      if (session.members().length === 0)
+        session.armEmpty(() => this.later(this.end(room.id, null), 'ending an empty room'))
       else if (!session.members().some((m) => onStage(m.role))) {
         // Stopped while it waited for a host (R72): it waits again, for the host it had last.
         session.hadHost = true
         session.lastHostId = room.host_id
-        session.armHostless(() => this.end(room.id, null))
+        session.armHostless(() => this.later(this.end(room.id, null), 'ending a hostless room'))
       }
     }
-    this.store.dropStaleResume()
+    await this.store.dropStaleResume()
     this.deps.hallwayChanged()
   }
 }

@@ -22,44 +22,44 @@ export function roomsWs(core: Core, rooms: RoomsService): RoomsWs {
       rooms.inviteToSpeak(m.roomId, me(c.userId), m.userId)
       return {}
     },
-    'room.respond': (c, m) => {
-      rooms.respond(me(c.userId), m.roomId, m.accept, m.muted ?? false)
+    'room.respond': async (c, m) => {
+      await rooms.respond(me(c.userId), m.roomId, m.accept, m.muted ?? false)
       return {}
     },
-    'room.move': (c, m) => {
-      rooms.move(me(c.userId), m.roomId, m.userId)
+    'room.move': async (c, m) => {
+      await rooms.move(me(c.userId), m.roomId, m.userId)
       return {}
     },
     'room.mute': (c, m) => {
       rooms.mute(me(c.userId), m.roomId, m.muted, m.userId)
       return {}
     },
-    'room.mod': (c, m) => {
-      rooms.setModerator(me(c.userId), m.roomId, m.userId, m.on)
+    'room.mod': async (c, m) => {
+      await rooms.setModerator(me(c.userId), m.roomId, m.userId, m.on)
       return {}
     },
-    'room.remove': (c, m) => {
-      rooms.remove(me(c.userId), m.roomId, m.userId)
+    'room.remove': async (c, m) => {
+      await rooms.remove(me(c.userId), m.roomId, m.userId)
       return {}
     },
-    'room.end': (c, m) => {
-      rooms.endRequest(me(c.userId), m.roomId)
+    'room.end': async (c, m) => {
+      await rooms.endRequest(me(c.userId), m.roomId)
       return {}
     },
-    'room.handover': (c, m) => {
-      rooms.handOver(me(c.userId), m.roomId, m.userId)
+    'room.handover': async (c, m) => {
+      await rooms.handOver(me(c.userId), m.roomId, m.userId)
       return {}
     },
     'room.react': (c, m) => {
       rooms.react(me(c.userId), m.roomId, m.emoji)
       return {}
     },
-    'room.consent': (c, m) => {
-      rooms.setConsent(me(c.userId), m.roomId, m.consent)
+    'room.consent': async (c, m) => {
+      await rooms.setConsent(me(c.userId), m.roomId, m.consent)
       return {}
     },
-    'room.recording': (c, m) => {
-      rooms.setRecording(me(c.userId), m.roomId, m.on)
+    'room.recording': async (c, m) => {
+      await rooms.setRecording(me(c.userId), m.roomId, m.on)
       return {}
     },
     'hallway.watch': (c, m) => {

@@ -1,8 +1,8 @@
 // Two real Townhall nodes on one Redis: node A in this process, node B a `townhall serve` child process, the same
 // REDIS_URL and the same DATA_DIR (one SQLite file in WAL mode). A DM sent by a member connected to node A arrives
 // live at a member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B; a
-// setting changed on A applies on B, and a push device subscribed on B is known on A; the members directory of node B
-// hears of the changes made on node A.
+// setting changed on A applies on B, and a push device subscribed on B is known on A; the members directory and the
+// directory of rooms of node B hear of the changes made on node A.
 // (What two nodes on one SQLite file get wrong, the Backchannel's seq counter, is the store's work: see the todo
 // below and docs/ARCHITECTURE.md.)
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
@@ -10,6 +10,7 @@ import { RedisClient, type Subprocess } from 'bun'
 import { join } from 'node:path'
 import { dm, follow, person, send, type Person } from '../helpers/backchannel'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
+import { createRoom, member, ok } from '../helpers/members'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
 import { Client, signedInClient, signIn, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
@@ -163,6 +164,26 @@ test('[W28] the members directory follows the other node: a follow, profile and 
   await until(async () => (await onB.get(`/api/users/${carol.name}`)).status === 404, 'the block seen on node B')
   carol.ws.close()
   dave.ws.close()
+})
+
+test('[W29] the directory of rooms follows the other node: a room made, joined, ended on A is seen on B', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const host = await member(a!, 'rh')
+  const guest = await member(a!, 'rg')
+  // A closed room made on A after B loaded its directory: B knows of the invitation only through Redis.
+  const room = await createRoom(host, { kind: 'closed', invited: [guest.name] })
+  const onB = new Client({ url: b!.url, origin: b!.origin })
+  onB.cookie = guest.http.cookie
+  const seenOnB = async () => await onB.get(`/api/rooms/${room.id}`)
+  await until(async () => (await seenOnB()).json.mayJoin === true, 'the invitation seen on node B')
+  await ok(host, 'room.join', { roomId: room.id })
+  await ok(guest, 'room.join', { roomId: room.id })
+  await ok(host, 'room.end', { roomId: room.id })
+  // The history shows to those who were in the room: B knows the guest was (their stretch, written on A).
+  await until(async () => (await seenOnB()).json.history?.length > 0, 'the ended room and its history on node B')
+  expect((await seenOnB()).json.room.state).toBe('ended')
+  host.ws.close()
+  guest.ws.close()
 })
 
 test('[W21] a node whose REDIS_URL cannot be reached does not start, and says why without the password', async () => {

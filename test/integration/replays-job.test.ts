@@ -38,8 +38,9 @@ test('[RP30][RP32] pending → mixing → ready with progress; a withdrawal mixe
   const events: ReplayEvents['mix'][] = []
   s.ctx.replays.api.on('mix', (e) => events.push(e))
   const seeded = seedReplay(db, s.dataDir, SPEAKERS, { questions: [{ atMs: 5000, body: 'and 660?', author: 'ann' }] })
-  // The speakers were written straight into the database: the running server's directory reads them again.
+  // The speakers and the room were written straight into the database: the running server's directories read them.
   await s.ctx.accounts.load()
+  await s.ctx.rooms.service.directory.reload(seeded.roomId)
   const [ann, bob, dee] = seeded.userIds as [number, number, number]
   // Dee refused when she came on stage: the replay row says so, her file is not mixed.
   db.query('UPDATE replays SET left_out = ? WHERE id = ?').run(JSON.stringify([dee]), seeded.replayId)

@@ -358,6 +358,8 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
       { username: H.name, tones: [{ startMs: 0, durationMs: 3000, freq: 440 }] },
       { username: SP.name, tones: [{ startMs: 3000, durationMs: 3000, freq: 880 }] },
     ])
+    // The room was written straight into the database: the running server's directory reads it.
+    await s.ctx.rooms.service.directory.reload(seeded.roomId)
     s.ctx.replays.api.remix()
     const ready = async () => (await store().byId(seeded.replayId))?.state === 'ready'
     await until(ready, 'the first mix')
@@ -382,6 +384,8 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
       { username: H.name, tones: [{ startMs: 0, durationMs: 3000, freq: 440 }] },
       { username: D.name, tones: [{ startMs: 3000, durationMs: 3000, freq: 880 }] },
     ])
+    // The room was written straight into the database: the running server's directory reads it.
+    await s.ctx.rooms.service.directory.reload(seeded.roomId)
     s.ctx.replays.api.remix()
     const ready = async () => (await store().byId(seeded.replayId))?.state === 'ready'
     await until(ready, 'the first mix')

@@ -125,7 +125,7 @@ test('[H51] a room whose people never come back ends after ROOM_RESUME_MS; a cra
   await ok(sp, 'room.join', { roomId: room.id })
   await bringUp(host, sp, room.id)
   // A crash saves nothing: the next start rebuilds the seats from the open participation stretches.
-  first.ctx.rooms.service.suspend = () => {}
+  first.ctx.rooms.service.suspend = async () => {}
   await first.stop()
   // 5 s: the seats must still be there once the server has started, also on a loaded machine.
   const second = await startTestServer({ ...ENV, ROOM_RESUME_MS: '5000' }, { keepDir: crashDir })

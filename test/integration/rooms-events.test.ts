@@ -219,7 +219,7 @@ test('[R37] RSVP: yes / no / take back, counts and who is coming; upcoming rooms
   // a live room takes no answers
   const live = await createRoom(b, { title: 'Now' })
   expect((await rsvp(a, 'yes', live.id)).json.error.code).toBe('room_rsvp_not_scheduled')
-  s.ctx.rooms.service.end(live.id, null)
+  await s.ctx.rooms.service.end(live.id, null)
 })
 
 test('[R38] the host edits or cancels an upcoming room; those who said yes hear it (WS, push, RoomsApi)', async () => {
@@ -426,7 +426,7 @@ test('[R42] finding rooms by title, description and host, grouped; never a room 
   for (const q of ['"', 'quantum OR', '*', 'NEAR(a b)', "%' --", 'a"b', '\\']) await find(viewer, q)
   expect((await viewer.http.get('/api/rooms/search?q=')).json.error.code).toBe('validation')
   expect((await new Client(s).get('/api/rooms/search?q=quantum')).json.error.code).toBe('unauthorized')
-  s.ctx.rooms.service.end(live.id, null)
+  await s.ctx.rooms.service.end(live.id, null)
 })
 
 test('[R43] an ended room recaps its duration, speakers and peak listeners', async () => {

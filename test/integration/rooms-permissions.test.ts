@@ -47,10 +47,10 @@ async function setup() {
   const r = rooms()
   for (const m of [M, TM, S, TS]) {
     r.inviteToSpeak(room.id, H.id, m.id)
-    r.respond(m.id, room.id, true)
+    await r.respond(m.id, room.id, true)
   }
-  for (const m of [M, TM]) r.setModerator(H.id, room.id, m.id, true)
-  r.remove(H.id, room.id, R.id)
+  for (const m of [M, TM]) await r.setModerator(H.id, room.id, m.id, true)
+  await r.remove(H.id, room.id, R.id)
   return room.id
 }
 
@@ -180,7 +180,7 @@ describe('[R20] room actions by role', () => {
         const roomId = await setup()
         action.before?.(roomId, actor)
         got.push(await outcome(who(actor), action.type, action.fields(roomId)))
-        rooms().end(roomId, null)
+        await rooms().end(roomId, null)
       }
       expect(got).toEqual(TABLE[action.name]!)
     })
@@ -217,8 +217,8 @@ test('[R21] joining: open → members; social → followed by a moderator; close
     await ok(H, 'room.join', { roomId: room.id })
     await ok(M, 'room.join', { roomId: room.id })
     rooms().inviteToSpeak(room.id, H.id, M.id)
-    rooms().respond(M.id, room.id, true)
-    rooms().setModerator(H.id, room.id, M.id, true)
+    await rooms().respond(M.id, room.id, true)
+    await rooms().setModerator(H.id, room.id, M.id, true)
     const got: string[] = [],
       listed: boolean[] = []
     for (const [name, m] of Object.entries(cols)) {
@@ -233,7 +233,7 @@ test('[R21] joining: open → members; social → followed by a moderator; close
     expect({ kind, got }).toEqual({ kind, got: expected[kind]! })
     // the hallway shows a room exactly to those who may join it (the cohost had left, and is listed too)
     expect({ kind, listed }).toEqual({ kind, listed: got.map((g) => g === 'ok') })
-    rooms().end(room.id, null)
+    await rooms().end(room.id, null)
   }
   closeAll([stranger, fan, modFan, invited, cohost])
 })
@@ -254,7 +254,7 @@ test(
     } finally {
       await s.ctx.core.settings.update({ guests: true })
     }
-    rooms().end(room.id, null)
+    await rooms().end(room.id, null)
     cohost.ws.close()
   },
 )

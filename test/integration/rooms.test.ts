@@ -72,7 +72,7 @@ test('[R2] checks room input: title ≤120, description ≤1000, http(s) links o
   await ok(host, 'room.end', { roomId: first.id })
   const again = await host.http.post('/api/rooms', { title: 'again' })
   expect(again.status).toBe(201)
-  s.ctx.rooms.service.end(again.json.room.id, null)
+  await s.ctx.rooms.service.end(again.json.room.id, null)
   // WebSocket input too
   expect(await outcome(host, 'room.join', { roomId: 'abc' })).toBe('validation')
   expect(await outcome(host, 'room.hand', { roomId: 1 })).toBe('validation')
@@ -309,6 +309,25 @@ test('[R10] RoomsApi events follow commits: role on join, muted, left, ended; cl
   expect(s.ctx.rooms.service.timers()).toBe(0)
 })
 
+test('[R30] a scheduled room started twice at once goes live once; ended twice at once, it ends once', async () => {
+  const host = await make('h')
+  const events: string[] = []
+  s.ctx.rooms.api.on('started', (e) => events.push(`started ${e.roomId}`))
+  s.ctx.rooms.api.on('ended', (e) => events.push(`ended ${e.roomId}`))
+  const room = await createRoom(host, { title: 'Twice', startsAt: Date.now() + 3600_000 })
+  const starts = await Promise.all([1, 2].map(() => host.http.post(`/api/rooms/${room.id}/start`)))
+  expect(starts.map((r) => [r.status, r.json.room.state])).toEqual([
+    [200, 'live'],
+    [200, 'live'],
+  ])
+  await ok(host, 'room.join', { roomId: room.id })
+  const service = s.ctx.rooms.service
+  await Promise.all([service.end(room.id, null), service.end(room.id, null)])
+  expect(s.ctx.rooms.api.room(room.id)!.state).toBe('ended')
+  expect(events.filter((e) => e.endsWith(` ${room.id}`))).toEqual([`started ${room.id}`, `ended ${room.id}`])
+  expect(await outcome(host, 'room.join', { roomId: room.id })).toBe('room_ended')
+})
+
 /** The viewer's hallway once a `hallway.changed` notice has brought it to the wanted state. */
 async function hallwayUntil(viewer: Member, wanted: (h: { live: any[]; upcoming: any[] }) => boolean) {
   for (let i = 0; i < 20; i++) {
@@ -362,7 +381,7 @@ test('[R11] the hallway lists rooms with followed people on stage first, then by
     [z, later],
   ] as const)
     await ok(m, 'room.end', { roomId: r.id })
-  s.ctx.rooms.service.end(tiny.id, null)
+  await s.ctx.rooms.service.end(tiny.id, null)
 })
 
 test(
@@ -474,7 +493,7 @@ test(
     await ok(host2, 'room.join', { roomId: other.id })
     await ok(a, 'room.join', { roomId: other.id })
     expect((await host.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('left')
-    s.ctx.rooms.api.removeUserEverywhere(a.id)
+    await s.ctx.rooms.api.removeUserEverywhere(a.id)
     expect((await host2.ws.next((e) => e.type === 'room.left' && e.userId === a.id)).reason).toBe('removed')
     expect(s.ctx.rooms.api.participant(other.id, `u:${a.id}`)).toBeNull()
     await ok(host, 'room.end', { roomId: room.id })
