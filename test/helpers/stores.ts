@@ -3,6 +3,7 @@
 // test/helpers/postgres.ts, migrated by migratePg) when the cluster started. Each backend gives the connection a store
 // is built on, another connection of the same kind (its transactions are not the store's), and users as fixtures
 // (the users table is the accounts domain's: written here directly).
+import { afterAll } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -86,5 +87,19 @@ export async function pgBackend<S>(pg: TestPostgres, prefix: string, make: (conn
       await conn.close()
       await other.close()
     },
+  }
+}
+
+/**
+ * Inside a contract suite's describe: `fresh()` closes the backend the last test used and makes a new one (each
+ * test starts from an empty database); the last one is closed after the suite.
+ */
+export function freshBackend<B extends { close(): Promise<void> }>(make: () => Promise<B>): () => Promise<B> {
+  let b: B | undefined
+  afterAll(() => b?.close())
+  return async () => {
+    await b?.close()
+    b = await make()
+    return b
   }
 }

@@ -21,6 +21,7 @@ import { hashToken, newToken } from '../../server/lib/crypto'
 import { createLogger } from '../../server/lib/log'
 import { TEST_LIMIT, until } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
+import { freshBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -138,13 +139,7 @@ const coreFor = (dataDir: string) =>
 
 function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
   describe(`accounts store on ${name}`, () => {
-    let b: Backend
-    const fresh = async () => {
-      await b?.close()
-      b = await make()
-      return b
-    }
-    afterAll(() => b?.close())
+    const fresh = freshBackend(make)
 
     test('[H70] an account reads back whole by id and by name ignoring case, in one shape', async () => {
       const { store } = await fresh()

@@ -6,7 +6,7 @@ import { SqliteActivityStore, type ActivityStore, type NewActivity } from '../..
 import { PgActivityStore } from '../../server/activity/store-pg'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
-import { pgBackend, removeSqliteDirs, sqliteBackend, type Backend } from '../helpers/stores'
+import { pgBackend, removeSqliteDirs, sqliteBackend, type Backend, freshBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -28,13 +28,7 @@ const item = (over: Partial<NewActivity> = {}): NewActivity => ({
 
 function contract(name: string, make: () => Promise<Backend<ActivityStore>>) {
   describe(`activity store on ${name}`, () => {
-    let b: Backend<ActivityStore>
-    const fresh = async () => {
-      await b?.close()
-      b = await make()
-      return b
-    }
-    afterAll(() => b?.close())
+    const fresh = freshBackend(make)
 
     test('[H70] an item reads back whole; one per cause (dedupe), also when added many times at once', async () => {
       const { store, addUser } = await fresh()

@@ -7,7 +7,7 @@ import { PgAdminStore } from '../../server/admin/store-pg'
 import { hashToken, newToken } from '../../server/lib/crypto'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
-import { pgBackend, removeSqliteDirs, sqliteBackend, type Backend } from '../helpers/stores'
+import { pgBackend, removeSqliteDirs, sqliteBackend, type Backend, freshBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -19,13 +19,7 @@ afterAll(async () => {
 
 function contract(name: string, make: () => Promise<Backend<AdminStore>>) {
   describe(`admin store on ${name}`, () => {
-    let b: Backend<AdminStore>
-    const fresh = async () => {
-      await b?.close()
-      b = await make()
-      return b
-    }
-    afterAll(() => b?.close())
+    const fresh = freshBackend(make)
 
     test('[H70] a report reads back whole; one open report per reporter and target, also sent at once', async () => {
       const { store, addUser } = await fresh()

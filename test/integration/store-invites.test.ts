@@ -21,6 +21,7 @@ import { PgInvitesStore } from '../../server/invites/store-pg'
 import { hashToken, newToken } from '../../server/lib/crypto'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
+import { freshBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -93,13 +94,7 @@ const invite = (over: Partial<NewInvite> = {}): NewInvite => ({
 
 function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
   describe(`invites store on ${name}`, () => {
-    let b: Backend
-    const fresh = async () => {
-      await b?.close()
-      b = await make()
-      return b
-    }
-    afterAll(() => b?.close())
+    const fresh = freshBackend(make)
 
     test('[H70] an invite reads back whole by id and by its hash, in one shape (numbers, bytes, nulls)', async () => {
       const { store, addUser } = await fresh()

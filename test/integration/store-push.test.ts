@@ -6,7 +6,7 @@ import { SqlitePushStore, type NewSubscription, type PushStore } from '../../ser
 import { PgPushStore } from '../../server/push/store-pg'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
-import { pgBackend, removeSqliteDirs, sqliteBackend, type Backend } from '../helpers/stores'
+import { pgBackend, removeSqliteDirs, sqliteBackend, type Backend, freshBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -27,13 +27,7 @@ const device = (userId: number, path: string, over: Partial<NewSubscription> = {
 
 function contract(name: string, make: () => Promise<Backend<PushStore>>) {
   describe(`push store on ${name}`, () => {
-    let b: Backend<PushStore>
-    const fresh = async () => {
-      await b?.close()
-      b = await make()
-      return b
-    }
-    afterAll(() => b?.close())
+    const fresh = freshBackend(make)
 
     test('[H70] a device reads back whole by member and by endpoint; who has devices; counts', async () => {
       const { store, addUser } = await fresh()

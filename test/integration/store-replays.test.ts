@@ -8,7 +8,7 @@ import { type MixedReplay, type ReplaysStore, SqliteReplaysStore } from '../../s
 import { PgReplaysStore } from '../../server/replays/store-pg'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
-import { type Backend, pgBackend, removeSqliteDirs, sqliteBackend } from '../helpers/stores'
+import { type Backend, pgBackend, removeSqliteDirs, sqliteBackend, freshBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -30,13 +30,7 @@ const mixed = (over: Partial<MixedReplay> = {}): MixedReplay => ({
 
 function contract(name: string, make: () => Promise<Backend<ReplaysStore>>) {
   describe(`replays store on ${name}`, () => {
-    let b: Backend<ReplaysStore>
-    const fresh = async () => {
-      await b?.close()
-      b = await make()
-      return b
-    }
-    afterAll(() => b?.close())
+    const fresh = freshBackend(make)
 
     test('[RP30] a pending replay reads back whole, one per room; the mix is claimed once and ends once', async () => {
       const { store, addUser, addRoom } = await fresh()

@@ -9,7 +9,7 @@ import { type NewRoom, type RoomsStore, SqliteRoomsStore } from '../../server/ro
 import { PgRoomsStore } from '../../server/rooms/store-pg'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
-import { type Backend, pgBackend, removeSqliteDirs, sqliteBackend } from '../helpers/stores'
+import { type Backend, pgBackend, removeSqliteDirs, sqliteBackend, freshBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -34,13 +34,7 @@ const idsOf = (rows: RoomRow[]) => rows.map((r) => r.id)
 
 function contract(name: string, make: () => Promise<Backend<RoomsStore>>) {
   describe(`rooms store on ${name}`, () => {
-    let b: Backend<RoomsStore>
-    const fresh = async () => {
-      await b?.close()
-      b = await make()
-      return b
-    }
-    afterAll(() => b?.close())
+    const fresh = freshBackend(make)
 
     test('[R1][R9][R30] a room reads back whole; it starts once and ends once, closing its stretches', async () => {
       const { store, addUser } = await fresh()

@@ -8,7 +8,7 @@ import { SqliteSettingsStore, type SettingsStore } from '../../server/settings/s
 import { PgSettingsStore } from '../../server/settings/store-pg'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
-import { pgBackend, removeSqliteDirs, sqliteBackend, type Backend } from '../helpers/stores'
+import { pgBackend, removeSqliteDirs, sqliteBackend, type Backend, freshBackend } from '../helpers/stores'
 
 setDefaultTimeout(TEST_LIMIT)
 
@@ -22,13 +22,7 @@ const config = loadConfig({ DATA_DIR: '/nonexistent', REGISTRATION: 'invite', IN
 
 function contract(name: string, make: () => Promise<Backend<SettingsStore>>) {
   describe(`settings store on ${name}`, () => {
-    let b: Backend<SettingsStore>
-    const fresh = async () => {
-      await b?.close()
-      b = await make()
-      return b
-    }
-    afterAll(() => b?.close())
+    const fresh = freshBackend(make)
 
     test('[H70] values by key: set writes or replaces, get and all read them back', async () => {
       const { store } = await fresh()
