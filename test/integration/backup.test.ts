@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { closeAll, dm, follow, person, send, type Person } from '../helpers/backchannel'
+import { townhall } from '../helpers/cli'
 import { TEST_LIMIT } from '../helpers/limits'
 import { BackupSchedule, createBackup, listBackups, MANIFEST } from '../../server/db/backup'
 import { TarWriter } from '../../server/db/tar'
@@ -19,19 +20,7 @@ import { createLogger } from '../../server/lib/log'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const MAIN = join(import.meta.dir, '../../server/main.ts')
 const tmp = mkdtempSync(join(tmpdir(), 'townhall-backup-'))
-
-async function townhall(args: string[], env: Record<string, string>) {
-  const p = Bun.spawn([process.execPath, MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp, LOG_LEVEL: 'warn', ...env },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
-  return { code, out, err }
-}
 
 // A 1×1 PNG.
 const PNG = Uint8Array.from(

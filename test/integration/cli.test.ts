@@ -9,31 +9,13 @@ import { join } from 'node:path'
 import { MIGRATIONS } from '../../server/db/migrations'
 import { OPTIONS } from '../../server/config'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { cleanEnv, MAIN, townhall } from '../helpers/cli'
 import { TEST_LIMIT } from '../helpers/limits'
 import { backupDatabase } from '../helpers/backup'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const MAIN = join(import.meta.dir, '../../server/main.ts')
 const tmp = mkdtempSync(join(tmpdir(), 'townhall-cli-'))
-const cleanEnv = (env: Record<string, string>) => ({
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
-  HOME: process.env.HOME ?? tmp,
-  LOG_LEVEL: 'warn',
-  ...env,
-})
-
-/** Runs `townhall …` to completion. */
-export async function townhall(args: string[], env: Record<string, string>, stdin?: string) {
-  const p = Bun.spawn([process.execPath, MAIN, ...args], {
-    env: cleanEnv(env),
-    stdin: stdin === undefined ? 'ignore' : new Blob([stdin]),
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
-  return { code, out, err }
-}
 
 let dir: string
 let s: TestServer

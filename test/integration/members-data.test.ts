@@ -7,11 +7,11 @@ import { join } from 'node:path'
 import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { extractTar } from '../../server/db/tar'
 import { closeAll, dm, follow, person, send, type Person } from '../helpers/backchannel'
+import { townhall } from '../helpers/cli'
 import { TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const MAIN = join(import.meta.dir, '../../server/main.ts')
 const tmp = mkdtempSync(join(tmpdir(), 'townhall-members-'))
 const dir = join(tmp, 'data')
 let s: TestServer
@@ -25,17 +25,6 @@ afterAll(async () => {
   await s.stop()
   rmSync(tmp, { recursive: true, force: true })
 })
-
-async function townhall(args: string[]) {
-  const p = Bun.spawn([process.execPath, MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp, LOG_LEVEL: 'warn', DATA_DIR: dir },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
-  return { code, out, err }
-}
 
 const enc = (t: string) => new TextEncoder().encode(t)
 const latin1 = (b: ArrayBuffer) => new TextDecoder('latin1').decode(b)
@@ -93,7 +82,7 @@ test('[D50] an avatar and a Backchannel image are stored and served without thei
 test('[D51] `townhall user reset-password NAME` prints a one-time link; it sets the password once', async () => {
   const c = await person(s, 'rp')
   people.push(c)
-  const r = await townhall(['user', 'reset-password', c.name.toUpperCase()])
+  const r = await townhall(['user', 'reset-password', c.name.toUpperCase()], { DATA_DIR: dir })
   expect(r.err).toBe('')
   expect(r.code).toBe(0)
   const url = r.out.trim().split('\n').at(-1)!
@@ -109,10 +98,12 @@ test('[D51] `townhall user reset-password NAME` prints a one-time link; it sets 
   expect(login.status).toBe(200)
   // The member's sessions ended; the reset is audited as made by the operator (no actor).
   expect((await c.http.get('/api/me')).status).toBe(401)
-  const unknown = await townhall(['user', 'reset-password', 'nobody_here'])
+  const unknown = await townhall(['user', 'reset-password', 'nobody_here'], { DATA_DIR: dir })
   expect(unknown.code).toBe(2)
   expect(unknown.err).toContain('no member @nobody_here')
-  expect((await townhall(['user', 'frob'])).err).toContain('usage: townhall user reset-password NAME')
+  expect((await townhall(['user', 'frob'], { DATA_DIR: dir })).err).toContain(
+    'usage: townhall user reset-password NAME',
+  )
 })
 
 const PNG = Uint8Array.from(

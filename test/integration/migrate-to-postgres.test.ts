@@ -9,29 +9,18 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { closeAll, dm, follow, person, send, type Person } from '../helpers/backchannel'
+import { townhall } from '../helpers/cli'
 import { TEST_LIMIT } from '../helpers/limits'
 import { startPostgres, type TestPostgres } from '../helpers/postgres'
 import { signedInClient, startTestServer } from '../helpers/server'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const MAIN = join(import.meta.dir, '../../server/main.ts')
 const tmp = mkdtempSync(join(tmpdir(), 'townhall-topg-'))
 const dataDir = join(tmp, 'data')
 
 let pg: TestPostgres | null = null
 let url = ''
-
-async function townhall(args: string[]) {
-  const p = Bun.spawn([process.execPath, MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
-  return { code, out, err }
-}
 
 /** A table's rows in one comparable shape: numbers, text, bytes as hex, by every column in order. */
 function normalise(rows: Record<string, unknown>[]): string[] {
@@ -91,7 +80,7 @@ afterAll(async () => {
 describe('migrate-to-postgres', () => {
   test('[H71] every table arrives row for row; new rows take ids after the copied ones', async () => {
     if (!pg) return console.warn('migrate-to-postgres: skipped (no Postgres)')
-    const r = await townhall(['migrate-to-postgres', url])
+    const r = await townhall(['migrate-to-postgres', url], { DATA_DIR: dataDir })
     expect(r.err).toBe('')
     expect(r.code).toBe(0)
     expect(r.out).toContain('the SQLite database is unchanged')
@@ -142,7 +131,7 @@ describe('migrate-to-postgres', () => {
     try {
       const count = async () => Number((await sql`SELECT count(*)::bigint AS n FROM users`)[0].n)
       const before = await count()
-      const r = await townhall(['migrate-to-postgres', url])
+      const r = await townhall(['migrate-to-postgres', url], { DATA_DIR: dataDir })
       expect(r.code).toBe(2)
       expect(r.err).toContain('is not empty')
       expect(await count()).toBe(before)
@@ -152,7 +141,7 @@ describe('migrate-to-postgres', () => {
   })
 
   test('[H71] a URL that is not postgres:// gets the usage line', async () => {
-    const r = await townhall(['migrate-to-postgres', 'mysql://x'])
+    const r = await townhall(['migrate-to-postgres', 'mysql://x'], { DATA_DIR: dataDir })
     expect(r.code).toBe(2)
     expect(r.err).toContain('usage: townhall migrate-to-postgres postgres://')
   })
