@@ -254,7 +254,12 @@ function parts(t: Townhall): Domain<unknown>[] {
   ]
 }
 
-function createApp(t: Townhall) {
+/** What /healthz reports besides the database: a draining node (W36) answers 503 so a load balancer stops using it. */
+interface NodeState {
+  draining: boolean
+}
+
+function createApp(t: Townhall, node: NodeState = { draining: false }) {
   const { core } = t
   const maxBody = core.config.maxBodyKb * 1024
   // A body must declare its length (browsers always do), so onRequest can answer the catalog's 413 before reading it.
@@ -370,7 +375,9 @@ function createApp(t: Townhall) {
           database = 'error'
           set.status = 503
         }
-        return { status: database === 'ok' ? 'ok' : 'degraded', version: VERSION, database }
+        if (node.draining) set.status = 503
+        const status = database !== 'ok' ? 'degraded' : node.draining ? 'draining' : 'ok'
+        return { status, version: VERSION, database }
       },
       { detail: { summary: 'Health: status, version and a database check' } },
     )
@@ -412,7 +419,8 @@ export interface Running {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
   let port = config.port
   const t = buildTownhall(config, { ...opts, boundPort: () => port })
-  const app = createApp(t)
+  const node: NodeState = { draining: false }
+  const app = createApp(t, node)
   const started = parts(t)
   // The core's own upkeep: idle rate-limit buckets, the sockets' and the limiters'.
   const sweep = setInterval(() => {
@@ -463,8 +471,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const drain = async () => {
     if (!t.cluster || stopped) return stop()
     const ms = t.core.config.roomDrainMs
+    // Out of the load balancer's rotation (/healthz 503), and a socket that still opens here is sent on at once.
+    node.draining = true
     t.rooms.service.drain(Date.now() + ms)
     t.hub.toAll({ type: 'node.draining' })
+    t.hub.onOpen((c) => t.hub.toConn(c.id, { type: 'node.draining' }))
     // Nothing to wind down without live rooms: the node stops at once.
     if (t.rooms.service.stats().liveRooms > 0) await new Promise((r) => setTimeout(r, ms))
     await t.rooms.service.endAll()

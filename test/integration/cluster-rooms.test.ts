@@ -251,6 +251,32 @@ test('[W25] SIGTERM drains a node: no new room, sockets reconnect, rooms told an
   expect((await hallwayOf(listener.http)).some((r) => r.id === room.id)).toBe(false)
 })
 
+test('[W36] a draining node leaves the load balancer: /healthz 503 draining, sockets opening there sent on', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const d = await child({ ROOM_DRAIN_MS: '3000' })
+  const healthz = async () => {
+    const r = await fetch(`${d.url}/healthz`)
+    return { status: r.status, body: (await r.json()) as { status: string } }
+  }
+  expect(await healthz()).toMatchObject({ status: 200, body: { status: 'ok' } })
+  // A live room keeps D draining for ROOM_DRAIN_MS.
+  const host = await member(a!, 'wh')
+  host.ws.close()
+  const hostOnD = await on(d, host)
+  const room = (await hostOnD.http.post('/api/rooms', { title: 'Draining', kind: 'open' })).json.room as { id: number }
+  expect((await hostOnD.ws.request('room.join', { roomId: room.id })).ok).toBe(true)
+  d.proc.kill('SIGTERM')
+  await hostOnD.ws.next('node.draining', () => true, WAIT)
+  // The load balancer's health check now takes D out of its rotation.
+  expect(await healthz()).toMatchObject({ status: 503, body: { status: 'draining' } })
+  // A socket that reaches D anyway (before the balancer's next check) is sent on at once.
+  const late = await member(a!, 'wl')
+  late.ws.close()
+  const lateOnD = await on(d, late)
+  await lateOnD.ws.next('node.draining', () => true, WAIT)
+  expect(await d.proc.exited).toBe(0)
+})
+
 test('[W26] a node killed: its sockets rejoin elsewhere, the room on A goes on, its rooms adopted', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const e = await child()
