@@ -221,6 +221,8 @@ async function serve(config: Config): Promise<number> {
     `townhall ${VERSION} listening on ${config.host}:${server.port} (${origin}), data in ${config.dataDir}, ` +
       `ready in ${Math.round(performance.now() - t0)} ms`,
   )
+  // Several nodes: which one this is (its slot numbers its connections; its id holds its room leases in Redis).
+  if (server.ctx.cluster) log.info(`cluster: node ${core.id}, slot ${server.ctx.cluster.node.slot}, on Redis`)
   const token = accounts.service.setupTokenFor()
   if (token) {
     console.log(

@@ -6,7 +6,8 @@
 // Times are performance.timeOrigin + performance.now() (ms, comparable across processes on one machine). Latencies
 // go into 0.1 ms bins (the last bin holds everything over 10 s). The child exits when its stdin closes.
 export {}
-const url = process.env.CHAT_URL!
+/** One URL, or several nodes' (comma-separated): socket k of the whole run connects to node k mod their count. */
+const urls = process.env.CHAT_URL!.split(',')
 const origin = process.env.CHAT_ORIGIN!
 const from = Number(process.env.CHAT_FROM)
 const to = Number(process.env.CHAT_TO)
@@ -64,7 +65,9 @@ await Promise.all(
         const me = from + k
         const seen = new Map<number, number>()
         lastSeen[k] = seen
-        const ws = new WebSocket(url, { headers: { cookie: cookies.cookies[me]!, origin } } as never)
+        const ws = new WebSocket(urls[me % urls.length]!, {
+          headers: { cookie: cookies.cookies[me]!, origin },
+        } as never)
         ws.onmessage = (e) => {
           const s = e.data as string
           if (s.startsWith('{"re"')) {

@@ -9,9 +9,16 @@
 //     acknowledged message to every other member; missing and doubled ones counted), p50/p99 from send to delivery
 //     and to the acknowledgement, and the server's own CPU (utime + stime from /proc/<pid>/stat) per acknowledged
 //     message, with its deliveries.
+//  Cluster variant (CHAT_NODES=3, `bun run bench:chat-cluster`): CHAT_NODES servers on one Redis and one Postgres
+//     (throwaway ones from Debian's redis-server and postgresql, test/helpers; CHAT_DATABASE_URL names another,
+//     empty database), seeded in SQLite and copied there with `migrate-to-postgres`'s copy; each load process spreads
+//     its sockets over the nodes (socket k on node k mod CHAT_NODES), so a group's members sit on every node and each
+//     message crosses Redis. Reported: the acknowledged rate across the nodes and the CPU per message of the nodes
+//     together (and of Redis and Postgres apart). One SQLite file is not valid for several nodes (each keeps its own
+//     seq), so without Postgres the variant stops with the reason.
 // Usage: bun test/bench/chat.ts   (CHAT_CLIENTS=1000 CHAT_THREADS=100 CHAT_PROCS=4 CHAT_RATES=2000,5000,10000,max
 //        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3; CHAT_PROFILE=<dir> writes the server's CPU profile there;
-//        CHAT_GROUPING=0 skips part 1)
+//        CHAT_GROUPING=0 skips part 1; CHAT_NODES=3 the cluster variant)
 // Every process it starts is stopped when it ends, fails or times out (CHAT_TIMEOUT, 170 s). The last line is one
 // JSON object.
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -20,6 +27,10 @@ import { join } from 'node:path'
 import { loadConfig } from '../../server/config'
 import { buildTownhall } from '../../server/app'
 import { createLogger } from '../../server/lib/log'
+import { openDatabase } from '../../server/db/open'
+import { copyToPostgres } from '../../server/db/to-postgres'
+import { startPostgres, type TestPostgres } from '../helpers/postgres'
+import { startRedis, type TestRedis } from '../helpers/redis'
 
 const CLIENTS = Number(process.env.CHAT_CLIENTS ?? 1000)
 const THREADS = Number(process.env.CHAT_THREADS ?? 100)
@@ -34,6 +45,8 @@ const IDLE_SECONDS = 2
 /** The hub's per-socket limit (messages/s): the most each client may send. */
 const SOCKET_LIMIT = 20
 const GROUPING_N = Number(process.env.CHAT_GROUPING_N ?? 2000)
+/** Servers: 1 (the default, SQLite) or several on one Redis and one Postgres. */
+const NODES = Math.max(1, Number(process.env.CHAT_NODES ?? 1))
 
 const freePort = () => {
   const l = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
@@ -62,15 +75,35 @@ function cpuSplit(pid: number): { total: number; system: number } | null {
 // `--serve`: the server, in its own process. On SIGTERM it prints its commit counters as one JSON line.
 if (process.argv.includes('--serve')) {
   const { startServer } = await import('../../server/app')
+  const cluster = process.env.REDIS_URL
+    ? {
+        REDIS_URL: process.env.REDIS_URL,
+        DATABASE_URL: process.env.DATABASE_URL!,
+        PUBLIC_URL: process.env.PUBLIC_URL!,
+        RTC_PORT: '0',
+        MEDIA_WORKERS: '0',
+      }
+    : {}
   const config = loadConfig({
     PORT: process.env.PORT!,
     HOST: '127.0.0.1',
     DATA_DIR: process.env.DATA_DIR!,
     LOG_LEVEL: 'error',
+    ...cluster,
   })
+  // Several nodes on one SQLite file would each number the Backchannel's messages on their own: not a measurement.
+  if (process.env.REDIS_URL && !(config as { databaseUrl?: string }).databaseUrl) {
+    console.error('bench:chat: this server has no DATABASE_URL (Postgres): several nodes need it')
+    process.exit(3)
+  }
   const s = await startServer(config, { log: createLogger('error') })
   const bc = s.ctx.backchannel.service
-  const sync = s.ctx.core.db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()!.synchronous
+  let sync = -1
+  try {
+    sync = s.ctx.core.db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()!.synchronous
+  } catch {
+    /* on Postgres */
+  }
   process.on('SIGTERM', () => {
     const { commits, messages, maxBatch } = bc.sends
     console.log(
@@ -80,7 +113,7 @@ if (process.argv.includes('--serve')) {
           messages,
           maxBatch,
           avgBatch: round(messages / Math.max(1, commits), 2),
-          synchronous: sync === 2 ? 'FULL' : String(sync),
+          synchronous: sync === 2 ? 'FULL' : sync === -1 ? 'postgres' : String(sync),
         },
       }),
     )
@@ -244,28 +277,45 @@ async function main() {
   const { cookies, threadOf, perThread } = await seed(dataDir)
   const seedFile = join(dataDir, 'bench-seed.json')
   await Bun.write(seedFile, JSON.stringify({ cookies, threadOf }))
-  const port = Number(process.env.CHAT_PORT ?? 0) || freePort()
+  const backing = NODES > 1 ? await clusterBacking(dataDir) : null
+  // One origin for every node (PUBLIC_URL), as behind one proxy.
+  const ports = Array.from({ length: NODES }, (_, i) => (i === 0 && Number(process.env.CHAT_PORT ?? 0)) || freePort())
+  const port = ports[0]!
   const profile = process.env.CHAT_PROFILE
-  const server = Bun.spawn(
-    [
-      process.execPath,
-      ...(profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${profile}`, '--cpu-prof-interval=250'] : []),
-      import.meta.path,
-      '--serve',
-    ],
-    {
-      env: { PATH: process.env.PATH ?? '', PORT: String(port), DATA_DIR: dataDir },
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'inherit',
-    },
+  const servers = ports.map((p) =>
+    Bun.spawn(
+      [
+        process.execPath,
+        ...(profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${profile}`, '--cpu-prof-interval=250'] : []),
+        import.meta.path,
+        '--serve',
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          PORT: String(p),
+          DATA_DIR: dataDir,
+          ...(backing
+            ? {
+                REDIS_URL: backing.redis.url,
+                DATABASE_URL: backing.databaseUrl,
+                PUBLIC_URL: `http://localhost:${port}`,
+              }
+            : {}),
+        },
+        stdin: 'pipe',
+        stdout: 'pipe',
+        stderr: 'inherit',
+      },
+    ),
   )
+  const server = servers[0]!
   const loads: ReturnType<typeof spawnLoad>[] = []
   function spawnLoad(from: number, to: number) {
     return Bun.spawn([process.execPath, join(import.meta.dir, 'chat-load.ts')], {
       env: {
         PATH: process.env.PATH ?? '',
-        CHAT_URL: `ws://127.0.0.1:${port}/ws`,
+        CHAT_URL: ports.map((p) => `ws://127.0.0.1:${p}/ws`).join(','),
         CHAT_ORIGIN: `http://localhost:${port}`,
         CHAT_FROM: String(from),
         CHAT_TO: String(to),
@@ -278,7 +328,7 @@ async function main() {
     })
   }
   const stopAll = () => {
-    for (const p of [server, ...loads])
+    for (const p of [...servers, ...loads])
       try {
         p.kill('SIGTERM')
       } catch {
@@ -288,15 +338,20 @@ async function main() {
   const timeout = setTimeout(() => {
     console.error(`bench:chat: over ${TIMEOUT_S} s, stopping`)
     stopAll()
-    process.exit(2)
+    void backing?.stop().finally(() => process.exit(2))
   }, TIMEOUT_S * 1000)
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
     process.on(sig, () => {
       stopAll()
-      process.exit(130)
+      void backing?.stop().finally(() => process.exit(130))
+      if (!backing) process.exit(130)
     })
   try {
-    while ((await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status !== 200) await Bun.sleep(20)
+    for (const [i, p] of ports.entries())
+      while ((await fetch(`http://127.0.0.1:${p}/healthz`).catch(() => null))?.status !== 200) {
+        if (servers[i]!.exitCode !== null) throw new Error(`server ${i + 1} exited (${servers[i]!.exitCode})`)
+        await Bun.sleep(20)
+      }
     // Whole groups per load process.
     const groups = Math.ceil(CLIENTS / perThread)
     const procs = Math.max(1, Math.min(PROCS, groups))
@@ -309,12 +364,16 @@ async function main() {
     for (const r of readers) await r() // {"ready":true}
     console.log(
       `${CLIENTS} clients connected in ${groups} threads of ${perThread}, in ${procs} load processes; ` +
-        `server pid ${server.pid}; load average ${(await loadAverage()).join(' ')}`,
+        `${NODES > 1 ? `${NODES} nodes on Redis and Postgres, pids ${servers.map((x) => x.pid).join(', ')}` : `server pid ${server.pid}`}; ` +
+        `load average ${(await loadAverage()).join(' ')}`,
     )
-    // The server's CPU with everyone connected and nobody sending (pings, timers, the media worker): per second.
-    const idle0 = cpuSeconds(server.pid)
+    // The servers' CPU, added up (with several nodes), with everyone connected and nobody sending: per second.
+    const serversCpu = () => sumSplits(servers.map((x) => cpuSplit(x.pid)))
+    const backingCpu = () =>
+      backing ? { redis: cpuSeconds(backing.redis.pid()), postgres: backing.postgresCpu() } : null
+    const idle0 = serversCpu()?.total ?? null
     await Bun.sleep(IDLE_SECONDS * 1000)
-    const idle1 = cpuSeconds(server.pid)
+    const idle1 = serversCpu()?.total ?? null
     const idlePerSec = idle0 !== null && idle1 !== null ? (idle1 - idle0) / IDLE_SECONDS : null
     if (idlePerSec !== null) console.log(`server CPU idle, everyone connected: ${round(idlePerSec * 1000)} ms/s`)
     const runs = []
@@ -322,21 +381,28 @@ async function main() {
       const offered = r === 'max' ? SOCKET_LIMIT * CLIENTS : Number(r)
       const perSocket = offered / CLIENTS
       const seconds = r === 'max' ? MAX_SECONDS : SECONDS
-      const split0 = cpuSplit(server.pid)
+      const split0 = serversCpu()
       const cpu0 = split0?.total ?? null
+      const b0 = backingCpu()
       const w0 = performance.now()
       for (const l of loads) l.stdin.write(`${JSON.stringify({ run: { perSocket, seconds } })}\n`)
       for (const l of loads) l.stdin.flush()
       const results = (await Promise.all(readers.map((next) => next()))).map((x) => x.result as LoadResult)
-      const split1 = cpuSplit(server.pid)
+      const split1 = serversCpu()
       const cpu1 = split1?.total ?? null
+      const b1 = backingCpu()
       const idleCpu = idlePerSec === null ? null : (idlePerSec * (performance.now() - w0)) / 1000
+      const sum = summarise(r, offered, seconds, results, cpu0, cpu1, idleCpu)
+      const perMessage = (a: number | null | undefined, b: number | null | undefined) =>
+        a != null && b != null && sum.acked ? round(((b - a) * 1e6) / sum.acked, 1) : null
       runs.push({
-        ...summarise(r, offered, seconds, results, cpu0, cpu1, idleCpu),
+        ...sum,
         serverCpuInKernel:
           split0 && split1 && split1.total > split0.total
             ? round((split1.system - split0.system) / (split1.total - split0.total), 2)
             : null,
+        redisCpuUsPerMessage: perMessage(b0?.redis, b1?.redis),
+        postgresCpuUsPerMessage: perMessage(b0?.postgres, b1?.postgres),
       })
       const x = runs.at(-1)!
       x.loadAverage = await loadAverage()
@@ -347,15 +413,19 @@ async function main() {
           `send → delivery p50 ${ms(x.deliveryP50Ms)} / p99 ${ms(x.deliveryP99Ms)} ms, ` +
           `→ ack p50 ${ms(x.ackP50Ms)} / p99 ${ms(x.ackP99Ms)} ms; ` +
           `server CPU ${x.serverCpuSeconds} s = ${x.serverCpuUsPerMessage} µs per message ` +
-          `(${x.serverCpuUsAboveIdle} above idle, ${Math.round((x.serverCpuInKernel ?? 0) * 100)} % in kernel); ` +
+          `(${x.serverCpuUsAboveIdle} above idle, ${Math.round((x.serverCpuInKernel ?? 0) * 100)} % in kernel)` +
+          `${backing ? ` over ${NODES} nodes; Redis ${x.redisCpuUsPerMessage} µs, Postgres ${x.postgresCpuUsPerMessage} µs per message` : ''}; ` +
           `load average ${x.loadAverage.join(' ')}`,
       )
     }
     for (const l of loads) l.stdin.write(`${JSON.stringify({ quit: true })}\n`)
     for (const l of loads) l.stdin.end()
     await Promise.all(loads.map((l) => l.exited))
-    server.kill('SIGTERM')
-    const serverStats = (await lines(server)().catch(() => null))?.server as Record<string, unknown> | undefined
+    for (const x of servers) x.kill('SIGTERM')
+    const each = (await Promise.all(servers.map((x) => lines(x)().catch(() => null)))).map(
+      (o) => o?.server as { messages: number; commits: number; maxBatch: number; synchronous: string } | undefined,
+    )
+    const serverStats = each.every(Boolean) ? mergeStats(each as NonNullable<(typeof each)[number]>[]) : undefined
     if (serverStats)
       console.log(
         `server: ${serverStats.messages} messages in ${serverStats.commits} commits ` +
@@ -365,6 +435,7 @@ async function main() {
     console.log(
       JSON.stringify({
         bench: 'chat',
+        nodes: NODES,
         clients: CLIENTS,
         perThread,
         loadProcesses: procs,
@@ -378,9 +449,101 @@ async function main() {
   } finally {
     clearTimeout(timeout)
     stopAll()
-    await Promise.all([server, ...loads].map((p) => p.exited))
+    await Promise.all([...servers, ...loads].map((p) => p.exited))
+    await backing?.stop()
     rmSync(dataDir, { recursive: true, force: true })
   }
+}
+
+/** The servers' CPU added up; null if any cannot be read. */
+function sumSplits(xs: ({ total: number; system: number } | null)[]) {
+  let total = 0
+  let system = 0
+  for (const x of xs) {
+    if (!x) return null
+    total += x.total
+    system += x.system
+  }
+  return { total, system }
+}
+
+/** The nodes' commit counters as one. */
+function mergeStats(xs: { messages: number; commits: number; maxBatch: number; synchronous: string }[]) {
+  const messages = xs.reduce((a, x) => a + x.messages, 0)
+  const commits = xs.reduce((a, x) => a + x.commits, 0)
+  return {
+    messages,
+    commits,
+    maxBatch: Math.max(...xs.map((x) => x.maxBatch)),
+    avgBatch: round(messages / Math.max(1, commits), 2),
+    synchronous: xs[0]!.synchronous,
+  }
+}
+
+/**
+ * The cluster variant's Redis and Postgres (throwaway, or CHAT_DATABASE_URL), the seeded SQLite database copied into
+ * Postgres. Throws with the reason when either cannot start.
+ */
+async function clusterBacking(dataDir: string) {
+  const redis: TestRedis | null = await startRedis()
+  if (!redis) throw new Error('bench:chat: CHAT_NODES needs redis-server (apt-get install redis-server)')
+  let pg: TestPostgres | null = null
+  const stop = async () => {
+    await redis.stop()
+    await pg?.stop()
+  }
+  try {
+    let databaseUrl = process.env.CHAT_DATABASE_URL
+    if (!databaseUrl) {
+      pg = await startPostgres()
+      if (!pg)
+        throw new Error('bench:chat: CHAT_NODES needs Postgres (apt-get install postgresql, or CHAT_DATABASE_URL)')
+      databaseUrl = await pg.database('bench_chat')
+    }
+    const db = openDatabase(dataDir)
+    const sql = new Bun.SQL({ url: databaseUrl, max: 1 })
+    try {
+      const r = await copyToPostgres(db, sql)
+      console.log(`seeded database copied to Postgres: ${r.rows} rows in ${r.ms} ms`)
+    } finally {
+      db.close()
+      await sql.close({ timeout: 5 })
+    }
+    const port = pg?.port
+    return {
+      redis,
+      databaseUrl,
+      stop,
+      /** CPU seconds of the throwaway Postgres (its postmaster and every backend); null for CHAT_DATABASE_URL. */
+      postgresCpu: () => (port ? postgresCpu(port) : null),
+    }
+  } catch (e) {
+    await stop()
+    throw e
+  }
+}
+
+/** CPU seconds of the Postgres listening on `port`: its postmaster (found by its -p argument) and its children. */
+function postgresCpu(port: number): number | null {
+  const fs = require('node:fs') as typeof import('node:fs')
+  const procs: { pid: number; ppid: number }[] = []
+  let master = 0
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8')
+      if (!stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith('postgres')) continue
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      procs.push({ pid: Number(d), ppid })
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0')
+      const p = cmd.indexOf('-p')
+      if (p >= 0 && Number(cmd[p + 1]) === port) master = Number(d)
+    } catch {
+      /* gone */
+    }
+  }
+  if (!master) return null
+  return procs.filter((x) => x.pid === master || x.ppid === master).reduce((a, x) => a + (cpuSeconds(x.pid) ?? 0), 0)
 }
 
 interface LoadResult {
