@@ -362,9 +362,10 @@ async function main() {
     }
     const readers = loads.map((l) => lines(l))
     for (const r of readers) await r() // {"ready":true}
+    const pids = servers.map((x) => x.pid).join(', ')
     console.log(
       `${CLIENTS} clients connected in ${groups} threads of ${perThread}, in ${procs} load processes; ` +
-        `${NODES > 1 ? `${NODES} nodes on Redis and Postgres, pids ${servers.map((x) => x.pid).join(', ')}` : `server pid ${server.pid}`}; ` +
+        `${NODES > 1 ? `${NODES} nodes on Redis and Postgres, pids ${pids}` : `server pid ${server.pid}`}; ` +
         `load average ${(await loadAverage()).join(' ')}`,
     )
     // The servers' CPU, added up (with several nodes), with everyone connected and nobody sending: per second.
@@ -414,7 +415,8 @@ async function main() {
           `→ ack p50 ${ms(x.ackP50Ms)} / p99 ${ms(x.ackP99Ms)} ms; ` +
           `server CPU ${x.serverCpuSeconds} s = ${x.serverCpuUsPerMessage} µs per message ` +
           `(${x.serverCpuUsAboveIdle} above idle, ${Math.round((x.serverCpuInKernel ?? 0) * 100)} % in kernel)` +
-          `${backing ? ` over ${NODES} nodes; Redis ${x.redisCpuUsPerMessage} µs, Postgres ${x.postgresCpuUsPerMessage} µs per message` : ''}; ` +
+          `${backing ? ` over ${NODES} nodes; Redis ${x.redisCpuUsPerMessage} µs, ` : ''}` +
+          `${backing ? `Postgres ${x.postgresCpuUsPerMessage} µs per message` : ''}; ` +
           `load average ${x.loadAverage.join(' ')}`,
       )
     }

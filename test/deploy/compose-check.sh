@@ -42,7 +42,8 @@ echo "== compose: $("${DC[@]}" version --short 2>/dev/null || "${DC[@]}" version
 if [[ ${STANDINS:-0} == 1 ]]; then
   for s in caddy:2.6 redis:7.0 postgres:15; do
     docker image inspect "$s" >/dev/null 2>&1 && continue
-    docker build -q -t "$s" "$HERE/standins/${s%%:*}" >/dev/null && ok "stand-in $s built" || { bad "stand-in $s"; exit 1; }
+    docker build -q -t "$s" "$HERE/standins/${s%%:*}" >/dev/null && ok "stand-in $s built" ||
+      { bad "stand-in $s"; exit 1; }
   done
 fi
 "${DC[@]}" config -q && ok "compose.yaml is valid" || { bad "compose config"; exit 1; }
@@ -89,13 +90,15 @@ PW=compose-check-admin-pw
 OUT=$(printf '%s' "$PW" | "${DC[@]}" exec -T townhall-1 townhall admin create --username admin 2>&1)
 [[ $OUT == *created* ]] && ok "townhall admin create: $OUT" || bad "admin create: $OUT"
 INV=$("${DC[@]}" exec -T townhall-2 townhall invite create --uses 2 2>&1 | tail -1)
-[[ $INV == https://localhost/invite/* ]] && ok "townhall invite create (on townhall-2): ${INV%/*}/…" || bad "invite: $INV"
+[[ $INV == https://localhost/invite/* ]] && ok "townhall invite create (on townhall-2): ${INV%/*}/…" ||
+  bad "invite: $INV"
 
 echo "== sign-in, a DM across the nodes, a node drained"
 COMPOSE="${DC[*]}" NODES="$NODES" DRAIN_MS=$(grep ROOM_DRAIN_MS "$ENV_FILE" | cut -d= -f2) NODE_EXTRA_CA_CERTS="$CA" \
   timeout 120 npx bun "$HERE/compose-check.ts" "https://localhost:$HTTPS_PORT" https://localhost "$PW" "$INV" ||
   FAILS=$((FAILS + 1))
-"${DC[@]}" logs --no-color --tail 6 townhall-1 townhall-2 2>&1 | sed 's/setup\/[A-Za-z0-9_-]*/setup\/<token>/; s/^/   | /'
+"${DC[@]}" logs --no-color --tail 6 townhall-1 townhall-2 2>&1 |
+  sed 's/setup\/[A-Za-z0-9_-]*/setup\/<token>/; s/^/   | /'
 rm -f "$CA"
 echo "== failures: $FAILS"
 exit $((FAILS > 0))

@@ -251,7 +251,7 @@ test('[W25] SIGTERM drains a node: no new room, sockets reconnect, rooms told an
   expect((await hallwayOf(listener.http)).some((r) => r.id === room.id)).toBe(false)
 })
 
-test('[W36] a draining node leaves the load balancer: /healthz 503 draining, sockets opening there sent on', async () => {
+test('[W36] a draining node leaves the balancer: /healthz 503 draining, a socket opening there sent on', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const d = await child({ ROOM_DRAIN_MS: '3000' })
   const healthz = async () => {
