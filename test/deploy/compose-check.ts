@@ -1,14 +1,16 @@
 // The client half of test/deploy/compose-check.sh: members of a Townhall running from compose.yaml, reached only
 // through Caddy (https with Caddy's internal CA: NODE_EXTRA_CA_CERTS names its root certificate). Checks: the admin
 // signs in, a member signs up by invite, their sockets land on different nodes, a DM reaches the other node live;
-// then the node holding a live room is stopped (docker compose stop: SIGTERM) and drains: its sockets are sent on,
+// in a live room the admin speaks and bob hears, both peers connected to the room's node (werift bots, as in the
+// tests); then the node holding the room is stopped (docker compose stop: SIGTERM) and drains: its sockets are sent on,
 // the room's people are told when it ends, it ends, the node exits 0 within its grace period, the sockets reconnect
 // through Caddy to the node left, and a DM still arrives.
 // Usage: bun test/deploy/compose-check.ts URL ORIGIN ADMIN_PASSWORD INVITE_URL
 //   env COMPOSE: the compose command line (e.g. "docker-compose -p x --env-file f -f compose.yaml"),
 //   NODES: {"<node id>":"<service>",…} from the nodes' "cluster: node … slot …" log lines, DRAIN_MS: ROOM_DRAIN_MS.
 // Prints one "OK …" or "FAIL …" line per check; exits 1 if any failed.
-import { WAIT } from '../helpers/limits'
+import { Bot } from '../helpers/bot'
+import { until, WAIT } from '../helpers/limits'
 import { Client } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 
@@ -93,6 +95,30 @@ try {
     const j = await ws.request('room.join', { roomId })
     if (!j.ok) throw new Error(`room.join: ${JSON.stringify(j.error)}`)
   }
+  // Audio: the admin (the room's host) speaks, bob listens; each peer connects straight to the room's node, on the
+  // UDP port it announced (PUBLIC_IP and its RTC_PORT, published by compose.yaml), whatever node their socket is on.
+  const unmuted = await aWs.request('room.mute', { roomId, muted: false })
+  if (!unmuted.ok) throw new Error(`room.mute: ${JSON.stringify(unmuted.error)}`)
+  const speaker = new Bot(aWs, 'HOST')
+  const listener = new Bot(bWs, 'LIS')
+  const a0 = performance.now()
+  await speaker.connectAudio(roomId)
+  await listener.connectAudio(roomId)
+  const connectMs = Math.round(performance.now() - a0)
+  speaker.speak(20)
+  const since = Date.now()
+  await until(() => listener.heardFrom(since).has('HOST'), 'bob hearing the admin')
+  await Bun.sleep(2000)
+  const packets = listener.received.filter((x) => x.at >= since && x.from === 'HOST').length
+  check(
+    packets > 50,
+    `audio: both peers connected to ${holder}'s UDP port in ${connectMs} ms; bob got ${packets} packets from the ` +
+      `admin in ${((Date.now() - since) / 1000).toFixed(1)} s`,
+    `audio: ${packets} packets`,
+  )
+  await speaker.closeAudio()
+  await listener.closeAudio()
+
   const holderSlot = await slotOfService(holder)
   const onHolder = [aWs, bWs].filter((ws) => slotOf(ws) === holderSlot)
   const elsewhere = [aWs, bWs].find((ws) => slotOf(ws) !== holderSlot)!

@@ -23,11 +23,12 @@ export class WsClient {
   closed: { code: number; reason: string } | null = null
   readonly opened: Promise<any>
 
-  constructor(url: string, opts: { cookie?: string; origin?: string } = {}) {
+  /** `tls`: Bun's WebSocket TLS options (a proxy's self-signed certificate: `{ rejectUnauthorized: false }`). */
+  constructor(url: string, opts: { cookie?: string; origin?: string; tls?: { rejectUnauthorized: boolean } } = {}) {
     const headers: Record<string, string> = {}
     if (opts.cookie) headers.cookie = opts.cookie
     if (opts.origin) headers.origin = opts.origin
-    this.ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws', { headers } as any)
+    this.ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws', { headers, tls: opts.tls } as any)
     this.ws.onmessage = (e) => {
       const m = JSON.parse(String(e.data))
       if ('re' in m) {

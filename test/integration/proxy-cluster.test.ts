@@ -1,0 +1,143 @@
+// docs/deploy/Caddyfile.cluster as written (the nodes' names and $DOMAIN filled in) in front of two real Townhall
+// nodes on one Redis: node A in this process, node B a `townhall serve` child (the same data folder). Sockets opened
+// through Caddy land on both nodes; once B is stopped with SIGTERM and drains (a live room keeps it up for
+// ROOM_DRAIN_MS), Caddy's health check takes it out of rotation while it is still running (W36): every new socket
+// lands on A, and B exits 0. Skipped, with the reason, only where caddy or redis-server is not installed.
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
+import type { Subprocess } from 'bun'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
+import { freePort, startRedis, type TestRedis } from '../helpers/redis'
+import { Client, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import { WsClient } from '../helpers/ws'
+
+setDefaultTimeout(TEST_LIMIT)
+
+const CADDY = '/usr/bin/caddy'
+const DRAIN_MS = 8000
+let redis: TestRedis | null = null
+let a: TestServer | null = null
+let b: { proc: Subprocess; url: string } | null = null
+let caddy: Subprocess | null = null
+let dir = ''
+let port = 0
+let skipped = ''
+const sockets: WsClient[] = []
+
+beforeAll(async () => {
+  if (!existsSync(CADDY)) {
+    skipped = 'caddy is not installed (apt-get install caddy)'
+    return
+  }
+  redis = await startRedis()
+  if (!redis) {
+    skipped = 'redis-server could not start'
+    return
+  }
+  dir = mkdtempSync(join(tmpdir(), 'townhall-caddy-cluster-'))
+  port = await freePort()
+  const publicUrl = `https://localhost:${port}`
+  const env = { REDIS_URL: redis.url, TRUST_PROXY: 'true', PUBLIC_URL: publicUrl, MEDIA_WORKERS: '0' }
+  a = await startTestServer({ ...env, RTC_PORT: String(await freePort()) })
+  const bPort = await freePort()
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, '..', '..', 'server', 'main.ts'), 'serve'], {
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(bPort),
+      HOST: '127.0.0.1',
+      RTC_PORT: String(await freePort()),
+      DATA_DIR: a.dataDir,
+      ROOM_DRAIN_MS: String(DRAIN_MS),
+      LOG_LEVEL: 'warn',
+    },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  b = { proc, url: `http://127.0.0.1:${bPort}` }
+  await until(async () => (await fetch(`${b!.url}/healthz`).catch(() => null))?.status === 200, 'node B up')
+
+  // The file as written; only the nodes' compose names become their addresses here.
+  const site = readFileSync(join(import.meta.dir, '..', '..', 'docs', 'deploy', 'Caddyfile.cluster'), 'utf8')
+    .replace('townhall-1:3000', `127.0.0.1:${a.port}`)
+    .replace('townhall-2:3000', `127.0.0.1:${bPort}`)
+  // Global options a test needs (nothing of the site changes): no admin endpoint, no system trust store, its own
+  // storage and http port; "localhost" gets a certificate from Caddy's internal CA.
+  const options = [
+    'admin off',
+    'skip_install_trust',
+    `http_port ${await freePort()}`,
+    `storage file_system ${dir}/data`,
+  ]
+  writeFileSync(join(dir, 'Caddyfile'), `{\n${options.map((o) => `\t${o}\n`).join('')}}\n\n${site}`)
+  const caddyEnv = {
+    ...process.env,
+    DOMAIN: `localhost:${port}`,
+    HOME: dir,
+    XDG_DATA_HOME: join(dir, 'xdg'),
+    XDG_CONFIG_HOME: join(dir, 'xdg'),
+  }
+  const args = ['--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile']
+  const check = spawnSync(CADDY, ['validate', ...args], { env: caddyEnv })
+  if (check.status !== 0) throw new Error(`caddy refused Caddyfile.cluster: ${check.stderr}`)
+  caddy = Bun.spawn([CADDY, 'run', ...args], { env: caddyEnv, stdout: 'ignore', stderr: 'ignore' })
+  await until(async () => (await get('/healthz').catch(() => null))?.status === 200, `caddy answering on ${port}`)
+})
+
+afterAll(async () => {
+  for (const s of sockets) s.close()
+  caddy?.kill('SIGTERM')
+  await caddy?.exited
+  if (b && b.proc.exitCode === null && b.proc.signalCode === null) {
+    b.proc.kill('SIGKILL')
+    await b.proc.exited
+  }
+  await a?.stop()
+  await redis?.stop()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+const get = (path: string) => fetch(`https://localhost:${port}${path}`, { tls: { rejectUnauthorized: false } })
+
+/** A socket through Caddy; resolves with the slot of the node it landed on (connection ids: slot × 2³² + n). */
+async function socketThroughCaddy(cookie: string) {
+  const origin = `https://localhost:${port}`
+  const ws = new WsClient(origin, { cookie, origin, tls: { rejectUnauthorized: false } })
+  sockets.push(ws)
+  const hello = await ws.opened
+  return { ws, slot: Math.floor(hello.conn / 2 ** 32) }
+}
+
+test('[W36] Caddyfile.cluster: sockets spread over both nodes; a draining node leaves the rotation while it runs', async () => {
+  if (skipped) return console.warn(`skipped: ${skipped}`)
+  const slotA = a!.ctx.cluster!.node.slot
+  const member = await signedInClient(a!, 'spread')
+  const cookie = member.cookie.replace(/^th_session=/, '__Host-th_session=')
+  // least_conn: open sockets count, so a few land on each node.
+  const first = await Promise.all(Array.from({ length: 6 }, () => socketThroughCaddy(cookie)))
+  const slots = new Set(first.map((s) => s.slot))
+  expect(slots.size).toBe(2)
+  const onB = first.find((s) => s.slot !== slotA)!
+
+  // A live room on B keeps it draining for DRAIN_MS after SIGTERM.
+  const host = new Client({ url: b!.url, origin: `https://localhost:${port}` })
+  host.cookie = member.cookie
+  const room = await host.post('/api/rooms', { title: 'Keeps B draining', kind: 'open' })
+  expect(room.status).toBe(201)
+  const stoppedAt = Date.now()
+  b!.proc.kill('SIGTERM')
+  await onB.ws.next('node.draining', () => true, WAIT)
+  // Within Caddy's health interval (2 s) and a check, every new socket through Caddy lands on A — while B still runs.
+  await until(async () => {
+    const batch = await Promise.all(Array.from({ length: 4 }, () => socketThroughCaddy(cookie)))
+    return batch.every((s) => s.slot === slotA)
+  }, 'new sockets only on node A')
+  expect(Date.now() - stoppedAt).toBeLessThan(DRAIN_MS)
+  expect(b!.proc.exitCode).toBeNull()
+  const health = await get('/healthz')
+  expect(health.status).toBe(200)
+  expect(await b!.proc.exited).toBe(0)
+})
