@@ -111,7 +111,7 @@ async function socketThroughCaddy(cookie: string) {
   return { ws, slot: Math.floor(hello.conn / 2 ** 32) }
 }
 
-test('[W36] Caddyfile.cluster: sockets spread over both nodes; a draining node leaves the rotation while it runs', async () => {
+test('[W36] Caddyfile.cluster: sockets spread over both nodes; a draining node leaves the rotation', async () => {
   if (skipped) return console.warn(`skipped: ${skipped}`)
   const slotA = a!.ctx.cluster!.node.slot
   const member = await signedInClient(a!, 'spread')
