@@ -1,8 +1,8 @@
 // bench:chat's load generator: one child process holding a share of the sockets (whole groups, so that a message's
 // send and its deliveries are timed by the same clock). Driven by chat.ts over stdin/stdout, one JSON object a line:
 //   in:  {"run":{"perSocket":<msg/s>,"seconds":<s>}}  |  {"quit":true}
-//   out: {"ready":true}  |  {"result":{sent,acked,errors,delivered,doubled,expected,firstSend,lastAck,lastDelivery,
-//         hist:{delivery:[[bin,count]…],ack:[[bin,count]…]}}}
+//   out: {"ready":true}  |  {"result":{sent,acked,errors,delivered,doubled,reordered,expected,firstSend,lastAck,
+//         lastDelivery,hist:{delivery:[[bin,count]…],ack:[[bin,count]…]}}}
 // Times are performance.timeOrigin + performance.now() (ms, comparable across processes on one machine). Latencies
 // go into 0.1 ms bins (the last bin holds everything over 10 s). The child exits when its stdin closes.
 export {}
@@ -24,6 +24,7 @@ interface Phase {
   errors: Record<string, number>
   delivered: number
   doubled: number
+  reordered: number
   firstSend: number
   lastAck: number
   lastDelivery: number
@@ -36,6 +37,7 @@ const fresh = (): Phase => ({
   errors: {},
   delivered: 0,
   doubled: 0,
+  reordered: 0,
   firstSend: 0,
   lastAck: 0,
   lastDelivery: 0,
@@ -57,6 +59,8 @@ const field = (s: string, key: string, at = 0) => {
 const sockets: WebSocket[] = []
 /** Per recipient socket: the last n seen from each sender (a message seen twice is counted as doubled). */
 const lastSeen: Map<number, number>[] = []
+/** Per recipient socket: the messages that arrived after a later one of their sender (this run). */
+const earlyOf: Set<string>[] = []
 await Promise.all(
   Array.from(
     { length: to - from },
@@ -65,6 +69,7 @@ await Promise.all(
         const me = from + k
         const seen = new Map<number, number>()
         lastSeen[k] = seen
+        earlyOf[k] = new Set()
         const ws = new WebSocket(urls[me % urls.length]!, {
           headers: { cookie: cookies.cookies[me]!, origin },
         } as never)
@@ -95,11 +100,17 @@ await Promise.all(
           if (sender === me) return
           const n = Number(cid.slice(dash + 1))
           const last = seen.get(sender) ?? -1
+          // A message seen twice is doubled; one that arrives after a later one of its sender is reordered (several
+          // nodes: two of a sender's batches may commit, and go out, in either order), not lost.
           if (n <= last) {
-            phase.doubled++
-            return
-          }
-          seen.set(sender, n)
+            const early = earlyOf[k]!
+            if (n === last || early.has(cid)) {
+              phase.doubled++
+              return
+            }
+            early.add(cid)
+            phase.reordered++
+          } else seen.set(sender, n)
           const at = sentAt.get(cid)
           if (at === undefined) return
           const t = now()
@@ -120,6 +131,7 @@ const counters = sockets.map(() => 0)
 async function run(perSocket: number, seconds: number) {
   phase = fresh()
   sentAt.clear()
+  for (const e of earlyOf) e.clear()
   const rate = perSocket * sockets.length
   const total = Math.round(rate * seconds)
   const t0 = now()
@@ -163,6 +175,7 @@ async function run(perSocket: number, seconds: number) {
       errors: phase.errors,
       delivered: phase.delivered,
       doubled: phase.doubled,
+      reordered: phase.reordered,
       expected: phase.acked * (perThread - 1),
       firstSend: phase.firstSend,
       lastAck: phase.lastAck,

@@ -164,14 +164,14 @@ async function seed(dataDir: string) {
   // Written straight to the store: the directory reads it all once.
   await t.accounts.load()
   for (const [n, members] of threads.entries()) {
-    const thread = bc.groups.create(
+    const thread = await bc.groups.create(
       members[0]!,
       `Thread ${n}`,
       members.slice(1).map((m) => t.accounts.api.byId(m)!.username),
     )
     for (let k = 0; k < members.length; k++) threadOf[n * per + k] = thread.id
   }
-  t.backchannel.stop()
+  await t.backchannel.stop()
   t.core.db.close()
   return { cookies, threadOf, perThread: per }
 }
@@ -196,7 +196,7 @@ async function grouping() {
     const b = (await store.insertUser(member('gb')))!
     await store.follow(b, a)
     await built.accounts.load()
-    const t = bc.openDm(a, 'gb').id
+    const t = (await bc.openDm(a, 'gb')).id
     const user = { id: a, username: 'ga', role: 'member' as const }
     let t0 = performance.now()
     for (let i = 0; i < GROUPING_N; i++)
@@ -211,7 +211,7 @@ async function grouping() {
     )
     const grouped = GROUPING_N / ((performance.now() - t0) / 1000)
     const commits = bc.sends.commits - c0
-    built.backchannel.stop()
+    await built.backchannel.stop()
     built.core.db.close()
     return {
       n: GROUPING_N,
@@ -410,7 +410,8 @@ async function main() {
       console.log(
         `offered ${x.offered}/s (${r}): acknowledged ${x.acked} of ${x.sent} at ${x.ackedPerSec}/s` +
           `${Object.keys(x.errors).length ? ` (errors ${JSON.stringify(x.errors)})` : ''}; ` +
-          `delivered ${x.delivered} of ${x.expected} (${x.missing} missing, ${x.doubled} doubled); ` +
+          `delivered ${x.delivered} of ${x.expected} (${x.missing} missing, ${x.doubled} doubled` +
+          `${x.reordered ? `, ${x.reordered} after a later one of their sender` : ''}); ` +
           `send → delivery p50 ${ms(x.deliveryP50Ms)} / p99 ${ms(x.deliveryP99Ms)} ms, ` +
           `→ ack p50 ${ms(x.ackP50Ms)} / p99 ${ms(x.ackP99Ms)} ms; ` +
           `server CPU ${x.serverCpuSeconds} s = ${x.serverCpuUsPerMessage} µs per message ` +
@@ -554,6 +555,7 @@ interface LoadResult {
   errors: Record<string, number>
   delivered: number
   doubled: number
+  reordered: number
   expected: number
   firstSend: number
   lastAck: number
@@ -606,6 +608,7 @@ function summarise(
     expected,
     missing: Math.max(0, expected - delivered),
     doubled: sum((r) => r.doubled),
+    reordered: sum((r) => r.reordered),
     deliveryP50Ms: pctOf(delivery, delivered, 50),
     deliveryP99Ms: pctOf(delivery, delivered, 99),
     ackP50Ms: pctOf(ack, acked, 50),
