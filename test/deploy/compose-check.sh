@@ -93,8 +93,8 @@ INV=$("${DC[@]}" exec -T townhall-2 townhall invite create --uses 2 2>&1 | tail 
 [[ $INV == https://localhost/invite/* ]] && ok "townhall invite create (on townhall-2): ${INV%/*}/…" ||
   bad "invite: $INV"
 
-BK=$("${DC[@]}" exec -T townhall-1 townhall backup 2>&1) && ok "townhall backup (on townhall-1): $(tr '\n' ' ' <<<"$BK")" ||
-  bad "backup: $BK"
+BK=$("${DC[@]}" exec -T townhall-1 townhall backup 2>&1) &&
+  ok "townhall backup (on townhall-1): $(tr '\n' ' ' <<<"$BK")" || bad "backup: $BK"
 
 echo "== sign-in, a DM across the nodes, a node drained"
 COMPOSE="${DC[*]}" NODES="$NODES" DRAIN_MS=$(grep ROOM_DRAIN_MS "$ENV_FILE" | cut -d= -f2) NODE_EXTRA_CA_CERTS="$CA" \
