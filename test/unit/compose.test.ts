@@ -51,10 +51,10 @@ test('[H85] compose.yaml: two or more Townhall nodes, each with what a node of a
       'ROOM_DRAIN_MS',
     ])
       expect(env[k], `${name}: ${k}`).toBeTruthy()
-    // Every variable is one the server reads (a typo would be ignored silently); DATABASE_URL may be missing only
-    // where the server has no Postgres yet.
+    // Every variable is one the server reads (a typo would be ignored silently); DATABASE_URL is let through only
+    // by a server that has no Postgres yet.
     for (const k of Object.keys(env))
-      if (k !== 'DATABASE_URL') expect(known.has(k), `${name}: ${k} is a setting`).toBe(true)
+      if (k !== 'DATABASE_URL' || known.has(k)) expect(known.has(k), `${name}: ${k} is a setting`).toBe(true)
     expect(env.TRUST_PROXY).toBe('true')
     expect(env.REDIS_URL).toBe('redis://redis:6379')
     expect(env.DATABASE_URL).toStartWith('postgres://')
