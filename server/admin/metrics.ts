@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DB_FILE } from '../db/open'
+import { PgConn } from '../db/postgres'
 import { LATENCY_BUCKETS, type Traffic } from '../http/observe'
 import type { AdminDeps, AdminService } from './service'
 
@@ -67,7 +68,13 @@ export class Metrics {
     }
   }
 
-  private dbBytes() {
+  /** SQLite: the database file and its write-ahead log; Postgres: the database's size as Postgres counts it. */
+  private async dbBytes() {
+    const { conn } = this.deps.core
+    if (conn instanceof PgConn) {
+      const [row] = await conn.sql`SELECT pg_database_size(current_database())::bigint AS n`
+      return Number(row?.n ?? 0)
+    }
     let n = 0
     for (const f of [DB_FILE, `${DB_FILE}-wal`]) {
       try {
@@ -151,7 +158,12 @@ export class Metrics {
       'Backchannel messages sent per second over the last minute.',
       this.messages.rate(),
     )
-    metric('townhall_database_bytes', 'gauge', 'Size of the database file and its write-ahead log.', this.dbBytes())
+    metric(
+      'townhall_database_bytes',
+      'gauge',
+      'Size of the database (SQLite: its file and write-ahead log; Postgres: pg_database_size).',
+      await this.dbBytes(),
+    )
     metric('townhall_members', 'gauge', 'Accounts by status.', [
       ['{status="active"}', members.active],
       ['{status="suspended"}', members.suspended],
