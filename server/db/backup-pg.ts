@@ -7,14 +7,12 @@
 //     Townhall alone: the migrations up to the backup's schema version, then the rows, all in one transaction.
 // A restore goes into an empty database only (no table in its schema): it never merges into or replaces a community.
 import { spawn } from 'node:child_process'
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { backupDir, writeArchive, type BackupResult, type Manifest } from './backup'
 import { PG_MIGRATIONS } from './migrations/pg'
 import type { PgConn } from './postgres'
-import { basename } from 'node:path'
-import { statSync } from 'node:fs'
 
 export const PG_DUMP_FILE = 'postgres.dump'
 export const PG_EXPORT_DIR = 'postgres'
@@ -30,7 +28,7 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`
  * pg_dump or pg_restore: `setting` is PG_DUMP (auto, off, or pg_dump's path: pg_restore is looked for beside it);
  * auto takes PATH's, else the newest of Debian's /usr/lib/postgresql/<v>/bin. Null: none (or off).
  */
-export function pgTool(name: 'pg_dump' | 'pg_restore', setting: string): string | null {
+function pgTool(name: 'pg_dump' | 'pg_restore', setting: string): string | null {
   if (setting === 'off') return null
   if (setting !== 'auto') {
     const path = name === 'pg_dump' ? setting : join(setting, '..', 'pg_restore')
@@ -235,7 +233,9 @@ async function restoreLogical(conn: PgConn, staging: string, version: number) {
       await tx.unsafe(`ALTER TABLE ${ident(t)} DISABLE TRIGGER USER`)
       // A migration's own rows (a counter's) are replaced by the backup's.
       await tx.unsafe(`DELETE FROM ${ident(t)}`)
-      const insert = `INSERT INTO ${ident(t)} (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::${ident(t)}, $1::text::json)`
+      const insert =
+        `INSERT INTO ${ident(t)} (${cols}) ` +
+        `SELECT ${cols} FROM json_populate_recordset(NULL::${ident(t)}, $1::text::json)`
       let batch: string[] = []
       const flush = async () => {
         if (!batch.length) return

@@ -127,7 +127,7 @@ describe('townhall backup and restore on Postgres', () => {
   })
 
   for (const kind of ['pg_dump', 'logical'] as const)
-    test(`[H76] a backup by ${kind} restores into an empty database: every row, every sequence, the uploads`, async () => {
+    test(`[H76] a backup by ${kind} restores into an empty database: every row and sequence, the uploads`, async () => {
       if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
       const env = { DATA_DIR: dataDir, DATABASE_URL: source, PG_DUMP: kind === 'logical' ? 'off' : 'auto' }
       const file = join(tmp, `${kind}.tar`)

@@ -1,7 +1,8 @@
 // [H77] A server on Postgres (DATABASE_URL, a throwaway cluster): setup, sign-up by invite, a follow, a scheduled room
 // with an RSVP, a live room and its hallway card, /healthz checking Postgres; a restart on the same database keeps it
-// all; the console's backup holds the Postgres database. Until Backchannel's store has its Postgres side wired, such a server refuses to start with one clear message
-// ([W30], checked live below); the scenario is ready for the day it is.
+// all; the console's backup holds the Postgres database. Until Backchannel's store has its Postgres side wired,
+// such a server refuses to start with one clear message ([W30], checked live below); the scenario is ready for the
+// day it is.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -28,7 +29,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-test("[W30] until Backchannel's store is wired on Postgres, a server on DATABASE_URL stops at start saying so", async () => {
+test("[W30] until Backchannel's store is wired on Postgres, a server on DATABASE_URL stops at start", async () => {
   if (!pg) return console.warn('postgres-server: skipped (no Postgres)')
   const url = await pg.database('pgserver_refused')
   // In process, as the tests start servers: the error, word for word.
@@ -45,7 +46,7 @@ test("[W30] until Backchannel's store is wired on Postgres, a server on DATABASE
 })
 
 // enabled when PgBackchannelStore is wired (lead)
-test.skip('[H77] a server on Postgres: setup, invites, follows, rooms, the hallway, /healthz, and a restart', async () => {
+test.skip('[H77] a server on Postgres: setup, invites, follows, rooms, the hallway, /healthz, a restart', async () => {
   if (!pg) return console.warn('postgres-server: skipped (no Postgres)')
   const url = await pg.database('pgserver')
   const dataDir = join(tmp, 'server')
