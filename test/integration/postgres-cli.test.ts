@@ -9,7 +9,10 @@ import { SQL } from 'bun'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BackupSchedule, createBackup, listBackups } from '../../server/db/backup'
 import { PG_MIGRATIONS } from '../../server/db/migrations/pg'
+import { PgConn } from '../../server/db/postgres'
+import { createLogger } from '../../server/lib/log'
 import { extractTar } from '../../server/db/tar'
 import { closeAll, dm, follow, person, send, type Person } from '../helpers/backchannel'
 import { townhall } from '../helpers/cli'
@@ -168,6 +171,40 @@ describe('townhall backup and restore on Postgres', () => {
       expect(twice.code).toBe(2)
       expect(twice.err).toContain('is not empty')
     })
+
+  test("[H76] the console's and the schedule's backups of a server on Postgres: the same archive, kept as set", async () => {
+    if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
+    const dir = join(tmp, 'scheduled')
+    mkdirSync(join(dir, 'uploads'), { recursive: true })
+    writeFileSync(join(dir, 'uploads', 'a.txt'), 'a file')
+    const conn = new PgConn(source, { max: 2 })
+    try {
+      // The console's path: createBackup given core.conn.
+      const now = await createBackup(conn, dir, undefined, undefined, { pgDump: 'off' })
+      expect(now.integrity).toBe('logical')
+      expect((await manifestOf(now.file)).manifest).toMatchObject({ database: 'postgres', dump: 'logical' })
+      // The schedule's: BACKUP_KEEP applies.
+      const made: string[] = []
+      const schedule = new BackupSchedule({
+        db: conn,
+        dataDir: dir,
+        everyMs: 3_600_000,
+        keep: 2,
+        log: createLogger('error', () => {}),
+        pgDump: 'auto',
+        done: (r) => made.push(r.name),
+      })
+      for (let i = 0; i < 3; i++) await schedule.run()
+      await schedule.stop()
+      expect(made).toHaveLength(3)
+      expect(listBackups(dir).map((b) => b.name)).toEqual([made[2]!, made[1]!])
+      const { manifest } = await manifestOf(join(dir, 'backups', made[2]!))
+      expect(manifest).toMatchObject({ database: 'postgres', dump: 'pg_dump' })
+      expect(manifest.files.map((f: { name: string }) => f.name)).toContain('uploads/a.txt')
+    } finally {
+      await conn.close()
+    }
+  })
 
   test('[H76] a Postgres backup without DATABASE_URL, and a SQLite one with it, are refused', async () => {
     if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
