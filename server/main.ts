@@ -298,6 +298,9 @@ if (import.meta.main) {
       else if (e instanceof AppError) console.error(`townhall: ${e.message}`)
       else if ((e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS'))
         console.error(`townhall: ${(e as Error).message}`)
+      // DATABASE_URL's Postgres refusing or failing (Bun.SQL's codes): one line, without the URL.
+      else if (String((e as { code?: unknown }).code ?? '').startsWith('ERR_POSTGRES'))
+        console.error(`townhall: Postgres (DATABASE_URL): ${(e as Error).message} (${(e as { code: string }).code})`)
       // System errors (a port in use, a data folder that cannot be written): the message says it all.
       else if (/^E[A-Z]+$/.test(String((e as { code?: unknown }).code ?? '')))
         console.error(`townhall: ${(e as Error).message} (${(e as { code: string }).code})`)

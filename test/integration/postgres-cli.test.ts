@@ -110,10 +110,16 @@ describe('townhall migrate on Postgres', () => {
     expect(existsSync(join(tmp, 'migrate', 'townhall.db'))).toBe(false)
   })
 
-  test('[H75] a DATABASE_URL that is not postgres:// is refused', async () => {
+  test('[H75] a DATABASE_URL that is not postgres://, or a Postgres that is down: one line, exit 2', async () => {
     const r = await townhall(['migrate'], { DATA_DIR: join(tmp, 'migrate'), DATABASE_URL: 'mysql://x@y/z' })
     expect(r.code).toBe(2)
     expect(r.err).toContain('DATABASE_URL')
+    const down = 'postgres://townhall:hunter2secret@127.0.0.1:1/townhall'
+    const gone = await townhall(['migrate'], { DATA_DIR: join(tmp, 'migrate'), DATABASE_URL: down })
+    expect(gone.code).toBe(2)
+    expect(gone.err.trim().split('\n')).toHaveLength(1)
+    expect(gone.err).toStartWith('townhall: Postgres (DATABASE_URL): ')
+    expect(gone.err).not.toContain('hunter2secret')
   })
 })
 
@@ -172,7 +178,7 @@ describe('townhall backup and restore on Postgres', () => {
       expect(twice.err).toContain('is not empty')
     })
 
-  test("[H76] the console's and the schedule's backups of a server on Postgres: the same archive, kept as set", async () => {
+  test("[H76] the console's and the schedule's backups on Postgres: the same archive, kept as set", async () => {
     if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
     const dir = join(tmp, 'scheduled')
     mkdirSync(join(dir, 'uploads'), { recursive: true })
