@@ -45,7 +45,12 @@ function pgTool(name: 'pg_dump' | 'pg_restore', setting: string): string | null 
 }
 
 /** Runs a Postgres client tool against `url`: the password goes by PGPASSWORD, never on the command line. */
-function runTool(tool: string, args: string[], url: string): Promise<{ code: number; err: string }> {
+function runTool(
+  tool: string,
+  args: string[],
+  url: string,
+  signal?: AbortSignal,
+): Promise<{ code: number; err: string }> {
   const u = new URL(url)
   const password = decodeURIComponent(u.password)
   u.password = ''
@@ -53,12 +58,14 @@ function runTool(tool: string, args: string[], url: string): Promise<{ code: num
     const p = spawn(tool, [...args, '--dbname', u.toString()], {
       env: { ...process.env, ...(password ? { PGPASSWORD: password } : {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
+      // A backup stopped with the server stops pg_dump (its partial file is removed with the work folder).
+      ...(signal ? { signal, killSignal: 'SIGTERM' as const } : {}),
     })
     let err = ''
     p.stderr.on('data', (d) => {
       if (err.length < 4000) err += d
     })
-    p.on('error', failed)
+    p.on('error', (e) => failed(signal?.aborted ? new Error('backup: stopped') : e))
     p.on('close', (code) => done({ code: code ?? 1, err: err.trim() }))
   })
 }
@@ -76,7 +83,7 @@ export async function pgBackup(
   conn: PgConn,
   dataDir: string,
   target: string,
-  opts: { pgDump: string; stopped: () => boolean },
+  opts: { pgDump: string; stopped: () => boolean; signal?: AbortSignal },
 ): Promise<BackupResult> {
   const check = () => {
     if (opts.stopped()) throw new Error('backup: stopped')
@@ -92,7 +99,9 @@ export async function pgBackup(
     if (tool) {
       version = await versionOf(conn.sql)
       const path = join(work, PG_DUMP_FILE)
-      const r = await runTool(tool, ['--format=custom', '--no-owner', '--no-privileges', '--file', path], conn.url)
+      const args = ['--format=custom', '--no-owner', '--no-privileges', '--file', path]
+      const r = await runTool(tool, args, conn.url, opts.signal)
+      check()
       if (r.code !== 0)
         throw new Error(`backup: ${tool} failed: ${r.err || `exit ${r.code}`} (PG_DUMP=off takes a logical export)`)
       files = [{ name: PG_DUMP_FILE, path }]
@@ -125,17 +134,21 @@ async function exportLogical(conn: PgConn, work: string, check: () => void) {
       const entry = `${PG_EXPORT_DIR}/${name}.jsonl`
       const path = join(work, entry)
       const out = Bun.file(path).writer()
-      await tx.unsafe(
-        `DECLARE townhall_export NO SCROLL CURSOR FOR SELECT row_to_json(t)::text AS j FROM ${ident(name)} t`,
-      )
-      for (;;) {
-        const rows = (await tx.unsafe(`FETCH ${BATCH} FROM townhall_export`)) as { j: string }[]
-        for (const r of rows) out.write(`${r.j}\n`)
-        await out.flush()
-        if (rows.length < BATCH) break
+      try {
+        await tx.unsafe(
+          `DECLARE townhall_export NO SCROLL CURSOR FOR SELECT row_to_json(t)::text AS j FROM ${ident(name)} t`,
+        )
+        for (;;) {
+          const rows = (await tx.unsafe(`FETCH ${BATCH} FROM townhall_export`)) as { j: string }[]
+          for (const r of rows) out.write(`${r.j}\n`)
+          await out.flush()
+          check()
+          if (rows.length < BATCH) break
+        }
+        await tx.unsafe('CLOSE townhall_export')
+      } finally {
+        await out.end()
       }
-      await tx.unsafe('CLOSE townhall_export')
-      await out.end()
       files.push({ name: entry, path })
     }
     const seqs = (await tx`

@@ -127,6 +127,7 @@ export async function createBackup(
       return await pgBackup(source, dataDir, target, {
         pgDump: opts.pgDump ?? 'auto',
         stopped: () => !!signal?.aborted,
+        signal,
       })
     } finally {
       running.delete(key)

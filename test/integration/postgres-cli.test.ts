@@ -6,7 +6,7 @@
 // not empty, a Postgres backup without DATABASE_URL and a SQLite backup with it are refused with exit status 2.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { SQL } from 'bun'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BackupSchedule, createBackup, listBackups } from '../../server/db/backup'
@@ -207,6 +207,15 @@ describe('townhall backup and restore on Postgres', () => {
       const { manifest } = await manifestOf(join(dir, 'backups', made[2]!))
       expect(manifest).toMatchObject({ database: 'postgres', dump: 'pg_dump' })
       expect(manifest.files.map((f: { name: string }) => f.name)).toContain('uploads/a.txt')
+      // Stopped with the server (the schedule's and the console's signal): pg_dump or the export stops, nothing is left.
+      const before = readdirSync(join(dir, 'backups')).sort()
+      for (const pgDump of ['auto', 'off']) {
+        const stop = new AbortController()
+        const under = createBackup(conn, dir, join(dir, 'backups', 'cut.tar'), stop.signal, { pgDump })
+        stop.abort()
+        await expect(under).rejects.toThrow('backup: stopped')
+        expect(readdirSync(join(dir, 'backups')).sort()).toEqual(before)
+      }
     } finally {
       await conn.close()
     }
