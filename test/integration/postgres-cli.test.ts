@@ -207,7 +207,7 @@ describe('townhall backup and restore on Postgres', () => {
       const { manifest } = await manifestOf(join(dir, 'backups', made[2]!))
       expect(manifest).toMatchObject({ database: 'postgres', dump: 'pg_dump' })
       expect(manifest.files.map((f: { name: string }) => f.name)).toContain('uploads/a.txt')
-      // Stopped with the server (the schedule's and the console's signal): pg_dump or the export stops, nothing is left.
+      // Stopped with the server (their signal): pg_dump or the export stops, nothing is left.
       const before = readdirSync(join(dir, 'backups')).sort()
       for (const pgDump of ['auto', 'off']) {
         const stop = new AbortController()
