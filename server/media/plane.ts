@@ -323,6 +323,12 @@ export class LocalPlane implements Plane {
 
   relayFrom(roomId: number, sources: RelaySource[]) {
     for (const r of this.relayRooms.get(roomId) ?? []) this.relaysIn.delete(r.source.relayId)
+    // No relay any more: the relayed speakers leave the router (a room adopted here hears its speakers directly).
+    const room = this.rooms.get(roomId)
+    if (room && sources.length === 0) {
+      for (const key of room.remote.keys()) room.router.remove(key)
+      room.remote.clear()
+    }
     const list = sources.map((s) => new RelayIn(roomId, s))
     for (const r of list) this.relaysIn.set(r.source.relayId, r)
     if (list.length) this.relayRooms.set(roomId, list)

@@ -357,6 +357,12 @@ export class MediaRelay {
     for (const [roomId, e] of this.in) {
       const holder = await this.d.registry.holder(roomId).catch(() => null)
       if (!holder || this.in.get(roomId) !== e) continue
+      if (holder === this.d.node.id) {
+        // Adopted here: its listeners are this node's own; their next rtc.connect runs here as for any room.
+        this.in.delete(roomId)
+        this.d.media.adopted(roomId)
+        continue
+      }
       if (holder !== e.holder) {
         e.holder = holder
         e.relayId = null

@@ -36,7 +36,7 @@ interface RoomMedia {
    * An edge room (M65): another node holds the room; this node serves these listeners with the speakers relayed from
    * the origin. Its levels are not published (the origin's reach the room's topic on every node).
    */
-  readonly edge: boolean
+  edge: boolean
 }
 
 /** What an edge node is told of a listener it serves (M65): the origin's participant, checked there. */
@@ -432,6 +432,13 @@ export class MediaService implements MediaApi {
   /** Edge: the socket a listener connected from. */
   edgeConn(roomId: number, key: ParticipantKey): ConnId | undefined {
     return this.media.get(roomId)?.conns.get(key)
+  }
+
+  /** Edge: this node holds the room now (it adopted it, W26): its audio is the origin's from here on. */
+  adopted(roomId: number) {
+    const room = this.media.get(roomId)
+    if (room) room.edge = false
+    this.relayFrom(roomId, [])
   }
 
   onEdgeClosed(fn: (roomId: number, key: ParticipantKey) => void) {

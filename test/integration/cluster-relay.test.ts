@@ -27,6 +27,7 @@ let redis: TestRedis | null = null
 let a: TestServer | null = null
 let b: Child | null = null
 let c: Child | null = null
+let dNode: Child | null = null
 const sockets: WsClient[] = []
 const bots: Bot[] = []
 const children: Subprocess[] = []
@@ -66,7 +67,12 @@ beforeAll(async () => {
     ROOM_GRACE_MS: '1000',
   })
   // B forwards in a media worker (the relay's commands cross a thread), C in its main thread.
-  ;[b, c] = await Promise.all([child({ MEDIA_WORKERS: '1' }), child({ MEDIA_WORKERS: '0' })])
+  // D holds the room whose origin dies (M68).
+  ;[b, c, dNode] = await Promise.all([
+    child({ MEDIA_WORKERS: '1' }),
+    child({ MEDIA_WORKERS: '0' }),
+    child({ MEDIA_WORKERS: '0' }),
+  ])
 })
 
 afterAll(async () => {
@@ -231,4 +237,58 @@ test('[M64][M65] listeners on B and C are served by their own nodes; A relays ea
   await until(async () => (await relayOf(room.id)).edges.length === 0, 'A dropping the dead edge', WAIT)
   expect(a!.ctx.rooms.api.room(room.id)!.state).toBe('live')
   await ok(host, 'room.end', { roomId: room.id })
+})
+
+test('[M68] the origin killed: the edge keeps its listener’s peer, and the audio comes back once the room is adopted', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const d = dNode!
+  // A room held by D; its host's socket and audio on D; a listener served by B.
+  const host = await member(a!, 'oh')
+  host.ws.close()
+  const hostWs = await connectWs(d.url, { cookie: host.http.cookie, origin: d.origin })
+  sockets.push(hostWs)
+  const hostOnD = { ...host, ws: hostWs as Member['ws'] }
+  const created = await fetch(`${d.url}/api/rooms`, {
+    method: 'POST',
+    headers: { cookie: host.http.cookie, origin: d.origin, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'On D', kind: 'open' }),
+  })
+  expect(created.status).toBe(201)
+  const room = ((await created.json()) as { room: { id: number } }).room
+  await ok(hostOnD, 'room.join', { roomId: room.id })
+  await ok(hostOnD, 'room.mute', { roomId: room.id, muted: false })
+  const hostBot = new Bot(hostWs, 'DHOST')
+  bots.push(hostBot)
+  await hostBot.connectAudio(room.id)
+  hostBot.speak(20)
+  const listener = await on(b!, 'ol', 'OL')
+  await ok(listener, 'room.join', { roomId: room.id })
+  const offer = await listener.bot.connectAudio(room.id)
+  expect(offer.sdp).toContain(` ${b!.rtcPort} typ host`)
+  await until(() => listener.bot.heardFrom().has('DHOST'), 'the listener on B hearing the host on D')
+
+  const onD = await a!.ctx.core.registry.holder(room.id)
+  d.proc.kill('SIGKILL')
+  await d.proc.exited
+  await until(
+    async () => ![null, onD].includes(await a!.ctx.core.registry.holder(room.id)),
+    'the room adopted by a live node',
+    60_000,
+  )
+  // The host comes back through A, its audio to the room's new node; the listener rejoins through B, and hears the
+  // host on the peer it had: B subscribed to the new holder (no new rtc.connect).
+  const again = await connectWs(a!.url, { cookie: host.http.cookie, origin: a!.origin })
+  sockets.push(again)
+  const hostBack = { ...host, ws: again as Member['ws'] }
+  await ok(hostBack, 'room.join', { roomId: room.id })
+  await ok(hostBack, 'room.mute', { roomId: room.id, muted: false })
+  const backBot = new Bot(again, 'AHOST')
+  bots.push(backBot)
+  await backBot.connectAudio(room.id)
+  backBot.speak(20)
+  await ok(listener, 'room.join', { roomId: room.id })
+  await until(() => listener.bot.heardFrom().has('AHOST'), 'the listener on B hearing the host again, same peer')
+  expect(listener.bot.pc?.connectionState).toBe('connected')
+  backBot.silence()
+  await ok(hostBack, 'room.end', { roomId: room.id })
 })
