@@ -120,7 +120,7 @@ async function uplinkPackets(roomId: number) {
   return t.reduce((n, x) => n + x.rtpIn, 0)
 }
 
-test('[M64][M65] listeners on B and C are served by their own nodes; A relays each speaker once per edge', async () => {
+test('[M64][M65][M66][M67] listeners on B and C served by their own nodes; one relay per edge, bounded', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const host = await member(a!, 'rh')
   sockets.push(host.ws)
