@@ -17,7 +17,7 @@ function origin(targets: { relayId: number; secret: string }[]) {
 }
 
 describe('[M64][M66] relay datagrams', () => {
-  test('[M64] one datagram per edge per packet, each opened by its own edge with the speaker, numbers and level', () => {
+  test('[M64] one datagram per edge per packet, each opened by its own edge: speaker, numbers, level', () => {
     const a = { relayId: 11, secret: key() }
     const b = { relayId: 12, secret: key() }
     const { out, sent } = origin([a, b])
@@ -54,7 +54,7 @@ describe('[M64][M66] relay datagrams', () => {
     expect(new RelayIn(7, a).open(packet)).not.toBeNull()
   })
 
-  test('[M66] each counter is taken once: a replay is refused, late ones within 32 are taken, older are refused', () => {
+  test('[M66] each counter is taken once: a replay is refused, late ones within 32 taken, older refused', () => {
     const a = { relayId: 3, secret: key() }
     const { out, sent } = origin([a])
     for (let i = 0; i < 40; i++) out.relay('u:1', i, i * 960, 10, Buffer.from([i]))
