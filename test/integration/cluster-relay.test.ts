@@ -239,7 +239,7 @@ test('[M64][M65][M66][M67] listeners on B and C served by their own nodes; one r
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[M68] the origin killed: the edge keeps its listener's peer; audio again once the room is adopted', async () => {
+test('[M68] the origin killed: the edge keeps its listener peer; audio again once the room is adopted', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const d = dNode!
   // A room held by D; its host's socket and audio on D; a listener served by B.
