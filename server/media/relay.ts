@@ -87,6 +87,8 @@ export class MediaRelay {
   private readonly out = new Map<number, Map<string, EdgeOut>>()
   /** Edge: the rooms of other nodes whose listeners this node serves. */
   private readonly in = new Map<number, EdgeIn>()
+  /** Edge: listeners whose `sub` is under way, by room (named in the renewals, which must not drop them). */
+  private readonly pending = new Map<number, Map<ParticipantKey, number>>()
   private nextId = 1
   private readonly waiting = new Map<number, (r: Reply) => void>()
   private readonly onMessage = (m: string) => this.received(m)
@@ -144,7 +146,9 @@ export class MediaRelay {
     if (this.d.isLocal(roomId)) return null
     const holder = await this.d.registry.holder(roomId)
     if (!holder || holder === this.d.node.id) return null
-    const reply = await this.ask(holder, roomId, { id: conn.id, userId: conn.userId })
+    const reply = await this.asking(roomId, connKey(conn), () =>
+      this.ask(holder, roomId, { id: conn.id, userId: conn.userId }),
+    )
     if (!reply.ok) {
       this.d.media.dropIfEmpty(roomId)
       if (!reply.stage) fail(reply.code)
@@ -158,6 +162,21 @@ export class MediaRelay {
     } catch (e) {
       if (!this.d.media.servesEdge(roomId, reply.key)) this.edgeClosed(roomId, reply.key)
       throw e
+    }
+  }
+
+  /** Runs a `sub` with the listener counted as pending in the room (the renewals name it meanwhile). */
+  private async asking<T>(roomId: number, key: ParticipantKey, fn: () => Promise<T>): Promise<T> {
+    let p = this.pending.get(roomId)
+    if (!p) this.pending.set(roomId, (p = new Map()))
+    p.set(key, (p.get(key) ?? 0) + 1)
+    try {
+      return await fn()
+    } finally {
+      const n = (p.get(key) ?? 1) - 1
+      if (n > 0) p.set(key, n)
+      else p.delete(key)
+      if (p.size === 0 && this.pending.get(roomId) === p) this.pending.delete(roomId)
     }
   }
 
@@ -247,6 +266,8 @@ export class MediaRelay {
     }
     edge.keys.add(p.key)
     edge.seenAt = Date.now()
+    // Its audio is the edge's now: a peer it had here (its socket was on this node before) is closed.
+    this.d.media.closePeer(m.roomId, p.key)
     const { relayId, secret } = edge
     this.send(m.from, { k: 'r', id: m.id, ok: true, key: p.key, role: p.role, muted: p.muted, relayId, secret })
   }
@@ -271,10 +292,18 @@ export class MediaRelay {
     this.push(roomId)
   }
 
+  /** The edge's lease: renewed, with the listeners it serves now (one whose `unsub` was lost is dropped here). */
   private renewed(m: Extract<Wire, { k: 'renew' }>) {
-    const edge = this.out.get(m.roomId)?.get(m.from)
-    if (!edge || edge.ip !== m.ip || edge.port !== m.port) return this.send(m.from, { k: 'gone', roomId: m.roomId })
+    const edges = this.out.get(m.roomId)
+    const edge = edges?.get(m.from)
+    if (!edges || !edge || edge.ip !== m.ip || edge.port !== m.port)
+      return this.send(m.from, { k: 'gone', roomId: m.roomId })
     edge.seenAt = Date.now()
+    const serves = new Set(m.keys)
+    for (const key of [...edge.keys]) if (!serves.has(key)) edge.keys.delete(key)
+    if (edge.keys.size > 0) return
+    edges.delete(m.from)
+    this.push(m.roomId)
   }
 
   /** A participant's role or mute changed here: the edges' routers follow at once. */
@@ -370,7 +399,8 @@ export class MediaRelay {
         continue
       }
       const { ip, port } = this.d.media.edgeAddress(roomId)
-      this.send(holder, { k: 'renew', from: this.d.node.id, roomId, keys: [...e.keys.keys()], ip, port })
+      const keys = [...new Set([...e.keys.keys(), ...(this.pending.get(roomId)?.keys() ?? [])])]
+      this.send(holder, { k: 'renew', from: this.d.node.id, roomId, keys, ip, port })
     }
     const expired = Date.now() - this.d.node.ttlMs
     for (const [roomId, edges] of this.out) {
