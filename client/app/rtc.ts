@@ -365,10 +365,14 @@ conn.on('rtc.slots', (e) => {
 // My seat's audio is served by another node now (M67: brought on stage from a node that served me as a listener, the
 // stage connects to the room's own node): a new connection at once, the microphone on it as before.
 conn.on('rtc.moved', (e) => {
-  if (e.roomId !== roomId || busy) return
-  audioState.value = 'connecting'
-  busy = connect(e.roomId, generation).finally(() => {
-    busy = null
+  if (e.roomId !== roomId) return
+  const gen = generation
+  void (busy ?? Promise.resolve()).then(() => {
+    if (gen !== generation || roomId !== e.roomId) return
+    audioState.value = 'connecting'
+    busy = connect(e.roomId, gen).finally(() => {
+      busy = null
+    })
   })
 })
 // Network back or socket reconnected: make sure the audio is up (the rooms code re-joins and calls joinAudio too).
