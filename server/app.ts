@@ -34,6 +34,7 @@ import { clientAddress } from './http/session'
 import { staticRoutes } from './http/static'
 import { openapiRoutes } from './http/openapi'
 import { createMedia, type MediaDomain } from './media'
+import { MediaRelay } from './media/relay'
 import { createRooms, type RoomsDomain } from './rooms'
 import { roomsLink } from './rooms/directory'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
@@ -60,6 +61,8 @@ export interface Townhall {
   readonly hub: Hub
   /** With REDIS_URL: this node's link to the cluster and the Bus on Redis (core.bus, core.sockets); else null. */
   readonly cluster: { node: RedisNode; bus: RedisBus; rooms: RoomForwarder } | null
+  /** With REDIS_URL and MEDIA_EDGE: the origin → edge media relay (media/relay.ts); else null. */
+  readonly relay: MediaRelay | null
   readonly audit: AuditDomain
   readonly accounts: AccountsDomain
   readonly push: PushDomain
@@ -232,15 +235,25 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     ...activity.ws,
     ...realtime.ws,
   }
-  // Several nodes: a room held by another node has its requests run there (its sockets' replies come back here).
-  hub.handleAll(
-    cluster
-      ? cluster.rooms.wrap(handlers, {
-          isLocal: (roomId) => rooms.service.session(roomId) !== null,
-          closed: (conn) => rooms.service.connClosed(conn),
+  // Several nodes: a room held by another node has its requests run there (its sockets' replies come back here);
+  // its listeners' audio is served here, from the speakers relayed by the holder (MEDIA_EDGE, media/relay.ts).
+  const isLocal = (roomId: number) => rooms.service.session(roomId) !== null
+  const forwarded = cluster
+    ? cluster.rooms.wrap(handlers, { isLocal, closed: (conn) => rooms.service.connClosed(conn) })
+    : handlers
+  const relay =
+    cluster && core.config.mediaEdge
+      ? new MediaRelay({
+          node: cluster.node,
+          registry: core.registry,
+          bus: core.bus,
+          rooms: rooms.api,
+          media: media.service,
+          isLocal,
+          log: core.log,
         })
-      : handlers,
-  )
+      : null
+  hub.handleAll(relay ? relay.wrap(forwarded, handlers) : forwarded)
   hub.assertComplete()
 
   const reminders = createReminders({
@@ -265,6 +278,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     core,
     hub,
     cluster,
+    relay,
     audit,
     accounts,
     push,
@@ -500,6 +514,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await t.cluster.node.start()
       await t.cluster.bus.start()
       await t.cluster.rooms.start()
+      await t.relay?.start()
       // Subscribed before the settings load: a change made meanwhile on another node is not missed.
       await shareSettings(t.core.settings, t.cluster.node, t.core.id, t.core.log)
       await sharePushDevices(t.push.service, t.cluster.node, t.core.log)

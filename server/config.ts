@@ -284,6 +284,14 @@ export const OPTIONS = {
       'Threads that forward audio, off the thread of HTTP and the WebSocket (0: that thread); auto: 1 with 2+ cores. ' +
       'Worker n takes UDP RTC_PORT + n (and TCP RTC_TCP_PORT + n)',
   }),
+  mediaEdge: opt({
+    env: 'MEDIA_EDGE',
+    default: 'true',
+    parse: bool,
+    description:
+      'With REDIS_URL: a listener in a room held by another node gets its audio from its own node, which the ' +
+      'holder relays each speaker to once (false: every listener connects to the holder)',
+  }),
   redisUrl: opt({
     env: 'REDIS_URL',
     default: '',

@@ -120,6 +120,20 @@ export class Metrics {
       'Audio listeners taken, counted against MEDIA_MAX_LISTENERS.',
       media.listeners,
     )
+    // Origin → edge (M64–M66): what this node relayed to edges, and took (or refused) as an edge.
+    metric('townhall_media_relay_sent_total', 'counter', 'Relay datagrams sent to edge nodes.', media.relaySent)
+    metric(
+      'townhall_media_relay_received_total',
+      'counter',
+      'Relay datagrams taken from origin nodes.',
+      media.relayReceived,
+    )
+    metric(
+      'townhall_media_relay_refused_total',
+      'counter',
+      'Relay datagrams refused (unknown relay, wrong tag, replayed).',
+      media.relayRefused,
+    )
     // Listener-side quality per room with audio, from the listeners' RTCP receiver reports of the last 15 s (M56).
     const quality = this.deps.media.quality()
     const perRoom = (f: (q: (typeof quality)[number]) => number): [string, number][] =>
