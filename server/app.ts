@@ -1,14 +1,15 @@
 // The composition: one Bun process serving the API, the WebSocket gateway and the PWA. buildTownhall() builds the
 // core, then every domain in dependency order with its dependencies passed in (no side effects: no timer, no
-// socket); createApp() mounts their routes; startServer() starts them (timers, ending a previous run's rooms) and
-// listens. The CLI builds the same graph and starts nothing.
+// socket); openTownhall() builds it and brings the database to its schema (Postgres's migrations); createApp() mounts
+// their routes; startServer() starts them (timers, ending a previous run's rooms) and listens. The CLI opens the same
+// graph and starts nothing.
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json'
-import { publicOrigin, type Config } from './config'
+import { ConfigError, publicOrigin, type Config } from './config'
 import { DEFAULT_LIMITS, makeLimiter, makeLimits, type Core, type LimitSettings } from './core'
 import type { Domain } from './domain'
-import { openDatabase } from './db/open'
-import { SqliteGate } from './db/sqlite-gate'
+import { byDialect, migrateConn, openConn } from './db/conn'
+import { PgConn } from './db/postgres'
 import { AppError, errorBody } from './errors'
 import { createLogger, type Logger } from './lib/log'
 import { Hub, type Handlers } from './realtime/hub'
@@ -18,6 +19,8 @@ import { LocalRegistry, RedisRegistry } from './realtime/registry'
 import { RoomForwarder } from './realtime/forward'
 import type { RequestType } from './protocol'
 import { SettingsService, shareSettings, SqliteSettingsStore } from './settings'
+import { PgSettingsStore } from './settings/store-pg'
+import type { SettingsStore } from './settings/store'
 import { createAccounts, type AccountsDomain } from './accounts'
 import { redisLink } from './accounts/directory'
 import { createInvites, type InvitesDomain } from './invites'
@@ -31,6 +34,7 @@ import { clientAddress } from './http/session'
 import { staticRoutes } from './http/static'
 import { openapiRoutes } from './http/openapi'
 import { createMedia, type MediaDomain } from './media'
+import { MediaRelay } from './media/relay'
 import { createRooms, type RoomsDomain } from './rooms'
 import { roomsLink } from './rooms/directory'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
@@ -57,6 +61,8 @@ export interface Townhall {
   readonly hub: Hub
   /** With REDIS_URL: this node's link to the cluster and the Bus on Redis (core.bus, core.sockets); else null. */
   readonly cluster: { node: RedisNode; bus: RedisBus; rooms: RoomForwarder } | null
+  /** With REDIS_URL and MEDIA_EDGE: the origin → edge media relay (media/relay.ts); else null. */
+  readonly relay: MediaRelay | null
   readonly audit: AuditDomain
   readonly accounts: AccountsDomain
   readonly push: PushDomain
@@ -76,10 +82,18 @@ export interface Townhall {
   readonly admin: AdminDomain
 }
 
-/** The shared, dependency-free parts: the database (opened and migrated), settings, the hub, the rate limiters. */
+/** Reading `core.db` or `core.gate` of a server on Postgres: a bug, said as such. */
+const sqliteOnly = (what: string): never => {
+  throw new Error(`${what} is SQLite's: this server runs on Postgres (DATABASE_URL); use core.conn`)
+}
+
+/**
+ * The shared, dependency-free parts: the database (SQLite opened and migrated; Postgres's pool, migrated by
+ * `openTownhall` before anything reads it), settings, the hub, the rate limiters.
+ */
 function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'core' | 'hub' | 'cluster'> {
   const log = opts.log ?? createLogger(config.logLevel, undefined, config.logFormat)
-  const db = openDatabase(config.dataDir)
+  const { conn, db } = openConn(config)
   const hub = new Hub(log, { checkProtocol: opts.checkProtocol })
   const boundPort = opts.boundPort ?? (() => config.port)
   const id = crypto.randomUUID()
@@ -89,14 +103,25 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
   const registry = node ? new RedisRegistry(node) : new LocalRegistry(id)
   // Rooms across nodes: a room's requests run on the node holding it (forward.ts).
   const cluster = node && bus && { node, bus, rooms: new RoomForwarder(node, bus, registry, log) }
-  const gate = new SqliteGate(db)
   const core: Core = {
     id,
     config,
-    db,
-    gate,
+    conn,
+    get db() {
+      return db ?? sqliteOnly('core.db')
+    },
+    get gate() {
+      return conn instanceof PgConn ? sqliteOnly('core.gate') : conn
+    },
     log,
-    settings: new SettingsService(new SqliteSettingsStore(gate), config),
+    settings: new SettingsService(
+      byDialect<SettingsStore>(
+        conn,
+        (g) => new SqliteSettingsStore(g),
+        (c) => new PgSettingsStore(c),
+      ),
+      config,
+    ),
     bus: cluster?.bus ?? hub,
     sockets: cluster?.bus ?? hub,
     registry,
@@ -107,6 +132,26 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
     traffic: new Traffic(),
   }
   return { core, hub, cluster }
+}
+
+/** Why a server on Postgres cannot start yet (test/integration/postgres-server.test.ts expects it word for word). */
+export const BACKCHANNEL_NOT_WIRED =
+  "Backchannel's store on Postgres is not wired yet: unset DATABASE_URL to run on SQLite in DATA_DIR"
+
+/**
+ * The graph, and its database brought to this Townhall's schema (Postgres: the migrations, under their advisory lock
+ * so nodes starting together migrate once; SQLite's ran when it was opened). What startServer and the CLI use.
+ */
+export async function openTownhall(config: Config, opts: StartOptions = {}): Promise<Townhall> {
+  const t = buildTownhall(config, opts)
+  try {
+    const applied = await migrateConn(t.core.conn)
+    if (applied.length) t.core.log.info(`database: migrated Postgres to version ${applied.at(-1)}`)
+  } catch (e) {
+    await t.core.conn.close()
+    throw e
+  }
+  return t
 }
 
 /** Builds the whole graph: plain constructor calls, each given the contracts of the domains built before it. */
@@ -131,6 +176,12 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
 
   // The SFU and Backchannel follow the rooms' events, so they come after them.
   const media = createMedia({ core, rooms: rooms.api })
+  // Backchannel's store is SQLite's own (core.db) until PgBackchannelStore is wired: here, by passing
+  // `store: byDialect(core.conn, …)` to createBackchannel (and removing this check).
+  if (core.conn instanceof PgConn) {
+    void core.conn.close()
+    throw new ConfigError('DATABASE_URL', BACKCHANNEL_NOT_WIRED)
+  }
   const backchannel = createBackchannel({
     core,
     accounts: accounts.api,
@@ -184,15 +235,25 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     ...activity.ws,
     ...realtime.ws,
   }
-  // Several nodes: a room held by another node has its requests run there (its sockets' replies come back here).
-  hub.handleAll(
-    cluster
-      ? cluster.rooms.wrap(handlers, {
-          isLocal: (roomId) => rooms.service.session(roomId) !== null,
-          closed: (conn) => rooms.service.connClosed(conn),
+  // Several nodes: a room held by another node has its requests run there (its sockets' replies come back here);
+  // its listeners' audio is served here, from the speakers relayed by the holder (MEDIA_EDGE, media/relay.ts).
+  const isLocal = (roomId: number) => rooms.service.session(roomId) !== null
+  const forwarded = cluster
+    ? cluster.rooms.wrap(handlers, { isLocal, closed: (conn) => rooms.service.connClosed(conn) })
+    : handlers
+  const relay =
+    cluster && core.config.mediaEdge
+      ? new MediaRelay({
+          node: cluster.node,
+          registry: core.registry,
+          bus: core.bus,
+          rooms: rooms.api,
+          media: media.service,
+          isLocal,
+          log: core.log,
         })
-      : handlers,
-  )
+      : null
+  hub.handleAll(relay ? relay.wrap(forwarded, handlers) : forwarded)
   hub.assertComplete()
 
   const reminders = createReminders({
@@ -217,6 +278,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     core,
     hub,
     cluster,
+    relay,
     audit,
     accounts,
     push,
@@ -367,10 +429,17 @@ function createApp(t: Townhall, node: NodeState = { draining: false }) {
     .use(openapiRoutes(() => self!, { title: 'Townhall API', version: VERSION }))
     .get(
       '/healthz',
-      ({ set }) => {
+      async ({ set }) => {
         let database = 'ok'
         try {
-          core.db.query('SELECT 1').get()
+          // Postgres may not answer at all: past 3 s it counts as down.
+          let late: ReturnType<typeof setTimeout> | undefined
+          await Promise.race([
+            core.conn.ping(),
+            new Promise((_, no) => {
+              late = setTimeout(() => no(new Error('no answer')), 3000)
+            }),
+          ]).finally(() => clearTimeout(late))
         } catch {
           database = 'error'
           set.status = 503
@@ -418,7 +487,7 @@ export interface Running {
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
   let port = config.port
-  const t = buildTownhall(config, { ...opts, boundPort: () => port })
+  const t = await openTownhall(config, { ...opts, boundPort: () => port })
   const node: NodeState = { draining: false }
   const app = createApp(t, node)
   const started = parts(t)
@@ -445,7 +514,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (app.server) await app.stop(true)
     // This node's presence and room leases go now rather than when its heartbeat expires.
     await t.cluster?.node.stop()
-    t.core.db.close()
+    await t.core.conn.close()
   }
   try {
     // Several nodes: Redis first (a REDIS_URL that cannot be reached stops the start, before anything listens).
@@ -453,6 +522,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await t.cluster.node.start()
       await t.cluster.bus.start()
       await t.cluster.rooms.start()
+      await t.relay?.start()
       // Subscribed before the settings load: a change made meanwhile on another node is not missed.
       await shareSettings(t.core.settings, t.cluster.node, t.core.id, t.core.log)
       await sharePushDevices(t.push.service, t.cluster.node, t.core.log)

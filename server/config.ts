@@ -68,6 +68,18 @@ const redisUrl: Parser<string> = (raw) => {
   if (!/^(redis|rediss|valkey|valkeys):$/.test(u.protocol)) throw new Error('expected a redis:// or rediss:// URL')
   return raw.trim()
 }
+/** A Postgres URL, or empty (SQLite in DATA_DIR). */
+const databaseUrl: Parser<string> = (raw) => {
+  if (raw.trim() === '') return ''
+  let u: URL
+  try {
+    u = new URL(raw.trim())
+  } catch {
+    throw new Error('expected a postgres:// or postgresql:// URL')
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol)) throw new Error('expected a postgres:// or postgresql:// URL')
+  return raw.trim()
+}
 const list: Parser<string[]> = (raw) =>
   raw
     .split(',')
@@ -95,7 +107,16 @@ export const OPTIONS = {
     env: 'DATA_DIR',
     default: './data',
     parse: str,
-    description: 'Folder for townhall.db, uploads/ and backups/',
+    description: 'Folder for townhall.db (SQLite), uploads/, replays/ and backups/',
+  }),
+  databaseUrl: opt({
+    env: 'DATABASE_URL',
+    default: '',
+    parse: databaseUrl,
+    secret: true,
+    description:
+      'Postgres for the database (postgres://user:password@host:5432/db), migrated at start; files stay in ' +
+      'DATA_DIR. Empty: SQLite in DATA_DIR',
   }),
   publicUrl: opt({
     env: 'PUBLIC_URL',
@@ -263,6 +284,14 @@ export const OPTIONS = {
       'Threads that forward audio, off the thread of HTTP and the WebSocket (0: that thread); auto: 1 with 2+ cores. ' +
       'Worker n takes UDP RTC_PORT + n (and TCP RTC_TCP_PORT + n)',
   }),
+  mediaEdge: opt({
+    env: 'MEDIA_EDGE',
+    default: 'true',
+    parse: bool,
+    description:
+      'With REDIS_URL: a listener in a room held by another node gets its audio from its own node, which the ' +
+      'holder relays each speaker to once (false: every listener connects to the holder)',
+  }),
   redisUrl: opt({
     env: 'REDIS_URL',
     default: '',
@@ -271,6 +300,19 @@ export const OPTIONS = {
     description:
       'Redis for several nodes (redis://[:password@]host:6379): events, presence, shared rate limits, room leases. ' +
       'Empty: one node, all in process',
+  }),
+  pgDump: opt({
+    env: 'PG_DUMP',
+    default: 'auto',
+    parse: (raw) => {
+      const v = raw.trim()
+      if (/^(auto|off)$/i.test(v)) return v.toLowerCase()
+      if (!v.startsWith('/')) throw new Error(`expected auto, off or the absolute path of pg_dump; got "${raw}"`)
+      return v
+    },
+    description:
+      'Postgres backups: auto (pg_dump from PATH or /usr/lib/postgresql/*/bin, else a logical export), off (always ' +
+      'the logical export), or the path of pg_dump',
   }),
   metricsToken: opt({
     env: 'METRICS_TOKEN',

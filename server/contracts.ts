@@ -172,6 +172,13 @@ export interface MediaApi {
     /** Forwarded packets per second over the last second, and the listeners taken in all rooms. */
     packetsPerSecond: number
     listeners: number
+    /**
+     * The origin → edge relays (M64–M66): datagrams sent to edge nodes, and, as an edge, taken and refused (an
+     * unknown relay, a wrong tag, a replayed counter).
+     */
+    relaySent: number
+    relayReceived: number
+    relayRefused: number
   }
   /**
    * Receives every packet of the room's speakers that is forwarded (recording): called off the per-packet path, in

@@ -2,6 +2,7 @@
 // own (config, the database, the log, the settings table, the bus, the rate limiters). Built first, in app.ts.
 import type { Database } from 'bun:sqlite'
 import type { Config } from './config'
+import type { Conn } from './db/conn'
 import type { SqliteGate } from './db/sqlite-gate'
 import type { Traffic } from './http/observe'
 import type { Logger } from './lib/log'
@@ -13,11 +14,14 @@ export interface Core {
   /** Unique per built server (Elysia plugin seeds). */
   readonly id: string
   readonly config: Config
-  readonly db: Database
   /**
-   * The same connection for the asynchronous store contracts (server/db/store.ts): their statements and their
-   * transactions (`gate.transaction`, which a service also opens for other domains' calls that must hold together).
+   * The database every store is built on (server/db/conn.ts): SQLite's gate, or the Postgres pool with DATABASE_URL.
+   * Its transactions (`conn.transaction`) are what a service opens for other domains' calls that must hold together.
    */
+  readonly conn: Conn
+  /** SQLite only: the bun:sqlite connection (Backchannel's store, tests). On Postgres, reading it throws. */
+  readonly db: Database
+  /** SQLite only: `conn` as the SQLite gate. On Postgres, reading it throws. */
   readonly gate: SqliteGate
   readonly log: Logger
   readonly settings: SettingsService

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { ConfigError, helpTable, loadConfig, publicOrigin, type Config } from './config'
-import { buildTownhall, startServer, VERSION } from './app'
+import { openTownhall, startServer, VERSION } from './app'
 import { migrateWithBackup, openDatabase } from './db/open'
 import { latestVersion, schemaVersion, SchemaTooNewError } from './db/migrate'
 import { AppError } from './errors'
@@ -12,6 +12,8 @@ import { parseDuration } from './invites/model'
 import { createBackup } from './db/backup'
 import { restoreBackup, RestoreError } from './db/restore'
 import { copyToPostgres, MigrateToPostgresError } from './db/to-postgres'
+import { migratePg, PgConn, pgSchemaVersion } from './db/postgres'
+import { PG_MIGRATIONS } from './db/migrations/pg'
 import { SQL } from 'bun'
 import { Value } from '@sinclair/typebox/value'
 import { Username } from './accounts/model'
@@ -27,10 +29,12 @@ Commands:
                                          Create an invite link (printed as the last line)
   user reset-password NAME               Print a one-time link (valid 24 h) that lets NAME choose a new password
   backup [FILE]                          Write a backup (database snapshot and uploads, one .tar file) to FILE,
-                                         by default DATA_DIR/backups/townhall-<time>.tar; prints its path
+                                         by default DATA_DIR/backups/townhall-<time>.tar; prints its path.
+                                         With DATABASE_URL: pg_dump (PG_DUMP) or a logical export of Postgres
   restore FILE                           Check a backup and restore it into DATA_DIR (the server must be stopped);
-                                         what DATA_DIR held is moved aside into DATA_DIR/replaced-<time>/
-  migrate                                Apply database migrations and exit
+                                         what DATA_DIR held is moved aside into DATA_DIR/replaced-<time>/.
+                                         With DATABASE_URL: a Postgres backup into that empty database
+  migrate                                Apply database migrations (SQLite, or DATABASE_URL's Postgres) and exit
   migrate-to-postgres URL                Copy this community (DATA_DIR's SQLite database) into the empty Postgres
                                          database at URL (postgres://…), one way; stop the server first
   healthcheck                            Exit 0 when the server on PORT answers /healthz, 1 otherwise
@@ -87,6 +91,21 @@ async function run(argv: string[]): Promise<number> {
       }
     }
     case 'migrate': {
+      if (config.databaseUrl) {
+        const conn = new PgConn(config.databaseUrl, { max: 1 })
+        try {
+          const before = await pgSchemaVersion(conn.sql)
+          const applied = await migratePg(conn.sql)
+          console.log(
+            applied.length
+              ? `migrated Postgres from version ${before} to ${PG_MIGRATIONS.length} (applied ${applied.join(', ')})`
+              : `Postgres database is up to date (version ${before})`,
+          )
+        } finally {
+          await conn.close()
+        }
+        return 0
+      }
       const db = openDatabase(config.dataDir, { migrate: false })
       const before = schemaVersion(db)
       const applied = migrateWithBackup(db, config.dataDir)
@@ -117,6 +136,19 @@ async function run(argv: string[]): Promise<number> {
       return 0
     }
     case 'backup': {
+      if (config.databaseUrl) {
+        const conn = new PgConn(config.databaseUrl, { max: 2 })
+        try {
+          const r = await createBackup(conn, config.dataDir, sub ? resolve(sub) : undefined, undefined, {
+            pgDump: config.pgDump,
+          })
+          console.log(`backup: ${r.files} files, ${r.size} bytes, Postgres database by ${r.integrity}`)
+          console.log(r.file)
+        } finally {
+          await conn.close()
+        }
+        return 0
+      }
       const db = openDatabase(config.dataDir)
       try {
         const r = await createBackup(db, config.dataDir, sub ? resolve(sub) : undefined)
@@ -129,12 +161,16 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'restore': {
       if (!sub) throw new UsageError('usage: townhall restore FILE (with the server stopped)')
-      const r = await restoreBackup(resolve(sub), config.dataDir)
+      const r = await restoreBackup(resolve(sub), config.dataDir, {
+        databaseUrl: config.databaseUrl,
+        pgDump: config.pgDump,
+      })
       for (const w of r.warnings) console.warn(`restore: warning: ${w}`)
       const m = r.manifest
       console.log(
         `restore: ${m.files.length} files from a backup of ${m.createdAt} (Townhall ${m.townhall}, ` +
-          `schema ${m.schemaVersion}) restored into ${config.dataDir}`,
+          `schema ${m.schemaVersion}) restored into ${config.dataDir}` +
+          (m.database === 'postgres' ? ` and the Postgres database (${m.dump})` : ''),
       )
       if (r.movedAside) console.log(`restore: what the folder held before is in ${r.movedAside}`)
       console.log('restore: start the server; it applies any newer migrations')
@@ -146,20 +182,20 @@ async function run(argv: string[]): Promise<number> {
       if (!Value.Check(Username, values.username)) throw new UsageError('--username must be 3 to 20 of a-z, 0-9 and _')
       const password = await readSecret(values['password-file'])
       // The same graph as the server's, not started: nothing of a running server's rooms or timers is touched.
-      const t = buildTownhall(config)
+      const t = await openTownhall(config)
       try {
         await t.core.settings.load()
         const id = await t.accounts.service.createAdmin(values.username, validatePassword(password))
         console.log(`admin @${values.username} created (id ${id})`)
       } finally {
-        t.core.db.close()
+        await t.core.conn.close()
       }
       return 0
     }
     case 'user': {
       const name = positionals[2]
       if (sub !== 'reset-password' || !name) throw new UsageError('usage: townhall user reset-password NAME')
-      const t = buildTownhall(config)
+      const t = await openTownhall(config)
       try {
         await t.core.settings.load()
         await t.accounts.load()
@@ -170,7 +206,7 @@ async function run(argv: string[]): Promise<number> {
         console.log(`a one-time password-reset link for @${u.username}, valid 24 h (older links no longer work):`)
         console.log(link.url)
       } finally {
-        t.core.db.close()
+        await t.core.conn.close()
       }
       return 0
     }
@@ -187,7 +223,7 @@ async function run(argv: string[]): Promise<number> {
         throw new UsageError(`--expires: ${(e as Error).message}`)
       }
       if ((values.note ?? '').length > 200) throw new UsageError('--note may be at most 200 characters')
-      const t = buildTownhall(config)
+      const t = await openTownhall(config)
       try {
         await t.core.settings.load()
         const inv = await t.invites.service.create(null, { uses, expiresInMs, note: values.note })
@@ -195,7 +231,7 @@ async function run(argv: string[]): Promise<number> {
         console.log(`invite created: ${uses} use${uses === 1 ? '' : 's'}${expiry}`)
         console.log(inv.url)
       } finally {
-        t.core.db.close()
+        await t.core.conn.close()
       }
       return 0
     }
@@ -264,6 +300,9 @@ if (import.meta.main) {
       else if (e instanceof AppError) console.error(`townhall: ${e.message}`)
       else if ((e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS'))
         console.error(`townhall: ${(e as Error).message}`)
+      // DATABASE_URL's Postgres refusing or failing (Bun.SQL's codes): one line, without the URL.
+      else if (String((e as { code?: unknown }).code ?? '').startsWith('ERR_POSTGRES'))
+        console.error(`townhall: Postgres (DATABASE_URL): ${(e as Error).message} (${(e as { code: string }).code})`)
       // System errors (a port in use, a data folder that cannot be written): the message says it all.
       else if (/^E[A-Z]+$/.test(String((e as { code?: unknown }).code ?? '')))
         console.error(`townhall: ${(e as Error).message} (${(e as { code: string }).code})`)

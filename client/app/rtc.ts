@@ -362,6 +362,19 @@ conn.on('rtc.slots', (e) => {
   slotKeys = e.slots
   applyVolumes()
 })
+// My seat's audio is served by another node now (M67: brought on stage from a node that served me as a listener, the
+// stage connects to the room's own node): a new connection at once, the microphone on it as before.
+conn.on('rtc.moved', (e) => {
+  if (e.roomId !== roomId) return
+  const gen = generation
+  void (busy ?? Promise.resolve()).then(() => {
+    if (gen !== generation || roomId !== e.roomId) return
+    audioState.value = 'connecting'
+    busy = connect(e.roomId, gen).finally(() => {
+      busy = null
+    })
+  })
+})
 // Network back or socket reconnected: make sure the audio is up (the rooms code re-joins and calls joinAudio too).
 const recover = () => {
   if (roomId !== null && pc && pc.connectionState !== 'connected' && !busy) void restart()

@@ -10,7 +10,9 @@ import type { DirectoryLink } from './directory'
 import { publicOf, toAccount } from './model'
 import { accountsRoutes } from './routes'
 import { AccountsService } from './service'
-import type { AccountsStore, MemberRow } from './store'
+import { byDialect } from '../db/conn'
+import { type AccountsStore, type MemberRow, SqliteAccountsStore } from './store'
+import { PgAccountsStore } from './store-pg'
 
 const SWEEP_EVERY_MS = 60_000
 /** `followers()` gives the most recent ones, at most this many. */
@@ -26,12 +28,21 @@ export interface AccountsDomain extends Domain<AccountsApi> {
 export function createAccounts(deps: {
   core: Core
   audit: AuditFn
-  /** SQLite's through core.gate by default. */
+  /** By default the dialect's own on core.conn. */
   store?: AccountsStore
   /** With several nodes: how their directories hear of each other's changes (directory.ts redisLink). */
   link?: DirectoryLink | null
 }): AccountsDomain {
-  const service = new AccountsService(deps.core, deps.store, deps.link ?? null)
+  const service = new AccountsService(
+    deps.core,
+    deps.store ??
+      byDialect<AccountsStore>(
+        deps.core.conn,
+        (g) => new SqliteAccountsStore(g),
+        (c) => new PgAccountsStore(c),
+      ),
+    deps.link ?? null,
+  )
   const { store, directory } = service
   const record = (m: MemberRow) => ({ ...toAccount(m), inviter: m.inviter, lastSeenAt: m.last_seen })
   const api: AccountsApi = {

@@ -11,7 +11,7 @@ import { Emitter } from '../lib/events'
 import type { PublicUser } from '../protocol'
 import { Directory, type DirectoryChange, type DirectoryLink } from './directory'
 import { publicOf, publicUser, toAccount, type AccountRow } from './model'
-import { SqliteAccountsStore, type AccountsStore } from './store'
+import type { AccountsStore } from './store'
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024
 const AVATAR_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' }
@@ -44,7 +44,7 @@ export class AccountsService {
 
   constructor(
     private core: Core,
-    readonly store: AccountsStore = new SqliteAccountsStore(core.gate),
+    readonly store: AccountsStore,
     private link: DirectoryLink | null = null,
   ) {
     this.directory = new Directory(store)

@@ -10,7 +10,9 @@ import type { ActivityRequests } from '../protocol'
 import type { Handlers } from '../realtime/hub'
 import { fail } from '../errors'
 import { ACTIVITY_KEEP_MS, ActivityService } from './service'
-import { SqliteActivityStore } from './store'
+import { byDialect } from '../db/conn'
+import { type ActivityStore, SqliteActivityStore } from './store'
+import { PgActivityStore } from './store-pg'
 
 export interface ActivityDomain extends Domain<ActivityApi> {
   readonly service: ActivityService
@@ -40,7 +42,14 @@ export function createActivity(deps: {
   replays: ReplaysApi
 }): ActivityDomain {
   const { accounts, rooms, backchannel, replays } = deps
-  const service = new ActivityService(deps, new SqliteActivityStore(deps.core.gate))
+  const service = new ActivityService(
+    deps,
+    byDialect<ActivityStore>(
+      deps.core.conn,
+      (g) => new SqliteActivityStore(g),
+      (c) => new PgActivityStore(c),
+    ),
+  )
   // Callers do not wait for the write (their events are synchronous): fire-and-forget, a failure logged.
   const api: ActivityApi = { add: (userId, item) => service.fire(userId, item) }
   const title = (roomId: number) => rooms.room(roomId)?.title ?? ''

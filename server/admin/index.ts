@@ -10,14 +10,23 @@ import { AuditLog } from './audit'
 import { Metrics } from './metrics'
 import { adminRoutes, metricsRoutes } from './routes'
 import { AdminService, type AdminDeps } from './service'
-import { SqliteAdminStore } from './store'
+import { byDialect } from '../db/conn'
+import { type AdminStore, SqliteAdminStore } from './store'
+import { PgAdminStore } from './store-pg'
 
 export interface AuditDomain extends Domain<AuditFn> {
   readonly service: AuditLog
 }
 
 export function createAudit(deps: { core: Core }): AuditDomain {
-  const service = new AuditLog(deps.core, new SqliteAdminStore(deps.core.gate))
+  const service = new AuditLog(
+    deps.core,
+    byDialect<AdminStore>(
+      deps.core.conn,
+      (g) => new SqliteAdminStore(g),
+      (c) => new PgAdminStore(c),
+    ),
+  )
   return { api: service.record, service }
 }
 
@@ -37,7 +46,8 @@ export function createAdmin(deps: AdminDeps & { version: string }): AdminDomain 
   const { core } = deps
   // Scheduled backups (BACKUP_EVERY, BACKUP_KEEP), each audited like one made from the console.
   const schedule = new BackupSchedule({
-    db: core.db,
+    db: core.conn,
+    pgDump: core.config.pgDump,
     dataDir: core.config.dataDir,
     everyMs: core.config.backupEvery,
     keep: core.config.backupKeep,

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DB_FILE } from '../db/open'
+import { PgConn } from '../db/postgres'
 import { LATENCY_BUCKETS, type Traffic } from '../http/observe'
 import type { AdminDeps, AdminService } from './service'
 
@@ -67,7 +68,13 @@ export class Metrics {
     }
   }
 
-  private dbBytes() {
+  /** SQLite: the database file and its write-ahead log; Postgres: the database's size as Postgres counts it. */
+  private async dbBytes() {
+    const { conn } = this.deps.core
+    if (conn instanceof PgConn) {
+      const [row] = await conn.sql`SELECT pg_database_size(current_database())::bigint AS n`
+      return Number(row?.n ?? 0)
+    }
     let n = 0
     for (const f of [DB_FILE, `${DB_FILE}-wal`]) {
       try {
@@ -113,6 +120,20 @@ export class Metrics {
       'Audio listeners taken, counted against MEDIA_MAX_LISTENERS.',
       media.listeners,
     )
+    // Origin → edge (M64–M66): what this node relayed to edges, and took (or refused) as an edge.
+    metric('townhall_media_relay_sent_total', 'counter', 'Relay datagrams sent to edge nodes.', media.relaySent)
+    metric(
+      'townhall_media_relay_received_total',
+      'counter',
+      'Relay datagrams taken from origin nodes.',
+      media.relayReceived,
+    )
+    metric(
+      'townhall_media_relay_refused_total',
+      'counter',
+      'Relay datagrams refused (unknown relay, wrong tag, replayed).',
+      media.relayRefused,
+    )
     // Listener-side quality per room with audio, from the listeners' RTCP receiver reports of the last 15 s (M56).
     const quality = this.deps.media.quality()
     const perRoom = (f: (q: (typeof quality)[number]) => number): [string, number][] =>
@@ -151,7 +172,12 @@ export class Metrics {
       'Backchannel messages sent per second over the last minute.',
       this.messages.rate(),
     )
-    metric('townhall_database_bytes', 'gauge', 'Size of the database file and its write-ahead log.', this.dbBytes())
+    metric(
+      'townhall_database_bytes',
+      'gauge',
+      'Size of the database (SQLite: its file and write-ahead log; Postgres: pg_database_size).',
+      await this.dbBytes(),
+    )
     metric('townhall_members', 'gauge', 'Accounts by status.', [
       ['{status="active"}', members.active],
       ['{status="suspended"}', members.suspended],

@@ -176,7 +176,12 @@ export const adminRoutes = (deps: { core: Core; accounts: AccountsApi }, admin: 
             set.status = 201
             return { backup }
           },
-          { detail: { summary: 'Write a backup now: a database snapshot (VACUUM INTO) and the uploads, in one tar' } },
+          {
+            detail: {
+              summary:
+                'Write a backup now: a database snapshot (VACUUM INTO; Postgres: pg_dump or an export) and the files',
+            },
+          },
         )
         .get(
           '/backups/:name',

@@ -424,7 +424,9 @@ export class AdminService {
   async createBackup(actor: Actor | null) {
     let r: Awaited<ReturnType<typeof createBackup>>
     try {
-      r = await createBackup(this.core.db, this.core.config.dataDir, undefined, this.backupStop.signal)
+      r = await createBackup(this.core.conn, this.core.config.dataDir, undefined, this.backupStop.signal, {
+        pgDump: this.core.config.pgDump,
+      })
     } catch (e) {
       if (e instanceof BackupRunningError) fail('backup_running')
       throw e

@@ -1,13 +1,18 @@
 // Backups: one tar file holding a consistent snapshot of the database (VACUUM INTO, safe while the server runs), the
 // uploaded files, and last a manifest (Townhall and schema version, when, every file with its size and SHA-256).
-// Scheduled backups keep the newest BACKUP_KEEP; a copy of the database is taken before migrations run.
+// Scheduled backups keep the newest BACKUP_KEEP; a copy of the database is taken before migrations run. On Postgres
+// (DATABASE_URL) the database part is a pg_dump or a logical export instead of the snapshot (backup-pg.ts).
 import type { Database } from 'bun:sqlite'
 import { Database as SqliteDatabase } from 'bun:sqlite'
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs'
 import { basename, join, relative, resolve, sep } from 'node:path'
 import pkg from '../../package.json'
 import type { Logger } from '../lib/log'
+import { pgBackup } from './backup-pg'
+import type { Conn } from './conn'
 import { schemaVersion } from './migrate'
+import { PgConn } from './postgres'
+import { SqliteGate } from './sqlite-gate'
 import { TarWriter, type TarEntry } from './tar'
 
 export const MANIFEST = 'manifest.json'
@@ -24,10 +29,15 @@ const PRE_MIGRATE_NAME = /^pre-migrate-\d+-to-\d+-[0-9A-Za-z-]{10,40}\.db$/
 
 export interface Manifest {
   format: 'townhall-backup'
-  formatVersion: 1
+  /** 1: a SQLite snapshot (townhall.db); 2: a Postgres database (`database`, `dump`). */
+  formatVersion: 1 | 2
   townhall: string
   schemaVersion: number
   createdAt: string
+  /** formatVersion 2: which database the backup holds. */
+  database?: 'postgres'
+  /** formatVersion 2: `pg_dump` (custom format, postgres.dump) or `logical` (postgres/<table>.jsonl). */
+  dump?: 'pg_dump' | 'logical'
   files: TarEntry[]
 }
 
@@ -36,7 +46,13 @@ export interface BackupResult {
   name: string
   size: number
   files: number
+  /** SQLite: `PRAGMA integrity_check` of the snapshot ("ok"); Postgres: how it was dumped (pg_dump, logical). */
   integrity: string
+}
+
+/** Options of a backup on Postgres: PG_DUMP (auto: pg_dump where found; off: the logical export; or its path). */
+export interface BackupOptions {
+  pgDump?: string
 }
 
 export const backupDir = (dataDir: string) => join(dataDir, 'backups')
@@ -94,14 +110,30 @@ const running = new Set<string>()
  * (BackupRunningError).
  */
 export async function createBackup(
-  db: Database,
+  source: Database | Conn,
   dataDir: string,
   file?: string,
   signal?: AbortSignal,
+  opts: BackupOptions = {},
 ): Promise<BackupResult> {
   const key = resolve(dataDir)
   if (running.has(key)) throw new BackupRunningError('backup: a backup of this data folder is already being written')
   signal?.throwIfAborted()
+  const target = file ?? join(backupDir(dataDir), `townhall-${stamp()}.tar`)
+  // Postgres: pg_dump runs as a process of its own, the logical export streams rows through the pool (no worker).
+  if (source instanceof PgConn) {
+    running.add(key)
+    try {
+      return await pgBackup(source, dataDir, target, {
+        pgDump: opts.pgDump ?? 'auto',
+        stopped: () => !!signal?.aborted,
+        signal,
+      })
+    } finally {
+      running.delete(key)
+    }
+  }
+  const db = source instanceof SqliteGate ? source.db : source
   running.add(key)
   const worker = new Worker(WORKER)
   try {
@@ -127,7 +159,7 @@ export async function createBackup(
         type: 'backup',
         dbFile: db.filename,
         dataDir,
-        target: file ?? join(backupDir(dataDir), `townhall-${stamp()}.tar`),
+        target,
       } satisfies BackupRequest)
     })
   } finally {
@@ -153,12 +185,10 @@ export async function writeBackup(
 ): Promise<BackupResult> {
   const dir = backupDir(dataDir)
   mkdirSync(dir, { recursive: true })
-  const partial = `${target}.partial`
   const snapshot = join(dir, `.snapshot-${process.pid}-${crypto.randomUUID()}.db`)
   const check = () => {
     if (stopped()) throw new Error('backup: stopped')
   }
-  let out: TarWriter | null = null
   try {
     const src = new SqliteDatabase(dbFile, { readwrite: true, create: false })
     try {
@@ -177,8 +207,36 @@ export async function writeBackup(
         s.close()
       }
     })()
+    const n = await writeArchive(
+      dataDir,
+      target,
+      [{ name: SNAPSHOT, path: snapshot }],
+      { schemaVersion: version },
+      check,
+    )
+    return { file: target, name: basename(target), size: statSync(target).size, files: n, integrity }
+  } finally {
+    rmSync(snapshot, { force: true })
+  }
+}
+
+/**
+ * The archive of a backup, on either database: the database's files (`database`, written beforehand), then DATA_DIR's
+ * folders, then the manifest; written beside `target` and renamed when whole. Returns how many files it holds.
+ */
+export async function writeArchive(
+  dataDir: string,
+  target: string,
+  database: { name: string; path: string }[],
+  about: Pick<Manifest, 'schemaVersion' | 'database' | 'dump'>,
+  check: () => void,
+): Promise<number> {
+  const partial = `${target}.partial`
+  let out: TarWriter | null = null
+  try {
     out = await TarWriter.create(partial)
-    const files: TarEntry[] = [(await out.addFile(SNAPSHOT, snapshot))!]
+    const files: TarEntry[] = []
+    for (const f of database) files.push((await out.addFile(f.name, f.path))!)
     for (const folder of DATA_FOLDERS)
       for (const name of filesUnder(dataDir, folder)) {
         check()
@@ -189,23 +247,22 @@ export async function writeBackup(
     check()
     const manifest: Manifest = {
       format: 'townhall-backup',
-      formatVersion: 1,
+      formatVersion: about.database ? 2 : 1,
       townhall: pkg.version,
-      schemaVersion: version,
+      schemaVersion: about.schemaVersion,
       createdAt: new Date().toISOString(),
+      ...(about.database ? { database: about.database, dump: about.dump } : {}),
       files,
     }
     await out.addBytes(MANIFEST, new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`))
     await out.close()
     out = null
     renameSync(partial, target)
-    return { file: target, name: basename(target), size: statSync(target).size, files: files.length, integrity }
+    return files.length
   } catch (e) {
     await out?.abort()
     rmSync(partial, { force: true })
     throw e
-  } finally {
-    rmSync(snapshot, { force: true })
   }
 }
 
@@ -267,8 +324,11 @@ export class BackupSchedule {
 
   constructor(
     private readonly opts: {
-      db: Database
+      /** The database: bun:sqlite's connection, or the server's (core.conn: SQLite or Postgres). */
+      db: Database | Conn
       dataDir: string
+      /** Postgres: PG_DUMP. */
+      pgDump?: string
       everyMs: number
       keep: number
       log: Logger
@@ -304,7 +364,7 @@ export class BackupSchedule {
   async run() {
     const { db, dataDir, keep, log } = this.opts
     try {
-      const r = await createBackup(db, dataDir, undefined, this.abort.signal)
+      const r = await createBackup(db, dataDir, undefined, this.abort.signal, { pgDump: this.opts.pgDump })
       const pruned = pruneBackups(dataDir, keep)
       log.info(`backup: wrote ${r.file} (${r.files} files, ${r.size} bytes); removed ${pruned.length} old`)
       this.opts.done?.(r, pruned)

@@ -1,6 +1,6 @@
 // The store contracts' Postgres side: a Bun.SQL pool, its transactions (`sql.begin`: the callback's client is the
 // Tx's), the migrations of server/db/migrations/pg (schema_version as on SQLite) and the conversions every Postgres
-// store shares. Not wired to the config yet: a server cannot run half on Postgres (docs/ARCHITECTURE.md, "Stores").
+// store shares. A server runs on it with DATABASE_URL (server/db/conn.ts).
 import { SQL } from 'bun'
 import { PG_MIGRATIONS } from './migrations/pg'
 import { SchemaTooNewError } from './migrate'
@@ -19,9 +19,19 @@ class PgTx implements Tx {
 }
 
 export class PgConn implements Transactor {
+  readonly dialect = 'postgres'
   readonly sql: SQL
-  constructor(url: string, opts: { max?: number } = {}) {
+  constructor(
+    /** DATABASE_URL (with its password: never logged; pg_dump is given the password by its environment). */
+    readonly url: string,
+    opts: { max?: number } = {},
+  ) {
     this.sql = new SQL({ url, max: opts.max ?? 10 })
+  }
+
+  /** The health check's query (throws when the database cannot answer). */
+  async ping() {
+    await this.sql`SELECT 1`
   }
 
   /** The client a statement runs on: the transaction's, or the pool. */

@@ -31,7 +31,17 @@ export class SqliteGate implements Transactor {
   /** Which transaction (if any) the running code was started from: a statement there without its Tx is a bug. */
   private readonly context = new AsyncLocalStorage<SqliteTx>()
 
+  readonly dialect = 'sqlite'
   constructor(readonly db: Database) {}
+
+  /** The health check's query (throws when the database cannot answer). */
+  async ping() {
+    await this.run(undefined, () => this.db.query('SELECT 1').get())
+  }
+
+  async close() {
+    this.db.close()
+  }
 
   /**
    * Runs `statement` (synchronous bun:sqlite calls) on the connection: at once inside `tx`, or outside any

@@ -4,7 +4,10 @@ import type { AccountsApi, AuditFn, InvitesApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
 import { invitesRoutes } from './routes'
+import { byDialect } from '../db/conn'
 import { InvitesService } from './service'
+import { type InvitesStore, SqliteInvitesStore } from './store'
+import { PgInvitesStore } from './store-pg'
 
 export interface InvitesDomain extends Domain<InvitesApi> {
   readonly service: InvitesService
@@ -12,6 +15,14 @@ export interface InvitesDomain extends Domain<InvitesApi> {
 }
 
 export function createInvites(deps: { core: Core; accounts: AccountsApi; audit: AuditFn }): InvitesDomain {
-  const service = new InvitesService(deps.core, deps.accounts)
+  const service = new InvitesService(
+    deps.core,
+    deps.accounts,
+    byDialect<InvitesStore>(
+      deps.core.conn,
+      (g) => new SqliteInvitesStore(g),
+      (c) => new PgInvitesStore(c),
+    ),
+  )
   return { api: service, service, routes: invitesRoutes(deps, service) }
 }

@@ -4,7 +4,7 @@ import { fail } from '../errors'
 import { hashToken, newToken } from '../lib/crypto'
 import type { Tx } from '../db/store'
 import { inviteState, type InviteRow } from './model'
-import { SqliteInvitesStore, type InvitesStore } from './store'
+import type { InvitesStore } from './store'
 
 export interface InviteView {
   id: number
@@ -23,7 +23,7 @@ export class InvitesService implements InvitesApi {
   constructor(
     private core: Core,
     private accounts: AccountsApi,
-    readonly store: InvitesStore = new SqliteInvitesStore(core.gate),
+    readonly store: InvitesStore,
   ) {}
 
   url(token: string) {

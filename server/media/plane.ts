@@ -10,6 +10,7 @@ import { K_SLOTS, OPUS_PT } from './forwarder'
 import { type Levels, LevelsObserver } from './levels'
 import type { IceCredentials, PeerTransport } from './peer-transport'
 import { type Endpoint, MediaCounters, Router, type TapListener } from './router'
+import { RelayIn, RelayOut, relayIdOf, type RelaySource, type RelayTarget } from './relay-wire'
 import { RtcServer, type RtcServerStats } from './rtc-server'
 import { randomBytes } from 'node:crypto'
 
@@ -55,6 +56,16 @@ export interface PlaneReport {
   timers: number
   quality: RoomAudioQuality[]
   rtc: RtcServerStats
+  /** The relays (M64): datagrams sent to each edge, and those taken and refused (wrong tag, replayed) as an edge. */
+  relay: RelayStats
+}
+
+interface RelayStats {
+  /** Datagrams sent to each relay of now, and to all relays since the plane opened. */
+  sent: { roomId: number; relayId: number; packets: number }[]
+  sentTotal: number
+  received: number
+  refused: number
 }
 
 /** Where a peer is heard from and what it may do in its room. */
@@ -105,6 +116,10 @@ export interface Plane {
   close(peerId: number): void
   /** Whether the room's uplink packets go to `PlaneEvents.tap`. */
   tap(roomId: number, on: boolean): void
+  /** Origin (M64): the edges the room's voices are relayed to now (none: the relay stops). */
+  relayTo(roomId: number, targets: RelayTarget[]): void
+  /** Edge (M65): the relays whose datagrams this plane takes for the room (none: it takes none). */
+  relayFrom(roomId: number, sources: RelaySource[]): void
   /** The last report (a worker's is at most REPORT_MS old). */
   latest(): PlaneReport
   /** Forwarded packets a second (the budget reads it on every join: cheaper than a report). */
@@ -141,7 +156,14 @@ interface PlaneRoom {
   readonly router: Router
   /** Its peers by participant (one each: the service closes a participant's peer before opening another). */
   readonly peers: Map<ParticipantKey, PlanePeer>
+  /** Edge (M65): the origin's speakers heard through a relay, each an uplink of the router with no transport. */
+  readonly remote: Map<ParticipantKey, Endpoint>
 }
+
+/** The level extension id of relayed packets as the edge's router reads them. */
+const RELAY_LEVEL_EXT = 1
+/** The slots of a relayed speaker's (unused) listener side: no listener has them. */
+const NO_SSRCS: readonly number[] = Array(K_SLOTS).fill(0)
 
 /** The data plane in this thread. */
 export class LocalPlane implements Plane {
@@ -154,6 +176,18 @@ export class LocalPlane implements Plane {
   private readonly reporter: ReturnType<typeof setInterval>
   /** Tapped packets waiting for the end of this turn (one event for a batch). */
   private tapped: TapPacket[] = []
+  /** Origin: each room's relays to edges (kept while set, whether or not the room has a router yet). */
+  private readonly relaysOut = new Map<number, RelayOut>()
+  /** Edge: the relays taken, by relay id, and by room. */
+  private readonly relaysIn = new Map<number, RelayIn>()
+  private readonly relayRooms = new Map<number, RelayIn[]>()
+  private relayReceived = 0
+  private relaySent = 0
+  private readonly relaySend = (packet: Buffer, port: number, ip: string) => {
+    this.relaySent++
+    this.rtc.sendRelay(packet, port, ip)
+  }
+  private relayRefused = 0
 
   private constructor(
     private readonly rtc: RtcServer,
@@ -162,6 +196,7 @@ export class LocalPlane implements Plane {
   ) {
     this.reporter = setInterval(() => this.events.report(this.latest()), REPORT_MS)
     this.reporter.unref?.()
+    rtc.relayIn = (data) => this.relayed(data)
   }
 
   /** Opens the media socket; throws if the port is taken. */
@@ -263,6 +298,7 @@ export class LocalPlane implements Plane {
       this.rooms.delete(roomId)
       room.router.close()
       if (this.taps.get(roomId)?.size === 0) this.taps.delete(roomId)
+      if (this.relaysOut.get(roomId)?.active === false) this.relaysOut.delete(roomId)
     }
   }
 
@@ -274,6 +310,59 @@ export class LocalPlane implements Plane {
       set.delete(this.tapListener)
       if (!this.rooms.has(roomId)) this.taps.delete(roomId)
     }
+  }
+
+  relayTo(roomId: number, targets: RelayTarget[]) {
+    let out = this.relaysOut.get(roomId)
+    if (!out && targets.length === 0) return
+    if (!out) this.relaysOut.set(roomId, (out = new RelayOut(roomId, this.relaySend)))
+    out.set(targets)
+    // No edge and no router holding it: forgotten (a router made later gets a new one).
+    if (targets.length === 0 && !this.rooms.has(roomId)) this.relaysOut.delete(roomId)
+  }
+
+  relayFrom(roomId: number, sources: RelaySource[]) {
+    for (const r of this.relayRooms.get(roomId) ?? []) this.relaysIn.delete(r.source.relayId)
+    // No relay any more: the relayed speakers leave the router (a room adopted here hears its speakers directly).
+    const room = this.rooms.get(roomId)
+    if (room && sources.length === 0) {
+      for (const key of room.remote.keys()) room.router.remove(key)
+      room.remote.clear()
+    }
+    const list = sources.map((s) => new RelayIn(roomId, s))
+    for (const r of list) this.relaysIn.set(r.source.relayId, r)
+    if (list.length) this.relayRooms.set(roomId, list)
+    else this.relayRooms.delete(roomId)
+  }
+
+  /** Edge: a relay datagram. Checked, then handed to the router as the uplink of the speaker it names. */
+  private relayed(data: Buffer) {
+    const relay = this.relaysIn.get(relayIdOf(data))
+    const room = relay && this.rooms.get(relay.roomId)
+    // An unknown relay, or a room with no listener here (yet: the origin may send before the edge's first peer is
+    // open, or still after its last closed): dropped, not refused.
+    if (!room) return this.counters.dropped()
+    const packet = relay.open(data)
+    if (!packet) {
+      this.relayRefused++
+      return
+    }
+    this.relayReceived++
+    let speaker = room.remote.get(packet.key as ParticipantKey)
+    if (!speaker) {
+      // A voice the origin relays may be heard (its role and mute were checked there); a later change comes by update.
+      speaker = room.router.add(packet.key as ParticipantKey, NO_SSRCS, { role: 'speaker', muted: false })
+      speaker.setLevelExtension(RELAY_LEVEL_EXT)
+      room.remote.set(packet.key as ParticipantKey, speaker)
+    }
+    speaker.receive({
+      header: {
+        sequenceNumber: packet.seq,
+        timestamp: packet.ts,
+        extensions: packet.dbov < 0 ? [] : [{ id: RELAY_LEVEL_EXT, payload: Uint8Array.of(packet.dbov) }],
+      },
+      payload: packet.payload,
+    })
   }
 
   latest(): PlaneReport {
@@ -293,6 +382,12 @@ export class LocalPlane implements Plane {
       timers,
       quality: [...this.rooms.entries()].map(([roomId, r]) => ({ roomId, ...r.router.feedback() })),
       rtc: this.rtc.stats(),
+      relay: {
+        sent: [...this.relaysOut.values()].flatMap((o) => o.counts()),
+        sentTotal: this.relaySent,
+        received: this.relayReceived,
+        refused: this.relayRefused,
+      },
     }
   }
 
@@ -350,8 +445,10 @@ export class LocalPlane implements Plane {
       const p = peers.get(key)
       if (p) this.events.slots(p.spec.peerId, [...s])
     }
-    const router = new Router(roomId, this.counters, [levels], this.stock, taps, slots)
-    room = { router, peers }
+    let relay = this.relaysOut.get(roomId)
+    if (!relay) this.relaysOut.set(roomId, (relay = new RelayOut(roomId, this.relaySend)))
+    const router = new Router(roomId, this.counters, [levels], this.stock, taps, slots, relay)
+    room = { router, peers, remote: new Map() }
     this.rooms.set(roomId, room)
     return room
   }

@@ -6,6 +6,7 @@
 // every tick. Nothing on the per-packet path allocates (the SRTP writer's output buffer aside).
 import type { ParticipantKey, RoomRole, TapPacket } from '../contracts'
 import { K_SLOTS, SlotRewriter, assignSlots, audioLevelOfExtensions, levelFromDbov } from './forwarder'
+import type { RelayOut } from './relay-wire'
 import { writeRtpHeader, type SrtpWriter } from './srtp'
 
 /** Room tick: levels are smoothed and the K loudest chosen every TICK_MS. */
@@ -191,6 +192,8 @@ export class Router {
     taps: ReadonlySet<TapListener> = new Set(),
     /** Told who is in each listener's slots (R70), coalesced per listener. */
     private readonly onSlots: SlotsListener | null = null,
+    /** The room's relays to edge nodes (M64): every packet of a voice that may be heard goes once to each. */
+    private readonly relay: RelayOut | null = null,
   ) {
     this.ticker = setInterval(() => this.tick(), TICK_MS)
     this.taps = new Taps(id, taps)
@@ -223,7 +226,7 @@ export class Router {
   /** A participant comes in: heard when `speaking` allows; its listener's K slots have these SSRCs. */
   add(key: ParticipantKey, ssrcs: readonly number[], speaking: Required<Speaking>): Endpoint {
     const member = new Member(
-      new Uplink(key, speaking, this.counters, () => this.rank(), this.taps),
+      new Uplink(key, speaking, this.counters, () => this.rank(), this.taps, this.relay),
       new Listener(key, ssrcs, this.counters, this.stock),
     )
     this.members.set(key, member)
@@ -353,6 +356,7 @@ class Uplink {
     /** Called when a silent uplink starts sending: the room ranks again. */
     private readonly onActive: () => void,
     private readonly taps: Taps,
+    private readonly relay: RelayOut | null,
   ) {
     this.role = speaking.role
     this.muted = speaking.muted
@@ -380,7 +384,8 @@ class Uplink {
       return
     }
     const h = rtp.header
-    const v = levelFromDbov(this.levelExtId ? audioLevelOfExtensions(h.extensions, this.levelExtId) : -1)
+    const dbov = this.levelExtId ? audioLevelOfExtensions(h.extensions, this.levelExtId) : -1
+    const v = levelFromDbov(dbov)
     if (v > this.acc) this.acc = v
     const now = performance.now()
     if (now - this.windowStart >= 1000) {
@@ -401,6 +406,8 @@ class Uplink {
     const seqIn = h.sequenceNumber,
       tsIn = h.timestamp
     for (let i = 0; i < targets.length; i++) targets[i]!.deliver(seqIn, tsIn, now, payload)
+    // Once to each edge node that serves listeners of the room (M64), whatever its ranking here: each edge ranks.
+    if (this.relay?.active) this.relay.relay(this.key, seqIn, tsIn, dbov, payload)
     if (this.taps.active) this.tap(seqIn, tsIn, now, payload, v)
   }
 

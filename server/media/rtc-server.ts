@@ -8,6 +8,7 @@ import type { Socket as TcpSocket, TCPSocketListener } from 'bun'
 import { createSocket, type Socket as DgramSocket } from 'node:dgram'
 import { RTCDtlsTransport, type RTCCertificate } from 'werift'
 import type { Logger } from '../lib/log'
+import { RELAY_MARK } from './relay-wire'
 import { HandshakeGate, type HandshakeStats } from './handshakes'
 import { newCredentials, PeerTransport, type IceCredentials, type Path, type TransportEvents } from './peer-transport'
 import { bindingSuccess, bindingUnauthorized, integrityOk, isStun, parseBindingRequest } from './stun'
@@ -255,7 +256,16 @@ export class RtcServer {
     return p
   }
 
+  /** Relay datagrams from origin nodes (M64; first byte 0xFE), handed to the plane; none taken when unset. */
+  relayIn: ((data: Buffer) => void) | null = null
+
+  /** Sends a relay datagram (M64) with the media packets of this turn of the loop. */
+  sendRelay(packet: Buffer, port: number, ip: string) {
+    this.udp.send(packet, port, ip)
+  }
+
   private udpIn(data: Buffer, ip: string, port: number) {
+    if (data[0] === RELAY_MARK && this.relayIn) return this.relayIn(data)
     const key = `u${ip}:${port}`
     const peer = this.byPath.get(key)
     if (peer) return this.packetIn(peer, data, peer.paths.get(key) ?? this.udpPath(ip, port, key))

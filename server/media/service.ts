@@ -18,6 +18,7 @@ import { roomTopic, type ConnId, type ConnInfo } from '../realtime/bus'
 import type { Handlers } from '../realtime/hub'
 import { hostAddresses, iceServersFor } from './ice'
 import { LocalPlane, type Plane, type PlaneEvents, type PlaneOptions } from './plane'
+import type { RelaySource, RelayTarget } from './relay-wire'
 import { SignallingPeer } from './signalling'
 import { WorkerPlane, WorkerTimeout } from './worker-plane'
 
@@ -31,6 +32,18 @@ interface RoomMedia {
   full: boolean
   /** The socket each peer was connected from: where its `rtc.slots` go (R70). */
   readonly conns: Map<ParticipantKey, ConnId>
+  /**
+   * An edge room (M65): another node holds the room; this node serves these listeners with the speakers relayed from
+   * the origin. Its levels are not published (the origin's reach the room's topic on every node).
+   */
+  edge: boolean
+}
+
+/** What an edge node is told of a listener it serves (M65): the origin's participant, checked there. */
+export interface EdgeParticipant {
+  key: ParticipantKey
+  role: RoomRole
+  muted: boolean
 }
 
 const STAGE: ReadonlySet<RoomRole> = new Set(['host', 'moderator', 'speaker'])
@@ -54,6 +67,10 @@ export class MediaService implements MediaApi {
   private connects = 0
   /** When the last connects happened (ms), for the rate; at most 1,000 kept. */
   private readonly connectTimes: number[] = []
+  /** Edge (M65): told when one of its listeners' peers closes (not when it is replaced by a new one). */
+  private edgeClosed: ((roomId: number, key: ParticipantKey) => void) | null = null
+  /** A peer being replaced by `rtc.connect`: its close is not an edge listener leaving. */
+  private replacing = false
 
   /** Its WebSocket handlers (`rtc.*`), mounted by app.ts. */
   readonly ws: Handlers<keyof typeof MediaRequests>
@@ -133,7 +150,17 @@ export class MediaService implements MediaApi {
       forwardedPackets += r.forwardedPackets
       forwardedBytes += r.forwardedBytes
     }
-    return { peers, forwardedPackets, forwardedBytes, packetsPerSecond: this.pps(), listeners: this.listenerCount }
+    const relay = this.relayStats()
+    return {
+      peers,
+      forwardedPackets,
+      forwardedBytes,
+      packetsPerSecond: this.pps(),
+      listeners: this.listenerCount,
+      relaySent: relay.sentTotal,
+      relayReceived: relay.received,
+      relayRefused: relay.refused,
+    }
   }
 
   tap(roomId: number, listener: (packet: TapPacket) => void): () => void {
@@ -203,7 +230,10 @@ export class MediaService implements MediaApi {
         const peer = this.peers.get(peerId)
         if (peer) this.closePeer(peer.roomId, peer.key, peer)
       },
-      levels: (roomId, levels) => this.core.bus.publish(roomTopic(roomId), { type: 'room.levels', roomId, levels }),
+      levels: (roomId, levels) => {
+        if (this.media.get(roomId)?.edge) return
+        this.core.bus.publish(roomTopic(roomId), { type: 'room.levels', roomId, levels })
+      },
       slots: (peerId, slots) => {
         const peer = this.peers.get(peerId)
         const c = peer && this.media.get(peer.roomId)?.conns.get(peer.key)
@@ -234,14 +264,30 @@ export class MediaService implements MediaApi {
     return p
   }
 
-  private async connect(conn: ConnInfo, roomId: number): Promise<RtcOffer> {
-    const info = this.participant(conn, roomId)
+  private connect(conn: ConnInfo, roomId: number): Promise<RtcOffer> {
+    return this.offer(conn, roomId, this.participant(conn, roomId), false)
+  }
+
+  /**
+   * Edge (M65): a listener of a room held by another node, served here: its offer carries this node's addresses and
+   * RTC port. The origin checked the participant; this node's budget (M52) applies to its own listeners.
+   */
+  connectEdge(conn: ConnInfo, roomId: number, info: EdgeParticipant): Promise<RtcOffer> {
+    return this.offer(conn, roomId, info, true)
+  }
+
+  private async offer(conn: ConnInfo, roomId: number, info: EdgeParticipant, edge: boolean): Promise<RtcOffer> {
     if (!STAGE.has(info.role) && !this.media.get(roomId)?.peers.has(info.key)) {
       if (this.fullFor(roomId)) fail('room_full')
       this.refuseWhenBusy()
     }
-    this.closePeer(roomId, info.key)
-    const room = this.room(roomId)
+    this.replacing = true
+    try {
+      this.closePeer(roomId, info.key)
+    } finally {
+      this.replacing = false
+    }
+    const room = this.room(roomId, edge)
     const peer = new SignallingPeer(
       this.nextPeerId++,
       roomId,
@@ -363,15 +409,89 @@ export class MediaService implements MediaApi {
 
   // ── peers and rooms ─────────────────────────────────────────────────────────────────────────────────────────
 
+  // ── edges (M64–M66): driven by the relay (relay.ts) ─────────────────────────────────────────────────────────
+
+  /** Edge: where the origin sends the room's relay, the plane serving the room here (made ready if needed). */
+  edgeAddress(roomId: number): { ip: string; port: number } {
+    const room = this.room(roomId, true)
+    return { ip: this.hosts[0] ?? '127.0.0.1', port: room.plane.info.udpPort }
+  }
+
+  /** Edge: a room readied by `edgeAddress` that got no listener (the origin said no) is forgotten. */
+  dropIfEmpty(roomId: number) {
+    const room = this.media.get(roomId)
+    if (room?.edge && room.peers.size === 0) this.media.delete(roomId)
+  }
+
+  /** Edge: whether this node serves the participant's audio in the room (its `rtc.*` run here). */
+  servesEdge(roomId: number, key: ParticipantKey) {
+    const room = this.media.get(roomId)
+    return !!room?.edge && room.peers.has(key)
+  }
+
+  /** Edge: the socket a listener connected from. */
+  edgeConn(roomId: number, key: ParticipantKey): ConnId | undefined {
+    return this.media.get(roomId)?.conns.get(key)
+  }
+
+  /** Edge: this node holds the room now (it adopted it, W26): its audio is the origin's from here on. */
+  adopted(roomId: number) {
+    const room = this.media.get(roomId)
+    if (room) room.edge = false
+    this.relayFrom(roomId, [])
+  }
+
+  onEdgeClosed(fn: (roomId: number, key: ParticipantKey) => void) {
+    this.edgeClosed = fn
+  }
+
+  /** Origin: the edges the room's voices go to (every plane is told: the room may not be on one yet). */
+  relayTo(roomId: number, targets: RelayTarget[]) {
+    for (const p of this.planes) p.relayTo(roomId, targets)
+  }
+
+  /** Edge: the relay the room's voices come from (none: stop taking them). */
+  relayFrom(roomId: number, sources: RelaySource[]) {
+    for (const p of this.planes) p.relayFrom(roomId, sources)
+  }
+
+  /** Edge: a relayed speaker's role or mute changed at the origin (heard or not at once, not after the idle time). */
+  relayedSpeaking(roomId: number, key: ParticipantKey, speaking: { role: RoomRole; muted: boolean }) {
+    const room = this.media.get(roomId)
+    if (room?.edge && !room.peers.has(key)) room.plane.update(roomId, key, speaking)
+  }
+
+  /** The relays' counters of every plane (tests, /metrics). */
+  relayStats() {
+    const sent: { roomId: number; relayId: number; packets: number }[] = []
+    let received = 0
+    let refused = 0
+    let sentTotal = 0
+    for (const p of this.planes) {
+      const r = p.latest().relay
+      sent.push(...r.sent)
+      sentTotal += r.sentTotal
+      received += r.received
+      refused += r.refused
+    }
+    return { sent, sentTotal, received, refused }
+  }
+
+  /** The relays' counters, read now (tests). */
+  async relayReport() {
+    await Promise.all(this.planes.map((p) => p.report()))
+    return this.relayStats()
+  }
+
   /** A room's audio, placed on the plane with the fewest peers when it starts. */
-  private room(roomId: number): RoomMedia {
+  private room(roomId: number, edge = false): RoomMedia {
     let room = this.media.get(roomId)
     if (room) return room
     if (this.planes.length === 0) fail('media_unavailable')
     const load = new Map<Plane, number>(this.planes.map((p) => [p, 0]))
     for (const r of this.media.values()) load.set(r.plane, load.get(r.plane)! + r.peers.size)
     const plane = [...load.entries()].reduce((a, b) => (b[1] < a[1] ? b : a))[0]
-    room = { plane, peers: new Map(), listeners: new Set(), full: false, conns: new Map() }
+    room = { plane, peers: new Map(), listeners: new Set(), full: false, conns: new Map(), edge }
     this.media.set(roomId, room)
     return room
   }
@@ -399,11 +519,12 @@ export class MediaService implements MediaApi {
     if (!peer.connected) this.connecting--
     peer.close()
     this.setListener(room, key, false)
-    if (room.peers.size === 0) {
+    if (room.peers.size === 0 && !this.replacing) {
       this.media.delete(roomId)
       if (room.full) this.rooms.setAudioFull(roomId, false)
     }
     this.refreshFull()
+    if (room.edge && !this.replacing) this.edgeClosed?.(roomId, key)
   }
 
   closeRoom(roomId: number) {

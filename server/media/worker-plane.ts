@@ -6,6 +6,7 @@
 import type { ParticipantKey, RoomRole, TapPacket } from '../contracts'
 import type { Logger, LogLevel } from '../lib/log'
 import type { IceCredentials } from './peer-transport'
+import type { RelaySource, RelayTarget } from './relay-wire'
 import type {
   PeerAnswer,
   PeerSpec,
@@ -27,7 +28,7 @@ const WORKER = new URL(
 ).href
 
 type Calls = 'open' | 'restart' | 'report' | 'transports' | 'stop'
-type Casts = 'answer' | 'update' | 'close' | 'tap' | 'useStockSender'
+type Casts = 'answer' | 'update' | 'close' | 'tap' | 'useStockSender' | 'relayTo' | 'relayFrom'
 type Args<M extends keyof Plane> = Plane[M] extends (...a: infer A) => unknown ? A : never
 
 /** What the main thread posts to a media worker. */
@@ -71,6 +72,7 @@ const EMPTY_REPORT: PlaneReport = {
       expired: 0,
     },
   },
+  relay: { sent: [], sentTotal: 0, received: 0, refused: 0 },
 }
 
 /** A media worker that did not answer in time (it was ended): the service may run that plane in its own thread. */
@@ -94,6 +96,9 @@ export class WorkerPlane implements Plane {
   private starting: Promise<void> = Promise.resolve()
   /** Rooms the service taps: told again to a worker started after one died. */
   private readonly tapped = new Set<number>()
+  /** The rooms' relays (M64, M65): told again to a worker started after one died. */
+  private readonly relaysTo = new Map<number, RelayTarget[]>()
+  private readonly relaysFrom = new Map<number, RelaySource[]>()
   private stock = false
 
   private constructor(
@@ -175,6 +180,8 @@ export class WorkerPlane implements Plane {
     this.spawn().then(
       () => {
         for (const roomId of this.tapped) this.cast('tap', [roomId, true])
+        for (const [roomId, t] of this.relaysTo) this.cast('relayTo', [roomId, t])
+        for (const [roomId, s] of this.relaysFrom) this.cast('relayFrom', [roomId, s])
         if (this.stock) this.cast('useStockSender', [true])
       },
       (error) => {
@@ -278,6 +285,16 @@ export class WorkerPlane implements Plane {
     if (on) this.tapped.add(roomId)
     else this.tapped.delete(roomId)
     this.cast('tap', [roomId, on])
+  }
+  relayTo(roomId: number, targets: RelayTarget[]) {
+    if (targets.length) this.relaysTo.set(roomId, targets)
+    else this.relaysTo.delete(roomId)
+    this.cast('relayTo', [roomId, targets])
+  }
+  relayFrom(roomId: number, sources: RelaySource[]) {
+    if (sources.length) this.relaysFrom.set(roomId, sources)
+    else this.relaysFrom.delete(roomId)
+    this.cast('relayFrom', [roomId, sources])
   }
   latest() {
     return this.last

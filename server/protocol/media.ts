@@ -32,6 +32,11 @@ export const MediaEvents = {
    * four a second), and once after every rtc.connect.
    */
   'rtc.slots': event({ roomId: t.Integer(), slots: t.Array(t.Union([t.String(), t.Null()])) }),
+  /**
+   * The audio of this socket's seat is served by another node now (M67: a listener served by an edge node was
+   * brought on stage, whose audio goes to the room's own node): the client connects again with rtc.connect.
+   */
+  'rtc.moved': event({ roomId: t.Integer() }),
 }
 
 export const MediaErrors = {

@@ -7,7 +7,9 @@ import type { Domain } from '../domain'
 import { Reminders, type ReminderRooms } from './reminders'
 import { pushRoutes } from './routes'
 import { PushService } from './service'
-import { SqlitePushStore } from './store'
+import { byDialect } from '../db/conn'
+import { type PushStore, SqlitePushStore } from './store'
+import { PgPushStore } from './store-pg'
 
 export interface PushDomain extends Domain<PushApi> {
   readonly service: PushService
@@ -15,7 +17,15 @@ export interface PushDomain extends Domain<PushApi> {
 }
 
 export function createPush(deps: { core: Core; accounts: AccountsApi }): PushDomain {
-  const service = new PushService(deps.core, deps.accounts, new SqlitePushStore(deps.core.gate))
+  const service = new PushService(
+    deps.core,
+    deps.accounts,
+    byDialect<PushStore>(
+      deps.core.conn,
+      (g) => new SqlitePushStore(g),
+      (c) => new PgPushStore(c),
+    ),
+  )
   return { api: service, service, routes: pushRoutes(deps, service), start: () => service.start() }
 }
 

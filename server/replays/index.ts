@@ -12,7 +12,9 @@ import type { Domain } from '../domain'
 import { Emitter } from '../lib/events'
 import { MixJobs } from './jobs'
 import { Recorder } from './recorder'
+import { byDialect } from '../db/conn'
 import { type ReplaysStore, SqliteReplaysStore } from './store'
+import { PgReplaysStore } from './store-pg'
 
 export interface ReplaysDomain extends Domain<ReplaysApi> {
   readonly recorder: Recorder
@@ -28,7 +30,11 @@ export function createReplays(deps: {
   backchannel: BackchannelApi
 }): ReplaysDomain {
   const events = new Emitter<ReplayEvents>('replays', deps.core.log)
-  const store = new SqliteReplaysStore(deps.core.gate)
+  const store = byDialect<ReplaysStore>(
+    deps.core.conn,
+    (g) => new SqliteReplaysStore(g),
+    (c) => new PgReplaysStore(c),
+  )
   const recorder = new Recorder({ ...deps, store, pending: (e) => events.emit('pending', e) })
   const { log, config } = deps.core
   const mixer = new MixJobs({

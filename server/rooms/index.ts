@@ -12,7 +12,10 @@ import type { RoomsLink } from './directory'
 import { Hallway, HallwayFeed, liveCard } from './hallway'
 import { roomPages } from './pages'
 import { roomsRoutes } from './routes'
+import { byDialect } from '../db/conn'
 import { RoomsService } from './service'
+import { type RoomsStore, SqliteRoomsStore } from './store'
+import { PgRoomsStore } from './store-pg'
 import { roomsWs, type RoomsWs } from './ws'
 
 export interface RoomsDomain extends Domain<RoomsApi> {
@@ -46,6 +49,11 @@ export function createRooms(deps: {
   )
   service = new RoomsService({
     ...deps,
+    store: byDialect<RoomsStore>(
+      core.conn,
+      (g) => new SqliteRoomsStore(g),
+      (c) => new PgRoomsStore(c),
+    ),
     hallwayChanged: () => feed.changed(),
     timing: {
       graceMs: core.config.roomGraceMs,

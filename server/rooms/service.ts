@@ -47,7 +47,7 @@ import {
   type Seat,
   type Timing,
 } from './session'
-import { type RoomsStore, SqliteRoomsStore } from './store'
+import type { RoomsStore } from './store'
 import { RoomsDirectory, type RoomsLink } from './directory'
 import { RoomAccess } from './access'
 import { mayConsent, type Consent } from './recording'
@@ -64,8 +64,8 @@ export interface RoomsDeps {
   /** Called when the hallway may have changed (the hallway feed coalesces and publishes). */
   hallwayChanged: () => void
   timing?: Partial<ServiceTiming>
-  /** The rooms store (default: SQLite through core.gate). */
-  store?: RoomsStore
+  /** The rooms store (the dialect's own on core.conn, rooms/index.ts). */
+  store: RoomsStore
   /** Several nodes: how their directories of rooms hear of each other's changes (directory.ts roomsLink). */
   link?: RoomsLink | null
 }
@@ -99,7 +99,7 @@ export class RoomsService implements RoomsApi {
     this.core = deps.core
     this.reactions = deps.core.limiter('reactions', 10, 2)
     this.accounts = deps.accounts
-    this.store = deps.store ?? new SqliteRoomsStore(deps.core.gate)
+    this.store = deps.store
     this.directory = new RoomsDirectory(this.store)
     this.timing = {
       graceMs: GRACE_MS,

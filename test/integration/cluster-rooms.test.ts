@@ -1,7 +1,8 @@
 // Rooms across nodes (issue 11 point 4): three real Townhall nodes on one Redis and one DATA_DIR (one SQLite file in
 // WAL mode), node A in this process, B and C `townhall serve` children, each with its own RTC port. A room lives on
 // the node that creates it (the registry's holder); the hallway of every node lists it; members whose sockets are on
-// B and C join it through their node, which forwards their room requests to A, and their audio connects to A.
+// B and C join it through their node, which forwards their room requests to A, and their audio connects to A (with
+// MEDIA_EDGE=false; cluster-relay.test.ts has the listeners served by their own nodes).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient, type Subprocess } from 'bun'
 import { join } from 'node:path'
@@ -41,6 +42,8 @@ async function child(env: Record<string, string> = {}): Promise<Child> {
       HOST: '127.0.0.1',
       RTC_PORT: String(rtcPort),
       MEDIA_WORKERS: '0',
+      // The listeners' audio connects to the holder here (cluster-relay.test.ts has the edges).
+      MEDIA_EDGE: 'false',
       DATA_DIR: a!.dataDir,
       REDIS_URL: redis!.url,
       ROOM_GRACE_MS: '1000',
@@ -62,6 +65,7 @@ beforeAll(async () => {
   a = await startTestServer({
     REDIS_URL: redis.url,
     MEDIA_WORKERS: '0',
+    MEDIA_EDGE: 'false',
     RTC_PORT: String(await freePort()),
     ROOM_GRACE_MS: '1000',
   })
