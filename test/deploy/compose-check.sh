@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # compose-check.sh — runs compose.yaml as written (two Townhall nodes, Caddy, Redis, Postgres) on this machine and
-# checks it through Caddy: both nodes healthy, https with Caddy's internal CA (DOMAIN=localhost), the admin made by
+# checks it through Caddy: both nodes healthy, https with Caddy's internal CA (DOMAIN=localhost; PUBLIC_IP is this
+# machine's first address, which the nodes' relay reaches through the published ports), the admin made by
 # `townhall admin create` signs in, a member signs up by invite, a DM between sockets on the two nodes, and a node
 # stopped with SIGTERM drains (test/deploy/compose-check.ts). Everything it started is removed at the end (containers,
 # network, volumes), unless KEEP=1.
@@ -20,7 +21,7 @@ export HTTP_PORT=${HTTP_PORT:-3510} HTTPS_PORT=${HTTPS_PORT:-3511}
 ENV_FILE=$(mktemp)
 cat >"$ENV_FILE" <<EOF
 DOMAIN=localhost
-PUBLIC_IP=127.0.0.1
+PUBLIC_IP=$(hostname -I | awk '{print $1}')
 POSTGRES_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ROOM_DRAIN_MS=${ROOM_DRAIN_MS:-5000}
 HTTP_PORT=$HTTP_PORT

@@ -91,12 +91,21 @@ try {
   const holder = nodes[holderId]
   if (!holder) throw new Error(`room ${roomId}: holder ${holderId} is none of ${JSON.stringify(nodes)}`)
   okLine(`room ${roomId} is held by ${holder}`)
+  const holderSlot = await slotOfService(holder)
+  // Bob listens from the other node (an edge: his audio comes from his own node, which the room's node relays to).
+  for (let i = 0; i < 8 && slotOf(bWs) === holderSlot; i++) {
+    bWs.close()
+    bWs = await open(bob)
+  }
+  const edge = Object.values(nodes).find((n) => n !== holder)!
+  check(slotOf(bWs) !== holderSlot, `bob's socket is on ${edge}, not the room's node`, 'bob stayed on the holder')
   for (const ws of [aWs, bWs]) {
     const j = await ws.request('room.join', { roomId })
     if (!j.ok) throw new Error(`room.join: ${JSON.stringify(j.error)}`)
   }
-  // Audio: the admin (the room's host) speaks, bob listens; each peer connects straight to the room's node, on the
-  // UDP port it announced (PUBLIC_IP and its RTC_PORT, published by compose.yaml), whatever node their socket is on.
+  // Audio: the admin (the room's host) speaks to the room's node; bob, a listener, gets it from his own node, which
+  // the room's node relays the speaker to (MEDIA_EDGE); each peer on the UDP port its node announced (PUBLIC_IP and
+  // its RTC_PORT, published by compose.yaml), and the relay between the nodes the same way.
   const unmuted = await aWs.request('room.mute', { roomId, muted: false })
   if (!unmuted.ok) throw new Error(`room.mute: ${JSON.stringify(unmuted.error)}`)
   const speaker = new Bot(aWs, 'HOST')
@@ -112,14 +121,13 @@ try {
   const packets = listener.received.filter((x) => x.at >= since && x.from === 'HOST').length
   check(
     packets > 50,
-    `audio: both peers connected to ${holder}'s UDP port in ${connectMs} ms; bob got ${packets} packets from the ` +
-      `admin in ${((Date.now() - since) / 1000).toFixed(1)} s`,
+    `audio: the admin connected to ${holder}, bob to ${edge}, in ${connectMs} ms; bob got ${packets} packets from ` +
+      `the admin through the relay in ${((Date.now() - since) / 1000).toFixed(1)} s`,
     `audio: ${packets} packets`,
   )
   await speaker.closeAudio()
   await listener.closeAudio()
 
-  const holderSlot = await slotOfService(holder)
   const onHolder = [aWs, bWs].filter((ws) => slotOf(ws) === holderSlot)
   const elsewhere = [aWs, bWs].find((ws) => slotOf(ws) !== holderSlot)!
   const stopAt = Date.now()
