@@ -132,7 +132,7 @@ const SESSION_PRELOAD = '<link rel="preload" href="/api/session" as="fetch" cros
  * block or open a comment), and U+2028/2029 too. JSON.parse reads it back as it was. Not executed: the page's CSP
  * (`script-src 'self'`) applies to scripts that run, not to data blocks.
  */
-export const jsonForHtml = (value: unknown) =>
+const jsonForHtml = (value: unknown) =>
   JSON.stringify(value)
     .replace(/</g, '\\u003c')
     .replace(/\u2028/g, '\\u2028')
