@@ -1,7 +1,8 @@
 // Serves the PWA: from the files embedded in the binary, or, when run from source, from a bundle built in memory
 // once per process (scripts/client.ts: the same hashed names and precompressed forms as `npm run build`).
 // A file is sent brotli- or gzip-compressed when the browser accepts it (Vary: Accept-Encoding); hashed names are
-// cached for a year (immutable), index.html and the service worker are revalidated every time (no-cache).
+// cached for a year (immutable), index.html and the service worker are revalidated every time (no-cache). A screen
+// opened in the browser gets index.html with the app's first data in it (P16: who I am, a member's hallway list).
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { Elysia } from 'elysia'
 import type { Viewer } from '../contracts'
