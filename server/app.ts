@@ -455,7 +455,18 @@ function createApp(t: Townhall) {
     .all('/api/*', () => {
       throw new AppError('not_found')
     })
-    .use(staticRoutes())
+    // A page opened in the browser carries the app's first data (P16): the first screen waits for no request.
+    .use(
+      staticRoutes({
+        firstData: async (viewer, path) =>
+          viewer
+            ? {
+                user: t.accounts.api.me(viewer.user.id),
+                ...(path === '/' ? { rooms: await t.rooms.hallway(viewer.user.id) } : {}),
+              }
+            : { user: null },
+      }),
+    )
   again = (r) => app.handle(r)
   self = app
   return app
