@@ -116,12 +116,14 @@ const MY_THREAD = `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.s
    FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id`
 const pgArray = (ids: number[]) => `{${ids.map((n) => Math.trunc(n)).join(',')}}`
 
+const START = String.fromCharCode(2)
+const STOP = String.fromCharCode(3)
 /** ts_headline's options: FTS5's snippet (12 tokens, one fragment), its hits between \u0002 and \u0003. */
-const HEADLINE = 'StartSel=\u0002, StopSel=\u0003, MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=…'
+const HEADLINE = `StartSel=${START}, StopSel=${STOP}, MaxWords=12, MinWords=4, MaxFragments=1, FragmentDelimiter=…`
 
 /** A snippet cut from a body: '…' where it does not reach the body's start or end, as FTS5's snippet() has. */
-export function ellipsize(snip: string, body: string) {
-  const plain = snip.replace(/[\u0002\u0003]/g, '')
+function ellipsize(snip: string, body: string) {
+  const plain = snip.replaceAll(START, '').replaceAll(STOP, '')
   const at = body.indexOf(plain)
   if (at < 0) return snip
   return `${at > 0 ? '…' : ''}${snip}${at + plain.length < body.length ? '…' : ''}`
@@ -283,7 +285,8 @@ export class PgBackchannelStore implements BackchannelStore {
   }
   async setMuted(threadId: number, userId: number, muted: boolean, seq: number, tx?: Tx) {
     await this.sql(tx)`
-      UPDATE bc_members SET muted = ${muted ? 1 : 0}, seq = ${seq} WHERE thread_id = ${threadId} AND user_id = ${userId}`
+      UPDATE bc_members SET muted = ${muted ? 1 : 0}, seq = ${seq}
+      WHERE thread_id = ${threadId} AND user_id = ${userId}`
   }
   async setRead(threadId: number, userId: number, messageId: number, seq: number, tx?: Tx) {
     await this.sql(tx)`

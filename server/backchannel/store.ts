@@ -71,7 +71,7 @@ interface DataUploadRow {
   created_at: number
 }
 /** A member's own rows (their export, member-data.ts): their threads with everyone in them, messages, uploads. */
-export interface MemberDataRows {
+interface MemberDataRows {
   threads: (DataThreadRow & { memberIds: number[] })[]
   messages: DataMessageRow[]
   uploads: DataUploadRow[]
@@ -468,7 +468,7 @@ function failed(what: string, e: unknown): never {
 }
 
 /** FTS5's MATCH for a member's words: each quoted (nothing of FTS5's syntax gets through), the last a prefix. */
-export const ftsMatch = (words: string[]) =>
+const ftsMatch = (words: string[]) =>
   words.map((w, i) => `"${w.replace(/"/g, '')}"${i === words.length - 1 ? '*' : ''}`).join(' ')
 
 /**

@@ -1,11 +1,11 @@
-// The Backchannel store contract (server/backchannel/store.ts), one suite run twice: on SQLite (a real database file,
-// migrated as the server does, through the gate) always, and on Postgres (a throwaway cluster, test/helpers/postgres.ts,
-// migrated by migratePg) when it can start. What it holds to: a change takes its seqs inside its transaction and
-// commits them in order (on Postgres across two nodes' pools at once, watched from a third), a rolled-back change
-// leaves nothing and takes no seq, a retried client id and a second vote change nothing, members are read again after
-// a change (on Postgres after another node's), and search finds a committed message only for those who may read it.
+// The Backchannel store contract (server/backchannel/store.ts), one suite run twice: on SQLite (a real database
+// file, migrated as the server does, through the gate) always, and on Postgres (a throwaway cluster,
+// test/helpers/postgres.ts, migrated by migratePg) when it can start. What it holds to: a change takes its seqs
+// inside its transaction and commits them in order (on Postgres across two nodes' pools at once, watched from a
+// third), a rolled-back change leaves nothing and takes no seq, a retried client id and a second vote change nothing,
+// members are read again after a change (on Postgres after another node's), and search finds a committed message
+// only for those who may read it.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Tx } from '../../server/db/store'
 import { type BackchannelStore, SqliteBackchannelStore } from '../../server/backchannel/store'
 import { PgBackchannelStore } from '../../server/backchannel/store-pg'
 import { TEST_LIMIT, until } from '../helpers/limits'
@@ -48,7 +48,7 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
   describe(`backchannel store on ${name}`, () => {
     const fresh = freshBackend(make)
 
-    test('[B6][B50][B51] a change takes its seqs inside its transaction; a rollback leaves nothing, no seq', async () => {
+    test('[B6][B50][B51] a change takes its seqs in its transaction; a rollback leaves nothing, no seq', async () => {
       const { store, addUser } = await fresh()
       const ann = await addUser('ann')
       const bob = await addUser('bob')
@@ -156,7 +156,7 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
     })
 
     if (name === 'postgres')
-      test('[B51] a change on another node waits for the open one: its seq is higher and becomes visible after', async () => {
+      test('[B51] another node’s change waits for the open one: a higher seq, visible after', async () => {
         const { store, addUser, twin } = await fresh()
         const ann = await addUser('ann')
         const id = await group(store, [ann])
@@ -353,7 +353,7 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
       expect((await store.thread(chat))!.chat_enabled).toBe(0)
     })
 
-    test('[B9][B49][B53] search finds a committed message at once, by its words now, only where one may read', async () => {
+    test('[B9][B49][B53] search finds a committed message at once, by its words now, where one may read', async () => {
       const { store, addUser, addRoom } = await fresh()
       const [ann, bob, cat, dan] = [
         await addUser('ann'),
@@ -365,7 +365,8 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
       await store.change(async (nextSeq, tx) => store.upsertMember(id, cat, 'request', nextSeq(), tx))
       await store.change(async (nextSeq, tx) => store.upsertMember(id, dan, 'declined', nextSeq(), tx))
       const long =
-        'the orchard behind the old mill has a greengage tree that gives sweet fruit every single August and September when the wasps have gone home for the year'
+        'the orchard behind the old mill has a greengage tree that gives sweet fruit every single August ' +
+        'and September when the wasps have gone home for the year'
       const m = await say(store, id, bob, long)
       const other = await say(store, id, ann, 'Greengages, damsons and plums')
       const found = async (userId: number, words: string[]) => (await store.search(userId, words, 10)).map((r) => r.id)
