@@ -131,14 +131,14 @@ async function seed(dataDir: string) {
   // Written straight to the store: the directory reads it all once.
   await t.accounts.load()
   for (const [n, members] of threads.entries()) {
-    const thread = bc.groups.create(
+    const thread = await bc.groups.create(
       members[0]!,
       `Thread ${n}`,
       members.slice(1).map((m) => t.accounts.api.byId(m)!.username),
     )
     for (let k = 0; k < members.length; k++) threadOf[n * per + k] = thread.id
   }
-  t.backchannel.stop()
+  await t.backchannel.stop()
   t.core.db.close()
   return { cookies, threadOf, perThread: per }
 }
@@ -163,7 +163,7 @@ async function grouping() {
     const b = (await store.insertUser(member('gb')))!
     await store.follow(b, a)
     await built.accounts.load()
-    const t = bc.openDm(a, 'gb').id
+    const t = (await bc.openDm(a, 'gb')).id
     const user = { id: a, username: 'ga', role: 'member' as const }
     let t0 = performance.now()
     for (let i = 0; i < GROUPING_N; i++)
@@ -178,7 +178,7 @@ async function grouping() {
     )
     const grouped = GROUPING_N / ((performance.now() - t0) / 1000)
     const commits = bc.sends.commits - c0
-    built.backchannel.stop()
+    await built.backchannel.stop()
     built.core.db.close()
     return {
       n: GROUPING_N,
