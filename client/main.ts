@@ -2,9 +2,9 @@
 import { html } from 'htm/preact'
 import { render } from 'preact'
 import { App } from './components/app'
-import { loadMe, me, notify, updateReady } from './app/state'
+import { loadMe, me, notify, startAs, takeFirstData, updateReady } from './app/state'
 import { navigate } from './app/router'
-import { primeHallway, roomStatus } from './app/rooms'
+import { primeHallway, primeHallwayWith, roomStatus, type HallwayList } from './app/rooms'
 import { effect } from '@preact/signals'
 
 // The first paint is the first screen whole: the app renders once who I am is known (and, for a member on the
@@ -22,14 +22,29 @@ const paint = () => {
   document.querySelector('.font-warm')?.remove()
   render(html`<${App} />`, document.getElementById('app')!)
 }
-const waiting = setTimeout(paint, FIRST_PAINT_WAIT_MS)
-void loadMe().then(async () => {
-  if (me.value && location.pathname === '/') await primeHallway()
-  paint()
-  // Once signed in, make sure the server still has this device's push subscription (if notifications are on).
+// Once signed in, make sure the server still has this device's push subscription (if notifications are on).
+const refreshPush = () => {
   if (me.value && 'Notification' in window && Notification.permission === 'granted')
     void import('./app/push').then((m) => m.refreshPush()).catch(() => {})
-})
+}
+// A page opened in the browser carries its first data (who I am, a member's hallway list: P16), so the first screen
+// renders as this script runs, in the same task, with no request to wait for; the service worker's cached shell
+// does not, and the app asks for them (both preloaded) as before.
+const first = takeFirstData()
+let waiting: ReturnType<typeof setTimeout> | undefined
+if (first) {
+  startAs(first.user)
+  if (first.user && first.rooms && location.pathname === '/') primeHallwayWith(first.rooms as HallwayList)
+  paint()
+  refreshPush()
+} else {
+  waiting = setTimeout(paint, FIRST_PAINT_WAIT_MS)
+  void loadMe().then(async () => {
+    if (me.value && location.pathname === '/') await primeHallway()
+    paint()
+    refreshPush()
+  })
+}
 // The lock screen's room controls (mediasession.ts) load the first time I am in a room.
 let roomSession = false
 effect(() => {

@@ -5,7 +5,7 @@
 // graph and starts nothing.
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json'
-import { ConfigError, publicOrigin, type Config } from './config'
+import { publicOrigin, type Config } from './config'
 import { DEFAULT_LIMITS, makeLimiter, makeLimits, type Core, type LimitSettings } from './core'
 import type { Domain } from './domain'
 import { byDialect, migrateConn, openConn } from './db/conn'
@@ -38,6 +38,8 @@ import { MediaRelay } from './media/relay'
 import { createRooms, type RoomsDomain } from './rooms'
 import { roomsLink } from './rooms/directory'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
+import { type BackchannelStore, SqliteBackchannelStore } from './backchannel/store'
+import { PgBackchannelStore } from './backchannel/store-pg'
 import { createActivity, type ActivityDomain } from './activity'
 import { createMembers, type MembersDomain } from './members'
 import { createReplays, type ReplaysDomain } from './replays'
@@ -134,10 +136,6 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
   return { core, hub, cluster }
 }
 
-/** Why a server on Postgres cannot start yet (test/integration/postgres-server.test.ts expects it word for word). */
-export const BACKCHANNEL_NOT_WIRED =
-  "Backchannel's store on Postgres is not wired yet: unset DATABASE_URL to run on SQLite in DATA_DIR"
-
 /**
  * The graph, and its database brought to this Townhall's schema (Postgres: the migrations, under their advisory lock
  * so nodes starting together migrate once; SQLite's ran when it was opened). What startServer and the CLI use.
@@ -176,14 +174,13 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
 
   // The SFU and Backchannel follow the rooms' events, so they come after them.
   const media = createMedia({ core, rooms: rooms.api })
-  // Backchannel's store is SQLite's own (core.db) until PgBackchannelStore is wired: here, by passing
-  // `store: byDialect(core.conn, …)` to createBackchannel (and removing this check).
-  if (core.conn instanceof PgConn) {
-    void core.conn.close()
-    throw new ConfigError('DATABASE_URL', BACKCHANNEL_NOT_WIRED)
-  }
   const backchannel = createBackchannel({
     core,
+    store: byDialect<BackchannelStore>(
+      core.conn,
+      (gate) => new SqliteBackchannelStore(gate),
+      (pg) => new PgBackchannelStore(pg),
+    ),
     accounts: accounts.api,
     rooms: rooms.api,
     push: push.api,
@@ -462,7 +459,18 @@ function createApp(t: Townhall, node: NodeState = { draining: false }) {
     .all('/api/*', () => {
       throw new AppError('not_found')
     })
-    .use(staticRoutes())
+    // A page opened in the browser carries the app's first data (P16): the first screen waits for no request.
+    .use(
+      staticRoutes({
+        firstData: async (viewer, path) =>
+          viewer
+            ? {
+                user: t.accounts.api.me(viewer.user.id),
+                ...(path === '/' ? { rooms: await t.rooms.hallway(viewer.user.id) } : {}),
+              }
+            : { user: null },
+      }),
+    )
   again = (r) => app.handle(r)
   self = app
   return app

@@ -210,24 +210,24 @@ export interface BackchannelEvents {
 export interface BackchannelApi {
   on<E extends keyof BackchannelEvents>(event: E, fn: (e: BackchannelEvents[E]) => void): void
   /** Whether a member may read a thread now (its members; a room's chat by the room's rules). */
-  canRead(threadId: number, userId: number): boolean
+  canRead(threadId: number, userId: number): Promise<boolean>
   /** Messages stored, sent today, and sent since this process started (a counter for /metrics). */
-  stats(): { messages: number; messagesToday: number; sent: number }
+  stats(): Promise<{ messages: number; messagesToday: number; sent: number }>
   /** A message as a report shows it, if `viewerId` may read it (null: an admin working the reports queue). */
   reportedMessage(
     messageId: number,
     viewerId: number | null,
-  ): { id: number; body: string; threadId: number; authorId: number | null; author: string | null } | null
+  ): Promise<{ id: number; body: string; threadId: number; authorId: number | null; author: string | null } | null>
   /** A member's own Backchannel data for their export (uploads with their file on disk). */
-  exportOf(userId: number): {
+  exportOf(userId: number): Promise<{
     threads: unknown[]
     messages: unknown[]
     uploads: { name: string; file: string }[]
-  }
+  }>
   /** A deleted account: its messages outside 1:1 threads become tombstones. Returns how many. */
-  eraseMember(userId: number): number
+  eraseMember(userId: number): Promise<number>
   /** A room's Q&A questions that were brought to the stage, by the time they were (a replay's chapters). */
-  stagedQuestions(roomId: number): { stagedAt: number; body: string; authorId: number | null }[]
+  stagedQuestions(roomId: number): Promise<{ stagedAt: number; body: string; authorId: number | null }[]>
 }
 
 export type PushKind = 'dm' | 'room_started' | 'room_reminder' | 'speak_invite' | 'activity'

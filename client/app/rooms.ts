@@ -313,7 +313,7 @@ export const setRecording = (on: boolean) => act('room.recording', { on })
 
 // ── the hallway ─────────────────────────────────────────────────────────────────────────────────────────
 /** The hallway: live rooms and upcoming ones the viewer may join. */
-interface HallwayList {
+export interface HallwayList {
   live: HallwayRoom[]
   upcoming: HallwayRoom[]
 }
@@ -338,6 +338,13 @@ const PRIMED_FRESH_MS = 5_000
 /** Loads the hallway's list before its screen shows: the app's first paint waits for it (client/main.ts). */
 export async function primeHallway() {
   await loadHallway()
+  primedAt = Date.now()
+}
+
+/** The hallway's list as the page brought it (its first data, client/main.ts): its screen shows it at once. */
+export function primeHallwayWith(list: HallwayList) {
+  hallway.value = list
+  hallwayError.value = null
   primedAt = Date.now()
 }
 

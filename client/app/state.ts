@@ -35,6 +35,30 @@ effect(() => {
   navigate('/', true)
 })
 
+/**
+ * The app's first data, when the page carries it (P16; server/http/static.ts): who I am and, on a member's hallway, its
+ * list, in a JSON block that takes the place of the who-am-I request. Read once (the block is removed); null when the
+ * page is the plain shell (the service worker's, offline), and the app then asks the server as before.
+ */
+export function takeFirstData(): { user: Me | null; rooms?: unknown } | null {
+  const block = document.getElementById('first-data')
+  if (!block) return null
+  block.remove()
+  try {
+    const data = JSON.parse(block.textContent ?? '') as { user?: Me | null; rooms?: unknown }
+    return data && typeof data === 'object' && 'user' in data ? { user: data.user ?? null, rooms: data.rooms } : null
+  } catch (e) {
+    console.warn('the page’s first data could not be read', e)
+    return null
+  }
+}
+
+/** Who I am, known already (the page's first data): the same as loadMe's answer, without the request. */
+export function startAs(user: Me | null) {
+  me.value = user
+  if (user) conn.connect()
+}
+
 export async function loadMe() {
   try {
     me.value = await fetchSession()

@@ -121,7 +121,7 @@ export function createActivity(deps: {
   rooms.on('scheduled', ({ roomId, hostId }) => toFollowers(roomId, hostId, false))
   followEvents(rooms, service, title)
 
-  backchannel.on('sent', (m) => {
+  backchannel.on('sent', async (m) => {
     if (m.kind === 'group' || m.kind === 'room_chat' || m.kind === 'backstage') {
       const where =
         m.kind === 'group'
@@ -130,7 +130,7 @@ export function createActivity(deps: {
       const url = m.kind === 'group' ? `/backchannel/${m.threadId}` : `/rooms/${m.roomId}`
       for (const name of mentions(m.body)) {
         const u = accounts.byName(name)
-        if (!u || u.id === m.authorId || !backchannel.canRead(m.threadId, u.id)) continue
+        if (!u || u.id === m.authorId || !(await backchannel.canRead(m.threadId, u.id))) continue
         service.fire(u.id, {
           kind: 'mention',
           actorId: m.authorId,

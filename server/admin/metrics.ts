@@ -40,8 +40,8 @@ export class Metrics {
   /** Samples the counters every few seconds, so the rates cover the last minute between scrapes. */
   start() {
     this.started = Date.now()
-    this.timer = setInterval(() => this.sample(), SAMPLE_EVERY_MS)
-    this.sample()
+    this.timer = setInterval(() => void this.sample(), SAMPLE_EVERY_MS)
+    void this.sample()
   }
 
   stop() {
@@ -49,17 +49,17 @@ export class Metrics {
     this.timer = null
   }
 
-  private counters() {
+  private async counters() {
     return {
       packets: this.deps.media.stats().forwardedPackets,
-      messages: this.deps.backchannel.stats().messages,
+      messages: (await this.deps.backchannel.stats()).messages,
       wsIn: this.deps.core.sockets.stats().messagesIn,
     }
   }
 
-  private sample() {
+  private async sample() {
     try {
-      const c = this.counters()
+      const c = await this.counters()
       this.packets.sample(c.packets)
       this.messages.sample(c.messages)
       this.wsIn.sample(c.wsIn)
@@ -90,8 +90,8 @@ export class Metrics {
     // The store's figures first: the rest is read in one go after them.
     const push = await this.deps.push.stats()
     const openReports = await this.admin.store.openReports()
-    this.sample()
-    const c = this.counters()
+    await this.sample()
+    const c = await this.counters()
     const rooms = this.deps.rooms.stats()
     const media = this.deps.media.stats()
     const sockets = this.deps.core.sockets.stats()
@@ -194,7 +194,7 @@ export class Metrics {
     )
     metric('process_uptime_seconds', 'gauge', 'Seconds since the server started.', (Date.now() - this.started) / 1000)
     out.push(...httpMetrics(this.deps.core.traffic))
-    out.push(...trafficMetrics(sockets, this.deps.backchannel.stats().sent))
+    out.push(...trafficMetrics(sockets, (await this.deps.backchannel.stats()).sent))
     out.push(...processMetrics())
     return out.join('\n') + '\n'
   }

@@ -90,7 +90,7 @@ export class AdminService {
     midnight.setHours(0, 0, 0, 0)
     const c = this.accounts.counts(midnight.getTime())
     const rooms = this.deps.rooms.stats()
-    const bc = this.deps.backchannel.stats()
+    const bc = await this.deps.backchannel.stats()
     return {
       members: c.members,
       active: c.active,
@@ -319,7 +319,7 @@ export class AdminService {
     } else if (type === 'room') {
       // A room the reporter may not see is not found, as for no room (its existence is not revealed).
       if (!this.deps.rooms.room(targetId) || !this.deps.rooms.mayKnow(targetId, reporter.id)) fail('not_found')
-    } else if (!this.deps.backchannel.reportedMessage(targetId, reporter.id)) fail('not_found')
+    } else if (!(await this.deps.backchannel.reportedMessage(targetId, reporter.id))) fail('not_found')
     // One open report per reporter and target, however many are sent at once.
     const id = await this.store.insertReport({
       reporterId: reporter.id,
@@ -336,10 +336,10 @@ export class AdminService {
     const names = this.accounts.usernames(
       new Set(rows.flatMap((r) => (r.handled_by === null ? [r.reporter_id] : [r.reporter_id, r.handled_by]))),
     )
-    return rows.map((r) => this.reportView(r, names))
+    return Promise.all(rows.map((r) => this.reportView(r, names)))
   }
 
-  private reportView(
+  private async reportView(
     r: ReportRow,
     names = this.accounts.usernames(r.handled_by === null ? [r.reporter_id] : [r.reporter_id, r.handled_by]),
   ) {
@@ -358,7 +358,7 @@ export class AdminService {
           host: this.accounts.byId(room.hostId)?.username ?? null,
         }
     } else {
-      const m = this.deps.backchannel.reportedMessage(r.target_id, null)
+      const m = await this.deps.backchannel.reportedMessage(r.target_id, null)
       if (m)
         target = { ...target, body: m.body.slice(0, 500), author: m.author, threadId: m.threadId, authorId: m.authorId }
     }

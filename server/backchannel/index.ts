@@ -12,7 +12,7 @@ import type { Handlers } from '../realtime/hub'
 import { RoomRequests, RoomThreads } from './rooms'
 import { backchannelRoutes } from './routes'
 import { BackchannelService } from './service'
-import { BackchannelStore } from './store'
+import { type BackchannelStore, SqliteBackchannelStore } from './store'
 import { Uploads } from './uploads'
 import { backchannelWs } from './ws'
 
@@ -22,17 +22,21 @@ export interface BackchannelDomain extends Domain<BackchannelApi> {
   readonly ws: Handlers<keyof typeof BackchannelRequests>
   /** The service itself, for tests and benchmarks (the send queue's counters). */
   readonly service: BackchannelService
-  stop(): void
+  stop(): Promise<void>
 }
 
-export function createBackchannel(deps: {
+export interface BackchannelDeps {
   core: Core
   accounts: AccountsApi
   rooms: RoomsApi
   push: PushApi
   audit: AuditFn
-}): BackchannelDomain {
-  const store = new BackchannelStore(deps.core.db)
+  /** Its store: SQLite through core.gate unless given (PgBackchannelStore, store-pg.ts, on Postgres). */
+  store?: BackchannelStore
+}
+
+export function createBackchannel(deps: BackchannelDeps): BackchannelDomain {
+  const store = deps.store ?? new SqliteBackchannelStore(deps.core.gate)
   const roomThreads = new RoomThreads(store, deps.rooms)
   const service = new BackchannelService({ ...deps, store, rooms: roomThreads })
   const uploads = new Uploads(service, deps.core.config.dataDir, () => deps.core.settings.get().maxVideoMb)
@@ -44,9 +48,9 @@ export function createBackchannel(deps: {
     eraseMember: (userId) => service.eraseMember(userId),
     stagedQuestions: (roomId) => store.stagedQuestions(roomId),
     on: (event, fn) => service.events.on(event, fn),
-    canRead: (threadId, userId) => {
-      const t = service.store.thread(threadId)
-      return !!t && service.canRead(t, userId)
+    canRead: async (threadId, userId) => {
+      const t = await service.store.thread(threadId)
+      return !!t && (await service.canRead(t, userId))
     },
   }
   return {
@@ -56,9 +60,9 @@ export function createBackchannel(deps: {
     ws: backchannelWs(service, new RoomRequests(service, roomThreads, deps.rooms, deps.audit)),
     // Acknowledged sends are committed; anything still queued is committed now, and indexed for search, before the
     // database closes.
-    stop: () => {
-      service.sends.drain()
-      store.stopIndexing()
+    stop: async () => {
+      await service.sends.drain()
+      await store.stop()
     },
   }
 }

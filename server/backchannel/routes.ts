@@ -81,10 +81,13 @@ export const backchannelRoutes = (
     })
     .get(
       '/threads/:id',
-      ({ viewer, params }) => {
+      async ({ viewer, params }) => {
         const uid = requireUser(viewer).user.id
-        bc.readable(params.id, uid)
-        return { thread: bc.threadFor(params.id, uid), ...bc.reader.history(uid, params.id, undefined, LIMITS.page) }
+        await bc.readable(params.id, uid)
+        return {
+          thread: await bc.threadFor(params.id, uid),
+          ...(await bc.reader.history(uid, params.id, undefined, LIMITS.page)),
+        }
       },
       { params: ThreadParams, detail: { summary: 'A thread with its latest messages' } },
     )
@@ -151,8 +154,8 @@ export const backchannelRoutes = (
     )
     .get(
       '/threads/:id/media/:name',
-      ({ viewer, params, request }) => {
-        const { file, mime } = uploads.open(requireUser(viewer).user.id, params.id, params.name)
+      async ({ viewer, params, request }) => {
+        const { file, mime } = await uploads.open(requireUser(viewer).user.id, params.id, params.name)
         return ranged(file, mime, request.headers.get('range'))
       },
       {
@@ -163,7 +166,7 @@ export const backchannelRoutes = (
     .get(
       '/threads/:id/images/:name',
       async ({ viewer, params, set }) => {
-        const { file, mime } = uploads.open(requireUser(viewer).user.id, params.id, params.name)
+        const { file, mime } = await uploads.open(requireUser(viewer).user.id, params.id, params.name)
         if (!(await file.exists())) fail('not_found')
         set.headers['content-type'] = mime
         set.headers['cache-control'] = 'private, max-age=31536000, immutable'

@@ -1,7 +1,9 @@
 // Group commit for sends: the sends that arrive in the same tick share one change (one transaction, synchronous=FULL,
 // a seq per message), and each is acknowledged only after that transaction committed. A retry with the same
 // client id while the first is still queued gets the same promise; after it committed, the service answers with
-// the stored message.
+// the stored message. One batch at a time: the sends arriving while one commits wait for the next (the store's
+// transaction holds SQLite's connection, or Postgres's seq row, anyway).
+import type { Tx } from '../db/store'
 import type { Message } from '../protocol'
 import type { ThreadRow } from './model'
 
@@ -35,20 +37,23 @@ interface Pending extends SendItem {
 }
 
 export interface SendSink {
-  /** The store's change(): runs `write` in one transaction that takes seqs from `nextSeq` and saves the counter. */
-  change<T>(write: (nextSeq: () => number) => T): T
+  /**
+   * The store's change(): runs `write` in one transaction that takes seqs from `nextSeq` and saves the counter, then
+   * `committed` after the commit (in commit order).
+   */
+  change<T, R>(write: (nextSeq: () => number, tx: Tx) => Promise<T>, committed: (written: T) => Promise<R>): Promise<R>
   /**
    * Inside the change, before the insert (its reads cost a fraction of one outside a transaction): throws why the
    * send is refused; returns the message already stored under the same client id (a retry, answered with it and not
    * inserted again), or null once the item is ready to insert.
    */
-  check(item: SendItem): Message | null
+  check(item: SendItem, tx: Tx): Promise<Message | null>
   /** Inserts one message with its seq and time inside the running change; returns its id. */
-  insert(item: SendItem, seq: number, at: number): number
+  insert(item: SendItem, seq: number, at: number, tx: Tx): Promise<number>
   /** Inside the same change, once per thread of the batch: its newest message (id and seq). */
-  last(threadId: number, id: number, seq: number, at: number): void
+  last(threadId: number, id: number, seq: number, at: number, tx: Tx): Promise<void>
   /** After commit: builds the wire message from what was inserted (no second read), delivers it and notifies. */
-  committed(id: number, item: SendItem, seq: number, at: number): Message
+  committed(id: number, item: SendItem, seq: number, at: number): Promise<Message>
   logError(msg: string, ctx: object): void
 }
 
@@ -56,6 +61,8 @@ export class SendQueue {
   private queue: Pending[] = []
   private inflight = new Map<string, Promise<Message>>()
   private scheduled = false
+  /** The batch being committed, if any: the next one starts after it. */
+  private flushing: Promise<void> | null = null
   /** When the last flush began (performance.now()). */
   private lastFlush = -Infinity
   commits = 0
@@ -74,12 +81,16 @@ export class SendQueue {
     return p
   }
 
-  /** The next flush: in the next tick, or once COMMIT_EVERY_MS have passed since the last one began. */
+  /**
+   * The next flush: in the next tick, or once COMMIT_EVERY_MS have passed since the last one began; while a batch
+   * commits, once it is done.
+   */
   private schedule() {
     this.scheduled = true
+    if (this.flushing) return
     const wait = this.lastFlush + COMMIT_EVERY_MS - performance.now()
-    if (wait > 0) setTimeout(() => this.flush(), wait)
-    else setImmediate(() => this.flush())
+    if (wait > 0) setTimeout(() => void this.flush(), wait)
+    else setImmediate(() => void this.flush())
   }
 
   get pending() {
@@ -87,33 +98,66 @@ export class SendQueue {
   }
 
   /** Commits everything still queued (the server stopping: acknowledged sends are committed, the rest now). */
-  drain() {
-    while (this.queue.length) this.flush()
+  async drain() {
+    while (this.flushing || this.queue.length) await (this.flushing ?? this.flush())
   }
 
-  /** Commits everything queued in one transaction, then acknowledges. */
-  flush() {
+  /** Commits everything queued (up to MAX_BATCH) in one transaction, then acknowledges; one batch at a time. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing
     this.scheduled = false
     this.lastFlush = performance.now()
     const batch = this.queue.splice(0, MAX_BATCH)
-    if (this.queue.length) this.schedule()
-    if (!batch.length) return
+    if (!batch.length) return Promise.resolve()
+    const done = this.commit(batch).finally(() => {
+      this.flushing = null
+      if (this.queue.length) this.schedule()
+    })
+    this.flushing = done
+    return done
+  }
+
+  private async commit(batch: Pending[]) {
     const ids = new Map<Pending, { id: number; seq: number }>()
     const stored = new Map<Pending, Message>()
     const errors = new Map<Pending, unknown>()
     // One time for the batch: its messages are committed together.
     const at = Date.now()
+    // Committed (or not at all): each send is answered, and its message delivered.
+    const answer = async () => {
+      this.commits++
+      this.messages += ids.size
+      this.maxBatch = Math.max(this.maxBatch, batch.length)
+      for (const item of batch) {
+        this.inflight.delete(item.key)
+        const done = ids.get(item)
+        const already = stored.get(item)
+        if (already) {
+          item.resolve(already)
+          continue
+        }
+        if (done === undefined) {
+          item.reject(errors.get(item))
+          continue
+        }
+        try {
+          item.resolve(await this.sink.committed(done.id, item, done.seq, at))
+        } catch (e) {
+          item.reject(e)
+        }
+      }
+    }
     try {
-      this.sink.change((nextSeq) => {
+      await this.sink.change(async (nextSeq, tx) => {
         for (const item of batch) {
           try {
-            const already = this.sink.check(item)
+            const already = await this.sink.check(item, tx)
             if (already) {
               stored.set(item, already)
               continue
             }
             const seq = nextSeq()
-            ids.set(item, { id: this.sink.insert(item, seq, at), seq })
+            ids.set(item, { id: await this.sink.insert(item, seq, at, tx), seq })
           } catch (e) {
             errors.set(item, e)
           }
@@ -121,36 +165,15 @@ export class SendQueue {
         // Each thread's newest message, once per batch rather than once per message.
         const last = new Map<number, { id: number; seq: number }>()
         for (const [item, done] of ids) last.set(item.threadId, done)
-        for (const [threadId, done] of last) this.sink.last(threadId, done.id, done.seq, at)
-      })
+        for (const [threadId, done] of last) await this.sink.last(threadId, done.id, done.seq, at, tx)
+      }, answer)
     } catch (e) {
       // The commit itself failed: nothing of this batch is stored, nothing is acknowledged.
       this.sink.logError('backchannel: batch commit failed', { size: batch.length, error: e })
       ids.clear()
       stored.clear()
       for (const item of batch) errors.set(item, e)
-    }
-    this.commits++
-    this.messages += ids.size
-    this.maxBatch = Math.max(this.maxBatch, batch.length)
-    // Committed (or not at all): each send is answered now, and its message delivered.
-    for (const item of batch) {
-      this.inflight.delete(item.key)
-      const done = ids.get(item)
-      const already = stored.get(item)
-      if (already) {
-        item.resolve(already)
-        continue
-      }
-      if (done === undefined) {
-        item.reject(errors.get(item))
-        continue
-      }
-      try {
-        item.resolve(this.sink.committed(done.id, item, done.seq, at))
-      } catch (e) {
-        item.reject(e)
-      }
+      await answer()
     }
   }
 }

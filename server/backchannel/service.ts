@@ -1,7 +1,8 @@
 // Backchannel: threads (1:1 and groups), requests, messages, read state, sync and search. Groups are in groups.ts,
 // room threads and Q&A in rooms.ts, images in uploads.ts. Every change is one store.change(): it takes the next global
-// seq inside its transaction, and its events go out after the commit, through the bus, to every open tab of every
-// member who hears of it.
+// seq inside its transaction, and its events go out after the commit (in commit order), through the bus, to every open
+// tab of every member who hears of it. The store is asynchronous (SQLite or Postgres): reads inside a change are given
+// its `tx`; the permission checks read the accounts' and rooms' node-local directories synchronously.
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AccountsApi, AuditFn, BackchannelEvents, PushApi } from '../contracts'
@@ -9,6 +10,7 @@ import { Emitter } from '../lib/events'
 import type { Core } from '../core'
 import { fail } from '../errors'
 import type { Logger } from '../lib/log'
+import type { Tx } from '../db/store'
 import type { MemberState, Message, Prefs, ServerEvent, SocketUser, Thread } from '../protocol'
 import { threadTopic, type Bus } from '../realtime/bus'
 import { isEmoji, isRoomThread, LIVE_STATES, type Membership, type MessageRow, type ThreadRow } from './model'
@@ -21,9 +23,12 @@ import { BackchannelData } from './member-data'
 
 /** How the room part answers for room threads (rooms.ts's RoomThreads, built before the service). */
 export interface RoomPolicy {
-  canRead(thread: ThreadRow, userId: number): boolean
-  checkPost(thread: ThreadRow, userId: number): void
+  canRead(thread: ThreadRow, userId: number, tx?: Tx): Promise<boolean>
+  /** Throws why not; outside a change (no `tx`), also brings the member's rows in line with their role. */
+  checkPost(thread: ThreadRow, userId: number, tx?: Tx): Promise<void>
   isModerator(thread: ThreadRow, userId: number): boolean
+  /** Resolves once the membership changes that follow roles (asked for so far) are committed. */
+  settled(): Promise<void>
 }
 
 interface ServiceDeps {
@@ -68,7 +73,7 @@ export class BackchannelService {
   constructor(deps: ServiceDeps) {
     this.events = new Emitter('backchannel', deps.core.log)
     this.store = deps.store
-    this.data = new BackchannelData(deps.core.db)
+    this.data = new BackchannelData(this.store)
     this.bus = deps.core.bus
     this.accounts = deps.accounts
     this.push = deps.push
@@ -80,10 +85,10 @@ export class BackchannelService {
     this.reader = new BackchannelReader(this)
     this.groups = new Groups(deps.accounts, this)
     this.sends = new SendQueue({
-      change: (write) => this.store.change(write),
-      check: (item) => this.checkSend(item),
-      insert: (item, seq, at) => this.store.insertMessage({ ...item, seq, at, touch: false }),
-      last: (threadId, id, seq, at) => this.store.lastMessage(threadId, id, at, seq),
+      change: (write, committed) => this.store.change(write, committed),
+      check: (item, tx) => this.checkSend(item, tx),
+      insert: (item, seq, at, tx) => this.store.insertMessage({ ...item, seq, at, touch: false }, tx),
+      last: (threadId, id, seq, at, tx) => this.store.lastMessage(threadId, id, at, seq, tx),
       committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),
     })
@@ -91,27 +96,27 @@ export class BackchannelService {
 
   // ——— access ———
 
-  threadRow(id: number): ThreadRow {
-    const t = this.store.thread(id)
+  async threadRow(id: number, tx?: Tx): Promise<ThreadRow> {
+    const t = await this.store.thread(id, tx)
     if (!t) fail('thread_not_found')
     return t
   }
 
-  /** Everyone who is or was in a thread, with their state (cached by the store). */
-  members(threadId: number): ReadonlyMap<number, Membership> {
-    return this.store.members(threadId)
+  /** Everyone who is or was in a thread, with their state (SQLite: cached by the store). */
+  members(threadId: number, tx?: Tx): Promise<ReadonlyMap<number, Membership>> {
+    return this.store.members(threadId, tx)
   }
 
-  canRead(t: ThreadRow, userId: number): boolean {
-    if (isRoomThread(t.kind)) return this.roomPolicy.canRead(t, userId)
-    const m = this.members(t.id).get(userId)
+  async canRead(t: ThreadRow, userId: number, tx?: Tx): Promise<boolean> {
+    if (isRoomThread(t.kind)) return this.roomPolicy.canRead(t, userId, tx)
+    const m = (await this.members(t.id, tx)).get(userId)
     return !!m && LIVE_STATES.includes(m.state)
   }
 
   /** The thread, if the member may read it; otherwise not_found (a thread's existence is not revealed). */
-  readable(threadId: number, userId: number): ThreadRow {
-    const t = this.store.thread(threadId)
-    if (!t || !this.canRead(t, userId)) fail('thread_not_found')
+  async readable(threadId: number, userId: number, tx?: Tx): Promise<ThreadRow> {
+    const t = await this.store.thread(threadId, tx)
+    if (!t || !(await this.canRead(t, userId, tx))) fail('thread_not_found')
     return t
   }
 
@@ -124,7 +129,7 @@ export class BackchannelService {
    *   room ended); someone else's only by a moderator of the live room, in its chat.
    * The thread is one the member may read (readable() first: a thread's existence is not revealed).
    */
-  checkWrite(t: ThreadRow, userId: number, action: WriteAction, message?: MessageRow) {
+  async checkWrite(t: ThreadRow, userId: number, action: WriteAction, message?: MessageRow, tx?: Tx) {
     if (message && message.thread_id !== t.id) fail('message_not_found')
     if (action === 'delete') {
       if (!message) fail('message_not_found')
@@ -137,23 +142,24 @@ export class BackchannelService {
       if (action === 'edit' && message.author_id !== userId) fail('message_edit_forbidden')
       if (message.deleted_at) fail('message_deleted')
     }
-    this.checkPost(t, userId)
+    await this.checkPost(t, userId, tx)
   }
 
   /** Whether the member may post in the thread now (membership, blocks, requests, room rules); checkWrite's core. */
-  private checkPost(t: ThreadRow, userId: number) {
-    if (isRoomThread(t.kind)) return this.roomPolicy.checkPost(t, userId)
-    const mine = this.members(t.id).get(userId)
+  private async checkPost(t: ThreadRow, userId: number, tx?: Tx) {
+    if (isRoomThread(t.kind)) return this.roomPolicy.checkPost(t, userId, tx)
+    const members = await this.members(t.id, tx)
+    const mine = members.get(userId)
     if (!mine || mine.state === 'left') fail('thread_not_found')
     if (t.kind === 'dm') {
-      const other = [...this.members(t.id).values()].find((m) => m.user_id !== userId)
+      const other = [...members.values()].find((m) => m.user_id !== userId)
       if (!other) fail('thread_not_found')
       if (this.accounts.blockedEither(userId, other.user_id)) fail('blocked')
       // A banned or deleted account (erasure leaves it banned) receives nothing more; what was sent stays readable.
       if (this.accounts.byId(other.user_id)?.status === 'banned') fail('recipient_closed')
       if (
         other.state === 'request' &&
-        this.store.followersOnly(other.user_id) &&
+        (await this.store.followersOnly(other.user_id, tx)) &&
         !this.accounts.isFollowing(other.user_id, userId)
       )
         fail('followers_only')
@@ -162,21 +168,21 @@ export class BackchannelService {
 
   // ——— settings ———
 
-  prefs(userId: number): Prefs {
-    return { followersOnly: this.store.followersOnly(userId) }
+  async prefs(userId: number): Promise<Prefs> {
+    return { followersOnly: await this.store.followersOnly(userId) }
   }
-  setPrefs(userId: number, followersOnly: boolean): Prefs {
-    this.store.setFollowersOnly(userId, followersOnly)
+  async setPrefs(userId: number, followersOnly: boolean): Promise<Prefs> {
+    await this.store.setFollowersOnly(userId, followersOnly)
     return this.prefs(userId)
   }
 
   // ——— 1:1 threads and requests (groups: groups.ts) ———
 
   /** The state a new member starts in: a request unless they follow the one who adds them. */
-  entryState(byId: number, user: { id: number; username: string }): MemberState {
+  async entryState(byId: number, user: { id: number; username: string }, tx?: Tx): Promise<MemberState> {
     if (this.accounts.blockedEither(byId, user.id)) fail('blocked', `You cannot message @${user.username}.`)
     if (this.accounts.isFollowing(user.id, byId)) return 'active'
-    if (this.store.followersOnly(user.id))
+    if (await this.store.followersOnly(user.id, tx))
       fail('followers_only', `@${user.username} accepts messages only from people they follow.`)
     return 'request'
   }
@@ -185,57 +191,63 @@ export class BackchannelService {
    * The 1:1 thread with someone, created (empty) if needed.
    * It reaches their inbox or Requests with the first message.
    */
-  openDm(userId: number, username: string): Thread {
+  async openDm(userId: number, username: string): Promise<Thread> {
     const other = this.accounts.target(userId, username)
     const key = dmKey(userId, other.id)
-    const existing = this.store.threadByDmKey(key)
+    const existing = await this.store.threadByDmKey(key)
     if (existing) {
       if (this.accounts.blockedEither(userId, other.id)) fail('blocked')
-      const mine = this.members(existing.id).get(userId)
-      if (mine && mine.state === 'declined') this.setMemberState(existing.id, userId, 'active')
+      const mine = (await this.members(existing.id)).get(userId)
+      if (mine && mine.state === 'declined') await this.setMemberState(existing.id, userId, 'active')
       return this.threadFor(existing.id, userId)
     }
-    const state = this.entryState(userId, other)
-    // Nobody hears of it yet: the thread is empty.
-    return this.store.change(
-      (nextSeq) => {
-        const seq = nextSeq()
-        const tid = this.store.insertThread('dm', '', userId, key, null, seq)
-        this.store.upsertMember(tid, userId, 'active', seq)
-        this.store.upsertMember(tid, other.id, state, seq)
-        return tid
-      },
-      (id) => this.threadFor(id, userId),
-    )
+    const state = await this.entryState(userId, other)
+    // Nobody hears of it yet: the thread is empty. Two opening it at once (two nodes): the second finds the first's.
+    try {
+      return await this.store.change(
+        async (nextSeq, tx) => {
+          const seq = nextSeq()
+          const tid = await this.store.insertThread('dm', '', userId, key, null, seq, tx)
+          await this.store.upsertMember(tid, userId, 'active', seq, tx)
+          await this.store.upsertMember(tid, other.id, state, seq, tx)
+          return tid
+        },
+        (id) => this.threadFor(id, userId),
+      )
+    } catch (e) {
+      const raced = await this.store.threadByDmKey(key)
+      if (!raced) throw e
+      return this.threadFor(raced.id, userId)
+    }
   }
 
-  accept(userId: number, threadId: number): Thread {
-    const m = this.members(threadId).get(userId)
+  async accept(userId: number, threadId: number): Promise<Thread> {
+    const m = (await this.members(threadId)).get(userId)
     if (!m || (m.state !== 'request' && m.state !== 'declined')) fail('request_not_found')
-    this.setMemberState(threadId, userId, 'active')
+    await this.setMemberState(threadId, userId, 'active')
     return this.threadFor(threadId, userId)
   }
 
-  decline(userId: number, threadId: number) {
-    const m = this.members(threadId).get(userId)
+  async decline(userId: number, threadId: number) {
+    const m = (await this.members(threadId)).get(userId)
     if (m?.state !== 'request') fail('request_not_found')
-    this.setMemberState(threadId, userId, 'declined')
+    await this.setMemberState(threadId, userId, 'declined')
   }
 
   /** Changes one member's state; everyone in the thread (and that member) hears of it. */
-  setMemberState(threadId: number, userId: number, state: MemberState) {
-    this.store.change(
-      (nextSeq) => this.store.setMemberState(threadId, userId, state, nextSeq()),
+  async setMemberState(threadId: number, userId: number, state: MemberState) {
+    await this.store.change(
+      (nextSeq, tx) => this.store.setMemberState(threadId, userId, state, nextSeq(), tx),
       () => this.tellThread(threadId, [userId]),
     )
   }
 
-  setMuted(userId: number, threadId: number, muted: boolean): Thread {
-    this.readable(threadId, userId)
+  async setMuted(userId: number, threadId: number, muted: boolean): Promise<Thread> {
+    await this.readable(threadId, userId)
     return this.store.change(
-      (nextSeq) => this.store.setMuted(threadId, userId, muted, nextSeq()),
-      () => {
-        this.tellThread(threadId, [userId], true)
+      (nextSeq, tx) => this.store.setMuted(threadId, userId, muted, nextSeq(), tx),
+      async () => {
+        await this.tellThread(threadId, [userId], true)
         return this.threadFor(threadId, userId)
       },
     )
@@ -260,12 +272,14 @@ export class BackchannelService {
       media: input.media ?? null,
       replyTo: input.replyTo ?? null,
     }
-    const mine = this.members(input.threadId).get(user.id)
+    // A role given just before (joining a room, the stage): its rows first, so that the sender hears their message.
+    await this.roomPolicy.settled()
+    const mine = (await this.members(input.threadId)).get(user.id)
     if (mine && (mine.state === 'request' || mine.state === 'declined')) {
       // Answering a request accepts it, in a change of its own before the send's: checked now (and again in the batch).
-      const stored = this.checkSend({ ...item })
+      const stored = await this.checkSend({ ...item })
       if (stored) return stored
-      this.setMemberState(input.threadId, user.id, 'active')
+      await this.setMemberState(input.threadId, user.id, 'active')
     }
     return this.sends.send(item)
   }
@@ -276,14 +290,14 @@ export class BackchannelService {
    * attachment uploaded by the author to this thread, the quoted message in this thread. Returns the stored message,
    * or null with the item ready to insert (its thread, the body trimmed, the attachment in `image`).
    */
-  private checkSend(item: SendItem): Message | null {
-    const stored = this.store.messageByClient(item.authorId, item.clientId)
+  private async checkSend(item: SendItem, tx?: Tx): Promise<Message | null> {
+    const stored = await this.store.messageByClient(item.authorId, item.clientId, tx)
     if (stored) {
       if (stored.thread_id !== item.threadId) fail('client_id_reused')
-      return this.views.message(stored)
+      return this.views.message(stored, undefined, tx)
     }
-    const t = this.readable(item.threadId, item.authorId)
-    this.checkWrite(t, item.authorId, 'send')
+    const t = await this.readable(item.threadId, item.authorId, tx)
+    await this.checkWrite(t, item.authorId, 'send', undefined, tx)
     const body = item.body.trim()
     if (item.image && item.media) fail('validation', 'media: a message has an image or a video or voice message')
     // The message's attachment: an image, or a video or voice message (stored alike, by the upload's name).
@@ -291,12 +305,12 @@ export class BackchannelService {
     if (!body && !attached) fail('validation', 'body: a message needs text or an image')
     if (attached) {
       const field = item.image ? 'image' : 'media'
-      const up = this.store.upload(attached)
+      const up = await this.store.upload(attached, tx)
       if (!up || up.thread_id !== t.id || up.user_id !== item.authorId || (up.kind === 'image') !== (field === 'image'))
         fail('validation', `${field}: upload the ${field === 'image' ? 'image' : 'file'} to this thread first`)
     }
     if (item.replyTo) {
-      const r = this.store.message(item.replyTo)
+      const r = await this.store.message(item.replyTo, tx)
       if (!r || r.thread_id !== t.id) fail('validation', 'replyTo: no such message in this thread')
     }
     item.thread = t
@@ -310,7 +324,7 @@ export class BackchannelService {
    * After the commit of a send: deliver to every member's tabs and notify those who want it. The message is what was
    * inserted (not read back); the thread, as checked when the send was accepted.
    */
-  private afterSend(id: number, item: SendItem, seq: number, at: number): Message {
+  private async afterSend(id: number, item: SendItem, seq: number, at: number): Promise<Message> {
     const row: MessageRow = {
       id,
       thread_id: item.threadId,
@@ -324,10 +338,11 @@ export class BackchannelService {
       deleted_at: null,
       seq,
     }
-    const msg = this.views.message(row, {})
+    const msg = await this.views.message(row, {})
     const t = item.thread!
-    this.toThreadMessage(t, msg)
-    if (!isRoomThread(t.kind)) this.notifyPush(t, msg)
+    const members = await this.members(t.id)
+    await this.toThreadMessage(t, msg, members)
+    if (!isRoomThread(t.kind)) this.notifyPush(t, msg, members)
     if (row.author_id !== null)
       this.events.emit('sent', {
         threadId: t.id,
@@ -337,12 +352,12 @@ export class BackchannelService {
         title: t.title,
         roomId: t.room_id,
         body: row.body,
-        requested: [...this.members(t.id).values()].filter((m) => m.state === 'request').map((m) => m.user_id),
+        requested: [...members.values()].filter((m) => m.state === 'request').map((m) => m.user_id),
       })
     return msg
   }
 
-  private notifyPush(t: ThreadRow, msg: Message) {
+  private notifyPush(t: ThreadRow, msg: Message, members: ReadonlyMap<number, Membership>) {
     const from = msg.author?.displayName ?? 'Someone'
     const title = t.kind === 'group' ? `${from} in ${t.title}` : from
     const what = msg.media?.kind === 'voice' ? '🎤 Voice message' : msg.media ? '🎬 Video' : '📷 Photo'
@@ -350,38 +365,38 @@ export class BackchannelService {
     // One notification for every recipient; notify() never throws (PushApi), so nothing waits on its promise.
     const note = { title, body, url: `/backchannel/${t.id}`, tag: `bc-${t.id}` }
     const authorId = msg.author?.id
-    for (const m of this.members(t.id).values())
+    for (const m of members.values())
       if (m.user_id !== authorId && m.state === 'active' && !m.muted) void this.push.notify(m.user_id, 'dm', note)
   }
 
-  private ownMessage(userId: number, messageId: number) {
-    const m = this.store.message(messageId)
+  private async ownMessage(userId: number, messageId: number) {
+    const m = await this.store.message(messageId)
     if (!m) fail('message_not_found')
-    const t = this.readable(m.thread_id, userId)
+    const t = await this.readable(m.thread_id, userId)
     return { m, t }
   }
 
-  edit(userId: number, messageId: number, body: string): Message {
-    const { m, t } = this.ownMessage(userId, messageId)
-    this.checkWrite(t, userId, 'edit', m)
+  async edit(userId: number, messageId: number, body: string): Promise<Message> {
+    const { m, t } = await this.ownMessage(userId, messageId)
+    await this.checkWrite(t, userId, 'edit', m)
     const text = body.trim()
     if (!text && !m.image) fail('validation', 'body: a message needs text or an image')
     return this.store.change(
-      (nextSeq) => this.store.editMessage(m.id, t.id, text, nextSeq()),
+      (nextSeq, tx) => this.store.editMessage(m.id, t.id, text, nextSeq(), tx),
       () => this.tellMessage(t, m.id),
     )
   }
 
   /** Deletes a message (its author, or a room's moderator in room chat), leaving a tombstone. */
-  remove(userId: number, messageId: number): Message {
-    const { m, t } = this.ownMessage(userId, messageId)
-    this.checkWrite(t, userId, 'delete', m)
+  async remove(userId: number, messageId: number): Promise<Message> {
+    const { m, t } = await this.ownMessage(userId, messageId)
+    await this.checkWrite(t, userId, 'delete', m)
     const moderating = m.author_id !== userId
     if (m.deleted_at) return this.views.message(m)
     // The image, video or voice file goes with the message (unless another message still shows it), a video's poster
     // with it: no longer served, files removed.
     return this.store.change(
-      (nextSeq) => this.store.deleteMessage(m, nextSeq()),
+      (nextSeq, tx) => this.store.deleteMessage(m, nextSeq(), tx),
       (filesGone) => {
         this.removeFiles(filesGone)
         if (moderating) {
@@ -398,13 +413,13 @@ export class BackchannelService {
     )
   }
 
-  react(userId: number, messageId: number, emoji: string, on: boolean): Message {
+  async react(userId: number, messageId: number, emoji: string, on: boolean): Promise<Message> {
     if (!isEmoji(emoji)) fail('validation', 'emoji: not an emoji')
-    const { m, t } = this.ownMessage(userId, messageId)
-    this.checkWrite(t, userId, 'react', m)
-    if (on && this.store.reactionKinds(m.id, userId) >= 10) fail('reaction_limit')
+    const { m, t } = await this.ownMessage(userId, messageId)
+    await this.checkWrite(t, userId, 'react', m)
+    if (on && (await this.store.reactionKinds(m.id, userId)) >= 10) fail('reaction_limit')
     return this.store.change(
-      (nextSeq) => this.store.react(m.id, t.id, userId, emoji, on, nextSeq()),
+      (nextSeq, tx) => this.store.react(m.id, t.id, userId, emoji, on, nextSeq(), tx),
       () => this.tellMessage(t, m.id),
     )
   }
@@ -413,28 +428,28 @@ export class BackchannelService {
    * A member deleted their account: every message of theirs outside 1:1 threads becomes a tombstone (its image file
    * removed), told to the threads like any deletion; their reactions and settings go. Returns how many were erased.
    */
-  eraseMember(userId: number): number {
+  async eraseMember(userId: number): Promise<number> {
     this.views.forget(userId) // called after the account's erasure: the author is "Deleted member" from now on
-    const ids = this.data.erasable(userId)
+    const ids = await this.data.erasable(userId)
     for (const id of ids) {
-      const m = this.store.message(id)
-      const t = m && this.store.thread(m.thread_id)
+      const m = await this.store.message(id)
+      const t = m && (await this.store.thread(m.thread_id))
       if (!m || !t) continue
-      this.store.change(
-        (nextSeq) => this.store.deleteMessage(m, nextSeq()),
+      await this.store.change(
+        (nextSeq, tx) => this.store.deleteMessage(m, nextSeq(), tx),
         (filesGone) => {
           this.removeFiles(filesGone)
           return this.tellMessage(t, m.id)
         },
       )
     }
-    this.data.forget(userId)
+    await this.data.forget(userId)
     return ids.length
   }
 
   /** A member's export: their threads (with who is in them), their messages, their uploads and where the files are. */
-  exportOf(userId: number) {
-    const out = this.data.exportOf(userId, (ids) => this.accounts.usernames(ids))
+  async exportOf(userId: number) {
+    const out = await this.data.exportOf(userId, (ids) => this.accounts.usernames(ids))
     return { ...out, uploads: out.uploads.map((u) => ({ ...u, file: join(this.imageDir, u.name) })) }
   }
 
@@ -444,31 +459,31 @@ export class BackchannelService {
   }
 
   /** After a committed change of a message: everyone in the thread gets its new state. */
-  private tellMessage(t: ThreadRow, id: number): Message {
-    const msg = this.views.message(this.store.message(id)!)
-    this.toThreadMessage(t, msg)
+  private async tellMessage(t: ThreadRow, id: number): Promise<Message> {
+    const msg = await this.views.message((await this.store.message(id))!)
+    await this.toThreadMessage(t, msg)
     return msg
   }
 
   /** Marks the thread read up to a message; the member's other tabs and the other members (read receipts) hear it. */
-  read(userId: number, threadId: number, messageId: number) {
-    const t = this.readable(threadId, userId)
-    const mine = this.store.member(threadId, userId)
+  async read(userId: number, threadId: number, messageId: number) {
+    const t = await this.readable(threadId, userId)
+    const mine = await this.store.member(threadId, userId)
     if (!mine || mine.last_read_id >= messageId) return { lastReadId: mine?.last_read_id ?? 0 }
     const last = t.last_message_id ?? 0
     const upTo = Math.min(messageId, last)
     if (upTo <= mine.last_read_id) return { lastReadId: mine.last_read_id }
     return this.store.change(
-      (nextSeq) => {
+      async (nextSeq, tx) => {
         const seq = nextSeq()
-        this.store.setRead(threadId, userId, upTo, seq)
-        if (!isRoomThread(t.kind)) this.store.touchThread(threadId, seq)
+        await this.store.setRead(threadId, userId, upTo, seq, tx)
+        if (!isRoomThread(t.kind)) await this.store.touchThread(threadId, seq, tx)
         return seq
       },
-      (seq) => {
+      async (seq) => {
         // Read receipts go to the other members, except while the reader has not accepted the request.
         const shared = !isRoomThread(t.kind) && mine.state === 'active'
-        this.bus.toUsers(shared ? this.recipients(t) : [userId], {
+        this.bus.toUsers(shared ? await this.recipients(t) : [userId], {
           type: 'bc.read',
           seq,
           threadId,
@@ -481,40 +496,40 @@ export class BackchannelService {
   }
 
   /** Marks a voice message played by a listener; their other tabs and devices hear of it (nobody else does). */
-  played(userId: number, messageId: number) {
-    const m = this.store.message(messageId)
+  async played(userId: number, messageId: number) {
+    const m = await this.store.message(messageId)
     if (!m) fail('message_not_found')
-    const t = this.readable(m.thread_id, userId)
+    const t = await this.readable(m.thread_id, userId)
     if (m.deleted_at) fail('message_deleted')
-    if (!m.image || this.store.upload(m.image)?.kind !== 'voice') fail('not_a_voice_message')
-    if (this.store.markPlayed(m.id, t.id, userId))
+    if (!m.image || (await this.store.upload(m.image))?.kind !== 'voice') fail('not_a_voice_message')
+    if (await this.store.markPlayed(m.id, t.id, userId))
       this.bus.toUsers([userId], { type: 'bc.voice.played', threadId: t.id, messageId: m.id })
     return { messageId: m.id }
   }
 
   /** The voice messages of a thread a member played. */
-  playedIn(userId: number, threadId: number) {
-    this.readable(threadId, userId)
-    return { played: this.store.playedIn(threadId, userId) }
+  async playedIn(userId: number, threadId: number) {
+    await this.readable(threadId, userId)
+    return { played: await this.store.playedIn(threadId, userId) }
   }
 
-  typing(user: SocketUser, threadId: number) {
-    const t = this.readable(threadId, user.id)
+  async typing(user: SocketUser, threadId: number) {
+    const t = await this.readable(threadId, user.id)
     if (isRoomThread(t.kind)) return
     // Only someone who may post types: never towards someone who blocked them (or whom they blocked).
-    this.checkWrite(t, user.id, 'typing')
+    await this.checkWrite(t, user.id, 'typing')
     // Someone who has not accepted a request does not reveal that they are reading it.
-    if (this.members(t.id).get(user.id)?.state !== 'active') return
+    if ((await this.members(t.id)).get(user.id)?.state !== 'active') return
     this.bus.toUsers(
-      this.recipients(t).filter((id) => id !== user.id),
+      (await this.recipients(t)).filter((id) => id !== user.id),
       { type: 'bc.typing', threadId, userId: user.id, username: user.username },
     )
   }
 
   // ——— reading ———
 
-  threadFor(threadId: number, userId: number): Thread {
-    const row = this.store.myThread(userId, threadId)
+  async threadFor(threadId: number, userId: number): Promise<Thread> {
+    const row = await this.store.myThread(userId, threadId)
     if (!row) fail('thread_not_found')
     return this.views.thread(row, userId)
   }
@@ -523,10 +538,13 @@ export class BackchannelService {
 
   /**
    * Who hears live about a thread: its members who can see it now. The same array while the thread's members are
-   * unchanged (the store's member map is replaced on every change of them): the bus's thread topic compares it so.
+   * unchanged (SQLite: the store's member map is replaced on every change of them): the bus's thread topic compares
+   * it so. `members`: the thread's, when the caller has them.
    */
-  recipients(t: ThreadRow): readonly number[] {
-    const members = this.members(t.id)
+  async recipients(t: ThreadRow, members?: ReadonlyMap<number, Membership>): Promise<readonly number[]> {
+    return this.recipientsFrom(t, members ?? (await this.members(t.id)))
+  }
+  private recipientsFrom(t: ThreadRow, members: ReadonlyMap<number, Membership>): readonly number[] {
     const out = this.recipientsOf.get(members)
     if (out) return out
     const ids: number[] = []
@@ -541,16 +559,16 @@ export class BackchannelService {
    * After a committed change: the event to everyone who hears live about the thread, serialised once, through the
    * thread's topic (the bus keeps its members equal to recipients() before publishing).
    */
-  toThread(t: ThreadRow, event: ServerEvent) {
-    this.bus.toMembers(threadTopic(t.id), this.recipients(t), event)
+  async toThread(t: ThreadRow, event: ServerEvent) {
+    this.bus.toMembers(threadTopic(t.id), await this.recipients(t), event)
   }
 
   /**
    * A message to everyone who hears live about the thread; those who blocked its author (or the author it quotes)
    * get it as they see it (B32): withheld, or its quote emptied.
    */
-  private toThreadMessage(t: ThreadRow, msg: Message) {
-    const all = this.recipients(t)
+  private async toThreadMessage(t: ThreadRow, msg: Message, members?: ReadonlyMap<number, Membership>) {
+    const all = await this.recipients(t, members)
     const authorId = msg.author?.id
     const quotedId = msg.replyTo?.author ? this.accounts.byName(msg.replyTo.author)?.id : undefined
     // Who blocked the author or the quoted author: one query each, not one per recipient.
@@ -566,7 +584,7 @@ export class BackchannelService {
       event,
     )
     for (const u of special)
-      this.bus.toUsers([u], { type: 'bc.message', seq: msg.seq, message: this.views.forViewer([msg], u)[0]! })
+      this.bus.toUsers([u], { type: 'bc.message', seq: msg.seq, message: (await this.views.forViewer([msg], u))[0]! })
   }
 
   /** Whether `userId` blocked `otherId`. */
@@ -575,31 +593,31 @@ export class BackchannelService {
   }
 
   /** After a committed change of a thread: tells members (and `also`, e.g. someone who left) their own view of it. */
-  tellThread(threadId: number, also: number[] = [], onlyAlso = false) {
+  async tellThread(threadId: number, also: number[] = [], onlyAlso = false) {
     const ids = new Set(also)
     if (!onlyAlso)
-      for (const m of this.members(threadId).values())
+      for (const m of (await this.members(threadId)).values())
         if (m.state !== 'left' && m.state !== 'declined') ids.add(m.user_id)
     for (const uid of ids) {
       if (!this.bus.isOnline(uid)) continue
-      const row = this.store.myThread(uid, threadId)
+      const row = await this.store.myThread(uid, threadId)
       if (row)
         this.bus.toUsers([uid], {
           type: 'bc.thread',
           seq: Math.max(row.last_seq, row.my_seq),
-          thread: this.views.thread(row, uid),
+          thread: await this.views.thread(row, uid),
         })
     }
   }
 
   // ——— what other domains see (BackchannelApi) ———
 
-  reportedMessage(messageId: number, viewerId: number | null) {
-    const m = this.store.message(messageId)
+  async reportedMessage(messageId: number, viewerId: number | null) {
+    const m = await this.store.message(messageId)
     if (!m) return null
     if (viewerId !== null) {
-      const t = this.store.thread(m.thread_id)
-      if (!t || !this.canRead(t, viewerId)) return null
+      const t = await this.store.thread(m.thread_id)
+      if (!t || !(await this.canRead(t, viewerId))) return null
     }
     return {
       id: m.id,
@@ -610,10 +628,10 @@ export class BackchannelService {
     }
   }
 
-  stats() {
+  async stats() {
     const day = new Date()
     day.setUTCHours(0, 0, 0, 0)
-    const c = this.store.messageCounts(day.getTime())
+    const c = await this.store.messageCounts(day.getTime())
     return { messages: c.messages, messagesToday: c.since, sent: this.sends.messages }
   }
 }

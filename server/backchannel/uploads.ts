@@ -31,21 +31,28 @@ export class Uploads {
   }
 
   /** The checks every upload passes: the member may post in the thread, the rate, the size and the daily bytes. */
-  private admit(userId: number, threadId: number, bytes: Uint8Array, max: number, what: string, tooLarge: string) {
-    const t = this.svc.readable(threadId, userId)
-    this.svc.checkWrite(t, userId, 'upload')
+  private async admit(
+    userId: number,
+    threadId: number,
+    bytes: Uint8Array,
+    max: number,
+    what: string,
+    tooLarge: string,
+  ) {
+    const t = await this.svc.readable(threadId, userId)
+    await this.svc.checkWrite(t, userId, 'upload')
     const wait = this.limiter.take(`u${userId}`)
     if (wait) fail('rate_limited', `Too many uploads; try again in ${wait} s.`, wait)
     if (bytes.byteLength === 0) fail('validation', `body: ${what} is required`)
     if (bytes.byteLength > max) fail('payload_too_large', tooLarge)
-    const today = this.svc.store.uploadedSince(userId, Date.now() - 86_400_000)
+    const today = await this.svc.store.uploadedSince(userId, Date.now() - 86_400_000)
     if (today + bytes.byteLength > UPLOAD_DAILY_BYTES)
       fail('rate_limited', 'You have sent many images and videos today; try again later.', 3600)
   }
 
   /** Stores an image for a thread the member may post in; returns its name (to send with a message) and URL. */
   async save(userId: number, threadId: number, bytes: Uint8Array) {
-    this.admit(userId, threadId, bytes, LIMITS.imageBytes, 'an image', 'An image may be at most 10 MB.')
+    await this.admit(userId, threadId, bytes, LIMITS.imageBytes, 'an image', 'An image may be at most 10 MB.')
     // What is stored has no metadata (EXIF/GPS, XMP…): stripped from its bytes.
     const {
       mime,
@@ -56,7 +63,7 @@ export class Uploads {
     // The folder is made with the first image (building the domain writes nothing).
     mkdirSync(this.dir, { recursive: true })
     await Bun.write(join(this.dir, name), clean)
-    this.svc.store.insertUpload({ name, thread_id: threadId, user_id: userId, mime, size: clean.byteLength })
+    await this.svc.store.insertUpload({ name, thread_id: threadId, user_id: userId, mime, size: clean.byteLength })
     return { name, url: this.svc.views.imageUrl(threadId, name), mime, size: clean.byteLength }
   }
 
@@ -66,12 +73,12 @@ export class Uploads {
    */
   async saveVideo(userId: number, threadId: number, bytes: Uint8Array, meta: { durationMs: number; poster?: string }) {
     const mb = this.maxVideoMb()
-    this.admit(userId, threadId, bytes, mb * 1024 * 1024, 'a video', `A video may be at most ${mb} MB.`)
+    await this.admit(userId, threadId, bytes, mb * 1024 * 1024, 'a video', `A video may be at most ${mb} MB.`)
     const c = readMedia(bytes, 'A video must be an MP4 (H.264/AAC) or a WebM (VP8, VP9 or AV1 with Opus).')
     if (!c.hasVideo) fail('unsupported_media', 'A video needs a video track (send sound as a voice message).')
     if (c.kind === 'ogg') fail('unsupported_media', 'A video must be an MP4 or a WebM.')
     if (meta.poster) {
-      const p = this.svc.store.upload(meta.poster)
+      const p = await this.svc.store.upload(meta.poster)
       if (p?.kind !== 'image' || p.thread_id !== threadId || p.user_id !== userId)
         fail('validation', 'poster: upload the poster image to this thread first')
     }
@@ -87,7 +94,7 @@ export class Uploads {
     bytes: Uint8Array,
     meta: { durationMs: number; waveform: number[] },
   ) {
-    this.admit(userId, threadId, bytes, LIMITS.voiceBytes, 'a recording', 'A voice message may be at most 10 MB.')
+    await this.admit(userId, threadId, bytes, LIMITS.voiceBytes, 'a recording', 'A voice message may be at most 10 MB.')
     const c = readMedia(bytes, 'A voice message must be Opus in WebM or Ogg.')
     if (c.hasVideo || c.codecs.some((x) => x !== 'opus'))
       fail('unsupported_media', 'A voice message must be Opus in WebM or Ogg.')
@@ -120,15 +127,15 @@ export class Uploads {
       poster: meta.poster ?? null,
       waveform: meta.waveform ?? null,
     }
-    this.svc.store.insertUpload(row)
+    await this.svc.store.insertUpload(row)
     return { name, ...this.svc.views.media({ ...row, created_at: Date.now() }) }
   }
 
   /** The file and its type, for a member who may read the thread it was sent to. */
-  open(userId: number, threadId: number, name: string) {
-    this.svc.readable(threadId, userId)
+  async open(userId: number, threadId: number, name: string) {
+    await this.svc.readable(threadId, userId)
     if (!NAME.test(name)) fail('not_found')
-    const up = this.svc.store.upload(name)
+    const up = await this.svc.store.upload(name)
     if (!up || up.thread_id !== threadId) fail('not_found')
     return { file: Bun.file(join(this.dir, name)), mime: up.mime }
   }

@@ -3,6 +3,7 @@
 import type { AccountsApi } from '../contracts'
 import type { Media, Message, Person, Question, Thread } from '../protocol'
 import { isRoomThread, type MessageRow, type MyThreadRow, type QuestionRow, type UploadRow } from './model'
+import type { Tx } from '../db/store'
 import type { BackchannelStore } from './store'
 
 const PEOPLE_TTL_MS = 30_000
@@ -60,10 +61,11 @@ export class Views {
     }
   }
 
-  message(m: MessageRow, reactions?: Record<string, number[]>): Message {
+  /** A message as everyone sees it; its quote, attachment and reactions read (in `tx` when inside a change). */
+  async message(m: MessageRow, reactions?: Record<string, number[]>, tx?: Tx): Promise<Message> {
     let replyTo: Message['replyTo'] = null
     if (m.reply_to) {
-      const r = this.store.message(m.reply_to)
+      const r = await this.store.message(m.reply_to, tx)
       if (r)
         replyTo = {
           id: r.id,
@@ -73,7 +75,7 @@ export class Views {
         }
     }
     // The attachment is an image, or a video or voice message (whose upload says what it is).
-    const up = m.image ? this.store.upload(m.image) : null
+    const up = m.image ? await this.store.upload(m.image, tx) : null
     const media = up && up.kind !== 'image' ? this.media(up) : null
     return {
       id: m.id,
@@ -85,7 +87,7 @@ export class Views {
       image: media ? null : this.imageUrl(m.thread_id, m.image),
       media,
       replyTo,
-      reactions: reactions ?? this.store.reactions(m.id),
+      reactions: reactions ?? (await this.store.reactions(m.id, tx)),
       createdAt: m.created_at,
       editedAt: m.edited_at,
       deleted: m.deleted_at !== null,
@@ -93,9 +95,10 @@ export class Views {
   }
 
   /** A page of messages, their reactions read in one query; as `viewerId` sees them (B32). */
-  messages(rows: MessageRow[], viewerId?: number): Message[] {
-    const reactions = this.store.reactionsOf(rows.map((m) => m.id))
-    const out = rows.map((m) => this.message(m, reactions.get(m.id) ?? {}))
+  async messages(rows: MessageRow[], viewerId?: number): Promise<Message[]> {
+    const reactions = await this.store.reactionsOf(rows.map((m) => m.id))
+    const out: Message[] = []
+    for (const m of rows) out.push(await this.message(m, reactions.get(m.id) ?? {}))
     return viewerId === undefined ? out : this.forViewer(out, viewerId)
   }
 
@@ -104,13 +107,11 @@ export class Views {
    * (`hidden`, no body, image or reply), for the blocker only; the others see them as they are. A 1:1 thread keeps
    * what was said before the block (nothing new can be sent there).
    */
-  forViewer(messages: Message[], viewerId: number): Message[] {
+  async forViewer(messages: Message[], viewerId: number): Promise<Message[]> {
     const dm = new Map<number, boolean>()
-    const inDm = (threadId: number) => {
-      let d = dm.get(threadId)
-      if (d === undefined) dm.set(threadId, (d = this.store.thread(threadId)?.kind === 'dm'))
-      return d
-    }
+    for (const threadId of new Set(messages.map((m) => m.threadId)))
+      dm.set(threadId, (await this.store.thread(threadId))?.kind === 'dm')
+    const inDm = (threadId: number) => dm.get(threadId)
     const blocked = new Map<number, boolean>()
     const isBlocked = (id: number) => {
       let b = blocked.get(id)
@@ -133,12 +134,12 @@ export class Views {
     )
   }
 
-  thread(row: MyThreadRow, viewerId: number): Thread {
+  async thread(row: MyThreadRow, viewerId: number): Promise<Thread> {
     const room = isRoomThread(row.kind)
     const readable = row.my_state === 'active' || row.my_state === 'request' || room
     // Someone who left, was removed or declined learns nothing more about who is in it.
-    const members = room || !readable ? [] : this.members(row.id, viewerId)
-    const last = readable && row.last_message_id ? this.store.message(row.last_message_id) : null
+    const members = room || !readable ? [] : await this.members(row.id, viewerId)
+    const last = readable && row.last_message_id ? await this.store.message(row.last_message_id) : null
     // Someone who left, was removed or declined sees the thread as it was when they went (their own row's seq):
     // not a title it was given afterwards, nor when it was last active.
     const gone = !readable
@@ -152,18 +153,18 @@ export class Views {
       state: row.my_state,
       muted: !!row.muted,
       lastReadId: row.last_read_id,
-      unread: readable && !room ? this.store.unread(row.id, row.last_read_id, viewerId) : 0,
-      lastMessage: last ? (this.forViewer([this.message(last, {})], viewerId)[0] ?? null) : null,
+      unread: readable && !room ? await this.store.unread(row.id, row.last_read_id, viewerId) : 0,
+      lastMessage: last ? ((await this.forViewer([await this.message(last, {})], viewerId))[0] ?? null) : null,
       lastAt: gone && row.last_seq > row.my_seq ? 0 : row.last_at,
       members,
-      memberCount: room ? this.store.countMembers(row.id) : members.length,
+      memberCount: room ? await this.store.countMembers(row.id) : members.length,
       seq: gone ? row.my_seq : Math.max(row.last_seq, row.my_seq),
     }
   }
 
   /** A 1:1 or group thread's member list: who has not left, in the order they joined (accounts looked up at once). */
-  private members(threadId: number, viewerId: number): Thread['members'] {
-    const rows = this.store.memberList(threadId)
+  private async members(threadId: number, viewerId: number): Promise<Thread['members']> {
+    const rows = await this.store.memberList(threadId)
     const users = this.accounts.publicUsers(rows.map((m) => m.user_id))
     return rows.flatMap((m) => {
       const u = users.get(m.user_id)

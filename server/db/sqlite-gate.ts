@@ -4,11 +4,11 @@
 // one transaction at a time (FIFO), and a statement outside any transaction waits while one is open. A statement
 // given the open transaction's `Tx` runs at once. (Kysely's SQLite driver does the same with its connection mutex.)
 //
-// Until every store goes through the gate, the synchronous stores of the other domains (all but the invites' and the
-// accounts') still run their statements directly: between two awaits of an open transaction (microtasks only, as
-// SQLite store calls resolve at once) another request's synchronous code could run and its writes would join that
-// transaction. Keep transactions short and await only store calls inside them; this goes away when the last store is
-// converted. `tx.afterCommit` hooks run after the gate is released: they may run statements of their own.
+// Every store goes through the gate (the Backchannel's, the last one converted, with its search index's own
+// transaction), so no other request's statement can run inside an open transaction: what runs between two awaits of
+// a transaction without its Tx waits for it to end (or throws, when started from inside it). Keep transactions short
+// all the same and await only store calls inside them. `tx.afterCommit` hooks run after the gate is released: they
+// may run statements of their own.
 import type { Database } from 'bun:sqlite'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Transactor, Tx } from './store'

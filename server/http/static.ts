@@ -1,8 +1,11 @@
 // Serves the PWA: from the files embedded in the binary, or, when run from source, from a bundle built in memory
 // once per process (scripts/client.ts: the same hashed names and precompressed forms as `npm run build`).
 // A file is sent brotli- or gzip-compressed when the browser accepts it (Vary: Accept-Encoding); hashed names are
-// cached for a year (immutable), index.html and the service worker are revalidated every time (no-cache).
+// cached for a year (immutable), index.html and the service worker are revalidated every time (no-cache). A screen
+// opened in the browser gets index.html with the app's first data in it (P16: who I am, a member's hallway list).
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { Elysia } from 'elysia'
+import type { Viewer } from '../contracts'
 import { errorBody } from '../errors'
 import { requestPath } from './guard'
 
@@ -110,6 +113,52 @@ export function pickEncoding(accept: string | null, has: { br?: unknown; gzip?: 
 /** What the hallway asks first (client/app/rooms.ts watchHallway), preloaded as the script will fetch it. */
 const HALLWAY_PRELOAD = '</api/rooms>; rel=preload; as=fetch; crossorigin'
 
+/**
+ * The app's first data for a page (P16): who I am (as `GET /api/session` answers) and, for a member's hallway, its
+ * list (as `GET /api/rooms`). app.ts gives it; the page carries it so that the first screen waits for no request.
+ */
+export type FirstData = (viewer: Viewer | null, path: string) => Promise<{ user: unknown; rooms?: unknown }>
+
+/** A page made for one request, compressed fast (a few KiB: well under a millisecond). */
+const compress = (bytes: Uint8Array, enc: Encoding) =>
+  enc === 'br'
+    ? brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } })
+    : gzipSync(bytes, { level: 6 })
+
+/** The who-am-I preload that scripts/client.ts puts in index.html: the first data takes its place. */
+const SESSION_PRELOAD = '<link rel="preload" href="/api/session" as="fetch" crossorigin>'
+
+/**
+ * JSON for a `<script type="application/json">` block: `<` is escaped (so no text, a room's title say, can close the
+ * block or open a comment), and U+2028/2029 too. JSON.parse reads it back as it was. Not executed: the page's CSP
+ * (`script-src 'self'`) applies to scripts that run, not to data blocks.
+ */
+const jsonForHtml = (value: unknown) =>
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029')
+
+/**
+ * index.html with the first data in place of the who-am-I preload, or null when this request should have the plain
+ * shell: only a document navigation gets it (Sec-Fetch-Dest: document), never the service worker's fetch of the
+ * shell it caches and serves to whoever opens the app next (nor a client that does not say what it fetches).
+ */
+async function withFirstData(
+  request: Request,
+  shell: Uint8Array,
+  path: string,
+  viewer: Viewer | null,
+  firstData: FirstData | undefined,
+) {
+  if (!firstData || request.headers.get('sec-fetch-dest') !== 'document') return null
+  const html = new TextDecoder().decode(shell)
+  if (!html.includes(SESSION_PRELOAD)) return null
+  const data = await firstData(viewer, path)
+  const block = `<script type="application/json" id="first-data">${jsonForHtml(data)}</script>`
+  return html.replace(SESSION_PRELOAD, block)
+}
+
 export const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
@@ -127,7 +176,7 @@ export const SECURITY_HEADERS = {
   ].join('; '),
 }
 
-export const staticRoutes = () =>
+export const staticRoutes = (opts: { firstData?: FirstData } = {}) =>
   new Elysia().get(
     '/*',
     async (ctx) => {
@@ -141,13 +190,31 @@ export const staticRoutes = () =>
         return Response.json(errorBody('not_found'), { status: 404, headers: { 'x-content-type-options': 'nosniff' } })
       }
       const f = files.get(path) ?? files.get('/index.html')!
+      const viewer = (ctx as { viewer?: Viewer | null }).viewer ?? null
+      if (f === files.get('/index.html')) {
+        const page = await withFirstData(request, f.identity.body, path, viewer, opts.firstData)
+        // The member's own page: not shared by any cache, revalidated every time, no ETag (it is not the file's).
+        if (page !== null) {
+          const bytes = new TextEncoder().encode(page)
+          const enc = pickEncoding(request.headers.get('accept-encoding'), { br: 1, gzip: 1 })
+          return new Response((enc ? compress(bytes, enc) : bytes) as BodyInit, {
+            headers: {
+              'content-type': f.type,
+              ...(enc ? { 'content-encoding': enc } : {}),
+              vary: 'Accept-Encoding',
+              'cache-control': 'private, no-cache',
+              ...SECURITY_HEADERS,
+            },
+          })
+        }
+      }
       const encoding = pickEncoding(request.headers.get('accept-encoding'), f)
       const v = (encoding && f[encoding]) || f.identity
       const vary: Record<string, string> = f.br || f.gzip ? { vary: 'Accept-Encoding' } : {}
       const headers: Record<string, string> = { etag: v.etag, 'cache-control': f.cache, ...vary }
       // A member opening the hallway: its list starts loading with the page, not after the script (the session is
       // resolved for every route by the session plugin; signed out, nothing is preloaded, so nothing 401s).
-      if (path === '/' && (ctx as { viewer?: unknown }).viewer) headers.link = HALLWAY_PRELOAD
+      if (path === '/' && viewer) headers.link = HALLWAY_PRELOAD
       const match = request.headers.get('if-none-match')
       if (match?.split(',').some((t) => t.trim().replace(/^W\//, '') === v.etag))
         return new Response(null, { status: 304, headers })

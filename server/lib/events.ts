@@ -1,5 +1,6 @@
 // Typed in-process events a domain emits after the change they describe: others subscribe with `on` when they are
-// built. A listener that throws is logged; it neither stops the other listeners nor fails the emitter's caller.
+// built. A listener that throws (or whose promise rejects: an async listener) is logged; it neither stops the other
+// listeners nor fails the emitter's caller.
 import type { Logger } from './log'
 
 export class Emitter<Events extends { [K in keyof Events]: object }> {
@@ -18,10 +19,13 @@ export class Emitter<Events extends { [K in keyof Events]: object }> {
 
   emit<E extends keyof Events>(event: E, e: Events[E]) {
     for (const fn of this.listeners.get(event) ?? []) {
-      try {
-        ;(fn as (e: Events[E]) => void)(e)
-      } catch (error) {
+      const failed = (error: unknown) =>
         this.log.error(`${this.domain}: a "${String(event)}" listener failed`, { error })
+      try {
+        const r: unknown = (fn as (e: Events[E]) => unknown)(e)
+        if (r instanceof Promise) r.catch(failed)
+      } catch (error) {
+        failed(error)
       }
     }
   }

@@ -64,7 +64,7 @@ class MembersService {
     const { core, accounts, backchannel } = this.deps
     const mine = await accounts.exportOf(userId)
     if (!mine) fail('not_found')
-    const bc = backchannel.exportOf(userId)
+    const bc = await backchannel.exportOf(userId)
     const json = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`)
     const { avatar, ...profile } = mine
     const avatarFile = avatar ? accounts.avatarFile(avatar) : null
@@ -93,7 +93,7 @@ class MembersService {
     for (const inv of await invites.pending()) if (inv.creatorId === userId) await invites.revoke(inv.id, me)
     await accounts.erase(userId)
     // After the account: the tombstones and the kept 1:1 messages show "Deleted member" at once.
-    const erased = backchannel.eraseMember(userId)
+    const erased = await backchannel.eraseMember(userId)
     await replays.eraseMember(userId)
     audit({
       actorId: userId,

@@ -103,7 +103,7 @@ export class MixJobs {
       name: names.get(t.user_id) ?? 'Deleted member',
       path: join(this.deps.dataDir, t.path),
     }))
-    const questions = this.deps.stagedQuestions(r.room_id).map((q) => ({
+    const questions = (await this.deps.stagedQuestions(r.room_id)).map((q) => ({
       at: q.stagedAt,
       title: questionTitle(q.body),
       userId: q.authorId,

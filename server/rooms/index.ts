@@ -23,6 +23,8 @@ export interface RoomsDomain extends Domain<RoomsApi> {
   readonly service: RoomsService
   readonly routes: AnyElysia
   readonly ws: RoomsWs
+  /** The hallway's list for a viewer, as `GET /api/rooms` answers it (the app's first data: server/http/static.ts). */
+  readonly hallway: Hallway['list']
 }
 
 /** Several nodes: how often a node looks for live rooms that no node holds any more (their node died). */
@@ -68,6 +70,7 @@ export function createRooms(deps: {
     service,
     routes: new Elysia().use(roomsRoutes(deps, service, hallway)).use(roomPages(deps, service)),
     ws: roomsWs(core, service),
+    hallway: (viewerId) => hallway.list(viewerId),
     /**
      * Rooms a previous run left live get their sessions back, seats waiting for their participants: only in the
      * serving process (the start phase), never in a CLI command that builds the same graph.

@@ -84,6 +84,18 @@ test.skipIf(!hasChromium)(
   },
 )
 
+test.skipIf(!hasChromium)("[P16] the shell the service worker keeps carries nobody's first data", async () => {
+  // The page itself came with alice's first data (a navigation); the worker's copy, served to whoever opens the app
+  // next and offline, is the plain file: it asks who is signed in.
+  await page.goto(s.url + '/')
+  await controlled()
+  const shell = await page.evaluate(async () => (await (await caches.match('/'))?.text()) ?? '')
+  expect(shell).toContain('<div id="app">')
+  expect(shell).toContain('<link rel="preload" href="/api/session" as="fetch" crossorigin>')
+  expect(shell).not.toContain('first-data')
+  expect(shell).not.toContain('alice')
+})
+
 test.skipIf(!hasChromium)("[P12] Chrome's installability check finds no errors", async () => {
   await page.goto(s.url + '/')
   await controlled()

@@ -17,6 +17,11 @@ export interface Backend<S> {
   store: S
   /** Another connection to the same kind of database. */
   other: Transactor
+  /**
+   * Postgres only: the store again on a second pool to the same database (another node's), and a third pool to read
+   * what is committed (its own queries). Closed with the backend.
+   */
+  twin?: { store: S; sql: PgConn['sql'] }
   /** A member (a users row); its id. */
   addUser(name: string): Promise<number>
   /** An ended open room hosted by a member (a rooms row, the rooms domain's table); its id. */
@@ -66,12 +71,16 @@ export async function sqliteBackend<S>(make: (gate: SqliteGate) => S): Promise<B
 
 let databases = 0
 export async function pgBackend<S>(pg: TestPostgres, prefix: string, make: (conn: PgConn) => S): Promise<Backend<S>> {
-  const conn = new PgConn(await pg.database(`${prefix}_${++databases}`))
+  const url = await pg.database(`${prefix}_${++databases}`)
+  const conn = new PgConn(url)
   await migratePg(conn.sql)
   const other = new PgConn(await pg.database(`${prefix}_${++databases}`))
+  const second = new PgConn(url)
+  const reader = new PgConn(url, { max: 1 })
   return {
     store: make(conn),
     other,
+    twin: { store: make(second), sql: reader.sql },
     addUser: async (name) => {
       const [r] = await conn.sql`
         INSERT INTO users (username, password_hash, created_at) VALUES (${name}, 'x', ${Date.now()}) RETURNING id`
@@ -86,6 +95,8 @@ export async function pgBackend<S>(pg: TestPostgres, prefix: string, make: (conn
     close: async () => {
       await conn.close()
       await other.close()
+      await second.close()
+      await reader.close()
     },
   }
 }

@@ -85,6 +85,9 @@ test('[H11] the binary, alone in an empty folder, serves /healthz, the app and i
   expect(await (await fetch(base + '/invite/abc')).text()).toContain('<div id="app">')
   expect((await fetch(base + '/api/me')).status).toBe(401)
   expect(await (await fetch(base + '/api/session')).json()).toEqual({ user: null })
+  // [P16] Opened in a browser, the binary's page carries its first data too (its embedded index.html, as from source).
+  const opened = await fetch(base + '/', { headers: { 'sec-fetch-dest': 'document' } })
+  expect(await opened.text()).toContain('<script type="application/json" id="first-data">{"user":null}</script>')
   // [H68] the API reference's page and script come from the binary.
   expect(await (await fetch(base + '/openapi')).text()).toContain('<script src="/openapi/ui.js">')
   const ui = await fetch(base + '/openapi/ui.js', {

@@ -1,6 +1,7 @@
-// [H60–H64] A fast first load, from source (the binary serves the same build: binary.test.ts): precompressed files
-// by Accept-Encoding, hashed names cached immutable, index.html revalidated, lazy screens in their own chunks, and
-// one who-am-I that answers 200 when signed out; in Chromium the sign-in page loads no admin code and logs nothing.
+// [H60–H64, P16] A fast first load, from source (the binary serves the same build: binary.test.ts): precompressed files
+// by Accept-Encoding, hashed names cached immutable, index.html revalidated, lazy screens in their own chunks, one
+// who-am-I that answers 200 when signed out, and a page opened in the browser that carries who I am and a member's
+// hallway list (so neither is asked); in Chromium the sign-in page loads no admin code and logs nothing.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import type { Browser, Page } from 'playwright-core'
@@ -142,6 +143,92 @@ test('[H63] GET /api/session: 200 {user: null} signed out, the member signed in;
   expect((await ann.get('/')).headers.get('link')).toBeNull()
 })
 
+describe("[P16] a page opened in the browser carries the first data: who I am, a member's hallway list", () => {
+  /** A browser's navigation to `path` (Sec-Fetch-Dest: document), with a member's cookie or none. */
+  const open = (path: string, cookie?: string, headers: Record<string, string> = {}) =>
+    fetch(s.url + path, { headers: { 'sec-fetch-dest': 'document', ...(cookie ? { cookie } : {}), ...headers } })
+  /** The first data of a page, as the app reads it (null when the page has none). */
+  const firstData = (page: string) => {
+    const m = /<script type="application\/json" id="first-data">(.*?)<\/script>/s.exec(page)
+    return m ? JSON.parse(m[1]!) : null
+  }
+
+  test("a member's hallway: the who-am-I and the list, as the API answers them; private, no preload", async () => {
+    const eve = await signedInClient(s, 'eve')
+    expect((await eve.post('/api/rooms', { title: 'Eve live', kind: 'open' })).status).toBe(201)
+    const later = { title: 'Eve later', kind: 'open', startsAt: Date.now() + 86_400_000 }
+    expect((await eve.post('/api/rooms', later)).status).toBe(201)
+    const r = await open('/', eve.cookie)
+    expect(r.status).toBe(200)
+    expect(r.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    // It is this member's page: no shared cache keeps it, and no ETag says it is the file's.
+    expect(r.headers.get('cache-control')).toBe('private, no-cache')
+    expect(r.headers.get('etag')).toBeNull()
+    expect(r.headers.get('link')).toBeNull()
+    expect(r.headers.get('content-security-policy')).toContain("script-src 'self'")
+    const page = await r.text()
+    expect(firstData(page)).toEqual({
+      user: (await eve.get('/api/session')).json.user,
+      rooms: (await eve.get('/api/rooms')).json,
+    })
+    expect(firstData(page).rooms.upcoming.map((x: { title: string }) => x.title)).toContain('Eve later')
+    // The who-am-I is not preloaded as well (it would be a request nobody reads); the rest of the shell is the file's.
+    expect(page).not.toContain('href="/api/session"')
+    expect(page.replace(/<script type="application\/json".*?<\/script>/s, '')).toBe(
+      html.replace('<link rel="preload" href="/api/session" as="fetch" crossorigin>', ''),
+    )
+    // Another screen of a member: who I am only; signed out: nobody.
+    expect(firstData(await (await open('/backchannel', eve.cookie)).text())).toEqual({
+      user: (await eve.get('/api/session')).json.user,
+    })
+    expect(firstData(await (await open('/')).text())).toEqual({ user: null })
+  })
+
+  test('compressed as accepted, like the files', async () => {
+    const fay = await signedInClient(s, 'fay')
+    const plain = await (await open('/', fay.cookie, { 'accept-encoding': 'identity' })).text()
+    expect(firstData(plain)?.user.username).toBe('fay')
+    for (const [accept, decode] of [
+      ['br', brotliDecompressSync],
+      ['gzip', gunzipSync],
+    ] as const) {
+      const r = await fetch(s.url + '/', {
+        headers: { 'sec-fetch-dest': 'document', cookie: fay.cookie, 'accept-encoding': accept },
+        decompress: false,
+      } as RequestInit)
+      expect(r.headers.get('content-encoding')).toBe(accept)
+      expect(r.headers.get('vary')).toBe('Accept-Encoding')
+      expect(new TextDecoder().decode(decode(new Uint8Array(await r.arrayBuffer())))).toBe(plain)
+    }
+  })
+
+  test('anything but a document navigation (the service worker caching the shell) gets the plain file', async () => {
+    const gus = await signedInClient(s, 'gus')
+    for (const dest of [undefined, 'empty', 'script']) {
+      const r = await fetch(s.url + '/', {
+        headers: { cookie: gus.cookie, ...(dest ? { 'sec-fetch-dest': dest } : {}) },
+      })
+      const page = await r.text()
+      expect(firstData(page)).toBeNull()
+      expect(page).toBe(html)
+      expect(r.headers.get('cache-control')).toBe('no-cache')
+    }
+  })
+
+  test('user text cannot leave the data block: a title with </script> and <!-- stays data', async () => {
+    const hal = await signedInClient(s, 'hal')
+    const title = '</script><script>alert(1)</script><!--'
+    expect((await hal.post('/api/rooms', { title, kind: 'open' })).status).toBe(201)
+    const page = await (await open('/', hal.cookie)).text()
+    const block = /<script type="application\/json" id="first-data">(.*?)<\/script>/s.exec(page)![1]!
+    expect(block).not.toContain('<')
+    expect(firstData(page).rooms.live.map((x: { title: string }) => x.title)).toContain(title)
+    // One script element more than the file has, and it is the data block.
+    const scripts = (t: string) => t.match(/<script/g)?.length ?? 0
+    expect(scripts(page)).toBe(scripts(html) + 1)
+  })
+})
+
 describe.skipIf(!hasChromium)('[H64] in Chromium', () => {
   let browser: Browser
   beforeAll(async () => {
@@ -176,7 +263,7 @@ describe.skipIf(!hasChromium)('[H64] in Chromium', () => {
     throw new Error('no admin chunk')
   }
 
-  test('the signed-out page: no admin code, one who-am-I (200), no error or warning in the console', async () => {
+  test('the signed-out page: no admin code, no who-am-I request (the page says), no error or warning', async () => {
     const v = await visit('/', /sign in|townhall/i)
     await v.page
       .getByRole('button', { name: /sign in/i })
@@ -184,7 +271,8 @@ describe.skipIf(!hasChromium)('[H64] in Chromium', () => {
       .waitFor()
     expect(v.problems).toEqual([])
     expect(v.requests).not.toContain(await adminChunk())
-    expect(v.requests.filter((p) => p === '/api/session')).toHaveLength(1)
+    // [P16] who I am (nobody) came with the page: the who-am-I is neither asked nor preloaded.
+    expect(v.requests.filter((p) => p === '/api/session')).toHaveLength(0)
     expect(v.requests).not.toContain('/api/me')
     await v.context.close()
   })
@@ -193,10 +281,11 @@ describe.skipIf(!hasChromium)('[H64] in Chromium', () => {
     const bea = await signedInClient(s, 'bea')
     expect((await bea.post('/api/rooms', { title: 'Bea room', kind: 'open' })).status).toBe(201)
     const hall = await visit('/', /hallway|rooms/i, bea.cookie)
-    // The preloaded list is the one the hallway uses (an unused preload would be a console warning).
+    // [P16] The list came with the page: neither it nor the who-am-I is asked for (nor preloaded: an unused preload
+    // would be a console warning).
     await hall.page.getByText('Bea room').first().waitFor()
     expect(hall.problems).toEqual([])
-    expect(hall.requests.filter((p) => p === '/api/rooms')).toHaveLength(1)
+    expect(hall.requests.filter((p) => p === '/api/rooms' || p === '/api/session')).toEqual([])
     expect(hall.requests).not.toContain(await adminChunk())
     await hall.context.close()
 
@@ -206,6 +295,21 @@ describe.skipIf(!hasChromium)('[H64] in Chromium', () => {
     expect(admin.requests).toContain(await adminChunk())
     expect(admin.problems).toEqual([])
     await admin.context.close()
+  })
+
+  test('[P16] the app reads the first data once, removes it, and shows user text in it as text', async () => {
+    const ivy = await signedInClient(s, 'ivy')
+    const title = '<img src=x onerror=alert(1)></script>'
+    expect((await ivy.post('/api/rooms', { title, kind: 'open' })).status).toBe(201)
+    const v = await visit('/', /hallway|rooms/i, ivy.cookie)
+    await v.page.getByText(title).first().waitFor()
+    expect(await v.page.locator('img[src="x"]').count()).toBe(0)
+    expect(await v.page.locator('#first-data').count()).toBe(0)
+    // The shell's parts that need who I am show it (the avatar's link), and nothing was asked for it.
+    await v.page.getByRole('link', { name: 'My profile' }).waitFor()
+    expect(v.requests.filter((p) => p === '/api/rooms' || p === '/api/session')).toEqual([])
+    expect(v.problems).toEqual([]) // a CSP violation or a failed parse would be a console error or warning
+    await v.context.close()
   })
 
   // The font sizes and weights of a page's text, as `size weight` (the keys of this host's font lookups).

@@ -121,7 +121,7 @@ test('[D62] an export of MBs of uploads is streamed; the tar reader reads each f
   const uploads = JSON.parse(readFileSync(join(dir, 'backchannel', 'uploads.json'), 'utf8'))
   expect(uploads.map((u: { name: string }) => u.name).sort()).toEqual([...names].sort())
   // Each file as the server stored it (its own record of where), byte for byte.
-  const stored = new Map(s.ctx.backchannel.api.exportOf(ann.id).uploads.map((u) => [u.name, u.file]))
+  const stored = new Map((await s.ctx.backchannel.api.exportOf(ann.id)).uploads.map((u) => [u.name, u.file]))
   let total = 0
   for (const name of names) {
     const got = new Uint8Array(readFileSync(join(dir, 'files', 'backchannel', name)))

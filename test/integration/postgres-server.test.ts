@@ -1,17 +1,16 @@
 // [H77] A server on Postgres (DATABASE_URL, a throwaway cluster): setup, sign-up by invite, a follow, a scheduled room
 // with an RSVP, a live room and its hallway card, /healthz checking Postgres; a restart on the same database keeps it
-// all; the console's backup holds the Postgres database. Until Backchannel's store has its Postgres side wired,
-// such a server refuses to start with one clear message ([W30], checked live below); the scenario is ready for the
-// day it is.
+// all; the console's backup holds the Postgres database. [W30] Backchannel on Postgres: a DM delivered live, found by
+// search, and synced after the restart from the seq the reader had seen; the CLI's invite works on the same database.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SQL } from 'bun'
-import { BACKCHANNEL_NOT_WIRED } from '../../server/app'
+import { dm, send } from '../helpers/backchannel'
 import { townhall } from '../helpers/cli'
 import { TEST_LIMIT } from '../helpers/limits'
-import { closeAll, createRoom, member, ok, type Member } from '../helpers/members'
+import { closeAll, createRoom, member, ok, reconnect, type Member } from '../helpers/members'
 import { startPostgres, type TestPostgres } from '../helpers/postgres'
 import { Client, PASSWORD, startTestServer, type TestServer } from '../helpers/server'
 
@@ -29,24 +28,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-test("[W30] until Backchannel's store is wired on Postgres, a server on DATABASE_URL stops at start", async () => {
-  if (!pg) return console.warn('postgres-server: skipped (no Postgres)')
-  const url = await pg.database('pgserver_refused')
-  // In process, as the tests start servers: the error, word for word.
-  const dataDir = join(tmp, 'refused')
-  await expect(startTestServer({ DATABASE_URL: url }, { keepDir: dataDir })).rejects.toThrow(
-    `config: DATABASE_URL: ${BACKCHANNEL_NOT_WIRED}`,
-  )
-  // As an operator starts it: one line and exit status 2, before anything listens.
-  const r = await townhall(['serve'], { DATA_DIR: dataDir, DATABASE_URL: url, PORT: '0' })
-  expect(r.code).toBe(2)
-  expect(r.err.trim()).toBe(`townhall: config: DATABASE_URL: ${BACKCHANNEL_NOT_WIRED}`)
-  // Nothing of SQLite's was made in DATA_DIR.
-  expect(await Bun.file(join(dataDir, 'townhall.db')).exists()).toBe(false)
-})
-
-// enabled when PgBackchannelStore is wired (lead)
-test.skip('[H77] a server on Postgres: setup, invites, follows, rooms, the hallway, /healthz, a restart', async () => {
+test('[H77][W30] a server on Postgres: setup, invites, rooms, Backchannel, /healthz, a restart', async () => {
   if (!pg) return console.warn('postgres-server: skipped (no Postgres)')
   const url = await pg.database('pgserver')
   const dataDir = join(tmp, 'server')
@@ -89,6 +71,18 @@ test.skip('[H77] a server on Postgres: setup, invites, follows, rooms, the hallw
     expect(hall.live.map((r: { id: number }) => r.id)).toContain(live.id)
     expect(hall.upcoming.map((r: { id: number }) => r.id)).toContain(later.json.room.id)
 
+    // Backchannel: a DM delivered live and found by Postgres's full-text search.
+    const reader = await member(s, 'pgr')
+    people.push(reader)
+    const thread = await dm(host, reader)
+    const live1 = reader.ws.next('bc.message', (e) => e.message.body === 'tulips in amsterdam')
+    const sent = await send(host, thread, 'tulips in amsterdam')
+    expect((await live1).message.id).toBe(sent.id)
+    const found = await ok(reader, 'bc.search', { q: 'tulip' })
+    expect(found.results.map((r: { message: { id: number } }) => r.message.id)).toContain(sent.id)
+    const seen = sent.seq
+    const second = await send(host, thread, 'and windmills')
+
     // The console's backup: the Postgres database (pg_dump here, or the logical export) and the files, in one tar.
     const backup = await owner.post('/api/admin/backups')
     expect(backup.status).toBe(201)
@@ -98,7 +92,7 @@ test.skip('[H77] a server on Postgres: setup, invites, follows, rooms, the hallw
     const sql = new SQL({ url, max: 1 })
     try {
       const [n] = await sql`SELECT count(*)::int AS n FROM users`
-      expect(n.n).toBe(3)
+      expect(n.n).toBe(4)
     } finally {
       await sql.close()
     }
@@ -120,6 +114,23 @@ test.skip('[H77] a server on Postgres: setup, invites, follows, rooms, the hallw
     expect(after.upcoming.map((r: { id: number }) => r.id)).toContain(later.json.room.id)
     expect(after.live.map((r: { id: number }) => r.id)).toContain(live.id)
     expect(again.ctx.accounts.service.setupTokenFor()).toBeNull()
+    // Backchannel after the restart: the reader syncs from the seq of the first DM and gets the second; a new send
+    // takes a seq above both.
+    await reconnect(again, reader)
+    const synced = await ok(reader, 'bc.sync', { after: seen })
+    expect(synced.messages.map((m: { id: number }) => m.id)).toContain(second.id)
+    const third = await send(await reconnect(again, host), thread, 'after the restart')
+    expect(third.seq).toBeGreaterThan(second.seq)
+    // The CLI on the same database: an invite made by `townhall invite create` signs a member up.
+    const cli = await townhall(['invite', 'create'], { DATA_DIR: dataDir, DATABASE_URL: url })
+    expect(cli.code).toBe(0)
+    const invite = cli.out.trim().split('\n').at(-1)!.split('/invite/')[1]
+    const viaCli = await new Client(again).post('/api/auth/register', {
+      username: 'fromcli',
+      password: PASSWORD,
+      invite,
+    })
+    expect(viaCli.status).toBeLessThan(300)
   } finally {
     closeAll(people)
     for (const s of servers) await s.stop().catch(() => {})

@@ -271,7 +271,7 @@ for (const proxy of [nginx, caddy]) {
       // A 5 MB image into a thread: past nginx's default 1 MB, within client_max_body_size and MAX_BODY_KB.
       const other = await signedInClient(s, `${proxy.name}o`)
       await other.req('PUT', `/api/users/${member.user.username}/follow`)
-      const thread = s.ctx.backchannel.service.openDm(member.user.id, other.user.username).id
+      const thread = (await s.ctx.backchannel.service.openDm(member.user.id, other.user.username)).id
       const png = bigPng(5 * 1024 * 1024)
       expect(png.byteLength).toBeGreaterThan(5 * 1024 * 1024)
       const up = await request(

@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { linkify, highlighted } from '../../client/components/backchannel/text'
 import { isEmoji } from '../../server/backchannel/model'
 import { MAX_BATCH, SendQueue, type SendItem } from '../../server/backchannel/send'
-import { BackchannelStore } from '../../server/backchannel/store'
+import { SqliteBackchannelStore } from '../../server/backchannel/store'
+import { SqliteGate } from '../../server/db/sqlite-gate'
+import type { Tx } from '../../server/db/store'
 import { openDatabase } from '../../server/db/open'
 import { TEST_LIMIT } from '../helpers/limits'
 
@@ -58,17 +60,17 @@ test(
     let current = 0
     let seq = 0
     const q = new SendQueue({
-      change: (write) => {
+      change: async (write, committed) => {
         current = 0
-        const r = write(() => ++seq)
+        const r = await write(() => ++seq, {} as Tx)
         if (fail) throw new Error('disk full')
         batches.push(current)
-        return r
+        return committed(r)
       },
-      check: () => null,
-      insert: () => ++current,
-      last: () => {},
-      committed: (id) => ({ id }) as any,
+      check: async () => null,
+      insert: async () => ++current,
+      last: async () => {},
+      committed: async (id) => ({ id }) as any,
       logError: () => {},
     })
     const item = (i: number): SendItem => ({
@@ -93,31 +95,31 @@ test(
 test(
   '[B6] a change takes its seqs in its transaction: one that rolls back takes none and tells nothing; ' +
     'changes do not nest',
-  () => {
+  async () => {
     const dir = mkdtempSync(join(tmpdir(), 'townhall-bc-change-'))
     const db = openDatabase(dir)
     try {
-      const store = new BackchannelStore(db)
+      const store = new SqliteBackchannelStore(new SqliteGate(db))
       const counter = () => db.query<{ seq: number }, []>('SELECT seq FROM bc_counter').get()!.seq
-      const start = store.seq
+      const start = await store.seq()
       // Committed: the seqs are saved with it, and the committed step runs after the commit with what was written.
       let inTransaction: boolean | null = null
-      const id = store.change(
-        (nextSeq) => store.insertThread('group', 'g', null, null, null, nextSeq()),
+      const id = await store.change(
+        (nextSeq, tx) => store.insertThread('group', 'g', null, null, null, nextSeq(), tx),
         (tid) => {
           inTransaction = db.inTransaction
           return tid
         },
       )
       expect(inTransaction as boolean | null).toBe(false)
-      expect(store.thread(id)?.last_seq).toBe(start + 1)
-      expect([store.seq, counter()]).toEqual([start + 1, start + 1])
+      expect((await store.thread(id))?.last_seq).toBe(start + 1)
+      expect([await store.seq(), counter()]).toEqual([start + 1, start + 1])
       // Rolled back: nothing written, the seq as it was, the committed step never runs.
       let told = false
-      expect(() =>
+      await expect(
         store.change(
-          (nextSeq) => {
-            store.insertThread('group', 'lost', null, null, null, nextSeq())
+          async (nextSeq, tx) => {
+            await store.insertThread('group', 'lost', null, null, null, nextSeq(), tx)
             nextSeq()
             throw new Error('disk full')
           },
@@ -125,20 +127,20 @@ test(
             told = true
           },
         ),
-      ).toThrow('disk full')
+      ).rejects.toThrow('disk full')
       expect(told).toBe(false)
-      expect([store.seq, counter()]).toEqual([start + 1, start + 1])
+      expect([await store.seq(), counter()]).toEqual([start + 1, start + 1])
       expect(db.query("SELECT COUNT(*) AS n FROM bc_threads WHERE title = 'lost'").get()).toEqual({ n: 0 })
       // A change that turns out to change nothing takes no seq.
-      store.change(() => {})
-      expect(store.seq).toBe(start + 1)
+      await store.change(() => {})
+      expect(await store.seq()).toBe(start + 1)
       // A change inside a change would tell before the commit: refused.
-      expect(() => store.change(() => store.change(() => {}))).toThrow('a change inside a change')
-      expect(() =>
-        store.change(() => {
-          store.upsertMember(id, 1, 'active', 1)
+      await expect(store.change(() => store.change(() => {}))).rejects.toThrow('transactions do not nest')
+      await expect(
+        store.change(async (_nextSeq, tx) => {
+          await store.upsertMember(id, 1, 'active', 1, tx)
         }),
-      ).toThrow(/store: unable to add member 1 to thread/)
+      ).rejects.toThrow(/store: unable to add member 1 to thread/)
     } finally {
       db.close()
       rmSync(dir, { recursive: true, force: true })
@@ -149,16 +151,16 @@ test(
 test(
   '[B49] the search index is written after the send: found at once by a search, edited and deleted messages ' +
     'indexed as they are, and a crash between the commit and the index loses no entry',
-  () => {
+  async () => {
     const dir = mkdtempSync(join(tmpdir(), 'townhall-bc-index-'))
     let db = openDatabase(dir)
     try {
       db.query("INSERT INTO users (username, password_hash, created_at) VALUES ('ann', 'x', 0)").run()
       const ann = db.query<{ id: number }, []>("SELECT id FROM users WHERE username = 'ann'").get()!.id
-      let store = new BackchannelStore(db)
-      const thread = store.change((nextSeq) => {
-        const id = store.insertThread('group', 'g', ann, null, null, nextSeq())
-        store.upsertMember(id, ann, 'active', nextSeq())
+      let store = new SqliteBackchannelStore(new SqliteGate(db))
+      const thread = await store.change(async (nextSeq, tx) => {
+        const id = await store.insertThread('group', 'g', ann, null, null, nextSeq(), tx)
+        await store.upsertMember(id, ann, 'active', nextSeq(), tx)
         return id
       })
       const mark = () => db.query<{ indexed: number }, []>('SELECT indexed FROM bc_fts_mark').get()!.indexed
@@ -167,59 +169,58 @@ test(
           .query<{ rowid: number }, [string]>('SELECT rowid FROM bc_fts WHERE bc_fts MATCH ? ORDER BY rowid')
           .all(word)
           .map((r) => r.rowid)
-      const found = (word: string) => store.search(ann, word, 10).map((r) => r.id)
+      const found = async (word: string) => (await store.search(ann, [word], 10)).map((r) => r.id)
       const send = (body: string) =>
-        store.change((nextSeq) =>
-          store.insertMessage({
-            threadId: thread,
-            authorId: ann,
-            clientId: body,
-            body,
-            image: null,
-            replyTo: null,
-            seq: nextSeq(),
-          }),
+        store.change((nextSeq, tx) =>
+          store.insertMessage(
+            { threadId: thread, authorId: ann, clientId: body, body, image: null, replyTo: null, seq: nextSeq() },
+            tx,
+          ),
         )
       // The send's transaction writes no index row; the search before it reads catches the index up.
-      const first = send('a quince arrived')
-      const second = send('a medlar arrived')
-      const third = send('a loquat arrived')
+      const first = await send('a quince arrived')
+      const second = await send('a medlar arrived')
+      const third = await send('a loquat arrived')
       expect(indexed('arrived')).toEqual([])
       // Before indexing: an edit and a delete change only the message (the index holds nothing of it yet).
-      store.change((nextSeq) => store.editMessage(second, thread, 'a damson arrived', nextSeq()))
-      store.change((nextSeq) => store.deleteMessage({ id: third, thread_id: thread, image: null }, nextSeq()))
-      expect(found('arrived')).toEqual([first, second])
-      expect(found('damson')).toEqual([second])
-      expect(found('medlar')).toEqual([])
-      expect(found('loquat')).toEqual([])
+      await store.change((nextSeq, tx) => store.editMessage(second, thread, 'a damson arrived', nextSeq(), tx))
+      await store.change((nextSeq, tx) =>
+        store.deleteMessage({ id: third, thread_id: thread, image: null }, nextSeq(), tx),
+      )
+      expect(await found('arrived')).toEqual([first, second])
+      expect(await found('damson')).toEqual([second])
+      expect(await found('medlar')).toEqual([])
+      expect(await found('loquat')).toEqual([])
       expect(mark()).toBe(third)
       // After indexing: an edit replaces the message's words in the index, a delete removes them.
-      store.change((nextSeq) => store.editMessage(first, thread, 'a persimmon arrived', nextSeq()))
-      expect(found('quince')).toEqual([])
-      expect(found('persimmon')).toEqual([first])
-      store.change((nextSeq) => store.deleteMessage({ id: second, thread_id: thread, image: null }, nextSeq()))
-      expect(found('damson')).toEqual([])
+      await store.change((nextSeq, tx) => store.editMessage(first, thread, 'a persimmon arrived', nextSeq(), tx))
+      expect(await found('quince')).toEqual([])
+      expect(await found('persimmon')).toEqual([first])
+      await store.change((nextSeq, tx) =>
+        store.deleteMessage({ id: second, thread_id: thread, image: null }, nextSeq(), tx),
+      )
+      expect(await found('damson')).toEqual([])
       // An id at or below the mark again (the newest messages deleted for good) is indexed by its insert.
       db.query('DELETE FROM bc_messages WHERE id >= ?').run(second)
-      const reused = send('a sloe arrived')
+      const reused = await send('a sloe arrived')
       expect(reused).toBeLessThanOrEqual(mark())
       expect(indexed('sloe')).toEqual([reused])
-      expect(send('a filler')).toBe(mark())
+      expect(await send('a filler')).toBe(mark())
       // The crash window: committed, not indexed (the timer never ran), then a restart indexes it before any search.
-      const lost = [send('rowan one'), send('rowan two')]
+      const lost = [await send('rowan one'), await send('rowan two')]
       expect(indexed('rowan')).toEqual([])
-      store.stopIndexing()
+      await store.stop()
       expect(indexed('rowan')).toEqual(lost)
       // The index's commit is not synchronous; the sends' commits still are (FULL, 2).
       expect(db.query('PRAGMA synchronous').get()).toEqual({ synchronous: 2 })
-      const more = send('rowan three')
+      const more = await send('rowan three')
       db.close()
       db = openDatabase(dir)
-      store = new BackchannelStore(db)
+      store = new SqliteBackchannelStore(new SqliteGate(db))
       expect(indexed('rowan')).toEqual([...lost, more])
       // The index matches the messages exactly (FTS5's own check of an external-content index).
       expect(() => db.query("INSERT INTO bc_fts(bc_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow()
-      store.stopIndexing()
+      await store.stop()
     } finally {
       db.close()
       rmSync(dir, { recursive: true, force: true })
