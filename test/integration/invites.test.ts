@@ -198,7 +198,8 @@ test('[I5] registration modes: invite needs an invite, open needs none, closed r
   await s.ctx.core.settings.update({ registration: 'invite' })
 })
 
-test("[A1] a password is stored as an argon2id hash only: at the server's cost (64 MiB, 2 passes) unless a test sets one", async () => {
+const COSTS = "[A1] a password is stored as an argon2id hash only: at the server's cost (64 MiB, 2 passes) unless set"
+test(COSTS, async () => {
   const hashOf = (t: TestServer, id: number) =>
     t.ctx.core.db.query<{ h: string }, [number]>('SELECT password_hash AS h FROM users WHERE id = ?').get(id)!.h
   const own = await startTestServer({}, { passwordCost: 'server' })
