@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:net'
 
 /** Numbers in a block. */
-export const BLOCK = 2000
+const BLOCK = 2000
 const FIRST = 10_000
 const BLOCKS = Math.floor((32_768 - FIRST) / BLOCK)
 
