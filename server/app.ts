@@ -6,7 +6,7 @@
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json'
 import { publicOrigin, type Config } from './config'
-import { DEFAULT_LIMITS, makeLimiter, makeLimits, type Core, type LimitSettings } from './core'
+import { DEFAULT_LIMITS, makeLimiter, makeLimits, type Core, type LimitSettings, type PasswordCost } from './core'
 import type { Domain } from './domain'
 import { byDialect, migrateConn, openConn } from './db/conn'
 import { PgConn } from './db/postgres'
@@ -54,6 +54,8 @@ export interface StartOptions {
   boundPort?: () => number
   /** Check every reply and event the hub sends against the protocol's schemas (tests). */
   checkProtocol?: boolean
+  /** argon2id's cost for the password hashes it makes (tests: a cheap one); unset, Bun's: 64 MiB, 2 passes. */
+  passwordCost?: PasswordCost
 }
 
 /** Everything one server is made of, in the order it is built (and started; stopped in reverse). */
@@ -132,6 +134,7 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
     limits: makeLimits({ ...DEFAULT_LIMITS, ...opts.limits }, node ?? undefined),
     limiter: (name, burst, perSecond) => makeLimiter(name, burst, perSecond, node ?? undefined),
     traffic: new Traffic(),
+    passwordCost: opts.passwordCost,
   }
   return { core, hub, cluster }
 }

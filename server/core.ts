@@ -42,6 +42,14 @@ export interface Core {
   limiter(name: string, burst: number, perSecond: number): RateLimiter
   /** HTTP requests by route and status, and their latencies (the access log's figures, for /metrics). */
   readonly traffic: Traffic
+  /** argon2id's cost for new password hashes; unset (always, but in tests), Bun's own: 64 MiB, 2 passes. */
+  readonly passwordCost?: PasswordCost
+}
+
+/** argon2id's memory (KiB) and passes. */
+export interface PasswordCost {
+  memoryCost: number
+  timeCost: number
 }
 
 export interface LimitSettings {

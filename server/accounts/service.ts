@@ -15,8 +15,6 @@ import type { AccountsStore } from './store'
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024
 const AVATAR_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' }
-// A real argon2id hash to verify against when the username does not exist, so timing does not reveal it.
-let dummyHash: string | null = null
 
 export interface Profile extends PublicUser {
   bio: string
@@ -96,8 +94,11 @@ export class AccountsService {
     this.events.emit('sessionsEnded', { userId })
   }
 
+  /** A real argon2id hash to verify against when the username does not exist, so timing does not reveal it. */
+  private dummyHash: string | null = null
+
   hashPassword(pw: string) {
-    return Bun.password.hash(pw, { algorithm: 'argon2id' })
+    return Bun.password.hash(pw, { algorithm: 'argon2id', ...this.core.passwordCost })
   }
 
   /**
@@ -177,8 +178,8 @@ export class AccountsService {
   async login(username: string, password: string, userAgent: string) {
     const user = await this.store.byName(username)
     if (!user) {
-      dummyHash ??= await this.hashPassword('not-a-real-password')
-      await Bun.password.verify(password, dummyHash)
+      this.dummyHash ??= await this.hashPassword('not-a-real-password')
+      await Bun.password.verify(password, this.dummyHash)
       fail('bad_credentials')
     }
     if (!(await Bun.password.verify(password, user.password_hash))) fail('bad_credentials')

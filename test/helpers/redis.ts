@@ -29,11 +29,16 @@ export async function freePort(): Promise<number> {
   })
 }
 
-/** One PING on a fresh connection (null when nothing answers yet). */
-async function ping(url: string): Promise<unknown> {
+/**
+ * The process id of the redis-server answering on `url` (INFO server) on a fresh connection; null when nothing answers
+ * yet. Compared with the child's own: another Redis that took the port first (a test file running beside this one)
+ * answers too.
+ */
+async function serverPid(url: string): Promise<number | null> {
   const c = new RedisClient(url, { autoReconnect: false, connectionTimeout: 1000 })
   try {
-    return await c.send('PING', [])
+    const info = String(await c.send('INFO', ['server']))
+    return Number(/process_id:(\d+)/.exec(info)?.[1] ?? Number.NaN)
   } catch {
     return null
   } finally {
@@ -57,7 +62,9 @@ export async function startRedis(): Promise<TestRedis | null> {
       await until(
         async () => {
           if (c.exitCode !== null) throw new Error(`redis-server exited (${c.exitCode})`)
-          return (await ping(url)) === 'PONG'
+          const pid = await serverPid(url)
+          if (pid !== null && pid !== c.pid) throw new Error(`another redis-server (pid ${pid}) has port ${port}`)
+          return pid === c.pid
         },
         `redis-server answering on port ${port}`,
         10_000,

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../../server/config'
 import { startServer, type Running } from '../../server/app'
 import { createLogger } from '../../server/lib/log'
-import type { LimitSettings } from '../../server/core'
+import type { LimitSettings, PasswordCost } from '../../server/core'
 
 export interface TestServer extends Running {
   dataDir: string
@@ -13,10 +13,16 @@ export interface TestServer extends Running {
 }
 
 const LOOSE: LimitSettings = { login: [1e6, 1e6], register: [1e6, 1e6], inviteLookup: [1e6, 1e6] }
+/**
+ * argon2id at 1 MiB and one pass: a test makes hundreds of members, each hashed at sign-up and verified at sign-in;
+ * at the server's own cost (64 MiB, 2 passes) that is seconds each on a busy machine. Still a real argon2id hash.
+ */
+export const TEST_PASSWORD_COST: PasswordCost = { memoryCost: 1024, timeCost: 1 }
 
 export async function startTestServer(
   env: Record<string, string> = {},
-  opts: { limits?: Partial<LimitSettings>; keepDir?: string } = {},
+  /** passwordCost: 'server' hashes at the server's own cost (what a test of that cost needs). */
+  opts: { limits?: Partial<LimitSettings>; keepDir?: string; passwordCost?: 'server' } = {},
 ): Promise<TestServer> {
   const dataDir = opts.keepDir ?? mkdtempSync(join(tmpdir(), 'townhall-test-'))
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env })
@@ -25,6 +31,7 @@ export async function startTestServer(
     limits: { ...LOOSE, ...opts.limits },
     log: createLogger('error', process.env.TEST_LOG ? (l: string) => console.error(l) : () => {}),
     checkProtocol: true,
+    ...(opts.passwordCost === 'server' ? {} : { passwordCost: TEST_PASSWORD_COST }),
   })
   const stop = running.stop
   return {

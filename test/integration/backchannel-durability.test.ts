@@ -8,12 +8,14 @@ import { join } from 'node:path'
 import { Client, PASSWORD } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 import { TEST_LIMIT, until } from '../helpers/limits'
+import { freePort } from '../helpers/redis'
 
 setDefaultTimeout(TEST_LIMIT)
 
 const ROOT = join(import.meta.dir, '..', '..')
 const dataDir = mkdtempSync(join(tmpdir(), 'townhall-durability-'))
-const port = 20000 + Math.floor(Math.random() * 30000)
+// A port free now (the OS picks it, so not another test's), kept across the restart.
+const port = await freePort()
 const server = { url: `http://127.0.0.1:${port}`, origin: `http://localhost:${port}` }
 let proc: ReturnType<typeof Bun.spawn> | null = null
 const sockets: WsClient[] = []
@@ -33,6 +35,8 @@ async function start() {
     },
   })
   for (let i = 0; i < 600; i++) {
+    // A child that exited (the port taken meanwhile) is not up, whatever answers on the port.
+    if (proc.exitCode !== null) throw new Error(`the server exited (${proc.exitCode})`)
     try {
       if ((await fetch(`${server.url}/healthz`)).ok) return
     } catch {

@@ -1,6 +1,13 @@
 // Invites: uses, expiry, revocation, member quotas, registration modes and the invite tree, over real HTTP.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
-import { Client, PASSWORD, signedInClient, startTestServer, type TestServer } from '../helpers/server'
+import {
+  Client,
+  PASSWORD,
+  signedInClient,
+  startTestServer,
+  TEST_PASSWORD_COST,
+  type TestServer,
+} from '../helpers/server'
 import { TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -189,6 +196,24 @@ test('[I5] registration modes: invite needs an invite, open needs none, closed r
   // The refused sign-up did not spend the invite.
   expect((await s.ctx.invites.service.store.byId(inv.id))!.uses).toBe(0)
   await s.ctx.core.settings.update({ registration: 'invite' })
+})
+
+const COSTS = "[A1] a password is stored as an argon2id hash only: at the server's cost (64 MiB, 2 passes) unless set"
+test(COSTS, async () => {
+  const hashOf = (t: TestServer, id: number) =>
+    t.ctx.core.db.query<{ h: string }, [number]>('SELECT password_hash AS h FROM users WHERE id = ?').get(id)!.h
+  const own = await startTestServer({}, { passwordCost: 'server' })
+  try {
+    const m = await signedInClient(own, 'full_cost')
+    expect(hashOf(own, m.user.id)).toMatch(/^\$argon2id\$v=19\$m=65536,t=2,p=1\$/)
+  } finally {
+    await own.stop()
+  }
+  // The other tests' servers: argon2id too, at the cheap cost test/helpers/server.ts gives them.
+  const m = await signedInClient(s, 'test_cost')
+  const { memoryCost, timeCost } = TEST_PASSWORD_COST
+  expect(hashOf(s, m.user.id)).toStartWith(`$argon2id$v=19$m=${memoryCost},t=${timeCost},p=1$`)
+  expect(hashOf(s, m.user.id)).not.toContain(PASSWORD)
 })
 
 test('[A1] usernames are unique ignoring case; a taken name does not spend the invite', async () => {

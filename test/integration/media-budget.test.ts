@@ -9,8 +9,12 @@ import type { MediaService } from '../../server/media/service'
 import type { TapPacket } from '../../server/contracts'
 import { bringUp, createRoom, member, ok, outcome, type Member } from '../helpers/members'
 import { poll, TEST_LIMIT } from '../helpers/limits'
+import { reservePorts } from '../helpers/ports'
 
 setDefaultTimeout(TEST_LIMIT)
+
+// The file's own block of port numbers (test/helpers/ports.ts), away from every ephemeral port and other files'.
+const ports = await reservePorts()
 
 const ROOM_MAX = 2
 let s: TestServer
@@ -20,7 +24,7 @@ const sockets: WsClient[] = []
 const members: Member[] = []
 
 beforeAll(async () => {
-  Bot.portRange = [44000, 44999]
+  Bot.portRange = ports.range(0, 999)
   s = await startTestServer({
     GUESTS: 'true',
     MEDIA_ROOM_MAX_LISTENERS: String(ROOM_MAX),
@@ -34,6 +38,7 @@ afterAll(async () => {
   for (const m of members) m.ws.close()
   await s.stop()
   Bot.portRange = undefined
+  await ports.release()
 })
 
 async function person(tag: string) {

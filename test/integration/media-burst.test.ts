@@ -10,8 +10,12 @@ import type { MediaService } from '../../server/media/service'
 import { nativeKeyExchange } from '../../server/media/dtls-crypto'
 import { createRoom, member, ok, outcome, type Member } from '../helpers/members'
 import { TEST_LIMIT } from '../helpers/limits'
+import { reservePorts } from '../helpers/ports'
 
 setDefaultTimeout(TEST_LIMIT)
+
+// The file's own block of port numbers (test/helpers/ports.ts), away from every ephemeral port and other files'.
+const ports = await reservePorts()
 
 const BURST = 40
 const HANDSHAKES = 2
@@ -26,7 +30,7 @@ const sockets: WsClient[] = []
 const members: Member[] = []
 
 beforeAll(async () => {
-  Bot.portRange = [45000, 45999]
+  Bot.portRange = ports.range(0, 999)
   s = await startTestServer({
     GUESTS: 'true',
     MEDIA_HANDSHAKES: String(HANDSHAKES),
@@ -43,6 +47,7 @@ afterAll(async () => {
   for (const m of members) m.ws.close()
   await s.stop()
   Bot.portRange = undefined
+  await ports.release()
 })
 
 /** A guest's socket in the room (no audio yet). */

@@ -12,13 +12,17 @@ import { bindingRequest, replyKind } from '../../server/media/stun'
 import { DtlsClient, ProtectionProfileAeadAes128Gcm, RTCDtlsTransport } from 'werift'
 import { createRoom, member, ok, type Member } from '../helpers/members'
 import { TEST_LIMIT } from '../helpers/limits'
+import { reservePorts } from '../helpers/ports'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const RTC_PORT = 44710
-/** Bots bind here; the test's own raw sockets and relays above it. Nothing of the server's is in 43000..43999. */
-const BOTS: [number, number] = [43000, 43799]
-let nextRaw = 43800
+// The file's own block of port numbers (test/helpers/ports.ts): the test's range, then the servers' RTC ports.
+const ports = await reservePorts()
+/** The test's range: nothing of the server's is in it. Bots bind in its first part, raw sockets and relays after. */
+const MINE = ports.range(0, 999)
+const BOTS = ports.range(0, 799)
+let nextRaw = ports.at(800)
+const RTC_PORT = ports.at(1710)
 let s: TestServer
 let media: MediaService
 const bots: Bot[] = []
@@ -36,6 +40,7 @@ afterAll(async () => {
   for (const u of sockets) u.close()
   await s.stop()
   Bot.portRange = undefined
+  await ports.release()
 })
 
 async function person(tag: string, server = s) {
@@ -57,7 +62,7 @@ async function liveRoom(host: Person, others: Person[]) {
 }
 
 /** Every UDP socket of this process outside the test's own range: the server's, on whatever port. */
-const serverUdp = () => serverSockets('udp', (port) => port < 43000 || port > 43999)
+const serverUdp = () => serverSockets('udp', (port) => port < MINE[0] || port > MINE[1])
 
 /** A raw UDP socket of the test's (a stranger, or one side of a relay), with what it received. */
 async function rawSocket(onData?: (data: Buffer, port: number, address: string) => void) {
@@ -356,7 +361,7 @@ describe('[M38] ICE over TCP', () => {
   const tcpOnly =
     '[M38] a client without UDP hears a speaker over ICE-TCP (RFC 6544 passive candidate, RFC 4571 framing)'
   test(tcpOnly, async () => {
-    const t = await startTestServer({ RTC_PORT: '44720', ICE_TCP: 'true' })
+    const t = await startTestServer({ RTC_PORT: String(ports.at(1720)), ICE_TCP: 'true' })
     const mine: Bot[] = []
     try {
       const host = await person('T0', t),
@@ -364,7 +369,8 @@ describe('[M38] ICE over TCP', () => {
       mine.push(host.bot, l.bot)
       const roomId = await liveRoom(host, [l])
       const r = await host.bot.connectAudio(roomId)
-      expect(r.sdp).toMatch(/^a=candidate:\S+ 1 tcp \d+ 127\.0\.0\.1 44721 typ host tcptype passive$/m)
+      const tcp = ` 1 tcp \\d+ 127\\.0\\.0\\.1 ${ports.at(1721)} typ host tcptype passive$`
+      expect(r.sdp).toMatch(new RegExp(`^a=candidate:\\S+${tcp}`, 'm'))
       l.bot.tcpOnly = true
       await l.bot.connectAudio(roomId)
       host.bot.speak(20)

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { Bot } from '../helpers/bot'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
+import { reservePorts } from '../helpers/ports'
 import { createRoom, member, ok, type Member } from '../helpers/members'
 import { Client, startTestServer } from '../helpers/server'
 import { serverSockets } from '../helpers/sockets'
@@ -14,8 +15,9 @@ import { connectWs } from '../helpers/ws'
 setDefaultTimeout(TEST_LIMIT)
 
 const BLOCK_MS = 2_000
-/** Nothing else of the suite's binds here (media-port uses 4471x–4472x). */
-const RTC_PORT = 44760
+// The file's own block of port numbers (test/helpers/ports.ts): nothing else binds there, not even an ephemeral port.
+const ports = await reservePorts()
+const RTC_PORT = ports.at(760)
 /** Packets counted inside the block, away from its edges (what was queued before it may still arrive early on). */
 const EDGE_MS = 300
 
@@ -24,6 +26,7 @@ const bots: Bot[] = []
 afterAll(async () => {
   await Promise.all(bots.map((b) => b.close().catch(() => {})))
   for (const c of children) c.kill('SIGTERM')
+  await ports.release()
 })
 
 /** The child server: its lines on stdout, one at a time. */

@@ -9,17 +9,21 @@ import type { MediaService } from '../../server/media/service'
 import { UPLINK_MAX_PPS } from '../../server/media/router'
 import { bringUp, createRoom, member, ok, outcome, type Member } from '../helpers/members'
 import { TEST_LIMIT } from '../helpers/limits'
+import { reservePorts } from '../helpers/ports'
 
 setDefaultTimeout(TEST_LIMIT)
 
-const RTC_PORT = 44100
+// The file's own block of port numbers (test/helpers/ports.ts): the bots' range, then the servers' RTC ports.
+const ports = await reservePorts()
+const BOTS = ports.range(0, 999)
+const RTC_PORT = ports.at(1100)
 let s: TestServer
 let media: MediaService
 const bots: Bot[] = []
 const members: Member[] = []
 
 beforeAll(async () => {
-  Bot.portRange = [43000, 43999] // bots' sockets stay away from the server's RTC port
+  Bot.portRange = BOTS // bots' sockets stay away from the server's RTC port
   s = await startTestServer({
     RTC_PORT: String(RTC_PORT),
     ROOM_GRACE_MS: '500',
@@ -32,6 +36,7 @@ afterAll(async () => {
   for (const m of members) m.ws.close()
   await s.stop()
   Bot.portRange = undefined
+  await ports.release()
 })
 
 async function person(tag: string) {
@@ -56,8 +61,8 @@ async function liveRoom(host: Person, others: Person[], speakers: Person[] = [])
 
 /** The server's own UDP sockets: this process's, on the server's RTC port (bots bind elsewhere). */
 const serverUdp = () => serverSockets('udp', (port) => port === RTC_PORT)
-/** Every UDP socket of this process but the bots' (whose range is 43000..43999): the server's, whatever the port. */
-const allServerUdp = () => serverSockets('udp', (port) => port < 43000 || port > 43999)
+/** Every UDP socket of this process but the bots' (in their range BOTS): the server's, whatever the port. */
+const allServerUdp = () => serverSockets('udp', (port) => port < BOTS[0] || port > BOTS[1])
 /** The server's own ends of TCP connections (WebSocket, HTTP keep-alive): this process's, on the server's port. */
 const serverTcp = () => serverSockets('tcp', (port) => port === s.port)
 
@@ -343,7 +348,7 @@ describe('[M38] ICE over TCP', () => {
       'TURN URLs come with coturn credentials',
     async () => {
       const t = await startTestServer({
-        RTC_PORT: '44500',
+        RTC_PORT: String(ports.at(1500)),
         ICE_TCP: 'true',
         TURN_URLS: 'turn:turn.example.org:3478?transport=udp',
         TURN_SECRET: 'shh',
@@ -365,7 +370,7 @@ describe('[M38] ICE over TCP', () => {
         const r = await host.bot.connectAudio(room.id)
         const tcp = /a=candidate:\S+ 1 tcp \d+ 127\.0\.0\.1 (\d+) typ host tcptype passive/i.exec(r.sdp)
         expect(tcp).not.toBeNull()
-        expect(Number(tcp![1])).toBe(44501)
+        expect(Number(tcp![1])).toBe(ports.at(1501))
         // coturn shared-secret credentials for this member
         expect(r.iceServers).toHaveLength(1)
         expect(r.iceServers[0].urls).toEqual(['turn:turn.example.org:3478?transport=udp'])

@@ -178,9 +178,12 @@ describe('[H68] the /openapi page: its UI from this server, nothing from a CDN',
         if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
       })
       page.on('pageerror', (e) => problems.push(e.message))
-      await page.goto(s.url + '/openapi')
+      // Each step waits on its own (WAIT each): the page arriving, the reference rendering (Scalar's script is large
+      // and slow to run on a loaded machine), then every request of the page done (its load event).
+      await page.goto(s.url + '/openapi', { waitUntil: 'commit' })
       await page.getByText('Townhall API').first().waitFor()
       await page.getByText('/api/auth/login').first().waitFor()
+      await page.waitForLoadState('load')
       await page.screenshot({ path: `${SHOTS}/openapi-desktop.png` })
       expect(elsewhere).toEqual([])
       expect(problems).toEqual([])

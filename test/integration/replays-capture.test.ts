@@ -9,17 +9,21 @@ import { connectWs } from '../helpers/ws'
 import { Bot, until } from '../helpers/bot'
 import { bringUp, createRoom, member, ok, outcome, type Member } from '../helpers/members'
 import { TEST_LIMIT } from '../helpers/limits'
+import { reservePorts } from '../helpers/ports'
 import { decodeCapture, type CaptureRecord } from '../../server/replays/capture-format'
 import { blocksWithTone, decodeWithFfmpeg } from '../helpers/replays'
 
 setDefaultTimeout(TEST_LIMIT)
+
+// The file's own block of port numbers (test/helpers/ports.ts), away from every ephemeral port and other files'.
+const ports = await reservePorts()
 
 let s: TestServer
 const bots: Bot[] = []
 const members: Member[] = []
 
 beforeAll(async () => {
-  Bot.portRange = [45200, 45999]
+  Bot.portRange = ports.range(200, 999)
   // The media plane on the server's own thread: packets' arrival times and the consent rows' come from one clock.
   s = await startTestServer({ ROOM_GRACE_MS: '500', GUESTS: 'true', MEDIA_WORKERS: '0' })
 })
@@ -28,6 +32,7 @@ afterAll(async () => {
   for (const m of members) m.ws.close()
   await s.stop()
   Bot.portRange = undefined
+  await ports.release()
 })
 
 async function person(tag: string) {

@@ -120,8 +120,9 @@ test('[RP31] a server SIGKILLed while it mixes mixes the replay again from the s
   first.stdin!.write('quit\n')
   await new Promise((r) => first.once('exit', r))
   const db = new Database(join(dataDir, 'townhall.db'))
-  // Four minutes of two speakers: long enough to be killed in the middle.
-  const minutes = 4
+  // Two minutes of two speakers: long enough to be killed in the middle (a mix of them takes seconds; the kill
+  // follows its first progress, 2 %, within a poll).
+  const minutes = 2
   const turns = (freq: number, offset: number) =>
     Array.from({ length: minutes * 2 }, (_, i) => ({ startMs: i * 30_000 + offset, durationMs: 15_000, freq }))
   const seeded = seedReplay(db, dataDir, [

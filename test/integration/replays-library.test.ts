@@ -419,6 +419,8 @@ describe('[RP60–RP65] withdrawing, deleting, keeping', () => {
     await ok(H, 'room.join', { roomId: room.id })
     await ok(H, 'room.end', { roomId: room.id })
     const id = (await store().insertPending(room.id, []))!
+    // Written here, not by the recorder: tell the job as the recorder's 'pending' does (else it waits for its poll).
+    s.ctx.replays.api.remix()
     const state = async () => (await store().byId(id))?.state
     // No capture file: the mix job fails it, and says why to the host.
     await until(async () => (await state()) === 'failed', 'the mix to fail', WAIT * 2)

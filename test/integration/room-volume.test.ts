@@ -6,22 +6,27 @@ import { startTestServer, type TestServer } from '../helpers/server'
 import { Bot, until } from '../helpers/bot'
 import { bringUp, createRoom, member, ok, type Member } from '../helpers/members'
 import { TEST_LIMIT } from '../helpers/limits'
+import { reservePorts } from '../helpers/ports'
 
 setDefaultTimeout(TEST_LIMIT)
+
+// The file's own block of port numbers (test/helpers/ports.ts), away from every ephemeral port and other files'.
+const ports = await reservePorts()
 
 let s: TestServer
 const bots: Bot[] = []
 const members: Member[] = []
 
 beforeAll(async () => {
-  Bot.portRange = [45000, 45999]
-  s = await startTestServer({ RTC_PORT: '44300' })
+  Bot.portRange = ports.range(0, 999)
+  s = await startTestServer({ RTC_PORT: String(ports.at(1300)) })
 })
 afterAll(async () => {
   for (const b of bots) await b.close().catch(() => {})
   for (const m of members) m.ws.close()
   await s.stop()
   Bot.portRange = undefined
+  await ports.release()
 })
 
 async function person(tag: string) {
