@@ -214,29 +214,32 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
       })
 
     if (name === 'postgres')
-      test('[B54] two nodes’ batches, one client id in both: one message, both answered with it, the rest stored', async () => {
-        const { store, addUser, twin } = await fresh()
-        const [ann, bob] = [await addUser('ann'), await addUser('bob')]
-        const id = await group(store, [ann, bob])
-        const [a, b] = [sendQueue(store), sendQueue(twin!.store)]
-        const send = (q: SendQueue, authorId: number, clientId: string) =>
-          q.send({ threadId: id, authorId, clientId, body: clientId, image: null, replyTo: null })
-        // Ann's tab retried on the other node: 'same' in both nodes' batches, which commit one after the other.
-        const sent = await Promise.all([
-          send(a, ann, 'a1'),
-          send(a, ann, 'same'),
-          send(a, bob, 'a2'),
-          send(b, bob, 'b1'),
-          send(b, ann, 'same'),
-          send(b, ann, 'b2'),
-        ])
-        expect([a.commits, b.commits]).toEqual([1, 1])
-        const rows = await store.messagesAfterSeq(id, 0, 100)
-        expect(rows.map((r) => r.client_id).sort()).toEqual(['a1', 'a2', 'b1', 'b2', 'same'])
-        const same = rows.find((r) => r.client_id === 'same')!
-        expect([sent[1]!.id, sent[4]!.id]).toEqual([same.id, same.id])
-        expect(new Set(sent.map((m) => m.id)).size).toBe(5)
-      })
+      test(
+        '[B54] two nodes’ batches, one client id in both: ' + 'one message, both answered with it, the rest stored',
+        async () => {
+          const { store, addUser, twin } = await fresh()
+          const [ann, bob] = [await addUser('ann'), await addUser('bob')]
+          const id = await group(store, [ann, bob])
+          const [a, b] = [sendQueue(store), sendQueue(twin!.store)]
+          const send = (q: SendQueue, authorId: number, clientId: string) =>
+            q.send({ threadId: id, authorId, clientId, body: clientId, image: null, replyTo: null })
+          // Ann's tab retried on the other node: 'same' in both nodes' batches, which commit one after the other.
+          const sent = await Promise.all([
+            send(a, ann, 'a1'),
+            send(a, ann, 'same'),
+            send(a, bob, 'a2'),
+            send(b, bob, 'b1'),
+            send(b, ann, 'same'),
+            send(b, ann, 'b2'),
+          ])
+          expect([a.commits, b.commits]).toEqual([1, 1])
+          const rows = await store.messagesAfterSeq(id, 0, 100)
+          expect(rows.map((r) => r.client_id).sort()).toEqual(['a1', 'a2', 'b1', 'b2', 'same'])
+          const same = rows.find((r) => r.client_id === 'same')!
+          expect([sent[1]!.id, sent[4]!.id]).toEqual([same.id, same.id])
+          expect(new Set(sent.map((m) => m.id)).size).toBe(5)
+        },
+      )
 
     test('[B50][B52] members are read again after a change, on any node', async () => {
       const { store, addUser, twin } = await fresh()
