@@ -506,7 +506,8 @@ export class PgBackchannelStore implements BackchannelStore {
     let otherFollowersOnly = false
     if (t?.kind === 'dm')
       for (const m of members.values())
-        if (m.user_id !== item.authorId) otherFollowersOnly = await this.followersOnly(m.user_id, tx)
+        if (m.user_id !== item.authorId && m.state === 'request')
+          otherFollowersOnly = await this.followersOnly(m.user_id, tx)
     return {
       stored: await this.messageByClient(item.authorId, item.clientId, tx),
       thread: t,

@@ -35,7 +35,10 @@ export interface SendFacts {
   stored: MessageRow | null
   thread: ThreadRow | null
   members: ReadonlyMap<number, Membership>
-  /** A 1:1 thread's other member (the author aside) accepts messages only from those they follow. */
+  /**
+   * A 1:1 thread's other member (the author aside) accepts messages only from those they follow; read only while
+   * that member's state is `request` (the only case the rule asks about), false otherwise.
+   */
   otherFollowersOnly: boolean
   upload: UploadRow | null
   reply: MessageRow | null
@@ -1010,7 +1013,8 @@ export class SqliteBackchannelStore implements BackchannelStore {
     let otherFollowersOnly = false
     if (thread?.kind === 'dm')
       for (const m of members.values())
-        if (m.user_id !== item.authorId) otherFollowersOnly = !!this.q.prefs.get(m.user_id)?.followers_only
+        if (m.user_id !== item.authorId && m.state === 'request')
+          otherFollowersOnly = !!this.q.prefs.get(m.user_id)?.followers_only
     return {
       stored: this.q.messageByClient.get(item.authorId, item.clientId),
       thread,
