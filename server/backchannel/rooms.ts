@@ -11,7 +11,7 @@ import { memberKey, type RoomRole } from '../contracts'
 import { AppError, fail } from '../errors'
 import type { Logger } from '../lib/log'
 import { LIMITS, type Question, type QuestionState, type RoomBackchannel, type ThreadKind } from '../protocol'
-import type { ThreadRow } from './model'
+import type { Membership, ThreadRow } from './model'
 import type { BackchannelService, RoomPolicy } from './service'
 import type { BackchannelStore } from './store'
 
@@ -103,9 +103,12 @@ export class RoomThreads implements RoomPolicy {
   // ——— RoomPolicy ———
 
   async canRead(t: ThreadRow, userId: number, tx?: Tx): Promise<boolean> {
+    return this.mayRead(t, userId, await this.store.members(t.id, tx))
+  }
+  mayRead(t: ThreadRow, userId: number, members: ReadonlyMap<number, Membership>): boolean {
     // Removed by a moderator: the room's threads are gone for them at once (not only their live events).
     if (this.rooms.wasRemoved(t.room_id!, userId)) return false
-    if ((await this.store.members(t.id, tx)).get(userId)) return true
+    if (members.get(userId)) return true
     if (t.kind === 'backstage') return false
     return this.role(t.room_id!, userId) !== null || this.rooms.wasParticipant(t.room_id!, userId)
   }
@@ -115,13 +118,16 @@ export class RoomThreads implements RoomPolicy {
    * separately: outside a change, now (and awaited); inside one (a batch of sends), they were by send() before.
    */
   async checkPost(t: ThreadRow, userId: number, tx?: Tx) {
-    const roomId = t.room_id!
-    this.liveRoom(roomId)
-    const role = this.role(roomId, userId)
+    const role = this.mayPost(t, userId)
+    if (!tx) await this.followRole(t.room_id!, userId, role)
+  }
+  mayPost(t: ThreadRow, userId: number): RoomRole {
+    this.liveRoom(t.room_id!)
+    const role = this.role(t.room_id!, userId)
     if (!role) fail('not_in_room')
     if (t.kind === 'backstage' && !STAGE.includes(role)) fail('not_on_stage')
     if (t.kind === 'room_chat' && !t.chat_enabled && !MODS.includes(role)) fail('chat_off')
-    if (!tx) await this.followRole(roomId, userId, role)
+    return role
   }
 
   isModerator(t: ThreadRow, userId: number) {

@@ -5,7 +5,7 @@
 // transaction holds SQLite's connection, or Postgres's seq row, anyway).
 import type { Tx } from '../db/store'
 import type { Message } from '../protocol'
-import type { ThreadRow } from './model'
+import type { MessageRow, ThreadRow } from './model'
 
 export interface SendItem {
   threadId: number
@@ -47,14 +47,28 @@ export interface SendSink {
    * send is refused; returns the message already stored under the same client id (a retry, answered with it and not
    * inserted again), or null once the item is ready to insert.
    */
-  check(item: SendItem, tx: Tx): Promise<Message | null>
+  check(item: SendItem, tx: Tx): Promise<MessageRow | null>
   /** Inserts one message with its seq and time inside the running change; returns its id. */
   insert(item: SendItem, seq: number, at: number, tx: Tx): Promise<number>
   /** Inside the same change, once per thread of the batch: its newest message (id and seq). */
   last(threadId: number, id: number, seq: number, at: number, tx: Tx): Promise<void>
   /** After commit: builds the wire message from what was inserted (no second read), delivers it and notifies. */
   committed(id: number, item: SendItem, seq: number, at: number): Promise<Message>
+  /** After commit: the wire message of one already stored (a retry's answer). */
+  stored(row: MessageRow): Promise<Message>
+  /**
+   * SQLite: check, insert and last as synchronous calls inside the change (the same rules, the store's synchronous
+   * twins of the same reads), so the batch's inner loop takes no promise per call. Absent on Postgres.
+   */
+  now?: SendNowSink
   logError(msg: string, ctx: object): void
+}
+
+/** The synchronous twins of SendSink's check, insert and last (SQLite). */
+export interface SendNowSink {
+  check(item: SendItem, tx: Tx): MessageRow | null
+  insert(item: SendItem, seq: number, at: number, tx: Tx): number
+  last(threadId: number, id: number, seq: number, at: number, tx: Tx): void
 }
 
 export class SendQueue {
@@ -119,7 +133,7 @@ export class SendQueue {
 
   private async commit(batch: Pending[]) {
     const ids = new Map<Pending, { id: number; seq: number }>()
-    const stored = new Map<Pending, Message>()
+    const stored = new Map<Pending, MessageRow>()
     const errors = new Map<Pending, unknown>()
     // One time for the batch: its messages are committed together.
     const at = Date.now()
@@ -133,7 +147,11 @@ export class SendQueue {
         const done = ids.get(item)
         const already = stored.get(item)
         if (already) {
-          item.resolve(already)
+          try {
+            item.resolve(await this.sink.stored(already))
+          } catch (e) {
+            item.reject(e)
+          }
           continue
         }
         if (done === undefined) {
@@ -149,15 +167,17 @@ export class SendQueue {
     }
     try {
       await this.sink.change(async (nextSeq, tx) => {
+        // SQLite: the loop runs synchronously (no await in it), the same checks through the store's twins.
+        const now = this.sink.now
         for (const item of batch) {
           try {
-            const already = await this.sink.check(item, tx)
+            const already = now ? now.check(item, tx) : await this.sink.check(item, tx)
             if (already) {
               stored.set(item, already)
               continue
             }
             const seq = nextSeq()
-            ids.set(item, { id: await this.sink.insert(item, seq, at, tx), seq })
+            ids.set(item, { id: now ? now.insert(item, seq, at, tx) : await this.sink.insert(item, seq, at, tx), seq })
           } catch (e) {
             errors.set(item, e)
           }
@@ -165,7 +185,9 @@ export class SendQueue {
         // Each thread's newest message, once per batch rather than once per message.
         const last = new Map<number, { id: number; seq: number }>()
         for (const [item, done] of ids) last.set(item.threadId, done)
-        for (const [threadId, done] of last) await this.sink.last(threadId, done.id, done.seq, at, tx)
+        for (const [threadId, done] of last)
+          if (now) now.last(threadId, done.id, done.seq, at, tx)
+          else await this.sink.last(threadId, done.id, done.seq, at, tx)
       }, answer)
     } catch (e) {
       // The commit itself failed: nothing of this batch is stored, nothing is acknowledged.

@@ -16,16 +16,20 @@ import { threadTopic, type Bus } from '../realtime/bus'
 import { isEmoji, isRoomThread, LIVE_STATES, type Membership, type MessageRow, type ThreadRow } from './model'
 import { Groups } from './groups'
 import { BackchannelReader } from './reading'
-import { SendQueue, type SendItem } from './send'
-import type { BackchannelStore } from './store'
+import { SendQueue, type SendItem, type SendNowSink } from './send'
+import type { BackchannelStore, SendFacts, SendRead, SendNow as StoreNow } from './store'
 import { Views } from './views'
 import { BackchannelData } from './member-data'
 
 /** How the room part answers for room threads (rooms.ts's RoomThreads, built before the service). */
 export interface RoomPolicy {
   canRead(thread: ThreadRow, userId: number, tx?: Tx): Promise<boolean>
+  /** canRead's rule over the thread's members as read (synchronous). */
+  mayRead(thread: ThreadRow, userId: number, members: ReadonlyMap<number, Membership>): boolean
   /** Throws why not; outside a change (no `tx`), also brings the member's rows in line with their role. */
   checkPost(thread: ThreadRow, userId: number, tx?: Tx): Promise<void>
+  /** checkPost's rule (synchronous): throws why not, or returns the member's role. */
+  mayPost(thread: ThreadRow, userId: number): unknown
   isModerator(thread: ThreadRow, userId: number): boolean
   /** Resolves once the membership changes that follow roles (asked for so far) are committed. */
   settled(): Promise<void>
@@ -48,6 +52,26 @@ interface ServiceDeps {
 export type WriteAction = 'send' | 'upload' | 'edit' | 'react' | 'delete' | 'typing'
 
 const dmKey = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`)
+/** A 1:1 thread's other member. */
+const dmOther = (members: ReadonlyMap<number, Membership>, userId: number) =>
+  [...members.values()].find((m) => m.user_id !== userId)
+/** What checkSend reads for a send. */
+const sendRead = (item: SendItem): SendRead => ({
+  threadId: item.threadId,
+  authorId: item.authorId,
+  clientId: item.clientId,
+  upload: item.image ?? item.media ?? null,
+  replyTo: item.replyTo,
+})
+
+/** The batched send's inner loop on SQLite: the store's synchronous twins, the same rules (sendRules). */
+function sendNow(now: StoreNow, rules: (item: SendItem, f: SendFacts) => MessageRow | null): SendNowSink {
+  return {
+    check: (item, tx) => rules(item, now.sendFacts(sendRead(item), tx)),
+    insert: (item, seq, at, tx) => now.insertMessage({ ...item, seq, at, touch: false }, tx),
+    last: (threadId, id, seq, at, tx) => now.lastMessage(threadId, id, at, seq, tx),
+  }
+}
 
 export class BackchannelService {
   readonly store: BackchannelStore
@@ -89,6 +113,8 @@ export class BackchannelService {
       check: (item, tx) => this.checkSend(item, tx),
       insert: (item, seq, at, tx) => this.store.insertMessage({ ...item, seq, at, touch: false }, tx),
       last: (threadId, id, seq, at, tx) => this.store.lastMessage(threadId, id, at, seq, tx),
+      now: this.store.now && sendNow(this.store.now, (item, facts) => this.sendRules(item, facts)),
+      stored: (row) => this.views.message(row),
       committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),
     })
@@ -109,7 +135,12 @@ export class BackchannelService {
 
   async canRead(t: ThreadRow, userId: number, tx?: Tx): Promise<boolean> {
     if (isRoomThread(t.kind)) return this.roomPolicy.canRead(t, userId, tx)
-    const m = (await this.members(t.id, tx)).get(userId)
+    return this.mayRead(t, userId, await this.members(t.id, tx))
+  }
+  /** canRead's rule over the thread's members as read. */
+  private mayRead(t: ThreadRow, userId: number, members: ReadonlyMap<number, Membership>): boolean {
+    if (isRoomThread(t.kind)) return this.roomPolicy.mayRead(t, userId, members)
+    const m = members.get(userId)
     return !!m && LIVE_STATES.includes(m.state)
   }
 
@@ -149,19 +180,30 @@ export class BackchannelService {
   private async checkPost(t: ThreadRow, userId: number, tx?: Tx) {
     if (isRoomThread(t.kind)) return this.roomPolicy.checkPost(t, userId, tx)
     const members = await this.members(t.id, tx)
+    const other = t.kind === 'dm' ? dmOther(members, userId) : undefined
+    const followersOnly = other?.state === 'request' && (await this.store.followersOnly(other.user_id, tx))
+    this.postRule(t, userId, members, followersOnly)
+  }
+
+  /**
+   * checkPost's rule over what was read: the thread's members and, in a 1:1 thread, whether the other member accepts
+   * messages only from those they follow (a room thread's: the room policy's). Synchronous, so that the batched
+   * send runs it inside its loop on SQLite; every path reaches it.
+   */
+  private postRule(t: ThreadRow, userId: number, members: ReadonlyMap<number, Membership>, followersOnly: boolean) {
+    if (isRoomThread(t.kind)) {
+      this.roomPolicy.mayPost(t, userId)
+      return
+    }
     const mine = members.get(userId)
     if (!mine || mine.state === 'left') fail('thread_not_found')
     if (t.kind === 'dm') {
-      const other = [...members.values()].find((m) => m.user_id !== userId)
+      const other = dmOther(members, userId)
       if (!other) fail('thread_not_found')
       if (this.accounts.blockedEither(userId, other.user_id)) fail('blocked')
       // A banned or deleted account (erasure leaves it banned) receives nothing more; what was sent stays readable.
       if (this.accounts.byId(other.user_id)?.status === 'banned') fail('recipient_closed')
-      if (
-        other.state === 'request' &&
-        (await this.store.followersOnly(other.user_id, tx)) &&
-        !this.accounts.isFollowing(other.user_id, userId)
-      )
+      if (other.state === 'request' && followersOnly && !this.accounts.isFollowing(other.user_id, userId))
         fail('followers_only')
     }
   }
@@ -278,7 +320,7 @@ export class BackchannelService {
     if (mine && (mine.state === 'request' || mine.state === 'declined')) {
       // Answering a request accepts it, in a change of its own before the send's: checked now (and again in the batch).
       const stored = await this.checkSend({ ...item })
-      if (stored) return stored
+      if (stored) return this.views.message(stored)
       await this.setMemberState(input.threadId, user.id, 'active')
     }
     return this.sends.send(item)
@@ -288,16 +330,23 @@ export class BackchannelService {
    * Every check of a send, in this order: a client id already stored (its message is the answer, or
    * client_id_reused in another thread), the thread readable, checkWrite('send'), a body or an attachment, the
    * attachment uploaded by the author to this thread, the quoted message in this thread. Returns the stored message,
-   * or null with the item ready to insert (its thread, the body trimmed, the attachment in `image`).
+   * or null with the item ready to insert (its thread, the body trimmed, the attachment in `image`). The reads are
+   * the store's (sendFacts: asynchronous on Postgres; at once on SQLite inside the batch), the rules sendRules'.
    */
-  private async checkSend(item: SendItem, tx?: Tx): Promise<Message | null> {
-    const stored = await this.store.messageByClient(item.authorId, item.clientId, tx)
-    if (stored) {
-      if (stored.thread_id !== item.threadId) fail('client_id_reused')
-      return this.views.message(stored, undefined, tx)
+  private async checkSend(item: SendItem, tx?: Tx): Promise<MessageRow | null> {
+    return this.sendRules(item, await this.store.sendFacts(sendRead(item), tx))
+  }
+
+  /** checkSend's rules over what was read (synchronous: the one copy of them, for both stores). */
+  private sendRules(item: SendItem, f: SendFacts): MessageRow | null {
+    if (f.stored) {
+      if (f.stored.thread_id !== item.threadId) fail('client_id_reused')
+      return f.stored
     }
-    const t = await this.readable(item.threadId, item.authorId, tx)
-    await this.checkWrite(t, item.authorId, 'send', undefined, tx)
+    const t = f.thread
+    if (!t || !this.mayRead(t, item.authorId, f.members)) fail('thread_not_found')
+    // checkWrite('send'): the post rule, with no message.
+    this.postRule(t, item.authorId, f.members, f.otherFollowersOnly)
     const body = item.body.trim()
     if (item.image && item.media) fail('validation', 'media: a message has an image or a video or voice message')
     // The message's attachment: an image, or a video or voice message (stored alike, by the upload's name).
@@ -305,12 +354,12 @@ export class BackchannelService {
     if (!body && !attached) fail('validation', 'body: a message needs text or an image')
     if (attached) {
       const field = item.image ? 'image' : 'media'
-      const up = await this.store.upload(attached, tx)
+      const up = f.upload
       if (!up || up.thread_id !== t.id || up.user_id !== item.authorId || (up.kind === 'image') !== (field === 'image'))
         fail('validation', `${field}: upload the ${field === 'image' ? 'image' : 'file'} to this thread first`)
     }
     if (item.replyTo) {
-      const r = await this.store.message(item.replyTo, tx)
+      const r = f.reply
       if (!r || r.thread_id !== t.id) fail('validation', 'replyTo: no such message in this thread')
     }
     item.thread = t

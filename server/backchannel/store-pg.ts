@@ -32,6 +32,8 @@ import {
   type NewUpload,
   type NextSeq,
   type SearchRow,
+  type SendFacts,
+  type SendRead,
 } from './store'
 
 type Raw = Record<string, unknown>
@@ -497,6 +499,23 @@ export class PgBackchannelStore implements BackchannelStore {
   async followersOnly(userId: number, tx?: Tx) {
     const [row] = await this.sql(tx)`SELECT followers_only FROM bc_prefs WHERE user_id = ${userId}`
     return !!row && int(row.followers_only) !== 0
+  }
+  async sendFacts(item: SendRead, tx?: Tx): Promise<SendFacts> {
+    const t = await this.thread(item.threadId, tx)
+    const members = t ? await this.members(t.id, tx) : new Map<number, Membership>()
+    let otherFollowersOnly = false
+    if (t?.kind === 'dm')
+      for (const m of members.values())
+        if (m.user_id !== item.authorId && m.state === 'request')
+          otherFollowersOnly = await this.followersOnly(m.user_id, tx)
+    return {
+      stored: await this.messageByClient(item.authorId, item.clientId, tx),
+      thread: t,
+      members,
+      otherFollowersOnly,
+      upload: item.upload ? await this.upload(item.upload, tx) : null,
+      reply: item.replyTo ? await this.message(item.replyTo, tx) : null,
+    }
   }
   async setFollowersOnly(userId: number, on: boolean, tx?: Tx) {
     await this.sql(tx)`

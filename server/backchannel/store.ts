@@ -16,6 +16,41 @@ import type {
   UploadRow,
 } from './model'
 
+/** What a send's rules read: its thread, author, client id, attachment and quoted message. */
+export interface SendRead {
+  threadId: number
+  authorId: number
+  clientId: string
+  /** The attachment's upload name (an image, a video or a voice message), if any. */
+  upload: string | null
+  replyTo: number | null
+}
+
+/**
+ * What a send's rules need, read at once (BackchannelService.sendRules decides over it, on either store): the
+ * message already stored under the client id, the thread, its members, a 1:1 thread's other member's followers-only
+ * setting, the attachment's upload row and the quoted message.
+ */
+export interface SendFacts {
+  stored: MessageRow | null
+  thread: ThreadRow | null
+  members: ReadonlyMap<number, Membership>
+  /**
+   * A 1:1 thread's other member (the author aside) accepts messages only from those they follow; read only while
+   * that member's state is `request` (the only case the rule asks about), false otherwise.
+   */
+  otherFollowersOnly: boolean
+  upload: UploadRow | null
+  reply: MessageRow | null
+}
+
+/** SQLite's synchronous twins of the batched send's store calls (BackchannelStore.now). */
+export interface SendNow {
+  sendFacts(item: SendRead, tx: Tx): SendFacts
+  insertMessage(m: NewMessage, tx: Tx): number
+  lastMessage(threadId: number, id: number, at: number, seq: number, tx: Tx): void
+}
+
 /** Takes the next global seq inside a change: each call a new one. */
 export type NextSeq = () => number
 
@@ -208,6 +243,13 @@ export interface BackchannelStore extends Transactor {
   uploadedSince(userId: number, since: number, tx?: Tx): Promise<number>
 
   followersOnly(userId: number, tx?: Tx): Promise<boolean>
+  /** Everything a send's rules read (SendFacts), inside the batch's change. */
+  sendFacts(item: SendRead, tx?: Tx): Promise<SendFacts>
+  /**
+   * SQLite only: the synchronous twins of the batched send's store calls, inside the change given (its `tx`), so that
+   * the batch's inner loop runs without a promise per call. Absent on Postgres (its calls are asynchronous).
+   */
+  readonly now?: SendNow
   setFollowersOnly(userId: number, on: boolean, tx?: Tx): Promise<void>
 
   insertQuestion(q: NewQuestion, tx?: Tx): Promise<number>
@@ -824,13 +866,14 @@ export class SqliteBackchannelStore implements BackchannelStore {
     }
   }
   async lastMessage(threadId: number, id: number, at: number, seq: number, tx?: Tx) {
-    await this.run(tx, () => {
-      try {
-        this.q.setLastMessage.run(id, at, seq, threadId)
-      } catch (e) {
-        failed(`mark thread ${threadId} changed`, e)
-      }
-    })
+    await this.run(tx, () => this.lastMessageNow(threadId, id, at, seq))
+  }
+  private lastMessageNow(threadId: number, id: number, at: number, seq: number) {
+    try {
+      this.q.setLastMessage.run(id, at, seq, threadId)
+    } catch (e) {
+      failed(`mark thread ${threadId} changed`, e)
+    }
   }
   message(id: number, tx?: Tx) {
     return this.run(tx, () => this.q.message.get(id))
@@ -960,6 +1003,31 @@ export class SqliteBackchannelStore implements BackchannelStore {
 
   followersOnly(userId: number, tx?: Tx) {
     return this.run(tx, () => !!this.q.prefs.get(userId)?.followers_only)
+  }
+  sendFacts(item: SendRead, tx?: Tx) {
+    return this.run(tx, () => this.sendFactsNow(item))
+  }
+  private sendFactsNow(item: SendRead): SendFacts {
+    const thread = this.q.thread.get(item.threadId)
+    const members = thread ? this.membersNow(thread.id) : new Map<number, Membership>()
+    let otherFollowersOnly = false
+    if (thread?.kind === 'dm')
+      for (const m of members.values())
+        if (m.user_id !== item.authorId && m.state === 'request')
+          otherFollowersOnly = !!this.q.prefs.get(m.user_id)?.followers_only
+    return {
+      stored: this.q.messageByClient.get(item.authorId, item.clientId),
+      thread,
+      members,
+      otherFollowersOnly,
+      upload: item.upload ? this.q.upload.get(item.upload) : null,
+      reply: item.replyTo ? this.q.message.get(item.replyTo) : null,
+    }
+  }
+  readonly now: SendNow = {
+    sendFacts: (item, tx) => this.gate.runNow(tx, () => this.sendFactsNow(item)),
+    insertMessage: (m, tx) => this.gate.runNow(tx, () => this.insertMessageNow(m)),
+    lastMessage: (threadId, id, at, seq, tx) => this.gate.runNow(tx, () => this.lastMessageNow(threadId, id, at, seq)),
   }
   async setFollowersOnly(userId: number, on: boolean, tx?: Tx) {
     await this.run(tx, () => {

@@ -48,16 +48,22 @@ export class SqliteGate implements Transactor {
    * transaction once none is open.
    */
   async run<T>(tx: Tx | undefined, statement: () => T): Promise<T> {
-    if (tx) {
-      if (!(tx instanceof SqliteTx) || tx.gate !== this) throw new Error('store: a transaction of another database')
-      if (!tx.open) throw new Error('store: the transaction has already ended')
-      return statement()
-    }
+    if (tx) return this.runNow(tx, statement)
     while (this.current) {
       if (this.context.getStore() === this.current)
         throw new Error('store: a statement inside transaction() was not given its tx (it would wait for itself)')
       await this.ended
     }
+    return statement()
+  }
+
+  /**
+   * Runs `statement` at once (synchronously) inside the open transaction `tx`: the synchronous twins of a store's
+   * calls (the batched send's inner loop) go through here, so they too run only inside their own transaction.
+   */
+  runNow<T>(tx: Tx, statement: () => T): T {
+    if (!(tx instanceof SqliteTx) || tx.gate !== this) throw new Error('store: a transaction of another database')
+    if (!tx.open) throw new Error('store: the transaction has already ended')
     return statement()
   }
 

@@ -18,7 +18,8 @@
 //     seq), so without Postgres the variant stops with the reason.
 // Usage: bun test/bench/chat.ts   (CHAT_CLIENTS=1000 CHAT_THREADS=100 CHAT_PROCS=4 CHAT_RATES=2000,5000,10000,max
 //        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3; CHAT_PROFILE=<dir> writes the server's CPU profile there;
-//        CHAT_GROUPING=0 skips part 1; CHAT_NODES=3 the cluster variant)
+//        CHAT_GROUPING=0 skips part 1, CHAT_GROUPING=only runs part 1 alone, CHAT_SEQUENTIAL_N its one-at-a-time
+//        sends, CHAT_GROUPING_N by default; CHAT_NODES=3 the cluster variant)
 // Every process it starts is stopped when it ends, fails or times out (CHAT_TIMEOUT, 170 s). The last line is one
 // JSON object.
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -47,6 +48,8 @@ const SOCKET_LIMIT = 20
 const GROUPING_N = Number(process.env.CHAT_GROUPING_N ?? 2000)
 /** Servers: 1 (the default, SQLite) or several on one Redis and one Postgres. */
 const NODES = Math.max(1, Number(process.env.CHAT_NODES ?? 1))
+/** Part 1's sends awaited one at a time (each its own synchronous commit: slow on a busy disk). */
+const SEQUENTIAL_N = Number(process.env.CHAT_SEQUENTIAL_N ?? GROUPING_N)
 
 const freePort = () => {
   const l = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
@@ -199,10 +202,11 @@ async function grouping() {
     const t = (await bc.openDm(a, 'gb')).id
     const user = { id: a, username: 'ga', role: 'member' as const }
     let t0 = performance.now()
-    for (let i = 0; i < GROUPING_N; i++)
+    for (let i = 0; i < SEQUENTIAL_N; i++)
       await bc.send(user, { threadId: t, clientId: `s${i}`, body: `one at a time ${i}` })
-    const sequential = GROUPING_N / ((performance.now() - t0) / 1000)
+    const sequential = SEQUENTIAL_N / ((performance.now() - t0) / 1000)
     const c0 = bc.sends.commits
+    const cpu0 = process.cpuUsage()
     t0 = performance.now()
     await Promise.all(
       Array.from({ length: GROUPING_N }, (_, i) =>
@@ -210,6 +214,7 @@ async function grouping() {
       ),
     )
     const grouped = GROUPING_N / ((performance.now() - t0) / 1000)
+    const cpu = process.cpuUsage(cpu0)
     const commits = bc.sends.commits - c0
     await built.backchannel.stop()
     built.core.db.close()
@@ -218,6 +223,8 @@ async function grouping() {
       sequentialPerSec: Math.round(sequential),
       groupedPerSec: Math.round(grouped),
       groupedCommits: commits,
+      /** This process's CPU (user + system, all threads) per grouped send: steadier than the rate on a busy machine. */
+      groupedCpuUsPerSend: round((cpu.user + cpu.system) / GROUPING_N),
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -270,8 +277,10 @@ async function main() {
   if (g)
     console.log(
       `commit grouping (${g.n} sends, synchronous=FULL): one commit each ${g.sequentialPerSec}/s; ` +
-        `arriving in the same tick ${g.groupedPerSec}/s in ${g.groupedCommits} commit(s)`,
+        `arriving in the same tick ${g.groupedPerSec}/s in ${g.groupedCommits} commit(s), ` +
+        `${g.groupedCpuUsPerSend} µs of CPU per send`,
     )
+  if (process.env.CHAT_GROUPING === 'only') return
 
   const dataDir = mkdtempSync(join(tmpdir(), 'townhall-bench-chat-'))
   const { cookies, threadOf, perThread } = await seed(dataDir)

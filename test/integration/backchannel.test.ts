@@ -129,18 +129,28 @@ test(
   },
 )
 
-test('[B3] "only people I follow": others cannot start a conversation; people I follow can', async () => {
-  const a = await mk(),
-    b = await mk(),
-    friend = await mk()
-  expect((await ok(b, 'bc.prefs', { followersOnly: true })).prefs).toEqual({ followersOnly: true })
-  await follow(b, friend)
-  expect(await outcome(a, 'bc.dm', { username: b.name })).toBe('followers_only')
-  const t = await dm(friend, b)
-  await send(friend, t, 'hey')
-  expect((await b.http.get('/api/threads')).json.threads.map((x: any) => x.id)).toContain(t)
-  expect(await outcome(a, 'bc.group.create', { title: 'G', usernames: [b.name] })).toBe('followers_only')
-})
+test(
+  '[B3] "only people I follow": others cannot start a conversation; people I follow can; ' +
+    'a request opened before takes no more messages',
+  async () => {
+    const a = await mk(),
+      b = await mk(),
+      friend = await mk(),
+      early = await mk()
+    const opened = await dm(early, b)
+    expect((await ok(b, 'bc.prefs', { followersOnly: true })).prefs).toEqual({ followersOnly: true })
+    // The send's own check (in its batch), on the request opened before the setting.
+    expect(await outcome(early, 'bc.send', { threadId: opened, clientId: clientId(), body: 'hi' })).toBe(
+      'followers_only',
+    )
+    await follow(b, friend)
+    expect(await outcome(a, 'bc.dm', { username: b.name })).toBe('followers_only')
+    const t = await dm(friend, b)
+    await send(friend, t, 'hey')
+    expect((await b.http.get('/api/threads')).json.threads.map((x: any) => x.id)).toContain(t)
+    expect(await outcome(a, 'bc.group.create', { title: 'G', usernames: [b.name] })).toBe('followers_only')
+  },
+)
 
 test('[B4] blocked people cannot message each other, either way', async () => {
   const a = await mk(),

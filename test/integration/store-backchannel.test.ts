@@ -7,7 +7,9 @@
 // only for those who may read it.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { type BackchannelStore, SqliteBackchannelStore } from '../../server/backchannel/store'
+import { SendQueue } from '../../server/backchannel/send'
 import { PgBackchannelStore } from '../../server/backchannel/store-pg'
+import type { Message } from '../../server/protocol'
 import { TEST_LIMIT, until } from '../helpers/limits'
 import { startPostgres } from '../helpers/postgres'
 import { type Backend, freshBackend, pgBackend, removeSqliteDirs, sqliteBackend } from '../helpers/stores'
@@ -41,6 +43,23 @@ function say(
     const seq = nextSeq()
     const id = await store.insertMessage({ threadId, authorId, clientId, body, image: null, replyTo: null, seq }, tx)
     return { id, seq }
+  })
+}
+
+/**
+ * A node's batched sends (server/backchannel/send.ts) straight on a store: the check is only the client id's (a
+ * retry is answered with the stored message); the answer is the message's id, seq and client id.
+ */
+function sendQueue(store: BackchannelStore) {
+  const answer = (id: number, seq: number, clientId: string) => ({ id, seq, clientId }) as Message
+  return new SendQueue({
+    change: (write, committed) => store.change(write, committed),
+    check: async (item, tx) => (await store.sendFacts({ ...item, upload: null, replyTo: null }, tx)).stored,
+    insert: (item, seq, at, tx) => store.insertMessage({ ...item, seq, at, touch: false }, tx),
+    last: (threadId, id, seq, at, tx) => store.lastMessage(threadId, id, at, seq, tx),
+    committed: async (id, item, seq) => answer(id, seq, item.clientId),
+    stored: async (row) => answer(row.id, row.seq, row.client_id),
+    logError: () => {},
   })
 }
 
@@ -193,6 +212,34 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
         expect((await second).seq).toBe(base + 2)
         expect(await store.seq()).toBe(base + 2)
       })
+
+    if (name === 'postgres')
+      test(
+        '[B54] two nodes’ batches, one client id in both: ' + 'one message, both answered with it, the rest stored',
+        async () => {
+          const { store, addUser, twin } = await fresh()
+          const [ann, bob] = [await addUser('ann'), await addUser('bob')]
+          const id = await group(store, [ann, bob])
+          const [a, b] = [sendQueue(store), sendQueue(twin!.store)]
+          const send = (q: SendQueue, authorId: number, clientId: string) =>
+            q.send({ threadId: id, authorId, clientId, body: clientId, image: null, replyTo: null })
+          // Ann's tab retried on the other node: 'same' in both nodes' batches, which commit one after the other.
+          const sent = await Promise.all([
+            send(a, ann, 'a1'),
+            send(a, ann, 'same'),
+            send(a, bob, 'a2'),
+            send(b, bob, 'b1'),
+            send(b, ann, 'same'),
+            send(b, ann, 'b2'),
+          ])
+          expect([a.commits, b.commits]).toEqual([1, 1])
+          const rows = await store.messagesAfterSeq(id, 0, 100)
+          expect(rows.map((r) => r.client_id).sort()).toEqual(['a1', 'a2', 'b1', 'b2', 'same'])
+          const same = rows.find((r) => r.client_id === 'same')!
+          expect([sent[1]!.id, sent[4]!.id]).toEqual([same.id, same.id])
+          expect(new Set(sent.map((m) => m.id)).size).toBe(5)
+        },
+      )
 
     test('[B50][B52] members are read again after a change, on any node', async () => {
       const { store, addUser, twin } = await fresh()

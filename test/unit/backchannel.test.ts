@@ -71,6 +71,7 @@ test(
       insert: async () => ++current,
       last: async () => {},
       committed: async (id) => ({ id }) as any,
+      stored: async (row) => ({ id: row.id }) as any,
       logError: () => {},
     })
     const item = (i: number): SendItem => ({
