@@ -98,7 +98,7 @@ async function syncAll(m: Member, after: number) {
   }
 }
 
-test('[W37] a DM from a member on A reaches a member on B live, and after a reconnect to C nothing is missed', async () => {
+test('[W37] a DM from a member on A reaches a member on B live; after a reconnect to C none is missed', async () => {
   if (skipped()) return
   const alice = await memberOn(a!, 'da')
   const bob = await memberOn(b!, 'db')
@@ -205,7 +205,7 @@ async function sendUntilClosed(m: Member, threadId: number, tag: string) {
   }
 }
 
-test('[W39][W40] a speaker on A heard on B and C; B killed while its members send: nothing acknowledged lost', async () => {
+test('[W39][W40] a speaker on A heard on B and C; B killed while members on it send: no ack lost', async () => {
   if (skipped()) return
   const { room, listeners } = await liveRoom()
   const [onB, onC] = listeners
