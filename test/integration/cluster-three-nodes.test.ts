@@ -190,13 +190,15 @@ async function liveRoom() {
 
 /**
  * A member's sends, one after the other, until their socket closes: those acknowledged (their messages), and the one
- * in flight when it closed (its clientId and body: the client sends it again once reconnected).
+ * in flight when it closed (its clientId and body: the client sends it again once reconnected). At most 40 (a socket
+ * may send 60 frames at once, then 20 a second): on a machine so slow that the kill comes later, it waits for it.
  */
 async function sendUntilClosed(m: Member, threadId: number, tag: string) {
   const acked: { id: number; seq: number; body: string }[] = []
   const closed = m.ws.waitClosed(TEST_LIMIT).then(() => null)
   for (let i = 0; ; i++) {
     const pending = { clientId: clientId(), body: `${tag} ${i}` }
+    if (i === 40) await closed
     if (m.ws.closed) return { acked, pending }
     const reply = await Promise.race([m.ws.request('bc.send', { threadId, ...pending }), closed])
     if (!reply) return { acked, pending }
