@@ -16,6 +16,8 @@ import { bindingSuccess, bindingUnauthorized, integrityOk, isStun, parseBindingR
 /** A peer none of whose paths sent a valid check for this long is expired (consent is the client's job). */
 const PEER_EXPIRY_MS = 30_000
 const SWEEP_MS = 5_000
+/** A relay socket (one per edge) unused this long is closed. */
+const RELAY_IDLE_MS = 60_000
 /** An ICE-TCP connection that sent no valid check this long after opening is closed. */
 const TCP_CHECK_WITHIN_MS = 10_000
 /** RFC 4571 framing: a TCP connection may buffer at most this much of an unfinished frame. */
@@ -240,6 +242,8 @@ export class RtcServer {
     for (const c of this.tcpConns) c.end()
     this.tcp?.stop(true)
     this.udp.close()
+    for (const { sock } of this.relaySockets.values()) sock.close()
+    this.relaySockets.clear()
   }
 
   // ── the demultiplexer ──────────────────────────────────────────────────────────────────────────────────────
@@ -259,10 +263,25 @@ export class RtcServer {
   /** Relay datagrams from origin nodes (M64; first byte 0xFE), handed to the plane; none taken when unset. */
   relayIn: ((data: Buffer) => void) | null = null
 
-  /** Sends a relay datagram (M64) with the media packets of this turn of the loop. */
+  /**
+   * Sends a relay datagram (M64) from a socket of its own for that edge (the edge reads relays by their tag, not by
+   * where they come from). An edge whose process died answers with ICMP port-unreachable, and Linux hands that error
+   * to the next send of the socket that caused it: on the media socket, it dropped the sends (and sendmmsg batches)
+   * of every peer and every other edge until the relay to the dead edge ended, ~10 s later (W39).
+   */
   sendRelay(packet: Buffer, port: number, ip: string) {
-    this.udp.send(packet, port, ip)
+    const key = `${ip}:${port}`
+    let out = this.relaySockets.get(key)
+    if (!out) {
+      const sock = createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4' })
+      sock.on('error', (error) => this.log.debug('media: relay udp error', { error: String(error?.message ?? error) }))
+      this.relaySockets.set(key, (out = { sock, usedAt: 0 }))
+    }
+    out.usedAt = performance.now()
+    out.sock.send(packet, port, ip)
   }
+  /** The relay sockets by edge address (closed at the sweep after a minute unused). */
+  private readonly relaySockets = new Map<string, { sock: DgramSocket; usedAt: number }>()
 
   private udpIn(data: Buffer, ip: string, port: number) {
     if (data[0] === RELAY_MARK && this.relayIn) return this.relayIn(data)
@@ -319,6 +338,11 @@ export class RtcServer {
       this.expired.delete(t)
       expired()
     }
+    for (const [key, { sock, usedAt }] of this.relaySockets)
+      if (now - usedAt > RELAY_IDLE_MS) {
+        sock.close()
+        this.relaySockets.delete(key)
+      }
     // UDP paths of no peer (a 401'd address, a peer gone) are not kept; nor TCP connections that never checked.
     for (const k of this.udpPaths.keys()) if (!this.byPath.has(k)) this.udpPaths.delete(k)
     for (const c of this.tcpConns)

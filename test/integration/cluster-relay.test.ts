@@ -1,13 +1,14 @@
-// A room bigger than one node (issue 11 point 4): origin → edge media. Three real nodes on one Redis and one SQLite
-// file: A (in this process) holds the room, its speakers connect there; B (with a media worker) and C (without) serve
-// their own sockets' listeners, from the speakers A relays to each of them once over UDP (M64–M67). Werift bots speak
-// and listen; the payload names the speaker.
+// A room bigger than one node (issue 11 point 4): origin → edge media. Real nodes on one Redis and one database
+// (Postgres where it can start, else one SQLite file): A (in this process) holds the room, its speakers connect
+// there; B (with a media worker) and C (without) serve their own sockets' listeners, from the speakers A relays to
+// each of them once over UDP (M64–M67). Werift bots speak and listen; the payload names the speaker.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Subprocess } from 'bun'
 import { join } from 'node:path'
 import { Bot } from '../helpers/bot'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { bringUp, createRoom, member, ok, type Member } from '../helpers/members'
+import { startPostgres, type TestPostgres } from '../helpers/postgres'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
 import { startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
@@ -24,6 +25,9 @@ interface Child {
 }
 
 let redis: TestRedis | null = null
+let pg: TestPostgres | null = null
+/** The database every node shares: Postgres's where it can start (else the SQLite file of A's DATA_DIR). */
+let database: Record<string, string> = {}
 let a: TestServer | null = null
 let b: Child | null = null
 let c: Child | null = null
@@ -43,6 +47,7 @@ async function child(env: Record<string, string>): Promise<Child> {
       RTC_PORT: String(rtcPort),
       DATA_DIR: a!.dataDir,
       REDIS_URL: redis!.url,
+      ...database,
       ROOM_GRACE_MS: '1000',
       METRICS_TOKEN,
       LOG_LEVEL: 'warn',
@@ -58,9 +63,11 @@ async function child(env: Record<string, string>): Promise<Child> {
 }
 
 beforeAll(async () => {
-  redis = await startRedis()
+  ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])
   if (!redis) return
+  if (pg) database = { DATABASE_URL: await pg.database('cluster_relay') }
   a = await startTestServer({
+    ...database,
     REDIS_URL: redis.url,
     MEDIA_WORKERS: '0',
     RTC_PORT: String(await freePort()),
@@ -85,6 +92,7 @@ afterAll(async () => {
     }
   await a?.stop()
   await redis?.stop()
+  await pg?.stop()
 })
 
 /** A member signed in through A's database whose socket (and bot) is on `node`. */

@@ -1,5 +1,6 @@
-// Rooms across nodes (issue 11 point 4): three real Townhall nodes on one Redis and one DATA_DIR (one SQLite file in
-// WAL mode), node A in this process, B and C `townhall serve` children, each with its own RTC port. A room lives on
+// Rooms across nodes (issue 11 point 4): three real Townhall nodes on one Redis, one DATA_DIR and one database
+// (Postgres, a throwaway cluster, where it can start; else the SQLite file of DATA_DIR in WAL mode), node A in this
+// process, B and C `townhall serve` children, each with its own RTC port. A room lives on
 // the node that creates it (the registry's holder); the hallway of every node lists it; members whose sockets are on
 // B and C join it through their node, which forwards their room requests to A, and their audio connects to A (with
 // MEDIA_EDGE=false; cluster-relay.test.ts has the listeners served by their own nodes).
@@ -9,6 +10,7 @@ import { join } from 'node:path'
 import { Bot } from '../helpers/bot'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { createRoom, member, ok, type Member } from '../helpers/members'
+import { startPostgres, type TestPostgres } from '../helpers/postgres'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
 import { Client, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
@@ -23,6 +25,9 @@ interface Child {
 }
 
 let redis: TestRedis | null = null
+let pg: TestPostgres | null = null
+/** The database every node shares: Postgres's where it can start (else the SQLite file of A's DATA_DIR). */
+let database: Record<string, string> = {}
 let a: TestServer | null = null
 let b: Child | null = null
 let c: Child | null = null
@@ -46,6 +51,7 @@ async function child(env: Record<string, string> = {}): Promise<Child> {
       MEDIA_EDGE: 'false',
       DATA_DIR: a!.dataDir,
       REDIS_URL: redis!.url,
+      ...database,
       ROOM_GRACE_MS: '1000',
       LOG_LEVEL: 'warn',
       ...env,
@@ -60,9 +66,11 @@ async function child(env: Record<string, string> = {}): Promise<Child> {
 }
 
 beforeAll(async () => {
-  redis = await startRedis()
+  ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])
   if (!redis) return
+  if (pg) database = { DATABASE_URL: await pg.database('cluster_rooms') }
   a = await startTestServer({
+    ...database,
     REDIS_URL: redis.url,
     MEDIA_WORKERS: '0',
     MEDIA_EDGE: 'false',
@@ -82,6 +90,7 @@ afterAll(async () => {
     }
   await a?.stop()
   await redis?.stop()
+  await pg?.stop()
 })
 
 /** One Redis command on a fresh connection (what the nodes subscribed to). */

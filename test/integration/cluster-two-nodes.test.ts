@@ -1,16 +1,17 @@
 // Two real Townhall nodes on one Redis: node A in this process, node B a `townhall serve` child process, the same
-// REDIS_URL and the same DATA_DIR (one SQLite file in WAL mode). A DM sent by a member connected to node A arrives
-// live at a member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B; a
-// setting changed on A applies on B, and a push device subscribed on B is known on A; the members directory and the
-// directory of rooms of node B hear of the changes made on node A.
-// (What two nodes on one SQLite file get wrong, the Backchannel's seq counter, is the store's work: see the todo
-// below and docs/ARCHITECTURE.md.)
+// REDIS_URL, the same DATA_DIR (uploads) and the same database: Postgres (DATABASE_URL, a throwaway cluster) where it
+// can start, else the SQLite file of DATA_DIR in WAL mode. A DM sent by a member connected to node A arrives live at a
+// member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B; a setting
+// changed on A applies on B, and a push device subscribed on B is known on A; the members directory and the
+// directory of rooms of node B hear of the changes made on node A. On Postgres, members on both nodes sending at
+// once take distinct seqs in commit order (what two nodes on one SQLite file cannot: each keeps its own counter).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
-import { RedisClient, type Subprocess } from 'bun'
-import { join } from 'node:path'
-import { dm, follow, person, send, type Person } from '../helpers/backchannel'
+import { RedisClient } from 'bun'
+import { clientId, dm, follow, ok, person, send, type Person } from '../helpers/backchannel'
+import { startNode, stopNode, type Node } from '../helpers/cluster'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
-import { createRoom, member, ok } from '../helpers/members'
+import { createRoom, member } from '../helpers/members'
+import { startPostgres, type TestPostgres } from '../helpers/postgres'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
 import { Client, signedInClient, signIn, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
@@ -18,45 +19,26 @@ import { connectWs, type WsClient } from '../helpers/ws'
 setDefaultTimeout(TEST_LIMIT)
 
 let redis: TestRedis | null = null
+let pg: TestPostgres | null = null
 let a: TestServer | null = null
-let b: { proc: Subprocess; url: string; origin: string } | null = null
+let b: Node | null = null
 let probe: RedisClient | null = null
 
 beforeAll(async () => {
-  redis = await startRedis()
+  ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])
   if (!redis) return
-  a = await startTestServer({ REDIS_URL: redis.url, MEDIA_WORKERS: '0' })
-  const port = await freePort()
-  const proc = Bun.spawn([process.execPath, join(import.meta.dir, '..', '..', 'server', 'main.ts'), 'serve'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      RTC_PORT: '0',
-      MEDIA_WORKERS: '0',
-      DATA_DIR: a.dataDir,
-      REDIS_URL: redis.url,
-      LOG_LEVEL: 'warn',
-    },
-    stdout: 'ignore',
-    stderr: 'inherit',
-  })
-  b = { proc, url: `http://127.0.0.1:${port}`, origin: `http://localhost:${port}` }
-  await until(
-    async () => (await fetch(`${b!.url}/healthz`).catch(() => null))?.status === 200,
-    'node B answering /healthz',
-  )
+  const database: Record<string, string> = pg ? { DATABASE_URL: await pg.database('cluster_two') } : {}
+  a = await startTestServer({ REDIS_URL: redis.url, MEDIA_WORKERS: '0', ...database })
+  b = await startNode({ DATA_DIR: a.dataDir, REDIS_URL: redis.url, ...database })
   probe = new RedisClient(redis.url)
 })
 
 afterAll(async () => {
   probe?.close()
-  if (b) {
-    b.proc.kill('SIGTERM')
-    await b.proc.exited
-  }
+  await stopNode(b)
   await a?.stop()
   await redis?.stop()
+  await pg?.stop()
 })
 
 /** Until node B's subscription to a member's topic is in Redis (a socket's subscriptions take one round trip). */
@@ -196,17 +178,54 @@ test('[W21] a node whose REDIS_URL cannot be reached does not start, and says wh
   expect(String(err)).not.toContain('hunter2')
 })
 
-// What breaks today: each node keeps the Backchannel's last seq in memory (read from bc_counter when it starts), so
-// two nodes on one SQLite file give different messages the same seq (measured: A's message and B's reply both got
-// seq 2), and a client syncing "after seq N" misses one. The shared store with a sequence (issue 11, point 3) fixes
-// it; run with `bun test --todo` to see it fail until then.
-test.todo('two nodes on one database take distinct seqs (needs the shared store, issue 11 point 3)', async () => {
-  if (!redis) return
+test('[W37] members on two nodes on one Postgres sending at once take distinct seqs, in commit order', async () => {
+  if (!redis || !pg) return console.warn(`skipped: ${redis ? 'Postgres' : 'redis-server'} could not start`)
   const alice: Person = await person(a!, 'alice')
   const bob: Person = await person(a!, 'bob')
-  const onB = Object.assign(await connectWs(b!.url, { cookie: bob.http.cookie, origin: b!.origin }), { hello: null })
   const threadId = await dm(alice, bob)
-  const fromA = await send(alice, threadId, 'from A')
-  const fromB = await send({ ...bob, ws: onB }, threadId, 'from B')
-  expect(fromB.seq).toBeGreaterThan(fromA.seq)
+  // Bob sends from node B, alice from node A; alice reads from a second tab, on node B.
+  bob.ws.close()
+  bob.ws = Object.assign(await connectWs(b!.url, { cookie: bob.http.cookie, origin: b!.origin }), { hello: null })
+  const reader = {
+    ...alice,
+    ws: Object.assign(await connectWs(b!.url, { cookie: alice.http.cookie, origin: b!.origin }), { hello: null }),
+  }
+  const start = (await ok(reader, 'bc.sync', { after: 0 })).seq
+  // Twenty sends each, all in flight at once on both nodes (group commits on both).
+  const N = 20
+  const sending = Promise.all(
+    [alice, bob].flatMap((p) =>
+      Array.from({ length: N }, (_, i) => ok(p, 'bc.send', { threadId, clientId: clientId(), body: `${p.name} ${i}` })),
+    ),
+  )
+  // Meanwhile the reader syncs from where its last page ended each time it is told of a message, as a client does: a
+  // seq that became visible after a higher one would be skipped.
+  const read = new Map<number, number>()
+  const reading = (async () => {
+    let at = start
+    while (read.size < 2 * N) {
+      const page = await ok(reader, 'bc.sync', { after: at, limit: 100 })
+      for (const m of page.messages) {
+        expect(read.has(m.id)).toBe(false)
+        read.set(m.id, m.seq)
+      }
+      at = page.seq
+      if (!page.more && read.size < 2 * N) await reader.ws.next('bc.message', () => true, WAIT)
+    }
+  })()
+  const acked = (await sending).map((r) => r.message)
+  await reading
+  const seqs = acked.map((m) => m.seq)
+  expect(new Set(seqs).size).toBe(2 * N)
+  // Nothing missed, nothing doubled, each with the seq its sender was given.
+  expect([...read.entries()].sort((x, y) => x[1] - y[1])).toEqual(
+    acked.map((m) => [m.id, m.seq] as [number, number]).sort((x, y) => x[1] - y[1]),
+  )
+  // A reader syncing from any of those seqs gets exactly what came after it.
+  const sorted = [...seqs].sort((x, y) => x - y)
+  for (const from of [start, ...sorted.filter((_, i) => i % 7 === 0)]) {
+    const page = await ok(reader, 'bc.sync', { after: from, limit: 100 })
+    expect(page.messages.map((m) => m.seq)).toEqual(sorted.filter((s) => s > from))
+  }
+  for (const p of [alice, bob, reader]) p.ws.close()
 })
