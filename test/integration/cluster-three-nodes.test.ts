@@ -55,7 +55,7 @@ afterAll(async () => {
   for (const s of sockets) s.close()
   await Promise.all([stopNode(b), stopNode(c)])
   await a?.stop()
-  await db?.close({ timeout: 0 })
+  await db?.close()
   await redis?.stop()
   await pg?.stop()
 })

@@ -1,9 +1,12 @@
 // [H85] The several-node deployment, checked statically: compose.yaml, docs/deploy/Caddyfile.cluster and .env.example
 // agree with each other and with what the nodes need (test/deploy/compose-check.sh runs them for real, with Docker).
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { OPTIONS } from '../../server/config'
+import { TEST_LIMIT } from '../helpers/limits'
+
+setDefaultTimeout(TEST_LIMIT)
 
 const ROOT = join(import.meta.dir, '..', '..')
 const read = (f: string) => readFileSync(join(ROOT, f), 'utf8')
