@@ -463,6 +463,8 @@ export class RoomsService implements RoomsApi {
 
   /** Live rooms no node held at the last look for orphans (adopted if still unheld at the next). */
   private orphans = new Set<number>()
+  /** Rooms this node claimed as orphans and is resuming: their sessions are ready when the promise settles. */
+  private adopting = new Map<number, Promise<unknown>>()
 
   /**
    * Several nodes: a live room whose node died (its lease expired, nobody holds it) is adopted by the first node to
@@ -481,7 +483,14 @@ export class RoomsService implements RoomsApi {
     this.orphans = new Set([...unheld].filter((id) => !mine.has(id)))
     if (!mine.size) return
     this.core.log.info('rooms: adopted the live rooms of a node that stopped', { rooms: [...mine] })
-    await this.resume(mine)
+    // Held from the claim on, ready once resumed: a join that comes between waits for it (W26).
+    const resumed = this.resume(mine)
+    for (const id of mine) this.adopting.set(id, resumed)
+    try {
+      await resumed
+    } finally {
+      for (const id of mine) this.adopting.delete(id)
+    }
   }
 
   /** Publishes the hallway card of each live room this node holds (for every node's hallway). */
@@ -496,6 +505,7 @@ export class RoomsService implements RoomsApi {
   async join(conn: ConnInfo, roomId: number): Promise<RoomSnapshot> {
     const room = this.directory.room(roomId)
     if (!room) fail('not_found')
+    await this.adopting.get(roomId)?.catch(() => {})
     const session = this.sessions.get(roomId)
     if (!session) fail(room.state === 'ended' ? 'room_ended' : 'room_not_live')
     const userId = conn.userId

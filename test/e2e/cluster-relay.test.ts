@@ -2,12 +2,12 @@
 // serves his audio (his peer's offer names B's RTC port) from A's relay; brought on stage, Bob's page is told
 // `rtc.moved` and connects again, to A, and Alice hears him. "Hears" is read from WebRTC getStats.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Subprocess } from 'bun'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
-import { poll, TEST_LIMIT, until } from '../helpers/limits'
+import { poll, TEST_LIMIT } from '../helpers/limits'
+import { startNode, type Node } from '../helpers/cluster'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 
@@ -15,7 +15,7 @@ setDefaultTimeout(TEST_LIMIT)
 
 let redis: TestRedis | null = null
 let a: TestServer | null = null
-let b: { proc: Subprocess; url: string; rtcPort: number } | null = null
+let b: Node | null = null
 let browser: Browser | null = null
 
 const TRACK_PCS = () => {
@@ -63,25 +63,7 @@ beforeAll(async () => {
   if (!redis) return
   mkdirSync(SHOTS, { recursive: true })
   a = await startTestServer({ REDIS_URL: redis.url, MEDIA_WORKERS: '0', RTC_PORT: String(await freePort()) })
-  const port = await freePort()
-  const rtcPort = await freePort()
-  const proc = Bun.spawn([process.execPath, join(import.meta.dir, '..', '..', 'server', 'main.ts'), 'serve'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      RTC_PORT: String(rtcPort),
-      MEDIA_WORKERS: '0',
-      DATA_DIR: a.dataDir,
-      REDIS_URL: redis.url,
-      LOG_LEVEL: 'warn',
-    },
-    stdout: 'ignore',
-    stderr: 'inherit',
-  })
-  const url = `http://127.0.0.1:${port}`
-  b = { proc, url, rtcPort }
-  await until(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 'node B up')
+  b = await startNode({ DATA_DIR: a.dataDir, REDIS_URL: redis.url })
   browser = await launch()
 })
 

@@ -4,9 +4,9 @@
 // each of them once over UDP (M64–M67). Werift bots speak and listen; the payload names the speaker.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Subprocess } from 'bun'
-import { join } from 'node:path'
 import { Bot } from '../helpers/bot'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
+import { startNode, type Node } from '../helpers/cluster'
 import { bringUp, createRoom, member, ok, type Member } from '../helpers/members'
 import { startPostgres, type TestPostgres } from '../helpers/postgres'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
@@ -17,49 +17,29 @@ setDefaultTimeout(TEST_LIMIT)
 
 const METRICS_TOKEN = 'relay-test-metrics-token'
 
-interface Child {
-  proc: Subprocess
-  url: string
-  origin: string
-  rtcPort: number
-}
-
 let redis: TestRedis | null = null
 let pg: TestPostgres | null = null
 /** The database every node shares: Postgres's where it can start (else the SQLite file of A's DATA_DIR). */
 let database: Record<string, string> = {}
 let a: TestServer | null = null
-let b: Child | null = null
-let c: Child | null = null
-let dNode: Child | null = null
+let b: Node | null = null
+let c: Node | null = null
+let dNode: Node | null = null
 const sockets: WsClient[] = []
 const bots: Bot[] = []
 const children: Subprocess[] = []
 
-async function child(env: Record<string, string>): Promise<Child> {
-  const port = await freePort()
-  const rtcPort = await freePort()
-  const proc = Bun.spawn([process.execPath, join(import.meta.dir, '..', '..', 'server', 'main.ts'), 'serve'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      RTC_PORT: String(rtcPort),
-      DATA_DIR: a!.dataDir,
-      REDIS_URL: redis!.url,
-      ...database,
-      ROOM_GRACE_MS: '1000',
-      METRICS_TOKEN,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdout: 'ignore',
-    stderr: 'inherit',
+async function child(env: Record<string, string>): Promise<Node> {
+  const node = await startNode({
+    DATA_DIR: a!.dataDir,
+    REDIS_URL: redis!.url,
+    ...database,
+    ROOM_GRACE_MS: '1000',
+    METRICS_TOKEN,
+    ...env,
   })
-  children.push(proc)
-  const url = `http://127.0.0.1:${port}`
-  await until(async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, `node on ${port} up`)
-  return { proc, url, origin: `http://localhost:${port}`, rtcPort }
+  children.push(node.proc)
+  return node
 }
 
 beforeAll(async () => {
@@ -96,7 +76,7 @@ afterAll(async () => {
 })
 
 /** A member signed in through A's database whose socket (and bot) is on `node`. */
-async function on(node: Child, prefix: string, tag: string) {
+async function on(node: Node, prefix: string, tag: string) {
   const m = await member(a!, prefix)
   m.ws.close()
   const ws = await connectWs(node.url, { cookie: m.http.cookie, origin: node.origin })
@@ -107,7 +87,7 @@ async function on(node: Child, prefix: string, tag: string) {
 }
 
 /** A counter of a child node's /metrics. */
-async function metric(node: Child, name: string): Promise<number> {
+async function metric(node: Node, name: string): Promise<number> {
   const r = await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
   const line = (await r.text()).split('\n').find((l) => l.startsWith(`${name} `))
   return line ? Number(line.split(' ')[1]) : Number.NaN
