@@ -259,7 +259,7 @@ async function serve(config: Config): Promise<number> {
   )
   // Several nodes: which one this is (its slot numbers its connections; its id holds its room leases in Redis).
   if (server.ctx.cluster) log.info(`cluster: node ${core.id}, slot ${server.ctx.cluster.node.slot}, on Redis`)
-  const token = accounts.service.setupTokenFor()
+  const token = await accounts.service.setupTokenFor()
   if (token) {
     console.log(
       `\n  No admin yet. Open this one-time link to create the admin account:\n\n    ${origin}/setup/${token}\n`,

@@ -36,8 +36,6 @@ export class AccountsService {
   readonly directory: Directory
   /** `sessionsEnded` after a session or a member's sessions end, so the gateway can close their sockets. */
   readonly events: Emitter<AccountsEvents>
-  private setupToken: string | null = null
-
   readonly data: AccountData
 
   constructor(
@@ -149,26 +147,29 @@ export class AccountsService {
     return (await this.store.adminCount()) === 0
   }
 
-  /** The one-time first-run token (printed by `serve`, after the start, while there is no admin). */
-  setupTokenFor(): string | null {
-    if (this.directory.counts(0).admins > 0) return (this.setupToken = null)
-    return (this.setupToken ??= newToken(24))
+  /** The one-time first-run token (printed by `serve`, after the start, while there is no admin). It is kept in the
+   * database, so every node of a cluster prints the same one and accepts it (A35): the first node to ask stores it. */
+  async setupTokenFor(): Promise<string | null> {
+    if (!(await this.needsSetup())) return null
+    return this.store.setupToken(newToken(24), Date.now())
   }
 
   async setupTokenValid(token: string) {
-    return (await this.needsSetup()) && !!this.setupToken && safeEqual(token, this.setupToken)
+    if (!(await this.needsSetup())) return false
+    const stored = await this.store.storedSetupToken()
+    return stored !== null && safeEqual(token, stored)
   }
 
   async setup(token: string, username: string, password: string) {
     if (!(await this.needsSetup())) fail('setup_done')
     if (!(await this.setupTokenValid(token))) fail('setup_token_invalid')
-    // Checked again inside the transaction that writes the admin: two setups at once make one.
-    const id = await this.insertUser({ username, password }, 'admin', async (tx) => {
+    // Checked again inside the transaction that writes the admin: the token is deleted there, so of two setups at once
+    // (on one node or on two) only the one that deleted it makes an admin.
+    return this.insertUser({ username, password }, 'admin', async (tx) => {
       if ((await this.store.adminCount(tx)) > 0) fail('setup_done')
+      if (!(await this.store.takeSetupToken(token, tx))) fail('setup_done')
       return null
     })
-    this.setupToken = null
-    return id
   }
 
   async createAdmin(username: string, password: string) {

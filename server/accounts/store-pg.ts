@@ -141,6 +141,20 @@ export class PgAccountsStore implements AccountsStore {
     const [row] = await this.conn.on(tx)`SELECT COUNT(*) AS n FROM users WHERE role = 'admin'`
     return int(row.n)
   }
+  async setupToken(fresh: string, now: number, tx?: Tx) {
+    // One statement: the row kept (the no-op update returns it) or the one inserted.
+    const [row] = await this.conn.on(tx)`
+      INSERT INTO setup_token (k, token, created_at) VALUES (0, ${fresh}, ${now})
+        ON CONFLICT (k) DO UPDATE SET k = setup_token.k RETURNING token`
+    return row.token as string
+  }
+  async storedSetupToken(tx?: Tx) {
+    const [row] = await this.conn.on(tx)`SELECT token FROM setup_token WHERE k = 0`
+    return (row?.token as string | undefined) ?? null
+  }
+  async takeSetupToken(token: string, tx?: Tx) {
+    return this.changed(await this.conn.on(tx)`DELETE FROM setup_token WHERE k = 0 AND token = ${token} RETURNING k`)
+  }
   async setStatus(id: number, status: Status, tx?: Tx) {
     return this.changed(await this.conn.on(tx)`UPDATE users SET status = ${status} WHERE id = ${id} RETURNING id`)
   }

@@ -69,6 +69,13 @@ export interface AccountsStore extends Transactor {
    * username first. */
   search(q: string, limit: number, tx?: Tx): Promise<AccountRow[]>
   adminCount(tx?: Tx): Promise<number>
+  /** The first-run setup token every node shares (A35): the one stored, else `fresh`, stored now (the first writer
+   * wins; every caller gets the same token). */
+  setupToken(fresh: string, now: number, tx?: Tx): Promise<string>
+  /** The stored setup token, or null. */
+  storedSetupToken(tx?: Tx): Promise<string | null>
+  /** Deletes the setup token if it is `token`: true for the one caller that deleted it (its first use wins). */
+  takeSetupToken(token: string, tx?: Tx): Promise<boolean>
   /** These return false when there is no such account. */
   setStatus(id: number, status: Status, tx?: Tx): Promise<boolean>
   setRole(id: number, role: Role, tx?: Tx): Promise<boolean>
@@ -169,6 +176,12 @@ const statements = (gate: SqliteGate) => {
          ORDER BY length(username), username LIMIT ?2`,
     ),
     adminCount: db.prepare<{ n: number }, []>(`SELECT COUNT(*) AS n FROM users WHERE role = 'admin'`),
+    addSetupToken: db.prepare<{ token: string }, [string, number]>(
+      `INSERT INTO setup_token (k, token, created_at) VALUES (0, ?, ?)
+         ON CONFLICT (k) DO UPDATE SET k = setup_token.k RETURNING token`,
+    ),
+    setupToken: db.prepare<{ token: string }, []>('SELECT token FROM setup_token WHERE k = 0'),
+    takeSetupToken: db.prepare<never, [string]>('DELETE FROM setup_token WHERE k = 0 AND token = ?'),
     setStatus: db.prepare<never, [Status, number]>('UPDATE users SET status = ? WHERE id = ?'),
     setRole: db.prepare<never, [Role, number]>('UPDATE users SET role = ? WHERE id = ?'),
     addQuota: db.prepare<never, [number, number]>(
@@ -278,6 +291,15 @@ export class SqliteAccountsStore implements AccountsStore {
   }
   adminCount(tx?: Tx) {
     return this.run(tx, () => this.q.adminCount.get()!.n)
+  }
+  setupToken(fresh: string, now: number, tx?: Tx) {
+    return this.run(tx, () => this.q.addSetupToken.get(fresh, now)!.token)
+  }
+  storedSetupToken(tx?: Tx) {
+    return this.run(tx, () => this.q.setupToken.get()?.token ?? null)
+  }
+  takeSetupToken(token: string, tx?: Tx) {
+    return this.run(tx, () => this.q.takeSetupToken.run(token).changes === 1)
   }
   setStatus(id: number, status: Status, tx?: Tx) {
     return this.run(tx, () => this.q.setStatus.run(status, id).changes === 1)

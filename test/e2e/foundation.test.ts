@@ -55,7 +55,7 @@ const signOut = async () => {
 }
 
 test.skipIf(!hasChromium)('[A6] the first-run setup link creates the admin account', async () => {
-  const token = s.ctx.accounts.service.setupTokenFor()!
+  const token = (await s.ctx.accounts.service.setupTokenFor())!
   await page.goto(`${s.origin}/setup/nope`)
   await page.getByRole('heading', { name: 'This setup link is not valid' }).waitFor()
   await page.goto(`${s.origin}/setup/${token}`)

@@ -43,7 +43,7 @@ test('[H77][W30] a server on Postgres: setup, invites, rooms, Backchannel, /heal
     expect(await Bun.file(join(dataDir, 'townhall.db')).exists()).toBe(false)
 
     // Setup: the one-time link makes the admin.
-    const token = s.ctx.accounts.service.setupTokenFor()!
+    const token = (await s.ctx.accounts.service.setupTokenFor())!
     const owner = new Client(s)
     expect((await owner.post('/api/setup', { token, username: 'owner', password: PASSWORD })).status).toBe(201)
     // Sign-up by invite.
@@ -113,7 +113,7 @@ test('[H77][W30] a server on Postgres: setup, invites, rooms, Backchannel, /heal
     const after = (await back.get('/api/rooms')).json
     expect(after.upcoming.map((r: { id: number }) => r.id)).toContain(later.json.room.id)
     expect(after.live.map((r: { id: number }) => r.id)).toContain(live.id)
-    expect(again.ctx.accounts.service.setupTokenFor()).toBeNull()
+    expect(await again.ctx.accounts.service.setupTokenFor()).toBeNull()
     // Backchannel after the restart: the reader syncs from the seq of the first DM and gets the second; a new send
     // takes a seq above both.
     await reconnect(again, reader)

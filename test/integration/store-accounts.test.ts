@@ -290,6 +290,21 @@ function contract(name: 'sqlite' | 'postgres', make: () => Promise<Backend>) {
       expect(names(await store.members('', 'all', 2, 1))).toEqual(['Zed', 'pcx'])
     })
 
+    test('[H70] [A35] the setup token: the first stored is everyone’s; of two takes at once, one wins', async () => {
+      const { store } = await fresh()
+      expect(await store.storedSetupToken()).toBeNull()
+      const tokens = await Promise.all(['first', 'second'].map((t) => store.setupToken(t, 1)))
+      expect(new Set(tokens).size).toBe(1)
+      const kept = tokens[0]!
+      expect(await store.setupToken('third', 2)).toBe(kept)
+      expect(await store.storedSetupToken()).toBe(kept)
+      expect(await store.takeSetupToken('other')).toBe(false)
+      const takes = await Promise.all([0, 1].map(() => store.transaction((tx) => store.takeSetupToken(kept, tx))))
+      expect(takes.filter(Boolean)).toHaveLength(1)
+      expect(await store.storedSetupToken()).toBeNull()
+      expect(await store.takeSetupToken(kept)).toBe(false)
+    })
+
     test('[H70] the admin’s levers; a quota spend that would go below 0 is refused, one of two wins', async () => {
       const { store, addInvite } = await fresh()
       const root = (await store.insertUser(user('root', { role: 'admin' })))!
