@@ -82,7 +82,7 @@ afterAll(async () => {
   await pg?.stop()
 })
 
-test('[A35] every node of a cluster prints the same setup link; the one node A printed works on node B, once', async () => {
+test('[A35] every node prints the same setup link; the one node A printed works on node B, once', async () => {
   if (skipped()) return
   const shared = { REDIS_URL: redis!.url, DATABASE_URL: await pg!.database('cluster_setup') }
   const [a, b] = await Promise.all([startPrinting(shared), startPrinting(shared)])
