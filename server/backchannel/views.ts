@@ -70,12 +70,7 @@ export class Views {
   }
 
   /** message() from what was read: the quoted message and the attachment's upload (no read; a new send's wire form). */
-  messageOf(
-    m: MessageRow,
-    r: MessageRow | null,
-    up: UploadRow | null,
-    reactions: Record<string, number[]>,
-  ): Message {
+  messageOf(m: MessageRow, r: MessageRow | null, up: UploadRow | null, reactions: Record<string, number[]>): Message {
     const replyTo: Message['replyTo'] = r
       ? {
           id: r.id,
