@@ -26,14 +26,17 @@ export class RoomThreads implements RoomPolicy {
 
   /** The membership changes that follow roles, one at a time (each ends before the next starts). */
   private tail: Promise<unknown> = Promise.resolve()
+  /** How many of them are not done yet. */
+  private following = 0
   private follow<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn)
+    this.following++
+    const p = this.tail.then(fn).finally(() => this.following--)
     this.tail = p.catch(() => {})
     return p
   }
-  /** Resolves once the membership changes asked for so far are committed. */
-  async settled() {
-    await this.tail
+  /** Resolves once the membership changes asked for so far are committed; undefined when none is pending. */
+  settled(): Promise<void> | undefined {
+    return this.following ? this.tail.then(() => {}) : undefined
   }
 
   /** Follows the rooms domain's events: joining adds to the chat, the stage to backstage, leaving marks them left. */

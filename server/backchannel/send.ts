@@ -5,7 +5,7 @@
 // transaction holds SQLite's connection, or Postgres's seq row, anyway).
 import type { Tx } from '../db/store'
 import type { Message } from '../protocol'
-import type { MessageRow, ThreadRow } from './model'
+import type { Membership, MessageRow, ThreadRow, UploadRow } from './model'
 
 export interface SendItem {
   threadId: number
@@ -19,6 +19,12 @@ export interface SendItem {
   replyTo: number | null
   /** The thread, once the check passed (its kind, room and title travel with the message). */
   thread?: ThreadRow
+  /** What the check read, kept for the wire message after the commit (no second read): the quoted message, */
+  reply?: MessageRow | null
+  /** the attachment's upload, */
+  upload?: UploadRow | null
+  /** and the thread's members (SQLite: the store's cached map, as it stood inside the batch's transaction). */
+  members?: ReadonlyMap<number, Membership>
 }
 
 /** At most this many sends share one transaction; the rest go in the next tick (bounds a commit's time and size). */
@@ -69,6 +75,11 @@ export interface SendNowSink {
   check(item: SendItem, tx: Tx): MessageRow | null
   insert(item: SendItem, seq: number, at: number, tx: Tx): number
   last(threadId: number, id: number, seq: number, at: number, tx: Tx): void
+  /**
+   * After commit, SendSink.committed from what the batch holds: the wire message built and delivered at once (a
+   * promise only in the rare case that needs a read: a recipient who blocked the author or the quoted author).
+   */
+  committed(id: number, item: SendItem, seq: number, at: number): Message | Promise<Message>
 }
 
 export class SendQueue {
@@ -137,6 +148,7 @@ export class SendQueue {
     const errors = new Map<Pending, unknown>()
     // One time for the batch: its messages are committed together.
     const at = Date.now()
+    const now = this.sink.now
     // Committed (or not at all): each send is answered, and its message delivered.
     const answer = async () => {
       this.commits++
@@ -159,7 +171,9 @@ export class SendQueue {
           continue
         }
         try {
-          item.resolve(await this.sink.committed(done.id, item, done.seq, at))
+          // SQLite: built and delivered at once, no await per send (in commit order all the same: one pass).
+          const m = now ? now.committed(done.id, item, done.seq, at) : this.sink.committed(done.id, item, done.seq, at)
+          item.resolve(m instanceof Promise ? await m : m)
         } catch (e) {
           item.reject(e)
         }
@@ -168,7 +182,6 @@ export class SendQueue {
     try {
       await this.sink.change(async (nextSeq, tx) => {
         // SQLite: the loop runs synchronously (no await in it), the same checks through the store's twins.
-        const now = this.sink.now
         for (const item of batch) {
           try {
             const already = now ? now.check(item, tx) : await this.sink.check(item, tx)

@@ -31,8 +31,8 @@ export interface RoomPolicy {
   /** checkPost's rule (synchronous): throws why not, or returns the member's role. */
   mayPost(thread: ThreadRow, userId: number): unknown
   isModerator(thread: ThreadRow, userId: number): boolean
-  /** Resolves once the membership changes that follow roles (asked for so far) are committed. */
-  settled(): Promise<void>
+  /** Resolves once the membership changes that follow roles (asked for so far) are committed; undefined if none. */
+  settled(): Promise<void> | undefined
 }
 
 interface ServiceDeps {
@@ -64,9 +64,29 @@ const sendRead = (item: SendItem): SendRead => ({
   replyTo: item.replyTo,
 })
 
+/** The row of a message just inserted by the batch (not read back). */
+const sentRow = (id: number, item: SendItem, seq: number, at: number): MessageRow => ({
+  id,
+  thread_id: item.threadId,
+  author_id: item.authorId,
+  client_id: item.clientId,
+  body: item.body,
+  image: item.image,
+  reply_to: item.replyTo,
+  created_at: at,
+  edited_at: null,
+  deleted_at: null,
+  seq,
+})
+
 /** The batched send's inner loop on SQLite: the store's synchronous twins, the same rules (sendRules). */
-function sendNow(now: StoreNow, rules: (item: SendItem, f: SendFacts) => MessageRow | null): SendNowSink {
+function sendNow(
+  now: StoreNow,
+  rules: (item: SendItem, f: SendFacts) => MessageRow | null,
+  committed: SendNowSink['committed'],
+): SendNowSink {
   return {
+    committed,
     check: (item, tx) => rules(item, now.sendFacts(sendRead(item), tx)),
     insert: (item, seq, at, tx) => now.insertMessage({ ...item, seq, at, touch: false }, tx),
     last: (threadId, id, seq, at, tx) => now.lastMessage(threadId, id, at, seq, tx),
@@ -113,7 +133,13 @@ export class BackchannelService {
       check: (item, tx) => this.checkSend(item, tx),
       insert: (item, seq, at, tx) => this.store.insertMessage({ ...item, seq, at, touch: false }, tx),
       last: (threadId, id, seq, at, tx) => this.store.lastMessage(threadId, id, at, seq, tx),
-      now: this.store.now && sendNow(this.store.now, (item, facts) => this.sendRules(item, facts)),
+      now:
+        this.store.now &&
+        sendNow(
+          this.store.now,
+          (item, facts) => this.sendRules(item, facts),
+          (id, item, seq, at) => this.afterSendNow(id, item, seq, at),
+        ),
       stored: (row) => this.views.message(row),
       committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),
@@ -301,7 +327,7 @@ export class BackchannelService {
    * Sends a message; resolves after its transaction committed. A retried client id returns the stored message. Its
    * checks (checkSend) run inside the batch's transaction, where a read costs a fraction of one outside it.
    */
-  async send(
+  send(
     user: SocketUser,
     input: { threadId: number; clientId: string; body?: string; image?: string; media?: string; replyTo?: number },
   ): Promise<Message> {
@@ -315,13 +341,23 @@ export class BackchannelService {
       replyTo: input.replyTo ?? null,
     }
     // A role given just before (joining a room, the stage): its rows first, so that the sender hears their message.
-    await this.roomPolicy.settled()
-    const mine = (await this.members(input.threadId)).get(user.id)
+    const pending = this.roomPolicy.settled()
+    // SQLite, nothing pending and the members cached (the usual send): queued at once, no await before the queue.
+    const cached = pending ? undefined : this.store.now?.cachedMembers(input.threadId)
+    const state = cached?.get(user.id)?.state
+    if (cached && state !== 'request' && state !== 'declined') return this.sends.send(item)
+    return this.sendAfter(user, item, pending)
+  }
+
+  /** send() once the role changes pending are committed: a request answered by the send is accepted first. */
+  private async sendAfter(user: SocketUser, item: SendItem, pending: Promise<void> | undefined): Promise<Message> {
+    await pending
+    const mine = (await this.members(item.threadId)).get(user.id)
     if (mine && (mine.state === 'request' || mine.state === 'declined')) {
       // Answering a request accepts it, in a change of its own before the send's: checked now (and again in the batch).
       const stored = await this.checkSend({ ...item })
       if (stored) return this.views.message(stored)
-      await this.setMemberState(input.threadId, user.id, 'active')
+      await this.setMemberState(item.threadId, user.id, 'active')
     }
     return this.sends.send(item)
   }
@@ -363,6 +399,9 @@ export class BackchannelService {
       if (!r || r.thread_id !== t.id) fail('validation', 'replyTo: no such message in this thread')
     }
     item.thread = t
+    item.reply = f.reply
+    item.upload = attached ? f.upload : null
+    item.members = f.members
     item.body = body
     item.image = attached ?? null
     item.media = null
@@ -374,36 +413,46 @@ export class BackchannelService {
    * inserted (not read back); the thread, as checked when the send was accepted.
    */
   private async afterSend(id: number, item: SendItem, seq: number, at: number): Promise<Message> {
-    const row: MessageRow = {
-      id,
-      thread_id: item.threadId,
-      author_id: item.authorId,
-      client_id: item.clientId,
-      body: item.body,
-      image: item.image,
-      reply_to: item.replyTo,
-      created_at: at,
-      edited_at: null,
-      deleted_at: null,
-      seq,
-    }
+    const row = sentRow(id, item, seq, at)
     const msg = await this.views.message(row, {})
-    const t = item.thread!
-    const members = await this.members(t.id)
-    await this.toThreadMessage(t, msg, members)
-    if (!isRoomThread(t.kind)) this.notifyPush(t, msg, members)
-    if (row.author_id !== null)
-      this.events.emit('sent', {
-        threadId: t.id,
-        messageId: row.id,
-        authorId: row.author_id,
-        kind: t.kind,
-        title: t.title,
-        roomId: t.room_id,
-        body: row.body,
-        requested: [...members.values()].filter((m) => m.state === 'request').map((m) => m.user_id),
-      })
-    return msg
+    return this.delivered(item.thread!, row, msg, await this.members(item.threadId))
+  }
+
+  /**
+   * afterSend on SQLite, at once: the wire message from what the batch's check read (the quote, the upload, the
+   * members as they stood inside its transaction), no read and no await (a promise only when someone blocked the
+   * author or the quoted author: their copies are read for them).
+   */
+  private afterSendNow(id: number, item: SendItem, seq: number, at: number): Message | Promise<Message> {
+    const row = sentRow(id, item, seq, at)
+    const msg = this.views.messageOf(row, item.reply ?? null, item.upload ?? null, {})
+    return this.delivered(item.thread!, row, msg, item.members!)
+  }
+
+  /** A committed send's message to the thread, then its pushes and the `sent` event. */
+  private delivered(
+    t: ThreadRow,
+    row: MessageRow,
+    msg: Message,
+    members: ReadonlyMap<number, Membership>,
+  ): Message | Promise<Message> {
+    const rest = () => {
+      if (!isRoomThread(t.kind)) this.notifyPush(t, msg, members)
+      if (row.author_id !== null)
+        this.events.emit('sent', {
+          threadId: t.id,
+          messageId: row.id,
+          authorId: row.author_id,
+          kind: t.kind,
+          title: t.title,
+          roomId: t.room_id,
+          body: row.body,
+          requested: [...members.values()].filter((m) => m.state === 'request').map((m) => m.user_id),
+        })
+      return msg
+    }
+    const sent = this.toThreadMessage(t, msg, members)
+    return sent ? sent.then(rest) : rest()
   }
 
   private notifyPush(t: ThreadRow, msg: Message, members: ReadonlyMap<number, Membership>) {
@@ -616,8 +665,13 @@ export class BackchannelService {
    * A message to everyone who hears live about the thread; those who blocked its author (or the author it quotes)
    * get it as they see it (B32): withheld, or its quote emptied.
    */
-  private async toThreadMessage(t: ThreadRow, msg: Message, members?: ReadonlyMap<number, Membership>) {
-    const all = await this.recipients(t, members)
+  private toThreadMessage(
+    t: ThreadRow,
+    msg: Message,
+    members?: ReadonlyMap<number, Membership>,
+  ): Promise<void> | undefined {
+    if (!members) return this.members(t.id).then((m) => this.toThreadMessage(t, msg, m))
+    const all = this.recipientsFrom(t, members)
     const authorId = msg.author?.id
     const quotedId = msg.replyTo?.author ? this.accounts.byName(msg.replyTo.author)?.id : undefined
     // Who blocked the author or the quoted author: one query each, not one per recipient.
@@ -626,12 +680,19 @@ export class BackchannelService {
       if (other !== undefined) for (const b of this.accounts.blockersOf(other)) if (b !== other) blockers.add(b)
     const special = blockers.size ? all.filter((u) => blockers.has(u)) : []
     const event: ServerEvent = { type: 'bc.message', seq: msg.seq, message: msg }
-    // Nobody sees it otherwise (the usual case): the thread's topic. Otherwise the others one by one.
-    if (!special.length) return this.bus.toMembers(threadTopic(t.id), all, event)
+    // Nobody sees it otherwise (the usual case): the thread's topic, at once. Otherwise the others one by one.
+    if (!special.length) {
+      this.bus.toMembers(threadTopic(t.id), all, event)
+      return undefined
+    }
     this.bus.toUsers(
       all.filter((u) => !blockers.has(u)),
       event,
     )
+    return this.toBlockers(special, msg)
+  }
+  /** Those who blocked the author or the quoted author: the message as each of them sees it (B32). */
+  private async toBlockers(special: readonly number[], msg: Message) {
     for (const u of special)
       this.bus.toUsers([u], { type: 'bc.message', seq: msg.seq, message: (await this.views.forViewer([msg], u))[0]! })
   }

@@ -49,6 +49,8 @@ export interface SendNow {
   sendFacts(item: SendRead, tx: Tx): SendFacts
   insertMessage(m: NewMessage, tx: Tx): number
   lastMessage(threadId: number, id: number, at: number, seq: number, tx: Tx): void
+  /** A thread's members if the cache holds them (outside a change: a miss is read through the gate, members()). */
+  cachedMembers(threadId: number): ReadonlyMap<number, Membership> | undefined
 }
 
 /** Takes the next global seq inside a change: each call a new one. */
@@ -1028,6 +1030,7 @@ export class SqliteBackchannelStore implements BackchannelStore {
     sendFacts: (item, tx) => this.gate.runNow(tx, () => this.sendFactsNow(item)),
     insertMessage: (m, tx) => this.gate.runNow(tx, () => this.insertMessageNow(m)),
     lastMessage: (threadId, id, at, seq, tx) => this.gate.runNow(tx, () => this.lastMessageNow(threadId, id, at, seq)),
+    cachedMembers: (threadId) => this.memberCache.get(threadId),
   }
   async setFollowersOnly(userId: number, on: boolean, tx?: Tx) {
     await this.run(tx, () => {

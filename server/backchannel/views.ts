@@ -63,19 +63,22 @@ export class Views {
 
   /** A message as everyone sees it; its quote, attachment and reactions read (in `tx` when inside a change). */
   async message(m: MessageRow, reactions?: Record<string, number[]>, tx?: Tx): Promise<Message> {
-    let replyTo: Message['replyTo'] = null
-    if (m.reply_to) {
-      const r = await this.store.message(m.reply_to, tx)
-      if (r)
-        replyTo = {
+    const reply = m.reply_to ? await this.store.message(m.reply_to, tx) : null
+    // The attachment is an image, or a video or voice message (whose upload says what it is).
+    const up = m.image ? await this.store.upload(m.image, tx) : null
+    return this.messageOf(m, reply, up, reactions ?? (await this.store.reactions(m.id, tx)))
+  }
+
+  /** message() from what was read: the quoted message and the attachment's upload (no read; a new send's wire form). */
+  messageOf(m: MessageRow, r: MessageRow | null, up: UploadRow | null, reactions: Record<string, number[]>): Message {
+    const replyTo: Message['replyTo'] = r
+      ? {
           id: r.id,
           author: this.person(r.author_id)?.username ?? null,
           body: r.body.slice(0, 140),
           deleted: r.deleted_at !== null,
         }
-    }
-    // The attachment is an image, or a video or voice message (whose upload says what it is).
-    const up = m.image ? await this.store.upload(m.image, tx) : null
+      : null
     const media = up && up.kind !== 'image' ? this.media(up) : null
     return {
       id: m.id,
@@ -87,7 +90,7 @@ export class Views {
       image: media ? null : this.imageUrl(m.thread_id, m.image),
       media,
       replyTo,
-      reactions: reactions ?? (await this.store.reactions(m.id, tx)),
+      reactions,
       createdAt: m.created_at,
       editedAt: m.edited_at,
       deleted: m.deleted_at !== null,
