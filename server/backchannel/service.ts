@@ -314,16 +314,38 @@ export class BackchannelService {
       media: input.media ?? null,
       replyTo: input.replyTo ?? null,
     }
+    // The author's sends join the queue in the order they came (B57): their reads before it overlap (on Postgres each
+    // is a query of its own, answered in any order by the pool's connections), their turns in the queue do not.
+    const before = this.sendTurns.get(user.id)
+    let done!: () => void
+    const turn = new Promise<void>((r) => {
+      done = r
+    })
+    this.sendTurns.set(user.id, turn)
+    try {
+      // Refused or not, after the author's earlier send is queued: a later one never overtakes it.
+      const stored = await this.beforeSend(user, item).finally(() => before)
+      return stored ?? this.sends.send(item)
+    } finally {
+      done()
+      if (this.sendTurns.get(user.id) === turn) this.sendTurns.delete(user.id)
+    }
+  }
+  /** Per author, the turn of their latest send not yet in the queue (the next one joins it after). */
+  private sendTurns = new Map<number, Promise<void>>()
+
+  /** What a send waits for before the queue; the answer when it is already stored (a request answered by a retry). */
+  private async beforeSend(user: SocketUser, item: SendItem): Promise<Message | null> {
     // A role given just before (joining a room, the stage): its rows first, so that the sender hears their message.
     await this.roomPolicy.settled()
-    const mine = (await this.members(input.threadId)).get(user.id)
+    const mine = (await this.members(item.threadId)).get(user.id)
     if (mine && (mine.state === 'request' || mine.state === 'declined')) {
       // Answering a request accepts it, in a change of its own before the send's: checked now (and again in the batch).
       const stored = await this.checkSend({ ...item })
       if (stored) return this.views.message(stored)
-      await this.setMemberState(input.threadId, user.id, 'active')
+      await this.setMemberState(item.threadId, user.id, 'active')
     }
-    return this.sends.send(item)
+    return null
   }
 
   /**
