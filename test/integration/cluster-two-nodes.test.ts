@@ -230,7 +230,7 @@ test('[W37] members on two nodes on one Postgres sending at once take distinct s
   for (const p of [alice, bob, reader]) p.ws.close()
 })
 
-test('[B57] one tab sending fast on node A: a reader on node B gets its messages in the order sent, in seq order', async () => {
+test('[B57] one tab sending fast on node A: a reader on node B gets them in the order sent, in seq order', async () => {
   if (!redis || !pg) return console.warn(`skipped: ${redis ? 'Postgres' : 'redis-server'} could not start`)
   const alice: Person = await person(a!, 'alice')
   const bob: Person = await person(a!, 'bob')
