@@ -4,7 +4,8 @@
 // member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B; a setting
 // changed on A applies on B, and a push device subscribed on B is known on A; the members directory and the
 // directory of rooms of node B hear of the changes made on node A. On Postgres, members on both nodes sending at
-// once take distinct seqs in commit order (what two nodes on one SQLite file cannot: each keeps its own counter).
+// once take distinct seqs in commit order (what two nodes on one SQLite file cannot: each keeps its own counter). A
+// member sending fast on node A is read on node B in the order they sent (B57).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { clientId, dm, follow, ok, person, send, type Person } from '../helpers/backchannel'
