@@ -340,17 +340,47 @@ export class BackchannelService {
       media: input.media ?? null,
       replyTo: input.replyTo ?? null,
     }
-    // A role given just before (joining a room, the stage): its rows first, so that the sender hears their message.
     const pending = this.roomPolicy.settled()
-    // SQLite, nothing pending and the members cached (the usual send): queued at once, no await before the queue.
-    const cached = pending ? undefined : this.store.now?.cachedMembers(input.threadId)
-    const state = cached?.get(user.id)?.state
-    if (cached && state !== 'request' && state !== 'declined') return this.sends.send(item)
-    return this.sendAfter(user, item, pending)
+    // SQLite, nothing pending, the members cached and no earlier send of the author still before the queue (the usual
+    // send): queued at once, no await before the queue.
+    if (!pending && !this.sendTurns.has(user.id)) {
+      const cached = this.store.now?.cachedMembers(input.threadId)
+      const state = cached?.get(user.id)?.state
+      if (cached && state !== 'request' && state !== 'declined') return this.sends.send(item)
+    }
+    return this.sendInTurn(user, item, pending)
+  }
+  /** Per author, the turn of their latest send not yet in the queue (the next one joins it after). */
+  private sendTurns = new Map<number, Promise<void>>()
+
+  /**
+   * The author's sends join the queue in the order they came (B57): their reads before it overlap (on Postgres each
+   * is a query of its own, answered in any order by the pool's connections), their turns in the queue do not.
+   */
+  private async sendInTurn(user: SocketUser, item: SendItem, pending: Promise<void> | undefined): Promise<Message> {
+    const before = this.sendTurns.get(user.id)
+    let done!: () => void
+    const turn = new Promise<void>((r) => {
+      done = r
+    })
+    this.sendTurns.set(user.id, turn)
+    try {
+      // Refused or not, after the author's earlier send is queued: a later one never overtakes it.
+      const stored = await this.beforeSend(user, item, pending).finally(() => before)
+      return stored ?? this.sends.send(item)
+    } finally {
+      done()
+      if (this.sendTurns.get(user.id) === turn) this.sendTurns.delete(user.id)
+    }
   }
 
-  /** send() once the role changes pending are committed: a request answered by the send is accepted first. */
-  private async sendAfter(user: SocketUser, item: SendItem, pending: Promise<void> | undefined): Promise<Message> {
+  /** What a send waits for before the queue; the answer when it is already stored (a request answered by a retry). */
+  private async beforeSend(
+    user: SocketUser,
+    item: SendItem,
+    pending: Promise<void> | undefined,
+  ): Promise<Message | null> {
+    // A role given just before (joining a room, the stage): its rows first, so that the sender hears their message.
     await pending
     const mine = (await this.members(item.threadId)).get(user.id)
     if (mine && (mine.state === 'request' || mine.state === 'declined')) {
@@ -359,7 +389,7 @@ export class BackchannelService {
       if (stored) return this.views.message(stored)
       await this.setMemberState(item.threadId, user.id, 'active')
     }
-    return this.sends.send(item)
+    return null
   }
 
   /**

@@ -100,8 +100,8 @@ await Promise.all(
           if (sender === me) return
           const n = Number(cid.slice(dash + 1))
           const last = seen.get(sender) ?? -1
-          // A message seen twice is doubled; one that arrives after a later one of its sender is reordered (several
-          // nodes: two of a sender's batches may commit, and go out, in either order), not lost.
+          // A message seen twice is doubled; one that arrives after a later one of its sender is reordered (B57: a
+          // sender's messages take their seqs in the order sent, and a node's go out in seq order, B51), not lost.
           if (n <= last) {
             const early = earlyOf[k]!
             if (n === last || early.has(cid)) {

@@ -4,7 +4,8 @@
 // member connected to node B; presence crosses nodes; signing out on A closes the member's socket on B; a setting
 // changed on A applies on B, and a push device subscribed on B is known on A; the members directory and the
 // directory of rooms of node B hear of the changes made on node A. On Postgres, members on both nodes sending at
-// once take distinct seqs in commit order (what two nodes on one SQLite file cannot: each keeps its own counter).
+// once take distinct seqs in commit order (what two nodes on one SQLite file cannot: each keeps its own counter). A
+// member sending fast on node A is read on node B in the order they sent (B57).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { clientId, dm, follow, ok, person, send, type Person } from '../helpers/backchannel'
@@ -228,4 +229,31 @@ test('[W37] members on two nodes on one Postgres sending at once take distinct s
     expect(page.messages.map((m) => m.seq)).toEqual(sorted.filter((s) => s > from))
   }
   for (const p of [alice, bob, reader]) p.ws.close()
+})
+
+test('[B57] one tab sending fast on node A: a reader on node B gets them in the order sent, in seq order', async () => {
+  if (!redis || !pg) return console.warn(`skipped: ${redis ? 'Postgres' : 'redis-server'} could not start`)
+  const alice: Person = await person(a!, 'alice')
+  const bob: Person = await person(a!, 'bob')
+  const threadId = await dm(alice, bob)
+  // Bob reads on node B; alice sends from her one tab on node A, each send before the previous one is answered (as a
+  // client's outbox does after a reconnect), within her socket's burst.
+  bob.ws.close()
+  const reader = await connectWs(b!.url, { cookie: bob.http.cookie, origin: b!.origin })
+  await subscribedOnB(bob.id)
+  const N = 50
+  const acked = (
+    await Promise.all(
+      Array.from({ length: N }, (_, i) => ok(alice, 'bc.send', { threadId, clientId: clientId(), body: `m ${i}` })),
+    )
+  ).map((r) => r.message)
+  await until(() => reader.events.filter((e) => e.type === 'bc.message').length >= N, 'bob receiving every message')
+  const live = reader.events.filter((e) => e.type === 'bc.message').map((e) => [e.seq, e.message.body])
+  // What bob got live is in seq order (B51), and that is the order alice sent them in: her messages' seqs follow
+  // her sends (B57), so every client, ordering by seq, shows them as she wrote them.
+  expect(live.map(([seq]) => seq)).toEqual([...live.map(([seq]) => seq)].sort((x, y) => x - y))
+  expect(live.map(([, body]) => body)).toEqual(Array.from({ length: N }, (_, i) => `m ${i}`))
+  expect(acked.map((m) => m.seq)).toEqual([...acked.map((m) => m.seq)].sort((x, y) => x - y))
+  alice.ws.close()
+  reader.close()
 })
