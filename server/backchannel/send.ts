@@ -61,6 +61,11 @@ export interface SendSink {
    * twins of the same reads), so the batch's inner loop takes no promise per call. Absent on Postgres.
    */
   now?: SendNowSink
+  /**
+   * Postgres: the batch's checks and inserts in a few statements under the seq lock (the same rules, over facts read
+   * for the whole batch at once; one multi-row INSERT in seq order). Absent: check and insert per item.
+   */
+  many?: SendManySink
   logError(msg: string, ctx: object): void
 }
 
@@ -69,6 +74,17 @@ export interface SendNowSink {
   check(item: SendItem, tx: Tx): MessageRow | null
   insert(item: SendItem, seq: number, at: number, tx: Tx): number
   last(threadId: number, id: number, seq: number, at: number, tx: Tx): void
+}
+
+/** A send's check in a batch: the message already stored (a retry), null (ready to insert), or why it is refused. */
+export type SendChecked = { stored: MessageRow | null } | { error: unknown }
+
+/** The batched twins of SendSink's check and insert (Postgres). */
+export interface SendManySink {
+  /** Each item's check, in the order given (the facts of all read together). */
+  check(items: SendItem[], tx: Tx): Promise<SendChecked[]>
+  /** Inserts the items with their seqs (ascending) in one statement; their ids, in the same order. */
+  insert(rows: { item: SendItem; seq: number }[], at: number, tx: Tx): Promise<number[]>
 }
 
 export class SendQueue {
@@ -169,7 +185,20 @@ export class SendQueue {
       await this.sink.change(async (nextSeq, tx) => {
         // SQLite: the loop runs synchronously (no await in it), the same checks through the store's twins.
         const now = this.sink.now
-        for (const item of batch) {
+        const many = now ? undefined : this.sink.many
+        if (many) {
+          const checked = await many.check(batch, tx)
+          const ready: { item: Pending; seq: number }[] = []
+          batch.forEach((item, i) => {
+            const c = checked[i]!
+            if ('error' in c) errors.set(item, c.error)
+            else if (c.stored) stored.set(item, c.stored)
+            else ready.push({ item, seq: nextSeq() })
+          })
+          const inserted = await many.insert(ready, at, tx)
+          ready.forEach(({ item, seq }, i) => ids.set(item, { id: inserted[i]!, seq }))
+        }
+        for (const item of many ? [] : batch) {
           try {
             const already = now ? now.check(item, tx) : await this.sink.check(item, tx)
             if (already) {

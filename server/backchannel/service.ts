@@ -114,6 +114,23 @@ export class BackchannelService {
       insert: (item, seq, at, tx) => this.store.insertMessage({ ...item, seq, at, touch: false }, tx),
       last: (threadId, id, seq, at, tx) => this.store.lastMessage(threadId, id, at, seq, tx),
       now: this.store.now && sendNow(this.store.now, (item, facts) => this.sendRules(item, facts)),
+      many: {
+        check: async (items, tx) => {
+          const facts = await this.store.sendFactsOf(items.map(sendRead), tx)
+          return items.map((item, i) => {
+            try {
+              return { stored: this.sendRules(item, facts[i]!) }
+            } catch (error) {
+              return { error }
+            }
+          })
+        },
+        insert: (rows, at, tx) =>
+          this.store.insertMessages(
+            rows.map(({ item, seq }) => ({ ...item, seq, at, touch: false })),
+            tx,
+          ),
+      },
       stored: (row) => this.views.message(row),
       committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),

@@ -59,6 +59,23 @@ function sendQueue(store: BackchannelStore) {
     last: (threadId, id, seq, at, tx) => store.lastMessage(threadId, id, at, seq, tx),
     committed: async (id, item, seq) => answer(id, seq, item.clientId),
     stored: async (row) => answer(row.id, row.seq, row.client_id),
+    // The batched path (Postgres's): the batch's client ids read at once, its messages in one insert.
+    many: {
+      check: async (items, tx) =>
+        (
+          await store.sendFactsOf(
+            items.map((i) => ({ ...i, upload: null, replyTo: null })),
+            tx,
+          )
+        ).map((f) => ({
+          stored: f.stored,
+        })),
+      insert: (rows, at, tx) =>
+        store.insertMessages(
+          rows.map(({ item, seq }) => ({ ...item, seq, at })),
+          tx,
+        ),
+    },
     logError: () => {},
   })
 }
@@ -240,6 +257,50 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
           expect(new Set(sent.map((m) => m.id)).size).toBe(5)
         },
       )
+
+    test('[B50][B55] a batch\u2019s facts are read together and its messages inserted in one, ids in seq order', async () => {
+      const { store, addUser } = await fresh()
+      const [ann, bob, cat] = [await addUser('ann'), await addUser('bob'), await addUser('cat')]
+      const plums = await group(store, [ann, bob])
+      const figs = await group(store, [bob, cat], 'Figs')
+      const { id: first } = await say(store, plums, ann, 'first', 'c-1')
+      await store.insertUpload({ name: 'u1.png', thread_id: figs, user_id: cat, mime: 'image/png', size: 3 })
+      const facts = await store.sendFactsOf([
+        { threadId: plums, authorId: ann, clientId: 'c-1', upload: null, replyTo: null },
+        { threadId: figs, authorId: cat, clientId: 'c-1', upload: 'u1.png', replyTo: first },
+        { threadId: figs + 1000, authorId: bob, clientId: 'x', upload: 'nope.png', replyTo: first + 1000 },
+      ])
+      expect(facts.map((f) => f.stored?.id ?? null)).toEqual([first, null, null])
+      expect(facts.map((f) => f.thread?.title ?? null)).toEqual(['Plums', 'Figs', null])
+      expect(facts.map((f) => [...f.members.keys()].sort())).toEqual([[ann, bob].sort(), [bob, cat].sort(), []])
+      expect(facts.map((f) => f.upload?.user_id ?? null)).toEqual([null, cat, null])
+      expect(facts.map((f) => f.reply?.body ?? null)).toEqual([null, 'first', null])
+      // The same facts as one send's read (sendFacts).
+      expect(
+        await store.sendFacts({ threadId: plums, authorId: ann, clientId: 'c-1', upload: null, replyTo: null }),
+      ).toEqual(facts[0]!)
+
+      const at = Date.now()
+      const ids = await store.change(async (nextSeq, tx) => {
+        const rows = [
+          { threadId: figs, authorId: bob, clientId: 'n-1', body: 'it\u2019s "quoted" \\ \u{1f34e}', image: null },
+          { threadId: plums, authorId: bob, clientId: 'n-2', body: 'two', image: null },
+          { threadId: figs, authorId: cat, clientId: 'n-3', body: '', image: 'u1.png' },
+        ].map((m) => ({ ...m, replyTo: m.clientId === 'n-2' ? first : null, seq: nextSeq(), at }))
+        return (await store.insertMessages(rows, tx)).map((id, i) => ({ id, seq: rows[i]!.seq }))
+      })
+      expect(ids.map((r) => r.id)).toEqual([...ids.map((r) => r.id)].sort((a, b) => a - b))
+      expect(ids[0]!.id).toBeGreaterThan(first)
+      const got = [...(await store.messagesAfterSeq(figs, 0, 10)), ...(await store.messagesAfterSeq(plums, 0, 10))]
+      const byId = new Map(got.map((m) => [m.id, m]))
+      expect(ids.map((r) => byId.get(r.id)?.seq)).toEqual(ids.map((r) => r.seq))
+      expect(ids.map((r) => byId.get(r.id)?.body)).toEqual(['it\u2019s "quoted" \\ \u{1f34e}', 'two', ''])
+      expect([byId.get(ids[1]!.id)?.reply_to, byId.get(ids[2]!.id)?.image]).toEqual([first, 'u1.png'])
+      expect(byId.get(ids[0]!.id)?.created_at).toBe(at)
+      // The threads' last messages are the caller's: insertMessages leaves them alone.
+      expect((await store.thread(plums))!.last_message_id).toBe(first)
+      expect(await store.insertMessages([])).toEqual([])
+    })
 
     test('[B50][B52] members are read again after a change, on any node', async () => {
       const { store, addUser, twin } = await fresh()
