@@ -77,10 +77,10 @@ export interface SendNowSink {
 }
 
 /** A send's check in a batch: the message already stored (a retry), null (ready to insert), or why it is refused. */
-export type SendChecked = { stored: MessageRow | null } | { error: unknown }
+type SendChecked = { stored: MessageRow | null } | { error: unknown }
 
 /** The batched twins of SendSink's check and insert (Postgres). */
-export interface SendManySink {
+interface SendManySink {
   /** Each item's check, in the order given (the facts of all read together). */
   check(items: SendItem[], tx: Tx): Promise<SendChecked[]>
   /** Inserts the items with their seqs (ascending) in one statement; their ids, in the same order. */
@@ -185,18 +185,19 @@ export class SendQueue {
       await this.sink.change(async (nextSeq, tx) => {
         // SQLite: the loop runs synchronously (no await in it), the same checks through the store's twins.
         const now = this.sink.now
+        // Postgres: every check's facts in a few statements, then the ready messages (seqs in batch order) in one.
         const many = now ? undefined : this.sink.many
         if (many) {
           const checked = await many.check(batch, tx)
           const ready: { item: Pending; seq: number }[] = []
-          batch.forEach((item, i) => {
+          for (const [i, item] of batch.entries()) {
             const c = checked[i]!
             if ('error' in c) errors.set(item, c.error)
             else if (c.stored) stored.set(item, c.stored)
             else ready.push({ item, seq: nextSeq() })
-          })
+          }
           const inserted = await many.insert(ready, at, tx)
-          ready.forEach(({ item, seq }, i) => ids.set(item, { id: inserted[i]!, seq }))
+          for (const [i, { item, seq }] of ready.entries()) ids.set(item, { id: inserted[i]!, seq })
         }
         for (const item of many ? [] : batch) {
           try {

@@ -372,8 +372,8 @@ export class PgBackchannelStore implements BackchannelStore {
     const back = (await this.sql(tx).unsafe(
       `INSERT INTO bc_messages (thread_id, author_id, client_id, body, image, reply_to, created_at, seq)
        SELECT t, a, c, b, i, r, at, s
-       FROM json_to_recordset($1::text::json) AS k(o int, t bigint, a bigint, c text, b text, i text, r bigint, at bigint,
-         s bigint)
+       FROM json_to_recordset($1::text::json)
+         AS k(o int, t bigint, a bigint, c text, b text, i text, r bigint, at bigint, s bigint)
        ORDER BY o RETURNING id, seq`,
       [rows],
     )) as Raw[]

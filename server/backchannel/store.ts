@@ -250,7 +250,7 @@ export interface BackchannelStore extends Transactor {
   followersOnly(userId: number, tx?: Tx): Promise<boolean>
   /** Everything a send's rules read (SendFacts), inside the batch's change. */
   sendFacts(item: SendRead, tx?: Tx): Promise<SendFacts>
-  /** The facts of several sends, in their order, read together (Postgres: a statement per kind of fact, not per send). */
+  /** Several sends' facts, in their order, read together (Postgres: a statement per kind of fact, not per send). */
   sendFactsOf(items: readonly SendRead[], tx?: Tx): Promise<SendFacts[]>
   /**
    * SQLite only: the synchronous twins of the batched send's store calls, inside the change given (its `tx`), so that

@@ -258,7 +258,7 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
         },
       )
 
-    test('[B50][B55] a batch\u2019s facts are read together and its messages inserted in one, ids in seq order', async () => {
+    test('[B50][B55] a batch\u2019s facts read together, its messages inserted in one, ids in seq order', async () => {
       const { store, addUser } = await fresh()
       const [ann, bob, cat] = [await addUser('ann'), await addUser('bob'), await addUser('cat')]
       const plums = await group(store, [ann, bob])
