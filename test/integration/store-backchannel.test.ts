@@ -48,9 +48,10 @@ function say(
 
 /**
  * A node's batched sends (server/backchannel/send.ts) straight on a store: the check is only the client id's (a
- * retry is answered with the stored message); the answer is the message's id, seq and client id.
+ * retry is answered with the stored message; `refuse` stands for the rules refusing a send); the answer is the
+ * message's id, seq and client id.
  */
-function sendQueue(store: BackchannelStore) {
+function sendQueue(store: BackchannelStore, refuse = (_clientId: string) => false) {
   const answer = (id: number, seq: number, clientId: string) => ({ id, seq, clientId }) as Message
   return new SendQueue({
     change: (write, committed) => store.change(write, committed),
@@ -67,9 +68,7 @@ function sendQueue(store: BackchannelStore) {
             items.map((i) => ({ ...i, upload: null, replyTo: null })),
             tx,
           )
-        ).map((f) => ({
-          stored: f.stored,
-        })),
+        ).map((f, i) => (refuse(items[i]!.clientId) ? { error: new Error('refused') } : { stored: f.stored })),
       insert: (rows, at, tx) =>
         store.insertMessages(
           rows.map(({ item, seq }) => ({ ...item, seq, at })),
@@ -300,6 +299,22 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
       // The threads' last messages are the caller's: insertMessages leaves them alone.
       expect((await store.thread(plums))!.last_message_id).toBe(first)
       expect(await store.insertMessages([])).toEqual([])
+    })
+
+    test('[B55] a refused send in a batch gets its error; the others are stored, in seq order', async () => {
+      const { store, addUser } = await fresh()
+      const [ann, bob] = [await addUser('ann'), await addUser('bob')]
+      const id = await group(store, [ann, bob])
+      const q = sendQueue(store, (clientId) => clientId.startsWith('bad'))
+      const send = (clientId: string) =>
+        q.send({ threadId: id, authorId: ann, clientId, body: clientId, image: null, replyTo: null })
+      const out = await Promise.allSettled([send('ok-1'), send('bad-1'), send('ok-2')])
+      expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect(q.commits).toBe(1)
+      const rows = await store.messagesAfterSeq(id, 0, 10)
+      expect(rows.map((r) => r.client_id)).toEqual(['ok-1', 'ok-2'])
+      expect(rows[1]!.seq).toBe(rows[0]!.seq + 1)
+      expect((await store.thread(id))!.last_message_id).toBe(rows[1]!.id)
     })
 
     test('[B50][B52] members are read again after a change, on any node', async () => {
