@@ -67,6 +67,11 @@ export interface SendSink {
    * twins of the same reads), so the batch's inner loop takes no promise per call. Absent on Postgres.
    */
   now?: SendNowSink
+  /**
+   * Postgres: the batch's checks and inserts in a few statements under the seq lock (the same rules, over facts read
+   * for the whole batch at once; one multi-row INSERT in seq order). Absent: check and insert per item.
+   */
+  many?: SendManySink
   logError(msg: string, ctx: object): void
 }
 
@@ -80,6 +85,17 @@ export interface SendNowSink {
    * promise only in the rare case that needs a read: a recipient who blocked the author or the quoted author).
    */
   committed(id: number, item: SendItem, seq: number, at: number): Message | Promise<Message>
+}
+
+/** A send's check in a batch: the message already stored (a retry), null (ready to insert), or why it is refused. */
+type SendChecked = { stored: MessageRow | null } | { error: unknown }
+
+/** The batched twins of SendSink's check and insert (Postgres). */
+interface SendManySink {
+  /** Each item's check, in the order given (the facts of all read together). */
+  check(items: SendItem[], tx: Tx): Promise<SendChecked[]>
+  /** Inserts the items with their seqs (ascending) in one statement; their ids, in the same order. */
+  insert(rows: { item: SendItem; seq: number }[], at: number, tx: Tx): Promise<number[]>
 }
 
 export class SendQueue {
@@ -182,7 +198,21 @@ export class SendQueue {
     try {
       await this.sink.change(async (nextSeq, tx) => {
         // SQLite: the loop runs synchronously (no await in it), the same checks through the store's twins.
-        for (const item of batch) {
+        // Postgres: every check's facts in a few statements, then the ready messages (seqs in batch order) in one.
+        const many = now ? undefined : this.sink.many
+        if (many) {
+          const checked = await many.check(batch, tx)
+          const ready: { item: Pending; seq: number }[] = []
+          for (const [i, item] of batch.entries()) {
+            const c = checked[i]!
+            if ('error' in c) errors.set(item, c.error)
+            else if (c.stored) stored.set(item, c.stored)
+            else ready.push({ item, seq: nextSeq() })
+          }
+          const inserted = await many.insert(ready, at, tx)
+          for (const [i, { item, seq }] of ready.entries()) ids.set(item, { id: inserted[i]!, seq })
+        }
+        for (const item of many ? [] : batch) {
           try {
             const already = now ? now.check(item, tx) : await this.sink.check(item, tx)
             if (already) {

@@ -140,6 +140,23 @@ export class BackchannelService {
           (item, facts) => this.sendRules(item, facts),
           (id, item, seq, at) => this.afterSendNow(id, item, seq, at),
         ),
+      many: {
+        check: async (items, tx) => {
+          const facts = await this.store.sendFactsOf(items.map(sendRead), tx)
+          return items.map((item, i) => {
+            try {
+              return { stored: this.sendRules(item, facts[i]!) }
+            } catch (error) {
+              return { error }
+            }
+          })
+        },
+        insert: (rows, at, tx) =>
+          this.store.insertMessages(
+            rows.map(({ item, seq }) => ({ ...item, seq, at, touch: false })),
+            tx,
+          ),
+      },
       stored: (row) => this.views.message(row),
       committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),

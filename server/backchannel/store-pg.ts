@@ -350,6 +350,36 @@ export class PgBackchannelStore implements BackchannelStore {
       return id
     })
   }
+  /**
+   * One multi-row INSERT (the rows as one JSON parameter, taken in the order given: ids follow it, as seqs do); the
+   * ids come back matched by seq. The threads' last messages are the caller's.
+   */
+  async insertMessages(ms: readonly NewMessage[], tx?: Tx): Promise<number[]> {
+    if (!ms.length) return []
+    const rows = JSON.stringify(
+      ms.map((m, o) => ({
+        o,
+        t: m.threadId,
+        a: m.authorId,
+        c: m.clientId,
+        b: m.body,
+        i: m.image,
+        r: m.replyTo,
+        at: m.at ?? Date.now(),
+        s: m.seq,
+      })),
+    )
+    const back = (await this.sql(tx).unsafe(
+      `INSERT INTO bc_messages (thread_id, author_id, client_id, body, image, reply_to, created_at, seq)
+       SELECT t, a, c, b, i, r, at, s
+       FROM json_to_recordset($1::text::json)
+         AS k(o int, t bigint, a bigint, c text, b text, i text, r bigint, at bigint, s bigint)
+       ORDER BY o RETURNING id, seq`,
+      [rows],
+    )) as Raw[]
+    const bySeq = new Map(back.map((r) => [int(r.seq), int(r.id)]))
+    return ms.map((m) => bySeq.get(m.seq)!)
+  }
   async lastMessage(threadId: number, id: number, at: number, seq: number, tx?: Tx) {
     await this.sql(tx)`
       UPDATE bc_threads SET last_message_id = ${id}, last_at = ${at}, last_seq = ${seq} WHERE id = ${threadId}`
@@ -501,21 +531,75 @@ export class PgBackchannelStore implements BackchannelStore {
     return !!row && int(row.followers_only) !== 0
   }
   async sendFacts(item: SendRead, tx?: Tx): Promise<SendFacts> {
-    const t = await this.thread(item.threadId, tx)
-    const members = t ? await this.members(t.id, tx) : new Map<number, Membership>()
-    let otherFollowersOnly = false
-    if (t?.kind === 'dm')
-      for (const m of members.values())
-        if (m.user_id !== item.authorId && m.state === 'request')
-          otherFollowersOnly = await this.followersOnly(m.user_id, tx)
-    return {
-      stored: await this.messageByClient(item.authorId, item.clientId, tx),
-      thread: t,
-      members,
-      otherFollowersOnly,
-      upload: item.upload ? await this.upload(item.upload, tx) : null,
-      reply: item.replyTo ? await this.message(item.replyTo, tx) : null,
+    return (await this.sendFactsOf([item], tx))[0]!
+  }
+  /**
+   * A batch's facts in a statement per kind of fact, not per send: the stored client ids, the threads, their members,
+   * then (only if asked) the uploads, the quoted messages and the followers-only settings. Keys travel as one JSON
+   * parameter (no array literal to escape). Inside a send's change, all are read under the seq lock (B51, B54).
+   */
+  async sendFactsOf(items: readonly SendRead[], tx?: Tx): Promise<SendFacts[]> {
+    if (!items.length) return []
+    const sql = this.sql(tx)
+    const threadIds = pgArray([...new Set(items.map((i) => i.threadId))])
+    const uploads = [...new Set(items.flatMap((i) => (i.upload ? [i.upload] : [])))]
+    const replies = [...new Set(items.flatMap((i) => (i.replyTo ? [i.replyTo] : [])))]
+    const keys = JSON.stringify(items.map((i) => ({ a: i.authorId, c: i.clientId })))
+    const [storedRows, threadRows, memberRows, uploadRows, replyRows] = (await Promise.all([
+      sql.unsafe(
+        `SELECT ${MESSAGE('m')} FROM json_to_recordset($1::text::json) AS k(a bigint, c text)
+         JOIN bc_messages m ON m.author_id = k.a AND m.client_id = k.c`,
+        [keys],
+      ),
+      sql.unsafe('SELECT * FROM bc_threads WHERE id = ANY($1::bigint[])', [threadIds]),
+      sql.unsafe('SELECT thread_id, user_id, state, muted FROM bc_members WHERE thread_id = ANY($1::bigint[])', [
+        threadIds,
+      ]),
+      uploads.length
+        ? sql.unsafe('SELECT * FROM bc_uploads WHERE name IN (SELECT json_array_elements_text($1::text::json))', [
+            JSON.stringify(uploads),
+          ])
+        : [],
+      replies.length
+        ? sql.unsafe(`SELECT ${MESSAGE('m')} FROM bc_messages m WHERE m.id = ANY($1::bigint[])`, [pgArray(replies)])
+        : [],
+    ])) as Raw[][]
+    const stored = new Map(storedRows.map((r) => [`${int(r.author_id)}:${r.client_id}`, message(r)]))
+    const threads = new Map(threadRows.map((r) => [int(r.id), thread(r)]))
+    const members = new Map<number, Map<number, Membership>>()
+    for (const r of memberRows) {
+      const m = { user_id: int(r.user_id), state: r.state as MemberState, muted: int(r.muted) }
+      const of = members.get(int(r.thread_id)) ?? new Map<number, Membership>()
+      members.set(int(r.thread_id), of.set(m.user_id, m))
     }
+    const ups = new Map(uploadRows.map((r) => [r.name as string, upload(r)]))
+    const quoted = new Map(replyRows.map((r) => [int(r.id), message(r)]))
+    // A 1:1 thread's other member asked only while their state is `request` (SendFacts.otherFollowersOnly).
+    const other = (i: SendRead) => {
+      if (threads.get(i.threadId)?.kind !== 'dm') return null
+      for (const m of members.get(i.threadId)?.values() ?? [])
+        if (m.user_id !== i.authorId && m.state === 'request') return m.user_id
+      return null
+    }
+    const asked = [...new Set(items.map(other).filter((u) => u !== null))]
+    const followersOnly = new Set<number>()
+    if (asked.length)
+      for (const r of (await sql.unsafe(
+        'SELECT user_id FROM bc_prefs WHERE user_id = ANY($1::bigint[]) AND followers_only != 0',
+        [pgArray(asked)],
+      )) as Raw[])
+        followersOnly.add(int(r.user_id))
+    return items.map((i) => {
+      const o = other(i)
+      return {
+        stored: stored.get(`${i.authorId}:${i.clientId}`) ?? null,
+        thread: threads.get(i.threadId) ?? null,
+        members: members.get(i.threadId) ?? new Map<number, Membership>(),
+        otherFollowersOnly: o !== null && followersOnly.has(o),
+        upload: i.upload ? (ups.get(i.upload) ?? null) : null,
+        reply: i.replyTo ? (quoted.get(i.replyTo) ?? null) : null,
+      }
+    })
   }
   async setFollowersOnly(userId: number, on: boolean, tx?: Tx) {
     await this.sql(tx)`

@@ -193,6 +193,11 @@ export interface BackchannelStore extends Transactor {
 
   /** Inserts a message and makes it the thread's last (unless touch: false); its id. The hot path of sends. */
   insertMessage(m: NewMessage, tx?: Tx): Promise<number>
+  /**
+   * Several messages as one statement where the store can (Postgres: one multi-row INSERT), ids in the order given
+   * (give them in seq order); each thread's last message is the caller's (lastMessage(), as with touch: false).
+   */
+  insertMessages(ms: readonly NewMessage[], tx?: Tx): Promise<number[]>
   /** The thread's last message (the newest of a batch of sends, in the batch's change). */
   lastMessage(threadId: number, id: number, at: number, seq: number, tx?: Tx): Promise<void>
   message(id: number, tx?: Tx): Promise<MessageRow | null>
@@ -247,6 +252,8 @@ export interface BackchannelStore extends Transactor {
   followersOnly(userId: number, tx?: Tx): Promise<boolean>
   /** Everything a send's rules read (SendFacts), inside the batch's change. */
   sendFacts(item: SendRead, tx?: Tx): Promise<SendFacts>
+  /** Several sends' facts, in their order, read together (Postgres: a statement per kind of fact, not per send). */
+  sendFactsOf(items: readonly SendRead[], tx?: Tx): Promise<SendFacts[]>
   /**
    * SQLite only: the synchronous twins of the batched send's store calls, inside the change given (its `tx`), so that
    * the batch's inner loop runs without a promise per call. Absent on Postgres (its calls are asynchronous).
@@ -846,6 +853,9 @@ export class SqliteBackchannelStore implements BackchannelStore {
   insertMessage(m: NewMessage, tx?: Tx) {
     return this.run(tx, () => this.insertMessageNow(m))
   }
+  insertMessages(ms: readonly NewMessage[], tx?: Tx) {
+    return this.atomic(tx, () => ms.map((m) => this.insertMessageNow({ ...m, touch: false })))
+  }
   /** insertMessage's statements (synchronous: the batched send's inner loop on SQLite). */
   insertMessageNow(m: NewMessage): number {
     const now = m.at ?? Date.now()
@@ -1008,6 +1018,9 @@ export class SqliteBackchannelStore implements BackchannelStore {
   }
   sendFacts(item: SendRead, tx?: Tx) {
     return this.run(tx, () => this.sendFactsNow(item))
+  }
+  sendFactsOf(items: readonly SendRead[], tx?: Tx) {
+    return this.run(tx, () => items.map((item) => this.sendFactsNow(item)))
   }
   private sendFactsNow(item: SendRead): SendFacts {
     const thread = this.q.thread.get(item.threadId)

@@ -48,9 +48,10 @@ function say(
 
 /**
  * A node's batched sends (server/backchannel/send.ts) straight on a store: the check is only the client id's (a
- * retry is answered with the stored message); the answer is the message's id, seq and client id.
+ * retry is answered with the stored message; `refuse` stands for the rules refusing a send); the answer is the
+ * message's id, seq and client id.
  */
-function sendQueue(store: BackchannelStore) {
+function sendQueue(store: BackchannelStore, refuse = (_clientId: string) => false) {
   const answer = (id: number, seq: number, clientId: string) => ({ id, seq, clientId }) as Message
   return new SendQueue({
     change: (write, committed) => store.change(write, committed),
@@ -59,6 +60,21 @@ function sendQueue(store: BackchannelStore) {
     last: (threadId, id, seq, at, tx) => store.lastMessage(threadId, id, at, seq, tx),
     committed: async (id, item, seq) => answer(id, seq, item.clientId),
     stored: async (row) => answer(row.id, row.seq, row.client_id),
+    // The batched path (Postgres's): the batch's client ids read at once, its messages in one insert.
+    many: {
+      check: async (items, tx) =>
+        (
+          await store.sendFactsOf(
+            items.map((i) => ({ ...i, upload: null, replyTo: null })),
+            tx,
+          )
+        ).map((f, i) => (refuse(items[i]!.clientId) ? { error: new Error('refused') } : { stored: f.stored })),
+      insert: (rows, at, tx) =>
+        store.insertMessages(
+          rows.map(({ item, seq }) => ({ ...item, seq, at })),
+          tx,
+        ),
+    },
     logError: () => {},
   })
 }
@@ -240,6 +256,66 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
           expect(new Set(sent.map((m) => m.id)).size).toBe(5)
         },
       )
+
+    test('[B50][B55] a batch\u2019s facts read together, its messages inserted in one, ids in seq order', async () => {
+      const { store, addUser } = await fresh()
+      const [ann, bob, cat] = [await addUser('ann'), await addUser('bob'), await addUser('cat')]
+      const plums = await group(store, [ann, bob])
+      const figs = await group(store, [bob, cat], 'Figs')
+      const { id: first } = await say(store, plums, ann, 'first', 'c-1')
+      await store.insertUpload({ name: 'u1.png', thread_id: figs, user_id: cat, mime: 'image/png', size: 3 })
+      const facts = await store.sendFactsOf([
+        { threadId: plums, authorId: ann, clientId: 'c-1', upload: null, replyTo: null },
+        { threadId: figs, authorId: cat, clientId: 'c-1', upload: 'u1.png', replyTo: first },
+        { threadId: figs + 1000, authorId: bob, clientId: 'x', upload: 'nope.png', replyTo: first + 1000 },
+      ])
+      expect(facts.map((f) => f.stored?.id ?? null)).toEqual([first, null, null])
+      expect(facts.map((f) => f.thread?.title ?? null)).toEqual(['Plums', 'Figs', null])
+      expect(facts.map((f) => [...f.members.keys()].sort())).toEqual([[ann, bob].sort(), [bob, cat].sort(), []])
+      expect(facts.map((f) => f.upload?.user_id ?? null)).toEqual([null, cat, null])
+      expect(facts.map((f) => f.reply?.body ?? null)).toEqual([null, 'first', null])
+      // The same facts as one send's read (sendFacts).
+      expect(
+        await store.sendFacts({ threadId: plums, authorId: ann, clientId: 'c-1', upload: null, replyTo: null }),
+      ).toEqual(facts[0]!)
+
+      const at = Date.now()
+      const ids = await store.change(async (nextSeq, tx) => {
+        const rows = [
+          { threadId: figs, authorId: bob, clientId: 'n-1', body: 'it\u2019s "quoted" \\ \u{1f34e}', image: null },
+          { threadId: plums, authorId: bob, clientId: 'n-2', body: 'two', image: null },
+          { threadId: figs, authorId: cat, clientId: 'n-3', body: '', image: 'u1.png' },
+        ].map((m) => ({ ...m, replyTo: m.clientId === 'n-2' ? first : null, seq: nextSeq(), at }))
+        return (await store.insertMessages(rows, tx)).map((id, i) => ({ id, seq: rows[i]!.seq }))
+      })
+      expect(ids.map((r) => r.id)).toEqual([...ids.map((r) => r.id)].sort((a, b) => a - b))
+      expect(ids[0]!.id).toBeGreaterThan(first)
+      const got = [...(await store.messagesAfterSeq(figs, 0, 10)), ...(await store.messagesAfterSeq(plums, 0, 10))]
+      const byId = new Map(got.map((m) => [m.id, m]))
+      expect(ids.map((r) => byId.get(r.id)?.seq)).toEqual(ids.map((r) => r.seq))
+      expect(ids.map((r) => byId.get(r.id)?.body)).toEqual(['it\u2019s "quoted" \\ \u{1f34e}', 'two', ''])
+      expect([byId.get(ids[1]!.id)?.reply_to, byId.get(ids[2]!.id)?.image]).toEqual([first, 'u1.png'])
+      expect(byId.get(ids[0]!.id)?.created_at).toBe(at)
+      // The threads' last messages are the caller's: insertMessages leaves them alone.
+      expect((await store.thread(plums))!.last_message_id).toBe(first)
+      expect(await store.insertMessages([])).toEqual([])
+    })
+
+    test('[B55] a refused send in a batch gets its error; the others are stored, in seq order', async () => {
+      const { store, addUser } = await fresh()
+      const [ann, bob] = [await addUser('ann'), await addUser('bob')]
+      const id = await group(store, [ann, bob])
+      const q = sendQueue(store, (clientId) => clientId.startsWith('bad'))
+      const send = (clientId: string) =>
+        q.send({ threadId: id, authorId: ann, clientId, body: clientId, image: null, replyTo: null })
+      const out = await Promise.allSettled([send('ok-1'), send('bad-1'), send('ok-2')])
+      expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect(q.commits).toBe(1)
+      const rows = await store.messagesAfterSeq(id, 0, 10)
+      expect(rows.map((r) => r.client_id)).toEqual(['ok-1', 'ok-2'])
+      expect(rows[1]!.seq).toBe(rows[0]!.seq + 1)
+      expect((await store.thread(id))!.last_message_id).toBe(rows[1]!.id)
+    })
 
     test('[B50][B52] members are read again after a change, on any node', async () => {
       const { store, addUser, twin } = await fresh()
