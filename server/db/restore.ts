@@ -115,19 +115,9 @@ export async function restoreBackup(
       warnings.push(`${DB_FILE}${n} was left beside the old database; it was moved aside with it`)
   if (databaseInUse(dataDir))
     throw new RestoreError(`a Townhall server is using ${dataDir} (its database is open): stop it, then restore`)
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  const staging = join(dataDir, `.restore-${stamp}`)
-  rmSync(staging, { recursive: true, force: true })
-  mkdirSync(staging)
+  const { stamp, staging } = stagingIn(dataDir)
   try {
-    let got: Map<string, { size: number; sha256: string }>
-    try {
-      got = await extractTar(file, staging, allowed)
-    } catch (e) {
-      if (e instanceof TarError) throw new RestoreError(`the backup is damaged or not a Townhall backup: ${e.message}`)
-      throw e
-    }
-    const manifest = checkManifest(staging, got)
+    const manifest = await unpack(file, staging)
     if (manifest.database === 'postgres')
       throw new RestoreError(
         'this is the backup of a server on Postgres: set DATABASE_URL to a new, empty Postgres database and restore ' +
@@ -177,19 +167,9 @@ export async function restoreBackup(
 async function restorePostgres(file: string, dataDir: string, conn: PgConn, pgDump: string): Promise<RestoreResult> {
   // Before unpacking anything: a database in use is refused at once.
   await assertEmpty(conn)
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  const staging = join(dataDir, `.restore-${stamp}`)
-  rmSync(staging, { recursive: true, force: true })
-  mkdirSync(staging)
+  const { stamp, staging } = stagingIn(dataDir)
   try {
-    let got: Map<string, { size: number; sha256: string }>
-    try {
-      got = await extractTar(file, staging, allowed)
-    } catch (e) {
-      if (e instanceof TarError) throw new RestoreError(`the backup is damaged or not a Townhall backup: ${e.message}`)
-      throw e
-    }
-    const manifest = checkManifest(staging, got)
+    const manifest = await unpack(file, staging)
     if (manifest.database !== 'postgres')
       throw new RestoreError(
         'this backup holds a SQLite database: restore it without DATABASE_URL, then copy it into Postgres with ' +
@@ -220,4 +200,25 @@ function isEmptyDir(path: string): boolean {
   } catch {
     return false
   }
+}
+
+/** A fresh staging folder in DATA_DIR for a restore (the caller removes it after), named with the restore's time. */
+function stagingIn(dataDir: string) {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const staging = join(dataDir, `.restore-${stamp}`)
+  rmSync(staging, { recursive: true, force: true })
+  mkdirSync(staging)
+  return { stamp, staging }
+}
+
+/** Unpacks a backup into `staging` and checks every file against its manifest; returns the manifest. */
+async function unpack(file: string, staging: string) {
+  let got: Map<string, { size: number; sha256: string }>
+  try {
+    got = await extractTar(file, staging, allowed)
+  } catch (e) {
+    if (e instanceof TarError) throw new RestoreError(`the backup is damaged or not a Townhall backup: ${e.message}`)
+    throw e
+  }
+  return checkManifest(staging, got)
 }
