@@ -102,7 +102,9 @@ test.skipIf(!hasChromium)(
       )
       // Speed, download, Media Session while it plays.
       await page.getByLabel('Speed').selectOption('1.5')
-      expect(await page.locator('audio').evaluate((a: HTMLAudioElement) => a.playbackRate)).toBe(1.5)
+      // The player applies the choice on its next render: on a busy machine, after the select's change returns.
+      const rate = () => page.locator('audio').evaluate((a: HTMLAudioElement) => a.playbackRate)
+      await until(async () => (await rate()) === 1.5, 'the audio playing at 1.5×')
       expect(await page.getByRole('link', { name: 'Download' }).getAttribute('href')).toBe(
         `/api/replays/${replayId}/audio?download=1`,
       )
