@@ -140,10 +140,6 @@ export class PgBackchannelStore implements BackchannelStore {
   transaction<T>(fn: (tx: Tx) => Promise<T>) {
     return this.conn.transaction(fn)
   }
-  /** Several statements as one: in the transaction given, else in one of their own. */
-  private atomic<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return tx ? fn(tx) : this.conn.transaction(fn)
-  }
   private sql(tx?: Tx) {
     return this.conn.on(tx)
   }
@@ -278,7 +274,7 @@ export class PgBackchannelStore implements BackchannelStore {
       ON CONFLICT (thread_id, user_id) DO UPDATE SET state = excluded.state, seq = excluded.seq`
   }
   setMemberState(threadId: number, userId: number, state: MemberState, seq: number, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       const sql = this.sql(tx)
       await sql`
         UPDATE bc_members SET state = ${state}, seq = ${seq} WHERE thread_id = ${threadId} AND user_id = ${userId}`
@@ -339,7 +335,7 @@ export class PgBackchannelStore implements BackchannelStore {
   insertMessage(m: NewMessage, tx?: Tx) {
     const now = m.at ?? Date.now()
     const touch = m.touch !== false
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       const sql = this.sql(tx)
       const [row] = await sql`
         INSERT INTO bc_messages (thread_id, author_id, client_id, body, image, reply_to, created_at, seq)
@@ -401,14 +397,14 @@ export class PgBackchannelStore implements BackchannelStore {
     return this.messages(tx, 'm.thread_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3', threadId, seq, limit)
   }
   editMessage(messageId: number, threadId: number, body: string, seq: number, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       await this.sql(tx)`
         UPDATE bc_messages SET body = ${body}, edited_at = ${Date.now()}, seq = ${seq} WHERE id = ${messageId}`
       await this.touchThread(threadId, seq, tx)
     })
   }
   deleteMessage(m: Pick<MessageRow, 'id' | 'thread_id' | 'image'>, seq: number, tx?: Tx) {
-    return this.atomic(tx, async (tx): Promise<string[] | null> => {
+    return this.conn.atomic(tx, async (tx): Promise<string[] | null> => {
       const sql = this.sql(tx)
       await sql`UPDATE bc_messages SET body = '', image = NULL, deleted_at = ${Date.now()}, seq = ${seq}
         WHERE id = ${m.id}`
@@ -426,7 +422,7 @@ export class PgBackchannelStore implements BackchannelStore {
     })
   }
   react(messageId: number, threadId: number, userId: number, emoji: string, on: boolean, seq: number, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       const sql = this.sql(tx)
       if (on)
         await sql`
@@ -610,7 +606,7 @@ export class PgBackchannelStore implements BackchannelStore {
   // ——— questions ———
 
   insertQuestion(q: NewQuestion, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       const [row] = await this.sql(tx)`
         INSERT INTO bc_questions (thread_id, room_id, author_id, client_id, body, created_at, seq)
         VALUES (${q.threadId}, ${q.roomId}, ${q.authorId}, ${q.clientId}, ${q.body}, ${Date.now()}, ${q.seq})
@@ -651,7 +647,7 @@ export class PgBackchannelStore implements BackchannelStore {
     return rows.length > 0
   }
   recountVotes(questionId: number, threadId: number, seq: number, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       await this.sql(tx)`
         UPDATE bc_questions SET votes = (SELECT COUNT(*) FROM bc_votes WHERE question_id = ${questionId}), seq = ${seq}
         WHERE id = ${questionId}`
@@ -659,7 +655,7 @@ export class PgBackchannelStore implements BackchannelStore {
     })
   }
   setQuestionState(questionId: number, threadId: number, state: QuestionState, seq: number, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       await this.sql(tx)`UPDATE bc_questions SET state = ${state}, seq = ${seq} WHERE id = ${questionId}`
       await this.touchThread(threadId, seq, tx)
     })
@@ -675,7 +671,7 @@ export class PgBackchannelStore implements BackchannelStore {
     }))
   }
   stageQuestion(questionId: number, threadId: number, seq: number, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       await this.sql(tx)`UPDATE bc_questions SET staged_at = ${Date.now()}, seq = ${seq} WHERE id = ${questionId}`
       await this.touchThread(threadId, seq, tx)
     })
@@ -731,7 +727,7 @@ export class PgBackchannelStore implements BackchannelStore {
     return rows.map((r: Raw) => int(r.id))
   }
   forgetMember(userId: number, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       const sql = this.sql(tx)
       await sql`DELETE FROM bc_prefs WHERE user_id = ${userId}`
       await sql`DELETE FROM bc_reactions WHERE user_id = ${userId}`

@@ -48,6 +48,11 @@ export class PgConn implements Transactor {
     return result
   }
 
+  /** Several statements as one: in the transaction given, else in one of their own. */
+  atomic<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return tx ? fn(tx) : this.transaction(fn)
+  }
+
   close() {
     return this.sql.close({ timeout: 5 })
   }

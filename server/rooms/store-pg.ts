@@ -40,10 +40,6 @@ export class PgRoomsStore implements RoomsStore {
   transaction<T>(fn: (tx: Tx) => Promise<T>) {
     return this.conn.transaction(fn)
   }
-  /** Several statements as one: in the transaction given, else in one of their own. */
-  private atomic<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return tx ? fn(tx) : this.conn.transaction(fn)
-  }
   private sql(tx?: Tx) {
     return this.conn.on(tx)
   }
@@ -116,7 +112,7 @@ export class PgRoomsStore implements RoomsStore {
     return rows.length > 0
   }
   end(id: number, reason = 'ended', tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       const at = Date.now()
       const sql = this.sql(tx)
       const rows = await sql`
@@ -177,7 +173,7 @@ export class PgRoomsStore implements RoomsStore {
       WHERE room_id = ${roomId} AND user_id = ${userId} AND to_at IS NULL`
   }
   changeRole(roomId: number, userId: number, role: RoomRole, tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       const at = Date.now()
       const sql = this.sql(tx)
       await sql`
@@ -306,7 +302,7 @@ export class PgRoomsStore implements RoomsStore {
   }
 
   saveResume(states: { roomId: number; state: unknown }[], tx?: Tx) {
-    return this.atomic(tx, async (tx) => {
+    return this.conn.atomic(tx, async (tx) => {
       const at = Date.now()
       const sql = this.sql(tx)
       for (const s of states)
