@@ -146,7 +146,13 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
 export async function openTownhall(config: Config, opts: StartOptions = {}): Promise<Townhall> {
   const t = buildTownhall(config, opts)
   try {
-    const applied = await migrateConn(t.core.conn)
+    const { dataDir, pgDump } = config
+    const applied = await migrateConn(t.core.conn, {
+      dataDir,
+      pgDump,
+      backedUp: (file, from, to) =>
+        t.core.log.info(`database: before migrating Postgres from version ${from} to ${to}, backed it up to ${file}`),
+    })
     if (applied.length) t.core.log.info(`database: migrated Postgres to version ${applied.at(-1)}`)
   } catch (e) {
     await t.core.conn.close()
