@@ -531,6 +531,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (app.server) await app.stop(true)
     // This node's presence and room leases go now rather than when its heartbeat expires.
     await t.cluster?.node.stop()
+    // Nothing can raise an event any more: what the domains still write for the last ones lands before the pool closes.
+    for (const part of started) await part.settle?.()
     await t.core.conn.close()
   }
   try {
