@@ -189,7 +189,7 @@ test('[D44] restore into a stopped folder moves its database, stale -wal/-shm an
   expect(damaged.code).toBe(0)
 })
 
-test('[D45][D65] the CLI backs up a running server to a file named on the command line; stdout is its path alone', async () => {
+test('[D45][D65] the CLI backs up a running server to the file named; stdout is its path alone', async () => {
   const file = join(tmp, 'cli-backup.tar')
   const r = await townhall(['backup', file], { DATA_DIR: source })
   expect(r.code).toBe(0)

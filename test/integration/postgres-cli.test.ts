@@ -242,7 +242,7 @@ describe('townhall backup and restore on Postgres', () => {
 })
 
 describe('the backup taken before migrating Postgres', () => {
-  test('[D66] nodes starting together at an older schema back the database up once, under the lock; it restores', async () => {
+  test('[D66] nodes starting at once at an older schema back it up once, under the lock; it restores', async () => {
     if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
     const url = await pg.database('pgcli_premigrate')
     const latest = PG_MIGRATIONS.length
