@@ -394,6 +394,12 @@ export class RedisBus implements Bus, Sockets {
   /** A clean stop: this node's members are no longer online here, now rather than when the heartbeat expires. */
   private async leave() {
     const { node } = this
+    // The sockets closed just before (the server's stop) left their topics: those unsubscribes end before the
+    // connections close, rather than fail with "Connection closed" (a beat at most: a lost subscriber connection
+    // does not hold up the stop).
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([this.settled(), new Promise((r) => (timer = setTimeout(r, node.beatMs)))])
+    clearTimeout(timer)
     await node.cmd.del(this.usersKey(node.slot))
     await node.cmd.send('ZREM', [node.key('nodes'), String(node.slot)])
     await node.cmd.publish(node.key('presence'), `!${node.slot}`)
