@@ -39,7 +39,7 @@ test('[W6] stop() closes the sockets, then cleans up, then closes the database',
   expect(s.ctx.hub.stats().connections).toBe(0)
 })
 
-test('[H86] a node on Redis stopping with members in a live room logs no failure (its unsubscribes end first)', async () => {
+test('[H86] a node on Redis stopping with members in a room logs no failure: its unsubscribes end first', async () => {
   const redis = await startRedis()
   if (!redis) return console.warn('shutdown: skipped (redis-server could not start)')
   const lines: string[] = []
