@@ -187,3 +187,29 @@ test('[W44] a member made on B a moment ago joins a room on A with their profile
   }
   await ok(host, 'room.end', { roomId: room.id })
 })
+
+test('[W43] a notice sent before a seat was taken leaves it: two joins at once on two nodes keep the later', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const host = await someone('gh')
+  const stays = await someone('gs')
+  const decoy = await someone('gd')
+  const room = await roomWith(host, [stays, decoy])
+  // Notices as another node sends them on the rooms' channel, for a join of some other room.
+  const node = a!.ctx.cluster!.node
+  const notice = (userId: number, at: number) =>
+    node.cmd.send('PUBLISH', [
+      node.key('rooms'),
+      `elsewhere seats ${JSON.stringify({ userId, except: room.id + 1000, reason: 'left', at })}`,
+    ])
+  // Sent before the member sat down (a join elsewhere that the later join here overtook): the seat stays. The
+  // decoy's notice, sent after on the same channel, is heard after it.
+  await notice(stays.id, Date.now() - 60_000)
+  await notice(decoy.id, Date.now())
+  await host.ws.next('room.left', (e) => e.userId === decoy.id && e.reason === 'left', WAIT)
+  expect(a!.ctx.rooms.api.participant(room.id, `u:${stays.id}`)).not.toBeNull()
+  // Sent after: the seat goes.
+  await notice(stays.id, Date.now())
+  await host.ws.next('room.left', (e) => e.userId === stays.id && e.reason === 'left', WAIT)
+  expect(a!.ctx.rooms.api.participant(room.id, `u:${stays.id}`)).toBeNull()
+  await ok(host, 'room.end', { roomId: room.id })
+})
