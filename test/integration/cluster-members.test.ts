@@ -152,7 +152,7 @@ test('[W43] one member, one room: joining a room held by B leaves the seat in a 
   await ok(hostB, 'room.end', { roomId: roomB.id })
 })
 
-test('[W44] a member made on B a moment ago joins a room on A with their profile, before A has heard of them', async () => {
+test('[W44] a member made on B a moment ago joins a room on A with their profile, before A heard of them', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const host = await someone('nh')
   const room = await roomWith(host, [])
@@ -188,7 +188,7 @@ test('[W44] a member made on B a moment ago joins a room on A with their profile
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[W43] a notice sent before a seat was taken leaves it: two joins at once on two nodes keep the later', async () => {
+test('[W43] a seat notice sent before the seat was taken leaves it (two joins at once on two nodes)', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const host = await someone('gh')
   const stays = await someone('gs')
