@@ -135,6 +135,8 @@ export class PgBackchannelStore implements BackchannelStore {
   readonly dialect = 'postgres'
   /** This node's changes' `committed` callbacks, in the order of their commits (CommitOrder). */
   private readonly order = new CommitOrder()
+  /** How long this node's changes held the seq lock: from the lock taken to the commit answered (the bench reads it). */
+  readonly held = { changes: 0, totalMs: 0, maxMs: 0 }
   constructor(private readonly conn: PgConn) {}
 
   transaction<T>(fn: (tx: Tx) => Promise<T>) {
@@ -162,11 +164,13 @@ export class PgBackchannelStore implements BackchannelStore {
   ): Promise<T | R> {
     let turn: ReturnType<CommitOrder['take']> | null = null
     let written: T
+    let locked = 0
     try {
       written = await this.conn.transaction(async (tx) => {
         const sql = this.sql(tx)
         // The turn of this change: held to the commit (or the rollback), by every node's changes alike.
         const [row] = await sql`SELECT seq FROM bc_counter WHERE id = 1 FOR UPDATE`
+        locked = performance.now()
         const before = int(row.seq)
         let last = before
         let open = true
@@ -186,9 +190,17 @@ export class PgBackchannelStore implements BackchannelStore {
     } catch (e) {
       ;(turn as ReturnType<CommitOrder['take']> | null)?.skip()
       throw e
+    } finally {
+      if (locked) this.hold(performance.now() - locked)
     }
     if (!committed || !turn) return written
     return (turn as ReturnType<CommitOrder['take']>).run(() => committed(written))
+  }
+
+  private hold(ms: number) {
+    this.held.changes++
+    this.held.totalMs += ms
+    this.held.maxMs = Math.max(this.held.maxMs, ms)
   }
 
   // ——— threads ———
