@@ -10,7 +10,8 @@
 // trip per seq (docs/ARCHITECTURE.md, "Stores").
 //
 // Members are not cached here: another node may change them at any time, so every rule reads them (one indexed
-// query; inside a send's transaction, on its connection).
+// query). A batch of sends reads its facts before the lock and only the rows changed since under it (sendFactsEarly,
+// sendFactsOf with `early`: every write of those rows sets their seq column), B61.
 import { bytes, int, intOrNull, type PgConn } from '../db/postgres'
 import type { Tx } from '../db/store'
 import type { MemberState, QuestionState, ThreadKind } from '../protocol'
