@@ -17,7 +17,8 @@
 //     together (and of Redis and Postgres apart). One SQLite file is not valid for several nodes (each keeps its own
 //     seq), so without Postgres the variant stops with the reason.
 // Usage: bun test/bench/chat.ts   (CHAT_CLIENTS=1000 CHAT_THREADS=100 CHAT_PROCS=4 CHAT_RATES=2000,5000,10000,max
-//        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3; CHAT_PROFILE=<dir> writes the server's CPU profile there;
+//        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3 CHAT_DRAIN=30 (seconds a rate waits for what is in flight);
+//        CHAT_PROFILE=<dir> writes the server's CPU profile there;
 //        CHAT_GROUPING=0 skips part 1, CHAT_GROUPING=only runs part 1 alone, CHAT_SEQUENTIAL_N its one-at-a-time
 //        sends, CHAT_GROUPING_N by default; CHAT_NODES=3 the cluster variant)
 // Every process it starts is stopped when it ends, fails or times out (CHAT_TIMEOUT, 170 s). The last line is one
@@ -332,6 +333,7 @@ async function main() {
         CHAT_FROM: String(from),
         CHAT_TO: String(to),
         CHAT_PER_THREAD: String(perThread),
+        CHAT_DRAIN: process.env.CHAT_DRAIN ?? '30',
         CHAT_SEED: seedFile,
       },
       stdin: 'pipe',
