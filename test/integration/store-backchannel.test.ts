@@ -31,6 +31,12 @@ async function group(store: BackchannelStore, members: number[], title = 'Plums'
     return id
   })
 }
+/** Users added one after another; their ids, in the order named. */
+async function users(addUser: (name: string) => Promise<number>, ...names: string[]) {
+  const ids: number[] = []
+  for (const n of names) ids.push(await addUser(n))
+  return ids
+}
 /** One message in one change; its id and seq. */
 function say(
   store: BackchannelStore,
@@ -328,12 +334,7 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
     if (name === 'postgres')
       test('[B61] facts read before the seq lock are brought up to date under it', async () => {
         const { store, addUser, twin } = await fresh()
-        const [ann, bob, cat, dan] = [
-          await addUser('ann'),
-          await addUser('bob'),
-          await addUser('cat'),
-          await addUser('dan'),
-        ]
+        const [ann, bob, cat, dan] = await users(addUser, 'ann', 'bob', 'cat', 'dan')
         const plums = await group(store, [ann, bob, cat])
         const figs = await group(store, [ann, bob], 'Figs')
         const { id: quoted } = await say(store, figs, bob, 'a fig')
@@ -559,12 +560,7 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
 
     test('[B9][B49][B53] search finds a committed message at once, by its words now, where one may read', async () => {
       const { store, addUser, addRoom } = await fresh()
-      const [ann, bob, cat, dan] = [
-        await addUser('ann'),
-        await addUser('bob'),
-        await addUser('cat'),
-        await addUser('dan'),
-      ]
+      const [ann, bob, cat, dan] = await users(addUser, 'ann', 'bob', 'cat', 'dan')
       const id = await group(store, [ann, bob])
       await store.change(async (nextSeq, tx) => store.upsertMember(id, cat, 'request', nextSeq(), tx))
       await store.change(async (nextSeq, tx) => store.upsertMember(id, dan, 'declined', nextSeq(), tx))
