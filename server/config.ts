@@ -184,8 +184,8 @@ export const OPTIONS = {
     default: '10000',
     parse: int(0, 600000),
     description:
-      'Several nodes (REDIS_URL): on SIGTERM, how long the live rooms of the stopping node get to wind down, told ' +
-      'so, before they end (ms)',
+      'Several nodes (REDIS_URL): on SIGTERM, how long the live rooms of the stopping node that no other node takes ' +
+      'get to wind down, told so, before they end (ms)',
   }),
   roomHandover: opt({
     env: 'ROOM_HANDOVER',

@@ -4,6 +4,9 @@
 // listeners. The fallback (no other node, or none answering) runs on nodes of their own Redis.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient, type Subprocess } from 'bun'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { decodeCapture } from '../../server/replays/capture-format'
 import { Bot } from '../helpers/bot'
 import { startNode, type Node } from '../helpers/cluster'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
@@ -70,9 +73,16 @@ async function memberOn(node: Node, prefix: string): Promise<Member> {
   return { ...m, ws: (await on(node, m)) as Member['ws'] }
 }
 
+/** The speakers' tags in a capture file (the bots' packets name them). */
+function tags(roomId: number, userId: number) {
+  const p = join(b!.dataDir, 'recordings', String(roomId), `${userId}.cap`)
+  if (!existsSync(p)) return new Set<string>()
+  return new Set(decodeCapture(readFileSync(p)).records.map((r) => r.payload.toString('latin1', 3, 3 + r.payload[2]!)))
+}
+
 const seatOn = (s: TestServer, roomId: number, m: Member) => s.ctx.rooms.service.participant(roomId, `u:${m.id}`)
 
-test('[W45][W46] SIGTERM: the room moves to another node, its members rejoin there to their seats, not ended', async () => {
+test('[W45][W46] SIGTERM: the room moves to another node, its members find their seats there, not ended', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const d = await startNode({
     MEDIA_EDGE: 'false',
@@ -88,7 +98,7 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members rejoin the
   bots.push(hostBot)
   const onD = new Client(d)
   onD.cookie = host.http.cookie
-  const roomRes = await onD.post('/api/rooms', { title: 'Moves', kind: 'open' })
+  const roomRes = await onD.post('/api/rooms', { title: 'Moves', kind: 'open', recording: true })
   expect(roomRes.status).toBe(201)
   const room = roomRes.json.room as { id: number }
   const nodeD = await b!.ctx.core.registry.holder(room.id)
@@ -96,6 +106,7 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members rejoin the
   expect(nodeD).not.toBe(b!.ctx.core.registry.node)
   await ok(host, 'room.join', { roomId: room.id })
   await ok(host, 'room.mute', { roomId: room.id, muted: false })
+  await ok(host, 'room.consent', { roomId: room.id, consent: true })
   await hostBot.connectAudio(room.id)
   hostBot.speak(20)
   const handUp = await memberOn(d, 'hu')
@@ -110,6 +121,8 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members rejoin the
   bots.push(listenerBot)
   await listenerBot.connectAudio(room.id)
   await until(() => listenerBot.heardFrom().has('HOST'), 'the speaker on B hearing the host on D')
+  // D records the host (the capture file in the DATA_DIR every node shares).
+  await until(() => tags(room.id, host.id).has('HOST'), 'D recording the host')
 
   const before = Date.now()
   d.proc.kill('SIGTERM')
@@ -154,6 +167,8 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members rejoin the
   bots.push(hearing)
   await hearing.connectAudio(room.id)
   await until(() => hearing.heardFrom().has('HOST2'), 'the speaker on B hearing the host again, through B')
+  // B records the room on, appending to the same capture file (which still reads back whole).
+  await until(() => tags(room.id, host.id).has('HOST2'), 'B recording the host into the same file')
   hostBot2.silence()
 
   // Never ended, and a room action goes on (B acts on it).

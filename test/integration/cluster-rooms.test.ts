@@ -211,7 +211,8 @@ test('[W24] listeners on B and C join a room held by A and hear it; a hand raise
 test('[W25] SIGTERM drains a node: no new room, sockets reconnect, rooms told and ended, exit', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const DRAIN = 3000
-  const d = await child({ ROOM_DRAIN_MS: String(DRAIN) })
+  // Its rooms end rather than move to A, B or C (W45: cluster-handover.test.ts).
+  const d = await child({ ROOM_DRAIN_MS: String(DRAIN), ROOM_HANDOVER: 'false' })
   const host = await member(a!, 'dh')
   host.ws.close()
   const hostOnD = await on(d, host)
@@ -245,13 +246,13 @@ test('[W25] SIGTERM drains a node: no new room, sockets reconnect, rooms told an
 
 test('[W36] a draining node leaves the balancer: /healthz 503 draining, a socket opening there sent on', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
-  const d = await child({ ROOM_DRAIN_MS: '3000' })
+  // Its live room keeps it draining (not handed over, W45).
+  const d = await child({ ROOM_DRAIN_MS: '3000', ROOM_HANDOVER: 'false' })
   const healthz = async () => {
     const r = await fetch(`${d.url}/healthz`)
     return { status: r.status, body: (await r.json()) as { status: string } }
   }
   expect(await healthz()).toMatchObject({ status: 200, body: { status: 'ok' } })
-  // A live room keeps D draining for ROOM_DRAIN_MS.
   const host = await member(a!, 'wh')
   host.ws.close()
   const hostOnD = await on(d, host)
