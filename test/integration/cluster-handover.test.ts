@@ -8,10 +8,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeCapture } from '../../server/replays/capture-format'
 import { Bot } from '../helpers/bot'
-import { startNode, type Node } from '../helpers/cluster'
+import { firstNode, startNode, tearDown, type Node } from '../helpers/cluster'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { createRoom, member, ok, type Member } from '../helpers/members'
-import { startPostgres, type TestPostgres } from '../helpers/postgres'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
 import { Client, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
@@ -21,8 +20,8 @@ setDefaultTimeout(TEST_LIMIT)
 /** D's drain time: a handover must finish well before it. */
 const DRAIN_MS = 30_000
 
+let cluster: Awaited<ReturnType<typeof firstNode>> = null
 let redis: TestRedis | null = null
-let pg: TestPostgres | null = null
 let database: Record<string, string> = {}
 let b: TestServer | null = null
 const sockets: WsClient[] = []
@@ -32,31 +31,15 @@ const servers: TestServer[] = []
 const redises: TestRedis[] = []
 
 beforeAll(async () => {
-  ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])
-  if (!redis) return
-  if (pg) database = { DATABASE_URL: await pg.database('cluster_handover') }
-  b = await startTestServer({
-    ...database,
-    REDIS_URL: redis.url,
-    MEDIA_WORKERS: '0',
-    MEDIA_EDGE: 'false',
-    RTC_PORT: String(await freePort()),
-  })
+  cluster = await firstNode('cluster_handover', { MEDIA_EDGE: 'false' })
+  if (!cluster) return
+  ;({ redis, database, node: b } = cluster)
 })
 
 afterAll(async () => {
-  for (const bot of bots) await bot.close().catch(() => {})
-  for (const s of sockets) s.close()
-  for (const proc of children)
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL')
-      await proc.exited
-    }
   for (const s of servers) await s.stop().catch(() => {})
-  await b?.stop()
   for (const r of redises) await r.stop()
-  await redis?.stop()
-  await pg?.stop()
+  await tearDown(cluster, { bots, sockets, children })
 })
 
 /** A member's socket on another node (their session is in the shared database). */
