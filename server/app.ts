@@ -556,11 +556,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const ms = t.core.config.roomDrainMs
     // Out of the load balancer's rotation (/healthz 503), and a socket that still opens here is sent on at once.
     node.draining = true
+    t.hub.onOpen((c) => t.hub.toConn(c.id, { type: 'node.draining' }))
     // Its live rooms go to another node (W45) before its sockets are sent on, so they rejoin them there at once; the
     // rooms no node took are told they end in `ms`.
     await t.rooms.service.drain(ms)
     t.hub.toAll({ type: 'node.draining' })
-    t.hub.onOpen((c) => t.hub.toConn(c.id, { type: 'node.draining' }))
     // Nothing to wind down without live rooms: the node stops at once.
     if (t.rooms.service.stats().liveRooms > 0) await new Promise((r) => setTimeout(r, ms))
     await t.rooms.service.endAll()

@@ -121,6 +121,11 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members find their
   console.log(`handover: D exited ${took} ms after SIGTERM (ROOM_DRAIN_MS ${DRAIN_MS})`)
   expect(took).toBeLessThan(DRAIN_MS / 2)
   expect(b!.ctx.rooms.api.room(room.id)!.state).toBe('live')
+  // Listed on the hallway still, from B's card now.
+  await until(
+    async () => ((await speaker.http.get('/api/rooms')).json.live as { id: number }[]).some((r) => r.id === room.id),
+    'the room on the hallway, held by B',
+  )
 
   // The members rejoin through B: the same seats (role, hand, mute), waiting for them "away" until then.
   expect(seatOn(b!, room.id, handUp)).toMatchObject({ role: 'audience' })
