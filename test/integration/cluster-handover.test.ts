@@ -1,7 +1,8 @@
 // A draining node hands its live rooms to another node instead of ending them (issue 11 point 4; W45–W47). Node B runs
 // in this process; node D is a `townhall serve` child on the same Redis and database (Postgres where it can start,
 // else the SQLite file of B's DATA_DIR), given SIGTERM while it holds a room with a speaker (a werift bot) and
-// listeners. The fallback (no other node, or none answering) runs on nodes of their own Redis.
+// listeners; a child killed instead has its recorded room adopted by B, which records it on. The fallback (no other
+// node, or none answering) runs on nodes of their own Redis.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient, type Subprocess } from 'bun'
 import { existsSync, readFileSync } from 'node:fs'
@@ -65,33 +66,47 @@ function tags(roomId: number, userId: number) {
 
 const seatOn = (s: TestServer, roomId: number, m: Member) => s.ctx.rooms.service.participant(roomId, `u:${m.id}`)
 
-test('[W45][W46] SIGTERM: the room moves to another node, its members find their seats there, not ended', async () => {
-  if (!redis) return console.warn('skipped: redis-server could not start')
-  const d = await startNode({
+/** A child node on B's Redis and database (and DATA_DIR: one for every node). */
+async function child(env: Record<string, string> = {}) {
+  const node = await startNode({
     MEDIA_EDGE: 'false',
     DATA_DIR: b!.dataDir,
-    REDIS_URL: redis.url,
+    REDIS_URL: redis!.url,
     ...database,
-    ROOM_DRAIN_MS: String(DRAIN_MS),
+    ...env,
   })
-  children.push(d.proc)
-  // A room held by D: its host speaks (a bot on D), a listener on D raises a hand, a member on B is a muted speaker.
-  const host = await memberOn(d, 'hh')
-  const hostBot = new Bot(host.ws, 'HOST')
-  bots.push(hostBot)
-  const onD = new Client(d)
-  onD.cookie = host.http.cookie
-  const roomRes = await onD.post('/api/rooms', { title: 'Moves', kind: 'open', recording: true })
-  expect(roomRes.status).toBe(201)
-  const room = roomRes.json.room as { id: number }
-  const nodeD = await b!.ctx.core.registry.holder(room.id)
-  expect(nodeD).not.toBeNull()
-  expect(nodeD).not.toBe(b!.ctx.core.registry.node)
+  children.push(node.proc)
+  return node
+}
+
+/** A recorded room held by `node`, its host (socket on `node`) speaking through a bot and recorded there. */
+async function speakingHost(node: Node, tag: string) {
+  const host = await memberOn(node, 'hh')
+  const bot = new Bot(host.ws, tag)
+  bots.push(bot)
+  const http = new Client(node)
+  http.cookie = host.http.cookie
+  const res = await http.post('/api/rooms', { title: 'Moves', kind: 'open', recording: true })
+  expect(res.status).toBe(201)
+  const room = res.json.room as { id: number }
+  const holder = await b!.ctx.core.registry.holder(room.id)
+  expect(holder).not.toBeNull()
+  expect(holder).not.toBe(b!.ctx.core.registry.node)
   await ok(host, 'room.join', { roomId: room.id })
   await ok(host, 'room.mute', { roomId: room.id, muted: false })
   await ok(host, 'room.consent', { roomId: room.id, consent: true })
-  await hostBot.connectAudio(room.id)
-  hostBot.speak(20)
+  await bot.connectAudio(room.id)
+  bot.speak(20)
+  // Recorded where it is held (the capture file in the DATA_DIR every node shares).
+  await until(() => tags(room.id, host.id).has(tag), `${tag} recorded`)
+  return { host, bot, room, holder }
+}
+
+test('[W45][W46] SIGTERM: the room moves to another node, its members find their seats there, not ended', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const d = await child({ ROOM_DRAIN_MS: String(DRAIN_MS) })
+  // A room held by D: its host speaks (a bot on D), a listener on D raises a hand, a member on B is a muted speaker.
+  const { host, room } = await speakingHost(d, 'HOST')
   const handUp = await memberOn(d, 'hu')
   await ok(handUp, 'room.join', { roomId: room.id })
   await ok(handUp, 'room.hand', { roomId: room.id, up: true })
@@ -104,8 +119,6 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members find their
   bots.push(listenerBot)
   await listenerBot.connectAudio(room.id)
   await until(() => listenerBot.heardFrom().has('HOST'), 'the speaker on B hearing the host on D')
-  // D records the host (the capture file in the DATA_DIR every node shares).
-  await until(() => tags(room.id, host.id).has('HOST'), 'D recording the host')
 
   const before = Date.now()
   d.proc.kill('SIGTERM')
@@ -165,6 +178,33 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members find their
   expect(speaker.ws.events.some((e) => e.type === 'room.closing')).toBe(false)
   await ok(speaker, 'room.mute', { roomId: room.id, muted: false })
   expect(seatOn(b!, room.id, speaker)?.muted).toBe(false)
+})
+
+test('[W26][W46] a node that dies: the node adopting its recorded room records it on, into the same file', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  const e = await child()
+  const { host, bot, room, holder } = await speakingHost(e, 'HOSTE')
+  bot.silence()
+  e.proc.kill('SIGKILL')
+  await e.proc.exited
+  // Its lease expires, and B (the only other node) adopts the room at its second look.
+  await until(
+    async () => ![null, holder].includes(await b!.ctx.core.registry.holder(room.id)),
+    'the room adopted',
+    60_000,
+  )
+  const again = await on(b!, host)
+  const back = await again.request('room.join', { roomId: room.id })
+  expect(back.ok).toBe(true)
+  expect(back.me.role).toBe('host')
+  // A crash saved no mutes: the seats come back muted (R14).
+  expect((await again.request('room.mute', { roomId: room.id, muted: false })).ok).toBe(true)
+  const bot2 = new Bot(again, 'HOSTE2')
+  bots.push(bot2)
+  await bot2.connectAudio(room.id)
+  bot2.speak(20)
+  await until(() => tags(room.id, host.id).has('HOSTE2'), 'B recording the adopted room into the same file')
+  bot2.silence()
 })
 
 /** One in-process node on a Redis of its own (no other node). */
