@@ -120,6 +120,13 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members find their
   await listenerBot.connectAudio(room.id)
   await until(() => listenerBot.heardFrom().has('HOST'), 'the speaker on B hearing the host on D')
 
+  // A second room on D, moved at the same time.
+  const other = await memberOn(d, 'ho')
+  const otherHttp = new Client(d)
+  otherHttp.cookie = other.http.cookie
+  const room2 = (await otherHttp.post('/api/rooms', { title: 'Moves too', kind: 'open' })).json.room as { id: number }
+  await ok(other, 'room.join', { roomId: room2.id })
+
   const before = Date.now()
   d.proc.kill('SIGTERM')
   // Everyone in the room is told it moves (not that it ends); D's sockets are then sent on.
@@ -128,6 +135,8 @@ test('[W45][W46] SIGTERM: the room moves to another node, its members find their
   // B holds it now, resumed from what D saved.
   expect(await b!.ctx.core.registry.holder(room.id)).toBe(b!.ctx.core.registry.node)
   expect(b!.ctx.rooms.service.session(room.id)).not.toBeNull()
+  await other.ws.next('room.moving', (e) => e.roomId === room2.id, WAIT)
+  expect(await b!.ctx.core.registry.holder(room2.id)).toBe(b!.ctx.core.registry.node)
   // D stops well before its drain time: it had nothing left to wind down.
   expect(await d.proc.exited).toBe(0)
   const took = Date.now() - before
@@ -238,6 +247,8 @@ test('[W47][W25] no other node to take it: the room is told it ends, and ends, a
   const drained = s.drain()
   const closing = await host.ws.next('room.closing', (e) => e.roomId === room.id, WAIT)
   expect(closing.endsAt).toBeGreaterThanOrEqual(before + 1500)
+  // Told at once: the offer found no listener (the node itself stopped listening), so no wait for an answer.
+  expect(closing.endsAt - before).toBeLessThan(3000 + 1500)
   await host.ws.next('room.ended', (e) => e.roomId === room.id, WAIT)
   await drained
   expect(host.ws.events.some((e) => e.type === 'room.moving')).toBe(false)
