@@ -25,7 +25,6 @@ import {
   SCHEDULED_PER_HOST_MAX,
   type LeaveReason,
   type Pinned,
-  type PublicUser,
   type ReminderLead,
   type RoomSnapshot,
   type ServerEvent,
@@ -132,6 +131,7 @@ export class RoomsService implements RoomsApi {
     await this.deps.link?.start(
       (roomId) => this.later(this.directory.reload(roomId), 'applying a change from another node'),
       () => this.later(this.directory.load(), 'reloading the directory'),
+      (n) => this.later(this.leaveSeats(n.userId, n.except, n.reason, n.at), "taking another node's seats away"),
     )
   }
 
@@ -224,10 +224,9 @@ export class RoomsService implements RoomsApi {
   }
 
   async removeUserEverywhere(userId: number) {
-    for (const session of [...this.sessions.values()]) {
-      const seat = session.seat(memberKey(userId))
-      if (seat) await this.leave(session, seat, 'removed')
-    }
+    // Every node's rooms (W41): the others take the member's seats away when they hear of it, this one at once.
+    this.deps.link?.seats({ userId, except: null, reason: 'removed', at: Date.now() })
+    await this.leaveSeats(userId, null, 'removed')
   }
 
   setAudioFull(roomId: number, full: boolean) {
@@ -292,6 +291,18 @@ export class RoomsService implements RoomsApi {
     let participants = 0
     for (const s of this.sessions.values()) participants += s.seats.size
     return { liveRooms: this.sessions.size, participants }
+  }
+
+  async liveStats() {
+    // This node's rooms from its sessions (current), the others' from the cards their holders published.
+    let { liveRooms, participants } = this.stats()
+    for (const { node, card } of await this.core.registry.hallway()) {
+      if (node === this.core.registry.node) continue
+      const c = card as { speakerCount: number; listenerCount: number }
+      liveRooms++
+      participants += c.speakerCount + c.listenerCount
+    }
+    return { liveRooms, participants }
   }
 
   // ── Creating, starting, ending ────────────────────────────────────────────────────────────────────────
@@ -583,6 +594,9 @@ export class RoomsService implements RoomsApi {
     } else {
       const refusal = this.access.joinRefusal(room, userId)
       if (refusal) fail(refusal)
+      // Made on another node a moment ago, the member may not be in this node's directory yet (W44): read it.
+      const user = userId === null ? null : await this.accounts.loadPublicUser(userId)
+      if (userId !== null && !user) fail('not_found')
       if (userId !== null) await this.leaveOtherRooms(userId, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
       if (previous !== undefined && previous !== roomId) await this.leaveConn(conn, previous)
@@ -595,7 +609,6 @@ export class RoomsService implements RoomsApi {
         userId !== null &&
         (this.access.isHostly(room, userId) || (session.hostlessUntil !== null && session.lastHostId === userId))
       const role: RoomRole = !hostly ? 'audience' : session.host() ? 'moderator' : 'host'
-      const user: PublicUser | null = userId === null ? null : this.accounts.publicUser(userId)!
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
       const peak = session.seats.size > (this.peaks.get(roomId) ?? 0) ? session.seats.size : null
       if (peak !== null) this.peaks.set(roomId, peak)
@@ -664,10 +677,17 @@ export class RoomsService implements RoomsApi {
     return session && seat ? { session, seat } : null
   }
 
+  /** One member, one room (W43): joining a room leaves their seats in the others, on this node and every other. */
   private async leaveOtherRooms(userId: number, except: number) {
+    this.deps.link?.seats({ userId, except, reason: 'left', at: Date.now() })
+    await this.leaveSeats(userId, except, 'left')
+  }
+
+  /** The member's seats in this node's rooms but `except` go (those taken before `before`, when another node said). */
+  private async leaveSeats(userId: number, except: number | null, reason: LeaveReason, before = Infinity) {
     for (const s of [...this.sessions.values()]) {
       const seat = s.roomId !== except ? s.seat(memberKey(userId)) : null
-      if (seat) await this.leave(s, seat, 'left')
+      if (seat && seat.seatedAt <= before) await this.leave(s, seat, reason)
     }
   }
 
