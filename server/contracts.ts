@@ -45,6 +45,11 @@ export interface RoomEvents {
   /** A participant is gone for good (left, removed, or their grace period after a dropped socket ran out). */
   left: { roomId: number; key: ParticipantKey; userId: number | null }
   ended: { roomId: number }
+  /**
+   * Several nodes: a live room came to this node (`here`: a draining node handed it over, or its node died and this
+   * one adopted it) or left it for another node without ending (a drain's handover, W45).
+   */
+  moved: { roomId: number; here: boolean }
   /** The host edited a scheduled room; `userIds`: who was told (those who said yes, co-hosts), never the editor. */
   eventChanged: { roomId: number; byUserId: number; title: string; changes: EventChange[]; userIds: number[] }
   /** The host cancelled a scheduled room (`ended` is emitted too); `userIds`: who was told. */

@@ -48,6 +48,7 @@ import {
 } from './session'
 import type { RoomsStore } from './store'
 import { RoomsDirectory, type RoomsLink } from './directory'
+import type { HandoverLink } from './handover'
 import { RoomAccess } from './access'
 import { mayConsent, type Consent } from './recording'
 import { Schedule } from './schedule'
@@ -67,6 +68,8 @@ export interface RoomsDeps {
   store: RoomsStore
   /** Several nodes: how their directories of rooms hear of each other's changes (directory.ts roomsLink). */
   link?: RoomsLink | null
+  /** Several nodes: how a draining node hands its live rooms to another (handover.ts; null: they end, W25). */
+  handover?: HandoverLink | null
 }
 
 /** The sessions' timing, and how long seats wait for their owners after a restart. */
@@ -459,12 +462,73 @@ export class RoomsService implements RoomsApi {
   }
 
   /**
-   * The node is stopping (W25): it makes no room live from now on, and its live rooms are told they end at `endsAt`.
+   * The node is stopping (W25): it makes no room live from now on and takes no room from another node; each of its
+   * live rooms is handed over to another node (W45), else told it ends in `ms` (the node ends it then: endAll).
    */
-  drain(endsAt: number) {
+  async drain(ms: number) {
     this.draining = true
+    const { handover } = this.deps
+    if (handover) {
+      await handover.stop()
+      const live = [...this.sessions].filter(([, s]) => s.state === 'live').map(([id]) => id)
+      await Promise.all(live.map((id) => this.moveOut(handover, id)))
+    }
+    const endsAt = Date.now() + ms
     for (const [roomId, session] of this.sessions)
       if (session.state === 'live') this.core.bus.publish(roomTopic(roomId), { type: 'room.closing', roomId, endsAt })
+  }
+
+  /**
+   * W45: a live room leaves this node without ending. Saved as a graceful stop saves it, dropped from memory, its lease
+   * let go, then offered to the other nodes: one claims and resumes it, and its members are told (`room.moving`) to
+   * join it again there. Nobody took it in time: this node takes it back, unless another node holds it by now (it took
+   * it late), so the room is never both moved and ended, nor held twice.
+   */
+  private async moveOut(handover: HandoverLink, roomId: number) {
+    const session = this.sessions.get(roomId)!
+    const state = session.saved()
+    // From here a request for the room finds no session here (room_not_live) until its new holder has it.
+    this.sessions.delete(roomId)
+    session.close()
+    this.emit('moved', { roomId, here: false })
+    let by: string | null = null
+    try {
+      await this.store.saveResume([{ roomId, state }])
+      await this.held(roomId)
+      this.claims.delete(roomId)
+      await this.core.registry.release(roomId)
+      by = await handover.offer(roomId)
+    } catch (error) {
+      this.core.log.error('rooms: handing a room over failed', { roomId, error })
+    }
+    if (by === null && (await this.core.registry.claim(roomId).catch(() => false))) {
+      this.core.log.warn('rooms: no node took the room over; it ends here', { roomId })
+      await this.resume(new Set([roomId]))
+      if (this.sessions.has(roomId)) this.emit('moved', { roomId, here: true })
+      return
+    }
+    this.core.log.info('rooms: room handed over', { roomId, to: by ?? 'another node (late)' })
+    this.core.bus.publish(roomTopic(roomId), { type: 'room.moving', roomId })
+  }
+
+  /** W45: a draining node offers a live room (its lease let go): this node claims it and resumes it at once. */
+  async takeOver(roomId: number): Promise<boolean> {
+    if (this.draining || this.sessions.has(roomId) || !(await this.core.registry.claim(roomId))) return false
+    const resumed = this.resume(new Set([roomId]))
+    this.adopting.set(roomId, resumed)
+    try {
+      await resumed
+    } finally {
+      this.adopting.delete(roomId)
+    }
+    if (!this.sessions.has(roomId)) {
+      // It ended meanwhile: nothing to hold.
+      await this.core.registry.release(roomId)
+      return false
+    }
+    this.core.log.info('rooms: took over a room from a draining node', { roomId })
+    this.emit('moved', { roomId, here: true })
+    return true
   }
 
   /** Ends every live room this node holds (the end of a drain). */
@@ -502,6 +566,7 @@ export class RoomsService implements RoomsApi {
     } finally {
       for (const id of mine) this.adopting.delete(id)
     }
+    for (const id of mine) if (this.sessions.has(id)) this.emit('moved', { roomId: id, here: true })
   }
 
   /** Publishes the hallway card of each live room this node holds (for every node's hallway). */
