@@ -37,6 +37,7 @@ import { createMedia, type MediaDomain } from './media'
 import { MediaRelay } from './media/relay'
 import { createRooms, type RoomsDomain } from './rooms'
 import { roomsLink } from './rooms/directory'
+import { handoverLink } from './rooms/handover'
 import { createBackchannel, type BackchannelDomain } from './backchannel'
 import { type BackchannelStore, SqliteBackchannelStore } from './backchannel/store'
 import { PgBackchannelStore } from './backchannel/store-pg'
@@ -179,6 +180,7 @@ export function buildTownhall(config: Config, opts: StartOptions = {}): Townhall
     push: push.api,
     audit: audit.api,
     link: cluster && roomsLink(cluster.node, core.id, core.log),
+    handover: cluster && core.config.roomHandover ? handoverLink(cluster.node, core.id, core.log) : null,
   })
 
   // The SFU and Backchannel follow the rooms' events, so they come after them.
@@ -491,9 +493,9 @@ export interface Running {
   port: number
   stop(): Promise<void>
   /**
-   * SIGTERM. One node: stop(). Several nodes (W25): the node makes no room live any more, tells its sockets to
-   * reconnect (to another node), gives its live rooms ROOM_DRAIN_MS to wind down (told when they end), ends them,
-   * then stops.
+   * SIGTERM. One node: stop(). Several nodes (W25): the node makes no room live any more, hands its live rooms to
+   * another node (W45), tells its sockets to reconnect (to another node), gives the rooms no node took ROOM_DRAIN_MS
+   * to wind down (told when they end), ends them, then stops.
    */
   drain(): Promise<void>
 }
@@ -562,9 +564,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const ms = t.core.config.roomDrainMs
     // Out of the load balancer's rotation (/healthz 503), and a socket that still opens here is sent on at once.
     node.draining = true
-    t.rooms.service.drain(Date.now() + ms)
-    t.hub.toAll({ type: 'node.draining' })
     t.hub.onOpen((c) => t.hub.toConn(c.id, { type: 'node.draining' }))
+    // Its live rooms go to another node (W45) before its sockets are sent on, so they rejoin them there at once; the
+    // rooms no node took are told they end in `ms`.
+    await t.rooms.service.drain(ms)
+    t.hub.toAll({ type: 'node.draining' })
     // Nothing to wind down without live rooms: the node stops at once.
     if (t.rooms.service.stats().liveRooms > 0) await new Promise((r) => setTimeout(r, ms))
     await t.rooms.service.endAll()

@@ -184,8 +184,16 @@ export const OPTIONS = {
     default: '10000',
     parse: int(0, 600000),
     description:
-      'Several nodes (REDIS_URL): on SIGTERM, how long the live rooms of the stopping node get to wind down, told ' +
-      'so, before they end (ms)',
+      'Several nodes (REDIS_URL): on SIGTERM, how long the live rooms of the stopping node that no other node takes ' +
+      'get to wind down, told so, before they end (ms)',
+  }),
+  roomHandover: opt({
+    env: 'ROOM_HANDOVER',
+    default: 'true',
+    parse: bool,
+    description:
+      'Several nodes (REDIS_URL): on SIGTERM, the live rooms of the stopping node move to another node without ' +
+      'ending (false: they end after ROOM_DRAIN_MS)',
   }),
   roomResumeMs: opt({
     env: 'ROOM_RESUME_MS',

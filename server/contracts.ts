@@ -45,6 +45,11 @@ export interface RoomEvents {
   /** A participant is gone for good (left, removed, or their grace period after a dropped socket ran out). */
   left: { roomId: number; key: ParticipantKey; userId: number | null }
   ended: { roomId: number }
+  /**
+   * Several nodes: a live room came to this node (`here`: a draining node handed it over, or its node died and this
+   * one adopted it) or left it for another node without ending (a drain's handover, W45).
+   */
+  moved: { roomId: number; here: boolean }
   /** The host edited a scheduled room; `userIds`: who was told (those who said yes, co-hosts), never the editor. */
   eventChanged: { roomId: number; byUserId: number; title: string; changes: EventChange[]; userIds: number[] }
   /** The host cancelled a scheduled room (`ended` is emitted too); `userIds`: who was told. */
@@ -83,7 +88,10 @@ export interface RoomsApi {
   inviteToSpeak(roomId: number, byUserId: number, userId: number): void
   /** Pins a text (a Q&A question) on the room for everyone in it; null unpins. */
   pin(roomId: number, pinned: Pinned | null): void
-  /** Server ban: removes the member from every room at once. */
+  /**
+   * Server ban, suspension, erasure: removes the member from every room at once, this node's now and, with several
+   * nodes, every other node's as soon as it hears (W41).
+   */
   removeUserEverywhere(userId: number): Promise<void>
   /** The media plane says whether the room's audio takes more listeners (the hallway card shows "Full", M53). */
   setAudioFull(roomId: number, full: boolean): void
@@ -95,7 +103,10 @@ export interface RoomsApi {
   rsvps(roomId: number): { yes: number[]; no: number[] }
   /** The reminders' timer tells the rooms a reminder went out: in-app to those members, and `eventReminder`. */
   announceReminder(e: { roomId: number; lead: ReminderLead; userIds: number[] }): void
+  /** This node's live rooms and the people in them (`/metrics`, per node). */
   stats(): { liveRooms: number; participants: number }
+  /** The community's: every node's live rooms and the people in them, from the registry's cards (W42). */
+  liveStats(): Promise<{ liveRooms: number; participants: number }>
   /** The live rooms recorded now (a restart records them again, RP17). */
   recordedRooms(): number[]
   /** Whether the room is live and recorded now (its host's switch and the admin's setting; RP1–RP5). */
@@ -395,6 +406,11 @@ export interface AccountsApi {
   /** Usernames by id (unknown ids are left out). */
   usernames(ids: Iterable<number>): Map<number, string>
   publicUser(id: number): PublicUser | null
+  /**
+   * As publicUser, reading the store when this node's directory does not know the member yet (made on another node
+   * a moment ago, before this node heard of it: W28, W44).
+   */
+  loadPublicUser(id: number): Promise<PublicUser | null>
   /** Active members whose username or display name starts with `q`, minus those who blocked the viewer. */
   search(viewerId: number, q: string, limit?: number): Promise<(PublicUser & { isFollowing: boolean })[]>
   /** Public views by id (unknown ids are left out). */

@@ -48,6 +48,8 @@ export const pinned = signal<Pinned | null>(null)
 export const hostlessUntil = signal<number | null>(null)
 /** RP16: the room is recorded but its recording is paused (the server's disk is low). */
 export const recordingPaused = signal(false)
+/** W45: the room's server is stopping and another took the room over; true until I am back in it there. */
+export const roomMoving = signal(false)
 /** My participant key (`u:<id>` or `g:<connId>` for a guest). */
 const myKey = signal<string | null>(null)
 const guestMe = signal<{ role: RoomRole } | null>(null)
@@ -92,6 +94,7 @@ function reset() {
   pinned.value = null
   hostlessUntil.value = null
   recordingPaused.value = false
+  roomMoving.value = false
   myKey.value = null
   guestMe.value = null
 }
@@ -107,6 +110,7 @@ function applySnapshot(s: RoomSnapshot) {
   guestMe.value = s.me?.key.startsWith('g:') ? { role: s.me.role } : null
   roomStatus.value = 'joined'
   roomError.value = null
+  roomMoving.value = false
 }
 
 async function requestJoin(roomId: number, resumed = false) {
@@ -239,6 +243,17 @@ conn.on(
   forRoom((e) =>
     notify(`This room's server is restarting: the room ends in ${Math.round((e.endsAt - Date.now()) / 1000)} s`),
   ),
+)
+
+// W45: the room moved to another server without ending: join it again there (the same seat) and connect the audio
+// again. A socket on the stopping server is sent on too (`node.draining`): then the rejoin after reconnecting does it.
+conn.on(
+  'room.moving',
+  forRoom((e) => {
+    if (roomStatus.value !== 'joined') return
+    roomMoving.value = true
+    if (conn.state.value === 'open') void requestJoin(e.roomId, true)
+  }),
 )
 
 /** Emoji reactions floating over the stage for a few seconds. */

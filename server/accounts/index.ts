@@ -80,6 +80,11 @@ export function createAccounts(deps: {
       const a = directory.account(id)
       return a && publicOf(a)
     },
+    loadPublicUser: async (id) => {
+      if (!directory.account(id)) await directory.reloadUser(id)
+      const a = directory.account(id)
+      return a && publicOf(a)
+    },
     search: (viewerId, q, limit) => service.search(viewerId, q, limit),
     publicUsers: (ids) => {
       const out = new Map<number, PublicUser>()

@@ -89,7 +89,8 @@ export class AdminService {
     const midnight = new Date()
     midnight.setHours(0, 0, 0, 0)
     const c = this.accounts.counts(midnight.getTime())
-    const rooms = this.deps.rooms.stats()
+    // The community's live rooms, whichever node the admin's request reached (W42); /metrics counts this node's.
+    const rooms = await this.deps.rooms.liveStats()
     const bc = await this.deps.backchannel.stats()
     return {
       members: c.members,

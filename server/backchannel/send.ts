@@ -90,11 +90,16 @@ export interface SendNowSink {
 /** A send's check in a batch: the message already stored (a retry), null (ready to insert), or why it is refused. */
 type SendChecked = { stored: MessageRow | null } | { error: unknown }
 
-/** The batched twins of SendSink's check and insert (Postgres). */
+/** The batched twins of SendSink's check, insert and last (Postgres). */
 interface SendManySink {
-  /** Each item's check, in the order given (the facts of all read together). */
-  check(items: SendItem[], tx: Tx): Promise<SendChecked[]>
-  /** Inserts the items with their seqs (ascending) in one statement; their ids, in the same order. */
+  /** Before the change (no seq lock held): the batch's facts read early; check then reads only what changed since. */
+  read?(items: SendItem[]): Promise<unknown>
+  /** Each item's check, in the order given (the facts of all read together, or brought up to date from `early`). */
+  check(items: SendItem[], tx: Tx, early?: unknown): Promise<SendChecked[]>
+  /**
+   * Inserts the items with their seqs (ascending) in one statement that also sets each thread's last message; their
+   * ids, in the same order.
+   */
   insert(rows: { item: SendItem; seq: number }[], at: number, tx: Tx): Promise<number[]>
 }
 
@@ -195,13 +200,16 @@ export class SendQueue {
         }
       }
     }
+    const many = now ? undefined : this.sink.many
     try {
+      // Postgres: the facts read before the change takes the seq lock (under it, only what changed since).
+      const early = await many?.read?.(batch)
       await this.sink.change(async (nextSeq, tx) => {
         // SQLite: the loop runs synchronously (no await in it), the same checks through the store's twins.
-        // Postgres: every check's facts in a few statements, then the ready messages (seqs in batch order) in one.
-        const many = now ? undefined : this.sink.many
+        // Postgres: every check's facts in a few statements, then the ready messages (seqs in batch order) and the
+        // threads' last messages in one.
         if (many) {
-          const checked = await many.check(batch, tx)
+          const checked = await many.check(batch, tx, early)
           const ready: { item: Pending; seq: number }[] = []
           for (const [i, item] of batch.entries()) {
             const c = checked[i]!
@@ -225,9 +233,9 @@ export class SendQueue {
             errors.set(item, e)
           }
         }
-        // Each thread's newest message, once per batch rather than once per message.
+        // Each thread's newest message, once per batch rather than once per message (many: by its insert).
         const last = new Map<number, { id: number; seq: number }>()
-        for (const [item, done] of ids) last.set(item.threadId, done)
+        for (const [item, done] of many ? [] : ids) last.set(item.threadId, done)
         for (const [threadId, done] of last)
           if (now) now.last(threadId, done.id, done.seq, at, tx)
           else await this.sink.last(threadId, done.id, done.seq, at, tx)

@@ -17,7 +17,7 @@ import { isEmoji, isRoomThread, LIVE_STATES, type Membership, type MessageRow, t
 import { Groups } from './groups'
 import { BackchannelReader } from './reading'
 import { SendQueue, type SendItem, type SendNowSink } from './send'
-import type { BackchannelStore, SendFacts, SendRead, SendNow as StoreNow } from './store'
+import type { BackchannelStore, EarlyFacts, SendFacts, SendRead, SendNow as StoreNow } from './store'
 import { Views } from './views'
 import { BackchannelData } from './member-data'
 
@@ -141,8 +141,9 @@ export class BackchannelService {
           (id, item, seq, at) => this.afterSendNow(id, item, seq, at),
         ),
       many: {
-        check: async (items, tx) => {
-          const facts = await this.store.sendFactsOf(items.map(sendRead), tx)
+        read: this.store.sendFactsEarly && ((items) => this.store.sendFactsEarly!(items.map(sendRead))),
+        check: async (items, tx, early) => {
+          const facts = await this.store.sendFactsOf(items.map(sendRead), tx, early as EarlyFacts | undefined)
           return items.map((item, i) => {
             try {
               return { stored: this.sendRules(item, facts[i]!) }
@@ -155,10 +156,12 @@ export class BackchannelService {
           this.store.insertMessages(
             rows.map(({ item, seq }) => ({ ...item, seq, at, touch: false })),
             tx,
+            true,
           ),
       },
       stored: (row) => this.views.message(row),
-      committed: (id, item, seq, at) => this.afterSend(id, item, seq, at),
+      // Postgres: the wire message from what the batch's check read under the seq lock, as on SQLite (no read).
+      committed: async (id, item, seq, at) => this.afterSendNow(id, item, seq, at),
       logError: (msg, c) => this.log.error(msg, c),
     })
   }
@@ -456,19 +459,10 @@ export class BackchannelService {
   }
 
   /**
-   * After the commit of a send: deliver to every member's tabs and notify those who want it. The message is what was
-   * inserted (not read back); the thread, as checked when the send was accepted.
-   */
-  private async afterSend(id: number, item: SendItem, seq: number, at: number): Promise<Message> {
-    const row = sentRow(id, item, seq, at)
-    const msg = await this.views.message(row, {})
-    return this.delivered(item.thread!, row, msg, await this.members(item.threadId))
-  }
-
-  /**
-   * afterSend on SQLite, at once: the wire message from what the batch's check read (the quote, the upload, the
-   * members as they stood inside its transaction), no read and no await (a promise only when someone blocked the
-   * author or the quoted author: their copies are read for them).
+   * After the commit of a send, at once: deliver to every member's tabs and notify those who want it. The message is
+   * what was inserted (not read back), with what the batch's check read (the thread, the quote, the upload, the
+   * members as they stood inside its transaction; on Postgres under the seq lock, so as at the commit): no read and
+   * no await (a promise only when someone blocked the author or the quoted author: their copies are read for them).
    */
   private afterSendNow(id: number, item: SendItem, seq: number, at: number): Message | Promise<Message> {
     const row = sentRow(id, item, seq, at)

@@ -10,7 +10,8 @@
 // trip per seq (docs/ARCHITECTURE.md, "Stores").
 //
 // Members are not cached here: another node may change them at any time, so every rule reads them (one indexed
-// query; inside a send's transaction, on its connection).
+// query). A batch of sends reads its facts before the lock and only the rows changed since under it (sendFactsEarly,
+// sendFactsOf with `early`: every write of those rows sets their seq column), B61.
 import { bytes, int, intOrNull, type PgConn } from '../db/postgres'
 import type { Tx } from '../db/store'
 import type { MemberState, QuestionState, ThreadKind } from '../protocol'
@@ -27,6 +28,7 @@ import type {
 import {
   type BackchannelStore,
   CommitOrder,
+  type EarlyFacts,
   type NewMessage,
   type NewQuestion,
   type NewUpload,
@@ -131,10 +133,35 @@ function ellipsize(snip: string, body: string) {
   return `${at > 0 ? '…' : ''}${snip}${at + plain.length < body.length ? '…' : ''}`
 }
 
+/** A batch's facts as read (sendFactsOf), by key. */
+interface FactRows {
+  stored: Map<string, MessageRow>
+  threads: Map<number, ThreadRow>
+  members: Map<number, Map<number, Membership>>
+  uploads: Map<string, UploadRow>
+  replies: Map<number, MessageRow>
+  /** Whether a user accepts messages only from those they follow, for each user asked. */
+  followersOnly: Map<number, boolean>
+}
+/** sendFactsEarly's answer: the rows read before the lock and the committed seq they are as new as. */
+interface PgEarlyFacts extends EarlyFacts, FactRows {}
+
+/** A 1:1 thread's other member, asked only while their state is `request` (SendFacts.otherFollowersOnly). */
+function otherAsked(read: FactRows, i: SendRead) {
+  if (read.threads.get(i.threadId)?.kind !== 'dm') return null
+  for (const m of read.members.get(i.threadId)?.values() ?? [])
+    if (m.user_id !== i.authorId && m.state === 'request') return m.user_id
+  return null
+}
+
 export class PgBackchannelStore implements BackchannelStore {
   readonly dialect = 'postgres'
   /** This node's changes' `committed` callbacks, in the order of their commits (CommitOrder). */
   private readonly order = new CommitOrder()
+  /** How long this node's changes held the seq lock: from the lock taken to the commit answered (for the bench). */
+  readonly held = { changes: 0, totalMs: 0, maxMs: 0 }
+  /** The counter as a change's own statement saved it (insertMessages with `last`), by the change's `tx`. */
+  private readonly saved = new WeakMap<Tx, number>()
   constructor(private readonly conn: PgConn) {}
 
   transaction<T>(fn: (tx: Tx) => Promise<T>) {
@@ -162,11 +189,13 @@ export class PgBackchannelStore implements BackchannelStore {
   ): Promise<T | R> {
     let turn: ReturnType<CommitOrder['take']> | null = null
     let written: T
+    let locked = 0
     try {
       written = await this.conn.transaction(async (tx) => {
         const sql = this.sql(tx)
         // The turn of this change: held to the commit (or the rollback), by every node's changes alike.
         const [row] = await sql`SELECT seq FROM bc_counter WHERE id = 1 FOR UPDATE`
+        locked = performance.now()
         const before = int(row.seq)
         let last = before
         let open = true
@@ -176,7 +205,9 @@ export class PgBackchannelStore implements BackchannelStore {
         }
         try {
           const r = await write(nextSeq, tx)
-          if (last !== before) await sql`UPDATE bc_counter SET seq = ${last} WHERE id = 1`
+          // Saved unless a write saved it already (insertMessages with `last`: in its own statement).
+          if (last !== before && this.saved.get(tx) !== last)
+            await sql`UPDATE bc_counter SET seq = ${last} WHERE id = 1`
           if (committed) turn = this.order.take()
           return r
         } finally {
@@ -186,9 +217,17 @@ export class PgBackchannelStore implements BackchannelStore {
     } catch (e) {
       ;(turn as ReturnType<CommitOrder['take']> | null)?.skip()
       throw e
+    } finally {
+      if (locked) this.hold(performance.now() - locked)
     }
     if (!committed || !turn) return written
     return (turn as ReturnType<CommitOrder['take']>).run(() => committed(written))
+  }
+
+  private hold(ms: number) {
+    this.held.changes++
+    this.held.totalMs += ms
+    this.held.maxMs = Math.max(this.held.maxMs, ms)
   }
 
   // ——— threads ———
@@ -348,10 +387,11 @@ export class PgBackchannelStore implements BackchannelStore {
   }
   /**
    * One multi-row INSERT (the rows as one JSON parameter, taken in the order given: ids follow it, as seqs do); the
-   * ids come back matched by seq. The threads' last messages are the caller's.
+   * ids come back matched by seq. With `last`, the same statement sets each thread's last message (its highest seq).
    */
-  async insertMessages(ms: readonly NewMessage[], tx?: Tx): Promise<number[]> {
+  async insertMessages(ms: readonly NewMessage[], tx?: Tx, last = false): Promise<number[]> {
     if (!ms.length) return []
+    const top = Math.max(...ms.map((m) => m.seq))
     const rows = JSON.stringify(
       ms.map((m, o) => ({
         o,
@@ -366,13 +406,24 @@ export class PgBackchannelStore implements BackchannelStore {
       })),
     )
     const back = (await this.sql(tx).unsafe(
-      `INSERT INTO bc_messages (thread_id, author_id, client_id, body, image, reply_to, created_at, seq)
-       SELECT t, a, c, b, i, r, at, s
-       FROM json_to_recordset($1::text::json)
-         AS k(o int, t bigint, a bigint, c text, b text, i text, r bigint, at bigint, s bigint)
-       ORDER BY o RETURNING id, seq`,
-      [rows],
+      `WITH ins AS (
+         INSERT INTO bc_messages (thread_id, author_id, client_id, body, image, reply_to, created_at, seq)
+         SELECT t, a, c, b, i, r, at, s
+         FROM json_to_recordset($1::text::json)
+           AS k(o int, t bigint, a bigint, c text, b text, i text, r bigint, at bigint, s bigint)
+         ORDER BY o RETURNING id, seq, thread_id, created_at
+       ), newest AS (
+         UPDATE bc_threads t SET last_message_id = n.id, last_at = n.created_at, last_seq = n.seq
+         FROM (SELECT DISTINCT ON (thread_id) thread_id, id, seq, created_at FROM ins ORDER BY thread_id, seq DESC) n
+         WHERE $2::boolean AND t.id = n.thread_id
+       ), counter AS (
+         UPDATE bc_counter SET seq = $3 WHERE id = 1 AND $2::boolean AND $3 > seq
+       )
+       SELECT id, seq FROM ins`,
+      [rows, last, top],
     )) as Raw[]
+    // Inside a change that holds the counter, its seqs so far are saved with the batch (one round trip less).
+    if (last && tx) this.saved.set(tx, top)
     const bySeq = new Map(back.map((r) => [int(r.seq), int(r.id)]))
     return ms.map((m) => bySeq.get(m.seq)!)
   }
@@ -532,70 +583,105 @@ export class PgBackchannelStore implements BackchannelStore {
   /**
    * A batch's facts in a statement per kind of fact, not per send: the stored client ids, the threads, their members,
    * then (only if asked) the uploads, the quoted messages and the followers-only settings. Keys travel as one JSON
-   * parameter (no array literal to escape). Inside a send's change, all are read under the seq lock (B51, B54).
+   * parameter (no array literal to escape). Given `early` (sendFactsEarly, read before the seq lock), only the rows
+   * changed after its seq are read, under the lock (B61): every write of a stored message, a thread's rules or a
+   * member sets the row's seq column (a message's `seq`, a thread's `meta_seq`, a member's `seq`) to its change's, so
+   * a row unchanged since is as early read it; uploads (deleted under the lock with a message, no seq of their own)
+   * are read again whole, there are few.
    */
-  async sendFactsOf(items: readonly SendRead[], tx?: Tx): Promise<SendFacts[]> {
+  async sendFactsOf(items: readonly SendRead[], tx?: Tx, early?: EarlyFacts): Promise<SendFacts[]> {
     if (!items.length) return []
+    const before = early as PgEarlyFacts | undefined
+    const read = await this.factRows(items, tx, before)
+    return items.map((i) => {
+      const o = otherAsked(read, i)
+      return {
+        stored: read.stored.get(`${i.authorId}:${i.clientId}`) ?? null,
+        thread: read.threads.get(i.threadId) ?? null,
+        members: read.members.get(i.threadId) ?? new Map<number, Membership>(),
+        otherFollowersOnly: o !== null && read.followersOnly.get(o) === true,
+        upload: i.upload ? (read.uploads.get(i.upload) ?? null) : null,
+        reply: i.replyTo ? (read.replies.get(i.replyTo) ?? null) : null,
+      }
+    })
+  }
+  async sendFactsEarly(items: readonly SendRead[]): Promise<EarlyFacts> {
+    // The seq first: whatever commits after it has a higher seq, so the delta under the lock sees it.
+    const at = await this.seq()
+    return { at, ...(await this.factRows(items, undefined, null)) } satisfies PgEarlyFacts
+  }
+  /**
+   * The facts' rows: all of them (`early` undefined), those but the uploads (`early` null: read before the lock), or
+   * those changed after `early.at` laid over early's.
+   */
+  private async factRows(items: readonly SendRead[], tx: Tx | undefined, early: PgEarlyFacts | null | undefined) {
     const sql = this.sql(tx)
     const threadIds = pgArray([...new Set(items.map((i) => i.threadId))])
-    const uploads = [...new Set(items.flatMap((i) => (i.upload ? [i.upload] : [])))]
+    const uploads = early === null ? [] : [...new Set(items.flatMap((i) => (i.upload ? [i.upload] : [])))]
     const replies = [...new Set(items.flatMap((i) => (i.replyTo ? [i.replyTo] : [])))]
     const keys = JSON.stringify(items.map((i) => ({ a: i.authorId, c: i.clientId })))
+    // Under the lock after an early read: only rows whose seq is past it.
+    const since = early ? early.at : -1
     const [storedRows, threadRows, memberRows, uploadRows, replyRows] = (await Promise.all([
       sql.unsafe(
         `SELECT ${MESSAGE('m')} FROM json_to_recordset($1::text::json) AS k(a bigint, c text)
-         JOIN bc_messages m ON m.author_id = k.a AND m.client_id = k.c`,
-        [keys],
+         JOIN bc_messages m ON m.author_id = k.a AND m.client_id = k.c WHERE m.seq > $2`,
+        [keys, since],
       ),
-      sql.unsafe('SELECT * FROM bc_threads WHERE id = ANY($1::bigint[])', [threadIds]),
-      sql.unsafe('SELECT thread_id, user_id, state, muted FROM bc_members WHERE thread_id = ANY($1::bigint[])', [
-        threadIds,
-      ]),
+      sql.unsafe('SELECT * FROM bc_threads WHERE id = ANY($1::bigint[]) AND meta_seq > $2', [threadIds, since]),
+      sql.unsafe(
+        'SELECT thread_id, user_id, state, muted FROM bc_members WHERE thread_id = ANY($1::bigint[]) AND seq > $2',
+        [threadIds, since],
+      ),
       uploads.length
         ? sql.unsafe('SELECT * FROM bc_uploads WHERE name IN (SELECT json_array_elements_text($1::text::json))', [
             JSON.stringify(uploads),
           ])
         : [],
       replies.length
-        ? sql.unsafe(`SELECT ${MESSAGE('m')} FROM bc_messages m WHERE m.id = ANY($1::bigint[])`, [pgArray(replies)])
+        ? sql.unsafe(`SELECT ${MESSAGE('m')} FROM bc_messages m WHERE m.id = ANY($1::bigint[]) AND m.seq > $2`, [
+            pgArray(replies),
+            since,
+          ])
         : [],
     ])) as Raw[][]
-    const stored = new Map(storedRows.map((r) => [`${int(r.author_id)}:${r.client_id}`, message(r)]))
-    const threads = new Map(threadRows.map((r) => [int(r.id), thread(r)]))
-    const members = new Map<number, Map<number, Membership>>()
+    const stored = new Map(early?.stored)
+    for (const r of storedRows) stored.set(`${int(r.author_id)}:${r.client_id}`, message(r))
+    const threads = new Map(early?.threads)
+    for (const r of threadRows) threads.set(int(r.id), thread(r))
+    // A thread's map is copied before a changed member is laid over it (early's stays as read).
+    const members = new Map(early?.members)
+    const copied = new Set<number>()
     for (const r of memberRows) {
-      const m = { user_id: int(r.user_id), state: r.state as MemberState, muted: int(r.muted) }
-      const of = members.get(int(r.thread_id)) ?? new Map<number, Membership>()
-      members.set(int(r.thread_id), of.set(m.user_id, m))
+      const id = int(r.thread_id)
+      let of = members.get(id)
+      if (!of || !copied.has(id)) members.set(id, (of = new Map(of)))
+      copied.add(id)
+      of.set(int(r.user_id), { user_id: int(r.user_id), state: r.state as MemberState, muted: int(r.muted) })
     }
-    const ups = new Map(uploadRows.map((r) => [r.name as string, upload(r)]))
-    const quoted = new Map(replyRows.map((r) => [int(r.id), message(r)]))
-    // A 1:1 thread's other member asked only while their state is `request` (SendFacts.otherFollowersOnly).
-    const other = (i: SendRead) => {
-      if (threads.get(i.threadId)?.kind !== 'dm') return null
-      for (const m of members.get(i.threadId)?.values() ?? [])
-        if (m.user_id !== i.authorId && m.state === 'request') return m.user_id
-      return null
+    const replyMap = new Map(early?.replies)
+    for (const r of replyRows) replyMap.set(int(r.id), message(r))
+    const read: FactRows = {
+      stored,
+      threads,
+      members,
+      uploads: new Map(uploadRows.map((r) => [r.name as string, upload(r)])),
+      replies: replyMap,
+      followersOnly: new Map(early?.followersOnly),
     }
-    const asked = [...new Set(items.map(other).filter((u) => u !== null))]
-    const followersOnly = new Set<number>()
-    if (asked.length)
+    // Followers-only settings (outside the seq: never changed under the lock) of those asked and not read before.
+    const asked = [...new Set(items.map((i) => otherAsked(read, i)))].filter(
+      (u): u is number => u !== null && !read.followersOnly.has(u),
+    )
+    if (asked.length) {
+      for (const u of asked) read.followersOnly.set(u, false)
       for (const r of (await sql.unsafe(
         'SELECT user_id FROM bc_prefs WHERE user_id = ANY($1::bigint[]) AND followers_only != 0',
         [pgArray(asked)],
       )) as Raw[])
-        followersOnly.add(int(r.user_id))
-    return items.map((i) => {
-      const o = other(i)
-      return {
-        stored: stored.get(`${i.authorId}:${i.clientId}`) ?? null,
-        thread: threads.get(i.threadId) ?? null,
-        members: members.get(i.threadId) ?? new Map<number, Membership>(),
-        otherFollowersOnly: o !== null && followersOnly.has(o),
-        upload: i.upload ? (ups.get(i.upload) ?? null) : null,
-        reply: i.replyTo ? (quoted.get(i.replyTo) ?? null) : null,
-      }
-    })
+        read.followersOnly.set(int(r.user_id), true)
+    }
+    return read
   }
   async setFollowersOnly(userId: number, on: boolean, tx?: Tx) {
     await this.sql(tx)`

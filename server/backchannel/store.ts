@@ -53,6 +53,11 @@ export interface SendNow {
   cachedMembers(threadId: number): ReadonlyMap<number, Membership> | undefined
 }
 
+/** Facts read before the seq lock (sendFactsEarly): as new as the committed seq `at`; the rest the store's. */
+export interface EarlyFacts {
+  readonly at: number
+}
+
 /** Takes the next global seq inside a change: each call a new one. */
 export type NextSeq = () => number
 
@@ -195,9 +200,10 @@ export interface BackchannelStore extends Transactor {
   insertMessage(m: NewMessage, tx?: Tx): Promise<number>
   /**
    * Several messages as one statement where the store can (Postgres: one multi-row INSERT), ids in the order given
-   * (give them in seq order); each thread's last message is the caller's (lastMessage(), as with touch: false).
+   * (give them in seq order). With `last`, each thread's last message becomes its newest of these (Postgres: in the
+   * same statement); without, it is the caller's (lastMessage(), as with touch: false).
    */
-  insertMessages(ms: readonly NewMessage[], tx?: Tx): Promise<number[]>
+  insertMessages(ms: readonly NewMessage[], tx?: Tx, last?: boolean): Promise<number[]>
   /** The thread's last message (the newest of a batch of sends, in the batch's change). */
   lastMessage(threadId: number, id: number, at: number, seq: number, tx?: Tx): Promise<void>
   message(id: number, tx?: Tx): Promise<MessageRow | null>
@@ -252,8 +258,16 @@ export interface BackchannelStore extends Transactor {
   followersOnly(userId: number, tx?: Tx): Promise<boolean>
   /** Everything a send's rules read (SendFacts), inside the batch's change. */
   sendFacts(item: SendRead, tx?: Tx): Promise<SendFacts>
-  /** Several sends' facts, in their order, read together (Postgres: a statement per kind of fact, not per send). */
-  sendFactsOf(items: readonly SendRead[], tx?: Tx): Promise<SendFacts[]>
+  /**
+   * Several sends' facts, in their order, read together (Postgres: a statement per kind of fact, not per send). Given
+   * what sendFactsEarly read, only what changed since is read (inside the change, under the seq lock).
+   */
+  sendFactsOf(items: readonly SendRead[], tx?: Tx, early?: EarlyFacts): Promise<SendFacts[]>
+  /**
+   * Postgres only: a batch's facts read before its change takes the seq lock, with the committed seq they are as new
+   * as; sendFactsOf(items, tx, early) under the lock then reads only the rows changed after that seq (B61).
+   */
+  sendFactsEarly?(items: readonly SendRead[]): Promise<EarlyFacts>
   /**
    * SQLite only: the synchronous twins of the batched send's store calls, inside the change given (its `tx`), so that
    * the batch's inner loop runs without a promise per call. Absent on Postgres (its calls are asynchronous).
@@ -366,12 +380,10 @@ const statements = (db: SqliteGate['db']) => ({
        WHERE thread_id = ? AND id > ? AND author_id IS NOT ? AND deleted_at IS NULL LIMIT 100)`,
   ),
 
-  insertMessage: db.prepare<
-    { id: number },
-    [number, number, string, string, string | null, number | null, number, number]
-  >(
+  // Its id is the connection's last rowid (run()'s lastInsertRowid): cheaper than RETURNING, on the send's hot path.
+  insertMessage: db.prepare<never, [number, number, string, string, string | null, number | null, number, number]>(
     `INSERT INTO bc_messages (thread_id, author_id, client_id, body, image, reply_to, created_at, seq)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   message: db.prepare<MessageRow, [number]>('SELECT * FROM bc_messages WHERE id = ?'),
   messageByClient: db.prepare<MessageRow, [number, string]>(
@@ -853,23 +865,24 @@ export class SqliteBackchannelStore implements BackchannelStore {
   insertMessage(m: NewMessage, tx?: Tx) {
     return this.run(tx, () => this.insertMessageNow(m))
   }
-  insertMessages(ms: readonly NewMessage[], tx?: Tx) {
-    return this.atomic(tx, () => ms.map((m) => this.insertMessageNow({ ...m, touch: false })))
+  insertMessages(ms: readonly NewMessage[], tx?: Tx, last = false) {
+    return this.atomic(tx, () => {
+      const ids = ms.map((m) => this.insertMessageNow({ ...m, touch: false }))
+      const newest = new Map<number, number>()
+      if (last) for (const [i, m] of ms.entries()) newest.set(m.threadId, i)
+      for (const i of newest.values())
+        this.lastMessageNow(ms[i]!.threadId, ids[i]!, ms[i]!.at ?? Date.now(), ms[i]!.seq)
+      return ids
+    })
   }
   /** insertMessage's statements (synchronous: the batched send's inner loop on SQLite). */
   insertMessageNow(m: NewMessage): number {
     const now = m.at ?? Date.now()
     try {
-      const id = this.q.insertMessage.get(
-        m.threadId,
-        m.authorId,
-        m.clientId,
-        m.body,
-        m.image,
-        m.replyTo,
-        now,
-        m.seq,
-      )!.id
+      const id = Number(
+        this.q.insertMessage.run(m.threadId, m.authorId, m.clientId, m.body, m.image, m.replyTo, now, m.seq)
+          .lastInsertRowid,
+      )
       if (m.touch !== false) this.q.setLastMessage.run(id, now, m.seq, m.threadId)
       this.scheduleIndex()
       return id

@@ -28,6 +28,10 @@ export class TokenBucket {
   take(cost = 1, now = Date.now()): number {
     return takeFrom(this, this.capacity, this.refillPerSecond, cost, now)
   }
+  /** Whether it has refilled (a fresh bucket would be the same). */
+  full(now = Date.now()) {
+    return this.tokens + ((now - this.at) / 1000) * this.refillPerSecond >= this.capacity
+  }
 }
 
 /**

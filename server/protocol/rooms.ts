@@ -173,14 +173,19 @@ export const RoomEvents = {
   'room.pinned': event({ roomId: t.Integer(), pinned: t.Union([Pinned, t.Null()]) }),
   'room.ended': event({ roomId: t.Integer() }),
   /**
+   * Several nodes: the node holding the room is stopping (SIGTERM) and no other node could take it (W25); the room
+   * ends at `endsAt`.
+   */
+  'room.closing': event({ roomId: t.Integer(), endsAt: t.Integer() }),
+  /**
+   * Several nodes: the node holding the room is stopping (SIGTERM) and another node took the room over (W45): its
+   * seats wait there; each member joins it again (`room.join` finds the seat) and connects its audio again.
+   */
+  'room.moving': event({ roomId: t.Integer() }),
+  /**
    * R72: the last host left with nobody on stage; the room ends at `endsAt` (ms epoch) unless a host returns.
    * `endsAt: null`: a host is back, the room goes on.
    */
-  /**
-   * Several nodes: the node holding the room is stopping (SIGTERM); the room ends at `endsAt` (moving a live room to
-   * another node is not built yet).
-   */
-  'room.closing': event({ roomId: t.Integer(), endsAt: t.Integer() }),
   'room.hostless': event({ roomId: t.Integer(), endsAt: t.Union([t.Integer(), t.Null()]) }),
   /**
    * The room's recording changed (RP5, RP3) or paused / went on again (RP16): `recording` is the host's choice as it

@@ -4,7 +4,7 @@
 import type { TObject } from '@sinclair/typebox'
 import { AppError, errorBody } from '../errors'
 import type { Logger } from '../lib/log'
-import { RateLimiter, TokenBucket } from '../lib/ratelimit'
+import { TokenBucket } from '../lib/ratelimit'
 import { check } from '../lib/validate'
 import {
   Envelope,
@@ -55,6 +55,8 @@ export class Conn {
   closed = false
   /** Its rate limit (SOCKET_RATE): a bucket of its own, not a key in a shared map. */
   readonly bucket = new TokenBucket(SOCKET_RATE.burst, SOCKET_RATE.perSecond)
+  /** Its member's rate limit (USER_RATE): the one bucket every socket of the member holds (null on a guest's). */
+  userBucket: TokenBucket | null = null
   /** Frames held until the end of this turn's microtasks, to leave in one write (null: none held). */
   private held: string[] | null = null
   constructor(
@@ -139,7 +141,8 @@ export class Hub implements Bus, Sockets {
   /** Bun's server, once listening: member topics are published natively (one serialisation, Bun's loop). */
   private native: NativePublisher | null = null
   private nextId = 1
-  private userLimiter = new RateLimiter(USER_RATE.burst, USER_RATE.perSecond)
+  /** Each member's bucket (USER_RATE), held by their sockets; dropped by sweep() once refilled and unheld. */
+  private userBuckets = new Map<number, TokenBucket>()
   /** Connections holding frames (Conn.send), released together once this turn's microtasks have run. */
   private holding: Conn[] = []
   private releasing = false
@@ -222,6 +225,9 @@ export class Hub implements Bus, Sockets {
     )
     this.byId.set(conn.id, conn)
     if (user) {
+      let bucket = this.userBuckets.get(user.id)
+      if (!bucket) this.userBuckets.set(user.id, (bucket = new TokenBucket(USER_RATE.burst, USER_RATE.perSecond)))
+      conn.userBucket = bucket
       let set = this.byUser.get(user.id)
       if (!set) this.byUser.set(user.id, (set = new Set()))
       set.add(conn)
@@ -254,7 +260,8 @@ export class Hub implements Bus, Sockets {
     this.messagesIn++
     const reqId = typeof data === 'object' && data !== null && 'id' in data ? (data as { id: unknown }).id : null
     const re = typeof reqId === 'string' || typeof reqId === 'number' ? reqId : null
-    const wait = conn.bucket.take() || (conn.user ? this.userLimiter.take(`u${conn.user.id}`) : 0)
+    const now = Date.now()
+    const wait = conn.bucket.take(1, now) || (conn.userBucket?.take(1, now) ?? 0)
     if (wait) return conn.send({ re, ok: false, ...errorBody('rate_limited', `Too many messages; wait ${wait}s.`) })
     try {
       if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new AppError('bad_frame')
@@ -475,8 +482,10 @@ export class Hub implements Bus, Sockets {
     }
   }
 
-  sweep() {
-    this.userLimiter.sweep()
+  /** Forgets the members' buckets that have refilled and that no socket holds (a fresh one is the same). */
+  sweep(now = Date.now()) {
+    for (const [userId, bucket] of this.userBuckets)
+      if (!this.byUser.has(userId) && bucket.full(now)) this.userBuckets.delete(userId)
   }
 
   private safe(fn: () => void, what: string) {

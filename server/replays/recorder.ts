@@ -4,7 +4,8 @@
 // and written every FLUSH_MS, so a crash loses at most that much; the track's row follows (bytes, updated_at). The
 // disk's free space is checked before a room starts recording and every DISK_CHECK_MS: below RECORDING_MIN_FREE_MB
 // the room's recording pauses and the room is told; it goes on by itself once there is room again. After a restart
-// the rooms that are still live and recorded start again, appending to the same files (a torn tail is cut first).
+// the rooms that are still live and recorded start again, appending to the same files (a torn tail is cut first); so
+// does a node that takes a live room over from another (RoomEvents.moved).
 import { closeSync, mkdirSync, statfsSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { MediaApi, RoomsApi, TapPacket } from '../contracts'
@@ -57,6 +58,9 @@ export class Recorder {
     const { rooms } = deps
     rooms.on('started', ({ roomId }) => this.follow(roomId))
     rooms.on('recording', ({ roomId }) => this.follow(roomId))
+    // A room that moves between nodes (W45, W26): the node that took it records it from now on, appending to the same
+    // files (one DATA_DIR for every node); the one it left writes what it buffered and closes them first.
+    rooms.on('moved', ({ roomId, here }) => (here ? this.follow(roomId) : this.halt(roomId)))
     rooms.on('ended', ({ roomId }) =>
       this.finish(roomId).catch((error) =>
         deps.core.log.error('recorder: unable to queue the replay of an ended room', { roomId, error }),

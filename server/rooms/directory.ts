@@ -4,17 +4,34 @@
 // rsvps…) and the access checks of every join and hallway card stay synchronous and take no query. Loaded from the
 // store at start (`load`, awaited by the rooms' start); kept current by the service, which reloads a room's entry from
 // the store after each of its writes commits (`reload`); with several nodes each change is published (RoomsLink) and
-// the other nodes reload the same room from the store. docs/ARCHITECTURE.md, "Stores".
+// the other nodes reload the same room from the store. docs/ARCHITECTURE.md, "Stores". The same link carries the
+// notices that take a member's seats away on the other nodes (a ban, a join elsewhere: W41, W43).
 import type { Logger } from '../lib/log'
 import type { RedisNode } from '../realtime/redis'
 import type { RoomRow } from './model'
 import type { PersonKind, RoomsSnapshot, RoomsStore } from './store'
 
-/** How the nodes tell each other which room changed (one node: none). */
+/**
+ * A member's seats on the other nodes go (W41, W43): a ban or an erasure (`except` null, as `removed`), or a join of
+ * another room (`except` that room, as `left`). `at` is when it was sent: a seat taken after it stays.
+ */
+interface SeatsNotice {
+  userId: number
+  except: number | null
+  reason: 'left' | 'removed'
+  at: number
+}
+
+/** How the nodes tell each other which room changed, and which member's seats go (one node: none). */
 export interface RoomsLink {
   publish(roomId: number): void
-  /** Follows the other nodes' changes; `resync` when some may have been missed (a reconnection). */
-  start(apply: (roomId: number) => void, resync: () => void): Promise<void>
+  /** Tells the other nodes to take the member's seats in their rooms away. */
+  seats(notice: SeatsNotice): void
+  /**
+   * Follows the other nodes' changes and seat notices; `resync` when some changes may have been missed (a
+   * reconnection).
+   */
+  start(apply: (roomId: number) => void, resync: () => void, seats: (notice: SeatsNotice) => void): Promise<void>
 }
 
 /**
@@ -149,16 +166,26 @@ export class RoomsDirectory {
 /** The directory's link over Redis: one channel, `<prefix>rooms`, carrying room ids; a node ignores its own. */
 export function roomsLink(node: RedisNode, nodeId: string, log: Logger): RoomsLink {
   const channel = node.key('rooms')
+  // `<node> <room id>` for a change, `<node> seats <notice as JSON>` for a member's seats.
+  const send = (body: string, what: Record<string, unknown>) =>
+    node.cmd.send('PUBLISH', [channel, `${nodeId} ${body}`]).catch((error: unknown) => {
+      log.error('rooms: unable to tell the other nodes', { ...what, error })
+    })
   return {
     publish(roomId) {
-      node.cmd.send('PUBLISH', [channel, `${nodeId} ${roomId}`]).catch((error: unknown) => {
-        log.error('rooms: unable to tell the other nodes of a change', { roomId, error })
-      })
+      send(String(roomId), { roomId })
     },
-    async start(apply, resync) {
+    seats(notice) {
+      send(`seats ${JSON.stringify(notice)}`, { notice })
+    },
+    async start(apply, resync, seats) {
       const listener = (m: string) => {
-        const [from, id] = m.split(' ')
+        const [from, id] = m.split(' ', 2)
         if (from === nodeId) return
+        if (id === 'seats') {
+          const n = parseNotice(m.slice(from!.length + ' seats '.length))
+          if (n) return seats(n)
+        }
         const roomId = Number(id)
         if (Number.isSafeInteger(roomId)) apply(roomId)
         else log.error('rooms: a change from another node could not be read', { message: m })
@@ -170,5 +197,20 @@ export function roomsLink(node: RedisNode, nodeId: string, log: Logger): RoomsLi
         resync()
       })
     },
+  }
+}
+
+/** A seat notice as another node sent it, checked (null when it is not one). */
+function parseNotice(json: string): SeatsNotice | null {
+  try {
+    const n = JSON.parse(json) as SeatsNotice
+    const ok =
+      Number.isSafeInteger(n.userId) &&
+      (n.except === null || Number.isSafeInteger(n.except)) &&
+      (n.reason === 'left' || n.reason === 'removed') &&
+      Number.isFinite(n.at)
+    return ok ? { userId: n.userId, except: n.except, reason: n.reason, at: n.at } : null
+  } catch {
+    return null
   }
 }

@@ -2,13 +2,14 @@
 // moderation, the hallway. Built after accounts, push and the audit log; media and backchannel follow its events
 // (RoomsApi.on). Its WebSocket handlers are returned as `ws` for app.ts to register on the hub; a closed socket's seat
 // is kept for the grace period through core.sockets.onClose. start(): resume the rooms a previous run left live (with
-// several nodes: those no live node holds, and every 5 s those whose node died). stop(): save the live rooms' seats,
-// release the hallway's and the live rooms' timers.
+// several nodes: those no live node holds, every 5 s those whose node died, and those a draining node hands over).
+// stop(): save the live rooms' seats, release the hallway's and the live rooms' timers.
 import { Elysia, type AnyElysia } from 'elysia'
 import type { AccountsApi, AuditFn, PushApi, RoomsApi } from '../contracts'
 import type { Core } from '../core'
 import type { Domain } from '../domain'
 import type { RoomsLink } from './directory'
+import type { HandoverLink } from './handover'
 import { Hallway, HallwayFeed, liveCard } from './hallway'
 import { roomPages } from './pages'
 import { roomsRoutes } from './routes'
@@ -37,6 +38,8 @@ export function createRooms(deps: {
   audit: AuditFn
   /** Several nodes: the directory of rooms' link (directory.ts roomsLink). */
   link?: RoomsLink | null
+  /** Several nodes: how a draining node hands its live rooms to another (handover.ts handoverLink). */
+  handover?: HandoverLink | null
 }): RoomsDomain {
   const { core } = deps
   // Several nodes (REDIS_URL): the hallway lists the rooms of every node, from the cards their holders publish.
@@ -78,6 +81,8 @@ export function createRooms(deps: {
     start: async () => {
       await service.load()
       await service.resume(clustered ? await service.claimLive() : undefined)
+      // Rooms a draining node hands over (W45) are taken from now on.
+      await deps.handover?.start((roomId) => service.takeOver(roomId))
       if (clustered)
         orphans = setInterval(
           () => void service.adoptOrphans().catch((e) => core.log.error('rooms: adopting rooms', { error: e })),

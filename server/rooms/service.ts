@@ -25,7 +25,6 @@ import {
   SCHEDULED_PER_HOST_MAX,
   type LeaveReason,
   type Pinned,
-  type PublicUser,
   type ReminderLead,
   type RoomSnapshot,
   type ServerEvent,
@@ -49,6 +48,7 @@ import {
 } from './session'
 import type { RoomsStore } from './store'
 import { RoomsDirectory, type RoomsLink } from './directory'
+import type { HandoverLink } from './handover'
 import { RoomAccess } from './access'
 import { mayConsent, type Consent } from './recording'
 import { Schedule } from './schedule'
@@ -68,6 +68,8 @@ export interface RoomsDeps {
   store: RoomsStore
   /** Several nodes: how their directories of rooms hear of each other's changes (directory.ts roomsLink). */
   link?: RoomsLink | null
+  /** Several nodes: how a draining node hands its live rooms to another (handover.ts; null: they end, W25). */
+  handover?: HandoverLink | null
 }
 
 /** The sessions' timing, and how long seats wait for their owners after a restart. */
@@ -129,6 +131,7 @@ export class RoomsService implements RoomsApi {
     await this.deps.link?.start(
       (roomId) => this.later(this.directory.reload(roomId), 'applying a change from another node'),
       () => this.later(this.directory.load(), 'reloading the directory'),
+      (n) => this.later(this.leaveSeats(n.userId, n.except, n.reason, n.at), "taking another node's seats away"),
     )
   }
 
@@ -221,10 +224,9 @@ export class RoomsService implements RoomsApi {
   }
 
   async removeUserEverywhere(userId: number) {
-    for (const session of [...this.sessions.values()]) {
-      const seat = session.seat(memberKey(userId))
-      if (seat) await this.leave(session, seat, 'removed')
-    }
+    // Every node's rooms (W41): the others take the member's seats away when they hear of it, this one at once.
+    this.deps.link?.seats({ userId, except: null, reason: 'removed', at: Date.now() })
+    await this.leaveSeats(userId, null, 'removed')
   }
 
   setAudioFull(roomId: number, full: boolean) {
@@ -289,6 +291,18 @@ export class RoomsService implements RoomsApi {
     let participants = 0
     for (const s of this.sessions.values()) participants += s.seats.size
     return { liveRooms: this.sessions.size, participants }
+  }
+
+  async liveStats() {
+    // This node's rooms from its sessions (current), the others' from the cards their holders published.
+    let { liveRooms, participants } = this.stats()
+    for (const { node, card } of await this.core.registry.hallway()) {
+      if (node === this.core.registry.node) continue
+      const c = card as { speakerCount: number; listenerCount: number }
+      liveRooms++
+      participants += c.speakerCount + c.listenerCount
+    }
+    return { liveRooms, participants }
   }
 
   // ── Creating, starting, ending ────────────────────────────────────────────────────────────────────────
@@ -448,12 +462,73 @@ export class RoomsService implements RoomsApi {
   }
 
   /**
-   * The node is stopping (W25): it makes no room live from now on, and its live rooms are told they end at `endsAt`.
+   * The node is stopping (W25): it makes no room live from now on and takes no room from another node; each of its
+   * live rooms is handed over to another node (W45), else told it ends in `ms` (the node ends it then: endAll).
    */
-  drain(endsAt: number) {
+  async drain(ms: number) {
     this.draining = true
+    const { handover } = this.deps
+    if (handover) {
+      await handover.stop()
+      const live = [...this.sessions].filter(([, s]) => s.state === 'live').map(([id]) => id)
+      await Promise.all(live.map((id) => this.moveOut(handover, id)))
+    }
+    const endsAt = Date.now() + ms
     for (const [roomId, session] of this.sessions)
       if (session.state === 'live') this.core.bus.publish(roomTopic(roomId), { type: 'room.closing', roomId, endsAt })
+  }
+
+  /**
+   * W45: a live room leaves this node without ending. Saved as a graceful stop saves it, dropped from memory, its lease
+   * let go, then offered to the other nodes: one claims and resumes it, and its members are told (`room.moving`) to
+   * join it again there. Nobody took it in time: this node takes it back, unless another node holds it by now (it took
+   * it late), so the room is never both moved and ended, nor held twice.
+   */
+  private async moveOut(handover: HandoverLink, roomId: number) {
+    const session = this.sessions.get(roomId)!
+    const state = session.saved()
+    // From here a request for the room finds no session here (room_not_live) until its new holder has it.
+    this.sessions.delete(roomId)
+    session.close()
+    this.emit('moved', { roomId, here: false })
+    let by: string | null = null
+    try {
+      await this.store.saveResume([{ roomId, state }])
+      await this.held(roomId)
+      this.claims.delete(roomId)
+      await this.core.registry.release(roomId)
+      by = await handover.offer(roomId)
+    } catch (error) {
+      this.core.log.error('rooms: handing a room over failed', { roomId, error })
+    }
+    if (by === null && (await this.core.registry.claim(roomId).catch(() => false))) {
+      this.core.log.warn('rooms: no node took the room over; it ends here', { roomId })
+      await this.resume(new Set([roomId]))
+      if (this.sessions.has(roomId)) this.emit('moved', { roomId, here: true })
+      return
+    }
+    this.core.log.info('rooms: room handed over', { roomId, to: by ?? 'another node (late)' })
+    this.core.bus.publish(roomTopic(roomId), { type: 'room.moving', roomId })
+  }
+
+  /** W45: a draining node offers a live room (its lease let go): this node claims it and resumes it at once. */
+  async takeOver(roomId: number): Promise<boolean> {
+    if (this.draining || this.sessions.has(roomId) || !(await this.core.registry.claim(roomId))) return false
+    const resumed = this.resume(new Set([roomId]))
+    this.adopting.set(roomId, resumed)
+    try {
+      await resumed
+    } finally {
+      this.adopting.delete(roomId)
+    }
+    if (!this.sessions.has(roomId)) {
+      // It ended meanwhile: nothing to hold.
+      await this.core.registry.release(roomId)
+      return false
+    }
+    this.core.log.info('rooms: took over a room from a draining node', { roomId })
+    this.emit('moved', { roomId, here: true })
+    return true
   }
 
   /** Ends every live room this node holds (the end of a drain). */
@@ -491,6 +566,7 @@ export class RoomsService implements RoomsApi {
     } finally {
       for (const id of mine) this.adopting.delete(id)
     }
+    for (const id of mine) if (this.sessions.has(id)) this.emit('moved', { roomId: id, here: true })
   }
 
   /** Publishes the hallway card of each live room this node holds (for every node's hallway). */
@@ -518,6 +594,9 @@ export class RoomsService implements RoomsApi {
     } else {
       const refusal = this.access.joinRefusal(room, userId)
       if (refusal) fail(refusal)
+      // Made on another node a moment ago, the member may not be in this node's directory yet (W44): read it.
+      const user = userId === null ? null : await this.accounts.loadPublicUser(userId)
+      if (userId !== null && !user) fail('not_found')
       if (userId !== null) await this.leaveOtherRooms(userId, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
       if (previous !== undefined && previous !== roomId) await this.leaveConn(conn, previous)
@@ -530,7 +609,6 @@ export class RoomsService implements RoomsApi {
         userId !== null &&
         (this.access.isHostly(room, userId) || (session.hostlessUntil !== null && session.lastHostId === userId))
       const role: RoomRole = !hostly ? 'audience' : session.host() ? 'moderator' : 'host'
-      const user: PublicUser | null = userId === null ? null : this.accounts.publicUser(userId)!
       seat = session.add({ key, userId, user, role, muted: true, conns: new Set([conn]) })
       const peak = session.seats.size > (this.peaks.get(roomId) ?? 0) ? session.seats.size : null
       if (peak !== null) this.peaks.set(roomId, peak)
@@ -599,10 +677,17 @@ export class RoomsService implements RoomsApi {
     return session && seat ? { session, seat } : null
   }
 
+  /** One member, one room (W43): joining a room leaves their seats in the others, on this node and every other. */
   private async leaveOtherRooms(userId: number, except: number) {
+    this.deps.link?.seats({ userId, except, reason: 'left', at: Date.now() })
+    await this.leaveSeats(userId, except, 'left')
+  }
+
+  /** The member's seats in this node's rooms but `except` go (those taken before `before`, when another node said). */
+  private async leaveSeats(userId: number, except: number | null, reason: LeaveReason, before = Infinity) {
     for (const s of [...this.sessions.values()]) {
       const seat = s.roomId !== except ? s.seat(memberKey(userId)) : null
-      if (seat) await this.leave(s, seat, 'left')
+      if (seat && seat.seatedAt <= before) await this.leave(s, seat, reason)
     }
   }
 

@@ -62,6 +62,8 @@ export interface Seat {
   state: SeatState
   /** When the current role began (seniority for succession). */
   since: number
+  /** When the seat was taken on this node (a notice from another node leaves only older seats, W43). */
+  seatedAt: number
   conns: Set<ConnInfo>
   graceTimer: ReturnType<typeof setTimeout> | null
 }
@@ -106,8 +108,17 @@ export class RoomSession {
     return this.seats.get(key) ?? null
   }
 
-  add(s: Omit<Seat, 'hand' | 'invited' | 'state' | 'since' | 'graceTimer'>): Seat {
-    const seat: Seat = { ...s, hand: null, invited: false, state: 'present', since: Date.now(), graceTimer: null }
+  add(s: Omit<Seat, 'hand' | 'invited' | 'state' | 'since' | 'seatedAt' | 'graceTimer'>): Seat {
+    const now = Date.now()
+    const seat: Seat = {
+      ...s,
+      hand: null,
+      invited: false,
+      state: 'present',
+      since: now,
+      seatedAt: now,
+      graceTimer: null,
+    }
     this.seats.set(seat.key, seat)
     if (seat.role === 'host') this.hadHost = true
     this.disarmEmpty()

@@ -12,6 +12,8 @@ const origin = process.env.CHAT_ORIGIN!
 const from = Number(process.env.CHAT_FROM)
 const to = Number(process.env.CHAT_TO)
 const perThread = Number(process.env.CHAT_PER_THREAD)
+/** How long a run waits for what is in flight after its last send (CHAT_DRAIN, seconds). */
+const drainMs = Number(process.env.CHAT_DRAIN ?? 30) * 1000
 const cookies = (await Bun.file(process.env.CHAT_SEED!).json()) as { cookies: string[]; threadOf: number[] }
 
 const BINS = 100_000
@@ -154,8 +156,8 @@ async function run(perSocket: number, seconds: number) {
     }
     await Bun.sleep(2)
   }
-  // What is in flight: until every send is answered and deliveries stop growing (at most 30 s).
-  const deadline = now() + 30_000
+  // What is in flight: until every send is answered and deliveries stop growing (at most CHAT_DRAIN, 30 s).
+  const deadline = now() + drainMs
   let last = -1
   while (now() < deadline) {
     const answered = phase.acked + Object.values(phase.errors).reduce((a, b) => a + b, 0)

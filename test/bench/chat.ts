@@ -17,7 +17,8 @@
 //     together (and of Redis and Postgres apart). One SQLite file is not valid for several nodes (each keeps its own
 //     seq), so without Postgres the variant stops with the reason.
 // Usage: bun test/bench/chat.ts   (CHAT_CLIENTS=1000 CHAT_THREADS=100 CHAT_PROCS=4 CHAT_RATES=2000,5000,10000,max
-//        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3; CHAT_PROFILE=<dir> writes the server's CPU profile there;
+//        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3 CHAT_DRAIN=30 (seconds a rate waits for what is in flight);
+//        CHAT_PROFILE=<dir> writes the server's CPU profile there;
 //        CHAT_GROUPING=0 skips part 1, CHAT_GROUPING=only runs part 1 alone, CHAT_SEQUENTIAL_N its one-at-a-time
 //        sends, CHAT_GROUPING_N by default; CHAT_NODES=3 the cluster variant)
 // Every process it starts is stopped when it ends, fails or times out (CHAT_TIMEOUT, 170 s). The last line is one
@@ -109,6 +110,8 @@ if (process.argv.includes('--serve')) {
   }
   process.on('SIGTERM', () => {
     const { commits, messages, maxBatch } = bc.sends
+    // Postgres: how long the node's changes held the seq lock (PgBackchannelStore.held).
+    const held = (bc.store as { held?: { changes: number; totalMs: number; maxMs: number } }).held
     console.log(
       JSON.stringify({
         server: {
@@ -116,6 +119,7 @@ if (process.argv.includes('--serve')) {
           messages,
           maxBatch,
           avgBatch: round(messages / Math.max(1, commits), 2),
+          held: held && { changes: held.changes, totalMs: round(held.totalMs, 1), maxMs: round(held.maxMs, 1) },
           synchronous: sync === 2 ? 'FULL' : sync === -1 ? 'postgres' : String(sync),
         },
       }),
@@ -329,6 +333,7 @@ async function main() {
         CHAT_FROM: String(from),
         CHAT_TO: String(to),
         CHAT_PER_THREAD: String(perThread),
+        CHAT_DRAIN: process.env.CHAT_DRAIN ?? '30',
         CHAT_SEED: seedFile,
       },
       stdin: 'pipe',
@@ -435,14 +440,19 @@ async function main() {
     await Promise.all(loads.map((l) => l.exited))
     for (const x of servers) x.kill('SIGTERM')
     const each = (await Promise.all(servers.map((x) => lines(x)().catch(() => null)))).map(
-      (o) => o?.server as { messages: number; commits: number; maxBatch: number; synchronous: string } | undefined,
+      (o) => o?.server as ServerStats | undefined,
     )
     const serverStats = each.every(Boolean) ? mergeStats(each as NonNullable<(typeof each)[number]>[]) : undefined
     if (serverStats)
       console.log(
         `server: ${serverStats.messages} messages in ${serverStats.commits} commits ` +
           `(${serverStats.avgBatch} per commit on average, ${serverStats.maxBatch} at most), ` +
-          `synchronous=${serverStats.synchronous}`,
+          `synchronous=${serverStats.synchronous}` +
+          (serverStats.held
+            ? `; the seq lock held ${serverStats.held.changes} times, ` +
+              `${round(serverStats.held.totalMs / Math.max(1, serverStats.held.changes), 1)} ms on average, ` +
+              `${serverStats.held.maxMs} ms at most (${round(serverStats.held.totalMs / 1000, 1)} s in all)`
+            : ''),
       )
     console.log(
       JSON.stringify({
@@ -479,16 +489,33 @@ function sumSplits(xs: ({ total: number; system: number } | null)[]) {
   return { total, system }
 }
 
+/** A node's commit counters (and on Postgres, how long it held the seq lock). */
+interface ServerStats {
+  messages: number
+  commits: number
+  maxBatch: number
+  synchronous: string
+  held?: { changes: number; totalMs: number; maxMs: number }
+}
+
 /** The nodes' commit counters as one. */
-function mergeStats(xs: { messages: number; commits: number; maxBatch: number; synchronous: string }[]) {
+function mergeStats(xs: ServerStats[]) {
   const messages = xs.reduce((a, x) => a + x.messages, 0)
   const commits = xs.reduce((a, x) => a + x.commits, 0)
+  const held = xs.every((x) => x.held)
+    ? {
+        changes: xs.reduce((a, x) => a + x.held!.changes, 0),
+        totalMs: xs.reduce((a, x) => a + x.held!.totalMs, 0),
+        maxMs: Math.max(...xs.map((x) => x.held!.maxMs)),
+      }
+    : undefined
   return {
     messages,
     commits,
     maxBatch: Math.max(...xs.map((x) => x.maxBatch)),
     avgBatch: round(messages / Math.max(1, commits), 2),
     synchronous: xs[0]!.synchronous,
+    held,
   }
 }
 

@@ -3,8 +3,12 @@
 // process, answering /healthz before it is returned.
 import type { Subprocess } from 'bun'
 import { join } from 'node:path'
+import type { Bot } from './bot'
 import { until } from './limits'
-import { freePort } from './redis'
+import { startPostgres } from './postgres'
+import { freePort, startRedis } from './redis'
+import { startTestServer } from './server'
+import type { WsClient } from './ws'
 
 export interface Node {
   proc: Subprocess
@@ -43,4 +47,42 @@ export async function stopNode(node: Node | null) {
   if (!node || node.proc.exitCode !== null || node.proc.signalCode !== null) return
   node.proc.kill('SIGKILL')
   await node.proc.exited
+}
+
+/**
+ * A cluster test's shared parts: Redis, Postgres where it can start (else the nodes share the SQLite file of the
+ * first node's DATA_DIR), and the first node, in this process, on both. Null when redis-server cannot start.
+ */
+export async function firstNode(dbName: string, env: Record<string, string>) {
+  const [redis, pg] = await Promise.all([startRedis(), startPostgres()])
+  if (!redis) {
+    await pg?.stop()
+    return null
+  }
+  const database: Record<string, string> = pg ? { DATABASE_URL: await pg.database(dbName) } : {}
+  const node = await startTestServer({
+    ...database,
+    REDIS_URL: redis.url,
+    MEDIA_WORKERS: '0',
+    RTC_PORT: String(await freePort()),
+    ...env,
+  })
+  return { redis, pg, database, node }
+}
+
+/** A cluster test's end: its bots and sockets closed, its child nodes still running killed, then the first node. */
+export async function tearDown(
+  cluster: Awaited<ReturnType<typeof firstNode>>,
+  parts: { bots: Bot[]; sockets: WsClient[]; children: Subprocess[] },
+) {
+  for (const bot of parts.bots) await bot.close().catch(() => {})
+  for (const s of parts.sockets) s.close()
+  for (const proc of parts.children)
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL')
+      await proc.exited
+    }
+  await cluster?.node.stop()
+  await cluster?.redis.stop()
+  await cluster?.pg?.stop()
 }

@@ -8,17 +8,16 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient, type Subprocess } from 'bun'
 import { Bot } from '../helpers/bot'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
-import { startNode, type Node } from '../helpers/cluster'
+import { firstNode, startNode, tearDown, type Node } from '../helpers/cluster'
 import { createRoom, member, ok, type Member } from '../helpers/members'
-import { startPostgres, type TestPostgres } from '../helpers/postgres'
-import { freePort, startRedis, type TestRedis } from '../helpers/redis'
-import { Client, startTestServer, type TestServer } from '../helpers/server'
+import type { TestRedis } from '../helpers/redis'
+import { Client, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 
 setDefaultTimeout(TEST_LIMIT)
 
+let cluster: Awaited<ReturnType<typeof firstNode>> = null
 let redis: TestRedis | null = null
-let pg: TestPostgres | null = null
 /** The database every node shares: Postgres's where it can start (else the SQLite file of A's DATA_DIR). */
 let database: Record<string, string> = {}
 let a: TestServer | null = null
@@ -45,32 +44,13 @@ async function child(env: Record<string, string> = {}): Promise<Node> {
 }
 
 beforeAll(async () => {
-  ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])
-  if (!redis) return
-  if (pg) database = { DATABASE_URL: await pg.database('cluster_rooms') }
-  a = await startTestServer({
-    ...database,
-    REDIS_URL: redis.url,
-    MEDIA_WORKERS: '0',
-    MEDIA_EDGE: 'false',
-    RTC_PORT: String(await freePort()),
-    ROOM_GRACE_MS: '1000',
-  })
+  cluster = await firstNode('cluster_rooms', { MEDIA_EDGE: 'false', ROOM_GRACE_MS: '1000' })
+  if (!cluster) return
+  ;({ redis, database, node: a } = cluster)
   ;[b, c] = await Promise.all([child(), child()])
 })
 
-afterAll(async () => {
-  for (const bot of bots) await bot.close().catch(() => {})
-  for (const s of sockets) s.close()
-  for (const proc of children)
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL')
-      await proc.exited
-    }
-  await a?.stop()
-  await redis?.stop()
-  await pg?.stop()
-})
+afterAll(() => tearDown(cluster, { bots, sockets, children }))
 
 /** One Redis command on a fresh connection (what the nodes subscribed to). */
 async function probeRedis(cmd: string, args: string[]) {
@@ -211,7 +191,8 @@ test('[W24] listeners on B and C join a room held by A and hear it; a hand raise
 test('[W25] SIGTERM drains a node: no new room, sockets reconnect, rooms told and ended, exit', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const DRAIN = 3000
-  const d = await child({ ROOM_DRAIN_MS: String(DRAIN) })
+  // Its rooms end rather than move to A, B or C (W45: cluster-handover.test.ts).
+  const d = await child({ ROOM_DRAIN_MS: String(DRAIN), ROOM_HANDOVER: 'false' })
   const host = await member(a!, 'dh')
   host.ws.close()
   const hostOnD = await on(d, host)
@@ -245,13 +226,13 @@ test('[W25] SIGTERM drains a node: no new room, sockets reconnect, rooms told an
 
 test('[W36] a draining node leaves the balancer: /healthz 503 draining, a socket opening there sent on', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
-  const d = await child({ ROOM_DRAIN_MS: '3000' })
+  // Its live room keeps it draining (not handed over, W45).
+  const d = await child({ ROOM_DRAIN_MS: '3000', ROOM_HANDOVER: 'false' })
   const healthz = async () => {
     const r = await fetch(`${d.url}/healthz`)
     return { status: r.status, body: (await r.json()) as { status: string } }
   }
   expect(await healthz()).toMatchObject({ status: 200, body: { status: 'ok' } })
-  // A live room keeps D draining for ROOM_DRAIN_MS.
   const host = await member(a!, 'wh')
   host.ws.close()
   const hostOnD = await on(d, host)

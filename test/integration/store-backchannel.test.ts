@@ -6,8 +6,8 @@
 // members are read again after a change (on Postgres after another node's), and search finds a committed message
 // only for those who may read it.
 import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { type BackchannelStore, SqliteBackchannelStore } from '../../server/backchannel/store'
-import { SendQueue } from '../../server/backchannel/send'
+import { type BackchannelStore, type EarlyFacts, SqliteBackchannelStore } from '../../server/backchannel/store'
+import { type SendItem, SendQueue } from '../../server/backchannel/send'
 import { PgBackchannelStore } from '../../server/backchannel/store-pg'
 import type { Message } from '../../server/protocol'
 import { TEST_LIMIT, until } from '../helpers/limits'
@@ -31,6 +31,12 @@ async function group(store: BackchannelStore, members: number[], title = 'Plums'
     return id
   })
 }
+/** Users added one after another; their ids, in the order named. */
+async function users(addUser: (name: string) => Promise<number>, ...names: string[]) {
+  const ids: number[] = []
+  for (const n of names) ids.push(await addUser(n))
+  return ids
+}
 /** One message in one change; its id and seq. */
 function say(
   store: BackchannelStore,
@@ -52,6 +58,7 @@ function say(
  * message's id, seq and client id.
  */
 function sendQueue(store: BackchannelStore, refuse = (_clientId: string) => false) {
+  const read = (i: SendItem) => ({ ...i, upload: null, replyTo: null })
   const answer = (id: number, seq: number, clientId: string) => ({ id, seq, clientId }) as Message
   return new SendQueue({
     change: (write, committed) => store.change(write, committed),
@@ -60,19 +67,19 @@ function sendQueue(store: BackchannelStore, refuse = (_clientId: string) => fals
     last: (threadId, id, seq, at, tx) => store.lastMessage(threadId, id, at, seq, tx),
     committed: async (id, item, seq) => answer(id, seq, item.clientId),
     stored: async (row) => answer(row.id, row.seq, row.client_id),
-    // The batched path (Postgres's): the batch's client ids read at once, its messages in one insert.
+    // The batched path (Postgres's): the batch's client ids read at once (on Postgres first before the seq lock, then
+    // what changed since under it), its messages and the threads' last ones in one insert.
     many: {
-      check: async (items, tx) =>
-        (
-          await store.sendFactsOf(
-            items.map((i) => ({ ...i, upload: null, replyTo: null })),
-            tx,
-          )
-        ).map((f, i) => (refuse(items[i]!.clientId) ? { error: new Error('refused') } : { stored: f.stored })),
+      read: store.sendFactsEarly && ((items) => store.sendFactsEarly!(items.map(read))),
+      check: async (items, tx, early) =>
+        (await store.sendFactsOf(items.map(read), tx, early as EarlyFacts | undefined)).map((f, i) =>
+          refuse(items[i]!.clientId) ? { error: new Error('refused') } : { stored: f.stored },
+        ),
       insert: (rows, at, tx) =>
         store.insertMessages(
           rows.map(({ item, seq }) => ({ ...item, seq, at })),
           tx,
+          true,
         ),
     },
     logError: () => {},
@@ -301,6 +308,81 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
       expect(await store.insertMessages([])).toEqual([])
     })
 
+    test('[B55][B62] with `last`, the insert sets each thread\u2019s newest message and saves the seq', async () => {
+      const { store, addUser } = await fresh()
+      const [ann, bob] = [await addUser('ann'), await addUser('bob')]
+      const plums = await group(store, [ann, bob])
+      const figs = await group(store, [ann, bob], 'Figs')
+      const at = Date.now()
+      const out = await store.change(async (nextSeq, tx) => {
+        const rows = [
+          { threadId: plums, clientId: 'p-1' },
+          { threadId: figs, clientId: 'f-1' },
+          { threadId: plums, clientId: 'p-2' },
+        ].map((m) => ({ ...m, authorId: ann, body: m.clientId, image: null, replyTo: null, seq: nextSeq(), at }))
+        const ids = await store.insertMessages(rows, tx, true)
+        return rows.map((r, i) => ({ id: ids[i]!, seq: r.seq }))
+      })
+      const [p, f] = [(await store.thread(plums))!, (await store.thread(figs))!]
+      expect([p.last_message_id, p.last_seq, p.last_at]).toEqual([out[2]!.id, out[2]!.seq, at])
+      expect([f.last_message_id, f.last_seq, f.last_at]).toEqual([out[1]!.id, out[1]!.seq, at])
+      // The counter stands at the batch's last seq (saved once, with the insert on Postgres), and goes on from it.
+      expect(await store.seq()).toBe(out[2]!.seq)
+      expect((await say(store, plums, bob, 'next')).seq).toBe(out[2]!.seq + 1)
+    })
+
+    if (name === 'postgres')
+      test('[B61] facts read before the seq lock are brought up to date under it', async () => {
+        const { store, addUser, twin } = await fresh()
+        const [ann, bob, cat, dan] = await users(addUser, 'ann', 'bob', 'cat', 'dan')
+        const plums = await group(store, [ann, bob, cat])
+        const figs = await group(store, [ann, bob], 'Figs')
+        const { id: quoted } = await say(store, figs, bob, 'a fig')
+        await store.insertUpload({ name: 'u1.png', thread_id: plums, user_id: ann, mime: 'image/png', size: 3 })
+        const { id: shown } = await say(store, plums, cat, 'unchanged')
+        const items = [
+          { threadId: plums, authorId: ann, clientId: 'retried', upload: 'u1.png', replyTo: shown },
+          { threadId: figs, authorId: bob, clientId: 'b-1', upload: null, replyTo: quoted },
+        ]
+        const early = await store.sendFactsEarly!(items)
+        expect(early.at).toBe(await store.seq())
+        // Between the early read and the lock, another node: Ann's retry stored there, Cat left, Dan joined, Figs
+        // renamed, the quoted message edited, the upload's message deleted with it (a message of its own).
+        const other = twin!.store
+        const { id: img } = await other.change(async (nextSeq, tx) => {
+          const seq = nextSeq()
+          const id = await other.insertMessage(
+            { threadId: plums, authorId: ann, clientId: 'retried', body: '', image: 'u1.png', replyTo: null, seq },
+            tx,
+          )
+          return { id }
+        })
+        await other.change(async (nextSeq, tx) => other.setMemberState(plums, cat, 'left', nextSeq(), tx))
+        await other.change(async (nextSeq, tx) => other.upsertMember(plums, dan, 'active', nextSeq(), tx))
+        await other.change(async (nextSeq, tx) => other.renameThread(figs, 'Dates', nextSeq(), tx))
+        await other.change(async (nextSeq, tx) => other.editMessage(quoted, figs, 'a date', nextSeq(), tx))
+        await other.change(async (nextSeq, tx) =>
+          other.deleteMessage({ id: img, thread_id: plums, image: 'u1.png' }, nextSeq(), tx),
+        )
+
+        const [late, now] = await store.change(async (_nextSeq, tx) => [
+          await store.sendFactsOf(items, tx, early),
+          await store.sendFactsOf(items, tx),
+        ])
+        // What changed is read again under the lock; what did not is early's: together, a fresh read's facts.
+        expect(late).toEqual(now)
+        expect(late[0]!.stored?.id).toBe(img)
+        expect(late[0]!.members.get(cat)?.state).toBe('left')
+        expect(late[0]!.members.get(dan)?.state).toBe('active')
+        expect(late[0]!.members.get(ann)?.state).toBe('active')
+        expect(late[0]!.upload).toBeNull()
+        expect(late[0]!.reply?.body).toBe('unchanged')
+        expect([late[1]!.thread?.title, late[1]!.reply?.body, late[1]!.stored]).toEqual(['Dates', 'a date', null])
+        // Nothing changed since: the early facts stand as read.
+        const again = await store.sendFactsEarly!(items)
+        expect(await store.change(async (_nextSeq, tx) => store.sendFactsOf(items, tx, again))).toEqual(now)
+      })
+
     test('[B55] a refused send in a batch gets its error; the others are stored, in seq order', async () => {
       const { store, addUser } = await fresh()
       const [ann, bob] = [await addUser('ann'), await addUser('bob')]
@@ -478,12 +560,7 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
 
     test('[B9][B49][B53] search finds a committed message at once, by its words now, where one may read', async () => {
       const { store, addUser, addRoom } = await fresh()
-      const [ann, bob, cat, dan] = [
-        await addUser('ann'),
-        await addUser('bob'),
-        await addUser('cat'),
-        await addUser('dan'),
-      ]
+      const [ann, bob, cat, dan] = await users(addUser, 'ann', 'bob', 'cat', 'dan')
       const id = await group(store, [ann, bob])
       await store.change(async (nextSeq, tx) => store.upsertMember(id, cat, 'request', nextSeq(), tx))
       await store.change(async (nextSeq, tx) => store.upsertMember(id, dan, 'declined', nextSeq(), tx))

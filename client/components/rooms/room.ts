@@ -15,6 +15,7 @@ import {
   guestCount,
   handQueue,
   hostlessUntil,
+  roomMoving,
   inviteToSpeak,
   isMod,
   me,
@@ -276,7 +277,11 @@ export function Room({ id }: { id: string }) {
         html`<${ReportButton} type="room" id=${info.id} label="this room" className="btn small" />`
       }
     </${Header}>
-    ${reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`}
+    ${
+      roomMoving.value
+        ? html`<div class="banner warn moving" role="status">Moving the room to another server…</div>`
+        : reconnecting && html`<div class="banner warn" role="status">Reconnecting…</div>`
+    }
     ${hostlessUntil.value !== null && html`<${HostlessBanner} until=${hostlessUntil.value} />`}
     ${
       audioState.value === 'full' &&
