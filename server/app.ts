@@ -147,7 +147,13 @@ function createCore(config: Config, opts: StartOptions = {}): Pick<Townhall, 'co
 export async function openTownhall(config: Config, opts: StartOptions = {}): Promise<Townhall> {
   const t = buildTownhall(config, opts)
   try {
-    const applied = await migrateConn(t.core.conn)
+    const { dataDir, pgDump } = config
+    const applied = await migrateConn(t.core.conn, {
+      dataDir,
+      pgDump,
+      backedUp: (file, from, to) =>
+        t.core.log.info(`database: before migrating Postgres from version ${from} to ${to}, backed it up to ${file}`),
+    })
     if (applied.length) t.core.log.info(`database: migrated Postgres to version ${applied.at(-1)}`)
   } catch (e) {
     await t.core.conn.close()
@@ -527,6 +533,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (app.server) await app.stop(true)
     // This node's presence and room leases go now rather than when its heartbeat expires.
     await t.cluster?.node.stop()
+    // Nothing can raise an event any more: what the domains still write for the last ones lands before the pool closes.
+    for (const part of started) await part.settle?.()
     await t.core.conn.close()
   }
   try {

@@ -18,4 +18,9 @@ export interface Domain<Api> {
   start?(): void | Promise<void>
   /** Releases everything it owns (timers, peers, files); after the sockets closed, before the database does. */
   stop?(): void | Promise<void>
+  /**
+   * The writes it still has under way for other domains' events (a room's `left` during the stop): awaited after
+   * every domain stopped and the other nodes can no longer reach this one, right before the database closes.
+   */
+  settle?(): Promise<void>
 }

@@ -9,10 +9,11 @@ import { migrateWithBackup, openDatabase } from './db/open'
 import { latestVersion, schemaVersion, SchemaTooNewError } from './db/migrate'
 import { AppError } from './errors'
 import { parseDuration } from './invites/model'
-import { createBackup } from './db/backup'
+import { createBackup, type BackupResult } from './db/backup'
 import { restoreBackup, RestoreError } from './db/restore'
 import { copyToPostgres, MigrateToPostgresError } from './db/to-postgres'
-import { migratePg, PgConn, pgSchemaVersion } from './db/postgres'
+import { PgConn, pgSchemaVersion } from './db/postgres'
+import { migrateConn } from './db/conn'
 import { PG_MIGRATIONS } from './db/migrations/pg'
 import { SQL } from 'bun'
 import { Value } from '@sinclair/typebox/value'
@@ -29,7 +30,8 @@ Commands:
                                          Create an invite link (printed as the last line)
   user reset-password NAME               Print a one-time link (valid 24 h) that lets NAME choose a new password
   backup [FILE]                          Write a backup (database snapshot and uploads, one .tar file) to FILE,
-                                         by default DATA_DIR/backups/townhall-<time>.tar; prints its path.
+                                         by default DATA_DIR/backups/townhall-<time>.tar; prints its path
+                                         alone on stdout (a summary on stderr).
                                          With DATABASE_URL: pg_dump (PG_DUMP) or a logical export of Postgres
   restore FILE                           Check a backup and restore it into DATA_DIR (the server must be stopped);
                                          what DATA_DIR held is moved aside into DATA_DIR/replaced-<time>/.
@@ -45,6 +47,15 @@ Commands:
 async function readSecret(file: string | undefined): Promise<string> {
   const text = file ? await Bun.file(file).text() : await new Response(Bun.stdin.stream()).text()
   return text.replace(/\r?\n$/, '')
+}
+
+/**
+ * `townhall backup`'s output: the path alone on stdout (`path=$(townhall backup)`), first, then the summary on stderr
+ * (so `2>&1` still starts with the path).
+ */
+function printBackup(r: BackupResult, what: string) {
+  console.log(r.file)
+  console.error(`backup: ${r.files} files, ${r.size} bytes, ${what}`)
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -92,10 +103,15 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'migrate': {
       if (config.databaseUrl) {
-        const conn = new PgConn(config.databaseUrl, { max: 1 })
+        // Two connections: one holds the migration's lock while the backup taken before migrating reads.
+        const conn = new PgConn(config.databaseUrl, { max: 2 })
         try {
           const before = await pgSchemaVersion(conn.sql)
-          const applied = await migratePg(conn.sql)
+          const applied = await migrateConn(conn, {
+            dataDir: config.dataDir,
+            pgDump: config.pgDump,
+            backedUp: (file) => console.log(`migrate: backed up the database before migrating: ${file}`),
+          })
           console.log(
             applied.length
               ? `migrated Postgres from version ${before} to ${PG_MIGRATIONS.length} (applied ${applied.join(', ')})`
@@ -142,8 +158,7 @@ async function run(argv: string[]): Promise<number> {
           const r = await createBackup(conn, config.dataDir, sub ? resolve(sub) : undefined, undefined, {
             pgDump: config.pgDump,
           })
-          console.log(`backup: ${r.files} files, ${r.size} bytes, Postgres database by ${r.integrity}`)
-          console.log(r.file)
+          printBackup(r, `Postgres database by ${r.integrity}`)
         } finally {
           await conn.close()
         }
@@ -152,8 +167,7 @@ async function run(argv: string[]): Promise<number> {
       const db = openDatabase(config.dataDir)
       try {
         const r = await createBackup(db, config.dataDir, sub ? resolve(sub) : undefined)
-        console.log(`backup: ${r.files} files, ${r.size} bytes, database integrity ${r.integrity}`)
-        console.log(r.file)
+        printBackup(r, `database integrity ${r.integrity}`)
       } finally {
         db.close()
       }

@@ -61,8 +61,13 @@ export function createBackchannel(deps: BackchannelDeps): BackchannelDomain {
     // Acknowledged sends are committed; anything still queued is committed now, and indexed for search, before the
     // database closes.
     stop: async () => {
+      await roomThreads.settled()
       await service.sends.drain()
       await store.stop()
+    },
+    // The rooms stop after Backchannel: their last events' membership rows are written before the database closes.
+    settle: async () => {
+      await roomThreads.settled()
     },
   }
 }

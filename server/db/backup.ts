@@ -24,8 +24,11 @@ export const SNAPSHOT = 'townhall.db'
 export const DATA_FOLDERS = ['uploads', 'replays', 'recordings'] as const
 /** A backup's file name: `townhall-<ISO time>.tar` (colons and dots as dashes). */
 const BACKUP_NAME = /^townhall-[0-9A-Za-z-]{10,40}\.tar$/
-/** The copy of the database taken before migrating: `pre-migrate-<from>-to-<to>-<time>.db`. */
-const PRE_MIGRATE_NAME = /^pre-migrate-\d+-to-\d+-[0-9A-Za-z-]{10,40}\.db$/
+/**
+ * The copy of the database taken before migrating: `pre-migrate-<from>-to-<to>-<time>.db` (SQLite), `….tar` (a
+ * Postgres backup).
+ */
+const PRE_MIGRATE_NAME = /^pre-migrate-\d+-to-\d+-[0-9A-Za-z-]{10,40}\.(db|tar)$/
 
 export interface Manifest {
   format: 'townhall-backup'
@@ -311,6 +314,16 @@ export function preMigrateBackup(db: Database, dataDir: string, from: number, to
   db.query('VACUUM INTO ?').run(partial)
   renameSync(partial, file)
   return file
+}
+
+/**
+ * Before migrations change a Postgres database that has data: a backup of it (as `townhall backup` makes, by pg_dump
+ * or the logical export) in DATA_DIR/backups, `pre-migrate-<from>-to-<to>-<time>.tar`, kept like SQLite's copy (the
+ * schedule's retention leaves it). `townhall restore` puts it into an empty database for the old binary.
+ */
+export function preMigratePgBackup(conn: PgConn, dataDir: string, from: number, to: number, pgDump: string) {
+  const file = join(backupDir(dataDir), `pre-migrate-${from}-to-${to}-${stamp()}.tar`)
+  return createBackup(conn, dataDir, file, undefined, { pgDump })
 }
 
 /**

@@ -6,7 +6,8 @@ import type { Database } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDatabase } from './open'
-import { migratePg, PgConn } from './postgres'
+import { preMigratePgBackup } from './backup'
+import { migratePgGuarded, PgConn } from './postgres'
 import { SqliteGate } from './sqlite-gate'
 
 /** The connection the stores are built on: its transactions, a health query, and closing it at stop. */
@@ -35,8 +36,17 @@ export function openConn(config: { dataDir: string; databaseUrl: string }): { co
 
 /**
  * Brings the database to this Townhall's schema before anything reads it: Postgres's migrations under their advisory
- * lock (nodes starting together migrate once); SQLite's already ran when it was opened. Returns the versions applied.
+ * lock (nodes starting together migrate once), a backup of a database that has data taken first under the same lock
+ * (`backedUp` is told its path); SQLite's already ran when it was opened, after its own copy. Returns the versions
+ * applied.
  */
-export async function migrateConn(conn: Conn): Promise<number[]> {
-  return conn instanceof PgConn ? migratePg(conn.sql) : []
+export async function migrateConn(
+  conn: Conn,
+  opts: { dataDir: string; pgDump: string; backedUp: (file: string, from: number, to: number) => void },
+): Promise<number[]> {
+  if (!(conn instanceof PgConn)) return []
+  return migratePgGuarded(conn.sql, async (from, to) => {
+    const r = await preMigratePgBackup(conn, opts.dataDir, from, to, opts.pgDump)
+    opts.backedUp(r.file, from, to)
+  })
 }

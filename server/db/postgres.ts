@@ -79,6 +79,32 @@ export function pgSchemaVersion(sql: SQL): Promise<number> {
 }
 
 /**
+ * migratePg, with `beforeMigrating(from, to)` first when a database that has data is at an older schema (the backup
+ * taken before migrating), all under one hold of the migration's advisory lock by a connection of its own: of nodes
+ * starting together one backs up and migrates, the others wait for it and then find nothing pending.
+ */
+export async function migratePgGuarded(
+  sql: SQL,
+  beforeMigrating: (from: number, to: number) => Promise<unknown>,
+  migrations: readonly string[] = PG_MIGRATIONS,
+): Promise<number[]> {
+  const held = await sql.reserve()
+  try {
+    await held`SELECT pg_advisory_lock(${MIGRATE_LOCK})`
+    try {
+      // The transaction-level holds of pgSchemaVersion and migratePg, on this same session, are granted at once.
+      const from = await pgSchemaVersion(held)
+      if (from > 0 && from < migrations.length) await beforeMigrating(from, migrations.length)
+      return await migratePg(held, migrations)
+    } finally {
+      await held`SELECT pg_advisory_unlock(${MIGRATE_LOCK})`
+    }
+  } finally {
+    held.release()
+  }
+}
+
+/**
  * Applies the Postgres migrations the database has not seen, each in its own transaction under an advisory lock (nodes
  * starting together migrate once). Refuses a database written by a newer Townhall. Returns the versions applied.
  */

@@ -52,6 +52,9 @@ export class RedisBus implements Bus, Sockets {
   private topicCount = new Map<Topic, number>()
   /** The other live nodes' online members (slot → user ids). */
   private remote = new Map<number, Set<number>>()
+  /** Beats started, and the newest whose read was applied: a slow beat ending after a newer one must not undo it. */
+  private beatsStarted = 0
+  private beatApplied = 0
   /** Presence changes heard since the last beats (applied over a resync that may predate them). */
   private recent: { at: number; slot: number; userId: number; online: boolean }[] = []
   private readonly onTopic = (message: string, channel: string) => this.fromTopic(message, channel)
@@ -365,6 +368,7 @@ export class RedisBus implements Bus, Sockets {
   private async beat() {
     const { node } = this
     if (!node.slot) return
+    const n = ++this.beatsStarted
     const since = Date.now()
     const live: unknown = await node.cmd.send('EVAL', [
       BEAT,
@@ -377,6 +381,10 @@ export class RedisBus implements Bus, Sockets {
     const slots = (Array.isArray(live) ? live : []).map(Number).filter((s) => s !== node.slot)
     const sets = await Promise.all(slots.map((s) => node.cmd.smembers(this.usersKey(s))))
     const next = new Map(slots.map((s, i) => [s, ids(sets[i])]))
+    // Beats overlap on a busy machine (the timer's, a test's): an older read, and the changes the newer one already
+    // pruned from `recent`, would bring back a member who left.
+    if (n < this.beatApplied) return
+    this.beatApplied = n
     this.remote = next
     // Changes heard while the sets were read may be newer than what was read: they win.
     for (const r of this.recent) if (r.at >= since && next.has(r.slot)) this.apply(r.slot, r.userId, r.online)
@@ -386,6 +394,12 @@ export class RedisBus implements Bus, Sockets {
   /** A clean stop: this node's members are no longer online here, now rather than when the heartbeat expires. */
   private async leave() {
     const { node } = this
+    // The sockets closed just before (the server's stop) left their topics: those unsubscribes end before the
+    // connections close, rather than fail with "Connection closed" (a beat at most: a lost subscriber connection
+    // does not hold up the stop).
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([this.settled(), new Promise((r) => (timer = setTimeout(r, node.beatMs)))])
+    clearTimeout(timer)
     await node.cmd.del(this.usersKey(node.slot))
     await node.cmd.send('ZREM', [node.key('nodes'), String(node.slot)])
     await node.cmd.publish(node.key('presence'), `!${node.slot}`)

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { hasChromium, launch, pageFor, SHOTS, startRoomInPage } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { poll, TEST_LIMIT, until } from '../helpers/limits'
 
@@ -77,14 +77,7 @@ test.skipIf(!hasChromium)(
     try {
       const a = A.page,
         b = B.page
-      await a.goto('/')
-      await a.getByRole('button', { name: 'Start a room' }).click()
-      await a.getByLabel('Title').fill('Audio check')
-      await a.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
-      await a.waitForURL(/\/rooms\/\d+$/)
-      const roomId = Number(a.url().split('/').pop())
-      await a.getByRole('button', { name: 'Unmute', exact: true }).click()
-      await a.getByRole('button', { name: 'Mute', exact: true }).waitFor()
+      const roomId = await startRoomInPage(a, 'Audio check', { unmute: true })
 
       await b.goto('/')
       await b.locator('.room-card', { hasText: 'Audio check' }).getByRole('link', { name: 'Join' }).click()

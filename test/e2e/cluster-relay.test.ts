@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { hasChromium, launch, pageFor, SHOTS, startRoomInPage } from '../helpers/browser'
 import { poll, TEST_LIMIT } from '../helpers/limits'
 import { startNode, type Node } from '../helpers/cluster'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
@@ -90,14 +90,7 @@ test.skipIf(!hasChromium)(
     try {
       const pa = A.page,
         pb = B.page
-      await pa.goto('/')
-      await pa.getByRole('button', { name: 'Start a room' }).click()
-      await pa.getByLabel('Title').fill('Two nodes')
-      await pa.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
-      await pa.waitForURL(/\/rooms\/\d+$/)
-      const roomId = Number(pa.url().split('/').pop())
-      await pa.getByRole('button', { name: 'Unmute', exact: true }).click()
-      await pa.getByRole('button', { name: 'Mute', exact: true }).waitFor()
+      const roomId = await startRoomInPage(pa, 'Two nodes', { unmute: true })
 
       // Bob, on B, joins from B's hallway: his audio is B's.
       await pb.goto('/')

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
-import { hasChromium, pageFor, SHOTS } from '../helpers/browser'
+import { hasChromium, pageFor, SHOTS, startRoomInPage, unmuteInPage } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { connectWs, type WsClient } from '../helpers/ws'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
@@ -85,26 +85,15 @@ test.skipIf(!hasChromium)(
     try {
       const a = A.page
       const b = B.page
-      await a.goto('/')
-      await a.getByRole('button', { name: 'Start a room' }).click()
-      await a.getByLabel('Title').fill('Recorded with two voices')
-      await a.getByLabel('Record a replay').check()
-      await a.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
-      await a.waitForURL(/\/rooms\/\d+$/)
-      const roomId = Number(a.url().split('/').pop())
+      const roomId = await startRoomInPage(a, 'Recorded with two voices', { record: true })
       await consentYes(a)
-      // The mic button, once shown, says Mute or Unmute (exact names: "muted" is in other buttons' names too).
-      const mute = a.getByRole('button', { name: 'Mute', exact: true })
-      const unmute = a.getByRole('button', { name: 'Unmute', exact: true })
-      await mute.or(unmute).waitFor()
-      if (await unmute.count()) await unmute.click()
-      await mute.waitFor()
+      await unmuteInPage(a)
       // Alice speaks and writes; then she mutes.
       await recorded(roomId, alice.user.id, 6000)
       await chat(aliceWs, roomId, 'Alice opens the room')
       await recorded(roomId, alice.user.id, 6000)
-      await mute.click()
-      await unmute.waitFor()
+      await a.getByRole('button', { name: 'Mute', exact: true }).click()
+      await a.getByRole('button', { name: 'Unmute', exact: true }).waitFor()
 
       // Bob comes on stage live, says yes, speaks, writes while he speaks, speaks on.
       await b.goto(`/rooms/${roomId}`)

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { hasChromium, launch, pageFor, SHOTS, startRoomInPage } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { TEST_LIMIT, until } from '../helpers/limits'
 
@@ -41,13 +41,7 @@ test.skipIf(!hasChromium)(
     try {
       const a = A.page,
         b = B.page
-      await a.goto('/')
-      await a.getByRole('button', { name: 'Start a room' }).click()
-      await a.getByLabel('Title').fill('Recorded town hall')
-      await a.getByLabel('Record a replay').check()
-      await a.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
-      await a.waitForURL(/\/rooms\/\d+$/)
-      const roomId = Number(a.url().split('/').pop())
+      const roomId = await startRoomInPage(a, 'Recorded town hall', { record: true })
       // The host is on stage: the badge, and the question (nothing recorded until the answer).
       await a.getByRole('status', { name: 'Recorded' }).waitFor()
       const ask = a.getByRole('alertdialog', { name: 'This room is recorded. Include your voice in the replay?' })

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { hasChromium, launch, pageFor, SHOTS, startRoomInPage } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { poll, TEST_LIMIT } from '../helpers/limits'
 
@@ -71,14 +71,7 @@ test.skipIf(!hasChromium)(
     try {
       const a = A.page,
         b = B.page
-      await a.goto('/')
-      await a.getByRole('button', { name: 'Start a room' }).click()
-      await a.getByLabel('Title').fill('Restart check')
-      await a.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
-      await a.waitForURL(/\/rooms\/\d+$/)
-      const roomId = Number(a.url().split('/').pop())
-      await a.getByRole('button', { name: 'Unmute', exact: true }).click()
-      await a.getByRole('button', { name: 'Mute', exact: true }).waitFor()
+      const roomId = await startRoomInPage(a, 'Restart check', { unmute: true })
       await b.goto('/')
       await b.locator('.room-card', { hasText: 'Restart check' }).getByRole('link', { name: 'Join' }).click()
       await b.getByRole('button', { name: 'Raise hand' }).click()

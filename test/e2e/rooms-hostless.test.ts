@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
-import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { hasChromium, launch, pageFor, SHOTS, startRoomInPage } from '../helpers/browser'
 import { roomTopic } from '../../server/realtime/bus'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { TEST_LIMIT, until } from '../helpers/limits'
@@ -39,12 +39,7 @@ test.skipIf(!hasChromium)(
     try {
       const h = H.page,
         l = L.page
-      await h.goto('/')
-      await h.getByRole('button', { name: 'Start a room' }).click()
-      await h.getByLabel('Title').fill('Hostless check')
-      await h.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
-      await h.waitForURL(/\/rooms\/\d+$/)
-      const roomId = Number(h.url().split('/').pop())
+      const roomId = await startRoomInPage(h, 'Hostless check')
       await l.goto(`/rooms/${roomId}`)
       await l.getByRole('button', { name: 'Raise hand' }).waitFor()
       await h.getByText('leo_h').waitFor()

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { hasChromium, launch, pageFor, SHOTS } from '../helpers/browser'
+import { hasChromium, launch, pageFor, SHOTS, startRoomInPage } from '../helpers/browser'
 import { signedInClient, startTestServer, type TestServer } from '../helpers/server'
 import { TEST_LIMIT, until } from '../helpers/limits'
 
@@ -57,16 +57,14 @@ test.skipIf(!hasChromium)(
       await b.goto('/')
       await b.getByText('No live rooms right now. Start one!').waitFor()
       await b.getByRole('heading', { name: 'Upcoming' }).waitFor()
-      await a.goto('/')
-      await a.getByRole('button', { name: 'Start a room' }).click()
-      await a.getByLabel('Title').fill('Friday town hall')
-      await a.getByLabel('Description').fill('Plans for the weekend market. Bring questions!')
-      await a.getByLabel('Pinned link (optional)').fill('https://example.org/market')
-      await shot(a, 'create-sheet-390')
-      await a.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
-      await a.waitForURL(/\/rooms\/\d+$/)
+      const roomId = await startRoomInPage(a, 'Friday town hall', {
+        more: async () => {
+          await a.getByLabel('Description').fill('Plans for the weekend market. Bring questions!')
+          await a.getByLabel('Pinned link (optional)').fill('https://example.org/market')
+          await shot(a, 'create-sheet-390')
+        },
+      })
       await a.getByRole('heading', { name: /On stage/ }).waitFor()
-      const roomId = Number(a.url().split('/').pop())
 
       // B's open hallway shows the new room without a reload
       const card = b.locator('.room-card', { hasText: 'Friday town hall' })

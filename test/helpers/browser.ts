@@ -66,3 +66,35 @@ export async function pageFor(
 
 /** Where screenshots go (looked at by developers, not asserted). */
 export const SHOTS = join(import.meta.dir, '..', '.tmp', 'shots')
+
+/**
+ * The host starts a room from the hallway as a member would: "Start a room", the title, `record` ticks "Record a
+ * replay", `more` fills the sheet's other fields, "Start now"; the room's page opens. `unmute`: then the mic is turned
+ * on (unmuteInPage). Returns the room's id.
+ */
+export async function startRoomInPage(
+  page: Page,
+  title: string,
+  opts: { record?: boolean; unmute?: boolean; more?: () => Promise<void> } = {},
+): Promise<number> {
+  await page.goto('/')
+  await page.getByRole('button', { name: 'Start a room' }).click()
+  await page.getByLabel('Title').fill(title)
+  if (opts.record) await page.getByLabel('Record a replay').check()
+  await opts.more?.()
+  await page.getByRole('dialog', { name: 'Start a room' }).getByRole('button', { name: 'Start now' }).click()
+  await page.waitForURL(/\/rooms\/\d+$/)
+  const roomId = Number(page.url().split('/').pop())
+  if (opts.unmute) await unmuteInPage(page)
+  return roomId
+}
+
+/** On stage, the mic on: the mic button, once shown, says Mute or Unmute; Unmute is pressed until it says Mute. */
+export async function unmuteInPage(page: Page) {
+  // Exact names: "muted" is in other buttons' names too.
+  const mute = page.getByRole('button', { name: 'Mute', exact: true })
+  const unmute = page.getByRole('button', { name: 'Unmute', exact: true })
+  await mute.or(unmute).waitFor()
+  if (await unmute.count()) await unmute.click()
+  await mute.waitFor()
+}

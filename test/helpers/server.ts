@@ -22,14 +22,22 @@ export const TEST_PASSWORD_COST: PasswordCost = { memoryCost: 1024, timeCost: 1 
 export async function startTestServer(
   env: Record<string, string> = {},
   /** passwordCost: 'server' hashes at the server's own cost (what a test of that cost needs). */
-  opts: { limits?: Partial<LimitSettings>; keepDir?: string; passwordCost?: 'server' } = {},
+  opts: {
+    limits?: Partial<LimitSettings>
+    keepDir?: string
+    passwordCost?: 'server'
+    /** Every line the server logs, from info up (the tests that read its log); else errors only, to TEST_LOG. */
+    log?: (line: string) => void
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.keepDir ?? mkdtempSync(join(tmpdir(), 'townhall-test-'))
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env })
   // Every reply and event the server sends is checked against the protocol's schemas; stop() fails on a mismatch.
   const running = await startServer(config, {
     limits: { ...LOOSE, ...opts.limits },
-    log: createLogger('error', process.env.TEST_LOG ? (l: string) => console.error(l) : () => {}),
+    log: opts.log
+      ? createLogger('info', opts.log)
+      : createLogger('error', process.env.TEST_LOG ? (l: string) => console.error(l) : () => {}),
     checkProtocol: true,
     ...(opts.passwordCost === 'server' ? {} : { passwordCost: TEST_PASSWORD_COST }),
   })

@@ -487,7 +487,7 @@ test('[D11] `townhall backup` writes a consistent copy while the server runs', a
   })
   const out = (await new Response(proc.stdout).text()).trim()
   expect(await proc.exited).toBe(0)
-  const db = new Database(await backupDatabase(out.split('\n').pop()!), { readonly: true })
+  const db = new Database(await backupDatabase(out), { readonly: true })
   expect(db.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' })
   db.close()
 })

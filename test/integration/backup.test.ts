@@ -189,11 +189,13 @@ test('[D44] restore into a stopped folder moves its database, stale -wal/-shm an
   expect(damaged.code).toBe(0)
 })
 
-test('[D45] the CLI backs up a running server to a file named on the command line', async () => {
+test('[D45][D65] the CLI backs up a running server to the file named; stdout is its path alone', async () => {
   const file = join(tmp, 'cli-backup.tar')
   const r = await townhall(['backup', file], { DATA_DIR: source })
   expect(r.code).toBe(0)
-  expect(r.out.trim().split('\n').at(-1)).toBe(file)
+  // `path=$(townhall backup)`: the path alone on stdout, the summary on stderr.
+  expect(r.out).toBe(`${file}\n`)
+  expect(r.err).toMatch(/^backup: \d+ files, \d+ bytes, database integrity ok\n$/)
   const restored = await townhall(['restore', file], { DATA_DIR: join(tmp, 'from-cli') })
   expect(restored.code).toBe(0)
 })

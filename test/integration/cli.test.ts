@@ -203,8 +203,9 @@ test('[H10] the CLI on the data folder of a running server leaves its live rooms
 test('[H10] backup writes a consistent copy while the server runs', async () => {
   const r = await townhall(['backup'], { DATA_DIR: dir })
   expect(r.code).toBe(0)
-  const file = r.out.trim().split('\n').at(-1)!
-  expect(file).toContain(join(dir, 'backups'))
+  const file = r.out.trim()
+  expect(file).not.toContain('\n')
+  expect(file).toStartWith(join(dir, 'backups', 'townhall-'))
   const db = new Database(await backupDatabase(file), { readonly: true })
   expect(db.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM users').get()!.n).toBeGreaterThanOrEqual(4)
   db.close()

@@ -89,16 +89,33 @@ test('[W4] followers hear a member go offline only when the last socket on any n
     return [...bus['remote'].values()].some((users) => users.has(bob.id))
   }, "node A knowing of bob's tab on node B")
   expect((await alice.ws.request('presence.query', { userIds: [bob.id] })).online).toEqual([bob.id])
-  bob.ws.close()
-  await until(() => a!.ctx.hub.connectionsOf(bob.id).length === 0, "node A closing bob's tab")
-  // An event sent before the reply to a later request is queued by then.
-  await alice.ws.request('ping')
-  const offline = (e: { type: string; userId?: number; online?: boolean }) =>
-    e.type === 'presence' && e.userId === bob.id && e.online === false
-  expect(alice.ws.events.some(offline)).toBe(false)
-  // His last tab, on node B, closes: node B tells his followers, on node A.
-  onB.close()
-  await alice.ws.next(offline)
+  // Node A's word that bob's tab there closed (`-<slot>:<user>` on the presence channel), as Redis carries it.
+  const left = `-${a!.ctx.cluster!.node.slot}:${bob.id}`
+  const watcher = new RedisClient(redis.url)
+  let told = false
+  await watcher.subscribe('th:presence', (m) => {
+    if (m === left) told = true
+  })
+  try {
+    bob.ws.close()
+    await until(() => a!.ctx.hub.connectionsOf(bob.id).length === 0, "node A closing bob's tab")
+    // An event sent before the reply to a later request is queued by then.
+    await alice.ws.request('ping')
+    const offline = (e: { type: string; userId?: number; online?: boolean }) =>
+      e.type === 'presence' && e.userId === bob.id && e.online === false
+    expect(alice.ws.events.some(offline)).toBe(false)
+    // Node B must have heard that word before bob's tab there closes (else, thinking him still on A, it rightly tells
+    // nobody): it hears it on its subscriber connection, which delivers in publish order, so once Redis carried it, a
+    // DM from alice that reaches bob's tab on node B comes after it. (A fixed window here failed on a busy machine.)
+    await until(() => told, "node A's presence message that bob's tab there closed")
+    const marker = await send(alice, await dm(alice, bob), 'still there?')
+    await onB.next('bc.message', (e) => e.message.id === marker.id)
+    // His last tab, on node B, closes: node B tells his followers, on node A.
+    onB.close()
+    await alice.ws.next(offline)
+  } finally {
+    watcher.close()
+  }
   alice.ws.close()
 })
 

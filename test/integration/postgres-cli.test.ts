@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BackupSchedule, createBackup, listBackups } from '../../server/db/backup'
 import { PG_MIGRATIONS } from '../../server/db/migrations/pg'
-import { PgConn } from '../../server/db/postgres'
+import { migratePg, PgConn } from '../../server/db/postgres'
+import { openTownhall } from '../../server/app'
+import { loadConfig } from '../../server/config'
 import { createLogger } from '../../server/lib/log'
 import { extractTar } from '../../server/db/tar'
 import { closeAll, dm, follow, person, send, type Person } from '../helpers/backchannel'
@@ -141,9 +143,9 @@ describe('townhall backup and restore on Postgres', () => {
       const env = { DATA_DIR: dataDir, DATABASE_URL: source, PG_DUMP: kind === 'logical' ? 'off' : 'auto' }
       const file = join(tmp, `${kind}.tar`)
       const made = await townhall(['backup', file], env)
-      expect(made.err).toBe('')
       expect(made.code).toBe(0)
-      expect(made.out).toContain(`Postgres database by ${kind}`)
+      expect(made.out).toBe(`${file}\n`)
+      expect(made.err).toMatch(new RegExp(`^backup: \\d+ files, \\d+ bytes, Postgres database by ${kind}\\n$`))
       const { manifest } = await manifestOf(file)
       expect(manifest).toMatchObject({ formatVersion: 2, database: 'postgres', dump: kind })
       expect(manifest.schemaVersion).toBe(PG_MIGRATIONS.length)
@@ -236,5 +238,72 @@ describe('townhall backup and restore on Postgres', () => {
     expect(withUrl.code).toBe(2)
     expect(withUrl.err).toContain('this backup holds a SQLite database')
     expect(Object.keys(await contents(empty).catch(() => ({})))).toEqual([])
+  })
+})
+
+describe('the backup taken before migrating Postgres', () => {
+  test('[D66] nodes starting at once at an older schema back it up once, under the lock; it restores', async () => {
+    if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
+    const url = await pg.database('pgcli_premigrate')
+    const latest = PG_MIGRATIONS.length
+    const older = latest - 1
+    const sql = new SQL({ url, max: 1 })
+    try {
+      await migratePg(sql, PG_MIGRATIONS.slice(0, older))
+      await sql`INSERT INTO users (username, password_hash, created_at) VALUES ('oldtimer', 'x', ${Date.now()})`
+    } finally {
+      await sql.close()
+    }
+    const atOlder = await contents(url)
+    expect(atOlder.schema_version).toEqual([String(older)])
+
+    // Two nodes start at once on the same database and DATA_DIR (the servers' own start: openTownhall).
+    const dir = join(tmp, 'premigrate')
+    const config = loadConfig({ DATA_DIR: dir, DATABASE_URL: url, LOG_LEVEL: 'info' })
+    const lines: string[] = []
+    const log = createLogger('info', (l) => lines.push(l))
+    const nodes = await Promise.all([0, 1].map(() => openTownhall(config, { log })))
+    await Promise.all(nodes.map((t) => t.core.conn.close()))
+    expect((await contents(url)).schema_version).toEqual([String(latest)])
+    const copies = listBackups(dir).filter((b) => b.kind === 'pre-migrate')
+    expect(copies.map((b) => b.name)).toEqual([
+      expect.stringMatching(new RegExp(`^pre-migrate-${older}-to-${latest}-.+\\.tar$`)),
+    ])
+    const file = join(dir, 'backups', copies[0]!.name)
+    expect(lines.filter((l) => l.includes('backed it up to'))).toEqual([
+      expect.stringContaining(`from version ${older} to ${latest}, backed it up to ${file}`),
+    ])
+    const { manifest } = await manifestOf(file)
+    expect(manifest).toMatchObject({ database: 'postgres', dump: 'pg_dump', schemaVersion: older })
+
+    // The way back: the copy restores into an empty database at the old schema, every row as it was.
+    const target = await pg.database('pgcli_premigrate_back')
+    const r = await townhall(['restore', file], { DATA_DIR: join(tmp, 'premigrate-back'), DATABASE_URL: target })
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    expect(await contents(target)).toEqual(atOlder)
+
+    // Up to date now: another start (here `townhall migrate`) takes no second copy.
+    const again = await townhall(['migrate'], { DATA_DIR: dir, DATABASE_URL: url })
+    expect(again.out).toContain(`Postgres database is up to date (version ${latest})`)
+    expect(listBackups(dir).filter((b) => b.kind === 'pre-migrate')).toHaveLength(1)
+  })
+
+  test('[D66] `townhall migrate` on Postgres backs up first too, and says where', async () => {
+    if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
+    const url = await pg.database('pgcli_premigrate_cli')
+    const sql = new SQL({ url, max: 1 })
+    try {
+      await migratePg(sql, PG_MIGRATIONS.slice(0, PG_MIGRATIONS.length - 1))
+    } finally {
+      await sql.close()
+    }
+    const dir = join(tmp, 'premigrate-cli')
+    const r = await townhall(['migrate'], { DATA_DIR: dir, DATABASE_URL: url, PG_DUMP: 'off' })
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    const [copy] = listBackups(dir).filter((b) => b.kind === 'pre-migrate')
+    expect(r.out).toContain(`migrate: backed up the database before migrating: ${join(dir, 'backups', copy!.name)}`)
+    expect((await manifestOf(join(dir, 'backups', copy!.name))).manifest).toMatchObject({ dump: 'logical' })
   })
 })

@@ -2,6 +2,8 @@
 // with an RSVP, a live room and its hallway card, /healthz checking Postgres; a restart on the same database keeps it
 // all; the console's backup holds the Postgres database. [W30] Backchannel on Postgres: a DM delivered live, found by
 // search, and synced after the restart from the seq the reader had seen; the CLI's invite works on the same database.
+// [H86] A server on Postgres stopped right after members left a live room: the rows of those events are written before
+// its pool closes, and nothing in its log says a room event failed.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -134,5 +136,38 @@ test('[H77][W30] a server on Postgres: setup, invites, rooms, Backchannel, /heal
   } finally {
     closeAll(people)
     for (const s of servers) await s.stop().catch(() => {})
+  }
+})
+
+test('[H86] a server on Postgres stopped just after room events writes their rows before its pool closes', async () => {
+  if (!pg) return console.warn('postgres-server: skipped (no Postgres)')
+  const url = await pg.database('pgstop')
+  const lines: string[] = []
+  const s = await startTestServer({ DATABASE_URL: url }, { log: (l) => lines.push(l) })
+  const people: Member[] = []
+  let roomId = 0
+  try {
+    const host = await member(s, 'pgsh')
+    people.push(host)
+    for (let i = 0; i < 12; i++) people.push(await member(s, 'pgsl'))
+    roomId = (await createRoom(host, { title: 'Stopped live' })).id
+    for (const m of people) await ok(m, 'room.join', { roomId })
+    // The listeners leave at once and the server stops right after: each 'left' moves a row of the room's chat.
+    await Promise.all(people.slice(1).map((m) => ok(m, 'room.leave', { roomId })))
+  } finally {
+    closeAll(people)
+    await s.stop()
+  }
+  expect(lines.filter((l) => /room event failed|Connection closed/.test(l))).toEqual([])
+  const sql = new SQL({ url, max: 1 })
+  try {
+    const rows = (await sql`
+      SELECT m.user_id::int AS id, m.state FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id
+       WHERE t.room_id = ${roomId} AND t.kind = 'room_chat'`) as { id: number; state: string }[]
+    const state = new Map(rows.map((r) => [r.id, r.state]))
+    expect(state.get(people[0]!.id)).toBe('active')
+    for (const m of people.slice(1)) expect(state.get(m.id)).toBe('left')
+  } finally {
+    await sql.close()
   }
 })
