@@ -157,6 +157,7 @@ async function run(argv: string[]): Promise<number> {
         try {
           const r = await createBackup(conn, config.dataDir, sub ? resolve(sub) : undefined, undefined, {
             pgDump: config.pgDump,
+            warn: (message) => console.error(message),
           })
           printBackup(r, `Postgres database by ${r.integrity}`)
         } finally {

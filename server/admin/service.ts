@@ -427,6 +427,7 @@ export class AdminService {
     try {
       r = await createBackup(this.core.conn, this.core.config.dataDir, undefined, this.backupStop.signal, {
         pgDump: this.core.config.pgDump,
+        warn: (message) => this.core.log.warn(message),
       })
     } catch (e) {
       if (e instanceof BackupRunningError) fail('backup_running')

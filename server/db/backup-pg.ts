@@ -83,7 +83,7 @@ export async function pgBackup(
   conn: PgConn,
   dataDir: string,
   target: string,
-  opts: { pgDump: string; stopped: () => boolean; signal?: AbortSignal },
+  opts: { pgDump: string; stopped: () => boolean; signal?: AbortSignal; warn?: (message: string) => void },
 ): Promise<BackupResult> {
   const check = () => {
     if (opts.stopped()) throw new Error('backup: stopped')
@@ -93,21 +93,25 @@ export async function pgBackup(
   const work = join(dir, `.pg-${process.pid}-${crypto.randomUUID()}`)
   mkdirSync(work)
   try {
-    const tool = pgTool('pg_dump', opts.pgDump)
-    let files: { name: string; path: string }[]
-    let version: number
+    let tool = pgTool('pg_dump', opts.pgDump)
+    let files: { name: string; path: string }[] = []
+    let version = 0
     if (tool) {
       version = await versionOf(conn.sql)
       const path = join(work, PG_DUMP_FILE)
       const args = ['--format=custom', '--no-owner', '--no-privileges', '--file', path]
       const r = await runTool(tool, args, conn.url, opts.signal)
       check()
-      if (r.code !== 0)
-        throw new Error(`backup: ${tool} failed: ${r.err || `exit ${r.code}`} (PG_DUMP=off takes a logical export)`)
       files = [{ name: PG_DUMP_FILE, path }]
-    } else {
-      ;({ files, version } = await exportLogical(conn, work, check))
+      if (r.code !== 0) {
+        const why = `backup: ${tool} failed: ${r.err || `exit ${r.code}`}`
+        // A pg_dump found on its own (auto) may be older than the server: the logical export needs none (H77).
+        if (opts.pgDump !== 'auto') throw new Error(`${why} (PG_DUMP=off takes a logical export)`)
+        opts.warn?.(`${why}; taking a logical export instead`)
+        tool = null
+      }
     }
+    if (!tool) ({ files, version } = await exportLogical(conn, work, check))
     check()
     const dump = tool ? 'pg_dump' : 'logical'
     const n = await writeArchive(dataDir, target, files, { schemaVersion: version, database: 'postgres', dump }, check)

@@ -56,6 +56,8 @@ export interface BackupResult {
 /** Options of a backup on Postgres: PG_DUMP (auto: pg_dump where found; off: the logical export; or its path). */
 export interface BackupOptions {
   pgDump?: string
+  /** Told when an automatic pg_dump failed and the logical export was taken instead. */
+  warn?: (message: string) => void
 }
 
 export const backupDir = (dataDir: string) => join(dataDir, 'backups')
@@ -131,6 +133,7 @@ export async function createBackup(
         pgDump: opts.pgDump ?? 'auto',
         stopped: () => !!signal?.aborted,
         signal,
+        warn: opts.warn,
       })
     } finally {
       running.delete(key)
@@ -377,7 +380,10 @@ export class BackupSchedule {
   async run() {
     const { db, dataDir, keep, log } = this.opts
     try {
-      const r = await createBackup(db, dataDir, undefined, this.abort.signal, { pgDump: this.opts.pgDump })
+      const r = await createBackup(db, dataDir, undefined, this.abort.signal, {
+        pgDump: this.opts.pgDump,
+        warn: (message) => log.warn(message),
+      })
       const pruned = pruneBackups(dataDir, keep)
       log.info(`backup: wrote ${r.file} (${r.files} files, ${r.size} bytes); removed ${pruned.length} old`)
       this.opts.done?.(r, pruned)

@@ -6,7 +6,16 @@
 // not empty, a Postgres backup without DATABASE_URL and a SQLite backup with it are refused with exit status 2.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { SQL } from 'bun'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BackupSchedule, createBackup, listBackups } from '../../server/db/backup'
@@ -179,6 +188,26 @@ describe('townhall backup and restore on Postgres', () => {
       expect(twice.code).toBe(2)
       expect(twice.err).toContain('is not empty')
     })
+
+  test('[H76] a pg_dump found by auto that fails (older than the server) gives way to the logical export', async () => {
+    if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
+    const bin = join(tmp, 'old-pg-dump')
+    mkdirSync(bin, { recursive: true })
+    const fake = join(bin, 'pg_dump')
+    writeFileSync(fake, '#!/bin/sh\necho "pg_dump: error: aborting because of server version mismatch" >&2\nexit 1\n')
+    chmodSync(fake, 0o755)
+    const env = { DATA_DIR: dataDir, DATABASE_URL: source, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` }
+    const file = join(tmp, 'fallback.tar')
+    const made = await townhall(['backup', file], env)
+    expect(made.code).toBe(0)
+    expect(made.out).toBe(`${file}\n`)
+    expect(made.err).toContain('server version mismatch; taking a logical export instead')
+    expect((await manifestOf(file)).manifest).toMatchObject({ database: 'postgres', dump: 'logical' })
+    // Named by its path, a failing pg_dump is an error: the operator chose it.
+    const named = await townhall(['backup', join(tmp, 'named.tar')], { ...env, PG_DUMP: fake })
+    expect(named.code).not.toBe(0)
+    expect(named.err).toContain('server version mismatch')
+  })
 
   test("[H76] the console's and the schedule's backups on Postgres: the same archive, kept as set", async () => {
     if (!pg) return console.warn('postgres-cli: skipped (no Postgres)')
