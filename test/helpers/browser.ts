@@ -40,6 +40,10 @@ export async function launchPersistent(opts: { viewport?: { width: number; heigh
   return {
     context,
     async close() {
+      // The app reconnects its WebSocket when it drops (offline, or the browser closing): a socket it opens while
+      // the page is being disposed reaches playwright-core after the page ("Cannot find parent object page@…",
+      // thrown between tests). A blank page first stops the app's scripts.
+      for (const p of context.pages()) await p.goto('about:blank').catch(() => {})
       await context.close()
       rmSync(dir, { recursive: true, force: true })
     },
