@@ -1,7 +1,6 @@
 // Backchannel's store on Postgres (Bun.SQL): the same contract as the SQLite one (store.ts), the same tests
-// (test/integration/store-backchannel.test.ts). Rows come back in the SQLite shape (numbers, nulls); the `search`
-// tsvector of bc_messages is never read back. It is written after the send's commit (pg/0012, B63: indexSearch), and
-// search reads the body of the messages whose vector is not written yet (B49).
+// (test/integration/store-backchannel.test.ts). Rows come back in the SQLite shape (numbers, nulls); the generated
+// `search` tsvector of bc_messages (pg/0003) is never read back.
 //
 // The seq: a change locks the bc_counter row first (SELECT … FOR UPDATE) and holds it to its commit; its seqs follow
 // the value it read, and the new value is written back before the commit. So changes of every node take their turn
@@ -34,7 +33,6 @@ import {
   type NewQuestion,
   type NewUpload,
   type NextSeq,
-  SEARCH_INDEX_DELAY_MS,
   type SearchRow,
   type SendFacts,
   type SendRead,
@@ -122,9 +120,6 @@ const MY_THREAD = `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.s
    FROM bc_members m JOIN bc_threads t ON t.id = m.thread_id`
 const pgArray = (ids: number[]) => `{${ids.map((n) => Math.trunc(n)).join(',')}}`
 
-/** Search vectors written per statement of the catch-up. */
-const SEARCH_INDEX_ROWS = 5000
-
 const START = String.fromCharCode(2)
 const STOP = String.fromCharCode(3)
 /** ts_headline's options: FTS5's snippet (12 tokens, one fragment), its hits between \u0002 and \u0003. */
@@ -167,13 +162,7 @@ export class PgBackchannelStore implements BackchannelStore {
   readonly held = { changes: 0, totalMs: 0, maxMs: 0 }
   /** The counter as a change's own statement saved it (insertMessages with `last`), by the change's `tx`. */
   private readonly saved = new WeakMap<Tx, number>()
-  /** The search vectors' catch-up, once scheduled (indexSearch). */
-  private indexTimer: ReturnType<typeof setTimeout> | null = null
-  private stopped = false
-  constructor(private readonly conn: PgConn) {
-    // Messages without a vector when a node last stopped (a crash before the catch-up, a copy from SQLite).
-    this.scheduleIndex()
-  }
+  constructor(private readonly conn: PgConn) {}
 
   transaction<T>(fn: (tx: Tx) => Promise<T>) {
     return this.conn.transaction(fn)
@@ -182,58 +171,7 @@ export class PgBackchannelStore implements BackchannelStore {
     return this.conn.on(tx)
   }
 
-  async stop() {
-    this.stopped = true
-    await this.indexSearch()
-  }
-
-  // ——— the search vectors (pg/0012, B63) ———
-
-  /**
-   * Writes the search vector of every committed message still without one, outside any send's transaction (so outside
-   * the seq lock: computed under it, the vectors and their GIN entries were a quarter of a batch's insert), a few
-   * thousand rows per statement, rows another node's catch-up or an edit holds skipped (that one writes them). Runs
-   * shortly after this node's sends commit (scheduleIndex), at start and at stop; search does not wait for it (B49:
-   * it reads the body of a message without a vector). Failures are only logged: the next catch-up takes the rows.
-   * Returns how many vectors it wrote.
-   */
-  async indexSearch(): Promise<number> {
-    if (this.indexTimer) {
-      clearTimeout(this.indexTimer)
-      this.indexTimer = null
-    }
-    let written = 0
-    try {
-      for (;;) {
-        const done = await this.sql().unsafe(
-          `UPDATE bc_messages m SET search = to_tsvector('simple', m.body)
-           FROM (SELECT id FROM bc_messages WHERE search IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) n
-           WHERE m.id = n.id`,
-          [SEARCH_INDEX_ROWS],
-        )
-        written += done.count
-        if (done.count < SEARCH_INDEX_ROWS) return written
-      }
-    } catch (e) {
-      console.error(`backchannel: could not index messages for search: ${(e as Error).message}`)
-      return written
-    }
-  }
-
-  /** The catch-up within SEARCH_INDEX_DELAY_MS (one for every send of the interval). */
-  private scheduleIndex() {
-    if (this.indexTimer || this.stopped) return
-    this.indexTimer = setTimeout(() => {
-      this.indexTimer = null
-      this.indexSearch()
-    }, SEARCH_INDEX_DELAY_MS)
-    this.indexTimer.unref?.()
-  }
-  /** A message written in `tx` (or in a statement of its own, committed) gets its vector after the commit. */
-  private unsearched(tx: Tx | undefined) {
-    if (tx) tx.afterCommit(() => this.scheduleIndex())
-    else this.scheduleIndex()
-  }
+  async stop() {}
 
   async seq(tx?: Tx) {
     const [row] = await this.sql(tx)`SELECT seq FROM bc_counter WHERE id = 1`
@@ -436,18 +374,16 @@ export class PgBackchannelStore implements BackchannelStore {
   insertMessage(m: NewMessage, tx?: Tx) {
     const now = m.at ?? Date.now()
     const touch = m.touch !== false
-    return this.conn
-      .atomic(tx, async (tx) => {
-        const sql = this.sql(tx)
-        const [row] = await sql`
+    return this.conn.atomic(tx, async (tx) => {
+      const sql = this.sql(tx)
+      const [row] = await sql`
         INSERT INTO bc_messages (thread_id, author_id, client_id, body, image, reply_to, created_at, seq)
         VALUES (${m.threadId}, ${m.authorId}, ${m.clientId}, ${m.body}, ${m.image}, ${m.replyTo}, ${now}, ${m.seq})
         RETURNING id`
-        const id = int(row.id)
-        if (touch) await this.lastMessage(m.threadId, id, now, m.seq, tx)
-        return id
-      })
-      .finally(() => this.unsearched(tx))
+      const id = int(row.id)
+      if (touch) await this.lastMessage(m.threadId, id, now, m.seq, tx)
+      return id
+    })
   }
   /**
    * One multi-row INSERT (the rows as one JSON parameter, taken in the order given: ids follow it, as seqs do); the
@@ -488,7 +424,6 @@ export class PgBackchannelStore implements BackchannelStore {
     )) as Raw[]
     // Inside a change that holds the counter, its seqs so far are saved with the batch (one round trip less).
     if (last && tx) this.saved.set(tx, top)
-    this.unsearched(tx)
     const bySeq = new Map(back.map((r) => [int(r.seq), int(r.id)]))
     return ms.map((m) => bySeq.get(m.seq)!)
   }
@@ -515,16 +450,15 @@ export class PgBackchannelStore implements BackchannelStore {
   editMessage(messageId: number, threadId: number, body: string, seq: number, tx?: Tx) {
     return this.conn.atomic(tx, async (tx) => {
       await this.sql(tx)`
-        UPDATE bc_messages SET body = ${body}, search = to_tsvector('simple', ${body}), edited_at = ${Date.now()},
-          seq = ${seq} WHERE id = ${messageId}`
+        UPDATE bc_messages SET body = ${body}, edited_at = ${Date.now()}, seq = ${seq} WHERE id = ${messageId}`
       await this.touchThread(threadId, seq, tx)
     })
   }
   deleteMessage(m: Pick<MessageRow, 'id' | 'thread_id' | 'image'>, seq: number, tx?: Tx) {
     return this.conn.atomic(tx, async (tx): Promise<string[] | null> => {
       const sql = this.sql(tx)
-      await sql`UPDATE bc_messages SET body = '', search = ''::tsvector, image = NULL, deleted_at = ${Date.now()},
-        seq = ${seq} WHERE id = ${m.id}`
+      await sql`UPDATE bc_messages SET body = '', image = NULL, deleted_at = ${Date.now()}, seq = ${seq}
+        WHERE id = ${m.id}`
       await this.touchThread(m.thread_id, seq, tx)
       const inUse = async (name: string) =>
         (await sql`SELECT 1 AS x FROM bc_messages WHERE thread_id = ${m.thread_id} AND image = ${name} LIMIT 1`)
@@ -597,10 +531,9 @@ export class PgBackchannelStore implements BackchannelStore {
        CROSS JOIN to_tsquery('simple', $2) query
        JOIN bc_members mm ON mm.thread_id = msg.thread_id AND mm.user_id = $1
        JOIN bc_threads t ON t.id = msg.thread_id
-       WHERE (msg.search @@ query OR (msg.search IS NULL AND to_tsvector('simple', msg.body) @@ query))
-         AND msg.deleted_at IS NULL
+       WHERE msg.search @@ query AND msg.deleted_at IS NULL
          AND (mm.state IN ('active', 'request') OR (t.kind IN ('room_chat', 'backstage') AND mm.state = 'left'))
-       ORDER BY ts_rank(coalesce(msg.search, to_tsvector('simple', msg.body)), query) DESC, msg.id DESC LIMIT $3`,
+       ORDER BY ts_rank(msg.search, query) DESC, msg.id DESC LIMIT $3`,
       [userId, q, limit, HEADLINE],
     )) as Raw[]
     return rows.map((r): SearchRow => {

@@ -308,9 +308,9 @@ const MY_THREAD = `SELECT t.*, m.state AS my_state, m.muted, m.last_read_id, m.s
 
 /**
  * How long after a send its message waits for the search index's transaction, which takes every message of the
- * interval at once (on SQLite a search before that indexes them itself; on Postgres it reads their bodies).
+ * interval at once (a search before that indexes them itself).
  */
-export const SEARCH_INDEX_DELAY_MS = 250
+const SEARCH_INDEX_DELAY_MS = 250
 
 const statements = (db: SqliteGate['db']) => ({
   getSeq: db.prepare<{ seq: number }, []>('SELECT seq FROM bc_counter WHERE id = 1'),

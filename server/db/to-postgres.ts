@@ -33,7 +33,7 @@ const batchSize = (columns: number) => Math.max(1, Math.min(1000, Math.floor(60_
 
 /**
  * The tables SQLite's schema holds, but its own, the FTS5 search index's (with bc_fts_mark: which messages bc_fts
- * holds; Postgres's search column needs no mark) and schema_version.
+ * holds; Postgres's generated search column needs no mark) and schema_version.
  */
 function sqliteTables(db: Database): string[] {
   const rows = db
@@ -46,12 +46,6 @@ function sqliteTables(db: Database): string[] {
     .map((r) => r.name)
     .filter((n) => n !== 'schema_version' && !virtual.some((v) => n === v || n.startsWith(`${v}_`)))
 }
-
-/**
- * Postgres's own columns, which SQLite has no column for: bc_messages.search (the search vector, generated up to
- * version 11, plain from 12 on: afterCopy writes it).
- */
-const pgOnly = (c: PgColumn) => c.table === 'bc_messages' && c.name === 'search'
 
 /** A SQLite value as the Postgres column of `type` takes it. */
 function toPg(v: unknown, type: string): unknown {
@@ -122,7 +116,7 @@ export async function copyToPostgres(db: Database, sql: SQL, log: (line: string)
       for (const t of tables) await tx.unsafe(`ALTER TABLE ${ident(t)} DISABLE TRIGGER USER`)
 
       for (const t of tables) {
-        const cols = pgTables.get(t)!.filter((c) => !c.generated && !pgOnly(c))
+        const cols = pgTables.get(t)!.filter((c) => !c.generated)
         const have = new Set(
           db
             .query<{ name: string }, []>(`SELECT name FROM pragma_table_info('${t.replace(/'/g, "''")}')`)
@@ -170,7 +164,7 @@ export async function copyToPostgres(db: Database, sql: SQL, log: (line: string)
                          GREATEST(COALESCE(MAX(${ident(c.name)}), 0), 1), MAX(${ident(c.name)}) IS NOT NULL)
              FROM ${ident(c.table)}`,
         )
-      await afterCopy(tx, columns)
+      await afterCopy(tx)
     })
   } finally {
     db.exec('COMMIT')
@@ -181,12 +175,9 @@ export async function copyToPostgres(db: Database, sql: SQL, log: (line: string)
 
 /**
  * What moves other than row by row: Backchannel's seq, a sequence on Postgres beside the counter row copied from
- * SQLite (pg/0003_backchannel.sql), continues after the last seq handed out; the messages' search vectors, where the
- * column is no longer generated (pg/0012), are written from their bodies (SQLite's bc_fts is not copied).
+ * SQLite (pg/0003_backchannel.sql), continues after the last seq handed out.
  */
-async function afterCopy(tx: SQL, columns: PgColumn[]) {
-  if (columns.some((c) => pgOnly(c) && !c.generated))
-    await tx`UPDATE bc_messages SET search = to_tsvector('simple', body) WHERE search IS NULL`
+async function afterCopy(tx: SQL) {
   const [seq] = await tx`SELECT 1 AS x FROM pg_class WHERE relkind = 'S' AND relname = 'bc_seq'`
   if (!seq) return
   const [counter] = await tx`SELECT seq FROM bc_counter WHERE id = 1`

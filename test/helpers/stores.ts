@@ -77,11 +77,10 @@ export async function pgBackend<S>(pg: TestPostgres, prefix: string, make: (conn
   const other = new PgConn(await pg.database(`${prefix}_${++databases}`))
   const second = new PgConn(url)
   const reader = new PgConn(url, { max: 1 })
-  const [store, twin] = [make(conn), make(second)]
   return {
-    store,
+    store: make(conn),
     other,
-    twin: { store: twin, sql: reader.sql },
+    twin: { store: make(second), sql: reader.sql },
     addUser: async (name) => {
       const [r] = await conn.sql`
         INSERT INTO users (username, password_hash, created_at) VALUES (${name}, 'x', ${Date.now()}) RETURNING id`
@@ -94,8 +93,6 @@ export async function pgBackend<S>(pg: TestPostgres, prefix: string, make: (conn
       return Number(r.id)
     },
     close: async () => {
-      // As the server stops: a store's work after its changes (the Backchannel's search vectors) before the close.
-      for (const s of [store, twin]) await (s as { stop?: () => Promise<void> }).stop?.()
       await conn.close()
       await other.close()
       await second.close()

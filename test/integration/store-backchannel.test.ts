@@ -605,42 +605,6 @@ function contract(name: string, make: () => Promise<Backend<BackchannelStore>>) 
       expect(await found(dan, ['quince'])).toEqual([inRoom.id])
     })
 
-    if (name === 'postgres')
-      test('[B49][B63] a vector written after the commit; until then another node finds the message by its body', async () => {
-        const { store, addUser, twin } = await fresh()
-        const [ann, bob] = await users(addUser, 'ann', 'bob')
-        const id = await group(store, [ann, bob])
-        const vector = async (messageId: number) => {
-          const [r] = await twin!.sql`
-            SELECT search IS NULL AS none, search @@ to_tsquery('simple', 'quince') AS quince,
-                   search @@ to_tsquery('simple', 'medlar') AS medlar
-              FROM bc_messages WHERE id = ${messageId}`
-          return r as { none: boolean; quince: boolean | null; medlar: boolean | null }
-        }
-        // The sending node writes the vector shortly after the commit, with no search asking.
-        const m = await say(store, id, ann, 'a quince by the gate')
-        await until(async () => !(await vector(m.id)).none, 'the catch-up to write the vector')
-        expect(await vector(m.id)).toEqual({ none: false, quince: true, medlar: false })
-        // A message without its vector yet (its node stopped before the catch-up): found on the other node at once, by
-        // its body, best first as with a vector; that node's catch-up then writes it.
-        const late = await say(store, id, bob, 'quince quince jelly')
-        await until(async () => !(await vector(late.id)).none, 'the catch-up to write the vector')
-        await twin!.sql`UPDATE bc_messages SET search = NULL WHERE id IN (${m.id}, ${late.id})`
-        const found = async () => (await twin!.store.search(bob, ['quince'], 10)).map((r) => r.id)
-        expect(await found()).toEqual([late.id, m.id])
-        expect(await (twin!.store as PgBackchannelStore).indexSearch()).toBeGreaterThanOrEqual(2)
-        expect([(await vector(m.id)).none, (await vector(late.id)).none]).toEqual([false, false])
-        expect(await found()).toEqual([late.id, m.id])
-        // An edit writes the vector with its body; a delete empties it.
-        await store.change(async (nextSeq, tx) => store.editMessage(m.id, id, 'a medlar now', nextSeq(), tx))
-        expect(await vector(m.id)).toEqual({ none: false, quince: false, medlar: true })
-        await store.change(async (nextSeq, tx) =>
-          store.deleteMessage({ id: late.id, thread_id: id, image: null }, nextSeq(), tx),
-        )
-        expect(await vector(late.id)).toEqual({ none: false, quince: false, medlar: false })
-        expect(await found()).toEqual([])
-      })
-
     test('[B46][B50] played once, settings, a member’s own data and what their erasure takes', async () => {
       const { store, addUser } = await fresh()
       const [ann, bob] = [await addUser('ann'), await addUser('bob')]

@@ -10,6 +10,5 @@ import m0008 from './0008_social_inbox.sql' with { type: 'text' }
 import m0009 from './0009_replays.sql' with { type: 'text' }
 import m0010 from './0010_bc_search_deferred.sql' with { type: 'text' }
 import m0011 from './0011_setup_token.sql' with { type: 'text' }
-import m0012 from './0012_bc_search_after_commit.sql' with { type: 'text' }
 
-export const MIGRATIONS: string[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011, m0012]
+export const MIGRATIONS: string[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011]
