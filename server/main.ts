@@ -55,7 +55,9 @@ async function readSecret(file: string | undefined): Promise<string> {
  */
 function printBackup(r: BackupResult, what: string) {
   console.log(r.file)
-  console.error(`backup: ${r.files} files, ${r.size} bytes, ${what}`)
+  // For a person at a terminal only: a script reading both streams (`docker exec … 2>&1`) gets the path alone, as
+  // two pipes keep no order between them.
+  if (process.stderr.isTTY) console.error(`backup: ${r.files} files, ${r.size} bytes, ${what}`)
 }
 
 async function run(argv: string[]): Promise<number> {

@@ -119,7 +119,7 @@ test('[D60] `townhall backup FILE` from the binary writes the backup in its work
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
   expect({ code, err }).toMatchObject({ code: 0 })
   expect(out).toBe(`${file}\n`)
-  expect(err).toContain('database integrity ok')
+  expect(err).toBe('') // the summary is for a terminal (D65)
   const names = Bun.spawnSync(['tar', 'tf', file]).stdout.toString().trim().split('\n')
   expect(names[0]).toBe('townhall.db')
   expect(names.at(-1)).toBe('manifest.json')

@@ -154,7 +154,7 @@ describe('townhall backup and restore on Postgres', () => {
       const made = await townhall(['backup', file], env)
       expect(made.code).toBe(0)
       expect(made.out).toBe(`${file}\n`)
-      expect(made.err).toMatch(new RegExp(`^backup: \\d+ files, \\d+ bytes, Postgres database by ${kind}\\n$`))
+      expect(made.err).toBe('') // the summary is for a terminal (D65)
       const { manifest } = await manifestOf(file)
       expect(manifest).toMatchObject({ formatVersion: 2, database: 'postgres', dump: kind })
       expect(manifest.schemaVersion).toBe(PG_MIGRATIONS.length)
