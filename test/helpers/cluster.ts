@@ -10,6 +10,13 @@ import { freePort, startRedis } from './redis'
 import { startTestServer } from './server'
 import type { WsClient } from './ws'
 
+/** For a test that needs both: true, said with which one, when redis-server or Postgres could not start. */
+export function missing(what: string, redis: unknown, pg: unknown): boolean {
+  if (redis && pg) return false
+  console.warn(`${what}: skipped: ${redis ? 'Postgres' : 'redis-server'} could not start`)
+  return true
+}
+
 export interface Node {
   proc: Subprocess
   url: string

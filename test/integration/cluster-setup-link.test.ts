@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { Subprocess } from 'bun'
 import { join } from 'node:path'
+import { missing } from '../helpers/cluster'
 import { TEST_LIMIT, until } from '../helpers/limits'
 import { startPostgres, type TestPostgres } from '../helpers/postgres'
 import { freePort, startRedis, type TestRedis } from '../helpers/redis'
@@ -63,11 +64,7 @@ async function startPrinting(env: Record<string, string>): Promise<PrintingNode>
 const linkOf = (n: PrintingNode) => /(\S+)\/setup\/(\S+)/.exec(n.out)
 const client = (n: PrintingNode) => new Client({ url: n.url, origin: PUBLIC })
 
-const skipped = () => {
-  if (redis && pg) return false
-  console.warn(`cluster-setup-link: skipped: ${redis ? 'Postgres' : 'redis-server'} could not start`)
-  return true
-}
+const skipped = () => missing('cluster-setup-link', redis, pg)
 
 beforeAll(async () => {
   ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])

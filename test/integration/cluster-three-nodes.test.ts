@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { SQL } from 'bun'
 import { Bot } from '../helpers/bot'
 import { clientId, dm, send } from '../helpers/backchannel'
-import { startNode, stopNode, type Node } from '../helpers/cluster'
+import { missing, startNode, stopNode, type Node } from '../helpers/cluster'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { createRoom, member, ok, type Member } from '../helpers/members'
 import { startPostgres, type TestPostgres } from '../helpers/postgres'
@@ -30,11 +30,7 @@ let c: Node | null = null
 const sockets: WsClient[] = []
 const bots: Bot[] = []
 
-const skipped = () => {
-  if (redis && pg) return false
-  console.warn(`cluster-three-nodes: skipped: ${redis ? 'Postgres' : 'redis-server'} could not start`)
-  return true
-}
+const skipped = () => missing('cluster-three-nodes', redis, pg)
 
 beforeAll(async () => {
   ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { clientId, dm, follow, ok, person, send, type Person } from '../helpers/backchannel'
-import { startNode, stopNode, type Node } from '../helpers/cluster'
+import { missing, startNode, stopNode, type Node } from '../helpers/cluster'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
 import { createRoom, member } from '../helpers/members'
 import { startPostgres, type TestPostgres } from '../helpers/postgres'
@@ -197,7 +197,7 @@ test('[W21] a node whose REDIS_URL cannot be reached does not start, and says wh
 })
 
 test('[W37] members on two nodes on one Postgres sending at once take distinct seqs, in commit order', async () => {
-  if (!redis || !pg) return console.warn(`skipped: ${redis ? 'Postgres' : 'redis-server'} could not start`)
+  if (missing('cluster-two-nodes', redis, pg)) return
   const alice: Person = await person(a!, 'alice')
   const bob: Person = await person(a!, 'bob')
   const threadId = await dm(alice, bob)
@@ -249,7 +249,7 @@ test('[W37] members on two nodes on one Postgres sending at once take distinct s
 })
 
 test('[B57] one tab sending fast on node A: a reader on node B gets them in the order sent, in seq order', async () => {
-  if (!redis || !pg) return console.warn(`skipped: ${redis ? 'Postgres' : 'redis-server'} could not start`)
+  if (missing('cluster-two-nodes', redis, pg)) return
   const alice: Person = await person(a!, 'alice')
   const bob: Person = await person(a!, 'bob')
   const threadId = await dm(alice, bob)
