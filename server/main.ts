@@ -6,6 +6,7 @@ import { resolve } from 'node:path'
 import { ConfigError, helpTable, loadConfig, publicOrigin, type Config } from './config'
 import { openTownhall, startServer, VERSION } from './app'
 import { migrateWithBackup, openDatabase } from './db/open'
+import { allocatorHint } from './lib/allocator'
 import { latestVersion, schemaVersion, SchemaTooNewError } from './db/migrate'
 import { AppError } from './errors'
 import { parseDuration } from './invites/model'
@@ -276,6 +277,8 @@ async function serve(config: Config): Promise<number> {
   )
   // Several nodes: which one this is (its slot numbers its connections; its id holds its room leases in Redis).
   if (server.ctx.cluster) log.info(`cluster: node ${core.id}, slot ${server.ctx.cluster.node.slot}, on Redis`)
+  const hint = allocatorHint()
+  if (hint) log.info(hint)
   const token = await accounts.service.setupTokenFor()
   if (token) {
     console.log(

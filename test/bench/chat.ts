@@ -18,7 +18,9 @@
 //     seq), so without Postgres the variant stops with the reason.
 // Usage: bun test/bench/chat.ts   (CHAT_CLIENTS=1000 CHAT_THREADS=100 CHAT_PROCS=4 CHAT_RATES=2000,5000,10000,max
 //        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3 CHAT_DRAIN=30 (seconds a rate waits for what is in flight);
-//        CHAT_PROFILE=<dir> writes the server's CPU profile there;
+//        CHAT_PROFILE=<dir> writes the server's CPU profile there; the servers run with ALLOCATOR_ENV as `npm
+//        start` runs them (H87), MIMALLOC_* / BUN_JSC_* given to the bench override it (MIMALLOC_PURGE_DELAY=10:
+//        mimalloc's own default);
 //        CHAT_GROUPING=0 skips part 1, CHAT_GROUPING=only runs part 1 alone, CHAT_SEQUENTIAL_N its one-at-a-time
 //        sends, CHAT_GROUPING_N by default; CHAT_NODES=3 the cluster variant)
 // Every process it starts is stopped when it ends, fails or times out (CHAT_TIMEOUT, 170 s). The last line is one
@@ -27,6 +29,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../server/config'
+import { ALLOCATOR_ENV } from '../../server/lib/allocator'
 import { buildTownhall } from '../../server/app'
 import { createLogger } from '../../server/lib/log'
 import { openDatabase } from '../../server/db/open'
@@ -306,6 +309,9 @@ async function main() {
       {
         env: {
           PATH: process.env.PATH ?? '',
+          // As `npm start` and the image run it (H87); MIMALLOC_* and BUN_JSC_* given to the bench override it.
+          ...ALLOCATOR_ENV,
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(MIMALLOC_|BUN_JSC_)/.test(k))),
           PORT: String(p),
           DATA_DIR: dataDir,
           ...(backing

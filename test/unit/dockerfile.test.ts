@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { validate } from 'dockerfile-utils'
 import { OPTIONS } from '../../server/config'
+import { ALLOCATOR_ENV, allocatorHint } from '../../server/lib/allocator'
 import pkg from '../../package.json'
 import { TEST_LIMIT } from '../helpers/limits'
 
@@ -87,4 +88,17 @@ test('[H12] .dockerignore keeps node_modules, data and build output out of the c
   for (const p of ['node_modules', 'data', 'dist', 'client/dist', '.git']) expect(ignored).toContain(p)
   // …but not what the build stage copies.
   for (const p of ['server', 'client', 'scripts', 'package.json', 'package-lock.json']) expect(ignored).not.toContain(p)
+})
+
+test('[H87] the image, `npm start` and `npm run dev` run the server with the allocator keeping freed memory', () => {
+  const env = inRuntime('ENV').join(' ')
+  for (const [k, v] of Object.entries(ALLOCATOR_ENV)) {
+    expect(env).toContain(`${k}=${v}`)
+    // The scripts give the same value unless the operator set one.
+    for (const script of [pkg.scripts.start, pkg.scripts.dev]) expect(script).toStartWith(`${k}=\${${k}:-${v}} bun `)
+  }
+  // A server started without it says so at start; with it (or any value the operator chose), nothing.
+  expect(allocatorHint({})).toContain('MIMALLOC_PURGE_DELAY=-1')
+  expect(allocatorHint({ ...ALLOCATOR_ENV })).toBeNull()
+  expect(allocatorHint({ MIMALLOC_PURGE_DELAY: '10' })).toBeNull()
 })
