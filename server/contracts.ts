@@ -250,6 +250,8 @@ export interface PushApi {
     kind: PushKind,
     message: { title: string; body: string; url: string; tag?: string },
   ): Promise<void>
+  /** Whether the member has a device notify() would send to (a synchronous check; false for most members). */
+  hasDevice(userId: number): boolean
   /** Forgets every device of a member (a ban). */
   removeDevices(userId: number): Promise<void>
   /** For /metrics: subscribed devices, and sends accepted and failed since the start (this node's). */

@@ -25,6 +25,8 @@ const MENTION = /(^|[^\w@])@([A-Za-z0-9_]{1,20})\b/g
 
 /** The usernames a text mentions (`@ann`), lower-cased, each once, at most MENTIONS_MAX. */
 export function mentions(text: string): string[] {
+  // Most messages mention nobody: no regular expression run for them.
+  if (!text.includes('@')) return []
   const out = new Set<string>()
   for (const m of text.matchAll(MENTION)) {
     out.add(m[2]!.toLowerCase())

@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AccountsApi, AuditFn, BackchannelEvents, PushApi } from '../contracts'
+
 import { Emitter } from '../lib/events'
 import type { Core } from '../core'
 import { fail } from '../errors'
@@ -20,6 +21,9 @@ import { SendQueue, type SendItem, type SendNowSink } from './send'
 import type { BackchannelStore, EarlyFacts, SendFacts, SendRead, SendNow as StoreNow } from './store'
 import { Views } from './views'
 import { BackchannelData } from './member-data'
+
+/** What a push notification says (PushApi.notify's message). */
+type PushNote = Parameters<PushApi['notify']>[2]
 
 /** How the room part answers for room threads (rooms.ts's RoomThreads, built before the service). */
 export interface RoomPolicy {
@@ -479,7 +483,9 @@ export class BackchannelService {
   ): Message | Promise<Message> {
     const rest = () => {
       if (!isRoomThread(t.kind)) this.notifyPush(t, msg, members)
-      if (row.author_id !== null)
+      if (row.author_id !== null) {
+        const requested: number[] = []
+        for (const m of members.values()) if (m.state === 'request') requested.push(m.user_id)
         this.events.emit('sent', {
           threadId: t.id,
           messageId: row.id,
@@ -488,8 +494,9 @@ export class BackchannelService {
           title: t.title,
           roomId: t.room_id,
           body: row.body,
-          requested: [...members.values()].filter((m) => m.state === 'request').map((m) => m.user_id),
+          requested,
         })
+      }
       return msg
     }
     const sent = this.toThreadMessage(t, msg, members)
@@ -497,15 +504,20 @@ export class BackchannelService {
   }
 
   private notifyPush(t: ThreadRow, msg: Message, members: ReadonlyMap<number, Membership>) {
+    const authorId = msg.author?.id
+    // One notification for every recipient with a device (made once, for the first); notify() never throws
+    // (PushApi), so nothing waits on its promise.
+    let note: PushNote | null = null
+    for (const m of members.values())
+      if (m.user_id !== authorId && m.state === 'active' && !m.muted && this.push.hasDevice(m.user_id))
+        void this.push.notify(m.user_id, 'dm', (note ??= this.pushNote(t, msg)))
+  }
+  private pushNote(t: ThreadRow, msg: Message): PushNote {
     const from = msg.author?.displayName ?? 'Someone'
     const title = t.kind === 'group' ? `${from} in ${t.title}` : from
     const what = msg.media?.kind === 'voice' ? '🎤 Voice message' : msg.media ? '🎬 Video' : '📷 Photo'
     const body = msg.body ? msg.body.slice(0, 140) : what
-    // One notification for every recipient; notify() never throws (PushApi), so nothing waits on its promise.
-    const note = { title, body, url: `/backchannel/${t.id}`, tag: `bc-${t.id}` }
-    const authorId = msg.author?.id
-    for (const m of members.values())
-      if (m.user_id !== authorId && m.state === 'active' && !m.muted) void this.push.notify(m.user_id, 'dm', note)
+    return { title, body, url: `/backchannel/${t.id}`, tag: `bc-${t.id}` }
   }
 
   private async ownMessage(userId: number, messageId: number) {

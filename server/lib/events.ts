@@ -18,15 +18,19 @@ export class Emitter<Events extends { [K in keyof Events]: object }> {
   }
 
   emit<E extends keyof Events>(event: E, e: Events[E]) {
-    for (const fn of this.listeners.get(event) ?? []) {
-      const failed = (error: unknown) =>
-        this.log.error(`${this.domain}: a "${String(event)}" listener failed`, { error })
+    const set = this.listeners.get(event)
+    if (!set) return
+    for (const fn of set) {
       try {
         const r: unknown = (fn as (e: Events[E]) => unknown)(e)
-        if (r instanceof Promise) r.catch(failed)
+        if (r instanceof Promise) r.catch((error) => this.failed(event, error))
       } catch (error) {
-        failed(error)
+        this.failed(event, error)
       }
     }
+  }
+
+  private failed(event: keyof Events, error: unknown) {
+    this.log.error(`${this.domain}: a "${String(event)}" listener failed`, { error })
   }
 }

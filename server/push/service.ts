@@ -201,6 +201,11 @@ export class PushService implements PushApi {
     }))
   }
 
+  /** PushApi: whether notify() has a device of the member to send to. */
+  hasDevice(userId: number): boolean {
+    return this.withDevices.has(userId)
+  }
+
   /** PushApi: sends to each of the member's devices unless they turned this kind off. Never throws. */
   notify(userId: number, kind: PushKind, message: PushMessage): Promise<void> {
     // A member with no device costs nothing more (most of a message's recipients).
