@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { migrate, schemaVersion, SchemaTooNewError } from '../../server/db/migrate'
 import { MIGRATIONS } from '../../server/db/migrations'
-import { openDatabase } from '../../server/db/open'
+import { CACHE_KIB, CHECKPOINT_PAGES, openDatabase } from '../../server/db/open'
 import { TEST_LIMIT } from '../helpers/limits'
 
 setDefaultTimeout(TEST_LIMIT)
@@ -48,13 +48,15 @@ test('[H9] a database newer than the migrations is refused', () => {
   db.close()
 })
 
-test('[H9] openDatabase: WAL, synchronous FULL, foreign keys, busy timeout, every embedded migration', () => {
+test('[H9] [B63] openDatabase: WAL, synchronous FULL, foreign keys, busy wait, cache, checkpoint, migrated', () => {
   const db = openDatabase(join(dir, 'd'))
   const pragma = (p: string) => Object.values(db.query(`PRAGMA ${p}`).get() as object)[0]
   expect(pragma('journal_mode')).toBe('wal')
   expect(pragma('synchronous')).toBe(2)
   expect(pragma('foreign_keys')).toBe(1)
   expect(pragma('busy_timeout')).toBe(5000)
+  expect(pragma('cache_size')).toBe(-CACHE_KIB)
+  expect(pragma('wal_autocheckpoint')).toBe(CHECKPOINT_PAGES)
   expect(schemaVersion(db)).toBe(MIGRATIONS.length)
   expect(tables(db)).toEqual(expect.arrayContaining(['users', 'sessions', 'invites', 'follows', 'blocks', 'settings']))
   db.close()
