@@ -3,7 +3,7 @@
 // again at once, and every round trip costs a madvise (with its TLB flush on every core) and a page fault per page.
 // Kept instead, Backchannel at 10,000 messages/s costs about a sixth less CPU (docs/PERFORMANCE.md, "the allocator"),
 // for a resident size that stays at its peak. mimalloc reads it from the environment when the process starts, so the
-// image (Dockerfile), `npm start` / `npm run dev` and the benchmarks set it; a binary started by hand is told at start.
+// image (Dockerfile), `npm start` / `npm run dev` and bench:chat set it; a binary started without it says so at start.
 
 /** The environment the server is started with (the Dockerfile, package.json's scripts and bench:chat agree: H87). */
 export const ALLOCATOR_ENV = { MIMALLOC_PURGE_DELAY: '-1' } as const
