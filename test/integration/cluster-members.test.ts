@@ -2,7 +2,8 @@
 // database (Postgres where it can start, else the SQLite file of A's DATA_DIR), node A in this process, B a
 // `townhall serve` child. A ban removes the member from rooms held by either node; the admin console counts both
 // nodes' live rooms; joining a room on one node leaves the member's seat in a room on the other; a member made on B a
-// moment ago joins a room on A with their profile, though A has not heard of them yet.
+// moment ago joins a room on A with their profile, though A has not heard of them yet; a guest's socket (guests
+// allowed) that joins a room on one node leaves its guest seat in a room on the other.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { DirectoryChange } from '../../server/accounts/directory'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
@@ -28,7 +29,7 @@ beforeAll(async () => {
   ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])
   if (!redis) return
   const database: Record<string, string> = pg ? { DATABASE_URL: await pg.database('cluster_members') } : {}
-  const shared = { ...database, REDIS_URL: redis.url, MEDIA_EDGE: 'false', ROOM_GRACE_MS: GRACE }
+  const shared = { ...database, REDIS_URL: redis.url, MEDIA_EDGE: 'false', ROOM_GRACE_MS: GRACE, GUESTS: 'true' }
   a = await startTestServer({ ...shared, MEDIA_WORKERS: '0', RTC_PORT: String(await freePort()) })
   b = await startNode({ ...shared, DATA_DIR: a.dataDir })
   admin = await signedInClient(a, 'xadmin', 'admin')
@@ -150,6 +151,38 @@ test('[W43] one member, one room: joining a room held by B leaves the seat in a 
   expect(a!.ctx.rooms.api.participant(roomA.id, `u:${mover.id}`)?.role).toBe('audience')
   await ok(hostA, 'room.end', { roomId: roomA.id })
   await ok(hostB, 'room.end', { roomId: roomB.id })
+})
+
+test('[W48] one guest socket, one room: joining a room on one node leaves its guest seat on the other', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  // The guest's socket on A (its seat in A's room local there, its join of B's room forwarded), then on B (its seat
+  // in A's room held for a remote connection, its join of B's room local).
+  for (const on of ['a', 'b'] as const) {
+    const hostA = await someone('ua')
+    const roomA = await roomWith(hostA, [])
+    const hostB = await someone('ub', 'b')
+    const roomB = await roomOnB(hostB)
+    const node = on === 'a' ? a! : b!
+    const guest = await connectWs(node.url, { origin: node.origin })
+    sockets.push(guest)
+    const key = `g:${guest.hello.conn}` as const
+    const inA = await guest.request('room.join', { roomId: roomA.id })
+    expect(inA.ok && inA.me.key).toBe(key)
+    await hostA.ws.next('room.guests', (e) => e.roomId === roomA.id && e.count === 1, WAIT)
+    expect(a!.ctx.rooms.api.participant(roomA.id, key)).not.toBeNull()
+    // The same socket joins B's room: A's room loses its guest, as on one node (the guest count, no seat).
+    const inB = await guest.request('room.join', { roomId: roomB.id })
+    expect(inB.ok && inB.me.key).toBe(key)
+    expect(inB.ok && inB.guests).toBe(1)
+    await hostA.ws.next('room.guests', (e) => e.roomId === roomA.id && e.count === 0, WAIT)
+    expect(a!.ctx.rooms.api.participant(roomA.id, key)).toBeNull()
+    expect((await ok(hostA, 'room.join', { roomId: roomA.id })).guests).toBe(0)
+    // B's room has it: its host counts one guest.
+    await hostB.ws.next('room.guests', (e) => e.roomId === roomB.id && e.count === 1, WAIT)
+    expect((await ok(hostB, 'room.join', { roomId: roomB.id })).guests).toBe(1)
+    await ok(hostA, 'room.end', { roomId: roomA.id })
+    await ok(hostB, 'room.end', { roomId: roomB.id })
+  }
 })
 
 test('[W44] a member made on B a moment ago joins a room on A with their profile, before A heard of them', async () => {
