@@ -221,28 +221,39 @@ test('[W44] a member made on B a moment ago joins a room on A with their profile
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[W43] a seat notice sent before the seat was taken leaves it (two joins at once on two nodes)', async () => {
+test('[W43][W48] a seat notice sent before the seat was taken leaves it (two joins at once on two nodes)', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const host = await someone('gh')
   const stays = await someone('gs')
   const decoy = await someone('gd')
   const room = await roomWith(host, [stays, decoy])
-  // Notices as another node sends them on the rooms' channel, for a join of some other room.
+  const guest = await connectWs(a!.url, { origin: a!.origin })
+  sockets.push(guest)
+  expect((await guest.request('room.join', { roomId: room.id })).ok).toBe(true)
+  const guestKey = `g:${guest.hello.conn}` as const
+  await host.ws.next('room.guests', (e) => e.count === 1, WAIT)
+  // Notices as another node sends them on the rooms' channel, for a join of some other room: a member's (by user
+  // id) or a guest's (by connection id).
   const node = a!.ctx.cluster!.node
-  const notice = (userId: number, at: number) =>
+  const notice = (who: { userId: number } | { guest: number }, at: number) =>
     node.cmd.send('PUBLISH', [
       node.key('rooms'),
-      `elsewhere seats ${JSON.stringify({ userId, except: room.id + 1000, reason: 'left', at })}`,
+      `elsewhere seats ${JSON.stringify({ ...who, except: room.id + 1000, reason: 'left', at })}`,
     ])
-  // Sent before the member sat down (a join elsewhere that the later join here overtook): the seat stays. The
-  // decoy's notice, sent after on the same channel, is heard after it.
-  await notice(stays.id, Date.now() - 60_000)
-  await notice(decoy.id, Date.now())
+  // Sent before the member and the guest sat down (a join elsewhere that the later join here overtook): the seats
+  // stay. The decoy's notice, sent after on the same channel, is heard after them.
+  await notice({ userId: stays.id }, Date.now() - 60_000)
+  await notice({ guest: guest.hello.conn }, Date.now() - 60_000)
+  await notice({ userId: decoy.id }, Date.now())
   await host.ws.next('room.left', (e) => e.userId === decoy.id && e.reason === 'left', WAIT)
   expect(a!.ctx.rooms.api.participant(room.id, `u:${stays.id}`)).not.toBeNull()
-  // Sent after: the seat goes.
-  await notice(stays.id, Date.now())
+  expect(a!.ctx.rooms.api.participant(room.id, guestKey)).not.toBeNull()
+  // Sent after: the seats go.
+  await notice({ userId: stays.id }, Date.now())
+  await notice({ guest: guest.hello.conn }, Date.now())
   await host.ws.next('room.left', (e) => e.userId === stays.id && e.reason === 'left', WAIT)
+  await host.ws.next('room.guests', (e) => e.count === 0, WAIT)
   expect(a!.ctx.rooms.api.participant(room.id, `u:${stays.id}`)).toBeNull()
+  expect(a!.ctx.rooms.api.participant(room.id, guestKey)).toBeNull()
   await ok(host, 'room.end', { roomId: room.id })
 })
