@@ -5,27 +5,27 @@
 // store at start (`load`, awaited by the rooms' start); kept current by the service, which reloads a room's entry from
 // the store after each of its writes commits (`reload`); with several nodes each change is published (RoomsLink) and
 // the other nodes reload the same room from the store. docs/ARCHITECTURE.md, "Stores". The same link carries the
-// notices that take a member's seats away on the other nodes (a ban, a join elsewhere: W41, W43).
+// notices that take a member's or a guest's seats away on the other nodes (a ban, a join elsewhere: W41, W43, W48).
 import type { Logger } from '../lib/log'
 import type { RedisNode } from '../realtime/redis'
 import type { RoomRow } from './model'
 import type { PersonKind, RoomsSnapshot, RoomsStore } from './store'
 
 /**
- * A member's seats on the other nodes go (W41, W43): a ban or an erasure (`except` null, as `removed`), or a join of
- * another room (`except` that room, as `left`). `at` is when it was sent: a seat taken after it stays.
+ * Seats on the other nodes go: a member's (`userId`, W41, W43) for a ban or an erasure (`except` null, as `removed`)
+ * or a join of another room (`except` that room, as `left`); a guest's (`guest`, its connection id, unique across the
+ * nodes: W48) for a join of another room. `at` is when it was sent: a seat taken after it stays.
  */
-interface SeatsNotice {
-  userId: number
+type SeatsNotice = ({ userId: number } | { guest: number }) & {
   except: number | null
   reason: 'left' | 'removed'
   at: number
 }
 
-/** How the nodes tell each other which room changed, and which member's seats go (one node: none). */
+/** How the nodes tell each other which room changed, and whose seats go (one node: none). */
 export interface RoomsLink {
   publish(roomId: number): void
-  /** Tells the other nodes to take the member's seats in their rooms away. */
+  /** Tells the other nodes to take the member's (or the guest's) seats in their rooms away. */
   seats(notice: SeatsNotice): void
   /**
    * Follows the other nodes' changes and seat notices; `resync` when some changes may have been missed (a
@@ -166,7 +166,7 @@ export class RoomsDirectory {
 /** The directory's link over Redis: one channel, `<prefix>rooms`, carrying room ids; a node ignores its own. */
 export function roomsLink(node: RedisNode, nodeId: string, log: Logger): RoomsLink {
   const channel = node.key('rooms')
-  // `<node> <room id>` for a change, `<node> seats <notice as JSON>` for a member's seats.
+  // `<node> <room id>` for a change, `<node> seats <notice as JSON>` for a member's or a guest's seats.
   const send = (body: string, what: Record<string, unknown>) =>
     node.cmd.send('PUBLISH', [channel, `${nodeId} ${body}`]).catch((error: unknown) => {
       log.error('rooms: unable to tell the other nodes', { ...what, error })
@@ -203,13 +203,16 @@ export function roomsLink(node: RedisNode, nodeId: string, log: Logger): RoomsLi
 /** A seat notice as another node sent it, checked (null when it is not one). */
 function parseNotice(json: string): SeatsNotice | null {
   try {
-    const n = JSON.parse(json) as SeatsNotice
-    const ok =
-      Number.isSafeInteger(n.userId) &&
-      (n.except === null || Number.isSafeInteger(n.except)) &&
-      (n.reason === 'left' || n.reason === 'removed') &&
-      Number.isFinite(n.at)
-    return ok ? { userId: n.userId, except: n.except, reason: n.reason, at: n.at } : null
+    const n = JSON.parse(json) as Record<string, unknown>
+    const who = Number.isSafeInteger(n.userId)
+      ? { userId: n.userId as number }
+      : Number.isSafeInteger(n.guest)
+        ? { guest: n.guest as number }
+        : null
+    const except = n.except === null || Number.isSafeInteger(n.except) ? (n.except as number | null) : undefined
+    const reason = n.reason === 'left' || n.reason === 'removed' ? n.reason : null
+    const at = n.at as number
+    return who && except !== undefined && reason && Number.isFinite(at) ? { ...who, except, reason, at } : null
   } catch {
     return null
   }

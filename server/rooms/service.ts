@@ -131,7 +131,10 @@ export class RoomsService implements RoomsApi {
     await this.deps.link?.start(
       (roomId) => this.later(this.directory.reload(roomId), 'applying a change from another node'),
       () => this.later(this.directory.load(), 'reloading the directory'),
-      (n) => this.later(this.leaveSeats(n.userId, n.except, n.reason, n.at), "taking another node's seats away"),
+      (n) => {
+        const key = 'guest' in n ? connKey({ id: n.guest, userId: null }) : memberKey(n.userId)
+        this.later(this.leaveSeats(key, n.except, n.reason, n.at), "taking another node's seats away")
+      },
     )
   }
 
@@ -226,7 +229,7 @@ export class RoomsService implements RoomsApi {
   async removeUserEverywhere(userId: number) {
     // Every node's rooms (W41): the others take the member's seats away when they hear of it, this one at once.
     this.deps.link?.seats({ userId, except: null, reason: 'removed', at: Date.now() })
-    await this.leaveSeats(userId, null, 'removed')
+    await this.leaveSeats(memberKey(userId), null, 'removed')
   }
 
   setAudioFull(roomId: number, full: boolean) {
@@ -597,7 +600,7 @@ export class RoomsService implements RoomsApi {
       // Made on another node a moment ago, the member may not be in this node's directory yet (W44): read it.
       const user = userId === null ? null : await this.accounts.loadPublicUser(userId)
       if (userId !== null && !user) fail('not_found')
-      if (userId !== null) await this.leaveOtherRooms(userId, roomId)
+      await this.leaveOtherRooms(conn, roomId)
       const previous = conn.state.get(CONN_ROOM) as number | undefined
       if (previous !== undefined && previous !== roomId) await this.leaveConn(conn, previous)
       // Left meanwhile (the awaits above): the room may have ended, or the socket taken its seat back.
@@ -677,16 +680,21 @@ export class RoomsService implements RoomsApi {
     return session && seat ? { session, seat } : null
   }
 
-  /** One member, one room (W43): joining a room leaves their seats in the others, on this node and every other. */
-  private async leaveOtherRooms(userId: number, except: number) {
-    this.deps.link?.seats({ userId, except, reason: 'left', at: Date.now() })
-    await this.leaveSeats(userId, except, 'left')
+  /**
+   * One member, one room (W43), one guest's socket, one room (W48): joining a room leaves the seats in the others, on
+   * this node and every other. A guest's seat on this node goes by its socket's room (CONN_ROOM, in `join`).
+   */
+  private async leaveOtherRooms(conn: ConnInfo, except: number) {
+    const at = Date.now()
+    const userId = conn.userId
+    this.deps.link?.seats({ ...(userId === null ? { guest: conn.id } : { userId }), except, reason: 'left', at })
+    if (userId !== null) await this.leaveSeats(memberKey(userId), except, 'left')
   }
 
-  /** The member's seats in this node's rooms but `except` go (those taken before `before`, when another node said). */
-  private async leaveSeats(userId: number, except: number | null, reason: LeaveReason, before = Infinity) {
+  /** The seat `key` in this node's rooms but `except` goes (if taken before `before`, when another node said). */
+  private async leaveSeats(key: ParticipantKey, except: number | null, reason: LeaveReason, before = Infinity) {
     for (const s of [...this.sessions.values()]) {
-      const seat = s.roomId !== except ? s.seat(memberKey(userId)) : null
+      const seat = s.roomId !== except ? s.seat(key) : null
       if (seat && seat.seatedAt <= before) await this.leave(s, seat, reason)
     }
   }

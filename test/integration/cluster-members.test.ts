@@ -2,7 +2,8 @@
 // database (Postgres where it can start, else the SQLite file of A's DATA_DIR), node A in this process, B a
 // `townhall serve` child. A ban removes the member from rooms held by either node; the admin console counts both
 // nodes' live rooms; joining a room on one node leaves the member's seat in a room on the other; a member made on B a
-// moment ago joins a room on A with their profile, though A has not heard of them yet.
+// moment ago joins a room on A with their profile, though A has not heard of them yet; a guest's socket (guests
+// allowed) that joins a room on one node leaves its guest seat in a room on the other.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import type { DirectoryChange } from '../../server/accounts/directory'
 import { TEST_LIMIT, until, WAIT } from '../helpers/limits'
@@ -28,7 +29,7 @@ beforeAll(async () => {
   ;[redis, pg] = await Promise.all([startRedis(), startPostgres()])
   if (!redis) return
   const database: Record<string, string> = pg ? { DATABASE_URL: await pg.database('cluster_members') } : {}
-  const shared = { ...database, REDIS_URL: redis.url, MEDIA_EDGE: 'false', ROOM_GRACE_MS: GRACE }
+  const shared = { ...database, REDIS_URL: redis.url, MEDIA_EDGE: 'false', ROOM_GRACE_MS: GRACE, GUESTS: 'true' }
   a = await startTestServer({ ...shared, MEDIA_WORKERS: '0', RTC_PORT: String(await freePort()) })
   b = await startNode({ ...shared, DATA_DIR: a.dataDir })
   admin = await signedInClient(a, 'xadmin', 'admin')
@@ -152,6 +153,38 @@ test('[W43] one member, one room: joining a room held by B leaves the seat in a 
   await ok(hostB, 'room.end', { roomId: roomB.id })
 })
 
+test('[W48] one guest socket, one room: joining a room on one node leaves its guest seat on the other', async () => {
+  if (!redis) return console.warn('skipped: redis-server could not start')
+  // The guest's socket on A (its seat in A's room local there, its join of B's room forwarded), then on B (its seat
+  // in A's room held for a remote connection, its join of B's room local).
+  for (const on of ['a', 'b'] as const) {
+    const hostA = await someone('ua')
+    const roomA = await roomWith(hostA, [])
+    const hostB = await someone('ub', 'b')
+    const roomB = await roomOnB(hostB)
+    const node = on === 'a' ? a! : b!
+    const guest = await connectWs(node.url, { origin: node.origin })
+    sockets.push(guest)
+    const key = `g:${guest.hello.conn}` as const
+    const inA = await guest.request('room.join', { roomId: roomA.id })
+    expect(inA.ok && inA.me.key).toBe(key)
+    await hostA.ws.next('room.guests', (e) => e.roomId === roomA.id && e.count === 1, WAIT)
+    expect(a!.ctx.rooms.api.participant(roomA.id, key)).not.toBeNull()
+    // The same socket joins B's room: A's room loses its guest, as on one node (the guest count, no seat).
+    const inB = await guest.request('room.join', { roomId: roomB.id })
+    expect(inB.ok && inB.me.key).toBe(key)
+    expect(inB.ok && inB.guests).toBe(1)
+    await hostA.ws.next('room.guests', (e) => e.roomId === roomA.id && e.count === 0, WAIT)
+    expect(a!.ctx.rooms.api.participant(roomA.id, key)).toBeNull()
+    expect((await ok(hostA, 'room.join', { roomId: roomA.id })).guests).toBe(0)
+    // B's room has it: its host counts one guest.
+    await hostB.ws.next('room.guests', (e) => e.roomId === roomB.id && e.count === 1, WAIT)
+    expect((await ok(hostB, 'room.join', { roomId: roomB.id })).guests).toBe(1)
+    await ok(hostA, 'room.end', { roomId: roomA.id })
+    await ok(hostB, 'room.end', { roomId: roomB.id })
+  }
+})
+
 test('[W44] a member made on B a moment ago joins a room on A with their profile, before A heard of them', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const host = await someone('nh')
@@ -188,28 +221,39 @@ test('[W44] a member made on B a moment ago joins a room on A with their profile
   await ok(host, 'room.end', { roomId: room.id })
 })
 
-test('[W43] a seat notice sent before the seat was taken leaves it (two joins at once on two nodes)', async () => {
+test('[W43][W48] a seat notice sent before the seat was taken leaves it (two joins at once on two nodes)', async () => {
   if (!redis) return console.warn('skipped: redis-server could not start')
   const host = await someone('gh')
   const stays = await someone('gs')
   const decoy = await someone('gd')
   const room = await roomWith(host, [stays, decoy])
-  // Notices as another node sends them on the rooms' channel, for a join of some other room.
+  const guest = await connectWs(a!.url, { origin: a!.origin })
+  sockets.push(guest)
+  expect((await guest.request('room.join', { roomId: room.id })).ok).toBe(true)
+  const guestKey = `g:${guest.hello.conn}` as const
+  await host.ws.next('room.guests', (e) => e.count === 1, WAIT)
+  // Notices as another node sends them on the rooms' channel, for a join of some other room: a member's (by user
+  // id) or a guest's (by connection id).
   const node = a!.ctx.cluster!.node
-  const notice = (userId: number, at: number) =>
+  const notice = (who: { userId: number } | { guest: number }, at: number) =>
     node.cmd.send('PUBLISH', [
       node.key('rooms'),
-      `elsewhere seats ${JSON.stringify({ userId, except: room.id + 1000, reason: 'left', at })}`,
+      `elsewhere seats ${JSON.stringify({ ...who, except: room.id + 1000, reason: 'left', at })}`,
     ])
-  // Sent before the member sat down (a join elsewhere that the later join here overtook): the seat stays. The
-  // decoy's notice, sent after on the same channel, is heard after it.
-  await notice(stays.id, Date.now() - 60_000)
-  await notice(decoy.id, Date.now())
+  // Sent before the member and the guest sat down (a join elsewhere that the later join here overtook): the seats
+  // stay. The decoy's notice, sent after on the same channel, is heard after them.
+  await notice({ userId: stays.id }, Date.now() - 60_000)
+  await notice({ guest: guest.hello.conn }, Date.now() - 60_000)
+  await notice({ userId: decoy.id }, Date.now())
   await host.ws.next('room.left', (e) => e.userId === decoy.id && e.reason === 'left', WAIT)
   expect(a!.ctx.rooms.api.participant(room.id, `u:${stays.id}`)).not.toBeNull()
-  // Sent after: the seat goes.
-  await notice(stays.id, Date.now())
+  expect(a!.ctx.rooms.api.participant(room.id, guestKey)).not.toBeNull()
+  // Sent after: the seats go.
+  await notice({ userId: stays.id }, Date.now())
+  await notice({ guest: guest.hello.conn }, Date.now())
   await host.ws.next('room.left', (e) => e.userId === stays.id && e.reason === 'left', WAIT)
+  await host.ws.next('room.guests', (e) => e.count === 0, WAIT)
   expect(a!.ctx.rooms.api.participant(room.id, `u:${stays.id}`)).toBeNull()
+  expect(a!.ctx.rooms.api.participant(room.id, guestKey)).toBeNull()
   await ok(host, 'room.end', { roomId: room.id })
 })
