@@ -13,6 +13,7 @@ import type {
   RequestType,
   RoomBackchannel,
   SearchResult,
+  SentMessage,
   SharedQuestion,
   Thread,
 } from '../../server/protocol'
@@ -430,8 +431,10 @@ export function send(
   return deliver(clientId, o)
 }
 
-async function deliver(clientId: string, o: Outgoing) {
+async function deliver(clientId: string, o: Outgoing): Promise<void> {
   try {
+    // Answered short (B64): the message itself comes as its `bc.message` event, just before the answer; a retry's
+    // stored message comes whole.
     const r = await conn.request('bc.send', {
       threadId: o.threadId,
       clientId,
@@ -439,15 +442,16 @@ async function deliver(clientId: string, o: Outgoing) {
       ...(o.image ? { image: o.image } : {}),
       ...(o.media ? { media: o.media } : {}),
       ...(o.replyTo ? { replyTo: o.replyTo } : {}),
+      ack: 'short',
     })
     outbox.delete(clientId)
     saveOutbox()
-    putMessage(r.message)
-    return r.message
+    if ('message' in r) putMessage(r.message)
+    else stored(clientId, r.sent)
   } catch (e) {
     const code = errorCode(e)
     // Offline or no answer: it stays in the outbox and goes again after the reconnect, with the same client id.
-    if (code === 'offline' || code === 'timeout' || code === 'internal') return null
+    if (code === 'offline' || code === 'timeout' || code === 'internal') return
     outbox.delete(clientId)
     saveOutbox()
     mutate(messages, (m) =>
@@ -460,6 +464,21 @@ async function deliver(clientId: string, o: Outgoing) {
     )
     throw e
   }
+}
+
+/** A short answer (B64) before its event: the pending copy is marked stored, with its id, seq and time. */
+function stored(clientId: string, sent: SentMessage) {
+  const list = messages.value.get(sent.threadId)
+  if (!list?.some((x) => x.pending && x.clientId === clientId)) return
+  const { id, seq, createdAt } = sent
+  mutate(messages, (m) =>
+    m.set(
+      sent.threadId,
+      list
+        .map((x) => (x.pending && x.clientId === clientId ? { ...x, id, seq, createdAt, pending: false } : x))
+        .sort((a, b) => (a.pending ? 1 : 0) - (b.pending ? 1 : 0) || a.id - b.id),
+    ),
+  )
 }
 
 export function discardFailed(threadId: number, clientId: string) {

@@ -114,6 +114,8 @@ export class SendQueue {
   commits = 0
   messages = 0
   maxBatch = 0
+  /** The messages this queue stored and delivered as their events (not a retry's stored one): a short ack's (B64). */
+  readonly live = new WeakSet<Message>()
 
   constructor(private sink: SendSink) {}
 
@@ -194,7 +196,9 @@ export class SendQueue {
         try {
           // SQLite: built and delivered at once, no await per send (in commit order all the same: one pass).
           const m = now ? now.committed(done.id, item, done.seq, at) : this.sink.committed(done.id, item, done.seq, at)
-          item.resolve(m instanceof Promise ? await m : m)
+          const message = m instanceof Promise ? await m : m
+          this.live.add(message)
+          item.resolve(message)
         } catch (e) {
           item.reject(e)
         }

@@ -21,7 +21,13 @@ export function backchannelWs(bc: BackchannelService, rooms: RoomRequests): Hand
     },
     'bc.history': (c, m) => bc.reader.history(c.user!.id, m.threadId, m.before, m.limit ?? LIMITS.page),
 
-    'bc.send': async (c, m) => ({ message: await bc.send(c.user!, m) }),
+    'bc.send': async (c, m) => {
+      const message = await bc.send(c.user!, m)
+      // Short (B64): the sender's sockets got the message as its event; a stored one (a retry) sent none.
+      if (m.ack !== 'short' || !bc.sends.live.has(message)) return { message }
+      const { id, threadId, seq, clientId, createdAt } = message
+      return { sent: { id, threadId, seq, clientId, createdAt } }
+    },
     'bc.edit': async (c, m) => ({ message: await bc.edit(c.user!.id, m.messageId, m.body) }),
     'bc.delete': async (c, m) => ({ message: await bc.remove(c.user!.id, m.messageId) }),
     'bc.react': async (c, m) => ({ message: await bc.react(c.user!.id, m.messageId, m.emoji, m.on) }),

@@ -172,6 +172,18 @@ export type RoomBackchannel = Static<typeof RoomBackchannel>
 
 const WithThread = t.Object({ thread: Thread })
 const WithMessage = t.Object({ message: Message })
+/**
+ * A send answered short (`ack: "short"`, B64): what the sender lacks of the message it sent; the message itself came
+ * as its `bc.message` event, before this reply on the same socket.
+ */
+export const SentMessage = t.Object({
+  id: t.Integer(),
+  threadId: t.Integer(),
+  seq: t.Integer(),
+  clientId: t.String(),
+  createdAt: t.Integer(),
+})
+export type SentMessage = Static<typeof SentMessage>
 const WithQuestion = t.Object({ question: Question })
 
 export const BackchannelRequests = {
@@ -185,7 +197,11 @@ export const BackchannelRequests = {
     { threadId: Id, before: t.Optional(Id), limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })) },
     History,
   ),
-  /** Answered after the commit; a retried clientId is answered with the stored message. */
+  /**
+   * Answered after the commit; a retried clientId is answered with the stored message. `ack: "short"` (B64): a new
+   * message is answered `{sent}`, its id, seq and time (the message came as its `bc.message` event just before); a
+   * stored one (a retry) still `{message}`.
+   */
   'bc.send': request(
     {
       threadId: Id,
@@ -195,8 +211,9 @@ export const BackchannelRequests = {
       /** A video or voice message uploaded to the thread (POST /api/threads/:id/videos or /voice). */
       media: t.Optional(t.String({ maxLength: 80 })),
       replyTo: t.Optional(Id),
+      ack: t.Optional(t.Literal('short')),
     },
-    WithMessage,
+    t.Union([WithMessage, t.Object({ sent: SentMessage })]),
   ),
   'bc.edit': request({ messageId: Id, body: Body }, WithMessage),
   'bc.delete': request({ messageId: Id }, WithMessage),

@@ -15,6 +15,8 @@ const perThread = Number(process.env.CHAT_PER_THREAD)
 /** How long a run waits for what is in flight after its last send (CHAT_DRAIN, seconds). */
 const drainMs = Number(process.env.CHAT_DRAIN ?? 30) * 1000
 const cookies = (await Bun.file(process.env.CHAT_SEED!).json()) as { cookies: string[]; threadOf: number[] }
+/** Sends asked to be answered short (B64), as the app asks; CHAT_ACK=full: answered with the whole message. */
+const ACK = process.env.CHAT_ACK === 'full' ? '' : ',"ack":"short"'
 
 const BINS = 100_000
 const now = () => performance.timeOrigin + performance.now()
@@ -150,7 +152,7 @@ async function run(perSocket: number, seconds: number) {
       sentAt.set(clientId, now())
       sockets[k]!.send(
         `{"id":${n},"type":"bc.send","threadId":${cookies.threadOf[me]},"clientId":"${clientId}",` +
-          `"body":"message ${n} from ${me}"}`,
+          `"body":"message ${n} from ${me}"${ACK}}`,
       )
       phase.sent++
     }

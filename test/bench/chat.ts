@@ -20,7 +20,8 @@
 //        CHAT_SECONDS=5 CHAT_MAX_SECONDS=3 CHAT_DRAIN=30 (seconds a rate waits for what is in flight);
 //        CHAT_PROFILE=<dir> writes the server's CPU profile there; the servers run with ALLOCATOR_ENV as `npm
 //        start` runs them (H87), MIMALLOC_* / BUN_JSC_* given to the bench override it (MIMALLOC_PURGE_DELAY=10:
-//        mimalloc's own default);
+//        mimalloc's own default); CHAT_ACK=full: each send answered with its whole message
+//        (as before B64; by default short, as the app asks);
 //        CHAT_GROUPING=0 skips part 1, CHAT_GROUPING=only runs part 1 alone, CHAT_SEQUENTIAL_N its one-at-a-time
 //        sends, CHAT_GROUPING_N by default; CHAT_NODES=3 the cluster variant)
 // Every process it starts is stopped when it ends, fails or times out (CHAT_TIMEOUT, 170 s). The last line is one
@@ -340,6 +341,7 @@ async function main() {
         CHAT_TO: String(to),
         CHAT_PER_THREAD: String(perThread),
         CHAT_DRAIN: process.env.CHAT_DRAIN ?? '30',
+        CHAT_ACK: process.env.CHAT_ACK ?? 'short',
         CHAT_SEED: seedFile,
       },
       stdin: 'pipe',

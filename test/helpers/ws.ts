@@ -7,9 +7,11 @@ import type { ErrorBody, EventOf, EventType, Reply, RequestFields, RequestId, Re
 type NoFields = { [K in RequestType]: Partial<RequestFields<K>> extends RequestFields<K> ? K : never }[RequestType]
 /**
  * A reply frame as tests read it: the reply's fields and the error are both typed, without narrowing on `ok` first
- * (which of them is there depends on `ok`; the tests assert it).
+ * (which of them is there depends on `ok`; the tests assert it); likewise every variant's fields of a reply that has
+ * several (`bc.send`'s `{message}` or, asked short, `{sent}`: B64).
  */
-export type TestReply<K extends RequestType> = Reply<K> & { re: RequestId | null; ok: boolean; error: ErrorBody }
+export type TestReply<K extends RequestType> = AllOf<Reply<K>> & { re: RequestId | null; ok: boolean; error: ErrorBody }
+type AllOf<U> = (U extends unknown ? (u: U) => void : never) extends (u: infer I) => void ? I : never
 // Every wait gives up after WAIT (generous: a busy machine is slow, not wrong).
 import { WAIT } from './limits'
 

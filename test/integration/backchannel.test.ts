@@ -452,6 +452,42 @@ test('[B11] permission table: a non-member cannot read, post, sync, search or se
   expect(await outcome(outsider, 'bc.sync', { after: -1 })).toBe('validation')
 })
 
+test('[B64] a send asked short is answered with its id, seq and time, after its event; a retry whole', async () => {
+  const a = await mk(),
+    b = await mk()
+  await follow(b, a)
+  const t = await dm(a, b)
+  const aTab2 = await reconnect(s, { ...a })
+  const cid = clientId()
+  const r = await ok(a, 'bc.send', { threadId: t, clientId: cid, body: 'short answer', ack: 'short' })
+  expect(r.ok).toBe(true)
+  expect(r.message).toBeUndefined()
+  expect(Object.keys(r.sent).sort()).toEqual(['clientId', 'createdAt', 'id', 'seq', 'threadId'])
+  expect(r.sent).toMatchObject({ threadId: t, clientId: cid })
+  // The message itself came as its event, on this socket before the answer (queued when the reply resolved).
+  const mine = a.ws.events.find((e) => e.type === 'bc.message' && e.message.clientId === cid)
+  expect(mine?.message).toMatchObject({
+    id: r.sent.id,
+    seq: r.sent.seq,
+    createdAt: r.sent.createdAt,
+    body: 'short answer',
+  })
+  // The sender's other tab and the recipient get the same event.
+  for (const p of [aTab2, b]) {
+    const ev = await p.ws.next((e) => e.type === 'bc.message' && e.message.id === r.sent.id)
+    expect(ev.message).toEqual(mine.message)
+  }
+  // A retry sends no event: it is answered with the stored message, whole, even asked short.
+  const again = await ok(a, 'bc.send', { threadId: t, clientId: cid, body: 'short answer', ack: 'short' })
+  expect(again.sent).toBeUndefined()
+  expect(again.message).toEqual(mine.message)
+  // Without `ack`, the whole message, as before; any other value is refused.
+  const whole = await send(a, t, 'whole answer')
+  expect(whole).toMatchObject({ body: 'whole answer', author: { id: a.id } })
+  expect(await outcome(a, 'bc.send', { threadId: t, clientId: clientId(), body: 'x', ack: 'long' })).toBe('validation')
+  aTab2.ws.close()
+})
+
 test('[B17] push: a new message notifies accepted, unmuted recipients only', async () => {
   const calls: { userId: number; url: string }[] = []
   const push = s.ctx.push.service,
