@@ -6,7 +6,6 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AccountsApi, AuditFn, BackchannelEvents, PushApi } from '../contracts'
-
 import { Emitter } from '../lib/events'
 import type { Core } from '../core'
 import { fail } from '../errors'

@@ -1,7 +1,7 @@
 // The memory allocator's setting the server runs with (H87). Bun's allocator (mimalloc) gives freed pages back to the
 // system within milliseconds: under load the JavaScript heap's blocks are freed after each collection and taken
 // again at once, and every round trip costs a madvise (with its TLB flush on every core) and a page fault per page.
-// Kept instead, Backchannel at 10,000 messages/s costs about a sixth less CPU (docs/PERFORMANCE.md, "the allocator"),
+// Kept instead, Backchannel at 10,000 messages/s costs about a sixth less CPU (docs/PERFORMANCE.md, "part 4"),
 // for a resident size that stays at its peak. mimalloc reads it from the environment when the process starts, so the
 // image (Dockerfile), `npm start` / `npm run dev` and bench:chat set it; a binary started without it says so at start.
 
