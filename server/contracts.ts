@@ -17,7 +17,7 @@ import type { Tx } from './db/store'
 export type { ParticipantKey, RoomRole }
 
 export const memberKey = (userId: number): ParticipantKey => `u:${userId}`
-const guestKey = (connId: number): ParticipantKey => `g:${connId}`
+export const guestKey = (connId: number): ParticipantKey => `g:${connId}`
 /** The key of whoever holds a socket: the member, or the guest of that one connection. */
 export const connKey = (conn: { id: number; userId: number | null }): ParticipantKey =>
   conn.userId === null ? guestKey(conn.id) : memberKey(conn.userId)

@@ -141,6 +141,9 @@ function putThread(t: Thread) {
   })
 }
 
+/** A thread's messages as shown: stored ones by id, then the pending ones. */
+const shownOrder = (a: Shown, b: Shown) => (a.pending ? 1 : 0) - (b.pending ? 1 : 0) || a.id - b.id
+
 function putMessage(msg: Message) {
   const list = messages.value.get(msg.threadId)
   if (list) {
@@ -153,7 +156,7 @@ function putMessage(msg: Message) {
         if (next[i]!.seq <= msg.seq) next[i] = msg
       } else {
         next.push(msg)
-        next.sort((a, b) => (a.pending ? 1 : 0) - (b.pending ? 1 : 0) || a.id - b.id)
+        next.sort(shownOrder)
       }
       m.set(msg.threadId, next)
     })
@@ -476,7 +479,7 @@ function stored(clientId: string, sent: SentMessage) {
       sent.threadId,
       list
         .map((x) => (x.pending && x.clientId === clientId ? { ...x, id, seq, createdAt, pending: false } : x))
-        .sort((a, b) => (a.pending ? 1 : 0) - (b.pending ? 1 : 0) || a.id - b.id),
+        .sort(shownOrder),
     ),
   )
 }

@@ -3,6 +3,7 @@
 // core.bus; a removed member's tabs get `room.removed` through bus.toConn).
 import {
   connKey,
+  guestKey,
   memberKey,
   type AccountsApi,
   type AuditFn,
@@ -132,7 +133,7 @@ export class RoomsService implements RoomsApi {
       (roomId) => this.later(this.directory.reload(roomId), 'applying a change from another node'),
       () => this.later(this.directory.load(), 'reloading the directory'),
       (n) => {
-        const key = 'guest' in n ? connKey({ id: n.guest, userId: null }) : memberKey(n.userId)
+        const key = 'guest' in n ? guestKey(n.guest) : memberKey(n.userId)
         this.later(this.leaveSeats(key, n.except, n.reason, n.at), "taking another node's seats away")
       },
     )
